@@ -1,0 +1,113 @@
+"""The domain model, shared by every stage.
+
+Frozen dataclasses with tuples for sequences, so values can be hashed,
+compared and passed between threads without copies.  Every datetime is
+timezone-aware; a naive one is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """What sort of piece an article is; drives labels in feeds and pages."""
+
+    NEWS = "news"
+    PHOTO = "photo"
+    INTERVIEW = "interview"
+    COMMENTARY = "commentary"
+    INFOGRAPHIC = "infographic"
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One person named in a byline, with the role the paper gave them."""
+
+    name: str
+    role: str  # 记者, 本报记者, 通讯员, 摄, 文/图, 设计, ... ("" when the page gives none)
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article as the parser recovers it from a page: text only, no I/O facts.
+
+    ``date`` is the month and day of the dateline as ``MM-DD`` (pages rarely
+    print a year); ``body`` is plain text, paragraphs separated by one blank
+    line.
+    """
+
+    title: str | None
+    body: str
+    section: str | None = None
+    kicker: str | None = None
+    subtitle: str | None = None
+    credits: tuple[Credit, ...] = ()
+    date: str | None = None
+    place: str | None = None
+    kind: Kind = Kind.NEWS
+    notes: tuple[str, ...] = ()  # editor notes (编辑有话说) kept apart from the body
+    jumps: tuple[str, ...] = ()  # page jumps (上接第1版, ■本报第4版), never left in the body
+
+    @property
+    def authors(self) -> tuple[str, ...]:
+        """Names only, in byline order, each once."""
+        seen: dict[str, None] = {}
+        for credit in self.credits:
+            seen.setdefault(credit.name, None)
+        return tuple(seen)
+
+
+@dataclass(frozen=True)
+class Page:
+    """The articles of one page file, in reading order."""
+
+    name: str
+    articles: tuple[Article, ...]
+
+
+@dataclass(frozen=True)
+class Section:
+    """A newspaper section as published: its printed name and its URL slug."""
+
+    name: str
+    slug: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An article as stored and published.
+
+    ``uid`` is the stable key (see ``digest.identity``) and ``tag`` the Atom
+    id built from it; neither changes once published.  ``published`` is the
+    newspaper date as an instant in the configured timezone; ``updated``
+    moves only when the article's content changes.
+    """
+
+    uid: str
+    tag: str
+    article: Article
+    section: Section
+    issue_date: date
+    published: datetime
+    updated: datetime
+    first_seen: datetime
+    source: str
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class Digest:
+    """The articles first seen in one window, grouped by section in paper order."""
+
+    day: date
+    since: datetime
+    until: datetime
+    groups: tuple[tuple[Section, tuple[Entry, ...]], ...] = field(default=())
+
+    @property
+    def count(self) -> int:
+        """How many articles the digest holds."""
+        return sum(len(entries) for _, entries in self.groups)
