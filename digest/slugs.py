@@ -1,0 +1,22 @@
+"""Readable URL slugs for section names, Chinese included (pinyin)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from pypinyin import Style, lazy_pinyin
+
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(name: str, fallback: str = "section") -> str:
+    """``众观`` → ``zhong-guan``; ``社会速评`` → ``she-hui-su-ping``; Latin text is kept.
+
+    Returns ``fallback`` when nothing usable is left (an empty or all-symbol name).
+    """
+    text = unicodedata.normalize("NFKC", name).strip()
+    words = lazy_pinyin(text, style=Style.NORMAL, errors="default")
+    slug = _NON_SLUG.sub("-", "-".join(words).lower()).strip("-")
+    slug = re.sub(r"-{2,}", "-", slug)
+    return slug[:60].strip("-") or fallback
