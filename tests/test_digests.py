@@ -1,0 +1,197 @@
+"""Choosing a digest's window and articles, and summarising article text."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from digest.digests import build_digest, digest_window, select_sections, summary
+from digest.types import Article, Entry, Section
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+BERLIN = ZoneInfo("Europe/Berlin")
+NEWS = Section("要闻", "yao-wen")
+LOCAL = Section("社会速评", "she-hui-su-ping")
+VIEWS = Section("众观", "zhong-guan")
+
+
+def entry(
+    uid: str, section: Section, seen: datetime, position: int, issue: date = date(2024, 11, 27)
+) -> Entry:
+    stamp = datetime(issue.year, issue.month, issue.day, tzinfo=SHANGHAI)
+    return Entry(
+        uid=uid,
+        tag=f"tag:test,2024:article/{issue}/{uid}",
+        article=Article(title=f"标题{uid}", body="正文。"),
+        section=section,
+        issue_date=issue,
+        published=stamp,
+        updated=stamp,
+        first_seen=seen,
+        source="page.txt",
+        position=position,
+    )
+
+
+# --- digest_window ----------------------------------------------------------------
+
+
+def test_window_without_previous_digest_is_the_day_before() -> None:
+    since, until = digest_window(date(2024, 11, 27), time(7, 0), SHANGHAI, None)
+    assert until == datetime(2024, 11, 27, 7, 0, tzinfo=SHANGHAI)
+    assert since == datetime(2024, 11, 26, 7, 0, tzinfo=SHANGHAI)
+    assert until.astimezone(UTC) == datetime(2024, 11, 26, 23, 0, tzinfo=UTC)
+
+
+def test_window_starts_where_the_previous_digest_stopped() -> None:
+    previous = datetime(2024, 11, 24, 23, 0, tzinfo=UTC)  # three days of downtime
+    since, until = digest_window(date(2024, 11, 27), time(7, 0), SHANGHAI, previous)
+    assert since == previous
+    assert until - since == timedelta(days=2)
+
+
+def test_window_never_inverts_when_the_digest_time_moved_earlier() -> None:
+    previous = datetime(2024, 11, 27, 9, 0, tzinfo=SHANGHAI)
+    since, until = digest_window(date(2024, 11, 27), time(7, 0), SHANGHAI, previous)
+    assert since == until
+
+
+def test_window_over_a_dst_change_keeps_the_wall_clock_time() -> None:
+    since, until = digest_window(date(2024, 3, 31), time(7, 0), BERLIN, None)
+    assert (since.hour, until.hour) == (7, 7)
+    # Aware datetimes sharing a tzinfo subtract as wall times: compare real instants.
+    assert until.astimezone(UTC) - since.astimezone(UTC) == timedelta(hours=23)
+
+
+def test_window_inside_a_dst_gap_is_a_real_instant() -> None:
+    _, until = digest_window(date(2024, 3, 31), time(2, 30), BERLIN, None)
+    assert until.astimezone(UTC) == datetime(2024, 3, 31, 1, 30, tzinfo=UTC)
+
+
+def test_window_rejects_a_naive_previous_end() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        digest_window(date(2024, 11, 27), time(7, 0), SHANGHAI, datetime(2024, 11, 26, 7, 0))
+
+
+# --- build_digest ----------------------------------------------------------------
+
+SINCE = datetime(2024, 11, 26, 7, 0, tzinfo=SHANGHAI)
+UNTIL = datetime(2024, 11, 27, 7, 0, tzinfo=SHANGHAI)
+
+
+def test_digest_keeps_only_entries_first_seen_in_the_half_open_window() -> None:
+    entries = [
+        entry("a", NEWS, SINCE, 1),
+        entry("b", NEWS, UNTIL, 2),
+        entry("c", NEWS, SINCE - timedelta(seconds=1), 3),
+        entry("d", NEWS, UNTIL - timedelta(microseconds=1), 4),
+    ]
+    digest = build_digest(entries, date(2024, 11, 27), SINCE, UNTIL)
+    assert [e.uid for _, items in digest.groups for e in items] == ["a", "d"]
+    assert (digest.day, digest.since, digest.until, digest.count) == (date(2024, 11, 27), SINCE, UNTIL, 2)
+
+
+def test_digest_groups_sections_in_paper_order_and_entries_in_page_order() -> None:
+    seen = SINCE + timedelta(hours=1)
+    entries = [
+        entry("v2", VIEWS, seen, 31),
+        entry("l1", LOCAL, seen, 20),
+        entry("n2", NEWS, seen, 5),
+        entry("v1", VIEWS, seen, 30),
+        entry("n1", NEWS, seen, 1),
+        entry("l2", LOCAL, seen, 21),
+        # An older issue seen late comes first: the paper's order is by issue date.
+        entry("old", VIEWS, seen, 99, issue=date(2024, 11, 26)),
+    ]
+    digest = build_digest(entries, date(2024, 11, 27), SINCE, UNTIL)
+    assert [(s.slug, [e.uid for e in items]) for s, items in digest.groups] == [
+        ("zhong-guan", ["old", "v1", "v2"]),
+        ("yao-wen", ["n1", "n2"]),
+        ("she-hui-su-ping", ["l1", "l2"]),
+    ]
+
+
+def test_empty_digest_has_no_groups() -> None:
+    digest = build_digest([entry("a", NEWS, SINCE - timedelta(days=3), 1)], date(2024, 11, 27), SINCE, UNTIL)
+    assert digest.groups == ()
+    assert digest.count == 0
+
+
+def test_digest_rejects_naive_bounds() -> None:
+    with pytest.raises(ValueError, match="timezone-aware"):
+        build_digest([], date(2024, 11, 27), SINCE.replace(tzinfo=None), UNTIL)
+
+
+def test_select_sections_narrows_to_chosen_slugs() -> None:
+    seen = SINCE + timedelta(hours=1)
+    digest = build_digest([entry("n", NEWS, seen, 1), entry("v", VIEWS, seen, 2)], SINCE.date(), SINCE, UNTIL)
+    assert select_sections(digest, None) is digest
+    narrowed = select_sections(digest, frozenset({"zhong-guan", "unknown"}))
+    assert [s.slug for s, _ in narrowed.groups] == ["zhong-guan"]
+    assert (narrowed.day, narrowed.since, narrowed.until) == (digest.day, digest.since, digest.until)
+    assert select_sections(digest, frozenset()).count == 0
+
+
+# --- summary ----------------------------------------------------------------------
+
+
+def test_summary_takes_whole_sentences_up_to_the_limit() -> None:
+    text = "第一句话。第二句话！第三句话很长很长很长很长？"
+    assert summary(text, 10) == "第一句话。第二句话！"
+    assert summary(text, 9) == "第一句话。"
+    assert summary(text, 1000) == text
+
+
+def test_summary_returns_an_overlong_first_sentence_whole() -> None:
+    first = "这是一个" * 50 + "。"
+    assert summary(first + "短句。", 120) == first
+
+
+def test_summary_keeps_closing_quotes_with_their_sentence() -> None:
+    text = "他说：“我们一定能行！”大家都笑了。"
+    assert summary(text, 12) == "他说：“我们一定能行！”"
+    assert summary("「好。」『对？』（完）", 8) == "「好。」『对？』"
+
+
+def test_summary_treats_a_paragraph_end_as_a_sentence_end() -> None:
+    assert summary("　　没有句号的导语\n\n　　第二段。第三句。", 14) == "没有句号的导语第二段。"
+
+
+def test_summary_spaces_latin_sentences_as_written() -> None:
+    assert summary("Really?  Yes!\nNext paragraph here!", 13) == "Really? Yes!"
+    assert summary("Really? Yes!\nNext!", 100) == "Really? Yes! Next!"
+
+
+def test_summary_drops_control_characters_and_lone_surrogates() -> None:
+    assert summary("坏\x00字\x1b符\ud800。\x85好\ufffe。", 100) == "坏字符。好。"
+
+
+def test_summary_of_empty_or_blank_text_is_empty() -> None:
+    assert summary("") == ""
+    assert summary(" \n\u3000\n\t") == ""
+    assert summary("。！？") == "。！？"
+
+
+def test_summary_rejects_a_non_positive_limit() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        summary("好。", 0)
+
+
+def test_summary_is_fast_on_huge_unpunctuated_text() -> None:
+    assert len(summary("字" * 300_000)) == 300_000
+    assert summary("字。" * 300_000, 4) == "字。字。"
+
+
+@given(st.text(), st.integers(min_value=1, max_value=200))
+def test_summary_is_a_clean_prefix_of_sentences(text: str, limit: int) -> None:
+    result = summary(text, limit)
+    assert result == result.strip()
+    assert "\n" not in result and "\x00" not in result
+    first = summary(text, 1)
+    # Never shorter than the first sentence, and longer than the limit only when that is all it holds.
+    assert result.startswith(first)
+    assert len(result) <= limit or result == first
