@@ -1,0 +1,210 @@
+"""What the output folder holds: the path of every document, and an entry in reader-facing form.
+
+Feeds and pages are built from the same ``Story`` so they never disagree on a
+headline, a summary or a link.  Every text field of a ``Story`` is already
+cleaned of characters that XML 1.0 forbids (C0 controls, lone surrogates,
+U+FFFE/U+FFFF; feedgen raises on them) and of C1 controls, which are HTML
+parse errors and never belong in newspaper text.
+
+Paths are POSIX, relative to the output folder and to ``site.base_url``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from digest.types import Article, Credit, Entry, Kind, Section
+
+INDEX = "index.html"
+SUBSCRIBE = "subscribe.html"
+DIGESTS_INDEX = "digests/index.html"
+STYLESHEET = "static/style.css"
+ICON = "static/icon.svg"
+OPML = "feeds.opml"
+ALL_FEED = "all"
+DIGESTS_FEED = "digests"
+
+# Folders publish owns: stale files are pruned only inside these.
+OWNED_FOLDERS = ("feeds", "sections", "articles", "digests", "static")
+
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_SPACES = re.compile(r"\s+")
+# A sentence ends at 。！？!? or an ellipsis, together with any closing quotes or brackets after it.
+_SENTENCE = re.compile(r"[^。！？!?…]*(?:[。！？!?]+|…+)[”’」』）)》\"']*|[^。！？!?…]+$")
+SUMMARY_CHARS = 120
+
+_KIND_LABELS = {
+    Kind.NEWS: "",
+    Kind.PHOTO: "图片新闻",
+    Kind.INTERVIEW: "访谈",
+    Kind.COMMENTARY: "评论",
+    Kind.INFOGRAPHIC: "图解",
+}
+
+
+def feed_path(name: str) -> str:
+    """The subscription document of feed ``name`` (``all``, ``digests`` or a section slug)."""
+    return f"feeds/{name}.atom"
+
+
+def archive_path(name: str, number: int) -> str:
+    """RFC 5005 archive document ``number`` (1 = oldest) of feed ``name``."""
+    return f"feeds/archive/{name}/{number}.atom"
+
+
+def section_path(section: Section) -> str:
+    """The HTML page listing one section's articles."""
+    return f"sections/{section.slug}.html"
+
+
+def article_path(entry: Entry) -> str:
+    """The HTML page of one article, foldered by issue date."""
+    return f"articles/{entry.issue_date.isoformat()}/{entry.uid}.html"
+
+
+def digest_path(day: date) -> str:
+    """The HTML page of the digest made on ``day``."""
+    return f"digests/{day.isoformat()}.html"
+
+
+def absolute_url(base_url: str, path: str) -> str:
+    """``path`` under the configured base URL (which may itself hold a path prefix)."""
+    return base_url.rstrip("/") + "/" + path
+
+
+def root_prefix(path: str) -> str:
+    """The relative prefix from the document at ``path`` back to the site root (``""``, ``"../"``...).
+
+    Pages link relatively so the site works behind any base URL or path prefix.
+    """
+    return "../" * path.count("/")
+
+
+def clean(text: str) -> str:
+    """``text`` without the characters XML 1.0 forbids or HTML treats as errors."""
+    return _UNSAFE.sub("", text)
+
+
+def one_line(text: str) -> str:
+    """A cleaned single-line form: whitespace runs (line wraps included) become one space."""
+    return _SPACES.sub(" ", clean(text)).strip()
+
+
+def paragraphs(body: str) -> tuple[str, ...]:
+    """Body paragraphs (separated by blank lines), each on one line."""
+    found = (one_line(block) for block in re.split(r"\n\s*\n", clean(body)))
+    return tuple(p for p in found if p)
+
+
+def sentences(paragraph: str) -> tuple[str, ...]:
+    """The sentences of one paragraph, punctuation and closing quotes kept; a trailing fragment too."""
+    return tuple(s.strip() for s in _SENTENCE.findall(paragraph) if s.strip())
+
+
+def summarize(paras: tuple[str, ...], limit: int = SUMMARY_CHARS) -> str:
+    """The first whole sentences, up to ``limit`` characters; at least one sentence, never cut mid-way."""
+    taken = ""
+    for paragraph in paras:
+        for sentence in sentences(paragraph):
+            if taken and len(taken) + len(sentence) > limit:
+                return taken
+            taken += sentence
+    return taken
+
+
+def byline(credits: tuple[Credit, ...]) -> str:
+    """``本报记者 白莲 李明　通讯员 王芳``: consecutive credits sharing a role are named once."""
+    groups: list[tuple[str, list[str]]] = []
+    for credit in credits:
+        role, name = one_line(credit.role), one_line(credit.name)
+        if groups and groups[-1][0] == role:
+            groups[-1][1].append(name)
+        else:
+            groups.append((role, [name]))
+    return "　".join(" ".join([role, *names]) if role else " ".join(names) for role, names in groups)
+
+
+def dateline(article: Article) -> str:
+    """``呼和浩特 11月27日`` from the article's place and ``MM-DD`` date; empty when it has neither."""
+    parts = [one_line(article.place or "")]
+    match = re.fullmatch(r"(\d{1,2})-(\d{1,2})", article.date or "")
+    if match:
+        parts.append(f"{int(match[1])}月{int(match[2])}日")
+    return " ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class Story:
+    """One entry as readers see it, in feeds and on pages alike (every text already cleaned)."""
+
+    uid: str
+    tag: str
+    path: str
+    section: Section
+    issue_date: date
+    position: int
+    published: datetime
+    updated: datetime
+    headline: str
+    kicker: str
+    subtitle: str
+    byline: str
+    authors: tuple[str, ...]
+    dateline: str
+    kind_label: str
+    paragraphs: tuple[str, ...]
+    summary: str
+    notes: tuple[str, ...]
+    jumps: tuple[str, ...]
+    place: str
+
+
+def present(entry: Entry) -> Story:
+    """The reader-facing form of ``entry``; a missing headline falls back to the body's first sentence."""
+    article = entry.article
+    paras = paragraphs(article.body)
+    kicker = one_line(article.kicker or "")
+    subtitle = one_line(article.subtitle or "")
+    first = next((s for p in paras for s in sentences(p)), "")
+    headline = one_line(article.title or "") or first or kicker or subtitle or "无标题"
+    return Story(
+        uid=entry.uid,
+        tag=entry.tag,
+        path=article_path(entry),
+        section=Section(name=one_line(entry.section.name), slug=entry.section.slug),
+        issue_date=entry.issue_date,
+        position=entry.position,
+        published=entry.published,
+        updated=entry.updated,
+        headline=headline,
+        kicker=kicker,
+        subtitle=subtitle,
+        byline=byline(article.credits),
+        authors=tuple(a for a in (one_line(name) for name in article.authors) if a),
+        dateline=dateline(article),
+        kind_label=_KIND_LABELS[article.kind],
+        paragraphs=paras,
+        summary=summarize(paras),
+        notes=tuple(n for n in (one_line(note) for note in article.notes) if n),
+        jumps=tuple(j for j in (one_line(jump) for jump in article.jumps) if j),
+        place=one_line(article.place or ""),
+    )
+
+
+def feed_order(entries: Iterable[Entry]) -> list[Entry]:
+    """Entries oldest first, the order feeds archive them in: first seen, then issue and page position.
+
+    First-seen time only grows, so a full archive page never gains a late entry.
+    """
+    return sorted(entries, key=lambda e: (e.first_seen, e.issue_date, e.position, e.uid))
+
+
+def sections_of(stories: Iterable[Story]) -> tuple[Section, ...]:
+    """Each section once (by slug), in order of first appearance: stable from one publish to the next."""
+    seen: dict[str, Section] = {}
+    for story in stories:
+        seen.setdefault(story.section.slug, story.section)
+    return tuple(seen.values())

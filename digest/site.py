@@ -1,0 +1,264 @@
+"""The HTML site: front page, section pages, article pages, digest pages.  Pure apart from reading templates.
+
+Each template receives exactly one variable, ``page``: a frozen dataclass
+documented below, so what a template may use is declared in one place
+(tests check no template reaches for anything else).  Jinja2 runs with
+autoescape and StrictUndefined: hostile article text stays inert and a typo
+in a template fails the build instead of printing nothing.
+
+Every link is relative (``page.chrome.root`` leads back to the site root), so
+the site works behind any base URL or path prefix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from functools import cache
+from itertools import groupby
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from digest.config import Config
+from digest.feeds import FeedSpec, all_spec, digests_spec, section_spec
+from digest.output import (
+    DIGESTS_INDEX,
+    ICON,
+    INDEX,
+    STYLESHEET,
+    SUBSCRIBE,
+    Story,
+    digest_path,
+    feed_path,
+    one_line,
+    present,
+    root_prefix,
+    section_path,
+)
+from digest.types import Digest, Section
+
+TEMPLATES = Path(__file__).parents[1] / "templates"
+
+# A square icon for feed readers (RFC 4287 atom:icon); drawn, not lettered, so it needs no font.
+ICON_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
+    b'<rect width="64" height="64" rx="10" fill="#8b1a1a"/>'
+    b'<rect x="14" y="14" width="36" height="6" fill="#fff"/>'
+    b'<rect x="14" y="26" width="16" height="24" fill="#fff"/>'
+    b'<rect x="34" y="26" width="16" height="4" fill="#fff"/>'
+    b'<rect x="34" y="36" width="16" height="4" fill="#fff"/>'
+    b'<rect x="34" y="46" width="16" height="4" fill="#fff"/>'
+    b"</svg>\n"
+)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A labelled link, ``href`` already relative to the page holding it."""
+
+    label: str
+    href: str
+
+
+@dataclass(frozen=True)
+class Chrome:
+    """What every page shares: titles, the way back to the root, navigation, feed autodiscovery."""
+
+    site_title: str
+    page_title: str
+    root: str
+    nav: tuple[Link, ...]
+    feeds: tuple[Link, ...]  # <link rel="alternate" type="application/atom+xml">
+
+
+@dataclass(frozen=True)
+class SectionGroup:
+    """One section's stories in paper order; ``href`` leads to the section page."""
+
+    section: Section
+    href: str
+    stories: tuple[Story, ...]
+
+
+@dataclass(frozen=True)
+class DayGroup:
+    """One issue's stories of a section, in paper order."""
+
+    day: date
+    stories: tuple[Story, ...]
+
+
+@dataclass(frozen=True)
+class IndexPage:
+    """``index.html``: the latest issue (``None`` before anything was published)."""
+
+    chrome: Chrome
+    issue_date: date | None
+    groups: tuple[SectionGroup, ...]
+
+
+@dataclass(frozen=True)
+class SectionPage:
+    """``sections/<slug>.html``: every article of one section, newest issue first."""
+
+    chrome: Chrome
+    section: Section
+    days: tuple[DayGroup, ...]
+
+
+@dataclass(frozen=True)
+class ArticlePage:
+    """``articles/<date>/<uid>.html``: one article in full."""
+
+    chrome: Chrome
+    story: Story
+    section_href: str
+
+
+@dataclass(frozen=True)
+class DigestPage:
+    """``digests/<date>.html``: one day's digest, grouped by section."""
+
+    chrome: Chrome
+    day: date
+    count: int
+    groups: tuple[SectionGroup, ...]
+
+
+@dataclass(frozen=True)
+class DigestsPage:
+    """``digests/index.html``: every digest, newest first; each link's label is its day."""
+
+    chrome: Chrome
+    digests: tuple[tuple[Digest, str], ...]  # (digest, href)
+
+
+@dataclass(frozen=True)
+class SubscribePage:
+    """``subscribe.html``: the email sign-up form (``action`` relative to the page) and every feed."""
+
+    chrome: Chrome
+    action: str
+    feeds: tuple[Link, ...]
+
+
+def cn_date(day: date) -> str:
+    """``2024年11月27日``."""
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+@cache
+def environment() -> Environment:
+    """The Jinja2 environment over the repository's ``templates/`` folder."""
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["cn_date"] = cn_date
+    return env
+
+
+def render(template: str, page: Any) -> bytes:
+    """One page's HTML as UTF-8 bytes; ``page`` is the template's context dataclass."""
+    return environment().get_template(template).render(page=page).encode("utf-8")
+
+
+class _Pages:
+    """Builds the chrome of each page from the site's shared facts."""
+
+    def __init__(self, config: Config, sections: Sequence[Section]) -> None:
+        self.config = config
+        self.site_title = one_line(config.site.title)
+        self.sections = tuple(sections)
+
+    def chrome(self, path: str, title: str, feeds: Sequence[FeedSpec]) -> Chrome:
+        root = root_prefix(path)
+        nav = (
+            Link("首页", root + INDEX),
+            *(Link(one_line(s.name), root + section_path(s)) for s in self.sections),
+            Link("每日摘要", root + DIGESTS_INDEX),
+            Link("订阅", root + SUBSCRIBE),
+        )
+        specs = dict.fromkeys((all_spec(self.config), *feeds))
+        return Chrome(
+            site_title=self.site_title,
+            page_title=f"{title} · {self.site_title}" if title else self.site_title,
+            root=root,
+            nav=nav,
+            feeds=tuple(Link(spec.title, root + feed_path(spec.name)) for spec in specs),
+        )
+
+    def group(self, path: str, section: Section, stories: Sequence[Story]) -> SectionGroup:
+        clean = Section(one_line(section.name), section.slug)
+        return SectionGroup(clean, root_prefix(path) + section_path(section), tuple(stories))
+
+
+def _by_section(stories: Sequence[Story]) -> list[tuple[Section, list[Story]]]:
+    """Stories grouped by section slug, sections in order of first appearance, stories kept in order."""
+    groups: dict[str, tuple[Section, list[Story]]] = {}
+    for story in stories:
+        groups.setdefault(story.section.slug, (story.section, []))[1].append(story)
+    return list(groups.values())
+
+
+def build_site(
+    stories: Sequence[Story], sections: Sequence[Section], digests: Sequence[Digest], config: Config
+) -> dict[str, bytes]:
+    """Every HTML page plus the static files, by output path.
+
+    ``stories`` in any order; ``sections`` in navigation order; ``digests`` at most one per day.
+    """
+    pages = _Pages(config, sections)
+    files: dict[str, bytes] = {STYLESHEET: (TEMPLATES / "static" / "style.css").read_bytes(), ICON: ICON_SVG}
+
+    latest = max((s.issue_date for s in stories), default=None)
+    issue = sorted((s for s in stories if s.issue_date == latest), key=lambda s: (s.position, s.uid))
+    files[INDEX] = render(
+        "index.html",
+        IndexPage(
+            chrome=pages.chrome(INDEX, "", [digests_spec(config)]),
+            issue_date=latest,
+            groups=tuple(pages.group(INDEX, sec, group) for sec, group in _by_section(issue)),
+        ),
+    )
+
+    for section in sections:
+        path = section_path(section)
+        mine = sorted(
+            (s for s in stories if s.section.slug == section.slug),
+            key=lambda s: (-s.issue_date.toordinal(), s.position, s.uid),
+        )
+        days = tuple(DayGroup(day, tuple(group)) for day, group in groupby(mine, key=lambda s: s.issue_date))
+        chrome = pages.chrome(path, one_line(section.name), [section_spec(config, section)])
+        files[path] = render("section.html", SectionPage(chrome, section, days))
+
+    for story in stories:
+        feeds = [section_spec(config, story.section)]
+        chrome = pages.chrome(story.path, story.headline, feeds)
+        section_href = root_prefix(story.path) + section_path(story.section)
+        files[story.path] = render("article.html", ArticlePage(chrome, story, section_href))
+
+    ordered = sorted(digests, key=lambda d: d.day, reverse=True)
+    for digest in ordered:
+        path = digest_path(digest.day)
+        groups = tuple(pages.group(path, sec, tuple(map(present, entries))) for sec, entries in digest.groups)
+        chrome = pages.chrome(path, f"{cn_date(digest.day)}摘要", [digests_spec(config)])
+        files[path] = render("digest.html", DigestPage(chrome, digest.day, digest.count, groups))
+
+    root = root_prefix(DIGESTS_INDEX)
+    links = tuple((d, root + digest_path(d.day)) for d in ordered)
+    chrome = pages.chrome(DIGESTS_INDEX, "每日摘要", [digests_spec(config)])
+    files[DIGESTS_INDEX] = render("digests.html", DigestsPage(chrome, links))
+
+    specs = [all_spec(config), *(section_spec(config, s) for s in sections), digests_spec(config)]
+    feed_links = tuple(Link(spec.title, feed_path(spec.name)) for spec in specs)
+    chrome = pages.chrome(SUBSCRIBE, "订阅", [digests_spec(config)])
+    files[SUBSCRIBE] = render("subscribe.html", SubscribePage(chrome, "subscribe", feed_links))
+    return files
