@@ -5,12 +5,29 @@ loader (``load_config``) reads ``config.toml``, applies ``DIGEST_<TABLE>_<KEY>``
 environment variables, then command-line overrides, resolves relative paths
 against the config file's folder, and validates everything up front so a bad
 value stops the service with one clear ``ConfigError``.
+
+Precedence, lowest first: the defaults below, the config file, the
+environment, the command line.  Relative paths from the file are resolved
+against the file's folder; relative paths from the environment or the
+command line against the current directory, as a shell user expects.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+import os
+import re
+import tempfile
+import tomllib
+import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from digest.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -71,7 +88,7 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class Config:
-    """The whole configuration; ``config_dir`` is where relative paths were resolved from."""
+    """The whole configuration, every path absolute once loaded."""
 
     paths: PathsConfig = field(default_factory=PathsConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
@@ -81,3 +98,287 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The configured timezone (validated at load time)."""
+        return ZoneInfo(self.schedule.timezone)
+
+    @property
+    def digest_clock(self) -> time:
+        """``schedule.digest_time`` as a ``time`` (validated at load time)."""
+        hours, minutes = self.schedule.digest_time.split(":")
+        return time(int(hours), int(minutes))
+
+    @property
+    def database_url(self) -> str:
+        """The database URL actually used: ``database.url`` or the SQLite file in the data folder."""
+        return self.database.url or f"sqlite:///{self.paths.data / 'digest.sqlite3'}"
+
+
+ENV_PREFIX = "DIGEST_"
+_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_AUTHORITY = re.compile(r"^[A-Za-z0-9.-]+(@[A-Za-z0-9.-]+)?,\d{4}(-\d{2}(-\d{2})?)?$")
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def tables() -> dict[str, dict[str, type]]:
+    """Every table and its keys with their types: the single declaration the loader and docs follow."""
+    result: dict[str, dict[str, type]] = {}
+    root = typing.get_type_hints(Config)
+    for table in dataclasses.fields(Config):
+        hints = typing.get_type_hints(root[table.name])
+        result[table.name] = {key.name: hints[key.name] for key in dataclasses.fields(root[table.name])}
+    return result
+
+
+def _suggest(name: str, choices: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f"did you mean '{close[0]}'?" if close else ""
+
+
+def _coerce(key: str, kind: type, value: object, base: Path) -> object:
+    """Turn a raw TOML/env/CLI value into the declared type, or say what was expected."""
+    if kind is int:
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            return int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(
+            key, f"expected a whole number, got {value!r}", f"write e.g. {key.split('.')[1]} = 60"
+        )
+    if kind is Path:
+        if not isinstance(value, str | Path) or not str(value).strip():
+            raise ConfigError(key, f"expected a folder path, got {value!r}", "write a path in quotes")
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (base / path).absolute()
+    if kind == tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip())
+        if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
+            return tuple(value)
+        raise ConfigError(
+            key, f"expected a list of strings, got {value!r}", 'write e.g. ["https://hub.example"]'
+        )
+    if not isinstance(value, str):
+        raise ConfigError(key, f"expected a string, got {value!r}", "put the value in quotes")
+    return value
+
+
+def _read_file(path: Path) -> dict[str, object]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(
+            "--config", f"file {path} does not exist", "check the path or omit --config"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            "--config", f"cannot read {path} ({exc.strerror})", "check its permissions"
+        ) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML ({exc})", "fix the syntax at that line") from exc
+
+
+def _from_environ(environ: Mapping[str, str], schema: dict[str, dict[str, type]]) -> dict[str, object]:
+    """``DIGEST_SMTP_PASSWORD`` → ``{"smtp.password": ...}``; unrelated DIGEST_ variables are ignored."""
+    found: dict[str, object] = {}
+    for table, keys in schema.items():
+        for key in keys:
+            name = f"{ENV_PREFIX}{table}_{key}".upper()
+            if name in environ:
+                found[f"{table}.{key}"] = environ[name]
+    return found
+
+
+def read_config(
+    path: Path | None,
+    overrides: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Merge defaults, the TOML file, ``DIGEST_*`` variables and ``overrides`` (``"table.key"`` → value).
+
+    Checks names and types only; ``config_problems`` checks the values.
+    """
+    schema = tables()
+    cwd = Path.cwd()
+    base = path.parent.absolute() if path is not None else cwd
+    values: dict[str, dict[str, object]] = {table: {} for table in schema}
+    if path is not None:
+        for table, content in _read_file(path).items():
+            if table not in schema:
+                raise ConfigError(
+                    table, "unknown table", _suggest(table, schema) or f"use one of {', '.join(schema)}"
+                )
+            if not isinstance(content, dict):
+                raise ConfigError(table, "expected a table", f"write it as [{table}]")
+            for key, value in content.items():
+                if key not in schema[table]:
+                    raise ConfigError(
+                        f"{table}.{key}",
+                        "unknown key",
+                        _suggest(key, schema[table]) or f"remove it from {path}",
+                    )
+                values[table][key] = _coerce(f"{table}.{key}", schema[table][key], value, base)
+    later = {**_from_environ(environ or {}, schema), **(overrides or {})}
+    for dotted, value in later.items():
+        table, _, key = dotted.partition(".")
+        if key not in schema.get(table, {}):
+            raise ConfigError(
+                dotted, "unknown key", _suggest(dotted, [f"{t}.{k}" for t in schema for k in schema[t]])
+            )
+        values[table][key] = _coerce(dotted, schema[table][key], value, cwd)
+    hints = typing.get_type_hints(Config)
+    parts = {table: hints[table](**values[table]) for table in schema}
+    config = Config(**parts)
+    defaults = config.paths
+    # Defaults are relative to where the configuration lives, like values from the file.
+    resolved = {
+        name: getattr(defaults, name)
+        if getattr(defaults, name).is_absolute()
+        else base / getattr(defaults, name)
+        for name in ("source", "data", "output")
+    }
+    url = config.database.url
+    if (
+        url.startswith("sqlite:///")
+        and url not in ("sqlite:///:memory:",)
+        and not url.startswith("sqlite:////")
+    ):
+        url = f"sqlite:///{(base / url.removeprefix('sqlite:///')).absolute()}"
+    return dataclasses.replace(config, paths=PathsConfig(**resolved), database=DatabaseConfig(url=url))
+
+
+def _writable_folder(key: str, folder: Path) -> ConfigError | None:
+    option = "--" + key.split(".")[1]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        return ConfigError(
+            key,
+            f"folder {folder} is not writable ({reason})",
+            f"fix its permissions or point {key} (or {option}) at a writable folder",
+        )
+    return None
+
+
+def value_problems(config: Config) -> list[ConfigError]:
+    """Every value that cannot work, each with its fix; no filesystem access."""
+    problems: list[ConfigError] = []
+    schedule = config.schedule
+    if not _TIME.match(schedule.digest_time):
+        problems.append(
+            ConfigError(
+                "schedule.digest_time",
+                f"{schedule.digest_time!r} is not a time of day",
+                'write HH:MM, e.g. "07:00"',
+            )
+        )
+    try:
+        ZoneInfo(schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            ConfigError(
+                "schedule.timezone",
+                f"unknown timezone {schedule.timezone!r}",
+                "use a name such as Asia/Shanghai",
+            )
+        )
+    if schedule.scan_interval < 1:
+        problems.append(ConfigError("schedule.scan_interval", "must be at least 1 second", "e.g. 60"))
+    for key, port in (("server.port", config.server.port), ("smtp.port", config.smtp.port)):
+        if not 1 <= port <= 65535:
+            problems.append(ConfigError(key, f"port {port} is out of range", "use a number from 1 to 65535"))
+    if config.smtp.security not in ("starttls", "tls", "none"):
+        problems.append(
+            ConfigError(
+                "smtp.security",
+                f"{config.smtp.security!r} is not a choice",
+                'use "starttls", "tls" or "none"',
+            )
+        )
+    if config.digest.empty_days not in ("skip", "notice"):
+        problems.append(
+            ConfigError(
+                "digest.empty_days", f"{config.digest.empty_days!r} is not a choice", 'use "skip" or "notice"'
+            )
+        )
+    scheme = config.database.url.partition(":")[0]
+    if config.database.url and scheme.partition("+")[0] not in ("sqlite", "postgresql", "postgres"):
+        problems.append(
+            ConfigError(
+                "database.url",
+                f"unsupported database {scheme!r}",
+                "leave it empty for SQLite or write postgresql://user@host/dbname",
+            )
+        )
+    if config.feeds.size < 1:
+        problems.append(ConfigError("feeds.size", "must be at least 1", "e.g. 50"))
+    for key, url in [("site.base_url", config.site.base_url)] + [
+        ("feeds.hubs", hub) for hub in config.feeds.hubs
+    ]:
+        if not re.match(r"^https?://[^/\s]+", url):
+            problems.append(
+                ConfigError(key, f"{url!r} is not an absolute http(s) URL", "write e.g. https://news.example")
+            )
+    if not _AUTHORITY.match(config.site.tag_authority):
+        problems.append(
+            ConfigError(
+                "site.tag_authority",
+                f"{config.site.tag_authority!r} is not a tag authority (RFC 4151)",
+                'write "domain,YYYY", e.g. "news.example,2024", and never change it afterwards',
+            )
+        )
+    if config.server.host not in _LOOPBACK and config.server.secret == "change-me":
+        problems.append(
+            ConfigError(
+                "server.secret",
+                "still the default while serving beyond loopback",
+                "set DIGEST_SERVER_SECRET to a long random string",
+            )
+        )
+    return problems
+
+
+def path_problems(config: Config) -> list[ConfigError]:
+    """The source folder must exist; the data and output folders must be creatable and writable."""
+    problems: list[ConfigError] = []
+    source = config.paths.source
+    if not source.is_dir():
+        what = "is not a folder" if source.exists() else "does not exist"
+        problems.append(
+            ConfigError(
+                "paths.source",
+                f"folder {source} {what}",
+                "create it or point paths.source (or --source) at the folder the pages are dropped into",
+            )
+        )
+    elif not os.access(source, os.R_OK | os.X_OK):
+        problems.append(
+            ConfigError("paths.source", f"folder {source} is not readable", "fix its permissions")
+        )
+    for key in ("paths.data", "paths.output"):
+        problem = _writable_folder(key, getattr(config.paths, key.split(".")[1]))
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def load_config(
+    path: Path | None,
+    overrides: Mapping[str, object] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Read and fully validate the configuration; the first problem found is raised as ``ConfigError``.
+
+    Creates the data and output folders when missing (that is how writability is checked).
+    """
+    config = read_config(path, overrides, environ)
+    problems = value_problems(config) or path_problems(config)
+    if problems:
+        raise problems[0]
+    return config

@@ -1,0 +1,90 @@
+"""Page file bytes → text: the encodings editorial systems actually export, nothing half-read.
+
+Accepted: UTF-8 (with or without BOM), UTF-16 with a BOM, UTF-16 without a
+BOM (recognised by its NUL bytes, which only ASCII characters such as line
+breaks and digits produce), and GB18030 (a superset of GBK and GB2312).
+Anything else is a ``SourceError`` naming the file and the reason; the
+caller skips the file and keeps it for a retry once it changes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+
+import charset_normalizer
+
+from digest.errors import SourceError
+
+# Stray C0 controls (page-break marks, a DOS end-of-file byte) carry no text
+# and make feed generators raise; tab, line feed and carriage return stay.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# More controls than this share of the text means it is not text at all.
+_MAX_CONTROL_SHARE = 0.01
+# How lopsided the zero bytes must be to call a file UTF-16 without a BOM.
+_UTF16_SKEW = 4
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """The text if the NUL bytes sit where UTF-16 puts them, else None.
+
+    ASCII characters (line breaks, digits) put their zero byte on one side of
+    each pair; a CJK character rarely has a zero byte (only U+xx00), so the
+    zeros gather on one side.
+    """
+    if len(data) % 2:
+        return None
+    even, odd = data[0::2].count(0), data[1::2].count(0)
+    if odd > _UTF16_SKEW * even:
+        codec = "utf-16-le"
+    elif even > _UTF16_SKEW * odd:
+        codec = "utf-16-be"
+    else:
+        return None
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        return None
+
+
+def _strict(data: bytes, codec: str, name: str, what: str) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise SourceError(name, f"{what} but byte {exc.start} is invalid; re-export the page") from exc
+
+
+def _decode(data: bytes, name: str) -> str:
+    if data.startswith(codecs.BOM_UTF8):
+        return _strict(data[len(codecs.BOM_UTF8) :], "utf-8", name, "starts with a UTF-8 byte-order mark")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return _strict(data, "utf-16", name, "starts with a UTF-16 byte-order mark")
+    if b"\x00" in data:
+        text = _utf16_without_bom(data)
+        if text is None:
+            raise SourceError(name, "contains NUL bytes and is not UTF-16 text (a binary file?)")
+        return text
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    # GB18030 decodes many byte strings; charset-normalizer judges whether the
+    # result reads like text rather than noise.
+    match = charset_normalizer.from_bytes(data, cp_isolation=["gb18030"]).best()
+    if match is None:
+        raise SourceError(name, "is neither UTF-8, UTF-16 nor GB18030/GBK text; re-export it as UTF-8")
+    return str(match)
+
+
+def decode_page(data: bytes, name: str) -> str:
+    """Decode one page file's bytes; line breaks become ``\\n``; raises ``SourceError`` with the reason."""
+    if not data.strip():
+        raise SourceError(name, "empty file")
+    text = _decode(data, name).lstrip("\ufeff")
+    controls = len(_CONTROLS.findall(text))
+    if "\x00" in text or controls > len(text) * _MAX_CONTROL_SHARE:
+        raise SourceError(name, "holds control characters, not text (a binary file?)")
+    text = _CONTROLS.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    if not text.strip():
+        raise SourceError(name, "empty file")
+    return text

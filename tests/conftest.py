@@ -1,0 +1,92 @@
+"""Shared fixtures: a fixed clock, the seed pages, SQLite and PostgreSQL stores, a ready configuration."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from digest.config import Config, load_config
+from digest.store import Store
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+PG_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
+
+# 2024-11-27 09:30 in Asia/Shanghai: after that day's 07:00 digest.
+NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def now() -> datetime:
+    """The fixed clock every job test runs on."""
+    return NOW
+
+
+@pytest.fixture
+def seeds() -> Path:
+    """The five real seed pages (read-only; never copied into the project)."""
+    folder = SHARED / "seeds"
+    if not folder.is_dir():
+        pytest.skip(f"seed pages not found at {folder} (the ../shared checkout is missing)")
+    return folder
+
+
+def _pg_base() -> str | None:
+    for url in PG_URLS:
+        try:
+            with psycopg.connect(url, connect_timeout=2):
+                return url
+        except psycopg.Error:
+            continue
+    return None
+
+
+@pytest.fixture(scope="session")
+def pg_base() -> str:
+    """A reachable PostgreSQL URL, or the PostgreSQL tests are skipped with the reason."""
+    url = _pg_base()
+    if url is None:
+        pytest.skip(f"PostgreSQL is not reachable at {' or '.join(PG_URLS)} (start it to run these tests)")
+    return url
+
+
+@pytest.fixture
+def pg_url(pg_base: str) -> Iterator[str]:
+    """A URL whose connections use a fresh schema, dropped after the test."""
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{pg_base}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(pg_base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same tests on a SQLite file and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'data' / 'digest.sqlite3'}"
+    else:
+        url = request.getfixturevalue("pg_url")
+    with Store.open(url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """A valid configuration with source, data and output folders under ``tmp_path``."""
+    source = tmp_path / "pages"
+    source.mkdir()
+    return load_config(
+        None,
+        {
+            "paths.source": source,
+            "paths.data": tmp_path / "data",
+            "paths.output": tmp_path / "output",
+        },
+        {},
+    )

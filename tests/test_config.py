@@ -1,0 +1,156 @@
+"""The configuration loader: precedence, path resolution, validation with one clear message."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from digest.config import Config, load_config, read_config, tables, value_problems
+from digest.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "pages").mkdir()
+    return tmp_path
+
+
+def test_defaults_resolve_against_the_config_folder(folder: Path) -> None:
+    config = load_config(write(folder / "c.toml", 'paths.source = "pages"\n'), {}, {})
+    assert config.paths.source == folder / "pages"
+    assert config.paths.data == folder / "var" / "data"
+    assert config.paths.output == folder / "var" / "output"
+    assert config.paths.data.is_dir() and config.paths.output.is_dir()
+    assert config.database_url == f"sqlite:///{folder / 'var' / 'data' / 'digest.sqlite3'}"
+    assert config.digest_clock.hour == 7 and config.tz.key == "Asia/Shanghai"
+
+
+def test_environment_overrides_file_and_options_override_environment(folder: Path) -> None:
+    path = write(folder / "c.toml", '[paths]\nsource = "pages"\n[smtp]\nport = 25\nhost = "mail"\n')
+    environ = {
+        "DIGEST_SMTP_PORT": "2525",
+        "DIGEST_SMTP_PASSWORD": "pw",
+        "DIGEST_FEEDS_HUBS": "https://a, https://b",
+    }
+    config = load_config(path, {"smtp.port": 1025}, environ)
+    assert config.smtp.port == 1025
+    assert config.smtp.password == "pw"
+    assert config.smtp.host == "mail"
+    assert config.feeds.hubs == ("https://a", "https://b")
+
+
+def test_option_paths_resolve_against_the_current_folder(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config_dir = folder / "etc"
+    config_dir.mkdir()
+    monkeypatch.chdir(folder)
+    config = load_config(write(config_dir / "c.toml", ""), {"paths.source": "pages"}, {})
+    assert config.paths.source == folder / "pages"
+    assert config.paths.data == config_dir / "var" / "data"
+
+
+def test_relative_sqlite_url_resolves_against_the_config_folder(folder: Path) -> None:
+    path = write(folder / "c.toml", 'paths.source = "pages"\n[database]\nurl = "sqlite:///db/x.sqlite3"\n')
+    assert load_config(path, {}, {}).database_url == f"sqlite:///{folder / 'db' / 'x.sqlite3'}"
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "hint"),
+    [
+        ("[schedul]\n", "schedul", "did you mean 'schedule'"),
+        ("[schedule]\ndigest_tme = '07:00'\n", "schedule.digest_tme", "did you mean 'digest_time'"),
+        ("[schedule]\nscan_interval = 'often'\n", "schedule.scan_interval", "expected a whole number"),
+        ("[feeds]\nhubs = 3\n", "feeds.hubs", "expected a list of strings"),
+        ("[server\n", "c.toml", "not valid TOML"),
+    ],
+)
+def test_names_and_types_are_checked(folder: Path, text: str, key: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        read_config(write(folder / "c.toml", text), {}, {})
+    assert caught.value.key.endswith(key)
+    assert hint in str(caught.value)
+
+
+def test_unknown_option_key_is_named() -> None:
+    with pytest.raises(ConfigError, match=r"did you mean 'paths\.source'"):
+        read_config(None, {"paths.sorce": "x"}, {})
+
+
+def test_missing_config_file_is_named(folder: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        read_config(folder / "nope.toml", {}, {})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"schedule.digest_time": "7am"}, "schedule.digest_time"),
+        ({"schedule.digest_time": "24:00"}, "schedule.digest_time"),
+        ({"schedule.timezone": "Mars/Base"}, "schedule.timezone"),
+        ({"schedule.scan_interval": 0}, "schedule.scan_interval"),
+        ({"server.port": 70000}, "server.port"),
+        ({"smtp.port": 0}, "smtp.port"),
+        ({"smtp.security": "ssl"}, "smtp.security"),
+        ({"digest.empty_days": "always"}, "digest.empty_days"),
+        ({"database.url": "mysql://x/y"}, "database.url"),
+        ({"feeds.size": 0}, "feeds.size"),
+        ({"site.base_url": "example.com"}, "site.base_url"),
+        ({"feeds.hubs": "ftp://hub"}, "feeds.hubs"),
+        ({"site.tag_authority": "example.com"}, "site.tag_authority"),
+        ({"server.host": "0.0.0.0"}, "server.secret"),
+    ],
+)
+def test_bad_values_name_their_key_and_fix(overrides: dict[str, object], key: str) -> None:
+    problems = value_problems(read_config(None, overrides, {}))
+    assert [problem.key for problem in problems] == [key]
+    assert ";" in str(problems[0])  # every message carries a fix
+
+
+def test_good_values_have_no_problems() -> None:
+    overrides = {"database.url": "postgresql://u:p@h/db", "server.host": "0.0.0.0", "server.secret": "s3cret"}
+    assert value_problems(read_config(None, overrides, {})) == []
+
+
+def test_missing_source_folder(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {"paths.source": tmp_path / "missing", "paths.data": tmp_path / "d"}, {})
+    assert caught.value.key == "paths.source"
+    assert "does not exist" in str(caught.value)
+
+
+def test_unwritable_output_folder(folder: Path) -> None:
+    blocker = write(folder / "file", "not a folder")
+    with pytest.raises(ConfigError) as caught:
+        load_config(
+            None,
+            {"paths.source": folder / "pages", "paths.data": folder / "d", "paths.output": blocker / "out"},
+            {},
+        )
+    assert caught.value.key == "paths.output"
+    assert "not writable" in str(caught.value)
+
+
+def test_shipped_config_toml_holds_the_defaults() -> None:
+    config = read_config(ROOT / "config.toml", {}, {})
+    assert config.paths.source == ROOT / "examples" / "pages"
+    assert config.site == Config().site and config.schedule == Config().schedule
+
+
+def test_every_key_is_documented_in_config_toml_and_readme() -> None:
+    toml = (ROOT / "config.toml").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for table, keys in tables().items():
+        assert f"[{table}]" in toml
+        for key in keys:
+            assert re.search(rf"^# {key} = ", toml, re.MULTILINE), f"{table}.{key} missing from config.toml"
+            assert f"`{table}.{key}`" in readme, f"{table}.{key} missing from README.md"

@@ -1,0 +1,151 @@
+"""The store on SQLite and PostgreSQL: upserts keep identity and time, ledgers never send twice."""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from digest.errors import StoreError
+from digest.store import DigestRecord, SourceRecord, Store, Subscriber, mask_url, normalize_url
+from digest.types import Article, Credit, Entry, Kind, Section
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+T0 = datetime(2024, 11, 27, 1, 0, tzinfo=UTC)
+
+
+def entry(uid: str, title: str, body: str = "正文。", *, at: datetime = T0, position: int = 0) -> Entry:
+    section = Section("要闻", "yao-wen")
+    article = Article(
+        title=title,
+        body=body,
+        section="要闻",
+        kicker="引题",
+        credits=(Credit("某某", "本报记者"),),
+        date="11-27",
+        place="呼和浩特",
+        kind=Kind.INTERVIEW,
+        notes=("编辑有话说",),
+        jumps=("下转第2版",),
+    )
+    return Entry(
+        uid=uid,
+        tag=f"tag:x,2024:article/2024-11-27/{uid}",
+        article=article,
+        section=section,
+        issue_date=date(2024, 11, 27),
+        published=datetime(2024, 11, 27, 6, 0, tzinfo=SHANGHAI),
+        updated=at,
+        first_seen=at,
+        source="2024-11-27_01.txt",
+        position=position,
+    )
+
+
+def test_entries_round_trip_with_aware_utc_datetimes(store: Store) -> None:
+    original = entry("a1", "标题")
+    assert store.upsert_entries([original]).new == 1
+    (loaded,) = store.entries()
+    assert loaded == dataclasses.replace(original, published=original.published.astimezone(UTC))
+    assert loaded.published.tzinfo is UTC and loaded.published == original.published
+
+
+def test_unchanged_content_keeps_updated_and_changed_content_bumps_it(store: Store) -> None:
+    store.upsert_entries([entry("a1", "标题")])
+    later = T0 + timedelta(hours=5)
+    report = store.upsert_entries([entry("a1", "标题", at=later, position=3)])
+    assert (report.new, report.changed, report.unchanged) == (0, 0, 1)
+    assert store.entries()[0].updated == T0
+    report = store.upsert_entries([entry("a1", "标题", body="更正后的正文。", at=later)])
+    assert report.changed == 1
+    (loaded,) = store.entries()
+    assert loaded.updated == later and loaded.first_seen == T0
+    assert loaded.article.body == "更正后的正文。"
+
+
+def test_entries_in_a_first_seen_window_in_paper_order(store: Store) -> None:
+    store.upsert_entries([entry("b", "二", position=2), entry("a", "一", position=1)])
+    store.upsert_entries([entry("c", "三", at=T0 + timedelta(days=1))])
+    window = store.entries_first_seen(T0, T0 + timedelta(hours=1))
+    assert [e.uid for e in window] == ["a", "b"]
+    assert [e.uid for e in store.entries_first_seen(T0 + timedelta(hours=1), T0 + timedelta(days=2))] == ["c"]
+
+
+def test_sources_are_remembered_with_their_error(store: Store) -> None:
+    assert store.source("p.txt") is None
+    record = SourceRecord("p.txt", "ab" * 32, 10, T0, "empty file", T0)
+    store.record_source(record)
+    assert store.source("p.txt") == record
+    store.record_source(dataclasses.replace(record, last_error=None, content_hash="cd" * 32))
+    assert store.source("p.txt") == dataclasses.replace(record, last_error=None, content_hash="cd" * 32)
+    assert store.status().failed_sources == ()
+
+
+def test_digest_is_saved_once(store: Store) -> None:
+    first = DigestRecord(date(2024, 11, 27), T0 - timedelta(days=1), T0, T0, 3)
+    store.save_digest(first)
+    store.save_digest(dataclasses.replace(first, count=9))
+    assert store.digest(date(2024, 11, 27)) == first
+    assert store.digests(before=date(2024, 11, 27)) == []
+    assert store.status().latest_digest == date(2024, 11, 27)
+
+
+def test_delivery_ledger_never_plans_a_sent_or_refused_row_again(store: Store) -> None:
+    day = date(2024, 11, 27)
+    store.save_digest(DigestRecord(day, T0 - timedelta(days=1), T0, T0, 1))
+    planned = store.plan_deliveries(day, ["a@example.org", "b@example.org", "c@example.org"])
+    assert [d.email for d in planned] == ["a@example.org", "b@example.org", "c@example.org"]
+    store.mark_delivery(day, "a@example.org", "sent", T0)
+    store.mark_delivery(day, "b@example.org", "refused", T0, "550 no such user")
+    store.mark_delivery(day, "c@example.org", "failed", T0, "timeout")
+    again = store.plan_deliveries(day, ["a@example.org", "b@example.org", "c@example.org"])
+    assert [(d.email, d.status, d.attempts) for d in again] == [("c@example.org", "failed", 1)]
+    sent = {d.email: d for d in store.deliveries(day)}["a@example.org"]
+    assert sent.sent_at == T0 and sent.status == "sent"
+    assert store.status().pending_deliveries == 1
+
+
+def test_subscribers(store: Store) -> None:
+    assert store.add_subscriber(Subscriber("a@example.org", ("yao-wen",), True, T0))
+    assert not store.add_subscriber(Subscriber("a@example.org", (), True, T0))
+    store.add_subscriber(Subscriber("z@example.org", (), False, T0))
+    assert store.subscribers() == [Subscriber("a@example.org", (), True, T0)]
+    assert len(store.subscribers(confirmed_only=False)) == 2
+    assert store.remove_subscriber("a@example.org")
+    assert not store.remove_subscriber("a@example.org")
+
+
+def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    with Store.open(f"sqlite:///{tmp_path / 'd' / 'x.sqlite3'}") as opened:
+        opened.upsert_entries([entry("a", "一")])
+    raw = sqlite3.connect(tmp_path / "d" / "x.sqlite3")
+    try:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        raw.close()
+
+
+def test_unreachable_database_is_a_store_error_with_masked_password() -> None:
+    with pytest.raises(StoreError) as caught:
+        Store.open("postgresql://user:hunter2@127.0.0.1:1/none?connect_timeout=2")
+    message = str(caught.value)
+    assert "hunter2" not in message and "user:***@127.0.0.1:1" in message
+    assert "check" in message
+
+
+def test_unwritable_sqlite_file_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError, match="file"):
+        Store.open(f"sqlite:///{blocker / 'x.sqlite3'}")
+
+
+def test_url_helpers() -> None:
+    assert normalize_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_url("sqlite:///x") == "sqlite:///x"
+    assert mask_url("postgresql://u:secret@h/db") == "postgresql://u:***@h/db"
