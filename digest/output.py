@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from digest.digests import summary
 from digest.types import Article, Credit, Entry, Kind, Section
 
 INDEX = "index.html"
@@ -32,9 +33,6 @@ OWNED_FOLDERS = ("feeds", "sections", "articles", "digests", "static")
 
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
-# A sentence ends at 。！？!? or an ellipsis, together with any closing quotes or brackets after it.
-_SENTENCE = re.compile(r"[^。！？!?…]*(?:[。！？!?]+|…+)[”’」』）)》\"']*|[^。！？!?…]+$")
-SUMMARY_CHARS = 120
 
 _KIND_LABELS = {
     Kind.NEWS: "",
@@ -94,25 +92,9 @@ def one_line(text: str) -> str:
 
 
 def paragraphs(body: str) -> tuple[str, ...]:
-    """Body paragraphs (separated by blank lines), each on one line."""
-    found = (one_line(block) for block in re.split(r"\n\s*\n", clean(body)))
+    """Body paragraphs, one per non-empty line (as ``digests.summary`` reads them)."""
+    found = (one_line(line) for line in clean(body).splitlines())
     return tuple(p for p in found if p)
-
-
-def sentences(paragraph: str) -> tuple[str, ...]:
-    """The sentences of one paragraph, punctuation and closing quotes kept; a trailing fragment too."""
-    return tuple(s.strip() for s in _SENTENCE.findall(paragraph) if s.strip())
-
-
-def summarize(paras: tuple[str, ...], limit: int = SUMMARY_CHARS) -> str:
-    """The first whole sentences, up to ``limit`` characters; at least one sentence, never cut mid-way."""
-    taken = ""
-    for paragraph in paras:
-        for sentence in sentences(paragraph):
-            if taken and len(taken) + len(sentence) > limit:
-                return taken
-            taken += sentence
-    return taken
 
 
 def byline(credits: tuple[Credit, ...]) -> str:
@@ -165,11 +147,10 @@ class Story:
 def present(entry: Entry) -> Story:
     """The reader-facing form of ``entry``; a missing headline falls back to the body's first sentence."""
     article = entry.article
-    paras = paragraphs(article.body)
     kicker = one_line(article.kicker or "")
     subtitle = one_line(article.subtitle or "")
-    first = next((s for p in paras for s in sentences(p)), "")
-    headline = one_line(article.title or "") or first or kicker or subtitle or "无标题"
+    first_sentence = summary(article.body, limit=1)  # a limit of 1 still yields one whole sentence
+    headline = one_line(article.title or "") or first_sentence or kicker or subtitle or "无标题"
     return Story(
         uid=entry.uid,
         tag=entry.tag,
@@ -186,8 +167,8 @@ def present(entry: Entry) -> Story:
         authors=tuple(a for a in (one_line(name) for name in article.authors) if a),
         dateline=dateline(article),
         kind_label=_KIND_LABELS[article.kind],
-        paragraphs=paras,
-        summary=summarize(paras),
+        paragraphs=paragraphs(article.body),
+        summary=summary(article.body),
         notes=tuple(n for n in (one_line(note) for note in article.notes) if n),
         jumps=tuple(j for j in (one_line(jump) for jump in article.jumps) if j),
         place=one_line(article.place or ""),

@@ -112,11 +112,12 @@ def make_entry(
     position: int = 0,
     seen: datetime = CLOCK,
     updated: datetime | None = None,
+    uid: str = "",
     **fields: Any,
 ) -> Entry:
-    """An Entry as the store would hand it over, with a stable uid and tag."""
+    """An Entry as the store would hand it over, with a stable uid (computed unless given) and tag."""
     article = Article(title=title, body=body, section=section, **fields)
-    uid = article_uid(day, article)
+    uid = uid or article_uid(day, article)
     return Entry(
         uid=uid,
         tag=tag_uri(AUTHORITY, day, uid),

@@ -1,0 +1,242 @@
+"""Atom feeds: validity, entry fields, hubs, hostile text, RFC 5005 history, OPML, the seed pages."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import feedparser
+from atomcheck import ATOM, CLOCK, FH, check_atom, make_config, make_entry, parse
+
+from digest.feeds import ARCHIVE_PAGE_SIZE
+from digest.parse import parse_page
+from digest.publish import build_plan
+from digest.types import Credit, Digest, Entry
+
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+BASE = "http://example.test/paper/"
+
+
+def _feeds(plan: dict[str, bytes]) -> dict[str, bytes]:
+    return {path: data for path, data in plan.items() if path.endswith(".atom")}
+
+
+def _entry_ids(root: object) -> list[str]:
+    return [e.findtext(f"{ATOM}id") for e in root.findall(f"{ATOM}entry")]  # type: ignore[attr-defined]
+
+
+def _links(root: object) -> dict[str, str]:
+    return {ln.get("rel"): ln.get("href") for ln in root.findall(f"{ATOM}link")}  # type: ignore[attr-defined]
+
+
+def _story_entries(n: int, sections: tuple[str, ...] = ("要闻", "经济")) -> list[Entry]:
+    return [
+        make_entry(
+            f"第{i}条新闻标题",
+            f"这是第{i}条新闻的第一句话。第二句话补充细节。",
+            section=sections[i % len(sections)],
+            position=i,
+            seen=CLOCK + timedelta(minutes=i),
+        )
+        for i in range(n)
+    ]
+
+
+def test_every_document_is_valid_atom_with_feed_metadata() -> None:
+    entries = _story_entries(6)
+    digest = Digest(
+        date(2024, 11, 27), CLOCK - timedelta(days=1), CLOCK, ((entries[0].section, (entries[0],)),)
+    )
+    feeds = _feeds(build_plan(entries, [digest], make_config()))
+    assert set(feeds) == {"feeds/all.atom", "feeds/yao-wen.atom", "feeds/jing-ji.atom", "feeds/digests.atom"}
+    for path, data in feeds.items():
+        root = check_atom(data)
+        assert root.get("{http://www.w3.org/XML/1998/namespace}lang") == "zh-CN"
+        assert root.findtext(f"{ATOM}title").startswith("晨光日报摘要")
+        assert root.findtext(f"{ATOM}subtitle")
+        assert root.findtext(f"{ATOM}icon") == BASE + "static/icon.svg"
+        assert root.findtext(f"{ATOM}author/{ATOM}name") == "编辑部"
+        links = _links(root)
+        assert links["self"] == BASE + path
+        assert links["alternate"].startswith(BASE) and links["alternate"].endswith(".html")
+        dates = [e.findtext(f"{ATOM}updated") for e in root.findall(f"{ATOM}entry")]
+        assert root.findtext(f"{ATOM}updated") == max(dates)
+
+
+def test_entry_fields_follow_the_article() -> None:
+    entry = make_entry(
+        "草原上的新粮仓",
+        "今年秋粮喜获丰收。合作社引进了新品种，亩产提高了一成。\n\n村民们说，日子越过越有奔头。",
+        section="经济",
+        kicker="乡村振兴",
+        subtitle="一个合作社的十年",
+        credits=(Credit("林小雨", "本报记者"), Credit("周川", "通讯员")),
+        place="赤峰",
+        date="11-26",
+    )
+    root = parse(build_plan([entry], [], make_config())["feeds/all.atom"])
+    (element,) = root.findall(f"{ATOM}entry")
+    assert element.findtext(f"{ATOM}id") == entry.tag
+    assert element.findtext(f"{ATOM}title") == "草原上的新粮仓"
+    assert element.findtext(f"{ATOM}published") == "2024-11-27T00:00:00+08:00"
+    assert element.findtext(f"{ATOM}updated") == "2024-11-27T09:30:00+08:00"
+    assert [a.findtext(f"{ATOM}name") for a in element.findall(f"{ATOM}author")] == ["林小雨", "周川"]
+    assert [c.get("term") for c in element.findall(f"{ATOM}category")] == ["经济", "乡村振兴", "赤峰"]
+    (link,) = element.findall(f"{ATOM}link")
+    assert (link.get("rel"), link.get("type")) == ("alternate", "text/html")
+    assert link.get("href") == f"{BASE}articles/2024-11-27/{entry.uid}.html"
+    content = element.find(f"{ATOM}content")
+    assert content.get("type") == "html"
+    for piece in (
+        "乡村振兴",
+        "一个合作社的十年",
+        "本报记者 林小雨　通讯员 周川",
+        "赤峰 11月26日",
+        "<p>村民们说",
+    ):
+        assert piece in content.text
+    summary = "今年秋粮喜获丰收。合作社引进了新品种，亩产提高了一成。" + "村民们说，日子越过越有奔头。"
+    assert element.findtext(f"{ATOM}summary") == summary
+
+
+def test_summary_is_whole_sentences_and_title_falls_back_to_the_first() -> None:
+    long_first = "这是一句很长的话" + "，内容不断延伸" * 20 + "。"
+    body = long_first + "第二句不该出现。"
+    entry = make_entry(None, body)
+    element = parse(build_plan([entry], [], make_config())["feeds/all.atom"]).find(f"{ATOM}entry")
+    assert element.findtext(f"{ATOM}summary") == long_first  # longer than the limit, yet whole
+    assert element.findtext(f"{ATOM}title") == long_first
+
+
+def test_entries_without_authors_carry_the_feed_author() -> None:
+    root = parse(build_plan([make_entry("无署名的短讯")], [], make_config())["feeds/all.atom"])
+    assert root.findtext(f"{ATOM}entry/{ATOM}author/{ATOM}name") == "编辑部"
+
+
+def test_hubs_are_announced_in_subscription_documents_only() -> None:
+    config = make_config(size=2, hubs=("http://hub.test/a", "http://hub.test/b"))
+    feeds = _feeds(build_plan(_story_entries(4, ("要闻",)), [], config))
+    for path, data in feeds.items():
+        hubs = [ln.get("href") for ln in parse(data).findall(f"{ATOM}link") if ln.get("rel") == "hub"]
+        assert hubs == ([] if "/archive/" in path else ["http://hub.test/a", "http://hub.test/b"])
+
+
+def test_hostile_text_keeps_feeds_well_formed() -> None:
+    nasty = "<script>alert('x')</script> & ]]> \x00\x07\x1b \ufffe\uffff \ud800 结束"
+    entry = make_entry(
+        f"标题{nasty}",
+        f"正文{nasty}。",
+        section=f"版块{nasty}",
+        kicker=nasty,
+        credits=(Credit(f"记者{nasty}", nasty),),
+        notes=(nasty,),
+        jumps=(nasty,),
+        place=nasty,
+        uid="0" * 20,  # identity.article_uid cannot hash a lone surrogate (reported)
+    )
+    digest = Digest(date(2024, 11, 27), CLOCK - timedelta(days=1), CLOCK, ((entry.section, (entry,)),))
+    feeds = _feeds(build_plan([entry], [digest], make_config()))
+    assert len(feeds) == 3
+    for data in feeds.values():
+        check_atom(data)
+    parsed = feedparser.parse(feeds["feeds/all.atom"])
+    title = parsed.entries[0].title
+    assert "<script>alert('x')</script> & ]]>" in title
+    assert not any(ch in title for ch in "\x00\x07\x1b\ufffe\uffff")
+
+
+def test_history_walk_finds_every_article_exactly_once() -> None:
+    total = 2 * ARCHIVE_PAGE_SIZE + 30
+    entries = _story_entries(total, ("要闻",))
+    feeds = _feeds(build_plan(entries, [], make_config(size=10)))
+    assert "feeds/archive/all/3.atom" in feeds and "feeds/archive/all/4.atom" not in feeds
+
+    seen: list[str] = []
+    url: str | None = BASE + "feeds/all.atom"
+    while url:
+        path = url.removeprefix(BASE)
+        root = check_atom(feeds[path])
+        seen.extend(_entry_ids(root))
+        is_archive = root.find(f"{FH}archive") is not None
+        assert is_archive == ("/archive/" in path)
+        if is_archive:
+            assert _links(root)["current"] == BASE + "feeds/all.atom"
+        url = _links(root).get("prev-archive")
+    assert sorted(seen) == sorted(e.tag for e in entries)
+    assert len(seen) == len(set(seen))
+    assert seen[0] == entries[-1].tag and seen[-1] == entries[0].tag  # newest first, back to the first
+
+    oldest = parse(feeds["feeds/archive/all/1.atom"])
+    assert "prev-archive" not in _links(oldest)
+    assert _links(oldest)["next-archive"] == BASE + "feeds/archive/all/2.atom"
+    assert "next-archive" not in _links(parse(feeds["feeds/archive/all/3.atom"]))
+
+
+def test_full_archive_pages_never_change_as_entries_arrive() -> None:
+    config = make_config(size=10)
+    entries = _story_entries(ARCHIVE_PAGE_SIZE + 25, ("要闻",))
+    before = _feeds(build_plan(entries, [], config))
+    more = entries + [
+        make_entry(f"新到的第{i}条", section="要闻", position=i, seen=CLOCK + timedelta(days=1, minutes=i))
+        for i in range(7)
+    ]
+    after = _feeds(build_plan(more, [], config))
+    assert after["feeds/archive/all/1.atom"] == before["feeds/archive/all/1.atom"]
+    assert after["feeds/archive/all/2.atom"] != before["feeds/archive/all/2.atom"]  # the partial page grows
+    assert after["feeds/all.atom"] != before["feeds/all.atom"]
+
+
+def test_build_is_deterministic_and_an_empty_store_still_gives_valid_feeds() -> None:
+    entries = _story_entries(5)
+    assert build_plan(entries, [], make_config()) == build_plan(list(reversed(entries)), [], make_config())
+    feeds = _feeds(build_plan([], [], make_config()))
+    assert set(feeds) == {"feeds/all.atom", "feeds/digests.atom"}
+    for data in feeds.values():
+        assert check_atom(data).findtext(f"{ATOM}updated") == "1970-01-01T00:00:00+00:00"
+
+
+def test_digest_feed_lists_each_day_once_with_links_to_articles() -> None:
+    entries = _story_entries(3)
+    groups = ((entries[0].section, (entries[0], entries[2])), (entries[1].section, (entries[1],)))
+    first = Digest(date(2024, 11, 27), CLOCK - timedelta(days=1), CLOCK, groups[:1])
+    remade = Digest(date(2024, 11, 27), CLOCK - timedelta(days=1), CLOCK + timedelta(hours=1), groups)
+    root = check_atom(build_plan(entries, [first, remade], make_config())["feeds/digests.atom"])
+    (element,) = root.findall(f"{ATOM}entry")
+    assert element.findtext(f"{ATOM}id") == "tag:digest.test,2024:digest/2024-11-27"
+    assert "（3篇）" in element.findtext(f"{ATOM}title")
+    content = element.findtext(f"{ATOM}content")
+    assert content.index("要闻") < content.index("经济")
+    assert f'href="{BASE}articles/2024-11-27/{entries[2].uid}.html"' in content
+
+
+def test_opml_lists_every_feed_with_its_chinese_title() -> None:
+    plan = build_plan(_story_entries(2), [], make_config())
+    outlines = parse(plan["feeds.opml"]).findall("body/outline")
+    assert [(o.get("title"), o.get("xmlUrl")) for o in outlines] == [
+        ("晨光日报摘要", BASE + "feeds/all.atom"),
+        ("晨光日报摘要 · 要闻", BASE + "feeds/yao-wen.atom"),
+        ("晨光日报摘要 · 经济", BASE + "feeds/jing-ji.atom"),
+        ("晨光日报摘要 · 每日摘要", BASE + "feeds/digests.atom"),
+    ]
+    assert all(o.get("htmlUrl", "").startswith(BASE) for o in outlines)
+
+
+def test_seed_pages_reach_the_feed() -> None:
+    entries: list[Entry] = []
+    for number, path in enumerate(sorted(SEEDS.glob("*.txt"))):
+        page = parse_page(path.read_text(encoding="utf-8"), path.name)
+        for position, article in enumerate(page.articles):
+            entry = make_entry(
+                article.title,
+                article.body,
+                section=article.section or "未分版",
+                position=position,
+                seen=CLOCK + timedelta(hours=number),
+            )
+            entries.append(Entry(**{**entry.__dict__, "article": article}))
+    assert len(entries) >= 5
+    data = build_plan(entries, [], make_config(size=len(entries)))["feeds/all.atom"]
+    check_atom(data)
+    titles = {e.title for e in feedparser.parse(data).entries}
+    headlines = {" ".join(e.article.title.split()) for e in entries if e.article.title}
+    assert headlines and headlines <= titles
