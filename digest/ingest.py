@@ -1,0 +1,234 @@
+"""Source folder → store: scan, skip what was seen, decode, parse, date, upsert.
+
+One bad file is logged once with its name and reason, recorded in
+``sources.last_error`` and skipped; the rest go on.  A file is read again
+only when its bytes change (content hash), so a fixed file is retried and an
+unchanged one costs a stat and a hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import re
+import time as clock
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from digest import identity
+from digest.config import Config
+from digest.decode import decode_page
+from digest.errors import SourceError
+from digest.parse import parse_page
+from digest.slugs import slugify
+from digest.store import SourceRecord, Store
+from digest.types import Article, Entry, Section
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SECTION = "其他"
+# A fixed morning instant stands for the newspaper date: the paper is out by then.
+PUBLISHED_AT = time(6, 0)
+# Articles on one page get positions below this; the page number multiplies it.
+PAGE_SPAN = 1000
+
+_DASHED_DATE = re.compile(r"(?<!\d)(20\d\d)[-_.](\d\d)[-_.](\d\d)(?!\d)")
+_COMPACT_DATE = re.compile(r"(?<![0-9A-Za-z])(20\d\d)(\d\d)(\d\d)(?![0-9A-Za-z])")
+_PAGE_NUMBER = re.compile(r"[-_ ](\d{1,3})$")
+_DATELINE = re.compile(r"^(\d{1,2})-(\d{1,2})$")
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What one ingest run did."""
+
+    files: int = 0  # page files looked at
+    read: int = 0  # files decoded and parsed (new or changed bytes)
+    unchanged: int = 0  # files skipped because their bytes were seen before
+    failed: int = 0  # files that could not be read (see ``errors``)
+    articles: int = 0  # articles found in the files read
+    new: int = 0
+    changed: int = 0
+    errors: tuple[tuple[str, str], ...] = ()  # (file, reason) for each failed file
+    ms: int = 0
+
+    @property
+    def touched(self) -> bool:
+        """Whether the store changed, so a publish is worth running."""
+        return bool(self.new or self.changed)
+
+
+def is_page_file(path: Path) -> bool:
+    """``*.txt`` files, leaving out hidden files and editors' temporary copies."""
+    return path.suffix.lower() == ".txt" and not path.name.startswith((".", "~", "#"))
+
+
+def scan(folder: Path) -> list[Path]:
+    """Every page file below ``folder``, hidden folders skipped, in name order (page order)."""
+    return sorted(
+        path
+        for path in folder.rglob("*")
+        if path.is_file()
+        and is_page_file(path)
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
+def date_from_name(name: str) -> date | None:
+    """``2024-11-27_01.txt``, ``pages/20241127/a.txt`` → 2024-11-27; None when the path holds no date."""
+    for pattern in (_DASHED_DATE, _COMPACT_DATE):
+        for match in pattern.finditer(name):
+            try:
+                return date(int(match[1]), int(match[2]), int(match[3]))
+            except ValueError:
+                continue
+    return None
+
+
+def date_from_datelines(articles: Iterable[Article], latest: date) -> date | None:
+    """The most common dateline month-day, in the latest year that does not put it after ``latest``."""
+    counts = Counter(article.date for article in articles if article.date and _DATELINE.match(article.date))
+    if not counts:
+        return None
+    month, day = (int(part) for part in counts.most_common(1)[0][0].split("-"))
+    # Eight years back always reaches a leap year for 29 February.
+    for year in range(latest.year, latest.year - 9, -1):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            continue
+        if candidate <= latest:
+            return candidate
+    return None
+
+
+def issue_date(name: str, articles: Sequence[Article], mtime: datetime, tz: ZoneInfo) -> date:
+    """The newspaper date of a page: from its path, else its datelines, else its file's date."""
+    local_day = mtime.astimezone(tz).date()
+    # A page may be exported the evening before its date; one day of slack.
+    return date_from_name(name) or date_from_datelines(articles, local_day + timedelta(days=1)) or local_day
+
+
+def page_number(name: str) -> int:
+    """``2024-11-27_03.txt`` → 3; 0 when the name carries no page number."""
+    match = _PAGE_NUMBER.search(Path(name).stem)
+    return int(match[1]) if match else 0
+
+
+def build_entries(
+    articles: Sequence[Article], name: str, day: date, config: Config, now: datetime
+) -> list[Entry]:
+    """Entries for one page's articles; two articles with one identity on a page get distinct ones."""
+    published = datetime.combine(day, PUBLISHED_AT, tzinfo=config.tz)
+    base = page_number(name) * PAGE_SPAN
+    used: Counter[str] = Counter()
+    entries = []
+    for index, article in enumerate(articles):
+        uid = identity.article_uid(day, article)
+        used[uid] += 1
+        if used[uid] > 1:
+            # Same headline twice on one page (say, two 图片新闻): the page order tells them apart.
+            uid = hashlib.sha256(f"{uid}#{used[uid]}".encode()).hexdigest()[:20]
+        section_name = article.section or DEFAULT_SECTION
+        entries.append(
+            Entry(
+                uid=uid,
+                tag=identity.tag_uri(config.site.tag_authority, day, uid),
+                article=dataclasses.replace(article, section=section_name),
+                section=Section(section_name, slugify(section_name)),
+                issue_date=day,
+                published=published,
+                updated=now,
+                first_seen=now,
+                source=name,
+                position=base + index,
+            )
+        )
+    return entries
+
+
+def _source_name(path: Path, folder: Path) -> str:
+    try:
+        return path.relative_to(folder).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _ingest_file(
+    path: Path, name: str, config: Config, store: Store, now: datetime
+) -> tuple[list[Entry], SourceRecord] | None:
+    """Read one file unless its bytes were seen (None); returns its entries and the record to keep."""
+    try:
+        data = path.read_bytes()
+        stat = path.stat()
+    except OSError as exc:
+        raise SourceError(name, f"cannot read ({exc.strerror})") from exc
+    digest = hashlib.sha256(data).hexdigest()
+    seen = store.source(name)
+    if seen is not None and seen.content_hash == digest:
+        return None
+    mtime = datetime.fromtimestamp(stat.st_mtime, UTC)
+    record = SourceRecord(name, digest, len(data), mtime, None, now)
+    try:
+        text = decode_page(data, name)
+    except SourceError as exc:
+        store.record_source(dataclasses.replace(record, last_error=exc.reason))
+        raise
+    page = parse_page(text, name)
+    day = issue_date(name, page.articles, mtime, config.tz)
+    return build_entries(page.articles, name, day, config, now), record
+
+
+def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | None = None) -> IngestReport:
+    """Ingest the source folder (or just ``paths``, files or folders) into the store."""
+    started = clock.monotonic()
+    folder = config.paths.source
+    files: list[Path] = []
+    for target in paths if paths is not None else [folder]:
+        files.extend(scan(target) if target.is_dir() else [target])
+    errors: list[tuple[str, str]] = []
+    entries: list[Entry] = []
+    records: list[SourceRecord] = []
+    for path in files:
+        name = _source_name(path, folder)
+        try:
+            outcome = _ingest_file(path, name, config, store, now)
+        except SourceError as exc:
+            log.warning("skipped page %s: %s", name, exc.reason)
+            errors.append((name, exc.reason))
+            continue
+        if outcome is not None:
+            entries.extend(outcome[0])
+            records.append(outcome[1])
+    upserted = store.upsert_entries(entries)
+    # Only once the articles are stored is a file "seen": a failed upsert leaves it to be read again.
+    for record in records:
+        store.record_source(record)
+    report = IngestReport(
+        files=len(files),
+        read=len(records),
+        unchanged=len(files) - len(records) - len(errors),
+        failed=len(errors),
+        articles=len(entries),
+        new=upserted.new,
+        changed=upserted.changed,
+        errors=tuple(errors),
+        ms=round((clock.monotonic() - started) * 1000),
+    )
+    log.info(
+        "ingested files=%d read=%d unchanged=%d failed=%d articles=%d new=%d changed=%d ms=%d",
+        report.files,
+        report.read,
+        report.unchanged,
+        report.failed,
+        report.articles,
+        report.new,
+        report.changed,
+        report.ms,
+    )
+    return report

@@ -1,0 +1,163 @@
+"""Ingest: scan, skip seen files, decode, parse, date, upsert; one bad file never stops the rest."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from digest.config import Config
+from digest.ingest import date_from_datelines, date_from_name, ingest, issue_date, page_number, scan
+from digest.store import Store
+from digest.types import Article
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+PAGE = "● 要闻\n\n# 示例标题一\n\n第一篇的正文。\n\n# 示例标题二\n\n第二篇的正文。\n"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[Store]:
+    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite3'}") as store:
+        yield store
+
+
+def put(folder: Path, name: str, text: str | bytes) -> Path:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, str):
+        path.write_text(text, encoding="utf-8")
+    else:
+        path.write_bytes(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("2024-11-27_01.txt", date(2024, 11, 27)),
+        ("pages/20241127/a.txt", date(2024, 11, 27)),
+        ("2024.02.29-3.txt", date(2024, 2, 29)),
+        ("2023-02-29_01.txt", None),
+        ("000_890c401dd53d27b3.txt", None),
+        ("page120241127x.txt", None),
+    ],
+)
+def test_date_from_name(name: str, expected: date | None) -> None:
+    assert date_from_name(name) == expected
+
+
+def test_dateline_year_is_the_latest_not_after_the_file() -> None:
+    articles = [
+        Article("a", "x", date="12-30"),
+        Article("b", "y", date="12-30"),
+        Article("c", "z", date="01-02"),
+    ]
+    assert date_from_datelines(articles, date(2025, 1, 3)) == date(2024, 12, 30)
+    assert date_from_datelines(articles, date(2024, 12, 31)) == date(2024, 12, 30)
+    assert date_from_datelines([Article("a", "x", date="02-29")], date(2025, 3, 1)) == date(2024, 2, 29)
+    assert date_from_datelines([Article("a", "x")], date(2025, 3, 1)) is None
+
+
+def test_issue_date_falls_back_to_the_local_mtime_date() -> None:
+    evening = datetime(2024, 11, 27, 17, 0, tzinfo=UTC)  # 01:00 on the 28th in Shanghai
+    assert issue_date("page.txt", [], evening, SHANGHAI) == date(2024, 11, 28)
+    # Exported the evening before: a dateline one day ahead of the file is accepted.
+    assert issue_date("p.txt", [Article("a", "x", date="11-29")], evening, SHANGHAI) == date(2024, 11, 29)
+
+
+def test_page_number() -> None:
+    assert page_number("2024-11-27_03.txt") == 3
+    assert page_number("a/b.txt") == 0
+
+
+def test_scan_skips_hidden_and_temporary_files(tmp_path: Path) -> None:
+    for name in ("a.txt", "sub/b.TXT", ".hidden.txt", "~a.txt", "#a.txt#", ".git/x.txt", "c.txt.tmp", "d.md"):
+        put(tmp_path, name, "x")
+    assert [p.relative_to(tmp_path).as_posix() for p in scan(tmp_path)] == ["a.txt", "sub/b.TXT"]
+
+
+def test_ingest_builds_entries_and_skips_unchanged_files(config: Config, db: Store, now: datetime) -> None:
+    put(config.paths.source, "2024-11-27_02.txt", PAGE)
+    report = ingest(config, db, now)
+    assert (report.files, report.read, report.new, report.failed) == (1, 1, 2, 0)
+    entries = db.entries()
+    assert [e.article.title for e in entries] == ["示例标题一", "示例标题二"]
+    first = entries[0]
+    assert first.issue_date == date(2024, 11, 27)
+    assert first.published == datetime(2024, 11, 27, 6, 0, tzinfo=SHANGHAI)
+    assert first.first_seen == now and first.position == 2000
+    assert first.tag == f"tag:digest.localhost,2024:article/2024-11-27/{first.uid}"
+    assert first.source == "2024-11-27_02.txt"
+    again = ingest(config, db, now + timedelta(hours=1))
+    assert (again.read, again.unchanged, again.new, again.touched) == (0, 1, 0, False)
+
+
+def test_a_renamed_copy_adds_nothing_and_a_correction_updates(
+    config: Config, db: Store, now: datetime
+) -> None:
+    put(config.paths.source, "2024-11-27_01.txt", PAGE)
+    ingest(config, db, now)
+    put(config.paths.source, "copy/20241127-1.txt", PAGE + "\n")
+    assert ingest(config, db, now + timedelta(hours=1)).new == 0
+    put(config.paths.source, "2024-11-27_01.txt", PAGE.replace("第二篇的正文", "第二篇更正后的正文"))
+    later = now + timedelta(hours=2)
+    report = ingest(config, db, later)
+    assert (report.new, report.changed) == (0, 1)
+    corrected = next(e for e in db.entries() if e.article.title == "示例标题二")
+    assert corrected.updated == later and corrected.first_seen == now
+    assert len(db.entries()) == 2
+
+
+def test_same_headline_twice_on_a_page_gives_two_entries(config: Config, db: Store, now: datetime) -> None:
+    put(config.paths.source, "2024-11-27_01.txt", "# 图片新闻\n\n甲。\n\n# 图片新闻\n\n乙。\n")
+    assert ingest(config, db, now).new == 2
+
+
+def test_a_bad_file_is_logged_once_recorded_and_retried_when_fixed(
+    config: Config, db: Store, now: datetime, caplog: pytest.LogCaptureFixture
+) -> None:
+    put(config.paths.source, "2024-11-27_01.txt", PAGE)
+    bad = put(config.paths.source, "2024-11-27_02.txt", b"\x89PNG\x00\x00\x00\x01binary")
+    with caplog.at_level(logging.INFO, logger="digest.ingest"):
+        report = ingest(config, db, now)
+        ingest(config, db, now + timedelta(minutes=1))
+    assert report.new == 2 and report.failed == 1
+    assert report.errors == (
+        ("2024-11-27_02.txt", "contains NUL bytes and is not UTF-16 text (a binary file?)"),
+    )
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "2024-11-27_02.txt" in warnings[0]
+    summaries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ingested ")]
+    assert len(summaries) == 2 and "failed=1" in summaries[0] and "ms=" in summaries[0]
+    assert db.status().failed_sources == (("2024-11-27_02.txt", report.errors[0][1]),)
+    bad.write_text("# 修好的页面\n\n现在可以读了。\n", encoding="gb18030")
+    fixed = ingest(config, db, now + timedelta(minutes=2))
+    assert (fixed.read, fixed.new, fixed.failed) == (1, 1, 0)
+    assert db.status().failed_sources == ()
+
+
+def test_explicit_paths_outside_the_source_folder(
+    config: Config, db: Store, now: datetime, tmp_path: Path
+) -> None:
+    outside = put(tmp_path / "elsewhere", "2024-11-29_01.txt", PAGE)
+    report = ingest(config, db, now, [outside])
+    assert report.new == 2
+    assert db.entries()[0].source == outside.as_posix()
+
+
+def test_seed_pages_ingest(config: Config, db: Store, now: datetime, seeds: Path) -> None:
+    for path in seeds.glob("*.txt"):
+        shutil.copy(path, config.paths.source / path.name)
+        os.utime(config.paths.source / path.name, (now.timestamp(), now.timestamp()))
+    report = ingest(config, db, now)
+    assert (report.files, report.read, report.failed) == (5, 5, 0)
+    assert report.articles > 5
+    # Pages of one day may repeat a headline (a column name); each identity is stored once.
+    assert report.new == len(db.entries()) == len({e.uid for e in db.entries()})
+    assert {e.source for e in db.entries()} == {p.name for p in seeds.glob("*.txt")}
