@@ -1,11 +1,92 @@
 """Page text → articles.  Pure functions: no I/O, no clock.
 
-(Placeholder: the real parser is being written; the signature is final.)
+The parser works in four passes, each a function below:
+
+1. ``_logical_lines``: clean the text, split it into blocks at blank lines,
+   re-join vertical text and wrapped lines inside a block, and cut a block
+   where a new paragraph visibly starts (a bullet, a dateline, a heading).
+2. ``_classify``: name each line by newspaper convention (section marker,
+   running head, heading, byline, dateline, photo credit, page jump, editor
+   note, body text), leaving short unpunctuated lines as *candidates*.
+3. ``_resolve``: decide each candidate from its neighbours: a heading, a
+   column logo dropped from the middle of a sentence, or a wrapped fragment
+   of a paragraph.
+4. ``_assemble``: group lines into articles.  Whether headlines stand above
+   or below their bodies is decided per page by evidence (which body each
+   headline's words come from, and whether the page ends on a headline).
 """
 
 from __future__ import annotations
 
-from digest.types import Article, Page
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum, auto
+
+from digest.bylines import (
+    Dateline,
+    credit_roles_only,
+    find_jumps,
+    is_byline,
+    paren_names,
+    parse_credits,
+    parse_dateline,
+)
+from digest.textnorm import (
+    CJK,
+    cjk_bigrams,
+    clean_text,
+    ends_open,
+    ends_sentence,
+    fix_vertical_quotes,
+    has_cjk,
+    join_vertical,
+    join_wrapped,
+    squeeze_spaces,
+    undouble,
+)
+from digest.types import Article, Credit, Kind, Page
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
+_SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
+_BULLET = re.compile(r"^[■□●◆◇▲△★☆•]\s*")
+_BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
+_NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
+_PLACE = re.compile(f"^[{CJK}]{{2,12}}(?:区|县|旗|盟|市|州|镇|乡|村|嘎查|苏木|街道)$")
+_QA_LABEL = re.compile(r"^(?:问|答|记者)[:：]")
+_SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
+
+_MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
+_SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
+_SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
+_LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
+_LEAD = 300  # characters of a body compared with a headline
+_PHOTO_BODY = 600  # a photo story's caption is short; a news story with a photo is not a photo
+
+
+class T(Enum):
+    """What a logical line is."""
+
+    SECTION = auto()
+    HEADING = auto()
+    CANDIDATE = auto()
+    BYLINE = auto()
+    CREDIT = auto()  # a trailing photo credit (本报记者 马芳 摄)
+    PAREN = auto()  # a trailing author (刘沙沙)
+    JUMP = auto()
+    NOTE = auto()
+    PARA = auto()
+
+
+@dataclass
+class _Line:
+    text: str
+    kind: T = T.PARA
+    md: bool = False  # a markdown heading
+    label: bool = False  # starts with a speaker label (Q&A, interview)
+    dateline: Dateline | None = None
+    credits: tuple[Credit, ...] = ()
+    lines: list[str] = field(default_factory=list)  # a heading group's lines
 
 
 def parse_page(text: str, name: str = "") -> Page:
@@ -14,17 +95,423 @@ def parse_page(text: str, name: str = "") -> Page:
     Never raises on any string; a page with no recognisable structure becomes
     one article holding all its text.
     """
-    blocks = [b.strip() for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()]
-    articles: list[Article] = []
-    title: str | None = None
-    body: list[str] = []
-    for block in blocks:
-        if block.startswith("#"):
-            if body or title:
-                articles.append(Article(title=title, body="\n\n".join(body)))
-            title, body = block.lstrip("# ").strip(), []
+    lines = _resolve(_classify(_logical_lines(text)))
+    after = _headlines_follow_bodies(lines)
+    articles = tuple(b.build() for b in _assemble(lines, after) if not b.empty())
+    return Page(name=name, articles=articles)
+
+
+# -- pass 1: lines ---------------------------------------------------------------------------
+
+
+def _blocks(text: str) -> Iterator[list[str]]:
+    block: list[str] = []
+    for line in clean_text(text).split("\n"):
+        if line:
+            block.append(line)
+        elif block:
+            yield block
+            block = []
+    if block:
+        yield block
+
+
+def _starts_new_line(line: str) -> bool:
+    return bool(
+        _BULLET.match(line)
+        or _MD_HEADING.match(line)
+        or parse_dateline(line.replace("**", ""))
+        or _running_head(line)
+    )
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Blocks → lines, with wraps inside a block joined; a blank line separates blocks ("")."""
+    out: list[str] = []
+    for block in _blocks(text):
+        current = ""
+        for line in join_vertical(block):
+            if current and (_starts_new_line(line) or _running_head(current) or _MD_HEADING.match(current)):
+                out.append(current)
+                current = line
+            else:
+                current = join_wrapped(current, line)
+        out.append(current)
+        out.append("")
+    return out
+
+
+def _running_head(line: str) -> str | None:
+    """The section named by a running head printed twice (…新篇章…新篇章··特别报道特别报道)."""
+    if len(line) < 8:
+        return None
+    single, share = undouble(line.replace(" ", ""))
+    if share < 0.6:
+        return None
+    parts = [p for p in re.split(r"[·•・|｜\s]+", single) if p]
+    return parts[-1] if parts else None
+
+
+# -- pass 2: classify ------------------------------------------------------------------------
+
+
+def _classify(raw: list[str]) -> list[_Line]:
+    out: list[_Line] = []
+    i = 0
+    while i < len(raw):
+        text = raw[i]
+        i += 1
+        if not text:
+            continue
+        line = _classify_one(text)
+        if line.kind is T.BYLINE and not line.credits:
+            # A byline printed vertically: the roles in one block, the names in the next.
+            nxt = raw[i + 1] if i + 1 < len(raw) and raw[i] == "" else (raw[i] if i < len(raw) else "")
+            names = parse_credits(nxt) if nxt and len(nxt) <= 16 else None
+            if names:
+                i += 2 if raw[i] == "" else 1
+                line.credits = parse_credits(f"{text} {nxt}") or names
+                line.text = f"{text} {nxt}"
+            else:
+                line.kind = T.PARA
+        out.append(line)
+    return out
+
+
+def _classify_one(text: str) -> _Line:
+    label = bool(_BOLD_LABEL.match(text)) or bool(_QA_LABEL.match(text))
+    note = _NOTE.match(text.replace("**", ""))
+    text = text.replace("**", "").strip()
+    if note:
+        return _Line(text[note.end() :].strip() or text, T.NOTE)
+    md = _MD_HEADING.match(text)
+    if md:
+        return _Line(md.group(2).strip(), T.HEADING, md=True, lines=[md.group(2).strip()])
+    mark = _SECTION_MARK.match(text)
+    if mark and not ends_sentence(text) and not find_jumps(text)[1] and not is_byline(text):
+        return _Line(mark.group(1).strip(), T.SECTION)
+    head = _running_head(text)
+    if head:
+        return _Line(head, T.SECTION)
+    dateline = parse_dateline(text)
+    if dateline:
+        return _Line(text, T.PARA, dateline=dateline, credits=dateline.credits)
+    rest, jumps = find_jumps(text)
+    if jumps and not rest:
+        return _Line(text, T.JUMP)
+    paren = paren_names(text)
+    if paren:
+        return _Line(text, T.PAREN, credits=paren)
+    if credit_roles_only(text):
+        return _Line(text, T.BYLINE)
+    if is_byline(text):
+        credits = parse_credits(text) or ()
+        # A photographer's credit closes the picture story it stands under.
+        trailing = any(c.role == "摄" for c in credits)
+        return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
+    if _is_candidate(text):
+        return _Line(text, T.CANDIDATE, lines=[text])
+    return _Line(text, T.PARA, label=label)
+
+
+def _is_candidate(text: str) -> bool:
+    """Could this line be a headline?  Short, Chinese, no sentence end, no clause break at its end."""
+    bare = squeeze_spaces(text)
+    return (
+        len(bare) <= _MAX_HEADING
+        and has_cjk(bare)
+        and not ends_sentence(bare)
+        and not ends_open(bare)
+        and not re.search(r"[。；;]", bare)
+        and not _BULLET.match(bare)
+    )
+
+
+# -- pass 3: resolve candidates --------------------------------------------------------------
+
+
+def _resolve(lines: list[_Line]) -> list[_Line]:
+    markdown = any(line.md for line in lines)
+    out: list[_Line] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.kind is not T.CANDIDATE and not (line.md and line.kind is T.HEADING):
+            out.append(line)
+            i += 1
+            continue
+        j = i
+        kind = T.HEADING if line.md else T.CANDIDATE
+        while j < len(lines) and (lines[j].kind is kind) and (lines[j].md == line.md):
+            j += 1
+        run = lines[i:j]
+        prev = out[-1] if out else None
+        nxt = lines[j] if j < len(lines) else None
+        out.extend(_resolve_run(run, prev, nxt, markdown))
+        i = j
+    return out
+
+
+def _is_plain_para(line: _Line | None) -> bool:
+    return line is not None and line.kind is T.PARA and line.dateline is None
+
+
+def _resolve_run(run: list[_Line], prev: _Line | None, nxt: _Line | None, markdown: bool) -> list[_Line]:
+    texts = [r.text for r in run]
+    if markdown and not run[0].md:
+        # A page marked up with # headings marks all of them; other short lines are body text,
+        # except a bare section name right above a heading.
+        if len(run) == 1 and len(texts[0]) <= _SECTION_LEN and nxt is not None and nxt.md:
+            return [_Line(texts[0], T.SECTION)]
+        return [_Line(t, T.PARA) for t in texts]
+    if len(run) == 1 and not run[0].md:
+        text = texts[0]
+        if _is_plain_para(prev) and _is_plain_para(nxt):
+            assert prev is not None
+            if not ends_sentence(prev.text) and len(squeeze_spaces(text)) <= _LOGO_LEN:
+                return []  # a column logo printed inside a sentence: layout noise
+            return [_Line(text, T.PARA)]
+    out: list[_Line] = []
+    if len(texts) >= 2 and _is_section_name(texts[0]):
+        out.append(_Line(texts[0], T.SECTION))
+        texts = texts[1:]
+    elif len(texts) == 1 and _is_section_name(texts[0]) and nxt is not None and nxt.kind is T.HEADING:
+        return [_Line(texts[0], T.SECTION)]
+    out.append(_Line(" ".join(texts), T.HEADING, lines=texts))
+    return out
+
+
+def _is_section_name(text: str) -> bool:
+    return len(text) <= _SECTION_LEN and not _PLACE.match(text) and not re.search(r"\d", text)
+
+
+# -- pass 4: assemble ------------------------------------------------------------------------
+
+
+def _headlines_follow_bodies(lines: list[_Line]) -> bool:
+    """Decide whether this page prints headlines below their articles.
+
+    Evidence: a headline shares words with the lead of the article it belongs
+    to, so compare each headline with the body before and after it; a page
+    that ends on a headline is printed headline-last.
+    """
+    vote = 0.0
+    for index, line in enumerate(lines):
+        if line.kind is not T.HEADING:
+            continue
+        words = cjk_bigrams("".join(line.lines))
+        if not words:
+            continue
+        before = _lead(_body_between(lines, index, -1))
+        after_text = _lead(_body_between(lines, index, 1))
+        if before and after_text:
+            vote += (len(words & cjk_bigrams(before)) - len(words & cjk_bigrams(after_text))) / len(words)
+        elif before and index == len(lines) - 1:
+            vote += 0.5
+    return vote > 0.15
+
+
+def _body_between(lines: list[_Line], index: int, step: int) -> str:
+    parts: list[str] = []
+    i = index + step
+    while 0 <= i < len(lines) and lines[i].kind not in (T.HEADING, T.SECTION):
+        if lines[i].kind is T.PARA:
+            parts.append(lines[i].text)
+        i += step
+    if step < 0:
+        parts.reverse()
+    return "".join(parts)
+
+
+def _lead(text: str) -> str:
+    return text[:_LEAD]
+
+
+@dataclass
+class _Builder:
+    section: str | None
+    title_lines: list[str] = field(default_factory=list)
+    paras: list[str] = field(default_factory=list)
+    credits: list[Credit] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    jumps: list[str] = field(default_factory=list)
+    date: str | None = None
+    place: str | None = None
+    labels: int = 0
+    closed: bool = False  # its headline has been printed below it: what follows is another article
+
+    def empty(self) -> bool:
+        return not (self.title_lines or self.paras or self.notes)
+
+    def has_body(self) -> bool:
+        return bool(self.paras)
+
+    def add_para(self, text: str, label: bool = False) -> None:
+        text, jumps = find_jumps(text)
+        self.jumps.extend(jumps)
+        text = _BULLET.sub("", text).strip()
+        if not text:
+            return
+        self.labels += label
+        if self.paras and not ends_sentence(self.paras[-1]) and not label:
+            self.paras[-1] = join_wrapped(self.paras[-1], text)
         else:
-            body.append(block)
-    if body or title:
-        articles.append(Article(title=title, body="\n\n".join(body)))
-    return Page(name=name, articles=tuple(articles))
+            self.paras.append(text)
+
+    def add_dateline(self, line: _Line) -> None:
+        assert line.dateline is not None
+        self.date = self.date or line.dateline.date
+        self.place = self.place or line.dateline.place
+        self.credits.extend(line.dateline.credits)
+        self.add_para(line.text[line.dateline.length :])
+
+    def build(self) -> Article:
+        kicker, title, subtitle = _headline(self.title_lines)
+        body = "\n\n".join(_clean_para(p) for p in self.paras)
+        article = Article(
+            title=title,
+            body=body,
+            section=self.section,
+            kicker=kicker,
+            subtitle=subtitle,
+            credits=tuple(self.credits),
+            date=self.date,
+            place=self.place,
+            notes=tuple(_clean_para(n) for n in self.notes),
+            jumps=tuple(dict.fromkeys(self.jumps)),
+        )
+        return _with_kind(article, self.labels)
+
+
+def _assemble(lines: list[_Line], after: bool) -> list[_Builder]:
+    built: list[_Builder] = []
+    section: str | None = None
+    pending_notes: list[str] = []
+    cur: _Builder | None = None
+
+    def start() -> _Builder:
+        nonlocal cur
+        cur = _Builder(section=section)
+        cur.notes.extend(pending_notes)
+        pending_notes.clear()
+        built.append(cur)
+        return cur
+
+    for index, line in enumerate(lines):
+        nxt = lines[index + 1] if index + 1 < len(lines) else None
+        if line.kind is T.SECTION:
+            section = line.text
+            if cur is not None:
+                cur.closed = True
+        elif line.kind is T.HEADING:
+            if cur is not None and cur.title_lines and (nxt is None or nxt.kind is T.SECTION):
+                # Headings with no article of their own (an infographic's sub-heads, a page-end
+                # title for the next page): keep them with the article they stand under.
+                for text in line.lines:
+                    (cur.paras if nxt is not None else cur.notes).append(text)
+            elif after and cur is not None and cur.has_body() and not cur.title_lines and not cur.closed:
+                cur.title_lines = list(line.lines)
+                cur.closed = True
+            else:
+                start().title_lines = list(line.lines)
+        elif line.kind is T.BYLINE:
+            if cur is not None and not cur.has_body() and not cur.closed:
+                cur.credits.extend(line.credits)
+            elif after and cur is not None and cur.closed and not cur.credits:
+                cur.credits.extend(line.credits)
+            else:
+                start().credits.extend(line.credits)
+        elif line.kind in (T.CREDIT, T.PAREN):
+            (cur or start()).credits.extend(line.credits)
+        elif line.kind is T.JUMP:
+            (cur or start()).jumps.extend(find_jumps(line.text)[1])
+        elif line.kind is T.NOTE:
+            if cur is None or cur.closed:
+                pending_notes.append(line.text)
+            else:
+                cur.notes.append(line.text)
+        elif line.dateline is not None:
+            if cur is None or cur.closed or cur.has_body() or cur.date:
+                start()
+            assert cur is not None
+            cur.add_dateline(line)
+        else:
+            if cur is None or cur.closed:
+                start()
+            assert cur is not None
+            cur.add_para(line.text, line.label)
+    if pending_notes:
+        (cur or start()).notes.extend(pending_notes)
+    return built
+
+
+# -- article fields --------------------------------------------------------------------------
+
+
+def _headline(lines: list[str]) -> tuple[str | None, str | None, str | None]:
+    """Kicker, headline and subtitle from the lines of one heading group."""
+    lines = [_clean_title(t) for t in lines if _clean_title(t)]
+    subtitle = None
+    marked = [t for t in lines if _SUBTITLE.match(t)]
+    if marked:
+        subtitle = marked[0]
+        lines = [t for t in lines if t is not marked[0]]
+    if not lines:
+        return None, subtitle, None
+    kicker = None
+    if len(lines) >= 2 and _PLACE.match(lines[0]):
+        kicker, lines = lines[0], lines[1:]
+    if len(lines) == 1:
+        return kicker, lines[0], subtitle
+    first, second, rest = lines[0], lines[1], lines[2:]
+    extra = " ".join(rest) or None
+    if len(first) <= _SHORT_LABEL and len(first) * 2 <= len(second):
+        return kicker or first, second, subtitle or extra
+    if len(second) <= _SHORT_LABEL and len(second) * 2 <= len(first) and subtitle is None:
+        return kicker, first, " ".join([second, *rest])
+    if subtitle is not None or kicker is not None:
+        return kicker or first, second, subtitle or extra
+    # Two lines of like size and nothing to tell the main line from the other: the printed
+    # headline is both, read in order.
+    return None, f"{first} {second}", extra
+
+
+def _clean_title(text: str) -> str:
+    return fix_vertical_quotes(squeeze_spaces(_BULLET.sub("", text))).strip()
+
+
+def _clean_para(text: str) -> str:
+    return fix_vertical_quotes(squeeze_spaces(text)).strip()
+
+
+def _with_kind(article: Article, labels: int) -> Article:
+    from dataclasses import replace
+
+    return replace(article, kind=_kind(article, labels))
+
+
+def _kind(article: Article, labels: int) -> Kind:
+    heads = " ".join(x for x in (article.kicker, article.title) if x)
+    roles = {c.role for c in article.credits}
+    if heads.startswith(("图解", "图表")) or roles & {"制图", "设计"}:
+        return Kind.INFOGRAPHIC
+    if "摄" in roles and len(article.body) <= _PHOTO_BODY:
+        return Kind.PHOTO
+    subtitle = article.subtitle or ""
+    if subtitle.lstrip("—-─ ").startswith("访") or "专访" in heads or labels >= 2:
+        return Kind.INTERVIEW
+    if re.match(r"^[—\-─\s]*[一二三四五六七八九十]?(?:谈|论|评)", subtitle) or heads.startswith(
+        ("评论", "短评", "时评", "社论")
+    ):
+        return Kind.COMMENTARY
+    return Kind.NEWS
+
+
+def articles_text(articles: Iterable[Article]) -> str:
+    """All the text a page's articles carry, for checks that nothing was lost."""
+    parts: list[str] = []
+    for a in articles:
+        parts.extend(x for x in (a.section, a.kicker, a.title, a.subtitle, a.body) if x)
+        parts.extend(a.notes)
+        parts.extend(c.name for c in a.credits)
+    return "\n".join(parts)

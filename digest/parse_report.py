@@ -1,0 +1,56 @@
+"""Two views of a parsed page: JSON Lines for tools, a plain-text summary for editors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from digest.types import Article, Page
+
+
+def article_json(article: Article) -> dict[str, Any]:
+    """One article as a JSON-ready dict (the format ``score_parse.py`` reads)."""
+    return {
+        "section": article.section,
+        "kicker": article.kicker,
+        "title": article.title,
+        "subtitle": article.subtitle,
+        "authors": list(article.authors),
+        "credits": [{"name": c.name, "role": c.role} for c in article.credits],
+        "date": article.date,
+        "place": article.place,
+        "kind": article.kind.value,
+        "body": article.body,
+        "notes": list(article.notes),
+        "jumps": list(article.jumps),
+    }
+
+
+def page_json(page: Page) -> dict[str, Any]:
+    """One page as a JSON-ready dict: ``{"file": ..., "articles": [...]}``."""
+    return {"file": page.name, "articles": [article_json(a) for a in page.articles]}
+
+
+def render_page(page: Page) -> str:
+    """A readable view of how a page was split, for an editor to check at a glance."""
+    out = [f"{page.name}: {len(page.articles)} articles"]
+    for number, a in enumerate(page.articles, 1):
+        out.append("")
+        out.append(f"[{number}] {a.title or '(no headline)'}")
+        fields = [
+            ("section", a.section),
+            ("kicker", a.kicker),
+            ("subtitle", a.subtitle),
+            ("authors", "、".join(f"{c.name}({c.role})" if c.role else c.name for c in a.credits)),
+            ("date", a.date),
+            ("place", a.place),
+            ("kind", a.kind.value),
+            ("jumps", "、".join(a.jumps)),
+            ("notes", f"{len(a.notes)}" if a.notes else ""),
+        ]
+        out.extend(f"    {name:<8} {value}" for name, value in fields if value)
+        first = a.body.split("\n", 1)[0] if a.body else ""
+        if len(first) > 60:
+            first = first[:60] + "…"
+        paragraphs = a.body.count("\n\n") + 1 if a.body else 0
+        out.append(f"    body     {paragraphs} paragraphs, {len(a.body)} chars: {first}")
+    return "\n".join(out)

@@ -1,0 +1,143 @@
+"""Character- and line-level repairs of OCR'd page text.  Pure functions.
+
+These undo what print layout and text extraction do to Chinese text: hard
+line wraps, justification spaces between characters, text set vertically one
+character a line, doubled running heads and stray control characters.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_CHAR = re.compile(f"[{CJK}]")
+
+# Characters that end a sentence; closing quotes and brackets may follow them.
+_SENTENCE_END = re.compile(r"[。！？!?…][”’」』）)》〉\]】\"']*$")
+# Wrapped lines carry no punctuation of their own at the break.
+_OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
+
+# C0/C1 controls (but tab and newline), non-characters, lone surrogates.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff\u200b\u200e\u200f\ufeff]")
+_SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+
+# A run of CJK characters each followed by one space: "本 期 读 书 会".
+_SPACED_TOKEN = f"(?:[{CJK}“”‘’（）《》，、]|[0-9]+(?:\\.[0-9]+)?%?)"
+_SPACED_RUN = re.compile(f"(?:{_SPACED_TOKEN} ){{3,}}{_SPACED_TOKEN}")
+_SPACE_BEFORE_LATIN = re.compile(f"(?<=[{CJK}，。、；：（）“”]) (?=[0-9A-Za-z])")
+_SPACE_AFTER_LATIN = re.compile(f"(?<=[0-9A-Za-z%]) (?=[{CJK}，。、；：（）“”])")
+
+_VERTICAL_QUOTES = str.maketrans({"﹃": "“", "﹄": "”", "﹁": "‘", "﹂": "’"})
+
+
+def clean_text(text: str) -> str:
+    """Normalise newlines and drop characters no reader should see.
+
+    Control characters, non-characters and lone surrogates are removed (they
+    break XML feeds); every kind of horizontal space becomes one ASCII space.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    text = unicodedata.normalize("NFC", text)
+    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+
+
+def has_cjk(text: str) -> bool:
+    """True when the text holds at least one Chinese character."""
+    return _CJK_CHAR.search(text) is not None
+
+
+def ends_sentence(text: str) -> bool:
+    """True when the text ends a sentence (。！？… possibly followed by closing quotes)."""
+    return _SENTENCE_END.search(text.rstrip()) is not None
+
+
+def ends_open(text: str) -> bool:
+    """True when the text visibly stops mid-clause (comma, colon, opening quote...)."""
+    return _OPEN_END.search(text.rstrip()) is not None
+
+
+def join_wrapped(left: str, right: str) -> str:
+    """Join two pieces of one paragraph that a line wrap or column break cut apart."""
+    if not left:
+        return right
+    if not right:
+        return left
+    if left[-1].isascii() and left[-1].isalnum() and right[0].isascii() and right[0].isalnum():
+        return f"{left} {right}"
+    return left + right
+
+
+def squeeze_spaces(text: str) -> str:
+    """Remove justification spaces inside Chinese text.
+
+    ``本 期 读 书 会`` → ``本期读书会``; ``10月 18日`` → ``10月18日``.  A
+    space between Latin words, or between two Chinese phrases
+    (``绿品出塞 北京有约``), carries meaning and is kept.
+    """
+    text = _SPACED_RUN.sub(lambda m: m.group(0).replace(" ", ""), text)
+    # A space next to a digit or Latin letter inside Chinese text is layout, not meaning.
+    text = _SPACE_BEFORE_LATIN.sub("", text)
+    return _SPACE_AFTER_LATIN.sub("", text)
+
+
+def join_vertical(lines: list[str]) -> list[str]:
+    """Turn runs of one-character lines (text set vertically) back into one line.
+
+    Three or more consecutive lines of a single visible character are joined;
+    vertical quote marks ﹃﹄﹁﹂ become “”‘’.
+    """
+    out: list[str] = []
+    run: list[str] = []
+    for line in [*lines, None]:
+        if line is not None and len(line) == 1:
+            run.append(line)
+            continue
+        if len(run) >= 3:
+            out.append("".join(run).translate(_VERTICAL_QUOTES))
+        else:
+            out.extend(run)
+        run = []
+        if line is not None:
+            out.append(line)
+    return out
+
+
+def undouble(line: str) -> tuple[str, float]:
+    """Collapse text printed twice in a row (``特别报道特别报道`` → ``特别报道``).
+
+    Returns the collapsed line and the share of the original characters that
+    sat in doubled runs; running heads extracted from page margins are mostly
+    doubled, ordinary text almost never.
+    """
+    doubled = 0
+    out: list[str] = []
+    i = 0
+    n = len(line)
+    while i < n:
+        best = 0
+        # Longest repeat starting here; running heads are at most a few dozen characters.
+        for size in range(min(40, (n - i) // 2), 1, -1):
+            if line[i : i + size] == line[i + size : i + 2 * size]:
+                best = size
+                break
+        if best:
+            out.append(line[i : i + best])
+            doubled += 2 * best
+            i += 2 * best
+        else:
+            out.append(line[i])
+            i += 1
+    return "".join(out), (doubled / n if n else 0.0)
+
+
+def fix_vertical_quotes(text: str) -> str:
+    """Replace vertical quotation marks with horizontal ones."""
+    return text.translate(_VERTICAL_QUOTES)
+
+
+def cjk_bigrams(text: str) -> set[str]:
+    """The set of adjacent Chinese character pairs in a text (for word-overlap evidence)."""
+    chars = re.sub(f"[^{CJK}]+", "|", text)
+    return {chars[i : i + 2] for i in range(len(chars) - 1) if "|" not in chars[i : i + 2]}
