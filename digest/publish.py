@@ -15,6 +15,7 @@ rename gives; after a power loss the next publish rewrites whatever differs.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import tempfile
@@ -88,7 +89,7 @@ def _target(output_dir: Path, path: str) -> Path:
 def _same_bytes(target: Path, data: bytes) -> bool:
     try:
         return target.stat().st_size == len(data) and target.read_bytes() == data
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+    except (FileNotFoundError, NotADirectoryError):
         return False
 
 
@@ -123,6 +124,9 @@ def write_plan(plan: Mapping[str, bytes], output_dir: Path) -> tuple[list[str], 
     try:
         for path in sorted(plan, key=_write_order):
             target = _target(output_dir, path)
+            if target.is_dir():
+                # Found now, not at rename time, so the failure comes before any file is replaced.
+                raise IsADirectoryError(errno.EISDIR, "a folder is in the way", str(target))
             if _same_bytes(target, plan[path]):
                 unchanged += 1
                 continue

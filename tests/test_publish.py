@@ -1,0 +1,162 @@
+"""Writing the output folder: only changed bytes, atomic renames, pruning, and failures that lose nothing."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from atomcheck import ATOM, CLOCK, check_atom, make_config, make_entry, parse
+
+from digest.errors import PublishError
+from digest.publish import PublishReport, publish
+from digest.types import Entry
+
+BASE = "http://example.test/paper/"
+FEEDS = ("feeds/all.atom", "feeds/yao-wen.atom", "feeds/jing-ji.atom", "feeds/digests.atom")
+
+
+def _entries() -> list[Entry]:
+    return [
+        make_entry("头版要闻", section="要闻", position=0),
+        make_entry("经济新闻", section="经济", position=1, seen=CLOCK + timedelta(minutes=1)),
+        make_entry("要闻次条", section="要闻", position=2, seen=CLOCK + timedelta(minutes=2)),
+    ]
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {
+        path.relative_to(folder).as_posix(): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in folder.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_first_publish_writes_everything_and_reports_every_feed(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    report = publish(_entries(), [], make_config(), out)
+    on_disk = set(_snapshot(out))
+    assert set(report.written) == on_disk and report.unchanged == 0
+    assert {"index.html", "subscribe.html", "feeds.opml", "static/style.css", *FEEDS} <= on_disk
+    assert sorted(report.changed_feeds) == sorted(BASE + path for path in FEEDS)
+    assert not [p for p in on_disk if p.endswith(".tmp")]
+    assert oct((out / "feeds/all.atom").stat().st_mode & 0o777) == "0o644"
+    check_atom((out / "feeds/all.atom").read_bytes())
+
+
+def test_noop_republish_writes_nothing_and_keeps_mtimes(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    first = publish(_entries(), [], make_config(), out)
+    before = _snapshot(out)
+    report = publish(_entries(), [], make_config(), out)
+    assert report == PublishReport(written=(), unchanged=len(first.written), changed_feeds=())
+    assert _snapshot(out) == before
+
+
+def test_content_change_rewrites_only_what_shows_that_article(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    entries = _entries()
+    publish(entries, [], make_config(), out)
+    old_feed = parse((out / "feeds/all.atom").read_bytes())
+
+    target = entries[1]
+    fixed = replace(
+        target,
+        article=replace(target.article, body="更正后的正文。第二句。"),
+        updated=CLOCK + timedelta(hours=3),
+    )
+    report = publish([entries[0], fixed, entries[2]], [], make_config(), out)
+
+    assert set(report.written) == {
+        f"articles/2024-11-27/{target.uid}.html",
+        "index.html",  # the front page shows summaries of the latest issue
+        "feeds/all.atom",
+        "feeds/jing-ji.atom",
+    }
+    assert sorted(report.changed_feeds) == [BASE + "feeds/all.atom", BASE + "feeds/jing-ji.atom"]
+    new_feed = parse((out / "feeds/all.atom").read_bytes())
+    assert new_feed.findtext(f"{ATOM}updated") == "2024-11-27T12:30:00+08:00"
+    for old, new in zip(old_feed.findall(f"{ATOM}entry"), new_feed.findall(f"{ATOM}entry"), strict=True):
+        changed = old.findtext(f"{ATOM}id") == target.tag
+        assert new.findtext(f"{ATOM}id") == old.findtext(f"{ATOM}id")
+        assert (new.findtext(f"{ATOM}updated") != old.findtext(f"{ATOM}updated")) == changed
+        assert (new.findtext(f"{ATOM}content") != old.findtext(f"{ATOM}content")) == changed
+
+
+def test_removed_articles_are_pruned_but_foreign_files_stay(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    entries = _entries()
+    older = make_entry("前天的新闻", section="经济", day=CLOCK.date() - timedelta(days=2))
+    publish([*entries, older], [], make_config(), out)
+    (out / "robots.txt").write_text("User-agent: *\n")
+    (out / "uploads").mkdir()
+    (out / "uploads" / "logo.png").write_bytes(b"png")
+    (out / "articles" / ".index.html.123.tmp").write_bytes(b"left over by a crash")
+
+    publish(entries, [], make_config(), out)
+    assert not (out / "articles" / older.issue_date.isoformat()).exists()
+    assert not (out / "articles" / ".index.html.123.tmp").exists()
+    assert (out / "robots.txt").read_text() == "User-agent: *\n"
+    assert (out / "uploads" / "logo.png").read_bytes() == b"png"
+    assert (out / f"articles/2024-11-27/{entries[0].uid}.html").is_file()
+
+
+def test_failed_rename_raises_publish_error_and_keeps_old_output(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "output"
+    entries = _entries()
+    publish(entries, [], make_config(), out)
+    before = _snapshot(out)
+
+    def refuse(src: object, dst: object) -> None:
+        raise PermissionError(13, "Permission denied", str(dst))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    changed = [*entries, make_entry("新来的稿件", section="要闻", seen=CLOCK + timedelta(hours=1))]
+    with pytest.raises(PublishError) as caught:
+        publish(changed, [], make_config(), out)
+    message = str(caught.value)
+    assert str(out) in message and "Permission denied" in message and "paths.output" in message
+    assert _snapshot(out) == before  # no half-written file, no temp file left behind
+
+
+@pytest.mark.parametrize(
+    ("blocker", "make"),
+    [
+        ("articles/2024-11-28", lambda p: p.write_bytes(b"a file where a folder must go")),
+        ("feeds/all.atom", lambda p: (p.unlink(), p.mkdir())),  # a folder where a file must go
+    ],
+)
+def test_something_in_the_way_fails_before_any_file_is_replaced(
+    tmp_path: Path, blocker: str, make: Callable[[Path], object]
+) -> None:
+    out = tmp_path / "output"
+    entries = _entries()
+    publish(entries, [], make_config(), out)
+    make(out / blocker)
+    newcomer = make_entry("新来的稿件", section="要闻", seen=CLOCK + timedelta(hours=1))
+    newcomer = replace(newcomer, issue_date=CLOCK.date() + timedelta(days=1))
+    before = _snapshot(out)
+    with pytest.raises(PublishError, match=re.escape(str(out))):
+        publish([*entries, newcomer], [], make_config(), out)
+    assert _snapshot(out) == before
+
+
+def test_output_path_that_is_a_file_is_reported(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    out.write_text("not a folder")
+    with pytest.raises(PublishError, match=re.escape("paths.output")):
+        publish(_entries(), [], make_config(), out)
+    assert out.read_text() == "not a folder"
+
+
+def test_paths_outside_the_output_folder_are_refused(tmp_path: Path) -> None:
+    evil = replace(make_entry("越界"), uid="../../../escaped")
+    with pytest.raises(PublishError, match="outside the output folder"):
+        publish([evil], [], make_config(), tmp_path / "output")
+    assert not list(tmp_path.rglob("escaped*"))
