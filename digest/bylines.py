@@ -74,7 +74,7 @@ def parse_credits(text: str) -> tuple[Credit, ...] | None:
             continue
         if _ROLE_ONLY.match(token) or _ORG_ROLE.match(token):
             if token.rstrip("：:") in ("摄影报道", "摄影") and pending:
-                flush("摄")
+                flush(token.rstrip("：:"))
                 continue
             flush()
             role = token.rstrip("：:")

@@ -54,8 +54,12 @@ _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
 _PLACE = re.compile(f"^[{CJK}]{{2,12}}(?:区|县|旗|盟|市|州|镇|乡|村|嘎查|苏木|街道)$")
 _QA_LABEL = re.compile(r"^(?:问|答|记者)[:：]")
+_PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
 _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
+# Folio and page-credit lines printed in the margins of every page.
+_FURNITURE = re.compile(r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版")
 
+_MAX_RUNNING_HEAD = 120  # characters; running heads are one short line, never a paragraph
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
 _SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
@@ -68,6 +72,7 @@ class T(Enum):
     """What a logical line is."""
 
     SECTION = auto()
+    NOISE = auto()  # page furniture: folio lines, editors' credits for the page
     HEADING = auto()
     CANDIDATE = auto()
     BYLINE = auto()
@@ -95,10 +100,10 @@ def parse_page(text: str, name: str = "") -> Page:
     Never raises on any string; a page with no recognisable structure becomes
     one article holding all its text.
     """
-    lines = _resolve(_classify(_logical_lines(text)))
+    lines, dropped = _resolve(_classify(_logical_lines(text)))
     after = _headlines_follow_bodies(lines)
     articles = tuple(b.build() for b in _assemble(lines, after) if not b.empty())
-    return Page(name=name, articles=articles)
+    return Page(name=name, articles=articles, dropped=tuple(dropped))
 
 
 # -- pass 1: lines ---------------------------------------------------------------------------
@@ -129,21 +134,25 @@ def _logical_lines(text: str) -> list[str]:
     """Blocks → lines, with wraps inside a block joined; a blank line separates blocks ("")."""
     out: list[str] = []
     for block in _blocks(text):
-        current = ""
+        pieces: list[str] = []
         for line in join_vertical(block):
-            if current and (_starts_new_line(line) or _running_head(current) or _MD_HEADING.match(current)):
-                out.append(current)
-                current = line
-            else:
-                current = join_wrapped(current, line)
-        out.append(current)
+            if pieces and (_starts_new_line(line) or _ends_line(pieces)):
+                out.append(join_wrapped(pieces))
+                pieces = []
+            pieces.append(line)
+        out.append(join_wrapped(pieces))
         out.append("")
     return out
 
 
+def _ends_line(pieces: list[str]) -> bool:
+    """A heading or a running head is a line of its own even without a blank line after it."""
+    return bool(_MD_HEADING.match(pieces[0]) or _running_head(pieces[-1]))
+
+
 def _running_head(line: str) -> str | None:
     """The section named by a running head printed twice (…新篇章…新篇章··特别报道特别报道)."""
-    if len(line) < 8:
+    if not 8 <= len(line) <= _MAX_RUNNING_HEAD:
         return None
     single, share = undouble(line.replace(" ", ""))
     if share < 0.6:
@@ -192,7 +201,9 @@ def _classify_one(text: str) -> _Line:
         return _Line(mark.group(1).strip(), T.SECTION)
     head = _running_head(text)
     if head:
-        return _Line(head, T.SECTION)
+        return _Line(head, T.SECTION, lines=[text])
+    if len(text) <= _MAX_HEADING and _FURNITURE.search(text) and not ends_sentence(text):
+        return _Line(text, T.NOISE)
     dateline = parse_dateline(text)
     if dateline:
         return _Line(text, T.PARA, dateline=dateline, credits=dateline.credits)
@@ -207,7 +218,7 @@ def _classify_one(text: str) -> _Line:
     if is_byline(text):
         credits = parse_credits(text) or ()
         # A photographer's credit closes the picture story it stands under.
-        trailing = any(c.role == "摄" for c in credits)
+        trailing = any(c.role.startswith("摄") for c in credits)
         return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
     if _is_candidate(text):
         return _Line(text, T.CANDIDATE, lines=[text])
@@ -230,12 +241,19 @@ def _is_candidate(text: str) -> bool:
 # -- pass 3: resolve candidates --------------------------------------------------------------
 
 
-def _resolve(lines: list[_Line]) -> list[_Line]:
+def _resolve(lines: list[_Line]) -> tuple[list[_Line], list[str]]:
+    """Decide every candidate line; returns the lines kept and the layout noise dropped."""
     markdown = any(line.md for line in lines)
     out: list[_Line] = []
+    dropped: list[str] = []
     i = 0
     while i < len(lines):
         line = lines[i]
+        if line.kind is T.NOISE or (line.kind is T.SECTION and line.lines):
+            dropped.append(line.text if line.kind is T.NOISE else line.lines[0])
+        if line.kind is T.NOISE:
+            i += 1
+            continue
         if line.kind is not T.CANDIDATE and not (line.md and line.kind is T.HEADING):
             out.append(line)
             i += 1
@@ -247,9 +265,12 @@ def _resolve(lines: list[_Line]) -> list[_Line]:
         run = lines[i:j]
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
-        out.extend(_resolve_run(run, prev, nxt, markdown))
+        resolved = _resolve_run(run, prev, nxt, markdown)
+        if not resolved:
+            dropped.extend(r.text for r in run)
+        out.extend(resolved)
         i = j
-    return out
+    return out, dropped
 
 
 def _is_plain_para(line: _Line | None) -> bool:
@@ -270,7 +291,10 @@ def _resolve_run(run: list[_Line], prev: _Line | None, nxt: _Line | None, markdo
             assert prev is not None
             if not ends_sentence(prev.text) and len(squeeze_spaces(text)) <= _LOGO_LEN:
                 return []  # a column logo printed inside a sentence: layout noise
-            return [_Line(text, T.PARA)]
+            # Between two paragraphs a short line is a paragraph's first line cut off by a column
+            # break, unless it is set like a headline: two phrases side by side, no commas.
+            if not _PHRASES.search(squeeze_spaces(text)) or re.search("[，,、]", text):
+                return [_Line(text, T.PARA)]
     out: list[_Line] = []
     if len(texts) >= 2 and _is_section_name(texts[0]):
         out.append(_Line(texts[0], T.SECTION))
@@ -299,13 +323,11 @@ def _headlines_follow_bodies(lines: list[_Line]) -> bool:
     for index, line in enumerate(lines):
         if line.kind is not T.HEADING:
             continue
-        words = cjk_bigrams("".join(line.lines))
-        if not words:
-            continue
+        heading = "".join(line.lines)
         before = _lead(_body_between(lines, index, -1))
         after_text = _lead(_body_between(lines, index, 1))
         if before and after_text:
-            vote += (len(words & cjk_bigrams(before)) - len(words & cjk_bigrams(after_text))) / len(words)
+            vote += _overlap(heading, before) - _overlap(heading, after_text)
         elif before and index == len(lines) - 1:
             vote += 0.5
     return vote > 0.15
@@ -327,16 +349,23 @@ def _lead(text: str) -> str:
     return text[:_LEAD]
 
 
+def _overlap(heading: str, text: str) -> float:
+    """Share of a heading's two-character words found in a text."""
+    words = cjk_bigrams(heading)
+    return len(words & cjk_bigrams(text)) / len(words) if words else 0.0
+
+
 @dataclass
 class _Builder:
     section: str | None
     title_lines: list[str] = field(default_factory=list)
-    paras: list[str] = field(default_factory=list)
+    paras: list[list[str]] = field(default_factory=list)  # each paragraph as the pieces it was cut into
     credits: list[Credit] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     jumps: list[str] = field(default_factory=list)
     date: str | None = None
     place: str | None = None
+    dateline: str | None = None
     labels: int = 0
     closed: bool = False  # its headline has been printed below it: what follows is another article
 
@@ -353,21 +382,22 @@ class _Builder:
         if not text:
             return
         self.labels += label
-        if self.paras and not ends_sentence(self.paras[-1]) and not label:
-            self.paras[-1] = join_wrapped(self.paras[-1], text)
+        if self.paras and not ends_sentence(self.paras[-1][-1]) and not label:
+            self.paras[-1].append(text)
         else:
-            self.paras.append(text)
+            self.paras.append([text])
 
     def add_dateline(self, line: _Line) -> None:
         assert line.dateline is not None
         self.date = self.date or line.dateline.date
         self.place = self.place or line.dateline.place
+        self.dateline = self.dateline or squeeze_spaces(line.text[: line.dateline.length].strip())
         self.credits.extend(line.dateline.credits)
         self.add_para(line.text[line.dateline.length :])
 
     def build(self) -> Article:
         kicker, title, subtitle = _headline(self.title_lines)
-        body = "\n\n".join(_clean_para(p) for p in self.paras)
+        body = "\n\n".join(_clean_para(join_wrapped(p)) for p in self.paras)
         article = Article(
             title=title,
             body=body,
@@ -377,6 +407,7 @@ class _Builder:
             credits=tuple(self.credits),
             date=self.date,
             place=self.place,
+            dateline=self.dateline,
             notes=tuple(_clean_para(n) for n in self.notes),
             jumps=tuple(dict.fromkeys(self.jumps)),
         )
@@ -408,19 +439,21 @@ def _assemble(lines: list[_Line], after: bool) -> list[_Builder]:
                 # Headings with no article of their own (an infographic's sub-heads, a page-end
                 # title for the next page): keep them with the article they stand under.
                 for text in line.lines:
-                    (cur.paras if nxt is not None else cur.notes).append(text)
+                    if nxt is None:
+                        cur.notes.append(text)
+                    else:
+                        cur.paras.append([text])
             elif after and cur is not None and cur.has_body() and not cur.title_lines and not cur.closed:
                 cur.title_lines = list(line.lines)
                 cur.closed = True
             else:
                 start().title_lines = list(line.lines)
         elif line.kind is T.BYLINE:
-            if cur is not None and not cur.has_body() and not cur.closed:
-                cur.credits.extend(line.credits)
-            elif after and cur is not None and cur.closed and not cur.credits:
-                cur.credits.extend(line.credits)
-            else:
-                start().credits.extend(line.credits)
+            # A byline belongs to the article whose headline it stands under: the open one
+            # before its body starts or, headline-last, the one just closed by its headline.
+            opening = cur is not None and not cur.has_body() and not cur.closed
+            closing = after and cur is not None and cur.closed and not cur.credits
+            (cur if cur is not None and (opening or closing) else start()).credits.extend(line.credits)
         elif line.kind in (T.CREDIT, T.PAREN):
             (cur or start()).credits.extend(line.credits)
         elif line.kind is T.JUMP:
@@ -495,7 +528,7 @@ def _kind(article: Article, labels: int) -> Kind:
     roles = {c.role for c in article.credits}
     if heads.startswith(("图解", "图表")) or roles & {"制图", "设计"}:
         return Kind.INFOGRAPHIC
-    if "摄" in roles and len(article.body) <= _PHOTO_BODY:
+    if any(r.startswith("摄") for r in roles) and len(article.body) <= _PHOTO_BODY:
         return Kind.PHOTO
     subtitle = article.subtitle or ""
     if subtitle.lstrip("—-─ ").startswith("访") or "专访" in heads or labels >= 2:

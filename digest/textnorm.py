@@ -19,7 +19,9 @@ _SENTENCE_END = re.compile(r"[。！？!?…][”’」』）)》〉\]】\"']*$"
 _OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
 
 # C0/C1 controls (but tab and newline), non-characters, lone surrogates.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff\u200b\u200e\u200f\ufeff]")
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff\u200b\u200e\u200f\ufeff]"
+)
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 
 # A run of CJK characters each followed by one space: "本 期 读 书 会".
@@ -58,15 +60,23 @@ def ends_open(text: str) -> bool:
     return _OPEN_END.search(text.rstrip()) is not None
 
 
-def join_wrapped(left: str, right: str) -> str:
-    """Join two pieces of one paragraph that a line wrap or column break cut apart."""
-    if not left:
-        return right
-    if not right:
-        return left
-    if left[-1].isascii() and left[-1].isalnum() and right[0].isascii() and right[0].isalnum():
-        return f"{left} {right}"
-    return left + right
+def join_wrapped(pieces: list[str]) -> str:
+    """Join the pieces of one paragraph that line wraps or column breaks cut apart.
+
+    Chinese needs no space at the joint; two Latin words or numbers do.
+    """
+    out: list[str] = []
+    for piece in pieces:
+        if not piece:
+            continue
+        if out and _latin(out[-1][-1]) and _latin(piece[0]):
+            out.append(" ")
+        out.append(piece)
+    return "".join(out)
+
+
+def _latin(char: str) -> bool:
+    return char.isascii() and char.isalnum()
 
 
 def squeeze_spaces(text: str) -> str:

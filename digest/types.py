@@ -47,6 +47,7 @@ class Article:
     credits: tuple[Credit, ...] = ()
     date: str | None = None
     place: str | None = None
+    dateline: str | None = None  # as printed: 本报乌海4月12日电(记者郝飏)
     kind: Kind = Kind.NEWS
     notes: tuple[str, ...] = ()  # editor notes (编辑有话说) kept apart from the body
     jumps: tuple[str, ...] = ()  # page jumps (上接第1版, ■本报第4版), never left in the body
@@ -62,10 +63,16 @@ class Article:
 
 @dataclass(frozen=True)
 class Page:
-    """The articles of one page file, in reading order."""
+    """The articles of one page file, in reading order.
+
+    ``dropped`` lists the layout noise the parser removed (column logos,
+    page furniture, the repeated half of a running head), so an editor can
+    see that nothing else went missing.
+    """
 
     name: str
     articles: tuple[Article, ...]
+    dropped: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
