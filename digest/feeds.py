@@ -95,7 +95,9 @@ def section_spec(config: Config, section: Section) -> FeedSpec:
     """The feed of one section's articles."""
     site = one_line(config.site.title)
     name = one_line(section.name)
-    return FeedSpec(section.slug, f"{site} · {name}", f"{site}「{name}」版块的文章", section_path(section))
+    # A section slugged "all" or "digests" must not overwrite those feeds.
+    file = f"section-{section.slug}" if section.slug in (ALL_FEED, DIGESTS_FEED) else section.slug
+    return FeedSpec(file, f"{site} · {name}", f"{site}「{name}」版块的文章", section_path(section))
 
 
 def digests_spec(config: Config) -> FeedSpec:

@@ -209,6 +209,13 @@ def test_digest_feed_lists_each_day_once_with_links_to_articles() -> None:
     assert f'href="{BASE}articles/2024-11-27/{entries[2].uid}.html"' in content
 
 
+def test_a_section_named_like_a_site_feed_gets_its_own_file() -> None:
+    entries = [make_entry("综合新闻", section="All"), make_entry("要闻一则", section="要闻", position=1)]
+    feeds = _feeds(build_plan(entries, [], make_config()))
+    assert len(_entry_ids(parse(feeds["feeds/all.atom"]))) == 2
+    assert _entry_ids(parse(feeds["feeds/section-all.atom"])) == [entries[0].tag]
+
+
 def test_opml_lists_every_feed_with_its_chinese_title() -> None:
     plan = build_plan(_story_entries(2), [], make_config())
     outlines = parse(plan["feeds.opml"]).findall("body/outline")
