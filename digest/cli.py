@@ -1,0 +1,302 @@
+"""The ``digest`` command: one entry point for every job, each with ``--help``.
+
+Expected failures (``DigestError``) print one line, ``error: ...``, and exit
+with status 2 for configuration problems or 1 otherwise; anything else is a
+bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from email_validator import EmailNotValidError, validate_email
+
+from digest import __version__
+from digest.config import Config, load_config, path_problems, read_config, value_problems
+from digest.decode import decode_page
+from digest.errors import AlreadyRunningError, ConfigError, DigestError, SourceError
+from digest.ingest import ingest
+from digest.jobs import run_digest, run_publish
+from digest.parse import parse_page
+from digest.parse_report import page_json, render_page
+from digest.store import Store, Subscriber
+
+DEFAULT_CONFIG = Path("config.toml")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _config(args: argparse.Namespace) -> Config:
+    """Load the configuration the options name, with the options applied on top."""
+    return load_config(_config_path(args), _overrides(args), os.environ)
+
+
+def _config_path(args: argparse.Namespace) -> Path | None:
+    if args.config is not None:
+        return Path(args.config)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    names = {
+        "source": "paths.source",
+        "data": "paths.data",
+        "output": "paths.output",
+        "host": "server.host",
+        "port": "server.port",
+    }
+    return {key: getattr(args, name) for name, key in names.items() if getattr(args, name, None) is not None}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from digest.service import serve
+
+    serve(_config(args))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    config = _config(args)
+    paths = [Path(p).absolute() for p in args.paths] or None
+    for path in paths or []:
+        if not path.exists():
+            raise SourceError(str(path), "no such file or folder")
+    with Store.open(config.database_url) as store:
+        report = ingest(config, store, _now(), paths)
+    print(
+        f"ingested {report.files} files: {report.read} read, {report.unchanged} unchanged, "
+        f"{report.failed} failed; {report.articles} articles ({report.new} new, {report.changed} changed)"
+    )
+    for name, reason in report.errors:
+        print(f"skipped {name}: {reason}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with Store.open(config.database_url) as store:
+        report = run_publish(config, store)
+    print(f"published to {config.paths.output}: {len(report.written)} written, {report.unchanged} unchanged")
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    failed = 0
+    for name in args.files:
+        path = Path(name)
+        try:
+            text = decode_page(path.read_bytes(), name)
+        except OSError as exc:
+            print(f"error: {name}: cannot read ({exc.strerror})", file=sys.stderr)
+            failed += 1
+            continue
+        except SourceError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        page = parse_page(text, path.name)
+        if args.jsonl:
+            print(json.dumps(page_json(page), ensure_ascii=False))
+        else:
+            print(render_page(page))
+    return 1 if failed else 0
+
+
+def cmd_send_digest(args: argparse.Namespace) -> int:
+    from digest.mail import make_mailer
+
+    config = _config(args)
+    to = _email(args.to) if args.to else None
+    with Store.open(config.database_url) as store:
+        mailer = make_mailer(config, config.paths.data)
+        try:
+            result = run_digest(config, store, mailer, _now(), args.date, args.dry_run, to)
+        finally:
+            mailer.close()
+    digest = result.digest
+    since, until = digest.since.astimezone(config.tz), digest.until.astimezone(config.tz)
+    print(
+        f"digest {digest.day}: {digest.count} articles in {len(digest.groups)} sections, "
+        f"first seen {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M}"
+    )
+    if args.dry_run:
+        for section, entries in digest.groups:
+            print(f"  {section.name} ({len(entries)})")
+            for entry in entries:
+                print(f"    {entry.article.title or entry.article.body[:30]}")
+        print("dry run: nothing stored, nothing sent")
+        return 0
+    print(f"emails: {result.sent} sent, {result.failed} failed (will retry), {result.refused} refused")
+    return 1 if result.failed else 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        config = read_config(_config_path(args), _overrides(args), os.environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problems = [str(p) for p in value_problems(config) + path_problems(config)]
+    if not any(p.startswith("database.url") for p in problems):
+        try:
+            Store.open(config.database_url).close()
+        except DigestError as exc:
+            problems.append(f"database.url: {exc}")
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    mail = (
+        f"SMTP {config.smtp.host}:{config.smtp.port}"
+        if config.smtp.host
+        else f"outbox {config.paths.data / 'outbox'}"
+    )
+    print(f"ok: pages from {config.paths.source}, output to {config.paths.output}, emails to {mail}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with Store.open(config.database_url) as store:
+        status = store.status()
+    print(f"source files: {status.sources} ({len(status.failed_sources)} unreadable)")
+    for path, error in status.failed_sources:
+        print(f"  {path}: {error}")
+    print(f"articles: {status.articles}, latest issue {status.latest_issue or '-'}")
+    print(f"latest digest: {status.latest_digest or '-'}")
+    print(f"subscribers: {status.subscribers}, emails waiting: {status.pending_deliveries}")
+    return 0
+
+
+def _email(address: str) -> str:
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ConfigError(
+            "address", f"{address!r} is not an email address ({exc})", "check the spelling"
+        ) from exc
+
+
+def cmd_subscribers(args: argparse.Namespace) -> int:
+    config = _config(args)
+    with Store.open(config.database_url) as store:
+        if args.action == "add":
+            email = _email(args.email)
+            added = store.add_subscriber(Subscriber(email, tuple(args.section), True, _now()))
+            print(f"{'added' if added else 'updated'} {email}")
+        elif args.action == "remove":
+            email = _email(args.email)
+            if not store.remove_subscriber(email):
+                print(f"error: {email} is not subscribed", file=sys.stderr)
+                return 1
+            print(f"removed {email}")
+        else:
+            for subscriber in store.subscribers(confirmed_only=False):
+                state = "confirmed" if subscriber.confirmed else "unconfirmed"
+                sections = ",".join(subscriber.sections) or "all sections"
+                print(f"{subscriber.email}\t{state}\t{sections}")
+    return 0
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser: every command takes the shared options after its name."""
+    common = argparse.ArgumentParser(add_help=False)
+    shared = common.add_argument_group("shared options")
+    shared.add_argument("--config", metavar="PATH", help="config file (default: ./config.toml when present)")
+    shared.add_argument("--source", metavar="DIR", help="folder of page files (paths.source)")
+    shared.add_argument("--data", metavar="DIR", help="folder for the database and outbox (paths.data)")
+    shared.add_argument("--output", metavar="DIR", help="folder for published files (paths.output)")
+    shared.add_argument(
+        "--log-level", choices=LOG_LEVELS, help="log detail (default: info for serve, else warning)"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="digest",
+        description="Newspaper pages in; Atom feeds, an HTML site and a daily email digest out.",
+        epilog="Every config key can also be set as DIGEST_<TABLE>_<KEY> in the environment.",
+    )
+    parser.add_argument("--version", action="version", version=f"digest {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=[common], help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    serve = command("serve", cmd_serve, "watch the source folder, publish, send digests and serve HTTP")
+    serve.add_argument("--host", help="address to listen on (server.host)")
+    serve.add_argument("--port", type=int, help="port to listen on (server.port)")
+
+    ingest_cmd = command("ingest", cmd_ingest, "read new or changed page files into the database")
+    ingest_cmd.add_argument(
+        "paths", nargs="*", metavar="PATH", help="files or folders (default: the source folder)"
+    )
+
+    command("publish", cmd_publish, "render feeds and the site into the output folder")
+
+    parse = command("parse", cmd_parse, "show how page files split into articles (no config needed)")
+    parse.add_argument("files", nargs="+", metavar="FILE", help="page files")
+    parse.add_argument("--jsonl", action="store_true", help="one JSON object per page instead of text")
+
+    send = command("send-digest", cmd_send_digest, "make the daily digest and email it now")
+    send.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="digest day (default: the latest due)")
+    send.add_argument("--dry-run", action="store_true", help="show the digest; store and send nothing")
+    send.add_argument("--to", metavar="ADDRESS", help="send only to this address")
+
+    command("check", cmd_check, "validate the configuration and environment; print each problem and its fix")
+    command("status", cmd_status, "show counts: files, articles, digests, subscribers, waiting emails")
+
+    subs = command("subscribers", cmd_subscribers, "add, list or remove email subscribers")
+    actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = actions.add_parser("add", parents=[common], help="add a confirmed subscriber")
+    add.add_argument("email")
+    add.add_argument(
+        "--section", action="append", default=[], metavar="SLUG", help="only this section (repeatable)"
+    )
+    actions.add_parser("list", parents=[common], help="list subscribers")
+    remove = actions.add_parser("remove", parents=[common], help="remove a subscriber")
+    remove.add_argument("email")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    level = args.log_level or ("info" if args.command == "serve" else "warning")
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except (ConfigError, AlreadyRunningError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except DigestError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
