@@ -65,6 +65,7 @@ _SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or s
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 _LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
 _LEAD = 300  # characters of a body compared with a headline
+_HEADLINE_OVERLAP = 0.3  # share of a headline's two-character words its article's lead repeats
 _PHOTO_BODY = 600  # a photo story's caption is short; a news story with a photo is not a photo
 
 
@@ -100,10 +101,16 @@ def parse_page(text: str, name: str = "") -> Page:
     Never raises on any string; a page with no recognisable structure becomes
     one article holding all its text.
     """
-    lines, dropped = _resolve(_classify(_logical_lines(text)))
+    classified = _classify(_logical_lines(text))
+    lines, dropped = _resolve(classified, after=False)
     after = _headlines_follow_bodies(lines)
-    articles = tuple(b.build() for b in _assemble(lines, after) if not b.empty())
-    return Page(name=name, articles=articles, dropped=tuple(dropped))
+    if after:
+        # Headline-last pages put a headline between two bodies; look again at short lines
+        # there that the first reading took for paragraph fragments.
+        lines, dropped = _resolve(classified, after=True)
+    builders, unused = _assemble(lines, after)
+    articles = tuple(b.build() for b in builders)
+    return Page(name=name, articles=articles, dropped=(*dropped, *unused))
 
 
 # -- pass 1: lines ---------------------------------------------------------------------------
@@ -192,7 +199,7 @@ def _classify_one(text: str) -> _Line:
     note = _NOTE.match(text.replace("**", ""))
     text = text.replace("**", "").strip()
     if note:
-        return _Line(text[note.end() :].strip() or text, T.NOTE)
+        return _Line(text, T.NOTE)  # the label (编辑有话说) stays: it says whose words these are
     md = _MD_HEADING.match(text)
     if md:
         return _Line(md.group(2).strip(), T.HEADING, md=True, lines=[md.group(2).strip()])
@@ -241,7 +248,7 @@ def _is_candidate(text: str) -> bool:
 # -- pass 3: resolve candidates --------------------------------------------------------------
 
 
-def _resolve(lines: list[_Line]) -> tuple[list[_Line], list[str]]:
+def _resolve(lines: list[_Line], after: bool) -> tuple[list[_Line], list[str]]:
     """Decide every candidate line; returns the lines kept and the layout noise dropped."""
     markdown = any(line.md for line in lines)
     out: list[_Line] = []
@@ -265,7 +272,8 @@ def _resolve(lines: list[_Line]) -> tuple[list[_Line], list[str]]:
         run = lines[i:j]
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
-        resolved = _resolve_run(run, prev, nxt, markdown)
+        lead = _lead(_body_between(out, len(out), -1)) if after else ""
+        resolved = _resolve_run(run, prev, nxt, markdown, lead)
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
@@ -277,7 +285,9 @@ def _is_plain_para(line: _Line | None) -> bool:
     return line is not None and line.kind is T.PARA and line.dateline is None
 
 
-def _resolve_run(run: list[_Line], prev: _Line | None, nxt: _Line | None, markdown: bool) -> list[_Line]:
+def _resolve_run(
+    run: list[_Line], prev: _Line | None, nxt: _Line | None, markdown: bool, lead_above: str
+) -> list[_Line]:
     texts = [r.text for r in run]
     if markdown and not run[0].md:
         # A page marked up with # headings marks all of them; other short lines are body text,
@@ -287,13 +297,14 @@ def _resolve_run(run: list[_Line], prev: _Line | None, nxt: _Line | None, markdo
         return [_Line(t, T.PARA) for t in texts]
     if len(run) == 1 and not run[0].md:
         text = texts[0]
-        if _is_plain_para(prev) and _is_plain_para(nxt):
-            assert prev is not None
+        if prev is not None and prev.kind is T.PARA and _is_plain_para(nxt):
             if not ends_sentence(prev.text) and len(squeeze_spaces(text)) <= _LOGO_LEN:
                 return []  # a column logo printed inside a sentence: layout noise
             # Between two paragraphs a short line is a paragraph's first line cut off by a column
-            # break, unless it is set like a headline: two phrases side by side, no commas.
-            if not _PHRASES.search(squeeze_spaces(text)) or re.search("[，,、]", text):
+            # break, unless it is set like a headline (two phrases side by side, no commas) or,
+            # on a headline-last page, its words come from the lead of the article above it.
+            set_as_headline = _PHRASES.search(squeeze_spaces(text)) and not re.search("[，,、]", text)
+            if not set_as_headline and _overlap(text, lead_above) < _HEADLINE_OVERLAP:
                 return [_Line(text, T.PARA)]
     out: list[_Line] = []
     if len(texts) >= 2 and _is_section_name(texts[0]):
@@ -334,6 +345,7 @@ def _headlines_follow_bodies(lines: list[_Line]) -> bool:
 
 
 def _body_between(lines: list[_Line], index: int, step: int) -> str:
+    """The body text from ``index`` (exclusive) to the nearest heading or section, either way."""
     parts: list[str] = []
     i = index + step
     while 0 <= i < len(lines) and lines[i].kind not in (T.HEADING, T.SECTION):
@@ -414,8 +426,11 @@ class _Builder:
         return _with_kind(article, self.labels)
 
 
-def _assemble(lines: list[_Line], after: bool) -> list[_Builder]:
+def _assemble(lines: list[_Line], after: bool) -> tuple[list[_Builder], list[str]]:
+    """Group lines into articles; also returns section markers no article stood under."""
     built: list[_Builder] = []
+    unused: list[str] = []
+    used: set[str | None] = set()
     section: str | None = None
     pending_notes: list[str] = []
     cur: _Builder | None = None
@@ -423,6 +438,7 @@ def _assemble(lines: list[_Line], after: bool) -> list[_Builder]:
     def start() -> _Builder:
         nonlocal cur
         cur = _Builder(section=section)
+        used.add(section)
         cur.notes.extend(pending_notes)
         pending_notes.clear()
         built.append(cur)
@@ -431,6 +447,8 @@ def _assemble(lines: list[_Line], after: bool) -> list[_Builder]:
     for index, line in enumerate(lines):
         nxt = lines[index + 1] if index + 1 < len(lines) else None
         if line.kind is T.SECTION:
+            if section is not None and section not in used:
+                unused.append(section)
             section = line.text
             if cur is not None:
                 cur.closed = True
@@ -475,7 +493,21 @@ def _assemble(lines: list[_Line], after: bool) -> list[_Builder]:
             cur.add_para(line.text, line.label)
     if pending_notes:
         (cur or start()).notes.extend(pending_notes)
-    return built
+    if section is not None and section not in used:
+        unused.append(section)
+    return _fold_orphans(built), unused
+
+
+def _fold_orphans(built: list[_Builder]) -> list[_Builder]:
+    """A byline or jump with no article after it belongs to the article before it."""
+    kept: list[_Builder] = []
+    for b in built:
+        if b.empty() and kept:
+            kept[-1].credits.extend(b.credits)
+            kept[-1].jumps.extend(b.jumps)
+        elif not b.empty() or b.credits or b.jumps:
+            kept.append(b)
+    return kept
 
 
 # -- article fields --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ def article_json(article: Article) -> dict[str, Any]:
         "place": article.place,
         "kind": article.kind.value,
         "body": article.body,
+        "dateline": article.dateline,
         "notes": list(article.notes),
         "jumps": list(article.jumps),
     }
@@ -33,6 +34,8 @@ def page_json(page: Page) -> dict[str, Any]:
 def render_page(page: Page) -> str:
     """A readable view of how a page was split, for an editor to check at a glance."""
     out = [f"{page.name}: {len(page.articles)} articles"]
+    if page.dropped:
+        out.append("dropped as layout noise: " + " | ".join(page.dropped))
     for number, a in enumerate(page.articles, 1):
         out.append("")
         out.append(f"[{number}] {a.title or '(no headline)'}")

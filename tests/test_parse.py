@@ -1,0 +1,186 @@
+"""The parser on invented pages, one newspaper convention at a time.
+
+Every page here is made up for the test (fictional places and people); the
+real seed pages are scored separately in test_parse_seeds.py.
+"""
+
+from __future__ import annotations
+
+from digest.parse import parse_page
+from digest.types import Kind
+
+
+def only(text: str):  # type: ignore[no-untyped-def]
+    page = parse_page(text, "t.txt")
+    assert len(page.articles) == 1, [a.title for a in page.articles]
+    return page.articles[0]
+
+
+def test_markdown_page_sections_headlines_bylines_datelines() -> None:
+    page = parse_page(
+        "● 山城\n\n# 青石镇开通夜班公交\n\n□ 本报记者 林小河\n\n"
+        "近日,青石镇开通两条夜班公交线路。\n\n线路覆盖车站和医院。\n\n"
+        "● 速写\n\n## 古桥修缮完工\n\n本报3月5日讯 (记者 周远)古桥修缮工程日前完工。\n\n"
+        "**编辑有话说:** 老桥新生,值得点赞。\n\n"
+        "## 河畔图书角开放\n\n本报北岭3月5日电(见习记者 吴一 通讯员 郑二)河畔图书角开放。\n",
+        "p.txt",
+    )
+    a, b, c = page.articles
+    assert (a.section, a.title, a.authors, a.date) == ("山城", "青石镇开通夜班公交", ("林小河",), None)
+    assert a.body == "近日,青石镇开通两条夜班公交线路。\n\n线路覆盖车站和医院。"
+    assert (b.section, b.title, b.authors, b.date) == ("速写", "古桥修缮完工", ("周远",), "03-05")
+    assert b.body == "古桥修缮工程日前完工。"
+    assert b.notes == ("编辑有话说: 老桥新生,值得点赞。",)
+    assert b.dateline == "本报3月5日讯 (记者 周远)"
+    assert (c.section, c.place, c.authors) == ("速写", "北岭", ("吴一", "郑二"))
+    assert [x.role for x in c.credits] == ["见习记者", "通讯员"]
+    assert "**" not in "".join(x.body for x in page.articles)
+
+
+def test_wrapped_lines_and_column_breaks_are_joined() -> None:
+    article = only(
+        "# 标题一则\n\n本报讯(记者 甲乙)第一段讲到一半,\n\n被分栏切开的后半句。\n\n"
+        "第二段在行\n中折行,也要接上。\n"
+    )
+    assert article.body == "第一段讲到一半,被分栏切开的后半句。\n\n第二段在行中折行,也要接上。"
+
+
+def test_justification_spaces_removed_between_chinese_characters() -> None:
+    article = only("# 标 题 也 有 空 格\n\n本 期 读 书 会 以 学 习 为 主 题。2023 年 10月 18日举行。\n")
+    assert article.title == "标题也有空格"
+    assert article.body == "本期读书会以学习为主题。2023年10月18日举行。"
+
+
+def test_space_between_phrases_is_kept() -> None:
+    article = only("# 绿水青山 金山银山\n\n“艺美山城 青石讲坛”开讲。\n")
+    assert article.title == "绿水青山 金山银山"
+    assert "“艺美山城 青石讲坛”" in article.body
+
+
+def test_headlines_printed_after_their_articles() -> None:
+    page = parse_page(
+        "本报北岭 5月 2日电 （记者\n林小河）北岭市的樱桃园迎来采摘季，\n果农忙着装箱。\n\n"
+        "樱桃园里人头攒动，樱桃采摘季带动了乡村旅游。\n\n"
+        "北岭樱桃迎来采摘季\n\n"
+        "本报5月2日讯 （记者 周远）南湾渔港的休渔期结束，\n渔船陆续出海。\n\n"
+        "渔港码头一片繁忙，渔民说今年渔港收成可期。\n\n"
+        "南湾渔港渔船出海\n"
+    )
+    titles = [a.title for a in page.articles]
+    assert titles == ["北岭樱桃迎来采摘季", "南湾渔港渔船出海"]
+    first, second = page.articles
+    assert first.authors == ("林小河",) and first.date == "05-02" and first.place == "北岭"
+    assert first.body.startswith("北岭市的樱桃园迎来采摘季，果农忙着装箱。")
+    assert second.authors == ("周远",) and second.body.endswith("今年渔港收成可期。")
+
+
+def test_vertical_headline_and_byline() -> None:
+    page = parse_page(
+        "本报讯（记者 甲乙）第一篇的正文在这里。\n\n第一篇的结尾。\n\n第一篇的标题\n\n"
+        "诗朗诵里的乡愁绵长，乡愁在诗朗诵中一遍遍回响。\n\n"
+        "﹃\n诗\n朗\n诵\n里\n的\n乡\n愁\n﹄\n\n□\n本\n报\n记\n者\n\n林\n小\n河\n\n"
+        "本报讯（记者 周远）下一篇的开头。\n\n下一篇的结尾。\n\n下一篇的标题\n"
+    )
+    poem = next(a for a in page.articles if a.title == "“诗朗诵里的乡愁”")
+    assert poem.authors == ("林小河",)
+    assert poem.body.startswith("诗朗诵里的乡愁绵长")
+
+
+def test_doubled_running_head_names_the_section_and_is_dropped() -> None:
+    page = parse_page(
+        "山城新貌山城新貌··特别报道特别报道\n\n# 新桥通车\n\n本报讯(记者 甲乙)新桥今天通车。\n"
+    )
+    article = page.articles[0]
+    assert article.section == "特别报道"
+    assert "特别报道" not in article.body
+    assert page.dropped == ("山城新貌山城新貌··特别报道特别报道",)
+
+
+def test_column_logo_inside_a_sentence_is_dropped() -> None:
+    page = parse_page(
+        "新路通车\n\n本报讯(记者 甲乙)全市道路建设稳步推进,“放管服”改\n\n回眸2099\n\n"
+        "革深入推进,群众出行更方便。\n"
+    )
+    assert page.articles[0].body == "全市道路建设稳步推进,“放管服”改革深入推进,群众出行更方便。"
+    assert page.dropped == ("回眸2099",)
+
+
+def test_bare_section_place_kicker_and_subtitle() -> None:
+    page = parse_page(
+        "速递\n\n北岭区\n\n樱桃采摘季开启\n\n本报北岭4月1日电(记者林小河)樱桃熟了。\n\n"
+        "贯彻落实全市工作会议精神\n\n办好两件实事 推动山城发展\n\n——访市文旅局局长周远\n\n"
+        "“新的一年要办好两件实事。”周远说。\n\n(甲乙)\n"
+    )
+    cherry, interview = page.articles
+    assert (cherry.section, cherry.kicker, cherry.title) == ("速递", "北岭区", "樱桃采摘季开启")
+    assert interview.kicker == "贯彻落实全市工作会议精神"
+    assert interview.title == "办好两件实事 推动山城发展"
+    assert interview.subtitle == "——访市文旅局局长周远"
+    assert interview.kind is Kind.INTERVIEW
+    assert interview.authors == ("甲乙",)
+
+
+def test_photo_story_with_credit_under_it() -> None:
+    article = only("### 樱桃红了\n\n图为果农在采摘樱桃。\n\n本报记者 林小河 摄\n")
+    assert article.kind is Kind.PHOTO
+    assert article.authors == ("林小河",)
+    assert [c.role for c in article.credits] == ["摄"]
+
+
+def test_question_and_answer_is_an_interview() -> None:
+    article = only(
+        "# 医保卡怎么用\n\n**问:** 能在药店用吗?\n\n**答:** 能。\n\n**问:** 要带卡吗?\n\n**答:** 不用。\n"
+    )
+    assert article.kind is Kind.INTERVIEW
+    assert article.body.split("\n\n")[0] == "问: 能在药店用吗?"
+
+
+def test_commentary_and_infographic_kinds() -> None:
+    comment = only("消费要“全方位”\n\n——二谈今年重点工作\n\n消费是经济的引擎。\n\n(弘文)\n")
+    assert comment.kind is Kind.COMMENTARY
+    chart = only("图解 山城五年规划\n\n文案：甲乙 设计：丙丁\n\n■ 建成三座新桥。\n\n■ 新增一条地铁。\n")
+    assert chart.kind is Kind.INFOGRAPHIC
+    assert chart.body == "建成三座新桥。\n\n新增一条地铁。"
+
+
+def test_page_jumps_are_metadata_not_body() -> None:
+    page = parse_page("# 续篇\n\n(上接第1版)故事接着讲。\n\n故事讲完了。\n\n■本报第4版\n")
+    article = page.articles[0]
+    assert article.body == "故事接着讲。\n\n故事讲完了。"
+    assert article.jumps == ("上接第1版", "本报第4版")
+
+
+def test_dateline_mid_article_starts_a_new_untitled_article() -> None:
+    page = parse_page(
+        "# 访谈一则\n\n□本报记者 甲乙\n\n**记者：**请谈谈今年的打算。\n\n**局长：**要办好实事。\n\n"
+        "**本报11月27日讯（记者丙丁）**另一篇新闻的正文。\n"
+    )
+    interview, news = page.articles
+    assert interview.kind is Kind.INTERVIEW and interview.authors == ("甲乙",)
+    assert news.title is None and news.authors == ("丙丁",) and news.date == "11-27"
+    assert news.body == "另一篇新闻的正文。"
+
+
+def test_page_without_structure_is_one_article_with_all_text() -> None:
+    text = "这是一段没有标题的文字,讲的是山城的天气。\n\n第二段继续讲,明天多云转晴。\n"
+    article = only(text)
+    assert article.title is None
+    assert article.body == "这是一段没有标题的文字,讲的是山城的天气。\n\n第二段继续讲,明天多云转晴。"
+
+
+def test_crlf_controls_and_bom_are_cleaned() -> None:
+    article = only("\ufeff# 标题\x07\r\n\r\n正文\x00里有控制字符\ufffe。\r\n")
+    assert article.title == "标题"
+    assert article.body == "正文里有控制字符。"
+
+
+def test_empty_and_blank_pages_have_no_articles() -> None:
+    assert parse_page("").articles == ()
+    assert parse_page(" \n\n\t\n").articles == ()
+
+
+def test_folio_lines_are_page_furniture() -> None:
+    page = parse_page("2099年3月5日 星期四\n\n# 新桥通车\n\n新桥今天通车。\n\n责任编辑：甲乙\n")
+    assert [a.title for a in page.articles] == ["新桥通车"]
+    assert page.articles[0].body == "新桥今天通车。"
+    assert set(page.dropped) == {"2099年3月5日 星期四", "责任编辑：甲乙"}
