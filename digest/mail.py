@@ -1,0 +1,418 @@
+"""The digest email, and the two ways it leaves: an outbox folder of .eml files, or an SMTP server.
+
+``compose_digest_email`` is pure (the clock comes in as ``now``).  Mailers
+are the edge: ``OutboxMailer`` is the embedded default until ``smtp.host``
+is set, ``SmtpMailer`` keeps one connection open across a run of sends.
+Both raise ``DeliveryError`` for "try again later" and
+``PermanentDeliveryError`` when the server refused this recipient for good.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import smtplib
+import ssl
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from email import policy
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr, parsedate_to_datetime
+from pathlib import Path
+from typing import Protocol
+
+import css_inline
+
+from digest.config import Config, SmtpConfig
+from digest.digests import select_sections
+from digest.errors import ConfigError, DeliveryError, PermanentDeliveryError
+from digest.output import absolute_url, digest_path, one_line, present
+from digest.site import cn_date, environment
+from digest.types import Digest, Entry
+
+# Headers set through the registry are folded by the email package; List-Unsubscribe is set
+# raw and pre-folded by us, and refold_source="none" keeps the package from re-encoding it
+# (Python 3.11 RFC 2047-encodes a long URI, which breaks one-click unsubscribe: RFC 8058).
+_POLICY = policy.default.clone(refold_source="none")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_URI = re.compile(r"[!#-;=?-~]+")  # printable ASCII without space, quotes, comma, < and >
+_MAX_HEADER_LINE = 998  # RFC 5322 §2.1.1
+_FOLD_AT = 78
+_WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
+_SECURITIES = ("starttls", "tls", "none")
+# Styles live in the template's <style>; most mail clients ignore <style>, so they are
+# inlined.  @media rules cannot be inlined and are kept (they are dropped without
+# keep_at_rules).  Nothing is fetched: the email has no remote stylesheets.
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+@dataclass(frozen=True)
+class EmailItem:
+    """One article in the email: what the reader sees and where the link goes."""
+
+    kicker: str
+    headline: str
+    authors: tuple[str, ...]
+    summary: str
+    url: str
+
+
+@dataclass(frozen=True)
+class EmailSection:
+    """A newspaper section and its articles, in page order."""
+
+    name: str
+    items: tuple[EmailItem, ...]
+
+
+@dataclass(frozen=True)
+class DigestEmail:
+    """The context both email templates receive as ``page``."""
+
+    title: str
+    day: date
+    weekday: str
+    count: int
+    sections: tuple[EmailSection, ...]
+    site_url: str
+    web_url: str
+    unsubscribe_url: str
+    recipient: str
+
+
+def compose_digest_email(
+    digest: Digest,
+    *,
+    config: Config,
+    recipient: str,
+    site_url: str,
+    unsubscribe_url: str,
+    unsubscribe_mailto: str,
+    now: datetime,
+    sections: frozenset[str] | None = None,
+) -> EmailMessage:
+    """The digest as one multipart/alternative email (plain text + inlined-CSS HTML) to ``recipient``.
+
+    ``sections`` narrows it to the section slugs the subscriber chose.  The
+    headers carry RFC 2369/2919 list headers and RFC 8058 one-click
+    unsubscribe.  Nothing supplied can smuggle a header in: a line break in
+    the recipient raises ``PermanentDeliveryError`` (the address is unusable),
+    one in the sender or site title ``ConfigError``, one in an unsubscribe
+    URI ``ValueError`` (those are built by our own code).
+    """
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    to = _recipient_address(recipient)
+    sender = _sender_address(config.smtp.sender)
+    title = config.site.title
+    if _CONTROL.search(title) or not title.strip():
+        raise ConfigError("site.title", f"{title!r} cannot be an email subject", "use one line of plain text")
+    chosen = select_sections(digest, sections)
+    page = DigestEmail(
+        title=title,
+        day=chosen.day,
+        weekday=_WEEKDAYS[chosen.day.weekday()],
+        count=chosen.count,
+        sections=tuple(
+            EmailSection(
+                name=one_line(section.name), items=tuple(_item(entry, site_url) for entry in entries)
+            )
+            for section, entries in chosen.groups
+        ),
+        site_url=site_url,
+        web_url=absolute_url(site_url, digest_path(chosen.day)),
+        unsubscribe_url=unsubscribe_url,
+        recipient=to.addr_spec,
+    )
+    env = environment()
+    text = env.get_template("email/digest.txt").render(page=page)
+    html = _INLINER.inline(env.get_template("email/digest.html").render(page=page))
+
+    message = EmailMessage(policy=_POLICY)
+    message["Subject"] = f"{title} · {cn_date(chosen.day)} · {chosen.count} 篇"
+    message["From"] = sender
+    message["To"] = to
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid("digest", domain=sender.domain)
+    message["List-Id"] = f"{title} <daily.{sender.domain}>"
+    message.set_raw("List-Unsubscribe", _list_unsubscribe(unsubscribe_url, unsubscribe_mailto))
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def _item(entry: Entry, site_url: str) -> EmailItem:
+    story = present(entry)
+    return EmailItem(
+        kicker=story.kicker,
+        headline=story.headline,
+        authors=story.authors,
+        summary=story.summary,
+        url=absolute_url(site_url, story.path),
+    )
+
+
+def _recipient_address(recipient: str) -> Address:
+    try:
+        return _address(recipient)
+    except ValueError as exc:
+        raise PermanentDeliveryError(f"recipient {recipient!r} is not one email address: {exc}") from exc
+
+
+def _sender_address(sender: str) -> Address:
+    try:
+        return _address(sender)
+    except ValueError as exc:
+        raise ConfigError(
+            "smtp.sender",
+            f"{sender!r} is not one email address ({exc})",
+            'use a form like "报纸摘要 <digest@example.org>"',
+        ) from exc
+
+
+def _address(text: str) -> Address:
+    """One address (``a@b.c`` or ``名字 <a@b.c>``); ``ValueError`` for anything else."""
+    if _CONTROL.search(text):
+        raise ValueError("it contains a line break or control character")
+    name, addr = parseaddr(text)
+    local, at, domain = addr.rpartition("@")
+    if not at or not local or not domain or len(getaddresses([text])) != 1:
+        raise ValueError("expected name@domain")
+    try:
+        return Address(display_name=name, username=local, domain=domain)
+    except (ValueError, HeaderParseError) as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _list_unsubscribe(https_url: str, mailto: str) -> str:
+    """The RFC 2369 List-Unsubscribe value, pre-folded between the two URIs when long."""
+    for uri, scheme in ((https_url, ("https://", "http://")), (mailto, ("mailto:",))):
+        if not uri.startswith(scheme) or not _URI.fullmatch(uri):
+            raise ValueError(
+                f"unsubscribe URI {uri!r} must be a plain {scheme[0]} URI (percent-encode the rest)"
+            )
+        if len(uri) + 4 > _MAX_HEADER_LINE - len("List-Unsubscribe: "):
+            raise ValueError(f"unsubscribe URI is {len(uri)} characters; keep it short")
+    one_line_value = f"<{https_url}>, <{mailto}>"
+    if len("List-Unsubscribe: ") + len(one_line_value) <= _FOLD_AT:
+        return one_line_value
+    return f"<{https_url}>,\n <{mailto}>"
+
+
+class Mailer(Protocol):
+    """Hands a finished email over for delivery."""
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver one message; ``DeliveryError`` to retry later, ``PermanentDeliveryError`` never."""
+
+    def close(self) -> None:
+        """Release connections; the mailer may not be used afterwards."""
+
+
+class OutboxMailer:
+    """Writes each message to ``<folder>/<time>-<recipient>-<hash>.eml``, whole or not at all.
+
+    The embedded default: a digest can be read (and sent by hand) before any
+    SMTP server is configured.  The name's time comes from the message's Date
+    header, so the same message always lands in the same file.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+
+    def send(self, message: EmailMessage) -> None:
+        """Write ``message`` atomically (temporary file, fsync, rename)."""
+        data = message.as_bytes()
+        target = self._folder / f"{_stamp(message)}-{_safe_recipient(message)}-{_short_hash(data)}.eml"
+        temp: str | None = None
+        try:
+            self._folder.mkdir(parents=True, exist_ok=True)
+            fd, temp = tempfile.mkstemp(dir=self._folder, prefix=".", suffix=".eml.tmp")
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temp, target)
+        except OSError as exc:
+            if temp is not None:
+                Path(temp).unlink(missing_ok=True)
+            raise DeliveryError(
+                f"cannot write {target}: {exc.strerror or exc}; check {self._folder} is a writable folder"
+            ) from exc
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+def _stamp(message: EmailMessage) -> str:
+    header = message["Date"]
+    if header is None:
+        raise ValueError("the message has no Date header")
+    return parsedate_to_datetime(str(header)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def _safe_recipient(message: EmailMessage) -> str:
+    addresses = [addr for _, addr in getaddresses([str(message["To"] or "")])]
+    return (
+        re.sub(r"[^A-Za-z0-9.@+_-]", "_", addresses[0] if addresses else "unknown")[:64].strip(".")
+        or "unknown"
+    )
+
+
+def _short_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:10]
+
+
+class SmtpMailer:
+    """Sends through one SMTP connection, reused across ``send`` calls and reopened when it drops.
+
+    Each message goes to exactly one recipient, so a refusal is always about
+    that recipient.  Before reusing an idle connection it is checked with
+    NOOP rather than retrying a failed send, because a send that failed after
+    DATA may have been delivered and a retry would mail it twice.
+    """
+
+    def __init__(
+        self, smtp: SmtpConfig, *, timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
+        if smtp.security not in _SECURITIES:
+            raise ConfigError(
+                "smtp.security", f"unknown value {smtp.security!r}", "use starttls, tls or none"
+            )
+        if not smtp.host:
+            raise ConfigError(
+                "smtp.host", "is empty", "set the SMTP server's name, or leave SMTP out to use the outbox"
+            )
+        self._config = smtp
+        self._where = f"{smtp.host}:{smtp.port}"
+        self._timeout = timeout
+        self._ssl_context = ssl_context or ssl.create_default_context()
+        self._connection: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
+        """Deliver ``message`` to its one recipient."""
+        recipients = [addr for _, addr in getaddresses([str(h) for h in message.get_all("To", [])])]
+        if len(recipients) != 1:
+            raise ValueError(f"a digest email goes to exactly one recipient, not {recipients}")
+        recipient = recipients[0]
+        try:
+            self._connect().send_message(message)
+        except (smtplib.SMTPException, OSError) as exc:
+            failure = self._failure(exc, recipient)
+            if not isinstance(failure, PermanentDeliveryError):
+                # The session's state is unknown (or the server said 421): start afresh next time.
+                self._drop()
+            raise failure from exc
+
+    def close(self) -> None:
+        """Say QUIT and close the connection, if one is open."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            connection.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            connection.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        if self._connection is not None:
+            try:
+                if self._connection.noop()[0] == 250:
+                    return self._connection
+            except (smtplib.SMTPException, OSError):
+                pass
+            self._drop()
+        config = self._config
+        # The host goes to the constructor (which connects): STARTTLS checks the certificate against it.
+        connection: smtplib.SMTP
+        if config.security == "tls":
+            connection = smtplib.SMTP_SSL(
+                config.host, config.port, timeout=self._timeout, context=self._ssl_context
+            )
+        else:
+            connection = smtplib.SMTP(config.host, config.port, timeout=self._timeout)
+        try:
+            connection.ehlo()
+            if config.security == "starttls":
+                connection.starttls(context=self._ssl_context)
+                connection.ehlo()
+            if config.username:
+                connection.login(config.username, config.password)
+        except BaseException:
+            connection.close()
+            raise
+        self._connection = connection
+        return connection
+
+    def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _failure(self, exc: smtplib.SMTPException | OSError, recipient: str) -> DeliveryError:
+        """Translate an smtplib or socket error into our error, with the server and the fix."""
+        where = self._where
+        if isinstance(exc, smtplib.SMTPRecipientsRefused):
+            code, reply = exc.recipients.get(recipient, (0, b""))
+            return _by_code(code, f"{where} refused {recipient}: {code} {_text(reply)}")
+        if isinstance(exc, smtplib.SMTPDataError):
+            return _by_code(exc.smtp_code, f"{where} rejected the message to {recipient}: {_describe(exc)}")
+        if isinstance(exc, smtplib.SMTPSenderRefused):
+            return DeliveryError(
+                f"{where} refused the sender {exc.sender}: {_describe(exc)}; check smtp.sender"
+            )
+        if isinstance(exc, smtplib.SMTPAuthenticationError):
+            return DeliveryError(
+                f"{where} refused the login of {self._config.username!r}: {_describe(exc)}; "
+                "check smtp.username and smtp.password (DIGEST_SMTP_PASSWORD)"
+            )
+        if isinstance(exc, smtplib.SMTPNotSupportedError):
+            return DeliveryError(
+                f"{where} does not support what we asked ({exc}); check smtp.security "
+                '("starttls" for port 587, "tls" for port 465, "none" for a local relay) and smtp.username'
+            )
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            return DeliveryError(f"{where} closed the connection ({exc or 'no reason given'}); will retry")
+        if isinstance(exc, smtplib.SMTPResponseException):
+            return DeliveryError(f"{where} answered {_describe(exc)}; will retry")
+        if isinstance(exc, ssl.SSLError):
+            return DeliveryError(
+                f"TLS with {where} failed: {exc}; check smtp.security "
+                '("tls" for port 465, "starttls" for 587) and that the server certificate is valid'
+            )
+        if isinstance(exc, OSError):
+            return DeliveryError(
+                f"cannot reach the SMTP server {where}: {exc.strerror or exc}; "
+                "check smtp.host and smtp.port and that the server is running"
+            )
+        return DeliveryError(f"{where}: {exc}")
+
+
+def _by_code(code: int, text: str) -> DeliveryError:
+    # RFC 5321 §4.2.1: 5yz is a permanent failure, 4yz transient.
+    if 500 <= code < 600:
+        return PermanentDeliveryError(text + "; the address will not be tried again")
+    return DeliveryError(text + "; will retry")
+
+
+def _describe(exc: smtplib.SMTPResponseException) -> str:
+    return f"{exc.smtp_code} {_text(exc.smtp_error)}"
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def make_mailer(config: Config, data_dir: Path) -> Mailer:
+    """SMTP when ``smtp.host`` is set, else the outbox folder ``<data_dir>/outbox``."""
+    if config.smtp.host:
+        return SmtpMailer(config.smtp)
+    return OutboxMailer(data_dir / "outbox")
