@@ -41,6 +41,9 @@ _JUMP = re.compile(
 _PAREN_NAMES = re.compile(f"^[（(]\\s*([{CJK}·]{{2,8}}(?:[ 、，,][{CJK}·]{{2,8}})*)\\s*[）)]$")
 
 
+_MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts with
+
+
 @dataclass(frozen=True)
 class Dateline:
     """What a dateline says: where, which month and day, who reported."""
@@ -58,7 +61,7 @@ def parse_credits(text: str) -> tuple[Credit, ...] | None:
     sentence is never mistaken for a byline.
     """
     text = _LEAD_MARK.sub("", text.strip())
-    if not text:
+    if not text or len(text) > _MAX_BYLINE:
         return None
     credits: list[Credit] = []
     role = ""
@@ -106,7 +109,7 @@ def parse_credits(text: str) -> tuple[Credit, ...] | None:
 def credit_roles_only(text: str) -> bool:
     """True for a byline that names roles but no one yet (``□本报记者``), as in vertical print."""
     text = _LEAD_MARK.sub("", text.strip())
-    return bool(text) and all(_ROLE_ONLY.match(t) for t in text.split())
+    return bool(text) and len(text) <= _MAX_BYLINE and all(_ROLE_ONLY.match(t) for t in text.split())
 
 
 def is_byline(text: str) -> bool:
@@ -150,6 +153,8 @@ def find_jumps(text: str) -> tuple[str, list[str]]:
     brackets or marks.
     """
     jumps: list[str] = []
+    if "版" not in text:
+        return text.strip(), jumps
 
     def take(match: re.Match[str]) -> str:
         jumps.append(re.sub(r"[（()）■□◆\s]", "", match.group(0)))

@@ -31,7 +31,8 @@ def fold(text: str) -> str:
 def article_uid(issue_date: date, article: Article) -> str:
     """A short hex key, the same for every copy or re-read of one article."""
     basis = fold(article.title or "") or "body:" + fold(article.body)[:_BODY_PREFIX]
-    digest = hashlib.sha256(f"{issue_date.isoformat()}|{basis}".encode()).hexdigest()
+    # surrogatepass: a lone surrogate from a broken decoder must not make identity fail.
+    digest = hashlib.sha256(f"{issue_date.isoformat()}|{basis}".encode("utf-8", "surrogatepass")).hexdigest()
     return digest[:20]
 
 

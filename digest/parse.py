@@ -55,6 +55,7 @@ _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[
 _PLACE = re.compile(f"^[{CJK}]{{2,12}}(?:区|县|旗|盟|市|州|镇|乡|村|嘎查|苏木|街道)$")
 _QA_LABEL = re.compile(r"^(?:问|答|记者)[:：]")
 _PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
+_DOUBLED = re.compile(r"(\S{2,})\1")  # cheap test before the exact measure of a running head
 _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
 # Folio and page-credit lines printed in the margins of every page.
 _FURNITURE = re.compile(r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版")
@@ -159,7 +160,7 @@ def _ends_line(pieces: list[str]) -> bool:
 
 def _running_head(line: str) -> str | None:
     """The section named by a running head printed twice (…新篇章…新篇章··特别报道特别报道)."""
-    if not 8 <= len(line) <= _MAX_RUNNING_HEAD:
+    if not 8 <= len(line) <= _MAX_RUNNING_HEAD or "，" in line or not _DOUBLED.search(line):
         return None
     single, share = undouble(line.replace(" ", ""))
     if share < 0.6:
@@ -364,7 +365,7 @@ def _lead(text: str) -> str:
 def _overlap(heading: str, text: str) -> float:
     """Share of a heading's two-character words found in a text."""
     words = cjk_bigrams(heading)
-    return len(words & cjk_bigrams(text)) / len(words) if words else 0.0
+    return sum(w in text for w in words) / len(words) if words else 0.0
 
 
 @dataclass

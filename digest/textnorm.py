@@ -12,6 +12,7 @@ import unicodedata
 
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_CHAR = re.compile(f"[{CJK}]")
+_CJK_RUN = re.compile(f"[{CJK}]{{2,}}")
 
 # Characters that end a sentence; closing quotes and brackets may follow them.
 _SENTENCE_END = re.compile(r"[。！？!?…][”’」』）)》〉\]】\"']*$")
@@ -23,6 +24,7 @@ _CONTROL = re.compile(
     "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff\u200b\u200e\u200f\ufeff]"
 )
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_EDGE_SPACES = re.compile("^ | $", re.MULTILINE)
 
 # A run of CJK characters each followed by one space: "本 期 读 书 会".
 _SPACED_TOKEN = f"(?:[{CJK}“”‘’（）《》，、]|[0-9]+(?:\\.[0-9]+)?%?)"
@@ -30,6 +32,7 @@ _SPACED_RUN = re.compile(f"(?:{_SPACED_TOKEN} ){{3,}}{_SPACED_TOKEN}")
 _SPACE_BEFORE_LATIN = re.compile(f"(?<=[{CJK}，。、；：（）“”]) (?=[0-9A-Za-z])")
 _SPACE_AFTER_LATIN = re.compile(f"(?<=[0-9A-Za-z%]) (?=[{CJK}，。、；：（）“”])")
 
+_VERTICAL_MARK = re.compile("[﹃﹄﹁﹂]")
 _VERTICAL_QUOTES = str.maketrans({"﹃": "“", "﹄": "”", "﹁": "‘", "﹂": "’"})
 
 
@@ -42,7 +45,7 @@ def clean_text(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub("", text)
     text = unicodedata.normalize("NFC", text)
-    return "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    return _EDGE_SPACES.sub("", _SPACES.sub(" ", text))
 
 
 def has_cjk(text: str) -> bool:
@@ -86,6 +89,8 @@ def squeeze_spaces(text: str) -> str:
     space between Latin words, or between two Chinese phrases
     (``绿品出塞 北京有约``), carries meaning and is kept.
     """
+    if " " not in text:
+        return text
     text = _SPACED_RUN.sub(lambda m: m.group(0).replace(" ", ""), text)
     # A space next to a digit or Latin letter inside Chinese text is layout, not meaning.
     text = _SPACE_BEFORE_LATIN.sub("", text)
@@ -144,10 +149,12 @@ def undouble(line: str) -> tuple[str, float]:
 
 def fix_vertical_quotes(text: str) -> str:
     """Replace vertical quotation marks with horizontal ones."""
-    return text.translate(_VERTICAL_QUOTES)
+    return text.translate(_VERTICAL_QUOTES) if _VERTICAL_MARK.search(text) else text
 
 
 def cjk_bigrams(text: str) -> set[str]:
     """The set of adjacent Chinese character pairs in a text (for word-overlap evidence)."""
-    chars = re.sub(f"[^{CJK}]+", "|", text)
-    return {chars[i : i + 2] for i in range(len(chars) - 1) if "|" not in chars[i : i + 2]}
+    words: set[str] = set()
+    for run in _CJK_RUN.findall(text):
+        words.update(map(str.__add__, run, run[1:]))
+    return words

@@ -1,0 +1,49 @@
+"""Parse throughput on a large generated corpus, one core.
+
+    python benchmarks/bench_parse.py [--megabytes 20]
+
+Prints MB/s of page text (UTF-8 bytes) and articles/s.  The issue's aim is at
+least 2 MB/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from corpus import pages  # noqa: E402
+
+from digest.parse import parse_page  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--megabytes", type=float, default=20.0, help="size of the generated corpus")
+    parser.add_argument("--repeat", type=int, default=3, help="timed passes; the best is reported")
+    args = parser.parse_args()
+
+    corpus: list[str] = []
+    size = 0
+    for text in pages(seed=1, count=10**9):
+        corpus.append(text)
+        size += len(text.encode("utf-8"))
+        if size >= args.megabytes * 1e6:
+            break
+
+    best = float("inf")
+    articles = 0
+    for _ in range(args.repeat):
+        start = time.perf_counter()
+        articles = sum(len(parse_page(text).articles) for text in corpus)
+        best = min(best, time.perf_counter() - start)
+    print(f"corpus      {len(corpus)} pages, {size / 1e6:.1f} MB, {articles} articles")
+    print(f"parse       {size / 1e6 / best:.2f} MB/s  ({articles / best:,.0f} articles/s, best of {args.repeat})")
+
+
+if __name__ == "__main__":
+    main()
