@@ -24,6 +24,7 @@ from digest.decode import decode_page
 from digest.errors import AlreadyRunningError, ConfigError, DigestError, SourceError
 from digest.ingest import ingest
 from digest.jobs import run_digest, run_publish
+from digest.mail import make_mailer
 from digest.parse import parse_page
 from digest.parse_report import page_json, render_page
 from digest.store import Store, Subscriber
@@ -61,6 +62,7 @@ def _now() -> datetime:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    # uvicorn, watchfiles and APScheduler load only when serving: the other commands start faster.
     from digest.service import serve
 
     serve(_config(args))
@@ -79,8 +81,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         f"ingested {report.files} files: {report.read} read, {report.unchanged} unchanged, "
         f"{report.failed} failed; {report.articles} articles ({report.new} new, {report.changed} changed)"
     )
-    for name, reason in report.errors:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
     return 1 if report.failed else 0
 
 
@@ -115,8 +115,6 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_send_digest(args: argparse.Namespace) -> int:
-    from digest.mail import make_mailer
-
     config = _config(args)
     to = _email(args.to) if args.to else None
     with Store.open(config.database_url) as store:
@@ -181,8 +179,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _email(address: str) -> str:
+    """The address in one spelling, so ``Reader@X`` and ``reader@x`` are one subscriber."""
     try:
-        return validate_email(address, check_deliverability=False).normalized
+        return validate_email(address, check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise ConfigError(
             "address", f"{address!r} is not an email address ({exc})", "check the spelling"

@@ -14,24 +14,17 @@ import logging
 import time as clock
 from dataclasses import dataclass
 from datetime import date, datetime
-from email.message import EmailMessage
 from email.utils import parseaddr
-from typing import Protocol
 
 from digest.config import Config
 from digest.digests import build_digest, digest_window
 from digest.errors import ConfigError, DeliveryError, PermanentDeliveryError
+from digest.mail import Mailer, compose_digest_email
 from digest.publish import PublishReport, publish
 from digest.store import DigestRecord, Store, Subscriber
 from digest.types import Digest
 
 log = logging.getLogger(__name__)
-
-
-class Mailer(Protocol):
-    """Hands one message over (SMTP or the outbox); raises ``DeliveryError`` or ``PermanentDeliveryError``."""
-
-    def send(self, message: EmailMessage) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -94,8 +87,6 @@ def run_digest(
     digest twice to one address.  A re-run of a made day only retries failed
     rows (and adds ``to`` when given).  A dry run stores and sends nothing.
     """
-    from digest.mail import compose_digest_email
-
     started = clock.monotonic()
     day = day or due_day(config, now)
     digest, new = _digest_for(config, store, day)

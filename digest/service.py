@@ -30,7 +30,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest.config import Config
 from digest.errors import AlreadyRunningError, ConfigError, DigestError
 from digest.ingest import ingest, is_page_file
-from digest.jobs import Mailer, catch_up_digest, run_digest, run_publish
+from digest.jobs import catch_up_digest, run_digest, run_publish
+from digest.mail import Mailer, make_mailer
 from digest.server import create_app
 from digest.store import Store
 
@@ -155,8 +156,6 @@ def listen(host: str, port: int) -> socket.socket:
 
 def serve(config: Config) -> None:
     """Run until SIGINT or SIGTERM, then stop every thread and return (exit status 0)."""
-    from digest.mail import make_mailer
-
     stopping = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:

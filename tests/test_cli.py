@@ -1,0 +1,153 @@
+"""The ``digest`` command as a user runs it: a subprocess, its exit status, stdout and stderr."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples" / "pages"
+
+
+def digest(
+    *args: str | Path, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m digest.cli`` with a clean DIGEST_ environment."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")} | (env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "digest.cli", *map(str, args)],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def assert_config_error(result: subprocess.CompletedProcess[str], key: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"error: {key}: ")
+    assert "; " in lines[0]  # the fix follows the problem
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> list[str]:
+    (tmp_path / "pages").mkdir()
+    return [
+        "--source",
+        str(tmp_path / "pages"),
+        "--data",
+        str(tmp_path / "data"),
+        "--output",
+        str(tmp_path / "out"),
+    ]
+
+
+def test_every_command_has_help_and_the_shared_options() -> None:
+    parser = build_parser()
+    commands = ["serve", "ingest", "publish", "parse", "send-digest", "check", "status", "subscribers"]
+    for command in commands:
+        with pytest.raises(SystemExit) as done:
+            parser.parse_args([command, "--help"])
+        assert done.value.code == 0
+    for argv in (["serve", "--host", "::1", "--port", "1"], ["ingest", "a"], ["publish"], ["parse", "f"]):
+        args = parser.parse_args([*argv, "--config", "c", "--source", "s", "--data", "d", "--output", "o"])
+        assert (args.config, args.source, args.data, args.output) == ("c", "s", "d", "o")
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = digest("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    for command in ("serve", "ingest", "publish", "parse", "send-digest", "check"):
+        assert command in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("config_text", "extra", "key"),
+    [
+        ('[paths]\nsource = "missing"\n', [], "paths.source"),
+        ("[schedule]\ndigest_tme = '07:00'\n", [], "schedule.digest_tme"),
+        ("[schedule]\ndigest_time = '7 o clock'\n", [], "schedule.digest_time"),
+        ("[schedule]\ntimezone = 'Mars/Olympus'\n", [], "schedule.timezone"),
+        ("", ["--output", "blocker/out"], "paths.output"),
+    ],
+    ids=["missing-source", "unknown-key", "bad-time", "bad-timezone", "unwritable-output"],
+)
+def test_bad_configuration_is_one_line_naming_the_key(
+    tmp_path: Path, config_text: str, extra: list[str], key: str
+) -> None:
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "config.toml").write_text(
+        '[paths]\nsource = "pages"\n' * (key != "paths.source") + config_text
+    )
+    assert_config_error(digest("ingest", *extra, cwd=tmp_path), key)
+
+
+@pytest.mark.slow
+def test_environment_variables_are_validated_too(tmp_path: Path, folders: list[str]) -> None:
+    result = digest("check", *folders, cwd=tmp_path, env={"DIGEST_SCHEDULE_TIMEZONE": "Nowhere/Else"})
+    assert_config_error(result, "schedule.timezone")
+
+
+@pytest.mark.slow
+def test_check_lists_every_problem(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[schedule]\ntimezone = 'X/Y'\ndigest_time = '25:00'\n")
+    result = digest("check", "--source", tmp_path / "nope", cwd=tmp_path)
+    assert result.returncode == 2
+    keys = [line.split(":")[1].strip() for line in result.stderr.strip().splitlines()]
+    assert keys == ["schedule.digest_time", "schedule.timezone", "paths.source"]
+
+
+@pytest.mark.slow
+def test_ingest_publish_status_and_subscribers(tmp_path: Path, folders: list[str]) -> None:
+    pages = Path(folders[1])
+    for page in EXAMPLES.glob("*.txt"):
+        (pages / page.name).write_bytes(page.read_bytes())
+    (pages / "2024-11-29_01.txt").write_bytes(b"\x00\x01binary\x00")
+    result = digest("ingest", *folders, cwd=tmp_path)
+    assert result.returncode == 1  # one page was unreadable
+    assert "4 files: 3 read, 0 unchanged, 1 failed" in result.stdout
+    (warning,) = result.stderr.strip().splitlines()  # logged once, by name, with the reason
+    assert "skipped page 2024-11-29_01.txt: contains NUL bytes" in warning
+    assert digest("publish", *folders, cwd=tmp_path).returncode == 0
+    assert (tmp_path / "out" / "feeds" / "all.atom").is_file()
+    status = digest("status", *folders, cwd=tmp_path)
+    assert "source files: 4 (1 unreadable)" in status.stdout and "2024-11-29_01.txt" in status.stdout
+    assert (
+        digest(
+            "subscribers", "add", "Reader@Example.org", "--section", "yao-wen", *folders, cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    listed = digest("subscribers", "list", *folders, cwd=tmp_path)
+    assert listed.stdout.splitlines() == ["reader@example.org\tconfirmed\tyao-wen"]
+    bad = digest("subscribers", "add", "not-an-address", *folders, cwd=tmp_path)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: address: ")
+    assert digest("subscribers", "remove", "reader@example.org", *folders, cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.slow
+def test_parse_needs_no_configuration(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text("[nonsense]\n")  # never read by parse
+    page = EXAMPLES / "2024-11-27_02.txt"
+    text = digest("parse", page, cwd=tmp_path)
+    assert text.returncode == 0 and "虚构的青松果园迎来丰收季" in text.stdout
+    lines = digest("parse", "--jsonl", page, EXAMPLES / "2024-11-28_01.txt", cwd=tmp_path).stdout.splitlines()
+    assert [json.loads(line)["file"] for line in lines] == ["2024-11-27_02.txt", "2024-11-28_01.txt"]
+    assert json.loads(lines[0])["articles"][0]["title"] == "虚构的青松果园迎来丰收季"
+    missing = digest("parse", tmp_path / "missing.txt", cwd=tmp_path)
+    assert (
+        missing.returncode == 1 and missing.stderr.startswith("error: ") and "Traceback" not in missing.stderr
+    )

@@ -1,0 +1,258 @@
+"""End to end: seed pages → ingest → store → publish → digest → HTTP, and ``digest serve`` as a process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import feedparser
+import httpx
+import lxml.html
+import pytest
+from smtp_sink import SmtpSink
+from test_server import serving
+
+from digest.config import Config, load_config
+from digest.errors import ConfigError
+from digest.ingest import ingest
+from digest.jobs import catch_up_digest, due_day, run_digest, run_publish
+from digest.mail import OutboxMailer, SmtpMailer
+from digest.server import create_app
+from digest.store import Store, Subscriber
+from digest.types import Entry
+
+ROOT = Path(__file__).resolve().parents[1]
+# Ingested at noon on 26 November in Shanghai; the digest of the 27th (07:00) covers it.
+INGESTED = datetime(2024, 11, 26, 4, 0, tzinfo=UTC)
+DAY = date(2024, 11, 27)
+
+
+def make_config(tmp_path: Path, **extra: object) -> Config:
+    source = tmp_path / "pages"
+    source.mkdir(parents=True, exist_ok=True)
+    overrides = {
+        "paths.source": source,
+        "paths.data": tmp_path / "data",
+        "paths.output": tmp_path / "output",
+        "feeds.size": 500,  # every seed article in the subscription document, none in archives
+        **extra,
+    }
+    return load_config(None, overrides, {})
+
+
+@pytest.fixture
+def seeded(tmp_path: Path, seeds: Path) -> Iterator[tuple[Config, Store]]:
+    """The five seed pages ingested into a fresh SQLite store."""
+    config = make_config(tmp_path)
+    for page in sorted(seeds.glob("*.txt")):
+        target = config.paths.source / page.name
+        shutil.copyfile(page, target)
+        os.utime(target, (INGESTED.timestamp(), INGESTED.timestamp()))
+    with Store.open(config.database_url) as store:
+        report = ingest(config, store, INGESTED)
+        assert (report.read, report.failed) == (5, 0)
+        yield config, store
+
+
+def titles(entries: list[Entry]) -> list[str]:
+    return [e.article.title for e in entries if e.article.title]
+
+
+def test_seed_pages_reach_feeds_digest_email_and_http(seeded: tuple[Config, Store], now: datetime) -> None:
+    config, store = seeded
+    store.add_subscriber(Subscriber("reader@example.org", (), True, INGESTED))
+    result = run_digest(config, store, OutboxMailer(config.paths.data / "outbox"), now)
+    assert (result.made, result.sent, result.failed) == (True, 1, 0)
+    entries = store.entries()
+    assert len(entries) > 20 and result.digest.count == len(entries)
+    output = config.paths.output
+
+    everything = feedparser.parse((output / "feeds" / "all.atom").read_bytes())
+    assert not everything.bozo, everything.get("bozo_exception")
+    assert sorted(e.id for e in everything.entries) == sorted(e.tag for e in entries)
+    assert sorted(
+        e.title for e in everything.entries if e.id in {x.tag for x in entries if x.article.title}
+    ) == (sorted(titles(entries)))
+    assert any("内蒙古" in title for title in titles(entries))  # Chinese headlines intact, not mojibake
+
+    sections = {e.section for e in entries}
+    assert len(sections) > 1
+    for section in sections:
+        feed = feedparser.parse((output / "feeds" / f"{section.slug}.atom").read_bytes())
+        assert not feed.bozo
+        assert {e.id for e in feed.entries} == {e.tag for e in entries if e.section == section}, section
+
+    page = lxml.html.fromstring((output / "digests" / f"{DAY}.html").read_bytes()).text_content()
+    for title in titles(entries):
+        assert title in page
+    for section, _ in result.digest.groups:
+        assert section.name in page
+
+    (eml,) = (config.paths.data / "outbox").glob("*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert message["To"] == "reader@example.org"
+    assert f"{len(entries)} 篇" in str(message["Subject"])
+
+    with (
+        serving(create_app(output, base_url=config.site.base_url)) as base,
+        httpx.Client(base_url=base, timeout=10) as client,
+    ):
+        feed = client.get("/feeds/all.atom")
+        assert feed.status_code == 200 and feed.headers["content-type"].startswith("application/atom+xml")
+        assert feed.content == (output / "feeds" / "all.atom").read_bytes()
+        assert client.get(f"/digests/{DAY}.html").status_code == 200
+        again = client.get("/feeds/all.atom", headers={"If-None-Match": feed.headers["etag"]})
+        assert again.status_code == 304
+
+
+def test_republishing_unchanged_data_writes_nothing(seeded: tuple[Config, Store]) -> None:
+    config, store = seeded
+    assert run_publish(config, store).written
+    assert run_publish(config, store).written == ()
+
+
+def test_a_recipient_never_gets_a_digest_twice_and_failures_are_retried(
+    seeded: tuple[Config, Store], now: datetime
+) -> None:
+    config, store = seeded
+    for email in ("ok@example.org", "gone@example.org", "later@example.org"):
+        store.add_subscriber(Subscriber(email, (), True, INGESTED))
+    with SmtpSink() as sink:
+        sink.refuse("gone@example.org", 550)
+        sink.refuse("later@example.org", 421, times=1)
+        smtp = config.smtp.__class__(host=sink.host, port=sink.port, security="none")
+        mailer = SmtpMailer(smtp, timeout=5)
+        try:
+            first = run_digest(config, store, mailer, now)
+            assert (first.sent, first.failed, first.refused) == (1, 1, 1)
+            second = run_digest(config, store, mailer, now + timedelta(minutes=5))
+            assert (second.made, second.sent, second.failed, second.refused) == (False, 1, 0, 0)
+            third = run_digest(config, store, mailer, now + timedelta(minutes=10))
+            assert (third.sent, third.failed, third.refused) == (0, 0, 0)
+        finally:
+            mailer.close()
+    delivered = sorted(m.recipients[0] for m in sink.messages)
+    assert delivered == ["later@example.org", "ok@example.org"]
+    statuses = {d.email: (d.status, d.attempts) for d in store.deliveries(DAY)}
+    assert statuses == {
+        "gone@example.org": ("refused", 1),
+        "later@example.org": ("sent", 2),
+        "ok@example.org": ("sent", 1),
+    }
+
+
+def test_missed_digest_is_made_once_on_start_up(seeded: tuple[Config, Store], now: datetime) -> None:
+    config, store = seeded
+    mailer = OutboxMailer(config.paths.data / "outbox")
+    assert due_day(config, now) == DAY
+    assert due_day(config, datetime(2024, 11, 26, 22, 59, tzinfo=UTC)) == DAY - timedelta(days=1)
+    made = catch_up_digest(config, store, mailer, now)
+    assert made is not None and made.made and made.digest.day == DAY
+    assert catch_up_digest(config, store, mailer, now + timedelta(hours=1)) is None
+    # The next day's window starts where this one stopped: nothing is counted twice.
+    following = run_digest(config, store, mailer, now + timedelta(days=1))
+    assert following.digest.since == made.digest.until and following.digest.count == 0
+
+
+def test_empty_days_are_recorded_without_email(tmp_path: Path, now: datetime) -> None:
+    config = make_config(tmp_path)
+    with Store.open(config.database_url) as store:
+        store.add_subscriber(Subscriber("reader@example.org", (), True, INGESTED))
+        result = run_digest(config, store, OutboxMailer(config.paths.data / "outbox"), now)
+        assert result.made and result.digest.count == 0 and result.sent == 0
+        assert store.digest(DAY) is not None
+    assert not (config.paths.data / "outbox").exists()
+    notice = make_config(tmp_path / "notice", **{"digest.empty_days": "notice"})
+    with Store.open(notice.database_url) as store:
+        store.add_subscriber(Subscriber("reader@example.org", (), True, INGESTED))
+        assert run_digest(notice, store, OutboxMailer(notice.paths.data / "outbox"), now).sent == 1
+
+
+def test_dry_run_and_a_digest_not_yet_due(seeded: tuple[Config, Store], now: datetime) -> None:
+    config, store = seeded
+    mailer = OutboxMailer(config.paths.data / "outbox")
+    preview = run_digest(config, store, mailer, now, dry_run=True)
+    assert preview.digest.count > 0 and not preview.made
+    assert store.digest(DAY) is None and not (config.paths.data / "outbox").exists()
+    with pytest.raises(ConfigError, match="due at"):
+        run_digest(config, store, mailer, now, day=DAY + timedelta(days=1))
+
+
+# --- digest serve as a process --------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for(check: object, timeout: float = 20) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_serve_watches_publishes_serves_locks_and_stops_cleanly(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    port = free_port()
+    argv = [sys.executable, "-m", "digest.cli", "serve", "--source", pages, "--data", tmp_path / "data"]
+    argv += ["--output", tmp_path / "out", "--port", str(port)]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    environ["DIGEST_SITE_BASE_URL"] = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [str(a) for a in argv], cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
+
+            def up() -> bool:
+                assert process.poll() is None, process.communicate()[1]
+                try:
+                    return client.get("/healthz").status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            wait_for(up)
+            assert client.get("/healthz").json()["articles"] == 7
+            assert "青松县首座社区图书馆开馆" in client.get("/feeds/all.atom").text
+
+            # The watcher picks up a new page once it has settled.
+            (pages / "2024-11-29_01.txt").write_text(
+                "● 要闻\n\n# 示例水库完成冬季检修\n\n正文。\n", encoding="utf-8"
+            )
+            wait_for(lambda: "示例水库完成冬季检修" in client.get("/feeds/all.atom").text)
+
+            second = subprocess.run(
+                [str(a) for a in argv[:-1]] + [str(free_port())],
+                cwd=tmp_path,
+                env=environ,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert second.returncode == 2
+            assert second.stderr.strip().splitlines()[-1].startswith("error: another digest serve (pid ")
+            assert "Traceback" not in second.stderr
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        assert process.returncode == 0, stderr
+        assert "Traceback" not in stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
