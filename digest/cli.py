@@ -284,6 +284,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if level != "debug":
+        # APScheduler narrates every job run at INFO; our jobs log one line of their own.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
     handler: Handler = args.handler
     try:
         return handler(args)

@@ -12,9 +12,12 @@ import hashlib
 import hmac
 import logging
 import time as clock
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.utils import parseaddr
+
+import httpx
 
 from digest.config import Config
 from digest.digests import build_digest, digest_window
@@ -25,6 +28,8 @@ from digest.store import DigestRecord, Store, Subscriber
 from digest.types import Digest
 
 log = logging.getLogger(__name__)
+
+HUB_TIMEOUT = 10  # seconds; a slow hub must not hold up the next ingest
 
 
 @dataclass(frozen=True)
@@ -38,11 +43,42 @@ class DigestResult:
     refused: int = 0  # refused for good; never retried
 
 
-def run_publish(config: Config, store: Store) -> PublishReport:
-    """Render every feed and page from the store into the output folder (unchanged files untouched)."""
+def run_publish(config: Config, store: Store, http: httpx.Client | None = None) -> PublishReport:
+    """Render every feed and page from the store into the output folder (unchanged files untouched).
+
+    Then, with ``feeds.hubs`` configured, tell each hub which feeds changed.
+    """
     entries = store.entries()
     digests = [build_digest(entries, r.day, r.since, r.until) for r in store.digests()]
-    return publish(entries, digests, config, config.paths.output)
+    report = publish(entries, digests, config, config.paths.output)
+    if config.feeds.hubs and report.changed_feeds:
+        if http is None:
+            with httpx.Client(timeout=HUB_TIMEOUT) as client:
+                ping_hubs(config.feeds.hubs, report.changed_feeds, client)
+        else:
+            ping_hubs(config.feeds.hubs, report.changed_feeds, http)
+    return report
+
+
+def ping_hubs(hubs: Sequence[str], feeds: Sequence[str], http: httpx.Client) -> int:
+    """WebSub publish pings (hub.mode=publish), sent only once the new bytes are live.
+
+    A hub that is down costs a warning, never the publish: subscribers still
+    poll, and the next change pings again.  Returns how many pings were accepted.
+    """
+    accepted = 0
+    for hub in hubs:
+        for feed in feeds:
+            try:
+                response = http.post(hub, data={"hub.mode": "publish", "hub.url": feed})
+            except httpx.HTTPError as exc:
+                log.warning("hub %s not reached for %s: %s", hub, feed, exc)
+                continue
+            if response.is_success:
+                accepted += 1
+            else:
+                log.warning("hub %s answered %d for %s", hub, response.status_code, feed)
+    return accepted
 
 
 def due_day(config: Config, now: datetime) -> date:
