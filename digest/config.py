@@ -132,9 +132,14 @@ def tables() -> dict[str, dict[str, type]]:
     return result
 
 
-def _suggest(name: str, choices: typing.Iterable[str]) -> str:
+def _closest(name: str, choices: typing.Iterable[str]) -> str | None:
     close = difflib.get_close_matches(name, list(choices), n=1)
-    return f"did you mean '{close[0]}'?" if close else ""
+    return close[0] if close else None
+
+
+def _suggest(name: str, choices: typing.Iterable[str]) -> str:
+    close = _closest(name, choices)
+    return f"did you mean '{close}'?" if close else ""
 
 
 def _coerce(key: str, kind: type, value: object, base: Path) -> object:
@@ -182,13 +187,27 @@ def _read_file(path: Path) -> dict[str, object]:
 
 
 def _from_environ(environ: Mapping[str, str], schema: dict[str, dict[str, type]]) -> dict[str, object]:
-    """``DIGEST_SMTP_PASSWORD`` → ``{"smtp.password": ...}``; unrelated DIGEST_ variables are ignored."""
+    """``DIGEST_SMTP_PASSWORD`` → ``{"smtp.password": ...}``.
+
+    A variable naming a known table but no key of it (``DIGEST_SMTP_PASWORD``)
+    is a ``ConfigError``: a silently ignored secret is worse than a stop.
+    Other ``DIGEST_`` variables are not ours and are left alone.
+    """
     found: dict[str, object] = {}
-    for table, keys in schema.items():
-        for key in keys:
-            name = f"{ENV_PREFIX}{table}_{key}".upper()
-            if name in environ:
-                found[f"{table}.{key}"] = environ[name]
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name.removeprefix(ENV_PREFIX).lower()
+        for table, keys in schema.items():
+            if rest.startswith(table + "_"):
+                key = rest.removeprefix(table + "_")
+                if key not in keys:
+                    close = _closest(key, keys)
+                    fix = f"did you mean {f'{ENV_PREFIX}{table}_{close}'.upper()}?" if close else ""
+                    raise ConfigError(
+                        name, f"no key {table}.{key}", fix or f"keys of [{table}]: {', '.join(keys)}"
+                    )
+                found[f"{table}.{key}"] = value
     return found
 
 

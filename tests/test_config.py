@@ -154,3 +154,11 @@ def test_every_key_is_documented_in_config_toml_and_readme() -> None:
         for key in keys:
             assert re.search(rf"^# {key} = ", toml, re.MULTILINE), f"{table}.{key} missing from config.toml"
             assert f"`{table}.{key}`" in readme, f"{table}.{key} missing from README.md"
+
+
+def test_a_misspelt_environment_variable_of_a_known_table_stops_the_load() -> None:
+    with pytest.raises(ConfigError, match="did you mean DIGEST_SMTP_PASSWORD") as caught:
+        read_config(None, {}, {"DIGEST_SMTP_PASWORD": "secret"})
+    assert caught.value.key == "DIGEST_SMTP_PASWORD"
+    # Variables outside our tables belong to someone else.
+    assert read_config(None, {}, {"DIGEST_CONFIG": "x", "DIGEST_HOME": "y"}) == read_config(None, {}, {})
