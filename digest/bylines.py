@@ -23,8 +23,10 @@ _ROLE_ALT = "|".join(re.escape(r) for r in sorted(_ROLES, key=len, reverse=True)
 _ORG_ROLE = re.compile(f"^[{CJK}]{{2,16}}(?:记者|通讯员)$")
 _ROLE_ONLY = re.compile(f"^(?:{_ROLE_ALT})[:：]?$")
 _ROLE_PREFIX = re.compile(f"^((?:{_ROLE_ALT}))[:：]?(.+)$")
-_NAME = re.compile(f"^[{CJK}][{CJK}·•]{{1,7}}$")
-_PHOTO_SUFFIX = re.compile(r"(?:摄影报道|摄影|摄|报道)$")
+# Han names are two to four characters; Mongolian and other transliterated names run longer
+# (巴依斯古楞) and may carry a middle dot.
+_NAME = re.compile(f"^(?:[{CJK}]{{2,6}}|[{CJK}]{{1,8}}(?:[·•][{CJK}]{{1,8}})+)$")
+_PHOTO_SUFFIX = re.compile(r"(?:摄影报道|摄影|摄)$")
 _LEAD_MARK = re.compile(r"^[□■◆◇●○▲△★☆]\s*")
 
 _DATELINE = re.compile(
@@ -85,23 +87,23 @@ def parse_credits(text: str) -> tuple[Credit, ...] | None:
         if token in ("摄", "报道"):
             if not pending and not credits:
                 return None
-            flush("摄" if token == "摄" else None)
+            # 报道 after names is part of their credit ("记者 林小河 报道"): keep it with the role.
+            flush("摄" if token == "摄" else f"{role}报道")
             continue
         prefixed = _ROLE_PREFIX.match(token)
         if prefixed and _NAME.match(prefixed.group(2).rstrip("摄")):
             flush()
             role = prefixed.group(1)
             token = prefixed.group(2)
-        photo = False
-        if _PHOTO_SUFFIX.search(token) and len(token) > 2:
-            stripped = _PHOTO_SUFFIX.sub("", token)
-            if _NAME.match(stripped):
-                token, photo = stripped, True
+        photo = ""
+        suffix = _PHOTO_SUFFIX.search(token)
+        if suffix and len(token) > 2 and _NAME.match(token[: suffix.start()]):
+            token, photo = token[: suffix.start()], suffix.group(0)
         if not _NAME.match(token):
             return None
         pending.append(token)
         if photo:
-            flush("摄")
+            flush(photo)
     flush()
     return tuple(credits) if credits else None
 
