@@ -503,10 +503,10 @@ def _fold_orphans(built: list[_Builder]) -> list[_Builder]:
     """A byline or jump with no article after it belongs to the article before it."""
     kept: list[_Builder] = []
     for b in built:
-        if b.empty() and kept:
+        if b.empty() and kept and not b.dateline:
             kept[-1].credits.extend(b.credits)
             kept[-1].jumps.extend(b.jumps)
-        elif not b.empty() or b.credits or b.jumps:
+        elif not b.empty() or b.credits or b.jumps or b.dateline:
             kept.append(b)
     return kept
 
