@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -49,6 +50,8 @@ def _pg_base() -> str | None:
 def pg_base() -> str:
     """A reachable PostgreSQL URL, or the PostgreSQL tests are skipped with the reason."""
     url = _pg_base()
+    if url is None and os.environ.get("REQUIRE_POSTGRESQL"):
+        pytest.fail(f"PostgreSQL is not reachable at {' or '.join(PG_URLS)} and REQUIRE_POSTGRESQL is set")
     if url is None:
         pytest.skip(f"PostgreSQL is not reachable at {' or '.join(PG_URLS)} (start it to run these tests)")
     return url
@@ -66,19 +69,17 @@ def pg_url(pg_base: str) -> Iterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """The same tests on a SQLite file and on PostgreSQL."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database: every test that uses it runs on a SQLite file and on PostgreSQL."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'data' / 'digest.sqlite3'}"
-    else:
-        url = request.getfixturevalue("pg_url")
-    with Store.open(url) as opened:
-        yield opened
+        return f"sqlite:///{tmp_path / 'data' / 'digest.sqlite3'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    """A valid configuration with source, data and output folders under ``tmp_path``."""
+def config(tmp_path: Path, database_url: str) -> Config:
+    """A valid configuration with source, data and output folders under ``tmp_path``, on ``database_url``."""
     source = tmp_path / "pages"
     source.mkdir()
     return load_config(
@@ -87,6 +88,14 @@ def config(tmp_path: Path) -> Config:
             "paths.source": source,
             "paths.data": tmp_path / "data",
             "paths.output": tmp_path / "output",
+            "database.url": database_url,
         },
         {},
     )
+
+
+@pytest.fixture
+def store(config: Config) -> Iterator[Store]:
+    """The store of ``config``: the same tests on a SQLite file and on PostgreSQL."""
+    with Store.open(config.database_url) as opened:
+        yield opened

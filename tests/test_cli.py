@@ -111,7 +111,8 @@ def test_check_lists_every_problem(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_ingest_publish_status_and_subscribers(tmp_path: Path, folders: list[str]) -> None:
+def test_ingest_publish_status_and_subscribers(tmp_path: Path, folders: list[str], database_url: str) -> None:
+    (tmp_path / "config.toml").write_text(f'[database]\nurl = "{database_url}"\n')  # read from the cwd
     pages = Path(folders[1])
     for page in EXAMPLES.glob("*.txt"):
         (pages / page.name).write_bytes(page.read_bytes())

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,12 +18,6 @@ from digest.types import Article
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE = "● 要闻\n\n# 示例标题一\n\n第一篇的正文。\n\n# 示例标题二\n\n第二篇的正文。\n"
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Store]:
-    with Store.open(f"sqlite:///{tmp_path / 'db.sqlite3'}") as store:
-        yield store
 
 
 def put(folder: Path, name: str, text: str | bytes) -> Path:
@@ -82,11 +75,11 @@ def test_scan_skips_hidden_and_temporary_files(tmp_path: Path) -> None:
     assert [p.relative_to(tmp_path).as_posix() for p in scan(tmp_path)] == ["a.txt", "sub/b.TXT"]
 
 
-def test_ingest_builds_entries_and_skips_unchanged_files(config: Config, db: Store, now: datetime) -> None:
+def test_ingest_builds_entries_and_skips_unchanged_files(config: Config, store: Store, now: datetime) -> None:
     put(config.paths.source, "2024-11-27_02.txt", PAGE)
-    report = ingest(config, db, now)
+    report = ingest(config, store, now)
     assert (report.files, report.read, report.new, report.failed) == (1, 1, 2, 0)
-    entries = db.entries()
+    entries = store.entries()
     assert [e.article.title for e in entries] == ["示例标题一", "示例标题二"]
     first = entries[0]
     assert first.issue_date == date(2024, 11, 27)
@@ -94,39 +87,39 @@ def test_ingest_builds_entries_and_skips_unchanged_files(config: Config, db: Sto
     assert first.first_seen == now and first.position == 2000
     assert first.tag == f"tag:digest.localhost,2024:article/2024-11-27/{first.uid}"
     assert first.source == "2024-11-27_02.txt"
-    again = ingest(config, db, now + timedelta(hours=1))
+    again = ingest(config, store, now + timedelta(hours=1))
     assert (again.read, again.unchanged, again.new, again.touched) == (0, 1, 0, False)
 
 
 def test_a_renamed_copy_adds_nothing_and_a_correction_updates(
-    config: Config, db: Store, now: datetime
+    config: Config, store: Store, now: datetime
 ) -> None:
     put(config.paths.source, "2024-11-27_01.txt", PAGE)
-    ingest(config, db, now)
+    ingest(config, store, now)
     put(config.paths.source, "copy/20241127-1.txt", PAGE + "\n")
-    assert ingest(config, db, now + timedelta(hours=1)).new == 0
+    assert ingest(config, store, now + timedelta(hours=1)).new == 0
     put(config.paths.source, "2024-11-27_01.txt", PAGE.replace("第二篇的正文", "第二篇更正后的正文"))
     later = now + timedelta(hours=2)
-    report = ingest(config, db, later)
+    report = ingest(config, store, later)
     assert (report.new, report.changed) == (0, 1)
-    corrected = next(e for e in db.entries() if e.article.title == "示例标题二")
+    corrected = next(e for e in store.entries() if e.article.title == "示例标题二")
     assert corrected.updated == later and corrected.first_seen == now
-    assert len(db.entries()) == 2
+    assert len(store.entries()) == 2
 
 
-def test_same_headline_twice_on_a_page_gives_two_entries(config: Config, db: Store, now: datetime) -> None:
+def test_same_headline_twice_on_a_page_gives_two_entries(config: Config, store: Store, now: datetime) -> None:
     put(config.paths.source, "2024-11-27_01.txt", "# 图片新闻\n\n甲。\n\n# 图片新闻\n\n乙。\n")
-    assert ingest(config, db, now).new == 2
+    assert ingest(config, store, now).new == 2
 
 
 def test_a_bad_file_is_logged_once_recorded_and_retried_when_fixed(
-    config: Config, db: Store, now: datetime, caplog: pytest.LogCaptureFixture
+    config: Config, store: Store, now: datetime, caplog: pytest.LogCaptureFixture
 ) -> None:
     put(config.paths.source, "2024-11-27_01.txt", PAGE)
     bad = put(config.paths.source, "2024-11-27_02.txt", b"\x89PNG\x00\x00\x00\x01binary")
     with caplog.at_level(logging.INFO, logger="digest.ingest"):
-        report = ingest(config, db, now)
-        ingest(config, db, now + timedelta(minutes=1))
+        report = ingest(config, store, now)
+        ingest(config, store, now + timedelta(minutes=1))
     assert report.new == 2 and report.failed == 1
     assert report.errors == (
         ("2024-11-27_02.txt", "contains NUL bytes and is not UTF-16 text (a binary file?)"),
@@ -135,29 +128,29 @@ def test_a_bad_file_is_logged_once_recorded_and_retried_when_fixed(
     assert len(warnings) == 1 and "2024-11-27_02.txt" in warnings[0]
     summaries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ingested ")]
     assert len(summaries) == 2 and "failed=1" in summaries[0] and "ms=" in summaries[0]
-    assert db.status().failed_sources == (("2024-11-27_02.txt", report.errors[0][1]),)
+    assert store.status().failed_sources == (("2024-11-27_02.txt", report.errors[0][1]),)
     bad.write_text("# 修好的页面\n\n现在可以读了。\n", encoding="gb18030")
-    fixed = ingest(config, db, now + timedelta(minutes=2))
+    fixed = ingest(config, store, now + timedelta(minutes=2))
     assert (fixed.read, fixed.new, fixed.failed) == (1, 1, 0)
-    assert db.status().failed_sources == ()
+    assert store.status().failed_sources == ()
 
 
 def test_explicit_paths_outside_the_source_folder(
-    config: Config, db: Store, now: datetime, tmp_path: Path
+    config: Config, store: Store, now: datetime, tmp_path: Path
 ) -> None:
     outside = put(tmp_path / "elsewhere", "2024-11-29_01.txt", PAGE)
-    report = ingest(config, db, now, [outside])
+    report = ingest(config, store, now, [outside])
     assert report.new == 2
-    assert db.entries()[0].source == outside.as_posix()
+    assert store.entries()[0].source == outside.as_posix()
 
 
-def test_seed_pages_ingest(config: Config, db: Store, now: datetime, seeds: Path) -> None:
+def test_seed_pages_ingest(config: Config, store: Store, now: datetime, seeds: Path) -> None:
     for path in seeds.glob("*.txt"):
         shutil.copy(path, config.paths.source / path.name)
         os.utime(config.paths.source / path.name, (now.timestamp(), now.timestamp()))
-    report = ingest(config, db, now)
+    report = ingest(config, store, now)
     assert (report.files, report.read, report.failed) == (5, 5, 0)
     assert report.articles > 5
     # Pages of one day may repeat a headline (a column name); each identity is stored once.
-    assert report.new == len(db.entries()) == len({e.uid for e in db.entries()})
-    assert {e.source for e in db.entries()} == {p.name for p in seeds.glob("*.txt")}
+    assert report.new == len(store.entries()) == len({e.uid for e in store.entries()})
+    assert {e.source for e in store.entries()} == {p.name for p in seeds.glob("*.txt")}

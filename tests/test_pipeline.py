@@ -52,9 +52,9 @@ def make_config(tmp_path: Path, **extra: object) -> Config:
 
 
 @pytest.fixture
-def seeded(tmp_path: Path, seeds: Path) -> Iterator[tuple[Config, Store]]:
-    """The five seed pages ingested into a fresh SQLite store."""
-    config = make_config(tmp_path)
+def seeded(tmp_path: Path, seeds: Path, database_url: str) -> Iterator[tuple[Config, Store]]:
+    """The five seed pages ingested into a fresh store (SQLite, then PostgreSQL)."""
+    config = make_config(tmp_path, **{"database.url": database_url})
     for page in sorted(seeds.glob("*.txt")):
         target = config.paths.source / page.name
         shutil.copyfile(page, target)
