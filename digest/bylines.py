@@ -67,6 +67,7 @@ def parse_credits(text: str) -> tuple[Credit, ...] | None:
         return None
     credits: list[Credit] = []
     role = ""
+    unnamed = False  # a role was named and no name has followed it yet
     pending: list[str] = []  # names waiting to learn whether a trailing 摄 applies
 
     def flush(final_role: str | None = None) -> None:
@@ -83,6 +84,7 @@ def parse_credits(text: str) -> tuple[Credit, ...] | None:
                 continue
             flush()
             role = token.rstrip("：:")
+            unnamed = True
             continue
         if token in ("摄", "报道"):
             if not pending and not credits:
@@ -102,10 +104,12 @@ def parse_credits(text: str) -> tuple[Credit, ...] | None:
         if not _NAME.match(token):
             return None
         pending.append(token)
+        unnamed = False
         if photo:
             flush(photo)
     flush()
-    return tuple(credits) if credits else None
+    # A role with nobody after it means this was not a byline after all.
+    return tuple(credits) if credits and not unnamed else None
 
 
 def credit_roles_only(text: str) -> bool:

@@ -18,6 +18,7 @@ The parser works in four passes, each a function below:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -61,12 +62,19 @@ _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
 _FURNITURE = re.compile(r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版")
 
 _MAX_RUNNING_HEAD = 120  # characters; running heads are one short line, never a paragraph
+_WRAP_WIDTH = 40  # characters; a narrow column's wrapped lines are never longer than this
+_MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
 _SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 _LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
 _LEAD = 300  # characters of a body compared with a headline
 _HEADLINE_OVERLAP = 0.3  # share of a headline's two-character words its article's lead repeats
+_LEAD_OVERLAP = 0.4  # the same, as weak evidence for a line the lead below might belong to
+_HEADLINE_EVIDENCE = 2  # points _headline_evidence needs to call a lone line a headline
+# How leads open: a quotation, a date, a time word.  A paragraph's continuation rarely does.
+_LEAD_START = re.compile(r"^(?:“|\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期)")
+_NO_PHRASE_END = set("的和与及在为了是把被对从向将等并或而但以于之其")
 _PHOTO_BODY = 600  # a photo story's caption is short; a news story with a photo is not a photo
 
 
@@ -142,8 +150,15 @@ def _logical_lines(text: str) -> list[str]:
     """Blocks → lines, with wraps inside a block joined; a blank line separates blocks ("")."""
     out: list[str] = []
     for block in _blocks(text):
+        block = join_vertical(block)
+        if len(block) >= 2 and max(map(len, block)) > _WRAP_WIDTH:
+            # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
+            # line.  Unfinished ones are joined later, with the paragraphs around them.
+            out.extend(block)
+            out.append("")
+            continue
         pieces: list[str] = []
-        for line in join_vertical(block):
+        for line in block:
             if pieces and (_starts_new_line(line) or _ends_line(pieces)):
                 out.append(join_wrapped(pieces))
                 pieces = []
@@ -192,7 +207,18 @@ def _classify(raw: list[str]) -> list[_Line]:
             else:
                 line.kind = T.PARA
         out.append(line)
+    for before, byline in itertools.pairwise(out):
+        # Whatever stands right above a byline is a headline if it can be one at all.
+        if byline.kind is T.BYLINE and before.kind is T.PARA and before.dateline is None and _headline_shaped(
+            before.text
+        ):
+            before.kind, before.lines = T.CANDIDATE, [before.text]
     return out
+
+
+def _headline_shaped(text: str) -> bool:
+    bare = squeeze_spaces(text)
+    return len(bare) <= _MAX_HEADING and not ends_sentence(bare) and not re.search(r"[。；;]", bare)
 
 
 def _classify_one(text: str) -> _Line:
@@ -236,8 +262,11 @@ def _classify_one(text: str) -> _Line:
 def _is_candidate(text: str) -> bool:
     """Could this line be a headline?  Short, Chinese, no sentence end, no clause break at its end."""
     bare = squeeze_spaces(text)
+    commas = len(re.findall("[，,]", bare))
     return (
         len(bare) <= _MAX_HEADING
+        and commas <= 1
+        and not (commas and len(bare) > _MAX_COMMA_HEADING)
         and has_cjk(bare)
         and not ends_sentence(bare)
         and not ends_open(bare)
@@ -252,6 +281,8 @@ def _is_candidate(text: str) -> bool:
 def _resolve(lines: list[_Line], after: bool) -> tuple[list[_Line], list[str]]:
     """Decide every candidate line; returns the lines kept and the layout noise dropped."""
     markdown = any(line.md for line in lines)
+    if markdown:
+        _adopt_unmarked_heading_lines(lines)
     out: list[_Line] = []
     dropped: list[str] = []
     i = 0
@@ -274,7 +305,7 @@ def _resolve(lines: list[_Line], after: bool) -> tuple[list[_Line], list[str]]:
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
-        resolved = _resolve_run(run, prev, nxt, markdown, lead)
+        resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3])
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
@@ -282,31 +313,50 @@ def _resolve(lines: list[_Line], after: bool) -> tuple[list[_Line], list[str]]:
     return out, dropped
 
 
+def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
+    """On a page that marks headlines with #, short lines touching a marked one belong to it.
+
+    A section name or a place above a headline, or a subtitle under it, is often left
+    unmarked; without this they would be read as body text of the article before.
+    """
+    for index, line in enumerate(lines):
+        if not line.md:
+            continue
+        for step in (-1, 1):
+            i = index + step
+            while 0 <= i < len(lines) and lines[i].kind is T.CANDIDATE:
+                lines[i].kind, lines[i].md = T.HEADING, True
+                i += step
+
+
 def _is_plain_para(line: _Line | None) -> bool:
     return line is not None and line.kind is T.PARA and line.dateline is None
 
 
 def _resolve_run(
-    run: list[_Line], prev: _Line | None, nxt: _Line | None, markdown: bool, lead_above: str
+    run: list[_Line],
+    prev: _Line | None,
+    nxt: _Line | None,
+    markdown: bool,
+    lead_above: str,
+    following: list[_Line],
 ) -> list[_Line]:
     texts = [r.text for r in run]
+    lone = len(run) == 1 and not run[0].md
+    between_paras = prev is not None and prev.kind is T.PARA and _is_plain_para(nxt)
+    if lone and between_paras:
+        assert prev is not None
+        if not ends_sentence(prev.text) and len(squeeze_spaces(texts[0])) <= _LOGO_LEN:
+            return []  # a column logo printed inside a sentence: layout noise
     if markdown and not run[0].md:
-        # A page marked up with # headings marks all of them; other short lines are body text,
-        # except a bare section name right above a heading.
-        if len(run) == 1 and len(texts[0]) <= _SECTION_LEN and nxt is not None and nxt.md:
-            return [_Line(texts[0], T.SECTION)]
+        # A page marked up with # headings marks all of them; other short lines are body text.
         return [_Line(t, T.PARA) for t in texts]
-    if len(run) == 1 and not run[0].md:
-        text = texts[0]
-        if prev is not None and prev.kind is T.PARA and _is_plain_para(nxt):
-            if not ends_sentence(prev.text) and len(squeeze_spaces(text)) <= _LOGO_LEN:
-                return []  # a column logo printed inside a sentence: layout noise
-            # Between two paragraphs a short line is a paragraph's first line cut off by a column
-            # break, unless it is set like a headline (two phrases side by side, no commas) or,
-            # on a headline-last page, its words come from the lead of the article above it.
-            set_as_headline = _PHRASES.search(squeeze_spaces(text)) and not re.search("[，,、]", text)
-            if not set_as_headline and _overlap(text, lead_above) < _HEADLINE_OVERLAP:
-                return [_Line(text, T.PARA)]
+    # Between two paragraphs a short line is a paragraph's first line cut off by a column
+    # break, unless the evidence says headline.
+    if lone and between_paras:
+        evidence = _headline_evidence(texts[0], nxt, following, lead_above)
+        if evidence < _HEADLINE_EVIDENCE:
+            return [_Line(texts[0], T.PARA)]
     out: list[_Line] = []
     if len(texts) >= 2 and _is_section_name(texts[0]):
         out.append(_Line(texts[0], T.SECTION))
@@ -315,6 +365,36 @@ def _resolve_run(
         return [_Line(texts[0], T.SECTION)]
     out.append(_Line(" ".join(texts), T.HEADING, lines=texts))
     return out
+
+
+def _headline_evidence(text: str, nxt: _Line | None, following: list[_Line], lead_above: str) -> int:
+    """Weigh whether a lone short line between two paragraphs is a headline or a cut-off fragment.
+
+    For: set like a headline (two phrases side by side), quotation marks, a photo caption or
+    photo credit right after it, words shared with the lead below it or (on headline-last
+    pages) with the lead of the article above it.  Against: commas (a sentence running on), a
+    last character that cannot end a phrase (的, 和, 在 ...).
+    """
+    bare = squeeze_spaces(text)
+    score = 0
+    if _PHRASES.search(bare):
+        score += 2
+    if "“" in bare and "”" in bare:
+        score += 1
+    if nxt is not None and (nxt.text.startswith(("图为", "图片为", "图中")) or _LEAD_START.match(nxt.text)):
+        score += 1
+    if any(x.kind is T.CREDIT for x in following[:1]):
+        score += 2
+    lead_below = _lead(nxt.text + "".join(x.text for x in following if x.kind is T.PARA)) if nxt else ""
+    if _overlap(bare, lead_below) >= _LEAD_OVERLAP:
+        score += 1
+    if lead_above and _overlap(bare, lead_above) >= _HEADLINE_OVERLAP:
+        score += 2
+    if re.search("[，,、]", bare):
+        score -= 2
+    if bare[-1] in _NO_PHRASE_END:
+        score -= 2
+    return score
 
 
 def _is_section_name(text: str) -> bool:

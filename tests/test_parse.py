@@ -184,3 +184,37 @@ def test_folio_lines_are_page_furniture() -> None:
     assert [a.title for a in page.articles] == ["新桥通车"]
     assert page.articles[0].body == "新桥今天通车。"
     assert set(page.dropped) == {"2099年3月5日 星期四", "责任编辑：甲乙"}
+
+
+def test_one_paragraph_a_line_without_blank_lines() -> None:
+    page = parse_page(
+        "速递\n北岭区\n樱桃采摘季开启\n"
+        "本报北岭4月1日电(记者林小河)北岭区的樱桃熟了,果农们忙着采摘,游客也赶来体验采摘的乐趣。\n"
+        "今年樱桃产量比去年增加两成,品质也更好,收购商早早就来到园区等候装车外运到各地市场。\n"
+        "南湾县\n渔港休渔期结束\n"
+        "本报南湾4月1日电(记者周远)南湾渔港休渔期结束,渔船陆续出海,码头上一片繁忙景象。\n"
+    )
+    assert [(a.section, a.kicker, a.title) for a in page.articles] == [
+        ("速递", "北岭区", "樱桃采摘季开启"),
+        ("速递", "南湾县", "渔港休渔期结束"),
+    ]
+    assert page.articles[0].body.count("\n\n") == 1
+
+
+def test_unmarked_section_and_place_beside_a_marked_headline() -> None:
+    page = parse_page(
+        "# 第一篇\n\n正文一。\n\n速递\n\n北岭区\n\n## 樱桃采摘季开启\n\n本报讯(记者 林小河)樱桃熟了。\n"
+    )
+    first, second = page.articles
+    assert first.body == "正文一。"
+    assert (second.section, second.kicker, second.title) == ("速递", "北岭区", "樱桃采摘季开启")
+
+
+def test_lone_line_between_paragraphs_fragment_or_headline() -> None:
+    page = parse_page(
+        "新桥通车\n\n本报讯(记者 甲乙)新桥今天通车。\n\n全市道路建设持续推进各项工程\n\n"
+        "建设进度比计划提前了一个月。\n\n别样婚纱照\n\n图为一对新人在新桥上拍摄婚纱照。\n\n本报记者 丙丁 摄\n"
+    )
+    bridge, photo = page.articles
+    assert bridge.body == "新桥今天通车。\n\n全市道路建设持续推进各项工程建设进度比计划提前了一个月。"
+    assert (photo.title, photo.kind, photo.authors) == ("别样婚纱照", Kind.PHOTO, ("丙丁",))
