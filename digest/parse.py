@@ -37,6 +37,7 @@ from digest.textnorm import (
     CJK,
     cjk_bigrams,
     clean_text,
+    display_width,
     ends_open,
     ends_sentence,
     fix_vertical_quotes,
@@ -61,7 +62,9 @@ _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
 # Folio and page-credit lines printed in the margins of every page.
 _FURNITURE = re.compile(r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版")
 
+_RUNNING_HEAD_SHARE = 0.8  # of a running head's characters sit in doubled runs (headlines: rarely any)
 _MAX_RUNNING_HEAD = 120  # characters; running heads are one short line, never a paragraph
+_FULL_LINE = 0.85  # share of a column's width a line fills when the text wrapped, not ended, there
 _WRAP_WIDTH = 40  # characters; a narrow column's wrapped lines are never longer than this
 _MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
@@ -69,6 +72,8 @@ _SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or s
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 _LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
 _LEAD = 300  # characters of a body compared with a headline
+_END_VOTE = 0.5  # a page ending on a headline votes this much for headline-last
+_AFTER_MARGIN = 0.2  # mean vote above which a page is headline-last (seeds: ≤ 0 or ≥ 0.5)
 _HEADLINE_OVERLAP = 0.3  # share of a headline's two-character words its article's lead repeats
 _LEAD_OVERLAP = 0.4  # the same, as weak evidence for a line the lead below might belong to
 _HEADLINE_EVIDENCE = 2  # points _headline_evidence needs to call a lone line a headline
@@ -159,7 +164,7 @@ def _logical_lines(text: str) -> list[str]:
             continue
         pieces: list[str] = []
         for line in block:
-            if pieces and (_starts_new_line(line) or _ends_line(pieces)):
+            if pieces and (_starts_new_line(line) or _ends_line(pieces, block)):
                 out.append(join_wrapped(pieces))
                 pieces = []
             pieces.append(line)
@@ -168,17 +173,22 @@ def _logical_lines(text: str) -> list[str]:
     return out
 
 
-def _ends_line(pieces: list[str]) -> bool:
-    """A heading or a running head is a line of its own even without a blank line after it."""
-    return bool(_MD_HEADING.match(pieces[0]) or _running_head(pieces[-1]))
+def _ends_line(pieces: list[str], block: list[str]) -> bool:
+    """A heading or a running head is a line of its own even without a blank line after it.
+
+    A # heading as wide as the column was wrapped, though: its next line goes on with it.
+    """
+    heading = _MD_HEADING.match(pieces[0])
+    wrapped = heading and display_width(pieces[-1]) >= _FULL_LINE * max(map(display_width, block))
+    return bool((heading and not wrapped) or _running_head(pieces[-1]))
 
 
 def _running_head(line: str) -> str | None:
     """The section named by a running head printed twice (…新篇章…新篇章··特别报道特别报道)."""
-    if not 8 <= len(line) <= _MAX_RUNNING_HEAD or "，" in line or not _DOUBLED.search(line):
+    if not 8 <= len(line) <= _MAX_RUNNING_HEAD or re.search("[，。！？]", line) or not _DOUBLED.search(line):
         return None
     single, share = undouble(line.replace(" ", ""))
-    if share < 0.6:
+    if share < _RUNNING_HEAD_SHARE:
         return None
     parts = [p for p in re.split(r"[·•・|｜\s]+", single) if p]
     return parts[-1] if parts else None
@@ -343,10 +353,13 @@ def _resolve_run(
 ) -> list[_Line]:
     texts = [r.text for r in run]
     lone = len(run) == 1 and not run[0].md
-    between_paras = prev is not None and prev.kind is T.PARA and _is_plain_para(nxt)
+    # Below a paragraph or a byline and above a paragraph: where a column break leaves a
+    # paragraph's first line on its own.
+    between_paras = prev is not None and prev.kind in (T.PARA, T.BYLINE) and _is_plain_para(nxt)
     if lone and between_paras:
         assert prev is not None
-        if not ends_sentence(prev.text) and len(squeeze_spaces(texts[0])) <= _LOGO_LEN:
+        mid_sentence = prev.kind is T.PARA and not ends_sentence(prev.text)
+        if mid_sentence and len(squeeze_spaces(texts[0])) <= _LOGO_LEN:
             return []  # a column logo printed inside a sentence: layout noise
     if markdown and not run[0].md:
         # A page marked up with # headings marks all of them; other short lines are body text.
@@ -411,7 +424,7 @@ def _headlines_follow_bodies(lines: list[_Line]) -> bool:
     to, so compare each headline with the body before and after it; a page
     that ends on a headline is printed headline-last.
     """
-    vote = 0.0
+    votes: list[float] = []
     for index, line in enumerate(lines):
         if line.kind is not T.HEADING:
             continue
@@ -419,10 +432,11 @@ def _headlines_follow_bodies(lines: list[_Line]) -> bool:
         before = _lead(_body_between(lines, index, -1))
         after_text = _lead(_body_between(lines, index, 1))
         if before and after_text:
-            vote += _overlap(heading, before) - _overlap(heading, after_text)
+            votes.append(_overlap(heading, before) - _overlap(heading, after_text))
         elif before and index == len(lines) - 1:
-            vote += 0.5
-    return vote > 0.15
+            votes.append(_END_VOTE)
+    # The mean, not the sum: on a long page small chance overlaps must not add up to a verdict.
+    return bool(votes) and sum(votes) / len(votes) > _AFTER_MARGIN
 
 
 def _body_between(lines: list[_Line], index: int, step: int) -> str:

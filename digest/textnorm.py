@@ -48,6 +48,11 @@ def clean_text(text: str) -> str:
     return _EDGE_SPACES.sub("", _SPACES.sub(" ", text))
 
 
+def display_width(text: str) -> int:
+    """Columns a line takes in print: Chinese characters and full-width forms count twice."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def has_cjk(text: str) -> bool:
     """True when the text holds at least one Chinese character."""
     return _CJK_CHAR.search(text) is not None
