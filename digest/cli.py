@@ -87,8 +87,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     config = _config(args)
     with Store.open(config.database_url) as store:
-        report = run_publish(config, store)
-    print(f"published to {config.paths.output}: {len(report.written)} written, {report.unchanged} unchanged")
+        report = run_publish(config, store, full=args.full)
+    mode = "full rebuild" if report.full else "changes only"
+    print(
+        f"published to {config.paths.output} ({mode}): {len(report.written)} written, "
+        f"{report.unchanged} unchanged, {len(report.removed)} removed"
+    )
     return 0
 
 
@@ -250,7 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
         "paths", nargs="*", metavar="PATH", help="files or folders (default: the source folder)"
     )
 
-    command("publish", cmd_publish, "render feeds and the site into the output folder")
+    publish = command("publish", cmd_publish, "render what changed into the output folder")
+    publish.add_argument(
+        "--full", action="store_true", help="render every feed and page again, not only what changed"
+    )
 
     parse = command("parse", cmd_parse, "show how page files split into articles (no config needed)")
     parse.add_argument("files", nargs="+", metavar="FILE", help="page files")

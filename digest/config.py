@@ -67,6 +67,9 @@ class ScheduleConfig:
 @dataclass(frozen=True)
 class DigestConfig:
     empty_days: str = "skip"  # "skip" or "notice"
+    retry_seconds: int = 60  # wait before the first retry of an undelivered email; doubles, at most 1 h
+    retry_hours: int = 24  # stop retrying an email this long after its digest was made
+    confirm_hours: int = 48  # how long a subscription confirmation link works
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,7 @@ class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
     secret: str = "change-me"  # signs subscription links; required beyond loopback
+    rate_limit: int = 10  # subscribe/confirm requests per client per minute
 
 
 @dataclass(frozen=True)
@@ -337,6 +341,14 @@ def value_problems(config: Config) -> list[ConfigError]:
         )
     if config.feeds.size < 1:
         problems.append(ConfigError("feeds.size", "must be at least 1", "e.g. 50"))
+    for key, number, example in (
+        ("digest.retry_seconds", config.digest.retry_seconds, 60),
+        ("digest.retry_hours", config.digest.retry_hours, 24),
+        ("digest.confirm_hours", config.digest.confirm_hours, 48),
+        ("server.rate_limit", config.server.rate_limit, 10),
+    ):
+        if number < 1:
+            problems.append(ConfigError(key, "must be at least 1", f"e.g. {example}"))
     for key, url in [("site.base_url", config.site.base_url)] + [
         ("feeds.hubs", hub) for hub in config.feeds.hubs
     ]:

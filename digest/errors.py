@@ -6,7 +6,8 @@
     ├── StoreError           the database cannot be reached or written
     ├── PublishError         the output folder cannot be written
     ├── DeliveryError        an email could not be handed over
-    │   └── PermanentDeliveryError   the server refused the address for good (5xx)
+    │   ├── PermanentDeliveryError   the server refused the address for good (5xx)
+    │   └── UncertainDeliveryError   the server may have taken it; never sent again
     └── AlreadyRunningError  another ``digest serve`` holds the data folder
 
 Anything else that escapes is a bug and should surface loudly.  Third-party
@@ -60,6 +61,10 @@ class DeliveryError(DigestError):
 
 class PermanentDeliveryError(DeliveryError):
     """The mail server refused this recipient for good; not retried."""
+
+
+class UncertainDeliveryError(DeliveryError):
+    """The connection broke after the whole message went out: it may have arrived; not retried."""
 
 
 class AlreadyRunningError(DigestError):

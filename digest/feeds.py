@@ -2,9 +2,9 @@
 
 Each logical feed (everything, one per section, the daily digests) is a
 subscription document holding the newest ``feeds.size`` entries plus
-complete archive documents of ``ARCHIVE_PAGE_SIZE`` entries, numbered from
-the oldest so that a full page never changes again (its ETag stays valid
-forever).  Documents link ``prev-archive``/``next-archive``/``current``.
+archive documents of ``ARCHIVE_PAGE_SIZE`` entries, numbered from the oldest
+so that a full page never changes again (its ETag stays valid forever); see
+``Layout``.  Documents link ``prev-archive`` and ``current``.
 
 Every timestamp comes from the data, never from the clock, so an unchanged
 store yields byte-identical documents (feedgen would otherwise stamp *now*).
@@ -12,9 +12,10 @@ store yields byte-identical documents (feedgen would otherwise stamp *now*).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 from xml.etree import ElementTree
 
@@ -30,7 +31,6 @@ from digest.output import (
     DIGESTS_INDEX,
     ICON,
     INDEX,
-    OPML,
     Story,
     absolute_url,
     archive_path,
@@ -38,6 +38,7 @@ from digest.output import (
     digest_path,
     feed_path,
     one_line,
+    open_archive_path,
     present,
     section_path,
 )
@@ -77,11 +78,10 @@ class FeedItem:
 
 @dataclass(frozen=True)
 class History:
-    """RFC 5005 position of one document: archive flag and neighbour URLs."""
+    """RFC 5005 position of one document: archive flag, the previous archive page, the live feed."""
 
     archive: bool = False
     prev: str = ""
-    next: str = ""
     current: str = ""
 
 
@@ -183,8 +183,7 @@ class _FeedLinks(BaseExtension):  # type: ignore[misc]
         # feedgen hands us lxml elements; makeelement spares a direct (untyped) lxml import.
         if self.history.archive:
             feed.append(feed.makeelement(f"{{{FH_NS}}}archive", {}))
-        links = (("prev-archive", self.history.prev), ("next-archive", self.history.next))
-        for rel, href in (*links, ("current", self.history.current)):
+        for rel, href in (("prev-archive", self.history.prev), ("current", self.history.current)):
             if href:
                 # Unqualified like feedgen's own children: the root declares Atom as the default namespace.
                 feed.append(feed.makeelement("link", {"rel": rel, "type": ATOM_TYPE, "href": href}))
@@ -241,27 +240,93 @@ def render_document(
     return data
 
 
-def feed_documents(spec: FeedSpec, items: Sequence[FeedItem], config: Config) -> dict[str, bytes]:
-    """The subscription document and archive pages of one feed; ``items`` oldest first."""
+@dataclass(frozen=True)
+class Layout:
+    """Where each entry of a feed of ``total`` entries lives (RFC 5005).
+
+    The newest ``size`` are in the subscription document; the older ones fill
+    archive pages of ``ARCHIVE_PAGE_SIZE`` from the oldest, so a full page
+    never changes again and is served as immutable.  The entries that do not
+    fill a page yet sit in the *open* page, under a name of its own
+    (``open.atom``) that is cached briefly; when it fills it becomes the next
+    numbered page.  Ranks count from 0 = oldest.
+    """
+
+    name: str
+    total: int
+    size: int
+
+    @property
+    def archived(self) -> int:
+        """How many entries live in archive pages."""
+        return max(self.total - self.size, 0)
+
+    @property
+    def full_pages(self) -> int:
+        """How many archive pages are full (and immutable)."""
+        return self.archived // ARCHIVE_PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        """How many archive pages there are, the open one included."""
+        return -(-self.archived // ARCHIVE_PAGE_SIZE)
+
+    @property
+    def has_open_page(self) -> bool:
+        """Whether some archived entries do not fill a page yet."""
+        return self.pages > self.full_pages
+
+    def page_of(self, rank: int) -> int:
+        """The archive page (1 = oldest) holding the entry of ``rank``, if it is archived."""
+        return rank // ARCHIVE_PAGE_SIZE + 1
+
+    def bounds(self, number: int) -> tuple[int, int]:
+        """The ranks ``[start, stop)`` of archive page ``number``."""
+        start = (number - 1) * ARCHIVE_PAGE_SIZE
+        return start, min(start + ARCHIVE_PAGE_SIZE, self.archived)
+
+    def path(self, number: int) -> str:
+        """The output path of archive page ``number``."""
+        return archive_path(self.name, number) if number <= self.full_pages else open_archive_path(self.name)
+
+
+def archive_document(
+    spec: FeedSpec, layout: Layout, number: int, items: Sequence[FeedItem], config: Config
+) -> tuple[str, bytes]:
+    """Archive page ``number`` of a feed; ``items`` are its entries, oldest first.
+
+    It links back (``prev-archive``) and to the subscription document
+    (``current``) but not forward: a ``next-archive`` link would change a full
+    page's bytes when the next page appears, and readers walk backwards.
+    """
     base = config.site.base_url
-    split = max(len(items) - config.feeds.size, 0)
-    archived, live = items[:split], items[split:]
-    pages = [archived[i : i + ARCHIVE_PAGE_SIZE] for i in range(0, len(archived), ARCHIVE_PAGE_SIZE)]
-    current = absolute_url(base, feed_path(spec.name))
-    docs: dict[str, bytes] = {}
-    for number, page in enumerate(pages, start=1):
-        path = archive_path(spec.name, number)
-        history = History(
-            archive=True,
-            prev=absolute_url(base, archive_path(spec.name, number - 1)) if number > 1 else "",
-            next=absolute_url(base, archive_path(spec.name, number + 1)) if number < len(pages) else "",
-            current=current,
-        )
-        docs[path] = render_document(spec, page[::-1], history, path, config)
-    newest_archive = absolute_url(base, archive_path(spec.name, len(pages))) if pages else ""
+    history = History(
+        archive=True,
+        prev=absolute_url(base, layout.path(number - 1)) if number > 1 else "",
+        current=absolute_url(base, feed_path(spec.name)),
+    )
+    path = layout.path(number)
+    return path, render_document(spec, items[::-1], history, path, config)
+
+
+def subscription_document(
+    spec: FeedSpec, layout: Layout, items: Sequence[FeedItem], config: Config
+) -> tuple[str, bytes]:
+    """The subscription document of a feed: its newest entries (given oldest first)."""
+    newest = absolute_url(config.site.base_url, layout.path(layout.pages)) if layout.pages else ""
     path = feed_path(spec.name)
-    docs[path] = render_document(spec, live[::-1], History(prev=newest_archive), path, config)
-    return docs
+    return path, render_document(spec, items[::-1], History(prev=newest), path, config)
+
+
+def feed_documents(
+    spec: FeedSpec, layout: Layout, items: Iterable[FeedItem], config: Config
+) -> Iterator[tuple[str, bytes]]:
+    """Every document of a feed from all its items in feed order, consumed a page at a time."""
+    stream = iter(items)
+    for number in range(1, layout.pages + 1):
+        start, stop = layout.bounds(number)
+        yield archive_document(spec, layout, number, list(islice(stream, stop - start)), config)
+    yield subscription_document(spec, layout, list(stream), config)
 
 
 def opml(specs: Sequence[FeedSpec], config: Config) -> bytes:
@@ -284,26 +349,3 @@ def opml(specs: Sequence[FeedSpec], config: Config) -> bytes:
     ElementTree.indent(root)
     data: bytes = ElementTree.tostring(root, encoding="UTF-8", xml_declaration=True)
     return data
-
-
-def build_feeds(
-    stories: Sequence[Story], sections: Sequence[Section], digests: Sequence[Digest], config: Config
-) -> dict[str, bytes]:
-    """Every feed document and the OPML list, by output path.
-
-    ``stories`` come oldest first (``output.feed_order``); ``sections`` in navigation order.
-    """
-    specs: list[FeedSpec] = [all_spec(config)]
-    items = [story_item(s, config) for s in stories]
-    docs = feed_documents(specs[0], items, config)
-    for section in sections:
-        spec = section_spec(config, section)
-        specs.append(spec)
-        mine = [item for item, s in zip(items, stories, strict=True) if s.section.slug == section.slug]
-        docs.update(feed_documents(spec, mine, config))
-    spec = digests_spec(config)
-    specs.append(spec)
-    ordered = sorted(digests, key=lambda d: (d.until, d.day))
-    docs.update(feed_documents(spec, [digest_item(d, config) for d in ordered], config))
-    docs[OPML] = opml(specs, config)
-    return docs

@@ -7,29 +7,26 @@ Ingest lives in ``digest.ingest``.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import time as clock
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
-from email.utils import parseaddr
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 
 from digest.config import Config
+from digest.delivery import DeliveryReport, Retry, deliver
 from digest.digests import build_digest, digest_window
-from digest.errors import ConfigError, DeliveryError, PermanentDeliveryError
-from digest.mail import Mailer, compose_digest_email
-from digest.publish import PublishReport, publish
+from digest.errors import ConfigError
+from digest.mail import DigestEmailMaker, Mailer, OutboxMailer
+from digest.publish import PublishReport, publish_store
 from digest.store import DigestRecord, Store, Subscriber
+from digest.subscriptions import personal_links
 from digest.types import Digest
+from digest.websub import HUB_TIMEOUT, Notifier
 
 log = logging.getLogger(__name__)
-
-HUB_TIMEOUT = 10  # seconds; a slow hub must not hold up the next ingest
 
 
 @dataclass(frozen=True)
@@ -37,48 +34,46 @@ class DigestResult:
     """One run of the digest job."""
 
     digest: Digest
-    made: bool  # a new digest row was stored (False for a dry run or a re-run of a made day)
-    sent: int = 0
-    failed: int = 0  # will be retried on the next run
-    refused: int = 0  # refused for good; never retried
+    made: bool  # a new digest row was stored (False for a dry run, a test copy, a re-run of a made day)
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+    written_to: Path | None = None  # the folder a dry run wrote its emails into
+
+    @property
+    def sent(self) -> int:
+        """Copies handed over in this run."""
+        return self.delivery.sent
+
+    @property
+    def failed(self) -> int:
+        """Copies that will be retried (failed now, or not tried because the server was down)."""
+        return self.delivery.failed + self.delivery.deferred
+
+    @property
+    def refused(self) -> int:
+        """Copies refused for good; never retried."""
+        return self.delivery.refused
 
 
-def run_publish(config: Config, store: Store, http: httpx.Client | None = None) -> PublishReport:
-    """Render every feed and page from the store into the output folder (unchanged files untouched).
+def run_publish(
+    config: Config, store: Store, notifier: Notifier | None = None, full: bool = False
+) -> PublishReport:
+    """Bring the output folder up to date with the store (only what changed, unless ``full``).
 
-    Then, with ``feeds.hubs`` configured, tell each hub which feeds changed.
+    Then, with ``feeds.hubs`` configured, tell each hub which feeds changed:
+    through ``notifier`` (the service's background worker, which retries) when
+    given, else with one ping per hub and feed before returning (one-off commands).
     """
-    entries = store.entries()
-    digests = [build_digest(entries, r.day, r.since, r.until) for r in store.digests()]
-    report = publish(entries, digests, config, config.paths.output)
+    report = publish_store(store, config, config.paths.output, full=full)
     if config.feeds.hubs and report.changed_feeds:
-        if http is None:
-            with httpx.Client(timeout=HUB_TIMEOUT) as client:
-                ping_hubs(config.feeds.hubs, report.changed_feeds, client)
+        if notifier is not None:
+            notifier.notify(report.changed_feeds)
         else:
-            ping_hubs(config.feeds.hubs, report.changed_feeds, http)
+            with (
+                httpx.Client(timeout=HUB_TIMEOUT) as client,
+                Notifier(config.feeds.hubs, client, attempts=1) as once,
+            ):
+                once.notify(report.changed_feeds)
     return report
-
-
-def ping_hubs(hubs: Sequence[str], feeds: Sequence[str], http: httpx.Client) -> int:
-    """WebSub publish pings (hub.mode=publish), sent only once the new bytes are live.
-
-    A hub that is down costs a warning, never the publish: subscribers still
-    poll, and the next change pings again.  Returns how many pings were accepted.
-    """
-    accepted = 0
-    for hub in hubs:
-        for feed in feeds:
-            try:
-                response = http.post(hub, data={"hub.mode": "publish", "hub.url": feed})
-            except httpx.HTTPError as exc:
-                log.warning("hub %s not reached for %s: %s", hub, feed, exc)
-                continue
-            if response.is_success:
-                accepted += 1
-            else:
-                log.warning("hub %s answered %d for %s", hub, response.status_code, feed)
-    return accepted
 
 
 def due_day(config: Config, now: datetime) -> date:
@@ -86,12 +81,6 @@ def due_day(config: Config, now: datetime) -> date:
     today = now.astimezone(config.tz).date()
     _, until = digest_window(today, config.digest_clock, config.tz, None)
     return today if until <= now else date.fromordinal(today.toordinal() - 1)
-
-
-def unsubscribe_token(secret: str, email: str) -> str:
-    """A short HMAC of the address: the unsubscribe link proves who it was sent to without a login."""
-    mac = hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(mac[:16]).decode().rstrip("=")
 
 
 def _digest_for(config: Config, store: Store, day: date) -> tuple[Digest, bool]:
@@ -118,80 +107,90 @@ def run_digest(
 ) -> DigestResult:
     """Make the digest of ``day`` (default: the latest due), publish its page, and email it.
 
-    Each recipient gets a ledger row before anything is sent and is marked
-    sent right after the hand-over, so a crash or a re-run never sends one
-    digest twice to one address.  A re-run of a made day only retries failed
-    rows (and adds ``to`` when given).  A dry run stores and sends nothing.
+    Making the digest writes one ledger row per confirmed subscriber in the
+    same transaction; ``digest.delivery`` then sends each row at most once.
+    A re-run of a made day sends the rows still due.  ``to`` sends one test
+    copy outside the ledger; ``dry_run`` writes every email (or the one to
+    ``to``) as .eml files under ``<data>/dry-run/<day>/`` and stores nothing.
+    Neither needs the digest to be due.
     """
     started = clock.monotonic()
     day = day or due_day(config, now)
     digest, new = _digest_for(config, store, day)
-    if digest.until > now and not dry_run:
+    if dry_run or to is not None:
+        return _preview(config, store, mailer, digest, now, dry_run, to)
+    if digest.until > now:
         raise ConfigError(
             "--date",
             f"the digest of {day} is due at {digest.until.isoformat(timespec='minutes')}",
-            "wait until then, or preview it with --dry-run",
+            "wait until then, or preview it with --dry-run or --to",
         )
-    if dry_run:
-        return DigestResult(digest, made=False)
+    skip_empty = config.digest.empty_days == "skip"
     if new:
-        store.save_digest(DigestRecord(day, digest.since, digest.until, now, digest.count))
+        recipients = [] if digest.count == 0 and skip_empty else [s.email for s in store.subscribers()]
+        new = store.save_digest(DigestRecord(day, digest.since, digest.until, now, digest.count), recipients)
         run_publish(config, store)
-    if digest.count == 0 and config.digest.empty_days == "skip" and to is None:
-        log.info("digest day=%s entries=0 emails=skipped (digest.empty_days = skip)", day)
-        return DigestResult(digest, made=new)
-    subscribers = {s.email: s for s in store.subscribers()}
-    if to is not None:
-        subscribers.setdefault(to, Subscriber(to, (), True, now))
-    additions = [to] if to is not None else (list(subscribers) if new else [])
-    base = config.site.base_url.rstrip("/")
-    sender = parseaddr(config.smtp.sender)[1]
-    counts = {"sent": 0, "failed": 0, "refused": 0}
-    for delivery in store.plan_deliveries(day, additions):
-        subscriber = subscribers.get(delivery.email)
-        if subscriber is None:
-            store.mark_delivery(day, delivery.email, "refused", now, "no longer subscribed")
-            counts["refused"] += 1
-            continue
-        message = compose_digest_email(
-            digest,
-            config=config,
-            recipient=subscriber.email,
-            site_url=base + "/",
-            unsubscribe_url=f"{base}/unsubscribe/{unsubscribe_token(config.server.secret, subscriber.email)}",
-            unsubscribe_mailto=f"mailto:{sender}?subject=unsubscribe",
-            now=now,
-            sections=frozenset(subscriber.sections) or None,
-        )
-        error: str | None = None
-        try:
-            mailer.send(message)
-        except PermanentDeliveryError as exc:
-            status, error = "refused", str(exc)
-        except DeliveryError as exc:
-            status, error = "failed", str(exc)
-            log.warning("digest day=%s to=%s not delivered, will retry: %s", day, subscriber.email, exc)
-        else:
-            status = "sent"
-        store.mark_delivery(day, subscriber.email, status, now, error)
-        counts[status] += 1
+    record = store.digest(day)
+    assert record is not None  # saved above or before
+    report = deliver(
+        store,
+        mailer,
+        _maker(config, digest, now),
+        record,
+        links=personal_links(config, now),
+        retry=Retry(
+            first=timedelta(seconds=config.digest.retry_seconds),
+            give_up_after=timedelta(hours=config.digest.retry_hours),
+        ),
+        skip_empty=skip_empty,
+        now=now,
+    )
     log.info(
-        "digest day=%s entries=%d sent=%d failed=%d refused=%d ms=%d",
+        "digest day=%s entries=%d %s ms=%d",
         day,
         digest.count,
-        counts["sent"],
-        counts["failed"],
-        counts["refused"],
+        " ".join(f"{k}={v}" for k, v in report.__dict__.items()),
         (clock.monotonic() - started) * 1000,
     )
-    return DigestResult(digest, made=new, **counts)
+    return DigestResult(digest, made=new, delivery=report)
+
+
+def _maker(config: Config, digest: Digest, now: datetime) -> DigestEmailMaker:
+    return DigestEmailMaker(digest, config=config, site_url=config.site.base_url.rstrip("/") + "/", now=now)
+
+
+def _preview(
+    config: Config, store: Store, mailer: Mailer, digest: Digest, now: datetime, dry_run: bool, to: str | None
+) -> DigestResult:
+    """A test copy to ``to``, or a dry run into a folder: no ledger, nothing stored."""
+    folder = config.paths.data / "dry-run" / digest.day.isoformat()
+    target: Mailer = OutboxMailer(folder) if dry_run else mailer
+    recipients = [Subscriber(to, (), True, now)] if to is not None else store.subscribers()
+    maker = _maker(config, digest, now)
+    links = personal_links(config, now)
+    for subscriber in recipients:
+        personal = links(subscriber.email)
+        target.send(
+            maker.message(
+                subscriber.email,
+                unsubscribe_url=personal.unsubscribe,
+                unsubscribe_mailto=personal.mailto,
+                preferences_url=personal.preferences,
+                sections=frozenset(subscriber.sections) or None,
+            )
+        )
+    written = folder if dry_run else None
+    return DigestResult(digest, made=False, delivery=DeliveryReport(sent=len(recipients)), written_to=written)
 
 
 def catch_up_digest(config: Config, store: Store, mailer: Mailer, now: datetime) -> DigestResult | None:
-    """On start-up: make the latest due digest if it was missed, or finish its unsent emails."""
+    """On start-up: make the latest due digest if it was missed, or finish its emails that are due."""
     day = due_day(config, now)
-    if store.digest(day) is not None and not any(
-        d.status in ("pending", "failed") for d in store.deliveries(day)
-    ):
+    if store.digest(day) is not None and day not in store.days_due(now):
         return None
     return run_digest(config, store, mailer, now, day)
+
+
+def retry_deliveries(config: Config, store: Store, mailer: Mailer, now: datetime) -> list[DigestResult]:
+    """Send every ledger row that is due at ``now``, whatever its digest (the scheduler's retry job)."""
+    return [run_digest(config, store, mailer, now, day) for day in store.days_due(now)]

@@ -1,10 +1,12 @@
-"""The digest email, and the two ways it leaves: an outbox folder of .eml files, or an SMTP server.
+"""The digest and confirmation emails, and the two ways they leave: an outbox folder or SMTP.
 
-``compose_digest_email`` is pure (the clock comes in as ``now``).  Mailers
-are the edge: ``OutboxMailer`` is the embedded default until ``smtp.host``
-is set, ``SmtpMailer`` keeps one connection open across a run of sends.
-Both raise ``DeliveryError`` for "try again later" and
-``PermanentDeliveryError`` when the server refused this recipient for good.
+Composing is pure (the clock comes in as ``now``).  Mailers are the edge:
+``OutboxMailer`` is the embedded default until ``smtp.host`` is set,
+``SmtpMailer`` keeps one connection open across a run of sends.  Both raise
+``DeliveryError`` for "try again later", ``PermanentDeliveryError`` when the
+server refused this recipient for good, and ``UncertainDeliveryError`` when
+the message may have arrived; and both call a ``commit`` hook at their point
+of no return, which is what lets ``digest.delivery`` promise "never twice".
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 import smtplib
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email import policy
@@ -26,10 +29,11 @@ from pathlib import Path
 from typing import Protocol
 
 import css_inline
+import markupsafe
 
 from digest.config import Config, SmtpConfig
 from digest.digests import select_sections
-from digest.errors import ConfigError, DeliveryError, PermanentDeliveryError
+from digest.errors import ConfigError, DeliveryError, PermanentDeliveryError, UncertainDeliveryError
 from digest.output import absolute_url, digest_path, one_line, present
 from digest.site import cn_date, environment
 from digest.types import Digest, Entry
@@ -81,7 +85,121 @@ class DigestEmail:
     site_url: str
     web_url: str
     unsubscribe_url: str
+    preferences_url: str  # empty: no preferences link
     recipient: str
+
+
+@dataclass(frozen=True)
+class ConfirmEmail:
+    """The context of the confirmation email templates."""
+
+    title: str
+    recipient: str
+    confirm_url: str
+    hours: int  # how long the link works
+    site_url: str
+
+
+# Stand-ins rendered into the cached bodies and replaced per recipient (plain ASCII, so neither
+# Jinja's escaping nor css-inline's serialiser changes them).
+_RECIPIENT = "digest-slot-recipient"
+_UNSUBSCRIBE = "digest-slot-unsubscribe"
+_PREFERENCES = "digest-slot-preferences"
+
+
+class DigestEmailMaker:
+    """One digest's emails: bodies rendered once per section choice, headers folded once.
+
+    Rendering and CSS inlining cost milliseconds, more than the SMTP exchange;
+    per recipient only the address and the two personal links differ, so
+    those are slots filled in by plain replacement (HTML-escaped in the HTML
+    part).  Every header is checked here: nothing supplied can smuggle a
+    header in.  A line break in the sender or site title raises
+    ``ConfigError``; in a recipient ``PermanentDeliveryError`` (the address is
+    unusable); in an unsubscribe URI ``ValueError`` (our own code built it).
+    """
+
+    def __init__(self, digest: Digest, *, config: Config, site_url: str, now: datetime) -> None:
+        if now.utcoffset() is None:
+            raise ValueError("now must be timezone-aware")
+        self._digest = digest
+        self._sender = _sender_address(config.smtp.sender)
+        self._title = _subject_text(config.site.title)
+        self._site_url = site_url
+        self._date = format_datetime(now)
+        self._bodies: dict[tuple[frozenset[str] | None, bool], tuple[str, str, int]] = {}
+        self._headers: dict[int, list[tuple[str, str]]] = {}
+
+    def message(
+        self,
+        recipient: str,
+        *,
+        unsubscribe_url: str,
+        unsubscribe_mailto: str,
+        preferences_url: str | None = None,
+        sections: frozenset[str] | None = None,
+    ) -> EmailMessage:
+        """The email to ``recipient``, narrowed to the section slugs they chose (None: all)."""
+        to = _recipient_address(recipient)
+        list_unsubscribe = _list_unsubscribe(unsubscribe_url, unsubscribe_mailto)
+        text, html, count = self._rendered(sections, preferences_url is not None)
+        slots = {_RECIPIENT: to.addr_spec, _UNSUBSCRIBE: unsubscribe_url, _PREFERENCES: preferences_url or ""}
+        message = EmailMessage(policy=_POLICY)
+        for name, value in self._common_headers(count):
+            message.set_raw(name, value)
+        message["To"] = to
+        message.set_raw("Message-ID", make_msgid("digest", domain=self._sender.domain))
+        message.set_raw("List-Unsubscribe", list_unsubscribe)
+        message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+        message.set_content(_fill(text, slots, escape=False), cte="base64")
+        message.add_alternative(_fill(html, slots, escape=True), subtype="html", cte="base64")
+        return message
+
+    def count(self, sections: frozenset[str] | None) -> int:
+        """How many articles the email to a subscriber of ``sections`` holds."""
+        return select_sections(self._digest, sections).count
+
+    def _rendered(self, sections: frozenset[str] | None, preferences: bool) -> tuple[str, str, int]:
+        key = (sections, preferences)
+        if key not in self._bodies:
+            chosen = select_sections(self._digest, sections)
+            page = DigestEmail(
+                title=self._title,
+                day=chosen.day,
+                weekday=_WEEKDAYS[chosen.day.weekday()],
+                count=chosen.count,
+                sections=tuple(
+                    EmailSection(
+                        name=one_line(section.name),
+                        items=tuple(_item(entry, self._site_url) for entry in entries),
+                    )
+                    for section, entries in chosen.groups
+                ),
+                site_url=self._site_url,
+                web_url=absolute_url(self._site_url, digest_path(chosen.day)),
+                unsubscribe_url=_UNSUBSCRIBE,
+                preferences_url=_PREFERENCES if preferences else "",
+                recipient=_RECIPIENT,
+            )
+            text, html = _render("digest", page)
+            self._bodies[key] = (text, html, chosen.count)
+        return self._bodies[key]
+
+    def _common_headers(self, count: int) -> list[tuple[str, str]]:
+        """Subject, From, Date, List-Id, Auto-Submitted, folded by the email package once per count."""
+        if count not in self._headers:
+            subject = f"{self._title} · {cn_date(self._digest.day)} · {count} 篇"
+            list_id = f"{self._title} <daily.{self._sender.domain}>"
+            self._headers[count] = _folded(
+                [
+                    ("Subject", subject),
+                    ("From", self._sender),
+                    ("Date", self._date),
+                    ("List-Id", list_id),
+                    ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
+                ]
+            )
+        return self._headers[count]
 
 
 def compose_digest_email(
@@ -94,57 +212,79 @@ def compose_digest_email(
     unsubscribe_mailto: str,
     now: datetime,
     sections: frozenset[str] | None = None,
+    preferences_url: str | None = None,
 ) -> EmailMessage:
     """The digest as one multipart/alternative email (plain text + inlined-CSS HTML) to ``recipient``.
 
     ``sections`` narrows it to the section slugs the subscriber chose.  The
     headers carry RFC 2369/2919 list headers and RFC 8058 one-click
-    unsubscribe.  Nothing supplied can smuggle a header in: a line break in
-    the recipient raises ``PermanentDeliveryError`` (the address is unusable),
-    one in the sender or site title ``ConfigError``, one in an unsubscribe
-    URI ``ValueError`` (those are built by our own code).
+    unsubscribe.  For many recipients, make one ``DigestEmailMaker``.
     """
+    maker = DigestEmailMaker(digest, config=config, site_url=site_url, now=now)
+    return maker.message(
+        recipient,
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_mailto=unsubscribe_mailto,
+        preferences_url=preferences_url,
+        sections=sections,
+    )
+
+
+def compose_confirmation_email(
+    *, config: Config, recipient: str, confirm_url: str, hours: int, site_url: str, now: datetime
+) -> EmailMessage:
+    """The double opt-in email: one link that confirms the subscription within ``hours``."""
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     to = _recipient_address(recipient)
     sender = _sender_address(config.smtp.sender)
-    title = config.site.title
-    if _CONTROL.search(title) or not title.strip():
-        raise ConfigError("site.title", f"{title!r} cannot be an email subject", "use one line of plain text")
-    chosen = select_sections(digest, sections)
-    page = DigestEmail(
-        title=title,
-        day=chosen.day,
-        weekday=_WEEKDAYS[chosen.day.weekday()],
-        count=chosen.count,
-        sections=tuple(
-            EmailSection(
-                name=one_line(section.name), items=tuple(_item(entry, site_url) for entry in entries)
-            )
-            for section, entries in chosen.groups
-        ),
-        site_url=site_url,
-        web_url=absolute_url(site_url, digest_path(chosen.day)),
-        unsubscribe_url=unsubscribe_url,
-        recipient=to.addr_spec,
+    title = _subject_text(config.site.title)
+    if not _URI.fullmatch(confirm_url):
+        raise ValueError(f"confirmation URI {confirm_url!r} must be plain ASCII")
+    page = ConfirmEmail(
+        title=title, recipient=to.addr_spec, confirm_url=confirm_url, hours=hours, site_url=site_url
     )
-    env = environment()
-    text = env.get_template("email/digest.txt").render(page=page)
-    html = _INLINER.inline(env.get_template("email/digest.html").render(page=page))
-
+    text, html = _render("confirm", page)
     message = EmailMessage(policy=_POLICY)
-    message["Subject"] = f"{title} · {cn_date(chosen.day)} · {chosen.count} 篇"
+    message["Subject"] = f"请确认订阅{title}"
     message["From"] = sender
     message["To"] = to
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid("digest", domain=sender.domain)
-    message["List-Id"] = f"{title} <daily.{sender.domain}>"
-    message.set_raw("List-Unsubscribe", _list_unsubscribe(unsubscribe_url, unsubscribe_mailto))
-    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
+    message["Message-ID"] = make_msgid("confirm", domain=sender.domain)
+    message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
+
+
+def _render(name: str, page: DigestEmail | ConfirmEmail) -> tuple[str, str]:
+    """Plain text and HTML with the stylesheet inlined (mail clients drop <style> blocks)."""
+    env = environment()
+    text = env.get_template(f"email/{name}.txt").render(page=page)
+    html = _INLINER.inline(env.get_template(f"email/{name}.html").render(page=page))
+    return text, html
+
+
+def _fill(body: str, slots: dict[str, str], *, escape: bool) -> str:
+    for slot, value in slots.items():
+        body = body.replace(slot, str(markupsafe.escape(value)) if escape else value)
+    return body
+
+
+def _folded(headers: list[tuple[str, object]]) -> list[tuple[str, str]]:
+    """Headers as the email package folds and RFC 2047-encodes them, ready for ``set_raw``."""
+    scratch = EmailMessage(policy=_POLICY)
+    for name, value in headers:
+        scratch[name] = value
+    return [
+        (name, _POLICY.fold(name, value).partition(":")[2].lstrip(" ")) for name, value in scratch.items()
+    ]
+
+
+def _subject_text(title: str) -> str:
+    if _CONTROL.search(title) or not title.strip():
+        raise ConfigError("site.title", f"{title!r} cannot be an email subject", "use one line of plain text")
+    return title
 
 
 def _item(entry: Entry, site_url: str) -> EmailItem:
@@ -208,8 +348,16 @@ def _list_unsubscribe(https_url: str, mailto: str) -> str:
 class Mailer(Protocol):
     """Hands a finished email over for delivery."""
 
-    def send(self, message: EmailMessage) -> None:
-        """Deliver one message; ``DeliveryError`` to retry later, ``PermanentDeliveryError`` never."""
+    def send(self, message: EmailMessage, commit: Callable[[], None] | None = None) -> None:
+        """Deliver one message.
+
+        ``commit`` is called at the point of no return: everything but the
+        last step is done, and after it the message counts as handed over.
+        When ``commit`` raises, the message is abandoned (never delivered) and
+        the exception propagates.  Failures: ``DeliveryError`` to retry later,
+        ``PermanentDeliveryError`` never, ``UncertainDeliveryError`` when the
+        message may have arrived.
+        """
 
     def close(self) -> None:
         """Release connections; the mailer may not be used afterwards."""
@@ -220,14 +368,15 @@ class OutboxMailer:
 
     The embedded default: a digest can be read (and sent by hand) before any
     SMTP server is configured.  The name's time comes from the message's Date
-    header, so the same message always lands in the same file.
+    header, so the same message always lands in the same file.  The point of
+    no return is the rename of the finished temporary file.
     """
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
 
-    def send(self, message: EmailMessage) -> None:
-        """Write ``message`` atomically (temporary file, fsync, rename)."""
+    def send(self, message: EmailMessage, commit: Callable[[], None] | None = None) -> None:
+        """Write ``message`` atomically (temporary file, fsync, ``commit``, rename)."""
         data = message.as_bytes()
         target = self._folder / f"{_stamp(message)}-{_safe_recipient(message)}-{_short_hash(data)}.eml"
         temp: str | None = None
@@ -238,13 +387,16 @@ class OutboxMailer:
                 handle.write(data)
                 handle.flush()
                 os.fsync(handle.fileno())
+            if commit is not None:
+                commit()
             os.replace(temp, target)
         except OSError as exc:
-            if temp is not None:
-                Path(temp).unlink(missing_ok=True)
             raise DeliveryError(
                 f"cannot write {target}: {exc.strerror or exc}; check {self._folder} is a writable folder"
             ) from exc
+        finally:
+            if temp is not None:
+                Path(temp).unlink(missing_ok=True)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -273,9 +425,12 @@ class SmtpMailer:
     """Sends through one SMTP connection, reused across ``send`` calls and reopened when it drops.
 
     Each message goes to exactly one recipient, so a refusal is always about
-    that recipient.  Before reusing an idle connection it is checked with
-    NOOP rather than retrying a failed send, because a send that failed after
-    DATA may have been delivered and a retry would mail it twice.
+    that recipient.  The transaction is spelled out (MAIL, RCPT, DATA, body)
+    so that ``commit`` runs just before the final ``.``: until then the
+    server discards everything if the connection breaks (RFC 5321 §4.1.1.4),
+    so a reused connection found dead is replaced and the message tried once
+    more; after the ``.`` a broken connection leaves it unknown whether the
+    message arrived, and it is never retried.
     """
 
     def __init__(
@@ -295,20 +450,50 @@ class SmtpMailer:
         self._ssl_context = ssl_context or ssl.create_default_context()
         self._connection: smtplib.SMTP | None = None
 
-    def send(self, message: EmailMessage) -> None:
+    def send(self, message: EmailMessage, commit: Callable[[], None] | None = None) -> None:
         """Deliver ``message`` to its one recipient."""
         recipients = [addr for _, addr in getaddresses([str(h) for h in message.get_all("To", [])])]
         if len(recipients) != 1:
             raise ValueError(f"a digest email goes to exactly one recipient, not {recipients}")
         recipient = recipients[0]
+        sender = parseaddr(str(message["From"]))[1]
+        data = _dot_stuffed(message.as_bytes(policy=_POLICY.clone(linesep="\r\n")))
+        reused = self._connection is not None
         try:
-            self._connect().send_message(message)
+            try:
+                connection = self._transfer(sender, recipient, data)
+            except OSError as exc:  # smtplib's errors are OSErrors too
+                if not reused or not _stale(exc):
+                    raise
+                # The idle connection had gone stale; nothing was handed over yet.
+                self._drop()
+                connection = self._transfer(sender, recipient, data)
         except (smtplib.SMTPException, OSError) as exc:
             failure = self._failure(exc, recipient)
-            if not isinstance(failure, PermanentDeliveryError):
+            if isinstance(failure, PermanentDeliveryError):
+                self._reset()
+            else:
                 # The session's state is unknown (or the server said 421): start afresh next time.
                 self._drop()
             raise failure from exc
+        if commit is not None:
+            try:
+                commit()
+            except BaseException:
+                self._drop()  # abandons the transaction: the server discards a message without its "."
+                raise
+        try:
+            connection.send(b".\r\n")
+            code, reply = connection.getreply()
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()
+            raise UncertainDeliveryError(
+                f"{self._where} did not confirm the message to {recipient} ({exc or 'connection closed'}); "
+                "it may have arrived, so it is not sent again"
+            ) from exc
+        if code != 250:
+            self._drop() if code == 421 else self._reset()
+            raise _by_code(code, f"{self._where} rejected the message to {recipient}: {code} {_text(reply)}")
 
     def close(self) -> None:
         """Say QUIT and close the connection, if one is open."""
@@ -322,14 +507,24 @@ class SmtpMailer:
         finally:
             connection.close()
 
+    def _transfer(self, sender: str, recipient: str, data: bytes) -> smtplib.SMTP:
+        """MAIL, RCPT, DATA and the body without its final ``.``, on a (re)used connection."""
+        connection = self._connect()
+        code, reply = connection.mail(sender)
+        if code != 250:
+            raise _Closing() if code == 421 else smtplib.SMTPSenderRefused(code, reply, sender)
+        code, reply = connection.rcpt(recipient)
+        if code not in (250, 251):
+            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+        code, reply = connection.docmd("DATA")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        connection.send(data)
+        return connection
+
     def _connect(self) -> smtplib.SMTP:
         if self._connection is not None:
-            try:
-                if self._connection.noop()[0] == 250:
-                    return self._connection
-            except (smtplib.SMTPException, OSError):
-                pass
-            self._drop()
+            return self._connection
         config = self._config
         # The host goes to the constructor (which connects): STARTTLS checks the certificate against it.
         connection: smtplib.SMTP
@@ -351,6 +546,15 @@ class SmtpMailer:
             raise
         self._connection = connection
         return connection
+
+    def _reset(self) -> None:
+        """RSET after a refusal, so the connection can carry the next message."""
+        if self._connection is None:
+            return
+        try:
+            self._connection.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
 
     def _drop(self) -> None:
         connection, self._connection = self._connection, None
@@ -394,6 +598,26 @@ class SmtpMailer:
                 "check smtp.host and smtp.port and that the server is running"
             )
         return DeliveryError(f"{where}: {exc}")
+
+
+class _Closing(smtplib.SMTPResponseException):
+    """421 to MAIL: the server is closing the connection (often an idle one it timed out)."""
+
+    def __init__(self) -> None:
+        super().__init__(421, "service closing transmission channel")
+
+
+def _stale(exc: OSError) -> bool:
+    """Whether an error before the final "." says the connection is gone rather than "no"."""
+    return isinstance(exc, smtplib.SMTPServerDisconnected | _Closing) or not isinstance(
+        exc, smtplib.SMTPException
+    )
+
+
+def _dot_stuffed(data: bytes) -> bytes:
+    """The DATA body: a leading "." doubled on every line (RFC 5321 §4.5.2), ending in CRLF."""
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 
 def _by_code(code: int, text: str) -> DeliveryError:

@@ -1,39 +1,73 @@
-"""Publish: build every output file in memory, then write the changed ones atomically.
+"""Publish: render feeds and pages into the output folder, doing work in proportion to what changed.
 
-Each file goes to a temporary name in its own folder and is renamed over the
-old one (``os.replace``), so a reader or the HTTP server never sees half a
-feed.  Files whose bytes are already right are not touched, so their mtime
-and ETag survive a no-op republish.  All temporary files are written before
-the first rename: a full disk or a bad permission stops the publish with the
-previous output intact.  Renames go pages first and subscription feeds last,
-so a feed never links to an article page that is not there yet.  Files that
-no longer belong are removed last, and only inside the folders we own.
+A *full* build renders every document from a ``Catalog``, streaming entries
+a batch at a time (``render_all``).  An *incremental* publish from the store
+(``publish_store``) asks what changed since the last publish and renders only
+that: the pages of new or changed articles; the front page and the touched
+sections' pages (bounded queries); the subscription documents of the touched
+feeds (their newest rows); the archive pages whose entries moved (the open
+page, a page that just filled, a page holding a corrected article); digest
+pages for new digests or digests holding a changed article.  Full archive
+pages never change, so a publish on a 100k-article archive costs about what
+it costs on a small one.
 
-No fsync: the guarantee sought is "never half a file" for readers, which the
-rename gives; after a power loss the next publish rewrites whatever differs.
+The store remembers what each article looked like when published
+(``published_entries``); the output folder holds a marker whose token the
+store also keeps, so a wiped output folder, a rebuilt database, new code,
+templates, settings or sections all make the next publish a full one, as
+does ``digest publish --full``.  Writing goes through ``staging.Stager``:
+everything is staged before the first rename, unchanged bytes are not
+rewritten, and a failure leaves the previous output whole.
 """
 
 from __future__ import annotations
 
-import errno
+import bisect
+import hashlib
+import json
 import logging
 import os
-import tempfile
+import secrets
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from functools import cache
+from pathlib import Path
 
+from digest import __version__
+from digest.catalog import Catalog, MemoryCatalog
 from digest.config import Config
-from digest.errors import PublishError
-from digest.feeds import build_feeds
-from digest.output import OWNED_FOLDERS, absolute_url, feed_order, present, sections_of
-from digest.site import build_site
-from digest.types import Digest, Entry
+from digest.digests import build_digest
+from digest.feeds import (
+    FeedItem,
+    FeedSpec,
+    Layout,
+    all_spec,
+    archive_document,
+    digest_item,
+    digests_spec,
+    feed_documents,
+    opml,
+    section_spec,
+    story_item,
+    subscription_document,
+)
+from digest.output import DIGESTS_FEED, OPML, Story, absolute_url, open_archive_path, present
+from digest.site import SECTION_PAGE_SIZE, TEMPLATES, Site
+from digest.staging import Stager, is_subscription
+from digest.store import DigestRecord, Store
+from digest.types import Digest, Entry, Section
 
 log = logging.getLogger(__name__)
 
-_FIX = "check that paths.output names a folder this user can write, on a disk with free space"
+Put = Callable[[str, bytes], None]
+
+# Hidden (the server never serves dot files); holds the token of the build the folder is from.
+MARKER = ".digest-publish"
+# Past this many changed articles one streaming rebuild is cheaper than per-article rank queries.
+INCREMENTAL_LIMIT = 2000
+# The code whose output the folder holds: a change to any of these means a full rebuild.
+_RENDERING_MODULES = ("catalog", "digests", "feeds", "output", "publish", "site")
 
 
 @dataclass(frozen=True)
@@ -41,158 +75,279 @@ class PublishReport:
     """What one publish did to the output folder."""
 
     written: tuple[str, ...]  # relative paths whose bytes changed and were (re)written
-    unchanged: int  # files whose bytes were identical, left untouched (mtime kept)
-    changed_feeds: tuple[str, ...]  # absolute feed URLs that changed (for WebSub pings)
-
-
-def one_per_day(digests: Sequence[Digest]) -> list[Digest]:
-    """The latest-made digest of each day, oldest day first (a day has one page and one Atom id)."""
-    latest: dict[object, Digest] = {}
-    for digest in sorted(digests, key=lambda d: (d.day, d.until)):
-        latest[digest.day] = digest
-    return list(latest.values())
+    unchanged: int  # files rendered whose bytes were identical, left untouched (mtime kept)
+    changed_feeds: tuple[str, ...]  # absolute URLs of subscription documents that changed (WebSub topics)
+    removed: tuple[str, ...] = ()  # relative paths that no longer belong
+    full: bool = True  # every document was rendered (False: only what changed)
 
 
 def build_plan(entries: Sequence[Entry], digests: Sequence[Digest], config: Config) -> dict[str, bytes]:
-    """Every file the output folder should hold, by relative path.  Pure: no I/O beyond templates."""
-    stories = [present(entry) for entry in feed_order(entries)]
-    sections = sections_of(stories)
-    days = one_per_day(digests)
-    plan = build_site(stories, sections, days, config)
-    plan.update(build_feeds(stories, sections, days, config))
-    return plan
+    """Every file the output folder should hold for ``entries`` and ``digests``, by relative path.
 
-
-def is_subscription(path: str) -> bool:
-    """A subscription document (a WebSub topic) lives right in ``feeds/``; archive pages below it are not."""
-    pure = PurePosixPath(path)
-    return pure.parent == PurePosixPath("feeds") and pure.suffix == ".atom"
-
-
-def _write_order(path: str) -> tuple[int, str]:
-    """Pages and archives before subscription feeds, which announce them; OPML last of all."""
-    if is_subscription(path):
-        return (1, path)
-    if path.endswith(".opml"):
-        return (2, path)
-    return (0, path)
-
-
-def _target(output_dir: Path, path: str) -> Path:
-    """``output_dir/path``, refusing anything that would land outside the folder."""
-    pure = PurePosixPath(path)
-    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
-        raise PublishError(f"refusing to write {path!r} outside the output folder {output_dir}")
-    return output_dir.joinpath(*pure.parts)
-
-
-def _same_bytes(target: Path, data: bytes) -> bool:
-    try:
-        return target.stat().st_size == len(data) and target.read_bytes() == data
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-
-
-def _stage(target: Path, data: bytes) -> Path:
-    """Write ``data`` to a fresh temporary file beside ``target`` (same filesystem, so rename is atomic)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        # mkstemp makes 0600; the files are public documents a separate web server may serve.
-        os.chmod(name, 0o644)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-    return Path(name)
-
-
-def _discard(staged: Sequence[tuple[Path, Path]]) -> None:
-    for temp, _ in staged:
-        temp.unlink(missing_ok=True)
-
-
-def write_plan(plan: Mapping[str, bytes], output_dir: Path) -> tuple[list[str], int]:
-    """Put ``plan`` into ``output_dir``; returns (paths written, count unchanged).
-
-    Raises ``PublishError`` naming the folder when it cannot be written.
+    In memory, for tests and small builds; a digest counts by its day and window.
     """
-    written: list[str] = []
-    unchanged = 0
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for path in sorted(plan, key=_write_order):
-            target = _target(output_dir, path)
-            if target.is_dir():
-                # Found now, not at rename time, so the failure comes before any file is replaced.
-                raise IsADirectoryError(errno.EISDIR, "a folder is in the way", str(target))
-            if _same_bytes(target, plan[path]):
-                unchanged += 1
-                continue
-            staged.append((_stage(target, plan[path]), target))
-            written.append(path)
-        for index, (temp, target) in enumerate(staged):
-            try:
-                os.replace(temp, target)
-            except OSError:
-                _discard(staged[index:])
-                raise
-    except OSError as exc:
-        _discard(staged)
-        where = exc.filename or output_dir
-        raise PublishError(
-            f"cannot write {where} in the output folder {output_dir}: {exc.strerror}; {_FIX}"
-        ) from exc
-    return written, unchanged
-
-
-def prune(plan: Mapping[str, bytes], output_dir: Path) -> list[str]:
-    """Remove files in the owned folders that the plan no longer holds (and folders left empty)."""
-    keep = {_target(output_dir, path) for path in plan}
-    removed: list[str] = []
-    try:
-        for folder in OWNED_FOLDERS:
-            top = output_dir / folder
-            if not top.is_dir():
-                continue
-            for dirpath, _dirnames, filenames in os.walk(top, topdown=False):
-                here = Path(dirpath)
-                for name in filenames:
-                    if here / name not in keep:
-                        (here / name).unlink()
-                        removed.append((here / name).relative_to(output_dir).as_posix())
-                if here != top and not any(here.iterdir()):
-                    here.rmdir()
-    except OSError as exc:
-        raise PublishError(
-            f"cannot remove {exc.filename} from the output folder {output_dir}: {exc.strerror}; {_FIX}"
-        ) from exc
-    return removed
+    plan: dict[str, bytes] = {}
+    render_all(MemoryCatalog(entries, digests), config, plan.__setitem__)
+    return plan
 
 
 def publish(
     entries: Sequence[Entry], digests: Sequence[Digest], config: Config, output_dir: Path
 ) -> PublishReport:
-    """Render every feed and page for ``entries`` and ``digests`` into ``output_dir``.
+    """Render every feed and page for ``entries`` and ``digests`` into ``output_dir`` (a full build).
 
-    Only files whose bytes change are written.  On failure raises ``PublishError``
-    and the files already in place stay whole.
+    Only files whose bytes change are written; files that no longer belong are
+    removed.  On failure raises ``PublishError`` and the files in place stay whole.
     """
     started = time.monotonic()
-    plan = build_plan(entries, digests, config)
-    if output_dir.exists() and not output_dir.is_dir():
-        raise PublishError(f"the output folder {output_dir} is a file; set paths.output to a folder")
-    written, unchanged = write_plan(plan, output_dir)
-    removed = prune(plan, output_dir)
+    with Stager(output_dir) as stager:
+        render_all(MemoryCatalog(entries, digests), config, stager.put)
+        written, removed = stager.commit()
+        removed += stager.prune()
+    return _report(config, stager, written, removed, True, started)
+
+
+def publish_store(store: Store, config: Config, output_dir: Path, full: bool = False) -> PublishReport:
+    """Bring ``output_dir`` up to date with the store: only what changed, or everything when
+    ``full`` is asked or the folder cannot be trusted to match (see the module docstring)."""
+    started = time.monotonic()
+    sections = store.feed_sections()
+    stamp = _stamp(config, sections)
+    state = store.publish_state()
+    changes: list[tuple[Entry, str | None]] = []
+    made: list[DigestRecord] = []
+    trusted = bool(state.get("token")) and _read_marker(output_dir) == state["token"]
+    full = full or not trusted or state.get("stamp") != stamp
+    if not full:
+        changes, made = store.unpublished(), store.unpublished_digests()
+        moved = any(old not in (None, entry.section.slug) for entry, old in changes)
+        full = moved or len(changes) > INCREMENTAL_LIMIT
+    with Stager(output_dir) as stager:
+        if full:
+            # Until this build is in place the folder matches nothing: a failure means full again.
+            store.set_publish_state({"token": ""})
+            store.mark_all_published()
+            render_all(store, config, stager.put)
+            written, removed = stager.commit()
+            removed += stager.prune()
+            token = secrets.token_hex(16)
+            _write_marker(output_dir, token)
+            store.set_publish_state({"token": token, "stamp": stamp})
+        else:
+            entries, dirty = _render_changes(store, config, sections, changes, made, stager)
+            written, removed = stager.commit()
+            store.mark_published(entries, dirty)
+    return _report(config, stager, written, removed, full, started)
+
+
+def render_all(catalog: Catalog, config: Config, put: Put) -> None:
+    """Render every document from ``catalog`` into ``put(path, bytes)``, streaming the entries."""
+    sections = catalog.feed_sections()
+    site = Site(config, sections)
+    for path, data in site.static().items():
+        put(path, data)
+    put(*site.index([present(e) for e in catalog.latest_issue()]))
+    put(*site.subscribe())
+    for section in sections:
+        put(*site.section(section, _stories(catalog.section_latest(section.slug, SECTION_PAGE_SIZE + 1))))
+    specs = _feed_specs(config, sections)
+    for spec, slug in specs:
+        stories: Iterable[Story] = map(present, catalog.feed_stream(slug))
+        if slug is None:
+            stories = _with_article_pages(stories, site, put)  # one pass over the archive for both
+        layout = Layout(spec.name, catalog.feed_count(slug), config.feeds.size)
+        items = (story_item(story, config) for story in stories)
+        for path, data in feed_documents(spec, layout, items, config):
+            put(path, data)
+    records = catalog.digests()
+    put(*site.digests([(r.day, r.count) for r in records]))
+    ordered = _digest_order(records)
+    layout = Layout(DIGESTS_FEED, len(ordered), config.feeds.size)
+    items = (digest_item(d, config) for d in _with_digest_pages(catalog, ordered, site, put))
+    for path, data in feed_documents(digests_spec(config), layout, items, config):
+        put(path, data)
+    put(OPML, opml([*(spec for spec, _ in specs), digests_spec(config)], config))
+
+
+def _render_changes(
+    store: Store,
+    config: Config,
+    sections: Sequence[Section],
+    changes: Sequence[tuple[Entry, str | None]],
+    made: Sequence[DigestRecord],
+    stager: Stager,
+) -> tuple[list[Entry], list[DigestRecord]]:
+    """Render what ``changes`` (new or changed entries, in feed order) and ``made`` touch.
+
+    Returns the entries and digests rendered, for the store to mark published.
+    """
+    site = Site(config, sections)
+    entries = [entry for entry, _ in changes]
+    for entry in entries:
+        stager.put(*site.article(present(entry)))
+    if entries:
+        stager.put(*site.index(_stories(store.latest_issue())))
+    touched = {entry.section.slug for entry in entries}
+    for section in sections:
+        if section.slug in touched:
+            stager.put(
+                *site.section(section, _stories(store.section_latest(section.slug, SECTION_PAGE_SIZE + 1)))
+            )
+    for spec, slug in _feed_specs(config, sections):
+        mine = [(entry, old) for entry, old in changes if slug is None or entry.section.slug == slug]
+        if not mine:
+            continue
+        layout = Layout(spec.name, store.feed_count(slug), config.feeds.size)
+        new = [entry for entry, old in mine if old is None]
+        first = None
+        if new:
+            # Entries from the first new one on shift; the newly archived start at the old boundary.
+            before = max(layout.total - len(new) - layout.size, 0)
+            first = min(store.feed_rank(new[0], slug), before)
+        corrected = [store.feed_rank(entry, slug) for entry, old in mine if old is not None]
+
+        def window(start: int, stop: int, slug: str | None = slug) -> list[FeedItem]:
+            return [story_item(present(e), config) for e in store.feed_window(slug, start, stop)]
+
+        _render_pages(spec, layout, first, corrected, window, config, stager)
+
+    records = store.digests()
+    dirty = _dirty_digests(records, made, entries)
+    if dirty:
+        stager.put(*site.digests([(r.day, r.count) for r in records]))
+        for digest in map(lambda r: _digest(store, r), dirty):
+            stager.put(*site.digest(digest))
+        ordered = _digest_order(records)
+        rank = {record.day: index for index, record in enumerate(ordered)}
+        ranks = [rank[record.day] for record in dirty]
+        layout = Layout(DIGESTS_FEED, len(ordered), config.feeds.size)
+
+        def digest_window(start: int, stop: int) -> list[FeedItem]:
+            return [digest_item(_digest(store, record), config) for record in ordered[start:stop]]
+
+        # A new digest pushes the oldest live one into the archive: start at the old boundary.
+        first = min(min(ranks), max(layout.archived - len(dirty), 0))
+        _render_pages(digests_spec(config), layout, first, ranks, digest_window, config, stager)
+    return entries, dirty
+
+
+def _render_pages(
+    spec: FeedSpec,
+    layout: Layout,
+    first: int | None,
+    changed: Sequence[int],
+    window: Callable[[int, int], list[FeedItem]],
+    config: Config,
+    stager: Stager,
+) -> None:
+    """The subscription document of a feed, and the archive pages holding a rank in ``changed`` or
+    any rank from ``first`` on (None: no entry moved)."""
+    numbers = {layout.page_of(rank) for rank in changed if rank < layout.archived}
+    if first is not None:
+        numbers.update(range(layout.page_of(first), layout.pages + 1))
+    for number in sorted(numbers):
+        start, stop = layout.bounds(number)
+        stager.put(*archive_document(spec, layout, number, window(start, stop), config))
+    stager.put(*subscription_document(spec, layout, window(layout.archived, layout.total), config))
+    if not layout.has_open_page:
+        stager.remove(open_archive_path(spec.name))  # it just filled up and became a numbered page
+
+
+def _dirty_digests(
+    records: Sequence[DigestRecord], made: Sequence[DigestRecord], entries: Sequence[Entry]
+) -> list[DigestRecord]:
+    """Digests to render again: the newly made ones, and those whose window holds a changed entry."""
+    seen = sorted(entry.first_seen for entry in entries)
+    fresh = {record.day for record in made}
+    return [
+        record
+        for record in records
+        if record.day in fresh
+        or bisect.bisect_left(seen, record.since) < bisect.bisect_left(seen, record.until)
+    ]
+
+
+def _digest_order(records: Sequence[DigestRecord]) -> list[DigestRecord]:
+    """Digests in feed order, oldest first."""
+    return sorted(records, key=lambda r: (r.until, r.day))
+
+
+def _digest(catalog: Catalog, record: DigestRecord) -> Digest:
+    return build_digest(
+        catalog.entries_first_seen(record.since, record.until), record.day, record.since, record.until
+    )
+
+
+def _with_digest_pages(
+    catalog: Catalog, records: Iterable[DigestRecord], site: Site, put: Put
+) -> Iterator[Digest]:
+    """Each digest of ``records``, its page put on the way (one read of its entries for both)."""
+    for record in records:
+        digest = _digest(catalog, record)
+        put(*site.digest(digest))
+        yield digest
+
+
+def _with_article_pages(stories: Iterable[Story], site: Site, put: Put) -> Iterator[Story]:
+    """``stories`` passed through, each article page put on the way."""
+    for story in stories:
+        put(*site.article(story))
+        yield story
+
+
+def _stories(entries: Iterable[Entry]) -> list[Story]:
+    return [present(entry) for entry in entries]
+
+
+def _feed_specs(config: Config, sections: Sequence[Section]) -> list[tuple[FeedSpec, str | None]]:
+    """The article feeds with the section each filters on (None: every article)."""
+    return [(all_spec(config), None), *((section_spec(config, s), s.slug) for s in sections)]
+
+
+@cache
+def _code_stamp() -> str:
+    """A fingerprint of the rendering code and the templates."""
+    digest = hashlib.sha256(__version__.encode())
+    package = Path(__file__).parent
+    for path in (
+        *(package / f"{name}.py" for name in _RENDERING_MODULES),
+        *sorted(p for p in TEMPLATES.rglob("*") if p.is_file()),
+    ):
+        digest.update(path.as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _stamp(config: Config, sections: Sequence[Section]) -> str:
+    """What every page depends on: code, templates, the site and feed settings, the section list."""
+    facts = [_code_stamp(), repr(config.site), repr(config.feeds), [(s.name, s.slug) for s in sections]]
+    return hashlib.sha256(json.dumps(facts, ensure_ascii=False).encode()).hexdigest()
+
+
+def _read_marker(output_dir: Path) -> str:
+    try:
+        return (output_dir / MARKER).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _write_marker(output_dir: Path, token: str) -> None:
+    temp = output_dir / f"{MARKER}.tmp"
+    temp.write_text(token + "\n", encoding="ascii")
+    os.replace(temp, output_dir / MARKER)
+
+
+def _report(
+    config: Config, stager: Stager, written: list[str], removed: list[str], full: bool, started: float
+) -> PublishReport:
     changed = tuple(absolute_url(config.site.base_url, path) for path in written if is_subscription(path))
     log.info(
-        "published files=%d written=%d unchanged=%d removed=%d feeds_changed=%d ms=%d",
-        len(plan),
+        "published mode=%s rendered=%d written=%d unchanged=%d removed=%d feeds_changed=%d ms=%d",
+        "full" if full else "incremental",
+        len(written) + stager.unchanged,
         len(written),
-        unchanged,
+        stager.unchanged,
         len(removed),
         len(changed),
         (time.monotonic() - started) * 1000,
     )
-    return PublishReport(written=tuple(written), unchanged=unchanged, changed_feeds=changed)
+    return PublishReport(tuple(written), stager.unchanged, changed, tuple(removed), full)

@@ -61,9 +61,10 @@ _TYPES: dict[str, tuple[str, bool]] = {
 }
 _DEFAULT_TYPE = ("application/octet-stream", False)
 _FRESH = b"public, max-age=300"
-# RFC 5005 archive documents never change once written.
+# RFC 5005 archive documents never change once full; the one still filling is named open.atom.
 _IMMUTABLE = b"public, max-age=31536000, immutable"
 _ARCHIVE_PREFIX = "/feeds/archive/"
+_OPEN_ARCHIVE = "/open.atom"
 _ETAG = re.compile(r'(?:W/)?"([^"]*)"')
 _GZIP_CACHE_ENTRIES = 64
 
@@ -175,7 +176,7 @@ class _App:
         headers += [
             (b"etag", f'"{etag}"'.encode()),
             (b"last-modified", formatdate(found.mtime, usegmt=True).encode()),
-            (b"cache-control", _IMMUTABLE if path.startswith(_ARCHIVE_PREFIX) else _FRESH),
+            (b"cache-control", _IMMUTABLE if _is_full_archive(path) else _FRESH),
         ]
         if path.endswith(".atom") and self._hubs and not path.startswith(_ARCHIVE_PREFIX):
             headers += self._websub_links(scope, path)
@@ -190,6 +191,11 @@ class _App:
         base = self._base_url or _request_origin(scope)
         links = [f'<{hub}>; rel="hub"' for hub in self._hubs] + [f'<{base}{path}>; rel="self"']
         return [(b"link", link.encode()) for link in links]
+
+
+def _is_full_archive(path: str) -> bool:
+    """A full RFC 5005 archive page, which can be cached forever (``feeds.Layout``)."""
+    return path.startswith(_ARCHIVE_PREFIX) and not path.endswith(_OPEN_ARCHIVE)
 
 
 class _GzipCache:

@@ -41,6 +41,8 @@ from digest.output import (
 from digest.types import Digest, Section
 
 TEMPLATES = Path(__file__).parents[1] / "templates"
+# Articles listed on a section page; the section feed's archive holds the rest.
+SECTION_PAGE_SIZE = 100
 
 # A square icon for feed readers (RFC 4287 atom:icon); drawn, not lettered, so it needs no font.
 ICON_SVG = (
@@ -102,11 +104,17 @@ class IndexPage:
 
 @dataclass(frozen=True)
 class SectionPage:
-    """``sections/<slug>.html``: every article of one section, newest issue first."""
+    """``sections/<slug>.html``: a section's newest articles, newest issue first.
+
+    ``older`` leads to the section's feed, whose archive holds every older
+    article ("" when the page shows them all): a page listing every article
+    ever would grow without end and be rewritten on every new one.
+    """
 
     chrome: Chrome
     section: Section
     days: tuple[DayGroup, ...]
+    older: str
 
 
 @dataclass(frozen=True)
@@ -129,11 +137,20 @@ class DigestPage:
 
 
 @dataclass(frozen=True)
+class DigestLink:
+    """One digest in the list: its day, how many articles it holds, and its page."""
+
+    day: date
+    count: int
+    href: str
+
+
+@dataclass(frozen=True)
 class DigestsPage:
-    """``digests/index.html``: every digest, newest first; each link's label is its day."""
+    """``digests/index.html``: every digest, newest first."""
 
     chrome: Chrome
-    digests: tuple[tuple[Digest, str], ...]  # (digest, href)
+    digests: tuple[DigestLink, ...]
 
 
 @dataclass(frozen=True)
@@ -170,8 +187,20 @@ def render(template: str, page: Any) -> bytes:
     return environment().get_template(template).render(page=page).encode("utf-8")
 
 
-class _Pages:
-    """Builds the chrome of each page from the site's shared facts."""
+def _by_section(stories: Sequence[Story]) -> list[tuple[Section, list[Story]]]:
+    """Stories grouped by section slug, sections in order of first appearance, stories kept in order."""
+    groups: dict[str, tuple[Section, list[Story]]] = {}
+    for story in stories:
+        groups.setdefault(story.section.slug, (story.section, []))[1].append(story)
+    return list(groups.values())
+
+
+class Site:
+    """Renders each page of the site; every method returns ``(path, bytes)``.
+
+    ``sections`` (navigation order) appear on every page, so a new section
+    means a full rebuild; otherwise each page can be rendered on its own.
+    """
 
     def __init__(self, config: Config, sections: Sequence[Section]) -> None:
         self.config = config
@@ -179,6 +208,7 @@ class _Pages:
         self.sections = tuple(sections)
 
     def chrome(self, path: str, title: str, feeds: Sequence[FeedSpec]) -> Chrome:
+        """What ``path`` shares with every page; ``feeds`` are announced besides the all-articles feed."""
         root = root_prefix(path)
         nav = (
             Link("首页", root + INDEX),
@@ -196,69 +226,64 @@ class _Pages:
         )
 
     def group(self, path: str, section: Section, stories: Sequence[Story]) -> SectionGroup:
+        """One section's stories as shown on the page at ``path``."""
         clean = Section(one_line(section.name), section.slug)
         return SectionGroup(clean, root_prefix(path) + section_path(section), tuple(stories))
 
+    def static(self) -> dict[str, bytes]:
+        """The stylesheet and the feed icon."""
+        return {STYLESHEET: (TEMPLATES / "static" / "style.css").read_bytes(), ICON: ICON_SVG}
 
-def _by_section(stories: Sequence[Story]) -> list[tuple[Section, list[Story]]]:
-    """Stories grouped by section slug, sections in order of first appearance, stories kept in order."""
-    groups: dict[str, tuple[Section, list[Story]]] = {}
-    for story in stories:
-        groups.setdefault(story.section.slug, (story.section, []))[1].append(story)
-    return list(groups.values())
-
-
-def build_site(
-    stories: Sequence[Story], sections: Sequence[Section], digests: Sequence[Digest], config: Config
-) -> dict[str, bytes]:
-    """Every HTML page plus the static files, by output path.
-
-    ``stories`` in any order; ``sections`` in navigation order; ``digests`` at most one per day.
-    """
-    pages = _Pages(config, sections)
-    files: dict[str, bytes] = {STYLESHEET: (TEMPLATES / "static" / "style.css").read_bytes(), ICON: ICON_SVG}
-
-    latest = max((s.issue_date for s in stories), default=None)
-    issue = sorted((s for s in stories if s.issue_date == latest), key=lambda s: (s.position, s.uid))
-    files[INDEX] = render(
-        "index.html",
-        IndexPage(
-            chrome=pages.chrome(INDEX, "", [digests_spec(config)]),
+    def index(self, issue: Sequence[Story]) -> tuple[str, bytes]:
+        """The front page: ``issue`` holds the stories of the latest issue, in any order."""
+        latest = max((s.issue_date for s in issue), default=None)
+        ordered = sorted(issue, key=lambda s: (s.position, s.uid))
+        page = IndexPage(
+            chrome=self.chrome(INDEX, "", [digests_spec(self.config)]),
             issue_date=latest,
-            groups=tuple(pages.group(INDEX, sec, group) for sec, group in _by_section(issue)),
-        ),
-    )
-
-    for section in sections:
-        path = section_path(section)
-        mine = sorted(
-            (s for s in stories if s.section.slug == section.slug),
-            key=lambda s: (-s.issue_date.toordinal(), s.position, s.uid),
+            groups=tuple(self.group(INDEX, sec, group) for sec, group in _by_section(ordered)),
         )
-        days = tuple(DayGroup(day, tuple(group)) for day, group in groupby(mine, key=lambda s: s.issue_date))
-        chrome = pages.chrome(path, one_line(section.name), [section_spec(config, section)])
-        files[path] = render("section.html", SectionPage(chrome, section, days))
+        return INDEX, render("index.html", page)
 
-    for story in stories:
-        feeds = [section_spec(config, story.section)]
-        chrome = pages.chrome(story.path, story.headline, feeds)
+    def section(self, section: Section, newest: Sequence[Story]) -> tuple[str, bytes]:
+        """A section page: its newest ``SECTION_PAGE_SIZE`` stories (``newest`` may hold one more,
+        which only tells that older ones exist), newest issue first."""
+        path = section_path(section)
+        spec = section_spec(self.config, section)
+        section = Section(one_line(section.name), section.slug)
+        mine = sorted(newest, key=lambda s: (-s.issue_date.toordinal(), s.position, s.uid))
+        shown = mine[:SECTION_PAGE_SIZE]
+        days = tuple(DayGroup(day, tuple(group)) for day, group in groupby(shown, key=lambda s: s.issue_date))
+        older = root_prefix(path) + feed_path(spec.name) if len(mine) > SECTION_PAGE_SIZE else ""
+        chrome = self.chrome(path, one_line(section.name), [spec])
+        return path, render("section.html", SectionPage(chrome, section, days, older))
+
+    def article(self, story: Story) -> tuple[str, bytes]:
+        """One article page."""
+        chrome = self.chrome(story.path, story.headline, [section_spec(self.config, story.section)])
         section_href = root_prefix(story.path) + section_path(story.section)
-        files[story.path] = render("article.html", ArticlePage(chrome, story, section_href))
+        return story.path, render("article.html", ArticlePage(chrome, story, section_href))
 
-    ordered = sorted(digests, key=lambda d: d.day, reverse=True)
-    for digest in ordered:
+    def digest(self, digest: Digest) -> tuple[str, bytes]:
+        """The page of one day's digest."""
         path = digest_path(digest.day)
-        groups = tuple(pages.group(path, sec, tuple(map(present, entries))) for sec, entries in digest.groups)
-        chrome = pages.chrome(path, f"{cn_date(digest.day)}摘要", [digests_spec(config)])
-        files[path] = render("digest.html", DigestPage(chrome, digest.day, digest.count, groups))
+        groups = tuple(self.group(path, sec, tuple(map(present, entries))) for sec, entries in digest.groups)
+        chrome = self.chrome(path, f"{cn_date(digest.day)}摘要", [digests_spec(self.config)])
+        return path, render("digest.html", DigestPage(chrome, digest.day, digest.count, groups))
 
-    root = root_prefix(DIGESTS_INDEX)
-    links = tuple((d, root + digest_path(d.day)) for d in ordered)
-    chrome = pages.chrome(DIGESTS_INDEX, "每日摘要", [digests_spec(config)])
-    files[DIGESTS_INDEX] = render("digests.html", DigestsPage(chrome, links))
+    def digests(self, made: Sequence[tuple[date, int]]) -> tuple[str, bytes]:
+        """The list of digests: ``made`` holds (day, article count) of each, in any order."""
+        root = root_prefix(DIGESTS_INDEX)
+        links = tuple(
+            DigestLink(day, count, root + digest_path(day)) for day, count in sorted(made, reverse=True)
+        )
+        chrome = self.chrome(DIGESTS_INDEX, "每日摘要", [digests_spec(self.config)])
+        return DIGESTS_INDEX, render("digests.html", DigestsPage(chrome, links))
 
-    specs = [all_spec(config), *(section_spec(config, s) for s in sections), digests_spec(config)]
-    feed_links = tuple(Link(spec.title, feed_path(spec.name)) for spec in specs)
-    chrome = pages.chrome(SUBSCRIBE, "订阅", [digests_spec(config)])
-    files[SUBSCRIBE] = render("subscribe.html", SubscribePage(chrome, "subscribe", feed_links))
-    return files
+    def subscribe(self) -> tuple[str, bytes]:
+        """The sign-up page, listing every feed."""
+        config = self.config
+        specs = [all_spec(config), *(section_spec(config, s) for s in self.sections), digests_spec(config)]
+        feed_links = tuple(Link(spec.title, feed_path(spec.name)) for spec in specs)
+        chrome = self.chrome(SUBSCRIBE, "订阅", [digests_spec(config)])
+        return SUBSCRIBE, render("subscribe.html", SubscribePage(chrome, "subscribe", feed_links))

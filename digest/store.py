@@ -83,6 +83,19 @@ articles = sa.Table(
     sa.Column("first_seen", UTCDateTime, nullable=False, index=True),
 )
 
+# Feed order (``output.feed_order``) and paper order, per section too: publish reads the newest
+# rows of a feed, counts ranks and pages through archives without sorting the table.
+_FEED_ORDER = (articles.c.first_seen, articles.c.issue_date, articles.c.position, articles.c.uid)
+sa.Index("articles_feed_order", *_FEED_ORDER)
+sa.Index("articles_section_feed_order", articles.c.section_slug, *_FEED_ORDER)
+sa.Index(
+    "articles_section_paper_order",
+    articles.c.section_slug,
+    articles.c.issue_date,
+    articles.c.position,
+    articles.c.uid,
+)
+
 digests = sa.Table(
     "digests",
     metadata,
@@ -100,6 +113,8 @@ subscribers = sa.Table(
     sa.Column("sections", sa.Text, nullable=False),  # JSON list of slugs; empty = every section
     sa.Column("confirmed", sa.Boolean, nullable=False),
     sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("confirm_sent_at", UTCDateTime),  # last confirmation email: throttles repeats
+    sa.Column("confirmed_at", UTCDateTime),
 )
 
 deliveries = sa.Table(
@@ -107,10 +122,40 @@ deliveries = sa.Table(
     metadata,
     sa.Column("day", sa.Date, sa.ForeignKey("digests.day", ondelete="CASCADE"), primary_key=True),
     sa.Column("email", sa.Text, primary_key=True),
-    sa.Column("status", sa.String(10), nullable=False),  # pending, sent, failed, refused
+    # pending, sending, sent, failed, refused, skipped, unknown, expired: see digest.delivery
+    sa.Column("status", sa.String(10), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("sent_at", UTCDateTime),
+    sa.Column("next_attempt_at", UTCDateTime),
+)
+sa.Index("deliveries_status", deliveries.c.status, deliveries.c.next_attempt_at)
+
+# Delivery rows that the send loop picks up (when their next attempt is due).
+WAITING = ("pending", "failed")
+
+
+# What the output folder was last published from, so a publish renders only what changed.
+publish_state = sa.Table(
+    "publish_state",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+published_entries = sa.Table(
+    "published_entries",
+    metadata,
+    sa.Column("uid", sa.String(40), primary_key=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("section_slug", sa.Text, nullable=False),
+)
+
+published_digests = sa.Table(
+    "published_digests",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("until", UTCDateTime, nullable=False),
 )
 
 
@@ -145,11 +190,13 @@ class Subscriber:
     sections: tuple[str, ...]
     confirmed: bool
     created: datetime
+    confirm_sent_at: datetime | None = None
+    confirmed_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """One digest for one recipient: ``pending``, ``sent``, ``failed`` (retried) or ``refused`` (never)."""
+    """One digest for one recipient; the statuses are explained in ``digest.delivery``."""
 
     day: date
     email: str
@@ -157,6 +204,16 @@ class Delivery:
     attempts: int
     last_error: str | None
     sent_at: datetime | None
+    next_attempt_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeliverySummary:
+    """Delivery rows by status across every digest, the next retry and the latest error."""
+
+    counts: tuple[tuple[str, int], ...]
+    next_attempt_at: datetime | None
+    last_error: str | None
 
 
 @dataclass(frozen=True)
@@ -245,8 +302,34 @@ def _entry(row: sa.Row[Any]) -> Entry:
     )
 
 
+def _subscriber(row: sa.Row[Any]) -> Subscriber:
+    return Subscriber(
+        email=row.email,
+        sections=tuple(json.loads(row.sections)),
+        confirmed=row.confirmed,
+        created=row.created,
+        confirm_sent_at=row.confirm_sent_at,
+        confirmed_at=row.confirmed_at,
+    )
+
+
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
+
+
 # Paper order: newest issue first, then page and position on the page.
 _ENTRY_ORDER = (articles.c.issue_date.desc(), articles.c.position, articles.c.uid)
+
+
+def _in_feed(section: str | None) -> tuple[sa.ColumnElement[bool], ...]:
+    """The filter of one feed: every article (None) or one section's."""
+    return () if section is None else (articles.c.section_slug == section,)
+
+
+def _feed_key(values: tuple[Any, ...]) -> sa.Tuple:
+    """A feed-order key as SQL, each value bound with its column's type (UTC datetimes stay UTC)."""
+    pairs = zip(values, _FEED_ORDER, strict=True)
+    return sa.tuple_(*(sa.literal(value, column.type) for value, column in pairs))
 
 
 class Store:
@@ -276,6 +359,10 @@ class Store:
         try:
             with store._begin() as conn:
                 metadata.create_all(conn)
+                _add_missing_columns(conn)
+                # create_all adds indexes only with a new table; an older database gains them here.
+                for index in articles.indexes:
+                    index.create(conn, checkfirst=True)
         except StoreError:
             engine.dispose()
             raise
@@ -386,12 +473,23 @@ class Store:
 
     # -- digests -----------------------------------------------------------
 
-    def save_digest(self, record: DigestRecord) -> None:
-        """Record a digest once; a second save of the same day keeps the first."""
+    def save_digest(self, record: DigestRecord, recipients: Sequence[str] = ()) -> bool:
+        """Record a digest once, with a pending delivery row per recipient, in one transaction.
+
+        One transaction, so a crash never leaves a digest whose recipients were
+        not written down.  A second save of the same day keeps the first; False then.
+        """
         with self._begin() as conn:
             exists = conn.execute(sa.select(digests.c.day).where(digests.c.day == record.day)).first()
-            if exists is None:
-                conn.execute(sa.insert(digests).values(**record.__dict__))
+            if exists is not None:
+                return False
+            conn.execute(sa.insert(digests).values(**record.__dict__))
+            if recipients:
+                conn.execute(
+                    sa.insert(deliveries),
+                    [{"day": record.day, "email": e, "status": "pending", "attempts": 0} for e in recipients],
+                )
+        return True
 
     def digest(self, day: date) -> DigestRecord | None:
         """The digest made for ``day``, if any."""
@@ -407,13 +505,186 @@ class Store:
         with self._begin() as conn:
             return [DigestRecord(**row._asdict()) for row in conn.execute(query)]
 
+    # -- publishing (read side: what feeds and pages show) -----------------
+
+    def feed_sections(self) -> list[Section]:
+        """Each section once, in order of its first entry in feed order (stable between publishes)."""
+        slugs = sa.select(articles.c.section_slug).distinct()
+        with self._begin() as conn:
+            firsts = []
+            for slug in conn.execute(slugs).scalars():
+                # One indexed probe per section: a handful of sections, however large the archive.
+                row = conn.execute(
+                    sa.select(articles.c.section_name, *_FEED_ORDER)
+                    .where(articles.c.section_slug == slug)
+                    .order_by(*_FEED_ORDER)
+                    .limit(1)
+                ).one()
+                firsts.append((tuple(row)[1:], Section(row.section_name, slug)))
+        return [section for _, section in sorted(firsts)]
+
+    def feed_count(self, section: str | None = None) -> int:
+        """How many entries the feed of ``section`` (None: every article) holds."""
+        query = sa.select(sa.func.count()).select_from(articles).where(*_in_feed(section))
+        with self._begin() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def feed_rank(self, entry: Entry, section: str | None = None) -> int:
+        """How many entries of the feed come before ``entry`` in feed order."""
+        key = _feed_key((entry.first_seen, entry.issue_date, entry.position, entry.uid))
+        query = (
+            sa.select(sa.func.count())
+            .select_from(articles)
+            .where(*_in_feed(section), sa.tuple_(*_FEED_ORDER) < key)
+        )
+        with self._begin() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def feed_window(self, section: str | None, start: int, stop: int) -> list[Entry]:
+        """Entries ``[start, stop)`` of a feed in feed order (oldest first).
+
+        Read from the newest end, where publishing works, so the cost grows with
+        the distance from the newest entry, not with the archive.
+        """
+        total = self.feed_count(section)
+        stop = min(stop, total)
+        if stop <= start:
+            return []
+        query = (
+            sa.select(articles)
+            .where(*_in_feed(section))
+            .order_by(*(column.desc() for column in _FEED_ORDER))
+            .offset(total - stop)
+            .limit(stop - start)
+        )
+        with self._begin() as conn:
+            return [_entry(row) for row in conn.execute(query)][::-1]
+
+    def feed_stream(self, section: str | None = None, batch: int = 500) -> Iterator[Entry]:
+        """Every entry of a feed in feed order, read ``batch`` rows at a time (never the whole table)."""
+        query = sa.select(articles).where(*_in_feed(section)).order_by(*_FEED_ORDER).limit(batch)
+        after: sa.Tuple | None = None
+        while True:
+            page = query if after is None else query.where(sa.tuple_(*_FEED_ORDER) > after)
+            with self._begin() as conn:
+                rows = conn.execute(page).all()
+            for row in rows:
+                yield _entry(row)
+            if len(rows) < batch:
+                return
+            last = rows[-1]
+            after = _feed_key((last.first_seen, last.issue_date, last.position, last.uid))
+
+    def latest_issue(self) -> list[Entry]:
+        """The entries of the newest issue date, in paper order."""
+        newest = sa.select(sa.func.max(articles.c.issue_date)).scalar_subquery()
+        query = sa.select(articles).where(articles.c.issue_date == newest).order_by(*_ENTRY_ORDER)
+        with self._begin() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def section_latest(self, slug: str, limit: int) -> list[Entry]:
+        """The ``limit`` newest entries of one section, newest issue first, in paper order."""
+        query = (
+            sa.select(articles).where(articles.c.section_slug == slug).order_by(*_ENTRY_ORDER).limit(limit)
+        )
+        with self._begin() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    # -- publishing (write side: what the output folder was built from) ----
+
+    def publish_state(self) -> dict[str, str]:
+        """Named facts about the last publish (its token, the section list it used...)."""
+        with self._begin() as conn:
+            return {name: value for name, value in conn.execute(sa.select(publish_state))}
+
+    def set_publish_state(self, values: dict[str, str]) -> None:
+        """Replace the named facts given, leaving the others."""
+        with self._begin() as conn:
+            conn.execute(sa.delete(publish_state).where(publish_state.c.name.in_(list(values))))
+            if values:
+                conn.execute(sa.insert(publish_state), [{"name": k, "value": v} for k, v in values.items()])
+
+    def unpublished(self) -> list[tuple[Entry, str | None]]:
+        """Entries new or changed since they were last published, each with the section slug it was
+        published under (None when it was never published), in feed order."""
+        query = (
+            sa.select(articles, published_entries.c.section_slug.label("published_slug"))
+            .outerjoin(published_entries, published_entries.c.uid == articles.c.uid)
+            .where(
+                sa.or_(
+                    published_entries.c.uid.is_(None),
+                    published_entries.c.content_hash != articles.c.content_hash,
+                )
+            )
+            .order_by(*_FEED_ORDER)
+        )
+        with self._begin() as conn:
+            return [(_entry(row), row.published_slug) for row in conn.execute(query)]
+
+    def unpublished_digests(self) -> list[DigestRecord]:
+        """Digests made (or remade with another window) since the last publish, oldest first."""
+        query = (
+            sa.select(digests)
+            .outerjoin(published_digests, published_digests.c.day == digests.c.day)
+            .where(sa.or_(published_digests.c.day.is_(None), published_digests.c.until != digests.c.until))
+            .order_by(digests.c.day)
+        )
+        with self._begin() as conn:
+            return [DigestRecord(**row._asdict()) for row in conn.execute(query)]
+
+    def mark_published(self, entries: Sequence[Entry], records: Sequence[DigestRecord]) -> None:
+        """Remember that ``entries`` (as given) and the digests ``records`` are now in the output."""
+        with self._begin() as conn:
+            for start in range(0, len(entries), 500):
+                chunk = entries[start : start + 500]
+                uids = [entry.uid for entry in chunk]
+                conn.execute(sa.delete(published_entries).where(published_entries.c.uid.in_(uids)))
+                rows = [
+                    {
+                        "uid": e.uid,
+                        "content_hash": content_hash(e.article, e.section),
+                        "section_slug": e.section.slug,
+                    }
+                    for e in chunk
+                ]
+                conn.execute(sa.insert(published_entries), rows)
+            if records:
+                days = [record.day for record in records]
+                conn.execute(sa.delete(published_digests).where(published_digests.c.day.in_(days)))
+                conn.execute(
+                    sa.insert(published_digests), [{"day": r.day, "until": r.until} for r in records]
+                )
+
+    def mark_all_published(self) -> None:
+        """Take every article and digest as published, as they stand now (before a full rebuild).
+
+        A row that changes while the rebuild runs still differs from this snapshot,
+        so the next publish renders it again: nothing is ever taken as published unseen.
+        """
+        with self._begin() as conn:
+            conn.execute(sa.delete(published_entries))
+            conn.execute(sa.delete(published_digests))
+            conn.execute(
+                sa.insert(published_entries).from_select(
+                    ["uid", "content_hash", "section_slug"],
+                    sa.select(articles.c.uid, articles.c.content_hash, articles.c.section_slug),
+                )
+            )
+            conn.execute(
+                sa.insert(published_digests).from_select(
+                    ["day", "until"], sa.select(digests.c.day, digests.c.until)
+                )
+            )
+
     # -- subscribers -------------------------------------------------------
 
     def add_subscriber(self, subscriber: Subscriber) -> bool:
-        """Add or update a subscriber; True when the address is new."""
+        """Add or update a subscriber (every field but ``created``); True when the address is new."""
         values = {
             "sections": json.dumps(list(subscriber.sections)),
             "confirmed": subscriber.confirmed,
+            "confirm_sent_at": subscriber.confirm_sent_at,
+            "confirmed_at": subscriber.confirmed_at,
         }
         with self._begin() as conn:
             exists = conn.execute(
@@ -443,28 +714,80 @@ class Store:
         if confirmed_only:
             query = query.where(subscribers.c.confirmed.is_(True))
         with self._begin() as conn:
-            return [
-                Subscriber(row.email, tuple(json.loads(row.sections)), row.confirmed, row.created)
-                for row in conn.execute(query)
-            ]
+            return [_subscriber(row) for row in conn.execute(query)]
+
+    def subscriber(self, email: str) -> Subscriber | None:
+        """One subscriber, confirmed or not."""
+        with self._begin() as conn:
+            row = conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).first()
+        return _subscriber(row) if row else None
+
+    def sections(self) -> list[Section]:
+        """Every section articles were filed under, in the order of their earliest page position."""
+        query = (
+            sa.select(articles.c.section_slug, sa.func.min(articles.c.section_name))
+            .group_by(articles.c.section_slug)
+            .order_by(sa.func.min(articles.c.position), articles.c.section_slug)
+        )
+        with self._begin() as conn:
+            return [Section(name, slug) for slug, name in conn.execute(query)]
 
     # -- deliveries --------------------------------------------------------
 
-    def plan_deliveries(self, day: date, emails: Sequence[str]) -> list[Delivery]:
-        """Add a pending row per new recipient; return the rows still to send (pending or failed)."""
+    def due_deliveries(self, day: date, now: datetime) -> list[Delivery]:
+        """Rows of one digest waiting to be sent whose next attempt is due at ``now``."""
+        query = (
+            sa.select(deliveries)
+            .where(deliveries.c.day == day, deliveries.c.status.in_(WAITING), _due(now))
+            .order_by(deliveries.c.email)
+        )
         with self._begin() as conn:
-            known = set(conn.execute(sa.select(deliveries.c.email).where(deliveries.c.day == day)).scalars())
-            for email in emails:
-                if email not in known:
-                    conn.execute(
-                        sa.insert(deliveries).values(day=day, email=email, status="pending", attempts=0)
-                    )
-            rows = conn.execute(
-                sa.select(deliveries)
-                .where(deliveries.c.day == day, deliveries.c.status.in_(("pending", "failed")))
-                .order_by(deliveries.c.email)
+            return [Delivery(**row._asdict()) for row in conn.execute(query)]
+
+    def days_due(self, now: datetime) -> list[date]:
+        """Digests with rows due at ``now`` (or left ``sending`` by a crash), oldest first."""
+        query = (
+            sa.select(deliveries.c.day)
+            .where(sa.or_(deliveries.c.status.in_(WAITING) & _due(now), deliveries.c.status == "sending"))
+            .distinct()
+            .order_by(deliveries.c.day)
+        )
+        with self._begin() as conn:
+            return list(conn.execute(query).scalars())
+
+    def claim_delivery(self, day: date, email: str) -> bool:
+        """Mark a waiting row ``sending``; False when another sender took it first (compare-and-set)."""
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.day == day, deliveries.c.email == email, deliveries.c.status.in_(WAITING))
+                .values(status="sending")
             )
-            return [Delivery(**row._asdict()) for row in rows]
+        return result.rowcount == 1
+
+    def recover_deliveries(self, day: date, reason: str) -> int:
+        """Rows of ``day`` left ``sending`` (a crash at the point of no return) become ``unknown``."""
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.update(deliveries)
+                .where(deliveries.c.day == day, deliveries.c.status == "sending")
+                .values(status="unknown", attempts=deliveries.c.attempts + 1, last_error=reason)
+            )
+        return int(result.rowcount)
+
+    def defer_deliveries(self, day: date, emails: Sequence[str], until: datetime, reason: str) -> None:
+        """Leave waiting rows untried until ``until`` (the server is down: trying each is pointless)."""
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(deliveries)
+                .where(
+                    deliveries.c.day == day,
+                    deliveries.c.email.in_(sa.bindparam("emails", expanding=True)),
+                    deliveries.c.status.in_(WAITING),
+                )
+                .values(next_attempt_at=until, last_error=reason),
+                {"emails": list(emails)},
+            )
 
     def deliveries(self, day: date) -> list[Delivery]:
         """Every delivery row of one digest."""
@@ -473,13 +796,20 @@ class Store:
             return [Delivery(**row._asdict()) for row in conn.execute(query)]
 
     def mark_delivery(
-        self, day: date, email: str, status: str, at: datetime, error: str | None = None
+        self,
+        day: date,
+        email: str,
+        status: str,
+        at: datetime,
+        error: str | None = None,
+        next_attempt: datetime | None = None,
     ) -> None:
-        """Record one attempt: ``sent`` (with the time), ``failed`` or ``refused`` (with the error)."""
+        """Record one attempt: ``sent`` (with the time), or another status with the error and retry time."""
         values: dict[str, Any] = {
             "status": status,
             "attempts": deliveries.c.attempts + 1,
             "last_error": error,
+            "next_attempt_at": next_attempt,
         }
         if status == "sent":
             values["sent_at"] = at
@@ -489,6 +819,30 @@ class Store:
                 .where(deliveries.c.day == day, deliveries.c.email == email)
                 .values(**values)
             )
+
+    def delivery_summary(self) -> DeliverySummary:
+        """Rows by status, the earliest retry waiting and the error of the latest failed row."""
+        with self._begin() as conn:
+            counts = conn.execute(
+                sa.select(deliveries.c.status, sa.func.count())
+                .group_by(deliveries.c.status)
+                .order_by(deliveries.c.status)
+            ).all()
+            waiting = deliveries.c.status.in_(WAITING)
+            next_attempt = conn.execute(
+                sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(waiting)
+            ).scalar_one()
+            error = conn.execute(
+                sa.select(deliveries.c.last_error)
+                .where(deliveries.c.last_error.is_not(None), deliveries.c.status != "sent")
+                .order_by(deliveries.c.day.desc(), deliveries.c.next_attempt_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        return DeliverySummary(
+            counts=tuple((status, n) for status, n in counts),
+            next_attempt_at=next_attempt,
+            last_error=error,
+        )
 
     # -- overview ----------------------------------------------------------
 
@@ -516,6 +870,21 @@ class Store:
                     .where(deliveries.c.status.in_(("pending", "failed")))
                 ).scalar_one(),
             )
+
+
+def _add_missing_columns(conn: Connection) -> None:
+    """Add nullable columns a newer version declares to tables an older version created.
+
+    ``create_all`` makes missing tables only; every column added after the first
+    release is nullable, so ``ALTER TABLE ... ADD COLUMN`` is all an upgrade needs.
+    """
+    inspector = sa.inspect(conn)
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

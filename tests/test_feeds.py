@@ -149,7 +149,12 @@ def test_history_walk_finds_every_article_exactly_once() -> None:
     total = 2 * ARCHIVE_PAGE_SIZE + 30
     entries = _story_entries(total, ("要闻",))
     feeds = _feeds(build_plan(entries, [], make_config(size=10)))
-    assert "feeds/archive/all/3.atom" in feeds and "feeds/archive/all/4.atom" not in feeds
+    # 220 archived: two full pages and an open one of 20 that has not earned a number yet.
+    assert {p for p in feeds if p.startswith("feeds/archive/all/")} == {
+        "feeds/archive/all/1.atom",
+        "feeds/archive/all/2.atom",
+        "feeds/archive/all/open.atom",
+    }
 
     seen: list[str] = []
     url: str | None = BASE + "feeds/all.atom"
@@ -166,10 +171,13 @@ def test_history_walk_finds_every_article_exactly_once() -> None:
     assert len(seen) == len(set(seen))
     assert seen[0] == entries[-1].tag and seen[-1] == entries[0].tag  # newest first, back to the first
 
-    oldest = parse(feeds["feeds/archive/all/1.atom"])
-    assert "prev-archive" not in _links(oldest)
-    assert _links(oldest)["next-archive"] == BASE + "feeds/archive/all/2.atom"
-    assert "next-archive" not in _links(parse(feeds["feeds/archive/all/3.atom"]))
+    assert "prev-archive" not in _links(parse(feeds["feeds/archive/all/1.atom"]))
+    assert (
+        _links(parse(feeds["feeds/archive/all/open.atom"]))["prev-archive"]
+        == BASE + "feeds/archive/all/2.atom"
+    )
+    # No next-archive: it would change a full page's bytes when the page after it fills.
+    assert not any("next-archive" in _links(parse(data)) for data in feeds.values())
 
 
 def test_full_archive_pages_never_change_as_entries_arrive() -> None:
@@ -182,8 +190,21 @@ def test_full_archive_pages_never_change_as_entries_arrive() -> None:
     ]
     after = _feeds(build_plan(more, [], config))
     assert after["feeds/archive/all/1.atom"] == before["feeds/archive/all/1.atom"]
-    assert after["feeds/archive/all/2.atom"] != before["feeds/archive/all/2.atom"]  # the partial page grows
+    assert (
+        after["feeds/archive/all/open.atom"] != before["feeds/archive/all/open.atom"]
+    )  # the open page grows
     assert after["feeds/all.atom"] != before["feeds/all.atom"]
+    assert "feeds/archive/all/2.atom" not in after
+
+    # Once the open page fills it becomes page 2, for good; the next open page starts empty-handed.
+    filled = more + [
+        make_entry(f"再来的第{i}条", section="要闻", position=i, seen=CLOCK + timedelta(days=2, minutes=i))
+        for i in range(ARCHIVE_PAGE_SIZE - 22 + 3)
+    ]
+    last = _feeds(build_plan(filled, [], config))
+    assert last["feeds/archive/all/1.atom"] == before["feeds/archive/all/1.atom"]
+    assert len(_entry_ids(parse(last["feeds/archive/all/2.atom"]))) == ARCHIVE_PAGE_SIZE
+    assert len(_entry_ids(parse(last["feeds/archive/all/open.atom"]))) == 3
 
 
 def test_build_is_deterministic_and_an_empty_store_still_gives_valid_feeds() -> None:

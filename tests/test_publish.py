@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -12,9 +13,11 @@ from pathlib import Path
 import pytest
 from atomcheck import ATOM, CLOCK, check_atom, make_config, make_entry, parse
 
+from digest.config import Config
 from digest.errors import PublishError
-from digest.publish import PublishReport, publish
-from digest.types import Entry
+from digest.publish import PublishReport, build_plan, publish, publish_store
+from digest.store import DigestRecord, Store
+from digest.types import Digest, Entry
 
 BASE = "http://example.test/paper/"
 FEEDS = ("feeds/all.atom", "feeds/yao-wen.atom", "feeds/jing-ji.atom", "feeds/digests.atom")
@@ -160,3 +163,129 @@ def test_paths_outside_the_output_folder_are_refused(tmp_path: Path) -> None:
     with pytest.raises(PublishError, match="outside the output folder"):
         publish([evil], [], make_config(), tmp_path / "output")
     assert not list(tmp_path.rglob("escaped*"))
+
+
+# -- incremental publishing from the store --------------------------------------------------------
+
+
+def _article(i: int, section: str = "要闻", day: int = 0, body: str = "") -> Entry:
+    return make_entry(
+        f"第{i}篇稿件",
+        body or f"第{i}篇稿件的第一句话。第二句话。",
+        section=section,
+        position=i,
+        day=CLOCK.date() + timedelta(days=day),
+        seen=CLOCK + timedelta(days=day, minutes=i),
+    )
+
+
+def _on_disk(folder: Path) -> dict[str, bytes]:
+    return {p: data for p, (data, _) in _snapshot(folder).items() if not p.startswith(".")}
+
+
+def _expected(store: Store, config: Config) -> dict[str, bytes]:
+    """The whole output as the in-memory full build makes it from the same data."""
+    digests = [Digest(r.day, r.since, r.until) for r in store.digests()]
+    return build_plan(store.entries(), digests, config)
+
+
+def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
+    store: Store, tmp_path: Path
+) -> None:
+    config = make_config(size=5)
+    out = tmp_path / "output"
+    store.upsert_entries([_article(i, ("要闻", "经济")[i % 2]) for i in range(230)])
+    first = publish_store(store, config, out)
+    assert first.full and _on_disk(out) == _expected(store, config)
+    # 225 archived in "all": pages 1 and 2 are full, 25 wait in the open page.
+    pages = {p for p in first.written if p.startswith("feeds/archive/all/")}
+    assert pages == {"feeds/archive/all/1.atom", "feeds/archive/all/2.atom", "feeds/archive/all/open.atom"}
+
+    before = _snapshot(out)
+    newcomer = _article(1000, "要闻", day=1)
+    store.upsert_entries([newcomer])
+    report = publish_store(store, config, out)
+    assert not report.full and _on_disk(out) == _expected(store, config)
+    assert set(report.written) == {
+        f"articles/{newcomer.issue_date}/{newcomer.uid}.html",
+        "index.html",
+        "sections/yao-wen.html",
+        "feeds/all.atom",
+        "feeds/archive/all/open.atom",
+        "feeds/yao-wen.atom",
+        "feeds/archive/yao-wen/open.atom",
+    }
+    assert sorted(report.changed_feeds) == [BASE + "feeds/all.atom", BASE + "feeds/yao-wen.atom"]
+    full_pages = [p for p in before if re.fullmatch(r"feeds/archive/[a-z-]+/\d+\.atom", p)]
+    assert full_pages and all(_snapshot(out)[p] == before[p] for p in full_pages)  # never rewritten
+
+    # A corrected article deep in the archive: its page, its archive pages, nothing that merely lists it.
+    old = _article(3, "经济")
+    fixed = replace(
+        old, article=replace(old.article, body="更正后的正文。"), updated=CLOCK + timedelta(days=2)
+    )
+    store.upsert_entries([fixed])
+    report = publish_store(store, config, out)
+    assert not report.full and _on_disk(out) == _expected(store, config)
+    assert set(report.written) == {
+        f"articles/{old.issue_date}/{old.uid}.html",
+        "feeds/archive/all/1.atom",
+        "feeds/archive/jing-ji/1.atom",
+    }
+    assert report.changed_feeds == ()
+
+    # Enough new articles to fill the open page: it becomes page 3 and a new open page starts.
+    store.upsert_entries([_article(2000 + i, "要闻", day=2) for i in range(80)])
+    report = publish_store(store, config, out)
+    assert not report.full and _on_disk(out) == _expected(store, config)
+    assert "feeds/archive/all/3.atom" in report.written and "feeds/archive/all/1.atom" not in report.written
+
+    # A digest: its page, the digest list and the digest feed; no article page.
+    since = CLOCK - timedelta(days=1)
+    until = CLOCK + timedelta(hours=1)
+    count = len(store.entries_first_seen(since, until))
+    assert store.save_digest(DigestRecord(CLOCK.date(), since, until, until, count), [])
+    report = publish_store(store, config, out)
+    assert not report.full and _on_disk(out) == _expected(store, config)
+    assert set(report.written) == {"digests/2024-11-27.html", "digests/index.html", "feeds/digests.atom"}
+
+    assert publish_store(store, config, out) == PublishReport((), 0, (), (), False)
+
+
+def test_what_forces_a_full_rebuild(store: Store, tmp_path: Path) -> None:
+    config = make_config()
+    out = tmp_path / "output"
+    store.upsert_entries([_article(i) for i in range(3)])
+    assert publish_store(store, config, out).full
+    assert not publish_store(store, config, out).full
+
+    assert publish_store(store, config, out, full=True).full  # digest publish --full
+    retitled = replace(config, site=replace(config.site, title="另一个标题"))
+    assert publish_store(store, retitled, out).full  # settings every page shows
+    store.upsert_entries([_article(10, "体育")])
+    assert publish_store(store, retitled, out).full  # a new section is in every page's navigation
+    shutil.rmtree(out)
+    report = publish_store(store, retitled, out)  # a wiped output folder
+    assert report.full and _on_disk(out) == _expected(store, retitled)
+
+
+def test_a_failed_publish_is_redone_in_full(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config()
+    out = tmp_path / "output"
+    store.upsert_entries([_article(i) for i in range(3)])
+    publish_store(store, config, out)
+    store.upsert_entries([_article(5)])
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError(28, "No space left")))
+        with pytest.raises(PublishError, match="No space left"):
+            publish_store(store, config, out)
+    report = publish_store(store, config, out)
+    assert not report.full and _on_disk(out) == _expected(store, config)  # the change was not lost
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", lambda src, dst: (_ for _ in ()).throw(OSError(28, "No space left")))
+        with pytest.raises(PublishError):
+            publish_store(store, config, out, full=True)
+    assert publish_store(store, config, out).full  # a half-done full rebuild is never trusted

@@ -49,12 +49,8 @@ def _issue() -> tuple[list[Entry], Digest]:
         make_entry("要闻版次条", section="要闻", position=1),
         make_entry("经济版次条", section="经济", position=3),
     ]
-    digest = Digest(
-        date(2024, 11, 27),
-        CLOCK - timedelta(days=1),
-        CLOCK,
-        ((entries[2].section, (entries[2], entries[3])), (entries[1].section, (entries[1], entries[4]))),
-    )
+    # A digest holds what was first seen in its window: today's four, not yesterday's.
+    digest = Digest(date(2024, 11, 27), CLOCK - timedelta(hours=1), CLOCK + timedelta(minutes=1))
     return entries, digest
 
 

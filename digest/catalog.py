@@ -1,0 +1,96 @@
+"""What publishing reads: the ``Catalog`` protocol, and an in-memory catalog for small builds.
+
+``digest.store.Store`` is the catalog of a running service: every method is
+a bounded or streamed SQL query, so publishing never loads the archive.
+``MemoryCatalog`` answers the same questions from lists, for building a
+site from entries at hand (tests, previews) without a database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from digest.output import feed_order
+from digest.store import DigestRecord
+from digest.types import Digest, Entry, Section
+
+
+class Catalog(Protocol):
+    """The queries a full publish needs (``digest.store.Store`` answers them in SQL)."""
+
+    def feed_sections(self) -> list[Section]:
+        """Each section once, in order of its first entry in feed order."""
+        ...
+
+    def feed_count(self, section: str | None = None) -> int:
+        """How many entries the feed of ``section`` (None: every article) holds."""
+        ...
+
+    def feed_stream(self, section: str | None = None, batch: int = 500) -> Iterator[Entry]:
+        """Every entry of a feed in feed order (``output.feed_order``), streamed."""
+        ...
+
+    def latest_issue(self) -> list[Entry]:
+        """The entries of the newest issue date."""
+        ...
+
+    def section_latest(self, slug: str, limit: int) -> list[Entry]:
+        """The ``limit`` newest entries of one section in paper order."""
+        ...
+
+    def digests(self, before: None = None) -> list[DigestRecord]:
+        """Every digest made, newest first."""
+        ...
+
+    def entries_first_seen(self, since: datetime, until: datetime) -> list[Entry]:
+        """Entries first seen in ``[since, until)``."""
+        ...
+
+
+class MemoryCatalog:
+    """A ``Catalog`` over entries and digests held in memory.
+
+    A digest counts by its day and window only (the latest-made one per day
+    wins): its entries are those first seen in the window, as in the store.
+    """
+
+    def __init__(self, entries: Sequence[Entry], digests: Sequence[Digest] = ()) -> None:
+        self._entries = feed_order(entries)
+        latest: dict[object, Digest] = {}
+        for digest in sorted(digests, key=lambda d: (d.day, d.until)):
+            latest[digest.day] = digest
+        self._digests = [
+            DigestRecord(d.day, d.since, d.until, d.until, len(self.entries_first_seen(d.since, d.until)))
+            for d in latest.values()
+        ]
+
+    def _feed(self, section: str | None) -> list[Entry]:
+        return [e for e in self._entries if section is None or e.section.slug == section]
+
+    def feed_sections(self) -> list[Section]:
+        seen: dict[str, Section] = {}
+        for entry in self._entries:
+            seen.setdefault(entry.section.slug, entry.section)
+        return list(seen.values())
+
+    def feed_count(self, section: str | None = None) -> int:
+        return len(self._feed(section))
+
+    def feed_stream(self, section: str | None = None, batch: int = 500) -> Iterator[Entry]:
+        return iter(self._feed(section))
+
+    def latest_issue(self) -> list[Entry]:
+        latest = max((e.issue_date for e in self._entries), default=None)
+        return [e for e in self._entries if e.issue_date == latest]
+
+    def section_latest(self, slug: str, limit: int) -> list[Entry]:
+        paper = sorted(self._feed(slug), key=lambda e: (-e.issue_date.toordinal(), e.position, e.uid))
+        return paper[:limit]
+
+    def digests(self, before: None = None) -> list[DigestRecord]:
+        return sorted(self._digests, key=lambda r: r.day, reverse=True)
+
+    def entries_first_seen(self, since: datetime, until: datetime) -> list[Entry]:
+        return [e for e in self._entries if since <= e.first_seen < until]

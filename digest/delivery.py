@@ -1,0 +1,188 @@
+"""The send loop: one digest to its subscribers through the delivery ledger, each copy once, never twice.
+
+Every (digest, subscriber) pair has one row in the ``deliveries`` table,
+written together with the digest (``Store.save_digest``).  A row's status:
+
+``pending``   not tried yet.
+``failed``    a transient failure (4xx, server unreachable); tried again at
+              ``next_attempt_at``, waiting longer each time (exponential
+              backoff from ``digest.retry_seconds``, at most an hour apart).
+``sending``   the point of no return was reached: the server holds the whole
+              message and only the final "." (or, for the outbox, the rename)
+              is left.  The row is claimed with a compare-and-set, so two
+              senders never both get here for one row.
+``sent``      the server accepted it (250 after the ".").
+``refused``   a permanent 5xx for this address; never retried.
+``skipped``   nothing to send: the address unsubscribed, or its sections had
+              no article that day (with ``digest.empty_days = "skip"``).
+``unknown``   a row left ``sending`` by a crash, or a connection that broke
+              after the ".": the copy may have arrived.  Never sent again,
+              because the promise is "never twice"; listed by
+              ``digest status`` so an operator can send one by hand
+              (``digest send-digest --to``).  The window is one TCP write:
+              before the "." a server discards an unfinished message, so a
+              crash any earlier leaves the row ``pending`` and it is resent.
+``expired``   still not delivered ``digest.retry_hours`` after the digest
+              was made: yesterday's news is not worth sending any more.
+
+Three transient failures in a row mean the server is down: the rest of the
+run is deferred to the same retry time instead of failing one by one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from digest.errors import DeliveryError, PermanentDeliveryError, UncertainDeliveryError
+from digest.mail import DigestEmailMaker, Mailer
+from digest.store import DigestRecord, Store, Subscriber
+
+log = logging.getLogger(__name__)
+
+SERVER_DOWN_AFTER = 3  # transient failures in a row that stop a run
+_LONGEST_WAIT = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How long to wait before each retry, and when to stop trying."""
+
+    first: timedelta  # the wait after the first failure; doubles each time, at most an hour
+    give_up_after: timedelta  # counted from the moment the digest was made
+
+    def wait(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failed attempt."""
+        doublings: int = max(0, min(attempts - 1, 20))  # capped: 2**20 waits is far past an hour
+        return min(_LONGEST_WAIT, self.first * (1 << doublings))
+
+
+@dataclass(frozen=True)
+class Links:
+    """A subscriber's personal links in the email: one-click unsubscribe (https and mailto), preferences."""
+
+    unsubscribe: str
+    mailto: str
+    preferences: str
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """What one run of the send loop did, row by row."""
+
+    sent: int = 0
+    failed: int = 0  # retried later
+    deferred: int = 0  # not tried: the server was down
+    refused: int = 0
+    skipped: int = 0
+    unknown: int = 0
+    expired: int = 0
+
+
+class _Taken(Exception):
+    """Another sender claimed the row first: abandon this copy."""
+
+
+def deliver(
+    store: Store,
+    mailer: Mailer,
+    maker: DigestEmailMaker,
+    record: DigestRecord,
+    *,
+    links: Callable[[str], Links],
+    retry: Retry,
+    skip_empty: bool,
+    now: datetime,
+) -> DeliveryReport:
+    """Send every row of ``record``'s digest that is due at ``now``; record each outcome as it happens.
+
+    ``links`` gives a subscriber's personal links; ``skip_empty`` skips a
+    subscriber whose sections hold nothing (the digest itself had articles).
+    A ``StoreError`` stops the run: the row in hand stays ``pending`` (or
+    ``sending``, then ``unknown``), so nothing is ever sent twice.
+    """
+    day = record.day
+    counts: Counter[str] = Counter()
+    interrupted = store.recover_deliveries(
+        day, "interrupted after the message was handed over; not sent again, to never send it twice"
+    )
+    if interrupted:
+        log.warning("digest day=%s: %d emails were in flight at a crash; marked unknown", day, interrupted)
+        counts["unknown"] += interrupted
+    subscribers = {s.email: s for s in store.subscribers()}
+    rows = store.due_deliveries(day, now)
+    give_up = record.made_at + retry.give_up_after
+    streak = 0
+    for index, row in enumerate(rows):
+        if now >= give_up:
+            store.mark_delivery(day, row.email, "expired", now, row.last_error or "never tried")
+            counts["expired"] += 1
+            continue
+        outcome, error = _send_one(
+            store, mailer, maker, record, subscribers.get(row.email), row.email, links, skip_empty
+        )
+        if outcome == "taken":
+            continue
+        next_attempt = now + retry.wait(row.attempts + 1) if outcome == "failed" else None
+        store.mark_delivery(day, row.email, outcome, now, error, next_attempt)
+        counts[outcome] += 1
+        streak = streak + 1 if outcome == "failed" else 0
+        if streak >= SERVER_DOWN_AFTER and next_attempt is not None:
+            rest = [r.email for r in rows[index + 1 :]]
+            store.defer_deliveries(day, rest, next_attempt, f"not tried, the server seemed down: {error}")
+            counts["deferred"] += len(rest)
+            log.warning(
+                "digest day=%s: server down (%s); %d emails wait until %s",
+                day,
+                error,
+                len(rest),
+                next_attempt,
+            )
+            break
+    return DeliveryReport(**counts)
+
+
+def _send_one(
+    store: Store,
+    mailer: Mailer,
+    maker: DigestEmailMaker,
+    record: DigestRecord,
+    subscriber: Subscriber | None,
+    email: str,
+    links: Callable[[str], Links],
+    skip_empty: bool,
+) -> tuple[str, str | None]:
+    """Compose and hand over one copy; the outcome is a ledger status (or ``taken``) and the error."""
+    if subscriber is None:
+        return "skipped", "no longer subscribed"
+    sections = frozenset(subscriber.sections) or None
+    if skip_empty and maker.count(sections) == 0:
+        return "skipped", "no new article in the chosen sections"
+    personal = links(email)
+
+    def claim() -> None:
+        if not store.claim_delivery(record.day, email):
+            raise _Taken
+
+    try:
+        message = maker.message(
+            email,
+            unsubscribe_url=personal.unsubscribe,
+            unsubscribe_mailto=personal.mailto,
+            preferences_url=personal.preferences,
+            sections=sections,
+        )
+        mailer.send(message, commit=claim)
+    except _Taken:
+        return "taken", None
+    except UncertainDeliveryError as exc:
+        return "unknown", str(exc)
+    except PermanentDeliveryError as exc:
+        return "refused", str(exc)
+    except DeliveryError as exc:
+        log.warning("digest day=%s to=%s not delivered, will retry: %s", record.day, email, exc)
+        return "failed", str(exc)
+    return "sent", None

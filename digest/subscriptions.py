@@ -1,0 +1,600 @@
+"""The subscription endpoints, an ASGI app mounted beside the published site.
+
+    GET  /subscribe                the form (email, sections)
+    POST /subscribe                an unconfirmed subscriber + a confirmation email (double opt-in)
+    GET  /confirm/<token>          a page with a button; POST /confirm/<token> confirms
+    GET  /preferences/<token>      the sections form; POST saves it
+    GET  /unsubscribe/<token>      a page with a button; POST unsubscribes (RFC 8058 one-click too)
+
+No cookies and no logins: a link's token (``digest.tokens``, HMAC with
+``server.secret``) is the only authority, so a GET never changes anything
+(mail scanners prefetch links) and there is no session for a forged form
+to ride on.  Forms are still CSRF-checked: a POST from a foreign
+``Origin`` is refused, and one without ``Origin`` needs a signed form token
+or a same-origin ``Referer``.  The one exception is the RFC 8058
+unsubscribe POST, which mail providers send server to server with no
+``Origin``; its URL token is the proof.  ``/subscribe`` and ``/confirm``
+are rate-limited per client address (429 with ``Retry-After``), and a
+confirmation email goes to one address at most every ``RESEND_AFTER``, so
+the form cannot be used to flood someone's mailbox.
+
+Behind a reverse proxy every client has the proxy's address: rate-limit
+there too (see the README).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.utils import parseaddr
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, quote, urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+
+from digest.config import Config
+from digest.delivery import Links
+from digest.errors import DeliveryError, DigestError
+from digest.feeds import all_spec
+from digest.mail import Mailer, compose_confirmation_email
+from digest.output import ALL_FEED, DIGESTS_INDEX, INDEX, SUBSCRIBE, feed_path, root_prefix
+from digest.server import ASGIApp, Receive, Scope, Send
+from digest.site import Chrome, Link, environment
+from digest.store import Store, Subscriber
+from digest.tokens import Purpose, TokenError, sign, verify
+
+log = logging.getLogger(__name__)
+
+SUBSCRIBE_PATH = "/subscribe"
+CONFIRM_PATH = "/confirm"
+PREFERENCES_PATH = "/preferences"
+UNSUBSCRIBE_PATH = "/unsubscribe"
+PATHS = (SUBSCRIBE_PATH, CONFIRM_PATH, PREFERENCES_PATH, UNSUBSCRIBE_PATH)
+RATE_LIMITED = (SUBSCRIBE_PATH, CONFIRM_PATH)
+RESEND_AFTER = timedelta(minutes=10)  # at most one confirmation email per address this often
+FORM_MAX_AGE = timedelta(hours=12)
+MAX_BODY = 16 * 1024
+MAX_CLIENTS = 10_000  # rate-limit buckets kept; the least recently seen are forgotten first
+
+_SECURITY_HEADERS = [
+    (b"cache-control", b"no-store"),
+    (b"x-content-type-options", b"nosniff"),
+    # Tokens live in the URL: never leak them to another site through Referer.
+    (b"referrer-policy", b"no-referrer"),
+    # No framing (clickjacking on the buttons), no scripts, forms post only to us.
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        b"frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+]
+_SLUG = re.compile(r"^[a-z0-9-]{1,80}$")
+
+
+class AddressError(ValueError):
+    """Text that is not one usable email address."""
+
+
+def normalize_address(text: str) -> str:
+    """The address in one spelling (``Reader@X.org`` → ``reader@x.org``); ``AddressError`` otherwise.
+
+    email-validator checks the syntax without any network look-up; it refuses
+    line breaks and every other character that could start a new header.
+    Only ASCII addresses are taken, because the mail path does not use SMTPUTF8.
+    """
+    try:
+        valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise AddressError(str(exc)) from exc
+    return (valid.ascii_email or valid.normalized).lower()
+
+
+def personal_links(config: Config, now: datetime) -> Callable[[str], Links]:
+    """A function giving each address its unsubscribe (https, mailto) and preferences links."""
+    base = config.site.base_url.rstrip("/")
+    sender = parseaddr(config.smtp.sender)[1]
+    mailto = f"mailto:{quote(sender, safe='@')}?subject=unsubscribe"
+
+    def links(email: str) -> Links:
+        token = sign(config.server.secret, Purpose.MANAGE, email, now)
+        return Links(
+            unsubscribe=f"{base}{UNSUBSCRIBE_PATH}/{token}",
+            mailto=mailto,
+            preferences=f"{base}{PREFERENCES_PATH}/{token}",
+        )
+
+    return links
+
+
+class RateLimiter:
+    """A token bucket per client: ``per_minute`` requests, refilled steadily, bursts up to the same."""
+
+    def __init__(
+        self, per_minute: int, clock: Callable[[], float] = time.monotonic, clients: int = MAX_CLIENTS
+    ) -> None:
+        self._capacity = float(per_minute)
+        self._rate = per_minute / 60.0
+        self._clock = clock
+        self._clients = clients
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key → (tokens, at)
+
+    def wait(self, key: str) -> float:
+        """0 when ``key`` may go ahead now (and takes a token), else the seconds until it may."""
+        now = self._clock()
+        tokens, at = self._buckets.pop(key, (self._capacity, now))
+        tokens = min(self._capacity, tokens + (now - at) * self._rate)
+        if tokens >= 1:
+            tokens -= 1
+            wait = 0.0
+        else:
+            wait = (1 - tokens) / self._rate
+        self._buckets[key] = (tokens, now)
+        while len(self._buckets) > self._clients:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+# --- page contexts (each template receives one of these as ``page``) ------------------------------
+
+
+@dataclass(frozen=True)
+class SectionChoice:
+    """One checkbox of the sections form."""
+
+    name: str
+    slug: str
+    checked: bool
+
+
+@dataclass(frozen=True)
+class SubscribeForm:
+    """``subscription/form.html``: the sign-up form; ``error`` explains a refused attempt."""
+
+    chrome: Chrome
+    action: str
+    form_token: str
+    email: str
+    sections: tuple[SectionChoice, ...]
+    error: str
+
+
+@dataclass(frozen=True)
+class PreferencesForm:
+    """``subscription/preferences.html``: a subscriber's sections, and the way out."""
+
+    chrome: Chrome
+    email: str
+    action: str
+    unsubscribe_action: str
+    form_token: str
+    unsubscribe_token: str
+    sections: tuple[SectionChoice, ...]
+    saved: bool
+    welcome: bool  # just confirmed
+
+
+@dataclass(frozen=True)
+class ActionPage:
+    """``subscription/action.html``: one sentence and one button (confirm, unsubscribe)."""
+
+    chrome: Chrome
+    heading: str
+    text: str
+    button: str
+    action: str
+    form_token: str
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """``subscription/message.html``: the outcome of a request, or why it failed."""
+
+    chrome: Chrome
+    heading: str
+    text: str
+    links: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class _Request:
+    method: str
+    path: str
+    headers: Mapping[str, str]
+    fields: Mapping[str, list[str]]
+    query: Mapping[str, list[str]]
+    client: str
+
+
+class _Response(Exception):
+    """A finished answer, raised from anywhere in a handler."""
+
+    def __init__(self, status: HTTPStatus, body: bytes, headers: list[tuple[bytes, bytes]] | None = None):
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or []
+
+
+def create_subscription_app(
+    config: Config,
+    store: Store,
+    mailer: Callable[[], Mailer],
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    limiter: RateLimiter | None = None,
+) -> ASGIApp:
+    """The ASGI app for ``PATHS``; mount it with ``server.create_app(routes=...)``.
+
+    ``mailer`` makes a mailer for one confirmation email (opened and closed
+    around it, so this app shares no connection with the digest job).
+    """
+    return _SubscriptionApp(config, store, mailer, clock, limiter or RateLimiter(config.server.rate_limit))
+
+
+def routes(app: ASGIApp) -> dict[str, ASGIApp]:
+    """The ``routes`` mapping that mounts ``app`` at every path it answers."""
+    return dict.fromkeys(PATHS, app)
+
+
+class _SubscriptionApp:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        mailer: Callable[[], Mailer],
+        clock: Callable[[], datetime],
+        limiter: RateLimiter,
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._mailer = mailer
+        self._clock = clock
+        self._limiter = limiter
+        self._secret = config.server.secret
+        self._site = config.site.title
+        self._origins = {_origin(config.site.base_url)}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            request = await self._request(scope, receive)
+            body, headers = await self._route(request)
+            status = HTTPStatus.OK
+        except _Response as answer:
+            status, body, headers = answer.status, answer.body, answer.headers
+        except DigestError as exc:
+            log.error("subscription request failed: %s", exc)
+            status, headers = HTTPStatus.SERVICE_UNAVAILABLE, [(b"retry-after", b"60")]
+            body = self._message(scope["path"], "暂时无法处理", "服务暂时出了问题，请稍后再试。")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": int(status),
+                "headers": [
+                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-length", str(len(body)).encode()),
+                    *_SECURITY_HEADERS,
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+
+    # -- request plumbing ----------------------------------------------------------------------
+
+    async def _request(self, scope: Scope, receive: Receive) -> _Request:
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+        client = (scope.get("client") or ("unknown", 0))[0]
+        path: str = scope["path"]
+        if path.startswith(RATE_LIMITED):
+            wait = self._limiter.wait(client)
+            if wait > 0:
+                retry = str(max(1, round(wait + 0.5)))
+                log.warning("rate limit: %s on %s, retry after %ss", client, path, retry)
+                body = self._message(path, "请求太频繁", f"请 {retry} 秒后再试。")
+                raise _Response(HTTPStatus.TOO_MANY_REQUESTS, body, [(b"retry-after", retry.encode())])
+        raw = b""
+        if scope["method"] == "POST":
+            raw = await _read_body(receive)
+        fields: dict[str, list[str]] = {}
+        if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            try:
+                fields = parse_qs(raw.decode("utf-8"), max_num_fields=100)
+            except (UnicodeDecodeError, ValueError):
+                raise _Response(
+                    HTTPStatus.BAD_REQUEST, self._message(path, "无法识别", "表单数据有误。")
+                ) from None
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=20)
+        return _Request(scope["method"], path, headers, fields, query, client)
+
+    async def _route(self, request: _Request) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        prefix, _, rest = request.path[1:].partition("/")
+        handlers: dict[str, Callable[[_Request, str], Any]] = {
+            SUBSCRIBE_PATH: self._subscribe,
+            CONFIRM_PATH: self._confirm,
+            PREFERENCES_PATH: self._preferences,
+            UNSUBSCRIBE_PATH: self._unsubscribe,
+        }
+        handler = handlers.get("/" + prefix)
+        # /subscribe takes nothing after it; every other path takes exactly one token.
+        wants_token = prefix != SUBSCRIBE_PATH[1:]
+        if handler is None or wants_token != bool(rest) or "/" in rest:
+            raise _Response(
+                HTTPStatus.NOT_FOUND, self._message(request.path, "找不到页面", "这个地址不存在。")
+            )
+        if request.method not in ("GET", "HEAD", "POST"):
+            raise _Response(
+                HTTPStatus.METHOD_NOT_ALLOWED,
+                self._message(request.path, "不支持", "只支持 GET 和 POST。"),
+                [(b"allow", b"GET, HEAD, POST")],
+            )
+        result: tuple[bytes, list[tuple[bytes, bytes]]] = await handler(request, rest)
+        return result
+
+    def _check_form(self, request: _Request, *, one_click: bool = False) -> None:
+        """CSRF: refuse a foreign Origin; without Origin, want a form token or a same-origin Referer."""
+        origin = request.headers.get("origin")
+        ours = self._origins | _request_origins(request)
+        if origin is not None:
+            if origin in ours:
+                return
+        elif one_click:
+            return
+        else:
+            token = _field(request, "form_token")
+            try:
+                if verify(self._secret, token, Purpose.FORM, self._clock(), FORM_MAX_AGE) == request.path:
+                    return
+            except TokenError:
+                pass
+            referer = request.headers.get("referer")
+            if referer is not None and _origin(referer) in ours:
+                return
+        log.warning("refused a cross-site POST to %s from origin %r", request.path, origin)
+        body = self._message(request.path, "请求被拒绝", "这个表单不是从本站提交的。请回到本站页面重新提交。")
+        raise _Response(HTTPStatus.FORBIDDEN, body)
+
+    def _token(self, request: _Request, token: str, purpose: Purpose, max_age: timedelta | None) -> str:
+        try:
+            return verify(self._secret, token, purpose, self._clock(), max_age)
+        except TokenError as exc:
+            text = "这个链接已经过期。" if exc.expired else "这个链接无效，可能复制得不完整。"
+            links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
+            status = HTTPStatus.GONE if exc.expired else HTTPStatus.BAD_REQUEST
+            raise _Response(status, self._message(request.path, "链接无效", text, links)) from None
+
+    # -- handlers ------------------------------------------------------------------------------
+
+    async def _subscribe(self, request: _Request, _rest: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        if request.method != "POST":
+            return await self._subscribe_form(request, "", (), ""), []
+        self._check_form(request)
+        text = _field(request, "email").strip()
+        sections = await self._chosen_sections(request)
+        try:
+            email = normalize_address(text)
+        except AddressError:
+            body = await self._subscribe_form(
+                request, text, sections, "这个邮箱地址看起来不对，请检查后重试。"
+            )
+            raise _Response(HTTPStatus.UNPROCESSABLE_ENTITY, body) from None
+        await asyncio.to_thread(self._request_confirmation, email, sections)
+        # The same answer whether the address was new, pending or confirmed: it reveals nobody.
+        return self._message(
+            request.path,
+            "请查收确认邮件",
+            f"如果 {email} 可以收信，几分钟内会收到一封确认邮件；点击其中的链接后订阅才会生效。",
+        ), []
+
+    def _request_confirmation(self, email: str, sections: tuple[str, ...]) -> None:
+        now = self._clock()
+        known = self._store.subscriber(email)
+        if known is not None and known.confirmed:
+            return
+        if known is not None and known.confirm_sent_at and now - known.confirm_sent_at < RESEND_AFTER:
+            log.info(
+                "confirmation to %s not resent: the last one went out at %s", email, known.confirm_sent_at
+            )
+            return
+        created = known.created if known else now
+        token = sign(self._secret, Purpose.CONFIRM, email, now)
+        message = compose_confirmation_email(
+            config=self._config,
+            recipient=email,
+            confirm_url=f"{self._config.site.base_url.rstrip('/')}{CONFIRM_PATH}/{token}",
+            hours=self._config.digest.confirm_hours,
+            site_url=self._config.site.base_url.rstrip("/") + "/",
+            now=now,
+        )
+        mailer = self._mailer()
+        try:
+            mailer.send(message)
+        except DeliveryError as exc:
+            log.warning("confirmation to %s not delivered: %s", email, exc)
+            raise
+        finally:
+            mailer.close()
+        self._store.add_subscriber(Subscriber(email, sections, False, created, confirm_sent_at=now))
+
+    async def _confirm(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        max_age = timedelta(hours=self._config.digest.confirm_hours)
+        email = self._token(request, token, Purpose.CONFIRM, max_age)
+        if request.method != "POST":
+            page = ActionPage(
+                chrome=self._chrome(request.path, "确认订阅"),
+                heading="确认订阅",
+                text=f"确认用 {email} 订阅{self._site}的每日邮件摘要？",
+                button="确认订阅",
+                action=self._leaf(request.path),
+                form_token=self._form_token(request.path),
+            )
+            return _render("subscription/action.html", page), []
+        self._check_form(request)
+        known = await asyncio.to_thread(self._store.subscriber, email)
+        if known is None:
+            links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
+            return self._message(request.path, "订阅已取消", f"{email} 已经退订，请重新订阅。", links), []
+        if not known.confirmed:
+            now = self._clock()
+            confirmed = Subscriber(
+                known.email, known.sections, True, known.created, known.confirm_sent_at, now
+            )
+            await asyncio.to_thread(self._store.add_subscriber, confirmed)
+            log.info("subscriber confirmed: %s", email)
+        manage = sign(self._secret, Purpose.MANAGE, email, self._clock())
+        location = self._root(request.path) + f"{PREFERENCES_PATH[1:]}/{manage}?confirmed=1"
+        raise _Response(HTTPStatus.SEE_OTHER, b"", [(b"location", location.encode())])
+
+    async def _preferences(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        email = self._token(request, token, Purpose.MANAGE, None)
+        known = await asyncio.to_thread(self._store.subscriber, email)
+        if known is None or not known.confirmed:
+            links = (Link("订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
+            return self._message(request.path, "未订阅", f"{email} 目前没有订阅。", links), []
+        saved = False
+        chosen = known.sections
+        if request.method == "POST":
+            self._check_form(request)
+            chosen = await self._chosen_sections(request)
+            changed = Subscriber(
+                known.email, chosen, True, known.created, known.confirm_sent_at, known.confirmed_at
+            )
+            await asyncio.to_thread(self._store.add_subscriber, changed)
+            saved = True
+        unsubscribe_path = f"{UNSUBSCRIBE_PATH}/{token}"
+        page = PreferencesForm(
+            chrome=self._chrome(request.path, "订阅设置"),
+            email=email,
+            action=self._leaf(request.path),
+            unsubscribe_action=self._root(request.path) + unsubscribe_path[1:],
+            form_token=self._form_token(request.path),
+            unsubscribe_token=self._form_token(unsubscribe_path),
+            sections=await self._choices(chosen),
+            saved=saved,
+            welcome=request.query.get("confirmed") == ["1"],
+        )
+        return _render("subscription/preferences.html", page), []
+
+    async def _unsubscribe(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+        email = self._token(request, token, Purpose.MANAGE, None)
+        if request.method != "POST":
+            # RFC 8058 §4: a GET must not unsubscribe (link scanners prefetch); it offers the button.
+            page = ActionPage(
+                chrome=self._chrome(request.path, "退订"),
+                heading="退订",
+                text=f"不再给 {email} 发送{self._site}的每日邮件摘要？",
+                button="退订",
+                action=self._leaf(request.path),
+                form_token=self._form_token(request.path),
+            )
+            return _render("subscription/action.html", page), []
+        self._check_form(request, one_click=True)
+        removed = await asyncio.to_thread(self._store.remove_subscriber, email)
+        if removed:
+            log.info("subscriber left: %s", email)
+        links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
+        return self._message(request.path, "已退订", f"{email} 不会再收到每日邮件摘要。", links), []
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    async def _subscribe_form(
+        self, request: _Request, email: str, sections: tuple[str, ...], error: str
+    ) -> bytes:
+        page = SubscribeForm(
+            chrome=self._chrome(request.path, "订阅每日摘要"),
+            action=self._leaf(request.path),
+            form_token=self._form_token(request.path),
+            email=email,
+            sections=await self._choices(sections),
+            error=error,
+        )
+        return _render("subscription/form.html", page)
+
+    async def _chosen_sections(self, request: _Request) -> tuple[str, ...]:
+        """The known section slugs ticked in the form; anything else is dropped."""
+        known = {s.slug for s in await asyncio.to_thread(self._store.sections)}
+        ticked = request.fields.get("section", [])
+        return tuple(dict.fromkeys(s for s in ticked if _SLUG.match(s) and s in known))
+
+    async def _choices(self, chosen: Iterable[str]) -> tuple[SectionChoice, ...]:
+        picked = set(chosen)
+        sections = await asyncio.to_thread(self._store.sections)
+        return tuple(SectionChoice(s.name, s.slug, s.slug in picked) for s in sections)
+
+    def _form_token(self, path: str) -> str:
+        return sign(self._secret, Purpose.FORM, path, self._clock())
+
+    def _chrome(self, path: str, title: str) -> Chrome:
+        root = self._root(path)
+        return Chrome(
+            site_title=self._site,
+            page_title=f"{title} · {self._site}",
+            root=root,
+            nav=(
+                Link("首页", root + INDEX),
+                Link("每日摘要", root + DIGESTS_INDEX),
+                Link("订阅", root + SUBSCRIBE),
+            ),
+            feeds=(Link(all_spec(self._config).title, root + feed_path(ALL_FEED)),),
+        )
+
+    @staticmethod
+    def _root(path: str) -> str:
+        return root_prefix(path.lstrip("/"))
+
+    @staticmethod
+    def _leaf(path: str) -> str:
+        """The last segment: a form on a page posts back to the page, relatively."""
+        return path.rsplit("/", 1)[-1]
+
+    def _message(self, path: str, heading: str, text: str, links: tuple[Link, ...] = ()) -> bytes:
+        root = self._root(path)
+        return _render(
+            "subscription/message.html",
+            MessagePage(
+                self._chrome(path, heading), heading, text, links or (Link("返回首页", root + INDEX),)
+            ),
+        )
+
+
+def _render(template: str, page: object) -> bytes:
+    return environment().get_template(template).render(page=page).encode("utf-8")
+
+
+def _field(request: _Request, name: str) -> str:
+    values = request.fields.get(name)
+    return values[0] if values else ""
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _request_origins(request: _Request) -> set[str]:
+    """The origins a browser would send for a page of this host (TLS may end at a proxy in front)."""
+    host = request.headers.get("host", "").lower()
+    return {f"http://{host}", f"https://{host}"} if host else set()
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Response(HTTPStatus.BAD_REQUEST, b"")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _Response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"request body too large\n")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
