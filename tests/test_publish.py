@@ -244,7 +244,7 @@ def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
     since = CLOCK - timedelta(days=1)
     until = CLOCK + timedelta(hours=1)
     count = len(store.entries_first_seen(since, until))
-    assert store.save_digest(DigestRecord(CLOCK.date(), since, until, until, count), [])
+    store.save_digest(DigestRecord(CLOCK.date(), since, until, until, count))
     report = publish_store(store, config, out)
     assert not report.full and _on_disk(out) == _expected(store, config)
     assert set(report.written) == {"digests/2024-11-27.html", "digests/index.html", "feeds/digests.atom"}
