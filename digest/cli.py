@@ -22,6 +22,7 @@ from digest import __version__
 from digest.config import Config, load_config, path_problems, read_config, value_problems
 from digest.decode import decode_page
 from digest.errors import AlreadyRunningError, ConfigError, DigestError, SourceError
+from digest.health import describe, health_report, load_state
 from digest.ingest import ingest
 from digest.jobs import run_digest, run_publish
 from digest.mail import make_mailer
@@ -170,9 +171,17 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from digest.service import lock_holder
+
     config = _config(args)
     with Store.open(config.database_url) as store:
         status = store.status()
+    health = health_report(status, load_state(config.paths.data))
+    if args.json:
+        print(json.dumps(health, ensure_ascii=False, sort_keys=True))
+        return 0
+    for line in describe(health, lock_holder(config.paths.data), config.tz):
+        print(line)
     print(f"source files: {status.sources} ({len(status.failed_sources)} unreadable)")
     for path, error in status.failed_sources:
         print(f"  {path}: {error}")
@@ -269,7 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--to", metavar="ADDRESS", help="send only to this address")
 
     command("check", cmd_check, "validate the configuration and environment; print each problem and its fix")
-    command("status", cmd_status, "show counts: files, articles, digests, subscribers, waiting emails")
+    status = command(
+        "status", cmd_status, "show the service's last runs and errors, and counts of files, articles, emails"
+    )
+    status.add_argument("--json", action="store_true", help="print the /healthz report as JSON")
 
     subs = command("subscribers", cmd_subscribers, "add, list or remove email subscribers")
     actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -294,6 +306,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if level != "debug":
         # APScheduler narrates every job run at INFO; our jobs log one line of their own.
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("watchfiles").setLevel(logging.WARNING)
     handler: Handler = args.handler
     try:
         return handler(args)

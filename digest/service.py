@@ -2,44 +2,51 @@
 
 Threads: uvicorn's event loop on the main thread (it owns SIGINT/SIGTERM),
 an APScheduler background scheduler (safety-net rescans and the daily
-digest cron), and a watchfiles thread for low-latency ingest.  Jobs never
-overlap: one lock serialises them.  A lock file in the data folder keeps a
-second ``serve`` away from the same database and outbox.
+digest cron), and a watcher thread for low-latency ingest (``digest.watch``).
+``Runner`` holds every job and one lock, so jobs never overlap; ``_run`` is
+the one place that starts and stops the threads.  On SIGTERM or SIGINT the
+HTTP server stops, the job under way finishes (a publish only ever renames
+whole files into place), no new job starts, and the process exits 0.  A lock
+file in the data folder keeps a second ``serve`` away from the same database
+and outbox.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
 import signal
 import socket
 import threading
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
 import uvicorn
-import watchfiles
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.config import Config
 from digest.errors import AlreadyRunningError, ConfigError, DigestError
-from digest.ingest import ingest, is_page_file
-from digest.jobs import catch_up_digest, run_digest, run_publish
+from digest.health import STATE_NAME, JobRun, ServiceState, health_report, save_state
+from digest.ingest import ingest, scan
+from digest.jobs import DigestResult, catch_up_digest, run_digest, run_publish
+from digest.leader import Leadership, SoleLeader, leadership
 from digest.mail import Mailer, make_mailer
+from digest.metrics import METRICS_PATH, Metrics
 from digest.server import create_app
 from digest.store import Store
+from digest.watch import SETTLE_SECONDS, Settler, Watcher, quiet_for
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "serve.lock"
-# A file is read once it has stopped changing for this long (editors write in pieces).
-SETTLE_MS = 500
 # How long a digest cron run may start late (machine asleep, a long ingest) and still run.
 DIGEST_GRACE_SECONDS = 3600
 
@@ -73,72 +80,179 @@ def data_lock(data: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-class Runner:
-    """The jobs the service runs, serialised by one lock; expected failures are logged, not raised."""
+def lock_holder(data: Path) -> int | None:
+    """The pid of the ``digest serve`` using ``data`` (0 if unreadable), or ``None`` when none is."""
+    try:
+        with (data / LOCK_NAME).open("r") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                text = handle.read().strip()
+                return int(text) if text.isdigit() else 0
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    except OSError:
+        pass
+    return None
 
-    def __init__(self, config: Config, store: Store, mailer: Mailer, clock: Callable[[], datetime] = utc_now):
+
+class Runner:
+    """Ingest, publish and the daily digest, one job at a time.
+
+    Expected failures are logged, counted and kept for ``/healthz``; the
+    service goes on.  ``close`` waits for the job under way and then refuses
+    new ones, so a publish is never cut short by a shutdown.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        mailer: Mailer,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = utc_now,
+        leader: Leadership | None = None,
+    ) -> None:
         self._config = config
+        self._leader = leader or SoleLeader()
         self._store = store
         self._mailer = mailer
+        self._metrics = metrics
         self._clock = clock
         self._lock = threading.Lock()
-        self.last_scan: datetime | None = None
-        self.last_error: str | None = None
+        self._closed = False
+        self._runs: dict[str, JobRun] = {}
+        self._started = clock()
+        self.settler = Settler()
 
-    def refresh(self, publish: bool = False) -> None:
-        """Ingest what changed; publish when the store changed (or ``publish`` asks for it)."""
-        with self._lock:
-            now = self._clock()
+    def rescan(self, publish: bool = False) -> None:
+        """The safety net: ingest every settled page file in the source folder; ``publish`` forces one."""
+        with self._job() as go:
+            if not go:
+                return
+            source = self._config.paths.source
             try:
-                report = ingest(self._config, self._store, now)
-                if report.touched or publish:
-                    run_publish(self._config, self._store)
-            except DigestError as exc:
-                log.error("refresh failed: %s", exc)
-                self.last_error = str(exc)
-            else:
-                self.last_error = None
-            self.last_scan = now
+                files = scan(source) if source.is_dir() else []
+            except OSError as exc:
+                self._failed("ingest", time.monotonic(), f"cannot read the source folder {source} ({exc})")
+                return
+            settled = {path for path in files if quiet_for(path, SETTLE_SECONDS)}
+            # Files still being written wait in the settler; the watcher hands them on once whole.
+            self.settler.note(path for path in files if path not in settled)
+            self._refresh([path for path in files if path in settled], publish)
+
+    def ingest(self, paths: Sequence[Path]) -> None:
+        """Ingest page files the watcher found settled, and publish what they changed."""
+        with self._job() as go:
+            if go and self._refresh(paths, publish=False):
+                done = time.time()
+                for path in paths:
+                    # ctime, not mtime: a copy that keeps an old mtime is still a fresh drop.
+                    with contextlib.suppress(OSError):
+                        self._metrics.page_seconds.observe(max(0.0, done - path.stat().st_ctime))
 
     def digest(self) -> None:
         """The daily cron job."""
-        with self._lock:
-            try:
-                run_digest(self._config, self._store, self._mailer, self._clock())
-            except DigestError as exc:
-                log.error("digest failed: %s", exc)
+        with self._job() as go:
+            if go:
+                self._digest(lambda now: run_digest(self._config, self._store, self._mailer, now))
 
     def catch_up(self) -> None:
         """Make a digest missed while the service was down (or finish its emails)."""
+        with self._job() as go:
+            if go:
+                self._digest(lambda now: catch_up_digest(self._config, self._store, self._mailer, now))
+
+    def take_over(self) -> None:
+        """At start-up and whenever this instance gains the lead: ingest what was missed, publish, and
+        make (or finish) a missed digest."""
+        self.rescan(publish=True)
+        self.catch_up()
+
+    def close(self) -> None:
+        """Wait for the job under way, then refuse new ones."""
         with self._lock:
-            try:
-                catch_up_digest(self._config, self._store, self._mailer, self._clock())
-            except DigestError as exc:
-                log.error("missed digest failed: %s", exc)
+            self._closed = True
+
+    def state(self) -> ServiceState:
+        """What the service knows beyond the store: last runs, files waiting, standing problems."""
+        source = self._config.paths.source
+        return ServiceState(
+            pid=os.getpid(),
+            started=self._started,
+            runs=dict(self._runs),
+            files_waiting=self.settler.waiting,
+            problems=() if source.is_dir() else (f"source folder {source} is missing",),
+        )
 
     def health(self) -> Mapping[str, object]:
-        """For ``/healthz``: store counts (a dead database raises ``StoreError`` → 503) and the last scan."""
-        status = self._store.status()
-        return {
-            "status": "ok" if self.last_error is None else "degraded",
-            "articles": status.articles,
-            "latest_issue": status.latest_issue,
-            "latest_digest": status.latest_digest,
-            "unreadable_files": len(status.failed_sources),
-            "emails_waiting": status.pending_deliveries,
-            "last_scan": self.last_scan,
-            "last_error": self.last_error,
-        }
+        """For ``/healthz``; ``digest status`` prints the same.  A dead database raises ``StoreError``."""
+        state = self.state()
+        self._metrics.files_waiting.set(state.files_waiting)
+        return health_report(self._store.status(), state)
 
+    @contextmanager
+    def _job(self) -> Iterator[bool]:
+        """Hold the job lock; yields False once closing or while another instance leads (the job must
+        not start), saves the state after."""
+        with self._lock:
+            go = not self._closed and self._leader.held
+            yield go
+            if go:
+                self._save()
 
-def watch(source: Path, stop: threading.Event, on_change: Callable[[], None]) -> None:
-    """Call ``on_change`` whenever page files under ``source`` changed and then settled."""
+    def _refresh(self, paths: Sequence[Path], publish: bool) -> bool:
+        """Ingest ``paths``; publish when that changed the store (or ``publish``).  True when published."""
+        started = time.monotonic()
+        try:
+            result = ingest(self._config, self._store, self._clock(), paths)
+        except DigestError as exc:
+            self._failed("ingest", started, str(exc))
+            return False
+        self._metrics.ingested(result)
+        keys = ("files", "read", "failed", "new", "changed")
+        counts: dict[str, int | str] = {key: getattr(result, key) for key in keys}
+        self._runs["ingest"] = JobRun(self._clock(), result.ms, counts)
+        return (result.touched or publish) and self._publish()
 
-    def pages_only(_change: watchfiles.Change, path: str) -> bool:
-        return is_page_file(Path(path))
+    def _publish(self) -> bool:
+        started = time.monotonic()
+        try:
+            result = run_publish(self._config, self._store)
+            articles = self._store.status().articles
+        except DigestError as exc:
+            self._failed("publish", started, str(exc))
+            return False
+        seconds = time.monotonic() - started
+        self._metrics.published(result, seconds, articles)
+        counts: dict[str, int | str] = {"written": len(result.written), "unchanged": result.unchanged}
+        self._runs["publish"] = JobRun(self._clock(), round(seconds * 1000), counts)
+        return True
 
-    for _changes in watchfiles.watch(source, watch_filter=pages_only, step=SETTLE_MS, stop_event=stop):
-        on_change()
+    def _digest(self, job: Callable[[datetime], DigestResult | None]) -> None:
+        started = time.monotonic()
+        try:
+            result = job(self._clock())
+        except DigestError as exc:
+            self._failed("digest", started, str(exc))
+            return
+        seconds = time.monotonic() - started
+        self._metrics.digested(result, seconds)
+        if result is not None:
+            counts: dict[str, int | str] = {"day": result.digest.day.isoformat()}
+            counts |= {"articles": result.digest.count, "sent": result.sent}
+            counts |= {"failed": result.failed, "refused": result.refused}
+            self._runs["digest"] = JobRun(self._clock(), round(seconds * 1000), counts)
+
+    def _failed(self, job: str, started: float, error: str) -> None:
+        log.error("%s failed: %s", job, error)
+        self._metrics.failed(job)
+        self._runs[job] = JobRun(self._clock(), round((time.monotonic() - started) * 1000), {}, error)
+
+    def _save(self) -> None:
+        try:
+            save_state(self._config.paths.data, self.state())
+        except OSError as exc:
+            log.warning("cannot write %s in %s: %s", STATE_NAME, self._config.paths.data, exc.strerror)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -175,31 +289,43 @@ def serve(config: Config) -> None:
             signal.signal(sig, handler)
 
 
-def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event) -> None:
-    sock = listen(config.server.host, config.server.port)
-    runner = Runner(config, store, mailer)
-    scheduler = BackgroundScheduler(timezone=config.tz)
-    watcher = threading.Thread(
-        target=watch, args=(config.paths.source, stopping, runner.refresh), name="digest-watch", daemon=True
+def _schedule(scheduler: BackgroundScheduler, config: Config, runner: Runner) -> None:
+    """The safety-net rescan and the daily digest cron, in the configured timezone."""
+    scheduler.add_job(
+        runner.rescan, IntervalTrigger(seconds=config.schedule.scan_interval), id="scan", coalesce=True
     )
+    clock = config.digest_clock
+    scheduler.add_job(
+        runner.digest,
+        CronTrigger(hour=clock.hour, minute=clock.minute, timezone=config.tz),
+        id="digest",
+        coalesce=True,
+        misfire_grace_time=DIGEST_GRACE_SECONDS,
+    )
+
+
+def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event) -> None:
+    """Start the watcher, the scheduler and the HTTP server; on the way out, stop them in order."""
+    sock = listen(config.server.host, config.server.port)
+    metrics = Metrics()
+    leader = leadership(config.database_url)
+    runner = Runner(config, store, mailer, metrics, leader=leader)
+    watcher = Watcher(config.paths.source, stopping, runner.ingest, runner.rescan, runner.settler)
+    watch_thread = threading.Thread(target=watcher.run, name="digest-watch", daemon=True)
+    scheduler = BackgroundScheduler(timezone=config.tz)
     try:
-        runner.refresh(publish=True)
-        runner.catch_up()
-        clock = config.digest_clock
-        scheduler.add_job(
-            runner.refresh, IntervalTrigger(seconds=config.schedule.scan_interval), id="scan", coalesce=True
-        )
-        scheduler.add_job(
-            runner.digest,
-            CronTrigger(hour=clock.hour, minute=clock.minute, timezone=config.tz),
-            id="digest",
-            coalesce=True,
-            misfire_grace_time=DIGEST_GRACE_SECONDS,
-        )
+        # Every instance serves HTTP; only the leader runs jobs (a PostgreSQL advisory lock).
+        leader.start(lambda: scheduler.add_job(runner.take_over, id="take-over", replace_existing=True))
+        runner.take_over()
+        _schedule(scheduler, config, runner)
         scheduler.start()
-        watcher.start()
+        watch_thread.start()
         app = create_app(
-            config.paths.output, health=runner.health, hubs=config.feeds.hubs, base_url=config.site.base_url
+            config.paths.output,
+            health=runner.health,
+            hubs=config.feeds.hubs,
+            base_url=config.site.base_url,
+            routes={METRICS_PATH: metrics.asgi_app()},
         )
         server = uvicorn.Server(
             uvicorn.Config(
@@ -216,9 +342,12 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
             server.run(sockets=[sock])
     finally:
         stopping.set()
-        if watcher.is_alive():
-            watcher.join(timeout=10)
+        log.info("stopping: letting the job under way finish")
+        runner.close()
+        if watch_thread.is_alive():
+            watch_thread.join()
         if scheduler.running:
             scheduler.shutdown(wait=True)
+        leader.close()
         sock.close()
         log.info("stopped")

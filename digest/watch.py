@@ -1,0 +1,214 @@
+"""Watching the source folder: inotify events (watchfiles), settling, and surviving a vanished folder.
+
+A page file is handed on only once it has *settled*: its size, times and
+content hash stayed the same for ``quiet`` seconds.  Editorial systems and
+file shares write pages in pieces; reading one between two pieces would
+publish half an article.  Settling is measured on the monotonic clock, not on
+file times, so a share with a skewed clock or coarse timestamps cannot fool it,
+and the change time (which no program can set back) is part of the stamp, so
+``cp -p`` or ``rsync -t`` writing old mtimes is still seen as writing.
+
+The folder itself may disappear (an unmounted share) or be replaced (a
+``mv pages pages.old && mkdir pages`` rotation).  inotify then goes silent
+without an error, so the watcher compares the folder's identity (device and
+inode) on every tick, says in one line what happened, waits for the folder
+to come back and watches the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import watchfiles
+from watchfiles import Change
+from watchfiles._rust_notify import WatchfilesRustInternalError
+
+from digest.ingest import is_page_file, scan
+
+log = logging.getLogger(__name__)
+
+# Seconds a page file must stay unchanged before it is read.  Longer is safer against
+# writers that stall; shorter is faster.  Half a second keeps a dropped page well
+# inside the two-second promise with room for ingest and publish.
+SETTLE_SECONDS = 0.5
+# How often (ms) the watcher wakes without events: to re-check waiting files and the folder.
+TICK_MS = 100
+# While events keep coming, hand them on at least this often (ms).
+DEBOUNCE_MS = 300
+# How long (s) to wait before looking again for a source folder that is gone.
+RETRY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """What must stay the same while a file settles."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    sha256: str
+
+
+def stamp(path: Path) -> Stamp | None:
+    """The file's current stamp, or ``None`` when it is gone or cannot be read (ingest will say why)."""
+    try:
+        with path.open("rb") as handle:
+            info = os.fstat(handle.fileno())
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+    except OSError:
+        return None
+    return Stamp(info.st_size, info.st_mtime_ns, info.st_ctime_ns, digest)
+
+
+def quiet_for(path: Path, seconds: float, wall: Callable[[], float] = time.time) -> bool:
+    """Whether ``path`` was last written (or had its metadata changed) ``seconds`` ago or more.
+
+    The cheap test the periodic rescan uses: a stat, no read.  Any write moves
+    the change time forward, and no program can set it back.
+    """
+    try:
+        info = path.stat()
+    except OSError:
+        return True  # let ingest meet the error and report it
+    return wall() - max(info.st_mtime, info.st_ctime) >= seconds
+
+
+class Settler:
+    """Holds changed files until each has kept one stamp for ``quiet`` seconds.  Thread-safe."""
+
+    def __init__(self, quiet: float = SETTLE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self._quiet = quiet
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._pending: dict[Path, tuple[Stamp | None, float]] = {}
+
+    def note(self, paths: Iterable[Path]) -> None:
+        """These files changed: (re)start their quiet period."""
+        now = self._clock()
+        with self._lock:
+            for path in paths:
+                self._pending[path] = (stamp(path), now)
+
+    def take(self) -> list[Path]:
+        """The files that have settled (in name order), no longer held; files that vanished are dropped."""
+        now = self._clock()
+        ready: list[Path] = []
+        with self._lock:
+            for path, (seen, since) in list(self._pending.items()):
+                current = stamp(path)
+                if current is None and not path.exists():
+                    del self._pending[path]
+                elif current != seen:
+                    self._pending[path] = (current, now)
+                elif now - since >= self._quiet:
+                    del self._pending[path]
+                    ready.append(path)
+        return sorted(ready)
+
+    @property
+    def waiting(self) -> int:
+        """How many files are changing or settling."""
+        with self._lock:
+            return len(self._pending)
+
+
+def folder_identity(folder: Path) -> tuple[int, int] | None:
+    """(device, inode) of ``folder``, or ``None`` when it is not there as a folder."""
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if folder.is_dir() else None
+
+
+def _page_change(change: Change, path: str) -> bool:
+    # New folders too: files written into one before its inotify watch exists raise no event.
+    return change != Change.deleted and (is_page_file(Path(path)) or os.path.isdir(path))
+
+
+def _pages(changes: Iterable[tuple[Change, str]]) -> list[Path]:
+    """The page files a batch of changes names, new folders searched."""
+    found: list[Path] = []
+    for _change, name in changes:
+        path = Path(name)
+        found.extend(scan(path) if path.is_dir() else [path])
+    return found
+
+
+class Watcher:
+    """Feeds settled page files under ``source`` to ``on_settled``; calls ``on_rescan`` when the folder
+    comes back, since files dropped into it while nobody watched raised no events.
+
+    ``run`` blocks until ``stop`` is set; a job the callbacks run finishes first.
+    """
+
+    def __init__(
+        self,
+        source: Path,
+        stop: threading.Event,
+        on_settled: Callable[[Sequence[Path]], None],
+        on_rescan: Callable[[], None],
+        settler: Settler | None = None,
+    ) -> None:
+        self._source = source
+        self._stop = stop
+        self._on_settled = on_settled
+        self._on_rescan = on_rescan
+        self.settler = settler or Settler()
+
+    def run(self) -> None:
+        """Watch until stopped, through disappearances and replacements of the folder."""
+        identity = folder_identity(self._source)
+        while not self._stop.is_set():
+            if identity is None:
+                identity = self._wait_for_folder()
+                if identity is None:
+                    return
+                self._on_rescan()
+            try:
+                self._watch(identity)
+            except (OSError, WatchfilesRustInternalError) as exc:
+                log.warning("watching %s failed (%s); trying again", self._source, exc)
+                self._stop.wait(RETRY_SECONDS)
+            if self._stop.is_set():
+                return
+            now = folder_identity(self._source)
+            if now is not None and now != identity:
+                log.warning("source folder %s was replaced; watching the new one", self._source)
+                self._on_rescan()
+            identity = now
+
+    def _wait_for_folder(self) -> tuple[int, int] | None:
+        log.warning("source folder %s is missing; waiting for it to come back", self._source)
+        while not self._stop.wait(RETRY_SECONDS):
+            identity = folder_identity(self._source)
+            if identity is not None:
+                log.warning("source folder %s is back; reading what it holds", self._source)
+                return identity
+        return None
+
+    def _watch(self, identity: tuple[int, int]) -> None:
+        """One inotify session on the folder ``identity`` names; returns when it is gone or replaced."""
+        for changes in watchfiles.watch(
+            self._source,
+            watch_filter=_page_change,
+            debounce=DEBOUNCE_MS,
+            step=50,
+            rust_timeout=TICK_MS,
+            yield_on_timeout=True,
+            stop_event=self._stop,
+            raise_interrupt=False,
+        ):
+            self.settler.note(_pages(changes))
+            ready = self.settler.take()
+            if ready:
+                self._on_settled(ready)
+            if folder_identity(self._source) != identity:
+                return
