@@ -147,7 +147,7 @@ def digest_item(digest: Digest, config: Config) -> FeedItem:
     for section, entries in digest.groups:
         parts.append(Markup("<h3>{}</h3>").format(one_line(section.name)))
         items = []
-        for story in map(present, entries):
+        for story in (present(entry, config.tz) for entry in entries):
             link = absolute_url(base, story.path)
             items.append(
                 Markup('<li><a href="{}">{}</a>{}</li>').format(
@@ -161,8 +161,8 @@ def digest_item(digest: Digest, config: Config) -> FeedItem:
         id=f"tag:{config.site.tag_authority}:digest/{digest.day.isoformat()}",
         title=f"{one_line(config.site.title)} {day}摘要（{digest.count}篇）",
         link=absolute_url(base, digest_path(digest.day)),
-        published=digest.until,
-        updated=digest.until,
+        published=digest.until.astimezone(config.tz),
+        updated=digest.until.astimezone(config.tz),
         authors=(one_line(config.site.author),),
         categories=sections,
         content=str(Markup("\n").join(parts)),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 
 from digest.digests import summary
 from digest.types import Article, Credit, Entry, Kind, Section
@@ -149,8 +149,12 @@ class Story:
     place: str
 
 
-def present(entry: Entry) -> Story:
-    """The reader-facing form of ``entry``; a missing headline falls back to the body's first sentence."""
+def present(entry: Entry, tz: tzinfo | None = None) -> Story:
+    """The reader-facing form of ``entry``; a missing headline falls back to the body's first sentence.
+
+    With ``tz`` (the configured timezone) its instants are shown in local time,
+    so feeds say ``2024-11-27T06:00:00+08:00`` rather than the store's UTC.
+    """
     article = entry.article
     kicker = one_line(article.kicker or "")
     subtitle = one_line(article.subtitle or "")
@@ -163,8 +167,8 @@ def present(entry: Entry) -> Story:
         section=Section(name=one_line(entry.section.name), slug=entry.section.slug),
         issue_date=entry.issue_date,
         position=entry.position,
-        published=entry.published,
-        updated=entry.updated,
+        published=entry.published.astimezone(tz) if tz else entry.published,
+        updated=entry.updated.astimezone(tz) if tz else entry.updated,
         headline=headline,
         kicker=kicker,
         subtitle=subtitle,

@@ -146,13 +146,17 @@ def render_all(catalog: Catalog, config: Config, put: Put) -> None:
     site = Site(config, sections)
     for path, data in site.static().items():
         put(path, data)
-    put(*site.index([present(e) for e in catalog.latest_issue()]))
+    put(*site.index(_stories(catalog.latest_issue(), config)))
     put(*site.subscribe())
     for section in sections:
-        put(*site.section(section, _stories(catalog.section_latest(section.slug, SECTION_PAGE_SIZE + 1))))
+        put(
+            *site.section(
+                section, _stories(catalog.section_latest(section.slug, SECTION_PAGE_SIZE + 1), config)
+            )
+        )
     specs = _feed_specs(config, sections)
     for spec, slug in specs:
-        stories: Iterable[Story] = map(present, catalog.feed_stream(slug))
+        stories: Iterable[Story] = (present(e, config.tz) for e in catalog.feed_stream(slug))
         if slug is None:
             stories = _with_article_pages(stories, site, put)  # one pass over the archive for both
         layout = Layout(spec.name, catalog.feed_count(slug), config.feeds.size)
@@ -184,14 +188,16 @@ def _render_changes(
     site = Site(config, sections)
     entries = [entry for entry, _ in changes]
     for entry in entries:
-        stager.put(*site.article(present(entry)))
+        stager.put(*site.article(present(entry, config.tz)))
     if entries:
-        stager.put(*site.index(_stories(store.latest_issue())))
+        stager.put(*site.index(_stories(store.latest_issue(), config)))
     touched = {entry.section.slug for entry in entries}
     for section in sections:
         if section.slug in touched:
             stager.put(
-                *site.section(section, _stories(store.section_latest(section.slug, SECTION_PAGE_SIZE + 1)))
+                *site.section(
+                    section, _stories(store.section_latest(section.slug, SECTION_PAGE_SIZE + 1), config)
+                )
             )
     for spec, slug in _feed_specs(config, sections):
         mine = [(entry, old) for entry, old in changes if slug is None or entry.section.slug == slug]
@@ -207,7 +213,7 @@ def _render_changes(
         corrected = [store.feed_rank(entry, slug) for entry, old in mine if old is not None]
 
         def window(start: int, stop: int, slug: str | None = slug) -> list[FeedItem]:
-            return [story_item(present(e), config) for e in store.feed_window(slug, start, stop)]
+            return [story_item(present(e, config.tz), config) for e in store.feed_window(slug, start, stop)]
 
         _render_pages(spec, layout, first, corrected, window, config, stager)
 
@@ -295,8 +301,8 @@ def _with_article_pages(stories: Iterable[Story], site: Site, put: Put) -> Itera
         yield story
 
 
-def _stories(entries: Iterable[Entry]) -> list[Story]:
-    return [present(entry) for entry in entries]
+def _stories(entries: Iterable[Entry], config: Config) -> list[Story]:
+    return [present(entry, config.tz) for entry in entries]
 
 
 def _feed_specs(config: Config, sections: Sequence[Section]) -> list[tuple[FeedSpec, str | None]]:

@@ -267,7 +267,10 @@ class Site:
     def digest(self, digest: Digest) -> tuple[str, bytes]:
         """The page of one day's digest."""
         path = digest_path(digest.day)
-        groups = tuple(self.group(path, sec, tuple(map(present, entries))) for sec, entries in digest.groups)
+        tz = self.config.tz
+        groups = tuple(
+            self.group(path, sec, [present(e, tz) for e in entries]) for sec, entries in digest.groups
+        )
         chrome = self.chrome(path, f"{cn_date(digest.day)}摘要", [digests_spec(self.config)])
         return path, render("digest.html", DigestPage(chrome, digest.day, digest.count, groups))
 
