@@ -1,0 +1,221 @@
+"""Real feed readers against our feeds over HTTP on loopback: Debian's newsboat and rss2email.
+
+The service's output is served by our ASGI app under uvicorn; each reader
+gets its own configuration, cache and home folder in ``tmp_path``.  Three
+moments matter to a subscriber: the first fetch holds every seed article
+with its Chinese headline; a new page brings exactly its new articles, none
+twice; a republish with nothing new brings nothing and marks nothing new
+again.  (CI installs both readers: see ``.ci/run``.)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from smtp_sink import SmtpSink
+from test_server import serving
+
+from digest.config import Config, load_config
+from digest.ingest import ingest
+from digest.jobs import run_publish
+from digest.output import present
+from digest.server import create_app
+from digest.store import Store
+from digest.types import Entry
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+NEW_PAGE = ROOT / "examples" / "pages" / "2024-11-28_01.txt"
+INGESTED = datetime(2024, 11, 26, 4, 0, tzinfo=UTC)
+READER_TIMEOUT = 60
+
+
+@dataclass
+class Paper:
+    """A running service's output, served on loopback, and the way to feed it pages."""
+
+    config: Config
+    store: Store
+    url: str
+
+    def drop(self, page: Path, now: datetime) -> list[Entry]:
+        """Copy ``page`` into the source folder, ingest and publish; returns the entries it added."""
+        before = {e.uid for e in self.store.entries()}
+        shutil.copyfile(page, self.config.paths.source / page.name)
+        ingest(self.config, self.store, now)
+        run_publish(self.config, self.store)
+        return [e for e in self.store.entries() if e.uid not in before]
+
+    def republish(self) -> None:
+        assert run_publish(self.config, self.store).written == ()
+
+
+@pytest.fixture
+def paper(tmp_path: Path, seeds: Path) -> Iterator[Paper]:
+    output = tmp_path / "output"
+    output.mkdir()
+    with serving(create_app(output)) as url:
+        source = tmp_path / "pages"
+        source.mkdir()
+        for page in sorted(seeds.glob("*.txt")):
+            shutil.copyfile(page, source / page.name)
+            os.utime(source / page.name, (INGESTED.timestamp(), INGESTED.timestamp()))
+        overrides = {"paths.source": source, "paths.data": tmp_path / "data", "paths.output": output}
+        config = load_config(None, {**overrides, "site.base_url": url}, {})
+        with Store.open(config.database_url) as store:
+            ingest(config, store, INGESTED)
+            run_publish(config, store)
+            yield Paper(config, store, url)
+
+
+def _headlines(entries: list[Entry], paper: Paper) -> dict[str, str]:
+    """Atom id → the headline a reader should show."""
+    return {e.tag: present(e, paper.config.tz).headline for e in entries}
+
+
+def _run(command: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    env = {"HOME": str(home), "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+    done = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=READER_TIMEOUT, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def _need(program: str) -> str:
+    found = shutil.which(program)
+    if found is None:
+        reason = f"{program} is not installed (apt-get install newsboat rss2email; .ci/run does)"
+        if os.environ.get("REQUIRE_READERS"):
+            pytest.fail(reason)  # CI installed them: missing is an error there, not a skip
+        pytest.skip(reason)
+    return found
+
+
+class Newsboat:
+    """newsboat with its own urls file, cache and config, reloading without a terminal."""
+
+    def __init__(self, folder: Path, feeds: list[str]) -> None:
+        self.program = _need("newsboat")
+        self.folder = folder
+        folder.mkdir()
+        (folder / "urls").write_text("".join(f"{feed}\n" for feed in feeds), encoding="utf-8")
+        (folder / "config").write_text("reload-threads 2\n", encoding="utf-8")
+
+    def reload(self) -> None:
+        f = self.folder
+        _run(
+            [
+                self.program,
+                "-x",
+                "reload",
+                "-u",
+                str(f / "urls"),
+                "-c",
+                str(f / "cache.db"),
+                "-C",
+                str(f / "config"),
+            ],
+            f,
+        )
+
+    def items(self) -> list[tuple[str, str, int]]:
+        """(guid, title, unread) of every article newsboat keeps, whichever feed brought it.
+
+        newsboat files an id once across all feeds, as Atom means it: an article in
+        the all-articles feed and in its section's feed is one item.
+        """
+        with sqlite3.connect(self.folder / "cache.db") as cache:
+            rows = cache.execute("SELECT guid, title, unread FROM rss_item WHERE guid LIKE 'tag:%:article/%'")
+            return [(guid, title, unread) for guid, title, unread in rows]
+
+    def mark_all_read(self) -> None:
+        with sqlite3.connect(self.folder / "cache.db") as cache:
+            cache.execute("UPDATE rss_item SET unread = 0")
+
+
+def test_newsboat_holds_every_article_once_and_only_new_ones_turn_up_new(
+    paper: Paper, tmp_path: Path
+) -> None:
+    opml = httpx.get(f"{paper.url}/feeds.opml", timeout=10).text
+    feeds = [line.split('xmlUrl="')[1].split('"')[0] for line in opml.splitlines() if "xmlUrl=" in line]
+    assert f"{paper.url}/feeds/all.atom" in feeds and len(feeds) > 3  # every section and the digests too
+    reader = Newsboat(tmp_path / "newsboat", feeds)
+
+    reader.reload()
+    entries = paper.store.entries()
+    held = reader.items()
+    assert len(held) == len(entries)
+    assert {guid: title for guid, title, _ in held} == _headlines(entries, paper)
+    assert any("内蒙古" in title for _, title, _ in held)  # Chinese intact, not mojibake
+    reader.mark_all_read()
+
+    added = paper.drop(NEW_PAGE, INGESTED + timedelta(days=1))
+    assert added
+    reader.reload()
+    held = reader.items()
+    assert len(held) == len({guid for guid, _, _ in held}) == len(entries) + len(added)  # none twice
+    assert {guid: title for guid, title, unread in held if unread} == _headlines(added, paper)
+    reader.mark_all_read()
+
+    paper.republish()
+    reader.reload()
+    assert sorted(reader.items()) == sorted((guid, title, 0) for guid, title, _ in held)
+
+
+class Rss2Email:
+    """r2e with its own config and data file, mailing through SMTP to ``sink``."""
+
+    def __init__(self, folder: Path, sink: SmtpSink) -> None:
+        self.program = _need("r2e")
+        self.folder = folder
+        folder.mkdir()
+        (folder / "r2e.cfg").write_text(
+            "[DEFAULT]\n"
+            "from = r2e@example.org\n"
+            "to = reader@example.org\n"
+            "email-protocol = smtp\n"
+            f"smtp-server = {sink.host}\n"
+            f"smtp-port = {sink.port}\n"
+            "smtp-ssl = False\n",
+            encoding="utf-8",
+        )
+
+    def __call__(self, *args: str) -> None:
+        f = self.folder
+        done = _run([self.program, "-c", str(f / "r2e.cfg"), "-d", str(f / "r2e.json"), *args], f)
+        assert "[ERROR]" not in done.stderr, done.stderr  # r2e exits 0 even when mail fails
+
+
+def _subjects(sink: SmtpSink, start: int) -> list[str]:
+    return [str(m.message()["Subject"]) for m in sink.messages[start:]]
+
+
+def test_rss2email_mails_each_article_once(paper: Paper, tmp_path: Path) -> None:
+    with SmtpSink() as sink:
+        r2e = Rss2Email(tmp_path / "r2e", sink)
+        r2e("add", "paper", f"{paper.url}/feeds/all.atom")
+
+        r2e("run")
+        entries = paper.store.entries()
+        assert sorted(_subjects(sink, 0)) == sorted(_headlines(entries, paper).values())
+
+        sent = len(sink.messages)
+        added = paper.drop(NEW_PAGE, INGESTED + timedelta(days=1))
+        r2e("run")
+        assert sorted(_subjects(sink, sent)) == sorted(_headlines(added, paper).values())
+
+        sent = len(sink.messages)
+        paper.republish()
+        r2e("run")
+        assert len(sink.messages) == sent  # never a repeat
