@@ -1,0 +1,152 @@
+"""The site in a real browser: headless Debian Chromium, driven by Playwright, at desktop and phone widths.
+
+Each page kind is loaded over HTTP from our own server; the test checks the
+headlines are visible inside the viewport and nothing overflows sideways,
+and saves a full-page screenshot under ``test-artifacts/`` for people to look
+at.  Playwright's wheel brings its own driver; the browser is the system's
+``/usr/bin/chromium`` (``playwright install`` is never run).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+from test_server import serving
+
+from digest.config import Config, load_config
+from digest.ingest import ingest
+from digest.jobs import run_digest, run_publish
+from digest.mail import OutboxMailer
+from digest.server import create_app
+from digest.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+# The flags every headless run here uses; Playwright adds its own fresh --user-data-dir.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+]
+WIDTHS = {"desktop": (1280, 800), "phone": (390, 844)}
+# Example pages ingested at noon on 27 November (Shanghai), digest of the 28th made at 09:30.
+INGESTED = datetime(2024, 11, 27, 4, 0, tzinfo=UTC)
+DIGESTED = datetime(2024, 11, 28, 1, 30, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of page: where it is and the texts a reader must see on it."""
+
+    name: str
+    path: str
+    headlines: tuple[str, ...]
+
+
+def _published(home: Path) -> Config:
+    pages = home / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    config = load_config(
+        None,
+        {"paths.source": pages, "paths.data": home / "data", "paths.output": home / "out"},
+        {},
+    )
+    with Store.open(config.database_url) as store:
+        ingest(config, store, INGESTED)
+        run_digest(config, store, OutboxMailer(home / "outbox"), DIGESTED)
+        run_publish(config, store)
+    return config
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[Kind]]]:
+    """The example pages published and served; yields the base URL and each page kind."""
+    config = _published(tmp_path_factory.mktemp("site"))
+    out = config.paths.output
+    article = next(p for p in out.glob("articles/*/*.html") if "青松县首座社区图书馆开馆" in p.read_text())
+    kinds = [
+        Kind("front", "/", ("2024年11月28日", "青松县举行首届冬季长跑赛", "示例剧团新排话剧首演")),
+        Kind("section", "/sections/yao-wen.html", ("要闻", "青松县首座社区图书馆开馆")),
+        Kind("article", "/" + article.relative_to(out).as_posix(), ("青松县首座社区图书馆开馆",)),
+        Kind("digest", "/digests/2024-11-28.html", ("2024年11月28日摘要", "青松县首座社区图书馆开馆")),
+        Kind("archive", "/digests/", ("每日摘要", "2024年11月28日")),
+        Kind("subscribe", "/subscribe.html", ("订阅每日摘要", "电子邮箱")),
+    ]
+    with serving(create_app(out)) as url:
+        yield url, kinds
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not CHROMIUM.is_file():
+        reason = f"{CHROMIUM} is missing: apt-get install chromium fonts-noto-cjk (.ci/run does)"
+        if os.environ.get("REQUIRE_BROWSER"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_kind_reads_well_at_desktop_and_phone_width(
+    site: tuple[str, list[Kind]], browser: Browser, width: str
+) -> None:
+    url, kinds = site
+    wide, high = WIDTHS[width]
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(
+        viewport={"width": wide, "height": high}, java_script_enabled=True, locale="zh-CN"
+    )
+    problems: list[str] = []
+    try:
+        for kind in kinds:
+            page = context.new_page()
+            page.on("console", lambda message: problems.append(f"console: {message.text}"))
+            response = page.goto(url + kind.path)
+            assert response is not None and response.status == 200, kind
+            for text in kind.headlines:
+                heading = page.get_by_text(text, exact=True).first
+                assert heading.is_visible(), f"{kind.name} at {width}: {text!r} is not visible"
+                box = heading.bounding_box()
+                assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= wide + 0.5, (
+                    f"{kind.name} at {width}: {text!r} sticks out of the viewport: {box}"
+                )
+            overflow = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+            assert overflow[0] <= overflow[1], f"{kind.name} at {width} scrolls sideways: {overflow}"
+            page.screenshot(path=ARTIFACTS / f"{kind.name}-{width}.png", full_page=True)
+            page.close()
+    finally:
+        context.close()
+    assert problems == []
+
+
+@pytest.mark.slow
+def test_pages_need_no_javascript_and_no_other_host(site: tuple[str, list[Kind]], browser: Browser) -> None:
+    url, kinds = site
+    context = browser.new_context(java_script_enabled=False)
+    hosts: set[str] = set()
+    try:
+        page = context.new_page()
+        page.on("request", lambda request: hosts.add(request.url.split("/")[2]))
+        for kind in kinds:
+            page.goto(url + kind.path)
+            for text in kind.headlines:
+                assert page.get_by_text(text, exact=True).first.is_visible(), (kind.name, text)
+            assert page.locator("script").count() == 0, f"{kind.name} has a script"
+    finally:
+        context.close()
+    assert hosts == {url.split("/")[2]}, "a page loaded something from another host"
