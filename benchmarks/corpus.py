@@ -8,16 +8,20 @@ Text is drawn from a fixed vocabulary with a seeded RNG, so runs compare.
 from __future__ import annotations
 
 import random
+import shutil
 from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
 
-_WORDS = (
+# Word lists read best as one string each.
+_WORDS = (  # noqa: SIM905
     "山城 北岭 南湾 青石镇 河畔 新桥 樱桃园 渔港 图书角 夜班公交 社区 工厂 学校 医院 车站 "
     "开通 完工 启动 推进 建成 举行 发布 提升 完善 带动 服务 群众 项目 工程 活动 计划 "
     "今年 近日 日前 目前 全市 全区 各地 持续 不断 进一步 有效 稳步 加快"
 ).split()
-_NAMES = "林小河 周远 吴一 郑二 甲乙 丙丁 孙三 李四 王五 赵六".split()
-_SECTIONS = "速递 聚焦 一线 图见 众观 新视界".split()
-_PLACES = "北岭区 南湾县 青石旗 东山市".split()
+_NAMES = "林小河 周远 吴一 郑二 甲乙 丙丁 孙三 李四 王五 赵六".split()  # noqa: SIM905
+_SECTIONS = "速递 聚焦 一线 图见 众观 新视界".split()  # noqa: SIM905
+_PLACES = "北岭区 南湾县 青石旗 东山市".split()  # noqa: SIM905
 
 
 def _sentence(rng: random.Random) -> str:
@@ -64,3 +68,39 @@ def pages(seed: int, count: int, articles_per_page: int = 8) -> Iterator[str]:
     rng = random.Random(seed)
     for _ in range(count):
         yield page(rng, articles_per_page)
+
+
+# A provincial daily: about a dozen pages an issue, eight articles a page, so ~100 articles a day.
+PAGES_PER_ISSUE = 12
+ARTICLES_PER_PAGE = 8
+FIRST_ISSUE = date(2015, 1, 1)
+
+
+def page_name(number: int) -> str:
+    """The file of the ``number``-th page (0-based) of the archive: ``2015-01-01/2015-01-01_01.txt``."""
+    issue = FIRST_ISSUE + timedelta(days=number // PAGES_PER_ISSUE)
+    return f"{issue:%Y-%m}/{issue}_{number % PAGES_PER_ISSUE + 1:02d}.txt"
+
+
+def page_count(articles: int) -> int:
+    """How many pages hold ``articles`` articles."""
+    return -(-articles // ARTICLES_PER_PAGE)
+
+
+def write_archive(folder: Path, articles: int, seed: int = 1) -> int:
+    """Write pages holding about ``articles`` articles under ``folder`` (once: kept when present).
+
+    Returns how many page files the archive has.  A ``.complete`` marker says
+    an earlier run finished writing, so an interrupted run starts over.
+    """
+    count = page_count(articles)
+    marker = folder / ".complete"
+    if marker.is_file() and marker.read_text() == f"{count} {seed}\n":
+        return count
+    shutil.rmtree(folder, ignore_errors=True)
+    for number, text in enumerate(pages(seed, count, ARTICLES_PER_PAGE)):
+        path = folder / page_name(number)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    marker.write_text(f"{count} {seed}\n")
+    return count

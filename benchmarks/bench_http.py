@@ -1,0 +1,173 @@
+"""Requests/s for a feed answered 200 and 304: our ASGI server against Debian's nginx, same folder.
+
+    python benchmarks/bench_http.py --output benchmarks/.work/run-1000/output [--seconds 5]
+
+Both servers run one process (uvicorn as ``digest serve`` runs it; nginx
+with one worker, no daemon, a temporary config) on loopback ports and serve
+the same output folder.  wrk loads each with the same connections and
+duration: a plain GET of ``/feeds/all.atom`` (200) and a conditional GET
+with the server's own ETag (304).  Needs ``nginx`` and ``wrk``
+(``apt-get install nginx wrk``); a figure is left out when one is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+FEED = "/feeds/all.atom"
+CONNECTIONS = 32
+
+NGINX_CONF = """\
+daemon off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    include /etc/nginx/mime.types;
+    types {{ application/atom+xml atom; }}
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        root {root};
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+@contextmanager
+def running(argv: list[str], url: str) -> Iterator[None]:
+    """Run a server process until the block ends."""
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_up(url, process)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def ours(output: Path, port: int) -> list[str]:
+    """``digest``'s ASGI app over ``output`` under uvicorn, configured as ``digest serve`` does."""
+    code = (
+        "import sys, uvicorn; from pathlib import Path; from digest.server import create_app; "
+        "uvicorn.run(create_app(Path(sys.argv[1])), host='127.0.0.1', port=int(sys.argv[2]), "
+        "log_config=None, access_log=False)"
+    )
+    return [sys.executable, "-c", code, str(output), str(port)]
+
+
+def nginx(output: Path, port: int, tmp: Path) -> list[str]:
+    conf = tmp / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, root=output.resolve()))
+    return ["nginx", "-c", str(conf), "-e", str(tmp / "error.log")]
+
+
+def etag(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        value: str = response.headers["ETag"]
+        return value
+
+
+def wrk(url: str, seconds: float, headers: dict[str, str]) -> float:
+    """Requests/s from one wrk thread holding ``CONNECTIONS`` keep-alive connections."""
+    argv = ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(seconds))}s", "--latency"]
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    done = subprocess.run([*argv, url], capture_output=True, text=True, check=True)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", done.stdout)
+    if errors:
+        raise RuntimeError(f"{url}: {errors[1]} responses were errors")
+    match = re.search(r"Requests/sec:\s+([\d.]+)", done.stdout)
+    if not match:
+        raise RuntimeError(f"wrk printed no rate:\n{done.stdout}{done.stderr}")
+    return float(match[1])
+
+
+def load(base: str, seconds: float) -> dict[str, float]:
+    """200 and 304 rates for the feed at ``base``; the 304 run sends the server's own ETag."""
+    url = base + FEED
+    tag = etag(url)
+    return {
+        "200": wrk(url, seconds, {}),
+        "304": wrk(url, seconds, {"If-None-Match": tag}),
+    }
+
+
+def measure(output: Path, seconds: float = 5.0) -> dict[str, Any]:
+    """Load our server and nginx in turn; figures are requests/s (a reason instead when not run)."""
+    if shutil.which("wrk") is None:
+        return {"skipped": "wrk is not installed (apt-get install wrk)"}
+    if not (output / FEED.lstrip("/")).is_file():
+        raise FileNotFoundError(f"{output} holds no {FEED}: publish an archive first")
+    result: dict[str, Any] = {"connections": CONNECTIONS, "seconds": seconds}
+    port = free_port()
+    with running(ours(output, port), f"http://127.0.0.1:{port}{FEED}"):
+        result["digest"] = load(f"http://127.0.0.1:{port}", seconds)
+    if shutil.which("nginx") is None:
+        result["nginx"] = {"skipped": "nginx is not installed (apt-get install nginx)"}
+        return result
+    with tempfile.TemporaryDirectory(prefix="bench-nginx-") as tmp:
+        port = free_port()
+        with running(nginx(output, port, Path(tmp)), f"http://127.0.0.1:{port}{FEED}"):
+            result["nginx"] = load(f"http://127.0.0.1:{port}", seconds)
+    result["ratio_304"] = result["digest"]["304"] / result["nginx"]["304"]
+    result["ratio_200"] = result["digest"]["200"] / result["nginx"]["200"]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--output", type=Path, required=True, help="a published output folder")
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load run")
+    args = parser.parse_args()
+    print(json.dumps(measure(args.output, args.seconds), indent=2))
+
+
+if __name__ == "__main__":
+    main()
