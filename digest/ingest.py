@@ -36,6 +36,8 @@ DEFAULT_SECTION = "其他"
 PUBLISHED_AT = time(6, 0)
 # Articles on one page get positions below this; the page number multiplies it.
 PAGE_SPAN = 1000
+# Page files read per store transaction.
+BATCH_FILES = 200
 
 _DASHED_DATE = re.compile(r"(?<!\d)(20\d\d)[-_.](\d\d)[-_.](\d\d)(?!\d)")
 _COMPACT_DATE = re.compile(r"(?<![0-9A-Za-z])(20\d\d)(\d\d)(\d\d)(?![0-9A-Za-z])")
@@ -192,31 +194,36 @@ def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | 
     for target in paths if paths is not None else [folder]:
         files.extend(scan(target) if target.is_dir() else [target])
     errors: list[tuple[str, str]] = []
-    entries: list[Entry] = []
-    records: list[SourceRecord] = []
-    for path in files:
-        name = _source_name(path, folder)
-        try:
-            outcome = _ingest_file(path, name, config, store, now)
-        except SourceError as exc:
-            log.warning("skipped page %s: %s", name, exc.reason)
-            errors.append((name, exc.reason))
-            continue
-        if outcome is not None:
-            entries.extend(outcome[0])
-            records.append(outcome[1])
-    upserted = store.upsert_entries(entries)
-    # Only once the articles are stored is a file "seen": a failed upsert leaves it to be read again.
-    for record in records:
-        store.record_source(record)
+    read = articles = new = changed = 0
+    # A batch of files at a time: memory stays flat on any archive, and the store
+    # gets one transaction per batch instead of one per article.
+    for at in range(0, len(files), BATCH_FILES):
+        entries: list[Entry] = []
+        records: list[SourceRecord] = []
+        for path in files[at : at + BATCH_FILES]:
+            name = _source_name(path, folder)
+            try:
+                outcome = _ingest_file(path, name, config, store, now)
+            except SourceError as exc:
+                log.warning("skipped page %s: %s", name, exc.reason)
+                errors.append((name, exc.reason))
+                continue
+            if outcome is not None:
+                entries.extend(outcome[0])
+                records.append(outcome[1])
+        upserted = store.upsert_entries(entries)
+        # Only once the articles are stored is a file "seen": a failed upsert leaves it to be read again.
+        store.record_sources(records)
+        read, articles = read + len(records), articles + len(entries)
+        new, changed = new + upserted.new, changed + upserted.changed
     report = IngestReport(
         files=len(files),
-        read=len(records),
-        unchanged=len(files) - len(records) - len(errors),
+        read=read,
+        unchanged=len(files) - read - len(errors),
         failed=len(errors),
-        articles=len(entries),
-        new=upserted.new,
-        changed=upserted.changed,
+        articles=articles,
+        new=new,
+        changed=changed,
         errors=tuple(errors),
         ms=round((clock.monotonic() - started) * 1000),
     )

@@ -317,6 +317,9 @@ def _due(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
 
 
+# Keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's limits on bound parameters.
+_IN_BATCH = 500
+
 # Paper order: newest issue first, then page and position on the page.
 _ENTRY_ORDER = (articles.c.issue_date.desc(), articles.c.position, articles.c.uid)
 
@@ -402,9 +405,16 @@ class Store:
 
     def record_source(self, record: SourceRecord) -> None:
         """Remember a page file's hash and outcome (``last_error`` None when it was read fine)."""
+        self.record_sources([record])
+
+    def record_sources(self, records: Sequence[SourceRecord]) -> None:
+        """``record_source`` for many files in one transaction."""
+        paths = [record.path for record in records]
         with self._begin() as conn:
-            conn.execute(sa.delete(sources).where(sources.c.path == record.path))
-            conn.execute(sa.insert(sources).values(**record.__dict__))
+            for at in range(0, len(paths), _IN_BATCH):
+                conn.execute(sa.delete(sources).where(sources.c.path.in_(paths[at : at + _IN_BATCH])))
+            if records:
+                conn.execute(sa.insert(sources), [record.__dict__ for record in records])
 
     # -- articles ----------------------------------------------------------
 
@@ -412,15 +422,22 @@ class Store:
         """Insert new entries; rewrite changed ones keeping ``first_seen``; leave unchanged ones alone.
 
         ``updated`` is taken from the entry only when the content hash differs
-        from the stored one, so re-reading a page never moves it.
+        from the stored one, so re-reading a page never moves it.  One query
+        finds what is stored and one multi-row insert adds the new entries, so
+        a large ingest costs round trips per batch, not per article.
         """
         new = changed = unchanged = 0
+        inserts: dict[str, dict[str, Any]] = {}
         with self._begin() as conn:
+            stored: dict[str, str] = {}
+            uids = list(dict.fromkeys(entry.uid for entry in entries))
+            for at in range(0, len(uids), _IN_BATCH):
+                query = sa.select(articles.c.uid, articles.c.content_hash).where(
+                    articles.c.uid.in_(uids[at : at + _IN_BATCH])
+                )
+                stored.update((row.uid, row.content_hash) for row in conn.execute(query))
             for entry in entries:
                 digest = content_hash(entry.article, entry.section)
-                stored = conn.execute(
-                    sa.select(articles.c.content_hash).where(articles.c.uid == entry.uid)
-                ).scalar_one_or_none()
                 columns = {
                     **_article_columns(entry.article),
                     "section_name": entry.section.name,
@@ -429,28 +446,33 @@ class Store:
                     "source": entry.source,
                     "content_hash": digest,
                 }
-                if stored is None:
-                    conn.execute(
-                        sa.insert(articles).values(
-                            uid=entry.uid,
-                            tag=entry.tag,
-                            issue_date=entry.issue_date,
-                            published=entry.published,
-                            updated=entry.updated,
-                            first_seen=entry.first_seen,
-                            **columns,
-                        )
-                    )
+                known = stored.get(entry.uid)
+                if known is None:
+                    inserts[entry.uid] = {
+                        "uid": entry.uid,
+                        "tag": entry.tag,
+                        "issue_date": entry.issue_date,
+                        "published": entry.published,
+                        "updated": entry.updated,
+                        "first_seen": entry.first_seen,
+                        **columns,
+                    }
                     new += 1
-                elif stored != digest:
+                elif known == digest:
+                    unchanged += 1
+                elif entry.uid in inserts:  # met twice in this batch: the later text wins
+                    inserts[entry.uid] |= {"updated": entry.updated, **columns}
+                    changed += 1
+                else:
                     conn.execute(
                         sa.update(articles)
                         .where(articles.c.uid == entry.uid)
                         .values(updated=entry.updated, **columns)
                     )
                     changed += 1
-                else:
-                    unchanged += 1
+                stored[entry.uid] = digest
+            if inserts:
+                conn.execute(sa.insert(articles), list(inserts.values()))
         return UpsertReport(new=new, changed=changed, unchanged=unchanged)
 
     def entries(self, limit: int | None = None) -> list[Entry]:

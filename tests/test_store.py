@@ -67,6 +67,34 @@ def test_unchanged_content_keeps_updated_and_changed_content_bumps_it(store: Sto
     assert loaded.article.body == "更正后的正文。"
 
 
+def test_one_batch_with_a_stored_a_new_and_a_repeated_identity(store: Store) -> None:
+    store.upsert_entries([entry("old", "旧")])
+    later = T0 + timedelta(hours=2)
+    batch = [
+        entry("old", "旧", body="改过的正文。", at=later),
+        entry("new", "新"),
+        entry("new", "新", body="同一批里后来的正文。", at=later),  # a renamed copy, corrected
+        entry("new", "新", body="同一批里后来的正文。", at=later),
+    ]
+    report = store.upsert_entries(batch)
+    assert (report.new, report.changed, report.unchanged) == (1, 2, 1)
+    loaded = {e.uid: e for e in store.entries()}
+    assert loaded["old"].article.body == "改过的正文。" and loaded["old"].updated == later
+    assert loaded["new"].article.body == "同一批里后来的正文。" and loaded["new"].first_seen == T0
+    assert loaded["new"].updated == later and len(loaded) == 2
+
+
+def test_many_entries_and_sources_in_one_call(store: Store) -> None:
+    many = [entry(f"u{n:04d}", f"标题{n}", position=n) for n in range(1200)]  # more than one IN batch
+    assert store.upsert_entries(many).new == 1200
+    assert store.upsert_entries(many).unchanged == 1200
+    records = [SourceRecord(f"p{n}.txt", "h", 1, T0, None, T0) for n in range(1200)]
+    store.record_sources(records)
+    store.record_sources([dataclasses.replace(records[0], last_error="坏了")])
+    assert store.status().sources == 1200
+    assert store.status().failed_sources == (("p0.txt", "坏了"),)
+
+
 def test_entries_in_a_first_seen_window_in_paper_order(store: Store) -> None:
     store.upsert_entries([entry("b", "二", position=2), entry("a", "一", position=1)])
     store.upsert_entries([entry("c", "三", at=T0 + timedelta(days=1))])
