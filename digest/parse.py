@@ -219,8 +219,11 @@ def _classify(raw: list[str]) -> list[_Line]:
         out.append(line)
     for before, byline in itertools.pairwise(out):
         # Whatever stands right above a byline is a headline if it can be one at all.
-        if byline.kind is T.BYLINE and before.kind is T.PARA and before.dateline is None and _headline_shaped(
-            before.text
+        if (
+            byline.kind is T.BYLINE
+            and before.kind is T.PARA
+            and before.dateline is None
+            and _headline_shaped(before.text)
         ):
             before.kind, before.lines = T.CANDIDATE, [before.text]
     return out
