@@ -12,16 +12,15 @@ store yields byte-identical documents (feedgen would otherwise stamp *now*).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice
 from typing import Any
 from xml.etree import ElementTree
 
 from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from digest import __version__
 from digest.config import Config
@@ -108,19 +107,20 @@ def digests_spec(config: Config) -> FeedSpec:
 
 def story_html(story: Story) -> str:
     """An article's full text as an HTML fragment: kicker, subtitle, byline, dateline, body, notes, jumps."""
-    parts: list[Markup] = []
+    # Plain escape and f-strings: Markup.format costs more than the rest of an entry (full rebuilds).
+    parts: list[str] = []
     if story.kicker:
-        parts.append(Markup('<p class="kicker">{}</p>').format(story.kicker))
+        parts.append(f'<p class="kicker">{escape(story.kicker)}</p>')
     if story.subtitle:
-        parts.append(Markup("<p><strong>{}</strong></p>").format(story.subtitle))
+        parts.append(f"<p><strong>{escape(story.subtitle)}</strong></p>")
     meta = "　".join(p for p in (story.byline, story.dateline) if p)
     if meta:
-        parts.append(Markup('<p class="byline">{}</p>').format(meta))
-    parts.extend(Markup("<p>{}</p>").format(p) for p in story.paragraphs)
-    parts.extend(Markup("<blockquote><p>{}</p></blockquote>").format(n) for n in story.notes)
+        parts.append(f'<p class="byline">{escape(meta)}</p>')
+    parts.extend(f"<p>{escape(p)}</p>" for p in story.paragraphs)
+    parts.extend(f"<blockquote><p>{escape(n)}</p></blockquote>" for n in story.notes)
     if story.jumps:
-        parts.append(Markup("<p><small>{}</small></p>").format("　".join(story.jumps)))
-    return str(Markup("\n").join(parts))
+        parts.append(f"<p><small>{escape('　'.join(story.jumps))}</small></p>")
+    return "\n".join(parts)
 
 
 def story_item(story: Story, config: Config) -> FeedItem:
@@ -318,15 +318,42 @@ def subscription_document(
     return path, render_document(spec, items[::-1], History(prev=newest), path, config)
 
 
-def feed_documents(
-    spec: FeedSpec, layout: Layout, items: Iterable[FeedItem], config: Config
-) -> Iterator[tuple[str, bytes]]:
-    """Every document of a feed from all its items in feed order, consumed a page at a time."""
-    stream = iter(items)
-    for number in range(1, layout.pages + 1):
-        start, stop = layout.bounds(number)
-        yield archive_document(spec, layout, number, list(islice(stream, stop - start)), config)
-    yield subscription_document(spec, layout, list(stream), config)
+class FeedWriter:
+    """Builds every document of one feed from its items in feed order, a page at a time.
+
+    ``add`` items oldest first; each archive page is rendered as soon as it
+    is complete, so memory holds one page plus the subscription document's
+    entries however long the feed.  Items beyond ``layout.total`` (rows that
+    arrived while a rebuild ran) are left for the next publish.
+    """
+
+    def __init__(
+        self, spec: FeedSpec, layout: Layout, config: Config, put: Callable[[str, bytes], None]
+    ) -> None:
+        self.spec = spec
+        self.layout = layout
+        self.config = config
+        self.put = put
+        self._number = 1
+        self._count = 0
+        self._buffer: list[FeedItem] = []
+
+    def add(self, item: FeedItem) -> None:
+        """Take the next item; renders the archive page it completes."""
+        if self._count >= self.layout.total:
+            return
+        self._count += 1
+        self._buffer.append(item)
+        if self._number <= self.layout.pages:
+            start, stop = self.layout.bounds(self._number)
+            if len(self._buffer) == stop - start:
+                self.put(*archive_document(self.spec, self.layout, self._number, self._buffer, self.config))
+                self._number += 1
+                self._buffer = []
+
+    def close(self) -> None:
+        """Render the subscription document from the newest items."""
+        self.put(*subscription_document(self.spec, self.layout, self._buffer, self.config))
 
 
 def opml(specs: Sequence[FeedSpec], config: Config) -> bytes:

@@ -104,8 +104,11 @@ def run_digest(
     day: date | None = None,
     dry_run: bool = False,
     to: str | None = None,
+    notifier: Notifier | None = None,
 ) -> DigestResult:
     """Make the digest of ``day`` (default: the latest due), publish its page, and email it.
+
+    ``notifier`` tells WebSub hubs about the digest feed (see ``run_publish``).
 
     Making the digest writes one ledger row per confirmed subscriber in the
     same transaction; ``digest.delivery`` then sends each row at most once.
@@ -129,7 +132,7 @@ def run_digest(
     if new:
         recipients = [] if digest.count == 0 and skip_empty else [s.email for s in store.subscribers()]
         new = store.save_digest(DigestRecord(day, digest.since, digest.until, now, digest.count), recipients)
-        run_publish(config, store)
+        run_publish(config, store, notifier)
     record = store.digest(day)
     assert record is not None  # saved above or before
     report = deliver(

@@ -29,7 +29,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -41,12 +41,12 @@ from digest.digests import build_digest
 from digest.feeds import (
     FeedItem,
     FeedSpec,
+    FeedWriter,
     Layout,
     all_spec,
     archive_document,
     digest_item,
     digests_spec,
-    feed_documents,
     opml,
     section_spec,
     story_item,
@@ -155,21 +155,30 @@ def render_all(catalog: Catalog, config: Config, put: Put) -> None:
             )
         )
     specs = _feed_specs(config, sections)
-    for spec, slug in specs:
-        stories: Iterable[Story] = (present(e, config.tz) for e in catalog.feed_stream(slug))
-        if slug is None:
-            stories = _with_article_pages(stories, site, put)  # one pass over the archive for both
-        layout = Layout(spec.name, catalog.feed_count(slug), config.feeds.size)
-        items = (story_item(story, config) for story in stories)
-        for path, data in feed_documents(spec, layout, items, config):
-            put(path, data)
+    # One pass over the archive feeds every article feed and writes the article pages on the way.
+    writers = {
+        slug: FeedWriter(spec, Layout(spec.name, catalog.feed_count(slug), config.feeds.size), config, put)
+        for spec, slug in specs
+    }
+    for entry in catalog.feed_stream():
+        story = present(entry, config.tz)
+        put(*site.article(story))
+        item = story_item(story, config)
+        writers[None].add(item)
+        writers[entry.section.slug].add(item)
+    for writer in writers.values():
+        writer.close()
     records = catalog.digests()
     put(*site.digests([(r.day, r.count) for r in records]))
     ordered = _digest_order(records)
-    layout = Layout(DIGESTS_FEED, len(ordered), config.feeds.size)
-    items = (digest_item(d, config) for d in _with_digest_pages(catalog, ordered, site, put))
-    for path, data in feed_documents(digests_spec(config), layout, items, config):
-        put(path, data)
+    writer = FeedWriter(
+        digests_spec(config), Layout(DIGESTS_FEED, len(ordered), config.feeds.size), config, put
+    )
+    for record in ordered:
+        digest = _digest(catalog, record)
+        put(*site.digest(digest))
+        writer.add(digest_item(digest, config))
+    writer.close()
     put(OPML, opml([*(spec for spec, _ in specs), digests_spec(config)], config))
 
 
@@ -212,8 +221,11 @@ def _render_changes(
             first = min(store.feed_rank(new[0], slug), before)
         corrected = [store.feed_rank(entry, slug) for entry, old in mine if old is not None]
 
-        def window(start: int, stop: int, slug: str | None = slug) -> list[FeedItem]:
-            return [story_item(present(e, config.tz), config) for e in store.feed_window(slug, start, stop)]
+        def window(
+            start: int, stop: int, slug: str | None = slug, total: int = layout.total
+        ) -> list[FeedItem]:
+            found = store.feed_window(slug, start, stop, total)
+            return [story_item(present(e, config.tz), config) for e in found]
 
         _render_pages(spec, layout, first, corrected, window, config, stager)
 
@@ -282,23 +294,6 @@ def _digest(catalog: Catalog, record: DigestRecord) -> Digest:
     return build_digest(
         catalog.entries_first_seen(record.since, record.until), record.day, record.since, record.until
     )
-
-
-def _with_digest_pages(
-    catalog: Catalog, records: Iterable[DigestRecord], site: Site, put: Put
-) -> Iterator[Digest]:
-    """Each digest of ``records``, its page put on the way (one read of its entries for both)."""
-    for record in records:
-        digest = _digest(catalog, record)
-        put(*site.digest(digest))
-        yield digest
-
-
-def _with_article_pages(stories: Iterable[Story], site: Site, put: Put) -> Iterator[Story]:
-    """``stories`` passed through, each article page put on the way."""
-    for story in stories:
-        put(*site.article(story))
-        yield story
 
 
 def _stories(entries: Iterable[Entry], config: Config) -> list[Story]:

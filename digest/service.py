@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+import httpx
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -43,6 +44,7 @@ from digest.metrics import METRICS_PATH, Metrics
 from digest.server import create_app
 from digest.store import Store
 from digest.watch import SETTLE_SECONDS, Settler, Watcher, quiet_for
+from digest.websub import HUB_TIMEOUT, Notifier
 
 log = logging.getLogger(__name__)
 
@@ -111,8 +113,10 @@ class Runner:
         metrics: Metrics,
         clock: Callable[[], datetime] = utc_now,
         leader: Leadership | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._config = config
+        self._notifier = notifier  # WebSub pings in the background, so a slow hub never holds a job
         self._leader = leader or SoleLeader()
         self._store = store
         self._mailer = mailer
@@ -154,7 +158,11 @@ class Runner:
         """The daily cron job."""
         with self._job() as go:
             if go:
-                self._digest(lambda now: run_digest(self._config, self._store, self._mailer, now))
+                self._digest(
+                    lambda now: run_digest(
+                        self._config, self._store, self._mailer, now, notifier=self._notifier
+                    )
+                )
 
     def catch_up(self) -> None:
         """Make a digest missed while the service was down (or finish its emails)."""
@@ -217,7 +225,7 @@ class Runner:
     def _publish(self) -> bool:
         started = time.monotonic()
         try:
-            result = run_publish(self._config, self._store)
+            result = run_publish(self._config, self._store, self._notifier)
             articles = self._store.status().articles
         except DigestError as exc:
             self._failed("publish", started, str(exc))
@@ -309,7 +317,9 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
     sock = listen(config.server.host, config.server.port)
     metrics = Metrics()
     leader = leadership(config.database_url)
-    runner = Runner(config, store, mailer, metrics, leader=leader)
+    http = httpx.Client(timeout=HUB_TIMEOUT)
+    notifier = Notifier(config.feeds.hubs, http) if config.feeds.hubs else None
+    runner = Runner(config, store, mailer, metrics, leader=leader, notifier=notifier)
     watcher = Watcher(config.paths.source, stopping, runner.ingest, runner.rescan, runner.settler)
     watch_thread = threading.Thread(target=watcher.run, name="digest-watch", daemon=True)
     scheduler = BackgroundScheduler(timezone=config.tz)
@@ -349,5 +359,8 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
         if scheduler.running:
             scheduler.shutdown(wait=True)
         leader.close()
+        if notifier is not None:
+            notifier.close(timeout=HUB_TIMEOUT)  # pings still retrying are dropped; hubs poll anyway
+        http.close()
         sock.close()
         log.info("stopped")

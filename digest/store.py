@@ -562,13 +562,16 @@ class Store:
         with self._begin() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def feed_window(self, section: str | None, start: int, stop: int) -> list[Entry]:
-        """Entries ``[start, stop)`` of a feed in feed order (oldest first).
+    def feed_window(
+        self, section: str | None, start: int, stop: int, total: int | None = None
+    ) -> list[Entry]:
+        """Entries ``[start, stop)`` of a feed in feed order (oldest first); ``total`` is the
+        feed's ``feed_count`` when the caller knows it.
 
         Read from the newest end, where publishing works, so the cost grows with
         the distance from the newest entry, not with the archive.
         """
-        total = self.feed_count(section)
+        total = self.feed_count(section) if total is None else total
         stop = min(stop, total)
         if stop <= start:
             return []
