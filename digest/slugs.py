@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 
 
+# A paper has a few dozen section names, met on every article: pinyin lookup is the slow part.
+@lru_cache(maxsize=4096)
 def slugify(name: str, fallback: str = "section") -> str:
     """``众观`` → ``zhong-guan``; ``社会速评`` → ``she-hui-su-ping``; Latin text is kept.
 
