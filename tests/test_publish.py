@@ -10,12 +10,16 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from atomcheck import ATOM, CLOCK, check_atom, make_config, make_entry, parse
+from test_server import serving
 
 from digest.config import Config
 from digest.errors import PublishError
+from digest.feeds import ARCHIVE_PAGE_SIZE
 from digest.publish import PublishReport, build_plan, publish, publish_store
+from digest.server import create_app
 from digest.store import DigestRecord, Store
 from digest.types import Digest, Entry
 
@@ -250,6 +254,18 @@ def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
     assert set(report.written) == {"digests/2024-11-27.html", "digests/index.html", "feeds/digests.atom"}
 
     assert publish_store(store, config, out) == PublishReport((), 0, (), (), False)
+    for path in out.rglob("*.atom"):
+        check_atom(path.read_bytes())
+
+
+def test_full_archive_pages_are_cached_forever_and_the_open_page_briefly(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    publish([_article(i) for i in range(ARCHIVE_PAGE_SIZE + 20)], [], make_config(size=10), out)
+    with serving(create_app(out)) as url, httpx.Client(base_url=url, timeout=10) as client:
+        full = client.get("/feeds/archive/all/1.atom")
+        assert full.status_code == 200 and "immutable" in full.headers["cache-control"]
+        filling = client.get("/feeds/archive/all/open.atom")
+        assert filling.status_code == 200 and filling.headers["cache-control"] == "public, max-age=300"
 
 
 def test_what_forces_a_full_rebuild(store: Store, tmp_path: Path) -> None:
