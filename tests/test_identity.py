@@ -134,3 +134,11 @@ def test_one_headline_on_two_pages_of_one_day_is_two_articles(
         "● 体育\n\n# 青松县首座社区图书馆开馆\n\n本报讯 这是另一版上同题的另一篇稿件。\n", encoding="utf-8"
     )
     assert len(step(config, store)) == len(before) + 1
+
+
+def test_dates_are_the_newspaper_day_in_local_time(config: Config, before: dict[str, str]) -> None:
+    root = check_atom((config.paths.output / "feeds" / "all.atom").read_bytes())
+    published = {e.findtext(f"{ATOM}published") for e in root.findall(f"{ATOM}entry")}
+    assert published == {"2024-11-27T06:00:00+08:00"}  # the morning, never eight hours off
+    assert set(before.values()) == {FIRST.astimezone(config.tz).isoformat()}
+    assert root.findtext(f"{ATOM}updated") == max(before.values())
