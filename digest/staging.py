@@ -69,7 +69,8 @@ class Stager:
         self.output_dir = output_dir
         self.unchanged = 0
         self.seen: set[str] = set()  # every path put, changed or not (what a full build keeps)
-        self._staged: dict[str, Path] = {}  # path -> temporary file
+        # path -> temporary file, as strings: a full rebuild of a large archive stages many files.
+        self._staged: dict[str, str] = {}
         self._removals: list[str] = []
         # One suffix per publish: temporary names never collide and a crash's leftovers are findable.
         self._suffix = f".{secrets.token_hex(4)}.tmp"
@@ -83,7 +84,7 @@ class Stager:
         if value is None:
             return
         for temp in self._staged.values():
-            temp.unlink(missing_ok=True)
+            Path(temp).unlink(missing_ok=True)
         self._staged.clear()
         if isinstance(value, OSError):
             where = value.filename or self.output_dir
@@ -100,7 +101,7 @@ class Stager:
             raise IsADirectoryError(errno.EISDIR, "a folder is in the way", str(where))
         old = self._staged.pop(path, None)
         if old is not None:
-            old.unlink()
+            os.unlink(old)
         if _same_bytes(where, data):
             self.unchanged += 1
             return
@@ -108,7 +109,7 @@ class Stager:
         temp = where.with_name(f".{where.name}{self._suffix}")
         with temp.open("wb") as handle:
             handle.write(data)
-        self._staged[path] = temp
+        self._staged[path] = str(temp)
 
     def remove(self, path: str) -> None:
         """Delete ``path`` at commit time (a document that no longer belongs)."""
@@ -133,7 +134,6 @@ class Stager:
 
     def prune(self) -> list[str]:
         """Remove files in the owned folders that this publish did not put (and folders left empty)."""
-        keep = {target(self.output_dir, path) for path in self.seen}
         removed: list[str] = []
         for folder in OWNED_FOLDERS:
             top = self.output_dir / folder
@@ -142,9 +142,10 @@ class Stager:
             for dirpath, _dirnames, filenames in os.walk(top, topdown=False):
                 here = Path(dirpath)
                 for name in filenames:
-                    if here / name not in keep:
+                    path = (here / name).relative_to(self.output_dir).as_posix()
+                    if path not in self.seen:
                         (here / name).unlink()
-                        removed.append((here / name).relative_to(self.output_dir).as_posix())
+                        removed.append(path)
                 if here != top and not any(here.iterdir()):
                     here.rmdir()
         return removed
