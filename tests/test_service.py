@@ -456,14 +456,17 @@ def test_the_source_folder_vanishing_is_reported_and_survived(served: Serve) -> 
 def test_sigterm_lets_the_publish_under_way_finish_and_leaves_no_partial_file(tmp_path: Path) -> None:
     pages = tmp_path / "pages"
     pages.mkdir()
-    # Enough articles that one publish takes a while, so the signal lands in the middle of it.
+    # Enough articles that a full publish takes a while, so the signal lands in the middle of it.
     paragraph = "这是用来填充版面的正文，句子完整，没有实际内容。" * 6
-    for number in range(80):
+    for number in range(40):
         body = "\n\n".join(f"# 第{number}版第{i}篇稿件\n\n{paragraph}\n\n{paragraph}" for i in range(10))
         (pages / f"2024-11-{1 + number % 28:02d}_{number:02d}.txt").write_text(f"● 要闻\n\n{body}\n")
     service = Serve(tmp_path, pages)
     try:
-        (pages / "2024-12-05_01.txt").write_text(page("关机前最后一篇"), encoding="utf-8")
+        # A new section changes the navigation of every page: a full publish, long enough to interrupt.
+        (pages / "2024-12-05_01.txt").write_text(
+            f"● 新设版块\n\n# 关机前最后一篇\n\n{paragraph}\n", encoding="utf-8"
+        )
         wait_for(lambda: "ingested files=1 read=1" in service.log(), 10, "the new page to be ingested")
         code = service.stop()
     finally:
@@ -473,8 +476,9 @@ def test_sigterm_lets_the_publish_under_way_finish_and_leaves_no_partial_file(tm
     assert code == 0, log
     assert "Traceback" not in log
     shutdown = log.index("Shutting down")
-    assert re.search(r"published files=\d+ written=[1-9]", log[shutdown:]), "the publish did not finish"
+    finished = re.search(r"digest.publish: published .*written=[1-9]", log[shutdown:])
+    assert finished, "the publish under way did not finish"
     assert log.rstrip().endswith("stopped")
-    leftovers = [p for p in (tmp_path / "out").rglob("*") if p.name.startswith(".")]
+    leftovers = list((tmp_path / "out").rglob("*.tmp"))  # the publisher's temporary files
     assert leftovers == []
     assert "关机前最后一篇" in (tmp_path / "out" / "feeds" / "all.atom").read_text()
