@@ -25,6 +25,8 @@ there too (see the README).
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import logging
 import re
 import time
@@ -598,3 +600,48 @@ async def _read_body(receive: Receive) -> bytes:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    """One good line of a subscriber CSV file."""
+
+    line: int
+    email: str
+    sections: tuple[str, ...]
+
+
+def parse_subscriber_csv(text: str) -> tuple[list[ImportRow], list[str]]:
+    """Rows of ``email[,sections]`` (sections: slugs split by spaces or ``;``), and one problem per bad line.
+
+    A first line naming an ``email`` column is a header (``sections`` is then
+    found by name too).  Blank lines are ignored; a bad address or section
+    slug skips its line and is reported with the line number.
+    """
+    rows: list[ImportRow] = []
+    problems: list[str] = []
+    reader = csv.reader(io.StringIO(text))
+    email_at, sections_at = 0, 1
+    for number, cells in enumerate(reader, start=1):
+        cells = [cell.strip() for cell in cells]
+        if not any(cells):
+            continue
+        lowered = [cell.lower() for cell in cells]
+        if number == 1 and "email" in lowered:
+            email_at = lowered.index("email")
+            sections_at = lowered.index("sections") if "sections" in lowered else -1
+            continue
+        address = cells[email_at] if email_at < len(cells) else ""
+        wanted = cells[sections_at] if 0 <= sections_at < len(cells) else ""
+        slugs = tuple(dict.fromkeys(re.split(r"[\s;|]+", wanted.strip()))) if wanted.strip() else ()
+        bad = [slug for slug in slugs if not _SLUG.match(slug)]
+        try:
+            email = normalize_address(address)
+        except AddressError as exc:
+            problems.append(f"line {number}: {address!r} is not an email address ({exc})")
+            continue
+        if bad:
+            problems.append(f"line {number}: {', '.join(bad)} are not section slugs (like yao-wen)")
+            continue
+        rows.append(ImportRow(number, email, slugs))
+    return rows, problems

@@ -9,13 +9,17 @@ Use it as a context manager::
 
 It can refuse on cue, the way real servers do: ``sink.refuse("x@example.org", 550)`` answers every RCPT
 for that address with 550; ``sink.refuse("*", 421, times=1)`` answers the next RCPT, whoever it is for,
-with 421 and then recovers.  ``stage="data"`` refuses at the end of DATA instead.  ``credentials``
+with 421 and then recovers.  ``stage="data"`` refuses at the end of DATA instead; code ``HANG_UP``
+there takes the message and hangs up without answering (the reply is lost).  ``credentials``
 turns on AUTH (PLAIN/LOGIN, allowed without TLS on loopback); ``tls`` (a server ``ssl.SSLContext``)
 offers STARTTLS, or with ``implicit_tls=True`` speaks TLS from the first byte (SMTPS).
+``delay`` seconds pass between taking a message and answering 250, like a slow server;
+``keep=False`` only counts messages (``count``), for runs of many thousands.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 import threading
@@ -29,6 +33,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 Stage = Literal["rcpt", "data"]
+HANG_UP = 0  # a "code" for stage="data": take the message, then close without a reply
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,14 @@ class SmtpSink:
         credentials: tuple[str, str] | None = None,
         tls: ssl.SSLContext | None = None,
         implicit_tls: bool = False,
+        delay: float = 0.0,
+        keep: bool = True,
     ) -> None:
         self.host = "127.0.0.1"
         self.port = _free_port()
+        self.delay = delay
+        self.keep = keep
+        self.count = 0  # messages taken, kept or not
         self.messages: list[Received] = []
         self.attempts: list[tuple[str, int]] = []  # every (recipient, answer) at RCPT and DATA
         self._credentials = credentials
@@ -148,10 +158,23 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        hang_up = False
         for address in envelope.rcpt_tos:
             code = self._sink._answer(address, "data")
-            if code is not None:
+            if code == HANG_UP:
+                hang_up = True
+            elif code is not None:
                 return f"{code} {_TEXT.get(code, 'refused')}"
+        self._sink.count += 1
+        if self._sink.keep:
+            self._record(session, envelope)
+        if hang_up:
+            server.transport.close()
+        elif self._sink.delay:
+            await asyncio.sleep(self._sink.delay)
+        return "250 Message accepted for delivery"
+
+    def _record(self, session: Any, envelope: Any) -> None:
         self._sink.messages.append(
             Received(
                 sender=envelope.mail_from,
@@ -163,7 +186,6 @@ class _Handler:
                 tls=session.ssl is not None or self._sink.implicit_tls,
             )
         )
-        return "250 Message accepted for delivery"
 
 
 _TEXT = {
