@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from email_validator import EmailNotValidError, validate_email
-
 from digest import __version__
 from digest.config import Config, load_config, path_problems, read_config, value_problems
 from digest.decode import decode_page
@@ -28,7 +26,8 @@ from digest.jobs import run_digest, run_publish
 from digest.mail import make_mailer
 from digest.parse import parse_page
 from digest.parse_report import page_json, render_page
-from digest.store import Store, Subscriber
+from digest.store import DeliverySummary, Store, Subscriber
+from digest.subscriptions import AddressError, normalize_address, parse_subscriber_csv
 
 DEFAULT_CONFIG = Path("config.toml")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -139,9 +138,16 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
             print(f"  {section.name} ({len(entries)})")
             for entry in entries:
                 print(f"    {entry.article.title or entry.article.body[:30]}")
-        print("dry run: nothing stored, nothing sent")
+        print(f"dry run: {result.sent} emails written to {result.written_to}; nothing stored, nothing sent")
         return 0
-    print(f"emails: {result.sent} sent, {result.failed} failed (will retry), {result.refused} refused")
+    if to is not None:
+        print(f"test copy sent to {to} (outside the delivery ledger)")
+        return 0
+    report = result.delivery
+    print(
+        f"emails: {report.sent} sent, {result.failed} waiting for a retry, {report.refused} refused, "
+        f"{report.skipped} skipped, {report.unknown} unknown, {report.expired} expired"
+    )
     return 1 if result.failed else 0
 
 
@@ -188,14 +194,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"articles: {status.articles}, latest issue {status.latest_issue or '-'}")
     print(f"latest digest: {status.latest_digest or '-'}")
     print(f"subscribers: {status.subscribers}, emails waiting: {status.pending_deliveries}")
+    for line in _delivery_lines(_delivery_summary(config), config):
+        print(line)
     return 0
+
+
+def _delivery_summary(config: Config) -> DeliverySummary:
+    """The delivery ledger's counts, next retry and latest error."""
+    with Store.open(config.database_url) as store:
+        return store.delivery_summary()
+
+
+def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
+    if not summary.counts:
+        return []
+    lines = ["deliveries: " + ", ".join(f"{n} {status}" for status, n in summary.counts)]
+    if summary.next_attempt_at is not None:
+        lines.append(f"  next retry: {summary.next_attempt_at.astimezone(config.tz):%Y-%m-%d %H:%M %Z}")
+    if summary.last_error:
+        lines.append(f"  last error: {summary.last_error}")
+    return lines
 
 
 def _email(address: str) -> str:
     """The address in one spelling, so ``Reader@X`` and ``reader@x`` are one subscriber."""
     try:
-        return validate_email(address, check_deliverability=False).normalized.lower()
-    except EmailNotValidError as exc:
+        return normalize_address(address)
+    except AddressError as exc:
         raise ConfigError(
             "address", f"{address!r} is not an email address ({exc})", "check the spelling"
         ) from exc
@@ -208,6 +233,8 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
             email = _email(args.email)
             added = store.add_subscriber(Subscriber(email, tuple(args.section), True, _now()))
             print(f"{'added' if added else 'updated'} {email}")
+        elif args.action == "import":
+            return _import(store, Path(args.file))
         elif args.action == "remove":
             email = _email(args.email)
             if not store.remove_subscriber(email):
@@ -220,6 +247,25 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
                 sections = ",".join(subscriber.sections) or "all sections"
                 print(f"{subscriber.email}\t{state}\t{sections}")
     return 0
+
+
+def _import(store: Store, path: Path) -> int:
+    """Add every good row of a CSV file as a confirmed subscriber; report each bad line."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            str(path), f"cannot read it ({exc})", "give a UTF-8 CSV file: email[,sections]"
+        ) from exc
+    rows, problems = parse_subscriber_csv(text)
+    for problem in problems:
+        print(f"error: {path}: {problem}", file=sys.stderr)
+    new = store.add_subscribers([Subscriber(row.email, row.sections, True, _now()) for row in rows])
+    print(
+        f"imported {len(rows)} subscribers from {path}: {new} new, {len(rows) - new} updated, "
+        f"{len(problems)} lines skipped"
+    )
+    return 1 if problems else 0
 
 
 def _day(text: str) -> date:
@@ -274,8 +320,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     send = command("send-digest", cmd_send_digest, "make the daily digest and email it now")
     send.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="digest day (default: the latest due)")
-    send.add_argument("--dry-run", action="store_true", help="show the digest; store and send nothing")
-    send.add_argument("--to", metavar="ADDRESS", help="send only to this address")
+    send.add_argument("--dry-run", action="store_true", help="write every email under <data>/dry-run")
+    send.add_argument("--to", metavar="ADDRESS", help="send one test copy here, outside the ledger")
 
     command("check", cmd_check, "validate the configuration and environment; print each problem and its fix")
     status = command(
@@ -283,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--json", action="store_true", help="print the /healthz report as JSON")
 
-    subs = command("subscribers", cmd_subscribers, "add, list or remove email subscribers")
+    subs = command("subscribers", cmd_subscribers, "add, list, remove or import email subscribers")
     actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", parents=[common], help="add a confirmed subscriber")
     add.add_argument("email")
@@ -293,6 +339,10 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_parser("list", parents=[common], help="list subscribers")
     remove = actions.add_parser("remove", parents=[common], help="remove a subscriber")
     remove.add_argument("email")
+    imports = actions.add_parser(
+        "import", parents=[common], help="add confirmed subscribers from a CSV file (email[,sections])"
+    )
+    imports.add_argument("file", metavar="FILE.csv")
     return parser
 
 
