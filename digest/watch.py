@@ -166,6 +166,7 @@ class Watcher:
     def run(self) -> None:
         """Watch until stopped, through disappearances and replacements of the folder."""
         identity = folder_identity(self._source)
+        failure = ""
         while not self._stop.is_set():
             if identity is None:
                 identity = self._wait_for_folder()
@@ -175,7 +176,10 @@ class Watcher:
             try:
                 self._watch(identity)
             except (OSError, WatchfilesRustInternalError) as exc:
-                log.warning("watching %s failed (%s); trying again", self._source, exc)
+                # Said once per distinct cause (say, the inotify watch limit), not once a second.
+                if str(exc) != failure:
+                    log.warning("watching %s failed (%s); the rescan still runs, retrying", self._source, exc)
+                failure = str(exc)
                 self._stop.wait(RETRY_SECONDS)
             if self._stop.is_set():
                 return
