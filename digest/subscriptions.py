@@ -241,7 +241,7 @@ def create_subscription_app(
     return _SubscriptionApp(config, store, mailer, clock, limiter or RateLimiter(config.server.rate_limit))
 
 
-def routes(app: ASGIApp) -> dict[str, ASGIApp]:
+def subscription_routes(app: ASGIApp) -> dict[str, ASGIApp]:
     """The ``routes`` mapping that mounts ``app`` at every path it answers."""
     return dict.fromkeys(PATHS, app)
 
@@ -265,6 +265,11 @@ class _SubscriptionApp:
         self._origins = {_origin(config.site.base_url)}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # served alone (tests); mounted, the site app answers these
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
         try:
             request = await self._request(scope, receive)
             body, headers = await self._route(request)

@@ -1,0 +1,405 @@
+"""Subscribing by email: double opt-in, preferences, one-click unsubscribe, CSRF, rate limits, tokens.
+
+The endpoints run under uvicorn on loopback and are driven with httpx; the
+confirmation emails land in a real outbox folder and are read back.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import pytest
+from test_server import serving
+
+from digest.cli import main
+from digest.config import Config, load_config
+from digest.jobs import run_digest
+from digest.mail import OutboxMailer
+from digest.store import Store, Subscriber
+from digest.subscriptions import (
+    RateLimiter,
+    create_subscription_app,
+    parse_subscriber_csv,
+    subscription_routes,
+)
+from digest.tokens import Purpose, TokenError, sign, verify
+from digest.types import Article, Entry, Section
+
+ROOT = Path(__file__).resolve().parents[1]
+BASE = "https://news.example"
+NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
+SECRET = "a-long-random-test-secret"
+
+
+@dataclass
+class Clock:
+    now: datetime = NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class Site:
+    client: httpx.Client
+    store: Store
+    outbox: Path
+    clock: Clock
+    config: Config
+
+    def emails(self) -> list[EmailMessage]:
+        found = []
+        for path in sorted(self.outbox.glob("*.eml")):
+            parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+            assert isinstance(parsed, EmailMessage)
+            found.append(parsed)
+        return found
+
+
+def make_config(tmp_path: Path, **extra: object) -> Config:
+    (tmp_path / "pages").mkdir(exist_ok=True)
+    overrides = {
+        "paths.source": tmp_path / "pages",
+        "paths.data": tmp_path / "data",
+        "paths.output": tmp_path / "output",
+        "site.base_url": BASE,
+        "server.secret": SECRET,
+        **extra,
+    }
+    return load_config(None, overrides, {})
+
+
+def add_sections(store: Store) -> None:
+    stamp = NOW - timedelta(hours=3)
+    store.upsert_entries(
+        [
+            Entry(
+                uid=uid,
+                tag=f"tag:test,2024:article/{uid}",
+                article=Article(title=f"{section.name}的标题", body="正文一句。", section=section.name),
+                section=section,
+                issue_date=stamp.date(),
+                published=stamp,
+                updated=stamp,
+                first_seen=stamp,
+                source="page.txt",
+                position=n,
+            )
+            for n, (uid, section) in enumerate(
+                [("a1", Section("要闻", "yao-wen")), ("b1", Section("众观", "zhong-guan"))]
+            )
+        ]
+    )
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    config = make_config(tmp_path, **{"server.rate_limit": 1000})
+    outbox = tmp_path / "outbox"
+    clock = Clock()
+    with Store.open(config.database_url) as store:
+        add_sections(store)
+        app = create_subscription_app(config, store, lambda: OutboxMailer(outbox), clock=clock)
+        with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+            yield Site(client, store, outbox, clock, config)
+
+
+def path_of(url: str) -> str:
+    assert url.startswith(BASE + "/"), url
+    return url.removeprefix(BASE)
+
+
+def form_token(page: str) -> str:
+    match = re.search(r'name="form_token" value="([^"]+)"', page)
+    assert match, page
+    return match.group(1)
+
+
+OURS = {"Origin": BASE}
+
+
+# --- the whole way through ---------------------------------------------------------------------
+
+
+def test_double_opt_in_then_preferences_then_one_click_unsubscribe(site: Site) -> None:
+    form = site.client.get("/subscribe")
+    assert form.status_code == 200 and "要闻" in form.text and 'value="zhong-guan"' in form.text
+    assert form.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in form.headers["content-security-policy"]
+
+    sent = site.client.post(
+        "/subscribe", data={"email": " Reader@Example.ORG ", "section": ["zhong-guan", "bogus"]}, headers=OURS
+    )
+    assert sent.status_code == 200 and "请查收确认邮件" in sent.text
+    pending = site.store.subscriber("reader@example.org")
+    assert pending is not None and not pending.confirmed and pending.sections == ("zhong-guan",)
+    assert site.store.subscribers() == []  # nobody gets digests before confirming
+
+    (email,) = site.emails()
+    assert email["To"] == "reader@example.org" and email["Subject"] == "请确认订阅报纸摘要"
+    assert email["Auto-Submitted"] == "auto-generated"
+    text = email.get_body(("plain",))
+    assert text is not None
+    (confirm_url,) = re.findall(r"https://\S+", text.get_content().split("--")[0])
+    confirm = path_of(confirm_url)
+
+    page = site.client.get(confirm)  # what a link scanner does: nothing may change
+    assert page.status_code == 200 and "确认订阅" in page.text
+    assert not site.store.subscriber("reader@example.org").confirmed  # type: ignore[union-attr]
+
+    done = site.client.post(confirm, data={"form_token": form_token(page.text)})
+    assert done.status_code == 303
+    subscriber = site.store.subscriber("reader@example.org")
+    assert subscriber is not None and subscriber.confirmed and subscriber.confirmed_at == NOW
+    preferences = "/" + done.headers["location"].lstrip("./")
+    assert preferences.startswith("/preferences/") and preferences.endswith("?confirmed=1")
+
+    settings = site.client.get(preferences)
+    assert settings.status_code == 200 and "订阅已确认" in settings.text
+    assert re.search(r'value="zhong-guan" checked', settings.text)
+    saved = site.client.post(
+        preferences.split("?")[0], data={"section": "yao-wen", "form_token": form_token(settings.text)}
+    )
+    assert saved.status_code == 200 and "已保存" in saved.text
+    assert site.store.subscriber("reader@example.org").sections == ("yao-wen",)  # type: ignore[union-attr]
+
+    unsubscribe = preferences.split("?")[0].replace("/preferences/", "/unsubscribe/")
+    offer = site.client.get(unsubscribe)
+    assert offer.status_code == 200 and "退订" in offer.text
+    assert site.store.subscriber("reader@example.org") is not None  # GET never unsubscribes
+
+    # RFC 8058: the mail provider POSTs this body, multipart or urlencoded, with no cookie or Origin.
+    gone = site.client.post(unsubscribe, files={"List-Unsubscribe": (None, "One-Click")})
+    assert gone.status_code == 200 and "已退订" in gone.text
+    assert site.store.subscriber("reader@example.org") is None
+
+
+def test_the_digest_email_one_click_link_unsubscribes(site: Site, tmp_path: Path) -> None:
+    site.store.add_subscriber(Subscriber("reader@example.org", (), True, NOW))
+    outbox = tmp_path / "digests"
+    run_digest(site.config, site.store, OutboxMailer(outbox), NOW)
+    (eml,) = outbox.glob("*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    https, mailto = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
+    assert mailto.startswith("mailto:digest@localhost") and message["List-Unsubscribe-Post"]
+    html = message.get_body(("html",))
+    assert html is not None and "/preferences/" in html.get_content()
+    assert site.client.get(path_of(https)).status_code == 200
+    assert site.store.subscriber("reader@example.org") is not None
+    assert site.client.post(path_of(https), content=b"List-Unsubscribe=One-Click").status_code == 200
+    assert site.store.subscriber("reader@example.org") is None
+
+
+# --- hostile requests ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["a@example.org\r\nBcc: victim@example.org", "a@example.org\nX: y", "not an address", "", "a@b"],
+)
+def test_bad_or_injected_addresses_are_refused_and_nothing_is_sent(site: Site, address: str) -> None:
+    answer = site.client.post("/subscribe", data={"email": address}, headers=OURS)
+    assert answer.status_code == 422 and "看起来不对" in answer.text
+    assert site.store.subscribers(confirmed_only=False) == [] and site.emails() == []
+
+
+def test_cross_site_posts_are_refused(site: Site) -> None:
+    token = form_token(site.client.get("/subscribe").text)
+    attempts = [
+        ({"Origin": "https://evil.example"}, {"email": "a@example.org", "form_token": token}),
+        ({"Origin": "null"}, {"email": "a@example.org"}),
+        ({}, {"email": "a@example.org"}),  # no Origin, no token
+        ({"Referer": "https://evil.example/page"}, {"email": "a@example.org"}),
+        ({}, {"email": "a@example.org", "form_token": sign(SECRET, Purpose.FORM, "/elsewhere", NOW)}),
+        ({}, {"email": "a@example.org", "form_token": sign("other", Purpose.FORM, "/subscribe", NOW)}),
+    ]
+    for headers, data in attempts:
+        answer = site.client.post("/subscribe", data=data, headers=headers)
+        assert answer.status_code == 403, (headers, data)
+    assert site.emails() == []
+    for headers, data in [
+        ({}, {"email": "a@example.org", "form_token": token}),
+        ({"Referer": f"{BASE}/subscribe.html"}, {"email": "b@example.org"}),
+        ({"Origin": str(site.client.base_url).rstrip("/")}, {"email": "c@example.org"}),
+    ]:
+        assert site.client.post("/subscribe", data=data, headers=headers).status_code == 200
+    assert len(site.emails()) == 3
+
+    site.store.add_subscriber(Subscriber("d@example.org", (), True, NOW))
+    manage = sign(SECRET, Purpose.MANAGE, "d@example.org", NOW)
+    forged = site.client.post(f"/unsubscribe/{manage}", headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403 and site.store.subscriber("d@example.org") is not None
+
+
+def test_bad_expired_and_misused_tokens(site: Site) -> None:
+    site.client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
+    confirm = sign(SECRET, Purpose.CONFIRM, "a@example.org", NOW)
+    manage = sign(SECRET, Purpose.MANAGE, "a@example.org", NOW)
+    assert site.client.get(f"/confirm/{manage}").status_code == 400  # a preferences link cannot confirm
+    assert site.client.get(f"/confirm/{confirm[:-2]}xx").status_code == 400
+    assert site.client.get("/confirm/").status_code == 404
+    assert site.client.get("/subscribe/extra").status_code == 404
+    assert site.client.get(f"/unsubscribe/{confirm}").status_code == 400
+    assert site.client.put("/subscribe").status_code == 405
+    site.clock.now = NOW + timedelta(hours=49)
+    expired = site.client.get(f"/confirm/{confirm}")
+    assert expired.status_code == 410 and "过期" in expired.text
+    # Links in emails people keep do not expire.
+    assert site.client.get(f"/unsubscribe/{manage}").status_code == 200
+
+
+def test_confirmations_to_one_address_are_spaced_out(site: Site) -> None:
+    for _ in range(3):
+        site.client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
+    assert len(site.emails()) == 1
+    site.clock.now = NOW + timedelta(minutes=11)
+    site.client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
+    assert len(site.emails()) == 2
+    site.store.add_subscriber(Subscriber("b@example.org", (), True, NOW))
+    site.client.post("/subscribe", data={"email": "b@example.org"}, headers=OURS)
+    assert len(site.emails()) == 2  # confirmed already: nothing to confirm, and the page says the same
+
+
+def test_subscribe_and_confirm_are_rate_limited_per_client(tmp_path: Path) -> None:
+    config = make_config(tmp_path, **{"server.rate_limit": 3})
+    with Store.open(config.database_url) as store:
+        app = create_subscription_app(config, store, lambda: OutboxMailer(tmp_path / "outbox"))
+        with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+            answers = [client.get("/subscribe").status_code for _ in range(4)]
+            limited = client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
+            # Unsubscribing is never rate-limited: mail providers POST from few addresses.
+            manage = sign(SECRET, Purpose.MANAGE, "x@example.org", datetime.now(UTC))
+            unsubscribe = [client.post(f"/unsubscribe/{manage}").status_code for _ in range(5)]
+    assert answers == [200, 200, 200, 429]
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert unsubscribe == [200] * 5
+
+
+def test_token_bucket_refills_and_keeps_clients_apart() -> None:
+    now = [0.0]
+    limiter = RateLimiter(per_minute=2, clock=lambda: now[0], clients=2)
+    assert [limiter.wait("a"), limiter.wait("a")] == [0, 0]
+    assert limiter.wait("a") == pytest.approx(30)
+    assert limiter.wait("b") == 0
+    now[0] = 30.0
+    assert limiter.wait("a") == 0
+    limiter.wait("c")  # a third client: the least recently seen ("b") is forgotten
+    assert limiter.wait("b") == 0 and limiter.wait("b") == 0
+
+
+def test_the_mounted_paths() -> None:
+    assert sorted(subscription_routes(object())) == [  # type: ignore[arg-type]
+        "/confirm",
+        "/preferences",
+        "/subscribe",
+        "/unsubscribe",
+    ]
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+def test_tokens_round_trip_and_refuse_every_alteration() -> None:
+    token = sign(SECRET, Purpose.CONFIRM, "reader@example.org", NOW)
+    assert re.fullmatch(r"[A-Za-z0-9_.-]+", token) and len(token) < 80
+    assert verify(SECRET, token, Purpose.CONFIRM, NOW + timedelta(hours=1), timedelta(hours=2)) == (
+        "reader@example.org"
+    )
+    body, issued, mac = token.split(".")
+    other_body = sign(SECRET, Purpose.CONFIRM, "victim@example.org", NOW).split(".")[0]
+    for bad, expired in [
+        (f"{other_body}.{issued}.{mac}", False),
+        (f"{body}.{int(issued, 16) + 1:x}.{mac}", False),
+        (token + "x", False),
+        ("", False),
+        ("a.b", False),
+    ]:
+        with pytest.raises(TokenError) as caught:
+            verify(SECRET, bad, Purpose.CONFIRM, NOW, None)
+        assert caught.value.expired is expired
+    with pytest.raises(TokenError):
+        verify("another secret", token, Purpose.CONFIRM, NOW, None)
+    with pytest.raises(TokenError):
+        verify(SECRET, token, Purpose.MANAGE, NOW, None)
+    with pytest.raises(TokenError) as late:
+        verify(SECRET, token, Purpose.CONFIRM, NOW + timedelta(hours=3), timedelta(hours=2))
+    assert late.value.expired
+    with pytest.raises(TokenError, match="future"):
+        verify(SECRET, token, Purpose.CONFIRM, NOW - timedelta(hours=1), None)
+    with pytest.raises(ValueError, match="empty secret"):
+        sign("", Purpose.CONFIRM, "a@example.org", NOW)
+
+
+# --- the command line -------------------------------------------------------------------------
+
+
+def test_csv_import_reads_headers_sections_and_reports_bad_lines() -> None:
+    rows, problems = parse_subscriber_csv(
+        "name,email,sections\n"
+        "甲,A@Example.org,yao-wen;zhong-guan\n"
+        "\n"
+        "乙,not-an-address,\n"
+        "丙,c@example.org,Bad_Slug\n"
+        "丁,d@example.org\n"
+    )
+    assert [(r.line, r.email, r.sections) for r in rows] == [
+        (2, "a@example.org", ("yao-wen", "zhong-guan")),
+        (6, "d@example.org", ()),
+    ]
+    assert [p.split(":")[0] for p in problems] == ["line 4", "line 5"]
+    plain, _ = parse_subscriber_csv("e@example.org\nf@example.org,ti-yu\n")
+    assert [(r.email, r.sections) for r in plain] == [("e@example.org", ()), ("f@example.org", ("ti-yu",))]
+
+
+def test_cli_import_list_and_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = make_config(tmp_path)
+    options = [
+        "--source",
+        str(config.paths.source),
+        "--data",
+        str(config.paths.data),
+        "--output",
+        str(config.paths.output),
+    ]
+    listing = tmp_path / "list.csv"
+    listing.write_text("email,sections\na@example.org,yao-wen\nb@example.org\nbroken\n", encoding="utf-8")
+    assert main(["subscribers", "import", str(listing), *options]) == 1
+    out, err = capsys.readouterr()
+    assert "imported 2 subscribers" in out and "2 new" in out and "line 4" in err
+    assert main(["subscribers", "import", str(listing), *options]) == 1
+    assert "0 new, 2 updated" in capsys.readouterr().out
+    assert main(["subscribers", "list", *options]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "a@example.org\tconfirmed\tyao-wen",
+        "b@example.org\tconfirmed\tall sections",
+    ]
+    assert main(["subscribers", "import", str(tmp_path / "missing.csv"), *options]) == 2
+    assert main(["subscribers", "remove", "A@example.org", *options]) == 0
+
+
+def test_serve_beyond_loopback_with_the_default_secret_refuses_to_start(tmp_path: Path) -> None:
+    (tmp_path / "pages").mkdir()
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "digest.cli", "serve", "--host", "0.0.0.0", "--port", "1"),
+            *("--source", str(tmp_path / "pages"), "--data", str(tmp_path / "data")),
+            *("--output", str(tmp_path / "output")),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "server.secret" in done.stderr
+    assert "DIGEST_SERVER_SECRET" in done.stderr
