@@ -37,12 +37,13 @@ from digest.config import Config
 from digest.errors import AlreadyRunningError, ConfigError, DigestError
 from digest.health import STATE_NAME, JobRun, ServiceState, health_report, save_state
 from digest.ingest import ingest, scan
-from digest.jobs import DigestResult, catch_up_digest, run_digest, run_publish
+from digest.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish
 from digest.leader import Leadership, SoleLeader, leadership
 from digest.mail import Mailer, make_mailer
 from digest.metrics import METRICS_PATH, Metrics
 from digest.server import create_app
 from digest.store import Store
+from digest.subscriptions import create_subscription_app, subscription_routes
 from digest.watch import SETTLE_SECONDS, Settler, Watcher, quiet_for
 from digest.websub import HUB_TIMEOUT, Notifier
 
@@ -51,6 +52,8 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "serve.lock"
 # How long a digest cron run may start late (machine asleep, a long ingest) and still run.
 DIGEST_GRACE_SECONDS = 3600
+# How often emails waiting for a retry are looked at (each row has its own backoff time).
+RETRY_SECONDS = 60
 
 
 def utc_now() -> datetime:
@@ -169,6 +172,16 @@ class Runner:
         with self._job() as go:
             if go:
                 self._digest(lambda now: catch_up_digest(self._config, self._store, self._mailer, now))
+
+    def retry(self) -> None:
+        """Send the emails whose retry is due, whatever their digest."""
+        with self._job() as go:
+            if go:
+                self._digest(self._retry_due)
+
+    def _retry_due(self, now: datetime) -> DigestResult | None:
+        results = retry_deliveries(self._config, self._store, self._mailer, now)
+        return results[-1] if results else None
 
     def take_over(self) -> None:
         """At start-up and whenever this instance gains the lead: ingest what was missed, publish, and
@@ -310,6 +323,7 @@ def _schedule(scheduler: BackgroundScheduler, config: Config, runner: Runner) ->
         coalesce=True,
         misfire_grace_time=DIGEST_GRACE_SECONDS,
     )
+    scheduler.add_job(runner.retry, IntervalTrigger(seconds=RETRY_SECONDS), id="retry", coalesce=True)
 
 
 def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event) -> None:
@@ -335,7 +349,12 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
             health=runner.health,
             hubs=config.feeds.hubs,
             base_url=config.site.base_url,
-            routes={METRICS_PATH: metrics.asgi_app()},
+            routes={
+                METRICS_PATH: metrics.asgi_app(),
+                **subscription_routes(
+                    create_subscription_app(config, store, lambda: make_mailer(config, config.paths.data))
+                ),
+            },
         )
         server = uvicorn.Server(
             uvicorn.Config(
