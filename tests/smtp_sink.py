@@ -14,7 +14,8 @@ there takes the message and hangs up without answering (the reply is lost).  ``c
 turns on AUTH (PLAIN/LOGIN, allowed without TLS on loopback); ``tls`` (a server ``ssl.SSLContext``)
 offers STARTTLS, or with ``implicit_tls=True`` speaks TLS from the first byte (SMTPS).
 ``delay`` seconds pass between taking a message and answering 250, like a slow server;
-``keep=False`` only counts messages (``count``), for runs of many thousands.
+``keep=False`` only counts messages (``count``), for runs of many thousands; ``eight_bit = False``
+stops announcing 8BITMIME.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ class SmtpSink:
         self.port = _free_port()
         self.delay = delay
         self.keep = keep
+        self.eight_bit = True  # announce 8BITMIME (RFC 6152); False: a server that takes 7-bit only
         self.count = 0  # messages taken, kept or not
         self.messages: list[Received] = []
         self.attempts: list[tuple[str, int]] = []  # every (recipient, answer) at RCPT and DATA
@@ -147,6 +149,14 @@ class _Handler:
 
     def __init__(self, sink: SmtpSink) -> None:
         self._sink = sink
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        if self._sink.eight_bit:
+            return responses
+        return [line for line in responses if "8BITMIME" not in line]
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]

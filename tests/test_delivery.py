@@ -24,7 +24,7 @@ from smtp_sink import HANG_UP, SmtpSink
 from digest.config import Config, load_config
 from digest.delivery import DeliveryReport, Retry, deliver
 from digest.digests import build_digest, digest_window
-from digest.jobs import due_day, retry_deliveries, run_digest
+from digest.jobs import catch_up_digest, due_day, retry_deliveries, run_digest
 from digest.mail import DigestEmailMaker, OutboxMailer, SmtpMailer
 from digest.store import DigestRecord, Store, Subscriber
 from digest.subscriptions import personal_links
@@ -385,3 +385,16 @@ def test_a_broken_outbox_is_a_delivery_error_and_the_rows_wait(tmp_path: Path) -
         rows = store.deliveries(day)
     assert result.failed == 2 and {r.status for r in rows} == {"failed"}
     assert all("writable folder" in (r.last_error or "") for r in rows)
+
+
+def test_a_digest_missed_while_down_goes_out_once_on_start_up(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    outbox = OutboxMailer(tmp_path / "outbox")
+    with Store.open(config.database_url) as store:
+        day = seed(store, config, NOW, 3)
+        start_up = NOW + timedelta(hours=5)  # the 07:00 cron never ran; the service starts at 14:30
+        first = catch_up_digest(config, store, outbox, start_up)
+        again = catch_up_digest(config, store, outbox, start_up + timedelta(minutes=1))
+        assert first is not None and first.made and first.digest.day == day and first.sent == 3
+        assert again is None
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3

@@ -471,3 +471,21 @@ def test_tls_modes_deliver_encrypted(certificate: tuple[Path, Path], security: s
         with pytest.raises(DeliveryError, match=r"TLS with 127\.0\.0\.1:\d+ failed.*certificate"):
             untrusting.send(compose())
         untrusting.close()
+
+
+def test_bodies_are_8bit_unless_a_line_is_too_long_for_it() -> None:
+    short = compose()
+    assert [p["Content-Transfer-Encoding"] for p in short.iter_parts()] == ["8bit", "8bit"]
+    long_title = Article(title="很长的标题" * 120, body="正文。")
+    long = compose(make_digest(entry("l", NEWS, 1, long_title)))
+    assert "base64" in [p["Content-Transfer-Encoding"] for p in long.iter_parts()]
+    assert all(len(line) <= 998 for line in long.as_bytes().splitlines())
+    assert "很长的标题" * 120 in parts(reparse(long.as_bytes()))[0]
+
+
+def test_a_server_without_8bitmime_gets_a_7bit_message(sink: SmtpSink, mailer: SmtpMailer) -> None:
+    sink.eight_bit = False
+    mailer.send(compose())
+    data = sink.messages[0].data
+    assert all(byte < 128 for byte in data)
+    assert "科技支撑" in parts(reparse(data))[0]

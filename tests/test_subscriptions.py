@@ -24,6 +24,7 @@ from digest.cli import main
 from digest.config import Config, load_config
 from digest.jobs import run_digest
 from digest.mail import OutboxMailer
+from digest.server import create_app
 from digest.store import Store, Subscriber
 from digest.subscriptions import (
     RateLimiter,
@@ -403,3 +404,17 @@ def test_serve_beyond_loopback_with_the_default_secret_refuses_to_start(tmp_path
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "server.secret" in done.stderr
     assert "DIGEST_SERVER_SECRET" in done.stderr
+
+
+def test_mounted_beside_the_published_site(tmp_path: Path) -> None:
+    config = make_config(tmp_path)
+    (config.paths.output / "subscribe.html").write_text("<p>static form</p>", encoding="utf-8")
+    with Store.open(config.database_url) as store:
+        endpoints = create_subscription_app(config, store, lambda: OutboxMailer(tmp_path / "outbox"))
+        app = create_app(config.paths.output, routes=subscription_routes(endpoints))
+        with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+            static = client.get("/subscribe.html")
+            dynamic = client.get("/subscribe")
+            posted = client.post("/subscribe", data={"email": "a@example.org"}, headers={"Origin": base})
+    assert static.text == "<p>static form</p>" and 'name="form_token"' in dynamic.text
+    assert posted.status_code == 200 and len(list((tmp_path / "outbox").glob("*.eml"))) == 1
