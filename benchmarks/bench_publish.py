@@ -104,7 +104,7 @@ def stage(name: str, size: int, folder: Path) -> dict[str, Any]:
                 store.upsert_entries(entries(start, min(5000, size - start), config))
             return {"articles": store.feed_count()}
         if name == "new-page":
-            store.upsert_entries(entries(size, NEW_PAGE, config))
+            store.upsert_entries(entries(store.feed_count(), NEW_PAGE, config))  # the next page, every run
         started = time.perf_counter()
         report = run_publish(config, store, full=name == "full")
         seconds = time.perf_counter() - started
