@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import logging
 import re
@@ -434,15 +435,7 @@ class _SubscriptionApp:
         max_age = timedelta(hours=self._config.digest.confirm_hours)
         email = self._token(request, token, Purpose.CONFIRM, max_age)
         if request.method != "POST":
-            page = ActionPage(
-                chrome=self._chrome(request.path, "确认订阅"),
-                heading="确认订阅",
-                text=f"确认用 {email} 订阅{self._site}的每日邮件摘要？",
-                button="确认订阅",
-                action=self._leaf(request.path),
-                form_token=self._form_token(request.path),
-            )
-            return _render("subscription/action.html", page), []
+            return self._action(request, "确认订阅", f"确认用 {email} 订阅{self._site}的每日邮件摘要？"), []
         self._check_form(request)
         known = await asyncio.to_thread(self._store.subscriber, email)
         if known is None:
@@ -450,9 +443,7 @@ class _SubscriptionApp:
             return self._message(request.path, "订阅已取消", f"{email} 已经退订，请重新订阅。", links), []
         if not known.confirmed:
             now = self._clock()
-            confirmed = Subscriber(
-                known.email, known.sections, True, known.created, known.confirm_sent_at, now
-            )
+            confirmed = dataclasses.replace(known, confirmed=True, confirmed_at=now)
             await asyncio.to_thread(self._store.add_subscriber, confirmed)
             log.info("subscriber confirmed: %s", email)
         manage = sign(self._secret, Purpose.MANAGE, email, self._clock())
@@ -470,9 +461,7 @@ class _SubscriptionApp:
         if request.method == "POST":
             self._check_form(request)
             chosen = await self._chosen_sections(request)
-            changed = Subscriber(
-                known.email, chosen, True, known.created, known.confirm_sent_at, known.confirmed_at
-            )
+            changed = dataclasses.replace(known, sections=chosen)
             await asyncio.to_thread(self._store.add_subscriber, changed)
             saved = True
         unsubscribe_path = f"{UNSUBSCRIBE_PATH}/{token}"
@@ -493,15 +482,7 @@ class _SubscriptionApp:
         email = self._token(request, token, Purpose.MANAGE, None)
         if request.method != "POST":
             # RFC 8058 §4: a GET must not unsubscribe (link scanners prefetch); it offers the button.
-            page = ActionPage(
-                chrome=self._chrome(request.path, "退订"),
-                heading="退订",
-                text=f"不再给 {email} 发送{self._site}的每日邮件摘要？",
-                button="退订",
-                action=self._leaf(request.path),
-                form_token=self._form_token(request.path),
-            )
-            return _render("subscription/action.html", page), []
+            return self._action(request, "退订", f"不再给 {email} 发送{self._site}的每日邮件摘要？"), []
         self._check_form(request, one_click=True)
         removed = await asyncio.to_thread(self._store.remove_subscriber, email)
         if removed:
@@ -534,6 +515,18 @@ class _SubscriptionApp:
         picked = set(chosen)
         sections = await asyncio.to_thread(self._store.sections)
         return tuple(SectionChoice(s.name, s.slug, s.slug in picked) for s in sections)
+
+    def _action(self, request: _Request, verb: str, question: str) -> bytes:
+        """A page asking ``question`` with one button, ``verb``, that POSTs back to this page."""
+        page = ActionPage(
+            chrome=self._chrome(request.path, verb),
+            heading=verb,
+            text=question,
+            button=verb,
+            action=self._leaf(request.path),
+            form_token=self._form_token(request.path),
+        )
+        return _render("subscription/action.html", page)
 
     def _form_token(self, path: str) -> str:
         return sign(self._secret, Purpose.FORM, path, self._clock())

@@ -7,16 +7,14 @@ refused (an email must not need one).  Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import os
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Route, sync_playwright
-from test_browser import ARTIFACTS, CHROMIUM, FLAGS
+from playwright.sync_api import Browser, Route
+from test_browser import ARTIFACTS, browser  # noqa: F401 (the system-Chromium fixture, shared)
 
 from digest.config import load_config
 from digest.ingest import ingest
@@ -55,23 +53,12 @@ def email(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, list[str]]:
     return html.get_content(), headlines
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not CHROMIUM.is_file():
-        reason = f"{CHROMIUM} is missing: apt-get install chromium fonts-noto-cjk (.ci/run does)"
-        if os.environ.get("REQUIRE_BROWSER"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield launched
-        launched.close()
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("width", WIDTHS)
 def test_the_email_shows_every_headline_without_sideways_scrolling(
-    email: tuple[str, list[str]], browser: Browser, width: str
+    email: tuple[str, list[str]],
+    browser: Browser,  # noqa: F811 (the fixture imported above)
+    width: str,
 ) -> None:
     html, headlines = email
     requests: list[str] = []
