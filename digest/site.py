@@ -40,7 +40,14 @@ from digest.output import (
 )
 from digest.types import Digest, Section
 
-TEMPLATES = Path(__file__).parents[1] / "templates"
+def _templates_folder() -> Path:
+    """The top-level ``templates/`` folder: beside the package in a checkout (and an editable
+    install), inside it in an installed wheel, where pyproject.toml ships it as ``digest/templates``."""
+    installed = Path(__file__).parent / "templates"
+    return installed if installed.is_dir() else Path(__file__).parents[1] / "templates"
+
+
+TEMPLATES = _templates_folder()
 # Articles listed on a section page; the section feed's archive holds the rest.
 SECTION_PAGE_SIZE = 100
 
