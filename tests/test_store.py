@@ -122,19 +122,45 @@ def test_digest_is_saved_once(store: Store) -> None:
     assert store.status().latest_digest == date(2024, 11, 27)
 
 
-def test_delivery_ledger_never_plans_a_sent_or_refused_row_again(store: Store) -> None:
+def test_delivery_ledger_claims_each_row_once_and_keeps_every_outcome(store: Store) -> None:
     day = date(2024, 11, 27)
-    store.save_digest(DigestRecord(day, T0 - timedelta(days=1), T0, T0, 1))
-    planned = store.plan_deliveries(day, ["a@example.org", "b@example.org", "c@example.org"])
-    assert [d.email for d in planned] == ["a@example.org", "b@example.org", "c@example.org"]
+    emails = ["a@example.org", "b@example.org", "c@example.org", "d@example.org"]
+    assert store.save_digest(DigestRecord(day, T0 - timedelta(days=1), T0, T0, 1), emails)
+    assert not store.save_digest(DigestRecord(day, T0, T0, T0, 9), ["x@example.org"])  # the first stays
+    assert [d.email for d in store.due_deliveries(day, T0)] == emails
+    assert store.claim_delivery(day, "a@example.org") and not store.claim_delivery(day, "a@example.org")
     store.mark_delivery(day, "a@example.org", "sent", T0)
     store.mark_delivery(day, "b@example.org", "refused", T0, "550 no such user")
-    store.mark_delivery(day, "c@example.org", "failed", T0, "timeout")
-    again = store.plan_deliveries(day, ["a@example.org", "b@example.org", "c@example.org"])
-    assert [(d.email, d.status, d.attempts) for d in again] == [("c@example.org", "failed", 1)]
-    sent = {d.email: d for d in store.deliveries(day)}["a@example.org"]
-    assert sent.sent_at == T0 and sent.status == "sent"
+    store.mark_delivery(day, "c@example.org", "failed", T0, "timeout", T0 + timedelta(minutes=1))
+    assert store.claim_delivery(day, "d@example.org")  # then a crash: left "sending"
+    assert store.days_due(T0) == [day]
+    assert store.due_deliveries(day, T0) == []  # c waits for its retry time
+    assert store.recover_deliveries(day, "crashed") == 1
+    later = T0 + timedelta(minutes=1)
+    assert [(d.email, d.status, d.attempts) for d in store.due_deliveries(day, later)] == [
+        ("c@example.org", "failed", 1)
+    ]
+    store.defer_deliveries(day, ["c@example.org"], T0 + timedelta(hours=1), "server down")
+    assert store.days_due(later) == []
+    rows = {d.email: d for d in store.deliveries(day)}
+    assert rows["a@example.org"].sent_at == T0 and rows["d@example.org"].status == "unknown"
+    summary = store.delivery_summary()
+    assert dict(summary.counts) == {"failed": 1, "refused": 1, "sent": 1, "unknown": 1}
+    assert summary.next_attempt_at == T0 + timedelta(hours=1) and summary.last_error is not None
     assert store.status().pending_deliveries == 1
+
+
+def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE subscribers (email TEXT PRIMARY KEY, sections TEXT NOT NULL, "
+            "confirmed BOOLEAN NOT NULL, created DATETIME NOT NULL)"
+        )
+        old.execute("INSERT INTO subscribers VALUES ('a@example.org', '[]', 1, '2024-11-27 00:00:00')")
+    with Store.open(f"sqlite:///{path}") as store:
+        (subscriber,) = store.subscribers()
+        assert subscriber.email == "a@example.org" and subscriber.confirmed_at is None
 
 
 def test_subscribers(store: Store) -> None:
