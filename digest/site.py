@@ -40,6 +40,7 @@ from digest.output import (
 )
 from digest.types import Digest, Section
 
+
 def _templates_folder() -> Path:
     """The top-level ``templates/`` folder: beside the package in a checkout (and an editable
     install), inside it in an installed wheel, where pyproject.toml ships it as ``digest/templates``."""
