@@ -79,6 +79,8 @@ _LEAD_OVERLAP = 0.4  # the same, as weak evidence for a line the lead below migh
 _HEADLINE_EVIDENCE = 2  # points _headline_evidence needs to call a lone line a headline
 # How leads open: a quotation, a date, a time word.  A paragraph's continuation rarely does.
 _LEAD_START = re.compile(r"^(?:“|\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期)")
+# Columns that carry opinion, not news (a "速评" column of news briefs is not one of them).
+_OPINION = ("评论", "短评", "时评", "社论", "言论", "评论员文章", "观点")
 _NO_PHRASE_END = set("的和与及在为了是把被对从向将等并或而但以于之其")
 _PHOTO_BODY = 600  # a photo story's caption is short; a news story with a photo is not a photo
 
@@ -663,8 +665,10 @@ def _kind(article: Article, labels: int) -> Kind:
     subtitle = article.subtitle or ""
     if subtitle.lstrip("—-─ ").startswith("访") or "专访" in heads or labels >= 2:
         return Kind.INTERVIEW
-    if re.match(r"^[—\-─\s]*[一二三四五六七八九十]?(?:谈|论|评)", subtitle) or heads.startswith(
-        ("评论", "短评", "时评", "社论")
+    if (
+        re.match(r"^[—\-─\s]*[一二三四五六七八九十]?(?:谈|论|评)", subtitle)
+        or heads.startswith(_OPINION)
+        or article.section in _OPINION
     ):
         return Kind.COMMENTARY
     return Kind.NEWS

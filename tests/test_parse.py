@@ -218,3 +218,10 @@ def test_lone_line_between_paragraphs_fragment_or_headline() -> None:
     bridge, photo = page.articles
     assert bridge.body == "新桥今天通车。\n\n全市道路建设持续推进各项工程建设进度比计划提前了一个月。"
     assert (photo.title, photo.kind, photo.authors) == ("别样婚纱照", Kind.PHOTO, ("丙丁",))
+
+
+def test_opinion_column_is_commentary_but_news_briefs_are_not() -> None:
+    page = parse_page(
+        "● 评论\n\n# 读书的人多了\n\n图书馆里座无虚席。\n\n● 社会速评\n\n# 新桥通车\n\n新桥今天通车。\n"
+    )
+    assert [a.kind for a in page.articles] == [Kind.COMMENTARY, Kind.NEWS]
