@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from digest.errors import DeliveryError, PermanentDeliveryError, UncertainDeliveryError
+from digest.faults import crash_point
 from digest.mail import DigestEmailMaker, Mailer
 from digest.store import DigestRecord, Store, Subscriber
 
@@ -112,6 +113,7 @@ def deliver(
     if interrupted:
         log.warning("digest day=%s: %d emails were in flight at a crash; marked unknown", day, interrupted)
         counts["unknown"] += interrupted
+    crash_point("delivery.after_recover")
     subscribers = {s.email: s for s in store.subscribers()}
     rows = store.due_deliveries(day, now)
     give_up = record.made_at + retry.give_up_after
@@ -126,8 +128,11 @@ def deliver(
         )
         if outcome == "taken":
             continue
+        if outcome == "sent":
+            crash_point("delivery.after_accept")
         next_attempt = now + retry.wait(row.attempts + 1) if outcome == "failed" else None
         store.mark_delivery(day, row.email, outcome, now, error, next_attempt)
+        crash_point("delivery.after_mark")
         counts[outcome] += 1
         streak = streak + 1 if outcome == "failed" else 0
         if streak >= SERVER_DOWN_AFTER and next_attempt is not None:
@@ -166,6 +171,7 @@ def _send_one(
     def claim() -> None:
         if not store.claim_delivery(record.day, email):
             raise _Taken
+        crash_point("delivery.after_claim")
 
     try:
         message = maker.message(

@@ -19,6 +19,7 @@ from digest.config import Config
 from digest.delivery import DeliveryReport, Retry, deliver
 from digest.digests import build_digest, digest_window
 from digest.errors import ConfigError
+from digest.faults import crash_point
 from digest.mail import DigestEmailMaker, Mailer, OutboxMailer
 from digest.publish import PublishReport, publish_store
 from digest.store import DigestRecord, Store, Subscriber
@@ -131,8 +132,11 @@ def run_digest(
     skip_empty = config.digest.empty_days == "skip"
     if new:
         recipients = [] if digest.count == 0 and skip_empty else [s.email for s in store.subscribers()]
+        crash_point("digest.before_save")
         new = store.save_digest(DigestRecord(day, digest.since, digest.until, now, digest.count), recipients)
+        crash_point("digest.after_save")
         run_publish(config, store, notifier)
+        crash_point("digest.after_publish")
     record = store.digest(day)
     assert record is not None  # saved above or before
     report = deliver(

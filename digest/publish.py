@@ -38,6 +38,7 @@ from digest import __version__
 from digest.catalog import Catalog, MemoryCatalog
 from digest.config import Config
 from digest.digests import build_digest
+from digest.faults import crash_point
 from digest.feeds import (
     FeedItem,
     FeedSpec,
@@ -127,15 +128,21 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
             # Until this build is in place the folder matches nothing: a failure means full again.
             store.set_publish_state({"token": ""})
             store.mark_all_published()
+            crash_point("publish.full_after_reset")
             render_all(store, config, stager.put)
+            crash_point("publish.after_stage")
             written, removed = stager.commit()
             removed += stager.prune()
+            crash_point("publish.before_marker")
             token = secrets.token_hex(16)
             _write_marker(output_dir, token)
+            crash_point("publish.before_state")
             store.set_publish_state({"token": token, "stamp": stamp})
         else:
             entries, dirty = _render_changes(store, config, sections, changes, made, stager)
+            crash_point("publish.after_stage")
             written, removed = stager.commit()
+            crash_point("publish.before_mark_published")
             store.mark_published(entries, dirty)
     return _report(config, stager, written, removed, full, started)
 

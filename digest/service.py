@@ -35,6 +35,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.config import Config
 from digest.errors import AlreadyRunningError, ConfigError, DigestError
+from digest.faults import crash_point
 from digest.health import STATE_NAME, JobRun, ServiceState, health_report, save_state
 from digest.ingest import ingest, scan
 from digest.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish
@@ -217,8 +218,11 @@ class Runner:
         not start), saves the state after."""
         with self._lock:
             go = not self._closed and self._leader.held
+            if go:
+                crash_point("service.job_start")
             yield go
             if go:
+                crash_point("service.before_save_state")
                 self._save()
 
     def _refresh(self, paths: Sequence[Path], publish: bool) -> bool:
@@ -233,6 +237,7 @@ class Runner:
         keys = ("files", "read", "failed", "new", "changed")
         counts: dict[str, int | str] = {key: getattr(result, key) for key in keys}
         self._runs["ingest"] = JobRun(self._clock(), result.ms, counts)
+        crash_point("service.after_ingest")
         return (result.touched or publish) and self._publish()
 
     def _publish(self) -> bool:
@@ -341,6 +346,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
         # Every instance serves HTTP; only the leader runs jobs (a PostgreSQL advisory lock).
         leader.start(lambda: scheduler.add_job(runner.take_over, id="take-over", replace_existing=True))
         runner.take_over()
+        crash_point("service.after_take_over")
         _schedule(scheduler, config, runner)
         scheduler.start()
         watch_thread.start()

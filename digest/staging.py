@@ -13,19 +13,28 @@ a large archive streams through here.
 
 No fsync: the guarantee sought is "never half a file" for readers, which the
 rename gives; after a power loss the next publish rewrites whatever differs.
+
+A process killed mid-publish leaves its temporary files behind (hidden, so
+never served).  Each publish holds an flock on the output folder itself (one
+publisher per folder at a time) and, while it stages, an empty journal file
+whose name carries its temporary-file suffix; the next publish finds a
+journal left by a dead one and deletes that publish's temporary files.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import secrets
 from pathlib import Path, PurePosixPath
 
 from digest.errors import PublishError
+from digest.faults import crash_point
 from digest.output import OWNED_FOLDERS
 
 FIX = "check that paths.output names a folder this user can write, on a disk with free space"
+JOURNAL = ".digest-staging"  # + the publish's temporary-file suffix
 
 
 def is_subscription(path: str) -> bool:
@@ -74,23 +83,47 @@ class Stager:
         self._removals: list[str] = []
         # One suffix per publish: temporary names never collide and a crash's leftovers are findable.
         self._suffix = f".{secrets.token_hex(4)}.tmp"
+        self._lock: int | None = None
 
     def __enter__(self) -> Stager:
         if self.output_dir.exists() and not self.output_dir.is_dir():
             raise PublishError(f"the output folder {self.output_dir} is a file; set paths.output to a folder")
+        try:
+            self.output_dir.mkdir(parents=True, exist_ok=True)
+            self._lock = os.open(self.output_dir, os.O_RDONLY | os.O_DIRECTORY)
+            fcntl.flock(self._lock, fcntl.LOCK_EX)  # waits for another publisher of this folder
+            self._sweep()
+            (self.output_dir / f"{JOURNAL}{self._suffix}").touch()
+        except OSError as exc:
+            self._release()
+            raise _failure(self.output_dir, exc) from exc
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: object) -> None:
-        if value is None:
-            return
-        for temp in self._staged.values():
-            Path(temp).unlink(missing_ok=True)
-        self._staged.clear()
+        if value is not None:
+            for temp in self._staged.values():
+                Path(temp).unlink(missing_ok=True)
+            self._staged.clear()
+        self._release()
         if isinstance(value, OSError):
-            where = value.filename or self.output_dir
-            raise PublishError(
-                f"cannot write {where} in the output folder {self.output_dir}: {value.strerror}; {FIX}"
-            ) from value
+            raise _failure(self.output_dir, value) from value
+
+    def _sweep(self) -> None:
+        """Delete the temporary files of publishes that died mid-way (their journals are left)."""
+        for journal in self.output_dir.glob(f"{JOURNAL}.*.tmp"):
+            suffix = journal.name.removeprefix(JOURNAL)
+            for dirpath, _dirnames, filenames in os.walk(self.output_dir):
+                for name in filenames:
+                    if name.startswith(".") and name.endswith(suffix) and name != journal.name:
+                        os.unlink(os.path.join(dirpath, name))
+            journal.unlink()
+
+    def _release(self) -> None:
+        if self._lock is None:
+            return
+        (self.output_dir / f"{JOURNAL}{self._suffix}").unlink(missing_ok=True)
+        os.close(self._lock)  # closing drops the flock
+        self._lock = None
 
     def put(self, path: str, data: bytes) -> None:
         """Stage ``data`` for ``path`` unless the file already holds exactly these bytes."""
@@ -110,6 +143,7 @@ class Stager:
         with temp.open("wb") as handle:
             handle.write(data)
         self._staged[path] = str(temp)
+        crash_point("staging.after_put")
 
     def remove(self, path: str) -> None:
         """Delete ``path`` at commit time (a document that no longer belongs)."""
@@ -124,6 +158,8 @@ class Stager:
             os.chmod(temp, 0o644)
             os.replace(temp, target(self.output_dir, path))
             del self._staged[path]
+            crash_point("staging.after_rename")
+        crash_point("staging.before_removals")
         removed = []
         for path in self._removals:
             where = target(self.output_dir, path)
@@ -149,3 +185,8 @@ class Stager:
                 if here != top and not any(here.iterdir()):
                     here.rmdir()
         return removed
+
+
+def _failure(output_dir: Path, exc: OSError) -> PublishError:
+    where = exc.filename or output_dir
+    return PublishError(f"cannot write {where} in the output folder {output_dir}: {exc.strerror}; {FIX}")
