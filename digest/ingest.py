@@ -3,15 +3,21 @@
 One bad file is logged once with its name and reason, recorded in
 ``sources.last_error`` and skipped; the rest go on.  A file is read again
 only when its bytes change (content hash), so a fixed file is retried and an
-unchanged one costs a stat and a hash.
+unchanged one costs a stat and a hash.  An entry that cannot be read at all
+(a folder or a symlink loop named like a page, no read permission, far too
+large) is recorded by its ``lstat`` instead, so it too is reported once and
+retried when anything about it changes (a ``chmod`` moves its change time).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import logging
+import os
 import re
+import stat as filemode
 import time as clock
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -24,6 +30,7 @@ from digest import identity
 from digest.config import Config
 from digest.decode import decode_page
 from digest.errors import SourceError
+from digest.faults import crash_point
 from digest.parse import parse_page
 from digest.slugs import slugify
 from digest.store import SourceRecord, Store
@@ -38,6 +45,10 @@ PUBLISHED_AT = time(6, 0)
 PAGE_SPAN = 1000
 # Page files read per store transaction.
 BATCH_FILES = 200
+# A page's text is tens of kilobytes.  Far beyond that a file is no page (a log, a dump, a
+# runaway export), and one giant article would bloat every feed and email it reached.
+MAX_PAGE_BYTES = 5_000_000
+MAX_PAGE_LINES = 100_000
 
 _DASHED_DATE = re.compile(r"(?<!\d)(20\d\d)[-_.](\d\d)[-_.](\d\d)(?!\d)")
 _COMPACT_DATE = re.compile(r"(?<![0-9A-Za-z])(20\d\d)(\d\d)(\d\d)(?![0-9A-Za-z])")
@@ -71,13 +82,16 @@ def is_page_file(path: Path) -> bool:
 
 
 def scan(folder: Path) -> list[Path]:
-    """Every page file below ``folder``, hidden folders skipped, in name order (page order)."""
+    """Every page file below ``folder``, hidden folders skipped, in name order (page order).
+
+    Anything named like a page is listed, not only regular files: a folder, a
+    pipe or a symlink loop called ``01.txt`` is then reported (once) by ingest
+    instead of being passed over in silence.
+    """
     return sorted(
         path
         for path in folder.rglob("*")
-        if path.is_file()
-        and is_page_file(path)
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+        if is_page_file(path) and not any(part.startswith(".") for part in path.relative_to(folder).parts)
     )
 
 
@@ -161,23 +175,77 @@ def _source_name(path: Path, folder: Path) -> str:
         return path.as_posix()
 
 
+def _why(exc: OSError) -> str:
+    """Why a page-named entry could not be opened, in words an operator can act on."""
+    if exc.errno == errno.ELOOP:
+        return "is a symbolic link loop"
+    if exc.errno == errno.ENOENT:
+        return "vanished before it could be read (deleted, or a broken symbolic link)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "cannot be read: permission denied; let the service's user read it"
+    return f"cannot read ({exc.strerror})"
+
+
+def _read(path: Path, name: str) -> tuple[bytes, os.stat_result]:
+    """The bytes and stat of a page file; ``SourceError`` when the entry cannot be one."""
+    try:
+        info = path.stat()
+        if filemode.S_ISDIR(info.st_mode):
+            raise SourceError(name, "is a folder, not a page file")
+        if not filemode.S_ISREG(info.st_mode):
+            # Never opened: reading a named pipe would block ingest for good.
+            raise SourceError(name, "is not a regular file (a pipe or a device?)")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PAGE_BYTES + 1)  # bounded: a file may grow after the stat
+    except OSError as exc:
+        raise SourceError(name, _why(exc)) from exc
+    if max(info.st_size, len(data)) > MAX_PAGE_BYTES:
+        size = max(info.st_size, len(data)) / 1e6
+        limit = MAX_PAGE_BYTES / 1e6
+        raise SourceError(name, f"is {size:.1f} MB, more than a page can be ({limit:g} MB); split it")
+    crash_point("ingest.after_read")
+    return data, info
+
+
+def _failure_record(path: Path, name: str, reason: str, now: datetime) -> SourceRecord | None:
+    """A record of an entry that could not be read, keyed by its ``lstat`` (None when it is gone)."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return None
+    stamp = f"{info.st_ino}:{info.st_mode}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+    mtime = datetime.fromtimestamp(info.st_mtime, UTC)
+    return SourceRecord(name, hashlib.sha256(stamp.encode()).hexdigest(), info.st_size, mtime, reason, now)
+
+
 def _ingest_file(
     path: Path, name: str, config: Config, store: Store, now: datetime
 ) -> tuple[list[Entry], SourceRecord] | None:
-    """Read one file unless its bytes were seen (None); returns its entries and the record to keep."""
-    try:
-        data = path.read_bytes()
-        stat = path.stat()
-    except OSError as exc:
-        raise SourceError(name, f"cannot read ({exc.strerror})") from exc
-    digest = hashlib.sha256(data).hexdigest()
+    """Read one file unless its bytes were seen (None); returns its entries and the record to keep.
+
+    A failure seen before (same bytes, or same ``lstat`` for an unreadable
+    entry) returns None too: it was reported when it first happened.
+    """
     seen = store.source(name)
+    try:
+        data, info = _read(path, name)
+    except SourceError as exc:
+        failure = _failure_record(path, name, exc.reason, now)
+        if failure is not None and seen is not None and seen.content_hash == failure.content_hash:
+            return None
+        if failure is not None:
+            store.record_source(failure)
+        raise
+    digest = hashlib.sha256(data).hexdigest()
     if seen is not None and seen.content_hash == digest:
         return None
-    mtime = datetime.fromtimestamp(stat.st_mtime, UTC)
+    mtime = datetime.fromtimestamp(info.st_mtime, UTC)
     record = SourceRecord(name, digest, len(data), mtime, None, now)
     try:
         text = decode_page(data, name)
+        lines = text.count("\n")
+        if lines > MAX_PAGE_LINES:
+            raise SourceError(name, f"has {lines:,} lines, more than a page can have ({MAX_PAGE_LINES:,})")
     except SourceError as exc:
         store.record_source(dataclasses.replace(record, last_error=exc.reason))
         raise
@@ -211,9 +279,12 @@ def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | 
             if outcome is not None:
                 entries.extend(outcome[0])
                 records.append(outcome[1])
+        crash_point("ingest.before_upsert")
         upserted = store.upsert_entries(entries)
+        crash_point("ingest.after_upsert")
         # Only once the articles are stored is a file "seen": a failed upsert leaves it to be read again.
         store.record_sources(records)
+        crash_point("ingest.after_record_sources")
         read, articles = read + len(records), articles + len(entries)
         new, changed = new + upserted.new, changed + upserted.changed
     report = IngestReport(
