@@ -7,31 +7,29 @@ with ETag and Cache-Control but no body.  Bodies are gzipped when the client
 allows it; the gzip variant gets its own ETag (``"<hash>-gz"``) because its
 bytes differ (RFC 9110 §8.8.3).
 
-Files are opened per request: the publisher replaces them with ``os.replace``
-while we serve, and reading bytes and metadata from one open descriptor means
-a response is always one whole version of a file, never a mix of two.
+Files are read once and kept in memory (``digest.filecache``) while a
+``stat`` shows they are unchanged, so answering a poll costs a ``stat``; a
+file is read from one open descriptor, so a response is always one whole
+version of a file, never a mix of two, even while the publisher replaces it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
-import hashlib
 import json
 import os
 import re
-import stat
-import threading
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import formatdate, parsedate_to_datetime
+from functools import lru_cache
 from http import HTTPStatus
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from digest.errors import ConfigError, DigestError
+from digest.filecache import DIRECTORY, Directory, FileCache, FileVersion
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -66,23 +64,8 @@ _IMMUTABLE = b"public, max-age=31536000, immutable"
 _ARCHIVE_PREFIX = "/feeds/archive/"
 _OPEN_ARCHIVE = "/open.atom"
 _ETAG = re.compile(r'(?:W/)?"([^"]*)"')
-_GZIP_CACHE_ENTRIES = 64
-
-
-@dataclass(frozen=True)
-class _File:
-    """One consistent version of a file: bytes and the metadata of the same open descriptor."""
-
-    body: bytes
-    digest: str  # content hash, the base of the ETag
-    mtime: float
-
-
-class _Directory:
-    """Marker: the path names a folder, so the client should add a trailing slash."""
-
-
-_DIRECTORY = _Directory()
+# Only these request headers matter here; the rest are not even decoded.
+_WANTED = frozenset((b"accept-encoding", b"if-none-match", b"if-modified-since", b"host"))
 
 
 def create_app(
@@ -120,7 +103,7 @@ class _App:
         self._hubs = hubs
         self._base_url = base_url
         self._routes = routes
-        self._gzipped = _GzipCache(_GZIP_CACHE_ENTRIES)
+        self._files = FileCache(output_dir)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -152,127 +135,99 @@ class _App:
         await _respond(send, status, headers, body, head=head)
 
     async def _serve_file(self, scope: Scope, send: Send, path: str, *, head: bool) -> None:
-        target = _locate(self._root, path)
-        found = await asyncio.to_thread(_read, target) if target else None
-        if found is _DIRECTORY:
+        # A kept version checked by one stat answers on the event loop; only a read needs a thread.
+        found: FileVersion | Directory | None = self._files.get(path)
+        if found is None:
+            found = await asyncio.to_thread(self._files.load, path)
+        if found is DIRECTORY:
             query = scope.get("query_string", b"")
             location = path.encode() + b"/" + (b"?" + query if query else b"")
             await _respond(send, HTTPStatus.MOVED_PERMANENTLY, [(b"location", location)], b"")
             return
-        if not isinstance(found, _File):
+        if not isinstance(found, FileVersion):
             await _respond(send, HTTPStatus.NOT_FOUND, [], b"not found\n", head=head)
             return
         request = _request_headers(scope)
-        name = path + "index.html" if path.endswith("/") else path
-        content_type, compressible = _TYPES.get(PurePosixPath(name).suffix.lower(), _DEFAULT_TYPE)
-        body, etag = found.body, found.digest
-        headers: Headers = [(b"content-type", content_type.encode())]
-        if compressible:
+        kind = _kind(path)
+        zipped = kind.compressible and _accepts_gzip(request.get("accept-encoding", ""))
+        etag = found.digest + "-gz" if zipped else found.digest
+        headers: Headers = [(b"content-type", kind.content_type)]
+        if kind.compressible:
             headers.append((b"vary", b"Accept-Encoding"))
-            if _accepts_gzip(request.get("accept-encoding", "")):
-                body = await asyncio.to_thread(self._gzipped.get, found)
-                etag += "-gz"
-                headers.append((b"content-encoding", b"gzip"))
+        if zipped:
+            headers.append((b"content-encoding", b"gzip"))
         headers += [
             (b"etag", f'"{etag}"'.encode()),
-            (b"last-modified", formatdate(found.mtime, usegmt=True).encode()),
-            (b"cache-control", _IMMUTABLE if _is_full_archive(path) else _FRESH),
+            (b"last-modified", _http_date(found.mtime)),
+            (b"cache-control", kind.cache_control),
         ]
-        if path.endswith(".atom") and self._hubs and not path.startswith(_ARCHIVE_PREFIX):
-            headers += self._websub_links(scope, path)
+        if kind.live_feed and self._hubs:
+            headers += self._websub_links(scope, request, path)
         if _not_modified(request, etag, found.mtime):
             # RFC 9110 §15.4.5: a 304 repeats the validators and caching headers, without a body.
             kept = [(k, v) for k, v in headers if k not in (b"content-type", b"content-encoding")]
             await _respond(send, HTTPStatus.NOT_MODIFIED, kept, b"", head=True, length=False)
             return
+        body = found.body
+        if zipped:
+            kept_gzip = self._files.gzipped(path, found)
+            if kept_gzip is None:
+                kept_gzip = await asyncio.to_thread(self._files.compress, path, found)
+            body = kept_gzip
         await _respond(send, HTTPStatus.OK, headers, body, head=head)
 
-    def _websub_links(self, scope: Scope, path: str) -> Headers:
-        base = self._base_url or _request_origin(scope)
+    def _websub_links(self, scope: Scope, request: Mapping[str, str], path: str) -> Headers:
+        base = self._base_url or _request_origin(scope, request)
         links = [f'<{hub}>; rel="hub"' for hub in self._hubs] + [f'<{base}{path}>; rel="self"']
         return [(b"link", link.encode()) for link in links]
 
 
-def _is_full_archive(path: str) -> bool:
-    """A full RFC 5005 archive page, which can be cached forever (``feeds.Layout``)."""
-    return path.startswith(_ARCHIVE_PREFIX) and not path.endswith(_OPEN_ARCHIVE)
+@dataclass(frozen=True)
+class _Kind:
+    """What a URL path's name says about its responses."""
+
+    content_type: bytes
+    compressible: bool  # whether gzip pays off
+    cache_control: bytes
+    live_feed: bool  # a feed that changes, so it announces WebSub hubs (archive pages do not)
 
 
-class _GzipCache:
-    """Recently gzipped bodies by content hash: compressing a large feed on every poll is waste."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, file: _File) -> bytes:
-        with self._lock:
-            if file.digest in self._entries:
-                self._entries.move_to_end(file.digest)
-                return self._entries[file.digest]
-        # mtime=0 keeps the gzip bytes (and so the ETag's promise) identical on every build.
-        compressed = gzip.compress(file.body, compresslevel=6, mtime=0)
-        with self._lock:
-            self._entries[file.digest] = compressed
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-        return compressed
-
-
-def _locate(root: Path, path: str) -> Path | None:
-    """The file a URL path names inside ``root``, or ``None`` when it may not be served.
-
-    Refuses empty, dot and dot-dot segments (``%2e%2e`` arrives decoded), hidden
-    names (the publisher's temporary files start with a dot), backslashes and
-    NULs, and anything whose real path, symlinks followed, leaves ``root``.
-    """
-    segments = path.split("/")
-    if segments[0] != "":
-        return None
-    segments = segments[1:]
-    if segments[-1] == "":
-        segments[-1] = "index.html"
-    if any(not s or s.startswith(".") or "\\" in s or "\x00" in s for s in segments):
-        return None
-    real_root = root.resolve()
-    target = real_root.joinpath(*segments).resolve()
-    return target if target.is_relative_to(real_root) and target != real_root else None
-
-
-def _read(target: Path) -> _File | _Directory | None:
-    """Read ``target`` whole from one descriptor; ``None`` when it is missing or not a plain file."""
-    try:
-        # O_NONBLOCK: opening a FIFO someone left in the folder must not hang a worker.
-        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        info = os.fstat(fd)
-        if stat.S_ISDIR(info.st_mode):
-            return _DIRECTORY if (target / "index.html").is_file() else None
-        if not stat.S_ISREG(info.st_mode):
-            return None
-        with open(fd, "rb", closefd=False) as handle:
-            body = handle.read()
-    finally:
-        os.close(fd)
-    return _File(body=body, digest=hashlib.blake2b(body, digest_size=12).hexdigest(), mtime=info.st_mtime)
+@lru_cache(maxsize=4096)  # worked out once per path, not per request
+def _kind(path: str) -> _Kind:
+    name = path + "index.html" if path.endswith("/") else path
+    content_type, compressible = _TYPES.get(os.path.splitext(name)[1].lower(), _DEFAULT_TYPE)
+    # A full RFC 5005 archive page never changes and can be cached forever (``feeds.Layout``).
+    full_archive = path.startswith(_ARCHIVE_PREFIX) and not path.endswith(_OPEN_ARCHIVE)
+    return _Kind(
+        content_type=content_type.encode(),
+        compressible=compressible,
+        cache_control=_IMMUTABLE if full_archive else _FRESH,
+        live_feed=path.endswith(".atom") and not path.startswith(_ARCHIVE_PREFIX),
+    )
 
 
 def _request_headers(scope: Scope) -> dict[str, str]:
+    """The request headers this app reads (a repeated one joined with commas, RFC 9110 §5.3)."""
     headers: dict[str, str] = {}
     for raw_name, raw_value in scope["headers"]:
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        lowered = raw_name.lower()  # ASGI servers send lower case already; this costs little
+        if lowered in _WANTED:
+            name, value = lowered.decode("latin-1"), raw_value.decode("latin-1")
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return headers
 
 
-def _request_origin(scope: Scope) -> str:
-    host = _request_headers(scope).get("host") or "{}:{}".format(*scope["server"])
+def _request_origin(scope: Scope, request: Mapping[str, str]) -> str:
+    host = request.get("host") or "{}:{}".format(*scope["server"])
     return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
 
 
+@lru_cache(maxsize=256)
+def _http_date(mtime: float) -> bytes:
+    return formatdate(mtime, usegmt=True).encode()
+
+
+@lru_cache(maxsize=256)  # clients send a handful of distinct values, over and over
 def _accepts_gzip(accept_encoding: str) -> bool:
     """Whether ``Accept-Encoding`` allows gzip (RFC 9110 §12.5.3), ``q=0`` meaning "not this"."""
     weights: dict[str, float] = {}
@@ -293,7 +248,9 @@ def _not_modified(request: Mapping[str, str], etag: str, mtime: float) -> bool:
     """RFC 9110 §13.2.2: If-None-Match decides when present; If-Modified-Since only otherwise."""
     if_none_match = request.get("if-none-match")
     if if_none_match is not None:
-        # Weak comparison, as §13.1.2 asks for If-None-Match.
+        # Weak comparison, as §13.1.2 asks for If-None-Match; the usual single tag needs no regex.
+        if if_none_match == f'"{etag}"':
+            return True
         return if_none_match.strip() == "*" or etag in _ETAG.findall(if_none_match)
     if_modified_since = request.get("if-modified-since")
     if if_modified_since:

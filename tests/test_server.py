@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -17,7 +18,9 @@ import httpx
 import pytest
 import uvicorn
 
+from digest import server
 from digest.errors import ConfigError, StoreError
+from digest.filecache import FileCache
 from digest.server import ASGIApp, Receive, Scope, Send, create_app
 
 FEED = (
@@ -75,8 +78,16 @@ def site(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(params=["settling", "keeping"])
+def keeping(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Run a test as files just written are served (read per request) and as older ones are (kept)."""
+    if request.param == "keeping":
+        monkeypatch.setattr(server, "FileCache", functools.partial(FileCache, settle_ns=0))
+    return bool(request.param == "keeping")
+
+
 @pytest.fixture
-def base(site: Path) -> Iterator[str]:
+def base(site: Path, keeping: bool) -> Iterator[str]:
     with serving(create_app(site, hubs=(HUB,), base_url="https://news.example/")) as url:
         yield url
 
@@ -186,6 +197,23 @@ def test_if_none_match_gives_304_with_validators_and_no_body(client: httpx.Clien
     stale = client.get("/feeds/all.atom", headers={"if-none-match": '"stale"', "accept-encoding": "identity"})
     assert stale.status_code == 200
     assert stale.content == FEED
+
+
+def test_a_kept_feed_replaced_with_the_same_size_and_mtime_is_served_new(
+    client: httpx.Client, site: Path, keeping: bool
+) -> None:
+    target = site / "feeds" / "all.atom"
+    first = client.get("/feeds/all.atom", headers={"accept-encoding": "gzip"})
+    etag = first.headers["etag"]
+    assert client.get("/feeds/all.atom", headers={"if-none-match": etag}).status_code == 304
+    temp = site / "feeds" / ".all.atom.new"
+    temp.write_bytes(FEED.replace(b"<title>", b"<TITLE>", 1))
+    os.utime(temp, ns=(target.stat().st_atime_ns, target.stat().st_mtime_ns))
+    os.replace(temp, target)
+    again = client.get("/feeds/all.atom", headers={"if-none-match": etag, "accept-encoding": "gzip"})
+    assert again.status_code == 200
+    assert again.headers["etag"] != etag
+    assert again.content == target.read_bytes()
 
 
 def test_if_modified_since_gives_304_unless_if_none_match_disagrees(client: httpx.Client) -> None:
