@@ -6,7 +6,10 @@ Both servers run one process (uvicorn as ``digest serve`` runs it; nginx
 with one worker, no daemon, a temporary config) on loopback ports and serve
 the same output folder.  wrk loads each with the same connections and
 duration: a plain GET of ``/feeds/all.atom`` (200) and a conditional GET
-with the server's own ETag (304).  Needs ``nginx`` and ``wrk``
+with the server's own ETag (304).  Both servers stay up and are loaded in
+turn, ``--rounds`` times, and each figure is the median of its rounds: on a
+shared machine the load of other work drifts, and alternating puts both
+servers under the same drift.  Needs ``nginx`` and ``wrk``
 (``apt-get install nginx wrk``); a figure is left out when one is missing.
 """
 
@@ -17,13 +20,14 @@ import json
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 FEED = "/feeds/all.atom"
 CONNECTIONS = 32
+ROUNDS = 3
 
 NGINX_CONF = """\
 daemon off;
@@ -129,44 +134,51 @@ def wrk(url: str, seconds: float, headers: dict[str, str]) -> float:
     return float(match[1])
 
 
-def load(base: str, seconds: float) -> dict[str, float]:
-    """200 and 304 rates for the feed at ``base``; the 304 run sends the server's own ETag."""
-    url = base + FEED
-    tag = etag(url)
-    return {
-        "200": wrk(url, seconds, {}),
-        "304": wrk(url, seconds, {"If-None-Match": tag}),
-    }
-
-
-def measure(output: Path, seconds: float = 5.0) -> dict[str, Any]:
-    """Load our server and nginx in turn; figures are requests/s (a reason instead when not run)."""
+def measure(output: Path, seconds: float = 5.0, rounds: int = ROUNDS) -> dict[str, Any]:
+    """Load our server and nginx in turn; figures are median requests/s (a reason instead when not run)."""
     if shutil.which("wrk") is None:
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
     if not (output / FEED.lstrip("/")).is_file():
         raise FileNotFoundError(f"{output} holds no {FEED}: publish an archive first")
-    result: dict[str, Any] = {"connections": CONNECTIONS, "seconds": seconds}
-    port = free_port()
-    with running(ours(output, port), f"http://127.0.0.1:{port}{FEED}"):
-        result["digest"] = load(f"http://127.0.0.1:{port}", seconds)
-    if shutil.which("nginx") is None:
-        result["nginx"] = {"skipped": "nginx is not installed (apt-get install nginx)"}
-        return result
-    with tempfile.TemporaryDirectory(prefix="bench-nginx-") as tmp:
-        port = free_port()
-        with running(nginx(output, port, Path(tmp)), f"http://127.0.0.1:{port}{FEED}"):
-            result["nginx"] = load(f"http://127.0.0.1:{port}", seconds)
-    result["ratio_304"] = result["digest"]["304"] / result["nginx"]["304"]
-    result["ratio_200"] = result["digest"]["200"] / result["nginx"]["200"]
+    result: dict[str, Any] = {"connections": CONNECTIONS, "seconds": seconds, "rounds": rounds}
+    with ExitStack() as stack:
+        servers = {"digest": f"http://127.0.0.1:{free_port()}"}
+        stack.enter_context(running(ours(output, _port(servers["digest"])), servers["digest"] + FEED))
+        if shutil.which("nginx") is None:
+            result["nginx"] = {"skipped": "nginx is not installed (apt-get install nginx)"}
+        else:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-nginx-")))
+            servers["nginx"] = f"http://127.0.0.1:{free_port()}"
+            stack.enter_context(running(nginx(output, _port(servers["nginx"]), tmp), servers["nginx"] + FEED))
+        # The 304 run sends each server its own ETag.
+        requests = {
+            name: {"200": {}, "304": {"If-None-Match": etag(base + FEED)}} for name, base in servers.items()
+        }
+        samples: dict[str, dict[str, list[float]]] = {name: {"200": [], "304": []} for name in servers}
+        for _ in range(rounds):
+            for code in ("200", "304"):
+                for name, base in servers.items():
+                    samples[name][code].append(wrk(base + FEED, seconds, requests[name][code]))
+    for name, codes in samples.items():
+        result[name] = {code: statistics.median(rates) for code, rates in codes.items()}
+    result["samples"] = samples
+    if "nginx" in servers:
+        result["ratio_304"] = result["digest"]["304"] / result["nginx"]["304"]
+        result["ratio_200"] = result["digest"]["200"] / result["nginx"]["200"]
     return result
+
+
+def _port(base: str) -> int:
+    return int(base.rsplit(":", 1)[1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--output", type=Path, required=True, help="a published output folder")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each load run")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="load runs per server and status")
     args = parser.parse_args()
-    print(json.dumps(measure(args.output, args.seconds), indent=2))
+    print(json.dumps(measure(args.output, args.seconds, args.rounds), indent=2))
 
 
 if __name__ == "__main__":
