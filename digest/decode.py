@@ -47,6 +47,14 @@ def _utf16_without_bom(data: bytes) -> str | None:
         return None
 
 
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _strict(data: bytes, codec: str, name: str, what: str) -> str:
     try:
         return data.decode(codec)
@@ -60,7 +68,10 @@ def _decode(data: bytes, name: str) -> str:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return _strict(data, "utf-16", name, "starts with a UTF-16 byte-order mark")
     if b"\x00" in data:
-        text = _utf16_without_bom(data)
+        # A few NULs in otherwise valid UTF-8 are damage, not UTF-16 (whose ASCII puts a NUL in
+        # every other byte); read as UTF-16, such a page would come out as a wall of mojibake.
+        stray = _valid_utf8(data) and data.count(0) * _UTF16_SKEW < len(data)
+        text = None if stray else _utf16_without_bom(data)
         if text is None:
             raise SourceError(name, "contains NUL bytes and is not UTF-16 text (a binary file?)")
         return text
