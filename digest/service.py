@@ -238,7 +238,10 @@ class Runner:
         counts: dict[str, int | str] = {key: getattr(result, key) for key in keys}
         self._runs["ingest"] = JobRun(self._clock(), result.ms, counts)
         crash_point("service.after_ingest")
-        return (result.touched or publish) and self._publish()
+        # A publish that failed (a full disk, a read-only folder) is tried again at every rescan.
+        last = self._runs.get("publish")
+        retry = last is not None and last.error is not None
+        return (result.touched or publish or retry) and self._publish()
 
     def _publish(self) -> bool:
         started = time.monotonic()

@@ -23,6 +23,7 @@ journal left by a dead one and deletes that publish's temporary files.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
@@ -121,7 +122,9 @@ class Stager:
     def _release(self) -> None:
         if self._lock is None:
             return
-        (self.output_dir / f"{JOURNAL}{self._suffix}").unlink(missing_ok=True)
+        # A journal that cannot be deleted (the disk went read-only) only costs the next publish a sweep.
+        with contextlib.suppress(OSError):
+            (self.output_dir / f"{JOURNAL}{self._suffix}").unlink(missing_ok=True)
         os.close(self._lock)  # closing drops the flock
         self._lock = None
 
@@ -140,8 +143,12 @@ class Stager:
             return
         where.parent.mkdir(parents=True, exist_ok=True)
         temp = where.with_name(f".{where.name}{self._suffix}")
-        with temp.open("wb") as handle:
-            handle.write(data)
+        try:
+            with temp.open("wb") as handle:
+                handle.write(data)
+        except BaseException:
+            temp.unlink(missing_ok=True)  # half written (a full disk): not staged, so delete it here
+            raise
         self._staged[path] = str(temp)
         crash_point("staging.after_put")
 

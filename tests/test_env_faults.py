@@ -1,0 +1,224 @@
+"""Environment faults: the output folder read-only or full, the database locked or gone.
+
+The output folder is a real size-limited tmpfs mounted for the test (tests run as root); a read-only
+folder is that tmpfs remounted ``ro``, a full one is that tmpfs filled up.  Where mounting is not
+allowed, the same errors (EROFS, ENOSPC) are raised at the write boundary instead, and the test says
+so in its output.  Either way the service's own start-up and job code runs (``service.Runner``) and a
+real uvicorn serves the folder while it is broken.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from badfiles import good_page
+from test_server import serving
+
+from digest.config import Config, load_config
+from digest.mail import OutboxMailer
+from digest.metrics import Metrics
+from digest.server import create_app
+from digest.service import Runner
+from digest.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
+
+
+@pytest.fixture
+def disk(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
+    """A 4 MB tmpfs for the output folder (mounted: True), or a plain folder where mounting is refused."""
+    where = tmp_path / "output"
+    where.mkdir()
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0755", "tmpfs", str(where)], capture_output=True
+        ).returncode
+        == 0
+    )
+    if not mounted:
+        print("cannot mount a tmpfs here: injecting EROFS/ENOSPC at the write boundary instead")
+    try:
+        yield where, mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", str(where)], check=True)
+
+
+def _inject(monkeypatch: pytest.MonkeyPatch, output: Path, code: int) -> None:
+    """The fallback: every write under ``output`` fails with ``code``, as the kernel would say it."""
+    real_open, real_touch = Path.open, Path.touch
+
+    def refuse(path: Path) -> None:
+        if path.is_relative_to(output):
+            raise OSError(code, os.strerror(code), str(path))
+
+    def opening(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if set(mode) & set("wax+"):
+            refuse(self)
+        return real_open(self, mode, *args, **kwargs)
+
+    def touching(self: Path, *args: Any, **kwargs: Any) -> None:
+        refuse(self)
+        real_touch(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", opening)
+    monkeypatch.setattr(Path, "touch", touching)
+
+
+def read_only(output: Path, mounted: bool, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Make the output folder read-only; returns the undo."""
+    if not mounted:
+        _inject(monkeypatch, output, errno.EROFS)
+        return monkeypatch.undo
+    subprocess.run(["mount", "-o", "remount,ro", str(output)], check=True)
+    return lambda: subprocess.run(["mount", "-o", "remount,rw", str(output)], check=True) and None
+
+
+def full(output: Path, mounted: bool, monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
+    """Fill the output folder's disk to the last byte; returns the undo."""
+    if not mounted:
+        _inject(monkeypatch, output, errno.ENOSPC)
+        return monkeypatch.undo
+    filler = output / "filler.bin"
+    with filler.open("wb", buffering=0) as handle:
+        block = b"\0" * 65536
+        try:
+            while True:
+                handle.write(block)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC
+        for size in (4096, 512, 1):  # the last partial blocks too
+            try:
+                while True:
+                    handle.write(b"\0" * size)
+            except OSError:
+                pass
+    return filler.unlink
+
+
+def _snapshot(output: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(output).as_posix(): p.read_bytes()
+        for p in output.rglob("*")
+        if p.is_file() and p.name != "filler.bin"
+    }
+
+
+def _config(tmp_path: Path, output: Path) -> Config:
+    (tmp_path / "pages").mkdir(exist_ok=True)
+    overrides = {"paths.source": tmp_path / "pages", "paths.data": tmp_path / "data", "paths.output": output}
+    return load_config(None, overrides, {})
+
+
+def _drop(config: Config, number: int) -> Path:
+    path = config.paths.source / f"2024-11-27_0{number}.txt"
+    path.write_text(good_page(f"第{number}版的新闻"), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fault", [read_only, full], ids=["read-only", "full"])
+def test_an_unwritable_output_folder_fails_publish_loudly_and_keeps_serving_the_last_output(
+    tmp_path: Path, disk: tuple[Path, bool], monkeypatch: pytest.MonkeyPatch, fault: Any
+) -> None:
+    output, mounted = disk
+    config = _config(tmp_path, output)
+    with Store.open(config.database_url) as store:
+        runner = Runner(
+            config, store, OutboxMailer(config.paths.data / "outbox"), Metrics(), clock=lambda: NOW
+        )
+        runner.ingest([_drop(config, 1)])
+        assert runner.health()["status"] == "ok"
+        before = _snapshot(output)
+        assert "第1版的新闻" in before["feeds/all.atom"].decode()
+
+        undo = fault(output, mounted, monkeypatch)
+        runner.ingest([_drop(config, 2)])
+        health = runner.health()
+        error = str(health["last_publish"]["error"])  # type: ignore[index]
+        assert health["status"] == "degraded" and health["errors"], health
+        expected = "Read-only file system" if fault is read_only else "No space left on device"
+        assert expected in error and str(output) in error and "paths.output" in error, error
+        undo()
+        assert _snapshot(output) == before  # nothing half written, no temporary file left
+        with serving(create_app(output)) as base:
+            served = httpx.get(f"{base}/feeds/all.atom")
+        assert served.status_code == 200 and served.content == before["feeds/all.atom"]
+
+        # Once there is room again, the next rescan publishes what waited.
+        runner.ingest([config.paths.source / "2024-11-27_02.txt"])
+        assert runner.health()["status"] == "ok"
+        assert "第2版的新闻" in (output / "feeds/all.atom").read_text(encoding="utf-8")
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    return subprocess.run(
+        [sys.executable, "-m", "digest.cli", *args],
+        cwd=ROOT,
+        env={**clean, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _folders(tmp_path: Path) -> list[str]:
+    (tmp_path / "pages").mkdir(exist_ok=True)
+    return [
+        "--source",
+        str(tmp_path / "pages"),
+        "--data",
+        str(tmp_path / "data"),
+        "--output",
+        str(tmp_path / "out"),
+    ]
+
+
+@pytest.mark.slow
+def test_a_locked_database_is_a_clear_error_and_nothing_is_lost_or_corrupted(tmp_path: Path) -> None:
+    folders = _folders(tmp_path)
+    (tmp_path / "pages" / "2024-11-27_01.txt").write_text(good_page("第一版"), encoding="utf-8")
+    assert _cli("ingest", *folders).returncode == 0
+    (tmp_path / "pages" / "2024-11-27_02.txt").write_text(good_page("第二版"), encoding="utf-8")
+    database = tmp_path / "data" / "digest.sqlite3"
+    holder = sqlite3.connect(database, isolation_level=None)
+    try:
+        holder.execute("BEGIN EXCLUSIVE")  # another program holds the write lock (past the 5 s wait)
+        locked = _cli("ingest", *folders)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert locked.returncode == 1
+    assert locked.stderr.strip().splitlines()[-1].startswith("error: database ")
+    assert "database is locked" in locked.stderr and "Traceback" not in locked.stderr
+
+    again = _cli("ingest", *folders)  # the page that met the lock is read now
+    assert again.returncode == 0 and "1 read" in again.stdout and "1 new" in again.stdout, again.stdout
+    with sqlite3.connect(database) as check:
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert check.execute("SELECT count(*) FROM articles").fetchone() == (2,)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", [["ingest"], ["publish"], ["send-digest"], ["status"]])
+def test_a_database_that_is_gone_is_one_clear_line(tmp_path: Path, command: list[str]) -> None:
+    # Nothing listens on port 1: the PostgreSQL server is down or the URL is stale.
+    url = "postgresql://digest:secret@127.0.0.1:1/news"
+    result = _cli(*command, *_folders(tmp_path), env={"DIGEST_DATABASE_URL": url})
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert (
+        line.startswith("error: database postgresql://digest:***@127.0.0.1:1/news") and "secret" not in line
+    )
