@@ -16,8 +16,10 @@ reproducible; set it to explore others).
 
 from __future__ import annotations
 
+import ast
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -31,6 +33,7 @@ from pathlib import Path
 
 import pytest
 from atomcheck import ATOM, check_atom
+from badfiles import CORPUS
 from smtp_sink import SmtpSink
 
 from digest import faults
@@ -328,3 +331,20 @@ def test_an_unknown_crash_point_is_refused_at_start() -> None:
         timeout=30,
     )
     assert result.returncode != 0 and "unknown crash point" in result.stderr
+
+
+def test_the_reliability_table_names_only_tests_that_exist_and_every_fault() -> None:
+    text = (ROOT / "docs" / "reliability.md").read_text(encoding="utf-8")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "tests/" in line]
+    assert len(rows) > 20
+    named = re.findall(r"tests/(test_\w+)\.py::(test_\w+)", text)
+    for row in rows:
+        assert re.search(r"tests/test_\w+\.py::test_\w+", row), row
+    for module, test in named:
+        tree = ast.parse((ROOT / "tests" / f"{module}.py").read_text(encoding="utf-8"))
+        defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+        assert test in defined, f"docs/reliability.md names {module}.py::{test}, which does not exist"
+    for point in faults.POINTS:
+        assert f"| `{point}` |" in text, point
+    for bad in CORPUS:
+        assert bad.what in text, bad.what
