@@ -11,11 +11,16 @@ pages for new digests or digests holding a changed article.  Full archive
 pages never change, so a publish on a 100k-article archive costs about what
 it costs on a small one.
 
-The store remembers what each article looked like when published
-(``published_entries``); the output folder holds a marker whose token the
-store also keeps, so a wiped output folder, a rebuilt database, new code,
-templates, settings or sections all make the next publish a full one, as
-does ``digest publish --full``.  Writing goes through ``staging.Stager``:
+Every write to ``articles`` takes a step of the store's change sequence;
+the publish state keeps the step the output folder reflects, so "what
+changed" is an indexed range (``Store.unpublished``), and every read of
+one publish comes from one database snapshot (``Store.snapshot``), so a
+writer committing meanwhile cannot shift a feed between its count and its
+pages.  ``published_entries`` keeps the section each article was published
+under.  The output folder holds a marker whose token the store also keeps,
+so a wiped output folder, a rebuilt database, new code, templates, settings
+or sections all make the next publish a full one, as does ``digest publish
+--full``.  Writing goes through ``staging.Stager``:
 everything is staged before the first rename, unchanged bytes are not
 rewritten, and a failure leaves the previous output whole.
 """
@@ -112,24 +117,32 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
     """Bring ``output_dir`` up to date with the store: only what changed, or everything when
     ``full`` is asked or the folder cannot be trusted to match (see the module docstring)."""
     started = time.monotonic()
-    sections = store.feed_sections()
-    stamp = _stamp(config, sections)
-    state = store.publish_state()
-    changes: list[tuple[Entry, str | None]] = []
-    made: list[DigestRecord] = []
-    trusted = bool(state.get("token")) and _read_marker(output_dir) == state["token"]
-    full = full or not trusted or state.get("stamp") != stamp
-    if not full:
-        changes, made = store.unpublished(), store.unpublished_digests()
-        moved = any(old not in (None, entry.section.slug) for entry, old in changes)
-        full = moved or len(changes) > INCREMENTAL_LIMIT
+    # Under the Stager's lock on the folder: one publisher at a time reads and writes the state.
     with Stager(output_dir) as stager:
+        state = store.publish_state()
+        known = _known_sections(state)
+        trusted = bool(state.get("token")) and _read_marker(output_dir) == state["token"]
+        full = full or not trusted or known is None or state.get("stamp") != _stamp(config, known)
+        if not full and known is not None:
+            with store.snapshot() as seq:
+                # One more than the limit tells that it is over the limit.
+                changes = store.unpublished(int(state["seq"]), INCREMENTAL_LIMIT + 1)
+                full = not _incremental(changes, known)
+                if not full:
+                    made = store.unpublished_digests()
+                    entries, dirty = _render_changes(store, config, known, changes, made, stager)
+            if not full:
+                crash_point("publish.after_stage")
+                written, removed = stager.commit()
+                crash_point("publish.before_mark_published")
+                store.mark_published(entries, dirty, seq)
         if full:
             # Until this build is in place the folder matches nothing: a failure means full again.
             store.set_publish_state({"token": ""})
-            store.mark_all_published()
+            seq = store.mark_all_published()
             crash_point("publish.full_after_reset")
-            render_all(store, config, stager.put)
+            with store.snapshot():
+                sections = render_all(store, config, stager.put)
             crash_point("publish.after_stage")
             written, removed = stager.commit()
             removed += stager.prune()
@@ -137,18 +150,31 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
             token = secrets.token_hex(16)
             _write_marker(output_dir, token)
             crash_point("publish.before_state")
-            store.set_publish_state({"token": token, "stamp": stamp})
-        else:
-            entries, dirty = _render_changes(store, config, sections, changes, made, stager)
-            crash_point("publish.after_stage")
-            written, removed = stager.commit()
-            crash_point("publish.before_mark_published")
-            store.mark_published(entries, dirty)
+            listed = json.dumps([[s.name, s.slug] for s in sections], ensure_ascii=False)
+            stamp = _stamp(config, sections)
+            store.set_publish_state({"token": token, "stamp": stamp, "seq": str(seq), "sections": listed})
     return _report(config, stager, written, removed, full, started)
 
 
-def render_all(catalog: Catalog, config: Config, put: Put) -> None:
-    """Render every document from ``catalog`` into ``put(path, bytes)``, streaming the entries."""
+def _known_sections(state: dict[str, str]) -> list[Section] | None:
+    """The section list the output folder was built with (None: a state without one)."""
+    if "seq" not in state or "sections" not in state:
+        return None
+    return [Section(name, slug) for name, slug in json.loads(state["sections"])]
+
+
+def _incremental(changes: Sequence[tuple[Entry, str | None]], known: Sequence[Section]) -> bool:
+    """Whether ``changes`` can be published by themselves: few enough, none moved to another
+    section, none in a section (or under a section name) the navigation does not list yet."""
+    listed = set(known)
+    return len(changes) <= INCREMENTAL_LIMIT and all(
+        old in (None, entry.section.slug) and entry.section in listed for entry, old in changes
+    )
+
+
+def render_all(catalog: Catalog, config: Config, put: Put) -> list[Section]:
+    """Render every document from ``catalog`` into ``put(path, bytes)``, streaming the entries;
+    returns the sections, in the navigation's order."""
     sections = catalog.feed_sections()
     site = Site(config, sections)
     for path, data in site.static().items():
@@ -187,6 +213,7 @@ def render_all(catalog: Catalog, config: Config, put: Put) -> None:
         writer.add(digest_item(digest, config))
     writer.close()
     put(OPML, opml([*(spec for spec, _ in specs), digests_spec(config)], config))
+    return sections
 
 
 def _render_changes(
@@ -225,7 +252,7 @@ def _render_changes(
         if new:
             # Entries from the first new one on shift; the newly archived start at the old boundary.
             before = max(layout.total - len(new) - layout.size, 0)
-            first = min(store.feed_rank(new[0], slug), before)
+            first = min(store.feed_rank(new[0], slug, layout.total), before)
         corrected = [store.feed_rank(entry, slug) for entry, old in mine if old is not None]
 
         def window(

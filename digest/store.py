@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -81,6 +83,9 @@ articles = sa.Table(
     sa.Column("published", UTCDateTime, nullable=False),
     sa.Column("updated", UTCDateTime, nullable=False),
     sa.Column("first_seen", UTCDateTime, nullable=False, index=True),
+    # The change sequence (``counters``) of the write that last added or changed the row: publish
+    # finds what changed since it last ran with one indexed range.  NULL: unchanged since an upgrade.
+    sa.Column("seq", sa.BigInteger, index=True),
 )
 
 # Feed order (``output.feed_order``) and paper order, per section too: publish reads the newest
@@ -134,6 +139,17 @@ sa.Index("deliveries_status", deliveries.c.status, deliveries.c.next_attempt_at)
 # Delivery rows that the send loop picks up (when their next attempt is due).
 WAITING = ("pending", "failed")
 
+
+# Named counters; "articles" is the change sequence that every write to ``articles`` takes one
+# step of.  Its row stays locked until the writing transaction ends, so sequence numbers become
+# visible in order: a reader that sees N never later finds a row with a smaller one appear.
+counters = sa.Table(
+    "counters",
+    metadata,
+    sa.Column("name", sa.String(40), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+_ARTICLES_SEQ = counters.c.name == "articles"
 
 # What the output folder was last published from, so a publish renders only what changed.
 publish_state = sa.Table(
@@ -341,6 +357,7 @@ class Store:
     def __init__(self, engine: Engine, url: str) -> None:
         self._engine = engine
         self.url = url
+        self._pinned = threading.local()  # the connection of this thread's ``snapshot``, if any
 
     @classmethod
     def open(cls, url: str) -> Store:
@@ -366,6 +383,10 @@ class Store:
                 # create_all adds indexes only with a new table; an older database gains them here.
                 for index in articles.indexes:
                     index.create(conn, checkfirst=True)
+                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+                conn.execute(
+                    dialect.insert(counters).values(name="articles", value=0).on_conflict_do_nothing()
+                )
         except StoreError:
             engine.dispose()
             raise
@@ -385,15 +406,54 @@ class Store:
 
     @contextmanager
     def _begin(self) -> Iterator[Connection]:
+        pinned: Connection | None = getattr(self._pinned, "conn", None)
         try:
-            with self._engine.begin() as conn:
-                yield conn
+            if pinned is not None:
+                yield pinned
+            else:
+                with self._engine.begin() as conn:
+                    yield conn
         except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            raise StoreError(
-                f"database {mask_url(self.url)}: {reason}; check that the server is running, "
-                "the URL is right and the file or database is writable"
-            ) from exc
+            raise self._failure(exc) from exc
+
+    def _failure(self, exc: SQLAlchemyError) -> StoreError:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        return StoreError(
+            f"database {mask_url(self.url)}: {reason}; check that the server is running, "
+            "the URL is right and the file or database is writable"
+        )
+
+    @contextmanager
+    def snapshot(self) -> Iterator[int]:
+        """Until the block ends, this thread's reads see one state of the database, whatever other
+        writers commit meanwhile; yields that state's change sequence (see ``unpublished``).
+
+        For publishing, which must not count a feed before a new row lands and page
+        through it after.  Read only: write after the block.
+        """
+        if getattr(self._pinned, "conn", None) is not None:
+            raise RuntimeError("snapshot() does not nest")
+        try:
+            with self._engine.connect() as conn:
+                if conn.dialect.name == "sqlite":
+                    # pysqlite opens transactions only before writes; a WAL read transaction
+                    # keeps its snapshot from its first read to its end.
+                    with conn.begin():
+                        conn.exec_driver_sql("BEGIN")
+                        yield from self._pin(conn)
+                else:
+                    conn.execution_options(isolation_level="REPEATABLE READ")
+                    with conn.begin():
+                        yield from self._pin(conn)
+        except SQLAlchemyError as exc:
+            raise self._failure(exc) from exc
+
+    def _pin(self, conn: Connection) -> Iterator[int]:
+        self._pinned.conn = conn
+        try:
+            yield int(conn.execute(sa.select(counters.c.value).where(_ARTICLES_SEQ)).scalar_one())
+        finally:
+            self._pinned.conn = None
 
     # -- sources -----------------------------------------------------------
 
@@ -424,11 +484,17 @@ class Store:
         ``updated`` is taken from the entry only when the content hash differs
         from the stored one, so re-reading a page never moves it.  One query
         finds what is stored and one multi-row insert adds the new entries, so
-        a large ingest costs round trips per batch, not per article.
+        a large ingest costs round trips per batch, not per article.  Rows added or
+        changed take the next step of the change sequence (``unpublished``).
         """
         new = changed = unchanged = 0
         inserts: dict[str, dict[str, Any]] = {}
+        if not entries:
+            return UpsertReport()
         with self._begin() as conn:
+            # First, so the row lock on the counter orders concurrent writers before they read.
+            conn.execute(sa.update(counters).where(_ARTICLES_SEQ).values(value=counters.c.value + 1))
+            seq = conn.execute(sa.select(counters.c.value).where(_ARTICLES_SEQ)).scalar_one()
             stored: dict[str, str] = {}
             uids = list(dict.fromkeys(entry.uid for entry in entries))
             for at in range(0, len(uids), _IN_BATCH):
@@ -445,6 +511,7 @@ class Store:
                     "position": entry.position,
                     "source": entry.source,
                     "content_hash": digest,
+                    "seq": seq,
                 }
                 known = stored.get(entry.uid)
                 if known is None:
@@ -551,16 +618,20 @@ class Store:
         with self._begin() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def feed_rank(self, entry: Entry, section: str | None = None) -> int:
-        """How many entries of the feed come before ``entry`` in feed order."""
+    def feed_rank(self, entry: Entry, section: str | None = None, total: int | None = None) -> int:
+        """How many entries of the feed come before ``entry`` in feed order; ``total`` is the
+        feed's ``feed_count`` when the caller knows it.
+
+        With ``total`` the entries from ``entry`` on are counted instead, so the
+        cost grows with its distance from the newest entry (where new ones are).
+        """
         key = _feed_key((entry.first_seen, entry.issue_date, entry.position, entry.uid))
-        query = (
-            sa.select(sa.func.count())
-            .select_from(articles)
-            .where(*_in_feed(section), sa.tuple_(*_FEED_ORDER) < key)
-        )
+        order = sa.tuple_(*_FEED_ORDER)
+        where = order < key if total is None else order >= key
+        query = sa.select(sa.func.count()).select_from(articles).where(*_in_feed(section), where)
         with self._begin() as conn:
-            return int(conn.execute(query).scalar_one())
+            counted = int(conn.execute(query).scalar_one())
+        return counted if total is None else total - counted
 
     def feed_window(
         self, section: str | None, start: int, stop: int, total: int | None = None
@@ -629,22 +700,25 @@ class Store:
             if values:
                 conn.execute(sa.insert(publish_state), [{"name": k, "value": v} for k, v in values.items()])
 
-    def unpublished(self) -> list[tuple[Entry, str | None]]:
-        """Entries new or changed since they were last published, each with the section slug it was
-        published under (None when it was never published), in feed order."""
+    def unpublished(self, since: int, limit: int | None = None) -> list[tuple[Entry, str | None]]:
+        """Entries added or changed after change sequence ``since`` (see ``snapshot``), each with
+        the section slug it was published under (None when it never was), in feed order.
+
+        An indexed range of ``articles.seq``: the cost follows the change, not the
+        archive.  With ``limit``, at most that many (the caller rebuilds instead).
+        """
         query = (
             sa.select(articles, published_entries.c.section_slug.label("published_slug"))
             .outerjoin(published_entries, published_entries.c.uid == articles.c.uid)
-            .where(
-                sa.or_(
-                    published_entries.c.uid.is_(None),
-                    published_entries.c.content_hash != articles.c.content_hash,
-                )
-            )
-            .order_by(*_FEED_ORDER)
+            .where(articles.c.seq > since)
+            .order_by(articles.c.seq)
+            .limit(limit)
         )
         with self._begin() as conn:
-            return [(_entry(row), row.published_slug) for row in conn.execute(query)]
+            found = [(_entry(row), row.published_slug) for row in conn.execute(query)]
+        return sorted(
+            found, key=lambda pair: (pair[0].first_seen, pair[0].issue_date, pair[0].position, pair[0].uid)
+        )
 
     def unpublished_digests(self) -> list[DigestRecord]:
         """Digests made (or remade with another window) since the last publish, oldest first."""
@@ -657,9 +731,15 @@ class Store:
         with self._begin() as conn:
             return [DigestRecord(**row._asdict()) for row in conn.execute(query)]
 
-    def mark_published(self, entries: Sequence[Entry], records: Sequence[DigestRecord]) -> None:
-        """Remember that ``entries`` (as given) and the digests ``records`` are now in the output."""
+    def mark_published(
+        self, entries: Sequence[Entry], records: Sequence[DigestRecord], seq: int | None = None
+    ) -> None:
+        """Remember that ``entries`` (as given) and the digests ``records`` are now in the output,
+        and with ``seq`` that every change up to that sequence is (publish state ``seq``)."""
         with self._begin() as conn:
+            if seq is not None:
+                conn.execute(sa.delete(publish_state).where(publish_state.c.name == "seq"))
+                conn.execute(sa.insert(publish_state).values(name="seq", value=str(seq)))
             for start in range(0, len(entries), 500):
                 chunk = entries[start : start + 500]
                 uids = [entry.uid for entry in chunk]
@@ -680,15 +760,21 @@ class Store:
                     sa.insert(published_digests), [{"day": r.day, "until": r.until} for r in records]
                 )
 
-    def mark_all_published(self) -> None:
-        """Take every article and digest as published, as they stand now (before a full rebuild).
+    def mark_all_published(self) -> int:
+        """Take every article and digest as published, as they stand now (before a full rebuild);
+        returns the change sequence of that state.
 
-        A row that changes while the rebuild runs still differs from this snapshot,
-        so the next publish renders it again: nothing is ever taken as published unseen.
+        The counter row is locked first, so the rows copied are exactly those up to
+        the sequence returned: one written while the rebuild runs has a later one
+        and the next publish renders it again: nothing is taken as published unseen.
         """
         with self._begin() as conn:
+            # The delete first: on SQLite it takes the write lock, so the counter read next is current.
             conn.execute(sa.delete(published_entries))
             conn.execute(sa.delete(published_digests))
+            seq = int(
+                conn.execute(sa.select(counters.c.value).where(_ARTICLES_SEQ).with_for_update()).scalar_one()
+            )
             conn.execute(
                 sa.insert(published_entries).from_select(
                     ["uid", "content_hash", "section_slug"],
@@ -700,6 +786,7 @@ class Store:
                     ["day", "until"], sa.select(digests.c.day, digests.c.until)
                 )
             )
+        return seq
 
     # -- subscribers -------------------------------------------------------
 

@@ -305,3 +305,56 @@ def test_a_failed_publish_is_redone_in_full(
         with pytest.raises(PublishError):
             publish_store(store, config, out, full=True)
     assert publish_store(store, config, out).full  # a half-done full rebuild is never trusted
+
+
+def test_a_writer_committing_mid_publish_is_published_next_time_and_nothing_shifts(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another instance's ingest commits while a publish reads: the publish renders the state it
+    began with (one snapshot), and the next publish renders the newcomer, every page in its place."""
+    config = make_config(size=5)
+    out = tmp_path / "output"
+    store.upsert_entries([_article(i) for i in range(120)])
+    publish_store(store, config, out)
+    store.upsert_entries([_article(500, day=1)])
+    late = _article(501, day=1)
+    reads = {"feed_window": 0}
+    window = Store.feed_window
+
+    def writer_strikes(self: Store, *args: object, **kwargs: object) -> list[Entry]:
+        reads["feed_window"] += 1
+        if reads["feed_window"] == 1:
+            with Store.open(store.url) as other:  # its own connections, like a second process
+                other.upsert_entries([late])
+        return window(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Store, "feed_window", writer_strikes)
+    first = publish_store(store, config, out)
+    monkeypatch.undo()
+    assert not first.full and reads["feed_window"] > 1
+    assert f"articles/{late.issue_date}/{late.uid}.html" not in first.written
+    all_feed = (out / "feeds/all.atom").read_bytes()
+    assert late.tag.encode() not in all_feed and _article(500, day=1).tag.encode() in all_feed
+
+    second = publish_store(store, config, out)
+    assert not second.full and f"articles/{late.issue_date}/{late.uid}.html" in second.written
+    assert _on_disk(out) == _expected(store, config)
+    for path in out.rglob("*.atom"):
+        check_atom(path.read_bytes())
+
+
+def test_what_changed_is_a_range_of_the_change_sequence(store: Store) -> None:
+    store.upsert_entries([_article(i) for i in range(3)])
+    with store.snapshot() as before:
+        pass
+    assert store.unpublished(before) == []
+    store.upsert_entries([_article(1)])  # the same text: no change, no row in the range
+    assert store.unpublished(before) == []
+    old = _article(2)
+    store.upsert_entries([replace(old, article=replace(old.article, body="改过的正文。")), _article(7)])
+    with store.snapshot() as after:
+        assert after > before
+        changed = store.unpublished(before)
+        assert [(e.uid, slug) for e, slug in changed] == [(old.uid, None), (_article(7).uid, None)]
+        assert len(store.unpublished(before, limit=1)) == 1
+    assert store.unpublished(after) == []
