@@ -98,7 +98,7 @@ def one_line(text: str) -> str:
 
 def paragraphs(body: str) -> tuple[str, ...]:
     """Body paragraphs, one per non-empty line (as ``digests.summary`` reads them)."""
-    found = (one_line(line) for line in clean(body).splitlines())
+    found = (_SPACES.sub(" ", line).strip() for line in clean(body).splitlines())  # one_line, cleaned once
     return tuple(p for p in found if p)
 
 
@@ -158,8 +158,11 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
     article = entry.article
     kicker = one_line(article.kicker or "")
     subtitle = one_line(article.subtitle or "")
-    first_sentence = summary(article.body, limit=1)  # a limit of 1 still yields one whole sentence
-    headline = one_line(article.title or "") or first_sentence or kicker or subtitle or "无标题"
+    # The body's first sentence only when there is no title: scanning it costs a tenth of a rebuild.
+    # (A limit of 1 still yields one whole sentence.)
+    headline = (
+        one_line(article.title or "") or summary(article.body, limit=1) or kicker or subtitle or "无标题"
+    )
     return Story(
         uid=entry.uid,
         tag=entry.tag,

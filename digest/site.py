@@ -185,6 +185,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Templates change only with a new release (and a new release rebuilds everything); checking
+        # their mtimes on every page was a stat per page.
+        auto_reload=False,
     )
     env.filters["cn_date"] = cn_date
     return env
@@ -214,23 +217,32 @@ class Site:
         self.config = config
         self.site_title = one_line(config.site.title)
         self.sections = tuple(sections)
+        # Every article page of a folder shares its navigation and nearly its feed links: built once.
+        self._navs: dict[str, tuple[Link, ...]] = {}
+        self._feeds: dict[tuple[str, tuple[FeedSpec, ...]], tuple[Link, ...]] = {}
 
     def chrome(self, path: str, title: str, feeds: Sequence[FeedSpec]) -> Chrome:
         """What ``path`` shares with every page; ``feeds`` are announced besides the all-articles feed."""
         root = root_prefix(path)
-        nav = (
-            Link("首页", root + INDEX),
-            *(Link(one_line(s.name), root + section_path(s)) for s in self.sections),
-            Link("每日摘要", root + DIGESTS_INDEX),
-            Link("订阅", root + SUBSCRIBE),
-        )
-        specs = dict.fromkeys((all_spec(self.config), *feeds))
+        nav = self._navs.get(root)
+        if nav is None:
+            nav = self._navs[root] = (
+                Link("首页", root + INDEX),
+                *(Link(one_line(s.name), root + section_path(s)) for s in self.sections),
+                Link("每日摘要", root + DIGESTS_INDEX),
+                Link("订阅", root + SUBSCRIBE),
+            )
+        key = (root, tuple(feeds))
+        links = self._feeds.get(key)
+        if links is None:
+            specs = dict.fromkeys((all_spec(self.config), *feeds))
+            links = self._feeds[key] = tuple(Link(spec.title, root + feed_path(spec.name)) for spec in specs)
         return Chrome(
             site_title=self.site_title,
             page_title=f"{title} · {self.site_title}" if title else self.site_title,
             root=root,
             nav=nav,
-            feeds=tuple(Link(spec.title, root + feed_path(spec.name)) for spec in specs),
+            feeds=links,
         )
 
     def group(self, path: str, section: Section, stories: Sequence[Story]) -> SectionGroup:
