@@ -107,7 +107,12 @@ class Stager:
         try:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self._lock = os.open(self.output_dir, os.O_RDONLY | os.O_DIRECTORY)
-            fcntl.flock(self._lock, fcntl.LOCK_EX)  # waits for another publisher of this folder
+            try:
+                fcntl.flock(self._lock, fcntl.LOCK_EX)  # waits for another publisher of this folder
+            except OSError as exc:
+                # Some network filesystems lock no folders; one leader publishes there anyway.
+                if exc.errno not in (errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
             self._sweep()
             (self.output_dir / f"{JOURNAL}{self._suffix}").touch()
         except OSError as exc:

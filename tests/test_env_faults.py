@@ -176,14 +176,8 @@ def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def _folders(tmp_path: Path) -> list[str]:
     (tmp_path / "pages").mkdir(exist_ok=True)
-    return [
-        "--source",
-        str(tmp_path / "pages"),
-        "--data",
-        str(tmp_path / "data"),
-        "--output",
-        str(tmp_path / "out"),
-    ]
+    names = {"--source": "pages", "--data": "data", "--output": "out"}
+    return [part for option, name in names.items() for part in (option, str(tmp_path / name))]
 
 
 @pytest.mark.slow
