@@ -174,7 +174,7 @@ def _send_one(
         crash_point("delivery.after_claim")
 
     try:
-        message = maker.message(
+        message = maker.outgoing(
             email,
             unsubscribe_url=personal.unsubscribe,
             unsubscribe_mailto=personal.mailto,

@@ -178,7 +178,7 @@ def _preview(
     for subscriber in recipients:
         personal = links(subscriber.email)
         target.send(
-            maker.message(
+            maker.outgoing(
                 subscriber.email,
                 unsubscribe_url=personal.unsubscribe,
                 unsubscribe_mailto=personal.mailto,

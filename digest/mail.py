@@ -19,7 +19,7 @@ import socket
 import ssl
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from email import policy
 from email.errors import HeaderParseError
@@ -112,16 +112,72 @@ _RECIPIENT = "digest-slot-recipient"
 _UNSUBSCRIBE = "digest-slot-unsubscribe"
 _PREFERENCES = "digest-slot-preferences"
 _SLOT_ROOM = 300  # what filling the slots may add to a line (an address, an escaped URL)
+# In a message serialised once per section choice: the personal headers, and the HTML part's
+# slots apart from the plain text's (they are filled HTML-escaped).
+_TO = "digest-slot-to"
+_MESSAGE_ID = "digest-slot-message-id"
+_LIST_UNSUBSCRIBE = "digest-slot-list-unsubscribe"
+_HTML = ".html"
+_BODY_SLOTS = (_RECIPIENT, _UNSUBSCRIBE, _PREFERENCES)
+# An HTML slot's name starts with its plain one's, so those come first; one group, so that
+# re.split keeps the slots between the literal parts.
+_WIRE_SLOTS = re.compile(
+    "({})".format(
+        "|".join(
+            re.escape(slot)
+            for slot in (_LIST_UNSUBSCRIBE, _MESSAGE_ID, _TO, *(s + _HTML for s in _BODY_SLOTS), *_BODY_SLOTS)
+        )
+    ).encode()
+)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One email ready for the wire: its envelope, and the message with CRLF line ends."""
+
+    sender: str  # the envelope sender (MAIL FROM)
+    recipient: str  # the one envelope recipient (RCPT TO)
+    date: datetime
+    data: bytes  # 8bit parts as they are: for a server that announced 8BITMIME (RFC 6152)
+    message: Callable[[], EmailMessage]  # the same email built with the email package
+
+    def seven_bit(self) -> bytes:
+        """The message with its 8bit parts in base64, for a server without 8BITMIME."""
+        return self.message().as_bytes(policy=_WIRE_7BIT)
+
+
+@dataclass(frozen=True)
+class _Template:
+    """One section choice's email: bodies with slots, and the whole message serialised once."""
+
+    count: int
+    text: str
+    html: str
+    text_cte: str
+    html_cte: str
+    # The 8bit message split at its slots (literal, slot, literal, ...); None when a part is
+    # base64, where a slot cannot be filled in the encoded bytes.
+    wire: tuple[bytes, ...] | None
+
+
+@dataclass(frozen=True)
+class _Personal:
+    """What differs per recipient: headers as they go on the wire, and the values of the body slots."""
+
+    to: Address
+    headers: dict[str, str]  # header slot -> folded value
+    slots: dict[str, str]  # body slot -> value, not yet escaped
 
 
 class DigestEmailMaker:
-    """One digest's emails: bodies rendered once per section choice, headers folded once.
+    """One digest's emails: rendered and serialised once per section choice, headers folded once.
 
-    Rendering and CSS inlining cost milliseconds, more than the SMTP exchange;
-    per recipient only the address and the two personal links differ, so
-    those are slots filled in by plain replacement (HTML-escaped in the HTML
-    part).  Every header is checked here: nothing supplied can smuggle a
-    header in.  A line break in the sender or site title raises
+    Rendering, CSS inlining and the email package's serialising cost
+    milliseconds, more than the SMTP exchange; per recipient only the
+    address, the Message-ID and the personal links differ, so those are slots
+    filled in by plain replacement in the serialised bytes (HTML-escaped in
+    the HTML part).  Every header is checked here: nothing supplied can
+    smuggle a header in.  A line break in the sender or site title raises
     ``ConfigError``; in a recipient ``PermanentDeliveryError`` (the address is
     unusable); in an unsubscribe URI ``ValueError`` (our own code built it).
     """
@@ -133,11 +189,12 @@ class DigestEmailMaker:
         self._sender = _sender_address(config.smtp.sender)
         self._title = _subject_text(config.site.title)
         self._site_url = site_url
+        self._now = now
         self._date = format_datetime(now)
-        self._bodies: dict[tuple[frozenset[str] | None, bool], tuple[str, str, int, str, str]] = {}
+        self._templates: dict[tuple[frozenset[str] | None, bool], _Template] = {}
         self._headers: dict[int, list[tuple[str, str]]] = {}
 
-    def message(
+    def outgoing(
         self,
         recipient: str,
         *,
@@ -145,30 +202,68 @@ class DigestEmailMaker:
         unsubscribe_mailto: str,
         preferences_url: str | None = None,
         sections: frozenset[str] | None = None,
-    ) -> EmailMessage:
-        """The email to ``recipient``, narrowed to the section slugs they chose (None: all)."""
-        to = _recipient_address(recipient)
-        list_unsubscribe = _list_unsubscribe(unsubscribe_url, unsubscribe_mailto)
-        text, html, count, text_cte, html_cte = self._rendered(sections, preferences_url is not None)
-        slots = {_RECIPIENT: to.addr_spec, _UNSUBSCRIBE: unsubscribe_url, _PREFERENCES: preferences_url or ""}
-        message = EmailMessage(policy=_POLICY)
-        for name, value in self._common_headers(count):
-            message.set_raw(name, value)
-        message["To"] = to
-        message.set_raw("Message-ID", make_msgid("digest", domain=self._sender.domain))
-        message.set_raw("List-Unsubscribe", list_unsubscribe)
-        message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
-        message.set_content(_fill(text, slots, escape=False), cte=text_cte)
-        message.add_alternative(_fill(html, slots, escape=True), subtype="html", cte=html_cte)
-        return message
+    ) -> Outgoing:
+        """The email to ``recipient``, narrowed to the section slugs they chose (None: all).
+
+        Its bytes come without the email package when both bodies are 8bit;
+        ``Outgoing.message`` builds the same email with it.
+        """
+        personal = self._personal(recipient, unsubscribe_url, unsubscribe_mailto, preferences_url)
+        template = self._template(sections, preferences_url is not None)
+        if template.wire is None:
+            data = self._message(template, personal).as_bytes(policy=_WIRE_8BIT)
+        else:
+            # Folded header values take the wire's line ends; they are ASCII (RFC 2047 words).
+            values = {
+                slot: "\r\n".join(value.splitlines()).encode("ascii")
+                for slot, value in personal.headers.items()
+            }
+            for slot, value in personal.slots.items():
+                values[slot] = value.encode()
+                values[slot + _HTML] = str(markupsafe.escape(value)).encode()
+            parts = list(template.wire)
+            parts[1::2] = [values[slot.decode()] for slot in template.wire[1::2]]
+            data = b"".join(parts)
+        return Outgoing(
+            sender=self._sender.addr_spec,
+            recipient=personal.to.addr_spec,
+            date=self._now,
+            data=data,
+            message=lambda: self._message(template, personal),
+        )
 
     def count(self, sections: frozenset[str] | None) -> int:
         """How many articles the email to a subscriber of ``sections`` holds."""
         return select_sections(self._digest, sections).count
 
-    def _rendered(self, sections: frozenset[str] | None, preferences: bool) -> tuple[str, str, int, str, str]:
+    def _personal(
+        self, recipient: str, unsubscribe_url: str, unsubscribe_mailto: str, preferences_url: str | None
+    ) -> _Personal:
+        to = _recipient_address(recipient)
+        headers = {
+            _TO: _folded([("To", to)])[0][1],
+            _MESSAGE_ID: make_msgid("digest", domain=self._sender.domain),
+            _LIST_UNSUBSCRIBE: _list_unsubscribe(unsubscribe_url, unsubscribe_mailto),
+        }
+        slots = {_RECIPIENT: to.addr_spec, _UNSUBSCRIBE: unsubscribe_url, _PREFERENCES: preferences_url or ""}
+        return _Personal(to, headers, slots)
+
+    def _message(self, template: _Template, personal: _Personal) -> EmailMessage:
+        message = EmailMessage(policy=_POLICY)
+        for name, value in self._common_headers(template.count):
+            message.set_raw(name, value)
+        message.set_raw("To", personal.headers[_TO])
+        message.set_raw("Message-ID", personal.headers[_MESSAGE_ID])
+        message.set_raw("List-Unsubscribe", personal.headers[_LIST_UNSUBSCRIBE])
+        message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
+        message.set_content(_fill(template.text, personal.slots, escape=False), cte=template.text_cte)
+        html = _fill(template.html, personal.slots, escape=True)
+        message.add_alternative(html, subtype="html", cte=template.html_cte)
+        return message
+
+    def _template(self, sections: frozenset[str] | None, preferences: bool) -> _Template:
         key = (sections, preferences)
-        if key not in self._bodies:
+        if key not in self._templates:
             chosen = select_sections(self._digest, sections)
             page = DigestEmail(
                 title=self._title,
@@ -189,8 +284,24 @@ class DigestEmailMaker:
                 recipient=_RECIPIENT,
             )
             text, html = _render("digest", page)
-            self._bodies[key] = (text, html, chosen.count, _transfer_encoding(text), _transfer_encoding(html))
-        return self._bodies[key]
+            template = _Template(
+                chosen.count, text, html, _transfer_encoding(text), _transfer_encoding(html), None
+            )
+            if template.text_cte == template.html_cte == "8bit":
+                slotted = _Personal(
+                    Address(addr_spec="slot@localhost"),
+                    {slot: slot for slot in (_TO, _MESSAGE_ID, _LIST_UNSUBSCRIBE)},
+                    {},
+                )
+                # The HTML part's slots get their own names, so they can be filled escaped.
+                html_slotted = replace(
+                    template,
+                    html=_fill(html, {s: s + _HTML for s in _BODY_SLOTS}, escape=False),
+                )
+                data = self._message(html_slotted, slotted).as_bytes(policy=_WIRE_8BIT)
+                template = replace(template, wire=tuple(_WIRE_SLOTS.split(data)))
+            self._templates[key] = template
+        return self._templates[key]
 
     def _common_headers(self, count: int) -> list[tuple[str, str]]:
         """Subject, From, Date, List-Id, Auto-Submitted, folded by the email package once per count."""
@@ -228,13 +339,13 @@ def compose_digest_email(
     unsubscribe.  For many recipients, make one ``DigestEmailMaker``.
     """
     maker = DigestEmailMaker(digest, config=config, site_url=site_url, now=now)
-    return maker.message(
+    return maker.outgoing(
         recipient,
         unsubscribe_url=unsubscribe_url,
         unsubscribe_mailto=unsubscribe_mailto,
         preferences_url=preferences_url,
         sections=sections,
-    )
+    ).message()
 
 
 def compose_confirmation_email(
@@ -362,11 +473,30 @@ def _list_unsubscribe(https_url: str, mailto: str) -> str:
     return f"<{https_url}>,\n <{mailto}>"
 
 
+def wire(message: EmailMessage | Outgoing) -> Outgoing:
+    """An email ready for the wire; one built with the email package goes to its one To address."""
+    if isinstance(message, Outgoing):
+        return message
+    recipients = [addr for _, addr in getaddresses([str(h) for h in message.get_all("To", [])])]
+    if len(recipients) != 1:
+        raise ValueError(f"an email goes to exactly one recipient, not {recipients}")
+    header = message["Date"]
+    if header is None:
+        raise ValueError("the message has no Date header")
+    return Outgoing(
+        sender=parseaddr(str(message["From"]))[1],
+        recipient=recipients[0],
+        date=parsedate_to_datetime(str(header)),
+        data=message.as_bytes(policy=_WIRE_8BIT),
+        message=lambda: message,
+    )
+
+
 class Mailer(Protocol):
     """Hands a finished email over for delivery."""
 
-    def send(self, message: EmailMessage, commit: Callable[[], None] | None = None) -> None:
-        """Deliver one message.
+    def send(self, message: EmailMessage | Outgoing, commit: Callable[[], None] | None = None) -> None:
+        """Deliver one message (to its one recipient).
 
         ``commit`` is called at the point of no return: everything but the
         last step is done, and after it the message counts as handed over.
@@ -392,10 +522,12 @@ class OutboxMailer:
     def __init__(self, folder: Path) -> None:
         self._folder = folder
 
-    def send(self, message: EmailMessage, commit: Callable[[], None] | None = None) -> None:
+    def send(self, message: EmailMessage | Outgoing, commit: Callable[[], None] | None = None) -> None:
         """Write ``message`` atomically (temporary file, fsync, ``commit``, rename)."""
-        data = message.as_bytes()
-        target = self._folder / f"{_stamp(message)}-{_safe_recipient(message)}-{_short_hash(data)}.eml"
+        email = wire(message)
+        data = email.data.replace(b"\r\n", b"\n")  # a file on disk has the platform's line ends
+        stamp = email.date.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = self._folder / f"{stamp}-{_safe_recipient(email.recipient)}-{_short_hash(data)}.eml"
         temp: str | None = None
         try:
             self._folder.mkdir(parents=True, exist_ok=True)
@@ -419,19 +551,8 @@ class OutboxMailer:
         """Nothing to release."""
 
 
-def _stamp(message: EmailMessage) -> str:
-    header = message["Date"]
-    if header is None:
-        raise ValueError("the message has no Date header")
-    return parsedate_to_datetime(str(header)).astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
-
-
-def _safe_recipient(message: EmailMessage) -> str:
-    addresses = [addr for _, addr in getaddresses([str(message["To"] or "")])]
-    return (
-        re.sub(r"[^A-Za-z0-9.@+_-]", "_", addresses[0] if addresses else "unknown")[:64].strip(".")
-        or "unknown"
-    )
+def _safe_recipient(address: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.@+_-]", "_", address)[:64].strip(".") or "unknown"
 
 
 def _short_hash(data: bytes) -> str:
@@ -467,23 +588,20 @@ class SmtpMailer:
         self._ssl_context = ssl_context or ssl.create_default_context()
         self._connection: smtplib.SMTP | None = None
 
-    def send(self, message: EmailMessage, commit: Callable[[], None] | None = None) -> None:
+    def send(self, message: EmailMessage | Outgoing, commit: Callable[[], None] | None = None) -> None:
         """Deliver ``message`` to its one recipient."""
-        recipients = [addr for _, addr in getaddresses([str(h) for h in message.get_all("To", [])])]
-        if len(recipients) != 1:
-            raise ValueError(f"a digest email goes to exactly one recipient, not {recipients}")
-        recipient = recipients[0]
-        sender = parseaddr(str(message["From"]))[1]
+        email = wire(message)
+        recipient = email.recipient
         reused = self._connection is not None
         try:
             try:
-                connection = self._transfer(sender, recipient, message)
+                connection = self._transfer(email)
             except OSError as exc:  # smtplib's errors are OSErrors too
                 if not reused or not _stale(exc):
                     raise
                 # The idle connection had gone stale; nothing was handed over yet.
                 self._drop()
-                connection = self._transfer(sender, recipient, message)
+                connection = self._transfer(email)
         except (smtplib.SMTPException, OSError) as exc:
             failure = self._failure(exc, recipient)
             if isinstance(failure, PermanentDeliveryError):
@@ -523,17 +641,17 @@ class SmtpMailer:
         finally:
             connection.close()
 
-    def _transfer(self, sender: str, recipient: str, message: EmailMessage) -> smtplib.SMTP:
+    def _transfer(self, email: Outgoing) -> smtplib.SMTP:
         """MAIL, RCPT, DATA and the body without its final ``.``, on a (re)used connection."""
         connection = self._connect()
         eight_bit = connection.has_extn("8bitmime")
-        data = _dot_stuffed(message.as_bytes(policy=_WIRE_8BIT if eight_bit else _WIRE_7BIT))
-        code, reply = connection.mail(sender, ["BODY=8BITMIME"] if eight_bit else [])
+        data = _dot_stuffed(email.data if eight_bit else email.seven_bit())
+        code, reply = connection.mail(email.sender, ["BODY=8BITMIME"] if eight_bit else [])
         if code != 250:
-            raise _Closing() if code == 421 else smtplib.SMTPSenderRefused(code, reply, sender)
-        code, reply = connection.rcpt(recipient)
+            raise _Closing() if code == 421 else smtplib.SMTPSenderRefused(code, reply, email.sender)
+        code, reply = connection.rcpt(email.recipient)
         if code not in (250, 251):
-            raise smtplib.SMTPRecipientsRefused({recipient: (code, reply)})
+            raise smtplib.SMTPRecipientsRefused({email.recipient: (code, reply)})
         code, reply = connection.docmd("DATA")
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
@@ -639,7 +757,10 @@ def _stale(exc: OSError) -> bool:
 
 def _dot_stuffed(data: bytes) -> bytes:
     """The DATA body: a leading "." doubled on every line (RFC 5321 §4.5.2), ending in CRLF."""
-    data = re.sub(rb"(?m)^\.", b"..", data)
+    # A plain replace: a tenth of the time of a multi-line regex over a 50 KB message.
+    data = data.replace(b"\n.", b"\n..")
+    if data.startswith(b"."):
+        data = b"." + data
     return data if data.endswith(b"\r\n") else data + b"\r\n"
 
 

@@ -138,6 +138,28 @@ sa.Index("deliveries_status", deliveries.c.status, deliveries.c.next_attempt_at)
 
 # Delivery rows that the send loop picks up (when their next attempt is due).
 WAITING = ("pending", "failed")
+# The send loop's two writes, built once (a statement built per call costs more than SQLite's
+# work); bound names must differ from the column names in an UPDATE.
+_CLAIM = (
+    sa.update(deliveries)
+    .where(
+        deliveries.c.day == sa.bindparam("b_day"),
+        deliveries.c.email == sa.bindparam("b_email"),
+        deliveries.c.status.in_(WAITING),
+    )
+    .values(status="sending")
+)
+_MARK = (
+    sa.update(deliveries)
+    .where(deliveries.c.day == sa.bindparam("b_day"), deliveries.c.email == sa.bindparam("b_email"))
+    .values(
+        status=sa.bindparam("b_status"),
+        attempts=deliveries.c.attempts + 1,
+        last_error=sa.bindparam("b_error"),
+        next_attempt_at=sa.bindparam("b_next", type_=UTCDateTime),
+        sent_at=sa.func.coalesce(sa.bindparam("b_sent", type_=UTCDateTime), deliveries.c.sent_at),
+    )
+)
 
 
 # Named counters; "articles" is the change sequence that every write to ``articles`` takes one
@@ -873,11 +895,7 @@ class Store:
     def claim_delivery(self, day: date, email: str) -> bool:
         """Mark a waiting row ``sending``; False when another sender took it first (compare-and-set)."""
         with self._begin() as conn:
-            result = conn.execute(
-                sa.update(deliveries)
-                .where(deliveries.c.day == day, deliveries.c.email == email, deliveries.c.status.in_(WAITING))
-                .values(status="sending")
-            )
+            result = conn.execute(_CLAIM, {"b_day": day, "b_email": email})
         return result.rowcount == 1
 
     def recover_deliveries(self, day: date, reason: str) -> int:
@@ -920,19 +938,18 @@ class Store:
         next_attempt: datetime | None = None,
     ) -> None:
         """Record one attempt: ``sent`` (with the time), or another status with the error and retry time."""
-        values: dict[str, Any] = {
-            "status": status,
-            "attempts": deliveries.c.attempts + 1,
-            "last_error": error,
-            "next_attempt_at": next_attempt,
-        }
-        if status == "sent":
-            values["sent_at"] = at
+        sent_at = at if status == "sent" else None  # other statuses keep the time of an earlier send
         with self._begin() as conn:
             conn.execute(
-                sa.update(deliveries)
-                .where(deliveries.c.day == day, deliveries.c.email == email)
-                .values(**values)
+                _MARK,
+                {
+                    "b_day": day,
+                    "b_email": email,
+                    "b_status": status,
+                    "b_error": error,
+                    "b_next": next_attempt,
+                    "b_sent": sent_at,
+                },
             )
 
     def delivery_summary(self) -> DeliverySummary:

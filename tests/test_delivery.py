@@ -315,7 +315,7 @@ def test_a_commit_that_raises_abandons_the_message_at_the_server(tmp_path: Path,
         digest, _ = made(store, config, seed(store, config, NOW, 0))
     maker = DigestEmailMaker(digest, config=config, site_url="https://news.example/", now=NOW)
     links = personal_links(config, NOW)("a@example.org")
-    message = maker.message(
+    message = maker.outgoing(
         "a@example.org", unsubscribe_url=links.unsubscribe, unsubscribe_mailto=links.mailto
     )
     mailer = SmtpMailer(config.smtp, timeout=5)

@@ -21,7 +21,15 @@ from digest.config import Config, SiteConfig, SmtpConfig
 from digest.digests import build_digest
 from digest.errors import ConfigError, DeliveryError, PermanentDeliveryError
 from digest.identity import article_uid
-from digest.mail import OutboxMailer, SmtpMailer, compose_digest_email, make_mailer
+from digest.mail import (
+    DigestEmailMaker,
+    OutboxMailer,
+    Outgoing,
+    SmtpMailer,
+    compose_digest_email,
+    make_mailer,
+    wire,
+)
 from digest.parse import parse_page
 from digest.slugs import slugify
 from digest.types import Article, Credit, Digest, Entry, Section
@@ -481,6 +489,110 @@ def test_bodies_are_8bit_unless_a_line_is_too_long_for_it() -> None:
     assert "base64" in [p["Content-Transfer-Encoding"] for p in long.iter_parts()]
     assert all(len(line) <= 998 for line in long.as_bytes().splitlines())
     assert "很长的标题" * 120 in parts(reparse(long.as_bytes()))[0]
+
+
+# --- the wire bytes, serialised once per section choice ---------------------------------------------
+
+
+def comparable(data: bytes) -> bytes:
+    """``data`` without what differs by chance: the Message-ID and the MIME boundary."""
+    boundary = reparse(data).get_boundary()
+    assert boundary
+    return re.sub(rb"(?m)^Message-ID: <[^>]+>\r\n", b"", data).replace(boundary.encode(), b"BOUNDARY")
+
+
+def maker(digest: Digest = DIGEST, config: Config | None = None) -> DigestEmailMaker:
+    return DigestEmailMaker(digest, config=config or Config(), site_url=SITE, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("recipient", "preferences", "sections", "digest"),
+    [
+        ("reader@example.org", "https://news.example/p?t=1&s=2", None, DIGEST),
+        ("读者 <reader@example.org>", None, frozenset({"zhong-guan"}), DIGEST),
+        ("o'neil+news@example.org", "https://news.example/p?a=<b>", frozenset({"yao-wen"}), DIGEST),
+        # A line too long for 8bit: base64 parts, which the email package writes per recipient.
+        (
+            "reader@example.org",
+            None,
+            None,
+            make_digest(entry("l", NEWS, 1, Article(title="很长的标题" * 120, body="正文。"))),
+        ),
+    ],
+)
+def test_the_wire_bytes_are_the_email_packages_bytes(
+    recipient: str, preferences: str | None, sections: frozenset[str] | None, digest: Digest
+) -> None:
+    emails = maker(digest)
+    options: dict[str, object] = {
+        "unsubscribe_url": UNSUBSCRIBE + "&x=y",
+        "unsubscribe_mailto": MAILTO,
+        "preferences_url": preferences,
+        "sections": sections,
+    }
+    for _ in range(2):  # the second time from the kept template
+        fast = emails.outgoing(recipient, **options)  # type: ignore[arg-type]
+        slow = fast.message()
+        assert comparable(fast.data) == comparable(slow.as_bytes(policy=slow.policy.clone(linesep="\r\n")))
+        assert fast.data.count(b"\r\nMessage-ID: <") == 1
+        assert (fast.sender, fast.date) == ("digest@localhost", NOW)
+        assert fast.recipient == recipient.removeprefix("读者 <").removesuffix(">")
+        assert b"digest-slot" not in fast.data
+    seven = fast.seven_bit()
+    assert all(byte < 128 for byte in seven)
+    # The 8bit part keeps the wire's CRLF when parsed; base64 decodes to LF.
+    assert parts(reparse(seven)) == parts(reparse(fast.data.replace(b"\r\n", b"\n")))
+
+
+def test_each_wire_email_has_its_own_address_links_and_message_id() -> None:
+    emails = maker()
+    one, two = (
+        emails.outgoing(
+            f"{name}@example.org",
+            unsubscribe_url=f"https://news.example/u?t={name}",
+            unsubscribe_mailto=MAILTO,
+            preferences_url=f"https://news.example/p?t={name}&amp",
+        )
+        for name in ("one", "two")
+    )
+    first, second = reparse(one.data), reparse(two.data)
+    assert first["To"] == "one@example.org" and second["To"] == "two@example.org"
+    assert first["Message-ID"] != second["Message-ID"]
+    assert first["List-Unsubscribe"] == f"<https://news.example/u?t=one>, <{MAILTO}>"
+    text, html = parts(first)
+    assert "https://news.example/p?t=one&amp" in text and "two" not in text
+    assert "https://news.example/p?t=one&amp;amp" in html and "two@" not in html
+
+
+@pytest.mark.parametrize("recipient", ["reader@example.org\r\nBcc: victim@example.org", "a@b.org, c@d.org"])
+def test_the_wire_path_refuses_what_the_email_package_path_refuses(recipient: str) -> None:
+    with pytest.raises(PermanentDeliveryError, match="recipient"):
+        maker().outgoing(recipient, unsubscribe_url=UNSUBSCRIBE, unsubscribe_mailto=MAILTO)
+    with pytest.raises(ValueError, match="unsubscribe URI"):
+        maker().outgoing(
+            "a@example.org", unsubscribe_url=UNSUBSCRIBE + "\r\nBcc: x", unsubscribe_mailto=MAILTO
+        )
+
+
+def test_list_unsubscribe_on_the_wire_is_never_encoded() -> None:
+    url = "https://news.example/u?t=" + "x" * 400
+    data = maker().outgoing("a@example.org", unsubscribe_url=url, unsubscribe_mailto=MAILTO).data
+    raw = raw_header(data, "List-Unsubscribe")
+    assert b"=?" not in raw and raw.endswith(b"\r\n")
+    assert reparse(data)["List-Unsubscribe"] == f"<{url}>, <{MAILTO}>"
+
+
+def test_wire_of_an_email_package_message_needs_one_recipient_and_a_date() -> None:
+    message = compose()
+    email = wire(message)
+    assert isinstance(email, Outgoing) and wire(email) is email
+    assert (email.recipient, email.date) == ("reader@example.org", NOW)
+    del message["Date"]
+    with pytest.raises(ValueError, match="Date"):
+        wire(message)
+    del message["To"]
+    with pytest.raises(ValueError, match="exactly one recipient"):
+        wire(message)
 
 
 def test_a_server_without_8bitmime_gets_a_7bit_message(sink: SmtpSink, mailer: SmtpMailer) -> None:
