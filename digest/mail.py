@@ -18,7 +18,7 @@ import smtplib
 import socket
 import ssl
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from email import policy
@@ -646,17 +646,41 @@ class SmtpMailer:
         connection = self._connect()
         eight_bit = connection.has_extn("8bitmime")
         data = _dot_stuffed(email.data if eight_bit else email.seven_bit())
-        code, reply = connection.mail(email.sender, ["BODY=8BITMIME"] if eight_bit else [])
+        replies = self._envelope(connection, email, eight_bit)
+        code, reply = next(replies)
         if code != 250:
             raise _Closing() if code == 421 else smtplib.SMTPSenderRefused(code, reply, email.sender)
-        code, reply = connection.rcpt(email.recipient)
+        code, reply = next(replies)
         if code not in (250, 251):
             raise smtplib.SMTPRecipientsRefused({email.recipient: (code, reply)})
-        code, reply = connection.docmd("DATA")
+        code, reply = next(replies)
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
         connection.send(data)
         return connection
+
+    def _envelope(
+        self, connection: smtplib.SMTP, email: Outgoing, eight_bit: bool
+    ) -> Iterator[tuple[int, bytes]]:
+        """The replies to MAIL, RCPT and DATA; each command goes only once the last reply was judged good.
+
+        Unless the server announced PIPELINING (RFC 2920): then the three go
+        in one write, one round trip instead of three (a remote relay's
+        latency, paid per email), and every reply is read before any is
+        judged, so none is left over to be taken for the next command's.
+        """
+        if not connection.has_extn("pipelining"):
+            yield connection.mail(email.sender, ["BODY=8BITMIME"] if eight_bit else [])
+            yield connection.rcpt(email.recipient)
+            yield connection.docmd("DATA")
+            return
+        body = " BODY=8BITMIME" if eight_bit else ""
+        sender, recipient = smtplib.quoteaddr(email.sender), smtplib.quoteaddr(email.recipient)
+        connection.send(f"MAIL FROM:{sender}{body}\r\nRCPT TO:{recipient}\r\nDATA\r\n".encode("ascii"))
+        mail, rcpt, start = (connection.getreply() for _ in range(3))
+        if start[0] == 354 and (mail[0] != 250 or rcpt[0] not in (250, 251)):
+            self._drop()  # the server waits for a body that must not come; only hanging up ends that
+        yield from (mail, rcpt, start)
 
     def _connect(self) -> smtplib.SMTP:
         if self._connection is not None:

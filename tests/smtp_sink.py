@@ -15,7 +15,8 @@ turns on AUTH (PLAIN/LOGIN, allowed without TLS on loopback); ``tls`` (a server 
 offers STARTTLS, or with ``implicit_tls=True`` speaks TLS from the first byte (SMTPS).
 ``delay`` seconds pass between taking a message and answering 250, like a slow server;
 ``keep=False`` only counts messages (``count``), for runs of many thousands; ``eight_bit = False``
-stops announcing 8BITMIME.
+stops announcing 8BITMIME; ``pipelining = True`` announces PIPELINING (RFC 2920), and ``pipelined``
+then says, per MAIL, whether the client had already sent the RCPT and DATA behind it.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ class SmtpSink:
         self.delay = delay
         self.keep = keep
         self.eight_bit = True  # announce 8BITMIME (RFC 6152); False: a server that takes 7-bit only
+        self.pipelining = False  # announce PIPELINING (aiosmtpd reads pipelined commands in order anyway)
+        self.pipelined: list[bool] = []
         self.count = 0  # messages taken, kept or not
         self.messages: list[Received] = []
         self.attempts: list[tuple[str, int]] = []  # every (recipient, answer) at RCPT and DATA
@@ -154,9 +157,20 @@ class _Handler:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
+        if self._sink.pipelining:
+            responses = [*responses[:-1], "250-PIPELINING", responses[-1]]
         if self._sink.eight_bit:
             return responses
         return [line for line in responses if "8BITMIME" not in line]
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        # What the client wrote after MAIL and the server has not read yet (aiosmtpd's stream reader).
+        self._sink.pipelined.append(b"DATA\r\n" in bytes(server._reader._buffer))
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]

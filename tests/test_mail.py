@@ -330,6 +330,7 @@ def test_messages_arrive_whole_over_one_connection(sink: SmtpSink, mailer: SmtpM
     assert [m.recipients for m in sink.messages] == [("reader@example.org",), ("second@example.org",)]
     assert sink.messages[0].sender == "digest@localhost"
     assert sink.messages[0].peer == sink.messages[1].peer  # reused, not reconnected
+    assert sink.pipelined == [False, False]  # one command at a time: the server did not offer PIPELINING
     received = sink.messages[0].message()
     for name in (
         "Subject",
@@ -366,6 +367,28 @@ def test_a_550_refuses_one_address_for_good_and_the_next_still_goes(
     mailer.send(compose(recipient="next@example.org"))
     assert [m.recipients[0] for m in sink.messages] == ["first@example.org", "next@example.org"]
     assert sink.messages[0].peer == sink.messages[1].peer
+
+
+def test_a_server_with_pipelining_gets_the_envelope_in_one_write_and_every_reply_is_read(
+    sink: SmtpSink, mailer: SmtpMailer
+) -> None:
+    sink.pipelining = True
+    sink.refuse("gone@example.org", 550)
+    mailer.send(compose(recipient="first@example.org"))
+    with pytest.raises(PermanentDeliveryError, match=r"refused gone@example\.org: 550"):
+        mailer.send(compose(recipient="gone@example.org"))
+    mailer.send(compose(recipient="next@example.org"))  # on the same connection: no reply left over
+    sink.refuse("*", 421, times=1)
+    with pytest.raises(DeliveryError, match="421"):
+        mailer.send(compose(recipient="later@example.org"))
+    mailer.send(compose(recipient="last@example.org"))
+    assert [m.recipients[0] for m in sink.messages] == [
+        "first@example.org",
+        "next@example.org",
+        "last@example.org",
+    ]
+    assert sink.messages[0].peer == sink.messages[1].peer != sink.messages[2].peer
+    assert sink.pipelined == [True] * 5
 
 
 @pytest.mark.parametrize(("code", "permanent"), [(554, True), (451, False)])
