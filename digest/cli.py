@@ -90,7 +90,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         report = run_publish(config, store, full=args.full)
     mode = "full rebuild" if report.full else "changes only"
     print(
-        f"published to {config.paths.output} ({mode}): {len(report.written)} written, "
+        f"published to {config.paths.output} ({mode}): {report.written_count} written, "
         f"{report.unchanged} unchanged, {len(report.removed)} removed"
     )
     return 0

@@ -94,7 +94,7 @@ class Metrics:
     def published(self, report: PublishReport, seconds: float, articles: int) -> None:
         """Count one successful publish run of a store holding ``articles``."""
         self.runs.labels("publish", "ok").inc()
-        self.written.inc(len(report.written))
+        self.written.inc(report.written_count)
         self.seconds.labels("publish").observe(seconds)
         self.articles.set(articles)
 

@@ -60,7 +60,7 @@ from digest.feeds import (
 )
 from digest.output import DIGESTS_FEED, OPML, Story, absolute_url, open_archive_path, present
 from digest.site import SECTION_PAGE_SIZE, TEMPLATES, Site
-from digest.staging import Stager, is_subscription
+from digest.staging import Committed, Stager
 from digest.store import DigestRecord, Store
 from digest.types import Digest, Entry, Section
 
@@ -80,11 +80,12 @@ _RENDERING_MODULES = ("catalog", "digests", "feeds", "output", "publish", "site"
 class PublishReport:
     """What one publish did to the output folder."""
 
-    written: tuple[str, ...]  # relative paths whose bytes changed and were (re)written
+    written: tuple[str, ...]  # relative paths (re)written: every one, or the first staging.REPORTED_PATHS
     unchanged: int  # files rendered whose bytes were identical, left untouched (mtime kept)
     changed_feeds: tuple[str, ...]  # absolute URLs of subscription documents that changed (WebSub topics)
     removed: tuple[str, ...] = ()  # relative paths that no longer belong
     full: bool = True  # every document was rendered (False: only what changed)
+    written_count: int = 0  # how many files were (re)written
 
 
 def build_plan(entries: Sequence[Entry], digests: Sequence[Digest], config: Config) -> dict[str, bytes]:
@@ -108,9 +109,9 @@ def publish(
     started = time.monotonic()
     with Stager(output_dir) as stager:
         render_all(MemoryCatalog(entries, digests), config, stager.put)
-        written, removed = stager.commit()
+        committed, removed = stager.commit()
         removed += stager.prune()
-    return _report(config, stager, written, removed, True, started)
+    return _report(config, stager, committed, removed, True, started)
 
 
 def publish_store(store: Store, config: Config, output_dir: Path, full: bool = False) -> PublishReport:
@@ -133,7 +134,7 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
                     entries, dirty = _render_changes(store, config, known, changes, made, stager)
             if not full:
                 crash_point("publish.after_stage")
-                written, removed = stager.commit()
+                committed, removed = stager.commit()
                 crash_point("publish.before_mark_published")
                 store.mark_published(entries, dirty, seq)
         if full:
@@ -144,7 +145,7 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
             with store.snapshot():
                 sections = render_all(store, config, stager.put)
             crash_point("publish.after_stage")
-            written, removed = stager.commit()
+            committed, removed = stager.commit()
             removed += stager.prune()
             crash_point("publish.before_marker")
             token = secrets.token_hex(16)
@@ -153,7 +154,7 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
             listed = json.dumps([[s.name, s.slug] for s in sections], ensure_ascii=False)
             stamp = _stamp(config, sections)
             store.set_publish_state({"token": token, "stamp": stamp, "seq": str(seq), "sections": listed})
-    return _report(config, stager, written, removed, full, started)
+    return _report(config, stager, committed, removed, full, started)
 
 
 def _known_sections(state: dict[str, str]) -> list[Section] | None:
@@ -372,17 +373,17 @@ def _write_marker(output_dir: Path, token: str) -> None:
 
 
 def _report(
-    config: Config, stager: Stager, written: list[str], removed: list[str], full: bool, started: float
+    config: Config, stager: Stager, written: Committed, removed: list[str], full: bool, started: float
 ) -> PublishReport:
-    changed = tuple(absolute_url(config.site.base_url, path) for path in written if is_subscription(path))
+    changed = tuple(absolute_url(config.site.base_url, path) for path in written.subscriptions)
     log.info(
         "published mode=%s rendered=%d written=%d unchanged=%d removed=%d feeds_changed=%d ms=%d",
         "full" if full else "incremental",
-        len(written) + stager.unchanged,
-        len(written),
+        written.count + stager.unchanged,
+        written.count,
         stager.unchanged,
         len(removed),
         len(changed),
         (time.monotonic() - started) * 1000,
     )
-    return PublishReport(tuple(written), stager.unchanged, changed, tuple(removed), full)
+    return PublishReport(written.paths, stager.unchanged, changed, tuple(removed), full, written.count)

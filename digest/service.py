@@ -253,7 +253,7 @@ class Runner:
             return False
         seconds = time.monotonic() - started
         self._metrics.published(result, seconds, articles)
-        counts: dict[str, int | str] = {"written": len(result.written), "unchanged": result.unchanged}
+        counts: dict[str, int | str] = {"written": result.written_count, "unchanged": result.unchanged}
         self._runs["publish"] = JobRun(self._clock(), round(seconds * 1000), counts)
         return True
 

@@ -8,8 +8,9 @@ are already right are not touched, so their mtime and ETag survive a no-op
 republish.  Renames go pages first and subscription feeds last, so a feed
 never links to a page that is not there yet; OPML last of all.
 
-Staged bytes live in the temporary files, not in memory: a full rebuild of
-a large archive streams through here.
+Staged bytes live in the temporary files and the names of the files put
+in a temporary SQLite file (``_Ledger``), not in memory: a full rebuild of a
+large archive streams through here.
 
 No fsync: the guarantee sought is "never half a file" for readers, which the
 rename gives; after a power loss the next publish rewrites whatever differs.
@@ -28,13 +29,19 @@ import errno
 import fcntl
 import os
 import secrets
+import sqlite3
 import stat
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from digest.errors import PublishError
 from digest.faults import crash_point
 from digest.output import OWNED_FOLDERS
 
+# Paths a commit reports by name; past this it counts them (a full rebuild writes one per article).
+REPORTED_PATHS = 1000
 FIX = "check that paths.output names a folder this user can write, on a disk with free space"
 JOURNAL = ".digest-staging"  # + the publish's temporary-file suffix
 
@@ -81,6 +88,55 @@ def _same_bytes(where: str, data: bytes) -> bool:
         return handle.read() == data
 
 
+@dataclass(frozen=True)
+class Committed:
+    """What ``Stager.commit`` renamed into place (a count: a full rebuild renames every file)."""
+
+    count: int
+    paths: tuple[str, ...]  # the first REPORTED_PATHS of them, in write order
+    subscriptions: tuple[str, ...]  # every subscription document among them (the WebSub topics)
+
+
+class _Ledger:
+    """The paths one publish put, and which of them it staged, kept in a temporary SQLite file.
+
+    A full rebuild puts one file per article; holding their names in memory
+    made its peak grow with the archive (docs/performance.md).
+    """
+
+    def __init__(self) -> None:
+        handle, self._file = tempfile.mkstemp(prefix="digest-staging-", suffix=".sqlite3")
+        os.close(handle)
+        # No journal and no fsync: the file lives only as long as this publish.
+        self._db = sqlite3.connect(self._file, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE put (path TEXT PRIMARY KEY, staged INTEGER NOT NULL, rank INTEGER)")
+        self._db.execute("BEGIN")
+
+    def add(self, path: str, staged: bool) -> None:
+        """Record that ``path`` was put, staged (new bytes) or not (unchanged)."""
+        rank = _write_order(path)[0] if staged else None
+        self._db.execute("INSERT OR REPLACE INTO put VALUES (?, ?, ?)", (path, int(staged), rank))
+
+    def __contains__(self, path: str) -> bool:
+        return self._db.execute("SELECT 1 FROM put WHERE path = ?", (path,)).fetchone() is not None
+
+    def is_staged(self, path: str) -> bool:
+        """Whether ``path`` has a temporary file of this publish waiting."""
+        return self._db.execute("SELECT 1 FROM put WHERE path = ? AND staged", (path,)).fetchone() is not None
+
+    def staged(self) -> Iterator[str]:
+        """Every staged path in write order (``_write_order``), streamed."""
+        query = "SELECT path FROM put WHERE staged ORDER BY rank, path"
+        return (path for (path,) in self._db.execute(query))
+
+    def close(self) -> None:
+        """Delete the file."""
+        self._db.close()
+        os.unlink(self._file)
+
+
 class Stager:
     """Collects one publish's files as temporary files, then renames them into place (``commit``).
 
@@ -92,9 +148,9 @@ class Stager:
         self.output_dir = output_dir
         self._root = str(output_dir)
         self.unchanged = 0
-        self.seen: set[str] = set()  # every path put, changed or not (what a full build keeps)
-        # Paths only (the temporary name follows from the path): a full rebuild stages every file.
-        self._staged: set[str] = set()
+        # Every path put, changed or not (what a full build keeps), on disk; the temporary name
+        # of a staged path follows from the path.
+        self._ledger: _Ledger  # made on entering
         self._folders: set[str] = set()  # folders known to exist
         self._removals: list[str] = []
         # One suffix per publish: temporary names never collide and a crash's leftovers are findable.
@@ -118,13 +174,14 @@ class Stager:
         except OSError as exc:
             self._release()
             raise _failure(self.output_dir, exc) from exc
+        self._ledger = _Ledger()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: object) -> None:
         if value is not None:
-            for path in self._staged:
+            for path in self._ledger.staged():  # those renamed already are gone: missing_ok
                 Path(self._temp(_target(self._root, path))).unlink(missing_ok=True)
-            self._staged.clear()
+        self._ledger.close()
         self._release()
         if isinstance(value, OSError):
             raise _failure(self.output_dir, value) from value
@@ -151,25 +208,24 @@ class Stager:
     def put(self, path: str, data: bytes) -> None:
         """Stage ``data`` for ``path`` unless the file already holds exactly these bytes."""
         where = _target(self._root, path)
-        self.seen.add(path)
-        if path in self._staged:
-            self._staged.discard(path)
-            os.unlink(self._temp(where))
         if _same_bytes(where, data):
+            if self._ledger.is_staged(path):  # put before in this publish, with other bytes
+                os.unlink(self._temp(where))
+            self._ledger.add(path, staged=False)
             self.unchanged += 1
             return
         folder = os.path.dirname(where)
         if folder not in self._folders:
             os.makedirs(folder, exist_ok=True)
             self._folders.add(folder)
-        temp = self._temp(where)
+        temp = self._temp(where)  # put before in this publish: overwritten
         try:
             with open(temp, "wb") as handle:
                 handle.write(data)
         except BaseException:
             Path(temp).unlink(missing_ok=True)  # half written (a full disk): not staged, so delete it here
             raise
-        self._staged.add(path)
+        self._ledger.add(path, staged=True)
         crash_point("staging.after_put")
 
     def _temp(self, where: str) -> str:
@@ -181,16 +237,23 @@ class Stager:
         """Delete ``path`` at commit time (a document that no longer belongs)."""
         self._removals.append(path)
 
-    def commit(self) -> tuple[list[str], list[str]]:
-        """Rename every staged file into place, then delete the removals; returns (written, removed)."""
-        written = sorted(self._staged, key=_write_order)
-        for path in written:
+    def commit(self) -> tuple[Committed, list[str]]:
+        """Rename every staged file into place, then delete the removals; returns what was
+        written and the paths removed."""
+        count = 0
+        paths: list[str] = []
+        subscriptions: list[str] = []
+        for path in self._ledger.staged():
             where = _target(self._root, path)
             temp = self._temp(where)
             # Public documents a separate web server may serve, whatever the umask says.
             os.chmod(temp, 0o644)
             os.replace(temp, where)
-            self._staged.discard(path)
+            count += 1
+            if len(paths) < REPORTED_PATHS:
+                paths.append(path)
+            if is_subscription(path):
+                subscriptions.append(path)
             crash_point("staging.after_rename")
         crash_point("staging.before_removals")
         removed = []
@@ -199,7 +262,7 @@ class Stager:
             if gone.is_file():
                 gone.unlink()
                 removed.append(path)
-        return written, removed
+        return Committed(count, tuple(paths), tuple(subscriptions)), removed
 
     def prune(self) -> list[str]:
         """Remove files in the owned folders that this publish did not put (and folders left empty)."""
@@ -212,7 +275,7 @@ class Stager:
                 here = Path(dirpath)
                 for name in filenames:
                     path = (here / name).relative_to(self.output_dir).as_posix()
-                    if path not in self.seen:
+                    if path not in self._ledger:
                         (here / name).unlink()
                         removed.append(path)
                 if here != top and not any(here.iterdir()):

@@ -15,11 +15,13 @@ import pytest
 from atomcheck import ATOM, CLOCK, check_atom, make_config, make_entry, parse
 from test_server import serving
 
+from digest import staging
 from digest.config import Config
 from digest.errors import PublishError
 from digest.feeds import ARCHIVE_PAGE_SIZE
 from digest.publish import PublishReport, build_plan, publish, publish_store
 from digest.server import create_app
+from digest.staging import Committed, Stager
 from digest.store import DigestRecord, Store
 from digest.types import Digest, Entry
 
@@ -47,7 +49,7 @@ def test_first_publish_writes_everything_and_reports_every_feed(tmp_path: Path) 
     out = tmp_path / "output"
     report = publish(_entries(), [], make_config(), out)
     on_disk = set(_snapshot(out))
-    assert set(report.written) == on_disk and report.unchanged == 0
+    assert set(report.written) == on_disk and report.written_count == len(on_disk) and report.unchanged == 0
     assert {"index.html", "subscribe.html", "feeds.opml", "static/style.css", *FEEDS} <= on_disk
     assert sorted(report.changed_feeds) == sorted(BASE + path for path in FEEDS)
     assert not [p for p in on_disk if p.endswith(".tmp")]
@@ -358,3 +360,31 @@ def test_what_changed_is_a_range_of_the_change_sequence(store: Store) -> None:
         assert [(e.uid, slug) for e, slug in changed] == [(old.uid, None), (_article(7).uid, None)]
         assert len(store.unpublished(before, limit=1)) == 1
     assert store.unpublished(after) == []
+
+
+def test_a_path_put_twice_keeps_the_last_bytes_and_no_temporary_file(tmp_path: Path) -> None:
+    out = tmp_path / "output"
+    (out / "feeds").mkdir(parents=True)
+    (out / "feeds/a.atom").write_bytes(b"old")
+    with Stager(out) as stager:
+        stager.put("feeds/a.atom", b"new")
+        stager.put("feeds/a.atom", b"old")  # back to what is on disk: the staged file goes
+        stager.put("pages/b.html", b"one")
+        stager.put("pages/b.html", b"two")
+        committed, _ = stager.commit()
+    assert committed == Committed(1, ("pages/b.html",), ()) and stager.unchanged == 1
+    assert (out / "feeds/a.atom").read_bytes() == b"old" and (out / "pages/b.html").read_bytes() == b"two"
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_a_large_publish_counts_what_it_wrote_and_names_the_first_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full rebuild of a large archive writes a file per article: the report must not hold them all."""
+    monkeypatch.setattr(staging, "REPORTED_PATHS", 3)
+    out = tmp_path / "output"
+    report = publish(_entries(), [], make_config(), out)
+    on_disk = set(_snapshot(out))
+    assert report.written_count == len(on_disk) > 3
+    assert len(report.written) == 3 and set(report.written) < on_disk
+    assert sorted(report.changed_feeds) == sorted(BASE + path for path in FEEDS)  # every feed, still
