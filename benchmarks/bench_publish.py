@@ -108,7 +108,7 @@ def stage(name: str, size: int, folder: Path) -> dict[str, Any]:
         started = time.perf_counter()
         report = run_publish(config, store, full=name == "full")
         seconds = time.perf_counter() - started
-    return {"seconds": seconds, "written": len(report.written), "full": report.full, "peak_mb": peak_mb()}
+    return {"seconds": seconds, "written": report.written_count, "full": report.full, "peak_mb": peak_mb()}
 
 
 def child(name: str, size: int, folder: Path) -> dict[str, Any]:
