@@ -182,7 +182,7 @@ def test_no_field_can_add_an_email_header(
     try:
         config = load_config(None, {"site.title": site_title, "smtp.sender": sender}, {})
         maker = DigestEmailMaker(digest, config=config, site_url="https://news.example/", now=NOW)
-        message = maker.message(
+        message = maker.outgoing(
             recipient,
             unsubscribe_url="https://news.example/unsubscribe/t",
             unsubscribe_mailto="mailto:leave@news.example?subject=t",
@@ -193,12 +193,12 @@ def test_no_field_can_add_an_email_header(
         event("refused")
         return
     event("composed")
-    data = message.as_bytes()
+    data = message.data  # the bytes that go on the wire, filled in per recipient
     parsed = message_from_bytes(data, policy=policy.default)
     assert set(parsed.keys()) <= HEADERS, parsed.keys()
     assert parsed.get_all("To") is not None and len(parsed.get_all("To") or []) == 1
     assert [a.addr_spec for a in parsed["To"].addresses] == [recipient.strip()]
-    head = data.split(b"\n\n", 1)[0]
+    head = data.split(b"\r\n\r\n", 1)[0]
     assert b"Bcc" not in head and b"X-Evil" not in head
 
 
