@@ -3,7 +3,7 @@
 Feeds and pages are built from the same ``Story`` so they never disagree on a
 headline, a summary or a link.  Every text field of a ``Story`` is already
 cleaned of characters that XML 1.0 forbids (C0 controls, lone surrogates,
-U+FFFE/U+FFFF; no XML parser would read them) and of C1 controls, which are HTML
+U+FFFE/U+FFFF; feedgen raises on them) and of C1 controls, which are HTML
 parse errors and never belong in newspaper text.
 
 Paths are POSIX, relative to the output folder and to ``site.base_url``.

@@ -2,33 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
 
 import feedparser
-import pytest
 from atomcheck import ATOM, CLOCK, FH, check_atom, make_config, make_entry, parse
-from feedgen.ext.base import BaseEntryExtension, BaseExtension
-from feedgen.feed import FeedGenerator
 
-from digest import __version__
-from digest.config import Config
-from digest.feeds import (
-    ARCHIVE_PAGE_SIZE,
-    ATOM_TYPE,
-    FeedItem,
-    FeedSpec,
-    History,
-    all_spec,
-    digest_item,
-    digests_spec,
-    render_document,
-    section_spec,
-    story_item,
-)
-from digest.output import ICON, absolute_url, clean, one_line, present
+from digest.feeds import ARCHIVE_PAGE_SIZE
 from digest.parse import parse_page
 from digest.publish import build_plan
 from digest.types import Credit, Digest, Entry
@@ -288,97 +268,3 @@ def test_seed_pages_reach_the_feed() -> None:
     titles = {e.title for e in feedparser.parse(data).entries}
     headlines = {" ".join(e.article.title.split()) for e in entries if e.article.title}
     assert headlines and headlines <= titles
-
-
-class _History(BaseExtension):  # type: ignore[misc]
-    """RFC 5005 markup for feedgen, which knows neither ``fh:archive`` nor ``rel="current"``."""
-
-    history = History()
-
-    def extend_ns(self) -> dict[str, str]:
-        return {"fh": FH.strip("{}")}
-
-    def extend_atom(self, feed: Any) -> Any:
-        if self.history.archive:
-            feed.append(feed.makeelement(f"{FH}archive", {}))
-        for rel, href in (("prev-archive", self.history.prev), ("current", self.history.current)):
-            if href:
-                feed.append(feed.makeelement("link", {"rel": rel, "type": ATOM_TYPE, "href": href}))
-        return feed
-
-
-class _EntryLink(BaseEntryExtension):  # type: ignore[misc]
-    """The alternate link with ``rel`` and ``type``, which feedgen 1.0.0 drops (python-feedgen#135)."""
-
-    href = ""
-
-    def extend_atom(self, entry: Any) -> Any:
-        entry.append(entry.makeelement("link", {"rel": "alternate", "type": "text/html", "href": self.href}))
-        return entry
-
-
-def _feedgen_document(
-    spec: FeedSpec, items: Sequence[FeedItem], history: History, self_path: str, config: Config
-) -> bytes:
-    """The same document written through feedgen and lxml: the reference for our direct writer."""
-    base = config.site.base_url
-    fg = FeedGenerator()
-    fg.register_extension("digest", _History, _EntryLink)
-    fg.digest.history = history
-    fg.id(f"tag:{config.site.tag_authority}:feed/{spec.name}")
-    fg.title(clean(spec.title))
-    fg.subtitle(clean(spec.subtitle))
-    fg.language("zh-CN")
-    fg.author({"name": one_line(config.site.author)})
-    fg.icon(absolute_url(base, ICON))
-    fg.generator("digest", version=__version__)
-    fg.link(href=absolute_url(base, self_path), rel="self", type=ATOM_TYPE)
-    fg.link(href=absolute_url(base, spec.page), rel="alternate", type="text/html")
-    if not history.archive:
-        for hub in config.feeds.hubs:
-            fg.link(href=hub, rel="hub")
-    fg.updated(max((item.updated for item in items), default=datetime(1970, 1, 1, tzinfo=UTC)))
-    for item in items:
-        fe = fg.add_entry(order="append")
-        fe.id(item.id)
-        fe.title(item.title)
-        fe.updated(item.updated)
-        fe.published(item.published)
-        for author in item.authors:
-            fe.author({"name": author})
-        for term in item.categories:
-            fe.category({"term": term})
-        fe.content(item.content, type="html")
-        if item.summary:
-            fe.summary(item.summary)
-        fe.digest.href = item.link
-    data: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-    return data
-
-
-@pytest.mark.parametrize("archive", [False, True])
-def test_our_atom_writer_writes_what_feedgen_writes(archive: bool) -> None:
-    """Byte for byte, with hostile text, an empty body, two authors and a base URL to escape."""
-    nasty = "<script>alert('x')</script> & ]]> \x00\x07 \ufffe \ud800 结束\t\r\n\"q\" >"
-    entries = [
-        make_entry(f"标题{nasty}", f"正文{nasty}。", section=f"版块{nasty}", kicker=nasty, uid="0" * 20),
-        make_entry("空正文", "", uid="1" * 20),
-        make_entry(
-            None, "只有正文。第二句。", credits=(Credit("甲", "记者"), Credit("乙", "")), uid="2" * 20
-        ),
-    ]
-    config = make_config(hubs=("http://hub.test/a?x=1&y=2",), base_url='http://example.test/a&b"c')
-    items = [story_item(present(entry, config.tz), config) for entry in entries]
-    digest = Digest(
-        date(2024, 11, 27), CLOCK - timedelta(days=1), CLOCK, ((entries[0].section, tuple(entries)),)
-    )
-    items.append(digest_item(digest, config))
-    history = History(archive, "http://example.test/1.atom?a&b" if archive else "", "http://example.test/c")
-    compared = 0
-    for spec in (all_spec(config), section_spec(config, entries[0].section), digests_spec(config)):
-        for chunk in ([], items[:1], items):
-            ours = render_document(spec, chunk, history, "feeds/x.atom", config)
-            assert ours == _feedgen_document(spec, chunk, history, "feeds/x.atom", config)
-            check_atom(ours)
-            compared += 1
-    assert compared == 9
