@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl
 
 import feedparser
 import httpx
@@ -259,41 +257,3 @@ def test_serve_watches_publishes_serves_locks_and_stops_cleanly(tmp_path: Path) 
             process.kill()
             process.communicate()
 
-
-# --- WebSub ---------------------------------------------------------------------------------------
-
-
-class Hub:
-    """A WebSub hub on loopback that records publish pings (answers 204, or ``status`` when set)."""
-
-    def __init__(self) -> None:
-        self.pings: list[dict[str, str]] = []
-        self.status = 204
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        self.pings.append(dict(parse_qsl(body.decode())))
-        await send({"type": "http.response.start", "status": self.status, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-
-def test_hubs_hear_about_changed_feeds_only(tmp_path: Path) -> None:
-    hub = Hub()
-    with serving(hub) as hub_url:
-        config = make_config(tmp_path, **{"feeds.hubs": f"{hub_url}/, http://127.0.0.1:9/"})
-        shutil.copyfile(ROOT / "examples" / "pages" / "2024-11-27_01.txt", config.paths.source / "a.txt")
-        with Store.open(config.database_url) as store:
-            ingest(config, store, INGESTED)
-            report = run_publish(config, store)
-            assert report.changed_feeds
-            assert sorted(p["hub.url"] for p in hub.pings) == sorted(report.changed_feeds)
-            assert {p["hub.mode"] for p in hub.pings} == {"publish"}
-            hub.pings.clear()
-            assert run_publish(config, store).changed_feeds == () and hub.pings == []
