@@ -15,12 +15,16 @@ import dataclasses
 import errno
 import hashlib
 import logging
+import multiprocessing
 import os
 import re
 import stat as filemode
+import threading
 import time as clock
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -34,7 +38,7 @@ from digest.faults import crash_point
 from digest.parse import parse_page
 from digest.slugs import slugify
 from digest.store import SourceRecord, Store
-from digest.types import Article, Entry, Section
+from digest.types import Article, Entry, Page, Section
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +47,13 @@ DEFAULT_SECTION = "其他"
 PUBLISHED_AT = time(6, 0)
 # Articles on one page get positions below this; the page number multiplies it.
 PAGE_SPAN = 1000
-# Page files read per store transaction.
+# Page files read per store transaction, and the most bytes of them held at once.
 BATCH_FILES = 200
+BATCH_BYTES = 20_000_000
+# Parsing a batch this big in worker processes repays starting them (about 0.1 s).
+POOL_MIN_FILES = 50
+# Pages sent to a worker process at a time: fewer round trips, still an even spread.
+POOL_CHUNK = 4
 # A page's text is tens of kilobytes.  Far beyond that a file is no page (a log, a dump, a
 # runaway export), and one giant article would bloat every feed and email it reached.
 MAX_PAGE_BYTES = 5_000_000
@@ -218,40 +227,125 @@ def _failure_record(path: Path, name: str, reason: str, now: datetime) -> Source
     return SourceRecord(name, hashlib.sha256(stamp.encode()).hexdigest(), info.st_size, mtime, reason, now)
 
 
-def _ingest_file(
-    path: Path, name: str, config: Config, store: Store, now: datetime
-) -> tuple[list[Entry], SourceRecord] | None:
-    """Read one file unless its bytes were seen (None); returns its entries and the record to keep.
+def _decode_and_parse(name: str, data: bytes) -> Page | str:
+    """One page file's bytes → its parsed page, or why it cannot be read.
 
-    A failure seen before (same bytes, or same ``lstat`` for an unreadable
-    entry) returns None too: it was reported when it first happened.
+    Pure, so a worker process can run it: the reason comes back as a string
+    rather than a raised ``SourceError``.
     """
-    seen = store.source(name)
-    try:
-        data, info = _read(path, name)
-    except SourceError as exc:
-        failure = _failure_record(path, name, exc.reason, now)
-        if failure is not None and seen is not None and seen.content_hash == failure.content_hash:
-            return None
-        if failure is not None:
-            store.record_source(failure)
-        raise
-    digest = hashlib.sha256(data).hexdigest()
-    if seen is not None and seen.content_hash == digest:
-        return None
-    mtime = datetime.fromtimestamp(info.st_mtime, UTC)
-    record = SourceRecord(name, digest, len(data), mtime, None, now)
     try:
         text = decode_page(data, name)
-        lines = text.count("\n")
-        if lines > MAX_PAGE_LINES:
-            raise SourceError(name, f"has {lines:,} lines, more than a page can have ({MAX_PAGE_LINES:,})")
     except SourceError as exc:
-        store.record_source(dataclasses.replace(record, last_error=exc.reason))
-        raise
-    page = parse_page(text, name)
-    day = issue_date(name, page.articles, mtime, config.tz)
-    return build_entries(page.articles, name, day, config, now), record
+        return exc.reason
+    lines = text.count("\n")
+    if lines > MAX_PAGE_LINES:
+        return f"has {lines:,} lines, more than a page can have ({MAX_PAGE_LINES:,})"
+    return parse_page(text, name)
+
+
+def _worker_count() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _start_method() -> multiprocessing.context.BaseContext:
+    """How to start parser processes: a fork when this process runs no other thread, else a fork server.
+
+    A fork copies the parent's memory, so it starts in milliseconds; but a
+    fork of a process running other threads (``digest serve``: the web
+    server, the scheduler, the watcher) can copy a lock some thread holds and
+    hang the child.  A fork server is a clean process that forks the workers
+    instead; it costs about half a second to start.
+    """
+    if threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["digest.parse", "digest.decode"])
+    return context
+
+
+class _Parsers:
+    """Parses pages in this process, or on every core once a batch is big enough to repay starting them.
+
+    Parsing is most of an ingest's time and each page is independent, so a
+    whole archive parses on all cores; a page dropped into the folder, or a
+    rescan that finds nothing new, never starts a process.
+    """
+
+    def __init__(self) -> None:
+        self._pool: ProcessPoolExecutor | None = None
+        self._broken = False
+
+    def map(self, todo: Sequence[tuple[SourceRecord, bytes]]) -> Iterator[Page | str]:
+        """Each page's parse result, in order; the work starts now, results arrive as they are taken."""
+        names, blobs = [record.path for record, _ in todo], [data for _, data in todo]
+        wanted = not self._broken and len(todo) >= POOL_MIN_FILES
+        if self._pool is None and wanted and (workers := _worker_count()) > 1:
+            self._pool = ProcessPoolExecutor(workers, mp_context=_start_method())
+        if self._pool is not None:
+            try:
+                return self._pool.map(_decode_and_parse, names, blobs, chunksize=POOL_CHUNK)
+            except BrokenProcessPool:
+                self._give_up()
+        return map(_decode_and_parse, names, blobs)
+
+    def results(
+        self, todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Page | str]
+    ) -> list[Page | str]:
+        """All of ``parsed``; if a worker died (killed, out of memory), the batch parsed here instead."""
+        try:
+            return list(parsed)
+        except BrokenProcessPool:
+            self._give_up()
+            return [_decode_and_parse(record.path, data) for record, data in todo]
+
+    def _give_up(self) -> None:
+        log.warning("a page parser process died; parsing in the service's own process from now on")
+        self._broken = True
+        self.close()
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+
+def _read_batches(
+    files: Sequence[Path], folder: Path, store: Store, now: datetime, errors: list[tuple[str, str]]
+) -> Iterator[list[tuple[SourceRecord, bytes]]]:
+    """The files whose bytes were not seen before, in batches bounded by count and size.
+
+    A file that cannot be read is logged, added to ``errors`` and recorded by
+    its ``lstat``, unless that same failure was recorded before (it was
+    reported when it first happened).
+    """
+    for at in range(0, len(files), BATCH_FILES):
+        chunk = [(path, _source_name(path, folder)) for path in files[at : at + BATCH_FILES]]
+        seen = store.sources([name for _, name in chunk])
+        todo: list[tuple[SourceRecord, bytes]] = []
+        size = 0
+        for path, name in chunk:
+            before = seen.get(name)
+            try:
+                data, info = _read(path, name)
+            except SourceError as exc:
+                failure = _failure_record(path, name, exc.reason, now)
+                if failure is None or before is None or before.content_hash != failure.content_hash:
+                    if failure is not None:
+                        store.record_source(failure)
+                    log.warning("skipped page %s: %s", name, exc.reason)
+                    errors.append((name, exc.reason))
+                continue
+            digest = hashlib.sha256(data).hexdigest()
+            if before is not None and before.content_hash == digest:
+                continue
+            mtime = datetime.fromtimestamp(info.st_mtime, UTC)
+            todo.append((SourceRecord(name, digest, len(data), mtime, None, now), data))
+            size += len(data)
+            if size >= BATCH_BYTES:
+                yield todo
+                todo, size = [], 0
+        if todo:
+            yield todo
 
 
 def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | None = None) -> IngestReport:
@@ -263,22 +357,20 @@ def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | 
         files.extend(scan(target) if target.is_dir() else [target])
     errors: list[tuple[str, str]] = []
     read = articles = new = changed = 0
-    # A batch of files at a time: memory stays flat on any archive, and the store
-    # gets one transaction per batch instead of one per article.
-    for at in range(0, len(files), BATCH_FILES):
+
+    def store_batch(todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Page | str]) -> None:
+        nonlocal read, articles, new, changed
         entries: list[Entry] = []
         records: list[SourceRecord] = []
-        for path in files[at : at + BATCH_FILES]:
-            name = _source_name(path, folder)
-            try:
-                outcome = _ingest_file(path, name, config, store, now)
-            except SourceError as exc:
-                log.warning("skipped page %s: %s", name, exc.reason)
-                errors.append((name, exc.reason))
+        for (record, _), page in zip(todo, parsers.results(todo, parsed), strict=True):
+            if isinstance(page, str):
+                store.record_source(dataclasses.replace(record, last_error=page))
+                log.warning("skipped page %s: %s", record.path, page)
+                errors.append((record.path, page))
                 continue
-            if outcome is not None:
-                entries.extend(outcome[0])
-                records.append(outcome[1])
+            day = issue_date(record.path, page.articles, record.mtime, config.tz)
+            entries.extend(build_entries(page.articles, record.path, day, config, now))
+            records.append(record)
         crash_point("ingest.before_upsert")
         upserted = store.upsert_entries(entries)
         crash_point("ingest.after_upsert")
@@ -287,6 +379,21 @@ def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | 
         crash_point("ingest.after_record_sources")
         read, articles = read + len(records), articles + len(entries)
         new, changed = new + upserted.new, changed + upserted.changed
+
+    # A batch at a time: memory stays flat on any archive, and the store gets one transaction per
+    # batch instead of one per article.  While one batch is stored the next one is being parsed.
+    parsers = _Parsers()
+    try:
+        pending: tuple[list[tuple[SourceRecord, bytes]], Iterator[Page | str]] | None = None
+        for todo in _read_batches(files, folder, store, now, errors):
+            parsed = parsers.map(todo)
+            if pending is not None:
+                store_batch(*pending)
+            pending = (todo, parsed)
+        if pending is not None:
+            store_batch(*pending)
+    finally:
+        parsers.close()
     report = IngestReport(
         files=len(files),
         read=read,

@@ -481,9 +481,17 @@ class Store:
 
     def source(self, path: str) -> SourceRecord | None:
         """What was recorded for a page file, if anything."""
+        return self.sources([path]).get(path)
+
+    def sources(self, paths: Sequence[str]) -> dict[str, SourceRecord]:
+        """``source`` for many files in one transaction: the records found, by path."""
+        found: dict[str, SourceRecord] = {}
         with self._begin() as conn:
-            row = conn.execute(sa.select(sources).where(sources.c.path == path)).first()
-        return SourceRecord(**row._asdict()) if row else None
+            for at in range(0, len(paths), _IN_BATCH):
+                chosen = sa.select(sources).where(sources.c.path.in_(paths[at : at + _IN_BATCH]))
+                for row in conn.execute(chosen):
+                    found[row.path] = SourceRecord(**row._asdict())
+        return found
 
     def record_source(self, record: SourceRecord) -> None:
         """Remember a page file's hash and outcome (``last_error`` None when it was read fine)."""

@@ -11,10 +11,19 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from digest import ingest as ingest_module
 from digest.config import Config
-from digest.ingest import date_from_datelines, date_from_name, ingest, issue_date, page_number, scan
+from digest.ingest import (
+    _decode_and_parse,
+    date_from_datelines,
+    date_from_name,
+    ingest,
+    issue_date,
+    page_number,
+    scan,
+)
 from digest.store import Store
-from digest.types import Article
+from digest.types import Article, Page
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE = "● 要闻\n\n# 示例标题一\n\n第一篇的正文。\n\n# 示例标题二\n\n第二篇的正文。\n"
@@ -154,3 +163,67 @@ def test_seed_pages_ingest(config: Config, store: Store, now: datetime, seeds: P
     # Pages of one day may repeat a headline (a column name); each identity is stored once.
     assert report.new == len(store.entries()) == len({e.uid for e in store.entries()})
     assert {e.source for e in store.entries()} == {p.name for p in seeds.glob("*.txt")}
+
+
+# Worker processes of a large ingest: module-level stand-ins for the parse function, so a worker
+# process can find them by name.  They learn where to report through the environment it inherits.
+def _parse_noting_the_process(name: str, data: bytes) -> Page | str:
+    Path(os.environ["DIGEST_TEST_PIDS"], str(os.getpid())).touch()
+    return _decode_and_parse(name, data)
+
+
+def _parse_dying_in_a_worker(name: str, data: bytes) -> Page | str:
+    if os.getpid() != int(os.environ["DIGEST_TEST_PARENT"]):
+        os._exit(1)  # as if the kernel killed it for memory
+    return _decode_and_parse(name, data)
+
+
+def _pages_of_many_files(config: Config, seeds: Path) -> None:
+    for index, path in enumerate(sorted(seeds.glob("*.txt")) * 4):
+        shutil.copy(path, config.paths.source / f"2024-11-{index + 1:02d}_01.txt")
+    put(config.paths.source, "2024-11-30_01.txt", b"\x89PNG\x00\x00\x00\x01binary")
+
+
+def _stored(store: Store) -> set[tuple[str, str, Article]]:
+    return {(e.uid, e.source, e.article) for e in store.entries()}
+
+
+def test_worker_processes_parse_a_large_ingest_as_this_process_would(
+    config: Config, store: Store, now: datetime, seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pages_of_many_files(config, seeds)
+    with Store.open(f"sqlite:///{tmp_path / 'inline.sqlite3'}") as inline:
+        expected = ingest(config, inline, now)
+        wanted = _stored(inline)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    monkeypatch.setenv("DIGEST_TEST_PIDS", str(pids))
+    monkeypatch.setattr(ingest_module, "_decode_and_parse", _parse_noting_the_process)
+    monkeypatch.setattr(ingest_module, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(ingest_module, "BATCH_FILES", 8)  # several batches: one parses while one is stored
+    monkeypatch.setattr(ingest_module, "_worker_count", lambda: 2)
+    report = ingest(config, store, now)
+    assert {int(p.name) for p in pids.iterdir()} - {os.getpid()}, "no page was parsed in a worker process"
+    assert (report.read, report.new, report.failed) == (expected.read, expected.new, 1) and report.new > 20
+    assert report.errors == expected.errors
+    assert _stored(store) == wanted
+
+
+def test_a_worker_that_dies_leaves_its_pages_to_this_process(
+    config: Config,
+    store: Store,
+    now: datetime,
+    seeds: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    _pages_of_many_files(config, seeds)
+    monkeypatch.setenv("DIGEST_TEST_PARENT", str(os.getpid()))
+    monkeypatch.setattr(ingest_module, "_decode_and_parse", _parse_dying_in_a_worker)
+    monkeypatch.setattr(ingest_module, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(ingest_module, "_worker_count", lambda: 2)
+    with caplog.at_level(logging.WARNING, logger="digest.ingest"):
+        report = ingest(config, store, now)
+    assert (report.read, report.failed) == (20, 1)
+    assert len({e.source for e in store.entries()}) == 20
+    assert any("parser process died" in r.getMessage() for r in caplog.records)
