@@ -140,8 +140,9 @@ def measure(articles: int, work: Path = WORK) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--articles", type=int, default=1000, help="archive size")
+    parser.add_argument("--work", type=Path, default=WORK, help="where pages and output go")
     args = parser.parse_args()
-    print(json.dumps(measure(args.articles), indent=2))
+    print(json.dumps(measure(args.articles, args.work), indent=2))
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from digest.feeds import all_spec
 from digest.mail import Mailer, compose_confirmation_email
 from digest.output import ALL_FEED, DIGESTS_INDEX, INDEX, SUBSCRIBE, feed_path, root_prefix
 from digest.server import ASGIApp, Receive, Scope, Send
-from digest.site import Chrome, Link, environment
+from digest.site import Chrome, Link, environment, make_chrome
 from digest.store import Store, Subscriber
 from digest.tokens import Purpose, TokenError, sign, verify
 
@@ -533,17 +533,13 @@ class _SubscriptionApp:
 
     def _chrome(self, path: str, title: str) -> Chrome:
         root = self._root(path)
-        return Chrome(
-            site_title=self._site,
-            page_title=f"{title} · {self._site}",
-            root=root,
-            nav=(
-                Link("首页", root + INDEX),
-                Link("每日摘要", root + DIGESTS_INDEX),
-                Link("订阅", root + SUBSCRIBE),
-            ),
-            feeds=(Link(all_spec(self._config).title, root + feed_path(ALL_FEED)),),
+        nav = (
+            Link("首页", root + INDEX),
+            Link("每日摘要", root + DIGESTS_INDEX),
+            Link("订阅", root + SUBSCRIBE),
         )
+        feeds = (Link(all_spec(self._config).title, root + feed_path(ALL_FEED)),)
+        return make_chrome(self._site, title, root, nav, feeds)
 
     @staticmethod
     def _root(path: str) -> str:
