@@ -318,6 +318,10 @@ def subscription_document(
     return path, render_document(spec, items[::-1], History(prev=newest), path, config)
 
 
+# Puts ``document(*args)``, a (path, bytes) pair: at once, or once a worker process has drawn it.
+RenderDocument = Callable[..., None]
+
+
 class FeedWriter:
     """Builds every document of one feed from its items in feed order, a page at a time.
 
@@ -327,13 +331,11 @@ class FeedWriter:
     arrived while a rebuild ran) are left for the next publish.
     """
 
-    def __init__(
-        self, spec: FeedSpec, layout: Layout, config: Config, put: Callable[[str, bytes], None]
-    ) -> None:
+    def __init__(self, spec: FeedSpec, layout: Layout, config: Config, render: RenderDocument) -> None:
         self.spec = spec
         self.layout = layout
         self.config = config
-        self.put = put
+        self.render = render
         self._number = 1
         self._count = 0
         self._buffer: list[FeedItem] = []
@@ -347,13 +349,13 @@ class FeedWriter:
         if self._number <= self.layout.pages:
             start, stop = self.layout.bounds(self._number)
             if len(self._buffer) == stop - start:
-                self.put(*archive_document(self.spec, self.layout, self._number, self._buffer, self.config))
+                self.render(archive_document, self.spec, self.layout, self._number, self._buffer, self.config)
                 self._number += 1
                 self._buffer = []
 
     def close(self) -> None:
         """Render the subscription document from the newest items."""
-        self.put(*subscription_document(self.spec, self.layout, self._buffer, self.config))
+        self.render(subscription_document, self.spec, self.layout, self._buffer, self.config)
 
 
 def opml(specs: Sequence[FeedSpec], config: Config) -> bytes:

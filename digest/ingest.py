@@ -15,11 +15,9 @@ import dataclasses
 import errno
 import hashlib
 import logging
-import multiprocessing
 import os
 import re
 import stat as filemode
-import threading
 import time as clock
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from digest import identity
+from digest import identity, workers
 from digest.config import Config
 from digest.decode import decode_page
 from digest.errors import SourceError
@@ -243,26 +241,6 @@ def _decode_and_parse(name: str, data: bytes) -> Page | str:
     return parse_page(text, name)
 
 
-def _worker_count() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _start_method() -> multiprocessing.context.BaseContext:
-    """How to start parser processes: a fork when this process runs no other thread, else a fork server.
-
-    A fork copies the parent's memory, so it starts in milliseconds; but a
-    fork of a process running other threads (``digest serve``: the web
-    server, the scheduler, the watcher) can copy a lock some thread holds and
-    hang the child.  A fork server is a clean process that forks the workers
-    instead; it costs about half a second to start.
-    """
-    if threading.active_count() == 1:
-        return multiprocessing.get_context("fork")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["digest.parse", "digest.decode"])
-    return context
-
-
 class _Parsers:
     """Parses pages in this process, or on every core once a batch is big enough to repay starting them.
 
@@ -279,8 +257,8 @@ class _Parsers:
         """Each page's parse result, in order; the work starts now, results arrive as they are taken."""
         names, blobs = [record.path for record, _ in todo], [data for _, data in todo]
         wanted = not self._broken and len(todo) >= POOL_MIN_FILES
-        if self._pool is None and wanted and (workers := _worker_count()) > 1:
-            self._pool = ProcessPoolExecutor(workers, mp_context=_start_method())
+        if self._pool is None and wanted:
+            self._pool = workers.pool(["digest.parse", "digest.decode"])
         if self._pool is not None:
             try:
                 return self._pool.map(_decode_and_parse, names, blobs, chunksize=POOL_CHUNK)

@@ -34,12 +34,17 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import cache
+from itertools import islice
 from pathlib import Path
+from typing import Any, TypeVar
 
-from digest import __version__
+from digest import __version__, workers
 from digest.catalog import Catalog, MemoryCatalog
 from digest.config import Config
 from digest.digests import build_digest
@@ -67,11 +72,17 @@ from digest.types import Digest, Entry, Section
 log = logging.getLogger(__name__)
 
 Put = Callable[[str, bytes], None]
+T = TypeVar("T")
 
 # Hidden (the server never serves dot files); holds the token of the build the folder is from.
 MARKER = ".digest-publish"
 # Past this many changed articles one streaming rebuild is cheaper than per-article rank queries.
 INCREMENTAL_LIMIT = 2000
+# A full build of this many articles draws on every core: it repays starting the workers.
+POOL_MIN_ARTICLES = 500
+# Articles a worker draws per task; documents being drawn at once (each holds its entries).
+ARTICLE_BATCH = 50
+DOCUMENTS_IN_FLIGHT = 8
 # The code whose output the folder holds: a change to any of these means a full rebuild.
 _RENDERING_MODULES = ("catalog", "digests", "feeds", "output", "publish", "site")
 
@@ -143,7 +154,12 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
             seq = store.mark_all_published()
             crash_point("publish.full_after_reset")
             with store.snapshot():
-                sections = render_all(store, config, stager.put)
+                try:
+                    sections = render_all(store, config, stager.put, parallel=True)
+                except BrokenProcessPool:
+                    # A worker killed (out of memory?): what it staged is put again, here.
+                    log.warning("a page render process died; rendering the full build in this process")
+                    sections = render_all(store, config, stager.put)
             crash_point("publish.after_stage")
             committed, removed = stager.commit()
             removed += stager.prune()
@@ -173,9 +189,13 @@ def _incremental(changes: Sequence[tuple[Entry, str | None]], known: Sequence[Se
     )
 
 
-def render_all(catalog: Catalog, config: Config, put: Put) -> list[Section]:
+def render_all(catalog: Catalog, config: Config, put: Put, parallel: bool = False) -> list[Section]:
     """Render every document from ``catalog`` into ``put(path, bytes)``, streaming the entries;
-    returns the sections, in the navigation's order."""
+    returns the sections, in the navigation's order.
+
+    ``parallel``: a big archive's article pages and feed documents are drawn
+    in worker processes, one per core (``put`` still runs in this process).
+    """
     sections = catalog.feed_sections()
     site = Site(config, sections)
     for path, data in site.static().items():
@@ -189,32 +209,116 @@ def render_all(catalog: Catalog, config: Config, put: Put) -> list[Section]:
             )
         )
     specs = _feed_specs(config, sections)
-    # One pass over the archive feeds every article feed and writes the article pages on the way.
-    writers = {
-        slug: FeedWriter(spec, Layout(spec.name, catalog.feed_count(slug), config.feeds.size), config, put)
-        for spec, slug in specs
-    }
-    for entry in catalog.feed_stream():
-        story = present(entry, config.tz)
-        put(*site.article(story))
-        item = story_item(story, config)
-        writers[None].add(item)
-        writers[entry.section.slug].add(item)
-    for writer in writers.values():
+    counts = {slug: catalog.feed_count(slug) for _, slug in specs}
+    pool = None
+    if parallel and counts[None] >= POOL_MIN_ARTICLES:
+        pool = workers.pool(["digest.publish"], _start_worker, (config, sections))
+    try:
+        draw = _Drawing(site, config, put, pool)
+        writers = {
+            slug: FeedWriter(spec, Layout(spec.name, counts[slug], config.feeds.size), config, draw.document)
+            for spec, slug in specs
+        }
+        # One pass over the archive feeds every article feed and writes the article pages on the way.
+        for entry, item in draw.articles(catalog.feed_stream()):
+            writers[None].add(item)
+            writers[entry.section.slug].add(item)
+        for writer in writers.values():
+            writer.close()
+        records = catalog.digests()
+        put(*site.digests([(r.day, r.count) for r in records]))
+        ordered = _digest_order(records)
+        layout = Layout(DIGESTS_FEED, len(ordered), config.feeds.size)
+        writer = FeedWriter(digests_spec(config), layout, config, draw.document)
+        for record in ordered:
+            digest = _digest(catalog, record)
+            put(*site.digest(digest))
+            writer.add(digest_item(digest, config))
         writer.close()
-    records = catalog.digests()
-    put(*site.digests([(r.day, r.count) for r in records]))
-    ordered = _digest_order(records)
-    writer = FeedWriter(
-        digests_spec(config), Layout(DIGESTS_FEED, len(ordered), config.feeds.size), config, put
-    )
-    for record in ordered:
-        digest = _digest(catalog, record)
-        put(*site.digest(digest))
-        writer.add(digest_item(digest, config))
-    writer.close()
+        draw.finish()
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     put(OPML, opml([*(spec for spec, _ in specs), digests_spec(config)], config))
     return sections
+
+
+def _articles(site: Site, config: Config, entries: Sequence[Entry]) -> list[tuple[str, bytes, FeedItem]]:
+    """The page and the feed entry of each article: pure, so a worker process can draw them."""
+    drawn = []
+    for entry in entries:
+        story = present(entry, config.tz)
+        path, page = site.article(story)
+        drawn.append((path, page, story_item(story, config)))
+    return drawn
+
+
+# What a worker process draws with: the site of the build it serves (set as the worker starts).
+_worker_site: Site | None = None
+
+
+def _start_worker(config: Config, sections: Sequence[Section]) -> None:
+    global _worker_site
+    _worker_site = Site(config, sections)
+
+
+def _articles_in_worker(entries: Sequence[Entry]) -> list[tuple[str, bytes, FeedItem]]:
+    if _worker_site is None:
+        raise RuntimeError("a render worker was started without its site")
+    return _articles(_worker_site, _worker_site.config, entries)
+
+
+class _Drawing:
+    """Draws the article pages and feed documents of a full build, here or in worker processes.
+
+    Whatever is drawn is handed to ``put`` in this process only (the staging
+    is not shared), and at most a few batches wait at any time: memory stays
+    flat however big the archive.
+    """
+
+    def __init__(self, site: Site, config: Config, put: Put, pool: ProcessPoolExecutor | None) -> None:
+        self._site = site
+        self._config = config
+        self._put = put
+        self._pool = pool
+        self._documents: deque[Future[tuple[str, bytes]]] = deque()
+
+    def articles(self, entries: Iterable[Entry]) -> Iterator[tuple[Entry, FeedItem]]:
+        """Put each entry's page; yields the entry and its feed item, in the order of ``entries``."""
+        sent: deque[list[Entry]] = deque()
+
+        def batches() -> Iterator[list[Entry]]:
+            for batch in _batches(entries, ARTICLE_BATCH):
+                sent.append(batch)
+                yield batch
+
+        drawn: Iterator[list[tuple[str, bytes, FeedItem]]]
+        if self._pool is None:
+            drawn = (_articles(self._site, self._config, batch) for batch in batches())
+        else:
+            drawn = workers.ordered(self._pool, _articles_in_worker, batches(), 2 * workers.cpu_count())
+        for pages in drawn:
+            for entry, (path, page, item) in zip(sent.popleft(), pages, strict=True):
+                self._put(path, page)
+                yield entry, item
+            self._collect(DOCUMENTS_IN_FLIGHT)
+
+    def document(self, draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
+        """Put ``draw(*args)``, a feed document's path and bytes."""
+        if self._pool is None:
+            self._put(*draw(*args))
+            return
+        self._documents.append(self._pool.submit(draw, *args))
+        self._collect(DOCUMENTS_IN_FLIGHT)
+
+    def finish(self) -> None:
+        """Put every document still being drawn."""
+        self._collect(0)
+
+    def _collect(self, limit: int) -> None:
+        """Put the documents drawn so far, waiting for the oldest while more than ``limit`` wait."""
+        while self._documents and (self._documents[0].done() or len(self._documents) > limit):
+            self._put(*self._documents.popleft().result())
 
 
 def _render_changes(
@@ -329,6 +433,13 @@ def _digest(catalog: Catalog, record: DigestRecord) -> Digest:
     return build_digest(
         catalog.entries_first_seen(record.since, record.until), record.day, record.since, record.until
     )
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _stories(entries: Iterable[Entry], config: Config) -> list[Story]:

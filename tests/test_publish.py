@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -15,7 +16,8 @@ import pytest
 from atomcheck import ATOM, CLOCK, check_atom, make_config, make_entry, parse
 from test_server import serving
 
-from digest import staging
+from digest import publish as publish_module
+from digest import staging, workers
 from digest.config import Config
 from digest.errors import PublishError
 from digest.feeds import ARCHIVE_PAGE_SIZE
@@ -388,3 +390,55 @@ def test_a_large_publish_counts_what_it_wrote_and_names_the_first_paths(
     assert report.written_count == len(on_disk) > 3
     assert len(report.written) == 3 and set(report.written) < on_disk
     assert sorted(report.changed_feeds) == sorted(BASE + path for path in FEEDS)  # every feed, still
+
+
+def _drawing_on_every_core(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Make a small build draw in worker processes (two, whatever this machine has); returns the
+    pools made, to show they were."""
+    made: list[object] = []
+    make_pool = workers.pool
+
+    def recorded(*args: object, **kwargs: object) -> object:
+        made.append(make_pool(*args, **kwargs))  # type: ignore[arg-type]
+        return made[-1]
+
+    monkeypatch.setattr(workers, "cpu_count", lambda: 2)
+    monkeypatch.setattr(workers, "pool", recorded)
+    monkeypatch.setattr(publish_module, "POOL_MIN_ARTICLES", 10)
+    monkeypatch.setattr(publish_module, "ARTICLE_BATCH", 7)  # batches end mid-feed-page
+    monkeypatch.setattr(publish_module, "DOCUMENTS_IN_FLIGHT", 2)
+    return made
+
+
+def test_a_full_build_drawn_in_worker_processes_is_the_same_build(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(size=5)
+    store.upsert_entries([_article(i, ("要闻", "经济", "文化")[i % 3]) for i in range(230)])
+    since, until = CLOCK - timedelta(days=1), CLOCK + timedelta(hours=1)
+    store.save_digest(DigestRecord(CLOCK.date(), since, until, until, 60))
+    made = _drawing_on_every_core(monkeypatch)
+    report = publish_store(store, config, tmp_path / "output", full=True)
+    assert len(made) == 1 and made[0] is not None
+    assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
+
+
+def _draw_dying_in_a_worker(entries: list[Entry]) -> object:
+    if os.getpid() != int(os.environ["DIGEST_TEST_PARENT"]):
+        os._exit(1)  # as if the kernel killed it for memory
+    raise AssertionError("only workers draw through this")
+
+
+def test_a_render_worker_that_dies_leaves_the_build_to_this_process(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    config = make_config(size=5)
+    store.upsert_entries([_article(i, ("要闻", "经济")[i % 2]) for i in range(120)])
+    _drawing_on_every_core(monkeypatch)
+    monkeypatch.setenv("DIGEST_TEST_PARENT", str(os.getpid()))
+    monkeypatch.setattr(publish_module, "_articles_in_worker", _draw_dying_in_a_worker)
+    with caplog.at_level(logging.WARNING, logger="digest.publish"):
+        report = publish_store(store, config, tmp_path / "output", full=True)
+    assert any("render process died" in r.getMessage() for r in caplog.records)
+    assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
+    assert not [p for p in (tmp_path / "output").rglob("*.tmp")]
