@@ -6,7 +6,9 @@
 ``publish`` then renders it: a full build into an empty output folder, a
 no-op publish, and the latency of one new page on top of the archive
 (ingest of that page + incremental publish; the aim is at most 1 s at 100k
-articles).  ``all`` runs the two stages as child processes and prints both.
+articles).  ``all`` runs the two stages as child processes and prints both,
+then times the same full build as two ``digest`` commands (interpreter start
+included, the way Pelican's build is timed).
 Figures are printed as JSON on stdout.
 """
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -122,6 +125,27 @@ def stage_publish(articles: int, work: Path, database: str | None) -> dict[str, 
     }
 
 
+def stage_commands(articles: int, work: Path) -> dict[str, Any]:
+    """The same full build as the ``digest`` commands an operator runs, each its own process
+    (interpreter start and imports included, as Pelican's build is timed): ``digest ingest``
+    into a fresh SQLite database, then ``digest publish --full`` into an empty folder."""
+    pages_dir, run = folders(articles, work)
+    commands = run / "commands"
+    shutil.rmtree(commands, ignore_errors=True)
+    digest = Path(sys.executable).parent / "digest"
+    common = ["--source", str(pages_dir), "--data", str(commands / "data"), "--output", str(commands / "out")]
+    # Outside the checkout, whose config.toml would otherwise apply; and no DIGEST_* from the caller.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    commands.mkdir(parents=True)
+    seconds = {}
+    for name, argv in (("ingest", ["ingest"]), ("publish", ["publish", "--full"])):
+        started = time.perf_counter()
+        subprocess.run([digest, *argv, *common], check=True, stdout=subprocess.DEVNULL, env=env, cwd=commands)
+        seconds[name] = time.perf_counter() - started
+    shutil.rmtree(commands, ignore_errors=True)
+    return {"ingest_seconds": seconds["ingest"], "publish_seconds": seconds["publish"]}
+
+
 def run_stage(stage: str, articles: int, work: Path, database: str | None) -> dict[str, Any]:
     """Run one stage in a child process (its own peak memory) and return its figures."""
     argv = [sys.executable, __file__, "--stage", stage, "--articles", str(articles), "--work", str(work)]
@@ -141,6 +165,7 @@ def measure(articles: int, work: Path = WORK, database: str | None = None) -> di
     return {
         "ingest": run_stage("ingest", articles, work, database),
         "publish": run_stage("publish", articles, work, database),
+        "commands": stage_commands(articles, work),
     }
 
 

@@ -15,19 +15,17 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest import __version__
 from digest.config import Config, load_config, path_problems, read_config, value_problems
-from digest.decode import decode_page
 from digest.errors import AlreadyRunningError, ConfigError, DigestError, SourceError
-from digest.health import describe, health_report, load_state
-from digest.ingest import ingest
-from digest.jobs import run_digest, run_publish
-from digest.mail import make_mailer
-from digest.parse import parse_page
-from digest.parse_report import page_json, render_page
-from digest.store import DeliverySummary, Store, Subscriber
-from digest.subscriptions import AddressError, normalize_address, parse_subscriber_csv
+
+if TYPE_CHECKING:
+    from digest.store import DeliverySummary, Store
+
+# Each command imports what it needs when it runs: importing every module (the database layer,
+# the mailer, the HTTP client, pinyin tables) made even ``digest --help`` take most of a second.
 
 DEFAULT_CONFIG = Path("config.toml")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -70,6 +68,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
+    from digest.ingest import ingest
+    from digest.store import Store
+
     config = _config(args)
     paths = [Path(p).absolute() for p in args.paths] or None
     for path in paths or []:
@@ -85,6 +86,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from digest.jobs import run_publish
+    from digest.store import Store
+
     config = _config(args)
     with Store.open(config.database_url) as store:
         report = run_publish(config, store, full=args.full)
@@ -97,6 +101,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    from digest.decode import decode_page
+    from digest.parse import parse_page
+    from digest.parse_report import page_json, render_page
+
     failed = 0
     for name in args.files:
         path = Path(name)
@@ -119,6 +127,10 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_send_digest(args: argparse.Namespace) -> int:
+    from digest.jobs import run_digest
+    from digest.mail import make_mailer
+    from digest.store import Store
+
     config = _config(args)
     to = _email(args.to) if args.to else None
     with Store.open(config.database_url) as store:
@@ -152,6 +164,8 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from digest.store import Store
+
     try:
         config = read_config(_config_path(args), _overrides(args), os.environ)
     except ConfigError as exc:
@@ -177,7 +191,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from digest.health import describe, health_report, load_state
     from digest.service import lock_holder
+    from digest.store import Store
 
     config = _config(args)
     with Store.open(config.database_url) as store:
@@ -200,6 +216,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _delivery_summary(config: Config) -> DeliverySummary:
+    from digest.store import Store
+
     """The delivery ledger's counts, next retry and latest error."""
     with Store.open(config.database_url) as store:
         return store.delivery_summary()
@@ -218,6 +236,8 @@ def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
 
 def _email(address: str) -> str:
     """The address in one spelling, so ``Reader@X`` and ``reader@x`` are one subscriber."""
+    from digest.subscriptions import AddressError, normalize_address
+
     try:
         return normalize_address(address)
     except AddressError as exc:
@@ -227,6 +247,8 @@ def _email(address: str) -> str:
 
 
 def cmd_subscribers(args: argparse.Namespace) -> int:
+    from digest.store import Store, Subscriber
+
     config = _config(args)
     with Store.open(config.database_url) as store:
         if args.action == "add":
@@ -251,6 +273,9 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
 
 def _import(store: Store, path: Path) -> int:
     """Add every good row of a CSV file as a confirmed subscriber; report each bad line."""
+    from digest.store import Subscriber
+    from digest.subscriptions import parse_subscriber_csv
+
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
