@@ -108,7 +108,8 @@ def parse_credits(text: str) -> tuple[Credit, ...] | None:
                 flush(token.rstrip("：:"))
                 continue
             flush()
-            role = token.rstrip("：:")
+            # A role still waiting for a name ("文/图 本报记者 孟和朝鲁") shares it with this one.
+            role = f"{role} {token.rstrip('：:')}" if unnamed else token.rstrip("：:")
             unnamed = True
             continue
         if token in ("摄", "报道"):
@@ -120,7 +121,7 @@ def parse_credits(text: str) -> tuple[Credit, ...] | None:
         prefixed = _ROLE_PREFIX.match(token)
         if prefixed and _NAME.match(prefixed.group(2).rstrip("摄")):
             flush()
-            role = prefixed.group(1)
+            role = f"{role} {prefixed.group(1)}" if unnamed else prefixed.group(1)
             token = prefixed.group(2)
         photo = ""
         suffix = _PHOTO_SUFFIX.search(token)

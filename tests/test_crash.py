@@ -172,6 +172,9 @@ def start(tmp_path_factory: pytest.TempPathFactory) -> Start:
 def _copy(start: Start, into: Path, sink: SmtpSink | None, port: int = 8080) -> Config:
     shutil.copytree(start.folder, into, symlinks=True)
     _write_config(into, start.digest_time, sink, port)
+    # The copies are new files: the start-up rescan leaves files written moments ago until they
+    # settle, and a command that crashes early may take less time than that.
+    time.sleep(SETTLE_SECONDS + 0.1)
     return _config(into)
 
 
@@ -187,7 +190,6 @@ class Outcome:
 def reference(start: Start, tmp_path_factory: pytest.TempPathFactory) -> Outcome:
     with SmtpSink() as sink:
         config = _copy(start, tmp_path_factory.mktemp("reference") / "run", sink)
-        time.sleep(SETTLE_SECONDS + 0.1)  # the start-up rescan leaves files written moments ago
         _start_up(config)
         assert sorted(copies(sink).values()) == [1] * len(SUBSCRIBERS)
     with Store.open(config.database_url) as store:

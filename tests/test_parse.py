@@ -6,8 +6,9 @@ real seed pages are scored separately in test_parse_seeds.py.
 
 from __future__ import annotations
 
+from digest.bylines import parse_credits
 from digest.parse import parse_page
-from digest.types import Kind
+from digest.types import Credit, Kind
 
 
 def only(text: str):  # type: ignore[no-untyped-def]
@@ -87,9 +88,7 @@ def test_vertical_headline_and_byline() -> None:
 
 
 def test_doubled_running_head_names_the_section_and_is_dropped() -> None:
-    page = parse_page(
-        "山城新貌山城新貌··特别报道特别报道\n\n# 新桥通车\n\n本报讯(记者 甲乙)新桥今天通车。\n"
-    )
+    page = parse_page("山城新貌山城新貌··特别报道特别报道\n\n# 新桥通车\n\n本报讯(记者 甲乙)新桥今天通车。\n")
     article = page.articles[0]
     assert article.section == "特别报道"
     assert "特别报道" not in article.body
@@ -225,3 +224,12 @@ def test_opinion_column_is_commentary_but_news_briefs_are_not() -> None:
         "● 评论\n\n# 读书的人多了\n\n图书馆里座无虚席。\n\n● 社会速评\n\n# 新桥通车\n\n新桥今天通车。\n"
     )
     assert [a.kind for a in page.articles] == [Kind.COMMENTARY, Kind.NEWS]
+
+
+def test_a_role_waiting_for_its_name_keeps_its_words() -> None:
+    """Two roles before one name: both are the name's, none of the words vanish."""
+    assert parse_credits("文/图 本报记者 孟和朝鲁") == (Credit("孟和朝鲁", "文/图 本报记者"),)
+    assert parse_credits("记者 记者本报") == (Credit("本报", "记者 记者"),)
+    two = (Credit("张三", "本报记者"), Credit("李四", "通讯员"))
+    assert parse_credits("本报记者 张三 通讯员 李四") == two
+    assert parse_credits("记者 通讯员") is None  # roles and no one: not a byline
