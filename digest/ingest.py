@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import errno
+import functools
 import hashlib
 import logging
 import os
@@ -241,6 +242,15 @@ def _decode_and_parse(name: str, data: bytes) -> Page | str:
     return parse_page(text, name)
 
 
+def _page_entries(record: SourceRecord, data: bytes, config: Config, now: datetime) -> list[Entry] | str:
+    """One page file's entries, or why it cannot be read (pure: a worker process may run it)."""
+    page = _decode_and_parse(record.path, data)
+    if isinstance(page, str):
+        return page
+    day = issue_date(record.path, page.articles, record.mtime, config.tz)
+    return build_entries(page.articles, record.path, day, config, now)
+
+
 class _Parsers:
     """Parses pages in this process, or on every core once a batch is big enough to repay starting them.
 
@@ -249,32 +259,33 @@ class _Parsers:
     rescan that finds nothing new, never starts a process.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, config: Config, now: datetime) -> None:
         self._pool: ProcessPoolExecutor | None = None
         self._broken = False
+        self._work = functools.partial(_page_entries, config=config, now=now)
 
-    def map(self, todo: Sequence[tuple[SourceRecord, bytes]]) -> Iterator[Page | str]:
-        """Each page's parse result, in order; the work starts now, results arrive as they are taken."""
-        names, blobs = [record.path for record, _ in todo], [data for _, data in todo]
+    def map(self, todo: Sequence[tuple[SourceRecord, bytes]]) -> Iterator[list[Entry] | str]:
+        """Each page's entries, in order; the work starts now, results arrive as they are taken."""
+        records, blobs = [record for record, _ in todo], [data for _, data in todo]
         wanted = not self._broken and len(todo) >= POOL_MIN_FILES
         if self._pool is None and wanted:
             self._pool = workers.pool(["digest.parse", "digest.decode"])
         if self._pool is not None:
             try:
-                return self._pool.map(_decode_and_parse, names, blobs, chunksize=POOL_CHUNK)
+                return self._pool.map(self._work, records, blobs, chunksize=POOL_CHUNK)
             except BrokenProcessPool:
                 self._give_up()
-        return map(_decode_and_parse, names, blobs)
+        return map(self._work, records, blobs)
 
     def results(
-        self, todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Page | str]
-    ) -> list[Page | str]:
+        self, todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[list[Entry] | str]
+    ) -> list[list[Entry] | str]:
         """All of ``parsed``; if a worker died (killed, out of memory), the batch parsed here instead."""
         try:
             return list(parsed)
         except BrokenProcessPool:
             self._give_up()
-            return [_decode_and_parse(record.path, data) for record, data in todo]
+            return [self._work(record, data) for record, data in todo]
 
     def _give_up(self) -> None:
         log.warning("a page parser process died; parsing in the service's own process from now on")
@@ -336,18 +347,17 @@ def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | 
     errors: list[tuple[str, str]] = []
     read = articles = new = changed = 0
 
-    def store_batch(todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Page | str]) -> None:
+    def store_batch(todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[list[Entry] | str]) -> None:
         nonlocal read, articles, new, changed
         entries: list[Entry] = []
         records: list[SourceRecord] = []
-        for (record, _), page in zip(todo, parsers.results(todo, parsed), strict=True):
-            if isinstance(page, str):
-                store.record_source(dataclasses.replace(record, last_error=page))
-                log.warning("skipped page %s: %s", record.path, page)
-                errors.append((record.path, page))
+        for (record, _), found in zip(todo, parsers.results(todo, parsed), strict=True):
+            if isinstance(found, str):
+                store.record_source(dataclasses.replace(record, last_error=found))
+                log.warning("skipped page %s: %s", record.path, found)
+                errors.append((record.path, found))
                 continue
-            day = issue_date(record.path, page.articles, record.mtime, config.tz)
-            entries.extend(build_entries(page.articles, record.path, day, config, now))
+            entries.extend(found)
             records.append(record)
         crash_point("ingest.before_upsert")
         upserted = store.upsert_entries(entries)
@@ -360,9 +370,9 @@ def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | 
 
     # A batch at a time: memory stays flat on any archive, and the store gets one transaction per
     # batch instead of one per article.  While one batch is stored the next one is being parsed.
-    parsers = _Parsers()
+    parsers = _Parsers(config, now)
     try:
-        pending: tuple[list[tuple[SourceRecord, bytes]], Iterator[Page | str]] | None = None
+        pending: tuple[list[tuple[SourceRecord, bytes]], Iterator[list[Entry] | str]] | None = None
         for todo in _read_batches(files, folder, store, now, errors):
             parsed = parsers.map(todo)
             if pending is not None:

@@ -291,8 +291,11 @@ def normalize_url(url: str) -> str:
 
 def content_hash(article: Article, section: Section) -> str:
     """A fingerprint of everything a reader sees of an article; ``updated`` moves when it changes."""
-    fields = _article_columns(article)
-    fields["section_name"] = section.name
+    return _columns_hash(_article_columns(article), section)
+
+
+def _columns_hash(columns: dict[str, Any], section: Section) -> str:
+    fields = {**columns, "section_name": section.name}
     return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -533,9 +536,10 @@ class Store:
                 )
                 stored.update((row.uid, row.content_hash) for row in conn.execute(query))
             for entry in entries:
-                digest = content_hash(entry.article, entry.section)
+                shown = _article_columns(entry.article)
+                digest = _columns_hash(shown, entry.section)
                 columns = {
-                    **_article_columns(entry.article),
+                    **shown,
                     "section_name": entry.section.name,
                     "section_slug": entry.section.slug,
                     "position": entry.position,
