@@ -6,6 +6,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from pypinyin import Style, lazy_pinyin
+
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -16,10 +18,6 @@ def slugify(name: str, fallback: str = "section") -> str:
 
     Returns ``fallback`` when nothing usable is left (an empty or all-symbol name).
     """
-    # Imported here: its phrase tables take a quarter of a second to load, and only ingest needs them,
-    # not every ``digest`` command.
-    from pypinyin import Style, lazy_pinyin
-
     text = unicodedata.normalize("NFKC", name).strip()
     words = lazy_pinyin(text, style=Style.NORMAL, errors="default")
     slug = _NON_SLUG.sub("-", "-".join(words).lower()).strip("-")
