@@ -269,7 +269,7 @@ class _Parsers:
         records, blobs = [record for record, _ in todo], [data for _, data in todo]
         wanted = not self._broken and len(todo) >= POOL_MIN_FILES
         if self._pool is None and wanted:
-            self._pool = workers.pool(["digest.parse", "digest.decode"])
+            self._pool = workers.pool(["digest.ingest"])
         if self._pool is not None:
             try:
                 return self._pool.map(self._work, records, blobs, chunksize=POOL_CHUNK)

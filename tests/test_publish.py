@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import timedelta
@@ -442,3 +443,24 @@ def test_a_render_worker_that_dies_leaves_the_build_to_this_process(
     assert any("render process died" in r.getMessage() for r in caplog.records)
     assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
     assert not [p for p in (tmp_path / "output").rglob("*.tmp")]
+
+
+def test_a_process_running_threads_draws_with_workers_from_a_fork_server(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``digest serve`` runs threads (web server, scheduler): its workers must not be forks of it."""
+    config = make_config(size=5)
+    store.upsert_entries([_article(i, ("要闻", "经济")[i % 2]) for i in range(60)])
+    made = _drawing_on_every_core(monkeypatch)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert workers.start_method(["digest.publish"]).get_start_method() == "forkserver"
+        report = publish_store(store, config, tmp_path / "output", full=True)
+    finally:
+        stop.set()
+        other.join()
+    assert made and made[0] is not None
+    assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
+    assert workers.start_method(["digest.publish"]).get_start_method() == "fork"
