@@ -6,10 +6,12 @@ Both servers run one process (uvicorn as ``digest serve`` runs it; nginx
 with one worker, no daemon, a temporary config) on loopback ports and serve
 the same output folder.  wrk loads each with the same connections and
 duration: a plain GET of ``/feeds/all.atom`` (200) and a conditional GET
-with the server's own ETag (304).  Both servers stay up and are loaded in
-turn, ``--rounds`` times, and each figure is the median of its rounds: on a
-shared machine the load of other work drifts, and alternating puts both
-servers under the same drift.  Needs ``nginx`` and ``wrk``
+with the server's own ETag (304).  A third server, ``asgi_floor.py``, is an
+ASGI app under the same uvicorn that answers with that feed's bytes and does
+nothing else: the most any Python app under uvicorn answers on the machine.
+The servers stay up and are loaded in turn, ``--rounds`` times, and each
+figure is the median of its rounds: on a shared machine the load of other
+work drifts, and alternating puts every server under the same drift.  Needs ``nginx`` and ``wrk``
 (``apt-get install nginx wrk``); a figure is left out when one is missing.
 """
 
@@ -107,6 +109,12 @@ def ours(output: Path, port: int) -> list[str]:
     return [sys.executable, "-c", code, str(output), str(port)]
 
 
+def floor(output: Path, port: int) -> list[str]:
+    """``asgi_floor.py`` answering with the feed's bytes, under uvicorn as ``ours`` runs."""
+    script = Path(__file__).with_name("asgi_floor.py")
+    return [sys.executable, str(script), str(output / FEED.lstrip("/")), str(port)]
+
+
 def nginx(output: Path, port: int, tmp: Path) -> list[str]:
     conf = tmp / "nginx.conf"
     conf.write_text(NGINX_CONF.format(tmp=tmp, port=port, root=output.resolve()))
@@ -135,15 +143,17 @@ def wrk(url: str, seconds: float, headers: dict[str, str]) -> float:
 
 
 def measure(output: Path, seconds: float = 5.0, rounds: int = ROUNDS) -> dict[str, Any]:
-    """Load our server and nginx in turn; figures are median requests/s (a reason instead when not run)."""
+    """Load our server, the ASGI floor and nginx in turn; figures are median requests/s
+    (a reason instead when not run)."""
     if shutil.which("wrk") is None:
         return {"skipped": "wrk is not installed (apt-get install wrk)"}
     if not (output / FEED.lstrip("/")).is_file():
         raise FileNotFoundError(f"{output} holds no {FEED}: publish an archive first")
     result: dict[str, Any] = {"connections": CONNECTIONS, "seconds": seconds, "rounds": rounds}
     with ExitStack() as stack:
-        servers = {"digest": f"http://127.0.0.1:{free_port()}"}
+        servers = {"digest": f"http://127.0.0.1:{free_port()}", "floor": f"http://127.0.0.1:{free_port()}"}
         stack.enter_context(running(ours(output, _port(servers["digest"])), servers["digest"] + FEED))
+        stack.enter_context(running(floor(output, _port(servers["floor"])), servers["floor"] + FEED))
         if shutil.which("nginx") is None:
             result["nginx"] = {"skipped": "nginx is not installed (apt-get install nginx)"}
         else:
@@ -165,6 +175,7 @@ def measure(output: Path, seconds: float = 5.0, rounds: int = ROUNDS) -> dict[st
     if "nginx" in servers:
         result["ratio_304"] = result["digest"]["304"] / result["nginx"]["304"]
         result["ratio_200"] = result["digest"]["200"] / result["nginx"]["200"]
+        result["floor_ratio_304"] = result["floor"]["304"] / result["nginx"]["304"]
     return result
 
 

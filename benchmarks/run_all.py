@@ -194,18 +194,19 @@ def table(figures: dict[str, Any]) -> str:
     if "skipped" in http:
         lines.append(f"HTTP: not measured ({http['skipped']}).")
     else:
-        lines.append("| feed `/feeds/all.atom`, requests/s | digest | nginx | digest ÷ nginx | aim |")
-        lines.append("| --- | --- | --- | --- | --- |")
+        head = ("feed `/feeds/all.atom`, req/s", "digest", "ASGI floor", "nginx", "digest ÷ nginx", "aim")
+        lines.append(_markdown_row(head))
+        lines.append("| --- | --- | --- | --- | --- | --- |")
         nginx = http["nginx"]
         for code in ("200", "304"):
+            ours, floor = http["digest"][code], http["floor"][code]
             if "skipped" in nginx:
-                lines.append(f"| {code} | {http['digest'][code]:,.0f} | – | – | |")
+                lines.append(f"| {code} | {ours:,.0f} | {floor:,.0f} | – | – | |")
             else:
                 ratio = http[f"ratio_{code}"]
                 aim = "≥ 0.3" if code == "304" else ""
-                lines.append(
-                    f"| {code} | {http['digest'][code]:,.0f} | {nginx[code]:,.0f} | {ratio:.2f} | {aim} |"
-                )
+                cells = (code, f"{ours:,.0f}", f"{floor:,.0f}", f"{nginx[code]:,.0f}", f"{ratio:.2f}", aim)
+                lines.append(_markdown_row(cells))
     send = figures["send"]
     lines.append("")
     if send.get("emails_per_s") is not None:
