@@ -5,9 +5,10 @@
 Serves ``FILE``'s bytes, read once, at every path: 304 when the request
 carries ``If-None-Match`` (any value), else 200, with the same headers our
 server sends and under the same uvicorn settings, but with no ``stat``, no
-lookup and no header parsing.  What it answers per second is the most a
-Python app under uvicorn can answer on the machine, and tells how much of
-the distance to nginx is ours and how much is the server's.
+lookup and no work on the headers beyond looking for that one.  What it
+answers per second is the most a Python app under uvicorn can answer on the
+machine, and tells how much of the distance to nginx is ours and how much is
+the server's.
 """
 
 from __future__ import annotations

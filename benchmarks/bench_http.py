@@ -2,7 +2,7 @@
 
     python benchmarks/bench_http.py --output benchmarks/.work/run-1000/output [--seconds 5]
 
-Both servers run one process (uvicorn as ``digest serve`` runs it; nginx
+Each server runs one process (uvicorn as ``digest serve`` runs it; nginx
 with one worker, no daemon, a temporary config) on loopback ports and serve
 the same output folder.  wrk loads each with the same connections and
 duration: a plain GET of ``/feeds/all.atom`` (200) and a conditional GET
@@ -11,8 +11,9 @@ ASGI app under the same uvicorn that answers with that feed's bytes and does
 nothing else: the most any Python app under uvicorn answers on the machine.
 The servers stay up and are loaded in turn, ``--rounds`` times, and each
 figure is the median of its rounds: on a shared machine the load of other
-work drifts, and alternating puts every server under the same drift.  Needs ``nginx`` and ``wrk``
-(``apt-get install nginx wrk``); a figure is left out when one is missing.
+work drifts, and alternating puts every server under the same drift.  Needs
+``nginx`` and ``wrk`` (``apt-get install nginx wrk``); a figure is left out
+when one is missing.
 """
 
 from __future__ import annotations
