@@ -3,7 +3,7 @@
     python benchmarks/bench_http.py --output benchmarks/.work/run-1000/output [--seconds 5]
 
 Each server runs one process (uvicorn as ``digest serve`` runs it; nginx
-with one worker, no daemon, a temporary config) on loopback ports and serve
+with one worker, no daemon, a temporary config) on a loopback port; all serve
 the same output folder.  wrk loads each with the same connections and
 duration: a plain GET of ``/feeds/all.atom`` (200) and a conditional GET
 with the server's own ETag (304).  A third server, ``asgi_floor.py``, is an
