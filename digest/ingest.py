@@ -22,7 +22,6 @@ import stat as filemode
 import time as clock
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -260,7 +259,7 @@ class _Parsers:
     """
 
     def __init__(self, config: Config, now: datetime) -> None:
-        self._pool: ProcessPoolExecutor | None = None
+        self._pool: workers.Workers | None = None
         self._broken = False
         self._work = functools.partial(_page_entries, config=config, now=now)
 
@@ -273,8 +272,8 @@ class _Parsers:
         if self._pool is not None:
             try:
                 return self._pool.map(self._work, records, blobs, chunksize=POOL_CHUNK)
-            except BrokenProcessPool:
-                self._give_up()
+            except BrokenProcessPool as exc:
+                self._give_up(exc)
         return map(self._work, records, blobs)
 
     def results(
@@ -283,12 +282,12 @@ class _Parsers:
         """All of ``parsed``; if a worker died (killed, out of memory), the batch parsed here instead."""
         try:
             return list(parsed)
-        except BrokenProcessPool:
-            self._give_up()
+        except BrokenProcessPool as exc:
+            self._give_up(exc)
             return [self._work(record, data) for record, data in todo]
 
-    def _give_up(self) -> None:
-        log.warning("a page parser process died; parsing in the service's own process from now on")
+    def _give_up(self, why: BrokenProcessPool) -> None:
+        log.warning("page parser processes failed (%s); parsing in this process from now on", why)
         self._broken = True
         self.close()
 

@@ -36,7 +36,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import cache
@@ -156,9 +156,9 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
             with store.snapshot():
                 try:
                     sections = render_all(store, config, stager.put, parallel=True)
-                except BrokenProcessPool:
-                    # A worker killed (out of memory?): what it staged is put again, here.
-                    log.warning("a page render process died; rendering the full build in this process")
+                except BrokenProcessPool as exc:
+                    # A worker killed (out of memory?) or never started: what was staged is put again, here.
+                    log.warning("page render processes failed (%s); rendering the full build here", exc)
                     sections = render_all(store, config, stager.put)
             crash_point("publish.after_stage")
             committed, removed = stager.commit()
@@ -276,7 +276,7 @@ class _Drawing:
     flat however big the archive.
     """
 
-    def __init__(self, site: Site, config: Config, put: Put, pool: ProcessPoolExecutor | None) -> None:
+    def __init__(self, site: Site, config: Config, put: Put, pool: workers.Workers | None) -> None:
         self._site = site
         self._config = config
         self._put = put

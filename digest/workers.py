@@ -4,18 +4,28 @@ Parsing and rendering run Python code on one core at a time; a whole
 archive spreads over every core the process may use.  Only the pure steps
 go to workers (text in, values or bytes out); reading the database, staging
 files and everything else with side effects stays in the calling process.
+
+Workers are a help, never a need: where they cannot start (a container's
+or systemd's limit on processes, no shared memory for semaphores, no
+memory to fork) the job runs in the calling process, as a job whose worker
+died does.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent import futures
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.context import BaseContext
 from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,16 +52,91 @@ def start_method(preload: Sequence[str]) -> BaseContext:
     return context
 
 
+class Workers(ProcessPoolExecutor):
+    """A process pool that is started whole before any work is given to it.
+
+    A pool starts its workers and two threads (its manager, and its call
+    queue's feeder) as tasks arrive.  Under a limit on processes or threads
+    (systemd's ``TasksMax=``, docker's ``--pids-limit``) or short of memory,
+    one of them is refused: in ``submit`` that would be an ``OSError`` or
+    ``RuntimeError`` mid-job, in the manager thread a pool that never answers,
+    and either way the workers already forked wait for good, so the process
+    hangs at exit.  ``start`` runs a task on every worker first and waits a
+    bounded time; a refusal, then or later, kills the workers and is a
+    ``BrokenProcessPool``, which callers handle by doing the work themselves.
+    """
+
+    def __init__(self, workers: int, *args: Any, **kwargs: Any) -> None:
+        self._others = set(multiprocessing.active_children())
+        self._workers = workers
+        super().__init__(workers, *args, **kwargs)
+
+    def start(self, timeout: float) -> None:
+        """Start every worker and both threads now; ``BrokenProcessPool`` when they do not all answer."""
+        started = [self.submit(os.getpid) for _ in range(self._workers)]
+        _, silent = futures.wait(started, timeout)
+        if silent:
+            self._kill()
+            raise BrokenProcessPool(f"{_REFUSED}: the pool did not answer within {timeout:g} s")
+        for future in started:
+            future.result()
+
+    def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        try:
+            return super().submit(fn, *args, **kwargs)
+        except BrokenProcessPool:
+            raise
+        except (OSError, RuntimeError) as exc:
+            self._kill()
+            raise BrokenProcessPool(f"{_REFUSED}: {exc}") from exc
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        try:
+            super().shutdown(wait, cancel_futures=cancel_futures)
+        except RuntimeError:
+            # The manager thread never started, so nothing would tell the workers to stop.
+            self._kill()
+
+    def _kill(self) -> None:
+        for child in set(multiprocessing.active_children()) - self._others:
+            child.kill()
+            child.join()
+
+
+_REFUSED = "could not start a worker process"
+# Generous: a fork server importing the rendering code on a busy machine takes a second or two.
+START_SECONDS = 10.0
+
+
 def pool(
     preload: Sequence[str], initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
-) -> ProcessPoolExecutor | None:
-    """A pool of one worker per core, or None on a single core (the work then runs in this process)."""
+) -> Workers | None:
+    """A started pool of one worker per core; None on a single core, or when this system will not
+    run one (the work then runs in this process, and the log says why)."""
     workers = cpu_count()
     if workers < 2:
         return None
-    return ProcessPoolExecutor(
-        workers, mp_context=start_method(preload), initializer=initializer, initargs=initargs
-    )
+    try:
+        context = start_method(preload)
+        executor = Workers(workers, mp_context=context, initializer=initializer, initargs=initargs)
+    except (OSError, NotImplementedError) as exc:
+        log.warning(
+            "cannot use worker processes (%s; a pool needs POSIX semaphores: on Linux, a writable /dev/shm);"
+            " working in this process",
+            exc,
+        )
+        return None
+    try:
+        executor.start(START_SECONDS)
+    except BrokenProcessPool as exc:
+        executor.shutdown(cancel_futures=True)
+        log.warning(
+            "cannot use worker processes (%s; a limit on processes or threads, such as systemd's TasksMax="
+            " or docker's --pids-limit, or too little memory?); working in this process",
+            exc,
+        )
+        return None
+    return executor
 
 
 def ordered(

@@ -227,4 +227,4 @@ def test_a_worker_that_dies_leaves_its_pages_to_this_process(
         report = ingest(config, store, now)
     assert (report.read, report.failed) == (20, 1)
     assert len({e.source for e in store.entries()}) == 20
-    assert any("parser process died" in r.getMessage() for r in caplog.records)
+    assert any("parser processes failed" in r.getMessage() for r in caplog.records)

@@ -440,7 +440,7 @@ def test_a_render_worker_that_dies_leaves_the_build_to_this_process(
     monkeypatch.setattr(publish_module, "_articles_in_worker", _draw_dying_in_a_worker)
     with caplog.at_level(logging.WARNING, logger="digest.publish"):
         report = publish_store(store, config, tmp_path / "output", full=True)
-    assert any("render process died" in r.getMessage() for r in caplog.records)
+    assert any("render processes failed" in r.getMessage() for r in caplog.records)
     assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
     assert not [p for p in (tmp_path / "output").rglob("*.tmp")]
 

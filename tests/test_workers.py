@@ -1,0 +1,193 @@
+"""Worker processes that cannot start: a big ingest and a full build finish in one process, and say so.
+
+The limits are real.  A pids cgroup (what systemd's ``TasksMax=`` and docker's ``--pids-limit``
+set) with a tiny ``pids.max``, the ``digest`` commands inside it, pinned to two cores so they want
+two workers: ``pids.max`` 1 refuses the first fork; 3 lets both workers fork and refuses the pool's
+manager thread; 4 lets that thread start and refuses the thread it starts for the pool's queue, so
+the pool never answers (the stdlib prints that thread's traceback; ours must not appear).  And a
+read-only /dev/shm in a private mount namespace, where a pool cannot make its semaphores.  Tests
+run as root; where they cannot set a limit up they skip and say why.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from digest import ingest as ingest_module
+from digest import publish as publish_module
+from digest.config import Config, load_config
+from digest.ingest import ingest
+from digest.publish import publish_store
+from digest.store import Store
+
+PACKAGE = Path(ingest_module.__file__).parent
+CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
+# Enough for both thresholds: 50 pages to read, 500 articles to build.
+COPIES = 14
+
+
+def _pids_cgroup(name: str) -> Path | None:
+    """A new pids cgroup (v1 hierarchy, or v2 with the pids controller on), or None."""
+    for root in CGROUP_ROOTS:
+        group = root / name
+        try:
+            group.mkdir()
+        except OSError:
+            continue
+        if (group / "pids.max").exists():
+            return group
+        group.rmdir()  # a plain folder (no cgroup mounted there) or a group without the pids controller
+    return None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+@pytest.fixture
+def limited() -> Iterator[Callable[[int], Callable[[], None]]]:
+    """``limited(n)``: a ``preexec_fn`` that moves the child into a cgroup allowing ``n`` tasks."""
+    if os.geteuid() != 0 or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs root (to make a cgroup) and two cores (for the commands to want workers)")
+    group = _pids_cgroup(f"digest-test-{os.getpid()}")
+    if group is None:
+        pytest.skip("no pids cgroup could be made here (no pids controller mounted, or not writable)")
+
+    def enter(tasks: int) -> Callable[[], None]:
+        (group / "pids.max").write_text(str(tasks))
+
+        def move_in() -> None:  # runs in the child between fork and exec
+            os.sched_setaffinity(0, {min(os.sched_getaffinity(0)), max(os.sched_getaffinity(0))})
+            (group / "cgroup.procs").write_text(str(os.getpid()))
+
+        return move_in
+
+    try:
+        yield enter
+    finally:
+        # Whatever a failed run left inside (a hung command, orphaned workers) goes first.
+        for pid in _read(group / "cgroup.procs").split():
+            os.kill(int(pid), signal.SIGKILL)
+        (group / "pids.max").write_text("max")
+        for _ in range(100):
+            try:
+                group.rmdir()
+                break
+            except OSError:
+                os.sched_yield()
+
+
+def _folders(root: Path) -> Config:
+    """A configuration like the one the commands make from ``--source/--data/--output`` under ``root``."""
+    (root / "pages").mkdir(parents=True, exist_ok=True)
+    overrides: dict[str, object] = {
+        "paths.source": root / "pages",
+        "paths.data": root / "data",
+        "paths.output": root / "out",
+    }
+    return load_config(None, overrides, {})
+
+
+def _archive(root: Path, seeds: Path) -> Config:
+    """Enough pages for both thresholds (50 pages to read, 500 articles to build), and their folders."""
+    config = _folders(root)
+    pages = sorted(seeds.glob("*.txt"))
+    for index in range(COPIES * len(pages)):
+        day, page = divmod(index, len(pages))
+        name = f"2023-{1 + day // 28:02d}-{1 + day % 28:02d}_{page + 1:02d}.txt"
+        shutil.copy(pages[page], config.paths.source / name)
+    return config
+
+
+def _run_both(
+    config: Config, wrap: Sequence[str] = (), preexec: Callable[[], None] | None = None
+) -> list[str]:
+    """``digest ingest`` then ``digest publish --full`` (each behind ``wrap``); each one's stderr."""
+    folders = ["--source", config.paths.source, "--data", config.paths.data, "--output", config.paths.output]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    said = []
+    for command in (["ingest"], ["publish", "--full"]):
+        done = subprocess.run(
+            [*wrap, sys.executable, "-m", "digest.cli", *command, *map(str, folders)],
+            cwd=config.paths.source,
+            env=environ,
+            preexec_fn=preexec,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert f'File "{PACKAGE}' not in done.stderr  # no traceback through our code
+        said.append(done.stderr)
+    return said
+
+
+def _assert_as_one_process_would(config: Config, tmp_path: Path, now: datetime) -> None:
+    """The same archive, read and built here in one process, is what the commands made."""
+    pages_for_workers, articles_for_workers = ingest_module.POOL_MIN_FILES, publish_module.POOL_MIN_ARTICLES
+    expected = _folders(tmp_path / "expected")
+    with (
+        Store.open(expected.database_url) as inline,
+        Store.open(config.database_url) as made,
+        pytest.MonkeyPatch.context() as patch,
+    ):
+        patch.setattr(ingest_module, "POOL_MIN_FILES", sys.maxsize)
+        patch.setattr(publish_module, "POOL_MIN_ARTICLES", sys.maxsize)
+        report = ingest(expected, inline, now, [config.paths.source])
+        assert report.read >= pages_for_workers and report.new >= articles_for_workers  # workers were wanted
+        assert {e.uid for e in made.entries()} == {e.uid for e in inline.entries()}
+        publish_store(inline, expected, expected.paths.output, full=True)
+    assert _files(config.paths.output) == _files(expected.paths.output)
+
+
+def _files(folder: Path) -> set[Path]:
+    return {path.relative_to(folder) for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("tasks", "refusal"),
+    [(1, "Resource temporarily unavailable"), (3, "can't start new thread"), (4, "did not answer")],
+    ids=["fork-refused", "manager-thread-refused", "queue-thread-refused"],
+)
+def test_commands_that_cannot_start_workers_do_the_work_themselves(
+    limited: Callable[[int], Callable[[], None]],
+    now: datetime,
+    seeds: Path,
+    tmp_path: Path,
+    tasks: int,
+    refusal: str,
+) -> None:
+    config = _archive(tmp_path / "limited", seeds)
+    for stderr in _run_both(config, preexec=limited(tasks)):
+        warning = next(line for line in stderr.splitlines() if "cannot use worker processes" in line)
+        assert refusal in warning and "TasksMax=" in warning
+        if tasks < 4:
+            assert "Traceback" not in stderr
+    _assert_as_one_process_would(config, tmp_path, now)
+
+
+def test_commands_without_shared_memory_for_a_pool_do_the_work_themselves(
+    now: datetime, seeds: Path, tmp_path: Path
+) -> None:
+    """A pool's queues need POSIX semaphores, which live in /dev/shm: here a read-only one."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs root and unshare (util-linux), to mount over /dev/shm privately, and two cores")
+    config = _archive(tmp_path / "no-shm", seeds)
+    # A private mount namespace: the read-only /dev/shm exists for the command alone.
+    mount = 'mount -t tmpfs -o ro,size=4k tmpfs /dev/shm && exec "$@"'
+    for stderr in _run_both(config, wrap=["unshare", "--mount", "sh", "-c", mount, "sh"]):
+        assert "cannot use worker processes ([Errno 30] Read-only file system" in stderr
+        assert "Traceback" not in stderr
+    _assert_as_one_process_would(config, tmp_path, now)
