@@ -120,23 +120,23 @@ def pool(
         context = start_method(preload)
         executor = Workers(workers, mp_context=context, initializer=initializer, initargs=initargs)
     except (OSError, NotImplementedError) as exc:
-        log.warning(
-            "cannot use worker processes (%s; a pool needs POSIX semaphores: on Linux, a writable /dev/shm);"
-            " working in this process",
-            exc,
-        )
+        _cannot(exc, "a pool needs POSIX semaphores: on Linux, a writable /dev/shm")
         return None
     try:
         executor.start(START_SECONDS)
     except BrokenProcessPool as exc:
         executor.shutdown(cancel_futures=True)
-        log.warning(
-            "cannot use worker processes (%s; a limit on processes or threads, such as systemd's TasksMax="
-            " or docker's --pids-limit, or too little memory?); working in this process",
+        _cannot(
             exc,
+            "a limit on processes or threads, such as systemd's TasksMax= or docker's --pids-limit,"
+            " or too little memory?",
         )
         return None
     return executor
+
+
+def _cannot(why: BaseException, hint: str) -> None:
+    log.warning("cannot use worker processes (%s; %s); working in this process", why, hint)
 
 
 def ordered(
