@@ -10,6 +10,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from golden import Golden
 
 from digest.config import Config, load_config
 from digest.store import Store
@@ -19,6 +20,20 @@ PG_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0
 
 # 2024-11-27 09:30 in Asia/Shanghai: after that day's 07:00 digest.
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ from what the code produces now, instead of comparing with it",
+    )
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Golden:
+    """Compares produced files with ``tests/golden/`` (``--update-golden`` rewrites them)."""
+    return Golden(update=bool(request.config.getoption("--update-golden")))
 
 
 @pytest.fixture
