@@ -8,8 +8,8 @@ bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest import __version__
-from digest.config import Config, load_config, path_problems, read_config, value_problems
+from digest.config import Config, SiteConfig, load_config, path_problems, read_config, value_problems
 from digest.errors import AlreadyRunningError, ConfigError, DigestError, SourceError
+from digest.logs import LogFormat, configure
 
 if TYPE_CHECKING:
     from digest.store import DeliverySummary, Store
@@ -34,12 +35,18 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def _config(args: argparse.Namespace) -> Config:
-    """Load the configuration the options name, with the options applied on top."""
-    return load_config(_config_path(args), _overrides(args), os.environ)
+    """Load the configuration the options name, with the options applied on top.
+
+    Logging follows the file's ``logging.format`` unless ``--log-format`` chose.
+    """
+    config = load_config(_config_path(args), _overrides(args), os.environ)
+    if getattr(args, "log_format", None) is None and config.logging.format != LogFormat.AUTO:
+        configure(_log_level(args), LogFormat(config.logging.format))
+    return _serving_url(args, config)
 
 
 def _config_path(args: argparse.Namespace) -> Path | None:
-    if args.config is not None:
+    if getattr(args, "config", None) is not None:
         return Path(args.config)
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
 
@@ -53,6 +60,22 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         "port": "server.port",
     }
     return {key: getattr(args, name) for name, key in names.items() if getattr(args, name, None) is not None}
+
+
+def _serving_url(args: argparse.Namespace, config: Config) -> Config:
+    """``serve --port 8081`` with ``site.base_url`` left at its default links to port 8081, not 8080."""
+    moved = getattr(args, "port", None) is not None or getattr(args, "host", None) is not None
+    if not moved or config.site.base_url != SiteConfig.base_url:
+        return config
+    host = config.server.host if config.server.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    site = dataclasses.replace(config.site, base_url=f"http://{host}:{config.server.port}")
+    return dataclasses.replace(config, site=site)
+
+
+def _log_level(args: argparse.Namespace) -> str:
+    level: str | None = getattr(args, "log_level", None)
+    return level or ("info" if args.command == "serve" else "warning")
 
 
 def _now() -> datetime:
@@ -301,8 +324,13 @@ def _day(text: str) -> date:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser: every command takes the shared options after its name."""
-    common = argparse.ArgumentParser(add_help=False)
+    """The argument parser: every command takes the shared options after its name.
+
+    The shared options default to "not given" (``SUPPRESS``) rather than None,
+    so ``subscribers --data X add`` keeps ``X``: a sub-command's parser would
+    otherwise overwrite it with its own default.
+    """
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     shared = common.add_argument_group("shared options")
     shared.add_argument("--config", metavar="PATH", help="config file (default: ./config.toml when present)")
     shared.add_argument("--source", metavar="DIR", help="folder of page files (paths.source)")
@@ -310,6 +338,11 @@ def build_parser() -> argparse.ArgumentParser:
     shared.add_argument("--output", metavar="DIR", help="folder for published files (paths.output)")
     shared.add_argument(
         "--log-level", choices=LOG_LEVELS, help="log detail (default: info for serve, else warning)"
+    )
+    shared.add_argument(
+        "--log-format",
+        choices=[form.value for form in LogFormat],
+        help="log record format (logging.format; default auto: journal under systemd, else text)",
     )
 
     parser = argparse.ArgumentParser(
@@ -374,17 +407,17 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit status."""
     args = build_parser().parse_args(argv)
-    level = args.log_level or ("info" if args.command == "serve" else "warning")
-    logging.basicConfig(
-        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    if level != "debug":
-        # APScheduler narrates every job run at INFO; our jobs log one line of their own.
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)
-        logging.getLogger("watchfiles").setLevel(logging.WARNING)
+    configure(_log_level(args), LogFormat(getattr(args, "log_format", LogFormat.AUTO)))
     handler: Handler = args.handler
     try:
-        return handler(args)
+        status = handler(args)
+        sys.stdout.flush()  # inside the try: a closed pipe is found here, not at interpreter exit
+        return status
+    except BrokenPipeError:
+        # The reader went away (``digest subscribers list | head``): nothing is wrong here, so no
+        # traceback. Python would report the pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command the pipe stopped
     except (ConfigError, AlreadyRunningError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

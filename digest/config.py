@@ -28,6 +28,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.errors import ConfigError
+from digest.logs import LogFormat
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,11 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class LoggingConfig:
+    format: str = "auto"  # "auto" (journal under systemd, else text), "text", "journal", "json"
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, every path absolute once loaded."""
 
@@ -102,6 +108,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -124,6 +131,7 @@ ENV_PREFIX = "DIGEST_"
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _AUTHORITY = re.compile(r"^[A-Za-z0-9.-]+(@[A-Za-z0-9.-]+)?,\d{4}(-\d{2}(-\d{2})?)?$")
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+_LOG_FORMATS = tuple(LogFormat)
 
 
 def tables() -> dict[str, dict[str, type]]:
@@ -322,6 +330,14 @@ def value_problems(config: Config) -> list[ConfigError]:
                 "smtp.security",
                 f"{config.smtp.security!r} is not a choice",
                 'use "starttls", "tls" or "none"',
+            )
+        )
+    if config.logging.format not in _LOG_FORMATS:
+        problems.append(
+            ConfigError(
+                "logging.format",
+                f"{config.logging.format!r} is not a choice",
+                "use " + ", ".join(f'"{name}"' for name in _LOG_FORMATS),
             )
         )
     if config.digest.empty_days not in ("skip", "notice"):
