@@ -294,6 +294,25 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    from digest.backup import backup
+
+    config = _config(args)
+    print(f"backed up to {backup(config.database_url, Path(args.file)).describe()}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from digest.backup import restore
+
+    config = _config(args)
+    report = restore(config.database_url, Path(args.file), config.paths.data, _now())
+    print(f"restored {report.describe()}")
+    if report.kept is not None:
+        print(f"the database it replaced is kept as {report.kept}")
+    return 0
+
+
 def _import(store: Store, path: Path) -> int:
     """Add every good row of a CSV file as a confirmed subscriber; report each bad line."""
     from digest.store import Subscriber
@@ -386,6 +405,11 @@ def build_parser() -> argparse.ArgumentParser:
         "status", cmd_status, "show the service's last runs and errors, and counts of files, articles, emails"
     )
     status.add_argument("--json", action="store_true", help="print the /healthz report as JSON")
+
+    backup_cmd = command("backup", cmd_backup, "copy the database into a file, also while serve runs")
+    backup_cmd.add_argument("file", metavar="FILE")
+    restore_cmd = command("restore", cmd_restore, "replace the database with a backup (stop serve first)")
+    restore_cmd.add_argument("file", metavar="FILE")
 
     subs = command("subscribers", cmd_subscribers, "add, list, remove or import email subscribers")
     actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -4,6 +4,7 @@
     ├── ConfigError          a config value or command-line option is wrong
     ├── SourceError          a page file cannot be read or decoded
     ├── StoreError           the database cannot be reached or written
+    ├── BackupError          a backup cannot be made or restored (nothing was replaced)
     ├── PublishError         the output folder cannot be written
     ├── DeliveryError        an email could not be handed over
     │   ├── PermanentDeliveryError   the server refused the address for good (5xx)
@@ -49,6 +50,10 @@ class SourceError(DigestError):
 
 class StoreError(DigestError):
     """The database failed; the message says which URL and what to check."""
+
+
+class BackupError(DigestError):
+    """A backup or restore failed; the database in place is left as it was."""
 
 
 class PublishError(DigestError):

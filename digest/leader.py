@@ -180,9 +180,7 @@ class AdvisoryLeader:
         except psycopg.Error:
             conn.close()
             raise
-        schema = str(row[0]) if row else "public"
-        # Non-negative, so it compares equal to pg_locks.objid (an unsigned oid).
-        self._key = zlib.crc32(schema.encode()) & 0x7FFFFFFF
+        self._key = schema_key(str(row[0]) if row else "public")
         self._conn = conn
         return conn
 
@@ -197,6 +195,27 @@ class AdvisoryLeader:
                 conn.close()
             except psycopg.Error:
                 log.debug("closing the leader connection failed", exc_info=True)
+
+
+def schema_key(schema: str) -> int:
+    """The second half of the lock key for the tables in ``schema``.
+
+    Non-negative, so it compares equal to ``pg_locks.objid`` (an unsigned oid).
+    """
+    return zlib.crc32(schema.encode()) & 0x7FFFFFFF
+
+
+def leader_running(url: str) -> bool:
+    """Whether a ``digest serve`` leads on the database and schema of ``url`` right now."""
+    with psycopg.connect(libpq_url(url), connect_timeout=10) as conn:
+        row = conn.execute("SELECT current_schema()").fetchone()
+        held = conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid = %s"
+            " AND objid = %s AND objsubid = 2"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (LOCK_CLASS, schema_key(str(row[0]) if row else "public")),
+        ).fetchone()
+    return bool(held and held[0])
 
 
 def _nothing() -> None:

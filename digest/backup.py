@@ -1,0 +1,202 @@
+"""Backups that restore: ``digest backup FILE`` and ``digest restore FILE``.
+
+SQLite: the online backup API copies one consistent snapshot while the
+service keeps reading and writing; the copy is made standalone (rollback
+journal, no ``-wal`` beside it), written under a temporary name and renamed,
+so a half-written backup never carries the final name.
+
+Restoring a SQLite file is where "stop the service, put the file back" goes
+wrong: the old database's ``-wal`` file would be replayed over the restored
+one (a 7-article backup came back with 408 articles).  ``restore`` therefore
+refuses while ``digest serve`` holds the data folder, checks the backup is a
+whole digest database, keeps the database it replaces beside it as
+``<name>.before-restore-<UTC time>`` (itself a backup-API copy, so nothing in
+its WAL is lost), deletes the replaced file's ``-wal`` and ``-shm``, and only
+then renames the restored copy into place.
+
+PostgreSQL: ``pg_dump --format=custom`` and ``pg_restore --clean
+--single-transaction``; a restore is refused while a ``digest serve`` leads
+on that database (its advisory lock is held, see ``digest.leader``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import psycopg
+import sqlalchemy as sa
+
+from digest.errors import BackupError
+from digest.leader import leader_running, libpq_url
+from digest.store import mask_url, metadata, normalize_url
+
+_COUNTED = ("articles", "sources", "digests", "subscribers", "deliveries")
+_WAL_FILES = ("-wal", "-shm", "-journal")
+
+
+@dataclass(frozen=True)
+class BackupReport:
+    """What a backup or restore wrote, with the row counts of the database it holds."""
+
+    path: Path
+    size: int
+    counts: Mapping[str, int]
+    kept: Path | None = None  # the database a restore replaced, kept beside it
+
+    def describe(self) -> str:
+        """One line: the file, its size and its rows."""
+        rows = ", ".join(f"{count} {table}" for table, count in self.counts.items())
+        return f"{self.path} ({self.size:,} bytes): {rows}"
+
+
+def backup(url: str, target: Path) -> BackupReport:
+    """Copy the database at ``url`` into the file ``target`` (replaced whole, or left as it was)."""
+    target = target.absolute()
+    if target.is_dir():
+        raise BackupError(f"{target} is a folder; give the backup a file name, e.g. {target / 'digest.bak'}")
+    with _staged(target) as temp:
+        if _sqlite_path(url) is not None:
+            _sqlite_copy(_existing_sqlite(url), temp)
+        else:
+            _run(["pg_dump", "--format=custom", f"--file={temp}", libpq_url(url)], url)
+    return _report(url if _sqlite_path(url) is None else f"sqlite:///{target}", target)
+
+
+def restore(url: str, source: Path, data: Path, now: datetime) -> BackupReport:
+    """Replace the database at ``url`` with the backup ``source`` (see the module docstring)."""
+    from digest.service import lock_holder  # the serve module is heavy; only restore needs it
+
+    source = source.absolute()
+    if not source.is_file():
+        raise BackupError(f"backup {source} does not exist or is not a file")
+    holder = lock_holder(data)
+    if holder is not None:
+        raise BackupError(
+            f"digest serve (pid {holder or 'unknown'}) is using {data}; stop it before restoring, "
+            "then start it again"
+        )
+    database = _sqlite_path(url)
+    if database is None:
+        _refuse_while_leading(url)
+        options = ["--clean", "--if-exists", "--no-owner", "--single-transaction"]
+        _run(["pg_restore", *options, f"--dbname={libpq_url(url)}", str(source)], url)
+        return _report(url, source)
+    _check_sqlite_backup(source)
+    kept = None
+    if database.exists():
+        kept = database.with_name(f"{database.name}.before-restore-{now:%Y%m%dT%H%M%SZ}")
+        _sqlite_copy(database, kept)
+    with _staged(database) as temp:
+        shutil.copyfile(source, temp)
+        for suffix in _WAL_FILES:  # a stale WAL would be replayed over the restored file
+            database.with_name(database.name + suffix).unlink(missing_ok=True)
+    report = _report(url, database)
+    return BackupReport(report.path, report.size, report.counts, kept)
+
+
+def _sqlite_path(url: str) -> Path | None:
+    target = sa.make_url(normalize_url(url))
+    if target.get_backend_name() != "sqlite":
+        return None
+    if not target.database or target.database == ":memory:":
+        raise BackupError("an in-memory SQLite database cannot be backed up or restored")
+    return Path(target.database).absolute()
+
+
+def _existing_sqlite(url: str) -> Path:
+    path = _sqlite_path(url)
+    assert path is not None
+    if not path.is_file():
+        raise BackupError(f"there is no database at {path} yet; nothing to back up")
+    return path
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """A consistent, standalone copy of ``source`` (its WAL included) at ``target``."""
+    try:
+        with closing(sqlite3.connect(source, timeout=30)) as src, closing(sqlite3.connect(target)) as dst:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot copy {source} to {target}: {exc}") from exc
+
+
+def _check_sqlite_backup(path: Path) -> None:
+    """A readable SQLite file holding digest's tables, or a ``BackupError`` saying what it is not."""
+    try:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            (check,) = conn.execute("PRAGMA quick_check").fetchone()
+            tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.Error as exc:
+        raise BackupError(
+            f"{path} is not a SQLite database ({exc}); give a file made by digest backup"
+        ) from exc
+    if check != "ok":
+        raise BackupError(f"{path} is damaged ({check}); restore an older backup")
+    if "articles" not in tables:
+        raise BackupError(f"{path} holds no digest database (no articles table); check the file name")
+
+
+def _refuse_while_leading(url: str) -> None:
+    try:
+        running = leader_running(url)
+    except psycopg.Error as exc:
+        raise BackupError(f"database {mask_url(url)}: {exc}; check database.url") from exc
+    if running:
+        raise BackupError("a digest serve is running on this database; stop every instance before restoring")
+
+
+@contextmanager
+def _staged(target: Path) -> Iterator[Path]:
+    """A temporary file beside ``target`` that becomes ``target`` when the block succeeds."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise BackupError(f"cannot write in {target.parent}: {exc.strerror or exc}") from exc
+    os.close(fd)
+    temp = Path(name)
+    try:
+        temp.unlink()  # the writers below create the file themselves
+        yield temp
+        os.replace(temp, target)
+    except OSError as exc:
+        raise BackupError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _run(argv: list[str], url: str) -> None:
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+    except FileNotFoundError:
+        raise BackupError(f"{argv[0]} is not installed; install the PostgreSQL client tools") from None
+    if done.returncode != 0:
+        problem = mask_url(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message")
+        raise BackupError(f"{argv[0]} failed for {mask_url(url)}: {problem}")
+
+
+def _report(url: str, path: Path) -> BackupReport:
+    engine = sa.create_engine(normalize_url(url))
+    try:
+        with engine.connect() as conn:
+            counts = {
+                name: int(
+                    conn.execute(sa.select(sa.func.count()).select_from(metadata.tables[name])).scalar_one()
+                )
+                for name in _COUNTED
+            }
+    except sa.exc.SQLAlchemyError as exc:
+        raise BackupError(f"cannot read {mask_url(url)} after writing it: {exc}") from exc
+    finally:
+        engine.dispose()
+    return BackupReport(path, path.stat().st_size, counts)

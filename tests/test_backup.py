@@ -1,0 +1,142 @@
+"""``digest backup`` and ``digest restore`` as an operator runs them, on SQLite and PostgreSQL.
+
+The SQLite case is the one that went wrong by hand: a process that crashed
+after writing leaves a ``-wal`` file whose frames would be replayed over a
+database put back from a backup.  Here a writer dies that way, and the
+restore must still give back exactly the backup's articles, subscribers and
+ledger rows.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+
+import psycopg
+import pytest
+from conftest import SHARED
+from test_cli import EXAMPLES, digest
+
+from digest.leader import LOCK_CLASS, schema_key
+from digest.service import data_lock
+
+# A day with nothing new still mails a short notice, so the digest leaves one ledger row per subscriber.
+NOTICE = {"DIGEST_DIGEST_EMPTY_DAYS": "notice"}
+
+
+def counts(result: subprocess.CompletedProcess[str]) -> dict[str, int]:
+    """The row counts a backup or restore prints: ``..., 7 articles, 2 subscribers, ...``."""
+    assert result.returncode == 0, result.stderr
+    return {table: int(n) for n, table in re.findall(r"(\d+) (\w+)", result.stdout.splitlines()[0])}
+
+
+def populate(tmp_path: Path, options: list[str]) -> None:
+    """Example pages ingested, two subscribers and a sent digest: rows in every table a backup must keep."""
+    assert digest("ingest", *options, cwd=tmp_path).returncode == 0
+    for email in ("a@example.org", "b@example.org"):
+        assert digest("subscribers", "add", email, *options, cwd=tmp_path).returncode == 0
+    sent = digest("send-digest", "--date", "2024-11-28", *options, cwd=tmp_path, env=NOTICE)
+    assert sent.returncode == 0, sent.stderr
+
+
+def crash_after_writing(database: Path) -> None:
+    """A process deletes every subscriber and dies before closing: the change lives only in the -wal."""
+    code = (
+        "import os, sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('PRAGMA wal_autocheckpoint=0');"
+        " c.execute('DELETE FROM subscribers'); c.commit(); os._exit(0)"
+    )
+    subprocess.run([sys.executable, "-c", code, str(database)], check=True, timeout=60)
+    assert database.with_name(database.name + "-wal").stat().st_size > 0
+
+
+def test_sqlite_backup_then_restore_over_a_stale_wal(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    options = ["--source", str(EXAMPLES), "--data", str(data), "--output", str(tmp_path / "out")]
+    populate(tmp_path, options)
+    made = counts(digest("backup", tmp_path / "backups" / "monday.sqlite3", *options, cwd=tmp_path))
+    assert made["articles"] == 7 and made["subscribers"] == 2 and made["deliveries"] == 2
+    assert not (tmp_path / "backups" / "monday.sqlite3-wal").exists()  # one standalone file
+
+    seeds = SHARED / "seeds"
+    if seeds.is_dir():  # more articles after the backup, so a restore that keeps them shows
+        assert digest("ingest", seeds, *options, cwd=tmp_path).returncode == 0
+    database = data / "digest.sqlite3"
+    crash_after_writing(database)
+
+    restored = digest("restore", tmp_path / "backups" / "monday.sqlite3", *options, cwd=tmp_path)
+    assert counts(restored) == made
+    kept = Path(re.search(r"kept as (\S+)", restored.stdout).group(1))  # type: ignore[union-attr]
+    assert not database.with_name("digest.sqlite3-wal").exists()
+    status = digest("status", "--json", *options, cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    with closing(sqlite3.connect(database)) as conn:
+        assert conn.execute("SELECT count(*) FROM articles").fetchone() == (7,)
+        assert conn.execute("SELECT count(*) FROM subscribers").fetchone() == (2,)
+        assert conn.execute("SELECT count(*) FROM deliveries").fetchone() == (2,)
+    # The database it replaced is kept whole, its WAL's last change included.
+    with closing(sqlite3.connect(kept)) as conn:
+        assert conn.execute("SELECT count(*) FROM subscribers").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM articles").fetchone()[0] >= 7
+
+
+def test_restore_refuses_while_serving_and_refuses_what_is_not_a_backup(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    options = ["--source", str(EXAMPLES), "--data", str(data), "--output", str(tmp_path / "out")]
+    assert digest("ingest", *options, cwd=tmp_path).returncode == 0
+    good = tmp_path / "good.sqlite3"
+    assert digest("backup", good, *options, cwd=tmp_path).returncode == 0
+    before = (data / "digest.sqlite3").read_bytes()
+
+    with data_lock(data):  # what a running `digest serve` holds
+        busy = digest("restore", good, *options, cwd=tmp_path)
+    assert busy.returncode == 1 and "stop it before restoring" in busy.stderr
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 100)
+    for bad, reason in ((notes, "is not a SQLite database"), (tmp_path / "nope", "does not exist")):
+        result = digest("restore", bad, *options, cwd=tmp_path)
+        assert result.returncode == 1 and reason in result.stderr and "Traceback" not in result.stderr
+    assert (data / "digest.sqlite3").read_bytes() == before  # nothing replaced
+
+    nothing = digest(
+        "backup", tmp_path / "x", "--data", str(tmp_path / "empty"), "--source", EXAMPLES, cwd=tmp_path
+    )
+    assert nothing.returncode == 1 and "nothing to back up" in nothing.stderr
+
+
+@pytest.fixture
+def pg_database(pg_base: str) -> Iterator[str]:
+    """A whole new PostgreSQL database (pg_dump and pg_restore work on databases), dropped after."""
+    name = f"t_backup_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_base, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield pg_base.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(pg_base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_postgresql_backup_then_restore(tmp_path: Path, pg_database: str) -> None:
+    env = {"DIGEST_DATABASE_URL": pg_database}
+    options = ["--source", str(EXAMPLES), "--data", str(tmp_path / "data"), "--output", str(tmp_path / "out")]
+    assert digest("ingest", *options, cwd=tmp_path, env=env).returncode == 0
+    for email in ("a@example.org", "b@example.org"):
+        assert digest("subscribers", "add", email, *options, cwd=tmp_path, env=env).returncode == 0
+    sent = digest("send-digest", "--date", "2024-11-28", *options, cwd=tmp_path, env=env | NOTICE)
+    assert sent.returncode == 0, sent.stderr
+    made = counts(digest("backup", tmp_path / "pg.dump", *options, cwd=tmp_path, env=env))
+    assert (made["articles"], made["subscribers"], made["deliveries"]) == (7, 2, 2)
+
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("DELETE FROM deliveries")
+        conn.execute("DELETE FROM subscribers")
+        # A serve leading on this database holds its advisory lock: restore must wait for it to stop.
+        conn.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, schema_key("public")))
+        busy = digest("restore", tmp_path / "pg.dump", *options, cwd=tmp_path, env=env)
+        assert busy.returncode == 1 and "stop every instance" in busy.stderr
+    assert counts(digest("restore", tmp_path / "pg.dump", *options, cwd=tmp_path, env=env)) == made
