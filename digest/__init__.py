@@ -1,3 +1,3 @@
 """Newspaper pages in, Atom feeds, an HTML site and a daily email digest out."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"  # PEP 440; CHANGELOG.md says what each release changed and how to upgrade

@@ -33,6 +33,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from digest import sdnotify
 from digest.config import Config
 from digest.errors import AlreadyRunningError, ConfigError, DigestError
 from digest.faults import crash_point
@@ -334,6 +335,25 @@ def _schedule(scheduler: BackgroundScheduler, config: Config, runner: Runner) ->
     scheduler.add_job(runner.retry, IntervalTrigger(seconds=RETRY_SECONDS), id="retry", coalesce=True)
 
 
+def _tell_systemd(scheduler: BackgroundScheduler, server: uvicorn.Server, stopping: threading.Event) -> None:
+    """Under ``Type=notify``: READY once HTTP answers; watchdog pings from the job scheduler.
+
+    The pings come from a scheduler job, so a scheduler that stopped running
+    jobs stops them too and systemd restarts the service (``WatchdogSec``).
+    """
+    interval = sdnotify.watchdog_interval()
+    if interval is not None:
+        scheduler.add_job(lambda: sdnotify.notify(sdnotify.WATCHDOG), IntervalTrigger(seconds=interval))
+
+    def ready() -> None:
+        while not server.started and not stopping.wait(0.05):
+            pass
+        if server.started:
+            sdnotify.notify(sdnotify.READY, "STATUS=serving")
+
+    threading.Thread(target=ready, name="digest-ready", daemon=True).start()
+
+
 def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event) -> None:
     """Start the watcher, the scheduler and the HTTP server; on the way out, stop them in order."""
     sock = listen(config.server.host, config.server.port)
@@ -377,9 +397,11 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
             log.info(
                 "serving %s on http://%s:%d/", config.paths.output, config.server.host, config.server.port
             )
+            _tell_systemd(scheduler, server, stopping)
             server.run(sockets=[sock])
     finally:
         stopping.set()
+        sdnotify.notify(sdnotify.STOPPING)
         log.info("stopping: letting the job under way finish")
         runner.close()
         if watch_thread.is_alive():

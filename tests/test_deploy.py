@@ -1,0 +1,119 @@
+"""What an operator installs: the systemd unit (sandbox, readiness, watchdog), the lock file, the release.
+
+The unit is judged by systemd's own ``systemd-analyze security``; readiness
+and the watchdog by a real ``digest serve`` talking to a notification socket
+the way systemd listens to it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import httpx
+import pytest
+from test_cli import EXAMPLES, digest
+
+import digest as package
+
+ROOT = Path(__file__).resolve().parents[1]
+UNIT = ROOT / "deploy" / "digest.service"
+
+
+def test_the_unit_is_sandboxed_to_systemds_ok_level() -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (Debian package systemd)")
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", str(UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    level = re.search(r"Overall exposure level for digest\.service: ([\d.]+)", result.stdout)
+    assert level, result.stdout + result.stderr
+    assert float(level.group(1)) <= 2.5, result.stdout
+
+
+def test_the_unit_sets_its_own_folders_and_tolerates_a_missing_page_folder() -> None:
+    unit = UNIT.read_text()
+    assert "Type=notify" in unit and re.search(r"^WatchdogSec=\d+", unit, re.MULTILINE)
+    assert "ReadOnlyPaths=-/srv/pages" in unit  # "-": digest reports a missing folder itself
+    env = re.search(r"^Environment=(.+)$", unit, re.MULTILINE)
+    assert env is not None
+    paths = dict(item.split("=", 1) for item in env.group(1).split())
+    assert paths["DIGEST_PATHS_DATA"] == "/var/lib/digest" and "StateDirectory=digest" in unit
+    assert paths["DIGEST_PATHS_OUTPUT"] == "/var/cache/digest" and "CacheDirectory=digest" in unit
+    assert re.search(r"^LimitNOFILE=\d{5,}", unit, re.MULTILINE)
+
+
+def test_serve_tells_systemd_it_is_ready_pings_the_watchdog_and_says_it_stops(tmp_path: Path) -> None:
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(tmp_path / "notify"))
+    listener.settimeout(60)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env |= {"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "400000"}
+    argv = ["serve", "--port", str(port), "--source", str(EXAMPLES), "--data", str(tmp_path / "data")]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "digest.cli", *argv, "--output", str(tmp_path / "out")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        first = listener.recv(4096).decode()
+        assert first.splitlines() == ["READY=1", "STATUS=serving"]
+        # Ready means ready: HTTP answers at once, the first publish already done.
+        assert httpx.get(f"http://127.0.0.1:{port}/feeds/all.atom", timeout=5).status_code == 200
+        pings = [listener.recv(4096).decode() for _ in range(3)]  # every 0.2 s
+        assert pings == ["WATCHDOG=1"] * 3
+        process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while (message := listener.recv(4096).decode()) == "WATCHDOG=1":
+            assert time.monotonic() < deadline
+        assert message == "STOPPING=1"
+        assert process.wait(30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        listener.close()
+
+
+def test_the_lock_file_pins_every_dependency_with_hashes() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    lock = (ROOT / "deploy" / "requirements.lock").read_text()
+    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+) \\$", lock, re.MULTILINE))
+    names = {re.sub(r"[-_.]+", "-", name).lower() for name in pins}
+    for requirement in project["dependencies"]:
+        name = re.sub(r"[-_.]+", "-", re.match(r"[A-Za-z0-9_.-]+", requirement).group()).lower()  # type: ignore[union-attr]
+        assert name in names, f"{requirement} is not in deploy/requirements.lock; run deploy/lock.sh"
+    for block in lock.split("\n\n"):
+        if "==" in block:
+            assert "--hash=sha256:" in block, block
+
+
+def test_one_version_for_the_package_the_command_and_the_changelog(tmp_path: Path) -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["dynamic"] == ["version"]
+    assert pyproject["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "digest.__version__"}
+    assert pyproject["project"]["license"] == "MIT"  # SPDX, not the table setuptools stops reading in 2027
+    assert all("==" in requirement for requirement in pyproject["build-system"]["requires"])
+    assert re.fullmatch(r"\d+\.\d+\.\d+(\.dev\d+|rc\d+)?", package.__version__)
+    printed = digest("--version", cwd=tmp_path)
+    assert printed.stdout.strip() == f"digest {package.__version__}"
+    changelog = (ROOT / "CHANGELOG.md").read_text()
+    headings = re.findall(r"^## (\S+)", changelog, re.MULTILINE)
+    released = package.__version__.split(".dev")[0]
+    # A development version sits under "Unreleased"; a release has its own heading.
+    assert headings[0] == ("Unreleased" if ".dev" in package.__version__ else released)
+    assert "### Upgrading" in changelog
