@@ -214,14 +214,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from digest.health import describe, health_report, load_state
+    from digest.health import describe, health_report, load_state, max_issue_age
     from digest.service import lock_holder
     from digest.store import Store
 
     config = _config(args)
     with Store.open(config.database_url) as store:
         status = store.status()
-    health = health_report(status, load_state(config.paths.data))
+    age = max_issue_age(config.health.max_issue_age)
+    health = health_report(status, load_state(config.paths.data), _now(), age)
     if args.json:
         print(json.dumps(health, ensure_ascii=False, sort_keys=True))
         return 0

@@ -92,6 +92,12 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class HealthConfig:
+    max_issue_age: int = 36  # hours without a new article before /healthz says degraded; 0: never
+    token: str = ""  # bearer token for /healthz?details from afar; empty: details on loopback only
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     format: str = "auto"  # "auto" (journal under systemd, else text), "text", "journal", "json"
 
@@ -109,6 +115,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    health: HealthConfig = field(default_factory=HealthConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -330,6 +337,16 @@ def value_problems(config: Config) -> list[ConfigError]:
                 "smtp.security",
                 f"{config.smtp.security!r} is not a choice",
                 'use "starttls", "tls" or "none"',
+            )
+        )
+    if config.health.max_issue_age < 0:
+        problems.append(ConfigError("health.max_issue_age", "cannot be negative", "e.g. 36; 0 turns it off"))
+    if config.health.token and len(config.health.token) < 16:
+        problems.append(
+            ConfigError(
+                "health.token",
+                "is shorter than 16 characters and could be guessed",
+                "set DIGEST_HEALTH_TOKEN to a long random string, e.g. `openssl rand -hex 16`",
             )
         )
     if config.logging.format not in _LOG_FORMATS:

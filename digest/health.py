@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -45,13 +45,16 @@ class ServiceState:
     problems: tuple[str, ...]  # standing problems outside any one job (a missing source folder)
 
 
-def health_report(status: StoreStatus, state: ServiceState | None) -> dict[str, Any]:
+def health_report(
+    status: StoreStatus, state: ServiceState | None, now: datetime, max_issue_age: timedelta | None = None
+) -> dict[str, Any]:
     """The health report: store counts plus the service's last runs (``None`` when it never ran).
 
-    ``errors`` lists what is wrong now: a job whose last run failed, or a
-    standing problem; ``status`` is ``degraded`` while that list is not empty.
-    Unreadable page files are counted apart: one bad file is the editor's
-    business, not the service's.
+    ``errors`` lists what is wrong now: a job whose last run failed, a
+    standing problem, page files that cannot be read (a reader would miss
+    their articles), or nothing new for longer than ``max_issue_age`` (the
+    paper stopped arriving); ``status`` is ``degraded`` while that list is not
+    empty.
     """
     errors: list[str] = []
     runs: dict[str, object] = {}
@@ -62,6 +65,12 @@ def health_report(status: StoreStatus, state: ServiceState | None) -> dict[str, 
             errors.append(f"{job}: {run.error}")
     if state is not None:
         errors.extend(state.problems)
+    if status.failed_sources:
+        errors.append(f"{len(status.failed_sources)} page files cannot be read (digest status lists them)")
+    arrived = status.latest_arrival
+    if max_issue_age is not None and arrived is not None and now - arrived > max_issue_age:
+        hours = int((now - arrived).total_seconds() // 3600)
+        errors.append(f"no new article for {hours} hours (last at {arrived.isoformat(timespec='minutes')})")
     return {
         "status": "degraded" if errors else "ok",
         "pid": state.pid if state else None,
@@ -73,6 +82,7 @@ def health_report(status: StoreStatus, state: ServiceState | None) -> dict[str, 
         "latest_issue": status.latest_issue.isoformat() if status.latest_issue else None,
         "latest_digest": status.latest_digest.isoformat() if status.latest_digest else None,
         "unreadable_files": len(status.failed_sources),
+        "latest_arrival": status.latest_arrival.isoformat() if status.latest_arrival else None,
         "subscribers": status.subscribers,
         "emails_waiting": status.pending_deliveries,
     }
@@ -147,3 +157,8 @@ def describe(health: Mapping[str, Any], running: int | None, tz: tzinfo) -> list
 
 def _local(iso: str, tz: tzinfo) -> str:
     return datetime.fromisoformat(iso).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def max_issue_age(hours: int) -> timedelta | None:
+    """``health.max_issue_age`` as a duration; 0 turns the check off."""
+    return timedelta(hours=hours) if hours > 0 else None

@@ -16,6 +16,7 @@ version of a file, never a mix of two, even while the publisher replaces it.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import os
 import re
@@ -27,6 +28,7 @@ from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from digest.errors import ConfigError, DigestError
 from digest.filecache import DIRECTORY, Directory, FileCache, FileVersion
@@ -39,6 +41,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 HEALTH_PATH = "/healthz"
+_LOOPBACK = frozenset(("127.0.0.1", "::1"))
 _READ_METHODS = ("GET", "HEAD")
 _ALLOW = b"GET, HEAD"
 # Content types we publish, with whether gzip pays off for them.
@@ -75,18 +78,21 @@ def create_app(
     hubs: Sequence[str] = (),
     base_url: str = "",
     routes: Mapping[str, ASGIApp] | None = None,
+    health_token: str = "",
 ) -> ASGIApp:
     """An ASGI app serving ``output_dir``, ``/healthz``, and any extra ``routes``.
 
     ``hubs`` are WebSub hubs announced on feed responses together with the
     feed's own URL under ``base_url`` (taken from the request when empty).
+    ``/healthz`` tells anyone the status; ``/healthz?details`` the whole
+    report, to a direct loopback client or one sending ``health_token``.
     ``routes`` maps a path prefix (``/subscribe``) to another ASGI app that
     handles that path and everything below it, with any method.
     """
     for value, key in [*((hub, "feeds.hubs") for hub in hubs), (base_url, "site.base_url")]:
         if re.search(r"[\x00-\x20<>\x7f]", value):
             raise ConfigError(key, f"{value!r} is not a plain URL", "remove spaces, line breaks and <>")
-    return _App(output_dir, health, tuple(hubs), base_url.rstrip("/"), dict(routes or {}))
+    return _App(output_dir, health, tuple(hubs), base_url.rstrip("/"), dict(routes or {}), health_token)
 
 
 class _App:
@@ -97,8 +103,10 @@ class _App:
         hubs: tuple[str, ...],
         base_url: str,
         routes: dict[str, ASGIApp],
+        health_token: str,
     ) -> None:
         self._root = output_dir
+        self._health_token = health_token
         self._health = health
         self._hubs = hubs
         self._base_url = base_url
@@ -120,19 +128,40 @@ class _App:
         if method not in _READ_METHODS:
             await _respond(send, HTTPStatus.METHOD_NOT_ALLOWED, [(b"allow", _ALLOW)], b"method not allowed\n")
         elif path == HEALTH_PATH:
-            await self._serve_health(send, head=method == "HEAD")
+            await self._serve_health(scope, send, head=method == "HEAD")
         else:
             await self._serve_file(scope, send, path, head=method == "HEAD")
 
-    async def _serve_health(self, send: Send, *, head: bool) -> None:
+    async def _serve_health(self, scope: Scope, send: Send, *, head: bool) -> None:
+        headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+        details = "details" in parse_qs(
+            scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
+        )
+        if details and not self._may_see_details(scope):
+            body = b'{"error": "details need a direct loopback request or the health.token bearer token"}'
+            challenge = [(b"www-authenticate", b'Bearer realm="healthz"')]
+            await _respond(send, HTTPStatus.UNAUTHORIZED, headers + challenge, body, head=head)
+            return
         status = HTTPStatus.OK
         try:
             report = await asyncio.to_thread(self._health) if self._health else {"status": "ok"}
         except DigestError as exc:
             status, report = HTTPStatus.SERVICE_UNAVAILABLE, {"status": "error", "error": str(exc)}
-        body = json.dumps(report, ensure_ascii=False, default=str, sort_keys=True).encode()
-        headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
+        # The details name the pid, counts and errors (file paths): only for the operator.
+        shown = report if details else {"status": report["status"]}
+        body = json.dumps(shown, ensure_ascii=False, default=str, sort_keys=True).encode()
         await _respond(send, status, headers, body, head=head)
+
+    def _may_see_details(self, scope: Scope) -> bool:
+        """A loopback client that no proxy speaks for, or the bearer of ``health.token``."""
+        headers = {name.lower(): value for name, value in scope["headers"]}
+        if self._health_token:
+            given = headers.get(b"authorization", b"").decode("latin-1")
+            if hmac.compare_digest(given.encode(), f"Bearer {self._health_token}".encode()):
+                return True
+        client = (scope.get("client") or ("", 0))[0]
+        proxied = b"x-forwarded-for" in headers or b"forwarded" in headers
+        return client in _LOOPBACK and not proxied
 
     async def _serve_file(self, scope: Scope, send: Send, path: str, *, head: bool) -> None:
         # A kept version checked by one stat answers on the event loop; only a read needs a thread.

@@ -37,7 +37,7 @@ from digest import sdnotify
 from digest.config import Config
 from digest.errors import AlreadyRunningError, ConfigError, DigestError
 from digest.faults import crash_point
-from digest.health import STATE_NAME, JobRun, ServiceState, health_report, save_state
+from digest.health import STATE_NAME, JobRun, ServiceState, health_report, max_issue_age, save_state
 from digest.ingest import ingest, scan
 from digest.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish
 from digest.leader import Leadership, SoleLeader, leadership
@@ -211,7 +211,8 @@ class Runner:
         """For ``/healthz``; ``digest status`` prints the same.  A dead database raises ``StoreError``."""
         state = self.state()
         self._metrics.files_waiting.set(state.files_waiting)
-        return health_report(self._store.status(), state)
+        age = max_issue_age(self._config.health.max_issue_age)
+        return health_report(self._store.status(), state, self._clock(), age)
 
     @contextmanager
     def _job(self) -> Iterator[bool]:
@@ -373,11 +374,13 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
         _schedule(scheduler, config, runner)
         scheduler.start()
         watch_thread.start()
-        app = create_app(
+        metrics.track(store, leader)
+        site = create_app(
             config.paths.output,
             health=runner.health,
             hubs=config.feeds.hubs,
             base_url=config.site.base_url,
+            health_token=config.health.token,
             routes={
                 METRICS_PATH: metrics.asgi_app(),
                 **subscription_routes(
@@ -387,7 +390,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
         )
         server = uvicorn.Server(
             uvicorn.Config(
-                app,
+                metrics.count_requests(site),
                 log_config=None,
                 access_log=log.isEnabledFor(logging.DEBUG),
                 timeout_graceful_shutdown=5,

@@ -274,6 +274,7 @@ class StoreStatus:
     latest_digest: date | None
     subscribers: int
     pending_deliveries: int
+    latest_arrival: datetime | None = None  # when the newest article was first seen
 
 
 def mask_url(url: str) -> str:
@@ -1013,7 +1014,21 @@ class Store:
                     .select_from(deliveries)
                     .where(deliveries.c.status.in_(("pending", "failed")))
                 ).scalar_one(),
+                latest_arrival=conn.execute(sa.select(sa.func.max(articles.c.first_seen))).scalar_one(),
             )
+
+    def status_counts(self) -> dict[str, dict[str, int]]:
+        """Subscribers and ledger rows by status, for the metrics gauges (every status that has rows)."""
+        confirmed = sa.case((subscribers.c.confirmed.is_(True), "confirmed"), else_="pending")
+        with self._begin() as conn:
+            people = conn.execute(sa.select(confirmed, sa.func.count()).group_by(confirmed)).all()
+            rows = conn.execute(
+                sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+            ).all()
+        return {
+            "subscribers": {str(status): int(n) for status, n in people},
+            "deliveries": {str(status): int(n) for status, n in rows},
+        }
 
 
 def _add_missing_columns(conn: Connection) -> None:

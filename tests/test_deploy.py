@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 from test_cli import EXAMPLES, digest
+from test_service import Serve, free_port, page, wait_for
 
 import digest as package
 
@@ -117,3 +118,79 @@ def test_one_version_for_the_package_the_command_and_the_changelog(tmp_path: Pat
     # A development version sits under "Unreleased"; a release has its own heading.
     assert headings[0] == ("Unreleased" if ".dev" in package.__version__ else released)
     assert "### Upgrading" in changelog
+
+
+# `user root`: workers that may write the cache under the test's private temporary folder (ignored,
+# with a warning in the log, when the tests do not run as root).
+NGINX_MAIN = """\
+daemon off;
+user root;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/error.log warn;
+events {{ worker_connections 256; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+{site}
+}}
+"""
+
+
+def shipped_nginx_site(upstream: int, port: int, cache: Path) -> str:
+    """deploy/nginx.conf as shipped, with only what a test machine must change: ports, cache, no TLS."""
+    site = (ROOT / "deploy" / "nginx.conf").read_text()
+    site = site.replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream};")
+    site = site.replace("/var/cache/nginx/digest", str(cache))
+    site = re.sub(
+        r"server \{\s*listen 80;.*?\n\}\n", "", site, count=1, flags=re.DOTALL
+    )  # the https redirect
+    site = re.sub(r"listen 443 ssl http2;", f"listen 127.0.0.1:{port};", site)
+    return "\n".join(line for line in site.splitlines() if not re.match(r"\s*(listen \[::\]|ssl_)", line))
+
+
+@pytest.mark.slow
+def test_the_shipped_nginx_config_never_serves_a_stale_feed_nor_caches_metrics(tmp_path: Path) -> None:
+    if shutil.which("nginx") is None:
+        pytest.skip("nginx is not installed (apt-get install nginx)")
+    pages = tmp_path / "pages"
+    shutil.copytree(EXAMPLES, pages)
+    service = Serve(tmp_path, pages)
+    port = free_port()
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(
+        NGINX_MAIN.format(tmp=tmp_path, site=shipped_nginx_site(service.port, port, tmp_path / "c"))
+    )
+    log = tmp_path / "error.log"
+    proxy = subprocess.Popen(["nginx", "-c", str(conf), "-e", str(log)], stderr=subprocess.DEVNULL)
+    front = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
+    try:
+        wait_for(lambda: _answers(front, proxy, log), 20, "nginx to start")
+        assert "青松县首座社区图书馆开馆" in front.get("/feeds/all.atom").text
+        assert front.get("/index.html").headers["x-cache"] == "MISS"  # pages do go through the cache
+        (pages / "2024-11-29_01.txt").write_text(page("代理之后立刻可见的新文章"), encoding="utf-8")
+        wait_for(lambda: "代理之后立刻可见的新文章" in service.feed(), 20, "the page in digest's feed")
+        assert "代理之后立刻可见的新文章" in front.get("/feeds/all.atom").text  # no stale copy in front
+        for path in ("/metrics", "/metrics/"):
+            scraped = front.get(path)
+            assert "x-cache" not in scraped.headers, f"{path} went through the cached location"
+        details = front.get("/healthz?details")
+        assert details.status_code == 401 and front.get("/healthz").json()["status"] in ("ok", "degraded")
+    finally:
+        front.close()
+        proxy.terminate()
+        proxy.wait(10)
+        assert service.stop() == 0
+
+
+def _answers(client: httpx.Client, process: subprocess.Popen[bytes], log: Path) -> bool:
+    assert process.poll() is None, log.read_text()
+    try:
+        return client.get("/healthz").status_code == 200
+    except httpx.TransportError:
+        return False

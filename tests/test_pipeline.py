@@ -228,7 +228,7 @@ def test_serve_watches_publishes_serves_locks_and_stops_cleanly(tmp_path: Path) 
                     return False
 
             wait_for(up)
-            assert client.get("/healthz").json()["articles"] == 7
+            assert client.get("/healthz?details").json()["articles"] == 7
             assert "青松县首座社区图书馆开馆" in client.get("/feeds/all.atom").text
 
             # The watcher picks up a new page once it has settled.

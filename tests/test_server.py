@@ -371,13 +371,34 @@ def test_healthz_reports_the_callable_and_503_when_it_fails(site: Path) -> None:
         return report
 
     with serving(create_app(site, health=health)) as url, httpx.Client(base_url=url) as http:
-        down = http.get("/healthz")
+        down = http.get("/healthz?details")
         assert down.status_code == 503
         assert down.json() == {"status": "error", "error": str(StoreError(problem))}
+        assert http.get("/healthz").json() == {"status": "error"}
         failing = False
-        up = http.get("/healthz")
+        up = http.get("/healthz?details")
         assert up.status_code == 200
         assert json.loads(up.content.decode()) == report
+        assert http.get("/healthz").json() == {"status": "ok"}  # anyone may ask; only the status
+
+
+def test_healthz_details_need_a_direct_loopback_request_or_the_token(site: Path) -> None:
+    report = {"status": "degraded", "pid": 4242, "errors": ["publish: disk full"]}
+    token = "a-health-token-of-some-length"
+    with (
+        serving(create_app(site, health=lambda: report, health_token=token)) as url,
+        httpx.Client(base_url=url) as http,
+    ):
+        assert http.get("/healthz").json() == {"status": "degraded"}
+        assert http.get("/healthz?details").json() == report  # this test runs on the machine itself
+        # Behind a proxy every request comes from loopback: the proxy's header says it is not local.
+        proxied = http.get("/healthz?details", headers={"X-Forwarded-For": "203.0.113.9"})
+        assert proxied.status_code == 401 and proxied.headers["www-authenticate"].startswith("Bearer")
+        assert "4242" not in proxied.text
+        wrong = {"X-Forwarded-For": "203.0.113.9", "Authorization": "Bearer guess"}
+        assert http.get("/healthz?details", headers=wrong).status_code == 401
+        right = {"X-Forwarded-For": "203.0.113.9", "Authorization": f"Bearer {token}"}
+        assert http.get("/healthz?details", headers=right).json() == report
 
 
 def test_routes_receive_their_prefix_with_any_method(site: Path) -> None:

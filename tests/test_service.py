@@ -6,6 +6,7 @@ and talk to it over HTTP, as a reader and an operator would.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -17,13 +18,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
 from test_server import serving
 
+import digest as package
 from digest.config import Config
 from digest.health import JobRun, ServiceState, describe, health_report, load_state, save_state
 from digest.mail import OutboxMailer
@@ -215,7 +217,9 @@ def test_health_reports_each_job_and_is_saved_for_digest_status(runner: Runner, 
     saved = load_state(config.paths.data)
     assert saved is not None
     with Store.open(config.database_url) as store:
-        assert health_report(store.status(), saved) == health  # what `digest status` prints
+        # What `digest status` prints, at the runner's fixed clock.
+        at = datetime(2024, 11, 29, 1, 0, tzinfo=UTC)
+        assert health_report(store.status(), saved, at, timedelta(hours=36)) == health
 
 
 def test_a_failing_job_degrades_health_and_is_counted(
@@ -265,7 +269,7 @@ def test_status_lines_say_what_ran_and_what_is_wrong() -> None:
     at = datetime(2024, 11, 29, 1, 0, tzinfo=UTC)
     runs = {"ingest": JobRun(at, 5, {"files": 2}), "publish": JobRun(at, 9, {}, "disk full")}
     empty = StoreStatus(0, (), 0, None, None, 0, 0)
-    health = health_report(empty, ServiceState(7, at, runs, 1, ()))
+    health = health_report(empty, ServiceState(7, at, runs, 1, ()), at)
     lines = describe(health, running=None, tz=UTC)
     assert lines == [
         "service: not running (pid 7 started 2024-11-29 01:00:00 UTC)",
@@ -275,8 +279,23 @@ def test_status_lines_say_what_ran_and_what_is_wrong() -> None:
         "files waiting: 1",
         "errors: publish: disk full",
     ]
-    never = describe(health_report(empty, None), None, UTC)
+    never = describe(health_report(empty, None, at), None, UTC)
     assert never[0] == "service: has never run with this data folder"
+
+
+def test_health_is_degraded_when_the_paper_stops_arriving_or_pages_cannot_be_read() -> None:
+    now = datetime(2024, 11, 29, 12, 0, tzinfo=UTC)
+    fresh = StoreStatus(3, (), 20, None, None, 0, 0, latest_arrival=now - timedelta(hours=30))
+    assert health_report(fresh, None, now, timedelta(hours=36))["status"] == "ok"
+    stale = dataclasses.replace(fresh, latest_arrival=now - timedelta(hours=40))
+    report = health_report(stale, None, now, timedelta(hours=36))
+    assert report["status"] == "degraded"
+    assert report["errors"] == ["no new article for 40 hours (last at 2024-11-27T20:00+00:00)"]
+    assert health_report(stale, None, now, None)["status"] == "ok"  # health.max_issue_age = 0
+    unreadable = dataclasses.replace(fresh, failed_sources=(("a.txt", "not UTF-8"), ("b.txt", "empty")))
+    assert health_report(unreadable, None, now, timedelta(hours=36))["errors"] == [
+        "2 page files cannot be read (digest status lists them)"
+    ]
 
 
 # --- digest serve as a process --------------------------------------------------------------------
@@ -401,7 +420,7 @@ def test_healthz_metrics_and_status_agree(served: Serve) -> None:
     path = Path(served.folders[1]) / "2024-12-01_01.txt"
     path.write_text(page("健康检查用的文章"), encoding="utf-8")
     wait_for(lambda: "健康检查用的文章" in served.feed(), 10, "the page in the feed")
-    health = served.http.get("/healthz").json()
+    health = served.http.get("/healthz?details").json()
     assert health["status"] == "ok" and health["errors"] == [] and health["files_waiting"] == 0
     assert health["pid"] == served.process.pid
     assert health["last_ingest"]["read"] == 1 and health["last_publish"]["written"] > 0
@@ -416,10 +435,35 @@ def test_healthz_metrics_and_status_agree(served: Serve) -> None:
 
     status = served.run("status", "--json")
     assert status.returncode == 0, status.stderr
-    assert json.loads(status.stdout) == served.http.get("/healthz").json()
+    assert json.loads(status.stdout) == served.http.get("/healthz?details").json()
     text = served.run("status").stdout
     assert text.startswith(f"service: running (pid {served.process.pid}) since ")
     assert "\nerrors: none\n" in text
+
+
+@pytest.mark.slow
+def test_metrics_follow_prometheus_conventions_and_cover_the_operator_questions(served: Serve) -> None:
+    assert served.run("subscribers", "add", "metrics@example.org").returncode == 0
+    assert served.http.get("/feeds/all.atom").status_code == 200
+    assert served.http.get("/no-such-page.html").status_code == 404
+    text = served.http.get(METRICS_PATH).text
+    if shutil.which("promtool") is None:
+        if os.environ.get("REQUIRE_PROMTOOL"):
+            pytest.fail("promtool is missing and REQUIRE_PROMTOOL is set")
+        pytest.skip("promtool is not installed (Debian package prometheus; .ci/run installs it)")
+    check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
+    assert (check.returncode, check.stdout, check.stderr) == (0, "", ""), check.stdout + check.stderr
+    values = dict(re.findall(r"^(digest_[^ ]+) (\S+)$", text, re.MULTILINE))
+    build = [key for key in values if key.startswith("digest_build_info{")]
+    assert len(build) == 1 and f'version="{package.__version__}"' in build[0] and values[build[0]] == "1.0"
+    assert values["digest_leader"] == "1.0"
+    assert values['digest_subscribers{status="confirmed"}'] == "1.0"
+    assert float(values['digest_http_requests_total{code="200"}']) >= 1
+    assert float(values['digest_http_requests_total{code="404"}']) >= 1
+    published = float(values['digest_last_success_timestamp_seconds{job="publish"}'])
+    assert time.time() - 3600 < published <= time.time()
+    for outcome in ("sent", "refused", "unknown", "expired", "skipped"):
+        assert "# HELP digest_emails_total" in text and outcome in text
 
 
 @pytest.mark.slow
@@ -437,12 +481,12 @@ def test_the_source_folder_vanishing_is_reported_and_survived(served: Serve) -> 
     pages = Path(served.folders[1])
     pages.rename(pages.with_name("pages.unmounted"))
     wait_for(lambda: "is missing; waiting" in served.log(), 10, "the watcher to notice")
-    assert served.http.get("/healthz").json()["errors"] == [f"source folder {pages} is missing"]
+    assert served.http.get("/healthz?details").json()["errors"] == [f"source folder {pages} is missing"]
     assert "青松县首座社区图书馆开馆" in served.feed()  # what was published stays served
     pages.mkdir()
     (pages / "2024-12-02_01.txt").write_text(page("回来的文件夹里的新文章"), encoding="utf-8")
     wait_for(lambda: "回来的文件夹里的新文章" in served.feed(), 10, "a page in the folder that came back")
-    assert served.http.get("/healthz").json()["errors"] == []
+    assert served.http.get("/healthz?details").json()["errors"] == []
 
     pages.rename(pages.with_name("pages.rotated"))
     pages.mkdir()
