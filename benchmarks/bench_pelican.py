@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 import venv
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from corpus import PAGES_PER_ISSUE, page_count, page_name, pages, write_archive
 
 from digest.ingest import date_from_name
 from digest.parse import parse_page
+from digest.types import Article
 
 PEERS = Path(__file__).resolve().parent / ".peers"
 PELICAN = "pelican[markdown]>=4.9"
@@ -67,25 +70,36 @@ def pelican_bin() -> Path:
     return command
 
 
-def markdown(text: str, stem: str) -> list[tuple[str, str]]:
-    """One page's articles as ``(file name, Markdown)``; the slug is the page and the position."""
+def articles(text: str, stem: str) -> list[tuple[str, date, Article]]:
+    """One page's articles, each with its slug (the page and the position) and its issue date."""
     issue = date_from_name(stem)
+    assert issue is not None, f"{stem} carries no date"
+    return [
+        (f"{stem}-{number}", issue, article) for number, article in enumerate(parse_page(text).articles, 1)
+    ]
+
+
+def markdown(text: str, stem: str) -> list[tuple[str, str]]:
+    """One page's articles as ``(file name, Markdown)`` with Pelican's metadata lines."""
     files = []
-    for number, article in enumerate(parse_page(text).articles, 1):
+    for slug, issue, article in articles(text, stem):
         meta = [
             f"Title: {article.title or article.body[:20]}",
             f"Date: {issue} 06:00",
             f"Category: {article.section or '其他'}",
-            f"Slug: {stem}-{number}",
+            f"Slug: {slug}",
         ]
         if article.credits:
             meta.append(f"Authors: {', '.join(credit.name for credit in article.credits)}")
-        files.append((f"{stem}-{number}.md", "\n".join(meta) + "\n\n" + article.body + "\n"))
+        files.append((f"{slug}.md", "\n".join(meta) + "\n\n" + article.body + "\n"))
     return files
 
 
-def export(pages_dir: Path, content: Path) -> int:
-    """Write every article of the page archive as Markdown (once per size); returns the count."""
+def export(
+    pages_dir: Path, content: Path, write: Callable[[str, str], list[tuple[str, str]]] = markdown
+) -> int:
+    """Write every article of the page archive as Markdown files made by ``write`` (once per size);
+    returns the count."""
     marker = content / ".complete"
     if marker.is_file():
         return int(marker.read_text())
@@ -94,7 +108,7 @@ def export(pages_dir: Path, content: Path) -> int:
     for page in sorted(pages_dir.rglob("*.txt")):
         folder = content / page.parent.name
         folder.mkdir(parents=True, exist_ok=True)
-        for name, text in markdown(page.read_text(encoding="utf-8"), page.stem):
+        for name, text in write(page.read_text(encoding="utf-8"), page.stem):
             (folder / name).write_text(text, encoding="utf-8")
             count += 1
     marker.write_text(f"{count}\n")

@@ -1,6 +1,6 @@
 """Every performance figure in one run: prints a table and writes JSON.
 
-    python benchmarks/run_all.py                    # 1k, 10k and 100k articles; Pelican up to 10k
+    python benchmarks/run_all.py                    # 1k, 10k and 100k articles; peers up to 10k
     python benchmarks/run_all.py --quick            # 1k and 10k, shorter runs: checks the harness
     python benchmarks/run_all.py --sizes 1000 --pelican-sizes 1000 --json /tmp/figures.json
 
@@ -8,9 +8,10 @@ Figures: parse MB/s; per archive size, ingest articles/s, full publish time,
 no-op publish time, the latency of one new page (its ingest + the
 incremental publish), peak memory of the ingest and publish processes;
 HTTP requests/s for a feed answered 200 and 304, ours and nginx's; the
-digest send rate (``bench_send.py``); Pelican's full and incremental builds
-of the same archive.  Generated pages, outputs and the Pelican environment
-live under ``benchmarks/.work`` and ``benchmarks/.peers`` (not in git).
+digest send rate (``bench_send.py``); Pelican's and Hugo's full and
+incremental builds of the same archive, interleaved with ours round by round.
+Generated pages, outputs and the Pelican environment live under
+``benchmarks/.work`` and ``benchmarks/.peers`` (not in git); Hugo is Debian's.
 
 nginx and wrk come from Debian; when missing and this runs as root they are
 installed with apt-get, otherwise the HTTP figures say why they are absent.
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_archive
 import bench_http
+import bench_hugo
 import bench_parse
 import bench_pelican
 
@@ -106,20 +108,23 @@ def run(sizes: list[int], pelican_sizes: list[int], quick: bool, work: Path, rou
     figures: dict[str, Any] = {"machine": machine(), "started": time.strftime("%Y-%m-%d %H:%M:%S%z")}
     figures["work"] = str(work)
     figures["parse"] = timed("parse", bench_parse.measure, 5.0 if quick else 20.0, 3)
-    figures["archive"], figures["pelican"], figures["rounds"] = {}, {}, {}
+    figures["archive"], figures["pelican"], figures["hugo"], figures["rounds"] = {}, {}, {}, {}
     for size in sizes:
-        # Ours and Pelican's in turn, so both ride the same drift of a shared machine.
+        # Ours, Pelican's and Hugo's in turn, so all ride the same drift of a shared machine.
         ours: list[dict[str, Any]] = []
-        theirs: list[dict[str, Any]] = []
+        pelican: list[dict[str, Any]] = []
+        hugo: list[dict[str, Any]] = []
         for number in range(1, (rounds if size in pelican_sizes else 1) + 1):
             label = f"{size:,} round {number}"
             ours.append(timed(f"ingest + publish {label}", bench_archive.measure, size, work))
             if size in pelican_sizes:
-                theirs.append(timed(f"pelican {label}", bench_pelican.measure, size, work))
+                pelican.append(timed(f"pelican {label}", bench_pelican.measure, size, work))
+                hugo.append(timed(f"hugo {label}", bench_hugo.measure, size, work))
         figures["archive"][str(size)] = ours[0]
-        if theirs:
-            figures["pelican"][str(size)] = theirs[0]
-            figures["rounds"][str(size)] = [_round(a, p) for a, p in zip(ours, theirs, strict=True)]
+        if pelican:
+            figures["pelican"][str(size)] = pelican[0]
+            figures["hugo"][str(size)] = hugo[0]
+            figures["rounds"][str(size)] = [_round(*trio) for trio in zip(ours, pelican, hugo, strict=True)]
     ensure_debian_tools()
     output = bench_archive.folders(min(sizes), work)[1] / "output"
     figures["http"] = timed("http", bench_http.measure, output, 3.0 if quick else 10.0)
@@ -127,16 +132,21 @@ def run(sizes: list[int], pelican_sizes: list[int], quick: bool, work: Path, rou
     return figures
 
 
-def _round(ours: dict[str, Any], pelican: dict[str, Any]) -> dict[str, float]:
-    """One interleaved round: both full builds and Pelican's over ours, in process and as commands."""
+def _round(ours: dict[str, Any], pelican: dict[str, Any], hugo: dict[str, Any]) -> dict[str, Any]:
+    """One interleaved round: the full builds, each peer's over ours (in process and as commands),
+    and the load average the round ran under."""
     in_process = ours["ingest"]["seconds"] + ours["publish"]["full_seconds"]
     commands = ours["commands"]["ingest_seconds"] + ours["commands"]["publish_seconds"]
     return {
         "ours_seconds": in_process,
         "ours_commands_seconds": commands,
         "pelican_seconds": pelican["full_seconds"],
+        "hugo_seconds": hugo["full_seconds"],
+        "hugo_cpu_seconds": hugo["full_cpu_seconds"],
         "ratio": pelican["full_seconds"] / in_process,
         "ratio_commands": pelican["full_seconds"] / commands,
+        "hugo_ratio_commands": hugo["full_seconds"] / commands,
+        "load_average": hugo["load_average"],
     }
 
 
@@ -161,10 +171,8 @@ def table(figures: dict[str, Any]) -> str:
     row("one new page (ingest + publish), s", stage("publish", "new_page_seconds", ".3f"), "≤ 1 s at 100k")
     row("output files", stage("publish", "output_files", ","))
 
-    def pelican(key: str) -> Any:
-        return lambda size: (
-            format(figures["pelican"][size][key], ".2f") if size in figures["pelican"] else "–"
-        )
+    def peer(name: str, key: str) -> Any:
+        return lambda size: format(figures[name][size][key], ".2f") if size in figures[name] else "–"
 
     def ours_commands(size: str) -> str:
         commands = figures["archive"][size]["commands"]
@@ -182,11 +190,15 @@ def table(figures: dict[str, Any]) -> str:
         return ratio
 
     row("full build as `digest ingest` + `digest publish --full`, s", ours_commands)
-    row("Pelican full build, s", pelican("full_seconds"))
-    row("Pelican one new article page, s", pelican("new_page_seconds"))
+    row("Pelican full build, s", peer("pelican", "full_seconds"))
+    row("Pelican one new article page, s", peer("pelican", "new_page_seconds"))
+    row("Hugo full build, s", peer("hugo", "full_seconds"))
+    row("Hugo full build, CPU s", peer("hugo", "full_cpu_seconds"))
+    row("Hugo one new page, s", peer("hugo", "new_page_seconds"))
     count = max((len(r) for r in figures["rounds"].values()), default=0)
     row(f"Pelican full ÷ ours (ingest + full publish), median of {count}", speedup("ratio"), "≥ 5×")
     row(f"Pelican full ÷ ours (the two commands), median of {count}", speedup("ratio_commands"))
+    row(f"Hugo full ÷ ours (the two commands), median of {count}", speedup("hugo_ratio_commands"), "> 1×")
     lines = [_markdown_row(cells) for cells in rows]
     lines.insert(1, _markdown_row(tuple("---" for _ in rows[0])))
     http = figures["http"]
@@ -224,10 +236,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1k and 10k articles, short load runs")
     parser.add_argument("--sizes", type=int, nargs="+", help="archive sizes (default 1000 10000 100000)")
-    parser.add_argument("--pelican-sizes", type=int, nargs="*", help="sizes Pelican builds (default ≤ 10k)")
+    parser.add_argument(
+        "--pelican-sizes", type=int, nargs="*", help="sizes Pelican and Hugo build (default ≤ 10k)"
+    )
     parser.add_argument("--json", type=Path, default=RESULTS, help=f"where to write (default {RESULTS})")
     parser.add_argument(
-        "--rounds", type=int, default=3, help="interleaved rounds of ours and Pelican per size (default 3)"
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds of ours, Pelican and Hugo per size (default 3)",
     )
     parser.add_argument(
         "--work",
