@@ -123,6 +123,24 @@ def cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build(args: argparse.Namespace) -> int:
+    """``ingest`` then ``publish --full`` in one process: the operator's full rebuild."""
+    from digest.ingest import ingest
+    from digest.jobs import run_publish
+    from digest.store import Store
+
+    config = _config(args)
+    with Store.open(config.database_url) as store:
+        read = ingest(config, store, _now())
+        published = run_publish(config, store, full=True)
+    print(
+        f"built {config.paths.output}: {read.files} files ({read.failed} failed), {read.articles} articles "
+        f"({read.new} new, {read.changed} changed); {published.written_count} files written, "
+        f"{published.unchanged} unchanged, {len(published.removed)} removed"
+    )
+    return 1 if read.failed else 0
+
+
 def cmd_parse(args: argparse.Namespace) -> int:
     from digest.decode import decode_page
     from digest.parse import parse_page
@@ -391,6 +409,8 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument(
         "--full", action="store_true", help="render every feed and page again, not only what changed"
     )
+
+    command("build", cmd_build, "ingest the source folder, then publish everything again (one process)")
 
     parse = command("parse", cmd_parse, "show how page files split into articles (no config needed)")
     parse.add_argument("files", nargs="+", metavar="FILE", help="page files")
