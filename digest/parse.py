@@ -22,6 +22,7 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from enum import Enum, auto
 
 from digest.bylines import (
@@ -29,10 +30,13 @@ from digest.bylines import (
     credit_roles_only,
     find_jumps,
     is_byline,
+    is_editor_line,
     paren_names,
     parse_credits,
     parse_dateline,
+    trailing_credit,
 )
+from digest.conventions import MAINLAND, Conventions
 from digest.textnorm import (
     CJK,
     cjk_bigrams,
@@ -54,7 +58,6 @@ _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
 _BULLET = re.compile(r"^[■□●◆◇▲△★☆•]\s*")
 _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
-_PLACE = re.compile(f"^[{CJK}]{{2,12}}(?:区|县|旗|盟|市|州|镇|乡|村|嘎查|苏木|街道)$")
 _QA_LABEL = re.compile(r"^(?:问|答|记者)[:：]")
 _PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
 _DOUBLED = re.compile(r"(\S{2,})\1")  # cheap test before the exact measure of a running head
@@ -70,6 +73,7 @@ _MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
 _SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
+_CREDIT_LINE = 40  # characters; a credit line is never longer
 _LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
 _LEAD = 300  # characters of a body compared with a headline
 _END_VOTE = 0.5  # a page ending on a headline votes this much for headline-last
@@ -111,20 +115,26 @@ class _Line:
     lines: list[str] = field(default_factory=list)  # a heading group's lines
 
 
-def parse_page(text: str, name: str = "") -> Page:
+def parse_page(
+    text: str, name: str = "", conventions: Conventions = MAINLAND, issue: date | None = None
+) -> Page:
     """Split one page's text into articles, in reading order.
 
-    Never raises on any string; a page with no recognisable structure becomes
-    one article holding all its text.
+    ``conventions`` are the words the page is read by (roles, outlets,
+    places); ``issue``, when known, is the day the page was printed, which
+    gives a day-only dateline (``本报合肥18日电``) its month.  Never raises on
+    any string; a page with no recognisable structure becomes one article
+    holding all its text.
     """
-    classified = _classify(_logical_lines(text))
-    lines, dropped = _resolve(classified, after=False)
+    conv = conventions
+    classified = _classify(_logical_lines(text, conv), conv, issue)
+    lines, dropped = _resolve(classified, False, conv)
     after = _headlines_follow_bodies(lines)
     if after:
         # Headline-last pages put a headline between two bodies; look again at short lines
         # there that the first reading took for paragraph fragments.
-        lines, dropped = _resolve(classified, after=True)
-    builders, unused = _assemble(lines, after)
+        lines, dropped = _resolve(classified, True, conv)
+    builders, unused = _assemble(lines, after, conv)
     articles = tuple(b.build() for b in builders)
     return Page(name=name, articles=articles, dropped=(*dropped, *unused))
 
@@ -144,16 +154,16 @@ def _blocks(text: str) -> Iterator[list[str]]:
         yield block
 
 
-def _starts_new_line(line: str) -> bool:
+def _starts_new_line(line: str, conv: Conventions) -> bool:
     return bool(
         _BULLET.match(line)
         or _MD_HEADING.match(line)
-        or parse_dateline(line.replace("**", ""))
+        or parse_dateline(line.replace("**", ""), conv)
         or _running_head(line)
     )
 
 
-def _logical_lines(text: str) -> list[str]:
+def _logical_lines(text: str, conv: Conventions) -> list[str]:
     """Blocks → lines, with wraps inside a block joined; a blank line separates blocks ("")."""
     out: list[str] = []
     for block in _blocks(text):
@@ -166,13 +176,35 @@ def _logical_lines(text: str) -> list[str]:
             continue
         pieces: list[str] = []
         for line in block:
-            if pieces and (_starts_new_line(line) or _ends_line(pieces, block)):
+            if pieces and (
+                _starts_new_line(line, conv)
+                or _ends_line(pieces, block)
+                or _credit_apart(pieces[-1], line, conv)
+            ):
                 out.append(join_wrapped(pieces))
                 pieces = []
             pieces.append(line)
         out.append(join_wrapped(pieces))
         out.append("")
     return out
+
+
+def _credit_apart(before: str, line: str, conv: Conventions) -> bool:
+    """A credit shares a block with text but is no part of it: a byline over the text
+    (``城市快报记者 X`` then the first line), under a headline, or a caption's credit above it.
+
+    A credit cut by the wrap (``…本报记者`` / ``黄兴能 摄``) is one line, though.
+    """
+    for text in (before, line):
+        if (
+            len(text) <= _CREDIT_LINE
+            and conv.credit_hint.search(text)
+            and (text is before or not conv.role_end.search(before))
+            and (is_byline(text, conv) or (text is before and trailing_credit(text, conv)))
+        ):
+            # A byline wrapped across two lines (…鄂尔多斯市融 / 媒体中心记者 X) stays whole.
+            return not is_byline(before + line, conv)
+    return False
 
 
 def _ends_line(pieces: list[str], block: list[str]) -> bool:
@@ -199,7 +231,7 @@ def _running_head(line: str) -> str | None:
 # -- pass 2: classify ------------------------------------------------------------------------
 
 
-def _classify(raw: list[str]) -> list[_Line]:
+def _classify(raw: list[str], conv: Conventions, issue: date | None) -> list[_Line]:
     out: list[_Line] = []
     i = 0
     while i < len(raw):
@@ -207,14 +239,14 @@ def _classify(raw: list[str]) -> list[_Line]:
         i += 1
         if not text:
             continue
-        line = _classify_one(text)
+        line = _classify_one(text, conv, issue)
         if line.kind is T.BYLINE and not line.credits:
             # A byline printed vertically: the roles in one block, the names in the next.
             nxt = raw[i + 1] if i + 1 < len(raw) and raw[i] == "" else (raw[i] if i < len(raw) else "")
-            names = parse_credits(nxt) if nxt and len(nxt) <= 16 else None
+            names = parse_credits(nxt, conv) if nxt and len(nxt) <= 16 else None
             if names:
                 i += 2 if raw[i] == "" else 1
-                line.credits = parse_credits(f"{text} {nxt}") or names
+                line.credits = parse_credits(f"{text} {nxt}", conv) or names
                 line.text = f"{text} {nxt}"
             else:
                 line.kind = T.PARA
@@ -236,7 +268,7 @@ def _headline_shaped(text: str) -> bool:
     return len(bare) <= _MAX_HEADING and not ends_sentence(bare) and not re.search(r"[。；;]", bare)
 
 
-def _classify_one(text: str) -> _Line:
+def _classify_one(text: str, conv: Conventions, issue: date | None) -> _Line:
     label = bool(_BOLD_LABEL.match(text)) or bool(_QA_LABEL.match(text))
     note = _NOTE.match(text.replace("**", ""))
     text = text.replace("**", "").strip()
@@ -246,26 +278,28 @@ def _classify_one(text: str) -> _Line:
     if md:
         return _Line(md.group(2).strip(), T.HEADING, md=True, lines=[md.group(2).strip()])
     mark = _SECTION_MARK.match(text)
-    if mark and not ends_sentence(text) and not find_jumps(text)[1] and not is_byline(text):
+    if mark and not ends_sentence(text) and not find_jumps(text)[1] and not is_byline(text, conv):
         return _Line(mark.group(1).strip(), T.SECTION)
     head = _running_head(text)
     if head:
         return _Line(head, T.SECTION, lines=[text])
     if len(text) <= _MAX_HEADING and _FURNITURE.search(text) and not ends_sentence(text):
         return _Line(text, T.NOISE)
-    dateline = parse_dateline(text)
+    if is_editor_line(text, conv):
+        return _Line(text, T.NOISE)
+    dateline = parse_dateline(text, conv, issue)
     if dateline:
         return _Line(text, T.PARA, dateline=dateline, credits=dateline.credits)
     rest, jumps = find_jumps(text)
     if jumps and not rest:
         return _Line(text, T.JUMP)
-    paren = paren_names(text)
+    paren = paren_names(text, conv)
     if paren:
         return _Line(text, T.PAREN, credits=paren)
-    if credit_roles_only(text):
+    if credit_roles_only(text, conv):
         return _Line(text, T.BYLINE)
-    if is_byline(text):
-        credits = parse_credits(text) or ()
+    if is_byline(text, conv):
+        credits = parse_credits(text, conv) or ()
         # A photographer's credit closes the picture story it stands under.
         trailing = any(c.role.startswith("摄") for c in credits)
         return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
@@ -293,7 +327,7 @@ def _is_candidate(text: str) -> bool:
 # -- pass 3: resolve candidates --------------------------------------------------------------
 
 
-def _resolve(lines: list[_Line], after: bool) -> tuple[list[_Line], list[str]]:
+def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_Line], list[str]]:
     """Decide every candidate line; returns the lines kept and the layout noise dropped."""
     markdown = any(line.md for line in lines)
     if markdown:
@@ -320,7 +354,7 @@ def _resolve(lines: list[_Line], after: bool) -> tuple[list[_Line], list[str]]:
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
-        resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3])
+        resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv)
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
@@ -355,6 +389,7 @@ def _resolve_run(
     markdown: bool,
     lead_above: str,
     following: list[_Line],
+    conv: Conventions,
 ) -> list[_Line]:
     texts = [r.text for r in run]
     lone = len(run) == 1 and not run[0].md
@@ -376,10 +411,10 @@ def _resolve_run(
         if evidence < _HEADLINE_EVIDENCE:
             return [_Line(texts[0], T.PARA)]
     out: list[_Line] = []
-    if len(texts) >= 2 and _is_section_name(texts[0]):
+    if len(texts) >= 2 and _is_section_name(texts[0], conv):
         out.append(_Line(texts[0], T.SECTION))
         texts = texts[1:]
-    elif len(texts) == 1 and _is_section_name(texts[0]) and nxt is not None and nxt.kind is T.HEADING:
+    elif len(texts) == 1 and _is_section_name(texts[0], conv) and nxt is not None and nxt.kind is T.HEADING:
         return [_Line(texts[0], T.SECTION)]
     out.append(_Line(" ".join(texts), T.HEADING, lines=texts))
     return out
@@ -415,8 +450,8 @@ def _headline_evidence(text: str, nxt: _Line | None, following: list[_Line], lea
     return score
 
 
-def _is_section_name(text: str) -> bool:
-    return len(text) <= _SECTION_LEN and not _PLACE.match(text) and not re.search(r"\d", text)
+def _is_section_name(text: str, conv: Conventions) -> bool:
+    return len(text) <= _SECTION_LEN and not conv.place.match(text) and not re.search(r"\d", text)
 
 
 # -- pass 4: assemble ------------------------------------------------------------------------
@@ -470,6 +505,7 @@ def _overlap(heading: str, text: str) -> float:
 @dataclass
 class _Builder:
     section: str | None
+    conv: Conventions
     title_lines: list[str] = field(default_factory=list)
     paras: list[list[str]] = field(default_factory=list)  # each paragraph as the pieces it was cut into
     credits: list[Credit] = field(default_factory=list)
@@ -494,7 +530,12 @@ class _Builder:
         if not text:
             return
         self.labels += label
-        if self.paras and not ends_sentence(self.paras[-1][-1]) and not label:
+        if (
+            self.paras
+            and not ends_sentence(self.paras[-1][-1])
+            and not label
+            and not trailing_credit(self.paras[-1][-1], self.conv)
+        ):
             self.paras[-1].append(text)
         else:
             self.paras.append([text])
@@ -508,8 +549,18 @@ class _Builder:
         self.add_para(line.text[line.dateline.length :])
 
     def build(self) -> Article:
-        kicker, title, subtitle = _headline(self.title_lines)
-        body = "\n\n".join(_clean_para(join_wrapped(p)) for p in self.paras)
+        kicker, title, subtitle = _headline(self.title_lines, self.conv)
+        paras: list[str] = []
+        for pieces in self.paras:
+            para = join_wrapped(pieces)
+            credit = trailing_credit(para, self.conv)
+            if credit:
+                # A credit closing a paragraph (…特点。(吕劲), a caption's …摄) names people, not text.
+                para = credit[0]
+                self.credits.extend(credit[1])
+            if para:
+                paras.append(_clean_para(para))
+        body = "\n\n".join(p for p in paras if p)
         article = Article(
             title=title,
             body=body,
@@ -526,7 +577,7 @@ class _Builder:
         return _with_kind(article, self.labels)
 
 
-def _assemble(lines: list[_Line], after: bool) -> tuple[list[_Builder], list[str]]:
+def _assemble(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_Builder], list[str]]:
     """Group lines into articles; also returns section markers no article stood under."""
     built: list[_Builder] = []
     unused: list[str] = []
@@ -537,7 +588,7 @@ def _assemble(lines: list[_Line], after: bool) -> tuple[list[_Builder], list[str
 
     def start() -> _Builder:
         nonlocal cur
-        cur = _Builder(section=section)
+        cur = _Builder(section=section, conv=conv)
         used.add(section)
         cur.notes.extend(pending_notes)
         pending_notes.clear()
@@ -613,7 +664,7 @@ def _fold_orphans(built: list[_Builder]) -> list[_Builder]:
 # -- article fields --------------------------------------------------------------------------
 
 
-def _headline(lines: list[str]) -> tuple[str | None, str | None, str | None]:
+def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | None, str | None]:
     """Kicker, headline and subtitle from the lines of one heading group."""
     lines = [_clean_title(t) for t in lines if _clean_title(t)]
     subtitle = None
@@ -624,7 +675,7 @@ def _headline(lines: list[str]) -> tuple[str | None, str | None, str | None]:
     if not lines:
         return None, subtitle, None
     kicker = None
-    if len(lines) >= 2 and _PLACE.match(lines[0]):
+    if len(lines) >= 2 and conv.place.match(lines[0]):
         kicker, lines = lines[0], lines[1:]
     if len(lines) == 1:
         return kicker, lines[0], subtitle
