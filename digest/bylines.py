@@ -29,7 +29,7 @@ _SEPARATORS = re.compile(r"[\s、，,；;:：|｜]+")
 _SINGLE = re.compile(f"^[{CJK}]$")
 # A credit closing a paragraph: in brackets, or after the last sentence end.
 _TAIL_BRACKETED = re.compile(r"\s*[（(]([^（）()]{2,60})[）)]\s*$")
-_TAIL_PLAIN = re.compile(r"(?<=[。！？!?…”’」』）)])(\s*)([^。！？!?…“”（）()]{2,40})$")
+_TAIL_PLAIN = re.compile(r"(?<=[。！？!?…”’」』）)])(\s*)([^。！？!?…“”（）()，,]{2,40})$")
 _BARE_NAMES = re.compile(f"^[{CJK}]{{2,3}}(?: [{CJK}]{{2,3}})+$")  # 王星海 耿志清: two names or more
 _REPORTED = re.compile(r"^([^。！？：:]{2,40}?)报道\s*[:：]\s*")
 _JUMP = re.compile(
@@ -105,16 +105,13 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
                 items.append(("text", piece, glued))
     for index, (kind, piece, glued) in enumerate(items):
         nxt = items[index + 1] if index + 1 < len(items) else None
-        if (
-            kind == "text"
-            and glued
-            and nxt is not None
-            and nxt[0] != "text"
-            and conv.outlet_end.search(piece)
-        ):
-            # An outlet glued to the role after it: 城市快报记者, 中青报·中青网见习记者.
-            items[index + 1] = (nxt[0], piece + nxt[1], nxt[2])
-            continue
+        if kind == "text" and glued and nxt is not None and nxt[0] != "text":
+            if conv.outlet_end.search(piece):
+                # An outlet glued to the role after it: 城市快报记者, 中青报·中青网见习记者.
+                items[index + 1] = (nxt[0], piece + nxt[1], nxt[2])
+                continue
+            if not role:
+                return None  # a name glued before a role follows another role (记者X通讯员Y)
         if kind == "editor":
             editing, editors, waiting = True, True, True
             continue

@@ -124,7 +124,8 @@ class Conventions:
         """A dateline opening a paragraph: outlet, place, date, the closing word, a credit in brackets."""
         known = _alternation(self.outlets)
         words = _alternation(self.dateline_words)
-        outlet = f"(?:{known})|[{CJK}·A-Za-z]{{1,12}}?(?:{_alternation(self.outlet_endings)})?"
+        # An outlet's name has two characters at least: 又讯 adds an item to the story above.
+        outlet = f"(?:{known})|[{CJK}·A-Za-z]{{2,12}}?(?:{_alternation(self.outlet_endings)})?"
         return re.compile(
             rf"^(?P<from>据)?(?P<outlet>{outlet})"
             rf"(?P<place>[{CJK}]{{0,8}}?)\s*"

@@ -55,6 +55,11 @@ from digest.types import Article, Credit, Kind, Page
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
+_BRACKET_SECTION = re.compile(r"^【\s*([^【】\s]{1,12})\s*】$")
+_BRIEF = re.compile(r"^[△▲■□◆◇●○★☆]")  # an item of a roundup of briefs
+_FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
+_TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
+_EXCLAIMED = re.compile(r"[！？!?][”’」』\"']*$")
 _BULLET = re.compile(r"^[■□●◆◇▲△★☆•]\s*")
 _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
@@ -73,6 +78,10 @@ _MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
 _SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
+_SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a paragraph's lines fill it)
+_CAPTION_PROSE = 40  # characters; a paragraph this short after a wide gap may be a photo's caption
+_CAPTION = 120  # characters; a photo caption is never longer
+_LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
 _CREDIT_LINE = 40  # characters; a credit line is never longer
 _LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
 _LEAD = 300  # characters of a body compared with a headline
@@ -113,6 +122,8 @@ class _Line:
     dateline: Dateline | None = None
     credits: tuple[Credit, ...] = ()
     lines: list[str] = field(default_factory=list)  # a heading group's lines
+    gap: int = 0  # blank lines before it (a wide gap parts articles)
+    alone: bool = False  # a block of its own, blank lines on both sides
 
 
 def parse_page(
@@ -142,16 +153,23 @@ def parse_page(
 # -- pass 1: lines ---------------------------------------------------------------------------
 
 
-def _blocks(text: str) -> Iterator[list[str]]:
+def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Blocks of lines, each with the number of blank lines before it (two or more part articles
+    on many pages; one parts paragraphs)."""
     block: list[str] = []
+    gap = blanks = 0
     for line in clean_text(text).split("\n"):
         if line:
+            if not block:
+                gap, blanks = blanks, 0
             block.append(line)
-        elif block:
-            yield block
-            block = []
+        else:
+            if block:
+                yield gap, block
+                block = []
+            blanks += 1
     if block:
-        yield block
+        yield gap, block
 
 
 def _starts_new_line(line: str, conv: Conventions) -> bool:
@@ -164,10 +182,21 @@ def _starts_new_line(line: str, conv: Conventions) -> bool:
 
 
 def _logical_lines(text: str, conv: Conventions) -> list[str]:
-    """Blocks → lines, with wraps inside a block joined; a blank line separates blocks ("")."""
+    """Blocks → lines, with wraps inside a block joined; blank lines separate blocks ("", and
+    two for a wider gap)."""
     out: list[str] = []
-    for block in _blocks(text):
-        block = join_vertical(block)
+    blocks = [(gap, join_vertical(block)) for gap, block in _blocks(text)]
+    width = _column_width([block for _, block in blocks])
+    for gap, block in blocks:
+        if gap >= 2 and out:
+            out.append("")
+        if _unwrapped_lines(block, width):
+            # Short lines that do not fill the column are lines of their own: a headline over
+            # its kicker, a list of captions, a column tag.
+            for line in block:
+                out.append(line)
+                out.append("")
+            continue
         if len(block) >= 2 and max(map(len, block)) > _WRAP_WIDTH:
             # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
             # line.  Unfinished ones are joined later, with the paragraphs around them.
@@ -187,6 +216,28 @@ def _logical_lines(text: str, conv: Conventions) -> list[str]:
         out.append(join_wrapped(pieces))
         out.append("")
     return out
+
+
+def _column_width(blocks: list[list[str]]) -> int:
+    """The page's column width in characters: the usual length of a wrapped line (0 if none)."""
+    widths = sorted(
+        len(line)
+        for block in blocks
+        if len(block) >= 3 and any("。" in line for line in block)
+        for line in block[:-1]
+    )
+    return widths[len(widths) // 2] if widths and widths[-1] <= _WRAP_WIDTH else 0
+
+
+def _unwrapped_lines(block: list[str], width: int) -> bool:
+    """A block of a few short lines, none ending a sentence, where some line stops well short
+    of the column: the lines were set apart, not wrapped.  A line ending mid-clause (水利部：)
+    runs on into the next, as a wrap would."""
+    if not 2 <= len(block) <= _LIST_LINES or any(not 2 <= len(line) <= _MAX_HEADING for line in block):
+        return False
+    if any(re.search(r"[。；;]", line) or ends_open(line) for line in block):
+        return False
+    return not width or any(len(line) < _SHORT_LINE * width for line in block[:-1])
 
 
 def _credit_apart(before: str, line: str, conv: Conventions) -> bool:
@@ -234,12 +285,16 @@ def _running_head(line: str) -> str | None:
 def _classify(raw: list[str], conv: Conventions, issue: date | None) -> list[_Line]:
     out: list[_Line] = []
     i = 0
+    blanks = 1
     while i < len(raw):
         text = raw[i]
         i += 1
         if not text:
+            blanks += 1
             continue
-        line = _classify_one(text, conv, issue)
+        alone = blanks > 0 and (i == len(raw) or raw[i] == "")
+        line = _classify_one(text, conv, issue, alone)
+        line.gap, line.alone, blanks = blanks, alone, 0
         if line.kind is T.BYLINE and not line.credits:
             # A byline printed vertically: the roles in one block, the names in the next.
             nxt = raw[i + 1] if i + 1 < len(raw) and raw[i] == "" else (raw[i] if i < len(raw) else "")
@@ -265,10 +320,15 @@ def _classify(raw: list[str], conv: Conventions, issue: date | None) -> list[_Li
 
 def _headline_shaped(text: str) -> bool:
     bare = squeeze_spaces(text)
-    return len(bare) <= _MAX_HEADING and not ends_sentence(bare) and not re.search(r"[。；;]", bare)
+    return len(bare) <= _MAX_HEADING and not _ends_statement(bare) and not re.search(r"[。；;]", bare)
 
 
-def _classify_one(text: str, conv: Conventions, issue: date | None) -> _Line:
+def _ends_statement(text: str) -> bool:
+    """Ends a sentence with 。 or …; a headline may end in ！ or ？ (“这才是真正的河南!”)."""
+    return ends_sentence(text) and not _EXCLAIMED.search(text)
+
+
+def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool = False) -> _Line:
     label = bool(_BOLD_LABEL.match(text)) or bool(_QA_LABEL.match(text))
     note = _NOTE.match(text.replace("**", ""))
     text = text.replace("**", "").strip()
@@ -277,6 +337,9 @@ def _classify_one(text: str, conv: Conventions, issue: date | None) -> _Line:
     md = _MD_HEADING.match(text)
     if md:
         return _Line(md.group(2).strip(), T.HEADING, md=True, lines=[md.group(2).strip()])
+    bracketed = _BRACKET_SECTION.match(text)
+    if bracketed:
+        return _Line(bracketed.group(1), T.SECTION)
     mark = _SECTION_MARK.match(text)
     if mark and not ends_sentence(text) and not find_jumps(text)[1] and not is_byline(text, conv):
         return _Line(mark.group(1).strip(), T.SECTION)
@@ -303,21 +366,25 @@ def _classify_one(text: str, conv: Conventions, issue: date | None) -> _Line:
         # A photographer's credit closes the picture story it stands under.
         trailing = any(c.role.startswith("摄") for c in credits)
         return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
-    if _is_candidate(text):
+    if _is_candidate(text, alone and not label):
         return _Line(text, T.CANDIDATE, lines=[text])
     return _Line(text, T.PARA, label=label)
 
 
-def _is_candidate(text: str) -> bool:
-    """Could this line be a headline?  Short, Chinese, no sentence end, no clause break at its end."""
+def _is_candidate(text: str, alone: bool = False) -> bool:
+    """Could this line be a headline?  Short, Chinese, no sentence end, no clause break at its end.
+
+    A line standing alone in its block may end in ！ or ？ and hold commas, as headlines do on
+    some pages; the evidence around it decides (``_headline_evidence``).
+    """
     bare = squeeze_spaces(text)
     commas = len(re.findall("[，,]", bare))
     return (
         len(bare) <= _MAX_HEADING
-        and commas <= 1
-        and not (commas and len(bare) > _MAX_COMMA_HEADING)
+        and (alone or commas <= 1)
+        and not (commas and len(bare) > _MAX_COMMA_HEADING and not alone)
         and has_cjk(bare)
-        and not ends_sentence(bare)
+        and not (_ends_statement(bare) if alone else ends_sentence(bare))
         and not ends_open(bare)
         and not re.search(r"[。；;]", bare)
         and not _BULLET.match(bare)
@@ -372,10 +439,16 @@ def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
         if not line.md:
             continue
         for step in (-1, 1):
+            run: list[_Line] = []
             i = index + step
             while 0 <= i < len(lines) and lines[i].kind is T.CANDIDATE:
-                lines[i].kind, lines[i].md = T.HEADING, True
+                run.append(lines[i])
                 i += step
+            # One or two lines: a list of captions or of labelled fields (时间：… 地点：…) under a
+            # headline is the story's text, not its headline.
+            if len(run) <= 2 and not (len(run) == 2 and all(_FIELD.match(r.text) for r in run)):
+                for r in run:
+                    r.kind, r.md = T.HEADING, True
 
 
 def _is_plain_para(line: _Line | None) -> bool:
@@ -407,7 +480,7 @@ def _resolve_run(
     # Between two paragraphs a short line is a paragraph's first line cut off by a column
     # break, unless the evidence says headline.
     if lone and between_paras:
-        evidence = _headline_evidence(texts[0], nxt, following, lead_above)
+        evidence = _headline_evidence(run[0], prev, nxt, following, lead_above, conv)
         if evidence < _HEADLINE_EVIDENCE:
             return [_Line(texts[0], T.PARA)]
     out: list[_Line] = []
@@ -420,16 +493,34 @@ def _resolve_run(
     return out
 
 
-def _headline_evidence(text: str, nxt: _Line | None, following: list[_Line], lead_above: str) -> int:
+def _headline_evidence(
+    line: _Line,
+    prev: _Line | None,
+    nxt: _Line | None,
+    following: list[_Line],
+    lead_above: str,
+    conv: Conventions,
+) -> int:
     """Weigh whether a lone short line between two paragraphs is a headline or a cut-off fragment.
 
-    For: set like a headline (two phrases side by side), quotation marks, a photo caption or
-    photo credit right after it, words shared with the lead below it or (on headline-last
-    pages) with the lead of the article above it.  Against: commas (a sentence running on), a
-    last character that cannot end a phrase (的, 和, 在 ...).
+    For: set like a headline (two phrases side by side, a tag before a bar), quotation marks,
+    a photo caption or photo credit right after it, words shared with the lead below it or (on
+    headline-last pages) with the lead of the article above it, a wide gap after a finished
+    paragraph, a credit closing the paragraph above.  Against: commas (a sentence running on),
+    a last character that cannot end a phrase (的, 和, 在 ...).
     """
+    text = line.text
     bare = squeeze_spaces(text)
     score = 0
+    if prev is not None and prev.kind is T.PARA:
+        if line.gap >= 2 and ends_sentence(prev.text):
+            score += 2
+        if trailing_credit(prev.text, conv):
+            score += 2
+    if nxt is not None and _is_caption(nxt.text, conv):
+        score += 2
+    if _TAGGED.match(bare):
+        score += 2
     if _PHRASES.search(bare):
         score += 2
     if "“" in bare and "”" in bare:
@@ -448,6 +539,23 @@ def _headline_evidence(text: str, nxt: _Line | None, following: list[_Line], lea
     if bare[-1] in _NO_PHRASE_END:
         score -= 2
     return score
+
+
+def _finished(last: list[str], text: str) -> bool:
+    """After a wide gap, does a new article start with ``text``?  Yes after a finished paragraph,
+    where both are paragraphs of prose; a photo story's short captions stand apart by wide gaps
+    too (农户开心地笑了。 / 蓝莓熟了。)."""
+    return ends_sentence(last[-1]) and min(len(join_wrapped(last)), len(text)) > _CAPTION_PROSE
+
+
+def _is_caption(text: str, conv: Conventions) -> bool:
+    """A photo caption: a short paragraph closed by a photographer's credit, or opening 图为."""
+    if len(text) > _CAPTION or not text.strip():
+        return False
+    if text.startswith(("图为", "图片为")):
+        return True
+    credit = trailing_credit(text, conv)
+    return credit is not None and any(c.role in conv.marks and c.role != "报道" for c in credit[1])
 
 
 def _is_section_name(text: str, conv: Conventions) -> bool:
@@ -516,12 +624,23 @@ class _Builder:
     dateline: str | None = None
     labels: int = 0
     closed: bool = False  # its headline has been printed below it: what follows is another article
+    ended: bool = False  # a credit closed its text: a paragraph after it is another article's
+    crossheads: set[int] = field(default_factory=set)  # paragraphs nothing is joined onto
 
     def empty(self) -> bool:
         return not (self.title_lines or self.paras or self.notes)
 
     def has_body(self) -> bool:
         return bool(self.paras)
+
+    def only_captions(self) -> bool:
+        """Nothing but photo captions so far: the byline and dateline may still come."""
+        return all(_is_caption(join_wrapped(p), self.conv) for p in self.paras)
+
+    def add_crosshead(self, text: str) -> None:
+        """A crosshead (小标题) is a paragraph of its own, never the start of the next one."""
+        self.crossheads.add(len(self.paras))
+        self.paras.append([text])
 
     def add_para(self, text: str, label: bool = False) -> None:
         text, jumps = find_jumps(text)
@@ -534,11 +653,14 @@ class _Builder:
             self.paras
             and not ends_sentence(self.paras[-1][-1])
             and not label
+            and len(self.paras) - 1 not in self.crossheads
             and not trailing_credit(self.paras[-1][-1], self.conv)
         ):
             self.paras[-1].append(text)
         else:
             self.paras.append([text])
+        if trailing_credit(text, self.conv) and not _is_caption(text, self.conv):
+            self.ended = True
 
     def add_dateline(self, line: _Line) -> None:
         assert line.dateline is not None
@@ -585,6 +707,7 @@ def _assemble(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[
     section: str | None = None
     pending_notes: list[str] = []
     cur: _Builder | None = None
+    wide_gaps = any(line.gap >= 2 for line in lines[1:])
 
     def start() -> _Builder:
         nonlocal cur
@@ -615,16 +738,22 @@ def _assemble(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[
             elif after and cur is not None and cur.has_body() and not cur.title_lines and not cur.closed:
                 cur.title_lines = list(line.lines)
                 cur.closed = True
+            elif cur is not None and cur.title_lines and cur.jumps and not cur.has_body():
+                # A continuation (上接第1版) repeats its headline; a heading under the jump is
+                # the continuation's crosshead.
+                cur.add_crosshead(" ".join(line.lines))
             else:
                 start().title_lines = list(line.lines)
         elif line.kind is T.BYLINE:
             # A byline belongs to the article whose headline it stands under: the open one
             # before its body starts or, headline-last, the one just closed by its headline.
-            opening = cur is not None and not cur.has_body() and not cur.closed
+            opening = cur is not None and not cur.closed and (not cur.has_body() or cur.only_captions())
             closing = after and cur is not None and cur.closed and not cur.credits
             (cur if cur is not None and (opening or closing) else start()).credits.extend(line.credits)
         elif line.kind in (T.CREDIT, T.PAREN):
             (cur or start()).credits.extend(line.credits)
+            if line.kind is T.PAREN and cur is not None:
+                cur.ended = True  # (X) after the text closes the story
         elif line.kind is T.JUMP:
             (cur or start()).jumps.extend(find_jumps(line.text)[1])
         elif line.kind is T.NOTE:
@@ -633,12 +762,24 @@ def _assemble(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[
             else:
                 cur.notes.append(line.text)
         elif line.dateline is not None:
-            if cur is None or cur.closed or cur.has_body() or cur.date:
+            # A dateline opens an article, unless the open one has only its headline, byline
+            # and photo captions so far.
+            if cur is None or cur.closed or cur.ended or cur.date or not cur.only_captions():
                 start()
             assert cur is not None
             cur.add_dateline(line)
         else:
-            if cur is None or cur.closed:
+            brief = _BRIEF.match(line.text) is not None and trailing_credit(line.text, conv) is not None
+            if brief and cur is not None and not cur.has_body() and len(cur.title_lines) == 1:
+                # A roundup of briefs (△ item (X), △ item (Y)): its heading is their column.
+                section = cur.section = cur.title_lines.pop()
+            elif (
+                cur is None
+                or cur.closed
+                or cur.ended
+                or (brief and cur.has_body())
+                or (wide_gaps and line.gap >= 2 and cur.has_body() and _finished(cur.paras[-1], line.text))
+            ):
                 start()
             assert cur is not None
             cur.add_para(line.text, line.label)
