@@ -38,6 +38,7 @@ _JUMP = re.compile(
 )
 
 _MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts with
+_TAIL = 72  # characters at the end of a paragraph a closing credit may take, with its brackets
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
     first role is the outlet (``长城网记者``) and stays with the role.  Returns
     None unless every word is a role, a mark or a name.
     """
+    if len(text) > _MAX_BYLINE + 8:
+        return None  # prose: the cheap test first, most lines of a page end here
     text = _LEAD_MARK.sub("", text.strip())
     bracketed = _BRACKETED.match(text)
     if bracketed:
@@ -171,8 +174,10 @@ def parse_credits(text: str, conv: Conventions = MAINLAND) -> tuple[Credit, ...]
 
 def credit_roles_only(text: str, conv: Conventions = MAINLAND) -> bool:
     """True for a byline that names roles but no one yet (``□本报记者``), as in vertical print."""
+    if len(text) > _MAX_BYLINE:
+        return False
     text = _LEAD_MARK.sub("", text.strip())
-    return bool(text) and len(text) <= _MAX_BYLINE and all(conv.role_only.match(t) for t in text.split())
+    return bool(text) and all(conv.role_only.match(t) for t in text.split())
 
 
 def is_byline(text: str, conv: Conventions = MAINLAND) -> bool:
@@ -246,21 +251,24 @@ def trailing_credit(text: str, conv: Conventions = MAINLAND) -> tuple[str, tuple
     set apart by single spaces: one bare word after a sentence is more likely
     the sentence's own.
     """
-    bracketed = _TAIL_BRACKETED.search(text)
+    # Only the end of a paragraph can hold its credit: search there, not the whole text.
+    cut = max(0, len(text) - _TAIL)
+    tail = text[cut:]
+    bracketed = _TAIL_BRACKETED.search(tail)
     if bracketed:
-        rest = text[: bracketed.start()].rstrip()
+        rest = text[: cut + bracketed.start()].rstrip()
         credits = parse_credits(bracketed.group(1), conv)
         if credits and (not rest or ends_sentence(rest)):
             return rest, credits
         return None
-    plain = _TAIL_PLAIN.search(text)
-    if not plain:
-        return None
+    plain = _TAIL_PLAIN.search(tail)
+    if not plain or (plain.start() == 0 and cut):
+        return None  # the lookbehind needs the character before the tail
     reading = _read(plain.group(2), conv)
     if not reading or not reading.credits:
         return None
     if reading.roles or _BARE_NAMES.match(plain.group(2)):
-        return text[: plain.start()].rstrip(), reading.credits
+        return text[: cut + plain.start()].rstrip(), reading.credits
     return None
 
 

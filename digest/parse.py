@@ -77,6 +77,7 @@ _WRAP_WIDTH = 40  # characters; a narrow column's wrapped lines are never longer
 _MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
 _SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
+_COLUMN_LEN = 8  # a column name set apart above a headline (聚焦防汛抗洪) is this short
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a paragraph's lines fill it)
 _CAPTION_PROSE = 40  # characters; a paragraph this short after a wide gap may be a photo's caption
@@ -138,7 +139,7 @@ def parse_page(
     holding all its text.
     """
     conv = conventions
-    classified = _classify(_logical_lines(text, conv), conv, issue)
+    classified = _classify(*_logical_lines(text, conv), conv, issue)
     lines, dropped = _resolve(classified, False, conv)
     after = _headlines_follow_bodies(lines)
     if after:
@@ -181,10 +182,11 @@ def _starts_new_line(line: str, conv: Conventions) -> bool:
     )
 
 
-def _logical_lines(text: str, conv: Conventions) -> list[str]:
+def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int]]:
     """Blocks → lines, with wraps inside a block joined; blank lines separate blocks ("", and
-    two for a wider gap)."""
+    two for a wider gap).  Also returns where the lines set apart in a block of their own stand."""
     out: list[str] = []
+    apart: set[int] = set()
     blocks = [(gap, join_vertical(block)) for gap, block in _blocks(text)]
     width = _column_width([block for _, block in blocks])
     for gap, block in blocks:
@@ -193,9 +195,9 @@ def _logical_lines(text: str, conv: Conventions) -> list[str]:
         if _unwrapped_lines(block, width):
             # Short lines that do not fill the column are lines of their own: a headline over
             # its kicker, a list of captions, a column tag.
-            for line in block:
-                out.append(line)
-                out.append("")
+            apart.update(range(len(out), len(out) + len(block)))
+            out.extend(block)
+            out.append("")
             continue
         if len(block) >= 2 and max(map(len, block)) > _WRAP_WIDTH:
             # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
@@ -215,7 +217,7 @@ def _logical_lines(text: str, conv: Conventions) -> list[str]:
             pieces.append(line)
         out.append(join_wrapped(pieces))
         out.append("")
-    return out
+    return out, apart
 
 
 def _column_width(blocks: list[list[str]]) -> int:
@@ -252,6 +254,7 @@ def _credit_apart(before: str, line: str, conv: Conventions) -> bool:
             and conv.credit_hint.search(text)
             and (text is before or not conv.role_end.search(before))
             and (is_byline(text, conv) or (text is before and trailing_credit(text, conv)))
+            and not parse_dateline(text, conv)  # 本报讯 记者X、通讯员Y / Z报道： is one line
         ):
             # A byline wrapped across two lines (…鄂尔多斯市融 / 媒体中心记者 X) stays whole.
             return not is_byline(before + line, conv)
@@ -282,7 +285,7 @@ def _running_head(line: str) -> str | None:
 # -- pass 2: classify ------------------------------------------------------------------------
 
 
-def _classify(raw: list[str], conv: Conventions, issue: date | None) -> list[_Line]:
+def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | None) -> list[_Line]:
     out: list[_Line] = []
     i = 0
     blanks = 1
@@ -293,7 +296,7 @@ def _classify(raw: list[str], conv: Conventions, issue: date | None) -> list[_Li
             blanks += 1
             continue
         alone = blanks > 0 and (i == len(raw) or raw[i] == "")
-        line = _classify_one(text, conv, issue, alone)
+        line = _classify_one(text, conv, issue, alone or i - 1 in apart)
         line.gap, line.alone, blanks = blanks, alone, 0
         if line.kind is T.BYLINE and not line.credits:
             # A byline printed vertically: the roles in one block, the names in the next.
@@ -484,7 +487,7 @@ def _resolve_run(
         if evidence < _HEADLINE_EVIDENCE:
             return [_Line(texts[0], T.PARA)]
     out: list[_Line] = []
-    if len(texts) >= 2 and _is_section_name(texts[0], conv):
+    if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
         out.append(_Line(texts[0], T.SECTION))
         texts = texts[1:]
     elif len(texts) == 1 and _is_section_name(texts[0], conv) and nxt is not None and nxt.kind is T.HEADING:
@@ -519,7 +522,8 @@ def _headline_evidence(
             score += 2
     if nxt is not None and _is_caption(nxt.text, conv):
         score += 2
-    if _TAGGED.match(bare):
+    tagged = _TAGGED.match(bare) is not None
+    if tagged:
         score += 2
     if _PHRASES.search(bare):
         score += 2
@@ -534,7 +538,7 @@ def _headline_evidence(
         score += 1
     if lead_above and _overlap(bare, lead_above) >= _HEADLINE_OVERLAP:
         score += 2
-    if re.search("[，,、]", bare):
+    if re.search("[，,、]", bare) and not tagged:  # after a tag (视频|…) a headline runs as a sentence
         score -= 2
     if bare[-1] in _NO_PHRASE_END:
         score -= 2
@@ -556,6 +560,21 @@ def _is_caption(text: str, conv: Conventions) -> bool:
         return True
     credit = trailing_credit(text, conv)
     return credit is not None and any(c.role in conv.marks and c.role != "报道" for c in credit[1])
+
+
+def _column_name(run: list[_Line], conv: Conventions) -> bool:
+    """A column's name set apart above a headline (聚焦防汛抗洪): a short bare line alone in its
+    block, the headline in a block of its own below it.  (Two # headings one above the other
+    are a kicker and its headline: the page marked both as headline text.)"""
+    first, second = run[0], run[1]
+    return (
+        first.alone
+        and not first.md
+        and second.gap > 0
+        and len(first.text) <= _COLUMN_LEN
+        and not conv.place.match(first.text)
+        and re.fullmatch(f"[{CJK}·]+", first.text) is not None
+    )
 
 
 def _is_section_name(text: str, conv: Conventions) -> bool:
@@ -634,8 +653,14 @@ class _Builder:
         return bool(self.paras)
 
     def only_captions(self) -> bool:
-        """Nothing but photo captions so far: the byline and dateline may still come."""
-        return all(_is_caption(join_wrapped(p), self.conv) for p in self.paras)
+        """Nothing but photo captions so far (a caption with its credit, or a list of short
+        captions under the headline): the byline and dateline may still come."""
+        for pieces in self.paras:
+            para = join_wrapped(pieces)
+            listed = len(para) <= _CAPTION and "。" not in para and not ends_sentence(para)
+            if not (listed or _is_caption(para, self.conv)):
+                return False
+        return True
 
     def add_crosshead(self, text: str) -> None:
         """A crosshead (小标题) is a paragraph of its own, never the start of the next one."""
