@@ -123,7 +123,7 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
             if conv.mark_only.match(piece) and group and (nxt is None or nxt[0] != "text"):
                 # 王伟 摄影: a mark after the names it credits, not a role before others.
                 for at in group:
-                    credits[at] = Credit(credits[at].name, piece)
+                    credits[at] = _marked(credits[at], piece)
                 group = []
                 continue
             role = f"{role} {piece}" if waiting and role else piece
@@ -138,7 +138,7 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
                 editing, waiting = False, True
                 continue
             for at in group:
-                credits[at] = Credit(credits[at].name, piece.lstrip("/"))
+                credits[at] = _marked(credits[at], piece.lstrip("/"))
             group = []
             continue
         suffix = conv.mark_suffix.search(piece)
@@ -153,12 +153,24 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
             continue
         roles = roles or bool(mark)
         group.append(len(credits))
-        credits.append(Credit(name=piece, role=mark or role))
+        credits.append(Credit(name=piece, role=f"{role} {mark}".strip() if mark else role))
         if mark:
             group = []
     if waiting and not editors:
         return None  # a role with nobody after it: not a byline after all
+    if editors and credits:
+        return None  # authors and editors on one line: text to keep, not a credit to read
     return _Reading(tuple(credits), roles, editors)
+
+
+def photographed(credit: Credit) -> bool:
+    """True when the credit is for photographs (X 摄, 摄影报道, 摄影记者, 记者 X 摄)."""
+    return any(word.startswith("摄") for word in credit.role.split())
+
+
+def _marked(credit: Credit, mark: str) -> Credit:
+    """A credit with a mark printed after the name added to its role (记者 X 摄 → 记者 摄)."""
+    return Credit(credit.name, f"{credit.role} {mark}".strip())
 
 
 def parse_credits(text: str, conv: Conventions = MAINLAND) -> tuple[Credit, ...] | None:

@@ -34,6 +34,7 @@ from digest.bylines import (
     paren_names,
     parse_credits,
     parse_dateline,
+    photographed,
     trailing_credit,
 )
 from digest.conventions import MAINLAND, Conventions
@@ -367,7 +368,7 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
     if is_byline(text, conv):
         credits = parse_credits(text, conv) or ()
         # A photographer's credit closes the picture story it stands under.
-        trailing = any(c.role.startswith("摄") for c in credits)
+        trailing = any(photographed(c) for c in credits)
         return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
     if _is_candidate(text, alone and not label):
         return _Line(text, T.CANDIDATE, lines=[text])
@@ -559,7 +560,9 @@ def _is_caption(text: str, conv: Conventions) -> bool:
     if text.startswith(("图为", "图片为")):
         return True
     credit = trailing_credit(text, conv)
-    return credit is not None and any(c.role in conv.marks and c.role != "报道" for c in credit[1])
+    return credit is not None and any(
+        photographed(c) or c.role.endswith(("文/图", "图/文")) for c in credit[1]
+    )
 
 
 def _column_name(run: list[_Line], conv: Conventions) -> bool:
@@ -789,7 +792,7 @@ def _assemble(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[
         elif line.dateline is not None:
             # A dateline opens an article, unless the open one has only its headline, byline
             # and photo captions so far.
-            if cur is None or cur.closed or cur.ended or cur.date or not cur.only_captions():
+            if cur is None or cur.closed or cur.ended or cur.dateline or not cur.only_captions():
                 start()
             assert cur is not None
             cur.add_dateline(line)
@@ -877,7 +880,7 @@ def _kind(article: Article, labels: int) -> Kind:
     roles = {c.role for c in article.credits}
     if heads.startswith(("图解", "图表")) or roles & {"制图", "设计"}:
         return Kind.INFOGRAPHIC
-    if any(r.startswith("摄") for r in roles) and len(article.body) <= _PHOTO_BODY:
+    if any(photographed(c) for c in article.credits) and len(article.body) <= _PHOTO_BODY:
         return Kind.PHOTO
     subtitle = article.subtitle or ""
     if subtitle.lstrip("—-─ ").startswith("访") or "专访" in heads or labels >= 2:

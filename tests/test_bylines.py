@@ -80,7 +80,7 @@ def test_editors_are_read_but_never_authors() -> None:
     assert is_editor_line("编辑：甲乙")
     assert is_editor_line("（某某中心编辑）")
     assert parse_credits("编辑：甲乙") is None
-    assert names("本报记者 甲乙 责任编辑 丙丁") == ["甲乙"]
+    assert names("本报记者 甲乙 责任编辑 丙丁") is None  # mixed: kept as text, nothing lost
 
 
 def test_trailing_credits_close_a_paragraph() -> None:

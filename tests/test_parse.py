@@ -123,7 +123,7 @@ def test_photo_story_with_credit_under_it() -> None:
     article = only("### 樱桃红了\n\n图为果农在采摘樱桃。\n\n本报记者 林小河 摄\n")
     assert article.kind is Kind.PHOTO
     assert article.authors == ("林小河",)
-    assert [c.role for c in article.credits] == ["摄"]
+    assert [c.role for c in article.credits] == ["本报记者 摄"]  # the mark joins the role, nothing dropped
 
 
 def test_question_and_answer_is_an_interview() -> None:
