@@ -55,6 +55,8 @@ class Conventions:
     place_endings: tuple[str, ...] = (
         "区", "县", "旗", "盟", "市", "州", "镇", "乡", "村", "嘎查", "苏木", "街道",
     )  # fmt: skip
+    # Columns of briefs, one article per item (■ …, △ …): 简讯, 三秦短波.
+    roundups: tuple[str, ...] = ("简讯", "短讯", "快讯", "短波", "简报", "速览", "集锦")
     # Page names in a folio that are no section (第1版 is a number, not a name).
     non_sections: tuple[str, ...] = ("头版", "一版", "封面", "广告", "专版", "特刊")
 

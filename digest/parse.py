@@ -58,6 +58,7 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
 _BRACKET_SECTION = re.compile(r"^【\s*([^【】\s]{1,12})\s*】$")
 _BRIEF = re.compile(r"^[△▲■□◆◇●○★☆]")  # an item of a roundup of briefs
+_FOLIO = re.compile(f"第\\s*[0-9A-Za-z０-９]+\\s*版\\s*[：:]?\\s*([{CJK}·]{{2,10}})\\s*$")
 _FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
 _EXCLAIMED = re.compile(r"[！？!?][”’」』\"']*$")
@@ -78,6 +79,7 @@ _WRAP_WIDTH = 40  # characters; a narrow column's wrapped lines are never longer
 _MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
 _SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
+_CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break leaves longer stubs)
 _COLUMN_LEN = 8  # a column name set apart above a headline (聚焦防汛抗洪) is this short
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a paragraph's lines fill it)
@@ -112,6 +114,7 @@ class T(Enum):
     PAREN = auto()  # a trailing author (刘沙沙)
     JUMP = auto()
     NOTE = auto()
+    CROSSHEAD = auto()  # a subheading inside an article (小标题)
     PARA = auto()
 
 
@@ -147,7 +150,7 @@ def parse_page(
         # Headline-last pages put a headline between two bodies; look again at short lines
         # there that the first reading took for paragraph fragments.
         lines, dropped = _resolve(classified, True, conv)
-    builders, unused = _assemble(lines, after, conv)
+    builders, unused = _assemble(lines, after, conv, _page_name(classified, conv))
     articles = tuple(b.build() for b in builders)
     return Page(name=name, articles=articles, dropped=(*dropped, *unused))
 
@@ -367,8 +370,9 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
         return _Line(text, T.BYLINE)
     if is_byline(text, conv):
         credits = parse_credits(text, conv) or ()
-        # A photographer's credit closes the picture story it stands under.
-        trailing = any(photographed(c) for c in credits)
+        # A photographer's credit closes the picture story it stands under; so does any credit
+        # printed after the names it marks (X 文/图, X 报道).
+        trailing = any(photographed(c) or c.role.rsplit(" ", 1)[-1] in conv.marks for c in credits)
         return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
     if _is_candidate(text, alone and not label):
         return _Line(text, T.CANDIDATE, lines=[text])
@@ -403,6 +407,7 @@ def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_
     markdown = any(line.md for line in lines)
     if markdown:
         _adopt_unmarked_heading_lines(lines)
+    wide = any(line.gap >= 2 for line in lines[1:])
     out: list[_Line] = []
     dropped: list[str] = []
     i = 0
@@ -425,7 +430,7 @@ def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
-        resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv)
+        resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide)
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
@@ -467,6 +472,7 @@ def _resolve_run(
     lead_above: str,
     following: list[_Line],
     conv: Conventions,
+    wide: bool,
 ) -> list[_Line]:
     texts = [r.text for r in run]
     lone = len(run) == 1 and not run[0].md
@@ -483,6 +489,8 @@ def _resolve_run(
         return [_Line(t, T.PARA) for t in texts]
     # Between two paragraphs a short line is a paragraph's first line cut off by a column
     # break, unless the evidence says headline.
+    if lone and between_paras and wide and _crosshead(run[0], prev):
+        return [_Line(texts[0], T.CROSSHEAD)]
     if lone and between_paras:
         evidence = _headline_evidence(run[0], prev, nxt, following, lead_above, conv)
         if evidence < _HEADLINE_EVIDENCE:
@@ -562,6 +570,18 @@ def _is_caption(text: str, conv: Conventions) -> bool:
     credit = trailing_credit(text, conv)
     return credit is not None and any(
         photographed(c) or c.role.endswith(("文/图", "图/文")) for c in credit[1]
+    )
+
+
+def _crosshead(line: _Line, prev: _Line | None) -> bool:
+    """On a page that parts articles by wide gaps, a short line set off by single blank lines
+    after a finished paragraph is a crosshead (小标题) of the article it stands in."""
+    return (
+        line.gap == 1
+        and prev is not None
+        and prev.kind is T.PARA
+        and ends_sentence(prev.text)
+        and len(squeeze_spaces(line.text)) <= _CROSSHEAD_LEN
     )
 
 
@@ -727,12 +747,32 @@ class _Builder:
         return _with_kind(article, self.labels)
 
 
-def _assemble(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_Builder], list[str]]:
-    """Group lines into articles; also returns section markers no article stood under."""
+def _page_name(lines: list[_Line], conv: Conventions) -> str | None:
+    """The page's name as its folio prints it (第3版 经济, 第01版：一版要闻 → 要闻), or None."""
+    for line in lines:
+        if line.kind is T.NOISE:
+            folio = _FOLIO.search(line.text)
+            if folio:
+                name = folio.group(1)
+                for word in conv.non_sections:
+                    name = name.removeprefix(word)
+                return name if len(name) >= 2 else None
+    return None
+
+
+def _assemble(
+    lines: list[_Line], after: bool, conv: Conventions, page_name: str | None = None
+) -> tuple[list[_Builder], list[str]]:
+    """Group lines into articles; also returns section markers no article stood under.
+
+    ``page_name``, the name the folio gives the page (第3版 经济), is the section of the
+    articles above the page's first section marker.
+    """
     built: list[_Builder] = []
-    unused: list[str] = []
-    used: set[str | None] = set()
-    section: str | None = None
+    seen: list[str] = []  # section markers, in order
+    section: str | None = page_name
+    outer: str | None = None  # the section around a roundup of briefs, back after its items
+    in_roundup = False
     pending_notes: list[str] = []
     cur: _Builder | None = None
     wide_gaps = any(line.gap >= 2 for line in lines[1:])
@@ -740,7 +780,6 @@ def _assemble(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[
     def start() -> _Builder:
         nonlocal cur
         cur = _Builder(section=section, conv=conv)
-        used.add(section)
         cur.notes.extend(pending_notes)
         pending_notes.clear()
         built.append(cur)
@@ -749,12 +788,13 @@ def _assemble(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[
     for index, line in enumerate(lines):
         nxt = lines[index + 1] if index + 1 < len(lines) else None
         if line.kind is T.SECTION:
-            if section is not None and section not in used:
-                unused.append(section)
-            section = line.text
+            seen.append(line.text)
+            section, in_roundup = line.text, False
             if cur is not None:
                 cur.closed = True
         elif line.kind is T.HEADING:
+            if in_roundup:
+                section, in_roundup = outer, False
             if cur is not None and cur.title_lines and (nxt is None or nxt.kind is T.SECTION):
                 # Headings with no article of their own (an infographic's sub-heads, a page-end
                 # title for the next page): keep them with the article they stand under.
@@ -782,6 +822,9 @@ def _assemble(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[
             (cur or start()).credits.extend(line.credits)
             if line.kind is T.PAREN and cur is not None:
                 cur.ended = True  # (X) after the text closes the story
+        elif line.kind is T.CROSSHEAD:
+            open_one = cur is not None and not cur.closed and not cur.ended
+            (cur if cur is not None and open_one else start()).add_crosshead(line.text)
         elif line.kind is T.JUMP:
             (cur or start()).jumps.extend(find_jumps(line.text)[1])
         elif line.kind is T.NOTE:
@@ -797,9 +840,15 @@ def _assemble(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[
             assert cur is not None
             cur.add_dateline(line)
         else:
-            brief = _BRIEF.match(line.text) is not None and trailing_credit(line.text, conv) is not None
+            roundup = cur is not None and any(
+                (t or "").endswith(conv.roundups) for t in (section, *cur.title_lines[-1:])
+            )
+            brief = _BRIEF.match(line.text) is not None and (
+                roundup or trailing_credit(line.text, conv) is not None
+            )
             if brief and cur is not None and not cur.has_body() and len(cur.title_lines) == 1:
                 # A roundup of briefs (△ item (X), △ item (Y)): its heading is their column.
+                outer, in_roundup = section, True
                 section = cur.section = cur.title_lines.pop()
             elif (
                 cur is None
@@ -813,9 +862,9 @@ def _assemble(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[
             cur.add_para(line.text, line.label)
     if pending_notes:
         (cur or start()).notes.extend(pending_notes)
-    if section is not None and section not in used:
-        unused.append(section)
-    return _fold_orphans(built), unused
+    kept = _fold_orphans(built)
+    used = {b.section for b in kept}
+    return kept, [name for name in dict.fromkeys(seen) if name not in used]
 
 
 def _fold_orphans(built: list[_Builder]) -> list[_Builder]:
@@ -849,16 +898,17 @@ def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | No
     if len(lines) == 1:
         return kicker, lines[0], subtitle
     first, second, rest = lines[0], lines[1], lines[2:]
-    extra = " ".join(rest) or None
+    # No line is dropped: what is neither kicker nor headline joins the subtitle.
+    extra = " ".join(x for x in (subtitle, *rest) if x) or None
     if len(first) <= _SHORT_LABEL and len(first) * 2 <= len(second):
-        return kicker or first, second, subtitle or extra
+        return " ".join(x for x in (kicker, first) if x), second, extra
     if len(second) <= _SHORT_LABEL and len(second) * 2 <= len(first) and subtitle is None:
         return kicker, first, " ".join([second, *rest])
-    if subtitle is not None or kicker is not None:
-        return kicker or first, second, subtitle or extra
+    if subtitle is not None and kicker is None:
+        return first, second, extra
     # Two lines of like size and nothing to tell the main line from the other: the printed
     # headline is both, read in order.
-    return None, f"{first} {second}", extra
+    return kicker, f"{first} {second}", extra
 
 
 def _clean_title(text: str) -> str:
