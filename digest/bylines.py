@@ -1,74 +1,44 @@
 """Bylines, datelines, photo credits and page jumps: the newspaper's own conventions.
 
-A lexicon of how Chinese dailies credit people (本报记者, 通讯员, 摄, 文/图 ...)
-and date their stories (本报7月21日讯, 本报乌海4月12日电).  Pure functions.
+The grammar of how Chinese dailies credit people (本报记者 X、Y, 记者/X, X/摄,
+X 文/图, (X)) and date their stories (本报讯, 海都讯, 新华社北京3月5日电), over
+the words of a ``Conventions`` value.  Pure functions.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
-from digest.textnorm import CJK
+from digest.conventions import MAINLAND, Conventions
+from digest.textnorm import CJK, ends_sentence, has_cjk
 from digest.types import Credit
 
-# Longest first, so 本报见习记者 is not read as 本报 + 见习记者.
-_ROLES = (
-    "本报特约记者",
-    "本报见习记者",
-    "本报实习记者",
-    "本报通讯员",
-    "本报记者",
-    "特约通讯员",
-    "特约记者",
-    "见习记者",
-    "实习记者",
-    "通讯员",
-    "记者",
-    "摄影记者",
-    "文/图",
-    "图/文",
-    "文图",
-    "摄影报道",
-    "摄影",
-    "文案",
-    "设计",
-    "监制",
-    "制图",
-    "美编",
-    "编辑",
-    "责任编辑",
-    "统筹",
-    "撰文",
-    "供图",
-    "整理",
-)
-_ROLE_ALT = "|".join(re.escape(r) for r in sorted(_ROLES, key=len, reverse=True))
-# Any organisation's reporter: 鄂尔多斯市融媒体中心记者, 新华社记者.
-_ORG_ROLE = re.compile(f"^[{CJK}]{{2,16}}(?:记者|通讯员)$")
-_ROLE_ONLY = re.compile(f"^(?:{_ROLE_ALT})[:：]?$")
-_ROLE_PREFIX = re.compile(f"^((?:{_ROLE_ALT}))[:：]?(.+)$")
 # Han names are two to four characters; Mongolian and other transliterated names run longer
-# (巴依斯古楞) and may carry a middle dot.
+# (巴依斯古楞) and may carry a middle dot.  A name glued to a role is a Han name.
 _NAME = re.compile(f"^(?:[{CJK}]{{2,6}}|[{CJK}]{{1,8}}(?:[·•][{CJK}]{{1,8}})+)$")
-_PHOTO_SUFFIX = re.compile(r"(?:摄影报道|摄影|摄)$")
+_GLUED_NAME = re.compile(f"^[{CJK}]{{2,4}}$")
+# One name padded to the width of three characters: 梁 正, 李 涛.
+_PADDED = re.compile(f"^[{CJK}] [{CJK}]$")
 _LEAD_MARK = re.compile(r"^[□■◆◇●○▲△★☆]\s*")
-
-_DATELINE = re.compile(
-    r"^(?:本报|新华社|中新社|人民日报|据新华社)"
-    rf"(?P<place>[{CJK}]{{0,8}}?)\s*"
-    r"(?:(?P<month>\d{1,2})\s*月\s*(?P<day>\d{1,2})\s*日\s*)?"
-    r"(?:讯|电)\s*"
-    r"(?:[（(](?P<credits>[^（）()]{1,60})[）)])?\s*"
-)
+_BRACKETED = re.compile(r"^[（(](.*)[）)]$")
+# A credit holds names, roles and marks: never digits, sentence ends or quotation marks.
+_NOT_CREDIT = re.compile(r"[0-9０-９。！？!?“”\"《》…%]")
+_SEPARATORS = re.compile(r"[\s、，,；;:：|｜]+")
+_SINGLE = re.compile(f"^[{CJK}]$")
+# A credit closing a paragraph: in brackets, or after the last sentence end.
+_TAIL_BRACKETED = re.compile(r"\s*[（(]([^（）()]{2,60})[）)]\s*$")
+_TAIL_PLAIN = re.compile(r"(?<=[。！？!?…”’」』）)])(\s*)([^。！？!?…“”（）()，,]{2,40})$")
+_BARE_NAMES = re.compile(f"^[{CJK}]{{2,3}}(?: [{CJK}]{{2,3}})+$")  # 王星海 耿志清: two names or more
+_REPORTED = re.compile(r"^([^。！？：:]{2,40}?)报道\s*[:：]\s*")
 _JUMP = re.compile(
     r"[（(]?\s*(?:上接|下接|下转|转|接)\s*第\s*[0-9一二三四五六七八九十]+\s*版\s*[）)]?"
     r"|^[■□◆]?\s*本报第\s*[0-9一二三四五六七八九十]+\s*版$"
 )
-_PAREN_NAMES = re.compile(f"^[（(]\\s*([{CJK}·]{{2,8}}(?:[ 、，,][{CJK}·]{{2,8}})*)\\s*[）)]$")
-
 
 _MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts with
+_TAIL = 72  # characters at the end of a paragraph a closing credit may take, with its brackets
 
 
 @dataclass(frozen=True)
@@ -81,101 +51,237 @@ class Dateline:
     length: int  # characters of the paragraph it occupies
 
 
-def parse_credits(text: str) -> tuple[Credit, ...] | None:
-    """Read a byline such as ``□ 文/图 本报记者 孟和朝鲁`` or ``记者梁亮 通讯员郑明``.
+@dataclass(frozen=True)
+class _Reading:
+    credits: tuple[Credit, ...]
+    roles: bool  # a role or a mark was printed (记者, 摄): a byline even without a lead mark
+    editors: bool  # someone was credited as an editor (never an author)
 
-    Returns None when the text is not made only of roles and names, so that a
-    sentence is never mistaken for a byline.
+
+def _tokens(text: str) -> list[str]:
+    """Split a credit at its separators and re-join names padded to width (李 涛 → 李涛)."""
+    raw = [t for t in _SEPARATORS.split(text) if t]
+    out: list[str] = []
+    i = 0
+    while i < len(raw):
+        if i + 1 < len(raw) and _SINGLE.match(raw[i]) and _SINGLE.match(raw[i + 1]) and raw[i + 1] != "摄":
+            out.append(raw[i] + raw[i + 1])
+            i += 2
+            continue
+        out.append(raw[i])
+        i += 1
+    return out
+
+
+def _read(text: str, conv: Conventions) -> _Reading | None:
+    """The byline grammar: roles, names and marks in any order.
+
+    A role applies to the names after it (``记者 X Y 通讯员 Z``); a mark to the
+    names before it (``X Y 摄``, ``X/文 Y/图``).  A word glued in front of the
+    first role is the outlet (``长城网记者``) and stays with the role.  Returns
+    None unless every word is a role, a mark or a name.
     """
+    if len(text) > _MAX_BYLINE + 8:
+        return None  # prose: the cheap test first, most lines of a page end here
     text = _LEAD_MARK.sub("", text.strip())
-    if not text or len(text) > _MAX_BYLINE:
+    bracketed = _BRACKETED.match(text)
+    if bracketed:
+        text = bracketed.group(1).strip()
+    if not text or len(text) > _MAX_BYLINE or _NOT_CREDIT.search(text) or text[-1] in "、，,；;":
         return None
     credits: list[Credit] = []
     role = ""
-    unnamed = False  # a role was named and no name has followed it yet
-    pending: list[str] = []  # names waiting to learn whether a trailing 摄 applies
-
-    def flush(final_role: str | None = None) -> None:
-        for name in pending:
-            credits.append(Credit(name=name, role=final_role if final_role is not None else role))
-        pending.clear()
-
-    for token in re.split(r"[ 、，,]+", text):
-        if not token:
-            continue
-        if _ROLE_ONLY.match(token) or _ORG_ROLE.match(token):
-            if token.rstrip("：:") in ("摄影报道", "摄影") and pending:
-                flush(token.rstrip("：:"))
+    group: list[int] = []  # credits named since the last role: what a spaced mark applies to
+    waiting = False  # a role was printed and no name has followed it yet
+    editing = False  # names now being read are editors'
+    roles = editors = False
+    items: list[tuple[str, str, bool]] = []  # (kind, text, glued to the next item)
+    for token in _tokens(text):
+        pieces = [p for p in conv.role_split.split(token) if p]
+        for index, piece in enumerate(pieces):
+            glued = index + 1 < len(pieces)
+            if conv.editor_only.match(piece):
+                items.append(("editor", piece.rstrip("：:/"), glued))
+            elif conv.role_only.match(piece):
+                items.append(("role", piece.rstrip("：:/"), glued))
+            else:
+                items.append(("text", piece, glued))
+    for index, (kind, piece, glued) in enumerate(items):
+        nxt = items[index + 1] if index + 1 < len(items) else None
+        if kind == "text" and glued and nxt is not None and nxt[0] != "text":
+            if conv.outlet_end.search(piece):
+                # An outlet glued to the role after it: 城市快报记者, 中青报·中青网见习记者.
+                items[index + 1] = (nxt[0], piece + nxt[1], nxt[2])
                 continue
-            flush()
-            # A role still waiting for a name ("文/图 本报记者 孟和朝鲁") shares it with this one.
-            role = f"{role} {token.rstrip('：:')}" if unnamed else token.rstrip("：:")
-            unnamed = True
+            if not role:
+                return None  # a name glued before a role follows another role (记者X通讯员Y)
+        if kind == "editor":
+            editing, editors, waiting = True, True, True
             continue
-        if token in ("摄", "报道"):
-            if not pending and not credits:
-                return None
-            # 报道 after names is part of their credit ("记者 林小河 报道"): keep it with the role.
-            flush("摄" if token == "摄" else f"{role}报道")
+        if kind == "role":
+            roles = True
+            if conv.mark_only.match(piece) and group and (nxt is None or nxt[0] != "text"):
+                # 王伟 摄影: a mark after the names it credits, not a role before others.
+                for at in group:
+                    credits[at] = _marked(credits[at], piece)
+                group = []
+                continue
+            role = f"{role} {piece}" if waiting and role else piece
+            editing, waiting, group = False, True, []
             continue
-        prefixed = _ROLE_PREFIX.match(token)
-        if prefixed and _NAME.match(prefixed.group(2).rstrip("摄")):
-            flush()
-            role = f"{role} {prefixed.group(1)}" if unnamed else prefixed.group(1)
-            token = prefixed.group(2)
-        photo = ""
-        suffix = _PHOTO_SUFFIX.search(token)
-        if suffix and len(token) > 2 and _NAME.match(token[: suffix.start()]):
-            token, photo = token[: suffix.start()], suffix.group(0)
-        if not _NAME.match(token):
+        mark = ""
+        if conv.mark_only.match(piece):
+            roles = True
+            if not group:
+                # 文/图 本报记者 X: a mark before the names reads as a role.
+                role = f"{role} {piece}" if waiting and role else piece
+                editing, waiting = False, True
+                continue
+            for at in group:
+                credits[at] = _marked(credits[at], piece.lstrip("/"))
+            group = []
+            continue
+        suffix = conv.mark_suffix.search(piece)
+        if suffix and _NAME.match(piece[: suffix.start()].strip("/")):
+            piece, mark = piece[: suffix.start()], suffix.group(0).lstrip("/")
+        glued_to_role = index > 0 and items[index - 1][2] and items[index - 1][0] != "text"
+        piece = piece.strip("/")
+        if not (_GLUED_NAME if glued or glued_to_role else _NAME).match(piece):
             return None
-        pending.append(token)
-        unnamed = False
-        if photo:
-            flush(photo)
-    flush()
-    # A role with nobody after it means this was not a byline after all.
-    return tuple(credits) if credits and not unnamed else None
+        waiting = False
+        if editing:
+            continue
+        roles = roles or bool(mark)
+        group.append(len(credits))
+        credits.append(Credit(name=piece, role=f"{role} {mark}".strip() if mark else role))
+        if mark:
+            group = []
+    if waiting and not editors:
+        return None  # a role with nobody after it: not a byline after all
+    if editors and credits:
+        return None  # authors and editors on one line: text to keep, not a credit to read
+    return _Reading(tuple(credits), roles, editors)
 
 
-def credit_roles_only(text: str) -> bool:
+def photographed(credit: Credit) -> bool:
+    """True when the credit is for photographs (X 摄, 摄影报道, 摄影记者, 记者 X 摄)."""
+    return any(word.startswith("摄") for word in credit.role.split())
+
+
+def _marked(credit: Credit, mark: str) -> Credit:
+    """A credit with a mark printed after the name added to its role (记者 X 摄 → 记者 摄)."""
+    return Credit(credit.name, f"{credit.role} {mark}".strip())
+
+
+def parse_credits(text: str, conv: Conventions = MAINLAND) -> tuple[Credit, ...] | None:
+    """Read a byline such as ``□ 文/图 本报记者 孟和朝鲁`` or ``记者梁亮 通讯员郑明``.
+
+    Returns None when the text is not made only of roles, marks and names, so
+    that a sentence is never mistaken for a byline.  Editors are read but not
+    returned: they are not authors.
+    """
+    reading = _read(text, conv)
+    return reading.credits if reading and reading.credits else None
+
+
+def credit_roles_only(text: str, conv: Conventions = MAINLAND) -> bool:
     """True for a byline that names roles but no one yet (``□本报记者``), as in vertical print."""
-    text = _LEAD_MARK.sub("", text.strip())
-    return bool(text) and len(text) <= _MAX_BYLINE and all(_ROLE_ONLY.match(t) for t in text.split())
-
-
-def is_byline(text: str) -> bool:
-    """True when a whole line is a byline with at least one role or a lead mark."""
-    stripped = text.strip()
-    credits = parse_credits(stripped)
-    if not credits:
+    if len(text) > _MAX_BYLINE:
         return False
-    return stripped[0] in "□■" or any(c.role for c in credits)
+    text = _LEAD_MARK.sub("", text.strip())
+    return bool(text) and all(conv.role_only.match(t) for t in text.split())
 
 
-def parse_dateline(text: str) -> Dateline | None:
-    """Read a dateline at the start of a paragraph (``本报乌海4月12日电(记者郝飏)``)."""
-    match = _DATELINE.match(text)
+def is_byline(text: str, conv: Conventions = MAINLAND) -> bool:
+    """True when a whole line is a byline with at least one role or mark, or a lead mark."""
+    stripped = text.strip()
+    reading = _read(stripped, conv)
+    if not reading or not reading.credits:
+        return False
+    if reading.roles or _PADDED.match(stripped):
+        return True
+    # Names alone need a lead mark, and names so marked are Han names (a list item is not).
+    return stripped[0] in "□■" and all(_GLUED_NAME.match(c.name) for c in reading.credits)
+
+
+def is_editor_line(text: str, conv: Conventions = MAINLAND) -> bool:
+    """True for a line that credits only editors (``编辑：X``, ``（共青团新闻中心编辑）``)."""
+    reading = _read(text, conv)
+    return reading is not None and reading.editors and not reading.credits
+
+
+def parse_dateline(text: str, conv: Conventions = MAINLAND, issue: date | None = None) -> Dateline | None:
+    """Read a dateline at the start of a paragraph (``本报乌海4月12日电(记者郝飏)``, ``海都讯``).
+
+    Any outlet may open one; an outlet not among the conventions' known ones
+    must be followed by a date, a space or a bracket, so that a sentence that
+    merely starts with a word ending in 电 or 讯 is not taken for one.  A
+    day-only date (``本报合肥18日电``) takes its month from ``issue`` when given.
+    """
+    match = conv.dateline.match(text)
     if not match:
+        return None
+    known = conv.known_outlet.match(match.group("outlet")) is not None
+    after = text[match.end("word") : match.end("word") + 1]
+    if not known and not match.group("day") and after not in ("", " ", "（", "(", "【", "["):
+        return None
+    if not known and not has_cjk(match.group("outlet")):
         return None
     date = None
-    if match.group("month"):
-        month, day = int(match.group("month")), int(match.group("day"))
+    month = int(match.group("month")) if match.group("month") else (issue.month if issue else None)
+    if match.group("day") and month is not None:
+        day = int(match.group("day"))
         if 1 <= month <= 12 and 1 <= day <= 31:
             date = f"{month:02d}-{day:02d}"
+    length = match.end()
     credits: tuple[Credit, ...] = ()
     if match.group("credits"):
-        credits = parse_credits(match.group("credits")) or ()
-    return Dateline(place=match.group("place") or None, date=date, credits=credits, length=match.end())
+        credits = parse_credits(match.group("credits"), conv) or ()
+    else:
+        # 本报讯 记者X、通讯员Y报道：… (the credit unbracketed, closed by 报道).
+        reported = _REPORTED.match(text[length:])
+        found = parse_credits(reported.group(1), conv) if reported else None
+        if reported and found:
+            credits, length = found, length + reported.end()
+    place = match.group("place") if known and match.group("place") else None
+    return Dateline(place=place, date=date, credits=credits, length=length)
 
 
-def paren_names(text: str) -> tuple[Credit, ...] | None:
-    """A trailing author line such as ``(刘沙沙)``; None for anything else."""
-    match = _PAREN_NAMES.match(text.strip())
-    if not match:
+def paren_names(text: str, conv: Conventions = MAINLAND) -> tuple[Credit, ...] | None:
+    """A trailing author line such as ``(刘沙沙)`` or ``（本报记者 X 通讯员 Y）``; None for anything else."""
+    stripped = text.strip()
+    if not _BRACKETED.match(stripped):
         return None
-    names = [n for n in re.split(r"[ 、，,]+", match.group(1)) if n]
-    return tuple(Credit(name=n, role="") for n in names)
+    return parse_credits(stripped, conv)
+
+
+def trailing_credit(text: str, conv: Conventions = MAINLAND) -> tuple[str, tuple[Credit, ...]] | None:
+    """A credit closing a paragraph: ``…特点。 (吕劲)``, ``…花海。 记者 郭炳中 摄``, ``…。”王星海 耿志清``.
+
+    Returns the paragraph without it and the credits, or None.  Without
+    brackets the credit must print a role or a mark, or be two names or more
+    set apart by single spaces: one bare word after a sentence is more likely
+    the sentence's own.
+    """
+    # Only the end of a paragraph can hold its credit: search there, not the whole text.
+    cut = max(0, len(text) - _TAIL)
+    tail = text[cut:]
+    bracketed = _TAIL_BRACKETED.search(tail)
+    if bracketed:
+        rest = text[: cut + bracketed.start()].rstrip()
+        credits = parse_credits(bracketed.group(1), conv)
+        if credits and (not rest or ends_sentence(rest)):
+            return rest, credits
+        return None
+    plain = _TAIL_PLAIN.search(tail)
+    if not plain or (plain.start() == 0 and cut):
+        return None  # the lookbehind needs the character before the tail
+    reading = _read(plain.group(2), conv)
+    if not reading or not reading.credits:
+        return None
+    if reading.roles or _BARE_NAMES.match(plain.group(2)):
+        return text[: cut + plain.start()].rstrip(), reading.credits
+    return None
 
 
 def find_jumps(text: str) -> tuple[str, list[str]]:

@@ -142,10 +142,20 @@ def cmd_build(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
+    from digest.config import parser_problems, read_config
+    from digest.conventions import conventions_for
     from digest.decode import decode_page
     from digest.parse import parse_page
     from digest.parse_report import page_json, render_page
 
+    # Only the [parser] table of a config named with --config matters here (else the built-in
+    # conventions): a config whose folders do not exist still reads pages.
+    named = getattr(args, "config", None)
+    parser_config = read_config(Path(named) if named else None, None, os.environ).parser
+    problems = parser_problems(parser_config)
+    if problems:
+        raise problems[0]
+    conventions = conventions_for(parser_config)
     failed = 0
     for name in args.files:
         path = Path(name)
@@ -159,7 +169,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        page = parse_page(text, path.name)
+        page = parse_page(text, path.name, conventions, args.issue)
         if args.jsonl:
             print(json.dumps(page_json(page), ensure_ascii=False))
         else:
@@ -412,9 +422,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     command("build", cmd_build, "ingest the source folder, then publish everything again (one process)")
 
-    parse = command("parse", cmd_parse, "show how page files split into articles (no config needed)")
+    parse = command(
+        "parse", cmd_parse, "show how page files split into articles (--config: read its [parser] table)"
+    )
     parse.add_argument("files", nargs="+", metavar="FILE", help="page files")
     parse.add_argument("--jsonl", action="store_true", help="one JSON object per page instead of text")
+    parse.add_argument(
+        "--issue", type=_day, metavar="YYYY-MM-DD", help="the pages' issue date (gives 18日电 its month)"
+    )
 
     send = command("send-digest", cmd_send_digest, "make the daily digest and email it now")
     send.add_argument("--date", type=_day, metavar="YYYY-MM-DD", help="digest day (default: the latest due)")

@@ -103,6 +103,22 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True)
+class ParserConfig:
+    """Words one paper prints that the built-in conventions lack; each list adds to the defaults."""
+
+    roles: tuple[str, ...] = ()  # people credited for a story: 播报员 (besides 记者, 通讯员, 实习生, 拍友...)
+    ranks: tuple[str, ...] = ()  # words before a role: 驻京 (besides 本报, 特约, 见习, 首席, 全媒体...)
+    marks: tuple[str, ...] = ()  # credits after a name: 绘 (besides 摄, 文/图, 摄影报道...)
+    editors: tuple[str, ...] = ()  # editors' titles, never authors (besides 编辑, 责任编辑...)
+    outlets: tuple[str, ...] = ()  # names that open a dateline: 晨报 in 晨报讯近日… (besides 本报, 新华社...)
+    outlet_endings: tuple[str, ...] = ()  # how outlet names end (besides 报, 网, 社, 台, 客户端...)
+    dateline_words: tuple[str, ...] = ()  # the word closing a dateline (besides 讯, 电, 消息)
+    place_endings: tuple[str, ...] = ()  # how place names end (besides 区, 县, 旗, 市, 镇...)
+    roundups: tuple[str, ...] = ()  # columns of briefs, one article per ■ item (besides 简讯, 短讯, 快讯...)
+    non_sections: tuple[str, ...] = ()  # folio page names that are no section (besides 头版, 一版...)
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, every path absolute once loaded."""
 
@@ -116,6 +132,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    parser: ParserConfig = field(default_factory=ParserConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -405,6 +422,26 @@ def value_problems(config: Config) -> list[ConfigError]:
                 "set DIGEST_SERVER_SECRET to a long random string",
             )
         )
+    problems.extend(parser_problems(config.parser))
+    return problems
+
+
+_WORD = re.compile(r"^[^\s,，、;；:：()（）]{1,12}$")
+
+
+def parser_problems(parser: ParserConfig) -> list[ConfigError]:
+    """Every word of the ``[parser]`` table that cannot be one: empty, spaced or too long."""
+    problems: list[ConfigError] = []
+    for key in dataclasses.fields(parser):
+        for word in getattr(parser, key.name):
+            if not _WORD.match(word):
+                problems.append(
+                    ConfigError(
+                        f"parser.{key.name}",
+                        f"{word!r} is not a word the parser can look for",
+                        "write each as it is printed, 1 to 12 characters, without spaces or punctuation",
+                    )
+                )
     return problems
 
 

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 
 from digest import identity, workers
 from digest.config import Config
+from digest.conventions import MAINLAND, Conventions, conventions_for
 from digest.decode import decode_page
 from digest.errors import SourceError
 from digest.faults import crash_point
@@ -225,7 +226,7 @@ def _failure_record(path: Path, name: str, reason: str, now: datetime) -> Source
     return SourceRecord(name, hashlib.sha256(stamp.encode()).hexdigest(), info.st_size, mtime, reason, now)
 
 
-def _decode_and_parse(name: str, data: bytes) -> Page | str:
+def _decode_and_parse(name: str, data: bytes, conventions: Conventions = MAINLAND) -> Page | str:
     """One page file's bytes → its parsed page, or why it cannot be read.
 
     Pure, so a worker process can run it: the reason comes back as a string
@@ -238,12 +239,12 @@ def _decode_and_parse(name: str, data: bytes) -> Page | str:
     lines = text.count("\n")
     if lines > MAX_PAGE_LINES:
         return f"has {lines:,} lines, more than a page can have ({MAX_PAGE_LINES:,})"
-    return parse_page(text, name)
+    return parse_page(text, name, conventions)
 
 
 def _page_entries(record: SourceRecord, data: bytes, config: Config, now: datetime) -> list[Entry] | str:
     """One page file's entries, or why it cannot be read (pure: a worker process may run it)."""
-    page = _decode_and_parse(record.path, data)
+    page = _decode_and_parse(record.path, data, conventions_for(config.parser))
     if isinstance(page, str):
         return page
     day = issue_date(record.path, page.articles, record.mtime, config.tz)

@@ -22,6 +22,7 @@ import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from enum import Enum, auto
 
 from digest.bylines import (
@@ -29,10 +30,14 @@ from digest.bylines import (
     credit_roles_only,
     find_jumps,
     is_byline,
+    is_editor_line,
     paren_names,
     parse_credits,
     parse_dateline,
+    photographed,
+    trailing_credit,
 )
+from digest.conventions import MAINLAND, Conventions
 from digest.textnorm import (
     CJK,
     cjk_bigrams,
@@ -51,10 +56,15 @@ from digest.types import Article, Credit, Kind, Page
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
+_BRACKET_SECTION = re.compile(r"^【\s*([^【】\s]{1,12})\s*】$")
+_BRIEF = re.compile(r"^[△▲■□◆◇●○★☆]")  # an item of a roundup of briefs
+_FOLIO = re.compile(f"第\\s*[0-9A-Za-z０-９]+\\s*版\\s*[：:]?\\s*([{CJK}·]{{2,10}})\\s*$")
+_FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
+_TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
+_EXCLAIMED = re.compile(r"[！？!?][”’」』\"']*$")
 _BULLET = re.compile(r"^[■□●◆◇▲△★☆•]\s*")
 _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
-_PLACE = re.compile(f"^[{CJK}]{{2,12}}(?:区|县|旗|盟|市|州|镇|乡|村|嘎查|苏木|街道)$")
 _QA_LABEL = re.compile(r"^(?:问|答|记者)[:：]")
 _PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
 _DOUBLED = re.compile(r"(\S{2,})\1")  # cheap test before the exact measure of a running head
@@ -69,7 +79,14 @@ _WRAP_WIDTH = 40  # characters; a narrow column's wrapped lines are never longer
 _MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
 _SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
+_CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break leaves longer stubs)
+_COLUMN_LEN = 8  # a column name set apart above a headline (聚焦防汛抗洪) is this short
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
+_SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a paragraph's lines fill it)
+_CAPTION_PROSE = 40  # characters; a paragraph this short after a wide gap may be a photo's caption
+_CAPTION = 120  # characters; a photo caption is never longer
+_LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
+_CREDIT_LINE = 40  # characters; a credit line is never longer
 _LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
 _LEAD = 300  # characters of a body compared with a headline
 _END_VOTE = 0.5  # a page ending on a headline votes this much for headline-last
@@ -97,6 +114,7 @@ class T(Enum):
     PAREN = auto()  # a trailing author (刘沙沙)
     JUMP = auto()
     NOTE = auto()
+    CROSSHEAD = auto()  # a subheading inside an article (小标题)
     PARA = auto()
 
 
@@ -109,22 +127,30 @@ class _Line:
     dateline: Dateline | None = None
     credits: tuple[Credit, ...] = ()
     lines: list[str] = field(default_factory=list)  # a heading group's lines
+    gap: int = 0  # blank lines before it (a wide gap parts articles)
+    alone: bool = False  # a block of its own, blank lines on both sides
 
 
-def parse_page(text: str, name: str = "") -> Page:
+def parse_page(
+    text: str, name: str = "", conventions: Conventions = MAINLAND, issue: date | None = None
+) -> Page:
     """Split one page's text into articles, in reading order.
 
-    Never raises on any string; a page with no recognisable structure becomes
-    one article holding all its text.
+    ``conventions`` are the words the page is read by (roles, outlets,
+    places); ``issue``, when known, is the day the page was printed, which
+    gives a day-only dateline (``本报合肥18日电``) its month.  Never raises on
+    any string; a page with no recognisable structure becomes one article
+    holding all its text.
     """
-    classified = _classify(_logical_lines(text))
-    lines, dropped = _resolve(classified, after=False)
+    conv = conventions
+    classified = _classify(*_logical_lines(text, conv), conv, issue)
+    lines, dropped = _resolve(classified, False, conv)
     after = _headlines_follow_bodies(lines)
     if after:
         # Headline-last pages put a headline between two bodies; look again at short lines
         # there that the first reading took for paragraph fragments.
-        lines, dropped = _resolve(classified, after=True)
-    builders, unused = _assemble(lines, after)
+        lines, dropped = _resolve(classified, True, conv)
+    builders, unused = _assemble(lines, after, conv, _page_name(classified, conv))
     articles = tuple(b.build() for b in builders)
     return Page(name=name, articles=articles, dropped=(*dropped, *unused))
 
@@ -132,32 +158,51 @@ def parse_page(text: str, name: str = "") -> Page:
 # -- pass 1: lines ---------------------------------------------------------------------------
 
 
-def _blocks(text: str) -> Iterator[list[str]]:
+def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Blocks of lines, each with the number of blank lines before it (two or more part articles
+    on many pages; one parts paragraphs)."""
     block: list[str] = []
+    gap = blanks = 0
     for line in clean_text(text).split("\n"):
         if line:
+            if not block:
+                gap, blanks = blanks, 0
             block.append(line)
-        elif block:
-            yield block
-            block = []
+        else:
+            if block:
+                yield gap, block
+                block = []
+            blanks += 1
     if block:
-        yield block
+        yield gap, block
 
 
-def _starts_new_line(line: str) -> bool:
+def _starts_new_line(line: str, conv: Conventions) -> bool:
     return bool(
         _BULLET.match(line)
         or _MD_HEADING.match(line)
-        or parse_dateline(line.replace("**", ""))
+        or parse_dateline(line.replace("**", ""), conv)
         or _running_head(line)
     )
 
 
-def _logical_lines(text: str) -> list[str]:
-    """Blocks → lines, with wraps inside a block joined; a blank line separates blocks ("")."""
+def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int]]:
+    """Blocks → lines, with wraps inside a block joined; blank lines separate blocks ("", and
+    two for a wider gap).  Also returns where the lines set apart in a block of their own stand."""
     out: list[str] = []
-    for block in _blocks(text):
-        block = join_vertical(block)
+    apart: set[int] = set()
+    blocks = [(gap, join_vertical(block)) for gap, block in _blocks(text)]
+    width = _column_width([block for _, block in blocks])
+    for gap, block in blocks:
+        if gap >= 2 and out:
+            out.append("")
+        if _unwrapped_lines(block, width):
+            # Short lines that do not fill the column are lines of their own: a headline over
+            # its kicker, a list of captions, a column tag.
+            apart.update(range(len(out), len(out) + len(block)))
+            out.extend(block)
+            out.append("")
+            continue
         if len(block) >= 2 and max(map(len, block)) > _WRAP_WIDTH:
             # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
             # line.  Unfinished ones are joined later, with the paragraphs around them.
@@ -166,13 +211,58 @@ def _logical_lines(text: str) -> list[str]:
             continue
         pieces: list[str] = []
         for line in block:
-            if pieces and (_starts_new_line(line) or _ends_line(pieces, block)):
+            if pieces and (
+                _starts_new_line(line, conv)
+                or _ends_line(pieces, block)
+                or _credit_apart(pieces[-1], line, conv)
+            ):
                 out.append(join_wrapped(pieces))
                 pieces = []
             pieces.append(line)
         out.append(join_wrapped(pieces))
         out.append("")
-    return out
+    return out, apart
+
+
+def _column_width(blocks: list[list[str]]) -> int:
+    """The page's column width in characters: the usual length of a wrapped line (0 if none)."""
+    widths = sorted(
+        len(line)
+        for block in blocks
+        if len(block) >= 3 and any("。" in line for line in block)
+        for line in block[:-1]
+    )
+    return widths[len(widths) // 2] if widths and widths[-1] <= _WRAP_WIDTH else 0
+
+
+def _unwrapped_lines(block: list[str], width: int) -> bool:
+    """A block of a few short lines, none ending a sentence, where some line stops well short
+    of the column: the lines were set apart, not wrapped.  A line ending mid-clause (水利部：)
+    runs on into the next, as a wrap would."""
+    if not 2 <= len(block) <= _LIST_LINES or any(not 2 <= len(line) <= _MAX_HEADING for line in block):
+        return False
+    if any(re.search(r"[。；;]", line) or ends_open(line) for line in block):
+        return False
+    return not width or any(len(line) < _SHORT_LINE * width for line in block[:-1])
+
+
+def _credit_apart(before: str, line: str, conv: Conventions) -> bool:
+    """A credit shares a block with text but is no part of it: a byline over the text
+    (``城市快报记者 X`` then the first line), under a headline, or a caption's credit above it.
+
+    A credit cut by the wrap (``…本报记者`` / ``黄兴能 摄``) is one line, though.
+    """
+    for text in (before, line):
+        if (
+            len(text) <= _CREDIT_LINE
+            and conv.credit_hint.search(text)
+            and (text is before or not conv.role_end.search(before))
+            and (is_byline(text, conv) or (text is before and trailing_credit(text, conv)))
+            and not parse_dateline(text, conv)  # 本报讯 记者X、通讯员Y / Z报道： is one line
+        ):
+            # A byline wrapped across two lines (…鄂尔多斯市融 / 媒体中心记者 X) stays whole.
+            return not is_byline(before + line, conv)
+    return False
 
 
 def _ends_line(pieces: list[str], block: list[str]) -> bool:
@@ -199,22 +289,26 @@ def _running_head(line: str) -> str | None:
 # -- pass 2: classify ------------------------------------------------------------------------
 
 
-def _classify(raw: list[str]) -> list[_Line]:
+def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | None) -> list[_Line]:
     out: list[_Line] = []
     i = 0
+    blanks = 1
     while i < len(raw):
         text = raw[i]
         i += 1
         if not text:
+            blanks += 1
             continue
-        line = _classify_one(text)
+        alone = blanks > 0 and (i == len(raw) or raw[i] == "")
+        line = _classify_one(text, conv, issue, alone or i - 1 in apart)
+        line.gap, line.alone, blanks = blanks, alone, 0
         if line.kind is T.BYLINE and not line.credits:
             # A byline printed vertically: the roles in one block, the names in the next.
             nxt = raw[i + 1] if i + 1 < len(raw) and raw[i] == "" else (raw[i] if i < len(raw) else "")
-            names = parse_credits(nxt) if nxt and len(nxt) <= 16 else None
+            names = parse_credits(nxt, conv) if nxt and len(nxt) <= 16 else None
             if names:
                 i += 2 if raw[i] == "" else 1
-                line.credits = parse_credits(f"{text} {nxt}") or names
+                line.credits = parse_credits(f"{text} {nxt}", conv) or names
                 line.text = f"{text} {nxt}"
             else:
                 line.kind = T.PARA
@@ -233,10 +327,15 @@ def _classify(raw: list[str]) -> list[_Line]:
 
 def _headline_shaped(text: str) -> bool:
     bare = squeeze_spaces(text)
-    return len(bare) <= _MAX_HEADING and not ends_sentence(bare) and not re.search(r"[。；;]", bare)
+    return len(bare) <= _MAX_HEADING and not _ends_statement(bare) and not re.search(r"[。；;]", bare)
 
 
-def _classify_one(text: str) -> _Line:
+def _ends_statement(text: str) -> bool:
+    """Ends a sentence with 。 or …; a headline may end in ！ or ？ (“这才是真正的河南!”)."""
+    return ends_sentence(text) and not _EXCLAIMED.search(text)
+
+
+def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool = False) -> _Line:
     label = bool(_BOLD_LABEL.match(text)) or bool(_QA_LABEL.match(text))
     note = _NOTE.match(text.replace("**", ""))
     text = text.replace("**", "").strip()
@@ -245,45 +344,55 @@ def _classify_one(text: str) -> _Line:
     md = _MD_HEADING.match(text)
     if md:
         return _Line(md.group(2).strip(), T.HEADING, md=True, lines=[md.group(2).strip()])
+    bracketed = _BRACKET_SECTION.match(text)
+    if bracketed:
+        return _Line(bracketed.group(1), T.SECTION)
     mark = _SECTION_MARK.match(text)
-    if mark and not ends_sentence(text) and not find_jumps(text)[1] and not is_byline(text):
+    if mark and not ends_sentence(text) and not find_jumps(text)[1] and not is_byline(text, conv):
         return _Line(mark.group(1).strip(), T.SECTION)
     head = _running_head(text)
     if head:
         return _Line(head, T.SECTION, lines=[text])
     if len(text) <= _MAX_HEADING and _FURNITURE.search(text) and not ends_sentence(text):
         return _Line(text, T.NOISE)
-    dateline = parse_dateline(text)
+    if is_editor_line(text, conv):
+        return _Line(text, T.NOISE)
+    dateline = parse_dateline(text, conv, issue)
     if dateline:
         return _Line(text, T.PARA, dateline=dateline, credits=dateline.credits)
     rest, jumps = find_jumps(text)
     if jumps and not rest:
         return _Line(text, T.JUMP)
-    paren = paren_names(text)
+    paren = paren_names(text, conv)
     if paren:
         return _Line(text, T.PAREN, credits=paren)
-    if credit_roles_only(text):
+    if credit_roles_only(text, conv):
         return _Line(text, T.BYLINE)
-    if is_byline(text):
-        credits = parse_credits(text) or ()
-        # A photographer's credit closes the picture story it stands under.
-        trailing = any(c.role.startswith("摄") for c in credits)
+    if is_byline(text, conv):
+        credits = parse_credits(text, conv) or ()
+        # A photographer's credit closes the picture story it stands under; so does any credit
+        # printed after the names it marks (X 文/图, X 报道).
+        trailing = any(photographed(c) or c.role.rsplit(" ", 1)[-1] in conv.marks for c in credits)
         return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
-    if _is_candidate(text):
+    if _is_candidate(text, alone and not label):
         return _Line(text, T.CANDIDATE, lines=[text])
     return _Line(text, T.PARA, label=label)
 
 
-def _is_candidate(text: str) -> bool:
-    """Could this line be a headline?  Short, Chinese, no sentence end, no clause break at its end."""
+def _is_candidate(text: str, alone: bool = False) -> bool:
+    """Could this line be a headline?  Short, Chinese, no sentence end, no clause break at its end.
+
+    A line standing alone in its block may end in ！ or ？ and hold commas, as headlines do on
+    some pages; the evidence around it decides (``_headline_evidence``).
+    """
     bare = squeeze_spaces(text)
     commas = len(re.findall("[，,]", bare))
     return (
         len(bare) <= _MAX_HEADING
-        and commas <= 1
-        and not (commas and len(bare) > _MAX_COMMA_HEADING)
+        and (alone or commas <= 1)
+        and not (commas and len(bare) > _MAX_COMMA_HEADING and not alone)
         and has_cjk(bare)
-        and not ends_sentence(bare)
+        and not (_ends_statement(bare) if alone else ends_sentence(bare))
         and not ends_open(bare)
         and not re.search(r"[。；;]", bare)
         and not _BULLET.match(bare)
@@ -293,11 +402,12 @@ def _is_candidate(text: str) -> bool:
 # -- pass 3: resolve candidates --------------------------------------------------------------
 
 
-def _resolve(lines: list[_Line], after: bool) -> tuple[list[_Line], list[str]]:
+def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_Line], list[str]]:
     """Decide every candidate line; returns the lines kept and the layout noise dropped."""
     markdown = any(line.md for line in lines)
     if markdown:
         _adopt_unmarked_heading_lines(lines)
+    wide = any(line.gap >= 2 for line in lines[1:])
     out: list[_Line] = []
     dropped: list[str] = []
     i = 0
@@ -320,7 +430,7 @@ def _resolve(lines: list[_Line], after: bool) -> tuple[list[_Line], list[str]]:
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
-        resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3])
+        resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide)
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
@@ -338,10 +448,16 @@ def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
         if not line.md:
             continue
         for step in (-1, 1):
+            run: list[_Line] = []
             i = index + step
             while 0 <= i < len(lines) and lines[i].kind is T.CANDIDATE:
-                lines[i].kind, lines[i].md = T.HEADING, True
+                run.append(lines[i])
                 i += step
+            # One or two lines: a list of captions or of labelled fields (时间：… 地点：…) under a
+            # headline is the story's text, not its headline.
+            if len(run) <= 2 and not (len(run) == 2 and all(_FIELD.match(r.text) for r in run)):
+                for r in run:
+                    r.kind, r.md = T.HEADING, True
 
 
 def _is_plain_para(line: _Line | None) -> bool:
@@ -355,6 +471,8 @@ def _resolve_run(
     markdown: bool,
     lead_above: str,
     following: list[_Line],
+    conv: Conventions,
+    wide: bool,
 ) -> list[_Line]:
     texts = [r.text for r in run]
     lone = len(run) == 1 and not run[0].md
@@ -371,30 +489,51 @@ def _resolve_run(
         return [_Line(t, T.PARA) for t in texts]
     # Between two paragraphs a short line is a paragraph's first line cut off by a column
     # break, unless the evidence says headline.
+    if lone and between_paras and wide and _crosshead(run[0], prev):
+        return [_Line(texts[0], T.CROSSHEAD)]
     if lone and between_paras:
-        evidence = _headline_evidence(texts[0], nxt, following, lead_above)
+        evidence = _headline_evidence(run[0], prev, nxt, following, lead_above, conv)
         if evidence < _HEADLINE_EVIDENCE:
             return [_Line(texts[0], T.PARA)]
     out: list[_Line] = []
-    if len(texts) >= 2 and _is_section_name(texts[0]):
+    if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
         out.append(_Line(texts[0], T.SECTION))
         texts = texts[1:]
-    elif len(texts) == 1 and _is_section_name(texts[0]) and nxt is not None and nxt.kind is T.HEADING:
+    elif len(texts) == 1 and _is_section_name(texts[0], conv) and nxt is not None and nxt.kind is T.HEADING:
         return [_Line(texts[0], T.SECTION)]
     out.append(_Line(" ".join(texts), T.HEADING, lines=texts))
     return out
 
 
-def _headline_evidence(text: str, nxt: _Line | None, following: list[_Line], lead_above: str) -> int:
+def _headline_evidence(
+    line: _Line,
+    prev: _Line | None,
+    nxt: _Line | None,
+    following: list[_Line],
+    lead_above: str,
+    conv: Conventions,
+) -> int:
     """Weigh whether a lone short line between two paragraphs is a headline or a cut-off fragment.
 
-    For: set like a headline (two phrases side by side), quotation marks, a photo caption or
-    photo credit right after it, words shared with the lead below it or (on headline-last
-    pages) with the lead of the article above it.  Against: commas (a sentence running on), a
-    last character that cannot end a phrase (的, 和, 在 ...).
+    For: set like a headline (two phrases side by side, a tag before a bar), quotation marks,
+    a photo caption or photo credit right after it, words shared with the lead below it or (on
+    headline-last pages) with the lead of the article above it, a wide gap after a finished
+    paragraph, a credit closing the paragraph above.  Against: commas (a sentence running on),
+    a last character that cannot end a phrase (的, 和, 在 ...).
     """
+    text = line.text
     bare = squeeze_spaces(text)
     score = 0
+    if prev is not None and prev.kind is T.PARA:
+        if line.gap >= 2 and ends_sentence(prev.text):
+            score += 2
+        if trailing_credit(prev.text, conv):
+            score += 2
+    if nxt is not None and _is_caption(nxt.text, conv):
+        score += 2
+    tagged = _TAGGED.match(bare) is not None
+    if tagged:
+        score += 2
     if _PHRASES.search(bare):
         score += 2
     if "“" in bare and "”" in bare:
@@ -408,15 +547,61 @@ def _headline_evidence(text: str, nxt: _Line | None, following: list[_Line], lea
         score += 1
     if lead_above and _overlap(bare, lead_above) >= _HEADLINE_OVERLAP:
         score += 2
-    if re.search("[，,、]", bare):
+    if re.search("[，,、]", bare) and not tagged:  # after a tag (视频|…) a headline runs as a sentence
         score -= 2
     if bare[-1] in _NO_PHRASE_END:
         score -= 2
     return score
 
 
-def _is_section_name(text: str) -> bool:
-    return len(text) <= _SECTION_LEN and not _PLACE.match(text) and not re.search(r"\d", text)
+def _finished(last: list[str], text: str) -> bool:
+    """After a wide gap, does a new article start with ``text``?  Yes after a finished paragraph,
+    where both are paragraphs of prose; a photo story's short captions stand apart by wide gaps
+    too (农户开心地笑了。 / 蓝莓熟了。)."""
+    return ends_sentence(last[-1]) and min(len(join_wrapped(last)), len(text)) > _CAPTION_PROSE
+
+
+def _is_caption(text: str, conv: Conventions) -> bool:
+    """A photo caption: a short paragraph closed by a photographer's credit, or opening 图为."""
+    if len(text) > _CAPTION or not text.strip():
+        return False
+    if text.startswith(("图为", "图片为")):
+        return True
+    credit = trailing_credit(text, conv)
+    return credit is not None and any(
+        photographed(c) or c.role.endswith(("文/图", "图/文")) for c in credit[1]
+    )
+
+
+def _crosshead(line: _Line, prev: _Line | None) -> bool:
+    """On a page that parts articles by wide gaps, a short line set off by single blank lines
+    after a finished paragraph is a crosshead (小标题) of the article it stands in."""
+    return (
+        line.gap == 1
+        and prev is not None
+        and prev.kind is T.PARA
+        and ends_sentence(prev.text)
+        and len(squeeze_spaces(line.text)) <= _CROSSHEAD_LEN
+    )
+
+
+def _column_name(run: list[_Line], conv: Conventions) -> bool:
+    """A column's name set apart above a headline (聚焦防汛抗洪): a short bare line alone in its
+    block, the headline in a block of its own below it.  (Two # headings one above the other
+    are a kicker and its headline: the page marked both as headline text.)"""
+    first, second = run[0], run[1]
+    return (
+        first.alone
+        and not first.md
+        and second.gap > 0
+        and len(first.text) <= _COLUMN_LEN
+        and not conv.place.match(first.text)
+        and re.fullmatch(f"[{CJK}·]+", first.text) is not None
+    )
+
+
+def _is_section_name(text: str, conv: Conventions) -> bool:
+    return len(text) <= _SECTION_LEN and not conv.place.match(text) and not re.search(r"\d", text)
 
 
 # -- pass 4: assemble ------------------------------------------------------------------------
@@ -470,6 +655,7 @@ def _overlap(heading: str, text: str) -> float:
 @dataclass
 class _Builder:
     section: str | None
+    conv: Conventions
     title_lines: list[str] = field(default_factory=list)
     paras: list[list[str]] = field(default_factory=list)  # each paragraph as the pieces it was cut into
     credits: list[Credit] = field(default_factory=list)
@@ -480,12 +666,29 @@ class _Builder:
     dateline: str | None = None
     labels: int = 0
     closed: bool = False  # its headline has been printed below it: what follows is another article
+    ended: bool = False  # a credit closed its text: a paragraph after it is another article's
+    crossheads: set[int] = field(default_factory=set)  # paragraphs nothing is joined onto
 
     def empty(self) -> bool:
         return not (self.title_lines or self.paras or self.notes)
 
     def has_body(self) -> bool:
         return bool(self.paras)
+
+    def only_captions(self) -> bool:
+        """Nothing but photo captions so far (a caption with its credit, or a list of short
+        captions under the headline): the byline and dateline may still come."""
+        for pieces in self.paras:
+            para = join_wrapped(pieces)
+            listed = len(para) <= _CAPTION and "。" not in para and not ends_sentence(para)
+            if not (listed or _is_caption(para, self.conv)):
+                return False
+        return True
+
+    def add_crosshead(self, text: str) -> None:
+        """A crosshead (小标题) is a paragraph of its own, never the start of the next one."""
+        self.crossheads.add(len(self.paras))
+        self.paras.append([text])
 
     def add_para(self, text: str, label: bool = False) -> None:
         text, jumps = find_jumps(text)
@@ -494,10 +697,18 @@ class _Builder:
         if not text:
             return
         self.labels += label
-        if self.paras and not ends_sentence(self.paras[-1][-1]) and not label:
+        if (
+            self.paras
+            and not ends_sentence(self.paras[-1][-1])
+            and not label
+            and len(self.paras) - 1 not in self.crossheads
+            and not trailing_credit(self.paras[-1][-1], self.conv)
+        ):
             self.paras[-1].append(text)
         else:
             self.paras.append([text])
+        if trailing_credit(text, self.conv) and not _is_caption(text, self.conv):
+            self.ended = True
 
     def add_dateline(self, line: _Line) -> None:
         assert line.dateline is not None
@@ -508,8 +719,18 @@ class _Builder:
         self.add_para(line.text[line.dateline.length :])
 
     def build(self) -> Article:
-        kicker, title, subtitle = _headline(self.title_lines)
-        body = "\n\n".join(_clean_para(join_wrapped(p)) for p in self.paras)
+        kicker, title, subtitle = _headline(self.title_lines, self.conv)
+        paras: list[str] = []
+        for pieces in self.paras:
+            para = join_wrapped(pieces)
+            credit = trailing_credit(para, self.conv)
+            if credit:
+                # A credit closing a paragraph (…特点。(吕劲), a caption's …摄) names people, not text.
+                para = credit[0]
+                self.credits.extend(credit[1])
+            if para:
+                paras.append(_clean_para(para))
+        body = "\n\n".join(p for p in paras if p)
         article = Article(
             title=title,
             body=body,
@@ -526,19 +747,39 @@ class _Builder:
         return _with_kind(article, self.labels)
 
 
-def _assemble(lines: list[_Line], after: bool) -> tuple[list[_Builder], list[str]]:
-    """Group lines into articles; also returns section markers no article stood under."""
+def _page_name(lines: list[_Line], conv: Conventions) -> str | None:
+    """The page's name as its folio prints it (第3版 经济, 第01版：一版要闻 → 要闻), or None."""
+    for line in lines:
+        if line.kind is T.NOISE:
+            folio = _FOLIO.search(line.text)
+            if folio:
+                name = folio.group(1)
+                for word in conv.non_sections:
+                    name = name.removeprefix(word)
+                return name if len(name) >= 2 else None
+    return None
+
+
+def _assemble(
+    lines: list[_Line], after: bool, conv: Conventions, page_name: str | None = None
+) -> tuple[list[_Builder], list[str]]:
+    """Group lines into articles; also returns section markers no article stood under.
+
+    ``page_name``, the name the folio gives the page (第3版 经济), is the section of the
+    articles above the page's first section marker.
+    """
     built: list[_Builder] = []
-    unused: list[str] = []
-    used: set[str | None] = set()
-    section: str | None = None
+    seen: list[str] = []  # section markers, in order
+    section: str | None = page_name
+    outer: str | None = None  # the section around a roundup of briefs, back after its items
+    in_roundup = False
     pending_notes: list[str] = []
     cur: _Builder | None = None
+    wide_gaps = any(line.gap >= 2 for line in lines[1:])
 
     def start() -> _Builder:
         nonlocal cur
-        cur = _Builder(section=section)
-        used.add(section)
+        cur = _Builder(section=section, conv=conv)
         cur.notes.extend(pending_notes)
         pending_notes.clear()
         built.append(cur)
@@ -547,12 +788,13 @@ def _assemble(lines: list[_Line], after: bool) -> tuple[list[_Builder], list[str
     for index, line in enumerate(lines):
         nxt = lines[index + 1] if index + 1 < len(lines) else None
         if line.kind is T.SECTION:
-            if section is not None and section not in used:
-                unused.append(section)
-            section = line.text
+            seen.append(line.text)
+            section, in_roundup = line.text, False
             if cur is not None:
                 cur.closed = True
         elif line.kind is T.HEADING:
+            if in_roundup:
+                section, in_roundup = outer, False
             if cur is not None and cur.title_lines and (nxt is None or nxt.kind is T.SECTION):
                 # Headings with no article of their own (an infographic's sub-heads, a page-end
                 # title for the next page): keep them with the article they stand under.
@@ -564,16 +806,25 @@ def _assemble(lines: list[_Line], after: bool) -> tuple[list[_Builder], list[str
             elif after and cur is not None and cur.has_body() and not cur.title_lines and not cur.closed:
                 cur.title_lines = list(line.lines)
                 cur.closed = True
+            elif cur is not None and cur.title_lines and cur.jumps and not cur.has_body():
+                # A continuation (上接第1版) repeats its headline; a heading under the jump is
+                # the continuation's crosshead.
+                cur.add_crosshead(" ".join(line.lines))
             else:
                 start().title_lines = list(line.lines)
         elif line.kind is T.BYLINE:
             # A byline belongs to the article whose headline it stands under: the open one
             # before its body starts or, headline-last, the one just closed by its headline.
-            opening = cur is not None and not cur.has_body() and not cur.closed
+            opening = cur is not None and not cur.closed and (not cur.has_body() or cur.only_captions())
             closing = after and cur is not None and cur.closed and not cur.credits
             (cur if cur is not None and (opening or closing) else start()).credits.extend(line.credits)
         elif line.kind in (T.CREDIT, T.PAREN):
             (cur or start()).credits.extend(line.credits)
+            if line.kind is T.PAREN and cur is not None:
+                cur.ended = True  # (X) after the text closes the story
+        elif line.kind is T.CROSSHEAD:
+            open_one = cur is not None and not cur.closed and not cur.ended
+            (cur if cur is not None and open_one else start()).add_crosshead(line.text)
         elif line.kind is T.JUMP:
             (cur or start()).jumps.extend(find_jumps(line.text)[1])
         elif line.kind is T.NOTE:
@@ -582,20 +833,38 @@ def _assemble(lines: list[_Line], after: bool) -> tuple[list[_Builder], list[str
             else:
                 cur.notes.append(line.text)
         elif line.dateline is not None:
-            if cur is None or cur.closed or cur.has_body() or cur.date:
+            # A dateline opens an article, unless the open one has only its headline, byline
+            # and photo captions so far.
+            if cur is None or cur.closed or cur.ended or cur.dateline or not cur.only_captions():
                 start()
             assert cur is not None
             cur.add_dateline(line)
         else:
-            if cur is None or cur.closed:
+            roundup = cur is not None and any(
+                (t or "").endswith(conv.roundups) for t in (section, *cur.title_lines[-1:])
+            )
+            brief = _BRIEF.match(line.text) is not None and (
+                roundup or trailing_credit(line.text, conv) is not None
+            )
+            if brief and cur is not None and not cur.has_body() and len(cur.title_lines) == 1:
+                # A roundup of briefs (△ item (X), △ item (Y)): its heading is their column.
+                outer, in_roundup = section, True
+                section = cur.section = cur.title_lines.pop()
+            elif (
+                cur is None
+                or cur.closed
+                or cur.ended
+                or (brief and cur.has_body())
+                or (wide_gaps and line.gap >= 2 and cur.has_body() and _finished(cur.paras[-1], line.text))
+            ):
                 start()
             assert cur is not None
             cur.add_para(line.text, line.label)
     if pending_notes:
         (cur or start()).notes.extend(pending_notes)
-    if section is not None and section not in used:
-        unused.append(section)
-    return _fold_orphans(built), unused
+    kept = _fold_orphans(built)
+    used = {b.section for b in kept}
+    return kept, [name for name in dict.fromkeys(seen) if name not in used]
 
 
 def _fold_orphans(built: list[_Builder]) -> list[_Builder]:
@@ -613,7 +882,7 @@ def _fold_orphans(built: list[_Builder]) -> list[_Builder]:
 # -- article fields --------------------------------------------------------------------------
 
 
-def _headline(lines: list[str]) -> tuple[str | None, str | None, str | None]:
+def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | None, str | None]:
     """Kicker, headline and subtitle from the lines of one heading group."""
     lines = [_clean_title(t) for t in lines if _clean_title(t)]
     subtitle = None
@@ -624,21 +893,22 @@ def _headline(lines: list[str]) -> tuple[str | None, str | None, str | None]:
     if not lines:
         return None, subtitle, None
     kicker = None
-    if len(lines) >= 2 and _PLACE.match(lines[0]):
+    if len(lines) >= 2 and conv.place.match(lines[0]):
         kicker, lines = lines[0], lines[1:]
     if len(lines) == 1:
         return kicker, lines[0], subtitle
     first, second, rest = lines[0], lines[1], lines[2:]
-    extra = " ".join(rest) or None
+    # No line is dropped: what is neither kicker nor headline joins the subtitle.
+    extra = " ".join(x for x in (subtitle, *rest) if x) or None
     if len(first) <= _SHORT_LABEL and len(first) * 2 <= len(second):
-        return kicker or first, second, subtitle or extra
+        return " ".join(x for x in (kicker, first) if x), second, extra
     if len(second) <= _SHORT_LABEL and len(second) * 2 <= len(first) and subtitle is None:
         return kicker, first, " ".join([second, *rest])
-    if subtitle is not None or kicker is not None:
-        return kicker or first, second, subtitle or extra
+    if subtitle is not None and kicker is None:
+        return first, second, extra
     # Two lines of like size and nothing to tell the main line from the other: the printed
     # headline is both, read in order.
-    return None, f"{first} {second}", extra
+    return kicker, f"{first} {second}", extra
 
 
 def _clean_title(text: str) -> str:
@@ -660,7 +930,7 @@ def _kind(article: Article, labels: int) -> Kind:
     roles = {c.role for c in article.credits}
     if heads.startswith(("图解", "图表")) or roles & {"制图", "设计"}:
         return Kind.INFOGRAPHIC
-    if any(r.startswith("摄") for r in roles) and len(article.body) <= _PHOTO_BODY:
+    if any(photographed(c) for c in article.credits) and len(article.body) <= _PHOTO_BODY:
         return Kind.PHOTO
     subtitle = article.subtitle or ""
     if subtitle.lstrip("—-─ ").startswith("访") or "专访" in heads or labels >= 2:

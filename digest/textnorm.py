@@ -27,7 +27,7 @@ _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _EDGE_SPACES = re.compile("^ | $", re.MULTILINE)
 
 # A run of CJK characters each followed by one space: "本 期 读 书 会".
-_SPACED_TOKEN = f"(?:[{CJK}“”‘’（）《》，、]|[0-9]+(?:\\.[0-9]+)?%?)"
+_SPACED_TOKEN = f"(?:[{CJK}“”‘’（）《》，、。！？：；]|[0-9]+(?:\\.[0-9]+)?%?)"
 _SPACED_RUN = re.compile(f"(?:{_SPACED_TOKEN} ){{3,}}{_SPACED_TOKEN}")
 _SPACE_BEFORE_LATIN = re.compile(f"(?<=[{CJK}，。、；：（）“”]) (?=[0-9A-Za-z])")
 _SPACE_AFTER_LATIN = re.compile(f"(?<=[0-9A-Za-z%]) (?=[{CJK}，。、；：（）“”])")

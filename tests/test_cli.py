@@ -141,7 +141,7 @@ def test_ingest_publish_status_and_subscribers(tmp_path: Path, folders: list[str
 
 @pytest.mark.slow
 def test_parse_needs_no_configuration(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text("[nonsense]\n")  # never read by parse
+    (tmp_path / "config.toml").write_text("[nonsense]\n")  # read by parse only when --config names it
     page = EXAMPLES / "2024-11-27_02.txt"
     text = digest("parse", page, cwd=tmp_path)
     assert text.returncode == 0 and "虚构的青松果园迎来丰收季" in text.stdout
@@ -152,3 +152,30 @@ def test_parse_needs_no_configuration(tmp_path: Path) -> None:
     assert (
         missing.returncode == 1 and missing.stderr.startswith("error: ") and "Traceback" not in missing.stderr
     )
+
+
+@pytest.mark.slow
+def test_parse_reads_the_parser_table_of_the_config_it_is_given(tmp_path: Path) -> None:
+    page = tmp_path / "p.txt"
+    page.write_text("新桥通车\n\n播报员 甲乙\n\n新桥今天通车。\n", encoding="utf-8")
+    before = json.loads(digest("parse", "--jsonl", page, cwd=tmp_path).stdout)
+    assert before["articles"][0]["authors"] == []
+    config = tmp_path / "paper.toml"
+    config.write_text('[parser]\nroles = ["播报员"]\n', encoding="utf-8")
+    after = json.loads(digest("parse", "--jsonl", "--config", config, page, cwd=tmp_path).stdout)
+    assert after["articles"][0]["authors"] == ["甲乙"]
+    assert after["articles"][0]["body"] == "新桥今天通车。"
+    config.write_text('[parser]\nroles = ["播 报"]\n', encoding="utf-8")
+    assert_config_error(digest("parse", "--config", config, page, cwd=tmp_path), "parser.roles")
+
+
+@pytest.mark.slow
+def test_parse_gives_a_day_only_dateline_the_issue_month(tmp_path: Path) -> None:
+    page = tmp_path / "p.txt"
+    page.write_text("新桥通车\n\n本报某地18日电 新桥今天通车。\n", encoding="utf-8")
+    plain = json.loads(digest("parse", "--jsonl", page, cwd=tmp_path).stdout)
+    assert plain["articles"][0]["date"] is None
+    dated = json.loads(digest("parse", "--jsonl", "--issue", "2026-03-19", page, cwd=tmp_path).stdout)
+    assert dated["articles"][0]["date"] == "03-18"
+    bad = digest("parse", "--issue", "19.3.2026", page, cwd=tmp_path)
+    assert bad.returncode == 2 and "not a date" in bad.stderr

@@ -14,6 +14,7 @@ import pytest
 from digest import ingest as ingest_module
 from digest import workers
 from digest.config import Config
+from digest.conventions import Conventions
 from digest.ingest import (
     _decode_and_parse,
     date_from_datelines,
@@ -168,15 +169,15 @@ def test_seed_pages_ingest(config: Config, store: Store, now: datetime, seeds: P
 
 # Worker processes of a large ingest: module-level stand-ins for the parse function, so a worker
 # process can find them by name.  They learn where to report through the environment it inherits.
-def _parse_noting_the_process(name: str, data: bytes) -> Page | str:
+def _parse_noting_the_process(name: str, data: bytes, conventions: Conventions) -> Page | str:
     Path(os.environ["DIGEST_TEST_PIDS"], str(os.getpid())).touch()
-    return _decode_and_parse(name, data)
+    return _decode_and_parse(name, data, conventions)
 
 
-def _parse_dying_in_a_worker(name: str, data: bytes) -> Page | str:
+def _parse_dying_in_a_worker(name: str, data: bytes, conventions: Conventions) -> Page | str:
     if os.getpid() != int(os.environ["DIGEST_TEST_PARENT"]):
         os._exit(1)  # as if the kernel killed it for memory
-    return _decode_and_parse(name, data)
+    return _decode_and_parse(name, data, conventions)
 
 
 def _pages_of_many_files(config: Config, seeds: Path) -> None:

@@ -6,6 +6,8 @@ real seed pages are scored separately in test_parse_seeds.py.
 
 from __future__ import annotations
 
+from datetime import date
+
 from digest.bylines import parse_credits
 from digest.parse import parse_page
 from digest.types import Credit, Kind
@@ -123,7 +125,7 @@ def test_photo_story_with_credit_under_it() -> None:
     article = only("### 樱桃红了\n\n图为果农在采摘樱桃。\n\n本报记者 林小河 摄\n")
     assert article.kind is Kind.PHOTO
     assert article.authors == ("林小河",)
-    assert [c.role for c in article.credits] == ["摄"]
+    assert [c.role for c in article.credits] == ["本报记者 摄"]  # the mark joins the role, nothing dropped
 
 
 def test_question_and_answer_is_an_interview() -> None:
@@ -229,7 +231,74 @@ def test_opinion_column_is_commentary_but_news_briefs_are_not() -> None:
 def test_a_role_waiting_for_its_name_keeps_its_words() -> None:
     """Two roles before one name: both are the name's, none of the words vanish."""
     assert parse_credits("文/图 本报记者 孟和朝鲁") == (Credit("孟和朝鲁", "文/图 本报记者"),)
-    assert parse_credits("记者 记者本报") == (Credit("本报", "记者 记者"),)
+    assert parse_credits("记者 记者本报") is None  # 本报 is a rank, never a name
     two = (Credit("张三", "本报记者"), Credit("李四", "通讯员"))
     assert parse_credits("本报记者 张三 通讯员 李四") == two
     assert parse_credits("记者 通讯员") is None  # roles and no one: not a byline
+
+
+# -- pages of papers the seeds do not come from (invented text, the conventions of many dailies) --
+
+_OTHER_PAPERS = """第3版 经济
+
+春耕备耕正当时
+
+本报某地18日电（记者 甲乙丙 通讯员 丁戊）连日来，各地组织农民开展春耕备耕。
+
+据介绍，今年农资供应充足。
+
+
+新能源汽车下乡活动启动！
+
+晨报讯 近日，新能源汽车下乡活动在市会展中心启动。
+
+活动现场，不少市民前来咨询。 记者/己庚
+
+
+小微企业贷款利率再降
+
+某某特区报讯（记者 辛壬）记者昨日获悉，小微企业贷款利率继续下降。
+
+降费让利
+
+今年以来，多家银行推出专项产品，为小微企业减费让利。
+
+癸子 文/图
+
+
+简讯
+
+■ 市图书馆延长开放时间。即日起每晚开放至21时。
+
+■ 城东新桥通车。城东新桥昨日正式通车。
+
+
+市民热议新规
+
+新规实施以来，市民反响热烈。
+"""
+
+
+def test_a_page_of_another_paper_splits_by_its_own_conventions() -> None:
+    page = parse_page(_OTHER_PAPERS, "p.txt", issue=date(2026, 3, 19))
+    titles = [a.title for a in page.articles]
+    assert titles == [
+        "春耕备耕正当时", "新能源汽车下乡活动启动！", "小微企业贷款利率再降", None, None, "市民热议新规"
+    ]  # fmt: skip
+    spring, cars, loans, library, bridge, last = page.articles
+    # The folio names the page: its name is the section until a marker says otherwise.
+    assert spring.section == cars.section == loans.section == "经济"
+    assert spring.authors == ("甲乙丙", "丁戊") and spring.date == "03-18"
+    assert spring.body.startswith("连日来")
+    assert cars.authors == ("己庚",) and cars.body.endswith("咨询。")
+    # A crosshead inside an article is a paragraph of its own; X 文/图 after the text is a credit.
+    assert loans.body.split("\n\n")[1] == "降费让利"
+    assert loans.authors == ("辛壬", "癸子")
+    # A roundup of briefs: one article per item, the column as their section, then back.
+    assert library.section == bridge.section == "简讯"
+    assert library.body.startswith("市图书馆") and bridge.body.startswith("城东新桥")
+    assert last.section == "经济"
+
+
+def test_a_day_only_dateline_has_no_date_without_the_issue() -> None:
+    assert parse_page(_OTHER_PAPERS).articles[0].date is None

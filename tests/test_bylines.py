@@ -1,0 +1,133 @@
+"""The byline grammar: roles, names and marks in any order, over a Conventions value.
+
+Names here are invented; the forms are the ones Chinese dailies print.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from digest.bylines import (
+    is_byline,
+    is_editor_line,
+    paren_names,
+    parse_credits,
+    parse_dateline,
+    trailing_credit,
+)
+from digest.conventions import MAINLAND
+
+
+def names(text: str) -> list[str] | None:
+    credits = parse_credits(text)
+    return None if credits is None else [c.name for c in credits]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("本报记者 甲乙、丙丁", ["甲乙", "丙丁"]),
+        ("记者 甲乙 通讯员 丙丁", ["甲乙", "丙丁"]),
+        ("本报通讯员 甲乙", ["甲乙"]),
+        ("见习记者 甲乙", ["甲乙"]),
+        ("实习生 甲乙", ["甲乙"]),
+        ("特约记者 甲乙", ["甲乙"]),
+        ("全媒体记者 甲乙", ["甲乙"]),
+        ("融媒体记者 甲乙", ["甲乙"]),
+        ("首席记者 甲乙", ["甲乙"]),
+        ("拍友 甲乙", ["甲乙"]),
+        ("文/图 甲乙", ["甲乙"]),
+        ("甲乙 文/图", ["甲乙"]),
+        ("记者/甲乙", ["甲乙"]),
+        ("甲乙/摄", ["甲乙"]),
+        ("甲乙/文 丙丁/图", ["甲乙", "丙丁"]),
+        ("甲乙 摄影报道", ["甲乙"]),
+        ("记者：甲乙；图/记者：丙丁", ["甲乙", "丙丁"]),
+        ("李 涛", ["李涛"]),  # a two-character name padded to the width of three
+        ("全媒体记者甲乙丙", ["甲乙丙"]),  # the role glued to the name
+        ("记者甲乙丙通讯员丁戊", ["甲乙丙", "丁戊"]),  # names run together with roles
+        ("记者 甲乙 摄影 丙丁 实习生戊己", ["甲乙", "丙丁", "戊己"]),
+        ("城市晚报记者 甲乙", ["甲乙"]),  # an outlet glued to the role is no name
+        ("某某报·某某网见习记者 甲乙", ["甲乙"]),
+        ("拍摄者：本报记者 甲乙", ["甲乙"]),
+        ("本报记者 甲乙 本报通讯员 丙丁 摄", ["甲乙", "丙丁"]),
+    ],
+)
+def test_the_forms_of_a_byline(text: str, expected: list[str]) -> None:
+    assert names(text) == expected
+    assert is_byline(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "图片报道",  # 报道 glued to a word is that word's
+        "小记者对话校长",  # a headline holding a role word
+        "某某会见中外记者倾力推介某地",
+        "时间：3月6日上午",
+        "聚焦新能源、稀土新材料、",  # a list item, not names
+        "记者 通讯员",  # roles and no one
+        "这是一句话。",
+    ],
+)
+def test_what_is_not_a_byline(text: str) -> None:
+    assert not is_byline(text)
+
+
+def test_editors_are_read_but_never_authors() -> None:
+    assert is_editor_line("编辑：甲乙")
+    assert is_editor_line("（某某中心编辑）")
+    assert parse_credits("编辑：甲乙") is None
+    assert names("本报记者 甲乙 责任编辑 丙丁") is None  # mixed: kept as text, nothing lost
+
+
+def test_trailing_credits_close_a_paragraph() -> None:
+    assert trailing_credit("事情办完了。 (甲乙)") == ("事情办完了。", parse_credits("甲乙"))
+    assert trailing_credit("事情办完了。(记者 甲乙 丙丁)")[1] == parse_credits("记者 甲乙 丙丁")  # type: ignore[index]
+    assert trailing_credit("田里一片金黄。 记者 甲乙 摄") == ("田里一片金黄。", parse_credits("记者 甲乙 摄"))
+    assert trailing_credit("他说。”甲乙丙 丁戊")[1] == parse_credits("甲乙丙 丁戊")  # type: ignore[index]
+    # One bare word after a sentence is the sentence's own; so is a remark in brackets.
+    assert trailing_credit("他来了。大家") is None
+    assert trailing_credit("他来了(这是第一次)") is None
+    assert paren_names("（周 健 刘星野）") == parse_credits("周健 刘星野")
+
+
+@pytest.mark.parametrize(
+    ("text", "date_", "who"),
+    [
+        ("本报讯 (记者 甲乙)今天", None, ["甲乙"]),
+        ("晨报讯 今天", None, []),
+        ("某某特区报讯（记者 甲乙）今天", None, ["甲乙"]),
+        ("本报讯 记者甲乙、通讯员丙丁报道：今天", None, ["甲乙", "丙丁"]),
+        ("新华社北京3月14日电（记者 甲乙）今天", "03-14", ["甲乙"]),
+        ("某某网5月12日讯(本网记者 甲乙 丙丁 文/图) 今天", "05-12", ["甲乙", "丙丁"]),
+        ("本报讯今天", None, []),
+    ],
+)
+def test_datelines_of_any_outlet(text: str, date_: str | None, who: list[str]) -> None:
+    line = parse_dateline(text)
+    assert line is not None
+    assert line.date == date_
+    assert [c.name for c in line.credits] == who
+    assert text[line.length :].strip() == "今天"
+
+
+def test_a_day_only_dateline_takes_its_month_from_the_issue() -> None:
+    assert parse_dateline("本报合肥18日电 今天") is not None
+    assert parse_dateline("本报合肥18日电 今天").date is None  # type: ignore[union-attr]
+    dated = parse_dateline("本报合肥18日电 今天", MAINLAND, date(2026, 3, 19))
+    assert dated is not None and dated.date == "03-18"
+
+
+@pytest.mark.parametrize("text", ["本报通讯员甲乙说", "市民来电反映", "他们通讯录里有人", "电视台播出了"])
+def test_what_is_not_a_dateline(text: str) -> None:
+    assert parse_dateline(text) is None
+
+
+def test_a_paper_adds_its_own_words() -> None:
+    assert not is_byline("播报员 甲乙")
+    conv = MAINLAND.extended(roles=("播报员",))
+    assert is_byline("播报员 甲乙", conv)
+    assert MAINLAND.extended(roles=("记者",)).roles == MAINLAND.roles  # duplicates kept once
