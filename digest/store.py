@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
-from digest.types import Article, Credit, Entry, Kind, Section
+from digest.types import Article, Credit, DatedBy, Entry, Kind, Retraction, Section
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -57,6 +57,14 @@ sources = sa.Table(
     sa.Column("mtime", UTCDateTime, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("seen_at", UTCDateTime, nullable=False),
+    # The page the file holds (issue date, its evidence, page number; ``digest.dating``) and the
+    # parser version that read it.  NULL in rows from before they were kept.
+    sa.Column("issue_date", sa.Date),
+    sa.Column("dated_by", sa.String(20)),
+    sa.Column("page", sa.Integer),
+    sa.Column("parser_version", sa.String(20)),
+    # When a scan first missed the file; it is retracted once gone ``ingest.settle_seconds``.
+    sa.Column("missing_since", UTCDateTime),
 )
 
 articles = sa.Table(
@@ -86,6 +94,11 @@ articles = sa.Table(
     # The change sequence (``counters``) of the write that last added or changed the row: publish
     # finds what changed since it last ran with one indexed range.  NULL: unchanged since an upgrade.
     sa.Column("seq", sa.BigInteger, index=True),
+    # How sure its issue date is (``types.DatedBy``); NULL in rows from before it was kept.
+    sa.Column("dated_by", sa.String(20)),
+    # Withdrawn (``types.Retraction``) and when: out of the feeds (a tombstone instead), 410 on the site.
+    sa.Column("retracted", sa.String(20)),
+    sa.Column("retracted_at", UTCDateTime),
 )
 
 # Feed order (``output.feed_order``) and paper order, per section too: publish reads the newest
@@ -199,7 +212,7 @@ published_digests = sa.Table(
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """What the store remembers of one page file."""
+    """What the store remembers of one page file (and of the page it holds, once read)."""
 
     path: str
     content_hash: str
@@ -207,6 +220,11 @@ class SourceRecord:
     mtime: datetime
     last_error: str | None
     seen_at: datetime
+    issue_date: date | None = None
+    dated_by: str | None = None
+    page: int | None = None
+    parser_version: str | None = None
+    missing_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -340,6 +358,9 @@ def _entry(row: sa.Row[Any]) -> Entry:
         first_seen=row.first_seen,
         source=row.source,
         position=row.position,
+        dated_by=DatedBy(row.dated_by or DatedBy.NAME),
+        retracted=Retraction(row.retracted) if row.retracted else None,
+        retracted_at=row.retracted_at,
     )
 
 
@@ -357,6 +378,9 @@ def _subscriber(row: sa.Row[Any]) -> Subscriber:
 def _due(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
 
+
+# Positions of one page's articles: page number × PAGE_SPAN + place on the page (``digest.ingest``).
+PAGE_SPAN = 1000
 
 # Keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's limits on bound parameters.
 _IN_BATCH = 500
@@ -511,11 +535,17 @@ class Store:
 
     # -- articles ----------------------------------------------------------
 
-    def upsert_entries(self, entries: Sequence[Entry]) -> UpsertReport:
+    def upsert_entries(self, entries: Sequence[Entry], now: datetime | None = None) -> UpsertReport:
         """Insert new entries; rewrite changed ones keeping ``first_seen``; leave unchanged ones alone.
 
-        ``updated`` is taken from the entry only when the content hash differs
-        from the stored one, so re-reading a page never moves it.  One query
+        A new entry is stored with its own ``updated`` (ingest gives the first
+        version ``updated == published``).  A changed one (its content hash
+        differs) gets ``updated`` = ``now`` (the time the change was detected,
+        never before ``published``; without ``now``, the entry's own), so only a
+        detected change moves it.  An entry whose content is the same but whose
+        place moved (issue date, page position, date evidence) or that was
+        withdrawn automatically and is back is rewritten without moving
+        ``updated``.  A retraction by hand survives every re-read.  One query
         finds what is stored and one multi-row insert adds the new entries, so
         a large ingest costs round trips per batch, not per article.  Rows added or
         changed take the next step of the change sequence (``unpublished``).
@@ -528,13 +558,19 @@ class Store:
             # First, so the row lock on the counter orders concurrent writers before they read.
             conn.execute(sa.update(counters).where(_ARTICLES_SEQ).values(value=counters.c.value + 1))
             seq = conn.execute(sa.select(counters.c.value).where(_ARTICLES_SEQ)).scalar_one()
-            stored: dict[str, str] = {}
+            stored: dict[str, tuple[Any, ...]] = {}
             uids = list(dict.fromkeys(entry.uid for entry in entries))
             for at in range(0, len(uids), _IN_BATCH):
-                query = sa.select(articles.c.uid, articles.c.content_hash).where(
-                    articles.c.uid.in_(uids[at : at + _IN_BATCH])
-                )
-                stored.update((row.uid, row.content_hash) for row in conn.execute(query))
+                query = sa.select(
+                    articles.c.uid,
+                    articles.c.content_hash,
+                    articles.c.issue_date,
+                    articles.c.position,
+                    articles.c.dated_by,
+                    articles.c.retracted,
+                    articles.c.source,
+                ).where(articles.c.uid.in_(uids[at : at + _IN_BATCH]))
+                stored.update((row.uid, tuple(row)[1:]) for row in conn.execute(query))
             for entry in entries:
                 shown = _article_columns(entry.article)
                 digest = _columns_hash(shown, entry.section)
@@ -546,35 +582,148 @@ class Store:
                     "source": entry.source,
                     "content_hash": digest,
                     "seq": seq,
+                    "issue_date": entry.issue_date,
+                    "published": entry.published,
+                    "dated_by": entry.dated_by.value,
                 }
                 known = stored.get(entry.uid)
                 if known is None:
                     inserts[entry.uid] = {
                         "uid": entry.uid,
                         "tag": entry.tag,
-                        "issue_date": entry.issue_date,
-                        "published": entry.published,
                         "updated": entry.updated,
                         "first_seen": entry.first_seen,
+                        "retracted": None,
+                        "retracted_at": None,
                         **columns,
                     }
                     new += 1
-                elif known == digest:
+                    place = (entry.issue_date, entry.position, entry.dated_by.value)
+                    stored[entry.uid] = (digest, *place, None, entry.source)
+                    continue
+                old_hash, old_day, old_position, old_dated, retracted, old_source = known
+                # An automatic retraction ends when the article is read again; one by hand does not.
+                back = retracted in (Retraction.FILE_GONE, Retraction.DROPPED)
+                kept = {"retracted": None, "retracted_at": None} if back else {}
+                place = (entry.issue_date, entry.position, entry.dated_by.value)
+                if old_hash != digest:
+                    updated = max(now, entry.published) if now is not None else entry.updated
+                    values = {"updated": updated, **columns, **kept}
+                    changed += 1
+                elif back or place != (old_day, old_position, old_dated):
+                    values = {**columns, **kept}
                     unchanged += 1
-                elif entry.uid in inserts:  # met twice in this batch: the later text wins
-                    inserts[entry.uid] |= {"updated": entry.updated, **columns}
-                    changed += 1
                 else:
-                    conn.execute(
-                        sa.update(articles)
-                        .where(articles.c.uid == entry.uid)
-                        .values(updated=entry.updated, **columns)
-                    )
-                    changed += 1
-                stored[entry.uid] = digest
+                    if entry.source != old_source:  # a renamed file: nothing a reader sees moved
+                        conn.execute(
+                            sa.update(articles).where(articles.c.uid == entry.uid).values(source=entry.source)
+                        )
+                    unchanged += 1
+                    continue
+                if entry.uid in inserts:  # met twice in this batch: the later text wins, as a first version
+                    inserts[entry.uid] |= {k: v for k, v in values.items() if k != "updated"}
+                else:
+                    conn.execute(sa.update(articles).where(articles.c.uid == entry.uid).values(**values))
+                stored[entry.uid] = (digest, *place, None if back else retracted, entry.source)
             if inserts:
                 conn.execute(sa.insert(articles), list(inserts.values()))
         return UpsertReport(new=new, changed=changed, unchanged=unchanged)
+
+    def page_entries(self, day: date, page: int, source: str) -> list[Entry]:
+        """The articles a page held before a re-read, for ``identity.match``: those of page ``page``
+        of issue ``day`` (when the page number is known), and those last read from ``source``."""
+        where = articles.c.source == source
+        if page:
+            lowest = page * PAGE_SPAN
+            on_page = articles.c.position.between(lowest, lowest + PAGE_SPAN - 1)
+            where = sa.or_(where, (articles.c.issue_date == day) & on_page)
+        query = sa.select(articles).where(where).order_by(articles.c.position, articles.c.uid)
+        with self._begin() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def taken_uids(self, uids: Sequence[str]) -> set[str]:
+        """Which of ``uids`` some stored article already has."""
+        found: set[str] = set()
+        with self._begin() as conn:
+            for at in range(0, len(uids), _IN_BATCH):
+                query = sa.select(articles.c.uid).where(articles.c.uid.in_(uids[at : at + _IN_BATCH]))
+                found.update(conn.execute(query).scalars())
+        return found
+
+    def find_entry(self, key: str) -> Entry | None:
+        """The article whose uid or ``tag:`` id is ``key``."""
+        query = sa.select(articles).where(sa.or_(articles.c.uid == key, articles.c.tag == key))
+        with self._begin() as conn:
+            row = conn.execute(query).first()
+        return _entry(row) if row else None
+
+    def retract(self, uids: Sequence[str], why: Retraction, at: datetime) -> int:
+        """Withdraw the articles ``uids`` (those not already withdrawn); returns how many.
+
+        The row stays (its id is never given out again) and takes a step of the
+        change sequence, so the next publish replaces it with a tombstone.
+        """
+        count = 0
+        with self._begin() as conn:
+            conn.execute(sa.update(counters).where(_ARTICLES_SEQ).values(value=counters.c.value + 1))
+            seq = conn.execute(sa.select(counters.c.value).where(_ARTICLES_SEQ)).scalar_one()
+            for start in range(0, len(uids), _IN_BATCH):
+                result = conn.execute(
+                    sa.update(articles)
+                    .where(articles.c.uid.in_(uids[start : start + _IN_BATCH]))
+                    .where(articles.c.retracted.is_(None))
+                    .values(retracted=why.value, retracted_at=at, seq=seq)
+                )
+                count += int(result.rowcount)
+        return count
+
+    def restore(self, uid: str) -> bool:
+        """Undo the retraction of one article; True when it was withdrawn."""
+        with self._begin() as conn:
+            conn.execute(sa.update(counters).where(_ARTICLES_SEQ).values(value=counters.c.value + 1))
+            seq = conn.execute(sa.select(counters.c.value).where(_ARTICLES_SEQ)).scalar_one()
+            result = conn.execute(
+                sa.update(articles)
+                .where(articles.c.uid == uid, articles.c.retracted.is_not(None))
+                .values(retracted=None, retracted_at=None, seq=seq)
+            )
+        return result.rowcount == 1
+
+    def source_uids(self, paths: Sequence[str]) -> dict[str, list[str]]:
+        """The live (not withdrawn) articles last read from each of ``paths``."""
+        found: dict[str, list[str]] = {}
+        with self._begin() as conn:
+            for at in range(0, len(paths), _IN_BATCH):
+                query = sa.select(articles.c.source, articles.c.uid).where(
+                    articles.c.source.in_(paths[at : at + _IN_BATCH]), articles.c.retracted.is_(None)
+                )
+                for path, uid in conn.execute(query):
+                    found.setdefault(path, []).append(uid)
+        return found
+
+    def source_paths(self) -> list[str]:
+        """Every page file recorded, by path."""
+        with self._begin() as conn:
+            return list(conn.execute(sa.select(sources.c.path).order_by(sources.c.path)).scalars())
+
+    def mark_missing(self, paths: Sequence[str], since: datetime | None) -> None:
+        """Note when a scan first missed the files ``paths`` (None: they are back)."""
+        with self._begin() as conn:
+            # Only rows that change: most scans find every file where it was.
+            unset = (
+                sources.c.missing_since.is_(None)
+                if since is not None
+                else sources.c.missing_since.is_not(None)
+            )
+            for at in range(0, len(paths), _IN_BATCH):
+                chosen = sources.c.path.in_(paths[at : at + _IN_BATCH])
+                conn.execute(sa.update(sources).where(chosen, unset).values(missing_since=since))
+
+    def forget_sources(self, paths: Sequence[str]) -> None:
+        """Drop the records of page files that are gone for good."""
+        with self._begin() as conn:
+            for at in range(0, len(paths), _IN_BATCH):
+                conn.execute(sa.delete(sources).where(sources.c.path.in_(paths[at : at + _IN_BATCH])))
 
     def entries(self, limit: int | None = None) -> list[Entry]:
         """Every entry (or the ``limit`` newest issues' worth), newest issue first, in paper order."""
