@@ -1,4 +1,4 @@
-"""Issue dates from evidence: file name, page header, the text's own datelines and years, the file time last."""
+"""Issue dates from evidence: file name, page header, the text's datelines and years, the file time last."""
 
 from __future__ import annotations
 
@@ -41,10 +41,8 @@ RULES = DatingRules()
     ],
 )
 def test_the_file_name_dates_a_page(name: str, expected: date | None, page: int) -> None:
-    found = from_name(name, RULES)
-    assert (found.day, found.page, found.by) if found else None == (
-        (expected, page, DatedBy.NAME) if expected else None
-    )
+    wanted = Dating(expected, DatedBy.NAME, page) if expected else None
+    assert from_name(name, RULES) == wanted
 
 
 def test_a_configured_pattern_dates_names_the_defaults_miss() -> None:
