@@ -44,6 +44,10 @@ class Catalog(Protocol):
         """Every digest made, newest first."""
         ...
 
+    def retracted_entries(self, section: str | None = None, limit: int | None = None) -> list[Entry]:
+        """Withdrawn entries (of one section), the latest withdrawn first."""
+        ...
+
     def entries_first_seen(self, since: datetime, until: datetime) -> list[Entry]:
         """Entries first seen in ``[since, until)``."""
         ...
@@ -57,7 +61,11 @@ class MemoryCatalog:
     """
 
     def __init__(self, entries: Sequence[Entry], digests: Sequence[Digest] = ()) -> None:
-        self._entries = feed_order(entries)
+        self._entries = feed_order(e for e in entries if e.retracted is None)
+        self._gone = sorted(
+            (e for e in entries if e.retracted is not None),
+            key=lambda e: (-(e.retracted_at or e.updated).timestamp(), e.uid),
+        )
         latest: dict[object, Digest] = {}
         for digest in sorted(digests, key=lambda d: (d.day, d.until)):
             latest[digest.day] = digest
@@ -71,7 +79,7 @@ class MemoryCatalog:
 
     def feed_sections(self) -> list[Section]:
         seen: dict[str, Section] = {}
-        for entry in self._entries:
+        for entry in feed_order([*self._entries, *self._gone]):
             seen.setdefault(entry.section.slug, entry.section)
         return list(seen.values())
 
@@ -94,3 +102,7 @@ class MemoryCatalog:
 
     def entries_first_seen(self, since: datetime, until: datetime) -> list[Entry]:
         return [e for e in self._entries if since <= e.first_seen < until]
+
+    def retracted_entries(self, section: str | None = None, limit: int | None = None) -> list[Entry]:
+        mine = [e for e in self._gone if section is None or e.section.slug == section]
+        return mine[:limit]

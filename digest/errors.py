@@ -4,6 +4,7 @@
     ├── ConfigError          a config value or command-line option is wrong
     ├── SourceError          a page file cannot be read or decoded
     ├── StoreError           the database cannot be reached or written
+    ├── UnknownArticleError  ``digest retract`` was given an id or URL no article has
     ├── PublishError         the output folder cannot be written
     ├── DeliveryError        an email could not be handed over
     │   ├── PermanentDeliveryError   the server refused the address for good (5xx)
@@ -49,6 +50,10 @@ class SourceError(DigestError):
 
 class StoreError(DigestError):
     """The database failed; the message says which URL and what to check."""
+
+
+class UnknownArticleError(DigestError):
+    """No stored article has the id or URL given; the message says what was looked for."""
 
 
 class PublishError(DigestError):

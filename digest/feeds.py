@@ -45,6 +45,7 @@ from digest.types import Digest, Section
 
 ARCHIVE_PAGE_SIZE = 100
 FH_NS = "http://purl.org/syndication/history/1.0"
+AT_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
 ATOM_TYPE = "application/atom+xml"
 # An empty feed has no data to date it by; a wall-clock stamp would change its bytes on every build.
 _NO_DATA = datetime(1970, 1, 1, tzinfo=UTC)
@@ -73,6 +74,20 @@ class FeedItem:
     categories: tuple[str, ...]
     content: str  # HTML, published escaped (type="html"); CDATA would make invalid Atom
     summary: str
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A withdrawn entry (RFC 6721 ``at:deleted-entry``): its id, when it went, and its old page."""
+
+    ref: str
+    when: datetime
+    link: str
+
+
+def tombstone(story: Story, when: datetime, config: Config) -> Tombstone:
+    """The tombstone of a withdrawn article."""
+    return Tombstone(story.tag, when.astimezone(config.tz), absolute_url(config.site.base_url, story.path))
 
 
 @dataclass(frozen=True)
@@ -175,11 +190,24 @@ class _FeedLinks(BaseExtension):  # type: ignore[misc]
 
     def __init__(self) -> None:
         self.history = History()
+        self.tombstones: Sequence[Tombstone] = ()
 
     def extend_ns(self) -> dict[str, str]:
-        return {"fh": FH_NS}
+        return {"fh": FH_NS, "at": AT_NS}
 
     def extend_atom(self, feed: Any) -> Any:
+        for gone in self.tombstones:
+            # RFC 6721 §2: ref is the entry's atom:id, when the instant it was withdrawn.
+            mark = feed.makeelement(
+                f"{{{AT_NS}}}deleted-entry", {"ref": gone.ref, "when": gone.when.isoformat()}
+            )
+            mark.append(
+                mark.makeelement("link", {"rel": "alternate", "type": "text/html", "href": gone.link})
+            )
+            comment = mark.makeelement(f"{{{AT_NS}}}comment", {})
+            comment.text = "此文已撤回"
+            mark.append(comment)
+            feed.append(mark)
         # feedgen hands us lxml elements; makeelement spares a direct (untyped) lxml import.
         if self.history.archive:
             feed.append(feed.makeelement(f"{{{FH_NS}}}archive", {}))
@@ -202,13 +230,19 @@ class _EntryLinks(BaseEntryExtension):  # type: ignore[misc]
 
 
 def render_document(
-    spec: FeedSpec, items: Sequence[FeedItem], history: History, self_path: str, config: Config
+    spec: FeedSpec,
+    items: Sequence[FeedItem],
+    history: History,
+    self_path: str,
+    config: Config,
+    tombstones: Sequence[Tombstone] = (),
 ) -> bytes:
-    """One Atom document of ``items`` (given newest first)."""
+    """One Atom document of ``items`` (given newest first), with ``tombstones`` for withdrawn entries."""
     base = config.site.base_url
     fg = FeedGenerator()
     fg.register_extension("digest", _FeedLinks, _EntryLinks)
     fg.digest.history = history
+    fg.digest.tombstones = tombstones
     fg.id(f"tag:{config.site.tag_authority}:feed/{spec.name}")
     fg.title(clean(spec.title))
     fg.subtitle(clean(spec.subtitle))
@@ -221,7 +255,8 @@ def render_document(
     if not history.archive:
         for hub in config.feeds.hubs:
             fg.link(href=hub, rel="hub")
-    fg.updated(max((item.updated for item in items), default=_NO_DATA))
+    stamps = [*(item.updated for item in items), *(gone.when for gone in tombstones)]
+    fg.updated(max(stamps, default=_NO_DATA))
     for item in items:
         fe = fg.add_entry(order="append")
         fe.id(item.id)
@@ -310,12 +345,17 @@ def archive_document(
 
 
 def subscription_document(
-    spec: FeedSpec, layout: Layout, items: Sequence[FeedItem], config: Config
+    spec: FeedSpec,
+    layout: Layout,
+    items: Sequence[FeedItem],
+    config: Config,
+    tombstones: Sequence[Tombstone] = (),
 ) -> tuple[str, bytes]:
-    """The subscription document of a feed: its newest entries (given oldest first)."""
+    """The subscription document of a feed: its newest entries (given oldest first), and the
+    tombstones of its latest withdrawn entries (RFC 6721), so readers drop what they hold."""
     newest = absolute_url(config.site.base_url, layout.path(layout.pages)) if layout.pages else ""
     path = feed_path(spec.name)
-    return path, render_document(spec, items[::-1], History(prev=newest), path, config)
+    return path, render_document(spec, items[::-1], History(prev=newest), path, config, tombstones)
 
 
 # Puts ``document(*args)``, a (path, bytes) pair: at once, or once a worker process has drawn it.
@@ -331,8 +371,16 @@ class FeedWriter:
     arrived while a rebuild ran) are left for the next publish.
     """
 
-    def __init__(self, spec: FeedSpec, layout: Layout, config: Config, render: RenderDocument) -> None:
+    def __init__(
+        self,
+        spec: FeedSpec,
+        layout: Layout,
+        config: Config,
+        render: RenderDocument,
+        tombstones: Sequence[Tombstone] = (),
+    ) -> None:
         self.spec = spec
+        self.tombstones = tombstones
         self.layout = layout
         self.config = config
         self.render = render
@@ -355,7 +403,7 @@ class FeedWriter:
 
     def close(self) -> None:
         """Render the subscription document from the newest items."""
-        self.render(subscription_document, self.spec, self.layout, self._buffer, self.config)
+        self.render(subscription_document, self.spec, self.layout, self._buffer, self.config, self.tombstones)
 
 
 def opml(specs: Sequence[FeedSpec], config: Config) -> bytes:

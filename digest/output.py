@@ -68,6 +68,15 @@ def article_path(entry: Entry) -> str:
     return f"articles/{entry.issue_date.isoformat()}/{entry.uid}.html"
 
 
+# The notice standing in for a withdrawn article's page: the server answers its path with 410 Gone.
+GONE_SUFFIX = ".gone"
+
+
+def gone_path(entry: Entry) -> str:
+    """The notice file of a withdrawn article (``article_path`` plus ``GONE_SUFFIX``)."""
+    return article_path(entry) + GONE_SUFFIX
+
+
 def digest_path(day: date) -> str:
     """The HTML page of the digest made on ``day``."""
     return f"digests/{day.isoformat()}.html"
@@ -147,6 +156,7 @@ class Story:
     notes: tuple[str, ...]
     jumps: tuple[str, ...]
     place: str
+    date_unsure: bool = False  # the issue date rests on the file time: shown as 日期待核
 
 
 def present(entry: Entry, tz: tzinfo | None = None) -> Story:
@@ -184,6 +194,7 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
         notes=tuple(n for n in (one_line(note) for note in article.notes) if n),
         jumps=tuple(j for j in (one_line(jump) for jump in article.jumps) if j),
         place=one_line(article.place or ""),
+        date_unsure=entry.dated_by.unsure,
     )
 
 

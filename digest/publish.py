@@ -54,6 +54,7 @@ from digest.feeds import (
     FeedSpec,
     FeedWriter,
     Layout,
+    Tombstone,
     all_spec,
     archive_document,
     digest_item,
@@ -62,8 +63,17 @@ from digest.feeds import (
     section_spec,
     story_item,
     subscription_document,
+    tombstone,
 )
-from digest.output import DIGESTS_FEED, OPML, Story, absolute_url, open_archive_path, present
+from digest.output import (
+    DIGESTS_FEED,
+    OPML,
+    Story,
+    absolute_url,
+    gone_path,
+    open_archive_path,
+    present,
+)
 from digest.site import SECTION_PAGE_SIZE, TEMPLATES, Site
 from digest.staging import Committed, Stager
 from digest.store import DigestRecord, Store
@@ -139,7 +149,7 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
             with store.snapshot() as seq:
                 # One more than the limit tells that it is over the limit.
                 changes = store.unpublished(int(state["seq"]), INCREMENTAL_LIMIT + 1)
-                full = not _incremental(changes, known)
+                full = not _incremental(changes, known, output_dir)
                 if not full:
                     made = store.unpublished_digests()
                     entries, dirty = _render_changes(store, config, known, changes, made, stager)
@@ -180,12 +190,19 @@ def _known_sections(state: dict[str, str]) -> list[Section] | None:
     return [Section(name, slug) for name, slug in json.loads(state["sections"])]
 
 
-def _incremental(changes: Sequence[tuple[Entry, str | None]], known: Sequence[Section]) -> bool:
+def _incremental(
+    changes: Sequence[tuple[Entry, str | None]], known: Sequence[Section], output_dir: Path
+) -> bool:
     """Whether ``changes`` can be published by themselves: few enough, none moved to another
-    section, none in a section (or under a section name) the navigation does not list yet."""
+    section, none in a section (or under a section name) the navigation does not list yet,
+    none withdrawn or restored (rare, and they reshape every feed they were in)."""
     listed = set(known)
     return len(changes) <= INCREMENTAL_LIMIT and all(
-        old in (None, entry.section.slug) and entry.section in listed for entry, old in changes
+        old in (None, entry.section.slug)
+        and entry.section in listed
+        and entry.retracted is None
+        and not (output_dir / gone_path(entry)).exists()
+        for entry, old in changes
     )
 
 
@@ -216,7 +233,13 @@ def render_all(catalog: Catalog, config: Config, put: Put, parallel: bool = Fals
     try:
         draw = _Drawing(site, config, put, pool)
         writers = {
-            slug: FeedWriter(spec, Layout(spec.name, counts[slug], config.feeds.size), config, draw.document)
+            slug: FeedWriter(
+                spec,
+                Layout(spec.name, counts[slug], config.feeds.size),
+                config,
+                draw.document,
+                _tombstones(catalog, slug, config),
+            )
             for spec, slug in specs
         }
         # One pass over the archive feeds every article feed and writes the article pages on the way.
@@ -225,6 +248,8 @@ def render_all(catalog: Catalog, config: Config, put: Put, parallel: bool = Fals
             writers[entry.section.slug].add(item)
         for writer in writers.values():
             writer.close()
+        for entry in catalog.retracted_entries():
+            put(*site.gone(present(entry, config.tz)))
         records = catalog.digests()
         put(*site.digests([(r.day, r.count) for r in records]))
         ordered = _digest_order(records)
@@ -241,6 +266,12 @@ def render_all(catalog: Catalog, config: Config, put: Put, parallel: bool = Fals
             pool.shutdown(cancel_futures=True)
     put(OPML, opml([*(spec for spec, _ in specs), digests_spec(config)], config))
     return sections
+
+
+def _tombstones(catalog: Catalog, slug: str | None, config: Config) -> list[Tombstone]:
+    """Tombstones of a feed's latest withdrawn entries, as many as its subscription document holds."""
+    gone = catalog.retracted_entries(slug, config.feeds.size)
+    return [tombstone(present(e, config.tz), e.retracted_at or e.updated, config) for e in gone]
 
 
 def _articles(site: Site, config: Config, entries: Sequence[Entry]) -> list[tuple[str, bytes, FeedItem]]:
@@ -366,7 +397,8 @@ def _render_changes(
             found = store.feed_window(slug, start, stop, total)
             return [story_item(present(e, config.tz), config) for e in found]
 
-        _render_pages(spec, layout, first, corrected, window, config, stager)
+        gone = _tombstones(store, slug, config)
+        _render_pages(spec, layout, first, corrected, window, config, stager, gone)
 
     records = store.digests()
     dirty = _dirty_digests(records, made, entries)
@@ -396,16 +428,18 @@ def _render_pages(
     window: Callable[[int, int], list[FeedItem]],
     config: Config,
     stager: Stager,
+    tombstones: Sequence[Tombstone] = (),
 ) -> None:
-    """The subscription document of a feed, and the archive pages holding a rank in ``changed`` or
-    any rank from ``first`` on (None: no entry moved)."""
+    """The subscription document of a feed (with ``tombstones``), and the archive pages holding a
+    rank in ``changed`` or any rank from ``first`` on (None: no entry moved)."""
     numbers = {layout.page_of(rank) for rank in changed if rank < layout.archived}
     if first is not None:
         numbers.update(range(layout.page_of(first), layout.pages + 1))
     for number in sorted(numbers):
         start, stop = layout.bounds(number)
         stager.put(*archive_document(spec, layout, number, window(start, stop), config))
-    stager.put(*subscription_document(spec, layout, window(layout.archived, layout.total), config))
+    newest = window(layout.archived, layout.total)
+    stager.put(*subscription_document(spec, layout, newest, config, tombstones))
     if not layout.has_open_page:
         stager.remove(open_archive_path(spec.name))  # it just filled up and became a numbered page
 

@@ -106,6 +106,7 @@ articles = sa.Table(
 _FEED_ORDER = (articles.c.first_seen, articles.c.issue_date, articles.c.position, articles.c.uid)
 sa.Index("articles_feed_order", *_FEED_ORDER)
 sa.Index("articles_section_feed_order", articles.c.section_slug, *_FEED_ORDER)
+sa.Index("articles_retracted", articles.c.retracted_at)
 sa.Index(
     "articles_section_paper_order",
     articles.c.section_slug,
@@ -389,9 +390,13 @@ _IN_BATCH = 500
 _ENTRY_ORDER = (articles.c.issue_date.desc(), articles.c.position, articles.c.uid)
 
 
+# Articles not withdrawn: the only ones feeds, pages and digests show.
+_LIVE = articles.c.retracted.is_(None)
+
+
 def _in_feed(section: str | None) -> tuple[sa.ColumnElement[bool], ...]:
-    """The filter of one feed: every article (None) or one section's."""
-    return () if section is None else (articles.c.section_slug == section,)
+    """The filter of one feed: every live article (None) or one section's."""
+    return (_LIVE,) if section is None else (_LIVE, articles.c.section_slug == section)
 
 
 def _feed_key(values: tuple[Any, ...]) -> sa.Tuple:
@@ -631,13 +636,14 @@ class Store:
 
     def page_entries(self, day: date, page: int, source: str) -> list[Entry]:
         """The articles a page held before a re-read, for ``identity.match``: those of page ``page``
-        of issue ``day`` (when the page number is known), and those last read from ``source``."""
-        where = articles.c.source == source
-        if page:
-            lowest = page * PAGE_SPAN
-            on_page = articles.c.position.between(lowest, lowest + PAGE_SPAN - 1)
-            where = sa.or_(where, (articles.c.issue_date == day) & on_page)
-        query = sa.select(articles).where(where).order_by(articles.c.position, articles.c.uid)
+        of issue ``day`` (0: the issue's pages of unknown number), and those last read from ``source``."""
+        lowest = page * PAGE_SPAN
+        on_page = (articles.c.issue_date == day) & articles.c.position.between(lowest, lowest + PAGE_SPAN - 1)
+        query = (
+            sa.select(articles)
+            .where(sa.or_(articles.c.source == source, on_page))
+            .order_by(articles.c.position, articles.c.uid)
+        )
         with self._begin() as conn:
             return [_entry(row) for row in conn.execute(query)]
 
@@ -737,7 +743,7 @@ class Store:
         """Entries first seen in ``[since, until)``: what a digest window holds."""
         query = (
             sa.select(articles)
-            .where(articles.c.first_seen >= since, articles.c.first_seen < until)
+            .where(articles.c.first_seen >= since, articles.c.first_seen < until, _LIVE)
             .order_by(*_ENTRY_ORDER)
         )
         with self._begin() as conn:
@@ -781,6 +787,7 @@ class Store:
 
     def feed_sections(self) -> list[Section]:
         """Each section once, in order of its first entry in feed order (stable between publishes)."""
+        # Withdrawn articles count: a section whose every article went keeps its feed, of tombstones.
         slugs = sa.select(articles.c.section_slug).distinct()
         with self._begin() as conn:
             firsts = []
@@ -856,15 +863,30 @@ class Store:
 
     def latest_issue(self) -> list[Entry]:
         """The entries of the newest issue date, in paper order."""
-        newest = sa.select(sa.func.max(articles.c.issue_date)).scalar_subquery()
-        query = sa.select(articles).where(articles.c.issue_date == newest).order_by(*_ENTRY_ORDER)
+        newest = sa.select(sa.func.max(articles.c.issue_date)).where(_LIVE).scalar_subquery()
+        query = sa.select(articles).where(articles.c.issue_date == newest, _LIVE).order_by(*_ENTRY_ORDER)
         with self._begin() as conn:
             return [_entry(row) for row in conn.execute(query)]
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
         """The ``limit`` newest entries of one section, newest issue first, in paper order."""
         query = (
-            sa.select(articles).where(articles.c.section_slug == slug).order_by(*_ENTRY_ORDER).limit(limit)
+            sa.select(articles)
+            .where(articles.c.section_slug == slug, _LIVE)
+            .order_by(*_ENTRY_ORDER)
+            .limit(limit)
+        )
+        with self._begin() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def retracted_entries(self, section: str | None = None, limit: int | None = None) -> list[Entry]:
+        """Withdrawn articles (of one section), the latest withdrawn first: their tombstones."""
+        query = (
+            sa.select(articles)
+            .where(articles.c.retracted.is_not(None))
+            .where(*(() if section is None else (articles.c.section_slug == section,)))
+            .order_by(articles.c.retracted_at.desc(), articles.c.uid)
+            .limit(limit)
         )
         with self._begin() as conn:
             return [_entry(row) for row in conn.execute(query)]
