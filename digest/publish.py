@@ -256,7 +256,7 @@ def render_all(catalog: Catalog, config: Config, put: Put, parallel: bool = Fals
         layout = Layout(DIGESTS_FEED, len(ordered), config.feeds.size)
         writer = FeedWriter(digests_spec(config), layout, config, draw.document)
         for record in ordered:
-            digest = _digest(catalog, record)
+            digest = _digest(catalog, record, config)
             put(*site.digest(digest))
             writer.add(digest_item(digest, config))
         writer.close()
@@ -404,7 +404,7 @@ def _render_changes(
     dirty = _dirty_digests(records, made, entries)
     if dirty:
         stager.put(*site.digests([(r.day, r.count) for r in records]))
-        for digest in map(lambda r: _digest(store, r), dirty):
+        for digest in (_digest(store, r, config) for r in dirty):
             stager.put(*site.digest(digest))
         ordered = _digest_order(records)
         rank = {record.day: index for index, record in enumerate(ordered)}
@@ -412,7 +412,7 @@ def _render_changes(
         layout = Layout(DIGESTS_FEED, len(ordered), config.feeds.size)
 
         def digest_window(start: int, stop: int) -> list[FeedItem]:
-            return [digest_item(_digest(store, record), config) for record in ordered[start:stop]]
+            return [digest_item(_digest(store, record, config), config) for record in ordered[start:stop]]
 
         # A new digest pushes the oldest live one into the archive: start at the old boundary.
         first = min(min(ranks), max(layout.archived - len(dirty), 0))
@@ -463,10 +463,9 @@ def _digest_order(records: Sequence[DigestRecord]) -> list[DigestRecord]:
     return sorted(records, key=lambda r: (r.until, r.day))
 
 
-def _digest(catalog: Catalog, record: DigestRecord) -> Digest:
-    return build_digest(
-        catalog.entries_first_seen(record.since, record.until), record.day, record.since, record.until
-    )
+def _digest(catalog: Catalog, record: DigestRecord, config: Config) -> Digest:
+    found = catalog.entries_first_seen(record.since, record.until)
+    return build_digest(found, record.day, record.since, record.until, config.digest.backfill_days)
 
 
 def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:

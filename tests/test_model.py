@@ -9,6 +9,7 @@ real CLI.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -24,9 +25,10 @@ from test_server import serving
 
 from digest.config import Config
 from digest.ingest import ingest
-from digest.jobs import run_publish
+from digest.jobs import run_digest, run_publish
+from digest.mail import OutboxMailer
 from digest.server import create_app
-from digest.store import Store, metadata
+from digest.store import Store, Subscriber, metadata
 from digest.types import DatedBy, Retraction
 
 AT = "{http://purl.org/atompub/tombstones/1.0}"
@@ -236,3 +238,26 @@ def test_an_older_database_gains_the_new_columns_in_place(tmp_path: Path) -> Non
         assert store.source_paths() == []
     columns = {c["name"] for c in sa.inspect(sa.create_engine(url)).get_columns("sources")}
     assert {"issue_date", "dated_by", "page", "parser_version", "missing_since"} <= columns
+
+
+def test_the_seeds_on_an_empty_database_mail_only_issues_within_backfill_days(
+    config: Config, store: Store, seeds: Path, now: datetime, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _copy_seeds(seeds, config)
+    ingest(config, store, now)
+    store.add_subscriber(Subscriber("reader@example.org", (), True, now))
+    day = now.astimezone(config.tz).date() + timedelta(days=1)
+    recent = {e.uid for e in store.entries() if 0 <= (day - e.issue_date).days <= config.digest.backfill_days}
+    old = [e for e in store.entries() if e.uid not in recent]
+    assert recent and old
+    with caplog.at_level(logging.INFO, logger="digest.jobs"):
+        result = run_digest(config, store, OutboxMailer(tmp_path / "outbox"), now + timedelta(days=1), day)
+    mailed = {e.uid for _, items in result.digest.groups for e in items}
+    assert mailed == recent and result.delivery.sent == 1
+    assert len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+    kept = [r.getMessage() for r in caplog.records if "back issues" in r.getMessage()]
+    issues = len({e.issue_date for e in old})
+    assert len(kept) == 1 and f"kept {issues} back issues ({len(old)} articles" in kept[0] and issues >= 2
+    # The back issues are still on the site and in the feeds.
+    run_publish(config, store)
+    assert len(_entries(config)) == len(store.entries())
