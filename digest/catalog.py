@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from digest.feeds import FeedKey
 from digest.output import feed_order
 from digest.store import DigestRecord
 from digest.types import Digest, Entry, Section
@@ -28,8 +29,18 @@ class Catalog(Protocol):
         """How many entries the feed of ``section`` (None: every article) holds."""
         ...
 
-    def feed_stream(self, section: str | None = None, batch: int = 500) -> Iterator[Entry]:
-        """Every entry of a feed in feed order (``output.feed_order``), streamed."""
+    def feed_stream(
+        self, section: str | None = None, batch: int = 500, after: FeedKey | None = None
+    ) -> Iterator[Entry]:
+        """Every entry of a feed in feed order (``output.feed_order``), after ``after``, streamed."""
+        ...
+
+    def feed_live(self, section: str | None, after: FeedKey | None) -> tuple[int, int]:
+        """How many entries come after ``after``, and how many of those before the newest issue's."""
+        ...
+
+    def feed_archives(self, name: str) -> list[FeedKey]:
+        """The last feed key of each full archive page of feed ``name``."""
         ...
 
     def latest_issue(self) -> list[Entry]:
@@ -86,8 +97,19 @@ class MemoryCatalog:
     def feed_count(self, section: str | None = None) -> int:
         return len(self._feed(section))
 
-    def feed_stream(self, section: str | None = None, batch: int = 500) -> Iterator[Entry]:
-        return iter(self._feed(section))
+    def feed_stream(
+        self, section: str | None = None, batch: int = 500, after: FeedKey | None = None
+    ) -> Iterator[Entry]:
+        return iter([e for e in self._feed(section) if after is None or e.feed_key > after])
+
+    def feed_live(self, section: str | None, after: FeedKey | None) -> tuple[int, int]:
+        live = list(self.feed_stream(section, after=after))
+        newest = max((e.issue_date for e in live), default=None)
+        first = next((i for i, e in enumerate(live) if e.issue_date == newest), len(live))
+        return len(live), first
+
+    def feed_archives(self, name: str) -> list[FeedKey]:
+        return []  # nothing frozen yet: a build from memory draws every page
 
     def latest_issue(self) -> list[Entry]:
         latest = max((e.issue_date for e in self._entries), default=None)

@@ -199,11 +199,18 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
 
 
 def feed_order(entries: Iterable[Entry]) -> list[Entry]:
-    """Entries oldest first, the order feeds archive them in: first seen, then issue and page position.
+    """Entries oldest first, the order feeds log them in: by the change sequence of their latest
+    version (a correction comes again at the end), then issue date and page position.
 
-    First-seen time only grows, so a full archive page never gains a late entry.
+    The sequence only grows, so an entry that arrives or changes never lands in a full archive page.
     """
-    return sorted(entries, key=lambda e: (e.first_seen, e.issue_date, e.position, e.uid))
+    return sorted(entries, key=lambda e: e.feed_key)
+
+
+def shown_order(entries: Iterable[Entry]) -> list[Entry]:
+    """A feed document's entries as listed, newest first: the latest change first, and within one
+    change (a whole issue read at once) the newest issue first, in paper order, page 1 first."""
+    return sorted(entries, key=lambda e: (-e.feed_seq, -e.issue_date.toordinal(), e.position, e.uid))
 
 
 def sections_of(stories: Iterable[Story]) -> tuple[Section, ...]:

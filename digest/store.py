@@ -99,13 +99,16 @@ articles = sa.Table(
     # Withdrawn (``types.Retraction``) and when: out of the feeds (a tombstone instead), 410 on the site.
     sa.Column("retracted", sa.String(20)),
     sa.Column("retracted_at", UTCDateTime),
+    # The change sequence of its first version or its latest change of content: its place in the
+    # feeds (``output.feed_order``).  NULL only until ``Store.open`` upgrades an older database.
+    sa.Column("feed_seq", sa.BigInteger),
 )
 
 # Feed order (``output.feed_order``) and paper order, per section too: publish reads the newest
 # rows of a feed, counts ranks and pages through archives without sorting the table.
-_FEED_ORDER = (articles.c.first_seen, articles.c.issue_date, articles.c.position, articles.c.uid)
-sa.Index("articles_feed_order", *_FEED_ORDER)
-sa.Index("articles_section_feed_order", articles.c.section_slug, *_FEED_ORDER)
+_FEED_ORDER = (articles.c.feed_seq, articles.c.issue_date, articles.c.position, articles.c.uid)
+sa.Index("articles_feed_log", *_FEED_ORDER)
+sa.Index("articles_section_feed_log", articles.c.section_slug, *_FEED_ORDER)
 sa.Index("articles_retracted", articles.c.retracted_at)
 sa.Index(
     "articles_section_paper_order",
@@ -208,6 +211,19 @@ published_digests = sa.Table(
     metadata,
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("until", UTCDateTime, nullable=False),
+)
+
+# The full archive pages of each article feed (RFC 5005), frozen: page ``number`` holds the entries
+# whose feed key is after the previous page's last key and up to its own (``feeds.FeedPlan``).
+feed_archives = sa.Table(
+    "feed_archives",
+    metadata,
+    sa.Column("feed", sa.Text, primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    sa.Column("last_day", sa.Date, nullable=False),
+    sa.Column("last_position", sa.Integer, nullable=False),
+    sa.Column("last_uid", sa.String(40), nullable=False),
 )
 
 
@@ -362,6 +378,7 @@ def _entry(row: sa.Row[Any]) -> Entry:
         dated_by=DatedBy(row.dated_by or DatedBy.NAME),
         retracted=Retraction(row.retracted) if row.retracted else None,
         retracted_at=row.retracted_at,
+        feed_seq=row.feed_seq or 0,
     )
 
 
@@ -399,6 +416,9 @@ def _in_feed(section: str | None) -> tuple[sa.ColumnElement[bool], ...]:
     return (_LIVE,) if section is None else (_LIVE, articles.c.section_slug == section)
 
 
+FeedKey = tuple[int, date, int, str]
+
+
 def _feed_key(values: tuple[Any, ...]) -> sa.Tuple:
     """A feed-order key as SQL, each value bound with its column's type (UTC datetimes stay UTC)."""
     pairs = zip(values, _FEED_ORDER, strict=True)
@@ -434,6 +454,8 @@ class Store:
             with store._begin() as conn:
                 metadata.create_all(conn)
                 _add_missing_columns(conn)
+                # Rows from before feed_seq existed take the oldest place: a full rebuild follows.
+                conn.execute(sa.update(articles).where(articles.c.feed_seq.is_(None)).values(feed_seq=0))
                 # create_all adds indexes only with a new table; an older database gains them here.
                 for index in articles.indexes:
                     index.create(conn, checkfirst=True)
@@ -596,6 +618,7 @@ class Store:
                     inserts[entry.uid] = {
                         "uid": entry.uid,
                         "tag": entry.tag,
+                        "feed_seq": seq,
                         "updated": entry.updated,
                         "first_seen": entry.first_seen,
                         "retracted": None,
@@ -609,11 +632,13 @@ class Store:
                 old_hash, old_day, old_position, old_dated, retracted, old_source = known
                 # An automatic retraction ends when the article is read again; one by hand does not.
                 back = retracted in (Retraction.FILE_GONE, Retraction.DROPPED)
-                kept = {"retracted": None, "retracted_at": None} if back else {}
+                kept = {"retracted": None, "retracted_at": None, "feed_seq": seq} if back else {}
                 place = (entry.issue_date, entry.position, entry.dated_by.value)
                 if old_hash != digest:
                     updated = max(now, entry.published) if now is not None else entry.updated
-                    values = {"updated": updated, **columns, **kept}
+                    # A new version comes again at the head of the feeds (RFC 5005 §4.1... the
+                    # subscription document), while the archive page that held it stays as it was.
+                    values = {"updated": updated, "feed_seq": seq, **columns, **kept}
                     changed += 1
                 elif back or place != (old_day, old_position, old_dated):
                     values = {**columns, **kept}
@@ -626,7 +651,8 @@ class Store:
                     unchanged += 1
                     continue
                 if entry.uid in inserts:  # met twice in this batch: the later text wins, as a first version
-                    inserts[entry.uid] |= {k: v for k, v in values.items() if k != "updated"}
+                    firsts = ("updated", "feed_seq")
+                    inserts[entry.uid] |= {k: v for k, v in values.items() if k not in firsts}
                 else:
                     conn.execute(sa.update(articles).where(articles.c.uid == entry.uid).values(**values))
                 stored[entry.uid] = (digest, *place, None if back else retracted, entry.source)
@@ -691,7 +717,7 @@ class Store:
             result = conn.execute(
                 sa.update(articles)
                 .where(articles.c.uid == uid, articles.c.retracted.is_not(None))
-                .values(retracted=None, retracted_at=None, seq=seq)
+                .values(retracted=None, retracted_at=None, seq=seq, feed_seq=seq)
             )
         return result.rowcount == 1
 
@@ -808,58 +834,78 @@ class Store:
         with self._begin() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def feed_rank(self, entry: Entry, section: str | None = None, total: int | None = None) -> int:
-        """How many entries of the feed come before ``entry`` in feed order; ``total`` is the
-        feed's ``feed_count`` when the caller knows it.
-
-        With ``total`` the entries from ``entry`` on are counted instead, so the
-        cost grows with its distance from the newest entry (where new ones are).
-        """
-        key = _feed_key((entry.first_seen, entry.issue_date, entry.position, entry.uid))
-        order = sa.tuple_(*_FEED_ORDER)
-        where = order < key if total is None else order >= key
-        query = sa.select(sa.func.count()).select_from(articles).where(*_in_feed(section), where)
-        with self._begin() as conn:
-            counted = int(conn.execute(query).scalar_one())
-        return counted if total is None else total - counted
-
-    def feed_window(
-        self, section: str | None, start: int, stop: int, total: int | None = None
-    ) -> list[Entry]:
-        """Entries ``[start, stop)`` of a feed in feed order (oldest first); ``total`` is the
-        feed's ``feed_count`` when the caller knows it.
-
-        Read from the newest end, where publishing works, so the cost grows with
-        the distance from the newest entry, not with the archive.
-        """
-        total = self.feed_count(section) if total is None else total
-        stop = min(stop, total)
-        if stop <= start:
-            return []
-        query = (
-            sa.select(articles)
-            .where(*_in_feed(section))
-            .order_by(*(column.desc() for column in _FEED_ORDER))
-            .offset(total - stop)
-            .limit(stop - start)
-        )
-        with self._begin() as conn:
-            return [_entry(row) for row in conn.execute(query)][::-1]
-
-    def feed_stream(self, section: str | None = None, batch: int = 500) -> Iterator[Entry]:
-        """Every entry of a feed in feed order, read ``batch`` rows at a time (never the whole table)."""
+    def feed_stream(
+        self, section: str | None = None, batch: int = 500, after: FeedKey | None = None
+    ) -> Iterator[Entry]:
+        """Every entry of a feed in feed order (after the feed key ``after``, when given), read
+        ``batch`` rows at a time (never the whole table)."""
         query = sa.select(articles).where(*_in_feed(section)).order_by(*_FEED_ORDER).limit(batch)
-        after: sa.Tuple | None = None
         while True:
-            page = query if after is None else query.where(sa.tuple_(*_FEED_ORDER) > after)
+            page = query if after is None else query.where(sa.tuple_(*_FEED_ORDER) > _feed_key(after))
             with self._begin() as conn:
                 rows = conn.execute(page).all()
             for row in rows:
                 yield _entry(row)
             if len(rows) < batch:
                 return
-            last = rows[-1]
-            after = _feed_key((last.first_seen, last.issue_date, last.position, last.uid))
+            after = (rows[-1].feed_seq, rows[-1].issue_date, rows[-1].position, rows[-1].uid)
+
+    def feed_live(self, section: str | None, after: FeedKey | None) -> tuple[int, int]:
+        """How many entries of a feed come after the feed key ``after`` (the last full archive
+        page), and how many of those come before the first entry of the feed's newest issue."""
+        beyond = () if after is None else (sa.tuple_(*_FEED_ORDER) > _feed_key(after),)
+        where = (*_in_feed(section), *beyond)
+        count = sa.select(sa.func.count()).select_from(articles)
+        with self._begin() as conn:
+            total = int(conn.execute(count.where(*where)).scalar_one())
+            newest = conn.execute(sa.select(sa.func.max(articles.c.issue_date)).where(*where)).scalar_one()
+            if newest is None:
+                return total, total
+            in_newest = (*where, articles.c.issue_date == newest)
+            first = conn.execute(
+                sa.select(*_FEED_ORDER).where(*in_newest).order_by(*_FEED_ORDER).limit(1)
+            ).one()
+            older = sa.tuple_(*_FEED_ORDER) < _feed_key(tuple(first))
+            before = conn.execute(count.where(*where, older)).scalar_one()
+        return total, int(before)
+
+    def feed_archives(self, name: str) -> list[FeedKey]:
+        """The last feed key of each full archive page of feed ``name``, page 1 first."""
+        query = (
+            sa.select(
+                feed_archives.c.last_seq,
+                feed_archives.c.last_day,
+                feed_archives.c.last_position,
+                feed_archives.c.last_uid,
+            )
+            .where(feed_archives.c.feed == name)
+            .order_by(feed_archives.c.number)
+        )
+        with self._begin() as conn:
+            return [(int(seq), day, int(position), uid) for seq, day, position, uid in conn.execute(query)]
+
+    def add_feed_archives(self, name: str, pages: Sequence[tuple[int, FeedKey]]) -> None:
+        """Record archive pages of feed ``name`` that became full: (number, last feed key) each."""
+        if not pages:
+            return
+        rows = [
+            {
+                "feed": name,
+                "number": number,
+                "last_seq": key[0],
+                "last_day": key[1],
+                "last_position": key[2],
+                "last_uid": key[3],
+            }
+            for number, key in pages
+        ]
+        with self._begin() as conn:
+            conn.execute(
+                sa.delete(feed_archives).where(
+                    feed_archives.c.feed == name, feed_archives.c.number.in_([n for n, _ in pages])
+                )
+            )
+            conn.execute(sa.insert(feed_archives), rows)
 
     def latest_issue(self) -> list[Entry]:
         """The entries of the newest issue date, in paper order."""
@@ -921,9 +967,7 @@ class Store:
         )
         with self._begin() as conn:
             found = [(_entry(row), row.published_slug) for row in conn.execute(query)]
-        return sorted(
-            found, key=lambda pair: (pair[0].first_seen, pair[0].issue_date, pair[0].position, pair[0].uid)
-        )
+        return sorted(found, key=lambda pair: pair[0].feed_key)
 
     def unpublished_digests(self) -> list[DigestRecord]:
         """Digests made (or remade with another window) since the last publish, oldest first."""

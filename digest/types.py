@@ -129,6 +129,12 @@ class Entry:
     dated_by: DatedBy = DatedBy.NAME
     retracted: Retraction | None = None
     retracted_at: datetime | None = None
+    feed_seq: int = 0  # the change sequence of its first or last changed version: its place in feeds
+
+    @property
+    def feed_key(self) -> tuple[int, date, int, str]:
+        """Where it stands in feed order (``output.feed_order``): later versions come later."""
+        return (self.feed_seq, self.issue_date, self.position, self.uid)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ real CLI.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -57,6 +58,11 @@ def _entries(config: Config, feed: str = "all") -> dict[str, tuple[str, str, str
         )
         for e in root.findall(f"{ATOM}entry")
     }
+
+
+def _entries_of(feeds: dict[str, bytes]) -> set[str]:
+    root = check_atom(feeds["all.atom"])
+    return {e.findtext(f"{ATOM}id") for e in root.findall(f"{ATOM}entry")}
 
 
 def _tombstones(config: Config, feed: str) -> set[str]:
@@ -217,7 +223,9 @@ def test_retract_by_hand_and_restore_through_the_cli(
     assert store.find_entry(entry.uid).retracted is Retraction.BY_HAND  # type: ignore[union-attr]
     restored = _cli(config, "retract", entry.tag, "--restore")
     assert restored.returncode == 0 and "restored" in restored.stdout
-    assert _feeds(config) == first
+    # Back, and republished at the head of the feed for readers that dropped it on the tombstone.
+    assert entry.tag not in _tombstones(config, "all")
+    assert next(iter(_entries(config))) == entry.tag and _entries(config).keys() == _entries_of(first)
     unknown = _cli(config, "retract", "tag:nothing:article/2024-01-01/0")
     assert unknown.returncode == 1 and "no article has the id" in unknown.stderr
 
@@ -261,3 +269,43 @@ def test_the_seeds_on_an_empty_database_mail_only_issues_within_backfill_days(
     # The back issues are still on the site and in the feeds.
     run_publish(config, store)
     assert len(_entries(config)) == len(store.entries())
+
+
+def _issue_pages(config: Config, day: str, pages: int, per_page: int) -> list[str]:
+    """Page files ``<day>_NN.txt`` of ``per_page`` articles each; returns the headlines in paper order."""
+    titles = []
+    for page in range(1, pages + 1):
+        parts = ["● 要闻"]
+        for n in range(per_page):
+            title = f"第{page}版第{n + 1}篇报道"
+            titles.append(title)
+            parts.append(
+                f"# {title}\n\n本报讯 这是{day}第{page}版的第{n + 1}篇稿件，内容各不相同：{page * 100 + n}。"
+            )
+        (config.paths.source / f"{day}_{page:02d}.txt").write_text(
+            "\n\n".join(parts) + "\n", encoding="utf-8"
+        )
+    return titles
+
+
+def test_a_whole_issue_bigger_than_feeds_size_is_in_the_subscription_document_page_1_first(
+    config: Config, store: Store, now: datetime
+) -> None:
+    config = dataclasses.replace(config, feeds=dataclasses.replace(config.feeds, size=50))
+    _issue_pages(config, "2024-11-25", 8, 9)
+    _issue_pages(config, "2024-11-26", 8, 9)
+    ingest(config, store, now - timedelta(days=1))
+    run_publish(config, store)
+    titles = _issue_pages(config, "2024-11-27", 10, 9)
+    _step(config, store, now)
+    root = check_atom((config.paths.output / "feeds" / "all.atom").read_bytes())
+    shown = [
+        (e.findtext(f"{ATOM}title"), e.findtext(f"{ATOM}published")) for e in root.findall(f"{ATOM}entry")
+    ]
+    newest = [title for title, published in shown if published.startswith("2024-11-27")]
+    assert newest == titles and len(titles) == 90  # whole, in paper order, page 1 first
+    assert [title for title, _ in shown[:90]] == titles
+    # 144 older articles: one full archive page of 100, the rest with the new issue.
+    archive = config.paths.output / "feeds" / "archive" / "all"
+    assert sorted(p.name for p in archive.iterdir()) == ["1.atom"]
+    assert len(shown) == 90 + 44
