@@ -110,6 +110,8 @@ _FEED_ORDER = (articles.c.feed_seq, articles.c.issue_date, articles.c.position, 
 sa.Index("articles_feed_log", *_FEED_ORDER)
 sa.Index("articles_section_feed_log", articles.c.section_slug, *_FEED_ORDER)
 sa.Index("articles_retracted", articles.c.retracted_at)
+# A re-read page finds its previous articles by file (``page_entries``) without a scan.
+sa.Index("articles_source", articles.c.source)
 sa.Index(
     "articles_section_paper_order",
     articles.c.section_slug,
