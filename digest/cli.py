@@ -247,6 +247,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     for path, error in status.failed_sources:
         print(f"  {path}: {error}")
     print(f"articles: {status.articles}, latest issue {status.latest_issue or '-'}")
+    if status.retracted:
+        print(f"  retracted: {status.retracted}")
+    if status.unsure_dates:
+        print(f"pages dated by their file time (日期待核): {len(status.unsure_dates)}; check them")
+        for path, day in status.unsure_dates:
+            print(f"  {path}: {day} 日期待核")
     print(f"latest digest: {status.latest_digest or '-'}")
     print(f"subscribers: {status.subscribers}, emails waiting: {status.pending_deliveries}")
     for line in _delivery_lines(_delivery_summary(config), config):

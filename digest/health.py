@@ -73,6 +73,7 @@ def health_report(status: StoreStatus, state: ServiceState | None) -> dict[str, 
         "latest_issue": status.latest_issue.isoformat() if status.latest_issue else None,
         "latest_digest": status.latest_digest.isoformat() if status.latest_digest else None,
         "unreadable_files": len(status.failed_sources),
+        "unsure_dates": len(status.unsure_dates),
         "subscribers": status.subscribers,
         "emails_waiting": status.pending_deliveries,
     }

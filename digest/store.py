@@ -311,6 +311,8 @@ class StoreStatus:
     latest_digest: date | None
     subscribers: int
     pending_deliveries: int
+    unsure_dates: tuple[tuple[str, date], ...] = ()  # pages dated by their file time: 日期待核
+    retracted: int = 0  # articles withdrawn
 
 
 def mask_url(url: str) -> str:
@@ -1216,7 +1218,17 @@ class Store:
                 .where(sources.c.last_error.is_not(None))
                 .order_by(sources.c.path)
             ).all()
+            unsure = [kind.value for kind in DatedBy if kind.unsure]
+            undated = conn.execute(
+                sa.select(sources.c.path, sources.c.issue_date)
+                .where(sources.c.dated_by.in_(unsure))
+                .order_by(sources.c.path)
+            ).all()
             return StoreStatus(
+                unsure_dates=tuple((path, day) for path, day in undated),
+                retracted=conn.execute(
+                    sa.select(count).select_from(articles).where(articles.c.retracted.is_not(None))
+                ).scalar_one(),
                 sources=conn.execute(sa.select(count).select_from(sources)).scalar_one(),
                 failed_sources=tuple((path, error) for path, error in failed),
                 articles=conn.execute(sa.select(count).select_from(articles)).scalar_one(),

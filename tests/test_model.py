@@ -309,3 +309,29 @@ def test_a_whole_issue_bigger_than_feeds_size_is_in_the_subscription_document_pa
     archive = config.paths.output / "feeds" / "archive" / "all"
     assert sorted(p.name for p in archive.iterdir()) == ["1.atom"]
     assert len(shown) == 90 + 44
+
+
+def test_a_parser_upgrade_re_reads_stored_pages_keeping_ids_first_seen_and_retractions(
+    config: Config, store: Store, first: dict[str, bytes], now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = {e.uid: e for e in store.entries()}
+    withdrawn = next(iter(before))
+    store.retract([withdrawn], Retraction.BY_HAND, now)
+    assert ingest(config, store, now + timedelta(hours=1)).read == 0  # nothing new: nothing read
+    monkeypatch.setattr("digest.ingest.PARSER_VERSION", "next")
+    report = ingest(config, store, now + timedelta(hours=2))
+    assert report.read == len(list(config.paths.source.glob("*.txt"))) and report.new == 0
+    after = {e.uid: e for e in store.entries()}
+    assert after.keys() == before.keys()
+    assert all(after[uid].first_seen == before[uid].first_seen for uid in after)
+    assert after[withdrawn].retracted is Retraction.BY_HAND
+    assert ingest(config, store, now + timedelta(hours=3)).read == 0  # read once per version
+    assert {r.parser_version for r in store.sources(store.source_paths()).values()} == {"next"}
+
+
+def test_status_names_pages_dated_by_their_file_time(config: Config, store: Store, now: datetime) -> None:
+    (config.paths.source / "undated.txt").write_text("● 要闻\n\n# 无日期\n\n正文。\n", encoding="utf-8")
+    ingest(config, store, now)
+    status = _cli(config, "status")
+    assert status.returncode == 0, status.stderr
+    assert "undated.txt" in status.stdout and "日期待核" in status.stdout
