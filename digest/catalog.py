@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from digest.feeds import FeedKey
 from digest.output import feed_order
 from digest.store import DigestRecord
 from digest.types import Digest, Entry, Section
@@ -28,8 +29,18 @@ class Catalog(Protocol):
         """How many entries the feed of ``section`` (None: every article) holds."""
         ...
 
-    def feed_stream(self, section: str | None = None, batch: int = 500) -> Iterator[Entry]:
-        """Every entry of a feed in feed order (``output.feed_order``), streamed."""
+    def feed_stream(
+        self, section: str | None = None, batch: int = 500, after: FeedKey | None = None
+    ) -> Iterator[Entry]:
+        """Every entry of a feed in feed order (``output.feed_order``), after ``after``, streamed."""
+        ...
+
+    def feed_live(self, section: str | None, after: FeedKey | None) -> tuple[int, int]:
+        """How many entries come after ``after``, and how many of those before the newest issue's."""
+        ...
+
+    def feed_archives(self, name: str) -> list[FeedKey]:
+        """The last feed key of each full archive page of feed ``name``."""
         ...
 
     def latest_issue(self) -> list[Entry]:
@@ -42,6 +53,10 @@ class Catalog(Protocol):
 
     def digests(self, before: None = None) -> list[DigestRecord]:
         """Every digest made, newest first."""
+        ...
+
+    def retracted_entries(self, section: str | None = None, limit: int | None = None) -> list[Entry]:
+        """Withdrawn entries (of one section), the latest withdrawn first."""
         ...
 
     def entries_first_seen(self, since: datetime, until: datetime) -> list[Entry]:
@@ -57,7 +72,11 @@ class MemoryCatalog:
     """
 
     def __init__(self, entries: Sequence[Entry], digests: Sequence[Digest] = ()) -> None:
-        self._entries = feed_order(entries)
+        self._entries = feed_order(e for e in entries if e.retracted is None)
+        self._gone = sorted(
+            (e for e in entries if e.retracted is not None),
+            key=lambda e: (-(e.retracted_at or e.updated).timestamp(), e.uid),
+        )
         latest: dict[object, Digest] = {}
         for digest in sorted(digests, key=lambda d: (d.day, d.until)):
             latest[digest.day] = digest
@@ -71,15 +90,26 @@ class MemoryCatalog:
 
     def feed_sections(self) -> list[Section]:
         seen: dict[str, Section] = {}
-        for entry in self._entries:
+        for entry in feed_order([*self._entries, *self._gone]):
             seen.setdefault(entry.section.slug, entry.section)
         return list(seen.values())
 
     def feed_count(self, section: str | None = None) -> int:
         return len(self._feed(section))
 
-    def feed_stream(self, section: str | None = None, batch: int = 500) -> Iterator[Entry]:
-        return iter(self._feed(section))
+    def feed_stream(
+        self, section: str | None = None, batch: int = 500, after: FeedKey | None = None
+    ) -> Iterator[Entry]:
+        return iter([e for e in self._feed(section) if after is None or e.feed_key > after])
+
+    def feed_live(self, section: str | None, after: FeedKey | None) -> tuple[int, int]:
+        live = list(self.feed_stream(section, after=after))
+        newest = max((e.issue_date for e in live), default=None)
+        first = next((i for i, e in enumerate(live) if e.issue_date == newest), len(live))
+        return len(live), first
+
+    def feed_archives(self, name: str) -> list[FeedKey]:
+        return []  # nothing frozen yet: a build from memory draws every page
 
     def latest_issue(self) -> list[Entry]:
         latest = max((e.issue_date for e in self._entries), default=None)
@@ -94,3 +124,7 @@ class MemoryCatalog:
 
     def entries_first_seen(self, since: datetime, until: datetime) -> list[Entry]:
         return [e for e in self._entries if since <= e.first_seen < until]
+
+    def retracted_entries(self, section: str | None = None, limit: int | None = None) -> list[Entry]:
+        mine = [e for e in self._gone if section is None or e.section.slug == section]
+        return mine[:limit]

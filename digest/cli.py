@@ -100,10 +100,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not path.exists():
             raise SourceError(str(path), "no such file or folder")
     with Store.open(config.database_url) as store:
-        report = ingest(config, store, _now(), paths)
+        report = ingest(config, store, _now(), paths, reparse=args.reparse)
     print(
         f"ingested {report.files} files: {report.read} read, {report.unchanged} unchanged, "
         f"{report.failed} failed; {report.articles} articles ({report.new} new, {report.changed} changed)"
+        + (f"; {report.retracted} retracted" if report.retracted else "")
     )
     return 1 if report.failed else 0
 
@@ -139,6 +140,44 @@ def cmd_build(args: argparse.Namespace) -> int:
         f"{published.unchanged} unchanged, {len(published.removed)} removed"
     )
     return 1 if read.failed else 0
+
+
+def article_key(text: str) -> str:
+    """The uid or ``tag:`` id an article is named by: an id as given, or the uid in its page URL."""
+    text = text.strip()
+    if text.startswith("tag:"):
+        return text
+    name = text.rstrip("/").rsplit("/", 1)[-1].partition("?")[0]
+    return name.removesuffix(".html")
+
+
+def cmd_retract(args: argparse.Namespace) -> int:
+    from digest.errors import UnknownArticleError
+    from digest.jobs import run_publish
+    from digest.store import Store
+    from digest.types import Retraction
+
+    config = _config(args)
+    key = article_key(args.article)
+    with Store.open(config.database_url) as store:
+        entry = store.find_entry(key)
+        if entry is None:
+            raise UnknownArticleError(
+                f"no article has the id {key!r}; give its tag: id, or the URL of its page "
+                "(…/articles/YYYY-MM-DD/<id>.html)"
+            )
+        if args.restore:
+            done = store.restore(entry.uid)
+        else:
+            done = store.retract([entry.uid], Retraction.BY_HAND, _now()) == 1
+        if done:
+            run_publish(config, store)
+    title = entry.article.title or entry.uid
+    if args.restore:
+        print(f"restored {entry.tag} ({title})" if done else f"{entry.tag} ({title}) was not retracted")
+    else:
+        print(f"retracted {entry.tag} ({title})" if done else f"{entry.tag} ({title}) was already retracted")
+    return 0
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -260,6 +299,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     for path, error in status.failed_sources:
         print(f"  {path}: {error}")
     print(f"articles: {status.articles}, latest issue {status.latest_issue or '-'}")
+    if status.retracted:
+        print(f"  retracted: {status.retracted}")
+    if status.unsure_dates:
+        print(f"pages dated by their file time (日期待核): {len(status.unsure_dates)}; check them")
+        for path, day in status.unsure_dates:
+            print(f"  {path}: {day} 日期待核")
     print(f"latest digest: {status.latest_digest or '-'}")
     print(f"subscribers: {status.subscribers}, emails waiting: {status.pending_deliveries}")
     for line in _delivery_lines(_delivery_summary(config), config):
@@ -414,6 +459,15 @@ def build_parser() -> argparse.ArgumentParser:
     ingest_cmd.add_argument(
         "paths", nargs="*", metavar="PATH", help="files or folders (default: the source folder)"
     )
+    ingest_cmd.add_argument(
+        "--reparse",
+        action="store_true",
+        help="read every file again, also those seen before (ids, first-seen times and retractions kept)",
+    )
+
+    retract = command("retract", cmd_retract, "withdraw an article from feeds, site and later digests")
+    retract.add_argument("article", metavar="ID|URL", help="the article's tag: id, or the URL of its page")
+    retract.add_argument("--restore", action="store_true", help="undo an earlier retraction")
 
     publish = command("publish", cmd_publish, "render what changed into the output folder")
     publish.add_argument(

@@ -27,6 +27,7 @@ from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from digest.dating import DEFAULT_NAME_PATTERNS, DatingRules, pattern_problem
 from digest.errors import ConfigError
 from digest.logs import LogFormat
 
@@ -71,6 +72,14 @@ class DigestConfig:
     retry_seconds: int = 60  # wait before the first retry of an undelivered email; doubles, at most 1 h
     retry_hours: int = 24  # stop retrying an email this long after its digest was made
     confirm_hours: int = 48  # how long a subscription confirmation link works
+    backfill_days: int = 2  # issues dated more days than this before the digest day are never mailed
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    # Regular expressions with groups (?P<y>)(?P<m>)(?P<d>) [and (?P<p>) the page] for dates in file paths.
+    date_patterns: tuple[str, ...] = DEFAULT_NAME_PATTERNS
+    settle_seconds: float = 5.0  # a page file gone this long is retracted (an editor's save is shorter)
 
 
 @dataclass(frozen=True)
@@ -128,6 +137,7 @@ class Config:
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -144,6 +154,11 @@ class Config:
         """``schedule.digest_time`` as a ``time`` (validated at load time)."""
         hours, minutes = self.schedule.digest_time.split(":")
         return time(int(hours), int(minutes))
+
+    @property
+    def dating(self) -> DatingRules:
+        """How page files are dated (``ingest.date_patterns``, validated at load time)."""
+        return DatingRules(self.ingest.date_patterns)
 
     @property
     def database_url(self) -> str:
@@ -188,6 +203,12 @@ def _coerce(key: str, kind: type, value: object, base: Path) -> object:
         raise ConfigError(
             key, f"expected a whole number, got {value!r}", f"write e.g. {key.split('.')[1]} = 60"
         )
+    if kind is float:
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d*)?\s*", value):
+            return float(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(key, f"expected a number, got {value!r}", f"write e.g. {key.split('.')[1]} = 5")
     if kind is Path:
         if not isinstance(value, str | Path) or not str(value).strip():
             raise ConfigError(key, f"expected a folder path, got {value!r}", "write a path in quotes")
@@ -399,6 +420,18 @@ def value_problems(config: Config) -> list[ConfigError]:
     ):
         if number < 1:
             problems.append(ConfigError(key, "must be at least 1", f"e.g. {example}"))
+    if config.digest.backfill_days < 0:
+        problems.append(ConfigError("digest.backfill_days", "must be 0 or more", "e.g. 2"))
+    if config.ingest.settle_seconds < 0:
+        problems.append(ConfigError("ingest.settle_seconds", "must be 0 or more", "e.g. 5"))
+    for pattern in config.ingest.date_patterns:
+        problem = pattern_problem(pattern)
+        if problem:
+            problems.append(
+                ConfigError(
+                    "ingest.date_patterns", problem, r'write e.g. "(?P<y>\d{4})-(?P<m>\d\d)-(?P<d>\d\d)"'
+                )
+            )
     for key, url in [("site.base_url", config.site.base_url)] + [
         ("feeds.hubs", hub) for hub in config.feeds.hubs
     ]:

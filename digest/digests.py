@@ -52,28 +52,60 @@ def _local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
     return wall.astimezone(UTC).astimezone(tz)
 
 
-def build_digest(entries: Iterable[Entry], day: date, since: datetime, until: datetime) -> Digest:
-    """The digest of ``day``: entries first seen in ``[since, until)``, grouped by section.
+def build_digest(
+    entries: Iterable[Entry], day: date, since: datetime, until: datetime, backfill_days: int | None = None
+) -> Digest:
+    """The digest of ``day``: entries first seen in ``[since, until)``, grouped by issue and section.
 
-    Sections come in the paper's order (issue date, then the earliest page
-    position among their entries); entries keep page order within a section.
+    With ``backfill_days``, only issues dated at most that many days before
+    ``day`` are in it (back issues go to the site and feeds, never into an
+    email; ``back_issues`` counts what was kept out).  Issues come newest
+    first; within one, sections in the paper's order (the earliest page
+    position among their entries) and entries in page order.  A group of an
+    issue other than ``day``'s names its date after the section
+    (``要闻（11月26日）``), so every item shows it.
     """
     if since.utcoffset() is None or until.utcoffset() is None:
         raise ValueError("since and until must be timezone-aware")
     chosen = sorted(
-        (e for e in entries if since <= e.first_seen < until),
-        key=lambda e: (e.issue_date, e.position, e.uid),
+        (e for e in _in_window(entries, since, until) if _current(e, day, backfill_days)),
+        key=lambda e: (-e.issue_date.toordinal(), e.position, e.uid),
     )
-    groups: dict[Section, list[Entry]] = {}
+    groups: dict[tuple[date, Section], list[Entry]] = {}
     for entry in chosen:
         # Sorted input means a section's first entry is its earliest: dict order is paper order.
-        groups.setdefault(entry.section, []).append(entry)
+        groups.setdefault((entry.issue_date, entry.section), []).append(entry)
     return Digest(
         day=day,
         since=since,
         until=until,
-        groups=tuple((section, tuple(items)) for section, items in groups.items()),
+        groups=tuple((_labelled(sec, issue, day), tuple(items)) for (issue, sec), items in groups.items()),
     )
+
+
+def back_issues(
+    entries: Iterable[Entry], day: date, since: datetime, until: datetime, backfill_days: int
+) -> tuple[int, int]:
+    """How many issues, and articles, of ``[since, until)`` are too old (or dated after the day
+    after ``day``) for the digest of ``day``."""
+    old = [e for e in _in_window(entries, since, until) if not _current(e, day, backfill_days)]
+    return len({e.issue_date for e in old}), len(old)
+
+
+def _in_window(entries: Iterable[Entry], since: datetime, until: datetime) -> Iterable[Entry]:
+    return (e for e in entries if since <= e.first_seen < until)
+
+
+def _current(entry: Entry, day: date, backfill_days: int | None) -> bool:
+    # The next day's issue may be out by the digest time (exported the evening before); a later
+    # date is a misdated page, never news of the day.
+    return backfill_days is None or -1 <= (day - entry.issue_date).days <= backfill_days
+
+
+def _labelled(section: Section, issue: date, day: date) -> Section:
+    if issue == day:
+        return section
+    return Section(f"{section.name}（{issue.month}月{issue.day}日）", section.slug)
 
 
 def select_sections(digest: Digest, slugs: frozenset[str] | None) -> Digest:

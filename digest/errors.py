@@ -5,6 +5,7 @@
     ├── SourceError          a page file cannot be read or decoded
     ├── StoreError           the database cannot be reached or written
     ├── BackupError          a backup cannot be made or restored (nothing was replaced)
+    ├── UnknownArticleError  ``digest retract`` was given an id or URL no article has
     ├── PublishError         the output folder cannot be written
     ├── DeliveryError        an email could not be handed over
     │   ├── PermanentDeliveryError   the server refused the address for good (5xx)
@@ -54,6 +55,8 @@ class StoreError(DigestError):
 
 class BackupError(DigestError):
     """A backup or restore failed; the database in place is left as it was."""
+class UnknownArticleError(DigestError):
+    """No stored article has the id or URL given; the message says what was looked for."""
 
 
 class PublishError(DigestError):

@@ -1,10 +1,16 @@
 """Atom feeds (RFC 4287) with full history (RFC 5005), and the OPML list of them.  Pure: no I/O.
 
-Each logical feed (everything, one per section, the daily digests) is a
-subscription document holding the newest ``feeds.size`` entries plus
-archive documents of ``ARCHIVE_PAGE_SIZE`` entries, numbered from the oldest
-so that a full page never changes again (its ETag stays valid forever); see
-``Layout``.  Documents link ``prev-archive`` and ``current``.
+An article feed (everything, one per section) is a log in feed order
+(``output.feed_order``): a new entry, or a new version of a corrected one,
+comes at its end.  Its oldest entries fill archive documents of
+``ARCHIVE_PAGE_SIZE``, numbered from the oldest; once a page is full it is
+frozen: never drawn again, so its bytes and ETag stay valid forever, and a
+corrected entry it holds is republished in the subscription document
+instead (RFC 5005 §4.1).  Everything not in a full page is in the
+subscription document, which holds at least ``feeds.size`` entries and the
+whole newest issue (``FeedPlan``).  The digest feed keeps the older scheme
+(``Layout``: a page still filling is ``open.atom``).  Archive documents link
+``prev-archive``, ``next-archive`` and ``current``.
 
 Every timestamp comes from the data, never from the clock, so an unchanged
 store yields byte-identical documents (feedgen would otherwise stamp *now*).
@@ -12,9 +18,10 @@ store yields byte-identical documents (feedgen would otherwise stamp *now*).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 from xml.etree import ElementTree
 
@@ -22,7 +29,6 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from markupsafe import Markup, escape
 
-from digest import __version__
 from digest.config import Config
 from digest.output import (
     ALL_FEED,
@@ -43,8 +49,11 @@ from digest.output import (
 )
 from digest.types import Digest, Section
 
+FeedKey = tuple[int, date, int, str]  # ``Entry.feed_key``
+
 ARCHIVE_PAGE_SIZE = 100
 FH_NS = "http://purl.org/syndication/history/1.0"
+AT_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
 ATOM_TYPE = "application/atom+xml"
 # An empty feed has no data to date it by; a wall-clock stamp would change its bytes on every build.
 _NO_DATA = datetime(1970, 1, 1, tzinfo=UTC)
@@ -76,12 +85,27 @@ class FeedItem:
 
 
 @dataclass(frozen=True)
+class Tombstone:
+    """A withdrawn entry (RFC 6721 ``at:deleted-entry``): its id, when it went, and its old page."""
+
+    ref: str
+    when: datetime
+    link: str
+
+
+def tombstone(story: Story, when: datetime, config: Config) -> Tombstone:
+    """The tombstone of a withdrawn article."""
+    return Tombstone(story.tag, when.astimezone(config.tz), absolute_url(config.site.base_url, story.path))
+
+
+@dataclass(frozen=True)
 class History:
     """RFC 5005 position of one document: archive flag, the previous archive page, the live feed."""
 
     archive: bool = False
     prev: str = ""
     current: str = ""
+    next: str = ""
 
 
 def all_spec(config: Config) -> FeedSpec:
@@ -175,15 +199,33 @@ class _FeedLinks(BaseExtension):  # type: ignore[misc]
 
     def __init__(self) -> None:
         self.history = History()
+        self.tombstones: Sequence[Tombstone] = ()
 
     def extend_ns(self) -> dict[str, str]:
-        return {"fh": FH_NS}
+        return {"fh": FH_NS, "at": AT_NS}
 
     def extend_atom(self, feed: Any) -> Any:
+        for gone in self.tombstones:
+            # RFC 6721 §2: ref is the entry's atom:id, when the instant it was withdrawn.
+            mark = feed.makeelement(
+                f"{{{AT_NS}}}deleted-entry", {"ref": gone.ref, "when": gone.when.isoformat()}
+            )
+            mark.append(
+                mark.makeelement("link", {"rel": "alternate", "type": "text/html", "href": gone.link})
+            )
+            comment = mark.makeelement(f"{{{AT_NS}}}comment", {})
+            comment.text = "此文已撤回"
+            mark.append(comment)
+            feed.append(mark)
         # feedgen hands us lxml elements; makeelement spares a direct (untyped) lxml import.
         if self.history.archive:
             feed.append(feed.makeelement(f"{{{FH_NS}}}archive", {}))
-        for rel, href in (("prev-archive", self.history.prev), ("current", self.history.current)):
+        links = (
+            ("prev-archive", self.history.prev),
+            ("next-archive", self.history.next),
+            ("current", self.history.current),
+        )
+        for rel, href in links:
             if href:
                 # Unqualified like feedgen's own children: the root declares Atom as the default namespace.
                 feed.append(feed.makeelement("link", {"rel": rel, "type": ATOM_TYPE, "href": href}))
@@ -202,26 +244,34 @@ class _EntryLinks(BaseEntryExtension):  # type: ignore[misc]
 
 
 def render_document(
-    spec: FeedSpec, items: Sequence[FeedItem], history: History, self_path: str, config: Config
+    spec: FeedSpec,
+    items: Sequence[FeedItem],
+    history: History,
+    self_path: str,
+    config: Config,
+    tombstones: Sequence[Tombstone] = (),
 ) -> bytes:
-    """One Atom document of ``items`` (given newest first)."""
+    """One Atom document of ``items`` (given newest first), with ``tombstones`` for withdrawn entries."""
     base = config.site.base_url
     fg = FeedGenerator()
     fg.register_extension("digest", _FeedLinks, _EntryLinks)
     fg.digest.history = history
+    fg.digest.tombstones = tombstones
     fg.id(f"tag:{config.site.tag_authority}:feed/{spec.name}")
     fg.title(clean(spec.title))
     fg.subtitle(clean(spec.subtitle))
     fg.language("zh-CN")
     fg.author({"name": one_line(config.site.author)})
     fg.icon(absolute_url(base, ICON))
-    fg.generator("digest", version=__version__)
+    # No version: an archive page must not change when the software does.
+    fg.generator("digest")
     fg.link(href=absolute_url(base, self_path), rel="self", type=ATOM_TYPE)
     fg.link(href=absolute_url(base, spec.page), rel="alternate", type="text/html")
     if not history.archive:
         for hub in config.feeds.hubs:
             fg.link(href=hub, rel="hub")
-    fg.updated(max((item.updated for item in items), default=_NO_DATA))
+    stamps = [*(item.updated for item in items), *(gone.when for gone in tombstones)]
+    fg.updated(max(stamps, default=_NO_DATA))
     for item in items:
         fe = fg.add_entry(order="append")
         fe.id(item.id)
@@ -242,7 +292,7 @@ def render_document(
 
 @dataclass(frozen=True)
 class Layout:
-    """Where each entry of a feed of ``total`` entries lives (RFC 5005).
+    """Where each digest of the digest feed of ``total`` lives (RFC 5005).
 
     The newest ``size`` are in the subscription document; the older ones fill
     archive pages of ``ARCHIVE_PAGE_SIZE`` from the oldest, so a full page
@@ -295,15 +345,16 @@ def archive_document(
 ) -> tuple[str, bytes]:
     """Archive page ``number`` of a feed; ``items`` are its entries, oldest first.
 
-    It links back (``prev-archive``) and to the subscription document
-    (``current``) but not forward: a ``next-archive`` link would change a full
-    page's bytes when the next page appears, and readers walk backwards.
+    It links back (``prev-archive``), forward (``next-archive``, to the
+    numbered page after it, which exists once that one is full) and to the
+    subscription document (``current``).
     """
     base = config.site.base_url
     history = History(
         archive=True,
         prev=absolute_url(base, layout.path(number - 1)) if number > 1 else "",
         current=absolute_url(base, feed_path(spec.name)),
+        next=absolute_url(base, archive_path(spec.name, number + 1)),
     )
     path = layout.path(number)
     return path, render_document(spec, items[::-1], history, path, config)
@@ -323,7 +374,7 @@ RenderDocument = Callable[..., None]
 
 
 class FeedWriter:
-    """Builds every document of one feed from its items in feed order, a page at a time.
+    """Builds every document of the digest feed from its items in feed order, a page at a time.
 
     ``add`` items oldest first; each archive page is rendered as soon as it
     is complete, so memory holds one page plus the subscription document's
@@ -356,6 +407,134 @@ class FeedWriter:
     def close(self) -> None:
         """Render the subscription document from the newest items."""
         self.render(subscription_document, self.spec, self.layout, self._buffer, self.config)
+
+
+@dataclass(frozen=True)
+class FeedPlan:
+    """Where each entry of an article feed goes (RFC 5005, see the module docstring).
+
+    ``frozen`` holds the last feed key of each full archive page (page 1
+    first); ``keep`` the frozen pages whose files stay as they are (the others,
+    say after the output folder was lost, are drawn again from what they
+    hold); ``freeze`` how many of the entries after the frozen pages fill new
+    pages now.
+    """
+
+    name: str
+    frozen: tuple[FeedKey, ...] = ()
+    keep: frozenset[int] = frozenset()
+    freeze: int = 0
+
+    @property
+    def pages(self) -> int:
+        """How many full archive pages the feed has once this plan is carried out."""
+        return len(self.frozen) + self.freeze // ARCHIVE_PAGE_SIZE
+
+    def page_of(self, key: FeedKey) -> int:
+        """The frozen page holding the entry of ``key``, or 0 when it is after them all."""
+        number = bisect.bisect_left(self.frozen, key) + 1
+        return number if number <= len(self.frozen) else 0
+
+
+def plan_feed(
+    name: str, frozen: Sequence[FeedKey], keep: frozenset[int], live: int, before_newest: int, size: int
+) -> FeedPlan:
+    """The plan of a feed with ``live`` entries after its frozen pages, ``before_newest`` of
+    them before the first entry of its newest issue: whole pages are frozen while the
+    subscription document keeps ``size`` entries and every entry of the newest issue."""
+    room = max(min(live - size, before_newest), 0)
+    return FeedPlan(name, tuple(frozen), keep, room - room % ARCHIVE_PAGE_SIZE)
+
+
+def shown(items: Sequence[tuple[FeedKey, FeedItem]]) -> list[FeedItem]:
+    """A document's items as listed, newest first (``output.shown_order``)."""
+    ordered = sorted(items, key=lambda pair: (-pair[0][0], -pair[0][1].toordinal(), pair[0][2], pair[0][3]))
+    return [item for _, item in ordered]
+
+
+def log_archive_document(
+    spec: FeedSpec, number: int, items: Sequence[tuple[FeedKey, FeedItem]], config: Config
+) -> tuple[str, bytes]:
+    """Full archive page ``number`` of an article feed: frozen once drawn."""
+    base = config.site.base_url
+    history = History(
+        archive=True,
+        prev=absolute_url(base, archive_path(spec.name, number - 1)) if number > 1 else "",
+        current=absolute_url(base, feed_path(spec.name)),
+        next=absolute_url(base, archive_path(spec.name, number + 1)),
+    )
+    path = archive_path(spec.name, number)
+    return path, render_document(spec, shown(items), history, path, config)
+
+
+def log_subscription_document(
+    spec: FeedSpec,
+    pages: int,
+    items: Sequence[tuple[FeedKey, FeedItem]],
+    config: Config,
+    tombstones: Sequence[Tombstone] = (),
+) -> tuple[str, bytes]:
+    """The subscription document of an article feed: every entry after its full archive pages,
+    and the tombstones of its latest withdrawn entries (RFC 6721)."""
+    prev = absolute_url(config.site.base_url, archive_path(spec.name, pages)) if pages else ""
+    path = feed_path(spec.name)
+    return path, render_document(spec, shown(items), History(prev=prev), path, config, tombstones)
+
+
+@dataclass
+class LogWriter:
+    """Builds the documents of one article feed from its entries in feed order, a page at a time.
+
+    ``add`` each entry's key and item, oldest first; entries of kept frozen
+    pages are passed over, every other page is rendered as soon as it is
+    complete.  ``new_pages`` lists the pages this build froze: (number, last key).
+    """
+
+    spec: FeedSpec
+    plan: FeedPlan
+    config: Config
+    render: RenderDocument
+    tombstones: Sequence[Tombstone] = ()
+    new_pages: list[tuple[int, FeedKey]] = field(default_factory=list)
+    _page: int = 0
+    _live: int = 0
+    _buffer: list[tuple[FeedKey, FeedItem]] = field(default_factory=list)
+    _newest: list[tuple[FeedKey, FeedItem]] = field(default_factory=list)
+
+    def add(self, key: FeedKey, item: FeedItem) -> None:
+        """Take the next entry."""
+        frozen = self.plan.page_of(key)
+        if frozen:
+            if frozen not in self.plan.keep:
+                self._into(frozen, key, item)
+            return
+        if self._live < self.plan.freeze:
+            self._into(len(self.plan.frozen) + self._live // ARCHIVE_PAGE_SIZE + 1, key, item)
+            self._live += 1
+            if len(self._buffer) == ARCHIVE_PAGE_SIZE:
+                self.new_pages.append((self._page, key))
+                self._flush()
+            return
+        self._flush()
+        self._newest.append((key, item))
+
+    def _into(self, number: int, key: FeedKey, item: FeedItem) -> None:
+        if number != self._page:
+            self._flush()
+            self._page = number
+        self._buffer.append((key, item))
+
+    def _flush(self) -> None:
+        if self._buffer:
+            self.render(log_archive_document, self.spec, self._page, self._buffer, self.config)
+            self._buffer = []
+
+    def close(self) -> None:
+        """Render what is pending and the subscription document."""
+        self._flush()
+        self.render(
+            log_subscription_document, self.spec, self.plan.pages, self._newest, self.config, self.tombstones
+        )
 
 
 def opml(specs: Sequence[FeedSpec], config: Config) -> bytes:

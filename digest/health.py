@@ -83,6 +83,7 @@ def health_report(
         "latest_digest": status.latest_digest.isoformat() if status.latest_digest else None,
         "unreadable_files": len(status.failed_sources),
         "latest_arrival": status.latest_arrival.isoformat() if status.latest_arrival else None,
+        "unsure_dates": len(status.unsure_dates),
         "subscribers": status.subscribers,
         "emails_waiting": status.pending_deliveries,
     }

@@ -1,17 +1,25 @@
-"""Stable identities for articles.
+"""Stable identities for articles: a re-read page's articles keep the ids they had.
 
-An article's key must survive re-ingesting the same page, a corrected OCR of
-it, a renamed or copied page file and a rebuilt database, so it is derived
-from what a reader would call "the same article": the issue date plus the
-headline, folded so that spacing, width and quote style do not matter.  An
-article without a headline falls back to the start of its body.
+An article is "the same article" when it stands on the same page of the same
+issue and reads mostly the same, not when its headline is the same.  So a
+re-read page (a corrected OCR, a fixed headline, an edited paragraph, changed
+whitespace, a page saved again another day, a renamed file) is *matched*
+against that page's previous articles by text similarity with a small bonus
+for keeping its position (``match``), and a matched article keeps its id.
+Only an article no previous one resembles gets a new id, derived from the
+issue date, page number and folded headline (``article_uid``), so a
+database rebuilt from the same folder gives every article the id it got the
+first time.  The rule and its limits are in docs/model.md.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from digest.types import Article
@@ -21,6 +29,24 @@ _NOISE = re.compile(r"[\s\"'“”‘’「」『』《》〈〉﹃﹄﹁﹂·�
 # Enough of a body to tell two headline-less articles apart, short enough
 # that an OCR fix later in the text keeps the key.
 _BODY_PREFIX = 24
+# How much of an article is compared when matching: a headline plus the start of the body
+# decides "same article" as well as the whole text, at a fraction of the cost.
+_COMPARED = 600
+# Similarity (0..1) above which a re-read article is the previous one; a fixed headline or an
+# edited paragraph stays far above it, two different stories on one page far below.
+SAME = 0.6
+# Keeping its place on the page counts for this much similarity.
+_POSITION_BONUS = 0.1
+
+
+@dataclass(frozen=True)
+class Known:
+    """A previous article of a page, as matching needs it."""
+
+    uid: str
+    title: str | None
+    body: str
+    index: int  # its place on the page (0 = first)
 
 
 def fold(text: str) -> str:
@@ -28,14 +54,54 @@ def fold(text: str) -> str:
     return _NOISE.sub("", unicodedata.normalize("NFKC", text)).lower()
 
 
-def article_uid(issue_date: date, article: Article) -> str:
-    """A short hex key, the same for every copy or re-read of one article."""
+def article_uid(issue_date: date, article: Article, page: int = 0) -> str:
+    """A short hex key for a new article, the same whenever the same page text is first read."""
     basis = fold(article.title or "") or "body:" + fold(article.body)[:_BODY_PREFIX]
+    # Page 0 (unknown) keeps the key of the first releases, so their ids do not change.
+    where = issue_date.isoformat() if not page else f"{issue_date.isoformat()}#{page}"
     # surrogatepass: a lone surrogate from a broken decoder must not make identity fail.
-    digest = hashlib.sha256(f"{issue_date.isoformat()}|{basis}".encode("utf-8", "surrogatepass")).hexdigest()
+    digest = hashlib.sha256(f"{where}|{basis}".encode("utf-8", "surrogatepass")).hexdigest()
     return digest[:20]
 
 
 def tag_uri(authority: str, issue_date: date, uid: str) -> str:
     """The Atom id (RFC 4151 tag URI); ``authority`` is ``name,YYYY`` or ``name,YYYY-MM-DD``."""
     return f"tag:{authority}:article/{issue_date.isoformat()}/{uid}"
+
+
+def _compared(title: str | None, body: str) -> str:
+    return (fold(title or "") + "|" + fold(body))[:_COMPARED]
+
+
+def similarity(a: str, b: str) -> float:
+    """How alike two compared forms are, 0..1 (``difflib`` ratio, cheap bounds first)."""
+    if a == b:
+        return 1.0
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.real_quick_ratio() < SAME - _POSITION_BONUS or matcher.quick_ratio() < SAME - _POSITION_BONUS:
+        return 0.0
+    return matcher.ratio()
+
+
+def match(previous: Sequence[Known], fresh: Sequence[Article]) -> list[str | None]:
+    """For each fresh article of a re-read page, the uid of the previous article it is (or None).
+
+    Pairs are taken best first, each previous article at most once, so two
+    articles with one headline stay two, and an article that moved on the
+    page keeps its id when its text still matches.
+    """
+    old = [_compared(known.title, known.body) for known in previous]
+    new = [_compared(article.title, article.body) for article in fresh]
+    pairs = []
+    for i, text in enumerate(new):
+        for j, known in enumerate(previous):
+            score = similarity(text, old[j]) + (_POSITION_BONUS if known.index == i else 0.0)
+            if score >= SAME:
+                pairs.append((-score, abs(known.index - i), i, j))
+    found: list[str | None] = [None] * len(fresh)
+    taken: set[int] = set()
+    for _, _, i, j in sorted(pairs):
+        if found[i] is None and j not in taken:
+            found[i] = previous[j].uid
+            taken.add(j)
+    return found

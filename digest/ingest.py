@@ -17,35 +17,30 @@ import functools
 import hashlib
 import logging
 import os
-import re
 import stat as filemode
 import time as clock
-from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from digest import identity, workers
+from digest import dating, identity, workers
 from digest.config import Config
-from digest.conventions import MAINLAND, Conventions, conventions_for
+from digest.conventions import conventions_for
 from digest.decode import decode_page
 from digest.errors import SourceError
 from digest.faults import crash_point
-from digest.parse import parse_page
+from digest.parse import PARSER_VERSION, parse_page
 from digest.slugs import slugify
-from digest.store import SourceRecord, Store
-from digest.types import Article, Entry, Page, Section
+from digest.store import PAGE_SPAN, SourceRecord, Store
+from digest.types import DatedBy, Entry, Page, Retraction, Section
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SECTION = "其他"
 # A fixed morning instant stands for the newspaper date: the paper is out by then.
 PUBLISHED_AT = time(6, 0)
-# Articles on one page get positions below this; the page number multiplies it.
-PAGE_SPAN = 1000
 # Page files read per store transaction, and the most bytes of them held at once.
 BATCH_FILES = 200
 BATCH_BYTES = 20_000_000
@@ -57,11 +52,6 @@ POOL_CHUNK = 4
 # runaway export), and one giant article would bloat every feed and email it reached.
 MAX_PAGE_BYTES = 5_000_000
 MAX_PAGE_LINES = 100_000
-
-_DASHED_DATE = re.compile(r"(?<!\d)(20\d\d)[-_.](\d\d)[-_.](\d\d)(?!\d)")
-_COMPACT_DATE = re.compile(r"(?<![0-9A-Za-z])(20\d\d)(\d\d)(\d\d)(?![0-9A-Za-z])")
-_PAGE_NUMBER = re.compile(r"[-_ ](\d{1,3})$")
-_DATELINE = re.compile(r"^(\d{1,2})-(\d{1,2})$")
 
 
 @dataclass(frozen=True)
@@ -75,13 +65,14 @@ class IngestReport:
     articles: int = 0  # articles found in the files read
     new: int = 0
     changed: int = 0
+    retracted: int = 0  # articles withdrawn: gone from a re-read page, or their page file gone
     errors: tuple[tuple[str, str], ...] = ()  # (file, reason) for each failed file
     ms: int = 0
 
     @property
     def touched(self) -> bool:
         """Whether the store changed, so a publish is worth running."""
-        return bool(self.new or self.changed)
+        return bool(self.new or self.changed or self.retracted)
 
 
 def is_page_file(path: Path) -> bool:
@@ -103,77 +94,60 @@ def scan(folder: Path) -> list[Path]:
     )
 
 
-def date_from_name(name: str) -> date | None:
-    """``2024-11-27_01.txt``, ``pages/20241127/a.txt`` → 2024-11-27; None when the path holds no date."""
-    for pattern in (_DASHED_DATE, _COMPACT_DATE):
-        for match in pattern.finditer(name):
-            try:
-                return date(int(match[1]), int(match[2]), int(match[3]))
-            except ValueError:
-                continue
-    return None
+@dataclass(frozen=True)
+class Parsed:
+    """A page file read: its articles and the issue date its own evidence gives."""
 
-
-def date_from_datelines(articles: Iterable[Article], latest: date) -> date | None:
-    """The most common dateline month-day, in the latest year that does not put it after ``latest``."""
-    counts = Counter(article.date for article in articles if article.date and _DATELINE.match(article.date))
-    if not counts:
-        return None
-    month, day = (int(part) for part in counts.most_common(1)[0][0].split("-"))
-    # Eight years back always reaches a leap year for 29 February.
-    for year in range(latest.year, latest.year - 9, -1):
-        try:
-            candidate = date(year, month, day)
-        except ValueError:
-            continue
-        if candidate <= latest:
-            return candidate
-    return None
-
-
-def issue_date(name: str, articles: Sequence[Article], mtime: datetime, tz: ZoneInfo) -> date:
-    """The newspaper date of a page: from its path, else its datelines, else its file's date."""
-    local_day = mtime.astimezone(tz).date()
-    # A page may be exported the evening before its date; one day of slack.
-    return date_from_name(name) or date_from_datelines(articles, local_day + timedelta(days=1)) or local_day
-
-
-def page_number(name: str) -> int:
-    """``2024-11-27_03.txt`` → 3; 0 when the name carries no page number."""
-    match = _PAGE_NUMBER.search(Path(name).stem)
-    return int(match[1]) if match else 0
+    page: Page
+    dating: dating.Dating
 
 
 def build_entries(
-    articles: Sequence[Article], name: str, day: date, config: Config, now: datetime
-) -> list[Entry]:
-    """Entries for one page's articles; two articles with one identity on a page get distinct ones."""
+    parsed: Parsed, name: str, previous: Sequence[Entry], taken: set[str], config: Config, now: datetime
+) -> tuple[list[Entry], list[str]]:
+    """Entries for one page's articles, and the uids of ``previous`` articles of this file it dropped.
+
+    Each article that ``identity.match`` finds among the page's ``previous``
+    articles keeps that one's uid and tag; another gets a new uid, made
+    distinct from ``taken`` (uids stored already) and from its page mates.
+    A first version's ``updated`` is its ``published``: the output then
+    follows from the page files alone.
+    """
+    day, page_number = parsed.dating.day, parsed.dating.page
     published = datetime.combine(day, PUBLISHED_AT, tzinfo=config.tz)
-    base = page_number(name) * PAGE_SPAN
-    used: Counter[str] = Counter()
+    known = [identity.Known(e.uid, e.article.title, e.article.body, e.position % PAGE_SPAN) for e in previous]
+    matched = identity.match(known, parsed.page.articles)
+    tags = {entry.uid: entry.tag for entry in previous}
+    used = set(taken) | {entry.uid for entry in previous}
     entries = []
-    for index, article in enumerate(articles):
-        uid = identity.article_uid(day, article)
-        used[uid] += 1
-        if used[uid] > 1:
-            # Same headline twice on one page (say, two 图片新闻): the page order tells them apart.
-            uid = hashlib.sha256(f"{uid}#{used[uid]}".encode()).hexdigest()[:20]
+    for index, (article, uid) in enumerate(zip(parsed.page.articles, matched, strict=True)):
+        if uid is None:
+            uid = identity.article_uid(day, article, page_number)
+            first, copy = uid, 1
+            while uid in used:
+                # Same headline twice (say, two 图片新闻), or a stored one's: the page order tells them apart.
+                copy += 1
+                uid = hashlib.sha256(f"{first}#{copy}".encode()).hexdigest()[:20]
+        used.add(uid)
         section_name = article.section or DEFAULT_SECTION
         entries.append(
             Entry(
                 uid=uid,
-                tag=identity.tag_uri(config.site.tag_authority, day, uid),
+                tag=tags.get(uid) or identity.tag_uri(config.site.tag_authority, day, uid),
                 article=dataclasses.replace(article, section=section_name),
                 section=Section(section_name, slugify(section_name)),
                 issue_date=day,
                 published=published,
-                updated=now,
+                updated=published,
                 first_seen=now,
                 source=name,
-                position=base + index,
+                position=page_number * PAGE_SPAN + index,
+                dated_by=parsed.dating.by,
             )
         )
-    return entries
+    kept = {entry.uid for entry in entries}
+    dropped = [e.uid for e in previous if e.source == name and e.uid not in kept and e.retracted is None]
+    return entries, dropped
 
 
 def _source_name(path: Path, folder: Path) -> str:
@@ -226,8 +200,8 @@ def _failure_record(path: Path, name: str, reason: str, now: datetime) -> Source
     return SourceRecord(name, hashlib.sha256(stamp.encode()).hexdigest(), info.st_size, mtime, reason, now)
 
 
-def _decode_and_parse(name: str, data: bytes, conventions: Conventions = MAINLAND) -> Page | str:
-    """One page file's bytes → its parsed page, or why it cannot be read.
+def _decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | str:
+    """One page file's bytes → its articles and issue date, or why it cannot be read.
 
     Pure, so a worker process can run it: the reason comes back as a string
     rather than a raised ``SourceError``.
@@ -239,16 +213,13 @@ def _decode_and_parse(name: str, data: bytes, conventions: Conventions = MAINLAN
     lines = text.count("\n")
     if lines > MAX_PAGE_LINES:
         return f"has {lines:,} lines, more than a page can have ({MAX_PAGE_LINES:,})"
-    return parse_page(text, name, conventions)
+    page = parse_page(text, name, conventions_for(config.parser))
+    return Parsed(page, dating.date_page(name, text, page.articles, mtime, config.tz, config.dating))
 
 
-def _page_entries(record: SourceRecord, data: bytes, config: Config, now: datetime) -> list[Entry] | str:
-    """One page file's entries, or why it cannot be read (pure: a worker process may run it)."""
-    page = _decode_and_parse(record.path, data, conventions_for(config.parser))
-    if isinstance(page, str):
-        return page
-    day = issue_date(record.path, page.articles, record.mtime, config.tz)
-    return build_entries(page.articles, record.path, day, config, now)
+def _page_entries(record: SourceRecord, data: bytes, config: Config) -> Parsed | str:
+    """One page file read (pure: a worker process may run it)."""
+    return _decode_and_parse(record.path, data, record.mtime, config)
 
 
 class _Parsers:
@@ -259,12 +230,12 @@ class _Parsers:
     rescan that finds nothing new, never starts a process.
     """
 
-    def __init__(self, config: Config, now: datetime) -> None:
+    def __init__(self, config: Config) -> None:
         self._pool: workers.Workers | None = None
         self._broken = False
-        self._work = functools.partial(_page_entries, config=config, now=now)
+        self._work = functools.partial(_page_entries, config=config)
 
-    def map(self, todo: Sequence[tuple[SourceRecord, bytes]]) -> Iterator[list[Entry] | str]:
+    def map(self, todo: Sequence[tuple[SourceRecord, bytes]]) -> Iterator[Parsed | str]:
         """Each page's entries, in order; the work starts now, results arrive as they are taken."""
         records, blobs = [record for record, _ in todo], [data for _, data in todo]
         wanted = not self._broken and len(todo) >= POOL_MIN_FILES
@@ -278,8 +249,8 @@ class _Parsers:
         return map(self._work, records, blobs)
 
     def results(
-        self, todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[list[Entry] | str]
-    ) -> list[list[Entry] | str]:
+        self, todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | str]
+    ) -> list[Parsed | str]:
         """All of ``parsed``; if a worker died (killed, out of memory), the batch parsed here instead."""
         try:
             return list(parsed)
@@ -299,9 +270,16 @@ class _Parsers:
 
 
 def _read_batches(
-    files: Sequence[Path], folder: Path, store: Store, now: datetime, errors: list[tuple[str, str]]
+    files: Sequence[Path],
+    folder: Path,
+    store: Store,
+    now: datetime,
+    errors: list[tuple[str, str]],
+    reparse: bool = False,
 ) -> Iterator[list[tuple[SourceRecord, bytes]]]:
-    """The files whose bytes were not seen before, in batches bounded by count and size.
+    """The files whose bytes were not seen before or that another parser version read (every
+    file with ``reparse``), in batches bounded by count and size.  Each record carries the
+    page facts (issue date, evidence, number) of the file's previous read, if any.
 
     A file that cannot be read is logged, added to ``errors`` and recorded by
     its ``lstat``, unless that same failure was recorded before (it was
@@ -325,10 +303,16 @@ def _read_batches(
                     errors.append((name, exc.reason))
                 continue
             digest = hashlib.sha256(data).hexdigest()
-            if before is not None and before.content_hash == digest:
+            current = before is not None and before.parser_version == PARSER_VERSION
+            if current and before is not None and before.content_hash == digest and not reparse:
                 continue
             mtime = datetime.fromtimestamp(info.st_mtime, UTC)
-            todo.append((SourceRecord(name, digest, len(data), mtime, None, now), data))
+            record = SourceRecord(name, digest, len(data), mtime, None, now)
+            if before is not None:
+                record = dataclasses.replace(
+                    record, issue_date=before.issue_date, dated_by=before.dated_by, page=before.page
+                )
+            todo.append((record, data))
             size += len(data)
             if size >= BATCH_BYTES:
                 yield todo
@@ -337,30 +321,104 @@ def _read_batches(
             yield todo
 
 
-def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | None = None) -> IngestReport:
-    """Ingest the source folder (or just ``paths``, files or folders) into the store."""
+def _previous_dating(record: SourceRecord) -> dating.Dating | None:
+    """The page facts a file's earlier read recorded (None for a new file or an old record)."""
+    if record.issue_date is None or record.dated_by is None:
+        return None
+    return dating.Dating(record.issue_date, DatedBy(record.dated_by), record.page or 0)
+
+
+def _page(
+    store: Store, config: Config, record: SourceRecord, parsed: Parsed, now: datetime
+) -> tuple[list[Entry], list[str], SourceRecord]:
+    """One read page's entries, the uids it dropped, and the record of the file to keep."""
+    chosen = dating.keep_or_replace(_previous_dating(record), parsed.dating)
+    parsed = Parsed(parsed.page, chosen)
+    previous = store.page_entries(chosen.day, chosen.page, record.path)
+    fresh = [identity.article_uid(chosen.day, article, chosen.page) for article in parsed.page.articles]
+    taken = store.taken_uids(fresh)
+    entries, dropped = build_entries(parsed, record.path, previous, taken, config, now)
+    kept = dataclasses.replace(
+        record,
+        issue_date=chosen.day,
+        dated_by=chosen.by.value,
+        page=chosen.page,
+        parser_version=PARSER_VERSION,
+        missing_since=None,
+    )
+    return entries, dropped, kept
+
+
+def retract_vanished(config: Config, store: Store, present: set[str], now: datetime) -> int:
+    """Retract the articles of page files gone from the source folder for ``ingest.settle_seconds``.
+
+    A file missing from one scan is only noted; one that comes back (an
+    editor's save replaces it) is forgiven.  Returns how many articles went.
+    """
+    known = store.source_paths()
+    back = [path for path in known if path in present]
+    store.mark_missing(back, None)
+    gone = [path for path in known if path not in present]
+    if not gone:
+        return 0
+    records = store.sources(gone)
+    store.mark_missing([path for path in gone if records[path].missing_since is None], now)
+    settle = timedelta(seconds=config.ingest.settle_seconds)
+    expired = [
+        path for path in gone if (since := records[path].missing_since) is not None and since + settle <= now
+    ]
+    if not expired:
+        return 0
+    uids = [uid for found in store.source_uids(expired).values() for uid in found]
+    count = store.retract(uids, Retraction.FILE_GONE, now) if uids else 0
+    store.forget_sources(expired)
+    for path in expired:
+        log.info("page file %s is gone: its articles are retracted", path)
+    return count
+
+
+def ingest(
+    config: Config,
+    store: Store,
+    now: datetime,
+    paths: Sequence[Path] | None = None,
+    reparse: bool = False,
+) -> IngestReport:
+    """Ingest the source folder (or just ``paths``, files or folders) into the store.
+
+    ``reparse``: read every file again, even those whose bytes and parser
+    version were seen before.  A scan of the whole folder also retracts the
+    articles of files gone for good (``retract_vanished``).
+    """
     started = clock.monotonic()
     folder = config.paths.source
     files: list[Path] = []
     for target in paths if paths is not None else [folder]:
         files.extend(scan(target) if target.is_dir() else [target])
     errors: list[tuple[str, str]] = []
-    read = articles = new = changed = 0
+    read = articles = new = changed = retracted = 0
 
-    def store_batch(todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[list[Entry] | str]) -> None:
-        nonlocal read, articles, new, changed
+    def store_batch(todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | str]) -> None:
+        nonlocal read, articles, new, changed, retracted
         entries: list[Entry] = []
+        dropped: list[str] = []
         records: list[SourceRecord] = []
         for (record, _), found in zip(todo, parsers.results(todo, parsed), strict=True):
             if isinstance(found, str):
-                store.record_source(dataclasses.replace(record, last_error=found))
+                store.record_source(
+                    dataclasses.replace(record, last_error=found, parser_version=PARSER_VERSION)
+                )
                 log.warning("skipped page %s: %s", record.path, found)
                 errors.append((record.path, found))
                 continue
-            entries.extend(found)
-            records.append(record)
+            page_entries, page_dropped, kept = _page(store, config, record, found, now)
+            entries.extend(page_entries)
+            dropped.extend(page_dropped)
+            records.append(kept)
         crash_point("ingest.before_upsert")
-        upserted = store.upsert_entries(entries)
+        upserted = store.upsert_entries(entries, now)
+        if dropped:
+            retracted += store.retract(dropped, Retraction.DROPPED, now)
         crash_point("ingest.after_upsert")
         # Only once the articles are stored is a file "seen": a failed upsert leaves it to be read again.
         store.record_sources(records)
@@ -370,10 +428,10 @@ def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | 
 
     # A batch at a time: memory stays flat on any archive, and the store gets one transaction per
     # batch instead of one per article.  While one batch is stored the next one is being parsed.
-    parsers = _Parsers(config, now)
+    parsers = _Parsers(config)
     try:
-        pending: tuple[list[tuple[SourceRecord, bytes]], Iterator[list[Entry] | str]] | None = None
-        for todo in _read_batches(files, folder, store, now, errors):
+        pending: tuple[list[tuple[SourceRecord, bytes]], Iterator[Parsed | str]] | None = None
+        for todo in _read_batches(files, folder, store, now, errors, reparse):
             parsed = parsers.map(todo)
             if pending is not None:
                 store_batch(*pending)
@@ -382,6 +440,8 @@ def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | 
             store_batch(*pending)
     finally:
         parsers.close()
+    if paths is None:
+        retracted += retract_vanished(config, store, {_source_name(f, folder) for f in files}, now)
     report = IngestReport(
         files=len(files),
         read=read,
@@ -390,11 +450,12 @@ def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | 
         articles=articles,
         new=new,
         changed=changed,
+        retracted=retracted,
         errors=tuple(errors),
         ms=round((clock.monotonic() - started) * 1000),
     )
     log.info(
-        "ingested files=%d read=%d unchanged=%d failed=%d articles=%d new=%d changed=%d ms=%d",
+        "ingested files=%d read=%d unchanged=%d failed=%d articles=%d new=%d changed=%d retracted=%d ms=%d",
         report.files,
         report.read,
         report.unchanged,
@@ -402,6 +463,7 @@ def ingest(config: Config, store: Store, now: datetime, paths: Sequence[Path] | 
         report.articles,
         report.new,
         report.changed,
+        report.retracted,
         report.ms,
     )
     return report

@@ -17,7 +17,7 @@ import httpx
 
 from digest.config import Config
 from digest.delivery import DeliveryReport, Retry, deliver
-from digest.digests import build_digest, digest_window
+from digest.digests import back_issues, build_digest, digest_window
 from digest.errors import ConfigError
 from digest.faults import crash_point
 from digest.mail import DigestEmailMaker, Mailer, OutboxMailer
@@ -94,7 +94,20 @@ def _digest_for(config: Config, store: Store, day: date) -> tuple[Digest, bool]:
         since, until = digest_window(
             day, config.digest_clock, config.tz, previous[0].until if previous else None
         )
-    return build_digest(store.entries_first_seen(since, until), day, since, until), record is None
+    entries = store.entries_first_seen(since, until)
+    backfill = config.digest.backfill_days
+    if record is None:
+        issues, articles = back_issues(entries, day, since, until, backfill)
+        if issues:
+            log.info(
+                "digest day=%s kept %d back issues (%d articles, dated more than %d days before) out of "
+                "the email; they are on the site and in the feeds",
+                day,
+                issues,
+                articles,
+                backfill,
+            )
+    return build_digest(entries, day, since, until, backfill), record is None
 
 
 def run_digest(

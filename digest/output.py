@@ -68,6 +68,15 @@ def article_path(entry: Entry) -> str:
     return f"articles/{entry.issue_date.isoformat()}/{entry.uid}.html"
 
 
+# The notice standing in for a withdrawn article's page: the server answers its path with 410 Gone.
+GONE_SUFFIX = ".gone"
+
+
+def gone_path(entry: Entry) -> str:
+    """The notice file of a withdrawn article (``article_path`` plus ``GONE_SUFFIX``)."""
+    return article_path(entry) + GONE_SUFFIX
+
+
 def digest_path(day: date) -> str:
     """The HTML page of the digest made on ``day``."""
     return f"digests/{day.isoformat()}.html"
@@ -147,6 +156,7 @@ class Story:
     notes: tuple[str, ...]
     jumps: tuple[str, ...]
     place: str
+    date_unsure: bool = False  # the issue date rests on the file time: shown as 日期待核
 
 
 def present(entry: Entry, tz: tzinfo | None = None) -> Story:
@@ -184,15 +194,23 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
         notes=tuple(n for n in (one_line(note) for note in article.notes) if n),
         jumps=tuple(j for j in (one_line(jump) for jump in article.jumps) if j),
         place=one_line(article.place or ""),
+        date_unsure=entry.dated_by.unsure,
     )
 
 
 def feed_order(entries: Iterable[Entry]) -> list[Entry]:
-    """Entries oldest first, the order feeds archive them in: first seen, then issue and page position.
+    """Entries oldest first, the order feeds log them in: by the change sequence of their latest
+    version (a correction comes again at the end), then issue date and page position.
 
-    First-seen time only grows, so a full archive page never gains a late entry.
+    The sequence only grows, so an entry that arrives or changes never lands in a full archive page.
     """
-    return sorted(entries, key=lambda e: (e.first_seen, e.issue_date, e.position, e.uid))
+    return sorted(entries, key=lambda e: e.feed_key)
+
+
+def shown_order(entries: Iterable[Entry]) -> list[Entry]:
+    """A feed document's entries as listed, newest first: the latest change first, and within one
+    change (a whole issue read at once) the newest issue first, in paper order, page 1 first."""
+    return sorted(entries, key=lambda e: (-e.feed_seq, -e.issue_date.toordinal(), e.position, e.uid))
 
 
 def sections_of(stories: Iterable[Story]) -> tuple[Section, ...]:

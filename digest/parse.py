@@ -54,6 +54,10 @@ from digest.textnorm import (
 )
 from digest.types import Article, Credit, Kind, Page
 
+# Recorded with every page read; bump it when a change to the parser changes what pages yield,
+# and the service re-reads the stored pages (``digest.ingest``).
+PARSER_VERSION = "1"
+
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
 _BRACKET_SECTION = re.compile(r"^【\s*([^【】\s]{1,12})\s*】$")

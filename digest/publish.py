@@ -5,11 +5,12 @@ a batch at a time (``render_all``).  An *incremental* publish from the store
 (``publish_store``) asks what changed since the last publish and renders only
 that: the pages of new or changed articles; the front page and the touched
 sections' pages (bounded queries); the subscription documents of the touched
-feeds (their newest rows); the archive pages whose entries moved (the open
-page, a page that just filled, a page holding a corrected article); digest
-pages for new digests or digests holding a changed article.  Full archive
-pages never change, so a publish on a 100k-article archive costs about what
-it costs on a small one.
+article feeds (what follows their last full archive page) and the archive
+pages they fill now (``feeds.FeedPlan``); digest pages for new digests or
+digests holding a changed article.  Full archive pages of article feeds are
+frozen (``feed_archives``): never drawn again, not even by a full rebuild
+that finds them in place, except to take out a withdrawn article.  So a
+publish on a 100k-article archive costs about what it costs on a small one.
 
 Every write to ``articles`` takes a step of the store's change sequence;
 the publish state keeps the step the output folder reflects, so "what
@@ -51,19 +52,34 @@ from digest.digests import build_digest
 from digest.faults import crash_point
 from digest.feeds import (
     FeedItem,
+    FeedKey,
+    FeedPlan,
     FeedSpec,
     FeedWriter,
     Layout,
+    LogWriter,
+    Tombstone,
     all_spec,
     archive_document,
     digest_item,
     digests_spec,
     opml,
+    plan_feed,
     section_spec,
     story_item,
     subscription_document,
+    tombstone,
 )
-from digest.output import DIGESTS_FEED, OPML, Story, absolute_url, open_archive_path, present
+from digest.output import (
+    DIGESTS_FEED,
+    OPML,
+    Story,
+    absolute_url,
+    archive_path,
+    gone_path,
+    open_archive_path,
+    present,
+)
 from digest.site import SECTION_PAGE_SIZE, TEMPLATES, Site
 from digest.staging import Committed, Stager
 from digest.store import DigestRecord, Store
@@ -139,14 +155,15 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
             with store.snapshot() as seq:
                 # One more than the limit tells that it is over the limit.
                 changes = store.unpublished(int(state["seq"]), INCREMENTAL_LIMIT + 1)
-                full = not _incremental(changes, known)
+                full = not _incremental(changes, known, output_dir)
                 if not full:
                     made = store.unpublished_digests()
-                    entries, dirty = _render_changes(store, config, known, changes, made, stager)
+                    entries, dirty, frozen = _render_changes(store, config, known, changes, made, stager)
             if not full:
                 crash_point("publish.after_stage")
                 committed, removed = stager.commit()
                 crash_point("publish.before_mark_published")
+                _freeze(store, frozen)
                 store.mark_published(entries, dirty, seq)
         if full:
             # Until this build is in place the folder matches nothing: a failure means full again.
@@ -155,14 +172,15 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
             crash_point("publish.full_after_reset")
             with store.snapshot():
                 try:
-                    sections = render_all(store, config, stager.put, parallel=True)
+                    sections, frozen = render_all(store, config, stager.put, True, stager.keep)
                 except BrokenProcessPool as exc:
                     # A worker killed (out of memory?) or never started: what was staged is put again, here.
                     log.warning("page render processes failed (%s); rendering the full build here", exc)
-                    sections = render_all(store, config, stager.put)
+                    sections, frozen = render_all(store, config, stager.put, keep=stager.keep)
             crash_point("publish.after_stage")
             committed, removed = stager.commit()
             removed += stager.prune()
+            _freeze(store, frozen)
             crash_point("publish.before_marker")
             token = secrets.token_hex(16)
             _write_marker(output_dir, token)
@@ -180,21 +198,41 @@ def _known_sections(state: dict[str, str]) -> list[Section] | None:
     return [Section(name, slug) for name, slug in json.loads(state["sections"])]
 
 
-def _incremental(changes: Sequence[tuple[Entry, str | None]], known: Sequence[Section]) -> bool:
+def _incremental(
+    changes: Sequence[tuple[Entry, str | None]], known: Sequence[Section], output_dir: Path
+) -> bool:
     """Whether ``changes`` can be published by themselves: few enough, none moved to another
-    section, none in a section (or under a section name) the navigation does not list yet."""
+    section, none in a section (or under a section name) the navigation does not list yet,
+    none withdrawn or restored (rare, and they reshape every feed they were in)."""
     listed = set(known)
     return len(changes) <= INCREMENTAL_LIMIT and all(
-        old in (None, entry.section.slug) and entry.section in listed for entry, old in changes
+        old in (None, entry.section.slug)
+        and entry.section in listed
+        and entry.retracted is None
+        and not (output_dir / gone_path(entry)).exists()
+        for entry, old in changes
     )
 
 
-def render_all(catalog: Catalog, config: Config, put: Put, parallel: bool = False) -> list[Section]:
+# Full archive pages each feed froze in one publish: (number, last feed key), by feed name.
+Frozen = dict[str, list[tuple[int, FeedKey]]]
+
+
+def render_all(
+    catalog: Catalog,
+    config: Config,
+    put: Put,
+    parallel: bool = False,
+    keep: Callable[[str], bool] | None = None,
+) -> tuple[list[Section], Frozen]:
     """Render every document from ``catalog`` into ``put(path, bytes)``, streaming the entries;
-    returns the sections, in the navigation's order.
+    returns the sections, in the navigation's order, and the archive pages it froze.
 
     ``parallel``: a big archive's article pages and feed documents are drawn
     in worker processes, one per core (``put`` still runs in this process).
+    ``keep(path)`` leaves a frozen archive page as it stands in the output
+    folder (True when it is there); one holding a withdrawn article is drawn
+    again without it.
     """
     sections = catalog.feed_sections()
     site = Site(config, sections)
@@ -209,38 +247,80 @@ def render_all(catalog: Catalog, config: Config, put: Put, parallel: bool = Fals
             )
         )
     specs = _feed_specs(config, sections)
-    counts = {slug: catalog.feed_count(slug) for _, slug in specs}
     pool = None
-    if parallel and counts[None] >= POOL_MIN_ARTICLES:
+    if parallel and catalog.feed_count() >= POOL_MIN_ARTICLES:
         pool = workers.pool(["digest.publish"], _start_worker, (config, sections))
     try:
         draw = _Drawing(site, config, put, pool)
+        gone = catalog.retracted_entries()
         writers = {
-            slug: FeedWriter(spec, Layout(spec.name, counts[slug], config.feeds.size), config, draw.document)
+            slug: LogWriter(
+                spec,
+                _plan(catalog, spec.name, slug, config, keep, gone),
+                config,
+                draw.document,
+                _tombstones(catalog, slug, config),
+            )
             for spec, slug in specs
         }
         # One pass over the archive feeds every article feed and writes the article pages on the way.
         for entry, item in draw.articles(catalog.feed_stream()):
-            writers[None].add(item)
-            writers[entry.section.slug].add(item)
+            writers[None].add(entry.feed_key, item)
+            writers[entry.section.slug].add(entry.feed_key, item)
         for writer in writers.values():
             writer.close()
+        for entry in gone:
+            put(*site.gone(present(entry, config.tz)))
         records = catalog.digests()
         put(*site.digests([(r.day, r.count) for r in records]))
         ordered = _digest_order(records)
         layout = Layout(DIGESTS_FEED, len(ordered), config.feeds.size)
-        writer = FeedWriter(digests_spec(config), layout, config, draw.document)
+        digest_writer = FeedWriter(digests_spec(config), layout, config, draw.document)
         for record in ordered:
-            digest = _digest(catalog, record)
+            digest = _digest(catalog, record, config)
             put(*site.digest(digest))
-            writer.add(digest_item(digest, config))
-        writer.close()
+            digest_writer.add(digest_item(digest, config))
+        digest_writer.close()
         draw.finish()
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     put(OPML, opml([*(spec for spec, _ in specs), digests_spec(config)], config))
-    return sections
+    return sections, {writer.spec.name: writer.new_pages for writer in writers.values()}
+
+
+def _plan(
+    catalog: Catalog,
+    name: str,
+    slug: str | None,
+    config: Config,
+    keep: Callable[[str], bool] | None,
+    gone: Sequence[Entry] = (),
+) -> FeedPlan:
+    """Where the entries of feed ``name`` go in this publish (``feeds.plan_feed``)."""
+    frozen = catalog.feed_archives(name)
+    live, before_newest = catalog.feed_live(slug, frozen[-1] if frozen else None)
+    plan = FeedPlan(name, tuple(frozen))
+    # Withdrawn text must leave the archive too: the one exception to a frozen page's bytes.
+    withdrawn = {plan.page_of(e.feed_key) for e in gone if slug is None or e.section.slug == slug}
+    kept = frozenset(
+        number
+        for number in range(1, len(frozen) + 1)
+        if number not in withdrawn and keep is not None and keep(archive_path(name, number))
+    )
+    return plan_feed(name, frozen, kept, live, before_newest, config.feeds.size)
+
+
+def _freeze(store: Store, frozen: Frozen) -> None:
+    """Record the archive pages a publish froze, once they are in the output folder."""
+    for name, pages in frozen.items():
+        store.add_feed_archives(name, pages)
+
+
+def _tombstones(catalog: Catalog, slug: str | None, config: Config) -> list[Tombstone]:
+    """Tombstones of a feed's latest withdrawn entries, as many as its subscription document holds."""
+    gone = catalog.retracted_entries(slug, config.feeds.size)
+    return [tombstone(present(e, config.tz), e.retracted_at or e.updated, config) for e in gone]
 
 
 def _articles(site: Site, config: Config, entries: Sequence[Entry]) -> list[tuple[str, bytes, FeedItem]]:
@@ -328,10 +408,11 @@ def _render_changes(
     changes: Sequence[tuple[Entry, str | None]],
     made: Sequence[DigestRecord],
     stager: Stager,
-) -> tuple[list[Entry], list[DigestRecord]]:
+) -> tuple[list[Entry], list[DigestRecord], Frozen]:
     """Render what ``changes`` (new or changed entries, in feed order) and ``made`` touch.
 
-    Returns the entries and digests rendered, for the store to mark published.
+    Returns the entries and digests rendered, for the store to mark published,
+    and the archive pages frozen, for the store to record.
     """
     site = Site(config, sections)
     entries = [entry for entry, _ in changes]
@@ -347,32 +428,26 @@ def _render_changes(
                     section, _stories(store.section_latest(section.slug, SECTION_PAGE_SIZE + 1), config)
                 )
             )
+    frozen: Frozen = {}
     for spec, slug in _feed_specs(config, sections):
-        mine = [(entry, old) for entry, old in changes if slug is None or entry.section.slug == slug]
-        if not mine:
+        if not any(slug is None or entry.section.slug == slug for entry in entries):
             continue
-        layout = Layout(spec.name, store.feed_count(slug), config.feeds.size)
-        new = [entry for entry, old in mine if old is None]
-        first = None
-        if new:
-            # Entries from the first new one on shift; the newly archived start at the old boundary.
-            before = max(layout.total - len(new) - layout.size, 0)
-            first = min(store.feed_rank(new[0], slug, layout.total), before)
-        corrected = [store.feed_rank(entry, slug) for entry, old in mine if old is not None]
-
-        def window(
-            start: int, stop: int, slug: str | None = slug, total: int = layout.total
-        ) -> list[FeedItem]:
-            found = store.feed_window(slug, start, stop, total)
-            return [story_item(present(e, config.tz), config) for e in found]
-
-        _render_pages(spec, layout, first, corrected, window, config, stager)
+        # Only what follows the full archive pages is drawn: a few pages' worth however long the feed.
+        plan = _plan(store, spec.name, slug, config, lambda path: True)
+        after = plan.frozen[-1] if plan.frozen else None
+        writer = LogWriter(
+            spec, plan, config, lambda draw, *args: stager.put(*draw(*args)), _tombstones(store, slug, config)
+        )
+        for entry in store.feed_stream(slug, after=after):
+            writer.add(entry.feed_key, story_item(present(entry, config.tz), config))
+        writer.close()
+        frozen[spec.name] = writer.new_pages
 
     records = store.digests()
     dirty = _dirty_digests(records, made, entries)
     if dirty:
         stager.put(*site.digests([(r.day, r.count) for r in records]))
-        for digest in map(lambda r: _digest(store, r), dirty):
+        for digest in (_digest(store, r, config) for r in dirty):
             stager.put(*site.digest(digest))
         ordered = _digest_order(records)
         rank = {record.day: index for index, record in enumerate(ordered)}
@@ -380,12 +455,12 @@ def _render_changes(
         layout = Layout(DIGESTS_FEED, len(ordered), config.feeds.size)
 
         def digest_window(start: int, stop: int) -> list[FeedItem]:
-            return [digest_item(_digest(store, record), config) for record in ordered[start:stop]]
+            return [digest_item(_digest(store, record, config), config) for record in ordered[start:stop]]
 
         # A new digest pushes the oldest live one into the archive: start at the old boundary.
         first = min(min(ranks), max(layout.archived - len(dirty), 0))
         _render_pages(digests_spec(config), layout, first, ranks, digest_window, config, stager)
-    return entries, dirty
+    return entries, dirty, frozen
 
 
 def _render_pages(
@@ -397,8 +472,8 @@ def _render_pages(
     config: Config,
     stager: Stager,
 ) -> None:
-    """The subscription document of a feed, and the archive pages holding a rank in ``changed`` or
-    any rank from ``first`` on (None: no entry moved)."""
+    """The subscription document of the digest feed, and the archive pages holding a rank in
+    ``changed`` or any rank from ``first`` on (None: no entry moved)."""
     numbers = {layout.page_of(rank) for rank in changed if rank < layout.archived}
     if first is not None:
         numbers.update(range(layout.page_of(first), layout.pages + 1))
@@ -429,10 +504,9 @@ def _digest_order(records: Sequence[DigestRecord]) -> list[DigestRecord]:
     return sorted(records, key=lambda r: (r.until, r.day))
 
 
-def _digest(catalog: Catalog, record: DigestRecord) -> Digest:
-    return build_digest(
-        catalog.entries_first_seen(record.since, record.until), record.day, record.since, record.until
-    )
+def _digest(catalog: Catalog, record: DigestRecord, config: Config) -> Digest:
+    found = catalog.entries_first_seen(record.since, record.until)
+    return build_digest(found, record.day, record.since, record.until, config.digest.backfill_days)
 
 
 def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -32,6 +32,7 @@ from urllib.parse import parse_qs
 
 from digest.errors import ConfigError, DigestError
 from digest.filecache import DIRECTORY, Directory, FileCache, FileVersion
+from digest.output import GONE_SUFFIX
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -163,17 +164,28 @@ class _App:
         proxied = b"x-forwarded-for" in headers or b"forwarded" in headers
         return client in _LOOPBACK and not proxied
 
-    async def _serve_file(self, scope: Scope, send: Send, path: str, *, head: bool) -> None:
+    async def _find(self, path: str) -> FileVersion | Directory | None:
         # A kept version checked by one stat answers on the event loop; only a read needs a thread.
         found: FileVersion | Directory | None = self._files.get(path)
         if found is None:
             found = await asyncio.to_thread(self._files.load, path)
+        return found
+
+    async def _serve_file(self, scope: Scope, send: Send, path: str, *, head: bool) -> None:
+        # A withdrawal notice is only ever served in place of the page it stands for.
+        found = None if path.endswith(GONE_SUFFIX) else await self._find(path)
         if found is DIRECTORY:
             query = scope.get("query_string", b"")
             location = path.encode() + b"/" + (b"?" + query if query else b"")
             await _respond(send, HTTPStatus.MOVED_PERMANENTLY, [(b"location", location)], b"")
             return
         if not isinstance(found, FileVersion):
+            gone = None if path.endswith(GONE_SUFFIX) else await self._find(path + GONE_SUFFIX)
+            if isinstance(gone, FileVersion):
+                # RFC 9110 §15.5.11: withdrawn on purpose and for good; readers should drop the link.
+                notice = [(b"content-type", _kind(path).content_type), (b"cache-control", _FRESH)]
+                await _respond(send, HTTPStatus.GONE, notice, gone.body, head=head)
+                return
             await _respond(send, HTTPStatus.NOT_FOUND, [], b"not found\n", head=head)
             return
         request = _request_headers(scope)

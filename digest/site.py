@@ -27,6 +27,7 @@ from digest.config import Config
 from digest.feeds import FeedSpec, all_spec, digests_spec, section_spec
 from digest.output import (
     DIGESTS_INDEX,
+    GONE_SUFFIX,
     ICON,
     INDEX,
     STYLESHEET,
@@ -313,6 +314,12 @@ class Site:
         chrome = self.chrome(story.path, story.headline, [section_spec(self.config, story.section)])
         section_href = root_prefix(story.path) + section_path(story.section)
         return story.path, render("article.html", ArticlePage(chrome, story, section_href))
+
+    def gone(self, story: Story) -> tuple[str, bytes]:
+        """The notice a withdrawn article's URL answers with, under 410 Gone (``output.gone_path``)."""
+        chrome = self.chrome(story.path, story.headline, [section_spec(self.config, story.section)])
+        section_href = root_prefix(story.path) + section_path(story.section)
+        return story.path + GONE_SUFFIX, render("gone.html", ArticlePage(chrome, story, section_href))
 
     def digest(self, digest: Digest) -> tuple[str, bytes]:
         """The page of one day's digest."""

@@ -228,6 +228,14 @@ class Stager:
         self._ledger.add(path, staged=True)
         crash_point("staging.after_put")
 
+    def keep(self, path: str) -> bool:
+        """Leave ``path`` as it stands (a frozen archive page, never drawn again); False when the
+        output folder does not hold it, so it must be drawn."""
+        if not os.path.isfile(_target(self._root, path)):
+            return False
+        self._ledger.add(path, staged=False)
+        return True
+
     def _temp(self, where: str) -> str:
         """The temporary file staging ``where``: hidden, beside it, named after this publish."""
         folder, name = os.path.split(where)

@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
-from digest.types import Article, Credit, Entry, Kind, Section
+from digest.types import Article, Credit, DatedBy, Entry, Kind, Retraction, Section
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -57,6 +57,14 @@ sources = sa.Table(
     sa.Column("mtime", UTCDateTime, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("seen_at", UTCDateTime, nullable=False),
+    # The page the file holds (issue date, its evidence, page number; ``digest.dating``) and the
+    # parser version that read it.  NULL in rows from before they were kept.
+    sa.Column("issue_date", sa.Date),
+    sa.Column("dated_by", sa.String(20)),
+    sa.Column("page", sa.Integer),
+    sa.Column("parser_version", sa.String(20)),
+    # When a scan first missed the file; it is retracted once gone ``ingest.settle_seconds``.
+    sa.Column("missing_since", UTCDateTime),
 )
 
 articles = sa.Table(
@@ -86,13 +94,24 @@ articles = sa.Table(
     # The change sequence (``counters``) of the write that last added or changed the row: publish
     # finds what changed since it last ran with one indexed range.  NULL: unchanged since an upgrade.
     sa.Column("seq", sa.BigInteger, index=True),
+    # How sure its issue date is (``types.DatedBy``); NULL in rows from before it was kept.
+    sa.Column("dated_by", sa.String(20)),
+    # Withdrawn (``types.Retraction``) and when: out of the feeds (a tombstone instead), 410 on the site.
+    sa.Column("retracted", sa.String(20)),
+    sa.Column("retracted_at", UTCDateTime),
+    # The change sequence of its first version or its latest change of content: its place in the
+    # feeds (``output.feed_order``).  NULL only until ``Store.open`` upgrades an older database.
+    sa.Column("feed_seq", sa.BigInteger),
 )
 
 # Feed order (``output.feed_order``) and paper order, per section too: publish reads the newest
 # rows of a feed, counts ranks and pages through archives without sorting the table.
-_FEED_ORDER = (articles.c.first_seen, articles.c.issue_date, articles.c.position, articles.c.uid)
-sa.Index("articles_feed_order", *_FEED_ORDER)
-sa.Index("articles_section_feed_order", articles.c.section_slug, *_FEED_ORDER)
+_FEED_ORDER = (articles.c.feed_seq, articles.c.issue_date, articles.c.position, articles.c.uid)
+sa.Index("articles_feed_log", *_FEED_ORDER)
+sa.Index("articles_section_feed_log", articles.c.section_slug, *_FEED_ORDER)
+sa.Index("articles_retracted", articles.c.retracted_at)
+# A re-read page finds its previous articles by file (``page_entries``) without a scan.
+sa.Index("articles_source", articles.c.source)
 sa.Index(
     "articles_section_paper_order",
     articles.c.section_slug,
@@ -196,10 +215,23 @@ published_digests = sa.Table(
     sa.Column("until", UTCDateTime, nullable=False),
 )
 
+# The full archive pages of each article feed (RFC 5005), frozen: page ``number`` holds the entries
+# whose feed key is after the previous page's last key and up to its own (``feeds.FeedPlan``).
+feed_archives = sa.Table(
+    "feed_archives",
+    metadata,
+    sa.Column("feed", sa.Text, primary_key=True),
+    sa.Column("number", sa.Integer, primary_key=True),
+    sa.Column("last_seq", sa.BigInteger, nullable=False),
+    sa.Column("last_day", sa.Date, nullable=False),
+    sa.Column("last_position", sa.Integer, nullable=False),
+    sa.Column("last_uid", sa.String(40), nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class SourceRecord:
-    """What the store remembers of one page file."""
+    """What the store remembers of one page file (and of the page it holds, once read)."""
 
     path: str
     content_hash: str
@@ -207,6 +239,11 @@ class SourceRecord:
     mtime: datetime
     last_error: str | None
     seen_at: datetime
+    issue_date: date | None = None
+    dated_by: str | None = None
+    page: int | None = None
+    parser_version: str | None = None
+    missing_since: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -275,6 +312,8 @@ class StoreStatus:
     subscribers: int
     pending_deliveries: int
     latest_arrival: datetime | None = None  # when the newest article was first seen
+    unsure_dates: tuple[tuple[str, date], ...] = ()  # pages dated by their file time: 日期待核
+    retracted: int = 0  # articles withdrawn
 
 
 def mask_url(url: str) -> str:
@@ -341,6 +380,10 @@ def _entry(row: sa.Row[Any]) -> Entry:
         first_seen=row.first_seen,
         source=row.source,
         position=row.position,
+        dated_by=DatedBy(row.dated_by or DatedBy.NAME),
+        retracted=Retraction(row.retracted) if row.retracted else None,
+        retracted_at=row.retracted_at,
+        feed_seq=row.feed_seq or 0,
     )
 
 
@@ -359,6 +402,9 @@ def _due(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
 
 
+# Positions of one page's articles: page number × PAGE_SPAN + place on the page (``digest.ingest``).
+PAGE_SPAN = 1000
+
 # Keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's limits on bound parameters.
 _IN_BATCH = 500
 
@@ -366,9 +412,16 @@ _IN_BATCH = 500
 _ENTRY_ORDER = (articles.c.issue_date.desc(), articles.c.position, articles.c.uid)
 
 
+# Articles not withdrawn: the only ones feeds, pages and digests show.
+_LIVE = articles.c.retracted.is_(None)
+
+
 def _in_feed(section: str | None) -> tuple[sa.ColumnElement[bool], ...]:
-    """The filter of one feed: every article (None) or one section's."""
-    return () if section is None else (articles.c.section_slug == section,)
+    """The filter of one feed: every live article (None) or one section's."""
+    return (_LIVE,) if section is None else (_LIVE, articles.c.section_slug == section)
+
+
+FeedKey = tuple[int, date, int, str]
 
 
 def _feed_key(values: tuple[Any, ...]) -> sa.Tuple:
@@ -406,6 +459,8 @@ class Store:
             with store._begin() as conn:
                 metadata.create_all(conn)
                 _add_missing_columns(conn)
+                # Rows from before feed_seq existed take the oldest place: a full rebuild follows.
+                conn.execute(sa.update(articles).where(articles.c.feed_seq.is_(None)).values(feed_seq=0))
                 # create_all adds indexes only with a new table; an older database gains them here.
                 for index in articles.indexes:
                     index.create(conn, checkfirst=True)
@@ -512,11 +567,17 @@ class Store:
 
     # -- articles ----------------------------------------------------------
 
-    def upsert_entries(self, entries: Sequence[Entry]) -> UpsertReport:
+    def upsert_entries(self, entries: Sequence[Entry], now: datetime | None = None) -> UpsertReport:
         """Insert new entries; rewrite changed ones keeping ``first_seen``; leave unchanged ones alone.
 
-        ``updated`` is taken from the entry only when the content hash differs
-        from the stored one, so re-reading a page never moves it.  One query
+        A new entry is stored with its own ``updated`` (ingest gives the first
+        version ``updated == published``).  A changed one (its content hash
+        differs) gets ``updated`` = ``now`` (the time the change was detected,
+        never before ``published``; without ``now``, the entry's own), so only a
+        detected change moves it.  An entry whose content is the same but whose
+        place moved (issue date, page position, date evidence) or that was
+        withdrawn automatically and is back is rewritten without moving
+        ``updated``.  A retraction by hand survives every re-read.  One query
         finds what is stored and one multi-row insert adds the new entries, so
         a large ingest costs round trips per batch, not per article.  Rows added or
         changed take the next step of the change sequence (``unpublished``).
@@ -529,13 +590,19 @@ class Store:
             # First, so the row lock on the counter orders concurrent writers before they read.
             conn.execute(sa.update(counters).where(_ARTICLES_SEQ).values(value=counters.c.value + 1))
             seq = conn.execute(sa.select(counters.c.value).where(_ARTICLES_SEQ)).scalar_one()
-            stored: dict[str, str] = {}
+            stored: dict[str, tuple[Any, ...]] = {}
             uids = list(dict.fromkeys(entry.uid for entry in entries))
             for at in range(0, len(uids), _IN_BATCH):
-                query = sa.select(articles.c.uid, articles.c.content_hash).where(
-                    articles.c.uid.in_(uids[at : at + _IN_BATCH])
-                )
-                stored.update((row.uid, row.content_hash) for row in conn.execute(query))
+                query = sa.select(
+                    articles.c.uid,
+                    articles.c.content_hash,
+                    articles.c.issue_date,
+                    articles.c.position,
+                    articles.c.dated_by,
+                    articles.c.retracted,
+                    articles.c.source,
+                ).where(articles.c.uid.in_(uids[at : at + _IN_BATCH]))
+                stored.update((row.uid, tuple(row)[1:]) for row in conn.execute(query))
             for entry in entries:
                 shown = _article_columns(entry.article)
                 digest = _columns_hash(shown, entry.section)
@@ -547,35 +614,153 @@ class Store:
                     "source": entry.source,
                     "content_hash": digest,
                     "seq": seq,
+                    "issue_date": entry.issue_date,
+                    "published": entry.published,
+                    "dated_by": entry.dated_by.value,
                 }
                 known = stored.get(entry.uid)
                 if known is None:
                     inserts[entry.uid] = {
                         "uid": entry.uid,
                         "tag": entry.tag,
-                        "issue_date": entry.issue_date,
-                        "published": entry.published,
+                        "feed_seq": seq,
                         "updated": entry.updated,
                         "first_seen": entry.first_seen,
+                        "retracted": None,
+                        "retracted_at": None,
                         **columns,
                     }
                     new += 1
-                elif known == digest:
+                    place = (entry.issue_date, entry.position, entry.dated_by.value)
+                    stored[entry.uid] = (digest, *place, None, entry.source)
+                    continue
+                old_hash, old_day, old_position, old_dated, retracted, old_source = known
+                # An automatic retraction ends when the article is read again; one by hand does not.
+                back = retracted in (Retraction.FILE_GONE, Retraction.DROPPED)
+                kept = {"retracted": None, "retracted_at": None, "feed_seq": seq} if back else {}
+                place = (entry.issue_date, entry.position, entry.dated_by.value)
+                if old_hash != digest:
+                    updated = max(now, entry.published) if now is not None else entry.updated
+                    # A new version comes again at the head of the feeds (RFC 5005 §4.1... the
+                    # subscription document), while the archive page that held it stays as it was.
+                    values = {"updated": updated, "feed_seq": seq, **columns, **kept}
+                    changed += 1
+                elif back or place != (old_day, old_position, old_dated):
+                    values = {**columns, **kept}
                     unchanged += 1
-                elif entry.uid in inserts:  # met twice in this batch: the later text wins
-                    inserts[entry.uid] |= {"updated": entry.updated, **columns}
-                    changed += 1
                 else:
-                    conn.execute(
-                        sa.update(articles)
-                        .where(articles.c.uid == entry.uid)
-                        .values(updated=entry.updated, **columns)
-                    )
-                    changed += 1
-                stored[entry.uid] = digest
+                    if entry.source != old_source:  # a renamed file: nothing a reader sees moved
+                        conn.execute(
+                            sa.update(articles).where(articles.c.uid == entry.uid).values(source=entry.source)
+                        )
+                    unchanged += 1
+                    continue
+                if entry.uid in inserts:  # met twice in this batch: the later text wins, as a first version
+                    firsts = ("updated", "feed_seq")
+                    inserts[entry.uid] |= {k: v for k, v in values.items() if k not in firsts}
+                else:
+                    conn.execute(sa.update(articles).where(articles.c.uid == entry.uid).values(**values))
+                stored[entry.uid] = (digest, *place, None if back else retracted, entry.source)
             if inserts:
                 conn.execute(sa.insert(articles), list(inserts.values()))
         return UpsertReport(new=new, changed=changed, unchanged=unchanged)
+
+    def page_entries(self, day: date, page: int, source: str) -> list[Entry]:
+        """The articles a page held before a re-read, for ``identity.match``: those of page ``page``
+        of issue ``day`` (0: the issue's pages of unknown number), and those last read from ``source``."""
+        lowest = page * PAGE_SPAN
+        on_page = (articles.c.issue_date == day) & articles.c.position.between(lowest, lowest + PAGE_SPAN - 1)
+        query = (
+            sa.select(articles)
+            .where(sa.or_(articles.c.source == source, on_page))
+            .order_by(articles.c.position, articles.c.uid)
+        )
+        with self._begin() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def taken_uids(self, uids: Sequence[str]) -> set[str]:
+        """Which of ``uids`` some stored article already has."""
+        found: set[str] = set()
+        with self._begin() as conn:
+            for at in range(0, len(uids), _IN_BATCH):
+                query = sa.select(articles.c.uid).where(articles.c.uid.in_(uids[at : at + _IN_BATCH]))
+                found.update(conn.execute(query).scalars())
+        return found
+
+    def find_entry(self, key: str) -> Entry | None:
+        """The article whose uid or ``tag:`` id is ``key``."""
+        query = sa.select(articles).where(sa.or_(articles.c.uid == key, articles.c.tag == key))
+        with self._begin() as conn:
+            row = conn.execute(query).first()
+        return _entry(row) if row else None
+
+    def retract(self, uids: Sequence[str], why: Retraction, at: datetime) -> int:
+        """Withdraw the articles ``uids`` (those not already withdrawn); returns how many.
+
+        The row stays (its id is never given out again) and takes a step of the
+        change sequence, so the next publish replaces it with a tombstone.
+        """
+        count = 0
+        with self._begin() as conn:
+            conn.execute(sa.update(counters).where(_ARTICLES_SEQ).values(value=counters.c.value + 1))
+            seq = conn.execute(sa.select(counters.c.value).where(_ARTICLES_SEQ)).scalar_one()
+            for start in range(0, len(uids), _IN_BATCH):
+                result = conn.execute(
+                    sa.update(articles)
+                    .where(articles.c.uid.in_(uids[start : start + _IN_BATCH]))
+                    .where(articles.c.retracted.is_(None))
+                    .values(retracted=why.value, retracted_at=at, seq=seq)
+                )
+                count += int(result.rowcount)
+        return count
+
+    def restore(self, uid: str) -> bool:
+        """Undo the retraction of one article; True when it was withdrawn."""
+        with self._begin() as conn:
+            conn.execute(sa.update(counters).where(_ARTICLES_SEQ).values(value=counters.c.value + 1))
+            seq = conn.execute(sa.select(counters.c.value).where(_ARTICLES_SEQ)).scalar_one()
+            result = conn.execute(
+                sa.update(articles)
+                .where(articles.c.uid == uid, articles.c.retracted.is_not(None))
+                .values(retracted=None, retracted_at=None, seq=seq, feed_seq=seq)
+            )
+        return result.rowcount == 1
+
+    def source_uids(self, paths: Sequence[str]) -> dict[str, list[str]]:
+        """The live (not withdrawn) articles last read from each of ``paths``."""
+        found: dict[str, list[str]] = {}
+        with self._begin() as conn:
+            for at in range(0, len(paths), _IN_BATCH):
+                query = sa.select(articles.c.source, articles.c.uid).where(
+                    articles.c.source.in_(paths[at : at + _IN_BATCH]), articles.c.retracted.is_(None)
+                )
+                for path, uid in conn.execute(query):
+                    found.setdefault(path, []).append(uid)
+        return found
+
+    def source_paths(self) -> list[str]:
+        """Every page file recorded, by path."""
+        with self._begin() as conn:
+            return list(conn.execute(sa.select(sources.c.path).order_by(sources.c.path)).scalars())
+
+    def mark_missing(self, paths: Sequence[str], since: datetime | None) -> None:
+        """Note when a scan first missed the files ``paths`` (None: they are back)."""
+        with self._begin() as conn:
+            # Only rows that change: most scans find every file where it was.
+            unset = (
+                sources.c.missing_since.is_(None)
+                if since is not None
+                else sources.c.missing_since.is_not(None)
+            )
+            for at in range(0, len(paths), _IN_BATCH):
+                chosen = sources.c.path.in_(paths[at : at + _IN_BATCH])
+                conn.execute(sa.update(sources).where(chosen, unset).values(missing_since=since))
+
+    def forget_sources(self, paths: Sequence[str]) -> None:
+        """Drop the records of page files that are gone for good."""
+        with self._begin() as conn:
+            for at in range(0, len(paths), _IN_BATCH):
+                conn.execute(sa.delete(sources).where(sources.c.path.in_(paths[at : at + _IN_BATCH])))
 
     def entries(self, limit: int | None = None) -> list[Entry]:
         """Every entry (or the ``limit`` newest issues' worth), newest issue first, in paper order."""
@@ -589,7 +774,7 @@ class Store:
         """Entries first seen in ``[since, until)``: what a digest window holds."""
         query = (
             sa.select(articles)
-            .where(articles.c.first_seen >= since, articles.c.first_seen < until)
+            .where(articles.c.first_seen >= since, articles.c.first_seen < until, _LIVE)
             .order_by(*_ENTRY_ORDER)
         )
         with self._begin() as conn:
@@ -633,6 +818,7 @@ class Store:
 
     def feed_sections(self) -> list[Section]:
         """Each section once, in order of its first entry in feed order (stable between publishes)."""
+        # Withdrawn articles count: a section whose every article went keeps its feed, of tombstones.
         slugs = sa.select(articles.c.section_slug).distinct()
         with self._begin() as conn:
             firsts = []
@@ -653,70 +839,105 @@ class Store:
         with self._begin() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def feed_rank(self, entry: Entry, section: str | None = None, total: int | None = None) -> int:
-        """How many entries of the feed come before ``entry`` in feed order; ``total`` is the
-        feed's ``feed_count`` when the caller knows it.
-
-        With ``total`` the entries from ``entry`` on are counted instead, so the
-        cost grows with its distance from the newest entry (where new ones are).
-        """
-        key = _feed_key((entry.first_seen, entry.issue_date, entry.position, entry.uid))
-        order = sa.tuple_(*_FEED_ORDER)
-        where = order < key if total is None else order >= key
-        query = sa.select(sa.func.count()).select_from(articles).where(*_in_feed(section), where)
-        with self._begin() as conn:
-            counted = int(conn.execute(query).scalar_one())
-        return counted if total is None else total - counted
-
-    def feed_window(
-        self, section: str | None, start: int, stop: int, total: int | None = None
-    ) -> list[Entry]:
-        """Entries ``[start, stop)`` of a feed in feed order (oldest first); ``total`` is the
-        feed's ``feed_count`` when the caller knows it.
-
-        Read from the newest end, where publishing works, so the cost grows with
-        the distance from the newest entry, not with the archive.
-        """
-        total = self.feed_count(section) if total is None else total
-        stop = min(stop, total)
-        if stop <= start:
-            return []
-        query = (
-            sa.select(articles)
-            .where(*_in_feed(section))
-            .order_by(*(column.desc() for column in _FEED_ORDER))
-            .offset(total - stop)
-            .limit(stop - start)
-        )
-        with self._begin() as conn:
-            return [_entry(row) for row in conn.execute(query)][::-1]
-
-    def feed_stream(self, section: str | None = None, batch: int = 500) -> Iterator[Entry]:
-        """Every entry of a feed in feed order, read ``batch`` rows at a time (never the whole table)."""
+    def feed_stream(
+        self, section: str | None = None, batch: int = 500, after: FeedKey | None = None
+    ) -> Iterator[Entry]:
+        """Every entry of a feed in feed order (after the feed key ``after``, when given), read
+        ``batch`` rows at a time (never the whole table)."""
         query = sa.select(articles).where(*_in_feed(section)).order_by(*_FEED_ORDER).limit(batch)
-        after: sa.Tuple | None = None
         while True:
-            page = query if after is None else query.where(sa.tuple_(*_FEED_ORDER) > after)
+            page = query if after is None else query.where(sa.tuple_(*_FEED_ORDER) > _feed_key(after))
             with self._begin() as conn:
                 rows = conn.execute(page).all()
             for row in rows:
                 yield _entry(row)
             if len(rows) < batch:
                 return
-            last = rows[-1]
-            after = _feed_key((last.first_seen, last.issue_date, last.position, last.uid))
+            after = (rows[-1].feed_seq, rows[-1].issue_date, rows[-1].position, rows[-1].uid)
+
+    def feed_live(self, section: str | None, after: FeedKey | None) -> tuple[int, int]:
+        """How many entries of a feed come after the feed key ``after`` (the last full archive
+        page), and how many of those come before the first entry of the feed's newest issue."""
+        beyond = () if after is None else (sa.tuple_(*_FEED_ORDER) > _feed_key(after),)
+        where = (*_in_feed(section), *beyond)
+        count = sa.select(sa.func.count()).select_from(articles)
+        with self._begin() as conn:
+            total = int(conn.execute(count.where(*where)).scalar_one())
+            newest = conn.execute(sa.select(sa.func.max(articles.c.issue_date)).where(*where)).scalar_one()
+            if newest is None:
+                return total, total
+            in_newest = (*where, articles.c.issue_date == newest)
+            first = conn.execute(
+                sa.select(*_FEED_ORDER).where(*in_newest).order_by(*_FEED_ORDER).limit(1)
+            ).one()
+            older = sa.tuple_(*_FEED_ORDER) < _feed_key(tuple(first))
+            before = conn.execute(count.where(*where, older)).scalar_one()
+        return total, int(before)
+
+    def feed_archives(self, name: str) -> list[FeedKey]:
+        """The last feed key of each full archive page of feed ``name``, page 1 first."""
+        query = (
+            sa.select(
+                feed_archives.c.last_seq,
+                feed_archives.c.last_day,
+                feed_archives.c.last_position,
+                feed_archives.c.last_uid,
+            )
+            .where(feed_archives.c.feed == name)
+            .order_by(feed_archives.c.number)
+        )
+        with self._begin() as conn:
+            return [(int(seq), day, int(position), uid) for seq, day, position, uid in conn.execute(query)]
+
+    def add_feed_archives(self, name: str, pages: Sequence[tuple[int, FeedKey]]) -> None:
+        """Record archive pages of feed ``name`` that became full: (number, last feed key) each."""
+        if not pages:
+            return
+        rows = [
+            {
+                "feed": name,
+                "number": number,
+                "last_seq": key[0],
+                "last_day": key[1],
+                "last_position": key[2],
+                "last_uid": key[3],
+            }
+            for number, key in pages
+        ]
+        with self._begin() as conn:
+            conn.execute(
+                sa.delete(feed_archives).where(
+                    feed_archives.c.feed == name, feed_archives.c.number.in_([n for n, _ in pages])
+                )
+            )
+            conn.execute(sa.insert(feed_archives), rows)
 
     def latest_issue(self) -> list[Entry]:
         """The entries of the newest issue date, in paper order."""
-        newest = sa.select(sa.func.max(articles.c.issue_date)).scalar_subquery()
-        query = sa.select(articles).where(articles.c.issue_date == newest).order_by(*_ENTRY_ORDER)
+        newest = sa.select(sa.func.max(articles.c.issue_date)).where(_LIVE).scalar_subquery()
+        query = sa.select(articles).where(articles.c.issue_date == newest, _LIVE).order_by(*_ENTRY_ORDER)
         with self._begin() as conn:
             return [_entry(row) for row in conn.execute(query)]
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
         """The ``limit`` newest entries of one section, newest issue first, in paper order."""
         query = (
-            sa.select(articles).where(articles.c.section_slug == slug).order_by(*_ENTRY_ORDER).limit(limit)
+            sa.select(articles)
+            .where(articles.c.section_slug == slug, _LIVE)
+            .order_by(*_ENTRY_ORDER)
+            .limit(limit)
+        )
+        with self._begin() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def retracted_entries(self, section: str | None = None, limit: int | None = None) -> list[Entry]:
+        """Withdrawn articles (of one section), the latest withdrawn first: their tombstones."""
+        query = (
+            sa.select(articles)
+            .where(articles.c.retracted.is_not(None))
+            .where(*(() if section is None else (articles.c.section_slug == section,)))
+            .order_by(articles.c.retracted_at.desc(), articles.c.uid)
+            .limit(limit)
         )
         with self._begin() as conn:
             return [_entry(row) for row in conn.execute(query)]
@@ -751,9 +972,7 @@ class Store:
         )
         with self._begin() as conn:
             found = [(_entry(row), row.published_slug) for row in conn.execute(query)]
-        return sorted(
-            found, key=lambda pair: (pair[0].first_seen, pair[0].issue_date, pair[0].position, pair[0].uid)
-        )
+        return sorted(found, key=lambda pair: pair[0].feed_key)
 
     def unpublished_digests(self) -> list[DigestRecord]:
         """Digests made (or remade with another window) since the last publish, oldest first."""
@@ -1000,7 +1219,17 @@ class Store:
                 .where(sources.c.last_error.is_not(None))
                 .order_by(sources.c.path)
             ).all()
+            unsure = [kind.value for kind in DatedBy if kind.unsure]
+            undated = conn.execute(
+                sa.select(sources.c.path, sources.c.issue_date)
+                .where(sources.c.dated_by.in_(unsure))
+                .order_by(sources.c.path)
+            ).all()
             return StoreStatus(
+                unsure_dates=tuple((path, day) for path, day in undated),
+                retracted=conn.execute(
+                    sa.select(count).select_from(articles).where(articles.c.retracted.is_not(None))
+                ).scalar_one(),
                 sources=conn.execute(sa.select(count).select_from(sources)).scalar_one(),
                 failed_sources=tuple((path, error) for path, error in failed),
                 articles=conn.execute(sa.select(count).select_from(articles)).scalar_one(),

@@ -22,6 +22,29 @@ class Kind(StrEnum):
     INFOGRAPHIC = "infographic"
 
 
+class DatedBy(StrEnum):
+    """Where a page's issue date came from, strongest first (see ``digest.dating``)."""
+
+    NAME = "name"
+    HEADER = "header"
+    TEXT = "text"
+    TEXT_GUESSED_YEAR = "text-guessed-year"  # month and day from the text, year from the file time
+    MTIME = "mtime"
+
+    @property
+    def unsure(self) -> bool:
+        """Whether a person should check the date (shown as 日期待核)."""
+        return self in (DatedBy.TEXT_GUESSED_YEAR, DatedBy.MTIME)
+
+
+class Retraction(StrEnum):
+    """Why an article was withdrawn from the feeds, the site and later digests."""
+
+    FILE_GONE = "file-gone"  # its page file disappeared (and stayed gone)
+    DROPPED = "dropped"  # a re-read of its page no longer holds it
+    BY_HAND = "by-hand"  # ``digest retract``; only ``digest retract --restore`` undoes it
+
+
 @dataclass(frozen=True)
 class Credit:
     """One person named in a byline, with the role the paper gave them."""
@@ -103,6 +126,15 @@ class Entry:
     first_seen: datetime
     source: str
     position: int = 0
+    dated_by: DatedBy = DatedBy.NAME
+    retracted: Retraction | None = None
+    retracted_at: datetime | None = None
+    feed_seq: int = 0  # the change sequence of its first or last changed version: its place in feeds
+
+    @property
+    def feed_key(self) -> tuple[int, date, int, str]:
+        """Where it stands in feed order (``output.feed_order``): later versions come later."""
+        return (self.feed_seq, self.issue_date, self.position, self.uid)
 
 
 @dataclass(frozen=True)

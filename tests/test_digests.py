@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.digests import build_digest, digest_window, select_sections, summary
+from digest.digests import back_issues, build_digest, digest_window, select_sections, summary
 from digest.types import Article, Entry, Section
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -95,7 +95,7 @@ def test_digest_keeps_only_entries_first_seen_in_the_half_open_window() -> None:
     assert (digest.day, digest.since, digest.until, digest.count) == (date(2024, 11, 27), SINCE, UNTIL, 2)
 
 
-def test_digest_groups_sections_in_paper_order_and_entries_in_page_order() -> None:
+def test_digest_groups_by_issue_then_sections_in_paper_order_and_entries_in_page_order() -> None:
     seen = SINCE + timedelta(hours=1)
     entries = [
         entry("v2", VIEWS, seen, 31),
@@ -104,15 +104,34 @@ def test_digest_groups_sections_in_paper_order_and_entries_in_page_order() -> No
         entry("v1", VIEWS, seen, 30),
         entry("n1", NEWS, seen, 1),
         entry("l2", LOCAL, seen, 21),
-        # An older issue seen late comes first: the paper's order is by issue date.
+        # An older issue seen late is grouped apart, after the day's own, its date shown.
         entry("old", VIEWS, seen, 99, issue=date(2024, 11, 26)),
     ]
     digest = build_digest(entries, date(2024, 11, 27), SINCE, UNTIL)
     assert [(s.slug, [e.uid for e in items]) for s, items in digest.groups] == [
-        ("zhong-guan", ["old", "v1", "v2"]),
         ("yao-wen", ["n1", "n2"]),
         ("she-hui-su-ping", ["l1", "l2"]),
+        ("zhong-guan", ["v1", "v2"]),
+        ("zhong-guan", ["old"]),
     ]
+    assert [s.name for s, _ in digest.groups][-1] == f"{VIEWS.name}（11月26日）"
+    assert digest.groups[2][0] == VIEWS  # the day's own issue: no date added
+
+
+def test_back_issues_are_left_out_of_the_digest_and_counted() -> None:
+    seen = SINCE + timedelta(hours=1)
+    entries = [
+        entry("today", NEWS, seen, 1),
+        entry("two-days", NEWS, seen, 2, issue=date(2024, 11, 25)),
+        entry("old-a", NEWS, seen, 3, issue=date(2023, 10, 18)),
+        entry("old-b", NEWS, seen, 4, issue=date(2023, 10, 18)),
+        entry("older", VIEWS, seen, 5, issue=date(2022, 7, 21)),
+    ]
+    day = date(2024, 11, 27)
+    digest = build_digest(entries, day, SINCE, UNTIL, backfill_days=2)
+    assert [e.uid for _, items in digest.groups for e in items] == ["today", "two-days"]
+    assert back_issues(entries, day, SINCE, UNTIL, 2) == (2, 3)
+    assert build_digest(entries, day, SINCE, UNTIL).count == 5  # no limit given: every issue
 
 
 def test_empty_digest_has_no_groups() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -29,16 +30,22 @@ def _links(root: object) -> dict[str, str]:
     return {ln.get("rel"): ln.get("href") for ln in root.findall(f"{ATOM}link")}  # type: ignore[attr-defined]
 
 
-def _story_entries(n: int, sections: tuple[str, ...] = ("要闻", "经济")) -> list[Entry]:
+def _story_entries(n: int, sections: tuple[str, ...] = ("要闻", "经济"), start: int = 0) -> list[Entry]:
+    """``n`` articles, each read on its own (its own change sequence) from a daily issue of its own,
+    the issue of the 1000th being 2024-11-27."""
     return [
-        make_entry(
-            f"第{i}条新闻标题",
-            f"这是第{i}条新闻的第一句话。第二句话补充细节。",
-            section=sections[i % len(sections)],
-            position=i,
-            seen=CLOCK + timedelta(minutes=i),
+        dataclasses.replace(
+            make_entry(
+                f"第{i}条新闻标题",
+                f"这是第{i}条新闻的第一句话。第二句话补充细节。",
+                section=sections[i % len(sections)],
+                day=date(2024, 11, 27) - timedelta(days=999 - i),
+                position=i,
+                seen=CLOCK + timedelta(minutes=i - start),
+            ),
+            feed_seq=i + 1,
         )
-        for i in range(n)
+        for i in range(start, start + n)
     ]
 
 
@@ -149,11 +156,10 @@ def test_history_walk_finds_every_article_exactly_once() -> None:
     total = 2 * ARCHIVE_PAGE_SIZE + 30
     entries = _story_entries(total, ("要闻",))
     feeds = _feeds(build_plan(entries, [], make_config(size=10)))
-    # 220 archived: two full pages and an open one of 20 that has not earned a number yet.
+    # Two full pages; the 30 left are all in the subscription document: no page still filling.
     assert {p for p in feeds if p.startswith("feeds/archive/all/")} == {
         "feeds/archive/all/1.atom",
         "feeds/archive/all/2.atom",
-        "feeds/archive/all/open.atom",
     }
 
     seen: list[str] = []
@@ -171,40 +177,52 @@ def test_history_walk_finds_every_article_exactly_once() -> None:
     assert len(seen) == len(set(seen))
     assert seen[0] == entries[-1].tag and seen[-1] == entries[0].tag  # newest first, back to the first
 
-    assert "prev-archive" not in _links(parse(feeds["feeds/archive/all/1.atom"]))
-    assert (
-        _links(parse(feeds["feeds/archive/all/open.atom"]))["prev-archive"]
-        == BASE + "feeds/archive/all/2.atom"
-    )
-    # No next-archive: it would change a full page's bytes when the page after it fills.
-    assert not any("next-archive" in _links(parse(data)) for data in feeds.values())
+    first, second = (_links(parse(feeds[f"feeds/archive/all/{n}.atom"])) for n in (1, 2))
+    assert "prev-archive" not in first and first["next-archive"] == BASE + "feeds/archive/all/2.atom"
+    assert second["prev-archive"] == BASE + "feeds/archive/all/1.atom"
+    # The page after the newest full one: named already, so this page's bytes never change.
+    assert second["next-archive"] == BASE + "feeds/archive/all/3.atom"
+    assert b"<generator>digest</generator>" in feeds["feeds/archive/all/1.atom"]  # no version in it
 
 
 def test_full_archive_pages_never_change_as_entries_arrive() -> None:
     config = make_config(size=10)
     entries = _story_entries(ARCHIVE_PAGE_SIZE + 25, ("要闻",))
     before = _feeds(build_plan(entries, [], config))
-    more = entries + [
-        make_entry(f"新到的第{i}条", section="要闻", position=i, seen=CLOCK + timedelta(days=1, minutes=i))
-        for i in range(7)
-    ]
+    more = entries + _story_entries(7, ("要闻",), start=len(entries))
     after = _feeds(build_plan(more, [], config))
     assert after["feeds/archive/all/1.atom"] == before["feeds/archive/all/1.atom"]
-    assert (
-        after["feeds/archive/all/open.atom"] != before["feeds/archive/all/open.atom"]
-    )  # the open page grows
     assert after["feeds/all.atom"] != before["feeds/all.atom"]
-    assert "feeds/archive/all/2.atom" not in after
+    assert "feeds/archive/all/2.atom" not in after and "feeds/archive/all/open.atom" not in after
+    assert len(_entry_ids(parse(after["feeds/all.atom"]))) == 32
 
-    # Once the open page fills it becomes page 2, for good; the next open page starts empty-handed.
-    filled = more + [
-        make_entry(f"再来的第{i}条", section="要闻", position=i, seen=CLOCK + timedelta(days=2, minutes=i))
-        for i in range(ARCHIVE_PAGE_SIZE - 22 + 3)
-    ]
+    # Once a hundred more than the subscription document needs are there, they become page 2, for good.
+    filled = more + _story_entries(ARCHIVE_PAGE_SIZE - 22 + 3, ("要闻",), start=len(more))
     last = _feeds(build_plan(filled, [], config))
     assert last["feeds/archive/all/1.atom"] == before["feeds/archive/all/1.atom"]
     assert len(_entry_ids(parse(last["feeds/archive/all/2.atom"]))) == ARCHIVE_PAGE_SIZE
-    assert len(_entry_ids(parse(last["feeds/archive/all/open.atom"]))) == 3
+    assert len(_entry_ids(parse(last["feeds/all.atom"]))) == 13
+
+
+def test_the_subscription_document_holds_the_whole_newest_issue_in_paper_order() -> None:
+    older = _story_entries(120, ("要闻",))
+    issue = [
+        dataclasses.replace(
+            make_entry(
+                f"今天第{page}版第{n}篇", section="要闻", day=date(2024, 11, 27), position=page * 1000 + n
+            ),
+            feed_seq=500,
+        )
+        for page in range(1, 11)
+        for n in range(9)
+    ]
+    feeds = _feeds(build_plan(older + issue, [], make_config(size=50)))
+    titles = [e.findtext(f"{ATOM}title") for e in parse(feeds["feeds/all.atom"]).findall(f"{ATOM}entry")]
+    assert titles[:90] == [f"今天第{page}版第{n}篇" for page in range(1, 11) for n in range(9)]
+    # The 120 older ones fill one page; the other 20 wait in the subscription document.
+    assert (
+        len(titles) == 110 and "feeds/archive/all/1.atom" in feeds and "feeds/archive/all/2.atom" not in feeds
+    )
 
 
 def test_build_is_deterministic_and_an_empty_store_still_gives_valid_feeds() -> None:
@@ -217,7 +235,7 @@ def test_build_is_deterministic_and_an_empty_store_still_gives_valid_feeds() -> 
 
 
 def test_digest_feed_lists_each_day_once_with_links_to_articles() -> None:
-    entries = _story_entries(3)
+    entries = _story_entries(3, ("经济", "要闻"), start=997)
     groups = ((entries[0].section, (entries[0], entries[2])), (entries[1].section, (entries[1],)))
     first = Digest(date(2024, 11, 27), CLOCK - timedelta(days=1), CLOCK, groups[:1])
     remade = Digest(date(2024, 11, 27), CLOCK - timedelta(days=1), CLOCK + timedelta(hours=1), groups)

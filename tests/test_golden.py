@@ -112,7 +112,8 @@ def _run(tmp_path: Path, pages: Path, database_url: str, **settings: object) -> 
     outbox = tmp_path / "outbox"
     with Store.open(config.database_url) as store:
         assert ingest(config, store, INGESTED).failed == 0
-        one_section = min(entry.section.slug for entry in store.entries())
+        # A section of the newest issue: older issues are back issues, never mailed.
+        one_section = min(entry.section.slug for entry in store.latest_issue())
         store.add_subscriber(Subscriber("all@example.org", (), True, INGESTED))
         store.add_subscriber(Subscriber("one@example.org", (one_section,), True, INGESTED))
         result = run_digest(config, store, OutboxMailer(outbox / "digest"), NOW)

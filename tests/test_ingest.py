@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -14,18 +14,9 @@ import pytest
 from digest import ingest as ingest_module
 from digest import workers
 from digest.config import Config
-from digest.conventions import Conventions
-from digest.ingest import (
-    _decode_and_parse,
-    date_from_datelines,
-    date_from_name,
-    ingest,
-    issue_date,
-    page_number,
-    scan,
-)
+from digest.ingest import Parsed, _decode_and_parse, ingest, scan
 from digest.store import Store
-from digest.types import Article, Page
+from digest.types import Article
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE = "● 要闻\n\n# 示例标题一\n\n第一篇的正文。\n\n# 示例标题二\n\n第二篇的正文。\n"
@@ -39,45 +30,6 @@ def put(folder: Path, name: str, text: str | bytes) -> Path:
     else:
         path.write_bytes(text)
     return path
-
-
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("2024-11-27_01.txt", date(2024, 11, 27)),
-        ("pages/20241127/a.txt", date(2024, 11, 27)),
-        ("2024.02.29-3.txt", date(2024, 2, 29)),
-        ("2023-02-29_01.txt", None),
-        ("000_890c401dd53d27b3.txt", None),
-        ("page120241127x.txt", None),
-    ],
-)
-def test_date_from_name(name: str, expected: date | None) -> None:
-    assert date_from_name(name) == expected
-
-
-def test_dateline_year_is_the_latest_not_after_the_file() -> None:
-    articles = [
-        Article("a", "x", date="12-30"),
-        Article("b", "y", date="12-30"),
-        Article("c", "z", date="01-02"),
-    ]
-    assert date_from_datelines(articles, date(2025, 1, 3)) == date(2024, 12, 30)
-    assert date_from_datelines(articles, date(2024, 12, 31)) == date(2024, 12, 30)
-    assert date_from_datelines([Article("a", "x", date="02-29")], date(2025, 3, 1)) == date(2024, 2, 29)
-    assert date_from_datelines([Article("a", "x")], date(2025, 3, 1)) is None
-
-
-def test_issue_date_falls_back_to_the_local_mtime_date() -> None:
-    evening = datetime(2024, 11, 27, 17, 0, tzinfo=UTC)  # 01:00 on the 28th in Shanghai
-    assert issue_date("page.txt", [], evening, SHANGHAI) == date(2024, 11, 28)
-    # Exported the evening before: a dateline one day ahead of the file is accepted.
-    assert issue_date("p.txt", [Article("a", "x", date="11-29")], evening, SHANGHAI) == date(2024, 11, 29)
-
-
-def test_page_number() -> None:
-    assert page_number("2024-11-27_03.txt") == 3
-    assert page_number("a/b.txt") == 0
 
 
 def test_scan_skips_hidden_and_temporary_files(tmp_path: Path) -> None:
@@ -169,15 +121,15 @@ def test_seed_pages_ingest(config: Config, store: Store, now: datetime, seeds: P
 
 # Worker processes of a large ingest: module-level stand-ins for the parse function, so a worker
 # process can find them by name.  They learn where to report through the environment it inherits.
-def _parse_noting_the_process(name: str, data: bytes, conventions: Conventions) -> Page | str:
+def _parse_noting_the_process(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | str:
     Path(os.environ["DIGEST_TEST_PIDS"], str(os.getpid())).touch()
-    return _decode_and_parse(name, data, conventions)
+    return _decode_and_parse(name, data, mtime, config)
 
 
-def _parse_dying_in_a_worker(name: str, data: bytes, conventions: Conventions) -> Page | str:
+def _parse_dying_in_a_worker(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | str:
     if os.getpid() != int(os.environ["DIGEST_TEST_PARENT"]):
         os._exit(1)  # as if the kernel killed it for memory
-    return _decode_and_parse(name, data, conventions)
+    return _decode_and_parse(name, data, mtime, config)
 
 
 def _pages_of_many_files(config: Config, seeds: Path) -> None:

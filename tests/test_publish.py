@@ -7,7 +7,7 @@ import os
 import re
 import shutil
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +21,6 @@ from digest import publish as publish_module
 from digest import staging, workers
 from digest.config import Config
 from digest.errors import PublishError
-from digest.feeds import ARCHIVE_PAGE_SIZE
 from digest.publish import PublishReport, build_plan, publish, publish_store
 from digest.server import create_app
 from digest.staging import Committed, Stager
@@ -198,17 +197,31 @@ def _expected(store: Store, config: Config) -> dict[str, bytes]:
     return build_plan(store.entries(), digests, config)
 
 
+def _issues(first: int, days: int, per_day: int = 10) -> list[list[Entry]]:
+    """Daily issues of ``per_day`` articles each (sections alternating), one list per day."""
+    return [
+        [_article(first + d * per_day + n, ("要闻", "经济")[n % 2], day=d - days) for n in range(per_day)]
+        for d in range(days)
+    ]
+
+
 def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
     store: Store, tmp_path: Path
 ) -> None:
     config = make_config(size=5)
     out = tmp_path / "output"
-    store.upsert_entries([_article(i, ("要闻", "经济")[i % 2]) for i in range(230)])
+    for issue in _issues(0, 23):  # read a day at a time, as a paper arrives
+        store.upsert_entries(issue)
     first = publish_store(store, config, out)
     assert first.full and _on_disk(out) == _expected(store, config)
-    # 225 archived in "all": pages 1 and 2 are full, 25 wait in the open page.
-    pages = {p for p in first.written if p.startswith("feeds/archive/all/")}
-    assert pages == {"feeds/archive/all/1.atom", "feeds/archive/all/2.atom", "feeds/archive/all/open.atom"}
+    # 230 in "all": pages 1 and 2 are full and frozen, the other 30 are in the subscription document.
+    pages = {p for p in first.written if p.startswith("feeds/archive/")}
+    assert pages == {
+        "feeds/archive/all/1.atom",
+        "feeds/archive/all/2.atom",
+        "feeds/archive/yao-wen/1.atom",
+        "feeds/archive/jing-ji/1.atom",
+    }
 
     before = _snapshot(out)
     newcomer = _article(1000, "要闻", day=1)
@@ -220,57 +233,65 @@ def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
         "index.html",
         "sections/yao-wen.html",
         "feeds/all.atom",
-        "feeds/archive/all/open.atom",
         "feeds/yao-wen.atom",
-        "feeds/archive/yao-wen/open.atom",
     }
     assert sorted(report.changed_feeds) == [BASE + "feeds/all.atom", BASE + "feeds/yao-wen.atom"]
+
+    # Enough new issues to fill a page: it becomes page 3 of "all"; pages 1 and 2 stay as they were.
+    for issue in _issues(2000, 8):
+        store.upsert_entries([replace(e, issue_date=e.issue_date + timedelta(days=10)) for e in issue])
+    report = publish_store(store, config, out)
+    assert not report.full and _on_disk(out) == _expected(store, config)
+    assert "feeds/archive/all/3.atom" in report.written
     full_pages = [p for p in before if re.fullmatch(r"feeds/archive/[a-z-]+/\d+\.atom", p)]
     assert full_pages and all(_snapshot(out)[p] == before[p] for p in full_pages)  # never rewritten
 
-    # A corrected article deep in the archive: its page, its archive pages, nothing that merely lists it.
-    old = _article(3, "经济")
-    fixed = replace(
-        old, article=replace(old.article, body="更正后的正文。"), updated=CLOCK + timedelta(days=2)
-    )
-    store.upsert_entries([fixed])
-    report = publish_store(store, config, out)
-    assert not report.full and _on_disk(out) == _expected(store, config)
-    assert set(report.written) == {
-        f"articles/{old.issue_date}/{old.uid}.html",
-        "feeds/archive/all/1.atom",
-        "feeds/archive/jing-ji/1.atom",
-    }
-    assert report.changed_feeds == ()
-
-    # Enough new articles to fill the open page: it becomes page 3 and a new open page starts.
-    store.upsert_entries([_article(2000 + i, "要闻", day=2) for i in range(80)])
-    report = publish_store(store, config, out)
-    assert not report.full and _on_disk(out) == _expected(store, config)
-    assert "feeds/archive/all/3.atom" in report.written and "feeds/archive/all/1.atom" not in report.written
-
     # A digest: its page, the digest list and the digest feed; no article page.
-    since = CLOCK - timedelta(days=1)
+    since = CLOCK - timedelta(days=30)
     until = CLOCK + timedelta(hours=1)
     count = len(store.entries_first_seen(since, until))
     store.save_digest(DigestRecord(CLOCK.date(), since, until, until, count))
     report = publish_store(store, config, out)
     assert not report.full and _on_disk(out) == _expected(store, config)
     assert set(report.written) == {"digests/2024-11-27.html", "digests/index.html", "feeds/digests.atom"}
-
     assert publish_store(store, config, out) == PublishReport((), 0, (), (), False)
+
+    # A corrected article deep in the archive: its page, and its new version at the head of the
+    # subscription documents (RFC 5005 §4.1); the full archive page that holds the old one stays.
+    frozen = {p: data for p, (data, _) in _snapshot(out).items() if p.startswith("feeds/archive/")}
+    old = _article(3, "经济", day=-23)
+    fixed = replace(
+        old, article=replace(old.article, body="更正后的正文。"), updated=CLOCK + timedelta(days=2)
+    )
+    store.upsert_entries([fixed], CLOCK + timedelta(days=2))
+    report = publish_store(store, config, out)
+    assert not report.full
+    assert set(report.written) == {
+        f"articles/{old.issue_date}/{old.uid}.html",
+        "feeds/all.atom",
+        "feeds/jing-ji.atom",
+    }
+    for feed in ("all", "jing-ji"):
+        head = parse((out / f"feeds/{feed}.atom").read_bytes()).find(f"{ATOM}entry")
+        assert head.findtext(f"{ATOM}id") == old.tag and "更正后的正文" in head.findtext(f"{ATOM}content")
+    assert {p: data for p, (data, _) in _snapshot(out).items() if p.startswith("feeds/archive/")} == frozen
+    # A full rebuild (an upgrade, a new template) leaves the frozen pages and draws the rest the same.
+    shown = _on_disk(out)
+    assert publish_store(store, config, out, full=True).full and _on_disk(out) == shown
     for path in out.rglob("*.atom"):
         check_atom(path.read_bytes())
 
 
-def test_full_archive_pages_are_cached_forever_and_the_open_page_briefly(tmp_path: Path) -> None:
+def test_full_archive_pages_are_cached_forever_and_the_subscription_document_briefly(tmp_path: Path) -> None:
     out = tmp_path / "output"
-    publish([_article(i) for i in range(ARCHIVE_PAGE_SIZE + 20)], [], make_config(size=10), out)
+    entries = [e for issue in _issues(0, 13) for e in issue]
+    publish(entries, [], make_config(size=10), out)
     with serving(create_app(out)) as url, httpx.Client(base_url=url, timeout=10) as client:
         full = client.get("/feeds/archive/all/1.atom")
         assert full.status_code == 200 and "immutable" in full.headers["cache-control"]
-        filling = client.get("/feeds/archive/all/open.atom")
-        assert filling.status_code == 200 and filling.headers["cache-control"] == "public, max-age=300"
+        live = client.get("/feeds/all.atom")
+        assert live.status_code == 200 and live.headers["cache-control"] == "public, max-age=300"
+        assert client.get("/feeds/archive/all/open.atom").status_code == 404
 
 
 def test_what_forces_a_full_rebuild(store: Store, tmp_path: Path) -> None:
@@ -323,20 +344,20 @@ def test_a_writer_committing_mid_publish_is_published_next_time_and_nothing_shif
     publish_store(store, config, out)
     store.upsert_entries([_article(500, day=1)])
     late = _article(501, day=1)
-    reads = {"feed_window": 0}
-    window = Store.feed_window
+    reads = {"feed_stream": 0}
+    stream = Store.feed_stream
 
-    def writer_strikes(self: Store, *args: object, **kwargs: object) -> list[Entry]:
-        reads["feed_window"] += 1
-        if reads["feed_window"] == 1:
+    def writer_strikes(self: Store, *args: object, **kwargs: object) -> Iterator[Entry]:
+        reads["feed_stream"] += 1
+        if reads["feed_stream"] == 1:
             with Store.open(store.url) as other:  # its own connections, like a second process
                 other.upsert_entries([late])
-        return window(self, *args, **kwargs)  # type: ignore[arg-type]
+        return stream(self, *args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Store, "feed_window", writer_strikes)
+    monkeypatch.setattr(Store, "feed_stream", writer_strikes)
     first = publish_store(store, config, out)
     monkeypatch.undo()
-    assert not first.full and reads["feed_window"] > 1
+    assert not first.full and reads["feed_stream"] > 1
     assert f"articles/{late.issue_date}/{late.uid}.html" not in first.written
     all_feed = (out / "feeds/all.atom").read_bytes()
     assert late.tag.encode() not in all_feed and _article(500, day=1).tag.encode() in all_feed

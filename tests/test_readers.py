@@ -5,7 +5,9 @@ gets its own configuration, cache and home folder in ``tmp_path``.  Three
 moments matter to a subscriber: the first fetch holds every seed article
 with its Chinese headline; a new page brings exactly its new articles, none
 twice; a republish with nothing new brings nothing and marks nothing new
-again.  (CI installs both readers: see ``.ci/run``.)
+again.  And two a newsroom causes: a corrected headline shows in place (no
+second item, no second mail), and a page saved again another day brings
+nothing.  (CI installs both readers: see ``.ci/run``.)
 """
 
 from __future__ import annotations
@@ -219,3 +221,49 @@ def test_rss2email_mails_each_article_once(paper: Paper, tmp_path: Path) -> None
         paper.republish()
         r2e("run")
         assert len(sink.messages) == sent  # never a repeat
+
+
+def _fix_headline_and_resave(paper: Paper) -> tuple[str, str]:
+    """A corrected headline in one page, then another page saved again a day later with CRLF line
+    ends; returns the id of the corrected article and its new headline."""
+    page = paper.config.paths.source / "002_963b85495dc4bc2e.txt"
+    text = page.read_text(encoding="utf-8")
+    assert "联合开展" in text
+    page.write_text(text.replace("联合开展", "联合举办", 1), encoding="utf-8")
+    later = INGESTED + timedelta(days=1)
+    ingest(paper.config, paper.store, later)
+    run_publish(paper.config, paper.store)
+    fixed = next(e for e in paper.store.entries() if "联合举办" in (e.article.title or ""))
+    other = paper.config.paths.source / "004_315bd2009427f1c6.txt"
+    other.write_bytes(other.read_bytes().replace(b"\n", b"\r\n"))
+    next_day = (later + timedelta(days=1)).timestamp()
+    os.utime(other, (next_day, next_day))
+    ingest(paper.config, paper.store, later + timedelta(days=1))
+    run_publish(paper.config, paper.store)
+    return fixed.tag, present(fixed, paper.config.tz).headline
+
+
+def test_newsboat_shows_a_fixed_headline_in_place_and_a_resave_adds_nothing(
+    paper: Paper, tmp_path: Path
+) -> None:
+    reader = Newsboat(tmp_path / "newsboat", [f"{paper.url}/feeds/all.atom"])
+    reader.reload()
+    count = len(reader.items())
+    reader.mark_all_read()
+    tag, headline = _fix_headline_and_resave(paper)
+    reader.reload()
+    held = reader.items()
+    assert len(held) == len({guid for guid, _, _ in held}) == count  # no duplicate item
+    assert {guid: title for guid, title, _ in held}[tag] == headline  # the fix shown in place
+    assert "联合开展" not in " ".join(title for _, title, _ in held)
+
+
+def test_rss2email_mails_no_second_copy_after_a_fix_or_a_resave(paper: Paper, tmp_path: Path) -> None:
+    with SmtpSink() as sink:
+        r2e = Rss2Email(tmp_path / "r2e", sink)
+        r2e("add", "paper", f"{paper.url}/feeds/all.atom")
+        r2e("run")
+        sent = len(sink.messages)
+        _fix_headline_and_resave(paper)
+        r2e("run")
+        assert len(sink.messages) == sent  # one id, one mail
