@@ -46,6 +46,7 @@ from digest.textnorm import (
     ends_open,
     ends_sentence,
     fix_vertical_quotes,
+    full_width_punctuation,
     has_cjk,
     join_vertical,
     join_wrapped,
@@ -912,11 +913,11 @@ def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | No
 
 
 def _clean_title(text: str) -> str:
-    return fix_vertical_quotes(squeeze_spaces(_BULLET.sub("", text))).strip()
+    return full_width_punctuation(fix_vertical_quotes(squeeze_spaces(_BULLET.sub("", text)))).strip()
 
 
 def _clean_para(text: str) -> str:
-    return fix_vertical_quotes(squeeze_spaces(text)).strip()
+    return full_width_punctuation(fix_vertical_quotes(squeeze_spaces(text))).strip()
 
 
 def _with_kind(article: Article, labels: int) -> Article:
