@@ -38,6 +38,8 @@ _JUMP = re.compile(
 )
 
 _MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts with
+_SENTENCE_MARKS = frozenset("。！？!?…”’，,、；;：:")
+_DATELINE_REACH = 40  # characters: outlet, place and date come before the dateline's word
 _TAIL = 72  # characters at the end of a paragraph a closing credit may take, with its brackets
 
 
@@ -218,6 +220,9 @@ def parse_dateline(text: str, conv: Conventions = MAINLAND, issue: date | None =
     merely starts with a word ending in 电 or 讯 is not taken for one.  A
     day-only date (``本报合肥18日电``) takes its month from ``issue`` when given.
     """
+    head = text[:_DATELINE_REACH]
+    if not any(word in head for word in conv.dateline_words):
+        return None  # the cheap test first: most paragraphs are no dateline
     match = conv.dateline.match(text)
     if not match:
         return None
@@ -263,6 +268,8 @@ def trailing_credit(text: str, conv: Conventions = MAINLAND) -> tuple[str, tuple
     set apart by single spaces: one bare word after a sentence is more likely
     the sentence's own.
     """
+    if not text or text[-1] in _SENTENCE_MARKS:
+        return None  # most paragraphs end on their own words
     # Only the end of a paragraph can hold its credit: search there, not the whole text.
     cut = max(0, len(text) - _TAIL)
     tail = text[cut:]

@@ -356,7 +356,10 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
         return _Line(head, T.SECTION, lines=[text])
     if len(text) <= _MAX_HEADING and _FURNITURE.search(text) and not ends_sentence(text):
         return _Line(text, T.NOISE)
-    if is_editor_line(text, conv):
+    # Most lines of a page are prose: the byline grammar is tried only on short lines that
+    # carry a credit's word or mark.
+    credit_like = len(text) <= _CREDIT_LINE * 2 and conv.credit_hint.search(text) is not None
+    if credit_like and is_editor_line(text, conv):
         return _Line(text, T.NOISE)
     dateline = parse_dateline(text, conv, issue)
     if dateline:
@@ -367,9 +370,9 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
     paren = paren_names(text, conv)
     if paren:
         return _Line(text, T.PAREN, credits=paren)
-    if credit_roles_only(text, conv):
+    if credit_like and credit_roles_only(text, conv):
         return _Line(text, T.BYLINE)
-    if is_byline(text, conv):
+    if credit_like and is_byline(text, conv):
         credits = parse_credits(text, conv) or ()
         # A photographer's credit closes the picture story it stands under; so does any credit
         # printed after the names it marks (X 文/图, X 报道).
@@ -841,11 +844,10 @@ def _assemble(
             assert cur is not None
             cur.add_dateline(line)
         else:
-            roundup = cur is not None and any(
-                (t or "").endswith(conv.roundups) for t in (section, *cur.title_lines[-1:])
-            )
+            heads = (section, *cur.title_lines) if cur is not None else ()
             brief = _BRIEF.match(line.text) is not None and (
-                roundup or trailing_credit(line.text, conv) is not None
+                any((t or "").endswith(conv.roundups) for t in heads)
+                or trailing_credit(line.text, conv) is not None
             )
             if brief and cur is not None and not cur.has_body() and len(cur.title_lines) == 1:
                 # A roundup of briefs (△ item (X), △ item (Y)): its heading is their column.
