@@ -21,7 +21,8 @@ _NAME = re.compile(f"^(?:[{CJK}]{{2,6}}|[{CJK}]{{1,8}}(?:[·•][{CJK}]{{1,8}})+
 _GLUED_NAME = re.compile(f"^[{CJK}]{{2,4}}$")
 # One name padded to the width of three characters: 梁 正, 李 涛.
 _PADDED = re.compile(f"^[{CJK}] [{CJK}]$")
-_LEAD_MARK = re.compile(r"^[□■◆◇●○▲△★☆]\s*")
+# The marks that lead a byline, a list item or a brief (□ 本报记者 X, ■ 市图书馆…).
+BULLET = re.compile(r"^[■□●○◆◇▲△★☆•]\s*")
 _BRACKETED = re.compile(r"^[（(](.*)[）)]$")
 # A credit holds names, roles and marks: never digits, sentence ends or quotation marks.
 _NOT_CREDIT = re.compile(r"[0-9０-９。！？!?“”\"《》…%]")
@@ -85,7 +86,7 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
     """
     if len(text) > _MAX_BYLINE + 8:
         return None  # prose: the cheap test first, most lines of a page end here
-    text = _LEAD_MARK.sub("", text.strip())
+    text = BULLET.sub("", text.strip())
     bracketed = _BRACKETED.match(text)
     if bracketed:
         text = bracketed.group(1).strip()
@@ -190,7 +191,7 @@ def credit_roles_only(text: str, conv: Conventions = MAINLAND) -> bool:
     """True for a byline that names roles but no one yet (``□本报记者``), as in vertical print."""
     if len(text) > _MAX_BYLINE:
         return False
-    text = _LEAD_MARK.sub("", text.strip())
+    text = BULLET.sub("", text.strip())
     return bool(text) and all(conv.role_only.match(t) for t in text.split())
 
 

@@ -26,6 +26,7 @@ from datetime import date
 from enum import Enum, auto
 
 from digest.bylines import (
+    BULLET,
     Dateline,
     credit_roles_only,
     find_jumps,
@@ -58,12 +59,10 @@ from digest.types import Article, Credit, Kind, Page
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
 _BRACKET_SECTION = re.compile(r"^【\s*([^【】\s]{1,12})\s*】$")
-_BRIEF = re.compile(r"^[△▲■□◆◇●○★☆]")  # an item of a roundup of briefs
 _FOLIO = re.compile(f"第\\s*[0-9A-Za-z０-９]+\\s*版\\s*[：:]?\\s*([{CJK}·]{{2,10}})\\s*$")
 _FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
 _EXCLAIMED = re.compile(r"[！？!?][”’」』\"']*$")
-_BULLET = re.compile(r"^[■□●◆◇▲△★☆•]\s*")
 _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
 _QA_LABEL = re.compile(r"^(?:问|答|记者)[:：]")
@@ -180,7 +179,7 @@ def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
 
 def _starts_new_line(line: str, conv: Conventions) -> bool:
     return bool(
-        _BULLET.match(line)
+        BULLET.match(line)
         or _MD_HEADING.match(line)
         or parse_dateline(line.replace("**", ""), conv)
         or _running_head(line)
@@ -399,7 +398,7 @@ def _is_candidate(text: str, alone: bool = False) -> bool:
         and not (_ends_statement(bare) if alone else ends_sentence(bare))
         and not ends_open(bare)
         and not re.search(r"[。；;]", bare)
-        and not _BULLET.match(bare)
+        and not BULLET.match(bare)
     )
 
 
@@ -697,7 +696,7 @@ class _Builder:
     def add_para(self, text: str, label: bool = False) -> None:
         text, jumps = find_jumps(text)
         self.jumps.extend(jumps)
-        text = _BULLET.sub("", text).strip()
+        text = BULLET.sub("", text).strip()
         if not text:
             return
         self.labels += label
@@ -845,7 +844,7 @@ def _assemble(
             cur.add_dateline(line)
         else:
             heads = (section, *cur.title_lines) if cur is not None else ()
-            brief = _BRIEF.match(line.text) is not None and (
+            brief = BULLET.match(line.text) is not None and (  # an item of a roundup of briefs
                 any((t or "").endswith(conv.roundups) for t in heads)
                 or trailing_credit(line.text, conv) is not None
             )
@@ -915,7 +914,7 @@ def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | No
 
 
 def _clean_title(text: str) -> str:
-    return full_width_punctuation(fix_vertical_quotes(squeeze_spaces(_BULLET.sub("", text)))).strip()
+    return full_width_punctuation(fix_vertical_quotes(squeeze_spaces(BULLET.sub("", text)))).strip()
 
 
 def _clean_para(text: str) -> str:
