@@ -167,8 +167,8 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
 
 
 def photographed(credit: Credit) -> bool:
-    """True when the credit is for photographs (X 摄, 摄影报道, 摄影记者, 记者 X 摄)."""
-    return any(word.startswith("摄") for word in credit.role.split())
+    """True when the credit is for photographs (X 摄, 摄影报道, 摄影记者, 记者 X 摄, 拍摄者)."""
+    return "摄" in credit.role
 
 
 def _marked(credit: Credit, mark: str) -> Credit:

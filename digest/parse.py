@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -65,7 +66,8 @@ _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a
 _EXCLAIMED = re.compile(r"[！？!?][”’」』\"']*$")
 _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
-_QA_LABEL = re.compile(r"^(?:问|答|记者)[:：]")
+_QA_LABEL = re.compile(r"^(?:问|答|记者|主持人|[QAＱＡ])\s*[:：]")
+_SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speaker when the name recurs
 _PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
 _DOUBLED = re.compile(r"(\S{2,})\1")  # cheap test before the exact measure of a running head
 _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
@@ -127,6 +129,7 @@ class _Line:
     dateline: Dateline | None = None
     credits: tuple[Credit, ...] = ()
     lines: list[str] = field(default_factory=list)  # a heading group's lines
+    speaker: str = ""  # the name a paragraph opens with (王惠贞：…)
     gap: int = 0  # blank lines before it (a wide gap parts articles)
     alone: bool = False  # a block of its own, blank lines on both sides
 
@@ -379,7 +382,8 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
         return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
     if _is_candidate(text, alone and not label):
         return _Line(text, T.CANDIDATE, lines=[text])
-    return _Line(text, T.PARA, label=label)
+    speaker = _SPEAKER.match(text)
+    return _Line(text, T.PARA, label=label, speaker=speaker.group(1) if speaker else "")
 
 
 def _is_candidate(text: str, alone: bool = False) -> bool:
@@ -668,6 +672,7 @@ class _Builder:
     place: str | None = None
     dateline: str | None = None
     labels: int = 0
+    speakers: Counter[str] = field(default_factory=Counter)  # names paragraphs open with
     closed: bool = False  # its headline has been printed below it: what follows is another article
     ended: bool = False  # a credit closed its text: a paragraph after it is another article's
     crossheads: set[int] = field(default_factory=set)  # paragraphs nothing is joined onto
@@ -747,7 +752,9 @@ class _Builder:
             notes=tuple(_clean_para(n) for n in self.notes),
             jumps=tuple(dict.fromkeys(self.jumps)),
         )
-        return _with_kind(article, self.labels)
+        # An interview: question-and-answer labels, or speakers who take the floor again.
+        turns = self.labels + sum(n for n in self.speakers.values() if n >= 2)
+        return _with_kind(article, turns)
 
 
 def _page_name(lines: list[_Line], conv: Conventions) -> str | None:
@@ -862,6 +869,8 @@ def _assemble(
                 start()
             assert cur is not None
             cur.add_para(line.text, line.label)
+            if line.speaker:
+                cur.speakers[line.speaker] += 1
     if pending_notes:
         (cur or start()).notes.extend(pending_notes)
     kept = _fold_orphans(built)

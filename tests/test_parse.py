@@ -320,3 +320,23 @@ def test_a_day_only_dateline_has_no_date_without_the_issue() -> None:
 )
 def test_half_width_punctuation_touching_chinese_becomes_full_width(text: str, repaired: str) -> None:
     assert full_width_punctuation(text) == repaired
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        "Q：为什么开夜校？\n\nA：晚上才有空。\n\nQ：效果怎么样？\n\nA：不少人开了网店。",
+        "记者：为什么开夜校？\n\n甲乙丙：晚上才有空。\n\n记者：效果怎么样？\n\n甲乙丙：不少人开了网店。",
+        "主持人：为什么开夜校？\n\n甲乙丙：晚上才有空。\n\n主持人：效果怎么样？\n\n甲乙丙：不少人开了网店。",
+    ],
+)
+def test_labelled_turns_make_an_interview_and_keep_their_labels(turns: str) -> None:
+    article = only(f"乡村夜校火了\n\n{turns}\n")
+    assert article.kind is Kind.INTERVIEW
+    assert article.body.count("\n\n") == 3 and article.body.split("\n\n")[1].endswith("晚上才有空。")
+    assert article.body.split("\n\n")[1][:2] in ("A：", "甲乙")
+
+
+def test_labelled_fields_said_once_are_no_interview() -> None:
+    article = only("街头一景\n\n时间：3月6日上午\n\n地点：桥下\n\n有市民反映，桥下的餐棚无人打理。")
+    assert article.kind is not Kind.INTERVIEW
