@@ -325,6 +325,15 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
             and _headline_shaped(before.text)
         ):
             before.kind, before.lines = T.CANDIDATE, [before.text]
+    for before, byline, after in zip(out, out[1:], [*out[2:], None], strict=False):
+        # A byline under finished text and over a headline (or the page's end) signs the text.
+        if (
+            byline.kind is T.BYLINE
+            and before.kind is T.PARA
+            and ends_sentence(before.text)
+            and (after is None or after.kind in (T.CANDIDATE, T.HEADING, T.SECTION))
+        ):
+            byline.kind = T.CREDIT
     return out
 
 
@@ -544,7 +553,7 @@ def _headline_evidence(
     if _PHRASES.search(bare):
         score += 2
     if "“" in bare and "”" in bare:
-        score += 1
+        score += 2 if bare.startswith("“") and bare.endswith("”") else 1  # a quotation as headline
     if nxt is not None and (nxt.text.startswith(("图为", "图片为", "图中")) or _LEAD_START.match(nxt.text)):
         score += 1
     if any(x.kind is T.CREDIT for x in following[:1]):
@@ -830,8 +839,13 @@ def _assemble(
             (cur if cur is not None and (opening or closing) else start()).credits.extend(line.credits)
         elif line.kind in (T.CREDIT, T.PAREN):
             (cur or start()).credits.extend(line.credits)
-            if line.kind is T.PAREN and cur is not None:
-                cur.ended = True  # (X) after the text closes the story
+            # A credit after the text closes the story; a photographer's may be followed by more
+            # captions of the same pictures.
+            signed = cur is not None and cur.has_body() and not cur.only_captions()
+            if cur is not None and (
+                line.kind is T.PAREN or (signed and not any(photographed(c) for c in line.credits))
+            ):
+                cur.ended = True
         elif line.kind is T.CROSSHEAD:
             open_one = cur is not None and not cur.closed and not cur.ended
             (cur if cur is not None and open_one else start()).add_crosshead(line.text)

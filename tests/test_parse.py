@@ -340,3 +340,19 @@ def test_labelled_turns_make_an_interview_and_keep_their_labels(turns: str) -> N
 def test_labelled_fields_said_once_are_no_interview() -> None:
     article = only("街头一景\n\n时间：3月6日上午\n\n地点：桥下\n\n有市民反映，桥下的餐棚无人打理。")
     assert article.kind is not Kind.INTERVIEW
+
+
+def test_a_byline_after_the_text_signs_it_and_the_next_headline_opens_another() -> None:
+    page = parse_page(
+        "城市新闻\n\n地铁三号线明年通车\n\n——全线车站主体完工\n\n记者获悉，三号线车站主体已完工。\n\n"
+        "三号线串联老城区和高新区。\n\n记者 甲乙丙\n\n“家门口的公园又变美了”\n\n"
+        "城西公园改造后重新开放。\n\n（记者 丁戊）\n\n天气转暖，踏青正当时\n\n本周我市气温回升。\n"
+    )
+    metro, park, spring = page.articles
+    assert (metro.title, metro.subtitle) == ("地铁三号线明年通车", "——全线车站主体完工")
+    assert metro.authors == ("甲乙丙",)
+    assert metro.body.endswith("高新区。")
+    assert (park.title, park.authors) == ("“家门口的公园又变美了”", ("丁戊",))
+    assert park.body == "城西公园改造后重新开放。"
+    assert spring.title == "天气转暖，踏青正当时" and not spring.authors
+    assert {a.section for a in page.articles} == {"城市新闻"}
