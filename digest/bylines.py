@@ -135,8 +135,8 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
         mark = ""
         if conv.mark_only.match(piece):
             roles = True
-            if not group:
-                # 文/图 本报记者 X: a mark before the names reads as a role.
+            if not group or piece.endswith("/"):
+                # 文/图 本报记者 X, 图/记者：Y: a mark before the names reads as a role.
                 role = f"{role} {piece}" if waiting and role else piece
                 editing, waiting = False, True
                 continue

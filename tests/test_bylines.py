@@ -18,6 +18,7 @@ from digest.bylines import (
     trailing_credit,
 )
 from digest.conventions import MAINLAND
+from digest.types import Credit
 
 
 def names(text: str) -> list[str] | None:
@@ -74,6 +75,12 @@ def test_the_forms_of_a_byline(text: str, expected: list[str]) -> None:
 )
 def test_what_is_not_a_byline(text: str) -> None:
     assert not is_byline(text)
+
+
+def test_roles_and_marks_keep_their_order() -> None:
+    assert parse_credits("记者：甲乙；图/记者：丙丁") == (Credit("甲乙", "记者"), Credit("丙丁", "图/ 记者"))
+    assert parse_credits("甲乙/文 丙丁/图") == (Credit("甲乙", "文"), Credit("丙丁", "图"))
+    assert parse_credits("本报记者 甲乙 摄") == (Credit("甲乙", "本报记者 摄"),)
 
 
 def test_editors_are_read_but_never_authors() -> None:
