@@ -149,7 +149,8 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
             piece, mark = piece[: suffix.start()], suffix.group(0).lstrip("/")
         glued_to_role = index > 0 and items[index - 1][2] and items[index - 1][0] != "text"
         piece = piece.strip("/")
-        if not (_GLUED_NAME if glued or glued_to_role else _NAME).match(piece):
+        shape = _GLUED_NAME if glued or glued_to_role else _NAME
+        if not shape.match(piece) or conv.not_a_name.search(piece):
             return None
         waiting = False
         if editing:

@@ -138,3 +138,9 @@ def test_a_paper_adds_its_own_words() -> None:
     conv = MAINLAND.extended(roles=("播报员",))
     assert is_byline("播报员 甲乙", conv)
     assert MAINLAND.extended(roles=("记者",)).roles == MAINLAND.roles  # duplicates kept once
+
+
+@pytest.mark.parametrize("note", ["(待续)", "（本报综合）", "（据新华社电）", "（新华社）", "(全文完)"])
+def test_a_source_note_in_brackets_credits_no_one(note: str) -> None:
+    assert trailing_credit(f"事情办完了。{note}") is None
+    assert paren_names(note) is None
