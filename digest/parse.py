@@ -507,10 +507,14 @@ def _resolve_run(
     # break, unless the evidence says headline.
     if lone and between_paras and wide and _crosshead(run[0], prev):
         return [_Line(texts[0], T.CROSSHEAD)]
-    if lone and between_paras:
-        evidence = _headline_evidence(run[0], prev, nxt, following, lead_above, conv)
+    # Short lines set apart in one block between two paragraphs (a kicker over a headline, or a
+    # few lines of verse quoted in the text) are weighed together, as one line would be.
+    one_block = len(run) > 1 and not run[0].md and all(r.gap == 0 for r in run[1:])
+    if (lone or one_block) and between_paras:
+        whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
+        evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
         if evidence < _HEADLINE_EVIDENCE:
-            return [_Line(texts[0], T.PARA)]
+            return [_Line(t, T.PARA) for t in texts]
     out: list[_Line] = []
     if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
         out.append(_Line(texts[0], T.SECTION))

@@ -356,3 +356,11 @@ def test_a_byline_after_the_text_signs_it_and_the_next_headline_opens_another() 
     assert park.body == "城西公园改造后重新开放。"
     assert spring.title == "天气转暖，踏青正当时" and not spring.authors
     assert {a.section for a in page.articles} == {"城市新闻"}
+
+
+def test_verse_quoted_between_paragraphs_is_no_headline() -> None:
+    article = only(
+        "新桥通车\n\n新桥今天通车，市民写下诗句。\n\n春风吹过山岗\n花开遍地金黄\n燕子归来呢喃\n\n这首诗表达了喜悦。\n"
+    )
+    assert article.title == "新桥通车"
+    assert "花开遍地金黄" in article.body
