@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from digest.conventions import MAINLAND, Conventions
 from digest.textnorm import CJK, ends_sentence, has_cjk
@@ -76,6 +77,7 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=4096)  # one line is asked about as editor line, byline and credit in turn
 def _read(text: str, conv: Conventions) -> _Reading | None:
     """The byline grammar: roles, names and marks in any order.
 
