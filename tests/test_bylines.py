@@ -5,6 +5,7 @@ Names here are invented; the forms are the ones Chinese dailies print.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -17,7 +18,8 @@ from digest.bylines import (
     parse_dateline,
     trailing_credit,
 )
-from digest.conventions import MAINLAND
+from digest.config import ParserConfig
+from digest.conventions import MAINLAND, conventions_for
 from digest.types import Credit
 
 
@@ -144,3 +146,11 @@ def test_a_paper_adds_its_own_words() -> None:
 def test_a_source_note_in_brackets_credits_no_one(note: str) -> None:
     assert trailing_credit(f"事情办完了。{note}") is None
     assert paren_names(note) is None
+
+
+def test_every_parser_key_adds_to_its_conventions_field() -> None:
+    keys = [f.name for f in dataclasses.fields(ParserConfig)]
+    conv = conventions_for(ParserConfig(**{key: ("甲乙",) for key in keys}))
+    for key in keys:
+        assert getattr(conv, key)[-1] == "甲乙", key
+    assert conventions_for(ParserConfig()) is MAINLAND
