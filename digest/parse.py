@@ -1,19 +1,23 @@
 """Page text → articles.  Pure functions: no I/O, no clock.
 
+The words a page is read by (roles, outlets, places, ...) come in as one
+``Conventions`` value (``digest.conventions``); nothing here names a paper.
 The parser works in four passes, each a function below:
 
-1. ``_logical_lines``: clean the text, split it into blocks at blank lines,
-   re-join vertical text and wrapped lines inside a block, and cut a block
-   where a new paragraph visibly starts (a bullet, a dateline, a heading).
+1. ``_logical_lines``: clean the text, split it into blocks at blank lines
+   (noting the wide gaps that part articles), re-join vertical text and
+   wrapped lines inside a block, keep apart short lines that do not fill the
+   column, and cut a block where a new paragraph or a credit visibly starts.
 2. ``_classify``: name each line by newspaper convention (section marker,
    running head, heading, byline, dateline, photo credit, page jump, editor
    note, body text), leaving short unpunctuated lines as *candidates*.
-3. ``_resolve``: decide each candidate from its neighbours: a heading, a
-   column logo dropped from the middle of a sentence, or a wrapped fragment
-   of a paragraph.
+3. ``_resolve``: decide each candidate from its neighbours and the page's
+   layout: a heading, a crosshead, a column name, a column logo dropped from
+   the middle of a sentence, or a wrapped fragment of a paragraph.
 4. ``_assemble``: group lines into articles.  Whether headlines stand above
    or below their bodies is decided per page by evidence (which body each
-   headline's words come from, and whether the page ends on a headline).
+   headline's words come from, and whether the page ends on a headline);
+   captions, credits, bylines and datelines gather under their headline.
 """
 
 from __future__ import annotations
