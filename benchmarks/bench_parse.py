@@ -30,17 +30,20 @@ def measure(megabytes: float = 20.0, repeat: int = 3) -> dict[str, float]:
         size += len(text.encode("utf-8"))
         if size >= megabytes * 1e6:
             break
-    best = float("inf")
+    best = cpu = float("inf")
     articles = 0
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         articles = sum(len(parse_page(text).articles) for text in corpus)
         best = min(best, time.perf_counter() - start)
+        cpu = min(cpu, time.process_time() - start_cpu)
     return {
         "pages": len(corpus),
         "megabytes": size / 1e6,
         "articles": articles,
         "mb_per_s": size / 1e6 / best,
+        # CPU time of this process: the figure for one core when others share the machine.
+        "cpu_mb_per_s": size / 1e6 / cpu,
         "articles_per_s": articles / best,
     }
 
@@ -56,6 +59,7 @@ def main() -> None:
         f"parse       {result['mb_per_s']:.2f} MB/s  "
         f"({result['articles_per_s']:,.0f} articles/s, best of {args.repeat})"
     )
+    print(f"cpu time    {result['cpu_mb_per_s']:.2f} MB/s  (this process's CPU time, for a shared machine)")
 
 
 if __name__ == "__main__":

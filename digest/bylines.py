@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
 from digest.conventions import MAINLAND, Conventions
 from digest.textnorm import CJK, ends_sentence, has_cjk
@@ -21,7 +22,8 @@ _NAME = re.compile(f"^(?:[{CJK}]{{2,6}}|[{CJK}]{{1,8}}(?:[·•][{CJK}]{{1,8}})+
 _GLUED_NAME = re.compile(f"^[{CJK}]{{2,4}}$")
 # One name padded to the width of three characters: 梁 正, 李 涛.
 _PADDED = re.compile(f"^[{CJK}] [{CJK}]$")
-_LEAD_MARK = re.compile(r"^[□■◆◇●○▲△★☆]\s*")
+# The marks that lead a byline, a list item or a brief (□ 本报记者 X, ■ 市图书馆…).
+BULLET = re.compile(r"^[■□●○◆◇▲△★☆•]\s*")
 _BRACKETED = re.compile(r"^[（(](.*)[）)]$")
 # A credit holds names, roles and marks: never digits, sentence ends or quotation marks.
 _NOT_CREDIT = re.compile(r"[0-9０-９。！？!?“”\"《》…%]")
@@ -38,6 +40,8 @@ _JUMP = re.compile(
 )
 
 _MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts with
+_SENTENCE_MARKS = frozenset("。！？!?…”’，,、；;：:")
+_DATELINE_REACH = 40  # characters: outlet, place and date come before the dateline's word
 _TAIL = 72  # characters at the end of a paragraph a closing credit may take, with its brackets
 
 
@@ -73,6 +77,7 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=4096)  # one line is asked about as editor line, byline and credit in turn
 def _read(text: str, conv: Conventions) -> _Reading | None:
     """The byline grammar: roles, names and marks in any order.
 
@@ -83,7 +88,7 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
     """
     if len(text) > _MAX_BYLINE + 8:
         return None  # prose: the cheap test first, most lines of a page end here
-    text = _LEAD_MARK.sub("", text.strip())
+    text = BULLET.sub("", text.strip())
     bracketed = _BRACKETED.match(text)
     if bracketed:
         text = bracketed.group(1).strip()
@@ -132,8 +137,8 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
         mark = ""
         if conv.mark_only.match(piece):
             roles = True
-            if not group:
-                # 文/图 本报记者 X: a mark before the names reads as a role.
+            if not group or piece.endswith("/"):
+                # 文/图 本报记者 X, 图/记者：Y: a mark before the names reads as a role.
                 role = f"{role} {piece}" if waiting and role else piece
                 editing, waiting = False, True
                 continue
@@ -146,7 +151,8 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
             piece, mark = piece[: suffix.start()], suffix.group(0).lstrip("/")
         glued_to_role = index > 0 and items[index - 1][2] and items[index - 1][0] != "text"
         piece = piece.strip("/")
-        if not (_GLUED_NAME if glued or glued_to_role else _NAME).match(piece):
+        shape = _GLUED_NAME if glued or glued_to_role else _NAME
+        if not shape.match(piece) or conv.not_a_name.search(piece):
             return None
         waiting = False
         if editing:
@@ -164,8 +170,8 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
 
 
 def photographed(credit: Credit) -> bool:
-    """True when the credit is for photographs (X 摄, 摄影报道, 摄影记者, 记者 X 摄)."""
-    return any(word.startswith("摄") for word in credit.role.split())
+    """True when the credit is for photographs (X 摄, 摄影报道, 摄影记者, 记者 X 摄, 拍摄者)."""
+    return "摄" in credit.role
 
 
 def _marked(credit: Credit, mark: str) -> Credit:
@@ -188,7 +194,7 @@ def credit_roles_only(text: str, conv: Conventions = MAINLAND) -> bool:
     """True for a byline that names roles but no one yet (``□本报记者``), as in vertical print."""
     if len(text) > _MAX_BYLINE:
         return False
-    text = _LEAD_MARK.sub("", text.strip())
+    text = BULLET.sub("", text.strip())
     return bool(text) and all(conv.role_only.match(t) for t in text.split())
 
 
@@ -218,6 +224,9 @@ def parse_dateline(text: str, conv: Conventions = MAINLAND, issue: date | None =
     merely starts with a word ending in 电 or 讯 is not taken for one.  A
     day-only date (``本报合肥18日电``) takes its month from ``issue`` when given.
     """
+    head = text[:_DATELINE_REACH]
+    if not any(word in head for word in conv.dateline_words):
+        return None  # the cheap test first: most paragraphs are no dateline
     match = conv.dateline.match(text)
     if not match:
         return None
@@ -263,6 +272,8 @@ def trailing_credit(text: str, conv: Conventions = MAINLAND) -> tuple[str, tuple
     set apart by single spaces: one bare word after a sentence is more likely
     the sentence's own.
     """
+    if not text or text[-1] in _SENTENCE_MARKS:
+        return None  # most paragraphs end on their own words
     # Only the end of a paragraph can hold its credit: search there, not the whole text.
     cut = max(0, len(text) - _TAIL)
     tail = text[cut:]

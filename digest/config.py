@@ -123,6 +123,7 @@ class ParserConfig:
     outlet_endings: tuple[str, ...] = ()  # how outlet names end (besides 报, 网, 社, 台, 客户端...)
     dateline_words: tuple[str, ...] = ()  # the word closing a dateline (besides 讯, 电, 消息)
     place_endings: tuple[str, ...] = ()  # how place names end (besides 区, 县, 旗, 市, 镇...)
+    source_notes: tuple[str, ...] = ()  # bracketed words after a text, no credit (besides 待续, 综合, 据...)
     roundups: tuple[str, ...] = ()  # columns of briefs, one article per ■ item (besides 简讯, 短讯, 快讯...)
     non_sections: tuple[str, ...] = ()  # folio page names that are no section (besides 头版, 一版...)
 

@@ -55,6 +55,8 @@ class Conventions:
     place_endings: tuple[str, ...] = (
         "区", "县", "旗", "盟", "市", "州", "镇", "乡", "村", "嘎查", "苏木", "街道",
     )  # fmt: skip
+    # Words in brackets after a text that credit no one: (待续), （本报综合）, （据新华社电）.
+    source_notes: tuple[str, ...] = ("待续", "未完待续", "全文完", "完", "综合", "编译", "转载", "据")
     # Columns of briefs, one article per item (■ …, △ …): 简讯, 三秦短波.
     roundups: tuple[str, ...] = ("简讯", "短讯", "快讯", "短波", "简报", "速览", "集锦")
     # Page names in a folio that are no section (第1版 is a number, not a name).
@@ -115,6 +117,13 @@ class Conventions:
         """A whole token that is a credit mark."""
         # 图/ before a role (图/记者：X) is the mark for what follows.
         return re.compile(f"^(?:/?(?:{_alternation(self.marks)})|[文图摄]/)$")
+
+    @cached_property
+    def not_a_name(self) -> re.Pattern[str]:
+        """A word where a name would stand that is a source or a note: 据新华社, 本报综合, 待续."""
+        notes = _alternation(self.source_notes)
+        ends = _alternation((*self.outlet_endings, *self.dateline_words))
+        return re.compile(f"^(?:{notes})|(?:{notes})$|{_alternation(self.outlets)}|(?:{ends})$")
 
     @cached_property
     def outlet_end(self) -> re.Pattern[str]:

@@ -1,31 +1,37 @@
 """Page text → articles.  Pure functions: no I/O, no clock.
 
+The words a page is read by (roles, outlets, places, ...) come in as one
+``Conventions`` value (``digest.conventions``); nothing here names a paper.
 The parser works in four passes, each a function below:
 
-1. ``_logical_lines``: clean the text, split it into blocks at blank lines,
-   re-join vertical text and wrapped lines inside a block, and cut a block
-   where a new paragraph visibly starts (a bullet, a dateline, a heading).
+1. ``_logical_lines``: clean the text, split it into blocks at blank lines
+   (noting the wide gaps that part articles), re-join vertical text and
+   wrapped lines inside a block, keep apart short lines that do not fill the
+   column, and cut a block where a new paragraph or a credit visibly starts.
 2. ``_classify``: name each line by newspaper convention (section marker,
    running head, heading, byline, dateline, photo credit, page jump, editor
    note, body text), leaving short unpunctuated lines as *candidates*.
-3. ``_resolve``: decide each candidate from its neighbours: a heading, a
-   column logo dropped from the middle of a sentence, or a wrapped fragment
-   of a paragraph.
+3. ``_resolve``: decide each candidate from its neighbours and the page's
+   layout: a heading, a crosshead, a column name, a column logo dropped from
+   the middle of a sentence, or a wrapped fragment of a paragraph.
 4. ``_assemble``: group lines into articles.  Whether headlines stand above
    or below their bodies is decided per page by evidence (which body each
-   headline's words come from, and whether the page ends on a headline).
+   headline's words come from, and whether the page ends on a headline);
+   captions, credits, bylines and datelines gather under their headline.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum, auto
 
 from digest.bylines import (
+    BULLET,
     Dateline,
     credit_roles_only,
     find_jumps,
@@ -46,6 +52,7 @@ from digest.textnorm import (
     ends_open,
     ends_sentence,
     fix_vertical_quotes,
+    full_width_punctuation,
     has_cjk,
     join_vertical,
     join_wrapped,
@@ -61,15 +68,14 @@ PARSER_VERSION = "1"
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
 _BRACKET_SECTION = re.compile(r"^【\s*([^【】\s]{1,12})\s*】$")
-_BRIEF = re.compile(r"^[△▲■□◆◇●○★☆]")  # an item of a roundup of briefs
 _FOLIO = re.compile(f"第\\s*[0-9A-Za-z０-９]+\\s*版\\s*[：:]?\\s*([{CJK}·]{{2,10}})\\s*$")
 _FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
 _EXCLAIMED = re.compile(r"[！？!?][”’」』\"']*$")
-_BULLET = re.compile(r"^[■□●◆◇▲△★☆•]\s*")
 _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
-_QA_LABEL = re.compile(r"^(?:问|答|记者)[:：]")
+_QA_LABEL = re.compile(r"^(?:问|答|记者|主持人|[QAＱＡ])\s*[:：]")
+_SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speaker when the name recurs
 _PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
 _DOUBLED = re.compile(r"(\S{2,})\1")  # cheap test before the exact measure of a running head
 _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
@@ -131,6 +137,7 @@ class _Line:
     dateline: Dateline | None = None
     credits: tuple[Credit, ...] = ()
     lines: list[str] = field(default_factory=list)  # a heading group's lines
+    speaker: str = ""  # the name a paragraph opens with (王惠贞：…)
     gap: int = 0  # blank lines before it (a wide gap parts articles)
     alone: bool = False  # a block of its own, blank lines on both sides
 
@@ -183,7 +190,7 @@ def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
 
 def _starts_new_line(line: str, conv: Conventions) -> bool:
     return bool(
-        _BULLET.match(line)
+        BULLET.match(line)
         or _MD_HEADING.match(line)
         or parse_dateline(line.replace("**", ""), conv)
         or _running_head(line)
@@ -326,6 +333,15 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
             and _headline_shaped(before.text)
         ):
             before.kind, before.lines = T.CANDIDATE, [before.text]
+    for before, byline, after in zip(out, out[1:], [*out[2:], None], strict=False):
+        # A byline under finished text and over a headline (or the page's end) signs the text.
+        if (
+            byline.kind is T.BYLINE
+            and before.kind is T.PARA
+            and ends_sentence(before.text)
+            and (after is None or after.kind in (T.CANDIDATE, T.HEADING, T.SECTION))
+        ):
+            byline.kind = T.CREDIT
     return out
 
 
@@ -359,7 +375,10 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
         return _Line(head, T.SECTION, lines=[text])
     if len(text) <= _MAX_HEADING and _FURNITURE.search(text) and not ends_sentence(text):
         return _Line(text, T.NOISE)
-    if is_editor_line(text, conv):
+    # Most lines of a page are prose: the byline grammar is tried only on short lines that
+    # carry a credit's word or mark.
+    credit_like = len(text) <= _CREDIT_LINE * 2 and conv.credit_hint.search(text) is not None
+    if credit_like and is_editor_line(text, conv):
         return _Line(text, T.NOISE)
     dateline = parse_dateline(text, conv, issue)
     if dateline:
@@ -370,9 +389,9 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
     paren = paren_names(text, conv)
     if paren:
         return _Line(text, T.PAREN, credits=paren)
-    if credit_roles_only(text, conv):
+    if credit_like and credit_roles_only(text, conv):
         return _Line(text, T.BYLINE)
-    if is_byline(text, conv):
+    if credit_like and is_byline(text, conv):
         credits = parse_credits(text, conv) or ()
         # A photographer's credit closes the picture story it stands under; so does any credit
         # printed after the names it marks (X 文/图, X 报道).
@@ -380,7 +399,8 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
         return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
     if _is_candidate(text, alone and not label):
         return _Line(text, T.CANDIDATE, lines=[text])
-    return _Line(text, T.PARA, label=label)
+    speaker = _SPEAKER.match(text)
+    return _Line(text, T.PARA, label=label, speaker=speaker.group(1) if speaker else "")
 
 
 def _is_candidate(text: str, alone: bool = False) -> bool:
@@ -399,7 +419,7 @@ def _is_candidate(text: str, alone: bool = False) -> bool:
         and not (_ends_statement(bare) if alone else ends_sentence(bare))
         and not ends_open(bare)
         and not re.search(r"[。；;]", bare)
-        and not _BULLET.match(bare)
+        and not BULLET.match(bare)
     )
 
 
@@ -495,10 +515,14 @@ def _resolve_run(
     # break, unless the evidence says headline.
     if lone and between_paras and wide and _crosshead(run[0], prev):
         return [_Line(texts[0], T.CROSSHEAD)]
-    if lone and between_paras:
-        evidence = _headline_evidence(run[0], prev, nxt, following, lead_above, conv)
+    # Short lines set apart in one block between two paragraphs (a kicker over a headline, or a
+    # few lines of verse quoted in the text) are weighed together, as one line would be.
+    one_block = len(run) > 1 and not run[0].md and all(r.gap == 0 for r in run[1:])
+    if (lone or one_block) and between_paras:
+        whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
+        evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
         if evidence < _HEADLINE_EVIDENCE:
-            return [_Line(texts[0], T.PARA)]
+            return [_Line(t, T.PARA) for t in texts]
     out: list[_Line] = []
     if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
         out.append(_Line(texts[0], T.SECTION))
@@ -541,7 +565,7 @@ def _headline_evidence(
     if _PHRASES.search(bare):
         score += 2
     if "“" in bare and "”" in bare:
-        score += 1
+        score += 2 if bare.startswith("“") and bare.endswith("”") else 1  # a quotation as headline
     if nxt is not None and (nxt.text.startswith(("图为", "图片为", "图中")) or _LEAD_START.match(nxt.text)):
         score += 1
     if any(x.kind is T.CREDIT for x in following[:1]):
@@ -669,6 +693,7 @@ class _Builder:
     place: str | None = None
     dateline: str | None = None
     labels: int = 0
+    speakers: Counter[str] = field(default_factory=Counter)  # names paragraphs open with
     closed: bool = False  # its headline has been printed below it: what follows is another article
     ended: bool = False  # a credit closed its text: a paragraph after it is another article's
     crossheads: set[int] = field(default_factory=set)  # paragraphs nothing is joined onto
@@ -697,7 +722,7 @@ class _Builder:
     def add_para(self, text: str, label: bool = False) -> None:
         text, jumps = find_jumps(text)
         self.jumps.extend(jumps)
-        text = _BULLET.sub("", text).strip()
+        text = BULLET.sub("", text).strip()
         if not text:
             return
         self.labels += label
@@ -748,7 +773,9 @@ class _Builder:
             notes=tuple(_clean_para(n) for n in self.notes),
             jumps=tuple(dict.fromkeys(self.jumps)),
         )
-        return _with_kind(article, self.labels)
+        # An interview: question-and-answer labels, or speakers who take the floor again.
+        turns = self.labels + sum(n for n in self.speakers.values() if n >= 2)
+        return _with_kind(article, turns)
 
 
 def _page_name(lines: list[_Line], conv: Conventions) -> str | None:
@@ -824,8 +851,13 @@ def _assemble(
             (cur if cur is not None and (opening or closing) else start()).credits.extend(line.credits)
         elif line.kind in (T.CREDIT, T.PAREN):
             (cur or start()).credits.extend(line.credits)
-            if line.kind is T.PAREN and cur is not None:
-                cur.ended = True  # (X) after the text closes the story
+            # A credit after the text closes the story; a photographer's may be followed by more
+            # captions of the same pictures.
+            signed = cur is not None and cur.has_body() and not cur.only_captions()
+            if cur is not None and (
+                line.kind is T.PAREN or (signed and not any(photographed(c) for c in line.credits))
+            ):
+                cur.ended = True
         elif line.kind is T.CROSSHEAD:
             open_one = cur is not None and not cur.closed and not cur.ended
             (cur if cur is not None and open_one else start()).add_crosshead(line.text)
@@ -844,11 +876,10 @@ def _assemble(
             assert cur is not None
             cur.add_dateline(line)
         else:
-            roundup = cur is not None and any(
-                (t or "").endswith(conv.roundups) for t in (section, *cur.title_lines[-1:])
-            )
-            brief = _BRIEF.match(line.text) is not None and (
-                roundup or trailing_credit(line.text, conv) is not None
+            heads = (section, *cur.title_lines) if cur is not None else ()
+            brief = BULLET.match(line.text) is not None and (  # an item of a roundup of briefs
+                any((t or "").endswith(conv.roundups) for t in heads)
+                or trailing_credit(line.text, conv) is not None
             )
             if brief and cur is not None and not cur.has_body() and len(cur.title_lines) == 1:
                 # A roundup of briefs (△ item (X), △ item (Y)): its heading is their column.
@@ -864,6 +895,8 @@ def _assemble(
                 start()
             assert cur is not None
             cur.add_para(line.text, line.label)
+            if line.speaker:
+                cur.speakers[line.speaker] += 1
     if pending_notes:
         (cur or start()).notes.extend(pending_notes)
     kept = _fold_orphans(built)
@@ -916,11 +949,11 @@ def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | No
 
 
 def _clean_title(text: str) -> str:
-    return fix_vertical_quotes(squeeze_spaces(_BULLET.sub("", text))).strip()
+    return full_width_punctuation(fix_vertical_quotes(squeeze_spaces(BULLET.sub("", text)))).strip()
 
 
 def _clean_para(text: str) -> str:
-    return fix_vertical_quotes(squeeze_spaces(text)).strip()
+    return full_width_punctuation(fix_vertical_quotes(squeeze_spaces(text))).strip()
 
 
 def _with_kind(article: Article, labels: int) -> Article:

@@ -32,6 +32,15 @@ _SPACED_RUN = re.compile(f"(?:{_SPACED_TOKEN} ){{3,}}{_SPACED_TOKEN}")
 _SPACE_BEFORE_LATIN = re.compile(f"(?<=[{CJK}，。、；：（）“”]) (?=[0-9A-Za-z])")
 _SPACE_AFTER_LATIN = re.compile(f"(?<=[0-9A-Za-z%]) (?=[{CJK}，。、；：（）“”])")
 
+# Half-width punctuation touching Chinese text (three of five dumps use it): the full-width
+# forms take a character's width, as typesetting in Chinese does (GB/T 15834-2011).
+_HALF_AFTER = f"[{CJK}”’」』）》]"
+_HALF_BEFORE = f"[{CJK}“‘「『（《]"
+# A space typed after a half-width mark goes with it: the full-width form holds its own.
+_HALF_MARKS = re.compile(f"(?<={_HALF_AFTER})([,:;?!]) ?|([,:;]) ?(?={_HALF_BEFORE})")
+_FULL = str.maketrans({",": "，", ":": "：", ";": "；", "?": "？", "!": "！", "(": "（", ")": "）"})
+_HALF_PARENS = re.compile(r"\(([^()\n]{0,80})\)")
+
 _VERTICAL_MARK = re.compile("[﹃﹄﹁﹂]")
 _VERTICAL_QUOTES = str.maketrans({"﹃": "“", "﹄": "”", "﹁": "‘", "﹂": "’"})
 
@@ -150,6 +159,26 @@ def undouble(line: str) -> tuple[str, float]:
             out.append(line[i])
             i += 1
     return "".join(out), (doubled / n if n else 0.0)
+
+
+def full_width_punctuation(text: str) -> str:
+    """``昨天上午,当省长(记者)说:`` → ``昨天上午，当省长（记者）说：``.
+
+    Only marks touching Chinese text change: ``1,000``, ``10:30``, ``http://`` and Latin
+    sentences keep theirs.  Brackets change as a pair, when they hold or touch Chinese.
+    """
+    if not any(mark in text for mark in ",:;?!()"):
+        return text
+
+    def bracket(match: re.Match[str]) -> str:
+        before = text[match.start() - 1 : match.start()]
+        after = text[match.end() : match.end() + 1]
+        if has_cjk(match.group(1)) or has_cjk(before) or has_cjk(after):
+            return f"（{match.group(1)}）"
+        return match.group(0)
+
+    text = _HALF_PARENS.sub(bracket, text)
+    return _HALF_MARKS.sub(lambda m: (m.group(1) or m.group(2)).translate(_FULL), text)
 
 
 def fix_vertical_quotes(text: str) -> str:

@@ -5,6 +5,7 @@ Names here are invented; the forms are the ones Chinese dailies print.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -17,7 +18,9 @@ from digest.bylines import (
     parse_dateline,
     trailing_credit,
 )
-from digest.conventions import MAINLAND
+from digest.config import ParserConfig
+from digest.conventions import MAINLAND, conventions_for
+from digest.types import Credit
 
 
 def names(text: str) -> list[str] | None:
@@ -76,6 +79,12 @@ def test_what_is_not_a_byline(text: str) -> None:
     assert not is_byline(text)
 
 
+def test_roles_and_marks_keep_their_order() -> None:
+    assert parse_credits("记者：甲乙；图/记者：丙丁") == (Credit("甲乙", "记者"), Credit("丙丁", "图/ 记者"))
+    assert parse_credits("甲乙/文 丙丁/图") == (Credit("甲乙", "文"), Credit("丙丁", "图"))
+    assert parse_credits("本报记者 甲乙 摄") == (Credit("甲乙", "本报记者 摄"),)
+
+
 def test_editors_are_read_but_never_authors() -> None:
     assert is_editor_line("编辑：甲乙")
     assert is_editor_line("（某某中心编辑）")
@@ -131,3 +140,17 @@ def test_a_paper_adds_its_own_words() -> None:
     conv = MAINLAND.extended(roles=("播报员",))
     assert is_byline("播报员 甲乙", conv)
     assert MAINLAND.extended(roles=("记者",)).roles == MAINLAND.roles  # duplicates kept once
+
+
+@pytest.mark.parametrize("note", ["(待续)", "（本报综合）", "（据新华社电）", "（新华社）", "(全文完)"])
+def test_a_source_note_in_brackets_credits_no_one(note: str) -> None:
+    assert trailing_credit(f"事情办完了。{note}") is None
+    assert paren_names(note) is None
+
+
+def test_every_parser_key_adds_to_its_conventions_field() -> None:
+    keys = [f.name for f in dataclasses.fields(ParserConfig)]
+    conv = conventions_for(ParserConfig(**{key: ("甲乙",) for key in keys}))
+    for key in keys:
+        assert getattr(conv, key)[-1] == "甲乙", key
+    assert conventions_for(ParserConfig()) is MAINLAND

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import shutil
@@ -181,3 +182,15 @@ def test_a_worker_that_dies_leaves_its_pages_to_this_process(
     assert (report.read, report.failed) == (20, 1)
     assert len({e.source for e in store.entries()}) == 20
     assert any("parser processes failed" in r.getMessage() for r in caplog.records)
+
+
+def test_ingest_reads_pages_by_the_paper_s_conventions(config: Config, store: Store, now: datetime) -> None:
+    """The [parser] table reaches the parser: a role only this paper prints credits its author."""
+    put(config.paths.source, "2024-11-27_01.txt", "新桥通车\n\n播报员 甲乙\n\n新桥今天通车。\n")
+    ingest(config, store, now)
+    assert [e.article.authors for e in store.entries()] == [()]
+    paper = dataclasses.replace(config, parser=dataclasses.replace(config.parser, roles=("播报员",)))
+    put(config.paths.source, "2024-11-28_01.txt", "新桥通车\n\n播报员 甲乙\n\n新桥今天通车。\n")
+    ingest(paper, store, now)
+    by_day = {e.source: e.article.authors for e in store.entries()}
+    assert by_day == {"2024-11-27_01.txt": (), "2024-11-28_01.txt": ("甲乙",)}

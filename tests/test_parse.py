@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
+
 from digest.bylines import parse_credits
 from digest.parse import parse_page
+from digest.textnorm import full_width_punctuation
 from digest.types import Credit, Kind
 
 
@@ -30,10 +33,10 @@ def test_markdown_page_sections_headlines_bylines_datelines() -> None:
     )
     a, b, c = page.articles
     assert (a.section, a.title, a.authors, a.date) == ("山城", "青石镇开通夜班公交", ("林小河",), None)
-    assert a.body == "近日,青石镇开通两条夜班公交线路。\n\n线路覆盖车站和医院。"
+    assert a.body == "近日，青石镇开通两条夜班公交线路。\n\n线路覆盖车站和医院。"
     assert (b.section, b.title, b.authors, b.date) == ("速写", "古桥修缮完工", ("周远",), "03-05")
     assert b.body == "古桥修缮工程日前完工。"
-    assert b.notes == ("编辑有话说: 老桥新生,值得点赞。",)
+    assert b.notes == ("编辑有话说：老桥新生，值得点赞。",)
     assert b.dateline == "本报3月5日讯 (记者 周远)"
     assert (c.section, c.place, c.authors) == ("速写", "北岭", ("吴一", "郑二"))
     assert [x.role for x in c.credits] == ["见习记者", "通讯员"]
@@ -45,7 +48,7 @@ def test_wrapped_lines_and_column_breaks_are_joined() -> None:
         "# 标题一则\n\n本报讯(记者 甲乙)第一段讲到一半,\n\n被分栏切开的后半句。\n\n"
         "第二段在行\n中折行,也要接上。\n"
     )
-    assert article.body == "第一段讲到一半,被分栏切开的后半句。\n\n第二段在行中折行,也要接上。"
+    assert article.body == "第一段讲到一半，被分栏切开的后半句。\n\n第二段在行中折行，也要接上。"
 
 
 def test_justification_spaces_removed_between_chinese_characters() -> None:
@@ -102,7 +105,7 @@ def test_column_logo_inside_a_sentence_is_dropped() -> None:
         "新路通车\n\n本报讯(记者 甲乙)全市道路建设稳步推进,“放管服”改\n\n回眸2099\n\n"
         "革深入推进,群众出行更方便。\n"
     )
-    assert page.articles[0].body == "全市道路建设稳步推进,“放管服”改革深入推进,群众出行更方便。"
+    assert page.articles[0].body == "全市道路建设稳步推进，“放管服”改革深入推进，群众出行更方便。"
     assert page.dropped == ("回眸2099",)
 
 
@@ -133,7 +136,7 @@ def test_question_and_answer_is_an_interview() -> None:
         "# 医保卡怎么用\n\n**问:** 能在药店用吗?\n\n**答:** 能。\n\n**问:** 要带卡吗?\n\n**答:** 不用。\n"
     )
     assert article.kind is Kind.INTERVIEW
-    assert article.body.split("\n\n")[0] == "问: 能在药店用吗?"
+    assert article.body.split("\n\n")[0] == "问：能在药店用吗？"
 
 
 def test_commentary_and_infographic_kinds() -> None:
@@ -166,7 +169,7 @@ def test_page_without_structure_is_one_article_with_all_text() -> None:
     text = "这是一段没有标题的文字,讲的是山城的天气。\n\n第二段继续讲,明天多云转晴。\n"
     article = only(text)
     assert article.title is None
-    assert article.body == "这是一段没有标题的文字,讲的是山城的天气。\n\n第二段继续讲,明天多云转晴。"
+    assert article.body == "这是一段没有标题的文字，讲的是山城的天气。\n\n第二段继续讲，明天多云转晴。"
 
 
 def test_crlf_controls_and_bom_are_cleaned() -> None:
@@ -302,3 +305,62 @@ def test_a_page_of_another_paper_splits_by_its_own_conventions() -> None:
 
 def test_a_day_only_dateline_has_no_date_without_the_issue() -> None:
     assert parse_page(_OTHER_PAPERS).articles[0].date is None
+
+
+@pytest.mark.parametrize(
+    ("text", "repaired"),
+    [
+        ("昨天上午,当省长(记者)说: 好!", "昨天上午，当省长（记者）说：好！"),
+        ("他说:“好。”", "他说：“好。”"),
+        ("多得不得了!”", "多得不得了！”"),
+        ("共1,000人,10:30到场", "共1,000人，10:30到场"),  # numbers keep their marks
+        ("见 http://a.example/x?y=1 说明", "见 http://a.example/x?y=1 说明"),
+        ("Hello, world (again)!", "Hello, world (again)!"),
+    ],
+)
+def test_half_width_punctuation_touching_chinese_becomes_full_width(text: str, repaired: str) -> None:
+    assert full_width_punctuation(text) == repaired
+
+
+@pytest.mark.parametrize(
+    "turns",
+    [
+        "Q：为什么开夜校？\n\nA：晚上才有空。\n\nQ：效果怎么样？\n\nA：不少人开了网店。",
+        "记者：为什么开夜校？\n\n甲乙丙：晚上才有空。\n\n记者：效果怎么样？\n\n甲乙丙：不少人开了网店。",
+        "主持人：为什么开夜校？\n\n甲乙丙：晚上才有空。\n\n主持人：效果怎么样？\n\n甲乙丙：不少人开了网店。",
+    ],
+)
+def test_labelled_turns_make_an_interview_and_keep_their_labels(turns: str) -> None:
+    article = only(f"乡村夜校火了\n\n{turns}\n")
+    assert article.kind is Kind.INTERVIEW
+    assert article.body.count("\n\n") == 3 and article.body.split("\n\n")[1].endswith("晚上才有空。")
+    assert article.body.split("\n\n")[1][:2] in ("A：", "甲乙")
+
+
+def test_labelled_fields_said_once_are_no_interview() -> None:
+    article = only("街头一景\n\n时间：3月6日上午\n\n地点：桥下\n\n有市民反映，桥下的餐棚无人打理。")
+    assert article.kind is not Kind.INTERVIEW
+
+
+def test_a_byline_after_the_text_signs_it_and_the_next_headline_opens_another() -> None:
+    page = parse_page(
+        "城市新闻\n\n地铁三号线明年通车\n\n——全线车站主体完工\n\n记者获悉，三号线车站主体已完工。\n\n"
+        "三号线串联老城区和高新区。\n\n记者 甲乙丙\n\n“家门口的公园又变美了”\n\n"
+        "城西公园改造后重新开放。\n\n（记者 丁戊）\n\n天气转暖，踏青正当时\n\n本周我市气温回升。\n"
+    )
+    metro, park, spring = page.articles
+    assert (metro.title, metro.subtitle) == ("地铁三号线明年通车", "——全线车站主体完工")
+    assert metro.authors == ("甲乙丙",)
+    assert metro.body.endswith("高新区。")
+    assert (park.title, park.authors) == ("“家门口的公园又变美了”", ("丁戊",))
+    assert park.body == "城西公园改造后重新开放。"
+    assert spring.title == "天气转暖，踏青正当时" and not spring.authors
+    assert {a.section for a in page.articles} == {"城市新闻"}
+
+
+def test_verse_quoted_between_paragraphs_is_no_headline() -> None:
+    article = only(
+        "新桥通车\n\n新桥今天通车，市民写下诗句。\n\n春风吹过山岗\n花开遍地金黄\n燕子归来呢喃\n\n这首诗表达了喜悦。\n"
+    )
+    assert article.title == "新桥通车"
+    assert "花开遍地金黄" in article.body

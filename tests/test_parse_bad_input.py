@@ -28,7 +28,7 @@ PAGE = "● 山城\n\n# 新桥通车\n\n本报3月5日讯 (记者 周远)新桥�
 def test_every_encoding_parses_to_the_same_article(data: bytes) -> None:
     (article,) = parse_page(decode_page(data, "p.txt"), "p.txt").articles
     assert (article.section, article.title, article.authors) == ("山城", "新桥通车", ("周远",))
-    assert article.body == "新桥今天通车,市民踊跃体验。"
+    assert article.body == "新桥今天通车，市民踊跃体验。"
 
 
 @pytest.mark.parametrize("data", [b"", b"\x00\x01\x02\xff" * 64, bytes(range(256)) * 16])
