@@ -447,7 +447,8 @@ def plan_feed(
 
 
 def shown(items: Sequence[tuple[FeedKey, FeedItem]]) -> list[FeedItem]:
-    """A document's items as listed, newest first (``output.shown_order``)."""
+    """A document's items as listed, newest first: the latest change first, and within one change
+    (a whole issue read at once) the newest issue first, in paper order, page 1 first."""
     ordered = sorted(items, key=lambda pair: (-pair[0][0], -pair[0][1].toordinal(), pair[0][2], pair[0][3]))
     return [item for _, item in ordered]
 

@@ -207,12 +207,6 @@ def feed_order(entries: Iterable[Entry]) -> list[Entry]:
     return sorted(entries, key=lambda e: e.feed_key)
 
 
-def shown_order(entries: Iterable[Entry]) -> list[Entry]:
-    """A feed document's entries as listed, newest first: the latest change first, and within one
-    change (a whole issue read at once) the newest issue first, in paper order, page 1 first."""
-    return sorted(entries, key=lambda e: (-e.feed_seq, -e.issue_date.toordinal(), e.position, e.uid))
-
-
 def sections_of(stories: Iterable[Story]) -> tuple[Section, ...]:
     """Each section once (by slug), in order of first appearance: stable from one publish to the next."""
     seen: dict[str, Section] = {}
