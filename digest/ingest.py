@@ -51,6 +51,8 @@ POOL_CHUNK = 4
 # runaway export), and one giant article would bloat every feed and email it reached.
 MAX_PAGE_BYTES = 5_000_000
 MAX_PAGE_LINES = 100_000
+# More page files than this (and than half of them) gone in one scan is taken for a lost folder.
+MASS_VANISH = 20
 
 
 @dataclass(frozen=True)
@@ -370,13 +372,24 @@ def retract_vanished(config: Config, store: Store, present: set[str], now: datet
     """Retract the articles of page files gone from the source folder for ``ingest.settle_seconds``.
 
     A file missing from one scan is only noted; one that comes back (an
-    editor's save replaces it) is forgiven.  Returns how many articles went.
+    editor's save replaces it) is forgiven.  A scan that finds no page at all,
+    or most of them gone at once, retracts nothing (a lost folder, not a
+    newsroom's decision).  Returns how many articles went.
     """
     known = store.source_paths()
     back = [path for path in known if path in present]
     store.mark_missing(back, None)
     gone = [path for path in known if path not in present]
     if not gone:
+        return 0
+    if not present or len(gone) > max(MASS_VANISH, len(known) // 2):
+        # An unmounted share or a folder swapped for an empty one looks like every page deleted.
+        log.warning(
+            "%d of %d page files are gone at once: not retracting their articles (an unmounted share?); "
+            "put them back, or withdraw articles by hand with `digest retract`",
+            len(gone),
+            len(known),
+        )
         return 0
     records = store.sources(gone)
     store.mark_missing([path for path in gone if records[path].missing_since is None], now)
