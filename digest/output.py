@@ -53,11 +53,6 @@ def archive_path(name: str, number: int) -> str:
     return f"feeds/archive/{name}/{number}.atom"
 
 
-def open_archive_path(name: str) -> str:
-    """The RFC 5005 archive page of feed ``name`` still filling up (``feeds.Layout``)."""
-    return f"feeds/archive/{name}/open.atom"
-
-
 def section_path(section: Section) -> str:
     """The HTML page listing one section's articles."""
     return f"sections/{section.slug}.html"
