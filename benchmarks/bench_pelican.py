@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_archive import WORK, folders
 from corpus import PAGES_PER_ISSUE, page_count, page_name, pages, write_archive
 
-from digest.ingest import date_from_name
+from digest.dating import DatingRules, from_name
 from digest.parse import parse_page
 
 PEERS = Path(__file__).resolve().parent / ".peers"
@@ -69,7 +69,8 @@ def pelican_bin() -> Path:
 
 def markdown(text: str, stem: str) -> list[tuple[str, str]]:
     """One page's articles as ``(file name, Markdown)``; the slug is the page and the position."""
-    issue = date_from_name(stem)
+    dated = from_name(stem, DatingRules())
+    issue = dated.day if dated else None
     files = []
     for number, article in enumerate(parse_page(text).articles, 1):
         meta = [
