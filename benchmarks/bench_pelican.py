@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_archive import WORK, folders
 from corpus import PAGES_PER_ISSUE, page_count, page_name, pages, write_archive
 
-from digest.ingest import date_from_name
+from digest.dating import DatingRules, from_name
 from digest.parse import parse_page
 from digest.types import Article
 
@@ -72,8 +72,9 @@ def pelican_bin() -> Path:
 
 def articles(text: str, stem: str) -> list[tuple[str, date, Article]]:
     """One page's articles, each with its slug (the page and the position) and its issue date."""
-    issue = date_from_name(stem)
-    assert issue is not None, f"{stem} carries no date"
+    dated = from_name(stem, DatingRules())
+    assert dated is not None, f"{stem} carries no date"
+    issue = dated.day
     return [
         (f"{stem}-{number}", issue, article) for number, article in enumerate(parse_page(text).articles, 1)
     ]

@@ -8,9 +8,9 @@ frozen: never drawn again, so its bytes and ETag stay valid forever, and a
 corrected entry it holds is republished in the subscription document
 instead (RFC 5005 §4.1).  Everything not in a full page is in the
 subscription document, which holds at least ``feeds.size`` entries and the
-whole newest issue (``FeedPlan``).  The digest feed keeps the older scheme
-(``Layout``: a page still filling is ``open.atom``).  Archive documents link
-``prev-archive``, ``next-archive`` and ``current``.
+whole newest issue (``FeedPlan``).  The digest feed is the same kind of log,
+a digest being its own issue.  Archive documents link ``prev-archive``,
+``next-archive`` and ``current``.
 
 Every timestamp comes from the data, never from the clock, so an unchanged
 store yields byte-identical documents (feedgen would otherwise stamp *now*).
@@ -43,7 +43,6 @@ from digest.output import (
     digest_path,
     feed_path,
     one_line,
-    open_archive_path,
     present,
     section_path,
 )
@@ -290,123 +289,8 @@ def render_document(
     return data
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Where each digest of the digest feed of ``total`` lives (RFC 5005).
-
-    The newest ``size`` are in the subscription document; the older ones fill
-    archive pages of ``ARCHIVE_PAGE_SIZE`` from the oldest, so a full page
-    never changes again and is served as immutable.  The entries that do not
-    fill a page yet sit in the *open* page, under a name of its own
-    (``open.atom``) that is cached briefly; when it fills it becomes the next
-    numbered page.  Ranks count from 0 = oldest.
-    """
-
-    name: str
-    total: int
-    size: int
-
-    @property
-    def archived(self) -> int:
-        """How many entries live in archive pages."""
-        return max(self.total - self.size, 0)
-
-    @property
-    def full_pages(self) -> int:
-        """How many archive pages are full (and immutable)."""
-        return self.archived // ARCHIVE_PAGE_SIZE
-
-    @property
-    def pages(self) -> int:
-        """How many archive pages there are, the open one included."""
-        return -(-self.archived // ARCHIVE_PAGE_SIZE)
-
-    @property
-    def has_open_page(self) -> bool:
-        """Whether some archived entries do not fill a page yet."""
-        return self.pages > self.full_pages
-
-    def page_of(self, rank: int) -> int:
-        """The archive page (1 = oldest) holding the entry of ``rank``, if it is archived."""
-        return rank // ARCHIVE_PAGE_SIZE + 1
-
-    def bounds(self, number: int) -> tuple[int, int]:
-        """The ranks ``[start, stop)`` of archive page ``number``."""
-        start = (number - 1) * ARCHIVE_PAGE_SIZE
-        return start, min(start + ARCHIVE_PAGE_SIZE, self.archived)
-
-    def path(self, number: int) -> str:
-        """The output path of archive page ``number``."""
-        return archive_path(self.name, number) if number <= self.full_pages else open_archive_path(self.name)
-
-
-def archive_document(
-    spec: FeedSpec, layout: Layout, number: int, items: Sequence[FeedItem], config: Config
-) -> tuple[str, bytes]:
-    """Archive page ``number`` of a feed; ``items`` are its entries, oldest first.
-
-    It links back (``prev-archive``), forward (``next-archive``, to the
-    numbered page after it, which exists once that one is full) and to the
-    subscription document (``current``).
-    """
-    base = config.site.base_url
-    history = History(
-        archive=True,
-        prev=absolute_url(base, layout.path(number - 1)) if number > 1 else "",
-        current=absolute_url(base, feed_path(spec.name)),
-        next=absolute_url(base, archive_path(spec.name, number + 1)),
-    )
-    path = layout.path(number)
-    return path, render_document(spec, items[::-1], history, path, config)
-
-
-def subscription_document(
-    spec: FeedSpec, layout: Layout, items: Sequence[FeedItem], config: Config
-) -> tuple[str, bytes]:
-    """The subscription document of a feed: its newest entries (given oldest first)."""
-    newest = absolute_url(config.site.base_url, layout.path(layout.pages)) if layout.pages else ""
-    path = feed_path(spec.name)
-    return path, render_document(spec, items[::-1], History(prev=newest), path, config)
-
-
 # Puts ``document(*args)``, a (path, bytes) pair: at once, or once a worker process has drawn it.
 RenderDocument = Callable[..., None]
-
-
-class FeedWriter:
-    """Builds every document of the digest feed from its items in feed order, a page at a time.
-
-    ``add`` items oldest first; each archive page is rendered as soon as it
-    is complete, so memory holds one page plus the subscription document's
-    entries however long the feed.  Items beyond ``layout.total`` (rows that
-    arrived while a rebuild ran) are left for the next publish.
-    """
-
-    def __init__(self, spec: FeedSpec, layout: Layout, config: Config, render: RenderDocument) -> None:
-        self.spec = spec
-        self.layout = layout
-        self.config = config
-        self.render = render
-        self._number = 1
-        self._count = 0
-        self._buffer: list[FeedItem] = []
-
-    def add(self, item: FeedItem) -> None:
-        """Take the next item; renders the archive page it completes."""
-        if self._count >= self.layout.total:
-            return
-        self._count += 1
-        self._buffer.append(item)
-        if self._number <= self.layout.pages:
-            start, stop = self.layout.bounds(self._number)
-            if len(self._buffer) == stop - start:
-                self.render(archive_document, self.spec, self.layout, self._number, self._buffer, self.config)
-                self._number += 1
-                self._buffer = []
-
-    def close(self) -> None:
-        """Render the subscription document from the newest items."""
-        self.render(subscription_document, self.spec, self.layout, self._buffer, self.config)
 
 
 @dataclass(frozen=True)
@@ -447,7 +331,8 @@ def plan_feed(
 
 
 def shown(items: Sequence[tuple[FeedKey, FeedItem]]) -> list[FeedItem]:
-    """A document's items as listed, newest first (``output.shown_order``)."""
+    """A document's items as listed, newest first: the latest change first, and within one change
+    (a whole issue read at once) the newest issue first, in paper order, page 1 first."""
     ordered = sorted(items, key=lambda pair: (-pair[0][0], -pair[0][1].toordinal(), pair[0][2], pair[0][3]))
     return [item for _, item in ordered]
 

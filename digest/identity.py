@@ -90,6 +90,8 @@ def match(previous: Sequence[Known], fresh: Sequence[Article]) -> list[str | Non
     articles with one headline stay two, and an article that moved on the
     page keeps its id when its text still matches.
     """
+    if not previous:
+        return [None] * len(fresh)
     old = [_compared(known.title, known.body) for known in previous]
     new = [_compared(article.title, article.body) for article in fresh]
     pairs = []

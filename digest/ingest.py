@@ -52,6 +52,8 @@ POOL_CHUNK = 4
 # runaway export), and one giant article would bloat every feed and email it reached.
 MAX_PAGE_BYTES = 5_000_000
 MAX_PAGE_LINES = 100_000
+# More page files than this (and than half of them) gone in one scan is taken for a lost folder.
+MASS_VANISH = 20
 
 
 @dataclass(frozen=True)
@@ -328,38 +330,67 @@ def _previous_dating(record: SourceRecord) -> dating.Dating | None:
     return dating.Dating(record.issue_date, DatedBy(record.dated_by), record.page or 0)
 
 
-def _page(
-    store: Store, config: Config, record: SourceRecord, parsed: Parsed, now: datetime
-) -> tuple[list[Entry], list[str], SourceRecord]:
-    """One read page's entries, the uids it dropped, and the record of the file to keep."""
-    chosen = dating.keep_or_replace(_previous_dating(record), parsed.dating)
-    parsed = Parsed(parsed.page, chosen)
-    previous = store.page_entries(chosen.day, chosen.page, record.path)
-    fresh = [identity.article_uid(chosen.day, article, chosen.page) for article in parsed.page.articles]
+def _pages(
+    store: Store, config: Config, read: Sequence[tuple[SourceRecord, Parsed]], now: datetime
+) -> tuple[list[Entry], list[str], list[SourceRecord]]:
+    """The entries of a batch of read pages, the uids they dropped, and the file records to keep.
+
+    The stored facts every page needs (its previous articles, the uids taken)
+    are read for the whole batch at once: a few queries per batch, not per page.
+    """
+    dated = [
+        (record, Parsed(parsed.page, dating.keep_or_replace(_previous_dating(record), parsed.dating)))
+        for record, parsed in read
+    ]
+    previous = store.page_entries([(p.dating.day, p.dating.page, record.path) for record, p in dated])
+    fresh = [
+        identity.article_uid(p.dating.day, article, p.dating.page)
+        for _, p in dated
+        for article in p.page.articles
+    ]
     taken = store.taken_uids(fresh)
-    entries, dropped = build_entries(parsed, record.path, previous, taken, config, now)
-    kept = dataclasses.replace(
-        record,
-        issue_date=chosen.day,
-        dated_by=chosen.by.value,
-        page=chosen.page,
-        parser_version=PARSER_VERSION,
-        missing_since=None,
-    )
-    return entries, dropped, kept
+    entries: list[Entry] = []
+    dropped: list[str] = []
+    records: list[SourceRecord] = []
+    for (record, parsed), before in zip(dated, previous, strict=True):
+        page_entries, page_dropped = build_entries(parsed, record.path, before, taken, config, now)
+        entries.extend(page_entries)
+        dropped.extend(page_dropped)
+        records.append(
+            dataclasses.replace(
+                record,
+                issue_date=parsed.dating.day,
+                dated_by=parsed.dating.by.value,
+                page=parsed.dating.page,
+                parser_version=PARSER_VERSION,
+                missing_since=None,
+            )
+        )
+    return entries, dropped, records
 
 
 def retract_vanished(config: Config, store: Store, present: set[str], now: datetime) -> int:
     """Retract the articles of page files gone from the source folder for ``ingest.settle_seconds``.
 
     A file missing from one scan is only noted; one that comes back (an
-    editor's save replaces it) is forgiven.  Returns how many articles went.
+    editor's save replaces it) is forgiven.  A scan that finds no page at all,
+    or most of them gone at once, retracts nothing (a lost folder, not a
+    newsroom's decision).  Returns how many articles went.
     """
     known = store.source_paths()
     back = [path for path in known if path in present]
     store.mark_missing(back, None)
     gone = [path for path in known if path not in present]
     if not gone:
+        return 0
+    if not present or len(gone) > max(MASS_VANISH, len(known) // 2):
+        # An unmounted share or a folder swapped for an empty one looks like every page deleted.
+        log.warning(
+            "%d of %d page files are gone at once: not retracting their articles (an unmounted share?); "
+            "put them back, or withdraw articles by hand with `digest retract`",
+            len(gone),
+            len(known),
+        )
         return 0
     records = store.sources(gone)
     store.mark_missing([path for path in gone if records[path].missing_since is None], now)
@@ -400,9 +431,7 @@ def ingest(
 
     def store_batch(todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | str]) -> None:
         nonlocal read, articles, new, changed, retracted
-        entries: list[Entry] = []
-        dropped: list[str] = []
-        records: list[SourceRecord] = []
+        good: list[tuple[SourceRecord, Parsed]] = []
         for (record, _), found in zip(todo, parsers.results(todo, parsed), strict=True):
             if isinstance(found, str):
                 store.record_source(
@@ -411,10 +440,8 @@ def ingest(
                 log.warning("skipped page %s: %s", record.path, found)
                 errors.append((record.path, found))
                 continue
-            page_entries, page_dropped, kept = _page(store, config, record, found, now)
-            entries.extend(page_entries)
-            dropped.extend(page_dropped)
-            records.append(kept)
+            good.append((record, found))
+        entries, dropped, records = _pages(store, config, good, now)
         crash_point("ingest.before_upsert")
         upserted = store.upsert_entries(entries, now)
         if dropped:

@@ -53,11 +53,6 @@ def archive_path(name: str, number: int) -> str:
     return f"feeds/archive/{name}/{number}.atom"
 
 
-def open_archive_path(name: str) -> str:
-    """The RFC 5005 archive page of feed ``name`` still filling up (``feeds.Layout``)."""
-    return f"feeds/archive/{name}/open.atom"
-
-
 def section_path(section: Section) -> str:
     """The HTML page listing one section's articles."""
     return f"sections/{section.slug}.html"
@@ -205,12 +200,6 @@ def feed_order(entries: Iterable[Entry]) -> list[Entry]:
     The sequence only grows, so an entry that arrives or changes never lands in a full archive page.
     """
     return sorted(entries, key=lambda e: e.feed_key)
-
-
-def shown_order(entries: Iterable[Entry]) -> list[Entry]:
-    """A feed document's entries as listed, newest first: the latest change first, and within one
-    change (a whole issue read at once) the newest issue first, in paper order, page 1 first."""
-    return sorted(entries, key=lambda e: (-e.feed_seq, -e.issue_date.toordinal(), e.position, e.uid))
 
 
 def sections_of(stories: Iterable[Story]) -> tuple[Section, ...]:

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from itertools import islice
 from pathlib import Path
@@ -55,19 +56,16 @@ from digest.feeds import (
     FeedKey,
     FeedPlan,
     FeedSpec,
-    FeedWriter,
-    Layout,
     LogWriter,
+    RenderDocument,
     Tombstone,
     all_spec,
-    archive_document,
     digest_item,
     digests_spec,
     opml,
     plan_feed,
     section_spec,
     story_item,
-    subscription_document,
     tombstone,
 )
 from digest.output import (
@@ -77,7 +75,6 @@ from digest.output import (
     absolute_url,
     archive_path,
     gone_path,
-    open_archive_path,
     present,
 )
 from digest.site import SECTION_PAGE_SIZE, TEMPLATES, Site
@@ -273,20 +270,19 @@ def render_all(
             put(*site.gone(present(entry, config.tz)))
         records = catalog.digests()
         put(*site.digests([(r.day, r.count) for r in records]))
-        ordered = _digest_order(records)
-        layout = Layout(DIGESTS_FEED, len(ordered), config.feeds.size)
-        digest_writer = FeedWriter(digests_spec(config), layout, config, draw.document)
-        for record in ordered:
+        items: dict[date, FeedItem] = {}
+        for record in records:
             digest = _digest(catalog, record, config)
             put(*site.digest(digest))
-            digest_writer.add(digest_item(digest, config))
-        digest_writer.close()
+            items[record.day] = digest_item(digest, config)
+        frozen = _digest_feed(catalog, records, config, draw.document, keep, lambda r: items[r.day])
         draw.finish()
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     put(OPML, opml([*(spec for spec, _ in specs), digests_spec(config)], config))
-    return sections, {writer.spec.name: writer.new_pages for writer in writers.values()}
+    articles = {writer.spec.name: writer.new_pages for writer in writers.values()}
+    return sections, {DIGESTS_FEED: frozen, **articles}
 
 
 def _plan(
@@ -416,6 +412,10 @@ def _render_changes(
     """
     site = Site(config, sections)
     entries = [entry for entry, _ in changes]
+
+    def render(draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
+        stager.put(*draw(*args))
+
     for entry in entries:
         stager.put(*site.article(present(entry, config.tz)))
     if entries:
@@ -435,9 +435,7 @@ def _render_changes(
         # Only what follows the full archive pages is drawn: a few pages' worth however long the feed.
         plan = _plan(store, spec.name, slug, config, lambda path: True)
         after = plan.frozen[-1] if plan.frozen else None
-        writer = LogWriter(
-            spec, plan, config, lambda draw, *args: stager.put(*draw(*args)), _tombstones(store, slug, config)
-        )
+        writer = LogWriter(spec, plan, config, render, _tombstones(store, slug, config))
         for entry in store.feed_stream(slug, after=after):
             writer.add(entry.feed_key, story_item(present(entry, config.tz), config))
         writer.close()
@@ -449,40 +447,49 @@ def _render_changes(
         stager.put(*site.digests([(r.day, r.count) for r in records]))
         for digest in (_digest(store, r, config) for r in dirty):
             stager.put(*site.digest(digest))
-        ordered = _digest_order(records)
-        rank = {record.day: index for index, record in enumerate(ordered)}
-        ranks = [rank[record.day] for record in dirty]
-        layout = Layout(DIGESTS_FEED, len(ordered), config.feeds.size)
 
-        def digest_window(start: int, stop: int) -> list[FeedItem]:
-            return [digest_item(_digest(store, record, config), config) for record in ordered[start:stop]]
+        def item_of(record: DigestRecord) -> FeedItem:
+            return digest_item(_digest(store, record, config), config)
 
-        # A new digest pushes the oldest live one into the archive: start at the old boundary.
-        first = min(min(ranks), max(layout.archived - len(dirty), 0))
-        _render_pages(digests_spec(config), layout, first, ranks, digest_window, config, stager)
+        # The digests after the feed's full archive pages, and any page they fill now.
+        frozen[DIGESTS_FEED] = _digest_feed(store, records, config, render, lambda path: True, item_of)
     return entries, dirty, frozen
 
 
-def _render_pages(
-    spec: FeedSpec,
-    layout: Layout,
-    first: int | None,
-    changed: Sequence[int],
-    window: Callable[[int, int], list[FeedItem]],
+def _digest_key(record: DigestRecord) -> FeedKey:
+    """A digest's place in the digest feed: when its window ended (a remade one comes again)."""
+    return (int(record.until.timestamp()), record.day, 0, "")
+
+
+def _digest_feed(
+    catalog: Catalog,
+    records: Sequence[DigestRecord],
     config: Config,
-    stager: Stager,
-) -> None:
-    """The subscription document of the digest feed, and the archive pages holding a rank in
-    ``changed`` or any rank from ``first`` on (None: no entry moved)."""
-    numbers = {layout.page_of(rank) for rank in changed if rank < layout.archived}
-    if first is not None:
-        numbers.update(range(layout.page_of(first), layout.pages + 1))
-    for number in sorted(numbers):
-        start, stop = layout.bounds(number)
-        stager.put(*archive_document(spec, layout, number, window(start, stop), config))
-    stager.put(*subscription_document(spec, layout, window(layout.archived, layout.total), config))
-    if not layout.has_open_page:
-        stager.remove(open_archive_path(spec.name))  # it just filled up and became a numbered page
+    render: RenderDocument,
+    keep: Callable[[str], bool] | None,
+    item_of: Callable[[DigestRecord], FeedItem],
+) -> list[tuple[int, FeedKey]]:
+    """The documents of the digest feed, a log like the article feeds (``feeds.FeedPlan``);
+    returns the archive pages it froze.  Digests in kept frozen pages are not drawn at all."""
+    spec = digests_spec(config)
+    ordered = sorted(records, key=_digest_key)
+    frozen = catalog.feed_archives(spec.name)
+    after = frozen[-1] if frozen else None
+    live = sum(1 for record in ordered if after is None or _digest_key(record) > after)
+    kept = frozenset(
+        number
+        for number in range(1, len(frozen) + 1)
+        if keep is not None and keep(archive_path(spec.name, number))
+    )
+    # Every digest but the newest may be archived: it is its own "issue".
+    plan = plan_feed(spec.name, frozen, kept, live, max(live - 1, 0), config.feeds.size)
+    writer = LogWriter(spec, plan, config, render)
+    for record in ordered:
+        key = _digest_key(record)
+        if plan.page_of(key) not in plan.keep:
+            writer.add(key, item_of(record))
+    writer.close()
+    return writer.new_pages
 
 
 def _dirty_digests(
@@ -497,11 +504,6 @@ def _dirty_digests(
         if record.day in fresh
         or bisect.bisect_left(seen, record.since) < bisect.bisect_left(seen, record.until)
     ]
-
-
-def _digest_order(records: Sequence[DigestRecord]) -> list[DigestRecord]:
-    """Digests in feed order, oldest first."""
-    return sorted(records, key=lambda r: (r.until, r.day))
 
 
 def _digest(catalog: Catalog, record: DigestRecord, config: Config) -> Digest:

@@ -63,10 +63,9 @@ _TYPES: dict[str, tuple[str, bool]] = {
 }
 _DEFAULT_TYPE = ("application/octet-stream", False)
 _FRESH = b"public, max-age=300"
-# RFC 5005 archive documents never change once full; the one still filling is named open.atom.
+# RFC 5005 archive documents are written once full and never change (``feeds.FeedPlan``).
 _IMMUTABLE = b"public, max-age=31536000, immutable"
 _ARCHIVE_PREFIX = "/feeds/archive/"
-_OPEN_ARCHIVE = "/open.atom"
 _ETAG = re.compile(r'(?:W/)?"([^"]*)"')
 # Only these request headers matter here; the rest are not even decoded.
 _WANTED = frozenset((b"accept-encoding", b"if-none-match", b"if-modified-since", b"host"))
@@ -237,8 +236,8 @@ class _Kind:
 def _kind(path: str) -> _Kind:
     name = path + "index.html" if path.endswith("/") else path
     content_type, compressible = _TYPES.get(os.path.splitext(name)[1].lower(), _DEFAULT_TYPE)
-    # A full RFC 5005 archive page never changes and can be cached forever (``feeds.Layout``).
-    full_archive = path.startswith(_ARCHIVE_PREFIX) and not path.endswith(_OPEN_ARCHIVE)
+    # A full RFC 5005 archive page never changes and can be cached forever (``feeds.FeedPlan``).
+    full_archive = path.startswith(_ARCHIVE_PREFIX)
     return _Kind(
         content_type=content_type.encode(),
         compressible=compressible,

@@ -665,18 +665,33 @@ class Store:
                 conn.execute(sa.insert(articles), list(inserts.values()))
         return UpsertReport(new=new, changed=changed, unchanged=unchanged)
 
-    def page_entries(self, day: date, page: int, source: str) -> list[Entry]:
-        """The articles a page held before a re-read, for ``identity.match``: those of page ``page``
-        of issue ``day`` (0: the issue's pages of unknown number), and those last read from ``source``."""
-        lowest = page * PAGE_SPAN
-        on_page = (articles.c.issue_date == day) & articles.c.position.between(lowest, lowest + PAGE_SPAN - 1)
-        query = (
-            sa.select(articles)
-            .where(sa.or_(articles.c.source == source, on_page))
-            .order_by(articles.c.position, articles.c.uid)
-        )
+    def page_entries(self, pages: Sequence[tuple[date, int, str]]) -> list[list[Entry]]:
+        """For each (issue date, page number, file) of re-read pages, the articles the page held
+        before, for ``identity.match``: those of that page of that issue (0: the issue's pages of
+        unknown number), and those last read from that file.
+
+        Two indexed reads for the whole batch (the issues' articles, the files' articles), not
+        two per page.
+        """
+        days = sorted({day for day, _, _ in pages})
+        paths = sorted({source for _, _, source in pages})
+        by_day: dict[date, list[Entry]] = {}
+        by_source: dict[str, list[Entry]] = {}
         with self._begin() as conn:
-            return [_entry(row) for row in conn.execute(query)]
+            for at in range(0, len(days), _IN_BATCH):
+                query = sa.select(articles).where(articles.c.issue_date.in_(days[at : at + _IN_BATCH]))
+                for row in conn.execute(query):
+                    by_day.setdefault(row.issue_date, []).append(_entry(row))
+            for at in range(0, len(paths), _IN_BATCH):
+                query = sa.select(articles).where(articles.c.source.in_(paths[at : at + _IN_BATCH]))
+                for row in conn.execute(query):
+                    by_source.setdefault(row.source, []).append(_entry(row))
+        found = []
+        for day, page, source in pages:
+            mine = {e.uid: e for e in by_day.get(day, []) if e.position // PAGE_SPAN == page}
+            mine |= {e.uid: e for e in by_source.get(source, [])}
+            found.append(sorted(mine.values(), key=lambda e: (e.position, e.uid)))
+        return found
 
     def taken_uids(self, uids: Sequence[str]) -> set[str]:
         """Which of ``uids`` some stored article already has."""

@@ -154,10 +154,12 @@ def start(tmp_path_factory: pytest.TempPathFactory) -> Start:
     _write_config(folder, digest_time, None)
     (folder / "pages").mkdir()
     config = _config(folder)
-    for number in range(1, OLD_PAGES + 1):
-        (config.paths.source / f"2024-11-26_0{number}.txt").write_text(page("26日", number), encoding="utf-8")
     now = datetime.now(UTC)
     day = due_day(config, now)
+    # Issues of the digest's day and the day before: within digest.backfill_days, so they are mailed.
+    for number in range(1, OLD_PAGES + 1):
+        name = f"{day - timedelta(days=1)}_0{number}.txt"
+        (config.paths.source / name).write_text(page("26日", number), encoding="utf-8")
     _, until = digest_window(day, config.digest_clock, config.tz, None)
     with Store.open(config.database_url) as store:
         ingest(config, store, until - timedelta(hours=2))  # yesterday's pages arrived in the window
@@ -165,7 +167,7 @@ def start(tmp_path_factory: pytest.TempPathFactory) -> Start:
         for email in SUBSCRIBERS:
             store.add_subscriber(Subscriber(email, (), True, now - timedelta(days=30)))
     for number in range(1, NEW_PAGES + 1):
-        (config.paths.source / f"2024-11-27_0{number}.txt").write_text(page("27日", number), encoding="utf-8")
+        (config.paths.source / f"{day}_0{number}.txt").write_text(page("27日", number), encoding="utf-8")
     return Start(folder, digest_time, day.isoformat())
 
 

@@ -286,3 +286,20 @@ def test_seed_pages_reach_the_feed() -> None:
     titles = {e.title for e in feedparser.parse(data).entries}
     headlines = {" ".join(e.article.title.split()) for e in entries if e.article.title}
     assert headlines and headlines <= titles
+
+
+def test_the_digest_feed_is_a_log_too_with_full_archive_pages_only() -> None:
+    digests = [
+        Digest(
+            date(2024, 1, 1) + timedelta(days=i),
+            CLOCK - timedelta(days=201 - i),
+            CLOCK - timedelta(days=200 - i),
+        )
+        for i in range(ARCHIVE_PAGE_SIZE + 60)
+    ]
+    feeds = _feeds(build_plan(_story_entries(3), digests, make_config(size=50)))
+    assert {p for p in feeds if p.startswith("feeds/archive/digests/")} == {"feeds/archive/digests/1.atom"}
+    archived = _entry_ids(parse(feeds["feeds/archive/digests/1.atom"]))
+    live = _entry_ids(parse(feeds["feeds/digests.atom"]))
+    assert (len(archived), len(live)) == (ARCHIVE_PAGE_SIZE, 60)
+    assert live[0].endswith("digest/2024-06-08") and archived[-1].endswith("digest/2024-01-01")

@@ -335,3 +335,16 @@ def test_status_names_pages_dated_by_their_file_time(config: Config, store: Stor
     status = _cli(config, "status")
     assert status.returncode == 0, status.stderr
     assert "undated.txt" in status.stdout and "日期待核" in status.stdout
+
+
+def test_a_source_folder_emptied_at_once_retracts_nothing(
+    config: Config, store: Store, first: dict[str, bytes], now: datetime, caplog: pytest.LogCaptureFixture
+) -> None:
+    for page in config.paths.source.glob("*.txt"):
+        page.unlink()  # an unmounted share, or the folder swapped for an empty one
+    with caplog.at_level(logging.WARNING, logger="digest.ingest"):
+        _step(config, store, now + timedelta(minutes=1))
+        _step(config, store, now + timedelta(minutes=10))
+    assert not any(e.retracted for e in store.entries())
+    assert _feeds(config) == first
+    assert any("gone at once: not retracting" in r.getMessage() for r in caplog.records)
