@@ -47,15 +47,18 @@ def holder_gone(holder: str) -> bool:
     """Whether ``holder`` names a process on this machine that no longer exists."""
     host, _, rest = holder.partition(":")
     pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
+    return host == socket.gethostname() and pid_text.isdigit() and not pid_alive(int(pid_text))
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists on this machine (another user's counts)."""
     try:
-        os.kill(int(pid_text), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
-        return True
+        return False
     except PermissionError:
-        return False  # alive, another user's
-    return False
+        return True
+    return True
 
 
 def describe(lease: SendLease) -> str:

@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
 import httpx
 import uvicorn
@@ -33,6 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from digest import workers
 from digest.config import Config
 from digest.errors import AlreadyRunningError, ConfigError, DigestError
 from digest.faults import crash_point
@@ -40,6 +42,7 @@ from digest.health import STATE_NAME, JobRun, ServiceState, health_report, save_
 from digest.ingest import ingest, scan
 from digest.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish
 from digest.leader import Leadership, SoleLeader, leadership
+from digest.lease import pid_alive
 from digest.mail import Mailer, make_mailer
 from digest.metrics import METRICS_PATH, Metrics
 from digest.server import create_app
@@ -51,6 +54,9 @@ from digest.websub import HUB_TIMEOUT, Notifier
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "serve.lock"
+# A serve.lock whose pid is dead but still locked: how long its leftover holder gets to go
+# (workers end with their parent; this covers the moment they take to).
+STALE_LOCK_SECONDS = 10.0
 # How long a digest cron run may start late (machine asleep, a long ingest) and still run.
 DIGEST_GRACE_SECONDS = 3600
 # How often emails waiting for a retry are looked at (each row has its own backoff time).
@@ -67,23 +73,42 @@ def data_lock(data: Path) -> Iterator[None]:
     """Hold ``<data>/serve.lock`` while serving; a second holder gets ``AlreadyRunningError``."""
     path = data / LOCK_NAME
     with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise AlreadyRunningError(
-                f"another digest serve (pid {holder}) is using the data folder {data}; "
-                "stop it first or give this one another --data folder"
-            ) from None
+        _take_data_lock(handle, data)
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
         handle.flush()
+        workers.keep_from_workers(handle.fileno())
         try:
             yield
         finally:
+            workers.release_to_workers(handle.fileno())
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _take_data_lock(handle: IO[str], data: Path) -> None:
+    """Lock ``serve.lock``; while the pid written in it is dead, wait ``STALE_LOCK_SECONDS`` for
+    whatever still holds the lock (a process the dead one left) to end, then say which it is."""
+    deadline = time.monotonic() + STALE_LOCK_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+        if holder.isdigit() and not pid_alive(int(holder)):
+            if time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise AlreadyRunningError(
+                f"the digest serve that locked the data folder {data} (pid {holder}) is gone, but a "
+                f"process it started still holds {data / LOCK_NAME}; stop it (fuser -v {data / LOCK_NAME})"
+            )
+        raise AlreadyRunningError(
+            f"another digest serve (pid {holder}) is using the data folder {data}; "
+            "stop it first or give this one another --data folder"
+        )
 
 
 def lock_holder(data: Path) -> int | None:

@@ -32,10 +32,12 @@ import secrets
 import sqlite3
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from digest import workers
 from digest.errors import PublishError
 from digest.faults import crash_point
 from digest.output import OWNED_FOLDERS
@@ -44,6 +46,10 @@ from digest.output import OWNED_FOLDERS
 REPORTED_PATHS = 1000
 FIX = "check that paths.output names a folder this user can write, on a disk with free space"
 JOURNAL = ".digest-staging"  # + the publish's temporary-file suffix
+# How long a publish waits for another one on the same folder: a full build of a large archive
+# takes minutes; past this the wait is an error, never a hang.
+LOCK_WAIT_SECONDS = 600.0
+LOCK_POLL_SECONDS = 0.1
 
 
 def is_subscription(path: str) -> bool:
@@ -163,8 +169,9 @@ class Stager:
         try:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self._lock = os.open(self.output_dir, os.O_RDONLY | os.O_DIRECTORY)
+            workers.keep_from_workers(self._lock)
             try:
-                fcntl.flock(self._lock, fcntl.LOCK_EX)  # waits for another publisher of this folder
+                _wait_for_lock(self._lock, self.output_dir)  # another publisher of this folder
             except OSError as exc:
                 # Some network filesystems lock no folders; one leader publishes there anyway.
                 if exc.errno not in (errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
@@ -202,6 +209,7 @@ class Stager:
         # A journal that cannot be deleted (the disk went read-only) only costs the next publish a sweep.
         with contextlib.suppress(OSError):
             (self.output_dir / f"{JOURNAL}{self._suffix}").unlink(missing_ok=True)
+        workers.release_to_workers(self._lock)
         os.close(self._lock)  # closing drops the flock
         self._lock = None
 
@@ -281,6 +289,25 @@ class Stager:
                 if here != top and not any(here.iterdir()):
                     here.rmdir()
         return removed
+
+
+def _wait_for_lock(fd: int, output_dir: Path, seconds: float | None = None) -> None:
+    """Take the folder's flock, waiting at most ``seconds`` (``LOCK_WAIT_SECONDS``) for another
+    publisher; then a ``PublishError`` (which ``/healthz`` reports) instead of waiting for ever."""
+    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if seconds is None else seconds)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise PublishError(
+                    f"another publish has held the output folder {output_dir} for "
+                    f"{LOCK_WAIT_SECONDS if seconds is None else seconds:g} s; if no digest command is "
+                    f"publishing, a leftover process holds it (find it with: fuser -v {output_dir}) "
+                    "and must be stopped"
+                ) from None
+            time.sleep(LOCK_POLL_SECONDS)
 
 
 def _failure(output_dir: Path, exc: OSError) -> PublishError:
