@@ -38,6 +38,13 @@ class PathsConfig:
 
 
 @dataclass(frozen=True)
+class IngestConfig:
+    # Seconds a page written in place must stay unchanged before it is read; a page renamed into
+    # the folder whole is read at once (digest.watch).
+    settle_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     title: str = "报纸摘要"
     subtitle: str = ""
@@ -95,6 +102,7 @@ class Config:
     """The whole configuration, every path absolute once loaded."""
 
     paths: PathsConfig = field(default_factory=PathsConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -156,6 +164,12 @@ def _coerce(key: str, kind: type, value: object, base: Path) -> object:
         raise ConfigError(
             key, f"expected a whole number, got {value!r}", f"write e.g. {key.split('.')[1]} = 60"
         )
+    if kind is float:
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d*)?\s*", value):
+            return float(value)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(key, f"expected a number, got {value!r}", f"write e.g. {key.split('.')[1]} = 5")
     if kind is Path:
         if not isinstance(value, str | Path) or not str(value).strip():
             raise ConfigError(key, f"expected a folder path, got {value!r}", "write a path in quotes")
@@ -337,6 +351,15 @@ def value_problems(config: Config) -> list[ConfigError]:
                 "database.url",
                 f"unsupported database {scheme!r}",
                 "leave it empty for SQLite or write postgresql://user@host/dbname",
+            )
+        )
+    if not 0.1 <= config.ingest.settle_seconds <= 3600:
+        problems.append(
+            ConfigError(
+                "ingest.settle_seconds",
+                f"{config.ingest.settle_seconds:g} is out of range",
+                "use a number of seconds from 0.1 to 3600, e.g. 5; longer than the longest pause of the"
+                " program writing the pages",
             )
         )
     if config.feeds.size < 1:

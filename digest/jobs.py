@@ -200,14 +200,18 @@ def _preview(
     return DigestResult(digest, made=False, delivery=DeliveryReport(sent=len(recipients)), written_to=written)
 
 
-def catch_up_digest(config: Config, store: Store, mailer: Mailer, now: datetime) -> DigestResult | None:
+def catch_up_digest(
+    config: Config, store: Store, mailer: Mailer, now: datetime, stopping: Callable[[], bool] = lambda: False
+) -> DigestResult | None:
     """On start-up: make the latest due digest if it was missed, or finish its emails that are due."""
     day = due_day(config, now)
     if store.digest(day) is not None and day not in store.days_due(now):
         return None
-    return run_digest(config, store, mailer, now, day)
+    return run_digest(config, store, mailer, now, day, stopping=stopping)
 
 
-def retry_deliveries(config: Config, store: Store, mailer: Mailer, now: datetime) -> list[DigestResult]:
+def retry_deliveries(
+    config: Config, store: Store, mailer: Mailer, now: datetime, stopping: Callable[[], bool] = lambda: False
+) -> list[DigestResult]:
     """Send every ledger row that is due at ``now``, whatever its digest (the scheduler's retry job)."""
-    return [run_digest(config, store, mailer, now, day) for day in store.days_due(now)]
+    return [run_digest(config, store, mailer, now, day, stopping=stopping) for day in store.days_due(now)]

@@ -48,7 +48,7 @@ from digest.metrics import METRICS_PATH, Metrics
 from digest.server import create_app
 from digest.store import Store
 from digest.subscriptions import create_subscription_app, subscription_routes
-from digest.watch import SETTLE_SECONDS, Settler, Watcher, quiet_for
+from digest.watch import Settler, Watcher, quiet_for
 from digest.websub import HUB_TIMEOUT, Notifier
 
 log = logging.getLogger(__name__)
@@ -153,9 +153,10 @@ class Runner:
         self._clock = clock
         self._lock = threading.Lock()
         self._closed = False
+        self._stopping = threading.Event()  # set by ``close``: a send under way stops between emails
         self._runs: dict[str, JobRun] = {}
         self._started = clock()
-        self.settler = Settler()
+        self.settler = Settler(config.ingest.settle_seconds)
 
     def rescan(self, publish: bool = False) -> None:
         """The safety net: ingest every settled page file in the source folder; ``publish`` forces one."""
@@ -168,7 +169,7 @@ class Runner:
             except OSError as exc:
                 self._failed("ingest", time.monotonic(), f"cannot read the source folder {source} ({exc})")
                 return
-            settled = {path for path in files if quiet_for(path, SETTLE_SECONDS)}
+            settled = {path for path in files if quiet_for(path, self._config.ingest.settle_seconds)}
             # Files still being written wait in the settler; the watcher hands them on once whole.
             self.settler.note(path for path in files if path not in settled)
             self._refresh([path for path in files if path in settled], publish)
@@ -189,7 +190,12 @@ class Runner:
             if go:
                 self._digest(
                     lambda now: run_digest(
-                        self._config, self._store, self._mailer, now, notifier=self._notifier
+                        self._config,
+                        self._store,
+                        self._mailer,
+                        now,
+                        notifier=self._notifier,
+                        stopping=self._stopping.is_set,
                     )
                 )
 
@@ -197,7 +203,11 @@ class Runner:
         """Make a digest missed while the service was down (or finish its emails)."""
         with self._job() as go:
             if go:
-                self._digest(lambda now: catch_up_digest(self._config, self._store, self._mailer, now))
+                self._digest(
+                    lambda now: catch_up_digest(
+                        self._config, self._store, self._mailer, now, self._stopping.is_set
+                    )
+                )
 
     def retry(self) -> None:
         """Send the emails whose retry is due, whatever their digest."""
@@ -206,7 +216,7 @@ class Runner:
                 self._digest(self._retry_due)
 
     def _retry_due(self, now: datetime) -> DigestResult | None:
-        results = retry_deliveries(self._config, self._store, self._mailer, now)
+        results = retry_deliveries(self._config, self._store, self._mailer, now, self._stopping.is_set)
         return results[-1] if results else None
 
     def take_over(self) -> None:
@@ -216,7 +226,8 @@ class Runner:
         self.catch_up()
 
     def close(self) -> None:
-        """Wait for the job under way, then refuse new ones."""
+        """Wait for the job under way, then refuse new ones; a send stops between two emails."""
+        self._stopping.set()
         with self._lock:
             self._closed = True
 
