@@ -43,6 +43,7 @@ from digest.ingest import ingest, scan
 from digest.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish
 from digest.leader import Leadership, SoleLeader, leadership
 from digest.lease import pid_alive
+from digest.limits import server_options
 from digest.mail import Mailer, make_mailer
 from digest.metrics import METRICS_PATH, Metrics
 from digest.server import create_app
@@ -407,6 +408,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
                 log_config=None,
                 access_log=log.isEnabledFor(logging.DEBUG),
                 timeout_graceful_shutdown=5,
+                **server_options(),  # header timeout and a connection limit (digest.limits)
             )
         )
         if not stopping.is_set():
