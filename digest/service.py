@@ -127,6 +127,18 @@ def lock_holder(data: Path) -> int | None:
     return None
 
 
+def source_problem(source: Path) -> str | None:
+    """What keeps the source folder from being read (missing, or no permission to list it), or None."""
+    if not source.is_dir():
+        return f"source folder {source} is missing"
+    try:
+        with os.scandir(source):
+            pass
+    except OSError as exc:
+        return f"cannot read the source folder {source} ({exc.strerror or exc}); check its permissions"
+    return None
+
+
 class Runner:
     """Ingest, publish and the daily digest, one job at a time.
 
@@ -158,6 +170,7 @@ class Runner:
         self._runs: dict[str, JobRun] = {}
         self._started = clock()
         self.settler = Settler(config.ingest.settle_seconds)
+        self._said: str | None = None  # the source folder problem last logged
 
     def rescan(self, publish: bool = False) -> None:
         """The safety net: ingest every settled page file in the source folder; ``publish`` forces one."""
@@ -165,8 +178,13 @@ class Runner:
             if not go:
                 return
             source = self._config.paths.source
+            problem = source_problem(source)
+            if problem is not None and problem != self._said:
+                # scan() would quietly find no file; said once here, and /healthz lists it (``state``).
+                log.warning("%s; no page is read until it is fixed", problem)
+            self._said = problem
             try:
-                files = scan(source) if source.is_dir() else []
+                files = [] if problem else scan(source)
             except OSError as exc:
                 self._failed("ingest", time.monotonic(), f"cannot read the source folder {source} ({exc})")
                 return
@@ -240,7 +258,7 @@ class Runner:
             started=self._started,
             runs=dict(self._runs),
             files_waiting=self.settler.waiting,
-            problems=() if source.is_dir() else (f"source folder {source} is missing",),
+            problems=tuple(problem for problem in (source_problem(source),) if problem is not None),
         )
 
     def health(self) -> Mapping[str, object]:

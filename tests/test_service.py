@@ -6,6 +6,7 @@ and talk to it over HTTP, as a reader and an operator would.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import httpx
 import pytest
 from test_server import serving
 
+from digest import staging
 from digest.config import Config
 from digest.health import JobRun, ServiceState, describe, health_report, load_state, save_state
 from digest.mail import OutboxMailer
@@ -218,6 +220,30 @@ def test_health_reports_each_job_and_is_saved_for_digest_status(runner: Runner, 
         assert health_report(store.status(), saved) == health  # what `digest status` prints
 
 
+def test_a_publish_blocked_by_a_held_folder_lock_fails_in_time_and_degrades_health(
+    runner: Runner, config: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: a publish waited in flock for ever behind a killed run's workers, and /healthz said ok."""
+    monkeypatch.setattr(staging, "LOCK_WAIT_SECONDS", 0.3)
+    config.paths.output.mkdir(parents=True, exist_ok=True)
+    holder = os.open(config.paths.output, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        started = time.monotonic()
+        runner.rescan(publish=True)
+        assert time.monotonic() - started < 10
+        health = runner.health()
+        assert health["status"] == "degraded"
+        (error,) = health["errors"]
+        assert isinstance(error, str) and error.startswith(
+            "publish: another publish has held the output folder"
+        )
+    finally:
+        os.close(holder)
+    runner.rescan(publish=True)  # the lock is free again: the next publish works, health recovers
+    assert runner.health()["status"] == "ok"
+
+
 def test_a_failing_job_degrades_health_and_is_counted(
     runner: Runner, metrics: Metrics, config: Config, tmp_path: Path
 ) -> None:
@@ -292,8 +318,11 @@ def free_port() -> int:
 class Serve:
     """``digest serve`` in a subprocess on a free port; its log lines collected as they come."""
 
-    def __init__(self, home: Path, pages: Path, settle_seconds: float | None = 0.5) -> None:
-        """``settle_seconds`` for ``ingest.settle_seconds``: None keeps the default (5 s)."""
+    def __init__(
+        self, home: Path, pages: Path, settle_seconds: float | None = 0.5, prefix: Sequence[str] = ()
+    ) -> None:
+        """``settle_seconds`` for ``ingest.settle_seconds``: None keeps the default (5 s); ``prefix``
+        runs the service under another program (``setpriv``)."""
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -304,7 +333,7 @@ class Serve:
             self.environ["DIGEST_INGEST_SETTLE_SECONDS"] = str(settle_seconds)
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            self.command("serve", "--port", str(self.port)),
+            [*prefix, *self.command("serve", "--port", str(self.port))],
             cwd=home,
             env=self.environ,
             stderr=subprocess.PIPE,
@@ -427,6 +456,33 @@ def test_a_writer_pausing_mid_page_is_waited_for(tmp_path: Path) -> None:
         assert service.stop() == 0, service.log()
     assert len(reads) == 1 and "new=2" in reads[0], reads
     assert stored == 2
+
+
+@pytest.mark.slow
+def test_an_unreadable_source_folder_is_degraded_until_readable(tmp_path: Path) -> None:
+    """Before: every rescan reported ``files=0`` and ``/healthz`` said ok."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed")
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    # Root reads anything: the service runs without the capabilities that allow it (as in
+    # tests/test_bad_files.py), so the kernel refuses for real.
+    drop = "-dac_override,-dac_read_search"
+    prefix = ["setpriv", f"--bounding-set={drop}", f"--inh-caps={drop}"] if os.geteuid() == 0 else []
+    service = Serve(tmp_path, pages, prefix=prefix)
+    try:
+        assert service.http.get("/healthz").json()["status"] == "ok"
+        pages.chmod(0)
+        health = service.http.get("/healthz").json()
+        assert health["status"] == "degraded", health
+        assert health["errors"] == [
+            f"cannot read the source folder {pages} (Permission denied); check its permissions"
+        ]
+        pages.chmod(0o755)
+        assert service.http.get("/healthz").json()["status"] == "ok"
+    finally:
+        pages.chmod(0o755)
+        assert service.stop() == 0, service.log()
 
 
 @pytest.mark.slow
