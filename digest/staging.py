@@ -5,7 +5,10 @@ Each file goes to a temporary name in its own folder (same filesystem, so
 file of the publish is staged: a full disk, a bad permission or a render
 error stops the publish with the previous output intact.  Files whose bytes
 are already right are not touched, so their mtime and ETag survive a no-op
-republish.  Renames go pages first and subscription feeds last, so a feed
+republish.  Files that did not exist are renamed first, then those that
+replace one, so whatever readers could already reach links only to files in
+place at every moment, even when the publish is killed between two renames;
+within each group pages go first and subscription feeds last, so a feed
 never links to a page that is not there yet; OPML last of all.
 
 Staged bytes live in the temporary files and the names of the files put
@@ -55,6 +58,11 @@ LOCK_POLL_SECONDS = 0.1
 def is_subscription(path: str) -> bool:
     """A subscription document (a WebSub topic) lives right in ``feeds/``; archive pages below it are not."""
     return path.startswith("feeds/") and path.endswith(".atom") and path.count("/") == 1
+
+
+# Files that did not exist are renamed before any that replace one (``_Ledger.add``): only a replaced
+# file can be linked from what readers already see, so every file it may link to is in place first.
+_REPLACED = 3
 
 
 def _write_order(path: str) -> tuple[int, str]:
@@ -120,9 +128,9 @@ class _Ledger:
         self._db.execute("CREATE TABLE put (path TEXT PRIMARY KEY, staged INTEGER NOT NULL, rank INTEGER)")
         self._db.execute("BEGIN")
 
-    def add(self, path: str, staged: bool) -> None:
-        """Record that ``path`` was put, staged (new bytes) or not (unchanged)."""
-        rank = _write_order(path)[0] if staged else None
+    def add(self, path: str, staged: bool, new: bool = False) -> None:
+        """Record that ``path`` was put, staged (new bytes) or not (unchanged); ``new``: no file there yet."""
+        rank = _write_order(path)[0] + (0 if new else _REPLACED) if staged else None
         self._db.execute("INSERT OR REPLACE INTO put VALUES (?, ?, ?)", (path, int(staged), rank))
 
     def __contains__(self, path: str) -> bool:
@@ -233,7 +241,7 @@ class Stager:
         except BaseException:
             Path(temp).unlink(missing_ok=True)  # half written (a full disk): not staged, so delete it here
             raise
-        self._ledger.add(path, staged=True)
+        self._ledger.add(path, staged=True, new=not os.path.lexists(where))
         crash_point("staging.after_put")
 
     def _temp(self, where: str) -> str:
