@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from faulty_smtp import FaultySmtp
 from smtp_sink import SmtpSink
-from test_delivery import NOW, everyone, made, make_config, seed
+from test_delivery import NOW, _send_digest, everyone, made, make_config, seed
 
 from digest import jobs
 from digest.config import Config, load_config
@@ -33,27 +33,18 @@ from digest.store import WAITING, DigestRecord, Store
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _write_config(tmp_path: Path, server: FaultySmtp, database_url: str) -> Path:
+def _write_config(tmp_path: Path, host: str, port: int, database_url: str = "") -> Path:
+    """A config file for the ``digest`` commands: SMTP at ``host:port``, retries after 1 s."""
     (tmp_path / "pages").mkdir(exist_ok=True)
     config_file = tmp_path / "config.toml"
     config_file.write_text(
         '[paths]\nsource = "pages"\ndata = "data"\noutput = "output"\n'
         f'[database]\nurl = "{database_url}"\n'
         "[digest]\nretry_seconds = 1\n"
-        f'[smtp]\nhost = "{server.host}"\nport = {server.port}\nsecurity = "none"\n',
+        f'[smtp]\nhost = "{host}"\nport = {port}\nsecurity = "none"\n',
         encoding="utf-8",
     )
     return config_file
-
-
-def _send_digest(config_file: Path, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "digest.cli", "send-digest", "--config", str(config_file)],
-            cwd=ROOT,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
 
 
 def _rerun_until_nothing_waits(config_file: Path, day: date, log: Path) -> int:
@@ -76,7 +67,7 @@ def test_two_senders_with_451s_and_mid_body_drops_deliver_exactly_one_copy_each(
 ) -> None:
     log = tmp_path / "send-digest.log"
     with FaultySmtp(seed=19, rcpt_busy=0.06, drop_body=0.05) as server:
-        config_file = _write_config(tmp_path, server, database_url)
+        config_file = _write_config(tmp_path, server.host, server.port, database_url)
         config = load_config(config_file, {}, {})
         with Store.open(config.database_url) as store:
             day = seed(store, config, datetime.now(UTC), 300)
@@ -173,13 +164,7 @@ def test_one_sender_per_digest_a_live_lease_blocks_a_dead_or_lapsed_one_does_not
 def test_sigterm_stops_a_send_between_two_emails(tmp_path: Path) -> None:
     log = tmp_path / "send-digest.log"
     with SmtpSink(delay=0.05) as sink:
-        config_file = tmp_path / "config.toml"
-        (tmp_path / "pages").mkdir()
-        config_file.write_text(
-            '[paths]\nsource = "pages"\ndata = "data"\noutput = "output"\n'
-            f'[smtp]\nhost = "{sink.host}"\nport = {sink.port}\nsecurity = "none"\n',
-            encoding="utf-8",
-        )
+        config_file = _write_config(tmp_path, sink.host, sink.port)
         config = load_config(config_file, {}, {})
         with Store.open(config.database_url) as store:
             day = seed(store, config, datetime.now(UTC), 200)
