@@ -127,7 +127,7 @@ deliveries = sa.Table(
     metadata,
     sa.Column("day", sa.Date, sa.ForeignKey("digests.day", ondelete="CASCADE"), primary_key=True),
     sa.Column("email", sa.Text, primary_key=True),
-    # pending, sending, sent, failed, refused, skipped, unknown, expired: see digest.delivery
+    # pending, claimed, sending, sent, failed, refused, skipped, unknown, expired: see digest.delivery
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("last_error", sa.Text),
@@ -1153,7 +1153,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL with synchronous=NORMAL: a commit survives a process crash (kill -9) but is not
     # fsynced each time; only a power loss can undo the last commits.  FULL costs one fsync
-    # per commit, and the delivery ledger commits twice per email.
+    # per commit, and the delivery ledger commits three times per email.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()
