@@ -20,12 +20,13 @@ written together with the digest (``Store.save_digest``).  A row's status:
 ``skipped``   nothing to send: the address unsubscribed, or its sections had
               no article that day (with ``digest.empty_days = "skip"``).
 ``unknown``   a row left ``sending`` by a crash, or a connection that ended
-              in good order after the ".": the copy may well have arrived.  Never sent again,
-              because the promise is "never twice"; ``digest status``
-              counts them and says to look each up in the mail server's
-              log before sending one by hand.  A write failure or a reset
-              before the server read the "." is ``failed`` instead (retried):
-              without its "." a server discards an unfinished message.
+              in good order after the ".": the copy may well have arrived.
+              Never sent again, because the promise is "never twice";
+              ``digest status`` counts them and says to look each up in the
+              mail server's log before sending one by hand.  A write failure
+              or a reset before the server read the "." is ``failed``
+              instead (retried): without its "." a server discards an
+              unfinished message.
 ``expired``   still not delivered ``digest.retry_hours`` after the digest
               was made: yesterday's news is not worth sending any more.
 
