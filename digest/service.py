@@ -156,6 +156,7 @@ class Runner:
         clock: Callable[[], datetime] = utc_now,
         leader: Leadership | None = None,
         notifier: Notifier | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._config = config
         self._notifier = notifier  # WebSub pings in the background, so a slow hub never holds a job
@@ -166,7 +167,8 @@ class Runner:
         self._clock = clock
         self._lock = threading.Lock()
         self._closed = False
-        self._stopping = threading.Event()  # set by ``close``: a send under way stops between emails
+        # Set by SIGTERM (``serve``) or ``close``: a send under way stops between two emails.
+        self._stopping = stopping or threading.Event()
         self._runs: dict[str, JobRun] = {}
         self._started = clock()
         self.settler = Settler(config.ingest.settle_seconds)
@@ -396,7 +398,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
     leader = leadership(config.database_url)
     http = httpx.Client(timeout=HUB_TIMEOUT)
     notifier = Notifier(config.feeds.hubs, http) if config.feeds.hubs else None
-    runner = Runner(config, store, mailer, metrics, leader=leader, notifier=notifier)
+    runner = Runner(config, store, mailer, metrics, leader=leader, notifier=notifier, stopping=stopping)
     watcher = Watcher(config.paths.source, stopping, runner.ingest, runner.rescan, runner.settler)
     watch_thread = threading.Thread(target=watcher.run, name="digest-watch", daemon=True)
     scheduler = BackgroundScheduler(timezone=config.tz)

@@ -21,6 +21,7 @@ import pytest
 from faulty_smtp import FaultySmtp
 from smtp_sink import SmtpSink
 from test_delivery import NOW, _send_digest, everyone, made, make_config, seed
+from test_service import free_port
 
 from digest import jobs
 from digest.config import Config, load_config
@@ -234,3 +235,36 @@ def test_status_explains_unknown_rows_without_inviting_a_second_copy(tmp_path: P
     status = _status(config)
     assert "deliveries: 1 unknown" in status
     assert "look the address up in the mail server's log before sending a copy by hand" in status
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_service_s_start_up_send_between_two_emails(tmp_path: Path) -> None:
+    """``digest serve`` catching up a missed digest at start-up (before: SIGTERM waited for the whole run)."""
+    log = tmp_path / "serve.log"
+    with SmtpSink(delay=0.05) as sink:
+        config_file = _write_config(tmp_path, sink.host, sink.port)
+        config = load_config(config_file, {}, {})
+        with Store.open(config.database_url) as store:
+            day = seed(store, config, datetime.now(UTC), 200)
+        command = [sys.executable, "-m", "digest.cli", "serve", "--config", str(config_file)]
+        command += ["--port", str(free_port())]
+        with log.open("ab") as output:
+            service = subprocess.Popen(
+                command,
+                cwd=ROOT,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while sink.count < 10:
+            assert service.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.01)
+        service.send_signal(signal.SIGTERM)
+        asked = time.monotonic()
+        assert service.wait(timeout=60) == 0, log.read_text()
+        stopped_in = time.monotonic() - asked
+        taken = sink.count
+        with Store.open(config.database_url) as store:
+            statuses = Counter(row.status for row in store.deliveries(day))
+    assert stopped_in < 5, stopped_in
+    assert statuses["sent"] == taken < 200 and statuses["pending"] == 200 - taken, statuses
