@@ -67,15 +67,22 @@ def _start(parent: int, initializer: Callable[..., None] | None, initargs: tuple
         with contextlib.suppress(OSError):
             os.close(fd)
     _PRIVATE.clear()
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    # The parent may have died between the fork and the prctl: then nobody would signal us.
+    die_with_parent()
     # ``parent`` is 0 for a fork server's worker (whose parent is the server, gone with ours).
-    if os.getppid() == 1 or (parent and os.getppid() != parent):
+    if parent and os.getppid() != parent:
         os._exit(1)
     if initializer is not None:
         initializer(*initargs)
+
+
+def die_with_parent() -> None:
+    """Ask the kernel for SIGKILL when the parent ends (Linux); exit now if it already has."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The parent may have died before the prctl: then nobody would signal us, and we are PID 1's.
+    if os.getppid() == 1:
+        os._exit(1)
 
 
 def cpu_count() -> int:
@@ -95,7 +102,7 @@ def start_method(preload: Sequence[str]) -> BaseContext:
     if threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(preload))
+    context.set_forkserver_preload(["digest.forkguard", *preload])
     return context
 
 

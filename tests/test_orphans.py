@@ -44,6 +44,23 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _strays(folder: Path, spare: int | None = None) -> list[int]:
+    """Running processes working in ``folder`` (their cwd), but for ``spare`` and its descendants:
+    an orphan is found even if it was forked after the last look at the killed process's children."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = Path(os.readlink(entry / "cwd"))
+        except OSError:
+            continue
+        if cwd == folder and _running(int(entry.name)):
+            found.append(int(entry.name))
+    kept = set() if spare is None else {spare} | _descendants(spare)
+    return sorted(set(found) - kept)
+
+
 def _running(pid: int) -> bool:
     """Alive and not a zombie waiting to be reaped (a container's PID 1 may never reap)."""
     try:
@@ -57,7 +74,7 @@ def _digest(config_file: Path, *args: str) -> subprocess.Popen[bytes]:
     with (config_file.parent / "digest.log").open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "digest.cli", *args, "--config", str(config_file)],
-            cwd=ROOT,
+            cwd=config_file.parent,  # where _strays looks
             stdout=log,
             stderr=subprocess.STDOUT,
         )
@@ -101,6 +118,7 @@ def test_sigkill_of_a_full_publish_leaves_no_worker_and_the_next_publish_finishe
     time.sleep(0.5)  # SIGKILL on a parent's death is prompt, but give the kernel its moment
     left = sorted(pid for pid in family if _running(pid))
     assert not left, f"processes of the killed run still running: {left}"
+    assert _strays(tmp_path) == []
     assert not list((tmp_path / "output").rglob("*.tmp"))
 
 
@@ -140,12 +158,49 @@ def test_sigkill_of_serve_during_its_start_up_ingest_leaves_nothing_holding_serv
         family |= _descendants(killed.pid)
         time.sleep(0.05)
     assert len(family) >= 2, f"the start-up ingest never started worker processes:\n{log.read_text()}"
+    family |= _descendants(killed.pid)
     os.kill(killed.pid, signal.SIGKILL)
     assert killed.wait(timeout=10) == -signal.SIGKILL
 
     restarted = Serve(tmp_path, pages)  # waits for /healthz: it did not exit 2 on a held serve.lock
     try:
+        time.sleep(0.5)  # SIGKILL on a parent's death is prompt, but give the kernel its moment
         left = sorted(pid for pid in family if _running(pid))
         assert not left, f"processes of the killed serve still running: {left}"
+        assert _strays(tmp_path, spare=restarted.process.pid) == []
     finally:
         assert restarted.stop() == 0, restarted.log()
+
+
+FORK_SERVER_USER = """
+import sys, threading, time
+from digest import workers
+
+threading.Thread(target=threading.Event().wait, daemon=True).start()  # a second thread: a fork server
+context = workers.start_method(["digest.publish"])
+assert context.get_start_method() == "forkserver"
+child = context.Process(target=time.sleep, args=(600,))
+child.start()
+print(child.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_fork_server_and_its_children_end_with_the_process_they_work_for(tmp_path: Path) -> None:
+    """The fork server's child holds the server's "parent alive" pipe, so without ``digest.forkguard``
+    both waited for good under PID 1 after a SIGKILL of the process they worked for."""
+    user = subprocess.Popen(
+        [sys.executable, "-c", FORK_SERVER_USER], cwd=tmp_path, stdout=subprocess.PIPE, text=True
+    )
+    assert user.stdout is not None
+    child = int(user.stdout.readline())
+    family = _descendants(user.pid)
+    assert child in family and len(family) >= 3  # the fork server, its child, the resource tracker
+    os.kill(user.pid, signal.SIGKILL)
+    assert user.wait(timeout=10) == -signal.SIGKILL
+    user.stdout.close()
+    deadline = time.monotonic() + 10
+    while any(_running(pid) for pid in family) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in family if _running(pid)] == []
+    assert _strays(tmp_path) == []
