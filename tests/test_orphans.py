@@ -70,11 +70,17 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-def _digest(config_file: Path, *args: str) -> subprocess.Popen[bytes]:
+def _digest(config_file: Path, *args: str, crash_at: str | None = None) -> subprocess.Popen[bytes]:
+    """A ``digest`` command on ``config_file``, its output appended to ``digest.log`` beside it;
+    ``crash_at`` sets ``DIGEST_CRASH_AT``."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    if crash_at:
+        environ["DIGEST_CRASH_AT"] = crash_at
     with (config_file.parent / "digest.log").open("ab") as log:
         return subprocess.Popen(
             [sys.executable, "-m", "digest.cli", *args, "--config", str(config_file)],
             cwd=config_file.parent,  # where _strays looks
+            env=environ,
             stdout=log,
             stderr=subprocess.STDOUT,
         )

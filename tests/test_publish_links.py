@@ -11,20 +11,14 @@ land on a file.
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from collections import deque
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from corpus import write_archive  # noqa: E402
+from test_orphans import _digest, write_archive
 
 BASE = "http://127.0.0.1:8080/"
 LINK = re.compile(rb'(?:href|src)="([^"]+)"')
@@ -67,20 +61,6 @@ def broken_links(output: Path) -> list[str]:
     return broken
 
 
-def _digest(config: Path, *args: str, crash_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    if crash_at:
-        environ["DIGEST_CRASH_AT"] = crash_at
-    return subprocess.run(
-        [sys.executable, "-m", "digest.cli", *args, "--config", str(config)],
-        cwd=ROOT,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.mark.slow
 def test_an_incremental_publish_killed_between_renames_never_leaves_a_broken_link(tmp_path: Path) -> None:
     archive = tmp_path / "archive"
@@ -94,9 +74,9 @@ def test_an_incremental_publish_killed_between_renames_never_leaves_a_broken_lin
     config.write_text(
         '[paths]\nsource = "pages"\ndata = "data"\noutput = "output"\n[feeds]\nsize = 10\n', encoding="utf-8"
     )
-    for command in (("ingest",), ("publish",)):
-        done = _digest(config, *command)
-        assert done.returncode == 0, done.stderr
+    log = tmp_path / "digest.log"
+    for command in ("ingest", "publish"):
+        assert _digest(config, command).wait(timeout=300) == 0, log.read_text()
     assert broken_links(tmp_path / "output") == []
     for name in names[len(names) // 2 :]:  # today's half arrives and is stored, not yet published
         (pages / name).parent.mkdir(parents=True, exist_ok=True)
@@ -106,14 +86,16 @@ def test_an_incremental_publish_killed_between_renames_never_leaves_a_broken_lin
         "● 新开栏目\n\n# 新栏目的第一篇稿件\n\n□ 本报记者 林小河\n\n新栏目的正文，一句话。\n",
         encoding="utf-8",
     )
-    assert _digest(config, "ingest").returncode == 0
+    assert _digest(config, "ingest").wait(timeout=300) == 0, log.read_text()
 
     kills = 0
     while True:
-        run = _digest(config, "publish", crash_at=f"staging.after_rename:{RENAMES_PER_RUN}")
-        assert run.returncode in (0, -9), run.stderr
+        code = _digest(config, "publish", crash_at=f"staging.after_rename:{RENAMES_PER_RUN}").wait(
+            timeout=300
+        )
+        assert code in (0, -9), log.read_text()
         assert broken_links(tmp_path / "output") == [], f"after {kills} kills"
-        if run.returncode == 0:
+        if code == 0:
             break
         kills += 1
         assert kills < 500, "the publish never finished"
