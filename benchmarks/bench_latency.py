@@ -7,7 +7,9 @@ generated archive of ``--archive`` articles, then drops ``--drops`` new pages
 one at a time.  Each figure runs from the moment the page file is closed to
 the first HTTP response of ``/feeds/all.atom`` that carries its headline
 (polled every 10 ms), so it covers the inotify event, the settle wait
-(``digest.watch.SETTLE_SECONDS``), ingest, the incremental publish and HTTP.
+(``SETTLE_SECONDS`` here: each page is renamed into the folder whole, the
+recommended delivery, with which ``ingest.settle_seconds`` can be that low),
+ingest, the incremental publish and HTTP.
 The promise is two seconds.  Also prints the server's own view, the
 ``digest_page_to_feed_seconds`` histogram of ``/metrics``.
 
@@ -38,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus import write_archive
 
-from digest.watch import SETTLE_SECONDS
+SETTLE_SECONDS = 0.5  # ingest.settle_seconds for the measured service
 
 POLL_SECONDS = 0.01
 
@@ -72,6 +74,7 @@ def measure(drops: int = 9, archive: int = 1000) -> dict[str, Any]:
         url = f"http://127.0.0.1:{port}"
         environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
         environ["DIGEST_SITE_BASE_URL"] = url
+        environ["DIGEST_INGEST_SETTLE_SECONDS"] = str(SETTLE_SECONDS)
         folders = ["--source", str(pages), "--data", str(home / "data"), "--output", str(home / "out")]
         argv = [sys.executable, "-m", "digest.cli", "serve", *folders, "--port", str(port)]
         argv += ["--log-level", "warning"]
@@ -93,7 +96,10 @@ def measure(drops: int = 9, archive: int = 1000) -> dict[str, Any]:
                     headline = f"延迟测量第{number + 1}篇稿件"
                     text = f"● 聚焦\n\n# {headline}\n\n□ 本报记者 林小河\n\n测量用的正文，一句话。\n"
                     path = pages / f"2030-01-{number + 1:02d}_01.txt"
-                    path.write_text(text, encoding="utf-8")
+                    # Delivered the recommended way: written under a hidden name, renamed into place whole.
+                    temporary = pages / f".{path.name}.part"
+                    temporary.write_text(text, encoding="utf-8")
+                    temporary.replace(path)
                     dropped = time.monotonic()
                     seen = _wait_until(lambda h=headline: h in http.get("/feeds/all.atom").text, 60)
                     latencies.append(seen - dropped)
@@ -124,7 +130,7 @@ def main() -> None:
     figures = measure(args.drops, args.archive)
     drops, archive = figures["drops"], figures["archive_articles"]
     print(f"page-to-feed latency over {drops} drops, archive of {archive} articles")
-    print(f"  settle wait      {SETTLE_SECONDS:.2f} s (part of every figure)")
+    print(f"  settle wait      {SETTLE_SECONDS:.2f} s, renamed into place (part of every figure)")
     print(f"  median           {figures['median_s']:.3f} s")
     print("  each             " + " ".join(f"{s:.2f}" for s in figures["all_s"]))
     print(f"  min / max        {figures['min_s']:.3f} s / {figures['max_s']:.3f} s")

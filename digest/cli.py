@@ -11,7 +11,9 @@ import argparse
 import dataclasses
 import json
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -223,12 +225,20 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
 
     config = _config(args)
     to = _email(args.to) if args.to else None
-    with Store.open(config.database_url) as store:
-        mailer = make_mailer(config, config.paths.data)
-        try:
-            result = run_digest(config, store, mailer, _now(), args.date, args.dry_run, to)
-        finally:
-            mailer.close()
+    stopping = threading.Event()
+    # SIGTERM (systemd, a timeout) stops the send between two messages, not after the whole run.
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
+    try:
+        with Store.open(config.database_url) as store:
+            mailer = make_mailer(config, config.paths.data)
+            try:
+                result = run_digest(
+                    config, store, mailer, _now(), args.date, args.dry_run, to, stopping=stopping.is_set
+                )
+            finally:
+                mailer.close()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     digest = result.digest
     since, until = digest.since.astimezone(config.tz), digest.until.astimezone(config.tz)
     print(
@@ -246,6 +256,13 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
         print(f"test copy sent to {to} (outside the delivery ledger)")
         return 0
     report = result.delivery
+    if result.made_elsewhere:
+        print(f"another run made the digest of {digest.day} at the same moment; this run sent what was due")
+    if report.busy is not None:
+        print(f"another run is sending the digest of {digest.day} ({report.busy}); this run sent nothing")
+        return 0
+    if stopping.is_set():
+        print("stopped by SIGTERM between two emails; the rest wait for the next run")
     print(
         f"emails: {report.sent} sent, {result.failed} waiting for a retry, {report.refused} refused, "
         f"{report.skipped} skipped, {report.unknown} unknown, {report.expired} expired"
@@ -321,6 +338,8 @@ def _delivery_summary(config: Config) -> DeliverySummary:
 
 
 def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
+    from digest.lease import describe as describe_lease
+
     if not summary.counts:
         return []
     lines = ["deliveries: " + ", ".join(f"{n} {status}" for status, n in summary.counts)]
@@ -328,6 +347,15 @@ def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
         lines.append(f"  next retry: {summary.next_attempt_at.astimezone(config.tz):%Y-%m-%d %H:%M %Z}")
     if summary.last_error:
         lines.append(f"  last error: {summary.last_error}")
+    unknown = dict(summary.counts).get("unknown", 0)
+    if unknown:
+        lines.append(
+            f"  {unknown} unknown: the connection ended after the whole email went out, so each has likely"
+            " arrived; look the address up in the mail server's log before sending a copy by hand"
+            " (digest send-digest --to ADDRESS), or the reader gets two"
+        )
+    for lease in summary.leases:
+        lines.append(f"  sending the digest of {lease.day}: {describe_lease(lease)}")
     return lines
 
 

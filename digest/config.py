@@ -79,7 +79,9 @@ class DigestConfig:
 class IngestConfig:
     # Regular expressions with groups (?P<y>)(?P<m>)(?P<d>) [and (?P<p>) the page] for dates in file paths.
     date_patterns: tuple[str, ...] = DEFAULT_NAME_PATTERNS
-    settle_seconds: float = 5.0  # a page file gone this long is retracted (an editor's save is shorter)
+    # Seconds a page written in place must stay unchanged before it is read (a page renamed into the
+    # folder whole is read at once, digest.watch), and a page file gone this long is retracted.
+    settle_seconds: float = 5.0
 
 
 @dataclass(frozen=True)
@@ -133,12 +135,12 @@ class Config:
     """The whole configuration, every path absolute once loaded."""
 
     paths: PathsConfig = field(default_factory=PathsConfig)
+    ingest: IngestConfig = field(default_factory=IngestConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
-    ingest: IngestConfig = field(default_factory=IngestConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
@@ -411,6 +413,15 @@ def value_problems(config: Config) -> list[ConfigError]:
                 "leave it empty for SQLite or write postgresql://user@host/dbname",
             )
         )
+    if not 0.1 <= config.ingest.settle_seconds <= 3600:
+        problems.append(
+            ConfigError(
+                "ingest.settle_seconds",
+                f"{config.ingest.settle_seconds:g} is out of range",
+                "use a number of seconds from 0.1 to 3600, e.g. 5; longer than the longest pause of the"
+                " program writing the pages",
+            )
+        )
     if config.feeds.size < 1:
         problems.append(ConfigError("feeds.size", "must be at least 1", "e.g. 50"))
     for key, number, example in (
@@ -423,8 +434,6 @@ def value_problems(config: Config) -> list[ConfigError]:
             problems.append(ConfigError(key, "must be at least 1", f"e.g. {example}"))
     if config.digest.backfill_days < 0:
         problems.append(ConfigError("digest.backfill_days", "must be 0 or more", "e.g. 2"))
-    if config.ingest.settle_seconds < 0:
-        problems.append(ConfigError("ingest.settle_seconds", "must be 0 or more", "e.g. 5"))
     for pattern in config.ingest.date_patterns:
         problem = pattern_problem(pattern)
         if problem:

@@ -7,23 +7,32 @@ written together with the digest (``Store.save_digest``).  A row's status:
 ``failed``    a transient failure (4xx, server unreachable); tried again at
               ``next_attempt_at``, waiting longer each time (exponential
               backoff from ``digest.retry_seconds``, at most an hour apart).
+``claimed``   one run took the row (compare-and-set, before composing the
+              message, so a run that lost the race sends nothing) and is
+              handing the message over; the server has no final "." yet.
+              Only that run's writes change it (its lease name is in
+              ``claim``).  Left by a dead run, it is sent again.
 ``sending``   the point of no return was reached: the server holds the whole
               message and only the final "." (or, for the outbox, the rename)
-              is left.  The row is claimed with a compare-and-set, so two
-              senders never both get here for one row.
+              is left.
 ``sent``      the server accepted it (250 after the ".").
 ``refused``   a permanent 5xx for this address; never retried.
 ``skipped``   nothing to send: the address unsubscribed, or its sections had
               no article that day (with ``digest.empty_days = "skip"``).
-``unknown``   a row left ``sending`` by a crash, or a connection that broke
-              after the ".": the copy may have arrived.  Never sent again,
-              because the promise is "never twice"; listed by
-              ``digest status`` so an operator can send one by hand
-              (``digest send-digest --to``).  The window is one TCP write:
-              before the "." a server discards an unfinished message, so a
-              crash any earlier leaves the row ``pending`` and it is resent.
+``unknown``   a row left ``sending`` by a crash, or a connection that ended
+              in good order after the ".": the copy may well have arrived.
+              Never sent again, because the promise is "never twice";
+              ``digest status`` counts them and says to look each up in the
+              mail server's log before sending one by hand.  A write failure
+              or a reset before the server read the "." is ``failed``
+              instead (retried): without its "." a server discards an
+              unfinished message.
 ``expired``   still not delivered ``digest.retry_hours`` after the digest
               was made: yesterday's news is not worth sending any more.
+
+One run sends a digest at a time (``digest.lease``); every write of a claimed
+row names the run that claimed it, so a late run never overwrites a newer
+outcome (a ``sent`` never becomes ``failed`` and is sent again).
 
 Three transient failures in a row mean the server is down: the rest of the
 run is deferred to the same retry time instead of failing one by one.
@@ -39,6 +48,7 @@ from datetime import datetime, timedelta
 
 from digest.errors import DeliveryError, PermanentDeliveryError, UncertainDeliveryError
 from digest.faults import crash_point
+from digest.lease import Lease, describe, wall_clock
 from digest.mail import DigestEmailMaker, Mailer
 from digest.store import DigestRecord, Store, Subscriber
 
@@ -81,10 +91,11 @@ class DeliveryReport:
     skipped: int = 0
     unknown: int = 0
     expired: int = 0
+    busy: str | None = None  # another run holds the send lease: who, and until when
 
 
 class _Taken(Exception):
-    """Another sender claimed the row first: abandon this copy."""
+    """The row is no longer this run's: abandon this copy before its final "."."""
 
 
 def deliver(
@@ -97,21 +108,59 @@ def deliver(
     retry: Retry,
     skip_empty: bool,
     now: datetime,
+    clock: Callable[[], datetime] = wall_clock,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> DeliveryReport:
     """Send every row of ``record``'s digest that is due at ``now``; record each outcome as it happens.
 
     ``links`` gives a subscriber's personal links; ``skip_empty`` skips a
     subscriber whose sections hold nothing (the digest itself had articles).
-    A ``StoreError`` stops the run: the row in hand stays ``pending`` (or
-    ``sending``, then ``unknown``), so nothing is ever sent twice.
+    The run holds the digest's send lease (``digest.lease``, timed by ``clock``);
+    while another run holds it, nothing is sent and ``busy`` says who.  The run
+    stops between two messages once ``stopping()`` is true (SIGTERM) or the
+    lease is lost.  A ``StoreError`` stops the run: the row in hand stays
+    claimed, and the next run sends it again or, past the point of no return,
+    makes it ``unknown``; nothing is ever sent twice.
     """
+    lease = Lease(store, record.day, clock)
+    other = lease.take()
+    if other is not None:
+        log.info("digest day=%s: another run is sending it (%s); nothing sent", record.day, describe(other))
+        return DeliveryReport(busy=describe(other))
+    try:
+        return _deliver(store, mailer, maker, record, lease, links, retry, skip_empty, now, stopping)
+    finally:
+        lease.release()
+
+
+def _deliver(
+    store: Store,
+    mailer: Mailer,
+    maker: DigestEmailMaker,
+    record: DigestRecord,
+    lease: Lease,
+    links: Callable[[str], Links],
+    retry: Retry,
+    skip_empty: bool,
+    now: datetime,
+    stopping: Callable[[], bool],
+) -> DeliveryReport:
+    """The send loop of ``deliver``, under the lease."""
     day = record.day
     counts: Counter[str] = Counter()
-    interrupted = store.recover_deliveries(
-        day, "interrupted after the message was handed over; not sent again, to never send it twice"
+    resent, interrupted = store.recover_deliveries(
+        day,
+        lease.holder,
+        "interrupted after the message was handed over; not sent again, to never send it twice",
     )
-    if interrupted:
-        log.warning("digest day=%s: %d emails were in flight at a crash; marked unknown", day, interrupted)
+    if resent or interrupted:
+        log.warning(
+            "digest day=%s: a run was interrupted; %d emails it had not finished are sent again, "
+            "%d that may have arrived are marked unknown",
+            day,
+            resent,
+            interrupted,
+        )
         counts["unknown"] += interrupted
     crash_point("delivery.after_recover")
     subscribers = {s.email: s for s in store.subscribers()}
@@ -119,19 +168,27 @@ def deliver(
     give_up = record.made_at + retry.give_up_after
     streak = 0
     for index, row in enumerate(rows):
+        if stopping() or not lease.keep():
+            why = "asked to stop" if stopping() else "the send lease went to another run"
+            log.warning("digest day=%s: %s; %d emails wait for the next run", day, why, len(rows) - index)
+            break
         if now >= give_up:
             store.mark_delivery(day, row.email, "expired", now, row.last_error or "never tried")
             counts["expired"] += 1
             continue
+        subscriber = subscribers.get(row.email)
         outcome, error = _send_one(
-            store, mailer, maker, record, subscribers.get(row.email), row.email, links, skip_empty
+            store, mailer, maker, record, subscriber, row.email, links, skip_empty, lease.holder
         )
         if outcome == "taken":
             continue
         if outcome == "sent":
             crash_point("delivery.after_accept")
         next_attempt = now + retry.wait(row.attempts + 1) if outcome == "failed" else None
-        store.mark_delivery(day, row.email, outcome, now, error, next_attempt)
+        claim = None if outcome == "skipped" else lease.holder
+        if not store.mark_delivery(day, row.email, outcome, now, error, next_attempt, claim):
+            log.warning("digest day=%s to=%s: the row changed under this run; left as it is", day, row.email)
+            continue
         crash_point("delivery.after_mark")
         counts[outcome] += 1
         streak = streak + 1 if outcome == "failed" else 0
@@ -147,7 +204,15 @@ def deliver(
                 next_attempt,
             )
             break
-    return DeliveryReport(**counts)
+    return DeliveryReport(
+        sent=counts["sent"],
+        failed=counts["failed"],
+        deferred=counts["deferred"],
+        refused=counts["refused"],
+        skipped=counts["skipped"],
+        unknown=counts["unknown"],
+        expired=counts["expired"],
+    )
 
 
 def _send_one(
@@ -159,17 +224,21 @@ def _send_one(
     email: str,
     links: Callable[[str], Links],
     skip_empty: bool,
+    holder: str,
 ) -> tuple[str, str | None]:
-    """Compose and hand over one copy; the outcome is a ledger status (or ``taken``) and the error."""
+    """Claim, compose and hand over one copy; the outcome is a ledger status (or ``taken``) and the error."""
     if subscriber is None:
         return "skipped", "no longer subscribed"
     sections = frozenset(subscriber.sections) or None
     if skip_empty and maker.count(sections) == 0:
         return "skipped", "no new article in the chosen sections"
+    # Claimed before the body is composed or sent: a run that lost the race wastes no message.
+    if not store.claim_delivery(record.day, email, holder):
+        return "taken", None
     personal = links(email)
 
-    def claim() -> None:
-        if not store.claim_delivery(record.day, email):
+    def commit() -> None:
+        if not store.commit_delivery(record.day, email, holder):
             raise _Taken
         crash_point("delivery.after_claim")
 
@@ -181,7 +250,7 @@ def _send_one(
             preferences_url=personal.preferences,
             sections=sections,
         )
-        mailer.send(message, commit=claim)
+        mailer.send(message, commit=commit)
     except _Taken:
         return "taken", None
     except UncertainDeliveryError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time as clock
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -38,6 +39,7 @@ class DigestResult:
     made: bool  # a new digest row was stored (False for a dry run, a test copy, a re-run of a made day)
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     written_to: Path | None = None  # the folder a dry run wrote its emails into
+    made_elsewhere: bool = False  # another run made this digest at the same moment; this one only sent
 
     @property
     def sent(self) -> int:
@@ -119,10 +121,12 @@ def run_digest(
     dry_run: bool = False,
     to: str | None = None,
     notifier: Notifier | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> DigestResult:
     """Make the digest of ``day`` (default: the latest due), publish its page, and email it.
 
-    ``notifier`` tells WebSub hubs about the digest feed (see ``run_publish``).
+    ``notifier`` tells WebSub hubs about the digest feed (see ``run_publish``);
+    the send loop stops between two messages once ``stopping()`` is true.
 
     Making the digest writes one ledger row per confirmed subscriber in the
     same transaction; ``digest.delivery`` then sends each row at most once.
@@ -143,13 +147,18 @@ def run_digest(
             "wait until then, or preview it with --dry-run or --to",
         )
     skip_empty = config.digest.empty_days == "skip"
+    raced = False
     if new:
         recipients = [] if digest.count == 0 and skip_empty else [s.email for s in store.subscribers()]
         crash_point("digest.before_save")
         new = store.save_digest(DigestRecord(day, digest.since, digest.until, now, digest.count), recipients)
         crash_point("digest.after_save")
-        run_publish(config, store, notifier)
-        crash_point("digest.after_publish")
+        if new:
+            run_publish(config, store, notifier)
+            crash_point("digest.after_publish")
+        else:
+            log.info("digest day=%s: another run made it at the same moment; sending what is due", day)
+            raced = True
     record = store.digest(day)
     assert record is not None  # saved above or before
     report = deliver(
@@ -164,6 +173,7 @@ def run_digest(
         ),
         skip_empty=skip_empty,
         now=now,
+        stopping=stopping,
     )
     log.info(
         "digest day=%s entries=%d %s ms=%d",
@@ -172,7 +182,7 @@ def run_digest(
         " ".join(f"{k}={v}" for k, v in report.__dict__.items()),
         (clock.monotonic() - started) * 1000,
     )
-    return DigestResult(digest, made=new, delivery=report)
+    return DigestResult(digest, made=new, delivery=report, made_elsewhere=raced)
 
 
 def _maker(config: Config, digest: Digest, now: datetime) -> DigestEmailMaker:
@@ -203,14 +213,18 @@ def _preview(
     return DigestResult(digest, made=False, delivery=DeliveryReport(sent=len(recipients)), written_to=written)
 
 
-def catch_up_digest(config: Config, store: Store, mailer: Mailer, now: datetime) -> DigestResult | None:
+def catch_up_digest(
+    config: Config, store: Store, mailer: Mailer, now: datetime, stopping: Callable[[], bool] = lambda: False
+) -> DigestResult | None:
     """On start-up: make the latest due digest if it was missed, or finish its emails that are due."""
     day = due_day(config, now)
     if store.digest(day) is not None and day not in store.days_due(now):
         return None
-    return run_digest(config, store, mailer, now, day)
+    return run_digest(config, store, mailer, now, day, stopping=stopping)
 
 
-def retry_deliveries(config: Config, store: Store, mailer: Mailer, now: datetime) -> list[DigestResult]:
+def retry_deliveries(
+    config: Config, store: Store, mailer: Mailer, now: datetime, stopping: Callable[[], bool] = lambda: False
+) -> list[DigestResult]:
     """Send every ledger row that is due at ``now``, whatever its digest (the scheduler's retry job)."""
-    return [run_digest(config, store, mailer, now, day) for day in store.days_due(now)]
+    return [run_digest(config, store, mailer, now, day, stopping=stopping) for day in store.days_due(now)]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import select
 import smtplib
 import socket
 import ssl
@@ -616,11 +617,32 @@ class SmtpMailer:
             except BaseException:
                 self._drop()  # abandons the transaction: the server discards a message without its "."
                 raise
+        if _spoke_or_hung_up(connection):
+            # Looked at after the commit, the last moment before the ".": mid-body a server has
+            # nothing to say, so a reply or an end of stream means it gave up on the message, and
+            # without the "." it discards it (RFC 5321 §4.1.1.4).
+            self._drop()
+            raise DeliveryError(
+                f"{self._where} closed the connection during the message to {recipient}; will retry"
+            )
         try:
             connection.send(b".\r\n")
+        except (smtplib.SMTPException, OSError) as exc:
+            self._drop()  # the "." was not written: the server never completed the message
+            raise DeliveryError(
+                f"{self._where} closed the connection before the message to {recipient} ended; will retry"
+            ) from exc
+        try:
             code, reply = connection.getreply()
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
+            if _reset(exc):
+                # A reset, not an orderly close: the server's TCP discarded bytes its program never
+                # read, and the "." was the last we sent (RFC 1122 §4.2.2.13; RFC 2525 §2.17).
+                raise DeliveryError(
+                    f"{self._where} reset the connection without reading the end of the message to "
+                    f"{recipient}; will retry"
+                ) from exc
             raise UncertainDeliveryError(
                 f"{self._where} did not confirm the message to {recipient} ({exc or 'connection closed'}); "
                 "it may have arrived, so it is not sent again"
@@ -777,6 +799,31 @@ def _stale(exc: OSError) -> bool:
     return isinstance(exc, smtplib.SMTPServerDisconnected | _Closing) or not isinstance(
         exc, smtplib.SMTPException
     )
+
+
+def _spoke_or_hung_up(connection: smtplib.SMTP) -> bool:
+    """Whether the server sent anything (a reply, an end of stream, a reset) while it should be
+    reading the body; looked at without waiting."""
+    sock = connection.sock
+    if sock is None:
+        return True
+    if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        return True
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _reset(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it: smtplib hides the socket error) is a connection reset."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionResetError | BrokenPipeError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _dot_stuffed(data: bytes) -> bytes:

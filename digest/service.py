@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
 import httpx
 import uvicorn
@@ -33,7 +34,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from digest import sdnotify
+from digest import sdnotify, workers
 from digest.config import Config
 from digest.errors import AlreadyRunningError, ConfigError, DigestError
 from digest.faults import crash_point
@@ -41,17 +42,22 @@ from digest.health import STATE_NAME, JobRun, ServiceState, health_report, max_i
 from digest.ingest import ingest, scan
 from digest.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish
 from digest.leader import Leadership, SoleLeader, leadership
+from digest.lease import pid_alive
+from digest.limits import server_options
 from digest.mail import Mailer, make_mailer
 from digest.metrics import METRICS_PATH, Metrics
 from digest.server import create_app
 from digest.store import Store
 from digest.subscriptions import create_subscription_app, subscription_routes
-from digest.watch import SETTLE_SECONDS, Settler, Watcher, quiet_for
+from digest.watch import Settler, Watcher, quiet_for
 from digest.websub import HUB_TIMEOUT, Notifier
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "serve.lock"
+# A serve.lock whose pid is dead but still locked: how long its leftover holder gets to go
+# (workers end with their parent; this covers the moment they take to).
+STALE_LOCK_SECONDS = 10.0
 # How long a digest cron run may start late (machine asleep, a long ingest) and still run.
 DIGEST_GRACE_SECONDS = 3600
 # How often emails waiting for a retry are looked at (each row has its own backoff time).
@@ -68,23 +74,42 @@ def data_lock(data: Path) -> Iterator[None]:
     """Hold ``<data>/serve.lock`` while serving; a second holder gets ``AlreadyRunningError``."""
     path = data / LOCK_NAME
     with path.open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise AlreadyRunningError(
-                f"another digest serve (pid {holder}) is using the data folder {data}; "
-                "stop it first or give this one another --data folder"
-            ) from None
+        _take_data_lock(handle, data)
         handle.seek(0)
         handle.truncate()
         handle.write(f"{os.getpid()}\n")
         handle.flush()
+        workers.keep_from_workers(handle.fileno())
         try:
             yield
         finally:
+            workers.release_to_workers(handle.fileno())
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _take_data_lock(handle: IO[str], data: Path) -> None:
+    """Lock ``serve.lock``; while the pid written in it is dead, wait ``STALE_LOCK_SECONDS`` for
+    whatever still holds the lock (a process the dead one left) to end, then say which it is."""
+    deadline = time.monotonic() + STALE_LOCK_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+        if holder.isdigit() and not pid_alive(int(holder)):
+            if time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise AlreadyRunningError(
+                f"the digest serve that locked the data folder {data} (pid {holder}) is gone, but a "
+                f"process it started still holds {data / LOCK_NAME}; stop it (fuser -v {data / LOCK_NAME})"
+            )
+        raise AlreadyRunningError(
+            f"another digest serve (pid {holder}) is using the data folder {data}; "
+            "stop it first or give this one another --data folder"
+        )
 
 
 def lock_holder(data: Path) -> int | None:
@@ -99,6 +124,18 @@ def lock_holder(data: Path) -> int | None:
             fcntl.flock(handle, fcntl.LOCK_UN)
     except OSError:
         pass
+    return None
+
+
+def source_problem(source: Path) -> str | None:
+    """What keeps the source folder from being read (missing, or no permission to list it), or None."""
+    if not source.is_dir():
+        return f"source folder {source} is missing"
+    try:
+        with os.scandir(source):
+            pass
+    except OSError as exc:
+        return f"cannot read the source folder {source} ({exc.strerror or exc}); check its permissions"
     return None
 
 
@@ -119,6 +156,7 @@ class Runner:
         clock: Callable[[], datetime] = utc_now,
         leader: Leadership | None = None,
         notifier: Notifier | None = None,
+        stopping: threading.Event | None = None,
     ) -> None:
         self._config = config
         self._notifier = notifier  # WebSub pings in the background, so a slow hub never holds a job
@@ -129,9 +167,12 @@ class Runner:
         self._clock = clock
         self._lock = threading.Lock()
         self._closed = False
+        # Set by SIGTERM (``serve``) or ``close``: a send under way stops between two emails.
+        self._stopping = stopping or threading.Event()
         self._runs: dict[str, JobRun] = {}
         self._started = clock()
-        self.settler = Settler()
+        self.settler = Settler(config.ingest.settle_seconds)
+        self._said: str | None = None  # the source folder problem last logged
 
     def rescan(self, publish: bool = False) -> None:
         """The safety net: ingest every settled page file in the source folder; ``publish`` forces one."""
@@ -139,12 +180,17 @@ class Runner:
             if not go:
                 return
             source = self._config.paths.source
+            problem = source_problem(source)
+            if problem is not None and problem != self._said:
+                # scan() would quietly find no file; said once here, and /healthz lists it (``state``).
+                log.warning("%s; no page is read until it is fixed", problem)
+            self._said = problem
             try:
-                files = scan(source) if source.is_dir() else []
+                files = [] if problem else scan(source)
             except OSError as exc:
                 self._failed("ingest", time.monotonic(), f"cannot read the source folder {source} ({exc})")
                 return
-            settled = {path for path in files if quiet_for(path, SETTLE_SECONDS)}
+            settled = {path for path in files if quiet_for(path, self._config.ingest.settle_seconds)}
             # Files still being written wait in the settler; the watcher hands them on once whole.
             self.settler.note(path for path in files if path not in settled)
             self._refresh([path for path in files if path in settled], publish)
@@ -165,7 +211,12 @@ class Runner:
             if go:
                 self._digest(
                     lambda now: run_digest(
-                        self._config, self._store, self._mailer, now, notifier=self._notifier
+                        self._config,
+                        self._store,
+                        self._mailer,
+                        now,
+                        notifier=self._notifier,
+                        stopping=self._stopping.is_set,
                     )
                 )
 
@@ -173,7 +224,11 @@ class Runner:
         """Make a digest missed while the service was down (or finish its emails)."""
         with self._job() as go:
             if go:
-                self._digest(lambda now: catch_up_digest(self._config, self._store, self._mailer, now))
+                self._digest(
+                    lambda now: catch_up_digest(
+                        self._config, self._store, self._mailer, now, self._stopping.is_set
+                    )
+                )
 
     def retry(self) -> None:
         """Send the emails whose retry is due, whatever their digest."""
@@ -182,7 +237,7 @@ class Runner:
                 self._digest(self._retry_due)
 
     def _retry_due(self, now: datetime) -> DigestResult | None:
-        results = retry_deliveries(self._config, self._store, self._mailer, now)
+        results = retry_deliveries(self._config, self._store, self._mailer, now, self._stopping.is_set)
         return results[-1] if results else None
 
     def take_over(self) -> None:
@@ -192,7 +247,8 @@ class Runner:
         self.catch_up()
 
     def close(self) -> None:
-        """Wait for the job under way, then refuse new ones."""
+        """Wait for the job under way, then refuse new ones; a send stops between two emails."""
+        self._stopping.set()
         with self._lock:
             self._closed = True
 
@@ -204,7 +260,7 @@ class Runner:
             started=self._started,
             runs=dict(self._runs),
             files_waiting=self.settler.waiting,
-            problems=() if source.is_dir() else (f"source folder {source} is missing",),
+            problems=tuple(problem for problem in (source_problem(source),) if problem is not None),
         )
 
     def health(self) -> Mapping[str, object]:
@@ -362,7 +418,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
     leader = leadership(config.database_url)
     http = httpx.Client(timeout=HUB_TIMEOUT)
     notifier = Notifier(config.feeds.hubs, http) if config.feeds.hubs else None
-    runner = Runner(config, store, mailer, metrics, leader=leader, notifier=notifier)
+    runner = Runner(config, store, mailer, metrics, leader=leader, notifier=notifier, stopping=stopping)
     watcher = Watcher(config.paths.source, stopping, runner.ingest, runner.rescan, runner.settler)
     watch_thread = threading.Thread(target=watcher.run, name="digest-watch", daemon=True)
     scheduler = BackgroundScheduler(timezone=config.tz)
@@ -394,6 +450,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
                 log_config=None,
                 access_log=log.isEnabledFor(logging.DEBUG),
                 timeout_graceful_shutdown=5,
+                **server_options(),  # header timeout and a connection limit (digest.limits)
             )
         )
         if not stopping.is_set():

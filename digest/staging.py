@@ -5,7 +5,10 @@ Each file goes to a temporary name in its own folder (same filesystem, so
 file of the publish is staged: a full disk, a bad permission or a render
 error stops the publish with the previous output intact.  Files whose bytes
 are already right are not touched, so their mtime and ETag survive a no-op
-republish.  Renames go pages first and subscription feeds last, so a feed
+republish.  Files that did not exist are renamed first, then those that
+replace one, so whatever readers could already reach links only to files in
+place at every moment, even when the publish is killed between two renames;
+within each group pages go first and subscription feeds last, so a feed
 never links to a page that is not there yet; OPML last of all.
 
 Staged bytes live in the temporary files and the names of the files put
@@ -32,10 +35,12 @@ import secrets
 import sqlite3
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from digest import workers
 from digest.errors import PublishError
 from digest.faults import crash_point
 from digest.output import OWNED_FOLDERS
@@ -44,11 +49,20 @@ from digest.output import OWNED_FOLDERS
 REPORTED_PATHS = 1000
 FIX = "check that paths.output names a folder this user can write, on a disk with free space"
 JOURNAL = ".digest-staging"  # + the publish's temporary-file suffix
+# How long a publish waits for another one on the same folder: a full build of a large archive
+# takes minutes; past this the wait is an error, never a hang.
+LOCK_WAIT_SECONDS = 600.0
+LOCK_POLL_SECONDS = 0.1
 
 
 def is_subscription(path: str) -> bool:
     """A subscription document (a WebSub topic) lives right in ``feeds/``; archive pages below it are not."""
     return path.startswith("feeds/") and path.endswith(".atom") and path.count("/") == 1
+
+
+# Files that did not exist are renamed before any that replace one (``_Ledger.add``): only a replaced
+# file can be linked from what readers already see, so every file it may link to is in place first.
+_REPLACED = 3
 
 
 def _write_order(path: str) -> tuple[int, str]:
@@ -114,9 +128,9 @@ class _Ledger:
         self._db.execute("CREATE TABLE put (path TEXT PRIMARY KEY, staged INTEGER NOT NULL, rank INTEGER)")
         self._db.execute("BEGIN")
 
-    def add(self, path: str, staged: bool) -> None:
-        """Record that ``path`` was put, staged (new bytes) or not (unchanged)."""
-        rank = _write_order(path)[0] if staged else None
+    def add(self, path: str, staged: bool, new: bool = False) -> None:
+        """Record that ``path`` was put, staged (new bytes) or not (unchanged); ``new``: no file there yet."""
+        rank = _write_order(path)[0] + (0 if new else _REPLACED) if staged else None
         self._db.execute("INSERT OR REPLACE INTO put VALUES (?, ?, ?)", (path, int(staged), rank))
 
     def __contains__(self, path: str) -> bool:
@@ -163,8 +177,9 @@ class Stager:
         try:
             self.output_dir.mkdir(parents=True, exist_ok=True)
             self._lock = os.open(self.output_dir, os.O_RDONLY | os.O_DIRECTORY)
+            workers.keep_from_workers(self._lock)
             try:
-                fcntl.flock(self._lock, fcntl.LOCK_EX)  # waits for another publisher of this folder
+                _wait_for_lock(self._lock, self.output_dir)  # another publisher of this folder
             except OSError as exc:
                 # Some network filesystems lock no folders; one leader publishes there anyway.
                 if exc.errno not in (errno.EBADF, errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
@@ -202,6 +217,7 @@ class Stager:
         # A journal that cannot be deleted (the disk went read-only) only costs the next publish a sweep.
         with contextlib.suppress(OSError):
             (self.output_dir / f"{JOURNAL}{self._suffix}").unlink(missing_ok=True)
+        workers.release_to_workers(self._lock)
         os.close(self._lock)  # closing drops the flock
         self._lock = None
 
@@ -225,7 +241,7 @@ class Stager:
         except BaseException:
             Path(temp).unlink(missing_ok=True)  # half written (a full disk): not staged, so delete it here
             raise
-        self._ledger.add(path, staged=True)
+        self._ledger.add(path, staged=True, new=not os.path.lexists(where))
         crash_point("staging.after_put")
 
     def keep(self, path: str) -> bool:
@@ -289,6 +305,25 @@ class Stager:
                 if here != top and not any(here.iterdir()):
                     here.rmdir()
         return removed
+
+
+def _wait_for_lock(fd: int, output_dir: Path, seconds: float | None = None) -> None:
+    """Take the folder's flock, waiting at most ``seconds`` (``LOCK_WAIT_SECONDS``) for another
+    publisher; then a ``PublishError`` (which ``/healthz`` reports) instead of waiting for ever."""
+    deadline = time.monotonic() + (LOCK_WAIT_SECONDS if seconds is None else seconds)
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise PublishError(
+                    f"another publish has held the output folder {output_dir} for "
+                    f"{LOCK_WAIT_SECONDS if seconds is None else seconds:g} s; if no digest command is "
+                    f"publishing, a leftover process holds it (find it with: fuser -v {output_dir}) "
+                    "and must be stopped"
+                ) from None
+            time.sleep(LOCK_POLL_SECONDS)
 
 
 def _failure(output_dir: Path, exc: OSError) -> PublishError:

@@ -146,40 +146,61 @@ deliveries = sa.Table(
     metadata,
     sa.Column("day", sa.Date, sa.ForeignKey("digests.day", ondelete="CASCADE"), primary_key=True),
     sa.Column("email", sa.Text, primary_key=True),
-    # pending, sending, sent, failed, refused, skipped, unknown, expired: see digest.delivery
+    # pending, claimed, sending, sent, failed, refused, skipped, unknown, expired: see digest.delivery
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("sent_at", UTCDateTime),
     sa.Column("next_attempt_at", UTCDateTime),
+    # The send lease (``send_leases.holder``) of the run that claimed the row: every later write of
+    # that attempt names it, so a run that lost its lease can no longer change the row.
+    sa.Column("claim", sa.Text),
 )
 sa.Index("deliveries_status", deliveries.c.status, deliveries.c.next_attempt_at)
 
-# Delivery rows that the send loop picks up (when their next attempt is due).
-WAITING = ("pending", "failed")
-# The send loop's two writes, built once (a statement built per call costs more than SQLite's
-# work); bound names must differ from the column names in an UPDATE.
-_CLAIM = (
-    sa.update(deliveries)
-    .where(
-        deliveries.c.day == sa.bindparam("b_day"),
-        deliveries.c.email == sa.bindparam("b_email"),
-        deliveries.c.status.in_(WAITING),
-    )
-    .values(status="sending")
-)
-_MARK = (
-    sa.update(deliveries)
-    .where(deliveries.c.day == sa.bindparam("b_day"), deliveries.c.email == sa.bindparam("b_email"))
-    .values(
-        status=sa.bindparam("b_status"),
-        attempts=deliveries.c.attempts + 1,
-        last_error=sa.bindparam("b_error"),
-        next_attempt_at=sa.bindparam("b_next", type_=UTCDateTime),
-        sent_at=sa.func.coalesce(sa.bindparam("b_sent", type_=UTCDateTime), deliveries.c.sent_at),
-    )
+# One sender per digest at a time, across processes and machines: the run holding a digest's row
+# here until ``expires_at`` is the only one that sends it (see ``digest.lease``).
+send_leases = sa.Table(
+    "send_leases",
+    metadata,
+    sa.Column("day", sa.Date, sa.ForeignKey("digests.day", ondelete="CASCADE"), primary_key=True),
+    sa.Column("holder", sa.Text, nullable=False),  # host:pid:random, one per run
+    sa.Column("taken_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
 )
 
+# Delivery rows that the send loop picks up (when their next attempt is due).
+WAITING = ("pending", "failed")
+# A claimed row is one run's until that run ends it: ``claimed`` while the message is being
+# handed over (the server has no "." yet), ``sending`` from just before the "." on.
+CLAIMED = ("claimed", "sending")
+# The send loop's writes, built once (a statement built per call costs more than SQLite's
+# work); bound names must differ from the column names in an UPDATE.  Each one names the state it
+# expects, so a write that lost a race changes nothing and says so (rowcount 0).
+_ROW = (deliveries.c.day == sa.bindparam("b_day"), deliveries.c.email == sa.bindparam("b_email"))
+_MINE = deliveries.c.claim == sa.bindparam("b_claim")
+_CLAIM = (
+    sa.update(deliveries)
+    .where(*_ROW, deliveries.c.status.in_(WAITING))
+    .values(status="claimed", claim=sa.bindparam("b_claim"))
+)
+_COMMIT = sa.update(deliveries).where(*_ROW, _MINE, deliveries.c.status == "claimed").values(status="sending")
+_OUTCOME = dict(
+    status=sa.bindparam("b_status"),
+    attempts=deliveries.c.attempts + 1,
+    last_error=sa.bindparam("b_error"),
+    next_attempt_at=sa.bindparam("b_next", type_=UTCDateTime),
+    sent_at=sa.func.coalesce(sa.bindparam("b_sent", type_=UTCDateTime), deliveries.c.sent_at),
+)
+# The outcome of a claimed row, by the run that claimed it; ``unknown`` too, which a newer run
+# made of a row this run still had in flight when its lease lapsed: the answer it got is truer.
+_MARK = (
+    sa.update(deliveries)
+    .where(*_ROW, _MINE, deliveries.c.status.in_((*CLAIMED, "unknown")))
+    .values(**_OUTCOME)
+)
+# The outcome of a waiting row never claimed: skipped or expired without a try.
+_MARK_WAITING = sa.update(deliveries).where(*_ROW, deliveries.c.status.in_(WAITING)).values(**_OUTCOME)
 
 # Named counters; "articles" is the change sequence that every write to ``articles`` takes one
 # step of.  Its row stays locked until the writing transaction ends, so sequence numbers become
@@ -280,6 +301,17 @@ class Delivery:
     last_error: str | None
     sent_at: datetime | None
     next_attempt_at: datetime | None = None
+    claim: str | None = None  # the lease holder of the run that claimed the row last
+
+
+@dataclass(frozen=True)
+class SendLease:
+    """The run sending one digest: ``holder`` (host:pid:random) until ``expires_at`` unless renewed."""
+
+    day: date
+    holder: str
+    taken_at: datetime
+    expires_at: datetime
 
 
 @dataclass(frozen=True)
@@ -289,6 +321,7 @@ class DeliverySummary:
     counts: tuple[tuple[str, int], ...]
     next_attempt_at: datetime | None
     last_error: str | None
+    leases: tuple[SendLease, ...] = ()  # runs sending (or that were, if lapsed)
 
 
 @dataclass(frozen=True)
@@ -801,13 +834,15 @@ class Store:
         """Record a digest once, with a pending delivery row per recipient, in one transaction.
 
         One transaction, so a crash never leaves a digest whose recipients were
-        not written down.  A second save of the same day keeps the first; False then.
+        not written down.  A second save of the same day keeps the first; False then,
+        also when another process saves the same day at the same moment (the insert
+        does nothing on conflict rather than fail on the primary key).
         """
         with self._begin() as conn:
-            exists = conn.execute(sa.select(digests.c.day).where(digests.c.day == record.day)).first()
-            if exists is not None:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            insert = dialect.insert(digests).values(**record.__dict__).on_conflict_do_nothing()
+            if conn.execute(insert.returning(digests.c.day)).first() is None:
                 return False
-            conn.execute(sa.insert(digests).values(**record.__dict__))
             if recipients:
                 conn.execute(
                     sa.insert(deliveries),
@@ -1129,31 +1164,50 @@ class Store:
             return [Delivery(**row._asdict()) for row in conn.execute(query)]
 
     def days_due(self, now: datetime) -> list[date]:
-        """Digests with rows due at ``now`` (or left ``sending`` by a crash), oldest first."""
+        """Digests with rows due at ``now`` (or left claimed by a crash), oldest first."""
         query = (
             sa.select(deliveries.c.day)
-            .where(sa.or_(deliveries.c.status.in_(WAITING) & _due(now), deliveries.c.status == "sending"))
+            .where(sa.or_(deliveries.c.status.in_(WAITING) & _due(now), deliveries.c.status.in_(CLAIMED)))
             .distinct()
             .order_by(deliveries.c.day)
         )
         with self._begin() as conn:
             return list(conn.execute(query).scalars())
 
-    def claim_delivery(self, day: date, email: str) -> bool:
-        """Mark a waiting row ``sending``; False when another sender took it first (compare-and-set)."""
+    def claim_delivery(self, day: date, email: str, holder: str) -> bool:
+        """Mark a waiting row ``claimed`` by ``holder``; False when another sender took it first
+        (compare-and-set).  Done before the message is composed, so a lost race costs no body."""
         with self._begin() as conn:
-            result = conn.execute(_CLAIM, {"b_day": day, "b_email": email})
+            result = conn.execute(_CLAIM, {"b_day": day, "b_email": email, "b_claim": holder})
         return result.rowcount == 1
 
-    def recover_deliveries(self, day: date, reason: str) -> int:
-        """Rows of ``day`` left ``sending`` (a crash at the point of no return) become ``unknown``."""
+    def commit_delivery(self, day: date, email: str, holder: str) -> bool:
+        """``claimed`` → ``sending`` just before the final "."; False when the row is no longer ours."""
         with self._begin() as conn:
-            result = conn.execute(
+            result = conn.execute(_COMMIT, {"b_day": day, "b_email": email, "b_claim": holder})
+        return result.rowcount == 1
+
+    def recover_deliveries(self, day: date, holder: str, reason: str) -> tuple[int, int]:
+        """Rows of ``day`` claimed by a run other than ``holder`` (which must hold the send lease, so
+        those runs are over): ``claimed`` ones wait again, since their server never got the ".";
+        ``sending`` ones (a crash at the point of no return) become ``unknown``.  The two counts."""
+        others = (deliveries.c.day == day, sa.or_(deliveries.c.claim.is_(None), deliveries.c.claim != holder))
+        with self._begin() as conn:
+            retried = conn.execute(
                 sa.update(deliveries)
-                .where(deliveries.c.day == day, deliveries.c.status == "sending")
+                .where(*others, deliveries.c.status == "claimed")
+                .values(
+                    status="failed",
+                    next_attempt_at=None,
+                    last_error="interrupted before the message was complete; sent again",
+                )
+            )
+            unknown = conn.execute(
+                sa.update(deliveries)
+                .where(*others, deliveries.c.status == "sending")
                 .values(status="unknown", attempts=deliveries.c.attempts + 1, last_error=reason)
             )
-        return int(result.rowcount)
+        return int(retried.rowcount), int(unknown.rowcount)
 
     def defer_deliveries(self, day: date, emails: Sequence[str], until: datetime, reason: str) -> None:
         """Leave waiting rows untried until ``until`` (the server is down: trying each is pointless)."""
@@ -1183,21 +1237,82 @@ class Store:
         at: datetime,
         error: str | None = None,
         next_attempt: datetime | None = None,
-    ) -> None:
-        """Record one attempt: ``sent`` (with the time), or another status with the error and retry time."""
+        claim: str | None = None,
+    ) -> bool:
+        """Record one attempt: ``sent`` (with the time), or another status with the error and retry time.
+
+        With ``claim``, only a row that run claimed changes; without, only a waiting row (one
+        skipped or expired untried).  False when the row was not in that state: nothing written.
+        """
         sent_at = at if status == "sent" else None  # other statuses keep the time of an earlier send
+        values = {
+            "b_day": day,
+            "b_email": email,
+            "b_status": status,
+            "b_error": error,
+            "b_next": next_attempt,
+            "b_sent": sent_at,
+        }
+        with self._begin() as conn:
+            if claim is None:
+                result = conn.execute(_MARK_WAITING, values)
+            else:
+                result = conn.execute(_MARK, {**values, "b_claim": claim})
+        return result.rowcount == 1
+
+    # -- send leases -------------------------------------------------------
+
+    def take_send_lease(self, day: date, holder: str, now: datetime, until: datetime) -> SendLease | None:
+        """Hold the send lease of ``day`` until ``until``: None when taken, else the lease in force.
+
+        Free, lapsed (``expires_at`` passed) or already ours: taken.  One
+        statement, so of two runs asking at once exactly one gets it.
+        """
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        insert = dialect.insert(send_leases).values(day=day, holder=holder, taken_at=now, expires_at=until)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[send_leases.c.day],
+            set_={"holder": holder, "taken_at": now, "expires_at": until},
+            where=sa.or_(send_leases.c.expires_at <= now, send_leases.c.holder == holder),
+        )
+        with self._begin() as conn:
+            conn.execute(upsert)
+            row = conn.execute(sa.select(send_leases).where(send_leases.c.day == day)).one()
+        lease = SendLease(**row._asdict())
+        return None if lease.holder == holder else lease
+
+    def steal_send_lease(self, lease: SendLease, holder: str, now: datetime, until: datetime) -> bool:
+        """Take over ``lease`` whose holder is known to be dead; False when it changed meanwhile."""
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.update(send_leases)
+                .where(send_leases.c.day == lease.day, send_leases.c.holder == lease.holder)
+                .values(holder=holder, taken_at=now, expires_at=until)
+            )
+        return result.rowcount == 1
+
+    def renew_send_lease(self, day: date, holder: str, until: datetime) -> bool:
+        """Extend our lease; False when it is no longer ours (it lapsed and another run took it)."""
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.update(send_leases)
+                .where(send_leases.c.day == day, send_leases.c.holder == holder)
+                .values(expires_at=until)
+            )
+        return result.rowcount == 1
+
+    def release_send_lease(self, day: date, holder: str) -> None:
+        """Let go of our lease (if it is still ours), so the next run need not wait for it to lapse."""
         with self._begin() as conn:
             conn.execute(
-                _MARK,
-                {
-                    "b_day": day,
-                    "b_email": email,
-                    "b_status": status,
-                    "b_error": error,
-                    "b_next": next_attempt,
-                    "b_sent": sent_at,
-                },
+                sa.delete(send_leases).where(send_leases.c.day == day, send_leases.c.holder == holder)
             )
+
+    def send_leases(self) -> list[SendLease]:
+        """Every lease on record, lapsed or not, oldest digest first (for ``digest status``)."""
+        with self._begin() as conn:
+            rows = conn.execute(sa.select(send_leases).order_by(send_leases.c.day))
+            return [SendLease(**row._asdict()) for row in rows]
 
     def delivery_summary(self) -> DeliverySummary:
         """Rows by status, the earliest retry waiting and the error of the latest failed row."""
@@ -1221,6 +1336,7 @@ class Store:
             counts=tuple((status, n) for status, n in counts),
             next_attempt_at=next_attempt,
             last_error=error,
+            leases=tuple(self.send_leases()),
         )
 
     # -- overview ----------------------------------------------------------
@@ -1296,7 +1412,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL with synchronous=NORMAL: a commit survives a process crash (kill -9) but is not
     # fsynced each time; only a power loss can undo the last commits.  FULL costs one fsync
-    # per commit, and the delivery ledger commits twice per email.
+    # per commit, and the delivery ledger commits three times per email.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.close()

@@ -1,7 +1,11 @@
 """Watching the source folder: inotify events (watchfiles), settling, and surviving a vanished folder.
 
 A page file is handed on only once it has *settled*: its size, times and
-content hash stayed the same for ``quiet`` seconds.  Editorial systems and
+content hash stayed the same for ``quiet`` seconds (``ingest.settle_seconds``,
+5 by default: a writer may stall for a second or two mid-page).  The safe and
+fast way to deliver a page is to write it under a hidden name (``.x.txt.part``)
+and rename it into place: it then appears whole, and a deployment where every
+writer does so can lower the settle time to half a second.  Editorial systems and
 file shares write pages in pieces; reading one between two pieces would
 publish half an article.  Settling is measured on the monotonic clock, not on
 file times, so a share with a skewed clock or coarse timestamps cannot fool it,
@@ -30,14 +34,14 @@ import watchfiles
 from watchfiles import Change
 from watchfiles._rust_notify import WatchfilesRustInternalError
 
+from digest.config import IngestConfig
 from digest.ingest import is_page_file, scan
 
 log = logging.getLogger(__name__)
 
-# Seconds a page file must stay unchanged before it is read.  Longer is safer against
-# writers that stall; shorter is faster.  Half a second keeps a dropped page well
-# inside the two-second promise with room for ingest and publish.
-SETTLE_SECONDS = 0.5
+# Seconds a page file must stay unchanged before it is read (``ingest.settle_seconds`` sets it):
+# longer than any pause of the program writing it, or half a page is read.
+SETTLE_SECONDS = IngestConfig().settle_seconds
 # How often (ms) the watcher wakes without events: to re-check waiting files and the folder.
 TICK_MS = 100
 # While events keep coming, hand them on at least this often (ms).
@@ -81,7 +85,8 @@ def quiet_for(path: Path, seconds: float, wall: Callable[[], float] = time.time)
 
 
 class Settler:
-    """Holds changed files until each has kept one stamp for ``quiet`` seconds.  Thread-safe."""
+    """Holds changed files until each has kept one stamp (size, times, hash) for ``quiet`` seconds, so
+    across at least two looks.  Thread-safe."""
 
     def __init__(self, quiet: float = SETTLE_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
         self._quiet = quiet

@@ -5,6 +5,10 @@ archive spreads over every core the process may use.  Only the pure steps
 go to workers (text in, values or bytes out); reading the database, staging
 files and everything else with side effects stays in the calling process.
 
+Workers never outlive the process that started them, nor hold its locks
+(``_start``): each closes the descriptors registered with
+``keep_from_workers`` and asks the kernel for SIGKILL when its parent ends.
+
 Workers are a help, never a need: where they cannot start (a container's
 or systemd's limit on processes, no shared memory for semaphores, no
 memory to fork) the job runs in the calling process, as a job whose worker
@@ -13,9 +17,13 @@ died does.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -29,6 +37,52 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+# Descriptors a worker must not keep: the output folder's flock and ``serve.lock``.  A forked worker
+# gets a copy of every descriptor, and a lock held through a copy outlives its parent; each worker
+# closes these first thing (its parent keeps its own).  Read in the child right after the fork.
+_PRIVATE: set[int] = set()
+PR_SET_PDEATHSIG = 1  # prctl(2): a signal for this process when its parent ends
+
+
+def keep_from_workers(fd: int) -> None:
+    """Workers started from now on close ``fd`` (a lock only this process may hold)."""
+    _PRIVATE.add(fd)
+
+
+def release_to_workers(fd: int) -> None:
+    """``fd`` is closed: forget it (the number may be reused for anything)."""
+    _PRIVATE.discard(fd)
+
+
+def _start(parent: int, initializer: Callable[..., None] | None, initargs: tuple[Any, ...]) -> None:
+    """First thing in every worker: drop the parent's locks, die with the parent, then ``initializer``.
+
+    Without this a worker outlives a parent killed by SIGKILL (the out-of-memory
+    killer) for good, waiting on a queue whose write end it holds itself, and
+    keeps the parent's locks: the next publish would wait for ever.
+    """
+    for fd in list(_PRIVATE):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _PRIVATE.clear()
+    die_with_parent()
+    # ``parent`` is 0 for a fork server's worker (whose parent is the server, gone with ours).
+    if parent and os.getppid() != parent:
+        os._exit(1)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def die_with_parent() -> None:
+    """Ask the kernel for SIGKILL when the parent ends (Linux); exit now if it already has."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The parent may have died before the prctl: then nobody would signal us, and we are PID 1's.
+    if os.getppid() == 1:
+        os._exit(1)
 
 
 def cpu_count() -> int:
@@ -48,7 +102,7 @@ def start_method(preload: Sequence[str]) -> BaseContext:
     if threading.active_count() == 1:
         return multiprocessing.get_context("fork")
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(list(preload))
+    context.set_forkserver_preload(["digest.forkguard", *preload])
     return context
 
 
@@ -118,7 +172,10 @@ def pool(
         return None
     try:
         context = start_method(preload)
-        executor = Workers(workers, mp_context=context, initializer=initializer, initargs=initargs)
+        parent = os.getpid() if context.get_start_method() == "fork" else 0
+        executor = Workers(
+            workers, mp_context=context, initializer=_start, initargs=(parent, initializer, initargs)
+        )
     except (OSError, NotImplementedError) as exc:
         _cannot(exc, "a pool needs POSIX semaphores: on Linux, a writable /dev/shm")
         return None

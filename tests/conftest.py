@@ -16,6 +16,8 @@ from digest.config import Config, load_config
 from digest.store import Store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+# Pages the tests write in place settle this fast (the default, 5 s, would slow every test down).
+SETTLE_SECONDS = 0.5
 PG_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
 
 # 2024-11-27 09:30 in Asia/Shanghai: after that day's 07:00 digest.
@@ -104,6 +106,7 @@ def config(tmp_path: Path, database_url: str) -> Config:
             "paths.data": tmp_path / "data",
             "paths.output": tmp_path / "output",
             "database.url": database_url,
+            "ingest.settle_seconds": SETTLE_SECONDS,
         },
         {},
     )

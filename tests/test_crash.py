@@ -46,9 +46,9 @@ from digest.metrics import Metrics
 from digest.publish import publish_store
 from digest.service import Runner
 from digest.store import Store, Subscriber
-from digest.watch import SETTLE_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
+SETTLE_SECONDS = 0.5  # ingest.settle_seconds of every copy: pages written in place settle fast
 SEED = int(os.environ.get("DIGEST_CRASH_SEED", "20241127"))
 SUBSCRIBERS = tuple(f"reader{n}@example.org" for n in range(4))
 OLD_PAGES = 2  # ingested and published before the crash: the digest's articles
@@ -123,7 +123,7 @@ def _write_config(folder: Path, digest_time: str, sink: SmtpSink | None, port: i
     path = folder / "config.toml"
     path.write_text(
         '[paths]\nsource = "pages"\ndata = "data"\noutput = "output"\n'
-        "[feeds]\nsize = 5\n"
+        f"[feeds]\nsize = 5\n[ingest]\nsettle_seconds = {SETTLE_SECONDS}\n"
         f'[schedule]\ndigest_time = "{digest_time}"\nscan_interval = 3600\n'
         f"[server]\nport = {port}\n{smtp}",
         encoding="utf-8",

@@ -217,6 +217,7 @@ def test_serve_watches_publishes_serves_locks_and_stops_cleanly(tmp_path: Path) 
     argv += ["--output", tmp_path / "out", "--port", str(port)]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     environ["DIGEST_SITE_BASE_URL"] = f"http://127.0.0.1:{port}"
+    environ["DIGEST_INGEST_SETTLE_SECONDS"] = "0.5"  # the pages were copied a moment ago
     process = subprocess.Popen(
         [str(a) for a in argv], cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True
     )

@@ -130,14 +130,24 @@ def test_delivery_ledger_claims_each_row_once_and_keeps_every_outcome(store: Sto
     assert store.save_digest(DigestRecord(day, T0 - timedelta(days=1), T0, T0, 1), emails)
     assert not store.save_digest(DigestRecord(day, T0, T0, T0, 9), ["x@example.org"])  # the first stays
     assert [d.email for d in store.due_deliveries(day, T0)] == emails
-    assert store.claim_delivery(day, "a@example.org") and not store.claim_delivery(day, "a@example.org")
-    store.mark_delivery(day, "a@example.org", "sent", T0)
-    store.mark_delivery(day, "b@example.org", "refused", T0, "550 no such user")
-    store.mark_delivery(day, "c@example.org", "failed", T0, "timeout", T0 + timedelta(minutes=1))
-    assert store.claim_delivery(day, "d@example.org")  # then a crash: left "sending"
+    run, other = "h:1:aa", "h:2:bb"
+    assert store.claim_delivery(day, "a@example.org", run)
+    assert not store.claim_delivery(day, "a@example.org", other)
+    assert store.commit_delivery(day, "a@example.org", run)
+    assert store.mark_delivery(day, "a@example.org", "sent", T0, claim=run)
+    # A late write of another run, or one that expects a waiting row, changes nothing.
+    assert not store.mark_delivery(day, "a@example.org", "failed", T0, "451", T0, claim=other)
+    assert not store.mark_delivery(day, "a@example.org", "skipped", T0, "gone")
+    for email in ("b@example.org", "c@example.org", "d@example.org"):
+        assert store.claim_delivery(day, email, run)
+    assert not store.commit_delivery(day, "b@example.org", other)
+    assert store.mark_delivery(day, "b@example.org", "refused", T0, "550 no such user", claim=run)
+    assert store.mark_delivery(day, "c@example.org", "failed", T0, "timeout", T0 + timedelta(minutes=1), run)
+    assert store.commit_delivery(day, "d@example.org", run)  # then a crash: left "sending"
     assert store.days_due(T0) == [day]
     assert store.due_deliveries(day, T0) == []  # c waits for its retry time
-    assert store.recover_deliveries(day, "crashed") == 1
+    assert store.recover_deliveries(day, run, "crashed") == (0, 0)  # our own rows are not recovered
+    assert store.recover_deliveries(day, other, "crashed") == (0, 1)
     later = T0 + timedelta(minutes=1)
     assert [(d.email, d.status, d.attempts) for d in store.due_deliveries(day, later)] == [
         ("c@example.org", "failed", 1)
