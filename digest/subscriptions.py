@@ -9,9 +9,9 @@
 No cookies and no logins: a link's token (``digest.tokens``, HMAC with
 ``server.secret``) is the only authority, so a GET never changes anything
 (mail scanners prefetch links) and there is no session for a forged form
-to ride on.  Forms are still CSRF-checked: a POST from a foreign
-``Origin`` is refused, and one without ``Origin`` needs a signed form token
-or a same-origin ``Referer``.  The one exception is the RFC 8058
+to ride on.  Forms are still CSRF-checked: a POST needs the page's
+signed form token, or an ``Origin`` (else ``Referer``) equal to
+``site.base_url``'s origin.  The one exception is the RFC 8058
 unsubscribe POST, which mail providers send server to server with no
 ``Origin``; its URL token is the proof.  ``/subscribe`` and ``/confirm``
 are rate-limited per client address (429 with ``Retry-After``), and a
@@ -347,23 +347,32 @@ class _SubscriptionApp:
         return result
 
     def _check_form(self, request: _Request, *, one_click: bool = False) -> None:
-        """CSRF: refuse a foreign Origin; without Origin, want a form token or a same-origin Referer."""
-        origin = request.headers.get("origin")
-        ours = self._origins | _request_origins(request)
-        if origin is not None:
-            if origin in ours:
-                return
-        elif one_click:
-            return
-        else:
-            token = _field(request, "form_token")
+        """CSRF: a valid signed form token for this path is enough, whatever ``Origin`` says.
+
+        Our pages send ``Referrer-Policy: no-referrer``, under which browsers send
+        ``Origin: null`` on a same-site POST (Fetch standard, "serializing a request
+        origin"), so ``null`` proves nothing either way: the token decides.  Without a
+        valid token, the ``Origin`` (or, when absent, the ``Referer``) must be
+        ``site.base_url``'s origin; the request's own ``Host`` is never trusted, since a
+        DNS-rebinding page would make it match.  An RFC 8058 one-click POST comes from the
+        mail provider without ``Origin``; its URL token is the proof.
+        """
+        token = _field(request, "form_token")
+        if token:
             try:
                 if verify(self._secret, token, Purpose.FORM, self._clock(), FORM_MAX_AGE) == request.path:
                     return
             except TokenError:
                 pass
+        origin = request.headers.get("origin")
+        if origin is not None:
+            if origin.lower() in self._origins:
+                return
+        elif one_click:
+            return
+        else:
             referer = request.headers.get("referer")
-            if referer is not None and _origin(referer) in ours:
+            if referer is not None and _origin(referer) in self._origins:
                 return
         log.warning("refused a cross-site POST to %s from origin %r", request.path, origin)
         body = self._message(request.path, "请求被拒绝", "这个表单不是从本站提交的。请回到本站页面重新提交。")
@@ -570,14 +579,13 @@ def _field(request: _Request, name: str) -> str:
 
 
 def _origin(url: str) -> str:
+    """``scheme://host[:port]`` as a browser serialises it: lower case, no default port (RFC 6454 §6.2)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _request_origins(request: _Request) -> set[str]:
-    """The origins a browser would send for a page of this host (TLS may end at a proxy in front)."""
-    host = request.headers.get("host", "").lower()
-    return {f"http://{host}", f"https://{host}"} if host else set()
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower().rpartition("@")[2]
+    default = {"http": ":80", "https": ":443"}.get(scheme)
+    if default and netloc.endswith(default):
+        netloc = netloc.removesuffix(default)
+    return f"{scheme}://{netloc}"
 
 
 async def _read_body(receive: Receive) -> bytes:

@@ -215,30 +215,41 @@ def test_bad_or_injected_addresses_are_refused_and_nothing_is_sent(site: Site, a
 
 def test_cross_site_posts_are_refused(site: Site) -> None:
     token = form_token(site.client.get("/subscribe").text)
+    here = str(site.client.base_url).rstrip("/")  # the Host the request reached, not site.base_url
     attempts = [
-        ({"Origin": "https://evil.example"}, {"email": "a@example.org", "form_token": token}),
+        ({"Origin": "https://evil.example"}, {"email": "a@example.org"}),
         ({"Origin": "null"}, {"email": "a@example.org"}),
         ({}, {"email": "a@example.org"}),  # no Origin, no token
         ({"Referer": "https://evil.example/page"}, {"email": "a@example.org"}),
         ({}, {"email": "a@example.org", "form_token": sign(SECRET, Purpose.FORM, "/elsewhere", NOW)}),
         ({}, {"email": "a@example.org", "form_token": sign("other", Purpose.FORM, "/subscribe", NOW)}),
+        ({"Origin": "null"}, {"email": "a@example.org", "form_token": token[:-2] + "AA"}),
+        # DNS rebinding: the attacker's name points at us, so its Origin matches the Host header.
+        ({"Origin": here}, {"email": "a@example.org"}),
+        ({"Origin": "http://rebound.example", "Host": "rebound.example"}, {"email": "a@example.org"}),
     ]
     for headers, data in attempts:
         answer = site.client.post("/subscribe", data=data, headers=headers)
         assert answer.status_code == 403, (headers, data)
+        assert "不是从本站提交的" in answer.text
     assert site.emails() == []
     for headers, data in [
         ({}, {"email": "a@example.org", "form_token": token}),
-        ({"Referer": f"{BASE}/subscribe.html"}, {"email": "b@example.org"}),
-        ({"Origin": str(site.client.base_url).rstrip("/")}, {"email": "c@example.org"}),
+        # Referrer-Policy: no-referrer makes browsers send Origin: null on our own forms.
+        ({"Origin": "null"}, {"email": "b@example.org", "form_token": token}),
+        # A valid token is enough whatever Origin says.
+        ({"Origin": "https://evil.example"}, {"email": "c@example.org", "form_token": token}),
+        ({"Referer": f"{BASE}/subscribe.html"}, {"email": "d@example.org"}),
+        ({"Origin": BASE.upper()}, {"email": "e@example.org"}),
+        ({"Origin": BASE}, {"email": "f@example.org"}),
     ]:
-        assert site.client.post("/subscribe", data=data, headers=headers).status_code == 200
-    assert len(site.emails()) == 3
+        assert site.client.post("/subscribe", data=data, headers=headers).status_code == 200, headers
+    assert len(site.emails()) == 6
 
-    site.store.add_subscriber(Subscriber("d@example.org", (), True, NOW))
-    manage = sign(SECRET, Purpose.MANAGE, "d@example.org", NOW)
+    site.store.add_subscriber(Subscriber("g@example.org", (), True, NOW))
+    manage = sign(SECRET, Purpose.MANAGE, "g@example.org", NOW)
     forged = site.client.post(f"/unsubscribe/{manage}", headers={"Origin": "https://evil.example"})
-    assert forged.status_code == 403 and site.store.subscriber("d@example.org") is not None
+    assert forged.status_code == 403 and site.store.subscriber("g@example.org") is not None
 
 
 def test_bad_expired_and_misused_tokens(site: Site) -> None:
@@ -415,6 +426,6 @@ def test_mounted_beside_the_published_site(tmp_path: Path) -> None:
         with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
             static = client.get("/subscribe.html")
             dynamic = client.get("/subscribe")
-            posted = client.post("/subscribe", data={"email": "a@example.org"}, headers={"Origin": base})
+            posted = client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
     assert static.text == "<p>static form</p>" and 'name="form_token"' in dynamic.text
     assert posted.status_code == 200 and len(list((tmp_path / "outbox").glob("*.eml"))) == 1
