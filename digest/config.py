@@ -86,7 +86,8 @@ class SmtpConfig:
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
-    secret: str = "change-me"  # signs subscription links; required beyond loopback
+    # Signs subscription links and forms.  None: generated once into <data>/server.secret (digest.signing).
+    secret: str | None = None
     rate_limit: int = 10  # subscribe/confirm requests per client per minute
 
 
@@ -123,7 +124,9 @@ class Config:
 ENV_PREFIX = "DIGEST_"
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _AUTHORITY = re.compile(r"^[A-Za-z0-9.-]+(@[A-Za-z0-9.-]+)?,\d{4}(-\d{2}(-\d{2})?)?$")
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+MIN_SECRET_LENGTH = 32
+# Secrets that appear in documentation and examples: a signature made with one proves nothing.
+_GUESSABLE_SECRETS = ("change-me", "changeme", "secret", "password")
 
 
 def tables() -> dict[str, dict[str, type]]:
@@ -364,12 +367,16 @@ def value_problems(config: Config) -> list[ConfigError]:
                 'write "domain,YYYY", e.g. "news.example,2024", and never change it afterwards',
             )
         )
-    if config.server.host not in _LOOPBACK and config.server.secret == "change-me":
+    secret = config.server.secret
+    if secret is not None and (
+        len(secret.strip()) < MIN_SECRET_LENGTH or secret.strip().lower() in _GUESSABLE_SECRETS
+    ):
         problems.append(
             ConfigError(
                 "server.secret",
-                "still the default while serving beyond loopback",
-                "set DIGEST_SERVER_SECRET to a long random string",
+                f"a secret of {len(secret.strip())} characters can be guessed, and with it any link forged",
+                f"remove it to have one generated into the data folder, or set DIGEST_SERVER_SECRET to"
+                f" {MIN_SECRET_LENGTH}+ random characters (openssl rand -hex 32)",
             )
         )
     return problems

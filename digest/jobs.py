@@ -144,7 +144,7 @@ def run_digest(
         mailer,
         _maker(config, digest, now),
         record,
-        links=personal_links(config, now),
+        links=personal_links(config, now, store),
         retry=Retry(
             first=timedelta(seconds=config.digest.retry_seconds),
             give_up_after=timedelta(hours=config.digest.retry_hours),
@@ -174,7 +174,7 @@ def _preview(
     target: Mailer = OutboxMailer(folder) if dry_run else mailer
     recipients = [Subscriber(to, (), True, now)] if to is not None else store.subscribers()
     maker = _maker(config, digest, now)
-    links = personal_links(config, now)
+    links = personal_links(config, now, store)
     for subscriber in recipients:
         personal = links(subscriber.email)
         target.send(

@@ -11,11 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -120,7 +122,15 @@ subscribers = sa.Table(
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("confirm_sent_at", UTCDateTime),  # last confirmation email: throttles repeats
     sa.Column("confirmed_at", UTCDateTime),
+    # Added with the suppression list; NULL in rows of an older version until ``Store.open`` fills them.
+    sa.Column("key", sa.String(32)),  # the opaque id in this subscriber's links (no address in a URL)
+    sa.Column("status", sa.String(12)),  # SubscriberStatus; ``confirmed`` mirrors status == confirmed
+    sa.Column("reason", sa.Text),  # why the status last changed
+    sa.Column("status_at", UTCDateTime),
+    sa.Column("source", sa.Text),  # where the consent came from: web, cli, import
+    sa.Column("bounces", sa.Integer),  # hard bounces since the last confirmation
 )
+sa.Index("subscribers_key", subscribers.c.key, unique=True)
 
 deliveries = sa.Table(
     "deliveries",
@@ -220,16 +230,55 @@ class DigestRecord:
     count: int
 
 
+class SubscriberStatus(Enum):
+    """Where an address stands; the last three are the suppression list, never mailed and never revived."""
+
+    PENDING = "pending"  # signed up, not confirmed yet
+    CONFIRMED = "confirmed"  # receives digests
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"  # hard bounces reached ``digest.bounce_limit``
+    COMPLAINED = "complained"  # marked as spam (a feedback report)
+
+    @property
+    def suppressed(self) -> bool:
+        """Whether the address has left: only its own fresh consent brings it back."""
+        return self not in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED)
+
+
 @dataclass(frozen=True)
 class Subscriber:
-    """An email recipient; empty ``sections`` means every section."""
+    """An email recipient; empty ``sections`` means every section.
+
+    ``status`` None means ``CONFIRMED`` or ``PENDING`` as ``confirmed`` says;
+    ``confirmed`` is always ``status is CONFIRMED``.  ``key`` empty: the store
+    keeps the one it has, or gives a new address a random one.
+    """
 
     email: str
     sections: tuple[str, ...]
     confirmed: bool
     created: datetime
     confirm_sent_at: datetime | None = None
-    confirmed_at: datetime | None = None
+    confirmed_at: datetime | None = None  # when consent was given (the confirmation, or the import's)
+    status: SubscriberStatus | None = None
+    key: str = ""
+    reason: str = ""
+    status_at: datetime | None = None
+    source: str = ""
+    bounces: int = 0
+
+    def __post_init__(self) -> None:
+        if self.status is None:
+            derived = SubscriberStatus.CONFIRMED if self.confirmed else SubscriberStatus.PENDING
+            object.__setattr__(self, "status", derived)
+        elif self.confirmed != (self.status is SubscriberStatus.CONFIRMED):
+            raise ValueError(f"subscriber {self.email}: confirmed={self.confirmed} but status {self.status}")
+
+    @property
+    def state(self) -> SubscriberStatus:
+        """``status``, never None."""
+        assert self.status is not None  # set in __post_init__
+        return self.status
 
 
 @dataclass(frozen=True)
@@ -351,7 +400,36 @@ def _subscriber(row: sa.Row[Any]) -> Subscriber:
         created=row.created,
         confirm_sent_at=row.confirm_sent_at,
         confirmed_at=row.confirmed_at,
+        status=SubscriberStatus(row.status) if row.status else None,
+        key=row.key or "",
+        reason=row.reason or "",
+        status_at=row.status_at,
+        source=row.source or "",
+        bounces=row.bounces or 0,
     )
+
+
+def _subscriber_values(subscriber: Subscriber) -> dict[str, Any]:
+    """The columns of a subscriber row but ``email`` and ``created``; ``key`` only when it has one."""
+    values: dict[str, Any] = {
+        "sections": json.dumps(list(subscriber.sections)),
+        "confirmed": subscriber.confirmed,
+        "confirm_sent_at": subscriber.confirm_sent_at,
+        "confirmed_at": subscriber.confirmed_at,
+        "status": subscriber.state.value,
+        "reason": subscriber.reason or None,
+        "status_at": subscriber.status_at,
+        "source": subscriber.source or None,
+        "bounces": subscriber.bounces,
+    }
+    if subscriber.key:
+        values["key"] = subscriber.key
+    return values
+
+
+def new_key() -> str:
+    """A random subscriber key: 96 bits, URL-safe, nothing derived from the address."""
+    return secrets.token_urlsafe(12)
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
@@ -405,6 +483,9 @@ class Store:
             with store._begin() as conn:
                 metadata.create_all(conn)
                 _add_missing_columns(conn)
+                _fill_subscriber_columns(conn)
+                for index in subscribers.indexes:
+                    index.create(conn, checkfirst=True)
                 # create_all adds indexes only with a new table; an older database gains them here.
                 for index in articles.indexes:
                     index.create(conn, checkfirst=True)
@@ -833,16 +914,12 @@ class Store:
         new = 0
         with self._begin() as conn:
             for subscriber in many:
-                values = {
-                    "sections": json.dumps(list(subscriber.sections)),
-                    "confirmed": subscriber.confirmed,
-                    "confirm_sent_at": subscriber.confirm_sent_at,
-                    "confirmed_at": subscriber.confirmed_at,
-                }
+                values = _subscriber_values(subscriber)
                 where = subscribers.c.email == subscriber.email
                 if conn.execute(sa.select(subscribers.c.email).where(where)).first():
                     conn.execute(sa.update(subscribers).where(where).values(**values))
                 else:
+                    values.setdefault("key", new_key())
                     conn.execute(
                         sa.insert(subscribers).values(
                             email=subscriber.email, created=subscriber.created, **values
@@ -869,6 +946,65 @@ class Store:
         """One subscriber, confirmed or not."""
         with self._begin() as conn:
             row = conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).first()
+        return _subscriber(row) if row else None
+
+    def subscriber_by_key(self, key: str) -> Subscriber | None:
+        """The subscriber whose links carry ``key``, whatever its status."""
+        with self._begin() as conn:
+            row = conn.execute(sa.select(subscribers).where(subscribers.c.key == key)).first()
+        return _subscriber(row) if row else None
+
+    def subscriber_keys(self) -> dict[str, str]:
+        """Every address's link key."""
+        with self._begin() as conn:
+            rows = conn.execute(sa.select(subscribers.c.email, subscribers.c.key))
+            return {email: key for email, key in rows}
+
+    def set_subscriber_status(self, email: str, status: SubscriberStatus, reason: str, at: datetime) -> bool:
+        """Move an address to ``status`` (keeping its row: the suppression list); True when it exists."""
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.update(subscribers)
+                .where(subscribers.c.email == email)
+                .values(
+                    status=status.value,
+                    confirmed=status is SubscriberStatus.CONFIRMED,
+                    reason=reason,
+                    status_at=at,
+                )
+            )
+        return bool(result.rowcount)
+
+    def claim_confirmation(
+        self, subscriber: Subscriber, now: datetime, resend_after: timedelta
+    ) -> Subscriber | None:
+        """Note a confirmation email to ``subscriber`` now, unless one went within ``resend_after``.
+
+        A new address is inserted as given.  Atomic (one conditional UPDATE), so of
+        many sign-ups of one address at once exactly one is told to send; None for the others.
+        """
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        values = _subscriber_values(subscriber)
+        values.setdefault("key", new_key())
+        with self._begin() as conn:
+            conn.execute(
+                dialect.insert(subscribers)
+                .values(email=subscriber.email, created=subscriber.created, **values)
+                .on_conflict_do_nothing()
+            )
+            where = subscribers.c.email == subscriber.email
+            claimed = conn.execute(
+                sa.update(subscribers)
+                .where(
+                    where,
+                    sa.or_(
+                        subscribers.c.confirm_sent_at.is_(None),
+                        subscribers.c.confirm_sent_at <= now - resend_after,
+                    ),
+                )
+                .values(confirm_sent_at=now)
+            ).rowcount
+            row = conn.execute(sa.select(subscribers).where(where)).first() if claimed else None
         return _subscriber(row) if row else None
 
     def sections(self) -> list[Section]:
@@ -1014,6 +1150,14 @@ class Store:
                     .where(deliveries.c.status.in_(("pending", "failed")))
                 ).scalar_one(),
             )
+
+
+def _fill_subscriber_columns(conn: Connection) -> None:
+    """Give rows an older version wrote a status and a link key (columns of the suppression list)."""
+    status = sa.case((subscribers.c.confirmed.is_(True), "confirmed"), else_="pending")
+    conn.execute(sa.update(subscribers).where(subscribers.c.status.is_(None)).values(status=status))
+    for (email,) in conn.execute(sa.select(subscribers.c.email).where(subscribers.c.key.is_(None))).all():
+        conn.execute(sa.update(subscribers).where(subscribers.c.email == email).values(key=new_key()))
 
 
 def _add_missing_columns(conn: Connection) -> None:

@@ -49,9 +49,10 @@ from digest.feeds import all_spec
 from digest.mail import Mailer, compose_confirmation_email
 from digest.output import ALL_FEED, DIGESTS_INDEX, INDEX, SUBSCRIBE, feed_path, root_prefix
 from digest.server import ASGIApp, Receive, Scope, Send
+from digest.signing import signing_secret
 from digest.site import Chrome, Link, environment, make_chrome
-from digest.store import Store, Subscriber
-from digest.tokens import Purpose, TokenError, sign, verify
+from digest.store import Store, Subscriber, SubscriberStatus, new_key
+from digest.tokens import FORM_KEY, Purpose, TokenError, sign, verify
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +101,20 @@ def normalize_address(text: str) -> str:
     return (valid.ascii_email or valid.normalized).lower()
 
 
-def personal_links(config: Config, now: datetime) -> Callable[[str], Links]:
-    """A function giving each address its unsubscribe (https, mailto) and preferences links."""
+def personal_links(config: Config, now: datetime, store: Store | None = None) -> Callable[[str], Links]:
+    """A function giving each address its unsubscribe (https, mailto) and preferences links.
+
+    The links carry the subscriber's opaque key from ``store``, never the
+    address; an address the store does not know (a test copy) gets a key nobody has.
+    """
     base = config.site.base_url.rstrip("/")
     sender = parseaddr(config.smtp.sender)[1]
     mailto = f"mailto:{quote(sender, safe='@')}?subject=unsubscribe"
+    secret = signing_secret(config)
+    keys = store.subscriber_keys() if store is not None else {}
 
     def links(email: str) -> Links:
-        token = sign(config.server.secret, Purpose.MANAGE, email, now)
+        token = sign(secret, Purpose.MANAGE, keys.get(email) or new_key(), now)
         return Links(
             unsubscribe=f"{base}{UNSUBSCRIBE_PATH}/{token}",
             mailto=mailto,
@@ -261,7 +268,7 @@ class _SubscriptionApp:
         self._mailer = mailer
         self._clock = clock
         self._limiter = limiter
-        self._secret = config.server.secret
+        self._secret = signing_secret(config)
         self._site = config.site.title
         self._origins = {_origin(config.site.base_url)}
 
@@ -360,8 +367,8 @@ class _SubscriptionApp:
         token = _field(request, "form_token")
         if token:
             try:
-                if verify(self._secret, token, Purpose.FORM, self._clock(), FORM_MAX_AGE) == request.path:
-                    return
+                verify(self._secret, token, Purpose.FORM, self._clock(), FORM_MAX_AGE, request.path)
+                return
             except TokenError:
                 pass
         origin = request.headers.get("origin")
@@ -378,14 +385,22 @@ class _SubscriptionApp:
         body = self._message(request.path, "请求被拒绝", "这个表单不是从本站提交的。请回到本站页面重新提交。")
         raise _Response(HTTPStatus.FORBIDDEN, body)
 
-    def _token(self, request: _Request, token: str, purpose: Purpose, max_age: timedelta | None) -> str:
+    async def _holder(
+        self, request: _Request, token: str, purpose: Purpose, max_age: timedelta | None
+    ) -> Subscriber | None:
+        """The subscriber a valid link is for (None once the store no longer has it); 400/410 otherwise."""
         try:
-            return verify(self._secret, token, purpose, self._clock(), max_age)
+            key = verify(self._secret, token, purpose, self._clock(), max_age)
         except TokenError as exc:
             text = "这个链接已经过期。" if exc.expired else "这个链接无效，可能复制得不完整。"
             links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
             status = HTTPStatus.GONE if exc.expired else HTTPStatus.BAD_REQUEST
             raise _Response(status, self._message(request.path, "链接无效", text, links)) from None
+        return await asyncio.to_thread(self._store.subscriber_by_key, key)
+
+    def _not_subscribed(self, request: _Request) -> bytes:
+        links = (Link("订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
+        return self._message(request.path, "未订阅", "这个地址目前没有订阅。", links)
 
     # -- handlers ------------------------------------------------------------------------------
 
@@ -415,13 +430,17 @@ class _SubscriptionApp:
         known = self._store.subscriber(email)
         if known is not None and known.confirmed:
             return
-        if known is not None and known.confirm_sent_at and now - known.confirm_sent_at < RESEND_AFTER:
+        # A suppressed address keeps its status until its owner confirms again (fresh consent).
+        asked = Subscriber(email, sections, False, now, source="web")
+        claimed = self._store.claim_confirmation(asked, now, RESEND_AFTER)
+        if claimed is None:
             log.info(
-                "confirmation to %s not resent: the last one went out at %s", email, known.confirm_sent_at
+                "confirmation to %s not resent: the last one went out less than %s ago", email, RESEND_AFTER
             )
             return
-        created = known.created if known else now
-        token = sign(self._secret, Purpose.CONFIRM, email, now)
+        if claimed.sections != sections:
+            self._store.add_subscriber(dataclasses.replace(claimed, sections=sections))
+        token = sign(self._secret, Purpose.CONFIRM, claimed.key, now)
         message = compose_confirmation_email(
             config=self._config,
             recipient=email,
@@ -435,36 +454,46 @@ class _SubscriptionApp:
             mailer.send(message)
         except DeliveryError as exc:
             log.warning("confirmation to %s not delivered: %s", email, exc)
+            # Not sent: the next attempt must not wait out RESEND_AFTER.
+            self._store.add_subscriber(dataclasses.replace(claimed, sections=sections, confirm_sent_at=None))
             raise
         finally:
             mailer.close()
-        self._store.add_subscriber(Subscriber(email, sections, False, created, confirm_sent_at=now))
 
     async def _confirm(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
         max_age = timedelta(hours=self._config.digest.confirm_hours)
-        email = self._token(request, token, Purpose.CONFIRM, max_age)
-        if request.method != "POST":
-            return self._action(request, "确认订阅", f"确认用 {email} 订阅{self._site}的每日邮件摘要？"), []
-        self._check_form(request)
-        known = await asyncio.to_thread(self._store.subscriber, email)
+        known = await self._holder(request, token, Purpose.CONFIRM, max_age)
         if known is None:
             links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
-            return self._message(request.path, "订阅已取消", f"{email} 已经退订，请重新订阅。", links), []
+            text = "这个订阅申请已经失效，请重新订阅。"
+            return self._message(request.path, "订阅申请已失效", text, links), []
+        if request.method != "POST":
+            return self._action(
+                request, "确认订阅", f"确认用 {known.email} 订阅{self._site}的每日邮件摘要？"
+            ), []
+        self._check_form(request)
         if not known.confirmed:
             now = self._clock()
-            confirmed = dataclasses.replace(known, confirmed=True, confirmed_at=now)
+            confirmed = dataclasses.replace(
+                known,
+                confirmed=True,
+                status=SubscriberStatus.CONFIRMED,
+                confirmed_at=now,
+                status_at=now,
+                reason="",
+                source="web",
+                bounces=0,
+            )
             await asyncio.to_thread(self._store.add_subscriber, confirmed)
-            log.info("subscriber confirmed: %s", email)
-        manage = sign(self._secret, Purpose.MANAGE, email, self._clock())
+            log.info("subscriber confirmed: %s", known.email)
+        manage = sign(self._secret, Purpose.MANAGE, known.key, self._clock())
         location = self._root(request.path) + f"{PREFERENCES_PATH[1:]}/{manage}?confirmed=1"
         raise _Response(HTTPStatus.SEE_OTHER, b"", [(b"location", location.encode())])
 
     async def _preferences(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-        email = self._token(request, token, Purpose.MANAGE, None)
-        known = await asyncio.to_thread(self._store.subscriber, email)
+        known = await self._holder(request, token, Purpose.MANAGE, None)
         if known is None or not known.confirmed:
-            links = (Link("订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
-            return self._message(request.path, "未订阅", f"{email} 目前没有订阅。", links), []
+            return self._not_subscribed(request), []
         saved = False
         chosen = known.sections
         if request.method == "POST":
@@ -476,7 +505,7 @@ class _SubscriptionApp:
         unsubscribe_path = f"{UNSUBSCRIBE_PATH}/{token}"
         page = PreferencesForm(
             chrome=self._chrome(request.path, "订阅设置"),
-            email=email,
+            email=known.email,
             action=self._leaf(request.path),
             unsubscribe_action=self._root(request.path) + unsubscribe_path[1:],
             form_token=self._form_token(request.path),
@@ -488,16 +517,26 @@ class _SubscriptionApp:
         return _render("subscription/preferences.html", page), []
 
     async def _unsubscribe(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-        email = self._token(request, token, Purpose.MANAGE, None)
+        known = await self._holder(request, token, Purpose.MANAGE, None)
+        if known is None or known.state.suppressed:
+            links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
+            return self._message(request.path, "已退订", "这个地址不会收到每日邮件摘要。", links), []
         if request.method != "POST":
             # RFC 8058 §4: a GET must not unsubscribe (link scanners prefetch); it offers the button.
-            return self._action(request, "退订", f"不再给 {email} 发送{self._site}的每日邮件摘要？"), []
+            return self._action(request, "退订", f"不再给 {known.email} 发送{self._site}的每日邮件摘要？"), []
         self._check_form(request, one_click=True)
-        removed = await asyncio.to_thread(self._store.remove_subscriber, email)
-        if removed:
-            log.info("subscriber left: %s", email)
+        one_click = "form_token" not in request.fields  # the mail provider posts no form of ours
+        reason = "one-click unsubscribe from the mail client (RFC 8058)" if one_click else "unsubscribe page"
+        await asyncio.to_thread(
+            self._store.set_subscriber_status,
+            known.email,
+            SubscriberStatus.UNSUBSCRIBED,
+            reason,
+            self._clock(),
+        )
+        log.info("subscriber left: %s (%s)", known.email, reason)
         links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
-        return self._message(request.path, "已退订", f"{email} 不会再收到每日邮件摘要。", links), []
+        return self._message(request.path, "已退订", f"{known.email} 不会再收到每日邮件摘要。", links), []
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -538,7 +577,7 @@ class _SubscriptionApp:
         return _render("subscription/action.html", page)
 
     def _form_token(self, path: str) -> str:
-        return sign(self._secret, Purpose.FORM, path, self._clock())
+        return sign(self._secret, Purpose.FORM, FORM_KEY, self._clock(), path)
 
     def _chrome(self, path: str, title: str) -> Chrome:
         root = self._root(path)

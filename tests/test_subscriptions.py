@@ -6,6 +6,8 @@ confirmation emails land in a real outbox folder and are read back.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import re
 import subprocess
 import sys
@@ -22,23 +24,25 @@ from test_server import serving
 
 from digest.cli import main
 from digest.config import Config, load_config
+from digest.errors import ConfigError
 from digest.jobs import run_digest
 from digest.mail import OutboxMailer
 from digest.server import create_app
-from digest.store import Store, Subscriber
+from digest.signing import signing_secret
+from digest.store import Store, Subscriber, SubscriberStatus
 from digest.subscriptions import (
     RateLimiter,
     create_subscription_app,
     parse_subscriber_csv,
     subscription_routes,
 )
-from digest.tokens import Purpose, TokenError, sign, verify
+from digest.tokens import FORM_KEY, Purpose, TokenError, sign, verify
 from digest.types import Article, Entry, Section
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://news.example"
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
-SECRET = "a-long-random-test-secret"
+SECRET = "a-long-random-test-secret-for-subscriptions"
 
 
 @dataclass
@@ -119,6 +123,12 @@ def path_of(url: str) -> str:
     return url.removeprefix(BASE)
 
 
+def key_of(store: Store, email: str) -> str:
+    subscriber = store.subscriber(email)
+    assert subscriber is not None and subscriber.key, email
+    return subscriber.key
+
+
 def form_token(page: str) -> str:
     match = re.search(r'name="form_token" value="([^"]+)"', page)
     assert match, page
@@ -181,7 +191,9 @@ def test_double_opt_in_then_preferences_then_one_click_unsubscribe(site: Site) -
     # RFC 8058: the mail provider POSTs this body, multipart or urlencoded, with no cookie or Origin.
     gone = site.client.post(unsubscribe, files={"List-Unsubscribe": (None, "One-Click")})
     assert gone.status_code == 200 and "已退订" in gone.text
-    assert site.store.subscriber("reader@example.org") is None
+    left = site.store.subscriber("reader@example.org")
+    assert left is not None and left.status is SubscriberStatus.UNSUBSCRIBED and left.status_at == NOW
+    assert "RFC 8058" in left.reason and site.store.subscribers() == []  # kept, on the suppression list
 
 
 def test_the_digest_email_one_click_link_unsubscribes(site: Site, tmp_path: Path) -> None:
@@ -197,7 +209,7 @@ def test_the_digest_email_one_click_link_unsubscribes(site: Site, tmp_path: Path
     assert site.client.get(path_of(https)).status_code == 200
     assert site.store.subscriber("reader@example.org") is not None
     assert site.client.post(path_of(https), content=b"List-Unsubscribe=One-Click").status_code == 200
-    assert site.store.subscriber("reader@example.org") is None
+    assert site.store.subscriber("reader@example.org").status is SubscriberStatus.UNSUBSCRIBED  # type: ignore[union-attr]
 
 
 # --- hostile requests ----------------------------------------------------------------------------
@@ -221,8 +233,17 @@ def test_cross_site_posts_are_refused(site: Site) -> None:
         ({"Origin": "null"}, {"email": "a@example.org"}),
         ({}, {"email": "a@example.org"}),  # no Origin, no token
         ({"Referer": "https://evil.example/page"}, {"email": "a@example.org"}),
-        ({}, {"email": "a@example.org", "form_token": sign(SECRET, Purpose.FORM, "/elsewhere", NOW)}),
-        ({}, {"email": "a@example.org", "form_token": sign("other", Purpose.FORM, "/subscribe", NOW)}),
+        (
+            {},
+            {"email": "a@example.org", "form_token": sign(SECRET, Purpose.FORM, FORM_KEY, NOW, "/elsewhere")},
+        ),
+        (
+            {},
+            {
+                "email": "a@example.org",
+                "form_token": sign("other", Purpose.FORM, FORM_KEY, NOW, "/subscribe"),
+            },
+        ),
         ({"Origin": "null"}, {"email": "a@example.org", "form_token": token[:-2] + "AA"}),
         # DNS rebinding: the attacker's name points at us, so its Origin matches the Host header.
         ({"Origin": here}, {"email": "a@example.org"}),
@@ -247,15 +268,15 @@ def test_cross_site_posts_are_refused(site: Site) -> None:
     assert len(site.emails()) == 6
 
     site.store.add_subscriber(Subscriber("g@example.org", (), True, NOW))
-    manage = sign(SECRET, Purpose.MANAGE, "g@example.org", NOW)
+    manage = sign(SECRET, Purpose.MANAGE, key_of(site.store, "g@example.org"), NOW)
     forged = site.client.post(f"/unsubscribe/{manage}", headers={"Origin": "https://evil.example"})
     assert forged.status_code == 403 and site.store.subscriber("g@example.org") is not None
 
 
 def test_bad_expired_and_misused_tokens(site: Site) -> None:
     site.client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
-    confirm = sign(SECRET, Purpose.CONFIRM, "a@example.org", NOW)
-    manage = sign(SECRET, Purpose.MANAGE, "a@example.org", NOW)
+    confirm = sign(SECRET, Purpose.CONFIRM, key_of(site.store, "a@example.org"), NOW)
+    manage = sign(SECRET, Purpose.MANAGE, key_of(site.store, "a@example.org"), NOW)
     assert site.client.get(f"/confirm/{manage}").status_code == 400  # a preferences link cannot confirm
     assert site.client.get(f"/confirm/{confirm[:-2]}xx").status_code == 400
     assert site.client.get("/confirm/").status_code == 404
@@ -289,7 +310,7 @@ def test_subscribe_and_confirm_are_rate_limited_per_client(tmp_path: Path) -> No
             answers = [client.get("/subscribe").status_code for _ in range(4)]
             limited = client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
             # Unsubscribing is never rate-limited: mail providers POST from few addresses.
-            manage = sign(SECRET, Purpose.MANAGE, "x@example.org", datetime.now(UTC))
+            manage = sign(SECRET, Purpose.MANAGE, "no-such-key", datetime.now(UTC))
             unsubscribe = [client.post(f"/unsubscribe/{manage}").status_code for _ in range(5)]
     assert answers == [200, 200, 200, 429]
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
@@ -321,16 +342,16 @@ def test_the_mounted_paths() -> None:
 
 
 def test_tokens_round_trip_and_refuse_every_alteration() -> None:
-    token = sign(SECRET, Purpose.CONFIRM, "reader@example.org", NOW)
+    token = sign(SECRET, Purpose.CONFIRM, "k3y_of-reader", NOW)
     assert re.fullmatch(r"[A-Za-z0-9_.-]+", token) and len(token) < 80
     assert verify(SECRET, token, Purpose.CONFIRM, NOW + timedelta(hours=1), timedelta(hours=2)) == (
-        "reader@example.org"
+        "k3y_of-reader"
     )
-    body, issued, mac = token.split(".")
-    other_body = sign(SECRET, Purpose.CONFIRM, "victim@example.org", NOW).split(".")[0]
+    key, issued, mac = token.split(".")
     for bad, expired in [
-        (f"{other_body}.{issued}.{mac}", False),
-        (f"{body}.{int(issued, 16) + 1:x}.{mac}", False),
+        (f"other-key.{issued}.{mac}", False),
+        (f"{key}.{int(issued, 16) + 1:x}.{mac}", False),
+        (f"{key}.0{issued}.{mac}", False),  # the same time spelt another way
         (token + "x", False),
         ("", False),
         ("a.b", False),
@@ -348,7 +369,100 @@ def test_tokens_round_trip_and_refuse_every_alteration() -> None:
     with pytest.raises(TokenError, match="future"):
         verify(SECRET, token, Purpose.CONFIRM, NOW - timedelta(hours=1), None)
     with pytest.raises(ValueError, match="empty secret"):
-        sign("", Purpose.CONFIRM, "a@example.org", NOW)
+        sign("", Purpose.CONFIRM, "key", NOW)
+    form = sign(SECRET, Purpose.FORM, FORM_KEY, NOW, "/subscribe")
+    assert verify(SECRET, form, Purpose.FORM, NOW, None, "/subscribe") == FORM_KEY
+    with pytest.raises(TokenError):
+        verify(SECRET, form, Purpose.FORM, NOW, None, "/preferences/x")
+
+
+def test_no_single_character_edit_of_a_token_verifies() -> None:
+    """Canonical encoding: every token has one spelling (no padding bits, no leading zeros to vary)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.="
+    for purpose, key in [(Purpose.CONFIRM, "Abc123_-xyz0"), (Purpose.MANAGE, "q"), (Purpose.FORM, FORM_KEY)]:
+        token = sign(SECRET, purpose, key, NOW)
+        edits = {token[:i] + c + token[i + 1 :] for i in range(len(token)) for c in alphabet}
+        edits |= {token[:i] + c + token[i:] for i in range(len(token) + 1) for c in "0A="}
+        edits |= {token[:i] + token[i + 1 :] for i in range(len(token))}
+        edits.discard(token)
+        accepted = []
+        for edited in edits:
+            try:
+                verify(SECRET, edited, purpose, NOW, None)
+            except TokenError:
+                continue
+            accepted.append(edited)
+        assert accepted == [], (token, accepted)
+
+
+def test_a_token_carries_no_address(site: Site) -> None:
+    site.client.post("/subscribe", data={"email": "private.reader@example.org"}, headers=OURS)
+    (email,) = site.emails()
+    text = email.get_body(("plain",))
+    assert text is not None
+    (url,) = re.findall(r"https://\S+/confirm/\S+", text.get_content())
+    token = url.rsplit("/", 1)[1]
+    for piece in token.split("."):
+        decoded = base64.urlsafe_b64decode(piece + "=" * (-len(piece) % 4))
+        assert b"private" not in decoded and b"example" not in decoded
+    assert "private" not in url and "example.org" not in url.removeprefix(BASE)
+
+
+@pytest.mark.parametrize("guessable", ["change-me", "", "short-but-not-empty", "secret"])
+def test_links_forged_with_a_guessable_secret_are_refused_by_a_default_install(
+    tmp_path: Path, guessable: str
+) -> None:
+    (tmp_path / "pages").mkdir()
+    options = {"paths.source": tmp_path / "pages", "paths.data": tmp_path / "data", "site.base_url": BASE}
+    config = load_config(None, {**options, "paths.output": tmp_path / "output"}, {})  # no secret set
+    made = tmp_path / "data" / "server.secret"
+    with Store.open(config.database_url) as store:
+        store.add_subscriber(Subscriber("victim@example.org", (), False, NOW))
+        key = key_of(store, "victim@example.org")
+        app = create_subscription_app(config, store, lambda: OutboxMailer(tmp_path / "outbox"), clock=Clock())
+        assert made.stat().st_mode & 0o777 == 0o600 and len(made.read_text().strip()) >= 40
+        with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+            for secret in {guessable or "x", "change-me"}:
+                forged = sign(secret, Purpose.CONFIRM, key, NOW)
+                assert client.get(f"/confirm/{forged}").status_code == 400
+                page = client.post(f"/confirm/{forged}", headers=OURS)
+                assert page.status_code == 400
+        assert not store.subscriber("victim@example.org").confirmed  # type: ignore[union-attr]
+    # A configured secret that short, or that well known, stops the service with the fix.
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {**options, "server.secret": guessable}, {})
+    assert caught.value.key == "server.secret" and "openssl rand" in str(caught.value)
+
+
+def test_every_command_signs_with_the_one_generated_secret(tmp_path: Path) -> None:
+    """Another process (a CLI command with no environment) reads the secret the first one generated."""
+    config = make_config(tmp_path)
+    generated = dataclasses.replace(config, server=dataclasses.replace(config.server, secret=None))
+    first = signing_secret(generated)
+    assert signing_secret(generated) == first
+    elsewhere = dataclasses.replace(
+        generated, paths=dataclasses.replace(generated.paths, data=tmp_path / "b")
+    )
+    assert signing_secret(elsewhere) != first
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from digest.config import load_config\n"
+        "from digest.signing import signing_secret\n"
+        "home = Path(sys.argv[1])\n"
+        "paths = {f'paths.{name}': home / name for name in ('data', 'output', 'source')}\n"
+        "paths['paths.source'] = home / 'pages'\n"
+        "print(signing_secret(load_config(None, paths, {})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert done.stdout.strip() == first
 
 
 # --- the command line -------------------------------------------------------------------------
@@ -398,7 +512,7 @@ def test_cli_import_list_and_remove(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["subscribers", "remove", "A@example.org", *options]) == 0
 
 
-def test_serve_beyond_loopback_with_the_default_secret_refuses_to_start(tmp_path: Path) -> None:
+def test_serve_with_a_guessable_secret_refuses_to_start(tmp_path: Path) -> None:
     (tmp_path / "pages").mkdir()
     done = subprocess.run(
         [
@@ -410,7 +524,7 @@ def test_serve_beyond_loopback_with_the_default_secret_refuses_to_start(tmp_path
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DIGEST_SERVER_SECRET": "change-me"},
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "server.secret" in done.stderr
