@@ -52,6 +52,25 @@ _MAX_BODY_LINE = 990  # the same limit, with room for CRLF and dot-stuffing
 _WIRE_8BIT = _POLICY.clone(linesep="\r\n")
 _WIRE_7BIT = _POLICY.clone(linesep="\r\n", cte_type="7bit")
 _FOLD_AT = 78
+# The top-level headers we write, each once.  A serialised message is checked against this after
+# the email package has folded it: CVE-2024-6923 (Python < 3.11.10 and 3.12.5) lets an RFC 2047
+# encoded word in an address decode to a line break while a header is refolded, adding a header.
+_OUR_HEADERS = frozenset(
+    {
+        "subject",
+        "from",
+        "to",
+        "date",
+        "message-id",
+        "auto-submitted",
+        "list-id",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+    }
+)
 _WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 _SECURITIES = ("starttls", "tls", "none")
 # Styles live in the template's <style>; most mail clients ignore <style>, so they are
@@ -228,7 +247,7 @@ class DigestEmailMaker:
             sender=self._sender.addr_spec,
             recipient=personal.to.addr_spec,
             date=self._now,
-            data=data,
+            data=_checked_headers(data, personal.to.addr_spec),
             message=lambda: self._message(template, personal),
         )
 
@@ -448,6 +467,8 @@ def _address(text: str) -> Address:
     """One address (``a@b.c`` or ``名字 <a@b.c>``); ``ValueError`` for anything else."""
     if _CONTROL.search(text):
         raise ValueError("it contains a line break or control character")
+    if "=?" in text.partition("<")[2] or ("<" not in text and "=?" in text):
+        raise ValueError("it contains an encoded word (=?), which a mail program could decode into a header")
     name, addr = parseaddr(text)
     local, at, domain = addr.rpartition("@")
     if not at or not local or not domain or len(getaddresses([text])) != 1:
@@ -487,9 +508,29 @@ def wire(message: EmailMessage | Outgoing) -> Outgoing:
         sender=parseaddr(str(message["From"]))[1],
         recipient=recipients[0],
         date=parsedate_to_datetime(str(header)),
-        data=message.as_bytes(policy=_WIRE_8BIT),
+        data=_checked_headers(message.as_bytes(policy=_WIRE_8BIT), recipients[0]),
         message=lambda: message,
     )
+
+
+def _checked_headers(data: bytes, recipient: str) -> bytes:
+    """``data`` when its serialised top-level headers are ours, each once, with ``To`` the one recipient.
+
+    Checked after serialising, whatever the Python version (CVE-2024-6923);
+    anything else is ``PermanentDeliveryError``: this address cannot be mailed safely.
+    """
+    head = data.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    names = [
+        line.split(":", 1)[0].strip().lower() for line in head.split("\r\n") if line[:1] not in (" ", "\t")
+    ]
+    unfolded = re.sub(r"\r\n[ \t]", " ", head)
+    to = [line[3:] for line in unfolded.split("\r\n") if line.lower().startswith("to:")]
+    addresses = [address for _, address in getaddresses(to)]
+    if set(names) - _OUR_HEADERS or len(names) != len(set(names)) or addresses != [recipient]:
+        raise PermanentDeliveryError(
+            f"recipient {recipient!r} changes the email's headers once serialised; not sent"
+        )
+    return data
 
 
 class Mailer(Protocol):

@@ -93,7 +93,11 @@ def normalize_address(text: str) -> str:
     email-validator checks the syntax without any network look-up; it refuses
     line breaks and every other character that could start a new header.
     Only ASCII addresses are taken, because the mail path does not use SMTPUTF8.
+    ``=?`` (the start of an RFC 2047 encoded word) is refused anywhere: decoded
+    while a header is refolded it can become a line break (CVE-2024-6923).
     """
+    if "=?" in text:
+        raise AddressError("an address cannot contain =? (it reads as an encoded word)")
     try:
         valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:

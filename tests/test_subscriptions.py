@@ -11,7 +11,9 @@ import dataclasses
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -24,9 +26,9 @@ from test_server import serving
 
 from digest.cli import main
 from digest.config import Config, load_config
-from digest.errors import ConfigError
+from digest.errors import ConfigError, PermanentDeliveryError
 from digest.jobs import run_digest
-from digest.mail import OutboxMailer
+from digest.mail import DigestEmailMaker, OutboxMailer, compose_confirmation_email, wire
 from digest.server import create_app
 from digest.signing import signing_secret
 from digest.store import Store, Subscriber, SubscriberStatus
@@ -37,7 +39,7 @@ from digest.subscriptions import (
     subscription_routes,
 )
 from digest.tokens import FORM_KEY, Purpose, TokenError, sign, verify
-from digest.types import Article, Entry, Section
+from digest.types import Article, Digest, Entry, Section
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://news.example"
@@ -543,3 +545,138 @@ def test_mounted_beside_the_published_site(tmp_path: Path) -> None:
             posted = client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
     assert static.text == "<p>static form</p>" and 'name="form_token"' in dynamic.text
     assert posted.status_code == 200 and len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+# --- encoded words and headers after serialising (CVE-2024-6923) -----------------------------------
+
+PROBE = "email==?utf-8?q?=0D=0AReply-To=3A_x=40evil.example?=@example.org"
+HOSTILE = [
+    PROBE,
+    PROBE.lower(),
+    "a=?b@example.org",
+    "=?utf-8?b?QWxpY2U=?=@example.org",
+    "x" * 20 + "==?utf-8?q?=0D=0ABcc=3A_v=40evil.example?=@" + "d" * 40 + ".example.org",
+]
+
+
+def _headers_back(data: bytes) -> EmailMessage:
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+@pytest.mark.parametrize("address", HOSTILE)
+def test_encoded_words_are_refused_at_the_form_the_cli_and_import(
+    site: Site, tmp_path: Path, address: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer = site.client.post("/subscribe", data={"email": address}, headers=OURS)
+    assert answer.status_code == 422 and site.emails() == []
+    options = ["--source", str(site.config.paths.source), "--data", str(tmp_path / "cli-data")]
+    assert main(["subscribers", "add", address, *options]) == 2
+    assert "=?" in capsys.readouterr().err
+    rows, problems = parse_subscriber_csv(f"email\n{address}\nok@example.org\n")
+    assert [r.email for r in rows] == ["ok@example.org"] and problems[0].startswith("line 2")
+
+
+@pytest.mark.parametrize("address", [*HOSTILE, "plain@example.org", "a+tag@sub.example.org"])
+def test_real_messages_to_hostile_addresses_serialise_with_only_our_headers(site: Site, address: str) -> None:
+    """Bypassing the form: whatever reaches composition, the bytes on the wire carry our headers only."""
+    stamp = NOW - timedelta(hours=3)
+    entry = Entry(
+        uid="a1",
+        tag="tag:test,2024:article/a1",
+        article=Article(title="标题", body="正文一句。", section="要闻"),
+        section=Section("要闻", "yao-wen"),
+        issue_date=stamp.date(),
+        published=stamp,
+        updated=stamp,
+        first_seen=stamp,
+        source="page.txt",
+        position=0,
+    )
+    digest = Digest(NOW.date(), NOW - timedelta(days=1), NOW, ((entry.section, (entry,)),))
+    maker = DigestEmailMaker(digest, config=site.config, site_url=BASE + "/", now=NOW)
+    built: list[bytes] = []
+    for make in (
+        lambda: maker.outgoing(
+            address,
+            unsubscribe_url=f"{BASE}/unsubscribe/k.1.x",
+            unsubscribe_mailto="mailto:digest@localhost",
+            preferences_url=f"{BASE}/preferences/k.1.x",
+        ),
+        lambda: wire(
+            compose_confirmation_email(
+                config=site.config,
+                recipient=address,
+                confirm_url=f"{BASE}/confirm/k.1.x",
+                hours=48,
+                site_url=BASE + "/",
+                now=NOW,
+            )
+        ),
+    ):
+        try:
+            outgoing = make()
+        except PermanentDeliveryError:
+            assert "=?" in address
+            continue
+        built += [outgoing.data, outgoing.seven_bit()]
+    if "=?" in address:
+        assert built == []  # refused at composition as well, not only at the form
+    else:
+        assert len(built) == 4
+    for data in built:
+        back = _headers_back(data)
+        assert {k.lower() for k in back} <= {
+            "subject",
+            "from",
+            "to",
+            "date",
+            "message-id",
+            "auto-submitted",
+            "list-id",
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+            "mime-version",
+            "content-type",
+        }
+        assert back.get_all("To") == [address] and back["Reply-To"] is None and back["Bcc"] is None
+
+
+def test_a_header_added_by_serialising_is_caught_on_the_wire(site: Site) -> None:
+    """The check after serialising stands alone: a line break that slipped into a header value is refused."""
+    message = compose_confirmation_email(
+        config=site.config,
+        recipient="a@example.org",
+        confirm_url=f"{BASE}/confirm/k.1.x",
+        hours=48,
+        site_url=BASE + "/",
+        now=NOW,
+    )
+    assert wire(message).recipient == "a@example.org"
+    message.replace_header("Subject", "hello")
+    message["Reply-To"] = "x@evil.example"
+    with pytest.raises(PermanentDeliveryError, match="headers"):
+        wire(message)
+
+
+def test_ten_sign_ups_at_once_send_one_confirmation(tmp_path: Path, database_url: str) -> None:
+    """Ten concurrent POST /subscribe of one address (a double click, a script): one email, both databases."""
+    config = make_config(tmp_path, **{"server.rate_limit": 1000, "database.url": database_url})
+    outbox = tmp_path / "outbox"
+    with Store.open(config.database_url) as store:
+        app = create_subscription_app(config, store, lambda: OutboxMailer(outbox), clock=Clock())
+        with serving(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+            token = form_token(client.get("/subscribe").text)
+            barrier = threading.Barrier(10)
+
+            def sign_up(_: int) -> int:
+                barrier.wait()
+                data = {"email": "Reader@Example.org", "form_token": token}
+                return client.post("/subscribe", data=data).status_code
+
+            with ThreadPoolExecutor(10) as pool:
+                answers = list(pool.map(sign_up, range(10)))
+        assert answers == [200] * 10
+        assert len(list(outbox.glob("*.eml"))) == 1
+        assert len(store.subscribers(confirmed_only=False)) == 1
