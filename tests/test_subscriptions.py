@@ -488,30 +488,97 @@ def test_csv_import_reads_headers_sections_and_reports_bad_lines() -> None:
     assert [(r.email, r.sections) for r in plain] == [("e@example.org", ()), ("f@example.org", ("ti-yu",))]
 
 
+def _cli_options(config: Config) -> list[str]:
+    return [
+        *("--source", str(config.paths.source)),
+        *("--data", str(config.paths.data)),
+        *("--output", str(config.paths.output)),
+    ]
+
+
 def test_cli_import_list_and_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = make_config(tmp_path)
-    options = [
-        "--source",
-        str(config.paths.source),
-        "--data",
-        str(config.paths.data),
-        "--output",
-        str(config.paths.output),
-    ]
+    options = _cli_options(config)
+    with Store.open(config.database_url) as store:
+        add_sections(store)
     listing = tmp_path / "list.csv"
     listing.write_text("email,sections\na@example.org,yao-wen\nb@example.org\nbroken\n", encoding="utf-8")
-    assert main(["subscribers", "import", str(listing), *options]) == 1
+    assert main(["subscribers", "import", str(listing), *options]) == 2  # confirmed or pending? it must say
+    assert "--status confirmed" in capsys.readouterr().err
+    assert main(["subscribers", "import", str(listing), "--status", "confirmed", *options]) == 1
     out, err = capsys.readouterr()
     assert "imported 2 subscribers" in out and "2 new" in out and "line 4" in err
-    assert main(["subscribers", "import", str(listing), *options]) == 1
+    assert main(["subscribers", "import", str(listing), "--status", "pending", *options]) == 1
     assert "0 new, 2 updated" in capsys.readouterr().out
     assert main(["subscribers", "list", *options]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "a@example.org\tconfirmed\tyao-wen",
-        "b@example.org\tconfirmed\tall sections",
+        "a@example.org\tpending\tyao-wen",
+        "b@example.org\tpending\tall sections",
     ]
     assert main(["subscribers", "import", str(tmp_path / "missing.csv"), *options]) == 2
     assert main(["subscribers", "remove", "A@example.org", *options]) == 0
+    assert main(["subscribers", "add", "a@example.org", *options]) == 2  # on the suppression list now
+    assert "--resubscribe" in capsys.readouterr().err
+    assert main(["subscribers", "add", "a@example.org", "--resubscribe", *options]) == 0
+    assert main(["subscribers", "add", "c@example.org", "--section", "no-such-slug", *options]) == 2
+    err = capsys.readouterr().err
+    assert "no section no-such-slug" in err and "yao-wen" in err
+    with Store.open(config.database_url) as store:
+        assert store.subscriber("c@example.org") is None
+        assert store.subscriber("a@example.org").status is SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+
+
+def test_the_suppression_list_survives_export_and_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config(tmp_path)
+    options = _cli_options(config)
+    with Store.open(config.database_url) as store:
+        add_sections(store)
+        store.add_subscribers(
+            [
+                Subscriber("left@example.org", ("yao-wen",), True, NOW, confirmed_at=NOW, source="web"),
+                Subscriber("stays@example.org", (), True, NOW, confirmed_at=NOW, source="web"),
+                Subscriber("new@example.org", ("zhong-guan",), False, NOW, source="web"),
+                Subscriber("bounced@example.org", (), True, NOW, confirmed_at=NOW, source="import"),
+            ]
+        )
+        store.set_subscriber_status(
+            "left@example.org", SubscriberStatus.UNSUBSCRIBED, "unsubscribe page", NOW
+        )
+        store.set_subscriber_status(
+            "bounced@example.org", SubscriberStatus.BOUNCED, "550 5.1.1 user unknown", NOW
+        )
+    exported = tmp_path / "all.csv"
+    assert main(["subscribers", "export", str(exported), *options]) == 0
+    text = exported.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "email,status,sections,consented_at,source,reason,status_at"
+    assert "left@example.org,unsubscribed,yao-wen," in text and "550 5.1.1" in text
+
+    # A restore into a fresh data folder, and a re-import into the same one, both change nothing.
+    (tmp_path / "restore").mkdir()
+    fresh = make_config(tmp_path / "restore")
+    assert main(["subscribers", "import", str(exported), *_cli_options(fresh)]) == 0
+    assert main(["subscribers", "import", str(exported), *options]) == 0
+    capsys.readouterr()
+    for target in (config, fresh):
+        assert main(["subscribers", "export", *_cli_options(target)]) == 0
+        assert capsys.readouterr().out == text
+
+    # An old list that still has them as plain rows does not bring them back...
+    old = tmp_path / "old.csv"
+    old.write_text("left@example.org\nbounced@example.org\nstays@example.org\n", encoding="utf-8")
+    assert main(["subscribers", "import", str(old), "--status", "confirmed", *options]) == 0
+    out = capsys.readouterr().out
+    assert "2 kept on the suppression list" in out and "import never re-subscribes" in out
+    with Store.open(config.database_url) as store:
+        assert [s.email for s in store.subscribers()] == ["stays@example.org"]
+        # ...unless the operator says the person asked to come back.
+        assert (
+            main(["subscribers", "import", str(old), "--status", "confirmed", "--resubscribe", *options]) == 0
+        )
+        back = store.subscriber("left@example.org")
+        assert back is not None and back.confirmed and back.source == "import --resubscribe"
 
 
 def test_serve_with_a_guessable_secret_refuses_to_start(tmp_path: Path) -> None:
