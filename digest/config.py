@@ -70,6 +70,7 @@ class DigestConfig:
     retry_seconds: int = 60  # wait before the first retry of an undelivered email; doubles, at most 1 h
     retry_hours: int = 24  # stop retrying an email this long after its digest was made
     confirm_hours: int = 48  # how long a subscription confirmation link works
+    max_items: int = 40  # articles in one email at most; the rest are "还有 N 篇" on the web digest
 
 
 @dataclass(frozen=True)
@@ -348,6 +349,7 @@ def value_problems(config: Config) -> list[ConfigError]:
         ("digest.retry_seconds", config.digest.retry_seconds, 60),
         ("digest.retry_hours", config.digest.retry_hours, 24),
         ("digest.confirm_hours", config.digest.confirm_hours, 48),
+        ("digest.max_items", config.digest.max_items, 40),
         ("server.rate_limit", config.server.rate_limit, 10),
     ):
         if number < 1:

@@ -32,12 +32,13 @@ from typing import Protocol
 import css_inline
 import markupsafe
 
+from digest.columns import wrap_text
 from digest.config import Config, SmtpConfig
 from digest.digests import select_sections
 from digest.errors import ConfigError, DeliveryError, PermanentDeliveryError, UncertainDeliveryError
 from digest.output import absolute_url, digest_path, one_line, present
 from digest.site import cn_date, environment
-from digest.types import Digest, Entry
+from digest.types import Digest, Entry, Section
 
 # Headers set through the registry are folded by the email package; List-Unsubscribe is set
 # raw and pre-folded by us, and refold_source="none" keeps the package from re-encoding it
@@ -52,6 +53,9 @@ _MAX_BODY_LINE = 990  # the same limit, with room for CRLF and dot-stuffing
 _WIRE_8BIT = _POLICY.clone(linesep="\r\n")
 _WIRE_7BIT = _POLICY.clone(linesep="\r\n", cte_type="7bit")
 _FOLD_AT = 78
+_TEXT_COLUMNS = 72  # the plain-text part, in display columns (CJK counts two: digest.columns)
+_SUBJECT_HEADLINE = 28  # characters of the lead headline in the subject; more is cut with …
+_PREHEADER = 90  # characters of the inbox preview
 # The top-level headers we write, each once.  A serialised message is checked against this after
 # the email package has folded it: CVE-2024-6923 (Python < 3.11.10 and 3.12.5) lets an RFC 2047
 # encoded word in an address decode to a line break while a header is refolded, adding a header.
@@ -92,10 +96,12 @@ class EmailItem:
 
 @dataclass(frozen=True)
 class EmailSection:
-    """A newspaper section and its articles, in page order."""
+    """A newspaper section and the articles of it the email shows, in page order."""
 
     name: str
     items: tuple[EmailItem, ...]
+    total: int  # articles of the section in the digest, shown or not
+    anchor: str  # the id the index at the top links to
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,9 @@ class DigestEmail:
     title: str
     day: date
     weekday: str
-    count: int
+    count: int  # articles in the digest (the subscriber's sections)
+    more: int  # of those, left out of the email to keep it whole in the inbox (``digest.max_items``)
+    preheader: str  # the inbox preview line after the subject
     sections: tuple[EmailSection, ...]
     site_url: str
     web_url: str
@@ -170,6 +178,7 @@ class _Template:
     """One section choice's email: bodies with slots, and the whole message serialised once."""
 
     count: int
+    lead: str  # the first headline: it goes into the subject
     text: str
     html: str
     text_cte: str
@@ -210,8 +219,9 @@ class DigestEmailMaker:
         self._site_url = site_url
         self._now = now
         self._date = format_datetime(now)
+        self._max_items = config.digest.max_items
         self._templates: dict[tuple[frozenset[str] | None, bool], _Template] = {}
-        self._headers: dict[int, list[tuple[str, str]]] = {}
+        self._headers: dict[tuple[int, str], list[tuple[str, str]]] = {}
 
     def outgoing(
         self,
@@ -269,7 +279,7 @@ class DigestEmailMaker:
 
     def _message(self, template: _Template, personal: _Personal) -> EmailMessage:
         message = EmailMessage(policy=_POLICY)
-        for name, value in self._common_headers(template.count):
+        for name, value in self._common_headers(template.count, template.lead):
             message.set_raw(name, value)
         message.set_raw("To", personal.headers[_TO])
         message.set_raw("Message-ID", personal.headers[_MESSAGE_ID])
@@ -284,18 +294,26 @@ class DigestEmailMaker:
         key = (sections, preferences)
         if key not in self._templates:
             chosen = select_sections(self._digest, sections)
+            shown = _capped(chosen.groups, self._max_items)
+            email_sections = tuple(
+                EmailSection(
+                    name=one_line(section.name),
+                    items=tuple(_item(entry, self._site_url) for entry in kept),
+                    total=len(entries),
+                    anchor=f"section-{number}",
+                )
+                for number, ((section, entries), kept) in enumerate(zip(chosen.groups, shown, strict=True), 1)
+                if kept
+            )
+            headlines = [item.headline for section in email_sections for item in section.items]
             page = DigestEmail(
                 title=self._title,
                 day=chosen.day,
                 weekday=_WEEKDAYS[chosen.day.weekday()],
                 count=chosen.count,
-                sections=tuple(
-                    EmailSection(
-                        name=one_line(section.name),
-                        items=tuple(_item(entry, self._site_url) for entry in entries),
-                    )
-                    for section, entries in chosen.groups
-                ),
+                more=chosen.count - len(headlines),
+                preheader=_shorten("；".join(headlines[1:4]) or "今天的新文章", _PREHEADER),
+                sections=email_sections,
                 site_url=self._site_url,
                 web_url=absolute_url(self._site_url, digest_path(chosen.day)),
                 unsubscribe_url=_UNSUBSCRIBE,
@@ -303,8 +321,9 @@ class DigestEmailMaker:
                 recipient=_RECIPIENT,
             )
             text, html = _render("digest", page)
+            lead = headlines[0] if headlines else ""
             template = _Template(
-                chosen.count, text, html, _transfer_encoding(text), _transfer_encoding(html), None
+                chosen.count, lead, text, html, _transfer_encoding(text), _transfer_encoding(html), None
             )
             if template.text_cte == template.html_cte == "8bit":
                 slotted = _Personal(
@@ -322,12 +341,17 @@ class DigestEmailMaker:
             self._templates[key] = template
         return self._templates[key]
 
-    def _common_headers(self, count: int) -> list[tuple[str, str]]:
-        """Subject, From, Date, List-Id, Auto-Submitted, folded by the email package once per count."""
-        if count not in self._headers:
+    def _common_headers(self, count: int, lead: str) -> list[tuple[str, str]]:
+        """Subject, From, Date, List-Id, Auto-Submitted, folded by the email package once per count and lead.
+
+        The subject names the day, the count and the lead headline, so the inbox line says what is inside.
+        """
+        if (count, lead) not in self._headers:
             subject = f"{self._title} · {cn_date(self._digest.day)} · {count} 篇"
+            if lead:
+                subject += f"：{_shorten(lead, _SUBJECT_HEADLINE)}"
             list_id = f"{self._title} <daily.{self._sender.domain}>"
-            self._headers[count] = _folded(
+            self._headers[(count, lead)] = _folded(
                 [
                     ("Subject", subject),
                     ("From", self._sender),
@@ -336,7 +360,29 @@ class DigestEmailMaker:
                     ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
                 ]
             )
-        return self._headers[count]
+        return self._headers[(count, lead)]
+
+
+def _capped(groups: tuple[tuple[Section, tuple[Entry, ...]], ...], limit: int) -> list[tuple[Entry, ...]]:
+    """Each section's entries the email shows: at most ``limit`` in all, taken round the sections.
+
+    Round by round every section gives its next article, so a long first
+    section cannot push the others out; within a section page order stays.
+    """
+    taken = [0] * len(groups)
+    left = limit
+    rank = 0
+    while left > 0 and any(rank < len(entries) for _, entries in groups):
+        for index, (_, entries) in enumerate(groups):
+            if left > 0 and rank < len(entries):
+                taken[index] += 1
+                left -= 1
+        rank += 1
+    return [entries[:count] for (_, entries), count in zip(groups, taken, strict=True)]
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def compose_digest_email(
@@ -395,9 +441,9 @@ def compose_confirmation_email(
 
 
 def _render(name: str, page: DigestEmail | ConfirmEmail) -> tuple[str, str]:
-    """Plain text and HTML with the stylesheet inlined (mail clients drop <style> blocks)."""
+    """Plain text wrapped at 72 display columns; HTML with the CSS inlined (mail clients drop <style>)."""
     env = environment()
-    text = env.get_template(f"email/{name}.txt").render(page=page)
+    text = wrap_text(env.get_template(f"email/{name}.txt").render(page=page), _TEXT_COLUMNS)
     html = _INLINER.inline(env.get_template(f"email/{name}.html").render(page=page))
     return text, html
 
