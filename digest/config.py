@@ -71,6 +71,7 @@ class DigestConfig:
     retry_hours: int = 24  # stop retrying an email this long after its digest was made
     confirm_hours: int = 48  # how long a subscription confirmation link works
     max_items: int = 40  # articles in one email at most; the rest are "还有 N 篇" on the web digest
+    bounce_limit: int = 2  # hard bounces (5xx at RCPT) after which an address is suppressed
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class SmtpConfig:
     username: str = ""
     password: str = ""  # prefer DIGEST_SMTP_PASSWORD in the environment
     sender: str = "报纸摘要 <digest@localhost>"
+    return_path: str = ""  # envelope sender (MAIL FROM) where bounces go; empty: the sender's address
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ ENV_PREFIX = "DIGEST_"
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _AUTHORITY = re.compile(r"^[A-Za-z0-9.-]+(@[A-Za-z0-9.-]+)?,\d{4}(-\d{2}(-\d{2})?)?$")
 MIN_SECRET_LENGTH = 32
+_ADDR_SPEC = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.-]+$")
 # Secrets that appear in documentation and examples: a signature made with one proves nothing.
 _GUESSABLE_SECRETS = ("change-me", "changeme", "secret", "password")
 
@@ -350,6 +353,7 @@ def value_problems(config: Config) -> list[ConfigError]:
         ("digest.retry_hours", config.digest.retry_hours, 24),
         ("digest.confirm_hours", config.digest.confirm_hours, 48),
         ("digest.max_items", config.digest.max_items, 40),
+        ("digest.bounce_limit", config.digest.bounce_limit, 2),
         ("server.rate_limit", config.server.rate_limit, 10),
     ):
         if number < 1:
@@ -361,6 +365,15 @@ def value_problems(config: Config) -> list[ConfigError]:
             problems.append(
                 ConfigError(key, f"{url!r} is not an absolute http(s) URL", "write e.g. https://news.example")
             )
+    return_path = config.smtp.return_path
+    if return_path and (not _ADDR_SPEC.match(return_path) or "=?" in return_path):
+        problems.append(
+            ConfigError(
+                "smtp.return_path",
+                f"{return_path!r} is not one plain address",
+                'write just the address, e.g. "bounces@news.example", no name or <>',
+            )
+        )
     if not _AUTHORITY.match(config.site.tag_authority):
         problems.append(
             ConfigError(

@@ -37,7 +37,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from digest.errors import DeliveryError, PermanentDeliveryError, UncertainDeliveryError
+from digest.errors import DeliveryError, HardBounceError, PermanentDeliveryError, UncertainDeliveryError
 from digest.faults import crash_point
 from digest.mail import DigestEmailMaker, Mailer
 from digest.store import DigestRecord, Store, Subscriber
@@ -97,11 +97,13 @@ def deliver(
     retry: Retry,
     skip_empty: bool,
     now: datetime,
+    on_hard_bounce: Callable[[str, str], None] | None = None,
 ) -> DeliveryReport:
     """Send every row of ``record``'s digest that is due at ``now``; record each outcome as it happens.
 
     ``links`` gives a subscriber's personal links; ``skip_empty`` skips a
-    subscriber whose sections hold nothing (the digest itself had articles).
+    subscriber whose sections hold nothing (the digest itself had articles);
+    ``on_hard_bounce(email, error)`` hears of each address refused at RCPT for good.
     A ``StoreError`` stops the run: the row in hand stays ``pending`` (or
     ``sending``, then ``unknown``), so nothing is ever sent twice.
     """
@@ -124,7 +126,15 @@ def deliver(
             counts["expired"] += 1
             continue
         outcome, error = _send_one(
-            store, mailer, maker, record, subscribers.get(row.email), row.email, links, skip_empty
+            store,
+            mailer,
+            maker,
+            record,
+            subscribers.get(row.email),
+            row.email,
+            links,
+            skip_empty,
+            on_hard_bounce,
         )
         if outcome == "taken":
             continue
@@ -159,6 +169,7 @@ def _send_one(
     email: str,
     links: Callable[[str], Links],
     skip_empty: bool,
+    on_hard_bounce: Callable[[str, str], None] | None = None,
 ) -> tuple[str, str | None]:
     """Compose and hand over one copy; the outcome is a ledger status (or ``taken``) and the error."""
     if subscriber is None:
@@ -186,6 +197,10 @@ def _send_one(
         return "taken", None
     except UncertainDeliveryError as exc:
         return "unknown", str(exc)
+    except HardBounceError as exc:
+        if on_hard_bounce is not None:
+            on_hard_bounce(email, str(exc))
+        return "refused", str(exc)
     except PermanentDeliveryError as exc:
         return "refused", str(exc)
     except DeliveryError as exc:

@@ -23,7 +23,7 @@ from digest.faults import crash_point
 from digest.mail import DigestEmailMaker, Mailer, OutboxMailer
 from digest.publish import PublishReport, publish_store
 from digest.store import DigestRecord, Store, Subscriber
-from digest.subscriptions import personal_links
+from digest.subscriptions import bounce_recorder, personal_links
 from digest.types import Digest
 from digest.websub import HUB_TIMEOUT, Notifier
 
@@ -145,6 +145,7 @@ def run_digest(
         _maker(config, digest, now),
         record,
         links=personal_links(config, now, store),
+        on_hard_bounce=bounce_recorder(config, store, now),
         retry=Retry(
             first=timedelta(seconds=config.digest.retry_seconds),
             give_up_after=timedelta(hours=config.digest.retry_hours),

@@ -35,7 +35,13 @@ import markupsafe
 from digest.columns import wrap_text
 from digest.config import Config, SmtpConfig
 from digest.digests import select_sections
-from digest.errors import ConfigError, DeliveryError, PermanentDeliveryError, UncertainDeliveryError
+from digest.errors import (
+    ConfigError,
+    DeliveryError,
+    HardBounceError,
+    PermanentDeliveryError,
+    UncertainDeliveryError,
+)
 from digest.output import absolute_url, digest_path, one_line, present
 from digest.site import cn_date, environment
 from digest.types import Digest, Entry, Section
@@ -215,6 +221,7 @@ class DigestEmailMaker:
             raise ValueError("now must be timezone-aware")
         self._digest = digest
         self._sender = _sender_address(config.smtp.sender)
+        self._envelope = envelope_sender(config)
         self._title = _subject_text(config.site.title)
         self._site_url = site_url
         self._now = now
@@ -254,7 +261,7 @@ class DigestEmailMaker:
             parts[1::2] = [values[slot.decode()] for slot in template.wire[1::2]]
             data = b"".join(parts)
         return Outgoing(
-            sender=self._sender.addr_spec,
+            sender=self._envelope,
             recipient=personal.to.addr_spec,
             date=self._now,
             data=_checked_headers(data, personal.to.addr_spec),
@@ -525,8 +532,20 @@ def _address(text: str) -> Address:
         raise ValueError(str(exc)) from exc
 
 
+def envelope_sender(config: Config) -> str:
+    """MAIL FROM: ``smtp.return_path`` (where bounces go, apart from replies), else the sender's address."""
+    return config.smtp.return_path or _sender_address(config.smtp.sender).addr_spec
+
+
 def _list_unsubscribe(https_url: str, mailto: str) -> str:
-    """The RFC 2369 List-Unsubscribe value, pre-folded between the two URIs when long."""
+    """The RFC 2369 List-Unsubscribe value, pre-folded between the two URIs when long.
+
+    ``mailto`` empty: the https URI alone (a mailto nobody reads unsubscribes nobody).
+    """
+    if not mailto:
+        if not https_url.startswith(("https://", "http://")) or not _URI.fullmatch(https_url):
+            raise ValueError(f"unsubscribe URI {https_url!r} must be a plain https URI")
+        return f"<{https_url}>"
     for uri, scheme in ((https_url, ("https://", "http://")), (mailto, ("mailto:",))):
         if not uri.startswith(scheme) or not _URI.fullmatch(uri):
             raise ValueError(
@@ -818,7 +837,9 @@ class SmtpMailer:
         where = self._where
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             code, reply = exc.recipients.get(recipient, (0, b""))
-            return _by_code(code, f"{where} refused {recipient}: {code} {_text(reply)}")
+            refusal = _by_code(code, f"{where} refused {recipient}: {code} {_text(reply)}")
+            # A permanent refusal of the address at RCPT is a hard bounce (RFC 5321 §4.2.1, e.g. 550 5.1.1).
+            return HardBounceError(str(refusal)) if isinstance(refusal, PermanentDeliveryError) else refusal
         if isinstance(exc, smtplib.SMTPDataError):
             return _by_code(exc.smtp_code, f"{where} rejected the message to {recipient}: {_describe(exc)}")
         if isinstance(exc, smtplib.SMTPSenderRefused):

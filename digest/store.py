@@ -975,6 +975,29 @@ class Store:
             )
         return bool(result.rowcount)
 
+    def record_hard_bounce(self, email: str, error: str, at: datetime, limit: int) -> Subscriber | None:
+        """Count one hard bounce; at ``limit`` the address becomes ``bounced``. None: an unknown address."""
+        where = subscribers.c.email == email
+        with self._begin() as conn:
+            bounces = sa.func.coalesce(subscribers.c.bounces, 0) + 1
+            if not conn.execute(sa.update(subscribers).where(where).values(bounces=bounces)).rowcount:
+                return None
+            conn.execute(
+                sa.update(subscribers)
+                .where(
+                    where,
+                    subscribers.c.bounces >= limit,
+                    subscribers.c.status.in_(
+                        (SubscriberStatus.PENDING.value, SubscriberStatus.CONFIRMED.value)
+                    ),
+                )
+                .values(
+                    status=SubscriberStatus.BOUNCED.value, confirmed=False, reason=error[:500], status_at=at
+                )
+            )
+            row = conn.execute(sa.select(subscribers).where(where)).first()
+        return _subscriber(row) if row else None
+
     def claim_confirmation(
         self, subscriber: Subscriber, now: datetime, resend_after: timedelta
     ) -> Subscriber | None:

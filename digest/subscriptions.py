@@ -35,18 +35,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parseaddr
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
 from digest.config import Config
 from digest.delivery import Links
-from digest.errors import DeliveryError, DigestError
+from digest.errors import DeliveryError, DigestError, HardBounceError
 from digest.feeds import all_spec
-from digest.mail import Mailer, compose_confirmation_email
+from digest.mail import Mailer, compose_confirmation_email, envelope_sender, wire
 from digest.output import ALL_FEED, DIGESTS_INDEX, INDEX, SUBSCRIBE, feed_path, root_prefix
 from digest.server import ASGIApp, Receive, Scope, Send
 from digest.signing import signing_secret
@@ -112,8 +111,6 @@ def personal_links(config: Config, now: datetime, store: Store | None = None) ->
     address; an address the store does not know (a test copy) gets a key nobody has.
     """
     base = config.site.base_url.rstrip("/")
-    sender = parseaddr(config.smtp.sender)[1]
-    mailto = f"mailto:{quote(sender, safe='@')}?subject=unsubscribe"
     secret = signing_secret(config)
     keys = store.subscriber_keys() if store is not None else {}
 
@@ -121,11 +118,22 @@ def personal_links(config: Config, now: datetime, store: Store | None = None) ->
         token = sign(secret, Purpose.MANAGE, keys.get(email) or new_key(), now)
         return Links(
             unsubscribe=f"{base}{UNSUBSCRIBE_PATH}/{token}",
-            mailto=mailto,
+            mailto="",  # no mailbox reads unsubscribe mails: List-Unsubscribe carries the https URL only
             preferences=f"{base}{PREFERENCES_PATH}/{token}",
         )
 
     return links
+
+
+def bounce_recorder(config: Config, store: Store, now: datetime) -> Callable[[str, str], None]:
+    """What a hard bounce does: count it, and suppress the address at ``digest.bounce_limit``."""
+
+    def record(email: str, error: str) -> None:
+        after = store.record_hard_bounce(email, error, now, config.digest.bounce_limit)
+        if after is not None and after.state is SubscriberStatus.BOUNCED:
+            log.warning("%s bounced %d times; suppressed: %s", email, after.bounces, error)
+
+    return record
 
 
 class RateLimiter:
@@ -455,7 +463,11 @@ class _SubscriptionApp:
         )
         mailer = self._mailer()
         try:
-            mailer.send(message)
+            mailer.send(dataclasses.replace(wire(message), sender=envelope_sender(self._config)))
+        except HardBounceError as exc:
+            # Refused for good: the answer stays the same (it reveals nobody), and nothing is retried.
+            log.warning("confirmation to %s refused: %s", email, exc)
+            bounce_recorder(self._config, self._store, now)(email, str(exc))
         except DeliveryError as exc:
             log.warning("confirmation to %s not delivered: %s", email, exc)
             # Not sent: the next attempt must not wait out RESEND_AFTER.
