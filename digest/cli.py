@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest import __version__
-from digest.config import Config, load_config, path_problems, read_config, value_problems
+from digest.config import (
+    Config,
+    deliverability_warnings,
+    load_config,
+    path_problems,
+    read_config,
+    value_problems,
+)
 from digest.errors import AlreadyRunningError, ConfigError, DigestError, SourceError
 
 if TYPE_CHECKING:
@@ -177,10 +184,21 @@ def cmd_check(args: argparse.Namespace) -> int:
             Store.open(config.database_url).close()
         except DigestError as exc:
             problems.append(f"database.url: {exc}")
+    if not problems and config.dkim.key_file is not None:
+        from digest.dkimsign import dns_record
+
+        try:
+            record = dns_record(config)
+        except ConfigError as exc:
+            problems.append(str(exc))
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 2
+    for warning in deliverability_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
+    if config.dkim.key_file is not None:
+        print(f"DKIM: emails are signed for {config.dkim.domain}; publish this DNS record:\n  {record}")
     mail = (
         f"SMTP {config.smtp.host}:{config.smtp.port}"
         if config.smtp.host

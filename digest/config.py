@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.errors import ConfigError
@@ -95,6 +96,13 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class DkimConfig:
+    domain: str = ""  # d= of the signature: the sender's domain (or a parent of it)
+    selector: str = ""  # s=: the public key lives at <selector>._domainkey.<domain> in DNS
+    key_file: Path | None = None  # PEM RSA private key; unset: no signature
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole configuration, every path absolute once loaded."""
 
@@ -106,6 +114,7 @@ class Config:
     digest: DigestConfig = field(default_factory=DigestConfig)
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
+    dkim: DkimConfig = field(default_factory=DkimConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -128,6 +137,7 @@ ENV_PREFIX = "DIGEST_"
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _AUTHORITY = re.compile(r"^[A-Za-z0-9.-]+(@[A-Za-z0-9.-]+)?,\d{4}(-\d{2}(-\d{2})?)?$")
 MIN_SECRET_LENGTH = 32
+_LOCAL_HOSTS = ("localhost", "::1", "[::1]", "0.0.0.0")
 _ADDR_SPEC = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.-]+$")
 # Secrets that appear in documentation and examples: a signature made with one proves nothing.
 _GUESSABLE_SECRETS = ("change-me", "changeme", "secret", "password")
@@ -163,7 +173,7 @@ def _coerce(key: str, kind: type, value: object, base: Path) -> object:
         raise ConfigError(
             key, f"expected a whole number, got {value!r}", f"write e.g. {key.split('.')[1]} = 60"
         )
-    if kind is Path:
+    if kind is Path or kind == Path | None:
         if not isinstance(value, str | Path) or not str(value).strip():
             raise ConfigError(key, f"expected a folder path, got {value!r}", "write a path in quotes")
         path = Path(value).expanduser()
@@ -365,6 +375,22 @@ def value_problems(config: Config) -> list[ConfigError]:
             problems.append(
                 ConfigError(key, f"{url!r} is not an absolute http(s) URL", "write e.g. https://news.example")
             )
+    dkim = config.dkim
+    if (dkim.domain or dkim.selector or dkim.key_file) and not (
+        dkim.domain and dkim.selector and dkim.key_file
+    ):
+        problems.append(
+            ConfigError(
+                "dkim",
+                "domain, selector and key_file go together",
+                "set all three (or none): domain = the sender's domain, selector = e.g. digest2024",
+            )
+        )
+    for key, label in (("dkim.domain", dkim.domain), ("dkim.selector", dkim.selector)):
+        if label and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", label):
+            problems.append(
+                ConfigError(key, f"{label!r} is not a DNS name", "letters, digits, dots and hyphens")
+            )
     return_path = config.smtp.return_path
     if return_path and (not _ADDR_SPEC.match(return_path) or "=?" in return_path):
         problems.append(
@@ -397,6 +423,43 @@ def value_problems(config: Config) -> list[ConfigError]:
     return problems
 
 
+def deliverability_warnings(config: Config) -> list[str]:
+    """Settings that work but get mail lost, junked or unreachable, each with its fix (``digest check``)."""
+    warnings: list[str] = []
+    sender_domain = config.smtp.sender.rpartition("@")[2].rstrip(">").strip().lower()
+    if (
+        sender_domain in ("localhost", "")
+        or sender_domain.endswith((".localhost", ".local"))
+        or "." not in sender_domain
+    ):
+        warnings.append(
+            f"smtp.sender: {config.smtp.sender!r} is a local address: receivers refuse or junk it and replies"
+            " go nowhere; set an address at your own domain"
+        )
+    if config.smtp.host:
+        base = urlsplit(config.site.base_url)
+        if (
+            base.scheme != "https"
+            or (base.hostname or "") in _LOCAL_HOSTS
+            or (base.hostname or "").startswith("127.")
+        ):
+            warnings.append(
+                f"site.base_url: emails link to {config.site.base_url}, which readers cannot open"
+                " (or not over https); set the public https address of the site"
+            )
+        if config.dkim.key_file is None:
+            warnings.append(
+                "dkim: SMTP is set but emails are not signed; Gmail and Yahoo require DKIM of bulk senders:"
+                " set dkim.domain, dkim.selector and dkim.key_file, then publish the DNS record it prints"
+            )
+    if config.site.tag_authority == SiteConfig.tag_authority:
+        warnings.append(
+            f"site.tag_authority: still the default {SiteConfig.tag_authority!r}; set your domain and year"
+            ' (e.g. "news.example,2024") before the feeds are first published: it can never change after'
+        )
+    return warnings
+
+
 def path_problems(config: Config) -> list[ConfigError]:
     """The source folder must exist; the data and output folders must be creatable and writable."""
     problems: list[ConfigError] = []
@@ -418,6 +481,15 @@ def path_problems(config: Config) -> list[ConfigError]:
         problem = _writable_folder(key, getattr(config.paths, key.split(".")[1]))
         if problem:
             problems.append(problem)
+    key_file = config.dkim.key_file
+    if key_file is not None and not (key_file.is_file() and os.access(key_file, os.R_OK)):
+        problems.append(
+            ConfigError(
+                "dkim.key_file",
+                f"{key_file} is not a readable file",
+                "point it at the PEM private key (openssl genpkey -algorithm RSA -out dkim.pem)",
+            )
+        )
     return problems
 
 

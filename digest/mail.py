@@ -35,6 +35,7 @@ import markupsafe
 from digest.columns import wrap_text
 from digest.config import Config, SmtpConfig
 from digest.digests import select_sections
+from digest.dkimsign import dkim_signer
 from digest.errors import (
     ConfigError,
     DeliveryError,
@@ -173,10 +174,12 @@ class Outgoing:
     date: datetime
     data: bytes  # 8bit parts as they are: for a server that announced 8BITMIME (RFC 6152)
     message: Callable[[], EmailMessage]  # the same email built with the email package
+    signer: Callable[[bytes], bytes] | None = None  # DKIM (digest.dkimsign): ``data`` is signed already
 
     def seven_bit(self) -> bytes:
-        """The message with its 8bit parts in base64, for a server without 8BITMIME."""
-        return self.message().as_bytes(policy=_WIRE_7BIT)
+        """The message with its 8bit parts in base64, for a server without 8BITMIME (signed anew)."""
+        data = self.message().as_bytes(policy=_WIRE_7BIT)
+        return self.signer(data) if self.signer is not None else data
 
 
 @dataclass(frozen=True)
@@ -222,6 +225,7 @@ class DigestEmailMaker:
         self._digest = digest
         self._sender = _sender_address(config.smtp.sender)
         self._envelope = envelope_sender(config)
+        self._signer = dkim_signer(config)
         self._title = _subject_text(config.site.title)
         self._site_url = site_url
         self._now = now
@@ -260,12 +264,14 @@ class DigestEmailMaker:
             parts = list(template.wire)
             parts[1::2] = [values[slot.decode()] for slot in template.wire[1::2]]
             data = b"".join(parts)
+        data = _checked_headers(data, personal.to.addr_spec)
         return Outgoing(
             sender=self._envelope,
             recipient=personal.to.addr_spec,
             date=self._now,
-            data=_checked_headers(data, personal.to.addr_spec),
+            data=self._signer(data) if self._signer is not None else data,
             message=lambda: self._message(template, personal),
+            signer=self._signer,
         )
 
     def count(self, sections: frozenset[str] | None) -> int:
@@ -530,6 +536,13 @@ def _address(text: str) -> Address:
         return Address(display_name=name, username=local, domain=domain)
     except (ValueError, HeaderParseError) as exc:
         raise ValueError(str(exc)) from exc
+
+
+def prepared(message: EmailMessage, config: Config) -> Outgoing:
+    """A composed message (a confirmation) ready for the wire: the configured envelope sender, DKIM-signed."""
+    signer = dkim_signer(config)
+    email = replace(wire(message), sender=envelope_sender(config), signer=signer)
+    return replace(email, data=signer(email.data)) if signer is not None else email
 
 
 def envelope_sender(config: Config) -> str:

@@ -45,7 +45,7 @@ from digest.config import Config
 from digest.delivery import Links
 from digest.errors import DeliveryError, DigestError, HardBounceError
 from digest.feeds import all_spec
-from digest.mail import Mailer, compose_confirmation_email, envelope_sender, wire
+from digest.mail import Mailer, compose_confirmation_email, prepared
 from digest.output import ALL_FEED, DIGESTS_INDEX, INDEX, SUBSCRIBE, feed_path, root_prefix
 from digest.server import ASGIApp, Receive, Scope, Send
 from digest.signing import signing_secret
@@ -463,7 +463,7 @@ class _SubscriptionApp:
         )
         mailer = self._mailer()
         try:
-            mailer.send(dataclasses.replace(wire(message), sender=envelope_sender(self._config)))
+            mailer.send(prepared(message, self._config))
         except HardBounceError as exc:
             # Refused for good: the answer stays the same (it reveals nobody), and nothing is retried.
             log.warning("confirmation to %s refused: %s", email, exc)
