@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import re
 import tempfile
@@ -93,6 +94,7 @@ class ServerConfig:
     # Signs subscription links and forms.  None: generated once into <data>/server.secret (digest.signing).
     secret: str | None = None
     rate_limit: int = 10  # subscribe/confirm requests per client per minute
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For names the client
 
 
 @dataclass(frozen=True)
@@ -390,6 +392,17 @@ def value_problems(config: Config) -> list[ConfigError]:
         if label and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", label):
             problems.append(
                 ConfigError(key, f"{label!r} is not a DNS name", "letters, digits, dots and hyphens")
+            )
+    for proxy in config.server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(
+                ConfigError(
+                    "server.trusted_proxies",
+                    f"{proxy!r} is not an IP address or network",
+                    'list the reverse proxy\'s addresses, e.g. ["127.0.0.1", "::1"] or ["10.0.0.0/8"]',
+                )
             )
     return_path = config.smtp.return_path
     if return_path and (not _ADDR_SPEC.match(return_path) or "=?" in return_path):

@@ -371,6 +371,9 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
                 log_config=None,
                 access_log=log.isEnabledFor(logging.DEBUG),
                 timeout_graceful_shutdown=5,
+                # uvicorn would take X-Forwarded-For from any local peer as the client's address; we
+                # decide whose header counts (server.trusted_proxies, digest.subscriptions.client_address).
+                proxy_headers=False,
             )
         )
         if not stopping.is_set():

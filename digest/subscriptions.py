@@ -18,8 +18,8 @@ are rate-limited per client address (429 with ``Retry-After``), and a
 confirmation email goes to one address at most every ``RESEND_AFTER``, so
 the form cannot be used to flood someone's mailbox.
 
-Behind a reverse proxy every client has the proxy's address: rate-limit
-there too (see the README).
+The client is the TCP peer, or, when that is one of ``server.trusted_proxies``,
+the address it names in ``X-Forwarded-For`` (``client_address``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import asyncio
 import csv
 import dataclasses
 import io
+import ipaddress
 import logging
 import re
 import time
@@ -134,6 +135,32 @@ def bounce_recorder(config: Config, store: Store, now: datetime) -> Callable[[st
             log.warning("%s bounced %d times; suppressed: %s", email, after.bounces, error)
 
     return record
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: Iterable[str]) -> str:
+    """The client's address: ``peer``, unless it is a trusted proxy that says who it forwards for.
+
+    ``X-Forwarded-For`` is read from the right (RFC 7239 §5.2 order: each proxy
+    appends the address it saw) and the first address that is not a trusted
+    proxy is the client; whatever a client wrote further left is ignored, so
+    it cannot pick its own rate-limit bucket.
+    """
+    networks = [ipaddress.ip_network(proxy, strict=False) for proxy in trusted]
+
+    def is_proxy(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    if not forwarded_for or not is_proxy(peer):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not is_proxy(hop):
+            return hop
+    return hops[0] if hops else peer
 
 
 class RateLimiter:
@@ -318,7 +345,8 @@ class _SubscriptionApp:
 
     async def _request(self, scope: Scope, receive: Receive) -> _Request:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        client = (scope.get("client") or ("unknown", 0))[0]
+        peer = (scope.get("client") or ("unknown", 0))[0]
+        client = client_address(peer, headers.get("x-forwarded-for"), self._config.server.trusted_proxies)
         path: str = scope["path"]
         if path.startswith(RATE_LIMITED):
             wait = self._limiter.wait(client)

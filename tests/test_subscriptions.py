@@ -9,9 +9,11 @@ from __future__ import annotations
 import base64
 import dataclasses
 import re
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from digest.signing import signing_secret
 from digest.store import Store, Subscriber, SubscriberStatus
 from digest.subscriptions import (
     RateLimiter,
+    client_address,
     create_subscription_app,
     parse_subscriber_csv,
     subscription_routes,
@@ -748,3 +751,78 @@ def test_ten_sign_ups_at_once_send_one_confirmation(tmp_path: Path, database_url
         assert answers == [200] * 10
         assert len(list(outbox.glob("*.eml"))) == 1
         assert len(store.subscribers(confirmed_only=False)) == 1
+
+
+# --- whose X-Forwarded-For counts ---------------------------------------------------------------
+
+
+def test_client_address_trusts_only_the_configured_proxies() -> None:
+    proxies = ("127.0.0.1", "10.0.0.0/8")
+    assert client_address("203.0.113.9", "1.2.3.4", proxies) == "203.0.113.9"  # not a proxy: ignored
+    assert client_address("127.0.0.1", "1.2.3.4", ()) == "127.0.0.1"  # default: nobody is trusted
+    assert client_address("127.0.0.1", "198.51.100.7", proxies) == "198.51.100.7"
+    # nginx appending to what the client wrote: the client's own entries are left of the real one.
+    assert client_address("127.0.0.1", "6.6.6.6, 5.5.5.5, 198.51.100.7", proxies) == "198.51.100.7"
+    assert client_address("127.0.0.1", "198.51.100.7, 10.1.2.3", proxies) == "198.51.100.7"
+    assert client_address("127.0.0.1", None, proxies) == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "forwarded"), [(None, "198.51.100.{n}"), ("127.0.0.1", "198.51.100.{n}, 203.0.113.5")]
+)
+def test_a_varied_forwarded_for_cannot_dodge_the_rate_limit_of_digest_serve(
+    tmp_path: Path, trusted: str | None, forwarded: str
+) -> None:
+    """The real service, as nginx reaches it on loopback: 12 POSTs with 12 made-up X-Forwarded-For."""
+    (tmp_path / "pages").mkdir()
+    port = _free_port()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DIGEST_SERVER_RATE_LIMIT": "10"}
+    if trusted:
+        env["DIGEST_SERVER_TRUSTED_PROXIES"] = trusted
+    service = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "digest.cli", "serve", "--port", str(port)),
+            *("--source", str(tmp_path / "pages"), "--data", str(tmp_path / "data")),
+            *("--output", str(tmp_path / "output")),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    assert service.poll() is None and time.monotonic() < deadline, (
+                        "digest serve did not start"
+                    )
+                    time.sleep(0.1)
+            answers = [
+                client.post(
+                    "/subscribe",
+                    data={"email": f"r{n}@example.org"},
+                    headers={
+                        "Origin": "http://127.0.0.1:8080",
+                        "X-Forwarded-For": forwarded.format(n=n),
+                    },
+                ).status_code
+                for n in range(12)
+            ]
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+    # Nobody trusted: the header is ignored (uvicorn's default trusted it from 127.0.0.1). Trusted:
+    # only the entry the proxy appended counts. Either way one client, one bucket of 10.
+    assert answers[:10] == [200] * 10 and answers[10:] == [429, 429]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
