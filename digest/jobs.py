@@ -23,7 +23,7 @@ from digest.faults import crash_point
 from digest.mail import DigestEmailMaker, Mailer, OutboxMailer
 from digest.publish import PublishReport, publish_store
 from digest.store import DigestRecord, Store, Subscriber
-from digest.subscriptions import bounce_recorder, personal_links
+from digest.subscriptions import bounce_recorder, personal_links, subscription_upkeep
 from digest.types import Digest
 from digest.websub import HUB_TIMEOUT, Notifier
 
@@ -200,5 +200,9 @@ def catch_up_digest(config: Config, store: Store, mailer: Mailer, now: datetime)
 
 
 def retry_deliveries(config: Config, store: Store, mailer: Mailer, now: datetime) -> list[DigestResult]:
-    """Send every ledger row that is due at ``now``, whatever its digest (the scheduler's retry job)."""
+    """Send every ledger row that is due at ``now``, whatever its digest (the scheduler's retry job).
+
+    Subscription emails waiting for a retry go too, and expired sign-ups are removed.
+    """
+    subscription_upkeep(config, store, mailer, now)
     return [run_digest(config, store, mailer, now, day) for day in store.days_due(now)]

@@ -140,6 +140,17 @@ class ConfirmEmail:
     site_url: str
 
 
+@dataclass(frozen=True)
+class ManageEmail:
+    """The context of the "manage your subscription" templates: a sign-up of an address already confirmed."""
+
+    title: str
+    recipient: str
+    preferences_url: str
+    unsubscribe_url: str
+    site_url: str
+
+
 # Stand-ins rendered into the cached bodies and replaced per recipient (plain ASCII, so neither
 # Jinja's escaping nor css-inline's serialiser changes them).
 _RECIPIENT = "digest-slot-recipient"
@@ -433,27 +444,55 @@ def compose_confirmation_email(
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     to = _recipient_address(recipient)
-    sender = _sender_address(config.smtp.sender)
     title = _subject_text(config.site.title)
     if not _URI.fullmatch(confirm_url):
         raise ValueError(f"confirmation URI {confirm_url!r} must be plain ASCII")
     page = ConfirmEmail(
         title=title, recipient=to.addr_spec, confirm_url=confirm_url, hours=hours, site_url=site_url
     )
-    text, html = _render("confirm", page)
+    return _notice(config, to, f"请确认订阅{title}", "confirm", page, now)
+
+
+def compose_manage_email(
+    *,
+    config: Config,
+    recipient: str,
+    preferences_url: str,
+    unsubscribe_url: str,
+    site_url: str,
+    now: datetime,
+) -> EmailMessage:
+    """The answer to a sign-up of an address already confirmed: its links, instead of silence."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    to = _recipient_address(recipient)
+    title = _subject_text(config.site.title)
+    for url in (preferences_url, unsubscribe_url):
+        if not _URI.fullmatch(url):
+            raise ValueError(f"URI {url!r} must be plain ASCII")
+    page = ManageEmail(title, to.addr_spec, preferences_url, unsubscribe_url, site_url)
+    return _notice(config, to, f"您已订阅{title}", "manage", page, now)
+
+
+def _notice(
+    config: Config, to: Address, subject: str, name: str, page: ConfirmEmail | ManageEmail, now: datetime
+) -> EmailMessage:
+    """A one-recipient email about the subscription, from the ``email/<name>`` templates."""
+    sender = _sender_address(config.smtp.sender)
+    text, html = _render(name, page)
     message = EmailMessage(policy=_POLICY)
-    message["Subject"] = f"请确认订阅{title}"
+    message["Subject"] = subject
     message["From"] = sender
     message["To"] = to
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid("confirm", domain=sender.domain)
+    message["Message-ID"] = make_msgid(name, domain=sender.domain)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
 
 
-def _render(name: str, page: DigestEmail | ConfirmEmail) -> tuple[str, str]:
+def _render(name: str, page: DigestEmail | ConfirmEmail | ManageEmail) -> tuple[str, str]:
     """Plain text wrapped at 72 display columns; HTML with the CSS inlined (mail clients drop <style>)."""
     env = environment()
     text = wrap_text(env.get_template(f"email/{name}.txt").render(page=page), _TEXT_COLUMNS)

@@ -2,7 +2,8 @@
 
 Tables: ``sources`` (page files seen), ``articles``, ``digests``,
 ``subscribers`` and ``deliveries`` (one row per digest and recipient, so a
-recipient is never sent the same digest twice).  Datetimes are stored as
+recipient is never sent the same digest twice), and ``notices`` (subscription
+emails waiting or sent).  Datetimes are stored as
 UTC without an offset (the same on both databases) and returned aware.
 """
 
@@ -146,6 +147,22 @@ deliveries = sa.Table(
 )
 sa.Index("deliveries_status", deliveries.c.status, deliveries.c.next_attempt_at)
 
+# Emails about a subscription (a confirmation, a "manage your subscription" note): one row per address
+# and kind, sent and retried like digests (``digest.subscriptions.send_notices``), so a sign-up made while
+# the mail server is down is not lost.
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("email", sa.Text, primary_key=True),
+    sa.Column("kind", sa.String(10), primary_key=True),  # NoticeKind
+    sa.Column("status", sa.String(10), nullable=False),  # pending, sent, failed, refused, expired
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("next_attempt_at", UTCDateTime),
+)
+
 # Delivery rows that the send loop picks up (when their next attempt is due).
 WAITING = ("pending", "failed")
 # The send loop's two writes, built once (a statement built per call costs more than SQLite's
@@ -279,6 +296,26 @@ class Subscriber:
         """``status``, never None."""
         assert self.status is not None  # set in __post_init__
         return self.status
+
+
+class NoticeKind(Enum):
+    """What a subscription email is for."""
+
+    CONFIRM = "confirm"  # double opt-in: the link that confirms a sign-up
+    MANAGE = "manage"  # a sign-up of an address already confirmed: its preferences and unsubscribe links
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One subscription email waiting, sent, or given up on."""
+
+    email: str
+    kind: NoticeKind
+    status: str  # pending, sent, failed (retried), refused, expired
+    attempts: int
+    created: datetime
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -997,6 +1034,71 @@ class Store:
             )
             row = conn.execute(sa.select(subscribers).where(where)).first()
         return _subscriber(row) if row else None
+
+    def queue_notice(self, email: str, kind: NoticeKind, now: datetime) -> None:
+        """A subscription email to send now (a new request replaces an older row of the same kind)."""
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        values = {
+            "status": "pending",
+            "attempts": 0,
+            "created": now,
+            "last_error": None,
+            "next_attempt_at": None,
+        }
+        with self._begin() as conn:
+            conn.execute(
+                dialect.insert(notices)
+                .values(email=email, kind=kind.value, **values)
+                .on_conflict_do_update(index_elements=["email", "kind"], set_=values)
+            )
+
+    def due_notices(self, now: datetime, email: str | None = None) -> list[Notice]:
+        """Subscription emails to send at ``now`` (pending, or failed with their wait over)."""
+        query = sa.select(notices).where(
+            notices.c.status.in_(WAITING),
+            sa.or_(notices.c.next_attempt_at.is_(None), notices.c.next_attempt_at <= now),
+        )
+        if email is not None:
+            query = query.where(notices.c.email == email)
+        with self._begin() as conn:
+            rows = conn.execute(query.order_by(notices.c.created)).all()
+        return [
+            Notice(
+                r.email, NoticeKind(r.kind), r.status, r.attempts, r.created, r.last_error, r.next_attempt_at
+            )
+            for r in rows
+        ]
+
+    def mark_notice(
+        self, notice: Notice, status: str, error: str | None, now: datetime, next_attempt: datetime | None
+    ) -> None:
+        """Record the outcome of one attempt at ``notice``."""
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(notices)
+                .where(notices.c.email == notice.email, notices.c.kind == notice.kind.value)
+                .values(
+                    status=status,
+                    attempts=notices.c.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=next_attempt,
+                    sent_at=now if status == "sent" else None,
+                )
+            )
+
+    def remove_expired_signups(self, before: datetime) -> list[str]:
+        """Forget web sign-ups never confirmed and last asked for before ``before``; their addresses."""
+        where = sa.and_(
+            subscribers.c.status == SubscriberStatus.PENDING.value,
+            subscribers.c.source == "web",
+            sa.func.coalesce(subscribers.c.confirm_sent_at, subscribers.c.created) < before,
+        )
+        with self._begin() as conn:
+            gone = [email for (email,) in conn.execute(sa.select(subscribers.c.email).where(where))]
+            if gone:
+                conn.execute(sa.delete(subscribers).where(where))
+                conn.execute(sa.delete(notices).where(notices.c.email.in_(gone)))
+        return gone
 
     def claim_confirmation(
         self, subscriber: Subscriber, now: datetime, resend_after: timedelta

@@ -32,10 +32,11 @@ import ipaddress
 import logging
 import re
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -43,15 +44,21 @@ from urllib.parse import parse_qs, urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from digest.config import Config
-from digest.delivery import Links
-from digest.errors import DeliveryError, DigestError, HardBounceError
+from digest.delivery import Links, Retry
+from digest.errors import (
+    DeliveryError,
+    DigestError,
+    HardBounceError,
+    PermanentDeliveryError,
+    UncertainDeliveryError,
+)
 from digest.feeds import all_spec
-from digest.mail import Mailer, compose_confirmation_email, prepared
+from digest.mail import Mailer, compose_confirmation_email, compose_manage_email, prepared
 from digest.output import ALL_FEED, DIGESTS_INDEX, INDEX, SUBSCRIBE, feed_path, root_prefix
 from digest.server import ASGIApp, Receive, Scope, Send
 from digest.signing import signing_secret
 from digest.site import Chrome, Link, environment, make_chrome
-from digest.store import Store, Subscriber, SubscriberStatus, new_key
+from digest.store import NoticeKind, Store, Subscriber, SubscriberStatus, new_key
 from digest.tokens import FORM_KEY, Purpose, TokenError, sign, verify
 
 log = logging.getLogger(__name__)
@@ -124,6 +131,83 @@ def personal_links(config: Config, now: datetime, store: Store | None = None) ->
         )
 
     return links
+
+
+def send_notices(
+    config: Config, store: Store, mailer: Mailer, now: datetime, email: str | None = None
+) -> Counter[str]:
+    """Send the subscription emails due at ``now`` (every address's, or ``email``'s); count the outcomes.
+
+    The same rules as digests: a transient failure waits ``digest.retry_seconds``,
+    doubling, and is retried by the service's retry job; a refusal for good is
+    not retried (a hard bounce is counted); a confirmation still unsent after
+    ``digest.confirm_hours`` expires, as its sign-up does.
+    """
+    secret = signing_secret(config)
+    base = config.site.base_url.rstrip("/")
+    retry = Retry(
+        first=timedelta(seconds=config.digest.retry_seconds),
+        give_up_after=timedelta(hours=config.digest.confirm_hours),
+    )
+    counts: Counter[str] = Counter()
+    for notice in store.due_notices(now, email):
+        subscriber = store.subscriber(notice.email)
+        stale = subscriber is None or (notice.kind is NoticeKind.CONFIRM and subscriber.confirmed)
+        if stale or now >= notice.created + retry.give_up_after:
+            store.mark_notice(notice, "expired", notice.last_error or "no longer needed", now, None)
+            counts["expired"] += 1
+            continue
+        assert subscriber is not None
+        status, error, wait = "sent", None, None
+        try:
+            mailer.send(prepared(_notice_email(config, secret, base, subscriber, notice.kind, now), config))
+        except UncertainDeliveryError as exc:
+            status, error = "unknown", str(exc)
+        except HardBounceError as exc:
+            status, error = "refused", str(exc)
+            bounce_recorder(config, store, now)(notice.email, error)
+        except PermanentDeliveryError as exc:
+            status, error = "refused", str(exc)
+        except DeliveryError as exc:
+            status, error, wait = "failed", str(exc), now + retry.wait(notice.attempts + 1)
+            log.warning("%s email to %s not delivered, will retry: %s", notice.kind.value, notice.email, exc)
+        store.mark_notice(notice, status, error, now, wait)
+        counts[status] += 1
+    return counts
+
+
+def _notice_email(
+    config: Config, secret: str, base: str, subscriber: Subscriber, kind: NoticeKind, now: datetime
+) -> EmailMessage:
+    if kind is NoticeKind.CONFIRM:
+        token = sign(secret, Purpose.CONFIRM, subscriber.key, now)
+        return compose_confirmation_email(
+            config=config,
+            recipient=subscriber.email,
+            confirm_url=f"{base}{CONFIRM_PATH}/{token}",
+            hours=config.digest.confirm_hours,
+            site_url=base + "/",
+            now=now,
+        )
+    manage = sign(secret, Purpose.MANAGE, subscriber.key, now)
+    return compose_manage_email(
+        config=config,
+        recipient=subscriber.email,
+        preferences_url=f"{base}{PREFERENCES_PATH}/{manage}",
+        unsubscribe_url=f"{base}{UNSUBSCRIBE_PATH}/{manage}",
+        site_url=base + "/",
+        now=now,
+    )
+
+
+def subscription_upkeep(config: Config, store: Store, mailer: Mailer, now: datetime) -> None:
+    """The retry job's part: send subscription emails whose wait is over, forget expired sign-ups."""
+    send_notices(config, store, mailer, now)
+    gone = store.remove_expired_signups(now - timedelta(hours=config.digest.confirm_hours))
+    if gone:
+        log.info(
+            "%d sign-ups never confirmed within %d h were removed", len(gone), config.digest.confirm_hours
+        )
 
 
 def bounce_recorder(config: Config, store: Store, now: datetime) -> Callable[[str, str], None]:
@@ -466,41 +550,21 @@ class _SubscriptionApp:
         ), []
 
     def _request_confirmation(self, email: str, sections: tuple[str, ...]) -> None:
+        """Queue the email this sign-up calls for and try it now; when the server is down, the retry job."""
         now = self._clock()
-        known = self._store.subscriber(email)
-        if known is not None and known.confirmed:
-            return
         # A suppressed address keeps its status until its owner confirms again (fresh consent).
         asked = Subscriber(email, sections, False, now, source="web")
         claimed = self._store.claim_confirmation(asked, now, RESEND_AFTER)
         if claimed is None:
-            log.info(
-                "confirmation to %s not resent: the last one went out less than %s ago", email, RESEND_AFTER
-            )
+            log.info("no email to %s: the last one went out less than %s ago", email, RESEND_AFTER)
             return
-        if claimed.sections != sections:
+        kind = NoticeKind.MANAGE if claimed.confirmed else NoticeKind.CONFIRM
+        if kind is NoticeKind.CONFIRM and claimed.sections != sections:
             self._store.add_subscriber(dataclasses.replace(claimed, sections=sections))
-        token = sign(self._secret, Purpose.CONFIRM, claimed.key, now)
-        message = compose_confirmation_email(
-            config=self._config,
-            recipient=email,
-            confirm_url=f"{self._config.site.base_url.rstrip('/')}{CONFIRM_PATH}/{token}",
-            hours=self._config.digest.confirm_hours,
-            site_url=self._config.site.base_url.rstrip("/") + "/",
-            now=now,
-        )
+        self._store.queue_notice(email, kind, now)
         mailer = self._mailer()
         try:
-            mailer.send(prepared(message, self._config))
-        except HardBounceError as exc:
-            # Refused for good: the answer stays the same (it reveals nobody), and nothing is retried.
-            log.warning("confirmation to %s refused: %s", email, exc)
-            bounce_recorder(self._config, self._store, now)(email, str(exc))
-        except DeliveryError as exc:
-            log.warning("confirmation to %s not delivered: %s", email, exc)
-            # Not sent: the next attempt must not wait out RESEND_AFTER.
-            self._store.add_subscriber(dataclasses.replace(claimed, sections=sections, confirm_sent_at=None))
-            raise
+            send_notices(self._config, self._store, mailer, now, email)
         finally:
             mailer.close()
 

@@ -24,13 +24,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from smtp_sink import SmtpSink
 from test_server import serving
 
 from digest.cli import main
 from digest.config import Config, load_config
 from digest.errors import ConfigError, PermanentDeliveryError
-from digest.jobs import run_digest
-from digest.mail import DigestEmailMaker, OutboxMailer, compose_confirmation_email, wire
+from digest.jobs import retry_deliveries, run_digest
+from digest.mail import DigestEmailMaker, OutboxMailer, compose_confirmation_email, make_mailer, wire
 from digest.server import create_app
 from digest.signing import signing_secret
 from digest.store import Store, Subscriber, SubscriberStatus
@@ -40,6 +41,7 @@ from digest.subscriptions import (
     create_subscription_app,
     parse_subscriber_csv,
     subscription_routes,
+    subscription_upkeep,
 )
 from digest.tokens import FORM_KEY, Purpose, TokenError, sign, verify
 from digest.types import Article, Digest, Entry, Section
@@ -304,8 +306,19 @@ def test_confirmations_to_one_address_are_spaced_out(site: Site) -> None:
     site.client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
     assert len(site.emails()) == 2
     site.store.add_subscriber(Subscriber("b@example.org", (), True, NOW))
-    site.client.post("/subscribe", data={"email": "b@example.org"}, headers=OURS)
-    assert len(site.emails()) == 2  # confirmed already: nothing to confirm, and the page says the same
+    for _ in range(2):
+        answer = site.client.post("/subscribe", data={"email": "b@example.org"}, headers=OURS)
+        assert "请查收确认邮件" in answer.text  # the page says the same whoever the address is
+    # Confirmed already: one "manage your subscription" email instead of silence, also spaced out.
+    emails = site.emails()
+    assert len(emails) == 3
+    (manage,) = [e for e in emails if e["To"] == "b@example.org"]
+    assert manage["Subject"] == "您已订阅报纸摘要"
+    text = manage.get_body(("plain",))
+    assert text is not None
+    (preferences,) = re.findall(r"https://\S+/preferences/\S+", text.get_content())
+    assert "订阅设置" in site.client.get(path_of(preferences)).text
+    assert site.store.subscriber("b@example.org").confirmed  # type: ignore[union-attr]
 
 
 def test_subscribe_and_confirm_are_rate_limited_per_client(tmp_path: Path) -> None:
@@ -826,3 +839,55 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+# --- sign-ups never lost; unconfirmed ones expire -------------------------------------------------
+
+
+def test_a_sign_up_while_smtp_is_down_is_sent_by_the_retry_job(tmp_path: Path) -> None:
+    with SmtpSink() as sink:
+        config = make_config(
+            tmp_path, **{"smtp.host": sink.host, "smtp.port": sink.port, "smtp.security": "none"}
+        )
+        sink.refuse("*", 421, times=1)  # the server is busy for the first attempt
+        clock = Clock()
+        with Store.open(config.database_url) as store:
+            app = create_subscription_app(
+                config, store, lambda: make_mailer(config, config.paths.data), clock=clock
+            )
+            with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+                answer = client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
+            assert answer.status_code == 200 and "请查收确认邮件" in answer.text  # no 503, nothing lost
+            assert sink.messages == []
+            (waiting,) = store.due_notices(NOW + timedelta(hours=1))
+            assert waiting.status == "failed" and "421" in (waiting.last_error or "")
+            assert store.due_notices(NOW) == []  # it waits digest.retry_seconds first
+            mailer = make_mailer(config, config.paths.data)
+            try:
+                retry_deliveries(config, store, mailer, NOW + timedelta(minutes=2))
+            finally:
+                mailer.close()
+            assert store.due_notices(NOW + timedelta(days=1)) == []
+    (sent,) = sink.messages
+    assert sent.recipients == ("a@example.org",) and sent.message()["Subject"] == "请确认订阅报纸摘要"
+
+
+def test_unconfirmed_sign_ups_expire_and_are_removed(site: Site) -> None:
+    site.client.post("/subscribe", data={"email": "late@example.org"}, headers=OURS)
+    site.store.add_subscriber(Subscriber("imported@example.org", (), False, NOW, source="import"))
+    site.store.add_subscriber(Subscriber("left@example.org", (), True, NOW))
+    site.store.set_subscriber_status("left@example.org", SubscriberStatus.UNSUBSCRIBED, "page", NOW)
+    (confirmation,) = site.emails()
+    text = confirmation.get_body(("plain",))
+    assert text is not None
+    (link,) = re.findall(r"https://\S+/confirm/\S+", text.get_content())
+    mailer = OutboxMailer(site.outbox)
+    subscription_upkeep(site.config, site.store, mailer, NOW + timedelta(hours=47))
+    assert site.store.subscriber("late@example.org") is not None
+    subscription_upkeep(site.config, site.store, mailer, NOW + timedelta(hours=48, minutes=1))
+    assert site.store.subscriber("late@example.org") is None  # gone, and its link with it
+    assert site.store.subscriber("imported@example.org") is not None  # not a web sign-up
+    assert site.store.subscriber("left@example.org") is not None  # the suppression list stays
+    site.clock.now = NOW + timedelta(hours=1)
+    assert site.client.get(path_of(link)).status_code == 200
+    assert "失效" in site.client.get(path_of(link)).text
