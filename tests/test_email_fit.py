@@ -10,25 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from html.parser import HTMLParser
-from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Route
 from test_browser import ARTIFACTS, browser  # noqa: F401 (the system-Chromium fixture, shared)
+from test_mail import NOW, entry, make_digest
 
 from digest.columns import width, wrap, wrap_text
 from digest.config import Config, DigestConfig
-from digest.digests import build_digest
 from digest.mail import DigestEmailMaker
-from digest.types import Article, Credit, Digest, Entry, Section
+from digest.types import Article, Credit, Digest, Section
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-NOW = datetime(2024, 11, 27, 7, 0, tzinfo=SHANGHAI)
-DAY = date(2024, 11, 27)
 SITE = "https://news.example/"
 UNSUBSCRIBE = "https://news.example/unsubscribe/k3yk3yk3yk3yk3yk.6746b2a0.abcdefghijklmnopqrstuv"
 PREFERENCES = UNSUBSCRIBE.replace("/unsubscribe/", "/preferences/")
@@ -47,32 +42,23 @@ SECTIONS = [
 
 def big_day(articles: int = 150) -> Digest:
     """``articles`` articles of realistic length over six sections, most in the first (as on a real day)."""
-    entries = []
-    for n in range(articles):
-        section = SECTIONS[0] if n < articles // 2 else SECTIONS[1 + n % 5]
-        stamp = datetime(2024, 11, 27, tzinfo=SHANGHAI)
-        entries.append(
-            Entry(
-                uid=f"u{n:03d}",
-                tag=f"tag:test,2024:article/2024-11-27/u{n:03d}",
-                article=Article(
+    return make_digest(
+        *(
+            entry(
+                f"u{n:03d}",
+                SECTIONS[0] if n < articles // 2 else SECTIONS[1 + n % 5],
+                n,
+                Article(
                     title=f"第{n}篇：青松县推进社区图书馆建设，市民阅读空间持续扩展",
                     body="记者从县文化部门获悉，今年以来全县新建社区图书馆十二座，藏书总量超过三十万册。"
                     "各馆实行错时开放，方便上班族在晚间和周末借阅。\n\n第二段正文。",
                     kicker="聚焦基层" if n % 3 == 0 else "",
                     credits=(Credit("白莲", "本报记者"), Credit("李明", "通讯员")),
-                    section=section.name,
                 ),
-                section=section,
-                issue_date=DAY,
-                published=stamp,
-                updated=stamp,
-                first_seen=NOW - timedelta(hours=3),
-                source="page.txt",
-                position=n,
             )
+            for n in range(articles)
         )
-    return build_digest(entries, DAY, NOW - timedelta(days=1), NOW)
+    )
 
 
 def compose(digest: Digest, config: Config | None = None) -> tuple[bytes, EmailMessage]:

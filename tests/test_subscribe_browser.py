@@ -5,30 +5,27 @@ preferences → change sections → save → unsubscribe from the page → subsc
 again; then the RFC 8058 one-click POST a mail provider sends.  At desktop and
 phone size.  The pages send ``Referrer-Policy: no-referrer``, so Chromium
 posts every form with ``Origin: null``: the signed form token must carry it.
-The service's ``site.base_url`` is the loopback address the browser uses.
+The emails link to ``site.base_url``; the test opens them on the server it runs.
 """
 
 from __future__ import annotations
 
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page
 from test_browser import ARTIFACTS, ROOT, browser  # noqa: F401  (the fixture)
+from test_server import serving
+from test_subscriptions import Clock, outbox_emails
 
-from digest.config import Config, load_config
+from digest.config import load_config
 from digest.ingest import ingest
 from digest.jobs import run_publish
 from digest.mail import OutboxMailer
@@ -42,52 +39,28 @@ READER = "reader@example.org"
 
 
 @dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
 class Service:
     url: str
     store: Store
     outbox: Path
     clock: Clock
-    config: Config
-
-    def emails(self) -> list[EmailMessage]:
-        found = []
-        for path in sorted(self.outbox.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
-            parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
-            assert isinstance(parsed, EmailMessage)
-            found.append(parsed)
-        return found
 
     def link(self, message: EmailMessage) -> str:
+        """The confirmation link of ``message``, on the server the browser talks to."""
         text = message.get_body(("plain",))
         assert text is not None
-        (url,) = re.findall(re.escape(self.url) + r"/confirm/\S+", text.get_content())
-        return url
+        (url,) = re.findall(r"http://127\.0\.0\.1:8080(/confirm/\S+)", text.get_content())
+        return self.url + url
 
 
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Service]:
-    """The example pages published and the whole site served, ``site.base_url`` being where it listens."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    """The example pages published and the whole site served (links in emails name ``site.base_url``)."""
     pages = tmp_path / "pages"
     shutil.copytree(ROOT / "examples" / "pages", pages)
     config = load_config(
         None,
-        {
-            "paths.source": pages,
-            "paths.data": tmp_path / "data",
-            "paths.output": tmp_path / "out",
-            "site.base_url": url,
-        },
+        {"paths.source": pages, "paths.data": tmp_path / "data", "paths.output": tmp_path / "out"},
         {},
     )
     outbox = tmp_path / "outbox"
@@ -96,20 +69,8 @@ def service(tmp_path: Path) -> Iterator[Service]:
         ingest(config, store, INGESTED)
         run_publish(config, store)
         endpoints = create_subscription_app(config, store, lambda: OutboxMailer(outbox), clock=clock)
-        app = create_app(config.paths.output, routes=subscription_routes(endpoints))
-        server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 10
-            while not server.started:
-                assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-                time.sleep(0.01)
-            yield Service(url, store, outbox, clock, config)
-        finally:
-            server.should_exit = True
-            thread.join(10)
-            sock.close()
+        with serving(create_app(config.paths.output, routes=subscription_routes(endpoints))) as url:
+            yield Service(url, store, outbox, clock)
 
 
 def _press(page: Page, name: str) -> None:
@@ -146,7 +107,7 @@ def test_the_whole_journey_by_pressing_buttons(service: Service, browser: Browse
         pending = service.store.subscriber(READER)
         assert pending is not None and not pending.confirmed and pending.sections == ("yao-wen",)
 
-        (confirmation,) = service.emails()
+        (confirmation,) = outbox_emails(service.outbox)
         page.goto(service.link(confirmation))
         assert not service.store.subscriber(READER).confirmed  # type: ignore[union-attr]  # GET: nothing
         _press(page, "确认订阅")
@@ -175,7 +136,7 @@ def test_the_whole_journey_by_pressing_buttons(service: Service, browser: Browse
         page.get_by_role("link", name="重新订阅").click()
         page.get_by_label("电子邮箱").fill(READER)
         _press(page, "订阅")
-        again = service.emails()
+        again = outbox_emails(service.outbox)
         assert len(again) == 2
         page.goto(service.link(again[-1]))
         _press(page, "确认订阅")
