@@ -98,6 +98,16 @@ class ServerConfig:
 
 
 @dataclass(frozen=True)
+class BouncesConfig:
+    host: str = ""  # IMAP server of the mailbox smtp.return_path delivers to; empty: not read
+    port: int = 993
+    security: str = "tls"  # "tls" (implicit), "starttls" or "none"
+    user: str = ""
+    password: str = ""  # prefer DIGEST_BOUNCES_PASSWORD in the environment
+    folder: str = "INBOX"
+
+
+@dataclass(frozen=True)
 class DkimConfig:
     domain: str = ""  # d= of the signature: the sender's domain (or a parent of it)
     selector: str = ""  # s=: the public key lives at <selector>._domainkey.<domain> in DNS
@@ -117,6 +127,7 @@ class Config:
     smtp: SmtpConfig = field(default_factory=SmtpConfig)
     server: ServerConfig = field(default_factory=ServerConfig)
     dkim: DkimConfig = field(default_factory=DkimConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -332,7 +343,11 @@ def value_problems(config: Config) -> list[ConfigError]:
         )
     if schedule.scan_interval < 1:
         problems.append(ConfigError("schedule.scan_interval", "must be at least 1 second", "e.g. 60"))
-    for key, port in (("server.port", config.server.port), ("smtp.port", config.smtp.port)):
+    for key, port in (
+        ("server.port", config.server.port),
+        ("smtp.port", config.smtp.port),
+        ("bounces.port", config.bounces.port),
+    ):
         if not 1 <= port <= 65535:
             problems.append(ConfigError(key, f"port {port} is out of range", "use a number from 1 to 65535"))
     if config.smtp.security not in ("starttls", "tls", "none"):
@@ -393,6 +408,21 @@ def value_problems(config: Config) -> list[ConfigError]:
             problems.append(
                 ConfigError(key, f"{label!r} is not a DNS name", "letters, digits, dots and hyphens")
             )
+    bounces = config.bounces
+    if bounces.host and not (bounces.user and config.smtp.return_path):
+        problems.append(
+            ConfigError(
+                "bounces.host",
+                "a bounce mailbox needs bounces.user and smtp.return_path (the address that delivers to it)",
+                "set both, or leave bounces.host empty",
+            )
+        )
+    if bounces.security not in ("tls", "starttls", "none"):
+        problems.append(
+            ConfigError(
+                "bounces.security", f"{bounces.security!r} is not a choice", 'use "tls", "starttls" or "none"'
+            )
+        )
     for proxy in config.server.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)

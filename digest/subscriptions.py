@@ -43,6 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
+from digest.bounces import process_bounce_mailbox
 from digest.config import Config
 from digest.delivery import Links, Retry
 from digest.errors import (
@@ -120,13 +121,15 @@ def personal_links(config: Config, now: datetime, store: Store | None = None) ->
     """
     base = config.site.base_url.rstrip("/")
     secret = signing_secret(config)
+    # A mailto only when a mailbox reads what it receives (the bounce mailbox): else https alone.
+    mailto = f"mailto:{config.smtp.return_path}?subject=unsubscribe" if config.bounces.host else ""
     keys = store.subscriber_keys() if store is not None else {}
 
     def links(email: str) -> Links:
         token = sign(secret, Purpose.MANAGE, keys.get(email) or new_key(), now)
         return Links(
             unsubscribe=f"{base}{UNSUBSCRIBE_PATH}/{token}",
-            mailto="",  # no mailbox reads unsubscribe mails: List-Unsubscribe carries the https URL only
+            mailto=mailto,
             preferences=f"{base}{PREFERENCES_PATH}/{token}",
         )
 
@@ -201,8 +204,17 @@ def _notice_email(
 
 
 def subscription_upkeep(config: Config, store: Store, mailer: Mailer, now: datetime) -> None:
-    """The retry job's part: send subscription emails whose wait is over, forget expired sign-ups."""
+    """The retry job's part: send subscription emails whose wait is over, forget expired sign-ups,
+    and read the bounce mailbox when there is one."""
     send_notices(config, store, mailer, now)
+    if config.bounces.host:
+        try:
+            read = process_bounce_mailbox(config, store, now)
+        except DeliveryError as exc:
+            log.warning("bounce mailbox not read: %s", exc)
+        else:
+            if read:
+                log.info("bounce mailbox: %s", ", ".join(f"{n} {what}" for what, n in sorted(read.items())))
     gone = store.remove_expired_signups(now - timedelta(hours=config.digest.confirm_hours))
     if gone:
         log.info(
