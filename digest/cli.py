@@ -20,7 +20,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest import __version__
-from digest.config import Config, SiteConfig, load_config, path_problems, read_config, value_problems
+from digest.config import (
+    Config,
+    SiteConfig,
+    deliverability_warnings,
+    load_config,
+    path_problems,
+    read_config,
+    value_problems,
+)
 from digest.errors import AlreadyRunningError, ConfigError, DigestError, SourceError
 from digest.logs import LogFormat, configure
 
@@ -284,10 +292,21 @@ def cmd_check(args: argparse.Namespace) -> int:
             Store.open(config.database_url).close()
         except DigestError as exc:
             problems.append(f"database.url: {exc}")
+    if not problems and config.dkim.key_file is not None:
+        from digest.dkimsign import dns_record
+
+        try:
+            record = dns_record(config)
+        except ConfigError as exc:
+            problems.append(str(exc))
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 2
+    for warning in deliverability_warnings(config):
+        print(f"warning: {warning}", file=sys.stderr)
+    if config.dkim.key_file is not None:
+        print(f"DKIM: emails are signed for {config.dkim.domain}; publish this DNS record:\n  {record}")
     mail = (
         f"SMTP {config.smtp.host}:{config.smtp.port}"
         if config.smtp.host
@@ -372,27 +391,40 @@ def _email(address: str) -> str:
 
 
 def cmd_subscribers(args: argparse.Namespace) -> int:
-    from digest.store import Store, Subscriber
+    from digest.store import Store, Subscriber, SubscriberStatus
 
     config = _config(args)
     with Store.open(config.database_url) as store:
         if args.action == "add":
             email = _email(args.email)
-            added = store.add_subscriber(Subscriber(email, tuple(args.section), True, _now()))
+            sections = _known_sections(store, tuple(args.section))
+            known = store.subscriber(email)
+            if known is not None and known.state.suppressed and not args.resubscribe:
+                raise ConfigError(
+                    "address",
+                    f"{email} is {known.state.value} ({known.reason or 'no reason recorded'})",
+                    "add --resubscribe only if they asked to be subscribed again",
+                )
+            now = _now()
+            added = store.add_subscriber(
+                Subscriber(email, sections, True, now, confirmed_at=now, status_at=now, source="cli")
+            )
             print(f"{'added' if added else 'updated'} {email}")
         elif args.action == "import":
-            return _import(store, Path(args.file))
+            return _import(store, Path(args.file), args.status, args.resubscribe)
+        elif args.action == "export":
+            _export(store, args.file)
         elif args.action == "remove":
             email = _email(args.email)
-            if not store.remove_subscriber(email):
+            reason = "removed with digest subscribers remove"
+            if not store.set_subscriber_status(email, SubscriberStatus.UNSUBSCRIBED, reason, _now()):
                 print(f"error: {email} is not subscribed", file=sys.stderr)
                 return 1
-            print(f"removed {email}")
+            print(f"removed {email} (kept on the suppression list as unsubscribed)")
         else:
             for subscriber in store.subscribers(confirmed_only=False):
-                state = "confirmed" if subscriber.confirmed else "unconfirmed"
-                sections = ",".join(subscriber.sections) or "all sections"
-                print(f"{subscriber.email}\t{state}\t{sections}")
+                shown = ",".join(subscriber.sections) or "all sections"
+                print(f"{subscriber.email}\t{subscriber.state.value}\t{shown}")
     return 0
 
 
@@ -415,10 +447,36 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
-def _import(store: Store, path: Path) -> int:
-    """Add every good row of a CSV file as a confirmed subscriber; report each bad line."""
-    from digest.store import Subscriber
-    from digest.subscriptions import parse_subscriber_csv
+def _known_sections(store: Store, slugs: tuple[str, ...]) -> tuple[str, ...]:
+    """``slugs`` when every one is a section the store knows; ``ConfigError`` naming the known ones."""
+    known = [section.slug for section in store.sections()]
+    unknown = [slug for slug in slugs if slug not in known]
+    if unknown:
+        raise ConfigError(
+            "--section",
+            f"no section {', '.join(unknown)}",
+            f"use one of {', '.join(known)}" if known else "ingest pages first; sections come from them",
+        )
+    return slugs
+
+
+def _export(store: Store, target: str) -> None:
+    from digest.subscriptions import export_subscribers
+
+    text = export_subscribers(store.subscribers(confirmed_only=False))
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(target, f"cannot write it ({exc.strerror})", "give a writable file path") from exc
+
+
+def _import(store: Store, path: Path, status: str | None, resubscribe: bool) -> int:
+    """Add or update every good row of a CSV file; report each bad line; never revive a suppressed address."""
+    from digest.store import SubscriberStatus
+    from digest.subscriptions import imported, parse_subscriber_csv
 
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -427,12 +485,36 @@ def _import(store: Store, path: Path) -> int:
             str(path), f"cannot read it ({exc})", "give a UTF-8 CSV file: email[,sections]"
         ) from exc
     rows, problems = parse_subscriber_csv(text)
+    chosen = SubscriberStatus(status) if status else None
+    if chosen is None and any(row.status is None for row in rows):
+        raise ConfigError(
+            "--status",
+            f"{path} does not say whether its people confirmed",
+            "add --status confirmed (they opted in elsewhere) or --status pending",
+        )
+    known_sections = {section.slug for section in store.sections()}
+    if not known_sections and any(row.sections for row in rows):
+        print(f"warning: {path}: no sections are known yet, section slugs are not checked", file=sys.stderr)
+    now = _now()
+    changes, kept = [], 0
+    for row in rows:
+        unknown = [slug for slug in row.sections if known_sections and slug not in known_sections]
+        if unknown:
+            problems.append(f"line {row.line}: no section {', '.join(unknown)}")
+            continue
+        known = store.subscriber(row.email)
+        change = imported(row, known, status=chosen, resubscribe=resubscribe, now=now)
+        if change is None:
+            kept += 1
+            print(f"kept {row.email}: {known.state.value if known else '?'} (import never re-subscribes)")
+        else:
+            changes.append(change)
     for problem in problems:
         print(f"error: {path}: {problem}", file=sys.stderr)
-    new = store.add_subscribers([Subscriber(row.email, row.sections, True, _now()) for row in rows])
+    new = store.add_subscribers(changes)
     print(
-        f"imported {len(rows)} subscribers from {path}: {new} new, {len(rows) - new} updated, "
-        f"{len(problems)} lines skipped"
+        f"imported {len(changes)} subscribers from {path}: {new} new, {len(changes) - new} updated, "
+        f"{kept} kept on the suppression list, {len(problems)} lines skipped"
     )
     return 1 if problems else 0
 
@@ -529,20 +611,34 @@ def build_parser() -> argparse.ArgumentParser:
     restore_cmd = command("restore", cmd_restore, "replace the database with a backup (stop serve first)")
     restore_cmd.add_argument("file", metavar="FILE")
 
-    subs = command("subscribers", cmd_subscribers, "add, list, remove or import email subscribers")
+    subs = command("subscribers", cmd_subscribers, "add, list, remove, import or export email subscribers")
     actions = subs.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = actions.add_parser("add", parents=[common], help="add a confirmed subscriber")
     add.add_argument("email")
     add.add_argument(
         "--section", action="append", default=[], metavar="SLUG", help="only this section (repeatable)"
     )
-    actions.add_parser("list", parents=[common], help="list subscribers")
-    remove = actions.add_parser("remove", parents=[common], help="remove a subscriber")
+    resubscribe = "the address left (unsubscribed, bounced, complained) and has asked to come back"
+    add.add_argument("--resubscribe", action="store_true", help=resubscribe)
+    actions.add_parser("list", parents=[common], help="list subscribers with their status")
+    remove = actions.add_parser(
+        "remove", parents=[common], help="unsubscribe an address (kept on the suppression list)"
+    )
     remove.add_argument("email")
     imports = actions.add_parser(
-        "import", parents=[common], help="add confirmed subscribers from a CSV file (email[,sections])"
+        "import", parents=[common], help="add subscribers from a CSV file (email[,sections], or an export)"
     )
     imports.add_argument("file", metavar="FILE.csv")
+    imports.add_argument(
+        "--status",
+        choices=("confirmed", "pending"),
+        help="the status of rows without one: confirmed (they opted in elsewhere) or pending",
+    )
+    imports.add_argument("--resubscribe", action="store_true", help=resubscribe)
+    exports = actions.add_parser(
+        "export", parents=[common], help="write every subscriber, suppressed ones too, as CSV"
+    )
+    exports.add_argument("file", nargs="?", default="-", metavar="FILE.csv", help="default: standard output")
     return parser
 
 

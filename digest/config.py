@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import ipaddress
 import os
 import re
 import tempfile
@@ -25,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.dating import DEFAULT_NAME_PATTERNS, DatingRules, pattern_problem
@@ -73,6 +75,8 @@ class DigestConfig:
     retry_hours: int = 24  # stop retrying an email this long after its digest was made
     confirm_hours: int = 48  # how long a subscription confirmation link works
     backfill_days: int = 2  # issues dated more days than this before the digest day are never mailed
+    max_items: int = 40  # articles in one email at most; the rest are "还有 N 篇" on the web digest
+    bounce_limit: int = 2  # hard bounces (5xx at RCPT) after which an address is suppressed
 
 
 @dataclass(frozen=True)
@@ -92,14 +96,34 @@ class SmtpConfig:
     username: str = ""
     password: str = ""  # prefer DIGEST_SMTP_PASSWORD in the environment
     sender: str = "报纸摘要 <digest@localhost>"
+    return_path: str = ""  # envelope sender (MAIL FROM) where bounces go; empty: the sender's address
 
 
 @dataclass(frozen=True)
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
-    secret: str = "change-me"  # signs subscription links; required beyond loopback
+    # Signs subscription links and forms.  None: generated once into <data>/server.secret (digest.signing).
+    secret: str | None = None
     rate_limit: int = 10  # subscribe/confirm requests per client per minute
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For names the client
+
+
+@dataclass(frozen=True)
+class BouncesConfig:
+    host: str = ""  # IMAP server of the mailbox smtp.return_path delivers to; empty: not read
+    port: int = 993
+    security: str = "tls"  # "tls" (implicit), "starttls" or "none"
+    user: str = ""
+    password: str = ""  # prefer DIGEST_BOUNCES_PASSWORD in the environment
+    folder: str = "INBOX"
+
+
+@dataclass(frozen=True)
+class DkimConfig:
+    domain: str = ""  # d= of the signature: the sender's domain (or a parent of it)
+    selector: str = ""  # s=: the public key lives at <selector>._domainkey.<domain> in DNS
+    key_file: Path | None = None  # PEM RSA private key; unset: no signature
 
 
 @dataclass(frozen=True)
@@ -146,6 +170,8 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
     parser: ParserConfig = field(default_factory=ParserConfig)
+    dkim: DkimConfig = field(default_factory=DkimConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -174,6 +200,11 @@ _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 _AUTHORITY = re.compile(r"^[A-Za-z0-9.-]+(@[A-Za-z0-9.-]+)?,\d{4}(-\d{2}(-\d{2})?)?$")
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 _LOG_FORMATS = tuple(LogFormat)
+MIN_SECRET_LENGTH = 32
+_LOCAL_HOSTS = ("localhost", "::1", "[::1]", "0.0.0.0")
+_ADDR_SPEC = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.-]+$")
+# Secrets that appear in documentation and examples: a signature made with one proves nothing.
+_GUESSABLE_SECRETS = ("change-me", "changeme", "secret", "password")
 
 
 def tables() -> dict[str, dict[str, type]]:
@@ -212,7 +243,7 @@ def _coerce(key: str, kind: type, value: object, base: Path) -> object:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
         raise ConfigError(key, f"expected a number, got {value!r}", f"write e.g. {key.split('.')[1]} = 5")
-    if kind is Path:
+    if kind is Path or kind == Path | None:
         if not isinstance(value, str | Path) or not str(value).strip():
             raise ConfigError(key, f"expected a folder path, got {value!r}", "write a path in quotes")
         path = Path(value).expanduser()
@@ -369,7 +400,11 @@ def value_problems(config: Config) -> list[ConfigError]:
         )
     if schedule.scan_interval < 1:
         problems.append(ConfigError("schedule.scan_interval", "must be at least 1 second", "e.g. 60"))
-    for key, port in (("server.port", config.server.port), ("smtp.port", config.smtp.port)):
+    for key, port in (
+        ("server.port", config.server.port),
+        ("smtp.port", config.smtp.port),
+        ("bounces.port", config.bounces.port),
+    ):
         if not 1 <= port <= 65535:
             problems.append(ConfigError(key, f"port {port} is out of range", "use a number from 1 to 65535"))
     if config.smtp.security not in ("starttls", "tls", "none"):
@@ -428,6 +463,8 @@ def value_problems(config: Config) -> list[ConfigError]:
         ("digest.retry_seconds", config.digest.retry_seconds, 60),
         ("digest.retry_hours", config.digest.retry_hours, 24),
         ("digest.confirm_hours", config.digest.confirm_hours, 48),
+        ("digest.max_items", config.digest.max_items, 40),
+        ("digest.bounce_limit", config.digest.bounce_limit, 2),
         ("server.rate_limit", config.server.rate_limit, 10),
     ):
         if number < 1:
@@ -449,6 +486,57 @@ def value_problems(config: Config) -> list[ConfigError]:
             problems.append(
                 ConfigError(key, f"{url!r} is not an absolute http(s) URL", "write e.g. https://news.example")
             )
+    dkim = config.dkim
+    if (dkim.domain or dkim.selector or dkim.key_file) and not (
+        dkim.domain and dkim.selector and dkim.key_file
+    ):
+        problems.append(
+            ConfigError(
+                "dkim",
+                "domain, selector and key_file go together",
+                "set all three (or none): domain = the sender's domain, selector = e.g. digest2024",
+            )
+        )
+    for key, label in (("dkim.domain", dkim.domain), ("dkim.selector", dkim.selector)):
+        if label and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", label):
+            problems.append(
+                ConfigError(key, f"{label!r} is not a DNS name", "letters, digits, dots and hyphens")
+            )
+    bounces = config.bounces
+    if bounces.host and not (bounces.user and config.smtp.return_path):
+        problems.append(
+            ConfigError(
+                "bounces.host",
+                "a bounce mailbox needs bounces.user and smtp.return_path (the address that delivers to it)",
+                "set both, or leave bounces.host empty",
+            )
+        )
+    if bounces.security not in ("tls", "starttls", "none"):
+        problems.append(
+            ConfigError(
+                "bounces.security", f"{bounces.security!r} is not a choice", 'use "tls", "starttls" or "none"'
+            )
+        )
+    for proxy in config.server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            problems.append(
+                ConfigError(
+                    "server.trusted_proxies",
+                    f"{proxy!r} is not an IP address or network",
+                    'list the reverse proxy\'s addresses, e.g. ["127.0.0.1", "::1"] or ["10.0.0.0/8"]',
+                )
+            )
+    return_path = config.smtp.return_path
+    if return_path and (not _ADDR_SPEC.match(return_path) or "=?" in return_path):
+        problems.append(
+            ConfigError(
+                "smtp.return_path",
+                f"{return_path!r} is not one plain address",
+                'write just the address, e.g. "bounces@news.example", no name or <>',
+            )
+        )
     if not _AUTHORITY.match(config.site.tag_authority):
         problems.append(
             ConfigError(
@@ -457,12 +545,16 @@ def value_problems(config: Config) -> list[ConfigError]:
                 'write "domain,YYYY", e.g. "news.example,2024", and never change it afterwards',
             )
         )
-    if config.server.host not in _LOOPBACK and config.server.secret == "change-me":
+    secret = config.server.secret
+    if secret is not None and (
+        len(secret.strip()) < MIN_SECRET_LENGTH or secret.strip().lower() in _GUESSABLE_SECRETS
+    ):
         problems.append(
             ConfigError(
                 "server.secret",
-                "still the default while serving beyond loopback",
-                "set DIGEST_SERVER_SECRET to a long random string",
+                f"a secret of {len(secret.strip())} characters can be guessed, and with it any link forged",
+                f"remove it to have one generated into the data folder, or set DIGEST_SERVER_SECRET to"
+                f" {MIN_SECRET_LENGTH}+ random characters (openssl rand -hex 32)",
             )
         )
     problems.extend(parser_problems(config.parser))
@@ -488,6 +580,43 @@ def parser_problems(parser: ParserConfig) -> list[ConfigError]:
     return problems
 
 
+def deliverability_warnings(config: Config) -> list[str]:
+    """Settings that work but get mail lost, junked or unreachable, each with its fix (``digest check``)."""
+    warnings: list[str] = []
+    sender_domain = config.smtp.sender.rpartition("@")[2].rstrip(">").strip().lower()
+    if (
+        sender_domain in ("localhost", "")
+        or sender_domain.endswith((".localhost", ".local"))
+        or "." not in sender_domain
+    ):
+        warnings.append(
+            f"smtp.sender: {config.smtp.sender!r} is a local address: receivers refuse or junk it and replies"
+            " go nowhere; set an address at your own domain"
+        )
+    if config.smtp.host:
+        base = urlsplit(config.site.base_url)
+        if (
+            base.scheme != "https"
+            or (base.hostname or "") in _LOCAL_HOSTS
+            or (base.hostname or "").startswith("127.")
+        ):
+            warnings.append(
+                f"site.base_url: emails link to {config.site.base_url}, which readers cannot open"
+                " (or not over https); set the public https address of the site"
+            )
+        if config.dkim.key_file is None:
+            warnings.append(
+                "dkim: SMTP is set but emails are not signed; Gmail and Yahoo require DKIM of bulk senders:"
+                " set dkim.domain, dkim.selector and dkim.key_file, then publish the DNS record it prints"
+            )
+    if config.site.tag_authority == SiteConfig.tag_authority:
+        warnings.append(
+            f"site.tag_authority: still the default {SiteConfig.tag_authority!r}; set your domain and year"
+            ' (e.g. "news.example,2024") before the feeds are first published: it can never change after'
+        )
+    return warnings
+
+
 def path_problems(config: Config) -> list[ConfigError]:
     """The source folder must exist; the data and output folders must be creatable and writable."""
     problems: list[ConfigError] = []
@@ -509,6 +638,15 @@ def path_problems(config: Config) -> list[ConfigError]:
         problem = _writable_folder(key, getattr(config.paths, key.split(".")[1]))
         if problem:
             problems.append(problem)
+    key_file = config.dkim.key_file
+    if key_file is not None and not (key_file.is_file() and os.access(key_file, os.R_OK)):
+        problems.append(
+            ConfigError(
+                "dkim.key_file",
+                f"{key_file} is not a readable file",
+                "point it at the PEM private key (openssl genpkey -algorithm RSA -out dkim.pem)",
+            )
+        )
     return problems
 
 

@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from digest.errors import DeliveryError, PermanentDeliveryError, UncertainDeliveryError
+from digest.errors import DeliveryError, HardBounceError, PermanentDeliveryError, UncertainDeliveryError
 from digest.faults import crash_point
 from digest.lease import Lease, describe, wall_clock
 from digest.mail import DigestEmailMaker, Mailer
@@ -110,11 +110,13 @@ def deliver(
     now: datetime,
     clock: Callable[[], datetime] = wall_clock,
     stopping: Callable[[], bool] = lambda: False,
+    on_hard_bounce: Callable[[str, str], None] | None = None,
 ) -> DeliveryReport:
     """Send every row of ``record``'s digest that is due at ``now``; record each outcome as it happens.
 
     ``links`` gives a subscriber's personal links; ``skip_empty`` skips a
-    subscriber whose sections hold nothing (the digest itself had articles).
+    subscriber whose sections hold nothing (the digest itself had articles);
+    ``on_hard_bounce(email, error)`` hears of each address refused at RCPT for good.
     The run holds the digest's send lease (``digest.lease``, timed by ``clock``);
     while another run holds it, nothing is sent and ``busy`` says who.  The run
     stops between two messages once ``stopping()`` is true (SIGTERM) or the
@@ -128,7 +130,9 @@ def deliver(
         log.info("digest day=%s: another run is sending it (%s); nothing sent", record.day, describe(other))
         return DeliveryReport(busy=describe(other))
     try:
-        return _deliver(store, mailer, maker, record, lease, links, retry, skip_empty, now, stopping)
+        return _deliver(
+            store, mailer, maker, record, lease, links, retry, skip_empty, now, stopping, on_hard_bounce
+        )
     finally:
         lease.release()
 
@@ -144,6 +148,7 @@ def _deliver(
     skip_empty: bool,
     now: datetime,
     stopping: Callable[[], bool],
+    on_hard_bounce: Callable[[str, str], None] | None,
 ) -> DeliveryReport:
     """The send loop of ``deliver``, under the lease."""
     day = record.day
@@ -178,7 +183,16 @@ def _deliver(
             continue
         subscriber = subscribers.get(row.email)
         outcome, error = _send_one(
-            store, mailer, maker, record, subscriber, row.email, links, skip_empty, lease.holder
+            store,
+            mailer,
+            maker,
+            record,
+            subscriber,
+            row.email,
+            links,
+            skip_empty,
+            lease.holder,
+            on_hard_bounce,
         )
         if outcome == "taken":
             continue
@@ -225,6 +239,7 @@ def _send_one(
     links: Callable[[str], Links],
     skip_empty: bool,
     holder: str,
+    on_hard_bounce: Callable[[str, str], None] | None = None,
 ) -> tuple[str, str | None]:
     """Claim, compose and hand over one copy; the outcome is a ledger status (or ``taken``) and the error."""
     if subscriber is None:
@@ -255,6 +270,10 @@ def _send_one(
         return "taken", None
     except UncertainDeliveryError as exc:
         return "unknown", str(exc)
+    except HardBounceError as exc:
+        if on_hard_bounce is not None:
+            on_hard_bounce(email, str(exc))
+        return "refused", str(exc)
     except PermanentDeliveryError as exc:
         return "refused", str(exc)
     except DeliveryError as exc:

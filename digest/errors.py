@@ -71,6 +71,10 @@ class PermanentDeliveryError(DeliveryError):
     """The mail server refused this recipient for good; not retried."""
 
 
+class HardBounceError(PermanentDeliveryError):
+    """The receiving server refused the address itself (5xx at RCPT): a hard bounce, counted."""
+
+
 class UncertainDeliveryError(DeliveryError):
     """The connection broke after the whole message went out: it may have arrived; not retried."""
 

@@ -24,7 +24,7 @@ from digest.faults import crash_point
 from digest.mail import DigestEmailMaker, Mailer, OutboxMailer
 from digest.publish import PublishReport, publish_store
 from digest.store import DigestRecord, Store, Subscriber
-from digest.subscriptions import personal_links
+from digest.subscriptions import bounce_recorder, personal_links, subscription_upkeep
 from digest.types import Digest
 from digest.websub import HUB_TIMEOUT, Notifier
 
@@ -166,7 +166,8 @@ def run_digest(
         mailer,
         _maker(config, digest, now),
         record,
-        links=personal_links(config, now),
+        links=personal_links(config, now, store),
+        on_hard_bounce=bounce_recorder(config, store, now),
         retry=Retry(
             first=timedelta(seconds=config.digest.retry_seconds),
             give_up_after=timedelta(hours=config.digest.retry_hours),
@@ -197,7 +198,7 @@ def _preview(
     target: Mailer = OutboxMailer(folder) if dry_run else mailer
     recipients = [Subscriber(to, (), True, now)] if to is not None else store.subscribers()
     maker = _maker(config, digest, now)
-    links = personal_links(config, now)
+    links = personal_links(config, now, store)
     for subscriber in recipients:
         personal = links(subscriber.email)
         target.send(
@@ -226,5 +227,9 @@ def catch_up_digest(
 def retry_deliveries(
     config: Config, store: Store, mailer: Mailer, now: datetime, stopping: Callable[[], bool] = lambda: False
 ) -> list[DigestResult]:
-    """Send every ledger row that is due at ``now``, whatever its digest (the scheduler's retry job)."""
+    """Send every ledger row that is due at ``now``, whatever its digest (the scheduler's retry job).
+
+    Subscription emails waiting for a retry go too, and expired sign-ups are removed.
+    """
+    subscription_upkeep(config, store, mailer, now)
     return [run_digest(config, store, mailer, now, day, stopping=stopping) for day in store.days_due(now)]

@@ -33,12 +33,20 @@ from typing import Protocol
 import css_inline
 import markupsafe
 
+from digest.columns import wrap_text
 from digest.config import Config, SmtpConfig
 from digest.digests import select_sections
-from digest.errors import ConfigError, DeliveryError, PermanentDeliveryError, UncertainDeliveryError
+from digest.dkimsign import dkim_signer
+from digest.errors import (
+    ConfigError,
+    DeliveryError,
+    HardBounceError,
+    PermanentDeliveryError,
+    UncertainDeliveryError,
+)
 from digest.output import absolute_url, digest_path, one_line, present
 from digest.site import cn_date, environment
-from digest.types import Digest, Entry
+from digest.types import Digest, Entry, Section
 
 # Headers set through the registry are folded by the email package; List-Unsubscribe is set
 # raw and pre-folded by us, and refold_source="none" keeps the package from re-encoding it
@@ -53,6 +61,28 @@ _MAX_BODY_LINE = 990  # the same limit, with room for CRLF and dot-stuffing
 _WIRE_8BIT = _POLICY.clone(linesep="\r\n")
 _WIRE_7BIT = _POLICY.clone(linesep="\r\n", cte_type="7bit")
 _FOLD_AT = 78
+_TEXT_COLUMNS = 72  # the plain-text part, in display columns (CJK counts two: digest.columns)
+_SUBJECT_HEADLINE = 28  # characters of the lead headline in the subject; more is cut with …
+_PREHEADER = 90  # characters of the inbox preview
+# The top-level headers we write, each once.  A serialised message is checked against this after
+# the email package has folded it: CVE-2024-6923 (Python < 3.11.10 and 3.12.5) lets an RFC 2047
+# encoded word in an address decode to a line break while a header is refolded, adding a header.
+_OUR_HEADERS = frozenset(
+    {
+        "subject",
+        "from",
+        "to",
+        "date",
+        "message-id",
+        "auto-submitted",
+        "list-id",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+    }
+)
 _WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 _SECURITIES = ("starttls", "tls", "none")
 # Styles live in the template's <style>; most mail clients ignore <style>, so they are
@@ -74,10 +104,12 @@ class EmailItem:
 
 @dataclass(frozen=True)
 class EmailSection:
-    """A newspaper section and its articles, in page order."""
+    """A newspaper section and the articles of it the email shows, in page order."""
 
     name: str
     items: tuple[EmailItem, ...]
+    total: int  # articles of the section in the digest, shown or not
+    anchor: str  # the id the index at the top links to
 
 
 @dataclass(frozen=True)
@@ -87,7 +119,9 @@ class DigestEmail:
     title: str
     day: date
     weekday: str
-    count: int
+    count: int  # articles in the digest (the subscriber's sections)
+    more: int  # of those, left out of the email to keep it whole in the inbox (``digest.max_items``)
+    preheader: str  # the inbox preview line after the subject
     sections: tuple[EmailSection, ...]
     site_url: str
     web_url: str
@@ -104,6 +138,17 @@ class ConfirmEmail:
     recipient: str
     confirm_url: str
     hours: int  # how long the link works
+    site_url: str
+
+
+@dataclass(frozen=True)
+class ManageEmail:
+    """The context of the "manage your subscription" templates: a sign-up of an address already confirmed."""
+
+    title: str
+    recipient: str
+    preferences_url: str
+    unsubscribe_url: str
     site_url: str
 
 
@@ -141,10 +186,12 @@ class Outgoing:
     date: datetime
     data: bytes  # 8bit parts as they are: for a server that announced 8BITMIME (RFC 6152)
     message: Callable[[], EmailMessage]  # the same email built with the email package
+    signer: Callable[[bytes], bytes] | None = None  # DKIM (digest.dkimsign): ``data`` is signed already
 
     def seven_bit(self) -> bytes:
-        """The message with its 8bit parts in base64, for a server without 8BITMIME."""
-        return self.message().as_bytes(policy=_WIRE_7BIT)
+        """The message with its 8bit parts in base64, for a server without 8BITMIME (signed anew)."""
+        data = self.message().as_bytes(policy=_WIRE_7BIT)
+        return self.signer(data) if self.signer is not None else data
 
 
 @dataclass(frozen=True)
@@ -152,6 +199,7 @@ class _Template:
     """One section choice's email: bodies with slots, and the whole message serialised once."""
 
     count: int
+    lead: str  # the first headline: it goes into the subject
     text: str
     html: str
     text_cte: str
@@ -188,12 +236,15 @@ class DigestEmailMaker:
             raise ValueError("now must be timezone-aware")
         self._digest = digest
         self._sender = _sender_address(config.smtp.sender)
+        self._envelope = envelope_sender(config)
+        self._signer = dkim_signer(config)
         self._title = _subject_text(config.site.title)
         self._site_url = site_url
         self._now = now
         self._date = format_datetime(now)
+        self._max_items = config.digest.max_items
         self._templates: dict[tuple[frozenset[str] | None, bool], _Template] = {}
-        self._headers: dict[int, list[tuple[str, str]]] = {}
+        self._headers: dict[tuple[int, str], list[tuple[str, str]]] = {}
 
     def outgoing(
         self,
@@ -225,12 +276,14 @@ class DigestEmailMaker:
             parts = list(template.wire)
             parts[1::2] = [values[slot.decode()] for slot in template.wire[1::2]]
             data = b"".join(parts)
+        data = _checked_headers(data, personal.to.addr_spec)
         return Outgoing(
-            sender=self._sender.addr_spec,
+            sender=self._envelope,
             recipient=personal.to.addr_spec,
             date=self._now,
-            data=data,
+            data=self._signer(data) if self._signer is not None else data,
             message=lambda: self._message(template, personal),
+            signer=self._signer,
         )
 
     def count(self, sections: frozenset[str] | None) -> int:
@@ -251,7 +304,7 @@ class DigestEmailMaker:
 
     def _message(self, template: _Template, personal: _Personal) -> EmailMessage:
         message = EmailMessage(policy=_POLICY)
-        for name, value in self._common_headers(template.count):
+        for name, value in self._common_headers(template.count, template.lead):
             message.set_raw(name, value)
         message.set_raw("To", personal.headers[_TO])
         message.set_raw("Message-ID", personal.headers[_MESSAGE_ID])
@@ -266,18 +319,26 @@ class DigestEmailMaker:
         key = (sections, preferences)
         if key not in self._templates:
             chosen = select_sections(self._digest, sections)
+            shown = _capped(chosen.groups, self._max_items)
+            email_sections = tuple(
+                EmailSection(
+                    name=one_line(section.name),
+                    items=tuple(_item(entry, self._site_url) for entry in kept),
+                    total=len(entries),
+                    anchor=f"section-{number}",
+                )
+                for number, ((section, entries), kept) in enumerate(zip(chosen.groups, shown, strict=True), 1)
+                if kept
+            )
+            headlines = [item.headline for section in email_sections for item in section.items]
             page = DigestEmail(
                 title=self._title,
                 day=chosen.day,
                 weekday=_WEEKDAYS[chosen.day.weekday()],
                 count=chosen.count,
-                sections=tuple(
-                    EmailSection(
-                        name=one_line(section.name),
-                        items=tuple(_item(entry, self._site_url) for entry in entries),
-                    )
-                    for section, entries in chosen.groups
-                ),
+                more=chosen.count - len(headlines),
+                preheader=_shorten("；".join(headlines[1:4]) or "今天的新文章", _PREHEADER),
+                sections=email_sections,
                 site_url=self._site_url,
                 web_url=absolute_url(self._site_url, digest_path(chosen.day)),
                 unsubscribe_url=_UNSUBSCRIBE,
@@ -285,8 +346,9 @@ class DigestEmailMaker:
                 recipient=_RECIPIENT,
             )
             text, html = _render("digest", page)
+            lead = headlines[0] if headlines else ""
             template = _Template(
-                chosen.count, text, html, _transfer_encoding(text), _transfer_encoding(html), None
+                chosen.count, lead, text, html, _transfer_encoding(text), _transfer_encoding(html), None
             )
             if template.text_cte == template.html_cte == "8bit":
                 slotted = _Personal(
@@ -304,12 +366,17 @@ class DigestEmailMaker:
             self._templates[key] = template
         return self._templates[key]
 
-    def _common_headers(self, count: int) -> list[tuple[str, str]]:
-        """Subject, From, Date, List-Id, Auto-Submitted, folded by the email package once per count."""
-        if count not in self._headers:
+    def _common_headers(self, count: int, lead: str) -> list[tuple[str, str]]:
+        """Subject, From, Date, List-Id, Auto-Submitted, folded by the email package once per count and lead.
+
+        The subject names the day, the count and the lead headline, so the inbox line says what is inside.
+        """
+        if (count, lead) not in self._headers:
             subject = f"{self._title} · {cn_date(self._digest.day)} · {count} 篇"
+            if lead:
+                subject += f"：{_shorten(lead, _SUBJECT_HEADLINE)}"
             list_id = f"{self._title} <daily.{self._sender.domain}>"
-            self._headers[count] = _folded(
+            self._headers[(count, lead)] = _folded(
                 [
                     ("Subject", subject),
                     ("From", self._sender),
@@ -318,7 +385,29 @@ class DigestEmailMaker:
                     ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
                 ]
             )
-        return self._headers[count]
+        return self._headers[(count, lead)]
+
+
+def _capped(groups: tuple[tuple[Section, tuple[Entry, ...]], ...], limit: int) -> list[tuple[Entry, ...]]:
+    """Each section's entries the email shows: at most ``limit`` in all, taken round the sections.
+
+    Round by round every section gives its next article, so a long first
+    section cannot push the others out; within a section page order stays.
+    """
+    taken = [0] * len(groups)
+    left = limit
+    rank = 0
+    while left > 0 and any(rank < len(entries) for _, entries in groups):
+        for index, (_, entries) in enumerate(groups):
+            if left > 0 and rank < len(entries):
+                taken[index] += 1
+                left -= 1
+        rank += 1
+    return [entries[:count] for (_, entries), count in zip(groups, taken, strict=True)]
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def compose_digest_email(
@@ -356,30 +445,58 @@ def compose_confirmation_email(
     if now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
     to = _recipient_address(recipient)
-    sender = _sender_address(config.smtp.sender)
     title = _subject_text(config.site.title)
     if not _URI.fullmatch(confirm_url):
         raise ValueError(f"confirmation URI {confirm_url!r} must be plain ASCII")
     page = ConfirmEmail(
         title=title, recipient=to.addr_spec, confirm_url=confirm_url, hours=hours, site_url=site_url
     )
-    text, html = _render("confirm", page)
+    return _notice(config, to, f"请确认订阅{title}", "confirm", page, now)
+
+
+def compose_manage_email(
+    *,
+    config: Config,
+    recipient: str,
+    preferences_url: str,
+    unsubscribe_url: str,
+    site_url: str,
+    now: datetime,
+) -> EmailMessage:
+    """The answer to a sign-up of an address already confirmed: its links, instead of silence."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    to = _recipient_address(recipient)
+    title = _subject_text(config.site.title)
+    for url in (preferences_url, unsubscribe_url):
+        if not _URI.fullmatch(url):
+            raise ValueError(f"URI {url!r} must be plain ASCII")
+    page = ManageEmail(title, to.addr_spec, preferences_url, unsubscribe_url, site_url)
+    return _notice(config, to, f"您已订阅{title}", "manage", page, now)
+
+
+def _notice(
+    config: Config, to: Address, subject: str, name: str, page: ConfirmEmail | ManageEmail, now: datetime
+) -> EmailMessage:
+    """A one-recipient email about the subscription, from the ``email/<name>`` templates."""
+    sender = _sender_address(config.smtp.sender)
+    text, html = _render(name, page)
     message = EmailMessage(policy=_POLICY)
-    message["Subject"] = f"请确认订阅{title}"
+    message["Subject"] = subject
     message["From"] = sender
     message["To"] = to
     message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid("confirm", domain=sender.domain)
+    message["Message-ID"] = make_msgid(name, domain=sender.domain)
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
 
 
-def _render(name: str, page: DigestEmail | ConfirmEmail) -> tuple[str, str]:
-    """Plain text and HTML with the stylesheet inlined (mail clients drop <style> blocks)."""
+def _render(name: str, page: DigestEmail | ConfirmEmail | ManageEmail) -> tuple[str, str]:
+    """Plain text wrapped at 72 display columns; HTML with the CSS inlined (mail clients drop <style>)."""
     env = environment()
-    text = env.get_template(f"email/{name}.txt").render(page=page)
+    text = wrap_text(env.get_template(f"email/{name}.txt").render(page=page), _TEXT_COLUMNS)
     html = _INLINER.inline(env.get_template(f"email/{name}.html").render(page=page))
     return text, html
 
@@ -449,6 +566,8 @@ def _address(text: str) -> Address:
     """One address (``a@b.c`` or ``名字 <a@b.c>``); ``ValueError`` for anything else."""
     if _CONTROL.search(text):
         raise ValueError("it contains a line break or control character")
+    if "=?" in text.partition("<")[2] or ("<" not in text and "=?" in text):
+        raise ValueError("it contains an encoded word (=?), which a mail program could decode into a header")
     name, addr = parseaddr(text)
     local, at, domain = addr.rpartition("@")
     if not at or not local or not domain or len(getaddresses([text])) != 1:
@@ -459,8 +578,27 @@ def _address(text: str) -> Address:
         raise ValueError(str(exc)) from exc
 
 
+def prepared(message: EmailMessage, config: Config) -> Outgoing:
+    """A composed message (a confirmation) ready for the wire: the configured envelope sender, DKIM-signed."""
+    signer = dkim_signer(config)
+    email = replace(wire(message), sender=envelope_sender(config), signer=signer)
+    return replace(email, data=signer(email.data)) if signer is not None else email
+
+
+def envelope_sender(config: Config) -> str:
+    """MAIL FROM: ``smtp.return_path`` (where bounces go, apart from replies), else the sender's address."""
+    return config.smtp.return_path or _sender_address(config.smtp.sender).addr_spec
+
+
 def _list_unsubscribe(https_url: str, mailto: str) -> str:
-    """The RFC 2369 List-Unsubscribe value, pre-folded between the two URIs when long."""
+    """The RFC 2369 List-Unsubscribe value, pre-folded between the two URIs when long.
+
+    ``mailto`` empty: the https URI alone (a mailto nobody reads unsubscribes nobody).
+    """
+    if not mailto:
+        if not https_url.startswith(("https://", "http://")) or not _URI.fullmatch(https_url):
+            raise ValueError(f"unsubscribe URI {https_url!r} must be a plain https URI")
+        return f"<{https_url}>"
     for uri, scheme in ((https_url, ("https://", "http://")), (mailto, ("mailto:",))):
         if not uri.startswith(scheme) or not _URI.fullmatch(uri):
             raise ValueError(
@@ -488,9 +626,29 @@ def wire(message: EmailMessage | Outgoing) -> Outgoing:
         sender=parseaddr(str(message["From"]))[1],
         recipient=recipients[0],
         date=parsedate_to_datetime(str(header)),
-        data=message.as_bytes(policy=_WIRE_8BIT),
+        data=_checked_headers(message.as_bytes(policy=_WIRE_8BIT), recipients[0]),
         message=lambda: message,
     )
+
+
+def _checked_headers(data: bytes, recipient: str) -> bytes:
+    """``data`` when its serialised top-level headers are ours, each once, with ``To`` the one recipient.
+
+    Checked after serialising, whatever the Python version (CVE-2024-6923);
+    anything else is ``PermanentDeliveryError``: this address cannot be mailed safely.
+    """
+    head = data.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    names = [
+        line.split(":", 1)[0].strip().lower() for line in head.split("\r\n") if line[:1] not in (" ", "\t")
+    ]
+    unfolded = re.sub(r"\r\n[ \t]", " ", head)
+    to = [line[3:] for line in unfolded.split("\r\n") if line.lower().startswith("to:")]
+    addresses = [address for _, address in getaddresses(to)]
+    if set(names) - _OUR_HEADERS or len(names) != len(set(names)) or addresses != [recipient]:
+        raise PermanentDeliveryError(
+            f"recipient {recipient!r} changes the email's headers once serialised; not sent"
+        )
+    return data
 
 
 class Mailer(Protocol):
@@ -753,7 +911,9 @@ class SmtpMailer:
         where = self._where
         if isinstance(exc, smtplib.SMTPRecipientsRefused):
             code, reply = exc.recipients.get(recipient, (0, b""))
-            return _by_code(code, f"{where} refused {recipient}: {code} {_text(reply)}")
+            refusal = _by_code(code, f"{where} refused {recipient}: {code} {_text(reply)}")
+            # A permanent refusal of the address at RCPT is a hard bounce (RFC 5321 §4.2.1, e.g. 550 5.1.1).
+            return HardBounceError(str(refusal)) if isinstance(refusal, PermanentDeliveryError) else refusal
         if isinstance(exc, smtplib.SMTPDataError):
             return _by_code(exc.smtp_code, f"{where} rejected the message to {recipient}: {_describe(exc)}")
         if isinstance(exc, smtplib.SMTPSenderRefused):

@@ -451,6 +451,9 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
                 access_log=log.isEnabledFor(logging.DEBUG),
                 timeout_graceful_shutdown=5,
                 **server_options(),  # header timeout and a connection limit (digest.limits)
+                # uvicorn would take X-Forwarded-For from any local peer as the client's address; we
+                # decide whose header counts (server.trusted_proxies, digest.subscriptions.client_address).
+                proxy_headers=False,
             )
         )
         if not stopping.is_set():

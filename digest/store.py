@@ -2,7 +2,8 @@
 
 Tables: ``sources`` (page files seen), ``articles``, ``digests``,
 ``subscribers`` and ``deliveries`` (one row per digest and recipient, so a
-recipient is never sent the same digest twice).  Datetimes are stored as
+recipient is never sent the same digest twice), and ``notices`` (subscription
+emails waiting or sent).  Datetimes are stored as
 UTC without an offset (the same on both databases) and returned aware.
 """
 
@@ -11,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -139,7 +142,15 @@ subscribers = sa.Table(
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("confirm_sent_at", UTCDateTime),  # last confirmation email: throttles repeats
     sa.Column("confirmed_at", UTCDateTime),
+    # Added with the suppression list; NULL in rows of an older version until ``Store.open`` fills them.
+    sa.Column("key", sa.String(32)),  # the opaque id in this subscriber's links (no address in a URL)
+    sa.Column("status", sa.String(12)),  # SubscriberStatus; ``confirmed`` mirrors status == confirmed
+    sa.Column("reason", sa.Text),  # why the status last changed
+    sa.Column("status_at", UTCDateTime),
+    sa.Column("source", sa.Text),  # where the consent came from: web, cli, import
+    sa.Column("bounces", sa.Integer),  # hard bounces since the last confirmation
 )
+sa.Index("subscribers_key", subscribers.c.key, unique=True)
 
 deliveries = sa.Table(
     "deliveries",
@@ -167,6 +178,22 @@ send_leases = sa.Table(
     sa.Column("holder", sa.Text, nullable=False),  # host:pid:random, one per run
     sa.Column("taken_at", UTCDateTime, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Emails about a subscription (a confirmation, a "manage your subscription" note): one row per address
+# and kind, sent and retried like digests (``digest.subscriptions.send_notices``), so a sign-up made while
+# the mail server is down is not lost.
+notices = sa.Table(
+    "notices",
+    metadata,
+    sa.Column("email", sa.Text, primary_key=True),
+    sa.Column("kind", sa.String(10), primary_key=True),  # NoticeKind
+    sa.Column("status", sa.String(10), nullable=False),  # pending, sent, failed, refused, expired
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created", UTCDateTime, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("sent_at", UTCDateTime),
+    sa.Column("next_attempt_at", UTCDateTime),
 )
 
 # Delivery rows that the send loop picks up (when their next attempt is due).
@@ -278,16 +305,75 @@ class DigestRecord:
     count: int
 
 
+class SubscriberStatus(Enum):
+    """Where an address stands; the last three are the suppression list, never mailed and never revived."""
+
+    PENDING = "pending"  # signed up, not confirmed yet
+    CONFIRMED = "confirmed"  # receives digests
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"  # hard bounces reached ``digest.bounce_limit``
+    COMPLAINED = "complained"  # marked as spam (a feedback report)
+
+    @property
+    def suppressed(self) -> bool:
+        """Whether the address has left: only its own fresh consent brings it back."""
+        return self not in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED)
+
+
 @dataclass(frozen=True)
 class Subscriber:
-    """An email recipient; empty ``sections`` means every section."""
+    """An email recipient; empty ``sections`` means every section.
+
+    ``status`` None means ``CONFIRMED`` or ``PENDING`` as ``confirmed`` says;
+    ``confirmed`` is always ``status is CONFIRMED``.  ``key`` empty: the store
+    keeps the one it has, or gives a new address a random one.
+    """
 
     email: str
     sections: tuple[str, ...]
     confirmed: bool
     created: datetime
     confirm_sent_at: datetime | None = None
-    confirmed_at: datetime | None = None
+    confirmed_at: datetime | None = None  # when consent was given (the confirmation, or the import's)
+    status: SubscriberStatus | None = None
+    key: str = ""
+    reason: str = ""
+    status_at: datetime | None = None
+    source: str = ""
+    bounces: int = 0
+
+    def __post_init__(self) -> None:
+        if self.status is None:
+            derived = SubscriberStatus.CONFIRMED if self.confirmed else SubscriberStatus.PENDING
+            object.__setattr__(self, "status", derived)
+        elif self.confirmed != (self.status is SubscriberStatus.CONFIRMED):
+            raise ValueError(f"subscriber {self.email}: confirmed={self.confirmed} but status {self.status}")
+
+    @property
+    def state(self) -> SubscriberStatus:
+        """``status``, never None."""
+        assert self.status is not None  # set in __post_init__
+        return self.status
+
+
+class NoticeKind(Enum):
+    """What a subscription email is for."""
+
+    CONFIRM = "confirm"  # double opt-in: the link that confirms a sign-up
+    MANAGE = "manage"  # a sign-up of an address already confirmed: its preferences and unsubscribe links
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One subscription email waiting, sent, or given up on."""
+
+    email: str
+    kind: NoticeKind
+    status: str  # pending, sent, failed (retried), refused, expired
+    attempts: int
+    created: datetime
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -428,7 +514,36 @@ def _subscriber(row: sa.Row[Any]) -> Subscriber:
         created=row.created,
         confirm_sent_at=row.confirm_sent_at,
         confirmed_at=row.confirmed_at,
+        status=SubscriberStatus(row.status) if row.status else None,
+        key=row.key or "",
+        reason=row.reason or "",
+        status_at=row.status_at,
+        source=row.source or "",
+        bounces=row.bounces or 0,
     )
+
+
+def _subscriber_values(subscriber: Subscriber) -> dict[str, Any]:
+    """The columns of a subscriber row but ``email`` and ``created``; ``key`` only when it has one."""
+    values: dict[str, Any] = {
+        "sections": json.dumps(list(subscriber.sections)),
+        "confirmed": subscriber.confirmed,
+        "confirm_sent_at": subscriber.confirm_sent_at,
+        "confirmed_at": subscriber.confirmed_at,
+        "status": subscriber.state.value,
+        "reason": subscriber.reason or None,
+        "status_at": subscriber.status_at,
+        "source": subscriber.source or None,
+        "bounces": subscriber.bounces,
+    }
+    if subscriber.key:
+        values["key"] = subscriber.key
+    return values
+
+
+def new_key() -> str:
+    """A random subscriber key: 96 bits, URL-safe, nothing derived from the address."""
+    return secrets.token_urlsafe(12)
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
@@ -494,6 +609,9 @@ class Store:
                 _add_missing_columns(conn)
                 # Rows from before feed_seq existed take the oldest place: a full rebuild follows.
                 conn.execute(sa.update(articles).where(articles.c.feed_seq.is_(None)).values(feed_seq=0))
+                _fill_subscriber_columns(conn)
+                for index in subscribers.indexes:
+                    index.create(conn, checkfirst=True)
                 # create_all adds indexes only with a new table; an older database gains them here.
                 for index in articles.indexes:
                     index.create(conn, checkfirst=True)
@@ -1103,16 +1221,12 @@ class Store:
         new = 0
         with self._begin() as conn:
             for subscriber in many:
-                values = {
-                    "sections": json.dumps(list(subscriber.sections)),
-                    "confirmed": subscriber.confirmed,
-                    "confirm_sent_at": subscriber.confirm_sent_at,
-                    "confirmed_at": subscriber.confirmed_at,
-                }
+                values = _subscriber_values(subscriber)
                 where = subscribers.c.email == subscriber.email
                 if conn.execute(sa.select(subscribers.c.email).where(where)).first():
                     conn.execute(sa.update(subscribers).where(where).values(**values))
                 else:
+                    values.setdefault("key", new_key())
                     conn.execute(
                         sa.insert(subscribers).values(
                             email=subscriber.email, created=subscriber.created, **values
@@ -1139,6 +1253,153 @@ class Store:
         """One subscriber, confirmed or not."""
         with self._begin() as conn:
             row = conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).first()
+        return _subscriber(row) if row else None
+
+    def subscriber_by_key(self, key: str) -> Subscriber | None:
+        """The subscriber whose links carry ``key``, whatever its status."""
+        with self._begin() as conn:
+            row = conn.execute(sa.select(subscribers).where(subscribers.c.key == key)).first()
+        return _subscriber(row) if row else None
+
+    def subscriber_keys(self) -> dict[str, str]:
+        """Every address's link key."""
+        with self._begin() as conn:
+            rows = conn.execute(sa.select(subscribers.c.email, subscribers.c.key))
+            return {email: key for email, key in rows}
+
+    def set_subscriber_status(self, email: str, status: SubscriberStatus, reason: str, at: datetime) -> bool:
+        """Move an address to ``status`` (keeping its row: the suppression list); True when it exists."""
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.update(subscribers)
+                .where(subscribers.c.email == email)
+                .values(
+                    status=status.value,
+                    confirmed=status is SubscriberStatus.CONFIRMED,
+                    reason=reason,
+                    status_at=at,
+                )
+            )
+        return bool(result.rowcount)
+
+    def record_hard_bounce(self, email: str, error: str, at: datetime, limit: int) -> Subscriber | None:
+        """Count one hard bounce; at ``limit`` the address becomes ``bounced``. None: an unknown address."""
+        where = subscribers.c.email == email
+        with self._begin() as conn:
+            bounces = sa.func.coalesce(subscribers.c.bounces, 0) + 1
+            if not conn.execute(sa.update(subscribers).where(where).values(bounces=bounces)).rowcount:
+                return None
+            conn.execute(
+                sa.update(subscribers)
+                .where(
+                    where,
+                    subscribers.c.bounces >= limit,
+                    subscribers.c.status.in_(
+                        (SubscriberStatus.PENDING.value, SubscriberStatus.CONFIRMED.value)
+                    ),
+                )
+                .values(
+                    status=SubscriberStatus.BOUNCED.value, confirmed=False, reason=error[:500], status_at=at
+                )
+            )
+            row = conn.execute(sa.select(subscribers).where(where)).first()
+        return _subscriber(row) if row else None
+
+    def queue_notice(self, email: str, kind: NoticeKind, now: datetime) -> None:
+        """A subscription email to send now (a new request replaces an older row of the same kind)."""
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        values = {
+            "status": "pending",
+            "attempts": 0,
+            "created": now,
+            "last_error": None,
+            "next_attempt_at": None,
+        }
+        with self._begin() as conn:
+            conn.execute(
+                dialect.insert(notices)
+                .values(email=email, kind=kind.value, **values)
+                .on_conflict_do_update(index_elements=["email", "kind"], set_=values)
+            )
+
+    def due_notices(self, now: datetime, email: str | None = None) -> list[Notice]:
+        """Subscription emails to send at ``now`` (pending, or failed with their wait over)."""
+        query = sa.select(notices).where(
+            notices.c.status.in_(WAITING),
+            sa.or_(notices.c.next_attempt_at.is_(None), notices.c.next_attempt_at <= now),
+        )
+        if email is not None:
+            query = query.where(notices.c.email == email)
+        with self._begin() as conn:
+            rows = conn.execute(query.order_by(notices.c.created)).all()
+        return [
+            Notice(
+                r.email, NoticeKind(r.kind), r.status, r.attempts, r.created, r.last_error, r.next_attempt_at
+            )
+            for r in rows
+        ]
+
+    def mark_notice(
+        self, notice: Notice, status: str, error: str | None, now: datetime, next_attempt: datetime | None
+    ) -> None:
+        """Record the outcome of one attempt at ``notice``."""
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(notices)
+                .where(notices.c.email == notice.email, notices.c.kind == notice.kind.value)
+                .values(
+                    status=status,
+                    attempts=notices.c.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=next_attempt,
+                    sent_at=now if status == "sent" else None,
+                )
+            )
+
+    def remove_expired_signups(self, before: datetime) -> list[str]:
+        """Forget web sign-ups never confirmed and last asked for before ``before``; their addresses."""
+        where = sa.and_(
+            subscribers.c.status == SubscriberStatus.PENDING.value,
+            subscribers.c.source == "web",
+            sa.func.coalesce(subscribers.c.confirm_sent_at, subscribers.c.created) < before,
+        )
+        with self._begin() as conn:
+            gone = [email for (email,) in conn.execute(sa.select(subscribers.c.email).where(where))]
+            if gone:
+                conn.execute(sa.delete(subscribers).where(where))
+                conn.execute(sa.delete(notices).where(notices.c.email.in_(gone)))
+        return gone
+
+    def claim_confirmation(
+        self, subscriber: Subscriber, now: datetime, resend_after: timedelta
+    ) -> Subscriber | None:
+        """Note a confirmation email to ``subscriber`` now, unless one went within ``resend_after``.
+
+        A new address is inserted as given.  Atomic (one conditional UPDATE), so of
+        many sign-ups of one address at once exactly one is told to send; None for the others.
+        """
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        values = _subscriber_values(subscriber)
+        values.setdefault("key", new_key())
+        with self._begin() as conn:
+            conn.execute(
+                dialect.insert(subscribers)
+                .values(email=subscriber.email, created=subscriber.created, **values)
+                .on_conflict_do_nothing()
+            )
+            where = subscribers.c.email == subscriber.email
+            claimed = conn.execute(
+                sa.update(subscribers)
+                .where(
+                    where,
+                    sa.or_(
+                        subscribers.c.confirm_sent_at.is_(None),
+                        subscribers.c.confirm_sent_at <= now - resend_after,
+                    ),
+                )
+                .values(confirm_sent_at=now)
+            ).rowcount
+            row = conn.execute(sa.select(subscribers).where(where)).first() if claimed else None
         return _subscriber(row) if row else None
 
     def sections(self) -> list[Section]:
@@ -1379,9 +1640,10 @@ class Store:
 
     def status_counts(self) -> dict[str, dict[str, int]]:
         """Subscribers and ledger rows by status, for the metrics gauges (every status that has rows)."""
-        confirmed = sa.case((subscribers.c.confirmed.is_(True), "confirmed"), else_="pending")
         with self._begin() as conn:
-            people = conn.execute(sa.select(confirmed, sa.func.count()).group_by(confirmed)).all()
+            people = conn.execute(
+                sa.select(subscribers.c.status, sa.func.count()).group_by(subscribers.c.status)
+            ).all()
             rows = conn.execute(
                 sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
             ).all()
@@ -1389,6 +1651,14 @@ class Store:
             "subscribers": {str(status): int(n) for status, n in people},
             "deliveries": {str(status): int(n) for status, n in rows},
         }
+
+
+def _fill_subscriber_columns(conn: Connection) -> None:
+    """Give rows an older version wrote a status and a link key (columns of the suppression list)."""
+    status = sa.case((subscribers.c.confirmed.is_(True), "confirmed"), else_="pending")
+    conn.execute(sa.update(subscribers).where(subscribers.c.status.is_(None)).values(status=status))
+    for (email,) in conn.execute(sa.select(subscribers.c.email).where(subscribers.c.key.is_(None))).all():
+        conn.execute(sa.update(subscribers).where(subscribers.c.email == email).values(key=new_key()))
 
 
 def _add_missing_columns(conn: Connection) -> None:

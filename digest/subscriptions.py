@@ -9,17 +9,17 @@
 No cookies and no logins: a link's token (``digest.tokens``, HMAC with
 ``server.secret``) is the only authority, so a GET never changes anything
 (mail scanners prefetch links) and there is no session for a forged form
-to ride on.  Forms are still CSRF-checked: a POST from a foreign
-``Origin`` is refused, and one without ``Origin`` needs a signed form token
-or a same-origin ``Referer``.  The one exception is the RFC 8058
+to ride on.  Forms are still CSRF-checked: a POST needs the page's
+signed form token, or an ``Origin`` (else ``Referer``) equal to
+``site.base_url``'s origin.  The one exception is the RFC 8058
 unsubscribe POST, which mail providers send server to server with no
 ``Origin``; its URL token is the proof.  ``/subscribe`` and ``/confirm``
 are rate-limited per client address (429 with ``Retry-After``), and a
 confirmation email goes to one address at most every ``RESEND_AFTER``, so
 the form cannot be used to flood someone's mailbox.
 
-Behind a reverse proxy every client has the proxy's address: rate-limit
-there too (see the README).
+The client is the TCP peer, or, when that is one of ``server.trusted_proxies``,
+the address it names in ``X-Forwarded-For`` (``client_address``).
 """
 
 from __future__ import annotations
@@ -28,30 +28,39 @@ import asyncio
 import csv
 import dataclasses
 import io
+import ipaddress
 import logging
 import re
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.utils import parseaddr
+from email.message import EmailMessage
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, quote, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
+from digest.bounces import process_bounce_mailbox
 from digest.config import Config
-from digest.delivery import Links
-from digest.errors import DeliveryError, DigestError
+from digest.delivery import Links, Retry
+from digest.errors import (
+    DeliveryError,
+    DigestError,
+    HardBounceError,
+    PermanentDeliveryError,
+    UncertainDeliveryError,
+)
 from digest.feeds import all_spec
-from digest.mail import Mailer, compose_confirmation_email
+from digest.mail import Mailer, compose_confirmation_email, compose_manage_email, prepared
 from digest.output import ALL_FEED, DIGESTS_INDEX, INDEX, SUBSCRIBE, feed_path, root_prefix
 from digest.server import ASGIApp, Receive, Scope, Send
+from digest.signing import signing_secret
 from digest.site import Chrome, Link, environment, make_chrome
-from digest.store import Store, Subscriber
-from digest.tokens import Purpose, TokenError, sign, verify
+from digest.store import NoticeKind, Store, Subscriber, SubscriberStatus, new_key
+from digest.tokens import FORM_KEY, Purpose, TokenError, sign, verify
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +101,11 @@ def normalize_address(text: str) -> str:
     email-validator checks the syntax without any network look-up; it refuses
     line breaks and every other character that could start a new header.
     Only ASCII addresses are taken, because the mail path does not use SMTPUTF8.
+    ``=?`` (the start of an RFC 2047 encoded word) is refused anywhere: decoded
+    while a header is refolded it can become a line break (CVE-2024-6923).
     """
+    if "=?" in text:
+        raise AddressError("an address cannot contain =? (it reads as an encoded word)")
     try:
         valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
@@ -100,14 +113,20 @@ def normalize_address(text: str) -> str:
     return (valid.ascii_email or valid.normalized).lower()
 
 
-def personal_links(config: Config, now: datetime) -> Callable[[str], Links]:
-    """A function giving each address its unsubscribe (https, mailto) and preferences links."""
+def personal_links(config: Config, now: datetime, store: Store | None = None) -> Callable[[str], Links]:
+    """A function giving each address its unsubscribe (https, mailto) and preferences links.
+
+    The links carry the subscriber's opaque key from ``store``, never the
+    address; an address the store does not know (a test copy) gets a key nobody has.
+    """
     base = config.site.base_url.rstrip("/")
-    sender = parseaddr(config.smtp.sender)[1]
-    mailto = f"mailto:{quote(sender, safe='@')}?subject=unsubscribe"
+    secret = signing_secret(config)
+    # A mailto only when a mailbox reads what it receives (the bounce mailbox): else https alone.
+    mailto = f"mailto:{config.smtp.return_path}?subject=unsubscribe" if config.bounces.host else ""
+    keys = store.subscriber_keys() if store is not None else {}
 
     def links(email: str) -> Links:
-        token = sign(config.server.secret, Purpose.MANAGE, email, now)
+        token = sign(secret, Purpose.MANAGE, keys.get(email) or new_key(), now)
         return Links(
             unsubscribe=f"{base}{UNSUBSCRIBE_PATH}/{token}",
             mailto=mailto,
@@ -115,6 +134,129 @@ def personal_links(config: Config, now: datetime) -> Callable[[str], Links]:
         )
 
     return links
+
+
+def send_notices(
+    config: Config, store: Store, mailer: Mailer, now: datetime, email: str | None = None
+) -> Counter[str]:
+    """Send the subscription emails due at ``now`` (every address's, or ``email``'s); count the outcomes.
+
+    The same rules as digests: a transient failure waits ``digest.retry_seconds``,
+    doubling, and is retried by the service's retry job; a refusal for good is
+    not retried (a hard bounce is counted); a confirmation still unsent after
+    ``digest.confirm_hours`` expires, as its sign-up does.
+    """
+    secret = signing_secret(config)
+    base = config.site.base_url.rstrip("/")
+    retry = Retry(
+        first=timedelta(seconds=config.digest.retry_seconds),
+        give_up_after=timedelta(hours=config.digest.confirm_hours),
+    )
+    counts: Counter[str] = Counter()
+    for notice in store.due_notices(now, email):
+        subscriber = store.subscriber(notice.email)
+        stale = subscriber is None or (notice.kind is NoticeKind.CONFIRM and subscriber.confirmed)
+        if stale or now >= notice.created + retry.give_up_after:
+            store.mark_notice(notice, "expired", notice.last_error or "no longer needed", now, None)
+            counts["expired"] += 1
+            continue
+        assert subscriber is not None
+        status, error, wait = "sent", None, None
+        try:
+            mailer.send(prepared(_notice_email(config, secret, base, subscriber, notice.kind, now), config))
+        except UncertainDeliveryError as exc:
+            status, error = "unknown", str(exc)
+        except HardBounceError as exc:
+            status, error = "refused", str(exc)
+            bounce_recorder(config, store, now)(notice.email, error)
+        except PermanentDeliveryError as exc:
+            status, error = "refused", str(exc)
+        except DeliveryError as exc:
+            status, error, wait = "failed", str(exc), now + retry.wait(notice.attempts + 1)
+            log.warning("%s email to %s not delivered, will retry: %s", notice.kind.value, notice.email, exc)
+        store.mark_notice(notice, status, error, now, wait)
+        counts[status] += 1
+    return counts
+
+
+def _notice_email(
+    config: Config, secret: str, base: str, subscriber: Subscriber, kind: NoticeKind, now: datetime
+) -> EmailMessage:
+    if kind is NoticeKind.CONFIRM:
+        token = sign(secret, Purpose.CONFIRM, subscriber.key, now)
+        return compose_confirmation_email(
+            config=config,
+            recipient=subscriber.email,
+            confirm_url=f"{base}{CONFIRM_PATH}/{token}",
+            hours=config.digest.confirm_hours,
+            site_url=base + "/",
+            now=now,
+        )
+    manage = sign(secret, Purpose.MANAGE, subscriber.key, now)
+    return compose_manage_email(
+        config=config,
+        recipient=subscriber.email,
+        preferences_url=f"{base}{PREFERENCES_PATH}/{manage}",
+        unsubscribe_url=f"{base}{UNSUBSCRIBE_PATH}/{manage}",
+        site_url=base + "/",
+        now=now,
+    )
+
+
+def subscription_upkeep(config: Config, store: Store, mailer: Mailer, now: datetime) -> None:
+    """The retry job's part: send subscription emails whose wait is over, forget expired sign-ups,
+    and read the bounce mailbox when there is one."""
+    send_notices(config, store, mailer, now)
+    if config.bounces.host:
+        try:
+            read = process_bounce_mailbox(config, store, now)
+        except DeliveryError as exc:
+            log.warning("bounce mailbox not read: %s", exc)
+        else:
+            if read:
+                log.info("bounce mailbox: %s", ", ".join(f"{n} {what}" for what, n in sorted(read.items())))
+    gone = store.remove_expired_signups(now - timedelta(hours=config.digest.confirm_hours))
+    if gone:
+        log.info(
+            "%d sign-ups never confirmed within %d h were removed", len(gone), config.digest.confirm_hours
+        )
+
+
+def bounce_recorder(config: Config, store: Store, now: datetime) -> Callable[[str, str], None]:
+    """What a hard bounce does: count it, and suppress the address at ``digest.bounce_limit``."""
+
+    def record(email: str, error: str) -> None:
+        after = store.record_hard_bounce(email, error, now, config.digest.bounce_limit)
+        if after is not None and after.state is SubscriberStatus.BOUNCED:
+            log.warning("%s bounced %d times; suppressed: %s", email, after.bounces, error)
+
+    return record
+
+
+def client_address(peer: str, forwarded_for: str | None, trusted: Iterable[str]) -> str:
+    """The client's address: ``peer``, unless it is a trusted proxy that says who it forwards for.
+
+    ``X-Forwarded-For`` is read from the right (RFC 7239 §5.2 order: each proxy
+    appends the address it saw) and the first address that is not a trusted
+    proxy is the client; whatever a client wrote further left is ignored, so
+    it cannot pick its own rate-limit bucket.
+    """
+    networks = [ipaddress.ip_network(proxy, strict=False) for proxy in trusted]
+
+    def is_proxy(address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in networks)
+
+    if not forwarded_for or not is_proxy(peer):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not is_proxy(hop):
+            return hop
+    return hops[0] if hops else peer
 
 
 class RateLimiter:
@@ -261,7 +403,7 @@ class _SubscriptionApp:
         self._mailer = mailer
         self._clock = clock
         self._limiter = limiter
-        self._secret = config.server.secret
+        self._secret = signing_secret(config)
         self._site = config.site.title
         self._origins = {_origin(config.site.base_url)}
 
@@ -299,7 +441,8 @@ class _SubscriptionApp:
 
     async def _request(self, scope: Scope, receive: Receive) -> _Request:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        client = (scope.get("client") or ("unknown", 0))[0]
+        peer = (scope.get("client") or ("unknown", 0))[0]
+        client = client_address(peer, headers.get("x-forwarded-for"), self._config.server.trusted_proxies)
         path: str = scope["path"]
         if path.startswith(RATE_LIMITED):
             wait = self._limiter.wait(client)
@@ -347,36 +490,53 @@ class _SubscriptionApp:
         return result
 
     def _check_form(self, request: _Request, *, one_click: bool = False) -> None:
-        """CSRF: refuse a foreign Origin; without Origin, want a form token or a same-origin Referer."""
+        """CSRF: a valid signed form token for this path is enough, whatever ``Origin`` says.
+
+        Our pages send ``Referrer-Policy: no-referrer``, under which browsers send
+        ``Origin: null`` on a same-site POST (Fetch standard, "serializing a request
+        origin"), so ``null`` proves nothing either way: the token decides.  Without a
+        valid token, the ``Origin`` (or, when absent, the ``Referer``) must be
+        ``site.base_url``'s origin; the request's own ``Host`` is never trusted, since a
+        DNS-rebinding page would make it match.  An RFC 8058 one-click POST comes from the
+        mail provider without ``Origin``; its URL token is the proof.
+        """
+        token = _field(request, "form_token")
+        if token:
+            try:
+                verify(self._secret, token, Purpose.FORM, self._clock(), FORM_MAX_AGE, request.path)
+                return
+            except TokenError:
+                pass
         origin = request.headers.get("origin")
-        ours = self._origins | _request_origins(request)
         if origin is not None:
-            if origin in ours:
+            if origin.lower() in self._origins:
                 return
         elif one_click:
             return
         else:
-            token = _field(request, "form_token")
-            try:
-                if verify(self._secret, token, Purpose.FORM, self._clock(), FORM_MAX_AGE) == request.path:
-                    return
-            except TokenError:
-                pass
             referer = request.headers.get("referer")
-            if referer is not None and _origin(referer) in ours:
+            if referer is not None and _origin(referer) in self._origins:
                 return
         log.warning("refused a cross-site POST to %s from origin %r", request.path, origin)
         body = self._message(request.path, "请求被拒绝", "这个表单不是从本站提交的。请回到本站页面重新提交。")
         raise _Response(HTTPStatus.FORBIDDEN, body)
 
-    def _token(self, request: _Request, token: str, purpose: Purpose, max_age: timedelta | None) -> str:
+    async def _holder(
+        self, request: _Request, token: str, purpose: Purpose, max_age: timedelta | None
+    ) -> Subscriber | None:
+        """The subscriber a valid link is for (None once the store no longer has it); 400/410 otherwise."""
         try:
-            return verify(self._secret, token, purpose, self._clock(), max_age)
+            key = verify(self._secret, token, purpose, self._clock(), max_age)
         except TokenError as exc:
             text = "这个链接已经过期。" if exc.expired else "这个链接无效，可能复制得不完整。"
             links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
             status = HTTPStatus.GONE if exc.expired else HTTPStatus.BAD_REQUEST
             raise _Response(status, self._message(request.path, "链接无效", text, links)) from None
+        return await asyncio.to_thread(self._store.subscriber_by_key, key)
+
+    def _not_subscribed(self, request: _Request) -> bytes:
+        links = (Link("订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
+        return self._message(request.path, "未订阅", "这个地址目前没有订阅。", links)
 
     # -- handlers ------------------------------------------------------------------------------
 
@@ -402,60 +562,58 @@ class _SubscriptionApp:
         ), []
 
     def _request_confirmation(self, email: str, sections: tuple[str, ...]) -> None:
+        """Queue the email this sign-up calls for and try it now; when the server is down, the retry job."""
         now = self._clock()
-        known = self._store.subscriber(email)
-        if known is not None and known.confirmed:
+        # A suppressed address keeps its status until its owner confirms again (fresh consent).
+        asked = Subscriber(email, sections, False, now, source="web")
+        claimed = self._store.claim_confirmation(asked, now, RESEND_AFTER)
+        if claimed is None:
+            log.info("no email to %s: the last one went out less than %s ago", email, RESEND_AFTER)
             return
-        if known is not None and known.confirm_sent_at and now - known.confirm_sent_at < RESEND_AFTER:
-            log.info(
-                "confirmation to %s not resent: the last one went out at %s", email, known.confirm_sent_at
-            )
-            return
-        created = known.created if known else now
-        token = sign(self._secret, Purpose.CONFIRM, email, now)
-        message = compose_confirmation_email(
-            config=self._config,
-            recipient=email,
-            confirm_url=f"{self._config.site.base_url.rstrip('/')}{CONFIRM_PATH}/{token}",
-            hours=self._config.digest.confirm_hours,
-            site_url=self._config.site.base_url.rstrip("/") + "/",
-            now=now,
-        )
+        kind = NoticeKind.MANAGE if claimed.confirmed else NoticeKind.CONFIRM
+        if kind is NoticeKind.CONFIRM and claimed.sections != sections:
+            self._store.add_subscriber(dataclasses.replace(claimed, sections=sections))
+        self._store.queue_notice(email, kind, now)
         mailer = self._mailer()
         try:
-            mailer.send(message)
-        except DeliveryError as exc:
-            log.warning("confirmation to %s not delivered: %s", email, exc)
-            raise
+            send_notices(self._config, self._store, mailer, now, email)
         finally:
             mailer.close()
-        self._store.add_subscriber(Subscriber(email, sections, False, created, confirm_sent_at=now))
 
     async def _confirm(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
         max_age = timedelta(hours=self._config.digest.confirm_hours)
-        email = self._token(request, token, Purpose.CONFIRM, max_age)
-        if request.method != "POST":
-            return self._action(request, "确认订阅", f"确认用 {email} 订阅{self._site}的每日邮件摘要？"), []
-        self._check_form(request)
-        known = await asyncio.to_thread(self._store.subscriber, email)
+        known = await self._holder(request, token, Purpose.CONFIRM, max_age)
         if known is None:
             links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
-            return self._message(request.path, "订阅已取消", f"{email} 已经退订，请重新订阅。", links), []
+            text = "这个订阅申请已经失效，请重新订阅。"
+            return self._message(request.path, "订阅申请已失效", text, links), []
+        if request.method != "POST":
+            return self._action(
+                request, "确认订阅", f"确认用 {known.email} 订阅{self._site}的每日邮件摘要？"
+            ), []
+        self._check_form(request)
         if not known.confirmed:
             now = self._clock()
-            confirmed = dataclasses.replace(known, confirmed=True, confirmed_at=now)
+            confirmed = dataclasses.replace(
+                known,
+                confirmed=True,
+                status=SubscriberStatus.CONFIRMED,
+                confirmed_at=now,
+                status_at=now,
+                reason="",
+                source="web",
+                bounces=0,
+            )
             await asyncio.to_thread(self._store.add_subscriber, confirmed)
-            log.info("subscriber confirmed: %s", email)
-        manage = sign(self._secret, Purpose.MANAGE, email, self._clock())
+            log.info("subscriber confirmed: %s", known.email)
+        manage = sign(self._secret, Purpose.MANAGE, known.key, self._clock())
         location = self._root(request.path) + f"{PREFERENCES_PATH[1:]}/{manage}?confirmed=1"
         raise _Response(HTTPStatus.SEE_OTHER, b"", [(b"location", location.encode())])
 
     async def _preferences(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-        email = self._token(request, token, Purpose.MANAGE, None)
-        known = await asyncio.to_thread(self._store.subscriber, email)
+        known = await self._holder(request, token, Purpose.MANAGE, None)
         if known is None or not known.confirmed:
-            links = (Link("订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
-            return self._message(request.path, "未订阅", f"{email} 目前没有订阅。", links), []
+            return self._not_subscribed(request), []
         saved = False
         chosen = known.sections
         if request.method == "POST":
@@ -467,7 +625,7 @@ class _SubscriptionApp:
         unsubscribe_path = f"{UNSUBSCRIBE_PATH}/{token}"
         page = PreferencesForm(
             chrome=self._chrome(request.path, "订阅设置"),
-            email=email,
+            email=known.email,
             action=self._leaf(request.path),
             unsubscribe_action=self._root(request.path) + unsubscribe_path[1:],
             form_token=self._form_token(request.path),
@@ -479,16 +637,26 @@ class _SubscriptionApp:
         return _render("subscription/preferences.html", page), []
 
     async def _unsubscribe(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
-        email = self._token(request, token, Purpose.MANAGE, None)
+        known = await self._holder(request, token, Purpose.MANAGE, None)
+        if known is None or known.state.suppressed:
+            links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
+            return self._message(request.path, "已退订", "这个地址不会收到每日邮件摘要。", links), []
         if request.method != "POST":
             # RFC 8058 §4: a GET must not unsubscribe (link scanners prefetch); it offers the button.
-            return self._action(request, "退订", f"不再给 {email} 发送{self._site}的每日邮件摘要？"), []
+            return self._action(request, "退订", f"不再给 {known.email} 发送{self._site}的每日邮件摘要？"), []
         self._check_form(request, one_click=True)
-        removed = await asyncio.to_thread(self._store.remove_subscriber, email)
-        if removed:
-            log.info("subscriber left: %s", email)
+        one_click = "form_token" not in request.fields  # the mail provider posts no form of ours
+        reason = "one-click unsubscribe from the mail client (RFC 8058)" if one_click else "unsubscribe page"
+        await asyncio.to_thread(
+            self._store.set_subscriber_status,
+            known.email,
+            SubscriberStatus.UNSUBSCRIBED,
+            reason,
+            self._clock(),
+        )
+        log.info("subscriber left: %s (%s)", known.email, reason)
         links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
-        return self._message(request.path, "已退订", f"{email} 不会再收到每日邮件摘要。", links), []
+        return self._message(request.path, "已退订", f"{known.email} 不会再收到每日邮件摘要。", links), []
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -529,7 +697,7 @@ class _SubscriptionApp:
         return _render("subscription/action.html", page)
 
     def _form_token(self, path: str) -> str:
-        return sign(self._secret, Purpose.FORM, path, self._clock())
+        return sign(self._secret, Purpose.FORM, FORM_KEY, self._clock(), path)
 
     def _chrome(self, path: str, title: str) -> Chrome:
         root = self._root(path)
@@ -570,14 +738,13 @@ def _field(request: _Request, name: str) -> str:
 
 
 def _origin(url: str) -> str:
+    """``scheme://host[:port]`` as a browser serialises it: lower case, no default port (RFC 6454 §6.2)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}".lower()
-
-
-def _request_origins(request: _Request) -> set[str]:
-    """The origins a browser would send for a page of this host (TLS may end at a proxy in front)."""
-    host = request.headers.get("host", "").lower()
-    return {f"http://{host}", f"https://{host}"} if host else set()
+    scheme, netloc = parts.scheme.lower(), parts.netloc.lower().rpartition("@")[2]
+    default = {"http": ":80", "https": ":443"}.get(scheme)
+    if default and netloc.endswith(default):
+        netloc = netloc.removesuffix(default)
+    return f"{scheme}://{netloc}"
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -596,46 +763,156 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
+# The columns ``export_subscribers`` writes and ``parse_subscriber_csv`` reads back.
+EXPORT_COLUMNS = ("email", "status", "sections", "consented_at", "source", "reason", "status_at")
+
+
 @dataclass(frozen=True)
 class ImportRow:
-    """One good line of a subscriber CSV file."""
+    """One good line of a subscriber CSV file; empty fields are what a plain ``email,sections`` file lacks."""
 
     line: int
     email: str
     sections: tuple[str, ...]
+    status: SubscriberStatus | None = None  # None: the importer says (``--status``)
+    consented_at: datetime | None = None
+    source: str = ""
+    reason: str = ""
+    status_at: datetime | None = None
 
 
 def parse_subscriber_csv(text: str) -> tuple[list[ImportRow], list[str]]:
-    """Rows of ``email[,sections]`` (sections: slugs split by spaces or ``;``), and one problem per bad line.
+    """Rows of ``email[,sections]`` or of ``export_subscribers``' columns, and one problem per bad line.
 
-    A first line naming an ``email`` column is a header (``sections`` is then
-    found by name too).  Blank lines are ignored; a bad address or section
-    slug skips its line and is reported with the line number.
+    A first line naming an ``email`` column is a header, and every other known
+    column (``EXPORT_COLUMNS``) is found by name.  Sections are slugs split by
+    spaces or ``;``.  Blank lines are ignored; a bad address, slug, status or
+    time skips its line and is reported with the line number.
     """
     rows: list[ImportRow] = []
     problems: list[str] = []
     reader = csv.reader(io.StringIO(text))
-    email_at, sections_at = 0, 1
+    columns = {"email": 0, "sections": 1}
     for number, cells in enumerate(reader, start=1):
         cells = [cell.strip() for cell in cells]
         if not any(cells):
             continue
         lowered = [cell.lower() for cell in cells]
         if number == 1 and "email" in lowered:
-            email_at = lowered.index("email")
-            sections_at = lowered.index("sections") if "sections" in lowered else -1
+            columns = {name: lowered.index(name) for name in EXPORT_COLUMNS if name in lowered}
             continue
-        address = cells[email_at] if email_at < len(cells) else ""
-        wanted = cells[sections_at] if 0 <= sections_at < len(cells) else ""
-        slugs = tuple(dict.fromkeys(re.split(r"[\s;|]+", wanted.strip()))) if wanted.strip() else ()
-        bad = [slug for slug in slugs if not _SLUG.match(slug)]
         try:
-            email = normalize_address(address)
-        except AddressError as exc:
-            problems.append(f"line {number}: {address!r} is not an email address ({exc})")
-            continue
-        if bad:
-            problems.append(f"line {number}: {', '.join(bad)} are not section slugs (like yao-wen)")
-            continue
-        rows.append(ImportRow(number, email, slugs))
+            rows.append(_import_row(number, cells, columns))
+        except ValueError as exc:
+            problems.append(f"line {number}: {exc}")
     return rows, problems
+
+
+def _import_row(number: int, cells: list[str], columns: Mapping[str, int]) -> ImportRow:
+    def cell(name: str) -> str:
+        at = columns.get(name, -1)
+        return cells[at] if 0 <= at < len(cells) else ""
+
+    address, wanted = cell("email"), cell("sections")
+    try:
+        email = normalize_address(address)
+    except AddressError as exc:
+        raise ValueError(f"{address!r} is not an email address ({exc})") from None
+    slugs = tuple(dict.fromkeys(re.split(r"[\s;|]+", wanted))) if wanted else ()
+    bad = [slug for slug in slugs if not _SLUG.match(slug)]
+    if bad:
+        raise ValueError(f"{', '.join(bad)} are not section slugs (like yao-wen)")
+    status: SubscriberStatus | None = None
+    if cell("status"):
+        try:
+            status = SubscriberStatus(cell("status").lower())
+        except ValueError:
+            choices = ", ".join(s.value for s in SubscriberStatus)
+            raise ValueError(f"status {cell('status')!r} is not one of {choices}") from None
+    return ImportRow(
+        number,
+        email,
+        slugs,
+        status,
+        _csv_time(cell("consented_at")),
+        cell("source"),
+        cell("reason"),
+        _csv_time(cell("status_at")),
+    )
+
+
+def _csv_time(text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a time (write 2024-11-27T09:30:00+08:00)") from None
+    if when.utcoffset() is None:
+        raise ValueError(f"{text!r} has no UTC offset (write e.g. 2024-11-27T09:30:00+08:00)")
+    return when.astimezone(UTC)
+
+
+def export_subscribers(subscribers: Iterable[Subscriber]) -> str:
+    """Every subscriber, suppressed ones too, as CSV (``EXPORT_COLUMNS``) that ``import`` reads back as is."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for one in subscribers:
+        writer.writerow(
+            [
+                one.email,
+                one.state.value,
+                ";".join(one.sections),
+                one.confirmed_at.isoformat() if one.confirmed_at else "",
+                one.source,
+                one.reason,
+                one.status_at.isoformat() if one.status_at else "",
+            ]
+        )
+    return out.getvalue()
+
+
+def imported(
+    row: ImportRow,
+    known: Subscriber | None,
+    *,
+    status: SubscriberStatus | None,
+    resubscribe: bool,
+    now: datetime,
+) -> Subscriber | None:
+    """The subscriber an import row makes of ``known`` (None: ``known`` stays as it is).
+
+    The suppression list wins: an address that unsubscribed, bounced or
+    complained is never made pending or confirmed again by an import, unless
+    ``resubscribe`` (the operator holds new consent).  A row's own status (an
+    export's) goes before ``status``; one of the two must say.
+    """
+    wanted = row.status or status
+    if wanted is None:
+        raise ValueError(f"line {row.line}: no status; say --status confirmed or --status pending")
+    revived = known is not None and known.state.suppressed and not wanted.suppressed
+    if revived and not resubscribe:
+        return None
+    confirmed = wanted is SubscriberStatus.CONFIRMED
+    if row.status is not None:  # an export's row: taken as it is, so a round trip changes nothing
+        consented_at, reason, status_at = row.consented_at, row.reason, row.status_at
+    elif known is not None and known.status is wanted:
+        consented_at = row.consented_at or known.confirmed_at
+        reason, status_at = known.reason, known.status_at
+    else:
+        consented_at, reason, status_at = row.consented_at or (now if confirmed else None), "", now
+    return Subscriber(
+        email=row.email,
+        sections=row.sections,
+        confirmed=confirmed,
+        created=known.created if known else now,
+        confirm_sent_at=known.confirm_sent_at if known else None,
+        confirmed_at=consented_at,
+        status=wanted,
+        key=known.key if known else "",
+        reason=reason,
+        status_at=status_at,
+        source=row.source or ("import --resubscribe" if revived else "import"),
+        bounces=known.bounces if known and not revived else 0,
+    )

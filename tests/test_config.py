@@ -107,7 +107,9 @@ def test_missing_config_file_is_named(folder: Path) -> None:
         ({"site.base_url": "example.com"}, "site.base_url"),
         ({"feeds.hubs": "ftp://hub"}, "feeds.hubs"),
         ({"site.tag_authority": "example.com"}, "site.tag_authority"),
-        ({"server.host": "0.0.0.0"}, "server.secret"),
+        ({"server.secret": ""}, "server.secret"),
+        ({"server.secret": "change-me"}, "server.secret"),
+        ({"server.secret": "x" * 31}, "server.secret"),
     ],
 )
 def test_bad_values_name_their_key_and_fix(overrides: dict[str, object], key: str) -> None:
@@ -117,7 +119,11 @@ def test_bad_values_name_their_key_and_fix(overrides: dict[str, object], key: st
 
 
 def test_good_values_have_no_problems() -> None:
-    overrides = {"database.url": "postgresql://u:p@h/db", "server.host": "0.0.0.0", "server.secret": "s3cret"}
+    overrides = {
+        "database.url": "postgresql://u:p@h/db",
+        "server.host": "0.0.0.0",
+        "server.secret": "s3cret" * 6,
+    }
     assert value_problems(read_config(None, overrides, {})) == []
 
 

@@ -77,7 +77,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
         "paths.source": root / "pages",
         "paths.data": root / "data",
         "paths.output": root / "output",
-        "server.secret": "a-long-random-test-secret",
+        "server.secret": "a-long-random-test-secret-for-hostile-pages",
         "server.rate_limit": 100000,
     }
     config = load_config(None, overrides, {})

@@ -120,7 +120,7 @@ def parts(message: EmailMessage) -> tuple[str, str]:
 def test_email_carries_every_header_and_survives_a_round_trip() -> None:
     data = compose().as_bytes()
     message = reparse(data)
-    assert message["Subject"] == "报纸摘要 · 2024年11月27日 · 3 篇"
+    assert message["Subject"] == "报纸摘要 · 2024年11月27日 · 3 篇：科技支撑，“双碳”之路行稳致远"
     assert message["From"].addresses[0].display_name == "报纸摘要"
     assert message["From"].addresses[0].addr_spec == "digest@localhost"
     assert message["To"].addresses[0].addr_spec == "reader@example.org"
@@ -155,7 +155,9 @@ def test_chinese_subject_is_folded_into_short_encoded_words() -> None:
 def test_both_parts_hold_sections_in_order_with_items_and_links() -> None:
     text, html = parts(compose())
     for body in (text, html):
-        assert body.index("要闻") < body.index("科技支撑") < body.index("众观") < body.index("评论的标题")
+        # The section index comes first, then the sections in paper order.
+        assert body.index("要闻") < body.index("众观") < body.index("科技支撑") < body.rindex("众观")
+        assert body.index("科技支撑") < body.rindex("评论的标题")  # the preheader previews it too
         assert "聚焦" in body and "白莲" in body and "李明" in body
         assert "近日，重大专项开工。项目以二氧化碳为原料！" in body
         assert f"{SITE}/articles/2024-11-27/a1.html" in body
@@ -181,7 +183,7 @@ def test_sections_narrow_the_email_to_a_subscribers_choice() -> None:
     message = compose(sections=frozenset({"zhong-guan"}))
     text, _ = parts(message)
     assert "评论的标题" in text and "科技支撑" not in text
-    assert message["Subject"].endswith("1 篇")
+    assert message["Subject"].endswith("1 篇：评论的标题")
 
 
 def test_an_empty_digest_still_makes_a_readable_notice() -> None:
@@ -343,7 +345,7 @@ def test_messages_arrive_whole_over_one_connection(sink: SmtpSink, mailer: SmtpM
         "List-Unsubscribe-Post",
     ):
         assert received[name], name
-    assert received["Subject"] == "报纸摘要 · 2024年11月27日 · 3 篇"
+    assert received["Subject"] == "报纸摘要 · 2024年11月27日 · 3 篇：科技支撑，“双碳”之路行稳致远"
     assert b"=?" not in raw_header(sink.messages[0].data, "List-Unsubscribe")
     assert parts(received)[0].startswith("报纸摘要")
 
@@ -511,7 +513,8 @@ def test_bodies_are_8bit_unless_a_line_is_too_long_for_it() -> None:
     long = compose(make_digest(entry("l", NEWS, 1, long_title)))
     assert "base64" in [p["Content-Transfer-Encoding"] for p in long.iter_parts()]
     assert all(len(line) <= 998 for line in long.as_bytes().splitlines())
-    assert "很长的标题" * 120 in parts(reparse(long.as_bytes()))[0]
+    text, html = parts(reparse(long.as_bytes()))
+    assert "很长的标题" * 120 in html and "很长的标题" * 7 in text  # the text part is wrapped at 72 columns
 
 
 # --- the wire bytes, serialised once per section choice ---------------------------------------------

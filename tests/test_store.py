@@ -11,7 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.errors import StoreError
-from digest.store import DigestRecord, SourceRecord, Store, Subscriber, mask_url, normalize_url
+from digest.store import (
+    DigestRecord,
+    SourceRecord,
+    Store,
+    Subscriber,
+    SubscriberStatus,
+    mask_url,
+    normalize_url,
+)
 from digest.types import Article, Credit, Entry, Kind, Section
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -179,10 +187,66 @@ def test_subscribers(store: Store) -> None:
     assert store.add_subscriber(Subscriber("a@example.org", ("yao-wen",), True, T0))
     assert not store.add_subscriber(Subscriber("a@example.org", (), True, T0))
     store.add_subscriber(Subscriber("z@example.org", (), False, T0))
-    assert store.subscribers() == [Subscriber("a@example.org", (), True, T0)]
+    (only,) = store.subscribers()
+    assert only == Subscriber("a@example.org", (), True, T0, key=only.key) and len(only.key) == 16
     assert len(store.subscribers(confirmed_only=False)) == 2
     assert store.remove_subscriber("a@example.org")
     assert not store.remove_subscriber("a@example.org")
+
+
+def test_suppressed_addresses_keep_their_row_key_and_reason(store: Store) -> None:
+    store.add_subscriber(Subscriber("a@example.org", ("yao-wen",), True, T0))
+    key = store.subscriber_keys()["a@example.org"]
+    later = T0 + timedelta(days=3)
+    assert store.set_subscriber_status(
+        "a@example.org", SubscriberStatus.UNSUBSCRIBED, "unsubscribe page", later
+    )
+    left = store.subscriber("a@example.org")
+    assert left is not None and left.status is SubscriberStatus.UNSUBSCRIBED and not left.confirmed
+    assert (left.reason, left.status_at, left.key, left.sections) == (
+        "unsubscribe page",
+        later,
+        key,
+        ("yao-wen",),
+    )
+    assert store.subscribers() == [] and store.status().subscribers == 0
+    assert store.subscriber_by_key(key) == left and store.subscriber_by_key("nobody") is None
+    assert SubscriberStatus.UNSUBSCRIBED.suppressed and not SubscriberStatus.PENDING.suppressed
+    assert not store.set_subscriber_status("b@example.org", SubscriberStatus.BOUNCED, "x", later)
+    with pytest.raises(ValueError, match="confirmed"):
+        Subscriber("a@example.org", (), True, T0, status=SubscriberStatus.BOUNCED)
+
+
+def test_one_confirmation_is_claimed_per_quiet_period(store: Store) -> None:
+    asked = Subscriber("a@example.org", ("yao-wen",), False, T0, source="web")
+    wait = timedelta(minutes=10)
+    claimed = store.claim_confirmation(asked, T0, wait)
+    assert claimed is not None and claimed.confirm_sent_at == T0 and claimed.key
+    assert store.claim_confirmation(asked, T0 + timedelta(minutes=9), wait) is None
+    again = store.claim_confirmation(asked, T0 + timedelta(minutes=10), wait)
+    assert again is not None and again.key == claimed.key and again.created == T0
+
+
+def test_an_older_database_gains_status_and_keys(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    raw = sqlite3.connect(path)
+    raw.execute(
+        "CREATE TABLE subscribers (email TEXT PRIMARY KEY, sections TEXT NOT NULL,"
+        " confirmed BOOLEAN NOT NULL,"
+        " created DATETIME NOT NULL, confirm_sent_at DATETIME, confirmed_at DATETIME)"
+    )
+    raw.execute(
+        "INSERT INTO subscribers VALUES ('a@example.org', '[]', 1, '2024-11-27 01:00:00', NULL, NULL)"
+    )
+    raw.execute(
+        "INSERT INTO subscribers VALUES ('b@example.org', '[]', 0, '2024-11-27 01:00:00', NULL, NULL)"
+    )
+    raw.commit()
+    raw.close()
+    with Store.open(f"sqlite:///{path}") as opened:
+        a, b = opened.subscribers(confirmed_only=False)
+    assert (a.status, b.status) == (SubscriberStatus.CONFIRMED, SubscriberStatus.PENDING)
+    assert a.key and b.key and a.key != b.key
 
 
 def test_sqlite_uses_wal(tmp_path: Path) -> None:

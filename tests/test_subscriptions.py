@@ -6,10 +6,16 @@ confirmation emails land in a real outbox folder and are read back.
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import re
+import socket
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -18,27 +24,39 @@ from pathlib import Path
 
 import httpx
 import pytest
+from smtp_sink import SmtpSink
 from test_server import serving
 
 from digest.cli import main
 from digest.config import Config, load_config
-from digest.jobs import run_digest
-from digest.mail import OutboxMailer
+from digest.errors import ConfigError, PermanentDeliveryError
+from digest.jobs import retry_deliveries, run_digest
+from digest.mail import (
+    DigestEmailMaker,
+    OutboxMailer,
+    Outgoing,
+    compose_confirmation_email,
+    make_mailer,
+    wire,
+)
 from digest.server import create_app
-from digest.store import Store, Subscriber
+from digest.signing import signing_secret
+from digest.store import Store, Subscriber, SubscriberStatus
 from digest.subscriptions import (
     RateLimiter,
+    client_address,
     create_subscription_app,
     parse_subscriber_csv,
     subscription_routes,
+    subscription_upkeep,
 )
-from digest.tokens import Purpose, TokenError, sign, verify
-from digest.types import Article, Entry, Section
+from digest.tokens import FORM_KEY, Purpose, TokenError, sign, verify
+from digest.types import Article, Digest, Entry, Section
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://news.example"
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
-SECRET = "a-long-random-test-secret"
+SECRET = "a-long-random-test-secret-for-subscriptions"
 
 
 @dataclass
@@ -58,12 +76,17 @@ class Site:
     config: Config
 
     def emails(self) -> list[EmailMessage]:
-        found = []
-        for path in sorted(self.outbox.glob("*.eml")):
-            parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
-            assert isinstance(parsed, EmailMessage)
-            found.append(parsed)
-        return found
+        return outbox_emails(self.outbox)
+
+
+def outbox_emails(outbox: Path) -> list[EmailMessage]:
+    """The emails written to an outbox folder, oldest first."""
+    found = []
+    for path in sorted(outbox.glob("*.eml"), key=lambda p: (p.stat().st_mtime_ns, p.name)):
+        parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        found.append(parsed)
+    return found
 
 
 def make_config(tmp_path: Path, **extra: object) -> Config:
@@ -117,6 +140,12 @@ def site(tmp_path: Path) -> Iterator[Site]:
 def path_of(url: str) -> str:
     assert url.startswith(BASE + "/"), url
     return url.removeprefix(BASE)
+
+
+def key_of(store: Store, email: str) -> str:
+    subscriber = store.subscriber(email)
+    assert subscriber is not None and subscriber.key, email
+    return subscriber.key
 
 
 def form_token(page: str) -> str:
@@ -181,7 +210,9 @@ def test_double_opt_in_then_preferences_then_one_click_unsubscribe(site: Site) -
     # RFC 8058: the mail provider POSTs this body, multipart or urlencoded, with no cookie or Origin.
     gone = site.client.post(unsubscribe, files={"List-Unsubscribe": (None, "One-Click")})
     assert gone.status_code == 200 and "已退订" in gone.text
-    assert site.store.subscriber("reader@example.org") is None
+    left = site.store.subscriber("reader@example.org")
+    assert left is not None and left.status is SubscriberStatus.UNSUBSCRIBED and left.status_at == NOW
+    assert "RFC 8058" in left.reason and site.store.subscribers() == []  # kept, on the suppression list
 
 
 def test_the_digest_email_one_click_link_unsubscribes(site: Site, tmp_path: Path) -> None:
@@ -190,14 +221,15 @@ def test_the_digest_email_one_click_link_unsubscribes(site: Site, tmp_path: Path
     run_digest(site.config, site.store, OutboxMailer(outbox), NOW)
     (eml,) = outbox.glob("*.eml")
     message = message_from_bytes(eml.read_bytes(), policy=policy.default)
-    https, mailto = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
-    assert mailto.startswith("mailto:digest@localhost") and message["List-Unsubscribe-Post"]
+    # No bounce mailbox reads unsubscribe mails, so only the https URL is offered (RFC 8058 one-click).
+    (https,) = re.findall(r"<([^>]+)>", str(message["List-Unsubscribe"]))
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     html = message.get_body(("html",))
     assert html is not None and "/preferences/" in html.get_content()
     assert site.client.get(path_of(https)).status_code == 200
     assert site.store.subscriber("reader@example.org") is not None
     assert site.client.post(path_of(https), content=b"List-Unsubscribe=One-Click").status_code == 200
-    assert site.store.subscriber("reader@example.org") is None
+    assert site.store.subscriber("reader@example.org").status is SubscriberStatus.UNSUBSCRIBED  # type: ignore[union-attr]
 
 
 # --- hostile requests ----------------------------------------------------------------------------
@@ -215,36 +247,56 @@ def test_bad_or_injected_addresses_are_refused_and_nothing_is_sent(site: Site, a
 
 def test_cross_site_posts_are_refused(site: Site) -> None:
     token = form_token(site.client.get("/subscribe").text)
+    here = str(site.client.base_url).rstrip("/")  # the Host the request reached, not site.base_url
     attempts = [
-        ({"Origin": "https://evil.example"}, {"email": "a@example.org", "form_token": token}),
+        ({"Origin": "https://evil.example"}, {"email": "a@example.org"}),
         ({"Origin": "null"}, {"email": "a@example.org"}),
         ({}, {"email": "a@example.org"}),  # no Origin, no token
         ({"Referer": "https://evil.example/page"}, {"email": "a@example.org"}),
-        ({}, {"email": "a@example.org", "form_token": sign(SECRET, Purpose.FORM, "/elsewhere", NOW)}),
-        ({}, {"email": "a@example.org", "form_token": sign("other", Purpose.FORM, "/subscribe", NOW)}),
+        (
+            {},
+            {"email": "a@example.org", "form_token": sign(SECRET, Purpose.FORM, FORM_KEY, NOW, "/elsewhere")},
+        ),
+        (
+            {},
+            {
+                "email": "a@example.org",
+                "form_token": sign("other", Purpose.FORM, FORM_KEY, NOW, "/subscribe"),
+            },
+        ),
+        ({"Origin": "null"}, {"email": "a@example.org", "form_token": token[:-2] + "AA"}),
+        # DNS rebinding: the attacker's name points at us, so its Origin matches the Host header.
+        ({"Origin": here}, {"email": "a@example.org"}),
+        ({"Origin": "http://rebound.example", "Host": "rebound.example"}, {"email": "a@example.org"}),
     ]
     for headers, data in attempts:
         answer = site.client.post("/subscribe", data=data, headers=headers)
         assert answer.status_code == 403, (headers, data)
+        assert "不是从本站提交的" in answer.text
     assert site.emails() == []
     for headers, data in [
         ({}, {"email": "a@example.org", "form_token": token}),
-        ({"Referer": f"{BASE}/subscribe.html"}, {"email": "b@example.org"}),
-        ({"Origin": str(site.client.base_url).rstrip("/")}, {"email": "c@example.org"}),
+        # Referrer-Policy: no-referrer makes browsers send Origin: null on our own forms.
+        ({"Origin": "null"}, {"email": "b@example.org", "form_token": token}),
+        # A valid token is enough whatever Origin says.
+        ({"Origin": "https://evil.example"}, {"email": "c@example.org", "form_token": token}),
+        ({"Referer": f"{BASE}/subscribe.html"}, {"email": "d@example.org"}),
+        ({"Origin": BASE.upper()}, {"email": "e@example.org"}),
+        ({"Origin": BASE}, {"email": "f@example.org"}),
     ]:
-        assert site.client.post("/subscribe", data=data, headers=headers).status_code == 200
-    assert len(site.emails()) == 3
+        assert site.client.post("/subscribe", data=data, headers=headers).status_code == 200, headers
+    assert len(site.emails()) == 6
 
-    site.store.add_subscriber(Subscriber("d@example.org", (), True, NOW))
-    manage = sign(SECRET, Purpose.MANAGE, "d@example.org", NOW)
+    site.store.add_subscriber(Subscriber("g@example.org", (), True, NOW))
+    manage = sign(SECRET, Purpose.MANAGE, key_of(site.store, "g@example.org"), NOW)
     forged = site.client.post(f"/unsubscribe/{manage}", headers={"Origin": "https://evil.example"})
-    assert forged.status_code == 403 and site.store.subscriber("d@example.org") is not None
+    assert forged.status_code == 403 and site.store.subscriber("g@example.org") is not None
 
 
 def test_bad_expired_and_misused_tokens(site: Site) -> None:
     site.client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
-    confirm = sign(SECRET, Purpose.CONFIRM, "a@example.org", NOW)
-    manage = sign(SECRET, Purpose.MANAGE, "a@example.org", NOW)
+    confirm = sign(SECRET, Purpose.CONFIRM, key_of(site.store, "a@example.org"), NOW)
+    manage = sign(SECRET, Purpose.MANAGE, key_of(site.store, "a@example.org"), NOW)
     assert site.client.get(f"/confirm/{manage}").status_code == 400  # a preferences link cannot confirm
     assert site.client.get(f"/confirm/{confirm[:-2]}xx").status_code == 400
     assert site.client.get("/confirm/").status_code == 404
@@ -266,8 +318,19 @@ def test_confirmations_to_one_address_are_spaced_out(site: Site) -> None:
     site.client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
     assert len(site.emails()) == 2
     site.store.add_subscriber(Subscriber("b@example.org", (), True, NOW))
-    site.client.post("/subscribe", data={"email": "b@example.org"}, headers=OURS)
-    assert len(site.emails()) == 2  # confirmed already: nothing to confirm, and the page says the same
+    for _ in range(2):
+        answer = site.client.post("/subscribe", data={"email": "b@example.org"}, headers=OURS)
+        assert "请查收确认邮件" in answer.text  # the page says the same whoever the address is
+    # Confirmed already: one "manage your subscription" email instead of silence, also spaced out.
+    emails = site.emails()
+    assert len(emails) == 3
+    (manage,) = [e for e in emails if e["To"] == "b@example.org"]
+    assert manage["Subject"] == "您已订阅报纸摘要"
+    text = manage.get_body(("plain",))
+    assert text is not None
+    (preferences,) = re.findall(r"https://\S+/preferences/\S+", text.get_content())
+    assert "订阅设置" in site.client.get(path_of(preferences)).text
+    assert site.store.subscriber("b@example.org").confirmed  # type: ignore[union-attr]
 
 
 def test_subscribe_and_confirm_are_rate_limited_per_client(tmp_path: Path) -> None:
@@ -278,7 +341,7 @@ def test_subscribe_and_confirm_are_rate_limited_per_client(tmp_path: Path) -> No
             answers = [client.get("/subscribe").status_code for _ in range(4)]
             limited = client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
             # Unsubscribing is never rate-limited: mail providers POST from few addresses.
-            manage = sign(SECRET, Purpose.MANAGE, "x@example.org", datetime.now(UTC))
+            manage = sign(SECRET, Purpose.MANAGE, "no-such-key", datetime.now(UTC))
             unsubscribe = [client.post(f"/unsubscribe/{manage}").status_code for _ in range(5)]
     assert answers == [200, 200, 200, 429]
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
@@ -310,16 +373,16 @@ def test_the_mounted_paths() -> None:
 
 
 def test_tokens_round_trip_and_refuse_every_alteration() -> None:
-    token = sign(SECRET, Purpose.CONFIRM, "reader@example.org", NOW)
+    token = sign(SECRET, Purpose.CONFIRM, "k3y_of-reader", NOW)
     assert re.fullmatch(r"[A-Za-z0-9_.-]+", token) and len(token) < 80
     assert verify(SECRET, token, Purpose.CONFIRM, NOW + timedelta(hours=1), timedelta(hours=2)) == (
-        "reader@example.org"
+        "k3y_of-reader"
     )
-    body, issued, mac = token.split(".")
-    other_body = sign(SECRET, Purpose.CONFIRM, "victim@example.org", NOW).split(".")[0]
+    key, issued, mac = token.split(".")
     for bad, expired in [
-        (f"{other_body}.{issued}.{mac}", False),
-        (f"{body}.{int(issued, 16) + 1:x}.{mac}", False),
+        (f"other-key.{issued}.{mac}", False),
+        (f"{key}.{int(issued, 16) + 1:x}.{mac}", False),
+        (f"{key}.0{issued}.{mac}", False),  # the same time spelt another way
         (token + "x", False),
         ("", False),
         ("a.b", False),
@@ -337,7 +400,100 @@ def test_tokens_round_trip_and_refuse_every_alteration() -> None:
     with pytest.raises(TokenError, match="future"):
         verify(SECRET, token, Purpose.CONFIRM, NOW - timedelta(hours=1), None)
     with pytest.raises(ValueError, match="empty secret"):
-        sign("", Purpose.CONFIRM, "a@example.org", NOW)
+        sign("", Purpose.CONFIRM, "key", NOW)
+    form = sign(SECRET, Purpose.FORM, FORM_KEY, NOW, "/subscribe")
+    assert verify(SECRET, form, Purpose.FORM, NOW, None, "/subscribe") == FORM_KEY
+    with pytest.raises(TokenError):
+        verify(SECRET, form, Purpose.FORM, NOW, None, "/preferences/x")
+
+
+def test_no_single_character_edit_of_a_token_verifies() -> None:
+    """Canonical encoding: every token has one spelling (no padding bits, no leading zeros to vary)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.="
+    for purpose, key in [(Purpose.CONFIRM, "Abc123_-xyz0"), (Purpose.MANAGE, "q"), (Purpose.FORM, FORM_KEY)]:
+        token = sign(SECRET, purpose, key, NOW)
+        edits = {token[:i] + c + token[i + 1 :] for i in range(len(token)) for c in alphabet}
+        edits |= {token[:i] + c + token[i:] for i in range(len(token) + 1) for c in "0A="}
+        edits |= {token[:i] + token[i + 1 :] for i in range(len(token))}
+        edits.discard(token)
+        accepted = []
+        for edited in edits:
+            try:
+                verify(SECRET, edited, purpose, NOW, None)
+            except TokenError:
+                continue
+            accepted.append(edited)
+        assert accepted == [], (token, accepted)
+
+
+def test_a_token_carries_no_address(site: Site) -> None:
+    site.client.post("/subscribe", data={"email": "private.reader@example.org"}, headers=OURS)
+    (email,) = site.emails()
+    text = email.get_body(("plain",))
+    assert text is not None
+    (url,) = re.findall(r"https://\S+/confirm/\S+", text.get_content())
+    token = url.rsplit("/", 1)[1]
+    for piece in token.split("."):
+        decoded = base64.urlsafe_b64decode(piece + "=" * (-len(piece) % 4))
+        assert b"private" not in decoded and b"example" not in decoded
+    assert "private" not in url and "example.org" not in url.removeprefix(BASE)
+
+
+@pytest.mark.parametrize("guessable", ["change-me", "", "short-but-not-empty", "secret"])
+def test_links_forged_with_a_guessable_secret_are_refused_by_a_default_install(
+    tmp_path: Path, guessable: str
+) -> None:
+    (tmp_path / "pages").mkdir()
+    options = {"paths.source": tmp_path / "pages", "paths.data": tmp_path / "data", "site.base_url": BASE}
+    config = load_config(None, {**options, "paths.output": tmp_path / "output"}, {})  # no secret set
+    made = tmp_path / "data" / "server.secret"
+    with Store.open(config.database_url) as store:
+        store.add_subscriber(Subscriber("victim@example.org", (), False, NOW))
+        key = key_of(store, "victim@example.org")
+        app = create_subscription_app(config, store, lambda: OutboxMailer(tmp_path / "outbox"), clock=Clock())
+        assert made.stat().st_mode & 0o777 == 0o600 and len(made.read_text().strip()) >= 40
+        with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+            for secret in {guessable or "x", "change-me"}:
+                forged = sign(secret, Purpose.CONFIRM, key, NOW)
+                assert client.get(f"/confirm/{forged}").status_code == 400
+                page = client.post(f"/confirm/{forged}", headers=OURS)
+                assert page.status_code == 400
+        assert not store.subscriber("victim@example.org").confirmed  # type: ignore[union-attr]
+    # A configured secret that short, or that well known, stops the service with the fix.
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {**options, "server.secret": guessable}, {})
+    assert caught.value.key == "server.secret" and "openssl rand" in str(caught.value)
+
+
+def test_every_command_signs_with_the_one_generated_secret(tmp_path: Path) -> None:
+    """Another process (a CLI command with no environment) reads the secret the first one generated."""
+    config = make_config(tmp_path)
+    generated = dataclasses.replace(config, server=dataclasses.replace(config.server, secret=None))
+    first = signing_secret(generated)
+    assert signing_secret(generated) == first
+    elsewhere = dataclasses.replace(
+        generated, paths=dataclasses.replace(generated.paths, data=tmp_path / "b")
+    )
+    assert signing_secret(elsewhere) != first
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from digest.config import load_config\n"
+        "from digest.signing import signing_secret\n"
+        "home = Path(sys.argv[1])\n"
+        "paths = {f'paths.{name}': home / name for name in ('data', 'output', 'source')}\n"
+        "paths['paths.source'] = home / 'pages'\n"
+        "print(signing_secret(load_config(None, paths, {})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert done.stdout.strip() == first
 
 
 # --- the command line -------------------------------------------------------------------------
@@ -361,33 +517,100 @@ def test_csv_import_reads_headers_sections_and_reports_bad_lines() -> None:
     assert [(r.email, r.sections) for r in plain] == [("e@example.org", ()), ("f@example.org", ("ti-yu",))]
 
 
+def _cli_options(config: Config) -> list[str]:
+    return [
+        *("--source", str(config.paths.source)),
+        *("--data", str(config.paths.data)),
+        *("--output", str(config.paths.output)),
+    ]
+
+
 def test_cli_import_list_and_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = make_config(tmp_path)
-    options = [
-        "--source",
-        str(config.paths.source),
-        "--data",
-        str(config.paths.data),
-        "--output",
-        str(config.paths.output),
-    ]
+    options = _cli_options(config)
+    with Store.open(config.database_url) as store:
+        add_sections(store)
     listing = tmp_path / "list.csv"
     listing.write_text("email,sections\na@example.org,yao-wen\nb@example.org\nbroken\n", encoding="utf-8")
-    assert main(["subscribers", "import", str(listing), *options]) == 1
+    assert main(["subscribers", "import", str(listing), *options]) == 2  # confirmed or pending? it must say
+    assert "--status confirmed" in capsys.readouterr().err
+    assert main(["subscribers", "import", str(listing), "--status", "confirmed", *options]) == 1
     out, err = capsys.readouterr()
     assert "imported 2 subscribers" in out and "2 new" in out and "line 4" in err
-    assert main(["subscribers", "import", str(listing), *options]) == 1
+    assert main(["subscribers", "import", str(listing), "--status", "pending", *options]) == 1
     assert "0 new, 2 updated" in capsys.readouterr().out
     assert main(["subscribers", "list", *options]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "a@example.org\tconfirmed\tyao-wen",
-        "b@example.org\tconfirmed\tall sections",
+        "a@example.org\tpending\tyao-wen",
+        "b@example.org\tpending\tall sections",
     ]
     assert main(["subscribers", "import", str(tmp_path / "missing.csv"), *options]) == 2
     assert main(["subscribers", "remove", "A@example.org", *options]) == 0
+    assert main(["subscribers", "add", "a@example.org", *options]) == 2  # on the suppression list now
+    assert "--resubscribe" in capsys.readouterr().err
+    assert main(["subscribers", "add", "a@example.org", "--resubscribe", *options]) == 0
+    assert main(["subscribers", "add", "c@example.org", "--section", "no-such-slug", *options]) == 2
+    err = capsys.readouterr().err
+    assert "no section no-such-slug" in err and "yao-wen" in err
+    with Store.open(config.database_url) as store:
+        assert store.subscriber("c@example.org") is None
+        assert store.subscriber("a@example.org").status is SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
 
 
-def test_serve_beyond_loopback_with_the_default_secret_refuses_to_start(tmp_path: Path) -> None:
+def test_the_suppression_list_survives_export_and_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config(tmp_path)
+    options = _cli_options(config)
+    with Store.open(config.database_url) as store:
+        add_sections(store)
+        store.add_subscribers(
+            [
+                Subscriber("left@example.org", ("yao-wen",), True, NOW, confirmed_at=NOW, source="web"),
+                Subscriber("stays@example.org", (), True, NOW, confirmed_at=NOW, source="web"),
+                Subscriber("new@example.org", ("zhong-guan",), False, NOW, source="web"),
+                Subscriber("bounced@example.org", (), True, NOW, confirmed_at=NOW, source="import"),
+            ]
+        )
+        store.set_subscriber_status(
+            "left@example.org", SubscriberStatus.UNSUBSCRIBED, "unsubscribe page", NOW
+        )
+        store.set_subscriber_status(
+            "bounced@example.org", SubscriberStatus.BOUNCED, "550 5.1.1 user unknown", NOW
+        )
+    exported = tmp_path / "all.csv"
+    assert main(["subscribers", "export", str(exported), *options]) == 0
+    text = exported.read_text(encoding="utf-8")
+    assert text.splitlines()[0] == "email,status,sections,consented_at,source,reason,status_at"
+    assert "left@example.org,unsubscribed,yao-wen," in text and "550 5.1.1" in text
+
+    # A restore into a fresh data folder, and a re-import into the same one, both change nothing.
+    (tmp_path / "restore").mkdir()
+    fresh = make_config(tmp_path / "restore")
+    assert main(["subscribers", "import", str(exported), *_cli_options(fresh)]) == 0
+    assert main(["subscribers", "import", str(exported), *options]) == 0
+    capsys.readouterr()
+    for target in (config, fresh):
+        assert main(["subscribers", "export", *_cli_options(target)]) == 0
+        assert capsys.readouterr().out == text
+
+    # An old list that still has them as plain rows does not bring them back...
+    old = tmp_path / "old.csv"
+    old.write_text("left@example.org\nbounced@example.org\nstays@example.org\n", encoding="utf-8")
+    assert main(["subscribers", "import", str(old), "--status", "confirmed", *options]) == 0
+    out = capsys.readouterr().out
+    assert "2 kept on the suppression list" in out and "import never re-subscribes" in out
+    with Store.open(config.database_url) as store:
+        assert [s.email for s in store.subscribers()] == ["stays@example.org"]
+        # ...unless the operator says the person asked to come back.
+        assert (
+            main(["subscribers", "import", str(old), "--status", "confirmed", "--resubscribe", *options]) == 0
+        )
+        back = store.subscriber("left@example.org")
+        assert back is not None and back.confirmed and back.source == "import --resubscribe"
+
+
+def test_serve_with_a_guessable_secret_refuses_to_start(tmp_path: Path) -> None:
     (tmp_path / "pages").mkdir()
     done = subprocess.run(
         [
@@ -399,7 +622,7 @@ def test_serve_beyond_loopback_with_the_default_secret_refuses_to_start(tmp_path
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DIGEST_SERVER_SECRET": "change-me"},
     )
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1 and "server.secret" in done.stderr
@@ -415,6 +638,256 @@ def test_mounted_beside_the_published_site(tmp_path: Path) -> None:
         with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
             static = client.get("/subscribe.html")
             dynamic = client.get("/subscribe")
-            posted = client.post("/subscribe", data={"email": "a@example.org"}, headers={"Origin": base})
+            posted = client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
     assert static.text == "<p>static form</p>" and 'name="form_token"' in dynamic.text
     assert posted.status_code == 200 and len(list((tmp_path / "outbox").glob("*.eml"))) == 1
+
+
+# --- encoded words and headers after serialising (CVE-2024-6923) -----------------------------------
+
+PROBE = "email==?utf-8?q?=0D=0AReply-To=3A_x=40evil.example?=@example.org"
+HOSTILE = [
+    PROBE,
+    PROBE.lower(),
+    "a=?b@example.org",
+    "=?utf-8?b?QWxpY2U=?=@example.org",
+    "x" * 20 + "==?utf-8?q?=0D=0ABcc=3A_v=40evil.example?=@" + "d" * 40 + ".example.org",
+]
+
+
+def _headers_back(data: bytes) -> EmailMessage:
+    parsed = message_from_bytes(data, policy=policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+@pytest.mark.parametrize("address", HOSTILE)
+def test_encoded_words_are_refused_at_the_form_the_cli_and_import(
+    site: Site, tmp_path: Path, address: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    answer = site.client.post("/subscribe", data={"email": address}, headers=OURS)
+    assert answer.status_code == 422 and site.emails() == []
+    options = ["--source", str(site.config.paths.source), "--data", str(tmp_path / "cli-data")]
+    assert main(["subscribers", "add", address, *options]) == 2
+    assert "=?" in capsys.readouterr().err
+    rows, problems = parse_subscriber_csv(f"email\n{address}\nok@example.org\n")
+    assert [r.email for r in rows] == ["ok@example.org"] and problems[0].startswith("line 2")
+
+
+@pytest.mark.parametrize("address", [*HOSTILE, "plain@example.org", "a+tag@sub.example.org"])
+def test_real_messages_to_hostile_addresses_serialise_with_only_our_headers(site: Site, address: str) -> None:
+    """Bypassing the form: whatever reaches composition, the bytes on the wire carry our headers only."""
+    stamp = NOW - timedelta(hours=3)
+    entry = Entry(
+        uid="a1",
+        tag="tag:test,2024:article/a1",
+        article=Article(title="标题", body="正文一句。", section="要闻"),
+        section=Section("要闻", "yao-wen"),
+        issue_date=stamp.date(),
+        published=stamp,
+        updated=stamp,
+        first_seen=stamp,
+        source="page.txt",
+        position=0,
+    )
+    digest = Digest(NOW.date(), NOW - timedelta(days=1), NOW, ((entry.section, (entry,)),))
+    maker = DigestEmailMaker(digest, config=site.config, site_url=BASE + "/", now=NOW)
+
+    def digest_to(to: str) -> Outgoing:
+        links = {
+            "unsubscribe_url": f"{BASE}/unsubscribe/k.1.x",
+            "preferences_url": f"{BASE}/preferences/k.1.x",
+        }
+        return maker.outgoing(to, unsubscribe_mailto="", **links)
+
+    def confirmation_to(to: str) -> Outgoing:
+        confirm = f"{BASE}/confirm/k.1.x"
+        return wire(
+            compose_confirmation_email(
+                config=site.config, recipient=to, confirm_url=confirm, hours=48, site_url=BASE + "/", now=NOW
+            )
+        )
+
+    def names(data: bytes) -> list[str]:
+        return sorted(name.lower() for name in _headers_back(data))
+
+    built = 0
+    for make in (digest_to, confirmation_to):
+        plain = make("plain@example.org")
+        try:
+            outgoing = make(address)
+        except PermanentDeliveryError:
+            assert "=?" in address  # refused at composition as well, not only at the form
+            continue
+        for data, reference in ((outgoing.data, plain.data), (outgoing.seven_bit(), plain.seven_bit())):
+            back = _headers_back(data)
+            assert names(data) == names(reference)  # the very headers a plain address gets, each once
+            assert back.get_all("To") == [address] and back["Reply-To"] is None and back["Bcc"] is None
+            built += 1
+    assert built == (0 if "=?" in address else 4)
+
+
+def test_a_header_added_by_serialising_is_caught_on_the_wire(site: Site) -> None:
+    """The check after serialising stands alone: a line break that slipped into a header value is refused."""
+    message = compose_confirmation_email(
+        config=site.config,
+        recipient="a@example.org",
+        confirm_url=f"{BASE}/confirm/k.1.x",
+        hours=48,
+        site_url=BASE + "/",
+        now=NOW,
+    )
+    assert wire(message).recipient == "a@example.org"
+    message.replace_header("Subject", "hello")
+    message["Reply-To"] = "x@evil.example"
+    with pytest.raises(PermanentDeliveryError, match="headers"):
+        wire(message)
+
+
+def test_ten_sign_ups_at_once_send_one_confirmation(tmp_path: Path, database_url: str) -> None:
+    """Ten concurrent POST /subscribe of one address (a double click, a script): one email, both databases."""
+    config = make_config(tmp_path, **{"server.rate_limit": 1000, "database.url": database_url})
+    outbox = tmp_path / "outbox"
+    with Store.open(config.database_url) as store:
+        app = create_subscription_app(config, store, lambda: OutboxMailer(outbox), clock=Clock())
+        with serving(app) as base, httpx.Client(base_url=base, timeout=30) as client:
+            token = form_token(client.get("/subscribe").text)
+            barrier = threading.Barrier(10)
+
+            def sign_up(_: int) -> int:
+                barrier.wait()
+                data = {"email": "Reader@Example.org", "form_token": token}
+                return client.post("/subscribe", data=data).status_code
+
+            with ThreadPoolExecutor(10) as pool:
+                answers = list(pool.map(sign_up, range(10)))
+        assert answers == [200] * 10
+        assert len(list(outbox.glob("*.eml"))) == 1
+        assert len(store.subscribers(confirmed_only=False)) == 1
+
+
+# --- whose X-Forwarded-For counts ---------------------------------------------------------------
+
+
+def test_client_address_trusts_only_the_configured_proxies() -> None:
+    proxies = ("127.0.0.1", "10.0.0.0/8")
+    assert client_address("203.0.113.9", "1.2.3.4", proxies) == "203.0.113.9"  # not a proxy: ignored
+    assert client_address("127.0.0.1", "1.2.3.4", ()) == "127.0.0.1"  # default: nobody is trusted
+    assert client_address("127.0.0.1", "198.51.100.7", proxies) == "198.51.100.7"
+    # nginx appending to what the client wrote: the client's own entries are left of the real one.
+    assert client_address("127.0.0.1", "6.6.6.6, 5.5.5.5, 198.51.100.7", proxies) == "198.51.100.7"
+    assert client_address("127.0.0.1", "198.51.100.7, 10.1.2.3", proxies) == "198.51.100.7"
+    assert client_address("127.0.0.1", None, proxies) == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "forwarded"), [(None, "198.51.100.{n}"), ("127.0.0.1", "198.51.100.{n}, 203.0.113.5")]
+)
+def test_a_varied_forwarded_for_cannot_dodge_the_rate_limit_of_digest_serve(
+    tmp_path: Path, trusted: str | None, forwarded: str
+) -> None:
+    """The real service, as nginx reaches it on loopback: 12 POSTs with 12 made-up X-Forwarded-For."""
+    (tmp_path / "pages").mkdir()
+    port = _free_port()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DIGEST_SERVER_RATE_LIMIT": "10"}
+    if trusted:
+        env["DIGEST_SERVER_TRUSTED_PROXIES"] = trusted
+    service = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "digest.cli", "serve", "--port", str(port)),
+            *("--source", str(tmp_path / "pages"), "--data", str(tmp_path / "data")),
+            *("--output", str(tmp_path / "output")),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10) as client:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    client.get("/healthz")
+                    break
+                except httpx.TransportError:
+                    assert service.poll() is None and time.monotonic() < deadline, (
+                        "digest serve did not start"
+                    )
+                    time.sleep(0.1)
+            answers = [
+                client.post(
+                    "/subscribe",
+                    data={"email": f"r{n}@example.org"},
+                    headers={
+                        "Origin": "http://127.0.0.1:8080",
+                        "X-Forwarded-For": forwarded.format(n=n),
+                    },
+                ).status_code
+                for n in range(12)
+            ]
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+    # Nobody trusted: the header is ignored (uvicorn's default trusted it from 127.0.0.1). Trusted:
+    # only the entry the proxy appended counts. Either way one client, one bucket of 10.
+    assert answers[:10] == [200] * 10 and answers[10:] == [429, 429]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- sign-ups never lost; unconfirmed ones expire -------------------------------------------------
+
+
+def test_a_sign_up_while_smtp_is_down_is_sent_by_the_retry_job(tmp_path: Path) -> None:
+    with SmtpSink() as sink:
+        config = make_config(
+            tmp_path, **{"smtp.host": sink.host, "smtp.port": sink.port, "smtp.security": "none"}
+        )
+        sink.refuse("*", 421, times=1)  # the server is busy for the first attempt
+        clock = Clock()
+        with Store.open(config.database_url) as store:
+            app = create_subscription_app(
+                config, store, lambda: make_mailer(config, config.paths.data), clock=clock
+            )
+            with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+                answer = client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
+            assert answer.status_code == 200 and "请查收确认邮件" in answer.text  # no 503, nothing lost
+            assert sink.messages == []
+            (waiting,) = store.due_notices(NOW + timedelta(hours=1))
+            assert waiting.status == "failed" and "421" in (waiting.last_error or "")
+            assert store.due_notices(NOW) == []  # it waits digest.retry_seconds first
+            mailer = make_mailer(config, config.paths.data)
+            try:
+                retry_deliveries(config, store, mailer, NOW + timedelta(minutes=2))
+            finally:
+                mailer.close()
+            assert store.due_notices(NOW + timedelta(days=1)) == []
+    (sent,) = sink.messages
+    assert sent.recipients == ("a@example.org",) and sent.message()["Subject"] == "请确认订阅报纸摘要"
+
+
+def test_unconfirmed_sign_ups_expire_and_are_removed(site: Site) -> None:
+    site.client.post("/subscribe", data={"email": "late@example.org"}, headers=OURS)
+    site.store.add_subscriber(Subscriber("imported@example.org", (), False, NOW, source="import"))
+    site.store.add_subscriber(Subscriber("left@example.org", (), True, NOW))
+    site.store.set_subscriber_status("left@example.org", SubscriberStatus.UNSUBSCRIBED, "page", NOW)
+    (confirmation,) = site.emails()
+    text = confirmation.get_body(("plain",))
+    assert text is not None
+    (link,) = re.findall(r"https://\S+/confirm/\S+", text.get_content())
+    mailer = OutboxMailer(site.outbox)
+    subscription_upkeep(site.config, site.store, mailer, NOW + timedelta(hours=47))
+    assert site.store.subscriber("late@example.org") is not None
+    subscription_upkeep(site.config, site.store, mailer, NOW + timedelta(hours=48, minutes=1))
+    assert site.store.subscriber("late@example.org") is None  # gone, and its link with it
+    assert site.store.subscriber("imported@example.org") is not None  # not a web sign-up
+    assert site.store.subscriber("left@example.org") is not None  # the suppression list stays
+    site.clock.now = NOW + timedelta(hours=1)
+    assert site.client.get(path_of(link)).status_code == 200
+    assert "失效" in site.client.get(path_of(link)).text

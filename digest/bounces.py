@@ -1,0 +1,185 @@
+"""The bounce mailbox: delivery reports, complaints and unsubscribe mails, read over IMAP and acted on.
+
+Mail goes out with ``smtp.return_path`` as its envelope sender, so reports
+of mail that could not be delivered (RFC 3464 delivery status notifications)
+land in that mailbox, apart from replies; ``List-Unsubscribe`` offers a
+``mailto:`` to the same address once this mailbox is read.  Each run reads the
+unseen messages of ``bounces.folder``:
+
+- a DSN whose recipient ``Action: failed`` with a 5.x.x ``Status`` is a hard
+  bounce of that recipient (counted; suppressed at ``digest.bounce_limit``);
+- an abuse report (RFC 5965 ``feedback-report``) marks the address complained;
+- a message whose subject is "unsubscribe" (or 退订) unsubscribes its sender;
+
+and marks each one seen, so nothing is acted on twice.  Reading a message is
+pure (``read_report``); the IMAP session is the edge.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import logging
+import ssl
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from email.utils import parseaddr
+from enum import Enum
+
+from digest.config import BouncesConfig, Config
+from digest.errors import DeliveryError
+from digest.store import Store, SubscriberStatus
+
+log = logging.getLogger(__name__)
+
+_UNSUBSCRIBE_SUBJECTS = ("unsubscribe", "退订")
+
+
+class ReportKind(Enum):
+    """What a message in the bounce mailbox says about an address."""
+
+    HARD_BOUNCE = "hard bounce"
+    COMPLAINT = "complaint"
+    UNSUBSCRIBE = "unsubscribe"
+
+
+@dataclass(frozen=True)
+class Report:
+    """One address and what happened to it, with the words of the report."""
+
+    kind: ReportKind
+    email: str
+    detail: str
+
+
+def read_report(data: bytes) -> list[Report]:
+    """What one message of the bounce mailbox says (nothing for anything else)."""
+    message = message_from_bytes(data, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    if message.get_content_type() == "multipart/report":
+        kind = message.get_param("report-type", "")
+        if kind == "delivery-status":
+            return _delivery_status(message)
+        if kind == "feedback-report":
+            return _feedback(message)
+        return []
+    subject = str(message.get("Subject", "")).strip().lower()
+    sender = parseaddr(str(message.get("From", "")))[1].lower()
+    if sender and subject in _UNSUBSCRIBE_SUBJECTS:
+        return [Report(ReportKind.UNSUBSCRIBE, sender, f"an email with the subject {subject!r}")]
+    return []
+
+
+def _delivery_status(message: EmailMessage) -> list[Report]:
+    """RFC 3464 §2.3: per-recipient groups of ``Final-Recipient``, ``Action``, ``Status``."""
+    reports: list[Report] = []
+    for part in message.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        for fields in _field_groups(part):
+            recipient = fields.get("final-recipient", "").partition(";")[2].strip().lower()
+            status = fields.get("status", "")
+            if recipient and fields.get("action", "").lower() == "failed" and status.startswith("5."):
+                detail = f"{status} {fields.get('diagnostic-code', '').partition(';')[2].strip()}".strip()
+                reports.append(Report(ReportKind.HARD_BOUNCE, recipient, detail))
+    return reports
+
+
+def _feedback(message: EmailMessage) -> list[Report]:
+    """RFC 5965: the complained-of recipient is in ``Original-Rcpt-To`` (or the returned message's To)."""
+    for part in message.walk():
+        if part.get_content_type() == "message/feedback-report":
+            for fields in _field_groups(part):
+                recipient = fields.get("original-rcpt-to", "").strip().lower()
+                if recipient:
+                    return [Report(ReportKind.COMPLAINT, recipient, fields.get("feedback-type", "abuse"))]
+        if part.get_content_type() in ("message/rfc822", "text/rfc822-headers"):
+            returned = part.get_payload(0) if part.is_multipart() else part
+            to = parseaddr(str(returned.get("To", "")))[1].lower() if isinstance(returned, Message) else ""
+            if to:
+                return [Report(ReportKind.COMPLAINT, to, "abuse")]
+    return []
+
+
+def _field_groups(part: Message) -> list[dict[str, str]]:
+    """The header-like field groups of a report part, names in lower case."""
+    payload = part.get_payload()
+    groups: list[dict[str, str]] = []
+    if isinstance(payload, list):  # the email package parses message/delivery-status into blocks
+        for block in payload:
+            if isinstance(block, Message):
+                groups.append({name.lower(): str(value) for name, value in block.items()})
+        return groups
+    text = part.get_payload(decode=True)
+    raw = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(payload)
+    for chunk in raw.replace("\r\n", "\n").split("\n\n"):
+        parsed = message_from_bytes(chunk.strip().encode(), policy=policy.default)
+        groups.append({name.lower(): str(value) for name, value in parsed.items()})
+    return groups
+
+
+def process_bounce_mailbox(config: Config, store: Store, now: datetime) -> Counter[str]:
+    """Read the unseen messages of the bounce mailbox, act on each report, mark them seen.
+
+    ``DeliveryError`` when the mailbox cannot be reached; the next run tries again.
+    """
+    settings = config.bounces
+    counts: Counter[str] = Counter()
+    try:
+        with _session(settings) as imap:
+            status, _ = imap.select(_quoted(settings.folder))
+            if status != "OK":
+                raise DeliveryError(f"bounces.folder: no folder {settings.folder!r} on {settings.host}")
+            _, numbers = imap.search(None, "UNSEEN")
+            for number in numbers[0].split():
+                _, fetched = imap.fetch(number, "(BODY.PEEK[])")
+                data = next((item[1] for item in fetched if isinstance(item, tuple)), b"")
+                for report in read_report(data):
+                    counts[_act(config, store, report, now)] += 1
+                imap.store(number, "+FLAGS", "\\Seen")
+    except (imaplib.IMAP4.error, OSError) as exc:
+        raise DeliveryError(
+            f"bounce mailbox {settings.user}@{settings.host}:{settings.port}: {exc}; check [bounces]"
+        ) from exc
+    return counts
+
+
+def _act(config: Config, store: Store, report: Report, now: datetime) -> str:
+    known = store.subscriber(report.email)
+    if known is None:
+        return "unknown address"
+    if report.kind is ReportKind.HARD_BOUNCE:
+        after = store.record_hard_bounce(report.email, report.detail, now, config.digest.bounce_limit)
+        log.info("hard bounce of %s: %s", report.email, report.detail)
+        return "suppressed" if after is not None and after.state is SubscriberStatus.BOUNCED else "counted"
+    status = (
+        SubscriberStatus.COMPLAINED if report.kind is ReportKind.COMPLAINT else SubscriberStatus.UNSUBSCRIBED
+    )
+    if known.state.suppressed:
+        return "already suppressed"
+    store.set_subscriber_status(report.email, status, f"{report.kind.value}: {report.detail}", now)
+    log.info("%s: %s (%s)", report.email, status.value, report.detail)
+    return status.value
+
+
+def _session(settings: BouncesConfig) -> imaplib.IMAP4:
+    if settings.security == "tls":
+        imap: imaplib.IMAP4 = imaplib.IMAP4_SSL(
+            settings.host, settings.port, ssl_context=ssl.create_default_context(), timeout=30
+        )
+    else:
+        imap = imaplib.IMAP4(settings.host, settings.port, timeout=30)
+        if settings.security == "starttls":
+            imap.starttls(ssl.create_default_context())
+    try:
+        imap.login(settings.user, settings.password)
+    except BaseException:
+        imap.shutdown()
+        raise
+    return imap
+
+
+def _quoted(folder: str) -> str:
+    return '"' + folder.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,289 @@
+"""The bounce mailbox, read over IMAP from a real Dovecot on loopback.
+
+The test starts its own Dovecot (a config in a temporary folder, a free port,
+one passwd-file user, maildirs owned by the ``dovecot`` user), puts the kind
+of mail a bounce address receives into it with IMAP APPEND (RFC 3464 delivery
+reports, an RFC 5965 abuse report, an "unsubscribe" reply, noise), and checks
+what ``digest`` does with each.
+"""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from digest.bounces import ReportKind, process_bounce_mailbox, read_report
+from digest.config import Config, load_config
+from digest.errors import DeliveryError
+from digest.mail import OutboxMailer
+from digest.store import Store, Subscriber, SubscriberStatus
+from digest.subscriptions import personal_links, subscription_upkeep
+
+NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+USER, PASSWORD = "bounces", "a-mailbox-password"
+
+
+@dataclass(frozen=True)
+class Mailbox:
+    port: int
+
+    def append(self, data: bytes) -> None:
+        imap = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        try:
+            imap.login(USER, PASSWORD)
+            status, _ = imap.append("INBOX", None, None, data.replace(b"\n", b"\r\n"))
+            assert status == "OK"
+        finally:
+            imap.logout()
+
+    def unseen(self) -> int:
+        imap = imaplib.IMAP4("127.0.0.1", self.port, timeout=10)
+        try:
+            imap.login(USER, PASSWORD)
+            imap.select("INBOX")
+            _, found = imap.search(None, "UNSEEN")
+            return len(found[0].split())
+        finally:
+            imap.logout()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def mailbox() -> Iterator[Mailbox]:
+    if not Path(DOVECOT).is_file():
+        reason = "dovecot is missing: apt-get install dovecot-imapd (.ci/run does)"
+        if os.environ.get("REQUIRE_DOVECOT"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    # Dovecot's auth and mail processes drop to the dovecot users, who cannot enter pytest's
+    # private tmp_path: the instance lives in a folder of its own they can read.
+    home = Path(tempfile.mkdtemp(prefix="digest-dovecot-"))
+    home.chmod(0o755)
+    try:
+        yield from _dovecot(home)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def _dovecot(home: Path) -> Iterator[Mailbox]:
+    mail = home / "mail"
+    mail.mkdir(parents=True)
+    owner = pwd.getpwnam("dovecot")
+    os.chown(mail, owner.pw_uid, owner.pw_gid)
+    (home / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
+    port = _free_port()
+    conf = home / "dovecot.conf"
+    conf.write_text(
+        f"""base_dir = {home}/run
+state_dir = {home}/state
+log_path = {home}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+# The mail processes run as the dovecot system user (a uid under Debian's default limit of 500).
+first_valid_uid = 1
+mail_location = maildir:{mail}/%u
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {home}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid=dovecot gid=dovecot home={mail}/%u
+}}
+service imap-login {{
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+"""
+    )
+    (home / "state").mkdir()
+    server = subprocess.Popen(
+        [DOVECOT, "-F", "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                log = home / "dovecot.log"
+                assert server.poll() is None, log.read_text() if log.exists() else "dovecot exited"
+                assert time.monotonic() < deadline, "dovecot did not start"
+                time.sleep(0.05)
+        yield Mailbox(port)
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def make_config(tmp_path: Path, port: int, **extra: object) -> Config:
+    (tmp_path / "pages").mkdir(exist_ok=True)
+    overrides = {
+        "paths.source": tmp_path / "pages",
+        "paths.data": tmp_path / "data",
+        "paths.output": tmp_path / "output",
+        "site.base_url": "https://news.example",
+        "smtp.return_path": "bounces@news.example",
+        "bounces.host": "127.0.0.1",
+        "bounces.port": port,
+        "bounces.security": "none",
+        "bounces.user": USER,
+        "bounces.password": PASSWORD,
+        **extra,
+    }
+    return load_config(None, overrides, {})
+
+
+def dsn(recipient: str, status: str, action: str = "failed") -> bytes:
+    """A delivery status notification as an MTA writes it (RFC 3464)."""
+    return f"""From: Mail Delivery System <MAILER-DAEMON@mx.example>
+To: bounces@news.example
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="b1"
+
+--b1
+Content-Type: text/plain
+
+This is the mail system. Your message could not be delivered.
+
+--b1
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example
+Arrival-Date: Wed, 27 Nov 2024 09:31:00 +0800
+
+Final-Recipient: rfc822; {recipient}
+Original-Recipient: rfc822;{recipient}
+Action: {action}
+Status: {status}
+Diagnostic-Code: smtp; 550 5.1.1 <{recipient}>: Recipient address rejected: User unknown
+
+--b1
+Content-Type: text/rfc822-headers
+
+From: digest@news.example
+To: {recipient}
+Subject: digest
+
+--b1--
+""".encode()
+
+
+def complaint(recipient: str) -> bytes:
+    """An abuse report (RFC 5965) a mailbox provider sends when a reader clicks "spam"."""
+    return f"""From: feedback@provider.example
+To: bounces@news.example
+Subject: Abuse report
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=feedback-report; boundary="b2"
+
+--b2
+Content-Type: text/plain
+
+This is an email abuse report.
+
+--b2
+Content-Type: message/feedback-report
+
+Feedback-Type: abuse
+User-Agent: provider/1.0
+Version: 1
+Original-Rcpt-To: {recipient}
+
+--b2
+Content-Type: text/rfc822-headers
+
+From: digest@news.example
+To: {recipient}
+
+--b2--
+""".encode()
+
+
+def test_reports_are_read_as_their_rfcs_say() -> None:
+    (bounce,) = read_report(dsn("Gone@Example.org", "5.1.1"))
+    assert (bounce.kind, bounce.email) == (ReportKind.HARD_BOUNCE, "gone@example.org")
+    assert bounce.detail.startswith("5.1.1") and "User unknown" in bounce.detail
+    assert read_report(dsn("slow@example.org", "4.4.1", action="delayed")) == []
+    assert read_report(dsn("full@example.org", "4.2.2")) == []  # a mailbox full for now is not a hard bounce
+    (spam,) = read_report(complaint("angry@example.org"))
+    assert (spam.kind, spam.email) == (ReportKind.COMPLAINT, "angry@example.org")
+    reply = b"From: Reader <Leaving@Example.org>\nSubject: unsubscribe\n\nplease\n"
+    assert [(r.kind, r.email) for r in read_report(reply)] == [
+        (ReportKind.UNSUBSCRIBE, "leaving@example.org")
+    ]
+    assert read_report(b"From: someone@example.org\nSubject: thanks for the paper\n\nhi\n") == []
+
+
+def test_the_mailbox_turns_reports_into_bounces_complaints_and_unsubscribes(
+    tmp_path: Path, mailbox: Mailbox
+) -> None:
+    config = make_config(tmp_path, mailbox.port)
+    with Store.open(config.database_url) as store:
+        for name in ("gone", "angry", "leaving", "stays"):
+            store.add_subscriber(Subscriber(f"{name}@example.org", (), True, NOW))
+        mailbox.append(dsn("gone@example.org", "5.1.1"))
+        mailbox.append(dsn("gone@example.org", "5.1.1"))
+        mailbox.append(dsn("stays@example.org", "4.4.1", action="delayed"))
+        mailbox.append(complaint("angry@example.org"))
+        mailbox.append(b"From: leaving@example.org\nSubject: Unsubscribe\n\n\n")
+        mailbox.append(b"From: stranger@example.org\nSubject: unsubscribe\n\n\n")
+        counts = process_bounce_mailbox(config, store, NOW)
+        assert counts == {
+            "counted": 1,
+            "suppressed": 1,
+            "complained": 1,
+            "unsubscribed": 1,
+            "unknown address": 1,
+        }
+        states = {s.email: s.state for s in store.subscribers(confirmed_only=False)}
+        assert states == {
+            "gone@example.org": SubscriberStatus.BOUNCED,
+            "angry@example.org": SubscriberStatus.COMPLAINED,
+            "leaving@example.org": SubscriberStatus.UNSUBSCRIBED,
+            "stays@example.org": SubscriberStatus.CONFIRMED,
+        }
+        assert "5.1.1" in store.subscriber("gone@example.org").reason  # type: ignore[union-attr]
+        # Every message is marked seen: the next run acts on nothing twice.
+        assert mailbox.unseen() == 0 and process_bounce_mailbox(config, store, NOW) == {}
+        # With the mailbox read, List-Unsubscribe offers its address as well as the https link.
+        links = personal_links(config, NOW, store)("stays@example.org")
+        assert links.mailto == "mailto:bounces@news.example?subject=unsubscribe"
+
+
+def test_an_unreachable_or_refusing_mailbox_is_reported_and_the_job_goes_on(
+    tmp_path: Path, mailbox: Mailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    wrong = make_config(tmp_path, mailbox.port, **{"bounces.password": "wrong"})
+    with Store.open(wrong.database_url) as store:
+        with pytest.raises(DeliveryError, match=r"bounces@127\.0\.0\.1.*check \[bounces\]"):
+            process_bounce_mailbox(wrong, store, NOW)
+        subscription_upkeep(wrong, store, OutboxMailer(tmp_path / "outbox"), NOW)  # logs, does not raise
+    assert "bounce mailbox not read" in caplog.text

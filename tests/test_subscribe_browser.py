@@ -1,0 +1,154 @@
+"""A reader's whole subscription journey in headless Debian Chromium, pressing the real buttons.
+
+Subscribe form → confirmation email in the outbox → open its link → confirm →
+preferences → change sections → save → unsubscribe from the page → subscribe
+again; then the RFC 8058 one-click POST a mail provider sends.  At desktop and
+phone size.  The pages send ``Referrer-Policy: no-referrer``, so Chromium
+posts every form with ``Origin: null``: the signed form token must carry it.
+The emails link to ``site.base_url``; the test opens them on the server it runs.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page
+from test_browser import ARTIFACTS, ROOT, browser  # noqa: F401  (the fixture)
+from test_server import serving
+from test_subscriptions import Clock, outbox_emails
+
+from digest.config import load_config
+from digest.ingest import ingest
+from digest.jobs import run_publish
+from digest.mail import OutboxMailer
+from digest.server import create_app
+from digest.store import Store, SubscriberStatus
+from digest.subscriptions import create_subscription_app, subscription_routes
+
+SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
+INGESTED = datetime(2024, 11, 27, 4, 0, tzinfo=UTC)
+READER = "reader@example.org"
+
+
+@dataclass
+class Service:
+    url: str
+    store: Store
+    outbox: Path
+    clock: Clock
+
+    def link(self, message: EmailMessage) -> str:
+        """The confirmation link of ``message``, on the server the browser talks to."""
+        text = message.get_body(("plain",))
+        assert text is not None
+        (url,) = re.findall(r"http://127\.0\.0\.1:8080(/confirm/\S+)", text.get_content())
+        return self.url + url
+
+
+@pytest.fixture
+def service(tmp_path: Path) -> Iterator[Service]:
+    """The example pages published and the whole site served (links in emails name ``site.base_url``)."""
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    config = load_config(
+        None,
+        {"paths.source": pages, "paths.data": tmp_path / "data", "paths.output": tmp_path / "out"},
+        {},
+    )
+    outbox = tmp_path / "outbox"
+    clock = Clock(datetime.now(UTC))
+    with Store.open(config.database_url) as store:
+        ingest(config, store, INGESTED)
+        run_publish(config, store)
+        endpoints = create_subscription_app(config, store, lambda: OutboxMailer(outbox), clock=clock)
+        with serving(create_app(config.paths.output, routes=subscription_routes(endpoints))) as url:
+            yield Service(url, store, outbox, clock)
+
+
+def _press(page: Page, name: str) -> None:
+    """Click the button called ``name`` and wait for the page the form leads to."""
+    with page.expect_navigation():
+        page.get_by_role("button", name=name).click()
+
+
+def _fits(page: Page, wide: int, what: str) -> None:
+    overflow = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert overflow[0] <= overflow[1], f"{what} scrolls sideways: {overflow}"
+    for button in page.get_by_role("button").all():
+        box = button.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= wide + 0.5, what
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", SIZES)
+def test_the_whole_journey_by_pressing_buttons(service: Service, browser: Browser, size: str) -> None:  # noqa: F811
+    wide, high = SIZES[size]
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": wide, "height": high}, locale="zh-CN")
+    origins: list[str | None] = []
+    try:
+        page = context.new_page()
+        page.on("request", lambda r: origins.append(r.headers.get("origin")) if r.method == "POST" else None)
+
+        page.goto(service.url + "/subscribe")
+        page.get_by_label("电子邮箱").fill(READER)
+        page.get_by_label("要闻").check()
+        _fits(page, wide, f"subscribe form at {size}")
+        _press(page, "订阅")
+        assert page.get_by_role("heading", name="请查收确认邮件").is_visible()
+        pending = service.store.subscriber(READER)
+        assert pending is not None and not pending.confirmed and pending.sections == ("yao-wen",)
+
+        (confirmation,) = outbox_emails(service.outbox)
+        page.goto(service.link(confirmation))
+        assert not service.store.subscriber(READER).confirmed  # type: ignore[union-attr]  # GET: nothing
+        _press(page, "确认订阅")
+        assert page.get_by_text("订阅已确认").is_visible()
+        assert service.store.subscriber(READER).confirmed  # type: ignore[union-attr]
+        page.screenshot(path=ARTIFACTS / f"subscription-preferences-{size}.png", full_page=True)
+        _fits(page, wide, f"preferences at {size}")
+
+        page.get_by_label("要闻").uncheck()
+        page.get_by_label("经济").check()
+        _press(page, "保存")
+        assert page.get_by_text("已保存。").is_visible()
+        assert service.store.subscriber(READER).sections == ("jing-ji",)  # type: ignore[union-attr]
+        preferences = page.url
+
+        # The 退订 link of every email: a page with a question and a button.
+        page.goto(preferences.split("?")[0].replace("/preferences/", "/unsubscribe/"))
+        _fits(page, wide, f"unsubscribe page at {size}")
+        _press(page, "退订")
+        assert page.get_by_role("heading", name="已退订").is_visible()
+        left = service.store.subscriber(READER)
+        assert left is not None and left.status is SubscriberStatus.UNSUBSCRIBED
+        assert service.store.subscribers() == []
+
+        service.clock.now += timedelta(minutes=11)  # past the one-email-per-ten-minutes promise
+        page.get_by_role("link", name="重新订阅").click()
+        page.get_by_label("电子邮箱").fill(READER)
+        _press(page, "订阅")
+        again = outbox_emails(service.outbox)
+        assert len(again) == 2
+        page.goto(service.link(again[-1]))
+        _press(page, "确认订阅")
+        assert service.store.subscriber(READER).status is SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+        page.screenshot(path=ARTIFACTS / f"subscription-confirmed-again-{size}.png", full_page=True)
+    finally:
+        context.close()
+    # Referrer-Policy: no-referrer makes Chromium send Origin: null; the form token carried every POST.
+    assert origins and set(origins) == {"null"}
+
+    # RFC 8058: what a mail provider sends to the List-Unsubscribe URL, server to server.
+    unsubscribe = preferences.split("?")[0].replace("/preferences/", "/unsubscribe/")
+    one_click = httpx.post(unsubscribe, content=b"List-Unsubscribe=One-Click", timeout=10)
+    assert one_click.status_code == 200
+    assert service.store.subscriber(READER).status is SubscriberStatus.UNSUBSCRIBED  # type: ignore[union-attr]
