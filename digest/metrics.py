@@ -41,7 +41,8 @@ METRICS_PATH = "/metrics"
 # Seconds: a page is promised in the feeds within two, a large publish may take tens.
 # The *_created series (a timestamp per label set) double the output and help no dashboard.
 disable_created_metrics()  # type: ignore[no-untyped-call]  # untyped in prometheus-client
-_OUTCOMES = tuple(DeliveryReport.__dataclass_fields__)  # sent, failed, deferred, refused, ...
+# sent, failed, deferred, refused, ...: the counts of a send run (not ``busy``, who held the lease)
+_OUTCOMES = tuple(name for name, f in DeliveryReport.__dataclass_fields__.items() if f.type in (int, "int"))
 _BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
