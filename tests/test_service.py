@@ -492,7 +492,7 @@ def test_an_unreadable_source_folder_is_degraded_until_readable(tmp_path: Path) 
     try:
         assert service.http.get("/healthz").json()["status"] == "ok"
         pages.chmod(0)
-        health = service.http.get("/healthz").json()
+        health = service.http.get("/healthz?details").json()
         assert health["status"] == "degraded", health
         assert health["errors"] == [
             f"cannot read the source folder {pages} (Permission denied); check its permissions"

@@ -821,7 +821,8 @@ def test_a_varied_forwarded_for_cannot_dodge_the_rate_limit_of_digest_serve(
                     "/subscribe",
                     data={"email": f"r{n}@example.org"},
                     headers={
-                        "Origin": "http://127.0.0.1:8080",
+                        # serve --port moves the default base_url to the port it listens on.
+                        "Origin": base,
                         "X-Forwarded-For": forwarded.format(n=n),
                     },
                 ).status_code
