@@ -22,7 +22,7 @@ import uvicorn
 
 
 def make_app(body: bytes) -> Any:
-    """An ASGI app answering every GET with ``body`` or a 304, as ``digest.server`` would."""
+    """An ASGI app answering every GET with ``body`` or a 304, as ``digest.web.server`` would."""
     etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
     common = [
         (b"vary", b"Accept-Encoding"),

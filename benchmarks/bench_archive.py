@@ -32,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from corpus import PAGES_PER_ISSUE, page_count, page_name, pages, write_archive
 
 from digest.config import Config, load_config
-from digest.ingest import ingest
-from digest.jobs import run_publish
-from digest.store import Store
+from digest.ingest.pipeline import ingest
+from digest.service.jobs import run_publish
+from digest.store.database import Store
 
 WORK = Path(__file__).resolve().parent / ".work"
 # Every article is first seen at one instant after the archive; the new page an hour later.

@@ -103,7 +103,7 @@ def running(argv: list[str], url: str) -> Iterator[None]:
 def ours(output: Path, port: int) -> list[str]:
     """``digest``'s ASGI app over ``output`` under uvicorn, configured as ``digest serve`` does."""
     code = (
-        "import sys, uvicorn; from pathlib import Path; from digest.server import create_app; "
+        "import sys, uvicorn; from pathlib import Path; from digest.web.server import create_app; "
         "uvicorn.run(create_app(Path(sys.argv[1])), host='127.0.0.1', port=int(sys.argv[2]), "
         "log_config=None, access_log=False)"
     )

@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus import pages
 
-from digest.parse import parse_page
+from digest.paper.parse import parse_page
 
 
 def measure(megabytes: float = 20.0, repeat: int = 3) -> dict[str, float]:

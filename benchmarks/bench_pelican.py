@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_archive import WORK, folders
 from corpus import PAGES_PER_ISSUE, page_count, page_name, pages, write_archive
 
-from digest.dating import DatingRules, from_name
-from digest.parse import parse_page
+from digest.paper.dating import DatingRules, from_name
+from digest.paper.parse import parse_page
 from digest.types import Article
 
 PEERS = Path(__file__).resolve().parent / ".peers"

@@ -35,11 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from corpus import pages
 
 from digest.config import Config, load_config
-from digest.identity import article_uid, tag_uri
-from digest.ingest import ingest
-from digest.jobs import run_publish
-from digest.slugs import slugify
-from digest.store import Store
+from digest.ingest.identity import article_uid, tag_uri
+from digest.ingest.pipeline import ingest
+from digest.paper.slugs import slugify
+from digest.service.jobs import run_publish
+from digest.store.database import Store
 from digest.types import Article, Entry, Section
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,11 +23,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from digest.config import load_config
-from digest.digests import digest_window
-from digest.jobs import due_day, run_digest
-from digest.mail import SmtpMailer
-from digest.slugs import slugify
-from digest.store import Store, Subscriber
+from digest.mail.compose import SmtpMailer
+from digest.paper.slugs import slugify
+from digest.publish.digests import digest_window
+from digest.service.jobs import due_day, run_digest
+from digest.store.database import Store, Subscriber
 from digest.types import Article, Credit, Entry, Section
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"

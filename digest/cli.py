@@ -33,7 +33,7 @@ from digest.errors import AlreadyRunningError, ConfigError, DigestError, SourceE
 from digest.logs import LogFormat, configure
 
 if TYPE_CHECKING:
-    from digest.store import DeliverySummary, Store
+    from digest.store.database import DeliverySummary, Store
 
 # Each command imports what it needs when it runs: importing every module (the database layer,
 # the mailer, the HTTP client, pinyin tables) made even ``digest --help`` take most of a second.
@@ -94,15 +94,15 @@ def _now() -> datetime:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn, watchfiles and APScheduler load only when serving: the other commands start faster.
-    from digest.service import serve
+    from digest.service.serve import serve
 
     serve(_config(args))
     return 0
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from digest.ingest import ingest
-    from digest.store import Store
+    from digest.ingest.pipeline import ingest
+    from digest.store.database import Store
 
     config = _config(args)
     paths = [Path(p).absolute() for p in args.paths] or None
@@ -120,8 +120,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from digest.jobs import run_publish
-    from digest.store import Store
+    from digest.service.jobs import run_publish
+    from digest.store.database import Store
 
     config = _config(args)
     with Store.open(config.database_url) as store:
@@ -136,9 +136,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """``ingest`` then ``publish --full`` in one process: the operator's full rebuild."""
-    from digest.ingest import ingest
-    from digest.jobs import run_publish
-    from digest.store import Store
+    from digest.ingest.pipeline import ingest
+    from digest.service.jobs import run_publish
+    from digest.store.database import Store
 
     config = _config(args)
     with Store.open(config.database_url) as store:
@@ -163,8 +163,8 @@ def article_key(text: str) -> str:
 
 def cmd_retract(args: argparse.Namespace) -> int:
     from digest.errors import UnknownArticleError
-    from digest.jobs import run_publish
-    from digest.store import Store
+    from digest.service.jobs import run_publish
+    from digest.store.database import Store
     from digest.types import Retraction
 
     config = _config(args)
@@ -192,10 +192,10 @@ def cmd_retract(args: argparse.Namespace) -> int:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from digest.config import parser_problems, read_config
-    from digest.conventions import conventions_for
-    from digest.decode import decode_page
-    from digest.parse import parse_page
-    from digest.parse_report import page_json, render_page
+    from digest.paper.conventions import conventions_for
+    from digest.paper.decode import decode_page
+    from digest.paper.parse import parse_page
+    from digest.paper.report import page_json, render_page
 
     # Only the [parser] table of a config named with --config matters here (else the built-in
     # conventions): a config whose folders do not exist still reads pages.
@@ -227,9 +227,9 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_send_digest(args: argparse.Namespace) -> int:
-    from digest.jobs import run_digest
-    from digest.mail import make_mailer
-    from digest.store import Store
+    from digest.mail.compose import make_mailer
+    from digest.service.jobs import run_digest
+    from digest.store.database import Store
 
     config = _config(args)
     to = _email(args.to) if args.to else None
@@ -279,7 +279,7 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from digest.store import Store
+    from digest.store.database import Store
 
     try:
         config = read_config(_config_path(args), _overrides(args), os.environ)
@@ -293,7 +293,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         except DigestError as exc:
             problems.append(f"database.url: {exc}")
     if not problems and config.dkim.key_file is not None:
-        from digest.dkimsign import dns_record
+        from digest.mail.dkim import dns_record
 
         try:
             record = dns_record(config)
@@ -317,9 +317,9 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from digest.health import describe, health_report, load_state, max_issue_age
-    from digest.service import lock_holder
-    from digest.store import Store
+    from digest.service.health import describe, health_report, load_state, max_issue_age
+    from digest.service.serve import lock_holder
+    from digest.store.database import Store
 
     config = _config(args)
     with Store.open(config.database_url) as store:
@@ -349,7 +349,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _delivery_summary(config: Config) -> DeliverySummary:
-    from digest.store import Store
+    from digest.store.database import Store
 
     """The delivery ledger's counts, next retry and latest error."""
     with Store.open(config.database_url) as store:
@@ -357,7 +357,7 @@ def _delivery_summary(config: Config) -> DeliverySummary:
 
 
 def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
-    from digest.lease import describe as describe_lease
+    from digest.store.lease import describe as describe_lease
 
     if not summary.counts:
         return []
@@ -380,7 +380,7 @@ def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
 
 def _email(address: str) -> str:
     """The address in one spelling, so ``Reader@X`` and ``reader@x`` are one subscriber."""
-    from digest.subscriptions import AddressError, normalize_address
+    from digest.web.subscriptions import AddressError, normalize_address
 
     try:
         return normalize_address(address)
@@ -391,7 +391,7 @@ def _email(address: str) -> str:
 
 
 def cmd_subscribers(args: argparse.Namespace) -> int:
-    from digest.store import Store, Subscriber, SubscriberStatus
+    from digest.store.database import Store, Subscriber, SubscriberStatus
 
     config = _config(args)
     with Store.open(config.database_url) as store:
@@ -429,7 +429,7 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from digest.backup import backup
+    from digest.service.backup import backup
 
     config = _config(args)
     print(f"backed up to {backup(config.database_url, Path(args.file)).describe()}")
@@ -437,7 +437,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from digest.backup import restore
+    from digest.service.backup import restore
 
     config = _config(args)
     report = restore(config.database_url, Path(args.file), config.paths.data, _now())
@@ -461,7 +461,7 @@ def _known_sections(store: Store, slugs: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _export(store: Store, target: str) -> None:
-    from digest.subscriptions import export_subscribers
+    from digest.web.subscriptions import export_subscribers
 
     text = export_subscribers(store.subscribers(confirmed_only=False))
     if target == "-":
@@ -475,8 +475,8 @@ def _export(store: Store, target: str) -> None:
 
 def _import(store: Store, path: Path, status: str | None, resubscribe: bool) -> int:
     """Add or update every good row of a CSV file; report each bad line; never revive a suppressed address."""
-    from digest.store import SubscriberStatus
-    from digest.subscriptions import imported, parse_subscriber_csv
+    from digest.store.database import SubscriberStatus
+    from digest.web.subscriptions import imported, parse_subscriber_csv
 
     try:
         text = path.read_text(encoding="utf-8-sig")

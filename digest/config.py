@@ -29,9 +29,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from digest.dating import DEFAULT_NAME_PATTERNS, DatingRules, pattern_problem
 from digest.errors import ConfigError
 from digest.logs import LogFormat
+from digest.paper.dating import DEFAULT_NAME_PATTERNS, DatingRules, pattern_problem
+from digest.store.urls import SCHEMES, default_url, resolve_sqlite
+from digest.store.urls import scheme as url_scheme
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class IngestConfig:
     # Regular expressions with groups (?P<y>)(?P<m>)(?P<d>) [and (?P<p>) the page] for dates in file paths.
     date_patterns: tuple[str, ...] = DEFAULT_NAME_PATTERNS
     # Seconds a page written in place must stay unchanged before it is read (a page renamed into the
-    # folder whole is read at once, digest.watch), and a page file gone this long is retracted.
+    # folder whole is read at once, digest.ingest.watch), and a page file gone this long is retracted.
     settle_seconds: float = 5.0
 
 
@@ -103,7 +105,8 @@ class SmtpConfig:
 class ServerConfig:
     host: str = "127.0.0.1"
     port: int = 8080
-    # Signs subscription links and forms.  None: generated once into <data>/server.secret (digest.signing).
+    # Signs subscription links and forms.  None: generated once into <data>/server.secret
+    # (digest.mail.signing).
     secret: str | None = None
     rate_limit: int = 10  # subscribe/confirm requests per client per minute
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For names the client
@@ -192,7 +195,7 @@ class Config:
     @property
     def database_url(self) -> str:
         """The database URL actually used: ``database.url`` or the SQLite file in the data folder."""
-        return self.database.url or f"sqlite:///{self.paths.data / 'digest.sqlite3'}"
+        return self.database.url or default_url(self.paths.data)
 
 
 ENV_PREFIX = "DIGEST_"
@@ -350,13 +353,7 @@ def read_config(
         else base / getattr(defaults, name)
         for name in ("source", "data", "output")
     }
-    url = config.database.url
-    if (
-        url.startswith("sqlite:///")
-        and url not in ("sqlite:///:memory:",)
-        and not url.startswith("sqlite:////")
-    ):
-        url = f"sqlite:///{(base / url.removeprefix('sqlite:///')).absolute()}"
+    url = resolve_sqlite(config.database.url, base)
     return dataclasses.replace(config, paths=PathsConfig(**resolved), database=DatabaseConfig(url=url))
 
 
@@ -439,12 +436,11 @@ def value_problems(config: Config) -> list[ConfigError]:
                 "digest.empty_days", f"{config.digest.empty_days!r} is not a choice", 'use "skip" or "notice"'
             )
         )
-    scheme = config.database.url.partition(":")[0]
-    if config.database.url and scheme.partition("+")[0] not in ("sqlite", "postgresql", "postgres"):
+    if config.database.url and url_scheme(config.database.url) not in SCHEMES:
         problems.append(
             ConfigError(
                 "database.url",
-                f"unsupported database {scheme!r}",
+                f"unsupported database {config.database.url.partition(':')[0]!r}",
                 "leave it empty for SQLite or write postgresql://user@host/dbname",
             )
         )

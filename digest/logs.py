@@ -2,7 +2,7 @@
 
 Three formats (``logging.format`` or ``--log-format``):
 
-- ``text``: ``2024-11-27T09:30:00+08:00 INFO digest.ingest: ...`` for a
+- ``text``: ``2024-11-27T09:30:00+08:00 INFO digest.ingest.pipeline: ...`` for a
   terminal: the time carries its UTC offset, a traceback keeps its lines.
 - ``journal``: what systemd expects on a service's stderr (sd-daemon(3)): no
   timestamp of our own (the journal stamps each record), the level as a

@@ -23,7 +23,7 @@ class Kind(StrEnum):
 
 
 class DatedBy(StrEnum):
-    """Where a page's issue date came from, strongest first (see ``digest.dating``)."""
+    """Where a page's issue date came from, strongest first (see ``digest.paper.dating``)."""
 
     NAME = "name"
     HEADER = "header"
@@ -110,7 +110,7 @@ class Section:
 class Entry:
     """An article as stored and published.
 
-    ``uid`` is the stable key (see ``digest.identity``) and ``tag`` the Atom
+    ``uid`` is the stable key (see ``digest.ingest.identity``) and ``tag`` the Atom
     id built from it; neither changes once published.  ``published`` is the
     newspaper date as an instant in the configured timezone; ``updated``
     moves only when the article's content changes.

@@ -25,8 +25,8 @@ import feedparser
 from lxml import etree
 
 from digest.config import Config, FeedsConfig, SiteConfig
-from digest.identity import article_uid, tag_uri
-from digest.slugs import slugify
+from digest.ingest.identity import article_uid, tag_uri
+from digest.paper.slugs import slugify
 from digest.types import Article, Entry, Section
 
 SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "eval" / "atom.rng"

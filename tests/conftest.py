@@ -13,7 +13,7 @@ import pytest
 from golden import Golden
 
 from digest.config import Config, load_config
-from digest.store import Store
+from digest.store.database import Store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 # Pages the tests write in place settle this fast (the default, 5 s, would slow every test down).

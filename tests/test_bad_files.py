@@ -15,8 +15,8 @@ import pytest
 from badfiles import CORPUS, good_page, make_corpus
 
 from digest.config import Config
-from digest.ingest import ingest, scan
-from digest.store import Store
+from digest.ingest.pipeline import ingest, scan
+from digest.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 REFUSED = {bad.name: bad for bad in CORPUS if bad.reason is not None}
@@ -42,7 +42,7 @@ def test_each_bad_file_is_reported_once_skipped_and_retried_when_it_changes(
     make_corpus(source)
     for name in GOOD:
         (source / name).write_text(good_page(f"好页面{name[-6:-4]}"), encoding="utf-8")
-    caplog.set_level(logging.WARNING, logger="digest.ingest")
+    caplog.set_level(logging.WARNING, logger="digest.ingest.pipeline")
 
     first = ingest(config, store, now)
     reported = dict(first.errors)

@@ -21,10 +21,10 @@ from test_delivery import copies, make_config, seed
 from test_server import serving
 
 from digest.errors import ConfigError
-from digest.jobs import run_digest
-from digest.mail import SmtpMailer, make_mailer
-from digest.store import Store, SubscriberStatus
-from digest.subscriptions import create_subscription_app
+from digest.mail.compose import SmtpMailer, make_mailer
+from digest.service.jobs import run_digest
+from digest.store.database import Store, SubscriberStatus
+from digest.web.subscriptions import create_subscription_app
 
 DAY1 = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, after the 07:00 digest
 GONE = "reader001@example.org"

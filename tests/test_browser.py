@@ -21,11 +21,11 @@ from playwright.sync_api import Browser, sync_playwright
 from test_server import serving
 
 from digest.config import Config, load_config
-from digest.ingest import ingest
-from digest.jobs import run_digest, run_publish
-from digest.mail import OutboxMailer
-from digest.server import create_app
-from digest.store import Store
+from digest.ingest.pipeline import ingest
+from digest.mail.compose import OutboxMailer
+from digest.service.jobs import run_digest, run_publish
+from digest.store.database import Store
+from digest.web.server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"

@@ -10,7 +10,8 @@ from datetime import date
 
 import pytest
 
-from digest.bylines import (
+from digest.config import ParserConfig
+from digest.paper.bylines import (
     is_byline,
     is_editor_line,
     paren_names,
@@ -18,8 +19,7 @@ from digest.bylines import (
     parse_dateline,
     trailing_credit,
 )
-from digest.config import ParserConfig
-from digest.conventions import MAINLAND, conventions_for
+from digest.paper.conventions import MAINLAND, conventions_for
 from digest.types import Credit
 
 

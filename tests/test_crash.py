@@ -38,14 +38,14 @@ from smtp_sink import SmtpSink
 
 from digest import faults
 from digest.config import Config, load_config
-from digest.digests import digest_window
-from digest.ingest import ingest
-from digest.jobs import due_day
-from digest.mail import make_mailer
-from digest.metrics import Metrics
-from digest.publish import publish_store
-from digest.service import Runner
-from digest.store import Store, Subscriber
+from digest.ingest.pipeline import ingest
+from digest.mail.compose import make_mailer
+from digest.publish.build import publish_store
+from digest.publish.digests import digest_window
+from digest.service.jobs import due_day
+from digest.service.metrics import Metrics
+from digest.service.serve import Runner
+from digest.store.database import Store, Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTLE_SECONDS = 0.5  # ingest.settle_seconds of every copy: pages written in place settle fast
@@ -83,7 +83,7 @@ PLAN: dict[str, tuple[tuple[str, ...], int]] = {
     "service.before_save_state": (("serve",), 2),
     "service.after_take_over": (("serve",), 1),
 }
-# Where the one-write window of the delivery ledger lies (digest.delivery): a copy claimed but not
+# Where the one-write window of the delivery ledger lies (digest.mail.delivery): a copy claimed but not
 # yet confirmed is never sent again; it is marked "unknown" and listed by ``digest status``.
 UNCERTAIN = {"delivery.after_claim", "delivery.after_accept"}
 

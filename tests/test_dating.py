@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.dating import (
+from digest.paper.dating import (
     Dating,
     DatingRules,
     date_page,
@@ -18,8 +18,8 @@ from digest.dating import (
     page_from_name,
     pattern_problem,
 )
-from digest.decode import decode_page
-from digest.parse import parse_page
+from digest.paper.decode import decode_page
+from digest.paper.parse import parse_page
 from digest.types import Article, DatedBy
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

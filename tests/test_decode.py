@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.decode import decode_page
 from digest.errors import SourceError
+from digest.paper.decode import decode_page
 
 TEXT = "● 要闻\n\n# 草原上的新图书馆开馆\n\n本报3月2日讯（记者 某某）读者排起长队，12岁的小读者说：“真好！”\n"
 

@@ -23,13 +23,13 @@ from smtp_sink import SmtpSink
 from test_delivery import NOW, _send_digest, everyone, made, make_config, seed
 from test_service import free_port
 
-from digest import jobs
 from digest.config import Config, load_config
-from digest.digests import digest_window
 from digest.errors import StoreError
-from digest.jobs import retry_deliveries, run_digest
-from digest.mail import OutboxMailer, SmtpMailer
-from digest.store import WAITING, DigestRecord, Store
+from digest.mail.compose import OutboxMailer, SmtpMailer
+from digest.publish.digests import digest_window
+from digest.service import jobs
+from digest.service.jobs import retry_deliveries, run_digest
+from digest.store.database import WAITING, DigestRecord, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 

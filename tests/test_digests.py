@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.digests import back_issues, build_digest, digest_window, select_sections, summary
+from digest.publish.digests import back_issues, build_digest, digest_window, select_sections, summary
 from digest.types import Article, Entry, Section
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -23,11 +23,11 @@ from test_cli import digest
 from test_delivery import make_config, seed
 
 from digest.config import Config, DkimConfig
-from digest.dkimsign import dns_record
 from digest.errors import ConfigError
-from digest.jobs import run_digest
-from digest.mail import SmtpMailer, compose_confirmation_email, prepared
-from digest.store import Store
+from digest.mail.compose import SmtpMailer, compose_confirmation_email, prepared
+from digest.mail.dkim import dns_record
+from digest.service.jobs import run_digest
+from digest.store.database import Store
 
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
 

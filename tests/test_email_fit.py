@@ -19,9 +19,9 @@ from playwright.sync_api import Browser, Route
 from test_browser import ARTIFACTS, browser  # noqa: F401 (the system-Chromium fixture, shared)
 from test_mail import NOW, entry, make_digest
 
-from digest.columns import width, wrap, wrap_text
 from digest.config import Config, DigestConfig
-from digest.mail import DigestEmailMaker
+from digest.mail.compose import DigestEmailMaker
+from digest.paper.columns import width, wrap, wrap_text
 from digest.types import Article, Credit, Digest, Section
 
 SITE = "https://news.example/"

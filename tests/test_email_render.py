@@ -17,10 +17,10 @@ from playwright.sync_api import Browser, Route
 from test_browser import ARTIFACTS, browser  # noqa: F401 (the system-Chromium fixture, shared)
 
 from digest.config import load_config
-from digest.ingest import ingest
-from digest.jobs import run_digest
-from digest.mail import OutboxMailer
-from digest.store import Store, Subscriber
+from digest.ingest.pipeline import ingest
+from digest.mail.compose import OutboxMailer
+from digest.service.jobs import run_digest
+from digest.store.database import Store, Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]
 INGESTED = datetime(2024, 11, 27, 4, 0, tzinfo=UTC)

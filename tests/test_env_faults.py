@@ -25,11 +25,11 @@ from badfiles import good_page
 from test_server import serving
 
 from digest.config import Config, load_config
-from digest.mail import OutboxMailer
-from digest.metrics import Metrics
-from digest.server import create_app
-from digest.service import Runner
-from digest.store import Store
+from digest.mail.compose import OutboxMailer
+from digest.service.metrics import Metrics
+from digest.service.serve import Runner
+from digest.store.database import Store
+from digest.web.server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)

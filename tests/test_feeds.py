@@ -9,9 +9,9 @@ from pathlib import Path
 import feedparser
 from atomcheck import ATOM, CLOCK, FH, check_atom, make_config, make_entry, parse
 
-from digest.feeds import ARCHIVE_PAGE_SIZE
-from digest.parse import parse_page
-from digest.publish import build_plan
+from digest.paper.parse import parse_page
+from digest.publish.build import build_plan
+from digest.publish.feeds import ARCHIVE_PAGE_SIZE
 from digest.types import Credit, Digest, Entry
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"

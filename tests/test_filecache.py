@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.filecache import DIRECTORY, FileCache, FileVersion
+from digest.web.filecache import DIRECTORY, FileCache, FileVersion
 
 
 @pytest.fixture

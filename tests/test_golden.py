@@ -30,13 +30,13 @@ from golden import Golden, read_tree
 from test_server import serving
 
 from digest.config import Config, load_config
-from digest.ingest import ingest
-from digest.jobs import run_digest
-from digest.mail import OutboxMailer
-from digest.parse import parse_page
-from digest.parse_report import render_page
-from digest.store import Store, Subscriber
-from digest.subscriptions import create_subscription_app
+from digest.ingest.pipeline import ingest
+from digest.mail.compose import OutboxMailer
+from digest.paper.parse import parse_page
+from digest.paper.report import render_page
+from digest.service.jobs import run_digest
+from digest.store.database import Store, Subscriber
+from digest.web.subscriptions import create_subscription_app
 
 ROOT = Path(__file__).resolve().parents[1]
 # Noon of 26 November in Shanghai: the pages arrive the day before the digest of the 27th (07:00),

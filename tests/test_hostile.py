@@ -28,15 +28,15 @@ from lxml import html as lxml_html
 from test_server import serving
 
 from digest.config import Config, load_config
-from digest.digests import build_digest
 from digest.errors import ConfigError, PermanentDeliveryError
-from digest.ingest import ingest
-from digest.jobs import run_digest
-from digest.mail import DigestEmailMaker, OutboxMailer
-from digest.publish import publish_store
-from digest.server import create_app
-from digest.store import Store, Subscriber
-from digest.subscriptions import create_subscription_app, subscription_routes
+from digest.ingest.pipeline import ingest
+from digest.mail.compose import DigestEmailMaker, OutboxMailer
+from digest.publish.build import publish_store
+from digest.publish.digests import build_digest
+from digest.service.jobs import run_digest
+from digest.store.database import Store, Subscriber
+from digest.web.server import create_app
+from digest.web.subscriptions import create_subscription_app, subscription_routes
 
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, after the 07:00 digest
 SEEN = NOW - timedelta(hours=3)

@@ -17,9 +17,9 @@ import pytest
 from atomcheck import ATOM, check_atom
 
 from digest.config import Config, load_config
-from digest.ingest import ingest
-from digest.jobs import run_publish
-from digest.store import Store
+from digest.ingest.pipeline import ingest
+from digest.service.jobs import run_publish
+from digest.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "examples" / "pages" / "2024-11-27_01.txt"

@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest import ingest as ingest_module
 from digest import workers
 from digest.config import Config
-from digest.ingest import Parsed, _decode_and_parse, ingest, scan
-from digest.store import Store
+from digest.ingest import pipeline as ingest_module
+from digest.ingest.pipeline import Parsed, _decode_and_parse, ingest, scan
+from digest.store.database import Store
 from digest.types import Article
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -81,7 +81,7 @@ def test_a_bad_file_is_logged_once_recorded_and_retried_when_fixed(
 ) -> None:
     put(config.paths.source, "2024-11-27_01.txt", PAGE)
     bad = put(config.paths.source, "2024-11-27_02.txt", b"\x89PNG\x00\x00\x00\x01binary")
-    with caplog.at_level(logging.INFO, logger="digest.ingest"):
+    with caplog.at_level(logging.INFO, logger="digest.ingest.pipeline"):
         report = ingest(config, store, now)
         ingest(config, store, now + timedelta(minutes=1))
     assert report.new == 2 and report.failed == 1
@@ -177,7 +177,7 @@ def test_a_worker_that_dies_leaves_its_pages_to_this_process(
     monkeypatch.setattr(ingest_module, "_decode_and_parse", _parse_dying_in_a_worker)
     monkeypatch.setattr(ingest_module, "POOL_MIN_FILES", 2)
     monkeypatch.setattr(workers, "cpu_count", lambda: 2)
-    with caplog.at_level(logging.WARNING, logger="digest.ingest"):
+    with caplog.at_level(logging.WARNING, logger="digest.ingest.pipeline"):
         report = ingest(config, store, now)
     assert (report.read, report.failed) == (20, 1)
     assert len({e.source for e in store.entries()}) == 20

@@ -20,11 +20,12 @@ from smtp_sink import SmtpSink
 from test_pipeline import ROOT, free_port, wait_for
 
 from digest.config import load_config
-from digest.digests import digest_window
-from digest.ingest import ingest
-from digest.jobs import due_day
-from digest.leader import LOCK_CLASS, AdvisoryLeader, SoleLeader, leadership, libpq_url
-from digest.store import Store, Subscriber
+from digest.ingest.pipeline import ingest
+from digest.publish.digests import digest_window
+from digest.service.jobs import due_day
+from digest.service.leader import LOCK_CLASS, AdvisoryLeader, SoleLeader, leadership
+from digest.store.database import Store, Subscriber
+from digest.store.urls import libpq_url
 
 FAST = 0.2  # seconds between checks in the in-process tests
 READERS = ("a@example.org", "b@example.org", "c@example.org")
@@ -188,7 +189,7 @@ def test_two_serves_share_one_database_and_the_standby_takes_over_after_sigkill(
 
             (tmp_path / "pages" / "2024-11-29_01.txt").write_text(PAGE.format(title="领头实例收录的稿件"))
             wait_for(lambda: "领头实例收录的稿件" in second.feed())
-            assert not second.logged("digest.ingest") and not second.logged("digest.publish")
+            assert not second.logged("digest.ingest.pipeline") and not second.logged("digest.publish.build")
 
             first.process.send_signal(signal.SIGKILL)
             first.process.wait()
@@ -198,7 +199,7 @@ def test_two_serves_share_one_database_and_the_standby_takes_over_after_sigkill(
             wait_for(lambda: "交接期间送来的稿件" in second.feed(), timeout=30)
             assert time.monotonic() - killed < 30
             assert "leader: this instance now runs" in second.log.read_text()
-            assert second.logged("digest.ingest")
+            assert second.logged("digest.ingest.pipeline")
 
             with Store.open(pg_url) as store:
                 titles = {entry.article.title for entry in store.entries()}

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from test_service import free_port, page, wait_for
 
-from digest.limits import HEADER_SECONDS, connection_limit, limited_protocol
+from digest.web.limits import HEADER_SECONDS, connection_limit, limited_protocol
 
 ROOT = Path(__file__).resolve().parents[1]
 SLOW_CLIENTS = 1100

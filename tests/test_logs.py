@@ -47,7 +47,7 @@ def bad_page(tmp_path: Path) -> list[str]:
 def test_json_format_writes_one_object_per_line(tmp_path: Path, bad_page: list[str]) -> None:
     result = digest("ingest", *bad_page, "--log-format", "json", cwd=tmp_path)
     records = [json.loads(line) for line in result.stderr.splitlines()]
-    assert [(r["level"], r["logger"]) for r in records] == [("warning", "digest.ingest")]
+    assert [(r["level"], r["logger"]) for r in records] == [("warning", "digest.ingest.pipeline")]
     assert "binary.txt" in records[0]["message"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", records[0]["time"])
 

@@ -18,10 +18,9 @@ import pytest
 from smtp_sink import SmtpSink
 
 from digest.config import Config, SiteConfig, SmtpConfig
-from digest.digests import build_digest
 from digest.errors import ConfigError, DeliveryError, PermanentDeliveryError
-from digest.identity import article_uid
-from digest.mail import (
+from digest.ingest.identity import article_uid
+from digest.mail.compose import (
     DigestEmailMaker,
     OutboxMailer,
     Outgoing,
@@ -30,8 +29,9 @@ from digest.mail import (
     make_mailer,
     wire,
 )
-from digest.parse import parse_page
-from digest.slugs import slugify
+from digest.paper.parse import parse_page
+from digest.paper.slugs import slugify
+from digest.publish.digests import build_digest
 from digest.types import Article, Credit, Digest, Entry, Section
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -25,12 +25,12 @@ from atomcheck import ATOM, check_atom
 from test_server import serving
 
 from digest.config import Config
-from digest.ingest import ingest
-from digest.jobs import run_digest, run_publish
-from digest.mail import OutboxMailer
-from digest.server import create_app
-from digest.store import Store, Subscriber, metadata
+from digest.ingest.pipeline import ingest
+from digest.mail.compose import OutboxMailer
+from digest.service.jobs import run_digest, run_publish
+from digest.store.database import Store, Subscriber, metadata
 from digest.types import DatedBy, Retraction
+from digest.web.server import create_app
 
 AT = "{http://purl.org/atompub/tombstones/1.0}"
 SEED = "002_963b85495dc4bc2e.txt"  # holds 呼和浩特市赛罕区与包头市青山区联合开展…
@@ -258,7 +258,7 @@ def test_the_seeds_on_an_empty_database_mail_only_issues_within_backfill_days(
     recent = {e.uid for e in store.entries() if 0 <= (day - e.issue_date).days <= config.digest.backfill_days}
     old = [e for e in store.entries() if e.uid not in recent]
     assert recent and old
-    with caplog.at_level(logging.INFO, logger="digest.jobs"):
+    with caplog.at_level(logging.INFO, logger="digest.service.jobs"):
         result = run_digest(config, store, OutboxMailer(tmp_path / "outbox"), now + timedelta(days=1), day)
     mailed = {e.uid for _, items in result.digest.groups for e in items}
     assert mailed == recent and result.delivery.sent == 1
@@ -318,7 +318,7 @@ def test_a_parser_upgrade_re_reads_stored_pages_keeping_ids_first_seen_and_retra
     withdrawn = next(iter(before))
     store.retract([withdrawn], Retraction.BY_HAND, now)
     assert ingest(config, store, now + timedelta(hours=1)).read == 0  # nothing new: nothing read
-    monkeypatch.setattr("digest.ingest.PARSER_VERSION", "next")
+    monkeypatch.setattr("digest.ingest.pipeline.PARSER_VERSION", "next")
     report = ingest(config, store, now + timedelta(hours=2))
     assert report.read == len(list(config.paths.source.glob("*.txt"))) and report.new == 0
     after = {e.uid: e for e in store.entries()}
@@ -342,7 +342,7 @@ def test_a_source_folder_emptied_at_once_retracts_nothing(
 ) -> None:
     for page in config.paths.source.glob("*.txt"):
         page.unlink()  # an unmounted share, or the folder swapped for an empty one
-    with caplog.at_level(logging.WARNING, logger="digest.ingest"):
+    with caplog.at_level(logging.WARNING, logger="digest.ingest.pipeline"):
         _step(config, store, now + timedelta(minutes=1))
         _step(config, store, now + timedelta(minutes=10))
     assert not any(e.retracted for e in store.entries())

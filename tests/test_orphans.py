@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from test_service import Serve, free_port
 
-from digest import staging
 from digest.errors import PublishError
+from digest.publish import staging
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -183,7 +183,7 @@ import sys, threading, time
 from digest import workers
 
 threading.Thread(target=threading.Event().wait, daemon=True).start()  # a second thread: a fork server
-context = workers.start_method(["digest.publish"])
+context = workers.start_method(["digest.publish.build"])
 assert context.get_start_method() == "forkserver"
 child = context.Process(target=time.sleep, args=(600,))
 child.start()

@@ -10,9 +10,9 @@ from datetime import date
 
 import pytest
 
-from digest.bylines import parse_credits
-from digest.parse import parse_page
-from digest.textnorm import full_width_punctuation
+from digest.paper.bylines import parse_credits
+from digest.paper.parse import parse_page
+from digest.paper.textnorm import full_width_punctuation
 from digest.types import Credit, Kind
 
 

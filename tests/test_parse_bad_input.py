@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from digest.decode import decode_page
 from digest.errors import SourceError
-from digest.parse import parse_page
+from digest.paper.decode import decode_page
+from digest.paper.parse import parse_page
 
 PAGE = "● 山城\n\n# 新桥通车\n\n本报3月5日讯 (记者 周远)新桥今天通车,\n市民踊跃体验。\n"
 

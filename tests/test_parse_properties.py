@@ -8,7 +8,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from digest.parse import parse_page
+from digest.paper.parse import parse_page
 from digest.types import Page
 
 # Text made of the pieces pages are made of, so the rules actually fire.

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.parse import parse_page
-from digest.parse_report import page_json, render_page
+from digest.paper.parse import parse_page
+from digest.paper.report import page_json, render_page
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SEEDS = sorted((SHARED / "seeds").glob("*.txt"))

@@ -23,12 +23,12 @@ from test_server import serving
 
 from digest.config import Config, load_config
 from digest.errors import ConfigError
-from digest.ingest import ingest
-from digest.jobs import catch_up_digest, due_day, run_digest, run_publish
-from digest.mail import OutboxMailer, SmtpMailer
-from digest.server import create_app
-from digest.store import Store, Subscriber
+from digest.ingest.pipeline import ingest
+from digest.mail.compose import OutboxMailer, SmtpMailer
+from digest.service.jobs import catch_up_digest, due_day, run_digest, run_publish
+from digest.store.database import Store, Subscriber
 from digest.types import Entry
+from digest.web.server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 # Ingested at noon on 26 November in Shanghai; the digest of the 27th (07:00) covers it.

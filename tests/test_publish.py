@@ -17,15 +17,16 @@ import pytest
 from atomcheck import ATOM, CLOCK, check_atom, make_config, make_entry, parse
 from test_server import serving
 
-from digest import publish as publish_module
-from digest import staging, workers
+from digest import workers
 from digest.config import Config
 from digest.errors import PublishError
-from digest.publish import PublishReport, build_plan, publish, publish_store
-from digest.server import create_app
-from digest.staging import Committed, Stager
-from digest.store import DigestRecord, Store
+from digest.publish import build as publish_module
+from digest.publish import staging
+from digest.publish.build import PublishReport, build_plan, publish, publish_store
+from digest.publish.staging import Committed, Stager
+from digest.store.database import DigestRecord, Store
 from digest.types import Digest, Entry
+from digest.web.server import create_app
 
 BASE = "http://example.test/paper/"
 FEEDS = ("feeds/all.atom", "feeds/yao-wen.atom", "feeds/jing-ji.atom", "feeds/digests.atom")
@@ -459,7 +460,7 @@ def test_a_render_worker_that_dies_leaves_the_build_to_this_process(
     _drawing_on_every_core(monkeypatch)
     monkeypatch.setenv("DIGEST_TEST_PARENT", str(os.getpid()))
     monkeypatch.setattr(publish_module, "_articles_in_worker", _draw_dying_in_a_worker)
-    with caplog.at_level(logging.WARNING, logger="digest.publish"):
+    with caplog.at_level(logging.WARNING, logger="digest.publish.build"):
         report = publish_store(store, config, tmp_path / "output", full=True)
     assert any("render processes failed" in r.getMessage() for r in caplog.records)
     assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
@@ -477,11 +478,11 @@ def test_a_process_running_threads_draws_with_workers_from_a_fork_server(
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert workers.start_method(["digest.publish"]).get_start_method() == "forkserver"
+        assert workers.start_method(["digest.publish.build"]).get_start_method() == "forkserver"
         report = publish_store(store, config, tmp_path / "output", full=True)
     finally:
         stop.set()
         other.join()
     assert made and made[0] is not None
     assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
-    assert workers.start_method(["digest.publish"]).get_start_method() == "fork"
+    assert workers.start_method(["digest.publish.build"]).get_start_method() == "fork"

@@ -27,12 +27,12 @@ from smtp_sink import SmtpSink
 from test_server import serving
 
 from digest.config import Config, load_config
-from digest.ingest import ingest
-from digest.jobs import run_publish
-from digest.output import present
-from digest.server import create_app
-from digest.store import Store
+from digest.ingest.pipeline import ingest
+from digest.publish.layout import present
+from digest.service.jobs import run_publish
+from digest.store.database import Store
 from digest.types import Entry
+from digest.web.server import create_app
 
 pytestmark = pytest.mark.slow
 

@@ -18,10 +18,10 @@ import httpx
 import pytest
 import uvicorn
 
-from digest import server
 from digest.errors import ConfigError, StoreError
-from digest.filecache import FileCache
-from digest.server import ASGIApp, Receive, Scope, Send, create_app
+from digest.web import server
+from digest.web.filecache import FileCache
+from digest.web.server import ASGIApp, Receive, Scope, Send, create_app
 
 FEED = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'

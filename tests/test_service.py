@@ -27,15 +27,15 @@ import pytest
 from test_server import serving
 
 import digest as package
-from digest import staging
 from digest.config import Config
-from digest.health import JobRun, ServiceState, describe, health_report, load_state, save_state
-from digest.mail import OutboxMailer
-from digest.metrics import METRICS_PATH, Metrics
-from digest.server import create_app
-from digest.service import Runner
-from digest.store import Store, StoreStatus
-from digest.watch import Settler, Watcher, quiet_for
+from digest.ingest.watch import Settler, Watcher, quiet_for
+from digest.mail.compose import OutboxMailer
+from digest.publish import staging
+from digest.service.health import JobRun, ServiceState, describe, health_report, load_state, save_state
+from digest.service.metrics import METRICS_PATH, Metrics
+from digest.service.serve import Runner
+from digest.store.database import Store, StoreStatus
+from digest.web.server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "● 要闻\n\n# {title}\n\n□ 本报记者 林小河\n\n{body}\n"
@@ -169,7 +169,7 @@ def test_the_watcher_survives_its_folder_vanishing_and_being_replaced(
     watching: tuple[Path, Calls, threading.Thread], caplog: pytest.LogCaptureFixture
 ) -> None:
     source, calls, thread = watching
-    caplog.set_level("WARNING", logger="digest.watch")
+    caplog.set_level("WARNING", logger="digest.ingest.watch")
     shutil.rmtree(source)
     wait_for(lambda: "is missing" in caplog.text, 5, "the missing folder to be reported")
     source.mkdir()
@@ -609,7 +609,7 @@ def test_sigterm_lets_the_publish_under_way_finish_and_leaves_no_partial_file(tm
     assert code == 0, log
     assert "Traceback" not in log
     shutdown = log.index("Shutting down")
-    finished = re.search(r"digest.publish: published .*written=[1-9]", log[shutdown:])
+    finished = re.search(r"digest.publish.build: published .*written=[1-9]", log[shutdown:])
     assert finished, "the publish under way did not finish"
     assert log.rstrip().endswith("stopped")
     leftovers = list((tmp_path / "out").rglob("*.tmp"))  # the publisher's temporary files

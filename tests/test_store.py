@@ -11,15 +11,14 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.errors import StoreError
-from digest.store import (
+from digest.store.database import (
     DigestRecord,
     SourceRecord,
     Store,
     Subscriber,
     SubscriberStatus,
-    mask_url,
-    normalize_url,
 )
+from digest.store.urls import mask_url, normalize_url
 from digest.types import Article, Credit, Entry, Kind, Section
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

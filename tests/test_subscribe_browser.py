@@ -26,12 +26,12 @@ from test_server import serving
 from test_subscriptions import Clock, outbox_emails
 
 from digest.config import load_config
-from digest.ingest import ingest
-from digest.jobs import run_publish
-from digest.mail import OutboxMailer
-from digest.server import create_app
-from digest.store import Store, SubscriberStatus
-from digest.subscriptions import create_subscription_app, subscription_routes
+from digest.ingest.pipeline import ingest
+from digest.mail.compose import OutboxMailer
+from digest.service.jobs import run_publish
+from digest.store.database import Store, SubscriberStatus
+from digest.web.server import create_app
+from digest.web.subscriptions import create_subscription_app, subscription_routes
 
 SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
 INGESTED = datetime(2024, 11, 27, 4, 0, tzinfo=UTC)

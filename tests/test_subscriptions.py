@@ -30,8 +30,7 @@ from test_server import serving
 from digest.cli import main
 from digest.config import Config, load_config
 from digest.errors import ConfigError, PermanentDeliveryError
-from digest.jobs import retry_deliveries, run_digest
-from digest.mail import (
+from digest.mail.compose import (
     DigestEmailMaker,
     OutboxMailer,
     Outgoing,
@@ -39,10 +38,13 @@ from digest.mail import (
     make_mailer,
     wire,
 )
-from digest.server import create_app
-from digest.signing import signing_secret
-from digest.store import Store, Subscriber, SubscriberStatus
-from digest.subscriptions import (
+from digest.mail.signing import signing_secret
+from digest.mail.tokens import FORM_KEY, Purpose, TokenError, sign, verify
+from digest.service.jobs import retry_deliveries, run_digest
+from digest.store.database import Store, Subscriber, SubscriberStatus
+from digest.types import Article, Digest, Entry, Section
+from digest.web.server import create_app
+from digest.web.subscriptions import (
     RateLimiter,
     client_address,
     create_subscription_app,
@@ -50,8 +52,6 @@ from digest.subscriptions import (
     subscription_routes,
     subscription_upkeep,
 )
-from digest.tokens import FORM_KEY, Purpose, TokenError, sign, verify
-from digest.types import Article, Digest, Entry, Section
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://news.example"
@@ -479,7 +479,7 @@ def test_every_command_signs_with_the_one_generated_secret(tmp_path: Path) -> No
         "import sys\n"
         "from pathlib import Path\n"
         "from digest.config import load_config\n"
-        "from digest.signing import signing_secret\n"
+        "from digest.mail.signing import signing_secret\n"
         "home = Path(sys.argv[1])\n"
         "paths = {f'paths.{name}': home / name for name in ('data', 'output', 'source')}\n"
         "paths['paths.source'] = home / 'pages'\n"

@@ -18,9 +18,9 @@ from atomcheck import make_config, make_entry
 from test_server import serving
 
 from digest.config import Config, PathsConfig
-from digest.jobs import run_publish
-from digest.store import Store
-from digest.websub import Notifier
+from digest.service.jobs import run_publish
+from digest.service.websub import Notifier
+from digest.store.database import Store
 
 BASE = "http://example.test/paper/"
 

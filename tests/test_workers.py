@@ -22,12 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from digest import ingest as ingest_module
-from digest import publish as publish_module
 from digest.config import Config, load_config
-from digest.ingest import ingest
-from digest.publish import publish_store
-from digest.store import Store
+from digest.ingest import pipeline as ingest_module
+from digest.ingest.pipeline import ingest
+from digest.publish import build as publish_module
+from digest.publish.build import publish_store
+from digest.store.database import Store
 
 PACKAGE = Path(ingest_module.__file__).parent
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))

@@ -2,7 +2,7 @@
 
 Threads: uvicorn's event loop on the main thread (it owns SIGINT/SIGTERM),
 an APScheduler background scheduler (safety-net rescans and the daily
-digest cron), and a watcher thread for low-latency ingest (``digest.watch``).
+digest cron), and a watcher thread for low-latency ingest (``digest.ingest.watch``).
 ``Runner`` holds every job and one lock, so jobs never overlap; ``_run`` is
 the one place that starts and stops the threads.  On SIGTERM or SIGINT the
 HTTP server stops, the job under way finishes (a publish only ever renames
@@ -34,23 +34,24 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from digest import sdnotify, workers
+from digest import workers
 from digest.config import Config
 from digest.errors import AlreadyRunningError, ConfigError, DigestError
 from digest.faults import crash_point
-from digest.health import STATE_NAME, JobRun, ServiceState, health_report, max_issue_age, save_state
-from digest.ingest import ingest, scan
-from digest.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish
-from digest.leader import Leadership, SoleLeader, leadership
-from digest.lease import pid_alive
-from digest.limits import server_options
-from digest.mail import Mailer, make_mailer
-from digest.metrics import METRICS_PATH, Metrics
-from digest.server import create_app
-from digest.store import Store
-from digest.subscriptions import create_subscription_app, subscription_routes
-from digest.watch import Settler, Watcher, quiet_for
-from digest.websub import HUB_TIMEOUT, Notifier
+from digest.ingest.pipeline import ingest, scan
+from digest.ingest.watch import Settler, Watcher, quiet_for
+from digest.mail.compose import Mailer, make_mailer
+from digest.service import sdnotify
+from digest.service.health import STATE_NAME, JobRun, ServiceState, health_report, max_issue_age, save_state
+from digest.service.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish
+from digest.service.leader import Leadership, SoleLeader, leadership
+from digest.service.metrics import METRICS_PATH, Metrics
+from digest.service.websub import HUB_TIMEOUT, Notifier
+from digest.store.database import Store
+from digest.store.lease import pid_alive
+from digest.web.limits import server_options
+from digest.web.server import create_app
+from digest.web.subscriptions import create_subscription_app, subscription_routes
 
 log = logging.getLogger(__name__)
 
@@ -450,9 +451,9 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
                 log_config=None,
                 access_log=log.isEnabledFor(logging.DEBUG),
                 timeout_graceful_shutdown=5,
-                **server_options(),  # header timeout and a connection limit (digest.limits)
-                # uvicorn would take X-Forwarded-For from any local peer as the client's address; we
-                # decide whose header counts (server.trusted_proxies, digest.subscriptions.client_address).
+                **server_options(),  # header timeout and a connection limit (digest.web.limits)
+                # uvicorn would take X-Forwarded-For from any local peer as the client's address; we decide
+                # whose header counts (server.trusted_proxies, digest.web.subscriptions.client_address).
                 proxy_headers=False,
             )
         )

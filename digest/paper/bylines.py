@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
-from digest.conventions import MAINLAND, Conventions
-from digest.textnorm import CJK, ends_sentence, has_cjk
+from digest.paper.conventions import MAINLAND, Conventions
+from digest.paper.textnorm import CJK, ends_sentence, has_cjk
 from digest.types import Credit
 
 # Han names are two to four characters; Mongolian and other transliterated names run longer

@@ -30,7 +30,7 @@ from enum import Enum
 
 from digest.config import BouncesConfig, Config
 from digest.errors import DeliveryError
-from digest.store import Store, SubscriberStatus
+from digest.store.database import Store, SubscriberStatus
 
 log = logging.getLogger(__name__)
 

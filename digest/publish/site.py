@@ -24,8 +24,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from digest.config import Config
-from digest.feeds import FeedSpec, all_spec, digests_spec, section_spec
-from digest.output import (
+from digest.publish.feeds import FeedSpec, all_spec, digests_spec, section_spec
+from digest.publish.layout import (
     DIGESTS_INDEX,
     GONE_SUFFIX,
     ICON,
@@ -46,8 +46,9 @@ from digest.types import Digest, Section
 def _templates_folder() -> Path:
     """The top-level ``templates/`` folder: beside the package in a checkout (and an editable
     install), inside it in an installed wheel, where pyproject.toml ships it as ``digest/templates``."""
-    installed = Path(__file__).parent / "templates"
-    return installed if installed.is_dir() else Path(__file__).parents[1] / "templates"
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "templates"
+    return installed if installed.is_dir() else package.parent / "templates"
 
 
 TEMPLATES = _templates_folder()

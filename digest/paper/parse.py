@@ -1,7 +1,7 @@
 """Page text → articles.  Pure functions: no I/O, no clock.
 
 The words a page is read by (roles, outlets, places, ...) come in as one
-``Conventions`` value (``digest.conventions``); nothing here names a paper.
+``Conventions`` value (``digest.paper.conventions``); nothing here names a paper.
 The parser works in four passes, each a function below:
 
 1. ``_logical_lines``: clean the text, split it into blocks at blank lines
@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum, auto
 
-from digest.bylines import (
+from digest.paper.bylines import (
     BULLET,
     Dateline,
     credit_roles_only,
@@ -43,8 +43,8 @@ from digest.bylines import (
     photographed,
     trailing_credit,
 )
-from digest.conventions import MAINLAND, Conventions
-from digest.textnorm import (
+from digest.paper.conventions import MAINLAND, Conventions
+from digest.paper.textnorm import (
     CJK,
     cjk_bigrams,
     clean_text,
@@ -62,7 +62,7 @@ from digest.textnorm import (
 from digest.types import Article, Credit, Kind, Page
 
 # Recorded with every page read; bump it when a change to the parser changes what pages yield,
-# and the service re-reads the stored pages (``digest.ingest``).
+# and the service re-reads the stored pages (``digest.ingest.pipeline``).
 PARSER_VERSION = "1"
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")

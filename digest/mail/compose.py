@@ -6,7 +6,7 @@ Composing is pure (the clock comes in as ``now``).  Mailers are the edge:
 ``DeliveryError`` for "try again later", ``PermanentDeliveryError`` when the
 server refused this recipient for good, and ``UncertainDeliveryError`` when
 the message may have arrived; and both call a ``commit`` hook at their point
-of no return, which is what lets ``digest.delivery`` promise "never twice".
+of no return, which is what lets ``digest.mail.delivery`` promise "never twice".
 """
 
 from __future__ import annotations
@@ -33,10 +33,7 @@ from typing import Protocol
 import css_inline
 import markupsafe
 
-from digest.columns import wrap_text
 from digest.config import Config, SmtpConfig
-from digest.digests import select_sections
-from digest.dkimsign import dkim_signer
 from digest.errors import (
     ConfigError,
     DeliveryError,
@@ -44,8 +41,11 @@ from digest.errors import (
     PermanentDeliveryError,
     UncertainDeliveryError,
 )
-from digest.output import absolute_url, digest_path, one_line, present
-from digest.site import cn_date, environment
+from digest.mail.dkim import dkim_signer
+from digest.paper.columns import wrap_text
+from digest.publish.digests import select_sections
+from digest.publish.layout import absolute_url, digest_path, one_line, present
+from digest.publish.site import cn_date, environment
 from digest.types import Digest, Entry, Section
 
 # Headers set through the registry are folded by the email package; List-Unsubscribe is set
@@ -61,7 +61,7 @@ _MAX_BODY_LINE = 990  # the same limit, with room for CRLF and dot-stuffing
 _WIRE_8BIT = _POLICY.clone(linesep="\r\n")
 _WIRE_7BIT = _POLICY.clone(linesep="\r\n", cte_type="7bit")
 _FOLD_AT = 78
-_TEXT_COLUMNS = 72  # the plain-text part, in display columns (CJK counts two: digest.columns)
+_TEXT_COLUMNS = 72  # the plain-text part, in display columns (CJK counts two: digest.paper.columns)
 _SUBJECT_HEADLINE = 28  # characters of the lead headline in the subject; more is cut with …
 _PREHEADER = 90  # characters of the inbox preview
 # The top-level headers we write, each once.  A serialised message is checked against this after
@@ -186,7 +186,7 @@ class Outgoing:
     date: datetime
     data: bytes  # 8bit parts as they are: for a server that announced 8BITMIME (RFC 6152)
     message: Callable[[], EmailMessage]  # the same email built with the email package
-    signer: Callable[[bytes], bytes] | None = None  # DKIM (digest.dkimsign): ``data`` is signed already
+    signer: Callable[[bytes], bytes] | None = None  # DKIM (digest.mail.dkim): ``data`` is signed already
 
     def seven_bit(self) -> bytes:
         """The message with its 8bit parts in base64, for a server without 8BITMIME (signed anew)."""

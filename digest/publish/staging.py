@@ -43,7 +43,7 @@ from pathlib import Path
 from digest import workers
 from digest.errors import PublishError
 from digest.faults import crash_point
-from digest.output import OWNED_FOLDERS
+from digest.publish.layout import OWNED_FOLDERS
 
 # Paths a commit reports by name; past this it counts them (a full rebuild writes one per article).
 REPORTED_PATHS = 1000

@@ -6,7 +6,7 @@
     GET  /preferences/<token>      the sections form; POST saves it
     GET  /unsubscribe/<token>      a page with a button; POST unsubscribes (RFC 8058 one-click too)
 
-No cookies and no logins: a link's token (``digest.tokens``, HMAC with
+No cookies and no logins: a link's token (``digest.mail.tokens``, HMAC with
 ``server.secret``) is the only authority, so a GET never changes anything
 (mail scanners prefetch links) and there is no session for a forged form
 to ride on.  Forms are still CSRF-checked: a POST needs the page's
@@ -43,9 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 
-from digest.bounces import process_bounce_mailbox
 from digest.config import Config
-from digest.delivery import Links, Retry
 from digest.errors import (
     DeliveryError,
     DigestError,
@@ -53,14 +51,16 @@ from digest.errors import (
     PermanentDeliveryError,
     UncertainDeliveryError,
 )
-from digest.feeds import all_spec
-from digest.mail import Mailer, compose_confirmation_email, compose_manage_email, prepared
-from digest.output import ALL_FEED, DIGESTS_INDEX, INDEX, SUBSCRIBE, feed_path, root_prefix
-from digest.server import ASGIApp, Receive, Scope, Send
-from digest.signing import signing_secret
-from digest.site import Chrome, Link, environment, make_chrome
-from digest.store import NoticeKind, Store, Subscriber, SubscriberStatus, new_key
-from digest.tokens import FORM_KEY, Purpose, TokenError, sign, verify
+from digest.mail.bounces import process_bounce_mailbox
+from digest.mail.compose import Mailer, compose_confirmation_email, compose_manage_email, prepared
+from digest.mail.delivery import Links, Retry
+from digest.mail.signing import signing_secret
+from digest.mail.tokens import FORM_KEY, Purpose, TokenError, sign, verify
+from digest.publish.feeds import all_spec
+from digest.publish.layout import ALL_FEED, DIGESTS_INDEX, INDEX, SUBSCRIBE, feed_path, root_prefix
+from digest.publish.site import Chrome, Link, environment, make_chrome
+from digest.store.database import NoticeKind, Store, Subscriber, SubscriberStatus, new_key
+from digest.web.server import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 import threading
 from collections.abc import Iterator, Sequence
@@ -29,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
+from digest.store.urls import mask_url, normalize_url
 from digest.types import Article, Credit, DatedBy, Entry, Kind, Retraction, Section
 
 
@@ -60,7 +60,7 @@ sources = sa.Table(
     sa.Column("mtime", UTCDateTime, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("seen_at", UTCDateTime, nullable=False),
-    # The page the file holds (issue date, its evidence, page number; ``digest.dating``) and the
+    # The page the file holds (issue date, its evidence, page number; ``digest.paper.dating``) and the
     # parser version that read it.  NULL in rows from before they were kept.
     sa.Column("issue_date", sa.Date),
     sa.Column("dated_by", sa.String(20)),
@@ -157,7 +157,7 @@ deliveries = sa.Table(
     metadata,
     sa.Column("day", sa.Date, sa.ForeignKey("digests.day", ondelete="CASCADE"), primary_key=True),
     sa.Column("email", sa.Text, primary_key=True),
-    # pending, claimed, sending, sent, failed, refused, skipped, unknown, expired: see digest.delivery
+    # pending, claimed, sending, sent, failed, refused, skipped, unknown, expired: see digest.mail.delivery
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("last_error", sa.Text),
@@ -170,7 +170,7 @@ deliveries = sa.Table(
 sa.Index("deliveries_status", deliveries.c.status, deliveries.c.next_attempt_at)
 
 # One sender per digest at a time, across processes and machines: the run holding a digest's row
-# here until ``expires_at`` is the only one that sends it (see ``digest.lease``).
+# here until ``expires_at`` is the only one that sends it (see ``digest.store.lease``).
 send_leases = sa.Table(
     "send_leases",
     metadata,
@@ -181,7 +181,7 @@ send_leases = sa.Table(
 )
 
 # Emails about a subscription (a confirmation, a "manage your subscription" note): one row per address
-# and kind, sent and retried like digests (``digest.subscriptions.send_notices``), so a sign-up made while
+# and kind, sent and retried like digests (``digest.web.subscriptions.send_notices``), so a sign-up made while
 # the mail server is down is not lost.
 notices = sa.Table(
     "notices",
@@ -378,7 +378,7 @@ class Notice:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One digest for one recipient; the statuses are explained in ``digest.delivery``."""
+    """One digest for one recipient; the statuses are explained in ``digest.mail.delivery``."""
 
     day: date
     email: str
@@ -433,19 +433,6 @@ class StoreStatus:
     latest_arrival: datetime | None = None  # when the newest article was first seen
     unsure_dates: tuple[tuple[str, date], ...] = ()  # pages dated by their file time: 日期待核
     retracted: int = 0  # articles withdrawn
-
-
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, fit for messages and logs."""
-    return re.sub(r"(://[^:/@]+:)[^@/]*@", r"\1***@", url)
-
-
-def normalize_url(url: str) -> str:
-    """``postgresql://`` and ``postgres://`` select the psycopg 3 driver."""
-    for prefix in ("postgresql://", "postgres://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url.removeprefix(prefix)
-    return url
 
 
 def content_hash(article: Article, section: Section) -> str:
@@ -550,7 +537,7 @@ def _due(now: datetime) -> sa.ColumnElement[bool]:
     return sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
 
 
-# Positions of one page's articles: page number × PAGE_SPAN + place on the page (``digest.ingest``).
+# Positions of one page's articles: page number × PAGE_SPAN + place on the page (``digest.ingest.pipeline``).
 PAGE_SPAN = 1000
 
 # Keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's limits on bound parameters.

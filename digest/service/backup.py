@@ -16,7 +16,7 @@ then renames the restored copy into place.
 
 PostgreSQL: ``pg_dump --format=custom`` and ``pg_restore --clean
 --single-transaction``; a restore is refused while a ``digest serve`` leads
-on that database (its advisory lock is held, see ``digest.leader``).
+on that database (its advisory lock is held, see ``digest.service.leader``).
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ import psycopg
 import sqlalchemy as sa
 
 from digest.errors import BackupError
-from digest.leader import leader_running, libpq_url
-from digest.store import mask_url, metadata, normalize_url
+from digest.service.leader import leader_running
+from digest.store.database import metadata
+from digest.store.urls import libpq_url, mask_url, normalize_url
 
 _COUNTED = ("articles", "sources", "digests", "subscribers", "deliveries")
 _WAL_FILES = ("-wal", "-shm", "-journal")
@@ -73,7 +74,7 @@ def backup(url: str, target: Path) -> BackupReport:
 
 def restore(url: str, source: Path, data: Path, now: datetime) -> BackupReport:
     """Replace the database at ``url`` with the backup ``source`` (see the module docstring)."""
-    from digest.service import lock_holder  # the serve module is heavy; only restore needs it
+    from digest.service.serve import lock_holder  # the serve module is heavy; only restore needs it
 
     source = source.absolute()
     if not source.is_file():

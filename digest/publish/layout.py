@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
-from digest.digests import summary
+from digest.publish.digests import summary
 from digest.types import Article, Credit, Entry, Kind, Section
 
 INDEX = "index.html"

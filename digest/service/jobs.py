@@ -1,8 +1,8 @@
 """The units of work the service runs: publish and the daily digest, each with an explicit clock.
 
 ``now`` is always a parameter, so tests run a job at any instant and the
-scheduler (``digest.service``) stays a thin shell around these functions.
-Ingest lives in ``digest.ingest``.
+scheduler (``digest.service.serve``) stays a thin shell around these functions.
+Ingest lives in ``digest.ingest.pipeline``.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from pathlib import Path
 import httpx
 
 from digest.config import Config
-from digest.delivery import DeliveryReport, Retry, deliver
-from digest.digests import back_issues, build_digest, digest_window
 from digest.errors import ConfigError
 from digest.faults import crash_point
-from digest.mail import DigestEmailMaker, Mailer, OutboxMailer
-from digest.publish import PublishReport, publish_store
-from digest.store import DigestRecord, Store, Subscriber
-from digest.subscriptions import bounce_recorder, personal_links, subscription_upkeep
+from digest.mail.compose import DigestEmailMaker, Mailer, OutboxMailer
+from digest.mail.delivery import DeliveryReport, Retry, deliver
+from digest.publish.build import PublishReport, publish_store
+from digest.publish.digests import back_issues, build_digest, digest_window
+from digest.service.websub import HUB_TIMEOUT, Notifier
+from digest.store.database import DigestRecord, Store, Subscriber
 from digest.types import Digest
-from digest.websub import HUB_TIMEOUT, Notifier
+from digest.web.subscriptions import bounce_recorder, personal_links, subscription_upkeep
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def run_digest(
     the send loop stops between two messages once ``stopping()`` is true.
 
     Making the digest writes one ledger row per confirmed subscriber in the
-    same transaction; ``digest.delivery`` then sends each row at most once.
+    same transaction; ``digest.mail.delivery`` then sends each row at most once.
     A re-run of a made day sends the rows still due.  ``to`` sends one test
     copy outside the ledger; ``dry_run`` writes every email (or the one to
     ``to``) as .eml files under ``<data>/dry-run/<day>/`` and stores nothing.

@@ -25,15 +25,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from digest import dating, identity, workers
+from digest import workers
 from digest.config import Config
-from digest.conventions import conventions_for
-from digest.decode import decode_page
 from digest.errors import SourceError
 from digest.faults import crash_point
-from digest.parse import PARSER_VERSION, parse_page
-from digest.slugs import slugify
-from digest.store import PAGE_SPAN, SourceRecord, Store
+from digest.ingest import identity
+from digest.paper import dating
+from digest.paper.conventions import conventions_for
+from digest.paper.decode import decode_page
+from digest.paper.parse import PARSER_VERSION, parse_page
+from digest.paper.slugs import slugify
+from digest.store.database import PAGE_SPAN, SourceRecord, Store
 from digest.types import DatedBy, Entry, Page, Retraction, Section
 
 log = logging.getLogger(__name__)
@@ -242,7 +244,7 @@ class _Parsers:
         records, blobs = [record for record, _ in todo], [data for _, data in todo]
         wanted = not self._broken and len(todo) >= POOL_MIN_FILES
         if self._pool is None and wanted:
-            self._pool = workers.pool(["digest.ingest"])
+            self._pool = workers.pool(["digest.ingest.pipeline"])
         if self._pool is not None:
             try:
                 return self._pool.map(self._work, records, blobs, chunksize=POOL_CHUNK)

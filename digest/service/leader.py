@@ -35,7 +35,7 @@ from typing import Protocol
 import psycopg
 from psycopg.conninfo import make_conninfo
 
-from digest.store import mask_url
+from digest.store.urls import is_postgresql, libpq_url, mask_url
 
 log = logging.getLogger(__name__)
 
@@ -220,17 +220,6 @@ def leader_running(url: str) -> bool:
 
 def _nothing() -> None:
     """The gain callback before ``start``."""
-
-
-def libpq_url(url: str) -> str:
-    """``postgresql+psycopg://`` (SQLAlchemy's spelling) → ``postgresql://`` for libpq."""
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme.partition('+')[0]}{sep}{rest}"
-
-
-def is_postgresql(url: str) -> bool:
-    """Whether ``url`` names a PostgreSQL database."""
-    return url.partition(":")[0].partition("+")[0] in ("postgresql", "postgres")
 
 
 def leadership(url: str) -> Leadership:

@@ -30,7 +30,7 @@ from feedgen.feed import FeedGenerator
 from markupsafe import Markup, escape
 
 from digest.config import Config
-from digest.output import (
+from digest.publish.layout import (
     ALL_FEED,
     DIGESTS_FEED,
     DIGESTS_INDEX,

@@ -30,7 +30,7 @@ written together with the digest (``Store.save_digest``).  A row's status:
 ``expired``   still not delivered ``digest.retry_hours`` after the digest
               was made: yesterday's news is not worth sending any more.
 
-One run sends a digest at a time (``digest.lease``); every write of a claimed
+One run sends a digest at a time (``digest.store.lease``); every write of a claimed
 row names the run that claimed it, so a late run never overwrites a newer
 outcome (a ``sent`` never becomes ``failed`` and is sent again).
 
@@ -48,9 +48,9 @@ from datetime import datetime, timedelta
 
 from digest.errors import DeliveryError, HardBounceError, PermanentDeliveryError, UncertainDeliveryError
 from digest.faults import crash_point
-from digest.lease import Lease, describe, wall_clock
-from digest.mail import DigestEmailMaker, Mailer
-from digest.store import DigestRecord, Store, Subscriber
+from digest.mail.compose import DigestEmailMaker, Mailer
+from digest.store.database import DigestRecord, Store, Subscriber
+from digest.store.lease import Lease, describe, wall_clock
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def deliver(
     ``links`` gives a subscriber's personal links; ``skip_empty`` skips a
     subscriber whose sections hold nothing (the digest itself had articles);
     ``on_hard_bounce(email, error)`` hears of each address refused at RCPT for good.
-    The run holds the digest's send lease (``digest.lease``, timed by ``clock``);
+    The run holds the digest's send lease (``digest.store.lease``, timed by ``clock``);
     while another run holds it, nothing is sent and ``busy`` says who.  The run
     stops between two messages once ``stopping()`` is true (SIGTERM) or the
     lease is lost.  A ``StoreError`` stops the run: the row in hand stays

@@ -7,7 +7,7 @@ with ETag and Cache-Control but no body.  Bodies are gzipped when the client
 allows it; the gzip variant gets its own ETag (``"<hash>-gz"``) because its
 bytes differ (RFC 9110 §8.8.3).
 
-Files are read once and kept in memory (``digest.filecache``) while a
+Files are read once and kept in memory (``digest.web.filecache``) while a
 ``stat`` shows they are unchanged, so answering a poll costs a ``stat``; a
 file is read from one open descriptor, so a response is always one whole
 version of a file, never a mix of two, even while the publisher replaces it.
@@ -31,8 +31,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from digest.errors import ConfigError, DigestError
-from digest.filecache import DIRECTORY, Directory, FileCache, FileVersion
-from digest.output import GONE_SUFFIX
+from digest.publish.layout import GONE_SUFFIX
+from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -7,7 +7,7 @@ a run sends nothing and says who is sending.  The lease lapses
 blocks nobody for long; a holder on this machine whose process is gone
 (SIGKILL, out of memory) is taken over at once.  A run renews its lease
 between messages and stops as soon as a renewal fails: then another run has
-taken over, and the guarded ledger writes (``digest.store``) keep the late
+taken over, and the guarded ledger writes (``digest.store.database``) keep the late
 run from changing the new one's rows.
 
 The lease is also what makes recovery safe: only its holder turns rows that
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from digest.errors import StoreError
-from digest.store import SendLease, Store
+from digest.store.database import SendLease, Store
 
 log = logging.getLogger(__name__)
 

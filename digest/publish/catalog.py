@@ -1,6 +1,6 @@
 """What publishing reads: the ``Catalog`` protocol, and an in-memory catalog for small builds.
 
-``digest.store.Store`` is the catalog of a running service: every method is
+``digest.store.database.Store`` is the catalog of a running service: every method is
 a bounded or streamed SQL query, so publishing never loads the archive.
 ``MemoryCatalog`` answers the same questions from lists, for building a
 site from entries at hand (tests, previews) without a database.
@@ -12,14 +12,14 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol
 
-from digest.feeds import FeedKey
-from digest.output import feed_order
-from digest.store import DigestRecord
+from digest.publish.feeds import FeedKey
+from digest.publish.layout import feed_order
+from digest.store.database import DigestRecord
 from digest.types import Digest, Entry, Section
 
 
 class Catalog(Protocol):
-    """The queries a full publish needs (``digest.store.Store`` answers them in SQL)."""
+    """The queries a full publish needs (``digest.store.database.Store`` answers them in SQL)."""
 
     def feed_sections(self) -> list[Section]:
         """Each section once, in order of its first entry in feed order."""

@@ -47,11 +47,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from digest import __version__, workers
-from digest.catalog import Catalog, MemoryCatalog
 from digest.config import Config
-from digest.digests import build_digest
 from digest.faults import crash_point
-from digest.feeds import (
+from digest.publish.catalog import Catalog, MemoryCatalog
+from digest.publish.digests import build_digest
+from digest.publish.feeds import (
     FeedItem,
     FeedKey,
     FeedPlan,
@@ -68,7 +68,7 @@ from digest.feeds import (
     story_item,
     tombstone,
 )
-from digest.output import (
+from digest.publish.layout import (
     DIGESTS_FEED,
     OPML,
     Story,
@@ -77,9 +77,9 @@ from digest.output import (
     gone_path,
     present,
 )
-from digest.site import SECTION_PAGE_SIZE, TEMPLATES, Site
-from digest.staging import Committed, Stager
-from digest.store import DigestRecord, Store
+from digest.publish.site import SECTION_PAGE_SIZE, TEMPLATES, Site
+from digest.publish.staging import Committed, Stager
+from digest.store.database import DigestRecord, Store
 from digest.types import Digest, Entry, Section
 
 log = logging.getLogger(__name__)
@@ -96,9 +96,6 @@ POOL_MIN_ARTICLES = 500
 # Articles a worker draws per task; documents being drawn at once (each holds its entries).
 ARTICLE_BATCH = 50
 DOCUMENTS_IN_FLIGHT = 8
-# The code whose output the folder holds: a change to any of these means a full rebuild.
-_RENDERING_MODULES = ("catalog", "digests", "feeds", "output", "publish", "site")
-
 
 @dataclass(frozen=True)
 class PublishReport:
@@ -246,7 +243,7 @@ def render_all(
     specs = _feed_specs(config, sections)
     pool = None
     if parallel and catalog.feed_count() >= POOL_MIN_ARTICLES:
-        pool = workers.pool(["digest.publish"], _start_worker, (config, sections))
+        pool = workers.pool(["digest.publish.build"], _start_worker, (config, sections))
     try:
         draw = _Drawing(site, config, put, pool)
         gone = catalog.retracted_entries()
@@ -531,9 +528,10 @@ def _feed_specs(config: Config, sections: Sequence[Section]) -> list[tuple[FeedS
 def _code_stamp() -> str:
     """A fingerprint of the rendering code and the templates."""
     digest = hashlib.sha256(__version__.encode())
-    package = Path(__file__).parent
+    # Every module of this package renders or decides what is rendered; hashing them all means a new
+    # module cannot be forgotten (a forgotten one would serve stale output after an upgrade).
     for path in (
-        *(package / f"{name}.py" for name in _RENDERING_MODULES),
+        *sorted(Path(__file__).parent.glob("*.py")),
         *sorted(p for p in TEMPLATES.rglob("*") if p.is_file()),
     ):
         digest.update(path.as_posix().encode() + b"\0" + path.read_bytes())

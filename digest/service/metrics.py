@@ -29,13 +29,13 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from digest import __version__
-from digest.delivery import DeliveryReport
-from digest.ingest import IngestReport
-from digest.jobs import DigestResult
-from digest.leader import Leadership
-from digest.publish import PublishReport
-from digest.server import ASGIApp, Message, Receive, Scope, Send
-from digest.store import Store
+from digest.ingest.pipeline import IngestReport
+from digest.mail.delivery import DeliveryReport
+from digest.publish.build import PublishReport
+from digest.service.jobs import DigestResult
+from digest.service.leader import Leadership
+from digest.store.database import Store
+from digest.web.server import ASGIApp, Message, Receive, Scope, Send
 
 METRICS_PATH = "/metrics"
 # Seconds: a page is promised in the feeds within two, a large publish may take tens.

@@ -6,7 +6,7 @@ conventions differ adds words through the ``[parser]`` table of
 ``config.toml`` (``Conventions.extended``).  Nothing here names one paper,
 one person or one page: the words are the trade's vocabulary.
 
-The byline grammar built on these words (``digest.bylines``) reads a role by
+The byline grammar built on these words (``digest.paper.bylines``) reads a role by
 its position as well as by this list: a word glued to ``记者`` or ``通讯员`` at
 the start of a credit is the outlet (长城网记者, 随州日报全媒记者), so the
 role list holds the roles, never the outlets.
@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from functools import cache, cached_property
 
 from digest.config import ParserConfig
-from digest.textnorm import CJK
+from digest.paper.textnorm import CJK
 
 
 @dataclass(frozen=True)

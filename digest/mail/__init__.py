@@ -1,0 +1,1 @@
+"""Emails: composing digests and confirmations, signing their links, sending, delivery and bounces."""

@@ -1,0 +1,1 @@
+"""Store → output folder: where every document lives (layout), feeds, the HTML site, staging."""
