@@ -380,7 +380,8 @@ def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
 
 def _email(address: str) -> str:
     """The address in one spelling, so ``Reader@X`` and ``reader@x`` are one subscriber."""
-    from digest.web.subscriptions import AddressError, normalize_address
+    from digest.errors import AddressError
+    from digest.mail.subscribers import normalize_address
 
     try:
         return normalize_address(address)
@@ -461,7 +462,7 @@ def _known_sections(store: Store, slugs: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _export(store: Store, target: str) -> None:
-    from digest.web.subscriptions import export_subscribers
+    from digest.mail.roster import export_subscribers
 
     text = export_subscribers(store.subscribers(confirmed_only=False))
     if target == "-":
@@ -475,8 +476,8 @@ def _export(store: Store, target: str) -> None:
 
 def _import(store: Store, path: Path, status: str | None, resubscribe: bool) -> int:
     """Add or update every good row of a CSV file; report each bad line; never revive a suppressed address."""
+    from digest.mail.roster import imported, parse_subscriber_csv
     from digest.store.database import SubscriberStatus
-    from digest.web.subscriptions import imported, parse_subscriber_csv
 
     try:
         text = path.read_text(encoding="utf-8-sig")

@@ -6,6 +6,9 @@
     ├── StoreError           the database cannot be reached or written
     ├── BackupError          a backup cannot be made or restored (nothing was replaced)
     ├── UnknownArticleError  ``digest retract`` was given an id or URL no article has
+    ├── NotDueError          ``digest send-digest`` asked for a digest whose day has not ended
+    ├── AddressError         text that is not one usable email address
+    ├── TokenError           a link or form token that is malformed, forged, misused or expired
     ├── PublishError         the output folder cannot be written
     ├── DeliveryError        an email could not be handed over
     │   ├── PermanentDeliveryError   the server refused the address for good (5xx)
@@ -57,6 +60,23 @@ class BackupError(DigestError):
     """A backup or restore failed; the database in place is left as it was."""
 class UnknownArticleError(DigestError):
     """No stored article has the id or URL given; the message says what was looked for."""
+
+
+class NotDueError(DigestError):
+    """A digest was asked for before its day ended; nothing was made.  Not a configuration mistake:
+    waiting, or a preview, is the fix, so the command exits 1 rather than 2."""
+
+
+class AddressError(DigestError, ValueError):
+    """Text that is not one usable email address."""
+
+
+class TokenError(DigestError, ValueError):
+    """A token that is malformed, forged, for another purpose, or expired."""
+
+    def __init__(self, reason: str, *, expired: bool = False) -> None:
+        self.expired = expired
+        super().__init__(reason)
 
 
 class PublishError(DigestError):

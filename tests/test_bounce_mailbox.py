@@ -28,8 +28,8 @@ from digest.config import Config, load_config
 from digest.errors import DeliveryError
 from digest.mail.bounces import ReportKind, process_bounce_mailbox, read_report
 from digest.mail.compose import OutboxMailer
+from digest.mail.subscribers import personal_links, subscription_upkeep
 from digest.store.database import Store, Subscriber, SubscriberStatus
-from digest.web.subscriptions import personal_links, subscription_upkeep
 
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"

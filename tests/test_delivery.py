@@ -24,11 +24,11 @@ from smtp_sink import HANG_UP, SmtpSink
 from digest.config import Config, load_config
 from digest.mail.compose import DigestEmailMaker, OutboxMailer, SmtpMailer
 from digest.mail.delivery import DeliveryReport, Retry, deliver
+from digest.mail.subscribers import personal_links
 from digest.publish.digests import build_digest, digest_window
 from digest.service.jobs import catch_up_digest, due_day, retry_deliveries, run_digest
 from digest.store.database import DigestRecord, Store, Subscriber
 from digest.types import Article, Digest, Entry, Section
-from digest.web.subscriptions import personal_links
 
 ROOT = Path(__file__).resolve().parents[1]
 NEWS = Section("要闻", "yao-wen")

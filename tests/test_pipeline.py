@@ -22,7 +22,7 @@ from smtp_sink import SmtpSink
 from test_server import serving
 
 from digest.config import Config, load_config
-from digest.errors import ConfigError
+from digest.errors import NotDueError
 from digest.ingest.pipeline import ingest
 from digest.mail.compose import OutboxMailer, SmtpMailer
 from digest.service.jobs import catch_up_digest, due_day, run_digest, run_publish
@@ -186,7 +186,7 @@ def test_dry_run_and_a_digest_not_yet_due(seeded: tuple[Config, Store], now: dat
     preview = run_digest(config, store, mailer, now, dry_run=True)
     assert preview.digest.count > 0 and not preview.made
     assert store.digest(DAY) is None and not (config.paths.data / "outbox").exists()
-    with pytest.raises(ConfigError, match="due at"):
+    with pytest.raises(NotDueError, match="due at"):
         run_digest(config, store, mailer, now, day=DAY + timedelta(days=1))
 
 

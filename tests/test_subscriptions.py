@@ -29,7 +29,7 @@ from test_server import serving
 
 from digest.cli import main
 from digest.config import Config, load_config
-from digest.errors import ConfigError, PermanentDeliveryError
+from digest.errors import ConfigError, PermanentDeliveryError, TokenError
 from digest.mail.compose import (
     DigestEmailMaker,
     OutboxMailer,
@@ -38,20 +38,16 @@ from digest.mail.compose import (
     make_mailer,
     wire,
 )
+from digest.mail.roster import parse_subscriber_csv
 from digest.mail.signing import signing_secret
-from digest.mail.tokens import FORM_KEY, Purpose, TokenError, sign, verify
+from digest.mail.subscribers import subscription_upkeep
+from digest.mail.tokens import FORM_KEY, Purpose, sign, verify
 from digest.service.jobs import retry_deliveries, run_digest
 from digest.store.database import Store, Subscriber, SubscriberStatus
 from digest.types import Article, Digest, Entry, Section
+from digest.web.ratelimit import RateLimiter, client_address
 from digest.web.server import create_app
-from digest.web.subscriptions import (
-    RateLimiter,
-    client_address,
-    create_subscription_app,
-    parse_subscriber_csv,
-    subscription_routes,
-    subscription_upkeep,
-)
+from digest.web.subscriptions import create_subscription_app, subscription_routes
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://news.example"

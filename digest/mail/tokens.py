@@ -26,6 +26,8 @@ import re
 from datetime import datetime, timedelta
 from enum import Enum
 
+from digest.errors import TokenError
+
 _MAC_BYTES = 16
 _KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _SHAPE = re.compile(r"^([A-Za-z0-9_-]{1,64})\.([1-9a-f][0-9a-f]{0,11})\.([A-Za-z0-9_-]{22})$")
@@ -40,14 +42,6 @@ class Purpose(Enum):
     CONFIRM = "confirm"  # turn an unconfirmed subscription into a confirmed one
     MANAGE = "manage"  # see and change preferences, unsubscribe
     FORM = "form"  # submit one form (CSRF protection); bound to the form's path
-
-
-class TokenError(ValueError):
-    """A token that is malformed, forged, for another purpose, or expired."""
-
-    def __init__(self, reason: str, *, expired: bool = False) -> None:
-        self.expired = expired
-        super().__init__(reason)
 
 
 def sign(secret: str, purpose: Purpose, key: str, now: datetime, binding: str = "") -> str:

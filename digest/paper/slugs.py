@@ -9,6 +9,8 @@ from functools import lru_cache
 from pypinyin import Style, lazy_pinyin
 
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
+# What a slug made here looks like: forms and imports check section choices against it.
+SLUG_SHAPE = re.compile(r"^[a-z0-9-]{1,80}$")
 
 
 # A paper has a few dozen section names, met on every article: pinyin lookup is the slow part.

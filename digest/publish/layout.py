@@ -27,6 +27,11 @@ ICON = "static/icon.svg"
 OPML = "feeds.opml"
 ALL_FEED = "all"
 DIGESTS_FEED = "digests"
+# The subscription endpoints (served by digest.web.subscriptions, linked from emails and pages).
+SUBSCRIBE_PATH = "/subscribe"
+CONFIRM_PATH = "/confirm"
+PREFERENCES_PATH = "/preferences"
+UNSUBSCRIBE_PATH = "/unsubscribe"
 
 # Folders publish owns: stale files are pruned only inside these.
 OWNED_FOLDERS = ("feeds", "sections", "articles", "digests", "static")

@@ -17,16 +17,16 @@ from pathlib import Path
 import httpx
 
 from digest.config import Config
-from digest.errors import ConfigError
+from digest.errors import NotDueError
 from digest.faults import crash_point
 from digest.mail.compose import DigestEmailMaker, Mailer, OutboxMailer
 from digest.mail.delivery import DeliveryReport, Retry, deliver
+from digest.mail.subscribers import bounce_recorder, personal_links, subscription_upkeep
 from digest.publish.build import PublishReport, publish_store
 from digest.publish.digests import back_issues, build_digest, digest_window
 from digest.service.websub import HUB_TIMEOUT, Notifier
 from digest.store.database import DigestRecord, Store, Subscriber
 from digest.types import Digest
-from digest.web.subscriptions import bounce_recorder, personal_links, subscription_upkeep
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +141,9 @@ def run_digest(
     if dry_run or to is not None:
         return _preview(config, store, mailer, digest, now, dry_run, to)
     if digest.until > now:
-        raise ConfigError(
-            "--date",
-            f"the digest of {day} is due at {digest.until.isoformat(timespec='minutes')}",
-            "wait until then, or preview it with --dry-run or --to",
+        raise NotDueError(
+            f"the digest of {day} is due at {digest.until.isoformat(timespec='minutes')}; "
+            "wait until then, or preview it with --dry-run or --to"
         )
     skip_empty = config.digest.empty_days == "skip"
     raced = False

@@ -25,55 +25,47 @@ the address it names in ``X-Forwarded-For`` (``client_address``).
 from __future__ import annotations
 
 import asyncio
-import csv
 import dataclasses
-import io
-import ipaddress
 import logging
-import re
-import time
-from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from email_validator import EmailNotValidError, validate_email
-
 from digest.config import Config
-from digest.errors import (
-    DeliveryError,
-    DigestError,
-    HardBounceError,
-    PermanentDeliveryError,
-    UncertainDeliveryError,
-)
-from digest.mail.bounces import process_bounce_mailbox
-from digest.mail.compose import Mailer, compose_confirmation_email, compose_manage_email, prepared
-from digest.mail.delivery import Links, Retry
+from digest.errors import AddressError, DigestError, TokenError
+from digest.mail.compose import Mailer
 from digest.mail.signing import signing_secret
-from digest.mail.tokens import FORM_KEY, Purpose, TokenError, sign, verify
+from digest.mail.subscribers import normalize_address, send_notices
+from digest.mail.tokens import FORM_KEY, Purpose, sign, verify
+from digest.paper.slugs import SLUG_SHAPE
 from digest.publish.feeds import all_spec
-from digest.publish.layout import ALL_FEED, DIGESTS_INDEX, INDEX, SUBSCRIBE, feed_path, root_prefix
+from digest.publish.layout import (
+    ALL_FEED,
+    CONFIRM_PATH,
+    DIGESTS_INDEX,
+    INDEX,
+    PREFERENCES_PATH,
+    SUBSCRIBE,
+    SUBSCRIBE_PATH,
+    UNSUBSCRIBE_PATH,
+    feed_path,
+    root_prefix,
+)
 from digest.publish.site import Chrome, Link, environment, make_chrome
-from digest.store.database import NoticeKind, Store, Subscriber, SubscriberStatus, new_key
+from digest.store.database import NoticeKind, Store, Subscriber, SubscriberStatus
+from digest.web.ratelimit import RateLimiter, client_address
 from digest.web.server import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
-SUBSCRIBE_PATH = "/subscribe"
-CONFIRM_PATH = "/confirm"
-PREFERENCES_PATH = "/preferences"
-UNSUBSCRIBE_PATH = "/unsubscribe"
 PATHS = (SUBSCRIBE_PATH, CONFIRM_PATH, PREFERENCES_PATH, UNSUBSCRIBE_PATH)
 RATE_LIMITED = (SUBSCRIBE_PATH, CONFIRM_PATH)
 RESEND_AFTER = timedelta(minutes=10)  # at most one confirmation email per address this often
 FORM_MAX_AGE = timedelta(hours=12)
 MAX_BODY = 16 * 1024
-MAX_CLIENTS = 10_000  # rate-limit buckets kept; the least recently seen are forgotten first
 
 _SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
@@ -88,203 +80,22 @@ _SECURITY_HEADERS = [
     ),
     (b"x-frame-options", b"DENY"),
 ]
-_SLUG = re.compile(r"^[a-z0-9-]{1,80}$")
 
 
-class AddressError(ValueError):
-    """Text that is not one usable email address."""
 
 
-def normalize_address(text: str) -> str:
-    """The address in one spelling (``Reader@X.org`` → ``reader@x.org``); ``AddressError`` otherwise.
-
-    email-validator checks the syntax without any network look-up; it refuses
-    line breaks and every other character that could start a new header.
-    Only ASCII addresses are taken, because the mail path does not use SMTPUTF8.
-    ``=?`` (the start of an RFC 2047 encoded word) is refused anywhere: decoded
-    while a header is refolded it can become a line break (CVE-2024-6923).
-    """
-    if "=?" in text:
-        raise AddressError("an address cannot contain =? (it reads as an encoded word)")
-    try:
-        valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
-        raise AddressError(str(exc)) from exc
-    return (valid.ascii_email or valid.normalized).lower()
 
 
-def personal_links(config: Config, now: datetime, store: Store | None = None) -> Callable[[str], Links]:
-    """A function giving each address its unsubscribe (https, mailto) and preferences links.
-
-    The links carry the subscriber's opaque key from ``store``, never the
-    address; an address the store does not know (a test copy) gets a key nobody has.
-    """
-    base = config.site.base_url.rstrip("/")
-    secret = signing_secret(config)
-    # A mailto only when a mailbox reads what it receives (the bounce mailbox): else https alone.
-    mailto = f"mailto:{config.smtp.return_path}?subject=unsubscribe" if config.bounces.host else ""
-    keys = store.subscriber_keys() if store is not None else {}
-
-    def links(email: str) -> Links:
-        token = sign(secret, Purpose.MANAGE, keys.get(email) or new_key(), now)
-        return Links(
-            unsubscribe=f"{base}{UNSUBSCRIBE_PATH}/{token}",
-            mailto=mailto,
-            preferences=f"{base}{PREFERENCES_PATH}/{token}",
-        )
-
-    return links
 
 
-def send_notices(
-    config: Config, store: Store, mailer: Mailer, now: datetime, email: str | None = None
-) -> Counter[str]:
-    """Send the subscription emails due at ``now`` (every address's, or ``email``'s); count the outcomes.
-
-    The same rules as digests: a transient failure waits ``digest.retry_seconds``,
-    doubling, and is retried by the service's retry job; a refusal for good is
-    not retried (a hard bounce is counted); a confirmation still unsent after
-    ``digest.confirm_hours`` expires, as its sign-up does.
-    """
-    secret = signing_secret(config)
-    base = config.site.base_url.rstrip("/")
-    retry = Retry(
-        first=timedelta(seconds=config.digest.retry_seconds),
-        give_up_after=timedelta(hours=config.digest.confirm_hours),
-    )
-    counts: Counter[str] = Counter()
-    for notice in store.due_notices(now, email):
-        subscriber = store.subscriber(notice.email)
-        stale = subscriber is None or (notice.kind is NoticeKind.CONFIRM and subscriber.confirmed)
-        if stale or now >= notice.created + retry.give_up_after:
-            store.mark_notice(notice, "expired", notice.last_error or "no longer needed", now, None)
-            counts["expired"] += 1
-            continue
-        assert subscriber is not None
-        status, error, wait = "sent", None, None
-        try:
-            mailer.send(prepared(_notice_email(config, secret, base, subscriber, notice.kind, now), config))
-        except UncertainDeliveryError as exc:
-            status, error = "unknown", str(exc)
-        except HardBounceError as exc:
-            status, error = "refused", str(exc)
-            bounce_recorder(config, store, now)(notice.email, error)
-        except PermanentDeliveryError as exc:
-            status, error = "refused", str(exc)
-        except DeliveryError as exc:
-            status, error, wait = "failed", str(exc), now + retry.wait(notice.attempts + 1)
-            log.warning("%s email to %s not delivered, will retry: %s", notice.kind.value, notice.email, exc)
-        store.mark_notice(notice, status, error, now, wait)
-        counts[status] += 1
-    return counts
 
 
-def _notice_email(
-    config: Config, secret: str, base: str, subscriber: Subscriber, kind: NoticeKind, now: datetime
-) -> EmailMessage:
-    if kind is NoticeKind.CONFIRM:
-        token = sign(secret, Purpose.CONFIRM, subscriber.key, now)
-        return compose_confirmation_email(
-            config=config,
-            recipient=subscriber.email,
-            confirm_url=f"{base}{CONFIRM_PATH}/{token}",
-            hours=config.digest.confirm_hours,
-            site_url=base + "/",
-            now=now,
-        )
-    manage = sign(secret, Purpose.MANAGE, subscriber.key, now)
-    return compose_manage_email(
-        config=config,
-        recipient=subscriber.email,
-        preferences_url=f"{base}{PREFERENCES_PATH}/{manage}",
-        unsubscribe_url=f"{base}{UNSUBSCRIBE_PATH}/{manage}",
-        site_url=base + "/",
-        now=now,
-    )
 
 
-def subscription_upkeep(config: Config, store: Store, mailer: Mailer, now: datetime) -> None:
-    """The retry job's part: send subscription emails whose wait is over, forget expired sign-ups,
-    and read the bounce mailbox when there is one."""
-    send_notices(config, store, mailer, now)
-    if config.bounces.host:
-        try:
-            read = process_bounce_mailbox(config, store, now)
-        except DeliveryError as exc:
-            log.warning("bounce mailbox not read: %s", exc)
-        else:
-            if read:
-                log.info("bounce mailbox: %s", ", ".join(f"{n} {what}" for what, n in sorted(read.items())))
-    gone = store.remove_expired_signups(now - timedelta(hours=config.digest.confirm_hours))
-    if gone:
-        log.info(
-            "%d sign-ups never confirmed within %d h were removed", len(gone), config.digest.confirm_hours
-        )
 
 
-def bounce_recorder(config: Config, store: Store, now: datetime) -> Callable[[str, str], None]:
-    """What a hard bounce does: count it, and suppress the address at ``digest.bounce_limit``."""
-
-    def record(email: str, error: str) -> None:
-        after = store.record_hard_bounce(email, error, now, config.digest.bounce_limit)
-        if after is not None and after.state is SubscriberStatus.BOUNCED:
-            log.warning("%s bounced %d times; suppressed: %s", email, after.bounces, error)
-
-    return record
 
 
-def client_address(peer: str, forwarded_for: str | None, trusted: Iterable[str]) -> str:
-    """The client's address: ``peer``, unless it is a trusted proxy that says who it forwards for.
-
-    ``X-Forwarded-For`` is read from the right (RFC 7239 §5.2 order: each proxy
-    appends the address it saw) and the first address that is not a trusted
-    proxy is the client; whatever a client wrote further left is ignored, so
-    it cannot pick its own rate-limit bucket.
-    """
-    networks = [ipaddress.ip_network(proxy, strict=False) for proxy in trusted]
-
-    def is_proxy(address: str) -> bool:
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in networks)
-
-    if not forwarded_for or not is_proxy(peer):
-        return peer
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not is_proxy(hop):
-            return hop
-    return hops[0] if hops else peer
-
-
-class RateLimiter:
-    """A token bucket per client: ``per_minute`` requests, refilled steadily, bursts up to the same."""
-
-    def __init__(
-        self, per_minute: int, clock: Callable[[], float] = time.monotonic, clients: int = MAX_CLIENTS
-    ) -> None:
-        self._capacity = float(per_minute)
-        self._rate = per_minute / 60.0
-        self._clock = clock
-        self._clients = clients
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key → (tokens, at)
-
-    def wait(self, key: str) -> float:
-        """0 when ``key`` may go ahead now (and takes a token), else the seconds until it may."""
-        now = self._clock()
-        tokens, at = self._buckets.pop(key, (self._capacity, now))
-        tokens = min(self._capacity, tokens + (now - at) * self._rate)
-        if tokens >= 1:
-            tokens -= 1
-            wait = 0.0
-        else:
-            wait = (1 - tokens) / self._rate
-        self._buckets[key] = (tokens, now)
-        while len(self._buckets) > self._clients:
-            self._buckets.popitem(last=False)
-        return wait
 
 
 # --- page contexts (each template receives one of these as ``page``) ------------------------------
@@ -677,7 +488,7 @@ class _SubscriptionApp:
         """The known section slugs ticked in the form; anything else is dropped."""
         known = {s.slug for s in await asyncio.to_thread(self._store.sections)}
         ticked = request.fields.get("section", [])
-        return tuple(dict.fromkeys(s for s in ticked if _SLUG.match(s) and s in known))
+        return tuple(dict.fromkeys(s for s in ticked if SLUG_SHAPE.match(s) and s in known))
 
     async def _choices(self, chosen: Iterable[str]) -> tuple[SectionChoice, ...]:
         picked = set(chosen)
@@ -763,156 +574,15 @@ async def _read_body(receive: Receive) -> bytes:
             return b"".join(chunks)
 
 
-# The columns ``export_subscribers`` writes and ``parse_subscriber_csv`` reads back.
-EXPORT_COLUMNS = ("email", "status", "sections", "consented_at", "source", "reason", "status_at")
 
 
-@dataclass(frozen=True)
-class ImportRow:
-    """One good line of a subscriber CSV file; empty fields are what a plain ``email,sections`` file lacks."""
-
-    line: int
-    email: str
-    sections: tuple[str, ...]
-    status: SubscriberStatus | None = None  # None: the importer says (``--status``)
-    consented_at: datetime | None = None
-    source: str = ""
-    reason: str = ""
-    status_at: datetime | None = None
 
 
-def parse_subscriber_csv(text: str) -> tuple[list[ImportRow], list[str]]:
-    """Rows of ``email[,sections]`` or of ``export_subscribers``' columns, and one problem per bad line.
-
-    A first line naming an ``email`` column is a header, and every other known
-    column (``EXPORT_COLUMNS``) is found by name.  Sections are slugs split by
-    spaces or ``;``.  Blank lines are ignored; a bad address, slug, status or
-    time skips its line and is reported with the line number.
-    """
-    rows: list[ImportRow] = []
-    problems: list[str] = []
-    reader = csv.reader(io.StringIO(text))
-    columns = {"email": 0, "sections": 1}
-    for number, cells in enumerate(reader, start=1):
-        cells = [cell.strip() for cell in cells]
-        if not any(cells):
-            continue
-        lowered = [cell.lower() for cell in cells]
-        if number == 1 and "email" in lowered:
-            columns = {name: lowered.index(name) for name in EXPORT_COLUMNS if name in lowered}
-            continue
-        try:
-            rows.append(_import_row(number, cells, columns))
-        except ValueError as exc:
-            problems.append(f"line {number}: {exc}")
-    return rows, problems
 
 
-def _import_row(number: int, cells: list[str], columns: Mapping[str, int]) -> ImportRow:
-    def cell(name: str) -> str:
-        at = columns.get(name, -1)
-        return cells[at] if 0 <= at < len(cells) else ""
-
-    address, wanted = cell("email"), cell("sections")
-    try:
-        email = normalize_address(address)
-    except AddressError as exc:
-        raise ValueError(f"{address!r} is not an email address ({exc})") from None
-    slugs = tuple(dict.fromkeys(re.split(r"[\s;|]+", wanted))) if wanted else ()
-    bad = [slug for slug in slugs if not _SLUG.match(slug)]
-    if bad:
-        raise ValueError(f"{', '.join(bad)} are not section slugs (like yao-wen)")
-    status: SubscriberStatus | None = None
-    if cell("status"):
-        try:
-            status = SubscriberStatus(cell("status").lower())
-        except ValueError:
-            choices = ", ".join(s.value for s in SubscriberStatus)
-            raise ValueError(f"status {cell('status')!r} is not one of {choices}") from None
-    return ImportRow(
-        number,
-        email,
-        slugs,
-        status,
-        _csv_time(cell("consented_at")),
-        cell("source"),
-        cell("reason"),
-        _csv_time(cell("status_at")),
-    )
 
 
-def _csv_time(text: str) -> datetime | None:
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a time (write 2024-11-27T09:30:00+08:00)") from None
-    if when.utcoffset() is None:
-        raise ValueError(f"{text!r} has no UTC offset (write e.g. 2024-11-27T09:30:00+08:00)")
-    return when.astimezone(UTC)
 
 
-def export_subscribers(subscribers: Iterable[Subscriber]) -> str:
-    """Every subscriber, suppressed ones too, as CSV (``EXPORT_COLUMNS``) that ``import`` reads back as is."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for one in subscribers:
-        writer.writerow(
-            [
-                one.email,
-                one.state.value,
-                ";".join(one.sections),
-                one.confirmed_at.isoformat() if one.confirmed_at else "",
-                one.source,
-                one.reason,
-                one.status_at.isoformat() if one.status_at else "",
-            ]
-        )
-    return out.getvalue()
 
 
-def imported(
-    row: ImportRow,
-    known: Subscriber | None,
-    *,
-    status: SubscriberStatus | None,
-    resubscribe: bool,
-    now: datetime,
-) -> Subscriber | None:
-    """The subscriber an import row makes of ``known`` (None: ``known`` stays as it is).
-
-    The suppression list wins: an address that unsubscribed, bounced or
-    complained is never made pending or confirmed again by an import, unless
-    ``resubscribe`` (the operator holds new consent).  A row's own status (an
-    export's) goes before ``status``; one of the two must say.
-    """
-    wanted = row.status or status
-    if wanted is None:
-        raise ValueError(f"line {row.line}: no status; say --status confirmed or --status pending")
-    revived = known is not None and known.state.suppressed and not wanted.suppressed
-    if revived and not resubscribe:
-        return None
-    confirmed = wanted is SubscriberStatus.CONFIRMED
-    if row.status is not None:  # an export's row: taken as it is, so a round trip changes nothing
-        consented_at, reason, status_at = row.consented_at, row.reason, row.status_at
-    elif known is not None and known.status is wanted:
-        consented_at = row.consented_at or known.confirmed_at
-        reason, status_at = known.reason, known.status_at
-    else:
-        consented_at, reason, status_at = row.consented_at or (now if confirmed else None), "", now
-    return Subscriber(
-        email=row.email,
-        sections=row.sections,
-        confirmed=confirmed,
-        created=known.created if known else now,
-        confirm_sent_at=known.confirm_sent_at if known else None,
-        confirmed_at=consented_at,
-        status=wanted,
-        key=known.key if known else "",
-        reason=reason,
-        status_at=status_at,
-        source=row.source or ("import --resubscribe" if revived else "import"),
-        bounces=known.bounces if known and not revived else 0,
-    )

@@ -1,0 +1,170 @@
+"""A subscriber's life outside HTTP: one spelling of an address, personal links in every email,
+subscription notices, bounces, and the daily upkeep of sign-ups and the bounce mailbox.
+
+The digest job and the CLI use these without importing the web app."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+
+from email_validator import EmailNotValidError, validate_email
+
+from digest.config import Config
+from digest.errors import (
+    AddressError,
+    DeliveryError,
+    HardBounceError,
+    PermanentDeliveryError,
+    UncertainDeliveryError,
+)
+from digest.mail.bounces import process_bounce_mailbox
+from digest.mail.compose import Mailer, compose_confirmation_email, compose_manage_email, prepared
+from digest.mail.delivery import Links, Retry
+from digest.mail.signing import signing_secret
+from digest.mail.tokens import Purpose, sign
+from digest.publish.layout import CONFIRM_PATH, PREFERENCES_PATH, UNSUBSCRIBE_PATH
+from digest.store.database import NoticeKind, Store, Subscriber, SubscriberStatus, new_key
+
+log = logging.getLogger(__name__)
+
+
+def normalize_address(text: str) -> str:
+    """The address in one spelling (``Reader@X.org`` → ``reader@x.org``); ``AddressError`` otherwise.
+
+    email-validator checks the syntax without any network look-up; it refuses
+    line breaks and every other character that could start a new header.
+    Only ASCII addresses are taken, because the mail path does not use SMTPUTF8.
+    ``=?`` (the start of an RFC 2047 encoded word) is refused anywhere: decoded
+    while a header is refolded it can become a line break (CVE-2024-6923).
+    """
+    if "=?" in text:
+        raise AddressError("an address cannot contain =? (it reads as an encoded word)")
+    try:
+        valid = validate_email(text, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise AddressError(str(exc)) from exc
+    return (valid.ascii_email or valid.normalized).lower()
+
+
+def personal_links(config: Config, now: datetime, store: Store | None = None) -> Callable[[str], Links]:
+    """A function giving each address its unsubscribe (https, mailto) and preferences links.
+
+    The links carry the subscriber's opaque key from ``store``, never the
+    address; an address the store does not know (a test copy) gets a key nobody has.
+    """
+    base = config.site.base_url.rstrip("/")
+    secret = signing_secret(config)
+    # A mailto only when a mailbox reads what it receives (the bounce mailbox): else https alone.
+    mailto = f"mailto:{config.smtp.return_path}?subject=unsubscribe" if config.bounces.host else ""
+    keys = store.subscriber_keys() if store is not None else {}
+
+    def links(email: str) -> Links:
+        token = sign(secret, Purpose.MANAGE, keys.get(email) or new_key(), now)
+        return Links(
+            unsubscribe=f"{base}{UNSUBSCRIBE_PATH}/{token}",
+            mailto=mailto,
+            preferences=f"{base}{PREFERENCES_PATH}/{token}",
+        )
+
+    return links
+
+
+def send_notices(
+    config: Config, store: Store, mailer: Mailer, now: datetime, email: str | None = None
+) -> Counter[str]:
+    """Send the subscription emails due at ``now`` (every address's, or ``email``'s); count the outcomes.
+
+    The same rules as digests: a transient failure waits ``digest.retry_seconds``,
+    doubling, and is retried by the service's retry job; a refusal for good is
+    not retried (a hard bounce is counted); a confirmation still unsent after
+    ``digest.confirm_hours`` expires, as its sign-up does.
+    """
+    secret = signing_secret(config)
+    base = config.site.base_url.rstrip("/")
+    retry = Retry(
+        first=timedelta(seconds=config.digest.retry_seconds),
+        give_up_after=timedelta(hours=config.digest.confirm_hours),
+    )
+    counts: Counter[str] = Counter()
+    for notice in store.due_notices(now, email):
+        subscriber = store.subscriber(notice.email)
+        stale = subscriber is None or (notice.kind is NoticeKind.CONFIRM and subscriber.confirmed)
+        if stale or now >= notice.created + retry.give_up_after:
+            store.mark_notice(notice, "expired", notice.last_error or "no longer needed", now, None)
+            counts["expired"] += 1
+            continue
+        assert subscriber is not None
+        status, error, wait = "sent", None, None
+        try:
+            mailer.send(prepared(_notice_email(config, secret, base, subscriber, notice.kind, now), config))
+        except UncertainDeliveryError as exc:
+            status, error = "unknown", str(exc)
+        except HardBounceError as exc:
+            status, error = "refused", str(exc)
+            bounce_recorder(config, store, now)(notice.email, error)
+        except PermanentDeliveryError as exc:
+            status, error = "refused", str(exc)
+        except DeliveryError as exc:
+            status, error, wait = "failed", str(exc), now + retry.wait(notice.attempts + 1)
+            log.warning("%s email to %s not delivered, will retry: %s", notice.kind.value, notice.email, exc)
+        store.mark_notice(notice, status, error, now, wait)
+        counts[status] += 1
+    return counts
+
+
+def _notice_email(
+    config: Config, secret: str, base: str, subscriber: Subscriber, kind: NoticeKind, now: datetime
+) -> EmailMessage:
+    if kind is NoticeKind.CONFIRM:
+        token = sign(secret, Purpose.CONFIRM, subscriber.key, now)
+        return compose_confirmation_email(
+            config=config,
+            recipient=subscriber.email,
+            confirm_url=f"{base}{CONFIRM_PATH}/{token}",
+            hours=config.digest.confirm_hours,
+            site_url=base + "/",
+            now=now,
+        )
+    manage = sign(secret, Purpose.MANAGE, subscriber.key, now)
+    return compose_manage_email(
+        config=config,
+        recipient=subscriber.email,
+        preferences_url=f"{base}{PREFERENCES_PATH}/{manage}",
+        unsubscribe_url=f"{base}{UNSUBSCRIBE_PATH}/{manage}",
+        site_url=base + "/",
+        now=now,
+    )
+
+
+def subscription_upkeep(config: Config, store: Store, mailer: Mailer, now: datetime) -> None:
+    """The retry job's part: send subscription emails whose wait is over, forget expired sign-ups,
+    and read the bounce mailbox when there is one."""
+    send_notices(config, store, mailer, now)
+    if config.bounces.host:
+        try:
+            read = process_bounce_mailbox(config, store, now)
+        except DeliveryError as exc:
+            log.warning("bounce mailbox not read: %s", exc)
+        else:
+            if read:
+                log.info("bounce mailbox: %s", ", ".join(f"{n} {what}" for what, n in sorted(read.items())))
+    gone = store.remove_expired_signups(now - timedelta(hours=config.digest.confirm_hours))
+    if gone:
+        log.info(
+            "%d sign-ups never confirmed within %d h were removed", len(gone), config.digest.confirm_hours
+        )
+
+
+def bounce_recorder(config: Config, store: Store, now: datetime) -> Callable[[str, str], None]:
+    """What a hard bounce does: count it, and suppress the address at ``digest.bounce_limit``."""
+
+    def record(email: str, error: str) -> None:
+        after = store.record_hard_bounce(email, error, now, config.digest.bounce_limit)
+        if after is not None and after.state is SubscriberStatus.BOUNCED:
+            log.warning("%s bounced %d times; suppressed: %s", email, after.bounces, error)
+
+    return record
