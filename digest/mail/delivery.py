@@ -49,7 +49,7 @@ from datetime import datetime, timedelta
 from digest.errors import DeliveryError, HardBounceError, PermanentDeliveryError, UncertainDeliveryError
 from digest.faults import crash_point
 from digest.mail.compose import DigestEmailMaker, Mailer
-from digest.store.database import DigestRecord, Store, Subscriber
+from digest.store.database import DeliveryState, DigestRecord, Store, Subscriber
 from digest.store.lease import Lease, describe, wall_clock
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,7 @@ def _deliver(
             resent,
             interrupted,
         )
-        counts["unknown"] += interrupted
+        counts[DeliveryState.UNKNOWN] += interrupted
     crash_point("delivery.after_recover")
     subscribers = {s.email: s for s in store.subscribers()}
     rows = store.due_deliveries(day, now)
@@ -178,8 +178,8 @@ def _deliver(
             log.warning("digest day=%s: %s; %d emails wait for the next run", day, why, len(rows) - index)
             break
         if now >= give_up:
-            store.mark_delivery(day, row.email, "expired", now, row.last_error or "never tried")
-            counts["expired"] += 1
+            store.mark_delivery(day, row.email, DeliveryState.EXPIRED, now, row.last_error or "never tried")
+            counts[DeliveryState.EXPIRED] += 1
             continue
         subscriber = subscribers.get(row.email)
         outcome, error = _send_one(
@@ -194,18 +194,18 @@ def _deliver(
             lease.holder,
             on_hard_bounce,
         )
-        if outcome == "taken":
+        if outcome is None:  # another run took the row first
             continue
-        if outcome == "sent":
+        if outcome is DeliveryState.SENT:
             crash_point("delivery.after_accept")
-        next_attempt = now + retry.wait(row.attempts + 1) if outcome == "failed" else None
-        claim = None if outcome == "skipped" else lease.holder
+        next_attempt = now + retry.wait(row.attempts + 1) if outcome is DeliveryState.FAILED else None
+        claim = None if outcome is DeliveryState.SKIPPED else lease.holder
         if not store.mark_delivery(day, row.email, outcome, now, error, next_attempt, claim):
             log.warning("digest day=%s to=%s: the row changed under this run; left as it is", day, row.email)
             continue
         crash_point("delivery.after_mark")
         counts[outcome] += 1
-        streak = streak + 1 if outcome == "failed" else 0
+        streak = streak + 1 if outcome is DeliveryState.FAILED else 0
         if streak >= SERVER_DOWN_AFTER and next_attempt is not None:
             rest = [r.email for r in rows[index + 1 :]]
             store.defer_deliveries(day, rest, next_attempt, f"not tried, the server seemed down: {error}")
@@ -219,13 +219,13 @@ def _deliver(
             )
             break
     return DeliveryReport(
-        sent=counts["sent"],
-        failed=counts["failed"],
+        sent=counts[DeliveryState.SENT],
+        failed=counts[DeliveryState.FAILED],
         deferred=counts["deferred"],
-        refused=counts["refused"],
-        skipped=counts["skipped"],
-        unknown=counts["unknown"],
-        expired=counts["expired"],
+        refused=counts[DeliveryState.REFUSED],
+        skipped=counts[DeliveryState.SKIPPED],
+        unknown=counts[DeliveryState.UNKNOWN],
+        expired=counts[DeliveryState.EXPIRED],
     )
 
 
@@ -240,16 +240,16 @@ def _send_one(
     skip_empty: bool,
     holder: str,
     on_hard_bounce: Callable[[str, str], None] | None = None,
-) -> tuple[str, str | None]:
-    """Claim, compose and hand over one copy; the outcome is a ledger status (or ``taken``) and the error."""
+) -> tuple[DeliveryState | None, str | None]:
+    """Claim, compose and hand over one copy: its ledger state (None: another run took it) and the error."""
     if subscriber is None:
-        return "skipped", "no longer subscribed"
+        return DeliveryState.SKIPPED, "no longer subscribed"
     sections = frozenset(subscriber.sections) or None
     if skip_empty and maker.count(sections) == 0:
-        return "skipped", "no new article in the chosen sections"
+        return DeliveryState.SKIPPED, "no new article in the chosen sections"
     # Claimed before the body is composed or sent: a run that lost the race wastes no message.
     if not store.claim_delivery(record.day, email, holder):
-        return "taken", None
+        return None, None
     personal = links(email)
 
     def commit() -> None:
@@ -267,16 +267,16 @@ def _send_one(
         )
         mailer.send(message, commit=commit)
     except _Taken:
-        return "taken", None
+        return None, None
     except UncertainDeliveryError as exc:
-        return "unknown", str(exc)
+        return DeliveryState.UNKNOWN, str(exc)
     except HardBounceError as exc:
         if on_hard_bounce is not None:
             on_hard_bounce(email, str(exc))
-        return "refused", str(exc)
+        return DeliveryState.REFUSED, str(exc)
     except PermanentDeliveryError as exc:
-        return "refused", str(exc)
+        return DeliveryState.REFUSED, str(exc)
     except DeliveryError as exc:
         log.warning("digest day=%s to=%s not delivered, will retry: %s", record.day, email, exc)
-        return "failed", str(exc)
-    return "sent", None
+        return DeliveryState.FAILED, str(exc)
+    return DeliveryState.SENT, None

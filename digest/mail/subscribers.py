@@ -27,7 +27,7 @@ from digest.mail.delivery import Links, Retry
 from digest.mail.signing import signing_secret
 from digest.mail.tokens import Purpose, sign
 from digest.publish.layout import CONFIRM_PATH, PREFERENCES_PATH, UNSUBSCRIBE_PATH
-from digest.store.database import NoticeKind, Store, Subscriber, SubscriberStatus, new_key
+from digest.store.database import DeliveryState, NoticeKind, Store, Subscriber, SubscriberStatus, new_key
 
 log = logging.getLogger(__name__)
 
@@ -94,22 +94,23 @@ def send_notices(
         subscriber = store.subscriber(notice.email)
         stale = subscriber is None or (notice.kind is NoticeKind.CONFIRM and subscriber.confirmed)
         if stale or now >= notice.created + retry.give_up_after:
-            store.mark_notice(notice, "expired", notice.last_error or "no longer needed", now, None)
-            counts["expired"] += 1
+            why = notice.last_error or "no longer needed"
+            store.mark_notice(notice, DeliveryState.EXPIRED, why, now, None)
+            counts[DeliveryState.EXPIRED] += 1
             continue
         assert subscriber is not None
-        status, error, wait = "sent", None, None
+        status, error, wait = DeliveryState.SENT, None, None
         try:
             mailer.send(prepared(_notice_email(config, secret, base, subscriber, notice.kind, now), config))
         except UncertainDeliveryError as exc:
-            status, error = "unknown", str(exc)
+            status, error = DeliveryState.UNKNOWN, str(exc)
         except HardBounceError as exc:
-            status, error = "refused", str(exc)
+            status, error = DeliveryState.REFUSED, str(exc)
             bounce_recorder(config, store, now)(notice.email, error)
         except PermanentDeliveryError as exc:
-            status, error = "refused", str(exc)
+            status, error = DeliveryState.REFUSED, str(exc)
         except DeliveryError as exc:
-            status, error, wait = "failed", str(exc), now + retry.wait(notice.attempts + 1)
+            status, error, wait = DeliveryState.FAILED, str(exc), now + retry.wait(notice.attempts + 1)
             log.warning("%s email to %s not delivered, will retry: %s", notice.kind.value, notice.email, exc)
         store.mark_notice(notice, status, error, now, wait)
         counts[status] += 1

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -196,11 +196,30 @@ notices = sa.Table(
     sa.Column("next_attempt_at", UTCDateTime),
 )
 
+
+
+class DeliveryState(StrEnum):
+    """Where one email of the delivery ledger (a digest copy or a subscription notice) stands.
+
+    A ``StrEnum``: the value is what the ``status`` column holds and what metrics count by.
+    """
+
+    PENDING = "pending"  # to be sent when its attempt is due
+    CLAIMED = "claimed"  # a run is handing it over; the server has no "." yet
+    SENDING = "sending"  # the "." is on its way: from here on never sent again
+    SENT = "sent"
+    FAILED = "failed"  # a temporary failure: retried with backoff
+    REFUSED = "refused"  # the server refused it for good (5xx)
+    SKIPPED = "skipped"  # no longer subscribed, or nothing new in the chosen sections
+    UNKNOWN = "unknown"  # the connection broke after the ".": it may have arrived; never resent
+    EXPIRED = "expired"  # not delivered within its retry window
+
+
 # Delivery rows that the send loop picks up (when their next attempt is due).
-WAITING = ("pending", "failed")
+WAITING = (DeliveryState.PENDING, DeliveryState.FAILED)
 # A claimed row is one run's until that run ends it: ``claimed`` while the message is being
 # handed over (the server has no "." yet), ``sending`` from just before the "." on.
-CLAIMED = ("claimed", "sending")
+CLAIMED = (DeliveryState.CLAIMED, DeliveryState.SENDING)
 # The send loop's writes, built once (a statement built per call costs more than SQLite's
 # work); bound names must differ from the column names in an UPDATE.  Each one names the state it
 # expects, so a write that lost a race changes nothing and says so (rowcount 0).
@@ -209,9 +228,13 @@ _MINE = deliveries.c.claim == sa.bindparam("b_claim")
 _CLAIM = (
     sa.update(deliveries)
     .where(*_ROW, deliveries.c.status.in_(WAITING))
-    .values(status="claimed", claim=sa.bindparam("b_claim"))
+    .values(status=DeliveryState.CLAIMED, claim=sa.bindparam("b_claim"))
 )
-_COMMIT = sa.update(deliveries).where(*_ROW, _MINE, deliveries.c.status == "claimed").values(status="sending")
+_COMMIT = (
+    sa.update(deliveries)
+    .where(*_ROW, _MINE, deliveries.c.status == DeliveryState.CLAIMED)
+    .values(status=DeliveryState.SENDING)
+)
 _OUTCOME = dict(
     status=sa.bindparam("b_status"),
     attempts=deliveries.c.attempts + 1,
@@ -223,7 +246,7 @@ _OUTCOME = dict(
 # made of a row this run still had in flight when its lease lapsed: the answer it got is truer.
 _MARK = (
     sa.update(deliveries)
-    .where(*_ROW, _MINE, deliveries.c.status.in_((*CLAIMED, "unknown")))
+    .where(*_ROW, _MINE, deliveries.c.status.in_((*CLAIMED, DeliveryState.UNKNOWN)))
     .values(**_OUTCOME)
 )
 # The outcome of a waiting row never claimed: skipped or expired without a try.
@@ -951,7 +974,10 @@ class Store:
             if recipients:
                 conn.execute(
                     sa.insert(deliveries),
-                    [{"day": record.day, "email": e, "status": "pending", "attempts": 0} for e in recipients],
+                    [
+                        {"day": record.day, "email": e, "status": DeliveryState.PENDING, "attempts": 0}
+                        for e in recipients
+                    ],
                 )
         return True
 
@@ -1296,7 +1322,7 @@ class Store:
         """A subscription email to send now (a new request replaces an older row of the same kind)."""
         dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
         values = {
-            "status": "pending",
+            "status": DeliveryState.PENDING,
             "attempts": 0,
             "created": now,
             "last_error": None,
@@ -1327,7 +1353,12 @@ class Store:
         ]
 
     def mark_notice(
-        self, notice: Notice, status: str, error: str | None, now: datetime, next_attempt: datetime | None
+        self,
+        notice: Notice,
+        status: DeliveryState,
+        error: str | None,
+        now: datetime,
+        next_attempt: datetime | None,
     ) -> None:
         """Record the outcome of one attempt at ``notice``."""
         with self._begin() as conn:
@@ -1339,7 +1370,7 @@ class Store:
                     attempts=notices.c.attempts + 1,
                     last_error=error,
                     next_attempt_at=next_attempt,
-                    sent_at=now if status == "sent" else None,
+                    sent_at=now if status == DeliveryState.SENT else None,
                 )
             )
 
@@ -1443,17 +1474,17 @@ class Store:
         with self._begin() as conn:
             retried = conn.execute(
                 sa.update(deliveries)
-                .where(*others, deliveries.c.status == "claimed")
+                .where(*others, deliveries.c.status == DeliveryState.CLAIMED)
                 .values(
-                    status="failed",
+                    status=DeliveryState.FAILED,
                     next_attempt_at=None,
                     last_error="interrupted before the message was complete; sent again",
                 )
             )
             unknown = conn.execute(
                 sa.update(deliveries)
-                .where(*others, deliveries.c.status == "sending")
-                .values(status="unknown", attempts=deliveries.c.attempts + 1, last_error=reason)
+                .where(*others, deliveries.c.status == DeliveryState.SENDING)
+                .values(status=DeliveryState.UNKNOWN, attempts=deliveries.c.attempts + 1, last_error=reason)
             )
         return int(retried.rowcount), int(unknown.rowcount)
 
@@ -1481,7 +1512,7 @@ class Store:
         self,
         day: date,
         email: str,
-        status: str,
+        status: DeliveryState,
         at: datetime,
         error: str | None = None,
         next_attempt: datetime | None = None,
@@ -1492,7 +1523,8 @@ class Store:
         With ``claim``, only a row that run claimed changes; without, only a waiting row (one
         skipped or expired untried).  False when the row was not in that state: nothing written.
         """
-        sent_at = at if status == "sent" else None  # other statuses keep the time of an earlier send
+        # other states keep the time of an earlier send
+        sent_at = at if status == DeliveryState.SENT else None
         values = {
             "b_day": day,
             "b_email": email,
