@@ -29,8 +29,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from digest.chars import HEADER_UNSAFE, URL_UNSAFE
 from digest.errors import ConfigError
 from digest.logs import LogFormat
+from digest.mail.address import parse_address
 from digest.paper.dating import DEFAULT_NAME_PATTERNS, DatingRules, pattern_problem
 from digest.store.urls import SCHEMES, default_url, resolve_sqlite
 from digest.store.urls import scheme as url_scheme
@@ -482,6 +484,29 @@ def value_problems(config: Config) -> list[ConfigError]:
             problems.append(
                 ConfigError(key, f"{url!r} is not an absolute http(s) URL", "write e.g. https://news.example")
             )
+        elif URL_UNSAFE.search(url):
+            problems.append(
+                ConfigError(key, f"{url!r} is not a plain URL", "remove spaces, line breaks and <>")
+            )
+    # The same rules the mailer applies, so ``digest check`` fails where ``send-digest`` would.
+    try:
+        parse_address(config.smtp.sender)
+    except ValueError as exc:
+        problems.append(
+            ConfigError(
+                "smtp.sender",
+                f"{config.smtp.sender!r} is not one email address ({exc})",
+                'use a form like "报纸摘要 <digest@example.org>"',
+            )
+        )
+    if HEADER_UNSAFE.search(config.site.title) or not config.site.title.strip():
+        problems.append(
+            ConfigError(
+                "site.title",
+                f"{config.site.title!r} cannot be an email subject",
+                "use one line of plain text",
+            )
+        )
     dkim = config.dkim
     if (dkim.domain or dkim.selector or dkim.key_file) and not (
         dkim.domain and dkim.selector and dkim.key_file

@@ -110,6 +110,12 @@ def test_missing_config_file_is_named(folder: Path) -> None:
         ({"server.secret": ""}, "server.secret"),
         ({"server.secret": "change-me"}, "server.secret"),
         ({"server.secret": "x" * 31}, "server.secret"),
+        # checked here with the mailer's own rules, so `digest check` fails where send-digest would
+        ({"smtp.sender": "digest@example.org, other@example.org"}, "smtp.sender"),
+        ({"smtp.sender": "摘要 <digest@example.org>\nBcc: x@example.org"}, "smtp.sender"),
+        ({"smtp.sender": "=?utf-8?b?eA==?= <a@b.c>, d@e.f"}, "smtp.sender"),
+        ({"site.title": "报纸\n摘要"}, "site.title"),
+        ({"site.base_url": "https://news.example/a b"}, "site.base_url"),
     ],
 )
 def test_bad_values_name_their_key_and_fix(overrides: dict[str, object], key: str) -> None:

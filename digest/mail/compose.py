@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from email import policy
-from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, make_msgid, parseaddr, parsedate_to_datetime
@@ -33,6 +32,7 @@ from typing import Protocol
 import css_inline
 import markupsafe
 
+from digest.chars import HEADER_UNSAFE
 from digest.config import Config, SmtpConfig
 from digest.errors import (
     ConfigError,
@@ -41,6 +41,7 @@ from digest.errors import (
     PermanentDeliveryError,
     UncertainDeliveryError,
 )
+from digest.mail.address import parse_address
 from digest.mail.dkim import dkim_signer
 from digest.paper.columns import wrap_text
 from digest.publish.digests import select_sections
@@ -52,7 +53,6 @@ from digest.types import Digest, Entry, Section
 # raw and pre-folded by us, and refold_source="none" keeps the package from re-encoding it
 # (Python 3.11 RFC 2047-encodes a long URI, which breaks one-click unsubscribe: RFC 8058).
 _POLICY = policy.default.clone(refold_source="none")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _URI = re.compile(r"[!#-;=?-~]+")  # printable ASCII without space, quotes, comma, < and >
 _MAX_HEADER_LINE = 998  # RFC 5322 §2.1.1
 _MAX_BODY_LINE = 990  # the same limit, with room for CRLF and dot-stuffing
@@ -528,7 +528,7 @@ def _folded(headers: list[tuple[str, object]]) -> list[tuple[str, str]]:
 
 
 def _subject_text(title: str) -> str:
-    if _CONTROL.search(title) or not title.strip():
+    if HEADER_UNSAFE.search(title) or not title.strip():
         raise ConfigError("site.title", f"{title!r} cannot be an email subject", "use one line of plain text")
     return title
 
@@ -546,14 +546,14 @@ def _item(entry: Entry, site_url: str) -> EmailItem:
 
 def _recipient_address(recipient: str) -> Address:
     try:
-        return _address(recipient)
+        return parse_address(recipient)
     except ValueError as exc:
         raise PermanentDeliveryError(f"recipient {recipient!r} is not one email address: {exc}") from exc
 
 
 def _sender_address(sender: str) -> Address:
     try:
-        return _address(sender)
+        return parse_address(sender)
     except ValueError as exc:
         raise ConfigError(
             "smtp.sender",
@@ -562,20 +562,6 @@ def _sender_address(sender: str) -> Address:
         ) from exc
 
 
-def _address(text: str) -> Address:
-    """One address (``a@b.c`` or ``名字 <a@b.c>``); ``ValueError`` for anything else."""
-    if _CONTROL.search(text):
-        raise ValueError("it contains a line break or control character")
-    if "=?" in text.partition("<")[2] or ("<" not in text and "=?" in text):
-        raise ValueError("it contains an encoded word (=?), which a mail program could decode into a header")
-    name, addr = parseaddr(text)
-    local, at, domain = addr.rpartition("@")
-    if not at or not local or not domain or len(getaddresses([text])) != 1:
-        raise ValueError("expected name@domain")
-    try:
-        return Address(display_name=name, username=local, domain=domain)
-    except (ValueError, HeaderParseError) as exc:
-        raise ValueError(str(exc)) from exc
 
 
 def prepared(message: EmailMessage, config: Config) -> Outgoing:

@@ -10,15 +10,14 @@ caller skips the file and keeps it for a retry once it changes.
 from __future__ import annotations
 
 import codecs
-import re
 
 import charset_normalizer
 
+from digest.chars import BINARY_CONTROLS
 from digest.errors import SourceError
 
 # Stray C0 controls (page-break marks, a DOS end-of-file byte) carry no text
 # and make feed generators raise; tab, line feed and carriage return stay.
-_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # More controls than this share of the text means it is not text at all.
 _MAX_CONTROL_SHARE = 0.01
 # How lopsided the zero bytes must be to call a file UTF-16 without a BOM.
@@ -92,10 +91,10 @@ def decode_page(data: bytes, name: str) -> str:
     if not data.strip():
         raise SourceError(name, "empty file")
     text = _decode(data, name).lstrip("\ufeff")
-    controls = len(_CONTROLS.findall(text))
+    controls = len(BINARY_CONTROLS.findall(text))
     if "\x00" in text or controls > len(text) * _MAX_CONTROL_SHARE:
         raise SourceError(name, "holds control characters, not text (a binary file?)")
-    text = _CONTROLS.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = BINARY_CONTROLS.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
     if not text.strip():
         raise SourceError(name, "empty file")
     return text

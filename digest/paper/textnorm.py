@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from digest.chars import PAGE_JUNK
+
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_CHAR = re.compile(f"[{CJK}]")
 _CJK_RUN = re.compile(f"[{CJK}]{{2,}}")
@@ -19,10 +21,6 @@ _SENTENCE_END = re.compile(r"[。！？!?…][”’」』）)》〉\]】\"']*$"
 # Wrapped lines carry no punctuation of their own at the break.
 _OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
 
-# C0/C1 controls (but tab and newline), non-characters, lone surrogates.
-_CONTROL = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff\u200b\u200e\u200f\ufeff]"
-)
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _EDGE_SPACES = re.compile("^ | $", re.MULTILINE)
 
@@ -52,7 +50,7 @@ def clean_text(text: str) -> str:
     break XML feeds); every kind of horizontal space becomes one ASCII space.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
+    text = PAGE_JUNK.sub("", text)
     text = unicodedata.normalize("NFC", text)
     return _EDGE_SPACES.sub("", _SPACES.sub(" ", text))
 

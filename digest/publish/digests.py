@@ -12,11 +12,11 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from digest.chars import XML_UNSAFE
 from digest.types import Digest, Entry, Section
 
 # C0/C1 controls, lone surrogates and the two non-characters: never part of newspaper
 # text, and XML 1.0 (feeds) or email encoders reject them.
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
 _ENDS = "。！？!?"
 _CLOSERS = "”’」』）)》〉】\"'"
@@ -143,7 +143,7 @@ def summary(text: str, limit: int = 120) -> str:
 
 
 def _paragraphs(text: str) -> Iterable[str]:
-    for line in _UNSAFE.sub("", text).splitlines():
+    for line in XML_UNSAFE.sub("", text).splitlines():
         paragraph = _SPACES.sub(" ", line).strip()
         if paragraph:
             yield paragraph

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
+from digest.chars import XML_UNSAFE
 from digest.publish.digests import summary
 from digest.types import Article, Credit, Entry, Kind, Section
 
@@ -36,7 +37,6 @@ UNSUBSCRIBE_PATH = "/unsubscribe"
 # Folders publish owns: stale files are pruned only inside these.
 OWNED_FOLDERS = ("feeds", "sections", "articles", "digests", "static")
 
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
 
 _KIND_LABELS = {
@@ -97,7 +97,7 @@ def root_prefix(path: str) -> str:
 
 def clean(text: str) -> str:
     """``text`` without the characters XML 1.0 forbids or HTML treats as errors."""
-    return _UNSAFE.sub("", text)
+    return XML_UNSAFE.sub("", text)
 
 
 def one_line(text: str) -> str:

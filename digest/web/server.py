@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from digest.chars import URL_UNSAFE
 from digest.errors import ConfigError, DigestError
 from digest.publish.layout import GONE_SUFFIX
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
@@ -90,7 +91,7 @@ def create_app(
     handles that path and everything below it, with any method.
     """
     for value, key in [*((hub, "feeds.hubs") for hub in hubs), (base_url, "site.base_url")]:
-        if re.search(r"[\x00-\x20<>\x7f]", value):
+        if URL_UNSAFE.search(value):
             raise ConfigError(key, f"{value!r} is not a plain URL", "remove spaces, line breaks and <>")
     return _App(output_dir, health, tuple(hubs), base_url.rstrip("/"), dict(routes or {}), health_token)
 
