@@ -23,7 +23,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from digest.config import load_config
-from digest.mail.compose import SmtpMailer
+from digest.mail.transports import SmtpMailer
 from digest.paper.slugs import slugify
 from digest.publish.digests import digest_window
 from digest.service.jobs import due_day, run_digest

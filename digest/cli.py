@@ -227,7 +227,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_send_digest(args: argparse.Namespace) -> int:
-    from digest.mail.compose import make_mailer
+    from digest.mail.transports import make_mailer
     from digest.service.jobs import run_digest
     from digest.store.database import Store
 

@@ -27,8 +27,8 @@ import pytest
 from digest.config import Config, load_config
 from digest.errors import DeliveryError
 from digest.mail.bounces import ReportKind, process_bounce_mailbox, read_report
-from digest.mail.compose import OutboxMailer
 from digest.mail.subscribers import personal_links, subscription_upkeep
+from digest.mail.transports import OutboxMailer
 from digest.store.database import Store, Subscriber, SubscriberStatus
 
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)

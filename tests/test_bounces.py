@@ -21,7 +21,7 @@ from test_delivery import copies, make_config, seed
 from test_server import serving
 
 from digest.errors import ConfigError
-from digest.mail.compose import SmtpMailer, make_mailer
+from digest.mail.transports import SmtpMailer, make_mailer
 from digest.service.jobs import run_digest
 from digest.store.database import Store, SubscriberStatus
 from digest.web.subscriptions import create_subscription_app

@@ -22,7 +22,7 @@ from test_server import serving
 
 from digest.config import Config, load_config
 from digest.ingest.pipeline import ingest
-from digest.mail.compose import OutboxMailer
+from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_digest, run_publish
 from digest.store.database import Store
 from digest.web.server import create_app

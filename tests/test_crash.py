@@ -39,7 +39,7 @@ from smtp_sink import SmtpSink
 from digest import faults
 from digest.config import Config, load_config
 from digest.ingest.pipeline import ingest
-from digest.mail.compose import make_mailer
+from digest.mail.transports import make_mailer
 from digest.publish.build import publish_store
 from digest.publish.digests import digest_window
 from digest.service.jobs import due_day

@@ -22,9 +22,10 @@ import pytest
 from smtp_sink import HANG_UP, SmtpSink
 
 from digest.config import Config, load_config
-from digest.mail.compose import DigestEmailMaker, OutboxMailer, SmtpMailer
+from digest.mail.compose import DigestEmailMaker
 from digest.mail.delivery import DeliveryReport, Retry, deliver
 from digest.mail.subscribers import personal_links
+from digest.mail.transports import OutboxMailer, SmtpMailer
 from digest.publish.digests import build_digest, digest_window
 from digest.service.jobs import catch_up_digest, due_day, retry_deliveries, run_digest
 from digest.store.database import DigestRecord, Store, Subscriber

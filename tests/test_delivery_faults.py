@@ -25,7 +25,7 @@ from test_service import free_port
 
 from digest.config import Config, load_config
 from digest.errors import StoreError
-from digest.mail.compose import OutboxMailer, SmtpMailer
+from digest.mail.transports import OutboxMailer, SmtpMailer
 from digest.publish.digests import digest_window
 from digest.service import jobs
 from digest.service.jobs import retry_deliveries, run_digest

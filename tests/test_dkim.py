@@ -24,8 +24,9 @@ from test_delivery import make_config, seed
 
 from digest.config import Config, DkimConfig
 from digest.errors import ConfigError
-from digest.mail.compose import SmtpMailer, compose_confirmation_email, prepared
+from digest.mail.compose import compose_confirmation_email, prepared
 from digest.mail.dkim import dns_record
+from digest.mail.transports import SmtpMailer
 from digest.service.jobs import run_digest
 from digest.store.database import Store
 

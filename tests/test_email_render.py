@@ -18,7 +18,7 @@ from test_browser import ARTIFACTS, browser  # noqa: F401 (the system-Chromium f
 
 from digest.config import load_config
 from digest.ingest.pipeline import ingest
-from digest.mail.compose import OutboxMailer
+from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_digest
 from digest.store.database import Store, Subscriber
 

@@ -25,7 +25,7 @@ from badfiles import good_page
 from test_server import serving
 
 from digest.config import Config, load_config
-from digest.mail.compose import OutboxMailer
+from digest.mail.transports import OutboxMailer
 from digest.service.metrics import Metrics
 from digest.service.serve import Runner
 from digest.store.database import Store

@@ -31,7 +31,7 @@ from test_server import serving
 
 from digest.config import Config, load_config
 from digest.ingest.pipeline import ingest
-from digest.mail.compose import OutboxMailer
+from digest.mail.transports import OutboxMailer
 from digest.paper.parse import parse_page
 from digest.paper.report import render_page
 from digest.service.jobs import run_digest

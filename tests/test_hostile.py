@@ -30,7 +30,8 @@ from test_server import serving
 from digest.config import Config, load_config
 from digest.errors import ConfigError, PermanentDeliveryError
 from digest.ingest.pipeline import ingest
-from digest.mail.compose import DigestEmailMaker, OutboxMailer
+from digest.mail.compose import DigestEmailMaker
+from digest.mail.transports import OutboxMailer
 from digest.publish.build import publish_store
 from digest.publish.digests import build_digest
 from digest.service.jobs import run_digest

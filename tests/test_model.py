@@ -26,7 +26,7 @@ from test_server import serving
 
 from digest.config import Config
 from digest.ingest.pipeline import ingest
-from digest.mail.compose import OutboxMailer
+from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_digest, run_publish
 from digest.store.database import Store, Subscriber, metadata
 from digest.types import DatedBy, Retraction

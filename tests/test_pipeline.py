@@ -24,7 +24,7 @@ from test_server import serving
 from digest.config import Config, load_config
 from digest.errors import NotDueError
 from digest.ingest.pipeline import ingest
-from digest.mail.compose import OutboxMailer, SmtpMailer
+from digest.mail.transports import OutboxMailer, SmtpMailer
 from digest.service.jobs import catch_up_digest, due_day, run_digest, run_publish
 from digest.store.database import Store, Subscriber
 from digest.types import Entry

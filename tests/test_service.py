@@ -29,7 +29,7 @@ from test_server import serving
 import digest as package
 from digest.config import Config
 from digest.ingest.watch import Settler, Watcher, quiet_for
-from digest.mail.compose import OutboxMailer
+from digest.mail.transports import OutboxMailer
 from digest.publish import staging
 from digest.service.health import JobRun, ServiceState, describe, health_report, load_state, save_state
 from digest.service.metrics import METRICS_PATH, Metrics

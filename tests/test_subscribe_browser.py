@@ -27,7 +27,7 @@ from test_subscriptions import Clock, outbox_emails
 
 from digest.config import load_config
 from digest.ingest.pipeline import ingest
-from digest.mail.compose import OutboxMailer
+from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_publish
 from digest.store.database import Store, SubscriberStatus
 from digest.web.server import create_app

@@ -30,18 +30,12 @@ from test_server import serving
 from digest.cli import main
 from digest.config import Config, load_config
 from digest.errors import ConfigError, PermanentDeliveryError, TokenError
-from digest.mail.compose import (
-    DigestEmailMaker,
-    OutboxMailer,
-    Outgoing,
-    compose_confirmation_email,
-    make_mailer,
-    wire,
-)
+from digest.mail.compose import DigestEmailMaker, Outgoing, compose_confirmation_email, wire
 from digest.mail.roster import parse_subscriber_csv
 from digest.mail.signing import signing_secret
 from digest.mail.subscribers import subscription_upkeep
 from digest.mail.tokens import FORM_KEY, Purpose, sign, verify
+from digest.mail.transports import OutboxMailer, make_mailer
 from digest.service.jobs import retry_deliveries, run_digest
 from digest.store.database import Store, Subscriber, SubscriberStatus
 from digest.types import Article, Digest, Entry, Section

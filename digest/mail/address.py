@@ -10,6 +10,7 @@ from email.headerregistry import Address
 from email.utils import getaddresses, parseaddr
 
 from digest.chars import HEADER_UNSAFE
+from digest.errors import ConfigError, PermanentDeliveryError
 
 
 def parse_address(text: str) -> Address:
@@ -26,3 +27,23 @@ def parse_address(text: str) -> Address:
         return Address(display_name=name, username=local, domain=domain)
     except (ValueError, HeaderParseError) as exc:
         raise ValueError(str(exc)) from exc
+
+
+def recipient_address(recipient: str) -> Address:
+    """A recipient's address; one that is not a single address can never be mailed."""
+    try:
+        return parse_address(recipient)
+    except ValueError as exc:
+        raise PermanentDeliveryError(f"recipient {recipient!r} is not one email address: {exc}") from exc
+
+
+def sender_address(sender: str) -> Address:
+    """``smtp.sender`` as an address; anything else is the configuration's fault."""
+    try:
+        return parse_address(sender)
+    except ValueError as exc:
+        raise ConfigError(
+            "smtp.sender",
+            f"{sender!r} is not one email address ({exc})",
+            'use a form like "报纸摘要 <digest@example.org>"',
+        ) from exc

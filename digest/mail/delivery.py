@@ -48,7 +48,8 @@ from datetime import datetime, timedelta
 
 from digest.errors import DeliveryError, HardBounceError, PermanentDeliveryError, UncertainDeliveryError
 from digest.faults import crash_point
-from digest.mail.compose import DigestEmailMaker, Mailer
+from digest.mail.compose import DigestEmailMaker
+from digest.mail.transports import Mailer
 from digest.store.database import DeliveryState, DigestRecord, Store, Subscriber
 from digest.store.lease import Lease, describe, wall_clock
 

@@ -22,10 +22,11 @@ from digest.errors import (
     UncertainDeliveryError,
 )
 from digest.mail.bounces import process_bounce_mailbox
-from digest.mail.compose import Mailer, compose_confirmation_email, compose_manage_email, prepared
+from digest.mail.compose import compose_confirmation_email, compose_manage_email, prepared
 from digest.mail.delivery import Links, Retry
 from digest.mail.signing import signing_secret
 from digest.mail.tokens import Purpose, sign
+from digest.mail.transports import Mailer
 from digest.publish.layout import CONFIRM_PATH, PREFERENCES_PATH, UNSUBSCRIBE_PATH
 from digest.store.database import DeliveryState, NoticeKind, Store, Subscriber, SubscriberStatus, new_key
 

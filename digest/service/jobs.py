@@ -19,9 +19,10 @@ import httpx
 from digest.config import Config
 from digest.errors import NotDueError
 from digest.faults import crash_point
-from digest.mail.compose import DigestEmailMaker, Mailer, OutboxMailer
+from digest.mail.compose import DigestEmailMaker
 from digest.mail.delivery import DeliveryReport, Retry, deliver
 from digest.mail.subscribers import bounce_recorder, personal_links, subscription_upkeep
+from digest.mail.transports import Mailer, OutboxMailer
 from digest.publish.build import PublishReport, publish_store
 from digest.publish.digests import back_issues, build_digest, digest_window
 from digest.service.websub import HUB_TIMEOUT, Notifier

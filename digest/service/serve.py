@@ -40,7 +40,7 @@ from digest.errors import AlreadyRunningError, ConfigError, DigestError
 from digest.faults import crash_point
 from digest.ingest.pipeline import ingest, scan
 from digest.ingest.watch import Settler, Watcher, quiet_for
-from digest.mail.compose import Mailer, make_mailer
+from digest.mail.transports import Mailer, make_mailer
 from digest.service import sdnotify
 from digest.service.health import STATE_NAME, JobRun, ServiceState, health_report, max_issue_age, save_state
 from digest.service.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish

@@ -36,10 +36,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from digest.config import Config
 from digest.errors import AddressError, DigestError, TokenError
-from digest.mail.compose import Mailer
 from digest.mail.signing import signing_secret
 from digest.mail.subscribers import normalize_address, send_notices
 from digest.mail.tokens import FORM_KEY, Purpose, sign, verify
+from digest.mail.transports import Mailer
 from digest.paper.slugs import SLUG_SHAPE
 from digest.publish.feeds import all_spec
 from digest.publish.layout import (
