@@ -320,7 +320,7 @@ def test_killed_at_a_crash_point_then_restarted_loses_and_repeats_nothing(
 
 def test_every_crash_point_has_a_case_and_a_place_in_the_code() -> None:
     assert sorted(PLAN) == sorted(faults.POINTS)
-    code = "".join(path.read_text(encoding="utf-8") for path in (ROOT / "digest").glob("*.py"))
+    code = "".join(path.read_text(encoding="utf-8") for path in sorted((ROOT / "digest").rglob("*.py")))
     for point in faults.POINTS:
         assert f'crash_point("{point}")' in code, point
 

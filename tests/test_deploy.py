@@ -26,7 +26,7 @@ from test_service import Serve, free_port, page, wait_for
 import digest as package
 
 ROOT = Path(__file__).resolve().parents[1]
-UNIT = ROOT / "deploy" / "digest.service.serve"
+UNIT = ROOT / "deploy" / "digest.service"
 
 
 def test_the_unit_is_sandboxed_to_systemds_ok_level() -> None:
