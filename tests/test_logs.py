@@ -80,13 +80,14 @@ def _stderr_on_pipe(args: list[str], cwd: Path, journal: bool) -> str:
 
 def test_under_systemd_records_carry_a_priority_and_no_timestamp(tmp_path: Path, bad_page: list[str]) -> None:
     journal = _stderr_on_pipe(["ingest", *bad_page], tmp_path, journal=True)
-    assert re.fullmatch(r"<4>digest\.ingest: skipped page binary\.txt: [^\n]+\n", journal), journal
+    assert re.fullmatch(r"<4>digest\.ingest\.pipeline: skipped page binary\.txt: [^\n]+\n", journal), journal
     # A fresh database: a skipped page is reported once, not on every run.
     terminal = _stderr_on_pipe(
         ["ingest", *bad_page, "--data", str(tmp_path / "data2")], tmp_path, journal=False
     )
     # Elsewhere: an ISO 8601 time with its UTC offset, so a reader in another zone is not misled.
-    assert re.match(r"\d{4}-\d\d-\d\dT[\d:.]+[+-]\d\d:\d\d WARNING digest\.ingest: skipped page", terminal)
+    stamp = r"\d{4}-\d\d-\d\dT[\d:.]+[+-]\d\d:\d\d"
+    assert re.match(stamp + r" WARNING digest\.ingest\.pipeline: skipped page", terminal)
 
 
 def test_a_traceback_stays_one_record_in_the_journal_and_json(restore_logging: None) -> None:
