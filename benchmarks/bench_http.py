@@ -85,12 +85,12 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 2
 
 
 @contextmanager
-def running(argv: list[str], url: str) -> Iterator[None]:
-    """Run a server process until the block ends."""
+def running(argv: list[str], url: str) -> Iterator[int]:
+    """Run a server process until the block ends; yields its pid."""
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_until_up(url, process)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         try:

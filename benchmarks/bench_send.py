@@ -47,7 +47,8 @@ def _sink(pipe: Connection, pipelining: bool) -> None:
         pipe.send(sink.count)
 
 
-def _entries(day_end: datetime, count: int) -> list[Entry]:
+def sample_entries(day_end: datetime, count: int) -> list[Entry]:
+    """``count`` articles of the day ending ``day_end``, round the sections of ``SECTIONS``."""
     seen = day_end - timedelta(hours=3)
     entries = []
     for n in range(count):
@@ -100,7 +101,7 @@ def measure(subscribers: int = 10_000, articles: int = 30, pipelining: bool = Fa
             )
             with Store.open(config.database_url) as store:
                 _, until = digest_window(due_day(config, NOW), config.digest_clock, config.tz, None)
-                store.upsert_entries(_entries(until, articles))
+                store.upsert_entries(sample_entries(until, articles))
                 # A few subscribers choose sections, as real ones do: their emails are rendered apart.
                 store.add_subscribers(
                     [

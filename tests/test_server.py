@@ -21,7 +21,8 @@ import uvicorn
 from digest.errors import ConfigError, StoreError
 from digest.web import server
 from digest.web.filecache import FileCache
-from digest.web.server import ASGIApp, Receive, Scope, Send, create_app
+from digest.web.http import ASGIApp, Receive, Scope, Send
+from digest.web.server import create_app
 
 FEED = (
     b'<?xml version="1.0" encoding="utf-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'

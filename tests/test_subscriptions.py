@@ -633,6 +633,34 @@ def test_mounted_beside_the_published_site(tmp_path: Path) -> None:
     assert posted.status_code == 200 and len(list((tmp_path / "outbox").glob("*.eml"))) == 1
 
 
+def test_the_site_and_the_forms_answer_through_one_response_layer(tmp_path: Path) -> None:
+    """nosniff once and an exact length on every answer of both apps; HEAD is GET without the body."""
+    config = make_config(tmp_path)
+    (config.paths.output / "index.html").write_text("<p>home</p>", encoding="utf-8")
+    with Store.open(config.database_url) as store:
+        outbox = tmp_path / "outbox"
+        forms = create_subscription_app(config, store, lambda: OutboxMailer(outbox), clock=Clock())
+        app = create_app(config.paths.output, routes=subscription_routes(forms))
+        plain = {"Accept-Encoding": "identity"}  # so the length compares with the bytes on the wire
+        with serving(app) as base, httpx.Client(base_url=base, timeout=10, headers=plain) as client:
+            answers = [
+                client.get("/index.html"),
+                client.get("/missing.html"),
+                client.post("/index.html"),
+                client.get("/subscribe"),
+                client.get("/confirm/"),
+                client.put("/subscribe"),
+                client.post("/subscribe", content=b"email=" + b"a" * 16 * 1024, headers=OURS),
+            ]
+            form, head = client.get("/subscribe"), client.head("/subscribe")
+    assert [a.status_code for a in answers] == [200, 404, 405, 200, 404, 405, 413]
+    for answer in answers:
+        assert answer.headers.get_list("x-content-type-options") == ["nosniff"], answer.url
+        assert answer.headers["content-length"] == str(len(answer.content)), answer.url
+    assert head.status_code == 200 and head.content == b""
+    assert dict(head.headers) == dict(form.headers) | {"date": head.headers["date"]}
+
+
 # --- encoded words and headers after serialising (CVE-2024-6923) -----------------------------------
 
 PROBE = "email==?utf-8?q?=0D=0AReply-To=3A_x=40evil.example?=@example.org"

@@ -35,7 +35,7 @@ from digest.publish.build import PublishReport
 from digest.service.jobs import DigestResult
 from digest.service.leader import Leadership
 from digest.store.database import Store
-from digest.web.server import ASGIApp, Message, Receive, Scope, Send
+from digest.web.http import ASGIApp, Message, Receive, Scope, Send
 
 METRICS_PATH = "/metrics"
 # Seconds: a page is promised in the feeds within two, a large publish may take tens.

@@ -20,27 +20,20 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 
 from digest.chars import URL_UNSAFE
 from digest.errors import ConfigError, DigestError
 from digest.publish.layout import GONE_SUFFIX
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-Headers = list[tuple[bytes, bytes]]
+from digest.web.http import ASGIApp, Headers, Receive, Scope, Send, lifespan, respond
 
 HEALTH_PATH = "/healthz"
 _LOOPBACK = frozenset(("127.0.0.1", "::1"))
@@ -116,7 +109,7 @@ class _App:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             raise RuntimeError(f"unsupported ASGI scope type {scope['type']!r}")
@@ -127,7 +120,7 @@ class _App:
                 return
         method: str = scope["method"]
         if method not in _READ_METHODS:
-            await _respond(send, HTTPStatus.METHOD_NOT_ALLOWED, [(b"allow", _ALLOW)], b"method not allowed\n")
+            await respond(send, HTTPStatus.METHOD_NOT_ALLOWED, [(b"allow", _ALLOW)], b"method not allowed\n")
         elif path == HEALTH_PATH:
             await self._serve_health(scope, send, head=method == "HEAD")
         else:
@@ -141,7 +134,7 @@ class _App:
         if details and not self._may_see_details(scope):
             body = b'{"error": "details need a direct loopback request or the health.token bearer token"}'
             challenge = [(b"www-authenticate", b'Bearer realm="healthz"')]
-            await _respond(send, HTTPStatus.UNAUTHORIZED, headers + challenge, body, head=head)
+            await respond(send, HTTPStatus.UNAUTHORIZED, headers + challenge, body, head=head)
             return
         status = HTTPStatus.OK
         try:
@@ -151,7 +144,7 @@ class _App:
         # The details name the pid, counts and errors (file paths): only for the operator.
         shown = report if details else {"status": report["status"]}
         body = json.dumps(shown, ensure_ascii=False, default=str, sort_keys=True).encode()
-        await _respond(send, status, headers, body, head=head)
+        await respond(send, status, headers, body, head=head)
 
     def _may_see_details(self, scope: Scope) -> bool:
         """A loopback client that no proxy speaks for, or the bearer of ``health.token``."""
@@ -177,16 +170,16 @@ class _App:
         if found is DIRECTORY:
             query = scope.get("query_string", b"")
             location = path.encode() + b"/" + (b"?" + query if query else b"")
-            await _respond(send, HTTPStatus.MOVED_PERMANENTLY, [(b"location", location)], b"")
+            await respond(send, HTTPStatus.MOVED_PERMANENTLY, [(b"location", location)], b"")
             return
         if not isinstance(found, FileVersion):
             gone = None if path.endswith(GONE_SUFFIX) else await self._find(path + GONE_SUFFIX)
             if isinstance(gone, FileVersion):
                 # RFC 9110 §15.5.11: withdrawn on purpose and for good; readers should drop the link.
                 notice = [(b"content-type", _kind(path).content_type), (b"cache-control", _FRESH)]
-                await _respond(send, HTTPStatus.GONE, notice, gone.body, head=head)
+                await respond(send, HTTPStatus.GONE, notice, gone.body, head=head)
                 return
-            await _respond(send, HTTPStatus.NOT_FOUND, [], b"not found\n", head=head)
+            await respond(send, HTTPStatus.NOT_FOUND, [], b"not found\n", head=head)
             return
         request = _request_headers(scope)
         kind = _kind(path)
@@ -207,7 +200,7 @@ class _App:
         if _not_modified(request, etag, found.mtime):
             # RFC 9110 §15.4.5: a 304 repeats the validators and caching headers, without a body.
             kept = [(k, v) for k, v in headers if k not in (b"content-type", b"content-encoding")]
-            await _respond(send, HTTPStatus.NOT_MODIFIED, kept, b"", head=True, length=False)
+            await respond(send, HTTPStatus.NOT_MODIFIED, kept, b"", head=True, length=False)
             return
         body = found.body
         if zipped:
@@ -215,7 +208,7 @@ class _App:
             if kept_gzip is None:
                 kept_gzip = await asyncio.to_thread(self._files.compress, path, found)
             body = kept_gzip
-        await _respond(send, HTTPStatus.OK, headers, body, head=head)
+        await respond(send, HTTPStatus.OK, headers, body, head=head)
 
     def _websub_links(self, scope: Scope, request: Mapping[str, str], path: str) -> Headers:
         base = self._base_url or _request_origin(scope, request)
@@ -304,31 +297,3 @@ def _not_modified(request: Mapping[str, str], etag: str, mtime: float) -> bool:
         # HTTP dates have whole seconds, so the file's own time is truncated to match.
         return int(mtime) <= since.timestamp()
     return False
-
-
-async def _respond(
-    send: Send,
-    status: HTTPStatus,
-    headers: Headers,
-    body: bytes,
-    *,
-    head: bool = False,
-    length: bool = True,
-) -> None:
-    extra: Headers = [(b"x-content-type-options", b"nosniff")]
-    if body and not any(name == b"content-type" for name, _ in headers):
-        extra.append((b"content-type", b"text/plain; charset=utf-8"))
-    if length:
-        extra.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": int(status), "headers": headers + extra})
-    await send({"type": "http.response.body", "body": b"" if head else body})
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return

@@ -56,8 +56,8 @@ from digest.publish.layout import (
 )
 from digest.publish.site import Chrome, Link, environment, make_chrome
 from digest.store.database import NoticeKind, Store, Subscriber, SubscriberStatus
+from digest.web.http import Answer, ASGIApp, Headers, Receive, Scope, Send, lifespan, respond
 from digest.web.ratelimit import RateLimiter, client_address
-from digest.web.server import ASGIApp, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,6 @@ MAX_BODY = 16 * 1024
 
 _SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
-    (b"x-content-type-options", b"nosniff"),
     # Tokens live in the URL: never leak them to another site through Referer.
     (b"referrer-policy", b"no-referrer"),
     # No framing (clickjacking on the buttons), no scripts, forms post only to us.
@@ -80,22 +79,6 @@ _SECURITY_HEADERS = [
     ),
     (b"x-frame-options", b"DENY"),
 ]
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --- page contexts (each template receives one of these as ``page``) ------------------------------
@@ -169,16 +152,6 @@ class _Request:
     client: str
 
 
-class _Response(Exception):
-    """A finished answer, raised from anywhere in a handler."""
-
-    def __init__(self, status: HTTPStatus, body: bytes, headers: list[tuple[bytes, bytes]] | None = None):
-        super().__init__(status)
-        self.status = status
-        self.body = body
-        self.headers = headers or []
-
-
 def create_subscription_app(
     config: Config,
     store: Store,
@@ -220,33 +193,20 @@ class _SubscriptionApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # served alone (tests); mounted, the site app answers these
-            while (await receive())["type"] != "lifespan.shutdown":
-                await send({"type": "lifespan.startup.complete"})
-            await send({"type": "lifespan.shutdown.complete"})
+            await lifespan(receive, send)
             return
         try:
             request = await self._request(scope, receive)
             body, headers = await self._route(request)
             status = HTTPStatus.OK
-        except _Response as answer:
+        except Answer as answer:
             status, body, headers = answer.status, answer.body, answer.headers
         except DigestError as exc:
             log.error("subscription request failed: %s", exc)
             status, headers = HTTPStatus.SERVICE_UNAVAILABLE, [(b"retry-after", b"60")]
             body = self._message(scope["path"], "暂时无法处理", "服务暂时出了问题，请稍后再试。")
-        await send(
-            {
-                "type": "http.response.start",
-                "status": int(status),
-                "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
-                    (b"content-length", str(len(body)).encode()),
-                    *_SECURITY_HEADERS,
-                    *headers,
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
+        page = [(b"content-type", b"text/html; charset=utf-8"), *_SECURITY_HEADERS, *headers]
+        await respond(send, status, page, body, head=scope["method"] == "HEAD")
 
     # -- request plumbing ----------------------------------------------------------------------
 
@@ -255,13 +215,7 @@ class _SubscriptionApp:
         peer = (scope.get("client") or ("unknown", 0))[0]
         client = client_address(peer, headers.get("x-forwarded-for"), self._config.server.trusted_proxies)
         path: str = scope["path"]
-        if path.startswith(RATE_LIMITED):
-            wait = self._limiter.wait(client)
-            if wait > 0:
-                retry = str(max(1, round(wait + 0.5)))
-                log.warning("rate limit: %s on %s, retry after %ss", client, path, retry)
-                body = self._message(path, "请求太频繁", f"请 {retry} 秒后再试。")
-                raise _Response(HTTPStatus.TOO_MANY_REQUESTS, body, [(b"retry-after", retry.encode())])
+        self._check_rate(path, client)
         raw = b""
         if scope["method"] == "POST":
             raw = await _read_body(receive)
@@ -270,13 +224,24 @@ class _SubscriptionApp:
             try:
                 fields = parse_qs(raw.decode("utf-8"), max_num_fields=100)
             except (UnicodeDecodeError, ValueError):
-                raise _Response(
+                raise Answer(
                     HTTPStatus.BAD_REQUEST, self._message(path, "无法识别", "表单数据有误。")
                 ) from None
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=20)
         return _Request(scope["method"], path, headers, fields, query, client)
 
-    async def _route(self, request: _Request) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    def _check_rate(self, path: str, client: str) -> None:
+        """429 with ``Retry-After`` once ``client`` has used up its sign-ups and confirmations."""
+        if not path.startswith(RATE_LIMITED):
+            return
+        wait = self._limiter.wait(client)
+        if wait > 0:
+            retry = str(max(1, round(wait + 0.5)))
+            log.warning("rate limit: %s on %s, retry after %ss", client, path, retry)
+            body = self._message(path, "请求太频繁", f"请 {retry} 秒后再试。")
+            raise Answer(HTTPStatus.TOO_MANY_REQUESTS, body, [(b"retry-after", retry.encode())])
+
+    async def _route(self, request: _Request) -> tuple[bytes, Headers]:
         prefix, _, rest = request.path[1:].partition("/")
         handlers: dict[str, Callable[[_Request, str], Any]] = {
             SUBSCRIBE_PATH: self._subscribe,
@@ -288,16 +253,14 @@ class _SubscriptionApp:
         # /subscribe takes nothing after it; every other path takes exactly one token.
         wants_token = prefix != SUBSCRIBE_PATH[1:]
         if handler is None or wants_token != bool(rest) or "/" in rest:
-            raise _Response(
-                HTTPStatus.NOT_FOUND, self._message(request.path, "找不到页面", "这个地址不存在。")
-            )
+            raise Answer(HTTPStatus.NOT_FOUND, self._message(request.path, "找不到页面", "这个地址不存在。"))
         if request.method not in ("GET", "HEAD", "POST"):
-            raise _Response(
+            raise Answer(
                 HTTPStatus.METHOD_NOT_ALLOWED,
                 self._message(request.path, "不支持", "只支持 GET 和 POST。"),
                 [(b"allow", b"GET, HEAD, POST")],
             )
-        result: tuple[bytes, list[tuple[bytes, bytes]]] = await handler(request, rest)
+        result: tuple[bytes, Headers] = await handler(request, rest)
         return result
 
     def _check_form(self, request: _Request, *, one_click: bool = False) -> None:
@@ -330,7 +293,7 @@ class _SubscriptionApp:
                 return
         log.warning("refused a cross-site POST to %s from origin %r", request.path, origin)
         body = self._message(request.path, "请求被拒绝", "这个表单不是从本站提交的。请回到本站页面重新提交。")
-        raise _Response(HTTPStatus.FORBIDDEN, body)
+        raise Answer(HTTPStatus.FORBIDDEN, body)
 
     async def _holder(
         self, request: _Request, token: str, purpose: Purpose, max_age: timedelta | None
@@ -342,7 +305,7 @@ class _SubscriptionApp:
             text = "这个链接已经过期。" if exc.expired else "这个链接无效，可能复制得不完整。"
             links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
             status = HTTPStatus.GONE if exc.expired else HTTPStatus.BAD_REQUEST
-            raise _Response(status, self._message(request.path, "链接无效", text, links)) from None
+            raise Answer(status, self._message(request.path, "链接无效", text, links)) from None
         return await asyncio.to_thread(self._store.subscriber_by_key, key)
 
     def _not_subscribed(self, request: _Request) -> bytes:
@@ -351,7 +314,7 @@ class _SubscriptionApp:
 
     # -- handlers ------------------------------------------------------------------------------
 
-    async def _subscribe(self, request: _Request, _rest: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    async def _subscribe(self, request: _Request, _rest: str) -> tuple[bytes, Headers]:
         if request.method != "POST":
             return await self._subscribe_form(request, "", (), ""), []
         self._check_form(request)
@@ -363,7 +326,7 @@ class _SubscriptionApp:
             body = await self._subscribe_form(
                 request, text, sections, "这个邮箱地址看起来不对，请检查后重试。"
             )
-            raise _Response(HTTPStatus.UNPROCESSABLE_ENTITY, body) from None
+            raise Answer(HTTPStatus.UNPROCESSABLE_ENTITY, body) from None
         await asyncio.to_thread(self._request_confirmation, email, sections)
         # The same answer whether the address was new, pending or confirmed: it reveals nobody.
         return self._message(
@@ -391,7 +354,7 @@ class _SubscriptionApp:
         finally:
             mailer.close()
 
-    async def _confirm(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    async def _confirm(self, request: _Request, token: str) -> tuple[bytes, Headers]:
         max_age = timedelta(hours=self._config.digest.confirm_hours)
         known = await self._holder(request, token, Purpose.CONFIRM, max_age)
         if known is None:
@@ -419,9 +382,9 @@ class _SubscriptionApp:
             log.info("subscriber confirmed: %s", known.email)
         manage = sign(self._secret, Purpose.MANAGE, known.key, self._clock())
         location = self._root(request.path) + f"{PREFERENCES_PATH[1:]}/{manage}?confirmed=1"
-        raise _Response(HTTPStatus.SEE_OTHER, b"", [(b"location", location.encode())])
+        raise Answer(HTTPStatus.SEE_OTHER, b"", [(b"location", location.encode())])
 
-    async def _preferences(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    async def _preferences(self, request: _Request, token: str) -> tuple[bytes, Headers]:
         known = await self._holder(request, token, Purpose.MANAGE, None)
         if known is None or not known.confirmed:
             return self._not_subscribed(request), []
@@ -447,7 +410,7 @@ class _SubscriptionApp:
         )
         return _render("subscription/preferences.html", page), []
 
-    async def _unsubscribe(self, request: _Request, token: str) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    async def _unsubscribe(self, request: _Request, token: str) -> tuple[bytes, Headers]:
         known = await self._holder(request, token, Purpose.MANAGE, None)
         if known is None or known.state.suppressed:
             links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
@@ -564,25 +527,11 @@ async def _read_body(receive: Receive) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise _Response(HTTPStatus.BAD_REQUEST, b"")
+            raise Answer(HTTPStatus.BAD_REQUEST, b"")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:
-            raise _Response(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"request body too large\n")
+            raise Answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"request body too large\n")
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
-
-
-
-
-
-
-
-
-
-
-
-
-
-

@@ -1,0 +1,72 @@
+"""The one ASGI response layer: the types, how an answer is sent, and the lifespan handshake.
+
+The file server (``digest.web.server``, the hot path) and the subscription
+forms (``digest.web.subscriptions``) both answer through ``respond``, so
+every response carries ``X-Content-Type-Options: nosniff`` and an exact
+``Content-Length``, and a HEAD gets the headers of its GET with no body
+(RFC 9110 §9.3.2).  A form handler that has to stop early raises ``Answer``
+with the finished response instead of returning through every caller.
+
+Issue 12 weighed Starlette for the forms; the hand-written layer stayed, as
+simpler at equal speed (figures in docs/performance.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from http import HTTPStatus
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Headers = list[tuple[bytes, bytes]]
+
+_PLAIN = b"text/plain; charset=utf-8"
+
+
+class Answer(Exception):
+    """A finished response, raised from anywhere in a handler and sent by its app."""
+
+    def __init__(self, status: HTTPStatus, body: bytes, headers: Headers | None = None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.headers = headers or []
+
+
+async def respond(
+    send: Send,
+    status: HTTPStatus,
+    headers: Headers,
+    body: bytes,
+    *,
+    head: bool = False,
+    length: bool = True,
+) -> None:
+    """Send one whole response: ``headers`` plus nosniff, a plain-text type for a bare body, the length.
+
+    ``head`` leaves the body out (a HEAD request, or a 304); ``length=False``
+    leaves ``Content-Length`` out, for a 304 whose headers describe the
+    representation it stands for, not an empty body (RFC 9110 §15.4.5).
+    """
+    extra: Headers = [(b"x-content-type-options", b"nosniff")]
+    if body and not any(name == b"content-type" for name, _ in headers):
+        extra.append((b"content-type", _PLAIN))
+    if length:
+        extra.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": int(status), "headers": headers + extra})
+    await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def lifespan(receive: Receive, send: Send) -> None:
+    """Answer the ASGI lifespan protocol: nothing to start or stop, so acknowledge both at once."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
