@@ -44,7 +44,7 @@ from digest.errors import (
     PermanentDeliveryError,
     UncertainDeliveryError,
 )
-from digest.output import absolute_url, digest_path, one_line, present
+from digest.output import absolute_url, caption_line, digest_path, one_line, present
 from digest.site import cn_date, environment
 from digest.types import Digest, Entry, Section
 
@@ -100,6 +100,8 @@ class EmailItem:
     authors: tuple[str, ...]
     summary: str
     url: str
+    captions: tuple[str, ...] = ()  # photo captions with their credits, one line each
+    headline_derived: bool = False  # no headline printed: ``headline`` is the text's first clause
 
 
 @dataclass(frozen=True)
@@ -541,6 +543,8 @@ def _item(entry: Entry, site_url: str) -> EmailItem:
         authors=story.authors,
         summary=story.summary,
         url=absolute_url(site_url, story.path),
+        captions=tuple(caption_line(c) for c in story.captions),
+        headline_derived=story.headline_derived,
     )
 
 

@@ -63,7 +63,7 @@ from digest.types import Article, Caption, Credit, Kind, Page
 
 # Recorded with every page read; bump it when a change to the parser changes what pages yield,
 # and the service re-reads the stored pages (``digest.ingest``).
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: photo captions kept apart from the body
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
