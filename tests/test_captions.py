@@ -12,18 +12,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 from atomcheck import ATOM, check_atom
+from playwright.sync_api import Browser
+from test_browser import ARTIFACTS, browser  # noqa: F401 (the system-Chromium fixture, shared)
+from test_server import serving
 
 from digest import parse
-from digest.config import Config
+from digest.config import Config, load_config
 from digest.ingest import ingest
 from digest.jobs import run_digest, run_publish
 from digest.mail import OutboxMailer
 from digest.output import article_path
 from digest.parse import parse_page
 from digest.parse_report import article_json
+from digest.server import create_app
 from digest.store import Store, Subscriber
 from digest.types import Caption, Entry
 
@@ -174,3 +179,38 @@ def test_a_database_rebuilt_with_the_new_parser_gives_the_old_ids(
         ingest(config, rebuilt, LATER)
         assert set(_entries(rebuilt)) == before
         assert any(e.article.captions for e in rebuilt.entries())
+
+
+@pytest.mark.slow
+def test_a_reader_sees_the_captions_under_the_text_and_a_lighter_derived_title(
+    tmp_path: Path,
+    browser: Browser,  # noqa: F811 (the fixture imported above)
+) -> None:
+    source = tmp_path / "pages"
+    source.mkdir()
+    (source / NAME).write_text(PAGE, encoding="utf-8")
+    config = load_config(
+        None, {"paths.source": source, "paths.data": tmp_path / "data", "paths.output": tmp_path / "out"}, {}
+    )
+    with Store.open(config.database_url) as store:
+        _publish(config, store, FIRST)
+        stored = sorted(store.entries(), key=lambda e: e.position)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serving(create_app(config.paths.output)) as url:
+        page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+        try:
+            page.goto(f"{url}/{article_path(stored[0])}")
+            caption = page.get_by_text("图为工人在新桥上做最后的检查。")
+            text = page.get_by_text("现在十分钟就到了", exact=False)
+            assert caption.is_visible() and page.get_by_text("（本报记者 林小河 摄）").is_visible()
+            below, above = caption.bounding_box(), text.bounding_box()
+            assert below is not None and above is not None and below["y"] > above["y"] + above["height"]
+            size = caption.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+            assert size < text.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")  # set as a caption
+            page.screenshot(path=ARTIFACTS / "article-captions-phone.png", full_page=True)
+            page.goto(f"{url}/{article_path(stored[2])}")
+            heading = page.locator("h1")
+            assert heading.inner_text() == "城市书房日前在城西社区开放"
+            assert heading.evaluate("e => getComputedStyle(e).fontWeight") == "400"
+        finally:
+            page.close()
