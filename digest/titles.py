@@ -19,6 +19,7 @@ _MIN = 5  # characters; a clause shorter than this (近日, 新春时节) says n
 _REACH = 6  # characters before the limit where a phrase's visible end is worth cutting at
 _ELLIPSIS = "…"
 _CLAUSE_END = frozenset("，。；：！？,;:!?\n")
+_SENTENCE_END = frozenset("。！？!?\n")
 _PAIRS = dict(zip("“‘「『《〈（(【[〔﹃﹁", "”’」』》〉）)】]〕﹄﹂", strict=True))  # opening mark → closing
 _CLOSERS = frozenset(_PAIRS.values())
 _LEAD_NOISE = re.compile(r"^[\s■□●○◆◇▲△★☆•·…—\-]+")
@@ -58,8 +59,9 @@ def _title(text: str) -> str | None:
     cuts: list[int] = []  # where the text may be cut: no quotation or bracket left open before
     stack: list[str] = []
     for index, char in enumerate(text[: LIMIT + 1]):
-        if not stack and char in _CLAUSE_END and index >= _MIN:
-            return text[:index].strip()  # a clause of its own, short enough (近日， is too short)
+        if not stack and char in _CLAUSE_END and (index >= _MIN or char in _SENTENCE_END) and index:
+            # A clause of its own, short enough; 近日， alone says nothing, a short sentence does.
+            return text[:index].strip()
         if stack and char == stack[-1]:
             stack.pop()
         elif char in _PAIRS:
