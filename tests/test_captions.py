@@ -15,6 +15,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from atomcheck import ATOM, check_atom
 from playwright.sync_api import Browser
 from test_browser import ARTIFACTS, browser  # noqa: F401 (the system-Chromium fixture, shared)
@@ -29,7 +30,7 @@ from digest.output import article_path
 from digest.parse import parse_page
 from digest.parse_report import article_json
 from digest.server import create_app
-from digest.store import Store, Subscriber
+from digest.store import Store, Subscriber, normalize_url
 from digest.types import Caption, Entry
 
 # Our own text, laid out as papers print photos: a caption with its credit over the dateline, a
@@ -146,20 +147,25 @@ def test_readers_see_captions_and_a_marked_short_title(config: Config, store: St
 
 
 def test_an_upgrade_from_captions_in_the_body_keeps_ids_and_urls(
-    config: Config, store: Store, monkeypatch: pytest.MonkeyPatch
+    config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     (config.paths.source / NAME).write_text(PAGE, encoding="utf-8")
-    with monkeypatch.context() as old:
-        # The parser before this change: captions stayed in the body.
+    with monkeypatch.context() as old, Store.open(config.database_url) as store:
+        # The release before: captions stayed in the body, and the table had no captions column.
         old.setattr(parse, "_captions", lambda paras: ())
         old.setattr("digest.ingest.PARSER_VERSION", "1")
         _publish(config, store, FIRST)
-    before = _entries(store)
+        before = _entries(store)
+    engine = sa.create_engine(normalize_url(config.database_url))
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE articles DROP COLUMN captions"))
+    engine.dispose()
     assert all(not e.article.captions for e in before.values())
     assert any(e.article.body.startswith("市民在新落成的城市书房里阅读") for e in before.values())
     pages = {uid: article_path(e) for uid, e in before.items()}
-    _publish(config, store, LATER)  # the stored pages were read by an older parser: read again
-    after = _entries(store)
+    with Store.open(config.database_url) as store:  # the upgrade adds the column
+        _publish(config, store, LATER)  # the stored pages were read by an older parser: read again
+        after = _entries(store)
     assert {uid: article_path(e) for uid, e in after.items()} == pages
     assert all((config.paths.output / path).exists() for path in pages.values())
     moved = {uid for uid in after if after[uid].updated != before[uid].updated}
