@@ -54,6 +54,22 @@ class Credit:
 
 
 @dataclass(frozen=True)
+class Caption:
+    """A photo caption printed with a story, kept apart from its text.
+
+    ``at`` is how many body paragraphs were printed before it (0: above the
+    text), so the text as the page ran it can be put back together
+    (``Article.printed_body``); ``credit`` is the photographer's credit as
+    printed (``记者 杨杰 摄``), "" when the caption carries none.  The people
+    it names are among the article's ``credits`` too.
+    """
+
+    text: str
+    credit: str = ""
+    at: int = 0
+
+
+@dataclass(frozen=True)
 class Article:
     """One article as the parser recovers it from a page: text only, no I/O facts.
 
@@ -74,6 +90,7 @@ class Article:
     kind: Kind = Kind.NEWS
     notes: tuple[str, ...] = ()  # editor notes (编辑有话说) kept apart from the body
     jumps: tuple[str, ...] = ()  # page jumps (上接第1版, ■本报第4版), never left in the body
+    captions: tuple[Caption, ...] = ()  # photo captions, never left in the body
 
     @property
     def authors(self) -> tuple[str, ...]:
@@ -82,6 +99,23 @@ class Article:
         for credit in self.credits:
             seen.setdefault(credit.name, None)
         return tuple(seen)
+
+    def printed_body(self) -> str:
+        """The body with its captions back where the page printed them (credits left out).
+
+        What the text was before captions were kept apart: identity and the
+        story's length are measured on it, so setting captions apart changes
+        neither an article's id nor its kind.
+        """
+        if not self.captions:
+            return self.body
+        paras = self.body.split("\n\n") if self.body else []
+        out: list[str] = []
+        for index in range(len(paras) + 1):
+            out.extend(c.text for c in self.captions if min(c.at, len(paras)) == index)
+            if index < len(paras):
+                out.append(paras[index])
+        return "\n\n".join(out)
 
 
 @dataclass(frozen=True)

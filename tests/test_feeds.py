@@ -106,13 +106,13 @@ def test_entry_fields_follow_the_article() -> None:
     assert element.findtext(f"{ATOM}summary") == summary
 
 
-def test_summary_is_whole_sentences_and_title_falls_back_to_the_first() -> None:
+def test_summary_is_whole_sentences_and_title_falls_back_to_the_first_clause() -> None:
     long_first = "这是一句很长的话" + "，内容不断延伸" * 20 + "。"
     body = long_first + "第二句不该出现。"
     entry = make_entry(None, body)
     element = parse(build_plan([entry], [], make_config())["feeds/all.atom"]).find(f"{ATOM}entry")
     assert element.findtext(f"{ATOM}summary") == long_first  # longer than the limit, yet whole
-    assert element.findtext(f"{ATOM}title") == long_first
+    assert element.findtext(f"{ATOM}title") == "这是一句很长的话"  # the short title (digest.paper.titles)
 
 
 def test_entries_without_authors_carry_the_feed_author() -> None:

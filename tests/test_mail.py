@@ -20,7 +20,8 @@ from smtp_sink import SmtpSink
 from digest.config import Config, SiteConfig, SmtpConfig
 from digest.errors import ConfigError, DeliveryError, PermanentDeliveryError
 from digest.ingest.identity import article_uid
-from digest.mail.compose import DigestEmailMaker, Outgoing, compose_digest_email, wire
+from digest.mail.compose import DigestEmailMaker, compose_digest_email
+from digest.mail.message import Outgoing, wire
 from digest.mail.transports import OutboxMailer, SmtpMailer, make_mailer
 from digest.paper.parse import parse_page
 from digest.paper.slugs import slugify

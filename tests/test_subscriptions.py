@@ -30,7 +30,8 @@ from test_server import serving
 from digest.cli import main
 from digest.config import Config, load_config
 from digest.errors import ConfigError, PermanentDeliveryError, TokenError
-from digest.mail.compose import DigestEmailMaker, Outgoing, compose_confirmation_email, wire
+from digest.mail.compose import DigestEmailMaker, compose_confirmation_email
+from digest.mail.message import Outgoing, wire
 from digest.mail.roster import parse_subscriber_csv
 from digest.mail.signing import signing_secret
 from digest.mail.subscribers import subscription_upkeep

@@ -45,7 +45,7 @@ class Known:
 
     uid: str
     title: str | None
-    body: str
+    body: str  # the text as printed, captions in place (``Article.printed_body``)
     index: int  # its place on the page (0 = first)
 
 
@@ -56,7 +56,9 @@ def fold(text: str) -> str:
 
 def article_uid(issue_date: date, article: Article, page: int = 0) -> str:
     """A short hex key for a new article, the same whenever the same page text is first read."""
-    basis = fold(article.title or "") or "body:" + fold(article.body)[:_BODY_PREFIX]
+    # The text as printed, captions in place: keeping captions apart (or a derived short title,
+    # which is never the title) does not change the key an article got before.
+    basis = fold(article.title or "") or "body:" + fold(article.printed_body())[:_BODY_PREFIX]
     # Page 0 (unknown) keeps the key of the first releases, so their ids do not change.
     where = issue_date.isoformat() if not page else f"{issue_date.isoformat()}#{page}"
     # surrogatepass: a lone surrogate from a broken decoder must not make identity fail.
@@ -93,7 +95,7 @@ def match(previous: Sequence[Known], fresh: Sequence[Article]) -> list[str | Non
     if not previous:
         return [None] * len(fresh)
     old = [_compared(known.title, known.body) for known in previous]
-    new = [_compared(article.title, article.body) for article in fresh]
+    new = [_compared(article.title, article.printed_body()) for article in fresh]
     pairs = []
     for i, text in enumerate(new):
         for j, known in enumerate(previous):

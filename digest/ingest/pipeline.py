@@ -119,7 +119,10 @@ def build_entries(
     """
     day, page_number = parsed.dating.day, parsed.dating.page
     published = datetime.combine(day, PUBLISHED_AT, tzinfo=config.tz)
-    known = [identity.Known(e.uid, e.article.title, e.article.body, e.position % PAGE_SPAN) for e in previous]
+    known = [
+        identity.Known(e.uid, e.article.title, e.article.printed_body(), e.position % PAGE_SPAN)
+        for e in previous
+    ]
     matched = identity.match(known, parsed.page.articles)
     tags = {entry.uid: entry.tag for entry in previous}
     used = set(taken) | {entry.uid for entry in previous}

@@ -41,7 +41,7 @@ from digest.mail.message import (
 from digest.mail.pages import ConfirmEmail, DigestEmail, EmailItem, EmailSection, ManageEmail
 from digest.paper.columns import wrap_text
 from digest.publish.digests import select_sections
-from digest.publish.layout import absolute_url, digest_path, one_line, present
+from digest.publish.layout import absolute_url, caption_line, digest_path, one_line, present
 from digest.publish.site import cn_date, environment
 from digest.types import Digest, Entry, Section
 
@@ -432,6 +432,8 @@ def _item(entry: Entry, site_url: str) -> EmailItem:
         authors=story.authors,
         summary=story.summary,
         url=absolute_url(site_url, story.path),
+        captions=tuple(caption_line(c) for c in story.captions),
+        headline_derived=story.headline_derived,
     )
 
 

@@ -15,6 +15,8 @@ class EmailItem:
     authors: tuple[str, ...]
     summary: str
     url: str
+    captions: tuple[str, ...] = ()  # photo captions with their credits, one line each
+    headline_derived: bool = False  # no headline printed: ``headline`` is the text's first clause
 
 
 @dataclass(frozen=True)

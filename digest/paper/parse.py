@@ -59,11 +59,11 @@ from digest.paper.textnorm import (
     squeeze_spaces,
     undouble,
 )
-from digest.types import Article, Credit, Kind, Page
+from digest.types import Article, Caption, Credit, Kind, Page
 
 # Recorded with every page read; bump it when a change to the parser changes what pages yield,
 # and the service re-reads the stored pages (``digest.ingest.pipeline``).
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: photo captions kept apart from the body
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
@@ -79,6 +79,8 @@ _SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speak
 _PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
 _DOUBLED = re.compile(r"(\S{2,})\1")  # cheap test before the exact measure of a running head
 _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
+# How a caption opens when it says so: 图为…, 图：…, 上图：…, 图片为…, 右图中….
+_CAPTION_START = re.compile(r"^(?:[上下左右组]?图[为：:]|图片为|[上下左右]图中)")
 # Folio and page-credit lines printed in the margins of every page.
 _FURNITURE = re.compile(r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版")
 
@@ -140,6 +142,7 @@ class _Line:
     speaker: str = ""  # the name a paragraph opens with (王惠贞：…)
     gap: int = 0  # blank lines before it (a wide gap parts articles)
     alone: bool = False  # a block of its own, blank lines on both sides
+    apart: bool = False  # one of a few short lines set apart in a block (a list of captions, fields)
 
 
 def parse_page(
@@ -312,7 +315,7 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
             continue
         alone = blanks > 0 and (i == len(raw) or raw[i] == "")
         line = _classify_one(text, conv, issue, alone or i - 1 in apart)
-        line.gap, line.alone, blanks = blanks, alone, 0
+        line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         if line.kind is T.BYLINE and not line.credits:
             # A byline printed vertically: the roles in one block, the names in the next.
             nxt = raw[i + 1] if i + 1 < len(raw) and raw[i] == "" else (raw[i] if i < len(raw) else "")
@@ -510,7 +513,7 @@ def _resolve_run(
             return []  # a column logo printed inside a sentence: layout noise
     if markdown and not run[0].md:
         # A page marked up with # headings marks all of them; other short lines are body text.
-        return [_Line(t, T.PARA) for t in texts]
+        return [_Line(r.text, T.PARA, apart=r.apart) for r in run]
     # Between two paragraphs a short line is a paragraph's first line cut off by a column
     # break, unless the evidence says headline.
     if lone and between_paras and wide and _crosshead(run[0], prev):
@@ -522,7 +525,7 @@ def _resolve_run(
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
         evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
         if evidence < _HEADLINE_EVIDENCE:
-            return [_Line(t, T.PARA) for t in texts]
+            return [_Line(r.text, T.PARA, apart=r.apart) for r in run]
     out: list[_Line] = []
     if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
         out.append(_Line(texts[0], T.SECTION))
@@ -593,7 +596,7 @@ def _is_caption(text: str, conv: Conventions) -> bool:
     """A photo caption: a short paragraph closed by a photographer's credit, or opening 图为."""
     if len(text) > _CAPTION or not text.strip():
         return False
-    if text.startswith(("图为", "图片为")):
+    if _CAPTION_START.match(text):
         return True
     credit = trailing_credit(text, conv)
     return credit is not None and any(
@@ -697,6 +700,9 @@ class _Builder:
     closed: bool = False  # its headline has been printed below it: what follows is another article
     ended: bool = False  # a credit closed its text: a paragraph after it is another article's
     crossheads: set[int] = field(default_factory=set)  # paragraphs nothing is joined onto
+    listed: set[int] = field(default_factory=set)  # lines set apart (captions, fields): never joined
+    before_text: int = 0  # paragraphs printed before the dateline or byline: captions
+    caption_credits: dict[int, str] = field(default_factory=dict)  # credits printed under captions
 
     def empty(self) -> bool:
         return not (self.title_lines or self.paras or self.notes)
@@ -709,8 +715,7 @@ class _Builder:
         captions under the headline): the byline and dateline may still come."""
         for pieces in self.paras:
             para = join_wrapped(pieces)
-            listed = len(para) <= _CAPTION and "。" not in para and not ends_sentence(para)
-            if not (listed or _is_caption(para, self.conv)):
+            if not (_listed(para) or _is_caption(para, self.conv)):
                 return False
         return True
 
@@ -719,22 +724,38 @@ class _Builder:
         self.crossheads.add(len(self.paras))
         self.paras.append([text])
 
-    def add_para(self, text: str, label: bool = False) -> None:
+    def credit_last_caption(self, credit: str) -> None:
+        """A photographer's credit on the line under a caption (图为… / 本报记者 X 摄) is its own."""
+        last = len(self.paras) - 1
+        if last >= 0 and last not in self.caption_credits and _CAPTION_START.match(self.paras[last][0]):
+            self.caption_credits[last] = _clean_para(credit.strip("()（） "))
+
+    def text_opens(self) -> None:
+        """A dateline or byline opens the text: what stands before it are photo captions."""
+        self.before_text = len(self.paras)
+
+    def add_para(self, text: str, label: bool = False, apart: bool = False) -> None:
         text, jumps = find_jumps(text)
         self.jumps.extend(jumps)
         text = BULLET.sub("", text).strip()
         if not text:
             return
         self.labels += label
+        last = len(self.paras) - 1
         if (
             self.paras
             and not ends_sentence(self.paras[-1][-1])
             and not label
-            and len(self.paras) - 1 not in self.crossheads
+            and not apart
+            and last not in self.crossheads
+            and last not in self.listed
+            and not _CAPTION_START.match(self.paras[-1][0])  # a caption is a paragraph of its own
             and not trailing_credit(self.paras[-1][-1], self.conv)
         ):
             self.paras[-1].append(text)
         else:
+            if apart:
+                self.listed.add(len(self.paras))
             self.paras.append([text])
         if trailing_credit(text, self.conv) and not _is_caption(text, self.conv):
             self.ended = True
@@ -747,19 +768,37 @@ class _Builder:
         self.credits.extend(line.dateline.credits)
         self.add_para(line.text[line.dateline.length :])
 
+    def _caption_at(self, index: int, para: str) -> bool:
+        """Is paragraph ``index`` a photo caption?  Those printed before the dateline or byline
+        that opens the text, a list of short lines set apart at the top of the text, and
+        paragraphs shaped as captions (图为…, …X 摄); never a crosshead."""
+        if index in self.crossheads:
+            return False
+        if _is_caption(para, self.conv):
+            return True
+        if _FIELD.match(para):
+            return False  # 时间：… 地点：… are the story's own facts
+        leading = all(i in self.listed and _listed(join_wrapped(self.paras[i])) for i in range(index + 1))
+        return index < self.before_text or leading
+
     def build(self) -> Article:
         kicker, title, subtitle = _headline(self.title_lines, self.conv)
-        paras: list[str] = []
-        for pieces in self.paras:
+        paras: list[tuple[str, str, bool]] = []  # text, the credit printed after it, a caption?
+        for index, pieces in enumerate(self.paras):
             para = join_wrapped(pieces)
+            caption = self._caption_at(index, para)
+            printed = self.caption_credits.get(index, "")
             credit = trailing_credit(para, self.conv)
             if credit:
                 # A credit closing a paragraph (…特点。(吕劲), a caption's …摄) names people, not text.
+                printed = _clean_para(para[len(credit[0]) :].strip().strip("()（）"))
                 para = credit[0]
                 self.credits.extend(credit[1])
+            para = _clean_para(para)
             if para:
-                paras.append(_clean_para(para))
-        body = "\n\n".join(p for p in paras if p)
+                paras.append((para, printed, caption))
+        captions = _captions(paras)
+        body = "\n\n".join(text for text, _, caption in paras if not (caption and captions))
         article = Article(
             title=title,
             body=body,
@@ -772,10 +811,36 @@ class _Builder:
             dateline=self.dateline,
             notes=tuple(_clean_para(n) for n in self.notes),
             jumps=tuple(dict.fromkeys(self.jumps)),
+            captions=captions,
         )
         # An interview: question-and-answer labels, or speakers who take the floor again.
         turns = self.labels + sum(n for n in self.speakers.values() if n >= 2)
         return _with_kind(article, turns)
+
+
+def _listed(para: str) -> bool:
+    """Shaped as one of a list of captions: short, and no sentence in it."""
+    return len(para) <= _CAPTION and "。" not in para and not ends_sentence(para)
+
+
+def _captions(paras: list[tuple[str, str, bool]]) -> tuple[Caption, ...]:
+    """The captions among an article's paragraphs (text, printed credit, caption?), each with
+    the number of body paragraphs before it.
+
+    When the captions hold as much text as the rest, they are the story (a photo story's
+    text is its pictures' captions) and stay its body: none is returned.
+    """
+    shown = sum(len(text) for text, _, caption in paras if caption)
+    if not shown or shown >= sum(len(text) for text, _, caption in paras if not caption):
+        return ()
+    out: list[Caption] = []
+    at = 0
+    for text, credit, caption in paras:
+        if caption:
+            out.append(Caption(text=text, credit=credit, at=at))
+        else:
+            at += 1
+    return tuple(out)
 
 
 def _page_name(lines: list[_Line], conv: Conventions) -> str | None:
@@ -848,9 +913,14 @@ def _assemble(
             # before its body starts or, headline-last, the one just closed by its headline.
             opening = cur is not None and not cur.closed and (not cur.has_body() or cur.only_captions())
             closing = after and cur is not None and cur.closed and not cur.credits
+            if cur is not None and opening:
+                cur.text_opens()
             (cur if cur is not None and (opening or closing) else start()).credits.extend(line.credits)
         elif line.kind in (T.CREDIT, T.PAREN):
-            (cur or start()).credits.extend(line.credits)
+            credited = cur or start()
+            credited.credits.extend(line.credits)
+            if any(photographed(c) for c in line.credits):
+                credited.credit_last_caption(line.text)
             # A credit after the text closes the story; a photographer's may be followed by more
             # captions of the same pictures.
             signed = cur is not None and cur.has_body() and not cur.only_captions()
@@ -874,6 +944,7 @@ def _assemble(
             if cur is None or cur.closed or cur.ended or cur.dateline or not cur.only_captions():
                 start()
             assert cur is not None
+            cur.text_opens()
             cur.add_dateline(line)
         else:
             heads = (section, *cur.title_lines) if cur is not None else ()
@@ -894,7 +965,7 @@ def _assemble(
             ):
                 start()
             assert cur is not None
-            cur.add_para(line.text, line.label)
+            cur.add_para(line.text, line.label, line.apart)
             if line.speaker:
                 cur.speakers[line.speaker] += 1
     if pending_notes:
@@ -967,7 +1038,7 @@ def _kind(article: Article, labels: int) -> Kind:
     roles = {c.role for c in article.credits}
     if heads.startswith(("图解", "图表")) or roles & {"制图", "设计"}:
         return Kind.INFOGRAPHIC
-    if any(photographed(c) for c in article.credits) and len(article.body) <= _PHOTO_BODY:
+    if any(photographed(c) for c in article.credits) and len(article.printed_body()) <= _PHOTO_BODY:
         return Kind.PHOTO
     subtitle = article.subtitle or ""
     if subtitle.lstrip("—-─ ").startswith("访") or "专访" in heads or labels >= 2:

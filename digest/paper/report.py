@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from digest.paper.titles import short_title
 from digest.types import Article, Page
 
 
@@ -13,6 +14,8 @@ def article_json(article: Article) -> dict[str, Any]:
         "section": article.section,
         "kicker": article.kicker,
         "title": article.title,
+        # Derived from the first clause when the page prints no headline; ``title`` stays null.
+        "short_title": None if article.title else short_title(article.body),
         "subtitle": article.subtitle,
         "authors": list(article.authors),
         "credits": [{"name": c.name, "role": c.role} for c in article.credits],
@@ -23,6 +26,9 @@ def article_json(article: Article) -> dict[str, Any]:
         "dateline": article.dateline,
         "notes": list(article.notes),
         "jumps": list(article.jumps),
+        # Strings, as the scorer reads every list of strings as text the article carries.
+        "captions": [c.text for c in article.captions],
+        "caption_credits": [c.credit for c in article.captions],
     }
 
 
@@ -38,7 +44,8 @@ def render_page(page: Page) -> str:
         out.append("dropped as layout noise: " + " | ".join(page.dropped))
     for number, a in enumerate(page.articles, 1):
         out.append("")
-        out.append(f"[{number}] {a.title or '(no headline)'}")
+        derived = short_title(a.body)
+        out.append(f"[{number}] {a.title or '(no headline) ' + (derived or '')}".rstrip())
         fields = [
             ("section", a.section),
             ("kicker", a.kicker),
@@ -49,6 +56,7 @@ def render_page(page: Page) -> str:
             ("kind", a.kind.value),
             ("jumps", "、".join(a.jumps)),
             ("notes", f"{len(a.notes)}" if a.notes else ""),
+            ("captions", " | ".join(f"{c.text}（{c.credit}）" if c.credit else c.text for c in a.captions)),
         ]
         out.extend(f"    {name:<8} {value}" for name, value in fields if value)
         first = a.body.split("\n", 1)[0] if a.body else ""

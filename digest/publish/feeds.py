@@ -39,6 +39,7 @@ from digest.publish.layout import (
     Story,
     absolute_url,
     archive_path,
+    caption_line,
     clean,
     digest_path,
     feed_path,
@@ -129,7 +130,8 @@ def digests_spec(config: Config) -> FeedSpec:
 
 
 def story_html(story: Story) -> str:
-    """An article's full text as an HTML fragment: kicker, subtitle, byline, dateline, body, notes, jumps."""
+    """An article's full text as an HTML fragment: kicker, subtitle, byline, dateline, body, captions,
+    notes, jumps."""
     # Plain escape and f-strings: Markup.format costs more than the rest of an entry (full rebuilds).
     parts: list[str] = []
     if story.kicker:
@@ -140,6 +142,10 @@ def story_html(story: Story) -> str:
     if meta:
         parts.append(f'<p class="byline">{escape(meta)}</p>')
     parts.extend(f"<p>{escape(p)}</p>" for p in story.paragraphs)
+    if story.captions:
+        # Marked in words as well: feed readers drop class attributes.
+        parts.append("<p><small><strong>图片说明</strong></small></p>")
+        parts.extend(f"<p><small>{escape(caption_line(c))}</small></p>" for c in story.captions)
     parts.extend(f"<blockquote><p>{escape(n)}</p></blockquote>" for n in story.notes)
     if story.jumps:
         parts.append(f"<p><small>{escape('　'.join(story.jumps))}</small></p>")

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
 from digest.chars import XML_UNSAFE
+from digest.paper.titles import short_title
 from digest.publish.digests import summary
-from digest.types import Article, Credit, Entry, Kind, Section
+from digest.types import Article, Caption, Credit, Entry, Kind, Section
 
 INDEX = "index.html"
 SUBSCRIBE = "subscribe.html"
@@ -132,6 +133,11 @@ def dateline(article: Article) -> str:
     return " ".join(p for p in parts if p)
 
 
+def caption_line(caption: Caption) -> str:
+    """A caption as one line of text with its credit: ``图为…。（本报记者 林小河 摄）``."""
+    return f"{caption.text}（{caption.credit}）" if caption.credit else caption.text
+
+
 @dataclass(frozen=True)
 class Story:
     """One entry as readers see it, in feeds and on pages alike (every text already cleaned)."""
@@ -157,10 +163,12 @@ class Story:
     jumps: tuple[str, ...]
     place: str
     date_unsure: bool = False  # the issue date rests on the file time: shown as 日期待核
+    headline_derived: bool = False  # no headline was printed: ``headline`` is the text's short title
+    captions: tuple[Caption, ...] = ()  # photo captions, shown after the text
 
 
 def present(entry: Entry, tz: tzinfo | None = None) -> Story:
-    """The reader-facing form of ``entry``; a missing headline falls back to the body's first sentence.
+    """The reader-facing form of ``entry``; a missing headline falls back to the text's short title.
 
     With ``tz`` (the configured timezone) its instants are shown in local time,
     so feeds say ``2024-11-27T06:00:00+08:00`` rather than the store's UTC.
@@ -168,11 +176,10 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
     article = entry.article
     kicker = one_line(article.kicker or "")
     subtitle = one_line(article.subtitle or "")
-    # The body's first sentence only when there is no title: scanning it costs a tenth of a rebuild.
-    # (A limit of 1 still yields one whole sentence.)
-    headline = (
-        one_line(article.title or "") or summary(article.body, limit=1) or kicker or subtitle or "无标题"
-    )
+    printed = one_line(article.title or "")
+    # A headline-less article shows its first clause (``digest.paper.titles``), marked as derived.
+    derived = "" if printed else one_line(short_title(article.body or article.printed_body()) or "")
+    headline = printed or derived or kicker or subtitle or "无标题"
     return Story(
         uid=entry.uid,
         tag=entry.tag,
@@ -195,6 +202,10 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
         jumps=tuple(j for j in (one_line(jump) for jump in article.jumps) if j),
         place=one_line(article.place or ""),
         date_unsure=entry.dated_by.unsure,
+        headline_derived=bool(derived),
+        captions=tuple(
+            Caption(one_line(c.text), one_line(c.credit), c.at) for c in article.captions if one_line(c.text)
+        ),
     )
 
 

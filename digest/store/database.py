@@ -29,7 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
 from digest.store.urls import mask_url, normalize_url
-from digest.types import Article, Credit, DatedBy, Entry, Kind, Retraction, Section
+from digest.types import Article, Caption, Credit, DatedBy, Entry, Kind, Retraction, Section
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -105,6 +105,9 @@ articles = sa.Table(
     # The change sequence of its first version or its latest change of content: its place in the
     # feeds (``output.feed_order``).  NULL only until ``Store.open`` upgrades an older database.
     sa.Column("feed_seq", sa.BigInteger),
+    # Photo captions kept apart from the body: JSON [[text, credit, at], ...] (``types.Caption``);
+    # NULL when it has none (and in rows from before captions were kept apart).
+    sa.Column("captions", sa.Text),
 )
 
 # Feed order (``output.feed_order``) and paper order, per section too: publish reads the newest
@@ -465,6 +468,10 @@ def content_hash(article: Article, section: Section) -> str:
 
 def _columns_hash(columns: dict[str, Any], section: Section) -> str:
     fields = {**columns, "section_name": section.name}
+    if fields.get("captions") is None:
+        # An article without captions keeps the hash it had before the column existed, so an
+        # upgrade moves no ``updated``.
+        fields.pop("captions", None)
     return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -480,6 +487,11 @@ def _article_columns(article: Article) -> dict[str, Any]:
         "body": article.body,
         "notes": json.dumps(list(article.notes), ensure_ascii=False),
         "jumps": json.dumps(list(article.jumps), ensure_ascii=False),
+        "captions": (
+            json.dumps([[c.text, c.credit, c.at] for c in article.captions], ensure_ascii=False)
+            if article.captions
+            else None
+        ),
     }
 
 
@@ -497,6 +509,7 @@ def _entry(row: sa.Row[Any]) -> Entry:
         kind=Kind(row.kind),
         notes=tuple(json.loads(row.notes)),
         jumps=tuple(json.loads(row.jumps)),
+        captions=tuple(Caption(text, credit, at) for text, credit, at in json.loads(row.captions or "[]")),
     )
     return Entry(
         uid=row.uid,
