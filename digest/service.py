@@ -46,6 +46,8 @@ from digest.lease import pid_alive
 from digest.limits import server_options
 from digest.mail import Mailer, make_mailer
 from digest.metrics import METRICS_PATH, Metrics
+from digest.search import PATH as SEARCH_PATH
+from digest.search import create_search_app
 from digest.server import create_app
 from digest.store import Store
 from digest.subscriptions import create_subscription_app, subscription_routes
@@ -439,6 +441,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
             health_token=config.health.token,
             routes={
                 METRICS_PATH: metrics.asgi_app(),
+                SEARCH_PATH: create_search_app(config, store),
                 **subscription_routes(
                     create_subscription_app(config, store, lambda: make_mailer(config, config.paths.data))
                 ),

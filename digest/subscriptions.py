@@ -75,7 +75,7 @@ FORM_MAX_AGE = timedelta(hours=12)
 MAX_BODY = 16 * 1024
 MAX_CLIENTS = 10_000  # rate-limit buckets kept; the least recently seen are forgotten first
 
-_SECURITY_HEADERS = [
+SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
     (b"x-content-type-options", b"nosniff"),
     # Tokens live in the URL: never leak them to another site through Referer.
@@ -430,7 +430,7 @@ class _SubscriptionApp:
                 "headers": [
                     (b"content-type", b"text/html; charset=utf-8"),
                     (b"content-length", str(len(body)).encode()),
-                    *_SECURITY_HEADERS,
+                    *SECURITY_HEADERS,
                     *headers,
                 ],
             }

@@ -1,0 +1,207 @@
+"""The full-text index of the articles, in the database's own engine: SQLite FTS5 or PostgreSQL.
+
+Each live (not withdrawn) article has one document of three fields: its
+headline (kicker, title, subtitle), its byline (the names credited) and its
+body, each stored as the words ``digest.segment`` cuts it into, joined by
+spaces, so both engines match whole Chinese words.  The original text stays
+in ``articles`` for display.
+
+Schema objects (raw DDL: neither an FTS5 table nor a GIN index is a plain
+SQLAlchemy table):
+
+- SQLite: ``search_docs(id INTEGER PRIMARY KEY, uid TEXT UNIQUE)`` maps an
+  article to the rowid of ``search_text``, an FTS5 table (headline, byline,
+  body; ``unicode61``).  The rowid of ``articles`` is not used: VACUUM may
+  renumber it.
+- PostgreSQL: ``search_docs(uid TEXT PRIMARY KEY, headline tsvector, doc
+  tsvector)`` with a GIN index on ``doc`` (the three fields, weighted A, B, D).
+  The ``simple`` configuration only splits at spaces and lower-cases: Debian's
+  PostgreSQL 15 ships no Chinese text search configuration (zhparser and
+  pg_jieba are not packaged), and pg_trgm cannot match a two-character word
+  (trigrams need three), so the words are cut in Python, as for SQLite.
+
+The store keeps the index current in the transaction of every write to
+``articles`` (``refresh``), and ``ensure`` fills it for a database that has
+articles but not (all) their documents: one made before search existed, or
+restored from a copy without it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from digest.segment import index_text
+
+log = logging.getLogger(__name__)
+
+_BATCH = 500
+# Headline hits rank first anyway (``search``); among the rest a word in the byline weighs more
+# than one in the body.  bm25 takes a weight per FTS5 column; ts_rank per label {D, C, B, A}.
+_SQLITE_WEIGHTS = "10.0, 4.0, 1.0"
+_PG_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
+
+_SQLITE_DDL = (
+    "CREATE TABLE IF NOT EXISTS search_docs (id INTEGER PRIMARY KEY, uid TEXT NOT NULL UNIQUE)",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5("
+    "headline, byline, body, tokenize = 'unicode61 remove_diacritics 2')",
+)
+_PG_DDL = (
+    "CREATE TABLE IF NOT EXISTS search_docs "
+    "(uid TEXT PRIMARY KEY, headline tsvector NOT NULL, doc tsvector NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS search_docs_doc ON search_docs USING gin (doc)",
+)
+
+_LIVE = sa.text(
+    "SELECT uid, kicker, title, subtitle, credits, body FROM articles "
+    "WHERE retracted IS NULL AND uid IN :uids"
+).bindparams(sa.bindparam("uids", expanding=True))
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article as the index stores it: each field already cut into space-separated words."""
+
+    uid: str
+    headline: str
+    byline: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One result: the article, and whether every query word is in its headline."""
+
+    uid: str
+    in_headline: bool
+
+
+def document(row: Any) -> Document:
+    """The index document of an ``articles`` row (uid, kicker, title, subtitle, credits, body)."""
+    headline = " ".join(part for part in (row.kicker, row.title, row.subtitle) if part)
+    names = " ".join(name for name, _role in json.loads(row.credits))
+    return Document(row.uid, index_text(headline), index_text(names), index_text(row.body))
+
+
+def _postgres(conn: Connection) -> bool:
+    return conn.dialect.name == "postgresql"
+
+
+def ensure(conn: Connection) -> int:
+    """Create the index when missing and fill it when it lacks documents; returns how many were
+    (re)written.  Called by ``Store.open`` in its transaction."""
+    for statement in _PG_DDL if _postgres(conn) else _SQLITE_DDL:
+        conn.exec_driver_sql(statement)
+    live = conn.exec_driver_sql("SELECT count(*) FROM articles WHERE retracted IS NULL").scalar_one()
+    indexed = conn.exec_driver_sql("SELECT count(*) FROM search_docs").scalar_one()
+    if live == indexed:
+        return 0
+    started = time.monotonic()
+    conn.exec_driver_sql("DELETE FROM search_docs")
+    if not _postgres(conn):
+        conn.exec_driver_sql("DELETE FROM search_text")
+    uids = list(conn.exec_driver_sql("SELECT uid FROM articles WHERE retracted IS NULL").scalars())
+    for at in range(0, len(uids), _BATCH):
+        refresh(conn, uids[at : at + _BATCH])
+    log.info("search index filled: articles=%d ms=%d", len(uids), round((time.monotonic() - started) * 1000))
+    return len(uids)
+
+
+def refresh(conn: Connection, uids: Sequence[str]) -> None:
+    """Rewrite the documents of ``uids`` from ``articles``: a live article gets its current text,
+    a withdrawn one leaves the index."""
+    for at in range(0, len(uids), _BATCH):
+        batch = list(dict.fromkeys(uids[at : at + _BATCH]))
+        docs = [document(row) for row in conn.execute(_LIVE, {"uids": batch})]
+        if _postgres(conn):
+            _write_postgres(conn, batch, docs)
+        else:
+            _write_sqlite(conn, batch, docs)
+
+
+def _write_sqlite(conn: Connection, uids: list[str], docs: list[Document]) -> None:
+    chosen: sa.BindParameter[list[str]] = sa.bindparam("uids", expanding=True)
+    conn.execute(
+        sa.text(
+            "DELETE FROM search_text WHERE rowid IN (SELECT id FROM search_docs WHERE uid IN :uids)"
+        ).bindparams(chosen),
+        {"uids": uids},
+    )
+    conn.execute(sa.text("DELETE FROM search_docs WHERE uid IN :uids").bindparams(chosen), {"uids": uids})
+    if not docs:
+        return
+    conn.execute(sa.text("INSERT INTO search_docs (uid) VALUES (:uid)"), [{"uid": d.uid} for d in docs])
+    found = conn.execute(
+        sa.text("SELECT uid, id FROM search_docs WHERE uid IN :uids").bindparams(chosen),
+        {"uids": [d.uid for d in docs]},
+    )
+    ids: dict[str, int] = {uid: number for uid, number in found}
+    conn.execute(
+        sa.text("INSERT INTO search_text (rowid, headline, byline, body) VALUES (:id, :h, :b, :t)"),
+        [{"id": ids[d.uid], "h": d.headline, "b": d.byline, "t": d.body} for d in docs],
+    )
+
+
+def _write_postgres(conn: Connection, uids: list[str], docs: list[Document]) -> None:
+    conn.execute(
+        sa.text("DELETE FROM search_docs WHERE uid IN :uids").bindparams(
+            sa.bindparam("uids", expanding=True)
+        ),
+        {"uids": uids},
+    )
+    if not docs:
+        return
+    conn.execute(
+        sa.text(
+            "INSERT INTO search_docs (uid, headline, doc) VALUES (:uid, to_tsvector('simple', :h), "
+            "setweight(to_tsvector('simple', :h), 'A') || setweight(to_tsvector('simple', :b), 'B') "
+            "|| to_tsvector('simple', :t))"
+        ),
+        [{"uid": d.uid, "h": d.headline, "b": d.byline, "t": d.body} for d in docs],
+    )
+
+
+def search(conn: Connection, words: Sequence[str], limit: int, offset: int) -> tuple[int, list[Hit]]:
+    """The documents holding every one of ``words``: how many, and ``limit`` of them from
+    ``offset``, those with every word in the headline first, then by relevance (bm25, ts_rank)."""
+    if not words:
+        return 0, []
+    page = {"limit": limit, "offset": offset}
+    if _postgres(conn):
+        query = {"q": " ".join(words)}
+        total = conn.execute(
+            sa.text("SELECT count(*) FROM search_docs WHERE doc @@ plainto_tsquery('simple', :q)"), query
+        ).scalar_one()
+        rows = conn.execute(
+            sa.text(
+                "SELECT uid, headline @@ q AS hit FROM search_docs, plainto_tsquery('simple', :q) AS q "
+                f"WHERE doc @@ q ORDER BY hit DESC, ts_rank('{_PG_WEIGHTS}'::float4[], doc, q) DESC, uid "
+                "LIMIT :limit OFFSET :offset"
+            ),
+            {**query, **page},
+        )
+    else:
+        # Each word quoted: an FTS5 string, never syntax (AND, NEAR, column filters, *).
+        match = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+        query = {"q": match, "h": "{headline} : (" + match + ")"}
+        total = conn.execute(
+            sa.text("SELECT count(*) FROM search_text WHERE search_text MATCH :q"), query
+        ).scalar_one()
+        rows = conn.execute(
+            sa.text(
+                "SELECT d.uid, search_text.rowid IN "
+                "(SELECT rowid FROM search_text WHERE search_text MATCH :h) AS hit "
+                "FROM search_text JOIN search_docs AS d ON d.id = search_text.rowid "
+                f"WHERE search_text MATCH :q ORDER BY hit DESC, bm25(search_text, {_SQLITE_WEIGHTS}), d.uid "
+                "LIMIT :limit OFFSET :offset"
+            ),
+            {**query, **page},
+        )
+    return int(total), [Hit(uid, bool(hit)) for uid, hit in rows]
