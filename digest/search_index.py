@@ -43,6 +43,8 @@ from digest.segment import index_text
 log = logging.getLogger(__name__)
 
 _BATCH = 500
+# Matches up to this many are ordered by relevance; more, newest first (``search``).
+RANKED = 10_000
 # Headline hits rank first anyway (``search``); among the rest a word in the byline weighs more
 # than one in the body.  bm25 takes a weight per FTS5 column; ts_rank per label {D, C, B, A}.
 _SQLITE_WEIGHTS = "10.0, 4.0, 1.0"
@@ -55,13 +57,13 @@ _SQLITE_DDL = (
 )
 _PG_DDL = (
     "CREATE TABLE IF NOT EXISTS search_docs "
-    "(uid TEXT PRIMARY KEY, headline tsvector NOT NULL, doc tsvector NOT NULL)",
+    "(uid TEXT PRIMARY KEY, id BIGSERIAL NOT NULL, headline tsvector NOT NULL, doc tsvector NOT NULL)",
     "CREATE INDEX IF NOT EXISTS search_docs_doc ON search_docs USING gin (doc)",
 )
 
 _LIVE = sa.text(
     "SELECT uid, kicker, title, subtitle, credits, body FROM articles "
-    "WHERE retracted IS NULL AND uid IN :uids"
+    "WHERE retracted IS NULL AND uid IN :uids ORDER BY issue_date, position, uid"
 ).bindparams(sa.bindparam("uids", expanding=True))
 
 
@@ -107,7 +109,9 @@ def ensure(conn: Connection) -> int:
     conn.exec_driver_sql("DELETE FROM search_docs")
     if not _postgres(conn):
         conn.exec_driver_sql("DELETE FROM search_text")
-    uids = list(conn.exec_driver_sql("SELECT uid FROM articles WHERE retracted IS NULL").scalars())
+    # In paper order, oldest first: the ids give "newest first" its order (``search``).
+    in_order = "SELECT uid FROM articles WHERE retracted IS NULL ORDER BY issue_date, position, uid"
+    uids = list(conn.exec_driver_sql(in_order).scalars())
     for at in range(0, len(uids), _BATCH):
         refresh(conn, uids[at : at + _BATCH])
     log.info("search index filled: articles=%d ms=%d", len(uids), round((time.monotonic() - started) * 1000))
@@ -170,30 +174,25 @@ def _write_postgres(conn: Connection, uids: list[str], docs: list[Document]) -> 
 
 def search(conn: Connection, words: Sequence[str], limit: int, offset: int) -> tuple[int, list[Hit]]:
     """The documents holding every one of ``words``: how many, and ``limit`` of them from
-    ``offset``, those with every word in the headline first, then by relevance (bm25, ts_rank)."""
+    ``offset``, those with every word in the headline first.
+
+    Up to ``RANKED`` matches are ordered by relevance (bm25, ts_rank); beyond,
+    a word is in so many articles that relevance says little and scoring them
+    all costs more than a reader waits, so the newest indexed come first.
+    """
     if not words:
         return 0, []
-    page = {"limit": limit, "offset": offset}
     if _postgres(conn):
-        query = {"q": " ".join(words)}
-        total = conn.execute(
-            sa.text("SELECT count(*) FROM search_docs WHERE doc @@ plainto_tsquery('simple', :q)"), query
-        ).scalar_one()
-        rows = conn.execute(
-            sa.text(
-                "SELECT uid, headline @@ q AS hit FROM search_docs, plainto_tsquery('simple', :q) AS q "
-                f"WHERE doc @@ q ORDER BY hit DESC, ts_rank('{_PG_WEIGHTS}'::float4[], doc, q) DESC, uid "
-                "LIMIT :limit OFFSET :offset"
-            ),
-            {**query, **page},
-        )
-    else:
-        # Each word quoted: an FTS5 string, never syntax (AND, NEAR, column filters, *).
-        match = " ".join('"' + word.replace('"', '""') + '"' for word in words)
-        query = {"q": match, "h": "{headline} : (" + match + ")"}
-        total = conn.execute(
-            sa.text("SELECT count(*) FROM search_text WHERE search_text MATCH :q"), query
-        ).scalar_one()
+        return _search_postgres(conn, " ".join(words), limit, offset)
+    # Each word quoted: an FTS5 string, never syntax (AND, NOT, NEAR, column filters, *).
+    match = " ".join('"' + word.replace('"', '""') + '"' for word in words)
+    return _search_sqlite(conn, match, "{headline} : (" + match + ")", limit, offset)
+
+
+def _search_sqlite(conn: Connection, match: str, head: str, limit: int, offset: int) -> tuple[int, list[Hit]]:
+    count = sa.text("SELECT count(*) FROM search_text WHERE search_text MATCH :q")
+    total = int(conn.execute(count, {"q": match}).scalar_one())
+    if total <= RANKED:
         rows = conn.execute(
             sa.text(
                 "SELECT d.uid, search_text.rowid IN "
@@ -202,6 +201,47 @@ def search(conn: Connection, words: Sequence[str], limit: int, offset: int) -> t
                 f"WHERE search_text MATCH :q ORDER BY hit DESC, bm25(search_text, {_SQLITE_WEIGHTS}), d.uid "
                 "LIMIT :limit OFFSET :offset"
             ),
-            {**query, **page},
+            {"q": match, "h": head, "limit": limit, "offset": offset},
         )
-    return int(total), [Hit(uid, bool(hit)) for uid, hit in rows]
+        return total, [Hit(uid, bool(hit)) for uid, hit in rows]
+    # Newest first is rowid order, which FTS5 walks without sorting: the headline hits, then the rest.
+    newest = sa.text(
+        "SELECT rowid FROM search_text WHERE search_text MATCH :q "
+        "ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
+    )
+    heads = int(conn.execute(count, {"q": head}).scalar_one())
+    found: list[tuple[int, bool]] = []
+    if offset < heads:
+        page = {"q": head, "limit": limit, "offset": offset}
+        found += [(rowid, True) for (rowid,) in conn.execute(newest, page)]
+    if len(found) < limit:
+        rest = {"q": f"({match}) NOT {head}", "limit": limit - len(found), "offset": max(0, offset - heads)}
+        found += [(rowid, False) for (rowid,) in conn.execute(newest, rest)]
+    uids: dict[int, str] = {
+        number: uid
+        for number, uid in conn.execute(
+            sa.text("SELECT id, uid FROM search_docs WHERE id IN :ids").bindparams(
+                sa.bindparam("ids", expanding=True)
+            ),
+            {"ids": [rowid for rowid, _ in found] or [0]},
+        )
+    }
+    return total, [Hit(uids[rowid], hit) for rowid, hit in found if rowid in uids]
+
+
+def _search_postgres(conn: Connection, words: str, limit: int, offset: int) -> tuple[int, list[Hit]]:
+    query = "plainto_tsquery('simple', :q)"
+    total = int(
+        conn.execute(
+            sa.text(f"SELECT count(*) FROM search_docs WHERE doc @@ {query}"), {"q": words}
+        ).scalar_one()
+    )
+    then = f"ts_rank('{_PG_WEIGHTS}'::float4[], doc, q) DESC" if total <= RANKED else "id DESC"
+    rows = conn.execute(
+        sa.text(
+            f"SELECT uid, headline @@ q AS hit FROM search_docs, {query} AS q "
+            f"WHERE doc @@ q ORDER BY hit DESC, {then}, uid LIMIT :limit OFFSET :offset"
+        ),
+        {"q": words, "limit": limit, "offset": offset},
+    )
+    return total, [Hit(uid, bool(hit)) for uid, hit in rows]

@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from test_server import serving
 
+from digest import search_index
 from digest.config import Config
 from digest.highlight import Part, mark, snippet
 from digest.ingest import ingest
@@ -122,6 +123,26 @@ def test_a_search_finds_exactly_the_articles_holding_the_word_headline_hits_firs
     assert flags == [query in _headline(entry) for entry, _ in found]
 
 
+@pytest.mark.parametrize("query", ["内蒙古", "内蒙古 草原"])
+def test_past_the_ranking_limit_results_are_newest_first_headline_hits_still_first(
+    seeded: Store, config: Config, monkeypatch: pytest.MonkeyPatch, query: str
+) -> None:
+    ranked = seeded.search(words(query), 100, 0)
+    # Refilled, the index holds the articles in paper order: newest indexed is newest issue.
+    _drop_index(seeded.url)
+    with Store.open(config.database_url) as refilled:
+        monkeypatch.setattr(search_index, "RANKED", 0)
+        total, found = refilled.search(words(query), 100, 0)
+        pages = [refilled.search(words(query), 3, offset)[1] for offset in range(0, total, 3)]
+    assert total == ranked[0] and {e.uid for e, _ in found} == {e.uid for e, _ in ranked[1]}
+    flags = [in_headline for _, in_headline in found]
+    assert flags == sorted(flags, reverse=True)
+    for in_headline in (True, False):  # newest issue first within each group
+        days = [e.issue_date for e, hit in found if hit is in_headline]
+        assert days == sorted(days, reverse=True)
+    assert [e.uid for page in pages for e, _ in page] == [e.uid for e, _ in found]
+
+
 def test_every_word_of_a_query_must_be_in_the_article(seeded: Store) -> None:
     both = {e.uid for e in seeded.entries() if "内蒙古" in _text(e) and "草原" in _text(e)}
     total, found = seeded.search(words("内蒙古 草原"), PAGE_SIZE, 0)
@@ -148,14 +169,19 @@ def test_a_corrected_article_is_found_by_its_new_words_only(seeded: Store, now: 
     assert entry.uid not in {e.uid for e, _ in seeded.search(["草原"], PAGE_SIZE, 0)[1]}
 
 
-def test_a_database_without_the_index_gets_it_filled_when_opened(seeded: Store, config: Config) -> None:
-    before = seeded.search(["草原"], PAGE_SIZE, 0)
-    engine = sa.create_engine(seeded.url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:  # as an older version left it: no search tables at all
+def _drop_index(url: str) -> None:
+    """Leave the database as a version before search did: no search tables at all."""
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE search_docs")
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("DROP TABLE search_text")
     engine.dispose()
+
+
+def test_a_database_without_the_index_gets_it_filled_when_opened(seeded: Store, config: Config) -> None:
+    before = seeded.search(["草原"], PAGE_SIZE, 0)
+    _drop_index(seeded.url)
     with Store.open(config.database_url) as reopened:
         assert reopened.search(["草原"], PAGE_SIZE, 0) == before
 
