@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlencode
 from digest.config import Config
 from digest.errors import DigestError
 from digest.highlight import Part, mark, snippet
-from digest.output import present, root_prefix, section_path
+from digest.output import one_line, present, root_prefix, section_path
 from digest.segment import words as query_words
 from digest.server import ASGIApp, Receive, Scope, Send
 from digest.site import Chrome, Site, render
@@ -100,7 +100,7 @@ class Query:
 def read_query(raw: bytes) -> Query | str:
     """The query of a query string, or why it cannot be answered (a bad page number)."""
     fields = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=20)
-    text = " ".join((fields.get("q") or [""])[0].split())
+    text = one_line((fields.get("q") or [""])[0])  # no control characters, one space between words
     notice = ""
     if len(text) > MAX_QUERY_CHARS:
         text = text[:MAX_QUERY_CHARS]

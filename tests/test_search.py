@@ -229,3 +229,7 @@ def test_empty_bad_and_hostile_queries_get_a_page_that_says_what_to_do(site: str
     hostile = httpx.get(site + "/search", params={"q": '<script>alert(1)</script>"'})
     assert hostile.status_code == 200 and "<script>" not in hostile.text and "&lt;script&gt;" in hostile.text
     assert httpx.post(site + "/search", data={"q": "草原"}).status_code == 405
+    # Query syntax of either engine is only ever searched for, never obeyed.
+    for odd in ("_", "a*", "NEAR", 'x"y', "'", "OR AND NOT", "^", "{headline} : 草原", "草原 -医保", "\x00"):
+        answer = httpx.get(site + "/search", params={"q": odd})
+        assert answer.status_code == 200 and "搜索" in answer.text, odd
