@@ -101,6 +101,10 @@ def ensure(conn: Connection) -> int:
     (re)written.  Called by ``Store.open`` in its transaction."""
     for statement in _PG_DDL if _postgres(conn) else _SQLITE_DDL:
         conn.exec_driver_sql(statement)
+    if _postgres(conn):
+        # Two instances starting at once on an older database: one counts and fills, the other waits
+        # and then finds it full (rather than both filling and colliding on uids).
+        conn.exec_driver_sql("LOCK TABLE search_docs IN SHARE ROW EXCLUSIVE MODE")
     live = conn.exec_driver_sql("SELECT count(*) FROM articles WHERE retracted IS NULL").scalar_one()
     indexed = conn.exec_driver_sql("SELECT count(*) FROM search_docs").scalar_one()
     if live == indexed:
