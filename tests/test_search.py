@@ -18,6 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from test_server import serving
+from test_service import ROOT, Serve, page, wait_for
 
 from digest import search_index
 from digest.config import Config
@@ -97,9 +98,9 @@ def test_a_query_is_capped_and_a_bad_page_number_explained() -> None:
     long = read_query(("q=" + "草原" * 100).encode())
     assert isinstance(long, Query) and len(long.text) == MAX_QUERY_CHARS and "太长" in long.notice
     assert read_query(b"q=%E5%8C%BB%E4%BF%9D&page=2") == Query("医保", ("医保",), 2, "")
-    for page in ("0", "x", "-1", "99999", "２"):
-        problem = read_query(f"q=a&page={page}".encode())
-        assert isinstance(problem, str) and "页码" in problem, page
+    for number in ("0", "x", "-1", "99999", "２"):
+        problem = read_query(f"q=a&page={number}".encode())
+        assert isinstance(problem, str) and "页码" in problem, number
     unsearchable = read_query(b"q=%EF%BC%81%EF%BC%81")
     assert (
         isinstance(unsearchable, Query) and unsearchable.words == () and "没有可以搜索" in unsearchable.notice
@@ -233,3 +234,24 @@ def test_empty_bad_and_hostile_queries_get_a_page_that_says_what_to_do(site: str
     for odd in ("_", "a*", "NEAR", 'x"y', "'", "OR AND NOT", "^", "{headline} : 草原", "草原 -医保", "\x00"):
         answer = httpx.get(site + "/search", params={"q": odd})
         assert answer.status_code == 200 and "搜索" in answer.text, odd
+
+
+@pytest.mark.slow
+def test_digest_serve_finds_a_page_dropped_while_it_runs_and_loses_a_retracted_one(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    served = Serve(tmp_path, pages)
+    try:
+        assert "没有找到" in served.http.get("/search", params={"q": "马头琴"}).text
+        text = page("示例牧区举办马头琴演奏会", "牧民欣赏马头琴。")
+        (pages / "2024-11-29_01.txt").write_text(text, encoding="utf-8")
+
+        def found() -> list[str]:
+            return _result_links(served.http.get("/search", params={"q": "马头琴"}).text)
+
+        wait_for(found, 20, "the new page's article in the search results")
+        [link] = found()
+        assert served.run("retract", link.rsplit("/", 1)[1].removesuffix(".html")).returncode == 0
+        assert found() == []
+    finally:
+        assert served.stop() == 0, served.log()
