@@ -18,6 +18,7 @@ from datetime import date
 from http import HTTPStatus
 from urllib.parse import parse_qs, urlencode
 
+from digest import search_index
 from digest.config import Config
 from digest.errors import DigestError
 from digest.highlight import Part, mark, snippet
@@ -70,14 +71,15 @@ class SearchPage:
     """``search.html``: the form (holding ``query``), a notice, and one page of results.
 
     ``notice`` explains an empty, unsearchable, shortened or out-of-range query
-    (empty when there is nothing to say); ``total`` counts every match.
+    (empty when there is nothing to say); ``found`` says how many match ("25", or "10000 多" past
+    ``search_index.RANKED``, where counting stops).
     """
 
     chrome: Chrome
     action: str
     query: str
     notice: str
-    total: int
+    found: str
     page: int
     pages: int
     first: int  # the number of the page's first result
@@ -226,7 +228,7 @@ class _SearchApp:
                 action=root + PATH.lstrip("/"),
                 query=text,
                 notice=notice,
-                total=total,
+                found=f"{search_index.RANKED} 多" if total > search_index.RANKED else str(total),
                 page=page,
                 pages=pages,
                 first=(page - 1) * PAGE_SIZE + 1,
@@ -239,4 +241,6 @@ class _SearchApp:
 
 
 def _pages(total: int) -> int:
-    return max(1, -(-total // PAGE_SIZE))
+    if total > search_index.RANKED:  # counting stopped: as many pages as anyone is shown
+        return MAX_PAGE
+    return min(MAX_PAGE, max(1, -(-total // PAGE_SIZE)))

@@ -134,8 +134,9 @@ def test_past_the_ranking_limit_results_are_newest_first_headline_hits_still_fir
     with Store.open(config.database_url) as refilled:
         monkeypatch.setattr(search_index, "RANKED", 0)
         total, found = refilled.search(words(query), 100, 0)
-        pages = [refilled.search(words(query), 3, offset)[1] for offset in range(0, total, 3)]
-    assert total == ranked[0] and {e.uid for e, _ in found} == {e.uid for e, _ in ranked[1]}
+        pages = [refilled.search(words(query), 3, offset)[1] for offset in range(0, ranked[0], 3)]
+    assert total == 1  # counted up to RANKED + 1: "more than RANKED"
+    assert {e.uid for e, _ in found} == {e.uid for e, _ in ranked[1]}
     flags = [in_headline for _, in_headline in found]
     assert flags == sorted(flags, reverse=True)
     for in_headline in (True, False):  # newest issue first within each group
@@ -255,3 +256,13 @@ def test_digest_serve_finds_a_page_dropped_while_it_runs_and_loses_a_retracted_o
         assert found() == []
     finally:
         assert served.stop() == 0, served.log()
+
+
+def test_past_the_ranking_limit_the_page_says_more_than_and_still_pages(
+    site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_index, "RANKED", 5)
+    first = httpx.get(site + "/search", params={"q": "内蒙古"}).text
+    assert "找到 5 多 篇" in first and len(_result_links(first)) == PAGE_SIZE and "下一页" in first
+    second = httpx.get(site + "/search", params={"q": "内蒙古", "page": "2"})
+    assert second.status_code == 200 and set(_result_links(second.text)).isdisjoint(_result_links(first))
