@@ -11,8 +11,8 @@ SQLAlchemy table):
 
 - SQLite: ``search_docs(id INTEGER PRIMARY KEY, uid TEXT UNIQUE)`` maps an
   article to the rowid of ``search_text``, an FTS5 table (headline, byline,
-  body; ``unicode61``).  The rowid of ``articles`` is not used: VACUUM may
-  renumber it.
+  body; ``unicode61``), and of ``search_heads``, one of the headlines alone.
+  The rowid of ``articles`` is not used: VACUUM may renumber it.
 - PostgreSQL: ``search_docs(uid TEXT PRIMARY KEY, headline tsvector, doc
   tsvector)`` with a GIN index on ``doc`` (the three fields, weighted A, B, D).
   The ``simple`` configuration only splits at spaces and lower-cases: Debian's
