@@ -150,24 +150,25 @@ class _SearchApp:
         if scope["method"] not in ("GET", "HEAD"):
             status = HTTPStatus.METHOD_NOT_ALLOWED
             headers.append((b"allow", b"GET, HEAD"))
+        path = scope["path"].lstrip("/")
         try:
             site = Site(self._config, await asyncio.to_thread(self._store.sections))
-            path = scope["path"].lstrip("/")
             if status == HTTPStatus.OK:
                 status, body = await self._answer(site, path, scope.get("query_string", b""))
             else:
                 body = self._page(site, path, "", "请用搜索框搜索。", 0, 1, ())
         except DigestError as exc:
             log.error("search failed: %s", exc)
-            status, body = HTTPStatus.SERVICE_UNAVAILABLE, "搜索暂时不可用，请稍后再试。\n".encode()
+            status = HTTPStatus.SERVICE_UNAVAILABLE
+            # Without the database there are no sections for the navigation; the page says what to do.
+            body = self._page(Site(self._config, ()), path, "", "搜索暂时不可用，请稍后再试。", 0, 1, ())
             headers.append((b"retry-after", b"60"))
-        content_type = b"text/html; charset=utf-8" if body.startswith(b"<") else b"text/plain; charset=utf-8"
         await send(
             {
                 "type": "http.response.start",
                 "status": int(status),
                 "headers": [
-                    (b"content-type", content_type),
+                    (b"content-type", b"text/html; charset=utf-8"),
                     (b"content-length", str(len(body)).encode()),
                     *headers,
                 ],

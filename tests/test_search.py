@@ -266,3 +266,12 @@ def test_past_the_ranking_limit_the_page_says_more_than_and_still_pages(
     assert "找到 5 多 篇" in first and len(_result_links(first)) == PAGE_SIZE and "下一页" in first
     second = httpx.get(site + "/search", params={"q": "内蒙古", "page": "2"})
     assert second.status_code == 200 and set(_result_links(second.text)).isdisjoint(_result_links(first))
+
+
+def test_a_database_that_fails_gets_a_page_saying_to_try_later(seeded: Store, config: Config) -> None:
+    config.paths.output.mkdir(parents=True, exist_ok=True)
+    _drop_index(seeded.url)  # under the running service: every query now fails in the database
+    with serving(create_app(config.paths.output, routes={PATH: create_search_app(config, seeded)})) as url:
+        answer = httpx.get(url + "/search", params={"q": "草原"})
+    assert answer.status_code == 503 and answer.headers["retry-after"] == "60"
+    assert "搜索暂时不可用" in answer.text and answer.headers["content-type"].startswith("text/html")
