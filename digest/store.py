@@ -866,8 +866,9 @@ class Store:
         return _entry(row) if row else None
 
     def search(self, words: Sequence[str], limit: int, offset: int) -> tuple[int, list[tuple[Entry, bool]]]:
-        """Live articles holding every one of ``words`` (``digest.segment``): how many, and ``limit``
-        of them from ``offset``, each with whether the words are all in its headline, those first."""
+        """Live articles holding every one of ``words`` (``digest.segment``): how many (counted up to
+        ``search_index.RANKED + 1``), and ``limit`` of them from ``offset``, each with whether the
+        words are all in its headline, those first."""
         with self._begin() as conn:
             total, hits = search_index.search(conn, words, limit, offset)
             uids = [hit.uid for hit in hits]
