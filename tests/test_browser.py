@@ -25,6 +25,8 @@ from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_digest, run_publish
 from digest.store.database import Store
+from digest.web.search import PATH as SEARCH_PATH
+from digest.web.search import create_search_app
 from digest.web.server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,3 +152,48 @@ def test_pages_need_no_javascript_and_no_other_host(site: tuple[str, list[Kind]]
     finally:
         context.close()
     assert hosts == {url.split("/")[2]}, "a page loaded something from another host"
+
+
+@pytest.fixture(scope="module")
+def searchable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The example pages published and served with ``/search``, as ``digest serve`` does; yields the
+    base URL and the path of an article page."""
+    config = _published(tmp_path_factory.mktemp("search"))
+    out = config.paths.output
+    article = next(p for p in out.glob("articles/*/*.html") if "青松县首座社区图书馆开馆" in p.read_text())
+    with Store.open(config.database_url) as store:
+        app = create_app(out, routes={SEARCH_PATH: create_search_app(config, store)})
+        with serving(app) as url:
+            yield url, "/" + article.relative_to(out).as_posix()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_reader_searches_from_the_box_on_an_article_page_without_javascript(
+    searchable: tuple[str, str], browser: Browser, width: str
+) -> None:
+    url, article = searchable
+    wide, high = WIDTHS[width]
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": wide, "height": high}, java_script_enabled=False)
+    try:
+        page = context.new_page()
+        page.goto(url + article)
+        box = page.get_by_role("searchbox", name="搜索文章")
+        assert box.is_visible()
+        box.fill("图书馆")
+        with page.expect_navigation():
+            box.press("Enter")
+        assert page.url.startswith(url + "/search?q=")
+        result = page.get_by_role("link", name="青松县首座社区图书馆开馆")
+        assert result.is_visible()
+        assert page.locator("h2 mark").first.inner_text() == "图书馆"
+        assert page.get_by_role("searchbox", name="搜索词").input_value() == "图书馆"
+        overflow = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        assert overflow[0] <= overflow[1], f"search results at {width} scroll sideways: {overflow}"
+        page.screenshot(path=ARTIFACTS / f"search-{width}.png", full_page=True)
+        with page.expect_navigation():
+            result.click()
+        assert page.url == url + article
+    finally:
+        context.close()

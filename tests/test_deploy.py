@@ -176,6 +176,8 @@ def test_the_shipped_nginx_config_never_serves_a_stale_feed_nor_caches_metrics(t
         (pages / "2024-11-29_01.txt").write_text(page("代理之后立刻可见的新文章"), encoding="utf-8")
         wait_for(lambda: "代理之后立刻可见的新文章" in service.feed(), 20, "the page in digest's feed")
         assert "代理之后立刻可见的新文章" in front.get("/feeds/all.atom").text  # no stale copy in front
+        searched = front.get("/search", params={"q": "图书馆"})  # answered by digest, never cached
+        assert "<mark>图书馆</mark>" in searched.text and "x-cache" not in searched.headers
         for path in ("/metrics", "/metrics/"):
             scraped = front.get(path)
             assert "x-cache" not in scraped.headers, f"{path} went through the cached location"

@@ -147,7 +147,10 @@ def test_subscribe_form_posts_relative_and_lists_every_feed() -> None:
     entries, _ = _issue()
     tags = _tags(build_plan(entries, [], make_config())["subscribe.html"]).tags
     forms = [a for t, a in tags if t == "form"]
-    assert forms == [{"class": "subscribe", "method": "post", "action": "subscribe"}]
+    assert forms == [
+        {"class": "site-search", "role": "search", "action": "search", "method": "get"},  # every masthead's
+        {"class": "subscribe", "method": "post", "action": "subscribe"},
+    ]
     assert ("input", "email") in [(t, a.get("name")) for t, a in tags]
     hrefs = {a.get("href") for t, a in tags if t == "a"}
     assert {"feeds/all.atom", "feeds/yao-wen.atom", "feeds/jing-ji.atom", "feeds/digests.atom"} <= hrefs

@@ -50,6 +50,8 @@ from digest.service.websub import HUB_TIMEOUT, Notifier
 from digest.store.database import Store
 from digest.store.lease import pid_alive
 from digest.web.limits import server_options
+from digest.web.search import PATH as SEARCH_PATH
+from digest.web.search import create_search_app
 from digest.web.server import create_app
 from digest.web.subscriptions import create_subscription_app, subscription_routes
 
@@ -440,6 +442,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
             health_token=config.health.token,
             routes={
                 METRICS_PATH: metrics.asgi_app(),
+                SEARCH_PATH: create_search_app(config, store),
                 **subscription_routes(
                     create_subscription_app(config, store, lambda: make_mailer(config, config.paths.data))
                 ),

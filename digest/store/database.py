@@ -28,6 +28,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
+from digest.store import search_index
 from digest.store.urls import mask_url, normalize_url
 from digest.types import Article, Caption, Credit, DatedBy, Entry, Kind, Retraction, Section
 
@@ -638,6 +639,7 @@ class Store:
                 # create_all adds indexes only with a new table; an older database gains them here.
                 for index in articles.indexes:
                     index.create(conn, checkfirst=True)
+                search_index.ensure(conn)
                 dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
                 conn.execute(
                     dialect.insert(counters).values(name="articles", value=0).on_conflict_do_nothing()
@@ -758,6 +760,7 @@ class Store:
         """
         new = changed = unchanged = 0
         inserts: dict[str, dict[str, Any]] = {}
+        rewritten: list[str] = []  # rows updated in place: their search documents follow
         if not entries:
             return UpsertReport()
         with self._begin() as conn:
@@ -834,9 +837,11 @@ class Store:
                     inserts[entry.uid] |= {k: v for k, v in values.items() if k not in firsts}
                 else:
                     conn.execute(sa.update(articles).where(articles.c.uid == entry.uid).values(**values))
+                    rewritten.append(entry.uid)
                 stored[entry.uid] = (digest, *place, None if back else retracted, entry.source)
             if inserts:
                 conn.execute(sa.insert(articles), list(inserts.values()))
+            search_index.refresh(conn, [*rewritten, *inserts])
         return UpsertReport(new=new, changed=changed, unchanged=unchanged)
 
     def page_entries(self, pages: Sequence[tuple[date, int, str]]) -> list[list[Entry]]:
@@ -883,6 +888,16 @@ class Store:
             row = conn.execute(query).first()
         return _entry(row) if row else None
 
+    def search(self, words: Sequence[str], limit: int, offset: int) -> tuple[int, list[tuple[Entry, bool]]]:
+        """Live articles holding every one of ``words`` (``digest.store.segment``): how many (counted up to
+        ``search_index.RANKED + 1``), and ``limit`` of them from ``offset``, each with whether the
+        words are all in its headline, those first."""
+        with self._begin() as conn:
+            total, hits = search_index.search(conn, words, limit, offset)
+            uids = [hit.uid for hit in hits]
+            rows = {row.uid: row for row in conn.execute(sa.select(articles).where(articles.c.uid.in_(uids)))}
+        return total, [(_entry(rows[hit.uid]), hit.in_headline) for hit in hits if hit.uid in rows]
+
     def retract(self, uids: Sequence[str], why: Retraction, at: datetime) -> int:
         """Withdraw the articles ``uids`` (those not already withdrawn); returns how many.
 
@@ -901,6 +916,7 @@ class Store:
                     .values(retracted=why.value, retracted_at=at, seq=seq)
                 )
                 count += int(result.rowcount)
+            search_index.refresh(conn, uids)
         return count
 
     def restore(self, uid: str) -> bool:
@@ -913,6 +929,7 @@ class Store:
                 .where(articles.c.uid == uid, articles.c.retracted.is_not(None))
                 .values(retracted=None, retracted_at=None, seq=seq, feed_seq=seq)
             )
+            search_index.refresh(conn, [uid])
         return result.rowcount == 1
 
     def source_uids(self, paths: Sequence[str]) -> dict[str, list[str]]:

@@ -70,3 +70,19 @@ async def lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+# What every page made per request carries (forms, search results): never cached, never framed,
+# no script, and forms post only to us.
+SECURITY_HEADERS = [
+    (b"cache-control", b"no-store"),
+    # Tokens live in the URL: never leak them to another site through Referer.
+    (b"referrer-policy", b"no-referrer"),
+    # No framing (clickjacking on the buttons), no scripts, forms post only to us.
+    (
+        b"content-security-policy",
+        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        b"frame-ancestors 'none'; base-uri 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+]

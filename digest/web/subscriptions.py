@@ -56,7 +56,17 @@ from digest.publish.layout import (
 )
 from digest.publish.site import Chrome, Link, environment, make_chrome
 from digest.store.database import NoticeKind, Store, Subscriber, SubscriberStatus
-from digest.web.http import Answer, ASGIApp, Headers, Receive, Scope, Send, lifespan, respond
+from digest.web.http import (
+    SECURITY_HEADERS,
+    Answer,
+    ASGIApp,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    lifespan,
+    respond,
+)
 from digest.web.ratelimit import RateLimiter, client_address
 
 log = logging.getLogger(__name__)
@@ -67,18 +77,6 @@ RESEND_AFTER = timedelta(minutes=10)  # at most one confirmation email per addre
 FORM_MAX_AGE = timedelta(hours=12)
 MAX_BODY = 16 * 1024
 
-_SECURITY_HEADERS = [
-    (b"cache-control", b"no-store"),
-    # Tokens live in the URL: never leak them to another site through Referer.
-    (b"referrer-policy", b"no-referrer"),
-    # No framing (clickjacking on the buttons), no scripts, forms post only to us.
-    (
-        b"content-security-policy",
-        b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        b"frame-ancestors 'none'; base-uri 'none'",
-    ),
-    (b"x-frame-options", b"DENY"),
-]
 
 
 # --- page contexts (each template receives one of these as ``page``) ------------------------------
@@ -205,7 +203,7 @@ class _SubscriptionApp:
             log.error("subscription request failed: %s", exc)
             status, headers = HTTPStatus.SERVICE_UNAVAILABLE, [(b"retry-after", b"60")]
             body = self._message(scope["path"], "暂时无法处理", "服务暂时出了问题，请稍后再试。")
-        page = [(b"content-type", b"text/html; charset=utf-8"), *_SECURITY_HEADERS, *headers]
+        page = [(b"content-type", b"text/html; charset=utf-8"), *SECURITY_HEADERS, *headers]
         await respond(send, status, page, body, head=scope["method"] == "HEAD")
 
     # -- request plumbing ----------------------------------------------------------------------
