@@ -11,10 +11,11 @@ from io import BytesIO
 from posixpath import dirname, normpath
 
 import feedparser
-from atomcheck import ATOM, CLOCK, check_atom, make_config, make_entry, parse
+from atomcheck import ATOM, CLOCK, check_atom, make_config, parse
 from icons import FAVICON_SIZES, STATIC, TOUCH_SIZE, draw
 from jsonfeedcheck import check_json_feed
 from PIL import Image, ImageChops
+from test_feeds import _story_entries
 
 from digest.feeds import ARCHIVE_PAGE_SIZE
 from digest.publish import build_plan
@@ -23,23 +24,19 @@ from digest.types import Credit, Digest, Entry
 BASE = "http://example.test/paper/"
 
 
-def _entries(n: int, sections: tuple[str, ...] = ("要闻", "经济")) -> list[Entry]:
-    """``n`` articles, each from an issue of its own and read on its own, newest last."""
+def _entries(n: int) -> list[Entry]:
+    """``n`` articles as test_feeds makes them, each with a byline, a kicker and markup-like text."""
     return [
         dataclasses.replace(
-            make_entry(
-                f"第{i}条新闻",
-                f"第{i}条的第一句。第二句 & <b>不是标签</b>。",
-                section=sections[i % len(sections)],
-                day=date(2024, 11, 27) - timedelta(days=n - i),
-                position=i,
-                seen=CLOCK + timedelta(minutes=i),
+            entry,
+            article=dataclasses.replace(
+                entry.article,
+                body=f"第{i}条的第一句。第二句 & <b>不是标签</b>。",
                 credits=(Credit(f"记者{i}", "本报记者"),),
                 kicker="乡村振兴",
             ),
-            feed_seq=i + 1,
         )
-        for i in range(n)
+        for i, entry in enumerate(_story_entries(n))
     ]
 
 
@@ -184,6 +181,5 @@ def test_the_committed_icons_are_the_drawings() -> None:
 
 def test_json_feeds_are_utf8_chinese_not_escapes() -> None:
     data = _plan(2)["feeds/all.json"]
-    assert "第1条新闻".encode() in data
-    assert json.loads(data)["items"][0]["title"] == "第1条新闻"
-
+    assert "第1条新闻标题".encode() in data
+    assert json.loads(data)["items"][0]["title"] == "第1条新闻标题"
