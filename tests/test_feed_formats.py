@@ -11,7 +11,7 @@ from io import BytesIO
 from posixpath import dirname, normpath
 
 import feedparser
-from atomcheck import ATOM, CLOCK, check_atom, make_config, parse
+from atomcheck import ATOM, CLOCK, check_atom, make_config, make_entry, parse
 from icons import FAVICON_SIZES, STATIC, TOUCH_SIZE, draw
 from jsonfeedcheck import check_json_feed
 from PIL import Image, ImageChops
@@ -183,3 +183,15 @@ def test_json_feeds_are_utf8_chinese_not_escapes() -> None:
     data = _plan(2)["feeds/all.json"]
     assert "第1条新闻标题".encode() in data
     assert json.loads(data)["items"][0]["title"] == "第1条新闻标题"
+
+
+def test_hostile_text_keeps_json_feeds_valid() -> None:
+    nasty = "<script>alert('x')</script> & \" \\ \x00\x07\x1b \ufffe\uffff \ud800 \u2028 结束"
+    entry = make_entry(f"标题{nasty}", f"正文{nasty}。", section=f"版块{nasty}", kicker=nasty, uid="0" * 20)
+    digest = Digest(date(2024, 11, 27), CLOCK - timedelta(days=1), CLOCK, ((entry.section, (entry,)),))
+    plan = build_plan([entry], [digest], make_config())
+    for path in (p for p in plan if p.endswith(".json")):
+        feed = check_json_feed(plan[path])
+        for item in feed["items"]:
+            assert not any(ch in item["title"] for ch in "\x00\x07\x1b\ufffe\uffff\ud800")
+    assert "<script>alert('x')</script>" in check_json_feed(plan["feeds/all.json"])["items"][0]["title"]
