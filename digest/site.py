@@ -24,7 +24,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from digest.config import Config
-from digest.feeds import FeedSpec, all_spec, digests_spec, section_spec
+from digest.feeds import ATOM, JSON_FEED, FeedSpec, all_spec, digests_spec, section_spec
 from digest.output import (
     DIGESTS_INDEX,
     FAVICON,
@@ -316,8 +316,8 @@ class Site:
         if links is None:
             specs = dict.fromkeys((all_spec(self.config), *feeds))
             links = self._feeds[key] = tuple(
-                tuple(Link(spec.title, root + feed_path(spec.name, suffix)) for spec in specs)
-                for suffix in (".atom", ".json")
+                tuple(Link(spec.title, root + fmt.feed_path(spec.name)) for spec in specs)
+                for fmt in (ATOM, JSON_FEED)
             )
         atom, json_feed = links
         return make_chrome(self.site_title, title, root, nav, atom, json_feed)
@@ -413,7 +413,7 @@ class Site:
             return FeedChoice(
                 label=label,
                 href=root + atom,
-                json_href=root + feed_path(spec.name, ".json"),
+                json_href=root + JSON_FEED.feed_path(spec.name),
                 url=absolute_url(config.site.base_url, atom),
                 field=f"feed-{spec.name}",
             )
