@@ -84,6 +84,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[K
         Kind("digest", "/digests/2024-11-28.html", ("2024年11月28日摘要", "青松县首座社区图书馆开馆")),
         Kind("archive", "/digests/", ("每日摘要", "2024年11月28日")),
         Kind("subscribe", "/subscribe.html", ("订阅每日摘要", "电子邮箱")),
+        Kind("feeds", "/feeds/", ("用阅读器订阅", "全部文章", "要闻", "用邮件订阅")),
     ]
     with serving(create_app(out)) as url:
         yield url, kinds

@@ -172,6 +172,12 @@ def test_the_shipped_nginx_config_never_serves_a_stale_feed_nor_caches_metrics(t
     try:
         wait_for(lambda: _answers(front, proxy, log), 20, "nginx to start")
         assert "青松县首座社区图书馆开馆" in front.get("/feeds/all.atom").text
+        for path in ("/feeds/all.atom", "/feeds/all.json", "/feeds.opml", "/feeds.opml"):  # cached too
+            cors = front.get(path).headers.get_list("access-control-allow-origin")
+            assert cors == ["*"], (path, cors)  # exactly once: two copies make browsers refuse it
+        browser = front.get("/feeds/all.atom", headers={"accept": "text/html,application/xml;q=0.9"})
+        assert browser.headers["content-type"] == "application/xml; charset=utf-8"
+        assert front.get("/favicon.ico").status_code == 200
         assert front.get("/index.html").headers["x-cache"] == "MISS"  # pages do go through the cache
         (pages / "2024-11-29_01.txt").write_text(page("代理之后立刻可见的新文章"), encoding="utf-8")
         wait_for(lambda: "代理之后立刻可见的新文章" in service.feed(), 20, "the page in digest's feed")

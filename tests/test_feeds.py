@@ -19,6 +19,7 @@ BASE = "http://example.test/paper/"
 
 
 def _feeds(plan: dict[str, bytes]) -> dict[str, bytes]:
+    """The Atom documents of a build (their JSON Feed twins are checked in test_feed_formats.py)."""
     return {path: data for path, data in plan.items() if path.endswith(".atom")}
 
 
@@ -255,16 +256,22 @@ def test_a_section_named_like_a_site_feed_gets_its_own_file() -> None:
     assert _entry_ids(parse(feeds["feeds/section-all.atom"])) == [entries[0].tag]
 
 
-def test_opml_lists_every_feed_with_its_chinese_title() -> None:
+def test_two_opml_files_the_site_feeds_and_a_folder_of_sections() -> None:
     plan = build_plan(_story_entries(2), [], make_config())
+    # Every article arrives once: the all-articles feed and the sections are never in one list.
     outlines = parse(plan["feeds.opml"]).findall("body/outline")
     assert [(o.get("title"), o.get("xmlUrl")) for o in outlines] == [
         ("晨光日报摘要", BASE + "feeds/all.atom"),
-        ("晨光日报摘要 · 要闻", BASE + "feeds/yao-wen.atom"),
-        ("晨光日报摘要 · 经济", BASE + "feeds/jing-ji.atom"),
         ("晨光日报摘要 · 每日摘要", BASE + "feeds/digests.atom"),
     ]
-    assert all(o.get("htmlUrl", "").startswith(BASE) for o in outlines)
+    (folder,) = parse(plan["feeds-sections.opml"]).findall("body/outline")
+    assert folder.get("text") == "版块" and folder.get("xmlUrl") is None
+    sections = folder.findall("outline")
+    assert [(o.get("title"), o.get("xmlUrl")) for o in sections] == [
+        ("晨光日报摘要 · 要闻", BASE + "feeds/yao-wen.atom"),
+        ("晨光日报摘要 · 经济", BASE + "feeds/jing-ji.atom"),
+    ]
+    assert all(o.get("htmlUrl", "").startswith(BASE) for o in [*outlines, *sections])
 
 
 def test_seed_pages_reach_the_feed() -> None:

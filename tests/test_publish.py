@@ -29,7 +29,16 @@ from digest.types import Digest, Entry
 from digest.web.server import create_app
 
 BASE = "http://example.test/paper/"
-FEEDS = ("feeds/all.atom", "feeds/yao-wen.atom", "feeds/jing-ji.atom", "feeds/digests.atom")
+
+
+def _twins(*paths: str) -> set[str]:
+    """Feed documents ``paths`` (Atom) and their JSON Feed twins, drawn with them."""
+    return {*paths, *(path.removesuffix(".atom") + ".json" for path in paths)}
+
+
+FEEDS = tuple(
+    sorted(_twins("feeds/all.atom", "feeds/yao-wen.atom", "feeds/jing-ji.atom", "feeds/digests.atom"))
+)
 
 
 def _entries() -> list[Entry]:
@@ -86,10 +95,11 @@ def test_content_change_rewrites_only_what_shows_that_article(tmp_path: Path) ->
     assert set(report.written) == {
         f"articles/2024-11-27/{target.uid}.html",
         "index.html",  # the front page shows summaries of the latest issue
-        "feeds/all.atom",
-        "feeds/jing-ji.atom",
+        *_twins("feeds/all.atom", "feeds/jing-ji.atom"),
     }
-    assert sorted(report.changed_feeds) == [BASE + "feeds/all.atom", BASE + "feeds/jing-ji.atom"]
+    assert sorted(report.changed_feeds) == sorted(
+        BASE + p for p in _twins("feeds/all.atom", "feeds/jing-ji.atom")
+    )
     new_feed = parse((out / "feeds/all.atom").read_bytes())
     assert new_feed.findtext(f"{ATOM}updated") == "2024-11-27T12:30:00+08:00"
     for old, new in zip(old_feed.findall(f"{ATOM}entry"), new_feed.findall(f"{ATOM}entry"), strict=True):
@@ -217,12 +227,12 @@ def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
     assert first.full and _on_disk(out) == _expected(store, config)
     # 230 in "all": pages 1 and 2 are full and frozen, the other 30 are in the subscription document.
     pages = {p for p in first.written if p.startswith("feeds/archive/")}
-    assert pages == {
+    assert pages == _twins(
         "feeds/archive/all/1.atom",
         "feeds/archive/all/2.atom",
         "feeds/archive/yao-wen/1.atom",
         "feeds/archive/jing-ji/1.atom",
-    }
+    )
 
     before = _snapshot(out)
     newcomer = _article(1000, "要闻", day=1)
@@ -233,18 +243,19 @@ def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
         f"articles/{newcomer.issue_date}/{newcomer.uid}.html",
         "index.html",
         "sections/yao-wen.html",
-        "feeds/all.atom",
-        "feeds/yao-wen.atom",
+        *_twins("feeds/all.atom", "feeds/yao-wen.atom"),
     }
-    assert sorted(report.changed_feeds) == [BASE + "feeds/all.atom", BASE + "feeds/yao-wen.atom"]
+    assert sorted(report.changed_feeds) == sorted(
+        BASE + p for p in _twins("feeds/all.atom", "feeds/yao-wen.atom")
+    )
 
     # Enough new issues to fill a page: it becomes page 3 of "all"; pages 1 and 2 stay as they were.
     for issue in _issues(2000, 8):
         store.upsert_entries([replace(e, issue_date=e.issue_date + timedelta(days=10)) for e in issue])
     report = publish_store(store, config, out)
     assert not report.full and _on_disk(out) == _expected(store, config)
-    assert "feeds/archive/all/3.atom" in report.written
-    full_pages = [p for p in before if re.fullmatch(r"feeds/archive/[a-z-]+/\d+\.atom", p)]
+    assert {"feeds/archive/all/3.atom", "feeds/archive/all/3.json"} <= set(report.written)
+    full_pages = [p for p in before if re.fullmatch(r"feeds/archive/[a-z-]+/\d+\.(atom|json)", p)]
     assert full_pages and all(_snapshot(out)[p] == before[p] for p in full_pages)  # never rewritten
 
     # A digest: its page, the digest list and the digest feed; no article page.
@@ -254,7 +265,11 @@ def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
     store.save_digest(DigestRecord(CLOCK.date(), since, until, until, count))
     report = publish_store(store, config, out)
     assert not report.full and _on_disk(out) == _expected(store, config)
-    assert set(report.written) == {"digests/2024-11-27.html", "digests/index.html", "feeds/digests.atom"}
+    assert set(report.written) == {
+        "digests/2024-11-27.html",
+        "digests/index.html",
+        *_twins("feeds/digests.atom"),
+    }
     assert publish_store(store, config, out) == PublishReport((), 0, (), (), False)
 
     # A corrected article deep in the archive: its page, and its new version at the head of the
@@ -269,8 +284,7 @@ def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
     assert not report.full
     assert set(report.written) == {
         f"articles/{old.issue_date}/{old.uid}.html",
-        "feeds/all.atom",
-        "feeds/jing-ji.atom",
+        *_twins("feeds/all.atom", "feeds/jing-ji.atom"),
     }
     for feed in ("all", "jing-ji"):
         head = parse((out / f"feeds/{feed}.atom").read_bytes()).find(f"{ATOM}entry")

@@ -13,12 +13,14 @@ nothing.  (CI installs both readers: see ``.ci/run``.)
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage as Message
 from pathlib import Path
 
 import httpx
@@ -40,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NEW_PAGE = ROOT / "examples" / "pages" / "2024-11-28_01.txt"
 INGESTED = datetime(2024, 11, 26, 4, 0, tzinfo=UTC)
 READER_TIMEOUT = 60
+OPML_FILES = ("feeds.opml", "feeds-sections.opml")
 
 
 @dataclass
@@ -149,7 +152,8 @@ class Newsboat:
 def test_newsboat_holds_every_article_once_and_only_new_ones_turn_up_new(
     paper: Paper, tmp_path: Path
 ) -> None:
-    opml = httpx.get(f"{paper.url}/feeds.opml", timeout=10).text
+    # Both lists at once (all articles and digests, then every section): each article still once.
+    opml = "".join(httpx.get(f"{paper.url}/{name}", timeout=10).text for name in OPML_FILES)
     feeds = [line.split('xmlUrl="')[1].split('"')[0] for line in opml.splitlines() if "xmlUrl=" in line]
     assert f"{paper.url}/feeds/all.atom" in feeds and len(feeds) > 3  # every section and the digests too
     reader = Newsboat(tmp_path / "newsboat", feeds)
@@ -221,6 +225,30 @@ def test_rss2email_mails_each_article_once(paper: Paper, tmp_path: Path) -> None
         paper.republish()
         r2e("run")
         assert len(sink.messages) == sent  # never a repeat
+
+
+def _text(mail: Message) -> str:
+    """The decoded text of every text part of ``mail``, whitespace removed (wrapping may move it)."""
+    parts = (part.get_content() for part in mail.walk() if part.get_content_maintype() == "text")
+    return re.sub(r"\s+", "", "".join(parts))
+
+
+def test_rss2email_with_its_defaults_mails_the_whole_article(paper: Paper, tmp_path: Path) -> None:
+    # Nothing in r2e.cfg but addresses and the SMTP server: html-mail stays off, so r2e takes a
+    # text/plain summary over HTML content whenever there is one (feed._get_entry_content).
+    with SmtpSink() as sink:
+        r2e = Rss2Email(tmp_path / "r2e", sink)
+        r2e("add", "paper", f"{paper.url}/feeds/all.atom")
+        r2e("run")
+        mails = {str(m.message()["Subject"]): m.message() for m in sink.messages}
+    stories = [present(e, paper.config.tz) for e in paper.store.entries()]
+    assert len(mails) == len(stories)
+    long = [s for s in stories if len(s.paragraphs) > 1]
+    assert long  # articles of several paragraphs, where one summary sentence would show
+    for story in stories:
+        text = _text(mails[story.headline])
+        for paragraph in story.paragraphs:
+            assert re.sub(r"\s+", "", paragraph) in text, (story.headline, paragraph)
 
 
 def _fix_headline_and_resave(paper: Paper) -> tuple[str, str]:

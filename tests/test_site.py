@@ -70,7 +70,8 @@ def test_every_page_links_feeds_and_only_to_files_that_exist() -> None:
     entries, digest = _issue()
     plan = build_plan(entries, [digest], make_config())
     pages = [path for path in plan if path.endswith(".html")]
-    assert len(pages) == 5 + 2 + 2 + 1 + 1  # articles, sections, digest page and list, index, subscribe
+    # articles, sections, digest page and list, index, subscribe, feeds page
+    assert len(pages) == 5 + 2 + 2 + 1 + 1 + 1
     for path in pages:
         tags = _tags(plan[path]).tags
         feeds = [a["href"] for t, a in tags if t == "link" and a.get("type") == "application/atom+xml"]

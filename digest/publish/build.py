@@ -52,6 +52,7 @@ from digest.faults import crash_point
 from digest.publish.catalog import Catalog, MemoryCatalog
 from digest.publish.digests import build_digest
 from digest.publish.feeds import (
+    FORMATS,
     FeedItem,
     FeedKey,
     FeedPlan,
@@ -71,9 +72,9 @@ from digest.publish.feeds import (
 from digest.publish.layout import (
     DIGESTS_FEED,
     OPML,
+    OPML_SECTIONS,
     Story,
     absolute_url,
-    archive_path,
     gone_path,
     present,
 )
@@ -234,6 +235,7 @@ def render_all(
         put(path, data)
     put(*site.index(_stories(catalog.latest_issue(), config)))
     put(*site.subscribe())
+    put(*site.feeds_page())
     for section in sections:
         put(
             *site.section(
@@ -277,7 +279,9 @@ def render_all(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
-    put(OPML, opml([*(spec for spec, _ in specs), digests_spec(config)], config))
+    put(OPML, opml([all_spec(config), digests_spec(config)], config))
+    # Apart from the all-articles feed: subscribing to both would bring every article twice.
+    put(OPML_SECTIONS, opml([spec for spec, slug in specs if slug is not None], config, "版块"))
     articles = {writer.spec.name: writer.new_pages for writer in writers.values()}
     return sections, {DIGESTS_FEED: frozen, **articles}
 
@@ -299,9 +303,15 @@ def _plan(
     kept = frozenset(
         number
         for number in range(1, len(frozen) + 1)
-        if number not in withdrawn and keep is not None and keep(archive_path(name, number))
+        if number not in withdrawn and keep is not None and _kept(keep, name, number)
     )
     return plan_feed(name, frozen, kept, live, before_newest, config.feeds.size)
+
+
+def _kept(keep: Callable[[str], bool], name: str, number: int) -> bool:
+    """Whether archive page ``number`` of feed ``name`` stays as it stands: in every format, or it
+    is drawn again (a page frozen before a format existed gets its twin)."""
+    return all(keep(fmt.archive_path(name, number)) for fmt in FORMATS)
 
 
 def _freeze(store: Store, frozen: Frozen) -> None:
@@ -474,9 +484,7 @@ def _digest_feed(
     after = frozen[-1] if frozen else None
     live = sum(1 for record in ordered if after is None or _digest_key(record) > after)
     kept = frozenset(
-        number
-        for number in range(1, len(frozen) + 1)
-        if keep is not None and keep(archive_path(spec.name, number))
+        number for number in range(1, len(frozen) + 1) if keep is not None and _kept(keep, spec.name, number)
     )
     # Every digest but the newest may be archived: it is its own "issue".
     plan = plan_feed(spec.name, frozen, kept, live, max(live - 1, 0), config.feeds.size)

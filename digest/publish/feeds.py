@@ -1,4 +1,10 @@
-"""Atom feeds (RFC 4287) with full history (RFC 5005), and the OPML list of them.  Pure: no I/O.
+"""Feeds with full history (RFC 5005), in two formats, and the OPML lists of them.  Pure: no I/O.
+
+Every feed comes as Atom (RFC 4287) and as JSON Feed 1.1 beside it
+(``all.atom`` and ``all.json``, archive pages alike).  The documents are
+planned and paged once; a ``FeedFormat`` only turns one document (its
+items, its place in the history, its own path) into bytes, so the two
+formats cannot disagree on ids, order or paging.
 
 An article feed (everything, one per section) is a log in feed order
 (``output.feed_order``): a new entry, or a new version of a corrected one,
@@ -19,6 +25,7 @@ store yields byte-identical documents (feedgen would otherwise stamp *now*).
 from __future__ import annotations
 
 import bisect
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -34,8 +41,11 @@ from digest.publish.layout import (
     ALL_FEED,
     DIGESTS_FEED,
     DIGESTS_INDEX,
+    FAVICON,
     ICON,
     INDEX,
+    STYLESHEET_FEED,
+    TOUCH_ICON,
     Story,
     absolute_url,
     archive_path,
@@ -45,6 +55,7 @@ from digest.publish.layout import (
     feed_path,
     one_line,
     present,
+    root_prefix,
     section_path,
 )
 from digest.types import Digest, Section
@@ -55,6 +66,8 @@ ARCHIVE_PAGE_SIZE = 100
 FH_NS = "http://purl.org/syndication/history/1.0"
 AT_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
 ATOM_TYPE = "application/atom+xml"
+JSON_FEED_TYPE = "application/feed+json"
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 # An empty feed has no data to date it by; a wall-clock stamp would change its bytes on every build.
 _NO_DATA = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -100,7 +113,8 @@ def tombstone(story: Story, when: datetime, config: Config) -> Tombstone:
 
 @dataclass(frozen=True)
 class History:
-    """RFC 5005 position of one document: archive flag, the previous archive page, the live feed."""
+    """RFC 5005 position of one document: archive flag, the previous archive page, the live feed
+    (absolute URLs of documents in the same format)."""
 
     archive: bool = False
     prev: str = ""
@@ -289,10 +303,105 @@ def render_document(
             fe.category({"term": term})
         fe.content(item.content, type="html")
         if item.summary:
-            fe.summary(item.summary)
+            # As HTML (escaped plain text is valid HTML): a reader choosing between a text summary and
+            # HTML content takes the text one, and rss2email's defaults would mail just that sentence.
+            fe.summary(str(escape(item.summary)), type="html")
         fe.digest.href = item.link
     data: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
-    return data
+    return _with_stylesheet(data, self_path)
+
+
+def _with_stylesheet(data: bytes, self_path: str) -> bytes:
+    """``data`` with an ``xml-stylesheet`` processing instruction after the XML declaration, so a
+    browser opening the feed shows a readable page.
+
+    CSS rather than XSLT: Chromium 156 still runs XSLT but covers the page with a red banner saying
+    XSLT is about to be removed (chromestatus.com/feature/4709671889534976), and Firefox and Safari
+    plan the same; CSS on XML works everywhere and has no such plans.  The link is relative, so
+    it holds behind any base URL.
+    """
+    declaration, newline, rest = data.partition(b"\n")
+    if not declaration.startswith(b"<?xml "):
+        raise ValueError("feedgen wrote no XML declaration")  # a bug: the PI must come after it
+    href = escape(root_prefix(self_path) + STYLESHEET_FEED)
+    instruction = f'<?xml-stylesheet type="text/css" href="{href}"?>'.encode()
+    return declaration + newline + instruction + newline + rest
+
+
+def render_json(
+    spec: FeedSpec,
+    items: Sequence[FeedItem],
+    history: History,
+    self_path: str,
+    config: Config,
+    tombstones: Sequence[Tombstone] = (),
+) -> bytes:
+    """One JSON Feed 1.1 document of ``items`` (given newest first), the twin of ``render_document``.
+
+    JSON Feed pages with ``next_url`` (towards older items), which is RFC 5005's
+    ``prev-archive``; it has no tombstones, so a withdrawn item simply leaves.
+    """
+    base = config.site.base_url
+    feed: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": clean(spec.title),
+        "home_page_url": absolute_url(base, spec.page),
+        "feed_url": absolute_url(base, self_path),
+        "description": clean(spec.subtitle),
+        "icon": absolute_url(base, TOUCH_ICON),
+        "favicon": absolute_url(base, FAVICON),
+        "authors": [{"name": one_line(config.site.author)}],
+        "language": "zh-CN",
+    }
+    if history.prev:
+        feed["next_url"] = history.prev
+    if not history.archive and config.feeds.hubs:
+        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in config.feeds.hubs]
+    feed["items"] = [
+        {
+            "id": item.id,
+            "url": item.link,
+            "title": item.title,
+            "content_html": item.content,
+            **({"summary": item.summary} if item.summary else {}),
+            "date_published": item.published.isoformat(),
+            "date_modified": item.updated.isoformat(),
+            "authors": [{"name": author} for author in item.authors],
+            "tags": list(item.categories),
+        }
+        for item in items
+    ]
+    return json.dumps(feed, ensure_ascii=False, indent=1).encode() + b"\n"
+
+
+# Renders one document: (spec, items newest first, history, its own path, config, tombstones) -> bytes.
+Renderer = Callable[[FeedSpec, Sequence[FeedItem], History, str, Config, Sequence[Tombstone]], bytes]
+
+
+@dataclass(frozen=True)
+class FeedFormat:
+    """One way of writing a feed document: its file suffix, media type and renderer.
+
+    Everything else (which items, which page, RFC 5005 paging) is decided once
+    for every format.  Module-level functions only, so it pickles to a worker.
+    """
+
+    suffix: str
+    media_type: str
+    render: Renderer
+
+    def feed_path(self, name: str) -> str:
+        """The subscription document of feed ``name`` in this format."""
+        return feed_path(name, self.suffix)
+
+    def archive_path(self, name: str, number: int) -> str:
+        """Archive page ``number`` of feed ``name`` in this format."""
+        return archive_path(name, number, self.suffix)
+
+
+ATOM = FeedFormat(".atom", ATOM_TYPE, render_document)
+JSON_FEED = FeedFormat(".json", JSON_FEED_TYPE, render_json)
+FORMATS = (ATOM, JSON_FEED)
 
 
 # Puts ``document(*args)``, a (path, bytes) pair: at once, or once a worker process has drawn it.
@@ -344,32 +453,33 @@ def shown(items: Sequence[tuple[FeedKey, FeedItem]]) -> list[FeedItem]:
 
 
 def log_archive_document(
-    spec: FeedSpec, number: int, items: Sequence[tuple[FeedKey, FeedItem]], config: Config
+    fmt: FeedFormat, spec: FeedSpec, number: int, items: Sequence[tuple[FeedKey, FeedItem]], config: Config
 ) -> tuple[str, bytes]:
-    """Full archive page ``number`` of an article feed: frozen once drawn."""
+    """Full archive page ``number`` of a feed in format ``fmt``: frozen once drawn."""
     base = config.site.base_url
     history = History(
         archive=True,
-        prev=absolute_url(base, archive_path(spec.name, number - 1)) if number > 1 else "",
-        current=absolute_url(base, feed_path(spec.name)),
-        next=absolute_url(base, archive_path(spec.name, number + 1)),
+        prev=absolute_url(base, fmt.archive_path(spec.name, number - 1)) if number > 1 else "",
+        current=absolute_url(base, fmt.feed_path(spec.name)),
+        next=absolute_url(base, fmt.archive_path(spec.name, number + 1)),
     )
-    path = archive_path(spec.name, number)
-    return path, render_document(spec, shown(items), history, path, config)
+    path = fmt.archive_path(spec.name, number)
+    return path, fmt.render(spec, shown(items), history, path, config, ())
 
 
 def log_subscription_document(
+    fmt: FeedFormat,
     spec: FeedSpec,
     pages: int,
     items: Sequence[tuple[FeedKey, FeedItem]],
     config: Config,
     tombstones: Sequence[Tombstone] = (),
 ) -> tuple[str, bytes]:
-    """The subscription document of an article feed: every entry after its full archive pages,
-    and the tombstones of its latest withdrawn entries (RFC 6721)."""
-    prev = absolute_url(config.site.base_url, archive_path(spec.name, pages)) if pages else ""
-    path = feed_path(spec.name)
-    return path, render_document(spec, shown(items), History(prev=prev), path, config, tombstones)
+    """The subscription document of a feed in format ``fmt``: every entry after its full archive
+    pages, and the tombstones of its latest withdrawn entries (RFC 6721)."""
+    prev = absolute_url(config.site.base_url, fmt.archive_path(spec.name, pages)) if pages else ""
+    path = fmt.feed_path(spec.name)
+    return path, fmt.render(spec, shown(items), History(prev=prev), path, config, tombstones)
 
 
 @dataclass
@@ -378,7 +488,8 @@ class LogWriter:
 
     ``add`` each entry's key and item, oldest first; entries of kept frozen
     pages are passed over, every other page is rendered as soon as it is
-    complete.  ``new_pages`` lists the pages this build froze: (number, last key).
+    complete, in every format of ``formats``.  ``new_pages`` lists the pages
+    this build froze: (number, last key).
     """
 
     spec: FeedSpec
@@ -386,6 +497,7 @@ class LogWriter:
     config: Config
     render: RenderDocument
     tombstones: Sequence[Tombstone] = ()
+    formats: Sequence[FeedFormat] = FORMATS
     new_pages: list[tuple[int, FeedKey]] = field(default_factory=list)
     _page: int = 0
     _live: int = 0
@@ -417,24 +529,35 @@ class LogWriter:
 
     def _flush(self) -> None:
         if self._buffer:
-            self.render(log_archive_document, self.spec, self._page, self._buffer, self.config)
+            for fmt in self.formats:
+                self.render(log_archive_document, fmt, self.spec, self._page, self._buffer, self.config)
             self._buffer = []
 
     def close(self) -> None:
-        """Render what is pending and the subscription document."""
+        """Render what is pending and the subscription documents."""
         self._flush()
-        self.render(
-            log_subscription_document, self.spec, self.plan.pages, self._newest, self.config, self.tombstones
-        )
+        for fmt in self.formats:
+            self.render(
+                log_subscription_document,
+                fmt,
+                self.spec,
+                self.plan.pages,
+                self._newest,
+                self.config,
+                self.tombstones,
+            )
 
 
-def opml(specs: Sequence[FeedSpec], config: Config) -> bytes:
-    """An OPML 2.0 list of the subscription feeds, for importing them all at once."""
+def opml(specs: Sequence[FeedSpec], config: Config, folder: str = "") -> bytes:
+    """An OPML 2.0 list of the Atom subscription feeds of ``specs``, for importing them at once;
+    with ``folder``, inside one outline of that name, which readers import as a folder."""
     base = config.site.base_url
     root = ElementTree.Element("opml", version="2.0")
     head = ElementTree.SubElement(root, "head")
     ElementTree.SubElement(head, "title").text = clean(config.site.title)
     body = ElementTree.SubElement(root, "body")
+    if folder:
+        body = ElementTree.SubElement(body, "outline", text=clean(folder), title=clean(folder))
     for spec in specs:
         ElementTree.SubElement(
             body,

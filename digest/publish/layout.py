@@ -25,8 +25,14 @@ INDEX = "index.html"
 SUBSCRIBE = "subscribe.html"
 DIGESTS_INDEX = "digests/index.html"
 STYLESHEET = "static/style.css"
+STYLESHEET_FEED = "static/feed.css"  # what a browser opening an Atom document draws it with
 ICON = "static/icon.svg"
-OPML = "feeds.opml"
+# PNG icons for what does not show SVG: feed readers, browser tabs, a phone's home screen.
+FAVICON = "favicon.ico"  # where browsers and readers look without being told (PNG inside an ICO)
+TOUCH_ICON = "apple-touch-icon.png"  # 180×180, the size iOS asks for; also the JSON Feed icon
+OPML = "feeds.opml"  # the two feeds a new reader wants: every article, and the daily digest
+OPML_SECTIONS = "feeds-sections.opml"  # one folder of section feeds, for those who pick sections
+FEEDS_PAGE = "feeds/index.html"  # how to follow the site: readers, email, every feed's address
 ALL_FEED = "all"
 DIGESTS_FEED = "digests"
 # The subscription endpoints (served by digest.web.subscriptions, linked from emails and pages).
@@ -49,14 +55,15 @@ _KIND_LABELS = {
 }
 
 
-def feed_path(name: str) -> str:
-    """The subscription document of feed ``name`` (``all``, ``digests`` or a section slug)."""
-    return f"feeds/{name}.atom"
+def feed_path(name: str, suffix: str = ".atom") -> str:
+    """The subscription document of feed ``name`` (``all``, ``digests`` or a section slug);
+    ``suffix`` names the format (``.atom``, ``.json``)."""
+    return f"feeds/{name}{suffix}"
 
 
-def archive_path(name: str, number: int) -> str:
-    """RFC 5005 archive document ``number`` (1 = oldest) of feed ``name``."""
-    return f"feeds/archive/{name}/{number}.atom"
+def archive_path(name: str, number: int, suffix: str = ".atom") -> str:
+    """RFC 5005 archive document ``number`` (1 = oldest) of feed ``name`` in the format of ``suffix``."""
+    return f"feeds/archive/{name}/{number}{suffix}"
 
 
 def section_path(section: Section) -> str:

@@ -24,15 +24,22 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup
 
 from digest.config import Config
-from digest.publish.feeds import FeedSpec, all_spec, digests_spec, section_spec
+from digest.publish.feeds import ATOM, JSON_FEED, FeedSpec, all_spec, digests_spec, section_spec
 from digest.publish.layout import (
     DIGESTS_INDEX,
+    FAVICON,
+    FEEDS_PAGE,
     GONE_SUFFIX,
     ICON,
     INDEX,
+    OPML,
+    OPML_SECTIONS,
     STYLESHEET,
+    STYLESHEET_FEED,
     SUBSCRIBE,
+    TOUCH_ICON,
     Story,
+    absolute_url,
     digest_path,
     feed_path,
     one_line,
@@ -85,6 +92,7 @@ class Frame:
     nav: tuple[Link, ...]
     current: int  # the page's own entry in ``nav`` (marked aria-current), -1 for none
     feeds: tuple[Link, ...]  # <link rel="alternate" type="application/atom+xml">
+    json_feeds: tuple[Link, ...] = ()  # the same feeds as JSON Feed (application/feed+json)
 
 
 @dataclass(frozen=True)
@@ -101,7 +109,12 @@ class Chrome:
 
 
 def make_chrome(
-    site_title: str, title: str, root: str, nav: tuple[Link, ...], feeds: tuple[Link, ...]
+    site_title: str,
+    title: str,
+    root: str,
+    nav: tuple[Link, ...],
+    feeds: tuple[Link, ...],
+    json_feeds: tuple[Link, ...] = (),
 ) -> Chrome:
     """The chrome of a page titled ``title`` ("" for the front page) at ``root`` from the site root.
 
@@ -112,7 +125,7 @@ def make_chrome(
     page_title = f"{title} · {site_title}" if title else site_title
     # The front page's own entry is the first; any other page's is the one its title names.
     current = next((i for i, link in enumerate(nav) if link.label == title), -1) if title else 0
-    head, masthead, colophon = _draw(Frame(site_title, root, nav, current, feeds))
+    head, masthead, colophon = _draw(Frame(site_title, root, nav, current, feeds, json_feeds))
     return Chrome(site_title, page_title, root, head, masthead, colophon)
 
 
@@ -161,6 +174,7 @@ class SectionPage:
     section: Section
     days: tuple[DayGroup, ...]
     older: str
+    feed: str  # the section's Atom feed, for the "订阅本版" button
 
 
 @dataclass(frozen=True)
@@ -206,6 +220,33 @@ class SubscribePage:
     chrome: Chrome
     action: str
     feeds: tuple[Link, ...]
+
+
+@dataclass(frozen=True)
+class FeedChoice:
+    """One feed offered on the feeds page: what it holds, its links, and its address to copy."""
+
+    label: str
+    href: str  # the Atom feed, relative to the page
+    json_href: str  # its JSON Feed twin, relative
+    url: str  # the Atom feed's absolute address, which a reader pastes
+    field: str  # the id of the address field (for its label)
+
+
+@dataclass(frozen=True)
+class FeedsPage:
+    """``feeds/index.html``: how to follow the site, with each feed's address to copy.
+
+    ``main`` holds the all-articles and digest feeds, ``sections`` one per
+    section; the OPML links and the email sign-up page are relative.
+    """
+
+    chrome: Chrome
+    main: tuple[FeedChoice, ...]
+    sections: tuple[FeedChoice, ...]
+    opml: str
+    opml_sections: str
+    subscribe: str
 
 
 def cn_date(day: date) -> str:
@@ -257,7 +298,8 @@ class Site:
         self.sections = tuple(sections)
         # Every article page of a folder shares its navigation and nearly its feed links: built once.
         self._navs: dict[str, tuple[Link, ...]] = {}
-        self._feeds: dict[tuple[str, tuple[FeedSpec, ...]], tuple[Link, ...]] = {}
+        # Atom and JSON Feed links of each feed set, by folder.
+        self._feeds: dict[tuple[str, tuple[FeedSpec, ...]], tuple[tuple[Link, ...], ...]] = {}
 
     def chrome(self, path: str, title: str, feeds: Sequence[FeedSpec]) -> Chrome:
         """What ``path`` shares with every page; ``feeds`` are announced besides the all-articles feed."""
@@ -268,14 +310,18 @@ class Site:
                 Link("首页", root + INDEX),
                 *(Link(one_line(s.name), root + section_path(s)) for s in self.sections),
                 Link("每日摘要", root + DIGESTS_INDEX),
-                Link("订阅", root + SUBSCRIBE),
+                Link("订阅", root + FEEDS_PAGE),
             )
         key = (root, tuple(feeds))
         links = self._feeds.get(key)
         if links is None:
             specs = dict.fromkeys((all_spec(self.config), *feeds))
-            links = self._feeds[key] = tuple(Link(spec.title, root + feed_path(spec.name)) for spec in specs)
-        return make_chrome(self.site_title, title, root, nav, links)
+            links = self._feeds[key] = tuple(
+                tuple(Link(spec.title, root + fmt.feed_path(spec.name)) for spec in specs)
+                for fmt in (ATOM, JSON_FEED)
+            )
+        atom, json_feed = links
+        return make_chrome(self.site_title, title, root, nav, atom, json_feed)
 
     def group(self, path: str, section: Section, stories: Sequence[Story]) -> SectionGroup:
         """One section's stories as shown on the page at ``path``."""
@@ -283,8 +329,16 @@ class Site:
         return SectionGroup(clean, root_prefix(path) + section_path(section), tuple(stories))
 
     def static(self) -> dict[str, bytes]:
-        """The stylesheet and the feed icon."""
-        return {STYLESHEET: (TEMPLATES / "static" / "style.css").read_bytes(), ICON: ICON_SVG}
+        """The stylesheets (pages, feeds) and the icons."""
+        static = TEMPLATES / "static"
+        return {
+            STYLESHEET: (static / "style.css").read_bytes(),
+            STYLESHEET_FEED: (static / "feed.css").read_bytes(),
+            ICON: ICON_SVG,
+            # PNG drawings of ICON_SVG, made once and committed (tests/icons.py draws and checks them).
+            FAVICON: (static / "favicon.ico").read_bytes(),
+            TOUCH_ICON: (static / "apple-touch-icon.png").read_bytes(),
+        }
 
     def index(self, issue: Sequence[Story]) -> tuple[str, bytes]:
         """The front page: ``issue`` holds the stories of the latest issue, in any order."""
@@ -306,9 +360,10 @@ class Site:
         mine = sorted(newest, key=lambda s: (-s.issue_date.toordinal(), s.position, s.uid))
         shown = mine[:SECTION_PAGE_SIZE]
         days = tuple(DayGroup(day, tuple(group)) for day, group in groupby(shown, key=lambda s: s.issue_date))
-        older = root_prefix(path) + feed_path(spec.name) if len(mine) > SECTION_PAGE_SIZE else ""
+        feed = root_prefix(path) + feed_path(spec.name)
+        older = feed if len(mine) > SECTION_PAGE_SIZE else ""
         chrome = self.chrome(path, one_line(section.name), [spec])
-        return path, render("section.html", SectionPage(chrome, section, days, older))
+        return path, render("section.html", SectionPage(chrome, section, days, older, feed))
 
     def article(self, story: Story) -> tuple[str, bytes]:
         """One article page."""
@@ -348,3 +403,28 @@ class Site:
         feed_links = tuple(Link(spec.title, feed_path(spec.name)) for spec in specs)
         chrome = self.chrome(SUBSCRIBE, "订阅", [digests_spec(config)])
         return SUBSCRIBE, render("subscribe.html", SubscribePage(chrome, "subscribe", feed_links))
+
+    def feeds_page(self) -> tuple[str, bytes]:
+        """The page on following the site: feed readers (every feed, OPML) and email."""
+        config = self.config
+        root = root_prefix(FEEDS_PAGE)
+
+        def choice(spec: FeedSpec, label: str) -> FeedChoice:
+            atom = feed_path(spec.name)
+            return FeedChoice(
+                label=label,
+                href=root + atom,
+                json_href=root + JSON_FEED.feed_path(spec.name),
+                url=absolute_url(config.site.base_url, atom),
+                field=f"feed-{spec.name}",
+            )
+
+        page = FeedsPage(
+            chrome=self.chrome(FEEDS_PAGE, "订阅", [digests_spec(config)]),
+            main=(choice(all_spec(config), "全部文章"), choice(digests_spec(config), "每日摘要")),
+            sections=tuple(choice(section_spec(config, s), one_line(s.name)) for s in self.sections),
+            opml=root + OPML,
+            opml_sections=root + OPML_SECTIONS,
+            subscribe=root + SUBSCRIBE,
+        )
+        return FEEDS_PAGE, render("feeds.html", page)

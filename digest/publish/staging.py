@@ -56,8 +56,9 @@ LOCK_POLL_SECONDS = 0.1
 
 
 def is_subscription(path: str) -> bool:
-    """A subscription document (a WebSub topic) lives right in ``feeds/``; archive pages below it are not."""
-    return path.startswith("feeds/") and path.endswith(".atom") and path.count("/") == 1
+    """A subscription document (a WebSub topic), Atom or JSON Feed, lives right in ``feeds/``;
+    archive pages below it are not."""
+    return path.startswith("feeds/") and path.endswith((".atom", ".json")) and path.count("/") == 1
 
 
 # Files that did not exist are renamed before any that replace one (``_Ledger.add``): only a replaced

@@ -56,13 +56,19 @@ _TYPES: dict[str, tuple[str, bool]] = {
     ".woff2": ("font/woff2", False),
 }
 _DEFAULT_TYPE = ("application/octet-stream", False)
+# JSON Feed's own media type (jsonfeed.org/version/1.1), for the feeds beside the Atom ones.
+_JSON_FEED_TYPE = b"application/feed+json"
+# What a browser gets for an Atom document when it asks for a page (``_prefers_html``): Chromium
+# shows application/atom+xml as plain text, raw XML, but renders XML with its xml-stylesheet.
+_ATOM_FOR_BROWSERS = b"application/xml; charset=utf-8"
+_ATOM_MEDIA_TYPES = ("application/atom+xml", "application/xml", "text/xml")
 _FRESH = b"public, max-age=300"
 # RFC 5005 archive documents are written once full and never change (``feeds.FeedPlan``).
 _IMMUTABLE = b"public, max-age=31536000, immutable"
 _ARCHIVE_PREFIX = "/feeds/archive/"
 _ETAG = re.compile(r'(?:W/)?"([^"]*)"')
 # Only these request headers matter here; the rest are not even decoded.
-_WANTED = frozenset((b"accept-encoding", b"if-none-match", b"if-modified-since", b"host"))
+_WANTED = frozenset((b"accept", b"accept-encoding", b"if-none-match", b"if-modified-since", b"host"))
 
 
 def create_app(
@@ -185,9 +191,17 @@ class _App:
         kind = _kind(path)
         zipped = kind.compressible and _accepts_gzip(request.get("accept-encoding", ""))
         etag = found.digest + "-gz" if zipped else found.digest
-        headers: Headers = [(b"content-type", kind.content_type)]
-        if kind.compressible:
+        content_type = kind.content_type
+        if kind.atom and _prefers_html(request.get("accept", "")):
+            content_type = _ATOM_FOR_BROWSERS
+        headers: Headers = [(b"content-type", content_type)]
+        if kind.atom:
+            headers.append((b"vary", b"Accept, Accept-Encoding"))
+        elif kind.compressible:
             headers.append((b"vary", b"Accept-Encoding"))
+        if kind.feed:
+            # Browser-based readers fetch feeds from their own origin; feeds are public anyway.
+            headers.append((b"access-control-allow-origin", b"*"))
         if zipped:
             headers.append((b"content-encoding", b"gzip"))
         headers += [
@@ -224,19 +238,26 @@ class _Kind:
     compressible: bool  # whether gzip pays off
     cache_control: bytes
     live_feed: bool  # a feed that changes, so it announces WebSub hubs (archive pages do not)
+    feed: bool = False  # a feed (Atom, JSON Feed) or feed list (OPML): any origin may read it (CORS)
+    atom: bool = False  # an Atom document, shown to browsers as XML (``_prefers_html``)
 
 
 @lru_cache(maxsize=4096)  # worked out once per path, not per request
 def _kind(path: str) -> _Kind:
     name = path + "index.html" if path.endswith("/") else path
-    content_type, compressible = _TYPES.get(os.path.splitext(name)[1].lower(), _DEFAULT_TYPE)
+    suffix = os.path.splitext(name)[1].lower()
+    content_type, compressible = _TYPES.get(suffix, _DEFAULT_TYPE)
     # A full RFC 5005 archive page never changes and can be cached forever (``feeds.FeedPlan``).
     full_archive = path.startswith(_ARCHIVE_PREFIX)
+    json_feed = suffix == ".json" and path.startswith("/feeds/")
+    feed = suffix in (".atom", ".opml") or json_feed
     return _Kind(
-        content_type=content_type.encode(),
+        content_type=_JSON_FEED_TYPE if json_feed else content_type.encode(),
         compressible=compressible,
         cache_control=_IMMUTABLE if full_archive else _FRESH,
-        live_feed=path.endswith(".atom") and not path.startswith(_ARCHIVE_PREFIX),
+        live_feed=suffix in (".atom", ".json") and path.startswith("/feeds/") and not full_archive,
+        feed=feed,
+        atom=suffix == ".atom",
     )
 
 
@@ -261,11 +282,10 @@ def _http_date(mtime: float) -> bytes:
     return formatdate(mtime, usegmt=True).encode()
 
 
-@lru_cache(maxsize=256)  # clients send a handful of distinct values, over and over
-def _accepts_gzip(accept_encoding: str) -> bool:
-    """Whether ``Accept-Encoding`` allows gzip (RFC 9110 §12.5.3), ``q=0`` meaning "not this"."""
+def _weights(header: str) -> dict[str, float]:
+    """The quality of each name in an ``Accept``-style header (RFC 9110 §12.4.2), 1 when unsaid."""
     weights: dict[str, float] = {}
-    for item in accept_encoding.split(","):
+    for item in header.split(","):
         name, _, params = item.partition(";")
         quality = 1.0
         match = re.search(r"q\s*=\s*([^\s;,]*)", params)
@@ -275,7 +295,26 @@ def _accepts_gzip(accept_encoding: str) -> bool:
             except ValueError:
                 quality = 0.0
         weights[name.strip().lower()] = quality
+    return weights
+
+
+@lru_cache(maxsize=256)  # clients send a handful of distinct values, over and over
+def _accepts_gzip(accept_encoding: str) -> bool:
+    """Whether ``Accept-Encoding`` allows gzip (RFC 9110 §12.5.3), ``q=0`` meaning "not this"."""
+    weights = _weights(accept_encoding)
     return weights.get("gzip", weights.get("*", 0.0)) > 0
+
+
+@lru_cache(maxsize=256)
+def _prefers_html(accept: str) -> bool:
+    """Whether ``Accept`` rates ``text/html`` above every XML type an Atom document could be sent as.
+
+    A browser opening a feed sends ``text/html,...,application/xml;q=0.9``; feed readers name
+    ``application/atom+xml`` (feedparser) or send ``*/*`` or nothing, and keep the Atom type.
+    """
+    weights = _weights(accept)
+    html = weights.get("text/html", 0.0)
+    return html > 0 and all(weights.get(kind, 0.0) < html for kind in _ATOM_MEDIA_TYPES)
 
 
 def _not_modified(request: Mapping[str, str], etag: str, mtime: float) -> bool:
