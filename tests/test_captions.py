@@ -24,7 +24,7 @@ from test_server import serving
 from digest.config import Config, load_config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
-from digest.paper import parse
+from digest.paper import assemble
 from digest.paper.parse import parse_page
 from digest.paper.report import article_json
 from digest.publish.layout import article_path
@@ -153,7 +153,7 @@ def test_an_upgrade_from_captions_in_the_body_keeps_ids_and_urls(
     (config.paths.source / NAME).write_text(PAGE, encoding="utf-8")
     with monkeypatch.context() as old, Store.open(config.database_url) as store:
         # The release before: captions stayed in the body, and the table had no captions column.
-        old.setattr(parse, "_captions", lambda paras: ())
+        old.setattr(assemble, "_captions", lambda paras: ())
         old.setattr("digest.ingest.pipeline.PARSER_VERSION", "1")
         _publish(config, store, FIRST)
         before = _entries(store)
@@ -178,7 +178,7 @@ def test_a_database_rebuilt_with_the_new_parser_gives_the_old_ids(
 ) -> None:
     (config.paths.source / NAME).write_text(PAGE, encoding="utf-8")
     with monkeypatch.context() as old, Store.open(config.database_url) as store:
-        old.setattr(parse, "_captions", lambda paras: ())
+        old.setattr(assemble, "_captions", lambda paras: ())
         _publish(config, store, FIRST)
         before = set(_entries(store))
     fresh = config.paths.data / "fresh.sqlite3"

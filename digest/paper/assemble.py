@@ -1,0 +1,405 @@
+"""Resolved lines → articles: headline groups, credits, datelines, captions, body paragraphs, and
+the kind of each piece.
+
+Package-internal (names with a leading underscore are shared within digest.paper only)."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from digest.paper.bylines import BULLET, find_jumps, photographed, trailing_credit
+from digest.paper.classify import T, _Line
+from digest.paper.conventions import Conventions
+from digest.paper.resolve import _CAPTION, _CAPTION_START, _FIELD, _finished, _is_caption
+from digest.paper.textnorm import (
+    CJK,
+    ends_sentence,
+    fix_vertical_quotes,
+    full_width_punctuation,
+    join_wrapped,
+    squeeze_spaces,
+)
+from digest.types import Article, Caption, Credit, Kind
+
+_FOLIO = re.compile(f"第\\s*[0-9A-Za-z０-９]+\\s*版\\s*[：:]?\\s*([{CJK}·]{{2,10}})\\s*$")
+
+
+_SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
+
+
+_SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
+
+
+# Columns that carry opinion, not news (a "速评" column of news briefs is not one of them).
+_OPINION = ("评论", "短评", "时评", "社论", "言论", "评论员文章", "观点")
+
+
+_PHOTO_BODY = 600  # a photo story's caption is short; a news story with a photo is not a photo
+
+
+@dataclass
+class _Builder:
+    section: str | None
+    conv: Conventions
+    title_lines: list[str] = field(default_factory=list)
+    paras: list[list[str]] = field(default_factory=list)  # each paragraph as the pieces it was cut into
+    credits: list[Credit] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    jumps: list[str] = field(default_factory=list)
+    date: str | None = None
+    place: str | None = None
+    dateline: str | None = None
+    labels: int = 0
+    speakers: Counter[str] = field(default_factory=Counter)  # names paragraphs open with
+    closed: bool = False  # its headline has been printed below it: what follows is another article
+    ended: bool = False  # a credit closed its text: a paragraph after it is another article's
+    crossheads: set[int] = field(default_factory=set)  # paragraphs nothing is joined onto
+    listed: set[int] = field(default_factory=set)  # lines set apart (captions, fields): never joined
+    before_text: int = 0  # paragraphs printed before the dateline or byline: captions
+    caption_credits: dict[int, str] = field(default_factory=dict)  # credits printed under captions
+
+    def empty(self) -> bool:
+        return not (self.title_lines or self.paras or self.notes)
+
+    def has_body(self) -> bool:
+        return bool(self.paras)
+
+    def only_captions(self) -> bool:
+        """Nothing but photo captions so far (a caption with its credit, or a list of short
+        captions under the headline): the byline and dateline may still come."""
+        for pieces in self.paras:
+            para = join_wrapped(pieces)
+            if not (_listed(para) or _is_caption(para, self.conv)):
+                return False
+        return True
+
+    def add_crosshead(self, text: str) -> None:
+        """A crosshead (小标题) is a paragraph of its own, never the start of the next one."""
+        self.crossheads.add(len(self.paras))
+        self.paras.append([text])
+
+    def credit_last_caption(self, credit: str) -> None:
+        """A photographer's credit on the line under a caption (图为… / 本报记者 X 摄) is its own."""
+        last = len(self.paras) - 1
+        if last >= 0 and last not in self.caption_credits and _CAPTION_START.match(self.paras[last][0]):
+            self.caption_credits[last] = _clean_para(credit.strip("()（） "))
+
+    def text_opens(self) -> None:
+        """A dateline or byline opens the text: what stands before it are photo captions."""
+        self.before_text = len(self.paras)
+
+    def add_para(self, text: str, label: bool = False, apart: bool = False) -> None:
+        text, jumps = find_jumps(text)
+        self.jumps.extend(jumps)
+        text = BULLET.sub("", text).strip()
+        if not text:
+            return
+        self.labels += label
+        last = len(self.paras) - 1
+        if (
+            self.paras
+            and not ends_sentence(self.paras[-1][-1])
+            and not label
+            and not apart
+            and last not in self.crossheads
+            and last not in self.listed
+            and not _CAPTION_START.match(self.paras[-1][0])  # a caption is a paragraph of its own
+            and not trailing_credit(self.paras[-1][-1], self.conv)
+        ):
+            self.paras[-1].append(text)
+        else:
+            if apart:
+                self.listed.add(len(self.paras))
+            self.paras.append([text])
+        if trailing_credit(text, self.conv) and not _is_caption(text, self.conv):
+            self.ended = True
+
+    def add_dateline(self, line: _Line) -> None:
+        assert line.dateline is not None
+        self.date = self.date or line.dateline.date
+        self.place = self.place or line.dateline.place
+        self.dateline = self.dateline or squeeze_spaces(line.text[: line.dateline.length].strip())
+        self.credits.extend(line.dateline.credits)
+        self.add_para(line.text[line.dateline.length :])
+
+    def _caption_at(self, index: int, para: str) -> bool:
+        """Is paragraph ``index`` a photo caption?  Those printed before the dateline or byline
+        that opens the text, a list of short lines set apart at the top of the text, and
+        paragraphs shaped as captions (图为…, …X 摄); never a crosshead."""
+        if index in self.crossheads:
+            return False
+        if _is_caption(para, self.conv):
+            return True
+        if _FIELD.match(para):
+            return False  # 时间：… 地点：… are the story's own facts
+        leading = all(i in self.listed and _listed(join_wrapped(self.paras[i])) for i in range(index + 1))
+        return index < self.before_text or leading
+
+    def build(self) -> Article:
+        kicker, title, subtitle = _headline(self.title_lines, self.conv)
+        paras: list[tuple[str, str, bool]] = []  # text, the credit printed after it, a caption?
+        for index, pieces in enumerate(self.paras):
+            para = join_wrapped(pieces)
+            caption = self._caption_at(index, para)
+            printed = self.caption_credits.get(index, "")
+            credit = trailing_credit(para, self.conv)
+            if credit:
+                # A credit closing a paragraph (…特点。(吕劲), a caption's …摄) names people, not text.
+                printed = _clean_para(para[len(credit[0]) :].strip().strip("()（）"))
+                para = credit[0]
+                self.credits.extend(credit[1])
+            para = _clean_para(para)
+            if para:
+                paras.append((para, printed, caption))
+        captions = _captions(paras)
+        body = "\n\n".join(text for text, _, caption in paras if not (caption and captions))
+        article = Article(
+            title=title,
+            body=body,
+            section=self.section,
+            kicker=kicker,
+            subtitle=subtitle,
+            credits=tuple(self.credits),
+            date=self.date,
+            place=self.place,
+            dateline=self.dateline,
+            notes=tuple(_clean_para(n) for n in self.notes),
+            jumps=tuple(dict.fromkeys(self.jumps)),
+            captions=captions,
+        )
+        # An interview: question-and-answer labels, or speakers who take the floor again.
+        turns = self.labels + sum(n for n in self.speakers.values() if n >= 2)
+        return _with_kind(article, turns)
+
+
+def _listed(para: str) -> bool:
+    """Shaped as one of a list of captions: short, and no sentence in it."""
+    return len(para) <= _CAPTION and "。" not in para and not ends_sentence(para)
+
+
+def _captions(paras: list[tuple[str, str, bool]]) -> tuple[Caption, ...]:
+    """The captions among an article's paragraphs (text, printed credit, caption?), each with
+    the number of body paragraphs before it.
+
+    When the captions hold as much text as the rest, they are the story (a photo story's
+    text is its pictures' captions) and stay its body: none is returned.
+    """
+    shown = sum(len(text) for text, _, caption in paras if caption)
+    if not shown or shown >= sum(len(text) for text, _, caption in paras if not caption):
+        return ()
+    out: list[Caption] = []
+    at = 0
+    for text, credit, caption in paras:
+        if caption:
+            out.append(Caption(text=text, credit=credit, at=at))
+        else:
+            at += 1
+    return tuple(out)
+
+
+def _page_name(lines: list[_Line], conv: Conventions) -> str | None:
+    """The page's name as its folio prints it (第3版 经济, 第01版：一版要闻 → 要闻), or None."""
+    for line in lines:
+        if line.kind is T.NOISE:
+            folio = _FOLIO.search(line.text)
+            if folio:
+                name = folio.group(1)
+                for word in conv.non_sections:
+                    name = name.removeprefix(word)
+                return name if len(name) >= 2 else None
+    return None
+
+
+def _assemble(
+    lines: list[_Line], after: bool, conv: Conventions, page_name: str | None = None
+) -> tuple[list[_Builder], list[str]]:
+    """Group lines into articles; also returns section markers no article stood under.
+
+    ``page_name``, the name the folio gives the page (第3版 经济), is the section of the
+    articles above the page's first section marker.
+    """
+    built: list[_Builder] = []
+    seen: list[str] = []  # section markers, in order
+    section: str | None = page_name
+    outer: str | None = None  # the section around a roundup of briefs, back after its items
+    in_roundup = False
+    pending_notes: list[str] = []
+    cur: _Builder | None = None
+    wide_gaps = any(line.gap >= 2 for line in lines[1:])
+
+    def start() -> _Builder:
+        nonlocal cur
+        cur = _Builder(section=section, conv=conv)
+        cur.notes.extend(pending_notes)
+        pending_notes.clear()
+        built.append(cur)
+        return cur
+
+    for index, line in enumerate(lines):
+        nxt = lines[index + 1] if index + 1 < len(lines) else None
+        if line.kind is T.SECTION:
+            seen.append(line.text)
+            section, in_roundup = line.text, False
+            if cur is not None:
+                cur.closed = True
+        elif line.kind is T.HEADING:
+            if in_roundup:
+                section, in_roundup = outer, False
+            if cur is not None and cur.title_lines and (nxt is None or nxt.kind is T.SECTION):
+                # Headings with no article of their own (an infographic's sub-heads, a page-end
+                # title for the next page): keep them with the article they stand under.
+                for text in line.lines:
+                    if nxt is None:
+                        cur.notes.append(text)
+                    else:
+                        cur.paras.append([text])
+            elif after and cur is not None and cur.has_body() and not cur.title_lines and not cur.closed:
+                cur.title_lines = list(line.lines)
+                cur.closed = True
+            elif cur is not None and cur.title_lines and cur.jumps and not cur.has_body():
+                # A continuation (上接第1版) repeats its headline; a heading under the jump is
+                # the continuation's crosshead.
+                cur.add_crosshead(" ".join(line.lines))
+            else:
+                start().title_lines = list(line.lines)
+        elif line.kind is T.BYLINE:
+            # A byline belongs to the article whose headline it stands under: the open one
+            # before its body starts or, headline-last, the one just closed by its headline.
+            opening = cur is not None and not cur.closed and (not cur.has_body() or cur.only_captions())
+            closing = after and cur is not None and cur.closed and not cur.credits
+            if cur is not None and opening:
+                cur.text_opens()
+            (cur if cur is not None and (opening or closing) else start()).credits.extend(line.credits)
+        elif line.kind in (T.CREDIT, T.PAREN):
+            credited = cur or start()
+            credited.credits.extend(line.credits)
+            if any(photographed(c) for c in line.credits):
+                credited.credit_last_caption(line.text)
+            # A credit after the text closes the story; a photographer's may be followed by more
+            # captions of the same pictures.
+            signed = cur is not None and cur.has_body() and not cur.only_captions()
+            if cur is not None and (
+                line.kind is T.PAREN or (signed and not any(photographed(c) for c in line.credits))
+            ):
+                cur.ended = True
+        elif line.kind is T.CROSSHEAD:
+            open_one = cur is not None and not cur.closed and not cur.ended
+            (cur if cur is not None and open_one else start()).add_crosshead(line.text)
+        elif line.kind is T.JUMP:
+            (cur or start()).jumps.extend(find_jumps(line.text)[1])
+        elif line.kind is T.NOTE:
+            if cur is None or cur.closed:
+                pending_notes.append(line.text)
+            else:
+                cur.notes.append(line.text)
+        elif line.dateline is not None:
+            # A dateline opens an article, unless the open one has only its headline, byline
+            # and photo captions so far.
+            if cur is None or cur.closed or cur.ended or cur.dateline or not cur.only_captions():
+                start()
+            assert cur is not None
+            cur.text_opens()
+            cur.add_dateline(line)
+        else:
+            heads = (section, *cur.title_lines) if cur is not None else ()
+            brief = BULLET.match(line.text) is not None and (  # an item of a roundup of briefs
+                any((t or "").endswith(conv.roundups) for t in heads)
+                or trailing_credit(line.text, conv) is not None
+            )
+            if brief and cur is not None and not cur.has_body() and len(cur.title_lines) == 1:
+                # A roundup of briefs (△ item (X), △ item (Y)): its heading is their column.
+                outer, in_roundup = section, True
+                section = cur.section = cur.title_lines.pop()
+            elif (
+                cur is None
+                or cur.closed
+                or cur.ended
+                or (brief and cur.has_body())
+                or (wide_gaps and line.gap >= 2 and cur.has_body() and _finished(cur.paras[-1], line.text))
+            ):
+                start()
+            assert cur is not None
+            cur.add_para(line.text, line.label, line.apart)
+            if line.speaker:
+                cur.speakers[line.speaker] += 1
+    if pending_notes:
+        (cur or start()).notes.extend(pending_notes)
+    kept = _fold_orphans(built)
+    used = {b.section for b in kept}
+    return kept, [name for name in dict.fromkeys(seen) if name not in used]
+
+
+def _fold_orphans(built: list[_Builder]) -> list[_Builder]:
+    """A byline or jump with no article after it belongs to the article before it."""
+    kept: list[_Builder] = []
+    for b in built:
+        if b.empty() and kept and not b.dateline:
+            kept[-1].credits.extend(b.credits)
+            kept[-1].jumps.extend(b.jumps)
+        elif not b.empty() or b.credits or b.jumps or b.dateline:
+            kept.append(b)
+    return kept
+
+
+def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | None, str | None]:
+    """Kicker, headline and subtitle from the lines of one heading group."""
+    lines = [_clean_title(t) for t in lines if _clean_title(t)]
+    subtitle = None
+    marked = [t for t in lines if _SUBTITLE.match(t)]
+    if marked:
+        subtitle = marked[0]
+        lines = [t for t in lines if t is not marked[0]]
+    if not lines:
+        return None, subtitle, None
+    kicker = None
+    if len(lines) >= 2 and conv.place.match(lines[0]):
+        kicker, lines = lines[0], lines[1:]
+    if len(lines) == 1:
+        return kicker, lines[0], subtitle
+    first, second, rest = lines[0], lines[1], lines[2:]
+    # No line is dropped: what is neither kicker nor headline joins the subtitle.
+    extra = " ".join(x for x in (subtitle, *rest) if x) or None
+    if len(first) <= _SHORT_LABEL and len(first) * 2 <= len(second):
+        return " ".join(x for x in (kicker, first) if x), second, extra
+    if len(second) <= _SHORT_LABEL and len(second) * 2 <= len(first) and subtitle is None:
+        return kicker, first, " ".join([second, *rest])
+    if subtitle is not None and kicker is None:
+        return first, second, extra
+    # Two lines of like size and nothing to tell the main line from the other: the printed
+    # headline is both, read in order.
+    return kicker, f"{first} {second}", extra
+
+
+def _clean_title(text: str) -> str:
+    return full_width_punctuation(fix_vertical_quotes(squeeze_spaces(BULLET.sub("", text)))).strip()
+
+
+def _clean_para(text: str) -> str:
+    return full_width_punctuation(fix_vertical_quotes(squeeze_spaces(text))).strip()
+
+
+def _with_kind(article: Article, labels: int) -> Article:
+    from dataclasses import replace
+
+    return replace(article, kind=_kind(article, labels))
+
+
+def _kind(article: Article, labels: int) -> Kind:
+    heads = " ".join(x for x in (article.kicker, article.title) if x)
+    roles = {c.role for c in article.credits}
+    if heads.startswith(("图解", "图表")) or roles & {"制图", "设计"}:
+        return Kind.INFOGRAPHIC
+    if any(photographed(c) for c in article.credits) and len(article.printed_body()) <= _PHOTO_BODY:
+        return Kind.PHOTO
+    subtitle = article.subtitle or ""
+    if subtitle.lstrip("—-─ ").startswith("访") or "专访" in heads or labels >= 2:
+        return Kind.INTERVIEW
+    if (
+        re.match(r"^[—\-─\s]*[一二三四五六七八九十]?(?:谈|论|评)", subtitle)
+        or heads.startswith(_OPINION)
+        or article.section in _OPINION
+    ):
+        return Kind.COMMENTARY
+    return Kind.NEWS

@@ -1,0 +1,210 @@
+"""What each logical line is on its own: section mark, page furniture, heading, byline, credit,
+dateline, note, interview label or paragraph.
+
+Package-internal (names with a leading underscore are shared within digest.paper only)."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum, auto
+
+from digest.paper.bylines import (
+    BULLET,
+    Dateline,
+    credit_roles_only,
+    find_jumps,
+    is_byline,
+    is_editor_line,
+    paren_names,
+    parse_credits,
+    parse_dateline,
+    photographed,
+)
+from digest.paper.conventions import Conventions
+from digest.paper.lines import _CREDIT_LINE, _MAX_HEADING, _MD_HEADING, _running_head
+from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, squeeze_spaces
+from digest.types import Credit
+
+_SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
+
+
+_BRACKET_SECTION = re.compile(r"^【\s*([^【】\s]{1,12})\s*】$")
+
+
+_EXCLAIMED = re.compile(r"[！？!?][”’」』\"']*$")
+
+
+_BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
+
+
+_NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
+
+
+_QA_LABEL = re.compile(r"^(?:问|答|记者|主持人|[QAＱＡ])\s*[:：]")
+
+
+_SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speaker when the name recurs
+
+
+# Folio and page-credit lines printed in the margins of every page.
+_FURNITURE = re.compile(r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版")
+
+
+_MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
+
+
+class T(Enum):
+    """What a logical line is."""
+
+    SECTION = auto()
+    NOISE = auto()  # page furniture: folio lines, editors' credits for the page
+    HEADING = auto()
+    CANDIDATE = auto()
+    BYLINE = auto()
+    CREDIT = auto()  # a trailing photo credit (本报记者 马芳 摄)
+    PAREN = auto()  # a trailing author (刘沙沙)
+    JUMP = auto()
+    NOTE = auto()
+    CROSSHEAD = auto()  # a subheading inside an article (小标题)
+    PARA = auto()
+
+
+@dataclass
+class _Line:
+    text: str
+    kind: T = T.PARA
+    md: bool = False  # a markdown heading
+    label: bool = False  # starts with a speaker label (Q&A, interview)
+    dateline: Dateline | None = None
+    credits: tuple[Credit, ...] = ()
+    lines: list[str] = field(default_factory=list)  # a heading group's lines
+    speaker: str = ""  # the name a paragraph opens with (王惠贞：…)
+    gap: int = 0  # blank lines before it (a wide gap parts articles)
+    alone: bool = False  # a block of its own, blank lines on both sides
+    apart: bool = False  # one of a few short lines set apart in a block (a list of captions, fields)
+
+
+def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | None) -> list[_Line]:
+    out: list[_Line] = []
+    i = 0
+    blanks = 1
+    while i < len(raw):
+        text = raw[i]
+        i += 1
+        if not text:
+            blanks += 1
+            continue
+        alone = blanks > 0 and (i == len(raw) or raw[i] == "")
+        line = _classify_one(text, conv, issue, alone or i - 1 in apart)
+        line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
+        if line.kind is T.BYLINE and not line.credits:
+            # A byline printed vertically: the roles in one block, the names in the next.
+            nxt = raw[i + 1] if i + 1 < len(raw) and raw[i] == "" else (raw[i] if i < len(raw) else "")
+            names = parse_credits(nxt, conv) if nxt and len(nxt) <= 16 else None
+            if names:
+                i += 2 if raw[i] == "" else 1
+                line.credits = parse_credits(f"{text} {nxt}", conv) or names
+                line.text = f"{text} {nxt}"
+            else:
+                line.kind = T.PARA
+        out.append(line)
+    for before, byline in itertools.pairwise(out):
+        # Whatever stands right above a byline is a headline if it can be one at all.
+        if (
+            byline.kind is T.BYLINE
+            and before.kind is T.PARA
+            and before.dateline is None
+            and _headline_shaped(before.text)
+        ):
+            before.kind, before.lines = T.CANDIDATE, [before.text]
+    for before, byline, after in zip(out, out[1:], [*out[2:], None], strict=False):
+        # A byline under finished text and over a headline (or the page's end) signs the text.
+        if (
+            byline.kind is T.BYLINE
+            and before.kind is T.PARA
+            and ends_sentence(before.text)
+            and (after is None or after.kind in (T.CANDIDATE, T.HEADING, T.SECTION))
+        ):
+            byline.kind = T.CREDIT
+    return out
+
+
+def _headline_shaped(text: str) -> bool:
+    bare = squeeze_spaces(text)
+    return len(bare) <= _MAX_HEADING and not _ends_statement(bare) and not re.search(r"[。；;]", bare)
+
+
+def _ends_statement(text: str) -> bool:
+    """Ends a sentence with 。 or …; a headline may end in ！ or ？ (“这才是真正的河南!”)."""
+    return ends_sentence(text) and not _EXCLAIMED.search(text)
+
+
+def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool = False) -> _Line:
+    label = bool(_BOLD_LABEL.match(text)) or bool(_QA_LABEL.match(text))
+    note = _NOTE.match(text.replace("**", ""))
+    text = text.replace("**", "").strip()
+    if note:
+        return _Line(text, T.NOTE)  # the label (编辑有话说) stays: it says whose words these are
+    md = _MD_HEADING.match(text)
+    if md:
+        return _Line(md.group(2).strip(), T.HEADING, md=True, lines=[md.group(2).strip()])
+    bracketed = _BRACKET_SECTION.match(text)
+    if bracketed:
+        return _Line(bracketed.group(1), T.SECTION)
+    mark = _SECTION_MARK.match(text)
+    if mark and not ends_sentence(text) and not find_jumps(text)[1] and not is_byline(text, conv):
+        return _Line(mark.group(1).strip(), T.SECTION)
+    head = _running_head(text)
+    if head:
+        return _Line(head, T.SECTION, lines=[text])
+    if len(text) <= _MAX_HEADING and _FURNITURE.search(text) and not ends_sentence(text):
+        return _Line(text, T.NOISE)
+    # Most lines of a page are prose: the byline grammar is tried only on short lines that
+    # carry a credit's word or mark.
+    credit_like = len(text) <= _CREDIT_LINE * 2 and conv.credit_hint.search(text) is not None
+    if credit_like and is_editor_line(text, conv):
+        return _Line(text, T.NOISE)
+    dateline = parse_dateline(text, conv, issue)
+    if dateline:
+        return _Line(text, T.PARA, dateline=dateline, credits=dateline.credits)
+    rest, jumps = find_jumps(text)
+    if jumps and not rest:
+        return _Line(text, T.JUMP)
+    paren = paren_names(text, conv)
+    if paren:
+        return _Line(text, T.PAREN, credits=paren)
+    if credit_like and credit_roles_only(text, conv):
+        return _Line(text, T.BYLINE)
+    if credit_like and is_byline(text, conv):
+        credits = parse_credits(text, conv) or ()
+        # A photographer's credit closes the picture story it stands under; so does any credit
+        # printed after the names it marks (X 文/图, X 报道).
+        trailing = any(photographed(c) or c.role.rsplit(" ", 1)[-1] in conv.marks for c in credits)
+        return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
+    if _is_candidate(text, alone and not label):
+        return _Line(text, T.CANDIDATE, lines=[text])
+    speaker = _SPEAKER.match(text)
+    return _Line(text, T.PARA, label=label, speaker=speaker.group(1) if speaker else "")
+
+
+def _is_candidate(text: str, alone: bool = False) -> bool:
+    """Could this line be a headline?  Short, Chinese, no sentence end, no clause break at its end.
+
+    A line standing alone in its block may end in ！ or ？ and hold commas, as headlines do on
+    some pages; the evidence around it decides (``_headline_evidence``).
+    """
+    bare = squeeze_spaces(text)
+    commas = len(re.findall("[，,]", bare))
+    return (
+        len(bare) <= _MAX_HEADING
+        and (alone or commas <= 1)
+        and not (commas and len(bare) > _MAX_COMMA_HEADING and not alone)
+        and has_cjk(bare)
+        and not (_ends_statement(bare) if alone else ends_sentence(bare))
+        and not ends_open(bare)
+        and not re.search(r"[。；;]", bare)
+        and not BULLET.match(bare)
+    )

@@ -1,0 +1,169 @@
+"""Logical lines of a page: blocks, OCR line wraps and column breaks undone, running heads found.
+
+Package-internal (names with a leading underscore are shared within digest.paper only)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from digest.paper.bylines import BULLET, is_byline, parse_dateline, trailing_credit
+from digest.paper.conventions import Conventions
+from digest.paper.textnorm import clean_text, display_width, ends_open, join_vertical, join_wrapped, undouble
+
+_MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
+
+
+_DOUBLED = re.compile(r"(\S{2,})\1")  # cheap test before the exact measure of a running head
+
+
+_RUNNING_HEAD_SHARE = 0.8  # of a running head's characters sit in doubled runs (headlines: rarely any)
+
+
+_MAX_RUNNING_HEAD = 120  # characters; running heads are one short line, never a paragraph
+
+
+_FULL_LINE = 0.85  # share of a column's width a line fills when the text wrapped, not ended, there
+
+
+_WRAP_WIDTH = 40  # characters; a narrow column's wrapped lines are never longer than this
+
+
+_MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
+
+
+_SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a paragraph's lines fill it)
+
+
+_LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
+
+
+_CREDIT_LINE = 40  # characters; a credit line is never longer
+
+
+def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
+    """Blocks of lines, each with the number of blank lines before it (two or more part articles
+    on many pages; one parts paragraphs)."""
+    block: list[str] = []
+    gap = blanks = 0
+    for line in clean_text(text).split("\n"):
+        if line:
+            if not block:
+                gap, blanks = blanks, 0
+            block.append(line)
+        else:
+            if block:
+                yield gap, block
+                block = []
+            blanks += 1
+    if block:
+        yield gap, block
+
+
+def _starts_new_line(line: str, conv: Conventions) -> bool:
+    return bool(
+        BULLET.match(line)
+        or _MD_HEADING.match(line)
+        or parse_dateline(line.replace("**", ""), conv)
+        or _running_head(line)
+    )
+
+
+def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int]]:
+    """Blocks → lines, with wraps inside a block joined; blank lines separate blocks ("", and
+    two for a wider gap).  Also returns where the lines set apart in a block of their own stand."""
+    out: list[str] = []
+    apart: set[int] = set()
+    blocks = [(gap, join_vertical(block)) for gap, block in _blocks(text)]
+    width = _column_width([block for _, block in blocks])
+    for gap, block in blocks:
+        if gap >= 2 and out:
+            out.append("")
+        if _unwrapped_lines(block, width):
+            # Short lines that do not fill the column are lines of their own: a headline over
+            # its kicker, a list of captions, a column tag.
+            apart.update(range(len(out), len(out) + len(block)))
+            out.extend(block)
+            out.append("")
+            continue
+        if len(block) >= 2 and max(map(len, block)) > _WRAP_WIDTH:
+            # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
+            # line.  Unfinished ones are joined later, with the paragraphs around them.
+            out.extend(block)
+            out.append("")
+            continue
+        pieces: list[str] = []
+        for line in block:
+            if pieces and (
+                _starts_new_line(line, conv)
+                or _ends_line(pieces, block)
+                or _credit_apart(pieces[-1], line, conv)
+            ):
+                out.append(join_wrapped(pieces))
+                pieces = []
+            pieces.append(line)
+        out.append(join_wrapped(pieces))
+        out.append("")
+    return out, apart
+
+
+def _column_width(blocks: list[list[str]]) -> int:
+    """The page's column width in characters: the usual length of a wrapped line (0 if none)."""
+    widths = sorted(
+        len(line)
+        for block in blocks
+        if len(block) >= 3 and any("。" in line for line in block)
+        for line in block[:-1]
+    )
+    return widths[len(widths) // 2] if widths and widths[-1] <= _WRAP_WIDTH else 0
+
+
+def _unwrapped_lines(block: list[str], width: int) -> bool:
+    """A block of a few short lines, none ending a sentence, where some line stops well short
+    of the column: the lines were set apart, not wrapped.  A line ending mid-clause (水利部：)
+    runs on into the next, as a wrap would."""
+    if not 2 <= len(block) <= _LIST_LINES or any(not 2 <= len(line) <= _MAX_HEADING for line in block):
+        return False
+    if any(re.search(r"[。；;]", line) or ends_open(line) for line in block):
+        return False
+    return not width or any(len(line) < _SHORT_LINE * width for line in block[:-1])
+
+
+def _credit_apart(before: str, line: str, conv: Conventions) -> bool:
+    """A credit shares a block with text but is no part of it: a byline over the text
+    (``城市快报记者 X`` then the first line), under a headline, or a caption's credit above it.
+
+    A credit cut by the wrap (``…本报记者`` / ``黄兴能 摄``) is one line, though.
+    """
+    for text in (before, line):
+        if (
+            len(text) <= _CREDIT_LINE
+            and conv.credit_hint.search(text)
+            and (text is before or not conv.role_end.search(before))
+            and (is_byline(text, conv) or (text is before and trailing_credit(text, conv)))
+            and not parse_dateline(text, conv)  # 本报讯 记者X、通讯员Y / Z报道： is one line
+        ):
+            # A byline wrapped across two lines (…鄂尔多斯市融 / 媒体中心记者 X) stays whole.
+            return not is_byline(before + line, conv)
+    return False
+
+
+def _ends_line(pieces: list[str], block: list[str]) -> bool:
+    """A heading or a running head is a line of its own even without a blank line after it.
+
+    A # heading as wide as the column was wrapped, though: its next line goes on with it.
+    """
+    heading = _MD_HEADING.match(pieces[0])
+    wrapped = heading and display_width(pieces[-1]) >= _FULL_LINE * max(map(display_width, block))
+    return bool((heading and not wrapped) or _running_head(pieces[-1]))
+
+
+def _running_head(line: str) -> str | None:
+    """The section named by a running head printed twice (…新篇章…新篇章··特别报道特别报道)."""
+    if not 8 <= len(line) <= _MAX_RUNNING_HEAD or re.search("[，。！？]", line) or not _DOUBLED.search(line):
+        return None
+    single, share = undouble(line.replace(" ", ""))
+    if share < _RUNNING_HEAD_SHARE:
+        return None
+    parts = [p for p in re.split(r"[·•・|｜\s]+", single) if p]
+    return parts[-1] if parts else None

@@ -1,0 +1,320 @@
+"""Whole-page evidence that settles what single lines cannot: which short lines are headlines,
+crossheads, captions, column names or section names, and whether the page prints headlines after
+their bodies.
+
+Package-internal (names with a leading underscore are shared within digest.paper only)."""
+
+from __future__ import annotations
+
+import re
+
+from digest.paper.bylines import photographed, trailing_credit
+from digest.paper.classify import T, _Line
+from digest.paper.conventions import Conventions
+from digest.paper.textnorm import CJK, cjk_bigrams, ends_sentence, join_wrapped, squeeze_spaces
+
+_FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
+
+
+_TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
+
+
+_PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
+
+
+# How a caption opens when it says so: 图为…, 图：…, 上图：…, 图片为…, 右图中….
+_CAPTION_START = re.compile(r"^(?:[上下左右组]?图[为：:]|图片为|[上下左右]图中)")
+
+
+_CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break leaves longer stubs)
+
+
+_COLUMN_LEN = 8  # a column name set apart above a headline (聚焦防汛抗洪) is this short
+
+
+_SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
+
+
+_CAPTION_PROSE = 40  # characters; a paragraph this short after a wide gap may be a photo's caption
+
+
+_CAPTION = 120  # characters; a photo caption is never longer
+
+
+_LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
+
+
+_LEAD = 300  # characters of a body compared with a headline
+
+
+_END_VOTE = 0.5  # a page ending on a headline votes this much for headline-last
+
+
+_AFTER_MARGIN = 0.2  # mean vote above which a page is headline-last (seeds: ≤ 0 or ≥ 0.5)
+
+
+_HEADLINE_OVERLAP = 0.3  # share of a headline's two-character words its article's lead repeats
+
+
+_LEAD_OVERLAP = 0.4  # the same, as weak evidence for a line the lead below might belong to
+
+
+_HEADLINE_EVIDENCE = 2  # points _headline_evidence needs to call a lone line a headline
+
+
+# How leads open: a quotation, a date, a time word.  A paragraph's continuation rarely does.
+_LEAD_START = re.compile(r"^(?:“|\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期)")
+
+
+_NO_PHRASE_END = set("的和与及在为了是把被对从向将等并或而但以于之其")
+
+
+def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_Line], list[str]]:
+    """Decide every candidate line; returns the lines kept and the layout noise dropped."""
+    markdown = any(line.md for line in lines)
+    if markdown:
+        _adopt_unmarked_heading_lines(lines)
+    wide = any(line.gap >= 2 for line in lines[1:])
+    out: list[_Line] = []
+    dropped: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.kind is T.NOISE or (line.kind is T.SECTION and line.lines):
+            dropped.append(line.text if line.kind is T.NOISE else line.lines[0])
+        if line.kind is T.NOISE:
+            i += 1
+            continue
+        if line.kind is not T.CANDIDATE and not (line.md and line.kind is T.HEADING):
+            out.append(line)
+            i += 1
+            continue
+        j = i
+        kind = T.HEADING if line.md else T.CANDIDATE
+        while j < len(lines) and (lines[j].kind is kind) and (lines[j].md == line.md):
+            j += 1
+        run = lines[i:j]
+        prev = out[-1] if out else None
+        nxt = lines[j] if j < len(lines) else None
+        lead = _lead(_body_between(out, len(out), -1)) if after else ""
+        resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide)
+        if not resolved:
+            dropped.extend(r.text for r in run)
+        out.extend(resolved)
+        i = j
+    return out, dropped
+
+
+def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
+    """On a page that marks headlines with #, short lines touching a marked one belong to it.
+
+    A section name or a place above a headline, or a subtitle under it, is often left
+    unmarked; without this they would be read as body text of the article before.
+    """
+    for index, line in enumerate(lines):
+        if not line.md:
+            continue
+        for step in (-1, 1):
+            run: list[_Line] = []
+            i = index + step
+            while 0 <= i < len(lines) and lines[i].kind is T.CANDIDATE:
+                run.append(lines[i])
+                i += step
+            # One or two lines: a list of captions or of labelled fields (时间：… 地点：…) under a
+            # headline is the story's text, not its headline.
+            if len(run) <= 2 and not (len(run) == 2 and all(_FIELD.match(r.text) for r in run)):
+                for r in run:
+                    r.kind, r.md = T.HEADING, True
+
+
+def _is_plain_para(line: _Line | None) -> bool:
+    return line is not None and line.kind is T.PARA and line.dateline is None
+
+
+def _resolve_run(
+    run: list[_Line],
+    prev: _Line | None,
+    nxt: _Line | None,
+    markdown: bool,
+    lead_above: str,
+    following: list[_Line],
+    conv: Conventions,
+    wide: bool,
+) -> list[_Line]:
+    texts = [r.text for r in run]
+    lone = len(run) == 1 and not run[0].md
+    # Below a paragraph or a byline and above a paragraph: where a column break leaves a
+    # paragraph's first line on its own.
+    between_paras = prev is not None and prev.kind in (T.PARA, T.BYLINE) and _is_plain_para(nxt)
+    if lone and between_paras:
+        assert prev is not None
+        mid_sentence = prev.kind is T.PARA and not ends_sentence(prev.text)
+        if mid_sentence and len(squeeze_spaces(texts[0])) <= _LOGO_LEN:
+            return []  # a column logo printed inside a sentence: layout noise
+    if markdown and not run[0].md:
+        # A page marked up with # headings marks all of them; other short lines are body text.
+        return [_Line(r.text, T.PARA, apart=r.apart) for r in run]
+    # Between two paragraphs a short line is a paragraph's first line cut off by a column
+    # break, unless the evidence says headline.
+    if lone and between_paras and wide and _crosshead(run[0], prev):
+        return [_Line(texts[0], T.CROSSHEAD)]
+    # Short lines set apart in one block between two paragraphs (a kicker over a headline, or a
+    # few lines of verse quoted in the text) are weighed together, as one line would be.
+    one_block = len(run) > 1 and not run[0].md and all(r.gap == 0 for r in run[1:])
+    if (lone or one_block) and between_paras:
+        whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
+        evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
+        if evidence < _HEADLINE_EVIDENCE:
+            return [_Line(r.text, T.PARA, apart=r.apart) for r in run]
+    out: list[_Line] = []
+    if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
+        out.append(_Line(texts[0], T.SECTION))
+        texts = texts[1:]
+    elif len(texts) == 1 and _is_section_name(texts[0], conv) and nxt is not None and nxt.kind is T.HEADING:
+        return [_Line(texts[0], T.SECTION)]
+    out.append(_Line(" ".join(texts), T.HEADING, lines=texts))
+    return out
+
+
+def _headline_evidence(
+    line: _Line,
+    prev: _Line | None,
+    nxt: _Line | None,
+    following: list[_Line],
+    lead_above: str,
+    conv: Conventions,
+) -> int:
+    """Weigh whether a lone short line between two paragraphs is a headline or a cut-off fragment.
+
+    For: set like a headline (two phrases side by side, a tag before a bar), quotation marks,
+    a photo caption or photo credit right after it, words shared with the lead below it or (on
+    headline-last pages) with the lead of the article above it, a wide gap after a finished
+    paragraph, a credit closing the paragraph above.  Against: commas (a sentence running on),
+    a last character that cannot end a phrase (的, 和, 在 ...).
+    """
+    text = line.text
+    bare = squeeze_spaces(text)
+    score = 0
+    if prev is not None and prev.kind is T.PARA:
+        if line.gap >= 2 and ends_sentence(prev.text):
+            score += 2
+        if trailing_credit(prev.text, conv):
+            score += 2
+    if nxt is not None and _is_caption(nxt.text, conv):
+        score += 2
+    tagged = _TAGGED.match(bare) is not None
+    if tagged:
+        score += 2
+    if _PHRASES.search(bare):
+        score += 2
+    if "“" in bare and "”" in bare:
+        score += 2 if bare.startswith("“") and bare.endswith("”") else 1  # a quotation as headline
+    if nxt is not None and (nxt.text.startswith(("图为", "图片为", "图中")) or _LEAD_START.match(nxt.text)):
+        score += 1
+    if any(x.kind is T.CREDIT for x in following[:1]):
+        score += 2
+    lead_below = _lead(nxt.text + "".join(x.text for x in following if x.kind is T.PARA)) if nxt else ""
+    if _overlap(bare, lead_below) >= _LEAD_OVERLAP:
+        score += 1
+    if lead_above and _overlap(bare, lead_above) >= _HEADLINE_OVERLAP:
+        score += 2
+    if re.search("[，,、]", bare) and not tagged:  # after a tag (视频|…) a headline runs as a sentence
+        score -= 2
+    if bare[-1] in _NO_PHRASE_END:
+        score -= 2
+    return score
+
+
+def _finished(last: list[str], text: str) -> bool:
+    """After a wide gap, does a new article start with ``text``?  Yes after a finished paragraph,
+    where both are paragraphs of prose; a photo story's short captions stand apart by wide gaps
+    too (农户开心地笑了。 / 蓝莓熟了。)."""
+    return ends_sentence(last[-1]) and min(len(join_wrapped(last)), len(text)) > _CAPTION_PROSE
+
+
+def _is_caption(text: str, conv: Conventions) -> bool:
+    """A photo caption: a short paragraph closed by a photographer's credit, or opening 图为."""
+    if len(text) > _CAPTION or not text.strip():
+        return False
+    if _CAPTION_START.match(text):
+        return True
+    credit = trailing_credit(text, conv)
+    return credit is not None and any(
+        photographed(c) or c.role.endswith(("文/图", "图/文")) for c in credit[1]
+    )
+
+
+def _crosshead(line: _Line, prev: _Line | None) -> bool:
+    """On a page that parts articles by wide gaps, a short line set off by single blank lines
+    after a finished paragraph is a crosshead (小标题) of the article it stands in."""
+    return (
+        line.gap == 1
+        and prev is not None
+        and prev.kind is T.PARA
+        and ends_sentence(prev.text)
+        and len(squeeze_spaces(line.text)) <= _CROSSHEAD_LEN
+    )
+
+
+def _column_name(run: list[_Line], conv: Conventions) -> bool:
+    """A column's name set apart above a headline (聚焦防汛抗洪): a short bare line alone in its
+    block, the headline in a block of its own below it.  (Two # headings one above the other
+    are a kicker and its headline: the page marked both as headline text.)"""
+    first, second = run[0], run[1]
+    return (
+        first.alone
+        and not first.md
+        and second.gap > 0
+        and len(first.text) <= _COLUMN_LEN
+        and not conv.place.match(first.text)
+        and re.fullmatch(f"[{CJK}·]+", first.text) is not None
+    )
+
+
+def _is_section_name(text: str, conv: Conventions) -> bool:
+    return len(text) <= _SECTION_LEN and not conv.place.match(text) and not re.search(r"\d", text)
+
+
+def _headlines_follow_bodies(lines: list[_Line]) -> bool:
+    """Decide whether this page prints headlines below their articles.
+
+    Evidence: a headline shares words with the lead of the article it belongs
+    to, so compare each headline with the body before and after it; a page
+    that ends on a headline is printed headline-last.
+    """
+    votes: list[float] = []
+    for index, line in enumerate(lines):
+        if line.kind is not T.HEADING:
+            continue
+        heading = "".join(line.lines)
+        before = _lead(_body_between(lines, index, -1))
+        after_text = _lead(_body_between(lines, index, 1))
+        if before and after_text:
+            votes.append(_overlap(heading, before) - _overlap(heading, after_text))
+        elif before and index == len(lines) - 1:
+            votes.append(_END_VOTE)
+    # The mean, not the sum: on a long page small chance overlaps must not add up to a verdict.
+    return bool(votes) and sum(votes) / len(votes) > _AFTER_MARGIN
+
+
+def _body_between(lines: list[_Line], index: int, step: int) -> str:
+    """The body text from ``index`` (exclusive) to the nearest heading or section, either way."""
+    parts: list[str] = []
+    i = index + step
+    while 0 <= i < len(lines) and lines[i].kind not in (T.HEADING, T.SECTION):
+        if lines[i].kind is T.PARA:
+            parts.append(lines[i].text)
+        i += step
+    if step < 0:
+        parts.reverse()
+    return "".join(parts)
+
+
+def _lead(text: str) -> str:
+    return text[:_LEAD]
+
+
+def _overlap(heading: str, text: str) -> float:
+    """Share of a heading's two-character words found in a text."""
+    words = cjk_bigrams(heading)
+    return sum(w in text for w in words) / len(words) if words else 0.0
