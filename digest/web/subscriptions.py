@@ -38,23 +38,16 @@ from digest.config import Config
 from digest.errors import AddressError, DigestError, TokenError
 from digest.mail.signing import signing_secret
 from digest.mail.subscribers import normalize_address, send_notices
-from digest.mail.tokens import FORM_KEY, Purpose, sign, verify
+from digest.mail.tokens import Purpose, sign, verify
 from digest.mail.transports import Mailer
 from digest.paper.slugs import SLUG_SHAPE
-from digest.publish.feeds import all_spec
 from digest.publish.layout import (
-    ALL_FEED,
     CONFIRM_PATH,
-    DIGESTS_INDEX,
-    INDEX,
     PREFERENCES_PATH,
-    SUBSCRIBE,
     SUBSCRIBE_PATH,
     UNSUBSCRIBE_PATH,
-    feed_path,
-    root_prefix,
 )
-from digest.publish.site import Chrome, Link, environment, make_chrome
+from digest.publish.site import Link
 from digest.store.database import NoticeKind, Store, Subscriber, SubscriberStatus
 from digest.web.http import (
     SECURITY_HEADERS,
@@ -68,6 +61,15 @@ from digest.web.http import (
     respond,
 )
 from digest.web.ratelimit import RateLimiter, client_address
+from digest.web.subscription_pages import (
+    Pages,
+    PreferencesForm,
+    SectionChoice,
+    SubscribeForm,
+    leaf_of,
+    render_page,
+    root_of,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,62 +84,14 @@ MAX_BODY = 16 * 1024
 # --- page contexts (each template receives one of these as ``page``) ------------------------------
 
 
-@dataclass(frozen=True)
-class SectionChoice:
-    """One checkbox of the sections form."""
-
-    name: str
-    slug: str
-    checked: bool
 
 
-@dataclass(frozen=True)
-class SubscribeForm:
-    """``subscription/form.html``: the sign-up form; ``error`` explains a refused attempt."""
-
-    chrome: Chrome
-    action: str
-    form_token: str
-    email: str
-    sections: tuple[SectionChoice, ...]
-    error: str
 
 
-@dataclass(frozen=True)
-class PreferencesForm:
-    """``subscription/preferences.html``: a subscriber's sections, and the way out."""
-
-    chrome: Chrome
-    email: str
-    action: str
-    unsubscribe_action: str
-    form_token: str
-    unsubscribe_token: str
-    sections: tuple[SectionChoice, ...]
-    saved: bool
-    welcome: bool  # just confirmed
 
 
-@dataclass(frozen=True)
-class ActionPage:
-    """``subscription/action.html``: one sentence and one button (confirm, unsubscribe)."""
-
-    chrome: Chrome
-    heading: str
-    text: str
-    button: str
-    action: str
-    form_token: str
 
 
-@dataclass(frozen=True)
-class MessagePage:
-    """``subscription/message.html``: the outcome of a request, or why it failed."""
-
-    chrome: Chrome
-    heading: str
-    text: str
-    links: tuple[Link, ...]
 
 
 @dataclass(frozen=True)
@@ -188,6 +142,7 @@ class _SubscriptionApp:
         self._secret = signing_secret(config)
         self._site = config.site.title
         self._origins = {_origin(config.site.base_url)}
+        self._pages = Pages(config, self._secret, clock)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # served alone (tests); mounted, the site app answers these
@@ -202,7 +157,7 @@ class _SubscriptionApp:
         except DigestError as exc:
             log.error("subscription request failed: %s", exc)
             status, headers = HTTPStatus.SERVICE_UNAVAILABLE, [(b"retry-after", b"60")]
-            body = self._message(scope["path"], "暂时无法处理", "服务暂时出了问题，请稍后再试。")
+            body = self._pages.message(scope["path"], "暂时无法处理", "服务暂时出了问题，请稍后再试。")
         page = [(b"content-type", b"text/html; charset=utf-8"), *SECURITY_HEADERS, *headers]
         await respond(send, status, page, body, head=scope["method"] == "HEAD")
 
@@ -223,7 +178,7 @@ class _SubscriptionApp:
                 fields = parse_qs(raw.decode("utf-8"), max_num_fields=100)
             except (UnicodeDecodeError, ValueError):
                 raise Answer(
-                    HTTPStatus.BAD_REQUEST, self._message(path, "无法识别", "表单数据有误。")
+                    HTTPStatus.BAD_REQUEST, self._pages.message(path, "无法识别", "表单数据有误。")
                 ) from None
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=20)
         return _Request(scope["method"], path, headers, fields, query, client)
@@ -236,7 +191,7 @@ class _SubscriptionApp:
         if wait > 0:
             retry = str(max(1, round(wait + 0.5)))
             log.warning("rate limit: %s on %s, retry after %ss", client, path, retry)
-            body = self._message(path, "请求太频繁", f"请 {retry} 秒后再试。")
+            body = self._pages.message(path, "请求太频繁", f"请 {retry} 秒后再试。")
             raise Answer(HTTPStatus.TOO_MANY_REQUESTS, body, [(b"retry-after", retry.encode())])
 
     async def _route(self, request: _Request) -> tuple[bytes, Headers]:
@@ -251,11 +206,12 @@ class _SubscriptionApp:
         # /subscribe takes nothing after it; every other path takes exactly one token.
         wants_token = prefix != SUBSCRIBE_PATH[1:]
         if handler is None or wants_token != bool(rest) or "/" in rest:
-            raise Answer(HTTPStatus.NOT_FOUND, self._message(request.path, "找不到页面", "这个地址不存在。"))
+            body = self._pages.message(request.path, "找不到页面", "这个地址不存在。")
+            raise Answer(HTTPStatus.NOT_FOUND, body)
         if request.method not in ("GET", "HEAD", "POST"):
             raise Answer(
                 HTTPStatus.METHOD_NOT_ALLOWED,
-                self._message(request.path, "不支持", "只支持 GET 和 POST。"),
+                self._pages.message(request.path, "不支持", "只支持 GET 和 POST。"),
                 [(b"allow", b"GET, HEAD, POST")],
             )
         result: tuple[bytes, Headers] = await handler(request, rest)
@@ -290,7 +246,8 @@ class _SubscriptionApp:
             if referer is not None and _origin(referer) in self._origins:
                 return
         log.warning("refused a cross-site POST to %s from origin %r", request.path, origin)
-        body = self._message(request.path, "请求被拒绝", "这个表单不是从本站提交的。请回到本站页面重新提交。")
+        text = "这个表单不是从本站提交的。请回到本站页面重新提交。"
+        body = self._pages.message(request.path, "请求被拒绝", text)
         raise Answer(HTTPStatus.FORBIDDEN, body)
 
     async def _holder(
@@ -301,14 +258,14 @@ class _SubscriptionApp:
             key = verify(self._secret, token, purpose, self._clock(), max_age)
         except TokenError as exc:
             text = "这个链接已经过期。" if exc.expired else "这个链接无效，可能复制得不完整。"
-            links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
+            links = (Link("重新订阅", root_of(request.path) + SUBSCRIBE_PATH[1:]),)
             status = HTTPStatus.GONE if exc.expired else HTTPStatus.BAD_REQUEST
-            raise Answer(status, self._message(request.path, "链接无效", text, links)) from None
+            raise Answer(status, self._pages.message(request.path, "链接无效", text, links)) from None
         return await asyncio.to_thread(self._store.subscriber_by_key, key)
 
     def _not_subscribed(self, request: _Request) -> bytes:
-        links = (Link("订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
-        return self._message(request.path, "未订阅", "这个地址目前没有订阅。", links)
+        links = (Link("订阅", root_of(request.path) + SUBSCRIBE_PATH[1:]),)
+        return self._pages.message(request.path, "未订阅", "这个地址目前没有订阅。", links)
 
     # -- handlers ------------------------------------------------------------------------------
 
@@ -327,7 +284,7 @@ class _SubscriptionApp:
             raise Answer(HTTPStatus.UNPROCESSABLE_ENTITY, body) from None
         await asyncio.to_thread(self._request_confirmation, email, sections)
         # The same answer whether the address was new, pending or confirmed: it reveals nobody.
-        return self._message(
+        return self._pages.message(
             request.path,
             "请查收确认邮件",
             f"如果 {email} 可以收信，几分钟内会收到一封确认邮件；点击其中的链接后订阅才会生效。",
@@ -356,13 +313,12 @@ class _SubscriptionApp:
         max_age = timedelta(hours=self._config.digest.confirm_hours)
         known = await self._holder(request, token, Purpose.CONFIRM, max_age)
         if known is None:
-            links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
+            links = (Link("重新订阅", root_of(request.path) + SUBSCRIBE_PATH[1:]),)
             text = "这个订阅申请已经失效，请重新订阅。"
-            return self._message(request.path, "订阅申请已失效", text, links), []
+            return self._pages.message(request.path, "订阅申请已失效", text, links), []
         if request.method != "POST":
-            return self._action(
-                request, "确认订阅", f"确认用 {known.email} 订阅{self._site}的每日邮件摘要？"
-            ), []
+            question = f"确认用 {known.email} 订阅{self._site}的每日邮件摘要？"
+            return self._pages.action(request.path, "确认订阅", question), []
         self._check_form(request)
         if not known.confirmed:
             now = self._clock()
@@ -379,7 +335,7 @@ class _SubscriptionApp:
             await asyncio.to_thread(self._store.add_subscriber, confirmed)
             log.info("subscriber confirmed: %s", known.email)
         manage = sign(self._secret, Purpose.MANAGE, known.key, self._clock())
-        location = self._root(request.path) + f"{PREFERENCES_PATH[1:]}/{manage}?confirmed=1"
+        location = root_of(request.path) + f"{PREFERENCES_PATH[1:]}/{manage}?confirmed=1"
         raise Answer(HTTPStatus.SEE_OTHER, b"", [(b"location", location.encode())])
 
     async def _preferences(self, request: _Request, token: str) -> tuple[bytes, Headers]:
@@ -396,26 +352,27 @@ class _SubscriptionApp:
             saved = True
         unsubscribe_path = f"{UNSUBSCRIBE_PATH}/{token}"
         page = PreferencesForm(
-            chrome=self._chrome(request.path, "订阅设置"),
+            chrome=self._pages.chrome(request.path, "订阅设置"),
             email=known.email,
-            action=self._leaf(request.path),
-            unsubscribe_action=self._root(request.path) + unsubscribe_path[1:],
-            form_token=self._form_token(request.path),
-            unsubscribe_token=self._form_token(unsubscribe_path),
+            action=leaf_of(request.path),
+            unsubscribe_action=root_of(request.path) + unsubscribe_path[1:],
+            form_token=self._pages.form_token(request.path),
+            unsubscribe_token=self._pages.form_token(unsubscribe_path),
             sections=await self._choices(chosen),
             saved=saved,
             welcome=request.query.get("confirmed") == ["1"],
         )
-        return _render("subscription/preferences.html", page), []
+        return render_page("subscription/preferences.html", page), []
 
     async def _unsubscribe(self, request: _Request, token: str) -> tuple[bytes, Headers]:
         known = await self._holder(request, token, Purpose.MANAGE, None)
         if known is None or known.state.suppressed:
-            links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
-            return self._message(request.path, "已退订", "这个地址不会收到每日邮件摘要。", links), []
+            links = (Link("重新订阅", root_of(request.path) + SUBSCRIBE_PATH[1:]),)
+            return self._pages.message(request.path, "已退订", "这个地址不会收到每日邮件摘要。", links), []
         if request.method != "POST":
             # RFC 8058 §4: a GET must not unsubscribe (link scanners prefetch); it offers the button.
-            return self._action(request, "退订", f"不再给 {known.email} 发送{self._site}的每日邮件摘要？"), []
+            question = f"不再给 {known.email} 发送{self._site}的每日邮件摘要？"
+            return self._pages.action(request.path, "退订", question), []
         self._check_form(request, one_click=True)
         one_click = "form_token" not in request.fields  # the mail provider posts no form of ours
         reason = "one-click unsubscribe from the mail client (RFC 8058)" if one_click else "unsubscribe page"
@@ -427,8 +384,9 @@ class _SubscriptionApp:
             self._clock(),
         )
         log.info("subscriber left: %s (%s)", known.email, reason)
-        links = (Link("重新订阅", self._root(request.path) + SUBSCRIBE_PATH[1:]),)
-        return self._message(request.path, "已退订", f"{known.email} 不会再收到每日邮件摘要。", links), []
+        links = (Link("重新订阅", root_of(request.path) + SUBSCRIBE_PATH[1:]),)
+        text = f"{known.email} 不会再收到每日邮件摘要。"
+        return self._pages.message(request.path, "已退订", text, links), []
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -436,14 +394,14 @@ class _SubscriptionApp:
         self, request: _Request, email: str, sections: tuple[str, ...], error: str
     ) -> bytes:
         page = SubscribeForm(
-            chrome=self._chrome(request.path, "订阅每日摘要"),
-            action=self._leaf(request.path),
-            form_token=self._form_token(request.path),
+            chrome=self._pages.chrome(request.path, "订阅每日摘要"),
+            action=leaf_of(request.path),
+            form_token=self._pages.form_token(request.path),
             email=email,
             sections=await self._choices(sections),
             error=error,
         )
-        return _render("subscription/form.html", page)
+        return render_page("subscription/form.html", page)
 
     async def _chosen_sections(self, request: _Request) -> tuple[str, ...]:
         """The known section slugs ticked in the form; anything else is dropped."""
@@ -456,52 +414,7 @@ class _SubscriptionApp:
         sections = await asyncio.to_thread(self._store.sections)
         return tuple(SectionChoice(s.name, s.slug, s.slug in picked) for s in sections)
 
-    def _action(self, request: _Request, verb: str, question: str) -> bytes:
-        """A page asking ``question`` with one button, ``verb``, that POSTs back to this page."""
-        page = ActionPage(
-            chrome=self._chrome(request.path, verb),
-            heading=verb,
-            text=question,
-            button=verb,
-            action=self._leaf(request.path),
-            form_token=self._form_token(request.path),
-        )
-        return _render("subscription/action.html", page)
 
-    def _form_token(self, path: str) -> str:
-        return sign(self._secret, Purpose.FORM, FORM_KEY, self._clock(), path)
-
-    def _chrome(self, path: str, title: str) -> Chrome:
-        root = self._root(path)
-        nav = (
-            Link("首页", root + INDEX),
-            Link("每日摘要", root + DIGESTS_INDEX),
-            Link("订阅", root + SUBSCRIBE),
-        )
-        feeds = (Link(all_spec(self._config).title, root + feed_path(ALL_FEED)),)
-        return make_chrome(self._site, title, root, nav, feeds)
-
-    @staticmethod
-    def _root(path: str) -> str:
-        return root_prefix(path.lstrip("/"))
-
-    @staticmethod
-    def _leaf(path: str) -> str:
-        """The last segment: a form on a page posts back to the page, relatively."""
-        return path.rsplit("/", 1)[-1]
-
-    def _message(self, path: str, heading: str, text: str, links: tuple[Link, ...] = ()) -> bytes:
-        root = self._root(path)
-        return _render(
-            "subscription/message.html",
-            MessagePage(
-                self._chrome(path, heading), heading, text, links or (Link("返回首页", root + INDEX),)
-            ),
-        )
-
-
-def _render(template: str, page: object) -> bytes:
-    return environment().get_template(template).render(page=page).encode("utf-8")
 
 
 def _field(request: _Request, name: str) -> str:

@@ -1,0 +1,136 @@
+"""The subscription pages: what each template receives, and the site chrome around them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from digest.config import Config
+from digest.mail.tokens import FORM_KEY, Purpose, sign
+from digest.publish.feeds import all_spec
+from digest.publish.layout import (
+    ALL_FEED,
+    DIGESTS_INDEX,
+    INDEX,
+    SUBSCRIBE,
+    feed_path,
+    root_prefix,
+)
+from digest.publish.site import Chrome, Link, environment, make_chrome
+
+
+@dataclass(frozen=True)
+class SectionChoice:
+    """One checkbox of the sections form."""
+
+    name: str
+    slug: str
+    checked: bool
+
+
+@dataclass(frozen=True)
+class SubscribeForm:
+    """``subscription/form.html``: the sign-up form; ``error`` explains a refused attempt."""
+
+    chrome: Chrome
+    action: str
+    form_token: str
+    email: str
+    sections: tuple[SectionChoice, ...]
+    error: str
+
+
+@dataclass(frozen=True)
+class PreferencesForm:
+    """``subscription/preferences.html``: a subscriber's sections, and the way out."""
+
+    chrome: Chrome
+    email: str
+    action: str
+    unsubscribe_action: str
+    form_token: str
+    unsubscribe_token: str
+    sections: tuple[SectionChoice, ...]
+    saved: bool
+    welcome: bool  # just confirmed
+
+
+@dataclass(frozen=True)
+class ActionPage:
+    """``subscription/action.html``: one sentence and one button (confirm, unsubscribe)."""
+
+    chrome: Chrome
+    heading: str
+    text: str
+    button: str
+    action: str
+    form_token: str
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    """``subscription/message.html``: the outcome of a request, or why it failed."""
+
+    chrome: Chrome
+    heading: str
+    text: str
+    links: tuple[Link, ...]
+
+
+def render_page(template: str, page: object) -> bytes:
+    """One subscription template drawn with its page context, as UTF-8."""
+    return environment().get_template(template).render(page=page).encode("utf-8")
+
+
+def root_of(path: str) -> str:
+    """The relative prefix from a subscription page back to the site's root."""
+    return root_prefix(path.lstrip("/"))
+
+
+def leaf_of(path: str) -> str:
+    """The last segment: a form on a page posts back to the page, relatively."""
+    return path.rsplit("/", 1)[-1]
+
+
+class Pages:
+    """Draws the subscription pages of one site: chrome, messages, one-button actions, form tokens."""
+
+    def __init__(self, config: Config, secret: str, clock: Callable[[], datetime]) -> None:
+        self._config = config
+        self._secret = secret
+        self._clock = clock
+
+    def chrome(self, path: str, title: str) -> Chrome:
+        root = root_of(path)
+        nav = (
+            Link("首页", root + INDEX),
+            Link("每日摘要", root + DIGESTS_INDEX),
+            Link("订阅", root + SUBSCRIBE),
+        )
+        feeds = (Link(all_spec(self._config).title, root + feed_path(ALL_FEED)),)
+        return make_chrome(self._config.site.title, title, root, nav, feeds)
+
+    def message(self, path: str, heading: str, text: str, links: tuple[Link, ...] = ()) -> bytes:
+        root = root_of(path)
+        return render_page(
+            "subscription/message.html",
+            MessagePage(
+                self.chrome(path, heading), heading, text, links or (Link("返回首页", root + INDEX),)
+            ),
+        )
+
+    def action(self, path: str, verb: str, question: str) -> bytes:
+        """A page asking ``question`` with one button, ``verb``, that POSTs back to this page."""
+        page = ActionPage(
+            chrome=self.chrome(path, verb),
+            heading=verb,
+            text=question,
+            button=verb,
+            action=leaf_of(path),
+            form_token=self.form_token(path),
+        )
+        return render_page("subscription/action.html", page)
+
+    def form_token(self, path: str) -> str:
+        return sign(self._secret, Purpose.FORM, FORM_KEY, self._clock(), path)
