@@ -39,11 +39,13 @@ from markupsafe import Markup, escape
 from digest.config import Config
 from digest.publish.layout import (
     ALL_FEED,
+    ATOM_TYPE,
     DIGESTS_FEED,
     DIGESTS_INDEX,
     FAVICON,
     ICON,
     INDEX,
+    JSON_FEED_TYPE,
     STYLESHEET_FEED,
     TOUCH_ICON,
     Story,
@@ -65,8 +67,6 @@ FeedKey = tuple[int, date, int, str]  # ``Entry.feed_key``
 ARCHIVE_PAGE_SIZE = 100
 FH_NS = "http://purl.org/syndication/history/1.0"
 AT_NS = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
-ATOM_TYPE = "application/atom+xml"
-JSON_FEED_TYPE = "application/feed+json"
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 # An empty feed has no data to date it by; a wall-clock stamp would change its bytes on every build.
 _NO_DATA = datetime(1970, 1, 1, tzinfo=UTC)

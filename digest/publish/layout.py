@@ -35,6 +35,9 @@ OPML_SECTIONS = "feeds-sections.opml"  # one folder of section feeds, for those 
 FEEDS_PAGE = "feeds/index.html"  # how to follow the site: readers, email, every feed's address
 ALL_FEED = "all"
 DIGESTS_FEED = "digests"
+# Media types of the feed documents (the server sends them; pages announce them in <link>).
+ATOM_TYPE = "application/atom+xml"
+JSON_FEED_TYPE = "application/feed+json"
 # The subscription endpoints (served by digest.web.subscriptions, linked from emails and pages).
 SUBSCRIBE_PATH = "/subscribe"
 CONFIRM_PATH = "/confirm"

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 
 from digest.chars import URL_UNSAFE
 from digest.errors import ConfigError, DigestError
-from digest.publish.layout import GONE_SUFFIX
+from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
 from digest.web.http import ASGIApp, Headers, Receive, Scope, Send, lifespan, respond
 
@@ -41,7 +41,7 @@ _READ_METHODS = ("GET", "HEAD")
 _ALLOW = b"GET, HEAD"
 # Content types we publish, with whether gzip pays off for them.
 _TYPES: dict[str, tuple[str, bool]] = {
-    ".atom": ("application/atom+xml; charset=utf-8", True),
+    ".atom": (f"{ATOM_TYPE}; charset=utf-8", True),
     ".opml": ("text/x-opml; charset=utf-8", True),
     ".html": ("text/html; charset=utf-8", True),
     ".css": ("text/css; charset=utf-8", True),
@@ -57,11 +57,11 @@ _TYPES: dict[str, tuple[str, bool]] = {
 }
 _DEFAULT_TYPE = ("application/octet-stream", False)
 # JSON Feed's own media type (jsonfeed.org/version/1.1), for the feeds beside the Atom ones.
-_JSON_FEED_TYPE = b"application/feed+json"
+_JSON_FEED_TYPE = JSON_FEED_TYPE.encode()
 # What a browser gets for an Atom document when it asks for a page (``_prefers_html``): Chromium
 # shows application/atom+xml as plain text, raw XML, but renders XML with its xml-stylesheet.
 _ATOM_FOR_BROWSERS = b"application/xml; charset=utf-8"
-_ATOM_MEDIA_TYPES = ("application/atom+xml", "application/xml", "text/xml")
+_ATOM_MEDIA_TYPES = (ATOM_TYPE, "application/xml", "text/xml")
 _FRESH = b"public, max-age=300"
 # RFC 5005 archive documents are written once full and never change (``feeds.FeedPlan``).
 _IMMUTABLE = b"public, max-age=31536000, immutable"
