@@ -26,12 +26,14 @@ from markupsafe import Markup
 from digest.config import Config
 from digest.publish.feeds import ATOM, JSON_FEED, FeedSpec, all_spec, digests_spec, section_spec
 from digest.publish.layout import (
+    ATOM_TYPE,
     DIGESTS_INDEX,
     FAVICON,
     FEEDS_PAGE,
     GONE_SUFFIX,
     ICON,
     INDEX,
+    JSON_FEED_TYPE,
     OPML,
     OPML_SECTIONS,
     STYLESHEET,
@@ -269,6 +271,8 @@ def environment() -> Environment:
         auto_reload=False,
     )
     env.filters["cn_date"] = cn_date
+    # The feeds' media types, from the one place that knows them (``<link rel="alternate">``).
+    env.globals.update(atom_type=ATOM_TYPE, json_feed_type=JSON_FEED_TYPE)
     return env
 
 
