@@ -29,7 +29,7 @@ from digest.config import (
     read_config,
     value_problems,
 )
-from digest.errors import AlreadyRunningError, ConfigError, DigestError, SourceError
+from digest.errors import AlreadyRunningError, ConfigError, DigestError, SchemaError, SourceError
 from digest.logs import LogFormat, configure
 
 if TYPE_CHECKING:
@@ -279,17 +279,16 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from digest.store import Store
-
     try:
         config = read_config(_config_path(args), _overrides(args), os.environ)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     problems = [str(p) for p in value_problems(config) + path_problems(config)]
+    schema_note = ""
     if not any(p.startswith("database.url") for p in problems):
         try:
-            Store.open(config.database_url).close()
+            schema_note = _schema_note(config)
         except DigestError as exc:
             problems.append(f"database.url: {exc}")
     if not problems and config.dkim.key_file is not None:
@@ -303,7 +302,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 2
-    for warning in deliverability_warnings(config):
+    for warning in [*deliverability_warnings(config), *([schema_note] if schema_note else [])]:
         print(f"warning: {warning}", file=sys.stderr)
     if config.dkim.key_file is not None:
         print(f"DKIM: emails are signed for {config.dkim.domain}; publish this DNS record:\n  {record}")
@@ -316,14 +315,48 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema_note(config: Config) -> str:
+    """Read-only: what ``check`` should say of the schema (empty when current); ``SchemaError`` if newer."""
+    from digest.store import Store, database_file
+
+    missing = database_file(config.database_url)
+    if missing is not None and not missing.exists():
+        return ""  # the first writing command creates it
+    with Store.open(config.database_url, readonly=True) as store:
+        assert store.schema is not None
+        return store.schema.describe() if store.schema.behind else ""
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from digest.store import Store
+
+    config = _config(args)
+    if args.check:
+        with Store.open(config.database_url, readonly=True) as store:
+            assert store.schema is not None
+            print(store.schema.describe())
+            return 1 if store.schema.behind else 0
+    with Store.open(config.database_url, migrate=False) as store:
+        before, after = store.migrate()
+    if before.behind:
+        print(f"database schema: {before.current or 'empty'} → {after}")
+    else:
+        print(f"database schema: already at {after}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from digest.health import describe, health_report, load_state, max_issue_age
     from digest.service import lock_holder
     from digest.store import Store
 
     config = _config(args)
-    with Store.open(config.database_url) as store:
+    with Store.open(config.database_url, readonly=True) as store:
+        assert store.schema is not None
+        if store.schema.behind:
+            raise SchemaError(f"{store.schema.describe()} (take a backup first: digest backup FILE)")
         status = store.status()
+        summary = store.delivery_summary()
     age = max_issue_age(config.health.max_issue_age)
     health = health_report(status, load_state(config.paths.data), _now(), age)
     if args.json:
@@ -343,17 +376,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {path}: {day} 日期待核")
     print(f"latest digest: {status.latest_digest or '-'}")
     print(f"subscribers: {status.subscribers}, emails waiting: {status.pending_deliveries}")
-    for line in _delivery_lines(_delivery_summary(config), config):
+    print(store.schema.describe())
+    for line in _delivery_lines(summary, config):
         print(line)
     return 0
-
-
-def _delivery_summary(config: Config) -> DeliverySummary:
-    from digest.store import Store
-
-    """The delivery ledger's counts, next retry and latest error."""
-    with Store.open(config.database_url) as store:
-        return store.delivery_summary()
 
 
 def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
@@ -600,6 +626,12 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--dry-run", action="store_true", help="write every email under <data>/dry-run")
     send.add_argument("--to", metavar="ADDRESS", help="send one test copy here, outside the ledger")
 
+    migrate = command(
+        "migrate", cmd_migrate, "upgrade the database schema to this version (back it up first)"
+    )
+    migrate.add_argument(
+        "--check", action="store_true", help="only say where the schema stands (exit 1: an upgrade is due)"
+    )
     command("check", cmd_check, "validate the configuration and environment; print each problem and its fix")
     status = command(
         "status", cmd_status, "show the service's last runs and errors, and counts of files, articles, emails"
@@ -656,7 +688,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # traceback. Python would report the pipe again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell reports a command the pipe stopped
-    except (ConfigError, AlreadyRunningError) as exc:
+    except (ConfigError, AlreadyRunningError, SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except DigestError as exc:
