@@ -1,0 +1,64 @@
+"""Start-up that serves: ``digest serve`` answers HTTP while it migrates, re-reads pages and publishes.
+
+Start-up is held at its first step by holding the migration lock beside the SQLite database
+(``digest.schema``), the way a second instance migrating at the same moment would hold it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from test_service import ROOT, Serve
+
+from digest.startup import RETRY_AFTER_SECONDS
+
+
+@contextmanager
+def held_migration(data: Path) -> Iterator[None]:
+    data.mkdir(parents=True, exist_ok=True)
+    with (data / "digest.sqlite3.migrate.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _starting(service: Serve) -> None:
+    health = service.http.get("/healthz")
+    assert health.status_code == 503 and health.json() == {"status": "starting"}
+    assert health.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+    assert service.http.get("/healthz?details").json()["phase"] == "migrating the database"
+    signup = service.http.post("/subscribe", data={"email": "reader@example.org"})
+    assert signup.status_code == 503 and "正在启动" in signup.text
+
+
+@pytest.mark.slow
+def test_http_answers_while_start_up_runs(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    data = tmp_path / "data"
+    with held_migration(data):
+        service = Serve(tmp_path, pages, started=False)
+        _starting(service)
+        # Nothing was ever published: a page in Chinese that says so, and when to come back.
+        front = service.http.get("/")
+        assert front.status_code == 503 and "正在启动" in front.text and front.headers["retry-after"]
+        assert front.headers["content-type"].startswith("text/html")
+    service.wait_started()
+    assert service.http.get("/").status_code == 200
+    feed = service.feed()
+    assert service.stop() == 0, service.log()
+
+    with held_migration(data):
+        again = Serve(tmp_path, pages, started=False)
+        _starting(again)
+        # The previous output is served as it was while start-up runs.
+        assert again.http.get("/").status_code == 200
+        assert again.feed() == feed
+    again.wait_started()
+    assert again.http.get("/healthz").json() == {"status": "ok"}
+    assert again.stop() == 0, again.log()
+    assert "Traceback" not in service.log() + again.log()
