@@ -328,10 +328,15 @@ def _schema_note(config: Config) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from digest.store import Store
+    from digest.schema import SchemaVersion, head_revision
+    from digest.store import Store, database_file
 
     config = _config(args)
     if args.check:
+        missing = database_file(config.database_url)
+        if missing is not None and not missing.exists():
+            print(SchemaVersion(None, head_revision(), versioned=False).describe())
+            return 1
         with Store.open(config.database_url, readonly=True) as store:
             assert store.schema is not None
             print(store.schema.describe())

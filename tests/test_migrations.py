@@ -200,8 +200,10 @@ def _config(tmp_path: Path, url: str) -> str:
 
 
 def test_migrate_says_from_and_to(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _execute(url, V010_TABLES + V010_ROWS)
     config = _config(tmp_path, url)
+    assert main(["migrate", "--check", "--config", config]) == 1
+    assert "empty" in capsys.readouterr().out
+    _execute(url, V010_TABLES + V010_ROWS)
     assert main(["migrate", "--check", "--config", config]) == 1
     assert "0001 (unversioned, recognised)" in capsys.readouterr().out
     assert main(["migrate", "--config", config]) == 0
