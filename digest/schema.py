@@ -17,6 +17,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -81,6 +82,7 @@ def _alembic(conn: Connection) -> AlembicConfig:
     return config
 
 
+@cache
 def _scripts() -> ScriptDirectory:
     return ScriptDirectory(str(MIGRATIONS))
 

@@ -79,13 +79,10 @@ INSERT INTO deliveries VALUES
 COUNTED = ("sources", "articles", "digests", "subscribers", "deliveries")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database on each engine."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'digest.sqlite3'}"
-    found: str = request.getfixturevalue("pg_url")
-    return found
+@pytest.fixture
+def url(database_url: str) -> str:
+    """An empty database on each engine (conftest's ``database_url``)."""
+    return database_url
 
 
 def _execute(url: str, script: str) -> None:

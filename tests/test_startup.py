@@ -7,15 +7,20 @@ Start-up is held at its first step by holding the migration lock beside the SQLi
 from __future__ import annotations
 
 import fcntl
+import os
 import shutil
+import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from test_service import ROOT, Serve
+from test_service import ROOT, Serve, free_port
 
 from digest.startup import RETRY_AFTER_SECONDS
+from digest.store import Store
 
 
 @contextmanager
@@ -62,3 +67,27 @@ def test_http_answers_while_start_up_runs(tmp_path: Path) -> None:
     assert again.http.get("/healthz").json() == {"status": "ok"}
     assert again.stop() == 0, again.log()
     assert "Traceback" not in service.log() + again.log()
+
+
+@pytest.mark.slow
+def test_serve_refuses_a_newer_database_with_one_line_and_status_2(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    database = data / "digest.sqlite3"
+    Store.open(f"sqlite:///{database}").close()
+    with sqlite3.connect(database) as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '9999'")
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    folders = ["--source", str(pages), "--data", str(data), "--output", str(tmp_path / "out")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "digest.cli", "serve", *folders, "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "revision 9999, newer than this digest" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
