@@ -421,13 +421,15 @@ def _start(
     startup: Startup,
     store: Store,
     runner: Runner,
-    begin: Callable[[], None],
+    steps: tuple[Callable[[], None], Callable[[], None]],
     stopping: threading.Event,
     server: uvicorn.Server,
 ) -> None:
-    """Start-up in the background while HTTP answers: migrate, catch up (re-read pages, the first
-    publish, a missed digest), then ``begin`` the scheduled jobs.  A failure (a database newer than
-    this code, one that cannot be reached) stops the server; ``serve`` raises it."""
+    """Start-up in the background while HTTP answers: migrate, ``lead`` (try for the lead), catch
+    up (re-read pages, the first publish, a missed digest), then ``begin`` the scheduled jobs.  A
+    failure (a database newer than this code, one that cannot be reached) stops the server;
+    ``serve`` raises it."""
+    lead, begin = steps
     try:
         startup.step("migrating the database")
         before, after = store.migrate()
@@ -435,6 +437,7 @@ def _start(
             log.info("database schema: %s → %s", before.current or "empty", after)
         if stopping.is_set():
             return
+        lead()
         startup.step("reading pages and publishing")
         runner.take_over()
         crash_point("service.after_take_over")
@@ -460,9 +463,11 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
     scheduler = BackgroundScheduler(timezone=config.tz)
     startup = Startup()
 
-    def begin() -> None:
+    def lead() -> None:
         # Every instance serves HTTP; only the leader runs jobs (a PostgreSQL advisory lock).
         leader.start(lambda: scheduler.add_job(runner.take_over, id="take-over", replace_existing=True))
+
+    def begin() -> None:
         _schedule(scheduler, config, runner)
         watch_thread.start()
         metrics.track(store, leader)
@@ -494,7 +499,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
         )
     )
     starter = threading.Thread(
-        target=_start, args=(startup, store, runner, begin, stopping, server), name="digest-start"
+        target=_start, args=(startup, store, runner, (lead, begin), stopping, server), name="digest-start"
     )
     try:
         if not stopping.is_set():
