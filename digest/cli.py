@@ -1,8 +1,8 @@
 """The ``digest`` command: one entry point for every job, each with ``--help``.
 
 Expected failures (``DigestError``) print one line, ``error: ...``, and exit
-with status 2 for configuration problems or 1 otherwise; anything else is a
-bug and keeps its traceback.
+with status 2 for configuration problems (and a database schema that does not fit) or 1
+otherwise; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from digest.errors import AlreadyRunningError, ConfigError, DigestError, SchemaE
 from digest.logs import LogFormat, configure
 
 if TYPE_CHECKING:
+    from digest.schema import SchemaVersion
     from digest.store import DeliverySummary, Store
 
 # Each command imports what it needs when it runs: importing every module (the database layer,
@@ -315,32 +316,34 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _schema_note(config: Config) -> str:
-    """Read-only: what ``check`` should say of the schema (empty when current); ``SchemaError`` if newer."""
+def _schema_version(config: Config) -> SchemaVersion:
+    """Where the database's schema stands, read-only; a SQLite file not made yet is empty."""
+    from digest.schema import SchemaVersion, head_revision
     from digest.store import Store, database_file
 
     missing = database_file(config.database_url)
     if missing is not None and not missing.exists():
-        return ""  # the first writing command creates it
+        return SchemaVersion(None, head_revision(), versioned=False)
     with Store.open(config.database_url, readonly=True) as store:
         assert store.schema is not None
-        return store.schema.describe() if store.schema.behind else ""
+        return store.schema
+
+
+def _schema_note(config: Config) -> str:
+    """What ``check`` should say of the schema (empty when nothing is due); ``SchemaError`` if newer."""
+    version = _schema_version(config)
+    # An empty database is made by the first writing command: nothing to warn about.
+    return version.describe() if version.behind and version.current is not None else ""
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from digest.schema import SchemaVersion, head_revision
-    from digest.store import Store, database_file
+    from digest.store import Store
 
     config = _config(args)
     if args.check:
-        missing = database_file(config.database_url)
-        if missing is not None and not missing.exists():
-            print(SchemaVersion(None, head_revision(), versioned=False).describe())
-            return 1
-        with Store.open(config.database_url, readonly=True) as store:
-            assert store.schema is not None
-            print(store.schema.describe())
-            return 1 if store.schema.behind else 0
+        version = _schema_version(config)
+        print(version.describe())
+        return 1 if version.behind else 0
     with Store.open(config.database_url, migrate=False) as store:
         before, after = store.migrate()
     if before.behind:

@@ -22,7 +22,7 @@ from alembic.migration import MigrationContext
 from digest import schema
 from digest.cli import main
 from digest.errors import SchemaError
-from digest.store import Store, metadata, normalize_url
+from digest.store import Store, database_file, metadata, normalize_url
 
 ROOT = Path(__file__).resolve().parent.parent
 # Release 0.1.0's DDL, as its ``metadata.create_all`` emitted it (``git show 26954e5:digest/store.py``;
@@ -81,7 +81,10 @@ COUNTED = ("sources", "articles", "digests", "subscribers", "deliveries")
 
 @pytest.fixture
 def url(database_url: str) -> str:
-    """An empty database on each engine (conftest's ``database_url``)."""
+    """An empty database on each engine (conftest's ``database_url``), its folder made."""
+    folder = database_file(database_url)
+    if folder is not None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
     return database_url
 
 
