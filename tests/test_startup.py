@@ -12,11 +12,14 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
+from test_migrations import empty_database  # noqa: F401 - a fixture
 from test_service import ROOT, Serve, free_port
 
 from digest.startup import RETRY_AFTER_SECONDS
@@ -91,3 +94,49 @@ def test_serve_refuses_a_newer_database_with_one_line_and_status_2(tmp_path: Pat
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "revision 9999, newer than this digest" in errors[0], result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_four_serves_starting_at_once_on_an_empty_postgresql_database_all_come_up(
+    empty_database: str,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    """The issue's Bar: before the migration lock, 2 of 4 died creating the same tables at once."""
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["DIGEST_DATABASE_URL"] = empty_database
+    ports = [free_port() for _ in range(4)]
+    serves = [
+        subprocess.Popen(
+            [
+                *(sys.executable, "-m", "digest.cli", "serve", "--port", str(port), "--source", str(pages)),
+                *("--data", str(tmp_path / f"data{n}"), "--output", str(tmp_path / f"out{n}")),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n, port in enumerate(ports)
+    ]
+    try:
+        deadline = time.monotonic() + 180
+        waiting = set(ports)
+        while waiting:
+            for serve, port in zip(serves, ports, strict=True):
+                assert serve.poll() is None, serve.communicate()[1]
+                try:
+                    if port in waiting and httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                        waiting.discard(port)
+                except httpx.TransportError:
+                    pass
+            assert time.monotonic() < deadline, f"not up: {waiting}"
+            time.sleep(0.2)
+    finally:
+        for serve in serves:
+            serve.terminate()
+        codes = [serve.wait(60) for serve in serves]
+        logs = [serve.communicate()[1] for serve in serves]
+    assert codes == [0, 0, 0, 0], logs
+    assert not any("Traceback" in log or "duplicate key" in log for log in logs), logs
