@@ -105,7 +105,7 @@ articles = sa.Table(
     sa.Column("retracted", sa.String(20)),
     sa.Column("retracted_at", UTCDateTime),
     # The change sequence of its first version or its latest change of content: its place in the
-    # feeds (``output.feed_order``).  NULL only until ``Store.open`` upgrades an older database.
+    # feeds (``output.feed_order``).  Older rows get 0 from migration 0002 (``digest/migrations``).
     sa.Column("feed_seq", sa.BigInteger),
 )
 
@@ -144,7 +144,7 @@ subscribers = sa.Table(
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("confirm_sent_at", UTCDateTime),  # last confirmation email: throttles repeats
     sa.Column("confirmed_at", UTCDateTime),
-    # Added with the suppression list; NULL in rows of an older version until ``Store.open`` fills them.
+    # Added with the suppression list; migration 0002 fills them in rows of an older version.
     sa.Column("key", sa.String(32)),  # the opaque id in this subscriber's links (no address in a URL)
     sa.Column("status", sa.String(12)),  # SubscriberStatus; ``confirmed`` mirrors status == confirmed
     sa.Column("reason", sa.Text),  # why the status last changed
