@@ -1,8 +1,8 @@
 """The ``digest`` command: one entry point for every job, each with ``--help``.
 
 Expected failures (``DigestError``) print one line, ``error: ...``, and exit
-with status 2 for configuration problems or 1 otherwise; anything else is a
-bug and keeps its traceback.
+with status 2 for configuration problems (and a database schema that does not fit) or 1
+otherwise; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ from digest.config import (
     read_config,
     value_problems,
 )
-from digest.errors import AlreadyRunningError, ConfigError, DigestError, SourceError
+from digest.errors import AlreadyRunningError, ConfigError, DigestError, SchemaError, SourceError
 from digest.logs import LogFormat, configure
 
 if TYPE_CHECKING:
     from digest.store.database import DeliverySummary, Store
+    from digest.store.versioning import SchemaVersion
 
 # Each command imports what it needs when it runs: importing every module (the database layer,
 # the mailer, the HTTP client, pinyin tables) made even ``digest --help`` take most of a second.
@@ -279,17 +280,16 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from digest.store.database import Store
-
     try:
         config = read_config(_config_path(args), _overrides(args), os.environ)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     problems = [str(p) for p in value_problems(config) + path_problems(config)]
+    schema_note = ""
     if not any(p.startswith("database.url") for p in problems):
         try:
-            Store.open(config.database_url).close()
+            schema_note = _schema_note(config)
         except DigestError as exc:
             problems.append(f"database.url: {exc}")
     if not problems and config.dkim.key_file is not None:
@@ -303,7 +303,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 2
-    for warning in deliverability_warnings(config):
+    for warning in [*deliverability_warnings(config), *([schema_note] if schema_note else [])]:
         print(f"warning: {warning}", file=sys.stderr)
     if config.dkim.key_file is not None:
         print(f"DKIM: emails are signed for {config.dkim.domain}; publish this DNS record:\n  {record}")
@@ -316,14 +316,55 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema_version(config: Config) -> SchemaVersion:
+    """Where the database's schema stands, read-only; a SQLite file not made yet is empty."""
+    from digest.store.database import Store, database_file
+    from digest.store.versioning import SchemaVersion, head_revision
+
+    missing = database_file(config.database_url)
+    if missing is not None and not missing.exists():
+        return SchemaVersion(None, head_revision(), versioned=False)
+    with Store.open(config.database_url, readonly=True) as store:
+        assert store.schema is not None
+        return store.schema
+
+
+def _schema_note(config: Config) -> str:
+    """What ``check`` should say of the schema (empty when nothing is due); ``SchemaError`` if newer."""
+    version = _schema_version(config)
+    # An empty database is made by the first writing command: nothing to warn about.
+    return version.describe() if version.behind and version.current is not None else ""
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from digest.store.database import Store
+
+    config = _config(args)
+    if args.check:
+        version = _schema_version(config)
+        print(version.describe())
+        return 1 if version.behind else 0
+    with Store.open(config.database_url, migrate=False) as store:
+        before, after = store.migrate()
+    if before.behind:
+        print(f"database schema: {before.current or 'empty'} → {after}")
+    else:
+        print(f"database schema: already at {after}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from digest.service.health import describe, health_report, load_state, max_issue_age
     from digest.service.serve import lock_holder
     from digest.store.database import Store
 
     config = _config(args)
-    with Store.open(config.database_url) as store:
+    with Store.open(config.database_url, readonly=True) as store:
+        assert store.schema is not None
+        if store.schema.behind:
+            raise SchemaError(f"{store.schema.describe()} (take a backup first: digest backup FILE)")
         status = store.status()
+        summary = store.delivery_summary()
     age = max_issue_age(config.health.max_issue_age)
     health = health_report(status, load_state(config.paths.data), _now(), age)
     if args.json:
@@ -343,17 +384,10 @@ def cmd_status(args: argparse.Namespace) -> int:
             print(f"  {path}: {day} 日期待核")
     print(f"latest digest: {status.latest_digest or '-'}")
     print(f"subscribers: {status.subscribers}, emails waiting: {status.pending_deliveries}")
-    for line in _delivery_lines(_delivery_summary(config), config):
+    print(store.schema.describe())
+    for line in _delivery_lines(summary, config):
         print(line)
     return 0
-
-
-def _delivery_summary(config: Config) -> DeliverySummary:
-    from digest.store.database import Store
-
-    """The delivery ledger's counts, next retry and latest error."""
-    with Store.open(config.database_url) as store:
-        return store.delivery_summary()
 
 
 def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
@@ -601,6 +635,12 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--dry-run", action="store_true", help="write every email under <data>/dry-run")
     send.add_argument("--to", metavar="ADDRESS", help="send one test copy here, outside the ledger")
 
+    migrate = command(
+        "migrate", cmd_migrate, "upgrade the database schema to this version (back it up first)"
+    )
+    migrate.add_argument(
+        "--check", action="store_true", help="only say where the schema stands (exit 1: an upgrade is due)"
+    )
     command("check", cmd_check, "validate the configuration and environment; print each problem and its fix")
     status = command(
         "status", cmd_status, "show the service's last runs and errors, and counts of files, articles, emails"
@@ -657,7 +697,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # traceback. Python would report the pipe again when it flushes stdout at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, as a shell reports a command the pipe stopped
-    except (ConfigError, AlreadyRunningError) as exc:
+    except (ConfigError, AlreadyRunningError, SchemaError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except DigestError as exc:

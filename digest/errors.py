@@ -4,6 +4,7 @@
     ├── ConfigError          a config value or command-line option is wrong
     ├── SourceError          a page file cannot be read or decoded
     ├── StoreError           the database cannot be reached or written
+    │   └── SchemaError      its schema does not fit this version (newer, or not upgraded yet)
     ├── BackupError          a backup cannot be made or restored (nothing was replaced)
     ├── UnknownArticleError  ``digest retract`` was given an id or URL no article has
     ├── NotDueError          ``digest send-digest`` asked for a digest whose day has not ended
@@ -56,8 +57,14 @@ class StoreError(DigestError):
     """The database failed; the message says which URL and what to check."""
 
 
+class SchemaError(StoreError):
+    """The database's schema revision does not fit this code; the message names both and the fix."""
+
+
 class BackupError(DigestError):
     """A backup or restore failed; the database in place is left as it was."""
+
+
 class UnknownArticleError(DigestError):
     """No stored article has the id or URL given; the message says what was looked for."""
 

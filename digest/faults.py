@@ -47,7 +47,7 @@ POINTS = (
     "service.job_start",  # a job holds the job lock, nothing done
     "service.after_ingest",  # the service ingested, the publish not started
     "service.before_save_state",  # a job finished, health.json not yet saved
-    "service.after_take_over",  # start-up catch-up done, HTTP not yet serving
+    "service.after_take_over",  # start-up catch-up done, scheduled jobs not started yet
 )
 
 

@@ -35,7 +35,7 @@ _ADDRESS = re.compile(r"\b([A-Za-z0-9])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Z
 # syslog(3) priorities for Python's levels, as sd-daemon(3) prefixes expect them.
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 # Libraries that narrate every step at INFO; our own jobs log one line per unit of work.
-_CHATTY = ("apscheduler", "watchfiles")
+_CHATTY = ("apscheduler", "watchfiles", "alembic")
 
 
 class LogFormat(StrEnum):

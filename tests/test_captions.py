@@ -160,6 +160,7 @@ def test_an_upgrade_from_captions_in_the_body_keeps_ids_and_urls(
     engine = sa.create_engine(normalize_url(config.database_url))
     with engine.begin() as conn:
         conn.execute(sa.text("ALTER TABLE articles DROP COLUMN captions"))
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = '0002'"))  # that release's schema
     engine.dispose()
     assert all(not e.article.captions for e in before.values())
     assert any(e.article.body.startswith("市民在新落成的城市书房里阅读") for e in before.values())

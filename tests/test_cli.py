@@ -56,6 +56,7 @@ def folders(tmp_path: Path) -> list[str]:
 def test_every_command_has_help_and_the_shared_options() -> None:
     parser = build_parser()
     commands = ["serve", "ingest", "publish", "parse", "send-digest", "check", "status", "subscribers"]
+    commands += ["migrate", "backup", "restore", "retract", "build"]
     for command in commands:
         with pytest.raises(SystemExit) as done:
             parser.parse_args([command, "--help"])

@@ -72,9 +72,16 @@ def test_serve_tells_systemd_it_is_ready_pings_the_watchdog_and_says_it_stops(tm
         stderr=subprocess.DEVNULL,
     )
     try:
-        first = listener.recv(4096).decode()
-        assert first.splitlines() == ["READY=1", "STATUS=serving"]
-        # Ready means ready: HTTP answers at once, the first publish already done.
+        said = [listener.recv(4096).decode()]
+        while not said[-1].startswith("READY=1"):
+            said.append(listener.recv(4096).decode())
+        # Ready means HTTP answers at once; STATUS= tells whether start-up (migrate, first publish) runs.
+        ready, status = said[-1].splitlines()
+        assert ready == "READY=1" and status.startswith(("STATUS=serving", "STATUS=starting: ")), said
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code in (200, 503)
+        while "STATUS=serving" not in said[-1]:
+            said.append(listener.recv(4096).decode())
+        assert next(m for m in said if m.startswith("STATUS=")) == "STATUS=starting: migrating the database"
         assert httpx.get(f"http://127.0.0.1:{port}/feeds/all.atom", timeout=5).status_code == 200
         pings = [listener.recv(4096).decode() for _ in range(3)]  # every 0.2 s
         assert pings == ["WATCHDOG=1"] * 3

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from atomcheck import ATOM, check_atom
 from test_server import serving
 
@@ -228,24 +227,6 @@ def test_retract_by_hand_and_restore_through_the_cli(
     assert next(iter(_entries(config))) == entry.tag and _entries(config).keys() == _entries_of(first)
     unknown = _cli(config, "retract", "tag:nothing:article/2024-01-01/0")
     assert unknown.returncode == 1 and "no article has the id" in unknown.stderr
-
-
-def test_an_older_database_gains_the_new_columns_in_place(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(
-            sa.text(
-                "CREATE TABLE sources (path TEXT PRIMARY KEY, content_hash VARCHAR(64) NOT NULL, "
-                "size INTEGER NOT NULL, mtime DATETIME NOT NULL, last_error TEXT, "
-                "seen_at DATETIME NOT NULL)"
-            )
-        )
-    engine.dispose()
-    with Store.open(url) as store:
-        assert store.source_paths() == []
-    columns = {c["name"] for c in sa.inspect(sa.create_engine(url)).get_columns("sources")}
-    assert {"issue_date", "dated_by", "page", "parser_version", "missing_since"} <= columns
 
 
 def test_the_seeds_on_an_empty_database_mail_only_issues_within_backfill_days(

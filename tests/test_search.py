@@ -171,13 +171,17 @@ def test_a_corrected_article_is_found_by_its_new_words_only(seeded: Store, now: 
     assert entry.uid not in {e.uid for e, _ in seeded.search(["草原"], PAGE_SIZE, 0)[1]}
 
 
-def _drop_index(url: str) -> None:
-    """Leave the database as a version before search did: no search tables at all."""
+def _drop_index(url: str, *, as_before_search: bool = True) -> None:
+    """No search tables at all; ``as_before_search``: the database is then what the version before
+    search left (schema revision 0002), which the next open migrates."""
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:
         conn.exec_driver_sql("DROP TABLE search_docs")
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("DROP TABLE search_text")
+            conn.exec_driver_sql("DROP TABLE search_heads")
+        if as_before_search:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0002'")
     engine.dispose()
 
 
@@ -270,7 +274,7 @@ def test_past_the_ranking_limit_the_page_says_more_than_and_still_pages(
 
 def test_a_database_that_fails_gets_a_page_saying_to_try_later(seeded: Store, config: Config) -> None:
     config.paths.output.mkdir(parents=True, exist_ok=True)
-    _drop_index(seeded.url)  # under the running service: every query now fails in the database
+    _drop_index(seeded.url, as_before_search=False)  # under the running service: every query now fails
     with serving(create_app(config.paths.output, routes={PATH: create_search_app(config, seeded)})) as url:
         answer = httpx.get(url + "/search", params={"q": "草原"})
     assert answer.status_code == 503 and answer.headers["retry-after"] == "60"

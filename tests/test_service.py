@@ -338,10 +338,16 @@ class Serve:
     """``digest serve`` in a subprocess on a free port; its log lines collected as they come."""
 
     def __init__(
-        self, home: Path, pages: Path, settle_seconds: float | None = 0.5, prefix: Sequence[str] = ()
+        self,
+        home: Path,
+        pages: Path,
+        settle_seconds: float | None = 0.5,
+        prefix: Sequence[str] = (),
+        started: bool = True,
     ) -> None:
         """``settle_seconds`` for ``ingest.settle_seconds``: None keeps the default (5 s); ``prefix``
-        runs the service under another program (``setpriv``)."""
+        runs the service under another program (``setpriv``); ``started`` waits for the end of
+        start-up (``/healthz`` 200), else only for HTTP to answer."""
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -361,6 +367,12 @@ class Serve:
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
         self.http = httpx.Client(base_url=self.url, timeout=5)
+        if started:
+            self.wait_started()
+        else:
+            wait_for(self._answers, 60, "digest serve to answer HTTP")
+
+    def wait_started(self) -> None:
         wait_for(self._up, 60, "digest serve to answer /healthz")
 
     def command(self, *args: str) -> list[str]:
@@ -378,11 +390,17 @@ class Serve:
             self.lines.append(line.rstrip("\n"))
 
     def _up(self) -> bool:
+        return self._health() == 200
+
+    def _answers(self) -> bool:
+        return self._health() is not None
+
+    def _health(self) -> int | None:
         assert self.process.poll() is None, "\n".join(self.lines)
         try:
-            return self.http.get("/healthz").status_code == 200
+            return self.http.get("/healthz").status_code
         except httpx.TransportError:
-            return False
+            return None
 
     def feed(self) -> str:
         return self.http.get("/feeds/all.atom").text

@@ -163,19 +163,6 @@ def test_delivery_ledger_claims_each_row_once_and_keeps_every_outcome(store: Sto
     assert store.status().pending_deliveries == 1
 
 
-def test_an_older_database_gains_the_new_columns(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    with sqlite3.connect(path) as old:
-        old.execute(
-            "CREATE TABLE subscribers (email TEXT PRIMARY KEY, sections TEXT NOT NULL, "
-            "confirmed BOOLEAN NOT NULL, created DATETIME NOT NULL)"
-        )
-        old.execute("INSERT INTO subscribers VALUES ('a@example.org', '[]', 1, '2024-11-27 00:00:00')")
-    with Store.open(f"sqlite:///{path}") as store:
-        (subscriber,) = store.subscribers()
-        assert subscriber.email == "a@example.org" and subscriber.confirmed_at is None
-
-
 def test_subscribers(store: Store) -> None:
     assert store.add_subscriber(Subscriber("a@example.org", ("yao-wen",), True, T0))
     assert not store.add_subscriber(Subscriber("a@example.org", (), True, T0))
@@ -218,28 +205,6 @@ def test_one_confirmation_is_claimed_per_quiet_period(store: Store) -> None:
     assert store.claim_confirmation(asked, T0 + timedelta(minutes=9), wait) is None
     again = store.claim_confirmation(asked, T0 + timedelta(minutes=10), wait)
     assert again is not None and again.key == claimed.key and again.created == T0
-
-
-def test_an_older_database_gains_status_and_keys(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    raw = sqlite3.connect(path)
-    raw.execute(
-        "CREATE TABLE subscribers (email TEXT PRIMARY KEY, sections TEXT NOT NULL,"
-        " confirmed BOOLEAN NOT NULL,"
-        " created DATETIME NOT NULL, confirm_sent_at DATETIME, confirmed_at DATETIME)"
-    )
-    raw.execute(
-        "INSERT INTO subscribers VALUES ('a@example.org', '[]', 1, '2024-11-27 01:00:00', NULL, NULL)"
-    )
-    raw.execute(
-        "INSERT INTO subscribers VALUES ('b@example.org', '[]', 0, '2024-11-27 01:00:00', NULL, NULL)"
-    )
-    raw.commit()
-    raw.close()
-    with Store.open(f"sqlite:///{path}") as opened:
-        a, b = opened.subscribers(confirmed_only=False)
-    assert (a.status, b.status) == (SubscriberStatus.CONFIRMED, SubscriberStatus.PENDING)
-    assert a.key and b.key and a.key != b.key
 
 
 def test_sqlite_uses_wal(tmp_path: Path) -> None:

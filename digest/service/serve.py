@@ -46,6 +46,7 @@ from digest.service.health import STATE_NAME, JobRun, ServiceState, health_repor
 from digest.service.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish
 from digest.service.leader import Leadership, SoleLeader, leadership
 from digest.service.metrics import METRICS_PATH, Metrics
+from digest.service.startup import Startup
 from digest.service.websub import HUB_TIMEOUT, Notifier
 from digest.store.database import Store
 from digest.store.lease import pid_alive
@@ -368,7 +369,8 @@ def serve(config: Config) -> None:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with data_lock(config.paths.data), Store.open(config.database_url) as store:
+        # The schema is migrated by ``_start``, while HTTP already answers.
+        with data_lock(config.paths.data), Store.open(config.database_url, migrate=False) as store:
             mailer = make_mailer(config, config.paths.data)
             try:
                 _run(config, store, mailer, stopping)
@@ -395,11 +397,15 @@ def _schedule(scheduler: BackgroundScheduler, config: Config, runner: Runner) ->
     scheduler.add_job(runner.retry, IntervalTrigger(seconds=RETRY_SECONDS), id="retry", coalesce=True)
 
 
-def _tell_systemd(scheduler: BackgroundScheduler, server: uvicorn.Server, stopping: threading.Event) -> None:
-    """Under ``Type=notify``: READY once HTTP answers; watchdog pings from the job scheduler.
+def _tell_systemd(
+    scheduler: BackgroundScheduler, server: uvicorn.Server, stopping: threading.Event, startup: Startup
+) -> None:
+    """Under ``Type=notify``: READY once HTTP answers (``STATUS=`` says whether start-up still runs);
+    watchdog pings from the job scheduler.
 
     The pings come from a scheduler job, so a scheduler that stopped running
     jobs stops them too and systemd restarts the service (``WatchdogSec``).
+    The scheduler runs from the start, so a long start-up is not taken for a hang.
     """
     interval = sdnotify.watchdog_interval()
     if interval is not None:
@@ -409,13 +415,46 @@ def _tell_systemd(scheduler: BackgroundScheduler, server: uvicorn.Server, stoppi
         while not server.started and not stopping.wait(0.05):
             pass
         if server.started:
-            sdnotify.notify(sdnotify.READY, "STATUS=serving")
+            sdnotify.notify(sdnotify.READY, startup.status())
 
     threading.Thread(target=ready, name="digest-ready", daemon=True).start()
 
 
+def _start(
+    startup: Startup,
+    store: Store,
+    runner: Runner,
+    steps: tuple[Callable[[], None], Callable[[], None]],
+    stopping: threading.Event,
+    server: uvicorn.Server,
+) -> None:
+    """Start-up in the background while HTTP answers: migrate, ``lead`` (try for the lead), catch
+    up (re-read pages, the first publish, a missed digest), then ``begin`` the scheduled jobs.  A
+    failure (a database newer than this code, one that cannot be reached) stops the server;
+    ``serve`` raises it."""
+    lead, begin = steps
+    try:
+        startup.step("migrating the database")
+        before, after = store.migrate()
+        if before.behind:
+            log.info("database schema: %s → %s", before.current or "empty", after)
+        if stopping.is_set():
+            return
+        lead()
+        startup.step("reading pages and publishing")
+        runner.take_over()
+        crash_point("service.after_take_over")
+        if not stopping.is_set():
+            begin()
+            startup.finish()
+    except BaseException as exc:  # handed to the main thread, which raises it after HTTP stops
+        startup.error = exc
+        server.should_exit = True
+
+
 def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event) -> None:
-    """Start the watcher, the scheduler and the HTTP server; on the way out, stop them in order."""
+    """Start HTTP at once and the rest in the background (``_start``); on the way out, stop them in
+    order."""
     sock = listen(config.server.host, config.server.port)
     metrics = Metrics()
     leader = leadership(config.database_url)
@@ -425,52 +464,66 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
     watcher = Watcher(config.paths.source, stopping, runner.ingest, runner.rescan, runner.settler)
     watch_thread = threading.Thread(target=watcher.run, name="digest-watch", daemon=True)
     scheduler = BackgroundScheduler(timezone=config.tz)
-    try:
+    startup = Startup()
+
+    def lead() -> None:
         # Every instance serves HTTP; only the leader runs jobs (a PostgreSQL advisory lock).
         leader.start(lambda: scheduler.add_job(runner.take_over, id="take-over", replace_existing=True))
-        runner.take_over()
-        crash_point("service.after_take_over")
+
+    def begin() -> None:
         _schedule(scheduler, config, runner)
-        scheduler.start()
         watch_thread.start()
         metrics.track(store, leader)
-        site = create_app(
-            config.paths.output,
-            health=runner.health,
-            hubs=config.feeds.hubs,
-            base_url=config.site.base_url,
-            health_token=config.health.token,
-            routes={
-                METRICS_PATH: metrics.asgi_app(),
-                SEARCH_PATH: create_search_app(config, store),
-                **subscription_routes(
-                    create_subscription_app(config, store, lambda: make_mailer(config, config.paths.data))
-                ),
-            },
+
+    site = create_app(
+        config.paths.output,
+        health=startup.health(runner.health),
+        hubs=config.feeds.hubs,
+        base_url=config.site.base_url,
+        health_token=config.health.token,
+        routes={
+            METRICS_PATH: metrics.asgi_app(),
+            SEARCH_PATH: create_search_app(config, store),
+            **subscription_routes(
+                create_subscription_app(config, store, lambda: make_mailer(config, config.paths.data))
+            ),
+        },
+        starting=lambda: startup.starting,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            metrics.count_requests(site),
+            log_config=None,
+            access_log=log.isEnabledFor(logging.DEBUG),
+            timeout_graceful_shutdown=5,
+            **server_options(),  # header timeout and a connection limit (digest.web.limits)
+            # uvicorn would take X-Forwarded-For from any local peer as the client's address; we
+            # decide whose header counts (server.trusted_proxies, digest.web.ratelimit.client_address).
+            proxy_headers=False,
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                metrics.count_requests(site),
-                log_config=None,
-                access_log=log.isEnabledFor(logging.DEBUG),
-                timeout_graceful_shutdown=5,
-                **server_options(),  # header timeout and a connection limit (digest.web.limits)
-                # uvicorn would take X-Forwarded-For from any local peer as the client's address; we decide
-                # whose header counts (server.trusted_proxies, digest.web.subscriptions.client_address).
-                proxy_headers=False,
-            )
-        )
+    )
+    starter = threading.Thread(
+        target=_start, args=(startup, store, runner, (lead, begin), stopping, server), name="digest-start"
+    )
+    try:
         if not stopping.is_set():
+            starter.start()
             log.info(
-                "serving %s on http://%s:%d/", config.paths.output, config.server.host, config.server.port
+                "serving %s on http://%s:%d/ (starting)",
+                config.paths.output,
+                config.server.host,
+                config.server.port,
             )
-            _tell_systemd(scheduler, server, stopping)
+            _tell_systemd(scheduler, server, stopping, startup)
+            scheduler.start()
             server.run(sockets=[sock])
     finally:
         stopping.set()
         sdnotify.notify(sdnotify.STOPPING)
         log.info("stopping: letting the job under way finish")
         runner.close()
+        if starter.is_alive():
+            starter.join()  # it sees ``stopping`` after the job under way and starts nothing more
         if watch_thread.is_alive():
             watch_thread.join()
         if scheduler.running:
@@ -481,3 +534,5 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
         http.close()
         sock.close()
         log.info("stopped")
+    if startup.error is not None:
+        raise startup.error

@@ -21,6 +21,7 @@ from enum import Enum, StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -28,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
-from digest.store import search_index
+from digest.store import search_index, versioning
 from digest.store.urls import mask_url, normalize_url
 from digest.types import Article, Caption, Credit, DatedBy, Entry, Kind, Retraction, Section
 
@@ -104,7 +105,7 @@ articles = sa.Table(
     sa.Column("retracted", sa.String(20)),
     sa.Column("retracted_at", UTCDateTime),
     # The change sequence of its first version or its latest change of content: its place in the
-    # feeds (``output.feed_order``).  NULL only until ``Store.open`` upgrades an older database.
+    # feeds (``output.feed_order``).  Older rows get 0 from migration 0002 (``digest/migrations``).
     sa.Column("feed_seq", sa.BigInteger),
     # Photo captions kept apart from the body: JSON [[text, credit, at], ...] (``types.Caption``);
     # NULL when it has none (and in rows from before captions were kept apart).
@@ -146,7 +147,7 @@ subscribers = sa.Table(
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("confirm_sent_at", UTCDateTime),  # last confirmation email: throttles repeats
     sa.Column("confirmed_at", UTCDateTime),
-    # Added with the suppression list; NULL in rows of an older version until ``Store.open`` fills them.
+    # Added with the suppression list; migration 0002 fills them in rows of an older version.
     sa.Column("key", sa.String(32)),  # the opaque id in this subscriber's links (no address in a URL)
     sa.Column("status", sa.String(12)),  # SubscriberStatus; ``confirmed`` mirrors status == confirmed
     sa.Column("reason", sa.Text),  # why the status last changed
@@ -609,45 +610,54 @@ class Store:
         self._engine = engine
         self.url = url
         self._pinned = threading.local()  # the connection of this thread's ``snapshot``, if any
+        self.schema: versioning.SchemaVersion | None = None  # known once read or migrated
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect and create missing tables; SQLite files get WAL, foreign keys and a busy timeout."""
+    def open(cls, url: str, *, readonly: bool = False, migrate: bool = True) -> Store:
+        """Connect; SQLite files get WAL, foreign keys and a busy timeout.
+
+        A writer first brings the schema to this version (``digest.store.versioning``,
+        under its lock); ``migrate=False`` leaves that to a later ``migrate``
+        (``serve`` runs it while HTTP already answers).  ``readonly`` never
+        writes (``digest status``, ``check``): SQLite is opened ``mode=ro``,
+        PostgreSQL sessions are read-only, and the schema is only read into
+        ``schema``.  Either way a database newer than this code is refused
+        (``SchemaError``).
+        """
         target = normalize_url(url)
         try:
             if target.startswith("sqlite"):
-                database = sa.make_url(target).database
-                if database and database != ":memory:":
-                    Path(database).parent.mkdir(parents=True, exist_ok=True)
-                # Jobs run on several threads; the pool lends a connection to one thread at a time.
-                engine = sa.create_engine(target, connect_args={"check_same_thread": False})
-                sa.event.listen(engine, "connect", _sqlite_pragmas)
+                engine = _sqlite_engine(target, readonly)
             else:
                 engine = sa.create_engine(target, pool_pre_ping=True)
+                if readonly:
+                    # Read-only sessions: even a bug cannot write from ``status`` or ``check``.
+                    sa.event.listen(engine, "connect", _postgresql_read_only)
         except (SQLAlchemyError, ImportError, ValueError, OSError) as exc:
             raise StoreError(f"database {mask_url(url)}: {exc}; check database.url") from exc
         store = cls(engine, url)
         try:
-            with store._begin() as conn:
-                metadata.create_all(conn)
-                _add_missing_columns(conn)
-                # Rows from before feed_seq existed take the oldest place: a full rebuild follows.
-                conn.execute(sa.update(articles).where(articles.c.feed_seq.is_(None)).values(feed_seq=0))
-                _fill_subscriber_columns(conn)
-                for index in subscribers.indexes:
-                    index.create(conn, checkfirst=True)
-                # create_all adds indexes only with a new table; an older database gains them here.
-                for index in articles.indexes:
-                    index.create(conn, checkfirst=True)
-                search_index.ensure(conn)
-                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                conn.execute(
-                    dialect.insert(counters).values(name="articles", value=0).on_conflict_do_nothing()
-                )
+            if readonly:
+                with store._begin() as conn:
+                    store.schema = versioning.read_version(conn)
+            elif migrate:
+                store.migrate()
         except StoreError:
             engine.dispose()
             raise
         return store
+
+    def migrate(self) -> tuple[versioning.SchemaVersion, str]:
+        """Bring the schema to this version (``versioning.upgrade``): where it was, where it is."""
+        try:
+            before, after = versioning.upgrade(self._engine)
+        except SQLAlchemyError as exc:
+            raise self._failure(exc) from exc
+        with self._begin() as conn:
+            # An older database's articles, or ones written by a build without the index: found again.
+            search_index.fill(conn)
+        self.schema = versioning.SchemaVersion(after, after, versioned=True)
+        return before, after
 
     def close(self) -> None:
         """Release every pooled connection."""
@@ -1702,27 +1712,50 @@ class Store:
         }
 
 
-def _fill_subscriber_columns(conn: Connection) -> None:
-    """Give rows an older version wrote a status and a link key (columns of the suppression list)."""
-    status = sa.case((subscribers.c.confirmed.is_(True), "confirmed"), else_="pending")
-    conn.execute(sa.update(subscribers).where(subscribers.c.status.is_(None)).values(status=status))
-    for (email,) in conn.execute(sa.select(subscribers.c.email).where(subscribers.c.key.is_(None))).all():
-        conn.execute(sa.update(subscribers).where(subscribers.c.email == email).values(key=new_key()))
+def database_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for PostgreSQL or an in-memory database)."""
+    target = sa.make_url(normalize_url(url))
+    if not target.drivername.startswith("sqlite") or target.database in (None, "", ":memory:"):
+        return None
+    return Path(str(target.database))
 
 
-def _add_missing_columns(conn: Connection) -> None:
-    """Add nullable columns a newer version declares to tables an older version created.
+def _sqlite_engine(target: str, readonly: bool) -> Engine:
+    """An engine on a SQLite file; read-only ones neither create the file nor change its mode."""
+    database = sa.make_url(target).database
+    in_memory = not database or database == ":memory:"
+    # Jobs run on several threads; the pool lends a connection to one thread at a time.
+    args: dict[str, Any] = {"check_same_thread": False}
+    if readonly and not in_memory:
+        assert database is not None
+        if not Path(database).is_file():
+            raise StoreError(
+                f"database {database} does not exist yet; `digest migrate` (or serve, ingest) creates it"
+            )
+        uri = "sqlite:///file:" + quote(str(Path(database).resolve())) + "?mode=ro&uri=true"
+        engine = sa.create_engine(uri, connect_args=args)
+        sa.event.listen(engine, "connect", _sqlite_read_pragmas)
+        return engine
+    if not in_memory:
+        assert database is not None
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(target, connect_args=args)
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
-    ``create_all`` makes missing tables only; every column added after the first
-    release is nullable, so ``ALTER TABLE ... ADD COLUMN`` is all an upgrade needs.
-    """
-    inspector = sa.inspect(conn)
-    for table in metadata.sorted_tables:
-        present = {column["name"] for column in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name not in present and column.nullable:
-                kind = column.type.compile(dialect=conn.dialect)
-                conn.execute(sa.text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+def _postgresql_read_only(dbapi_connection: Any, _record: Any) -> None:
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    dbapi_connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    dbapi_connection.autocommit = autocommit
+
+
+def _sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

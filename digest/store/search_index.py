@@ -50,21 +50,6 @@ RANKED = 10_000
 _SQLITE_WEIGHTS = "10.0, 4.0, 1.0"
 _PG_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 
-_SQLITE_DDL = (
-    "CREATE TABLE IF NOT EXISTS search_docs (id INTEGER PRIMARY KEY, uid TEXT NOT NULL UNIQUE)",
-    "CREATE VIRTUAL TABLE IF NOT EXISTS search_text USING fts5("
-    "headline, byline, body, tokenize = 'unicode61 remove_diacritics 2')",
-    # The headlines again, alone: "every word in the headline" then costs what the headline hits
-    # cost, where a column filter on search_text reads every match of the words (13 ms at 100k).
-    "CREATE VIRTUAL TABLE IF NOT EXISTS search_heads USING fts5("
-    "headline, tokenize = 'unicode61 remove_diacritics 2')",
-)
-_PG_DDL = (
-    "CREATE TABLE IF NOT EXISTS search_docs "
-    "(uid TEXT PRIMARY KEY, id BIGSERIAL NOT NULL, headline tsvector NOT NULL, doc tsvector NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS search_docs_doc ON search_docs USING gin (doc)",
-)
-
 # One page of a table's matches, newest indexed first (``_search_sqlite``).
 _NEWEST = "SELECT rowid FROM {table} WHERE {table} MATCH :q ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
 
@@ -103,11 +88,9 @@ def _postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def ensure(conn: Connection) -> int:
-    """Create the index when missing and fill it when it lacks documents; returns how many were
-    (re)written.  Called by ``Store.open`` in its transaction."""
-    for statement in _PG_DDL if _postgres(conn) else _SQLITE_DDL:
-        conn.exec_driver_sql(statement)
+def fill(conn: Connection) -> int:
+    """Fill the index (made by migration 0003) when it lacks documents; returns how many were
+    (re)written.  Called by ``Store.migrate`` after the schema is current, in one transaction."""
     if _postgres(conn):
         # Two instances starting at once on an older database: one counts and fills, the other waits
         # and then finds it full (rather than both filling and colliding on uids).

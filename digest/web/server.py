@@ -35,6 +35,11 @@ from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
 from digest.web.http import ASGIApp, Headers, Receive, Scope, Send, lifespan, respond
 
+# While ``digest serve`` starts (``digest.service.startup``), /healthz says this, and a client asking for
+# a page not published yet is asked to come back after this many seconds (RFC 9110 §10.2.3).
+HEALTH_STATUS = "starting"
+RETRY_AFTER_SECONDS = 5
+
 HEALTH_PATH = "/healthz"
 _LOOPBACK = frozenset(("127.0.0.1", "::1"))
 _READ_METHODS = ("GET", "HEAD")
@@ -69,6 +74,15 @@ _ARCHIVE_PREFIX = "/feeds/archive/"
 _ETAG = re.compile(r'(?:W/)?"([^"]*)"')
 # Only these request headers matter here; the rest are not even decoded.
 _WANTED = frozenset((b"accept", b"accept-encoding", b"if-none-match", b"if-modified-since", b"host"))
+# What a page not published yet (or a form) answers while ``digest serve`` starts
+# (``digest.service.startup``).
+_STARTING_PAGE = (
+    '<!doctype html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">'
+    f'<meta http-equiv="refresh" content="{RETRY_AFTER_SECONDS}"><title>正在启动</title></head>\n'
+    "<body><h1>正在启动</h1><p>服务正在启动，正在整理报纸内容，请稍候片刻再刷新本页。</p></body></html>\n"
+).encode()
+_RETRY_AFTER = (b"retry-after", str(RETRY_AFTER_SECONDS).encode())
 
 
 def create_app(
@@ -79,6 +93,7 @@ def create_app(
     base_url: str = "",
     routes: Mapping[str, ASGIApp] | None = None,
     health_token: str = "",
+    starting: Callable[[], bool] | None = None,
 ) -> ASGIApp:
     """An ASGI app serving ``output_dir``, ``/healthz``, and any extra ``routes``.
 
@@ -87,12 +102,17 @@ def create_app(
     ``/healthz`` tells anyone the status; ``/healthz?details`` the whole
     report, to a direct loopback client or one sending ``health_token``.
     ``routes`` maps a path prefix (``/subscribe``) to another ASGI app that
-    handles that path and everything below it, with any method.
+    handles that path and everything below it, with any method.  While
+    ``starting()`` is true (``digest.service.startup``) the routes and files not
+    published yet answer 503 with a "starting" page and ``Retry-After``.
     """
     for value, key in [*((hub, "feeds.hubs") for hub in hubs), (base_url, "site.base_url")]:
         if URL_UNSAFE.search(value):
             raise ConfigError(key, f"{value!r} is not a plain URL", "remove spaces, line breaks and <>")
-    return _App(output_dir, health, tuple(hubs), base_url.rstrip("/"), dict(routes or {}), health_token)
+    app = _App(output_dir, health, tuple(hubs), base_url.rstrip("/"), dict(routes or {}), health_token)
+    if starting is not None:
+        app.starting = starting
+    return app
 
 
 class _App:
@@ -112,6 +132,7 @@ class _App:
         self._base_url = base_url
         self._routes = routes
         self._files = FileCache(output_dir)
+        self.starting: Callable[[], bool] = lambda: False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -122,7 +143,8 @@ class _App:
         path: str = scope["path"]
         for prefix, app in self._routes.items():
             if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-                await app(scope, receive, send)
+                # Forms and metrics need the store, which may not be migrated yet.
+                await (_starting(send) if self.starting() else app(scope, receive, send))
                 return
         method: str = scope["method"]
         if method not in _READ_METHODS:
@@ -147,6 +169,10 @@ class _App:
             report = await asyncio.to_thread(self._health) if self._health else {"status": "ok"}
         except DigestError as exc:
             status, report = HTTPStatus.SERVICE_UNAVAILABLE, {"status": "error", "error": str(exc)}
+        if report["status"] == HEALTH_STATUS:
+            # Not ready yet: health checks (Docker, load balancers) wait; RFC 9110 §15.6.4.
+            status = HTTPStatus.SERVICE_UNAVAILABLE
+            headers.append(_RETRY_AFTER)
         # The details name the pid, counts and errors (file paths): only for the operator.
         shown = report if details else {"status": report["status"]}
         body = json.dumps(shown, ensure_ascii=False, default=str, sort_keys=True).encode()
@@ -184,6 +210,9 @@ class _App:
                 # RFC 9110 §15.5.11: withdrawn on purpose and for good; readers should drop the link.
                 notice = [(b"content-type", _kind(path).content_type), (b"cache-control", _FRESH)]
                 await respond(send, HTTPStatus.GONE, notice, gone.body, head=head)
+                return
+            if self.starting():
+                await _starting(send, head=head)
                 return
             await respond(send, HTTPStatus.NOT_FOUND, [], b"not found\n", head=head)
             return
@@ -336,3 +365,9 @@ def _not_modified(request: Mapping[str, str], etag: str, mtime: float) -> bool:
         # HTTP dates have whole seconds, so the file's own time is truncated to match.
         return int(mtime) <= since.timestamp()
     return False
+
+
+async def _starting(send: Send, *, head: bool = False) -> None:
+    """503 with the "starting" page: the previous output has no such file, or the store is not ready."""
+    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store"), _RETRY_AFTER]
+    await respond(send, HTTPStatus.SERVICE_UNAVAILABLE, headers, _STARTING_PAGE, head=head)

@@ -1,0 +1,2 @@
+"""Alembic migrations of the database schema, run in-process by ``digest.store.versioning``
+(no alembic.ini)."""

@@ -1,0 +1,185 @@
+"""The database schema under version control: Alembic migrations in ``digest/migrations``, run in-process.
+
+``upgrade`` brings a database to the newest revision this code knows, under a
+lock (a PostgreSQL advisory lock, or a lock file beside a SQLite database), so
+several instances starting at once migrate it once.  ``read_version`` only
+looks.  A database from before the schema was versioned (release 0.1.0, or a
+later build that patched tables on open) has tables but no ``alembic_version``:
+its columns say which revision it is, and it is stamped there before upgrading.
+A database whose revision this code does not know was upgraded by a newer
+version and is refused (``SchemaError``): nothing here writes to it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config as AlembicConfig
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+
+from digest import __version__
+from digest.errors import SchemaError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+# The revision of release 0.1.0's schema, where an unversioned database with tables starts.
+BASELINE = "0001"
+# The tables every database made by 0.1.0 or later has.
+BASELINE_TABLES = frozenset(
+    {
+        "sources",
+        "articles",
+        "counters",
+        "digests",
+        "publish_state",
+        "published_digests",
+        "published_entries",
+        "subscribers",
+        "deliveries",
+    }
+)
+# Two-part advisory lock key for migrating: "DGMG", and the schema (as ``leader.schema_key``).
+LOCK_CLASS = 0x44474D47
+
+
+@dataclass(frozen=True)
+class SchemaVersion:
+    """Where a database stands: its revision (None: no tables yet) and this code's newest."""
+
+    current: str | None
+    head: str
+    versioned: bool  # False: no alembic_version table (empty, or made before versioning)
+
+    @property
+    def behind(self) -> bool:
+        """Whether ``upgrade`` has work to do."""
+        return self.current != self.head or not self.versioned
+
+    def describe(self) -> str:
+        """One line for ``digest migrate --check`` and ``digest status``."""
+        if self.current is None:
+            return f"database schema: empty; `digest migrate` creates revision {self.head}"
+        if not self.behind:
+            return f"database schema: revision {self.current}, current"
+        found = self.current if self.versioned else f"{self.current} (unversioned, recognised)"
+        return f"database schema: revision {found}; `digest migrate` upgrades it to {self.head}"
+
+
+def _alembic(conn: Connection) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    return config
+
+
+@cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory(str(MIGRATIONS))
+
+
+def head_revision() -> str:
+    """The newest revision this code knows."""
+    head = _scripts().get_current_head()
+    assert head is not None, "digest/migrations has no revision"
+    return head
+
+
+def read_version(conn: Connection) -> SchemaVersion:
+    """Where the database on ``conn`` stands, without writing; ``SchemaError`` when it is newer."""
+    head = head_revision()
+    tables = set(sa.inspect(conn).get_table_names())
+    if "alembic_version" in tables:
+        current = MigrationContext.configure(conn).get_current_revision()
+        if current is not None and current not in {script.revision for script in _scripts().walk_revisions()}:
+            raise SchemaError(
+                f"the database is at schema revision {current}, newer than this digest {__version__} "
+                f"knows (up to {head}): run the newer digest that upgraded it, or restore the backup "
+                "taken before that upgrade (digest restore FILE)"
+            )
+        return SchemaVersion(current, head, versioned=True)
+    ours = tables & BASELINE_TABLES
+    if not ours:
+        return SchemaVersion(None, head, versioned=False)
+    if ours != BASELINE_TABLES:
+        missing = ", ".join(sorted(BASELINE_TABLES - ours))
+        raise SchemaError(
+            f"the database has some of digest's tables but not {missing}: it was not made by a digest "
+            "release (0.1.0 or later); point database.url at an empty database, or restore a backup"
+        )
+    return SchemaVersion(_recognise(conn, head), head, versioned=False)
+
+
+def _recognise(conn: Connection, head: str) -> str:
+    """The revision an unversioned database's tables match: the newest, or else the baseline
+    (the next migration checks each column and index, so a build in between upgrades too)."""
+    from digest.store.database import metadata
+
+    context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": modelled})
+    # The search index is not modelled: a build from before it matches the models but lacks it.
+    indexed = "search_docs" in sa.inspect(conn).get_table_names()
+    return head if indexed and not compare_metadata(context, metadata) else BASELINE
+
+
+def upgrade(engine: Engine) -> tuple[SchemaVersion, str]:
+    """Bring the database to the newest revision under the migration lock; returns where it was
+    and where it is now.  ``SchemaError`` (nothing written) when it is newer than this code."""
+    with _locked(engine) as conn:
+        with conn.begin():
+            before = read_version(conn)
+            if before.behind:
+                config = _alembic(conn)
+                if before.current is not None and not before.versioned:
+                    command.stamp(config, before.current)
+                command.upgrade(config, "head")
+        return before, before.head
+
+
+@contextmanager
+def _locked(engine: Engine) -> Iterator[Connection]:
+    """A connection holding the migration lock until the block ends."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            schema = str(conn.execute(sa.text("SELECT current_schema()")).scalar_one())
+            key = {"class": LOCK_CLASS, "key": zlib.crc32(schema.encode()) & 0x7FFFFFFF}
+            conn.execute(sa.text("SELECT pg_advisory_lock(:class, :key)"), key)
+            conn.commit()
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:class, :key)"), key)
+                conn.commit()
+        else:
+            with _lock_file(engine):
+                yield conn
+
+
+@contextmanager
+def _lock_file(engine: Engine) -> Iterator[None]:
+    """``<database>.migrate.lock``, held with flock: SQLite's own locks do not span DDL and checks."""
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield
+        return
+    with open(f"{database}.migrate.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def modelled(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Whether Alembic compares ``name`` with the models: the search index (FTS5 tables and their
+    shadow tables, tsvector columns) is not modelled; migration 0003 writes its DDL."""
+    return not (type_ == "table" and reflected and compare_to is None and (name or "").startswith("search_"))

@@ -1,0 +1,311 @@
+"""The schema under version control: older databases upgrade and keep their rows, newer ones are refused,
+read-only commands write nothing, several instances starting at once on an empty database all come up."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from digest.cli import main
+from digest.errors import SchemaError
+from digest.store import versioning as schema
+from digest.store.database import Store, database_file, metadata
+from digest.store.urls import normalize_url
+
+ROOT = Path(__file__).resolve().parent.parent
+# Release 0.1.0's DDL, as its ``metadata.create_all`` emitted it (``git show 26954e5:digest/store.py``;
+# ``{ts}`` is DATETIME on SQLite, TIMESTAMP on PostgreSQL), and rows such a database held.
+V010_TABLES = """
+CREATE TABLE sources (path TEXT NOT NULL PRIMARY KEY, content_hash VARCHAR(64) NOT NULL,
+    size INTEGER NOT NULL, mtime {ts} NOT NULL, last_error TEXT, seen_at {ts} NOT NULL);
+CREATE TABLE articles (uid VARCHAR(40) NOT NULL PRIMARY KEY, tag TEXT NOT NULL UNIQUE,
+    issue_date DATE NOT NULL, section_name TEXT NOT NULL, section_slug TEXT NOT NULL,
+    position INTEGER NOT NULL, title TEXT, kicker TEXT, subtitle TEXT, credits TEXT NOT NULL,
+    date VARCHAR(5), place TEXT, kind VARCHAR(20) NOT NULL, body TEXT NOT NULL, notes TEXT NOT NULL,
+    jumps TEXT NOT NULL, content_hash VARCHAR(64) NOT NULL, source TEXT NOT NULL,
+    published {ts} NOT NULL, updated {ts} NOT NULL, first_seen {ts} NOT NULL, seq BIGINT);
+CREATE INDEX articles_feed_order ON articles (first_seen, issue_date, position, uid);
+CREATE INDEX articles_section_feed_order ON articles
+    (section_slug, first_seen, issue_date, position, uid);
+CREATE INDEX articles_section_paper_order ON articles (section_slug, issue_date, position, uid);
+CREATE INDEX ix_articles_first_seen ON articles (first_seen);
+CREATE INDEX ix_articles_issue_date ON articles (issue_date);
+CREATE INDEX ix_articles_seq ON articles (seq);
+CREATE TABLE counters (name VARCHAR(40) NOT NULL PRIMARY KEY, value BIGINT NOT NULL);
+CREATE TABLE digests (day DATE NOT NULL PRIMARY KEY, since {ts} NOT NULL, until {ts} NOT NULL,
+    made_at {ts} NOT NULL, count INTEGER NOT NULL);
+CREATE TABLE publish_state (name VARCHAR(40) NOT NULL PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE published_digests (day DATE NOT NULL PRIMARY KEY, until {ts} NOT NULL);
+CREATE TABLE published_entries (uid VARCHAR(40) NOT NULL PRIMARY KEY, content_hash VARCHAR(64) NOT NULL,
+    section_slug TEXT NOT NULL);
+CREATE TABLE subscribers (email TEXT NOT NULL PRIMARY KEY, sections TEXT NOT NULL, confirmed BOOLEAN NOT NULL,
+    created {ts} NOT NULL, confirm_sent_at {ts}, confirmed_at {ts});
+CREATE TABLE deliveries (day DATE NOT NULL, email TEXT NOT NULL,
+    status VARCHAR(10) NOT NULL, attempts INTEGER NOT NULL, last_error TEXT, sent_at {ts},
+    next_attempt_at {ts}, PRIMARY KEY (day, email),
+    FOREIGN KEY(day) REFERENCES digests (day) ON DELETE CASCADE);
+CREATE INDEX deliveries_status ON deliveries (status, next_attempt_at);
+"""
+V010_ROWS = """
+INSERT INTO counters VALUES ('articles', 2);
+INSERT INTO sources VALUES
+    ('2024-01-02/01.txt', 'h1', 10, '2024-01-02 01:00:00', NULL, '2024-01-02 01:00:00');
+INSERT INTO articles VALUES ('a1', 'tag:x,2024:a1', '2024-01-02', '要闻', 'yaowen', 1, '标题一', NULL, NULL,
+    '[]', NULL, NULL, 'news', '正文一', '[]', '[]', 'c1', '2024-01-02/01.txt',
+    '2024-01-02 01:00:00', '2024-01-02 01:00:00', '2024-01-02 01:00:00', 1);
+INSERT INTO articles VALUES ('a2', 'tag:x,2024:a2', '2024-01-02', '要闻', 'yaowen', 2, '标题二', NULL, NULL,
+    '[]', NULL, NULL, 'news', '正文二', '[]', '[]', 'c2', '2024-01-02/01.txt',
+    '2024-01-02 01:00:00', '2024-01-02 01:00:00', '2024-01-02 01:00:00', 2);
+INSERT INTO digests VALUES
+    ('2024-01-02', '2024-01-01 00:00:00', '2024-01-02 00:00:00', '2024-01-02 00:00:00', 2);
+INSERT INTO subscribers VALUES ('reader@example.org', '[]', TRUE, '2024-01-01 00:00:00', NULL,
+    '2024-01-01 00:00:00');
+INSERT INTO subscribers VALUES ('new@example.org', '[]', FALSE, '2024-01-01 00:00:00', NULL, NULL);
+INSERT INTO deliveries VALUES
+    ('2024-01-02', 'reader@example.org', 'sent', 1, NULL, '2024-01-02 00:00:00', NULL);
+"""
+COUNTED = ("sources", "articles", "digests", "subscribers", "deliveries")
+
+
+@pytest.fixture
+def url(database_url: str) -> str:
+    """An empty database on each engine (conftest's ``database_url``), its folder made."""
+    folder = database_file(database_url)
+    if folder is not None:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    return database_url
+
+
+def _execute(url: str, script: str) -> None:
+    engine = sa.create_engine(normalize_url(url))
+    with engine.begin() as conn:
+        timestamp = "DATETIME" if conn.dialect.name == "sqlite" else "TIMESTAMP"
+        for statement in script.replace("{ts}", timestamp).split(";"):
+            if statement.strip():
+                conn.exec_driver_sql(statement)
+    engine.dispose()
+
+
+def _counts(url: str) -> dict[str, int]:
+    engine = sa.create_engine(normalize_url(url))
+    with engine.connect() as conn:
+        counts = {
+            name: conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one() for name in COUNTED
+        }
+    engine.dispose()
+    return counts
+
+
+def _diff(url: str) -> list[object]:
+    """What autogenerate would still change: empty when the migrations made exactly the models."""
+    engine = sa.create_engine(normalize_url(url))
+    with engine.connect() as conn:
+        options = {"compare_type": True, "include_object": schema.modelled}
+        diff = compare_metadata(MigrationContext.configure(conn, opts=options), metadata)
+    engine.dispose()
+    return list(diff)
+
+
+def _to(url: str, revision: str) -> None:
+    """Run the migrations up to ``revision`` only, as a database left at that step."""
+    engine = sa.create_engine(normalize_url(url))
+    with engine.begin() as conn:
+        command.upgrade(schema._alembic(conn), revision)
+    engine.dispose()
+
+
+def test_a_010_database_upgrades_and_keeps_its_rows(url: str) -> None:
+    _execute(url, V010_TABLES + V010_ROWS)
+    before = _counts(url)
+    with Store.open(url) as store:
+        assert store.schema is not None and store.schema.current == schema.head_revision()
+        assert [entry.uid for entry in store.entries()] == ["a1", "a2"]
+        people = {person.email: person for person in store.subscribers(confirmed_only=False)}
+        assert people["reader@example.org"].state.value == "confirmed"
+        assert people["new@example.org"].state.value == "pending"
+        assert all(person.key for person in people.values())
+        assert [row.status for row in store.deliveries(date(2024, 1, 2))] == ["sent"]
+    assert (
+        _counts(url)
+        == before
+        == {"sources": 1, "articles": 2, "digests": 1, "subscribers": 2, "deliveries": 1}
+    )
+    assert _diff(url) == []
+
+
+def test_an_unversioned_database_of_a_later_build_is_recognised(url: str) -> None:
+    """A build between 0.1.0 and versioning made today's tables itself: stamped current, not migrated."""
+    search = importlib.import_module("digest.store.migrations.versions.0003_captions_search")
+    engine = sa.create_engine(normalize_url(url))
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+        for statement in search.POSTGRESQL if conn.dialect.name == "postgresql" else search.SQLITE:
+            conn.exec_driver_sql(statement)  # the search index, which that build made on open too
+    engine.dispose()
+    with Store.open(url, migrate=False) as store:
+        before, after = store.migrate()
+    assert (before.current, before.versioned, after) == (
+        schema.head_revision(),
+        False,
+        schema.head_revision(),
+    )
+    assert _diff(url) == []
+
+
+def test_an_unversioned_database_without_the_search_index_is_migrated_to_it(url: str) -> None:
+    """A build from before search matches the models but lacks the index: upgraded, not stamped."""
+    engine = sa.create_engine(normalize_url(url))
+    with engine.begin() as conn:
+        metadata.create_all(conn)
+    engine.dispose()
+    with Store.open(url, migrate=False) as store:
+        before, after = store.migrate()
+        assert store.search(["草原"], 10, 0)[0] == 0  # the index exists and answers
+    assert (before.current, after) == (schema.BASELINE, schema.head_revision())
+
+
+@pytest.mark.parametrize("revision", sorted(script.revision for script in schema._scripts().walk_revisions()))
+def test_a_database_at_each_step_upgrades(url: str, revision: str) -> None:
+    _to(url, revision)
+    with Store.open(url) as store:
+        assert store.schema is not None and store.schema.current == schema.head_revision()
+        assert store.status().articles == 0
+    assert _diff(url) == []
+
+
+def test_the_models_and_the_migrations_agree(url: str) -> None:
+    Store.open(url).close()
+    assert _diff(url) == []
+
+
+def test_a_newer_database_is_refused_with_one_line(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Store.open(url).close()
+    _execute(url, "UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(SchemaError, match="revision 9999, newer than this digest"):
+        Store.open(url)
+    with pytest.raises(SchemaError):
+        Store.open(url, readonly=True)
+    assert main(["migrate", "--data", str(tmp_path), "--config", _config(tmp_path, url)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "9999" in err and schema.head_revision() in err
+
+
+def _config(tmp_path: Path, url: str) -> str:
+    path = tmp_path / "config.toml"
+    (tmp_path / "pages").mkdir(exist_ok=True)
+    path.write_text(
+        f'[paths]\nsource = "{tmp_path / "pages"}"\ndata = "{tmp_path}"\noutput = "{tmp_path / "out"}"\n'
+        f'[database]\nurl = "{url}"\n',
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+def test_migrate_says_from_and_to(url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _config(tmp_path, url)
+    assert main(["migrate", "--check", "--config", config]) == 1
+    assert "empty" in capsys.readouterr().out
+    _execute(url, V010_TABLES + V010_ROWS)
+    assert main(["migrate", "--check", "--config", config]) == 1
+    assert "0001 (unversioned, recognised)" in capsys.readouterr().out
+    assert main(["migrate", "--config", config]) == 0
+    assert f"0001 → {schema.head_revision()}" in capsys.readouterr().out
+    assert main(["migrate", "--check", "--config", config]) == 0
+    assert "current" in capsys.readouterr().out
+    assert main(["migrate", "--config", config]) == 0
+    assert "already" in capsys.readouterr().out
+
+
+def _fingerprint(path: Path) -> tuple[int, str]:
+    return path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_status_and_check_never_write_a_sqlite_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'digest.sqlite3'}"
+    _execute(url, V010_TABLES + V010_ROWS)
+    database = tmp_path / "digest.sqlite3"
+    before = _fingerprint(database)
+    config = _config(tmp_path, url)
+    # An old database: status says to migrate, check only warns; neither upgrades it.
+    assert main(["status", "--config", config]) == 2
+    assert main(["check", "--config", config]) == 0
+    assert _fingerprint(database) == before
+    main(["migrate", "--config", config])
+    before = _fingerprint(database)
+    assert main(["status", "--config", config]) == 0
+    assert main(["check", "--config", config]) == 0
+    assert _fingerprint(database) == before
+
+
+def _catalog(conn: psycopg.Connection[tuple[object, ...]]) -> list[tuple[object, ...]]:
+    return conn.execute(
+        "SELECT c.relname, c.relkind, a.attname, a.atttypid FROM pg_class c JOIN pg_namespace n"
+        " ON n.oid = c.relnamespace LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0"
+        " WHERE n.nspname = current_schema() ORDER BY 1, 3"
+    ).fetchall()
+
+
+def test_status_and_check_never_write_on_postgresql(pg_url: str, tmp_path: Path) -> None:
+    _execute(pg_url, V010_TABLES + V010_ROWS)
+    config = _config(tmp_path, pg_url)
+    with psycopg.connect(pg_url) as conn:
+        before = _catalog(conn)
+        assert main(["status", "--config", config]) == 2
+        assert main(["check", "--config", config]) == 0
+        assert _catalog(conn) == before
+    assert "alembic_version" not in {str(row[0]) for row in before}
+
+
+@pytest.fixture
+def empty_database(pg_base: str) -> Iterator[str]:
+    """A PostgreSQL database of its own, created for the test and dropped after it."""
+    name = f"digest_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(pg_base, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield pg_base.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(pg_base, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+def test_four_instances_starting_at_once_all_come_up(empty_database: str, tmp_path: Path) -> None:
+    """Before the migration lock, 2 of 4 died on a duplicate key in pg_type while creating tables."""
+    config = _config(tmp_path, empty_database)
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-m", "digest.cli", "migrate", "--config", config],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        for _ in range(4)
+    ]
+    results = [(start.wait(timeout=120), *start.communicate()) for start in starts]
+    assert [code for code, _out, _err in results] == [0, 0, 0, 0], results
+    outputs = sorted(out.strip() for _code, out, _err in results)
+    head = schema.head_revision()
+    assert outputs == [*[f"database schema: already at {head}"] * 3, f"database schema: empty → {head}"]
+    assert _diff(empty_database) == []
+
+
+def test_tables_no_release_made_are_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'digest.sqlite3'}"
+    _execute(url, "CREATE TABLE subscribers (email TEXT PRIMARY KEY, sections TEXT NOT NULL)")
+    with pytest.raises(SchemaError, match="not made by a digest release"):
+        Store.open(url)

@@ -1,0 +1,142 @@
+"""Start-up that serves: ``digest serve`` answers HTTP while it migrates, re-reads pages and publishes.
+
+Start-up is held at its first step by holding the migration lock beside the SQLite database
+(``digest.store.versioning``), the way a second instance migrating at the same moment would hold it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from test_migrations import empty_database  # noqa: F401 - a fixture
+from test_service import ROOT, Serve, free_port
+
+from digest.store.database import Store
+from digest.web.server import RETRY_AFTER_SECONDS
+
+
+@contextmanager
+def held_migration(data: Path) -> Iterator[None]:
+    data.mkdir(parents=True, exist_ok=True)
+    with (data / "digest.sqlite3.migrate.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _starting(service: Serve) -> None:
+    health = service.http.get("/healthz")
+    assert health.status_code == 503 and health.json() == {"status": "starting"}
+    assert health.headers["retry-after"] == str(RETRY_AFTER_SECONDS)
+    assert service.http.get("/healthz?details").json()["phase"] == "migrating the database"
+    signup = service.http.post("/subscribe", data={"email": "reader@example.org"})
+    assert signup.status_code == 503 and "正在启动" in signup.text
+
+
+@pytest.mark.slow
+def test_http_answers_while_start_up_runs(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    data = tmp_path / "data"
+    with held_migration(data):
+        service = Serve(tmp_path, pages, started=False)
+        _starting(service)
+        # Nothing was ever published: a page in Chinese that says so, and when to come back.
+        front = service.http.get("/")
+        assert front.status_code == 503 and "正在启动" in front.text and front.headers["retry-after"]
+        assert front.headers["content-type"].startswith("text/html")
+    service.wait_started()
+    assert service.http.get("/").status_code == 200
+    feed = service.feed()
+    assert service.stop() == 0, service.log()
+
+    with held_migration(data):
+        again = Serve(tmp_path, pages, started=False)
+        _starting(again)
+        # The previous output is served as it was while start-up runs.
+        assert again.http.get("/").status_code == 200
+        assert again.feed() == feed
+    again.wait_started()
+    assert again.http.get("/healthz").json() == {"status": "ok"}
+    assert again.stop() == 0, again.log()
+    assert "Traceback" not in service.log() + again.log()
+
+
+@pytest.mark.slow
+def test_serve_refuses_a_newer_database_with_one_line_and_status_2(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    database = data / "digest.sqlite3"
+    Store.open(f"sqlite:///{database}").close()
+    with sqlite3.connect(database) as raw:
+        raw.execute("UPDATE alembic_version SET version_num = '9999'")
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    folders = ["--source", str(pages), "--data", str(data), "--output", str(tmp_path / "out")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "digest.cli", "serve", *folders, "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "revision 9999, newer than this digest" in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_four_serves_starting_at_once_on_an_empty_postgresql_database_all_come_up(
+    empty_database: str,  # noqa: F811 - the fixture imported above
+    tmp_path: Path,
+) -> None:
+    """The issue's Bar: before the migration lock, 2 of 4 died creating the same tables at once."""
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["DIGEST_DATABASE_URL"] = empty_database
+    ports = [free_port() for _ in range(4)]
+    serves = [
+        subprocess.Popen(
+            [
+                *(sys.executable, "-m", "digest.cli", "serve", "--port", str(port), "--source", str(pages)),
+                *("--data", str(tmp_path / f"data{n}"), "--output", str(tmp_path / f"out{n}")),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n, port in enumerate(ports)
+    ]
+    try:
+        deadline = time.monotonic() + 180
+        waiting = set(ports)
+        while waiting:
+            for serve, port in zip(serves, ports, strict=True):
+                assert serve.poll() is None, serve.communicate()[1]
+                try:
+                    if port in waiting and httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                        waiting.discard(port)
+                except httpx.TransportError:
+                    pass
+            assert time.monotonic() < deadline, f"not up: {waiting}"
+            time.sleep(0.2)
+    finally:
+        for serve in serves:
+            serve.terminate()
+        codes = [serve.wait(60) for serve in serves]
+        logs = [serve.communicate()[1] for serve in serves]
+    assert codes == [0, 0, 0, 0], logs
+    assert not any("Traceback" in log or "duplicate key" in log for log in logs), logs
