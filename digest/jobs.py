@@ -22,6 +22,7 @@ from digest.digests import back_issues, build_digest, digest_window
 from digest.errors import ConfigError
 from digest.faults import crash_point
 from digest.mail import DigestEmailMaker, Mailer, OutboxMailer
+from digest.progress import Progress
 from digest.publish import PublishReport, publish_store
 from digest.store import DigestRecord, Store, Subscriber
 from digest.subscriptions import bounce_recorder, personal_links, subscription_upkeep
@@ -58,15 +59,20 @@ class DigestResult:
 
 
 def run_publish(
-    config: Config, store: Store, notifier: Notifier | None = None, full: bool = False
+    config: Config,
+    store: Store,
+    notifier: Notifier | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
 ) -> PublishReport:
     """Bring the output folder up to date with the store (only what changed, unless ``full``).
 
     Then, with ``feeds.hubs`` configured, tell each hub which feeds changed:
     through ``notifier`` (the service's background worker, which retries) when
     given, else with one ping per hub and feed before returning (one-off commands).
+    ``progress`` shows how far a full build is (``digest.progress``).
     """
-    report = publish_store(store, config, config.paths.output, full=full)
+    report = publish_store(store, config, config.paths.output, full=full, progress=progress)
     if config.feeds.hubs and report.changed_feeds:
         if notifier is not None:
             notifier.notify(report.changed_feeds)

@@ -46,6 +46,7 @@ from digest.lease import pid_alive
 from digest.limits import server_options
 from digest.mail import Mailer, make_mailer
 from digest.metrics import METRICS_PATH, Metrics
+from digest.retention import prune
 from digest.server import create_app
 from digest.store import Store
 from digest.subscriptions import create_subscription_app, subscription_routes
@@ -62,6 +63,8 @@ STALE_LOCK_SECONDS = 10.0
 DIGEST_GRACE_SECONDS = 3600
 # How often emails waiting for a retry are looked at (each row has its own backoff time).
 RETRY_SECONDS = 60
+# Local time of the daily retention run (``digest.retention``): a quiet hour for most papers.
+PRUNE_AT = (3, 40)
 
 
 def utc_now() -> datetime:
@@ -248,6 +251,20 @@ class Runner:
         results = retry_deliveries(self._config, self._store, self._mailer, now, self._stopping.is_set)
         return results[-1] if results else None
 
+    def prune(self) -> None:
+        """The daily retention job: old ledger rows, sign-ups, outbox files and dry runs go."""
+        with self._job() as go:
+            if not go:
+                return
+            started = time.monotonic()
+            try:
+                report = prune(self._config, self._store, self._clock())
+            except DigestError as exc:
+                self._failed("prune", started, str(exc))
+                return
+            counts: dict[str, int | str] = {"removed": report.removed, "deliveries": report.deliveries}
+            self._runs["prune"] = JobRun(self._clock(), round((time.monotonic() - started) * 1000), counts)
+
     def take_over(self) -> None:
         """At start-up and whenever this instance gains the lead: ingest what was missed, publish, and
         make (or finish) a missed digest."""
@@ -406,6 +423,14 @@ def _schedule(scheduler: BackgroundScheduler, config: Config, runner: Runner) ->
         misfire_grace_time=DIGEST_GRACE_SECONDS,
     )
     scheduler.add_job(runner.retry, IntervalTrigger(seconds=RETRY_SECONDS), id="retry", coalesce=True)
+    hour, minute = PRUNE_AT
+    scheduler.add_job(
+        runner.prune,
+        CronTrigger(hour=hour, minute=minute, timezone=config.tz),
+        id="prune",
+        coalesce=True,
+        misfire_grace_time=DIGEST_GRACE_SECONDS,
+    )
 
 
 def _tell_systemd(scheduler: BackgroundScheduler, server: uvicorn.Server, stopping: threading.Event) -> None:
