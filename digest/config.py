@@ -581,27 +581,35 @@ def retention_problems(config: Config) -> list[ConfigError]:
         for key in dataclasses.fields(retention)
         if getattr(retention, key.name) < 0
     ]
-    # A ledger row is retried until digest.retry_hours after its digest: it must outlive that.
-    retrying = -(-config.digest.retry_hours // 24)
-    if 0 < retention.deliveries_days <= retrying:
-        problems.append(
-            ConfigError(
-                "retention.deliveries_days",
-                f"{retention.deliveries_days} days would delete emails still being retried"
-                f" (digest.retry_hours = {config.digest.retry_hours})",
-                f"use more than {retrying} days (e.g. 90), or 0 to keep the ledger for ever",
+    # A ledger row is retried until digest.retry_hours after its digest, and a confirmation link
+    # works for digest.confirm_hours: what they need must outlive that.
+    for key, days, what, hours_key, hours, example in (
+        (
+            "deliveries_days",
+            retention.deliveries_days,
+            "emails still being retried",
+            "retry_hours",
+            config.digest.retry_hours,
+            90,
+        ),
+        (
+            "signups_days",
+            retention.signups_days,
+            "sign-ups whose confirmation link still works",
+            "confirm_hours",
+            config.digest.confirm_hours,
+            30,
+        ),
+    ):
+        needed = -(-hours // 24)
+        if 0 < days <= needed:
+            problems.append(
+                ConfigError(
+                    f"retention.{key}",
+                    f"{days} days would delete {what} (digest.{hours_key} = {hours})",
+                    f"use more than {needed} days (e.g. {example}), or 0 to keep them for ever",
+                )
             )
-        )
-    confirming = -(-config.digest.confirm_hours // 24)
-    if 0 < retention.signups_days <= confirming:
-        problems.append(
-            ConfigError(
-                "retention.signups_days",
-                f"{retention.signups_days} days would delete sign-ups whose confirmation link still works"
-                f" (digest.confirm_hours = {config.digest.confirm_hours})",
-                f"use more than {confirming} days (e.g. 30), or 0 to keep them for ever",
-            )
-        )
     return problems
 
 
