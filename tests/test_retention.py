@@ -26,7 +26,9 @@ from digest.delivery import Retry, deliver
 from digest.digests import build_digest
 from digest.errors import ConfigError
 from digest.mail import DigestEmailMaker, OutboxMailer
+from digest.metrics import Metrics
 from digest.retention import prune
+from digest.service import Runner
 from digest.store import DigestRecord, Store, Subscriber, SubscriberStatus
 from digest.subscriptions import personal_links
 from digest.types import Article, Entry, Section
@@ -215,3 +217,33 @@ def test_digest_prune_dry_run_prints_what_would_go(tmp_path: Path) -> None:
     assert old.exists()
     done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=60)
     assert f"removed {old}" in done.stdout and not old.exists() and fresh.exists()
+
+
+class Follower:
+    """Another instance leads: this one runs no job (``digest.leader.Leadership``)."""
+
+    held = False
+
+    def start(self, on_gain: object) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def test_the_service_prunes_nightly_only_where_it_leads(config: Config, store: Store) -> None:
+    config = dataclasses.replace(config, retention=KEEP)
+    old = config.paths.data / "outbox" / "old.eml"
+    old.parent.mkdir(parents=True)
+    old.write_text("old")
+    os.utime(old, (0, 0))
+    now = datetime(2024, 6, 1, tzinfo=SHANGHAI)
+    mailer = OutboxMailer(old.parent)
+    follower = Runner(config, store, mailer, Metrics(), clock=lambda: now, leader=Follower())
+    follower.prune()
+    assert old.exists()
+    leader = Runner(config, store, mailer, Metrics(), clock=lambda: now)
+    leader.prune()
+    assert not old.exists()
+    run = leader.state().runs["prune"]
+    assert run.error is None and run.counts["removed"] == 1
