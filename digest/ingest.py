@@ -107,12 +107,19 @@ def scan(folder: Path) -> list[Path]:
 def walk(folder: Path) -> list[tuple[str, str]]:
     """``scan`` as (name relative to ``folder``, path) strings, in no order: a rescan of 13k files
     lists them in tens of milliseconds (``os.scandir``; ``Path.rglob`` took 0.2 s).  Symbolic links
-    to folders are not followed, as ``rglob`` does not."""
+    to folders are not followed, and subfolders that cannot be listed are passed over, as by
+    ``rglob``; ``OSError`` only when ``folder`` itself cannot be listed."""
     found: list[tuple[str, str]] = []
     pending = [(str(folder), "")]
     while pending:
         where, prefix = pending.pop()
-        with os.scandir(where) as entries:
+        try:
+            listing = os.scandir(where)
+        except OSError:
+            if not prefix:
+                raise
+            continue
+        with listing as entries:
             for entry in entries:
                 if entry.name.startswith("."):
                     continue

@@ -147,3 +147,37 @@ def test_a_stamp_is_not_trusted_within_the_racy_window(tmp_path: Path) -> None:
     assert file_stamp(info, changed + RACY_NS + 1) == file_stamp(info)
     stamp = file_stamp(info)
     assert stamp is not None and stamp.startswith(f"{info.st_ino}:{info.st_size}:")
+
+
+def test_the_listing_matches_what_rglob_found(tmp_path: Path) -> None:
+    """The scandir listing keeps the old one's order (by path parts) and what it leaves out."""
+    for name in (
+        "a/x.txt",
+        "a-b/x.txt",
+        "a.b/y.TXT",
+        "b/.hidden/z.txt",
+        "b/~z.txt",
+        "c.txt/inner.txt",
+        "d.md",
+    ):
+        path = tmp_path / "pages" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "far.txt").write_text("x")
+    (tmp_path / "pages" / "link").symlink_to(tmp_path / "elsewhere")  # not followed, as by rglob
+    folder = tmp_path / "pages"
+    expected = sorted(
+        path
+        for path in folder.rglob("*")
+        if ingest_module.is_page_file(path)
+        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+    assert ingest_module.scan(folder) == expected
+    assert [p.relative_to(folder).as_posix() for p in expected] == [
+        "a/x.txt",
+        "a-b/x.txt",
+        "a.b/y.TXT",
+        "c.txt",
+        "c.txt/inner.txt",
+    ]
