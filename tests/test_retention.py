@@ -96,14 +96,19 @@ def _sizes(store: Store) -> tuple[int, int] | None:
     the ledger's pages (table and indexes, from the ``dbstat`` table of SQLite)."""
     if store._engine.dialect.name != "sqlite":
         return None
-    ledger = "SELECT sum(pgsize) FROM dbstat WHERE name = 'deliveries_status' OR tbl_name = 'deliveries'"
+    ledger = (
+        "SELECT sum(pgsize) FROM dbstat WHERE name IN ('deliveries', 'deliveries_status')"
+        " OR name LIKE 'sqlite_autoindex_deliveries_%'"
+    )
     with store._engine.connect() as conn:
         pages = conn.execute(sa.text("PRAGMA page_count")).scalar_one()
         free = conn.execute(sa.text("PRAGMA freelist_count")).scalar_one()
         size = conn.execute(sa.text("PRAGMA page_size")).scalar_one()
         try:
             ledger_bytes = conn.execute(sa.text(ledger)).scalar_one()
-        except sa.exc.OperationalError:
+        except sa.exc.OperationalError as exc:
+            if "no such table: dbstat" not in str(exc):
+                raise
             pytest.skip("this SQLite has no dbstat table")
     return int((pages - free) * size), int(ledger_bytes)
 
