@@ -94,7 +94,7 @@ def test_a_rescan_of_unchanged_files_opens_none_and_logs_nothing_at_info(
 
     # Same size and bytes, a new mtime: read again (and found unchanged, so nothing is parsed).
     info = paths[4].stat()
-    os.utime(paths[4], ns=(info.st_atime_ns, info.st_mtime_ns + 1_000_000_000))
+    os.utime(paths[4], ns=(info.st_atime_ns, info.st_mtime_ns - 10_000_000_000))  # not in the future
     # Another page with the same size but new bytes, its mtime set back: its ctime still moved.
     info = paths[7].stat()
     paths[7].write_text(PAGE.format(title="第99版的标题", n=8), encoding="utf-8")
