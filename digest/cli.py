@@ -103,6 +103,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from digest.ingest.pipeline import ingest
+    from digest.progress import reporter
     from digest.store.database import Store
 
     config = _config(args)
@@ -111,7 +112,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if not path.exists():
             raise SourceError(str(path), "no such file or folder")
     with Store.open(config.database_url) as store:
-        report = ingest(config, store, _now(), paths, reparse=args.reparse)
+        report = ingest(
+            config, store, _now(), paths, reparse=args.reparse, progress=reporter("ingest", "files")
+        )
     print(
         f"ingested {report.files} files: {report.read} read, {report.unchanged} unchanged, "
         f"{report.failed} failed; {report.articles} articles ({report.new} new, {report.changed} changed)"
@@ -121,12 +124,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
+    from digest.progress import reporter
     from digest.service.jobs import run_publish
     from digest.store.database import Store
 
     config = _config(args)
     with Store.open(config.database_url) as store:
-        report = run_publish(config, store, full=args.full)
+        report = run_publish(config, store, full=args.full, progress=reporter("publish", "articles"))
     mode = "full rebuild" if report.full else "changes only"
     print(
         f"published to {config.paths.output} ({mode}): {report.written_count} written, "
@@ -138,13 +142,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     """``ingest`` then ``publish --full`` in one process: the operator's full rebuild."""
     from digest.ingest.pipeline import ingest
+    from digest.progress import reporter
     from digest.service.jobs import run_publish
     from digest.store.database import Store
 
     config = _config(args)
     with Store.open(config.database_url) as store:
-        read = ingest(config, store, _now())
-        published = run_publish(config, store, full=True)
+        read = ingest(config, store, _now(), progress=reporter("ingest", "files"))
+        published = run_publish(config, store, full=True, progress=reporter("publish", "articles"))
     print(
         f"built {config.paths.output}: {read.files} files ({read.failed} failed), {read.articles} articles "
         f"({read.new} new, {read.changed} changed); {published.written_count} files written, "
@@ -463,6 +468,19 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    from digest.service.retention import prune
+    from digest.store.database import Store
+
+    config = _config(args)
+    with Store.open(config.database_url) as store:
+        report = prune(config, store, _now(), dry_run=args.dry_run)
+    for path in (*report.outbox, *report.dry_runs):
+        print(f"{'would remove' if args.dry_run else 'removed'} {path}")
+    print(report.describe())
+    return 0
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
     from digest.service.backup import backup
 
@@ -646,6 +664,11 @@ def build_parser() -> argparse.ArgumentParser:
         "status", cmd_status, "show the service's last runs and errors, and counts of files, articles, emails"
     )
     status.add_argument("--json", action="store_true", help="print the /healthz report as JSON")
+
+    prune_cmd = command(
+        "prune", cmd_prune, "remove old ledger rows, sign-ups, outbox files and dry runs ([retention])"
+    )
+    prune_cmd.add_argument("--dry-run", action="store_true", help="print what would go; remove nothing")
 
     backup_cmd = command("backup", cmd_backup, "copy the database into a file, also while serve runs")
     backup_cmd.add_argument("file", metavar="FILE")

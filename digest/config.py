@@ -138,6 +138,16 @@ class HealthConfig:
 
 
 @dataclass(frozen=True)
+class RetentionConfig:
+    """How long what only grows is kept (``digest.service.retention``); 0 keeps it for ever."""
+
+    deliveries_days: int = 90  # ledger rows of older digests: summed into daily counts, then deleted
+    signups_days: int = 30  # sign-ups never confirmed, and subscription emails done with
+    outbox_days: int = 30  # .eml files in <data>/outbox
+    dry_run_days: int = 14  # <data>/dry-run/<day> folders of `send-digest --dry-run`
+
+
+@dataclass(frozen=True)
 class LoggingConfig:
     format: str = "auto"  # "auto" (journal under systemd, else text), "text", "journal", "json"
 
@@ -174,6 +184,7 @@ class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     health: HealthConfig = field(default_factory=HealthConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     parser: ParserConfig = field(default_factory=ParserConfig)
     dkim: DkimConfig = field(default_factory=DkimConfig)
     bounces: BouncesConfig = field(default_factory=BouncesConfig)
@@ -578,7 +589,48 @@ def value_problems(config: Config) -> list[ConfigError]:
                 f" {MIN_SECRET_LENGTH}+ random characters (openssl rand -hex 32)",
             )
         )
+    problems.extend(retention_problems(config))
     problems.extend(parser_problems(config.parser))
+    return problems
+
+
+def retention_problems(config: Config) -> list[ConfigError]:
+    """Retention periods that are negative or would delete what is still in use."""
+    retention = config.retention
+    problems = [
+        ConfigError(f"retention.{key.name}", "cannot be negative", "a number of days, or 0 to keep for ever")
+        for key in dataclasses.fields(retention)
+        if getattr(retention, key.name) < 0
+    ]
+    # A ledger row is retried until digest.retry_hours after its digest, and a confirmation link
+    # works for digest.confirm_hours: what they need must outlive that.
+    for key, days, what, hours_key, hours, example in (
+        (
+            "deliveries_days",
+            retention.deliveries_days,
+            "emails still being retried",
+            "retry_hours",
+            config.digest.retry_hours,
+            90,
+        ),
+        (
+            "signups_days",
+            retention.signups_days,
+            "sign-ups whose confirmation link still works",
+            "confirm_hours",
+            config.digest.confirm_hours,
+            30,
+        ),
+    ):
+        needed = -(-hours // 24)
+        if 0 < days <= needed:
+            problems.append(
+                ConfigError(
+                    f"retention.{key}",
+                    f"{days} days would delete {what} (digest.{hours_key} = {hours})",
+                    f"use more than {needed} days (e.g. {example}), or 0 to keep them for ever",
+                )
+            )
     return problems
 
 

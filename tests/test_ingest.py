@@ -81,7 +81,7 @@ def test_a_bad_file_is_logged_once_recorded_and_retried_when_fixed(
 ) -> None:
     put(config.paths.source, "2024-11-27_01.txt", PAGE)
     bad = put(config.paths.source, "2024-11-27_02.txt", b"\x89PNG\x00\x00\x00\x01binary")
-    with caplog.at_level(logging.INFO, logger="digest.ingest.pipeline"):
+    with caplog.at_level(logging.DEBUG, logger="digest.ingest.pipeline"):
         report = ingest(config, store, now)
         ingest(config, store, now + timedelta(minutes=1))
     assert report.new == 2 and report.failed == 1
@@ -90,8 +90,12 @@ def test_a_bad_file_is_logged_once_recorded_and_retried_when_fixed(
     )
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "2024-11-27_02.txt" in warnings[0]
-    summaries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("ingested ")]
-    assert len(summaries) == 2 and "failed=1" in summaries[0] and "ms=" in summaries[0]
+    summaries = [r for r in caplog.records if r.getMessage().startswith("ingested ")]
+    assert (
+        len(summaries) == 2 and "failed=1" in summaries[0].getMessage() and "ms=" in summaries[0].getMessage()
+    )
+    # The second run read nothing and found nothing new: its line is DEBUG, not INFO.
+    assert [r.levelno for r in summaries] == [logging.INFO, logging.DEBUG]
     assert store.status().failed_sources == (("2024-11-27_02.txt", report.errors[0][1]),)
     bad.write_text("# 修好的页面\n\n现在可以读了。\n", encoding="gb18030")
     fixed = ingest(config, store, now + timedelta(minutes=2))

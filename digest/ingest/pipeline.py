@@ -2,8 +2,11 @@
 
 One bad file is logged once with its name and reason, recorded in
 ``sources.last_error`` and skipped; the rest go on.  A file is read again
-only when its bytes change (content hash), so a fixed file is retried and an
-unchanged one costs a stat and a hash.  An entry that cannot be read at all
+only when its bytes change (content hash), so a fixed file is retried.  An
+unchanged one costs one ``stat``: the store keeps each file's stamp (inode,
+size, mtime and ctime in nanoseconds) from when its bytes were read, and a file
+with the same stamp is not opened (``file_stamp``; a rename over it brings a new
+inode, any write a new mtime and ctime).  An entry that cannot be read at all
 (a folder or a symlink loop named like a page, no read permission, far too
 large) is recorded by its ``lstat`` instead, so it too is reported once and
 retried when anything about it changes (a ``chmod`` moves its change time).
@@ -35,6 +38,7 @@ from digest.paper.conventions import conventions_for
 from digest.paper.decode import decode_page
 from digest.paper.parse import PARSER_VERSION, parse_page
 from digest.paper.slugs import slugify
+from digest.progress import LogProgress, Progress
 from digest.store.database import PAGE_SPAN, SourceRecord, Store
 from digest.types import DatedBy, Entry, Page, Retraction, Section
 
@@ -56,6 +60,10 @@ MAX_PAGE_BYTES = 5_000_000
 MAX_PAGE_LINES = 100_000
 # More page files than this (and than half of them) gone in one scan is taken for a lost folder.
 MASS_VANISH = 20
+# A file changed this recently may change again within the same timestamp tick (coarse on some
+# filesystems, 2 s on FAT) and keep its stamp: its stamp is not kept, so the next scan hashes it
+# again (git's "racily clean" entries).
+RACY_NS = 3_000_000_000
 
 
 @dataclass(frozen=True)
@@ -81,7 +89,11 @@ class IngestReport:
 
 def is_page_file(path: Path) -> bool:
     """``*.txt`` files, leaving out hidden files and editors' temporary copies."""
-    return path.suffix.lower() == ".txt" and not path.name.startswith((".", "~", "#"))
+    return _is_page_name(path.name)
+
+
+def _is_page_name(name: str) -> bool:
+    return name.lower().endswith(".txt") and not name.startswith((".", "~", "#"))
 
 
 def scan(folder: Path) -> list[Path]:
@@ -91,11 +103,65 @@ def scan(folder: Path) -> list[Path]:
     pipe or a symlink loop called ``01.txt`` is then reported (once) by ingest
     instead of being passed over in silence.
     """
-    return sorted(
-        path
-        for path in folder.rglob("*")
-        if is_page_file(path) and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    )
+    return [Path(path) for _, path in sorted(walk(folder), key=lambda item: item[0].split("/"))]
+
+
+def walk(folder: Path) -> list[tuple[str, str]]:
+    """``scan`` as (name relative to ``folder``, path) strings, in no order: a rescan of 13k files
+    lists them in tens of milliseconds (``os.scandir``; ``Path.rglob`` took 0.2 s).  Symbolic links
+    to folders are not followed, and subfolders that cannot be listed are passed over, as by
+    ``rglob``; ``OSError`` only when ``folder`` itself cannot be listed."""
+    found: list[tuple[str, str]] = []
+    pending = [(str(folder), "")]
+    while pending:
+        where, prefix = pending.pop()
+        try:
+            listing = os.scandir(where)
+        except OSError:
+            if not prefix:
+                raise
+            continue
+        with listing as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((entry.path, f"{prefix}{entry.name}/"))
+                if _is_page_name(entry.name):
+                    found.append((prefix + entry.name, entry.path))
+    return found
+
+
+def file_stamp(info: os.stat_result, wall_ns: int | None = None) -> str | None:
+    """What changes whenever a file's bytes may have: inode (a rename over it), size, mtime and
+    ctime (which no program can set back, so ``touch -d`` or ``rsync -t`` are still seen).
+
+    With ``wall_ns`` (the time the bytes are read): None for a file changed within ``RACY_NS``
+    of it, whose next change could keep the same stamp.
+    """
+    if wall_ns is not None and max(info.st_mtime_ns, info.st_ctime_ns) > wall_ns - RACY_NS:
+        return None
+    return f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+
+
+def _stamp_of(path: str) -> str | None:
+    try:
+        return file_stamp(os.stat(path))
+    except OSError:
+        return None  # ingest meets the error and reports it
+
+
+def changed_files(store: Store, folder: Path) -> tuple[list[Path], int]:
+    """The page files below ``folder`` that may have changed since they were read, and how many
+    page files there are: one listing, one ``stat`` per file and one query, no file opened.
+
+    New files, files another parser version read, files whose stamp differs or
+    was not kept, and entries that cannot be stat'ed are "changed".
+    """
+    stamps = store.source_stamps(PARSER_VERSION)
+    listed = walk(folder)
+    changed = sorted(Path(path) for name, path in listed if (stamps.get(name) or "?") != _stamp_of(path))
+    return changed, len(listed)
 
 
 @dataclass(frozen=True)
@@ -283,11 +349,14 @@ def _read_batches(
     now: datetime,
     errors: list[tuple[str, str]],
     reparse: bool = False,
-) -> Iterator[list[tuple[SourceRecord, bytes]]]:
+) -> Iterator[tuple[list[tuple[SourceRecord, bytes]], int]]:
     """The files whose bytes were not seen before or that another parser version read (every
-    file with ``reparse``), in batches bounded by count and size.  Each record carries the
-    page facts (issue date, evidence, number) of the file's previous read, if any.
+    file with ``reparse``), in batches bounded by count and size, each with how many of
+    ``files`` were looked at by then.  Each record carries the page facts (issue date,
+    evidence, number) of the file's previous read, if any.
 
+    A file whose stamp is the one recorded is not opened; one whose bytes turn
+    out to be known has its new stamp recorded, so the next scan skips it.
     A file that cannot be read is logged, added to ``errors`` and recorded by
     its ``lstat``, unless that same failure was recorded before (it was
     reported when it first happened).
@@ -296,10 +365,16 @@ def _read_batches(
         chunk = [(path, _source_name(path, folder)) for path in files[at : at + BATCH_FILES]]
         seen = store.sources([name for _, name in chunk])
         todo: list[tuple[SourceRecord, bytes]] = []
+        restamped: dict[str, str | None] = {}
         size = 0
-        for path, name in chunk:
+        for index, (path, name) in enumerate(chunk):
             before = seen.get(name)
+            current = before is not None and before.parser_version == PARSER_VERSION and not reparse
+            stamped = before.stamp if current and before is not None else None
+            if stamped is not None and stamped == _stamp_of(str(path)):
+                continue
             try:
+                read_at = clock.time_ns()
                 data, info = _read(path, name)
             except SourceError as exc:
                 failure = _failure_record(path, name, exc.reason, now)
@@ -310,11 +385,13 @@ def _read_batches(
                     errors.append((name, exc.reason))
                 continue
             digest = hashlib.sha256(data).hexdigest()
-            current = before is not None and before.parser_version == PARSER_VERSION
-            if current and before is not None and before.content_hash == digest and not reparse:
+            stamp = file_stamp(info, read_at)
+            if current and before is not None and before.content_hash == digest:
+                if stamp != before.stamp:
+                    restamped[name] = stamp
                 continue
             mtime = datetime.fromtimestamp(info.st_mtime, UTC)
-            record = SourceRecord(name, digest, len(data), mtime, None, now)
+            record = SourceRecord(name, digest, len(data), mtime, None, now, stamp=stamp)
             if before is not None:
                 record = dataclasses.replace(
                     record, issue_date=before.issue_date, dated_by=before.dated_by, page=before.page
@@ -322,10 +399,11 @@ def _read_batches(
             todo.append((record, data))
             size += len(data)
             if size >= BATCH_BYTES:
-                yield todo
+                yield todo, at + index + 1
                 todo, size = [], 0
+        store.set_source_stamps(restamped)
         if todo:
-            yield todo
+            yield todo, at + len(chunk)
 
 
 def _previous_dating(record: SourceRecord) -> dating.Dating | None:
@@ -419,12 +497,16 @@ def ingest(
     now: datetime,
     paths: Sequence[Path] | None = None,
     reparse: bool = False,
+    progress: Progress | None = None,
 ) -> IngestReport:
     """Ingest the source folder (or just ``paths``, files or folders) into the store.
 
     ``reparse``: read every file again, even those whose bytes and parser
     version were seen before.  A scan of the whole folder also retracts the
-    articles of files gone for good (``retract_vanished``).
+    articles of files gone for good (``retract_vanished``).  ``progress`` hears
+    how many files are done (default: a log line every ten seconds of a long run).
+    The summary line is logged at INFO when anything was read, failed or
+    changed, else at DEBUG: an idle rescan leaves the log alone.
     """
     started = clock.monotonic()
     folder = config.paths.source
@@ -461,17 +543,23 @@ def ingest(
     # A batch at a time: memory stays flat on any archive, and the store gets one transaction per
     # batch instead of one per article.  While one batch is stored the next one is being parsed.
     parsers = _Parsers(config)
+    meter = progress or LogProgress("ingest", "files")
+    meter.start(len(files))
     try:
         pending: tuple[list[tuple[SourceRecord, bytes]], Iterator[Parsed | str]] | None = None
-        for todo in _read_batches(files, folder, store, now, errors, reparse):
+        stored_upto = upto = 0
+        for todo, upto in _read_batches(files, folder, store, now, errors, reparse):
             parsed = parsers.map(todo)
             if pending is not None:
                 store_batch(*pending)
-            pending = (todo, parsed)
+                meter.update(stored_upto)
+            pending, stored_upto = (todo, parsed), upto
         if pending is not None:
             store_batch(*pending)
+        meter.update(len(files))
     finally:
         parsers.close()
+        meter.close()
     if paths is None:
         retracted += retract_vanished(config, store, {_source_name(f, folder) for f in files}, now)
     report = IngestReport(
@@ -486,7 +574,9 @@ def ingest(
         errors=tuple(errors),
         ms=round((clock.monotonic() - started) * 1000),
     )
-    log.info(
+    busy = report.read or report.failed or report.touched
+    log.log(
+        logging.INFO if busy else logging.DEBUG,
         "ingested files=%d read=%d unchanged=%d failed=%d articles=%d new=%d changed=%d retracted=%d ms=%d",
         report.files,
         report.read,

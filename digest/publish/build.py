@@ -49,6 +49,7 @@ from typing import Any, TypeVar
 from digest import __version__, workers
 from digest.config import Config
 from digest.faults import crash_point
+from digest.progress import LogProgress, Progress
 from digest.publish.catalog import Catalog, MemoryCatalog
 from digest.publish.digests import build_digest
 from digest.publish.feeds import (
@@ -136,9 +137,14 @@ def publish(
     return _report(config, stager, committed, removed, True, started)
 
 
-def publish_store(store: Store, config: Config, output_dir: Path, full: bool = False) -> PublishReport:
+def publish_store(
+    store: Store, config: Config, output_dir: Path, full: bool = False, progress: Progress | None = None
+) -> PublishReport:
     """Bring ``output_dir`` up to date with the store: only what changed, or everything when
-    ``full`` is asked or the folder cannot be trusted to match (see the module docstring)."""
+    ``full`` is asked or the folder cannot be trusted to match (see the module docstring).
+
+    ``progress`` hears how many articles a full build has drawn (default: a log
+    line every ten seconds of a long build); an incremental publish is short."""
     started = time.monotonic()
     # Under the Stager's lock on the folder: one publisher at a time reads and writes the state.
     with Stager(output_dir) as stager:
@@ -165,13 +171,14 @@ def publish_store(store: Store, config: Config, output_dir: Path, full: bool = F
             store.set_publish_state({"token": ""})
             seq = store.mark_all_published()
             crash_point("publish.full_after_reset")
+            meter = progress or LogProgress("publish", "articles")
             with store.snapshot():
                 try:
-                    sections, frozen = render_all(store, config, stager.put, True, stager.keep)
+                    sections, frozen = render_all(store, config, stager.put, True, stager.keep, meter)
                 except BrokenProcessPool as exc:
                     # A worker killed (out of memory?) or never started: what was staged is put again, here.
                     log.warning("page render processes failed (%s); rendering the full build here", exc)
-                    sections, frozen = render_all(store, config, stager.put, keep=stager.keep)
+                    sections, frozen = render_all(store, config, stager.put, keep=stager.keep, progress=meter)
             crash_point("publish.after_stage")
             committed, removed = stager.commit()
             removed += stager.prune()
@@ -219,6 +226,7 @@ def render_all(
     put: Put,
     parallel: bool = False,
     keep: Callable[[str], bool] | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[Section], Frozen]:
     """Render every document from ``catalog`` into ``put(path, bytes)``, streaming the entries;
     returns the sections, in the navigation's order, and the archive pages it froze.
@@ -227,7 +235,7 @@ def render_all(
     in worker processes, one per core (``put`` still runs in this process).
     ``keep(path)`` leaves a frozen archive page as it stands in the output
     folder (True when it is there); one holding a withdrawn article is drawn
-    again without it.
+    again without it.  ``progress`` hears how many articles are drawn.
     """
     sections = catalog.feed_sections()
     site = Site(config, sections)
@@ -244,7 +252,10 @@ def render_all(
         )
     specs = _feed_specs(config, sections)
     pool = None
-    if parallel and catalog.feed_count() >= POOL_MIN_ARTICLES:
+    total = catalog.feed_count()
+    if progress is not None:
+        progress.start(total)
+    if parallel and total >= POOL_MIN_ARTICLES:
         pool = workers.pool(["digest.publish.build"], _start_worker, (config, sections))
     try:
         draw = _Drawing(site, config, put, pool)
@@ -260,9 +271,11 @@ def render_all(
             for spec, slug in specs
         }
         # One pass over the archive feeds every article feed and writes the article pages on the way.
-        for entry, item in draw.articles(catalog.feed_stream()):
+        for drawn, (entry, item) in enumerate(draw.articles(catalog.feed_stream()), 1):
             writers[None].add(entry.feed_key, item)
             writers[entry.section.slug].add(entry.feed_key, item)
+            if progress is not None:
+                progress.update(drawn)
         for writer in writers.values():
             writer.close()
         for entry in gone:
@@ -279,6 +292,8 @@ def render_all(
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
+        if progress is not None:
+            progress.close()
     put(OPML, opml([all_spec(config), digests_spec(config)], config))
     # Apart from the all-articles feed: subscribing to both would bring every article twice.
     put(OPML_SECTIONS, opml([spec for spec, slug in specs if slug is not None], config, "版块"))

@@ -23,6 +23,7 @@ from digest.mail.compose import DigestEmailMaker
 from digest.mail.delivery import DeliveryReport, Retry, deliver
 from digest.mail.subscribers import bounce_recorder, personal_links, subscription_upkeep
 from digest.mail.transports import Mailer, OutboxMailer
+from digest.progress import Progress
 from digest.publish.build import PublishReport, publish_store
 from digest.publish.digests import back_issues, build_digest, digest_window
 from digest.service.websub import HUB_TIMEOUT, Notifier
@@ -59,15 +60,20 @@ class DigestResult:
 
 
 def run_publish(
-    config: Config, store: Store, notifier: Notifier | None = None, full: bool = False
+    config: Config,
+    store: Store,
+    notifier: Notifier | None = None,
+    full: bool = False,
+    progress: Progress | None = None,
 ) -> PublishReport:
     """Bring the output folder up to date with the store (only what changed, unless ``full``).
 
     Then, with ``feeds.hubs`` configured, tell each hub which feeds changed:
     through ``notifier`` (the service's background worker, which retries) when
     given, else with one ping per hub and feed before returning (one-off commands).
+    ``progress`` shows how far a full build is (``digest.progress``).
     """
-    report = publish_store(store, config, config.paths.output, full=full)
+    report = publish_store(store, config, config.paths.output, full=full, progress=progress)
     if config.feeds.hubs and report.changed_feeds:
         if notifier is not None:
             notifier.notify(report.changed_feeds)

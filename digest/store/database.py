@@ -70,6 +70,9 @@ sources = sa.Table(
     sa.Column("parser_version", sa.String(20)),
     # When a scan first missed the file; it is retracted once gone ``ingest.settle_seconds``.
     sa.Column("missing_since", UTCDateTime),
+    # "inode:size:mtime_ns:ctime_ns" of the file when its bytes were last read (``ingest.file_stamp``):
+    # a rescan that finds the same stat skips the file without opening it.  NULL: read it again.
+    sa.Column("stamp", sa.String(80)),
 )
 
 articles = sa.Table(
@@ -174,6 +177,16 @@ deliveries = sa.Table(
 )
 sa.Index("deliveries_status", deliveries.c.status, deliveries.c.next_attempt_at)
 
+# What ``digest.service.retention`` kept of the ledger rows it deleted: how many rows of each digest day
+# ended in each status, so ``digest_deliveries`` and ``digest status`` still count them.
+delivery_counts = sa.Table(
+    "delivery_counts",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("status", sa.String(10), primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+)
+
 # One sender per digest at a time, across processes and machines: the run holding a digest's row
 # here until ``expires_at`` is the only one that sends it (see ``digest.store.lease``).
 send_leases = sa.Table(
@@ -222,6 +235,16 @@ class DeliveryState(StrEnum):
 
 # Delivery rows that the send loop picks up (when their next attempt is due).
 WAITING = (DeliveryState.PENDING, DeliveryState.FAILED)
+# Ledger states no run changes any more: the only rows retention may fold into daily counts.
+SETTLED = (
+    DeliveryState.SENT,
+    DeliveryState.REFUSED,
+    DeliveryState.SKIPPED,
+    DeliveryState.UNKNOWN,
+    DeliveryState.EXPIRED,
+)
+# Subscription emails done with (sent, or given up on).
+NOTICES_DONE = (DeliveryState.SENT, DeliveryState.REFUSED, DeliveryState.EXPIRED)
 # A claimed row is one run's until that run ends it: ``claimed`` while the message is being
 # handed over (the server has no "." yet), ``sending`` from just before the "." on.
 CLAIMED = (DeliveryState.CLAIMED, DeliveryState.SENDING)
@@ -320,6 +343,7 @@ class SourceRecord:
     page: int | None = None
     parser_version: str | None = None
     missing_since: datetime | None = None
+    stamp: str | None = None  # the file's stat when read (``ingest.file_stamp``); None: not trusted
 
 
 @dataclass(frozen=True)
@@ -750,6 +774,23 @@ class Store:
                 conn.execute(sa.delete(sources).where(sources.c.path.in_(paths[at : at + _IN_BATCH])))
             if records:
                 conn.execute(sa.insert(sources), [record.__dict__ for record in records])
+
+    def source_stamps(self, parser_version: str) -> dict[str, str]:
+        """The stamp of every file ``parser_version`` read, by path: one query, for cheap rescans."""
+        query = sa.select(sources.c.path, sources.c.stamp).where(
+            sources.c.stamp.is_not(None), sources.c.parser_version == parser_version
+        )
+        with self._begin() as conn:
+            return {path: stamp for path, stamp in conn.execute(query)}
+
+    def set_source_stamps(self, stamps: dict[str, str | None]) -> None:
+        """Remember the stat of files whose bytes were found unchanged (touched, or copied over)."""
+        if not stamps:
+            return
+        where = sources.c.path == sa.bindparam("b_path")
+        statement = sa.update(sources).where(where).values(stamp=sa.bindparam("b_stamp"))
+        with self._begin() as conn:
+            conn.execute(statement, [{"b_path": path, "b_stamp": stamp} for path, stamp in stamps.items()])
 
     # -- articles ----------------------------------------------------------
 
@@ -1637,11 +1678,7 @@ class Store:
     def delivery_summary(self) -> DeliverySummary:
         """Rows by status, the earliest retry waiting and the error of the latest failed row."""
         with self._begin() as conn:
-            counts = conn.execute(
-                sa.select(deliveries.c.status, sa.func.count())
-                .group_by(deliveries.c.status)
-                .order_by(deliveries.c.status)
-            ).all()
+            counts = self._delivery_counts(conn)
             waiting = deliveries.c.status.in_(WAITING)
             next_attempt = conn.execute(
                 sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(waiting)
@@ -1653,11 +1690,72 @@ class Store:
                 .limit(1)
             ).scalar_one_or_none()
         return DeliverySummary(
-            counts=tuple((status, n) for status, n in counts),
+            counts=tuple(counts.items()),
             next_attempt_at=next_attempt,
             last_error=error,
             leases=tuple(self.send_leases()),
         )
+
+    # -- retention ---------------------------------------------------------
+
+    def prune_deliveries(self, before: date, dry_run: bool = False) -> int:
+        """Fold the settled ledger rows of digests dated before ``before`` into ``delivery_counts``
+        and delete them, in one transaction (the counts are written first); how many rows.
+
+        Rows still waiting or claimed are left to the send loop.  ``dry_run``: count only.
+        """
+        old = sa.and_(deliveries.c.day < before, deliveries.c.status.in_(SETTLED))
+        counted = sa.select(deliveries.c.day, deliveries.c.status, sa.func.count()).where(old)
+        with self._begin() as conn:
+            rows = conn.execute(counted.group_by(deliveries.c.day, deliveries.c.status)).all()
+            total = sum(int(n) for _, _, n in rows)
+            if dry_run or not rows:
+                return total
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            insert = dialect.insert(delivery_counts)
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["day", "status"],
+                    set_={"count": delivery_counts.c["count"] + insert.excluded["count"]},
+                ),
+                [{"day": day, "status": status, "count": n} for day, status, n in rows],
+            )
+            conn.execute(sa.delete(deliveries).where(old))
+        return total
+
+    def prune_signups(self, before: datetime, dry_run: bool = False) -> tuple[int, int]:
+        """Delete sign-ups still pending whose last confirmation request (or creation) is before
+        ``before``, and subscription emails done with before then; how many of each.
+
+        The suppression list (unsubscribed, bounced, complained) is never pruned:
+        it is what keeps those addresses from being mailed again.
+        """
+        pending = sa.and_(
+            subscribers.c.status == SubscriberStatus.PENDING.value,
+            sa.func.coalesce(subscribers.c.confirm_sent_at, subscribers.c.created) < before,
+        )
+        finished = sa.func.coalesce(notices.c.sent_at, notices.c.created)
+        done = sa.and_(notices.c.status.in_(NOTICES_DONE), finished < before)
+        with self._begin() as conn:
+            gone = [email for (email,) in conn.execute(sa.select(subscribers.c.email).where(pending))]
+            mails = sa.or_(done, notices.c.email.in_(gone)) if gone else done
+            count = conn.execute(sa.select(sa.func.count()).select_from(notices).where(mails)).scalar_one()
+            if not dry_run:
+                conn.execute(sa.delete(notices).where(mails))
+                conn.execute(sa.delete(subscribers).where(pending))
+        return len(gone), int(count)
+
+    def _delivery_counts(self, conn: Connection) -> dict[str, int]:
+        """Ledger rows by status, the rows retention folded into ``delivery_counts`` included."""
+        counts: dict[str, int] = {}
+        live = sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+        folded = sa.select(delivery_counts.c.status, sa.func.sum(delivery_counts.c["count"])).group_by(
+            delivery_counts.c.status
+        )
+        for query in (live, folded):
+            for status, n in conn.execute(query):
+                counts[str(status)] = counts.get(str(status), 0) + int(n)
+        return dict(sorted(counts.items()))
 
     # -- overview ----------------------------------------------------------
 
@@ -1703,13 +1801,8 @@ class Store:
             people = conn.execute(
                 sa.select(subscribers.c.status, sa.func.count()).group_by(subscribers.c.status)
             ).all()
-            rows = conn.execute(
-                sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
-            ).all()
-        return {
-            "subscribers": {str(status): int(n) for status, n in people},
-            "deliveries": {str(status): int(n) for status, n in rows},
-        }
+            rows = self._delivery_counts(conn)
+        return {"subscribers": {str(status): int(n) for status, n in people}, "deliveries": rows}
 
 
 def database_file(url: str) -> Path | None:
