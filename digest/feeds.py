@@ -338,15 +338,22 @@ def shown(items: Sequence[tuple[FeedKey, FeedItem]]) -> list[FeedItem]:
 
 
 def log_archive_document(
-    spec: FeedSpec, number: int, items: Sequence[tuple[FeedKey, FeedItem]], config: Config
+    spec: FeedSpec, number: int, pages: int, items: Sequence[tuple[FeedKey, FeedItem]], config: Config
 ) -> tuple[str, bytes]:
-    """Full archive page ``number`` of an article feed: frozen once drawn."""
+    """Full archive page ``number`` of an article feed that has ``pages`` of them: frozen once drawn.
+
+    Its ``next-archive`` names page ``number + 1`` only when that page is full
+    too (drawn in the same build or before); the newest full page names the
+    subscription document instead (RFC 5005 §4 lets it), since its bytes never
+    change again and a link to a page still filling would answer 404.
+    """
     base = config.site.base_url
+    current = absolute_url(base, feed_path(spec.name))
     history = History(
         archive=True,
         prev=absolute_url(base, archive_path(spec.name, number - 1)) if number > 1 else "",
-        current=absolute_url(base, feed_path(spec.name)),
-        next=absolute_url(base, archive_path(spec.name, number + 1)),
+        current=current,
+        next=absolute_url(base, archive_path(spec.name, number + 1)) if number < pages else current,
     )
     path = archive_path(spec.name, number)
     return path, render_document(spec, shown(items), history, path, config)
@@ -411,7 +418,9 @@ class LogWriter:
 
     def _flush(self) -> None:
         if self._buffer:
-            self.render(log_archive_document, self.spec, self._page, self._buffer, self.config)
+            self.render(
+                log_archive_document, self.spec, self._page, self.plan.pages, self._buffer, self.config
+            )
             self._buffer = []
 
     def close(self) -> None:
