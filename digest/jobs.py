@@ -14,19 +14,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import httpx
-
 from digest.config import Config
 from digest.delivery import DeliveryReport, Retry, deliver
 from digest.digests import back_issues, build_digest, digest_window
 from digest.errors import ConfigError
 from digest.faults import crash_point
 from digest.mail import DigestEmailMaker, Mailer, OutboxMailer
-from digest.publish import PublishReport, publish_store
+from digest.publish_job import run_publish as run_publish  # re-exported: the service and tests import it here
 from digest.store import DigestRecord, Store, Subscriber
 from digest.subscriptions import bounce_recorder, personal_links, subscription_upkeep
 from digest.types import Digest
-from digest.websub import HUB_TIMEOUT, Notifier
+from digest.websub import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -55,28 +53,6 @@ class DigestResult:
     def refused(self) -> int:
         """Copies refused for good; never retried."""
         return self.delivery.refused
-
-
-def run_publish(
-    config: Config, store: Store, notifier: Notifier | None = None, full: bool = False
-) -> PublishReport:
-    """Bring the output folder up to date with the store (only what changed, unless ``full``).
-
-    Then, with ``feeds.hubs`` configured, tell each hub which feeds changed:
-    through ``notifier`` (the service's background worker, which retries) when
-    given, else with one ping per hub and feed before returning (one-off commands).
-    """
-    report = publish_store(store, config, config.paths.output, full=full)
-    if config.feeds.hubs and report.changed_feeds:
-        if notifier is not None:
-            notifier.notify(report.changed_feeds)
-        else:
-            with (
-                httpx.Client(timeout=HUB_TIMEOUT) as client,
-                Notifier(config.feeds.hubs, client, attempts=1) as once,
-            ):
-                once.notify(report.changed_feeds)
-    return report
 
 
 def due_day(config: Config, now: datetime) -> date:

@@ -226,7 +226,7 @@ def render_all(
     returns the sections, in the navigation's order, and the archive pages it froze.
 
     ``parallel``: a big archive's article pages and feed documents are drawn
-    in worker processes, one per core (``put`` still runs in this process).
+    in worker processes, one per free core (``workers.pool``; ``put`` still runs in this process).
     ``keep(path)`` leaves a frozen archive page as it stands in the output
     folder (True when it is there); one holding a withdrawn article is drawn
     again without it.
@@ -246,7 +246,7 @@ def render_all(
     specs = _feed_specs(config, sections)
     pool = None
     if parallel and catalog.feed_count() >= POOL_MIN_ARTICLES:
-        pool = workers.pool(["digest.publish"], _start_worker, (config, sections))
+        pool = workers.pool(["digest.publish"], _start_worker, (config, sections), config.build.workers)
     try:
         draw = _Drawing(site, config, put, pool)
         gone = catalog.retracted_entries()

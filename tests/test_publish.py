@@ -467,6 +467,7 @@ def _drawing_on_every_core(monkeypatch: pytest.MonkeyPatch) -> list[object]:
         return made[-1]
 
     monkeypatch.setattr(workers, "cpu_count", lambda: 2)
+    monkeypatch.setattr(workers, "free_cores", lambda: 2.0)  # however busy the machine running tests is
     monkeypatch.setattr(workers, "pool", recorded)
     monkeypatch.setattr(publish_module, "POOL_MIN_ARTICLES", 10)
     monkeypatch.setattr(publish_module, "ARTICLE_BATCH", 7)  # batches end mid-feed-page
