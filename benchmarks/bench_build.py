@@ -121,7 +121,10 @@ def measure(sizes: list[int], rounds: int, work: Path, hog: int, contenders: lis
 
 def table(results: dict[str, Any]) -> str:
     """The medians as a Markdown table."""
-    lines = ["| articles | contender | wall s | CPU s | load (1 min) per round |", "| --- | --- | --- | --- | --- |"]
+    lines = [
+        "| articles | contender | wall s | CPU s | load (1 min) per round |",
+        "| --- | --- | --- | --- | --- |",
+    ]
     for size, figures in results["sizes"].items():
         for name, f in figures.items():
             load = ", ".join(f"{value:.1f}" for value in f["load"])
@@ -133,7 +136,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000], help="archive sizes")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median reported)")
-    parser.add_argument("--work", type=Path, default=WORK, help="where pages and outputs go (a tmpfs is best)")
+    parser.add_argument(
+        "--work", type=Path, default=WORK, help="where pages and outputs go (a tmpfs is best)"
+    )
     parser.add_argument("--hog", type=int, default=0, help="processes spinning on the CPU meanwhile")
     parser.add_argument(
         "--contenders",

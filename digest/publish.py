@@ -67,6 +67,7 @@ from digest.feeds import (
     section_spec,
     story_item,
     tombstone,
+    with_atom,
 )
 from digest.output import (
     DIGESTS_FEED,
@@ -321,12 +322,13 @@ def _tombstones(catalog: Catalog, slug: str | None, config: Config) -> list[Tomb
 
 def _articles(site: Site, config: Config, entries: Sequence[Entry]) -> list[tuple[str, bytes, FeedItem]]:
     """The page and the feed entry of each article: pure, so a worker process can draw them."""
-    drawn = []
+    pages, items = [], []
     for entry in entries:
         story = present(entry, config.tz)
-        path, page = site.article(story)
-        drawn.append((path, page, story_item(story, config)))
-    return drawn
+        pages.append(site.article(story))
+        items.append(story_item(story, config))
+    # Each entry's XML once here, spliced into every feed document that holds it.
+    return [(path, page, item) for (path, page), item in zip(pages, with_atom(items), strict=True)]
 
 
 # What a worker process draws with: the site of the build it serves (set as the worker starts).

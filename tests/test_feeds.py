@@ -9,7 +9,8 @@ from pathlib import Path
 import feedparser
 from atomcheck import ATOM, CLOCK, FH, check_atom, make_config, make_entry, parse
 
-from digest.feeds import ARCHIVE_PAGE_SIZE
+from digest.feeds import ARCHIVE_PAGE_SIZE, History, all_spec, render_document, story_item, with_atom
+from digest.output import present
 from digest.parse import parse_page
 from digest.publish import build_plan
 from digest.types import Credit, Digest, Entry
@@ -312,3 +313,35 @@ def test_the_digest_feed_is_a_log_too_with_full_archive_pages_only() -> None:
     live = _entry_ids(parse(feeds["feeds/digests.atom"]))
     assert (len(archived), len(live)) == (ARCHIVE_PAGE_SIZE, 60)
     assert live[0].endswith("digest/2024-06-08") and archived[-1].endswith("digest/2024-01-01")
+
+
+HOSTILE = (
+    "控制字符\x00\x01\x08\x0b\x0c\x1f\x7f\ufffe\uffff 留下的 ]]> 与 ]]]]><![CDATA[> 和 &amp; & <b>粗</b>"
+    " <entry>\n  <entry>\n 😀👍🏽 CJK 汉字 𠀋𡈽 \u200b\u202e 反向 \"引号\" 'apos' < > "
+)
+
+
+def test_an_entry_drawn_once_is_byte_identical_to_feedgen_drawing_it_in_each_document() -> None:
+    config = make_config()
+    entries = [
+        make_entry(
+            f"{HOSTILE}第{n}篇",
+            HOSTILE + "\n" + "很长的一段正文，" * (4000 * n + 1),
+            position=n,
+            kicker=HOSTILE,
+            dateline=HOSTILE,
+            notes=(HOSTILE,),
+            credits=(Credit(HOSTILE, "记者"),),
+        )
+        for n in range(3)
+    ]
+    items = [story_item(present(entry, config.tz), config) for entry in entries]
+    drawn = with_atom(items)
+    assert all(item.atom.startswith(b"  <entry>\n") for item in drawn)
+    for chosen in (drawn, drawn[1:], drawn[::-1], drawn[:1]):
+        plain = [dataclasses.replace(item, atom=b"") for item in chosen]
+        history = History(archive=True, prev="http://example.test/p/1", current="http://example.test/c")
+        spliced = render_document(all_spec(config), chosen, history, "feeds/all.atom", config)
+        assert spliced == render_document(all_spec(config), plain, history, "feeds/all.atom", config)
+        check_atom(spliced)
+    assert render_document(all_spec(config), [], History(), "feeds/all.atom", config)  # no entries at all
