@@ -20,24 +20,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest import __version__
-from digest.config import (
-    Config,
-    SiteConfig,
-    deliverability_warnings,
-    load_config,
-    path_problems,
-    read_config,
-    value_problems,
-)
 from digest.errors import AlreadyRunningError, ConfigError, DigestError, SchemaError, SourceError
 from digest.logs import LogFormat, configure
 
 if TYPE_CHECKING:
+    from digest.config import Config
     from digest.store.database import DeliverySummary, Store
     from digest.store.versioning import SchemaVersion
 
 # Each command imports what it needs when it runs: importing every module (the database layer,
 # the mailer, the HTTP client, pinyin tables) made even ``digest --help`` take most of a second.
+# The configuration loader too (TOML, time zones, the dating patterns): ``--help`` needs none of it.
 
 DEFAULT_CONFIG = Path("config.toml")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -50,6 +43,8 @@ def _config(args: argparse.Namespace) -> Config:
 
     Logging follows the file's ``logging.format`` unless ``--log-format`` chose.
     """
+    from digest.config import load_config
+
     config = load_config(_config_path(args), _overrides(args), os.environ)
     if getattr(args, "log_format", None) is None and config.logging.format != LogFormat.AUTO:
         configure(_log_level(args), LogFormat(config.logging.format))
@@ -75,6 +70,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 def _serving_url(args: argparse.Namespace, config: Config) -> Config:
     """``serve --port 8081`` with ``site.base_url`` left at its default links to port 8081, not 8080."""
+    from digest.config import SiteConfig
+
     moved = getattr(args, "port", None) is not None or getattr(args, "host", None) is not None
     if not moved or config.site.base_url != SiteConfig.base_url:
         return config
@@ -125,7 +122,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from digest.progress import reporter
-    from digest.service.jobs import run_publish
+    from digest.service.publish_job import run_publish
     from digest.store.database import Store
 
     config = _config(args)
@@ -143,7 +140,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     """``ingest`` then ``publish --full`` in one process: the operator's full rebuild."""
     from digest.ingest.pipeline import ingest
     from digest.progress import reporter
-    from digest.service.jobs import run_publish
+    from digest.service.publish_job import run_publish
     from digest.store.database import Store
 
     config = _config(args)
@@ -169,7 +166,7 @@ def article_key(text: str) -> str:
 
 def cmd_retract(args: argparse.Namespace) -> int:
     from digest.errors import UnknownArticleError
-    from digest.service.jobs import run_publish
+    from digest.service.publish_job import run_publish
     from digest.store.database import Store
     from digest.types import Retraction
 
@@ -285,6 +282,8 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from digest.config import deliverability_warnings, path_problems, read_config, value_problems
+
     try:
         config = read_config(_config_path(args), _overrides(args), os.environ)
     except ConfigError as exc:

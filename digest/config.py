@@ -93,6 +93,14 @@ class IngestConfig:
 
 
 @dataclass(frozen=True)
+class BuildConfig:
+    # Worker processes for a big ingest or full publish: 0 measures the free cores each time and uses
+    # none unless two or more are free (a pool on a busy machine is slower than one process); 1 never
+    # starts one; N starts N whatever the load.
+    workers: int = 0
+
+
+@dataclass(frozen=True)
 class SmtpConfig:
     host: str = ""  # empty: write emails to <data>/outbox as .eml files
     port: int = 587
@@ -175,6 +183,7 @@ class Config:
 
     paths: PathsConfig = field(default_factory=PathsConfig)
     ingest: IngestConfig = field(default_factory=IngestConfig)
+    build: BuildConfig = field(default_factory=BuildConfig)
     site: SiteConfig = field(default_factory=SiteConfig)
     feeds: FeedsConfig = field(default_factory=FeedsConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
@@ -455,6 +464,14 @@ def value_problems(config: Config) -> list[ConfigError]:
                 "database.url",
                 f"unsupported database {config.database.url.partition(':')[0]!r}",
                 "leave it empty for SQLite or write postgresql://user@host/dbname",
+            )
+        )
+    if not 0 <= config.build.workers <= 256:
+        problems.append(
+            ConfigError(
+                "build.workers",
+                f"{config.build.workers} is out of range",
+                "use 0 (as many as cores are free), 1 (never a worker process) or a number up to 256",
             )
         )
     if not 0.1 <= config.ingest.settle_seconds <= 3600:

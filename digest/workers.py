@@ -25,6 +25,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent import futures
@@ -88,6 +89,69 @@ def die_with_parent() -> None:
 def cpu_count() -> int:
     """The cores this process may run on (its affinity, which containers and ``taskset`` narrow)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+# How long ``free_cores`` watches the CPUs: long enough to see a busy core busy, short beside a big job.
+SAMPLE_SECONDS = 0.05
+# A pool pays only with this many cores to itself: with fewer, pickling and piping every batch
+# between processes costs more than the second core gives (docs/performance.md measures it).
+POOL_MIN_FREE = 2
+# A core counts as free when at least this share of it was idle (rounding against the pool).
+_FREE_ROUNDING = 0.25
+
+
+def _cpu_times(cores: set[int]) -> dict[int, tuple[int, int]]:
+    """(idle, total) jiffies of each of ``cores`` from /proc/stat (Linux); {} where unreadable."""
+    times: dict[int, tuple[int, int]] = {}
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            for line in stat:
+                name, *fields = line.split()
+                if not name.startswith("cpu") or name == "cpu":
+                    continue
+                if int(name[3:]) in cores:
+                    # user nice system idle iowait irq softirq steal: idle and iowait are time it was free.
+                    values = [int(v) for v in fields[:8]]
+                    times[int(name[3:])] = (values[3] + values[4], sum(values))
+    except (OSError, ValueError):
+        return {}
+    return times
+
+
+def free_cores(sample: float = SAMPLE_SECONDS) -> float:
+    """How many of the cores this process may use are idle: the least of what a short look at the
+    CPUs (/proc/stat over ``sample`` seconds) and the one-minute load average say.
+
+    The look catches a busy machine now; the load average catches the work that comes and goes
+    (another build, a test run) that a twentieth of a second can miss.
+    """
+    cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    first = _cpu_times(cores)
+    if first:
+        time.sleep(sample)
+        second = _cpu_times(cores)
+        looked = sum(
+            (second[c][0] - first[c][0]) / max(second[c][1] - first[c][1], 1) for c in first if c in second
+        )
+    else:
+        looked = float(len(cores))
+    try:
+        waiting = os.getloadavg()[0]
+    except OSError:
+        waiting = 0.0
+    return max(min(looked, len(cores) - waiting), 0.0)
+
+
+def useful_workers(asked: int = 0) -> int:
+    """Worker processes that make a job faster now: ``asked`` when set (``build.workers``; 1 means
+    none), else the free cores, or 0 when fewer than ``POOL_MIN_FREE`` are (one process then does
+    the job sooner than a pool would)."""
+    if asked:
+        return asked if asked > 1 else 0
+    if cpu_count() < POOL_MIN_FREE:
+        return 0
+    free = int(free_cores() + _FREE_ROUNDING)
+    return free if free >= POOL_MIN_FREE else 0
 
 
 def start_method(preload: Sequence[str]) -> BaseContext:
@@ -163,12 +227,21 @@ START_SECONDS = 10.0
 
 
 def pool(
-    preload: Sequence[str], initializer: Callable[..., None] | None = None, initargs: tuple[Any, ...] = ()
+    preload: Sequence[str],
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+    asked: int = 0,
 ) -> Workers | None:
-    """A started pool of one worker per core; None on a single core, or when this system will not
-    run one (the work then runs in this process, and the log says why)."""
-    workers = cpu_count()
-    if workers < 2:
+    """A started pool of ``useful_workers(asked)`` workers; None when that is none (one core, or
+    other work keeping the cores busy), or when this system will not run one (the work then runs
+    in this process, and the log says why)."""
+    workers = useful_workers(asked)
+    if not workers:
+        log.info(
+            "no worker processes (build.workers=%d, fewer than %d free cores or 1 asked)",
+            asked,
+            POOL_MIN_FREE,
+        )
         return None
     try:
         context = start_method(preload)

@@ -11,7 +11,8 @@ from atomcheck import ATOM, CLOCK, FH, check_atom, make_config, make_entry, pars
 
 from digest.paper.parse import parse_page
 from digest.publish.build import build_plan
-from digest.publish.feeds import ARCHIVE_PAGE_SIZE
+from digest.publish.feeds import ARCHIVE_PAGE_SIZE, History, all_spec, render_document, story_item, with_atom
+from digest.publish.layout import present
 from digest.types import Credit, Digest, Entry
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -181,8 +182,9 @@ def test_history_walk_finds_every_article_exactly_once() -> None:
     first, second = (_links(parse(feeds[f"feeds/archive/all/{n}.atom"])) for n in (1, 2))
     assert "prev-archive" not in first and first["next-archive"] == BASE + "feeds/archive/all/2.atom"
     assert second["prev-archive"] == BASE + "feeds/archive/all/1.atom"
-    # The page after the newest full one: named already, so this page's bytes never change.
-    assert second["next-archive"] == BASE + "feeds/archive/all/3.atom"
+    # The newest full page names the subscription document (RFC 5005 §4), never a page still filling:
+    # a link that resolves now and later, so this page's bytes never change.
+    assert second["next-archive"] == BASE + "feeds/all.atom"
     assert b"<generator>digest</generator>" in feeds["feeds/archive/all/1.atom"]  # no version in it
 
 
@@ -200,7 +202,15 @@ def test_full_archive_pages_never_change_as_entries_arrive() -> None:
     # Once a hundred more than the subscription document needs are there, they become page 2, for good.
     filled = more + _story_entries(ARCHIVE_PAGE_SIZE - 22 + 3, ("要闻",), start=len(more))
     last = _feeds(build_plan(filled, [], config))
-    assert last["feeds/archive/all/1.atom"] == before["feeds/archive/all/1.atom"]
+    # The publish from the store never draws page 1 again (test_publish); drawn from scratch it holds the
+    # same entries, and its next-archive, the subscription document while it was the newest, is page 2.
+    assert _entry_ids(parse(last["feeds/archive/all/1.atom"])) == _entry_ids(
+        parse(before["feeds/archive/all/1.atom"])
+    )
+    assert _links(parse(before["feeds/archive/all/1.atom"]))["next-archive"] == BASE + "feeds/all.atom"
+    assert (
+        _links(parse(last["feeds/archive/all/1.atom"]))["next-archive"] == BASE + "feeds/archive/all/2.atom"
+    )
     assert len(_entry_ids(parse(last["feeds/archive/all/2.atom"]))) == ARCHIVE_PAGE_SIZE
     assert len(_entry_ids(parse(last["feeds/all.atom"]))) == 13
 
@@ -310,3 +320,35 @@ def test_the_digest_feed_is_a_log_too_with_full_archive_pages_only() -> None:
     live = _entry_ids(parse(feeds["feeds/digests.atom"]))
     assert (len(archived), len(live)) == (ARCHIVE_PAGE_SIZE, 60)
     assert live[0].endswith("digest/2024-06-08") and archived[-1].endswith("digest/2024-01-01")
+
+
+HOSTILE = (
+    "控制字符\x00\x01\x08\x0b\x0c\x1f\x7f\ufffe\uffff 留下的 ]]> 与 ]]]]><![CDATA[> 和 &amp; & <b>粗</b>"
+    " <entry>\n  <entry>\n 😀👍🏽 CJK 汉字 𠀋𡈽 \u200b\u202e 反向 \"引号\" 'apos' < > "
+)
+
+
+def test_an_entry_drawn_once_is_byte_identical_to_feedgen_drawing_it_in_each_document() -> None:
+    config = make_config()
+    entries = [
+        make_entry(
+            f"{HOSTILE}第{n}篇",
+            HOSTILE + "\n" + "很长的一段正文，" * (4000 * n + 1),
+            position=n,
+            kicker=HOSTILE,
+            dateline=HOSTILE,
+            notes=(HOSTILE,),
+            credits=(Credit(HOSTILE, "记者"),),
+        )
+        for n in range(3)
+    ]
+    items = [story_item(present(entry, config.tz), config) for entry in entries]
+    drawn = with_atom(items)
+    assert all(item.atom.startswith(b"  <entry>\n") for item in drawn)
+    for chosen in (drawn, drawn[1:], drawn[::-1], drawn[:1]):
+        plain = [dataclasses.replace(item, atom=b"") for item in chosen]
+        history = History(archive=True, prev="http://example.test/p/1", current="http://example.test/c")
+        spliced = render_document(all_spec(config), chosen, history, "feeds/all.atom", config)
+        assert spliced == render_document(all_spec(config), plain, history, "feeds/all.atom", config)
+        check_atom(spliced)
+    assert render_document(all_spec(config), [], History(), "feeds/all.atom", config)  # no entries at all

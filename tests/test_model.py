@@ -290,7 +290,8 @@ def test_a_whole_issue_bigger_than_feeds_size_is_in_the_subscription_document_pa
     assert [title for title, _ in shown[:90]] == titles
     # 144 older articles: one full archive page of 100, the rest with the new issue.
     archive = config.paths.output / "feeds" / "archive" / "all"
-    assert sorted(p.name for p in archive.iterdir()) == ["1.atom", "1.json"]  # one full archive page, in each format
+    # one full archive page, in each format
+    assert sorted(p.name for p in archive.iterdir()) == ["1.atom", "1.json"]
     assert len(shown) == 90 + 44
 
 

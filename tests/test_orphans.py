@@ -74,6 +74,7 @@ def _digest(config_file: Path, *args: str, crash_at: str | None = None) -> subpr
     """A ``digest`` command on ``config_file``, its output appended to ``digest.log`` beside it;
     ``crash_at`` sets ``DIGEST_CRASH_AT``."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    environ["DIGEST_BUILD_WORKERS"] = "2"  # a pool whatever else keeps the machine running the tests busy
     if crash_at:
         environ["DIGEST_CRASH_AT"] = crash_at
     with (config_file.parent / "digest.log").open("ab") as log:
@@ -156,7 +157,8 @@ def test_sigkill_of_serve_during_its_start_up_ingest_leaves_nothing_holding_serv
     command = [sys.executable, "-m", "digest.cli", "serve", *folders, "--port", str(free_port())]
     log = tmp_path / "first.log"
     with log.open("ab") as output:  # the same folders as ``Serve`` below, killed before it serves
-        killed = subprocess.Popen(command, cwd=tmp_path, stdout=output, stderr=output)
+        environ = {**os.environ, "DIGEST_BUILD_WORKERS": "2"}  # a pool however busy the machine is
+        killed = subprocess.Popen(command, cwd=tmp_path, stdout=output, stderr=output, env=environ)
     family: set[int] = set()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(family) < 2:  # the start-up ingest's parse workers

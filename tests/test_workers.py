@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from digest import workers
 from digest.config import Config, load_config
 from digest.ingest import pipeline as ingest_module
 from digest.ingest.pipeline import ingest
@@ -117,6 +118,7 @@ def _run_both(
     """``digest ingest`` then ``digest publish --full`` (each behind ``wrap``); each one's stderr."""
     folders = ["--source", config.paths.source, "--data", config.paths.data, "--output", config.paths.output]
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    environ["DIGEST_BUILD_WORKERS"] = "2"  # a pool whatever else keeps the machine running the tests busy
     said = []
     for command in (["ingest"], ["publish", "--full"]):
         done = subprocess.run(
@@ -191,3 +193,35 @@ def test_commands_without_shared_memory_for_a_pool_do_the_work_themselves(
         assert "cannot use worker processes ([Errno 30] Read-only file system" in stderr
         assert "Traceback" not in stderr
     _assert_as_one_process_would(config, tmp_path, now)
+
+
+FREE_CORES = "from digest import workers; print(workers.free_cores(0.3), workers.useful_workers())"
+
+
+def test_a_core_kept_busy_by_another_process_is_not_free_and_no_pool_is_started() -> None:
+    if shutil.which("taskset") is None:
+        pytest.skip("needs taskset (util-linux)")
+    spin = [sys.executable, "-c", "while True: pass"]
+    hog = subprocess.Popen(["taskset", "-c", "0", *spin])
+    try:
+        looked = subprocess.run(
+            ["taskset", "-c", "0", sys.executable, "-c", FREE_CORES],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    finally:
+        hog.kill()
+        hog.wait()
+    free, useful = looked.stdout.split()
+    assert float(free) < 0.5 and useful == "0"  # the only core it may use is busy
+
+
+def test_the_pool_is_as_big_as_the_free_cores_or_as_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(workers, "cpu_count", lambda: 4)
+    for free, useful in ((0.0, 0), (1.8, 2), (1.7, 0), (3.9, 4)):
+        monkeypatch.setattr(workers, "free_cores", lambda free=free: free)
+        assert workers.useful_workers() == useful, free
+    assert workers.useful_workers(asked=1) == 0  # build.workers = 1: never a pool
+    assert workers.useful_workers(asked=3) == 3  # whatever the load
+    assert 0.0 <= workers.free_cores(0.01) <= len(os.sched_getaffinity(0))

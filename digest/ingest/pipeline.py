@@ -307,13 +307,14 @@ class _Parsers:
         self._pool: workers.Workers | None = None
         self._broken = False
         self._work = functools.partial(_page_entries, config=config)
+        self._asked = config.build.workers
 
     def map(self, todo: Sequence[tuple[SourceRecord, bytes]]) -> Iterator[Parsed | str]:
         """Each page's entries, in order; the work starts now, results arrive as they are taken."""
         records, blobs = [record for record, _ in todo], [data for _, data in todo]
         wanted = not self._broken and len(todo) >= POOL_MIN_FILES
         if self._pool is None and wanted:
-            self._pool = workers.pool(["digest.ingest.pipeline"])
+            self._pool = workers.pool(["digest.ingest.pipeline"], asked=self._asked)
         if self._pool is not None:
             try:
                 return self._pool.map(self._work, records, blobs, chunksize=POOL_CHUNK)

@@ -69,6 +69,7 @@ from digest.publish.feeds import (
     section_spec,
     story_item,
     tombstone,
+    with_atom,
 )
 from digest.publish.layout import (
     DIGESTS_FEED,
@@ -232,7 +233,7 @@ def render_all(
     returns the sections, in the navigation's order, and the archive pages it froze.
 
     ``parallel``: a big archive's article pages and feed documents are drawn
-    in worker processes, one per core (``put`` still runs in this process).
+    in worker processes, one per free core (``workers.pool``; ``put`` still runs in this process).
     ``keep(path)`` leaves a frozen archive page as it stands in the output
     folder (True when it is there); one holding a withdrawn article is drawn
     again without it.  ``progress`` hears how many articles are drawn.
@@ -256,7 +257,7 @@ def render_all(
     if progress is not None:
         progress.start(total)
     if parallel and total >= POOL_MIN_ARTICLES:
-        pool = workers.pool(["digest.publish.build"], _start_worker, (config, sections))
+        pool = workers.pool(["digest.publish.build"], _start_worker, (config, sections), config.build.workers)
     try:
         draw = _Drawing(site, config, put, pool)
         gone = catalog.retracted_entries()
@@ -343,12 +344,13 @@ def _tombstones(catalog: Catalog, slug: str | None, config: Config) -> list[Tomb
 
 def _articles(site: Site, config: Config, entries: Sequence[Entry]) -> list[tuple[str, bytes, FeedItem]]:
     """The page and the feed entry of each article: pure, so a worker process can draw them."""
-    drawn = []
+    pages, items = [], []
     for entry in entries:
         story = present(entry, config.tz)
-        path, page = site.article(story)
-        drawn.append((path, page, story_item(story, config)))
-    return drawn
+        pages.append(site.article(story))
+        items.append(story_item(story, config))
+    # Each entry's XML once here, spliced into every feed document that holds it.
+    return [(path, page, item) for (path, page), item in zip(pages, with_atom(items), strict=True)]
 
 
 # What a worker process draws with: the site of the build it serves (set as the worker starts).

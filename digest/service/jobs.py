@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-import httpx
-
 from digest.config import Config
 from digest.errors import NotDueError
 from digest.faults import crash_point
@@ -23,10 +21,11 @@ from digest.mail.compose import DigestEmailMaker
 from digest.mail.delivery import DeliveryReport, Retry, deliver
 from digest.mail.subscribers import bounce_recorder, personal_links, subscription_upkeep
 from digest.mail.transports import Mailer, OutboxMailer
-from digest.progress import Progress
-from digest.publish.build import PublishReport, publish_store
 from digest.publish.digests import back_issues, build_digest, digest_window
-from digest.service.websub import HUB_TIMEOUT, Notifier
+from digest.service.publish_job import (
+    run_publish as run_publish,  # re-exported: the service and tests import it here
+)
+from digest.service.websub import Notifier
 from digest.store.database import DigestRecord, Store, Subscriber
 from digest.types import Digest
 
@@ -57,33 +56,6 @@ class DigestResult:
     def refused(self) -> int:
         """Copies refused for good; never retried."""
         return self.delivery.refused
-
-
-def run_publish(
-    config: Config,
-    store: Store,
-    notifier: Notifier | None = None,
-    full: bool = False,
-    progress: Progress | None = None,
-) -> PublishReport:
-    """Bring the output folder up to date with the store (only what changed, unless ``full``).
-
-    Then, with ``feeds.hubs`` configured, tell each hub which feeds changed:
-    through ``notifier`` (the service's background worker, which retries) when
-    given, else with one ping per hub and feed before returning (one-off commands).
-    ``progress`` shows how far a full build is (``digest.progress``).
-    """
-    report = publish_store(store, config, config.paths.output, full=full, progress=progress)
-    if config.feeds.hubs and report.changed_feeds:
-        if notifier is not None:
-            notifier.notify(report.changed_feeds)
-        else:
-            with (
-                httpx.Client(timeout=HUB_TIMEOUT) as client,
-                Notifier(config.feeds.hubs, client, attempts=1) as once,
-            ):
-                once.notify(report.changed_feeds)
-    return report
 
 
 def due_day(config: Config, now: datetime) -> date:

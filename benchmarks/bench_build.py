@@ -1,0 +1,159 @@
+"""The full build, ours against Hugo's, with and without the worker pool, on a quiet or a busy machine.
+
+    python benchmarks/bench_build.py --sizes 1000 10000 --rounds 3 --work /dev/shm/bb
+    python benchmarks/bench_build.py --sizes 10000 --hog 1      # one core kept busy by another process
+
+Each round runs, one after the other (interleaved, so every contender meets
+the same drift in the machine's load): our full build as the two commands
+an operator types (``digest ingest``, then ``digest publish --full``, each
+its own process, interpreter start included), the same two commands pinned
+to one core (``taskset -c 0``: no pool can help, none is started), ``digest
+build`` (both in one process), and Hugo building the same articles
+(``bench_hugo``).  Every figure is wall seconds, CPU seconds of the child
+processes, and the one-minute load average when the run began; the summary
+is the median of the rounds.  ``--hog N`` keeps N more processes spinning on
+the CPU meanwhile: the pool must then stay off, so the build is never
+slower than in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import bench_hugo
+from bench_archive import WORK, folders
+from bench_pelican import export
+from corpus import write_archive
+
+DIGEST = Path(sys.executable).parent / "digest"
+
+
+def timed(argvs: list[list[str]], cwd: Path) -> dict[str, float]:
+    """Run the commands one after the other: wall seconds, CPU seconds (theirs and their children's),
+    and the one-minute load average before the first."""
+    # Outside the checkout, whose config.toml would otherwise apply; and no DIGEST_* from the caller.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    load = os.getloadavg()[0]
+    before = os.times()
+    started = time.perf_counter()
+    for argv in argvs:
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env, cwd=cwd)
+    wall = time.perf_counter() - started
+    after = os.times()
+    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    return {"seconds": round(wall, 3), "cpu_seconds": round(cpu, 3), "load": round(load, 2)}
+
+
+def ours(pages_dir: Path, run: Path, how: str) -> dict[str, float]:
+    """One full build from nothing: ``commands``, ``pinned`` (the commands on core 0) or ``build``."""
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    common = ["--source", str(pages_dir), "--data", str(run / "data"), "--output", str(run / "out")]
+    pin = ["taskset", "-c", "0"] if how == "pinned" else []
+    if how == "build":
+        argvs = [[str(DIGEST), "build", *common]]
+    else:
+        argvs = [[*pin, str(DIGEST), "ingest", *common], [*pin, str(DIGEST), "publish", "--full", *common]]
+    try:
+        return timed(argvs, run)
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def hugo(root: Path) -> dict[str, float]:
+    """Hugo's full build of the same articles into an empty folder."""
+    shutil.rmtree(root / "public", ignore_errors=True)
+    shutil.rmtree(root / "resources", ignore_errors=True)
+    return timed([[bench_hugo.ensure_hugo(), "--quiet"]], root)
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+def measure(sizes: list[int], rounds: int, work: Path, hog: int, contenders: list[str]) -> dict[str, Any]:
+    """Every contender at every size, ``rounds`` interleaved rounds; medians and every round."""
+    hogs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(hog)]
+    for process in hogs:
+        process.start()
+    results: dict[str, Any] = {"hog": hog, "rounds": rounds, "sizes": {}}
+    try:
+        for size in sizes:
+            pages_dir, run = folders(size, work)
+            write_archive(pages_dir, size)
+            root = work / f"hugo-{size}"
+            if "hugo" in contenders:
+                shutil.rmtree(root / "content", ignore_errors=True)
+                export(pages_dir, root / "content", bench_hugo.markdown)
+                bench_hugo.site(root)
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
+            for _ in range(rounds):
+                for name in contenders:
+                    runs[name].append(hugo(root) if name == "hugo" else ours(pages_dir, run, name))
+            results["sizes"][size] = {
+                name: {
+                    "seconds": statistics.median(r["seconds"] for r in done),
+                    "cpu_seconds": statistics.median(r["cpu_seconds"] for r in done),
+                    "load": [r["load"] for r in done],
+                    "rounds": done,
+                }
+                for name, done in runs.items()
+            }
+    finally:
+        for process in hogs:
+            process.kill()
+    return results
+
+
+def table(results: dict[str, Any]) -> str:
+    """The medians as a Markdown table."""
+    lines = [
+        "| articles | contender | wall s | CPU s | load (1 min) per round |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for size, figures in results["sizes"].items():
+        for name, f in figures.items():
+            load = ", ".join(f"{value:.1f}" for value in f["load"])
+            lines.append(f"| {int(size):,} | {name} | {f['seconds']:.2f} | {f['cpu_seconds']:.2f} | {load} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10_000], help="archive sizes")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median reported)")
+    parser.add_argument(
+        "--work", type=Path, default=WORK, help="where pages and outputs go (a tmpfs is best)"
+    )
+    parser.add_argument("--hog", type=int, default=0, help="processes spinning on the CPU meanwhile")
+    parser.add_argument(
+        "--contenders",
+        nargs="+",
+        default=["commands", "pinned", "build", "hugo"],
+        choices=["commands", "pinned", "build", "hugo"],
+    )
+    parser.add_argument("--json", type=Path, help="also write every figure here")
+    args = parser.parse_args()
+    results = measure(args.sizes, args.rounds, args.work, args.hog, args.contenders)
+    results["cores"] = os.cpu_count()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
