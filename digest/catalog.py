@@ -8,8 +8,9 @@ site from entries at hand (tests, previews) without a database.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from digest.feeds import FeedKey
@@ -45,6 +46,14 @@ class Catalog(Protocol):
 
     def latest_issue(self) -> list[Entry]:
         """The entries of the newest issue date."""
+        ...
+
+    def issues(self) -> list[tuple[date, int]]:
+        """Every issue date with live entries and how many it holds, oldest first."""
+        ...
+
+    def issue_entries(self, day: date) -> list[Entry]:
+        """The live entries of one issue, by position."""
         ...
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
@@ -114,6 +123,12 @@ class MemoryCatalog:
     def latest_issue(self) -> list[Entry]:
         latest = max((e.issue_date for e in self._entries), default=None)
         return [e for e in self._entries if e.issue_date == latest]
+
+    def issues(self) -> list[tuple[date, int]]:
+        return sorted(Counter(e.issue_date for e in self._entries).items())
+
+    def issue_entries(self, day: date) -> list[Entry]:
+        return sorted((e for e in self._entries if e.issue_date == day), key=lambda e: (e.position, e.uid))
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
         paper = sorted(self._feed(slug), key=lambda e: (-e.issue_date.toordinal(), e.position, e.uid))

@@ -165,7 +165,6 @@ MAINLAND = Conventions()
 """The built-in conventions: mainland dailies, agencies and their news sites."""
 
 
-
 @cache
 def conventions_for(parser: ParserConfig) -> Conventions:
     """The built-in conventions with the words of a ``[parser]`` table added (one value per table,

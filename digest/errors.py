@@ -55,6 +55,8 @@ class StoreError(DigestError):
 
 class BackupError(DigestError):
     """A backup or restore failed; the database in place is left as it was."""
+
+
 class UnknownArticleError(DigestError):
     """No stored article has the id or URL given; the message says what was looked for."""
 

@@ -17,11 +17,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
 from digest.digests import summary
+from digest.store import PAGE_SPAN
 from digest.types import Article, Credit, Entry, Kind, Section
 
 INDEX = "index.html"
 SUBSCRIBE = "subscribe.html"
 DIGESTS_INDEX = "digests/index.html"
+ISSUES_INDEX = "issues/index.html"
+# Served with status 404 for any path (by ``digest serve`` and by nginx): its links start at the site root.
+NOT_FOUND = "404.html"
 STYLESHEET = "static/style.css"
 ICON = "static/icon.svg"
 OPML = "feeds.opml"
@@ -29,7 +33,7 @@ ALL_FEED = "all"
 DIGESTS_FEED = "digests"
 
 # Folders publish owns: stale files are pruned only inside these.
-OWNED_FOLDERS = ("feeds", "sections", "articles", "digests", "static")
+OWNED_FOLDERS = ("feeds", "sections", "articles", "digests", "issues", "static")
 
 _UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 _SPACES = re.compile(r"\s+")
@@ -75,6 +79,21 @@ def gone_path(entry: Entry) -> str:
 def digest_path(day: date) -> str:
     """The HTML page of the digest made on ``day``."""
     return f"digests/{day.isoformat()}.html"
+
+
+def issue_path(day: date) -> str:
+    """The HTML page of one issue in paper order: a folder's index, so ``/issues/<date>/`` is its URL."""
+    return f"issues/{day.isoformat()}/index.html"
+
+
+def page_number(position: int) -> int:
+    """The printed page an article's position is on (``store.PAGE_SPAN``; 0 when unknown)."""
+    return position // PAGE_SPAN
+
+
+def page_anchor(number: int) -> str:
+    """The fragment of page ``number`` on its issue page (``p0`` holds pages of unknown number)."""
+    return f"p{number}"
 
 
 def absolute_url(base_url: str, path: str) -> str:
@@ -154,6 +173,44 @@ class Story:
     date_unsure: bool = False  # the issue date rests on the file time: shown as 日期待核
 
 
+def headline(article: Article) -> str:
+    """The headline readers see; a missing title falls back to the body's first sentence."""
+    # The body's first sentence only when there is no title: scanning it costs a tenth of a rebuild.
+    # (A limit of 1 still yields one whole sentence.)
+    return (
+        one_line(article.title or "")
+        or summary(article.body, limit=1)
+        or one_line(article.kicker or "")
+        or one_line(article.subtitle or "")
+        or "无标题"
+    )
+
+
+@dataclass(frozen=True)
+class Line:
+    """One article as an issue page lists it: light, so an issue of a 100k archive costs little."""
+
+    uid: str
+    path: str
+    section: Section
+    position: int
+    headline: str
+    kicker: str
+
+
+def line(entry: Entry) -> Line:
+    """The issue-page form of ``entry`` (see ``present`` for the whole of it)."""
+    article = entry.article
+    return Line(
+        uid=entry.uid,
+        path=article_path(entry),
+        section=Section(name=one_line(entry.section.name), slug=entry.section.slug),
+        position=entry.position,
+        headline=headline(article),
+        kicker=one_line(article.kicker or ""),
+    )
+
+
 def present(entry: Entry, tz: tzinfo | None = None) -> Story:
     """The reader-facing form of ``entry``; a missing headline falls back to the body's first sentence.
 
@@ -163,11 +220,6 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
     article = entry.article
     kicker = one_line(article.kicker or "")
     subtitle = one_line(article.subtitle or "")
-    # The body's first sentence only when there is no title: scanning it costs a tenth of a rebuild.
-    # (A limit of 1 still yields one whole sentence.)
-    headline = (
-        one_line(article.title or "") or summary(article.body, limit=1) or kicker or subtitle or "无标题"
-    )
     return Story(
         uid=entry.uid,
         tag=entry.tag,
@@ -177,7 +229,7 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
         position=entry.position,
         published=entry.published.astimezone(tz) if tz else entry.published,
         updated=entry.updated.astimezone(tz) if tz else entry.updated,
-        headline=headline,
+        headline=headline(article),
         kicker=kicker,
         subtitle=subtitle,
         byline=byline(article.credits),

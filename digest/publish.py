@@ -35,7 +35,7 @@ import logging
 import os
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
@@ -68,6 +68,7 @@ from digest.feeds import (
     story_item,
     tombstone,
 )
+from digest.issues import Place, neighbours, places
 from digest.output import (
     DIGESTS_FEED,
     OPML,
@@ -75,6 +76,8 @@ from digest.output import (
     absolute_url,
     archive_path,
     gone_path,
+    line,
+    page_number,
     present,
 )
 from digest.site import SECTION_PAGE_SIZE, TEMPLATES, Site
@@ -97,7 +100,7 @@ POOL_MIN_ARTICLES = 500
 ARTICLE_BATCH = 50
 DOCUMENTS_IN_FLIGHT = 8
 # The code whose output the folder holds: a change to any of these means a full rebuild.
-_RENDERING_MODULES = ("catalog", "digests", "feeds", "output", "publish", "site")
+_RENDERING_MODULES = ("catalog", "digests", "feeds", "issues", "output", "publish", "site")
 
 
 @dataclass(frozen=True)
@@ -235,8 +238,12 @@ def render_all(
     site = Site(config, sections)
     for path, data in site.static().items():
         put(path, data)
-    put(*site.index(_stories(catalog.latest_issue(), config)))
+    records = catalog.digests()
+    put(*site.index(_stories(catalog.latest_issue(), config), _latest(records)))
     put(*site.subscribe())
+    put(*site.not_found())
+    counts = catalog.issues()
+    put(*site.issues(counts))
     for section in sections:
         put(
             *site.section(
@@ -248,7 +255,8 @@ def render_all(
     if parallel and catalog.feed_count() >= POOL_MIN_ARTICLES:
         pool = workers.pool(["digest.publish"], _start_worker, (config, sections))
     try:
-        draw = _Drawing(site, config, put, pool)
+        book = _IssueBook(catalog, site, [day for day, _ in counts], put)
+        draw = _Drawing(site, config, put, pool, book.place)
         gone = catalog.retracted_entries()
         writers = {
             slug: LogWriter(
@@ -266,9 +274,9 @@ def render_all(
             writers[entry.section.slug].add(entry.feed_key, item)
         for writer in writers.values():
             writer.close()
+        book.finish()
         for entry in gone:
             put(*site.gone(present(entry, config.tz)))
-        records = catalog.digests()
         put(*site.digests([(r.day, r.count) for r in records]))
         items: dict[date, FeedItem] = {}
         for record in records:
@@ -319,14 +327,63 @@ def _tombstones(catalog: Catalog, slug: str | None, config: Config) -> list[Tomb
     return [tombstone(present(e, config.tz), e.retracted_at or e.updated, config) for e in gone]
 
 
-def _articles(site: Site, config: Config, entries: Sequence[Entry]) -> list[tuple[str, bytes, FeedItem]]:
-    """The page and the feed entry of each article: pure, so a worker process can draw them."""
+def _articles(
+    site: Site, config: Config, entries: Sequence[tuple[Entry, Place]]
+) -> list[tuple[str, bytes, FeedItem]]:
+    """The page and the feed entry of each article (with its place in its issue): pure, so a
+    worker process can draw them."""
     drawn = []
-    for entry in entries:
+    for entry, place in entries:
         story = present(entry, config.tz)
-        path, page = site.article(story)
+        path, page = site.article(story, place)
         drawn.append((path, page, story_item(story, config)))
     return drawn
+
+
+class _IssueBook:
+    """Where each article of a full build stands in its issue, read an issue at a time.
+
+    The feed stream comes in feed order, which follows the paper's order of
+    arrival: the last few issues read are kept (``KEPT``), so each issue is
+    read about once, and its page is drawn the first time it is read; memory
+    stays flat however many issues the archive holds.
+    """
+
+    KEPT = 8
+
+    def __init__(self, catalog: Catalog, site: Site, days: Sequence[date], put: Put) -> None:
+        self._catalog = catalog
+        self._site = site
+        self._days = list(days)
+        self._put = put
+        self._kept: OrderedDict[date, dict[str, Place]] = OrderedDict()
+        self._drawn: set[date] = set()
+
+    def place(self, entry: Entry) -> Place:
+        """``entry``'s place in its issue."""
+        day = entry.issue_date
+        places = self._kept.get(day)
+        if places is None:
+            places = self._kept[day] = self._read(day)
+            if len(self._kept) > self.KEPT:
+                self._kept.popitem(last=False)
+        else:
+            self._kept.move_to_end(day)
+        found = places.get(entry.uid)
+        return found or Place(page_number(entry.position), entry.section.name, None, None)
+
+    def finish(self) -> None:
+        """Draw the page of every issue the stream did not reach."""
+        for day in self._days:
+            if day not in self._drawn:
+                self._read(day)
+
+    def _read(self, day: date) -> dict[str, Place]:
+        lines = [line(entry) for entry in self._catalog.issue_entries(day)]
+        if day not in self._drawn:
+            self._put(*self._site.issue(day, lines, self._days))
+            self._drawn.add(day)
+        return places(lines)
 
 
 # What a worker process draws with: the site of the build it serves (set as the worker starts).
@@ -338,7 +395,7 @@ def _start_worker(config: Config, sections: Sequence[Section]) -> None:
     _worker_site = Site(config, sections)
 
 
-def _articles_in_worker(entries: Sequence[Entry]) -> list[tuple[str, bytes, FeedItem]]:
+def _articles_in_worker(entries: Sequence[tuple[Entry, Place]]) -> list[tuple[str, bytes, FeedItem]]:
     if _worker_site is None:
         raise RuntimeError("a render worker was started without its site")
     return _articles(_worker_site, _worker_site.config, entries)
@@ -352,21 +409,29 @@ class _Drawing:
     flat however big the archive.
     """
 
-    def __init__(self, site: Site, config: Config, put: Put, pool: workers.Workers | None) -> None:
+    def __init__(
+        self,
+        site: Site,
+        config: Config,
+        put: Put,
+        pool: workers.Workers | None,
+        place: Callable[[Entry], Place],
+    ) -> None:
         self._site = site
         self._config = config
         self._put = put
         self._pool = pool
+        self._place = place
         self._documents: deque[Future[tuple[str, bytes]]] = deque()
 
     def articles(self, entries: Iterable[Entry]) -> Iterator[tuple[Entry, FeedItem]]:
         """Put each entry's page; yields the entry and its feed item, in the order of ``entries``."""
         sent: deque[list[Entry]] = deque()
 
-        def batches() -> Iterator[list[Entry]]:
+        def batches() -> Iterator[list[tuple[Entry, Place]]]:
             for batch in _batches(entries, ARTICLE_BATCH):
                 sent.append(batch)
-                yield batch
+                yield [(entry, self._place(entry)) for entry in batch]
 
         drawn: Iterator[list[tuple[str, bytes, FeedItem]]]
         if self._pool is None:
@@ -416,10 +481,12 @@ def _render_changes(
     def render(draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
         stager.put(*draw(*args))
 
-    for entry in entries:
-        stager.put(*site.article(present(entry, config.tz)))
+    records = store.digests()
+    dirty = _dirty_digests(records, made, entries)
+    if entries or dirty:
+        stager.put(*site.index(_stories(store.latest_issue(), config), _latest(records)))
     if entries:
-        stager.put(*site.index(_stories(store.latest_issue(), config)))
+        _render_issues(store, config, site, {entry.issue_date for entry in entries}, stager.put)
     touched = {entry.section.slug for entry in entries}
     for section in sections:
         if section.slug in touched:
@@ -441,8 +508,6 @@ def _render_changes(
         writer.close()
         frozen[spec.name] = writer.new_pages
 
-    records = store.digests()
-    dirty = _dirty_digests(records, made, entries)
     if dirty:
         stager.put(*site.digests([(r.day, r.count) for r in records]))
         for digest in (_digest(store, r, config) for r in dirty):
@@ -454,6 +519,30 @@ def _render_changes(
         # The digests after the feed's full archive pages, and any page they fill now.
         frozen[DIGESTS_FEED] = _digest_feed(store, records, config, render, lambda path: True, item_of)
     return entries, dirty, frozen
+
+
+def _render_issues(store: Store, config: Config, site: Site, touched: set[date], put: Put) -> None:
+    """The issue list, the pages of the ``touched`` issues and of the issues on either side (whose
+    next or previous issue may be new), and every article page of a touched issue: a new or changed
+    article changes its neighbours' links.  Unchanged bytes are not rewritten (``staging``)."""
+    counts = store.issues()
+    days = [day for day, _ in counts]
+    put(*site.issues(counts))
+    beside = {found for day in touched for found in neighbours(days, day) if found is not None}
+    for day in sorted((touched | beside) & set(days)):
+        entries = store.issue_entries(day)
+        lines = [line(entry) for entry in entries]
+        put(*site.issue(day, lines, days))
+        if day in touched:
+            where = places(lines)
+            for entry in entries:
+                put(*site.article(present(entry, config.tz), where[entry.uid]))
+
+
+def _latest(records: Sequence[DigestRecord]) -> tuple[date, int] | None:
+    """The (day, article count) of the newest of ``records``."""
+    newest = max(records, key=lambda r: r.day, default=None)
+    return (newest.day, newest.count) if newest else None
 
 
 def _digest_key(record: DigestRecord) -> FeedKey:

@@ -1087,6 +1087,27 @@ class Store:
         with self._begin() as conn:
             return [_entry(row) for row in conn.execute(query)]
 
+    def issues(self) -> list[tuple[date, int]]:
+        """Every issue date with live articles and how many it holds, oldest first."""
+        query = (
+            sa.select(articles.c.issue_date, sa.func.count())
+            .where(_LIVE)
+            .group_by(articles.c.issue_date)
+            .order_by(articles.c.issue_date)
+        )
+        with self._begin() as conn:
+            return [(day, int(count)) for day, count in conn.execute(query)]
+
+    def issue_entries(self, day: date) -> list[Entry]:
+        """The live entries of one issue, by position (an indexed range of ``issue_date``)."""
+        query = (
+            sa.select(articles)
+            .where(articles.c.issue_date == day, _LIVE)
+            .order_by(articles.c.position, articles.c.uid)
+        )
+        with self._begin() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
         """The ``limit`` newest entries of one section, newest issue first, in paper order."""
         query = (

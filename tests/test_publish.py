@@ -234,8 +234,28 @@ def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
         "sections/yao-wen.html",
         "feeds/all.atom",
         "feeds/yao-wen.atom",
+        # A new issue: its page, the issue list, and the issue before it, which now has a next one.
+        "issues/2024-11-28/index.html",
+        "issues/index.html",
+        "issues/2024-11-26/index.html",
     }
     assert sorted(report.changed_feeds) == [BASE + "feeds/all.atom", BASE + "feeds/yao-wen.atom"]
+
+    # One more article in that issue: its neighbour's page links to it; no other issue changes.
+    neighbour = _article(1001, "经济", day=1)
+    store.upsert_entries([neighbour])
+    report = publish_store(store, config, out)
+    assert not report.full and _on_disk(out) == _expected(store, config)
+    assert set(report.written) == {
+        f"articles/{neighbour.issue_date}/{neighbour.uid}.html",
+        f"articles/{newcomer.issue_date}/{newcomer.uid}.html",  # 下一篇 is new
+        "index.html",
+        "sections/jing-ji.html",
+        "feeds/all.atom",
+        "feeds/jing-ji.atom",
+        "issues/2024-11-28/index.html",
+        "issues/index.html",  # the issue's count
+    }
 
     # Enough new issues to fill a page: it becomes page 3 of "all"; pages 1 and 2 stay as they were.
     for issue in _issues(2000, 8):
@@ -253,7 +273,12 @@ def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
     store.save_digest(DigestRecord(CLOCK.date(), since, until, until, count))
     report = publish_store(store, config, out)
     assert not report.full and _on_disk(out) == _expected(store, config)
-    assert set(report.written) == {"digests/2024-11-27.html", "digests/index.html", "feeds/digests.atom"}
+    assert set(report.written) == {
+        "digests/2024-11-27.html",
+        "digests/index.html",
+        "feeds/digests.atom",
+        "index.html",  # the front page leads to the latest digest
+    }
     assert publish_store(store, config, out) == PublishReport((), 0, (), (), False)
 
     # A corrected article deep in the archive: its page, and its new version at the head of the
