@@ -4,7 +4,8 @@ Pure functions over what the store keeps: an article's ``position`` is its
 page number × ``store.PAGE_SPAN`` plus its place on the page
 (``digest.ingest``), so paper order is position order.  A page of unknown
 number (0: neither the file name nor the page header gave one) comes after
-the numbered ones, split by section so its stories still read in groups.
+the numbered ones, split by section so its stories still read in groups, in
+the order the sections first appear, the catch-all ``其他`` last.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from itertools import groupby
 from typing import Generic, Protocol, TypeVar
 
 from digest.output import Line, page_number
-from digest.types import Section
+from digest.types import DEFAULT_SECTION, Section
 
 
 class Placed(Protocol):
@@ -53,8 +54,19 @@ class PaperPage(Generic[T]):
 
 
 def paper_order(items: Sequence[P]) -> list[P]:
-    """``items`` in paper order: numbered pages first, by page and place on the page."""
-    return sorted(items, key=lambda i: (page_number(i.position) == 0, i.position, i.section.slug, i.uid))
+    """``items`` in paper order: numbered pages first, by page and place on the page; then the
+    articles of unknown pages section by section (places on several unknown pages would interleave)."""
+    first: dict[str, int] = {}
+    for item in items:
+        first[item.section.slug] = min(item.position, first.get(item.section.slug, item.position))
+
+    def key(item: P) -> tuple[bool, bool, int, str, int, str]:
+        if page_number(item.position):
+            return False, False, item.position, "", 0, item.uid
+        other = item.section.name == DEFAULT_SECTION
+        return True, other, first[item.section.slug], item.section.slug, item.position, item.uid
+
+    return sorted(items, key=key)
 
 
 def paper_pages(items: Sequence[P]) -> tuple[PaperPage[P], ...]:

@@ -98,6 +98,10 @@ class Page:
     dropped: tuple[str, ...] = ()
 
 
+# The section of articles whose page names none.
+DEFAULT_SECTION = "其他"
+
+
 @dataclass(frozen=True)
 class Section:
     """A newspaper section as published: its printed name and its URL slug."""
