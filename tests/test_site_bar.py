@@ -1,7 +1,11 @@
 """The bar for the site (issue 16): every page type in Debian's Chromium, at desktop and phone width.
 
-The real ``digest serve`` publishes and serves the seed pages (``../shared/seeds``,
-copied to a temporary folder, never into the project); Playwright opens each
+Chromium is started as every browser test here starts it (``test_browser.browser``:
+Playwright's headless mode with ``--no-sandbox --disable-gpu
+--disable-background-networking``; skipped locally when it is missing,
+failed under ``REQUIRE_BROWSER=1``).  The real ``digest serve`` publishes
+and serves the seed pages (``../shared/seeds``, copied to a temporary folder,
+never into the project); Playwright opens each
 page type at 1366×900 and 390×844 and checks that nothing scrolls sideways
 and that axe-core (npm, pinned in ``.ci/npm``; its ``axe.min.js`` is injected
 into the page) finds no serious or critical violation.  A full-page
@@ -25,7 +29,7 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page
-from test_browser import CHROMIUM, FLAGS
+from test_browser import browser  # noqa: F401 (the fixture: Debian's Chromium, skipped when missing)
 from test_service import Serve, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,8 +37,6 @@ SEEDS = ROOT.parent / "shared" / "seeds"
 AXE = ROOT / ".ci" / "npm" / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts" / "bar"
 VIEWPORTS = {"desktop": (1366, 900), "phone": (390, 844)}
-# The flags the issue names; test_browser's add only quiet first-run defaults.
-BAR_FLAGS = ["--headless", *FLAGS]
 FAILING_IMPACTS = ("serious", "critical")
 
 
@@ -79,21 +81,14 @@ PAGE_TYPES: list[PageType] = [
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    missing = [str(p) for p in (CHROMIUM, AXE) if not p.is_file()]
-    if missing:
-        reason = (
-            f"{', '.join(missing)} missing: apt-get install chromium fonts-noto-cjk; (cd .ci/npm && npm ci)"
-        )
+def axe() -> Path:
+    """axe-core's script, installed by ``.ci/run`` (``npm ci`` in ``.ci/npm``)."""
+    if not AXE.is_file():
+        reason = f"{AXE} is missing: (cd .ci/npm && npm ci)"
         if os.environ.get("REQUIRE_BROWSER"):
             pytest.fail(reason)
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=BAR_FLAGS)
-        yield launched
-        launched.close()
+    return AXE
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +112,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve]:
         assert service.stop() == 0, service.log()
 
 
-def _axe_problems(page: Page) -> list[str]:
-    page.add_script_tag(path=str(AXE))
+def _axe_problems(page: Page, axe: Path) -> list[str]:
+    page.add_script_tag(path=str(axe))
     found: list[dict[str, Any]] = page.evaluate("async () => (await axe.run(document)).violations")
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
@@ -130,7 +125,10 @@ def _axe_problems(page: Page) -> list[str]:
 @pytest.mark.slow
 @pytest.mark.parametrize("viewport", VIEWPORTS)
 def test_every_page_type_fits_passes_axe_and_is_kept_as_a_screenshot(
-    served: Serve, browser: Browser, viewport: str
+    served: Serve,
+    browser: Browser,  # noqa: F811
+    axe: Path,
+    viewport: str,
 ) -> None:
     wide, high = VIEWPORTS[viewport]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -147,7 +145,7 @@ def test_every_page_type_fits_passes_axe_and_is_kept_as_a_screenshot(
             width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
             if width[0] > width[1]:
                 problems.append(f"{kind.name} at {viewport} scrolls sideways: {width}")
-            problems += [f"{kind.name} at {viewport}: {p}" for p in _axe_problems(page)]
+            problems += [f"{kind.name} at {viewport}: {p}" for p in _axe_problems(page, axe)]
             page.screenshot(path=ARTIFACTS / f"{kind.name}-{viewport}.png", full_page=True)
             page.close()
     finally:
@@ -157,7 +155,8 @@ def test_every_page_type_fits_passes_axe_and_is_kept_as_a_screenshot(
 
 @pytest.mark.slow
 def test_the_front_page_shows_the_latest_digest_and_subscribing_without_scrolling_on_a_phone(
-    served: Serve, browser: Browser
+    served: Serve,
+    browser: Browser,  # noqa: F811
 ) -> None:
     wide, high = VIEWPORTS["phone"]
     context = browser.new_context(viewport={"width": wide, "height": high}, locale="zh-CN")
@@ -178,7 +177,8 @@ def test_the_front_page_shows_the_latest_digest_and_subscribing_without_scrollin
 
 @pytest.mark.slow
 def test_a_reader_clicks_from_the_front_page_through_an_issue_to_a_calendar_day(
-    served: Serve, browser: Browser
+    served: Serve,
+    browser: Browser,  # noqa: F811
 ) -> None:
     context = browser.new_context(
         viewport={"width": 1366, "height": 900}, locale="zh-CN", java_script_enabled=False
