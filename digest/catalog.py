@@ -56,6 +56,10 @@ class Catalog(Protocol):
         """The live entries of one issue, by position."""
         ...
 
+    def issue_heads(self, day: date) -> list[Entry]:
+        """``issue_entries`` carrying at least what their headlines need (``output.line``)."""
+        ...
+
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
         """The ``limit`` newest entries of one section in paper order."""
         ...
@@ -129,6 +133,9 @@ class MemoryCatalog:
 
     def issue_entries(self, day: date) -> list[Entry]:
         return sorted((e for e in self._entries if e.issue_date == day), key=lambda e: (e.position, e.uid))
+
+    def issue_heads(self, day: date) -> list[Entry]:
+        return self.issue_entries(day)
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
         paper = sorted(self._feed(slug), key=lambda e: (-e.issue_date.toordinal(), e.position, e.uid))

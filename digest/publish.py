@@ -72,6 +72,7 @@ from digest.issues import Place, neighbours, places
 from digest.output import (
     DIGESTS_FEED,
     OPML,
+    Line,
     Story,
     absolute_url,
     archive_path,
@@ -255,8 +256,10 @@ def render_all(
     if parallel and catalog.feed_count() >= POOL_MIN_ARTICLES:
         pool = workers.pool(["digest.publish"], _start_worker, (config, sections))
     try:
-        book = _IssueBook(catalog, site, [day for day, _ in counts], put)
-        draw = _Drawing(site, config, put, pool, book.place)
+        days = [day for day, _ in counts]
+        draw = _Drawing(site, config, put, pool)
+        book = _IssueBook(catalog, days, lambda day, lines: draw.issue(day, lines, days))
+        draw.place = book.place
         gone = catalog.retracted_entries()
         writers = {
             slug: LogWriter(
@@ -340,6 +343,17 @@ def _articles(
     return drawn
 
 
+def _issue_in_worker(day: date, lines: Sequence[Line], days: Sequence[date]) -> tuple[str, bytes]:
+    if _worker_site is None:
+        raise RuntimeError("a render worker was started without its site")
+    return _worker_site.issue(day, lines, days)
+
+
+def _nowhere(entry: Entry) -> Place:
+    """The place of an entry whose issue is not looked up: its page, no neighbours."""
+    return Place(page_number(entry.position), entry.section.name, None, None)
+
+
 class _IssueBook:
     """Where each article of a full build stands in its issue, read an issue at a time.
 
@@ -351,11 +365,12 @@ class _IssueBook:
 
     KEPT = 8
 
-    def __init__(self, catalog: Catalog, site: Site, days: Sequence[date], put: Put) -> None:
+    def __init__(
+        self, catalog: Catalog, days: Sequence[date], draw: Callable[[date, list[Line]], None]
+    ) -> None:
         self._catalog = catalog
-        self._site = site
         self._days = list(days)
-        self._put = put
+        self._draw = draw
         self._kept: OrderedDict[date, dict[str, Place]] = OrderedDict()
         self._drawn: set[date] = set()
 
@@ -369,19 +384,19 @@ class _IssueBook:
                 self._kept.popitem(last=False)
         else:
             self._kept.move_to_end(day)
-        found = places.get(entry.uid)
-        return found or Place(page_number(entry.position), entry.section.name, None, None)
+        return places.get(entry.uid) or _nowhere(entry)
 
     def finish(self) -> None:
-        """Draw the page of every issue the stream did not reach."""
+        """Draw the page of every issue the stream did not reach (none, unless the store changed
+        between the issue list and the stream)."""
         for day in self._days:
             if day not in self._drawn:
                 self._read(day)
 
     def _read(self, day: date) -> dict[str, Place]:
-        lines = [line(entry) for entry in self._catalog.issue_entries(day)]
+        lines = [line(entry) for entry in self._catalog.issue_heads(day)]
         if day not in self._drawn:
-            self._put(*self._site.issue(day, lines, self._days))
+            self._draw(day, lines)
             self._drawn.add(day)
         return places(lines)
 
@@ -409,19 +424,13 @@ class _Drawing:
     flat however big the archive.
     """
 
-    def __init__(
-        self,
-        site: Site,
-        config: Config,
-        put: Put,
-        pool: workers.Workers | None,
-        place: Callable[[Entry], Place],
-    ) -> None:
+    def __init__(self, site: Site, config: Config, put: Put, pool: workers.Workers | None) -> None:
         self._site = site
         self._config = config
         self._put = put
         self._pool = pool
-        self._place = place
+        # Where an entry stands in its issue (``_IssueBook.place``), asked as its batch is sent.
+        self.place: Callable[[Entry], Place] = _nowhere
         self._documents: deque[Future[tuple[str, bytes]]] = deque()
 
     def articles(self, entries: Iterable[Entry]) -> Iterator[tuple[Entry, FeedItem]]:
@@ -431,7 +440,7 @@ class _Drawing:
         def batches() -> Iterator[list[tuple[Entry, Place]]]:
             for batch in _batches(entries, ARTICLE_BATCH):
                 sent.append(batch)
-                yield [(entry, self._place(entry)) for entry in batch]
+                yield [(entry, self.place(entry)) for entry in batch]
 
         drawn: Iterator[list[tuple[str, bytes, FeedItem]]]
         if self._pool is None:
@@ -443,6 +452,13 @@ class _Drawing:
                 self._put(path, page)
                 yield entry, item
             self._collect(DOCUMENTS_IN_FLIGHT)
+
+    def issue(self, day: date, lines: Sequence[Line], days: Sequence[date]) -> None:
+        """Put the page of the issue of ``day`` (``Site.issue``)."""
+        if self._pool is None:
+            self._put(*self._site.issue(day, lines, days))
+        else:
+            self.document(_issue_in_worker, day, lines, days)
 
     def document(self, draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
         """Put ``draw(*args)``, a feed document's path and bytes."""
