@@ -16,7 +16,7 @@ from typing import Protocol
 from digest.feeds import FeedKey
 from digest.output import feed_order
 from digest.store import DigestRecord
-from digest.types import Digest, Entry, Section
+from digest.types import Digest, Entry, Head, Section
 
 
 class Catalog(Protocol):
@@ -56,8 +56,8 @@ class Catalog(Protocol):
         """The live entries of one issue, by position."""
         ...
 
-    def issue_heads(self, day: date) -> list[Entry]:
-        """``issue_entries`` carrying at least what their headlines need (``output.line``)."""
+    def issue_heads(self, day: date) -> list[Head]:
+        """The heads of the live entries of one issue, by position (``types.Head``)."""
         ...
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
@@ -134,8 +134,8 @@ class MemoryCatalog:
     def issue_entries(self, day: date) -> list[Entry]:
         return sorted((e for e in self._entries if e.issue_date == day), key=lambda e: (e.position, e.uid))
 
-    def issue_heads(self, day: date) -> list[Entry]:
-        return self.issue_entries(day)
+    def issue_heads(self, day: date) -> list[Head]:
+        return [Head.of(entry) for entry in self.issue_entries(day)]
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
         paper = sorted(self._feed(slug), key=lambda e: (-e.issue_date.toordinal(), e.position, e.uid))

@@ -18,7 +18,7 @@ from datetime import date, datetime, tzinfo
 
 from digest.digests import summary
 from digest.store import PAGE_SPAN
-from digest.types import Article, Credit, Entry, Kind, Section
+from digest.types import Article, Credit, Entry, Head, Kind, Section
 
 INDEX = "index.html"
 SUBSCRIBE = "subscribe.html"
@@ -62,7 +62,7 @@ def section_path(section: Section) -> str:
     return f"sections/{section.slug}.html"
 
 
-def article_path(entry: Entry) -> str:
+def article_path(entry: Entry | Head) -> str:
     """The HTML page of one article, foldered by issue date."""
     return f"articles/{entry.issue_date.isoformat()}/{entry.uid}.html"
 
@@ -173,7 +173,7 @@ class Story:
     date_unsure: bool = False  # the issue date rests on the file time: shown as 日期待核
 
 
-def headline(article: Article) -> str:
+def headline(article: Article | Head) -> str:
     """The headline readers see; a missing title falls back to the body's first sentence."""
     # The body's first sentence only when there is no title: scanning it costs a tenth of a rebuild.
     # (A limit of 1 still yields one whole sentence.)
@@ -198,16 +198,15 @@ class Line:
     kicker: str
 
 
-def line(entry: Entry) -> Line:
-    """The issue-page form of ``entry`` (see ``present`` for the whole of it)."""
-    article = entry.article
+def line(head: Head) -> Line:
+    """The issue-page form of an article (see ``present`` for the whole of it)."""
     return Line(
-        uid=entry.uid,
-        path=article_path(entry),
-        section=Section(name=one_line(entry.section.name), slug=entry.section.slug),
-        position=entry.position,
-        headline=headline(article),
-        kicker=one_line(article.kicker or ""),
+        uid=head.uid,
+        path=article_path(head),
+        section=Section(name=one_line(head.section.name), slug=head.section.slug),
+        position=head.position,
+        headline=headline(head),
+        kicker=one_line(head.kicker or ""),
     )
 
 

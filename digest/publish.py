@@ -84,7 +84,7 @@ from digest.output import (
 from digest.site import SECTION_PAGE_SIZE, TEMPLATES, Site
 from digest.staging import Committed, Stager
 from digest.store import DigestRecord, Store
-from digest.types import Digest, Entry, Section
+from digest.types import Digest, Entry, Head, Section
 
 log = logging.getLogger(__name__)
 
@@ -547,7 +547,7 @@ def _render_issues(store: Store, config: Config, site: Site, touched: set[date],
     beside = {found for day in touched for found in neighbours(days, day) if found is not None}
     for day in sorted((touched | beside) & set(days)):
         entries = store.issue_entries(day)
-        lines = [line(entry) for entry in entries]
+        lines = [line(Head.of(entry)) for entry in entries]
         put(*site.issue(day, lines, days))
         if day in touched:
             where = places(lines)

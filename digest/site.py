@@ -15,7 +15,7 @@ for any path, links from the base URL's path (``/`` or ``/prefix/``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from functools import cache, lru_cache
 from itertools import groupby
@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from digest.config import Config
 from digest.feeds import FeedSpec, all_spec, digests_spec, section_spec
@@ -96,14 +96,17 @@ class Frame:
     feeds: tuple[Link, ...]  # <link rel="alternate" type="application/atom+xml">
 
 
+# No share tags (the subscription pages: one-time links nobody should share).
+NO_TAGS = Markup("")
+
+
 @dataclass(frozen=True)
 class Chrome:
     """What every page shares: titles, the way back to the root, and the drawn head links,
     masthead (navigation) and colophon (feeds); make it with ``make_chrome``.
 
-    ``description`` (the article's first sentences, or what the page lists) and
-    ``canonical`` (its absolute URL) feed the meta description, the canonical
-    link and the Open Graph / Twitter card a shared link shows; "" leaves them out.
+    ``share`` holds the meta description, the canonical link and the Open
+    Graph / Twitter card a shared link shows (``share_tags``).
     """
 
     site_title: str
@@ -112,9 +115,7 @@ class Chrome:
     head: Markup
     masthead: Markup
     colophon: Markup
-    description: str = ""
-    canonical: str = ""
-    og_type: str = "website"
+    share: Markup = NO_TAGS
 
 
 def make_chrome(
@@ -123,9 +124,7 @@ def make_chrome(
     root: str,
     nav: tuple[Link, ...],
     feeds: tuple[Link, ...],
-    description: str = "",
-    canonical: str = "",
-    og_type: str = "website",
+    share: Markup = NO_TAGS,
 ) -> Chrome:
     """The chrome of a page titled ``title`` ("" for the front page) at ``root`` from the site root.
 
@@ -137,7 +136,28 @@ def make_chrome(
     # The front page's own entry is the first; any other page's is the one its title names.
     current = next((i for i, link in enumerate(nav) if link.label == title), -1) if title else 0
     head, masthead, colophon = _draw(Frame(site_title, root, nav, current, feeds))
-    return Chrome(site_title, page_title, root, head, masthead, colophon, description, canonical, og_type)
+    return Chrome(site_title, page_title, root, head, masthead, colophon, share)
+
+
+def share_tags(site_title: str, page_title: str, description: str, canonical: str, og_type: str) -> Markup:
+    """The meta description, canonical link and Open Graph / Twitter card of a page ("" leaves the
+    description or the URL out).  Drawn here, each value escaped once, rather than by the template:
+    every article page has them, and escaping each twice there was a tenth of a full build."""
+    title, text, url = escape(page_title), escape(description), escape(canonical)
+    tags = []
+    if description:
+        tags.append(f'<meta name="description" content="{text}">')
+    if canonical:
+        tags.append(f'<link rel="canonical" href="{url}">\n<meta property="og:url" content="{url}">')
+    tags.append(
+        f'<meta property="og:type" content="{og_type}">\n'
+        f'<meta property="og:site_name" content="{escape(site_title)}">\n'
+        f'<meta property="og:title" content="{title}">'
+    )
+    if description:
+        tags.append(f'<meta property="og:description" content="{text}">')
+    tags.append('<meta property="og:locale" content="zh_CN">\n<meta name="twitter:card" content="summary">')
+    return Markup("\n".join(tags))
 
 
 @lru_cache(maxsize=1024)
@@ -383,13 +403,14 @@ class Site:
         feeds: Sequence[FeedSpec],
         description: str = "",
         og_type: str = "website",
-        root: str | None = None,
+        absolute_root: str = "",
     ) -> Chrome:
         """What ``path`` shares with every page; ``feeds`` are announced besides the all-articles feed.
 
-        ``root`` overrides the relative way back to the site root (the 404 page's absolute one).
+        ``absolute_root`` replaces the relative way back to the site root: the 404 page's, from
+        the base URL's path; that page stands for no one URL, so it has no canonical link.
         """
-        root = root_prefix(path) if root is None else root
+        root = absolute_root or root_prefix(path)
         nav = self._navs.get(root)
         if nav is None:
             nav = self._navs[root] = (
@@ -404,8 +425,10 @@ class Site:
         if links is None:
             specs = dict.fromkeys((all_spec(self.config), *feeds))
             links = self._feeds[key] = tuple(Link(spec.title, root + feed_path(spec.name)) for spec in specs)
-        canonical = absolute_url(self.config.site.base_url, _folder_url(path))
-        return make_chrome(self.site_title, title, root, nav, links, description, canonical, og_type)
+        canonical = "" if absolute_root else absolute_url(self.config.site.base_url, _folder_url(path))
+        page_title = f"{title} · {self.site_title}" if title else self.site_title
+        share = share_tags(self.site_title, page_title, description, canonical, og_type)
+        return make_chrome(self.site_title, title, root, nav, links, share)
 
     def group(self, path: str, section: Section, stories: Sequence[Story]) -> SectionGroup:
         """One section's stories as shown on the page at ``path``."""
@@ -572,8 +595,7 @@ class Site:
     def not_found(self) -> tuple[str, bytes]:
         """The 404 page, served for any path: its links start at the base URL's path."""
         root = urlsplit(self.config.site.base_url).path.rstrip("/") + "/"
-        chrome = self.chrome(NOT_FOUND, "找不到这个页面", [], root=root)
-        chrome = replace(chrome, canonical="")  # it stands for no one URL
+        chrome = self.chrome(NOT_FOUND, "找不到这个页面", [], absolute_root=root)
         page = NotFoundPage(chrome, root + INDEX, root + ISSUES_INDEX)
         return NOT_FOUND, render("404.html", page)
 

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
-from digest.types import Article, Credit, DatedBy, Entry, Kind, Retraction, Section
+from digest.types import Article, Credit, DatedBy, Entry, Head, Kind, Retraction, Section
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -1108,52 +1108,28 @@ class Store:
         with self._begin() as conn:
             return [_entry(row) for row in conn.execute(query)]
 
-    def issue_heads(self, day: date) -> list[Entry]:
-        """The live entries of one issue by position, each carrying only what its headline needs
-        (title, kicker, subtitle, and the body only when there is no title; no credits, notes or
-        jumps): what issue pages and an article's neighbours show, for a fraction of the reading."""
+    def issue_heads(self, day: date) -> list[Head]:
+        """The heads of the live entries of one issue, by position (``types.Head``): what issue
+        pages and an article's neighbours show, for a fraction of the reading of ``issue_entries``."""
         untitled = sa.or_(articles.c.title.is_(None), articles.c.title == "")
         query = (
             sa.select(
                 articles.c.uid,
-                articles.c.tag,
-                articles.c.issue_date,
+                articles.c.position,
                 articles.c.section_name,
                 articles.c.section_slug,
-                articles.c.position,
                 articles.c.title,
                 articles.c.kicker,
                 articles.c.subtitle,
                 sa.case((untitled, articles.c.body), else_="").label("body"),
-                articles.c.published,
-                articles.c.updated,
-                articles.c.first_seen,
-                articles.c.source,
             )
             .where(articles.c.issue_date == day, _LIVE)
             .order_by(articles.c.position, articles.c.uid)
         )
         with self._begin() as conn:
             return [
-                Entry(
-                    uid=row.uid,
-                    tag=row.tag,
-                    article=Article(
-                        title=row.title,
-                        body=row.body,
-                        section=row.section_name,
-                        kicker=row.kicker,
-                        subtitle=row.subtitle,
-                    ),
-                    section=Section(row.section_name, row.section_slug),
-                    issue_date=row.issue_date,
-                    published=row.published,
-                    updated=row.updated,
-                    first_seen=row.first_seen,
-                    source=row.source,
-                    position=row.position,
-                )
-                for row in conn.execute(query)
+                Head(uid, day, position, Section(name, slug), title, kicker, subtitle, body)
+                for uid, position, name, slug, title, kicker, subtitle, body in conn.execute(query)
             ]
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:

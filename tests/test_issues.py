@@ -11,7 +11,7 @@ from digest.issues import months, neighbours, paper_pages, places
 from digest.output import line
 from digest.publish import build_plan
 from digest.site import SECTION_PAGE_SIZE
-from digest.types import Entry
+from digest.types import Entry, Head
 
 DAY = date(2024, 11, 27)
 
@@ -29,7 +29,7 @@ def _paper() -> list[Entry]:
 
 
 def test_an_issue_reads_page_by_page_numbered_pages_first_and_the_catch_all_last() -> None:
-    pages = paper_pages([line(e) for e in _paper()])
+    pages = paper_pages([line(Head.of(e)) for e in _paper()])
     assert [p.label for p in pages] == ["第1版 要闻", "第2版 经济", "速递", "其他"]
     assert [[i.headline for i in p.items] for p in pages] == [
         ["头版头条", "头版次条"],
@@ -41,7 +41,7 @@ def test_an_issue_reads_page_by_page_numbered_pages_first_and_the_catch_all_last
 
 def test_each_article_knows_its_page_and_the_articles_before_and_after_it() -> None:
     by_title = {e.article.title: e.uid for e in _paper()}
-    found = places([line(e) for e in _paper()])
+    found = places([line(Head.of(e)) for e in _paper()])
     first, second = found[by_title["头版头条"]], found[by_title["头版次条"]]
     assert (first.page, first.page_label, first.previous) == (1, "第1版 要闻", None)
     assert first.next is not None and first.next.headline == "头版次条"
