@@ -193,7 +193,7 @@ def test_a_reader_clicks_from_the_front_page_through_an_issue_to_a_calendar_day(
         first.click()
         assert page.locator("article h1").inner_text() == headline
         assert (
-            page.locator(".article .meta a").first.get_attribute("href")
+            page.locator(".article .dateline a").first.get_attribute("href")
             == "../../issues/" + page.url.split("/")[-2] + "/index.html"
         )
         following = page.locator('.article-pager a[rel="next"]')
