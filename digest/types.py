@@ -132,6 +132,10 @@ class Page:
     dropped: tuple[str, ...] = ()
 
 
+# The section of articles whose page names none.
+DEFAULT_SECTION = "其他"
+
+
 @dataclass(frozen=True)
 class Section:
     """A newspaper section as published: its printed name and its URL slug."""
@@ -169,6 +173,38 @@ class Entry:
     def feed_key(self) -> tuple[int, date, int, str]:
         """Where it stands in feed order (``output.feed_order``): later versions come later."""
         return (self.feed_seq, self.issue_date, self.position, self.uid)
+
+
+@dataclass(frozen=True)
+class Head:
+    """What an issue page shows of an article (``Store.issue_heads``): its place, and the parts its
+    headline is made of; ``body`` is "" when there is a title (only an untitled article's headline
+    falls back to its first sentence), so a whole issue's heads are a small read."""
+
+    uid: str
+    issue_date: date
+    position: int
+    section: Section
+    title: str | None
+    kicker: str | None
+    subtitle: str | None
+    body: str
+
+    @classmethod
+    def of(cls, entry: Entry) -> Head:
+        """The head of an entry at hand."""
+        article = entry.article
+        body = "" if article.title else article.body
+        return cls(
+            entry.uid,
+            entry.issue_date,
+            entry.position,
+            entry.section,
+            article.title,
+            article.kicker,
+            article.subtitle,
+            body,
+        )
 
 
 @dataclass(frozen=True)

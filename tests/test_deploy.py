@@ -196,6 +196,20 @@ def test_the_shipped_nginx_config_never_serves_a_stale_feed_nor_caches_metrics(t
             assert "x-cache" not in scraped.headers, f"{path} went through the cached location"
         details = front.get("/healthz?details")
         assert details.status_code == 401 and front.get("/healthz").json()["status"] in ("ok", "degraded")
+        for near, page_path in (
+            ("/sections/yao-wen", "/sections/yao-wen.html"),
+            ("/sections/yao-wen/", "/sections/yao-wen.html"),
+            ("/digests/index?x=1", "/digests/index.html?x=1"),  # as /digests/<day> is
+            ("/issues/2024-11-28", "/issues/2024-11-28/"),
+            ("/issues", "/issues/"),  # by digest serve, through the proxy
+        ):
+            moved = front.get(near)
+            assert moved.status_code == 301 and moved.headers["location"].endswith(page_path), near
+            assert front.get(page_path).status_code == 200, page_path
+        for missing in ("/no/such/page", "/sections/nope.html", "/404.html/x"):
+            lost = front.get(missing)
+            assert lost.status_code == 404 and lost.headers["content-type"].startswith("text/html"), missing
+            assert "找不到这个页面" in lost.text and 'href="/issues/index.html"' in lost.text, missing
     finally:
         front.close()
         proxy.terminate()

@@ -183,8 +183,9 @@ def test_two_serves_share_one_database_and_the_standby_takes_over_after_sigkill(
             wait_for(second.up)
             assert "standby: another instance leads" in second.log.read_text()
             # Both serve the shared output folder.
-            assert first.http.get("/feeds/all.atom").headers["etag"] == (
-                second.http.get("/feeds/all.atom").headers["etag"]
+            assert (
+                first.http.get("/feeds/all.atom").headers["etag"]
+                == (second.http.get("/feeds/all.atom").headers["etag"])
             )
 
             (tmp_path / "pages" / "2024-11-29_01.txt").write_text(PAGE.format(title="领头实例收录的稿件"))

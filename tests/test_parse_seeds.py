@@ -34,9 +34,19 @@ def _score(pages: list[Path], gold: Path, tmp_path: Path) -> dict[str, float]:
             page = parse_page(path.read_text(encoding="utf-8"), path.name)
             out.write(json.dumps(page_json(page), ensure_ascii=False) + "\n")
     result = subprocess.run(
-        [sys.executable, str(SHARED / "eval" / "score_parse.py"), "--gold", str(gold),
-         "--pred", str(pred), "--json", "--quiet"],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            str(SHARED / "eval" / "score_parse.py"),
+            "--gold",
+            str(gold),
+            "--pred",
+            str(pred),
+            "--json",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     figures: dict[str, float] = json.loads(result.stdout)
     return figures

@@ -260,4 +260,3 @@ def test_serve_watches_publishes_serves_locks_and_stops_cleanly(tmp_path: Path) 
         if process.poll() is None:
             process.kill()
             process.communicate()
-

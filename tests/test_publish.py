@@ -254,10 +254,29 @@ def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
         "index.html",
         "sections/yao-wen.html",
         *_twins("feeds/all.atom", "feeds/yao-wen.atom"),
+        # A new issue: its page, the issue list, and the issue before it, which now has a next one.
+        "issues/2024-11-28/index.html",
+        "issues/index.html",
+        "issues/2024-11-26/index.html",
     }
     assert sorted(report.changed_feeds) == sorted(
         BASE + p for p in _twins("feeds/all.atom", "feeds/yao-wen.atom")
     )
+
+    # One more article in that issue: its neighbour's page links to it; no other issue changes.
+    neighbour = _article(1001, "经济", day=1)
+    store.upsert_entries([neighbour])
+    report = publish_store(store, config, out)
+    assert not report.full and _on_disk(out) == _expected(store, config)
+    assert set(report.written) == {
+        f"articles/{neighbour.issue_date}/{neighbour.uid}.html",
+        f"articles/{newcomer.issue_date}/{newcomer.uid}.html",  # 下一篇 is new
+        "index.html",
+        "sections/jing-ji.html",
+        *_twins("feeds/all.atom", "feeds/jing-ji.atom"),
+        "issues/2024-11-28/index.html",
+        "issues/index.html",  # the issue's count
+    }
 
     # Enough new issues to fill a page: it becomes page 3 of "all"; pages 1 and 2 stay as they were.
     for issue in _issues(2000, 8):
@@ -279,6 +298,7 @@ def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
         "digests/2024-11-27.html",
         "digests/index.html",
         *_twins("feeds/digests.atom"),
+        "index.html",  # the front page leads to the latest digest
     }
     assert publish_store(store, config, out) == PublishReport((), 0, (), (), False)
 

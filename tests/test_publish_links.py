@@ -53,6 +53,8 @@ def broken_links(output: Path) -> list[str]:
             if found is None:
                 continue
             found = found.resolve()
+            if found.is_dir():  # a folder's URL (issues/<day>/, the site root) is served as its index
+                found = found / "index.html"
             if not found.is_file():
                 broken.append(f"{page.relative_to(output.resolve())} -> {match.group(1).decode()}")
             elif found not in seen:

@@ -67,6 +67,9 @@ def site(tmp_path: Path) -> Path:
         "sections/yao-wen.html": b"<p>yao-wen</p>",
         "articles/2024-11-27/abc.html": "<h1>文章</h1>".encode(),
         "static/style.css": b"body { margin: 0 }",
+        "issues/index.html": "<h1>往期</h1>".encode(),
+        "issues/2024-11-27/index.html": "<h1>2024年11月27日</h1>".encode(),
+        "digests/2024-11-27.html": "<h1>摘要</h1>".encode(),
         ".index.html.tmp": b"half written",
     }
     for name, body in files.items():
@@ -109,6 +112,44 @@ def raw_get(base: str, target: str, method: str = "GET") -> tuple[int, bytes]:
             chunks.append(chunk)
     head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
     return int(head.split()[1]), body
+
+
+def test_the_sites_404_page_answers_unknown_paths_as_html(client: httpx.Client, site: Path) -> None:
+    assert client.get("/nope.html").text == "找不到这个页面 (not found)\n"  # before a publish wrote one
+    (site / "404.html").write_text("<h1>找不到这个页面</h1>", encoding="utf-8")
+    for path in ("/nope.html", "/sections/nope", "/a/b/c/", "/feeds/"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert response.headers["content-type"] == "text/html; charset=utf-8"
+        assert response.text == "<h1>找不到这个页面</h1>"
+    assert client.head("/nope.html").content == b""
+
+
+@pytest.mark.parametrize(
+    ("path", "location"),
+    [
+        ("/sections/yao-wen", "/sections/yao-wen.html"),
+        ("/sections/yao-wen/", "/sections/yao-wen.html"),
+        ("/sections/yao-wen.html/", "/sections/yao-wen.html"),
+        ("/digests/2024-11-27?from=mail", "/digests/2024-11-27.html?from=mail"),
+        ("/issues/2024-11-27", "/issues/2024-11-27/"),
+        ("/issues", "/issues/"),
+        ("/articles/2024-11-27/abc", "/articles/2024-11-27/abc.html"),
+    ],
+)
+def test_near_miss_urls_redirect_to_their_page(client: httpx.Client, path: str, location: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 301
+    assert response.headers["location"] == location
+    assert client.get(location).status_code == 200
+
+
+def test_a_near_miss_never_leads_outside_the_folder_or_to_a_notice(base: str, site: Path) -> None:
+    (site / "articles/2024-11-27/old.html.gone").write_text("撤回", encoding="utf-8")
+    for target in ("/leak", "/feeds/..%2f..%2fsecret", "//etc/passwd", "/articles/2024-11-27/old.html.gone/"):
+        status, body = raw_get(base, target)
+        assert status in (404, 410), target
+        assert b"SECRET" not in body
 
 
 # --- files and content types -----------------------------------------------------------

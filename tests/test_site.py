@@ -5,6 +5,7 @@ from __future__ import annotations
 import posixpath
 from datetime import date, timedelta
 from html.parser import HTMLParser
+from urllib.parse import urlsplit
 
 import jinja2
 import pytest
@@ -66,25 +67,43 @@ def test_strict_undefined_fails_loudly() -> None:
         render("index.html", object())
 
 
+def _target(page: str, href: str, prefix: str) -> str:
+    """The output file ``href`` on ``page`` leads to; the 404 page links from the site's ``prefix``."""
+    if not href:  # an anchor on the page itself
+        return page
+    if page == "404.html":  # served for any path: it links from the site root
+        assert href.startswith(prefix), f"{page}: {href} is not from the root"
+        return posixpath.normpath(href.removeprefix(prefix))
+    assert not href.startswith(("/", "http:", "https:")), f"{page}: {href} is not relative"
+    return posixpath.normpath(posixpath.join(posixpath.dirname(page), href))
+
+
 def test_every_page_links_feeds_and_only_to_files_that_exist() -> None:
     entries, digest = _issue()
-    plan = build_plan(entries, [digest], make_config())
+    config = make_config()
+    prefix = urlsplit(config.site.base_url).path.rstrip("/") + "/"
+    plan = build_plan(entries, [digest], config)
     pages = [path for path in plan if path.endswith(".html")]
-    # articles, sections, digest page and list, index, subscribe, feeds page
-    assert len(pages) == 5 + 2 + 2 + 1 + 1 + 1
+    # articles, sections, digest page and list, index, subscribe, feeds page, two issues and their list, 404
+    assert len(pages) == 5 + 2 + 2 + 1 + 1 + 1 + 2 + 1 + 1
     for path in pages:
         tags = _tags(plan[path]).tags
-        feeds = [a["href"] for t, a in tags if t == "link" and a.get("type") == "application/atom+xml"]
-        resolved = {posixpath.normpath(posixpath.join(posixpath.dirname(path), href or "")) for href in feeds}
-        assert "feeds/all.atom" in resolved, path
+        feeds = {
+            _target(path, a["href"] or "", prefix)
+            for t, a in tags
+            if t == "link" and a.get("type") == "application/atom+xml"
+        }
+        assert "feeds/all.atom" in feeds, path
         if path.startswith(("articles/", "sections/")):
-            assert resolved & {"feeds/yao-wen.atom", "feeds/jing-ji.atom"}, path
+            assert feeds & {"feeds/yao-wen.atom", "feeds/jing-ji.atom"}, path
         for tag, attrs in tags:
             href = attrs.get("href") or attrs.get("src")
-            if tag in {"a", "link"} and href:
-                assert not href.startswith(("/", "http:", "https:")), f"{path}: {href} is not relative"
-                target = posixpath.normpath(posixpath.join(posixpath.dirname(path), href))
+            if tag in {"a", "link"} and href and attrs.get("rel") != "canonical":
+                href, _, anchor = href.partition("#")
+                target = _target(path, href, prefix)
                 assert target in plan, f"{path} links to missing {target}"
+                if anchor:
+                    assert f'id="{anchor}"'.encode() in plan[target], f"{path} links to missing #{anchor}"
 
 
 def test_front_page_shows_the_latest_issue_in_paper_order() -> None:

@@ -40,11 +40,10 @@ from digest.paper.parse import PARSER_VERSION, parse_page
 from digest.paper.slugs import slugify
 from digest.progress import LogProgress, Progress
 from digest.store.database import PAGE_SPAN, SourceRecord, Store
-from digest.types import DatedBy, Entry, Page, Retraction, Section
+from digest.types import DEFAULT_SECTION, DatedBy, Entry, Page, Retraction, Section
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SECTION = "其他"
 # A fixed morning instant stands for the newspaper date: the paper is out by then.
 PUBLISHED_AT = time(6, 0)
 # Page files read per store transaction, and the most bytes of them held at once.

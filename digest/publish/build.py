@@ -35,7 +35,7 @@ import logging
 import os
 import secrets
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from concurrent.futures.process import BrokenProcessPool
@@ -71,19 +71,23 @@ from digest.publish.feeds import (
     tombstone,
     with_atom,
 )
+from digest.publish.issues import Place, neighbours, places
 from digest.publish.layout import (
     DIGESTS_FEED,
     OPML,
     OPML_SECTIONS,
+    Line,
     Story,
     absolute_url,
     gone_path,
+    line,
+    page_number,
     present,
 )
 from digest.publish.site import SECTION_PAGE_SIZE, TEMPLATES, Site
 from digest.publish.staging import Committed, Stager
 from digest.store.database import DigestRecord, Store
-from digest.types import Digest, Entry, Section
+from digest.types import Digest, Entry, Head, Section
 
 log = logging.getLogger(__name__)
 
@@ -242,9 +246,13 @@ def render_all(
     site = Site(config, sections)
     for path, data in site.static().items():
         put(path, data)
-    put(*site.index(_stories(catalog.latest_issue(), config)))
+    records = catalog.digests()
+    put(*site.index(_stories(catalog.latest_issue(), config), _latest(records)))
     put(*site.subscribe())
     put(*site.feeds_page())
+    put(*site.not_found())
+    counts = catalog.issues()
+    put(*site.issues(counts))
     for section in sections:
         put(
             *site.section(
@@ -259,7 +267,10 @@ def render_all(
     if parallel and total >= POOL_MIN_ARTICLES:
         pool = workers.pool(["digest.publish.build"], _start_worker, (config, sections), config.build.workers)
     try:
+        days = [day for day, _ in counts]
         draw = _Drawing(site, config, put, pool)
+        book = _IssueBook(catalog, days, lambda day, lines: draw.issue(day, lines, days))
+        draw.place = book.place
         gone = catalog.retracted_entries()
         writers = {
             slug: LogWriter(
@@ -279,9 +290,9 @@ def render_all(
                 progress.update(drawn)
         for writer in writers.values():
             writer.close()
+        book.finish()
         for entry in gone:
             put(*site.gone(present(entry, config.tz)))
-        records = catalog.digests()
         put(*site.digests([(r.day, r.count) for r in records]))
         items: dict[date, FeedItem] = {}
         for record in records:
@@ -342,15 +353,76 @@ def _tombstones(catalog: Catalog, slug: str | None, config: Config) -> list[Tomb
     return [tombstone(present(e, config.tz), e.retracted_at or e.updated, config) for e in gone]
 
 
-def _articles(site: Site, config: Config, entries: Sequence[Entry]) -> list[tuple[str, bytes, FeedItem]]:
-    """The page and the feed entry of each article: pure, so a worker process can draw them."""
+def _articles(
+    site: Site, config: Config, entries: Sequence[tuple[Entry, Place]]
+) -> list[tuple[str, bytes, FeedItem]]:
+    """The page and the feed entry of each article (with its place in its issue): pure, so a
+    worker process can draw them."""
     pages, items = [], []
-    for entry in entries:
+    for entry, place in entries:
         story = present(entry, config.tz)
-        pages.append(site.article(story))
+        pages.append(site.article(story, place))
         items.append(story_item(story, config))
     # Each entry's XML once here, spliced into every feed document that holds it.
     return [(path, page, item) for (path, page), item in zip(pages, with_atom(items), strict=True)]
+
+
+def _issue_in_worker(day: date, lines: Sequence[Line], days: Sequence[date]) -> tuple[str, bytes]:
+    if _worker_site is None:
+        raise RuntimeError("a render worker was started without its site")
+    return _worker_site.issue(day, lines, days)
+
+
+def _nowhere(entry: Entry) -> Place:
+    """The place of an entry whose issue is not looked up: its page, no neighbours."""
+    return Place(page_number(entry.position), entry.section.name, None, None)
+
+
+class _IssueBook:
+    """Where each article of a full build stands in its issue, read an issue at a time.
+
+    The feed stream comes in feed order, which follows the paper's order of
+    arrival: the last few issues read are kept (``KEPT``), so each issue is
+    read about once, and its page is drawn the first time it is read; memory
+    stays flat however many issues the archive holds.
+    """
+
+    KEPT = 8
+
+    def __init__(
+        self, catalog: Catalog, days: Sequence[date], draw: Callable[[date, list[Line]], None]
+    ) -> None:
+        self._catalog = catalog
+        self._days = list(days)
+        self._draw = draw
+        self._kept: OrderedDict[date, dict[str, Place]] = OrderedDict()
+        self._drawn: set[date] = set()
+
+    def place(self, entry: Entry) -> Place:
+        """``entry``'s place in its issue."""
+        day = entry.issue_date
+        places = self._kept.get(day)
+        if places is None:
+            places = self._kept[day] = self._read(day)
+            if len(self._kept) > self.KEPT:
+                self._kept.popitem(last=False)
+        else:
+            self._kept.move_to_end(day)
+        return places.get(entry.uid) or _nowhere(entry)
+
+    def finish(self) -> None:
+        """Draw the page of every issue the stream did not reach (none, unless the store changed
+        between the issue list and the stream)."""
+        for day in self._days:
+            if day not in self._drawn:
+                self._read(day)
+
+    def _read(self, day: date) -> dict[str, Place]:
+        lines = [line(entry) for entry in self._catalog.issue_heads(day)]
+        if day not in self._drawn:
+            self._draw(day, lines)
+            self._drawn.add(day)
+        return places(lines)
 
 
 # What a worker process draws with: the site of the build it serves (set as the worker starts).
@@ -362,7 +434,7 @@ def _start_worker(config: Config, sections: Sequence[Section]) -> None:
     _worker_site = Site(config, sections)
 
 
-def _articles_in_worker(entries: Sequence[Entry]) -> list[tuple[str, bytes, FeedItem]]:
+def _articles_in_worker(entries: Sequence[tuple[Entry, Place]]) -> list[tuple[str, bytes, FeedItem]]:
     if _worker_site is None:
         raise RuntimeError("a render worker was started without its site")
     return _articles(_worker_site, _worker_site.config, entries)
@@ -381,16 +453,18 @@ class _Drawing:
         self._config = config
         self._put = put
         self._pool = pool
+        # Where an entry stands in its issue (``_IssueBook.place``), asked as its batch is sent.
+        self.place: Callable[[Entry], Place] = _nowhere
         self._documents: deque[Future[tuple[str, bytes]]] = deque()
 
     def articles(self, entries: Iterable[Entry]) -> Iterator[tuple[Entry, FeedItem]]:
         """Put each entry's page; yields the entry and its feed item, in the order of ``entries``."""
         sent: deque[list[Entry]] = deque()
 
-        def batches() -> Iterator[list[Entry]]:
+        def batches() -> Iterator[list[tuple[Entry, Place]]]:
             for batch in _batches(entries, ARTICLE_BATCH):
                 sent.append(batch)
-                yield batch
+                yield [(entry, self.place(entry)) for entry in batch]
 
         drawn: Iterator[list[tuple[str, bytes, FeedItem]]]
         if self._pool is None:
@@ -402,6 +476,13 @@ class _Drawing:
                 self._put(path, page)
                 yield entry, item
             self._collect(DOCUMENTS_IN_FLIGHT)
+
+    def issue(self, day: date, lines: Sequence[Line], days: Sequence[date]) -> None:
+        """Put the page of the issue of ``day`` (``Site.issue``)."""
+        if self._pool is None:
+            self._put(*self._site.issue(day, lines, days))
+        else:
+            self.document(_issue_in_worker, day, lines, days)
 
     def document(self, draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
         """Put ``draw(*args)``, a feed document's path and bytes."""
@@ -440,10 +521,12 @@ def _render_changes(
     def render(draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
         stager.put(*draw(*args))
 
-    for entry in entries:
-        stager.put(*site.article(present(entry, config.tz)))
+    records = store.digests()
+    dirty = _dirty_digests(records, made, entries)
+    if entries or dirty:
+        stager.put(*site.index(_stories(store.latest_issue(), config), _latest(records)))
     if entries:
-        stager.put(*site.index(_stories(store.latest_issue(), config)))
+        _render_issues(store, config, site, {entry.issue_date for entry in entries}, stager.put)
     touched = {entry.section.slug for entry in entries}
     for section in sections:
         if section.slug in touched:
@@ -465,8 +548,6 @@ def _render_changes(
         writer.close()
         frozen[spec.name] = writer.new_pages
 
-    records = store.digests()
-    dirty = _dirty_digests(records, made, entries)
     if dirty:
         stager.put(*site.digests([(r.day, r.count) for r in records]))
         for digest in (_digest(store, r, config) for r in dirty):
@@ -478,6 +559,30 @@ def _render_changes(
         # The digests after the feed's full archive pages, and any page they fill now.
         frozen[DIGESTS_FEED] = _digest_feed(store, records, config, render, lambda path: True, item_of)
     return entries, dirty, frozen
+
+
+def _render_issues(store: Store, config: Config, site: Site, touched: set[date], put: Put) -> None:
+    """The issue list, the pages of the ``touched`` issues and of the issues on either side (whose
+    next or previous issue may be new), and every article page of a touched issue: a new or changed
+    article changes its neighbours' links.  Unchanged bytes are not rewritten (``staging``)."""
+    counts = store.issues()
+    days = [day for day, _ in counts]
+    put(*site.issues(counts))
+    beside = {found for day in touched for found in neighbours(days, day) if found is not None}
+    for day in sorted((touched | beside) & set(days)):
+        entries = store.issue_entries(day)
+        lines = [line(Head.of(entry)) for entry in entries]
+        put(*site.issue(day, lines, days))
+        if day in touched:
+            where = places(lines)
+            for entry in entries:
+                put(*site.article(present(entry, config.tz), where[entry.uid]))
+
+
+def _latest(records: Sequence[DigestRecord]) -> tuple[date, int] | None:
+    """The (day, article count) of the newest of ``records``."""
+    newest = max(records, key=lambda r: r.day, default=None)
+    return (newest.day, newest.count) if newest else None
 
 
 def _digest_key(record: DigestRecord) -> FeedKey:

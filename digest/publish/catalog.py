@@ -8,14 +8,15 @@ site from entries at hand (tests, previews) without a database.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from digest.publish.feeds import FeedKey
 from digest.publish.layout import feed_order
 from digest.store.database import DigestRecord
-from digest.types import Digest, Entry, Section
+from digest.types import Digest, Entry, Head, Section
 
 
 class Catalog(Protocol):
@@ -45,6 +46,18 @@ class Catalog(Protocol):
 
     def latest_issue(self) -> list[Entry]:
         """The entries of the newest issue date."""
+        ...
+
+    def issues(self) -> list[tuple[date, int]]:
+        """Every issue date with live entries and how many it holds, oldest first."""
+        ...
+
+    def issue_entries(self, day: date) -> list[Entry]:
+        """The live entries of one issue, by position."""
+        ...
+
+    def issue_heads(self, day: date) -> list[Head]:
+        """The heads of the live entries of one issue, by position (``types.Head``)."""
         ...
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
@@ -114,6 +127,15 @@ class MemoryCatalog:
     def latest_issue(self) -> list[Entry]:
         latest = max((e.issue_date for e in self._entries), default=None)
         return [e for e in self._entries if e.issue_date == latest]
+
+    def issues(self) -> list[tuple[date, int]]:
+        return sorted(Counter(e.issue_date for e in self._entries).items())
+
+    def issue_entries(self, day: date) -> list[Entry]:
+        return sorted((e for e in self._entries if e.issue_date == day), key=lambda e: (e.position, e.uid))
+
+    def issue_heads(self, day: date) -> list[Head]:
+        return [Head.of(entry) for entry in self.issue_entries(day)]
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
         paper = sorted(self._feed(slug), key=lambda e: (-e.issue_date.toordinal(), e.position, e.uid))

@@ -19,11 +19,15 @@ from datetime import date, datetime, tzinfo
 from digest.chars import XML_UNSAFE
 from digest.paper.titles import short_title
 from digest.publish.digests import summary
-from digest.types import Article, Caption, Credit, Entry, Kind, Section
+from digest.store.database import PAGE_SPAN
+from digest.types import Article, Caption, Credit, Entry, Head, Kind, Section
 
 INDEX = "index.html"
 SUBSCRIBE = "subscribe.html"
 DIGESTS_INDEX = "digests/index.html"
+ISSUES_INDEX = "issues/index.html"
+# Served with status 404 for any path (by ``digest serve`` and by nginx): its links start at the site root.
+NOT_FOUND = "404.html"
 STYLESHEET = "static/style.css"
 STYLESHEET_FEED = "static/feed.css"  # what a browser opening an Atom document draws it with
 ICON = "static/icon.svg"
@@ -45,7 +49,7 @@ PREFERENCES_PATH = "/preferences"
 UNSUBSCRIBE_PATH = "/unsubscribe"
 
 # Folders publish owns: stale files are pruned only inside these.
-OWNED_FOLDERS = ("feeds", "sections", "articles", "digests", "static")
+OWNED_FOLDERS = ("feeds", "sections", "articles", "digests", "issues", "static")
 
 _SPACES = re.compile(r"\s+")
 
@@ -74,7 +78,7 @@ def section_path(section: Section) -> str:
     return f"sections/{section.slug}.html"
 
 
-def article_path(entry: Entry) -> str:
+def article_path(entry: Entry | Head) -> str:
     """The HTML page of one article, foldered by issue date."""
     return f"articles/{entry.issue_date.isoformat()}/{entry.uid}.html"
 
@@ -91,6 +95,21 @@ def gone_path(entry: Entry) -> str:
 def digest_path(day: date) -> str:
     """The HTML page of the digest made on ``day``."""
     return f"digests/{day.isoformat()}.html"
+
+
+def issue_path(day: date) -> str:
+    """The HTML page of one issue in paper order: a folder's index, so ``/issues/<date>/`` is its URL."""
+    return f"issues/{day.isoformat()}/index.html"
+
+
+def page_number(position: int) -> int:
+    """The printed page an article's position is on (``store.PAGE_SPAN``; 0 when unknown)."""
+    return position // PAGE_SPAN
+
+
+def page_anchor(number: int) -> str:
+    """The fragment of page ``number`` on its issue page (``p0`` holds pages of unknown number)."""
+    return f"p{number}"
 
 
 def absolute_url(base_url: str, path: str) -> str:
@@ -177,6 +196,50 @@ class Story:
     captions: tuple[Caption, ...] = ()  # photo captions, shown after the text
 
 
+def derived_headline(article: Article | Head) -> str:
+    """A headline-less article's short title from its first clause (``digest.paper.titles``);
+    "" when it has a title (a ``Head`` with a title carries no body)."""
+    if one_line(article.title or ""):
+        return ""
+    text = article.body or (article.printed_body() if isinstance(article, Article) else "")
+    return one_line(short_title(text) or "")
+
+
+def headline(article: Article | Head) -> str:
+    """The headline readers see; a missing title falls back to the text's short title."""
+    return (
+        one_line(article.title or "")
+        or derived_headline(article)
+        or one_line(article.kicker or "")
+        or one_line(article.subtitle or "")
+        or "无标题"
+    )
+
+
+@dataclass(frozen=True)
+class Line:
+    """One article as an issue page lists it: light, so an issue of a 100k archive costs little."""
+
+    uid: str
+    path: str
+    section: Section
+    position: int
+    headline: str
+    kicker: str
+
+
+def line(head: Head) -> Line:
+    """The issue-page form of an article (see ``present`` for the whole of it)."""
+    return Line(
+        uid=head.uid,
+        path=article_path(head),
+        section=Section(name=one_line(head.section.name), slug=head.section.slug),
+        position=head.position,
+        headline=headline(head),
+        kicker=one_line(head.kicker or ""),
+    )
+
+
 def present(entry: Entry, tz: tzinfo | None = None) -> Story:
     """The reader-facing form of ``entry``; a missing headline falls back to the text's short title.
 
@@ -186,10 +249,7 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
     article = entry.article
     kicker = one_line(article.kicker or "")
     subtitle = one_line(article.subtitle or "")
-    printed = one_line(article.title or "")
-    # A headline-less article shows its first clause (``digest.paper.titles``), marked as derived.
-    derived = "" if printed else one_line(short_title(article.body or article.printed_body()) or "")
-    headline = printed or derived or kicker or subtitle or "无标题"
+    derived = derived_headline(article)
     return Story(
         uid=entry.uid,
         tag=entry.tag,
@@ -199,7 +259,7 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
         position=entry.position,
         published=entry.published.astimezone(tz) if tz else entry.published,
         updated=entry.updated.astimezone(tz) if tz else entry.updated,
-        headline=headline,
+        headline=headline(article),
         kicker=kicker,
         subtitle=subtitle,
         byline=byline(article.credits),

@@ -1,4 +1,5 @@
-"""The HTML site: front page, section pages, article pages, digest pages.  Pure apart from reading templates.
+"""The HTML site: front page, issue pages, section pages, article pages, digest pages, the 404 page.
+Pure apart from reading templates.
 
 Each template receives exactly one variable, ``page``: a frozen dataclass
 documented below, so what a template may use is declared in one place
@@ -7,7 +8,8 @@ autoescape and StrictUndefined: hostile article text stays inert and a typo
 in a template fails the build instead of printing nothing.
 
 Every link is relative (``page.chrome.root`` leads back to the site root), so
-the site works behind any base URL or path prefix.
+the site works behind any base URL or path prefix; the 404 page alone, served
+for any path, links from the base URL's path (``/`` or ``/prefix/``).
 """
 
 from __future__ import annotations
@@ -19,12 +21,14 @@ from functools import cache, lru_cache
 from itertools import groupby
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from digest.config import Config
 from digest.publish.feeds import ATOM, JSON_FEED, FeedSpec, all_spec, digests_spec, section_spec
+from digest.publish.issues import Place, months, neighbours, paper_pages
 from digest.publish.layout import (
     ATOM_TYPE,
     DIGESTS_INDEX,
@@ -33,18 +37,23 @@ from digest.publish.layout import (
     GONE_SUFFIX,
     ICON,
     INDEX,
+    ISSUES_INDEX,
     JSON_FEED_TYPE,
+    NOT_FOUND,
     OPML,
     OPML_SECTIONS,
     STYLESHEET,
     STYLESHEET_FEED,
     SUBSCRIBE,
     TOUCH_ICON,
+    Line,
     Story,
     absolute_url,
     digest_path,
     feed_path,
+    issue_path,
     one_line,
+    page_anchor,
     present,
     root_prefix,
     section_path,
@@ -97,10 +106,18 @@ class Frame:
     json_feeds: tuple[Link, ...] = ()  # the same feeds as JSON Feed (application/feed+json)
 
 
+# No share tags (the subscription pages: one-time links nobody should share).
+NO_TAGS = Markup("")
+
+
 @dataclass(frozen=True)
 class Chrome:
     """What every page shares: titles, the way back to the root, and the drawn head links,
-    masthead (navigation) and colophon (feeds); make it with ``make_chrome``."""
+    masthead (navigation) and colophon (feeds); make it with ``make_chrome``.
+
+    ``share`` holds the meta description, the canonical link and the Open
+    Graph / Twitter card a shared link shows (``share_tags``).
+    """
 
     site_title: str
     page_title: str
@@ -108,6 +125,7 @@ class Chrome:
     head: Markup
     masthead: Markup
     colophon: Markup
+    share: Markup = NO_TAGS
 
 
 def make_chrome(
@@ -117,6 +135,7 @@ def make_chrome(
     nav: tuple[Link, ...],
     feeds: tuple[Link, ...],
     json_feeds: tuple[Link, ...] = (),
+    share: Markup = NO_TAGS,
 ) -> Chrome:
     """The chrome of a page titled ``title`` ("" for the front page) at ``root`` from the site root.
 
@@ -128,7 +147,28 @@ def make_chrome(
     # The front page's own entry is the first; any other page's is the one its title names.
     current = next((i for i, link in enumerate(nav) if link.label == title), -1) if title else 0
     head, masthead, colophon = _draw(Frame(site_title, root, nav, current, feeds, json_feeds))
-    return Chrome(site_title, page_title, root, head, masthead, colophon)
+    return Chrome(site_title, page_title, root, head, masthead, colophon, share)
+
+
+def share_tags(site_title: str, page_title: str, description: str, canonical: str, og_type: str) -> Markup:
+    """The meta description, canonical link and Open Graph / Twitter card of a page ("" leaves the
+    description or the URL out).  Drawn here, each value escaped once, rather than by the template:
+    every article page has them, and escaping each twice there was a tenth of a full build."""
+    title, text, url = escape(page_title), escape(description), escape(canonical)
+    tags = []
+    if description:
+        tags.append(f'<meta name="description" content="{text}">')
+    if canonical:
+        tags.append(f'<link rel="canonical" href="{url}">\n<meta property="og:url" content="{url}">')
+    tags.append(
+        f'<meta property="og:type" content="{og_type}">\n'
+        f'<meta property="og:site_name" content="{escape(site_title)}">\n'
+        f'<meta property="og:title" content="{title}">'
+    )
+    if description:
+        tags.append(f'<meta property="og:description" content="{text}">')
+    tags.append('<meta property="og:locale" content="zh_CN">\n<meta name="twitter:card" content="summary">')
+    return Markup("\n".join(tags))
 
 
 @lru_cache(maxsize=1024)
@@ -145,6 +185,29 @@ class SectionGroup:
     href: str
     stories: tuple[Story, ...]
 
+    @property
+    def title(self) -> str:
+        """The group's heading."""
+        return self.section.name
+
+
+@dataclass(frozen=True)
+class PageGroup:
+    """One printed page's stories on the front page (``title`` ``第1版 要闻``, ``href`` into the issue)."""
+
+    title: str
+    href: str
+    stories: tuple[Story, ...]
+
+
+@dataclass(frozen=True)
+class IssueSection:
+    """One printed page of an issue page: its label, anchor (``p3``) and articles in paper order."""
+
+    label: str
+    anchor: str
+    lines: tuple[Line, ...]
+
 
 @dataclass(frozen=True)
 class DayGroup:
@@ -155,37 +218,115 @@ class DayGroup:
 
 
 @dataclass(frozen=True)
+class DigestLink:
+    """One digest (or issue) in a list: its day, how many articles it holds, and its page."""
+
+    day: date
+    count: int
+    href: str
+
+
+@dataclass(frozen=True)
 class IndexPage:
-    """``index.html``: the latest issue (``None`` before anything was published)."""
+    """``index.html``: the latest issue page by page (``issue_date`` ``None`` before anything was
+    published), led by the ways in that must show on a phone without scrolling: the latest digest
+    (``None`` before the first), the sign-up page and the back issues."""
 
     chrome: Chrome
     issue_date: date | None
-    groups: tuple[SectionGroup, ...]
+    issue_href: str
+    groups: tuple[PageGroup, ...]
+    digest: DigestLink | None
+    subscribe_href: str
+    issues_href: str
+
+
+@dataclass(frozen=True)
+class IssuePage:
+    """``issues/<date>/index.html``: one issue in paper order, page by page, with the issues
+    before and after it (``None`` at either end)."""
+
+    chrome: Chrome
+    day: date
+    count: int
+    pages: tuple[IssueSection, ...]
+    previous: Link | None
+    next: Link | None
+    issues_href: str
+
+
+@dataclass(frozen=True)
+class CalendarDay:
+    """One cell of a month grid: the day's number (0 outside the month), its issue page ("" when
+    there is no issue that day) and how many articles the issue holds."""
+
+    day: int
+    href: str
+    count: int
+
+
+@dataclass(frozen=True)
+class CalendarMonth:
+    """One month of the issue list: ``2024年11月``, its weeks from Monday, and its issues."""
+
+    title: str
+    anchor: str
+    weeks: tuple[tuple[CalendarDay, ...], ...]
+    issues: tuple[DigestLink, ...]
+
+
+@dataclass(frozen=True)
+class IssuesPage:
+    """``issues/index.html``: every issue by month, newest first, each month as a calendar."""
+
+    chrome: Chrome
+    months: tuple[CalendarMonth, ...]
+    count: int
+
+
+@dataclass(frozen=True)
+class NotFoundPage:
+    """``404.html``: what any unknown URL answers, with the ways back into the site.
+
+    Another page (search) will add its box here: the template keeps a ``search`` block for it.
+    """
+
+    chrome: Chrome
+    index_href: str
+    issues_href: str
 
 
 @dataclass(frozen=True)
 class SectionPage:
     """``sections/<slug>.html``: a section's newest articles, newest issue first.
 
-    ``older`` leads to the section's feed, whose archive holds every older
-    article ("" when the page shows them all): a page listing every article
-    ever would grow without end and be rewritten on every new one.
+    ``older`` leads to the back issues, whose pages list every older
+    article ("" when the page shows them all), and ``older_feed`` to the
+    section's feed archive: a page listing every article ever would grow
+    without end and be rewritten on every new one.
     """
 
     chrome: Chrome
     section: Section
     days: tuple[DayGroup, ...]
     older: str
+    older_feed: str
     feed: str  # the section's Atom feed, for the "订阅本版" button
 
 
 @dataclass(frozen=True)
 class ArticlePage:
-    """``articles/<date>/<uid>.html``: one article in full."""
+    """``articles/<date>/<uid>.html``: one article in full, with its issue and page and the
+    articles read before and after it in the issue (``None`` at either end)."""
 
     chrome: Chrome
     story: Story
     section_href: str
+    issue_href: str
+    page_href: str
+    page_label: str  # ``第3版``; "" when the page number is unknown
+    previous: Link | None
+    next: Link | None
 
 
 @dataclass(frozen=True)
@@ -196,15 +337,6 @@ class DigestPage:
     day: date
     count: int
     groups: tuple[SectionGroup, ...]
-
-
-@dataclass(frozen=True)
-class DigestLink:
-    """One digest in the list: its day, how many articles it holds, and its page."""
-
-    day: date
-    count: int
-    href: str
 
 
 @dataclass(frozen=True)
@@ -251,6 +383,15 @@ class FeedsPage:
     subscribe: str
 
 
+def _folder_url(path: str) -> str:
+    """The URL a page is known by: a folder's ``index.html`` by the folder (``issues/2024-11-27/``)."""
+    return path.removesuffix(INDEX) if path == INDEX or path.endswith("/" + INDEX) else path
+
+
+def _line_link(root: str, line: Line | None) -> Link | None:
+    return Link(line.headline, root + line.path) if line else None
+
+
 def cn_date(day: date) -> str:
     """``2024年11月27日``."""
     return f"{day.year}年{day.month}月{day.day}日"
@@ -281,14 +422,6 @@ def render(template: str, page: Any) -> bytes:
     return environment().get_template(template).render(page=page).encode("utf-8")
 
 
-def _by_section(stories: Sequence[Story]) -> list[tuple[Section, list[Story]]]:
-    """Stories grouped by section slug, sections in order of first appearance, stories kept in order."""
-    groups: dict[str, tuple[Section, list[Story]]] = {}
-    for story in stories:
-        groups.setdefault(story.section.slug, (story.section, []))[1].append(story)
-    return list(groups.values())
-
-
 class Site:
     """Renders each page of the site; every method returns ``(path, bytes)``.
 
@@ -305,14 +438,27 @@ class Site:
         # Atom and JSON Feed links of each feed set, by folder.
         self._feeds: dict[tuple[str, tuple[FeedSpec, ...]], tuple[tuple[Link, ...], ...]] = {}
 
-    def chrome(self, path: str, title: str, feeds: Sequence[FeedSpec]) -> Chrome:
-        """What ``path`` shares with every page; ``feeds`` are announced besides the all-articles feed."""
-        root = root_prefix(path)
+    def chrome(
+        self,
+        path: str,
+        title: str,
+        feeds: Sequence[FeedSpec],
+        description: str = "",
+        og_type: str = "website",
+        absolute_root: str = "",
+    ) -> Chrome:
+        """What ``path`` shares with every page; ``feeds`` are announced besides the all-articles feed.
+
+        ``absolute_root`` replaces the relative way back to the site root: the 404 page's, from
+        the base URL's path; that page stands for no one URL, so it has no canonical link.
+        """
+        root = absolute_root or root_prefix(path)
         nav = self._navs.get(root)
         if nav is None:
             nav = self._navs[root] = (
                 Link("首页", root + INDEX),
                 *(Link(one_line(s.name), root + section_path(s)) for s in self.sections),
+                Link("往期", root + ISSUES_INDEX),
                 Link("每日摘要", root + DIGESTS_INDEX),
                 Link("订阅", root + FEEDS_PAGE),
             )
@@ -325,7 +471,10 @@ class Site:
                 for fmt in (ATOM, JSON_FEED)
             )
         atom, json_feed = links
-        return make_chrome(self.site_title, title, root, nav, atom, json_feed)
+        canonical = "" if absolute_root else absolute_url(self.config.site.base_url, _folder_url(path))
+        page_title = f"{title} · {self.site_title}" if title else self.site_title
+        share = share_tags(self.site_title, page_title, description, canonical, og_type)
+        return make_chrome(self.site_title, title, root, nav, atom, json_feed, share)
 
     def group(self, path: str, section: Section, stories: Sequence[Story]) -> SectionGroup:
         """One section's stories as shown on the page at ``path``."""
@@ -344,16 +493,81 @@ class Site:
             TOUCH_ICON: (static / "apple-touch-icon.png").read_bytes(),
         }
 
-    def index(self, issue: Sequence[Story]) -> tuple[str, bytes]:
-        """The front page: ``issue`` holds the stories of the latest issue, in any order."""
+    def index(self, issue: Sequence[Story], digest: tuple[date, int] | None = None) -> tuple[str, bytes]:
+        """The front page: ``issue`` holds the stories of the latest issue, in any order, shown
+        page by page; ``digest`` is the (day, article count) of the latest digest, if any."""
         latest = max((s.issue_date for s in issue), default=None)
-        ordered = sorted(issue, key=lambda s: (s.position, s.uid))
+        issue_href = issue_path(latest) if latest else ISSUES_INDEX
+        groups = tuple(
+            PageGroup(page.label, f"{issue_href}#{page_anchor(page.number)}", page.items)
+            for page in paper_pages(issue)
+        )
+        lead = groups[0].stories[0] if groups else None
         page = IndexPage(
-            chrome=self.chrome(INDEX, "", [digests_spec(self.config)]),
+            chrome=self.chrome(
+                INDEX,
+                "",
+                [digests_spec(self.config)],
+                lead.summary if lead else one_line(self.config.site.subtitle),
+            ),
             issue_date=latest,
-            groups=tuple(self.group(INDEX, sec, group) for sec, group in _by_section(ordered)),
+            issue_href=issue_href,
+            groups=groups,
+            digest=DigestLink(digest[0], digest[1], digest_path(digest[0])) if digest else None,
+            subscribe_href=SUBSCRIBE,
+            issues_href=ISSUES_INDEX,
         )
         return INDEX, render("index.html", page)
+
+    def issue(self, day: date, lines: Sequence[Line], days: Sequence[date]) -> tuple[str, bytes]:
+        """The page of the issue of ``day``: ``lines`` are its articles in any order, ``days`` every
+        issue date, oldest first (for the links to the issues before and after it)."""
+        path = issue_path(day)
+        root = root_prefix(path)
+        before, after = neighbours(days, day)
+        pages = tuple(
+            IssueSection(page.label, page_anchor(page.number), page.items) for page in paper_pages(lines)
+        )
+        description = "；".join(p.label for p in pages)
+        page = IssuePage(
+            chrome=self.chrome(path, cn_date(day), [], f"{cn_date(day)}，共 {len(lines)} 篇：{description}"),
+            day=day,
+            count=len(lines),
+            pages=pages,
+            previous=Link(cn_date(before), root + issue_path(before)) if before else None,
+            next=Link(cn_date(after), root + issue_path(after)) if after else None,
+            issues_href=root + ISSUES_INDEX,
+        )
+        return path, render("issue.html", page)
+
+    def issues(self, counts: Sequence[tuple[date, int]]) -> tuple[str, bytes]:
+        """The list of back issues: ``counts`` holds (issue date, article count) of each, any order."""
+        root = root_prefix(ISSUES_INDEX)
+        count_of = dict(counts)
+
+        def href(day: date) -> str:
+            return root + issue_path(day)
+
+        def cell(day: date) -> CalendarDay:
+            return CalendarDay(day.day, href(day), count_of[day])
+
+        shown = tuple(
+            CalendarMonth(
+                title=f"{month.year}年{month.month}月",
+                anchor=f"m{month.year}-{month.month:02d}",
+                weeks=tuple(
+                    tuple(
+                        cell(date(month.year, month.month, n)) if has else CalendarDay(n, "", 0)
+                        for n, has in week
+                    )
+                    for week in month.weeks
+                ),
+                issues=tuple(DigestLink(d, count_of[d], href(d)) for d in month.issues),
+            )
+            for month in months(list(count_of))
+        )
+        chrome = self.chrome(ISSUES_INDEX, "往期", [], f"{len(count_of)} 期报纸，按月份排列。")
+        return ISSUES_INDEX, render("issues.html", IssuesPage(chrome, shown, len(count_of)))
 
     def section(self, section: Section, newest: Sequence[Story]) -> tuple[str, bytes]:
         """A section page: its newest ``SECTION_PAGE_SIZE`` stories (``newest`` may hold one more,
@@ -364,22 +578,40 @@ class Site:
         mine = sorted(newest, key=lambda s: (-s.issue_date.toordinal(), s.position, s.uid))
         shown = mine[:SECTION_PAGE_SIZE]
         days = tuple(DayGroup(day, tuple(group)) for day, group in groupby(shown, key=lambda s: s.issue_date))
+        more = len(mine) > SECTION_PAGE_SIZE
+        older = root_prefix(path) + ISSUES_INDEX if more else ""
         feed = root_prefix(path) + feed_path(spec.name)
-        older = feed if len(mine) > SECTION_PAGE_SIZE else ""
-        chrome = self.chrome(path, one_line(section.name), [spec])
-        return path, render("section.html", SectionPage(chrome, section, days, older, feed))
+        older_feed = feed if more else ""
+        chrome = self.chrome(
+            path, one_line(section.name), [spec], f"{self.site_title}「{section.name}」版块的文章。"
+        )
+        page = SectionPage(chrome, section, days, older, older_feed, feed)
+        return path, render("section.html", page)
 
-    def article(self, story: Story) -> tuple[str, bytes]:
-        """One article page."""
-        chrome = self.chrome(story.path, story.headline, [section_spec(self.config, story.section)])
-        section_href = root_prefix(story.path) + section_path(story.section)
-        return story.path, render("article.html", ArticlePage(chrome, story, section_href))
+    def article(self, story: Story, place: Place | None = None) -> tuple[str, bytes]:
+        """One article page; ``place`` tells its page and neighbours in the issue (``issues.places``)."""
+        root = root_prefix(story.path)
+        chrome = self.chrome(
+            story.path, story.headline, [section_spec(self.config, story.section)], story.summary, "article"
+        )
+        issue_href = root + issue_path(story.issue_date)
+        number = place.page if place else 0
+        page = ArticlePage(
+            chrome=chrome,
+            story=story,
+            section_href=root + section_path(story.section),
+            issue_href=issue_href,
+            page_href=f"{issue_href}#{page_anchor(number)}",
+            page_label=f"第{number}版" if number else "",
+            previous=_line_link(root, place.previous) if place else None,
+            next=_line_link(root, place.next) if place else None,
+        )
+        return story.path, render("article.html", page)
 
     def gone(self, story: Story) -> tuple[str, bytes]:
         """The notice a withdrawn article's URL answers with, under 410 Gone (``output.gone_path``)."""
         chrome = self.chrome(story.path, story.headline, [section_spec(self.config, story.section)])
-        section_href = root_prefix(story.path) + section_path(story.section)
-        return story.path + GONE_SUFFIX, render("gone.html", ArticlePage(chrome, story, section_href))
+        return story.path + GONE_SUFFIX, render("gone.html", self._plain(story, chrome))
 
     def digest(self, digest: Digest) -> tuple[str, bytes]:
         """The page of one day's digest."""
@@ -388,7 +620,12 @@ class Site:
         groups = tuple(
             self.group(path, sec, [present(e, tz) for e in entries]) for sec, entries in digest.groups
         )
-        chrome = self.chrome(path, f"{cn_date(digest.day)}摘要", [digests_spec(self.config)])
+        chrome = self.chrome(
+            path,
+            f"{cn_date(digest.day)}摘要",
+            [digests_spec(self.config)],
+            f"{cn_date(digest.day)}摘要：共 {digest.count} 篇新文章。",
+        )
         return path, render("digest.html", DigestPage(chrome, digest.day, digest.count, groups))
 
     def digests(self, made: Sequence[tuple[date, int]]) -> tuple[str, bytes]:
@@ -397,15 +634,35 @@ class Site:
         links = tuple(
             DigestLink(day, count, root + digest_path(day)) for day, count in sorted(made, reverse=True)
         )
-        chrome = self.chrome(DIGESTS_INDEX, "每日摘要", [digests_spec(self.config)])
+        chrome = self.chrome(
+            DIGESTS_INDEX, "每日摘要", [digests_spec(self.config)], "每天的新文章，按版块汇总。"
+        )
         return DIGESTS_INDEX, render("digests.html", DigestsPage(chrome, links))
+
+    def _plain(self, story: Story, chrome: Chrome) -> ArticlePage:
+        """An article page's context without its place in the issue (the withdrawal notice)."""
+        root = root_prefix(story.path)
+        issue_href = root + issue_path(story.issue_date)
+        section_href = root + section_path(story.section)
+        return ArticlePage(
+            chrome, story, section_href, issue_href, issue_href, story.section.name, None, None
+        )
+
+    def not_found(self) -> tuple[str, bytes]:
+        """The 404 page, served for any path: its links start at the base URL's path."""
+        root = urlsplit(self.config.site.base_url).path.rstrip("/") + "/"
+        chrome = self.chrome(NOT_FOUND, "找不到这个页面", [], absolute_root=root)
+        page = NotFoundPage(chrome, root + INDEX, root + ISSUES_INDEX)
+        return NOT_FOUND, render("404.html", page)
 
     def subscribe(self) -> tuple[str, bytes]:
         """The sign-up page, listing every feed."""
         config = self.config
         specs = [all_spec(config), *(section_spec(config, s) for s in self.sections), digests_spec(config)]
         feed_links = tuple(Link(spec.title, feed_path(spec.name)) for spec in specs)
-        chrome = self.chrome(SUBSCRIBE, "订阅", [digests_spec(config)])
+        chrome = self.chrome(
+            SUBSCRIBE, "订阅", [digests_spec(config)], "每天早上用邮件收到摘要，或用阅读器订阅各版块。"
+        )
         return SUBSCRIBE, render("subscribe.html", SubscribePage(chrome, "subscribe", feed_links))
 
     def feeds_page(self) -> tuple[str, bytes]:

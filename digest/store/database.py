@@ -31,7 +31,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from digest.errors import StoreError
 from digest.store import search_index, versioning
 from digest.store.urls import mask_url, normalize_url
-from digest.types import Article, Caption, Credit, DatedBy, Entry, Kind, Retraction, Section
+from digest.types import Article, Caption, Credit, DatedBy, Entry, Head, Kind, Retraction, Section
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
@@ -1192,6 +1192,51 @@ class Store:
         query = sa.select(articles).where(articles.c.issue_date == newest, _LIVE).order_by(*_ENTRY_ORDER)
         with self._begin() as conn:
             return [_entry(row) for row in conn.execute(query)]
+
+    def issues(self) -> list[tuple[date, int]]:
+        """Every issue date with live articles and how many it holds, oldest first."""
+        query = (
+            sa.select(articles.c.issue_date, sa.func.count())
+            .where(_LIVE)
+            .group_by(articles.c.issue_date)
+            .order_by(articles.c.issue_date)
+        )
+        with self._begin() as conn:
+            return [(day, int(count)) for day, count in conn.execute(query)]
+
+    def issue_entries(self, day: date) -> list[Entry]:
+        """The live entries of one issue, by position (an indexed range of ``issue_date``)."""
+        query = (
+            sa.select(articles)
+            .where(articles.c.issue_date == day, _LIVE)
+            .order_by(articles.c.position, articles.c.uid)
+        )
+        with self._begin() as conn:
+            return [_entry(row) for row in conn.execute(query)]
+
+    def issue_heads(self, day: date) -> list[Head]:
+        """The heads of the live entries of one issue, by position (``types.Head``): what issue
+        pages and an article's neighbours show, for a fraction of the reading of ``issue_entries``."""
+        untitled = sa.or_(articles.c.title.is_(None), articles.c.title == "")
+        query = (
+            sa.select(
+                articles.c.uid,
+                articles.c.position,
+                articles.c.section_name,
+                articles.c.section_slug,
+                articles.c.title,
+                articles.c.kicker,
+                articles.c.subtitle,
+                sa.case((untitled, articles.c.body), else_="").label("body"),
+            )
+            .where(articles.c.issue_date == day, _LIVE)
+            .order_by(articles.c.position, articles.c.uid)
+        )
+        with self._begin() as conn:
+            return [
+                Head(uid, day, position, Section(name, slug), title, kicker, subtitle, body)
+                for uid, position, name, slug, title, kicker, subtitle, body in conn.execute(query)
+            ]
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
         """The ``limit`` newest entries of one section, newest issue first, in paper order."""

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs
 
 from digest.chars import URL_UNSAFE
 from digest.errors import ConfigError, DigestError
-from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE
+from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE, NOT_FOUND
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
 from digest.web.http import ASGIApp, Headers, Receive, Scope, Send, lifespan, respond
 
@@ -214,7 +214,14 @@ class _App:
             if self.starting():
                 await _starting(send, head=head)
                 return
-            await respond(send, HTTPStatus.NOT_FOUND, [], b"not found\n", head=head)
+            moved = await self._page_for(path)
+            if moved:
+                # A URL typed without its .html, or with a slash too many: lead to the page itself.
+                query = scope.get("query_string", b"")
+                location = moved.encode() + (b"?" + query if query else b"")
+                await respond(send, HTTPStatus.MOVED_PERMANENTLY, [(b"location", location)], b"")
+                return
+            await self._not_found(send, head=head)
             return
         request = _request_headers(scope)
         kind = _kind(path)
@@ -252,6 +259,29 @@ class _App:
                 kept_gzip = await asyncio.to_thread(self._files.compress, path, found)
             body = kept_gzip
         await respond(send, HTTPStatus.OK, headers, body, head=head)
+
+    async def _page_for(self, path: str) -> str:
+        """The page a near miss means ("" for none): ``/sections/x`` and ``/sections/x/`` are
+        ``/sections/x.html``, ``/sections/x.html/`` is ``/sections/x.html``."""
+        bare = path.rstrip("/")
+        if not bare or bare.endswith(GONE_SUFFIX):
+            return ""
+        candidates = [bare] if bare != path else []
+        if not os.path.splitext(bare.rsplit("/", 1)[-1])[1]:
+            candidates.append(bare + ".html")
+        for candidate in candidates:
+            if isinstance(await self._find(candidate), FileVersion):
+                return candidate
+        return ""
+
+    async def _not_found(self, send: Send, *, head: bool) -> None:
+        """404 with the site's own page (``404.html``, in Chinese, with its navigation) when published."""
+        page = await self._find("/" + NOT_FOUND)
+        if isinstance(page, FileVersion):
+            headers = [(b"content-type", _kind("/" + NOT_FOUND).content_type), (b"cache-control", _FRESH)]
+            await respond(send, HTTPStatus.NOT_FOUND, headers, page.body, head=head)
+        else:
+            await respond(send, HTTPStatus.NOT_FOUND, [], "找不到这个页面 (not found)\n".encode(), head=head)
 
     def _websub_links(self, scope: Scope, request: Mapping[str, str], path: str) -> Headers:
         base = self._base_url or _request_origin(scope, request)
