@@ -78,7 +78,8 @@ def config_for(home: Path, port: int) -> Any:
 
 def seed(home: Path) -> None:
     """Two sections (the form's checkboxes) and one pending subscriber (the confirm link's holder)."""
-    from digest.store.database import Store, Subscriber
+    from digest.store.database import Store
+    from digest.store.records import Subscriber
 
     for folder in ("pages", "output"):
         (home / folder).mkdir(parents=True, exist_ok=True)

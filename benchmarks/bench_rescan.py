@@ -34,7 +34,8 @@ from digest.ingest import pipeline as ingest_module
 from digest.mail.transports import OutboxMailer
 from digest.service.metrics import Metrics
 from digest.service.serve import Runner
-from digest.store.database import Store, sources
+from digest.store.database import Store
+from digest.store.schema import sources
 
 PAGE = "● 要闻\n\n# {day}第{page}版的标题\n\n本报讯 {day}，第{page}版的正文。\n"
 

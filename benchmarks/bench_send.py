@@ -27,7 +27,8 @@ from digest.mail.transports import SmtpMailer
 from digest.paper.slugs import slugify
 from digest.publish.digests import digest_window
 from digest.service.jobs import due_day, run_digest
-from digest.store.database import Store, Subscriber
+from digest.store.database import Store
+from digest.store.records import Subscriber
 from digest.types import Article, Credit, Entry, Section
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"

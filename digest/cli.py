@@ -25,7 +25,8 @@ from digest.logs import LogFormat, configure
 
 if TYPE_CHECKING:
     from digest.config import Config
-    from digest.store.database import DeliverySummary, Store
+    from digest.store.database import Store
+    from digest.store.records import DeliverySummary
     from digest.store.versioning import SchemaVersion
 
 # Each command imports what it needs when it runs: importing every module (the database layer,
@@ -430,7 +431,8 @@ def _email(address: str) -> str:
 
 
 def cmd_subscribers(args: argparse.Namespace) -> int:
-    from digest.store.database import Store, Subscriber, SubscriberStatus
+    from digest.store.database import Store
+    from digest.store.records import Subscriber, SubscriberStatus
 
     config = _config(args)
     with Store.open(config.database_url) as store:
@@ -528,7 +530,7 @@ def _export(store: Store, target: str) -> None:
 def _import(store: Store, path: Path, status: str | None, resubscribe: bool) -> int:
     """Add or update every good row of a CSV file; report each bad line; never revive a suppressed address."""
     from digest.mail.roster import imported, parse_subscriber_csv
-    from digest.store.database import SubscriberStatus
+    from digest.store.records import SubscriberStatus
 
     try:
         text = path.read_text(encoding="utf-8-sig")

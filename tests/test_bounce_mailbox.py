@@ -29,7 +29,8 @@ from digest.errors import DeliveryError
 from digest.mail.bounces import ReportKind, process_bounce_mailbox, read_report
 from digest.mail.subscribers import personal_links, subscription_upkeep
 from digest.mail.transports import OutboxMailer
-from digest.store.database import Store, Subscriber, SubscriberStatus
+from digest.store.database import Store
+from digest.store.records import Subscriber, SubscriberStatus
 
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"

@@ -23,7 +23,8 @@ from test_server import serving
 from digest.errors import ConfigError
 from digest.mail.transports import SmtpMailer, make_mailer
 from digest.service.jobs import run_digest
-from digest.store.database import Store, SubscriberStatus
+from digest.store.database import Store
+from digest.store.records import SubscriberStatus
 from digest.web.subscriptions import create_subscription_app
 
 DAY1 = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, after the 07:00 digest

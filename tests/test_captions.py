@@ -29,7 +29,8 @@ from digest.paper.parse import parse_page
 from digest.paper.report import article_json
 from digest.publish.layout import article_path
 from digest.service.jobs import run_digest, run_publish
-from digest.store.database import Store, Subscriber
+from digest.store.database import Store
+from digest.store.records import Subscriber
 from digest.store.urls import normalize_url
 from digest.types import Caption, Entry
 from digest.web.server import create_app

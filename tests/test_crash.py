@@ -45,7 +45,8 @@ from digest.publish.digests import digest_window
 from digest.service.jobs import due_day
 from digest.service.metrics import Metrics
 from digest.service.serve import Runner
-from digest.store.database import Store, Subscriber
+from digest.store.database import Store
+from digest.store.records import Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTLE_SECONDS = 0.5  # ingest.settle_seconds of every copy: pages written in place settle fast

@@ -28,7 +28,8 @@ from digest.mail.subscribers import personal_links
 from digest.mail.transports import OutboxMailer, SmtpMailer
 from digest.publish.digests import build_digest, digest_window
 from digest.service.jobs import catch_up_digest, due_day, retry_deliveries, run_digest
-from digest.store.database import DigestRecord, Store, Subscriber
+from digest.store.database import Store
+from digest.store.records import DigestRecord, Subscriber
 from digest.types import Article, Digest, Entry, Section
 
 ROOT = Path(__file__).resolve().parents[1]

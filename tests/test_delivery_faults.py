@@ -29,7 +29,8 @@ from digest.mail.transports import OutboxMailer, SmtpMailer
 from digest.publish.digests import digest_window
 from digest.service import jobs
 from digest.service.jobs import retry_deliveries, run_digest
-from digest.store.database import WAITING, DigestRecord, Store
+from digest.store.database import Store
+from digest.store.records import WAITING, DigestRecord
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -20,7 +20,8 @@ from digest.config import load_config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_digest
-from digest.store.database import Store, Subscriber
+from digest.store.database import Store
+from digest.store.records import Subscriber
 
 ROOT = Path(__file__).resolve().parents[1]
 INGESTED = datetime(2024, 11, 27, 4, 0, tzinfo=UTC)

@@ -35,7 +35,8 @@ from digest.mail.transports import OutboxMailer
 from digest.paper.parse import parse_page
 from digest.paper.report import render_page
 from digest.service.jobs import run_digest
-from digest.store.database import Store, Subscriber
+from digest.store.database import Store
+from digest.store.records import Subscriber
 from digest.web.subscriptions import create_subscription_app
 
 ROOT = Path(__file__).resolve().parents[1]

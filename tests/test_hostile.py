@@ -35,7 +35,8 @@ from digest.mail.transports import OutboxMailer
 from digest.publish.build import publish_store
 from digest.publish.digests import build_digest
 from digest.service.jobs import run_digest
-from digest.store.database import Store, Subscriber
+from digest.store.database import Store
+from digest.store.records import Subscriber
 from digest.web.server import create_app
 from digest.web.subscriptions import create_subscription_app, subscription_routes
 

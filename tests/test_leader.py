@@ -24,7 +24,8 @@ from digest.ingest.pipeline import ingest
 from digest.publish.digests import digest_window
 from digest.service.jobs import due_day
 from digest.service.leader import LOCK_CLASS, AdvisoryLeader, SoleLeader, leadership
-from digest.store.database import Store, Subscriber
+from digest.store.database import Store
+from digest.store.records import Subscriber
 from digest.store.urls import libpq_url
 
 FAST = 0.2  # seconds between checks in the in-process tests

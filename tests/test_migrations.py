@@ -23,7 +23,8 @@ from alembic.migration import MigrationContext
 from digest.cli import main
 from digest.errors import SchemaError
 from digest.store import versioning as schema
-from digest.store.database import Store, database_file, metadata
+from digest.store.database import Store, database_file
+from digest.store.schema import metadata
 from digest.store.urls import normalize_url
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -27,7 +27,9 @@ from digest.config import Config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_digest, run_publish
-from digest.store.database import Store, Subscriber, metadata
+from digest.store.database import Store
+from digest.store.records import Subscriber
+from digest.store.schema import metadata
 from digest.types import DatedBy, Retraction
 from digest.web.server import create_app
 

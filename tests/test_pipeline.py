@@ -26,7 +26,8 @@ from digest.errors import NotDueError
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer, SmtpMailer
 from digest.service.jobs import catch_up_digest, due_day, run_digest, run_publish
-from digest.store.database import Store, Subscriber
+from digest.store.database import Store
+from digest.store.records import Subscriber
 from digest.types import Entry
 from digest.web.server import create_app
 

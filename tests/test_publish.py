@@ -24,7 +24,8 @@ from digest.publish import build as publish_module
 from digest.publish import staging
 from digest.publish.build import PublishReport, build_plan, publish, publish_store
 from digest.publish.staging import Committed, Stager
-from digest.store.database import DigestRecord, Store
+from digest.store.database import Store
+from digest.store.records import DigestRecord
 from digest.types import Digest, Entry
 from digest.web.server import create_app
 

@@ -31,7 +31,8 @@ from digest.publish.digests import build_digest
 from digest.service.metrics import Metrics
 from digest.service.retention import prune
 from digest.service.serve import Runner
-from digest.store.database import DigestRecord, Store, Subscriber, SubscriberStatus
+from digest.store.database import Store
+from digest.store.records import DigestRecord, Subscriber, SubscriberStatus
 from digest.types import Article, Entry, Section
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -42,7 +43,7 @@ KEEP = RetentionConfig(deliveries_days=30, signups_days=10, outbox_days=14, dry_
 START = date(2024, 1, 1)
 
 
-def _entry(day: date, seen: datetime) -> Entry:
+def entry_from_row(day: date, seen: datetime) -> Entry:
     published = datetime.combine(day, time(6), tzinfo=SHANGHAI)
     uid = f"u{day:%Y%m%d}"
     return Entry(
@@ -63,7 +64,7 @@ def _one_day(config: Config, store: Store, day: date) -> datetime:
     """The digest of ``day`` made and sent at 07:00 local; returns that instant."""
     until = datetime.combine(day, time(7), tzinfo=SHANGHAI)
     since = until - timedelta(days=1)
-    store.upsert_entries([_entry(day, since + timedelta(hours=1))])
+    store.upsert_entries([entry_from_row(day, since + timedelta(hours=1))])
     digest = build_digest(store.entries_first_seen(since, until), day, since, until)
     recipients = [s.email for s in store.subscribers()]
     record = DigestRecord(day, since, until, until, digest.count)

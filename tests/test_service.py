@@ -34,7 +34,8 @@ from digest.publish import staging
 from digest.service.health import JobRun, ServiceState, describe, health_report, load_state, save_state
 from digest.service.metrics import METRICS_PATH, Metrics
 from digest.service.serve import Runner
-from digest.store.database import Store, StoreStatus
+from digest.store.database import Store
+from digest.store.records import StoreStatus
 from digest.web.server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.errors import StoreError
-from digest.store.database import DigestRecord, SourceRecord, Store, Subscriber, SubscriberStatus
+from digest.store.database import Store
+from digest.store.records import DigestRecord, SourceRecord, Subscriber, SubscriberStatus
 from digest.store.urls import mask_url, normalize_url
 from digest.types import Article, Credit, Entry, Kind, Section
 

@@ -29,7 +29,8 @@ from digest.config import load_config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_publish
-from digest.store.database import Store, SubscriberStatus
+from digest.store.database import Store
+from digest.store.records import SubscriberStatus
 from digest.web.server import create_app
 from digest.web.subscriptions import create_subscription_app, subscription_routes
 

@@ -38,7 +38,8 @@ from digest.mail.subscribers import subscription_upkeep
 from digest.mail.tokens import FORM_KEY, Purpose, sign, verify
 from digest.mail.transports import OutboxMailer, make_mailer
 from digest.service.jobs import retry_deliveries, run_digest
-from digest.store.database import Store, Subscriber, SubscriberStatus
+from digest.store.database import Store
+from digest.store.records import Subscriber, SubscriberStatus
 from digest.types import Article, Digest, Entry, Section
 from digest.web.ratelimit import RateLimiter, client_address
 from digest.web.server import create_app

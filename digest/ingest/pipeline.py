@@ -39,7 +39,8 @@ from digest.paper.decode import decode_page
 from digest.paper.parse import PARSER_VERSION, parse_page
 from digest.paper.slugs import slugify
 from digest.progress import LogProgress, Progress
-from digest.store.database import PAGE_SPAN, SourceRecord, Store
+from digest.store.database import Store
+from digest.store.records import PAGE_SPAN, SourceRecord
 from digest.types import DEFAULT_SECTION, DatedBy, Entry, Page, Retraction, Section
 
 log = logging.getLogger(__name__)

@@ -30,7 +30,8 @@ from enum import Enum
 
 from digest.config import BouncesConfig, Config
 from digest.errors import DeliveryError
-from digest.store.database import Store, SubscriberStatus
+from digest.store.database import Store
+from digest.store.records import SubscriberStatus
 
 log = logging.getLogger(__name__)
 

@@ -50,8 +50,9 @@ from digest.errors import DeliveryError, HardBounceError, PermanentDeliveryError
 from digest.faults import crash_point
 from digest.mail.compose import DigestEmailMaker
 from digest.mail.transports import Mailer
-from digest.store.database import DeliveryState, DigestRecord, Store, Subscriber
+from digest.store.database import Store
 from digest.store.lease import Lease, describe, wall_clock
+from digest.store.records import DeliveryState, DigestRecord, Subscriber
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from digest.errors import AddressError
 from digest.mail.subscribers import normalize_address
 from digest.paper.slugs import SLUG_SHAPE
-from digest.store.database import Subscriber, SubscriberStatus
+from digest.store.records import Subscriber, SubscriberStatus
 
 # The columns ``export_subscribers`` writes and ``parse_subscriber_csv`` reads back.
 EXPORT_COLUMNS = ("email", "status", "sections", "consented_at", "source", "reason", "status_at")

@@ -28,7 +28,8 @@ from digest.mail.signing import signing_secret
 from digest.mail.tokens import Purpose, sign
 from digest.mail.transports import Mailer
 from digest.publish.layout import CONFIRM_PATH, PREFERENCES_PATH, UNSUBSCRIBE_PATH
-from digest.store.database import DeliveryState, NoticeKind, Store, Subscriber, SubscriberStatus, new_key
+from digest.store.database import Store
+from digest.store.records import DeliveryState, NoticeKind, Subscriber, SubscriberStatus, new_key
 
 log = logging.getLogger(__name__)
 

@@ -86,7 +86,8 @@ from digest.publish.layout import (
 )
 from digest.publish.site import SECTION_PAGE_SIZE, TEMPLATES, Site
 from digest.publish.staging import Committed, Stager
-from digest.store.database import DigestRecord, Store
+from digest.store.database import Store
+from digest.store.records import DigestRecord
 from digest.types import Digest, Entry, Head, Section
 
 log = logging.getLogger(__name__)

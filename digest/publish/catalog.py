@@ -15,7 +15,7 @@ from typing import Protocol
 
 from digest.publish.feeds import FeedKey
 from digest.publish.layout import feed_order
-from digest.store.database import DigestRecord
+from digest.store.records import DigestRecord
 from digest.types import Digest, Entry, Head, Section
 
 

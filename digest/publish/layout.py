@@ -19,7 +19,7 @@ from datetime import date, datetime, tzinfo
 from digest.chars import XML_UNSAFE
 from digest.paper.titles import short_title
 from digest.publish.digests import summary
-from digest.store.database import PAGE_SPAN
+from digest.store.records import PAGE_SPAN
 from digest.types import Article, Caption, Credit, Entry, Head, Kind, Section
 
 INDEX = "index.html"

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 
 from digest.errors import BackupError
 from digest.service.leader import leader_running
-from digest.store.database import metadata
+from digest.store.schema import metadata
 from digest.store.urls import libpq_url, mask_url, normalize_url
 
 _COUNTED = ("articles", "sources", "digests", "subscribers", "deliveries")

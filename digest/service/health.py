@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from digest.store.database import StoreStatus
+from digest.store.records import StoreStatus
 
 STATE_NAME = "health.json"
 JOBS = ("ingest", "publish", "digest")

@@ -26,7 +26,8 @@ from digest.service.publish_job import (
     run_publish as run_publish,  # re-exported: the service and tests import it here
 )
 from digest.service.websub import Notifier
-from digest.store.database import DigestRecord, Store, Subscriber
+from digest.store.database import Store
+from digest.store.records import DigestRecord, Subscriber
 from digest.types import Digest
 
 log = logging.getLogger(__name__)

@@ -25,7 +25,8 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 
 from digest.errors import StoreError
-from digest.store.database import SendLease, Store
+from digest.store.database import Store
+from digest.store.records import SendLease
 
 log = logging.getLogger(__name__)
 

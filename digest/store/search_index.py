@@ -53,7 +53,7 @@ _PG_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 # One page of a table's matches, newest indexed first (``_search_sqlite``).
 _NEWEST = "SELECT rowid FROM {table} WHERE {table} MATCH :q ORDER BY rowid DESC LIMIT :limit OFFSET :offset"
 
-_LIVE = sa.text(
+LIVE = sa.text(
     "SELECT uid, kicker, title, subtitle, credits, body FROM articles "
     "WHERE retracted IS NULL AND uid IN :uids ORDER BY issue_date, position, uid"
 ).bindparams(sa.bindparam("uids", expanding=True))
@@ -118,7 +118,7 @@ def refresh(conn: Connection, uids: Sequence[str]) -> None:
     a withdrawn one leaves the index."""
     for at in range(0, len(uids), _BATCH):
         batch = list(dict.fromkeys(uids[at : at + _BATCH]))
-        docs = [document(row) for row in conn.execute(_LIVE, {"uids": batch})]
+        docs = [document(row) for row in conn.execute(LIVE, {"uids": batch})]
         if _postgres(conn):
             _write_postgres(conn, batch, docs)
         else:

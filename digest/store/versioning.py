@@ -122,7 +122,7 @@ def read_version(conn: Connection) -> SchemaVersion:
 def _recognise(conn: Connection, head: str) -> str:
     """The revision an unversioned database's tables match: the newest, or else the baseline
     (the next migration checks each column and index, so a build in between upgrades too)."""
-    from digest.store.database import metadata
+    from digest.store.schema import metadata
 
     context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": modelled})
     # The search index is not modelled: a build from before it matches the models but lacks it.

@@ -48,7 +48,8 @@ from digest.publish.layout import (
     UNSUBSCRIBE_PATH,
 )
 from digest.publish.site import Link
-from digest.store.database import NoticeKind, Store, Subscriber, SubscriberStatus
+from digest.store.database import Store
+from digest.store.records import NoticeKind, Subscriber, SubscriberStatus
 from digest.web.http import (
     SECURITY_HEADERS,
     Answer,

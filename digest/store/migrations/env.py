@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from digest.store.database import metadata
+from digest.store.schema import metadata
 from digest.store.versioning import modelled
 
 connection = context.config.attributes["connection"]

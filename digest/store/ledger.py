@@ -1,0 +1,330 @@
+"""Digests and the delivery ledger: one row per digest and recipient, claimed, committed and marked
+by one run at a time under the send lease, so a copy is never sent twice."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from digest.store.base import Repository, dialect_of
+from digest.store.records import (
+    CLAIMED,
+    SETTLED,
+    WAITING,
+    Delivery,
+    DeliveryState,
+    DeliverySummary,
+    DigestRecord,
+    SendLease,
+)
+from digest.store.schema import UTCDateTime, deliveries, delivery_counts, digests, send_leases
+
+# The send loop's writes, built once (a statement built per call costs more than SQLite's
+# work); bound names must differ from the column names in an UPDATE.  Each one names the state it
+# expects, so a write that lost a race changes nothing and says so (rowcount 0).
+_ROW = (deliveries.c.day == sa.bindparam("b_day"), deliveries.c.email == sa.bindparam("b_email"))
+
+
+_MINE = deliveries.c.claim == sa.bindparam("b_claim")
+
+
+_CLAIM = (
+    sa.update(deliveries)
+    .where(*_ROW, deliveries.c.status.in_(WAITING))
+    .values(status=DeliveryState.CLAIMED, claim=sa.bindparam("b_claim"))
+)
+
+
+_COMMIT = (
+    sa.update(deliveries)
+    .where(*_ROW, _MINE, deliveries.c.status == DeliveryState.CLAIMED)
+    .values(status=DeliveryState.SENDING)
+)
+
+
+_OUTCOME = dict(
+    status=sa.bindparam("b_status"),
+    attempts=deliveries.c.attempts + 1,
+    last_error=sa.bindparam("b_error"),
+    next_attempt_at=sa.bindparam("b_next", type_=UTCDateTime),
+    sent_at=sa.func.coalesce(sa.bindparam("b_sent", type_=UTCDateTime), deliveries.c.sent_at),
+)
+
+
+# The outcome of a claimed row, by the run that claimed it; ``unknown`` too, which a newer run
+# made of a row this run still had in flight when its lease lapsed: the answer it got is truer.
+_MARK = (
+    sa.update(deliveries)
+    .where(*_ROW, _MINE, deliveries.c.status.in_((*CLAIMED, DeliveryState.UNKNOWN)))
+    .values(**_OUTCOME)
+)
+
+
+# The outcome of a waiting row never claimed: skipped or expired without a try.
+_MARK_WAITING = sa.update(deliveries).where(*_ROW, deliveries.c.status.in_(WAITING)).values(**_OUTCOME)
+
+
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(deliveries.c.next_attempt_at.is_(None), deliveries.c.next_attempt_at <= now)
+
+
+class LedgerRepository(Repository):
+    """Digests, deliveries and send leases."""
+
+    def save_digest(self, record: DigestRecord, recipients: Sequence[str] = ()) -> bool:
+        """Record a digest once, with a pending delivery row per recipient, in one transaction.
+
+        One transaction, so a crash never leaves a digest whose recipients were
+        not written down.  A second save of the same day keeps the first; False then,
+        also when another process saves the same day at the same moment (the insert
+        does nothing on conflict rather than fail on the primary key).
+        """
+        with self._begin() as conn:
+            dialect = dialect_of(conn.dialect.name)
+            insert = dialect.insert(digests).values(**record.__dict__).on_conflict_do_nothing()
+            if conn.execute(insert.returning(digests.c.day)).first() is None:
+                return False
+            if recipients:
+                conn.execute(
+                    sa.insert(deliveries),
+                    [
+                        {"day": record.day, "email": e, "status": DeliveryState.PENDING, "attempts": 0}
+                        for e in recipients
+                    ],
+                )
+        return True
+
+    def digest(self, day: date) -> DigestRecord | None:
+        """The digest made for ``day``, if any."""
+        with self._begin() as conn:
+            row = conn.execute(sa.select(digests).where(digests.c.day == day)).first()
+        return DigestRecord(**row._asdict()) if row else None
+
+    def digests(self, before: date | None = None) -> list[DigestRecord]:
+        """Digests made, newest first; only days before ``before`` when given."""
+        query = sa.select(digests).order_by(digests.c.day.desc())
+        if before is not None:
+            query = query.where(digests.c.day < before)
+        with self._begin() as conn:
+            return [DigestRecord(**row._asdict()) for row in conn.execute(query)]
+
+    def due_deliveries(self, day: date, now: datetime) -> list[Delivery]:
+        """Rows of one digest waiting to be sent whose next attempt is due at ``now``."""
+        query = (
+            sa.select(deliveries)
+            .where(deliveries.c.day == day, deliveries.c.status.in_(WAITING), _due(now))
+            .order_by(deliveries.c.email)
+        )
+        with self._begin() as conn:
+            return [Delivery(**row._asdict()) for row in conn.execute(query)]
+
+    def days_due(self, now: datetime) -> list[date]:
+        """Digests with rows due at ``now`` (or left claimed by a crash), oldest first."""
+        query = (
+            sa.select(deliveries.c.day)
+            .where(sa.or_(deliveries.c.status.in_(WAITING) & _due(now), deliveries.c.status.in_(CLAIMED)))
+            .distinct()
+            .order_by(deliveries.c.day)
+        )
+        with self._begin() as conn:
+            return list(conn.execute(query).scalars())
+
+    def claim_delivery(self, day: date, email: str, holder: str) -> bool:
+        """Mark a waiting row ``claimed`` by ``holder``; False when another sender took it first
+        (compare-and-set).  Done before the message is composed, so a lost race costs no body."""
+        with self._begin() as conn:
+            result = conn.execute(_CLAIM, {"b_day": day, "b_email": email, "b_claim": holder})
+        return result.rowcount == 1
+
+    def commit_delivery(self, day: date, email: str, holder: str) -> bool:
+        """``claimed`` → ``sending`` just before the final "."; False when the row is no longer ours."""
+        with self._begin() as conn:
+            result = conn.execute(_COMMIT, {"b_day": day, "b_email": email, "b_claim": holder})
+        return result.rowcount == 1
+
+    def recover_deliveries(self, day: date, holder: str, reason: str) -> tuple[int, int]:
+        """Rows of ``day`` claimed by a run other than ``holder`` (which must hold the send lease, so
+        those runs are over): ``claimed`` ones wait again, since their server never got the ".";
+        ``sending`` ones (a crash at the point of no return) become ``unknown``.  The two counts."""
+        others = (deliveries.c.day == day, sa.or_(deliveries.c.claim.is_(None), deliveries.c.claim != holder))
+        with self._begin() as conn:
+            retried = conn.execute(
+                sa.update(deliveries)
+                .where(*others, deliveries.c.status == DeliveryState.CLAIMED)
+                .values(
+                    status=DeliveryState.FAILED,
+                    next_attempt_at=None,
+                    last_error="interrupted before the message was complete; sent again",
+                )
+            )
+            unknown = conn.execute(
+                sa.update(deliveries)
+                .where(*others, deliveries.c.status == DeliveryState.SENDING)
+                .values(status=DeliveryState.UNKNOWN, attempts=deliveries.c.attempts + 1, last_error=reason)
+            )
+        return int(retried.rowcount), int(unknown.rowcount)
+
+    def defer_deliveries(self, day: date, emails: Sequence[str], until: datetime, reason: str) -> None:
+        """Leave waiting rows untried until ``until`` (the server is down: trying each is pointless)."""
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(deliveries)
+                .where(
+                    deliveries.c.day == day,
+                    deliveries.c.email.in_(sa.bindparam("emails", expanding=True)),
+                    deliveries.c.status.in_(WAITING),
+                )
+                .values(next_attempt_at=until, last_error=reason),
+                {"emails": list(emails)},
+            )
+
+    def deliveries(self, day: date) -> list[Delivery]:
+        """Every delivery row of one digest."""
+        query = sa.select(deliveries).where(deliveries.c.day == day).order_by(deliveries.c.email)
+        with self._begin() as conn:
+            return [Delivery(**row._asdict()) for row in conn.execute(query)]
+
+    def mark_delivery(
+        self,
+        day: date,
+        email: str,
+        status: DeliveryState,
+        at: datetime,
+        error: str | None = None,
+        next_attempt: datetime | None = None,
+        claim: str | None = None,
+    ) -> bool:
+        """Record one attempt: ``sent`` (with the time), or another status with the error and retry time.
+
+        With ``claim``, only a row that run claimed changes; without, only a waiting row (one
+        skipped or expired untried).  False when the row was not in that state: nothing written.
+        """
+        # other states keep the time of an earlier send
+        sent_at = at if status == DeliveryState.SENT else None
+        values = {
+            "b_day": day,
+            "b_email": email,
+            "b_status": status,
+            "b_error": error,
+            "b_next": next_attempt,
+            "b_sent": sent_at,
+        }
+        with self._begin() as conn:
+            if claim is None:
+                result = conn.execute(_MARK_WAITING, values)
+            else:
+                result = conn.execute(_MARK, {**values, "b_claim": claim})
+        return result.rowcount == 1
+
+    def take_send_lease(self, day: date, holder: str, now: datetime, until: datetime) -> SendLease | None:
+        """Hold the send lease of ``day`` until ``until``: None when taken, else the lease in force.
+
+        Free, lapsed (``expires_at`` passed) or already ours: taken.  One
+        statement, so of two runs asking at once exactly one gets it.
+        """
+        dialect = dialect_of(self._engine.dialect.name)
+        insert = dialect.insert(send_leases).values(day=day, holder=holder, taken_at=now, expires_at=until)
+        upsert = insert.on_conflict_do_update(
+            index_elements=[send_leases.c.day],
+            set_={"holder": holder, "taken_at": now, "expires_at": until},
+            where=sa.or_(send_leases.c.expires_at <= now, send_leases.c.holder == holder),
+        )
+        with self._begin() as conn:
+            conn.execute(upsert)
+            row = conn.execute(sa.select(send_leases).where(send_leases.c.day == day)).one()
+        lease = SendLease(**row._asdict())
+        return None if lease.holder == holder else lease
+
+    def steal_send_lease(self, lease: SendLease, holder: str, now: datetime, until: datetime) -> bool:
+        """Take over ``lease`` whose holder is known to be dead; False when it changed meanwhile."""
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.update(send_leases)
+                .where(send_leases.c.day == lease.day, send_leases.c.holder == lease.holder)
+                .values(holder=holder, taken_at=now, expires_at=until)
+            )
+        return result.rowcount == 1
+
+    def renew_send_lease(self, day: date, holder: str, until: datetime) -> bool:
+        """Extend our lease; False when it is no longer ours (it lapsed and another run took it)."""
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.update(send_leases)
+                .where(send_leases.c.day == day, send_leases.c.holder == holder)
+                .values(expires_at=until)
+            )
+        return result.rowcount == 1
+
+    def release_send_lease(self, day: date, holder: str) -> None:
+        """Let go of our lease (if it is still ours), so the next run need not wait for it to lapse."""
+        with self._begin() as conn:
+            conn.execute(
+                sa.delete(send_leases).where(send_leases.c.day == day, send_leases.c.holder == holder)
+            )
+
+    def send_leases(self) -> list[SendLease]:
+        """Every lease on record, lapsed or not, oldest digest first (for ``digest status``)."""
+        with self._begin() as conn:
+            rows = conn.execute(sa.select(send_leases).order_by(send_leases.c.day))
+            return [SendLease(**row._asdict()) for row in rows]
+
+    def delivery_summary(self) -> DeliverySummary:
+        """Rows by status, the earliest retry waiting and the error of the latest failed row."""
+        with self._begin() as conn:
+            counts = self._delivery_counts(conn)
+            waiting = deliveries.c.status.in_(WAITING)
+            next_attempt = conn.execute(
+                sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(waiting)
+            ).scalar_one()
+            error = conn.execute(
+                sa.select(deliveries.c.last_error)
+                .where(deliveries.c.last_error.is_not(None), deliveries.c.status != "sent")
+                .order_by(deliveries.c.day.desc(), deliveries.c.next_attempt_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+        return DeliverySummary(
+            counts=tuple(counts.items()),
+            next_attempt_at=next_attempt,
+            last_error=error,
+            leases=tuple(self.send_leases()),
+        )
+
+    def prune_deliveries(self, before: date, dry_run: bool = False) -> int:
+        """Fold the settled ledger rows of digests dated before ``before`` into ``delivery_counts``
+        and delete them, in one transaction (the counts are written first); how many rows.
+
+        Rows still waiting or claimed are left to the send loop.  ``dry_run``: count only.
+        """
+        old = sa.and_(deliveries.c.day < before, deliveries.c.status.in_(SETTLED))
+        counted = sa.select(deliveries.c.day, deliveries.c.status, sa.func.count()).where(old)
+        with self._begin() as conn:
+            rows = conn.execute(counted.group_by(deliveries.c.day, deliveries.c.status)).all()
+            total = sum(int(n) for _, _, n in rows)
+            if dry_run or not rows:
+                return total
+            dialect = dialect_of(conn.dialect.name)
+            insert = dialect.insert(delivery_counts)
+            conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=["day", "status"],
+                    set_={"count": delivery_counts.c["count"] + insert.excluded["count"]},
+                ),
+                [{"day": day, "status": status, "count": n} for day, status, n in rows],
+            )
+            conn.execute(sa.delete(deliveries).where(old))
+        return total
+
+    def _delivery_counts(self, conn: Connection) -> dict[str, int]:
+        """Ledger rows by status, the rows retention folded into ``delivery_counts`` included."""
+        counts: dict[str, int] = {}
+        live = sa.select(deliveries.c.status, sa.func.count()).group_by(deliveries.c.status)
+        folded = sa.select(delivery_counts.c.status, sa.func.sum(delivery_counts.c["count"])).group_by(
+            delivery_counts.c.status
+        )
+        for query in (live, folded):
+            for status, n in conn.execute(query):
+                counts[str(status)] = counts.get(str(status), 0) + int(n)
+        return dict(sorted(counts.items()))

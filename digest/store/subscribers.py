@@ -1,0 +1,279 @@
+"""Subscribers, the suppression list, and the subscription emails waiting to be sent."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from digest.store.base import Repository, dialect_of
+from digest.store.records import (
+    NOTICES_DONE,
+    WAITING,
+    DeliveryState,
+    Notice,
+    NoticeKind,
+    Subscriber,
+    SubscriberStatus,
+    new_key,
+)
+from digest.store.schema import notices, subscribers
+
+
+def _subscriber(row: sa.Row[Any]) -> Subscriber:
+    return Subscriber(
+        email=row.email,
+        sections=tuple(json.loads(row.sections)),
+        confirmed=row.confirmed,
+        created=row.created,
+        confirm_sent_at=row.confirm_sent_at,
+        confirmed_at=row.confirmed_at,
+        status=SubscriberStatus(row.status) if row.status else None,
+        key=row.key or "",
+        reason=row.reason or "",
+        status_at=row.status_at,
+        source=row.source or "",
+        bounces=row.bounces or 0,
+    )
+
+
+def _subscriber_values(subscriber: Subscriber) -> dict[str, Any]:
+    """The columns of a subscriber row but ``email`` and ``created``; ``key`` only when it has one."""
+    values: dict[str, Any] = {
+        "sections": json.dumps(list(subscriber.sections)),
+        "confirmed": subscriber.confirmed,
+        "confirm_sent_at": subscriber.confirm_sent_at,
+        "confirmed_at": subscriber.confirmed_at,
+        "status": subscriber.state.value,
+        "reason": subscriber.reason or None,
+        "status_at": subscriber.status_at,
+        "source": subscriber.source or None,
+        "bounces": subscriber.bounces,
+    }
+    if subscriber.key:
+        values["key"] = subscriber.key
+    return values
+
+
+class SubscriberRepository(Repository):
+    """Subscribers and their notices."""
+
+    def add_subscriber(self, subscriber: Subscriber) -> bool:
+        """Add or update a subscriber (every field but ``created``); True when the address is new."""
+        return self.add_subscribers([subscriber]) == 1
+
+    def add_subscribers(self, many: Sequence[Subscriber]) -> int:
+        """Add or update subscribers in one transaction; returns how many addresses were new."""
+        new = 0
+        with self._begin() as conn:
+            for subscriber in many:
+                values = _subscriber_values(subscriber)
+                where = subscribers.c.email == subscriber.email
+                if conn.execute(sa.select(subscribers.c.email).where(where)).first():
+                    conn.execute(sa.update(subscribers).where(where).values(**values))
+                else:
+                    values.setdefault("key", new_key())
+                    conn.execute(
+                        sa.insert(subscribers).values(
+                            email=subscriber.email, created=subscriber.created, **values
+                        )
+                    )
+                    new += 1
+        return new
+
+    def remove_subscriber(self, email: str) -> bool:
+        """Forget a subscriber; True when there was one."""
+        with self._begin() as conn:
+            result = conn.execute(sa.delete(subscribers).where(subscribers.c.email == email))
+        return bool(result.rowcount)
+
+    def subscribers(self, confirmed_only: bool = True) -> list[Subscriber]:
+        """Subscribers by address; only confirmed ones unless asked otherwise."""
+        query = sa.select(subscribers).order_by(subscribers.c.email)
+        if confirmed_only:
+            query = query.where(subscribers.c.confirmed.is_(True))
+        with self._begin() as conn:
+            return [_subscriber(row) for row in conn.execute(query)]
+
+    def subscriber(self, email: str) -> Subscriber | None:
+        """One subscriber, confirmed or not."""
+        with self._begin() as conn:
+            row = conn.execute(sa.select(subscribers).where(subscribers.c.email == email)).first()
+        return _subscriber(row) if row else None
+
+    def subscriber_by_key(self, key: str) -> Subscriber | None:
+        """The subscriber whose links carry ``key``, whatever its status."""
+        with self._begin() as conn:
+            row = conn.execute(sa.select(subscribers).where(subscribers.c.key == key)).first()
+        return _subscriber(row) if row else None
+
+    def subscriber_keys(self) -> dict[str, str]:
+        """Every address's link key."""
+        with self._begin() as conn:
+            rows = conn.execute(sa.select(subscribers.c.email, subscribers.c.key))
+            return {email: key for email, key in rows}
+
+    def set_subscriber_status(self, email: str, status: SubscriberStatus, reason: str, at: datetime) -> bool:
+        """Move an address to ``status`` (keeping its row: the suppression list); True when it exists."""
+        with self._begin() as conn:
+            result = conn.execute(
+                sa.update(subscribers)
+                .where(subscribers.c.email == email)
+                .values(
+                    status=status.value,
+                    confirmed=status is SubscriberStatus.CONFIRMED,
+                    reason=reason,
+                    status_at=at,
+                )
+            )
+        return bool(result.rowcount)
+
+    def record_hard_bounce(self, email: str, error: str, at: datetime, limit: int) -> Subscriber | None:
+        """Count one hard bounce; at ``limit`` the address becomes ``bounced``. None: an unknown address."""
+        where = subscribers.c.email == email
+        with self._begin() as conn:
+            bounces = sa.func.coalesce(subscribers.c.bounces, 0) + 1
+            if not conn.execute(sa.update(subscribers).where(where).values(bounces=bounces)).rowcount:
+                return None
+            conn.execute(
+                sa.update(subscribers)
+                .where(
+                    where,
+                    subscribers.c.bounces >= limit,
+                    subscribers.c.status.in_(
+                        (SubscriberStatus.PENDING.value, SubscriberStatus.CONFIRMED.value)
+                    ),
+                )
+                .values(
+                    status=SubscriberStatus.BOUNCED.value, confirmed=False, reason=error[:500], status_at=at
+                )
+            )
+            row = conn.execute(sa.select(subscribers).where(where)).first()
+        return _subscriber(row) if row else None
+
+    def queue_notice(self, email: str, kind: NoticeKind, now: datetime) -> None:
+        """A subscription email to send now (a new request replaces an older row of the same kind)."""
+        dialect = dialect_of(self._engine.dialect.name)
+        values = {
+            "status": DeliveryState.PENDING,
+            "attempts": 0,
+            "created": now,
+            "last_error": None,
+            "next_attempt_at": None,
+        }
+        with self._begin() as conn:
+            conn.execute(
+                dialect.insert(notices)
+                .values(email=email, kind=kind.value, **values)
+                .on_conflict_do_update(index_elements=["email", "kind"], set_=values)
+            )
+
+    def due_notices(self, now: datetime, email: str | None = None) -> list[Notice]:
+        """Subscription emails to send at ``now`` (pending, or failed with their wait over)."""
+        query = sa.select(notices).where(
+            notices.c.status.in_(WAITING),
+            sa.or_(notices.c.next_attempt_at.is_(None), notices.c.next_attempt_at <= now),
+        )
+        if email is not None:
+            query = query.where(notices.c.email == email)
+        with self._begin() as conn:
+            rows = conn.execute(query.order_by(notices.c.created)).all()
+        return [
+            Notice(
+                r.email, NoticeKind(r.kind), r.status, r.attempts, r.created, r.last_error, r.next_attempt_at
+            )
+            for r in rows
+        ]
+
+    def mark_notice(
+        self,
+        notice: Notice,
+        status: DeliveryState,
+        error: str | None,
+        now: datetime,
+        next_attempt: datetime | None,
+    ) -> None:
+        """Record the outcome of one attempt at ``notice``."""
+        with self._begin() as conn:
+            conn.execute(
+                sa.update(notices)
+                .where(notices.c.email == notice.email, notices.c.kind == notice.kind.value)
+                .values(
+                    status=status,
+                    attempts=notices.c.attempts + 1,
+                    last_error=error,
+                    next_attempt_at=next_attempt,
+                    sent_at=now if status == DeliveryState.SENT else None,
+                )
+            )
+
+    def remove_expired_signups(self, before: datetime) -> list[str]:
+        """Forget web sign-ups never confirmed and last asked for before ``before``; their addresses."""
+        where = sa.and_(
+            subscribers.c.status == SubscriberStatus.PENDING.value,
+            subscribers.c.source == "web",
+            sa.func.coalesce(subscribers.c.confirm_sent_at, subscribers.c.created) < before,
+        )
+        with self._begin() as conn:
+            gone = [email for (email,) in conn.execute(sa.select(subscribers.c.email).where(where))]
+            if gone:
+                conn.execute(sa.delete(subscribers).where(where))
+                conn.execute(sa.delete(notices).where(notices.c.email.in_(gone)))
+        return gone
+
+    def claim_confirmation(
+        self, subscriber: Subscriber, now: datetime, resend_after: timedelta
+    ) -> Subscriber | None:
+        """Note a confirmation email to ``subscriber`` now, unless one went within ``resend_after``.
+
+        A new address is inserted as given.  Atomic (one conditional UPDATE), so of
+        many sign-ups of one address at once exactly one is told to send; None for the others.
+        """
+        dialect = dialect_of(self._engine.dialect.name)
+        values = _subscriber_values(subscriber)
+        values.setdefault("key", new_key())
+        with self._begin() as conn:
+            conn.execute(
+                dialect.insert(subscribers)
+                .values(email=subscriber.email, created=subscriber.created, **values)
+                .on_conflict_do_nothing()
+            )
+            where = subscribers.c.email == subscriber.email
+            claimed = conn.execute(
+                sa.update(subscribers)
+                .where(
+                    where,
+                    sa.or_(
+                        subscribers.c.confirm_sent_at.is_(None),
+                        subscribers.c.confirm_sent_at <= now - resend_after,
+                    ),
+                )
+                .values(confirm_sent_at=now)
+            ).rowcount
+            row = conn.execute(sa.select(subscribers).where(where)).first() if claimed else None
+        return _subscriber(row) if row else None
+
+    def prune_signups(self, before: datetime, dry_run: bool = False) -> tuple[int, int]:
+        """Delete sign-ups still pending whose last confirmation request (or creation) is before
+        ``before``, and subscription emails done with before then; how many of each.
+
+        The suppression list (unsubscribed, bounced, complained) is never pruned:
+        it is what keeps those addresses from being mailed again.
+        """
+        pending = sa.and_(
+            subscribers.c.status == SubscriberStatus.PENDING.value,
+            sa.func.coalesce(subscribers.c.confirm_sent_at, subscribers.c.created) < before,
+        )
+        finished = sa.func.coalesce(notices.c.sent_at, notices.c.created)
+        done = sa.and_(notices.c.status.in_(NOTICES_DONE), finished < before)
+        with self._begin() as conn:
+            gone = [email for (email,) in conn.execute(sa.select(subscribers.c.email).where(pending))]
+            mails = sa.or_(done, notices.c.email.in_(gone)) if gone else done
+            count = conn.execute(sa.select(sa.func.count()).select_from(notices).where(mails)).scalar_one()
+            if not dry_run:
+                conn.execute(sa.delete(notices).where(mails))
+                conn.execute(sa.delete(subscribers).where(pending))
+        return len(gone), int(count)
