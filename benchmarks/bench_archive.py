@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus import PAGES_PER_ISSUE, page_count, page_name, pages, write_archive
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.service.jobs import run_publish
 from digest.store.database import Store

@@ -63,7 +63,7 @@ PENDING = "pending@example.org"
 
 
 def config_for(home: Path, port: int) -> Any:
-    from digest.config import load_config
+    from digest.config_checks import load_config
 
     overrides = {
         "paths.source": home / "pages",

@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from corpus import pages
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.ingest.identity import article_uid, tag_uri
 from digest.ingest.pipeline import ingest
 from digest.paper.slugs import slugify

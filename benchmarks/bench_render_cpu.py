@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def render(store_file: Path) -> dict[str, float]:
     """One full render of ``store_file`` in this process (the code on ``sys.path`` first)."""
     import digest
-    from digest.config import load_config
+    from digest.config_checks import load_config
     from digest.publish.build import render_all
     from digest.store.database import Store
 

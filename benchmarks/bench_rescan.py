@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from digest.config import load_config
+from digest.config_checks import load_config
 from digest.ingest import pipeline as ingest_module
 from digest.mail.transports import OutboxMailer
 from digest.service.metrics import Metrics

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from digest.config import load_config
+from digest.config_checks import load_config
 from digest.mail.transports import SmtpMailer
 from digest.paper.slugs import slugify
 from digest.publish.digests import digest_window

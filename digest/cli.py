@@ -44,7 +44,7 @@ def _config(args: argparse.Namespace) -> Config:
 
     Logging follows the file's ``logging.format`` unless ``--log-format`` chose.
     """
-    from digest.config import load_config
+    from digest.config_checks import load_config
 
     config = load_config(_config_path(args), _overrides(args), os.environ)
     if getattr(args, "log_format", None) is None and config.logging.format != LogFormat.AUTO:
@@ -195,7 +195,8 @@ def cmd_retract(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from digest.config import parser_problems, read_config
+    from digest.config import read_config
+    from digest.config_checks import parser_problems
     from digest.paper.conventions import conventions_for
     from digest.paper.decode import decode_page
     from digest.paper.parse import parse_page
@@ -283,7 +284,8 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from digest.config import deliverability_warnings, path_problems, read_config, value_problems
+    from digest.config import read_config
+    from digest.config_checks import deliverability_warnings, path_problems, value_problems
 
     try:
         config = read_config(_config_path(args), _overrides(args), os.environ)

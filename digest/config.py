@@ -16,26 +16,18 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import ipaddress
-import os
 import re
-import tempfile
 import tomllib
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
-from digest.chars import HEADER_UNSAFE, URL_UNSAFE
 from digest.errors import ConfigError
-from digest.logs import LogFormat
-from digest.mail.address import parse_address
-from digest.paper.dating import DEFAULT_NAME_PATTERNS, DatingRules, pattern_problem
-from digest.store.urls import SCHEMES, default_url, resolve_sqlite
-from digest.store.urls import scheme as url_scheme
+from digest.paper.dating import DEFAULT_NAME_PATTERNS, DatingRules
+from digest.store.urls import default_url, resolve_sqlite
 
 
 @dataclass(frozen=True)
@@ -221,15 +213,7 @@ class Config:
 
 
 ENV_PREFIX = "DIGEST_"
-_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-_AUTHORITY = re.compile(r"^[A-Za-z0-9.-]+(@[A-Za-z0-9.-]+)?,\d{4}(-\d{2}(-\d{2})?)?$")
-_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-_LOG_FORMATS = tuple(LogFormat)
 MIN_SECRET_LENGTH = 32
-_LOCAL_HOSTS = ("localhost", "::1", "[::1]", "0.0.0.0")
-_ADDR_SPEC = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.-]+$")
-# Secrets that appear in documentation and examples: a signature made with one proves nothing.
-_GUESSABLE_SECRETS = ("change-me", "changeme", "secret", "password")
 
 
 def tables() -> dict[str, dict[str, type]]:
@@ -379,378 +363,17 @@ def read_config(
     return dataclasses.replace(config, paths=PathsConfig(**resolved), database=DatabaseConfig(url=url))
 
 
-def _writable_folder(key: str, folder: Path) -> ConfigError | None:
-    option = "--" + key.split(".")[1]
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        return ConfigError(
-            key,
-            f"folder {folder} is not writable ({reason})",
-            f"fix its permissions or point {key} (or {option}) at a writable folder",
-        )
-    return None
 
 
-def value_problems(config: Config) -> list[ConfigError]:
-    """Every value that cannot work, each with its fix; no filesystem access."""
-    problems: list[ConfigError] = []
-    schedule = config.schedule
-    if not _TIME.match(schedule.digest_time):
-        problems.append(
-            ConfigError(
-                "schedule.digest_time",
-                f"{schedule.digest_time!r} is not a time of day",
-                'write HH:MM, e.g. "07:00"',
-            )
-        )
-    try:
-        ZoneInfo(schedule.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        problems.append(
-            ConfigError(
-                "schedule.timezone",
-                f"unknown timezone {schedule.timezone!r}",
-                "use a name such as Asia/Shanghai",
-            )
-        )
-    if schedule.scan_interval < 1:
-        problems.append(ConfigError("schedule.scan_interval", "must be at least 1 second", "e.g. 60"))
-    for key, port in (
-        ("server.port", config.server.port),
-        ("smtp.port", config.smtp.port),
-        ("bounces.port", config.bounces.port),
-    ):
-        if not 1 <= port <= 65535:
-            problems.append(ConfigError(key, f"port {port} is out of range", "use a number from 1 to 65535"))
-    if config.smtp.security not in ("starttls", "tls", "none"):
-        problems.append(
-            ConfigError(
-                "smtp.security",
-                f"{config.smtp.security!r} is not a choice",
-                'use "starttls", "tls" or "none"',
-            )
-        )
-    if config.health.max_issue_age < 0:
-        problems.append(ConfigError("health.max_issue_age", "cannot be negative", "e.g. 36; 0 turns it off"))
-    if config.health.token and len(config.health.token) < 16:
-        problems.append(
-            ConfigError(
-                "health.token",
-                "is shorter than 16 characters and could be guessed",
-                "set DIGEST_HEALTH_TOKEN to a long random string, e.g. `openssl rand -hex 16`",
-            )
-        )
-    if config.logging.format not in _LOG_FORMATS:
-        problems.append(
-            ConfigError(
-                "logging.format",
-                f"{config.logging.format!r} is not a choice",
-                "use " + ", ".join(f'"{name}"' for name in _LOG_FORMATS),
-            )
-        )
-    if config.digest.empty_days not in ("skip", "notice"):
-        problems.append(
-            ConfigError(
-                "digest.empty_days", f"{config.digest.empty_days!r} is not a choice", 'use "skip" or "notice"'
-            )
-        )
-    if config.database.url and url_scheme(config.database.url) not in SCHEMES:
-        problems.append(
-            ConfigError(
-                "database.url",
-                f"unsupported database {config.database.url.partition(':')[0]!r}",
-                "leave it empty for SQLite or write postgresql://user@host/dbname",
-            )
-        )
-    if not 0 <= config.build.workers <= 256:
-        problems.append(
-            ConfigError(
-                "build.workers",
-                f"{config.build.workers} is out of range",
-                "use 0 (as many as cores are free), 1 (never a worker process) or a number up to 256",
-            )
-        )
-    if not 0.1 <= config.ingest.settle_seconds <= 3600:
-        problems.append(
-            ConfigError(
-                "ingest.settle_seconds",
-                f"{config.ingest.settle_seconds:g} is out of range",
-                "use a number of seconds from 0.1 to 3600, e.g. 5; longer than the longest pause of the"
-                " program writing the pages",
-            )
-        )
-    if config.feeds.size < 1:
-        problems.append(ConfigError("feeds.size", "must be at least 1", "e.g. 50"))
-    for key, number, example in (
-        ("digest.retry_seconds", config.digest.retry_seconds, 60),
-        ("digest.retry_hours", config.digest.retry_hours, 24),
-        ("digest.confirm_hours", config.digest.confirm_hours, 48),
-        ("digest.max_items", config.digest.max_items, 40),
-        ("digest.bounce_limit", config.digest.bounce_limit, 2),
-        ("server.rate_limit", config.server.rate_limit, 10),
-    ):
-        if number < 1:
-            problems.append(ConfigError(key, "must be at least 1", f"e.g. {example}"))
-    if config.digest.backfill_days < 0:
-        problems.append(ConfigError("digest.backfill_days", "must be 0 or more", "e.g. 2"))
-    for pattern in config.ingest.date_patterns:
-        problem = pattern_problem(pattern)
-        if problem:
-            problems.append(
-                ConfigError(
-                    "ingest.date_patterns", problem, r'write e.g. "(?P<y>\d{4})-(?P<m>\d\d)-(?P<d>\d\d)"'
-                )
-            )
-    for key, url in [("site.base_url", config.site.base_url)] + [
-        ("feeds.hubs", hub) for hub in config.feeds.hubs
-    ]:
-        if not re.match(r"^https?://[^/\s]+", url):
-            problems.append(
-                ConfigError(key, f"{url!r} is not an absolute http(s) URL", "write e.g. https://news.example")
-            )
-        elif URL_UNSAFE.search(url):
-            problems.append(
-                ConfigError(key, f"{url!r} is not a plain URL", "remove spaces, line breaks and <>")
-            )
-    # The same rules the mailer applies, so ``digest check`` fails where ``send-digest`` would.
-    try:
-        parse_address(config.smtp.sender)
-    except ValueError as exc:
-        problems.append(
-            ConfigError(
-                "smtp.sender",
-                f"{config.smtp.sender!r} is not one email address ({exc})",
-                'use a form like "报纸摘要 <digest@example.org>"',
-            )
-        )
-    if HEADER_UNSAFE.search(config.site.title) or not config.site.title.strip():
-        problems.append(
-            ConfigError(
-                "site.title",
-                f"{config.site.title!r} cannot be an email subject",
-                "use one line of plain text",
-            )
-        )
-    dkim = config.dkim
-    if (dkim.domain or dkim.selector or dkim.key_file) and not (
-        dkim.domain and dkim.selector and dkim.key_file
-    ):
-        problems.append(
-            ConfigError(
-                "dkim",
-                "domain, selector and key_file go together",
-                "set all three (or none): domain = the sender's domain, selector = e.g. digest2024",
-            )
-        )
-    for key, label in (("dkim.domain", dkim.domain), ("dkim.selector", dkim.selector)):
-        if label and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?", label):
-            problems.append(
-                ConfigError(key, f"{label!r} is not a DNS name", "letters, digits, dots and hyphens")
-            )
-    bounces = config.bounces
-    if bounces.host and not (bounces.user and config.smtp.return_path):
-        problems.append(
-            ConfigError(
-                "bounces.host",
-                "a bounce mailbox needs bounces.user and smtp.return_path (the address that delivers to it)",
-                "set both, or leave bounces.host empty",
-            )
-        )
-    if bounces.security not in ("tls", "starttls", "none"):
-        problems.append(
-            ConfigError(
-                "bounces.security", f"{bounces.security!r} is not a choice", 'use "tls", "starttls" or "none"'
-            )
-        )
-    for proxy in config.server.trusted_proxies:
-        try:
-            ipaddress.ip_network(proxy, strict=False)
-        except ValueError:
-            problems.append(
-                ConfigError(
-                    "server.trusted_proxies",
-                    f"{proxy!r} is not an IP address or network",
-                    'list the reverse proxy\'s addresses, e.g. ["127.0.0.1", "::1"] or ["10.0.0.0/8"]',
-                )
-            )
-    return_path = config.smtp.return_path
-    if return_path and (not _ADDR_SPEC.match(return_path) or "=?" in return_path):
-        problems.append(
-            ConfigError(
-                "smtp.return_path",
-                f"{return_path!r} is not one plain address",
-                'write just the address, e.g. "bounces@news.example", no name or <>',
-            )
-        )
-    if not _AUTHORITY.match(config.site.tag_authority):
-        problems.append(
-            ConfigError(
-                "site.tag_authority",
-                f"{config.site.tag_authority!r} is not a tag authority (RFC 4151)",
-                'write "domain,YYYY", e.g. "news.example,2024", and never change it afterwards',
-            )
-        )
-    secret = config.server.secret
-    if secret is not None and (
-        len(secret.strip()) < MIN_SECRET_LENGTH or secret.strip().lower() in _GUESSABLE_SECRETS
-    ):
-        problems.append(
-            ConfigError(
-                "server.secret",
-                f"a secret of {len(secret.strip())} characters can be guessed, and with it any link forged",
-                f"remove it to have one generated into the data folder, or set DIGEST_SERVER_SECRET to"
-                f" {MIN_SECRET_LENGTH}+ random characters (openssl rand -hex 32)",
-            )
-        )
-    problems.extend(retention_problems(config))
-    problems.extend(parser_problems(config.parser))
-    return problems
 
 
-def retention_problems(config: Config) -> list[ConfigError]:
-    """Retention periods that are negative or would delete what is still in use."""
-    retention = config.retention
-    problems = [
-        ConfigError(f"retention.{key.name}", "cannot be negative", "a number of days, or 0 to keep for ever")
-        for key in dataclasses.fields(retention)
-        if getattr(retention, key.name) < 0
-    ]
-    # A ledger row is retried until digest.retry_hours after its digest, and a confirmation link
-    # works for digest.confirm_hours: what they need must outlive that.
-    for key, days, what, hours_key, hours, example in (
-        (
-            "deliveries_days",
-            retention.deliveries_days,
-            "emails still being retried",
-            "retry_hours",
-            config.digest.retry_hours,
-            90,
-        ),
-        (
-            "signups_days",
-            retention.signups_days,
-            "sign-ups whose confirmation link still works",
-            "confirm_hours",
-            config.digest.confirm_hours,
-            30,
-        ),
-    ):
-        needed = -(-hours // 24)
-        if 0 < days <= needed:
-            problems.append(
-                ConfigError(
-                    f"retention.{key}",
-                    f"{days} days would delete {what} (digest.{hours_key} = {hours})",
-                    f"use more than {needed} days (e.g. {example}), or 0 to keep them for ever",
-                )
-            )
-    return problems
 
 
-_WORD = re.compile(r"^[^\s,，、;；:：()（）]{1,12}$")
 
 
-def parser_problems(parser: ParserConfig) -> list[ConfigError]:
-    """Every word of the ``[parser]`` table that cannot be one: empty, spaced or too long."""
-    problems: list[ConfigError] = []
-    for key in dataclasses.fields(parser):
-        for word in getattr(parser, key.name):
-            if not _WORD.match(word):
-                problems.append(
-                    ConfigError(
-                        f"parser.{key.name}",
-                        f"{word!r} is not a word the parser can look for",
-                        "write each as it is printed, 1 to 12 characters, without spaces or punctuation",
-                    )
-                )
-    return problems
 
 
-def deliverability_warnings(config: Config) -> list[str]:
-    """Settings that work but get mail lost, junked or unreachable, each with its fix (``digest check``)."""
-    warnings: list[str] = []
-    sender_domain = config.smtp.sender.rpartition("@")[2].rstrip(">").strip().lower()
-    if (
-        sender_domain in ("localhost", "")
-        or sender_domain.endswith((".localhost", ".local"))
-        or "." not in sender_domain
-    ):
-        warnings.append(
-            f"smtp.sender: {config.smtp.sender!r} is a local address: receivers refuse or junk it and replies"
-            " go nowhere; set an address at your own domain"
-        )
-    if config.smtp.host:
-        base = urlsplit(config.site.base_url)
-        if (
-            base.scheme != "https"
-            or (base.hostname or "") in _LOCAL_HOSTS
-            or (base.hostname or "").startswith("127.")
-        ):
-            warnings.append(
-                f"site.base_url: emails link to {config.site.base_url}, which readers cannot open"
-                " (or not over https); set the public https address of the site"
-            )
-        if config.dkim.key_file is None:
-            warnings.append(
-                "dkim: SMTP is set but emails are not signed; Gmail and Yahoo require DKIM of bulk senders:"
-                " set dkim.domain, dkim.selector and dkim.key_file, then publish the DNS record it prints"
-            )
-    if config.site.tag_authority == SiteConfig.tag_authority:
-        warnings.append(
-            f"site.tag_authority: still the default {SiteConfig.tag_authority!r}; set your domain and year"
-            ' (e.g. "news.example,2024") before the feeds are first published: it can never change after'
-        )
-    return warnings
 
 
-def path_problems(config: Config) -> list[ConfigError]:
-    """The source folder must exist; the data and output folders must be creatable and writable."""
-    problems: list[ConfigError] = []
-    source = config.paths.source
-    if not source.is_dir():
-        what = "is not a folder" if source.exists() else "does not exist"
-        problems.append(
-            ConfigError(
-                "paths.source",
-                f"folder {source} {what}",
-                "create it or point paths.source (or --source) at the folder the pages are dropped into",
-            )
-        )
-    elif not os.access(source, os.R_OK | os.X_OK):
-        problems.append(
-            ConfigError("paths.source", f"folder {source} is not readable", "fix its permissions")
-        )
-    for key in ("paths.data", "paths.output"):
-        problem = _writable_folder(key, getattr(config.paths, key.split(".")[1]))
-        if problem:
-            problems.append(problem)
-    key_file = config.dkim.key_file
-    if key_file is not None and not (key_file.is_file() and os.access(key_file, os.R_OK)):
-        problems.append(
-            ConfigError(
-                "dkim.key_file",
-                f"{key_file} is not a readable file",
-                "point it at the PEM private key (openssl genpkey -algorithm RSA -out dkim.pem)",
-            )
-        )
-    return problems
 
 
-def load_config(
-    path: Path | None,
-    overrides: Mapping[str, object] | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Config:
-    """Read and fully validate the configuration; the first problem found is raised as ``ConfigError``.
-
-    Creates the data and output folders when missing (that is how writability is checked).
-    """
-    config = read_config(path, overrides, environ)
-    problems = value_problems(config) or path_problems(config)
-    if problems:
-        raise problems[0]
-    return config

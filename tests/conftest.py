@@ -12,7 +12,8 @@ import psycopg
 import pytest
 from golden import Golden
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.store.database import Store
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

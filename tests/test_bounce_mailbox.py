@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.errors import DeliveryError
 from digest.mail.bounces import ReportKind, process_bounce_mailbox, read_report
 from digest.mail.subscribers import personal_links, subscription_upkeep

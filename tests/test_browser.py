@@ -20,7 +20,8 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 from test_server import serving
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_digest, run_publish

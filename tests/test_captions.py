@@ -21,7 +21,8 @@ from playwright.sync_api import Browser
 from test_browser import ARTIFACTS, browser  # noqa: F401 (the system-Chromium fixture, shared)
 from test_server import serving
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
 from digest.paper import assemble

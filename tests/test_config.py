@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.config import Config, load_config, read_config, tables, value_problems
+from digest.config import Config, read_config, tables
+from digest.config_checks import load_config, value_problems
 from digest.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]

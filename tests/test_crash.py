@@ -37,7 +37,8 @@ from badfiles import CORPUS
 from smtp_sink import SmtpSink
 
 from digest import faults
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import make_mailer
 from digest.publish.build import publish_store

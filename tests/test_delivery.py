@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 from smtp_sink import HANG_UP, SmtpSink
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.mail.compose import DigestEmailMaker
 from digest.mail.delivery import DeliveryReport, Retry, deliver
 from digest.mail.subscribers import personal_links

@@ -23,7 +23,8 @@ from smtp_sink import SmtpSink
 from test_delivery import NOW, _send_digest, everyone, made, make_config, seed
 from test_service import free_port
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.errors import StoreError
 from digest.mail.transports import OutboxMailer, SmtpMailer
 from digest.publish.digests import digest_window

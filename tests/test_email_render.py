@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Route
 from test_browser import ARTIFACTS, browser  # noqa: F401 (the system-Chromium fixture, shared)
 
-from digest.config import load_config
+from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_digest

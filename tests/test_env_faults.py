@@ -24,7 +24,8 @@ import pytest
 from badfiles import good_page
 from test_server import serving
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.mail.transports import OutboxMailer
 from digest.service.metrics import Metrics
 from digest.service.serve import Runner

@@ -29,7 +29,8 @@ from conftest import NOW, SHARED
 from golden import Golden, read_tree
 from test_server import serving
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
 from digest.paper.parse import parse_page

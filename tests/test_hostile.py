@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 from lxml import html as lxml_html
 from test_server import serving
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.errors import ConfigError, PermanentDeliveryError
 from digest.ingest.pipeline import ingest
 from digest.mail.compose import DigestEmailMaker

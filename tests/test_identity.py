@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from atomcheck import ATOM, check_atom
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.service.jobs import run_publish
 from digest.store.database import Store

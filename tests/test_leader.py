@@ -19,7 +19,7 @@ import pytest
 from smtp_sink import SmtpSink
 from test_pipeline import ROOT, free_port, wait_for
 
-from digest.config import load_config
+from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.publish.digests import digest_window
 from digest.service.jobs import due_day

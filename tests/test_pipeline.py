@@ -21,7 +21,8 @@ import pytest
 from smtp_sink import SmtpSink
 from test_server import serving
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.errors import NotDueError
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer, SmtpMailer

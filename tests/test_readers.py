@@ -28,7 +28,8 @@ import pytest
 from smtp_sink import SmtpSink
 from test_server import serving
 
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.publish.layout import present
 from digest.service.jobs import run_publish

@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
-from digest.config import Config, RetentionConfig, load_config
+from digest.config import Config, RetentionConfig
+from digest.config_checks import load_config
 from digest.errors import ConfigError
 from digest.mail.compose import DigestEmailMaker
 from digest.mail.delivery import Retry, deliver

@@ -25,7 +25,7 @@ from test_browser import ARTIFACTS, ROOT, browser  # noqa: F401  (the fixture)
 from test_server import serving
 from test_subscriptions import Clock, outbox_emails
 
-from digest.config import load_config
+from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_publish

@@ -28,7 +28,8 @@ from smtp_sink import SmtpSink
 from test_server import serving
 
 from digest.cli import main
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.errors import ConfigError, PermanentDeliveryError, TokenError
 from digest.mail.compose import DigestEmailMaker, compose_confirmation_email
 from digest.mail.message import Outgoing, wire

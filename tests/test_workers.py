@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from digest import workers
-from digest.config import Config, load_config
+from digest.config import Config
+from digest.config_checks import load_config
 from digest.ingest import pipeline as ingest_module
 from digest.ingest.pipeline import ingest
 from digest.publish import build as publish_module
