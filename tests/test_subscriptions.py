@@ -471,7 +471,7 @@ def test_every_command_signs_with_the_one_generated_secret(tmp_path: Path) -> No
     script = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from digest.config import load_config\n"
+        "from digest.config_checks import load_config\n"
         "from digest.mail.signing import signing_secret\n"
         "home = Path(sys.argv[1])\n"
         "paths = {f'paths.{name}': home / name for name in ('data', 'output', 'source')}\n"

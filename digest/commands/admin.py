@@ -1,0 +1,180 @@
+"""Commands an operator runs around the service: serve, check, status, migrations, backups."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from digest.commands.common import (
+    command_config,
+    config_path,
+    option_overrides,
+    utc_now,
+)
+from digest.commands.mail import (
+    _delivery_lines,
+)
+from digest.errors import ConfigError, DigestError, SchemaError
+
+if TYPE_CHECKING:
+    from digest.config import Config
+    from digest.store.versioning import SchemaVersion
+
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    # uvicorn, watchfiles and APScheduler load only when serving: the other commands start faster.
+    from digest.service.serve import serve
+
+    serve(command_config(args))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from digest.config import read_config
+    from digest.config_checks import deliverability_warnings, path_problems, value_problems
+
+    try:
+        config = read_config(config_path(args), option_overrides(args), os.environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    problems = [str(p) for p in value_problems(config) + path_problems(config)]
+    schema_note = ""
+    if not any(p.startswith("database.url") for p in problems):
+        try:
+            schema_note = _schema_note(config)
+        except DigestError as exc:
+            problems.append(f"database.url: {exc}")
+    if not problems and config.dkim.key_file is not None:
+        from digest.mail.dkim import dns_record
+
+        try:
+            record = dns_record(config)
+        except ConfigError as exc:
+            problems.append(str(exc))
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if problems:
+        return 2
+    for warning in [*deliverability_warnings(config), *([schema_note] if schema_note else [])]:
+        print(f"warning: {warning}", file=sys.stderr)
+    if config.dkim.key_file is not None:
+        print(f"DKIM: emails are signed for {config.dkim.domain}; publish this DNS record:\n  {record}")
+    mail = (
+        f"SMTP {config.smtp.host}:{config.smtp.port}"
+        if config.smtp.host
+        else f"outbox {config.paths.data / 'outbox'}"
+    )
+    print(f"ok: pages from {config.paths.source}, output to {config.paths.output}, emails to {mail}")
+    return 0
+
+
+def _schema_version(config: Config) -> SchemaVersion:
+    """Where the database's schema stands, read-only; a SQLite file not made yet is empty."""
+    from digest.store.database import Store, database_file
+    from digest.store.versioning import SchemaVersion, head_revision
+
+    missing = database_file(config.database_url)
+    if missing is not None and not missing.exists():
+        return SchemaVersion(None, head_revision(), versioned=False)
+    with Store.open(config.database_url, readonly=True) as store:
+        assert store.schema is not None
+        return store.schema
+
+
+def _schema_note(config: Config) -> str:
+    """What ``check`` should say of the schema (empty when nothing is due); ``SchemaError`` if newer."""
+    version = _schema_version(config)
+    # An empty database is made by the first writing command: nothing to warn about.
+    return version.describe() if version.behind and version.current is not None else ""
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from digest.store.database import Store
+
+    config = command_config(args)
+    if args.check:
+        version = _schema_version(config)
+        print(version.describe())
+        return 1 if version.behind else 0
+    with Store.open(config.database_url, migrate=False) as store:
+        before, after = store.migrate()
+    if before.behind:
+        print(f"database schema: {before.current or 'empty'} → {after}")
+    else:
+        print(f"database schema: already at {after}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from digest.service.health import describe, health_report, load_state, max_issue_age
+    from digest.service.serve import lock_holder
+    from digest.store.database import Store
+
+    config = command_config(args)
+    with Store.open(config.database_url, readonly=True) as store:
+        assert store.schema is not None
+        if store.schema.behind:
+            raise SchemaError(f"{store.schema.describe()} (take a backup first: digest backup FILE)")
+        status = store.status()
+        summary = store.delivery_summary()
+    age = max_issue_age(config.health.max_issue_age)
+    health = health_report(status, load_state(config.paths.data), utc_now(), age)
+    if args.json:
+        print(json.dumps(health, ensure_ascii=False, sort_keys=True))
+        return 0
+    for line in describe(health, lock_holder(config.paths.data), config.tz):
+        print(line)
+    print(f"source files: {status.sources} ({len(status.failed_sources)} unreadable)")
+    for path, error in status.failed_sources:
+        print(f"  {path}: {error}")
+    print(f"articles: {status.articles}, latest issue {status.latest_issue or '-'}")
+    if status.retracted:
+        print(f"  retracted: {status.retracted}")
+    if status.unsure_dates:
+        print(f"pages dated by their file time (日期待核): {len(status.unsure_dates)}; check them")
+        for path, day in status.unsure_dates:
+            print(f"  {path}: {day} 日期待核")
+    print(f"latest digest: {status.latest_digest or '-'}")
+    print(f"subscribers: {status.subscribers}, emails waiting: {status.pending_deliveries}")
+    print(store.schema.describe())
+    for line in _delivery_lines(summary, config):
+        print(line)
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from digest.service.retention import prune
+    from digest.store.database import Store
+
+    config = command_config(args)
+    with Store.open(config.database_url) as store:
+        report = prune(config, store, utc_now(), dry_run=args.dry_run)
+    for path in (*report.outbox, *report.dry_runs):
+        print(f"{'would remove' if args.dry_run else 'removed'} {path}")
+    print(report.describe())
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from digest.service.backup import backup
+
+    config = command_config(args)
+    print(f"backed up to {backup(config.database_url, Path(args.file)).describe()}")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from digest.service.backup import restore
+
+    config = command_config(args)
+    report = restore(config.database_url, Path(args.file), config.paths.data, utc_now())
+    print(f"restored {report.describe()}")
+    if report.kept is not None:
+        print(f"the database it replaced is kept as {report.kept}")
+    return 0

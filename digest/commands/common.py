@@ -1,0 +1,81 @@
+"""What every command shares: the configuration its options name, and the clock."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from digest.logs import LogFormat, configure
+
+if TYPE_CHECKING:
+    from digest.config import Config
+
+
+
+DEFAULT_CONFIG = Path("config.toml")
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def command_config(args: argparse.Namespace) -> Config:
+    """Load the configuration the options name, with the options applied on top.
+
+    Logging follows the file's ``logging.format`` unless ``--log-format`` chose.
+    """
+    from digest.config_checks import load_config
+
+    config = load_config(config_path(args), option_overrides(args), os.environ)
+    if getattr(args, "log_format", None) is None and config.logging.format != LogFormat.AUTO:
+        configure(log_level(args), LogFormat(config.logging.format))
+    return serving_url(args, config)
+
+
+def config_path(args: argparse.Namespace) -> Path | None:
+    if getattr(args, "config", None) is not None:
+        return Path(args.config)
+    return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
+
+
+def option_overrides(args: argparse.Namespace) -> dict[str, object]:
+    names = {
+        "source": "paths.source",
+        "data": "paths.data",
+        "output": "paths.output",
+        "host": "server.host",
+        "port": "server.port",
+    }
+    return {key: getattr(args, name) for name, key in names.items() if getattr(args, name, None) is not None}
+
+
+def serving_url(args: argparse.Namespace, config: Config) -> Config:
+    """``serve --port 8081`` with ``site.base_url`` left at its default links to port 8081, not 8080."""
+    from digest.config import SiteConfig
+
+    moved = getattr(args, "port", None) is not None or getattr(args, "host", None) is not None
+    if not moved or config.site.base_url != SiteConfig.base_url:
+        return config
+    host = config.server.host if config.server.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    site = dataclasses.replace(config.site, base_url=f"http://{host}:{config.server.port}")
+    return dataclasses.replace(config, site=site)
+
+
+def log_level(args: argparse.Namespace) -> str:
+    level: str | None = getattr(args, "log_level", None)
+    return level or ("info" if args.command == "serve" else "warning")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date; write YYYY-MM-DD") from None

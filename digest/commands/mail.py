@@ -1,0 +1,220 @@
+"""Commands over readers: sending the digest, and the subscriber list."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from digest.commands.common import (
+    command_config,
+    utc_now,
+)
+from digest.errors import ConfigError
+
+if TYPE_CHECKING:
+    from digest.config import Config
+    from digest.store.database import Store
+    from digest.store.records import DeliverySummary
+
+
+
+def cmd_send_digest(args: argparse.Namespace) -> int:
+    from digest.mail.transports import make_mailer
+    from digest.service.jobs import run_digest
+    from digest.store.database import Store
+
+    config = command_config(args)
+    to = _email(args.to) if args.to else None
+    stopping = threading.Event()
+    # SIGTERM (systemd, a timeout) stops the send between two messages, not after the whole run.
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
+    try:
+        with Store.open(config.database_url) as store:
+            mailer = make_mailer(config, config.paths.data)
+            try:
+                result = run_digest(
+                    config, store, mailer, utc_now(), args.date, args.dry_run, to, stopping=stopping.is_set
+                )
+            finally:
+                mailer.close()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    digest = result.digest
+    since, until = digest.since.astimezone(config.tz), digest.until.astimezone(config.tz)
+    print(
+        f"digest {digest.day}: {digest.count} articles in {len(digest.groups)} sections, "
+        f"first seen {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M}"
+    )
+    if args.dry_run:
+        for section, entries in digest.groups:
+            print(f"  {section.name} ({len(entries)})")
+            for entry in entries:
+                print(f"    {entry.article.title or entry.article.body[:30]}")
+        print(f"dry run: {result.sent} emails written to {result.written_to}; nothing stored, nothing sent")
+        return 0
+    if to is not None:
+        print(f"test copy sent to {to} (outside the delivery ledger)")
+        return 0
+    report = result.delivery
+    if result.made_elsewhere:
+        print(f"another run made the digest of {digest.day} at the same moment; this run sent what was due")
+    if report.busy is not None:
+        print(f"another run is sending the digest of {digest.day} ({report.busy}); this run sent nothing")
+        return 0
+    if stopping.is_set():
+        print("stopped by SIGTERM between two emails; the rest wait for the next run")
+    print(
+        f"emails: {report.sent} sent, {result.failed} waiting for a retry, {report.refused} refused, "
+        f"{report.skipped} skipped, {report.unknown} unknown, {report.expired} expired"
+    )
+    return 1 if result.failed else 0
+
+
+def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
+    from digest.store.lease import describe as describe_lease
+
+    if not summary.counts:
+        return []
+    lines = ["deliveries: " + ", ".join(f"{n} {status}" for status, n in summary.counts)]
+    if summary.next_attempt_at is not None:
+        lines.append(f"  next retry: {summary.next_attempt_at.astimezone(config.tz):%Y-%m-%d %H:%M %Z}")
+    if summary.last_error:
+        lines.append(f"  last error: {summary.last_error}")
+    unknown = dict(summary.counts).get("unknown", 0)
+    if unknown:
+        lines.append(
+            f"  {unknown} unknown: the connection ended after the whole email went out, so each has likely"
+            " arrived; look the address up in the mail server's log before sending a copy by hand"
+            " (digest send-digest --to ADDRESS), or the reader gets two"
+        )
+    for lease in summary.leases:
+        lines.append(f"  sending the digest of {lease.day}: {describe_lease(lease)}")
+    return lines
+
+
+def _email(address: str) -> str:
+    """The address in one spelling, so ``Reader@X`` and ``reader@x`` are one subscriber."""
+    from digest.errors import AddressError
+    from digest.mail.subscribers import normalize_address
+
+    try:
+        return normalize_address(address)
+    except AddressError as exc:
+        raise ConfigError(
+            "address", f"{address!r} is not an email address ({exc})", "check the spelling"
+        ) from exc
+
+
+def cmd_subscribers(args: argparse.Namespace) -> int:
+    from digest.store.database import Store
+    from digest.store.records import Subscriber, SubscriberStatus
+
+    config = command_config(args)
+    with Store.open(config.database_url) as store:
+        if args.action == "add":
+            email = _email(args.email)
+            sections = _known_sections(store, tuple(args.section))
+            known = store.subscriber(email)
+            if known is not None and known.state.suppressed and not args.resubscribe:
+                raise ConfigError(
+                    "address",
+                    f"{email} is {known.state.value} ({known.reason or 'no reason recorded'})",
+                    "add --resubscribe only if they asked to be subscribed again",
+                )
+            now = utc_now()
+            added = store.add_subscriber(
+                Subscriber(email, sections, True, now, confirmed_at=now, status_at=now, source="cli")
+            )
+            print(f"{'added' if added else 'updated'} {email}")
+        elif args.action == "import":
+            return _import(store, Path(args.file), args.status, args.resubscribe)
+        elif args.action == "export":
+            _export(store, args.file)
+        elif args.action == "remove":
+            email = _email(args.email)
+            reason = "removed with digest subscribers remove"
+            if not store.set_subscriber_status(email, SubscriberStatus.UNSUBSCRIBED, reason, utc_now()):
+                print(f"error: {email} is not subscribed", file=sys.stderr)
+                return 1
+            print(f"removed {email} (kept on the suppression list as unsubscribed)")
+        else:
+            for subscriber in store.subscribers(confirmed_only=False):
+                shown = ",".join(subscriber.sections) or "all sections"
+                print(f"{subscriber.email}\t{subscriber.state.value}\t{shown}")
+    return 0
+
+
+def _known_sections(store: Store, slugs: tuple[str, ...]) -> tuple[str, ...]:
+    """``slugs`` when every one is a section the store knows; ``ConfigError`` naming the known ones."""
+    known = [section.slug for section in store.sections()]
+    unknown = [slug for slug in slugs if slug not in known]
+    if unknown:
+        raise ConfigError(
+            "--section",
+            f"no section {', '.join(unknown)}",
+            f"use one of {', '.join(known)}" if known else "ingest pages first; sections come from them",
+        )
+    return slugs
+
+
+def _export(store: Store, target: str) -> None:
+    from digest.mail.roster import export_subscribers
+
+    text = export_subscribers(store.subscribers(confirmed_only=False))
+    if target == "-":
+        sys.stdout.write(text)
+        return
+    try:
+        Path(target).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(target, f"cannot write it ({exc.strerror})", "give a writable file path") from exc
+
+
+def _import(store: Store, path: Path, status: str | None, resubscribe: bool) -> int:
+    """Add or update every good row of a CSV file; report each bad line; never revive a suppressed address."""
+    from digest.mail.roster import imported, parse_subscriber_csv
+    from digest.store.records import SubscriberStatus
+
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            str(path), f"cannot read it ({exc})", "give a UTF-8 CSV file: email[,sections]"
+        ) from exc
+    rows, problems = parse_subscriber_csv(text)
+    chosen = SubscriberStatus(status) if status else None
+    if chosen is None and any(row.status is None for row in rows):
+        raise ConfigError(
+            "--status",
+            f"{path} does not say whether its people confirmed",
+            "add --status confirmed (they opted in elsewhere) or --status pending",
+        )
+    known_sections = {section.slug for section in store.sections()}
+    if not known_sections and any(row.sections for row in rows):
+        print(f"warning: {path}: no sections are known yet, section slugs are not checked", file=sys.stderr)
+    now = utc_now()
+    changes, kept = [], 0
+    for row in rows:
+        unknown = [slug for slug in row.sections if known_sections and slug not in known_sections]
+        if unknown:
+            problems.append(f"line {row.line}: no section {', '.join(unknown)}")
+            continue
+        known = store.subscriber(row.email)
+        change = imported(row, known, status=chosen, resubscribe=resubscribe, now=now)
+        if change is None:
+            kept += 1
+            print(f"kept {row.email}: {known.state.value if known else '?'} (import never re-subscribes)")
+        else:
+            changes.append(change)
+    for problem in problems:
+        print(f"error: {path}: {problem}", file=sys.stderr)
+    new = store.add_subscribers(changes)
+    print(
+        f"imported {len(changes)} subscribers from {path}: {new} new, {len(changes) - new} updated, "
+        f"{kept} kept on the suppression list, {len(problems)} lines skipped"
+    )
+    return 1 if problems else 0
