@@ -13,7 +13,7 @@ from atomcheck import CLOCK, make_config, make_entry
 from jinja2 import meta
 
 from digest.publish.build import build_plan
-from digest.publish.site import TEMPLATES, environment, render
+from digest.publish.templates import TEMPLATES, environment, render
 from digest.types import Credit, Digest, Entry
 
 TEMPLATE_NAMES = sorted(p.name for p in TEMPLATES.glob("*.html"))

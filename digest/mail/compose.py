@@ -42,7 +42,7 @@ from digest.mail.pages import ConfirmEmail, DigestEmail, EmailItem, EmailSection
 from digest.paper.columns import wrap_text
 from digest.publish.digests import select_sections
 from digest.publish.layout import absolute_url, caption_line, digest_path, one_line, present
-from digest.publish.site import cn_date, environment
+from digest.publish.templates import cn_date, environment
 from digest.types import Digest, Entry, Section
 
 _MAX_BODY_LINE = 990  # the same limit, with room for CRLF and dot-stuffing

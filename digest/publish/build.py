@@ -84,8 +84,9 @@ from digest.publish.layout import (
     page_number,
     present,
 )
-from digest.publish.site import SECTION_PAGE_SIZE, TEMPLATES, Site
+from digest.publish.site import SECTION_PAGE_SIZE, Site
 from digest.publish.staging import Committed, Stager
+from digest.publish.templates import TEMPLATES
 from digest.store.database import Store
 from digest.store.records import DigestRecord
 from digest.types import Digest, Entry, Head, Section

@@ -15,22 +15,15 @@ for any path, links from the base URL's path (``/`` or ``/prefix/``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
-from functools import cache, lru_cache
 from itertools import groupby
-from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from markupsafe import Markup, escape
-
 from digest.config import Config
+from digest.publish.chrome import ICON_SVG, Chrome, Link, make_chrome, share_tags
 from digest.publish.feeds import ATOM, JSON_FEED, FeedSpec, all_spec, digests_spec, section_spec
 from digest.publish.issues import Place, months, neighbours, paper_pages
 from digest.publish.layout import (
-    ATOM_TYPE,
     DIGESTS_INDEX,
     FAVICON,
     FEEDS_PAGE,
@@ -38,7 +31,6 @@ from digest.publish.layout import (
     ICON,
     INDEX,
     ISSUES_INDEX,
-    JSON_FEED_TYPE,
     NOT_FOUND,
     OPML,
     OPML_SECTIONS,
@@ -58,329 +50,82 @@ from digest.publish.layout import (
     root_prefix,
     section_path,
 )
+from digest.publish.pages import (
+    ArticlePage,
+    CalendarDay,
+    CalendarMonth,
+    DayGroup,
+    DigestLink,
+    DigestPage,
+    DigestsPage,
+    FeedChoice,
+    FeedsPage,
+    IndexPage,
+    IssuePage,
+    IssueSection,
+    IssuesPage,
+    NotFoundPage,
+    PageGroup,
+    SectionGroup,
+    SectionPage,
+    SubscribePage,
+)
+from digest.publish.templates import TEMPLATES, cn_date, render
 from digest.types import Digest, Section
 
-
-def _templates_folder() -> Path:
-    """The top-level ``templates/`` folder: beside the package in a checkout (and an editable
-    install), inside it in an installed wheel, where pyproject.toml ships it as ``digest/templates``."""
-    package = Path(__file__).resolve().parents[1]
-    installed = package / "templates"
-    return installed if installed.is_dir() else package.parent / "templates"
-
-
-TEMPLATES = _templates_folder()
 # Articles listed on a section page; the section feed's archive holds the rest.
 SECTION_PAGE_SIZE = 100
 
-# A square icon for feed readers (RFC 4287 atom:icon); drawn, not lettered, so it needs no font.
-ICON_SVG = (
-    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
-    b'<rect width="64" height="64" rx="10" fill="#8b1a1a"/>'
-    b'<rect x="14" y="14" width="36" height="6" fill="#fff"/>'
-    b'<rect x="14" y="26" width="16" height="24" fill="#fff"/>'
-    b'<rect x="34" y="26" width="16" height="4" fill="#fff"/>'
-    b'<rect x="34" y="36" width="16" height="4" fill="#fff"/>'
-    b'<rect x="34" y="46" width="16" height="4" fill="#fff"/>'
-    b"</svg>\n"
-)
-
-
-@dataclass(frozen=True)
-class Link:
-    """A labelled link, ``href`` already relative to the page holding it."""
-
-    label: str
-    href: str
-
-
-@dataclass(frozen=True)
-class Frame:
-    """What the chrome of a page is drawn from (the macros of ``_chrome.html``)."""
-
-    site_title: str
-    root: str
-    nav: tuple[Link, ...]
-    current: int  # the page's own entry in ``nav`` (marked aria-current), -1 for none
-    feeds: tuple[Link, ...]  # <link rel="alternate" type="application/atom+xml">
-    json_feeds: tuple[Link, ...] = ()  # the same feeds as JSON Feed (application/feed+json)
-
-
-# No share tags (the subscription pages: one-time links nobody should share).
-NO_TAGS = Markup("")
-
-
-@dataclass(frozen=True)
-class Chrome:
-    """What every page shares: titles, the way back to the root, and the drawn head links,
-    masthead (navigation) and colophon (feeds); make it with ``make_chrome``.
-
-    ``share`` holds the meta description, the canonical link and the Open
-    Graph / Twitter card a shared link shows (``share_tags``).
-    """
-
-    site_title: str
-    page_title: str
-    root: str
-    head: Markup
-    masthead: Markup
-    colophon: Markup
-    share: Markup = NO_TAGS
-
-
-def make_chrome(
-    site_title: str,
-    title: str,
-    root: str,
-    nav: tuple[Link, ...],
-    feeds: tuple[Link, ...],
-    json_feeds: tuple[Link, ...] = (),
-    share: Markup = NO_TAGS,
-) -> Chrome:
-    """The chrome of a page titled ``title`` ("" for the front page) at ``root`` from the site root.
-
-    Thousands of article pages share a handful of navigation and feed sets,
-    so each set is drawn once and the pages share the HTML: drawing the
-    navigation per page was a third of a full build.
-    """
-    page_title = f"{title} · {site_title}" if title else site_title
-    # The front page's own entry is the first; any other page's is the one its title names.
-    current = next((i for i, link in enumerate(nav) if link.label == title), -1) if title else 0
-    head, masthead, colophon = _draw(Frame(site_title, root, nav, current, feeds, json_feeds))
-    return Chrome(site_title, page_title, root, head, masthead, colophon, share)
-
-
-def share_tags(site_title: str, page_title: str, description: str, canonical: str, og_type: str) -> Markup:
-    """The meta description, canonical link and Open Graph / Twitter card of a page ("" leaves the
-    description or the URL out).  Drawn here, each value escaped once, rather than by the template:
-    every article page has them, and escaping each twice there was a tenth of a full build."""
-    title, text, url = escape(page_title), escape(description), escape(canonical)
-    tags = []
-    if description:
-        tags.append(f'<meta name="description" content="{text}">')
-    if canonical:
-        tags.append(f'<link rel="canonical" href="{url}">\n<meta property="og:url" content="{url}">')
-    tags.append(
-        f'<meta property="og:type" content="{og_type}">\n'
-        f'<meta property="og:site_name" content="{escape(site_title)}">\n'
-        f'<meta property="og:title" content="{title}">'
-    )
-    if description:
-        tags.append(f'<meta property="og:description" content="{text}">')
-    tags.append('<meta property="og:locale" content="zh_CN">\n<meta name="twitter:card" content="summary">')
-    return Markup("\n".join(tags))
-
-
-@lru_cache(maxsize=1024)
-def _draw(frame: Frame) -> tuple[Markup, Markup, Markup]:
-    macros = environment().get_template("_chrome.html").module
-    return Markup(macros.head(frame)), Markup(macros.masthead(frame)), Markup(macros.colophon(frame))  # type: ignore[attr-defined]
 
 
-@dataclass(frozen=True)
-class SectionGroup:
-    """One section's stories in paper order; ``href`` leads to the section page."""
 
-    section: Section
-    href: str
-    stories: tuple[Story, ...]
 
-    @property
-    def title(self) -> str:
-        """The group's heading."""
-        return self.section.name
 
 
-@dataclass(frozen=True)
-class PageGroup:
-    """One printed page's stories on the front page (``title`` ``第1版 要闻``, ``href`` into the issue)."""
 
-    title: str
-    href: str
-    stories: tuple[Story, ...]
 
 
-@dataclass(frozen=True)
-class IssueSection:
-    """One printed page of an issue page: its label, anchor (``p3``) and articles in paper order."""
 
-    label: str
-    anchor: str
-    lines: tuple[Line, ...]
 
 
-@dataclass(frozen=True)
-class DayGroup:
-    """One issue's stories of a section, in paper order."""
 
-    day: date
-    stories: tuple[Story, ...]
 
 
-@dataclass(frozen=True)
-class DigestLink:
-    """One digest (or issue) in a list: its day, how many articles it holds, and its page."""
 
-    day: date
-    count: int
-    href: str
 
 
-@dataclass(frozen=True)
-class IndexPage:
-    """``index.html``: the latest issue page by page (``issue_date`` ``None`` before anything was
-    published), led by the ways in that must show on a phone without scrolling: the latest digest
-    (``None`` before the first), the sign-up page and the back issues."""
 
-    chrome: Chrome
-    issue_date: date | None
-    issue_href: str
-    groups: tuple[PageGroup, ...]
-    digest: DigestLink | None
-    subscribe_href: str
-    issues_href: str
 
 
-@dataclass(frozen=True)
-class IssuePage:
-    """``issues/<date>/index.html``: one issue in paper order, page by page, with the issues
-    before and after it (``None`` at either end)."""
 
-    chrome: Chrome
-    day: date
-    count: int
-    pages: tuple[IssueSection, ...]
-    previous: Link | None
-    next: Link | None
-    issues_href: str
 
 
-@dataclass(frozen=True)
-class CalendarDay:
-    """One cell of a month grid: the day's number (0 outside the month), its issue page ("" when
-    there is no issue that day) and how many articles the issue holds."""
 
-    day: int
-    href: str
-    count: int
 
 
-@dataclass(frozen=True)
-class CalendarMonth:
-    """One month of the issue list: ``2024年11月``, its weeks from Monday, and its issues."""
 
-    title: str
-    anchor: str
-    weeks: tuple[tuple[CalendarDay, ...], ...]
-    issues: tuple[DigestLink, ...]
 
 
-@dataclass(frozen=True)
-class IssuesPage:
-    """``issues/index.html``: every issue by month, newest first, each month as a calendar."""
 
-    chrome: Chrome
-    months: tuple[CalendarMonth, ...]
-    count: int
 
 
-@dataclass(frozen=True)
-class NotFoundPage:
-    """``404.html``: what any unknown URL answers, with the ways back into the site.
 
-    Another page (search) will add its box here: the template keeps a ``search`` block for it.
-    """
 
-    chrome: Chrome
-    index_href: str
-    issues_href: str
 
 
-@dataclass(frozen=True)
-class SectionPage:
-    """``sections/<slug>.html``: a section's newest articles, newest issue first.
 
-    ``older`` leads to the back issues, whose pages list every older
-    article ("" when the page shows them all), and ``older_feed`` to the
-    section's feed archive: a page listing every article ever would grow
-    without end and be rewritten on every new one.
-    """
 
-    chrome: Chrome
-    section: Section
-    days: tuple[DayGroup, ...]
-    older: str
-    older_feed: str
-    feed: str  # the section's Atom feed, for the "订阅本版" button
 
 
-@dataclass(frozen=True)
-class ArticlePage:
-    """``articles/<date>/<uid>.html``: one article in full, with its issue and page and the
-    articles read before and after it in the issue (``None`` at either end)."""
 
-    chrome: Chrome
-    story: Story
-    section_href: str
-    issue_href: str
-    page_href: str
-    page_label: str  # ``第3版``; "" when the page number is unknown
-    previous: Link | None
-    next: Link | None
 
 
-@dataclass(frozen=True)
-class DigestPage:
-    """``digests/<date>.html``: one day's digest, grouped by section."""
 
-    chrome: Chrome
-    day: date
-    count: int
-    groups: tuple[SectionGroup, ...]
 
 
-@dataclass(frozen=True)
-class DigestsPage:
-    """``digests/index.html``: every digest, newest first."""
 
-    chrome: Chrome
-    digests: tuple[DigestLink, ...]
 
 
-@dataclass(frozen=True)
-class SubscribePage:
-    """``subscribe.html``: the email sign-up form (``action`` relative to the page) and every feed."""
-
-    chrome: Chrome
-    action: str
-    feeds: tuple[Link, ...]
-
-
-@dataclass(frozen=True)
-class FeedChoice:
-    """One feed offered on the feeds page: what it holds, its links, and its address to copy."""
-
-    label: str
-    href: str  # the Atom feed, relative to the page
-    json_href: str  # its JSON Feed twin, relative
-    url: str  # the Atom feed's absolute address, which a reader pastes
-    field: str  # the id of the address field (for its label)
-
-
-@dataclass(frozen=True)
-class FeedsPage:
-    """``feeds/index.html``: how to follow the site, with each feed's address to copy.
-
-    ``main`` holds the all-articles and digest feeds, ``sections`` one per
-    section; the OPML links and the email sign-up page are relative.
-    """
-
-    chrome: Chrome
-    main: tuple[FeedChoice, ...]
-    sections: tuple[FeedChoice, ...]
-    opml: str
-    opml_sections: str
-    subscribe: str
 
 
 def _folder_url(path: str) -> str:
@@ -392,34 +137,10 @@ def _line_link(root: str, line: Line | None) -> Link | None:
     return Link(line.headline, root + line.path) if line else None
 
 
-def cn_date(day: date) -> str:
-    """``2024年11月27日``."""
-    return f"{day.year}年{day.month}月{day.day}日"
 
 
-@cache
-def environment() -> Environment:
-    """The Jinja2 environment over the repository's ``templates/`` folder."""
-    env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        # Templates change only with a new release (and a new release rebuilds everything); checking
-        # their mtimes on every page was a stat per page.
-        auto_reload=False,
-    )
-    env.filters["cn_date"] = cn_date
-    # The feeds' media types, from the one place that knows them (``<link rel="alternate">``).
-    env.globals.update(atom_type=ATOM_TYPE, json_feed_type=JSON_FEED_TYPE)
-    return env
 
 
-def render(template: str, page: Any) -> bytes:
-    """One page's HTML as UTF-8 bytes; ``page`` is the template's context dataclass."""
-    return environment().get_template(template).render(page=page).encode("utf-8")
 
 
 class Site:

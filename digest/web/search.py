@@ -20,8 +20,10 @@ from urllib.parse import parse_qs, urlencode
 
 from digest.config import Config
 from digest.errors import DigestError
+from digest.publish.chrome import Chrome
 from digest.publish.layout import one_line, present, root_prefix, section_path
-from digest.publish.site import Chrome, Site, render
+from digest.publish.site import Site
+from digest.publish.templates import render
 from digest.store import search_index
 from digest.store.database import Store
 from digest.store.segment import words as query_words

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from digest.config import Config
 from digest.mail.tokens import FORM_KEY, Purpose, sign
+from digest.publish.chrome import Chrome, Link, make_chrome
 from digest.publish.feeds import all_spec
 from digest.publish.layout import (
     ALL_FEED,
@@ -17,7 +18,7 @@ from digest.publish.layout import (
     feed_path,
     root_prefix,
 )
-from digest.publish.site import Chrome, Link, environment, make_chrome
+from digest.publish.templates import environment
 
 
 @dataclass(frozen=True)

@@ -41,13 +41,13 @@ from digest.mail.subscribers import normalize_address, send_notices
 from digest.mail.tokens import Purpose, sign, verify
 from digest.mail.transports import Mailer
 from digest.paper.slugs import SLUG_SHAPE
+from digest.publish.chrome import Link
 from digest.publish.layout import (
     CONFIRM_PATH,
     PREFERENCES_PATH,
     SUBSCRIBE_PATH,
     UNSUBSCRIBE_PATH,
 )
-from digest.publish.site import Link
 from digest.store.database import Store
 from digest.store.records import NoticeKind, Subscriber, SubscriberStatus
 from digest.web.http import (

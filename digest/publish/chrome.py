@@ -1,0 +1,114 @@
+"""What every page shares: the drawn head links, masthead (navigation) and colophon (feeds),
+and the share tags a link shows when it is passed around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from markupsafe import Markup, escape
+
+from digest.publish.templates import environment
+
+# A square icon for feed readers (RFC 4287 atom:icon); drawn, not lettered, so it needs no font.
+ICON_SVG = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 64 64">'
+    b'<rect width="64" height="64" rx="10" fill="#8b1a1a"/>'
+    b'<rect x="14" y="14" width="36" height="6" fill="#fff"/>'
+    b'<rect x="14" y="26" width="16" height="24" fill="#fff"/>'
+    b'<rect x="34" y="26" width="16" height="4" fill="#fff"/>'
+    b'<rect x="34" y="36" width="16" height="4" fill="#fff"/>'
+    b'<rect x="34" y="46" width="16" height="4" fill="#fff"/>'
+    b"</svg>\n"
+)
+
+
+@dataclass(frozen=True)
+class Link:
+    """A labelled link, ``href`` already relative to the page holding it."""
+
+    label: str
+    href: str
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the chrome of a page is drawn from (the macros of ``_chrome.html``)."""
+
+    site_title: str
+    root: str
+    nav: tuple[Link, ...]
+    current: int  # the page's own entry in ``nav`` (marked aria-current), -1 for none
+    feeds: tuple[Link, ...]  # <link rel="alternate" type="application/atom+xml">
+    json_feeds: tuple[Link, ...] = ()  # the same feeds as JSON Feed (application/feed+json)
+
+
+# No share tags (the subscription pages: one-time links nobody should share).
+NO_TAGS = Markup("")
+
+
+@dataclass(frozen=True)
+class Chrome:
+    """What every page shares: titles, the way back to the root, and the drawn head links,
+    masthead (navigation) and colophon (feeds); make it with ``make_chrome``.
+
+    ``share`` holds the meta description, the canonical link and the Open
+    Graph / Twitter card a shared link shows (``share_tags``).
+    """
+
+    site_title: str
+    page_title: str
+    root: str
+    head: Markup
+    masthead: Markup
+    colophon: Markup
+    share: Markup = NO_TAGS
+
+
+def make_chrome(
+    site_title: str,
+    title: str,
+    root: str,
+    nav: tuple[Link, ...],
+    feeds: tuple[Link, ...],
+    json_feeds: tuple[Link, ...] = (),
+    share: Markup = NO_TAGS,
+) -> Chrome:
+    """The chrome of a page titled ``title`` ("" for the front page) at ``root`` from the site root.
+
+    Thousands of article pages share a handful of navigation and feed sets,
+    so each set is drawn once and the pages share the HTML: drawing the
+    navigation per page was a third of a full build.
+    """
+    page_title = f"{title} · {site_title}" if title else site_title
+    # The front page's own entry is the first; any other page's is the one its title names.
+    current = next((i for i, link in enumerate(nav) if link.label == title), -1) if title else 0
+    head, masthead, colophon = _draw(Frame(site_title, root, nav, current, feeds, json_feeds))
+    return Chrome(site_title, page_title, root, head, masthead, colophon, share)
+
+
+def share_tags(site_title: str, page_title: str, description: str, canonical: str, og_type: str) -> Markup:
+    """The meta description, canonical link and Open Graph / Twitter card of a page ("" leaves the
+    description or the URL out).  Drawn here, each value escaped once, rather than by the template:
+    every article page has them, and escaping each twice there was a tenth of a full build."""
+    title, text, url = escape(page_title), escape(description), escape(canonical)
+    tags = []
+    if description:
+        tags.append(f'<meta name="description" content="{text}">')
+    if canonical:
+        tags.append(f'<link rel="canonical" href="{url}">\n<meta property="og:url" content="{url}">')
+    tags.append(
+        f'<meta property="og:type" content="{og_type}">\n'
+        f'<meta property="og:site_name" content="{escape(site_title)}">\n'
+        f'<meta property="og:title" content="{title}">'
+    )
+    if description:
+        tags.append(f'<meta property="og:description" content="{text}">')
+    tags.append('<meta property="og:locale" content="zh_CN">\n<meta name="twitter:card" content="summary">')
+    return Markup("\n".join(tags))
+
+
+@lru_cache(maxsize=1024)
+def _draw(frame: Frame) -> tuple[Markup, Markup, Markup]:
+    macros = environment().get_template("_chrome.html").module
+    return Markup(macros.head(frame)), Markup(macros.masthead(frame)), Markup(macros.colophon(frame))  # type: ignore[attr-defined]
