@@ -10,8 +10,10 @@ import feedparser
 from atomcheck import ATOM, CLOCK, FH, check_atom, make_config, make_entry, parse
 
 from digest.paper.parse import parse_page
+from digest.publish.atom import render_document, with_atom
 from digest.publish.build import build_plan
-from digest.publish.feeds import ARCHIVE_PAGE_SIZE, History, all_spec, render_document, story_item, with_atom
+from digest.publish.feeds import ARCHIVE_PAGE_SIZE
+from digest.publish.items import History, all_spec, story_item
 from digest.publish.layout import present
 from digest.types import Credit, Digest, Entry
 

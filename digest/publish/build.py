@@ -50,28 +50,23 @@ from digest import __version__, workers
 from digest.config import Config
 from digest.faults import crash_point
 from digest.progress import LogProgress, Progress
+from digest.publish.atom import with_atom
 from digest.publish.catalog import Catalog, MemoryCatalog
 from digest.publish.digests import build_digest
-from digest.publish.feeds import (
-    FORMATS,
+from digest.publish.feeds import FORMATS, FeedPlan, LogWriter, RenderDocument, opml, plan_feed
+from digest.publish.issues import Place, neighbours, places
+from digest.publish.items import (
     FeedItem,
     FeedKey,
-    FeedPlan,
     FeedSpec,
-    LogWriter,
-    RenderDocument,
     Tombstone,
     all_spec,
     digest_item,
     digests_spec,
-    opml,
-    plan_feed,
     section_spec,
     story_item,
     tombstone,
-    with_atom,
 )
-from digest.publish.issues import Place, neighbours, places
 from digest.publish.layout import (
     DIGESTS_FEED,
     OPML,

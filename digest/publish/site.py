@@ -21,8 +21,9 @@ from urllib.parse import urlsplit
 
 from digest.config import Config
 from digest.publish.chrome import ICON_SVG, Chrome, Link, make_chrome, share_tags
-from digest.publish.feeds import ATOM, JSON_FEED, FeedSpec, all_spec, digests_spec, section_spec
+from digest.publish.feeds import ATOM, JSON_FEED
 from digest.publish.issues import Place, months, neighbours, paper_pages
+from digest.publish.items import FeedSpec, all_spec, digests_spec, section_spec
 from digest.publish.layout import (
     DIGESTS_INDEX,
     FAVICON,

@@ -9,7 +9,7 @@ from datetime import datetime
 from digest.config import Config
 from digest.mail.tokens import FORM_KEY, Purpose, sign
 from digest.publish.chrome import Chrome, Link, make_chrome
-from digest.publish.feeds import all_spec
+from digest.publish.items import all_spec
 from digest.publish.layout import (
     ALL_FEED,
     DIGESTS_INDEX,

@@ -1,0 +1,173 @@
+"""What a feed document holds, whatever its format: specs, entries, tombstones, history links,
+and the entry of an article or a digest in reader-facing form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from markupsafe import Markup, escape
+
+from digest.config import Config
+from digest.publish.layout import (
+    ALL_FEED,
+    DIGESTS_FEED,
+    DIGESTS_INDEX,
+    INDEX,
+    Story,
+    absolute_url,
+    caption_line,
+    digest_path,
+    one_line,
+    present,
+    section_path,
+)
+from digest.types import Digest, Section
+
+FeedKey = tuple[int, date, int, str]  # ``Entry.feed_key``
+
+
+# An empty feed has no data to date it by; a wall-clock stamp would change its bytes on every build.
+_NO_DATA = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One logical feed: file name, Chinese title and subtitle, and the HTML page it mirrors."""
+
+    name: str
+    title: str
+    subtitle: str
+    page: str
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One Atom entry, whether it comes from an article or a digest."""
+
+    id: str
+    title: str
+    link: str
+    published: datetime
+    updated: datetime
+    authors: tuple[str, ...]
+    categories: tuple[str, ...]
+    content: str  # HTML, published escaped (type="html"); CDATA would make invalid Atom
+    summary: str
+    atom: bytes = b""  # the entry as feedgen writes it in a document, once written (``with_atom``)
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """A withdrawn entry (RFC 6721 ``at:deleted-entry``): its id, when it went, and its old page."""
+
+    ref: str
+    when: datetime
+    link: str
+
+
+def tombstone(story: Story, when: datetime, config: Config) -> Tombstone:
+    """The tombstone of a withdrawn article."""
+    return Tombstone(story.tag, when.astimezone(config.tz), absolute_url(config.site.base_url, story.path))
+
+
+@dataclass(frozen=True)
+class History:
+    """RFC 5005 position of one document: archive flag, the previous archive page, the live feed
+    (absolute URLs of documents in the same format)."""
+
+    archive: bool = False
+    prev: str = ""
+    current: str = ""
+    next: str = ""
+
+
+def all_spec(config: Config) -> FeedSpec:
+    """The feed of every article."""
+    title = one_line(config.site.title)
+    return FeedSpec(ALL_FEED, title, one_line(config.site.subtitle) or f"{title}：全部文章", INDEX)
+
+
+def section_spec(config: Config, section: Section) -> FeedSpec:
+    """The feed of one section's articles."""
+    site = one_line(config.site.title)
+    name = one_line(section.name)
+    # A section slugged "all" or "digests" must not overwrite those feeds.
+    file = f"section-{section.slug}" if section.slug in (ALL_FEED, DIGESTS_FEED) else section.slug
+    return FeedSpec(file, f"{site} · {name}", f"{site}「{name}」版块的文章", section_path(section))
+
+
+def digests_spec(config: Config) -> FeedSpec:
+    """The feed of daily digests."""
+    site = one_line(config.site.title)
+    return FeedSpec(DIGESTS_FEED, f"{site} · 每日摘要", f"{site}每天的新文章，按版块汇总", DIGESTS_INDEX)
+
+
+def story_html(story: Story) -> str:
+    """An article's full text as an HTML fragment: kicker, subtitle, byline, dateline, body, captions,
+    notes, jumps."""
+    # Plain escape and f-strings: Markup.format costs more than the rest of an entry (full rebuilds).
+    parts: list[str] = []
+    if story.kicker:
+        parts.append(f'<p class="kicker">{escape(story.kicker)}</p>')
+    if story.subtitle:
+        parts.append(f"<p><strong>{escape(story.subtitle)}</strong></p>")
+    meta = "　".join(p for p in (story.byline, story.dateline) if p)
+    if meta:
+        parts.append(f'<p class="byline">{escape(meta)}</p>')
+    parts.extend(f"<p>{escape(p)}</p>" for p in story.paragraphs)
+    if story.captions:
+        # Marked in words as well: feed readers drop class attributes.
+        parts.append("<p><small><strong>图片说明</strong></small></p>")
+        parts.extend(f"<p><small>{escape(caption_line(c))}</small></p>" for c in story.captions)
+    parts.extend(f"<blockquote><p>{escape(n)}</p></blockquote>" for n in story.notes)
+    if story.jumps:
+        parts.append(f"<p><small>{escape('　'.join(story.jumps))}</small></p>")
+    return "\n".join(parts)
+
+
+def story_item(story: Story, config: Config) -> FeedItem:
+    """The Atom entry of one article."""
+    extra = (story.kicker, story.place)
+    categories = tuple(dict.fromkeys(c for c in (story.section.name, *extra) if c))
+    return FeedItem(
+        id=story.tag,
+        title=story.headline,
+        link=absolute_url(config.site.base_url, story.path),
+        published=story.published,
+        updated=story.updated,
+        authors=story.authors or (one_line(config.site.author),),
+        categories=categories,
+        content=story_html(story),
+        summary=story.summary,
+    )
+
+
+def digest_item(digest: Digest, config: Config) -> FeedItem:
+    """The Atom entry of one daily digest: headlines with links, grouped by section."""
+    base = config.site.base_url
+    parts: list[Markup] = []
+    for section, entries in digest.groups:
+        parts.append(Markup("<h3>{}</h3>").format(one_line(section.name)))
+        items = []
+        for story in (present(entry, config.tz) for entry in entries):
+            link = absolute_url(base, story.path)
+            items.append(
+                Markup('<li><a href="{}">{}</a>{}</li>').format(
+                    link, story.headline, f"：{story.summary}" if story.summary else ""
+                )
+            )
+        parts.append(Markup("<ul>{}</ul>").format(Markup("").join(items)))
+    sections = tuple(dict.fromkeys(one_line(s.name) for s, _ in digest.groups))
+    day = f"{digest.day.month}月{digest.day.day}日"
+    return FeedItem(
+        id=f"tag:{config.site.tag_authority}:digest/{digest.day.isoformat()}",
+        title=f"{one_line(config.site.title)} {day}摘要（{digest.count}篇）",
+        link=absolute_url(base, digest_path(digest.day)),
+        published=digest.until.astimezone(config.tz),
+        updated=digest.until.astimezone(config.tz),
+        authors=(one_line(config.site.author),),
+        categories=sections,
+        content=str(Markup("\n").join(parts)),
+        summary=f"{day}共{digest.count}篇新文章：{'、'.join(sections)}" if sections else f"{day}没有新文章。",
+    )

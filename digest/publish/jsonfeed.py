@@ -1,0 +1,70 @@
+"""JSON Feed 1.1 documents, the twins of the Atom ones: same ids, titles, dates, content and paging."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from digest.config import Config
+from digest.publish.items import (
+    FeedItem,
+    FeedSpec,
+    History,
+    Tombstone,
+)
+from digest.publish.layout import (
+    FAVICON,
+    TOUCH_ICON,
+    absolute_url,
+    clean,
+    one_line,
+)
+
+JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
+
+
+def render_json(
+    spec: FeedSpec,
+    items: Sequence[FeedItem],
+    history: History,
+    self_path: str,
+    config: Config,
+    tombstones: Sequence[Tombstone] = (),
+) -> bytes:
+    """One JSON Feed 1.1 document of ``items`` (given newest first), the twin of ``render_document``.
+
+    JSON Feed pages with ``next_url`` (towards older items), which is RFC 5005's
+    ``prev-archive``; it has no tombstones, so a withdrawn item simply leaves.
+    """
+    base = config.site.base_url
+    feed: dict[str, Any] = {
+        "version": JSON_FEED_VERSION,
+        "title": clean(spec.title),
+        "home_page_url": absolute_url(base, spec.page),
+        "feed_url": absolute_url(base, self_path),
+        "description": clean(spec.subtitle),
+        "icon": absolute_url(base, TOUCH_ICON),
+        "favicon": absolute_url(base, FAVICON),
+        "authors": [{"name": one_line(config.site.author)}],
+        "language": "zh-CN",
+    }
+    if history.prev:
+        feed["next_url"] = history.prev
+    if not history.archive and config.feeds.hubs:
+        feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in config.feeds.hubs]
+    feed["items"] = [
+        {
+            "id": item.id,
+            "url": item.link,
+            "title": item.title,
+            "content_html": item.content,
+            **({"summary": item.summary} if item.summary else {}),
+            "date_published": item.published.isoformat(),
+            "date_modified": item.updated.isoformat(),
+            "authors": [{"name": author} for author in item.authors],
+            "tags": list(item.categories),
+        }
+        for item in items
+    ]
+    return json.dumps(feed, ensure_ascii=False, indent=1).encode() + b"\n"
