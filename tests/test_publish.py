@@ -21,7 +21,7 @@ from digest import workers
 from digest.config import Config
 from digest.errors import PublishError
 from digest.publish import build as publish_module
-from digest.publish import staging
+from digest.publish import drawing, staging
 from digest.publish.build import PublishReport, build_plan, publish, publish_store
 from digest.publish.staging import Committed, Stager
 from digest.store.database import Store
@@ -506,8 +506,8 @@ def _drawing_on_every_core(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     monkeypatch.setattr(workers, "free_cores", lambda: 2.0)  # however busy the machine running tests is
     monkeypatch.setattr(workers, "pool", recorded)
     monkeypatch.setattr(publish_module, "POOL_MIN_ARTICLES", 10)
-    monkeypatch.setattr(publish_module, "ARTICLE_BATCH", 7)  # batches end mid-feed-page
-    monkeypatch.setattr(publish_module, "DOCUMENTS_IN_FLIGHT", 2)
+    monkeypatch.setattr(drawing, "ARTICLE_BATCH", 7)  # batches end mid-feed-page
+    monkeypatch.setattr(drawing, "DOCUMENTS_IN_FLIGHT", 2)
     return made
 
 
@@ -537,7 +537,7 @@ def test_a_render_worker_that_dies_leaves_the_build_to_this_process(
     store.upsert_entries([_article(i, ("要闻", "经济")[i % 2]) for i in range(120)])
     _drawing_on_every_core(monkeypatch)
     monkeypatch.setenv("DIGEST_TEST_PARENT", str(os.getpid()))
-    monkeypatch.setattr(publish_module, "_articles_in_worker", _draw_dying_in_a_worker)
+    monkeypatch.setattr(drawing, "_articles_in_worker", _draw_dying_in_a_worker)
     with caplog.at_level(logging.WARNING, logger="digest.publish.build"):
         report = publish_store(store, config, tmp_path / "output", full=True)
     assert any("render processes failed" in r.getMessage() for r in caplog.records)

@@ -28,33 +28,32 @@ rewritten, and a failure leaves the previous output whole.
 
 from __future__ import annotations
 
-import bisect
-import hashlib
 import json
 import logging
-import os
 import secrets
 import time
-from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
-from itertools import islice
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from digest import __version__, workers
+from digest import workers
 from digest.config import Config
 from digest.faults import crash_point
 from digest.progress import LogProgress, Progress
-from digest.publish.atom import with_atom
 from digest.publish.catalog import Catalog, MemoryCatalog
-from digest.publish.digests import build_digest
-from digest.publish.feeds import FORMATS, FeedPlan, LogWriter, RenderDocument, opml, plan_feed
-from digest.publish.issues import Place, neighbours, places
+from digest.publish.digestlog import _digest, _digest_feed, _dirty_digests, _kept, _latest
+from digest.publish.drawing import (
+    Put,
+    _Drawing,
+    _IssueBook,
+    _start_worker,
+    _stories,
+)
+from digest.publish.feeds import FeedPlan, LogWriter, opml, plan_feed
+from digest.publish.issues import neighbours, places
 from digest.publish.items import (
     FeedItem,
     FeedKey,
@@ -71,35 +70,25 @@ from digest.publish.layout import (
     DIGESTS_FEED,
     OPML,
     OPML_SECTIONS,
-    Line,
-    Story,
     absolute_url,
     gone_path,
     line,
-    page_number,
     present,
 )
 from digest.publish.site import SECTION_PAGE_SIZE, Site
 from digest.publish.staging import Committed, Stager
-from digest.publish.templates import TEMPLATES
+from digest.publish.stamp import _read_marker, _stamp, _write_marker
 from digest.store.database import Store
 from digest.store.records import DigestRecord
 from digest.types import Digest, Entry, Head, Section
 
 log = logging.getLogger(__name__)
 
-Put = Callable[[str, bytes], None]
-T = TypeVar("T")
 
-# Hidden (the server never serves dot files); holds the token of the build the folder is from.
-MARKER = ".digest-publish"
 # Past this many changed articles one streaming rebuild is cheaper than per-article rank queries.
 INCREMENTAL_LIMIT = 2000
 # A full build of this many articles draws on every core: it repays starting the workers.
 POOL_MIN_ARTICLES = 500
-# Articles a worker draws per task; documents being drawn at once (each holds its entries).
-ARTICLE_BATCH = 50
-DOCUMENTS_IN_FLIGHT = 8
 
 @dataclass(frozen=True)
 class PublishReport:
@@ -332,10 +321,6 @@ def _plan(
     return plan_feed(name, frozen, kept, live, before_newest, config.feeds.size)
 
 
-def _kept(keep: Callable[[str], bool], name: str, number: int) -> bool:
-    """Whether archive page ``number`` of feed ``name`` stays as it stands: in every format, or it
-    is drawn again (a page frozen before a format existed gets its twin)."""
-    return all(keep(fmt.archive_path(name, number)) for fmt in FORMATS)
 
 
 def _freeze(store: Store, frozen: Frozen) -> None:
@@ -350,153 +335,20 @@ def _tombstones(catalog: Catalog, slug: str | None, config: Config) -> list[Tomb
     return [tombstone(present(e, config.tz), e.retracted_at or e.updated, config) for e in gone]
 
 
-def _articles(
-    site: Site, config: Config, entries: Sequence[tuple[Entry, Place]]
-) -> list[tuple[str, bytes, FeedItem]]:
-    """The page and the feed entry of each article (with its place in its issue): pure, so a
-    worker process can draw them."""
-    pages, items = [], []
-    for entry, place in entries:
-        story = present(entry, config.tz)
-        pages.append(site.article(story, place))
-        items.append(story_item(story, config))
-    # Each entry's XML once here, spliced into every feed document that holds it.
-    return [(path, page, item) for (path, page), item in zip(pages, with_atom(items), strict=True)]
 
 
-def _issue_in_worker(day: date, lines: Sequence[Line], days: Sequence[date]) -> tuple[str, bytes]:
-    if _worker_site is None:
-        raise RuntimeError("a render worker was started without its site")
-    return _worker_site.issue(day, lines, days)
 
 
-def _nowhere(entry: Entry) -> Place:
-    """The place of an entry whose issue is not looked up: its page, no neighbours."""
-    return Place(page_number(entry.position), entry.section.name, None, None)
 
 
-class _IssueBook:
-    """Where each article of a full build stands in its issue, read an issue at a time.
-
-    The feed stream comes in feed order, which follows the paper's order of
-    arrival: the last few issues read are kept (``KEPT``), so each issue is
-    read about once, and its page is drawn the first time it is read; memory
-    stays flat however many issues the archive holds.
-    """
-
-    KEPT = 8
-
-    def __init__(
-        self, catalog: Catalog, days: Sequence[date], draw: Callable[[date, list[Line]], None]
-    ) -> None:
-        self._catalog = catalog
-        self._days = list(days)
-        self._draw = draw
-        self._kept: OrderedDict[date, dict[str, Place]] = OrderedDict()
-        self._drawn: set[date] = set()
-
-    def place(self, entry: Entry) -> Place:
-        """``entry``'s place in its issue."""
-        day = entry.issue_date
-        places = self._kept.get(day)
-        if places is None:
-            places = self._kept[day] = self._read(day)
-            if len(self._kept) > self.KEPT:
-                self._kept.popitem(last=False)
-        else:
-            self._kept.move_to_end(day)
-        return places.get(entry.uid) or _nowhere(entry)
-
-    def finish(self) -> None:
-        """Draw the page of every issue the stream did not reach (none, unless the store changed
-        between the issue list and the stream)."""
-        for day in self._days:
-            if day not in self._drawn:
-                self._read(day)
-
-    def _read(self, day: date) -> dict[str, Place]:
-        lines = [line(entry) for entry in self._catalog.issue_heads(day)]
-        if day not in self._drawn:
-            self._draw(day, lines)
-            self._drawn.add(day)
-        return places(lines)
 
 
-# What a worker process draws with: the site of the build it serves (set as the worker starts).
-_worker_site: Site | None = None
 
 
-def _start_worker(config: Config, sections: Sequence[Section]) -> None:
-    global _worker_site
-    _worker_site = Site(config, sections)
 
 
-def _articles_in_worker(entries: Sequence[tuple[Entry, Place]]) -> list[tuple[str, bytes, FeedItem]]:
-    if _worker_site is None:
-        raise RuntimeError("a render worker was started without its site")
-    return _articles(_worker_site, _worker_site.config, entries)
 
 
-class _Drawing:
-    """Draws the article pages and feed documents of a full build, here or in worker processes.
-
-    Whatever is drawn is handed to ``put`` in this process only (the staging
-    is not shared), and at most a few batches wait at any time: memory stays
-    flat however big the archive.
-    """
-
-    def __init__(self, site: Site, config: Config, put: Put, pool: workers.Workers | None) -> None:
-        self._site = site
-        self._config = config
-        self._put = put
-        self._pool = pool
-        # Where an entry stands in its issue (``_IssueBook.place``), asked as its batch is sent.
-        self.place: Callable[[Entry], Place] = _nowhere
-        self._documents: deque[Future[tuple[str, bytes]]] = deque()
-
-    def articles(self, entries: Iterable[Entry]) -> Iterator[tuple[Entry, FeedItem]]:
-        """Put each entry's page; yields the entry and its feed item, in the order of ``entries``."""
-        sent: deque[list[Entry]] = deque()
-
-        def batches() -> Iterator[list[tuple[Entry, Place]]]:
-            for batch in _batches(entries, ARTICLE_BATCH):
-                sent.append(batch)
-                yield [(entry, self.place(entry)) for entry in batch]
-
-        drawn: Iterator[list[tuple[str, bytes, FeedItem]]]
-        if self._pool is None:
-            drawn = (_articles(self._site, self._config, batch) for batch in batches())
-        else:
-            drawn = workers.ordered(self._pool, _articles_in_worker, batches(), 2 * workers.cpu_count())
-        for pages in drawn:
-            for entry, (path, page, item) in zip(sent.popleft(), pages, strict=True):
-                self._put(path, page)
-                yield entry, item
-            self._collect(DOCUMENTS_IN_FLIGHT)
-
-    def issue(self, day: date, lines: Sequence[Line], days: Sequence[date]) -> None:
-        """Put the page of the issue of ``day`` (``Site.issue``)."""
-        if self._pool is None:
-            self._put(*self._site.issue(day, lines, days))
-        else:
-            self.document(_issue_in_worker, day, lines, days)
-
-    def document(self, draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
-        """Put ``draw(*args)``, a feed document's path and bytes."""
-        if self._pool is None:
-            self._put(*draw(*args))
-            return
-        self._documents.append(self._pool.submit(draw, *args))
-        self._collect(DOCUMENTS_IN_FLIGHT)
-
-    def finish(self) -> None:
-        """Put every document still being drawn."""
-        self._collect(0)
-
-    def _collect(self, limit: int) -> None:
-        """Put the documents drawn so far, waiting for the oldest while more than ``limit`` wait."""
-        while self._documents and (self._documents[0].done() or len(self._documents) > limit):
-            self._put(*self._documents.popleft().result())
 
 
 def _render_changes(
@@ -576,74 +428,18 @@ def _render_issues(store: Store, config: Config, site: Site, touched: set[date],
                 put(*site.article(present(entry, config.tz), where[entry.uid]))
 
 
-def _latest(records: Sequence[DigestRecord]) -> tuple[date, int] | None:
-    """The (day, article count) of the newest of ``records``."""
-    newest = max(records, key=lambda r: r.day, default=None)
-    return (newest.day, newest.count) if newest else None
 
 
-def _digest_key(record: DigestRecord) -> FeedKey:
-    """A digest's place in the digest feed: when its window ended (a remade one comes again)."""
-    return (int(record.until.timestamp()), record.day, 0, "")
 
 
-def _digest_feed(
-    catalog: Catalog,
-    records: Sequence[DigestRecord],
-    config: Config,
-    render: RenderDocument,
-    keep: Callable[[str], bool] | None,
-    item_of: Callable[[DigestRecord], FeedItem],
-) -> list[tuple[int, FeedKey]]:
-    """The documents of the digest feed, a log like the article feeds (``feeds.FeedPlan``);
-    returns the archive pages it froze.  Digests in kept frozen pages are not drawn at all."""
-    spec = digests_spec(config)
-    ordered = sorted(records, key=_digest_key)
-    frozen = catalog.feed_archives(spec.name)
-    after = frozen[-1] if frozen else None
-    live = sum(1 for record in ordered if after is None or _digest_key(record) > after)
-    kept = frozenset(
-        number for number in range(1, len(frozen) + 1) if keep is not None and _kept(keep, spec.name, number)
-    )
-    # Every digest but the newest may be archived: it is its own "issue".
-    plan = plan_feed(spec.name, frozen, kept, live, max(live - 1, 0), config.feeds.size)
-    writer = LogWriter(spec, plan, config, render)
-    for record in ordered:
-        key = _digest_key(record)
-        if plan.page_of(key) not in plan.keep:
-            writer.add(key, item_of(record))
-    writer.close()
-    return writer.new_pages
 
 
-def _dirty_digests(
-    records: Sequence[DigestRecord], made: Sequence[DigestRecord], entries: Sequence[Entry]
-) -> list[DigestRecord]:
-    """Digests to render again: the newly made ones, and those whose window holds a changed entry."""
-    seen = sorted(entry.first_seen for entry in entries)
-    fresh = {record.day for record in made}
-    return [
-        record
-        for record in records
-        if record.day in fresh
-        or bisect.bisect_left(seen, record.since) < bisect.bisect_left(seen, record.until)
-    ]
 
 
-def _digest(catalog: Catalog, record: DigestRecord, config: Config) -> Digest:
-    found = catalog.entries_first_seen(record.since, record.until)
-    return build_digest(found, record.day, record.since, record.until, config.digest.backfill_days)
 
 
-def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """``items`` in lists of ``size`` (the last may be shorter)."""
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
-def _stories(entries: Iterable[Entry], config: Config) -> list[Story]:
-    return [present(entry, config.tz) for entry in entries]
 
 
 def _feed_specs(config: Config, sections: Sequence[Section]) -> list[tuple[FeedSpec, str | None]]:
@@ -651,37 +447,12 @@ def _feed_specs(config: Config, sections: Sequence[Section]) -> list[tuple[FeedS
     return [(all_spec(config), None), *((section_spec(config, s), s.slug) for s in sections)]
 
 
-@cache
-def _code_stamp() -> str:
-    """A fingerprint of the rendering code and the templates."""
-    digest = hashlib.sha256(__version__.encode())
-    # Every module of this package renders or decides what is rendered; hashing them all means a new
-    # module cannot be forgotten (a forgotten one would serve stale output after an upgrade).
-    for path in (
-        *sorted(Path(__file__).parent.glob("*.py")),
-        *sorted(p for p in TEMPLATES.rglob("*") if p.is_file()),
-    ):
-        digest.update(path.as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
-def _stamp(config: Config, sections: Sequence[Section]) -> str:
-    """What every page depends on: code, templates, the site and feed settings, the section list."""
-    facts = [_code_stamp(), repr(config.site), repr(config.feeds), [(s.name, s.slug) for s in sections]]
-    return hashlib.sha256(json.dumps(facts, ensure_ascii=False).encode()).hexdigest()
 
 
-def _read_marker(output_dir: Path) -> str:
-    try:
-        return (output_dir / MARKER).read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
-        return ""
 
 
-def _write_marker(output_dir: Path, token: str) -> None:
-    temp = output_dir / f"{MARKER}.tmp"
-    temp.write_text(token + "\n", encoding="ascii")
-    os.replace(temp, output_dir / MARKER)
 
 
 def _report(

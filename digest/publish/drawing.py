@@ -1,0 +1,204 @@
+"""Drawing pages and feed entries, at once or in worker processes: the pure part of a build.
+
+Workers get the configuration and sections once; each draws a batch of articles (page, feed entry
+with its Atom XML) or an issue's page and sends the bytes back; one writer stages them."""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
+from datetime import date
+from itertools import islice
+from typing import Any, TypeVar
+
+from digest import workers
+from digest.config import Config
+from digest.publish.atom import with_atom
+from digest.publish.catalog import Catalog
+from digest.publish.issues import Place, places
+from digest.publish.items import (
+    FeedItem,
+    story_item,
+)
+from digest.publish.layout import (
+    Line,
+    Story,
+    line,
+    page_number,
+    present,
+)
+from digest.publish.site import Site
+from digest.types import Entry, Section
+
+Put = Callable[[str, bytes], None]
+
+
+T = TypeVar("T")
+
+
+# Articles a worker draws per task; documents being drawn at once (each holds its entries).
+ARTICLE_BATCH = 50
+
+
+DOCUMENTS_IN_FLIGHT = 8
+
+
+def _articles(
+    site: Site, config: Config, entries: Sequence[tuple[Entry, Place]]
+) -> list[tuple[str, bytes, FeedItem]]:
+    """The page and the feed entry of each article (with its place in its issue): pure, so a
+    worker process can draw them."""
+    pages, items = [], []
+    for entry, place in entries:
+        story = present(entry, config.tz)
+        pages.append(site.article(story, place))
+        items.append(story_item(story, config))
+    # Each entry's XML once here, spliced into every feed document that holds it.
+    return [(path, page, item) for (path, page), item in zip(pages, with_atom(items), strict=True)]
+
+
+def _issue_in_worker(day: date, lines: Sequence[Line], days: Sequence[date]) -> tuple[str, bytes]:
+    if _worker_site is None:
+        raise RuntimeError("a render worker was started without its site")
+    return _worker_site.issue(day, lines, days)
+
+
+def _nowhere(entry: Entry) -> Place:
+    """The place of an entry whose issue is not looked up: its page, no neighbours."""
+    return Place(page_number(entry.position), entry.section.name, None, None)
+
+
+class _IssueBook:
+    """Where each article of a full build stands in its issue, read an issue at a time.
+
+    The feed stream comes in feed order, which follows the paper's order of
+    arrival: the last few issues read are kept (``KEPT``), so each issue is
+    read about once, and its page is drawn the first time it is read; memory
+    stays flat however many issues the archive holds.
+    """
+
+    KEPT = 8
+
+    def __init__(
+        self, catalog: Catalog, days: Sequence[date], draw: Callable[[date, list[Line]], None]
+    ) -> None:
+        self._catalog = catalog
+        self._days = list(days)
+        self._draw = draw
+        self._kept: OrderedDict[date, dict[str, Place]] = OrderedDict()
+        self._drawn: set[date] = set()
+
+    def place(self, entry: Entry) -> Place:
+        """``entry``'s place in its issue."""
+        day = entry.issue_date
+        places = self._kept.get(day)
+        if places is None:
+            places = self._kept[day] = self._read(day)
+            if len(self._kept) > self.KEPT:
+                self._kept.popitem(last=False)
+        else:
+            self._kept.move_to_end(day)
+        return places.get(entry.uid) or _nowhere(entry)
+
+    def finish(self) -> None:
+        """Draw the page of every issue the stream did not reach (none, unless the store changed
+        between the issue list and the stream)."""
+        for day in self._days:
+            if day not in self._drawn:
+                self._read(day)
+
+    def _read(self, day: date) -> dict[str, Place]:
+        lines = [line(entry) for entry in self._catalog.issue_heads(day)]
+        if day not in self._drawn:
+            self._draw(day, lines)
+            self._drawn.add(day)
+        return places(lines)
+
+
+# What a worker process draws with: the site of the build it serves (set as the worker starts).
+_worker_site: Site | None = None
+
+
+def _start_worker(config: Config, sections: Sequence[Section]) -> None:
+    global _worker_site
+    _worker_site = Site(config, sections)
+
+
+def _articles_in_worker(entries: Sequence[tuple[Entry, Place]]) -> list[tuple[str, bytes, FeedItem]]:
+    if _worker_site is None:
+        raise RuntimeError("a render worker was started without its site")
+    return _articles(_worker_site, _worker_site.config, entries)
+
+
+class _Drawing:
+    """Draws the article pages and feed documents of a full build, here or in worker processes.
+
+    Whatever is drawn is handed to ``put`` in this process only (the staging
+    is not shared), and at most a few batches wait at any time: memory stays
+    flat however big the archive.
+    """
+
+    def __init__(self, site: Site, config: Config, put: Put, pool: workers.Workers | None) -> None:
+        self._site = site
+        self._config = config
+        self._put = put
+        self._pool = pool
+        # Where an entry stands in its issue (``_IssueBook.place``), asked as its batch is sent.
+        self.place: Callable[[Entry], Place] = _nowhere
+        self._documents: deque[Future[tuple[str, bytes]]] = deque()
+
+    def articles(self, entries: Iterable[Entry]) -> Iterator[tuple[Entry, FeedItem]]:
+        """Put each entry's page; yields the entry and its feed item, in the order of ``entries``."""
+        sent: deque[list[Entry]] = deque()
+
+        def batches() -> Iterator[list[tuple[Entry, Place]]]:
+            for batch in _batches(entries, ARTICLE_BATCH):
+                sent.append(batch)
+                yield [(entry, self.place(entry)) for entry in batch]
+
+        drawn: Iterator[list[tuple[str, bytes, FeedItem]]]
+        if self._pool is None:
+            drawn = (_articles(self._site, self._config, batch) for batch in batches())
+        else:
+            drawn = workers.ordered(self._pool, _articles_in_worker, batches(), 2 * workers.cpu_count())
+        for pages in drawn:
+            for entry, (path, page, item) in zip(sent.popleft(), pages, strict=True):
+                self._put(path, page)
+                yield entry, item
+            self._collect(DOCUMENTS_IN_FLIGHT)
+
+    def issue(self, day: date, lines: Sequence[Line], days: Sequence[date]) -> None:
+        """Put the page of the issue of ``day`` (``Site.issue``)."""
+        if self._pool is None:
+            self._put(*self._site.issue(day, lines, days))
+        else:
+            self.document(_issue_in_worker, day, lines, days)
+
+    def document(self, draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
+        """Put ``draw(*args)``, a feed document's path and bytes."""
+        if self._pool is None:
+            self._put(*draw(*args))
+            return
+        self._documents.append(self._pool.submit(draw, *args))
+        self._collect(DOCUMENTS_IN_FLIGHT)
+
+    def finish(self) -> None:
+        """Put every document still being drawn."""
+        self._collect(0)
+
+    def _collect(self, limit: int) -> None:
+        """Put the documents drawn so far, waiting for the oldest while more than ``limit`` wait."""
+        while self._documents and (self._documents[0].done() or len(self._documents) > limit):
+            self._put(*self._documents.popleft().result())
+
+
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """``items`` in lists of ``size`` (the last may be shorter)."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _stories(entries: Iterable[Entry], config: Config) -> list[Story]:
+    return [present(entry, config.tz) for entry in entries]
