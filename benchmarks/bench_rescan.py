@@ -33,7 +33,7 @@ from digest.config_checks import load_config
 from digest.ingest import pipeline as ingest_module
 from digest.mail.transports import OutboxMailer
 from digest.service.metrics import Metrics
-from digest.service.serve import Runner
+from digest.service.runner import Runner
 from digest.store.database import Store
 from digest.store.schema import sources
 

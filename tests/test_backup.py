@@ -23,8 +23,8 @@ import pytest
 from conftest import SHARED
 from test_cli import EXAMPLES, digest
 
+from digest.service.datalock import data_lock
 from digest.service.leader import LOCK_CLASS, schema_key
-from digest.service.serve import data_lock
 
 # A day with nothing new still mails a short notice, so the digest leaves one ledger row per subscriber.
 NOTICE = {"DIGEST_DIGEST_EMPTY_DAYS": "notice"}

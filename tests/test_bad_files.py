@@ -15,7 +15,8 @@ import pytest
 from badfiles import CORPUS, good_page, make_corpus
 
 from digest.config import Config
-from digest.ingest.pipeline import ingest, scan
+from digest.ingest.pipeline import ingest
+from digest.ingest.scan import scan
 from digest.store.database import Store
 
 ROOT = Path(__file__).resolve().parents[1]

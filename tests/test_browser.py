@@ -166,7 +166,8 @@ def searchable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     config = _published(tmp_path_factory.mktemp("search"))
     out = config.paths.output
     # Its own page, by its <h1>: a neighbour's page names it too, in its next/previous links.
-    article = next(p for p in out.glob("articles/*/*.html") if ">青松县首座社区图书馆开馆</h1>" in p.read_text())
+    own = ">青松县首座社区图书馆开馆</h1>"
+    article = next(p for p in out.glob("articles/*/*.html") if own in p.read_text())
     with Store.open(config.database_url) as store:
         app = create_app(out, routes={SEARCH_PATH: create_search_app(config, store)})
         with serving(app) as url:

@@ -45,7 +45,7 @@ from digest.publish.build import publish_store
 from digest.publish.digests import digest_window
 from digest.service.jobs import due_day
 from digest.service.metrics import Metrics
-from digest.service.serve import Runner
+from digest.service.runner import Runner
 from digest.store.database import Store
 from digest.store.records import Subscriber
 

@@ -28,7 +28,7 @@ from digest.config import Config
 from digest.config_checks import load_config
 from digest.mail.transports import OutboxMailer
 from digest.service.metrics import Metrics
-from digest.service.serve import Runner
+from digest.service.runner import Runner
 from digest.store.database import Store
 from digest.web.server import create_app
 

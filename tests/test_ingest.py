@@ -14,8 +14,10 @@ import pytest
 
 from digest import workers
 from digest.config import Config
-from digest.ingest import pipeline as ingest_module
-from digest.ingest.pipeline import Parsed, _decode_and_parse, ingest, scan
+from digest.ingest import read as read_module
+from digest.ingest.pipeline import ingest
+from digest.ingest.read import Parsed, _decode_and_parse
+from digest.ingest.scan import scan
 from digest.store.database import Store
 from digest.types import Article
 
@@ -157,9 +159,9 @@ def test_worker_processes_parse_a_large_ingest_as_this_process_would(
     pids = tmp_path / "pids"
     pids.mkdir()
     monkeypatch.setenv("DIGEST_TEST_PIDS", str(pids))
-    monkeypatch.setattr(ingest_module, "_decode_and_parse", _parse_noting_the_process)
-    monkeypatch.setattr(ingest_module, "POOL_MIN_FILES", 2)
-    monkeypatch.setattr(ingest_module, "BATCH_FILES", 8)  # several batches: one parses while one is stored
+    monkeypatch.setattr(read_module, "_decode_and_parse", _parse_noting_the_process)
+    monkeypatch.setattr(read_module, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(read_module, "BATCH_FILES", 8)  # several batches: one parses while one is stored
     monkeypatch.setattr(workers, "cpu_count", lambda: 2)
     monkeypatch.setattr(workers, "free_cores", lambda: 2.0)  # however busy the machine running tests is
     report = ingest(config, store, now)
@@ -179,8 +181,8 @@ def test_a_worker_that_dies_leaves_its_pages_to_this_process(
 ) -> None:
     _pages_of_many_files(config, seeds)
     monkeypatch.setenv("DIGEST_TEST_PARENT", str(os.getpid()))
-    monkeypatch.setattr(ingest_module, "_decode_and_parse", _parse_dying_in_a_worker)
-    monkeypatch.setattr(ingest_module, "POOL_MIN_FILES", 2)
+    monkeypatch.setattr(read_module, "_decode_and_parse", _parse_dying_in_a_worker)
+    monkeypatch.setattr(read_module, "POOL_MIN_FILES", 2)
     monkeypatch.setattr(workers, "cpu_count", lambda: 2)
     monkeypatch.setattr(workers, "free_cores", lambda: 2.0)  # however busy the machine running tests is
     with caplog.at_level(logging.WARNING, logger="digest.ingest.pipeline"):

@@ -305,6 +305,7 @@ def test_a_parser_upgrade_re_reads_stored_pages_keeping_ids_first_seen_and_retra
     store.retract([withdrawn], Retraction.BY_HAND, now)
     assert ingest(config, store, now + timedelta(hours=1)).read == 0  # nothing new: nothing read
     monkeypatch.setattr("digest.ingest.pipeline.PARSER_VERSION", "next")
+    monkeypatch.setattr("digest.ingest.read.PARSER_VERSION", "next")  # both modules compare it
     report = ingest(config, store, now + timedelta(hours=2))
     assert report.read == len(list(config.paths.source.glob("*.txt"))) and report.new == 0
     after = {e.uid: e for e in store.entries()}

@@ -20,10 +20,11 @@ import pytest
 
 from digest.config import Config
 from digest.ingest import pipeline as ingest_module
-from digest.ingest.pipeline import RACY_NS, file_stamp
+from digest.ingest import scan as scan_module
+from digest.ingest.scan import RACY_NS, file_stamp
 from digest.mail.transports import OutboxMailer
 from digest.service.metrics import Metrics
-from digest.service.serve import Runner
+from digest.service.runner import Runner
 from digest.store.database import Store
 
 PAGE = "● 要闻\n\n# {title}\n\n示例正文，第{n}版。\n"
@@ -57,7 +58,7 @@ def opens(config: Config) -> Iterator[list[str]]:
 @pytest.fixture
 def runner(config: Config, store: Store, monkeypatch: pytest.MonkeyPatch) -> Runner:
     # Files written by the test are "racily clean" for RACY_NS; a shorter window keeps the test short.
-    monkeypatch.setattr(ingest_module, "RACY_NS", 300_000_000)
+    monkeypatch.setattr(scan_module, "RACY_NS", 300_000_000)
     config.paths.data.mkdir(parents=True, exist_ok=True)
     now = datetime(2024, 11, 29, 1, 0, tzinfo=UTC)
     return Runner(config, store, OutboxMailer(config.paths.data / "outbox"), Metrics(), clock=lambda: now)
@@ -126,7 +127,7 @@ def test_a_rescan_of_unchanged_files_opens_none_and_logs_nothing_at_info(
 def test_ingest_of_an_unchanged_folder_opens_no_file_but_reparse_reads_all(
     config: Config, store: Store, opens: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_module, "RACY_NS", 0)
+    monkeypatch.setattr(scan_module, "RACY_NS", 0)
     _write_pages(config.paths.source)
     now = datetime(2024, 11, 29, 1, 0, tzinfo=UTC)
     first = ingest_module.ingest(config, store, now)
@@ -170,10 +171,10 @@ def test_the_listing_matches_what_rglob_found(tmp_path: Path) -> None:
     expected = sorted(
         path
         for path in folder.rglob("*")
-        if ingest_module.is_page_file(path)
+        if scan_module.is_page_file(path)
         and not any(part.startswith(".") for part in path.relative_to(folder).parts)
     )
-    assert ingest_module.scan(folder) == expected
+    assert scan_module.scan(folder) == expected
     assert [p.relative_to(folder).as_posix() for p in expected] == [
         "a/x.txt",
         "a-b/x.txt",

@@ -31,7 +31,7 @@ from digest.mail.transports import OutboxMailer
 from digest.publish.digests import build_digest
 from digest.service.metrics import Metrics
 from digest.service.retention import prune
-from digest.service.serve import Runner
+from digest.service.runner import Runner
 from digest.store.database import Store
 from digest.store.records import DigestRecord, Subscriber, SubscriberStatus
 from digest.types import Article, Entry, Section

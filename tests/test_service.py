@@ -33,7 +33,7 @@ from digest.mail.transports import OutboxMailer
 from digest.publish import staging
 from digest.service.health import JobRun, ServiceState, describe, health_report, load_state, save_state
 from digest.service.metrics import METRICS_PATH, Metrics
-from digest.service.serve import Runner
+from digest.service.runner import Runner
 from digest.store.database import Store
 from digest.store.records import StoreStatus
 from digest.web.server import create_app

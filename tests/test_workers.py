@@ -26,12 +26,13 @@ from digest import workers
 from digest.config import Config
 from digest.config_checks import load_config
 from digest.ingest import pipeline as ingest_module
+from digest.ingest import read as read_module
 from digest.ingest.pipeline import ingest
 from digest.publish import build as publish_module
 from digest.publish.build import publish_store
 from digest.store.database import Store
 
-PACKAGE = Path(ingest_module.__file__).parent
+PACKAGE = Path(ingest_module.__file__).parents[1]  # the digest package
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
 # Enough for both thresholds: 50 pages to read, 500 articles to build.
 COPIES = 14
@@ -139,14 +140,14 @@ def _run_both(
 
 def _assert_as_one_process_would(config: Config, tmp_path: Path, now: datetime) -> None:
     """The same archive, read and built here in one process, is what the commands made."""
-    pages_for_workers, articles_for_workers = ingest_module.POOL_MIN_FILES, publish_module.POOL_MIN_ARTICLES
+    pages_for_workers, articles_for_workers = read_module.POOL_MIN_FILES, publish_module.POOL_MIN_ARTICLES
     expected = _folders(tmp_path / "expected")
     with (
         Store.open(expected.database_url) as inline,
         Store.open(config.database_url) as made,
         pytest.MonkeyPatch.context() as patch,
     ):
-        patch.setattr(ingest_module, "POOL_MIN_FILES", sys.maxsize)
+        patch.setattr(read_module, "POOL_MIN_FILES", sys.maxsize)
         patch.setattr(publish_module, "POOL_MIN_ARTICLES", sys.maxsize)
         report = ingest(expected, inline, now, [config.paths.source])
         assert report.read >= pages_for_workers and report.new >= articles_for_workers  # workers were wanted

@@ -112,8 +112,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from digest.service.datalock import lock_holder
     from digest.service.health import describe, health_report, load_state, max_issue_age
-    from digest.service.serve import lock_holder
     from digest.store.database import Store
 
     config = command_config(args)

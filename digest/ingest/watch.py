@@ -35,7 +35,7 @@ from watchfiles import Change
 from watchfiles._rust_notify import WatchfilesRustInternalError
 
 from digest.config import IngestConfig
-from digest.ingest.pipeline import is_page_file, scan
+from digest.ingest.scan import is_page_file, scan
 
 log = logging.getLogger(__name__)
 

@@ -74,7 +74,7 @@ def backup(url: str, target: Path) -> BackupReport:
 
 def restore(url: str, source: Path, data: Path, now: datetime) -> BackupReport:
     """Replace the database at ``url`` with the backup ``source`` (see the module docstring)."""
-    from digest.service.serve import lock_holder  # the serve module is heavy; only restore needs it
+    from digest.service.datalock import lock_holder  # the serve module is heavy; only restore needs it
 
     source = source.absolute()
     if not source.is_file():

@@ -1,0 +1,281 @@
+"""What the service runs, each job once at a time: ingest, publish, the digest, retries and pruning,
+with their health and metrics."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from digest.config import Config
+from digest.errors import DigestError
+from digest.faults import crash_point
+from digest.ingest.pipeline import ingest
+from digest.ingest.scan import changed_files
+from digest.ingest.watch import Settler, quiet_for
+from digest.mail.transports import Mailer
+from digest.service.health import STATE_NAME, JobRun, ServiceState, health_report, max_issue_age, save_state
+from digest.service.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish
+from digest.service.leader import Leadership, SoleLeader
+from digest.service.metrics import Metrics
+from digest.service.retention import prune
+from digest.service.websub import Notifier
+from digest.store.database import Store
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    """The wall clock, aware."""
+    return datetime.now(UTC)
+
+
+def source_problem(source: Path) -> str | None:
+    """What keeps the source folder from being read (missing, or no permission to list it), or None."""
+    if not source.is_dir():
+        return f"source folder {source} is missing"
+    try:
+        with os.scandir(source):
+            pass
+    except OSError as exc:
+        return f"cannot read the source folder {source} ({exc.strerror or exc}); check its permissions"
+    return None
+
+
+class Runner:
+    """Ingest, publish and the daily digest, one job at a time.
+
+    Expected failures are logged, counted and kept for ``/healthz``; the
+    service goes on.  ``close`` waits for the job under way and then refuses
+    new ones, so a publish is never cut short by a shutdown.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        mailer: Mailer,
+        metrics: Metrics,
+        clock: Callable[[], datetime] = utc_now,
+        leader: Leadership | None = None,
+        notifier: Notifier | None = None,
+        stopping: threading.Event | None = None,
+    ) -> None:
+        self._config = config
+        self._notifier = notifier  # WebSub pings in the background, so a slow hub never holds a job
+        self._leader = leader or SoleLeader()
+        self._store = store
+        self._mailer = mailer
+        self._metrics = metrics
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._closed = False
+        # Set by SIGTERM (``serve``) or ``close``: a send under way stops between two emails.
+        self._stopping = stopping or threading.Event()
+        self._runs: dict[str, JobRun] = {}
+        self._started = clock()
+        self.settler = Settler(config.ingest.settle_seconds)
+        self._said: str | None = None  # the source folder problem last logged
+
+    def rescan(self, publish: bool = False) -> None:
+        """The safety net: ingest every settled page file in the source folder; ``publish`` forces one.
+
+        Files whose stat is the one recorded when they were read are not opened
+        (``ingest.changed_files``): a rescan of an unchanged folder of 13k files
+        takes a tenth of a second and logs nothing above DEBUG.
+        """
+        with self._job() as go:
+            if not go:
+                return
+            source = self._config.paths.source
+            problem = source_problem(source)
+            if problem is not None and problem != self._said:
+                # scan() would quietly find no file; said once here, and /healthz lists it (``state``).
+                log.warning("%s; no page is read until it is fixed", problem)
+            self._said = problem
+            try:
+                files = [] if problem else changed_files(self._store, source)[0]
+            except OSError as exc:
+                self._failed("ingest", time.monotonic(), f"cannot read the source folder {source} ({exc})")
+                return
+            except DigestError as exc:
+                self._failed("ingest", time.monotonic(), str(exc))
+                return
+            settled = {path for path in files if quiet_for(path, self._config.ingest.settle_seconds)}
+            # Files still being written wait in the settler; the watcher hands them on once whole.
+            self.settler.note(path for path in files if path not in settled)
+            self._refresh([path for path in files if path in settled], publish)
+
+    def ingest(self, paths: Sequence[Path]) -> None:
+        """Ingest page files the watcher found settled, and publish what they changed."""
+        with self._job() as go:
+            if go and self._refresh(paths, publish=False):
+                done = time.time()
+                for path in paths:
+                    # ctime, not mtime: a copy that keeps an old mtime is still a fresh drop.
+                    with contextlib.suppress(OSError):
+                        self._metrics.page_seconds.observe(max(0.0, done - path.stat().st_ctime))
+
+    def digest(self) -> None:
+        """The daily cron job."""
+        with self._job() as go:
+            if go:
+                self._digest(
+                    lambda now: run_digest(
+                        self._config,
+                        self._store,
+                        self._mailer,
+                        now,
+                        notifier=self._notifier,
+                        stopping=self._stopping.is_set,
+                    )
+                )
+
+    def catch_up(self) -> None:
+        """Make a digest missed while the service was down (or finish its emails)."""
+        with self._job() as go:
+            if go:
+                self._digest(
+                    lambda now: catch_up_digest(
+                        self._config, self._store, self._mailer, now, self._stopping.is_set
+                    )
+                )
+
+    def retry(self) -> None:
+        """Send the emails whose retry is due, whatever their digest."""
+        with self._job() as go:
+            if go:
+                self._digest(self._retry_due)
+
+    def _retry_due(self, now: datetime) -> DigestResult | None:
+        results = retry_deliveries(self._config, self._store, self._mailer, now, self._stopping.is_set)
+        return results[-1] if results else None
+
+    def prune(self) -> None:
+        """The daily retention job: old ledger rows, sign-ups, outbox files and dry runs go."""
+        with self._job() as go:
+            if not go:
+                return
+            started = time.monotonic()
+            try:
+                report = prune(self._config, self._store, self._clock())
+            except DigestError as exc:
+                self._failed("prune", started, str(exc))
+                return
+            counts: dict[str, int | str] = {"removed": report.removed, "deliveries": report.deliveries}
+            self._runs["prune"] = JobRun(self._clock(), round((time.monotonic() - started) * 1000), counts)
+
+    def take_over(self) -> None:
+        """At start-up and whenever this instance gains the lead: ingest what was missed, publish, and
+        make (or finish) a missed digest."""
+        self.rescan(publish=True)
+        self.catch_up()
+
+    def close(self) -> None:
+        """Wait for the job under way, then refuse new ones; a send stops between two emails."""
+        self._stopping.set()
+        with self._lock:
+            self._closed = True
+
+    def state(self) -> ServiceState:
+        """What the service knows beyond the store: last runs, files waiting, standing problems."""
+        source = self._config.paths.source
+        return ServiceState(
+            pid=os.getpid(),
+            started=self._started,
+            runs=dict(self._runs),
+            files_waiting=self.settler.waiting,
+            problems=tuple(problem for problem in (source_problem(source),) if problem is not None),
+        )
+
+    def health(self) -> Mapping[str, object]:
+        """For ``/healthz``; ``digest status`` prints the same.  A dead database raises ``StoreError``."""
+        state = self.state()
+        self._metrics.files_waiting.set(state.files_waiting)
+        age = max_issue_age(self._config.health.max_issue_age)
+        return health_report(self._store.status(), state, self._clock(), age)
+
+    @contextmanager
+    def _job(self) -> Iterator[bool]:
+        """Hold the job lock; yields False once closing or while another instance leads (the job must
+        not start), saves the state after."""
+        with self._lock:
+            go = not self._closed and self._leader.held
+            if go:
+                crash_point("service.job_start")
+            yield go
+            if go:
+                crash_point("service.before_save_state")
+                self._save()
+
+    def _refresh(self, paths: Sequence[Path], publish: bool) -> bool:
+        """Ingest ``paths``; publish when that changed the store (or ``publish``).  True when published.
+
+        No path (a rescan that found nothing changed) runs no ingest, and the last one stays
+        reported, unless it failed: then an empty one clears the error.
+        """
+        touched = False
+        failed = self._runs.get("ingest")
+        if paths or (failed is not None and failed.error is not None):
+            started = time.monotonic()
+            try:
+                result = ingest(self._config, self._store, self._clock(), paths)
+            except DigestError as exc:
+                self._failed("ingest", started, str(exc))
+                return False
+            self._metrics.ingested(result)
+            keys = ("files", "read", "failed", "new", "changed")
+            counts: dict[str, int | str] = {key: getattr(result, key) for key in keys}
+            self._runs["ingest"] = JobRun(self._clock(), result.ms, counts)
+            crash_point("service.after_ingest")
+            touched = result.touched
+        # A publish that failed (a full disk, a read-only folder) is tried again at every rescan.
+        last = self._runs.get("publish")
+        retry = last is not None and last.error is not None
+        return (touched or publish or retry) and self._publish()
+
+    def _publish(self) -> bool:
+        started = time.monotonic()
+        try:
+            result = run_publish(self._config, self._store, self._notifier)
+            articles = self._store.status().articles
+        except DigestError as exc:
+            self._failed("publish", started, str(exc))
+            return False
+        seconds = time.monotonic() - started
+        self._metrics.published(result, seconds, articles)
+        counts: dict[str, int | str] = {"written": result.written_count, "unchanged": result.unchanged}
+        self._runs["publish"] = JobRun(self._clock(), round(seconds * 1000), counts)
+        return True
+
+    def _digest(self, job: Callable[[datetime], DigestResult | None]) -> None:
+        started = time.monotonic()
+        try:
+            result = job(self._clock())
+        except DigestError as exc:
+            self._failed("digest", started, str(exc))
+            return
+        seconds = time.monotonic() - started
+        self._metrics.digested(result, seconds)
+        if result is not None:
+            counts: dict[str, int | str] = {"day": result.digest.day.isoformat()}
+            counts |= {"articles": result.digest.count, "sent": result.sent}
+            counts |= {"failed": result.failed, "refused": result.refused}
+            self._runs["digest"] = JobRun(self._clock(), round(seconds * 1000), counts)
+
+    def _failed(self, job: str, started: float, error: str) -> None:
+        log.error("%s failed: %s", job, error)
+        self._metrics.failed(job)
+        self._runs[job] = JobRun(self._clock(), round((time.monotonic() - started) * 1000), {}, error)
+
+    def _save(self) -> None:
+        try:
+            save_state(self._config.paths.data, self.state())
+        except OSError as exc:
+            log.warning("cannot write %s in %s: %s", STATE_NAME, self._config.paths.data, exc.strerror)
