@@ -33,7 +33,10 @@ def short_title(body: str) -> str | None:
     """
     first = _LEAD_NOISE.sub("", body.strip().split("\n", 1)[0].strip())
     title = _title(first) if first else None
-    return title if title is None or balanced(title) else _unmarked(title) or None
+    if title is not None and not balanced(title):
+        title = _unmarked(title)
+    # A clause of marks and spaces alone ("（　？") is no title.
+    return title if title and title.strip() else None
 
 
 def balanced(text: str) -> bool:
