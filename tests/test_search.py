@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -17,6 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 from test_server import serving
 from test_service import ROOT, Serve, page, wait_for
 
@@ -24,7 +27,7 @@ from digest.config import Config
 from digest.ingest.pipeline import ingest
 from digest.store import search_index
 from digest.store.database import Store
-from digest.store.segment import index_words, words
+from digest.store.segment import index_words, normalize, words
 from digest.types import Entry, Retraction
 from digest.web.highlight import Part, mark, snippet
 from digest.web.search import MAX_QUERY_CHARS, PAGE_SIZE, PATH, Query, create_search_app, read_query
@@ -66,6 +69,44 @@ def test_the_index_holds_the_dictionary_words_inside_a_compound() -> None:
     assert {"呼和浩特市", "呼和浩特"} <= set(index_words("安排在呼和浩特市项目部"))
     # A string across two words is not a word of the text: word-aware, not substring, matching.
     assert "医保" not in index_words("就医保障")
+
+
+# Chinese text with the full-width forms, spaces and compatibility characters NFKC rewrites.
+_MIXED = st.text(
+    st.sampled_from("医保基金草原乌兰牧骑呼和浩特市，。！？：（）ＡＢＣｘｙｚ１２３　 ﬁ①㎡ｶﾞé\u0301Ａ\u0301")
+    | st.characters(codec="utf-8"),
+    max_size=40,
+)
+
+
+@given(_MIXED)
+def test_the_fast_normalisation_is_nfkc(text: str) -> None:
+    assert normalize(text) == unicodedata.normalize("NFKC", text).lower()
+
+
+@given(st.lists(_MIXED, max_size=4))
+def test_index_words_do_not_depend_on_what_was_indexed_before(texts: list[str]) -> None:
+    # Each token's index words are remembered across calls; a text must still get exactly its own.
+    first = [index_words(text) for text in texts]
+    assert [index_words(text) for text in reversed(texts)] == first[::-1]
+    assert first == [_uncached_index_words(text) for text in texts]
+
+
+def _uncached_index_words(text: str) -> list[str]:
+    """The index words worked out from ``words`` and the dictionary alone, with nothing remembered."""
+    import rjieba
+
+    found: list[str] = []
+    for word in words(text):
+        found.append(word)
+        if 2 < len(word) <= 8:
+            found.extend(
+                word[at : at + size]
+                for size in range(len(word) - 1, 1, -1)
+                for at in range(len(word) - size + 1)
+                if rjieba.has_word(word[at : at + size])
+            )
+    return found
 
 
 # -- highlighting ------------------------------------------------------------------------------
