@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from digest.publish.atom import render_document, with_atom
 from digest.publish.build import build_plan
 from digest.publish.feeds import ARCHIVE_PAGE_SIZE
 from digest.publish.items import History, all_spec, story_item
+from digest.publish.jsonfeed import render_json, with_json
 from digest.publish.layout import present
 from digest.types import Credit, Digest, Entry
 
@@ -354,3 +356,10 @@ def test_an_entry_drawn_once_is_byte_identical_to_feedgen_drawing_it_in_each_doc
         assert spliced == render_document(all_spec(config), plain, history, "feeds/all.atom", config)
         check_atom(spliced)
     assert render_document(all_spec(config), [], History(), "feeds/all.atom", config)  # no entries at all
+    # JSON Feed items are spliced the same way: the bytes are what json.dumps makes of the whole.
+    for chosen in (with_json(items), items[::-1], items[:1], []):
+        history = History(archive=True, prev="http://example.test/p/1", current="http://example.test/c")
+        document = render_json(all_spec(config), chosen, history, "feeds/all.json", config)
+        whole = json.loads(document)
+        assert document == json.dumps(whole, ensure_ascii=False, indent=1).encode() + b"\n"
+        assert [item["id"] for item in whole["items"]] == [item.id for item in chosen]

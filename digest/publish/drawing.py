@@ -14,8 +14,8 @@ from typing import Any, TypeVar
 
 from digest import workers
 from digest.config import Config
-from digest.publish.atom import with_atom
 from digest.publish.catalog import Catalog
+from digest.publish.feeds import drawn
 from digest.publish.issues import Place, places
 from digest.publish.items import (
     FeedItem,
@@ -54,8 +54,8 @@ def _articles(
         story = present(entry, config.tz)
         pages.append(site.article(story, place))
         items.append(story_item(story, config))
-    # Each entry's XML once here, spliced into every feed document that holds it.
-    return [(path, page, item) for (path, page), item in zip(pages, with_atom(items), strict=True)]
+    # Each entry's XML and JSON once here, spliced into every feed document that holds it.
+    return [(path, page, item) for (path, page), item in zip(pages, drawn(items), strict=True)]
 
 
 def _issue_in_worker(day: date, lines: Sequence[Line], days: Sequence[date]) -> tuple[str, bytes]:

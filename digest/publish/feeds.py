@@ -30,9 +30,7 @@ from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
 from digest.config import Config
-from digest.publish.atom import (
-    render_document,
-)
+from digest.publish.atom import render_document, with_atom
 from digest.publish.items import (
     FeedItem,
     FeedKey,
@@ -40,7 +38,7 @@ from digest.publish.items import (
     History,
     Tombstone,
 )
-from digest.publish.jsonfeed import render_json
+from digest.publish.jsonfeed import render_json, with_json
 from digest.publish.layout import (
     ATOM_TYPE,
     JSON_FEED_TYPE,
@@ -53,51 +51,16 @@ from digest.publish.layout import (
 ARCHIVE_PAGE_SIZE = 100
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 # Renders one document: (spec, items newest first, history, its own path, config, tombstones) -> bytes.
 Renderer = Callable[[FeedSpec, Sequence[FeedItem], History, str, Config, Sequence[Tombstone]], bytes]
+# Writes each item's part of a document once, for every document that holds the item.
+Drawer = Callable[[Sequence[FeedItem]], list[FeedItem]]
 
 
 @dataclass(frozen=True)
 class FeedFormat:
-    """One way of writing a feed document: its file suffix, media type and renderer.
+    """One way of writing a feed document: its file suffix, media type, renderer, and the drawer of
+    the items' parts (an article is in several documents: written once, spliced into each).
 
     Everything else (which items, which page, RFC 5005 paging) is decided once
     for every format.  Module-level functions only, so it pickles to a worker.
@@ -106,6 +69,7 @@ class FeedFormat:
     suffix: str
     media_type: str
     render: Renderer
+    draw: Drawer
 
     def feed_path(self, name: str) -> str:
         """The subscription document of feed ``name`` in this format."""
@@ -116,9 +80,17 @@ class FeedFormat:
         return archive_path(name, number, self.suffix)
 
 
-ATOM = FeedFormat(".atom", ATOM_TYPE, render_document)
-JSON_FEED = FeedFormat(".json", JSON_FEED_TYPE, render_json)
+ATOM = FeedFormat(".atom", ATOM_TYPE, render_document, with_atom)
+JSON_FEED = FeedFormat(".json", JSON_FEED_TYPE, render_json, with_json)
 FORMATS = (ATOM, JSON_FEED)
+
+
+def drawn(items: Sequence[FeedItem]) -> list[FeedItem]:
+    """``items`` with their part of a document written once in every format."""
+    done = list(items)
+    for fmt in FORMATS:
+        done = fmt.draw(done)
+    return done
 
 
 # Puts ``document(*args)``, a (path, bytes) pair: at once, or once a worker process has drawn it.

@@ -1,9 +1,13 @@
-"""JSON Feed 1.1 documents, the twins of the Atom ones: same ids, titles, dates, content and paging."""
+"""JSON Feed 1.1 documents, the twins of the Atom ones: same ids, titles, dates, content and paging.
+
+Like Atom entries, each item's JSON is written once (``with_json``) and spliced into every document
+that holds it; the splice gives the bytes ``json.dumps`` gives the whole document (tests/test_feeds.py)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from digest.config import Config
@@ -53,18 +57,36 @@ def render_json(
         feed["next_url"] = history.prev
     if not history.archive and config.feeds.hubs:
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in config.feeds.hubs]
-    feed["items"] = [
-        {
-            "id": item.id,
-            "url": item.link,
-            "title": item.title,
-            "content_html": item.content,
-            **({"summary": item.summary} if item.summary else {}),
-            "date_published": item.published.isoformat(),
-            "date_modified": item.updated.isoformat(),
-            "authors": [{"name": author} for author in item.authors],
-            "tags": list(item.categories),
-        }
-        for item in items
-    ]
-    return json.dumps(feed, ensure_ascii=False, indent=1).encode() + b"\n"
+    # The document with no items, then the items put where its empty list stands, as json.dumps
+    # would lay them out one level down: JSON strings hold no raw newline, so indenting is safe.
+    head = json.dumps({**feed, "items": []}, ensure_ascii=False, indent=1)
+    if not items:
+        return head.encode() + b"\n"
+    drawn = ",\n".join(item.json or _json_item(item) for item in items)
+    return f"{head[: -len(_NO_ITEMS)]}[\n{drawn}\n ]\n}}\n".encode()
+
+
+_NO_ITEMS = "[]\n}"  # how a document with no items ends
+_ITEM_INDENT = "  "  # an item sits in the feed's "items" list, two levels down
+
+
+def _json_item(item: FeedItem) -> str:
+    """One item as it stands in any document, indented for its place in the items list."""
+    fields = {
+        "id": item.id,
+        "url": item.link,
+        "title": item.title,
+        "content_html": item.content,
+        **({"summary": item.summary} if item.summary else {}),
+        "date_published": item.published.isoformat(),
+        "date_modified": item.updated.isoformat(),
+        "authors": [{"name": author} for author in item.authors],
+        "tags": list(item.categories),
+    }
+    text = json.dumps(fields, ensure_ascii=False, indent=1)
+    return _ITEM_INDENT + text.replace("\n", "\n" + _ITEM_INDENT)
+
+
+def with_json(items: Sequence[FeedItem]) -> list[FeedItem]:
+    """``items`` with each one's JSON written once, for every document that holds it."""
+    return [replace(item, json=_json_item(item)) for item in items]
