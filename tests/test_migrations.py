@@ -179,7 +179,7 @@ def test_an_unversioned_database_without_the_search_index_is_migrated_to_it(url:
     assert (before.current, after) == (schema.BASELINE, schema.head_revision())
 
 
-@pytest.mark.parametrize("revision", sorted(script.revision for script in schema._scripts().walk_revisions()))
+@pytest.mark.parametrize("revision", schema.revisions())
 def test_a_database_at_each_step_upgrades(url: str, revision: str) -> None:
     _to(url, revision)
     with Store.open(url) as store:
@@ -310,3 +310,24 @@ def test_tables_no_release_made_are_refused(tmp_path: Path) -> None:
     _execute(url, "CREATE TABLE subscribers (email TEXT PRIMARY KEY, sections TEXT NOT NULL)")
     with pytest.raises(SchemaError, match="not made by a digest release"):
         Store.open(url)
+
+
+def test_the_revisions_read_from_file_names_are_alembics_chain() -> None:
+    # A current database is recognised without importing Alembic, from the migration files' names.
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(schema.MIGRATIONS))
+    chain = [script.revision for script in scripts.walk_revisions()][::-1]
+    assert list(schema.revisions()) == chain
+    assert schema.head_revision() == scripts.get_current_head()
+
+
+def test_a_current_database_is_opened_without_importing_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'digest.db'}"
+    Store.open(url).close()
+    probe = (
+        "import sys; from digest.store.database import Store; Store.open(sys.argv[1]).close(); "
+        "print(any(name == 'alembic' or name.startswith('alembic.') for name in sys.modules))"
+    )
+    found = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"

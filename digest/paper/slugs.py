@@ -6,8 +6,6 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from pypinyin import Style, lazy_pinyin
-
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 # What a slug made here looks like: forms and imports check section choices against it.
 SLUG_SHAPE = re.compile(r"^[a-z0-9-]{1,80}$")
@@ -20,6 +18,9 @@ def slugify(name: str, fallback: str = "section") -> str:
 
     Returns ``fallback`` when nothing usable is left (an empty or all-symbol name).
     """
+    # Its phrase dictionary takes a quarter of a second to load: only once a name needs a slug.
+    from pypinyin import Style, lazy_pinyin
+
     text = unicodedata.normalize("NFKC", name).strip()
     words = lazy_pinyin(text, style=Style.NORMAL, errors="default")
     slug = _NON_SLUG.sub("-", "-".join(words).lower()).strip("-")

@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import rjieba
-
 # A token worth indexing holds a letter or a digit; punctuation and spaces are separators.
 _WORDY = re.compile(r"\w")
 # Compounds longer than this are names or runs of unknown characters; their pieces are not looked up.
@@ -44,11 +42,15 @@ def normalize(text: str) -> str:
 
 def words(text: str) -> list[str]:
     """The words of ``text`` in reading order, as a query names them (no pieces added)."""
+    import rjieba  # its dictionary takes a tenth of a second to load: only for commands that search
+
     return [token for token in rjieba.cut(normalize(text), True) if _WORDY.search(token)]
 
 
 def index_words(text: str) -> list[str]:
     """The words of ``text`` for the index: each word, then the dictionary words inside it."""
+    import rjieba
+
     found: list[str] = []
     known = _FORMS
     for token in rjieba.cut(normalize(text), True):
@@ -79,6 +81,8 @@ def _forms(token: str) -> tuple[str, ...]:
 
 def _pieces(word: str) -> list[str]:
     """The dictionary words of two or more characters strictly inside ``word``."""
+    import rjieba
+
     size = len(word)
     return [
         word[start : start + length]

@@ -8,6 +8,10 @@ later build that patched tables on open) has tables but no ``alembic_version``:
 its columns say which revision it is, and it is stamped there before upgrading.
 A database whose revision this code does not know was upgraded by a newer
 version and is refused (``SchemaError``): nothing here writes to it.
+
+Alembic itself (a fifth of a command's start-up) is imported only when there is
+work for it: a database already at the newest revision is recognised by one
+query, against the revisions named by the migration files.
 """
 
 from __future__ import annotations
@@ -19,17 +23,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.config import Config as AlembicConfig
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 from digest import __version__
 from digest.errors import SchemaError
+
+if TYPE_CHECKING:
+    from alembic.config import Config as AlembicConfig
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # The revision of release 0.1.0's schema, where an unversioned database with tables starts.
@@ -76,6 +79,8 @@ class SchemaVersion:
 
 
 def _alembic(conn: Connection) -> AlembicConfig:
+    from alembic.config import Config as AlembicConfig
+
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
@@ -83,15 +88,17 @@ def _alembic(conn: Connection) -> AlembicConfig:
 
 
 @cache
-def _scripts() -> ScriptDirectory:
-    return ScriptDirectory(str(MIGRATIONS))
+def revisions() -> tuple[str, ...]:
+    """Every revision this code knows, oldest first: a migration file ``NNNN_what.py`` is revision
+    ``NNNN``, each revising the one before (tests/test_migrations.py holds Alembic to the same)."""
+    return tuple(sorted(p.name[:4] for p in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")))
 
 
 def head_revision() -> str:
     """The newest revision this code knows."""
-    head = _scripts().get_current_head()
-    assert head is not None, "digest/migrations has no revision"
-    return head
+    known = revisions()
+    assert known, "digest/store/migrations has no revision"
+    return known[-1]
 
 
 def read_version(conn: Connection) -> SchemaVersion:
@@ -99,8 +106,8 @@ def read_version(conn: Connection) -> SchemaVersion:
     head = head_revision()
     tables = set(sa.inspect(conn).get_table_names())
     if "alembic_version" in tables:
-        current = MigrationContext.configure(conn).get_current_revision()
-        if current is not None and current not in {script.revision for script in _scripts().walk_revisions()}:
+        current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+        if current is not None and current not in revisions():
             raise SchemaError(
                 f"the database is at schema revision {current}, newer than this digest {__version__} "
                 f"knows (up to {head}): run the newer digest that upgraded it, or restore the backup "
@@ -122,6 +129,9 @@ def read_version(conn: Connection) -> SchemaVersion:
 def _recognise(conn: Connection, head: str) -> str:
     """The revision an unversioned database's tables match: the newest, or else the baseline
     (the next migration checks each column and index, so a build in between upgrades too)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
     from digest.store.schema import metadata
 
     context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": modelled})
@@ -137,6 +147,8 @@ def upgrade(engine: Engine) -> tuple[SchemaVersion, str]:
         with conn.begin():
             before = read_version(conn)
             if before.behind:
+                from alembic import command
+
                 config = _alembic(conn)
                 if before.current is not None and not before.versioned:
                     command.stamp(config, before.current)
