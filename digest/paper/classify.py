@@ -133,8 +133,20 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
 
 
 def _headline_shaped(text: str) -> bool:
+    if _too_long(text):
+        return False
     bare = squeeze_spaces(text)
-    return len(bare) <= _MAX_HEADING and not _ends_statement(bare) and not re.search(r"[。；;]", bare)
+    return len(bare) <= _MAX_HEADING and not _ends_statement(bare) and not _STOPS.search(bare)
+
+
+# A full stop or semicolon inside a line: a sentence, not a headline.
+_STOPS = re.compile("[。；;]")
+_COMMAS = re.compile("[，,]")
+
+
+def _too_long(text: str) -> bool:
+    """Longer than a headline even with every space squeezed out (most lines are prose: a cheap no)."""
+    return len(text) - text.count(" ") > _MAX_HEADING
 
 
 def _ends_statement(text: str) -> bool:
@@ -196,8 +208,10 @@ def _is_candidate(text: str, alone: bool = False) -> bool:
     A line standing alone in its block may end in ！ or ？ and hold commas, as headlines do on
     some pages; the evidence around it decides (``_headline_evidence``).
     """
+    if _too_long(text):
+        return False
     bare = squeeze_spaces(text)
-    commas = len(re.findall("[，,]", bare))
+    commas = len(_COMMAS.findall(bare))
     return (
         len(bare) <= _MAX_HEADING
         and (alone or commas <= 1)
@@ -205,6 +219,6 @@ def _is_candidate(text: str, alone: bool = False) -> bool:
         and has_cjk(bare)
         and not (_ends_statement(bare) if alone else ends_sentence(bare))
         and not ends_open(bare)
-        and not re.search(r"[。；;]", bare)
+        and not _STOPS.search(bare)
         and not BULLET.match(bare)
     )
