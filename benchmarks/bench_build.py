@@ -8,10 +8,14 @@ the same drift in the machine's load): our full build as the two commands
 an operator types (``digest ingest``, then ``digest publish --full``, each
 its own process, interpreter start included), the same two commands pinned
 to one core (``taskset -c 0``: no pool can help, none is started), ``digest
-build`` (both in one process), and Hugo building the same articles
-(``bench_hugo``).  Every figure is wall seconds, CPU seconds of the child
-processes, and the one-minute load average when the run began; the summary
-is the median of the rounds.  ``--hog N`` keeps N more processes spinning on
+build`` (both in one process), Hugo building the same articles
+(``bench_hugo``), Pelican building them (``bench_pelican``, its cache
+cleared), and the write floor: C tools (coreutils) reading and hashing
+every page file and copying a finished output folder of ours, the same
+files and bytes, into an empty one; no build can write its output faster.
+Every figure is wall seconds, CPU seconds of the child processes, and the
+one-minute load average when the run began; the summary is the median of
+the rounds.  ``--hog N`` keeps N more processes spinning on
 the CPU meanwhile: the pool must then stay off, so the build is never
 slower than in one process.
 """
@@ -34,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_hugo
+import bench_pelican
 from bench_archive import WORK, folders
 from bench_pelican import export
 from corpus import write_archive
@@ -80,6 +85,37 @@ def hugo(root: Path) -> dict[str, float]:
     return timed([[bench_hugo.ensure_hugo(), "--quiet"]], root)
 
 
+def pelican(site: Path) -> dict[str, float]:
+    """Pelican's full build of the same articles from nothing (no output, no cache)."""
+    shutil.rmtree(site / "output", ignore_errors=True)
+    shutil.rmtree(site / "cache", ignore_errors=True)
+    command = [str(bench_pelican.pelican_bin()), "content", "-o", "output", "-s", "pelicanconf.py", "-q"]
+    return timed([command], site)
+
+
+def floor(pages_dir: Path, built: Path, run: Path) -> dict[str, float]:
+    """The write floor: hash every page file and copy ``built`` (a finished output of ours) into
+    an empty folder, with coreutils."""
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    hashing = f"find {pages_dir} -type f -print0 | xargs -0 cat | sha256sum >/dev/null"
+    try:
+        return timed([["sh", "-c", hashing], ["cp", "-r", str(built), str(run / "out")]], run)
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _output_of_ours(pages_dir: Path, run: Path) -> Path:
+    """A finished output folder of ours for ``pages_dir`` (the floor copies it), built once."""
+    out = run.with_name(run.name + "-floor-source")
+    if not (out / "out" / "index.html").is_file():
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        common = ["--source", str(pages_dir), "--data", str(out / "data"), "--output", str(out / "out")]
+        subprocess.run([str(DIGEST), "build", *common], check=True, stdout=subprocess.DEVNULL, cwd=out)
+    return out / "out"
+
+
 def _spin() -> None:
     while True:
         pass
@@ -100,10 +136,23 @@ def measure(sizes: list[int], rounds: int, work: Path, hog: int, contenders: lis
                 shutil.rmtree(root / "content", ignore_errors=True)
                 export(pages_dir, root / "content", bench_hugo.markdown)
                 bench_hugo.site(root)
+            site = work / f"pelican-{size}"
+            if "pelican" in contenders:
+                export(pages_dir, site / "content")
+                (site / "pelicanconf.py").write_text(bench_pelican.SETTINGS)
+                shutil.rmtree(site / "content" / "new", ignore_errors=True)
+            built = _output_of_ours(pages_dir, run) if "floor" in contenders else run
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
             for _ in range(rounds):
                 for name in contenders:
-                    runs[name].append(hugo(root) if name == "hugo" else ours(pages_dir, run, name))
+                    if name == "hugo":
+                        runs[name].append(hugo(root))
+                    elif name == "pelican":
+                        runs[name].append(pelican(site))
+                    elif name == "floor":
+                        runs[name].append(floor(pages_dir, built, run))
+                    else:
+                        runs[name].append(ours(pages_dir, run, name))
             results["sizes"][size] = {
                 name: {
                     "seconds": statistics.median(r["seconds"] for r in done),
@@ -144,7 +193,7 @@ def main() -> None:
         "--contenders",
         nargs="+",
         default=["commands", "pinned", "build", "hugo"],
-        choices=["commands", "pinned", "build", "hugo"],
+        choices=["commands", "pinned", "build", "hugo", "pelican", "floor"],
     )
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
