@@ -129,10 +129,15 @@ def summary(text: str, limit: int = 120) -> str:
     returned whole.  Control characters and lone surrogates are dropped and
     whitespace runs become one space, so the result is one clean line.
     """
+    return summary_of(paragraphs(text), limit)
+
+
+def summary_of(paras: Iterable[str], limit: int = 120) -> str:
+    """``summary`` of a text already cut into ``paragraphs`` (an article's page has them anyway)."""
     if limit < 1:
         raise ValueError(f"limit must be positive, not {limit}")
     taken = ""
-    for paragraph in _paragraphs(text):
+    for paragraph in paras:
         for index, match in enumerate(_SENTENCE.finditer(paragraph)):
             # Inside a paragraph the original spacing is kept; paragraphs are glued.
             grown = taken + match.group() if index else _glue(taken, match.group())
@@ -142,11 +147,11 @@ def summary(text: str, limit: int = 120) -> str:
     return taken.rstrip()
 
 
-def _paragraphs(text: str) -> Iterable[str]:
-    for line in XML_UNSAFE.sub("", text).splitlines():
-        paragraph = _SPACES.sub(" ", line).strip()
-        if paragraph:
-            yield paragraph
+def paragraphs(body: str) -> tuple[str, ...]:
+    """Body paragraphs, one per non-empty line: cleaned of characters XML cannot hold, whitespace
+    runs made one space."""
+    found = (_SPACES.sub(" ", line).strip() for line in XML_UNSAFE.sub("", body).splitlines())
+    return tuple(p for p in found if p)
 
 
 def _glue(taken: str, sentence: str) -> str:

@@ -18,7 +18,7 @@ from datetime import date, datetime, tzinfo
 
 from digest.chars import XML_UNSAFE
 from digest.paper.titles import short_title
-from digest.publish.digests import summary
+from digest.publish.digests import paragraphs, summary_of
 from digest.store.records import PAGE_SPAN
 from digest.types import Article, Caption, Credit, Entry, Head, Kind, Section
 
@@ -135,12 +135,6 @@ def one_line(text: str) -> str:
     return _SPACES.sub(" ", clean(text)).strip()
 
 
-def paragraphs(body: str) -> tuple[str, ...]:
-    """Body paragraphs, one per non-empty line (as ``digests.summary`` reads them)."""
-    found = (_SPACES.sub(" ", line).strip() for line in clean(body).splitlines())  # one_line, cleaned once
-    return tuple(p for p in found if p)
-
-
 def byline(credits: tuple[Credit, ...]) -> str:
     """``本报记者 白莲 李明　通讯员 王芳``: consecutive credits sharing a role are named once."""
     groups: list[tuple[str, list[str]]] = []
@@ -250,6 +244,7 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
     kicker = one_line(article.kicker or "")
     subtitle = one_line(article.subtitle or "")
     derived = derived_headline(article)
+    body = paragraphs(article.body)
     return Story(
         uid=entry.uid,
         tag=entry.tag,
@@ -266,8 +261,8 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
         authors=tuple(a for a in (one_line(name) for name in article.authors) if a),
         dateline=dateline(article),
         kind_label=_KIND_LABELS[article.kind],
-        paragraphs=paragraphs(article.body),
-        summary=summary(article.body),
+        paragraphs=body,
+        summary=summary_of(body),
         notes=tuple(n for n in (one_line(note) for note in article.notes) if n),
         jumps=tuple(j for j in (one_line(jump) for jump in article.jumps) if j),
         place=one_line(article.place or ""),
