@@ -118,29 +118,14 @@ def _cpu_times(cores: set[int]) -> dict[int, tuple[int, int]]:
     return times
 
 
-def _others_running() -> int:
-    """Processes ready to run now besides this one: ``/proc/loadavg``'s runnable count (which
-    counts this process too); 0 where unreadable."""
-    try:
-        with open("/proc/loadavg", encoding="ascii") as loadavg:
-            runnable = int(loadavg.read().split()[3].split("/")[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return max(runnable - 1, 0)
-
-
 def free_cores(sample: float = SAMPLE_SECONDS) -> float:
-    """How many of the cores this process may use are idle now: the least of what a short look
-    at the CPUs (/proc/stat over ``sample`` seconds) and the processes ready to run say.
+    """How many of the cores this process may use are idle: the least of what a short look at the
+    CPUs (/proc/stat over ``sample`` seconds) and the one-minute load average say.
 
-    Both are measures of now, taken over the look: the one-minute load average would count
-    the minute before, so the build just finished (or a benchmark's previous contender) would
-    keep a pool off on an idle machine.  The runnable count is read at each end of the look and
-    the higher taken, so another job's burst is seen even when it falls between two samples of
-    the idle time.
+    The look catches a busy machine now; the load average catches the work that comes and goes
+    (another build, a test run) that a twentieth of a second can miss.
     """
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
-    others = _others_running()
     first = _cpu_times(cores)
     if first:
         time.sleep(sample)
@@ -150,8 +135,11 @@ def free_cores(sample: float = SAMPLE_SECONDS) -> float:
         )
     else:
         looked = float(len(cores))
-    others = max(others, _others_running())
-    return max(min(looked, len(cores) - others), 0.0)
+    try:
+        waiting = os.getloadavg()[0]
+    except OSError:
+        waiting = 0.0
+    return max(min(looked, len(cores) - waiting), 0.0)
 
 
 def useful_workers(asked: int = 0) -> int:
