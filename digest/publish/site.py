@@ -20,7 +20,7 @@ from itertools import groupby
 from urllib.parse import urlsplit
 
 from digest.config import Config
-from digest.publish.chrome import ICON_SVG, Chrome, Link, make_chrome, share_tags
+from digest.publish.chrome import ICON_SVG, Chrome, Link, make_chrome, share_tags, site_nav
 from digest.publish.feeds import ATOM, JSON_FEED
 from digest.publish.issues import Place, months, neighbours, paper_pages
 from digest.publish.items import FeedSpec, all_spec, digests_spec, section_spec
@@ -177,13 +177,7 @@ class Site:
         root = absolute_root or root_prefix(path)
         nav = self._navs.get(root)
         if nav is None:
-            nav = self._navs[root] = (
-                Link("首页", root + INDEX),
-                *(Link(one_line(s.name), root + section_path(s)) for s in self.sections),
-                Link("往期", root + ISSUES_INDEX),
-                Link("每日摘要", root + DIGESTS_INDEX),
-                Link("订阅", root + FEEDS_PAGE),
-            )
+            nav = self._navs[root] = site_nav(root, self.sections)
         key = (root, tuple(feeds))
         links = self._feeds.get(key)
         if links is None:
