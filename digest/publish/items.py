@@ -4,7 +4,7 @@ and the entry of an article or a digest in reader-facing form."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
@@ -23,9 +23,6 @@ from digest.publish.layout import (
     section_path,
 )
 from digest.types import Digest, Section
-
-FeedKey = tuple[int, date, int, str]  # ``Entry.feed_key``
-
 
 # An empty feed has no data to date it by; a wall-clock stamp would change its bytes on every build.
 _NO_DATA = datetime(1970, 1, 1, tzinfo=UTC)
