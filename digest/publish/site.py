@@ -19,6 +19,8 @@ from datetime import date
 from itertools import groupby
 from urllib.parse import urlsplit
 
+from markupsafe import Markup
+
 from digest.config import Config
 from digest.publish.chrome import ICON_SVG, Chrome, Link, make_chrome, share_tags, site_nav
 from digest.publish.feeds import ATOM, JSON_FEED
@@ -51,6 +53,7 @@ from digest.publish.layout import (
     root_prefix,
     section_path,
 )
+from digest.publish.markup import body_html, kicker_html, standfirst_html
 from digest.publish.pages import (
     ArticlePage,
     CalendarDay,
@@ -315,6 +318,9 @@ class Site:
         page = ArticlePage(
             chrome=chrome,
             story=story,
+            kicker=Markup(kicker_html(story)),
+            standfirst=Markup(standfirst_html(story)),
+            body=Markup(body_html(story)),
             section_href=root + section_path(story.section),
             issue_href=issue_href,
             page_href=f"{issue_href}#{page_anchor(number)}",
@@ -360,8 +366,19 @@ class Site:
         root = root_prefix(story.path)
         issue_href = root + issue_path(story.issue_date)
         section_href = root + section_path(story.section)
+        nothing = Markup()  # the notice shows none of the text
         return ArticlePage(
-            chrome, story, section_href, issue_href, issue_href, story.section.name, None, None
+            chrome,
+            story,
+            nothing,
+            nothing,
+            nothing,
+            section_href,
+            issue_href,
+            issue_href,
+            story.section.name,
+            None,
+            None,
         )
 
     def not_found(self) -> tuple[str, bytes]:
