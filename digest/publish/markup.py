@@ -14,6 +14,8 @@ of a feed entry, and a full build draws every article's text for its page and fo
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from markupsafe import escape
 
 from digest.publish.layout import Story, caption_line
@@ -44,6 +46,9 @@ def standfirst_html(story: Story, dateline: str = "") -> str:
     return "\n".join(parts)
 
 
+# An article's page and its feed entry are drawn one after the other from the same ``Story``
+# (``drawing``): the second takes the first's body instead of drawing it again.
+@lru_cache(maxsize=1)
 def body_html(story: Story) -> str:
     """The text: its paragraphs, then the photo captions, the editor's notes and the jump lines."""
     parts = [f"<p>{escape(p)}</p>" for p in story.paragraphs]
