@@ -144,6 +144,27 @@ class Section:
     slug: str
 
 
+# Feed order (``publish.layout.feed_order``): where an entry stands in its feeds' log, oldest first.
+# The change sequence of its latest version comes first, so an entry that arrives or changes goes
+# after every entry already logged (RFC 5005 archive pages never change); one change reads whole
+# issues, so then the issue date, the place in the paper, and the uid to break ties.
+# ``store.schema.FEED_ORDER`` lists the same columns for SQL, in the order of ``FEED_KEY_FIELDS``.
+FeedKey = tuple[int, date, int, str]
+FEED_KEY_FIELDS = ("feed_seq", "issue_date", "position", "uid")
+
+
+def feed_key(seq: int, issue_date: date, position: int, uid: str) -> FeedKey:
+    """The feed-order key of an entry (or of a row holding its ``FEED_KEY_FIELDS``)."""
+    return (seq, issue_date, position, uid)
+
+
+def newest_first(key: FeedKey) -> tuple[int, int, int, str]:
+    """A sort key listing a feed document's entries as readers get them: the latest change first,
+    and within one change the newest issue first, in paper order (page 1 first)."""
+    seq, issue_date, position, uid = key
+    return (-seq, -issue_date.toordinal(), position, uid)
+
+
 @dataclass(frozen=True)
 class Entry:
     """An article as stored and published.
@@ -170,9 +191,9 @@ class Entry:
     feed_seq: int = 0  # the change sequence of its first or last changed version: its place in feeds
 
     @property
-    def feed_key(self) -> tuple[int, date, int, str]:
-        """Where it stands in feed order (``output.feed_order``): later versions come later."""
-        return (self.feed_seq, self.issue_date, self.position, self.uid)
+    def feed_key(self) -> FeedKey:
+        """Where it stands in feed order (``FeedKey``): later versions come later."""
+        return feed_key(self.feed_seq, self.issue_date, self.position, self.uid)
 
 
 @dataclass(frozen=True)

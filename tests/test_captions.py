@@ -138,6 +138,10 @@ def test_readers_see_captions_and_a_marked_short_title(config: Config, store: St
     contents = {e.findtext(f"{ATOM}title"): e.findtext(f"{ATOM}content") for e in feed.iter(f"{ATOM}entry")}
     content = contents["新桥通车"]
     assert content.index("现在十分钟就到了") < content.index("图片说明") < content.index("图为工人")
+    # One markup for the text (publish/markup.py): from its first paragraph on, the entry's content
+    # stands in the page byte for byte, captions and their worded label included.
+    text = content[content.index("<p>") :]
+    assert "<strong>图片说明</strong>" in text and text in page
     assert "城市书房日前在城西社区开放" in contents
     store.add_subscriber(Subscriber("reader@example.org", (), True, FIRST))
     assert run_digest(config, store, OutboxMailer(config.paths.data / "outbox"), LATER).sent == 1

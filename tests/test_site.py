@@ -139,7 +139,7 @@ def test_article_page_shows_every_part() -> None:
     for piece in (
         "<h1>雪后的城市</h1>",
         '<p class="kicker">民生关注</p>',
-        '<p class="subtitle">扫雪一夜间</p>',
+        '<p class="subtitle"><strong>扫雪一夜间</strong></p>',
         "本报记者 韩梅　摄 陈光",
         "包头 11月27日",
         '<time datetime="2024-11-27T00:00:00+08:00">2024年11月27日</time>',

@@ -58,6 +58,18 @@ def _first_article(out: Path) -> str:
     return "/" + issue[start : issue.index('"', start)]
 
 
+def _fullest_article(out: Path) -> str:
+    """The article page showing the most parts of the shared text markup (``publish/markup.py``)."""
+    parts = ('class="kicker"', 'class="subtitle"', 'class="note"', 'class="jumps"', 'class="captions"')
+
+    def shown(page: Path) -> int:
+        text = page.read_text(encoding="utf-8")
+        return sum(part in text for part in parts)
+
+    fullest = max(sorted(out.glob("articles/*/*.html")), key=shown)
+    return "/" + fullest.relative_to(out).as_posix()
+
+
 def _one(pattern: str) -> Callable[[Path], str]:
     def locate(out: Path) -> str:
         return "/" + min(p.relative_to(out).as_posix() for p in out.glob(pattern) if p.name != "index.html")
@@ -71,6 +83,7 @@ PAGE_TYPES: list[PageType] = [
     PageType("issue-list", lambda out: "/issues/"),
     PageType("section", _one("sections/*.html")),
     PageType("article", _first_article),
+    PageType("article-in-full", _fullest_article),
     PageType("digest", _one("digests/*.html")),
     PageType("digest-list", lambda out: "/digests/"),
     PageType("subscribe", lambda out: "/subscribe"),

@@ -13,8 +13,9 @@ import pytest
 from digest.errors import StoreError
 from digest.store.database import Store
 from digest.store.records import DigestRecord, SourceRecord, Subscriber, SubscriberStatus
+from digest.store.schema import FEED_ORDER
 from digest.store.urls import mask_url, normalize_url
-from digest.types import Article, Credit, Entry, Kind, Section
+from digest.types import FEED_KEY_FIELDS, Article, Credit, Entry, Kind, Section, feed_key, newest_first
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2024, 11, 27, 1, 0, tzinfo=UTC)
@@ -105,6 +106,23 @@ def test_entries_in_a_first_seen_window_in_paper_order(store: Store) -> None:
     window = store.entries_first_seen(T0, T0 + timedelta(hours=1))
     assert [e.uid for e in window] == ["a", "b"]
     assert [e.uid for e in store.entries_first_seen(T0 + timedelta(hours=1), T0 + timedelta(days=2))] == ["c"]
+
+
+def test_the_sql_feed_order_is_the_feed_key_and_readers_get_it_newest_first(store: Store) -> None:
+    # store.schema.FEED_ORDER mirrors types.FeedKey column for column: the SQL pages and the Python
+    # sorts must agree, or archive pages would be cut in one order and filled in the other.
+    assert tuple(column.name for column in FEED_ORDER) == FEED_KEY_FIELDS
+    one = entry("x", "一", position=3)
+    assert feed_key(*(getattr(one, name) for name in FEED_KEY_FIELDS)) == one.feed_key
+
+    older = dataclasses.replace(entry("d", "四", position=1), issue_date=date(2024, 11, 26))
+    store.upsert_entries([entry("b", "二", position=2), entry("a", "一", position=1)])
+    store.upsert_entries([older, entry("c", "三")])
+    stream = list(store.feed_stream(batch=3))  # read across a batch boundary, which resumes at a key
+    assert [e.feed_key for e in stream] == sorted(e.feed_key for e in store.entries())
+    assert [e.uid for e in stream] == ["a", "b", "d", "c"]
+    # Listed for readers: the latest change first, and in it the newest issue first.
+    assert [e.uid for e in sorted(stream, key=lambda e: newest_first(e.feed_key))] == ["c", "d", "a", "b"]
 
 
 def test_sources_are_remembered_with_their_error(store: Store) -> None:

@@ -38,6 +38,7 @@ from digest.mail.signing import signing_secret
 from digest.mail.subscribers import subscription_upkeep
 from digest.mail.tokens import FORM_KEY, Purpose, sign, verify
 from digest.mail.transports import OutboxMailer, make_mailer
+from digest.publish.site import Site as PublishedSite
 from digest.service.jobs import retry_deliveries, run_digest
 from digest.store.database import Store
 from digest.store.records import Subscriber, SubscriberStatus
@@ -95,26 +96,26 @@ def make_config(tmp_path: Path, **extra: object) -> Config:
     return load_config(None, overrides, {})
 
 
-def add_sections(store: Store) -> None:
+def article_in(uid: str, section: Section, position: int) -> Entry:
+    """A one-sentence article of ``section`` in the issue of three hours before ``NOW``."""
     stamp = NOW - timedelta(hours=3)
+    return Entry(
+        uid=uid,
+        tag=f"tag:test,2024:article/{uid}",
+        article=Article(title=f"{section.name}的标题", body="正文一句。", section=section.name),
+        section=section,
+        issue_date=stamp.date(),
+        published=stamp,
+        updated=stamp,
+        first_seen=stamp,
+        source="page.txt",
+        position=position,
+    )
+
+
+def add_sections(store: Store) -> None:
     store.upsert_entries(
-        [
-            Entry(
-                uid=uid,
-                tag=f"tag:test,2024:article/{uid}",
-                article=Article(title=f"{section.name}的标题", body="正文一句。", section=section.name),
-                section=section,
-                issue_date=stamp.date(),
-                published=stamp,
-                updated=stamp,
-                first_seen=stamp,
-                source="page.txt",
-                position=n,
-            )
-            for n, (uid, section) in enumerate(
-                [("a1", Section("要闻", "yao-wen")), ("b1", Section("众观", "zhong-guan"))]
-            )
-        ]
+        [article_in("a1", Section("要闻", "yao-wen"), 0), article_in("b1", Section("众观", "zhong-guan"), 1)]
     )
 
 
@@ -301,6 +302,25 @@ def test_bad_expired_and_misused_tokens(site: Site) -> None:
     assert expired.status_code == 410 and "过期" in expired.text
     # Links in emails people keep do not expire.
     assert site.client.get(f"/unsubscribe/{manage}").status_code == 200
+
+
+def test_the_forms_carry_the_published_sites_navigation(site: Site) -> None:
+    def masthead(page: str) -> str:
+        match = re.search(r'<header class="masthead">.*?</header>', page, re.DOTALL)
+        assert match, page
+        return match.group()
+
+    published = PublishedSite(site.config, site.store.sections())
+    form = site.client.get("/subscribe")
+    assert masthead(form.text) == published.chrome("subscribe", "订阅每日摘要", []).masthead.strip()
+    assert '<a href="sections/zhong-guan.html">众观</a>' in form.text
+    assert '<a href="feeds/index.html">订阅</a>' in form.text  # where every page's 订阅 leads
+    # One folder down, and with a section published since the last request.
+    site.store.upsert_entries([article_in("c1", Section("文体", "wen-ti"), 2)])
+    bad = site.client.get("/confirm/not-a-token")
+    published = PublishedSite(site.config, site.store.sections())
+    assert masthead(bad.text) == published.chrome("confirm/x", "链接无效", []).masthead.strip()
+    assert '<a href="../sections/wen-ti.html">文体</a>' in bad.text
 
 
 def test_confirmations_to_one_address_are_spaced_out(site: Site) -> None:

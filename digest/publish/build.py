@@ -56,7 +56,6 @@ from digest.publish.feeds import FeedPlan, LogWriter, opml, plan_feed
 from digest.publish.issues import neighbours, places
 from digest.publish.items import (
     FeedItem,
-    FeedKey,
     FeedSpec,
     Tombstone,
     all_spec,
@@ -80,7 +79,7 @@ from digest.publish.staging import Committed, Stager
 from digest.publish.stamp import _read_marker, _stamp, _write_marker
 from digest.store.database import Store
 from digest.store.records import DigestRecord
-from digest.types import Digest, Entry, Head, Section
+from digest.types import Digest, Entry, FeedKey, Head, Section
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,9 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from typing import Protocol
 
-from digest.publish.items import FeedKey
 from digest.publish.layout import feed_order
 from digest.store.records import DigestRecord
-from digest.types import Digest, Entry, Head, Section
+from digest.types import Digest, Entry, FeedKey, Head, Section
 
 
 class Catalog(Protocol):

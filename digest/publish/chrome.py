@@ -3,12 +3,15 @@ and the share tags a link shows when it is passed around."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from markupsafe import Markup, escape
 
+from digest.publish.layout import DIGESTS_INDEX, FEEDS_PAGE, INDEX, ISSUES_INDEX, one_line, section_path
 from digest.publish.templates import environment
+from digest.types import Section
 
 # A square icon for feed readers (RFC 4287 atom:icon); drawn, not lettered, so it needs no font.
 ICON_SVG = (
@@ -41,6 +44,23 @@ class Frame:
     current: int  # the page's own entry in ``nav`` (marked aria-current), -1 for none
     feeds: tuple[Link, ...]  # <link rel="alternate" type="application/atom+xml">
     json_feeds: tuple[Link, ...] = ()  # the same feeds as JSON Feed (application/feed+json)
+
+
+def site_nav(root: str, sections: Sequence[Section] = ()) -> tuple[Link, ...]:
+    """The navigation of every page, ``root`` being the way back to the site root: the front page,
+    each section, back issues, the digests, and how to follow the site.
+
+    Every page, the subscription forms included, draws its masthead from here, so a label or a
+    target changes for all of them at once; 订阅 leads to ``FEEDS_PAGE``, which offers the email
+    sign-up beside the feeds.
+    """
+    return (
+        Link("首页", root + INDEX),
+        *(Link(one_line(s.name), root + section_path(s)) for s in sections),
+        Link("往期", root + ISSUES_INDEX),
+        Link("每日摘要", root + DIGESTS_INDEX),
+        Link("订阅", root + FEEDS_PAGE),
+    )
 
 
 # No share tags (the subscription pages: one-time links nobody should share).

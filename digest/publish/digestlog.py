@@ -12,11 +12,10 @@ from digest.publish.digests import build_digest
 from digest.publish.feeds import FORMATS, LogWriter, RenderDocument, plan_feed
 from digest.publish.items import (
     FeedItem,
-    FeedKey,
     digests_spec,
 )
 from digest.store.records import DigestRecord
-from digest.types import Digest, Entry
+from digest.types import Digest, Entry, FeedKey, feed_key
 
 
 def _kept(keep: Callable[[str], bool], name: str, number: int) -> bool:
@@ -33,7 +32,7 @@ def _latest(records: Sequence[DigestRecord]) -> tuple[date, int] | None:
 
 def _digest_key(record: DigestRecord) -> FeedKey:
     """A digest's place in the digest feed: when its window ended (a remade one comes again)."""
-    return (int(record.until.timestamp()), record.day, 0, "")
+    return feed_key(int(record.until.timestamp()), record.day, 0, "")
 
 
 def _digest_feed(

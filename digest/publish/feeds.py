@@ -33,7 +33,6 @@ from digest.config import Config
 from digest.publish.atom import render_document, with_atom
 from digest.publish.items import (
     FeedItem,
-    FeedKey,
     FeedSpec,
     History,
     Tombstone,
@@ -47,6 +46,7 @@ from digest.publish.layout import (
     clean,
     feed_path,
 )
+from digest.types import FeedKey, newest_first
 
 ARCHIVE_PAGE_SIZE = 100
 
@@ -137,7 +137,7 @@ def plan_feed(
 def shown(items: Sequence[tuple[FeedKey, FeedItem]]) -> list[FeedItem]:
     """A document's items as listed, newest first: the latest change first, and within one change
     (a whole issue read at once) the newest issue first, in paper order, page 1 first."""
-    ordered = sorted(items, key=lambda pair: (-pair[0][0], -pair[0][1].toordinal(), pair[0][2], pair[0][3]))
+    ordered = sorted(items, key=lambda pair: newest_first(pair[0]))
     return [item for _, item in ordered]
 
 

@@ -4,9 +4,9 @@ and the entry of an article or a digest in reader-facing form."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from digest.config import Config
 from digest.publish.layout import (
@@ -16,16 +16,13 @@ from digest.publish.layout import (
     INDEX,
     Story,
     absolute_url,
-    caption_line,
     digest_path,
     one_line,
     present,
     section_path,
 )
+from digest.publish.markup import story_html
 from digest.types import Digest, Section
-
-FeedKey = tuple[int, date, int, str]  # ``Entry.feed_key``
-
 
 # An empty feed has no data to date it by; a wall-clock stamp would change its bytes on every build.
 _NO_DATA = datetime(1970, 1, 1, tzinfo=UTC)
@@ -102,29 +99,6 @@ def digests_spec(config: Config) -> FeedSpec:
     """The feed of daily digests."""
     site = one_line(config.site.title)
     return FeedSpec(DIGESTS_FEED, f"{site} · 每日摘要", f"{site}每天的新文章，按版块汇总", DIGESTS_INDEX)
-
-
-def story_html(story: Story) -> str:
-    """An article's full text as an HTML fragment: kicker, subtitle, byline, dateline, body, captions,
-    notes, jumps."""
-    # Plain escape and f-strings: Markup.format costs more than the rest of an entry (full rebuilds).
-    parts: list[str] = []
-    if story.kicker:
-        parts.append(f'<p class="kicker">{escape(story.kicker)}</p>')
-    if story.subtitle:
-        parts.append(f"<p><strong>{escape(story.subtitle)}</strong></p>")
-    meta = "　".join(p for p in (story.byline, story.dateline) if p)
-    if meta:
-        parts.append(f'<p class="byline">{escape(meta)}</p>')
-    parts.extend(f"<p>{escape(p)}</p>" for p in story.paragraphs)
-    if story.captions:
-        # Marked in words as well: feed readers drop class attributes.
-        parts.append("<p><small><strong>图片说明</strong></small></p>")
-        parts.extend(f"<p><small>{escape(caption_line(c))}</small></p>" for c in story.captions)
-    parts.extend(f"<blockquote><p>{escape(n)}</p></blockquote>" for n in story.notes)
-    if story.jumps:
-        parts.append(f"<p><small>{escape('　'.join(story.jumps))}</small></p>")
-    return "\n".join(parts)
 
 
 def story_item(story: Story, config: Config) -> FeedItem:

@@ -275,8 +275,8 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
 
 
 def feed_order(entries: Iterable[Entry]) -> list[Entry]:
-    """Entries oldest first, the order feeds log them in: by the change sequence of their latest
-    version (a correction comes again at the end), then issue date and page position.
+    """Entries oldest first, the order feeds log them in (``types.FeedKey``): by the change sequence
+    of their latest version (a correction comes again at the end), then issue date and page position.
 
     The sequence only grows, so an entry that arrives or changes never lands in a full archive page.
     """

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from markupsafe import Markup
+
 from digest.publish.chrome import Chrome, Link
 from digest.publish.layout import (
     Line,
@@ -153,10 +155,17 @@ class SectionPage:
 @dataclass(frozen=True)
 class ArticlePage:
     """``articles/<date>/<uid>.html``: one article in full, with its issue and page and the
-    articles read before and after it in the issue (``None`` at either end)."""
+    articles read before and after it in the issue (``None`` at either end).
+
+    ``kicker``, ``standfirst`` and ``body`` are the article's text drawn as its feed entry draws
+    it (``publish.markup``); the page adds the headline, the dateline and the links around them.
+    """
 
     chrome: Chrome
     story: Story
+    kicker: Markup
+    standfirst: Markup
+    body: Markup
     section_href: str
     issue_href: str
     page_href: str

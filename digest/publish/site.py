@@ -19,8 +19,10 @@ from datetime import date
 from itertools import groupby
 from urllib.parse import urlsplit
 
+from markupsafe import Markup
+
 from digest.config import Config
-from digest.publish.chrome import ICON_SVG, Chrome, Link, make_chrome, share_tags
+from digest.publish.chrome import ICON_SVG, Chrome, Link, make_chrome, share_tags, site_nav
 from digest.publish.feeds import ATOM, JSON_FEED
 from digest.publish.issues import Place, months, neighbours, paper_pages
 from digest.publish.items import FeedSpec, all_spec, digests_spec, section_spec
@@ -51,6 +53,7 @@ from digest.publish.layout import (
     root_prefix,
     section_path,
 )
+from digest.publish.markup import body_html, kicker_html, standfirst_html
 from digest.publish.pages import (
     ArticlePage,
     CalendarDay,
@@ -177,13 +180,7 @@ class Site:
         root = absolute_root or root_prefix(path)
         nav = self._navs.get(root)
         if nav is None:
-            nav = self._navs[root] = (
-                Link("首页", root + INDEX),
-                *(Link(one_line(s.name), root + section_path(s)) for s in self.sections),
-                Link("往期", root + ISSUES_INDEX),
-                Link("每日摘要", root + DIGESTS_INDEX),
-                Link("订阅", root + FEEDS_PAGE),
-            )
+            nav = self._navs[root] = site_nav(root, self.sections)
         key = (root, tuple(feeds))
         links = self._feeds.get(key)
         if links is None:
@@ -321,6 +318,9 @@ class Site:
         page = ArticlePage(
             chrome=chrome,
             story=story,
+            kicker=Markup(kicker_html(story)),
+            standfirst=Markup(standfirst_html(story)),
+            body=Markup(body_html(story)),
             section_href=root + section_path(story.section),
             issue_href=issue_href,
             page_href=f"{issue_href}#{page_anchor(number)}",
@@ -366,8 +366,19 @@ class Site:
         root = root_prefix(story.path)
         issue_href = root + issue_path(story.issue_date)
         section_href = root + section_path(story.section)
+        nothing = Markup()  # the notice shows none of the text
         return ArticlePage(
-            chrome, story, section_href, issue_href, issue_href, story.section.name, None, None
+            chrome,
+            story,
+            nothing,
+            nothing,
+            nothing,
+            section_href,
+            issue_href,
+            issue_href,
+            story.section.name,
+            None,
+            None,
         )
 
     def not_found(self) -> tuple[str, bytes]:

@@ -85,8 +85,9 @@ def dialect_of(name: str) -> Any:
     return sqlite
 
 
-def feed_key(values: tuple[Any, ...]) -> sa.Tuple:
-    """A feed-order key as SQL, each value bound with its column's type (UTC datetimes stay UTC)."""
+def sql_feed_key(values: tuple[Any, ...]) -> sa.Tuple:
+    """A feed-order key (``types.FeedKey``) as SQL, each value bound with its column's type (UTC
+    datetimes stay UTC)."""
     pairs = zip(values, FEED_ORDER, strict=True)
     return sa.tuple_(*(sa.literal(value, column.type) for value, column in pairs))
 

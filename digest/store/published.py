@@ -9,8 +9,8 @@ from datetime import date, datetime
 import sqlalchemy as sa
 
 from digest.store.articles import content_hash
-from digest.store.base import ENTRY_ORDER, LIVE, Repository, entry_from_row, feed_key, in_feed
-from digest.store.records import DigestRecord, FeedKey
+from digest.store.base import ENTRY_ORDER, LIVE, Repository, entry_from_row, in_feed, sql_feed_key
+from digest.store.records import DigestRecord
 from digest.store.schema import (
     ARTICLES_SEQ,
     FEED_ORDER,
@@ -22,7 +22,7 @@ from digest.store.schema import (
     published_digests,
     published_entries,
 )
-from digest.types import Entry, Head, Section
+from digest.types import Entry, FeedKey, Head, Section, feed_key
 
 
 class PublishRepository(Repository):
@@ -76,19 +76,19 @@ class PublishRepository(Repository):
         ``batch`` rows at a time (never the whole table)."""
         query = sa.select(articles).where(*in_feed(section)).order_by(*FEED_ORDER).limit(batch)
         while True:
-            page = query if after is None else query.where(sa.tuple_(*FEED_ORDER) > feed_key(after))
+            page = query if after is None else query.where(sa.tuple_(*FEED_ORDER) > sql_feed_key(after))
             with self._begin() as conn:
                 rows = conn.execute(page).all()
             for row in rows:
                 yield entry_from_row(row)
             if len(rows) < batch:
                 return
-            after = (rows[-1].feed_seq, rows[-1].issue_date, rows[-1].position, rows[-1].uid)
+            after = entry_from_row(rows[-1]).feed_key  # one row a batch read twice: the key has one home
 
     def feed_live(self, section: str | None, after: FeedKey | None) -> tuple[int, int]:
         """How many entries of a feed come after the feed key ``after`` (the last full archive
         page), and how many of those come before the first entry of the feed's newest issue."""
-        beyond = () if after is None else (sa.tuple_(*FEED_ORDER) > feed_key(after),)
+        beyond = () if after is None else (sa.tuple_(*FEED_ORDER) > sql_feed_key(after),)
         where = (*in_feed(section), *beyond)
         count = sa.select(sa.func.count()).select_from(articles)
         with self._begin() as conn:
@@ -100,7 +100,7 @@ class PublishRepository(Repository):
             first = conn.execute(
                 sa.select(*FEED_ORDER).where(*in_newest).order_by(*FEED_ORDER).limit(1)
             ).one()
-            older = sa.tuple_(*FEED_ORDER) < feed_key(tuple(first))
+            older = sa.tuple_(*FEED_ORDER) < sql_feed_key(tuple(first))
             before = conn.execute(count.where(*where, older)).scalar_one()
         return total, int(before)
 
@@ -117,7 +117,7 @@ class PublishRepository(Repository):
             .order_by(feed_archives.c.number)
         )
         with self._begin() as conn:
-            return [(int(seq), day, int(position), uid) for seq, day, position, uid in conn.execute(query)]
+            return [feed_key(int(s), day, int(p), uid) for s, day, p, uid in conn.execute(query)]
 
     def add_feed_archives(self, name: str, pages: Sequence[tuple[int, FeedKey]]) -> None:
         """Record archive pages of feed ``name`` that became full: (number, last feed key) each."""

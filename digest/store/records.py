@@ -215,6 +215,3 @@ def new_key() -> str:
 
 # Positions of one page's articles: page number × PAGE_SPAN + place on the page (``digest.ingest.pipeline``).
 PAGE_SPAN = 1000
-
-
-FeedKey = tuple[int, date, int, str]

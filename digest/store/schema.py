@@ -96,8 +96,9 @@ articles = sa.Table(
 )
 
 
-# Feed order (``output.feed_order``) and paper order, per section too: publish reads the newest
-# rows of a feed, counts ranks and pages through archives without sorting the table.
+# Feed order and paper order, per section too: publish reads the newest rows of a feed, counts ranks
+# and pages through archives without sorting the table.  The SQL mirror of ``types.FeedKey`` (its
+# home): the same columns in the same order, ``types.FEED_KEY_FIELDS`` (tests/test_store.py holds it).
 FEED_ORDER = (articles.c.feed_seq, articles.c.issue_date, articles.c.position, articles.c.uid)
 
 

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from digest.config import Config
 from digest.mail.tokens import FORM_KEY, Purpose, sign
-from digest.publish.chrome import Chrome, Link, make_chrome
+from digest.publish.chrome import Chrome, Link, make_chrome, site_nav
 from digest.publish.items import all_spec
-from digest.publish.layout import (
-    ALL_FEED,
-    DIGESTS_INDEX,
-    INDEX,
-    SUBSCRIBE,
-    feed_path,
-    root_prefix,
-)
+from digest.publish.layout import ALL_FEED, INDEX, feed_path, root_prefix
 from digest.publish.templates import environment
+from digest.types import Section
 
 
 @dataclass(frozen=True)
@@ -95,20 +89,28 @@ def leaf_of(path: str) -> str:
 
 
 class Pages:
-    """Draws the subscription pages of one site: chrome, messages, one-button actions, form tokens."""
+    """Draws the subscription pages of one site: chrome, messages, one-button actions, form tokens.
 
-    def __init__(self, config: Config, secret: str, clock: Callable[[], datetime]) -> None:
+    ``sections`` gives the sections the navigation lists (the app's last read of the store).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        secret: str,
+        clock: Callable[[], datetime],
+        sections: Callable[[], Sequence[Section]] = tuple,
+    ) -> None:
         self._config = config
         self._secret = secret
         self._clock = clock
+        self._sections = sections
 
     def chrome(self, path: str, title: str) -> Chrome:
+        """The site's chrome around the subscription page at ``path``: the same navigation as
+        every published page, with the sections last read from the store."""
         root = root_of(path)
-        nav = (
-            Link("首页", root + INDEX),
-            Link("每日摘要", root + DIGESTS_INDEX),
-            Link("订阅", root + SUBSCRIBE),
-        )
+        nav = site_nav(root, self._sections())
         feeds = (Link(all_spec(self._config).title, root + feed_path(ALL_FEED)),)
         return make_chrome(self._config.site.title, title, root, nav, feeds)
 

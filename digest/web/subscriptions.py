@@ -50,6 +50,7 @@ from digest.publish.layout import (
 )
 from digest.store.database import Store
 from digest.store.records import NoticeKind, Subscriber, SubscriberStatus
+from digest.types import Section
 from digest.web.http import (
     SECURITY_HEADERS,
     Answer,
@@ -143,7 +144,10 @@ class _SubscriptionApp:
         self._secret = signing_secret(config)
         self._site = config.site.title
         self._origins = {_origin(config.site.base_url)}
-        self._pages = Pages(config, self._secret, clock)
+        # The sections as last read (each request reads them again; see ``_route``): the masthead
+        # lists them like every published page, and an error page still draws with the last ones.
+        self._sections: tuple[Section, ...] = ()
+        self._pages = Pages(config, self._secret, clock, lambda: self._sections)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # served alone (tests); mounted, the site app answers these
@@ -196,6 +200,8 @@ class _SubscriptionApp:
             raise Answer(HTTPStatus.TOO_MANY_REQUESTS, body, [(b"retry-after", retry.encode())])
 
     async def _route(self, request: _Request) -> tuple[bytes, Headers]:
+        # Read after the rate limit, so a refused flood costs the database nothing.
+        self._sections = tuple(await asyncio.to_thread(self._store.sections))
         prefix, _, rest = request.path[1:].partition("/")
         handlers: dict[str, Callable[[_Request, str], Any]] = {
             SUBSCRIBE_PATH: self._subscribe,
@@ -272,14 +278,14 @@ class _SubscriptionApp:
 
     async def _subscribe(self, request: _Request, _rest: str) -> tuple[bytes, Headers]:
         if request.method != "POST":
-            return await self._subscribe_form(request, "", (), ""), []
+            return self._subscribe_form(request, "", (), ""), []
         self._check_form(request)
         text = _field(request, "email").strip()
-        sections = await self._chosen_sections(request)
+        sections = self._chosen_sections(request)
         try:
             email = normalize_address(text)
         except AddressError:
-            body = await self._subscribe_form(
+            body = self._subscribe_form(
                 request, text, sections, "这个邮箱地址看起来不对，请检查后重试。"
             )
             raise Answer(HTTPStatus.UNPROCESSABLE_ENTITY, body) from None
@@ -347,7 +353,7 @@ class _SubscriptionApp:
         chosen = known.sections
         if request.method == "POST":
             self._check_form(request)
-            chosen = await self._chosen_sections(request)
+            chosen = self._chosen_sections(request)
             changed = dataclasses.replace(known, sections=chosen)
             await asyncio.to_thread(self._store.add_subscriber, changed)
             saved = True
@@ -359,7 +365,7 @@ class _SubscriptionApp:
             unsubscribe_action=root_of(request.path) + unsubscribe_path[1:],
             form_token=self._pages.form_token(request.path),
             unsubscribe_token=self._pages.form_token(unsubscribe_path),
-            sections=await self._choices(chosen),
+            sections=self._choices(chosen),
             saved=saved,
             welcome=request.query.get("confirmed") == ["1"],
         )
@@ -391,7 +397,7 @@ class _SubscriptionApp:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    async def _subscribe_form(
+    def _subscribe_form(
         self, request: _Request, email: str, sections: tuple[str, ...], error: str
     ) -> bytes:
         page = SubscribeForm(
@@ -399,21 +405,20 @@ class _SubscriptionApp:
             action=leaf_of(request.path),
             form_token=self._pages.form_token(request.path),
             email=email,
-            sections=await self._choices(sections),
+            sections=self._choices(sections),
             error=error,
         )
         return render_page("subscription/form.html", page)
 
-    async def _chosen_sections(self, request: _Request) -> tuple[str, ...]:
+    def _chosen_sections(self, request: _Request) -> tuple[str, ...]:
         """The known section slugs ticked in the form; anything else is dropped."""
-        known = {s.slug for s in await asyncio.to_thread(self._store.sections)}
+        known = {s.slug for s in self._sections}
         ticked = request.fields.get("section", [])
         return tuple(dict.fromkeys(s for s in ticked if SLUG_SHAPE.match(s) and s in known))
 
-    async def _choices(self, chosen: Iterable[str]) -> tuple[SectionChoice, ...]:
+    def _choices(self, chosen: Iterable[str]) -> tuple[SectionChoice, ...]:
         picked = set(chosen)
-        sections = await asyncio.to_thread(self._store.sections)
-        return tuple(SectionChoice(s.name, s.slug, s.slug in picked) for s in sections)
+        return tuple(SectionChoice(s.name, s.slug, s.slug in picked) for s in self._sections)
 
 
 
