@@ -114,6 +114,9 @@ def test_the_sql_feed_order_is_the_feed_key_and_readers_get_it_newest_first(stor
     assert tuple(column.name for column in FEED_ORDER) == FEED_KEY_FIELDS
     one = entry("x", "一", position=3)
     assert feed_key(*(getattr(one, name) for name in FEED_KEY_FIELDS)) == one.feed_key
+    # A full archive page's last key (schema.ARCHIVE_LAST_KEY) comes back as it went in.
+    store.add_feed_archives("all", [(1, one.feed_key)])
+    assert store.feed_archives("all") == [one.feed_key]
 
     older = dataclasses.replace(entry("d", "四", position=1), issue_date=date(2024, 11, 26))
     store.upsert_entries([entry("b", "二", position=2), entry("a", "一", position=1)])

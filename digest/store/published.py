@@ -12,6 +12,7 @@ from digest.store.articles import content_hash
 from digest.store.base import ENTRY_ORDER, LIVE, Repository, entry_from_row, in_feed, sql_feed_key
 from digest.store.records import DigestRecord
 from digest.store.schema import (
+    ARCHIVE_LAST_KEY,
     ARTICLES_SEQ,
     FEED_ORDER,
     articles,
@@ -107,14 +108,7 @@ class PublishRepository(Repository):
     def feed_archives(self, name: str) -> list[FeedKey]:
         """The last feed key of each full archive page of feed ``name``, page 1 first."""
         query = (
-            sa.select(
-                feed_archives.c.last_seq,
-                feed_archives.c.last_day,
-                feed_archives.c.last_position,
-                feed_archives.c.last_uid,
-            )
-            .where(feed_archives.c.feed == name)
-            .order_by(feed_archives.c.number)
+            sa.select(*ARCHIVE_LAST_KEY).where(feed_archives.c.feed == name).order_by(feed_archives.c.number)
         )
         with self._begin() as conn:
             return [feed_key(int(s), day, int(p), uid) for s, day, p, uid in conn.execute(query)]
@@ -127,10 +121,7 @@ class PublishRepository(Repository):
             {
                 "feed": name,
                 "number": number,
-                "last_seq": key[0],
-                "last_day": key[1],
-                "last_position": key[2],
-                "last_uid": key[3],
+                **{c.name: v for c, v in zip(ARCHIVE_LAST_KEY, key, strict=True)},
             }
             for number, key in pages
         ]

@@ -241,6 +241,13 @@ feed_archives = sa.Table(
     sa.Column("last_position", sa.Integer, nullable=False),
     sa.Column("last_uid", sa.String(40), nullable=False),
 )
+# The feed key of a full archive page's last entry, column for column in ``FEED_KEY_FIELDS`` order.
+ARCHIVE_LAST_KEY = (
+    feed_archives.c.last_seq,
+    feed_archives.c.last_day,
+    feed_archives.c.last_position,
+    feed_archives.c.last_uid,
+)
 
 # Indexes the queries rely on (create_all makes them with their tables).
 sa.Index("articles_feed_log", *FEED_ORDER)
