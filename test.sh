@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 .ci/venv test
-.venv/bin/ruff check digest tests
+.venv/bin/ruff check digest tests benchmarks
+.venv/bin/ruff format --check digest tests benchmarks
 .venv/bin/mypy
 .venv/bin/pytest "$@"

@@ -47,64 +47,6 @@ if TYPE_CHECKING:
 Handler = Callable[[argparse.Namespace], int]
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser: every command takes the shared options after its name.
 

@@ -361,19 +361,3 @@ def read_config(
     }
     url = resolve_sqlite(config.database.url, base)
     return dataclasses.replace(config, paths=PathsConfig(**resolved), database=DatabaseConfig(url=url))
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-

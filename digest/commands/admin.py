@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from digest.store.versioning import SchemaVersion
 
 
-
 def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn, watchfiles and APScheduler load only when serving: the other commands start faster.
     from digest.service.serve import serve

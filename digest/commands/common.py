@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from digest.config import Config
 
 
-
 DEFAULT_CONFIG = Path("config.toml")
 
 

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     pass
 
 
-
 def cmd_ingest(args: argparse.Namespace) -> int:
     from digest.ingest.pipeline import ingest
     from digest.progress import reporter

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from digest.store.records import DeliverySummary
 
 
-
 def cmd_send_digest(args: argparse.Namespace) -> int:
     from digest.mail.transports import make_mailer
     from digest.service.jobs import run_digest

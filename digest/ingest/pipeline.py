@@ -70,40 +70,6 @@ class IngestReport:
         return bool(self.new or self.changed or self.retracted)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _previous_dating(record: SourceRecord) -> dating.Dating | None:
     """The page facts a file's earlier read recorded (None for a new file or an old record)."""
     if record.issue_date is None or record.dated_by is None:

@@ -56,16 +56,6 @@ _WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "�
 _INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
-
-
-
-
-
-
-
-
-
-
 # Stand-ins rendered into the cached bodies and replaced per recipient (plain ASCII, so neither
 # Jinja's escaping nor css-inline's serialiser changes them).
 _RECIPIENT = "digest-slot-recipient"
@@ -89,8 +79,6 @@ _WIRE_SLOTS = re.compile(
         )
     ).encode()
 )
-
-
 
 
 @dataclass(frozen=True)
@@ -416,8 +404,6 @@ def _fill(body: str, slots: dict[str, str], *, escape: bool) -> str:
     return body
 
 
-
-
 def _subject_text(title: str) -> str:
     if HEADER_UNSAFE.search(title) or not title.strip():
         raise ConfigError("site.title", f"{title!r} cannot be an email subject", "use one line of plain text")
@@ -437,12 +423,6 @@ def _item(entry: Entry, site_url: str) -> EmailItem:
     )
 
 
-
-
-
-
-
-
 def prepared(message: EmailMessage, config: Config) -> Outgoing:
     """A composed message (a confirmation) ready for the wire: the configured envelope sender, DKIM-signed."""
     signer = dkim_signer(config)
@@ -453,37 +433,3 @@ def prepared(message: EmailMessage, config: Config) -> Outgoing:
 def envelope_sender(config: Config) -> str:
     """MAIL FROM: ``smtp.return_path`` (where bounces go, apart from replies), else the sender's address."""
     return config.smtp.return_path or sender_address(config.smtp.sender).addr_spec
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-

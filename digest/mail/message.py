@@ -111,9 +111,7 @@ def folded(headers: list[tuple[str, object]]) -> list[tuple[str, str]]:
     scratch = EmailMessage(policy=POLICY)
     for name, value in headers:
         scratch[name] = value
-    return [
-        (name, POLICY.fold(name, value).partition(":")[2].lstrip(" ")) for name, value in scratch.items()
-    ]
+    return [(name, POLICY.fold(name, value).partition(":")[2].lstrip(" ")) for name, value in scratch.items()]
 
 
 def list_unsubscribe(https_url: str, mailto: str) -> str:

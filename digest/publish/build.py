@@ -89,6 +89,7 @@ INCREMENTAL_LIMIT = 2000
 # A full build of this many articles draws on every core: it repays starting the workers.
 POOL_MIN_ARTICLES = 500
 
+
 @dataclass(frozen=True)
 class PublishReport:
     """What one publish did to the output folder."""
@@ -320,8 +321,6 @@ def _plan(
     return plan_feed(name, frozen, kept, live, before_newest, config.feeds.size)
 
 
-
-
 def _freeze(store: Store, frozen: Frozen) -> None:
     """Record the archive pages a publish froze, once they are in the output folder."""
     for name, pages in frozen.items():
@@ -332,22 +331,6 @@ def _tombstones(catalog: Catalog, slug: str | None, config: Config) -> list[Tomb
     """Tombstones of a feed's latest withdrawn entries, as many as its subscription document holds."""
     gone = catalog.retracted_entries(slug, config.feeds.size)
     return [tombstone(present(e, config.tz), e.retracted_at or e.updated, config) for e in gone]
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def _render_changes(
@@ -427,31 +410,9 @@ def _render_issues(store: Store, config: Config, site: Site, touched: set[date],
                 put(*site.article(present(entry, config.tz), where[entry.uid]))
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _feed_specs(config: Config, sections: Sequence[Section]) -> list[tuple[FeedSpec, str | None]]:
     """The article feeds with the section each filters on (None: every article)."""
     return [(all_spec(config), None), *((section_spec(config, s), s.slug) for s in sections)]
-
-
-
-
-
-
-
-
 
 
 def _report(

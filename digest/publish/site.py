@@ -81,57 +81,6 @@ from digest.types import Digest, Section
 SECTION_PAGE_SIZE = 100
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _folder_url(path: str) -> str:
     """The URL a page is known by: a folder's ``index.html`` by the folder (``issues/2024-11-27/``)."""
     return path.removesuffix(INDEX) if path == INDEX or path.endswith("/" + INDEX) else path
@@ -139,12 +88,6 @@ def _folder_url(path: str) -> str:
 
 def _line_link(root: str, line: Line | None) -> Link | None:
     return Link(line.headline, root + line.path) if line else None
-
-
-
-
-
-
 
 
 class Site:

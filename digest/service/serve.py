@@ -56,18 +56,6 @@ RETRY_SECONDS = 60
 PRUNE_AT = (3, 40)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
 def listen(host: str, port: int) -> socket.socket:
     """Bind the listening socket ourselves, so a busy port is a clear ``ConfigError``."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -82,18 +82,7 @@ FORM_MAX_AGE = timedelta(hours=12)
 MAX_BODY = 16 * 1024
 
 
-
 # --- page contexts (each template receives one of these as ``page``) ------------------------------
-
-
-
-
-
-
-
-
-
-
 
 
 @dataclass(frozen=True)
@@ -285,9 +274,7 @@ class _SubscriptionApp:
         try:
             email = normalize_address(text)
         except AddressError:
-            body = self._subscribe_form(
-                request, text, sections, "这个邮箱地址看起来不对，请检查后重试。"
-            )
+            body = self._subscribe_form(request, text, sections, "这个邮箱地址看起来不对，请检查后重试。")
             raise Answer(HTTPStatus.UNPROCESSABLE_ENTITY, body) from None
         await asyncio.to_thread(self._request_confirmation, email, sections)
         # The same answer whether the address was new, pending or confirmed: it reveals nobody.
@@ -397,9 +384,7 @@ class _SubscriptionApp:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _subscribe_form(
-        self, request: _Request, email: str, sections: tuple[str, ...], error: str
-    ) -> bytes:
+    def _subscribe_form(self, request: _Request, email: str, sections: tuple[str, ...], error: str) -> bytes:
         page = SubscribeForm(
             chrome=self._pages.chrome(request.path, "订阅每日摘要"),
             action=leaf_of(request.path),
@@ -419,8 +404,6 @@ class _SubscriptionApp:
     def _choices(self, chosen: Iterable[str]) -> tuple[SectionChoice, ...]:
         picked = set(chosen)
         return tuple(SectionChoice(s.name, s.slug, s.slug in picked) for s in self._sections)
-
-
 
 
 def _field(request: _Request, name: str) -> str:

@@ -9,8 +9,6 @@ from digest.store.schema import metadata
 from digest.store.versioning import modelled
 
 connection = context.config.attributes["connection"]
-context.configure(
-    connection=connection, target_metadata=metadata, compare_type=True, include_object=modelled
-)
+context.configure(connection=connection, target_metadata=metadata, compare_type=True, include_object=modelled)
 with context.begin_transaction():
     context.run_migrations()

@@ -42,4 +42,3 @@ def upgrade() -> None:
         op.add_column("articles", sa.Column("captions", sa.Text(), nullable=True))
     for statement in POSTGRESQL if bind.dialect.name == "postgresql" else SQLITE:
         op.execute(statement)
-
