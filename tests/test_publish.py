@@ -519,9 +519,16 @@ def test_a_full_build_drawn_in_worker_processes_is_the_same_build(
     since, until = CLOCK - timedelta(days=1), CLOCK + timedelta(hours=1)
     store.save_digest(DigestRecord(CLOCK.date(), since, until, until, 60))
     made = _drawing_on_every_core(monkeypatch)
+    put_here: list[str] = []
+    put = Stager.put
+    monkeypatch.setattr(
+        Stager, "put", lambda self, path, data: (put_here.append(path), put(self, path, data))
+    )
     report = publish_store(store, config, tmp_path / "output", full=True)
     assert len(made) == 1 and made[0] is not None
     assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
+    # The workers staged the article pages themselves: none of their bytes came back to be put here.
+    assert put_here and not [path for path in put_here if path.startswith("articles/")]
 
 
 def _draw_dying_in_a_worker(entries: list[Entry]) -> object:
@@ -543,6 +550,48 @@ def test_a_render_worker_that_dies_leaves_the_build_to_this_process(
     assert any("render processes failed" in r.getMessage() for r in caplog.records)
     assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
     assert not [p for p in (tmp_path / "output").rglob("*.tmp")]
+
+
+_stage_and_draw = drawing._articles_in_worker
+
+
+def _workers_drawing_with(
+    draw: Callable[[list[Entry]], object], store: Store, monkeypatch: pytest.MonkeyPatch
+) -> Config:
+    """A store of 120 articles in two sections whose full build's workers draw through ``draw``."""
+    store.upsert_entries([_article(i, ("要闻", "经济")[i % 2]) for i in range(120)])
+    _drawing_on_every_core(monkeypatch)
+    monkeypatch.setattr(drawing, "_articles_in_worker", draw)
+    return make_config(size=5)
+
+
+def _stage_then_die_in_a_worker(entries: list[Entry]) -> object:
+    _stage_and_draw(entries)  # its pages are staged, and this process never hears of them
+    os._exit(1)
+
+
+def test_pages_a_dying_worker_staged_are_deleted_and_the_build_finished_here(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _workers_drawing_with(_stage_then_die_in_a_worker, store, monkeypatch)
+    report = publish_store(store, config, tmp_path / "output", full=True)
+    assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
+    assert not list((tmp_path / "output").rglob("*.tmp"))
+
+
+def _stage_then_fail_in_a_worker(entries: list[Entry]) -> object:
+    _stage_and_draw(entries)
+    raise RuntimeError("a bug in drawing, after the pages were staged")
+
+
+def test_a_failed_build_deletes_the_pages_its_workers_staged(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _workers_drawing_with(_stage_then_fail_in_a_worker, store, monkeypatch)
+    with pytest.raises(RuntimeError, match="after the pages were staged"):
+        publish_store(store, config, tmp_path / "output", full=True)
+    # Staged by the workers, never reported here: found by the publish's suffix all the same.
+    assert not list((tmp_path / "output").rglob("*.tmp"))
 
 
 def test_a_process_running_threads_draws_with_workers_from_a_fork_server(

@@ -49,8 +49,8 @@ from digest.publish.drawing import (
     Put,
     _Drawing,
     _IssueBook,
-    _start_worker,
     _stories,
+    start_worker,
 )
 from digest.publish.feeds import FeedPlan, LogWriter, opml, plan_feed
 from digest.publish.issues import neighbours, places
@@ -165,10 +165,11 @@ def publish_store(
             meter = progress or LogProgress("publish", "articles")
             with store.snapshot():
                 try:
-                    sections, frozen = render_all(store, config, stager.put, True, stager.keep, meter)
+                    sections, frozen = render_all(store, config, stager.put, True, stager.keep, meter, stager)
                 except BrokenProcessPool as exc:
-                    # A worker killed (out of memory?) or never started: what was staged is put again, here.
+                    # A worker killed (out of memory?) or never started: the build starts again, here.
                     log.warning("page render processes failed (%s); rendering the full build here", exc)
+                    stager.restart()
                     sections, frozen = render_all(store, config, stager.put, keep=stager.keep, progress=meter)
             crash_point("publish.after_stage")
             committed, removed = stager.commit()
@@ -218,12 +219,14 @@ def render_all(
     parallel: bool = False,
     keep: Callable[[str], bool] | None = None,
     progress: Progress | None = None,
+    stager: Stager | None = None,
 ) -> tuple[list[Section], Frozen]:
     """Render every document from ``catalog`` into ``put(path, bytes)``, streaming the entries;
     returns the sections, in the navigation's order, and the archive pages it froze.
 
     ``parallel``: a big archive's article pages and feed documents are drawn
-    in worker processes, one per free core (``workers.pool``; ``put`` still runs in this process).
+    in worker processes, one per free core (``workers.pool``; ``put`` still runs in this process),
+    which stage the article pages into ``stager`` themselves when it is given (``Stager.staging``).
     ``keep(path)`` leaves a frozen archive page as it stands in the output
     folder (True when it is there); one holding a withdrawn article is drawn
     again without it.  ``progress`` hears how many articles are drawn.
@@ -251,10 +254,13 @@ def render_all(
     if progress is not None:
         progress.start(total)
     if parallel and total >= POOL_MIN_ARTICLES:
-        pool = workers.pool(["digest.publish.build"], _start_worker, (config, sections), config.build.workers)
+        staging = stager.staging if stager is not None else None
+        pool = workers.pool(
+            ["digest.publish.build"], start_worker, (config, sections, staging), config.build.workers
+        )
     try:
         days = [day for day, _ in counts]
-        draw = _Drawing(site, config, put, pool)
+        draw = _Drawing(site, config, put, pool, stager.record if stager is not None else None)
         book = _IssueBook(catalog, days, lambda day, lines: draw.issue(day, lines, days))
         draw.place = book.place
         gone = catalog.retracted_entries()

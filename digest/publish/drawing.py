@@ -1,7 +1,9 @@
 """Drawing pages and feed entries, at once or in worker processes: the pure part of a build.
 
-Workers get the configuration and sections once; each draws a batch of articles (page, feed entry
-with its Atom XML) or an issue's page and sends the bytes back; one writer stages them."""
+Workers get the configuration, sections and where the publish stages once; each draws a batch of
+articles, stages their pages itself and sends back what it staged with the feed entries (their
+Atom and JSON drawn), or draws an issue's page or a feed document and sends its bytes back; this
+process records and stages the rest."""
 
 from __future__ import annotations
 
@@ -29,9 +31,13 @@ from digest.publish.layout import (
     present,
 )
 from digest.publish.site import Site
+from digest.publish.staging import Staged, Staging, stage
 from digest.types import Entry, Section
 
 Put = Callable[[str, bytes], None]
+Record = Callable[[str, Staged], None]
+# An article's page as drawn: its bytes, or what a worker did staging them.
+Page = bytes | Staged
 
 
 T = TypeVar("T")
@@ -116,19 +122,29 @@ class _IssueBook:
         return places(lines)
 
 
-# What a worker process draws with: the site of the build it serves (set as the worker starts).
+# What a worker process draws with: the site of the build it serves, and where that build stages
+# (set as the worker starts), and the folders it knows exist.
 _worker_site: Site | None = None
+_worker_staging: Staging | None = None
+_worker_folders: set[str] = set()
 
 
-def _start_worker(config: Config, sections: Sequence[Section]) -> None:
-    global _worker_site
-    _worker_site = Site(config, sections)
+def start_worker(config: Config, sections: Sequence[Section], staging: Staging | None = None) -> None:
+    """First thing in a render worker: the site it draws, and where it stages pages (None: it
+    sends their bytes back)."""
+    global _worker_site, _worker_staging
+    _worker_site, _worker_staging = Site(config, sections), staging
+    _worker_folders.clear()
 
 
-def _articles_in_worker(entries: Sequence[tuple[Entry, Place]]) -> list[tuple[str, bytes, FeedItem]]:
+def _articles_in_worker(entries: Sequence[tuple[Entry, Place]]) -> Sequence[tuple[str, Page, FeedItem]]:
     if _worker_site is None:
         raise RuntimeError("a render worker was started without its site")
-    return _articles(_worker_site, _worker_site.config, entries)
+    drawn = _articles(_worker_site, _worker_site.config, entries)
+    staging = _worker_staging
+    if staging is None:
+        return drawn
+    return [(path, stage(staging, path, page, _worker_folders), item) for path, page, item in drawn]
 
 
 class _Drawing:
@@ -139,11 +155,14 @@ class _Drawing:
     flat however big the archive.
     """
 
-    def __init__(self, site: Site, config: Config, put: Put, pool: workers.Workers | None) -> None:
+    def __init__(
+        self, site: Site, config: Config, put: Put, pool: workers.Workers | None, record: Record | None = None
+    ) -> None:
         self._site = site
         self._config = config
         self._put = put
         self._pool = pool
+        self._record = record  # what workers staged themselves is recorded through it
         # Where an entry stands in its issue (``_IssueBook.place``), asked as its batch is sent.
         self.place: Callable[[Entry], Place] = _nowhere
         self._documents: deque[Future[tuple[str, bytes]]] = deque()
@@ -157,14 +176,19 @@ class _Drawing:
                 sent.append(batch)
                 yield [(entry, self.place(entry)) for entry in batch]
 
-        drawn: Iterator[list[tuple[str, bytes, FeedItem]]]
+        drawn: Iterator[Sequence[tuple[str, Page, FeedItem]]]
         if self._pool is None:
             drawn = (_articles(self._site, self._config, batch) for batch in batches())
         else:
             drawn = workers.ordered(self._pool, _articles_in_worker, batches(), 2 * workers.cpu_count())
         for pages in drawn:
             for entry, (path, page, item) in zip(sent.popleft(), pages, strict=True):
-                self._put(path, page)
+                if isinstance(page, bytes):
+                    self._put(path, page)
+                elif self._record is not None:
+                    self._record(path, page)
+                else:
+                    raise RuntimeError("a worker staged a page for a build that records none")
                 yield entry, item
             self._collect(DOCUMENTS_IN_FLIGHT)
 

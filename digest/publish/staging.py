@@ -13,7 +13,10 @@ never links to a page that is not there yet; OPML last of all.
 
 Staged bytes live in the temporary files and the names of the files put
 in a temporary SQLite file (``_Ledger``), not in memory: a full rebuild of a
-large archive streams through here.
+large archive streams through here.  Worker processes drawing a full build
+stage their pages themselves (``Staging``, ``stage``) and send back only
+what they did, which the publish records (``Stager.record``): page bytes never
+cross a process pipe.
 
 No fsync: the guarantee sought is "never half a file" for readers, which the
 rename gives; after a power loss the next publish rewrites whatever differs.
@@ -104,6 +107,48 @@ def _same_bytes(where: str, data: bytes) -> bool:
 
 
 @dataclass(frozen=True)
+class Staging:
+    """Where one publish stages its files: all a worker process needs to stage pages itself."""
+
+    root: str
+    suffix: str
+
+    def temp(self, where: str) -> str:
+        """The temporary file staging ``where``: hidden, beside it, named after this publish."""
+        folder, name = os.path.split(where)
+        return os.path.join(folder, f".{name}{self.suffix}")
+
+
+@dataclass(frozen=True)
+class Staged:
+    """What ``stage`` did with one file: wrote a temporary file for it (``staged``) or found its
+    bytes in place; ``new`` when no file stands at its path yet."""
+
+    staged: bool
+    new: bool = False
+
+
+def stage(staging: Staging, path: str, data: bytes, folders: set[str]) -> Staged:
+    """Write ``data`` to ``path``'s temporary file unless the file in place holds exactly these
+    bytes; ``folders`` are the folders known to exist (the caller's, grown here)."""
+    where = _target(staging.root, path)
+    if _same_bytes(where, data):
+        return Staged(staged=False)
+    folder = os.path.dirname(where)
+    if folder not in folders:
+        os.makedirs(folder, exist_ok=True)
+        folders.add(folder)
+    temp = staging.temp(where)  # put before in this publish: overwritten
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)  # half written (a full disk): not staged, so delete it here
+        raise
+    return Staged(staged=True, new=not os.path.lexists(where))
+
+
+@dataclass(frozen=True)
 class Committed:
     """What ``Stager.commit`` renamed into place (a count: a full rebuild renames every file)."""
 
@@ -170,6 +215,8 @@ class Stager:
         self._removals: list[str] = []
         # One suffix per publish: temporary names never collide and a crash's leftovers are findable.
         self._suffix = f".{secrets.token_hex(4)}.tmp"
+        self._staging = Staging(self._root, self._suffix)
+        self._shared = False  # whether worker processes were told where to stage (``staging``)
         self._lock: int | None = None
 
     def __enter__(self) -> Stager:
@@ -195,21 +242,47 @@ class Stager:
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: object) -> None:
         if value is not None:
-            for path in self._ledger.staged():  # those renamed already are gone: missing_ok
-                Path(self._temp(_target(self._root, path))).unlink(missing_ok=True)
+            self._discard()
         self._ledger.close()
         self._release()
         if isinstance(value, OSError):
             raise _failure(self.output_dir, value) from value
 
+    @property
+    def staging(self) -> Staging:
+        """Where this publish stages, for worker processes staging pages themselves (``stage``);
+        what they stage is ``record``-ed here."""
+        self._shared = True
+        return self._staging
+
+    def restart(self) -> None:
+        """Forget everything put so far and delete its temporary files: the build starts again
+        (its worker processes died, leaving files staged that this process never heard of)."""
+        self._discard()
+        self._ledger.close()
+        self._ledger = _Ledger()
+        self.unchanged = 0
+
+    def _discard(self) -> None:
+        """Delete this publish's temporary files (those renamed already are gone)."""
+        if self._shared:
+            # Workers may have staged files whose news never arrived: found by the suffix.
+            self._delete_staged(self._suffix)
+            return
+        for path in self._ledger.staged():
+            Path(self._temp(_target(self._root, path))).unlink(missing_ok=True)
+
+    def _delete_staged(self, suffix: str, journal: str = "") -> None:
+        """Delete every temporary file named with ``suffix`` in the output folder (but ``journal``)."""
+        for dirpath, _dirnames, filenames in os.walk(self.output_dir):
+            for name in filenames:
+                if name.startswith(".") and name.endswith(suffix) and name != journal:
+                    os.unlink(os.path.join(dirpath, name))
+
     def _sweep(self) -> None:
         """Delete the temporary files of publishes that died mid-way (their journals are left)."""
         for journal in self.output_dir.glob(f"{JOURNAL}.*.tmp"):
-            suffix = journal.name.removeprefix(JOURNAL)
-            for dirpath, _dirnames, filenames in os.walk(self.output_dir):
-                for name in filenames:
-                    if name.startswith(".") and name.endswith(suffix) and name != journal.name:
-                        os.unlink(os.path.join(dirpath, name))
+            self._delete_staged(journal.name.removeprefix(JOURNAL), journal.name)
             journal.unlink()
 
     def _release(self) -> None:
@@ -224,25 +297,17 @@ class Stager:
 
     def put(self, path: str, data: bytes) -> None:
         """Stage ``data`` for ``path`` unless the file already holds exactly these bytes."""
-        where = _target(self._root, path)
-        if _same_bytes(where, data):
+        self.record(path, stage(self._staging, path, data, self._folders))
+
+    def record(self, path: str, done: Staged) -> None:
+        """Take note of what ``stage`` did for ``path``, here or in a worker process."""
+        if not done.staged:
             if self._ledger.is_staged(path):  # put before in this publish, with other bytes
-                os.unlink(self._temp(where))
+                Path(self._temp(_target(self._root, path))).unlink(missing_ok=True)
             self._ledger.add(path, staged=False)
             self.unchanged += 1
             return
-        folder = os.path.dirname(where)
-        if folder not in self._folders:
-            os.makedirs(folder, exist_ok=True)
-            self._folders.add(folder)
-        temp = self._temp(where)  # put before in this publish: overwritten
-        try:
-            with open(temp, "wb") as handle:
-                handle.write(data)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)  # half written (a full disk): not staged, so delete it here
-            raise
-        self._ledger.add(path, staged=True, new=not os.path.lexists(where))
+        self._ledger.add(path, staged=True, new=done.new)
         crash_point("staging.after_put")
 
     def keep(self, path: str) -> bool:
@@ -254,9 +319,7 @@ class Stager:
         return True
 
     def _temp(self, where: str) -> str:
-        """The temporary file staging ``where``: hidden, beside it, named after this publish."""
-        folder, name = os.path.split(where)
-        return os.path.join(folder, f".{name}{self._suffix}")
+        return self._staging.temp(where)
 
     def remove(self, path: str) -> None:
         """Delete ``path`` at commit time (a document that no longer belongs)."""
