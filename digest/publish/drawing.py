@@ -150,9 +150,9 @@ def _articles_in_worker(entries: Sequence[tuple[Entry, Place]]) -> Sequence[tupl
 class _Drawing:
     """Draws the article pages and feed documents of a full build, here or in worker processes.
 
-    Whatever is drawn is handed to ``put`` in this process only (the staging
-    is not shared), and at most a few batches wait at any time: memory stays
-    flat however big the archive.
+    What is drawn here is handed to ``put``; article pages a worker staged
+    itself are handed to ``record`` (what it did, never the bytes).  At most a
+    few batches wait at any time: memory stays flat however big the archive.
     """
 
     def __init__(
