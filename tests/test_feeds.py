@@ -14,7 +14,7 @@ from digest.paper.parse import parse_page
 from digest.publish.atom import render_document, with_atom
 from digest.publish.build import build_plan
 from digest.publish.feeds import ARCHIVE_PAGE_SIZE
-from digest.publish.items import History, all_spec, story_item
+from digest.publish.items import FeedDocument, History, all_spec, story_item
 from digest.publish.jsonfeed import render_json, with_json
 from digest.publish.layout import present
 from digest.types import Credit, Digest, Entry
@@ -347,21 +347,22 @@ def test_an_entry_drawn_once_is_byte_identical_to_feedgen_drawing_it_in_each_doc
         for n in range(3)
     ]
     items = [story_item(present(entry, config.tz), config) for entry in entries]
+    spec = all_spec(config)
     drawn = with_atom(items)
     assert all(item.atom.startswith(b"  <entry>\n") for item in drawn)
     for chosen in (drawn, drawn[1:], drawn[::-1], drawn[:1]):
         plain = [dataclasses.replace(item, atom=b"") for item in chosen]
         history = History(archive=True, prev="http://example.test/p/1", current="http://example.test/c")
-        spliced = render_document(all_spec(config), chosen, history, "feeds/all.atom", config)
-        assert spliced == render_document(all_spec(config), plain, history, "feeds/all.atom", config)
+        spliced = render_document(FeedDocument(spec, chosen, history, "feeds/all.atom"), config)
+        assert spliced == render_document(FeedDocument(spec, plain, history, "feeds/all.atom"), config)
         check_atom(spliced)
-    assert render_document(all_spec(config), [], History(), "feeds/all.atom", config)  # no entries at all
+    assert render_document(FeedDocument(spec, [], History(), "feeds/all.atom"), config)  # no entries at all
     # JSON Feed items are spliced the same way: one line each, the same JSON drawn once or not.
     for chosen in (with_json(items), items[::-1], items[:1], []):
         history = History(archive=True, prev="http://example.test/p/1", current="http://example.test/c")
-        document = render_json(all_spec(config), chosen, history, "feeds/all.json", config)
+        document = render_json(FeedDocument(spec, chosen, history, "feeds/all.json"), config)
         plain = [dataclasses.replace(item, json="") for item in chosen]
-        assert document == render_json(all_spec(config), plain, history, "feeds/all.json", config)
+        assert document == render_json(FeedDocument(spec, plain, history, "feeds/all.json"), config)
         whole = json.loads(document)
         assert [item["id"] for item in whole["items"]] == [item.id for item in chosen]
         lines = document.decode().splitlines()

@@ -16,8 +16,8 @@ from markupsafe import escape
 from digest.config import Config
 from digest.publish.items import (
     _NO_DATA,
+    FeedDocument,
     FeedItem,
-    FeedSpec,
     History,
     Tombstone,
 )
@@ -140,18 +140,18 @@ def with_atom(items: Sequence[FeedItem]) -> list[FeedItem]:
     return [replace(item, atom=entry) for item, entry in zip(items, entries, strict=True)]
 
 
-def render_document(
-    spec: FeedSpec,
-    items: Sequence[FeedItem],
-    history: History,
-    self_path: str,
-    config: Config,
-    tombstones: Sequence[Tombstone] = (),
-) -> bytes:
-    """One Atom document of ``items`` (given newest first), with ``tombstones`` for withdrawn entries.
+def render_document(document: FeedDocument, config: Config) -> bytes:
+    """One Atom document, with its tombstones for withdrawn entries.
 
     Items drawn already (``with_atom``) are spliced in as they are; the others are drawn here.
     """
+    spec, items, history, self_path, tombstones = (
+        document.spec,
+        document.items,
+        document.history,
+        document.path,
+        document.tombstones,
+    )
     base = config.site.base_url
     fg = FeedGenerator()
     fg.register_extension("digest", _FeedLinks, _EntryLinks)

@@ -32,6 +32,7 @@ from xml.etree import ElementTree
 from digest.config import Config
 from digest.publish.atom import render_document, with_atom
 from digest.publish.items import (
+    FeedDocument,
     FeedItem,
     FeedSpec,
     History,
@@ -51,8 +52,8 @@ from digest.types import FeedKey, newest_first
 ARCHIVE_PAGE_SIZE = 100
 
 
-# Renders one document: (spec, items newest first, history, its own path, config, tombstones) -> bytes.
-Renderer = Callable[[FeedSpec, Sequence[FeedItem], History, str, Config, Sequence[Tombstone]], bytes]
+# Renders one document in a format.
+Renderer = Callable[[FeedDocument, Config], bytes]
 # Writes each item's part of a document once, for every document that holds the item.
 Drawer = Callable[[Sequence[FeedItem]], list[FeedItem]]
 
@@ -166,7 +167,7 @@ def log_archive_document(
         next=absolute_url(base, fmt.archive_path(spec.name, number + 1)) if number < pages else current,
     )
     path = fmt.archive_path(spec.name, number)
-    return path, fmt.render(spec, shown(items), history, path, config, ())
+    return path, fmt.render(FeedDocument(spec, shown(items), history, path), config)
 
 
 def log_subscription_document(
@@ -181,7 +182,7 @@ def log_subscription_document(
     pages, and the tombstones of its latest withdrawn entries (RFC 6721)."""
     prev = absolute_url(config.site.base_url, fmt.archive_path(spec.name, pages)) if pages else ""
     path = fmt.feed_path(spec.name)
-    return path, fmt.render(spec, shown(items), History(prev=prev), path, config, tombstones)
+    return path, fmt.render(FeedDocument(spec, shown(items), History(prev=prev), path, tombstones), config)
 
 
 @dataclass

@@ -3,6 +3,7 @@ and the entry of an article or a digest in reader-facing form."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -78,6 +79,18 @@ class History:
     prev: str = ""
     current: str = ""
     next: str = ""
+
+
+@dataclass(frozen=True)
+class FeedDocument:
+    """One feed document to write, whatever its format: its feed, its items newest first, its place
+    in the history, its own path, and the tombstones of entries withdrawn from it."""
+
+    spec: FeedSpec
+    items: Sequence[FeedItem]
+    history: History
+    path: str
+    tombstones: Sequence[Tombstone] = ()
 
 
 def all_spec(config: Config) -> FeedSpec:

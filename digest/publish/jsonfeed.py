@@ -14,10 +14,8 @@ from typing import Any
 
 from digest.config import Config
 from digest.publish.items import (
+    FeedDocument,
     FeedItem,
-    FeedSpec,
-    History,
-    Tombstone,
 )
 from digest.publish.layout import (
     FAVICON,
@@ -30,19 +28,13 @@ from digest.publish.layout import (
 JSON_FEED_VERSION = "https://jsonfeed.org/version/1.1"
 
 
-def render_json(
-    spec: FeedSpec,
-    items: Sequence[FeedItem],
-    history: History,
-    self_path: str,
-    config: Config,
-    tombstones: Sequence[Tombstone] = (),
-) -> bytes:
-    """One JSON Feed 1.1 document of ``items`` (given newest first), the twin of ``render_document``.
+def render_json(document: FeedDocument, config: Config) -> bytes:
+    """One JSON Feed 1.1 document, the twin of ``atom.render_document``.
 
     JSON Feed pages with ``next_url`` (towards older items), which is RFC 5005's
     ``prev-archive``; it has no tombstones, so a withdrawn item simply leaves.
     """
+    spec, items, history, self_path = document.spec, document.items, document.history, document.path
     base = config.site.base_url
     feed: dict[str, Any] = {
         "version": JSON_FEED_VERSION,
