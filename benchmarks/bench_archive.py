@@ -101,15 +101,11 @@ def stage_publish(articles: int, work: Path, database: str | None) -> dict[str, 
         run_publish(config, store)
         noop_seconds = time.perf_counter() - started
         count = store.status().articles
-        # The next page of the paper, one issue after the archive's last.
-        extra = run / "new" / page_name(page_count(articles) + PAGES_PER_ISSUE)
-        extra.parent.mkdir(parents=True, exist_ok=True)
-        extra.write_text(next(pages(seed=2, count=1)), encoding="utf-8")
-        started = time.perf_counter()
-        added = ingest(config, store, INGESTED + timedelta(hours=1), [extra])
-        ingested = time.perf_counter() - started
-        incremental = run_publish(config, store)
-        one_page = time.perf_counter() - started
+        # The next pages of the paper, each one issue after the one before.  The first new page
+        # after start also loads the word segmenter's and pinyin's tables (a service pays that
+        # once); the second is the steady state the aim is about.
+        first_page = _new_page(config, store, run, articles, 1)
+        ingested, one_page, added, incremental = _new_page(config, store, run, articles, 2)
     files = sum(1 for path in config.paths.output.rglob("*") if path.is_file())
     return {
         "articles": count,
@@ -117,6 +113,7 @@ def stage_publish(articles: int, work: Path, database: str | None) -> dict[str, 
         "full_seconds": full_seconds,
         "full_written": full.written_count,
         "noop_seconds": noop_seconds,
+        "first_new_page_seconds": first_page[1],
         "new_page_articles": added.new,
         "new_page_ingest_seconds": ingested,
         "new_page_seconds": one_page,
@@ -124,6 +121,21 @@ def stage_publish(articles: int, work: Path, database: str | None) -> dict[str, 
         "base_mb": base,
         "peak_mb": full_peak,
     }
+
+
+def _new_page(
+    config: Config, store: Store, run: Path, articles: int, number: int
+) -> tuple[float, float, Any, Any]:
+    """Ingest and publish the ``number``-th page issue after the archive's last: seconds to ingest
+    it, seconds to ingest and publish it, and the two reports."""
+    extra = run / "new" / page_name(page_count(articles) + PAGES_PER_ISSUE * number)
+    extra.parent.mkdir(parents=True, exist_ok=True)
+    extra.write_text(next(pages(seed=1 + number, count=1)), encoding="utf-8")
+    started = time.perf_counter()
+    added = ingest(config, store, INGESTED + timedelta(hours=number), [extra])
+    ingested = time.perf_counter() - started
+    incremental = run_publish(config, store)
+    return ingested, time.perf_counter() - started, added, incremental
 
 
 def stage_commands(articles: int, work: Path) -> dict[str, Any]:

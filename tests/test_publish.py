@@ -227,6 +227,39 @@ def _issues(first: int, days: int, per_day: int = 10) -> list[list[Entry]]:
     ]
 
 
+def test_a_service_publishing_page_after_page_draws_only_the_new_entries(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = make_config(size=5)
+    out = tmp_path / "output"
+    # What this process kept from other tests' publishes (the same entries, by value) is not ours.
+    monkeypatch.setattr(publish_module, "_drawn_items", publish_module._Kept(publish_module.KEPT_DRAWN))
+    for issue in _issues(0, 12):
+        store.upsert_entries(issue)
+    publish_store(store, config, out)
+    store.upsert_entries([_article(500, "要闻", day=1), _article(501, "经济", day=1)])
+    publish_store(store, config, out)  # both feeds and every section drawn once since the start
+    drawn: list[str] = []
+    draw = publish_module.story_item
+    monkeypatch.setattr(
+        publish_module, "story_item", lambda story, config: (drawn.append(story.uid), draw(story, config))[1]
+    )
+    later = [_article(502, "要闻", day=1), _article(503, "经济", day=1)]
+    store.upsert_entries(later)
+    assert not publish_store(store, config, out).full
+    # Every other entry of the subscription documents was kept from the publishes before.
+    assert sorted(drawn) == sorted(e.uid for e in later)
+    assert _on_disk(out) == _expected(store, config)
+    # A correction is a new entry to draw, and its new text is what the feeds hold.
+    corrected = replace(later[0], article=replace(later[0].article, body="更正后的正文。"))
+    store.upsert_entries([corrected], CLOCK + timedelta(hours=2))
+    drawn.clear()
+    assert not publish_store(store, config, out).full
+    assert drawn == [corrected.uid]
+    assert _on_disk(out) == _expected(store, config)
+    assert "更正后的正文" in (out / "feeds" / "all.atom").read_text(encoding="utf-8")
+
+
 def test_incremental_publish_matches_a_full_build_and_touches_only_what_changed(
     store: Store, tmp_path: Path
 ) -> None:
