@@ -200,7 +200,8 @@ class PublishRepository(Repository):
         """Withdrawn articles (of one section), the latest withdrawn first: their tombstones."""
         query = (
             sa.select(articles)
-            .where(articles.c.retracted.is_not(None))
+            # Withdrawal sets both; the time is what the indexes hold, so only withdrawn rows are read.
+            .where(articles.c.retracted.is_not(None), articles.c.retracted_at.is_not(None))
             .where(*(() if section is None else (articles.c.section_slug == section,)))
             .order_by(articles.c.retracted_at.desc(), articles.c.uid)
             .limit(limit)

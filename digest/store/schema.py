@@ -253,6 +253,10 @@ ARCHIVE_LAST_KEY = (
 sa.Index("articles_feed_log", *FEED_ORDER)
 sa.Index("articles_section_feed_log", articles.c.section_slug, *FEED_ORDER)
 sa.Index("articles_retracted", articles.c.retracted_at)
+# A section feed's tombstones (``retracted_entries``): its withdrawn rows only, not the whole section.
+sa.Index("articles_section_retracted", articles.c.section_slug, articles.c.retracted_at)
+# The issue list's counts (``issues``) and the newest issue, from the index alone.
+sa.Index("articles_issue_live", articles.c.issue_date, articles.c.retracted)
 # A re-read page finds its previous articles by file (``page_entries``) without a scan.
 sa.Index("articles_source", articles.c.source)
 sa.Index(
