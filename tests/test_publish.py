@@ -21,7 +21,7 @@ from digest import workers
 from digest.config import Config
 from digest.errors import PublishError
 from digest.publish import build as publish_module
-from digest.publish import drawing, staging
+from digest.publish import drawing, kept, staging
 from digest.publish.build import PublishReport, build_plan, publish, publish_store
 from digest.publish.staging import Committed, Stager
 from digest.store.database import Store
@@ -233,16 +233,16 @@ def test_a_service_publishing_page_after_page_draws_only_the_new_entries(
     config = make_config(size=5)
     out = tmp_path / "output"
     # What this process kept from other tests' publishes (the same entries, by value) is not ours.
-    monkeypatch.setattr(publish_module, "_drawn_items", publish_module._Kept(publish_module.KEPT_DRAWN))
+    monkeypatch.setattr(kept, "ITEMS", kept.Kept(kept.KEPT_DRAWN))
     for issue in _issues(0, 12):
         store.upsert_entries(issue)
     publish_store(store, config, out)
     store.upsert_entries([_article(500, "要闻", day=1), _article(501, "经济", day=1)])
     publish_store(store, config, out)  # both feeds and every section drawn once since the start
     drawn: list[str] = []
-    draw = publish_module.story_item
+    draw = kept.story_item
     monkeypatch.setattr(
-        publish_module, "story_item", lambda story, config: (drawn.append(story.uid), draw(story, config))[1]
+        kept, "story_item", lambda story, config: (drawn.append(story.uid), draw(story, config))[1]
     )
     later = [_article(502, "要闻", day=1), _article(503, "经济", day=1)]
     store.upsert_entries(later)

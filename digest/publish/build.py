@@ -32,12 +32,10 @@ import json
 import logging
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from datetime import date, tzinfo
-from functools import lru_cache
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +52,7 @@ from digest.publish.drawing import (
     _stories,
     start_worker,
 )
-from digest.publish.feeds import FeedPlan, LogWriter, drawn, opml, plan_feed
+from digest.publish.feeds import FeedPlan, LogWriter, opml, plan_feed
 from digest.publish.issues import neighbours, places
 from digest.publish.items import (
     FeedItem,
@@ -64,14 +62,13 @@ from digest.publish.items import (
     digest_item,
     digests_spec,
     section_spec,
-    story_item,
     tombstone,
 )
+from digest.publish.kept import feed_items, story
 from digest.publish.layout import (
     DIGESTS_FEED,
     OPML,
     OPML_SECTIONS,
-    Story,
     absolute_url,
     gone_path,
     line,
@@ -91,50 +88,6 @@ log = logging.getLogger(__name__)
 INCREMENTAL_LIMIT = 2000
 # A full build of this many articles draws on every core: it repays starting the workers.
 POOL_MIN_ARTICLES = 500
-# Feed items and stories a running service keeps between publishes: every subscription document's
-# entries (feeds.size, or the whole newest issue, for every feed) with room to spare.
-KEPT_DRAWN = 2048
-
-
-# A service publishes page after page, and its subscription documents hold mostly the entries they
-# held before: each one's feed item (drawn in every format) and story are kept, keyed by the entry
-# itself, every field of it, and the configuration, so a corrected or moved article, or a changed
-# setting, is a new key and drawn afresh.  An incremental publish then draws only what is new.
-class _Kept:
-    """The feed items of the latest entries drawn under one configuration, least recently used
-    first out; another configuration starts afresh."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._config: Config | None = None
-        self._items: OrderedDict[Entry, FeedItem] = OrderedDict()
-
-    def feed_items(self, entries: Sequence[Entry], config: Config) -> list[FeedItem]:
-        """The feed item of each of ``entries``; those not kept are drawn together (one feedgen
-        document for all of them) and kept."""
-        if config is not self._config and config != self._config:
-            self._items.clear()
-            self._config = config
-        kept = self._items
-        missing = [entry for entry in entries if entry not in kept]
-        fresh = drawn([story_item(_story(entry, config.tz), config) for entry in missing])
-        for entry, item in zip(missing, fresh, strict=True):
-            kept[entry] = item
-        found = []
-        for entry in entries:
-            kept.move_to_end(entry)
-            found.append(kept[entry])
-        while len(kept) > self._size:
-            kept.popitem(last=False)
-        return found
-
-
-_drawn_items = _Kept(KEPT_DRAWN)
-
-
-@lru_cache(maxsize=KEPT_DRAWN)
-def _story(entry: Entry, tz: tzinfo | None) -> Story:
-    return present(entry, tz)
 
 
 @dataclass(frozen=True)
@@ -408,14 +361,14 @@ def _render_changes(
     records = store.digests()
     dirty = _dirty_digests(records, made, entries)
     if entries or dirty:
-        stager.put(*site.index([_story(e, config.tz) for e in store.latest_issue()], _latest(records)))
+        stager.put(*site.index([story(e, config.tz) for e in store.latest_issue()], _latest(records)))
     if entries:
         _render_issues(store, config, site, {entry.issue_date for entry in entries}, stager.put)
     touched = {entry.section.slug for entry in entries}
     for section in sections:
         if section.slug in touched:
             latest = store.section_latest(section.slug, SECTION_PAGE_SIZE + 1)
-            stager.put(*site.section(section, [_story(e, config.tz) for e in latest]))
+            stager.put(*site.section(section, [story(e, config.tz) for e in latest]))
     frozen: Frozen = {}
     for spec, slug in _feed_specs(config, sections):
         if not any(slug is None or entry.section.slug == slug for entry in entries):
@@ -426,7 +379,7 @@ def _render_changes(
         writer = LogWriter(spec, plan, config, render, _tombstones(store, slug, config))
         # A few pages' worth at most: what follows the full archive pages.
         logged = list(store.feed_stream(slug, after=after))
-        for entry, item in zip(logged, _drawn_items.feed_items(logged, config), strict=True):
+        for entry, item in zip(logged, feed_items(logged, config), strict=True):
             writer.add(entry.feed_key, item)
         writer.close()
         frozen[spec.name] = writer.new_pages
@@ -459,7 +412,7 @@ def _render_issues(store: Store, config: Config, site: Site, touched: set[date],
         if day in touched:
             where = places(lines)
             for entry in entries:
-                put(*site.article(_story(entry, config.tz), where[entry.uid]))
+                put(*site.article(story(entry, config.tz), where[entry.uid]))
 
 
 def _feed_specs(config: Config, sections: Sequence[Section]) -> list[tuple[FeedSpec, str | None]]:
