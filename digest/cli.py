@@ -11,7 +11,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from digest import __version__
 from digest.commands.admin import (
@@ -35,9 +34,6 @@ from digest.commands.mail import (
 )
 from digest.errors import AlreadyRunningError, ConfigError, DigestError, SchemaError
 from digest.logs import LogFormat, configure
-
-if TYPE_CHECKING:
-    pass
 
 # Each command imports what it needs when it runs: importing every module (the database layer,
 # the mailer, the HTTP client, pinyin tables) made even ``digest --help`` take most of a second.

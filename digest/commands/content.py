@@ -7,16 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from digest.commands.common import (
     command_config,
     utc_now,
 )
 from digest.errors import SourceError
-
-if TYPE_CHECKING:
-    pass
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
