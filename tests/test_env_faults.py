@@ -28,6 +28,7 @@ from digest.config import Config
 from digest.config_checks import load_config
 from digest.mail.transports import OutboxMailer
 from digest.service.metrics import Metrics
+from digest.service.retention import DRY_RUN
 from digest.service.runner import Runner
 from digest.store.database import Store
 from digest.web.server import create_app
@@ -161,6 +162,50 @@ def test_an_unwritable_output_folder_fails_publish_loudly_and_keeps_serving_the_
         runner.ingest([config.paths.source / "2024-11-27_02.txt"])
         assert runner.health()["status"] == "ok"
         assert "第2版的新闻" in (output / "feeds/all.atom").read_text(encoding="utf-8")
+
+
+def test_a_prune_that_cannot_remove_old_files_makes_health_degraded_until_one_can(
+    tmp_path: Path, disk: tuple[Path, bool]
+) -> None:
+    # The nightly prune runs unattended: a dry-run folder it cannot remove (a read-only disk) must
+    # show in /healthz and ``digest status`` rather than only in a log line nobody reads.
+    where, mounted = disk
+    config = _config(tmp_path, tmp_path / "output")
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+    (config.paths.data / DRY_RUN).symlink_to(where)
+    old = where / "2024-01-01"
+    old.mkdir()
+    (old / "a.eml").write_text("old")
+    os.utime(old, (0, 0))
+    if mounted:
+        subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+    elif os.geteuid() != 0:
+        where.chmod(0o555)
+    else:
+        pytest.skip("root without a tmpfs to remount read-only: nothing here can refuse a removal")
+    with Store.open(config.database_url) as store:
+        runner = Runner(
+            config, store, OutboxMailer(config.paths.data / "outbox"), Metrics(), clock=lambda: NOW
+        )
+        try:
+            runner.prune()
+            health = runner.health()
+        finally:
+            if mounted:
+                subprocess.run(["mount", "-o", "remount,rw", str(where)], check=True)
+            else:
+                where.chmod(0o755)
+        assert health["status"] == "degraded", health
+        error = str(health["last_prune"]["error"])  # type: ignore[index]
+        assert (
+            str(config.paths.data / DRY_RUN / old.name) in error
+            and "paths.data" in error
+            and any(e.startswith("prune: ") for e in health["errors"])
+        )
+        runner.prune()
+        health = runner.health()
+        assert health["status"] == "ok" and health["last_prune"]["removed"] == 1, health  # type: ignore[index]
+        assert not old.exists()
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

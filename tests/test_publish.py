@@ -422,6 +422,23 @@ def test_what_forces_a_full_rebuild(store: Store, tmp_path: Path) -> None:
     assert report.full and _on_disk(out) == _expected(store, retitled)
 
 
+def test_an_article_moved_to_another_issue_leaves_no_stale_page_behind(store: Store, tmp_path: Path) -> None:
+    # A page file dropped again with its dateline corrected keeps its articles' ids but moves them
+    # to another issue: the old issue's page must stop listing them and their old page must go.
+    config = make_config()
+    out = tmp_path / "output"
+    articles = [_article(i, day=-1) for i in range(3)] + [_article(i, day=0) for i in range(3, 5)]
+    store.upsert_entries(articles)
+    publish_store(store, config, out)
+    old_page = f"articles/{articles[0].issue_date}/{articles[0].uid}.html"
+    assert (out / old_page).is_file()
+    moved = replace(articles[0], issue_date=CLOCK.date(), updated=CLOCK + timedelta(hours=1))
+    store.upsert_entries([moved], CLOCK + timedelta(hours=1))
+    publish_store(store, config, out)
+    assert not (out / old_page).exists()
+    assert _on_disk(out) == _expected(store, config)
+
+
 def test_a_failed_publish_is_redone_in_full(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

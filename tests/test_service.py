@@ -303,6 +303,7 @@ def test_status_lines_say_what_ran_and_what_is_wrong() -> None:
         "last ingest: 2024-11-29 01:00:00 UTC (5 ms) files 2",
         "last publish: 2024-11-29 01:00:00 UTC (9 ms) FAILED: disk full",
         "last digest: -",
+        "last prune: -",
         "files waiting: 1",
         "errors: publish: disk full",
     ]

@@ -70,6 +70,7 @@ from digest.publish.layout import (
     OPML,
     OPML_SECTIONS,
     absolute_url,
+    article_path,
     gone_path,
     line,
     present,
@@ -196,14 +197,17 @@ def _incremental(
     changes: Sequence[tuple[Entry, str | None]], known: Sequence[Section], output_dir: Path
 ) -> bool:
     """Whether ``changes`` can be published by themselves: few enough, none moved to another
-    section, none in a section (or under a section name) the navigation does not list yet,
-    none withdrawn or restored (rare, and they reshape every feed they were in)."""
+    section or issue, none in a section (or under a section name) the navigation does not list
+    yet, none withdrawn or restored (rare, and they reshape every feed they were in)."""
     listed = set(known)
     return len(changes) <= INCREMENTAL_LIMIT and all(
         old in (None, entry.section.slug)
         and entry.section in listed
         and entry.retracted is None
         and not (output_dir / gone_path(entry)).exists()
+        # A published article's page is foldered by issue date: not there, its issue date moved (a
+        # page dropped again with its dateline corrected), and its old issue still lists it.
+        and (old is None or (output_dir / article_path(entry)).exists())
         for entry, old in changes
     )
 

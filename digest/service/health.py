@@ -21,7 +21,7 @@ from typing import Any
 from digest.store.records import StoreStatus
 
 STATE_NAME = "health.json"
-JOBS = ("ingest", "publish", "digest")
+JOBS = ("ingest", "publish", "digest", "prune")
 
 
 @dataclass(frozen=True)

@@ -106,14 +106,24 @@ def prune(config: Config, store: Store, now: datetime, dry_run: bool = False) ->
 
 
 def _remove(files: list[Path], folders: list[Path]) -> None:
-    try:
-        for path in files:
+    """Remove every one that can be; then, if any could not, say which (the first, and how many)."""
+    failed: list[tuple[Path, OSError]] = []
+    for path in files:
+        try:
             path.unlink(missing_ok=True)
-        for path in folders:
+        except OSError as exc:
+            failed.append((path, exc))
+    for path in folders:
+        try:
             shutil.rmtree(path)
-    except OSError as exc:
+        except OSError as exc:
+            # rmtree names the file inside the folder by its bare name; the folder is what to look at.
+            failed.append((path, exc))
+    if failed:
+        path, exc = failed[0]
+        more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
         raise ConfigError(
             "paths.data",
-            f"cannot remove {exc.filename} ({exc.strerror})",
+            f"cannot remove {path}{more} ({exc.strerror or exc})",
             "let the service's user write the data folder",
         ) from exc
