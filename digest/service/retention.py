@@ -120,10 +120,10 @@ def _remove(files: list[Path], folders: list[Path]) -> None:
             # rmtree names the file inside the folder by its bare name; the folder is what to look at.
             failed.append((path, exc))
     if failed:
-        path, exc = failed[0]
+        where, error = failed[0]
         more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
         raise ConfigError(
             "paths.data",
-            f"cannot remove {path}{more} ({exc.strerror or exc})",
+            f"cannot remove {where}{more} ({error.strerror or error})",
             "let the service's user write the data folder",
-        ) from exc
+        ) from error
