@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from corpus import write_archive  # noqa: E402
 
-ARTICLES = 4000  # a full build of this many takes several seconds on two cores, with workers
+ARTICLES = 6000  # a full build of this many takes a few seconds on two cores, with workers
 
 
 def _descendants(pid: int) -> set[int]:
@@ -106,7 +106,7 @@ def test_sigkill_of_a_full_publish_leaves_no_worker_and_the_next_publish_finishe
         family |= _descendants(killed.pid)
         time.sleep(0.05)
     assert len(family) >= 2, "the full build never started worker processes"
-    time.sleep(1.0)
+    time.sleep(0.5)  # workers staging pages, the build far from done
     family |= _descendants(killed.pid)
     assert killed.poll() is None, "the build finished before it could be killed; make ARTICLES bigger"
     os.kill(killed.pid, signal.SIGKILL)

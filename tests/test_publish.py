@@ -557,7 +557,7 @@ def _drawing_on_every_core(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     monkeypatch.setattr(workers, "pool", recorded)
     monkeypatch.setattr(publish_module, "POOL_MIN_ARTICLES", 10)
     monkeypatch.setattr(drawing, "ARTICLE_BATCH", 7)  # batches end mid-feed-page
-    monkeypatch.setattr(drawing, "DOCUMENTS_IN_FLIGHT", 2)
+    monkeypatch.setattr(drawing, "ISSUES_IN_FLIGHT", 2)
     return made
 
 

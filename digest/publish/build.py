@@ -228,7 +228,7 @@ def render_all(
     """Render every document from ``catalog`` into ``put(path, bytes)``, streaming the entries;
     returns the sections, in the navigation's order, and the archive pages it froze.
 
-    ``parallel``: a big archive's article pages and feed documents are drawn
+    ``parallel``: a big archive's article pages and issue pages are drawn
     in worker processes, one per free core (``workers.pool``; ``put`` still runs in this process),
     which stage the article pages into ``stager`` themselves when it is given (``Stager.staging``).
     ``keep(path)`` leaves a frozen archive page as it stands in the output
@@ -264,6 +264,7 @@ def render_all(
         )
     try:
         days = [day for day, _ in counts]
+        render = _into(put)
         draw = _Drawing(site, config, put, pool, stager.record if stager is not None else None)
         book = _IssueBook(catalog, days, lambda day, lines: draw.issue(day, lines, days))
         draw.place = book.place
@@ -273,7 +274,7 @@ def render_all(
                 spec,
                 _plan(catalog, spec.name, slug, config, keep, gone),
                 config,
-                draw.document,
+                render,
                 _tombstones(catalog, slug, config),
             )
             for spec, slug in specs
@@ -295,7 +296,7 @@ def render_all(
             digest = _digest(catalog, record, config)
             put(*site.digest(digest))
             items[record.day] = digest_item(digest, config)
-        frozen = _digest_feed(catalog, records, config, draw.document, keep, lambda r: items[r.day])
+        frozen = _digest_feed(catalog, records, config, render, keep, lambda r: items[r.day])
         draw.finish()
     finally:
         if pool is not None:
@@ -343,6 +344,19 @@ def _tombstones(catalog: Catalog, slug: str | None, config: Config) -> list[Tomb
     return [tombstone(present(e, config.tz), e.retracted_at or e.updated, config) for e in gone]
 
 
+def _into(put: Put) -> Callable[..., None]:
+    """How feed writers hand a document over: ``draw(*args)`` (its path and bytes) put by ``put``.
+
+    Drawn here even when workers draw the article pages: a feed document is mostly its entries,
+    drawn already, and shipping them to a worker and back cost more than splicing them here.
+    """
+
+    def render(draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
+        put(*draw(*args))
+
+    return render
+
+
 def _render_changes(
     store: Store,
     config: Config,
@@ -358,9 +372,7 @@ def _render_changes(
     """
     site = Site(config, sections)
     entries = [entry for entry, _ in changes]
-
-    def render(draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
-        stager.put(*draw(*args))
+    render = _into(stager.put)
 
     records = store.digests()
     dirty = _dirty_digests(records, made, entries)

@@ -2,8 +2,9 @@
 
 Workers get the configuration, sections and where the publish stages once; each draws a batch of
 articles, stages their pages itself and sends back what it staged with the feed entries (their
-Atom and JSON drawn), or draws an issue's page or a feed document and sends its bytes back; this
-process records and stages the rest."""
+Atom and JSON drawn), or draws an issue's page and sends its bytes back; this process records and
+stages the rest, and splices the feed documents itself: a document is mostly its entries, drawn
+already, and sending them to a worker and back cost more than the splicing (docs/performance.md)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from datetime import date
 from itertools import islice
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from digest import workers
 from digest.config import Config
@@ -43,11 +44,9 @@ Page = bytes | Staged
 T = TypeVar("T")
 
 
-# Articles a worker draws per task; documents being drawn at once (each holds its entries).
+# Articles a worker draws per task; issue pages being drawn at once.
 ARTICLE_BATCH = 50
-
-
-DOCUMENTS_IN_FLIGHT = 8
+ISSUES_IN_FLIGHT = 8
 
 
 def _articles(
@@ -148,7 +147,7 @@ def _articles_in_worker(entries: Sequence[tuple[Entry, Place]]) -> Sequence[tupl
 
 
 class _Drawing:
-    """Draws the article pages and feed documents of a full build, here or in worker processes.
+    """Draws the article and issue pages of a full build, here or in worker processes.
 
     What is drawn here is handed to ``put``; article pages a worker staged
     itself are handed to ``record`` (what it did, never the bytes).  At most a
@@ -165,7 +164,7 @@ class _Drawing:
         self._record = record  # what workers staged themselves is recorded through it
         # Where an entry stands in its issue (``_IssueBook.place``), asked as its batch is sent.
         self.place: Callable[[Entry], Place] = _nowhere
-        self._documents: deque[Future[tuple[str, bytes]]] = deque()
+        self._issues: deque[Future[tuple[str, bytes]]] = deque()
 
     def articles(self, entries: Iterable[Entry]) -> Iterator[tuple[Entry, FeedItem]]:
         """Put each entry's page; yields the entry and its feed item, in the order of ``entries``."""
@@ -190,31 +189,24 @@ class _Drawing:
                 else:
                     raise RuntimeError("a worker staged a page for a build that records none")
                 yield entry, item
-            self._collect(DOCUMENTS_IN_FLIGHT)
+            self._collect(ISSUES_IN_FLIGHT)
 
     def issue(self, day: date, lines: Sequence[Line], days: Sequence[date]) -> None:
         """Put the page of the issue of ``day`` (``Site.issue``)."""
         if self._pool is None:
             self._put(*self._site.issue(day, lines, days))
         else:
-            self.document(_issue_in_worker, day, lines, days)
-
-    def document(self, draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
-        """Put ``draw(*args)``, a feed document's path and bytes."""
-        if self._pool is None:
-            self._put(*draw(*args))
-            return
-        self._documents.append(self._pool.submit(draw, *args))
-        self._collect(DOCUMENTS_IN_FLIGHT)
+            self._issues.append(self._pool.submit(_issue_in_worker, day, lines, days))
+            self._collect(ISSUES_IN_FLIGHT)
 
     def finish(self) -> None:
-        """Put every document still being drawn."""
+        """Put every issue page still being drawn."""
         self._collect(0)
 
     def _collect(self, limit: int) -> None:
-        """Put the documents drawn so far, waiting for the oldest while more than ``limit`` wait."""
-        while self._documents and (self._documents[0].done() or len(self._documents) > limit):
-            self._put(*self._documents.popleft().result())
+        """Put the issue pages drawn so far, waiting for the oldest while more than ``limit`` wait."""
+        while self._issues and (self._issues[0].done() or len(self._issues) > limit):
+            self._put(*self._issues.popleft().result())
 
 
 def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
