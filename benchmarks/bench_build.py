@@ -7,7 +7,9 @@ Each round runs, one after the other (interleaved, so every contender meets
 the same drift in the machine's load): our full build as the two commands
 an operator types (``digest ingest``, then ``digest publish --full``, each
 its own process, interpreter start included), the same two commands pinned
-to one core (``taskset -c 0``: no pool can help, none is started), ``digest
+to one core (``taskset -c 0``: no pool can help, none is started), the
+same two with a pool of two workers whatever the free cores say
+(``pooled``: what the pool gives when the guard would say no), ``digest
 build`` (both in one process), Hugo building the same articles
 (``bench_hugo``), Pelican building them (``bench_pelican``, its cache
 cleared), and the write floor: C tools (coreutils) reading and hashing
@@ -46,11 +48,12 @@ from corpus import write_archive
 DIGEST = Path(sys.executable).parent / "digest"
 
 
-def timed(argvs: list[list[str]], cwd: Path) -> dict[str, float]:
-    """Run the commands one after the other: wall seconds, CPU seconds (theirs and their children's),
-    and the one-minute load average before the first."""
+def timed(argvs: list[list[str]], cwd: Path, extra: dict[str, str] | None = None) -> dict[str, float]:
+    """Run the commands one after the other (``extra`` added to their environment): wall seconds,
+    CPU seconds (theirs and their children's), and the one-minute load average before the first."""
     # Outside the checkout, whose config.toml would otherwise apply; and no DIGEST_* from the caller.
     env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    env.update(extra or {})
     load = os.getloadavg()[0]
     before = os.times()
     started = time.perf_counter()
@@ -63,7 +66,8 @@ def timed(argvs: list[list[str]], cwd: Path) -> dict[str, float]:
 
 
 def ours(pages_dir: Path, run: Path, how: str) -> dict[str, float]:
-    """One full build from nothing: ``commands``, ``pinned`` (the commands on core 0) or ``build``."""
+    """One full build from nothing: ``commands``, ``pinned`` (the commands on core 0), ``pooled``
+    (the commands with two workers whatever the free cores) or ``build``."""
     shutil.rmtree(run, ignore_errors=True)
     run.mkdir(parents=True)
     common = ["--source", str(pages_dir), "--data", str(run / "data"), "--output", str(run / "out")]
@@ -73,7 +77,7 @@ def ours(pages_dir: Path, run: Path, how: str) -> dict[str, float]:
     else:
         argvs = [[*pin, str(DIGEST), "ingest", *common], [*pin, str(DIGEST), "publish", "--full", *common]]
     try:
-        return timed(argvs, run)
+        return timed(argvs, run, {"DIGEST_BUILD_WORKERS": "2"} if how == "pooled" else None)
     finally:
         shutil.rmtree(run, ignore_errors=True)
 
@@ -193,7 +197,7 @@ def main() -> None:
         "--contenders",
         nargs="+",
         default=["commands", "pinned", "build", "hugo"],
-        choices=["commands", "pinned", "build", "hugo", "pelican", "floor"],
+        choices=["commands", "pinned", "pooled", "build", "hugo", "pelican", "floor"],
     )
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()

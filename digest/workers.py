@@ -100,46 +100,49 @@ POOL_MIN_FREE = 2
 _FREE_ROUNDING = 0.25
 
 
-def _cpu_times(cores: set[int]) -> dict[int, tuple[int, int]]:
-    """(idle, total) jiffies of each of ``cores`` from /proc/stat (Linux); {} where unreadable."""
+def _proc_stat(cores: set[int]) -> tuple[dict[int, tuple[int, int]], int]:
+    """(idle, total) jiffies of each of ``cores``, and the tasks runnable on the machine now (this
+    one included), from /proc/stat (Linux); ({}, 1) where unreadable."""
     times: dict[int, tuple[int, int]] = {}
+    running = 1
     try:
         with open("/proc/stat", encoding="ascii") as stat:
             for line in stat:
                 name, *fields = line.split()
-                if not name.startswith("cpu") or name == "cpu":
-                    continue
-                if int(name[3:]) in cores:
+                if name == "procs_running":
+                    running = int(fields[0])
+                elif name.startswith("cpu") and name != "cpu" and int(name[3:]) in cores:
                     # user nice system idle iowait irq softirq steal: idle and iowait are time it was free.
                     values = [int(v) for v in fields[:8]]
                     times[int(name[3:])] = (values[3] + values[4], sum(values))
     except (OSError, ValueError):
-        return {}
-    return times
+        return {}, 1
+    return times, running
 
 
 def free_cores(sample: float = SAMPLE_SECONDS) -> float:
     """How many of the cores this process may use are idle: the least of what a short look at the
-    CPUs (/proc/stat over ``sample`` seconds) and the one-minute load average say.
+    CPUs (/proc/stat over ``sample`` seconds) and the tasks other than this one ready to run at
+    either end of it say.
 
-    The look catches a busy machine now; the load average catches the work that comes and goes
-    (another build, a test run) that a twentieth of a second can miss.
+    The look catches cores kept busy; the runnable tasks catch one that is busy
+    in bursts (a test run) and happened to be idle over the look.  Both are of
+    now: the load average, which is of the last minute, counts a command that
+    ran just before (``digest ingest`` before ``digest publish --full``) as
+    other work, and kept a build that had the machine to itself in one process.
     """
     cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
-    first = _cpu_times(cores)
+    first, running = _proc_stat(cores)
     if first:
         time.sleep(sample)
-        second = _cpu_times(cores)
+        second, running_after = _proc_stat(cores)
         looked = sum(
             (second[c][0] - first[c][0]) / max(second[c][1] - first[c][1], 1) for c in first if c in second
         )
+        running = max(running, running_after)
     else:
         looked = float(len(cores))
-    try:
-        waiting = os.getloadavg()[0]
-    except OSError:
-        waiting = 0.0
-    return max(min(looked, len(cores) - waiting), 0.0)
+    return max(min(looked, len(cores) - (running - 1)), 0.0)
 
 
 def useful_workers(asked: int = 0) -> int:
