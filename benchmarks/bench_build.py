@@ -10,7 +10,9 @@ its own process, interpreter start included), the same two commands pinned
 to one core (``taskset -c 0``: no pool can help, none is started), the
 same two with a pool of two workers whatever the free cores say
 (``pooled``: what the pool gives when the guard would say no), ``digest
-build`` (both in one process), Hugo building the same articles
+build`` (both in one process), ``digest publish --full`` alone from a
+database ingested already (``publish``: Hugo's job, as Hugo's articles
+come split already), Hugo building the same articles
 (``bench_hugo``), Pelican building them (``bench_pelican``, its cache
 cleared), and the write floor: C tools (coreutils) reading and hashing
 every page file and copying a finished output folder of ours, the same
@@ -109,6 +111,20 @@ def floor(pages_dir: Path, built: Path, run: Path) -> dict[str, float]:
         shutil.rmtree(run, ignore_errors=True)
 
 
+def publish_only(built: Path, run: Path) -> dict[str, float]:
+    """``digest publish --full`` alone into an empty folder, from a copy of the database of
+    ``built`` (ingested already): the part of our build that does Hugo's job, whose articles
+    come split already, where ours are parsed from the page text first."""
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    shutil.copytree(built.parent / "data", run / "data")
+    common = ["--source", str(built.parent), "--data", str(run / "data"), "--output", str(run / "out")]
+    try:
+        return timed([[str(DIGEST), "publish", "--full", *common]], run)
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+
+
 def _output_of_ours(pages_dir: Path, run: Path) -> Path:
     """A finished output folder of ours for ``pages_dir`` (the floor copies it), built once."""
     out = run.with_name(run.name + "-floor-source")
@@ -145,7 +161,7 @@ def measure(sizes: list[int], rounds: int, work: Path, hog: int, contenders: lis
                 export(pages_dir, site / "content")
                 (site / "pelicanconf.py").write_text(bench_pelican.SETTINGS)
                 shutil.rmtree(site / "content" / "new", ignore_errors=True)
-            built = _output_of_ours(pages_dir, run) if "floor" in contenders else run
+            built = _output_of_ours(pages_dir, run) if {"floor", "publish"} & set(contenders) else run
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
             for _ in range(rounds):
                 for name in contenders:
@@ -155,6 +171,8 @@ def measure(sizes: list[int], rounds: int, work: Path, hog: int, contenders: lis
                         runs[name].append(pelican(site))
                     elif name == "floor":
                         runs[name].append(floor(pages_dir, built, run))
+                    elif name == "publish":
+                        runs[name].append(publish_only(built, run))
                     else:
                         runs[name].append(ours(pages_dir, run, name))
             results["sizes"][size] = {
@@ -197,7 +215,7 @@ def main() -> None:
         "--contenders",
         nargs="+",
         default=["commands", "pinned", "build", "hugo"],
-        choices=["commands", "pinned", "pooled", "build", "hugo", "pelican", "floor"],
+        choices=["commands", "pinned", "pooled", "build", "publish", "hugo", "pelican", "floor"],
     )
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
