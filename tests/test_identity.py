@@ -8,19 +8,24 @@ feed readers' view: the ``tag:`` ids and each entry's ``updated``.
 
 from __future__ import annotations
 
+import difflib
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from atomcheck import ATOM, check_atom
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.config import Config
 from digest.config_checks import load_config
+from digest.ingest.identity import _POSITION_BONUS, SAME, Known, _compared, match, similarity
 from digest.ingest.pipeline import ingest
 from digest.service.jobs import run_publish
 from digest.store.database import Store
+from digest.types import Article
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "examples" / "pages" / "2024-11-27_01.txt"
@@ -139,3 +144,63 @@ def test_dates_are_the_newspaper_day_in_local_time(config: Config, before: dict[
     # A first version's updated is its published: the feed follows from the page alone.
     assert set(before.values()) == published
     assert root.findtext(f"{ATOM}updated") == max(before.values())
+
+
+# -- matching a re-read page's articles to its previous ones ----------------------------------------
+
+
+def _best_first(previous: Sequence[Known], fresh: Sequence[Article]) -> list[str | None]:
+    """The rule of ``match`` as it reads: every pair scored, taken best first (the oracle)."""
+    old = [_compared(known.title, known.body) for known in previous]
+    new = [_compared(article.title, article.printed_body()) for article in fresh]
+    pairs = []
+    for i, text in enumerate(new):
+        for j, known in enumerate(previous):
+            score = similarity(text, old[j]) + (_POSITION_BONUS if known.index == i else 0.0)
+            if score >= SAME:
+                pairs.append((-score, abs(known.index - i), i, j))
+    found: list[str | None] = [None] * len(fresh)
+    taken: set[int] = set()
+    for _, _, i, j in sorted(pairs):
+        if found[i] is None and j not in taken:
+            found[i] = previous[j].uid
+            taken.add(j)
+    return found
+
+
+# Few letters, so that texts repeat, nearly repeat or share nothing, as on a re-read page.
+_TEXTS = st.text(alphabet="草原牧民春耕", min_size=0, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_TEXTS, _TEXTS, st.integers(0, 5)), max_size=6),
+    st.lists(st.tuples(_TEXTS, _TEXTS), max_size=6),
+)
+def test_matching_takes_the_same_pairs_as_scoring_every_pair_best_first(
+    before: list[tuple[str, str, int]], after: list[tuple[str, str]]
+) -> None:
+    previous = [Known(f"u{n}", title, body, index) for n, (title, body, index) in enumerate(before)]
+    fresh = [Article(title=title or None, body=body) for title, body in after]
+    assert match(previous, fresh) == _best_first(previous, fresh)
+
+
+def test_a_page_read_again_unchanged_or_nearly_is_matched_without_comparing_every_pair(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bodies = [f"第{n}篇稿件。" + "牧民春耕草原，" * (20 + n) + "结束。" for n in range(8)]
+    previous = [Known(f"u{n}", f"标题{n}", body, n) for n, body in enumerate(bodies)]
+    fresh = [Article(title=f"标题{n}", body=body) for n, body in enumerate(bodies)]
+    compared: list[tuple[str, str]] = []
+    real = difflib.SequenceMatcher
+
+    def counting(junk: None, a: str, b: str, autojunk: bool = True) -> difflib.SequenceMatcher[str]:
+        compared.append((a, b))
+        return real(junk, a, b, autojunk=autojunk)
+
+    monkeypatch.setattr(difflib, "SequenceMatcher", counting)
+    assert match(previous, fresh) == [known.uid for known in previous]
+    assert compared == []  # unchanged: no text compared at all
+    fresh[3] = Article(title="标题3", body=bodies[3].replace("结束", "完"))  # an OCR fix
+    assert match(previous, fresh) == [known.uid for known in previous]
+    assert len(compared) == 1  # only the fixed article, with what stood in its place
