@@ -185,10 +185,32 @@ def test_matching_takes_the_same_pairs_as_scoring_every_pair_best_first(
     assert match(previous, fresh) == _best_first(previous, fresh)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_TEXTS, _TEXTS), min_size=1, max_size=6),
+    st.integers(0, 6),
+    st.booleans(),
+    st.data(),
+)
+def test_a_page_read_again_with_an_article_added_or_dropped_matches_as_scoring_every_pair(
+    page: list[tuple[str, str]], at: int, add: bool, data: st.DataObject
+) -> None:
+    previous = [Known(f"u{n}", title, body, n) for n, (title, body) in enumerate(page)]
+    texts = list(page)
+    if add:
+        texts.insert(min(at, len(texts)), data.draw(st.tuples(_TEXTS, _TEXTS)))
+    else:
+        del texts[min(at, len(texts) - 1)]
+    fresh = [Article(title=title or None, body=body) for title, body in texts]
+    assert match(previous, fresh) == _best_first(previous, fresh)
+
+
 def test_a_page_read_again_unchanged_or_nearly_is_matched_without_comparing_every_pair(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    bodies = [f"第{n}篇稿件。" + "牧民春耕草原，" * (20 + n) + "结束。" for n in range(8)]
+    # Eight stories that share no words, as on a printed page.
+    words = ["牧民春耕", "草原防火", "铁路通车", "学校开学", "医院义诊", "冬季供暖", "农机下乡", "书展开幕"]
+    bodies = [f"{word}，" * 30 + "结束。" for word in words]
     previous = [Known(f"u{n}", f"标题{n}", body, n) for n, body in enumerate(bodies)]
     fresh = [Article(title=f"标题{n}", body=body) for n, body in enumerate(bodies)]
     compared: list[tuple[str, str]] = []
@@ -204,3 +226,8 @@ def test_a_page_read_again_unchanged_or_nearly_is_matched_without_comparing_ever
     fresh[3] = Article(title="标题3", body=bodies[3].replace("结束", "完"))  # an OCR fix
     assert match(previous, fresh) == [known.uid for known in previous]
     assert len(compared) == 1  # only the fixed article, with what stood in its place
+    compared.clear()
+    added = [Article(title="新增", body="新增的一篇。")]
+    added += [Article(title=f"标题{n}", body=body) for n, body in enumerate(bodies)]
+    assert match(previous, added) == [None, *(known.uid for known in previous)]
+    assert len(compared) <= len(added)  # each place with what stood there, not every pair

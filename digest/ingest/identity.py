@@ -18,9 +18,10 @@ import difflib
 import hashlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from digest.types import Article
 
@@ -99,38 +100,49 @@ def match(previous: Sequence[Known], fresh: Sequence[Article]) -> list[str | Non
     found: list[str | None] = [None] * len(fresh)
     taken: set[int] = set()
 
-    def score(i: int, j: int) -> float:
-        return similarity(new[i], old[j]) + (_POSITION_BONUS if previous[j].index == i else 0.0)
+    def take(ranked: list[tuple[Any, ...]]) -> None:
+        """Take ``ranked`` pairs (sort keys ending in the article and the previous one) best first."""
+        for *_, i, j in sorted(ranked):
+            if found[i] is None and j not in taken:
+                found[i] = previous[j].uid
+                taken.add(j)
 
-    # A re-read mostly finds each article where it was, as it was or nearly (a page saved again,
-    # a parser upgrade, an OCR fix).  Such a pair scores above 1, which no pair across places can
-    # (their similarity is 1 at most), so it is the first the best-first pass below would take
-    # for its article and its place: taken here, it spares that pass a difflib ratio against
-    # every other article of the page, which made a re-read of a whole archive cost fifteen
-    # times its first read.
-    scored: dict[tuple[int, int], float] = {}
-    for i in range(len(new)):
-        here = [
-            (scored.setdefault((i, j), score(i, j)), -j)
-            for j, known in enumerate(previous)
-            if known.index == i
+    def left() -> Iterator[tuple[int, int]]:
+        return (
+            (i, j)
+            for i in range(len(new))
+            if found[i] is None
+            for j in range(len(previous))
+            if j not in taken
+        )
+
+    # Every pair scored by difflib, then taken best first, is the rule; but a re-read mostly finds
+    # each article as it was or nearly (a page saved again, a parser upgrade, an OCR fix), and
+    # comparing each with every other article of its page made a re-read of a whole archive cost
+    # fifteen times its first read.  So the pairs only a few can beat are settled first, in the
+    # order the rule takes them, and difflib scores only what is left:
+    # 1. the same place, nearly the same text: a score above 1, which no pair across places has
+    #    (their similarity is 1 at most);
+    scored = {
+        (i, j): similarity(new[i], old[j]) + _POSITION_BONUS
+        for j, known in enumerate(previous)
+        if (i := known.index) < len(new)
+    }
+    take([(-value, 0, i, j) for (i, j), value in scored.items() if value > 1.0])
+    # 2. the same text in another place (an article added or dropped above it): a score of 1, as
+    #    only a same-place pair at exactly 1 also has;
+    take(
+        [
+            (abs(previous[j].index - i), i, j)
+            for i, j in left()
+            if (scored[i, j] == 1.0 if (i, j) in scored else new[i] == old[j])
         ]
-        best = max(here, default=None)
-        if best is not None and best[0] > 1.0:
-            found[i] = previous[-best[1]].uid
-            taken.add(-best[1])
-    pairs = []
-    for i in range(len(new)):
-        if found[i] is not None:
-            continue
-        for j in range(len(previous)):
-            if j in taken:
-                continue
-            value = scored[i, j] if (i, j) in scored else score(i, j)
-            if value >= SAME:
-                pairs.append((-value, abs(previous[j].index - i), i, j))
-    for _, _, i, j in sorted(pairs):
-        if found[i] is None and j not in taken:
-            found[i] = previous[j].uid
-            taken.add(j)
+    )
+    # 3. the rest, below 1.
+    ranked = []
+    for i, j in left():
+        value = scored[i, j] if (i, j) in scored else similarity(new[i], old[j])
+        if value >= SAME:
+            ranked.append((-value, abs(previous[j].index - i), i, j))
+    take(ranked)
     return found
