@@ -172,6 +172,19 @@ def _best_first(previous: Sequence[Known], fresh: Sequence[Article]) -> list[str
 _TEXTS = st.text(alphabet="草原牧民春耕", min_size=0, max_size=30)
 
 
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet="草原牧民春耕的了", max_size=80), st.text(alphabet="草原牧民春耕的了", max_size=80))
+def test_similarity_is_difflib_s_ratio_wherever_a_pair_can_count(a: str, b: str) -> None:
+    # The quick bound (the longest common subsequence, in rapidfuzz) may only drop pairs that
+    # could never count: below the lowest score that can, whatever the position bonus.
+    exact = difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
+    floor = SAME - _POSITION_BONUS
+    if exact >= floor:
+        assert similarity(a, b) == exact
+    else:
+        assert similarity(a, b) < floor
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.tuples(_TEXTS, _TEXTS, st.integers(0, 5)), max_size=6),

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from rapidfuzz.fuzz import ratio as lcs_ratio
+
 from digest.types import Article
 
 _NOISE = re.compile(r"[\s\"'“”‘’「」『』《》〈〉﹃﹄﹁﹂·・,，.。:：;；!！?？、—\-_()（）\[\]【】]+")
@@ -77,13 +79,22 @@ def _compared(title: str | None, body: str) -> str:
 
 
 def similarity(a: str, b: str) -> float:
-    """How alike two compared forms are, 0..1 (``difflib`` ratio, cheap bounds first)."""
+    """How alike two compared forms are, 0..1 (``difflib`` ratio, cheap bounds first).
+
+    The ratio is 0 below the lowest score that can count (``SAME`` less the position bonus):
+    whether a pair reaches it is told first by an upper bound computed in C.  difflib's ratio
+    counts matching blocks, a common subsequence, so it is at most the longest common
+    subsequence's ratio (rapidfuzz's ``ratio``); the characters two Chinese texts share (what
+    difflib's own quick bounds count) say little, as any two articles share most of theirs.
+    """
     if a == b:
         return 1.0
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    if matcher.real_quick_ratio() < SAME - _POSITION_BONUS or matcher.quick_ratio() < SAME - _POSITION_BONUS:
+    floor = SAME - _POSITION_BONUS
+    # A hair under the floor, so that rounding in either library never drops a pair that counts.
+    if lcs_ratio(a, b, score_cutoff=100 * floor - 1e-6) == 0:
         return 0.0
-    return matcher.ratio()
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    return matcher.ratio() if matcher.quick_ratio() >= floor else 0.0
 
 
 def match(previous: Sequence[Known], fresh: Sequence[Article]) -> list[str | None]:
