@@ -93,8 +93,9 @@ def similarity(a: str, b: str) -> float:
     # A hair under the floor, so that rounding in either library never drops a pair that counts.
     if lcs_ratio(a, b, score_cutoff=100 * floor - 1e-6) == 0:
         return 0.0
-    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
-    return matcher.ratio() if matcher.quick_ratio() >= floor else 0.0
+    # difflib's own quick bounds are looser than this one (shared characters bound the common
+    # subsequence), so they would never drop a pair it kept.
+    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
 
 
 def match(previous: Sequence[Known], fresh: Sequence[Article]) -> list[str | None]:
