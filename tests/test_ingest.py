@@ -11,6 +11,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 
 from digest import workers
 from digest.config import Config
@@ -18,7 +19,9 @@ from digest.ingest import read as read_module
 from digest.ingest.pipeline import ingest
 from digest.ingest.read import Parsed, _decode_and_parse
 from digest.ingest.scan import scan
+from digest.store import search_index
 from digest.store.database import Store
+from digest.store.segment import index_text
 from digest.types import Article
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -149,6 +152,35 @@ def _stored(store: Store) -> set[tuple[str, str, Article]]:
     return {(e.uid, e.source, e.article) for e in store.entries()}
 
 
+def _index(url: str) -> dict[str, tuple[str, ...]]:
+    """The search index as stored: each article's documents, by uid."""
+    postgres = url.startswith("postgresql")
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    query = (
+        "SELECT uid, headline::text, doc::text FROM search_docs"
+        if postgres
+        else "SELECT d.uid, t.headline, t.byline, t.body, h.headline FROM search_docs AS d "
+        "JOIN search_text AS t ON t.rowid = d.id JOIN search_heads AS h ON h.rowid = d.id"
+    )
+    try:
+        with engine.connect() as conn:
+            return {uid: tuple(rest) for uid, *rest in conn.exec_driver_sql(query)}
+    finally:
+        engine.dispose()
+
+
+def _index_rebuilt(url: str) -> dict[str, tuple[str, ...]]:
+    """The search index as this process cuts it anew from the stored articles."""
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.begin() as conn:
+            live = "SELECT uid FROM articles WHERE retracted IS NULL ORDER BY issue_date, position, uid"
+            search_index.refresh(conn, list(conn.exec_driver_sql(live).scalars()))
+    finally:
+        engine.dispose()
+    return _index(url)
+
+
 def test_worker_processes_parse_a_large_ingest_as_this_process_would(
     config: Config, store: Store, now: datetime, seeds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -164,11 +196,20 @@ def test_worker_processes_parse_a_large_ingest_as_this_process_would(
     monkeypatch.setattr(read_module, "BATCH_FILES", 8)  # several batches: one parses while one is stored
     monkeypatch.setattr(workers, "cpu_count", lambda: 2)
     monkeypatch.setattr(workers, "free_cores", lambda: 2.0)  # however busy the machine running tests is
+    cut_here: list[str] = []
+    monkeypatch.setattr(search_index, "index_text", lambda text: cut_here.append(text) or index_text(text))
     report = ingest(config, store, now)
     assert {int(p.name) for p in pids.iterdir()} - {os.getpid()}, "no page was parsed in a worker process"
     assert (report.read, report.new, report.failed) == (expected.read, expected.new, 1) and report.new > 20
     assert report.errors == expected.errors
     assert _stored(store) == wanted
+    # The workers cut the articles' words for the search index, and the store took them as they were:
+    # this process cut none, and the index is the one it would have made itself.
+    assert cut_here == []
+    indexed = _index(config.database_url)
+    assert len(indexed) == report.new
+    monkeypatch.undo()
+    assert indexed == _index_rebuilt(config.database_url)
 
 
 def test_a_worker_that_dies_leaves_its_pages_to_this_process(

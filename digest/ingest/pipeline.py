@@ -194,7 +194,10 @@ def ingest(
             good.append((record, found))
         entries, dropped, records = _pages(store, config, good, now)
         crash_point("ingest.before_upsert")
-        upserted = store.upsert_entries(entries, now)
+        cut: dict[str, str] = {}
+        for _, parsed_page in good:
+            cut.update(parsed_page.cut)
+        upserted = store.upsert_entries(entries, now, cut)
         if dropped:
             retracted += store.retract(dropped, Retraction.DROPPED, now)
         crash_point("ingest.after_upsert")

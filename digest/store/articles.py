@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -118,7 +118,9 @@ class ArticleRepository(Repository):
         with self._begin() as conn:
             conn.execute(statement, [{"b_path": path, "b_stamp": stamp} for path, stamp in stamps.items()])
 
-    def upsert_entries(self, entries: Sequence[Entry], now: datetime | None = None) -> UpsertReport:
+    def upsert_entries(
+        self, entries: Sequence[Entry], now: datetime | None = None, cut: Mapping[str, str] | None = None
+    ) -> UpsertReport:
         """Insert new entries; rewrite changed ones keeping ``first_seen``; leave unchanged ones alone.
 
         A new entry is stored with its own ``updated`` (ingest gives the first
@@ -131,7 +133,8 @@ class ArticleRepository(Repository):
         ``updated``.  A retraction by hand survives every re-read.  One query
         finds what is stored and one multi-row insert adds the new entries, so
         a large ingest costs round trips per batch, not per article.  Rows added or
-        changed take the next step of the change sequence (``unpublished``).
+        changed take the next step of the change sequence (``unpublished``).  ``cut``: texts
+        already cut into search index words, by text (``search_index.refresh``).
         """
         new = changed = unchanged = 0
         inserts: dict[str, dict[str, Any]] = {}
@@ -217,7 +220,8 @@ class ArticleRepository(Repository):
             if inserts:
                 conn.execute(sa.insert(articles), list(inserts.values()))
             rewritten = [uid for uid, values in updates.items() if values.keys() != {"source"}]
-            search_index.refresh(conn, [*rewritten, *inserts])
+            search_index.refresh(conn, rewritten, cut)
+            search_index.refresh(conn, list(inserts), cut, new=True)
         return UpsertReport(new=new, changed=changed, unchanged=unchanged)
 
     def page_entries(self, pages: Sequence[tuple[date, int, str]]) -> list[list[Entry]]:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from digest.store.segment import index_text
+from digest.types import Article
 
 log = logging.getLogger(__name__)
 
@@ -77,11 +78,29 @@ class Hit:
     in_headline: bool
 
 
-def document(row: Any) -> Document:
+def fields(headline: Sequence[str | None], names: Sequence[str], body: str) -> tuple[str, str, str]:
+    """The texts an index document cuts into words: headline (kicker, title, subtitle), byline, body."""
+    return " ".join(part for part in headline if part), " ".join(names), body
+
+
+def article_fields(article: Article) -> tuple[str, str, str]:
+    """``fields`` of a parsed article, as its stored row will give them."""
+    names = [credit.name for credit in article.credits]
+    return fields((article.kicker, article.title, article.subtitle), names, article.body)
+
+
+def document(row: Any, cut: Callable[[str], str] = index_text) -> Document:
     """The index document of an ``articles`` row (uid, kicker, title, subtitle, credits, body)."""
-    headline = " ".join(part for part in (row.kicker, row.title, row.subtitle) if part)
-    names = " ".join(name for name, _role in json.loads(row.credits))
-    return Document(row.uid, index_text(headline), index_text(names), index_text(row.body))
+    names = [name for name, _role in json.loads(row.credits)]
+    headline, byline, body = fields((row.kicker, row.title, row.subtitle), names, row.body)
+    return Document(row.uid, cut(headline), cut(byline), cut(body))
+
+
+def cutter(cut: Mapping[str, str] | None) -> Callable[[str], str]:
+    """``index_text``, taking texts already cut (by a worker process, ``article_fields``) from ``cut``."""
+    if not cut:
+        return index_text
+    return lambda text: found if (found := cut.get(text)) is not None else index_text(text)
 
 
 def _postgres(conn: Connection) -> bool:
@@ -108,38 +127,47 @@ def fill(conn: Connection) -> int:
     in_order = "SELECT uid FROM articles WHERE retracted IS NULL ORDER BY issue_date, position, uid"
     uids = list(conn.exec_driver_sql(in_order).scalars())
     for at in range(0, len(uids), _BATCH):
-        refresh(conn, uids[at : at + _BATCH])
+        refresh(conn, uids[at : at + _BATCH], new=True)
     log.info("search index filled: articles=%d ms=%d", len(uids), round((time.monotonic() - started) * 1000))
     return len(uids)
 
 
-def refresh(conn: Connection, uids: Sequence[str]) -> None:
+def refresh(
+    conn: Connection, uids: Sequence[str], cut: Mapping[str, str] | None = None, new: bool = False
+) -> None:
     """Rewrite the documents of ``uids`` from ``articles``: a live article gets its current text,
-    a withdrawn one leaves the index."""
+    a withdrawn one leaves the index.  ``cut``: texts already cut into index words, by text.
+    ``new``: the articles were inserted in this transaction, so none has a document to remove."""
+    words = cutter(cut)
+    write = _write_postgres if _postgres(conn) else _write_sqlite
     for at in range(0, len(uids), _BATCH):
         batch = list(dict.fromkeys(uids[at : at + _BATCH]))
-        docs = [document(row) for row in conn.execute(LIVE, {"uids": batch})]
-        if _postgres(conn):
-            _write_postgres(conn, batch, docs)
-        else:
-            _write_sqlite(conn, batch, docs)
+        if not new:
+            _remove(conn, batch)
+        write(conn, [document(row, words) for row in conn.execute(LIVE, {"uids": batch})])
 
 
-def _write_sqlite(conn: Connection, uids: list[str], docs: list[Document]) -> None:
+def _remove(conn: Connection, uids: list[str]) -> None:
     chosen: sa.BindParameter[list[str]] = sa.bindparam("uids", expanding=True)
-    for table in ("search_text", "search_heads"):
-        conn.execute(
-            sa.text(
-                f"DELETE FROM {table} WHERE rowid IN (SELECT id FROM search_docs WHERE uid IN :uids)"
-            ).bindparams(chosen),
-            {"uids": uids},
-        )
+    if not _postgres(conn):
+        for table in ("search_text", "search_heads"):
+            conn.execute(
+                sa.text(
+                    f"DELETE FROM {table} WHERE rowid IN (SELECT id FROM search_docs WHERE uid IN :uids)"
+                ).bindparams(chosen),
+                {"uids": uids},
+            )
     conn.execute(sa.text("DELETE FROM search_docs WHERE uid IN :uids").bindparams(chosen), {"uids": uids})
+
+
+def _write_sqlite(conn: Connection, docs: list[Document]) -> None:
     if not docs:
         return
     conn.execute(sa.text("INSERT INTO search_docs (uid) VALUES (:uid)"), [{"uid": d.uid} for d in docs])
     found = conn.execute(
-        sa.text("SELECT uid, id FROM search_docs WHERE uid IN :uids").bindparams(chosen),
+        sa.text("SELECT uid, id FROM search_docs WHERE uid IN :uids").bindparams(
+            sa.bindparam("uids", expanding=True)
+        ),
         {"uids": [d.uid for d in docs]},
     )
     ids: dict[str, int] = {uid: number for uid, number in found}
@@ -150,13 +178,7 @@ def _write_sqlite(conn: Connection, uids: list[str], docs: list[Document]) -> No
     conn.execute(sa.text("INSERT INTO search_heads (rowid, headline) VALUES (:id, :h)"), rows)
 
 
-def _write_postgres(conn: Connection, uids: list[str], docs: list[Document]) -> None:
-    conn.execute(
-        sa.text("DELETE FROM search_docs WHERE uid IN :uids").bindparams(
-            sa.bindparam("uids", expanding=True)
-        ),
-        {"uids": uids},
-    )
+def _write_postgres(conn: Connection, docs: list[Document]) -> None:
     if not docs:
         return
     conn.execute(
