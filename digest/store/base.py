@@ -23,37 +23,49 @@ from digest.types import Article, Caption, Credit, DatedBy, Entry, Kind, Retract
 
 def entry_from_row(row: sa.Row[Any]) -> Entry:
     """An ``articles`` row as the domain's ``Entry``."""
-    section = Section(row.section_name, row.section_slug)
+    # Read once into a dict: a Row's attribute lookup costs as much as the rest of this together,
+    # and a full build turns every stored article into an Entry at least once.
+    col = dict(zip(row._fields, row, strict=True))
     article = Article(
-        title=row.title,
-        body=row.body,
-        section=row.section_name,
-        kicker=row.kicker,
-        subtitle=row.subtitle,
-        credits=tuple(Credit(name, role) for name, role in json.loads(row.credits)),
-        date=row.date,
-        place=row.place,
-        kind=Kind(row.kind),
-        notes=tuple(json.loads(row.notes)),
-        jumps=tuple(json.loads(row.jumps)),
-        captions=tuple(Caption(text, credit, at) for text, credit, at in json.loads(row.captions or "[]")),
+        title=col["title"],
+        body=col["body"],
+        section=col["section_name"],
+        kicker=col["kicker"],
+        subtitle=col["subtitle"],
+        credits=tuple(Credit(name, role) for name, role in _json_list(col["credits"])),
+        date=col["date"],
+        place=col["place"],
+        kind=_KINDS[col["kind"]],
+        notes=tuple(_json_list(col["notes"])),
+        jumps=tuple(_json_list(col["jumps"])),
+        captions=tuple(Caption(text, credit, at) for text, credit, at in _json_list(col["captions"])),
     )
+    retracted = col["retracted"]
     return Entry(
-        uid=row.uid,
-        tag=row.tag,
+        uid=col["uid"],
+        tag=col["tag"],
         article=article,
-        section=section,
-        issue_date=row.issue_date,
-        published=row.published,
-        updated=row.updated,
-        first_seen=row.first_seen,
-        source=row.source,
-        position=row.position,
-        dated_by=DatedBy(row.dated_by or DatedBy.NAME),
-        retracted=Retraction(row.retracted) if row.retracted else None,
-        retracted_at=row.retracted_at,
-        feed_seq=row.feed_seq or 0,
+        section=Section(col["section_name"], col["section_slug"]),
+        issue_date=col["issue_date"],
+        published=col["published"],
+        updated=col["updated"],
+        first_seen=col["first_seen"],
+        source=col["source"],
+        position=col["position"],
+        dated_by=_DATED_BY[col["dated_by"] or DatedBy.NAME],
+        retracted=Retraction(retracted) if retracted else None,
+        retracted_at=col["retracted_at"],
+        feed_seq=col["feed_seq"] or 0,
     )
+
+
+_KINDS = {kind.value: kind for kind in Kind}
+_DATED_BY = {by.value: by for by in DatedBy}
+
+
+def _json_list(text: str | None) -> list[Any]:
+    """A JSON list column; most are empty (no notes, jumps or captions), which needs no parsing."""
+    return [] if text is None or text == "[]" else list(json.loads(text))
 
 
 # Keys per ``IN (...)`` list: well under SQLite's and PostgreSQL's limits on bound parameters.
