@@ -221,7 +221,7 @@ class ArticleRepository(Repository):
                 conn.execute(sa.insert(articles), list(inserts.values()))
             rewritten = [uid for uid, values in updates.items() if values.keys() != {"source"}]
             search_index.refresh(conn, rewritten, cut)
-            search_index.refresh(conn, list(inserts), cut, new=True)
+            search_index.insert(conn, list(inserts.values()), cut)
         return UpsertReport(new=new, changed=changed, unchanged=unchanged)
 
     def page_entries(self, pages: Sequence[tuple[date, int, str]]) -> list[list[Entry]]:

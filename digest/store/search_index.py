@@ -89,11 +89,11 @@ def article_fields(article: Article) -> tuple[str, str, str]:
     return fields((article.kicker, article.title, article.subtitle), names, article.body)
 
 
-def document(row: Any, cut: Callable[[str], str] = index_text) -> Document:
+def document(row: Mapping[Any, Any], cut: Callable[[str], str] = index_text) -> Document:
     """The index document of an ``articles`` row (uid, kicker, title, subtitle, credits, body)."""
-    names = [name for name, _role in json.loads(row.credits)]
-    headline, byline, body = fields((row.kicker, row.title, row.subtitle), names, row.body)
-    return Document(row.uid, cut(headline), cut(byline), cut(body))
+    names = [name for name, _role in json.loads(row["credits"])]
+    headline, byline, body = fields((row["kicker"], row["title"], row["subtitle"]), names, row["body"])
+    return Document(row["uid"], cut(headline), cut(byline), cut(body))
 
 
 def cutter(cut: Mapping[str, str] | None) -> Callable[[str], str]:
@@ -127,24 +127,36 @@ def fill(conn: Connection) -> int:
     in_order = "SELECT uid FROM articles WHERE retracted IS NULL ORDER BY issue_date, position, uid"
     uids = list(conn.exec_driver_sql(in_order).scalars())
     for at in range(0, len(uids), _BATCH):
-        refresh(conn, uids[at : at + _BATCH], new=True)
+        refresh(conn, uids[at : at + _BATCH])
     log.info("search index filled: articles=%d ms=%d", len(uids), round((time.monotonic() - started) * 1000))
     return len(uids)
 
 
-def refresh(
-    conn: Connection, uids: Sequence[str], cut: Mapping[str, str] | None = None, new: bool = False
-) -> None:
+def refresh(conn: Connection, uids: Sequence[str], cut: Mapping[str, str] | None = None) -> None:
     """Rewrite the documents of ``uids`` from ``articles``: a live article gets its current text,
-    a withdrawn one leaves the index.  ``cut``: texts already cut into index words, by text.
-    ``new``: the articles were inserted in this transaction, so none has a document to remove."""
+    a withdrawn one leaves the index.  ``cut``: texts already cut into index words, by text."""
     words = cutter(cut)
-    write = _write_postgres if _postgres(conn) else _write_sqlite
     for at in range(0, len(uids), _BATCH):
         batch = list(dict.fromkeys(uids[at : at + _BATCH]))
-        if not new:
-            _remove(conn, batch)
-        write(conn, [document(row, words) for row in conn.execute(LIVE, {"uids": batch})])
+        _remove(conn, batch)
+        _write(conn, [document(row._mapping, words) for row in conn.execute(LIVE, {"uids": batch})])
+
+
+def insert(conn: Connection, rows: Sequence[Mapping[str, Any]], cut: Mapping[str, str] | None = None) -> None:
+    """Add the documents of articles inserted in this transaction, from the values just written
+    (``articles`` columns): none can have a document yet, and nothing needs reading back."""
+    words = cutter(cut)
+    for at in range(0, len(rows), _BATCH):
+        # In the order ``refresh`` writes a batch (LIVE's), which gives the ids their order.
+        batch = sorted(
+            rows[at : at + _BATCH], key=lambda row: (row["issue_date"], row["position"], row["uid"])
+        )
+        _write(conn, [document(row, words) for row in batch if row["retracted"] is None])
+
+
+def _write(conn: Connection, docs: list[Document]) -> None:
+    if docs:
+        (_write_postgres if _postgres(conn) else _write_sqlite)(conn, docs)
 
 
 def _remove(conn: Connection, uids: list[str]) -> None:
@@ -161,8 +173,6 @@ def _remove(conn: Connection, uids: list[str]) -> None:
 
 
 def _write_sqlite(conn: Connection, docs: list[Document]) -> None:
-    if not docs:
-        return
     conn.execute(sa.text("INSERT INTO search_docs (uid) VALUES (:uid)"), [{"uid": d.uid} for d in docs])
     found = conn.execute(
         sa.text("SELECT uid, id FROM search_docs WHERE uid IN :uids").bindparams(
@@ -179,8 +189,6 @@ def _write_sqlite(conn: Connection, docs: list[Document]) -> None:
 
 
 def _write_postgres(conn: Connection, docs: list[Document]) -> None:
-    if not docs:
-        return
     conn.execute(
         sa.text(
             "INSERT INTO search_docs (uid, headline, doc) VALUES (:uid, to_tsvector('simple', :h), "
