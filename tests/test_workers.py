@@ -34,8 +34,8 @@ from digest.store.database import Store
 
 PACKAGE = Path(ingest_module.__file__).parents[1]  # the digest package
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
-# Enough for both thresholds: 50 pages to read, 500 articles to build.
-COPIES = 14
+# Enough for both thresholds: 200 pages to read, 500 articles to build.
+COPIES = 40
 
 
 def _pids_cgroup(name: str) -> Path | None:
@@ -104,7 +104,7 @@ def _folders(root: Path) -> Config:
 
 
 def _archive(root: Path, seeds: Path) -> Config:
-    """Enough pages for both thresholds (50 pages to read, 500 articles to build), and their folders."""
+    """Enough pages for both thresholds (200 pages to read, 500 articles to build), and their folders."""
     config = _folders(root)
     pages = sorted(seeds.glob("*.txt"))
     for index in range(COPIES * len(pages)):
