@@ -78,25 +78,25 @@ class Hit:
     in_headline: bool
 
 
-def fields(headline: Sequence[str | None], names: Sequence[str], body: str) -> tuple[str, str, str]:
+def _fields(headline: Sequence[str | None], names: Sequence[str], body: str) -> tuple[str, str, str]:
     """The texts an index document cuts into words: headline (kicker, title, subtitle), byline, body."""
     return " ".join(part for part in headline if part), " ".join(names), body
 
 
 def article_fields(article: Article) -> tuple[str, str, str]:
-    """``fields`` of a parsed article, as its stored row will give them."""
+    """A parsed article's index texts (headline, byline, body), as its stored row gives them."""
     names = [credit.name for credit in article.credits]
-    return fields((article.kicker, article.title, article.subtitle), names, article.body)
+    return _fields((article.kicker, article.title, article.subtitle), names, article.body)
 
 
 def document(row: Mapping[Any, Any], cut: Callable[[str], str] = index_text) -> Document:
     """The index document of an ``articles`` row (uid, kicker, title, subtitle, credits, body)."""
     names = [name for name, _role in json.loads(row["credits"])]
-    headline, byline, body = fields((row["kicker"], row["title"], row["subtitle"]), names, row["body"])
+    headline, byline, body = _fields((row["kicker"], row["title"], row["subtitle"]), names, row["body"])
     return Document(row["uid"], cut(headline), cut(byline), cut(body))
 
 
-def cutter(cut: Mapping[str, str] | None) -> Callable[[str], str]:
+def _cutter(cut: Mapping[str, str] | None) -> Callable[[str], str]:
     """``index_text``, taking texts already cut (by a worker process, ``article_fields``) from ``cut``."""
     if not cut:
         return index_text
@@ -135,7 +135,7 @@ def fill(conn: Connection) -> int:
 def refresh(conn: Connection, uids: Sequence[str], cut: Mapping[str, str] | None = None) -> None:
     """Rewrite the documents of ``uids`` from ``articles``: a live article gets its current text,
     a withdrawn one leaves the index.  ``cut``: texts already cut into index words, by text."""
-    words = cutter(cut)
+    words = _cutter(cut)
     for at in range(0, len(uids), _BATCH):
         batch = list(dict.fromkeys(uids[at : at + _BATCH]))
         _remove(conn, batch)
@@ -145,13 +145,13 @@ def refresh(conn: Connection, uids: Sequence[str], cut: Mapping[str, str] | None
 def insert(conn: Connection, rows: Sequence[Mapping[str, Any]], cut: Mapping[str, str] | None = None) -> None:
     """Add the documents of articles inserted in this transaction, from the values just written
     (``articles`` columns): none can have a document yet, and nothing needs reading back."""
-    words = cutter(cut)
+    words = _cutter(cut)
     for at in range(0, len(rows), _BATCH):
         # In the order ``refresh`` writes a batch (LIVE's), which gives the ids their order.
         batch = sorted(
             rows[at : at + _BATCH], key=lambda row: (row["issue_date"], row["position"], row["uid"])
         )
-        _write(conn, [document(row, words) for row in batch if row["retracted"] is None])
+        _write(conn, [document(row, words) for row in batch])
 
 
 def _write(conn: Connection, docs: list[Document]) -> None:
