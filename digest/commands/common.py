@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import os
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from digest import longlived
 from digest.logs import LogFormat, configure
 
 if TYPE_CHECKING:
@@ -24,14 +26,23 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 def command_config(args: argparse.Namespace) -> Config:
     """Load the configuration the options name, with the options applied on top.
 
-    Logging follows the file's ``logging.format`` unless ``--log-format`` chose.
+    Logging follows the file's ``logging.format`` unless ``--log-format`` chose.  A command
+    asks for its configuration once its modules are loaded: what is alive then stays for the
+    process's life, and is settled out of the garbage collector's scans (``longlived``).
     """
     from digest.config_checks import load_config
 
     config = load_config(config_path(args), option_overrides(args), os.environ)
     if getattr(args, "log_format", None) is None and config.logging.format != LogFormat.AUTO:
         configure(log_level(args), LogFormat(config.logging.format))
+    _settle_once()
     return serving_url(args, config)
+
+
+@functools.cache
+def _settle_once() -> None:
+    # Once a process: tests run many commands in one, and each settle freezes what is alive.
+    longlived.settle()
 
 
 def config_path(args: argparse.Namespace) -> Path | None:

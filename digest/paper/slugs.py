@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
+from collections.abc import Callable
+from functools import cache, lru_cache
+
+from digest import longlived
 
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 # What a slug made here looks like: forms and imports check section choices against it.
@@ -18,11 +21,23 @@ def slugify(name: str, fallback: str = "section") -> str:
 
     Returns ``fallback`` when nothing usable is left (an empty or all-symbol name).
     """
-    # Its phrase dictionary takes a quarter of a second to load: only once a name needs a slug.
-    from pypinyin import Style, lazy_pinyin
-
     text = unicodedata.normalize("NFKC", name).strip()
-    words = lazy_pinyin(text, style=Style.NORMAL, errors="default")
+    words = _pinyin()(text)
     slug = _NON_SLUG.sub("-", "-".join(words).lower()).strip("-")
     slug = re.sub(r"-{2,}", "-", slug)
     return slug[:60].strip("-") or fallback
+
+
+@cache
+def _pinyin() -> Callable[[str], list[str]]:
+    """pypinyin's reading of a text, syllable by syllable, loaded the first time a name needs it:
+    its phrase table takes a quarter of a second to load, and is kept out of the garbage
+    collector's scans from then on (``longlived``)."""
+    from pypinyin import Style, lazy_pinyin
+
+    longlived.settle()
+
+    def read(text: str) -> list[str]:
+        return lazy_pinyin(text, style=Style.NORMAL, errors="default")
+
+    return read
