@@ -19,10 +19,10 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Never, Protocol, TextIO
+from typing import TYPE_CHECKING, Never, Protocol, TextIO
 
-from tqdm import tqdm
-from tqdm.contrib.logging import logging_redirect_tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +97,11 @@ class BarProgress:
         self._redirect = contextlib.ExitStack()
 
     def start(self, total: int) -> None:
+        # Here, not at the top: tqdm and its logging helper take 60 ms to import (importlib.metadata,
+        # asyncio), which every command run from a script, the journal or a pipe would pay for nothing.
+        from tqdm import tqdm
+        from tqdm.contrib.logging import logging_redirect_tqdm
+
         self._bar = tqdm(
             total=total, desc=self._task, unit=f" {self._unit}", file=self._stream, dynamic_ncols=True
         )
