@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
 
 from digest import longlived
 
@@ -36,8 +36,4 @@ def _pinyin() -> Callable[[str], list[str]]:
     from pypinyin import Style, lazy_pinyin
 
     longlived.settle()
-
-    def read(text: str) -> list[str]:
-        return lazy_pinyin(text, style=Style.NORMAL, errors="default")
-
-    return read
+    return partial(lazy_pinyin, style=Style.NORMAL, errors="default")
