@@ -193,6 +193,68 @@ def test_the_models_and_the_migrations_agree(url: str) -> None:
     assert _diff(url) == []
 
 
+@pytest.fixture
+def twin_url(url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A second empty database on the engine of ``url``."""
+    if url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'twin.sqlite3'}"
+        return
+    base: str = request.getfixturevalue("pg_base")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {name}")
+    yield f"{base}?options=-csearch_path%3D{name}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {name} CASCADE")
+
+
+def _shape(url: str) -> dict[str, object]:
+    """Everything a database's schema says, as reflected (column order aside: a migration adds a
+    column at the end), with the rows of the tables a new database starts with rows in."""
+    engine = sa.create_engine(normalize_url(url))
+    shape: dict[str, object] = {}
+    with engine.connect() as conn:
+        inspector = sa.inspect(conn)
+        for table in inspector.get_table_names():
+            columns = inspector.get_columns(table)
+            shape[table] = {
+                "columns": sorted(
+                    (c["name"], str(c["type"]), c["nullable"], str(c.get("default"))) for c in columns
+                ),
+                "primary key": inspector.get_pk_constraint(table),
+                "foreign keys": sorted(repr(sorted(fk.items())) for fk in inspector.get_foreign_keys(table)),
+                "indexes": sorted(repr(sorted(ix.items())) for ix in inspector.get_indexes(table)),
+                "unique": sorted(repr(sorted(u.items())) for u in inspector.get_unique_constraints(table)),
+                "checks": sorted(repr(sorted(c.items())) for c in inspector.get_check_constraints(table)),
+            }
+        if conn.dialect.name == "sqlite":
+            # FTS5 tables and their shadow tables: reflection sees columns, their DDL says the rest.
+            ddl = "SELECT name, sql FROM sqlite_master WHERE name LIKE 'search%' ORDER BY name"
+            shape["search DDL"] = [tuple(row) for row in conn.exec_driver_sql(ddl)]
+        for table in ("counters", "alembic_version"):
+            rows = conn.execute(sa.text(f"SELECT * FROM {table}"))
+            shape[f"{table} rows"] = sorted(tuple(row) for row in rows)
+    engine.dispose()
+    return shape
+
+
+def test_an_empty_database_gets_what_running_every_migration_makes(url: str, twin_url: str) -> None:
+    """A new database is made from the models at once, without Alembic: the same schema, rows and
+    revision as the migrations run from nothing, so every later upgrade starts from the same place."""
+    Store.open(url).close()
+    _to(twin_url, "head")
+    made, migrated = _shape(url), _shape(twin_url)
+    assert made == migrated
+    assert {"articles", "search_docs", "alembic_version"} <= made.keys()
+    assert made["alembic_version rows"] == [(schema.head_revision(),)]
+    assert made["counters rows"] == [("articles", 0)]
+    # Alembic reads the revision it would have written itself.
+    engine = sa.create_engine(normalize_url(url))
+    with engine.connect() as conn:
+        assert MigrationContext.configure(conn).get_current_revision() == schema.head_revision()
+    engine.dispose()
+
+
 def test_a_newer_database_is_refused_with_one_line(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
