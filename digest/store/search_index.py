@@ -21,7 +21,7 @@ SQLAlchemy table):
   (trigrams need three), so the words are cut in Python, as for SQLite.
 
 The store keeps the index current in the transaction of every write to
-``articles`` (``refresh``), and ``ensure`` fills it for a database that has
+``articles`` (``refresh``), and ``fill`` fills it for a database that has
 articles but not (all) their documents: one made before search existed, or
 restored from a copy without it.
 """
