@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -76,14 +76,27 @@ def pg_base() -> str:
 
 
 @pytest.fixture
-def pg_url(pg_base: str) -> Iterator[str]:
+def pg_schema(pg_base: str) -> Iterator[Callable[[], str]]:
+    """Makes URLs whose connections each use a fresh schema; all are dropped after the test."""
+    made: list[str] = []
+
+    def make() -> str:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(pg_base, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        made.append(schema)
+        return f"{pg_base}?options=-csearch_path%3D{schema}"
+
+    yield make
+    with psycopg.connect(pg_base, autocommit=True) as conn:
+        for schema in made:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def pg_url(pg_schema: Callable[[], str]) -> str:
     """A URL whose connections use a fresh schema, dropped after the test."""
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    yield f"{pg_base}?options=-csearch_path%3D{schema}"
-    with psycopg.connect(pg_base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    return pg_schema()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -194,18 +194,12 @@ def test_the_models_and_the_migrations_agree(url: str) -> None:
 
 
 @pytest.fixture
-def twin_url(url: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+def twin_url(url: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """A second empty database on the engine of ``url``."""
     if url.startswith("sqlite"):
-        yield f"sqlite:///{tmp_path / 'twin.sqlite3'}"
-        return
-    base: str = request.getfixturevalue("pg_base")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    yield f"{base}?options=-csearch_path%3D{name}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
+        return f"sqlite:///{tmp_path / 'twin.sqlite3'}"
+    make: Callable[[], str] = request.getfixturevalue("pg_schema")
+    return make()
 
 
 def _shape(url: str) -> dict[str, object]:
