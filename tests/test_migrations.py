@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -21,7 +22,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from digest.cli import main
-from digest.errors import SchemaError
+from digest.errors import SchemaError, StoreError
+from digest.store import search_index
 from digest.store import versioning as schema
 from digest.store.database import Store, database_file
 from digest.store.schema import metadata
@@ -247,6 +249,60 @@ def test_an_empty_database_gets_what_running_every_migration_makes(url: str, twi
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() == schema.head_revision()
     engine.dispose()
+
+
+def test_a_new_database_failing_halfway_is_left_empty(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure (a full disk, or a kill) between the models' tables and the rest leaves no half-made
+    schema, which a later start would refuse as tables no release made: the next start makes it all."""
+
+    def full_disk(conn: sa.Connection) -> None:
+        raise sa.exc.OperationalError("CREATE VIRTUAL TABLE", {}, Exception("database or disk is full"))
+
+    monkeypatch.setattr(search_index, "create", full_disk)
+    with pytest.raises(StoreError, match="disk is full"):
+        Store.open(url)
+    engine = sa.create_engine(normalize_url(url))
+    with engine.connect() as conn:
+        assert sa.inspect(conn).get_table_names() == []
+    engine.dispose()
+    monkeypatch.undo()
+    Store.open(url).close()
+    assert _diff(url) == []
+
+
+def test_a_new_database_killed_halfway_is_left_empty(url: str) -> None:
+    probe = (
+        "import os, signal, sys; from digest.store import search_index; "
+        "search_index.create = lambda conn: os.kill(os.getpid(), signal.SIGKILL); "
+        "from digest.store.database import Store; Store.open(sys.argv[1])"
+    )
+    killed = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, timeout=60, cwd=ROOT)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    engine = sa.create_engine(normalize_url(url))
+    with engine.connect() as conn:
+        assert sa.inspect(conn).get_table_names() == []
+    engine.dispose()
+    Store.open(url).close()
+    assert _diff(url) == []
+
+
+def test_an_upgrade_killed_halfway_leaves_the_database_as_it_was(url: str, twin_url: str) -> None:
+    """Killed at its second statement (the first changed the schema), the upgrade from 0003 leaves no
+    trace: the database is as one left at 0003, and the next start upgrades it."""
+    _to(url, "0003")
+    _to(twin_url, "0003")
+    probe = (
+        "import itertools, os, signal, sys; from alembic.ddl import impl; "
+        "run, calls = impl.DefaultImpl._exec, itertools.count(1); "
+        "impl.DefaultImpl._exec = lambda self, *a, **k: "
+        "os.kill(os.getpid(), signal.SIGKILL) if next(calls) == 2 else run(self, *a, **k); "
+        "from digest.store.database import Store; Store.open(sys.argv[1])"
+    )
+    killed = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, timeout=60, cwd=ROOT)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert _shape(url) == _shape(twin_url)
+    Store.open(url).close()
+    assert _diff(url) == []
 
 
 def test_a_newer_database_is_refused_with_one_line(

@@ -146,6 +146,11 @@ def upgrade(engine: Engine) -> tuple[SchemaVersion, str]:
     and where it is now.  ``SchemaError`` (nothing written) when it is newer than this code."""
     with _locked(engine) as conn:
         with conn.begin():
+            if conn.dialect.name == "sqlite":
+                # pysqlite runs DDL outside any transaction unless one is begun: a kill or a full disk
+                # halfway left a schema half changed at the old revision, which the next start
+                # tripped over ("table articles already exists").  Begun here, SQLite undoes it all.
+                conn.exec_driver_sql("BEGIN")
             before = read_version(conn)
             if before.current is None:
                 _create(conn)
