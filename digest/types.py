@@ -7,6 +7,7 @@ timezone-aware; a naive one is a bug.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -194,6 +195,35 @@ class Entry:
     def feed_key(self) -> FeedKey:
         """Where it stands in feed order (``FeedKey``): later versions come later."""
         return feed_key(self.feed_seq, self.issue_date, self.position, self.uid)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """An entry's place in a feed (``Catalog.feed_listing``) and how to get the entry itself.
+
+    A full build reads the feed in one process and draws the pages in others:
+    ``load`` is what crosses to them (the stored row, made an ``Entry`` where
+    it is drawn), while the reading process keeps to the key and the section.
+    """
+
+    feed_key: FeedKey
+    section_slug: str
+    load: Callable[[], Entry]
+
+    @property
+    def issue_date(self) -> date:
+        """The entry's issue date, from its key."""
+        return self.feed_key[1]
+
+    @property
+    def position(self) -> int:
+        """The entry's place in the paper, from its key."""
+        return self.feed_key[2]
+
+    @property
+    def uid(self) -> str:
+        """The entry's stable key, from its feed key."""
+        return self.feed_key[3]
 
 
 @dataclass(frozen=True)

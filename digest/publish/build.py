@@ -280,9 +280,9 @@ def render_all(
             for spec, slug in specs
         }
         # One pass over the archive feeds every article feed and writes the article pages on the way.
-        for drawn, (entry, item) in enumerate(draw.articles(catalog.feed_stream()), 1):
-            writers[None].add(entry.feed_key, item)
-            writers[entry.section.slug].add(entry.feed_key, item)
+        for drawn, (listed, item) in enumerate(draw.articles(catalog.feed_listing()), 1):
+            writers[None].add(listed.feed_key, item)
+            writers[listed.section_slug].add(listed.feed_key, item)
             if progress is not None:
                 progress.update(drawn)
         for writer in writers.values():

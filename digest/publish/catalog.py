@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
+from functools import partial
 from typing import Protocol
 
 from digest.publish.layout import feed_order
 from digest.store.records import DigestRecord
-from digest.types import Digest, Entry, FeedKey, Head, Section
+from digest.types import Digest, Entry, FeedKey, Head, Listed, Section
 
 
 class Catalog(Protocol):
@@ -33,6 +34,10 @@ class Catalog(Protocol):
         self, section: str | None = None, batch: int = 500, after: FeedKey | None = None
     ) -> Iterator[Entry]:
         """Every entry of a feed in feed order (``output.feed_order``), after ``after``, streamed."""
+        ...
+
+    def feed_listing(self) -> Iterator[Listed]:
+        """Every entry of the feed of every article, in feed order, as ``Listed`` (streamed)."""
         ...
 
     def feed_live(self, section: str | None, after: FeedKey | None) -> tuple[int, int]:
@@ -114,6 +119,9 @@ class MemoryCatalog:
     ) -> Iterator[Entry]:
         return iter([e for e in self._feed(section) if after is None or e.feed_key > after])
 
+    def feed_listing(self) -> Iterator[Listed]:
+        return iter([Listed(e.feed_key, e.section.slug, partial(_held, e)) for e in self._feed(None)])
+
     def feed_live(self, section: str | None, after: FeedKey | None) -> tuple[int, int]:
         live = list(self.feed_stream(section, after=after))
         newest = max((e.issue_date for e in live), default=None)
@@ -149,3 +157,8 @@ class MemoryCatalog:
     def retracted_entries(self, section: str | None = None, limit: int | None = None) -> list[Entry]:
         mine = [e for e in self._gone if section is None or e.section.slug == section]
         return mine[:limit]
+
+
+def _held(entry: Entry) -> Entry:
+    """The ``load`` of an entry held already (``MemoryCatalog.feed_listing``)."""
+    return entry

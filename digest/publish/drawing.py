@@ -33,12 +33,13 @@ from digest.publish.layout import (
 )
 from digest.publish.site import Site
 from digest.publish.staging import Staged, Staging, stage
-from digest.types import Entry, Section
+from digest.types import Entry, Listed, Section
 
 Put = Callable[[str, bytes], None]
 Record = Callable[[str, Staged], None]
 # An article's page as drawn: its bytes, or what a worker did staging them.
 Page = bytes | Staged
+Load = Callable[[], Entry]
 
 
 T = TypeVar("T")
@@ -50,14 +51,15 @@ ISSUES_IN_FLIGHT = 8
 
 
 def _articles(
-    site: Site, config: Config, entries: Sequence[tuple[Entry, Place]]
+    site: Site, config: Config, entries: Sequence[tuple[Load, Place | None]]
 ) -> list[tuple[str, bytes, FeedItem]]:
-    """The page and the feed entry of each article (with its place in its issue): pure, so a
-    worker process can draw them."""
+    """The page and the feed entry of each article (its ``Listed.load``, and its place in its
+    issue when known): pure, so a worker process can draw them."""
     pages, items = [], []
-    for entry, place in entries:
+    for load, place in entries:
+        entry = load()
         story = present(entry, config.tz)
-        pages.append(site.article(story, place))
+        pages.append(site.article(story, place or _nowhere(entry)))
         items.append(story_item(story, config))
     # Each entry's XML and JSON once here, spliced into every feed document that holds it.
     return [(path, page, item) for (path, page), item in zip(pages, drawn(items), strict=True)]
@@ -94,8 +96,8 @@ class _IssueBook:
         self._kept: OrderedDict[date, dict[str, Place]] = OrderedDict()
         self._drawn: set[date] = set()
 
-    def place(self, entry: Entry) -> Place:
-        """``entry``'s place in its issue."""
+    def place(self, entry: Listed) -> Place | None:
+        """``entry``'s place in its issue (None: not in it, the store changed meanwhile)."""
         day = entry.issue_date
         places = self._kept.get(day)
         if places is None:
@@ -104,7 +106,7 @@ class _IssueBook:
                 self._kept.popitem(last=False)
         else:
             self._kept.move_to_end(day)
-        return places.get(entry.uid) or _nowhere(entry)
+        return places.get(entry.uid)
 
     def finish(self) -> None:
         """Draw the page of every issue the stream did not reach (none, unless the store changed
@@ -136,7 +138,9 @@ def start_worker(config: Config, sections: Sequence[Section], staging: Staging |
     _worker_folders.clear()
 
 
-def _articles_in_worker(entries: Sequence[tuple[Entry, Place]]) -> Sequence[tuple[str, Page, FeedItem]]:
+def _articles_in_worker(
+    entries: Sequence[tuple[Load, Place | None]],
+) -> Sequence[tuple[str, Page, FeedItem]]:
     if _worker_site is None:
         raise RuntimeError("a render worker was started without its site")
     drawn = _articles(_worker_site, _worker_site.config, entries)
@@ -163,17 +167,20 @@ class _Drawing:
         self._pool = pool
         self._record = record  # what workers staged themselves is recorded through it
         # Where an entry stands in its issue (``_IssueBook.place``), asked as its batch is sent.
-        self.place: Callable[[Entry], Place] = _nowhere
+        self.place: Callable[[Listed], Place | None] = lambda entry: None
         self._issues: deque[Future[tuple[str, bytes]]] = deque()
 
-    def articles(self, entries: Iterable[Entry]) -> Iterator[tuple[Entry, FeedItem]]:
-        """Put each entry's page; yields the entry and its feed item, in the order of ``entries``."""
-        sent: deque[list[Entry]] = deque()
+    def articles(self, entries: Iterable[Listed]) -> Iterator[tuple[Listed, FeedItem]]:
+        """Put each entry's page; yields the listing and its feed item, in the order of ``entries``.
 
-        def batches() -> Iterator[list[tuple[Entry, Place]]]:
+        Only each listing's ``load`` goes to a worker, which makes the ``Entry``: this process,
+        the one the whole build waits on, never does."""
+        sent: deque[list[Listed]] = deque()
+
+        def batches() -> Iterator[list[tuple[Load, Place | None]]]:
             for batch in _batches(entries, ARTICLE_BATCH):
                 sent.append(batch)
-                yield [(entry, self.place(entry)) for entry in batch]
+                yield [(entry.load, self.place(entry)) for entry in batch]
 
         drawn: Iterator[Sequence[tuple[str, Page, FeedItem]]]
         if self._pool is None:

@@ -18,14 +18,43 @@ from digest.errors import StoreError
 from digest.store import versioning
 from digest.store.schema import FEED_ORDER, articles
 from digest.store.urls import mask_url
-from digest.types import Article, Caption, Credit, DatedBy, Entry, Kind, Retraction, Section
+from digest.types import (
+    Article,
+    Caption,
+    Credit,
+    DatedBy,
+    Entry,
+    FeedKey,
+    Kind,
+    Retraction,
+    Section,
+    feed_key,
+)
 
 
 def entry_from_row(row: sa.Row[Any]) -> Entry:
     """An ``articles`` row as the domain's ``Entry``."""
     # Read once into a dict: a Row's attribute lookup costs as much as the rest of this together,
     # and a full build turns every stored article into an Entry at least once.
-    col = dict(zip(row._fields, row, strict=True))
+    return _entry(dict(zip(row._fields, row, strict=True)))
+
+
+# The columns of a whole ``articles`` row, in the order ``select(articles)`` reads them.
+_COLUMNS = tuple(column.name for column in articles.columns)
+
+
+def entry_from_values(values: tuple[Any, ...]) -> Entry:
+    """A whole ``articles`` row read as a plain tuple (``tuple(row)``) as the domain's ``Entry``:
+    what a full build sends to the process that draws the entry (``Listed``)."""
+    return _entry(dict(zip(_COLUMNS, values, strict=True)))
+
+
+def feed_key_of(row: sa.Row[Any]) -> FeedKey:
+    """The feed-order key of a row holding the ``FEED_KEY_FIELDS`` (as ``Entry.feed_key``)."""
+    return feed_key(row.feed_seq or 0, row.issue_date, row.position, row.uid)
+
+
+def _entry(col: dict[str, Any]) -> Entry:
     article = Article(
         title=col["title"],
         body=col["body"],

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
+from functools import partial
+from typing import Any
 
 import sqlalchemy as sa
 
 from digest.store.articles import content_hash
-from digest.store.base import ENTRY_ORDER, LIVE, Repository, entry_from_row, in_feed, sql_feed_key
+from digest.store.base import (
+    ENTRY_ORDER,
+    LIVE,
+    Repository,
+    entry_from_row,
+    entry_from_values,
+    feed_key_of,
+    in_feed,
+    sql_feed_key,
+)
 from digest.store.records import DigestRecord
 from digest.store.schema import (
     ARCHIVE_LAST_KEY,
@@ -23,7 +34,26 @@ from digest.store.schema import (
     published_digests,
     published_entries,
 )
-from digest.types import Entry, FeedKey, Head, Section, feed_key
+from digest.types import Entry, FeedKey, Head, Listed, Section, feed_key
+
+# Built once: a full build asks it for every issue, and building the statement cost as much as
+# running it.  ``body`` only for an untitled article, whose headline falls back to its first sentence.
+_ISSUE_HEADS = (
+    sa.select(
+        articles.c.uid,
+        articles.c.position,
+        articles.c.section_name,
+        articles.c.section_slug,
+        articles.c.title,
+        articles.c.kicker,
+        articles.c.subtitle,
+        sa.case(
+            (sa.or_(articles.c.title.is_(None), articles.c.title == ""), articles.c.body), else_=""
+        ).label("body"),
+    )
+    .where(articles.c.issue_date == sa.bindparam("b_day", type_=articles.c.issue_date.type), LIVE)
+    .order_by(articles.c.position, articles.c.uid)
+)
 
 
 class PublishRepository(Repository):
@@ -75,16 +105,24 @@ class PublishRepository(Repository):
     ) -> Iterator[Entry]:
         """Every entry of a feed in feed order (after the feed key ``after``, when given), read
         ``batch`` rows at a time (never the whole table)."""
+        return (entry_from_row(row) for row in self._feed_rows(section, batch, after))
+
+    def feed_listing(self, batch: int = 500) -> Iterator[Listed]:
+        """Every entry of the feed of every article, in feed order, as ``Listed``: read like
+        ``feed_stream``, each row made an ``Entry`` only by the ``load`` of its listing."""
+        for row in self._feed_rows(None, batch, None):
+            yield Listed(feed_key_of(row), row.section_slug, partial(entry_from_values, tuple(row)))
+
+    def _feed_rows(self, section: str | None, batch: int, after: FeedKey | None) -> Iterator[sa.Row[Any]]:
         query = sa.select(articles).where(*in_feed(section)).order_by(*FEED_ORDER).limit(batch)
         while True:
             page = query if after is None else query.where(sa.tuple_(*FEED_ORDER) > sql_feed_key(after))
             with self._begin() as conn:
                 rows = conn.execute(page).all()
-            for row in rows:
-                yield entry_from_row(row)
+            yield from rows
             if len(rows) < batch:
                 return
-            after = entry_from_row(rows[-1]).feed_key  # one row a batch read twice: the key has one home
+            after = feed_key_of(rows[-1])
 
     def feed_live(self, section: str | None, after: FeedKey | None) -> tuple[int, int]:
         """How many entries of a feed come after the feed key ``after`` (the last full archive
@@ -164,25 +202,12 @@ class PublishRepository(Repository):
     def issue_heads(self, day: date) -> list[Head]:
         """The heads of the live entries of one issue, by position (``types.Head``): what issue
         pages and an article's neighbours show, for a fraction of the reading of ``issue_entries``."""
-        untitled = sa.or_(articles.c.title.is_(None), articles.c.title == "")
-        query = (
-            sa.select(
-                articles.c.uid,
-                articles.c.position,
-                articles.c.section_name,
-                articles.c.section_slug,
-                articles.c.title,
-                articles.c.kicker,
-                articles.c.subtitle,
-                sa.case((untitled, articles.c.body), else_="").label("body"),
-            )
-            .where(articles.c.issue_date == day, LIVE)
-            .order_by(articles.c.position, articles.c.uid)
-        )
         with self._begin() as conn:
             return [
                 Head(uid, day, position, Section(name, slug), title, kicker, subtitle, body)
-                for uid, position, name, slug, title, kicker, subtitle, body in conn.execute(query)
+                for uid, position, name, slug, title, kicker, subtitle, body in conn.execute(
+                    _ISSUE_HEADS, {"b_day": day}
+                )
             ]
 
     def section_latest(self, slug: str, limit: int) -> list[Entry]:
