@@ -175,10 +175,11 @@ def render_document(document: FeedDocument, config: Config) -> bytes:
     drawn = bool(items) and all(item.atom for item in items)
     if not drawn:
         _add_entries(fg, items)
-    data: bytes = fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True)
+    data = _with_stylesheet(fg.atom_str(pretty=True, encoding="UTF-8", xml_declaration=True), self_path)
     if drawn:
-        data = data[: -len(_FEED_END)] + b"".join(item.atom for item in items) + _FEED_END
-    return _with_stylesheet(data, self_path)
+        # One join: the entries are most of the bytes, copied once.
+        return b"".join((data[: -len(_FEED_END)], *(item.atom for item in items), _FEED_END))
+    return data
 
 
 def _with_stylesheet(data: bytes, self_path: str) -> bytes:

@@ -53,7 +53,7 @@ class FeedItem:
     content: str  # HTML, published escaped (type="html"); CDATA would make invalid Atom
     summary: str
     atom: bytes = b""  # the entry as feedgen writes it in a document, once written (``with_atom``)
-    json: str = ""  # the item as it stands in a JSON Feed document, once written (``with_json``)
+    json: bytes = b""  # the item as it stands in a JSON Feed document, once written (``with_json``)
 
 
 @dataclass(frozen=True)

@@ -53,19 +53,19 @@ def render_json(document: FeedDocument, config: Config) -> bytes:
         feed["hubs"] = [{"type": "WebSub", "url": hub} for hub in config.feeds.hubs]
     # The document with no items, then the items where its empty list stands, one a line (JSON
     # strings hold no raw newline, so each item is one line).
-    head = _compact({**feed, "items": []})
+    head = _compact({**feed, "items": []}).encode()
     if not items:
-        return head.encode() + b"\n"
-    drawn = ",\n".join(item.json or _json_item(item) for item in items)
-    return f"{head[: -len(_NO_ITEMS)]}[\n{drawn}\n]}}\n".encode()
+        return head + b"\n"
+    drawn = b",\n".join(item.json or _json_item(item) for item in items)
+    return b"".join((head[: -len(_NO_ITEMS)], b"[\n", drawn, b"\n]}\n"))
 
 
-_NO_ITEMS = "[]}"  # how a document with no items ends
+_NO_ITEMS = b"[]}"  # how a document with no items ends
 _compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def _json_item(item: FeedItem) -> str:
-    """One item as it stands in any document: one line."""
+def _json_item(item: FeedItem) -> bytes:
+    """One item as it stands in any document: one line, in UTF-8 (encoded once for every document)."""
     fields = {
         "id": item.id,
         "url": item.link,
@@ -77,7 +77,7 @@ def _json_item(item: FeedItem) -> str:
         "authors": [{"name": author} for author in item.authors],
         "tags": list(item.categories),
     }
-    return _compact(fields)
+    return _compact(fields).encode()
 
 
 def with_json(items: Sequence[FeedItem]) -> list[FeedItem]:
