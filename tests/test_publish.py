@@ -663,3 +663,25 @@ def test_a_process_running_threads_draws_with_workers_from_a_fork_server(
     assert made and made[0] is not None
     assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
     assert workers.start_method(["digest.publish.build"]).get_start_method() == "fork"
+
+
+def test_the_staging_ledger_keeps_the_last_word_on_a_path_within_and_across_its_batches() -> None:
+    """The ledger writes its rows a batch at a time: a path put twice before a batch is written
+    holds what it was put with last, as one written a row at a time would."""
+    ledger = staging._Ledger()
+    try:
+        for n in range(staging._Ledger.BATCH + 10):  # one batch written, the rest pending
+            ledger.add(f"pages/{n}.html", staged=True, new=True)
+        ledger.add("pages/3.html", staged=False)  # written already: replaced by a pending row
+        ledger.add("pages/300.html", staged=True, new=True)
+        ledger.add("pages/300.html", staged=False)  # both pending: the later one stands
+        ledger.add("feeds/all.atom", staged=True, new=False)
+        ledger.add("feeds/all.atom", staged=True, new=True)
+        assert not ledger.is_staged("pages/3.html") and not ledger.is_staged("pages/300.html")
+        asked = ["pages/3.html", "pages/nowhere.html", "pages/300.html", *(f"x/{n}" for n in range(300))]
+        assert ledger.missing(asked) == asked[1:2] + asked[3:]  # put, staged or not, is not missing
+        listed = list(ledger.staged())
+        assert len(listed) == staging._Ledger.BATCH + 10 - 1 + 1
+        assert listed[-1] == "feeds/all.atom"  # a new subscription document, after every page
+    finally:
+        ledger.close()
