@@ -34,7 +34,7 @@ from digest.store.database import Store
 
 PACKAGE = Path(ingest_module.__file__).parents[1]  # the digest package
 CGROUP_ROOTS = (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup"))
-# Enough for both thresholds: 200 pages to read, 500 articles to build.
+# Enough for both thresholds: 200 pages to read, 1,500 articles to build.
 COPIES = 40
 
 
@@ -104,7 +104,7 @@ def _folders(root: Path) -> Config:
 
 
 def _archive(root: Path, seeds: Path) -> Config:
-    """Enough pages for both thresholds (200 pages to read, 500 articles to build), and their folders."""
+    """Enough pages for both thresholds (200 pages to read, 1,500 articles to build), and their folders."""
     config = _folders(root)
     pages = sorted(seeds.glob("*.txt"))
     for index in range(COPIES * len(pages)):

@@ -87,8 +87,10 @@ log = logging.getLogger(__name__)
 
 # Past this many changed articles one streaming rebuild is cheaper than per-article rank queries.
 INCREMENTAL_LIMIT = 2000
-# A full build of this many articles draws on every core: it repays starting the workers.
-POOL_MIN_ARTICLES = 500
+# A full build of this many articles draws on every core: it repays starting the workers.  Once the
+# main process no longer made the entries it sends, one process was as fast at 1,000 articles (a
+# pool 1.02 times as long) and a pool paid from 2,000 (0.92 times; docs/performance.md).
+POOL_MIN_ARTICLES = 1500
 
 
 @dataclass(frozen=True)
