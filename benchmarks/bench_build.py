@@ -17,6 +17,9 @@ come split already), Hugo building the same articles
 cleared), and the write floor: C tools (coreutils) reading and hashing
 every page file and copying a finished output folder of ours, the same
 files and bytes, into an empty one; no build can write its output faster.
+``libraries`` is the floor of a build in Python with our libraries: the
+interpreter starting and importing the third-party packages that ``digest
+build`` imported on the same pages, and doing nothing else.
 Every figure is wall seconds, CPU seconds of the child processes, and the
 one-minute load average when the run began; the summary is the median of
 the rounds.  ``--hog N`` keeps N more processes spinning on
@@ -27,6 +30,7 @@ slower than in one process.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -34,6 +38,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
 import time
 from pathlib import Path
 from typing import Any
@@ -125,6 +130,44 @@ def publish_only(built: Path, run: Path) -> dict[str, float]:
         shutil.rmtree(run, ignore_errors=True)
 
 
+def libraries(packages: list[str], run: Path) -> dict[str, float]:
+    """The interpreter starting and importing ``packages``, nothing else."""
+    run.mkdir(parents=True, exist_ok=True)
+    try:
+        return timed([[sys.executable, "-c", f"import {', '.join(packages)}"]], run)
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _packages_of_ours(pages_dir: Path, run: Path) -> list[str]:
+    """The third-party packages ``digest build`` imports on ``pages_dir`` (from ``-X importtime``)."""
+    shutil.rmtree(run, ignore_errors=True)
+    run.mkdir(parents=True)
+    common = ["--source", str(pages_dir), "--data", str(run / "data"), "--output", str(run / "out")]
+    argv = [sys.executable, "-X", "importtime", "-m", "digest.cli", "build", *common]
+    try:
+        done = subprocess.run(argv, check=True, capture_output=True, text=True, cwd=run)
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+    found = {
+        line.rpartition("|")[2].strip().partition(".")[0]
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and line.rpartition("|")[2].strip() != "imported package"
+    }
+    return sorted(name for name in found if _installed(name))
+
+
+def _installed(name: str) -> bool:
+    """Whether ``name`` is a package installed beside ours (not the standard library's, not ours,
+    not an installer's hook such as an editable install's finder)."""
+    if name == "digest" or name.startswith("_"):
+        return False
+    spec = importlib.util.find_spec(name)
+    places = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
+    origin = spec.origin if spec is not None and spec.origin else ""
+    return any(origin.startswith(place + os.sep) for place in places)
+
+
 def _output_of_ours(pages_dir: Path, run: Path) -> Path:
     """A finished output folder of ours for ``pages_dir`` (the floor copies it), built once."""
     out = run.with_name(run.name + "-floor-source")
@@ -146,7 +189,7 @@ def measure(sizes: list[int], rounds: int, work: Path, hog: int, contenders: lis
     hogs = [multiprocessing.Process(target=_spin, daemon=True) for _ in range(hog)]
     for process in hogs:
         process.start()
-    results: dict[str, Any] = {"hog": hog, "rounds": rounds, "sizes": {}}
+    results: dict[str, Any] = {"hog": hog, "rounds": rounds, "sizes": {}, "libraries": {}}
     try:
         for size in sizes:
             pages_dir, run = folders(size, work)
@@ -162,6 +205,7 @@ def measure(sizes: list[int], rounds: int, work: Path, hog: int, contenders: lis
                 (site / "pelicanconf.py").write_text(bench_pelican.SETTINGS)
                 shutil.rmtree(site / "content" / "new", ignore_errors=True)
             built = _output_of_ours(pages_dir, run) if {"floor", "publish"} & set(contenders) else run
+            packages = _packages_of_ours(pages_dir, run) if "libraries" in contenders else []
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
             for _ in range(rounds):
                 for name in contenders:
@@ -173,8 +217,11 @@ def measure(sizes: list[int], rounds: int, work: Path, hog: int, contenders: lis
                         runs[name].append(floor(pages_dir, built, run))
                     elif name == "publish":
                         runs[name].append(publish_only(built, run))
+                    elif name == "libraries":
+                        runs[name].append(libraries(packages, run))
                     else:
                         runs[name].append(ours(pages_dir, run, name))
+            results["libraries"][size] = packages
             results["sizes"][size] = {
                 name: {
                     "seconds": statistics.median(r["seconds"] for r in done),
@@ -200,6 +247,9 @@ def table(results: dict[str, Any]) -> str:
         for name, f in figures.items():
             load = ", ".join(f"{value:.1f}" for value in f["load"])
             lines.append(f"| {int(size):,} | {name} | {f['seconds']:.2f} | {f['cpu_seconds']:.2f} | {load} |")
+    for size, packages in results.get("libraries", {}).items():
+        if packages:
+            lines.append(f"\nlibraries at {int(size):,}: {', '.join(packages)}")
     return "\n".join(lines)
 
 
@@ -215,7 +265,7 @@ def main() -> None:
         "--contenders",
         nargs="+",
         default=["commands", "pinned", "build", "hugo"],
-        choices=["commands", "pinned", "pooled", "build", "publish", "hugo", "pelican", "floor"],
+        choices=["commands", "pinned", "pooled", "build", "publish", "hugo", "pelican", "floor", "libraries"],
     )
     parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args()
