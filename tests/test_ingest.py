@@ -22,7 +22,7 @@ from digest.ingest.scan import scan
 from digest.store import search_index
 from digest.store.database import Store
 from digest.store.segment import index_text
-from digest.types import Article
+from digest.types import Article, Section
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PAGE = "● 要闻\n\n# 示例标题一\n\n第一篇的正文。\n\n# 示例标题二\n\n第二篇的正文。\n"
@@ -74,6 +74,29 @@ def test_a_renamed_copy_adds_nothing_and_a_correction_updates(
     corrected = next(e for e in store.entries() if e.article.title == "示例标题二")
     assert corrected.updated == later and corrected.first_seen == now
     assert len(store.entries()) == 2
+
+
+def test_sections_whose_names_read_alike_keep_slugs_of_their_own(
+    config: Config, store: Store, now: datetime
+) -> None:
+    """时事 and 实事 both read ``shi-shi``: the first met keeps it, the other gets ``shi-shi-2``, and
+    each keeps its slug on every later read, whatever order it is met in or pinyin reads it as."""
+    put(config.paths.source, "2024-11-27_01.txt", "● 时事\n\n# 标题一\n\n正文一。\n")
+    ingest(config, store, now)
+    second = "● 实事\n\n# 标题二\n\n正文二。\n\n● 时事\n\n# 标题三\n\n正文三。\n"
+    put(config.paths.source, "2024-11-27_02.txt", second)
+    ingest(config, store, now)
+    filed = {entry.article.title: entry.section for entry in store.entries()}
+    assert filed == {
+        "标题一": Section("时事", "shi-shi"),
+        "标题二": Section("实事", "shi-shi-2"),
+        "标题三": Section("时事", "shi-shi"),
+    }
+    assert store.sections() == [Section("时事", "shi-shi"), Section("实事", "shi-shi-2")]
+    assert store.section_slugs(["实事", "时事", "实事"], lambda name: "read-differently") == {
+        "实事": "shi-shi-2",
+        "时事": "shi-shi",
+    }
 
 
 def test_same_headline_twice_on_a_page_gives_two_entries(config: Config, store: Store, now: datetime) -> None:

@@ -31,12 +31,14 @@ from digest.ingest.read import (
     _read_batches,
     _source_name,
     build_entries,
+    section_names,
 )
 from digest.ingest.scan import (
     scan,
 )
 from digest.paper import dating
 from digest.paper.parse import PARSER_VERSION
+from digest.paper.slugs import slugify
 from digest.progress import LogProgress, Progress
 from digest.store.database import Store
 from digest.store.records import SourceRecord
@@ -82,8 +84,9 @@ def _pages(
 ) -> tuple[list[Entry], list[str], list[SourceRecord]]:
     """The entries of a batch of read pages, the uids they dropped, and the file records to keep.
 
-    The stored facts every page needs (its previous articles, the uids taken)
-    are read for the whole batch at once: a few queries per batch, not per page.
+    The stored facts every page needs (its previous articles, the uids taken,
+    its sections' slugs) are read for the whole batch at once: a few queries
+    per batch, not per page.
     """
     dated = [
         (record, Parsed(parsed.page, dating.keep_or_replace(_previous_dating(record), parsed.dating)))
@@ -96,11 +99,12 @@ def _pages(
         for article in p.page.articles
     ]
     taken = store.taken_uids(fresh)
+    slugs = store.section_slugs([name for _, p in dated for name in section_names(p)], slugify)
     entries: list[Entry] = []
     dropped: list[str] = []
     records: list[SourceRecord] = []
     for (record, parsed), before in zip(dated, previous, strict=True):
-        page_entries, page_dropped = build_entries(parsed, record.path, before, taken, config, now)
+        page_entries, page_dropped = build_entries(parsed, record.path, before, taken, slugs, config, now)
         entries.extend(page_entries)
         dropped.extend(page_dropped)
         records.append(

@@ -11,7 +11,7 @@ import logging
 import os
 import stat as filemode
 import time as clock
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -30,7 +30,6 @@ from digest.paper import dating
 from digest.paper.conventions import conventions_for
 from digest.paper.decode import decode_page
 from digest.paper.parse import PARSER_VERSION, parse_page
-from digest.paper.slugs import slugify
 from digest.store import search_index
 from digest.store.database import Store
 from digest.store.records import PAGE_SPAN, SourceRecord
@@ -80,13 +79,20 @@ class Parsed:
 
 
 def build_entries(
-    parsed: Parsed, name: str, previous: Sequence[Entry], taken: set[str], config: Config, now: datetime
+    parsed: Parsed,
+    name: str,
+    previous: Sequence[Entry],
+    taken: set[str],
+    slugs: Mapping[str, str],
+    config: Config,
+    now: datetime,
 ) -> tuple[list[Entry], list[str]]:
     """Entries for one page's articles, and the uids of ``previous`` articles of this file it dropped.
 
     Each article that ``identity.match`` finds among the page's ``previous``
     articles keeps that one's uid and tag; another gets a new uid, made
     distinct from ``taken`` (uids stored already) and from its page mates.
+    ``slugs`` holds the slug of each section name (``section_names``).
     A first version's ``updated`` is its ``published``: the output then
     follows from the page files alone.
     """
@@ -100,7 +106,8 @@ def build_entries(
     tags = {entry.uid: entry.tag for entry in previous}
     used = set(taken) | {entry.uid for entry in previous}
     entries = []
-    for index, (article, uid) in enumerate(zip(parsed.page.articles, matched, strict=True)):
+    filed = zip(parsed.page.articles, matched, section_names(parsed), strict=True)
+    for index, (article, uid, section_name) in enumerate(filed):
         if uid is None:
             uid = identity.article_uid(day, article, page_number)
             first, copy = uid, 1
@@ -109,13 +116,12 @@ def build_entries(
                 copy += 1
                 uid = hashlib.sha256(f"{first}#{copy}".encode()).hexdigest()[:20]
         used.add(uid)
-        section_name = article.section or DEFAULT_SECTION
         entries.append(
             Entry(
                 uid=uid,
                 tag=tags.get(uid) or identity.tag_uri(config.site.tag_authority, day, uid),
                 article=dataclasses.replace(article, section=section_name),
-                section=Section(section_name, slugify(section_name)),
+                section=Section(section_name, slugs[section_name]),
                 issue_date=day,
                 published=published,
                 updated=published,
@@ -128,6 +134,11 @@ def build_entries(
     kept = {entry.uid for entry in entries}
     dropped = [e.uid for e in previous if e.source == name and e.uid not in kept and e.retracted is None]
     return entries, dropped
+
+
+def section_names(parsed: Parsed) -> list[str]:
+    """The section name each of the page's articles is filed under."""
+    return [article.section or DEFAULT_SECTION for article in parsed.page.articles]
 
 
 def _source_name(path: Path, folder: Path) -> str:

@@ -35,12 +35,20 @@ from digest.store.schema import (
     sources,
     subscribers,
 )
+from digest.store.sections import SectionRepository
 from digest.store.subscribers import SubscriberRepository
 from digest.store.urls import mask_url, normalize_url
 from digest.types import DatedBy
 
 
-class Store(LedgerRepository, SubscriberRepository, PublishRepository, ArticleRepository, Repository):
+class Store(
+    LedgerRepository,
+    SubscriberRepository,
+    PublishRepository,
+    ArticleRepository,
+    SectionRepository,
+    Repository,
+):
     """A handle on the database; thread-safe (one pooled connection per operation)."""
 
     @classmethod

@@ -189,6 +189,17 @@ notices = sa.Table(
 )
 
 
+# The slug each section name was given, once (``ArticleRepository.section_slugs``): a name keeps its
+# URLs whatever a later pypinyin reads it as, and names that read alike (时事 and 实事, both
+# ``shi-shi``) get slugs of their own instead of sharing one section and its feed.
+sections = sa.Table(
+    "sections",
+    metadata,
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("slug", sa.Text, nullable=False),
+)
+
+
 # Named counters; "articles" is the change sequence that every write to ``articles`` takes one
 # step of.  Its row stays locked until the writing transaction ends, so sequence numbers become
 # visible in order: a reader that sees N never later finds a row with a smaller one appear.
