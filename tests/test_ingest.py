@@ -99,6 +99,21 @@ def test_sections_whose_names_read_alike_keep_slugs_of_their_own(
     }
 
 
+def test_a_section_name_another_process_gave_first_keeps_its_slug(database_url: str) -> None:
+    """Two processes storing pages at once meet the same new name: the slug stored first is the one
+    both use.  (SQLite refuses a write from a transaction that read before another's commit.)"""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite refuses the second writer outright: no conflict to settle")
+    with Store.open(database_url) as mine, Store.open(database_url) as other:
+
+        def make(name: str) -> str:
+            other.section_slugs([name], lambda _: "given-elsewhere")  # the other process is first
+            return "made-here"
+
+        assert mine.section_slugs(["时事"], make) == {"时事": "given-elsewhere"}
+        assert other.section_slugs(["时事"], make) == {"时事": "given-elsewhere"}
+
+
 def test_same_headline_twice_on_a_page_gives_two_entries(config: Config, store: Store, now: datetime) -> None:
     put(config.paths.source, "2024-11-27_01.txt", "# 图片新闻\n\n甲。\n\n# 图片新闻\n\n乙。\n")
     assert ingest(config, store, now).new == 2

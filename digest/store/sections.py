@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 import sqlalchemy as sa
 
-from digest.store.base import Repository
+from digest.store.base import Repository, dialect_of
 from digest.store.schema import sections
 
 
@@ -37,5 +37,12 @@ class SectionRepository(Repository):
                 given[name] = slug
                 fresh.append({"name": name, "slug": slug})
             if fresh:
-                conn.execute(sa.insert(sections), fresh)
+                conn.execute(dialect_of(conn.dialect.name).insert(sections).on_conflict_do_nothing(), fresh)
+                # Another process storing pages at the same moment may have given a name first: its
+                # slug is the one stored, and the one this process uses too.
+                named = sections.c.name.in_([row["name"] for row in fresh])
+                given |= {
+                    name: slug
+                    for name, slug in conn.execute(sa.select(sections.c.name, sections.c.slug).where(named))
+                }
         return {name: given[name] for name in names}
