@@ -189,7 +189,7 @@ notices = sa.Table(
 )
 
 
-# The slug each section name was given, once (``ArticleRepository.section_slugs``): a name keeps its
+# The slug each section name was given, once (``SectionRepository.section_slugs``): a name keeps its
 # URLs whatever a later pypinyin reads it as, and names that read alike (时事 and 实事, both
 # ``shi-shi``) get slugs of their own instead of sharing one section and its feed.
 sections = sa.Table(
