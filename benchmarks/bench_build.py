@@ -20,11 +20,12 @@ files and bytes, into an empty one; no build can write its output faster.
 ``libraries`` is the floor of a build in Python with our libraries: the
 interpreter starting and importing the third-party packages that ``digest
 build`` imported on the same pages, and doing nothing else.
-Every figure is wall seconds, CPU seconds of the child processes, and the
-one-minute load average when the run began; the summary is the median of
-the rounds.  ``--hog N`` keeps N more processes spinning on
-the CPU meanwhile: the pool must then stay off, so the build is never
-slower than in one process.
+Every figure is wall seconds, CPU seconds of the child processes, the
+one-minute load average when the run began, and the CPU seconds the
+hypervisor stole from this VM during the run (``steal`` in /proc/stat);
+the summary is the median of the rounds.  ``--hog N`` keeps N more
+processes spinning on the CPU meanwhile: the pool must then stay off, so
+the build is never slower than in one process.
 """
 
 from __future__ import annotations
@@ -63,13 +64,32 @@ def timed(argvs: list[list[str]], cwd: Path, extra: dict[str, str] | None = None
     env.update(extra or {})
     load = os.getloadavg()[0]
     before = os.times()
+    stolen = _stolen()
     started = time.perf_counter()
     for argv in argvs:
         subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, env=env, cwd=cwd)
     wall = time.perf_counter() - started
+    stolen = _stolen() - stolen
     after = os.times()
     cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
-    return {"seconds": round(wall, 3), "cpu_seconds": round(cpu, 3), "load": round(load, 2)}
+    return {
+        "seconds": round(wall, 3),
+        "cpu_seconds": round(cpu, 3),
+        "load": round(load, 2),
+        "steal": round(stolen, 2),
+    }
+
+
+def _stolen() -> float:
+    """CPU seconds the hypervisor has given other guests while this VM wanted them (the ``steal``
+    column of /proc/stat, all CPUs), so far: on a shared host it explains a slow round that the
+    load average, which counts only this machine's tasks, does not.  0.0 where unreadable."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 def ours(pages_dir: Path, run: Path, how: str) -> dict[str, float]:
@@ -227,6 +247,7 @@ def measure(sizes: list[int], rounds: int, work: Path, hog: int, contenders: lis
                     "seconds": statistics.median(r["seconds"] for r in done),
                     "cpu_seconds": statistics.median(r["cpu_seconds"] for r in done),
                     "load": [r["load"] for r in done],
+                    "steal": [r["steal"] for r in done],
                     "rounds": done,
                 }
                 for name, done in runs.items()
@@ -240,13 +261,16 @@ def measure(sizes: list[int], rounds: int, work: Path, hog: int, contenders: lis
 def table(results: dict[str, Any]) -> str:
     """The medians as a Markdown table."""
     lines = [
-        "| articles | contender | wall s | CPU s | load (1 min) per round |",
-        "| --- | --- | --- | --- | --- |",
+        "| articles | contender | wall s | CPU s | load (1 min) per round | stolen CPU s per round |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for size, figures in results["sizes"].items():
         for name, f in figures.items():
             load = ", ".join(f"{value:.1f}" for value in f["load"])
-            lines.append(f"| {int(size):,} | {name} | {f['seconds']:.2f} | {f['cpu_seconds']:.2f} | {load} |")
+            steal = ", ".join(f"{value:.2f}" for value in f["steal"])
+            lines.append(
+                f"| {int(size):,} | {name} | {f['seconds']:.2f} | {f['cpu_seconds']:.2f} | {load} | {steal} |"
+            )
     for size, packages in results.get("libraries", {}).items():
         if packages:
             lines.append(f"\nlibraries at {int(size):,}: {', '.join(packages)}")
