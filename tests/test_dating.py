@@ -38,6 +38,10 @@ RULES = DatingRules()
         ("2023-02-29_01.txt", None, 0),
         ("000_890c401dd53d27b3.txt", None, 0),
         ("page120241127x.txt", None, 0),
+        # The day that ends a name is no page number.
+        ("2024-11-04.txt", date(2024, 11, 4), 0),
+        ("issues/2024_11_27.txt", date(2024, 11, 27), 0),
+        ("2024-11-27/a_05.txt", date(2024, 11, 27), 5),
     ],
 )
 def test_the_file_name_dates_a_page(name: str, expected: date | None, page: int) -> None:
@@ -121,3 +125,14 @@ def test_a_date_once_given_is_never_re_derived_from_a_file_time() -> None:
 def test_page_from_name() -> None:
     assert page_from_name("2024-11-27_03.txt") == 3
     assert page_from_name("a/b.txt") == 0
+
+
+def test_a_page_named_by_its_date_alone_takes_its_number_from_the_header_or_none() -> None:
+    header = "内蒙古日报 2024年11月04日 星期一 第3版\n\n# 标题\n\n正文。\n"
+    assert date_page("2024-11-04.txt", header, [], NOW, SHANGHAI, RULES) == Dating(
+        date(2024, 11, 4), DatedBy.NAME, 3
+    )
+    assert date_page("2024-11-04.txt", "# 标题\n\n正文。\n", [], NOW, SHANGHAI, RULES).page == 0
+    # A name without a date still numbers the page.
+    assert date_page("page_07.txt", header, [], NOW, SHANGHAI, RULES).page == 3
+    assert date_page("page_07.txt", "# 标题\n\n正文。\n", [], NOW, SHANGHAI, RULES).page == 7

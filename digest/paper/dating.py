@@ -103,7 +103,7 @@ def from_name(name: str, rules: DatingRules) -> Dating | None:
             found = _day(match["y"], match["m"], match["d"])
             if found is not None:
                 number = match.groupdict().get("p")
-                return Dating(found, DatedBy.NAME, int(number) if number else page_from_name(name))
+                return Dating(found, DatedBy.NAME, int(number) if number else _page_after(name, match))
     return None
 
 
@@ -111,6 +111,13 @@ def page_from_name(name: str) -> int:
     """``…_03.txt`` → 3; 0 when the file name ends in no page number."""
     match = re.search(r"[-_ ](\d{1,3})$", PurePosixPath(name).stem)
     return int(match[1]) if match else 0
+
+
+def _page_after(name: str, dated: re.Match[str]) -> int:
+    """The page number that ends the file name, unless the date ``dated`` ends it: the ``-27`` of
+    ``2024-11-27.txt`` is the day of the month, not page 27."""
+    stem_end = len(name) - len(PurePosixPath(name).suffix)
+    return 0 if dated.end() >= stem_end else page_from_name(name)
 
 
 def from_header(text: str) -> Dating | None:
@@ -208,7 +215,9 @@ def date_page(
     """A page's issue date from the strongest evidence it offers (see the module docstring)."""
     by_name = from_name(name, rules)
     header = from_header(text)
-    page = (by_name.page if by_name else 0) or (header.page if header else 0) or page_from_name(name)
+    # A name that dates the page has had its page number read with the date (``from_name``).
+    page = (by_name.page if by_name else 0) or (header.page if header else 0)
+    page = page or (0 if by_name else page_from_name(name))
     best = by_name or header or from_text(text, articles, mtime, tz)
     if best is None:
         best = Dating(mtime.astimezone(tz).date(), DatedBy.MTIME)
