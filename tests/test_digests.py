@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from digest.publish.digests import back_issues, build_digest, digest_window, select_sections, summary
-from digest.types import Article, Entry, Section
+from digest.types import DEFAULT_SECTION, Article, Entry, Section
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -116,6 +116,19 @@ def test_digest_groups_by_issue_then_sections_in_paper_order_and_entries_in_page
     ]
     assert [s.name for s, _ in digest.groups][-1] == f"{VIEWS.name}（11月26日）"
     assert digest.groups[2][0] == VIEWS  # the day's own issue: no date added
+
+
+def test_pages_of_unknown_number_come_after_the_numbered_ones_and_the_catch_all_last() -> None:
+    seen = SINCE + timedelta(hours=1)
+    other = Section(DEFAULT_SECTION, "qi-ta")
+    entries = [
+        entry("misc", other, seen, 0),  # a page of unknown number: position 0 onwards
+        entry("local", LOCAL, seen, 1),
+        entry("front", NEWS, seen, 1000),  # page 1
+        entry("views", VIEWS, seen, 3002),  # page 3
+    ]
+    digest = build_digest(entries, date(2024, 11, 27), SINCE, UNTIL)
+    assert [e.uid for _, items in digest.groups for e in items] == ["front", "views", "local", "misc"]
 
 
 def test_back_issues_are_left_out_of_the_digest_and_counted() -> None:

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from digest.chars import XML_UNSAFE
+from digest.publish.order import paper_order
 from digest.types import Digest, Entry, Section
 
 # C0/C1 controls, lone surrogates and the two non-characters: never part of newspaper
@@ -60,21 +61,23 @@ def build_digest(
     With ``backfill_days``, only issues dated at most that many days before
     ``day`` are in it (back issues go to the site and feeds, never into an
     email; ``back_issues`` counts what was kept out).  Issues come newest
-    first; within one, sections in the paper's order (the earliest page
-    position among their entries) and entries in page order.  A group of an
+    first; within one, sections in paper order (``order.paper_order``: the
+    numbered pages first, then the pages of unknown number) and entries in
+    it.  A group of an
     issue other than ``day``'s names its date after the section
     (``要闻（11月26日）``), so every item shows it.
     """
     if since.utcoffset() is None or until.utcoffset() is None:
         raise ValueError("since and until must be timezone-aware")
-    chosen = sorted(
-        (e for e in _in_window(entries, since, until) if _current(e, day, backfill_days)),
-        key=lambda e: (-e.issue_date.toordinal(), e.position, e.uid),
-    )
+    issues: dict[date, list[Entry]] = {}
+    for entry in _in_window(entries, since, until):
+        if _current(entry, day, backfill_days):
+            issues.setdefault(entry.issue_date, []).append(entry)
     groups: dict[tuple[date, Section], list[Entry]] = {}
-    for entry in chosen:
-        # Sorted input means a section's first entry is its earliest: dict order is paper order.
-        groups.setdefault((entry.issue_date, entry.section), []).append(entry)
+    for issue in sorted(issues, reverse=True):
+        # In paper order a section's first entry is its earliest: dict order is the paper's.
+        for entry in paper_order(issues[issue]):
+            groups.setdefault((issue, entry.section), []).append(entry)
     return Digest(
         day=day,
         since=since,

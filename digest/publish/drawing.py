@@ -28,11 +28,11 @@ from digest.publish.layout import (
     Line,
     Story,
     line,
-    page_number,
     present,
 )
 from digest.publish.site import Site
 from digest.publish.staging import Staged, Staging, stage
+from digest.store.records import page_number
 from digest.types import Entry, Listed, Section
 
 Put = Callable[[str, bytes], None]

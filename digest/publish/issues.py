@@ -1,12 +1,5 @@
-"""An issue in paper order: its printed pages, each article's neighbours, and the calendar of issues.
-
-Pure functions over what the store keeps: an article's ``position`` is its
-page number × ``store.PAGE_SPAN`` plus its place on the page
-(``digest.ingest.pipeline``), so paper order is position order.  A page of unknown
-number (0: neither the file name nor the page header gave one) comes after
-the numbered ones, split by section so its stories still read in groups, in
-the order the sections first appear, the catch-all ``其他`` last.
-"""
+"""An issue in paper order (``order.paper_order``): its printed pages, each article's neighbours,
+and the calendar of issues.  Pure functions over what the store keeps."""
 
 from __future__ import annotations
 
@@ -16,26 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, TypeVar
 
-from digest.publish.layout import Line, page_number
-from digest.types import DEFAULT_SECTION, Section
+from digest.publish.layout import Line
+from digest.publish.order import P, paper_order
+from digest.store.records import page_number
 
-
-class Placed(Protocol):
-    """Anything with a place in an issue (``output.Story``, ``output.Line``)."""
-
-    @property
-    def uid(self) -> str: ...
-
-    @property
-    def position(self) -> int: ...
-
-    @property
-    def section(self) -> Section: ...
-
-
-P = TypeVar("P", bound=Placed)
 T = TypeVar("T")
 
 
@@ -51,22 +30,6 @@ class PaperPage(Generic[T]):
     def label(self) -> str:
         """``第3版 经济``, or the section name alone for a page of unknown number."""
         return f"第{self.number}版 {self.name}" if self.number else self.name
-
-
-def paper_order(items: Sequence[P]) -> list[P]:
-    """``items`` in paper order: numbered pages first, by page and place on the page; then the
-    articles of unknown pages section by section (places on several unknown pages would interleave)."""
-    first: dict[str, int] = {}
-    for item in items:
-        first[item.section.slug] = min(item.position, first.get(item.section.slug, item.position))
-
-    def key(item: P) -> tuple[bool, bool, int, str, int, str]:
-        if page_number(item.position):
-            return False, False, item.position, "", 0, item.uid
-        other = item.section.name == DEFAULT_SECTION
-        return True, other, first[item.section.slug], item.section.slug, item.position, item.uid
-
-    return sorted(items, key=key)
 
 
 def paper_pages(items: Sequence[P]) -> tuple[PaperPage[P], ...]:

@@ -19,7 +19,6 @@ from datetime import date, datetime, tzinfo
 from digest.chars import XML_UNSAFE
 from digest.paper.titles import short_title
 from digest.publish.digests import paragraphs, summary_of
-from digest.store.records import PAGE_SPAN
 from digest.types import Article, Caption, Credit, Entry, Head, Kind, Section
 
 INDEX = "index.html"
@@ -100,11 +99,6 @@ def digest_path(day: date) -> str:
 def issue_path(day: date) -> str:
     """The HTML page of one issue in paper order: a folder's index, so ``/issues/<date>/`` is its URL."""
     return f"issues/{day.isoformat()}/index.html"
-
-
-def page_number(position: int) -> int:
-    """The printed page an article's position is on (``store.PAGE_SPAN``; 0 when unknown)."""
-    return position // PAGE_SPAN
 
 
 def page_anchor(number: int) -> str:

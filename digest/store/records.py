@@ -215,3 +215,8 @@ def new_key() -> str:
 
 # Positions of one page's articles: page number × PAGE_SPAN + place on the page (``digest.ingest.pipeline``).
 PAGE_SPAN = 1000
+
+
+def page_number(position: int) -> int:
+    """The printed page an article's position is on (0 when unknown)."""
+    return position // PAGE_SPAN
