@@ -30,7 +30,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from digest.config_checks import load_config
-from digest.ingest import pipeline as ingest_module
+from digest.ingest import scan
 from digest.mail.transports import OutboxMailer
 from digest.service.metrics import Metrics
 from digest.service.runner import Runner
@@ -75,7 +75,7 @@ def main() -> None:
             overrides["database.url"] = args.database_url
         config = load_config(None, overrides, {})
         # Out of the settle time and of the "racily clean" window, as files in service are.
-        time.sleep(max(config.ingest.settle_seconds, ingest_module.RACY_NS / 1e9) + 0.2)
+        time.sleep(max(config.ingest.settle_seconds, scan.RACY_NS / 1e9) + 0.2)
         now = datetime(2026, 1, 1, 1, 0, tzinfo=UTC)
         with Store.open(config.database_url) as store:
             runner = Runner(config, store, OutboxMailer(root / "outbox"), Metrics(), clock=lambda: now)
@@ -96,9 +96,9 @@ def main() -> None:
                 runner.rescan()
                 idle.append(time.perf_counter() - started)
                 cpu.append(time.process_time() - used)
-            changed, listed = ingest_module.changed_files(store, config.paths.source)
+            changed, listed = scan.changed_files(store, config.paths.source)
     database = config.database_url.split(":")[0]
-    print(f"files: {listed:,} page files, {articles:,} articles; database {database}")
+    print(f"files: {len(listed):,} page files, {articles:,} articles; database {database}")
     print(f"first scan (read, parse, store everything): {first:.2f} s")
     print(f"rescan after an upgrade (read and hash everything once, nothing parsed): {upgrade:.2f} s")
     print(

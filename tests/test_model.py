@@ -313,7 +313,7 @@ def test_a_parser_upgrade_re_reads_stored_pages_keeping_ids_first_seen_and_retra
     assert all(after[uid].first_seen == before[uid].first_seen for uid in after)
     assert after[withdrawn].retracted is Retraction.BY_HAND
     assert ingest(config, store, now + timedelta(hours=3)).read == 0  # read once per version
-    assert {r.parser_version for r in store.sources(store.source_paths()).values()} == {"next"}
+    assert {r.parser_version for r in store.sources(list(store.source_paths())).values()} == {"next"}
 
 
 def test_status_names_pages_dated_by_their_file_time(config: Config, store: Store, now: datetime) -> None:

@@ -12,7 +12,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from digest.ingest import pipeline as ingest_module
 from digest.ingest import scan as scan_module
 from digest.ingest.scan import RACY_NS, file_stamp
 from digest.mail.transports import OutboxMailer
+from digest.publish.layout import gone_path
 from digest.service.metrics import Metrics
 from digest.service.runner import Runner
 from digest.store.database import Store
@@ -182,3 +183,35 @@ def test_the_listing_matches_what_rglob_found(tmp_path: Path) -> None:
         "c.txt",
         "c.txt/inner.txt",
     ]
+
+
+def test_the_service_retracts_the_articles_of_a_page_file_gone_for_good(
+    config: Config, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan_module, "RACY_NS", 300_000_000)
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+    now = [datetime(2024, 11, 29, 1, 0, tzinfo=UTC)]
+    outbox = OutboxMailer(config.paths.data / "outbox")
+    runner = Runner(config, store, outbox, Metrics(), clock=lambda: now[0])
+    paths = _write_pages(config.paths.source)
+    time.sleep(config.ingest.settle_seconds + 0.1)
+    runner.rescan()
+    assert store.status().articles == PAGES
+
+    paths[2].unlink()
+    runner.rescan()  # missed once: an editor's save may be replacing it
+    assert store.status().retracted == 0
+    now[0] += timedelta(seconds=config.ingest.settle_seconds + 1)
+    runner.rescan()  # still gone once settled: its article is withdrawn, and published so
+    gone = [entry for entry in store.entries() if entry.retracted is not None]
+    assert [entry.article.title for entry in gone] == ["第03版的标题"]
+    assert (config.paths.output / gone_path(gone[0])).exists()
+
+    # A file that vanishes for a moment and comes back keeps its articles.
+    held = paths[5].read_bytes()
+    paths[5].unlink()
+    runner.rescan()
+    paths[5].write_bytes(held)
+    now[0] += timedelta(seconds=config.ingest.settle_seconds + 1)
+    runner.rescan()
+    assert store.status().retracted == 1

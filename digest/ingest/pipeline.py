@@ -129,8 +129,8 @@ def retract_vanished(config: Config, store: Store, present: set[str], now: datet
     newsroom's decision).  Returns how many articles went.
     """
     known = store.source_paths()
-    back = [path for path in known if path in present]
-    store.mark_missing(back, None)
+    # Only the files a scan had missed are written: a rescan of a big folder, unchanged, writes nothing.
+    store.mark_missing([path for path, missed in known.items() if missed and path in present], None)
     gone = [path for path in known if path not in present]
     if not gone:
         return 0

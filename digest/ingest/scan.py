@@ -79,9 +79,10 @@ def _stamp_of(path: str) -> str | None:
         return None  # ingest meets the error and reports it
 
 
-def changed_files(store: Store, folder: Path) -> tuple[list[Path], int]:
-    """The page files below ``folder`` that may have changed since they were read, and how many
-    page files there are: one listing, one ``stat`` per file and one query, no file opened.
+def changed_files(store: Store, folder: Path) -> tuple[list[Path], set[str]]:
+    """The page files below ``folder`` that may have changed since they were read, and the names
+    (relative to ``folder``) of every page file there: one listing, one ``stat`` per file and one
+    query, no file opened.
 
     New files, files another parser version read, files whose stamp differs or
     was not kept, and entries that cannot be stat'ed are "changed".
@@ -89,4 +90,4 @@ def changed_files(store: Store, folder: Path) -> tuple[list[Path], int]:
     stamps = store.source_stamps(PARSER_VERSION)
     listed = walk(folder)
     changed = sorted(Path(path) for name, path in listed if (stamps.get(name) or "?") != _stamp_of(path))
-    return changed, len(listed)
+    return changed, {name for name, _ in listed}

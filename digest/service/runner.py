@@ -16,7 +16,7 @@ from pathlib import Path
 from digest.config import Config
 from digest.errors import DigestError
 from digest.faults import crash_point
-from digest.ingest.pipeline import ingest
+from digest.ingest.pipeline import ingest, retract_vanished
 from digest.ingest.scan import changed_files
 from digest.ingest.watch import Settler, quiet_for
 from digest.mail.transports import Mailer
@@ -99,8 +99,9 @@ class Runner:
                 # scan() would quietly find no file; said once here, and /healthz lists it (``state``).
                 log.warning("%s; no page is read until it is fixed", problem)
             self._said = problem
+            present: set[str] | None = None
             try:
-                files = [] if problem else changed_files(self._store, source)[0]
+                files, present = ([], None) if problem else changed_files(self._store, source)
             except OSError as exc:
                 self._failed("ingest", time.monotonic(), f"cannot read the source folder {source} ({exc})")
                 return
@@ -110,7 +111,7 @@ class Runner:
             settled = {path for path in files if quiet_for(path, self._config.ingest.settle_seconds)}
             # Files still being written wait in the settler; the watcher hands them on once whole.
             self.settler.note(path for path in files if path not in settled)
-            self._refresh([path for path in files if path in settled], publish)
+            self._refresh([path for path in files if path in settled], publish, present)
 
     def ingest(self, paths: Sequence[Path]) -> None:
         """Ingest page files the watcher found settled, and publish what they changed."""
@@ -214,8 +215,11 @@ class Runner:
                 crash_point("service.before_save_state")
                 self._save()
 
-    def _refresh(self, paths: Sequence[Path], publish: bool) -> bool:
-        """Ingest ``paths``; publish when that changed the store (or ``publish``).  True when published.
+    def _refresh(self, paths: Sequence[Path], publish: bool, present: set[str] | None = None) -> bool:
+        """Ingest ``paths``; with ``present``, the names of every page file a rescan listed, also
+        retract the articles of files gone from the folder (``retract_vanished``, as a scan of the
+        whole folder by ``digest ingest`` does); publish when that changed the store (or
+        ``publish``).  True when published.
 
         No path (a rescan that found nothing changed) runs no ingest, and the last one stays
         reported, unless it failed: then an empty one clears the error.
@@ -235,6 +239,11 @@ class Runner:
             self._runs["ingest"] = JobRun(self._clock(), result.ms, counts)
             crash_point("service.after_ingest")
             touched = result.touched
+        if present is not None:
+            try:
+                touched = retract_vanished(self._config, self._store, present, self._clock()) > 0 or touched
+            except DigestError as exc:
+                self._failed("ingest", time.monotonic(), str(exc))
         # A publish that failed (a full disk, a read-only folder) is tried again at every rescan.
         last = self._runs.get("publish")
         retry = last is not None and last.error is not None

@@ -324,13 +324,17 @@ class ArticleRepository(Repository):
                     found.setdefault(path, []).append(uid)
         return found
 
-    def source_paths(self) -> list[str]:
-        """Every page file recorded, by path."""
+    def source_paths(self) -> dict[str, datetime | None]:
+        """Every page file recorded, by path, with the time a scan first missed it (None: it was
+        there at the last scan): one query, which a rescan of a big folder runs every time."""
+        query = sa.select(sources.c.path, sources.c.missing_since).order_by(sources.c.path)
         with self._begin() as conn:
-            return list(conn.execute(sa.select(sources.c.path).order_by(sources.c.path)).scalars())
+            return {path: missing for path, missing in conn.execute(query)}
 
     def mark_missing(self, paths: Sequence[str], since: datetime | None) -> None:
         """Note when a scan first missed the files ``paths`` (None: they are back)."""
+        if not paths:
+            return
         with self._begin() as conn:
             # Only rows that change: most scans find every file where it was.
             unset = (
