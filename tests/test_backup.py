@@ -110,6 +110,35 @@ def test_restore_refuses_while_serving_and_refuses_what_is_not_a_backup(tmp_path
     assert nothing.returncode == 1 and "nothing to back up" in nothing.stderr
 
 
+def test_backup_refuses_the_live_database_and_its_companions(tmp_path: Path) -> None:
+    """A backup renamed over the live file would leave a running serve writing into a deleted one."""
+    data = tmp_path / "data"
+    options = ["--source", str(EXAMPLES), "--data", str(data), "--output", str(tmp_path / "out")]
+    assert digest("ingest", *options, cwd=tmp_path).returncode == 0
+    database = data / "digest.sqlite3"
+    (tmp_path / "link.sqlite3").symlink_to(database)
+    (tmp_path / "hard.sqlite3").hardlink_to(database)
+    inode = database.stat().st_ino
+    for target in (
+        "data/digest.sqlite3",
+        "data/../data/digest.sqlite3",
+        "link.sqlite3",
+        "hard.sqlite3",
+        "data/digest.sqlite3-wal",
+        "data/digest.sqlite3-shm",
+        "data/digest.sqlite3-journal",
+    ):
+        result = digest("backup", target, *options, cwd=tmp_path)
+        assert result.returncode == 2, (target, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "is the live database" in lines[0], result.stderr
+        assert target in lines[0] and "back up to another file" in lines[0]
+    assert database.stat().st_ino == inode  # never replaced
+    assert not database.with_name("digest.sqlite3-journal").exists()
+    assert digest("status", *options, cwd=tmp_path).returncode == 0
+    assert counts(digest("backup", tmp_path / "copy.sqlite3", *options, cwd=tmp_path))["articles"] == 7
+
+
 @pytest.fixture
 def pg_database(pg_base: str) -> Iterator[str]:
     """A whole new PostgreSQL database (pg_dump and pg_restore work on databases), dropped after."""
