@@ -37,7 +37,7 @@ from pathlib import Path
 import psycopg
 import sqlalchemy as sa
 
-from digest.errors import BackupError, ConfigError
+from digest.errors import AlreadyRunningError, BackupError, ConfigError
 from digest.service.leader import leader_running
 from digest.store.schema import metadata
 from digest.store.urls import libpq_url, mask_url, normalize_url
@@ -85,8 +85,8 @@ def restore(url: str, source: Path, data: Path, now: datetime) -> BackupReport:
     if not source.is_file():
         raise BackupError(f"backup {source} does not exist or is not a file")
     holder = lock_holder(data)
-    if holder is not None:
-        raise BackupError(
+    if holder is not None:  # the exit status of a second serve: 2, "already running"
+        raise AlreadyRunningError(
             f"digest serve (pid {holder or 'unknown'}) is using {data}; stop it before restoring, "
             "then start it again"
         )
@@ -178,7 +178,9 @@ def _refuse_while_leading(url: str) -> None:
     except psycopg.Error as exc:
         raise BackupError(f"database {mask_url(url)}: {exc}; check database.url") from exc
     if running:
-        raise BackupError("a digest serve is running on this database; stop every instance before restoring")
+        raise AlreadyRunningError(
+            "a digest serve is running on this database; stop every instance before restoring"
+        )
 
 
 @contextmanager
