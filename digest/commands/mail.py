@@ -54,7 +54,14 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
             print(f"  {section.name} ({len(entries)})")
             for entry in entries:
                 print(f"    {entry.article.title or entry.article.body[:30]}")
-        print(f"dry run: {result.sent} emails written to {result.written_to}; nothing stored, nothing sent")
+        skipped = result.delivery.skipped
+        kept_back = (
+            f" ({skipped} skipped, as the real run would: nothing new in their sections)" if skipped else ""
+        )
+        print(
+            f"dry run: {result.sent} emails written to {result.written_to}{kept_back}; "
+            "nothing stored, nothing sent"
+        )
         return 0
     if to is not None:
         print(f"test copy sent to {to} (outside the delivery ledger)")
