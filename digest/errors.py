@@ -14,7 +14,8 @@
     ├── DeliveryError        an email could not be handed over
     │   ├── PermanentDeliveryError   the server refused the address for good (5xx)
     │   └── UncertainDeliveryError   the server may have taken it; never sent again
-    └── AlreadyRunningError  another ``digest serve`` holds the data folder
+    └── AlreadyRunningError  another ``digest serve`` holds the data folder (or, for a
+                             restore, leads on the PostgreSQL database)
 
 Anything else that escapes is a bug and should surface loudly.  Third-party
 errors are translated at the boundary with ``raise ... from exc``.
@@ -107,4 +108,7 @@ class UncertainDeliveryError(DeliveryError):
 
 
 class AlreadyRunningError(DigestError):
-    """Another process already serves this data folder."""
+    """Another process already serves this data folder (or leads on the database a restore would replace).
+
+    Exit status 2, the same for a second ``digest serve`` and for a ``digest restore`` it refuses.
+    """

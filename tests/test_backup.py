@@ -95,7 +95,10 @@ def test_restore_refuses_while_serving_and_refuses_what_is_not_a_backup(tmp_path
 
     with data_lock(data):  # what a running `digest serve` holds
         busy = digest("restore", good, *options, cwd=tmp_path)
-    assert busy.returncode == 1 and "stop it before restoring" in busy.stderr
+        second = digest("serve", "--port", "0", *options, cwd=tmp_path)
+    # The README's exit status for "another serve already using the data folder", as a second serve gets.
+    assert busy.returncode == second.returncode == 2, (busy.stderr, second.stderr)
+    assert "stop it before restoring" in busy.stderr and len(busy.stderr.strip().splitlines()) == 1
 
     notes = tmp_path / "notes.txt"
     notes.write_text("not a database\n" * 100)
@@ -108,6 +111,35 @@ def test_restore_refuses_while_serving_and_refuses_what_is_not_a_backup(tmp_path
         "backup", tmp_path / "x", "--data", str(tmp_path / "empty"), "--source", EXAMPLES, cwd=tmp_path
     )
     assert nothing.returncode == 1 and "nothing to back up" in nothing.stderr
+
+
+def test_backup_refuses_the_live_database_and_its_companions(tmp_path: Path) -> None:
+    """A backup renamed over the live file would leave a running serve writing into a deleted one."""
+    data = tmp_path / "data"
+    options = ["--source", str(EXAMPLES), "--data", str(data), "--output", str(tmp_path / "out")]
+    assert digest("ingest", *options, cwd=tmp_path).returncode == 0
+    database = data / "digest.sqlite3"
+    (tmp_path / "link.sqlite3").symlink_to(database)
+    (tmp_path / "hard.sqlite3").hardlink_to(database)
+    inode = database.stat().st_ino
+    for target in (
+        "data/digest.sqlite3",
+        "data/../data/digest.sqlite3",
+        "link.sqlite3",
+        "hard.sqlite3",
+        "data/digest.sqlite3-wal",
+        "data/digest.sqlite3-shm",
+        "data/digest.sqlite3-journal",
+    ):
+        result = digest("backup", target, *options, cwd=tmp_path)
+        assert result.returncode == 2, (target, result.stdout, result.stderr)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "is the live database" in lines[0], result.stderr
+        assert target in lines[0] and "back up to another file" in lines[0]
+    assert database.stat().st_ino == inode  # never replaced
+    assert not database.with_name("digest.sqlite3-journal").exists()
+    assert digest("status", *options, cwd=tmp_path).returncode == 0
+    assert counts(digest("backup", tmp_path / "copy.sqlite3", *options, cwd=tmp_path))["articles"] == 7
 
 
 @pytest.fixture
@@ -138,5 +170,5 @@ def test_postgresql_backup_then_restore(tmp_path: Path, pg_database: str) -> Non
         # A serve leading on this database holds its advisory lock: restore must wait for it to stop.
         conn.execute("SELECT pg_advisory_lock(%s, %s)", (LOCK_CLASS, schema_key("public")))
         busy = digest("restore", tmp_path / "pg.dump", *options, cwd=tmp_path, env=env)
-        assert busy.returncode == 1 and "stop every instance" in busy.stderr
+        assert busy.returncode == 2 and "stop every instance" in busy.stderr
     assert counts(digest("restore", tmp_path / "pg.dump", *options, cwd=tmp_path, env=env)) == made

@@ -378,6 +378,44 @@ def test_dry_run_writes_every_email_and_a_test_copy_skips_the_ledger(tmp_path: P
     assert copies(sink) == Counter({"editor@example.org": 2})
 
 
+def recipients_in(folder: Path) -> list[str]:
+    """The To address of every .eml file in ``folder``, sorted."""
+    return sorted(
+        str(message_from_bytes(p.read_bytes(), policy=policy.default)["To"]) for p in folder.glob("*.eml")
+    )
+
+
+def test_a_dry_run_writes_exactly_what_the_real_run_sends(tmp_path: Path) -> None:
+    config = make_config(tmp_path / "day", **{"digest.empty_days": "skip"})
+    with Store.open(config.database_url) as store:
+        seed(store, config, NOW, 3)
+        store.add_subscriber(Subscriber("reader000@example.org", ("ti-yu",), True, NOW))  # no sport today
+        first = run_digest(config, store, OutboxMailer(tmp_path / "unused"), NOW, dry_run=True)
+        assert first.written_to is not None
+        assert (first.sent, first.delivery.skipped) == (2, 1)
+        # A later dry run (another Date header, so other file names) replaces the folder's emails.
+        store.add_subscriber(Subscriber("reader001@example.org", ("ti-yu",), True, NOW))
+        again = run_digest(
+            config, store, OutboxMailer(tmp_path / "unused"), NOW + timedelta(minutes=5), dry_run=True
+        )
+        assert again.written_to == first.written_to and (again.sent, again.delivery.skipped) == (1, 2)
+        assert recipients_in(again.written_to) == ["reader002@example.org"]
+        real = run_digest(config, store, OutboxMailer(tmp_path / "outbox"), NOW + timedelta(minutes=5))
+    assert (real.sent, real.delivery.skipped) == (again.sent, again.delivery.skipped)
+    assert recipients_in(tmp_path / "outbox") == recipients_in(again.written_to)
+
+    # A day with nothing new: no "没有新文章" email in the preview when the real run sends none.
+    empty = make_config(tmp_path / "empty", **{"digest.empty_days": "skip"})
+    with Store.open(empty.database_url) as store:
+        for n in range(2):
+            store.add_subscriber(Subscriber(f"reader{n:03d}@example.org", (), True, NOW))
+        dry = run_digest(empty, store, OutboxMailer(tmp_path / "unused"), NOW, dry_run=True)
+        real = run_digest(empty, store, OutboxMailer(tmp_path / "empty-outbox"), NOW)
+    assert dry.written_to is not None and dry.written_to.is_dir()
+    assert (dry.sent, dry.delivery.skipped, recipients_in(dry.written_to)) == (0, 2, [])
+    assert real.sent == 0 and recipients_in(tmp_path / "empty-outbox") == []
+
+
 def test_a_broken_outbox_is_a_delivery_error_and_the_rows_wait(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     blocker = tmp_path / "blocked"

@@ -523,11 +523,15 @@ def test_csv_import_reads_headers_sections_and_reports_bad_lines() -> None:
     )
     assert [(r.line, r.email, r.sections) for r in rows] == [
         (2, "a@example.org", ("yao-wen", "zhong-guan")),
-        (6, "d@example.org", ()),
+        (6, "d@example.org", None),  # no sections cell: an address already known keeps its own
     ]
     assert [p.split(":")[0] for p in problems] == ["line 4", "line 5"]
-    plain, _ = parse_subscriber_csv("e@example.org\nf@example.org,ti-yu\n")
-    assert [(r.email, r.sections) for r in plain] == [("e@example.org", ()), ("f@example.org", ("ti-yu",))]
+    plain, _ = parse_subscriber_csv("e@example.org\nf@example.org,ti-yu\ng@example.org,\n")
+    assert [(r.email, r.sections) for r in plain] == [
+        ("e@example.org", None),
+        ("f@example.org", ("ti-yu",)),
+        ("g@example.org", ()),  # an empty cell: every section, as an export writes it
+    ]
 
 
 def _cli_options(config: Config) -> list[str]:
@@ -568,6 +572,52 @@ def test_cli_import_list_and_remove(tmp_path: Path, capsys: pytest.CaptureFixtur
     with Store.open(config.database_url) as store:
         assert store.subscriber("c@example.org") is None
         assert store.subscriber("a@example.org").status is SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+
+
+def test_adding_or_importing_a_known_address_keeps_its_sections_and_consent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = make_config(tmp_path)
+    options = _cli_options(config)
+    with Store.open(config.database_url) as store:
+        add_sections(store)
+        store.add_subscriber(
+            Subscriber(
+                "r2@example.com", ("zhong-guan",), True, NOW, confirmed_at=NOW, source="web", bounces=2
+            )
+        )
+    consent = "consent of 2024-11-27 01:30 UTC (web)"
+
+    assert main(["subscribers", "add", "r2@example.com", *options]) == 0
+    assert (
+        capsys.readouterr().out == f"updated r2@example.com; kept sections zhong-guan, {consent}, 2 bounces\n"
+    )
+    with Store.open(config.database_url) as store:
+        known = store.subscriber("r2@example.com")
+    assert known is not None
+    assert (known.sections, known.confirmed_at, known.source, known.bounces) == (
+        ("zhong-guan",),
+        NOW,
+        "web",
+        2,
+    )
+
+    # --section changes the sections, and only them.
+    assert main(["subscribers", "add", "r2@example.com", "--section", "yao-wen", *options]) == 0
+    assert capsys.readouterr().out == f"updated r2@example.com; kept {consent}, 2 bounces\n"
+
+    listing = tmp_path / "list.csv"
+    listing.write_text("email\nr2@example.com\nnew@example.com\n", encoding="utf-8")
+    assert main(["subscribers", "import", str(listing), "--status", "confirmed", *options]) == 0
+    out = capsys.readouterr().out
+    assert "1 new, 1 updated" in out
+    assert "kept for addresses already known, as the file did not give them: " in out
+    assert "bounce count (1), consent record (1), sections (1)" in out
+    with Store.open(config.database_url) as store:
+        kept, new = store.subscriber("r2@example.com"), store.subscriber("new@example.com")
+    assert kept is not None and new is not None
+    assert (kept.sections, kept.confirmed_at, kept.source, kept.bounces) == (("yao-wen",), NOW, "web", 2)
+    assert (new.sections, new.source) == ((), "import")
 
 
 def test_the_suppression_list_survives_export_and_import(

@@ -6,6 +6,7 @@ import argparse
 import signal
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -53,7 +54,14 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
             print(f"  {section.name} ({len(entries)})")
             for entry in entries:
                 print(f"    {entry.article.title or entry.article.body[:30]}")
-        print(f"dry run: {result.sent} emails written to {result.written_to}; nothing stored, nothing sent")
+        skipped = result.delivery.skipped
+        kept_back = (
+            f" ({skipped} skipped, as the real run would: nothing new in their sections)" if skipped else ""
+        )
+        print(
+            f"dry run: {result.sent} emails written to {result.written_to}{kept_back}; "
+            "nothing stored, nothing sent"
+        )
         return 0
     if to is not None:
         print(f"test copy sent to {to} (outside the delivery ledger)")
@@ -109,8 +117,9 @@ def _email(address: str) -> str:
 
 
 def cmd_subscribers(args: argparse.Namespace) -> int:
+    from digest.mail.roster import ImportRow, imported, kept_of
     from digest.store.database import Store
-    from digest.store.records import Subscriber, SubscriberStatus
+    from digest.store.records import SubscriberStatus
 
     config = command_config(args)
     with Store.open(config.database_url) as store:
@@ -124,11 +133,21 @@ def cmd_subscribers(args: argparse.Namespace) -> int:
                     f"{email} is {known.state.value} ({known.reason or 'no reason recorded'})",
                     "add --resubscribe only if they asked to be subscribed again",
                 )
-            now = utc_now()
-            added = store.add_subscriber(
-                Subscriber(email, sections, True, now, confirmed_at=now, status_at=now, source="cli")
+            # An import of one confirmed row: the same rules keep what an address already known chose.
+            row = ImportRow(0, email, sections or None)
+            made = imported(
+                row,
+                known,
+                status=SubscriberStatus.CONFIRMED,
+                resubscribe=args.resubscribe,
+                now=utc_now(),
+                source="cli",
             )
-            print(f"{'added' if added else 'updated'} {email}")
+            assert made is not None  # a suppressed address without --resubscribe was refused above
+            added = store.add_subscriber(made)
+            kept = kept_of(known, row, made)
+            kept_words = f"; kept {', '.join(kept.values())}" if kept else ""
+            print(f"{'added' if added else 'updated'} {email}{kept_words}")
         elif args.action == "import":
             return _import(store, Path(args.file), args.status, args.resubscribe)
         elif args.action == "export":
@@ -175,7 +194,7 @@ def _export(store: Store, target: str) -> None:
 
 def _import(store: Store, path: Path, status: str | None, resubscribe: bool) -> int:
     """Add or update every good row of a CSV file; report each bad line; never revive a suppressed address."""
-    from digest.mail.roster import imported, parse_subscriber_csv
+    from digest.mail.roster import imported, kept_of, parse_subscriber_csv
     from digest.store.records import SubscriberStatus
 
     try:
@@ -185,6 +204,7 @@ def _import(store: Store, path: Path, status: str | None, resubscribe: bool) -> 
             str(path), f"cannot read it ({exc})", "give a UTF-8 CSV file: email[,sections]"
         ) from exc
     rows, problems = parse_subscriber_csv(text)
+    kept_counts: Counter[str] = Counter()
     chosen = SubscriberStatus(status) if status else None
     if chosen is None and any(row.status is None for row in rows):
         raise ConfigError(
@@ -198,7 +218,7 @@ def _import(store: Store, path: Path, status: str | None, resubscribe: bool) -> 
     now = utc_now()
     changes, kept = [], 0
     for row in rows:
-        unknown = [slug for slug in row.sections if known_sections and slug not in known_sections]
+        unknown = [slug for slug in row.sections or () if known_sections and slug not in known_sections]
         if unknown:
             problems.append(f"line {row.line}: no section {', '.join(unknown)}")
             continue
@@ -209,6 +229,7 @@ def _import(store: Store, path: Path, status: str | None, resubscribe: bool) -> 
             print(f"kept {row.email}: {known.state.value if known else '?'} (import never re-subscribes)")
         else:
             changes.append(change)
+            kept_counts.update(kept_of(known, row, change).keys())  # by kind, for the summary
     for problem in problems:
         print(f"error: {path}: {problem}", file=sys.stderr)
     new = store.add_subscribers(changes)
@@ -216,4 +237,7 @@ def _import(store: Store, path: Path, status: str | None, resubscribe: bool) -> 
         f"imported {len(changes)} subscribers from {path}: {new} new, {len(changes) - new} updated, "
         f"{kept} kept on the suppression list, {len(problems)} lines skipped"
     )
+    if kept_counts:
+        kept_words = ", ".join(f"{what} ({count})" for what, count in sorted(kept_counts.items()))
+        print(f"kept for addresses already known, as the file did not give them: {kept_words}")
     return 1 if problems else 0

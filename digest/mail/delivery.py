@@ -231,6 +231,21 @@ def _deliver(
     )
 
 
+def skip_reason(maker: DigestEmailMaker, subscriber: Subscriber | None, skip_empty: bool) -> str | None:
+    """Why ``deliver`` sends ``subscriber`` no copy of ``maker``'s digest, or None when it sends one.
+
+    ``subscriber`` None: the address left since the digest was made.  With
+    ``skip_empty`` (``digest.empty_days = "skip"``) an empty day, or one with
+    nothing in the subscriber's sections, sends nothing.  ``send-digest
+    --dry-run`` asks the same question, so a preview holds what a real run sends.
+    """
+    if subscriber is None:
+        return "no longer subscribed"
+    if skip_empty and maker.count(frozenset(subscriber.sections) or None) == 0:
+        return "no new article in the chosen sections"
+    return None
+
+
 def _send_one(
     store: Store,
     mailer: Mailer,
@@ -244,11 +259,11 @@ def _send_one(
     on_hard_bounce: Callable[[str, str], None] | None = None,
 ) -> tuple[DeliveryState | None, str | None]:
     """Claim, compose and hand over one copy: its ledger state (None: another run took it) and the error."""
-    if subscriber is None:
-        return DeliveryState.SKIPPED, "no longer subscribed"
+    skipped = skip_reason(maker, subscriber, skip_empty)
+    if skipped is not None:
+        return DeliveryState.SKIPPED, skipped
+    assert subscriber is not None  # skip_reason skips a leaver
     sections = frozenset(subscriber.sections) or None
-    if skip_empty and maker.count(sections) == 0:
-        return DeliveryState.SKIPPED, "no new article in the chosen sections"
     # Claimed before the body is composed or sent: a run that lost the race wastes no message.
     if not store.claim_delivery(record.day, email, holder):
         return None, None

@@ -22,11 +22,15 @@ EXPORT_COLUMNS = ("email", "status", "sections", "consented_at", "source", "reas
 
 @dataclass(frozen=True)
 class ImportRow:
-    """One good line of a subscriber CSV file; empty fields are what a plain ``email,sections`` file lacks."""
+    """One good line of a subscriber CSV file; empty fields are what a plain ``email,sections`` file lacks.
+
+    ``sections`` None: the line has no sections cell, so an address already
+    known keeps the sections it chose; ``()`` (an empty cell) means every section.
+    """
 
     line: int
     email: str
-    sections: tuple[str, ...]
+    sections: tuple[str, ...] | None
     status: SubscriberStatus | None = None  # None: the importer says (``--status``)
     consented_at: datetime | None = None
     source: str = ""
@@ -62,9 +66,11 @@ def parse_subscriber_csv(text: str) -> tuple[list[ImportRow], list[str]]:
 
 
 def _import_row(number: int, cells: list[str], columns: Mapping[str, int]) -> ImportRow:
+    def has(name: str) -> bool:
+        return 0 <= columns.get(name, -1) < len(cells)
+
     def cell(name: str) -> str:
-        at = columns.get(name, -1)
-        return cells[at] if 0 <= at < len(cells) else ""
+        return cells[columns[name]] if has(name) else ""
 
     address, wanted = cell("email"), cell("sections")
     try:
@@ -85,7 +91,7 @@ def _import_row(number: int, cells: list[str], columns: Mapping[str, int]) -> Im
     return ImportRow(
         number,
         email,
-        slugs,
+        slugs if has("sections") else None,
         status,
         _csv_time(cell("consented_at")),
         cell("source"),
@@ -133,13 +139,17 @@ def imported(
     status: SubscriberStatus | None,
     resubscribe: bool,
     now: datetime,
+    source: str = "import",
 ) -> Subscriber | None:
-    """The subscriber an import row makes of ``known`` (None: ``known`` stays as it is).
+    """The subscriber an import row (or ``subscribers add``) makes of ``known`` (None: ``known`` stays).
 
     The suppression list wins: an address that unsubscribed, bounced or
     complained is never made pending or confirmed again by an import, unless
     ``resubscribe`` (the operator holds new consent).  A row's own status (an
-    export's) goes before ``status``; one of the two must say.
+    export's) goes before ``status``; one of the two must say.  A row without
+    sections keeps ``known``'s; an address that keeps its status keeps its
+    consent record (time and ``source``) and bounce count, so adding it again
+    loses nothing.  ``source`` names where a new consent came from.
     """
     wanted = row.status or status
     if wanted is None:
@@ -148,16 +158,19 @@ def imported(
     if revived and not resubscribe:
         return None
     confirmed = wanted is SubscriberStatus.CONFIRMED
+    source = row.source or (f"{source} --resubscribe" if revived else source)
     if row.status is not None:  # an export's row: taken as it is, so a round trip changes nothing
         consented_at, reason, status_at = row.consented_at, row.reason, row.status_at
-    elif known is not None and known.status is wanted:
+    elif known is not None and known.status is wanted:  # the same consent: its record stays
         consented_at = row.consented_at or known.confirmed_at
         reason, status_at = known.reason, known.status_at
+        source = row.source or known.source or source
     else:
         consented_at, reason, status_at = row.consented_at or (now if confirmed else None), "", now
+    sections = row.sections if row.sections is not None else (known.sections if known else ())
     return Subscriber(
         email=row.email,
-        sections=row.sections,
+        sections=sections,
         confirmed=confirmed,
         created=known.created if known else now,
         confirm_sent_at=known.confirm_sent_at if known else None,
@@ -166,6 +179,25 @@ def imported(
         key=known.key if known else "",
         reason=reason,
         status_at=status_at,
-        source=row.source or ("import --resubscribe" if revived else "import"),
+        source=source,
         bounces=known.bounces if known and not revived else 0,
     )
+
+
+def kept_of(known: Subscriber | None, row: ImportRow, made: Subscriber) -> dict[str, str]:
+    """What ``made`` (``imported``'s answer) kept of ``known`` that ``row`` did not give.
+
+    Keys ``sections``, ``consent record`` and ``bounce count``, each with its words for the command's output.
+    """
+    if known is None or row.status is not None:  # new, or an export's row taken as it is
+        return {}
+    kept = {}
+    if row.sections is None:
+        kept["sections"] = f"sections {', '.join(known.sections) or 'all'}"
+    same_consent = (made.confirmed_at, made.source) == (known.confirmed_at, known.source)
+    if known.confirmed_at is not None and same_consent:
+        when = f"{known.confirmed_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        kept["consent record"] = f"consent of {when} ({known.source or 'no source recorded'})"
+    if known.bounces and made.bounces == known.bounces:
+        kept["bounce count"] = f"{known.bounces} bounces"
+    return kept

@@ -3,7 +3,9 @@
 SQLite: the online backup API copies one consistent snapshot while the
 service keeps reading and writing; the copy is made standalone (rollback
 journal, no ``-wal`` beside it), written under a temporary name and renamed,
-so a half-written backup never carries the final name.
+so a half-written backup never carries the final name.  The target is never
+the live database or one of its ``-wal``/``-shm``/``-journal`` files: the rename
+would leave a running ``serve`` writing into a deleted file.
 
 Restoring a SQLite file is where "stop the service, put the file back" goes
 wrong: the old database's ``-wal`` file would be replayed over the restored
@@ -35,7 +37,7 @@ from pathlib import Path
 import psycopg
 import sqlalchemy as sa
 
-from digest.errors import BackupError
+from digest.errors import AlreadyRunningError, BackupError, ConfigError
 from digest.service.leader import leader_running
 from digest.store.schema import metadata
 from digest.store.urls import libpq_url, mask_url, normalize_url
@@ -64,8 +66,11 @@ def backup(url: str, target: Path) -> BackupReport:
     target = target.absolute()
     if target.is_dir():
         raise BackupError(f"{target} is a folder; give the backup a file name, e.g. {target / 'digest.bak'}")
+    database = _sqlite_path(url)
+    if database is not None:
+        _refuse_live_target(target, database)
     with _staged(target) as temp:
-        if _sqlite_path(url) is not None:
+        if database is not None:
             _sqlite_copy(_existing_sqlite(url), temp)
         else:
             _run(["pg_dump", "--format=custom", f"--file={temp}", libpq_url(url)], url)
@@ -80,8 +85,8 @@ def restore(url: str, source: Path, data: Path, now: datetime) -> BackupReport:
     if not source.is_file():
         raise BackupError(f"backup {source} does not exist or is not a file")
     holder = lock_holder(data)
-    if holder is not None:
-        raise BackupError(
+    if holder is not None:  # the exit status of a second serve: 2, "already running"
+        raise AlreadyRunningError(
             f"digest serve (pid {holder or 'unknown'}) is using {data}; stop it before restoring, "
             "then start it again"
         )
@@ -111,6 +116,26 @@ def _sqlite_path(url: str) -> Path | None:
     if not target.database or target.database == ":memory:":
         raise BackupError("an in-memory SQLite database cannot be backed up or restored")
     return Path(target.database).absolute()
+
+
+def _refuse_live_target(target: Path, database: Path) -> None:
+    """A ``ConfigError`` when ``target`` is the live ``database`` or one of its companion files.
+
+    Renaming a backup over the live file would leave a running ``serve`` writing
+    into the unlinked old file, so everything written after the backup is lost;
+    over a ``-wal`` or ``-shm`` it would corrupt the database.  Paths are compared
+    resolved (symlinks, ``..``), and as files when both exist (hard links).
+    """
+    resolved = target.resolve()
+    for suffix in ("", *_WAL_FILES):
+        live = database.with_name(database.name + suffix)
+        same = resolved == live.resolve()
+        if not same and target.exists() and live.exists():
+            same = os.path.samefile(target, live)
+        if same:
+            what = "the live database" if not suffix else f"the live database's {suffix[1:]} file"
+            where = "" if target == live else f" {live}"  # a symlink or ``..``: name the file it reaches
+            raise ConfigError("backup FILE", f"{target} is {what}{where}", "back up to another file")
 
 
 def _existing_sqlite(url: str) -> Path:
@@ -153,7 +178,9 @@ def _refuse_while_leading(url: str) -> None:
     except psycopg.Error as exc:
         raise BackupError(f"database {mask_url(url)}: {exc}; check database.url") from exc
     if running:
-        raise BackupError("a digest serve is running on this database; stop every instance before restoring")
+        raise AlreadyRunningError(
+            "a digest serve is running on this database; stop every instance before restoring"
+        )
 
 
 @contextmanager

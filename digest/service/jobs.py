@@ -8,6 +8,7 @@ Ingest lives in ``digest.ingest.pipeline``.
 from __future__ import annotations
 
 import logging
+import shutil
 import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,10 +16,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from digest.config import Config
-from digest.errors import NotDueError
+from digest.errors import DeliveryError, NotDueError
 from digest.faults import crash_point
 from digest.mail.compose import DigestEmailMaker
-from digest.mail.delivery import DeliveryReport, Retry, deliver
+from digest.mail.delivery import DeliveryReport, Retry, deliver, skip_reason
 from digest.mail.subscribers import bounce_recorder, personal_links, subscription_upkeep
 from digest.mail.transports import Mailer, OutboxMailer
 from digest.publish.digests import back_issues, build_digest, digest_window
@@ -112,8 +113,9 @@ def run_digest(
     same transaction; ``digest.mail.delivery`` then sends each row at most once.
     A re-run of a made day sends the rows still due.  ``to`` sends one test
     copy outside the ledger; ``dry_run`` writes every email (or the one to
-    ``to``) as .eml files under ``<data>/dry-run/<day>/`` and stores nothing.
-    Neither needs the digest to be due.
+    ``to``) as .eml files under ``<data>/dry-run/<day>/`` (replacing what an
+    earlier dry run left there), skipping whom a real run would skip, and
+    stores nothing.  Neither needs the digest to be due.
     """
     started = clock.monotonic()
     day = day or due_day(config, now)
@@ -172,13 +174,24 @@ def _maker(config: Config, digest: Digest, now: datetime) -> DigestEmailMaker:
 def _preview(
     config: Config, store: Store, mailer: Mailer, digest: Digest, now: datetime, dry_run: bool, to: str | None
 ) -> DigestResult:
-    """A test copy to ``to``, or a dry run into a folder: no ledger, nothing stored."""
+    """A test copy to ``to``, or a dry run into a folder: no ledger, nothing stored.
+
+    A dry run skips whom ``deliver`` would skip (``skip_reason``), and empties the day's folder
+    first, so the folder holds exactly the emails this run reports.  A test copy is always sent.
+    """
     folder = config.paths.data / "dry-run" / digest.day.isoformat()
+    if dry_run:
+        _empty_folder(folder)
     target: Mailer = OutboxMailer(folder) if dry_run else mailer
     recipients = [Subscriber(to, (), True, now)] if to is not None else store.subscribers()
     maker = _maker(config, digest, now)
     links = personal_links(config, now, store)
+    skip_empty = config.digest.empty_days == "skip"
+    sent = skipped = 0
     for subscriber in recipients:
+        if dry_run and skip_reason(maker, subscriber, skip_empty) is not None:
+            skipped += 1
+            continue
         personal = links(subscriber.email)
         target.send(
             maker.outgoing(
@@ -189,8 +202,22 @@ def _preview(
                 sections=frozenset(subscriber.sections) or None,
             )
         )
+        sent += 1
     written = folder if dry_run else None
-    return DigestResult(digest, made=False, delivery=DeliveryReport(sent=len(recipients)), written_to=written)
+    report = DeliveryReport(sent=sent, skipped=skipped)
+    return DigestResult(digest, made=False, delivery=report, written_to=written)
+
+
+def _empty_folder(folder: Path) -> None:
+    """``folder`` made anew and empty: a dry run's files replace an earlier run's, never pile up."""
+    try:
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise DeliveryError(
+            f"cannot empty {folder} for the dry run: {exc.strerror or exc}; check it is a writable folder"
+        ) from exc
 
 
 def catch_up_digest(
