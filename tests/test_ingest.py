@@ -281,3 +281,39 @@ def test_ingest_reads_pages_by_the_paper_s_conventions(config: Config, store: St
     ingest(paper, store, now)
     by_day = {e.source: e.article.authors for e in store.entries()}
     assert by_day == {"2024-11-27_01.txt": (), "2024-11-28_01.txt": ("甲乙",)}
+
+
+def test_a_deleted_copy_of_a_page_leaves_the_articles_the_original_still_holds(
+    config: Config, store: Store, now: datetime, tmp_path: Path
+) -> None:
+    put(config.paths.source, "2024-11-27_02.txt", PAGE)
+    put(config.paths.source, "2024-11-27_03.txt", "● 经济\n\n# 另一版的标题\n\n另一版的正文。\n")
+    ingest(config, store, now)
+    # A duplicate export, read after the original: the articles now name the copy as their file.
+    copy = put(config.paths.source, "2024-11-27_02-copy.txt", PAGE)
+    ingest(config, store, now + timedelta(minutes=1))
+    assert {e.source for e in store.entries() if e.position // 1000 == 2} == {"2024-11-27_02-copy.txt"}
+    # A corrected copy ingested from outside the folder, read last, names its absolute path.
+    outside = put(
+        tmp_path / "elsewhere", "2024-11-27_02.txt", PAGE.replace("第二篇的正文。", "第二篇的正文，改。")
+    )
+    ingest(config, store, now + timedelta(minutes=2), [outside])
+    copy.unlink()
+    outside.unlink()
+    for minutes in (3, 10):  # missed, then gone longer than ingest.settle_seconds
+        ingest(config, store, now + timedelta(minutes=minutes))
+    entries = store.entries()
+    assert [e.article.title for e in entries if e.retracted is None] == [
+        "示例标题一",
+        "示例标题二",
+        "另一版的标题",
+    ]
+    assert {e.source for e in entries} == {"2024-11-27_02.txt", "2024-11-27_03.txt"}
+    # The original text is back: the corrected copy is gone with its correction.
+    assert "第二篇的正文。" in entries[1].article.body
+
+    # The original deleted too: now its articles go, and the other page's stay.
+    (config.paths.source / "2024-11-27_02.txt").unlink()
+    for minutes in (11, 20):
+        ingest(config, store, now + timedelta(minutes=minutes))
+    assert [e.article.title for e in store.entries() if e.retracted is None] == ["另一版的标题"]

@@ -17,9 +17,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time as clock
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from digest.config import Config
@@ -151,12 +151,37 @@ def retract_vanished(config: Config, store: Store, present: set[str], now: datet
     ]
     if not expired:
         return 0
+    _reclaim(config, store, {records[path].issue_date for path in expired}, present, known, now)
     uids = [uid for found in store.source_uids(expired).values() for uid in found]
     count = store.retract(uids, Retraction.FILE_GONE, now) if uids else 0
     store.forget_sources(expired)
     for path in expired:
         log.info("page file %s is gone: its articles are retracted", path)
     return count
+
+
+def _reclaim(
+    config: Config,
+    store: Store,
+    days: set[date | None],
+    present: set[str],
+    known: Iterable[str],
+    now: datetime,
+) -> None:
+    """Read again the page files still in the folder of the issues ``days`` of files gone for good.
+
+    An article is stored with the file it was last read from: a copy of a page read after it (a
+    duplicate export, a corrected copy ingested from elsewhere) took its articles over, and the
+    copy deleted would withdraw articles the original still holds.  Read again, the original
+    takes back whatever it holds (``identity.match``), and only what no remaining file holds goes.
+    """
+    issues = {day for day in days if day is not None}
+    if not issues:
+        return
+    records = store.sources([path for path in known if path in present])
+    siblings = sorted(path for path, record in records.items() if record.issue_date in issues)
+    if siblings:
+        ingest(config, store, now, [config.paths.source / path for path in siblings], reparse=True)
 
 
 def ingest(
