@@ -19,7 +19,7 @@ import difflib
 import re
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
@@ -286,12 +286,14 @@ def _read_file(path: Path) -> dict[str, object]:
         raise ConfigError(str(path), f"not valid TOML ({exc})", "fix the syntax at that line") from exc
 
 
-def _from_environ(environ: Mapping[str, str], schema: dict[str, dict[str, type]]) -> dict[str, object]:
+def _from_environ(
+    environ: Mapping[str, str], schema: dict[str, dict[str, type]], note: Callable[[ConfigError], None]
+) -> dict[str, object]:
     """``DIGEST_SMTP_PASSWORD`` → ``{"smtp.password": ...}``.
 
     A variable naming a known table but no key of it (``DIGEST_SMTP_PASWORD``)
-    is a ``ConfigError``: a silently ignored secret is worse than a stop.
-    Other ``DIGEST_`` variables are not ours and are left alone.
+    is a ``ConfigError`` given to ``note``: a silently ignored secret is worse
+    than a stop.  Other ``DIGEST_`` variables are not ours and are left alone.
     """
     found: dict[str, object] = {}
     for name, value in environ.items():
@@ -304,9 +306,9 @@ def _from_environ(environ: Mapping[str, str], schema: dict[str, dict[str, type]]
                 if key not in keys:
                     close = _closest(key, keys)
                     fix = f"did you mean {f'{ENV_PREFIX}{table}_{close}'.upper()}?" if close else ""
-                    raise ConfigError(
-                        name, f"no key {table}.{key}", fix or f"keys of [{table}]: {', '.join(keys)}"
-                    )
+                    fix = fix or f"keys of [{table}]: {', '.join(keys)}"
+                    note(ConfigError(name, f"no key {table}.{key}", fix))
+                    continue
                 found[f"{table}.{key}"] = value
     return found
 
@@ -315,11 +317,28 @@ def read_config(
     path: Path | None,
     overrides: Mapping[str, object] | None = None,
     environ: Mapping[str, str] | None = None,
+    problems: list[ConfigError] | None = None,
 ) -> Config:
     """Merge defaults, the TOML file, ``DIGEST_*`` variables and ``overrides`` (``"table.key"`` → value).
 
-    Checks names and types only; ``config_problems`` checks the values.
+    Checks names and types only; ``config_problems`` checks the values.  The first
+    problem is raised; with ``problems``, every one is added there instead and the
+    key keeps its default, so ``digest check`` can list them all.  A file that cannot
+    be read or parsed is always raised: nothing in it can be checked.
     """
+
+    def note(error: ConfigError) -> None:
+        if problems is None:
+            raise error
+        problems.append(error)
+
+    def coerce(dotted: str, value: object, where: Path) -> None:
+        table, _, key = dotted.partition(".")
+        try:
+            values[table][key] = _coerce(dotted, schema[table][key], value, where)
+        except ConfigError as exc:
+            note(exc)
+
     schema = tables()
     cwd = Path.cwd()
     base = path.parent.absolute() if path is not None else cwd
@@ -327,27 +346,25 @@ def read_config(
     if path is not None:
         for table, content in _read_file(path).items():
             if table not in schema:
-                raise ConfigError(
-                    table, "unknown table", _suggest(table, schema) or f"use one of {', '.join(schema)}"
-                )
-            if not isinstance(content, dict):
-                raise ConfigError(table, "expected a table", f"write it as [{table}]")
-            for key, value in content.items():
-                if key not in schema[table]:
-                    raise ConfigError(
-                        f"{table}.{key}",
-                        "unknown key",
-                        _suggest(key, schema[table]) or f"remove it from {path}",
-                    )
-                values[table][key] = _coerce(f"{table}.{key}", schema[table][key], value, base)
-    later = {**_from_environ(environ or {}, schema), **(overrides or {})}
+                fix = _suggest(table, schema) or f"use one of {', '.join(schema)}"
+                note(ConfigError(table, "unknown table", fix))
+            elif not isinstance(content, dict):
+                note(ConfigError(table, "expected a table", f"write it as [{table}]"))
+            else:
+                for key, value in content.items():
+                    if key in schema[table]:
+                        coerce(f"{table}.{key}", value, base)
+                    else:
+                        fix = _suggest(key, schema[table]) or f"remove it from {path}"
+                        note(ConfigError(f"{table}.{key}", "unknown key", fix))
+    later = {**_from_environ(environ or {}, schema, note), **(overrides or {})}
     for dotted, value in later.items():
         table, _, key = dotted.partition(".")
-        if key not in schema.get(table, {}):
-            raise ConfigError(
-                dotted, "unknown key", _suggest(dotted, [f"{t}.{k}" for t in schema for k in schema[t]])
-            )
-        values[table][key] = _coerce(dotted, schema[table][key], value, cwd)
+        if key in schema.get(table, {}):
+            coerce(dotted, value, cwd)
+        else:
+            keys = [f"{t}.{k}" for t in schema for k in schema[t]]
+            note(ConfigError(dotted, "unknown key", _suggest(dotted, keys)))
     hints = typing.get_type_hints(Config)
     parts = {table: hints[table](**values[table]) for table in schema}
     config = Config(**parts)

@@ -112,6 +112,26 @@ def test_check_lists_every_problem(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_check_lists_misspelt_names_and_wrong_types_with_every_other_problem(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text(
+        "[feeds]\nsize = 'abc'\nsizes = 5\n[bogus]\nx = 1\n[schedule]\ntimezone = 'X/Y'\n"
+    )
+    result = digest("check", "--source", tmp_path / "nope", cwd=tmp_path, env={"DIGEST_FEEDS_SIZ": "3"})
+    assert result.returncode == 2
+    keys = [line.split(":")[1].strip() for line in result.stderr.strip().splitlines()]
+    assert keys == [
+        "feeds.size",
+        "feeds.sizes",
+        "bogus",
+        "DIGEST_FEEDS_SIZ",
+        "schedule.timezone",
+        "paths.source",
+    ]
+    # Every other command still stops at the first, in one line.
+    assert_config_error(digest("status", "--source", tmp_path / "nope", cwd=tmp_path), "feeds.size")
+
+
+@pytest.mark.slow
 def test_ingest_publish_status_and_subscribers(tmp_path: Path, folders: list[str], database_url: str) -> None:
     (tmp_path / "config.toml").write_text(f'[database]\nurl = "{database_url}"\n')  # read from the cwd
     pages = Path(folders[1])

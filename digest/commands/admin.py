@@ -37,12 +37,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     from digest.config import read_config
     from digest.config_checks import deliverability_warnings, path_problems, value_problems
 
+    found: list[ConfigError] = []
     try:
-        config = read_config(config_path(args), option_overrides(args), os.environ)
+        config = read_config(config_path(args), option_overrides(args), os.environ, found)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    problems = [str(p) for p in value_problems(config) + path_problems(config)]
+    problems = [str(p) for p in found + value_problems(config) + path_problems(config)]
     schema_note = ""
     if not any(p.startswith("database.url") for p in problems):
         try:
