@@ -244,3 +244,23 @@ def test_status_explains_unknown_rows_without_inviting_a_second_copy(tmp_path: P
     status = _status(config)
     assert "deliveries: 1 unknown" in status
     assert "look the address up in the mail server's log before sending a copy by hand" in status
+
+
+def test_a_re_run_by_hand_sends_at_once_what_waits_for_a_retry(tmp_path: Path) -> None:
+    log = tmp_path / "send-digest.log"
+    with FaultySmtp(seed=3, drop_body=1.0) as server:
+        config_file = _write_config(tmp_path, server.host, server.port)
+        # Retries an hour apart: the service's own retry would not come during this test.
+        config_file.write_text(config_file.read_text().replace("retry_seconds = 1", "retry_seconds = 3600"))
+        config = load_config(config_file, {}, {})
+        with Store.open(config.database_url) as store:
+            day = seed(store, config, datetime.now(UTC), 3)
+        assert _send_digest(config_file, log).wait(timeout=120) == 1, log.read_text()
+        assert "0 sent, 3 waiting for a retry" in log.read_text()
+        # The operator fixes the relay and runs the command again: it sends now, and says so.
+        server.drop_body = 0.0
+        assert _send_digest(config_file, log).wait(timeout=120) == 0, log.read_text()
+        assert "3 sent, 0 waiting for a retry" in log.read_text()
+        with Store.open(config.database_url) as store:
+            assert {row.status for row in store.deliveries(day)} == {"sent"}
+    assert server.copies() == everyone(3)

@@ -36,8 +36,17 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
         with Store.open(config.database_url) as store:
             mailer = make_mailer(config, config.paths.data)
             try:
+                # Run by hand, a re-run is the retry: what waits for one is sent now, not at its time.
                 result = run_digest(
-                    config, store, mailer, utc_now(), args.date, args.dry_run, to, stopping=stopping.is_set
+                    config,
+                    store,
+                    mailer,
+                    utc_now(),
+                    args.date,
+                    args.dry_run,
+                    to,
+                    stopping=stopping.is_set,
+                    retry_now=True,
                 )
             finally:
                 mailer.close()

@@ -113,8 +113,12 @@ def deliver(
     clock: Callable[[], datetime] = wall_clock,
     stopping: Callable[[], bool] = lambda: False,
     on_hard_bounce: Callable[[str, str], None] | None = None,
+    retry_now: bool = False,
 ) -> DeliveryReport:
     """Send every row of ``record``'s digest that is due at ``now``; record each outcome as it happens.
+
+    ``retry_now`` sends the rows waiting for a retry too, before their time: an operator who
+    fixed the mail server and runs ``digest send-digest`` again means it to send now.
 
     ``links`` gives a subscriber's personal links; ``skip_empty`` skips a
     subscriber whose sections hold nothing (the digest itself had articles);
@@ -133,7 +137,18 @@ def deliver(
         return DeliveryReport(busy=describe(other))
     try:
         return _deliver(
-            store, mailer, maker, record, lease, links, retry, skip_empty, now, stopping, on_hard_bounce
+            store,
+            mailer,
+            maker,
+            record,
+            lease,
+            links,
+            retry,
+            skip_empty,
+            now,
+            stopping,
+            on_hard_bounce,
+            retry_now,
         )
     finally:
         lease.release()
@@ -151,6 +166,7 @@ def _deliver(
     now: datetime,
     stopping: Callable[[], bool],
     on_hard_bounce: Callable[[str, str], None] | None,
+    retry_now: bool,
 ) -> DeliveryReport:
     """The send loop of ``deliver``, under the lease."""
     day = record.day
@@ -171,7 +187,7 @@ def _deliver(
         counts[DeliveryState.UNKNOWN] += interrupted
     crash_point("delivery.after_recover")
     subscribers = {s.email: s for s in store.subscribers()}
-    rows = store.due_deliveries(day, now)
+    rows = store.due_deliveries(day, now, retry_now)
     give_up = record.made_at + retry.give_up_after
     streak = 0
     for index, row in enumerate(rows):

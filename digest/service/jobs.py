@@ -103,6 +103,7 @@ def run_digest(
     to: str | None = None,
     notifier: Notifier | None = None,
     stopping: Callable[[], bool] = lambda: False,
+    retry_now: bool = False,
 ) -> DigestResult:
     """Make the digest of ``day`` (default: the latest due), publish its page, and email it.
 
@@ -111,7 +112,8 @@ def run_digest(
 
     Making the digest writes one ledger row per confirmed subscriber in the
     same transaction; ``digest.mail.delivery`` then sends each row at most once.
-    A re-run of a made day sends the rows still due.  ``to`` sends one test
+    A re-run of a made day sends the rows still due (``retry_now``: also those waiting for a
+    retry, at once).  ``to`` sends one test
     copy outside the ledger; ``dry_run`` writes every email (or the one to
     ``to``) as .eml files under ``<data>/dry-run/<day>/`` (replacing what an
     earlier dry run left there), skipping whom a real run would skip, and
@@ -156,6 +158,7 @@ def run_digest(
         skip_empty=skip_empty,
         now=now,
         stopping=stopping,
+        retry_now=retry_now,
     )
     log.info(
         "digest day=%s entries=%d %s ms=%d",

@@ -111,13 +111,12 @@ class LedgerRepository(Repository):
         with self._begin() as conn:
             return [DigestRecord(**row._asdict()) for row in conn.execute(query)]
 
-    def due_deliveries(self, day: date, now: datetime) -> list[Delivery]:
-        """Rows of one digest waiting to be sent whose next attempt is due at ``now``."""
-        query = (
-            sa.select(deliveries)
-            .where(deliveries.c.day == day, deliveries.c.status.in_(WAITING), _due(now))
-            .order_by(deliveries.c.email)
-        )
+    def due_deliveries(self, day: date, now: datetime, retry_now: bool = False) -> list[Delivery]:
+        """Rows of one digest waiting to be sent whose next attempt is due at ``now`` (``retry_now``:
+        every waiting row, its retry time not waited for)."""
+        waiting = [deliveries.c.day == day, deliveries.c.status.in_(WAITING)]
+        query = sa.select(deliveries).where(*waiting, *([] if retry_now else [_due(now)]))
+        query = query.order_by(deliveries.c.email)
         with self._begin() as conn:
             return [Delivery(**row._asdict()) for row in conn.execute(query)]
 
