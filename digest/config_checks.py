@@ -63,6 +63,19 @@ def _writable_folder(key: str, folder: Path) -> ConfigError | None:
     return None
 
 
+def _readable_folder(key: str, folder: Path) -> ConfigError | None:
+    # A folder not there holds nothing to read: the database (PostgreSQL, or a SQLite file not
+    # found) says what there is.
+    if not folder.exists():
+        return None
+    if not folder.is_dir():
+        option = "--" + key.split(".")[1]
+        return ConfigError(key, f"{folder} is not a folder", f"point {key} (or {option}) at the data folder")
+    if not os.access(folder, os.R_OK | os.X_OK):
+        return ConfigError(key, f"folder {folder} is not readable", "fix its permissions")
+    return None
+
+
 def value_problems(config: Config) -> list[ConfigError]:
     """Every value that cannot work, each with its fix; no filesystem access."""
     problems: list[ConfigError] = []
@@ -335,8 +348,13 @@ def deliverability_warnings(config: Config) -> list[str]:
     return warnings
 
 
-def path_problems(config: Config) -> list[ConfigError]:
-    """The source folder must exist; the data and output folders must be creatable and writable."""
+def path_problems(config: Config, writes: bool = True) -> list[ConfigError]:
+    """The source folder must exist; the data and output folders must be creatable and writable.
+
+    ``writes`` False (a command that only reads: ``status``, ``backup``): the data folder, when
+    there, must be readable, and neither folder is created or written to, so they still work on a
+    disk gone read-only and a mistyped ``--data`` creates nothing.
+    """
     problems: list[ConfigError] = []
     source = config.paths.source
     if not source.is_dir():
@@ -352,7 +370,9 @@ def path_problems(config: Config) -> list[ConfigError]:
         problems.append(
             ConfigError("paths.source", f"folder {source} is not readable", "fix its permissions")
         )
-    for key in ("paths.data", "paths.output"):
+    if not writes:
+        problems.extend(p for p in [_readable_folder("paths.data", config.paths.data)] if p)
+    for key in ("paths.data", "paths.output") if writes else ():
         problem = _writable_folder(key, getattr(config.paths, key.split(".")[1]))
         if problem:
             problems.append(problem)
@@ -372,13 +392,15 @@ def load_config(
     path: Path | None,
     overrides: Mapping[str, object] | None = None,
     environ: Mapping[str, str] | None = None,
+    writes: bool = True,
 ) -> Config:
     """Read and fully validate the configuration; the first problem found is raised as ``ConfigError``.
 
-    Creates the data and output folders when missing (that is how writability is checked).
+    Creates the data and output folders when missing (that is how writability is checked), unless
+    the command only reads (``writes`` False; see ``path_problems``).
     """
     config = read_config(path, overrides, environ)
-    problems = value_problems(config) or path_problems(config)
+    problems = value_problems(config) or path_problems(config, writes)
     if problems:
         raise problems[0]
     return config

@@ -132,6 +132,30 @@ def test_check_lists_misspelt_names_and_wrong_types_with_every_other_problem(tmp
 
 
 @pytest.mark.slow
+def test_status_and_backup_only_read_so_they_need_no_writable_folder(
+    tmp_path: Path, folders: list[str]
+) -> None:
+    pages = Path(folders[1])
+    (pages / "2024-11-27_01.txt").write_bytes((EXAMPLES / "2024-11-27_01.txt").read_bytes())
+    assert digest("ingest", *folders, cwd=tmp_path).returncode == 0
+    # An output folder that cannot be written (here: a file in its place) is no concern of theirs.
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a folder")
+    reading = [*folders[:4], "--output", str(blocked)]
+    status = digest("status", *reading, cwd=tmp_path)
+    assert status.returncode == 0 and "articles:" in status.stdout, status.stderr
+    copy = tmp_path / "copy.sqlite3"
+    assert digest("backup", str(copy), *reading, cwd=tmp_path).returncode == 0 and copy.is_file()
+    # A mistyped data folder holds no database, which is said; and it is not created.
+    typo = tmp_path / "dta"
+    mistyped = digest("status", "--source", pages, "--data", typo, cwd=tmp_path)
+    assert mistyped.returncode == 1 and f"{typo / 'digest.sqlite3'} does not exist" in mistyped.stderr
+    assert not typo.exists()
+    # A command that writes still needs its folders.
+    assert_config_error(digest("ingest", *reading, cwd=tmp_path), "paths.output")
+
+
+@pytest.mark.slow
 def test_ingest_publish_status_and_subscribers(tmp_path: Path, folders: list[str], database_url: str) -> None:
     (tmp_path / "config.toml").write_text(f'[database]\nurl = "{database_url}"\n')  # read from the cwd
     pages = Path(folders[1])

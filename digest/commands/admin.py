@@ -116,7 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from digest.service.health import describe, health_report, load_state, max_issue_age
     from digest.store.database import Store
 
-    config = command_config(args)
+    config = command_config(args, writes=False)
     with Store.open(config.database_url, readonly=True) as store:
         assert store.schema is not None
         if store.schema.behind:
@@ -164,7 +164,7 @@ def cmd_prune(args: argparse.Namespace) -> int:
 def cmd_backup(args: argparse.Namespace) -> int:
     from digest.service.backup import backup
 
-    config = command_config(args)
+    config = command_config(args, writes=False)
     print(f"backed up to {backup(config.database_url, Path(args.file)).describe()}")
     return 0
 

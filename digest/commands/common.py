@@ -23,8 +23,9 @@ DEFAULT_CONFIG = Path("config.toml")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def command_config(args: argparse.Namespace) -> Config:
-    """Load the configuration the options name, with the options applied on top.
+def command_config(args: argparse.Namespace, writes: bool = True) -> Config:
+    """Load the configuration the options name, with the options applied on top (``writes``
+    False: for a command that only reads, ``config_checks.path_problems``).
 
     Logging follows the file's ``logging.format`` unless ``--log-format`` chose.  A command
     asks for its configuration once its modules are loaded: what is alive then stays for the
@@ -32,7 +33,7 @@ def command_config(args: argparse.Namespace) -> Config:
     """
     from digest.config_checks import load_config
 
-    config = load_config(config_path(args), option_overrides(args), os.environ)
+    config = load_config(config_path(args), option_overrides(args), os.environ, writes)
     if getattr(args, "log_format", None) is None and config.logging.format != LogFormat.AUTO:
         configure(log_level(args), LogFormat(config.logging.format))
     _settle_once()
