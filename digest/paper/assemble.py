@@ -186,7 +186,9 @@ class _Builder:
             section=self.section,
             kicker=kicker,
             subtitle=subtitle,
-            credits=tuple(self.credits),
+            # The same credit comes again from each caption a reporter shot, and from a byline
+            # and a dateline naming one reporter: each once, where first gathered.
+            credits=tuple(dict.fromkeys(self.credits)),
             date=self.date,
             place=self.place,
             dateline=self.dateline,
