@@ -124,8 +124,9 @@ class Page:
     """The articles of one page file, in reading order.
 
     ``dropped`` lists the layout noise the parser removed (column logos,
-    page furniture, the repeated half of a running head), so an editor can
-    see that nothing else went missing.
+    page furniture, the repeated half of a running head, a dateline's
+    ``题：`` repeating the headline), so an editor can see that nothing else
+    went missing.
     """
 
     name: str

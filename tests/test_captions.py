@@ -33,7 +33,7 @@ from digest.service.jobs import run_digest, run_publish
 from digest.store.database import Store
 from digest.store.records import Subscriber
 from digest.store.urls import normalize_url
-from digest.types import Caption, Entry
+from digest.types import Caption, Credit, Entry
 from digest.web.server import create_app
 
 # Our own text, laid out as papers print photos: a caption with its credit over the dateline, a
@@ -103,6 +103,20 @@ def test_a_photo_story_made_of_its_captions_keeps_them_as_its_text() -> None:
     (article,) = parse_page(text).articles
     assert article.captions == ()
     assert article.body == "农户开心地笑了。\n\n满棚蓝莓郁郁葱葱。"
+
+
+def test_a_reporter_credited_by_the_dateline_and_each_caption_is_credited_once_a_role() -> None:
+    text = (
+        "# 老街夜市开张\n\n夜市入口人头攒动。城东晚报记者 甲乙 摄\n\n"
+        "城东网11月26日讯（记者 甲乙）老街夜市开张，摊主们陆续出摊，游客们边走边尝。开张首日就有"
+        "三千多名游客前来，不少摊位的小吃一个小时就卖完了，摊主们说生意比去年好得多。\n\n"
+        "摊主在烤制糕点。城东晚报记者 甲乙 摄\n\n"
+        "夜市将开到明年春节，每天傍晚五点开张，周末还有民乐表演，市民和游客可以乘坐公交前往。\n"
+    )
+    (article,) = parse_page(text).articles
+    assert len(article.captions) == 2
+    assert article.credits == (Credit("甲乙", "记者"), Credit("甲乙", "城东晚报记者 摄"))
+    assert article.authors == ("甲乙",)
 
 
 def test_the_jsonl_keeps_title_null_and_gives_the_derived_short_title() -> None:

@@ -165,6 +165,49 @@ def test_dateline_mid_article_starts_a_new_untitled_article() -> None:
     assert news.body == "另一篇新闻的正文。"
 
 
+def test_a_dateline_title_repeating_the_headline_stays_out_of_the_text() -> None:
+    page = parse_page(
+        "● 综合\n\n### “山城的灯火”\n——北岭夜市见闻\n新华社记者甲乙、丙丁\n\n"
+        "新华社北岭5月2日电 题：“山城\n的灯火”——北岭夜市见闻\n\n"
+        "夜幕降临，北岭老街亮起了灯\n笼，摊主们陆续出摊。一排排\n摊位沿着老街铺开，游客们边\n走边尝。\n"
+    )
+    (article,) = page.articles
+    assert (article.title, article.subtitle) == ("“山城的灯火”", "——北岭夜市见闻")
+    assert article.authors == ("甲乙", "丙丁") and article.date == "05-02"
+    assert article.body.startswith("夜幕降临，北岭老街亮起了灯笼，摊主们陆续出摊。")
+    assert page.dropped == ("“山城的灯火”——北岭夜市见闻",)  # reported, not lost
+
+
+def test_a_dateline_title_is_the_headline_of_a_story_printed_without_one() -> None:
+    article = only("新华社北岭5月2日电 题：“山城的灯火”——北岭夜市见闻\n\n夜幕降临，北岭老街亮起灯笼。\n")
+    assert (article.title, article.subtitle) == ("“山城的灯火”", "——北岭夜市见闻")
+    assert article.body == "夜幕降临，北岭老街亮起灯笼。"
+
+
+def test_a_dateline_title_gives_way_to_a_headline_printed_after_the_story() -> None:
+    page = parse_page(
+        "山城夜话\n\n北岭的夜市开张了，摊主们陆续出摊，老街一下子热闹起来，游客们说这里的灯火最有味道。\n\n"
+        "本报北岭5月2日电 题：夜市的灯火\n\n"
+        "夜幕降临，北岭老街亮起灯笼，一排排摊位沿街铺开，游客们边走边尝，夜市的灯火映红了老街。\n\n"
+        "北岭夜市的灯火\n\n另一条新闻的正文，讲老街游客越来越多，夜市的灯火越来越亮。\n\n南山桥通车\n"
+    )
+    night = page.articles[1]
+    assert night.title == "北岭夜市的灯火" and night.body.startswith("夜幕降临")
+    assert page.dropped == ("夜市的灯火",)
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        "题：夜市开张。摊主们陆续出摊，",  # a sentence: text, whatever word opens it
+        "近日，北岭老街的夜市重新开",  # a column break right after the dateline
+    ],
+)
+def test_text_after_a_dateline_is_joined_across_a_column_break(rest: str) -> None:
+    article = only(f"# 夜市开张\n\n本报讯（记者 甲乙）{rest}\n\n张，游客们边走边尝。\n")
+    assert article.body == f"{rest}张，游客们边走边尝。"
+
+
 def test_page_without_structure_is_one_article_with_all_text() -> None:
     text = "这是一段没有标题的文字,讲的是山城的天气。\n\n第二段继续讲,明天多云转晴。\n"
     article = only(text)

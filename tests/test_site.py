@@ -13,6 +13,7 @@ from atomcheck import CLOCK, make_config, make_entry
 from jinja2 import meta
 
 from digest.publish.build import build_plan
+from digest.publish.layout import byline
 from digest.publish.templates import TEMPLATES, environment, render
 from digest.types import Credit, Digest, Entry
 
@@ -140,7 +141,7 @@ def test_article_page_shows_every_part() -> None:
         "<h1>雪后的城市</h1>",
         '<p class="kicker">民生关注</p>',
         '<p class="subtitle"><strong>扫雪一夜间</strong></p>',
-        "本报记者 韩梅　摄 陈光",
+        "本报记者 韩梅　陈光 摄",
         "包头 11月27日",
         '<time datetime="2024-11-27T00:00:00+08:00">2024年11月27日</time>',
         "<p>清晨，环卫工人已经上路。</p>",
@@ -150,6 +151,29 @@ def test_article_page_shows_every_part() -> None:
         'href="../../sections/she-hui.html">社会</a>',
     ):
         assert piece in html, piece
+
+
+@pytest.mark.parametrize(
+    ("credits", "line"),
+    [
+        ((("甲乙", "本报记者"), ("丙丁", "本报记者"), ("戊己", "通讯员")), "本报记者 甲乙 丙丁　通讯员 戊己"),
+        ((("甲乙", "本报记者 摄"), ("丙丁", "通讯员 摄影报道")), "本报记者 甲乙 摄　通讯员 丙丁 摄影报道"),
+        ((("甲乙", "文/图 本报记者"),), "文/图 本报记者 甲乙"),  # a mark printed before the names
+        # One reporter named by the dateline and by the photos' credits: once, in both roles.
+        (
+            (("甲乙", "记者"), ("甲乙", "城东晚报记者 摄"), ("甲乙", "城东晚报记者 摄")),
+            "城东晚报记者 甲乙 摄",
+        ),
+        ((("甲乙", ""), ("甲乙", "摄")), "甲乙 摄"),
+        ((("甲乙", "摄"), ("丙丁", "记者"), ("甲乙", "记者")), "记者 甲乙 摄　记者 丙丁"),
+        # Roles that do not fit together stay apart.
+        ((("甲乙", "记者"), ("甲乙", "通讯员")), "记者 甲乙　通讯员 甲乙"),
+    ],
+)
+def test_a_byline_names_each_person_once_with_marks_after_the_names(
+    credits: tuple[tuple[str, str], ...], line: str
+) -> None:
+    assert byline(tuple(Credit(name, role) for name, role in credits)) == line
 
 
 def test_digest_pages_group_by_section_with_summaries() -> None:

@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from digest.paper.bylines import BULLET, find_jumps, photographed, trailing_credit
-from digest.paper.classify import T, _Line
+from digest.paper.classify import T, _headline_shaped, _Line
 from digest.paper.conventions import Conventions
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _FIELD, _finished, _is_caption
 from digest.paper.textnorm import (
@@ -27,6 +27,13 @@ _FOLIO = re.compile(f"第\\s*[0-9A-Za-z０-９]+\\s*版\\s*[：:]?\\s*([{CJK}·]
 
 
 _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
+
+
+# Agency copy names the story after its dateline (新华社沈阳5月2日电 题：…): a headline, not text.
+_DISPATCH_TITLE = re.compile(r"^题\s*[：:]\s*(?P<title>\S.*)$")
+
+
+_DISPATCH_SUBTITLE = re.compile(r"(?=——|──)")  # where a 题： title's subtitle starts
 
 
 _SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
@@ -51,6 +58,7 @@ class _Builder:
     date: str | None = None
     place: str | None = None
     dateline: str | None = None
+    dispatch_title: str | None = None  # the title printed after the dateline (…电 题：…)
     labels: int = 0
     speakers: Counter[str] = field(default_factory=Counter)  # names paragraphs open with
     closed: bool = False  # its headline has been printed below it: what follows is another article
@@ -122,7 +130,24 @@ class _Builder:
         self.place = self.place or line.dateline.place
         self.dateline = self.dateline or squeeze_spaces(line.text[: line.dateline.length].strip())
         self.credits.extend(line.dateline.credits)
-        self.add_para(line.text[line.dateline.length :])
+        rest = line.text[line.dateline.length :]
+        title = _dispatch_title(rest)
+        if title is None:
+            self.add_para(rest)
+        else:
+            self.dispatch_title = self.dispatch_title or title
+
+    def headline_lines(self) -> list[str]:
+        """The headline as printed over or under the text or, for a story with none, the title
+        its dateline gives (题：“…”——…, the part after the dash its subtitle)."""
+        if self.title_lines or self.dispatch_title is None:
+            return self.title_lines
+        return [part for part in _DISPATCH_SUBTITLE.split(self.dispatch_title, maxsplit=1) if part]
+
+    def repeated_title(self) -> str | None:
+        """The dateline's title of a story that prints its own headline: the same story named
+        again (often word for word), so no part of the article."""
+        return self.dispatch_title if self.title_lines else None
 
     def _caption_at(self, index: int, para: str) -> bool:
         """Is paragraph ``index`` a photo caption?  Those printed before the dateline or byline
@@ -138,7 +163,7 @@ class _Builder:
         return index < self.before_text or leading
 
     def build(self) -> Article:
-        kicker, title, subtitle = _headline(self.title_lines, self.conv)
+        kicker, title, subtitle = _headline(self.headline_lines(), self.conv)
         paras: list[tuple[str, str, bool]] = []  # text, the credit printed after it, a caption?
         for index, pieces in enumerate(self.paras):
             para = join_wrapped(pieces)
@@ -161,7 +186,9 @@ class _Builder:
             section=self.section,
             kicker=kicker,
             subtitle=subtitle,
-            credits=tuple(self.credits),
+            # The same credit comes again from each caption a reporter shot, and from a byline
+            # and a dateline naming one reporter: each once, where first gathered.
+            credits=tuple(dict.fromkeys(self.credits)),
             date=self.date,
             place=self.place,
             dateline=self.dateline,
@@ -172,6 +199,15 @@ class _Builder:
         # An interview: question-and-answer labels, or speakers who take the floor again.
         turns = self.labels + sum(n for n in self.speakers.values() if n >= 2)
         return _with_kind(article, turns)
+
+
+def _dispatch_title(rest: str) -> str | None:
+    """The title after a dateline (``题：“咱们的家园”——某地见闻``) when the rest of its paragraph
+    is one; None for text, which stays the story's first paragraph."""
+    match = _DISPATCH_TITLE.match(rest.strip())
+    if match and _headline_shaped(match.group("title")):
+        return match.group("title")
+    return None
 
 
 def _listed(para: str) -> bool:
@@ -215,7 +251,8 @@ def _page_name(lines: list[_Line], conv: Conventions) -> str | None:
 def _assemble(
     lines: list[_Line], after: bool, conv: Conventions, page_name: str | None = None
 ) -> tuple[list[_Builder], list[str]]:
-    """Group lines into articles; also returns section markers no article stood under.
+    """Group lines into articles; also returns what no article keeps: section markers no article
+    stood under, and the dateline titles (题：…) of articles that print their own headline.
 
     ``page_name``, the name the folio gives the page (第3版 经济), is the section of the
     articles above the page's first section marker.
@@ -328,7 +365,8 @@ def _assemble(
         (cur or start()).notes.extend(pending_notes)
     kept = _fold_orphans(built)
     used = {b.section for b in kept}
-    return kept, [name for name in dict.fromkeys(seen) if name not in used]
+    repeated = [title for title in (b.repeated_title() for b in kept) if title]
+    return kept, [*(name for name in dict.fromkeys(seen) if name not in used), *repeated]
 
 
 def _fold_orphans(built: list[_Builder]) -> list[_Builder]:

@@ -174,6 +174,13 @@ def photographed(credit: Credit) -> bool:
     return "摄" in credit.role
 
 
+def split_mark(role: str, conv: Conventions = MAINLAND) -> tuple[str, str]:
+    """A credit's role as the words printed before the names and the mark printed after them:
+    ``本报记者 摄`` → (``本报记者``, ``摄``), ``摄`` → ("", ``摄``), ``文/图 本报记者`` → (itself, "")."""
+    before, _, last = role.rpartition(" ")
+    return (before, last) if last in conv.marks else (role, "")
+
+
 def _marked(credit: Credit, mark: str) -> Credit:
     """A credit with a mark printed after the name added to its role (记者 X 摄 → 记者 摄)."""
     return Credit(credit.name, f"{credit.role} {mark}".strip())

@@ -22,6 +22,7 @@ from digest.paper.bylines import (
     parse_credits,
     parse_dateline,
     photographed,
+    split_mark,
 )
 from digest.paper.conventions import Conventions
 from digest.paper.lines import _CREDIT_LINE, _MAX_HEADING, _MD_HEADING, _running_head
@@ -194,7 +195,7 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
         credits = parse_credits(text, conv) or ()
         # A photographer's credit closes the picture story it stands under; so does any credit
         # printed after the names it marks (X 文/图, X 报道).
-        trailing = any(photographed(c) or c.role.rsplit(" ", 1)[-1] in conv.marks for c in credits)
+        trailing = any(photographed(c) or split_mark(c.role, conv)[1] for c in credits)
         return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
     if _is_candidate(text, alone and not label):
         return _Line(text, T.CANDIDATE, lines=[text])

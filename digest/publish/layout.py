@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 
 from digest.chars import XML_UNSAFE
+from digest.paper.bylines import split_mark
 from digest.paper.titles import short_title
 from digest.publish.digests import paragraphs, summary_of
 from digest.types import Article, Caption, Credit, Entry, Head, Kind, Section
@@ -130,15 +131,48 @@ def one_line(text: str) -> str:
 
 
 def byline(credits: tuple[Credit, ...]) -> str:
-    """``本报记者 白莲 李明　通讯员 王芳``: consecutive credits sharing a role are named once."""
-    groups: list[tuple[str, list[str]]] = []
-    for credit in credits:
-        role, name = one_line(credit.role), one_line(credit.name)
-        if groups and groups[-1][0] == role:
-            groups[-1][1].append(name)
+    """``本报记者 白莲 李明　通讯员 王芳 摄``: consecutive credits sharing a role are named once, and
+    a mark (摄, 文/图) stands after the names it credits, as papers print it.
+
+    A person the page credits twice in roles that fit together (``记者 X`` in the dateline and
+    ``长城网记者 X 摄`` under a photo; ``X`` and ``X 摄``) is named once: ``长城网记者 X 摄``.
+    """
+    groups: list[tuple[str, str, list[str]]] = []  # the role before the names, the mark after them
+    for name, before, mark in _one_per_person(credits):
+        if groups and groups[-1][:2] == (before, mark):
+            groups[-1][2].append(name)
         else:
-            groups.append((role, [name]))
-    return "　".join(" ".join([role, *names]) if role else " ".join(names) for role, names in groups)
+            groups.append((before, mark, [name]))
+    return "　".join(" ".join(w for w in (before, *names, mark) if w) for before, mark, names in groups)
+
+
+def _one_per_person(credits: tuple[Credit, ...]) -> list[tuple[str, str, str]]:
+    """Each credit as (name, role before it, mark after it), in order; a name credited again in a
+    role that repeats or adds to the one it has (记者, then 长城网记者 摄) takes both at its first place.
+    Roles that do not fit together (记者 and 通讯员, 摄 and 文/图) stay two credits."""
+    people: list[tuple[str, str, str]] = []
+    for credit in credits:
+        name = one_line(credit.name)
+        before, mark = split_mark(one_line(credit.role))
+        for at, (known, known_before, known_mark) in enumerate(people):
+            marks_fit = not (known_mark and mark and known_mark != mark)
+            if (
+                known == name
+                and marks_fit
+                and (_within(known_before, before) or _within(before, known_before))
+            ):
+                fuller = before if _within(known_before, before) else known_before
+                people[at] = (name, fuller, known_mark or mark)
+                break
+        else:
+            people.append((name, before, mark))
+    return people
+
+
+def _within(role: str, other: str) -> bool:
+    """Whether ``other`` says all ``role`` says: each word of it ends a word of ``other`` (记者 in
+    长城网记者; the empty role in any)."""
+    return all(any(word.endswith(part) for word in other.split()) for part in role.split())
 
 
 def dateline(article: Article) -> str:
