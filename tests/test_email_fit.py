@@ -15,6 +15,8 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from playwright.sync_api import Browser, Route
 from test_browser import ARTIFACTS, browser  # noqa: F401 (the system-Chromium fixture, shared)
 from test_mail import NOW, entry, make_digest
@@ -184,6 +186,39 @@ def test_display_width_and_wrapping() -> None:
     url = "https://news.example/" + "a" * 90
     assert wrap(f"  {url}", 72) == [f"  {url}"]
     assert wrap_text("■ " + "标题" * 40, 72).splitlines()[1].startswith("  ")
+
+
+# Chinese line-breaking rules (避头尾): marks that never start a line, and marks that never end one.
+CLOSING = "，。、；：？！”’）》」』】…"
+OPENING = "“‘（《「『【"
+
+
+def test_a_line_never_starts_with_closing_punctuation_nor_ends_with_an_opening_mark() -> None:
+    # The break falls between ” and 。: carrying back one unit left ”。 at the start of a line.
+    lines = wrap("  " + "医" * 31 + "“钱袋子”。过去，一旦", 72)
+    assert lines == ["  " + "医" * 31 + "“钱袋", "  子”。过去，一旦"]
+    assert wrap("  " + "医" * 33 + "“钱袋子”。", 72)[1] == "  袋子”。"
+
+
+def test_chinese_quotation_marks_count_two_columns() -> None:
+    # Ambiguous width: set full width in Chinese text, like the ，。 beside them.
+    assert width("“好”") == 6 and width("…—·") == 6 and width("é") == 1
+    assert all(width(line) <= 20 for line in wrap("“" * 15, 20)[:-1] + wrap("说“好”。" * 6, 20))
+
+
+@given(
+    st.text(alphabet="医药费“”‘’（）《》「」，。、：？！… ab", min_size=1, max_size=120),
+    st.integers(min_value=8, max_value=40),
+)
+def test_wrapping_keeps_the_line_breaking_rules_and_every_character(text: str, columns: int) -> None:
+    lines = wrap("  " + text.strip(), columns)
+    bodies = [line.removeprefix("  ") for line in lines]
+    for body in bodies[1:]:
+        assert body and body[0] not in CLOSING, lines
+    for body in bodies[:-1]:
+        assert body and body[-1] not in OPENING, lines
+    # Only the spaces at a break are dropped.
+    assert "".join(bodies).replace(" ", "") == text.replace(" ", "")
 
 
 @pytest.mark.slow

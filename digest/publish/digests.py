@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from digest.chars import XML_UNSAFE
+from digest.paper.columns import wide
 from digest.types import Digest, Entry, Section
 
 # C0/C1 controls, lone surrogates and the two non-characters: never part of newspaper
@@ -176,13 +177,5 @@ def _paragraph_break(before: str, after: str) -> str:
     """
     last = before.rstrip(_CLOSERS)[-1:] or before[-1]
     if unicodedata.category(last).startswith("P"):
-        return "" if _is_wide(last) else " "
-    return "\u3000" if _is_wide(last) or _is_wide(after[0]) else " "
-
-
-def _is_wide(char: str) -> bool:
-    """Whether ``char`` is CJK text or punctuation: ideographs and full-width forms, and the marks
-    Chinese shares with Latin script but sets full width (“”‘’…—·)."""
-    return ord(char) >= 0x2E80 or (
-        unicodedata.east_asian_width(char) == "A" and unicodedata.category(char).startswith("P")
-    )
+        return "" if wide(last) else " "
+    return "\u3000" if wide(last) or wide(after[0]) else " "
