@@ -63,6 +63,22 @@ def big_day(articles: int = 150) -> Digest:
     )
 
 
+def many_sections(count: int = 60) -> Digest:
+    """A day of ``count`` sections of two short articles each (a backfill of many pages looks so)."""
+    return make_digest(
+        *(
+            entry(
+                f"s{n:03d}",
+                Section(f"城乡社区第{n}版", f"cheng-xiang-{n}"),
+                n,
+                Article(title=f"第{n}版第{k}篇：小镇新开一家书店", body="书店开在河边。周末人很多。"),
+            )
+            for n in range(count)
+            for k in (1, 2)
+        )
+    )
+
+
 def compose(digest: Digest, config: Config | None = None) -> tuple[bytes, EmailMessage]:
     maker = DigestEmailMaker(digest, config=config or Config(), site_url=SITE, now=NOW)
     data = maker.outgoing(
@@ -125,6 +141,22 @@ def test_a_150_article_day_is_capped_under_100_kb_with_the_rest_on_the_web() -> 
     assert len(shown) == 40
     # The index at the top counts every article of each section, shown or not.
     assert "要闻</a> 75 篇" in html and "要闻 75 篇" in text
+
+
+def test_a_day_of_many_sections_stays_8bit_with_every_line_within_smtps_limit() -> None:
+    # The index of the sections at the top was one line: 35 sections made 2.4 KB, past the 998 octets
+    # an SMTP line may hold (RFC 5322 §2.1.1), so the HTML part went out base64, a third larger.
+    data, message = compose(many_sections(60))
+    assert [p["Content-Transfer-Encoding"] for p in message.iter_parts()] == ["8bit", "8bit"]
+    assert max(len(line) for line in data.splitlines()) <= 998
+    assert len(data) < 100_000, f"{len(data)} bytes: Gmail clips past ~102 KB"
+    _, html = bodies(message)
+    index = re.search(r'<p class="index"[^>]*>(.*?)</p>', html, re.S)
+    assert index
+    # It reads as it did: in HTML a line break is a space, like the one it stands for.
+    shown = " ".join(re.sub(r"<[^>]+>", "", index.group(1)).split())
+    # (The 40 articles of digest.max_items, one from each of the first 40 sections.)
+    assert shown == " · ".join(f"城乡社区第{n}版 2 篇" for n in range(40))
 
 
 def test_manage_links_and_the_index_come_before_the_first_article() -> None:
