@@ -511,6 +511,14 @@ def test_bodies_are_8bit_unless_a_line_is_too_long_for_it() -> None:
     assert "很长的标题" * 120 in html and "很长的标题" * 7 in text  # the text part is wrapped at 72 columns
 
 
+def test_a_long_summary_line_without_slots_stays_8bit() -> None:
+    # 250 characters are 750 octets: under 998, but not with room for an address and a URL beside them.
+    lead = Article(title="长句", body="河边" * 124 + "。")
+    message = compose(make_digest(entry("l", NEWS, 1, lead)))
+    assert [p["Content-Transfer-Encoding"] for p in message.iter_parts()] == ["8bit", "8bit"]
+    assert all(len(line) <= 998 for line in message.as_bytes().splitlines())
+
+
 # --- the wire bytes, serialised once per section choice ---------------------------------------------
 
 
