@@ -224,3 +224,13 @@ def test_parse_gives_a_day_only_dateline_the_issue_month(tmp_path: Path) -> None
     assert dated["articles"][0]["date"] == "03-18"
     bad = digest("parse", "--issue", "19.3.2026", page, cwd=tmp_path)
     assert bad.returncode == 2 and "not a date" in bad.stderr
+
+
+def test_send_digest_says_an_empty_day_is_skipped(tmp_path: Path) -> None:
+    options = ["--source", tmp_path / "pages", "--data", tmp_path / "data", "--output", tmp_path / "out"]
+    (tmp_path / "pages").mkdir()
+    assert digest("subscribers", "add", "reader@example.org", *options, cwd=tmp_path).returncode == 0
+    skipped = digest("send-digest", "--date", "2024-11-28", *options, cwd=tmp_path)
+    assert skipped.returncode == 0, skipped.stderr
+    assert "0 articles" in skipped.stdout and "no email, web page or feed entry" in skipped.stdout
+    assert not (tmp_path / "out" / "digests" / "2024-11-28.html").exists()

@@ -190,7 +190,25 @@ def test_summary_keeps_closing_quotes_with_their_sentence() -> None:
 
 
 def test_summary_treats_a_paragraph_end_as_a_sentence_end() -> None:
-    assert summary("　　没有句号的导语\n\n　　第二段。第三句。", 14) == "没有句号的导语第二段。"
+    assert summary("　　没有句号的导语\n\n　　第二段。第三句。", 14) == "没有句号的导语　第二段。"
+
+
+def test_summary_sets_a_crosshead_off_from_the_text_after_it() -> None:
+    # A subheading has no closing punctuation: glued as is, it would read as one clause with the text.
+    body = "湖畔新开了一家书店。\n周末读者依然很多\n因为免费讲座办得好，附近居民常来。"
+    assert summary(body) == "湖畔新开了一家书店。周末读者依然很多　因为免费讲座办得好，附近居民常来。"
+    assert summary("标题里有G20\n会议开幕。") == "标题里有G20　会议开幕。"
+    assert summary("小标题“钱袋子”\n正文。") == "小标题“钱袋子”　正文。"
+    assert summary("Crosshead\nText follows.") == "Crosshead Text follows."
+
+
+def test_summary_puts_no_space_after_chinese_closing_punctuation() -> None:
+    assert summary("校长耐心作答。\n5月13日下午，采访开始。") == "校长耐心作答。5月13日下午，采访开始。"
+    assert summary("他说：“行。”\n2024年起实行。") == "他说：“行。”2024年起实行。"
+    assert summary("还有很多……\n3天后再议。") == "还有很多……3天后再议。"
+    assert summary("导语如下：\n第一条。") == "导语如下：第一条。"
+    # Inside a paragraph the spacing stays as written.
+    assert summary("第一句。 第二句。") == "第一句。 第二句。"
 
 
 def test_summary_spaces_latin_sentences_as_written() -> None:

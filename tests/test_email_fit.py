@@ -15,6 +15,8 @@ from email.message import EmailMessage
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from playwright.sync_api import Browser, Route
 from test_browser import ARTIFACTS, browser  # noqa: F401 (the system-Chromium fixture, shared)
 from test_mail import NOW, entry, make_digest
@@ -57,6 +59,22 @@ def big_day(articles: int = 150) -> Digest:
                 ),
             )
             for n in range(articles)
+        )
+    )
+
+
+def many_sections(count: int = 60) -> Digest:
+    """A day of ``count`` sections of two short articles each (a backfill of many pages looks so)."""
+    return make_digest(
+        *(
+            entry(
+                f"s{n:03d}",
+                Section(f"城乡社区第{n}版", f"cheng-xiang-{n}"),
+                n,
+                Article(title=f"第{n}版第{k}篇：小镇新开一家书店", body="书店开在河边。周末人很多。"),
+            )
+            for n in range(count)
+            for k in (1, 2)
         )
     )
 
@@ -125,6 +143,22 @@ def test_a_150_article_day_is_capped_under_100_kb_with_the_rest_on_the_web() -> 
     assert "要闻</a> 75 篇" in html and "要闻 75 篇" in text
 
 
+def test_a_day_of_many_sections_stays_8bit_with_every_line_within_smtps_limit() -> None:
+    # The index of the sections at the top was one line: 35 sections made 2.4 KB, past the 998 octets
+    # an SMTP line may hold (RFC 5322 §2.1.1), so the HTML part went out base64, a third larger.
+    data, message = compose(many_sections(60))
+    assert [p["Content-Transfer-Encoding"] for p in message.iter_parts()] == ["8bit", "8bit"]
+    assert max(len(line) for line in data.splitlines()) <= 998
+    assert len(data) < 100_000, f"{len(data)} bytes: Gmail clips past ~102 KB"
+    _, html = bodies(message)
+    index = re.search(r'<p class="index"[^>]*>(.*?)</p>', html, re.S)
+    assert index
+    # It reads as it did: in HTML a line break is a space, like the one it stands for.
+    shown = " ".join(re.sub(r"<[^>]+>", "", index.group(1)).split())
+    # (The 40 articles of digest.max_items, one from each of the first 40 sections.)
+    assert shown == " · ".join(f"城乡社区第{n}版 2 篇" for n in range(40))
+
+
 def test_manage_links_and_the_index_come_before_the_first_article() -> None:
     _, message = compose(big_day(150))
     text, html = bodies(message)
@@ -184,6 +218,39 @@ def test_display_width_and_wrapping() -> None:
     url = "https://news.example/" + "a" * 90
     assert wrap(f"  {url}", 72) == [f"  {url}"]
     assert wrap_text("■ " + "标题" * 40, 72).splitlines()[1].startswith("  ")
+
+
+# Chinese line-breaking rules (避头尾): marks that never start a line, and marks that never end one.
+CLOSING = "，。、；：？！”’）》」』】…"
+OPENING = "“‘（《「『【"
+
+
+def test_a_line_never_starts_with_closing_punctuation_nor_ends_with_an_opening_mark() -> None:
+    # The break falls between ” and 。: carrying back one unit left ”。 at the start of a line.
+    lines = wrap("  " + "医" * 31 + "“钱袋子”。过去，一旦", 72)
+    assert lines == ["  " + "医" * 31 + "“钱袋", "  子”。过去，一旦"]
+    assert wrap("  " + "医" * 33 + "“钱袋子”。", 72)[1] == "  袋子”。"
+
+
+def test_chinese_quotation_marks_count_two_columns() -> None:
+    # Ambiguous width: set full width in Chinese text, like the ，。 beside them.
+    assert width("“好”") == 6 and width("…—·") == 6 and width("é") == 1
+    assert all(width(line) <= 20 for line in wrap("“" * 15, 20)[:-1] + wrap("说“好”。" * 6, 20))
+
+
+@given(
+    st.text(alphabet="医药费“”‘’（）《》「」，。、：？！… ab", min_size=1, max_size=120),
+    st.integers(min_value=8, max_value=40),
+)
+def test_wrapping_keeps_the_line_breaking_rules_and_every_character(text: str, columns: int) -> None:
+    lines = wrap("  " + text.strip(), columns)
+    bodies = [line.removeprefix("  ") for line in lines]
+    for body in bodies[1:]:
+        assert body and body[0] not in CLOSING, lines
+    for body in bodies[:-1]:
+        assert body and body[-1] not in OPENING, lines
+    # Only the spaces at a break are dropped.
+    assert "".join(bodies).replace(" ", "") == text.replace(" ", "")
 
 
 @pytest.mark.slow

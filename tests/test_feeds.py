@@ -10,13 +10,14 @@ from pathlib import Path
 import feedparser
 from atomcheck import ATOM, CLOCK, FH, check_atom, make_config, make_entry, parse
 
+from digest.config import Config, DigestConfig
 from digest.paper.parse import parse_page
 from digest.publish.atom import render_document, with_atom
 from digest.publish.build import build_plan
 from digest.publish.feeds import ARCHIVE_PAGE_SIZE
 from digest.publish.items import FeedDocument, History, all_spec, story_item
 from digest.publish.jsonfeed import render_json, with_json
-from digest.publish.layout import present
+from digest.publish.layout import NO_ARTICLES, present
 from digest.types import Credit, Digest, Entry
 
 SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -57,8 +58,12 @@ def _story_entries(n: int, sections: tuple[str, ...] = ("要闻", "经济"), sta
 
 def test_every_document_is_valid_atom_with_feed_metadata() -> None:
     entries = _story_entries(6)
+    # The window holds the articles: an empty day has no entry (digest.empty_days = "skip").
     digest = Digest(
-        date(2024, 11, 27), CLOCK - timedelta(days=1), CLOCK, ((entries[0].section, (entries[0],)),)
+        date(2024, 11, 27),
+        CLOCK - timedelta(days=1),
+        CLOCK + timedelta(hours=1),
+        ((entries[0].section, (entries[0],)),),
     )
     feeds = _feeds(build_plan(entries, [digest], make_config()))
     assert set(feeds) == {"feeds/all.atom", "feeds/yao-wen.atom", "feeds/jing-ji.atom", "feeds/digests.atom"}
@@ -318,12 +323,47 @@ def test_the_digest_feed_is_a_log_too_with_full_archive_pages_only() -> None:
         )
         for i in range(ARCHIVE_PAGE_SIZE + 60)
     ]
-    feeds = _feeds(build_plan(_story_entries(3), digests, make_config(size=50)))
+    feeds = _feeds(build_plan(_story_entries(3), digests, _notice(make_config(size=50))))
     assert {p for p in feeds if p.startswith("feeds/archive/digests/")} == {"feeds/archive/digests/1.atom"}
     archived = _entry_ids(parse(feeds["feeds/archive/digests/1.atom"]))
     live = _entry_ids(parse(feeds["feeds/digests.atom"]))
     assert (len(archived), len(live)) == (ARCHIVE_PAGE_SIZE, 60)
     assert live[0].endswith("digest/2024-06-08") and archived[-1].endswith("digest/2024-01-01")
+
+
+def _notice(config: Config) -> Config:
+    """``config`` with digest.empty_days = "notice": a day without articles is published too."""
+    return dataclasses.replace(config, digest=DigestConfig(empty_days="notice"))
+
+
+def _a_day_and_an_empty_one() -> tuple[list[Entry], list[Digest]]:
+    entries = _story_entries(2)
+    full = Digest(date(2024, 11, 27), CLOCK - timedelta(days=1), CLOCK + timedelta(hours=1))
+    empty = Digest(date(2024, 11, 28), CLOCK + timedelta(hours=1), CLOCK + timedelta(days=1))
+    return entries, [full, empty]
+
+
+def test_with_skip_an_empty_day_has_no_feed_entry_page_or_link() -> None:
+    plan = build_plan(*_a_day_and_an_empty_one(), make_config())
+    # No email went out that day: an entry saying nothing is what readers would get instead.
+    assert _entry_ids(parse(plan["feeds/digests.atom"])) == ["tag:digest.test,2024:digest/2024-11-27"]
+    (item,) = json.loads(plan["feeds/digests.json"])["items"]
+    assert item["id"].endswith("digest/2024-11-27") and item["content_html"]
+    assert "digests/2024-11-28.html" not in plan and "digests/2024-11-27.html" in plan
+    for page in ("digests/index.html", "index.html"):  # the list, and the front page's latest digest
+        assert b"2024-11-28.html" not in plan[page] and b"2024-11-27.html" in plan[page]
+
+
+def test_with_notice_an_empty_day_says_in_its_feed_entry_what_the_email_said() -> None:
+    plan = build_plan(*_a_day_and_an_empty_one(), _notice(make_config()))
+    root = parse(plan["feeds/digests.atom"])
+    newest = root.findall(f"{ATOM}entry")[0]
+    assert newest.findtext(f"{ATOM}id") == "tag:digest.test,2024:digest/2024-11-28"
+    assert newest.findtext(f"{ATOM}title").endswith("（0篇）")
+    assert newest.findtext(f"{ATOM}content") == f"<p>{NO_ARTICLES}</p>"
+    items = json.loads(plan["feeds/digests.json"])["items"]
+    assert items[0]["content_html"] == f"<p>{NO_ARTICLES}</p>"
+    assert "digests/2024-11-28.html" in plan and b"2024-11-28.html" in plan["index.html"]
 
 
 HOSTILE = (

@@ -26,6 +26,7 @@ from digest.mail.transports import OutboxMailer, SmtpMailer, make_mailer
 from digest.paper.parse import parse_page
 from digest.paper.slugs import slugify
 from digest.publish.digests import build_digest
+from digest.publish.layout import NO_ARTICLES
 from digest.types import Article, Credit, Digest, Entry, Section
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -182,7 +183,7 @@ def test_sections_narrow_the_email_to_a_subscribers_choice() -> None:
 
 def test_an_empty_digest_still_makes_a_readable_notice() -> None:
     text, html = parts(compose(make_digest()))
-    assert "没有新文章" in text and "没有新文章" in html
+    assert NO_ARTICLES in text and NO_ARTICLES in html  # as its feed entry says (digest_item)
 
 
 def test_every_article_of_a_real_seed_page_reaches_the_email() -> None:
@@ -509,6 +510,14 @@ def test_bodies_are_8bit_unless_a_line_is_too_long_for_it() -> None:
     assert all(len(line) <= 998 for line in long.as_bytes().splitlines())
     text, html = parts(reparse(long.as_bytes()))
     assert "很长的标题" * 120 in html and "很长的标题" * 7 in text  # the text part is wrapped at 72 columns
+
+
+def test_a_long_summary_line_without_slots_stays_8bit() -> None:
+    # 250 characters are 750 octets: under 998, but not with room for an address and a URL beside them.
+    lead = Article(title="长句", body="河边" * 124 + "。")
+    message = compose(make_digest(entry("l", NEWS, 1, lead)))
+    assert [p["Content-Transfer-Encoding"] for p in message.iter_parts()] == ["8bit", "8bit"]
+    assert all(len(line) <= 998 for line in message.as_bytes().splitlines())
 
 
 # --- the wire bytes, serialised once per section choice ---------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -26,6 +27,7 @@ from digest.config_checks import load_config
 from digest.errors import NotDueError
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer, SmtpMailer
+from digest.publish.layout import NO_ARTICLES
 from digest.service.jobs import catch_up_digest, due_day, run_digest, run_publish
 from digest.store.database import Store
 from digest.store.records import Subscriber
@@ -174,12 +176,28 @@ def test_empty_days_are_recorded_without_email(tmp_path: Path, now: datetime) ->
         store.add_subscriber(Subscriber("reader@example.org", (), True, INGESTED))
         result = run_digest(config, store, OutboxMailer(config.paths.data / "outbox"), now)
         assert result.made and result.digest.count == 0 and result.sent == 0
-        assert store.digest(DAY) is not None
+        assert store.digest(DAY) is not None  # the next digest starts where this one stopped
+        assert store.unpublished_digests() == []
     assert not (config.paths.data / "outbox").exists()
+    # No email, so no feed entry either (rss2email would mail an empty one) and no page.
+    assert not feedparser.parse((config.paths.output / "feeds/digests.atom").read_bytes()).entries
+    assert not (config.paths.output / f"digests/{DAY}.html").exists()
+    assert f"digests/{DAY}.html" not in (config.paths.output / "digests/index.html").read_text()
+
     notice = make_config(tmp_path / "notice", **{"digest.empty_days": "notice"})
     with Store.open(notice.database_url) as store:
         store.add_subscriber(Subscriber("reader@example.org", (), True, INGESTED))
         assert run_digest(notice, store, OutboxMailer(notice.paths.data / "outbox"), now).sent == 1
+    (eml,) = (notice.paths.data / "outbox").glob("*.eml")
+    email = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    text = email.get_body(("plain",))
+    assert text is not None and NO_ARTICLES in text.get_content()
+    # The feed entry says what the email said, never nothing; its page is there to link to.
+    (entry,) = feedparser.parse((notice.paths.output / "feeds/digests.atom").read_bytes()).entries
+    assert entry.content[0].value == f"<p>{NO_ARTICLES}</p>" and entry.link.endswith(f"digests/{DAY}.html")
+    (item,) = json.loads((notice.paths.output / "feeds/digests.json").read_text())["items"]
+    assert item["content_html"] == f"<p>{NO_ARTICLES}</p>"
+    assert (notice.paths.output / f"digests/{DAY}.html").is_file()
 
 
 def test_dry_run_and_a_digest_not_yet_due(seeded: tuple[Config, Store], now: datetime) -> None:

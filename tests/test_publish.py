@@ -18,7 +18,7 @@ from atomcheck import ATOM, CLOCK, check_atom, make_config, make_entry, parse
 from test_server import serving
 
 from digest import workers
-from digest.config import Config
+from digest.config import Config, DigestConfig
 from digest.errors import PublishError
 from digest.publish import build as publish_module
 from digest.publish import drawing, kept, staging
@@ -579,6 +579,52 @@ def test_a_full_build_drawn_in_worker_processes_is_the_same_build(
     assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
     # The workers staged the article pages themselves: none of their bytes came back to be put here.
     assert put_here and not [path for path in put_here if path.startswith("articles/")]
+
+
+def _daily_digests(store: Store, days: int) -> list[DigestRecord]:
+    """``days`` digests of one day each, the newest ending an hour after ``CLOCK``; saved."""
+    records = []
+    for back in range(days - 1, -1, -1):
+        until = CLOCK + timedelta(hours=1) - timedelta(days=back)
+        since = until - timedelta(days=1)
+        record = DigestRecord(until.date(), since, until, until, len(store.entries_first_seen(since, until)))
+        store.save_digest(record)
+        records.append(record)
+    return records
+
+
+def test_an_empty_day_is_published_only_with_notice_but_a_frozen_archive_keeps_its_pages(
+    store: Store, tmp_path: Path
+) -> None:
+    out = tmp_path / "output"
+    skip = make_config(size=5)
+    notice = replace(skip, digest=DigestConfig(empty_days="notice"))
+    store.upsert_entries(_entries())
+    records = _daily_digests(store, 106)  # only the newest has articles
+    assert [r.count for r in records] == [0] * 105 + [3]
+    # With notice, every day is published; the oldest 100 fill the feed's first archive page.
+    assert publish_store(store, notice, out).full
+    frozen = {p: (out / p).read_bytes() for p in _twins("feeds/archive/digests/1.atom")}
+    assert all((out / f"digests/{r.day}.html").is_file() for r in records)
+
+    # Switched to skip: a full publish, since what is shown changes.
+    assert publish_store(store, skip, out).full
+    assert {p: (out / p).read_bytes() for p in frozen} == frozen
+    archived, later = records[:100], records[100:]
+    # The frozen page links its digests' pages: they stay.  The empty days after it are gone.
+    assert all((out / f"digests/{r.day}.html").is_file() for r in archived)
+    assert [r.day for r in later if (out / f"digests/{r.day}.html").is_file()] == [later[-1].day]
+    live = [
+        e.findtext(f"{ATOM}id") for e in parse((out / "feeds/digests.atom").read_bytes()).iter(f"{ATOM}entry")
+    ]
+    assert live == [f"tag:digest.test,2024:digest/{later[-1].day}"]
+
+    # A new empty day: nothing to draw, and it counts as published.
+    until = records[-1].until + timedelta(days=1)
+    store.save_digest(DigestRecord(until.date(), records[-1].until, until, until, 0))
+    report = publish_store(store, skip, out)
+    assert not report.full and report.written == ()
+    assert store.unpublished_digests() == []
 
 
 def _draw_dying_in_a_worker(entries: list[Entry]) -> object:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -346,10 +346,12 @@ class Serve:
         settle_seconds: float | None = 0.5,
         prefix: Sequence[str] = (),
         started: bool = True,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         """``settle_seconds`` for ``ingest.settle_seconds``: None keeps the default (5 s); ``prefix``
         runs the service under another program (``setpriv``); ``started`` waits for the end of
-        start-up (``/healthz`` 200), else only for HTTP to answer."""
+        start-up (``/healthz`` 200), else only for HTTP to answer; ``settings``: more ``DIGEST_``
+        variables, for the service and every command run beside it alike."""
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -358,6 +360,7 @@ class Serve:
         self.environ["DIGEST_SITE_BASE_URL"] = self.url
         if settle_seconds is not None:
             self.environ["DIGEST_INGEST_SETTLE_SECONDS"] = str(settle_seconds)
+        self.environ.update(settings or {})
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [*prefix, *self.command("serve", "--port", str(self.port))],

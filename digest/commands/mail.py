@@ -75,6 +75,8 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
     if to is not None:
         print(f"test copy sent to {to} (outside the delivery ledger)")
         return 0
+    if digest.count == 0 and config.digest.empty_days == "skip":
+        print("no new articles: no email, web page or feed entry (digest.empty_days = skip)")
     report = result.delivery
     if result.made_elsewhere:
         print(f"another run made the digest of {digest.day} at the same moment; this run sent what was due")

@@ -389,13 +389,20 @@ def _render(name: str, page: DigestEmail | ConfirmEmail | ManageEmail) -> tuple[
 
 
 def _transfer_encoding(body: str) -> str:
-    """8bit (UTF-8 as is) when every line fits RFC 5322's limit, else base64.
+    """8bit (UTF-8 as is) when every line fits RFC 5322's limit once its slots are filled, else base64.
 
     8bit is a third of base64's size and far quicker to write; mailers turn it
     into base64 for the rare server without 8BITMIME (RFC 6152).
     """
-    longest = max((len(line.encode()) for line in body.splitlines()), default=0)
-    return "8bit" if longest + _SLOT_ROOM <= _MAX_BODY_LINE else "base64"
+    longest = max((_filled_length(line) for line in body.splitlines()), default=0)
+    return "8bit" if longest <= _MAX_BODY_LINE else "base64"
+
+
+def _filled_length(line: str) -> int:
+    """Octets ``line`` may take once its slots are filled: room is kept only where a slot is, so a
+    long summary (a first sentence of 200 characters) is not sent base64 for a footer's sake."""
+    room = _SLOT_ROOM if any(slot in line for slot in _BODY_SLOTS) else 0
+    return len(line.encode()) + room
 
 
 def _fill(body: str, slots: dict[str, str], *, escape: bool) -> str:

@@ -44,7 +44,7 @@ from digest.config import Config
 from digest.faults import crash_point
 from digest.progress import LogProgress, Progress
 from digest.publish.catalog import Catalog, MemoryCatalog
-from digest.publish.digestlog import _digest, _digest_feed, _dirty_digests, _kept, _latest
+from digest.publish.digestlog import _digest, _digest_feed, _dirty_digests, _kept, _latest, shown_digests
 from digest.publish.drawing import (
     Put,
     _Drawing,
@@ -241,7 +241,7 @@ def render_all(
     site = Site(config, sections)
     for path, data in site.static().items():
         put(path, data)
-    records = catalog.digests()
+    records = shown_digests(catalog, catalog.digests(), config)
     put(*site.index(_stories(catalog.latest_issue(), config), _latest(records)))
     put(*site.subscribe())
     put(*site.feeds_page())
@@ -369,16 +369,21 @@ def _render_changes(
 ) -> tuple[list[Entry], list[DigestRecord], Frozen]:
     """Render what ``changes`` (new or changed entries, in feed order) and ``made`` touch.
 
-    Returns the entries and digests rendered, for the store to mark published,
-    and the archive pages frozen, for the store to record.
+    Returns the entries and digests brought up to date (a digest the site
+    leaves out too), for the store to mark published, and the archive pages
+    frozen, for the store to record.
     """
     site = Site(config, sections)
     entries = [entry for entry, _ in changes]
     render = _into(stager.put)
 
-    records = store.digests()
-    dirty = _dirty_digests(records, made, entries)
-    if entries or dirty:
+    made_ever = store.digests()
+    # Every digest made or touched is marked published, one the site leaves out (``shown_digests``) too.
+    dirty = _dirty_digests(made_ever, made, entries)
+    records = shown_digests(store, made_ever, config)
+    shown = {record.day for record in records}
+    drawn = [record for record in dirty if record.day in shown]
+    if entries or drawn:
         stager.put(*site.index([story(e, config.tz) for e in store.latest_issue()], _latest(records)))
     if entries:
         _render_issues(store, config, site, {entry.issue_date for entry in entries}, stager.put)
@@ -402,9 +407,9 @@ def _render_changes(
         writer.close()
         frozen[spec.name] = writer.new_pages
 
-    if dirty:
+    if drawn:
         stager.put(*site.digests([(r.day, r.count) for r in records]))
-        for digest in (_digest(store, r, config) for r in dirty):
+        for digest in (_digest(store, r, config) for r in drawn):
             stager.put(*site.digest(digest))
 
         def item_of(record: DigestRecord) -> FeedItem:

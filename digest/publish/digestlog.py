@@ -30,6 +30,22 @@ def _latest(records: Sequence[DigestRecord]) -> tuple[date, int] | None:
     return (newest.day, newest.count) if newest else None
 
 
+def shown_digests(catalog: Catalog, records: Sequence[DigestRecord], config: Config) -> list[DigestRecord]:
+    """The digests of ``records`` the site and the digest feed show: the same ones, so no entry,
+    list or front page links to a page that is not there.
+
+    A day without new articles is shown only with ``digest.empty_days =
+    "notice"``, where the subscribers were told so; with "skip" they got no
+    email, and a feed entry or page saying nothing would be the email they
+    were spared.  A digest in a full archive page of the feed stays, whatever
+    its count: that page is frozen and links to it.
+    """
+    if config.digest.empty_days == "notice":
+        return list(records)
+    frozen = catalog.feed_archives(digests_spec(config).name)
+    return [r for r in records if r.count > 0 or (frozen and _digest_key(r) <= frozen[-1])]
+
+
 def _digest_key(record: DigestRecord) -> FeedKey:
     """A digest's place in the digest feed: when its window ended (a remade one comes again)."""
     return feed_key(int(record.until.timestamp()), record.day, 0, "")

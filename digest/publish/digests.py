@@ -8,11 +8,13 @@ missed while the service was down covers exactly the gap since the last one.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from digest.chars import XML_UNSAFE
+from digest.paper.columns import wide
 from digest.publish.order import paper_order
 from digest.types import Digest, Entry, Section
 
@@ -131,6 +133,9 @@ def summary(text: str, limit: int = 120) -> str:
     sentence: when the first sentence alone is longer than ``limit`` it is
     returned whole.  Control characters and lone surrogates are dropped and
     whitespace runs become one space, so the result is one clean line.
+    Paragraphs join on it as punctuation allows: nothing after 。 and the
+    like, a full-width space after a paragraph that ends without punctuation
+    (a crosshead), one space between Latin paragraphs.
     """
     return summary_of(paragraphs(text), limit)
 
@@ -142,7 +147,7 @@ def summary_of(paras: Iterable[str], limit: int = 120) -> str:
     taken = ""
     for paragraph in paras:
         for index, match in enumerate(_SENTENCE.finditer(paragraph)):
-            # Inside a paragraph the original spacing is kept; paragraphs are glued.
+            # Inside a paragraph the original spacing is kept; paragraphs are glued (``_glue``).
             grown = taken + match.group() if index else _glue(taken, match.group())
             if taken and len(grown.rstrip()) > limit:
                 return taken.rstrip()
@@ -158,11 +163,22 @@ def paragraphs(body: str) -> tuple[str, ...]:
 
 
 def _glue(taken: str, sentence: str) -> str:
+    """``taken`` and the first sentence of the next paragraph, on one line."""
     if not taken:
         return sentence
-    # CJK text runs on without spaces; Latin text needs one between paragraphs.
-    return taken + ("" if _is_wide(taken[-1]) and _is_wide(sentence[0]) else " ") + sentence
+    return taken + _paragraph_break(taken, sentence) + sentence
 
 
-def _is_wide(char: str) -> bool:
-    return ord(char) >= 0x2E80
+def _paragraph_break(before: str, after: str) -> str:
+    """What stands for a paragraph break between ``before`` and ``after`` in a one-line summary.
+
+    After closing punctuation, nothing in Chinese (。 carries its own space, also before a
+    digit: ``作答。5月13日``) and one space in Latin text.  A paragraph that ends without
+    punctuation is a crosshead or a lead-in: glued as is it would read as one clause with the
+    text after it, so it gets a full-width space (一个全角空格, the Chinese way of setting a
+    heading off on the same line), or one space between Latin words.
+    """
+    last = before.rstrip(_CLOSERS)[-1:] or before[-1]
+    if unicodedata.category(last).startswith("P"):
+        return "" if wide(last) else " "
+    return "\u3000" if wide(last) or wide(after[0]) else " "

@@ -15,6 +15,7 @@ from digest.publish.layout import (
     DIGESTS_FEED,
     DIGESTS_INDEX,
     INDEX,
+    NO_ARTICLES,
     Story,
     absolute_url,
     digest_path,
@@ -146,6 +147,10 @@ def digest_item(digest: Digest, config: Config) -> FeedItem:
                 )
             )
         parts.append(Markup("<ul>{}</ul>").format(Markup("").join(items)))
+    if not parts:
+        # A day without articles (shown with digest.empty_days = "notice"): what the email said, since a
+        # reader shows an entry without content as an empty message.
+        parts.append(Markup("<p>{}</p>").format(NO_ARTICLES))
     sections = tuple(dict.fromkeys(one_line(s.name) for s, _ in digest.groups))
     day = f"{digest.day.month}月{digest.day.day}日"
     return FeedItem(

@@ -39,6 +39,9 @@ OPML_SECTIONS = "feeds-sections.opml"  # one folder of section feeds, for those 
 FEEDS_PAGE = "feeds/index.html"  # how to follow the site: readers, email, every feed's address
 ALL_FEED = "all"
 DIGESTS_FEED = "digests"
+# What the digest of a day without new articles says (digest.empty_days = "notice"): in the email and
+# in its feed entry alike.
+NO_ARTICLES = "这段时间没有新文章。"
 # Media types of the feed documents (the server sends them; pages announce them in <link>).
 ATOM_TYPE = "application/atom+xml"
 JSON_FEED_TYPE = "application/feed+json"

@@ -34,8 +34,15 @@ def _code_stamp() -> str:
 
 
 def _stamp(config: Config, sections: Sequence[Section]) -> str:
-    """What every page depends on: code, templates, the site and feed settings, the section list."""
-    facts = [_code_stamp(), repr(config.site), repr(config.feeds), [(s.name, s.slug) for s in sections]]
+    """What every page depends on: code, templates, the site and feed settings, whether empty days
+    are shown (``digestlog.shown_digests``), the section list."""
+    facts = [
+        _code_stamp(),
+        repr(config.site),
+        repr(config.feeds),
+        config.digest.empty_days,
+        [(s.name, s.slug) for s in sections],
+    ]
     return hashlib.sha256(json.dumps(facts, ensure_ascii=False).encode()).hexdigest()
 
 

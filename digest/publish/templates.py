@@ -13,6 +13,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from digest.publish.layout import (
     ATOM_TYPE,
     JSON_FEED_TYPE,
+    NO_ARTICLES,
 )
 
 
@@ -47,8 +48,9 @@ def environment() -> Environment:
         auto_reload=False,
     )
     env.filters["cn_date"] = cn_date
-    # The feeds' media types, from the one place that knows them (``<link rel="alternate">``).
-    env.globals.update(atom_type=ATOM_TYPE, json_feed_type=JSON_FEED_TYPE)
+    # The feeds' media types, from the one place that knows them (``<link rel="alternate">``), and the
+    # notice of an empty digest, which its feed entry repeats.
+    env.globals.update(atom_type=ATOM_TYPE, json_feed_type=JSON_FEED_TYPE, no_articles=NO_ARTICLES)
     return env
 
 
