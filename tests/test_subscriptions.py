@@ -35,13 +35,13 @@ from digest.mail.compose import DigestEmailMaker, compose_confirmation_email
 from digest.mail.message import Outgoing, wire
 from digest.mail.roster import parse_subscriber_csv
 from digest.mail.signing import signing_secret
-from digest.mail.subscribers import subscription_upkeep
+from digest.mail.subscribers import send_notices, subscription_upkeep
 from digest.mail.tokens import FORM_KEY, Purpose, sign, verify
 from digest.mail.transports import OutboxMailer, make_mailer
 from digest.publish.site import Site as PublishedSite
 from digest.service.jobs import retry_deliveries, run_digest
 from digest.store.database import Store
-from digest.store.records import Subscriber, SubscriberStatus
+from digest.store.records import NoticeKind, Subscriber, SubscriberStatus
 from digest.types import Article, Digest, Entry, Section
 from digest.web.ratelimit import RateLimiter, client_address
 from digest.web.server import create_app
@@ -344,6 +344,31 @@ def test_confirmations_to_one_address_are_spaced_out(site: Site) -> None:
     (preferences,) = re.findall(r"https://\S+/preferences/\S+", text.get_content())
     assert "订阅设置" in site.client.get(path_of(preferences)).text
     assert site.store.subscriber("b@example.org").confirmed  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("status", [SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED])
+def test_the_form_never_mails_an_address_that_bounced_or_complained(
+    site: Site, status: SubscriberStatus
+) -> None:
+    site.store.add_subscriber(Subscriber("gone@example.org", (), True, NOW))
+    site.store.set_subscriber_status("gone@example.org", status, "550 5.1.1 user unknown", NOW)
+    refused = site.client.post("/subscribe", data={"email": "gone@example.org"}, headers=OURS)
+    fresh = site.client.post("/subscribe", data={"email": "new@example.org"}, headers=OURS)
+    # The very page any address gets: the form tells nobody who is on the suppression list.
+    assert refused.status_code == fresh.status_code == 200
+    assert refused.text.replace("gone@", "new@") == fresh.text
+    kept = site.store.subscriber("gone@example.org")
+    assert kept is not None and kept.status is status
+    # A confirmation queued before its address bounced is not sent by the retry job either.
+    site.store.add_subscriber(Subscriber("queued@example.org", (), False, NOW))
+    site.store.queue_notice("queued@example.org", NoticeKind.CONFIRM, NOW)
+    site.store.set_subscriber_status("queued@example.org", status, "550 5.1.1 user unknown", NOW)
+    send_notices(site.config, site.store, OutboxMailer(site.outbox), NOW)
+    # Someone who unsubscribed may sign up again: that takes their fresh consent, so they are mailed.
+    site.store.add_subscriber(Subscriber("left@example.org", (), True, NOW))
+    site.store.set_subscriber_status("left@example.org", SubscriberStatus.UNSUBSCRIBED, "page", NOW)
+    site.client.post("/subscribe", data={"email": "left@example.org"}, headers=OURS)
+    assert [email["To"] for email in site.emails()] == ["new@example.org", "left@example.org"]
 
 
 def test_subscribe_and_confirm_are_rate_limited_per_client(tmp_path: Path) -> None:

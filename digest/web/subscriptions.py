@@ -287,7 +287,13 @@ class _SubscriptionApp:
     def _request_confirmation(self, email: str, sections: tuple[str, ...]) -> None:
         """Queue the email this sign-up calls for and try it now; when the server is down, the retry job."""
         now = self._clock()
-        # A suppressed address keeps its status until its owner confirms again (fresh consent).
+        known = self._store.subscriber(email)
+        if known is not None and known.state.refuses_mail:
+            # Anyone can type an address into the form: one that bounced or complained is never
+            # mailed again (the page says the same as for any address, so it reveals nothing).
+            log.info("no email to %s: the address is %s", email, known.state.value)
+            return
+        # An unsubscribed address keeps its status until its owner confirms again (fresh consent).
         asked = Subscriber(email, sections, False, now, source="web")
         claimed = self._store.claim_confirmation(asked, now, RESEND_AFTER)
         if claimed is None:
