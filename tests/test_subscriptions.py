@@ -304,6 +304,18 @@ def test_bad_expired_and_misused_tokens(site: Site) -> None:
     assert site.client.get(f"/unsubscribe/{manage}").status_code == 200
 
 
+def test_links_shared_with_many_tracking_parameters_still_open(site: Site) -> None:
+    site.store.add_subscriber(Subscriber("a@example.org", (), False, NOW))
+    confirm = sign(SECRET, Purpose.CONFIRM, key_of(site.store, "a@example.org"), NOW)
+    manage = sign(SECRET, Purpose.MANAGE, key_of(site.store, "a@example.org"), NOW)
+    tracking = "&".join(f"utm{n}=x" for n in range(25))
+    assert site.client.get(f"/subscribe?{tracking}").status_code == 200
+    assert "确认订阅" in site.client.get(f"/confirm/{confirm}?{tracking}").text
+    site.store.add_subscriber(Subscriber("a@example.org", (), True, NOW))
+    welcome = site.client.get(f"/preferences/{manage}?confirmed=1&{tracking}")
+    assert welcome.status_code == 200 and "订阅已确认" in welcome.text
+
+
 def test_the_forms_carry_the_published_sites_navigation(site: Site) -> None:
     def masthead(page: str) -> str:
         match = re.search(r'<header class="masthead">.*?</header>', page, re.DOTALL)

@@ -27,13 +27,12 @@ from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import parse_qs
 
 from digest.chars import URL_UNSAFE
 from digest.errors import ConfigError, DigestError
 from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE, NOT_FOUND
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
-from digest.web.http import ASGIApp, Headers, Receive, Scope, Send, lifespan, respond
+from digest.web.http import ASGIApp, Headers, Receive, Scope, Send, lifespan, query_fields, respond
 
 # While ``digest serve`` starts (``digest.service.startup``), /healthz says this, and a client asking for
 # a page not published yet is asked to come back after this many seconds (RFC 9110 §10.2.3).
@@ -156,9 +155,7 @@ class _App:
 
     async def _serve_health(self, scope: Scope, send: Send, *, head: bool) -> None:
         headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-        details = "details" in parse_qs(
-            scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
-        )
+        details = "details" in query_fields(scope.get("query_string", b""), keep_blank_values=True)
         if details and not self._may_see_details(scope):
             body = b'{"error": "details need a direct loopback request or the health.token bearer token"}'
             challenge = [(b"www-authenticate", b'Bearer realm="healthz"')]

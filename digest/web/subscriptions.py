@@ -60,6 +60,7 @@ from digest.web.http import (
     Scope,
     Send,
     lifespan,
+    query_fields,
     respond,
 )
 from digest.web.ratelimit import RateLimiter, client_address
@@ -174,7 +175,7 @@ class _SubscriptionApp:
                 raise Answer(
                     HTTPStatus.BAD_REQUEST, self._pages.message(path, "无法识别", "表单数据有误。")
                 ) from None
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=20)
+        query = query_fields(scope.get("query_string", b""))
         return _Request(scope["method"], path, headers, fields, query, client)
 
     def _check_rate(self, path: str, client: str) -> None:
