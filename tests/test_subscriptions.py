@@ -45,7 +45,7 @@ from digest.store.records import NoticeKind, Subscriber, SubscriberStatus
 from digest.types import Article, Digest, Entry, Section
 from digest.web.ratelimit import RateLimiter, client_address
 from digest.web.server import create_app
-from digest.web.subscriptions import create_subscription_app, subscription_routes
+from digest.web.subscriptions import FORM_MAX_AGE, again, create_subscription_app, subscription_routes
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://news.example"
@@ -285,6 +285,18 @@ def test_cross_site_posts_are_refused(site: Site) -> None:
     manage = sign(SECRET, Purpose.MANAGE, key_of(site.store, "g@example.org"), NOW)
     forged = site.client.post(f"/unsubscribe/{manage}", headers={"Origin": "https://evil.example"})
     assert forged.status_code == 403 and site.store.subscriber("g@example.org") is not None
+
+
+def test_a_form_token_past_its_age_does_nothing_and_gives_the_form_back(site: Site) -> None:
+    opened = NOW - FORM_MAX_AGE - timedelta(minutes=1)  # our own page, left open too long
+    old = sign(SECRET, Purpose.FORM, FORM_KEY, opened, "/subscribe")
+    for headers in [{"Origin": "null"}, {"Origin": "https://evil.example"}, {}]:
+        data = {"email": "a@example.org", "section": "yao-wen", "form_token": old}
+        answer = site.client.post("/subscribe", data=data, headers=headers)
+        assert answer.status_code == 422 and again("订阅") in answer.text, headers
+        assert 'value="a@example.org"' in answer.text and re.search(r'value="yao-wen" checked', answer.text)
+        assert form_token(answer.text) == sign(SECRET, Purpose.FORM, FORM_KEY, NOW, "/subscribe")
+    assert site.emails() == [] and site.store.subscriber("a@example.org") is None
 
 
 def test_bad_expired_and_misused_tokens(site: Site) -> None:
