@@ -305,6 +305,7 @@ def test_bad_expired_and_misused_tokens(site: Site) -> None:
     manage = sign(SECRET, Purpose.MANAGE, key_of(site.store, "a@example.org"), NOW)
     assert site.client.get(f"/confirm/{manage}").status_code == 400  # a preferences link cannot confirm
     assert site.client.get(f"/confirm/{confirm[:-2]}xx").status_code == 400
+    assert site.client.get(f"/confirm/{confirm}%0A").status_code == 400  # one spelling only
     assert site.client.get("/confirm/").status_code == 404
     assert site.client.get("/subscribe/extra").status_code == 404
     assert site.client.get(f"/unsubscribe/{confirm}").status_code == 400
@@ -446,6 +447,7 @@ def test_tokens_round_trip_and_refuse_every_alteration() -> None:
         (f"{key}.{int(issued, 16) + 1:x}.{mac}", False),
         (f"{key}.0{issued}.{mac}", False),  # the same time spelt another way
         (token + "x", False),
+        (token + "\n", False),  # what "$" lets through: the same token spelt with a line break
         ("", False),
         ("a.b", False),
     ]:
@@ -463,6 +465,8 @@ def test_tokens_round_trip_and_refuse_every_alteration() -> None:
         verify(SECRET, token, Purpose.CONFIRM, NOW - timedelta(hours=1), None)
     with pytest.raises(ValueError, match="empty secret"):
         sign("", Purpose.CONFIRM, "key", NOW)
+    with pytest.raises(ValueError, match="URL-safe"):
+        sign(SECRET, Purpose.CONFIRM, "key\n", NOW)
     form = sign(SECRET, Purpose.FORM, FORM_KEY, NOW, "/subscribe")
     assert verify(SECRET, form, Purpose.FORM, NOW, None, "/subscribe") == FORM_KEY
     with pytest.raises(TokenError):
