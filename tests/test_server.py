@@ -443,20 +443,28 @@ def test_healthz_details_need_a_direct_loopback_request_or_the_token(site: Path)
         assert http.get("/healthz?details", headers=right).json() == report
 
 
-def test_routes_receive_their_prefix_with_any_method(site: Path) -> None:
+def test_routes_receive_their_path_or_what_is_below_their_prefix_with_any_method(site: Path) -> None:
     seen: list[tuple[str, str]] = []
 
-    async def subscriptions(scope: Scope, receive: Receive, send: Send) -> None:
+    async def forms(scope: Scope, receive: Receive, send: Send) -> None:
         seen.append((scope["method"], scope["path"]))
         await send({"type": "http.response.start", "status": 202, "headers": []})
         await send({"type": "http.response.body", "body": b"queued"})
 
-    app = create_app(site, routes={"/subscribe": subscriptions})
+    app = create_app(site, routes={"/subscribe": forms, "/confirm/": forms})
     with serving(app) as url, httpx.Client(base_url=url) as http:
         assert http.post("/subscribe").status_code == 202
-        assert http.post("/subscribe/confirm/abc").text == "queued"
+        assert http.post("/confirm/abc").text == "queued"
         assert http.post("/subscriber").status_code == 405
-    assert seen == [("POST", "/subscribe"), ("POST", "/subscribe/confirm/abc")]
+        # Near misses are no route's, so a proxy's limit on the exact path (nginx's
+        # location = /search) cannot be walked around by adding to it.
+        assert http.post("/subscribe/").status_code == 405
+        for near in ("/subscribe/x", "/subscribe/confirm/abc", "/confirm"):
+            assert http.get(near).status_code == 404, near
+        # A slash too many leads to the route, like any page's (one cacheable hop).
+        slash = http.get("/subscribe/?utm_source=x")
+        assert slash.status_code == 301 and slash.headers["location"] == "/subscribe?utm_source=x"
+    assert seen == [("POST", "/subscribe"), ("POST", "/confirm/abc")]
 
 
 # --- files replaced while serving ------------------------------------------------------------

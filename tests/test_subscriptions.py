@@ -425,10 +425,10 @@ def test_token_bucket_refills_and_keeps_clients_apart() -> None:
 
 def test_the_mounted_paths() -> None:
     assert sorted(subscription_routes(object())) == [  # type: ignore[arg-type]
-        "/confirm",
-        "/preferences",
+        "/confirm/",
+        "/preferences/",
         "/subscribe",
-        "/unsubscribe",
+        "/unsubscribe/",
     ]
 
 

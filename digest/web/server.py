@@ -100,8 +100,11 @@ def create_app(
     feed's own URL under ``base_url`` (taken from the request when empty).
     ``/healthz`` tells anyone the status; ``/healthz?details`` the whole
     report, to a direct loopback client or one sending ``health_token``.
-    ``routes`` maps a path prefix (``/subscribe``) to another ASGI app that
-    handles that path and everything below it, with any method.  While
+    ``routes`` maps a path (``/search``) to another ASGI app that handles
+    exactly that path, or a prefix ending in ``/`` (``/confirm/``) to one that
+    handles every path below it, with any method; a near miss (``/search/x``)
+    is no route's (``/search/`` leads to ``/search``), so a proxy's limits on
+    the exact path cannot be walked around.  While
     ``starting()`` is true (``digest.service.startup``) the routes and files not
     published yet answer 503 with a "starting" page and ``Retry-After``.
     """
@@ -129,7 +132,8 @@ class _App:
         self._health = health
         self._hubs = hubs
         self._base_url = base_url
-        self._routes = routes
+        self._exact = {path: app for path, app in routes.items() if not path.endswith("/")}
+        self._below = [(prefix, app) for prefix, app in routes.items() if prefix.endswith("/")]
         self._files = FileCache(output_dir)
         self.starting: Callable[[], bool] = lambda: False
 
@@ -140,11 +144,13 @@ class _App:
         if scope["type"] != "http":
             raise RuntimeError(f"unsupported ASGI scope type {scope['type']!r}")
         path: str = scope["path"]
-        for prefix, app in self._routes.items():
-            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-                # Forms and metrics need the store, which may not be migrated yet.
-                await (_starting(send) if self.starting() else app(scope, receive, send))
-                return
+        route = self._exact.get(path) or next(
+            (app for prefix, app in self._below if path.startswith(prefix)), None
+        )
+        if route is not None:
+            # Forms, search and metrics need the store, which may not be migrated yet.
+            await (_starting(send) if self.starting() else route(scope, receive, send))
+            return
         method: str = scope["method"]
         if method not in _READ_METHODS:
             await respond(send, HTTPStatus.METHOD_NOT_ALLOWED, [(b"allow", _ALLOW)], b"method not allowed\n")
@@ -259,10 +265,13 @@ class _App:
 
     async def _page_for(self, path: str) -> str:
         """The page a near miss means ("" for none): ``/sections/x`` and ``/sections/x/`` are
-        ``/sections/x.html``, ``/sections/x.html/`` is ``/sections/x.html``."""
+        ``/sections/x.html``, ``/sections/x.html/`` is ``/sections/x.html``, ``/search/`` is the
+        route ``/search``."""
         bare = path.rstrip("/")
         if not bare or bare.endswith(GONE_SUFFIX):
             return ""
+        if bare != path and bare in self._exact:  # /search/ is /search
+            return bare
         candidates = [bare] if bare != path else []
         if not os.path.splitext(bare.rsplit("/", 1)[-1])[1]:
             candidates.append(bare + ".html")

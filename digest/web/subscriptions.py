@@ -111,8 +111,9 @@ def create_subscription_app(
 
 
 def subscription_routes(app: ASGIApp) -> dict[str, ASGIApp]:
-    """The ``routes`` mapping that mounts ``app`` at every path it answers."""
-    return dict.fromkeys(PATHS, app)
+    """The ``routes`` mapping that mounts ``app`` at every path it answers: ``/subscribe`` itself,
+    and the paths below the others (``/confirm/<token>``)."""
+    return {SUBSCRIBE_PATH: app, **{path + "/": app for path in PATHS if path != SUBSCRIBE_PATH}}
 
 
 class _SubscriptionApp:
