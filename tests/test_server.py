@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,12 +34,14 @@ HUB = "https://hub.example/"
 
 
 @contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """Run ``app`` under uvicorn on a free loopback port in a thread; yield its base URL."""
+def serving(app: ASGIApp, **options: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn (with ``options`` for ``uvicorn.Config``) on a free loopback port
+    in a thread; yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
