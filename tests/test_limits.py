@@ -32,7 +32,13 @@ from test_subscriptions import make_config
 from digest.mail.transports import OutboxMailer
 from digest.store.database import Store
 from digest.web.http import ASGIApp, Receive, Scope, Send, respond
-from digest.web.limits import KEEP_ALIVE_SECONDS, REQUEST_SECONDS, connection_limit, limited_protocol
+from digest.web.limits import (
+    KEEP_ALIVE_SECONDS,
+    MAX_HEAD_BYTES,
+    REQUEST_SECONDS,
+    connection_limit,
+    limited_protocol,
+)
 from digest.web.server import create_app
 from digest.web.subscriptions import create_subscription_app, subscription_routes
 
@@ -250,3 +256,48 @@ def test_a_connection_answered_before_its_body_was_in_is_still_timed_out(tmp_pat
             assert time.monotonic() - started < 2.5
         finally:
             client.close()
+
+
+def test_a_request_head_past_the_cap_is_refused_with_431_and_holds_nobody_up(tmp_path: Path) -> None:
+    with (
+        limited_site(tmp_path, limit=16, seconds=30) as port,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}") as http,
+    ):
+        # Just under the cap, as a browser with many cookies sends: served.
+        cookies = "; ".join(f"c{n}={'v' * 990}" for n in range(30))
+        assert http.get("/feeds/all.atom", headers={"Cookie": cookies}).status_code == 200
+        # Just past it, sent at once: refused before anything else is read (RFC 6585 §5).
+        (client,) = _half_requests(
+            port, 1, b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * MAX_HEAD_BYTES
+        )
+        client.settimeout(5)
+        answer = client.makefile("rb").read()
+        client.close()
+        assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+        assert answer.endswith(b"\r\n\r\nrequest header fields too large\n")
+        # Tens of megabytes of header: the connection is cut early and other readers are served meanwhile.
+        huge = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sent = [0]
+
+        def flood() -> None:
+            try:
+                huge.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ")
+                while sent[0] < 40 * 2**20:
+                    huge.sendall(b"a" * 2**16)
+                    sent[0] += 2**16
+            except OSError:
+                pass
+
+        sender = threading.Thread(target=flood)
+        sender.start()
+        try:
+            slowest = 0.0
+            while sender.is_alive():
+                started = time.monotonic()
+                assert http.get("/feeds/all.atom").status_code == 200
+                slowest = max(slowest, time.monotonic() - started)
+            sender.join()
+        finally:
+            huge.close()
+    assert sent[0] < 40 * 2**20, "the whole head was read"
+    assert slowest < 1, f"a feed request waited {slowest:.2f} s"

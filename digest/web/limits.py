@@ -1,8 +1,10 @@
-"""Limits on HTTP connections, so slow or idle clients cannot take every file descriptor.
+"""Limits on HTTP connections, so slow, idle or oversized clients cannot take the server.
 
 uvicorn times out idle keep-alive connections but not a client that sends
-its request slowly, and it accepts connections until the process runs out of
-descriptors: under systemd's default of 1,024, a thousand clients trickling
+its request slowly, it accepts connections until the process runs out of
+descriptors, and its httptools parser reads a request head of any size (a
+header of tens of megabytes held the event loop for seconds, for everyone):
+under systemd's default of 1,024 descriptors, a thousand clients trickling
 requests made every feed request fail and the ingest job die with "Too many
 open files".  The HTTP protocol here adds:
 
@@ -11,6 +13,9 @@ open files".  The HTTP protocol here adds:
   else the connection is closed (the "slowloris" defence of RFC 9112 §9.5's
   "a server can close idle connections"), whether the client trickles its
   headers or, with a ``Content-Length`` it never fills, its body;
+- a cap on the request head: past ``MAX_HEAD_BYTES`` of request line and
+  headers, the answer is 431 (RFC 6585 §5) and the connection is closed,
+  before the rest is read;
 - a connection limit, half the descriptors the process may open (the
   other half stays for the database, page files and worker pipes): past it,
   the connection that has waited longest without a whole request is closed
@@ -26,11 +31,13 @@ from __future__ import annotations
 
 import asyncio
 import resource
+from http import HTTPStatus
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 REQUEST_SECONDS = 10.0  # from a request's first byte (or the connection) to the last byte of its body
+MAX_HEAD_BYTES = 32 * 1024  # request line and headers; nginx's default buffers hold as much
 KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this
 FLOOR = 64  # connections allowed however low the descriptor limit
 
@@ -43,13 +50,18 @@ def connection_limit() -> int:
     return max(FLOOR, soft // 2)
 
 
-def limited_protocol(limit: int, request_seconds: float = REQUEST_SECONDS) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with a request deadline and at most ``limit`` open connections."""
+def limited_protocol(
+    limit: int, request_seconds: float = REQUEST_SECONDS, max_head: int = MAX_HEAD_BYTES
+) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with a request deadline, a request-head cap and at most
+    ``limit`` open connections."""
     # Connections without a whole request in, the longest waiting first (a dict keeps order).
     waiting: dict[Limited, None] = {}
 
     class Limited(HttpToolsProtocol):
         _timer: asyncio.TimerHandle | None = None
+        _in_head = True  # between two requests, or reading one's request line and headers
+        _head_bytes = 0  # bytes received while reading the head under way
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -71,14 +83,29 @@ def limited_protocol(limit: int, request_seconds: float = REQUEST_SECONDS) -> ty
             waiting.pop(self, None)
             super().connection_lost(exc)
 
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._in_head and not self.transport.is_closing():
+                # Counted after parsing, so a head and a body arriving in one read never count as
+                # head; a head still unfinished is refused at most one read past the cap.
+                self._head_bytes += len(data)
+                if self._head_bytes > max_head:
+                    self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+
         def on_message_begin(self) -> None:
             super().on_message_begin()
             if self._timer is None:
                 self._await_request()
 
+        def on_headers_complete(self) -> None:
+            self._in_head = False
+            self._head_bytes = 0
+            super().on_headers_complete()
+
         def on_message_complete(self) -> None:
             self._stop_timer()
             waiting.pop(self, None)
+            self._in_head = True
             super().on_message_complete()
             if self.cycle is not None and self.cycle.response_complete and not self.transport.is_closing():
                 # Answered before its body was all in (413): it now waits for a next request like
@@ -102,6 +129,17 @@ def limited_protocol(limit: int, request_seconds: float = REQUEST_SECONDS) -> ty
         def _too_slow(self) -> None:
             self._timer = None
             waiting.pop(self, None)
+            self.transport.close()
+
+        def _refuse(self, status: HTTPStatus) -> None:
+            """Answer ``status`` with a one-line body and close, unless a response is under way."""
+            if self.cycle is None or self.cycle.response_complete:
+                body = f"{status.phrase.lower()}\n".encode()
+                self.transport.write(
+                    b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+                    % (status.value, status.phrase.encode(), len(body), body)
+                )
             self.transport.close()
 
     return Limited
