@@ -394,6 +394,35 @@ def test_only_get_and_head_are_allowed(base: str, client: httpx.Client) -> None:
     assert raw_get(base, "/healthz", method="POST")[0] == 405
 
 
+def test_feeds_answer_cors_preflights_and_expose_their_validators(client: httpx.Client) -> None:
+    """What a browser-based reader's conditional poll (If-None-Match) from its own origin needs."""
+    asks = {
+        "Origin": "https://reader.example",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "if-none-match",
+    }
+    for path in ("/feeds/all.atom", "/feeds/archive/all/1.atom", "/feeds.opml"):
+        preflight = client.options(path, headers=asks)
+        assert preflight.status_code == 204 and preflight.content == b"", path
+        assert "content-length" not in preflight.headers  # RFC 9110 §8.6: never on a 204
+        assert preflight.headers["access-control-allow-origin"] == "*"
+        assert preflight.headers["access-control-allow-methods"] == "GET, HEAD"
+        assert preflight.headers["access-control-allow-headers"] == "If-None-Match, If-Modified-Since"
+        assert preflight.headers["allow"] == "GET, HEAD, OPTIONS"
+        answer = client.get(path, headers={"Origin": "https://reader.example"})
+        assert answer.headers["access-control-expose-headers"] == "ETag, Last-Modified", path
+        again = client.get(path, headers={"If-None-Match": answer.headers["etag"]})
+        assert (
+            again.status_code == 304
+            and again.headers["access-control-expose-headers"] == "ETag, Last-Modified"
+        )
+    assert client.post("/feeds/all.atom").headers["allow"] == "GET, HEAD, OPTIONS"
+    # Only feeds are for other origins: a page answers neither preflights nor with CORS headers.
+    page = client.options("/index.html", headers=asks)
+    assert page.status_code == 405 and "access-control-allow-origin" not in page.headers
+    assert "access-control-expose-headers" not in client.get("/index.html").headers
+
+
 # --- health and extra routes ------------------------------------------------------------------
 
 

@@ -43,6 +43,18 @@ HEALTH_PATH = "/healthz"
 _LOOPBACK = frozenset(("127.0.0.1", "::1"))
 _READ_METHODS = ("GET", "HEAD")
 _ALLOW = b"GET, HEAD"
+# Feeds also answer CORS preflights: a browser-based reader polling with If-None-Match (not a
+# CORS-safelisted header) asks first (Fetch standard, "CORS-preflight fetch").
+_FEED_ALLOW = b"GET, HEAD, OPTIONS"
+_PREFLIGHT = [
+    (b"allow", _FEED_ALLOW),
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", _ALLOW),
+    (b"access-control-allow-headers", b"If-None-Match, If-Modified-Since"),
+    (b"access-control-max-age", b"86400"),  # browsers keep it less (Chromium 2 hours); fewer preflights
+]
+# So such a reader can see the validators it sends back (ETag is not CORS-safelisted).
+_EXPOSE = (b"access-control-expose-headers", b"ETag, Last-Modified")
 # Content types we publish, with whether gzip pays off for them.
 _TYPES: dict[str, tuple[str, bool]] = {
     ".atom": (f"{ATOM_TYPE}; charset=utf-8", True),
@@ -153,7 +165,13 @@ class _App:
             return
         method: str = scope["method"]
         if method not in _READ_METHODS:
-            await respond(send, HTTPStatus.METHOD_NOT_ALLOWED, [(b"allow", _ALLOW)], b"method not allowed\n")
+            feed = _kind(path).feed
+            if method == "OPTIONS" and feed:
+                # RFC 9110 §15.3.5: no Content-Length on a 204.
+                await respond(send, HTTPStatus.NO_CONTENT, list(_PREFLIGHT), b"", length=False)
+                return
+            allow = [(b"allow", _FEED_ALLOW if feed else _ALLOW)]
+            await respond(send, HTTPStatus.METHOD_NOT_ALLOWED, allow, b"method not allowed\n")
         elif path == HEALTH_PATH:
             await self._serve_health(scope, send, head=method == "HEAD")
         else:
@@ -240,7 +258,7 @@ class _App:
             headers.append((b"vary", b"Accept-Encoding"))
         if kind.feed:
             # Browser-based readers fetch feeds from their own origin; feeds are public anyway.
-            headers.append((b"access-control-allow-origin", b"*"))
+            headers += [(b"access-control-allow-origin", b"*"), _EXPOSE]
         if zipped:
             headers.append((b"content-encoding", b"gzip"))
         headers += [
