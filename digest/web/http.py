@@ -64,6 +64,11 @@ async def respond(
     await send({"type": "http.response.body", "body": b"" if head else body})
 
 
+async def refuse_method(send: Send, allow: bytes = b"GET, HEAD") -> None:
+    """405 Method Not Allowed, with the methods the resource does allow (RFC 9110 §15.5.6)."""
+    await respond(send, HTTPStatus.METHOD_NOT_ALLOWED, [(b"allow", allow)], b"method not allowed\n")
+
+
 def query_fields(query_string: bytes, *, keep_blank_values: bool = False) -> dict[str, list[str]]:
     """The fields of a request's query string (UTF-8), the first ``MAX_QUERY_FIELDS`` only.
 

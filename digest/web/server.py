@@ -32,7 +32,17 @@ from digest.chars import URL_UNSAFE
 from digest.errors import ConfigError, DigestError
 from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE, NOT_FOUND
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
-from digest.web.http import ASGIApp, Headers, Receive, Scope, Send, lifespan, query_fields, respond
+from digest.web.http import (
+    ASGIApp,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    lifespan,
+    query_fields,
+    refuse_method,
+    respond,
+)
 
 # While ``digest serve`` starts (``digest.service.startup``), /healthz says this, and a client asking for
 # a page not published yet is asked to come back after this many seconds (RFC 9110 §10.2.3).
@@ -170,8 +180,7 @@ class _App:
                 # RFC 9110 §15.3.5: no Content-Length on a 204.
                 await respond(send, HTTPStatus.NO_CONTENT, list(_PREFLIGHT), b"", length=False)
                 return
-            allow = [(b"allow", _FEED_ALLOW if feed else _ALLOW)]
-            await respond(send, HTTPStatus.METHOD_NOT_ALLOWED, allow, b"method not allowed\n")
+            await refuse_method(send, _FEED_ALLOW if feed else _ALLOW)
         elif path == HEALTH_PATH:
             await self._serve_health(scope, send, head=method == "HEAD")
         else:
