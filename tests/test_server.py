@@ -386,6 +386,22 @@ def test_a_fifo_in_the_folder_is_404_and_does_not_hang(client: httpx.Client, sit
     assert client.get("/pipe.html", timeout=5).status_code == 404
 
 
+def test_an_http_1_1_request_needs_exactly_one_host(base: str) -> None:
+    host, port = base.removeprefix("http://").split(":")
+
+    def status(head: bytes) -> int:
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(head + b"Connection: close\r\n\r\n")
+            return int(conn.makefile("rb").readline().split()[1])
+
+    assert status(b"GET /index.html HTTP/1.1\r\nHost: x\r\n") == 200
+    assert status(b"GET /index.html HTTP/1.1\r\n") == 400  # RFC 9112 §3.2
+    assert status(b"GET /index.html HTTP/1.1\r\nHost: x\r\nHost: y\r\n") == 400
+    assert status(b"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: x\r\n") == 400
+    assert status(b"GET /index.html HTTP/1.0\r\n") == 200  # HTTP/1.0 had no Host to send
+    assert status(b"GET /index.html HTTP/1.0\r\nHost: x\r\nHost: y\r\n") == 400
+
+
 def test_only_get_and_head_are_allowed(base: str, client: httpx.Client) -> None:
     for method in ("POST", "PUT", "DELETE", "OPTIONS", "PATCH"):
         response = client.request(method, "/index.html")

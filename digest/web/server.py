@@ -165,6 +165,11 @@ class _App:
             return
         if scope["type"] != "http":
             raise RuntimeError(f"unsupported ASGI scope type {scope['type']!r}")
+        hosts = sum(1 for name, _ in scope["headers"] if name == b"host")
+        if hosts > 1 or (hosts == 0 and scope["http_version"] == "1.1"):
+            # RFC 9112 §3.2: an HTTP/1.1 request names exactly one host (servers MUST answer 400).
+            await respond(send, HTTPStatus.BAD_REQUEST, [], b"bad request: send exactly one Host header\n")
+            return
         path: str = scope["path"]
         route = self._exact.get(path) or next(
             (app for prefix, app in self._below if path.startswith(prefix)), None
