@@ -77,6 +77,33 @@ def test_feeds_answer_any_origin_and_atom_is_xml_only_for_browsers(url: str) -> 
         assert "订阅地址" in http.get("/feeds/").text
 
 
+def test_a_reader_on_another_origin_polls_a_feed_conditionally_in_chromium(
+    url: str,
+    browser: Browser,  # noqa: F811
+) -> None:
+    """A browser-based reader on its own origin (here localhost, not 127.0.0.1) fetches a feed, then
+    asks again with its ETag or date, which Chromium preflights (neither header is CORS-safelisted):
+    the answers are 304s, and the ETag is readable."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(url.replace("127.0.0.1", "localhost") + "/index.html")
+        first, etag, again, since = page.evaluate(
+            """async (feed) => {
+                const first = await fetch(feed);
+                const etag = first.headers.get("ETag");
+                const again = await fetch(feed, {headers: {"If-None-Match": etag}});
+                const modified = first.headers.get("Last-Modified");
+                const since = await fetch(feed, {headers: {"If-Modified-Since": modified}});
+                return [first.status, etag, again.status, since.status];
+            }""",
+            url + "/feeds/all.atom",
+        )
+    finally:
+        context.close()
+    assert (first, again, since) == (200, 304, 304) and etag.startswith('"')
+
+
 def test_a_feed_opened_in_chromium_reads_as_a_chinese_page(url: str, browser: Browser) -> None:  # noqa: F811
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport=PHONE, locale="zh-CN")

@@ -276,6 +276,13 @@ def test_empty_bad_and_hostile_queries_get_a_page_that_says_what_to_do(site: str
     hostile = httpx.get(site + "/search", params={"q": '<script>alert(1)</script>"'})
     assert hostile.status_code == 200 and "<script>" not in hostile.text and "&lt;script&gt;" in hostile.text
     assert httpx.post(site + "/search", data={"q": "草原"}).status_code == 405
+    # Only /search itself searches: nginx rate-limits exactly that path (location = /search).
+    slash = httpx.get(site + "/search/", params={"q": "草原"})
+    assert slash.status_code == 301 and slash.headers["location"] == "/search?q=%E8%8D%89%E5%8E%9F"
+    assert httpx.get(site + "/search/x", params={"q": "草原"}).status_code == 404
+    # A link shared with a tail of tracking parameters still searches (the extra fields are ignored).
+    tracked = httpx.get(site + "/search?q=草原&" + "&".join(f"utm{n}=x" for n in range(25)))
+    assert tracked.status_code == 200 and "<mark>草原</mark>" in tracked.text
     # Query syntax of either engine is only ever searched for, never obeyed.
     for odd in ("_", "a*", "NEAR", 'x"y', "'", "OR AND NOT", "^", "{headline} : 草原", "草原 -医保", "\x00"):
         answer = httpx.get(site + "/search", params={"q": odd})

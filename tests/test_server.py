@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -33,12 +34,14 @@ HUB = "https://hub.example/"
 
 
 @contextmanager
-def serving(app: ASGIApp) -> Iterator[str]:
-    """Run ``app`` under uvicorn on a free loopback port in a thread; yield its base URL."""
+def serving(app: ASGIApp, **options: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn (with ``options`` for ``uvicorn.Config``) on a free loopback port
+    in a thread; yield its base URL."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False))
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -383,12 +386,57 @@ def test_a_fifo_in_the_folder_is_404_and_does_not_hang(client: httpx.Client, sit
     assert client.get("/pipe.html", timeout=5).status_code == 404
 
 
+def test_an_http_1_1_request_needs_exactly_one_host(base: str) -> None:
+    host, port = base.removeprefix("http://").split(":")
+
+    def status(head: bytes) -> int:
+        with socket.create_connection((host, int(port)), timeout=5) as conn:
+            conn.sendall(head + b"Connection: close\r\n\r\n")
+            return int(conn.makefile("rb").readline().split()[1])
+
+    assert status(b"GET /index.html HTTP/1.1\r\nHost: x\r\n") == 200
+    assert status(b"GET /index.html HTTP/1.1\r\n") == 400  # RFC 9112 §3.2
+    assert status(b"GET /index.html HTTP/1.1\r\nHost: x\r\nHost: y\r\n") == 400
+    assert status(b"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: x\r\n") == 400
+    assert status(b"GET /index.html HTTP/1.0\r\n") == 200  # HTTP/1.0 had no Host to send
+    assert status(b"GET /index.html HTTP/1.0\r\nHost: x\r\nHost: y\r\n") == 400
+
+
 def test_only_get_and_head_are_allowed(base: str, client: httpx.Client) -> None:
     for method in ("POST", "PUT", "DELETE", "OPTIONS", "PATCH"):
         response = client.request(method, "/index.html")
         assert response.status_code == 405, method
         assert response.headers["allow"] == "GET, HEAD"
     assert raw_get(base, "/healthz", method="POST")[0] == 405
+
+
+def test_feeds_answer_cors_preflights_and_expose_their_validators(client: httpx.Client) -> None:
+    """What a browser-based reader's conditional poll (If-None-Match) from its own origin needs."""
+    asks = {
+        "Origin": "https://reader.example",
+        "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "if-none-match",
+    }
+    for path in ("/feeds/all.atom", "/feeds/archive/all/1.atom", "/feeds.opml"):
+        preflight = client.options(path, headers=asks)
+        assert preflight.status_code == 204 and preflight.content == b"", path
+        assert "content-length" not in preflight.headers  # RFC 9110 §8.6: never on a 204
+        assert preflight.headers["access-control-allow-origin"] == "*"
+        assert preflight.headers["access-control-allow-methods"] == "GET, HEAD"
+        assert preflight.headers["access-control-allow-headers"] == "If-None-Match, If-Modified-Since"
+        assert preflight.headers["allow"] == "GET, HEAD, OPTIONS"
+        answer = client.get(path, headers={"Origin": "https://reader.example"})
+        assert answer.headers["access-control-expose-headers"] == "ETag, Last-Modified", path
+        again = client.get(path, headers={"If-None-Match": answer.headers["etag"]})
+        assert (
+            again.status_code == 304
+            and again.headers["access-control-expose-headers"] == "ETag, Last-Modified"
+        )
+    assert client.post("/feeds/all.atom").headers["allow"] == "GET, HEAD, OPTIONS"
+    # Only feeds are for other origins: a page answers neither preflights nor with CORS headers.
+    page = client.options("/index.html", headers=asks)
+    assert page.status_code == 405 and "access-control-allow-origin" not in page.headers
+    assert "access-control-expose-headers" not in client.get("/index.html").headers
 
 
 # --- health and extra routes ------------------------------------------------------------------
@@ -443,20 +491,28 @@ def test_healthz_details_need_a_direct_loopback_request_or_the_token(site: Path)
         assert http.get("/healthz?details", headers=right).json() == report
 
 
-def test_routes_receive_their_prefix_with_any_method(site: Path) -> None:
+def test_routes_receive_their_path_or_what_is_below_their_prefix_with_any_method(site: Path) -> None:
     seen: list[tuple[str, str]] = []
 
-    async def subscriptions(scope: Scope, receive: Receive, send: Send) -> None:
+    async def forms(scope: Scope, receive: Receive, send: Send) -> None:
         seen.append((scope["method"], scope["path"]))
         await send({"type": "http.response.start", "status": 202, "headers": []})
         await send({"type": "http.response.body", "body": b"queued"})
 
-    app = create_app(site, routes={"/subscribe": subscriptions})
+    app = create_app(site, routes={"/subscribe": forms, "/confirm/": forms})
     with serving(app) as url, httpx.Client(base_url=url) as http:
         assert http.post("/subscribe").status_code == 202
-        assert http.post("/subscribe/confirm/abc").text == "queued"
+        assert http.post("/confirm/abc").text == "queued"
         assert http.post("/subscriber").status_code == 405
-    assert seen == [("POST", "/subscribe"), ("POST", "/subscribe/confirm/abc")]
+        # Near misses are no route's, so a proxy's limit on the exact path (nginx's
+        # location = /search) cannot be walked around by adding to it.
+        assert http.post("/subscribe/").status_code == 405
+        for near in ("/subscribe/x", "/subscribe/confirm/abc", "/confirm"):
+            assert http.get(near).status_code == 404, near
+        # A slash too many leads to the route, like any page's (one cacheable hop).
+        slash = http.get("/subscribe/?utm_source=x")
+        assert slash.status_code == 301 and slash.headers["location"] == "/subscribe?utm_source=x"
+    assert seen == [("POST", "/subscribe"), ("POST", "/confirm/abc")]
 
 
 # --- files replaced while serving ------------------------------------------------------------

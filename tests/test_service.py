@@ -268,6 +268,16 @@ def test_a_failing_job_degrades_health_and_is_counted(
     assert 'digest_ingest_articles_total{change="new"} 1.0' in text
 
 
+def test_metrics_answer_get_and_head_and_refuse_other_methods(metrics: Metrics, tmp_path: Path) -> None:
+    with serving(create_app(tmp_path, routes={METRICS_PATH: metrics.asgi_app()})) as url:
+        assert "digest_build_info" in httpx.get(url + METRICS_PATH).text
+        head = httpx.head(url + METRICS_PATH)
+        assert head.status_code == 200 and head.content == b""
+        for method in ("POST", "PUT", "DELETE", "PATCH"):
+            refused = httpx.request(method, url + METRICS_PATH)
+            assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD", method
+
+
 def test_a_missing_source_folder_is_a_plain_error_and_no_job_runs_after_close(
     runner: Runner, config: Config
 ) -> None:

@@ -32,7 +32,7 @@ from digest.service.jobs import run_publish
 from digest.store.database import Store
 from digest.store.records import SubscriberStatus
 from digest.web.server import create_app
-from digest.web.subscriptions import create_subscription_app, subscription_routes
+from digest.web.subscriptions import FORM_MAX_AGE, again, create_subscription_app, subscription_routes
 
 SIZES = {"desktop": (1366, 900), "phone": (390, 844)}
 INGESTED = datetime(2024, 11, 27, 4, 0, tzinfo=UTC)
@@ -153,3 +153,55 @@ def test_the_whole_journey_by_pressing_buttons(service: Service, browser: Browse
     one_click = httpx.post(unsubscribe, content=b"List-Unsubscribe=One-Click", timeout=10)
     assert one_click.status_code == 200
     assert service.store.subscriber(READER).status is SubscriberStatus.UNSUBSCRIBED  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+def test_a_form_left_open_overnight_is_shown_again_and_sent_with_one_more_press(
+    service: Service,
+    browser: Browser,  # noqa: F811
+) -> None:
+    """Each page is left open past its form's lifetime before its button is pressed, as a person
+    does with a tab from the evening before: the form comes back as filled in, never a refusal."""
+    overnight = FORM_MAX_AGE + timedelta(hours=1)
+    context = browser.new_context(locale="zh-CN")
+    try:
+        page = context.new_page()
+        page.goto(service.url + "/subscribe")
+        page.get_by_label("电子邮箱").fill(READER)
+        page.get_by_label("要闻").check()
+        service.clock.now += overnight
+        _press(page, "订阅")
+        assert page.get_by_role("alert").inner_text() == again("订阅")
+        assert page.get_by_label("电子邮箱").input_value() == READER
+        assert page.get_by_label("要闻").is_checked()
+        assert service.store.subscriber(READER) is None and outbox_emails(service.outbox) == []
+        _press(page, "订阅")
+        assert page.get_by_role("heading", name="请查收确认邮件").is_visible()
+
+        (confirmation,) = outbox_emails(service.outbox)
+        page.goto(service.link(confirmation))
+        service.clock.now += overnight  # the link itself still works (digest.confirm_hours)
+        _press(page, "确认订阅")
+        assert page.get_by_role("alert").inner_text() == again("确认订阅")
+        assert not service.store.subscriber(READER).confirmed  # type: ignore[union-attr]
+        _press(page, "确认订阅")
+        assert page.get_by_text("订阅已确认").is_visible()
+
+        page.get_by_label("经济").check()
+        service.clock.now += overnight
+        _press(page, "保存")
+        assert page.get_by_role("alert").inner_text() == again("保存")
+        assert page.get_by_label("经济").is_checked() and page.get_by_label("要闻").is_checked()
+        assert service.store.subscriber(READER).sections == ("yao-wen",)  # type: ignore[union-attr]
+        _press(page, "保存")
+        assert page.get_by_text("已保存。").is_visible()
+        assert set(service.store.subscriber(READER).sections) == {"yao-wen", "jing-ji"}  # type: ignore[union-attr]
+
+        service.clock.now += overnight
+        _press(page, "退订每日摘要")
+        assert page.get_by_role("alert").inner_text() == again("退订")
+        assert service.store.subscriber(READER).status is SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
+        _press(page, "退订")
+        assert page.get_by_role("heading", name="已退订").is_visible()
+    finally:
+        context.close()

@@ -35,17 +35,17 @@ from digest.mail.compose import DigestEmailMaker, compose_confirmation_email
 from digest.mail.message import Outgoing, wire
 from digest.mail.roster import parse_subscriber_csv
 from digest.mail.signing import signing_secret
-from digest.mail.subscribers import subscription_upkeep
+from digest.mail.subscribers import send_notices, subscription_upkeep
 from digest.mail.tokens import FORM_KEY, Purpose, sign, verify
 from digest.mail.transports import OutboxMailer, make_mailer
 from digest.publish.site import Site as PublishedSite
 from digest.service.jobs import retry_deliveries, run_digest
 from digest.store.database import Store
-from digest.store.records import Subscriber, SubscriberStatus
+from digest.store.records import NoticeKind, Subscriber, SubscriberStatus
 from digest.types import Article, Digest, Entry, Section
 from digest.web.ratelimit import RateLimiter, client_address
 from digest.web.server import create_app
-from digest.web.subscriptions import create_subscription_app, subscription_routes
+from digest.web.subscriptions import FORM_MAX_AGE, again, create_subscription_app, subscription_routes
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = "https://news.example"
@@ -287,12 +287,25 @@ def test_cross_site_posts_are_refused(site: Site) -> None:
     assert forged.status_code == 403 and site.store.subscriber("g@example.org") is not None
 
 
+def test_a_form_token_past_its_age_does_nothing_and_gives_the_form_back(site: Site) -> None:
+    opened = NOW - FORM_MAX_AGE - timedelta(minutes=1)  # our own page, left open too long
+    old = sign(SECRET, Purpose.FORM, FORM_KEY, opened, "/subscribe")
+    for headers in [{"Origin": "null"}, {"Origin": "https://evil.example"}, {}]:
+        data = {"email": "a@example.org", "section": "yao-wen", "form_token": old}
+        answer = site.client.post("/subscribe", data=data, headers=headers)
+        assert answer.status_code == 422 and again("订阅") in answer.text, headers
+        assert 'value="a@example.org"' in answer.text and re.search(r'value="yao-wen" checked', answer.text)
+        assert form_token(answer.text) == sign(SECRET, Purpose.FORM, FORM_KEY, NOW, "/subscribe")
+    assert site.emails() == [] and site.store.subscriber("a@example.org") is None
+
+
 def test_bad_expired_and_misused_tokens(site: Site) -> None:
     site.client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
     confirm = sign(SECRET, Purpose.CONFIRM, key_of(site.store, "a@example.org"), NOW)
     manage = sign(SECRET, Purpose.MANAGE, key_of(site.store, "a@example.org"), NOW)
     assert site.client.get(f"/confirm/{manage}").status_code == 400  # a preferences link cannot confirm
     assert site.client.get(f"/confirm/{confirm[:-2]}xx").status_code == 400
+    assert site.client.get(f"/confirm/{confirm}%0A").status_code == 400  # one spelling only
     assert site.client.get("/confirm/").status_code == 404
     assert site.client.get("/subscribe/extra").status_code == 404
     assert site.client.get(f"/unsubscribe/{confirm}").status_code == 400
@@ -302,6 +315,18 @@ def test_bad_expired_and_misused_tokens(site: Site) -> None:
     assert expired.status_code == 410 and "过期" in expired.text
     # Links in emails people keep do not expire.
     assert site.client.get(f"/unsubscribe/{manage}").status_code == 200
+
+
+def test_links_shared_with_many_tracking_parameters_still_open(site: Site) -> None:
+    site.store.add_subscriber(Subscriber("a@example.org", (), False, NOW))
+    confirm = sign(SECRET, Purpose.CONFIRM, key_of(site.store, "a@example.org"), NOW)
+    manage = sign(SECRET, Purpose.MANAGE, key_of(site.store, "a@example.org"), NOW)
+    tracking = "&".join(f"utm{n}=x" for n in range(25))
+    assert site.client.get(f"/subscribe?{tracking}").status_code == 200
+    assert "确认订阅" in site.client.get(f"/confirm/{confirm}?{tracking}").text
+    site.store.add_subscriber(Subscriber("a@example.org", (), True, NOW))
+    welcome = site.client.get(f"/preferences/{manage}?confirmed=1&{tracking}")
+    assert welcome.status_code == 200 and "订阅已确认" in welcome.text
 
 
 def test_the_forms_carry_the_published_sites_navigation(site: Site) -> None:
@@ -346,6 +371,31 @@ def test_confirmations_to_one_address_are_spaced_out(site: Site) -> None:
     assert site.store.subscriber("b@example.org").confirmed  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("status", [SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED])
+def test_the_form_never_mails_an_address_that_bounced_or_complained(
+    site: Site, status: SubscriberStatus
+) -> None:
+    site.store.add_subscriber(Subscriber("gone@example.org", (), True, NOW))
+    site.store.set_subscriber_status("gone@example.org", status, "550 5.1.1 user unknown", NOW)
+    refused = site.client.post("/subscribe", data={"email": "gone@example.org"}, headers=OURS)
+    fresh = site.client.post("/subscribe", data={"email": "new@example.org"}, headers=OURS)
+    # The very page any address gets: the form tells nobody who is on the suppression list.
+    assert refused.status_code == fresh.status_code == 200
+    assert refused.text.replace("gone@", "new@") == fresh.text
+    kept = site.store.subscriber("gone@example.org")
+    assert kept is not None and kept.status is status
+    # A confirmation queued before its address bounced is not sent by the retry job either.
+    site.store.add_subscriber(Subscriber("queued@example.org", (), False, NOW))
+    site.store.queue_notice("queued@example.org", NoticeKind.CONFIRM, NOW)
+    site.store.set_subscriber_status("queued@example.org", status, "550 5.1.1 user unknown", NOW)
+    send_notices(site.config, site.store, OutboxMailer(site.outbox), NOW)
+    # Someone who unsubscribed may sign up again: that takes their fresh consent, so they are mailed.
+    site.store.add_subscriber(Subscriber("left@example.org", (), True, NOW))
+    site.store.set_subscriber_status("left@example.org", SubscriberStatus.UNSUBSCRIBED, "page", NOW)
+    site.client.post("/subscribe", data={"email": "left@example.org"}, headers=OURS)
+    assert [email["To"] for email in site.emails()] == ["new@example.org", "left@example.org"]
+
+
 def test_subscribe_and_confirm_are_rate_limited_per_client(tmp_path: Path) -> None:
     config = make_config(tmp_path, **{"server.rate_limit": 3})
     with Store.open(config.database_url) as store:
@@ -375,10 +425,10 @@ def test_token_bucket_refills_and_keeps_clients_apart() -> None:
 
 def test_the_mounted_paths() -> None:
     assert sorted(subscription_routes(object())) == [  # type: ignore[arg-type]
-        "/confirm",
-        "/preferences",
+        "/confirm/",
+        "/preferences/",
         "/subscribe",
-        "/unsubscribe",
+        "/unsubscribe/",
     ]
 
 
@@ -397,6 +447,7 @@ def test_tokens_round_trip_and_refuse_every_alteration() -> None:
         (f"{key}.{int(issued, 16) + 1:x}.{mac}", False),
         (f"{key}.0{issued}.{mac}", False),  # the same time spelt another way
         (token + "x", False),
+        (token + "\n", False),  # what "$" lets through: the same token spelt with a line break
         ("", False),
         ("a.b", False),
     ]:
@@ -414,6 +465,8 @@ def test_tokens_round_trip_and_refuse_every_alteration() -> None:
         verify(SECRET, token, Purpose.CONFIRM, NOW - timedelta(hours=1), None)
     with pytest.raises(ValueError, match="empty secret"):
         sign("", Purpose.CONFIRM, "key", NOW)
+    with pytest.raises(ValueError, match="URL-safe"):
+        sign(SECRET, Purpose.CONFIRM, "key\n", NOW)
     form = sign(SECRET, Purpose.FORM, FORM_KEY, NOW, "/subscribe")
     assert verify(SECRET, form, Purpose.FORM, NOW, None, "/subscribe") == FORM_KEY
     with pytest.raises(TokenError):

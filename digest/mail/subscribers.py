@@ -94,7 +94,11 @@ def send_notices(
     counts: Counter[str] = Counter()
     for notice in store.due_notices(now, email):
         subscriber = store.subscriber(notice.email)
-        stale = subscriber is None or (notice.kind is NoticeKind.CONFIRM and subscriber.confirmed)
+        stale = (
+            subscriber is None
+            or subscriber.state.refuses_mail  # queued before the address bounced or complained
+            or (notice.kind is NoticeKind.CONFIRM and subscriber.confirmed)
+        )
         if stale or now >= notice.created + retry.give_up_after:
             why = notice.last_error or "no longer needed"
             store.mark_notice(notice, DeliveryState.EXPIRED, why, now, None)

@@ -29,8 +29,9 @@ from enum import Enum
 from digest.errors import TokenError
 
 _MAC_BYTES = 16
-_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_SHAPE = re.compile(r"^([A-Za-z0-9_-]{1,64})\.([1-9a-f][0-9a-f]{0,11})\.([A-Za-z0-9_-]{22})$")
+# Matched with ``fullmatch``: ``$`` would also match before a final line break, a second spelling.
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SHAPE = re.compile(r"([A-Za-z0-9_-]{1,64})\.([1-9a-f][0-9a-f]{0,11})\.([A-Za-z0-9_-]{22})")
 # A token issued this far in the future came from a clock that was wrong; refuse it.
 _SKEW = timedelta(minutes=5)
 FORM_KEY = "form"  # the key of a form token: what it is for is its binding, the form's path
@@ -48,7 +49,7 @@ def sign(secret: str, purpose: Purpose, key: str, now: datetime, binding: str = 
     """A token binding ``key`` (and ``binding``) to ``purpose``, issued at ``now``."""
     if not secret:
         raise ValueError("an empty secret signs nothing")
-    if not _KEY.match(key):
+    if not _KEY.fullmatch(key):
         raise ValueError(f"token key {key!r} must be 1-64 URL-safe characters")
     issued = int(now.timestamp())
     if issued < 1:
@@ -69,7 +70,7 @@ def verify(
     ``max_age`` None means the token never expires (links in emails people keep).
     The MAC is compared in constant time.
     """
-    match = _SHAPE.match(token)
+    match = _SHAPE.fullmatch(token)
     if match is None:
         raise TokenError("the link is incomplete or damaged")
     key, issued_hex, mac = match.groups()

@@ -35,7 +35,7 @@ from digest.publish.build import PublishReport
 from digest.service.jobs import DigestResult
 from digest.service.leader import Leadership
 from digest.store.database import Store
-from digest.web.http import ASGIApp, Message, Receive, Scope, Send
+from digest.web.http import ASGIApp, Message, Receive, Scope, Send, refuse_method
 
 METRICS_PATH = "/metrics"
 # Seconds: a page is promised in the feeds within two, a large publish may take tens.
@@ -165,8 +165,16 @@ class Metrics:
         self.runs.labels(job, "error").inc()
 
     def asgi_app(self) -> ASGIApp:
-        """The ``/metrics`` endpoint."""
-        app: ASGIApp = make_asgi_app(self.registry)
+        """The ``/metrics`` endpoint: GET and HEAD; any other method is refused (405)."""
+        exposition: ASGIApp = make_asgi_app(self.registry)
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            # prometheus_client answers every method alike; a POST or DELETE here is a mistake.
+            if scope["type"] == "http" and scope["method"] not in ("GET", "HEAD"):
+                await refuse_method(send)
+                return
+            await exposition(scope, receive, send)
+
         return app
 
 

@@ -214,7 +214,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
             log_config=None,
             access_log=log.isEnabledFor(logging.DEBUG),
             timeout_graceful_shutdown=5,
-            **server_options(),  # header timeout and a connection limit (digest.web.limits)
+            **server_options(),  # a request deadline and a connection limit (digest.web.limits)
             # uvicorn would take X-Forwarded-For from any local peer as the client's address; we
             # decide whose header counts (server.trusted_proxies, digest.web.ratelimit.client_address).
             proxy_headers=False,

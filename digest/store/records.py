@@ -92,6 +92,16 @@ class SubscriberStatus(Enum):
         """Whether the address has left: only its own fresh consent brings it back."""
         return self not in (SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED)
 
+    @property
+    def refuses_mail(self) -> bool:
+        """Whether the mailbox or its owner refused our mail (hard bounces, a spam complaint).
+
+        Such an address gets no email of any kind, not even a confirmation of a new sign-up
+        that anyone could type into the form; only the operator brings it back
+        (``--resubscribe``).  An unsubscribed address is not one: its owner may sign up again.
+        """
+        return self in (SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED)
+
 
 @dataclass(frozen=True)
 class Subscriber:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, MutableMapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import parse_qs
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -25,6 +26,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 _PLAIN = b"text/plain; charset=utf-8"
+# Query fields read from a URL; ours take one or two, a shared link adds tracking ones (utm_*, ...).
+MAX_QUERY_FIELDS = 20
 
 
 class Answer(Exception):
@@ -59,6 +62,22 @@ async def respond(
         extra.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": int(status), "headers": headers + extra})
     await send({"type": "http.response.body", "body": b"" if head else body})
+
+
+async def refuse_method(send: Send, allow: bytes = b"GET, HEAD") -> None:
+    """405 Method Not Allowed, with the methods the resource does allow (RFC 9110 §15.5.6)."""
+    await respond(send, HTTPStatus.METHOD_NOT_ALLOWED, [(b"allow", allow)], b"method not allowed\n")
+
+
+def query_fields(query_string: bytes, *, keep_blank_values: bool = False) -> dict[str, list[str]]:
+    """The fields of a request's query string (UTF-8), the first ``MAX_QUERY_FIELDS`` only.
+
+    Fields past those are ignored, not refused: a link shared with a tail of tracking
+    parameters still opens its page, and the work stays bounded whatever a client sends.
+    """
+    text = query_string.decode("utf-8", "replace")
+    kept = "&".join(text.split("&", MAX_QUERY_FIELDS)[:MAX_QUERY_FIELDS])
+    return parse_qs(kept, keep_blank_values=keep_blank_values)
 
 
 async def lifespan(receive: Receive, send: Send) -> None:

@@ -1,30 +1,43 @@
-"""Limits on HTTP connections, so slow or idle clients cannot take every file descriptor.
+"""Limits on HTTP connections, so slow, idle or oversized clients cannot take the server.
 
 uvicorn times out idle keep-alive connections but not a client that sends
-its request headers slowly, and it accepts connections until the process
-runs out of descriptors: under systemd's default of 1,024, a thousand
-clients trickling headers made every feed request fail and the ingest job
-die with "Too many open files".  The HTTP protocol here adds:
+its request slowly, it accepts connections until the process runs out of
+descriptors, and its httptools parser reads a request head of any size (a
+header of tens of megabytes held the event loop for seconds, for everyone):
+under systemd's default of 1,024 descriptors, a thousand clients trickling
+requests made every feed request fail and the ingest job die with "Too many
+open files".  The HTTP protocol here adds:
 
-- a header timeout: a request's headers must be complete ``HEADER_SECONDS``
-  after its first byte (or after the connection opened), else the
-  connection is closed (the "slowloris" defence of RFC 9112 §9.5's
-  "a server can close idle connections");
+- a request deadline: a request's headers and body must be complete
+  ``REQUEST_SECONDS`` after its first byte (or after the connection opened),
+  else the connection is closed (the "slowloris" defence of RFC 9112 §9.5's
+  "a server can close idle connections"), whether the client trickles its
+  headers or, with a ``Content-Length`` it never fills, its body;
+- a cap on the request head: past ``MAX_HEAD_BYTES`` of request line and
+  headers, the answer is 431 (RFC 6585 §5) and the connection is closed,
+  before the rest is read;
 - a connection limit, half the descriptors the process may open (the
   other half stays for the database, page files and worker pipes): past it,
-  the connection that has waited longest without a complete request is
-  closed to make room, so clients that do send their request get through.
+  the connection that has waited longest without a whole request is closed
+  to make room, so clients that do send their request get through; when
+  every connection has one the app is answering, the newcomer is closed.
+
+uvicorn's own ``limit_concurrency`` does not do the last job: it is checked
+only once a request's headers are in, and answers 503 on a connection that
+stays open, so trickling clients would still hold every descriptor.
 """
 
 from __future__ import annotations
 
 import asyncio
 import resource
+from http import HTTPStatus
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-HEADER_SECONDS = 10.0  # from a request's first byte (or the connection) to its last header
+REQUEST_SECONDS = 10.0  # from a request's first byte (or the connection) to the last byte of its body
+MAX_HEAD_BYTES = 32 * 1024  # request line and headers; nginx's default buffers hold as much
 KEEP_ALIVE_SECONDS = 5  # an idle keep-alive connection is closed after this
 FLOOR = 64  # connections allowed however low the descriptor limit
 
@@ -37,46 +50,76 @@ def connection_limit() -> int:
     return max(FLOOR, soft // 2)
 
 
-def limited_protocol(limit: int, header_seconds: float = HEADER_SECONDS) -> type[HttpToolsProtocol]:
-    """uvicorn's httptools protocol with a header timeout and at most ``limit`` open connections."""
-    # Connections without a request under way, the longest waiting first (a dict keeps order).
-    idle: dict[Limited, None] = {}
+def limited_protocol(
+    limit: int, request_seconds: float = REQUEST_SECONDS, max_head: int = MAX_HEAD_BYTES
+) -> type[HttpToolsProtocol]:
+    """uvicorn's httptools protocol with a request deadline, a request-head cap and at most
+    ``limit`` open connections."""
+    # Connections without a whole request in, the longest waiting first (a dict keeps order).
+    waiting: dict[Limited, None] = {}
 
     class Limited(HttpToolsProtocol):
         _timer: asyncio.TimerHandle | None = None
+        _in_head = True  # between two requests, or reading one's request line and headers
+        _head_bytes = 0  # bytes received while reading the head under way
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            while len(self.connections) > limit and idle:
-                oldest = next(iter(idle))
-                del idle[oldest]
+            while len(self.connections) > limit and waiting:
+                oldest = next(iter(waiting))
+                del waiting[oldest]
                 oldest.transport.close()
                 self.connections.discard(oldest)  # its descriptor is freed; connection_lost follows
-            self._await_headers()
+            if len(self.connections) > limit:
+                # Every other connection holds a whole request the app is answering: this one waits
+                # outside (the client may retry) rather than take a descriptor past the limit.
+                self.connections.discard(self)
+                transport.close()
+                return
+            self._await_request()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_timer()
-            idle.pop(self, None)
+            waiting.pop(self, None)
             super().connection_lost(exc)
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            if self._in_head and not self.transport.is_closing():
+                # Counted after parsing, so a head and a body arriving in one read never count as
+                # head; a head still unfinished is refused at most one read past the cap.
+                self._head_bytes += len(data)
+                if self._head_bytes > max_head:
+                    self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
             if self._timer is None:
-                self._await_headers()
+                self._await_request()
 
         def on_headers_complete(self) -> None:
-            self._stop_timer()
-            idle.pop(self, None)
+            self._in_head = False
+            self._head_bytes = 0
             super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._stop_timer()
+            waiting.pop(self, None)
+            self._in_head = True
+            super().on_message_complete()
+            if self.cycle is not None and self.cycle.response_complete and not self.transport.is_closing():
+                # Answered before its body was all in (413): it now waits for a next request like
+                # any kept-alive connection (uvicorn's keep-alive timer went with the body's bytes).
+                self._await_request()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
             if not self.transport.is_closing():
-                idle[self] = None  # kept alive, waiting for the next request: first to go
+                waiting[self] = None  # kept alive, waiting for the next request: first to go
 
-        def _await_headers(self) -> None:
-            idle[self] = None
-            self._timer = self.loop.call_later(header_seconds, self._too_slow)
+        def _await_request(self) -> None:
+            waiting[self] = None
+            self._timer = self.loop.call_later(request_seconds, self._too_slow)
 
         def _stop_timer(self) -> None:
             if self._timer is not None:
@@ -85,7 +128,18 @@ def limited_protocol(limit: int, header_seconds: float = HEADER_SECONDS) -> type
 
         def _too_slow(self) -> None:
             self._timer = None
-            idle.pop(self, None)
+            waiting.pop(self, None)
+            self.transport.close()
+
+        def _refuse(self, status: HTTPStatus) -> None:
+            """Answer ``status`` with a one-line body and close, unless a response is under way."""
+            if self.cycle is None or self.cycle.response_complete:
+                body = f"{status.phrase.lower()}\n".encode()
+                self.transport.write(
+                    b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+                    b"content-length: %d\r\nconnection: close\r\n\r\n%s"
+                    % (status.value, status.phrase.encode(), len(body), body)
+                )
             self.transport.close()
 
     return Limited

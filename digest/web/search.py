@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from http import HTTPStatus
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from digest.config import Config
 from digest.errors import DigestError
@@ -29,7 +29,7 @@ from digest.store.database import Store
 from digest.store.segment import words as query_words
 from digest.types import Entry
 from digest.web.highlight import Part, mark, snippet
-from digest.web.http import SECURITY_HEADERS, ASGIApp, Receive, Scope, Send, respond
+from digest.web.http import SECURITY_HEADERS, ASGIApp, Receive, Scope, Send, query_fields, respond
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Query:
 
 def read_query(raw: bytes) -> Query | str:
     """The query of a query string, or why it cannot be answered (a bad page number)."""
-    fields = parse_qs(raw.decode("utf-8", "replace"), max_num_fields=20)
+    fields = query_fields(raw)
     text = one_line((fields.get("q") or [""])[0])  # no control characters, one space between words
     notice = ""
     if len(text) > MAX_QUERY_CHARS:

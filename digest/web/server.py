@@ -27,13 +27,22 @@ from email.utils import formatdate, parsedate_to_datetime
 from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
-from urllib.parse import parse_qs
 
 from digest.chars import URL_UNSAFE
 from digest.errors import ConfigError, DigestError
 from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE, NOT_FOUND
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
-from digest.web.http import ASGIApp, Headers, Receive, Scope, Send, lifespan, respond
+from digest.web.http import (
+    ASGIApp,
+    Headers,
+    Receive,
+    Scope,
+    Send,
+    lifespan,
+    query_fields,
+    refuse_method,
+    respond,
+)
 
 # While ``digest serve`` starts (``digest.service.startup``), /healthz says this, and a client asking for
 # a page not published yet is asked to come back after this many seconds (RFC 9110 §10.2.3).
@@ -44,6 +53,18 @@ HEALTH_PATH = "/healthz"
 _LOOPBACK = frozenset(("127.0.0.1", "::1"))
 _READ_METHODS = ("GET", "HEAD")
 _ALLOW = b"GET, HEAD"
+# Feeds also answer CORS preflights: a browser-based reader polling with If-None-Match (not a
+# CORS-safelisted header) asks first (Fetch standard, "CORS-preflight fetch").
+_FEED_ALLOW = b"GET, HEAD, OPTIONS"
+_PREFLIGHT = [
+    (b"allow", _FEED_ALLOW),
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", _ALLOW),
+    (b"access-control-allow-headers", b"If-None-Match, If-Modified-Since"),
+    (b"access-control-max-age", b"86400"),  # browsers keep it less (Chromium 2 hours); fewer preflights
+]
+# So such a reader can see the validators it sends back (ETag is not CORS-safelisted).
+_EXPOSE = (b"access-control-expose-headers", b"ETag, Last-Modified")
 # Content types we publish, with whether gzip pays off for them.
 _TYPES: dict[str, tuple[str, bool]] = {
     ".atom": (f"{ATOM_TYPE}; charset=utf-8", True),
@@ -101,8 +122,11 @@ def create_app(
     feed's own URL under ``base_url`` (taken from the request when empty).
     ``/healthz`` tells anyone the status; ``/healthz?details`` the whole
     report, to a direct loopback client or one sending ``health_token``.
-    ``routes`` maps a path prefix (``/subscribe``) to another ASGI app that
-    handles that path and everything below it, with any method.  While
+    ``routes`` maps a path (``/search``) to another ASGI app that handles
+    exactly that path, or a prefix ending in ``/`` (``/confirm/``) to one that
+    handles every path below it, with any method; a near miss (``/search/x``)
+    is no route's (``/search/`` leads to ``/search``), so a proxy's limits on
+    the exact path cannot be walked around.  While
     ``starting()`` is true (``digest.service.startup``) the routes and files not
     published yet answer 503 with a "starting" page and ``Retry-After``.
     """
@@ -130,7 +154,8 @@ class _App:
         self._health = health
         self._hubs = hubs
         self._base_url = base_url
-        self._routes = routes
+        self._exact = {path: app for path, app in routes.items() if not path.endswith("/")}
+        self._below = [(prefix, app) for prefix, app in routes.items() if prefix.endswith("/")]
         self._files = FileCache(output_dir)
         self.starting: Callable[[], bool] = lambda: False
 
@@ -140,15 +165,27 @@ class _App:
             return
         if scope["type"] != "http":
             raise RuntimeError(f"unsupported ASGI scope type {scope['type']!r}")
+        hosts = sum(1 for name, _ in scope["headers"] if name == b"host")
+        if hosts > 1 or (hosts == 0 and scope["http_version"] == "1.1"):
+            # RFC 9112 §3.2: an HTTP/1.1 request names exactly one host (servers MUST answer 400).
+            await respond(send, HTTPStatus.BAD_REQUEST, [], b"bad request: send exactly one Host header\n")
+            return
         path: str = scope["path"]
-        for prefix, app in self._routes.items():
-            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
-                # Forms and metrics need the store, which may not be migrated yet.
-                await (_starting(send) if self.starting() else app(scope, receive, send))
-                return
+        route = self._exact.get(path) or next(
+            (app for prefix, app in self._below if path.startswith(prefix)), None
+        )
+        if route is not None:
+            # Forms, search and metrics need the store, which may not be migrated yet.
+            await (_starting(send) if self.starting() else route(scope, receive, send))
+            return
         method: str = scope["method"]
         if method not in _READ_METHODS:
-            await respond(send, HTTPStatus.METHOD_NOT_ALLOWED, [(b"allow", _ALLOW)], b"method not allowed\n")
+            feed = _kind(path).feed
+            if method == "OPTIONS" and feed:
+                # RFC 9110 §15.3.5: no Content-Length on a 204.
+                await respond(send, HTTPStatus.NO_CONTENT, list(_PREFLIGHT), b"", length=False)
+                return
+            await refuse_method(send, _FEED_ALLOW if feed else _ALLOW)
         elif path == HEALTH_PATH:
             await self._serve_health(scope, send, head=method == "HEAD")
         else:
@@ -156,9 +193,7 @@ class _App:
 
     async def _serve_health(self, scope: Scope, send: Send, *, head: bool) -> None:
         headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-        details = "details" in parse_qs(
-            scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True
-        )
+        details = "details" in query_fields(scope.get("query_string", b""), keep_blank_values=True)
         if details and not self._may_see_details(scope):
             body = b'{"error": "details need a direct loopback request or the health.token bearer token"}'
             challenge = [(b"www-authenticate", b'Bearer realm="healthz"')]
@@ -237,7 +272,7 @@ class _App:
             headers.append((b"vary", b"Accept-Encoding"))
         if kind.feed:
             # Browser-based readers fetch feeds from their own origin; feeds are public anyway.
-            headers.append((b"access-control-allow-origin", b"*"))
+            headers += [(b"access-control-allow-origin", b"*"), _EXPOSE]
         if zipped:
             headers.append((b"content-encoding", b"gzip"))
         headers += [
@@ -262,10 +297,13 @@ class _App:
 
     async def _page_for(self, path: str) -> str:
         """The page a near miss means ("" for none): ``/sections/x`` and ``/sections/x/`` are
-        ``/sections/x.html``, ``/sections/x.html/`` is ``/sections/x.html``."""
+        ``/sections/x.html``, ``/sections/x.html/`` is ``/sections/x.html``, ``/search/`` is the
+        route ``/search``."""
         bare = path.rstrip("/")
         if not bare or bare.endswith(GONE_SUFFIX):
             return ""
+        if bare != path and bare in self._exact:  # /search/ is /search
+            return bare
         candidates = [bare] if bare != path else []
         if not os.path.splitext(bare.rsplit("/", 1)[-1])[1]:
             candidates.append(bare + ".html")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -10,7 +10,7 @@ from digest.config import Config
 from digest.mail.tokens import FORM_KEY, Purpose, sign
 from digest.publish.chrome import Chrome, Link, make_chrome, site_nav
 from digest.publish.items import all_spec
-from digest.publish.layout import ALL_FEED, INDEX, feed_path, root_prefix
+from digest.publish.layout import ALL_FEED, INDEX, UNSUBSCRIBE_PATH, feed_path, root_prefix
 from digest.publish.templates import environment
 from digest.types import Section
 
@@ -49,6 +49,7 @@ class PreferencesForm:
     sections: tuple[SectionChoice, ...]
     saved: bool
     welcome: bool  # just confirmed
+    note: str = ""  # why the form is shown again unsaved (``subscriptions.again``)
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class ActionPage:
     button: str
     action: str
     form_token: str
+    note: str = ""  # why the page is shown again (``subscriptions.again``)
 
 
 @dataclass(frozen=True)
@@ -123,8 +125,9 @@ class Pages:
             ),
         )
 
-    def action(self, path: str, verb: str, question: str) -> bytes:
-        """A page asking ``question`` with one button, ``verb``, that POSTs back to this page."""
+    def action(self, path: str, verb: str, question: str, note: str = "") -> bytes:
+        """A page asking ``question`` with one button, ``verb``, that POSTs back to this page;
+        ``note`` says why it is shown again."""
         page = ActionPage(
             chrome=self.chrome(path, verb),
             heading=verb,
@@ -132,8 +135,56 @@ class Pages:
             button=verb,
             action=leaf_of(path),
             form_token=self.form_token(path),
+            note=note,
         )
         return render_page("subscription/action.html", page)
 
     def form_token(self, path: str) -> str:
+        """A fresh signed token for the form that posts to ``path`` (CSRF, ``digest.mail.tokens``)."""
         return sign(self._secret, Purpose.FORM, FORM_KEY, self._clock(), path)
+
+    def subscribe_form(self, path: str, email: str, chosen: Iterable[str], error: str) -> bytes:
+        """The sign-up form at ``path``, filled in with ``email`` and the ``chosen`` sections;
+        ``error`` says why it is shown again."""
+        page = SubscribeForm(
+            chrome=self.chrome(path, "订阅每日摘要"),
+            action=leaf_of(path),
+            form_token=self.form_token(path),
+            email=email,
+            sections=self.choices(chosen),
+            error=error,
+        )
+        return render_page("subscription/form.html", page)
+
+    def preferences_form(
+        self,
+        path: str,
+        token: str,
+        email: str,
+        chosen: Iterable[str],
+        *,
+        welcome: bool,
+        saved: bool = False,
+        note: str = "",
+    ) -> bytes:
+        """The preferences page at ``path`` (of the link ``token``) with the ``chosen`` sections
+        ticked; ``note`` says why it is shown again."""
+        unsubscribe_path = f"{UNSUBSCRIBE_PATH}/{token}"
+        page = PreferencesForm(
+            chrome=self.chrome(path, "订阅设置"),
+            email=email,
+            action=leaf_of(path),
+            unsubscribe_action=root_of(path) + unsubscribe_path[1:],
+            form_token=self.form_token(path),
+            unsubscribe_token=self.form_token(unsubscribe_path),
+            sections=self.choices(chosen),
+            saved=saved,
+            welcome=welcome,
+            note=note,
+        )
+        return render_page("subscription/preferences.html", page)
+
+    def choices(self, chosen: Iterable[str]) -> tuple[SectionChoice, ...]:
+        """A checkbox for each section, ticked for the ``chosen`` ones."""
+        picked = set(chosen)
+        return tuple(SectionChoice(s.name, s.slug, s.slug in picked) for s in self._sections())

@@ -13,10 +13,12 @@ to ride on.  Forms are still CSRF-checked: a POST needs the page's
 signed form token, or an ``Origin`` (else ``Referer``) equal to
 ``site.base_url``'s origin.  The one exception is the RFC 8058
 unsubscribe POST, which mail providers send server to server with no
-``Origin``; its URL token is the proof.  ``/subscribe`` and ``/confirm``
-are rate-limited per client address (429 with ``Retry-After``), and a
-confirmation email goes to one address at most every ``RESEND_AFTER``, so
-the form cannot be used to flood someone's mailbox.
+``Origin``; its URL token is the proof.  A form token of ours past
+``FORM_MAX_AGE`` (a page left open overnight) changes nothing but gets the
+form back as it was sent, with a fresh token, to be sent once more.
+``/subscribe`` and ``/confirm`` are rate-limited per client address (429
+with ``Retry-After``), and a confirmation email goes to one address at most
+every ``RESEND_AFTER``, so the form cannot be used to flood someone's mailbox.
 
 The client is the TCP peer, or, when that is one of ``server.trusted_proxies``,
 the address it names in ``X-Forwarded-For`` (``client_address``).
@@ -26,8 +28,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -60,16 +63,12 @@ from digest.web.http import (
     Scope,
     Send,
     lifespan,
+    query_fields,
     respond,
 )
 from digest.web.ratelimit import RateLimiter, client_address
 from digest.web.subscription_pages import (
     Pages,
-    PreferencesForm,
-    SectionChoice,
-    SubscribeForm,
-    leaf_of,
-    render_page,
     root_of,
 )
 
@@ -112,8 +111,9 @@ def create_subscription_app(
 
 
 def subscription_routes(app: ASGIApp) -> dict[str, ASGIApp]:
-    """The ``routes`` mapping that mounts ``app`` at every path it answers."""
-    return dict.fromkeys(PATHS, app)
+    """The ``routes`` mapping that mounts ``app`` at every path it answers: ``/subscribe`` itself,
+    and the paths below the others (``/confirm/<token>``)."""
+    return {SUBSCRIBE_PATH: app, **{path + "/": app for path in PATHS if path != SUBSCRIBE_PATH}}
 
 
 class _SubscriptionApp:
@@ -174,7 +174,7 @@ class _SubscriptionApp:
                 raise Answer(
                     HTTPStatus.BAD_REQUEST, self._pages.message(path, "无法识别", "表单数据有误。")
                 ) from None
-        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), max_num_fields=20)
+        query = query_fields(scope.get("query_string", b""))
         return _Request(scope["method"], path, headers, fields, query, client)
 
     def _check_rate(self, path: str, client: str) -> None:
@@ -213,7 +213,7 @@ class _SubscriptionApp:
         result: tuple[bytes, Headers] = await handler(request, rest)
         return result
 
-    def _check_form(self, request: _Request, *, one_click: bool = False) -> None:
+    def _check_form(self, request: _Request, again: Callable[[], bytes], *, one_click: bool = False) -> None:
         """CSRF: a valid signed form token for this path is enough, whatever ``Origin`` says.
 
         Our pages send ``Referrer-Policy: no-referrer``, under which browsers send
@@ -223,14 +223,20 @@ class _SubscriptionApp:
         ``site.base_url``'s origin; the request's own ``Host`` is never trusted, since a
         DNS-rebinding page would make it match.  An RFC 8058 one-click POST comes from the
         mail provider without ``Origin``; its URL token is the proof.
+
+        A token we signed for this form but longer ago than ``FORM_MAX_AGE`` comes from our
+        own page left open (overnight, say), not from another site: nothing is done, and
+        the person gets ``again()``, the form as they sent it with a fresh token, to press
+        the button once more.
         """
         token = _field(request, "form_token")
+        stale = False
         if token:
             try:
                 verify(self._secret, token, Purpose.FORM, self._clock(), FORM_MAX_AGE, request.path)
                 return
-            except TokenError:
-                pass
+            except TokenError as exc:
+                stale = exc.expired  # set only once the MAC has proved the token ours, for this form
         origin = request.headers.get("origin")
         if origin is not None:
             if origin.lower() in self._origins:
@@ -241,6 +247,11 @@ class _SubscriptionApp:
             referer = request.headers.get("referer")
             if referer is not None and _origin(referer) in self._origins:
                 return
+        if stale:
+            log.info(
+                "a form of %s opened over %s ago: shown again to send once more", request.path, FORM_MAX_AGE
+            )
+            raise Answer(HTTPStatus.UNPROCESSABLE_ENTITY, again())
         log.warning("refused a cross-site POST to %s from origin %r", request.path, origin)
         text = "这个表单不是从本站提交的。请回到本站页面重新提交。"
         body = self._pages.message(request.path, "请求被拒绝", text)
@@ -267,14 +278,18 @@ class _SubscriptionApp:
 
     async def _subscribe(self, request: _Request, _rest: str) -> tuple[bytes, Headers]:
         if request.method != "POST":
-            return self._subscribe_form(request, "", (), ""), []
-        self._check_form(request)
+            return self._pages.subscribe_form(request.path, "", (), ""), []
         text = _field(request, "email").strip()
         sections = self._chosen_sections(request)
+        self._check_form(
+            request, lambda: self._pages.subscribe_form(request.path, text, sections, again("订阅"))
+        )
         try:
             email = normalize_address(text)
         except AddressError:
-            body = self._subscribe_form(request, text, sections, "这个邮箱地址看起来不对，请检查后重试。")
+            body = self._pages.subscribe_form(
+                request.path, text, sections, "这个邮箱地址看起来不对，请检查后重试。"
+            )
             raise Answer(HTTPStatus.UNPROCESSABLE_ENTITY, body) from None
         await asyncio.to_thread(self._request_confirmation, email, sections)
         # The same answer whether the address was new, pending or confirmed: it reveals nobody.
@@ -287,7 +302,13 @@ class _SubscriptionApp:
     def _request_confirmation(self, email: str, sections: tuple[str, ...]) -> None:
         """Queue the email this sign-up calls for and try it now; when the server is down, the retry job."""
         now = self._clock()
-        # A suppressed address keeps its status until its owner confirms again (fresh consent).
+        known = self._store.subscriber(email)
+        if known is not None and known.state.refuses_mail:
+            # Anyone can type an address into the form: one that bounced or complained is never
+            # mailed again (the page says the same as for any address, so it reveals nothing).
+            log.info("no email to %s: the address is %s", email, known.state.value)
+            return
+        # An unsubscribed address keeps its status until its owner confirms again (fresh consent).
         asked = Subscriber(email, sections, False, now, source="web")
         claimed = self._store.claim_confirmation(asked, now, RESEND_AFTER)
         if claimed is None:
@@ -310,10 +331,12 @@ class _SubscriptionApp:
             links = (Link("重新订阅", root_of(request.path) + SUBSCRIBE_PATH[1:]),)
             text = "这个订阅申请已经失效，请重新订阅。"
             return self._pages.message(request.path, "订阅申请已失效", text, links), []
+        question = f"确认用 {known.email} 订阅{self._site}的每日邮件摘要？"
         if request.method != "POST":
-            question = f"确认用 {known.email} 订阅{self._site}的每日邮件摘要？"
             return self._pages.action(request.path, "确认订阅", question), []
-        self._check_form(request)
+        self._check_form(
+            request, lambda: self._pages.action(request.path, "确认订阅", question, again("确认订阅"))
+        )
         if not known.confirmed:
             now = self._clock()
             confirmed = dataclasses.replace(
@@ -336,38 +359,29 @@ class _SubscriptionApp:
         known = await self._holder(request, token, Purpose.MANAGE, None)
         if known is None or not known.confirmed:
             return self._not_subscribed(request), []
-        saved = False
-        chosen = known.sections
-        if request.method == "POST":
-            self._check_form(request)
-            chosen = self._chosen_sections(request)
-            changed = dataclasses.replace(known, sections=chosen)
-            await asyncio.to_thread(self._store.add_subscriber, changed)
-            saved = True
-        unsubscribe_path = f"{UNSUBSCRIBE_PATH}/{token}"
-        page = PreferencesForm(
-            chrome=self._pages.chrome(request.path, "订阅设置"),
-            email=known.email,
-            action=leaf_of(request.path),
-            unsubscribe_action=root_of(request.path) + unsubscribe_path[1:],
-            form_token=self._pages.form_token(request.path),
-            unsubscribe_token=self._pages.form_token(unsubscribe_path),
-            sections=self._choices(chosen),
-            saved=saved,
-            welcome=request.query.get("confirmed") == ["1"],
+        welcome = request.query.get("confirmed") == ["1"]
+        form = functools.partial(
+            self._pages.preferences_form, request.path, token, known.email, welcome=welcome
         )
-        return render_page("subscription/preferences.html", page), []
+        if request.method != "POST":
+            return form(known.sections), []
+        chosen = self._chosen_sections(request)
+        self._check_form(request, lambda: form(chosen, note=again("保存")))
+        await asyncio.to_thread(self._store.add_subscriber, dataclasses.replace(known, sections=chosen))
+        return form(chosen, saved=True), []
 
     async def _unsubscribe(self, request: _Request, token: str) -> tuple[bytes, Headers]:
         known = await self._holder(request, token, Purpose.MANAGE, None)
         if known is None or known.state.suppressed:
             links = (Link("重新订阅", root_of(request.path) + SUBSCRIBE_PATH[1:]),)
             return self._pages.message(request.path, "已退订", "这个地址不会收到每日邮件摘要。", links), []
+        question = f"不再给 {known.email} 发送{self._site}的每日邮件摘要？"
         if request.method != "POST":
             # RFC 8058 §4: a GET must not unsubscribe (link scanners prefetch); it offers the button.
-            question = f"不再给 {known.email} 发送{self._site}的每日邮件摘要？"
             return self._pages.action(request.path, "退订", question), []
-        self._check_form(request, one_click=True)
+        self._check_form(
+            request, lambda: self._pages.action(request.path, "退订", question, again("退订")), one_click=True
+        )
         one_click = "form_token" not in request.fields  # the mail provider posts no form of ours
         reason = "one-click unsubscribe from the mail client (RFC 8058)" if one_click else "unsubscribe page"
         await asyncio.to_thread(
@@ -384,26 +398,16 @@ class _SubscriptionApp:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _subscribe_form(self, request: _Request, email: str, sections: tuple[str, ...], error: str) -> bytes:
-        page = SubscribeForm(
-            chrome=self._pages.chrome(request.path, "订阅每日摘要"),
-            action=leaf_of(request.path),
-            form_token=self._pages.form_token(request.path),
-            email=email,
-            sections=self._choices(sections),
-            error=error,
-        )
-        return render_page("subscription/form.html", page)
-
     def _chosen_sections(self, request: _Request) -> tuple[str, ...]:
         """The known section slugs ticked in the form; anything else is dropped."""
         known = {s.slug for s in self._sections}
         ticked = request.fields.get("section", [])
         return tuple(dict.fromkeys(s for s in ticked if SLUG_SHAPE.match(s) and s in known))
 
-    def _choices(self, chosen: Iterable[str]) -> tuple[SectionChoice, ...]:
-        picked = set(chosen)
-        return tuple(SectionChoice(s.name, s.slug, s.slug in picked) for s in self._sections)
+
+def again(button: str) -> str:
+    """The note on a form shown again because its page was open longer than ``FORM_MAX_AGE``."""
+    return f"这个页面打开太久，刚才的提交没有生效，请再按一次“{button}”。"
 
 
 def _field(request: _Request, name: str) -> str:
