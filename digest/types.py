@@ -160,11 +160,21 @@ def feed_key(seq: int, issue_date: date, position: int, uid: str) -> FeedKey:
     return (seq, issue_date, position, uid)
 
 
-def newest_first(key: FeedKey) -> tuple[int, int, int, str]:
+# Positions of one page's articles: page number × PAGE_SPAN + place on the page (``digest.ingest.read``).
+PAGE_SPAN = 1000
+
+
+def page_number(position: int) -> int:
+    """The printed page an article's position is on (0 when unknown)."""
+    return position // PAGE_SPAN
+
+
+def newest_first(key: FeedKey) -> tuple[int, int, bool, int, str]:
     """A sort key listing a feed document's entries as readers get them: the latest change first,
-    and within one change the newest issue first, in paper order (page 1 first)."""
+    and within one change the newest issue first, in paper order (page 1 first, articles of a page
+    of unknown number after the numbered pages, as ``publish.order`` lists them)."""
     seq, issue_date, position, uid = key
-    return (-seq, -issue_date.toordinal(), position, uid)
+    return (-seq, -issue_date.toordinal(), position < PAGE_SPAN, position, uid)
 
 
 @dataclass(frozen=True)

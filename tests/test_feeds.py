@@ -236,12 +236,21 @@ def test_the_subscription_document_holds_the_whole_newest_issue_in_paper_order()
         for page in range(1, 11)
         for n in range(9)
     ]
-    feeds = _feeds(build_plan(older + issue, [], make_config(size=50)))
+    # A page file whose number neither its name nor its header gave (page 0), read in the same change:
+    # its articles follow the numbered pages, as on the issue page and in the digest.
+    unknown = [
+        dataclasses.replace(
+            make_entry(f"不知哪版第{n}篇", section="要闻", day=date(2024, 11, 27), position=n), feed_seq=500
+        )
+        for n in range(2)
+    ]
+    feeds = _feeds(build_plan(older + unknown + issue, [], make_config(size=50)))
     titles = [e.findtext(f"{ATOM}title") for e in parse(feeds["feeds/all.atom"]).findall(f"{ATOM}entry")]
-    assert titles[:90] == [f"今天第{page}版第{n}篇" for page in range(1, 11) for n in range(9)]
+    numbered = [f"今天第{page}版第{n}篇" for page in range(1, 11) for n in range(9)]
+    assert titles[:92] == [*numbered, "不知哪版第0篇", "不知哪版第1篇"]
     # The 120 older ones fill one page; the other 20 wait in the subscription document.
     assert (
-        len(titles) == 110 and "feeds/archive/all/1.atom" in feeds and "feeds/archive/all/2.atom" not in feeds
+        len(titles) == 112 and "feeds/archive/all/1.atom" in feeds and "feeds/archive/all/2.atom" not in feeds
     )
 
 

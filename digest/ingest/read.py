@@ -32,9 +32,9 @@ from digest.paper.decode import decode_page
 from digest.paper.parse import PARSER_VERSION, parse_page
 from digest.store import search_index
 from digest.store.database import Store
-from digest.store.records import PAGE_SPAN, SourceRecord
+from digest.store.records import SourceRecord
 from digest.store.segment import index_text
-from digest.types import DEFAULT_SECTION, Entry, Page, Section
+from digest.types import DEFAULT_SECTION, PAGE_SPAN, Entry, Page, Section
 
 log = logging.getLogger(__name__)
 

@@ -32,8 +32,7 @@ from digest.publish.layout import (
 )
 from digest.publish.site import Site
 from digest.publish.staging import Staged, Staging, stage
-from digest.store.records import page_number
-from digest.types import Entry, Listed, Section
+from digest.types import Entry, Listed, Section, page_number
 
 Put = Callable[[str, bytes], None]
 Record = Callable[[str, Staged], None]

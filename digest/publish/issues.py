@@ -13,7 +13,7 @@ from typing import Generic, TypeVar
 
 from digest.publish.layout import Line
 from digest.publish.order import P, paper_order
-from digest.store.records import page_number
+from digest.types import page_number
 
 T = TypeVar("T")
 

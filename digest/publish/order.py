@@ -1,6 +1,6 @@
 """Paper order: how the articles of one issue follow each other in print.
 
-An article's ``position`` is its page number × ``store.PAGE_SPAN`` plus its
+An article's ``position`` is its page number × ``types.PAGE_SPAN`` plus its
 place on the page (``digest.ingest.read``), so on numbered pages paper order
 is position order.  A page of unknown number (0: neither the file name nor
 the page header gave one) comes after the numbered ones, split by section so
@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, TypeVar
 
-from digest.store.records import page_number
-from digest.types import DEFAULT_SECTION, Section
+from digest.types import DEFAULT_SECTION, Section, page_number
 
 
 class Placed(Protocol):

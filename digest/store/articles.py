@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from digest.store import search_index
 from digest.store.base import IN_BATCH, Repository, entry_from_row
-from digest.store.records import PAGE_SPAN, SourceRecord, UpsertReport
+from digest.store.records import SourceRecord, UpsertReport
 from digest.store.schema import ARTICLES_SEQ, articles, counters, sources
-from digest.types import Article, Entry, Retraction, Section
+from digest.types import PAGE_SPAN, Article, Entry, Retraction, Section
 
 
 def content_hash(article: Article, section: Section) -> str:

@@ -221,12 +221,3 @@ class StoreStatus:
 def new_key() -> str:
     """A random subscriber key: 96 bits, URL-safe, nothing derived from the address."""
     return secrets.token_urlsafe(12)
-
-
-# Positions of one page's articles: page number × PAGE_SPAN + place on the page (``digest.ingest.pipeline``).
-PAGE_SPAN = 1000
-
-
-def page_number(position: int) -> int:
-    """The printed page an article's position is on (0 when unknown)."""
-    return position // PAGE_SPAN
