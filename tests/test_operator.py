@@ -3,6 +3,8 @@ mistakes they make in them caught by ``digest check`` and ``digest serve`` in pl
 
 from __future__ import annotations
 
+import argparse
+import re
 import shutil
 from pathlib import Path
 
@@ -56,3 +58,16 @@ def test_serve_warns_at_start_up_that_the_smtp_server_cannot_be_reached(tmp_path
     finally:
         assert service.stop() == 0, service.log()
     assert "Traceback" not in service.log()
+
+
+def test_the_readme_lists_each_command_once_and_every_command_it_lists_exists() -> None:
+    from digest.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `digest ([a-z-]+)", readme, re.MULTILINE)
+    # ``backup FILE`` / ``restore FILE`` share a row.
+    listed = [*rows, "restore"]
+    assert len(rows) == len(set(rows)), f"a command has two rows: {sorted(rows)}"
+    parser = build_parser()
+    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    assert sorted(listed) == sorted(commands.choices), "README's command table and `digest --help` differ"
