@@ -21,7 +21,7 @@ import tomllib
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import time
+from datetime import date, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -236,25 +236,44 @@ def _suggest(name: str, choices: typing.Iterable[str]) -> str:
     return f"did you mean '{close}'?" if close else ""
 
 
+def _default(key: str) -> object:
+    """The default of ``key`` (``"table.key"``), as the example a type error's fix shows."""
+    table, _, name = key.partition(".")
+    return getattr(typing.get_type_hints(Config)[table](), name)
+
+
+def _shown(value: object) -> str:
+    """``value`` as the operator wrote it in TOML, not as Python spells it (``true``, ``07:00:00``)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, date | time):
+        return value.isoformat()
+    return repr(value)
+
+
 def _coerce(key: str, kind: type, value: object, base: Path) -> object:
     """Turn a raw TOML/env/CLI value into the declared type, or say what was expected."""
+    name = key.split(".")[1]
     if kind is int:
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
             return int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
         raise ConfigError(
-            key, f"expected a whole number, got {value!r}", f"write e.g. {key.split('.')[1]} = 60"
+            key, f"expected a whole number, got {_shown(value)}", f"write e.g. {name} = {_default(key)}"
         )
     if kind is float:
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d*)?\s*", value):
             return float(value)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
-        raise ConfigError(key, f"expected a number, got {value!r}", f"write e.g. {key.split('.')[1]} = 5")
+        raise ConfigError(
+            key, f"expected a number, got {_shown(value)}", f"write e.g. {name} = {_default(key)}"
+        )
     if kind is Path or kind == Path | None:
         if not isinstance(value, str | Path) or not str(value).strip():
-            raise ConfigError(key, f"expected a folder path, got {value!r}", "write a path in quotes")
+            what = "folder" if kind is Path else "file"
+            raise ConfigError(key, f"expected a {what} path, got {_shown(value)}", "write a path in quotes")
         path = Path(value).expanduser()
         return path if path.is_absolute() else (base / path).absolute()
     if kind == tuple[str, ...]:
@@ -263,10 +282,13 @@ def _coerce(key: str, kind: type, value: object, base: Path) -> object:
         if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
             return tuple(value)
         raise ConfigError(
-            key, f"expected a list of strings, got {value!r}", 'write e.g. ["https://hub.example"]'
+            key, f"expected a list of strings, got {_shown(value)}", 'write e.g. ["https://hub.example"]'
         )
     if not isinstance(value, str):
-        raise ConfigError(key, f"expected a string, got {value!r}", "put the value in quotes")
+        example = value.strftime("%H:%M") if isinstance(value, time) else _shown(value).strip("'")
+        raise ConfigError(
+            key, f"expected a string, got {_shown(value)}", f'put the value in quotes: {name} = "{example}"'
+        )
     return value
 
 
@@ -345,7 +367,12 @@ def read_config(
     values: dict[str, dict[str, object]] = {table: {} for table in schema}
     if path is not None:
         for table, content in _read_file(path).items():
-            if table not in schema:
+            owners = [name for name, keys in schema.items() if table in keys]
+            if table not in schema and not isinstance(content, dict) and owners:
+                # ``port = 8081`` above every [table]: a key of one, not a table of its own.
+                where = " or ".join(f"[{owner}]" for owner in owners)
+                note(ConfigError(table, "is a key outside its table", f"write it below the line {where}"))
+            elif table not in schema:
                 fix = _suggest(table, schema) or f"use one of {', '.join(schema)}"
                 note(ConfigError(table, "unknown table", fix))
             elif not isinstance(content, dict):

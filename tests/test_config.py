@@ -82,6 +82,35 @@ def test_names_and_types_are_checked(folder: Path, text: str, key: str, hint: st
     assert hint in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "[server]\nport = '80a'\n",
+            "server.port: expected a whole number, got '80a'; write e.g. port = 8080",
+        ),
+        ("[server]\nport = true\n", "server.port: expected a whole number, got true; write e.g. port = 8080"),
+        (
+            "[schedule]\ndigest_time = 07:30:00\n",
+            "schedule.digest_time: expected a string, got 07:30:00;"
+            ' put the value in quotes: digest_time = "07:30"',
+        ),
+        ("[dkim]\nkey_file = 5\n", "dkim.key_file: expected a file path, got 5; write a path in quotes"),
+        ("title = 'x'\n[site]\n", "title: is a key outside its table; write it below the line [site]"),
+        (
+            "port = 8081\n",
+            "port: is a key outside its table; write it below the line [smtp] or [server] or [bounces]",
+        ),
+    ],
+    ids=["port-word", "port-bool", "toml-time", "key-file", "title-above-tables", "port-above-tables"],
+)
+def test_a_wrong_type_is_told_in_the_words_of_the_file(folder: Path, text: str, message: str) -> None:
+    # As the operator wrote it (true, 07:30:00), not as Python spells it, with a fix that fits the key.
+    with pytest.raises(ConfigError) as caught:
+        read_config(write(folder / "c.toml", text), {}, {})
+    assert str(caught.value) == message
+
+
 def test_unknown_option_key_is_named() -> None:
     with pytest.raises(ConfigError, match=r"did you mean 'paths\.source'"):
         read_config(None, {"paths.sorce": "x"}, {})

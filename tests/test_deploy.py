@@ -24,6 +24,7 @@ from test_cli import EXAMPLES, digest
 from test_service import Serve, free_port, page, wait_for
 
 import digest as package
+from digest.config import read_config
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "digest.service"
@@ -53,6 +54,26 @@ def test_the_unit_sets_its_own_folders_and_tolerates_a_missing_page_folder() -> 
     assert paths["DIGEST_PATHS_DATA"] == "/var/lib/digest" and "StateDirectory=digest" in unit
     assert paths["DIGEST_PATHS_OUTPUT"] == "/var/cache/digest" and "CacheDirectory=digest" in unit
     assert re.search(r"^LimitNOFILE=\d{5,}", unit, re.MULTILINE)
+
+
+def test_the_install_steps_give_commands_run_by_hand_the_folders_of_the_service(tmp_path: Path) -> None:
+    # The unit sets the folders for the service alone; the documented `digest status --config
+    # /etc/digest/config.toml` run by hand would otherwise look beside the config file.
+    unit = UNIT.read_text()
+    env = re.search(r"^Environment=(.+)$", unit, re.MULTILINE)
+    assert env is not None
+    service = dict(item.split("=", 1) for item in env.group(1).split())
+    (by_hand,) = re.findall(r"^#   (sudo -u digest .*)$", unit, re.MULTILINE)
+    config_path = "/etc/digest/config.toml"
+    assert by_hand.endswith(f"status --config {config_path}") and f"serve --config {config_path}" in unit
+    installed = tmp_path / "config.toml"
+    shutil.copy(ROOT / "config.toml", installed)
+    for step in re.findall(r"^#   (sed -i .*)$", unit, re.MULTILINE):
+        subprocess.run(["sh", "-c", step.replace(config_path, str(installed))], check=True)
+    config = read_config(installed)
+    assert str(config.paths.source) == service["DIGEST_PATHS_SOURCE"]
+    assert str(config.paths.data) == service["DIGEST_PATHS_DATA"]
+    assert str(config.paths.output) == service["DIGEST_PATHS_OUTPUT"]
 
 
 def test_serve_tells_systemd_it_is_ready_pings_the_watchdog_and_says_it_stops(tmp_path: Path) -> None:

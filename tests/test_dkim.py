@@ -149,24 +149,31 @@ def test_a_bad_or_missing_key_is_a_config_error_with_the_fix(tmp_path: Path) -> 
 def test_check_prints_the_dns_record_and_warns_about_what_gets_mail_lost(tmp_path: Path, key: Path) -> None:
     (tmp_path / "pages").mkdir()
     folders = ["--source", tmp_path / "pages", "--data", tmp_path / "data", "--output", tmp_path / "out"]
-    smtp = {"DIGEST_SMTP_HOST": "mail.example", "DIGEST_SITE_BASE_URL": "http://127.0.0.1:8080"}
-    plain = digest("check", *folders, cwd=tmp_path, env=smtp)
+    # ``check`` connects to the SMTP server it is given: a real one on loopback.
+    with SmtpSink() as sink:
+        server = {
+            "DIGEST_SMTP_HOST": sink.host,
+            "DIGEST_SMTP_PORT": str(sink.port),
+            "DIGEST_SMTP_SECURITY": "none",
+        }
+        plain = digest(
+            "check", *folders, cwd=tmp_path, env=server | {"DIGEST_SITE_BASE_URL": "http://127.0.0.1:8080"}
+        )
+        good = server | {
+            "DIGEST_SMTP_SENDER": "报纸 <digest@news.example>",
+            "DIGEST_SITE_BASE_URL": "https://news.example",
+            "DIGEST_SITE_TAG_AUTHORITY": "news.example,2024",
+            "DIGEST_DKIM_DOMAIN": "news.example",
+            "DIGEST_DKIM_SELECTOR": "digest2024",
+            "DIGEST_DKIM_KEY_FILE": str(key),
+        }
+        done = digest("check", *folders, cwd=tmp_path, env=good)
     assert plain.returncode == 0, plain.stderr
     warnings = [line for line in plain.stderr.splitlines() if line.startswith("warning: ")]
     keys = [line.split(":")[1].strip() for line in warnings]
     assert keys == ["smtp.sender", "site.base_url", "dkim", "site.tag_authority"], plain.stderr
     assert "Gmail and Yahoo require DKIM" in plain.stderr
 
-    good = {
-        "DIGEST_SMTP_HOST": "mail.example",
-        "DIGEST_SMTP_SENDER": "报纸 <digest@news.example>",
-        "DIGEST_SITE_BASE_URL": "https://news.example",
-        "DIGEST_SITE_TAG_AUTHORITY": "news.example,2024",
-        "DIGEST_DKIM_DOMAIN": "news.example",
-        "DIGEST_DKIM_SELECTOR": "digest2024",
-        "DIGEST_DKIM_KEY_FILE": str(key),
-    }
-    done = digest("check", *folders, cwd=tmp_path, env=good)
     assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
     (record,) = [line.strip() for line in done.stdout.splitlines() if "._domainkey." in line]
     assert record == dns_record(signed(make_config(tmp_path), key))

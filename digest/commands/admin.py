@@ -50,6 +50,14 @@ def cmd_check(args: argparse.Namespace) -> int:
             schema_note = _schema_note(config)
         except DigestError as exc:
             problems.append(f"database.url: {exc}")
+    if config.smtp.host and not any(p.startswith("smtp.") for p in problems):
+        from digest.mail.transports import smtp_problem
+
+        # The values can be right and the server still unreachable (a typo in the host, a firewall,
+        # a login): better found now than at the first digest.
+        smtp = smtp_problem(config.smtp)
+        if smtp is not None:
+            problems.append(f"smtp.host: {smtp}")
     if not problems and config.dkim.key_file is not None:
         from digest.mail.dkim import dns_record
 

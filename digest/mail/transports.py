@@ -203,6 +203,16 @@ class SmtpMailer:
         finally:
             connection.close()
 
+    def probe(self) -> None:
+        """Connect, say EHLO, start TLS and log in as a send would, then QUIT; ``DeliveryError`` says
+        what failed and which key to change (``digest check``, and ``serve`` at start-up)."""
+        try:
+            self._connect()
+        except (smtplib.SMTPException, OSError) as exc:
+            raise self._failure(exc, "") from exc
+        finally:
+            self.close()
+
     def _transfer(self, email: Outgoing) -> smtplib.SMTP:
         """MAIL, RCPT, DATA and the body without its final ``.``, on a (re)used connection."""
         connection = self._connect()
@@ -390,6 +400,15 @@ def _describe(exc: smtplib.SMTPResponseException) -> str:
 
 def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
+
+
+def smtp_problem(smtp: SmtpConfig, timeout: float = 10.0) -> str | None:
+    """Why the SMTP server of ``smtp`` cannot take our mail (unreachable, TLS, login), or None."""
+    try:
+        SmtpMailer(smtp, timeout=timeout).probe()
+    except DeliveryError as exc:
+        return str(exc)
+    return None
 
 
 def make_mailer(config: Config, data_dir: Path) -> Mailer:

@@ -30,7 +30,7 @@ from digest.config import Config
 from digest.errors import ConfigError
 from digest.faults import crash_point
 from digest.ingest.watch import Watcher
-from digest.mail.transports import Mailer, make_mailer
+from digest.mail.transports import Mailer, make_mailer, smtp_problem
 from digest.service import sdnotify
 from digest.service.datalock import data_lock
 from digest.service.leader import leadership
@@ -170,6 +170,16 @@ def _start(
         server.should_exit = True
 
 
+def _probe_smtp(config: Config) -> None:
+    """Log at start-up, rather than at the first digest, that the SMTP server cannot take our mail.
+
+    Only a warning: a relay that is down for a while must not keep the site and feeds from serving,
+    and the digest's emails wait for a retry until it is back."""
+    problem = smtp_problem(config.smtp)
+    if problem is not None:
+        log.warning("smtp.host: %s (emails wait for a retry until it answers)", problem)
+
+
 def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event) -> None:
     """Start HTTP at once and the rest in the background (``_start``); on the way out, stop them in
     order."""
@@ -226,6 +236,10 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
     try:
         if not stopping.is_set():
             starter.start()
+            if config.smtp.host:
+                threading.Thread(
+                    target=_probe_smtp, args=(config,), name="digest-smtp-probe", daemon=True
+                ).start()
             log.info(
                 "serving %s on http://%s:%d/ (starting)",
                 config.paths.output,

@@ -1,0 +1,73 @@
+"""What a new operator meets: the README, config.toml and deploy notes taken literally, and the
+mistakes they make in them caught by ``digest check`` and ``digest serve`` in plain words."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from smtp_sink import SmtpSink
+from test_cli import digest
+from test_service import Serve, free_port, wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _folders(home: Path) -> list[str | Path]:
+    (home / "pages").mkdir(exist_ok=True)
+    return ["--source", home / "pages", "--data", home / "data", "--output", home / "out"]
+
+
+@pytest.mark.slow
+def test_check_says_the_smtp_server_cannot_be_reached_and_passes_one_that_answers(tmp_path: Path) -> None:
+    closed = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(free_port())}
+    result = digest("check", *_folders(tmp_path), cwd=tmp_path, env=closed)
+    assert result.returncode == 2, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and errors[0].startswith("error: smtp.host: cannot reach the SMTP server")
+    assert "check smtp.host and smtp.port" in errors[0] and "Traceback" not in result.stderr
+
+    with SmtpSink() as sink:
+        answering = {"DIGEST_SMTP_HOST": sink.host, "DIGEST_SMTP_PORT": str(sink.port)}
+        wrong_security = digest("check", *_folders(tmp_path), cwd=tmp_path, env=answering)
+        assert wrong_security.returncode == 2, wrong_security.stderr
+        # The sink offers no STARTTLS, which smtp.security's default asks for: the fix names the key.
+        assert "error: smtp.host: " in wrong_security.stderr and "smtp.security" in wrong_security.stderr
+        plain = digest(
+            "check", *_folders(tmp_path), cwd=tmp_path, env=answering | {"DIGEST_SMTP_SECURITY": "none"}
+        )
+        assert plain.returncode == 0, plain.stderr
+        assert "error" not in plain.stderr and f"emails to SMTP {sink.host}:{sink.port}" in plain.stdout
+        assert sink.messages == []  # a probe, not a test email
+
+
+@pytest.mark.slow
+def test_serve_warns_at_start_up_that_the_smtp_server_cannot_be_reached(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    closed = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(free_port())}
+    service = Serve(tmp_path, pages, settings=closed)
+    try:
+        wait_for(lambda: "smtp.host: cannot reach" in service.log(), 30, "the SMTP warning")
+        (line,) = [line for line in service.lines if "smtp.host:" in line]
+        assert " WARNING " in line and "emails wait for a retry" in line
+        assert service.http.get("/feeds/all.atom").status_code == 200  # the site still serves
+    finally:
+        assert service.stop() == 0, service.log()
+    assert "Traceback" not in service.log()
+
+
+def test_the_readme_lists_each_command_once_and_every_command_it_lists_exists() -> None:
+    from digest.cli import build_parser
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `digest ([a-z-]+)", readme, re.MULTILINE)
+    # ``backup FILE`` / ``restore FILE`` share a row.
+    listed = [*rows, "restore"]
+    assert len(rows) == len(set(rows)), f"a command has two rows: {sorted(rows)}"
+    parser = build_parser()
+    (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    assert sorted(listed) == sorted(commands.choices), "README's command table and `digest --help` differ"
