@@ -289,3 +289,37 @@ def test_an_unreachable_or_refusing_mailbox_is_reported_and_the_job_goes_on(
             process_bounce_mailbox(wrong, store, NOW)
         subscription_upkeep(wrong, store, OutboxMailer(tmp_path / "outbox"), NOW)  # logs, does not raise
     assert "bounce mailbox not read" in caplog.text
+
+
+def test_check_logs_in_to_the_mailbox_reports_what_is_wrong_and_leaves_reports_unread(
+    tmp_path: Path, mailbox: Mailbox
+) -> None:
+    from test_cli import digest
+
+    mailbox.append(dsn("gone@example.org", "5.1.1"))
+    (tmp_path / "pages").mkdir()
+    env = {
+        "DIGEST_PATHS_SOURCE": str(tmp_path / "pages"),
+        "DIGEST_PATHS_DATA": str(tmp_path / "data"),
+        "DIGEST_PATHS_OUTPUT": str(tmp_path / "output"),
+        "DIGEST_BOUNCES_HOST": "127.0.0.1",
+        "DIGEST_BOUNCES_PORT": str(mailbox.port),
+        "DIGEST_BOUNCES_SECURITY": "none",
+        "DIGEST_BOUNCES_USER": USER,
+        "DIGEST_BOUNCES_PASSWORD": PASSWORD,
+        "DIGEST_SMTP_RETURN_PATH": "bounces@news.example",
+    }
+    right = digest("check", cwd=tmp_path, env=env)
+    assert right.returncode == 0 and "error" not in right.stderr, right.stderr
+    assert mailbox.unseen() == 1  # looked at read-only: the report still waits for the next run
+
+    for wrong, key, says in [
+        ({"DIGEST_BOUNCES_PASSWORD": "wrong"}, "bounces.host", "check [bounces]"),
+        ({"DIGEST_BOUNCES_PORT": str(_free_port())}, "bounces.host", "check [bounces]"),
+        ({"DIGEST_BOUNCES_FOLDER": "Bounces"}, "bounces.folder", "no folder 'Bounces'"),
+    ]:
+        result = digest("check", cwd=tmp_path, env=env | wrong)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+        assert result.returncode == 2 and len(errors) == 1, result.stderr
+        assert errors[0].startswith(f"error: {key}: ") and says in errors[0], errors[0]
+        assert "Traceback" not in result.stderr

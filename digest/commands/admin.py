@@ -58,6 +58,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         smtp = smtp_problem(config.smtp)
         if smtp is not None:
             problems.append(f"smtp.host: {smtp}")
+    if config.bounces.host and not any(p.startswith("bounces.") for p in problems):
+        from digest.mail.bounces import bounce_mailbox_problem
+
+        # Bounces left unread go on being mailed: a wrong login would only show in the log, hourly.
+        mailbox = bounce_mailbox_problem(config.bounces)
+        if mailbox is not None:
+            problems.append(mailbox if mailbox.startswith("bounces.") else f"bounces.host: {mailbox}")
     if not problems and config.dkim.key_file is not None:
         from digest.mail.dkim import dns_record
 

@@ -130,9 +130,7 @@ def process_bounce_mailbox(config: Config, store: Store, now: datetime) -> Count
     counts: Counter[str] = Counter()
     try:
         with _session(settings) as imap:
-            status, _ = imap.select(_quoted(settings.folder))
-            if status != "OK":
-                raise DeliveryError(f"bounces.folder: no folder {settings.folder!r} on {settings.host}")
+            _select(imap, settings)
             _, numbers = imap.search(None, "UNSEEN")
             for number in numbers[0].split():
                 _, fetched = imap.fetch(number, "(BODY.PEEK[])")
@@ -141,10 +139,35 @@ def process_bounce_mailbox(config: Config, store: Store, now: datetime) -> Count
                     counts[_act(config, store, report, now)] += 1
                 imap.store(number, "+FLAGS", "\\Seen")
     except (imaplib.IMAP4.error, OSError) as exc:
-        raise DeliveryError(
-            f"bounce mailbox {settings.user}@{settings.host}:{settings.port}: {exc}; check [bounces]"
-        ) from exc
+        raise _unreachable(settings, exc) from exc
     return counts
+
+
+def bounce_mailbox_problem(settings: BouncesConfig) -> str | None:
+    """Why the bounce mailbox cannot be read (unreachable, TLS, login, no such folder), or None.
+
+    It logs in and opens the folder read-only (EXAMINE), as ``digest check`` should: nothing is
+    marked seen, so the next run still acts on every report waiting there."""
+    try:
+        with _session(settings) as imap:
+            _select(imap, settings, readonly=True)
+    except DeliveryError as exc:
+        return str(exc)
+    except (imaplib.IMAP4.error, OSError) as exc:
+        return str(_unreachable(settings, exc))
+    return None
+
+
+def _select(imap: imaplib.IMAP4, settings: BouncesConfig, readonly: bool = False) -> None:
+    status, _ = imap.select(_quoted(settings.folder), readonly=readonly)
+    if status != "OK":
+        raise DeliveryError(f"bounces.folder: no folder {settings.folder!r} on {settings.host}")
+
+
+def _unreachable(settings: BouncesConfig, exc: BaseException) -> DeliveryError:
+    return DeliveryError(
+        f"bounce mailbox {settings.user}@{settings.host}:{settings.port}: {exc}; check [bounces]"
+    )
 
 
 def _act(config: Config, store: Store, report: Report, now: datetime) -> str:
