@@ -361,7 +361,11 @@ def test_status_and_check_never_write_a_sqlite_file(tmp_path: Path) -> None:
     # An old database: status says to migrate, check only warns; neither upgrades it.
     assert main(["status", "--config", config]) == 2
     assert main(["check", "--config", config]) == 0
+    assert main(["migrate", "--check", "--config", config]) == 1
     assert _fingerprint(database) == before
+    # Nor does migrate --check make a mistyped data folder.
+    assert main(["migrate", "--check", "--config", config, "--data", str(tmp_path / "typo")]) == 1
+    assert not (tmp_path / "typo").exists()
     main(["migrate", "--config", config])
     before = _fingerprint(database)
     assert main(["status", "--config", config]) == 0

@@ -112,7 +112,8 @@ def _schema_note(config: Config) -> str:
 def cmd_migrate(args: argparse.Namespace) -> int:
     from digest.store.database import Store
 
-    config = command_config(args)
+    # --check only reads: a mistyped --data must not leave a new folder behind.
+    config = command_config(args, writes=not args.check)
     if args.check:
         version = _schema_version(config)
         print(version.describe())
