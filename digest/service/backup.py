@@ -42,13 +42,14 @@ from pathlib import Path
 import psycopg
 import sqlalchemy as sa
 
-from digest.errors import AlreadyRunningError, BackupError, ConfigError
+from digest.errors import AlreadyRunningError, BackupError, ConfigError, StoreError
 from digest.service.leader import leader_running
 from digest.store.schema import metadata
 from digest.store.urls import libpq_url, mask_url, normalize_url
 
 _COUNTED = ("articles", "sources", "digests", "subscribers", "deliveries")
 _WAL_FILES = ("-wal", "-shm", "-journal")
+_SQLITE_MAGIC = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,9 @@ def restore(url: str, source: Path, data: Path, now: datetime) -> BackupReport:
     database = _sqlite_path(url)
     if database is None:
         _refuse_while_leading(url)
+        if _is_sqlite_file(source):
+            _sqlite_into_postgresql(source, url)
+            return _report(url, source)
         schema = _pg_schema(url)
         _check_pg_backup(source, schema, url)
         options = ["--clean", "--if-exists", "--no-owner", "--single-transaction", f"--schema={schema}"]
@@ -133,6 +137,33 @@ def _sqlite_path(url: str) -> Path | None:
     if not target.database or target.database == ":memory:":
         raise BackupError("an in-memory SQLite database cannot be backed up or restored")
     return Path(target.database).absolute()
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError as exc:
+        raise BackupError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _sqlite_into_postgresql(source: Path, url: str) -> None:
+    """Move a SQLite backup's rows into the PostgreSQL database at ``url``, replacing its own.
+
+    The backup is first brought to this version's schema in a temporary copy (it may
+    come from an older release; the file itself is left as it was), as is the target.
+    """
+    from digest.store.database import Store  # the store pulls in the whole schema; only this path needs it
+
+    _check_sqlite_backup(source)
+    with tempfile.TemporaryDirectory(prefix="digest-restore-") as folder:
+        copy = Path(folder) / "backup.sqlite3"
+        _sqlite_copy(source, copy)
+        try:
+            with Store.open(f"sqlite:///{copy}") as old, Store.open(url) as new:
+                new.replace_with(old)
+        except StoreError as exc:
+            raise BackupError(f"cannot move {source} into the database: {exc}") from exc
 
 
 def _refuse_live_target(target: Path, database: Path) -> None:
