@@ -20,11 +20,15 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import sqlalchemy as sa
 from conftest import SHARED
 from test_cli import EXAMPLES, digest
 
 from digest.service.datalock import data_lock
 from digest.service.leader import LOCK_CLASS, schema_key
+from digest.store.database import Store
+from digest.store.schema import metadata
+from digest.store.urls import normalize_url
 
 # A day with nothing new still mails a short notice, so the digest leaves one ledger row per subscriber.
 NOTICE = {"DIGEST_DIGEST_EMPTY_DAYS": "notice"}
@@ -172,3 +176,99 @@ def test_postgresql_backup_then_restore(tmp_path: Path, pg_database: str) -> Non
         busy = digest("restore", tmp_path / "pg.dump", *options, cwd=tmp_path, env=env)
         assert busy.returncode == 2 and "stop every instance" in busy.stderr
     assert counts(digest("restore", tmp_path / "pg.dump", *options, cwd=tmp_path, env=env)) == made
+
+
+def test_postgresql_backup_and_restore_keep_to_their_own_schema(tmp_path: Path, pg_database: str) -> None:
+    """Two deployments share one database, each in its own schema (docs/scaling.md): backing up
+    and restoring one must neither copy nor roll back the other's articles and subscribers."""
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA paper_a")
+        conn.execute("CREATE SCHEMA paper_b")
+    envs = {
+        name: {"DIGEST_DATABASE_URL": f"{pg_database}?options=-csearch_path%3D{name}"}
+        for name in ("paper_a", "paper_b")
+    }
+    options = {
+        name: [
+            "--source",
+            str(EXAMPLES),
+            "--data",
+            str(tmp_path / name),
+            "--output",
+            str(tmp_path / f"{name}-out"),
+        ]
+        for name in envs
+    }
+    for name, env in envs.items():
+        assert digest("ingest", *options[name], cwd=tmp_path, env=env).returncode == 0
+    a = ("paper_a", envs["paper_a"], options["paper_a"])
+    assert digest("subscribers", "add", "a@example.org", *a[2], cwd=tmp_path, env=a[1]).returncode == 0
+    made = counts(digest("backup", tmp_path / "a.dump", *a[2], cwd=tmp_path, env=a[1]))
+    listed = subprocess.run(
+        ["pg_restore", "--list", str(tmp_path / "a.dump")], capture_output=True, text=True
+    )
+    assert " paper_a articles " in listed.stdout and "paper_b" not in listed.stdout
+
+    # After the backup: paper_b gains a reader, paper_a loses its own.
+    b_env, b_options = envs["paper_b"], options["paper_b"]
+    assert digest("subscribers", "add", "b@example.org", *b_options, cwd=tmp_path, env=b_env).returncode == 0
+    assert digest("subscribers", "remove", "a@example.org", *a[2], cwd=tmp_path, env=a[1]).returncode == 0
+    # A backup of the whole database, as pg_dump makes by hand, restores only paper_a too.
+    whole = tmp_path / "whole.dump"
+    subprocess.run(["pg_dump", "--format=custom", f"--file={whole}", pg_database], check=True)
+
+    for backup_file in (tmp_path / "a.dump", whole):
+        restored = counts(digest("restore", backup_file, *a[2], cwd=tmp_path, env=a[1]))
+        assert restored | {"bytes": 0} == made | {"bytes": 0}, backup_file  # the files' sizes differ
+        listing = digest("subscribers", "list", *b_options, cwd=tmp_path, env=b_env)
+        assert listing.stdout.split() == ["b@example.org", "confirmed", "all", "sections"], backup_file
+        listing = digest("subscribers", "list", *a[2], cwd=tmp_path, env=a[1])
+        assert listing.stdout.split()[0] == "a@example.org", backup_file
+
+
+def rows(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every modelled table's rows, in key order, read through the models (so types compare)."""
+    engine = sa.create_engine(normalize_url(url))
+    try:
+        with engine.connect() as conn:
+            return {
+                table.name: [
+                    tuple(row) for row in conn.execute(sa.select(table).order_by(*table.primary_key))
+                ]
+                for table in metadata.sorted_tables
+            }
+    finally:
+        engine.dispose()
+
+
+def test_a_sqlite_backup_restores_into_postgresql(tmp_path: Path, pg_url: str) -> None:
+    """Outgrowing one machine (docs/scaling.md): the SQLite database's backup restored with
+    ``database.url`` on PostgreSQL brings every row, replacing what was there, and search finds it."""
+    options = ["--source", str(EXAMPLES), "--data", str(tmp_path / "data"), "--output", str(tmp_path / "out")]
+    populate(tmp_path, options)
+    made = counts(digest("backup", tmp_path / "moving.sqlite3", *options, cwd=tmp_path))
+    pg = {"DIGEST_DATABASE_URL": pg_url}
+    pg_options = [
+        "--source",
+        str(EXAMPLES),
+        "--data",
+        str(tmp_path / "pg"),
+        "--output",
+        str(tmp_path / "pg-out"),
+    ]
+    # A PostgreSQL database already in use: the restore replaces its rows, as pg_restore --clean would.
+    assert (
+        digest("subscribers", "add", "stale@example.org", *pg_options, cwd=tmp_path, env=pg).returncode == 0
+    )
+
+    restored = digest("restore", tmp_path / "moving.sqlite3", *pg_options, cwd=tmp_path, env=pg)
+    assert counts(restored) == made, restored.stderr
+    assert rows(pg_url) == rows(f"sqlite:///{tmp_path / 'moving.sqlite3'}")
+    with Store.open(pg_url) as store:
+        total, hits = store.search(["图书馆"], 10, 0)
+        assert total == 2 and all(
+            "图书馆" in f"{entry.article.title}{entry.article.body}" for entry, _ in hits
+        )
+    # Nothing to read again: the page files are known, with their stamps.
+    again = digest("ingest", *pg_options, cwd=tmp_path, env=pg)
+    assert again.returncode == 0 and "0 read" in again.stdout, again.stdout

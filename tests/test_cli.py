@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from digest.cli import build_parser
+from digest.service.health import JobRun, ServiceState, save_state
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "pages"
@@ -234,3 +237,25 @@ def test_send_digest_says_an_empty_day_is_skipped(tmp_path: Path) -> None:
     assert skipped.returncode == 0, skipped.stderr
     assert "0 articles" in skipped.stdout and "no email, web page or feed entry" in skipped.stdout
     assert not (tmp_path / "out" / "digests" / "2024-11-28.html").exists()
+
+
+def test_status_with_postgresql_away_still_shows_the_last_runs(tmp_path: Path, pg_url: str) -> None:
+    """PostgreSQL gone (its port refuses) is when an operator asks ``digest status``: the runs the
+    service last saved are still shown, with the database's error, exit 1 and no traceback."""
+    data = tmp_path / "data"
+    options = ["--source", str(EXAMPLES), "--data", str(data), "--output", str(tmp_path / "out")]
+    assert digest("ingest", *options, cwd=tmp_path, env={"DIGEST_DATABASE_URL": pg_url}).returncode == 0
+    at = datetime(2024, 11, 28, 7, 0, tzinfo=UTC)
+    save_state(data, ServiceState(4242, at, {"ingest": JobRun(at, 12, {"files": 3, "new": 7}, None)}, 0, ()))
+    with socket.socket() as probe:  # a loopback port nothing listens on, as when PostgreSQL went away
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    away = {"DIGEST_DATABASE_URL": pg_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")}
+
+    shown = digest("status", *options, cwd=tmp_path, env=away)
+    assert shown.returncode == 1 and "Traceback" not in shown.stderr
+    assert "last ingest: 2024-11-28 15:00:00 CST (12 ms) files 3, new 7" in shown.stdout
+    assert "errors: database " in shown.stdout and "Connection refused" in shown.stdout
+    assert shown.stderr.startswith("error: database ") and len(shown.stderr.strip().splitlines()) == 1
+    report = json.loads(digest("status", "--json", *options, cwd=tmp_path, env=away).stdout)
+    assert report["status"] == "error" and report["last_ingest"]["new"] == 7 and "articles" not in report

@@ -18,7 +18,7 @@ from digest.commands.common import (
 from digest.commands.mail import (
     _delivery_lines,
 )
-from digest.errors import ConfigError, DigestError, SchemaError
+from digest.errors import ConfigError, DigestError, SchemaError, StoreError
 
 if TYPE_CHECKING:
     from digest.config import Config
@@ -129,16 +129,28 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from digest.service.datalock import lock_holder
-    from digest.service.health import describe, health_report, load_state, max_issue_age
+    from digest.service.health import describe, health_report, load_state, max_issue_age, unreachable_report
     from digest.store.database import Store
 
     config = command_config(args, writes=False)
-    with Store.open(config.database_url, readonly=True) as store:
-        assert store.schema is not None
-        if store.schema.behind:
-            raise SchemaError(f"{store.schema.describe()} (take a backup first: digest backup FILE)")
-        status = store.status()
-        summary = store.delivery_summary()
+    try:
+        with Store.open(config.database_url, readonly=True) as store:
+            assert store.schema is not None
+            if store.schema.behind:
+                raise SchemaError(f"{store.schema.describe()} (take a backup first: digest backup FILE)")
+            status = store.status()
+            summary = store.delivery_summary()
+    except SchemaError:
+        raise
+    except StoreError as exc:
+        # The database away is when an operator asks: still show the last runs the service saved.
+        report = unreachable_report(load_state(config.paths.data), str(exc))
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False, sort_keys=True))
+        else:
+            for line in describe(report, lock_holder(config.paths.data), config.tz):
+                print(line)
+        raise
     age = max_issue_age(config.health.max_issue_age)
     health = health_report(status, load_state(config.paths.data), utc_now(), age)
     if args.json:

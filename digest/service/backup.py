@@ -19,6 +19,11 @@ then renames the restored copy into place.
 PostgreSQL: ``pg_dump --format=custom`` and ``pg_restore --clean
 --single-transaction``; a restore is refused while a ``digest serve`` leads
 on that database (its advisory lock is held, see ``digest.service.leader``).
+Both keep to the schema the URL's connections use (``current_schema()``):
+deployments may share one database, each in its own schema (docs/scaling.md),
+and a whole-database dump restored with ``--clean`` rolled the others back to
+the time of the backup.  So the dump holds only this schema, and a restore
+replaces only this schema's objects, also from a whole-database dump.
 """
 
 from __future__ import annotations
@@ -37,13 +42,14 @@ from pathlib import Path
 import psycopg
 import sqlalchemy as sa
 
-from digest.errors import AlreadyRunningError, BackupError, ConfigError
+from digest.errors import AlreadyRunningError, BackupError, ConfigError, StoreError
 from digest.service.leader import leader_running
 from digest.store.schema import metadata
 from digest.store.urls import libpq_url, mask_url, normalize_url
 
 _COUNTED = ("articles", "sources", "digests", "subscribers", "deliveries")
 _WAL_FILES = ("-wal", "-shm", "-journal")
+_SQLITE_MAGIC = b"SQLite format 3\x00"  # the first bytes of every SQLite database file
 
 
 @dataclass(frozen=True)
@@ -73,7 +79,17 @@ def backup(url: str, target: Path) -> BackupReport:
         if database is not None:
             _sqlite_copy(_existing_sqlite(url), temp)
         else:
-            _run(["pg_dump", "--format=custom", f"--file={temp}", libpq_url(url)], url)
+            schema = _pg_schema(url)
+            _run(
+                [
+                    "pg_dump",
+                    "--format=custom",
+                    f"--schema={_pattern(schema)}",
+                    f"--file={temp}",
+                    libpq_url(url),
+                ],
+                url,
+            )
     return _report(url if _sqlite_path(url) is None else f"sqlite:///{target}", target)
 
 
@@ -93,7 +109,12 @@ def restore(url: str, source: Path, data: Path, now: datetime) -> BackupReport:
     database = _sqlite_path(url)
     if database is None:
         _refuse_while_leading(url)
-        options = ["--clean", "--if-exists", "--no-owner", "--single-transaction"]
+        if _is_sqlite_file(source):
+            _sqlite_into_postgresql(source, url)
+            return _report(url, source)
+        schema = _pg_schema(url)
+        _check_pg_backup(source, schema, url)
+        options = ["--clean", "--if-exists", "--no-owner", "--single-transaction", f"--schema={schema}"]
         _run(["pg_restore", *options, f"--dbname={libpq_url(url)}", str(source)], url)
         return _report(url, source)
     _check_sqlite_backup(source)
@@ -116,6 +137,33 @@ def _sqlite_path(url: str) -> Path | None:
     if not target.database or target.database == ":memory:":
         raise BackupError("an in-memory SQLite database cannot be backed up or restored")
     return Path(target.database).absolute()
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    try:
+        with path.open("rb") as file:
+            return file.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC
+    except OSError as exc:
+        raise BackupError(f"cannot read {path}: {exc.strerror or exc}") from exc
+
+
+def _sqlite_into_postgresql(source: Path, url: str) -> None:
+    """Move a SQLite backup's rows into the PostgreSQL database at ``url``, replacing its own.
+
+    The backup is first brought to this version's schema in a temporary copy (it may
+    come from an older release; the file itself is left as it was), as is the target.
+    """
+    from digest.store.database import Store  # the store pulls in the whole schema; only this path needs it
+
+    _check_sqlite_backup(source)
+    with tempfile.TemporaryDirectory(prefix="digest-restore-") as folder:
+        copy = Path(folder) / "backup.sqlite3"
+        _sqlite_copy(source, copy)
+        try:
+            with Store.open(f"sqlite:///{copy}") as old, Store.open(url) as new:
+                new.replace_with(old)
+        except StoreError as exc:
+            raise BackupError(f"cannot move {source} into the database: {exc}") from exc
 
 
 def _refuse_live_target(target: Path, database: Path) -> None:
@@ -183,6 +231,47 @@ def _refuse_while_leading(url: str) -> None:
         )
 
 
+def _pg_schema(url: str) -> str:
+    """The schema the connections of ``url`` create and read tables in (its ``search_path``)."""
+    try:
+        with psycopg.connect(libpq_url(url), connect_timeout=10) as conn:
+            row = conn.execute("SELECT current_schema()").fetchone()
+    except psycopg.Error as exc:
+        raise BackupError(f"database {mask_url(url)}: {exc}; check database.url") from exc
+    if row is None or row[0] is None:
+        raise BackupError(
+            f"database {mask_url(url)}: no schema of its search_path exists; create it or fix database.url"
+        )
+    return str(row[0])
+
+
+def _pattern(schema: str) -> str:
+    """``schema`` as a pg_dump pattern matching that one name exactly (quoted: no wildcards, case kept)."""
+    return '"' + schema.replace('"', '""') + '"'
+
+
+def _check_pg_backup(path: Path, schema: str, url: str) -> None:
+    """A pg_dump archive holding digest's tables in ``schema``, or a ``BackupError`` saying what it is not."""
+    listed = _tool(["pg_restore", "--list", str(path)])
+    if listed.returncode != 0:
+        raise BackupError(
+            f"{path} is not a PostgreSQL backup ({listed.stderr.strip()}); give a file made by digest backup"
+        )
+    # A table's line in the list: "<id>; <class> <oid> TABLE <schema> <name> <owner>".
+    tables = {
+        (fields[4], fields[5])
+        for fields in (line.split() for line in listed.stdout.splitlines() if not line.startswith(";"))
+        if len(fields) > 5 and fields[3] == "TABLE"
+    }
+    if (schema, "articles") not in tables:
+        found = sorted({where for where, name in tables if name == "articles"})
+        elsewhere = f"; it holds one in schema {', '.join(found)}" if found else ""
+        raise BackupError(
+            f"{path} holds no digest database in schema {schema}, the one {mask_url(url)} uses{elsewhere}; "
+            "restore with database.url set to that schema's search_path"
+        )
+
+
 @contextmanager
 def _staged(target: Path) -> Iterator[Path]:
     """A temporary file beside ``target`` that becomes ``target`` when the block succeeds."""
@@ -203,11 +292,16 @@ def _staged(target: Path) -> Iterator[Path]:
         temp.unlink(missing_ok=True)
 
 
-def _run(argv: list[str], url: str) -> None:
+def _tool(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a PostgreSQL client tool, its output captured."""
     try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
+        return subprocess.run(argv, capture_output=True, text=True, timeout=3600)
     except FileNotFoundError:
         raise BackupError(f"{argv[0]} is not installed; install the PostgreSQL client tools") from None
+
+
+def _run(argv: list[str], url: str) -> None:
+    done = _tool(argv)
     if done.returncode != 0:
         problem = mask_url(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "no message")
         raise BackupError(f"{argv[0]} failed for {mask_url(url)}: {problem}")

@@ -56,15 +56,8 @@ def health_report(
     paper stopped arriving); ``status`` is ``degraded`` while that list is not
     empty.
     """
-    errors: list[str] = []
-    runs: dict[str, object] = {}
-    for job in JOBS:
-        run = state.runs.get(job) if state else None
-        runs[f"last_{job}"] = None if run is None else _run_json(run)
-        if run is not None and run.error is not None:
-            errors.append(f"{job}: {run.error}")
-    if state is not None:
-        errors.extend(state.problems)
+    service = _service_report(state)
+    errors: list[str] = service.pop("errors")
     if status.failed_sources:
         errors.append(f"{len(status.failed_sources)} page files cannot be read (digest status lists them)")
     arrived = status.latest_arrival
@@ -73,10 +66,7 @@ def health_report(
         errors.append(f"no new article for {hours} hours (last at {arrived.isoformat(timespec='minutes')})")
     return {
         "status": "degraded" if errors else "ok",
-        "pid": state.pid if state else None,
-        "started": state.started.isoformat() if state else None,
-        **runs,
-        "files_waiting": state.files_waiting if state else 0,
+        **service,
         "errors": errors,
         "articles": status.articles,
         "latest_issue": status.latest_issue.isoformat() if status.latest_issue else None,
@@ -86,6 +76,36 @@ def health_report(
         "unsure_dates": len(status.unsure_dates),
         "subscribers": status.subscribers,
         "emails_waiting": status.pending_deliveries,
+    }
+
+
+def unreachable_report(state: ServiceState | None, error: str) -> dict[str, Any]:
+    """The health report when the database cannot be read: the service's last runs and the reason.
+
+    ``digest status`` needs it most then, with PostgreSQL away; the counts, which only the
+    database knows, are left out rather than shown as zero.
+    """
+    service = _service_report(state)
+    return {"status": "error", "error": error, **service, "errors": [*service["errors"], error]}
+
+
+def _service_report(state: ServiceState | None) -> dict[str, Any]:
+    """What ``<data>/health.json`` says: pid, start, each job's last run, files waiting, errors."""
+    errors: list[str] = []
+    runs: dict[str, object] = {}
+    for job in JOBS:
+        run = state.runs.get(job) if state else None
+        runs[f"last_{job}"] = None if run is None else _run_json(run)
+        if run is not None and run.error is not None:
+            errors.append(f"{job}: {run.error}")
+    if state is not None:
+        errors.extend(state.problems)
+    return {
+        "pid": state.pid if state else None,
+        "started": state.started.isoformat() if state else None,
+        **runs,
+        "files_waiting": state.files_waiting if state else 0,
+        "errors": errors,
     }
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from digest.errors import StoreError
-from digest.store import search_index, versioning
+from digest.store import search_index, transfer, versioning
 from digest.store.articles import ArticleRepository
 from digest.store.base import Repository
 from digest.store.ledger import LedgerRepository
@@ -97,6 +97,13 @@ class Store(
             search_index.fill(conn)
         self.schema = versioning.SchemaVersion(after, after, versioned=True)
         return before, after
+
+    def replace_with(self, source: Store) -> None:
+        """Make this database hold exactly ``source``'s rows (``digest.store.transfer``), both migrated."""
+        try:
+            transfer.copy_database(source._engine, self._engine)
+        except SQLAlchemyError as exc:
+            raise self._failure(exc) from exc
 
     def close(self) -> None:
         """Release every pooled connection."""

@@ -131,16 +131,19 @@ def _postgres(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def fill(conn: Connection) -> int:
+def fill(conn: Connection, *, anew: bool = False) -> int:
     """Fill the index (made by migration 0003) when it lacks documents; returns how many were
-    (re)written.  Called by ``Store.migrate`` after the schema is current, in one transaction."""
+    (re)written.  Called by ``Store.migrate`` after the schema is current, in one transaction.
+    ``anew`` rewrites it whatever it holds: every article was replaced (``digest.store.transfer``)."""
     if _postgres(conn):
         # Two instances starting at once on an older database: one counts and fills, the other waits
         # and then finds it full (rather than both filling and colliding on uids).
         conn.exec_driver_sql("LOCK TABLE search_docs IN SHARE ROW EXCLUSIVE MODE")
     live = conn.exec_driver_sql("SELECT count(*) FROM articles WHERE retracted IS NULL").scalar_one()
     counts = ["search_docs"] if _postgres(conn) else ["search_docs", "search_text", "search_heads"]
-    if all(conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one() == live for name in counts):
+    if not anew and all(
+        conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar_one() == live for name in counts
+    ):
         return 0
     started = time.monotonic()
     conn.exec_driver_sql("DELETE FROM search_docs")
