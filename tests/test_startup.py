@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import fcntl
 import os
+import select
 import shutil
+import socket
+import socketserver
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +26,7 @@ import pytest
 from test_migrations import empty_database  # noqa: F401 - a fixture
 from test_service import ROOT, Serve, free_port
 
+from digest.service.serve import DATABASE_RETRY_SECONDS
 from digest.store.database import Store
 from digest.web.server import RETRY_AFTER_SECONDS
 
@@ -140,3 +145,75 @@ def test_four_serves_starting_at_once_on_an_empty_postgresql_database_all_come_u
         logs = [serve.communicate()[1] for serve in serves]
     assert codes == [0, 0, 0, 0], logs
     assert not any("Traceback" in log or "duplicate key" in log for log in logs), logs
+
+
+class Relay:
+    """A TCP relay on a free loopback port to ``target``; closed (connections refused) until ``open``."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._server: socketserver.ThreadingTCPServer | None = None
+
+    def open(self) -> None:
+        target = self.target
+
+        class Pipe(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                with socket.create_connection(target) as upstream:
+                    ends = [self.request, upstream]
+                    while True:
+                        readable, _, _ = select.select(ends, [], [], 1.0)
+                        for end in readable:
+                            data = end.recv(65536)
+                            if not data:
+                                return
+                            (upstream if end is self.request else self.request).sendall(data)
+
+        socketserver.ThreadingTCPServer.daemon_threads = True
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Pipe)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self._server = server
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+@pytest.mark.slow
+def test_serve_started_before_its_postgresql_server_waits_for_it_serving_the_previous_output(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """At boot the service can come up before PostgreSQL: it must not exit (taking the site down and
+    leaving a restart loop to systemd) but serve what it had and start once the server answers."""
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    first = Serve(tmp_path, pages, settings={"DIGEST_DATABASE_URL": pg_url})
+    feed = first.feed()
+    assert first.stop() == 0, first.log()
+
+    relay = Relay(("127.0.0.1", 5432))
+    assert ":5432/" in pg_url
+    try:
+        service = Serve(
+            tmp_path,
+            pages,
+            started=False,
+            settings={"DIGEST_DATABASE_URL": pg_url.replace(":5432/", f":{relay.port}/")},
+        )
+        time.sleep(DATABASE_RETRY_SECONDS + 1)  # past a retry: still up, still waiting
+        assert service.process.poll() is None, service.log()
+        health = service.http.get("/healthz?details")
+        assert health.status_code == 503 and health.json()["phase"] == "waiting for the database"
+        assert service.feed() == feed
+        waiting = [line for line in service.lines if "waiting for the database" in line]
+        assert len(waiting) == 1 and "Connection refused" in waiting[0], service.log()  # said once
+
+        relay.open()
+        service.wait_started()
+        assert service.http.get("/healthz").json() == {"status": "ok"}
+        assert service.stop() == 0, service.log()
+    finally:
+        relay.close()
+    assert "Traceback" not in first.log() + service.log()

@@ -27,7 +27,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.config import Config
-from digest.errors import ConfigError
+from digest.errors import ConfigError, SchemaError, StoreError
 from digest.faults import crash_point
 from digest.ingest.watch import Watcher
 from digest.mail.transports import Mailer, make_mailer, smtp_problem
@@ -39,6 +39,8 @@ from digest.service.runner import Runner
 from digest.service.startup import Startup
 from digest.service.websub import HUB_TIMEOUT, Notifier
 from digest.store.database import Store
+from digest.store.urls import is_postgresql
+from digest.store.versioning import SchemaVersion
 from digest.web.limits import server_options
 from digest.web.search import PATH as SEARCH_PATH
 from digest.web.search import create_search_app
@@ -52,6 +54,8 @@ log = logging.getLogger(__name__)
 DIGEST_GRACE_SECONDS = 3600
 # How often emails waiting for a retry are looked at (each row has its own backoff time).
 RETRY_SECONDS = 60
+# How often start-up tries again to reach a PostgreSQL server that did not answer.
+DATABASE_RETRY_SECONDS = 5.0
 # Local time of the daily retention run (``digest.service.retention``): a quiet hour for most papers.
 PRUNE_AT = (3, 40)
 
@@ -153,7 +157,10 @@ def _start(
     lead, begin = steps
     try:
         startup.step("migrating the database")
-        before, after = store.migrate()
+        migrated = _migrate_once_reachable(store, startup, stopping)
+        if migrated is None:
+            return
+        before, after = migrated
         if before.behind:
             log.info("database schema: %s → %s", before.current or "empty", after)
         if stopping.is_set():
@@ -168,6 +175,36 @@ def _start(
     except BaseException as exc:  # handed to the main thread, which raises it after HTTP stops
         startup.error = exc
         server.should_exit = True
+
+
+def _migrate_once_reachable(
+    store: Store, startup: Startup, stopping: threading.Event
+) -> tuple[SchemaVersion, str] | None:
+    """``store.migrate()``, waiting while a PostgreSQL server cannot be reached; None if told to stop.
+
+    At boot the service may come up before its database server (or the network to it): exiting would
+    take the site down with it and leave a restart loop to the init system, while HTTP can go on
+    serving the previous output.  A schema this code cannot use, and any SQLite failure (no server to
+    wait for: a path or permission the operator must fix), still stop start-up."""
+    said = ""
+    while True:
+        try:
+            return store.migrate()
+        except SchemaError:
+            raise
+        except StoreError as exc:
+            if not is_postgresql(store.url):
+                raise
+            if str(exc) != said:
+                said = str(exc)
+                log.warning(
+                    "waiting for the database, serving the previous output meanwhile (again every %g s): %s",
+                    DATABASE_RETRY_SECONDS,
+                    exc,
+                )
+            startup.step("waiting for the database")
+        if stopping.wait(DATABASE_RETRY_SECONDS):
+            return None
 
 
 def _probe_smtp(config: Config) -> None:
