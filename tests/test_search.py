@@ -288,6 +288,9 @@ def test_empty_bad_and_hostile_queries_get_a_page_that_says_what_to_do(site: str
     assert empty.status_code == 200 and "请输入要搜索的词语" in empty.text
     nothing = httpx.get(site + "/search", params={"q": "喵呜喵呜不存在"})
     assert nothing.status_code == 200 and "没有找到" in nothing.text
+    # Cut for length and still nothing: the page says both.
+    long = httpx.get(site + "/search", params={"q": "喵呜" * 40})
+    assert long.status_code == 200 and "太长" in long.text and "没有找到" in long.text
     bad_page = httpx.get(site + "/search", params={"q": "草原", "page": "abc"})
     assert bad_page.status_code == 400 and "页码" in bad_page.text
     hostile = httpx.get(site + "/search", params={"q": '<script>alert(1)</script>"'})
