@@ -189,6 +189,19 @@ def test_summary_keeps_closing_quotes_with_their_sentence() -> None:
     assert summary("「好。」『对？』（完）", 8) == "「好。」『对？』"
 
 
+def test_summary_never_stops_inside_a_quotation() -> None:
+    said = "村长说：“路修好了。桥也通了。明年还要修一座小学，让孩子们不再走远路。”"
+    text = "小河村的新路今天通车。" + said + "村民们放起了鞭炮。"
+    # The quotation does not fit: the summary stops before it, not after its first 。.
+    assert summary(text, 30) == "小河村的新路今天通车。"
+    # It fits: taken whole, with its closing mark.
+    assert summary(text, 50) == "小河村的新路今天通车。" + said
+    # A text that opens with a quotation gives it whole, however long, as an overlong first sentence.
+    assert summary("“路修好了。桥也通了。”村民们放起了鞭炮。", 8) == "“路修好了。桥也通了。”"
+    # A quotation running on into the next paragraph (no closing mark there) ends with its paragraph.
+    assert summary("他说：“第一段话。\n\n“第二段话。”\n\n尾声。", 12) == "他说：“第一段话。"
+
+
 def test_summary_treats_a_paragraph_end_as_a_sentence_end() -> None:
     assert summary("　　没有句号的导语\n\n　　第二段。第三句。", 14) == "没有句号的导语　第二段。"
 

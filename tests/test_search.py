@@ -132,6 +132,23 @@ def test_snippet_shows_the_first_match_in_its_sentence() -> None:
     assert "".join(p.text for p in snippet("第一句。第二句。", ["草原"])) == "第一句。第二句。"
 
 
+def test_words_printed_full_width_are_marked_where_the_search_found_them() -> None:
+    # The query's words come normalised (NFKC, lower case); the paper's text keeps its own forms.
+    assert mark("今年是２０２４年，ＡＩ走进课堂。", words("２０２４ ＡＩ")) == (
+        Part("今年是"),
+        Part("２０２４", True),
+        Part("年，"),
+        Part("ＡＩ", True),
+        Part("走进课堂。"),
+    )
+    assert mark("用ＡＩ批改作业", words("ai")) == (Part("用"), Part("ＡＩ", True), Part("批改作业"))
+    # A character NFKC spells with several (㈠ is "(一)") is marked whole or not at all.
+    assert mark("㈠第一条", ["一"]) == (Part("㈠", True), Part("第"), Part("一", True), Part("条"))
+    body = "开头。" * 40 + "学校引入ＡＩ助教。" + "结尾。" * 40
+    parts = snippet(body, words("ai"), size=60)
+    assert Part("ＡＩ", True) in parts and "".join(p.text for p in parts).startswith("…")
+
+
 # -- queries -------------------------------------------------------------------------------------
 
 
@@ -271,6 +288,9 @@ def test_empty_bad_and_hostile_queries_get_a_page_that_says_what_to_do(site: str
     assert empty.status_code == 200 and "请输入要搜索的词语" in empty.text
     nothing = httpx.get(site + "/search", params={"q": "喵呜喵呜不存在"})
     assert nothing.status_code == 200 and "没有找到" in nothing.text
+    # Cut for length and still nothing: the page says both.
+    long = httpx.get(site + "/search", params={"q": "喵呜" * 40})
+    assert long.status_code == 200 and "太长" in long.text and "没有找到" in long.text
     bad_page = httpx.get(site + "/search", params={"q": "草原", "page": "abc"})
     assert bad_page.status_code == 400 and "页码" in bad_page.text
     hostile = httpx.get(site + "/search", params={"q": '<script>alert(1)</script>"'})

@@ -23,6 +23,10 @@ from digest.types import Digest, Entry, Section
 _SPACES = re.compile(r"\s+")
 _ENDS = "。！？!?"
 _CLOSERS = "”’」』）)》〉】\"'"
+# Marks that open a quotation or an aside, and the ones that close them (never ASCII quotes,
+# which open and close alike, nor ’, which is also an apostrophe).
+_OPENERS = "“「『（"
+_CLOSERS_OF_OPENERS = "”」』）"
 # One sentence: text up to a run of terminators plus any closing quotes and the spaces
 # after them; or the unterminated rest of a paragraph.  Both branches consume at least
 # one character and the first cannot match without a terminator, so matching is linear.
@@ -130,8 +134,9 @@ def summary(text: str, limit: int = 120) -> str:
 
     A sentence ends at 。！？!? (with any closing quotes or brackets after
     them) or at the end of a paragraph.  The result is never cut inside a
-    sentence: when the first sentence alone is longer than ``limit`` it is
-    returned whole.  Control characters and lone surrogates are dropped and
+    sentence, nor inside a quotation (a 。 within “…” ends no sentence of the
+    text around it): when the first sentence alone is longer than ``limit`` it
+    is returned whole.  Control characters and lone surrogates are dropped and
     whitespace runs become one space, so the result is one clean line.
     Paragraphs join on it as punctuation allows: nothing after 。 and the
     like, a full-width space after a paragraph that ends without punctuation
@@ -145,14 +150,35 @@ def summary_of(paras: Iterable[str], limit: int = 120) -> str:
     if limit < 1:
         raise ValueError(f"limit must be positive, not {limit}")
     taken = ""
+    whole = ""  # the longest ``taken`` that leaves no quotation open: where a summary may stop
     for paragraph in paras:
+        # A quotation running on into the next paragraph opens again there (no closing mark at the
+        # paragraph's end, as Chinese sets it), so each paragraph starts outside quotes.
+        depth = 0
         for index, match in enumerate(_SENTENCE.finditer(paragraph)):
             # Inside a paragraph the original spacing is kept; paragraphs are glued (``_glue``).
             grown = taken + match.group() if index else _glue(taken, match.group())
-            if taken and len(grown.rstrip()) > limit:
-                return taken.rstrip()
+            if whole and len(grown.rstrip()) > limit:
+                return whole.rstrip()
             taken = grown
+            depth = _still_open(match.group(), depth)
+            if depth == 0 or match.end() == len(paragraph):
+                whole = taken
     return taken.rstrip()
+
+
+def _still_open(sentence: str, depth: int) -> int:
+    """Quotations (and brackets) open after ``sentence``, ``depth`` being those open before it.
+
+    A 。 or ？ inside “…” ends a sentence of the quotation, not of the text around it: a summary
+    stopping there would end on an open quote (``李军说：“坐什么车？``).
+    """
+    for char in sentence:
+        if char in _OPENERS:
+            depth += 1
+        elif char in _CLOSERS_OF_OPENERS and depth:
+            depth -= 1
+    return depth
 
 
 def paragraphs(body: str) -> tuple[str, ...]:

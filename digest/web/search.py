@@ -183,7 +183,9 @@ class _SearchApp:
         if total and not results:
             status, notice = HTTPStatus.NOT_FOUND, f"没有第 {query.page} 页：结果只有 {_pages(total)} 页。"
         elif not total:
-            notice = notice or f"没有找到含“{query.text}”的文章。试试更短的词，或换一个说法。"
+            # A query cut for length still says it found nothing, or the page would seem to have failed.
+            missing = f"没有找到含“{query.text}”的文章。试试更短的词，或换一个说法。"
+            notice = f"{notice}{missing}" if notice else missing
         return status, self._page(site, path, query.text, notice, total, query.page, results)
 
     def _result(self, root: str, entry: Entry, in_headline: bool, words: Sequence[str]) -> Result:
