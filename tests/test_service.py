@@ -420,9 +420,10 @@ class Serve:
     def feed(self) -> str:
         return self.http.get("/feeds/all.atom").text
 
-    def stop(self) -> int:
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        """Send ``sig`` and wait for the exit status, the log read to the end."""
         self.http.close()
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(sig)
         code = self.process.wait(60)
         self._reader.join(5)
         assert self.process.stderr is not None
