@@ -357,15 +357,18 @@ class Serve:
         prefix: Sequence[str] = (),
         started: bool = True,
         settings: Mapping[str, str] | None = None,
+        output: Path | None = None,
     ) -> None:
         """``settle_seconds`` for ``ingest.settle_seconds``: None keeps the default (5 s); ``prefix``
         runs the service under another program (``setpriv``); ``started`` waits for the end of
         start-up (``/healthz`` 200), else only for HTTP to answer; ``settings``: more ``DIGEST_``
-        variables, for the service and every command run beside it alike."""
+        variables, for the service and every command run beside it alike; ``output``: the output
+        folder, by default ``out`` in ``home``."""
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.folders = ["--source", str(pages), "--data", str(home / "data"), "--output", str(home / "out")]
+        output = output or home / "out"
+        self.folders = ["--source", str(pages), "--data", str(home / "data"), "--output", str(output)]
         self.environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
         self.environ["DIGEST_SITE_BASE_URL"] = self.url
         if settle_seconds is not None:
