@@ -165,9 +165,12 @@ def test_one_sender_per_digest_a_live_lease_blocks_a_dead_or_lapsed_one_does_not
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["send-digest", "serve"])
-def test_sigterm_stops_a_send_between_two_emails(tmp_path: Path, command: str) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT], ids=lambda sig: sig.name)
+def test_sigterm_stops_a_send_between_two_emails(tmp_path: Path, command: str, sig: signal.Signals) -> None:
     """``send-digest``, and ``serve`` catching up a missed digest at start-up (before: SIGTERM waited
-    for the whole run)."""
+    for the whole run); SIGHUP (a closed terminal, a log rotation's ``kill -HUP``) and SIGINT (Ctrl-C)
+    alike (before: SIGHUP killed either where it stood, no line in the log, and SIGINT stopped
+    ``send-digest`` with a traceback, whatever email was under way)."""
     log = tmp_path / f"{command}.log"
     with SmtpSink(delay=0.05) as sink:
         config_file = _write_config(tmp_path, sink.host, sink.port)
@@ -182,7 +185,7 @@ def test_sigterm_stops_a_send_between_two_emails(tmp_path: Path, command: str) -
         while sink.count < 10:
             assert process.poll() is None and time.monotonic() < deadline, log.read_text()
             time.sleep(0.01)
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(sig)
         asked = time.monotonic()
         assert process.wait(timeout=60) == 0, log.read_text()
         stopped_in = time.monotonic() - asked
@@ -194,7 +197,9 @@ def test_sigterm_stops_a_send_between_two_emails(tmp_path: Path, command: str) -
     assert statuses["sent"] == taken < 200 and statuses["pending"] == 200 - taken, statuses
     assert leases == []
     if command == "send-digest":
-        assert "stopped by SIGTERM between two emails" in log.read_text()
+        assert f"stopped by {sig.name} between two emails" in log.read_text()
+    else:
+        assert "Traceback" not in log.read_text()
 
 
 def test_two_runs_making_one_digest_at_once_both_succeed_and_one_says_the_other_made_it(

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +25,7 @@ import httpx
 import pytest
 from badfiles import good_page
 from test_server import serving
+from test_service import Serve, wait_for
 
 from digest.config import Config
 from digest.config_checks import load_config
@@ -40,7 +43,16 @@ NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
     """A 4 MB tmpfs for the output folder (mounted: True), or a plain folder where mounting is refused."""
-    where = tmp_path / "output"
+    yield from _tmpfs(tmp_path / "output")
+
+
+@pytest.fixture
+def data_disk(tmp_path: Path) -> Iterator[tuple[Path, bool]]:
+    """The same for the data folder (database, health.json)."""
+    yield from _tmpfs(tmp_path / "data")
+
+
+def _tmpfs(where: Path) -> Iterator[tuple[Path, bool]]:
     where.mkdir()
     mounted = (
         subprocess.run(
@@ -162,6 +174,76 @@ def test_an_unwritable_output_folder_fails_publish_loudly_and_keeps_serving_the_
         runner.ingest([config.paths.source / "2024-11-27_02.txt"])
         assert runner.health()["status"] == "ok"
         assert "第2版的新闻" in (output / "feeds/all.atom").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_a_full_output_disk_is_said_once_not_at_every_rescan_and_its_end_too(
+    tmp_path: Path, disk: tuple[Path, bool]
+) -> None:
+    """The operator's log over a full disk: one error line, not one per rescan (before: every
+    ``schedule.scan_interval``, for as long as the disk stayed full), then one line when it works."""
+    output, mounted = disk
+    if not mounted:
+        pytest.skip("needs a real disk to fill: the service runs as its own process here")
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    service = Serve(tmp_path, pages, output=output, settings={"DIGEST_SCHEDULE_SCAN_INTERVAL": "1"})
+    try:
+        undo = full(output, mounted, pytest.MonkeyPatch())
+        (pages / "2024-11-27_01.txt").write_text(good_page("满盘时到的新闻"), encoding="utf-8")
+        wait_for(lambda: "publish failed" in service.log(), 10, "the publish to fail")
+        attempts: set[str] = set()
+
+        def failed_attempts() -> int:
+            last = service.http.get("/healthz?details").json()["last_publish"]
+            if "error" in last:
+                attempts.add(last["at"])
+            return len(attempts)
+
+        # Every rescan tries the publish again (and /healthz shows each attempt); the log says it once.
+        wait_for(lambda: failed_attempts() >= 5, 20, "five publish attempts on the full disk")
+        assert service.http.get("/healthz").json() == {"status": "degraded"}
+        undo()
+        wait_for(lambda: "满盘时到的新闻" in service.feed(), 10, "the page published once there is room")
+    finally:
+        code = service.stop()
+    log = service.log()
+    assert code == 0, log
+    assert log.count("publish failed: ") == 1, log
+    assert "No space left on device" in log and str(output) in log
+    assert re.search(r"INFO digest.service.runner: publish works again after \d+ failed attempts", log), log
+
+
+@pytest.mark.slow
+def test_a_full_data_disk_says_free_space_once_and_every_page_is_stored_once_there_is_room(
+    tmp_path: Path, data_disk: tuple[Path, bool]
+) -> None:
+    data, mounted = data_disk
+    if not mounted:
+        pytest.skip("needs a real disk to fill: the service runs as its own process here")
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    service = Serve(tmp_path, pages, settings={"DIGEST_SCHEDULE_SCAN_INTERVAL": "1"})
+    try:
+        undo = full(data, mounted, pytest.MonkeyPatch())
+        for number in range(1, 4):
+            (pages / f"2024-11-27_0{number}.txt").write_text(
+                good_page(f"满盘时到的第{number}版"), encoding="utf-8"
+            )
+        wait_for(lambda: "ingest failed" in service.log(), 10, "the ingest to fail")
+        time.sleep(4)  # rescans every second, each trying again
+        undo()
+        titles = [f"满盘时到的第{number}版" for number in range(1, 4)]
+        wait_for(lambda: all(title in service.feed() for title in titles), 10, "the pages once there is room")
+    finally:
+        code = service.stop()
+    log = service.log()
+    assert code == 0, log
+    assert log.count("ingest failed: ") == 1 and log.count("cannot write health.json") <= 1, log
+    assert "disk is full; free space on the disk that holds it" in log, log
+    assert "ingest works again after" in log, log
+    with Store.open(f"sqlite:///{data}/digest.sqlite3") as store:
+        assert store.status().articles == 3
 
 
 def test_a_prune_that_cannot_remove_old_files_makes_health_degraded_until_one_can(

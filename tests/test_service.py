@@ -357,15 +357,18 @@ class Serve:
         prefix: Sequence[str] = (),
         started: bool = True,
         settings: Mapping[str, str] | None = None,
+        output: Path | None = None,
     ) -> None:
         """``settle_seconds`` for ``ingest.settle_seconds``: None keeps the default (5 s); ``prefix``
         runs the service under another program (``setpriv``); ``started`` waits for the end of
         start-up (``/healthz`` 200), else only for HTTP to answer; ``settings``: more ``DIGEST_``
-        variables, for the service and every command run beside it alike."""
+        variables, for the service and every command run beside it alike; ``output``: the output
+        folder, by default ``out`` in ``home``."""
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.folders = ["--source", str(pages), "--data", str(home / "data"), "--output", str(home / "out")]
+        output = output or home / "out"
+        self.folders = ["--source", str(pages), "--data", str(home / "data"), "--output", str(output)]
         self.environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
         self.environ["DIGEST_SITE_BASE_URL"] = self.url
         if settle_seconds is not None:
@@ -420,9 +423,10 @@ class Serve:
     def feed(self) -> str:
         return self.http.get("/feeds/all.atom").text
 
-    def stop(self) -> int:
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        """Send ``sig`` and wait for the exit status, the log read to the end."""
         self.http.close()
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(sig)
         code = self.process.wait(60)
         self._reader.join(5)
         assert self.process.stderr is not None
@@ -648,3 +652,18 @@ def test_sigterm_lets_the_publish_under_way_finish_and_leaves_no_partial_file(tm
     leftovers = list((tmp_path / "out").rglob("*.tmp"))  # the publisher's temporary files
     assert leftovers == []
     assert "关机前最后一篇" in (tmp_path / "out" / "feeds" / "all.atom").read_text()
+
+
+@pytest.mark.slow
+def test_under_nohup_a_hang_up_leaves_the_service_running(tmp_path: Path) -> None:
+    """SIGHUP stops serve cleanly (a closed terminal), except where the operator asked it to outlive
+    the terminal: ``nohup`` ignores SIGHUP, and serve must not take that back."""
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    service = Serve(tmp_path, pages, prefix=["nohup"])
+    service.process.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    assert service.process.poll() is None, service.log()
+    assert service.http.get("/healthz").json() == {"status": "ok"}
+    assert service.stop() == 0, service.log()
+    assert "SIGHUP" not in service.log()

@@ -8,6 +8,7 @@ import sys
 import threading
 from collections import Counter
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from digest.commands.common import (
@@ -15,6 +16,7 @@ from digest.commands.common import (
     utc_now,
 )
 from digest.errors import ConfigError
+from digest.service import stop_signals
 
 if TYPE_CHECKING:
     from digest.config import Config
@@ -30,8 +32,17 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
     config = command_config(args)
     to = _email(args.to) if args.to else None
     stopping = threading.Event()
-    # SIGTERM (systemd, a timeout) stops the send between two messages, not after the whole run.
-    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.set())
+    stopped_by: list[str] = []
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        stopped_by.append(signal.Signals(signum).name)
+        stopping.set()
+        for sig, handler in previous.items():  # a second one stops at once, a hung connection too
+            signal.signal(sig, handler)
+
+    # SIGTERM (systemd, a timeout), Ctrl-C or a closed terminal stops the send between two
+    # messages, neither after the whole run nor in the middle of one.
+    previous = {sig: signal.signal(sig, stop) for sig in stop_signals()}
     try:
         with Store.open(config.database_url) as store:
             mailer = make_mailer(config, config.paths.data)
@@ -51,7 +62,8 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
             finally:
                 mailer.close()
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     digest = result.digest
     since, until = digest.since.astimezone(config.tz), digest.until.astimezone(config.tz)
     print(
@@ -83,8 +95,8 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
     if report.busy is not None:
         print(f"another run is sending the digest of {digest.day} ({report.busy}); this run sent nothing")
         return 0
-    if stopping.is_set():
-        print("stopped by SIGTERM between two emails; the rest wait for the next run")
+    if stopped_by:
+        print(f"stopped by {stopped_by[0]} between two emails; the rest wait for the next run")
     print(
         f"emails: {report.sent} sent, {result.failed} waiting for a retry, {report.refused} refused, "
         f"{report.skipped} skipped, {report.unknown} unknown, {report.expired} expired"

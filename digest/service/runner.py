@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from digest.service.websub import Notifier
 from digest.store.database import Store
 
 log = logging.getLogger(__name__)
+
+# While a job keeps failing the same way, how often the log says so again.
+REMIND_SECONDS = 3600
 
 
 def utc_now() -> datetime:
@@ -82,6 +86,7 @@ class Runner:
         self._started = clock()
         self.settler = Settler(config.ingest.settle_seconds)
         self._said: str | None = None  # the source folder problem last logged
+        self._repeats = Repeats()
 
     def rescan(self, publish: bool = False) -> None:
         """The safety net: ingest every settled page file in the source folder; ``publish`` forces one.
@@ -170,7 +175,7 @@ class Runner:
                 self._failed("prune", started, str(exc))
                 return
             counts: dict[str, int | str] = {"removed": report.removed, "deliveries": report.deliveries}
-            self._runs["prune"] = JobRun(self._clock(), round((time.monotonic() - started) * 1000), counts)
+            self._done("prune", JobRun(self._clock(), round((time.monotonic() - started) * 1000), counts))
 
     def take_over(self) -> None:
         """At start-up and whenever this instance gains the lead: ingest what was missed, publish, and
@@ -236,7 +241,7 @@ class Runner:
             self._metrics.ingested(result)
             keys = ("files", "read", "failed", "new", "changed")
             counts: dict[str, int | str] = {key: getattr(result, key) for key in keys}
-            self._runs["ingest"] = JobRun(self._clock(), result.ms, counts)
+            self._done("ingest", JobRun(self._clock(), result.ms, counts))
             crash_point("service.after_ingest")
             touched = result.touched
         if present is not None:
@@ -260,7 +265,7 @@ class Runner:
         seconds = time.monotonic() - started
         self._metrics.published(result, seconds, articles)
         counts: dict[str, int | str] = {"written": result.written_count, "unchanged": result.unchanged}
-        self._runs["publish"] = JobRun(self._clock(), round(seconds * 1000), counts)
+        self._done("publish", JobRun(self._clock(), round(seconds * 1000), counts))
         return True
 
     def _digest(self, job: Callable[[datetime], DigestResult | None]) -> None:
@@ -276,10 +281,14 @@ class Runner:
             counts: dict[str, int | str] = {"day": result.digest.day.isoformat()}
             counts |= {"articles": result.digest.count, "sent": result.sent}
             counts |= {"failed": result.failed, "refused": result.refused}
-            self._runs["digest"] = JobRun(self._clock(), round(seconds * 1000), counts)
+            self._done("digest", JobRun(self._clock(), round(seconds * 1000), counts))
+
+    def _done(self, job: str, run: JobRun) -> None:
+        self._repeats.ended(job, f"{job} works again")
+        self._runs[job] = run
 
     def _failed(self, job: str, started: float, error: str) -> None:
-        log.error("%s failed: %s", job, error)
+        self._repeats.say(job, logging.ERROR, f"{job} failed: {error}")
         self._metrics.failed(job)
         self._runs[job] = JobRun(self._clock(), round((time.monotonic() - started) * 1000), {}, error)
 
@@ -287,4 +296,47 @@ class Runner:
         try:
             save_state(self._config.paths.data, self.state())
         except OSError as exc:
-            log.warning("cannot write %s in %s: %s", STATE_NAME, self._config.paths.data, exc.strerror)
+            message = f"cannot write {STATE_NAME} in {self._config.paths.data}: {exc.strerror}"
+            self._repeats.say(STATE_NAME, logging.WARNING, message)
+        else:
+            self._repeats.ended(STATE_NAME, f"{STATE_NAME} written again")
+
+
+class Repeats:
+    """Log lines for standing problems: each one when it starts or changes, then a reminder every
+    ``REMIND_SECONDS`` while it lasts, and one line when it ends.
+
+    A job retried at every rescan (a full disk, a read-only folder) would otherwise log the same
+    error every ``schedule.scan_interval``, for days, burying everything else.
+    """
+
+    def __init__(self) -> None:
+        self._standing: dict[str, _Standing] = {}
+
+    def say(self, key: str, level: int, message: str) -> None:
+        """``message`` failed again for ``key``: logged when new or due for a reminder."""
+        now = time.monotonic()
+        standing = self._standing.get(key)
+        if standing is None or standing.message != message:
+            self._standing[key] = _Standing(message, now, time.time())
+            log.log(level, "%s", message)
+            return
+        standing.repeats += 1
+        if now - standing.said >= REMIND_SECONDS:
+            standing.said = now
+            since = datetime.fromtimestamp(standing.since).astimezone().isoformat(timespec="seconds")
+            log.log(level, "%s (still, %d times since %s)", message, standing.repeats + 1, since)
+
+    def ended(self, key: str, message: str) -> None:
+        """``key`` worked: say so once if it had been failing."""
+        standing = self._standing.pop(key, None)
+        if standing is not None:
+            log.info("%s after %d failed attempts", message, standing.repeats + 1)
+
+
+@dataclass
+class _Standing:
+    message: str
+    said: float  # monotonic time it was last logged
+    since: float  # wall-clock time it began, for the reminder
+    repeats: int = 0  # times it came back after the first, logged or not

@@ -4,11 +4,12 @@ Threads: uvicorn's event loop on the main thread (it owns SIGINT/SIGTERM),
 an APScheduler background scheduler (safety-net rescans and the daily
 digest cron), and a watcher thread for low-latency ingest (``digest.ingest.watch``).
 ``Runner`` holds every job and one lock, so jobs never overlap; ``_run`` is
-the one place that starts and stops the threads.  On SIGTERM or SIGINT the
-HTTP server stops, the job under way finishes (a publish only ever renames
-whole files into place), no new job starts, and the process exits 0.  A lock
-file in the data folder keeps a second ``serve`` away from the same database
-and outbox.
+the one place that starts and stops the threads.  On SIGTERM, SIGINT or SIGHUP
+(unless started under ``nohup``) the HTTP server stops, the job under way
+finishes (a publish only ever renames whole files into place, a send stops
+between two emails), no new job starts, and the process exits 0.  A lock file
+in the data folder keeps a second ``serve`` away from the same database and
+outbox.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from digest.errors import ConfigError, SchemaError, StoreError
 from digest.faults import crash_point
 from digest.ingest.watch import Watcher
 from digest.mail.transports import Mailer, make_mailer, smtp_problem
-from digest.service import sdnotify
+from digest.service import sdnotify, stop_signals
 from digest.service.datalock import data_lock
 from digest.service.leader import leadership
 from digest.service.metrics import METRICS_PATH, Metrics
@@ -74,14 +75,14 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve(config: Config) -> None:
-    """Run until SIGINT or SIGTERM, then stop every thread and return (exit status 0)."""
+    """Run until SIGINT, SIGTERM or SIGHUP, then stop every thread and return (exit status 0)."""
     stopping = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
         # Before uvicorn runs and after it re-raises the signal it caught: just remember it.
         stopping.set()
 
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, on_signal) for sig in stop_signals()}
     try:
         # The schema is migrated by ``_start``, while HTTP already answers.
         with data_lock(config.paths.data), Store.open(config.database_url, migrate=False) as store:
@@ -217,6 +218,13 @@ def _probe_smtp(config: Config) -> None:
         log.warning("smtp.host: %s (emails wait for a retry until it answers)", problem)
 
 
+def _hang_up(server: uvicorn.Server, stopping: threading.Event) -> None:
+    """SIGHUP (uvicorn takes only SIGINT and SIGTERM): stop as for SIGTERM, and say why."""
+    log.warning("SIGHUP: stopping as for SIGTERM (digest serve has nothing to reload; start it again)")
+    stopping.set()  # a send under way stops between two emails now, not after HTTP has closed
+    server.should_exit = True
+
+
 def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event) -> None:
     """Start HTTP at once and the rest in the background (``_start``); on the way out, stop them in
     order."""
@@ -285,6 +293,8 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
             )
             _tell_systemd(scheduler, server, stopping, startup)
             scheduler.start()
+            if signal.SIGHUP in stop_signals():  # not under nohup
+                signal.signal(signal.SIGHUP, lambda _signum, _frame: _hang_up(server, stopping))
             server.run(sockets=[sock])
     finally:
         stopping.set()

@@ -156,7 +156,9 @@ class Repository:
 
     def _failure(self, exc: SQLAlchemyError) -> StoreError:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return StoreError(
-            f"database {mask_url(self.url)}: {reason}; check that the server is running, "
-            "the URL is right and the file or database is writable"
-        )
+        if "disk is full" in reason or "No space left" in reason:
+            # SQLite's SQLITE_FULL and PostgreSQL's ENOSPC: a server or URL to check would mislead.
+            fix = "free space on the disk that holds it; what arrives meanwhile is read once there is room"
+        else:
+            fix = "check that the server is running, the URL is right and the file or database is writable"
+        return StoreError(f"database {mask_url(self.url)}: {reason}; {fix}")
