@@ -407,3 +407,39 @@ def test_verse_quoted_between_paragraphs_is_no_headline() -> None:
     )
     assert article.title == "新桥通车"
     assert "花开遍地金黄" in article.body
+
+
+def test_text_after_a_jump_to_another_page_is_another_story() -> None:
+    page = parse_page(
+        "山城新建一座物流园\n\n本报讯（记者 林小河）物流园一期昨日开工，总投资十亿元，"
+        "建成后将新增仓储面积二十万平方米，带动就业三千余人。（下转第6版）\n\n"
+        "据市统计局消息，前三季度全市工业增加值同比增长百分之七。\n\n"
+        "其中，高技术制造业增长较快。\n\n（记者 周远）\n"
+    )
+    first, second = page.articles
+    assert first.jumps == ("下转第6版",)
+    assert first.body.endswith("带动就业三千余人。")
+    assert second.body.startswith("据市统计局消息")
+    assert second.authors == ("周远",)
+
+
+def test_a_jump_line_of_its_own_ends_the_story_too() -> None:
+    page = parse_page(
+        "山城新建一座物流园\n\n本报讯（记者 林小河）物流园一期昨日开工，总投资十亿元。\n\n"
+        "（下转第6版）\n\n据市统计局消息，前三季度全市工业增加值同比增长。\n"
+    )
+    first, second = page.articles
+    assert first.jumps == ("下转第6版",)
+    assert second.body.startswith("据市统计局消息")
+
+
+def test_bulleted_brief_headline_over_its_dateline() -> None:
+    page = parse_page(
+        "简讯\n\n■ 青石镇新增充电桩四百个\n本报讯 今年以来，青石镇新建公共充电桩四百个。（李新）\n\n"
+        "■ 第三届读书节闭幕\n本报讯 历时一个月的读书节日前闭幕。（记者 王冬）\n"
+    )
+    first, second = page.articles
+    assert (first.section, first.title, first.dateline) == ("简讯", "青石镇新增充电桩四百个", "本报讯")
+    assert first.body == "今年以来，青石镇新建公共充电桩四百个。"
+    assert (second.section, second.title, second.authors) == ("简讯", "第三届读书节闭幕", ("王冬",))
+    assert second.body == "历时一个月的读书节日前闭幕。"

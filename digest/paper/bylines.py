@@ -302,6 +302,12 @@ def trailing_credit(text: str, conv: Conventions = MAINLAND) -> tuple[str, tuple
     return None
 
 
+def continues_elsewhere(jumps: list[str]) -> bool:
+    """Does one of these jump notes send the reader on to another page (``下转第6版``)?  What
+    follows it on this page is then another story."""
+    return any(jump.startswith(("下转", "转", "下接")) for jump in jumps)
+
+
 def find_jumps(text: str) -> tuple[str, list[str]]:
     """Strip page-jump notes (``(上接第1版)``, ``■本报第4版``) from a paragraph.
 
