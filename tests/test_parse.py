@@ -443,3 +443,27 @@ def test_bulleted_brief_headline_over_its_dateline() -> None:
     assert first.body == "今年以来，青石镇新建公共充电桩四百个。"
     assert (second.section, second.title, second.authors) == ("简讯", "第三届读书节闭幕", ("王冬",))
     assert second.body == "历时一个月的读书节日前闭幕。"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a page that prints each paragraph on one line
+        "西岭人才公寓交付\n本报西岭12月3日电 记者：黄一强\n"
+        "西岭首批人才公寓昨日交付使用，共提供房源五百六十套，首批入住的一百二十名青年人才领到了钥匙。\n",
+        # a narrow column whose lines wrap
+        "西岭人才公寓交付\n\n本报讯 记者 黄一强 通讯员 姜二\n西岭首批人才公寓昨日交\n付使用，共提供房源五百\n"
+        "六十套，首批入住的一百二\n十名青年人才领到了钥匙。\n",
+    ],
+)
+def test_an_unbracketed_credit_ending_the_dateline_line_stays_out_of_the_text(text: str) -> None:
+    article = only(text)
+    assert article.title == "西岭人才公寓交付"
+    assert article.authors[0] == "黄一强"
+    assert article.body.startswith("西岭首批人才公寓昨日交付使用")
+
+
+def test_a_credit_cut_by_the_wrap_reads_on_to_its_reported_mark() -> None:
+    article = only("西岭降温\n\n本报讯 记者黄一强、通讯员姜\n二报道：立春后天气变化频\n繁，气温忽高忽低。\n")
+    assert article.authors == ("黄一强", "姜二")
+    assert article.body == "立春后天气变化频繁，气温忽高忽低。"

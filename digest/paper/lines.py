@@ -98,6 +98,7 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int]]:
                 _starts_new_line(line, conv)
                 or _ends_line(pieces, block)
                 or _credit_apart(pieces[-1], line, conv)
+                or _signed_dateline(pieces, line, conv)
             ):
                 out.append(join_wrapped(pieces))
                 pieces = []
@@ -146,6 +147,19 @@ def _credit_apart(before: str, line: str, conv: Conventions) -> bool:
             # A byline wrapped across two lines (…鄂尔多斯市融 / 媒体中心记者 X) stays whole.
             return not is_byline(before + line, conv)
     return False
+
+
+def _signed_dateline(pieces: list[str], line: str, conv: Conventions) -> bool:
+    """A dateline whose line ends with its unbracketed credit (``本报讯 记者 X``): the text starts
+    on the next line, and the name must not run into it.  A credit the wrap cut
+    (``本报讯 记者X、通讯员Y`` / ``Z报道：…``) reads on into the next line, though."""
+    if len(pieces) != 1:
+        return False
+    dateline = parse_dateline(pieces[0], conv)
+    if dateline is None or not dateline.credits or dateline.length < len(pieces[0].rstrip()):
+        return False
+    joined = parse_dateline(join_wrapped([pieces[0], line]), conv)
+    return joined is None or joined.length <= dateline.length
 
 
 def _ends_line(pieces: list[str], block: list[str]) -> bool:
