@@ -467,3 +467,39 @@ def test_a_credit_cut_by_the_wrap_reads_on_to_its_reported_mark() -> None:
     article = only("西岭降温\n\n本报讯 记者黄一强、通讯员姜\n二报道：立春后天气变化频\n繁，气温忽高忽低。\n")
     assert article.authors == ("黄一强", "姜二")
     assert article.body == "立春后天气变化频繁，气温忽高忽低。"
+
+
+def test_each_turn_of_an_interview_is_a_paragraph_in_a_narrow_column() -> None:
+    article = only(
+        "站长谈春运\n\n本报讯（记者 孙一）春运将至。\n记者：今年有什么新变化？\n"
+        "站长：我们增加了自助售票机。\n记者：旅客要注意什么？\n站长：请提前到站。\n"
+    )
+    assert article.body.split("\n\n") == [
+        "春运将至。",
+        "记者：今年有什么新变化？",
+        "站长：我们增加了自助售票机。",
+        "记者：旅客要注意什么？",
+        "站长：请提前到站。",
+    ]
+    assert article.kind is Kind.INTERVIEW
+
+
+def test_an_editors_note_over_a_headline_introduces_the_story_under_it() -> None:
+    page = parse_page(
+        "春运首日客流平稳\n本报讯（记者 孙一）今天是春运首日，全市各客运站秩序井然。\n\n"
+        "编者按：岁末年初，不少市民开始筹划春节出行。本报今起推出系列报道。\n\n"
+        "平安回家路\n铁路部门加开临客百余趟\n\n本报讯（记者 吴二）铁路部门将在节前加开临时旅客列车。\n"
+    )
+    first, second = page.articles
+    assert first.notes == ()
+    assert second.title == "铁路部门加开临客百余趟"
+    assert second.notes == ("编者按：岁末年初，不少市民开始筹划春节出行。本报今起推出系列报道。",)
+
+
+def test_short_lines_in_the_folio_block_are_the_page_header() -> None:
+    page = parse_page(
+        "A2　　　　2023年12月4日　星期一\n综合新闻　　　　　　东岭晚报\n\n"
+        "铁路部门加开临客\n本报讯（记者 吴二）铁路部门将在节前加开临时旅客列车。\n"
+    )
+    assert [a.title for a in page.articles] == ["铁路部门加开临客"]
+    assert "综合新闻 东岭晚报" in page.dropped

@@ -332,7 +332,9 @@ def _assemble(
             jumped.jumps.extend(jumps)
             jumped.ended = jumped.ended or (jumped.has_body() and continues_elsewhere(jumps))
         elif line.kind is T.NOTE:
-            if cur is None or cur.closed:
+            # An editor's note (编者按) printed over a headline introduces the story under it.
+            ahead = line.text.startswith("编者按") and nxt is not None and nxt.kind is T.HEADING
+            if cur is None or cur.closed or (ahead and not after):
                 pending_notes.append(line.text)
             else:
                 cur.notes.append(line.text)
