@@ -123,6 +123,29 @@ def test_datelines_of_any_outlet(text: str, date_: str | None, who: list[str]) -
     assert text[line.length :].strip() == "今天"
 
 
+@pytest.mark.parametrize(
+    ("text", "who"),
+    [
+        ("本报西岭12月3日电 记者：甲乙", ["甲乙"]),
+        ("本报讯 记者 甲乙 通讯员 丙丁", ["甲乙", "丙丁"]),
+        ("新华社北京12月3日电 记者甲乙", ["甲乙"]),
+    ],
+)
+def test_a_credit_closing_the_dateline_line_is_its_credit(text: str, who: list[str]) -> None:
+    line = parse_dateline(text)
+    assert line is not None
+    assert [c.name for c in line.credits] == who
+    assert line.length == len(text)
+
+
+@pytest.mark.parametrize(
+    "text", ["本报讯 近日，我市召开会议", "本报讯 编辑：甲乙", "某某网讯(本网记者 甲乙 丙丁"]
+)
+def test_text_or_a_cut_bracket_after_a_dateline_is_no_credit(text: str) -> None:
+    line = parse_dateline(text)
+    assert line is not None and not line.credits
+
+
 def test_a_day_only_dateline_takes_its_month_from_the_issue() -> None:
     assert parse_dateline("本报合肥18日电 今天") is not None
     assert parse_dateline("本报合肥18日电 今天").date is None  # type: ignore[union-attr]

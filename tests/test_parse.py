@@ -407,3 +407,99 @@ def test_verse_quoted_between_paragraphs_is_no_headline() -> None:
     )
     assert article.title == "新桥通车"
     assert "花开遍地金黄" in article.body
+
+
+def test_text_after_a_jump_to_another_page_is_another_story() -> None:
+    page = parse_page(
+        "山城新建一座物流园\n\n本报讯（记者 林小河）物流园一期昨日开工，总投资十亿元，"
+        "建成后将新增仓储面积二十万平方米，带动就业三千余人。（下转第6版）\n\n"
+        "据市统计局消息，前三季度全市工业增加值同比增长百分之七。\n\n"
+        "其中，高技术制造业增长较快。\n\n（记者 周远）\n"
+    )
+    first, second = page.articles
+    assert first.jumps == ("下转第6版",)
+    assert first.body.endswith("带动就业三千余人。")
+    assert second.body.startswith("据市统计局消息")
+    assert second.authors == ("周远",)
+
+
+def test_a_jump_line_of_its_own_ends_the_story_too() -> None:
+    page = parse_page(
+        "山城新建一座物流园\n\n本报讯（记者 林小河）物流园一期昨日开工，总投资十亿元。\n\n"
+        "（下转第6版）\n\n据市统计局消息，前三季度全市工业增加值同比增长。\n"
+    )
+    first, second = page.articles
+    assert first.jumps == ("下转第6版",)
+    assert second.body.startswith("据市统计局消息")
+
+
+def test_bulleted_brief_headline_over_its_dateline() -> None:
+    page = parse_page(
+        "简讯\n\n■ 青石镇新增充电桩四百个\n本报讯 今年以来，青石镇新建公共充电桩四百个。（李新）\n\n"
+        "■ 第三届读书节闭幕\n本报讯 历时一个月的读书节日前闭幕。（记者 王冬）\n"
+    )
+    first, second = page.articles
+    assert (first.section, first.title, first.dateline) == ("简讯", "青石镇新增充电桩四百个", "本报讯")
+    assert first.body == "今年以来，青石镇新建公共充电桩四百个。"
+    assert (second.section, second.title, second.authors) == ("简讯", "第三届读书节闭幕", ("王冬",))
+    assert second.body == "历时一个月的读书节日前闭幕。"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a page that prints each paragraph on one line
+        "西岭人才公寓交付\n本报西岭12月3日电 记者：黄一强\n"
+        "西岭首批人才公寓昨日交付使用，共提供房源五百六十套，首批入住的一百二十名青年人才领到了钥匙。\n",
+        # a narrow column whose lines wrap
+        "西岭人才公寓交付\n\n本报讯 记者 黄一强 通讯员 姜二\n西岭首批人才公寓昨日交\n付使用，共提供房源五百\n"
+        "六十套，首批入住的一百二\n十名青年人才领到了钥匙。\n",
+    ],
+)
+def test_an_unbracketed_credit_ending_the_dateline_line_stays_out_of_the_text(text: str) -> None:
+    article = only(text)
+    assert article.title == "西岭人才公寓交付"
+    assert article.authors[0] == "黄一强"
+    assert article.body.startswith("西岭首批人才公寓昨日交付使用")
+
+
+def test_a_credit_cut_by_the_wrap_reads_on_to_its_reported_mark() -> None:
+    article = only("西岭降温\n\n本报讯 记者黄一强、通讯员姜\n二报道：立春后天气变化频\n繁，气温忽高忽低。\n")
+    assert article.authors == ("黄一强", "姜二")
+    assert article.body == "立春后天气变化频繁，气温忽高忽低。"
+
+
+def test_each_turn_of_an_interview_is_a_paragraph_in_a_narrow_column() -> None:
+    article = only(
+        "站长谈春运\n\n本报讯（记者 孙一）春运将至。\n记者：今年有什么新变化？\n"
+        "站长：我们增加了自助售票机。\n记者：旅客要注意什么？\n站长：请提前到站。\n"
+    )
+    assert article.body.split("\n\n") == [
+        "春运将至。",
+        "记者：今年有什么新变化？",
+        "站长：我们增加了自助售票机。",
+        "记者：旅客要注意什么？",
+        "站长：请提前到站。",
+    ]
+    assert article.kind is Kind.INTERVIEW
+
+
+def test_an_editors_note_over_a_headline_introduces_the_story_under_it() -> None:
+    page = parse_page(
+        "春运首日客流平稳\n本报讯（记者 孙一）今天是春运首日，全市各客运站秩序井然。\n\n"
+        "编者按：岁末年初，不少市民开始筹划春节出行。本报今起推出系列报道。\n\n"
+        "平安回家路\n铁路部门加开临客百余趟\n\n本报讯（记者 吴二）铁路部门将在节前加开临时旅客列车。\n"
+    )
+    first, second = page.articles
+    assert first.notes == ()
+    assert second.title == "铁路部门加开临客百余趟"
+    assert second.notes == ("编者按：岁末年初，不少市民开始筹划春节出行。本报今起推出系列报道。",)
+
+
+def test_short_lines_in_the_folio_block_are_the_page_header() -> None:
+    page = parse_page(
+        "A2　　　　2023年12月4日　星期一\n综合新闻　　　　　　东岭晚报\n\n"
+        "铁路部门加开临客\n本报讯（记者 吴二）铁路部门将在节前加开临时旅客列车。\n"
+    )
+    assert [a.title for a in page.articles] == ["铁路部门加开临客"]
+    assert "综合新闻 东岭晚报" in page.dropped

@@ -9,7 +9,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from digest.paper.bylines import BULLET, find_jumps, photographed, trailing_credit
+from digest.paper.bylines import BULLET, continues_elsewhere, find_jumps, photographed, trailing_credit
 from digest.paper.classify import T, _headline_shaped, _Line
 from digest.paper.conventions import Conventions
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _FIELD, _finished, _is_caption
@@ -101,6 +101,8 @@ class _Builder:
     def add_para(self, text: str, label: bool = False, apart: bool = False) -> None:
         text, jumps = find_jumps(text)
         self.jumps.extend(jumps)
+        # The story goes on on another page: what this page prints next is another story.
+        self.ended = self.ended or continues_elsewhere(jumps)
         text = BULLET.sub("", text).strip()
         if not text:
             return
@@ -325,9 +327,14 @@ def _assemble(
             open_one = cur is not None and not cur.closed and not cur.ended
             (cur if cur is not None and open_one else start()).add_crosshead(line.text)
         elif line.kind is T.JUMP:
-            (cur or start()).jumps.extend(find_jumps(line.text)[1])
+            jumped = cur or start()
+            jumps = find_jumps(line.text)[1]
+            jumped.jumps.extend(jumps)
+            jumped.ended = jumped.ended or (jumped.has_body() and continues_elsewhere(jumps))
         elif line.kind is T.NOTE:
-            if cur is None or cur.closed:
+            # An editor's note (编者按) printed over a headline introduces the story under it.
+            ahead = line.text.startswith("编者按") and nxt is not None and nxt.kind is T.HEADING
+            if cur is None or cur.closed or (ahead and not after):
                 pending_notes.append(line.text)
             else:
                 cur.notes.append(line.text)
@@ -341,15 +348,27 @@ def _assemble(
             cur.add_dateline(line)
         else:
             heads = (section, *cur.title_lines) if cur is not None else ()
-            brief = BULLET.match(line.text) is not None and (  # an item of a roundup of briefs
-                any((t or "").endswith(conv.roundups) for t in heads)
+            bulleted = BULLET.match(line.text) is not None
+            # A brief's own headline: a bulleted phrase right over its dateline (■ 标题 / 本报讯 …).
+            titled = bulleted and nxt is not None and nxt.dateline is not None and _headline_shaped(line.text)
+            brief = bulleted and (  # an item of a roundup of briefs
+                titled
+                or any((t or "").endswith(conv.roundups) for t in heads)
                 or trailing_credit(line.text, conv) is not None
             )
-            if brief and cur is not None and not cur.has_body() and len(cur.title_lines) == 1:
+            roundup = brief and cur is not None and not cur.has_body() and len(cur.title_lines) == 1
+            if roundup:
                 # A roundup of briefs (△ item (X), △ item (Y)): its heading is their column.
+                assert cur is not None
                 outer, in_roundup = section, True
                 section = cur.section = cur.title_lines.pop()
-            elif (
+            if titled:
+                if cur is None or cur.title_lines or cur.paras:
+                    start()
+                assert cur is not None
+                cur.title_lines = [line.text]
+                continue
+            if not roundup and (
                 cur is None
                 or cur.closed
                 or cur.ended

@@ -42,6 +42,7 @@ _JUMP = re.compile(
 _MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts with
 _SENTENCE_MARKS = frozenset("。！？!?…”’，,、；;：:")
 _DATELINE_REACH = 40  # characters: outlet, place and date come before the dateline's word
+_DATELINE_CREDIT = 40  # characters; a credit after a dateline on a line of their own is never longer
 _TAIL = 72  # characters at the end of a paragraph a closing credit may take, with its brackets
 
 
@@ -255,12 +256,28 @@ def parse_dateline(text: str, conv: Conventions = MAINLAND, issue: date | None =
         credits = parse_credits(match.group("credits"), conv) or ()
     else:
         # 本报讯 记者X、通讯员Y报道：… (the credit unbracketed, closed by 报道).
-        reported = _REPORTED.match(text[length:])
+        rest = text[length:]
+        reported = _REPORTED.match(rest)
         found = parse_credits(reported.group(1), conv) if reported else None
         if reported and found:
             credits, length = found, length + reported.end()
+        elif _credit_rest(rest, conv):
+            # 本报西坝12月3日电 记者：X, the text on the next line: the line's rest is its credit.
+            credits, length = parse_credits(rest.strip(), conv) or (), len(text)
     place = match.group("place") if known and match.group("place") else None
     return Dateline(place=place, date=date, credits=credits, length=length)
+
+
+def _credit_rest(rest: str, conv: Conventions) -> bool:
+    """Is what follows a dateline on its line nothing but a credit naming a role (``记者：X``)?"""
+    rest = rest.strip()
+    return (
+        0 < len(rest) <= _DATELINE_CREDIT
+        and not re.search(r"[（()）]", rest)  # a bracket the wrap cut (讯(记者 X / Y 文/图)…)
+        and conv.credit_hint.search(rest) is not None
+        and not is_editor_line(rest, conv)
+        and is_byline(rest, conv)
+    )
 
 
 def paren_names(text: str, conv: Conventions = MAINLAND) -> tuple[Credit, ...] | None:
@@ -300,6 +317,12 @@ def trailing_credit(text: str, conv: Conventions = MAINLAND) -> tuple[str, tuple
     if reading.roles or _BARE_NAMES.match(plain.group(2)):
         return text[: cut + plain.start()].rstrip(), reading.credits
     return None
+
+
+def continues_elsewhere(jumps: list[str]) -> bool:
+    """Does one of these jump notes send the reader on to another page (``下转第6版``)?  What
+    follows it on this page is then another story."""
+    return any(jump.startswith(("下转", "转", "下接")) for jump in jumps)
 
 
 def find_jumps(text: str) -> tuple[str, list[str]]:

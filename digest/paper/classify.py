@@ -25,7 +25,7 @@ from digest.paper.bylines import (
     split_mark,
 )
 from digest.paper.conventions import Conventions
-from digest.paper.lines import _CREDIT_LINE, _MAX_HEADING, _MD_HEADING, _running_head
+from digest.paper.lines import _CREDIT_LINE, _MAX_HEADING, _MD_HEADING, _QA_LABEL, _running_head
 from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, squeeze_spaces
 from digest.types import Credit
 
@@ -42,9 +42,6 @@ _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 
 
 _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
-
-
-_QA_LABEL = re.compile(r"^(?:问|答|记者|主持人|[QAＱＡ])\s*[:：]")
 
 
 _SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speaker when the name recurs
@@ -112,6 +109,7 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
             else:
                 line.kind = T.PARA
         out.append(line)
+    _header_block(out)
     for before, byline in itertools.pairwise(out):
         # Whatever stands right above a byline is a headline if it can be one at all.
         if (
@@ -131,6 +129,17 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
         ):
             byline.kind = T.CREDIT
     return out
+
+
+def _header_block(lines: list[_Line]) -> None:
+    """The page's header: short lines printed in one block with the folio at the top of the page
+    (``A2 … 星期一`` over ``综合新闻 … 东岭晚报``) name the page and the paper, not a story."""
+    top = list(itertools.takewhile(lambda line: line.gap == 0, lines[1:]))
+    block = lines[:1] + top
+    if any(line.kind is T.NOISE for line in block):
+        for line in block:
+            if line.kind is T.CANDIDATE:
+                line.kind = T.NOISE
 
 
 def _headline_shaped(text: str) -> bool:

@@ -9,9 +9,24 @@ from collections.abc import Iterator
 
 from digest.paper.bylines import BULLET, is_byline, parse_dateline, trailing_credit
 from digest.paper.conventions import Conventions
-from digest.paper.textnorm import clean_text, display_width, ends_open, join_vertical, join_wrapped, undouble
+from digest.paper.textnorm import (
+    CJK,
+    clean_text,
+    display_width,
+    ends_open,
+    ends_sentence,
+    join_vertical,
+    join_wrapped,
+    undouble,
+)
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
+
+
+_QA_LABEL = re.compile(r"^(?:问|答|记者|主持人|[QAＱＡ])\s*[:：]")  # an interview's turn
+
+
+_TURN = re.compile(f"^(?:{_QA_LABEL.pattern[1:]}|[{CJK}]{{2,4}}[:：])")  # 记者：… or a speaker's 站长：…
 
 
 _DOUBLED = re.compile(r"(\S{2,})\1")  # cheap test before the exact measure of a running head
@@ -92,12 +107,16 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int]]:
             out.extend(block)
             out.append("")
             continue
+        # In an interview each turn (记者：… / 站长：…) is a paragraph, even when it fills no line.
+        interview = any(_QA_LABEL.match(line) for line in block)
         pieces: list[str] = []
         for line in block:
             if pieces and (
                 _starts_new_line(line, conv)
                 or _ends_line(pieces, block)
                 or _credit_apart(pieces[-1], line, conv)
+                or _signed_dateline(pieces, line, conv)
+                or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
             ):
                 out.append(join_wrapped(pieces))
                 pieces = []
@@ -146,6 +165,19 @@ def _credit_apart(before: str, line: str, conv: Conventions) -> bool:
             # A byline wrapped across two lines (…鄂尔多斯市融 / 媒体中心记者 X) stays whole.
             return not is_byline(before + line, conv)
     return False
+
+
+def _signed_dateline(pieces: list[str], line: str, conv: Conventions) -> bool:
+    """A dateline whose line ends with its unbracketed credit (``本报讯 记者 X``): the text starts
+    on the next line, and the name must not run into it.  A credit the wrap cut
+    (``本报讯 记者X、通讯员Y`` / ``Z报道：…``) reads on into the next line, though."""
+    if len(pieces) != 1:
+        return False
+    dateline = parse_dateline(pieces[0], conv)
+    if dateline is None or not dateline.credits or dateline.length < len(pieces[0].rstrip()):
+        return False
+    joined = parse_dateline(join_wrapped([pieces[0], line]), conv)
+    return joined is None or joined.length <= dateline.length
 
 
 def _ends_line(pieces: list[str], block: list[str]) -> bool:

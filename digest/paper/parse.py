@@ -34,7 +34,10 @@ from digest.types import Article, Page
 
 # Recorded with every page read; bump it when a change to the parser changes what pages yield,
 # and the service re-reads the stored pages (``digest.ingest.pipeline``).
-PARSER_VERSION = "3"  # 2: photo captions kept apart from the body; 3: 题：titles, each credit once
+# 2: photo captions kept apart from the body; 3: 题：titles, each credit once; 4: 下转 ends a story,
+# bulleted brief headlines, a dateline line closed by its credit, interview turns, 编者按 over a
+# headline, the folio block
+PARSER_VERSION = "4"
 
 
 def parse_page(
