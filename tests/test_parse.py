@@ -503,3 +503,21 @@ def test_short_lines_in_the_folio_block_are_the_page_header() -> None:
     )
     assert [a.title for a in page.articles] == ["铁路部门加开临客"]
     assert "综合新闻 东岭晚报" in page.dropped
+
+
+_LONG = (
+    "会议强调，要把思想和行动统一到决策部署上来，抓好各项工作落实，确保全年目标任务圆满完成，作出新的贡献。"
+)
+
+
+def test_a_headline_right_under_the_folio_stays_a_headline() -> None:
+    # Pages with no blank line at all are one block from the folio down; and a headline may sit
+    # right under the folio with its story after a blank line. Neither is the page's header.
+    folio = "东岭晚报　2024年3月21日　星期四　第01版：要闻\n"
+    solid = parse_page(
+        f"{folio}全市经济工作会议召开\n本报讯（记者 吴二）{_LONG}\n"
+        f"春耕备耕有序推进\n本报讯（记者 张三）{_LONG}\n"
+    )
+    assert [a.title for a in solid.articles] == ["全市经济工作会议召开", "春耕备耕有序推进"]
+    apart = parse_page(f"{folio}全市经济工作会议召开\n\n本报讯（记者 吴二）{_LONG}\n")
+    assert [a.title for a in apart.articles] == ["全市经济工作会议召开"]

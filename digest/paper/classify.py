@@ -44,6 +44,14 @@ _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
 
 
+# A page header's lines with the folio: at most this many, and each names a paper (…晚报), a page
+# (第2版, A2版) or a day (星期一, 2023年12月4日).
+_HEADER_LINES = 3
+_HEADER_WORDS = re.compile(
+    r"[日晚早时商]报(?:\s|$)|第?[A-Za-z]?\d{1,3}版|星期[一二三四五六日天]|\d{4}年\d{1,2}月\d{1,2}日"
+)
+
+
 _SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speaker when the name recurs
 
 
@@ -132,13 +140,19 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
 
 
 def _header_block(lines: list[_Line]) -> None:
-    """The page's header: short lines printed in one block with the folio at the top of the page
-    (``A2 … 星期一`` over ``综合新闻 … 东岭晚报``) name the page and the paper, not a story."""
+    """The page's header: a line printed in one block with the folio at the top of the page
+    (``A2 … 星期一`` over ``综合新闻 … 东岭晚报``) names the page and the paper, not a story.
+
+    Only a block of its own (a blank line after it) of at most ``_HEADER_LINES``, and only a line
+    naming a paper, a page or a day: a page without blank lines is one block from the folio to its
+    end, and the first story's headline may sit right under the folio."""
     top = list(itertools.takewhile(lambda line: line.gap == 0, lines[1:]))
     block = lines[:1] + top
+    if len(block) > _HEADER_LINES or len(block) == len(lines):
+        return
     if any(line.kind is T.NOISE for line in block):
         for line in block:
-            if line.kind is T.CANDIDATE:
+            if line.kind is T.CANDIDATE and _HEADER_WORDS.search(line.text):
                 line.kind = T.NOISE
 
 
