@@ -521,3 +521,29 @@ def test_a_headline_right_under_the_folio_stays_a_headline() -> None:
     assert [a.title for a in solid.articles] == ["全市经济工作会议召开", "春耕备耕有序推进"]
     apart = parse_page(f"{folio}全市经济工作会议召开\n\n本报讯（记者 吴二）{_LONG}\n")
     assert [a.title for a in apart.articles] == ["全市经济工作会议召开"]
+
+
+def test_an_indented_line_opens_a_paragraph_in_a_narrow_column() -> None:
+    # Two paragraphs wrapped in one block: only the two-character indent tells where the
+    # second one starts, and cleaning removes it.
+    article = only(
+        "山城新区人才公寓交付\n\n"
+        "　　本报讯（记者 黄一）山城新区首批人才公\n寓昨日交付使用，共提供房源560套，首批入住\n"
+        "的120名青年人才领到了钥匙。\n"
+        "　　据了解，人才公寓实行拎包入住，租金按市\n场价五折收取，最长可租住五年。\n"
+    )
+    assert article.body.split("\n\n") == [
+        "山城新区首批人才公寓昨日交付使用，共提供房源560套，首批入住的120名青年人才领到了钥匙。",
+        "据了解，人才公寓实行拎包入住，租金按市场价五折收取，最长可租住五年。",
+    ]
+
+
+def test_a_margin_on_every_line_is_no_paragraph_indent() -> None:
+    article = only(
+        "　　山城新区人才公寓交付\n\n"
+        "　　本报讯（记者 黄一）山城新区首批人才公寓昨\n　　日交付使用，共提供房源560套。首批入住的\n"
+        "　　120名青年人才领到了钥匙。\n"
+    )
+    assert article.body == (
+        "山城新区首批人才公寓昨日交付使用，共提供房源560套。首批入住的120名青年人才领到了钥匙。"
+    )

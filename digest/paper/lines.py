@@ -11,7 +11,7 @@ from digest.paper.bylines import BULLET, is_byline, parse_dateline, trailing_cre
 from digest.paper.conventions import Conventions
 from digest.paper.textnorm import (
     CJK,
-    clean_text,
+    clean_lines,
     display_width,
     ends_open,
     ends_sentence,
@@ -56,23 +56,30 @@ _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not
 _CREDIT_LINE = 40  # characters; a credit line is never longer
 
 
-def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
+def _blocks(text: str) -> Iterator[tuple[int, list[str], list[bool]]]:
     """Blocks of lines, each with the number of blank lines before it (two or more part articles
-    on many pages; one parts paragraphs)."""
+    on many pages; one parts paragraphs) and which of its lines open a paragraph by their indent.
+
+    An indent counts only on a page that also has lines without one: a page indented all
+    through has a margin, not paragraph indents."""
+    lines = clean_lines(text)
+    margin = all(indent for line, indent in lines if line)
     block: list[str] = []
+    indents: list[bool] = []
     gap = blanks = 0
-    for line in clean_text(text).split("\n"):
+    for line, indent in lines:
         if line:
             if not block:
                 gap, blanks = blanks, 0
             block.append(line)
+            indents.append(indent and not margin)
         else:
             if block:
-                yield gap, block
-                block = []
+                yield gap, block, indents
+                block, indents = [], []
             blanks += 1
     if block:
-        yield gap, block
+        yield gap, block, indents
 
 
 def _starts_new_line(line: str, conv: Conventions) -> bool:
@@ -89,9 +96,11 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int]]:
     two for a wider gap).  Also returns where the lines set apart in a block of their own stand."""
     out: list[str] = []
     apart: set[int] = set()
-    blocks = [(gap, join_vertical(block)) for gap, block in _blocks(text)]
-    width = _column_width([block for _, block in blocks])
-    for gap, block in blocks:
+    blocks = [(gap, join_vertical(block), indents) for gap, block, indents in _blocks(text)]
+    width = _column_width([block for _, block, _ in blocks])
+    for gap, block, indents in blocks:
+        if len(indents) != len(block):
+            indents = [False] * len(block)  # vertical text was rejoined: no line is indented
         if gap >= 2 and out:
             out.append("")
         if _unwrapped_lines(block, width):
@@ -110,9 +119,10 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int]]:
         # In an interview each turn (记者：… / 站长：…) is a paragraph, even when it fills no line.
         interview = any(_QA_LABEL.match(line) for line in block)
         pieces: list[str] = []
-        for line in block:
+        for line, indent in zip(block, indents, strict=True):
             if pieces and (
-                _starts_new_line(line, conv)
+                indent
+                or _starts_new_line(line, conv)
                 or _ends_line(pieces, block)
                 or _credit_apart(pieces[-1], line, conv)
                 or _signed_dateline(pieces, line, conv)

@@ -23,6 +23,8 @@ _OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
 
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _EDGE_SPACES = re.compile("^ | $", re.MULTILINE)
+_LEADING_SPACES = re.compile("^[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_INDENT_WIDTH = 4  # display columns: a paragraph's first line is indented by two characters
 
 # A run of CJK characters each followed by one space: "本 期 读 书 会".
 _SPACED_TOKEN = f"(?:[{CJK}“”‘’（）《》，、。！？：；]|[0-9]+(?:\\.[0-9]+)?%?)"
@@ -53,6 +55,22 @@ def clean_text(text: str) -> str:
     text = PAGE_JUNK.sub("", text)
     text = unicodedata.normalize("NFC", text)
     return _EDGE_SPACES.sub("", _SPACES.sub(" ", text))
+
+
+def clean_lines(text: str) -> list[tuple[str, bool]]:
+    """The page's lines as ``clean_text`` leaves them, each with whether it was indented.
+
+    Chinese typesetting indents a paragraph's first line by two characters (``　　``); cleaning
+    removes the indent, so it is noted here first, while a line break still tells where it was.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    raw = PAGE_JUNK.sub("", text).split("\n")
+    return list(zip(clean_text(text).split("\n"), map(_indented, raw), strict=True))
+
+
+def _indented(line: str) -> bool:
+    spaces = _LEADING_SPACES.match(line)
+    return spaces is not None and display_width(spaces.group()) >= _INDENT_WIDTH
 
 
 def display_width(text: str) -> int:
