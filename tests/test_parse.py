@@ -547,3 +547,24 @@ def test_a_margin_on_every_line_is_no_paragraph_indent() -> None:
     assert article.body == (
         "山城新区首批人才公寓昨日交付使用，共提供房源560套。首批入住的120名青年人才领到了钥匙。"
     )
+
+
+@pytest.mark.parametrize(
+    "folio",
+    [
+        "第5版：经济周刊　　2023年12月4日",
+        "A3版 经济周刊 2023年12月4日 星期一",
+        "A3版　经济周刊　2023年12月4日",
+        "东岭晚报　2023年12月4日　星期一　第3版　经济周刊　责任编辑：王一",
+    ],
+)
+def test_the_page_name_printed_before_the_date_is_the_section(folio: str) -> None:
+    page = parse_page(f"{folio}\n\n春耕备耕有序推进\n\n本报讯（记者 张三）{_LONG}\n")
+    assert [(a.section, a.title) for a in page.articles] == [("经济周刊", "春耕备耕有序推进")]
+    assert page.dropped[0].startswith(folio[:3])
+
+
+@pytest.mark.parametrize("folio", ["第2版　东岭晚报　2023年12月4日", "A2版　星期一　东岭晚报"])
+def test_the_paper_or_the_day_after_the_page_number_is_no_section(folio: str) -> None:
+    page = parse_page(f"{folio}\n\n春耕备耕有序推进\n\n本报讯（记者 张三）{_LONG}\n")
+    assert [(a.section, a.title) for a in page.articles] == [(None, "春耕备耕有序推进")]

@@ -23,7 +23,16 @@ from digest.paper.textnorm import (
 )
 from digest.types import Article, Caption, Credit, Kind
 
-_FOLIO = re.compile(f"第\\s*[0-9A-Za-z０-９]+\\s*版\\s*[：:]?\\s*([{CJK}·]{{2,10}})\\s*$")
+# A folio's page number (第3版, 第01版, A3版) and the page's name printed after it, at the line's
+# end or before the date: 第3版 经济, 第01版：一版要闻, 第5版：经济周刊 2023年12月4日, A3版 经济周刊 ….
+_FOLIO = re.compile(
+    f"(?:第\\s*[0-9A-Za-z０-９]+\\s*版|(?<![0-9A-Za-z])[A-Za-z][0-9]{{1,2}}\\s*版)"
+    f"\\s*[：:]?\\s*([{CJK}·]{{2,10}})(?![{CJK}·：:])"
+)
+
+
+# What a folio prints after the page number that names no page: the day, the paper (…日报).
+_NOT_PAGE_NAME = re.compile(r"^(?:星期|周[一二三四五六日天]$)|报$")
 
 
 _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
@@ -242,7 +251,7 @@ def _page_name(lines: list[_Line], conv: Conventions) -> str | None:
     for line in lines:
         if line.kind is T.NOISE:
             folio = _FOLIO.search(line.text)
-            if folio:
+            if folio and not _NOT_PAGE_NAME.search(folio.group(1)):
                 name = folio.group(1)
                 for word in conv.non_sections:
                     name = name.removeprefix(word)
