@@ -568,3 +568,11 @@ def test_the_page_name_printed_before_the_date_is_the_section(folio: str) -> Non
 def test_the_paper_or_the_day_after_the_page_number_is_no_section(folio: str) -> None:
     page = parse_page(f"{folio}\n\n春耕备耕有序推进\n\n本报讯（记者 张三）{_LONG}\n")
     assert [(a.section, a.title) for a in page.articles] == [(None, "春耕备耕有序推进")]
+
+
+def test_no_space_beside_full_width_punctuation_in_a_headline() -> None:
+    article = only(
+        "# 市交通局局长周一： 让群众出行更便捷 （ 访谈 ）\n\n"
+        "本报讯（记者 张三）今年全市新开公交线路十二条。\n"
+    )
+    assert article.title == "市交通局局长周一：让群众出行更便捷 （访谈）"

@@ -20,6 +20,7 @@ from digest.paper.textnorm import (
     full_width_punctuation,
     join_wrapped,
     squeeze_spaces,
+    tighten_punctuation,
 )
 from digest.types import Article, Caption, Credit, Kind
 
@@ -439,7 +440,10 @@ def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | No
 
 
 def _clean_title(text: str) -> str:
-    return full_width_punctuation(fix_vertical_quotes(squeeze_spaces(BULLET.sub("", text)))).strip()
+    # Headlines are set in display type, where a space beside a full-width mark is an artefact of
+    # layout or OCR; body text keeps its spaces as printed.
+    title = full_width_punctuation(fix_vertical_quotes(squeeze_spaces(BULLET.sub("", text))))
+    return tighten_punctuation(title).strip()
 
 
 def _clean_para(text: str) -> str:

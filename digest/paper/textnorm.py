@@ -41,6 +41,11 @@ _HALF_MARKS = re.compile(f"(?<={_HALF_AFTER})([,:;?!]) ?|([,:;]) ?(?={_HALF_BEFO
 _FULL = str.maketrans({",": "，", ":": "：", ";": "；", "?": "？", "!": "！", "(": "（", ")": "）"})
 _HALF_PARENS = re.compile(r"\(([^()\n]{0,80})\)")
 
+# A space beside a full-width mark (翟某： 纵深推进…): the mark holds a character's width of
+# its own, so a space there is layout, never meaning.  A space after a closing quote or bracket
+# may part two phrases (“双碳”之路 行稳致远 is rare; 《X》 Y is common) and stays.
+_SPACE_BY_FULL_MARK = re.compile("(?<=[：，、；。！？（《“‘「『【〔]) +| +(?=[：，、；。！？）》”’」』】〕])")
+
 _VERTICAL_MARK = re.compile("[﹃﹄﹁﹂]")
 _VERTICAL_QUOTES = str.maketrans({"﹃": "“", "﹄": "”", "﹁": "‘", "﹂": "’"})
 
@@ -195,6 +200,11 @@ def full_width_punctuation(text: str) -> str:
 
     text = _HALF_PARENS.sub(bracket, text)
     return _HALF_MARKS.sub(lambda m: (m.group(1) or m.group(2)).translate(_FULL), text)
+
+
+def tighten_punctuation(text: str) -> str:
+    """``厅长翟某： 纵深推进`` → ``厅长翟某：纵深推进``: no space beside full-width punctuation."""
+    return _SPACE_BY_FULL_MARK.sub("", text) if " " in text else text
 
 
 def fix_vertical_quotes(text: str) -> str:
