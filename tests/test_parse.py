@@ -576,3 +576,31 @@ def test_no_space_beside_full_width_punctuation_in_a_headline() -> None:
         "本报讯（记者 张三）今年全市新开公交线路十二条。\n"
     )
     assert article.title == "市交通局局长周一：让群众出行更便捷 （访谈）"
+
+
+def test_a_long_section_marker_alone_over_a_headline_is_a_section() -> None:
+    page = parse_page(
+        "● 要闻\n\n春耕备耕有序推进\n\n本报讯（记者 张三）全县春耕备耕工作有序推进。\n\n"
+        "● 聚焦·两会/“特稿”&‹观察>\n\n代表委员热议民生实事\n\n"
+        "本报讯（记者 李四）代表委员们围绕教育、医疗、养老等民生话题建言献策。\n\n"
+        "乡村振兴结硕果\n\n本报讯（记者 王五）今年全县粮食总产量再创新高。\n"
+    )
+    assert [(a.section, a.title, a.body) for a in page.articles] == [
+        ("要闻", "春耕备耕有序推进", "全县春耕备耕工作有序推进。"),
+        (
+            "聚焦·两会/“特稿”&‹观察>",
+            "代表委员热议民生实事",
+            "代表委员们围绕教育、医疗、养老等民生话题建言献策。",
+        ),
+        ("聚焦·两会/“特稿”&‹观察>", "乡村振兴结硕果", "今年全县粮食总产量再创新高。"),
+    ]
+
+
+def test_a_bulleted_sentence_over_a_headline_is_no_section() -> None:
+    page = parse_page(
+        "● 要闻\n\n春耕备耕有序推进\n\n本报讯（记者 张三）全县春耕备耕工作有序推进。\n\n"
+        "● 全县新建高标准农田二十万亩，粮食再获丰收\n\n乡村振兴结硕果\n\n"
+        "本报讯（记者 王五）今年全县粮食总产量再创新高。\n"
+    )
+    assert {a.section for a in page.articles} == {"要闻"}
+    assert "全县新建高标准农田二十万亩，粮食再获丰收" in page.articles[0].body

@@ -32,6 +32,15 @@ from digest.types import Credit
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
 
 
+# A marker longer than _SECTION_MARK takes (● 聚焦·两会/“特稿”&观察), or bulleted with ■ as brief
+# headlines are too, is a section only where one stands: alone between blank lines, over a
+# headline, and no sentence (a bulleted line of text has clause marks).
+_LONG_SECTION_MARK = re.compile(r"^[●◆■]\s*(\S.{1,23})$")
+
+
+_CLAUSE_MARKS = re.compile("[，。；！？,;!?]")
+
+
 _BRACKET_SECTION = re.compile(r"^【\s*([^【】\s]{1,12})\s*】$")
 
 
@@ -120,6 +129,9 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
                 line.kind = T.PARA
         out.append(line)
     _header_block(out)
+    for mark, nxt in itertools.pairwise(out):
+        if nxt.kind in (T.CANDIDATE, T.HEADING) and _long_section_mark(mark, conv):
+            mark.kind, mark.text = T.SECTION, _LONG_SECTION_MARK.sub(r"\1", mark.text).strip()
     for before, byline in itertools.pairwise(out):
         # Whatever stands right above a byline is a headline if it can be one at all.
         if (
@@ -139,6 +151,18 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
         ):
             byline.kind = T.CREDIT
     return out
+
+
+def _long_section_mark(line: _Line, conv: Conventions) -> bool:
+    return (
+        line.kind is T.PARA
+        and line.alone
+        and line.dateline is None
+        and _LONG_SECTION_MARK.match(line.text) is not None
+        and not _CLAUSE_MARKS.search(line.text)
+        and not find_jumps(line.text)[1]
+        and not is_byline(line.text, conv)
+    )
 
 
 def _header_block(lines: list[_Line]) -> None:
