@@ -604,3 +604,32 @@ def test_a_bulleted_sentence_over_a_headline_is_no_section() -> None:
     )
     assert {a.section for a in page.articles} == {"要闻"}
     assert "全县新建高标准农田二十万亩，粮食再获丰收" in page.articles[0].body
+
+
+_TABLE = (
+    "本周主要蔬菜价格\n品名　　本周均价（元/公斤）　　环比\n黄瓜　　4.20　　　　　　-2.3%\n"
+    "西红柿　　5.60　　　　　　+1.8%\n萝卜　　1.10　　　　　　持平\n（数据来源：市物价监测中心）\n"
+)
+
+
+def test_a_table_of_figures_keeps_out_of_the_next_headline() -> None:
+    page = parse_page(
+        f"上接第1版\n开发区将继续优化营商环境，推行一窗受理。（记者 林一）\n\n{_TABLE}\n"
+        "新能源企业落户高新区\n　　本报讯（记者 徐二）12月2日，某新能源公司与高新区签约。\n"
+    )
+    table, story = page.articles[1:]
+    assert (table.title, table.subtitle) == ("本周主要蔬菜价格", None)
+    assert table.body.split("\n\n") == [
+        "品名  本周均价（元/公斤）  环比",
+        "黄瓜  4.20  -2.3%",
+        "西红柿  5.60  +1.8%",
+        "萝卜  1.10  持平",
+        "（数据来源：市物价监测中心）",
+    ]
+    assert (story.title, story.subtitle, story.authors) == ("新能源企业落户高新区", None, ("徐二",))
+
+
+def test_a_table_inside_a_story_stays_in_it_row_by_row() -> None:
+    article = only(f"菜价总体平稳\n\n本报讯（记者 林一）本周本市蔬菜价格总体平稳。\n\n{_TABLE[9:]}\n")
+    assert article.title == "菜价总体平稳"
+    assert article.body.split("\n\n")[1:3] == ["品名  本周均价（元/公斤）  环比", "黄瓜  4.20  -2.3%"]

@@ -74,6 +74,7 @@ class _Builder:
     closed: bool = False  # its headline has been printed below it: what follows is another article
     ended: bool = False  # a credit closed its text: a paragraph after it is another article's
     crossheads: set[int] = field(default_factory=set)  # paragraphs nothing is joined onto
+    rows: set[int] = field(default_factory=set)  # a table's rows: joined with nothing, never captions
     listed: set[int] = field(default_factory=set)  # lines set apart (captions, fields): never joined
     before_text: int = 0  # paragraphs printed before the dateline or byline: captions
     caption_credits: dict[int, str] = field(default_factory=dict)  # credits printed under captions
@@ -108,7 +109,7 @@ class _Builder:
         """A dateline or byline opens the text: what stands before it are photo captions."""
         self.before_text = len(self.paras)
 
-    def add_para(self, text: str, label: bool = False, apart: bool = False) -> None:
+    def add_para(self, text: str, label: bool = False, apart: bool = False, row: bool = False) -> None:
         text, jumps = find_jumps(text)
         self.jumps.extend(jumps)
         # The story goes on on another page: what this page prints next is another story.
@@ -123,7 +124,9 @@ class _Builder:
             and not ends_sentence(self.paras[-1][-1])
             and not label
             and not apart
+            and not row
             and last not in self.crossheads
+            and last not in self.rows
             and last not in self.listed
             and not _CAPTION_START.match(self.paras[-1][0])  # a caption is a paragraph of its own
             and not trailing_credit(self.paras[-1][-1], self.conv)
@@ -132,6 +135,8 @@ class _Builder:
         else:
             if apart:
                 self.listed.add(len(self.paras))
+            if row:
+                self.rows.add(len(self.paras))
             self.paras.append([text])
         if trailing_credit(text, self.conv) and not _is_caption(text, self.conv):
             self.ended = True
@@ -165,7 +170,7 @@ class _Builder:
         """Is paragraph ``index`` a photo caption?  Those printed before the dateline or byline
         that opens the text, a list of short lines set apart at the top of the text, and
         paragraphs shaped as captions (图为…, …X 摄); never a crosshead."""
-        if index in self.crossheads:
+        if index in self.crossheads or index in self.rows:
             return False
         if _is_caption(para, self.conv):
             return True
@@ -387,7 +392,7 @@ def _assemble(
             ):
                 start()
             assert cur is not None
-            cur.add_para(line.text, line.label, line.apart)
+            cur.add_para(line.text, line.label, line.apart, line.row)
             if line.speaker:
                 cur.speakers[line.speaker] += 1
     if pending_notes:

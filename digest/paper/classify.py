@@ -102,9 +102,12 @@ class _Line:
     gap: int = 0  # blank lines before it (a wide gap parts articles)
     alone: bool = False  # a block of its own, blank lines on both sides
     apart: bool = False  # one of a few short lines set apart in a block (a list of captions, fields)
+    row: bool = False  # a row of a table of figures, or the note under it: text, never a headline
 
 
-def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | None) -> list[_Line]:
+def _classify(
+    raw: list[str], apart: set[int], rows: set[int], conv: Conventions, issue: date | None
+) -> list[_Line]:
     out: list[_Line] = []
     i = 0
     blanks = 1
@@ -115,6 +118,10 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
             blanks += 1
             continue
         alone = blanks > 0 and (i == len(raw) or raw[i] == "")
+        if i - 1 in rows:
+            out.append(_Line(text, T.PARA, gap=blanks, row=True))
+            blanks = 0
+            continue
         line = _classify_one(text, conv, issue, alone or i - 1 in apart)
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         if line.kind is T.BYLINE and not line.credits:
@@ -129,8 +136,8 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
                 line.kind = T.PARA
         out.append(line)
     _header_block(out)
-    for mark, nxt in itertools.pairwise(out):
-        if nxt.kind in (T.CANDIDATE, T.HEADING) and _long_section_mark(mark, conv):
+    for mark, under in itertools.pairwise(out):
+        if under.kind in (T.CANDIDATE, T.HEADING) and _long_section_mark(mark, conv):
             mark.kind, mark.text = T.SECTION, _LONG_SECTION_MARK.sub(r"\1", mark.text).strip()
     for before, byline in itertools.pairwise(out):
         # Whatever stands right above a byline is a headline if it can be one at all.
@@ -138,6 +145,7 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
             byline.kind is T.BYLINE
             and before.kind is T.PARA
             and before.dateline is None
+            and not before.row
             and _headline_shaped(before.text)
         ):
             before.kind, before.lines = T.CANDIDATE, [before.text]
