@@ -521,3 +521,115 @@ def test_a_headline_right_under_the_folio_stays_a_headline() -> None:
     assert [a.title for a in solid.articles] == ["全市经济工作会议召开", "春耕备耕有序推进"]
     apart = parse_page(f"{folio}全市经济工作会议召开\n\n本报讯（记者 吴二）{_LONG}\n")
     assert [a.title for a in apart.articles] == ["全市经济工作会议召开"]
+
+
+def test_an_indented_line_opens_a_paragraph_in_a_narrow_column() -> None:
+    # Two paragraphs wrapped in one block: only the two-character indent tells where the
+    # second one starts, and cleaning removes it.
+    article = only(
+        "山城新区人才公寓交付\n\n"
+        "　　本报讯（记者 黄一）山城新区首批人才公\n寓昨日交付使用，共提供房源560套，首批入住\n"
+        "的120名青年人才领到了钥匙。\n"
+        "　　据了解，人才公寓实行拎包入住，租金按市\n场价五折收取，最长可租住五年。\n"
+    )
+    assert article.body.split("\n\n") == [
+        "山城新区首批人才公寓昨日交付使用，共提供房源560套，首批入住的120名青年人才领到了钥匙。",
+        "据了解，人才公寓实行拎包入住，租金按市场价五折收取，最长可租住五年。",
+    ]
+
+
+def test_a_margin_on_every_line_is_no_paragraph_indent() -> None:
+    article = only(
+        "　　山城新区人才公寓交付\n\n"
+        "　　本报讯（记者 黄一）山城新区首批人才公寓昨\n　　日交付使用，共提供房源560套。首批入住的\n"
+        "　　120名青年人才领到了钥匙。\n"
+    )
+    assert article.body == (
+        "山城新区首批人才公寓昨日交付使用，共提供房源560套。首批入住的120名青年人才领到了钥匙。"
+    )
+
+
+@pytest.mark.parametrize(
+    "folio",
+    [
+        "第5版：经济周刊　　2023年12月4日",
+        "A3版 经济周刊 2023年12月4日 星期一",
+        "A3版　经济周刊　2023年12月4日",
+        "东岭晚报　2023年12月4日　星期一　第3版　经济周刊　责任编辑：王一",
+    ],
+)
+def test_the_page_name_printed_before_the_date_is_the_section(folio: str) -> None:
+    page = parse_page(f"{folio}\n\n春耕备耕有序推进\n\n本报讯（记者 张三）{_LONG}\n")
+    assert [(a.section, a.title) for a in page.articles] == [("经济周刊", "春耕备耕有序推进")]
+    assert page.dropped[0].startswith(folio[:3])
+
+
+@pytest.mark.parametrize("folio", ["第2版　东岭晚报　2023年12月4日", "A2版　星期一　东岭晚报"])
+def test_the_paper_or_the_day_after_the_page_number_is_no_section(folio: str) -> None:
+    page = parse_page(f"{folio}\n\n春耕备耕有序推进\n\n本报讯（记者 张三）{_LONG}\n")
+    assert [(a.section, a.title) for a in page.articles] == [(None, "春耕备耕有序推进")]
+
+
+def test_no_space_beside_full_width_punctuation_in_a_headline() -> None:
+    article = only(
+        "# 市交通局局长周一： 让群众出行更便捷 （ 访谈 ）\n\n"
+        "本报讯（记者 张三）今年全市新开公交线路十二条。\n"
+    )
+    assert article.title == "市交通局局长周一：让群众出行更便捷 （访谈）"
+
+
+def test_a_long_section_marker_alone_over_a_headline_is_a_section() -> None:
+    page = parse_page(
+        "● 要闻\n\n春耕备耕有序推进\n\n本报讯（记者 张三）全县春耕备耕工作有序推进。\n\n"
+        "● 聚焦·两会/“特稿”&‹观察>\n\n代表委员热议民生实事\n\n"
+        "本报讯（记者 李四）代表委员们围绕教育、医疗、养老等民生话题建言献策。\n\n"
+        "乡村振兴结硕果\n\n本报讯（记者 王五）今年全县粮食总产量再创新高。\n"
+    )
+    assert [(a.section, a.title, a.body) for a in page.articles] == [
+        ("要闻", "春耕备耕有序推进", "全县春耕备耕工作有序推进。"),
+        (
+            "聚焦·两会/“特稿”&‹观察>",
+            "代表委员热议民生实事",
+            "代表委员们围绕教育、医疗、养老等民生话题建言献策。",
+        ),
+        ("聚焦·两会/“特稿”&‹观察>", "乡村振兴结硕果", "今年全县粮食总产量再创新高。"),
+    ]
+
+
+def test_a_bulleted_sentence_over_a_headline_is_no_section() -> None:
+    page = parse_page(
+        "● 要闻\n\n春耕备耕有序推进\n\n本报讯（记者 张三）全县春耕备耕工作有序推进。\n\n"
+        "● 全县新建高标准农田二十万亩，粮食再获丰收\n\n乡村振兴结硕果\n\n"
+        "本报讯（记者 王五）今年全县粮食总产量再创新高。\n"
+    )
+    assert {a.section for a in page.articles} == {"要闻"}
+    assert "全县新建高标准农田二十万亩，粮食再获丰收" in page.articles[0].body
+
+
+_TABLE = (
+    "本周主要蔬菜价格\n品名　　本周均价（元/公斤）　　环比\n黄瓜　　4.20　　　　　　-2.3%\n"
+    "西红柿　　5.60　　　　　　+1.8%\n萝卜　　1.10　　　　　　持平\n（数据来源：市物价监测中心）\n"
+)
+
+
+def test_a_table_of_figures_keeps_out_of_the_next_headline() -> None:
+    page = parse_page(
+        f"上接第1版\n开发区将继续优化营商环境，推行一窗受理。（记者 林一）\n\n{_TABLE}\n"
+        "新能源企业落户高新区\n　　本报讯（记者 徐二）12月2日，某新能源公司与高新区签约。\n"
+    )
+    table, story = page.articles[1:]
+    assert (table.title, table.subtitle) == ("本周主要蔬菜价格", None)
+    assert table.body.split("\n\n") == [
+        "品名  本周均价（元/公斤）  环比",
+        "黄瓜  4.20  -2.3%",
+        "西红柿  5.60  +1.8%",
+        "萝卜  1.10  持平",
+        "（数据来源：市物价监测中心）",
+    ]
+    assert (story.title, story.subtitle, story.authors) == ("新能源企业落户高新区", None, ("徐二",))
+
+
+def test_a_table_inside_a_story_stays_in_it_row_by_row() -> None:
+    article = only(f"菜价总体平稳\n\n本报讯（记者 林一）本周本市蔬菜价格总体平稳。\n\n{_TABLE[9:]}\n")
+    assert article.title == "菜价总体平稳"
+    assert article.body.split("\n\n")[1:3] == ["品名  本周均价（元/公斤）  环比", "黄瓜  4.20  -2.3%"]

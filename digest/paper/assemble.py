@@ -20,10 +20,20 @@ from digest.paper.textnorm import (
     full_width_punctuation,
     join_wrapped,
     squeeze_spaces,
+    tighten_punctuation,
 )
 from digest.types import Article, Caption, Credit, Kind
 
-_FOLIO = re.compile(f"第\\s*[0-9A-Za-z０-９]+\\s*版\\s*[：:]?\\s*([{CJK}·]{{2,10}})\\s*$")
+# A folio's page number (第3版, 第01版, A3版) and the page's name printed after it, at the line's
+# end or before the date: 第3版 经济, 第01版：一版要闻, 第5版：经济周刊 2023年12月4日, A3版 经济周刊 ….
+_FOLIO = re.compile(
+    f"(?:第\\s*[0-9A-Za-z０-９]+\\s*版|(?<![0-9A-Za-z])[A-Za-z][0-9]{{1,2}}\\s*版)"
+    f"\\s*[：:]?\\s*([{CJK}·]{{2,10}})(?![{CJK}·：:])"
+)
+
+
+# What a folio prints after the page number that names no page: the day, the paper (…日报).
+_NOT_PAGE_NAME = re.compile(r"^(?:星期|周[一二三四五六日天]$)|报$")
 
 
 _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
@@ -64,6 +74,7 @@ class _Builder:
     closed: bool = False  # its headline has been printed below it: what follows is another article
     ended: bool = False  # a credit closed its text: a paragraph after it is another article's
     crossheads: set[int] = field(default_factory=set)  # paragraphs nothing is joined onto
+    rows: set[int] = field(default_factory=set)  # a table's rows: joined with nothing, never captions
     listed: set[int] = field(default_factory=set)  # lines set apart (captions, fields): never joined
     before_text: int = 0  # paragraphs printed before the dateline or byline: captions
     caption_credits: dict[int, str] = field(default_factory=dict)  # credits printed under captions
@@ -98,7 +109,7 @@ class _Builder:
         """A dateline or byline opens the text: what stands before it are photo captions."""
         self.before_text = len(self.paras)
 
-    def add_para(self, text: str, label: bool = False, apart: bool = False) -> None:
+    def add_para(self, text: str, label: bool = False, apart: bool = False, row: bool = False) -> None:
         text, jumps = find_jumps(text)
         self.jumps.extend(jumps)
         # The story goes on on another page: what this page prints next is another story.
@@ -113,7 +124,9 @@ class _Builder:
             and not ends_sentence(self.paras[-1][-1])
             and not label
             and not apart
+            and not row
             and last not in self.crossheads
+            and last not in self.rows
             and last not in self.listed
             and not _CAPTION_START.match(self.paras[-1][0])  # a caption is a paragraph of its own
             and not trailing_credit(self.paras[-1][-1], self.conv)
@@ -122,6 +135,8 @@ class _Builder:
         else:
             if apart:
                 self.listed.add(len(self.paras))
+            if row:
+                self.rows.add(len(self.paras))
             self.paras.append([text])
         if trailing_credit(text, self.conv) and not _is_caption(text, self.conv):
             self.ended = True
@@ -155,7 +170,7 @@ class _Builder:
         """Is paragraph ``index`` a photo caption?  Those printed before the dateline or byline
         that opens the text, a list of short lines set apart at the top of the text, and
         paragraphs shaped as captions (图为…, …X 摄); never a crosshead."""
-        if index in self.crossheads:
+        if index in self.crossheads or index in self.rows:
             return False
         if _is_caption(para, self.conv):
             return True
@@ -242,7 +257,7 @@ def _page_name(lines: list[_Line], conv: Conventions) -> str | None:
     for line in lines:
         if line.kind is T.NOISE:
             folio = _FOLIO.search(line.text)
-            if folio:
+            if folio and not _NOT_PAGE_NAME.search(folio.group(1)):
                 name = folio.group(1)
                 for word in conv.non_sections:
                     name = name.removeprefix(word)
@@ -377,7 +392,7 @@ def _assemble(
             ):
                 start()
             assert cur is not None
-            cur.add_para(line.text, line.label, line.apart)
+            cur.add_para(line.text, line.label, line.apart, line.row)
             if line.speaker:
                 cur.speakers[line.speaker] += 1
     if pending_notes:
@@ -430,7 +445,10 @@ def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | No
 
 
 def _clean_title(text: str) -> str:
-    return full_width_punctuation(fix_vertical_quotes(squeeze_spaces(BULLET.sub("", text)))).strip()
+    # Headlines are set in display type, where a space beside a full-width mark is an artefact of
+    # layout or OCR; body text keeps its spaces as printed.
+    title = full_width_punctuation(fix_vertical_quotes(squeeze_spaces(BULLET.sub("", text))))
+    return tighten_punctuation(title).strip()
 
 
 def _clean_para(text: str) -> str:

@@ -32,6 +32,15 @@ from digest.types import Credit
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
 
 
+# A marker longer than _SECTION_MARK takes (● 聚焦·两会/“特稿”&观察), or bulleted with ■ as brief
+# headlines are too, is a section only where one stands: alone between blank lines, over a
+# headline, and no sentence (a bulleted line of text has clause marks).
+_LONG_SECTION_MARK = re.compile(r"^[●◆■]\s*(\S.{1,23})$")
+
+
+_CLAUSE_MARKS = re.compile("[，。；！？,;!?]")
+
+
 _BRACKET_SECTION = re.compile(r"^【\s*([^【】\s]{1,12})\s*】$")
 
 
@@ -56,7 +65,9 @@ _SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speak
 
 
 # Folio and page-credit lines printed in the margins of every page.
-_FURNITURE = re.compile(r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版")
+_FURNITURE = re.compile(
+    r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版|^[A-Za-z]\d{1,2}\s*版(?:\s|[：:]|$)"
+)
 
 
 _MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
@@ -91,9 +102,12 @@ class _Line:
     gap: int = 0  # blank lines before it (a wide gap parts articles)
     alone: bool = False  # a block of its own, blank lines on both sides
     apart: bool = False  # one of a few short lines set apart in a block (a list of captions, fields)
+    row: bool = False  # a row of a table of figures, or the note under it: text, never a headline
 
 
-def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | None) -> list[_Line]:
+def _classify(
+    raw: list[str], apart: set[int], rows: set[int], conv: Conventions, issue: date | None
+) -> list[_Line]:
     out: list[_Line] = []
     i = 0
     blanks = 1
@@ -104,6 +118,10 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
             blanks += 1
             continue
         alone = blanks > 0 and (i == len(raw) or raw[i] == "")
+        if i - 1 in rows:
+            out.append(_Line(text, T.PARA, gap=blanks, row=True))
+            blanks = 0
+            continue
         line = _classify_one(text, conv, issue, alone or i - 1 in apart)
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         if line.kind is T.BYLINE and not line.credits:
@@ -118,12 +136,16 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
                 line.kind = T.PARA
         out.append(line)
     _header_block(out)
+    for mark, under in itertools.pairwise(out):
+        if under.kind in (T.CANDIDATE, T.HEADING) and _long_section_mark(mark, conv):
+            mark.kind, mark.text = T.SECTION, _LONG_SECTION_MARK.sub(r"\1", mark.text).strip()
     for before, byline in itertools.pairwise(out):
         # Whatever stands right above a byline is a headline if it can be one at all.
         if (
             byline.kind is T.BYLINE
             and before.kind is T.PARA
             and before.dateline is None
+            and not before.row
             and _headline_shaped(before.text)
         ):
             before.kind, before.lines = T.CANDIDATE, [before.text]
@@ -137,6 +159,18 @@ def _classify(raw: list[str], apart: set[int], conv: Conventions, issue: date | 
         ):
             byline.kind = T.CREDIT
     return out
+
+
+def _long_section_mark(line: _Line, conv: Conventions) -> bool:
+    return (
+        line.kind is T.PARA
+        and line.alone
+        and line.dateline is None
+        and _LONG_SECTION_MARK.match(line.text) is not None
+        and not _CLAUSE_MARKS.search(line.text)
+        and not find_jumps(line.text)[1]
+        and not is_byline(line.text, conv)
+    )
 
 
 def _header_block(lines: list[_Line]) -> None:

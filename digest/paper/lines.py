@@ -11,7 +11,7 @@ from digest.paper.bylines import BULLET, is_byline, parse_dateline, trailing_cre
 from digest.paper.conventions import Conventions
 from digest.paper.textnorm import (
     CJK,
-    clean_text,
+    clean_lines,
     display_width,
     ends_open,
     ends_sentence,
@@ -56,23 +56,45 @@ _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not
 _CREDIT_LINE = 40  # characters; a credit line is never longer
 
 
-def _blocks(text: str) -> Iterator[tuple[int, list[str]]]:
+_TABLE_ROWS = 3  # rows with figures in them: fewer make no table
+
+
+_MAX_CELLS = 8  # cells in a table's row
+
+
+_MAX_CELL = 16  # characters in one cell (本周均价（元/公斤）)
+
+
+_FIGURE = re.compile(r"^[+\-−±]?\d[\d,，.]*(?:%|‰|[万亿千百]?[元吨人个件户]?)$")  # 26.40, -1.2%, 1,200
+
+
+_TABLE_NOTE = re.compile(r"^(?:[（(].*[）)]|注\s*[：:].*|(?:数据|资料)?来源\s*[：:].*)$")  # under a table
+
+
+def _blocks(text: str) -> Iterator[tuple[int, list[str], list[bool]]]:
     """Blocks of lines, each with the number of blank lines before it (two or more part articles
-    on many pages; one parts paragraphs)."""
+    on many pages; one parts paragraphs) and which of its lines open a paragraph by their indent.
+
+    An indent counts only on a page that also has lines without one: a page indented all
+    through has a margin, not paragraph indents."""
+    lines = clean_lines(text)
+    margin = all(indent for line, indent in lines if line)
     block: list[str] = []
+    indents: list[bool] = []
     gap = blanks = 0
-    for line in clean_text(text).split("\n"):
+    for line, indent in lines:
         if line:
             if not block:
                 gap, blanks = blanks, 0
             block.append(line)
+            indents.append(indent and not margin)
         else:
             if block:
-                yield gap, block
-                block = []
+                yield gap, block, indents
+                block, indents = [], []
             blanks += 1
     if block:
-        yield gap, block
+        yield gap, block, indents
 
 
 def _starts_new_line(line: str, conv: Conventions) -> bool:
@@ -84,46 +106,103 @@ def _starts_new_line(line: str, conv: Conventions) -> bool:
     )
 
 
-def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int]]:
+def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], set[int]]:
     """Blocks → lines, with wraps inside a block joined; blank lines separate blocks ("", and
-    two for a wider gap).  Also returns where the lines set apart in a block of their own stand."""
+    two for a wider gap).  Also returns where the lines set apart in a block of their own stand,
+    and where the rows of a table (each a line of its own, its cells two spaces apart) stand."""
     out: list[str] = []
     apart: set[int] = set()
-    blocks = [(gap, join_vertical(block)) for gap, block in _blocks(text)]
-    width = _column_width([block for _, block in blocks])
-    for gap, block in blocks:
+    rows: set[int] = set()
+    blocks = [(gap, join_vertical(block), indents) for gap, block, indents in _blocks(text)]
+    width = _column_width([block for _, block, _ in blocks])
+    for gap, block, indents in blocks:
+        if len(indents) != len(block):
+            indents = [False] * len(block)  # vertical text was rejoined: no line is indented
         if gap >= 2 and out:
             out.append("")
-        if _unwrapped_lines(block, width):
-            # Short lines that do not fill the column are lines of their own: a headline over
-            # its kicker, a list of captions, a column tag.
-            apart.update(range(len(out), len(out) + len(block)))
-            out.extend(block)
+        start = 0
+        for first, end in _tables(block):
+            # A table's rows are never a headline, its kicker or a paragraph's wraps: the text
+            # around it is laid out as blocks of their own.
+            if first > start:
+                _lay_out(block[start:first], indents[start:first], width, conv, out, apart)
+            rows.update(range(len(out), len(out) + end - first))
+            out.extend("  ".join(row.split(" ")) for row in block[first:end])
             out.append("")
-            continue
-        if len(block) >= 2 and max(map(len, block)) > _WRAP_WIDTH:
-            # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
-            # line.  Unfinished ones are joined later, with the paragraphs around them.
-            out.extend(block)
-            out.append("")
-            continue
-        # In an interview each turn (记者：… / 站长：…) is a paragraph, even when it fills no line.
-        interview = any(_QA_LABEL.match(line) for line in block)
-        pieces: list[str] = []
-        for line in block:
-            if pieces and (
-                _starts_new_line(line, conv)
-                or _ends_line(pieces, block)
-                or _credit_apart(pieces[-1], line, conv)
-                or _signed_dateline(pieces, line, conv)
-                or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
-            ):
-                out.append(join_wrapped(pieces))
-                pieces = []
-            pieces.append(line)
-        out.append(join_wrapped(pieces))
+            start = end
+        if start < len(block):
+            _lay_out(block[start:], indents[start:], width, conv, out, apart)
+    return out, apart, rows
+
+
+def _lay_out(
+    block: list[str], indents: list[bool], width: int, conv: Conventions, out: list[str], apart: set[int]
+) -> None:
+    """One block's logical lines, added to ``out`` and followed by a blank line."""
+    if _unwrapped_lines(block, width):
+        # Short lines that do not fill the column are lines of their own: a headline over
+        # its kicker, a list of captions, a column tag.
+        apart.update(range(len(out), len(out) + len(block)))
+        out.extend(block)
         out.append("")
-    return out, apart
+        return
+    if len(block) >= 2 and max(map(len, block)) > _WRAP_WIDTH:
+        # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
+        # line.  Unfinished ones are joined later, with the paragraphs around them.
+        out.extend(block)
+        out.append("")
+        return
+    # In an interview each turn (记者：… / 站长：…) is a paragraph, even when it fills no line.
+    interview = any(_QA_LABEL.match(line) for line in block)
+    pieces: list[str] = []
+    for line, indent in zip(block, indents, strict=True):
+        if pieces and (
+            indent
+            or _starts_new_line(line, conv)
+            or _ends_line(pieces, block)
+            or _credit_apart(pieces[-1], line, conv)
+            or _signed_dateline(pieces, line, conv)
+            or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
+        ):
+            out.append(join_wrapped(pieces))
+            pieces = []
+        pieces.append(line)
+    out.append(join_wrapped(pieces))
+    out.append("")
+
+
+def _tables(block: list[str]) -> Iterator[tuple[int, int]]:
+    """Where tables of figures stand in a block, as (first, end) line indices: at least
+    ``_TABLE_ROWS`` lines in a row with the same number of space-parted short cells, mostly
+    numbers (``猪肉 26.40 -1.2%``), with the header row over them and a bracketed note under them.
+
+    A line of prose has no such cells; nor do justification spaces (本 期 读 书 会), whose
+    cells are not numbers."""
+    i = 0
+    while i < len(block):
+        cells = _cells(block[i])
+        end = i + 1
+        while cells and end < len(block) and len(_cells(block[end])) == len(cells):
+            end += 1
+        run = [_cells(line)[1:] for line in block[i:end]]
+        figures = [sum(map(_is_figure, row)) for row in run]
+        if sum(n > 0 for n in figures) >= _TABLE_ROWS and 2 * sum(figures) >= sum(map(len, run)):
+            if end < len(block) and _TABLE_NOTE.match(block[end]):
+                end += 1
+            yield i, end
+        i = end
+
+
+def _cells(line: str) -> list[str]:
+    """A table row's cells, or [] when the line cannot be one."""
+    cells = line.split(" ")
+    if not 2 <= len(cells) <= _MAX_CELLS or any(len(cell) > _MAX_CELL for cell in cells):
+        return []
+    return [] if ends_sentence(line) else cells
+
+
+def _is_figure(cell: str) -> bool:
+    return _FIGURE.match(cell) is not None
 
 
 def _column_width(blocks: list[list[str]]) -> int:

@@ -148,7 +148,9 @@ def _resolve_run(
     between_paras = prev is not None and prev.kind in (T.PARA, T.BYLINE) and _is_plain_para(nxt)
     if lone and between_paras:
         assert prev is not None
-        mid_sentence = prev.kind is T.PARA and not ends_sentence(prev.text)
+        # A credit closing the paragraph (…50个。（记者 X）) finishes it as a full stop does.
+        finished = ends_sentence(prev.text) or trailing_credit(prev.text, conv) is not None
+        mid_sentence = prev.kind is T.PARA and not finished
         if mid_sentence and len(squeeze_spaces(texts[0])) <= _LOGO_LEN:
             return []  # a column logo printed inside a sentence: layout noise
     if markdown and not run[0].md:

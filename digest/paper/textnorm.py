@@ -23,6 +23,8 @@ _OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
 
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _EDGE_SPACES = re.compile("^ | $", re.MULTILINE)
+_LEADING_SPACES = re.compile("^[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_INDENT_WIDTH = 4  # display columns: a paragraph's first line is indented by two characters
 
 # A run of CJK characters each followed by one space: "本 期 读 书 会".
 _SPACED_TOKEN = f"(?:[{CJK}“”‘’（）《》，、。！？：；]|[0-9]+(?:\\.[0-9]+)?%?)"
@@ -39,6 +41,11 @@ _HALF_MARKS = re.compile(f"(?<={_HALF_AFTER})([,:;?!]) ?|([,:;]) ?(?={_HALF_BEFO
 _FULL = str.maketrans({",": "，", ":": "：", ";": "；", "?": "？", "!": "！", "(": "（", ")": "）"})
 _HALF_PARENS = re.compile(r"\(([^()\n]{0,80})\)")
 
+# A space beside a full-width mark (翟某： 纵深推进…): the mark holds a character's width of
+# its own, so a space there is layout, never meaning.  A space after a closing quote or bracket
+# may part two phrases (“双碳”之路 行稳致远 is rare; 《X》 Y is common) and stays.
+_SPACE_BY_FULL_MARK = re.compile("(?<=[：，、；。！？（《“‘「『【〔]) +| +(?=[：，、；。！？）》”’」』】〕])")
+
 _VERTICAL_MARK = re.compile("[﹃﹄﹁﹂]")
 _VERTICAL_QUOTES = str.maketrans({"﹃": "“", "﹄": "”", "﹁": "‘", "﹂": "’"})
 
@@ -53,6 +60,22 @@ def clean_text(text: str) -> str:
     text = PAGE_JUNK.sub("", text)
     text = unicodedata.normalize("NFC", text)
     return _EDGE_SPACES.sub("", _SPACES.sub(" ", text))
+
+
+def clean_lines(text: str) -> list[tuple[str, bool]]:
+    """The page's lines as ``clean_text`` leaves them, each with whether it was indented.
+
+    Chinese typesetting indents a paragraph's first line by two characters (``　　``); cleaning
+    removes the indent, so it is noted here first, while a line break still tells where it was.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    raw = PAGE_JUNK.sub("", text).split("\n")
+    return list(zip(clean_text(text).split("\n"), map(_indented, raw), strict=True))
+
+
+def _indented(line: str) -> bool:
+    spaces = _LEADING_SPACES.match(line)
+    return spaces is not None and display_width(spaces.group()) >= _INDENT_WIDTH
 
 
 def display_width(text: str) -> int:
@@ -177,6 +200,11 @@ def full_width_punctuation(text: str) -> str:
 
     text = _HALF_PARENS.sub(bracket, text)
     return _HALF_MARKS.sub(lambda m: (m.group(1) or m.group(2)).translate(_FULL), text)
+
+
+def tighten_punctuation(text: str) -> str:
+    """``厅长翟某： 纵深推进`` → ``厅长翟某：纵深推进``: no space beside full-width punctuation."""
+    return _SPACE_BY_FULL_MARK.sub("", text) if " " in text else text
 
 
 def fix_vertical_quotes(text: str) -> str:
