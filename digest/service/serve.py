@@ -216,7 +216,7 @@ def _probe_smtp(config: Config) -> None:
     and the digest's emails wait for a retry until it is back."""
     problem = smtp_problem(config.smtp)
     if problem is not None:
-        log.warning("smtp.host: %s (emails wait for a retry until it answers)", problem)
+        log.warning("smtp.host: %s (emails wait for a retry meanwhile)", problem)
 
 
 def _hang_up(server: uvicorn.Server, stopping: threading.Event) -> None:
