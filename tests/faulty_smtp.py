@@ -3,7 +3,7 @@
 ``tests/smtp_sink.py`` (aiosmtpd) reads a whole DATA body before any handler
 runs, so it cannot hang up in the middle of one.  This server speaks just
 enough SMTP (RFC 5321: EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) to inject
-the two faults real relays add:
+the faults real relays add:
 
 - ``rcpt_busy``: the share of RCPT commands answered ``451`` (greylisting, a
   full queue);
@@ -32,8 +32,16 @@ from types import TracebackType
 class FaultySmtp:
     """An SMTP server on 127.0.0.1 that answers 451 to some RCPTs and hangs up in some bodies."""
 
-    def __init__(self, *, seed: int, rcpt_busy: float = 0.0, drop_body: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        rcpt_busy: float = 0.0,
+        drop_body: float = 0.0,
+        greeting: str = "220 faulty.test ESMTP",
+    ) -> None:
         self.seed = seed
+        self.greeting = greeting
         self.rcpt_busy = rcpt_busy
         self.drop_body = drop_body
         self.delivered: list[str] = []
@@ -96,7 +104,10 @@ class _Session(socketserver.StreamRequestHandler):
 
     def handle(self) -> None:
         owner = self.server.owner
-        self._reply("220 faulty.test ESMTP")
+        self._reply(owner.greeting)
+        if not owner.greeting.startswith("220"):
+            self._refuse_all(closing=owner.greeting.startswith("421"))
+            return
         recipient: str | None = None
         while True:
             line = self.rfile.readline(1000)
@@ -145,6 +156,16 @@ class _Session(socketserver.StreamRequestHandler):
                 return
             else:
                 self._reply("500 5.5.2 what?")
+
+    def _refuse_all(self, closing: bool) -> None:
+        """After a greeting other than 220: hang up (421), or answer 503 to all but QUIT (554)."""
+        while not closing:
+            line = self.rfile.readline(1000)
+            if not line or line[:4].upper() == b"QUIT":
+                if line:
+                    self._reply("221 2.0.0 bye")
+                return
+            self._reply("503 5.5.1 no service")
 
     def _body(self) -> bool:
         """Read up to the final "."; False when the client went away first."""

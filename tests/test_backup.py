@@ -178,6 +178,22 @@ def test_postgresql_backup_then_restore(tmp_path: Path, pg_database: str) -> Non
     assert counts(digest("restore", tmp_path / "pg.dump", *options, cwd=tmp_path, env=env)) == made
 
 
+def test_a_postgresql_backup_before_any_table_says_there_is_nothing_to_back_up(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Before: "cannot read … after writing it" and a multi-line SQL error, and an empty dump left."""
+    env = {"DIGEST_DATABASE_URL": pg_url}
+    target = tmp_path / "pg.dump"
+    result = digest(
+        "backup", target, "--data", str(tmp_path / "data"), "--source", EXAMPLES, cwd=tmp_path, env=env
+    )
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: database postgresql://") and line.endswith("yet; nothing to back up")
+    assert "no digest tables in schema t_" in line
+    assert not target.exists() and list(tmp_path.glob(".pg.dump.*")) == []
+
+
 def test_postgresql_backup_and_restore_keep_to_their_own_schema(tmp_path: Path, pg_database: str) -> None:
     """Two deployments share one database, each in its own schema (docs/scaling.md): backing up
     and restoring one must neither copy nor roll back the other's articles and subscribers."""

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from faulty_smtp import FaultySmtp
 from smtp_sink import SmtpSink
 from test_cli import digest
 from test_service import Serve, free_port, wait_for
@@ -58,6 +59,49 @@ def test_serve_warns_at_start_up_that_the_smtp_server_cannot_be_reached(tmp_path
     finally:
         assert service.stop() == 0, service.log()
     assert "Traceback" not in service.log()
+
+
+BUSY = "421 4.3.2 mx.test busy, try again later"
+BLOCKED = "554 5.7.1 mx.test: no SMTP service for you"
+
+
+def _at(server: FaultySmtp) -> dict[str, str]:
+    return {
+        "DIGEST_SMTP_HOST": server.host,
+        "DIGEST_SMTP_PORT": str(server.port),
+        "DIGEST_SMTP_SECURITY": "none",
+    }
+
+
+@pytest.mark.parametrize(
+    ("greeting", "says"),
+    [(BUSY, "is not taking connections now"), (BLOCKED, "refuses this machine")],
+)
+def test_check_says_what_a_relay_refusing_its_greeting_means_without_promising_a_retry(
+    tmp_path: Path, greeting: str, says: str
+) -> None:
+    """Before: "…answered 554 5.7.1 …; will retry", the wording of a send, from a check that retries none."""
+    with FaultySmtp(seed=0, greeting=greeting) as relay:
+        result = digest("check", *_folders(tmp_path), cwd=tmp_path, env=_at(relay))
+    assert result.returncode == 2, result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert error.startswith(f"error: smtp.host: {relay.host}:{relay.port} {says}")
+    assert greeting in error and "set smtp.host to" in error and "retry" not in error
+
+
+@pytest.mark.slow
+def test_serve_warns_at_start_up_what_a_busy_relay_means(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(ROOT / "examples" / "pages", pages)
+    with FaultySmtp(seed=0, greeting=BUSY) as relay:
+        service = Serve(tmp_path, pages, settings=_at(relay))
+        try:
+            wait_for(lambda: "smtp.host:" in service.log(), 30, "the SMTP warning")
+        finally:
+            assert service.stop() == 0, service.log()
+    (line,) = [line for line in service.lines if "smtp.host:" in line]
+    assert " WARNING " in line and "is not taking connections now" in line and BUSY in line
+    assert "will retry" not in line and line.endswith("(emails wait for a retry meanwhile)")
 
 
 def test_the_readme_lists_each_command_once_and_every_command_it_lists_exists() -> None:

@@ -215,3 +215,40 @@ def test_the_service_retracts_the_articles_of_a_page_file_gone_for_good(
     now[0] += timedelta(seconds=config.ingest.settle_seconds + 1)
     runner.rescan()
     assert store.status().retracted == 1
+
+
+def test_a_page_file_moved_to_another_folder_is_not_logged_as_retracted(
+    config: Config, store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: the log said "page file sub/… is gone: its articles are retracted" for a moved file
+    whose articles all kept their ids, and gave no count for a file really deleted."""
+    monkeypatch.setattr(scan_module, "RACY_NS", 300_000_000)
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+    now = [datetime(2024, 11, 29, 1, 0, tzinfo=UTC)]
+    outbox = OutboxMailer(config.paths.data / "outbox")
+    runner = Runner(config, store, outbox, Metrics(), clock=lambda: now[0])
+    inbox, filed = config.paths.source / "sub", config.paths.source / "filed"
+    inbox.mkdir()
+    filed.mkdir()
+    paths = _write_pages(inbox)
+    time.sleep(config.ingest.settle_seconds + 0.1)
+    runner.rescan()
+    ids = {entry.uid for entry in store.entries()}
+
+    paths[2].rename(filed / paths[2].name)  # the operator files one page away
+    paths[3].rename(inbox / f"paper-{paths[3].name}")  # and renames another in place
+    paths[4].unlink()  # and deletes a third
+    time.sleep(config.ingest.settle_seconds + 0.1)
+    with caplog.at_level(logging.INFO, logger="digest.ingest.pipeline"):
+        runner.rescan()
+        now[0] += timedelta(seconds=config.ingest.settle_seconds + 1)
+        runner.rescan()
+    gone = sorted(line for line in _digest_records(caplog, logging.INFO) if line.startswith("page file"))
+    kept = "nothing retracted: its articles live on in another file"
+    assert gone == [
+        f"page file sub/{paths[2].name} is gone; {kept}",
+        f"page file sub/{paths[3].name} is gone; {kept}",
+        f"page file sub/{paths[4].name} is gone: retracted 1 of its articles",
+    ]
+    assert {entry.uid for entry in store.entries()} == ids
+    assert [entry.article.title for entry in store.entries() if entry.retracted] == ["第05版的标题"]

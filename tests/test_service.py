@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -35,7 +35,7 @@ from digest.service.health import JobRun, ServiceState, describe, health_report,
 from digest.service.metrics import METRICS_PATH, Metrics
 from digest.service.runner import Runner
 from digest.store.database import Store
-from digest.store.records import StoreStatus
+from digest.store.records import StoreStatus, Subscriber
 from digest.web.server import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -209,7 +209,7 @@ def test_health_reports_each_job_and_is_saved_for_digest_status(runner: Runner, 
     (config.paths.source / "2024-11-29_01.txt").write_text(page("示例水库完成冬季检修"))
     time.sleep(config.ingest.settle_seconds + 0.1)  # the rescan leaves files written in the last moments
     runner.rescan()
-    runner.catch_up()
+    runner.digest()
     health = runner.health()
     assert health["status"] == "ok" and health["errors"] == []
     assert health["articles"] == 1 and health["files_waiting"] == 0
@@ -223,6 +223,51 @@ def test_health_reports_each_job_and_is_saved_for_digest_status(runner: Runner, 
         # What `digest status` prints, at the runner's fixed clock.
         at = datetime(2024, 11, 29, 1, 0, tzinfo=UTC)
         assert health_report(store.status(), saved, at, timedelta(hours=36)) == health
+
+
+def test_a_digest_whose_cron_run_was_missed_while_running_is_made_once_by_the_retry_job(
+    config: Config, store: Store, metrics: Metrics
+) -> None:
+    """Before: a cron run missed by over an hour (machine suspended, clock stepped forward) skipped the
+    day; the next day's digest covered both, and the day had no digest page."""
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+    store.add_subscriber(Subscriber("reader@example.org", (), True, datetime(2024, 11, 1, tzinfo=UTC)))
+    outbox = config.paths.data / "outbox"
+    clock = [datetime(2024, 11, 27, 1, 0, tzinfo=UTC)]  # 09:00 in Shanghai; digests at 07:00
+    runner = Runner(config, store, OutboxMailer(outbox), metrics, clock=lambda: clock[0])
+    for day, title in (("27", "示例水库完成冬季检修"), ("28", "示例大桥今日通车")):
+        (config.paths.source / f"2024-11-{day}_01.txt").write_text(page(title))
+        time.sleep(config.ingest.settle_seconds + 0.1)
+        runner.take_over()  # start-up at 09:00: the day's digest (the first one empty) is made
+        clock[0] += timedelta(days=1)
+
+    # The machine slept from 06:50 to 09:05 on the 29th: the 07:00 cron run is dropped by the scheduler,
+    # and the next minute's retry job is what runs.
+    clock[0] = datetime(2024, 11, 29, 1, 5, tzinfo=UTC)
+    runner.retry()
+    made = store.digest(date(2024, 11, 29))
+    assert made is not None and made.count == 1
+    previous = store.digest(date(2024, 11, 28))
+    assert previous is not None and made.since == previous.until
+    assert (config.paths.output / "digests" / "2024-11-29.html").is_file()
+    last = runner.health()["last_digest"]
+    assert isinstance(last, dict) and last["day"] == "2024-11-29"
+
+    # Never twice: the next retry, the late cron run and a restart find it made and sent.
+    clock[0] += timedelta(minutes=1)
+    runner.retry()
+    runner.digest()
+    runner.take_over()
+    made_days = [date(2024, 11, day) for day in (29, 28, 27)]
+    assert [d.day for d in store.digests()] == made_days
+    assert len(list(outbox.glob("*.eml"))) == 2
+
+    # A clock stepped back to the 26th makes no digest for a day before the latest one made.
+    clock[0] = datetime(2024, 11, 26, 1, 5, tzinfo=UTC)
+    runner.retry()
+    runner.take_over()
+    assert [d.day for d in store.digests()] == made_days
+    assert len(list(outbox.glob("*.eml"))) == 2
 
 
 def test_a_publish_blocked_by_a_held_folder_lock_fails_in_time_and_degrades_health(

@@ -152,11 +152,16 @@ def retract_vanished(config: Config, store: Store, present: set[str], now: datet
     if not expired:
         return 0
     _reclaim(config, store, {records[path].issue_date for path in expired}, present, known, now)
-    uids = [uid for found in store.source_uids(expired).values() for uid in found]
+    held = store.source_uids(expired)
+    uids = [uid for found in held.values() for uid in found]
     count = store.retract(uids, Retraction.FILE_GONE, now) if uids else 0
     store.forget_sources(expired)
     for path in expired:
-        log.info("page file %s is gone: its articles are retracted", path)
+        if held.get(path):
+            log.info("page file %s is gone: retracted %d of its articles", path, len(held[path]))
+        else:
+            # A file moved or renamed was read at its new place first, which took its articles over.
+            log.info("page file %s is gone; nothing retracted: its articles live on in another file", path)
     return count
 
 

@@ -31,6 +31,7 @@ from digest.errors import (
 from digest.mail.message import Outgoing, wire
 
 _SECURITIES = ("starttls", "tls", "none")
+_SECURITY_HINT = '"starttls" for port 587, "tls" for port 465, "none" for a local relay'
 
 
 class Mailer(Protocol):
@@ -209,7 +210,7 @@ class SmtpMailer:
         try:
             self._connect()
         except (smtplib.SMTPException, OSError) as exc:
-            raise self._failure(exc, "") from exc
+            raise self._probe_failure(exc) from exc
         finally:
             self.close()
 
@@ -298,6 +299,39 @@ class SmtpMailer:
         if connection is not None:
             connection.close()
 
+    def _probe_failure(self, exc: smtplib.SMTPException | OSError) -> DeliveryError:
+        """``_failure`` for an operator checking the settings: where a send says it will retry, what is
+        wrong and what to do instead (nothing is retried after a probe)."""
+        where = self._where
+        if isinstance(exc, smtplib.SMTPConnectError):
+            # The greeting (RFC 5321 §3.1, §4.2.1): 4yz is "not now", 5yz "no service for this client".
+            if 500 <= exc.smtp_code < 600:
+                return DeliveryError(
+                    f"{where} refuses this machine: it answered the connection with {_describe(exc)}; "
+                    "ask its administrator to let this host send (a block list or its client rules), "
+                    "or set smtp.host to a relay that does"
+                )
+            return DeliveryError(
+                f"{where} is not taking connections now: it answered the connection with {_describe(exc)} "
+                "(busy, or limiting this machine); if it lasts, ask its administrator or set smtp.host "
+                "to another relay"
+            )
+        if isinstance(exc, smtplib.SMTPServerDisconnected):
+            return DeliveryError(
+                f"{where} closed the connection before the session was set up ({exc or 'no reason given'}); "
+                f"check smtp.port and smtp.security ({_SECURITY_HINT}) and that it accepts this machine"
+            )
+        # Not its subclasses (a refused login, sender, recipient or message), which say what to fix.
+        if isinstance(exc, smtplib.SMTPResponseException) and type(exc) in (
+            smtplib.SMTPResponseException,
+            smtplib.SMTPHeloError,
+        ):
+            return DeliveryError(
+                f"{where} answered {_describe(exc)} while the session was set up (EHLO, STARTTLS); "
+                f"check smtp.security ({_SECURITY_HINT})"
+            )
+        return self._failure(exc, "")
+
     def _failure(self, exc: smtplib.SMTPException | OSError, recipient: str) -> DeliveryError:
         """Translate an smtplib or socket error into our error, with the server and the fix."""
         where = self._where
@@ -319,8 +353,8 @@ class SmtpMailer:
             )
         if isinstance(exc, smtplib.SMTPNotSupportedError):
             return DeliveryError(
-                f"{where} does not support what we asked ({exc}); check smtp.security "
-                '("starttls" for port 587, "tls" for port 465, "none" for a local relay) and smtp.username'
+                f"{where} does not support what we asked ({exc}); check smtp.security ({_SECURITY_HINT}) "
+                "and smtp.username"
             )
         if isinstance(exc, smtplib.SMTPServerDisconnected):
             return DeliveryError(f"{where} closed the connection ({exc or 'no reason given'}); will retry")

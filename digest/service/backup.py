@@ -79,7 +79,7 @@ def backup(url: str, target: Path) -> BackupReport:
         if database is not None:
             _sqlite_copy(_existing_sqlite(url), temp)
         else:
-            schema = _pg_schema(url)
+            schema = _pg_schema(url, holding_tables=True)
             _run(
                 [
                     "pg_dump",
@@ -231,16 +231,26 @@ def _refuse_while_leading(url: str) -> None:
         )
 
 
-def _pg_schema(url: str) -> str:
-    """The schema the connections of ``url`` create and read tables in (its ``search_path``)."""
+def _pg_schema(url: str, holding_tables: bool = False) -> str:
+    """The schema the connections of ``url`` create and read tables in (its ``search_path``);
+    ``holding_tables``: a ``BackupError`` unless digest's tables are in it (nothing to back up)."""
     try:
         with psycopg.connect(libpq_url(url), connect_timeout=10) as conn:
-            row = conn.execute("SELECT current_schema()").fetchone()
+            row = conn.execute(
+                "SELECT current_schema(),"
+                " to_regclass(quote_ident(current_schema()) || '.articles') IS NOT NULL"
+            ).fetchone()
     except psycopg.Error as exc:
         raise BackupError(f"database {mask_url(url)}: {exc}; check database.url") from exc
     if row is None or row[0] is None:
         raise BackupError(
             f"database {mask_url(url)}: no schema of its search_path exists; create it or fix database.url"
+        )
+    if holding_tables and not row[1]:
+        # A new deployment's tables are made by `digest migrate` or the first `serve`; pg_dump would
+        # write an empty archive, and counting its rows would fail on the missing tables.
+        raise BackupError(
+            f"database {mask_url(url)} has no digest tables in schema {row[0]} yet; nothing to back up"
         )
     return str(row[0])
 

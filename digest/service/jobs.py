@@ -224,21 +224,65 @@ def _empty_folder(folder: Path) -> None:
 
 
 def catch_up_digest(
-    config: Config, store: Store, mailer: Mailer, now: datetime, stopping: Callable[[], bool] = lambda: False
+    config: Config,
+    store: Store,
+    mailer: Mailer,
+    now: datetime,
+    notifier: Notifier | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> DigestResult | None:
-    """On start-up: make the latest due digest if it was missed, or finish its emails that are due."""
+    """The service's digest job (its daily cron run and start-up): make the latest due digest if it
+    was not made (``missed_digest``), or finish its emails that are due; None when there is nothing
+    to do."""
+    made = missed_digest(config, store, mailer, now, notifier, stopping)
+    if made is not None:
+        return made
     day = due_day(config, now)
-    if store.digest(day) is not None and day not in store.days_due(now):
+    if day not in store.days_due(now):  # only a made digest has ledger rows
         return None
-    return run_digest(config, store, mailer, now, day, stopping=stopping)
+    return run_digest(config, store, mailer, now, day, notifier=notifier, stopping=stopping)
+
+
+def missed_digest(
+    config: Config,
+    store: Store,
+    mailer: Mailer,
+    now: datetime,
+    notifier: Notifier | None = None,
+    stopping: Callable[[], bool] = lambda: False,
+) -> DigestResult | None:
+    """Make the latest due digest when it was not made, whenever its cron run was missed; else None.
+
+    The cron run is missed while the service is down, but also while it runs: a machine suspended
+    or a VM paused over ``schedule.digest_time``, or a clock stepped past it, are more than the
+    scheduler's grace time late.  The retry job calls this every minute, so such a day still gets
+    its digest (and its page) within a minute, instead of being folded into the next day's.  A day
+    before the latest digest made (a clock stepped back) gets none: its window is already covered.
+    """
+    day = due_day(config, now)
+    if store.digest(day) is not None:
+        return None
+    made = store.digests()
+    if made and made[0].day > day:
+        return None
+    return run_digest(config, store, mailer, now, day, notifier=notifier, stopping=stopping)
 
 
 def retry_deliveries(
-    config: Config, store: Store, mailer: Mailer, now: datetime, stopping: Callable[[], bool] = lambda: False
+    config: Config,
+    store: Store,
+    mailer: Mailer,
+    now: datetime,
+    notifier: Notifier | None = None,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> list[DigestResult]:
-    """Send every ledger row that is due at ``now``, whatever its digest (the scheduler's retry job).
+    """Send every ledger row that is due at ``now``, whatever its digest (the scheduler's retry job),
+    after making a digest whose cron run was missed (``missed_digest``).
 
     Subscription emails waiting for a retry go too, and expired sign-ups are removed.
     """
     subscription_upkeep(config, store, mailer, now)
-    return [run_digest(config, store, mailer, now, day, stopping=stopping) for day in store.days_due(now)]
+    made = missed_digest(config, store, mailer, now, notifier, stopping)
+    retried = [run_digest(config, store, mailer, now, day, stopping=stopping) for day in store.days_due(now)]
+    # Last, so the service's health reports the digest made rather than an older one retried.
+    return retried + ([made] if made is not None else [])

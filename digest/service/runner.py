@@ -22,7 +22,7 @@ from digest.ingest.scan import changed_files
 from digest.ingest.watch import Settler, quiet_for
 from digest.mail.transports import Mailer
 from digest.service.health import STATE_NAME, JobRun, ServiceState, health_report, max_issue_age, save_state
-from digest.service.jobs import DigestResult, catch_up_digest, retry_deliveries, run_digest, run_publish
+from digest.service.jobs import DigestResult, catch_up_digest, retry_deliveries, run_publish
 from digest.service.leader import Leadership, SoleLeader
 from digest.service.metrics import Metrics
 from digest.service.retention import prune
@@ -129,38 +129,27 @@ class Runner:
                         self._metrics.page_seconds.observe(max(0.0, done - path.stat().st_ctime))
 
     def digest(self) -> None:
-        """The daily cron job."""
-        with self._job() as go:
-            if go:
-                self._digest(
-                    lambda now: run_digest(
-                        self._config,
-                        self._store,
-                        self._mailer,
-                        now,
-                        notifier=self._notifier,
-                        stopping=self._stopping.is_set,
-                    )
-                )
-
-    def catch_up(self) -> None:
-        """Make a digest missed while the service was down (or finish its emails)."""
+        """The daily cron job, also run at start-up: make the latest due digest if it was missed, or
+        finish its emails that are due."""
         with self._job() as go:
             if go:
                 self._digest(
                     lambda now: catch_up_digest(
-                        self._config, self._store, self._mailer, now, self._stopping.is_set
+                        self._config, self._store, self._mailer, now, self._notifier, self._stopping.is_set
                     )
                 )
 
     def retry(self) -> None:
-        """Send the emails whose retry is due, whatever their digest."""
+        """Every minute: make a digest whose cron run was missed while running (``missed_digest``), and
+        send the emails whose retry is due, whatever their digest."""
         with self._job() as go:
             if go:
                 self._digest(self._retry_due)
 
     def _retry_due(self, now: datetime) -> DigestResult | None:
-        results = retry_deliveries(self._config, self._store, self._mailer, now, self._stopping.is_set)
+        results = retry_deliveries(
+            self._config, self._store, self._mailer, now, self._notifier, self._stopping.is_set
+        )
         return results[-1] if results else None
 
     def prune(self) -> None:
@@ -181,7 +170,7 @@ class Runner:
         """At start-up and whenever this instance gains the lead: ingest what was missed, publish, and
         make (or finish) a missed digest."""
         self.rescan(publish=True)
-        self.catch_up()
+        self.digest()
 
     def close(self) -> None:
         """Wait for the job under way, then refuse new ones; a send stops between two emails."""

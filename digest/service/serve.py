@@ -51,9 +51,10 @@ from digest.web.subscriptions import create_subscription_app, subscription_route
 log = logging.getLogger(__name__)
 
 
-# How long a digest cron run may start late (machine asleep, a long ingest) and still run.
+# How long a digest cron run may start late (a long ingest) and still run; one missed by more (machine
+# asleep, clock stepped forward) is made by the retry job within a minute (``jobs.missed_digest``).
 DIGEST_GRACE_SECONDS = 3600
-# How often emails waiting for a retry are looked at (each row has its own backoff time).
+# How often emails waiting for a retry (each row has its own backoff time) and a missed digest are looked at.
 RETRY_SECONDS = 60
 # How often start-up tries again to reach a PostgreSQL server that did not answer.
 DATABASE_RETRY_SECONDS = 5.0
@@ -215,7 +216,7 @@ def _probe_smtp(config: Config) -> None:
     and the digest's emails wait for a retry until it is back."""
     problem = smtp_problem(config.smtp)
     if problem is not None:
-        log.warning("smtp.host: %s (emails wait for a retry until it answers)", problem)
+        log.warning("smtp.host: %s (emails wait for a retry meanwhile)", problem)
 
 
 def _hang_up(server: uvicorn.Server, stopping: threading.Event) -> None:
