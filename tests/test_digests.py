@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.publish.digests import back_issues, build_digest, digest_window, select_sections, summary
+from digest.publish.digests import (
+    back_issues,
+    build_digest,
+    digest_window,
+    select_sections,
+    story_summary,
+    summary,
+)
 from digest.types import DEFAULT_SECTION, Article, Entry, Section
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -169,6 +176,28 @@ def test_select_sections_narrows_to_chosen_slugs() -> None:
 
 
 # --- summary ----------------------------------------------------------------------
+
+
+def test_a_story_is_summed_up_from_its_own_text_past_an_editors_note() -> None:
+    text = ["老街改造完成，今天重新开放。"]
+    for note in (
+        "编者按 老街是城市的记忆。",
+        "编者按：老街是城市的记忆。",
+        "【编者按】老街是城市的记忆。",
+        "编后 说几句。",
+    ):
+        assert story_summary([note, *text], []) == "老街改造完成，今天重新开放。"
+    # The label on a line of its own, its note under it.
+    assert story_summary(["编者按", "老街是城市的记忆。", *text], []) == text[0]
+    # A word that merely starts like a label is text.
+    assert story_summary(["编后台的灯亮了一夜。"], []) == "编后台的灯亮了一夜。"
+    # A photo story: the note left in the body, its pictures' captions set apart.
+    captions = ["稻田里，收割机来回穿梭。", "果园里，果农忙着采摘苹果。"]
+    assert story_summary(["编者按 秋风起，庄稼熟了。"], captions) == "".join(captions)
+    assert story_summary([], captions) == "".join(captions)
+    # Nothing but a note: the note, without its label.
+    assert story_summary(["编者按 秋风起，庄稼熟了。"], []) == "秋风起，庄稼熟了。"
+    assert story_summary([], []) == ""
 
 
 def test_summary_takes_whole_sentences_up_to_the_limit() -> None:
