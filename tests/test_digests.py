@@ -125,6 +125,25 @@ def test_digest_groups_by_issue_then_sections_in_paper_order_and_entries_in_page
     assert digest.groups[2][0] == VIEWS  # the day's own issue: no date added
 
 
+def test_a_back_issue_of_another_year_names_its_year() -> None:
+    seen = SINCE + timedelta(hours=1)
+    other = Section(DEFAULT_SECTION, "qi-ta")
+    entries = [
+        entry("new-year", NEWS, seen, 1, issue=date(2026, 1, 2)),
+        entry("december", other, seen, 2, issue=date(2025, 12, 11)),
+    ]
+    digest = build_digest(entries, date(2026, 1, 3), SINCE, UNTIL, backfill_days=60)
+    assert [s.name for s, _ in digest.groups] == [
+        f"{NEWS.name}（1月2日）",
+        f"{DEFAULT_SECTION}（2025年12月11日）",
+    ]
+    # The day after the digest's day, in the next year: its year too.
+    late = build_digest(
+        [entry("next", NEWS, seen, 1, issue=date(2026, 1, 1))], date(2025, 12, 31), SINCE, UNTIL
+    )
+    assert [s.name for s, _ in late.groups] == [f"{NEWS.name}（2026年1月1日）"]
+
+
 def test_pages_of_unknown_number_come_after_the_numbered_ones_and_the_catch_all_last() -> None:
     seen = SINCE + timedelta(hours=1)
     other = Section(DEFAULT_SECTION, "qi-ta")

@@ -77,7 +77,8 @@ def build_digest(
     numbered pages first, then the pages of unknown number) and entries in
     it.  A group of an
     issue other than ``day``'s names its date after the section
-    (``要闻（11月26日）``), so every item shows it.
+    (``要闻（11月26日）``, with the year when it is not ``day``'s: ``其他（2025年12月11日）``), so
+    every item shows it.
     """
     if since.utcoffset() is None or until.utcoffset() is None:
         raise ValueError("since and until must be timezone-aware")
@@ -120,7 +121,10 @@ def _current(entry: Entry, day: date, backfill_days: int | None) -> bool:
 def _labelled(section: Section, issue: date, day: date) -> Section:
     if issue == day:
         return section
-    return Section(f"{section.name}（{issue.month}月{issue.day}日）", section.slug)
+    # A back issue of another year (a long digest.backfill_days, or the first days of January) says
+    # which year: 12月11日 alone in a January digest reads as the coming December.
+    year = f"{issue.year}年" if issue.year != day.year else ""
+    return Section(f"{section.name}（{year}{issue.month}月{issue.day}日）", section.slug)
 
 
 def select_sections(digest: Digest, slugs: frozenset[str] | None) -> Digest:
