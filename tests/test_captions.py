@@ -167,6 +167,60 @@ def test_readers_see_captions_and_a_marked_short_title(config: Config, store: St
         assert "图片说明：图为工人在新桥上做最后的检查。（本报记者 林小河 摄）" in part.get_content()
 
 
+# A photo story whose text is an editors' note (编者按, no colon) over its pictures' captions, and a
+# story opening with one.
+NOTED = """● 图片新闻
+
+# 河谷秋色
+
+编者按 秋风起，河谷里的庄稼熟了。连日来，本报记者走进河谷各村，记录下农家收获的忙碌与喜悦，
+带您一起感受丰收的味道。
+
+稻田里，收割机来回穿梭。 本报记者 林小河 摄
+
+果园里，果农忙着采摘苹果。 本报记者 丙丁 摄
+
+
+● 要闻
+
+# 老街换新颜
+
+编者按 老街是一座城市的记忆。从今天起，本报推出“老街新事”栏目，讲述老街改造中的故事。
+
+经过半年改造，城西老街日前重新开放。青石板路修补一新，沿街的老字号也陆续开门迎客。
+
+家住老街的张大爷说：“路平了，灯亮了，晚上出来走走也放心。”
+
+本报记者 甲乙
+"""
+
+
+def test_a_summary_is_the_storys_own_text_not_the_editors_note(config: Config, store: Store) -> None:
+    (config.paths.source / NAME).write_text(NOTED, encoding="utf-8")
+    _publish(config, store, FIRST)
+    photo = "稻田里，收割机来回穿梭。果园里，果农忙着采摘苹果。"
+    street = (
+        "经过半年改造，城西老街日前重新开放。青石板路修补一新，沿街的老字号也陆续开门迎客。"
+        "家住老街的张大爷说：“路平了，灯亮了，晚上出来走走也放心。”"
+    )
+    feed = check_atom((config.paths.output / "feeds" / "all.atom").read_bytes())
+    summaries = {e.findtext(f"{ATOM}title"): e.findtext(f"{ATOM}summary") for e in feed.iter(f"{ATOM}entry")}
+    assert summaries == {"河谷秋色": photo, "老街换新颜": street}
+    for entry in _entries(store).values():
+        page = (config.paths.output / article_path(entry)).read_text(encoding="utf-8")
+        assert f'<meta name="description" content="{summaries[entry.article.title or ""]}' in page
+    store.add_subscriber(Subscriber("reader@example.org", (), True, FIRST))
+    assert run_digest(config, store, OutboxMailer(config.paths.data / "outbox"), LATER).sent == 1
+    (eml,) = (config.paths.data / "outbox").glob("*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    web = (config.paths.output / "digests" / f"{LATER.date().isoformat()}.html").read_text(encoding="utf-8")
+    plain, html = (message.get_body((kind,)) for kind in ("plain", "html"))
+    assert plain is not None and html is not None
+    lines = "".join(line.strip() for line in plain.get_content().splitlines())  # wrapped, indented
+    for text in (lines, html.get_content(), web):
+        assert photo in text and street in text and "编者按" not in text
+
+
 def test_an_upgrade_from_captions_in_the_body_keeps_ids_and_urls(
     config: Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from digest.publish.digests import back_issues, build_digest, digest_window, select_sections, summary
+from digest.publish.digests import (
+    back_issues,
+    build_digest,
+    digest_window,
+    select_sections,
+    story_summary,
+    summary,
+)
 from digest.types import DEFAULT_SECTION, Article, Entry, Section
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -118,6 +125,25 @@ def test_digest_groups_by_issue_then_sections_in_paper_order_and_entries_in_page
     assert digest.groups[2][0] == VIEWS  # the day's own issue: no date added
 
 
+def test_a_back_issue_of_another_year_names_its_year() -> None:
+    seen = SINCE + timedelta(hours=1)
+    other = Section(DEFAULT_SECTION, "qi-ta")
+    entries = [
+        entry("new-year", NEWS, seen, 1, issue=date(2026, 1, 2)),
+        entry("december", other, seen, 2, issue=date(2025, 12, 11)),
+    ]
+    digest = build_digest(entries, date(2026, 1, 3), SINCE, UNTIL, backfill_days=60)
+    assert [s.name for s, _ in digest.groups] == [
+        f"{NEWS.name}（1月2日）",
+        f"{DEFAULT_SECTION}（2025年12月11日）",
+    ]
+    # The day after the digest's day, in the next year: its year too.
+    late = build_digest(
+        [entry("next", NEWS, seen, 1, issue=date(2026, 1, 1))], date(2025, 12, 31), SINCE, UNTIL
+    )
+    assert [s.name for s, _ in late.groups] == [f"{NEWS.name}（2026年1月1日）"]
+
+
 def test_pages_of_unknown_number_come_after_the_numbered_ones_and_the_catch_all_last() -> None:
     seen = SINCE + timedelta(hours=1)
     other = Section(DEFAULT_SECTION, "qi-ta")
@@ -169,6 +195,28 @@ def test_select_sections_narrows_to_chosen_slugs() -> None:
 
 
 # --- summary ----------------------------------------------------------------------
+
+
+def test_a_story_is_summed_up_from_its_own_text_past_an_editors_note() -> None:
+    text = ["老街改造完成，今天重新开放。"]
+    for note in (
+        "编者按 老街是城市的记忆。",
+        "编者按：老街是城市的记忆。",
+        "【编者按】老街是城市的记忆。",
+        "编后 说几句。",
+    ):
+        assert story_summary([note, *text], []) == "老街改造完成，今天重新开放。"
+    # The label on a line of its own, its note under it.
+    assert story_summary(["编者按", "老街是城市的记忆。", *text], []) == text[0]
+    # A word that merely starts like a label is text.
+    assert story_summary(["编后台的灯亮了一夜。"], []) == "编后台的灯亮了一夜。"
+    # A photo story: the note left in the body, its pictures' captions set apart.
+    captions = ["稻田里，收割机来回穿梭。", "果园里，果农忙着采摘苹果。"]
+    assert story_summary(["编者按 秋风起，庄稼熟了。"], captions) == "".join(captions)
+    assert story_summary([], captions) == "".join(captions)
+    # Nothing but a note: the note, without its label.
+    assert story_summary(["编者按 秋风起，庄稼熟了。"], []) == "秋风起，庄稼熟了。"
+    assert story_summary([], []) == ""
 
 
 def test_summary_takes_whole_sentences_up_to_the_limit() -> None:

@@ -200,6 +200,35 @@ def test_empty_days_are_recorded_without_email(tmp_path: Path, now: datetime) ->
     assert (notice.paths.output / f"digests/{DAY}.html").is_file()
 
 
+def test_a_back_issue_of_last_year_is_labelled_with_its_year(tmp_path: Path) -> None:
+    # With a long digest.backfill_days, a December issue exported late reaches January's digest.
+    config = make_config(tmp_path, **{"digest.backfill_days": 60})
+    pages = {
+        "2025-12-11_01.txt": "# 冬至前的集市\n\n本报讯 城北集市年前最后一次开市，摊主摆出了年画。\n",
+        "2026-01-02_01.txt": "● 要闻\n\n# 新年第一场雪\n\n本报讯 元旦过后，城区迎来新年第一场雪。\n",
+    }
+    for name, text in pages.items():
+        (config.paths.source / name).write_text(text, encoding="utf-8")
+    ingested = datetime(2026, 1, 2, 4, 0, tzinfo=UTC)
+    with Store.open(config.database_url) as store:
+        assert ingest(config, store, ingested).new == 2
+        run_publish(config, store)
+        store.add_subscriber(Subscriber("reader@example.org", (), True, ingested))
+        result = run_digest(
+            config, store, OutboxMailer(config.paths.data / "outbox"), ingested + timedelta(days=1)
+        )
+    day = date(2026, 1, 3)
+    assert [s.name for s, _ in result.digest.groups] == ["要闻（1月2日）", "其他（2025年12月11日）"]
+    (eml,) = (config.paths.data / "outbox").glob("*.eml")
+    email = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    web = lxml.html.fromstring((config.paths.output / f"digests/{day}.html").read_bytes()).text_content()
+    (entry,) = feedparser.parse((config.paths.output / "feeds/digests.atom").read_bytes()).entries
+    shown = [part.get_content() for part in email.iter_parts()] + [web, entry.content[0].value]
+    for text in shown:
+        assert "其他（2025年12月11日）" in text and "要闻（1月2日）" in text
+        assert "其他（12月11日）" not in text
+
+
 def test_dry_run_and_a_digest_not_yet_due(seeded: tuple[Config, Store], now: datetime) -> None:
     config, store = seeded
     mailer = OutboxMailer(config.paths.data / "outbox")

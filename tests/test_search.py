@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sqlalchemy as sa
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_server import serving
 from test_service import ROOT, Serve, page, wait_for
@@ -27,7 +27,7 @@ from digest.config import Config
 from digest.ingest.pipeline import ingest
 from digest.store import search_index
 from digest.store.database import Store
-from digest.store.segment import index_words, normalize, words
+from digest.store.segment import index_words, locate, normalize, words
 from digest.types import Entry, Retraction
 from digest.web.highlight import Part, mark, snippet
 from digest.web.search import MAX_QUERY_CHARS, PAGE_SIZE, PATH, Query, create_search_app, read_query
@@ -142,11 +142,54 @@ def test_words_printed_full_width_are_marked_where_the_search_found_them() -> No
         Part("走进课堂。"),
     )
     assert mark("用ＡＩ批改作业", words("ai")) == (Part("用"), Part("ＡＩ", True), Part("批改作业"))
-    # A character NFKC spells with several (㈠ is "(一)") is marked whole or not at all.
-    assert mark("㈠第一条", ["一"]) == (Part("㈠", True), Part("第"), Part("一", True), Part("条"))
+    # A character NFKC spells with several (㈠ is "(一)") is marked whole or not at all; 一 is no
+    # word of 第一条, which the search would not find for it.
+    assert mark("㈠第一条", ["一"]) == (Part("㈠", True), Part("第一条"))
     body = "开头。" * 40 + "学校引入ＡＩ助教。" + "结尾。" * 40
     parts = snippet(body, words("ai"), size=60)
     assert Part("ＡＩ", True) in parts and "".join(p.text for p in parts).startswith("…")
+
+
+def test_only_the_words_the_search_matched_are_marked() -> None:
+    # 和 is a word of its own here, and a character inside 呼和浩特市; 医保 straddles 就医保障.
+    text = "居民的就医保障和报销手续，从呼和浩特市来也能办理医保报销。"
+    assert mark(text, words("和")) == (
+        Part("居民的就医保障"),
+        Part("和", True),
+        Part("报销手续，从呼和浩特市来也能办理医保报销。"),
+    )
+    assert [p.text for p in mark(text, words("医保")) if p.marked] == ["医保"]
+    # A dictionary word inside a compound is one of its index words: marked, the longest first.
+    assert mark("呼和浩特市", words("浩特 呼和浩特")) == (Part("呼和浩特", True), Part("市"))
+    assert mark("呼和浩特市", words("浩特")) == (Part("呼和"), Part("浩特", True), Part("市"))
+    # The snippet opens at the word the search found, not at the string standing across two words.
+    body = "居民的就医保障有了着落。" + "开头。" * 40 + "老人可以就近办理医保报销。" + "结尾。" * 40
+    parts = snippet(body, words("医保"), size=60)
+    assert [p.text for p in parts if p.marked] == ["医保"] and "办理医保报销" in "".join(
+        p.text for p in parts
+    )
+
+
+@given(_MIXED)
+@settings(deadline=None)  # the first example loads the dictionary (a tenth of a second or more)
+def test_locate_finds_the_text_cut_as_the_index_cuts_it(text: str) -> None:
+    # Every index word wanted: each word of the text is found where it stands, cut clause by clause
+    # as the whole text is cut.
+    folded = normalize(text)
+    assert [folded[s:e] for s, e in locate(folded, set(index_words(text)))] == words(text)
+
+
+@given(_MIXED, st.lists(_MIXED, max_size=3))
+@settings(deadline=None)  # as above
+def test_marks_are_index_words_of_the_text_that_the_query_holds(text: str, queries: list[str]) -> None:
+    wanted = {w for q in queries for w in words(q)}
+    held = set(index_words(text)) & wanted
+    parts = mark(text, sorted(wanted))
+    assert "".join(p.text for p in parts) == text
+    marked = [normalize(p.text) for p in parts if p.marked]
+    # Each mark is one of those words (a mark may hold a little more: a character folding to several).
+    assert all(any(w in m for w in held) for m in marked)
+    assert bool(marked) == bool(held)
 
 
 # -- queries -------------------------------------------------------------------------------------

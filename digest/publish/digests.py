@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,12 @@ _CLOSERS_OF_OPENERS = "”」』）"
 # after them; or the unterminated rest of a paragraph.  Both branches consume at least
 # one character and the first cannot match without a terminator, so matching is linear.
 _SENTENCE = re.compile(rf"[^{_ENDS}]*[{_ENDS}]+[{re.escape(_CLOSERS)}]*\s*|[^{_ENDS}]+$")
+
+# An editors' label opening a paragraph (编者按 or 编后, bracketed or not), then a colon, a space, or
+# nothing more.
+_EDITORS_LABEL = re.compile(
+    r"^[【\[〔]?(?:编者按|编者的话|编后语|编后记|编后|编辑有话说)(?:[】\]〕]\s*[:：]?|\s*[:：]|\s|$)\s*"
+)
 
 
 def digest_window(
@@ -71,7 +77,8 @@ def build_digest(
     numbered pages first, then the pages of unknown number) and entries in
     it.  A group of an
     issue other than ``day``'s names its date after the section
-    (``要闻（11月26日）``), so every item shows it.
+    (``要闻（11月26日）``, with the year when it is not ``day``'s: ``其他（2025年12月11日）``), so
+    every item shows it.
     """
     if since.utcoffset() is None or until.utcoffset() is None:
         raise ValueError("since and until must be timezone-aware")
@@ -114,7 +121,10 @@ def _current(entry: Entry, day: date, backfill_days: int | None) -> bool:
 def _labelled(section: Section, issue: date, day: date) -> Section:
     if issue == day:
         return section
-    return Section(f"{section.name}（{issue.month}月{issue.day}日）", section.slug)
+    # A back issue of another year (a long digest.backfill_days, or the first days of January) says
+    # which year: 12月11日 alone in a January digest reads as the coming December.
+    year = f"{issue.year}年" if issue.year != day.year else ""
+    return Section(f"{section.name}（{year}{issue.month}月{issue.day}日）", section.slug)
 
 
 def select_sections(digest: Digest, slugs: frozenset[str] | None) -> Digest:
@@ -143,6 +153,26 @@ def summary(text: str, limit: int = 120) -> str:
     (a crosshead), one space between Latin paragraphs.
     """
     return summary_of(paragraphs(text), limit)
+
+
+def story_summary(paras: Sequence[str], captions: Sequence[str], limit: int = 120) -> str:
+    """The summary of a story from its own text: ``summary_of`` its body ``paras``, past the editor's
+    note it may open with.
+
+    A note under a label (``编者按 …``, ``【编后】…``, ``编辑有话说：…``) is the editors' words
+    about the story, and a summary opening with the label reads as one: it is left out.  A photo
+    story whose text is its ``captions`` (set apart from the body by the parser, with only the note
+    left there) is summed up from the captions, joined as paragraphs are; a story that is nothing
+    but a note, from the note without its label.
+    """
+    own = list(paras)
+    notes: list[str] = []
+    while own and (label := _EDITORS_LABEL.match(own[0])):
+        note = own.pop(0)[label.end() :]
+        if not note and own:  # the label on a line of its own: its note is the next paragraph
+            note = own.pop(0)
+        notes.append(note)
+    return summary_of(own or [c for c in captions if c] or notes, limit)
 
 
 def summary_of(paras: Iterable[str], limit: int = 120) -> str:

@@ -19,7 +19,7 @@ from datetime import date, datetime, tzinfo
 from digest.chars import XML_UNSAFE
 from digest.paper.bylines import split_mark
 from digest.paper.titles import short_title
-from digest.publish.digests import paragraphs, summary_of
+from digest.publish.digests import paragraphs, story_summary
 from digest.types import Article, Caption, Credit, Entry, Head, Kind, Section
 
 INDEX = "index.html"
@@ -276,6 +276,9 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
     subtitle = one_line(article.subtitle or "")
     derived = derived_headline(article)
     body = paragraphs(article.body)
+    captions = tuple(
+        Caption(one_line(c.text), one_line(c.credit), c.at) for c in article.captions if one_line(c.text)
+    )
     return Story(
         uid=entry.uid,
         tag=entry.tag,
@@ -293,15 +296,13 @@ def present(entry: Entry, tz: tzinfo | None = None) -> Story:
         dateline=dateline(article),
         kind_label=_KIND_LABELS[article.kind],
         paragraphs=body,
-        summary=summary_of(body),
+        summary=story_summary(body, [c.text for c in captions]),
         notes=tuple(n for n in (one_line(note) for note in article.notes) if n),
         jumps=tuple(j for j in (one_line(jump) for jump in article.jumps) if j),
         place=one_line(article.place or ""),
         date_unsure=entry.dated_by.unsure,
         headline_derived=bool(derived),
-        captions=tuple(
-            Caption(one_line(c.text), one_line(c.credit), c.at) for c in article.captions if one_line(c.text)
-        ),
+        captions=captions,
     )
 
 

@@ -9,19 +9,25 @@ word inside it (``呼和浩特市`` → ``呼和浩特``, ``浩特``…), as jie
 mode does for two- and three-character pieces only, so a query for a part of
 a compound finds it.  A string that straddles two words (``医保`` in
 ``就医保障``) is not a word of that text and is not found: that is the
-word-aware matching readers expect.
+word-aware matching readers expect.  ``locate`` finds a text's index words
+again where it stands, so a result is marked where the search found it.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Collection
 
 # A token worth indexing holds a letter or a digit; punctuation and spaces are separators.
 _WORDY = re.compile(r"\w")
 # Compounds longer than this are names or runs of unknown characters; their pieces are not looked up.
 _LONGEST_COMPOUND = 8
 
+
+# jieba cuts each run of Chinese characters, letters and digits apart from the others: a text cut at
+# spaces and at these marks (each always a token of its own) gives the same words clause by clause.
+_CLAUSE = re.compile(r"[^\s。，、；：？！“”‘’（）《》【】,;:?!()]+")
 
 # Full-width ASCII forms and the ideographic space, which fill Chinese text, are what NFKC changes
 # there; mapping them first leaves most text already normalised, and the full NFKC pass (two orders
@@ -52,15 +58,52 @@ def index_words(text: str) -> list[str]:
     import rjieba
 
     found: list[str] = []
-    known = _FORMS
     for token in rjieba.cut(normalize(text), True):
-        forms = known.get(token)
-        if forms is None:
-            if len(known) >= _FORMS_KEPT:
-                known.clear()
-            forms = known[token] = _forms(token)
-        found.extend(forms)
+        found.extend(_known_forms(token))
     return found
+
+
+def locate(folded: str, wanted: Collection[str]) -> list[tuple[int, int]]:
+    """Where ``wanted`` words are index words of ``folded`` (a text already ``normalize``d).
+
+    The spans ``(start, end)`` of ``folded``, in order and not overlapping, of
+    the words ``index_words`` gives for it that are in ``wanted``: a word cut
+    from the text, or a dictionary word inside one, the longest first where two
+    overlap.  A string straddling two words (``医保`` in ``就医保障``) or inside
+    a longer word that holds no such dictionary word (``和`` in ``呼和浩特``) is
+    not one: the words a search found the text by, and only those.
+    """
+    import rjieba
+
+    spans: list[tuple[int, int]] = []
+    for clause in _CLAUSE.finditer(folded):
+        text = clause.group()
+        if not any(word in text for word in wanted):
+            continue  # most of a long body: no need to cut it
+        at = clause.start()
+        for token in rjieba.cut(text, True):
+            if token in wanted:
+                spans.append((at, at + len(token)))
+            elif len(token) > 2:
+                inner = [form for form in _known_forms(token)[1:] if form in wanted]
+                if inner:
+                    spans.extend(_inside(token, at, inner))
+            at += len(token)
+    return spans
+
+
+def _inside(token: str, at: int, inner: list[str]) -> list[tuple[int, int]]:
+    """The spans of the words ``inner`` (longest first) in ``token`` standing at ``at``, in order,
+    a shorter word left out where it overlaps a longer one."""
+    taken: list[tuple[int, int]] = []
+    for form in inner:
+        start = token.find(form)
+        while start >= 0:
+            end = start + len(form)
+            if all(end <= begun or start >= ended for begun, ended in taken):
+                taken.append((start, end))
+            start = token.find(form, start + 1)
+    return sorted((at + start, at + end) for start, end in taken)
 
 
 # What each token adds to the index, by token: text repeats its words, so a full rebuild looks each
@@ -68,6 +111,16 @@ def index_words(text: str) -> list[str]:
 # dictionary never changes while the process runs; the bound only caps memory in a long-lived service.
 _FORMS: dict[str, tuple[str, ...]] = {}
 _FORMS_KEPT = 200_000
+
+
+def _known_forms(token: str) -> tuple[str, ...]:
+    """``_forms`` of ``token``, from ``_FORMS`` when it was looked up before."""
+    forms = _FORMS.get(token)
+    if forms is None:
+        if len(_FORMS) >= _FORMS_KEPT:
+            _FORMS.clear()
+        forms = _FORMS[token] = _forms(token)
+    return forms
 
 
 def _forms(token: str) -> tuple[str, ...]:

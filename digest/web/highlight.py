@@ -3,22 +3,25 @@
 The result is a tuple of ``Part`` (text, marked), which the template wraps in
 ``<mark>`` with autoescape on, so article text can never become markup.
 
-The query's words come normalised as the index holds them (``segment.normalize``:
-NFKC and lower case), so they are looked for in the text folded the same way, one
-character at a time, and each match is marked on the characters it came from: a
-paper printing ``２０２４`` or ``ＡＩ`` gets them marked for ``2024`` or ``ai``, as
-the search found them, and a mark never cuts a character in two.
+A result is marked where the search found it: at the text's index words
+(``segment.locate``: the words jieba cuts the text into and the dictionary words
+inside them) that are one of the query's words, never at a mere occurrence of
+the string, so ``和`` is not marked inside ``呼和浩特`` nor ``医保`` inside
+``就医保障``.  The query's words come normalised as the index holds them (NFKC
+and lower case); the text is folded the same way one character at a time, and
+each mark covers the characters the word came from: a paper printing
+``２０２４`` or ``ＡＩ`` gets them marked for ``2024`` or ``ai``, and a mark never
+cuts a character in two.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from digest.publish.layout import one_line
-from digest.store.segment import normalize
+from digest.store.segment import locate, normalize
 
 # The snippet: this many characters of the body around the first match.
 SNIPPET_CHARS = 120
@@ -35,20 +38,18 @@ class Part:
 
 
 @lru_cache(maxsize=256)
-def _pattern(words: tuple[str, ...]) -> re.Pattern[str] | None:
-    # Longest first, so 乌兰牧骑 is marked whole rather than as 乌兰 and the rest.
-    alternatives = sorted({normalize(w) for w in words if w}, key=len, reverse=True)
-    if not alternatives:
-        return None
-    return re.compile("|".join(re.escape(w) for w in alternatives))
+def _wanted(words: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(normalize(w) for w in words if w)
 
 
 # A paper uses a few thousand distinct characters: each is folded once, then looked up.
 _fold_char = lru_cache(maxsize=65536)(normalize)
 
 
-def _matches(text: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
-    """The spans of ``text`` whose folded form matches ``pattern``, in order, not overlapping."""
+def _matches(text: str, wanted: frozenset[str]) -> list[tuple[int, int]]:
+    """The spans of ``text`` that are index words in ``wanted``, in order, not overlapping."""
+    if not wanted:
+        return []
     folded: list[str] = []
     origin: list[int] = []  # for each folded character, the index of the character it came from
     for at, char in enumerate(text):
@@ -56,22 +57,19 @@ def _matches(text: str, pattern: re.Pattern[str]) -> list[tuple[int, int]]:
         folded.append(form)
         origin.extend([at] * len(form))
     spans: list[tuple[int, int]] = []
-    for match in pattern.finditer("".join(folded)):
-        if match.end() > match.start():
-            start, end = origin[match.start()], origin[match.end() - 1] + 1
-            if not spans or start >= spans[-1][1]:
-                spans.append((start, end))
+    for start, end in locate("".join(folded), wanted):
+        first, last = origin[start], origin[end - 1] + 1
+        # Two words from one character (㈠ folds to "(一)") mark it once.
+        if not spans or first >= spans[-1][1]:
+            spans.append((first, last))
     return spans
 
 
-def mark(text: str, words: Sequence[str]) -> tuple[Part, ...]:
-    """``text`` cut into parts, the occurrences of ``words`` (any case or width) marked."""
-    pattern = _pattern(tuple(words))
-    if pattern is None or not text:
-        return (Part(text),) if text else ()
+def _parts(text: str, spans: Sequence[tuple[int, int]]) -> tuple[Part, ...]:
+    """``text`` cut into parts at ``spans``, which are marked."""
     parts: list[Part] = []
     at = 0
-    for start, end in _matches(text, pattern):
+    for start, end in spans:
         if start > at:
             parts.append(Part(text[at:start]))
         parts.append(Part(text[start:end], True))
@@ -81,14 +79,24 @@ def mark(text: str, words: Sequence[str]) -> tuple[Part, ...]:
     return tuple(parts)
 
 
+def mark(text: str, words: Sequence[str]) -> tuple[Part, ...]:
+    """``text`` cut into parts, its index words among ``words`` (any case or width) marked."""
+    return _parts(text, _matches(text, _wanted(tuple(words))))
+
+
 def snippet(body: str, words: Sequence[str], size: int = SNIPPET_CHARS) -> tuple[Part, ...]:
     """About ``size`` characters of ``body`` (as one line) around the first searched word, marked;
-    the body's opening when no word is in it (a headline or byline hit)."""
+    the body's opening when no word is in it (a headline or byline hit).
+
+    The words are found in the whole body, as the index cut it, and then the window taken: cut out
+    first, a word at the window's edge would be segmented differently.
+    """
     text = one_line(body)
-    pattern = _pattern(tuple(words))
-    found = _matches(text, pattern)[:1] if pattern else []
-    start = max(0, found[0][0] - _LEAD) if found else 0
+    spans = _matches(text, _wanted(tuple(words)))
+    start = max(0, spans[0][0] - _LEAD) if spans else 0
     end = min(len(text), start + size)
     start = max(0, min(start, end - size))
-    piece = ("…" if start else "") + text[start:end] + ("…" if end < len(text) else "")
-    return mark(piece, words)
+    lead = "…" if start else ""
+    piece = lead + text[start:end] + ("…" if end < len(text) else "")
+    shift = len(lead) - start
+    return _parts(piece, [(s + shift, e + shift) for s, e in spans if start <= s and e <= end])
