@@ -10,6 +10,7 @@ ledger rows.
 from __future__ import annotations
 
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -288,3 +289,23 @@ def test_a_sqlite_backup_restores_into_postgresql(tmp_path: Path, pg_url: str) -
     # Nothing to read again: the page files are known, with their stamps.
     again = digest("ingest", *pg_options, cwd=tmp_path, env=pg)
     assert again.returncode == 0 and "0 read" in again.stdout, again.stdout
+
+
+def test_backup_and_restore_with_postgresql_down_say_so_in_one_line(tmp_path: Path) -> None:
+    # libpq puts a hint on a second, tab-indented line; the operator gets the reason in one.
+    env = {"DIGEST_DATABASE_URL": f"postgresql://digest:s3cret@127.0.0.1:{_closed_port()}/digest"}
+    kept = tmp_path / "kept.dump"
+    kept.write_bytes(b"PGDMP")  # restore looks at the server before it reads the file
+    for command, file in (("backup", tmp_path / "new.dump"), ("restore", kept)):
+        result = digest(command, file, "--source", EXAMPLES, cwd=tmp_path, env=env)
+        assert result.returncode != 0, result.stderr
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith("error: database postgresql://") and "Connection refused" in line, line
+        assert line.endswith("check database.url") and "s3cret" not in line
+    assert not (tmp_path / "new.dump").exists() and kept.read_bytes() == b"PGDMP"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

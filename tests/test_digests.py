@@ -250,6 +250,16 @@ def test_summary_never_stops_inside_a_quotation() -> None:
     assert summary("他说：“第一段话。\n\n“第二段话。”\n\n尾声。", 12) == "他说：“第一段话。"
 
 
+def test_a_quote_or_bracket_never_closed_still_gives_a_short_summary() -> None:
+    # A quotation running on for a whole long paragraph, or a （ the page closes with an ASCII ):
+    # not the whole paragraph, but sentences up to the limit (half as much again at most).
+    running = "他说：“这是第一句。这是第二句。" + "我们还要继续努力工作。" * 20
+    assert len(summary(running, 120)) <= 180
+    assert summary(running, 120).startswith("他说：“这是第一句。")
+    mixed = "记者（通讯员 李四)报道。" + "今天天气很好，大家都出门了。" * 30
+    assert len(summary(mixed, 120)) <= 120
+
+
 def test_summary_treats_a_paragraph_end_as_a_sentence_end() -> None:
     assert summary("　　没有句号的导语\n\n　　第二段。第三句。", 14) == "没有句号的导语　第二段。"
 

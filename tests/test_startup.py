@@ -217,3 +217,27 @@ def test_serve_started_before_its_postgresql_server_waits_for_it_serving_the_pre
     finally:
         relay.close()
     assert "Traceback" not in first.log() + service.log()
+
+
+@pytest.mark.slow
+def test_serve_on_a_postgresql_server_that_answers_with_an_error_stops_with_the_reason(
+    tmp_path: Path, pg_base: str
+) -> None:
+    """Waiting is for a server that does not answer yet; one that answers "no such database" (or a
+    wrong password) will not mend by itself, and a service waiting forever would hide it."""
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    url = pg_base.rsplit("/", 1)[0] + "/no_such_database_here"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")} | {"DIGEST_DATABASE_URL": url}
+    folders = ["--source", str(pages), "--data", str(tmp_path / "data"), "--output", str(tmp_path / "out")]
+    result = subprocess.run(
+        [sys.executable, "-m", "digest.cli", "serve", *folders, "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and 'database "no_such_database_here" does not exist' in errors[0], result.stderr
+    assert "waiting for the database" not in result.stderr and "Traceback" not in result.stderr

@@ -26,7 +26,7 @@ _CLOSERS = "”’」』）)》〉】\"'"
 # Marks that open a quotation or an aside, and the ones that close them (never ASCII quotes,
 # which open and close alike, nor ’, which is also an apostrophe).
 _OPENERS = "“「『（"
-_CLOSERS_OF_OPENERS = "”」』）"
+_CLOSERS_OF_OPENERS = "”」』）)"  # ) too: pages close （ with it
 # One sentence: text up to a run of terminators plus any closing quotes and the spaces
 # after them; or the unterminated rest of a paragraph.  Both branches consume at least
 # one character and the first cannot match without a terminator, so matching is linear.
@@ -188,8 +188,13 @@ def summary_of(paras: Iterable[str], limit: int = 120) -> str:
         for index, match in enumerate(_SENTENCE.finditer(paragraph)):
             # Inside a paragraph the original spacing is kept; paragraphs are glued (``_glue``).
             grown = taken + match.group() if index else _glue(taken, match.group())
-            if whole and len(grown.rstrip()) > limit:
-                return whole.rstrip()
+            if taken and len(grown.rstrip()) > limit:
+                if whole:
+                    return whole.rstrip()
+                if len(grown.rstrip()) > limit + limit // 2:
+                    # No quote closed within half as much again (one running on, a bracket the page
+                    # never closed): a sentence's end inside it, rather than a whole long paragraph.
+                    return taken.rstrip()
             taken = grown
             depth = _still_open(match.group(), depth)
             if depth == 0 or match.end() == len(paragraph):

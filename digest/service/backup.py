@@ -224,11 +224,17 @@ def _refuse_while_leading(url: str) -> None:
     try:
         running = leader_running(url)
     except psycopg.Error as exc:
-        raise BackupError(f"database {mask_url(url)}: {exc}; check database.url") from exc
+        raise _unreachable(url, exc) from exc
     if running:
         raise AlreadyRunningError(
             "a digest serve is running on this database; stop every instance before restoring"
         )
+
+
+def _unreachable(url: str, exc: psycopg.Error) -> BackupError:
+    """One line: libpq's first (``Connection refused``), not its hint on a second, tab-indented one."""
+    reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return BackupError(f"database {mask_url(url)}: {mask_url(reason)}; check database.url")
 
 
 def _pg_schema(url: str, holding_tables: bool = False) -> str:
@@ -241,7 +247,7 @@ def _pg_schema(url: str, holding_tables: bool = False) -> str:
                 " to_regclass(quote_ident(current_schema()) || '.articles') IS NOT NULL"
             ).fetchone()
     except psycopg.Error as exc:
-        raise BackupError(f"database {mask_url(url)}: {exc}; check database.url") from exc
+        raise _unreachable(url, exc) from exc
     if row is None or row[0] is None:
         raise BackupError(
             f"database {mask_url(url)}: no schema of its search_path exists; create it or fix database.url"

@@ -277,12 +277,13 @@ def retry_deliveries(
     stopping: Callable[[], bool] = lambda: False,
 ) -> list[DigestResult]:
     """Send every ledger row that is due at ``now``, whatever its digest (the scheduler's retry job),
-    after making a digest whose cron run was missed (``missed_digest``).
+    then make a digest whose cron run was missed (``missed_digest``).
 
     Subscription emails waiting for a retry go too, and expired sign-ups are removed.
     """
     subscription_upkeep(config, store, mailer, now)
-    made = missed_digest(config, store, mailer, now, notifier, stopping)
     retried = [run_digest(config, store, mailer, now, day, stopping=stopping) for day in store.days_due(now)]
-    # Last, so the service's health reports the digest made rather than an older one retried.
+    # After the retries, so a digest that cannot be made holds none of them up; last in the list, so
+    # the service's health reports it rather than an older one retried.
+    made = missed_digest(config, store, mailer, now, notifier, stopping)
     return retried + ([made] if made is not None else [])

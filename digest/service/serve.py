@@ -22,6 +22,7 @@ from collections.abc import Callable
 from types import FrameType
 
 import httpx
+import psycopg
 import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -182,12 +183,13 @@ def _start(
 def _migrate_once_reachable(
     store: Store, startup: Startup, stopping: threading.Event
 ) -> tuple[SchemaVersion, str] | None:
-    """``store.migrate()``, waiting while a PostgreSQL server cannot be reached; None if told to stop.
+    """``store.migrate()``, waiting while a PostgreSQL server does not answer; None if told to stop.
 
     At boot the service may come up before its database server (or the network to it): exiting would
     take the site down with it and leave a restart loop to the init system, while HTTP can go on
-    serving the previous output.  A schema this code cannot use, and any SQLite failure (no server to
-    wait for: a path or permission the operator must fix), still stop start-up."""
+    serving the previous output.  A server that answers with an error (``_not_answering``), a schema
+    this code cannot use, and any SQLite failure (no server to wait for: a path or permission the
+    operator must fix) still stop start-up with the reason."""
     said = ""
     while True:
         try:
@@ -195,7 +197,7 @@ def _migrate_once_reachable(
         except SchemaError:
             raise
         except StoreError as exc:
-            if not is_postgresql(store.url):
+            if not is_postgresql(store.url) or not _not_answering(exc):
                 raise
             if str(exc) != said:
                 said = str(exc)
@@ -207,6 +209,22 @@ def _migrate_once_reachable(
             startup.step("waiting for the database")
         if stopping.wait(DATABASE_RETRY_SECONDS):
             return None
+
+
+# What a PostgreSQL server answers while it cannot take connections for a while; any other FATAL
+# answer at connection (a wrong password, no such database or role) waiting will not mend.
+_PASSING = ("starting up", "shutting down", "in recovery", "too many clients", "not yet accepting")
+
+
+def _not_answering(exc: StoreError) -> bool:
+    """Whether ``exc`` is a PostgreSQL server not answering yet (refused, unreachable, timed out,
+    starting up) rather than one that answered with an error: a wrong password, a missing database
+    or role, a statement that failed.  libpq gives no SQLSTATE at connection, so its words tell."""
+    reason = getattr(exc.__cause__, "orig", None)
+    if not isinstance(reason, psycopg.OperationalError) or reason.sqlstate is not None:
+        return False
+    text = str(reason)
+    return "FATAL:" not in text or any(words in text for words in _PASSING)
 
 
 def _probe_smtp(config: Config) -> None:
