@@ -633,3 +633,33 @@ def test_a_table_inside_a_story_stays_in_it_row_by_row() -> None:
     article = only(f"菜价总体平稳\n\n本报讯（记者 林一）本周本市蔬菜价格总体平稳。\n\n{_TABLE[9:]}\n")
     assert article.title == "菜价总体平稳"
     assert article.body.split("\n\n")[1:3] == ["品名  本周均价（元/公斤）  环比", "黄瓜  4.20  -2.3%"]
+
+
+def test_an_indented_block_after_a_cut_off_paragraph_opens_a_new_one() -> None:
+    # The first paragraph breaks off mid-sentence at the column's foot; the next column opens
+    # with an indent, so it is a new paragraph, not the rest of the cut one.  The wraps printed
+    # without indent, as wide as the column, show that an indent here marks a paragraph.
+    article = only(
+        "山城新区人才公寓交付\n\n"
+        "　　本报讯（记者 黄一）山城新区首批人才公\n寓昨日交付使用，共提供房源560套，首批入住\n"
+        "的120名青年人才领到了钥匙。新区还将建\n\n"
+        "　　据了解，人才公寓实行拎包入住，租金按市\n场价五折收取，最长可租住五年。\n"
+    )
+    assert article.body.split("\n\n") == [
+        "山城新区首批人才公寓昨日交付使用，共提供房源560套，首批入住的120名青年人才领到了钥匙。新区还将建",
+        "据了解，人才公寓实行拎包入住，租金按市场价五折收取，最长可租住五年。",
+    ]
+
+
+def test_indented_wide_lines_alone_do_not_part_a_cut_off_paragraph() -> None:
+    # Every wide line indented, the wraps too: the indent tells nothing about paragraphs, and
+    # the text after the column break goes on with the sentence it cut.
+    article = only(
+        "山城新区人才公寓交付\n\n"
+        "　　本报讯（记者 黄一）山城新区首批人才公寓昨日交付使用，共提供房源560套，首批入住的\n\n"
+        "　　120名青年人才领到了钥匙。据了解，人才公寓实行拎包入住，租金按市场价五折收取。\n"
+    )
+    assert article.body == (
+        "山城新区首批人才公寓昨日交付使用，共提供房源560套，首批入住的120名青年人才领到了钥匙。"
+        "据了解，人才公寓实行拎包入住，租金按市场价五折收取。"
+    )

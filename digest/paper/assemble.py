@@ -109,7 +109,11 @@ class _Builder:
         """A dateline or byline opens the text: what stands before it are photo captions."""
         self.before_text = len(self.paras)
 
-    def add_para(self, text: str, label: bool = False, apart: bool = False, row: bool = False) -> None:
+    def add_para(
+        self, text: str, label: bool = False, apart: bool = False, row: bool = False, indent: bool = False
+    ) -> None:
+        """Add a paragraph, or the rest of one a column break cut off mid-sentence; a line that
+        opens with a paragraph indent always starts a paragraph of its own."""
         text, jumps = find_jumps(text)
         self.jumps.extend(jumps)
         # The story goes on on another page: what this page prints next is another story.
@@ -125,6 +129,7 @@ class _Builder:
             and not label
             and not apart
             and not row
+            and not indent
             and last not in self.crossheads
             and last not in self.rows
             and last not in self.listed
@@ -392,7 +397,7 @@ def _assemble(
             ):
                 start()
             assert cur is not None
-            cur.add_para(line.text, line.label, line.apart, line.row)
+            cur.add_para(line.text, line.label, line.apart, line.row, line.indent)
             if line.speaker:
                 cur.speakers[line.speaker] += 1
     if pending_notes:

@@ -37,8 +37,9 @@ from digest.types import Article, Page
 # 2: photo captions kept apart from the body; 3: 题：titles, each credit once; 4: 下转 ends a story,
 # bulleted brief headlines, a dateline line closed by its credit, interview turns, 编者按 over a
 # headline, the folio block; 5: indented lines open paragraphs, the page name before the folio's
-# date, long bulleted section markers, tables of figures, no space beside full-width marks in headlines
-PARSER_VERSION = "5"
+# date, long bulleted section markers, tables of figures, no space beside full-width marks in headlines;
+# 6: an indented block never goes on with the paragraph a column break cut off above it
+PARSER_VERSION = "6"
 
 
 def parse_page(

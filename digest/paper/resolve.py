@@ -155,7 +155,7 @@ def _resolve_run(
             return []  # a column logo printed inside a sentence: layout noise
     if markdown and not run[0].md:
         # A page marked up with # headings marks all of them; other short lines are body text.
-        return [_Line(r.text, T.PARA, apart=r.apart) for r in run]
+        return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     # Between two paragraphs a short line is a paragraph's first line cut off by a column
     # break, unless the evidence says headline.
     if lone and between_paras and wide and _crosshead(run[0], prev):
@@ -167,7 +167,7 @@ def _resolve_run(
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
         evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
         if evidence < _HEADLINE_EVIDENCE:
-            return [_Line(r.text, T.PARA, apart=r.apart) for r in run]
+            return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     out: list[_Line] = []
     if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
         out.append(_Line(texts[0], T.SECTION))
