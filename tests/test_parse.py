@@ -663,3 +663,18 @@ def test_indented_wide_lines_alone_do_not_part_a_cut_off_paragraph() -> None:
         "山城新区首批人才公寓昨日交付使用，共提供房源560套，首批入住的120名青年人才领到了钥匙。"
         "据了解，人才公寓实行拎包入住，租金按市场价五折收取。"
     )
+
+
+@pytest.mark.parametrize("label", ["链接", "背景", "相关新闻"])
+def test_a_bare_label_between_paragraphs_is_not_glued_onto_the_text(label: str) -> None:
+    article = only(
+        "山城新区人才公寓交付\n\n"
+        "本报讯（记者 黄一）山城新区首批人才公寓昨日交付使用，共提供房源560套。\n\n"
+        f"{label}\n\n"
+        "据了解，人才公寓实行拎包入住，租金按市场价五折收取，最长可租住五年。\n"
+    )
+    assert article.body.split("\n\n") == [
+        "山城新区首批人才公寓昨日交付使用，共提供房源560套。",
+        label,
+        "据了解，人才公寓实行拎包入住，租金按市场价五折收取，最长可租住五年。",
+    ]

@@ -167,6 +167,8 @@ def _resolve_run(
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
         evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
         if evidence < _HEADLINE_EVIDENCE:
+            if lone and _box_label(run[0], prev):
+                return [_Line(texts[0], T.CROSSHEAD)]
             return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     out: list[_Line] = []
     if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
@@ -255,6 +257,19 @@ def _crosshead(line: _Line, prev: _Line | None) -> bool:
         and prev.kind is T.PARA
         and ends_sentence(prev.text)
         and len(squeeze_spaces(line.text)) <= _CROSSHEAD_LEN
+    )
+
+
+def _box_label(line: _Line, prev: _Line | None) -> bool:
+    """A bare word of a few characters alone between blank lines after a finished paragraph
+    (链接, 背景, 相关新闻) labels a box or a part of the story: a paragraph of its own, never the
+    start of the text under it."""
+    return (
+        line.alone
+        and prev is not None
+        and prev.kind is T.PARA
+        and ends_sentence(prev.text)
+        and re.fullmatch(f"[{CJK}]{{2,{_SECTION_LEN}}}", line.text) is not None
     )
 
 
