@@ -678,3 +678,22 @@ def test_a_bare_label_between_paragraphs_is_not_glued_onto_the_text(label: str) 
         label,
         "据了解，人才公寓实行拎包入住，租金按市场价五折收取，最长可租住五年。",
     ]
+
+
+def test_the_page_name_beside_the_paper_in_the_header_is_the_section() -> None:
+    # The folio has no 版 and no name; the page's name sits on the header's second line,
+    # spaced apart from the paper's.
+    page = parse_page(
+        "B3　　　　2024年5月6日　星期一\n城市生活　　　　　　西川晚报\n\n"
+        f"社区食堂开门迎客\n\n本报讯（记者 吴二）{_LONG}\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [("城市生活", "社区食堂开门迎客")]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["B3　　　　2024年5月6日　星期一\n西川晚报\n", "2024年5月6日　星期一\n城市生活　　　　　　西川晚报\n"],
+)
+def test_a_header_without_a_page_number_or_a_page_name_gives_no_section(header: str) -> None:
+    page = parse_page(f"{header}\n社区食堂开门迎客\n\n本报讯（记者 吴二）{_LONG}\n")
+    assert [(a.section, a.title) for a in page.articles] == [(None, "社区食堂开门迎客")]
