@@ -697,3 +697,20 @@ def test_the_page_name_beside_the_paper_in_the_header_is_the_section() -> None:
 def test_a_header_without_a_page_number_or_a_page_name_gives_no_section(header: str) -> None:
     page = parse_page(f"{header}\n社区食堂开门迎客\n\n本报讯（记者 吴二）{_LONG}\n")
     assert [(a.section, a.title) for a in page.articles] == [(None, "社区食堂开门迎客")]
+
+
+def test_a_column_name_set_a_word_to_a_line_is_the_section_not_captions() -> None:
+    page = parse_page(
+        f"新能源企业落户高新区\n\n　　本报讯（记者 徐二）{_LONG}（下转第6版）\n\n"
+        "园区\n速递\n\n"
+        "　　据了解，高新区前三季度新签约项目42个，总投资额同比增长两成。\n"
+        "　　其中，先进制造业项目占比超过六成。\n"
+    )
+    first, second = page.articles
+    assert first.title == "新能源企业落户高新区"
+    assert second.section == "园区速递"
+    assert second.captions == ()
+    assert second.body.split("\n\n") == [
+        "据了解，高新区前三季度新签约项目42个，总投资额同比增长两成。",
+        "其中，先进制造业项目占比超过六成。",
+    ]

@@ -39,7 +39,8 @@ from digest.types import Article, Page
 # headline, the folio block; 5: indented lines open paragraphs, the page name before the folio's
 # date, long bulleted section markers, tables of figures, no space beside full-width marks in headlines;
 # 6: an indented block never goes on with the paragraph a column break cut off above it, a bare
-# label between paragraphs (链接, 背景) is a paragraph of its own, the page name in the header's lines
+# label between paragraphs (链接, 背景) is a paragraph of its own, the page name in the header's lines,
+# a column name set a word to a line
 PARSER_VERSION = "6"
 
 

@@ -35,6 +35,9 @@ _COLUMN_LEN = 8  # a column name set apart above a headline (聚焦防汛抗洪)
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 
 
+_STACKED_LINES = 4  # lines of a column name set vertically, a word or two characters to a line
+
+
 _CAPTION_PROSE = 40  # characters; a paragraph this short after a wide gap may be a photo's caption
 
 
@@ -163,6 +166,8 @@ def _resolve_run(
     # Short lines set apart in one block between two paragraphs (a kicker over a headline, or a
     # few lines of verse quoted in the text) are weighed together, as one line would be.
     one_block = len(run) > 1 and not run[0].md and all(r.gap == 0 for r in run[1:])
+    if one_block and _stacked_name(run, nxt):
+        return [_Line("".join(texts), T.SECTION)]
     if (lone or one_block) and between_paras:
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
         evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
@@ -257,6 +262,19 @@ def _crosshead(line: _Line, prev: _Line | None) -> bool:
         and prev.kind is T.PARA
         and ends_sentence(prev.text)
         and len(squeeze_spaces(line.text)) <= _CROSSHEAD_LEN
+    )
+
+
+def _stacked_name(run: list[_Line], nxt: _Line | None) -> bool:
+    """A column's name set vertically a word to a line (市场 / 动态) in a block of its own over
+    the text: one name, never captions or a headline."""
+    return (
+        2 <= len(run) <= _STACKED_LINES
+        and run[0].gap > 0
+        and _is_plain_para(nxt)
+        and nxt is not None
+        and nxt.gap > 0
+        and all(re.fullmatch(f"[{CJK}]{{1,2}}", r.text) for r in run)
     )
 
 
