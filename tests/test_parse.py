@@ -633,3 +633,84 @@ def test_a_table_inside_a_story_stays_in_it_row_by_row() -> None:
     article = only(f"菜价总体平稳\n\n本报讯（记者 林一）本周本市蔬菜价格总体平稳。\n\n{_TABLE[9:]}\n")
     assert article.title == "菜价总体平稳"
     assert article.body.split("\n\n")[1:3] == ["品名  本周均价（元/公斤）  环比", "黄瓜  4.20  -2.3%"]
+
+
+def test_an_indented_block_after_a_cut_off_paragraph_opens_a_new_one() -> None:
+    # The first paragraph breaks off mid-sentence at the column's foot; the next column opens
+    # with an indent, so it is a new paragraph, not the rest of the cut one.  The wraps printed
+    # without indent, as wide as the column, show that an indent here marks a paragraph.
+    article = only(
+        "山城新区人才公寓交付\n\n"
+        "　　本报讯（记者 黄一）山城新区首批人才公\n寓昨日交付使用，共提供房源560套，首批入住\n"
+        "的120名青年人才领到了钥匙。新区还将建\n\n"
+        "　　据了解，人才公寓实行拎包入住，租金按市\n场价五折收取，最长可租住五年。\n"
+    )
+    assert article.body.split("\n\n") == [
+        "山城新区首批人才公寓昨日交付使用，共提供房源560套，首批入住的120名青年人才领到了钥匙。新区还将建",
+        "据了解，人才公寓实行拎包入住，租金按市场价五折收取，最长可租住五年。",
+    ]
+
+
+def test_indented_wide_lines_alone_do_not_part_a_cut_off_paragraph() -> None:
+    # Every wide line indented, the wraps too: the indent tells nothing about paragraphs, and
+    # the text after the column break goes on with the sentence it cut.
+    article = only(
+        "山城新区人才公寓交付\n\n"
+        "　　本报讯（记者 黄一）山城新区首批人才公寓昨日交付使用，共提供房源560套，首批入住的\n\n"
+        "　　120名青年人才领到了钥匙。据了解，人才公寓实行拎包入住，租金按市场价五折收取。\n"
+    )
+    assert article.body == (
+        "山城新区首批人才公寓昨日交付使用，共提供房源560套，首批入住的120名青年人才领到了钥匙。"
+        "据了解，人才公寓实行拎包入住，租金按市场价五折收取。"
+    )
+
+
+@pytest.mark.parametrize("label", ["链接", "背景", "相关新闻"])
+def test_a_bare_label_between_paragraphs_is_not_glued_onto_the_text(label: str) -> None:
+    article = only(
+        "山城新区人才公寓交付\n\n"
+        "本报讯（记者 黄一）山城新区首批人才公寓昨日交付使用，共提供房源560套。\n\n"
+        f"{label}\n\n"
+        "据了解，人才公寓实行拎包入住，租金按市场价五折收取，最长可租住五年。\n"
+    )
+    assert article.body.split("\n\n") == [
+        "山城新区首批人才公寓昨日交付使用，共提供房源560套。",
+        label,
+        "据了解，人才公寓实行拎包入住，租金按市场价五折收取，最长可租住五年。",
+    ]
+
+
+def test_the_page_name_beside_the_paper_in_the_header_is_the_section() -> None:
+    # The folio has no 版 and no name; the page's name sits on the header's second line,
+    # spaced apart from the paper's.
+    page = parse_page(
+        "B3　　　　2024年5月6日　星期一\n城市生活　　　　　　西川晚报\n\n"
+        f"社区食堂开门迎客\n\n本报讯（记者 吴二）{_LONG}\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [("城市生活", "社区食堂开门迎客")]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["B3　　　　2024年5月6日　星期一\n西川晚报\n", "2024年5月6日　星期一\n城市生活　　　　　　西川晚报\n"],
+)
+def test_a_header_without_a_page_number_or_a_page_name_gives_no_section(header: str) -> None:
+    page = parse_page(f"{header}\n社区食堂开门迎客\n\n本报讯（记者 吴二）{_LONG}\n")
+    assert [(a.section, a.title) for a in page.articles] == [(None, "社区食堂开门迎客")]
+
+
+def test_a_column_name_set_a_word_to_a_line_is_the_section_not_captions() -> None:
+    page = parse_page(
+        f"新能源企业落户高新区\n\n　　本报讯（记者 徐二）{_LONG}（下转第6版）\n\n"
+        "园区\n速递\n\n"
+        "　　据了解，高新区前三季度新签约项目42个，总投资额同比增长两成。\n"
+        "　　其中，先进制造业项目占比超过六成。\n"
+    )
+    first, second = page.articles
+    assert first.title == "新能源企业落户高新区"
+    assert second.section == "园区速递"
+    assert second.captions == ()
+    assert second.body.split("\n\n") == [
+        "据了解，高新区前三季度新签约项目42个，总投资额同比增长两成。",
+        "其中，先进制造业项目占比超过六成。",
+    ]

@@ -5,12 +5,13 @@ Package-internal (names with a leading underscore are shared within digest.paper
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 from digest.paper.bylines import BULLET, continues_elsewhere, find_jumps, photographed, trailing_credit
-from digest.paper.classify import T, _headline_shaped, _Line
+from digest.paper.classify import _FURNITURE, _HEADER_LINES, T, _headline_shaped, _Line
 from digest.paper.conventions import Conventions
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _FIELD, _finished, _is_caption
 from digest.paper.textnorm import (
@@ -34,6 +35,9 @@ _FOLIO = re.compile(
 
 # What a folio prints after the page number that names no page: the day, the paper (…日报).
 _NOT_PAGE_NAME = re.compile(r"^(?:星期|周[一二三四五六日天]$)|报$")
+
+
+_PAGE_NUMBER = re.compile(r"^(?:第\s*[0-9A-Za-z０-９]+\s*版|[A-Za-z]?\d{1,2}版?)$")  # A2, 第2版, 02
 
 
 _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
@@ -109,7 +113,11 @@ class _Builder:
         """A dateline or byline opens the text: what stands before it are photo captions."""
         self.before_text = len(self.paras)
 
-    def add_para(self, text: str, label: bool = False, apart: bool = False, row: bool = False) -> None:
+    def add_para(
+        self, text: str, label: bool = False, apart: bool = False, row: bool = False, indent: bool = False
+    ) -> None:
+        """Add a paragraph, or the rest of one a column break cut off mid-sentence; a line that
+        opens with a paragraph indent always starts a paragraph of its own."""
         text, jumps = find_jumps(text)
         self.jumps.extend(jumps)
         # The story goes on on another page: what this page prints next is another story.
@@ -125,6 +133,7 @@ class _Builder:
             and not label
             and not apart
             and not row
+            and not indent
             and last not in self.crossheads
             and last not in self.rows
             and last not in self.listed
@@ -258,11 +267,34 @@ def _page_name(lines: list[_Line], conv: Conventions) -> str | None:
         if line.kind is T.NOISE:
             folio = _FOLIO.search(line.text)
             if folio and not _NOT_PAGE_NAME.search(folio.group(1)):
-                name = folio.group(1)
-                for word in conv.non_sections:
-                    name = name.removeprefix(word)
-                return name if len(name) >= 2 else None
-    return None
+                return _named(folio.group(1), conv)
+    return _header_name(lines, conv)
+
+
+def _named(name: str, conv: Conventions) -> str | None:
+    for word in conv.non_sections:
+        name = name.removeprefix(word)
+    return name if len(name) >= 2 else None
+
+
+def _header_name(lines: list[_Line], conv: Conventions) -> str | None:
+    """The page's name printed in the page header apart from its folio (``A2 … 星期一`` over
+    ``综合新闻 … 东岭晚报``): the one bare phrase there that names no paper and no day, when the
+    header's lines are the page's first block, all furniture, one with the page number."""
+    header = lines[:1] + list(itertools.takewhile(lambda line: line.gap == 0, lines[1:]))
+    if len(header) > _HEADER_LINES or len(header) == len(lines) or any(x.kind is not T.NOISE for x in header):
+        return None
+    parts = [part for line in header for part in line.text.split()]
+    if not any(_PAGE_NUMBER.match(part) for part in parts):
+        return None
+    names = [
+        part
+        for part in parts
+        if re.fullmatch(f"[{CJK}·]{{2,10}}", part)
+        and not _NOT_PAGE_NAME.search(part)
+        and not _FURNITURE.search(part)
+    ]
+    return _named(names[0], conv) if len(names) == 1 else None
 
 
 def _assemble(
@@ -392,7 +424,7 @@ def _assemble(
             ):
                 start()
             assert cur is not None
-            cur.add_para(line.text, line.label, line.apart, line.row)
+            cur.add_para(line.text, line.label, line.apart, line.row, line.indent)
             if line.speaker:
                 cur.speakers[line.speaker] += 1
     if pending_notes:

@@ -103,10 +103,11 @@ class _Line:
     alone: bool = False  # a block of its own, blank lines on both sides
     apart: bool = False  # one of a few short lines set apart in a block (a list of captions, fields)
     row: bool = False  # a row of a table of figures, or the note under it: text, never a headline
+    indent: bool = False  # opens with a paragraph indent: never the end of the paragraph above
 
 
 def _classify(
-    raw: list[str], apart: set[int], rows: set[int], conv: Conventions, issue: date | None
+    raw: list[str], apart: set[int], rows: set[int], opened: set[int], conv: Conventions, issue: date | None
 ) -> list[_Line]:
     out: list[_Line] = []
     i = 0
@@ -124,6 +125,7 @@ def _classify(
             continue
         line = _classify_one(text, conv, issue, alone or i - 1 in apart)
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
+        line.indent = i - 1 in opened
         if line.kind is T.BYLINE and not line.credits:
             # A byline printed vertically: the roles in one block, the names in the next.
             nxt = raw[i + 1] if i + 1 < len(raw) and raw[i] == "" else (raw[i] if i < len(raw) else "")

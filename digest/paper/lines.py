@@ -4,6 +4,7 @@ Package-internal (names with a leading underscore are shared within digest.paper
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 
@@ -76,9 +77,13 @@ def _blocks(text: str) -> Iterator[tuple[int, list[str], list[bool]]]:
     on many pages; one parts paragraphs) and which of its lines open a paragraph by their indent.
 
     An indent counts only on a page that also has lines without one: a page indented all
-    through has a margin, not paragraph indents."""
+    through has a margin, not paragraph indents.  A block's first line starts a paragraph anyway
+    inside its block; its indent says more, that the paragraph above (cut off mid-sentence) does
+    not go on there, only on a page whose text runs on unindented in lines as wide as its
+    indented ones: where every wide line is indented, a continuation would be too."""
     lines = clean_lines(text)
     margin = all(indent for line, indent in lines if line)
+    opens = not margin and _runs_on_unindented(lines)
     block: list[str] = []
     indents: list[bool] = []
     gap = blanks = 0
@@ -86,8 +91,8 @@ def _blocks(text: str) -> Iterator[tuple[int, list[str], list[bool]]]:
         if line:
             if not block:
                 gap, blanks = blanks, 0
+            indents.append(indent and not margin and (opens or bool(block)))
             block.append(line)
-            indents.append(indent and not margin)
         else:
             if block:
                 yield gap, block, indents
@@ -95,6 +100,21 @@ def _blocks(text: str) -> Iterator[tuple[int, list[str], list[bool]]]:
             blanks += 1
     if block:
         yield gap, block, indents
+
+
+def _runs_on_unindented(lines: list[tuple[str, bool]]) -> bool:
+    """Does a line go on with the unfinished line above it, unindented and at least as wide as
+    the page's usual indented line?  A paragraph's wraps hold the two characters its indented
+    first line gives up: then an indent marks a paragraph, not a line's width."""
+    widths = sorted(len(line) for line, indent in lines if line and indent)
+    if not widths:
+        return False
+    wide = widths[len(widths) // 2]
+    text = [(line, indent) for line, indent in lines if line]
+    return any(
+        not indent and len(line) >= wide and not ends_sentence(before)
+        for (before, _), (line, indent) in itertools.pairwise(text)
+    )
 
 
 def _starts_new_line(line: str, conv: Conventions) -> bool:
@@ -106,13 +126,15 @@ def _starts_new_line(line: str, conv: Conventions) -> bool:
     )
 
 
-def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], set[int]]:
+def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], set[int], set[int]]:
     """Blocks → lines, with wraps inside a block joined; blank lines separate blocks ("", and
     two for a wider gap).  Also returns where the lines set apart in a block of their own stand,
-    and where the rows of a table (each a line of its own, its cells two spaces apart) stand."""
+    where the rows of a table (each a line of its own, its cells two spaces apart) stand, and
+    which lines open with a paragraph indent (a paragraph of their own, whatever ends above)."""
     out: list[str] = []
     apart: set[int] = set()
     rows: set[int] = set()
+    opened: set[int] = set()
     blocks = [(gap, join_vertical(block), indents) for gap, block, indents in _blocks(text)]
     width = _column_width([block for _, block, _ in blocks])
     for gap, block, indents in blocks:
@@ -125,20 +147,29 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], s
             # A table's rows are never a headline, its kicker or a paragraph's wraps: the text
             # around it is laid out as blocks of their own.
             if first > start:
-                _lay_out(block[start:first], indents[start:first], width, conv, out, apart)
+                _lay_out(block[start:first], indents[start:first], width, conv, out, (apart, opened))
             rows.update(range(len(out), len(out) + end - first))
             out.extend("  ".join(row.split(" ")) for row in block[first:end])
             out.append("")
             start = end
         if start < len(block):
-            _lay_out(block[start:], indents[start:], width, conv, out, apart)
-    return out, apart, rows
+            _lay_out(block[start:], indents[start:], width, conv, out, (apart, opened))
+    return out, apart, rows, opened
 
 
 def _lay_out(
-    block: list[str], indents: list[bool], width: int, conv: Conventions, out: list[str], apart: set[int]
+    block: list[str],
+    indents: list[bool],
+    width: int,
+    conv: Conventions,
+    out: list[str],
+    marks: tuple[set[int], set[int]],
 ) -> None:
-    """One block's logical lines, added to ``out`` and followed by a blank line."""
+    """One block's logical lines, added to ``out`` and followed by a blank line; ``marks`` gathers
+    where lines set apart stand and which lines open with an indent."""
+    apart, opened = marks
+    if indents and indents[0]:
+        opened.add(len(out))
     if _unwrapped_lines(block, width):
         # Short lines that do not fill the column are lines of their own: a headline over
         # its kicker, a list of captions, a column tag.

@@ -37,8 +37,11 @@ from digest.types import Article, Page
 # 2: photo captions kept apart from the body; 3: 题：titles, each credit once; 4: 下转 ends a story,
 # bulleted brief headlines, a dateline line closed by its credit, interview turns, 编者按 over a
 # headline, the folio block; 5: indented lines open paragraphs, the page name before the folio's
-# date, long bulleted section markers, tables of figures, no space beside full-width marks in headlines
-PARSER_VERSION = "5"
+# date, long bulleted section markers, tables of figures, no space beside full-width marks in headlines;
+# 6: an indented block never goes on with the paragraph a column break cut off above it, a bare
+# label between paragraphs (链接, 背景) is a paragraph of its own, the page name in the header's lines,
+# a column name set a word to a line
+PARSER_VERSION = "6"
 
 
 def parse_page(

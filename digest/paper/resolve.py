@@ -35,6 +35,9 @@ _COLUMN_LEN = 8  # a column name set apart above a headline (聚焦防汛抗洪)
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 
 
+_STACKED_LINES = 4  # lines of a column name set vertically, a word or two characters to a line
+
+
 _CAPTION_PROSE = 40  # characters; a paragraph this short after a wide gap may be a photo's caption
 
 
@@ -155,7 +158,7 @@ def _resolve_run(
             return []  # a column logo printed inside a sentence: layout noise
     if markdown and not run[0].md:
         # A page marked up with # headings marks all of them; other short lines are body text.
-        return [_Line(r.text, T.PARA, apart=r.apart) for r in run]
+        return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     # Between two paragraphs a short line is a paragraph's first line cut off by a column
     # break, unless the evidence says headline.
     if lone and between_paras and wide and _crosshead(run[0], prev):
@@ -163,11 +166,15 @@ def _resolve_run(
     # Short lines set apart in one block between two paragraphs (a kicker over a headline, or a
     # few lines of verse quoted in the text) are weighed together, as one line would be.
     one_block = len(run) > 1 and not run[0].md and all(r.gap == 0 for r in run[1:])
+    if one_block and _stacked_name(run, nxt):
+        return [_Line("".join(texts), T.SECTION)]
     if (lone or one_block) and between_paras:
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
         evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
         if evidence < _HEADLINE_EVIDENCE:
-            return [_Line(r.text, T.PARA, apart=r.apart) for r in run]
+            if lone and _box_label(run[0], prev):
+                return [_Line(texts[0], T.CROSSHEAD)]
+            return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     out: list[_Line] = []
     if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
         out.append(_Line(texts[0], T.SECTION))
@@ -255,6 +262,32 @@ def _crosshead(line: _Line, prev: _Line | None) -> bool:
         and prev.kind is T.PARA
         and ends_sentence(prev.text)
         and len(squeeze_spaces(line.text)) <= _CROSSHEAD_LEN
+    )
+
+
+def _stacked_name(run: list[_Line], nxt: _Line | None) -> bool:
+    """A column's name set vertically a word to a line (市场 / 动态) in a block of its own over
+    the text: one name, never captions or a headline."""
+    return (
+        2 <= len(run) <= _STACKED_LINES
+        and run[0].gap > 0
+        and _is_plain_para(nxt)
+        and nxt is not None
+        and nxt.gap > 0
+        and all(re.fullmatch(f"[{CJK}]{{1,2}}", r.text) for r in run)
+    )
+
+
+def _box_label(line: _Line, prev: _Line | None) -> bool:
+    """A bare word of a few characters alone between blank lines after a finished paragraph
+    (链接, 背景, 相关新闻) labels a box or a part of the story: a paragraph of its own, never the
+    start of the text under it."""
+    return (
+        line.alone
+        and prev is not None
+        and prev.kind is T.PARA
+        and ends_sentence(prev.text)
+        and re.fullmatch(f"[{CJK}]{{2,{_SECTION_LEN}}}", line.text) is not None
     )
 
 
