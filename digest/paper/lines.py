@@ -209,13 +209,16 @@ def _tables(block: list[str]) -> Iterator[tuple[int, int]]:
 
     A line of prose has no such cells; nor do justification spaces (本 期 读 书 会), whose
     cells are not numbers."""
+    if len(block) < _TABLE_ROWS:
+        return  # most blocks: a paragraph, a headline
+    rows = [_cells(line) for line in block]
     i = 0
     while i < len(block):
-        cells = _cells(block[i])
+        cells = rows[i]
         end = i + 1
-        while cells and end < len(block) and len(_cells(block[end])) == len(cells):
+        while cells and end < len(block) and len(rows[end]) == len(cells):
             end += 1
-        run = [_cells(line)[1:] for line in block[i:end]]
+        run = [row[1:] for row in rows[i:end]]
         figures = [sum(map(_is_figure, row)) for row in run]
         if sum(n > 0 for n in figures) >= _TABLE_ROWS and 2 * sum(figures) >= sum(map(len, run)):
             if end < len(block) and _TABLE_NOTE.match(block[end]):

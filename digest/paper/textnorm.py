@@ -24,6 +24,7 @@ _OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _EDGE_SPACES = re.compile("^ | $", re.MULTILINE)
 _LEADING_SPACES = re.compile("^[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_LEADING_SPACES_ANYWHERE = re.compile(_LEADING_SPACES.pattern, re.MULTILINE)
 _INDENT_WIDTH = 4  # display columns: a paragraph's first line is indented by two characters
 
 # A run of CJK characters each followed by one space: "本 期 读 书 会".
@@ -69,8 +70,11 @@ def clean_lines(text: str) -> list[tuple[str, bool]]:
     removes the indent, so it is noted here first, while a line break still tells where it was.
     """
     text = text.replace("\r\n", "\n").replace("\r", "\n")
+    lines = clean_text(text).split("\n")
+    if not _LEADING_SPACES_ANYWHERE.search(text):
+        return [(line, False) for line in lines]  # most pages: nothing indented, nothing to look at
     raw = PAGE_JUNK.sub("", text).split("\n")
-    return list(zip(clean_text(text).split("\n"), map(_indented, raw), strict=True))
+    return list(zip(lines, map(_indented, raw), strict=True))
 
 
 def _indented(line: str) -> bool:
