@@ -258,6 +258,9 @@ def test_a_quote_or_bracket_never_closed_still_gives_a_short_summary() -> None:
     assert summary(running, 120).startswith("他说：“这是第一句。")
     mixed = "记者（通讯员 李四)报道。" + "今天天气很好，大家都出门了。" * 30
     assert len(summary(mixed, 120)) <= 120
+    # An ASCII bracket inside a quotation (ISO 9001(2015)) closes itself, not the quotation.
+    quoted = "他说：“新标准参照ISO 9001(2015)制定。企业要在年底前完成认证。”随后他介绍了具体安排。"
+    assert summary(quoted, 30) == "他说：“新标准参照ISO 9001(2015)制定。企业要在年底前完成认证。”"
 
 
 def test_summary_treats_a_paragraph_end_as_a_sentence_end() -> None:

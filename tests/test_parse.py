@@ -714,3 +714,42 @@ def test_a_column_name_set_a_word_to_a_line_is_the_section_not_captions() -> Non
         "据了解，高新区前三季度新签约项目42个，总投资额同比增长两成。",
         "其中，先进制造业项目占比超过六成。",
     ]
+
+
+def test_a_short_list_inside_a_story_stays_its_text_not_a_section() -> None:
+    # The shape of a column name set a word to a line, but inside a story: after …获得一等奖：
+    page = parse_page(
+        "第4版 教育\n\n科技大赛落幕\n\n"
+        "本报讯（记者 李华）昨天，科技创新大赛落幕，以下四名同学获得一等奖：\n\n"
+        "王磊\n刘洋\n陈静\n赵鹏\n\n组委会表示，获奖作品将推荐参加省级比赛。\n\n"
+        "劳动教育现场会召开\n\n本报讯（记者 周敏）昨天，劳动教育现场会在实验小学召开。\n"
+    )
+    assert [(a.title, a.section) for a in page.articles] == [
+        ("科技大赛落幕", "教育"),
+        ("劳动教育现场会召开", "教育"),
+    ]
+    assert "王磊" in page.articles[0].body and "组委会表示" in page.articles[0].body
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["A2 2023年12月4日 星期一\n责任编辑 王小明", "A2 2023年12月4日 星期一 农历十月廿二\n东岭晚报"],
+    ids=["editor", "lunar-date"],
+)
+def test_an_editor_or_a_lunar_date_in_the_header_is_no_page_name(header: str) -> None:
+    page = parse_page(
+        f"{header}\n\n城区新增停车场\n\n本报讯（记者 李华）城区今年新增三处公共停车场，共提供车位八百余个。\n"
+    )
+    assert [a.section for a in page.articles] == [None]
+
+
+def test_an_indent_behind_an_invisible_character_still_opens_a_paragraph() -> None:
+    # Scraped text often puts a zero-width space before the indent; cleaning drops it.
+    page = parse_page(
+        "第3版 要闻\n\n城区新增停车场\n\n"
+        "\u200b　　本报讯（记者 李华）记者从市交通局获悉，城区今年新增三处公共停车场，共提\n"
+        "供车位八百余个，其中新能源车位两百个。\n\u200b　　据介绍，新增停车场将实行分时段收费，收费标准\n"
+        "按照全市统一规定执行，市民可通过手机查询。\n"
+    )
+    (article,) = page.articles
+    assert article.body.count("\n\n") == 1 and article.body.split("\n\n")[1].startswith("据介绍")

@@ -284,15 +284,20 @@ def _header_name(lines: list[_Line], conv: Conventions) -> str | None:
     header = lines[:1] + list(itertools.takewhile(lambda line: line.gap == 0, lines[1:]))
     if len(header) > _HEADER_LINES or len(header) == len(lines) or any(x.kind is not T.NOISE for x in header):
         return None
-    parts = [part for line in header for part in line.text.split()]
-    if not any(_PAGE_NUMBER.match(part) for part in parts):
+    lines_parts = [line.text.split() for line in header]
+    if not any(_PAGE_NUMBER.match(part) for parts in lines_parts for part in parts):
         return None
+    # Only from a line that also names the paper or the page: an editor's line (责任编辑 王小明)
+    # names a person, and a lunar date (农历十月廿二) a day.
     names = [
         part
+        for parts in lines_parts
+        if any(_PAGE_NUMBER.match(part) or part.endswith("报") for part in parts)
         for part in parts
         if re.fullmatch(f"[{CJK}·]{{2,10}}", part)
         and not _NOT_PAGE_NAME.search(part)
         and not _FURNITURE.search(part)
+        and not part.startswith("农历")
     ]
     return _named(names[0], conv) if len(names) == 1 else None
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from digest.paper.bylines import photographed, trailing_credit
+from digest.paper.bylines import find_jumps, photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
 from digest.paper.textnorm import CJK, cjk_bigrams, ends_sentence, join_wrapped, squeeze_spaces
@@ -166,7 +166,7 @@ def _resolve_run(
     # Short lines set apart in one block between two paragraphs (a kicker over a headline, or a
     # few lines of verse quoted in the text) are weighed together, as one line would be.
     one_block = len(run) > 1 and not run[0].md and all(r.gap == 0 for r in run[1:])
-    if one_block and _stacked_name(run, nxt):
+    if one_block and _stacked_name(run, prev, nxt):
         return [_Line("".join(texts), T.SECTION)]
     if (lone or one_block) and between_paras:
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
@@ -265,11 +265,17 @@ def _crosshead(line: _Line, prev: _Line | None) -> bool:
     )
 
 
-def _stacked_name(run: list[_Line], nxt: _Line | None) -> bool:
+def _stacked_name(run: list[_Line], prev: _Line | None, nxt: _Line | None) -> bool:
     """A column's name set vertically a word to a line (市场 / 动态) in a block of its own over
-    the text: one name, never captions or a headline."""
+    the text: one name, never captions or a headline.
+
+    Only where a story starts: at the top of the page, after what is no paragraph, after a story
+    that jumped to another page or a wide gap.  Inside a story the same shape is a short list (the
+    names of four winners after …获得一等奖：), which stays its text."""
+    opens = prev is None or prev.kind is not T.PARA or bool(find_jumps(prev.text)[1]) or run[0].gap >= 2
     return (
-        2 <= len(run) <= _STACKED_LINES
+        opens
+        and 2 <= len(run) <= _STACKED_LINES
         and run[0].gap > 0
         and _is_plain_para(nxt)
         and nxt is not None

@@ -24,7 +24,8 @@ _OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _EDGE_SPACES = re.compile("^ | $", re.MULTILINE)
 _LEADING_SPACES = re.compile("^[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_LEADING_SPACES_ANYWHERE = re.compile(_LEADING_SPACES.pattern, re.MULTILINE)
+# The same at any line's start, past characters cleaning drops (a zero-width space before the indent).
+_LEADING_SPACES_ANYWHERE = re.compile(f"^(?:{PAGE_JUNK.pattern})*{_LEADING_SPACES.pattern[1:]}", re.MULTILINE)
 _INDENT_WIDTH = 4  # display columns: a paragraph's first line is indented by two characters
 
 # A run of CJK characters each followed by one space: "本 期 读 书 会".

@@ -25,8 +25,8 @@ _ENDS = "。！？!?"
 _CLOSERS = "”’」』）)》〉】\"'"
 # Marks that open a quotation or an aside, and the ones that close them (never ASCII quotes,
 # which open and close alike, nor ’, which is also an apostrophe).
-_OPENERS = "“「『（"
-_CLOSERS_OF_OPENERS = "”」』）)"  # ) too: pages close （ with it
+_OPENERS = "“「『（("
+_CLOSERS_OF_OPENERS = "”」』）)"  # either bracket closes either: pages close （ with )
 # One sentence: text up to a run of terminators plus any closing quotes and the spaces
 # after them; or the unterminated rest of a paragraph.  Both branches consume at least
 # one character and the first cannot match without a terminator, so matching is linear.

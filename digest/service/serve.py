@@ -213,7 +213,15 @@ def _migrate_once_reachable(
 
 # What a PostgreSQL server answers while it cannot take connections for a while; any other FATAL
 # answer at connection (a wrong password, no such database or role) waiting will not mend.
-_PASSING = ("starting up", "shutting down", "in recovery", "too many clients", "not yet accepting")
+_PASSING = (
+    "starting up",
+    "shutting down",
+    "in recovery",
+    "too many clients",
+    "not yet accepting",
+    "not accepting connections",
+    "connection slots are reserved",
+)
 
 
 def _not_answering(exc: StoreError) -> bool:
