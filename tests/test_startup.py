@@ -84,21 +84,27 @@ def test_serve_refuses_a_newer_database_with_one_line_and_status_2(tmp_path: Pat
     Store.open(f"sqlite:///{database}").close()
     with sqlite3.connect(database) as raw:
         raw.execute("UPDATE alembic_version SET version_num = '9999'")
-    pages = tmp_path / "pages"
+    code, error, stderr = _serve_refused(tmp_path, {})
+    assert code == 2 and "revision 9999, newer than this digest" in error, stderr
+
+
+def _serve_refused(home: Path, settings: dict[str, str]) -> tuple[int, str, str]:
+    """``digest serve`` on an empty page folder under ``home`` with ``settings``, expected to stop at
+    start-up with one plain error line: its exit status, that line, and all it wrote."""
+    pages = home / "pages"
     pages.mkdir()
-    folders = ["--source", str(pages), "--data", str(data), "--output", str(tmp_path / "out")]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    folders = ["--source", str(pages), "--data", str(home / "data"), "--output", str(home / "out")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")} | settings
     result = subprocess.run(
         [sys.executable, "-m", "digest.cli", "serve", *folders, "--port", str(free_port())],
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=60,
     )
-    assert result.returncode == 2, result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "revision 9999, newer than this digest" in errors[0], result.stderr
-    assert "Traceback" not in result.stderr
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    return result.returncode, errors[0], result.stderr
 
 
 @pytest.mark.slow
@@ -225,19 +231,7 @@ def test_serve_on_a_postgresql_server_that_answers_with_an_error_stops_with_the_
 ) -> None:
     """Waiting is for a server that does not answer yet; one that answers "no such database" (or a
     wrong password) will not mend by itself, and a service waiting forever would hide it."""
-    pages = tmp_path / "pages"
-    pages.mkdir()
     url = pg_base.rsplit("/", 1)[0] + "/no_such_database_here"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")} | {"DIGEST_DATABASE_URL": url}
-    folders = ["--source", str(pages), "--data", str(tmp_path / "data"), "--output", str(tmp_path / "out")]
-    result = subprocess.run(
-        [sys.executable, "-m", "digest.cli", "serve", *folders, "--port", str(free_port())],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 1, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and 'database "no_such_database_here" does not exist' in errors[0], result.stderr
-    assert "waiting for the database" not in result.stderr and "Traceback" not in result.stderr
+    code, error, stderr = _serve_refused(tmp_path, {"DIGEST_DATABASE_URL": url})
+    assert code == 1 and 'database "no_such_database_here" does not exist' in error, stderr
+    assert "waiting for the database" not in stderr
