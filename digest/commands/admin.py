@@ -6,8 +6,9 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from digest.commands.common import (
     command_config,
@@ -128,8 +129,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from digest.service.datalock import lock_holder
-    from digest.service.health import describe, health_report, load_state, max_issue_age, unreachable_report
+    from digest.service.health import health_report, load_state, max_issue_age, unreachable_report
     from digest.store.database import Store
 
     config = command_config(args, writes=False)
@@ -144,20 +144,12 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise
     except StoreError as exc:
         # The database away is when an operator asks: still show the last runs the service saved.
-        report = unreachable_report(load_state(config.paths.data), str(exc))
-        if args.json:
-            print(json.dumps(report, ensure_ascii=False, sort_keys=True))
-        else:
-            for line in describe(report, lock_holder(config.paths.data), config.tz):
-                print(line)
+        _print_health(unreachable_report(load_state(config.paths.data), str(exc)), args.json, config)
         raise
     age = max_issue_age(config.health.max_issue_age)
-    health = health_report(status, load_state(config.paths.data), utc_now(), age)
+    _print_health(health_report(status, load_state(config.paths.data), utc_now(), age), args.json, config)
     if args.json:
-        print(json.dumps(health, ensure_ascii=False, sort_keys=True))
         return 0
-    for line in describe(health, lock_holder(config.paths.data), config.tz):
-        print(line)
     print(f"source files: {status.sources} ({len(status.failed_sources)} unreadable)")
     for path, error in status.failed_sources:
         print(f"  {path}: {error}")
@@ -174,6 +166,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     for line in _delivery_lines(summary, config):
         print(line)
     return 0
+
+
+def _print_health(report: Mapping[str, Any], as_json: bool, config: Config) -> None:
+    """The health report as ``/healthz`` answers it (``--json``), or as lines for a person."""
+    from digest.service.datalock import lock_holder
+    from digest.service.health import describe
+
+    if as_json:
+        print(json.dumps(report, ensure_ascii=False, sort_keys=True))
+        return
+    for line in describe(report, lock_holder(config.paths.data), config.tz):
+        print(line)
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
