@@ -24,8 +24,7 @@ _OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _EDGE_SPACES = re.compile("^ | $", re.MULTILINE)
 _LEADING_SPACES = re.compile("^[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-# The same at any line's start, past characters cleaning drops (a zero-width space before the indent).
-_LEADING_SPACES_ANYWHERE = re.compile(f"^(?:{PAGE_JUNK.pattern})*{_LEADING_SPACES.pattern[1:]}", re.MULTILINE)
+_LEADING_SPACES_ANYWHERE = re.compile(_LEADING_SPACES.pattern, re.MULTILINE)  # at any line's start
 _INDENT_WIDTH = 4  # display columns: a paragraph's first line is indented by two characters
 
 # A run of CJK characters each followed by one space: "本 期 读 书 会".
@@ -58,8 +57,11 @@ def clean_text(text: str) -> str:
     Control characters, non-characters and lone surrogates are removed (they
     break XML feeds); every kind of horizontal space becomes one ASCII space.
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = PAGE_JUNK.sub("", text)
+    return _clean_visible(PAGE_JUNK.sub("", text.replace("\r\n", "\n").replace("\r", "\n")))
+
+
+def _clean_visible(text: str) -> str:
+    """``clean_text`` of a text already rid of ``PAGE_JUNK``, its newlines normalised."""
     text = unicodedata.normalize("NFC", text)
     return _EDGE_SPACES.sub("", _SPACES.sub(" ", text))
 
@@ -70,12 +72,11 @@ def clean_lines(text: str) -> list[tuple[str, bool]]:
     Chinese typesetting indents a paragraph's first line by two characters (``　　``); cleaning
     removes the indent, so it is noted here first, while a line break still tells where it was.
     """
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    lines = clean_text(text).split("\n")
-    if not _LEADING_SPACES_ANYWHERE.search(text):
+    visible = PAGE_JUNK.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = _clean_visible(visible).split("\n")
+    if not _LEADING_SPACES_ANYWHERE.search(visible):
         return [(line, False) for line in lines]  # most pages: nothing indented, nothing to look at
-    raw = PAGE_JUNK.sub("", text).split("\n")
-    return list(zip(lines, map(_indented, raw), strict=True))
+    return list(zip(lines, map(_indented, visible.split("\n")), strict=True))
 
 
 def _indented(line: str) -> bool:
