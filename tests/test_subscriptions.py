@@ -595,11 +595,18 @@ def _cli_options(config: Config) -> list[str]:
     ]
 
 
-def test_cli_import_list_and_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def _cli_store(tmp_path: Path, *subscribers: Subscriber) -> tuple[Config, list[str]]:
+    """A configuration whose database knows the test sections and ``subscribers``, and the command
+    line options that name its folders."""
     config = make_config(tmp_path)
-    options = _cli_options(config)
     with Store.open(config.database_url) as store:
         add_sections(store)
+        store.add_subscribers(list(subscribers))
+    return config, _cli_options(config)
+
+
+def test_cli_import_list_and_remove(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config, options = _cli_store(tmp_path)
     listing = tmp_path / "list.csv"
     listing.write_text("email,sections\na@example.org,yao-wen\nb@example.org\nbroken\n", encoding="utf-8")
     assert main(["subscribers", "import", str(listing), *options]) == 2  # confirmed or pending? it must say
@@ -630,15 +637,10 @@ def test_cli_import_list_and_remove(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_adding_or_importing_a_known_address_keeps_its_sections_and_consent(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = make_config(tmp_path)
-    options = _cli_options(config)
-    with Store.open(config.database_url) as store:
-        add_sections(store)
-        store.add_subscriber(
-            Subscriber(
-                "r2@example.com", ("zhong-guan",), True, NOW, confirmed_at=NOW, source="web", bounces=2
-            )
-        )
+    config, options = _cli_store(
+        tmp_path,
+        Subscriber("r2@example.com", ("zhong-guan",), True, NOW, confirmed_at=NOW, source="web", bounces=2),
+    )
     consent = "consent of 2024-11-27 01:30 UTC (web)"
 
     assert main(["subscribers", "add", "r2@example.com", *options]) == 0
@@ -676,18 +678,14 @@ def test_adding_or_importing_a_known_address_keeps_its_sections_and_consent(
 def test_the_suppression_list_survives_export_and_import(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = make_config(tmp_path)
-    options = _cli_options(config)
+    config, options = _cli_store(
+        tmp_path,
+        Subscriber("left@example.org", ("yao-wen",), True, NOW, confirmed_at=NOW, source="web"),
+        Subscriber("stays@example.org", (), True, NOW, confirmed_at=NOW, source="web"),
+        Subscriber("new@example.org", ("zhong-guan",), False, NOW, source="web"),
+        Subscriber("bounced@example.org", (), True, NOW, confirmed_at=NOW, source="import"),
+    )
     with Store.open(config.database_url) as store:
-        add_sections(store)
-        store.add_subscribers(
-            [
-                Subscriber("left@example.org", ("yao-wen",), True, NOW, confirmed_at=NOW, source="web"),
-                Subscriber("stays@example.org", (), True, NOW, confirmed_at=NOW, source="web"),
-                Subscriber("new@example.org", ("zhong-guan",), False, NOW, source="web"),
-                Subscriber("bounced@example.org", (), True, NOW, confirmed_at=NOW, source="import"),
-            ]
-        )
         store.set_subscriber_status(
             "left@example.org", SubscriberStatus.UNSUBSCRIBED, "unsubscribe page", NOW
         )
