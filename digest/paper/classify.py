@@ -70,6 +70,10 @@ _FURNITURE = re.compile(
 )
 
 
+# A prompt to scan the QR code printed by a story (扫码看视频): neither headline nor text.
+_QR_PROMPT = re.compile(r"^(?:扫码|扫描二维码|扫一扫)[^，。；,;]{0,10}$")
+
+
 _MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
 
 
@@ -232,7 +236,8 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
     head = _running_head(text)
     if head:
         return _Line(head, T.SECTION, lines=[text])
-    if len(text) <= _MAX_HEADING and _FURNITURE.search(text) and not ends_sentence(text):
+    furniture = len(text) <= _MAX_HEADING and _FURNITURE.search(text) and not ends_sentence(text)
+    if furniture or _QR_PROMPT.match(text):
         return _Line(text, T.NOISE)
     # Most lines of a page are prose: the byline grammar is tried only on short lines that
     # carry a credit's word or mark.

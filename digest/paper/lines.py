@@ -36,6 +36,7 @@ _DOUBLED = re.compile(r"(\S{2,})\1")  # cheap test before the exact measure of a
 _RUNNING_HEAD_SHARE = 0.8  # of a running head's characters sit in doubled runs (headlines: rarely any)
 
 
+_SHORT_RUNNING_HEAD = 8  # characters; a shorter running head is a page name printed twice, whole
 _MAX_RUNNING_HEAD = 120  # characters; running heads are one short line, never a paragraph
 
 
@@ -304,11 +305,14 @@ def _ends_line(pieces: list[str], block: list[str]) -> bool:
 
 
 def _running_head(line: str) -> str | None:
-    """The section named by a running head printed twice (…新篇章…新篇章··特别报道特别报道)."""
-    if not 8 <= len(line) <= _MAX_RUNNING_HEAD or re.search("[，。！？]", line) or not _DOUBLED.search(line):
+    """The section named by a running head printed twice (…新篇章…新篇章··特别报道特别报道, 视点视点)."""
+    if not 4 <= len(line) <= _MAX_RUNNING_HEAD or re.search("[，。！？]", line) or not _DOUBLED.search(line):
         return None
     single, share = undouble(line.replace(" ", ""))
-    if share < _RUNNING_HEAD_SHARE:
+    # A short line counts only when all of it is one name printed twice (要闻要闻), never a
+    # character repeated (哈哈哈哈): a page name of two or three characters is short too.
+    short = len(line) < _SHORT_RUNNING_HEAD
+    if share < (1.0 if short else _RUNNING_HEAD_SHARE) or (short and len(set(single)) < 2):
         return None
     parts = [p for p in re.split(r"[·•・|｜\s]+", single) if p]
     return parts[-1] if parts else None

@@ -41,8 +41,9 @@ from digest.types import Article, Page
 # date, long bulleted section markers, tables of figures, no space beside full-width marks in headlines;
 # 6: an indented block never goes on with the paragraph a column break cut off above it, a bare
 # label between paragraphs (链接, 背景) is a paragraph of its own, the page name in the header's lines,
-# a column name set a word to a line
-PARSER_VERSION = "6"
+# a column name set a word to a line; 7: a short page name printed twice (要闻要闻) is a running head,
+# a QR-code prompt (扫码看视频) is layout noise
+PARSER_VERSION = "7"
 
 
 def parse_page(
