@@ -5,6 +5,8 @@ Every page here is made up for the test (fictional places and people).
 
 from __future__ import annotations
 
+import pytest
+
 from digest.paper.parse import parse_page
 
 
@@ -31,3 +33,27 @@ def test_video_prompt_under_a_headline_is_neither_headline_nor_text() -> None:
     )
     assert [a.title for a in page.articles] == ["青石镇开通夜班公交", "古桥修缮完工"]
     assert all("扫码" not in a.body and "扫码" not in (a.subtitle or "") for a in page.articles)
+
+
+@pytest.mark.parametrize(
+    ("upper", "lower"),
+    [("记者 周", "小川 摄"), ("记者 周小", "川 摄"), ("通讯", "员周小川摄影报道")],
+)
+def test_credit_closing_the_text_cut_by_the_wrap_inside_a_word(upper: str, lower: str) -> None:
+    page = parse_page(
+        "新桥通车\n\n本报讯 新桥今天正式通车，市民纷纷前来参观，大家都说\n"
+        f"新桥很漂亮，通行更方便了。 {upper}\n{lower}\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工。\n"
+    )
+    first, second = page.articles
+    assert first.authors == ("周小川",)
+    assert first.body.endswith("通行更方便了。")
+    assert second.title == "古桥修缮"
+    assert second.section is None
+
+
+def test_two_whole_credits_on_two_lines_stay_two_names() -> None:
+    page = parse_page(
+        "新桥通车\n\n本报讯 新桥今天正式通车，市民纷纷前来参观，大家都说\n"
+        "新桥很漂亮，通行更方便了。 记者 周小川\n林雨 摄\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工。\n"
+    )
+    assert sorted(page.articles[0].authors) == sorted(("周小川", "林雨"))

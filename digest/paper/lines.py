@@ -266,8 +266,11 @@ def _credit_apart(before: str, line: str, conv: Conventions) -> bool:
     """A credit shares a block with text but is no part of it: a byline over the text
     (``城市快报记者 X`` then the first line), under a headline, or a caption's credit above it.
 
-    A credit cut by the wrap (``…本报记者`` / ``黄兴能 摄``) is one line, though.
+    A credit cut by the wrap (``…本报记者`` / ``黄兴能 摄``) is one line, though, also where the
+    wrap cut a name or a role word of the credit closing the text (``… 记者 周`` / ``小川 摄``).
     """
+    if _cut_credit(before, line, conv):
+        return False
     for text in (before, line):
         if (
             len(text) <= _CREDIT_LINE
@@ -279,6 +282,26 @@ def _credit_apart(before: str, line: str, conv: Conventions) -> bool:
             # A byline wrapped across two lines (…鄂尔多斯市融 / 媒体中心记者 X) stays whole.
             return not is_byline(before + line, conv)
     return False
+
+
+# Where the text before a closing credit ends: a full stop, or a space after the last sentence.
+_TEXT_END = re.compile("[。！？；”」]")
+
+
+def _cut_credit(before: str, line: str, conv: Conventions) -> bool:
+    """The end of ``before`` is a credit the wrap cut inside a word (``记者 周`` / ``小川 摄``,
+    ``记者 周小`` / ``川 摄``, ``通讯`` / ``员周小川摄影报道``): one side is no credit on its own,
+    both together are.  Two whole credits (``记者 甲乙`` / ``丙丁 摄``) stay two lines."""
+    tail = _TEXT_END.split(before)[-1].strip()
+    whole = tail + line
+    return bool(
+        tail
+        and len(whole) <= _CREDIT_LINE
+        and conv.credit_hint.search(whole)
+        and not conv.role_end.search(tail)
+        and not (is_byline(tail, conv) and is_byline(line, conv))
+        and is_byline(whole, conv)
+    )
 
 
 def _signed_dateline(pieces: list[str], line: str, conv: Conventions) -> bool:
