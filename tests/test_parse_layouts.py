@@ -57,3 +57,31 @@ def test_two_whole_credits_on_two_lines_stay_two_names() -> None:
         "新桥很漂亮，通行更方便了。 记者 周小川\n林雨 摄\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工。\n"
     )
     assert sorted(page.articles[0].authors) == sorted(("周小川", "林雨"))
+
+
+def test_untitled_photos_apart_by_wide_gaps_each_closed_by_its_credit() -> None:
+    first = (
+        "春耕时节，青石镇的农户们忙碌在田间地头，处处是人勤春早的景象。图为农户在大棚育苗。本报记者 林小河 摄"
+    )
+    second = (
+        "近日，白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。图为果农修剪果树。本报记者 周远 摄"
+    )
+    page = parse_page(
+        f"【视点】\n\n{first}\n\n\n{second}\n\n\n## 新桥通车\n\n本报讯(记者 甲乙)新桥今天通车。\n"
+    )
+    assert [(a.title, a.authors) for a in page.articles] == [
+        (None, ("林小河",)),
+        (None, ("周远",)),
+        ("新桥通车", ("甲乙",)),
+    ]
+
+
+def test_captions_closed_by_credits_stay_with_their_photo_story() -> None:
+    page = parse_page(
+        "## 山乡秋色\n\n\n村民晾晒稻谷。 记者 林小河 摄\n\n\n果农采摘秋梨。 记者 周远 摄\n\n\n"
+        "## 新桥通车\n\n本报讯(记者 甲乙)新桥今天通车。\n"
+    )
+    assert [(a.title, sorted(a.authors)) for a in page.articles] == [
+        ("山乡秋色", ["周远", "林小河"]),
+        ("新桥通车", ["甲乙"]),
+    ]

@@ -367,7 +367,12 @@ def _assemble(
                 or cur.closed
                 or cur.ended
                 or (brief and cur.has_body())
-                or (wide_gaps and line.gap >= 2 and cur.has_body() and _finished(cur.paras[-1], line.text))
+                or (
+                    wide_gaps
+                    and line.gap >= 2
+                    and cur.has_body()
+                    and _finished(cur.paras[-1], line.text, conv)
+                )
             ):
                 start()
             assert cur is not None

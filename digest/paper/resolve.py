@@ -234,11 +234,14 @@ def _headline_evidence(
     return score
 
 
-def _finished(last: list[str], text: str) -> bool:
+def _finished(last: list[str], text: str, conv: Conventions) -> bool:
     """After a wide gap, does a new article start with ``text``?  Yes after a finished paragraph,
     where both are paragraphs of prose; a photo story's short captions stand apart by wide gaps
-    too (农户开心地笑了。 / 蓝莓熟了。)."""
-    return ends_sentence(last[-1]) and min(len(join_wrapped(last)), len(text)) > _CAPTION_PROSE
+    too (农户开心地笑了。 / 蓝莓熟了。).  A paragraph closed by its credit after the last sentence
+    (…育苗。本报记者 林小河 摄) is finished: untitled photos printed one after another."""
+    whole = join_wrapped(last)
+    closed = ends_sentence(last[-1]) or trailing_credit(whole, conv) is not None
+    return closed and min(len(whole), len(text)) > _CAPTION_PROSE
 
 
 def _is_caption(text: str, conv: Conventions) -> bool:
