@@ -35,6 +35,11 @@ def test_video_prompt_under_a_headline_is_neither_headline_nor_text() -> None:
     assert all("扫码" not in a.body and "扫码" not in (a.subtitle or "") for a in page.articles)
 
 
+
+def test_a_headline_about_scanning_codes_stays_a_headline() -> None:
+    page = parse_page("扫码点餐成常态\n\n本报讯(记者 甲乙)近日,青石镇的饭馆大多用上了扫码点餐。\n")
+    assert page.articles[0].title == "扫码点餐成常态"
+
 @pytest.mark.parametrize(
     ("upper", "lower"),
     [("记者 周", "小川 摄"), ("记者 周小", "川 摄"), ("通讯", "员周小川摄影报道")],

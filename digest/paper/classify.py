@@ -70,8 +70,11 @@ _FURNITURE = re.compile(
 )
 
 
-# A prompt to scan the QR code printed by a story (扫码看视频): neither headline nor text.
-_QR_PROMPT = re.compile(r"^(?:扫码|扫描二维码|扫一扫)[^，。；,;]{0,10}$")
+# A prompt to scan the QR code printed by a story (扫码看视频): neither headline nor text.  It
+# names what the code opens; a headline about scanning codes (扫码点餐成常态) names no such thing.
+_QR_PROMPT = re.compile(
+    r"^(?:扫码|扫描二维码|扫一扫|扫描下方二维码)[^，。；,;]{0,6}(?:视频|全文|原文|详情|直播|更多|报道)$"
+)
 
 
 _MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
