@@ -2,7 +2,7 @@
 
 A shell's umask is usually 022, so a file made with the default mode is readable by every local
 user: the SQLite database, a ``digest backup`` put in ``/var/backups``, a ``subscribers export``,
-and the outbox folder, whose file names are the recipients' addresses.  The commands run here
+and the outbox and dry-run folders, whose file names are the recipients' addresses.  The commands run here
 as an operator runs them, under umask 022.
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_backup import populate
+from test_backup import NOTICE, populate
 from test_cli import EXAMPLES, digest
 
 
@@ -43,6 +43,11 @@ def test_the_database_outbox_backups_and_exports_are_private(tmp_path: Path, she
     assert any(outbox.glob("*a@example.org*.eml"))  # the addresses are in the file names
     assert not _others_may_read(database)
     assert not _others_may_read(outbox)
+    dry = digest("send-digest", "--dry-run", "--date", "2024-11-28", *options, cwd=tmp_path, env=NOTICE)
+    assert dry.returncode == 0, dry.stderr
+    (rehearsal,) = (data / "dry-run").iterdir()
+    assert any(rehearsal.glob("*a@example.org*.eml"))
+    assert not _others_may_read(rehearsal)
 
     backups = tmp_path / "backups"
     backups.mkdir()
