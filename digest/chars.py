@@ -15,13 +15,17 @@ _SURROGATES = "\ud800-\udfff"  # lone ones: a decoder's leftovers, unencodable a
 _NONCHARACTERS = "\ufffe\uffff"
 # Invisible marks that OCR and editors leave in page text: zero-width space, LRM/RLM, BOM.
 _INVISIBLE = "\u200b\u200e\u200f\ufeff"
+# Bidi embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO; LRI, RLI, FSI, PDI): Chinese
+# text never needs them, and one left open in a headline turns round what follows it on the line, a
+# listing's date or an email's subject ("Trojan Source", CVE-2021-42574).
+_BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
 
 # Bytes that mark a misdecoded (binary) file: C0 controls and DEL.
 BINARY_CONTROLS = re.compile(f"[{_C0}{_DEL}]")
 # What XML 1.0 forbids (feedgen raises on it) plus C1: stripped from every published text field.
 XML_UNSAFE = re.compile(f"[{_C0}{_DEL}{_C1}{_SURROGATES}{_NONCHARACTERS}]")
-# What the parser drops from page text: the XML-unsafe characters and the invisible marks.
-PAGE_JUNK = re.compile(f"[{_C0}{_DEL}{_C1}{_NONCHARACTERS}{_SURROGATES}{_INVISIBLE}]")
+# What the parser drops from page text: the XML-unsafe characters, the invisible marks, bidi controls.
+PAGE_JUNK = re.compile(f"[{_C0}{_DEL}{_C1}{_NONCHARACTERS}{_SURROGATES}{_INVISIBLE}{_BIDI_CONTROLS}]")
 # What may not appear in an email header value: every control, line and paragraph separators.
 HEADER_UNSAFE = re.compile(f"[\x00-\x1f{_DEL}{_C1}\u2028\u2029]")
 # What may not appear in a URL we print into feeds and headers: controls, space, < and >.

@@ -159,6 +159,31 @@ def test_pages_need_no_javascript_and_no_other_host(site: tuple[str, list[Kind]]
     assert hosts == {url.split("/")[2]}, "a page loaded something from another host"
 
 
+@pytest.mark.slow
+def test_another_site_cannot_frame_a_page(
+    site: tuple[str, list[Kind]], browser: Browser, tmp_path: Path
+) -> None:
+    """A hostile page framing ours (to overlay its buttons: clickjacking) gets Chromium's error page."""
+    url, kinds = site
+    # The other site is another origin on loopback (Chromium keeps a public page off loopback anyway).
+    (tmp_path / "index.html").write_text(
+        "".join(f'<iframe src="{url}{kind.path}"></iframe>' for kind in kinds), encoding="utf-8"
+    )
+    context = browser.new_context()
+    try:
+        with serving(create_app(tmp_path)) as hostile:
+            page = context.new_page()
+            page.goto(hostile.replace("127.0.0.1", "localhost") + "/")
+            page.wait_for_load_state("load")
+            children = page.main_frame.child_frames
+            assert len(children) == len(kinds)
+            for frame, kind in zip(children, kinds, strict=True):
+                shown = frame.evaluate("document.body ? document.body.innerText : ''")
+                assert kind.headlines[0] not in shown, f"{kind.name} was drawn inside another site's page"
+    finally:
+        context.close()
+
+
 @pytest.fixture(scope="module")
 def searchable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The example pages published and served with ``/search``, as ``digest serve`` does; yields the

@@ -74,8 +74,17 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
     """The hostile page ingested, published and mailed; a secret file beside the output folder and a
     symlink to it inside."""
     root = tmp_path_factory.mktemp("hostile")
+    config, outbox = _publish_and_mail(root, HOSTILE_PAGE)
+    secret = root / "secret.txt"
+    secret.write_bytes(SECRET_TEXT)
+    (config.paths.output / "leak.html").symlink_to(secret)
+    yield Published(config, outbox, secret)
+
+
+def _publish_and_mail(root: Path, page: str) -> tuple[Config, Path]:
+    """``page`` ingested, published, and mailed to one subscriber; the config and the outbox."""
     (root / "pages").mkdir()
-    (root / "pages" / "2024-11-27_01.txt").write_text(HOSTILE_PAGE, encoding="utf-8")
+    (root / "pages" / "2024-11-27_01.txt").write_text(page, encoding="utf-8")
     overrides = {
         "paths.source": root / "pages",
         "paths.data": root / "data",
@@ -90,10 +99,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
         publish_store(store, config, config.paths.output)
         store.add_subscriber(Subscriber("reader@example.org", (), True, SEEN))
         assert run_digest(config, store, OutboxMailer(outbox), NOW).sent == 1
-    secret = root / "secret.txt"
-    secret.write_bytes(SECRET_TEXT)
-    (config.paths.output / "leak.html").symlink_to(secret)
-    yield Published(config, outbox, secret)
+    return config, outbox
 
 
 def test_markup_in_a_page_file_is_text_in_the_site_the_feeds_and_the_email(published: Published) -> None:
@@ -124,6 +130,31 @@ def test_markup_in_a_page_file_is_text_in_the_site_the_feeds_and_the_email(publi
     _inert(lxml_html.fromstring(html_part.get_content()), "email")
     assert HOSTILE_TITLE in lxml_html.fromstring(html_part.get_content()).text_content()
     assert HOSTILE_TITLE in text_part.get_content()
+
+
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_bidi_controls_in_a_page_reach_no_reader(tmp_path: Path) -> None:
+    """An override left open in a headline would turn round what follows it on the line (a listing's
+    date, the email's subject): the site, the feeds and the email carry none."""
+    page = (
+        "● 要闻\u202e反转\n\n# 标题\u202e抗议\u2066二〇二四\n\n本报讯 正文\u202d内容\u2067。第二句\u202a。\n"
+    )
+    config, outbox = _publish_and_mail(tmp_path, page)
+    published = [p for p in config.paths.output.rglob("*") if p.suffix in (".html", ".atom", ".json")]
+    assert len(published) > 5
+    texts = {str(p): p.read_text(encoding="utf-8") for p in published}
+    (eml,) = outbox.glob("*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    texts["subject"] = str(message["Subject"])
+    for part in message.walk():
+        if part.get_content_maintype() == "text":
+            texts[part.get_content_type()] = part.get_content()
+    for where, text in texts.items():
+        assert not set(text) & set(BIDI_CONTROLS), where
+    assert any("标题抗议二〇二四" in text for text in texts.values())  # the text itself stays
 
 
 # --- header injection from any field ------------------------------------------------------------

@@ -128,6 +128,28 @@ def test_the_sites_404_page_answers_unknown_paths_as_html(client: httpx.Client, 
     assert client.head("/nope.html").content == b""
 
 
+def test_html_pages_forbid_scripts_and_framing_and_other_files_need_not(
+    client: httpx.Client, site: Path
+) -> None:
+    """Published pages carry the policy of the pages made per request: hostile text that got past
+    escaping would run nothing, and no other site can frame a page (clickjacking)."""
+    (site / "404.html").write_text("<h1>找不到这个页面</h1>", encoding="utf-8")
+    (site / "articles" / "2024-11-27" / "old.html.gone").write_text("<h1>已撤回</h1>", encoding="utf-8")
+    pages = {"/": 200, "/articles/2024-11-27/abc.html": 200, "/nope.html": 404}
+    pages["/articles/2024-11-27/old.html"] = 410
+    for path, status in pages.items():
+        for response in (client.get(path), client.head(path)):
+            assert response.status_code == status, path
+            policy = response.headers.get("content-security-policy", "")
+            assert "default-src 'none'" in policy and "frame-ancestors 'none'" in policy, path
+            assert response.headers["x-frame-options"] == "DENY", path
+            # Not no-referrer: the published sign-up form is checked by its Origin, which that nulls.
+            assert "referrer-policy" not in response.headers, path
+    for path in ("/feeds/all.atom", "/static/style.css"):
+        assert "content-security-policy" not in client.get(path).headers, path
+    assert "content-security-policy" in client.get("/", headers={"If-None-Match": "*"}).headers
+
+
 @pytest.mark.parametrize(
     ("path", "location"),
     [

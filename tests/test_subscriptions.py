@@ -423,6 +423,16 @@ def test_token_bucket_refills_and_keeps_clients_apart() -> None:
     assert limiter.wait("b") == 0 and limiter.wait("b") == 0
 
 
+def test_an_ipv6_64_is_one_client_and_a_mapped_ipv4_address_is_its_ipv4_one() -> None:
+    limiter = RateLimiter(per_minute=2, clock=lambda: 0.0)
+    assert [limiter.wait("2001:db8:1:2::1"), limiter.wait("2001:db8:1:2:ffff::9")] == [0, 0]
+    assert limiter.wait("2001:db8:1:2::abcd") > 0  # the same /64
+    assert limiter.wait("2001:db8:1:3::1") == 0  # the next /64: another customer
+    assert [limiter.wait("198.51.100.7"), limiter.wait("::ffff:198.51.100.7")] == [0, 0]
+    assert limiter.wait("198.51.100.7") > 0
+    assert limiter.wait("unknown") == 0  # not an address (a test client): itself
+
+
 def test_the_mounted_paths() -> None:
     assert sorted(subscription_routes(object())) == [  # type: ignore[arg-type]
         "/confirm/",
@@ -923,7 +933,13 @@ def test_client_address_trusts_only_the_configured_proxies() -> None:
 
 
 @pytest.mark.parametrize(
-    ("trusted", "forwarded"), [(None, "198.51.100.{n}"), ("127.0.0.1", "198.51.100.{n}, 203.0.113.5")]
+    ("trusted", "forwarded"),
+    [
+        (None, "198.51.100.{n}"),
+        ("127.0.0.1", "198.51.100.{n}, 203.0.113.5"),
+        # One IPv6 customer: every home and phone gets a /64 (often more), so an address a request.
+        ("127.0.0.1", "2001:db8:1:2::{n}"),
+    ],
 )
 def test_a_varied_forwarded_for_cannot_dodge_the_rate_limit_of_digest_serve(
     tmp_path: Path, trusted: str | None, forwarded: str

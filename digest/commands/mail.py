@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -210,7 +211,10 @@ def _export(store: Store, target: str) -> None:
         sys.stdout.write(text)
         return
     try:
-        Path(target).write_text(text, encoding="utf-8")
+        # Every subscriber's address: the owner's alone, whatever the umask says.
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
     except OSError as exc:
         raise ConfigError(target, f"cannot write it ({exc.strerror})", "give a writable file path") from exc
 

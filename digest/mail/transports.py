@@ -72,7 +72,8 @@ class OutboxMailer:
         target = self._folder / f"{stamp}-{_safe_recipient(email.recipient)}-{_short_hash(data)}.eml"
         temp: str | None = None
         try:
-            self._folder.mkdir(parents=True, exist_ok=True)
+            # The file names are the recipients' addresses: the folder is private, like the files.
+            self._folder.mkdir(mode=0o700, parents=True, exist_ok=True)
             fd, temp = tempfile.mkstemp(dir=self._folder, prefix=".", suffix=".eml.tmp")
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)

@@ -195,7 +195,12 @@ def _existing_sqlite(url: str) -> Path:
 
 
 def _sqlite_copy(source: Path, target: Path) -> None:
-    """A consistent, standalone copy of ``source`` (its WAL included) at ``target``."""
+    """A consistent, standalone copy of ``source`` (its WAL included) at ``target``, a new file that
+    only its owner may read (it holds every subscriber's address)."""
+    try:
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
+    except OSError as exc:
+        raise BackupError(f"cannot create {target}: {exc.strerror or exc}") from exc
     try:
         with closing(sqlite3.connect(source, timeout=30)) as src, closing(sqlite3.connect(target)) as dst:
             src.backup(dst)
@@ -301,6 +306,8 @@ def _staged(target: Path) -> Iterator[Path]:
     try:
         temp.unlink()  # the writers below create the file themselves
         yield temp
+        # pg_dump's file too holds every subscriber's address: the owner's alone, whatever the umask.
+        os.chmod(temp, 0o600)
         os.replace(temp, target)
     except OSError as exc:
         raise BackupError(f"cannot write {target}: {exc.strerror or exc}") from exc

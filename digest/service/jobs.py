@@ -216,7 +216,7 @@ def _empty_folder(folder: Path) -> None:
     try:
         if folder.exists():
             shutil.rmtree(folder)
-        folder.mkdir(parents=True)
+        folder.mkdir(mode=0o700, parents=True)  # its file names are the recipients' addresses
     except OSError as exc:
         raise DeliveryError(
             f"cannot empty {folder} for the dry run: {exc.strerror or exc}; check it is a writable folder"

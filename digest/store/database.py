@@ -8,8 +8,9 @@ their notices (``subscribers``), digests and the delivery ledger (``ledger``).  
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -242,9 +243,22 @@ def _sqlite_engine(target: str, readonly: bool) -> Engine:
     if not in_memory:
         assert database is not None
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        _create_private(Path(database))
     engine = sa.create_engine(target, connect_args=args)
     sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file empty with mode 0600 when missing, before SQLite creates it.
+
+    It holds subscribers' addresses; SQLite would create it (and its ``-wal`` and ``-shm``,
+    which take the database's mode) as the umask allows, readable by every local user under
+    a shell's 022.  An empty file is a new database to SQLite; any other failure (a read-only
+    folder) is left for SQLite to report in its own words.
+    """
+    with suppress(OSError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600))
 
 
 def _postgresql_read_only(dbapi_connection: Any, _record: Any) -> None:

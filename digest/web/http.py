@@ -91,17 +91,22 @@ async def lifespan(receive: Receive, send: Send) -> None:
             return
 
 
-# What every page made per request carries (forms, search results): never cached, never framed,
-# no script, and forms post only to us.
-SECURITY_HEADERS = [
-    (b"cache-control", b"no-store"),
-    # Tokens live in the URL: never leak them to another site through Referer.
-    (b"referrer-policy", b"no-referrer"),
-    # No framing (clickjacking on the buttons), no scripts, forms post only to us.
+# What every HTML page carries, published or made per request: no script, no plug-in, styles and
+# images only from us, forms post only to us, and no framing (clickjacking on the buttons).  Should
+# hostile page text ever get past escaping, it still runs nothing.
+PAGE_POLICY = [
     (
         b"content-security-policy",
         b"default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
         b"frame-ancestors 'none'; base-uri 'none'",
     ),
     (b"x-frame-options", b"DENY"),
+]
+# What every page made per request carries (forms, search results) besides: never cached, and
+# never a Referer.
+SECURITY_HEADERS = [
+    (b"cache-control", b"no-store"),
+    # Tokens live in the URL: never leak them to another site through Referer.
+    (b"referrer-policy", b"no-referrer"),
+    *PAGE_POLICY,
 ]

@@ -1,4 +1,5 @@
-"""Who the client is and how often it may ask: the address behind trusted proxies, a token bucket each."""
+"""Who the client is and how often it may ask: the address behind trusted proxies, a token bucket each
+(one for all the addresses of an IPv6 /64)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,24 @@ def client_address(peer: str, forwarded_for: str | None, trusted: Iterable[str])
     return hops[0] if hops else peer
 
 
+def bucket_of(address: str) -> str:
+    """The rate-limit key of a client address: an IPv6 address's /64, any other address itself.
+
+    One IPv6 customer holds at least a /64 (RFC 6177; a home, a phone, a cloud VM alike) and may
+    send each request from another address of it; a bucket per address would give it 2**64.
+    An IPv4-mapped address (``::ffff:198.51.100.7``) is its IPv4 address.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return address
+
+
 class RateLimiter:
     """A token bucket per client: ``per_minute`` requests, refilled steadily, bursts up to the same."""
 
@@ -48,8 +67,12 @@ class RateLimiter:
         self._clients = clients
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # key → (tokens, at)
 
-    def wait(self, key: str) -> float:
-        """0 when ``key`` may go ahead now (and takes a token), else the seconds until it may."""
+    def wait(self, client: str) -> float:
+        """0 when ``client`` may go ahead now (and takes a token), else the seconds until it may.
+
+        Clients share a bucket by ``bucket_of``: the addresses of one IPv6 /64 are one client.
+        """
+        key = bucket_of(client)
         now = self._clock()
         tokens, at = self._buckets.pop(key, (self._capacity, now))
         tokens = min(self._capacity, tokens + (now - at) * self._rate)

@@ -33,6 +33,7 @@ from digest.errors import ConfigError, DigestError
 from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE, NOT_FOUND
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
 from digest.web.http import (
+    PAGE_POLICY,
     ASGIApp,
     Headers,
     Receive,
@@ -243,7 +244,8 @@ class _App:
             gone = None if path.endswith(GONE_SUFFIX) else await self._find(path + GONE_SUFFIX)
             if isinstance(gone, FileVersion):
                 # RFC 9110 §15.5.11: withdrawn on purpose and for good; readers should drop the link.
-                notice = [(b"content-type", _kind(path).content_type), (b"cache-control", _FRESH)]
+                kind = _kind(path)
+                notice = [(b"content-type", kind.content_type), (b"cache-control", _FRESH), *kind.policy]
                 await respond(send, HTTPStatus.GONE, notice, gone.body, head=head)
                 return
             if self.starting():
@@ -265,7 +267,7 @@ class _App:
         content_type = kind.content_type
         if kind.atom and _prefers_html(request.get("accept", "")):
             content_type = _ATOM_FOR_BROWSERS
-        headers: Headers = [(b"content-type", content_type)]
+        headers: Headers = [(b"content-type", content_type), *kind.policy]
         if kind.atom:
             headers.append((b"vary", b"Accept, Accept-Encoding"))
         elif kind.compressible:
@@ -316,7 +318,8 @@ class _App:
         """404 with the site's own page (``404.html``, in Chinese, with its navigation) when published."""
         page = await self._find("/" + NOT_FOUND)
         if isinstance(page, FileVersion):
-            headers = [(b"content-type", _kind("/" + NOT_FOUND).content_type), (b"cache-control", _FRESH)]
+            kind = _kind("/" + NOT_FOUND)
+            headers = [(b"content-type", kind.content_type), (b"cache-control", _FRESH), *kind.policy]
             await respond(send, HTTPStatus.NOT_FOUND, headers, page.body, head=head)
         else:
             await respond(send, HTTPStatus.NOT_FOUND, [], "找不到这个页面 (not found)\n".encode(), head=head)
@@ -337,6 +340,9 @@ class _Kind:
     live_feed: bool  # a feed that changes, so it announces WebSub hubs (archive pages do not)
     feed: bool = False  # a feed (Atom, JSON Feed) or feed list (OPML): any origin may read it (CORS)
     atom: bool = False  # an Atom document, shown to browsers as XML (``_prefers_html``)
+    # An HTML page's ``PAGE_POLICY``.  Not its Referrer-Policy: a published form (subscribe.html)
+    # is checked by its Origin, which ``no-referrer`` would make ``null``.
+    policy: tuple[tuple[bytes, bytes], ...] = ()
 
 
 @lru_cache(maxsize=4096)  # worked out once per path, not per request
@@ -355,6 +361,7 @@ def _kind(path: str) -> _Kind:
         live_feed=suffix in (".atom", ".json") and path.startswith("/feeds/") and not full_archive,
         feed=feed,
         atom=suffix == ".atom",
+        policy=tuple(PAGE_POLICY) if suffix == ".html" else (),
     )
 
 
