@@ -26,6 +26,7 @@ from test_server import serving
 from digest.config import Config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
+from digest.paper.parse import PARSER_VERSION
 from digest.service.jobs import run_digest, run_publish
 from digest.store.database import Store
 from digest.store.records import Subscriber
@@ -298,7 +299,12 @@ def test_a_whole_issue_bigger_than_feeds_size_is_in_the_subscription_document_pa
 
 
 def test_a_parser_upgrade_re_reads_stored_pages_keeping_ids_first_seen_and_retractions(
-    config: Config, store: Store, first: dict[str, bytes], now: datetime, monkeypatch: pytest.MonkeyPatch
+    config: Config,
+    store: Store,
+    first: dict[str, bytes],
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     before = {e.uid: e for e in store.entries()}
     withdrawn = next(iter(before))
@@ -306,13 +312,24 @@ def test_a_parser_upgrade_re_reads_stored_pages_keeping_ids_first_seen_and_retra
     assert ingest(config, store, now + timedelta(hours=1)).read == 0  # nothing new: nothing read
     monkeypatch.setattr("digest.ingest.pipeline.PARSER_VERSION", "next")
     monkeypatch.setattr("digest.ingest.read.PARSER_VERSION", "next")  # both modules compare it
-    report = ingest(config, store, now + timedelta(hours=2))
+    with caplog.at_level(logging.INFO, logger="digest.ingest.pipeline"):
+        report = ingest(config, store, now + timedelta(hours=2))
     assert report.read == len(list(config.paths.source.glob("*.txt"))) and report.new == 0
+    # The operator is told why every page is read again, before it is (a long start-up).
+    said = [r.getMessage() for r in caplog.records if "parser upgraded" in r.getMessage()]
+    assert said == [
+        f"parser upgraded to version next: reading again, once, the {report.read} stored page files "
+        f"an older version read (version {PARSER_VERSION}: {report.read}); articles keep their ids "
+        "and first-seen times, and only those whose text changes are republished"
+    ]
+    caplog.clear()
     after = {e.uid: e for e in store.entries()}
     assert after.keys() == before.keys()
     assert all(after[uid].first_seen == before[uid].first_seen for uid in after)
     assert after[withdrawn].retracted is Retraction.BY_HAND
-    assert ingest(config, store, now + timedelta(hours=3)).read == 0  # read once per version
+    with caplog.at_level(logging.INFO, logger="digest.ingest.pipeline"):
+        assert ingest(config, store, now + timedelta(hours=3)).read == 0  # read once per version
+    assert not [r for r in caplog.records if "parser upgraded" in r.getMessage()]
     assert {r.parser_version for r in store.sources(list(store.source_paths())).values()} == {"next"}
 
 

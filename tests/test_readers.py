@@ -12,6 +12,7 @@ nothing.  (CI installs both readers: see ``.ci/run``.)
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -296,3 +297,55 @@ def test_rss2email_mails_no_second_copy_after_a_fix_or_a_resave(paper: Paper, tm
         _fix_headline_and_resave(paper)
         r2e("run")
         assert len(sink.messages) == sent  # one id, one mail
+
+
+# A page whose folio names its section; a parser that stops reading that name as a section
+# (``parser.non_sections``, standing in for any upgrade that files articles elsewhere) empties it.
+_MOVED_PAGE = (
+    "西川晚报　2024年11月28日　星期四　第9版：城市生活\n\n"
+    "社区食堂开门迎客\n\n"
+    "　　本报讯（记者 吴二）位于桃源路的首家社区食堂昨日开门迎客，一荤两素的套餐售价十二元，"
+    "六十岁以上老人凭卡享受八折优惠。\n\n"
+    "夜间公交新增三条线路\n\n"
+    "　　本报讯（记者 林一）市公交集团本月起新增三条夜间公交线路，分别连接火车站、大学城和高新区。\n"
+)
+
+
+def test_a_re_read_that_empties_a_section_keeps_its_feed_for_its_subscribers(
+    paper: Paper, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = tmp_path / "2024-11-28_09.txt"
+    page.write_text(_MOVED_PAGE, encoding="utf-8")
+    added = paper.drop(page, INGESTED + timedelta(days=1))
+    assert {e.section.name for e in added} == {"城市生活"}
+    section_feed = f"{paper.url}/feeds/{added[0].section.slug}.atom"
+    with SmtpSink() as sink:
+        r2e = Rss2Email(tmp_path / "r2e", sink)
+        r2e("add", "section", section_feed)
+        r2e("run")
+        assert sorted(_subjects(sink, 0)) == sorted(_headlines(added, paper).values())
+        reader = Newsboat(tmp_path / "newsboat", [f"{paper.url}/feeds/all.atom", section_feed])
+        reader.reload()
+        held = reader.items()
+
+        # The upgrade: another parser version reads every stored page again, on start-up.
+        for module in ("pipeline", "read", "scan"):
+            monkeypatch.setattr(f"digest.ingest.{module}.PARSER_VERSION", "next")
+        parser = dataclasses.replace(paper.config.parser, non_sections=("城市生活",))
+        paper.config = dataclasses.replace(paper.config, parser=parser)
+        ingest(paper.config, paper.store, INGESTED + timedelta(days=2))
+        run_publish(paper.config, paper.store)
+        moved = [e for e in paper.store.entries() if e.uid in {a.uid for a in added}]
+        assert len(moved) == 2 and all(e.section.name != "城市生活" and not e.retracted for e in moved)
+
+        # Its subscribers still get a feed, not a 404 their reader reports at every fetch.
+        answer = httpx.get(section_feed, timeout=10)
+        assert answer.status_code == 200 and "<feed" in answer.text
+        r2e("run")  # fails on r2e's "[ERROR] HTTP status 404 fetching feed"
+        assert len(sink.messages) == len(added)  # and mails nothing twice
+        reader.reload()
+        assert sorted(reader.items()) == sorted(held)  # every article once, nothing new
+
+    # Its page stays too, and tells a visitor why it lists nothing.
+    page_answer = httpx.get(f"{paper.url}/sections/{added[0].section.slug}.html", timeout=10)
+    assert page_answer.status_code == 200 and "本版块眼下没有文章" in page_answer.text

@@ -33,6 +33,7 @@ from digest.store.schema import (
     publish_state,
     published_digests,
     published_entries,
+    sections,
 )
 from digest.types import Entry, FeedKey, Head, Listed, Section, feed_key
 
@@ -80,7 +81,8 @@ class PublishRepository(Repository):
 
     def feed_sections(self) -> list[Section]:
         """Each section once, in order of its first entry in feed order (stable between publishes)."""
-        # Withdrawn articles count: a section whose every article went keeps its feed, of tombstones.
+        # Withdrawn articles count: a section whose every article went keeps its feed, of tombstones;
+        # so does one whose articles all moved to other sections (after them, in slug order).
         slugs = sa.select(articles.c.section_slug).distinct()
         with self._begin() as conn:
             firsts = []
@@ -93,7 +95,13 @@ class PublishRepository(Repository):
                     .limit(1)
                 ).one()
                 firsts.append((tuple(row)[1:], Section(row.section_name, slug)))
-        return [section for _, section in sorted(firsts)]
+            # A section whose articles a re-read filed elsewhere (a parser upgrade, a new
+            # ``[parser]`` word) keeps its feed too: its address stays good, and its articles
+            # may come back; readers subscribed to it would otherwise meet a 404 at every fetch.
+            filed = {section.slug for _, section in firsts}
+            emptied = conn.execute(sa.select(sections.c.name, sections.c.slug).order_by(sections.c.slug))
+            left = [Section(name, slug) for name, slug in emptied if slug not in filed]
+        return [section for _, section in sorted(firsts)] + left
 
     def feed_count(self, section: str | None = None) -> int:
         """How many entries the feed of ``section`` (None: every article) holds."""
