@@ -35,10 +35,10 @@ def test_video_prompt_under_a_headline_is_neither_headline_nor_text() -> None:
     assert all("扫码" not in a.body and "扫码" not in (a.subtitle or "") for a in page.articles)
 
 
-
 def test_a_headline_about_scanning_codes_stays_a_headline() -> None:
     page = parse_page("扫码点餐成常态\n\n本报讯(记者 甲乙)近日,青石镇的饭馆大多用上了扫码点餐。\n")
     assert page.articles[0].title == "扫码点餐成常态"
+
 
 @pytest.mark.parametrize(
     ("upper", "lower"),
@@ -90,3 +90,16 @@ def test_captions_closed_by_credits_stay_with_their_photo_story() -> None:
         ("山乡秋色", ["周远", "林小河"]),
         ("新桥通车", ["甲乙"]),
     ]
+
+
+def test_a_justified_line_with_half_width_marks_latin_and_a_decimal_loses_every_space() -> None:
+    # Justification spaces every glyph of a line alike: the half-width comma, the lone letter,
+    # the digits and point of a number and the percent sign are cells of the run too.
+    page = parse_page(
+        "青石镇办起农产品展会\n\n本报讯 去年青石镇办起了第一届农产品展会,\n"
+        "展 会 吸 引 了 K 1 2 次 列 车 沿 线 2 3 . 5 % 的 客 商 , 成 交 额 创\n"
+        "新高。选项有 A B C D 四种。\n"
+    )
+    body = page.articles[0].body
+    assert "展会吸引了K12次列车沿线23.5%的客商，成交额创新高。" in body
+    assert "A B C D" in body
