@@ -103,3 +103,20 @@ def test_a_justified_line_with_half_width_marks_latin_and_a_decimal_loses_every_
     body = page.articles[0].body
     assert "展会吸引了K12次列车沿线23.5%的客商，成交额创新高。" in body
     assert "A B C D" in body
+
+
+def test_a_justified_line_is_as_wide_as_its_column_not_twice() -> None:
+    # Its spaces counted, the justified line looked wider than any column: the page seemed to
+    # have none, and two short lines a column break cut off mid-sentence were taken as set apart.
+    page = parse_page(
+        "青石镇新建图书馆开放\n\n本报讯 青石镇新建的图书馆昨天正式对外开放，\n馆内藏书三万余册，设有少儿阅览区\n"
+        "和 自 习 区 ， 开 放 首 日 前 来 借 阅 图 书 的 市 民 在 门 口 排\n"
+        "起了长队。馆长说，今后还将定期举办读书分享会，\n欢迎大家常来看看。\n\n"
+        "一位带着孩子前来的家长告诉记者，以前借\n书要跑到县城，来回得花上大半天的\n\n"
+        "时间，现在走几步路就到了，非常方便。\n"
+    )
+    assert page.articles[0].body.split("\n\n") == [
+        "青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区和自习区，"
+        "开放首日前来借阅图书的市民在门口排起了长队。馆长说，今后还将定期举办读书分享会，欢迎大家常来看看。",
+        "一位带着孩子前来的家长告诉记者，以前借书要跑到县城，来回得花上大半天的时间，现在走几步路就到了，非常方便。",
+    ]

@@ -44,7 +44,8 @@ from digest.types import Article, Page
 # a column name set a word to a line; 7: a short page name printed twice (要闻要闻) is a running head,
 # a QR-code prompt (扫码看视频) is layout noise, a closing credit the wrap cut inside a word stays whole,
 # a paragraph closed by its credit is finished before a wide gap (untitled photos in a row),
-# a justified line's half-width marks, lone letters and decimal points lose their spaces too
+# a justified line's half-width marks, lone letters and decimal points lose their spaces too, and
+# a justified line counts as wide as its column when the column's width is measured
 PARSER_VERSION = "7"
 
 
