@@ -109,7 +109,8 @@ def test_a_justified_line_is_as_wide_as_its_column_not_twice() -> None:
     # Its spaces counted, the justified line looked wider than any column: the page seemed to
     # have none, and two short lines a column break cut off mid-sentence were taken as set apart.
     page = parse_page(
-        "青石镇新建图书馆开放\n\n本报讯 青石镇新建的图书馆昨天正式对外开放，\n馆内藏书三万余册，设有少儿阅览区\n"
+        "青石镇新建图书馆开放\n\n本报讯 青石镇新建的图书馆昨天正式对外开放，\n"
+        "馆内藏书三万余册，设有少儿阅览区\n"
         "和 自 习 区 ， 开 放 首 日 前 来 借 阅 图 书 的 市 民 在 门 口 排\n"
         "起了长队。馆长说，今后还将定期举办读书分享会，\n欢迎大家常来看看。\n\n"
         "一位带着孩子前来的家长告诉记者，以前借\n书要跑到县城，来回得花上大半天的\n\n"
