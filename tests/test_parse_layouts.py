@@ -121,3 +121,14 @@ def test_a_justified_line_is_as_wide_as_its_column_not_twice() -> None:
         "开放首日前来借阅图书的市民在门口排起了长队。馆长说，今后还将定期举办读书分享会，欢迎大家常来看看。",
         "一位带着孩子前来的家长告诉记者，以前借书要跑到县城，来回得花上大半天的时间，现在走几步路就到了，非常方便。",
     ]
+
+
+@pytest.mark.parametrize("gap", ["\n\n", "\n\n\n\n"])
+def test_a_tip_reward_under_a_story_is_its_note_not_the_next_headline(gap: str) -> None:
+    page = parse_page(
+        "新桥通车\n\n本报讯 新桥今天正式通车，市民纷纷前来参观，大家都说新桥很漂亮，\n通行更方便了。\n\n"
+        f"感谢王先生提供线索，奖励50元{gap}古桥修缮完工\n\n本报讯(记者 周远)古桥修缮工程日前完工。\n"
+    )
+    first, second = page.articles
+    assert (first.title, first.notes) == ("新桥通车", ("感谢王先生提供线索，奖励50元",))
+    assert (second.title, second.subtitle, second.kicker) == ("古桥修缮完工", None, None)
