@@ -132,3 +132,18 @@ def test_a_tip_reward_under_a_story_is_its_note_not_the_next_headline(gap: str) 
     first, second = page.articles
     assert (first.title, first.notes) == ("新桥通车", ("感谢王先生提供线索，奖励50元",))
     assert (second.title, second.subtitle, second.kicker) == ("古桥修缮完工", None, None)
+
+
+def test_bare_section_names_on_a_page_printing_headlines_under_their_stories() -> None:
+    page = parse_page(
+        "\n城事\n\n本报讯 青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+        "馆长说，今后还将定期举办读书分享会。\n\n青石镇图书馆开放\n\n\n"
+        "乡村\n\n本报讯 白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+        "果农说，今年的梨花开得比往年早。\n\n白沙乡果农修剪果树\n\n\n"
+        "本报讯 东岭村的村民们趁着晴好天气，忙着翻耕土地，准备春播。\n\n东岭村春耕忙\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("城事", "青石镇图书馆开放"),
+        ("乡村", "白沙乡果农修剪果树"),
+        ("乡村", "东岭村春耕忙"),
+    ]
