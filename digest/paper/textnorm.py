@@ -23,6 +23,8 @@ _OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
 
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _EDGE_SPACES = re.compile("^ | $", re.MULTILINE)
+_SPACE_CHARS = " \t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+_TRAILING_SPACE = re.compile(f"[{_SPACE_CHARS}]$", re.MULTILINE)
 _LEADING_SPACES = re.compile("^[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _LEADING_SPACES_ANYWHERE = re.compile(_LEADING_SPACES.pattern, re.MULTILINE)  # at any line's start
 _INDENT_WIDTH = 4  # display columns: a paragraph's first line is indented by two characters
@@ -80,9 +82,25 @@ def clean_lines(text: str) -> list[tuple[str, bool]]:
     """
     visible = PAGE_JUNK.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = _clean_visible(visible).split("\n")
+    if _TRAILING_SPACE.search(visible) or _LEADING_SPACES_ANYWHERE.search(visible):
+        raw = visible.split("\n")
+        lines = [_keep_parting_space(line, raw[i], raw[i + 1 : i + 2]) for i, line in enumerate(lines)]
     if not _LEADING_SPACES_ANYWHERE.search(visible):
         return [(line, False) for line in lines]  # most pages: nothing indented, nothing to look at
     return list(zip(lines, map(_indented, visible.split("\n")), strict=True))
+
+
+def _keep_parting_space(line: str, raw: str, after: list[str]) -> str:
+    """A line wrapped inside a bracketed list of names (（记者 刘旭 / 王舒）) keeps the space that
+    ends it or starts the next line: it parts the last name on this line from the first on the
+    next, which would otherwise run together (刘旭王舒)."""
+    spaced = _TRAILING_SPACE.search(raw) or any(_LEADING_SPACES.match(nxt) for nxt in after)
+    if not spaced or " " not in line:
+        return line
+    opened = max(line.rfind("（"), line.rfind("("))
+    if opened < 0 or opened < max(line.rfind("）"), line.rfind(")")) or " " not in line[opened:]:
+        return line
+    return line + " "
 
 
 def _indented(line: str) -> bool:
