@@ -151,6 +151,6 @@ def test_bare_section_names_on_a_page_printing_headlines_under_their_stories() -
 
 @pytest.mark.parametrize("cut", ["周远 \n林雨", "周远\n 林雨", "周远\u3000\n林雨"])
 def test_a_space_at_a_wrap_inside_the_credit_parts_two_names(cut: str) -> None:
-    page = parse_page(f"古桥修缮完工\n\n本报青石3月2日电 （记者 {cut}）古桥修缮工程日前完工，将于下月开放。\n")
+    page = parse_page(f"古桥修缮完工\n\n本报青石3月2日电 （记者 {cut}）古桥修缮工程日前完工，下月开放。\n")
     assert page.articles[0].authors == ("周远", "林雨")
-    assert page.articles[0].body == "古桥修缮工程日前完工，将于下月开放。"
+    assert page.articles[0].body == "古桥修缮工程日前完工，下月开放。"
