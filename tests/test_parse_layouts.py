@@ -154,3 +154,15 @@ def test_a_space_at_a_wrap_inside_the_credit_parts_two_names(cut: str) -> None:
     page = parse_page(f"古桥修缮完工\n\n本报青石3月2日电 （记者 {cut}）古桥修缮工程日前完工，下月开放。\n")
     assert page.articles[0].authors == ("周远", "林雨")
     assert page.articles[0].body == "古桥修缮工程日前完工，下月开放。"
+
+
+def test_labelled_fields_under_a_plain_headline_are_the_story_text() -> None:
+    page = parse_page(
+        "古桥修缮完工\n\n本报讯 古桥修缮工程日前完工。\n\n（甲乙）\n\n街拍\n\n"
+        "时间：3月6日上午\n地点：青石镇老街\n拍摄者：本报记者 周远\n\n"
+        "有市民反映，老街路口的路灯坏了多日，夜里行人出行很不方便。\n"
+    )
+    first, second = page.articles
+    assert first.title == "古桥修缮完工"
+    assert (second.title, second.section, second.authors) == ("街拍", None, ("周远",))
+    assert second.body.startswith("时间：3月6日上午\n\n地点：青石镇老街\n\n有市民反映")

@@ -48,7 +48,7 @@ from digest.types import Article, Page
 # a justified line counts as wide as its column when the column's width is measured, a reader's
 # tip acknowledged under a story (感谢…提供线索，奖励50元) is its note, a bare section name over a
 # story's text on a page printing headlines under their stories is no headline, a space at a wrap
-# inside a bracketed credit parts two names
+# inside a bracketed credit parts two names, labelled fields under a headline (时间：… / 地点：…) are text
 PARSER_VERSION = "7"
 
 

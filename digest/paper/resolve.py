@@ -100,6 +100,18 @@ def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
+        fields = _field_list(run)
+        if fields:
+            # Labelled fields listed under a headline (时间：… / 地点：…) are the story's text.
+            text = [_Line(r.text, T.PARA, apart=True, indent=r.indent) for r in run[-fields:]]
+            out.extend(
+                _resolve_run(run[:-fields], prev, text[0], markdown, lead, [], conv, wide)
+                if run[:-fields]
+                else []
+            )
+            out.extend(text)
+            i = j
+            continue
         k = _section_over_text(run, prev, nxt, conv) if after else None
         if k is not None:
             # The page's name, then the first story's text (its headline comes under it): the
@@ -137,6 +149,20 @@ def _section_over_text(
         ):
             return k
     return None
+
+
+def _field_list(run: list[_Line]) -> int:
+    """How many lines at the end of ``run`` list labelled fields, one a line in one block
+    (时间：3月6日上午 / 地点：…): two or more, or none.  One line of that shape may be a headline
+    (水利部：长江和黄河可能发生秋汛); a headline's lines are never all labelled."""
+    n = 0
+    for line in reversed(run):
+        if not _FIELD.match(line.text):
+            break
+        n += 1
+        if line.gap:
+            break
+    return n if n >= 2 else 0
 
 
 def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
