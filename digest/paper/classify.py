@@ -55,7 +55,7 @@ _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[
 
 # A reader's tip acknowledged under the story it led to (感谢李先生提供线索，奖励50元; 本条线索由
 # 读者王女士提供，获报料奖100元): a note of that story, never the next one's headline.
-_TIP_NOTE = re.compile(r"^(?=.{4,40}$)(?=.*(?:线索|报料))(?:感谢|谢谢|本条|此条|.*奖).*$")
+_TIP_NOTE = re.compile(r"^(?=.{4,40}$)(?:感谢|谢谢|本条|此条|.*奖).*$")  # on a line naming 线索 or 报料
 
 
 # A page header's lines with the folio: at most this many, and each names a paper (…晚报), a page
@@ -230,7 +230,7 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
     label = bool(_BOLD_LABEL.match(text)) or bool(_QA_LABEL.match(text))
     note = _NOTE.match(text.replace("**", ""))
     text = text.replace("**", "").strip()
-    if note or _TIP_NOTE.match(text):
+    if note or (("线索" in text or "报料" in text) and _TIP_NOTE.match(text)):
         return _Line(text, T.NOTE)  # the label (编辑有话说) stays: it says whose words these are
     md = _MD_HEADING.match(text)
     if md:
