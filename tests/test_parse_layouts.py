@@ -166,3 +166,11 @@ def test_labelled_fields_under_a_plain_headline_are_the_story_text() -> None:
     assert first.title == "古桥修缮完工"
     assert (second.title, second.section, second.authors) == ("街拍", None, ("周远",))
     assert second.body.startswith("时间：3月6日上午\n\n地点：青石镇老街\n\n有市民反映")
+
+
+def test_a_headline_offering_a_reward_for_tips_stays_a_headline() -> None:
+    page = parse_page(
+        "警方悬赏征集线索 最高奖励5万元\n\n"
+        "本报讯(记者 甲乙)昨日,青石镇警方发布悬赏通告,征集一起盗窃案的线索。\n"
+    )
+    assert page.articles[0].title == "警方悬赏征集线索 最高奖励5万元"

@@ -54,8 +54,9 @@ _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[
 
 
 # A reader's tip acknowledged under the story it led to (感谢李先生提供线索，奖励50元; 本条线索由
-# 读者王女士提供，获报料奖100元): a note of that story, never the next one's headline.
-_TIP_NOTE = re.compile(r"^(?=.{4,40}$)(?:感谢|谢谢|本条|此条|.*奖).*$")  # on a line naming 线索 or 报料
+# 读者王女士提供，获报料奖100元): a note of that story, never the next one's headline.  It opens
+# with its thanks or "this tip": a headline may name a reward for tips (警方悬赏征集线索 最高奖励5万元).
+_TIP_NOTE = re.compile(r"^(?=.{4,40}$)(?:感谢|谢谢|本条|此条)")  # on a line naming 线索 or 报料
 
 
 # A page header's lines with the folio: at most this many, and each names a paper (…晚报), a page
