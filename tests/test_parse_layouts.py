@@ -35,10 +35,10 @@ def test_video_prompt_under_a_headline_is_neither_headline_nor_text() -> None:
     assert all("扫码" not in a.body and "扫码" not in (a.subtitle or "") for a in page.articles)
 
 
-
 def test_a_headline_about_scanning_codes_stays_a_headline() -> None:
     page = parse_page("扫码点餐成常态\n\n本报讯(记者 甲乙)近日,青石镇的饭馆大多用上了扫码点餐。\n")
     assert page.articles[0].title == "扫码点餐成常态"
+
 
 @pytest.mark.parametrize(
     ("upper", "lower"),
@@ -90,3 +90,87 @@ def test_captions_closed_by_credits_stay_with_their_photo_story() -> None:
         ("山乡秋色", ["周远", "林小河"]),
         ("新桥通车", ["甲乙"]),
     ]
+
+
+def test_a_justified_line_with_half_width_marks_latin_and_a_decimal_loses_every_space() -> None:
+    # Justification spaces every glyph of a line alike: the half-width comma, the lone letter,
+    # the digits and point of a number and the percent sign are cells of the run too.
+    page = parse_page(
+        "青石镇办起农产品展会\n\n本报讯 去年青石镇办起了第一届农产品展会,\n"
+        "展 会 吸 引 了 K 1 2 次 列 车 沿 线 2 3 . 5 % 的 客 商 , 成 交 额 创\n"
+        "新高。选项有 A B C D 四种。\n"
+    )
+    body = page.articles[0].body
+    assert "展会吸引了K12次列车沿线23.5%的客商，成交额创新高。" in body
+    assert "A B C D" in body
+
+
+def test_a_justified_line_is_as_wide_as_its_column_not_twice() -> None:
+    # Its spaces counted, the justified line looked wider than any column: the page seemed to
+    # have none, and two short lines a column break cut off mid-sentence were taken as set apart.
+    page = parse_page(
+        "青石镇新建图书馆开放\n\n本报讯 青石镇新建的图书馆昨天正式对外开放，\n"
+        "馆内藏书三万余册，设有少儿阅览区\n"
+        "和 自 习 区 ， 开 放 首 日 前 来 借 阅 图 书 的 市 民 在 门 口 排\n"
+        "起了长队。馆长说，今后还将定期举办读书分享会，\n欢迎大家常来看看。\n\n"
+        "一位带着孩子前来的家长告诉记者，以前借\n书要跑到县城，来回得花上大半天的\n\n"
+        "时间，现在走几步路就到了，非常方便。\n"
+    )
+    assert page.articles[0].body.split("\n\n") == [
+        "青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区和自习区，"
+        "开放首日前来借阅图书的市民在门口排起了长队。馆长说，今后还将定期举办读书分享会，欢迎大家常来看看。",
+        "一位带着孩子前来的家长告诉记者，以前借书要跑到县城，来回得花上大半天的时间，现在走几步路就到了，非常方便。",
+    ]
+
+
+@pytest.mark.parametrize("gap", ["\n\n", "\n\n\n\n"])
+def test_a_tip_reward_under_a_story_is_its_note_not_the_next_headline(gap: str) -> None:
+    page = parse_page(
+        "新桥通车\n\n本报讯 新桥今天正式通车，市民纷纷前来参观，大家都说新桥很漂亮，\n通行更方便了。\n\n"
+        f"感谢王先生提供线索，奖励50元{gap}古桥修缮完工\n\n本报讯(记者 周远)古桥修缮工程日前完工。\n"
+    )
+    first, second = page.articles
+    assert (first.title, first.notes) == ("新桥通车", ("感谢王先生提供线索，奖励50元",))
+    assert (second.title, second.subtitle, second.kicker) == ("古桥修缮完工", None, None)
+
+
+def test_bare_section_names_on_a_page_printing_headlines_under_their_stories() -> None:
+    page = parse_page(
+        "\n城事\n\n本报讯 青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+        "馆长说，今后还将定期举办读书分享会。\n\n青石镇图书馆开放\n\n\n"
+        "乡村\n\n本报讯 白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+        "果农说，今年的梨花开得比往年早。\n\n白沙乡果农修剪果树\n\n\n"
+        "本报讯 东岭村的村民们趁着晴好天气，忙着翻耕土地，准备春播。\n\n东岭村春耕忙\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("城事", "青石镇图书馆开放"),
+        ("乡村", "白沙乡果农修剪果树"),
+        ("乡村", "东岭村春耕忙"),
+    ]
+
+
+@pytest.mark.parametrize("cut", ["周远 \n林雨", "周远\n 林雨", "周远\u3000\n林雨"])
+def test_a_space_at_a_wrap_inside_the_credit_parts_two_names(cut: str) -> None:
+    page = parse_page(f"古桥修缮完工\n\n本报青石3月2日电 （记者 {cut}）古桥修缮工程日前完工，下月开放。\n")
+    assert page.articles[0].authors == ("周远", "林雨")
+    assert page.articles[0].body == "古桥修缮工程日前完工，下月开放。"
+
+
+def test_labelled_fields_under_a_plain_headline_are_the_story_text() -> None:
+    page = parse_page(
+        "古桥修缮完工\n\n本报讯 古桥修缮工程日前完工。\n\n（甲乙）\n\n街拍\n\n"
+        "时间：3月6日上午\n地点：青石镇老街\n拍摄者：本报记者 周远\n\n"
+        "有市民反映，老街路口的路灯坏了多日，夜里行人出行很不方便。\n"
+    )
+    first, second = page.articles
+    assert first.title == "古桥修缮完工"
+    assert (second.title, second.section, second.authors) == ("街拍", None, ("周远",))
+    assert second.body.startswith("时间：3月6日上午\n\n地点：青石镇老街\n\n有市民反映")
+
+
+def test_a_headline_offering_a_reward_for_tips_stays_a_headline() -> None:
+    page = parse_page(
+        "警方悬赏征集线索 最高奖励5万元\n\n"
+        "本报讯(记者 甲乙)昨日,青石镇警方发布悬赏通告,征集一起盗窃案的线索。\n"
+    )
+    assert page.articles[0].title == "警方悬赏征集线索 最高奖励5万元"

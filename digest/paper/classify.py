@@ -53,6 +53,12 @@ _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
 
 
+# A reader's tip acknowledged under the story it led to (感谢李先生提供线索，奖励50元; 本条线索由
+# 读者王女士提供，获报料奖100元): a note of that story, never the next one's headline.  It opens
+# with its thanks or "this tip": a headline may name a reward for tips (警方悬赏征集线索 最高奖励5万元).
+_TIP_NOTE = re.compile(r"^(?=.{4,40}$)(?:感谢|谢谢|本条|此条)")  # on a line naming 线索 or 报料
+
+
 # A page header's lines with the folio: at most this many, and each names a paper (…晚报), a page
 # (第2版, A2版) or a day (星期一, 2023年12月4日).
 _HEADER_LINES = 3
@@ -225,7 +231,7 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
     label = bool(_BOLD_LABEL.match(text)) or bool(_QA_LABEL.match(text))
     note = _NOTE.match(text.replace("**", ""))
     text = text.replace("**", "").strip()
-    if note:
+    if note or (("线索" in text or "报料" in text) and _TIP_NOTE.match(text)):
         return _Line(text, T.NOTE)  # the label (编辑有话说) stays: it says whose words these are
     md = _MD_HEADING.match(text)
     if md:

@@ -18,6 +18,7 @@ from digest.paper.textnorm import (
     ends_sentence,
     join_vertical,
     join_wrapped,
+    squeeze_spaces,
     undouble,
 )
 
@@ -243,12 +244,18 @@ def _is_figure(cell: str) -> bool:
 def _column_width(blocks: list[list[str]]) -> int:
     """The page's column width in characters: the usual length of a wrapped line (0 if none)."""
     widths = sorted(
-        len(line)
+        _glyphs(line)
         for block in blocks
         if len(block) >= 3 and any("。" in line for line in block)
         for line in block[:-1]
     )
     return widths[len(widths) // 2] if widths and widths[-1] <= _WRAP_WIDTH else 0
+
+
+def _glyphs(line: str) -> int:
+    """How many characters wide a line is set: a justified line (本 期 读 书 会) is as wide as its
+    column, not twice, so its justification spaces are left out."""
+    return len(squeeze_spaces(line))
 
 
 def _unwrapped_lines(block: list[str], width: int) -> bool:

@@ -43,8 +43,13 @@ from digest.types import Article, Page
 # label between paragraphs (链接, 背景) is a paragraph of its own, the page name in the header's lines,
 # a column name set a word to a line; 7: a short page name printed twice (要闻要闻) is a running head,
 # a QR-code prompt (扫码看视频) is layout noise, a closing credit the wrap cut inside a word stays whole,
-# a paragraph closed by its credit is finished before a wide gap (untitled photos in a row), bidi
-# controls dropped from page text
+# a paragraph closed by its credit is finished before a wide gap (untitled photos in a row),
+# a justified line's half-width marks, lone letters and decimal points lose their spaces too, and
+# a justified line counts as wide as its column when the column's width is measured, a reader's
+# tip acknowledged under a story (感谢…提供线索，奖励50元) is its note, a bare section name over a
+# story's text on a page printing headlines under their stories is no headline, a space at a wrap
+# inside a bracketed credit parts two names, labelled fields under a headline (时间：… / 地点：…) are text,
+# bidi controls dropped from page text
 PARSER_VERSION = "7"
 
 

@@ -100,12 +100,69 @@ def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
-        resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide)
+        fields = _field_list(run)
+        if fields:
+            # Labelled fields listed under a headline (时间：… / 地点：…) are the story's text.
+            text = [_Line(r.text, T.PARA, apart=True, indent=r.indent) for r in run[-fields:]]
+            out.extend(
+                _resolve_run(run[:-fields], prev, text[0], markdown, lead, [], conv, wide)
+                if run[:-fields]
+                else []
+            )
+            out.extend(text)
+            i = j
+            continue
+        k = _section_over_text(run, prev, nxt, conv) if after else None
+        if k is not None:
+            # The page's name, then the first story's text (its headline comes under it): the
+            # headline above the name, if any, closed the story before.
+            head = run[:k] and _resolve_run(run[:k], prev, run[k], markdown, lead, [], conv, wide)
+            text = [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run[k + 1 :]]
+            resolved = [*head, _Line(run[k].text, T.SECTION), *text]
+        else:
+            resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide)
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
         i = j
     return out, dropped
+
+
+def _section_over_text(
+    run: list[_Line], prev: _Line | None, nxt: _Line | None, conv: Conventions
+) -> int | None:
+    """On a page printing headlines under their stories, where in ``run`` a section's name
+    stands: a bare word alone in its block with no story open above it (the top of the page, or
+    the headline that closed the story before) and text under it.  A headline there would have
+    no story to close; what follows it is the next story's text (a line of it may look short)."""
+    for k, line in enumerate(run):
+        if (
+            line.alone
+            and not line.md
+            and re.fullmatch(f"[{CJK}]{{2,{_SECTION_LEN}}}", line.text) is not None
+            and _is_section_name(line.text, conv)
+            and (k > 0 or prev is None or prev.kind in (T.HEADING, T.SECTION))
+            and (
+                (k < len(run) - 1 and not run[k + 1].alone)
+                or (nxt is not None and nxt.kind in (T.PARA, T.BYLINE))
+            )
+        ):
+            return k
+    return None
+
+
+def _field_list(run: list[_Line]) -> int:
+    """How many lines at the end of ``run`` list labelled fields, one a line in one block
+    (时间：3月6日上午 / 地点：…): two or more, or none.  One line of that shape may be a headline
+    (水利部：长江和黄河可能发生秋汛); a headline's lines are never all labelled."""
+    n = 0
+    for line in reversed(run):
+        if not _FIELD.match(line.text):
+            break
+        n += 1
+        if line.gap:
+            break
+    return n if n >= 2 else 0
 
 
 def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:

@@ -23,12 +23,20 @@ _OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
 
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _EDGE_SPACES = re.compile("^ | $", re.MULTILINE)
+_SPACE_CHARS = " \t\u00a0\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u202f\u205f\u3000"
+_TRAILING_SPACE = re.compile(f"[{_SPACE_CHARS}]$", re.MULTILINE)
 _LEADING_SPACES = re.compile("^[ \u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _LEADING_SPACES_ANYWHERE = re.compile(_LEADING_SPACES.pattern, re.MULTILINE)  # at any line's start
 _INDENT_WIDTH = 4  # display columns: a paragraph's first line is indented by two characters
 
-# A run of CJK characters each followed by one space: "本 期 读 书 会".
-_SPACED_TOKEN = f"(?:[{CJK}“”‘’（）《》，、。！？：；]|[0-9]+(?:\\.[0-9]+)?%?)"
+# A run of CJK characters each followed by one space: "本 期 读 书 会".  Justification spaces
+# every glyph of a line alike, so half-width marks (年 , 市), a lone Latin letter (G 2 0), the
+# digits and point of a number (2 3 . 9 3 %) and dashes or dots are cells of the run too; a
+# Latin word is not (its letters are never spaced apart this way, and English keeps its spaces).
+_SPACED_TOKEN = (
+    f"(?:[{CJK}“”‘’（）《》「」『』，、。！？：；…—·%,.;:?!()]|[0-9]+|(?<![A-Za-z])[A-Za-z](?![A-Za-z]))"
+)
+_LATIN_LETTER = re.compile("[A-Za-z]")
 _SPACED_RUN = re.compile(f"(?:{_SPACED_TOKEN} ){{3,}}{_SPACED_TOKEN}")
 _SPACE_BEFORE_LATIN = re.compile(f"(?<=[{CJK}，。、；：（）“”]) (?=[0-9A-Za-z])")
 _SPACE_AFTER_LATIN = re.compile(f"(?<=[0-9A-Za-z%]) (?=[{CJK}，。、；：（）“”])")
@@ -74,9 +82,25 @@ def clean_lines(text: str) -> list[tuple[str, bool]]:
     """
     visible = PAGE_JUNK.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = _clean_visible(visible).split("\n")
+    if _TRAILING_SPACE.search(visible) or _LEADING_SPACES_ANYWHERE.search(visible):
+        raw = visible.split("\n")
+        lines = [_keep_parting_space(line, raw[i], raw[i + 1 : i + 2]) for i, line in enumerate(lines)]
     if not _LEADING_SPACES_ANYWHERE.search(visible):
         return [(line, False) for line in lines]  # most pages: nothing indented, nothing to look at
     return list(zip(lines, map(_indented, visible.split("\n")), strict=True))
+
+
+def _keep_parting_space(line: str, raw: str, after: list[str]) -> str:
+    """A line wrapped inside a bracketed list of names (（记者 刘旭 / 王舒）) keeps the space that
+    ends it or starts the next line: it parts the last name on this line from the first on the
+    next, which would otherwise run together (刘旭王舒)."""
+    spaced = _TRAILING_SPACE.search(raw) or any(_LEADING_SPACES.match(nxt) for nxt in after)
+    if not spaced or " " not in line:
+        return line
+    opened = max(line.rfind("（"), line.rfind("("))
+    if opened < 0 or opened < max(line.rfind("）"), line.rfind(")")) or " " not in line[opened:]:
+        return line
+    return line + " "
 
 
 def _indented(line: str) -> bool:
@@ -132,10 +156,19 @@ def squeeze_spaces(text: str) -> str:
     """
     if " " not in text:
         return text
-    text = _SPACED_RUN.sub(lambda m: m.group(0).replace(" ", ""), text)
+    text = _SPACED_RUN.sub(_unspaced, text)
     # A space next to a digit or Latin letter inside Chinese text is layout, not meaning.
     text = _SPACE_BEFORE_LATIN.sub("", text)
     return _SPACE_AFTER_LATIN.sub("", text)
+
+
+def _unspaced(run: re.Match[str]) -> str:
+    # Letters making up much of the run are listed one by one (选项有 A B C D 四种), not a
+    # line justified, where a letter is one cell among many (因 G 2 0 峰 会 大 放 异 彩).
+    text = run.group(0)
+    if 4 * len(_LATIN_LETTER.findall(text)) > len(text) // 2:
+        return text
+    return text.replace(" ", "")
 
 
 def join_vertical(lines: list[str]) -> list[str]:
