@@ -70,9 +70,11 @@ _HEADER_WORDS = re.compile(
 _SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speaker when the name recurs
 
 
-# Folio and page-credit lines printed in the margins of every page.
+# Folio and page-credit lines printed in the margins of every page.  A bare 编辑 counts only where
+# it opens the line as its label (本版编辑：X, 编辑：X): inside a headline it is a word (AI当编辑).
 _FURNITURE = re.compile(
-    r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版|^[A-Za-z]\d{1,2}\s*版(?:\s|[：:]|$)"
+    r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^(?:本版|本期)?编辑\s*[:：]"
+    r"|^第\s*\d+\s*版|^[A-Za-z]\d{1,2}\s*版(?:\s|[：:]|$)"
 )
 
 
