@@ -178,6 +178,8 @@ def test_a_headline_offering_a_reward_for_tips_stays_a_headline() -> None:
 
 @pytest.mark.parametrize("editor", ["本版编辑：林小河", "编辑：林小河"])
 def test_the_page_editor_under_a_story_closed_by_its_credit_is_no_headline(editor: str) -> None:
-    page = parse_page(f"新桥通车\n\n本报讯 新桥今天正式通车,市民纷纷前来参观。 本报记者\n甲乙 丙丁\n\n\n\n{editor}\n")
+    page = parse_page(
+        f"新桥通车\n\n本报讯 新桥今天正式通车,市民纷纷前来参观。 本报记者\n甲乙 丙丁\n\n\n\n{editor}\n"
+    )
     assert [(a.title, a.authors) for a in page.articles] == [("新桥通车", ("甲乙", "丙丁"))]
     assert "林小河" not in page.articles[0].body
