@@ -201,6 +201,8 @@ class Entry:
     retracted: Retraction | None = None
     retracted_at: datetime | None = None
     feed_seq: int = 0  # the change sequence of its first or last changed version: its place in feeds
+    # Withdrawn because a re-read merged its text into another article: that one's uid.
+    successor: str | None = None
 
     @property
     def feed_key(self) -> FeedKey:

@@ -158,3 +158,31 @@ def match(previous: Sequence[Known], fresh: Sequence[Article]) -> list[str | Non
             ranked.append((-value, abs(previous[j].index - i), i, j))
     take(ranked)
     return found
+
+
+# A dropped article is taken to live on in a kept one when this much of its text (folded) stands in
+# that one as one unbroken run: a story merged into another, a crosshead no longer read as a story
+# of its own.  A text split between two articles, or mostly rewritten, has no successor.
+CONTAINED = 0.8
+# Shorter texts (folded) name no successor: a caption or a one-line brief is found anywhere.
+_MIN_CONTAINED = 20
+
+
+def successor(body: str, fresh: Sequence[Article]) -> int | None:
+    """Which of a re-read page's ``fresh`` articles holds the text ``body`` of a dropped one (its
+    printed body, ``Article.printed_body``), by ``CONTAINED``; None when none does."""
+    wanted = fold(body)
+    if len(wanted) < _MIN_CONTAINED:
+        return None
+    best, found = CONTAINED * len(wanted), None
+    for index, article in enumerate(fresh):
+        text = fold(article.printed_body())
+        if wanted in text:
+            return index
+        if len(text) < best:
+            continue
+        # The longest run of the dropped text standing whole in this one (indexing the shorter text).
+        run = difflib.SequenceMatcher(None, text, wanted, autojunk=False).find_longest_match().size
+        if run >= best:
+            best, found = run, index
+    return found

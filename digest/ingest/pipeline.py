@@ -81,8 +81,9 @@ def _previous_dating(record: SourceRecord) -> dating.Dating | None:
 
 def _pages(
     store: Store, config: Config, read: Sequence[tuple[SourceRecord, Parsed]], now: datetime
-) -> tuple[list[Entry], list[str], list[SourceRecord]]:
-    """The entries of a batch of read pages, the uids they dropped, and the file records to keep.
+) -> tuple[list[Entry], dict[str, str | None], list[SourceRecord]]:
+    """The entries of a batch of read pages, the uids they dropped (each with its successor's, if
+    any: ``build_entries``), and the file records to keep.
 
     The stored facts every page needs (its previous articles, the uids taken,
     its sections' slugs) are read for the whole batch at once: a few queries
@@ -101,12 +102,12 @@ def _pages(
     taken = store.taken_uids(fresh)
     slugs = store.section_slugs([name for _, p in dated for name in section_names(p)], slugify)
     entries: list[Entry] = []
-    dropped: list[str] = []
+    dropped: dict[str, str | None] = {}
     records: list[SourceRecord] = []
     for (record, parsed), before in zip(dated, previous, strict=True):
         page_entries, page_dropped = build_entries(parsed, record.path, before, taken, slugs, config, now)
         entries.extend(page_entries)
-        dropped.extend(page_dropped)
+        dropped.update(page_dropped)
         records.append(
             dataclasses.replace(
                 record,
@@ -252,7 +253,8 @@ def ingest(
             cut.update(parsed_page.cut)
         upserted = store.upsert_entries(entries, now, cut)
         if dropped:
-            retracted += store.retract(dropped, Retraction.DROPPED, now)
+            heirs = {uid: heir for uid, heir in dropped.items() if heir is not None}
+            retracted += store.retract(list(dropped), Retraction.DROPPED, now, heirs)
         crash_point("ingest.after_upsert")
         # Only once the articles are stored is a file "seen": a failed upsert leaves it to be read again.
         store.record_sources(records)

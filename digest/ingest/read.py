@@ -86,8 +86,9 @@ def build_entries(
     slugs: Mapping[str, str],
     config: Config,
     now: datetime,
-) -> tuple[list[Entry], list[str]]:
-    """Entries for one page's articles, and the uids of ``previous`` articles of this file it dropped.
+) -> tuple[list[Entry], dict[str, str | None]]:
+    """Entries for one page's articles, and the uids of ``previous`` articles of this file it
+    dropped, each with the uid of the entry its text now lives in, if any (``identity.successor``).
 
     Each article that ``identity.match`` finds among the page's ``previous``
     articles keeps that one's uid and tag; another gets a new uid, made
@@ -132,7 +133,11 @@ def build_entries(
             )
         )
     kept = {entry.uid for entry in entries}
-    dropped = [e.uid for e in previous if e.source == name and e.uid not in kept and e.retracted is None]
+    dropped: dict[str, str | None] = {}
+    for e in previous:
+        if e.source == name and e.uid not in kept and e.retracted is None:
+            heir = identity.successor(e.article.printed_body(), parsed.page.articles)
+            dropped[e.uid] = entries[heir].uid if heir is not None else None
     return entries, dropped
 
 

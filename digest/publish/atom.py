@@ -57,7 +57,7 @@ class _FeedLinks(BaseExtension):  # type: ignore[misc]
                 mark.makeelement("link", {"rel": "alternate", "type": "text/html", "href": gone.link})
             )
             comment = mark.makeelement(f"{{{AT_NS}}}comment", {})
-            comment.text = "此文已撤回"
+            comment.text = gone.comment
             mark.append(comment)
             feed.append(mark)
         # feedgen hands us lxml elements; makeelement spares a direct (untyped) lxml import.

@@ -75,6 +75,7 @@ from digest.publish.layout import (
     line,
     present,
 )
+from digest.publish.moved import moved_location, successors
 from digest.publish.site import SECTION_PAGE_SIZE, Site
 from digest.publish.staging import Committed, Stager
 from digest.publish.stamp import _read_marker, _stamp, _write_marker
@@ -207,11 +208,26 @@ def _incremental(
         and entry.section in listed
         and entry.retracted is None
         and not (output_dir / gone_path(entry)).exists()
+        and not _moved_away(output_dir / article_path(entry))
         # A published article's page is foldered by issue date: not there, its issue date moved (a
         # page dropped again with its dateline corrected), and its old issue still lists it.
         and (old is None or (output_dir / article_path(entry)).exists())
         for entry, old in changes
     )
+
+
+def _moved_away(page: Path) -> bool:
+    """Whether the published page at ``page`` leads to another article (``publish.moved``): its
+    article is back (a re-read found it again), which reshapes its feeds like a restore."""
+    try:
+        with page.open("rb") as handle:
+            return moved_location(handle.read(_HEAD_BYTES)) is not None
+    except OSError:
+        return False
+
+
+# A moved page's head, and its refresh, lie well within this many bytes.
+_HEAD_BYTES = 4096
 
 
 # Full archive pages each feed froze in one publish: (number, last feed key), by feed name.
@@ -290,8 +306,13 @@ def render_all(
         for writer in writers.values():
             writer.close()
         book.finish()
+        heirs = successors(catalog, gone)
         for entry in gone:
-            put(*site.gone(present(entry, config.tz)))
+            heir = heirs.get(entry.uid)
+            if heir is None:
+                put(*site.gone(present(entry, config.tz)))
+            else:
+                put(*site.moved(present(entry, config.tz), present(heir, config.tz)))
         put(*site.digests([(r.day, r.count) for r in records]))
         items: dict[date, FeedItem] = {}
         for record in records:
@@ -341,9 +362,19 @@ def _freeze(store: Store, frozen: Frozen) -> None:
 
 
 def _tombstones(catalog: Catalog, slug: str | None, config: Config) -> list[Tombstone]:
-    """Tombstones of a feed's latest withdrawn entries, as many as its subscription document holds."""
+    """Tombstones of a feed's latest withdrawn entries, as many as its subscription document holds;
+    one merged into another article names it rather than saying it was withdrawn."""
     gone = catalog.retracted_entries(slug, config.feeds.size)
-    return [tombstone(present(e, config.tz), e.retracted_at or e.updated, config) for e in gone]
+    heirs = successors(catalog, gone)
+    return [
+        tombstone(
+            present(e, config.tz),
+            e.retracted_at or e.updated,
+            config,
+            present(heirs[e.uid], config.tz) if e.uid in heirs else None,
+        )
+        for e in gone
+    ]
 
 
 def _into(put: Put) -> Callable[..., None]:

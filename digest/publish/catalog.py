@@ -80,6 +80,10 @@ class Catalog(Protocol):
         """Entries first seen in ``[since, until)``."""
         ...
 
+    def entries_by_uid(self, uids: Sequence[str]) -> dict[str, Entry]:
+        """The entries ``uids`` held, withdrawn or not, by uid."""
+        ...
+
 
 class MemoryCatalog:
     """A ``Catalog`` over entries and digests held in memory.
@@ -89,6 +93,7 @@ class MemoryCatalog:
     """
 
     def __init__(self, entries: Sequence[Entry], digests: Sequence[Digest] = ()) -> None:
+        self._by_uid = {e.uid: e for e in entries}
         self._entries = feed_order(e for e in entries if e.retracted is None)
         self._gone = sorted(
             (e for e in entries if e.retracted is not None),
@@ -153,6 +158,9 @@ class MemoryCatalog:
 
     def entries_first_seen(self, since: datetime, until: datetime) -> list[Entry]:
         return [e for e in self._entries if since <= e.first_seen < until]
+
+    def entries_by_uid(self, uids: Sequence[str]) -> dict[str, Entry]:
+        return {uid: self._by_uid[uid] for uid in uids if uid in self._by_uid}
 
     def retracted_entries(self, section: str | None = None, limit: int | None = None) -> list[Entry]:
         mine = [e for e in self._gone if section is None or e.section.slug == section]

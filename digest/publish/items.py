@@ -64,11 +64,16 @@ class Tombstone:
     ref: str
     when: datetime
     link: str
+    comment: str = "此文已撤回"  # RFC 6721 ``at:comment``: why it left, in words a reader may see
 
 
-def tombstone(story: Story, when: datetime, config: Config) -> Tombstone:
-    """The tombstone of a withdrawn article."""
-    return Tombstone(story.tag, when.astimezone(config.tz), absolute_url(config.site.base_url, story.path))
+def tombstone(story: Story, when: datetime, config: Config, successor: Story | None = None) -> Tombstone:
+    """The tombstone of a withdrawn article; one a re-read merged into ``successor`` says so (its
+    old link leads there: ``publish.moved``)."""
+    link = absolute_url(config.site.base_url, story.path)
+    if successor is None:
+        return Tombstone(story.tag, when.astimezone(config.tz), link)
+    return Tombstone(story.tag, when.astimezone(config.tz), link, f"此文已并入《{successor.headline}》")
 
 
 @dataclass(frozen=True)

@@ -226,3 +226,16 @@ class FeedsPage:
     opml: str
     opml_sections: str
     subscribe: str
+
+
+@dataclass(frozen=True)
+class MovedPage:
+    """``articles/<date>/<uid>.html`` of an article merged into another by a re-read of its page
+    (``publish.moved``): a refresh and a link to ``successor``, whose page ``href`` is (relative)."""
+
+    chrome: Chrome
+    story: Story
+    successor: Story
+    href: str
+    section_href: str
+    refresh: Markup  # the ``<meta http-equiv="refresh">`` leading to ``href`` (``moved.refresh_tag``)

@@ -14,6 +14,7 @@ for any path, links from the base URL's path (``/`` or ``/prefix/``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import date
 from itertools import groupby
@@ -54,6 +55,7 @@ from digest.publish.layout import (
     section_path,
 )
 from digest.publish.markup import body_html, kicker_html, standfirst_html
+from digest.publish.moved import refresh_tag
 from digest.publish.pages import (
     ArticlePage,
     CalendarDay,
@@ -68,6 +70,7 @@ from digest.publish.pages import (
     IssuePage,
     IssueSection,
     IssuesPage,
+    MovedPage,
     NotFoundPage,
     PageGroup,
     SectionGroup,
@@ -277,6 +280,23 @@ class Site:
         """The notice a withdrawn article's URL answers with, under 410 Gone (``output.gone_path``)."""
         chrome = self.chrome(story.path, story.headline, [section_spec(self.config, story.section)])
         return story.path + GONE_SUFFIX, render("gone.html", self._plain(story, chrome))
+
+    def moved(self, story: Story, successor: Story) -> tuple[str, bytes]:
+        """The page of an article a re-read merged into ``successor``: it leads there (``publish.moved``)."""
+        root = root_prefix(story.path)
+        chrome = self.chrome(story.path, story.headline, [section_spec(self.config, story.section)])
+        # Shared or indexed, the page stands for the article that holds its text now.
+        canonical = absolute_url(self.config.site.base_url, successor.path)
+        share = share_tags(self.site_title, chrome.page_title, "", canonical, "website")
+        page = MovedPage(
+            dataclasses.replace(chrome, share=share),
+            story,
+            successor,
+            root + successor.path,
+            root + section_path(successor.section),
+            refresh_tag(root + successor.path),
+        )
+        return story.path, render("moved.html", page)
 
     def digest(self, digest: Digest) -> tuple[str, bytes]:
         """The page of one day's digest."""

@@ -1,4 +1,4 @@
-"""Page files and their articles: what ingest records, retraction, and what the site lists."""
+"""Page files and their articles: what ingest records and reads back (withdrawals: ``retraction``)."""
 
 from __future__ import annotations
 
@@ -205,7 +205,11 @@ class ArticleRepository(Repository):
                 old_hash, old_day, old_position, old_dated, retracted, old_source = known
                 # An automatic retraction ends when the article is read again; one by hand does not.
                 back = retracted in (Retraction.FILE_GONE, Retraction.DROPPED)
-                kept = {"retracted": None, "retracted_at": None, "feed_seq": seq} if back else {}
+                kept = (
+                    {"retracted": None, "retracted_at": None, "successor": None, "feed_seq": seq}
+                    if back
+                    else {}
+                )
                 place = (entry.issue_date, entry.position, entry.dated_by.value)
                 if old_hash != digest:
                     updated = max(now, entry.published) if now is not None else entry.updated
@@ -289,40 +293,6 @@ class ArticleRepository(Repository):
             uids = [hit.uid for hit in hits]
             rows = {row.uid: row for row in conn.execute(sa.select(articles).where(articles.c.uid.in_(uids)))}
         return total, [(entry_from_row(rows[hit.uid]), hit.in_headline) for hit in hits if hit.uid in rows]
-
-    def retract(self, uids: Sequence[str], why: Retraction, at: datetime) -> int:
-        """Withdraw the articles ``uids`` (those not already withdrawn); returns how many.
-
-        The row stays (its id is never given out again) and takes a step of the
-        change sequence, so the next publish replaces it with a tombstone.
-        """
-        count = 0
-        with self._begin() as conn:
-            conn.execute(sa.update(counters).where(ARTICLES_SEQ).values(value=counters.c.value + 1))
-            seq = conn.execute(sa.select(counters.c.value).where(ARTICLES_SEQ)).scalar_one()
-            for start in range(0, len(uids), IN_BATCH):
-                result = conn.execute(
-                    sa.update(articles)
-                    .where(articles.c.uid.in_(uids[start : start + IN_BATCH]))
-                    .where(articles.c.retracted.is_(None))
-                    .values(retracted=why.value, retracted_at=at, seq=seq)
-                )
-                count += int(result.rowcount)
-            search_index.refresh(conn, uids)
-        return count
-
-    def restore(self, uid: str) -> bool:
-        """Undo the retraction of one article; True when it was withdrawn."""
-        with self._begin() as conn:
-            conn.execute(sa.update(counters).where(ARTICLES_SEQ).values(value=counters.c.value + 1))
-            seq = conn.execute(sa.select(counters.c.value).where(ARTICLES_SEQ)).scalar_one()
-            result = conn.execute(
-                sa.update(articles)
-                .where(articles.c.uid == uid, articles.c.retracted.is_not(None))
-                .values(retracted=None, retracted_at=None, seq=seq, feed_seq=seq)
-            )
-            search_index.refresh(conn, [uid])
-        return result.rowcount == 1
 
     def source_uids(self, paths: Sequence[str]) -> dict[str, list[str]]:
         """The live (not withdrawn) articles last read from each of ``paths``."""

@@ -85,6 +85,7 @@ def _entry(col: dict[str, Any]) -> Entry:
         retracted=Retraction(retracted) if retracted else None,
         retracted_at=col["retracted_at"],
         feed_seq=col["feed_seq"] or 0,
+        successor=col["successor"],
     )
 
 

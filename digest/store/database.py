@@ -27,6 +27,7 @@ from digest.store.base import Repository
 from digest.store.ledger import LedgerRepository
 from digest.store.published import PublishRepository
 from digest.store.records import StoreStatus
+from digest.store.retraction import RetractionRepository
 from digest.store.schema import (
     ARTICLES_SEQ,
     articles,
@@ -47,6 +48,7 @@ class Store(
     SubscriberRepository,
     PublishRepository,
     ArticleRepository,
+    RetractionRepository,
     SectionRepository,
     Repository,
 ):

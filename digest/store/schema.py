@@ -93,6 +93,9 @@ articles = sa.Table(
     # Photo captions kept apart from the body: JSON [[text, credit, at], ...] (``types.Caption``);
     # NULL when it has none (and in rows from before captions were kept apart).
     sa.Column("captions", sa.Text),
+    # The uid of the article a withdrawn one's text now lives in (a re-read of its page merged it
+    # into another): its URL leads there (301) instead of answering 410.  NULL for every other row.
+    sa.Column("successor", sa.String(40)),
 )
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from digest.chars import URL_UNSAFE
 from digest.errors import ConfigError, DigestError
 from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE, NOT_FOUND
+from digest.publish.moved import moved_location
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
 from digest.web.http import (
     PAGE_POLICY,
@@ -93,6 +94,7 @@ _FRESH = b"public, max-age=300"
 # RFC 5005 archive documents are written once full and never change (``feeds.FeedPlan``).
 _IMMUTABLE = b"public, max-age=31536000, immutable"
 _ARCHIVE_PREFIX = "/feeds/archive/"
+_ARTICLES_PREFIX = "/articles/"
 _ETAG = re.compile(r'(?:W/)?"([^"]*)"')
 # Only these request headers matter here; the rest are not even decoded.
 _WANTED = frozenset((b"accept", b"accept-encoding", b"if-none-match", b"if-modified-since", b"host"))
@@ -260,8 +262,16 @@ class _App:
                 return
             await self._not_found(send, head=head)
             return
-        request = _request_headers(scope)
         kind = _kind(path)
+        heir = moved_location(found.body) if kind.article else None
+        if heir is not None:
+            # A re-read merged this article into another (``publish.moved``): RFC 9110 §15.4.2, so
+            # browsers, crawlers and shared links go on to it.  Not cached for good: a later re-read
+            # may bring the article back.
+            onward = [(b"location", heir.encode()), (b"cache-control", _FRESH)]
+            await respond(send, HTTPStatus.MOVED_PERMANENTLY, onward, b"", head=head)
+            return
+        request = _request_headers(scope)
         zipped = kind.compressible and _accepts_gzip(request.get("accept-encoding", ""))
         etag = found.digest + "-gz" if zipped else found.digest
         content_type = kind.content_type
@@ -340,6 +350,7 @@ class _Kind:
     live_feed: bool  # a feed that changes, so it announces WebSub hubs (archive pages do not)
     feed: bool = False  # a feed (Atom, JSON Feed) or feed list (OPML): any origin may read it (CORS)
     atom: bool = False  # an Atom document, shown to browsers as XML (``_prefers_html``)
+    article: bool = False  # an article's page, which a merge may have made a moved page
     # An HTML page's ``PAGE_POLICY``.  Not its Referrer-Policy: a published form (subscribe.html)
     # is checked by its Origin, which ``no-referrer`` would make ``null``.
     policy: tuple[tuple[bytes, bytes], ...] = ()
@@ -361,6 +372,7 @@ def _kind(path: str) -> _Kind:
         live_feed=suffix in (".atom", ".json") and path.startswith("/feeds/") and not full_archive,
         feed=feed,
         atom=suffix == ".atom",
+        article=suffix == ".html" and path.startswith(_ARTICLES_PREFIX),
         policy=tuple(PAGE_POLICY) if suffix == ".html" else (),
     )
 
