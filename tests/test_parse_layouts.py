@@ -183,3 +183,30 @@ def test_the_page_editor_under_a_story_closed_by_its_credit_is_no_headline(edito
     )
     assert [(a.title, a.authors) for a in page.articles] == [("新桥通车", ("甲乙", "丙丁"))]
     assert "林小河" not in page.articles[0].body
+
+
+_LEAD_A = "本报讯 昨天上午,青石镇召开新闻发布会,通报了今年以来全镇的治安情况。民警提醒市民外出锁好门窗。\n"
+_LEAD_B = "本报讯 记者昨日从镇卫生院获悉,入秋以来就诊人数明显上升,发热门诊接诊量比上月增加三成。\n"
+
+
+def test_a_headline_and_subtitle_each_naming_who_says_what_are_no_field_list() -> None:
+    page = parse_page(f"青石镇治安平稳\n\n{_LEAD_A}\n卫生院：流感进入高发期\n专家：勤洗手戴口罩\n\n{_LEAD_B}")
+    assert [a.title for a in page.articles][1].startswith("卫生院：流感进入高发期")
+    assert "专家：勤洗手" not in page.articles[0].body
+
+
+def test_a_headline_thanking_tipsters_is_no_tip_note() -> None:
+    page = parse_page(f"青石镇治安平稳\n\n{_LEAD_A}\n感谢热心群众提供线索 走失老人当晚回家\n\n{_LEAD_B}")
+    assert [a.title for a in page.articles] == ["青石镇治安平稳", "感谢热心群众提供线索 走失老人当晚回家"]
+
+
+def test_a_year_doubled_in_a_timeline_is_no_running_head() -> None:
+    page = parse_page(f"青石镇大事记\n\n{_LEAD_A}\n2020\n\n{_LEAD_B}")
+    assert all(a.section is None for a in page.articles)
+
+
+def test_a_space_at_a_wrap_inside_other_brackets_is_not_kept() -> None:
+    page = parse_page(
+        "青石镇经济平稳\n\n本报讯 全镇规模以上企业（以下简称 规上企 \n业）利润增长百分之八。 \n"
+    )
+    assert "规上企业" in page.articles[0].body

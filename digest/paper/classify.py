@@ -55,8 +55,9 @@ _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[
 
 # A reader's tip acknowledged under the story it led to (感谢李先生提供线索，奖励50元; 本条线索由
 # 读者王女士提供，获报料奖100元): a note of that story, never the next one's headline.  It opens
-# with its thanks or "this tip": a headline may name a reward for tips (警方悬赏征集线索 最高奖励5万元).
-_TIP_NOTE = re.compile(r"^(?=.{4,40}$)(?:感谢|谢谢|本条|此条)")  # on a line naming 线索 or 报料
+# with its thanks or "this tip" and names the reward: a headline may offer a reward for tips
+# (警方悬赏征集线索 最高奖励5万元) or thank the tipsters (感谢热心群众提供线索 走失老人当晚回家).
+_TIP_NOTE = re.compile(r"^(?=.{4,40}$)(?:感谢|谢谢|本条|此条).*(?:奖|\d+元)")  # on a line naming 线索 or 报料
 
 
 # A page header's lines with the folio: at most this many, and each names a paper (…晚报), a page
@@ -70,12 +71,13 @@ _HEADER_WORDS = re.compile(
 _SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speaker when the name recurs
 
 
-# Folio and page-credit lines printed in the margins of every page.  A bare 编辑 counts only where
-# it opens the line as its label (本版编辑：X, 编辑：X): inside a headline it is a word (AI当编辑).
+# Folio and page-credit lines printed in the margins of every page.
 _FURNITURE = re.compile(
-    r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^(?:本版|本期)?编辑\s*[:：]"
-    r"|^第\s*\d+\s*版|^[A-Za-z]\d{1,2}\s*版(?:\s|[：:]|$)"
+    r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版|^[A-Za-z]\d{1,2}\s*版(?:\s|[：:]|$)"
 )
+# The page editor's line with a bare 编辑 (本版编辑：林小河, 编辑：甲乙 丙丁): only names follow
+# the label; elsewhere 编辑 is a word of a headline (AI当编辑, 编辑：我们为什么做这期专题).
+_EDITOR_LINE = re.compile(f"^(?:本版|本期)?编辑\\s*[:：]\\s*[{CJK}]{{2,4}}(?:[\\s、，,]+[{CJK}]{{2,4}})*$")
 
 
 # A prompt to scan the QR code printed by a story (扫码看视频): neither headline nor text.  It
@@ -247,7 +249,9 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
     head = _running_head(text)
     if head:
         return _Line(head, T.SECTION, lines=[text])
-    furniture = len(text) <= _MAX_HEADING and _FURNITURE.search(text) and not ends_sentence(text)
+    furniture = len(text) <= _MAX_HEADING and (
+        (_FURNITURE.search(text) and not ends_sentence(text)) or _EDITOR_LINE.match(text)
+    )
     if furniture or _QR_PROMPT.match(text):
         return _Line(text, T.NOISE)
     # Most lines of a page are prose: the byline grammar is tried only on short lines that

@@ -38,6 +38,7 @@ _RUNNING_HEAD_SHARE = 0.8  # of a running head's characters sit in doubled runs 
 
 
 _SHORT_RUNNING_HEAD = 8  # characters; a shorter running head is a page name printed twice, whole
+_SHORT_NAME = re.compile(f"[{CJK}]{{2,3}}")  # a short page name printed twice: 要闻, 视点
 _MAX_RUNNING_HEAD = 120  # characters; running heads are one short line, never a paragraph
 
 
@@ -74,7 +75,7 @@ _FIGURE = re.compile(r"^[+\-−±]?\d[\d,，.]*(?:%|‰|[万亿千百]?[元吨�
 _TABLE_NOTE = re.compile(r"^(?:[（(].*[）)]|注\s*[：:].*|(?:数据|资料)?来源\s*[：:].*)$")  # under a table
 
 
-def _blocks(text: str) -> Iterator[tuple[int, list[str], list[bool]]]:
+def _blocks(text: str, credit: re.Pattern[str]) -> Iterator[tuple[int, list[str], list[bool]]]:
     """Blocks of lines, each with the number of blank lines before it (two or more part articles
     on many pages; one parts paragraphs) and which of its lines open a paragraph by their indent.
 
@@ -83,7 +84,7 @@ def _blocks(text: str) -> Iterator[tuple[int, list[str], list[bool]]]:
     inside its block; its indent says more, that the paragraph above (cut off mid-sentence) does
     not go on there, only on a page whose text runs on unindented in lines as wide as its
     indented ones: where every wide line is indented, a continuation would be too."""
-    lines = clean_lines(text)
+    lines = clean_lines(text, credit)
     margin = all(indent for line, indent in lines if line)
     opens = not margin and _runs_on_unindented(lines)
     block: list[str] = []
@@ -137,7 +138,7 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], s
     apart: set[int] = set()
     rows: set[int] = set()
     opened: set[int] = set()
-    blocks = [(gap, join_vertical(block), indents) for gap, block, indents in _blocks(text)]
+    blocks = [(gap, join_vertical(block), indents) for gap, block, indents in _blocks(text, conv.credit_hint)]
     width = _column_width([block for _, block, _ in blocks])
     for gap, block, indents in blocks:
         if len(indents) != len(block):
@@ -339,10 +340,13 @@ def _running_head(line: str) -> str | None:
     if not 4 <= len(line) <= _MAX_RUNNING_HEAD or re.search("[，。！？]", line) or not _DOUBLED.search(line):
         return None
     single, share = undouble(line.replace(" ", ""))
-    # A short line counts only when all of it is one name printed twice (要闻要闻), never a
-    # character repeated (哈哈哈哈): a page name of two or three characters is short too.
+    # A short line counts only when all of it is one name of Chinese words printed twice (要闻要闻),
+    # never a character repeated (哈哈哈哈) nor a number (2020, a year in a timeline): a page name
+    # of two or three characters is short too.
     short = len(line) < _SHORT_RUNNING_HEAD
-    if share < (1.0 if short else _RUNNING_HEAD_SHARE) or (short and len(set(single)) < 2):
+    if share < (1.0 if short else _RUNNING_HEAD_SHARE) or (
+        short and not (_SHORT_NAME.fullmatch(single) and len(set(single)) > 1)
+    ):
         return None
     parts = [p for p in re.split(r"[·•・|｜\s]+", single) if p]
     return parts[-1] if parts else None

@@ -14,6 +14,10 @@ from digest.paper.conventions import Conventions
 from digest.paper.textnorm import CJK, cjk_bigrams, ends_sentence, join_wrapped, squeeze_spaces
 
 _FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
+# What the fields of a listing under a headline are called (街拍: 时间：… / 地点：… / 拍摄者：…).
+_FIELD_LABELS = frozenset(
+    ("时间", "日期", "地点", "地址", "人物", "事件", "拍摄", "拍摄者", "摄影", "主办", "承办", "电话")
+)
 
 
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
@@ -153,16 +157,22 @@ def _section_over_text(
 
 def _field_list(run: list[_Line]) -> int:
     """How many lines at the end of ``run`` list labelled fields, one a line in one block
-    (时间：3月6日上午 / 地点：…): two or more, or none.  One line of that shape may be a headline
-    (水利部：长江和黄河可能发生秋汛); a headline's lines are never all labelled."""
+    (时间：3月6日上午 / 地点：…), under a headline of their own (街拍): two or more, or none.
+
+    A headline and its subtitle often take that shape too, each naming who says what
+    (卫健委：呼吸道疾病进入高发期 / 专家：勤洗手戴口罩): two labelled lines are fields only
+    when the labels are what such listings name (``_FIELD_LABELS``); three or more are."""
     n = 0
     for line in reversed(run):
-        if not _FIELD.match(line.text):
+        if line.md or not _FIELD.match(line.text):
             break
         n += 1
         if line.gap:
             break
-    return n if n >= 2 else 0
+    if n < 2 or len(run) == n:
+        return 0
+    labels = {re.split("[：:]", line.text, maxsplit=1)[0] for line in run[-n:]}
+    return n if n >= 3 or labels <= _FIELD_LABELS else 0
 
 
 def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:

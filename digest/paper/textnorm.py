@@ -74,33 +74,38 @@ def _clean_visible(text: str) -> str:
     return _EDGE_SPACES.sub("", _SPACES.sub(" ", text))
 
 
-def clean_lines(text: str) -> list[tuple[str, bool]]:
+def clean_lines(text: str, credit: re.Pattern[str]) -> list[tuple[str, bool]]:
     """The page's lines as ``clean_text`` leaves them, each with whether it was indented.
 
     Chinese typesetting indents a paragraph's first line by two characters (``　　``); cleaning
     removes the indent, so it is noted here first, while a line break still tells where it was.
+    ``credit`` finds the words of a credit (记者, 摄): a line wrapped inside a bracketed credit
+    keeps the space that parts two names (``_keep_parting_space``).
     """
     visible = PAGE_JUNK.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = _clean_visible(visible).split("\n")
     if _TRAILING_SPACE.search(visible) or _LEADING_SPACES_ANYWHERE.search(visible):
         raw = visible.split("\n")
-        lines = [_keep_parting_space(line, raw[i], raw[i + 1 : i + 2]) for i, line in enumerate(lines)]
+        lines = [
+            _keep_parting_space(line, raw[i], raw[i + 1 : i + 2], credit) for i, line in enumerate(lines)
+        ]
     if not _LEADING_SPACES_ANYWHERE.search(visible):
         return [(line, False) for line in lines]  # most pages: nothing indented, nothing to look at
     return list(zip(lines, map(_indented, visible.split("\n")), strict=True))
 
 
-def _keep_parting_space(line: str, raw: str, after: list[str]) -> str:
-    """A line wrapped inside a bracketed list of names (（记者 刘旭 / 王舒）) keeps the space that
-    ends it or starts the next line: it parts the last name on this line from the first on the
-    next, which would otherwise run together (刘旭王舒)."""
+def _keep_parting_space(line: str, raw: str, after: list[str], credit: re.Pattern[str]) -> str:
+    """A line wrapped inside a bracketed credit (（记者 刘旭 / 王舒）) keeps the space that ends it
+    or starts the next line: it parts the last name on this line from the first on the next,
+    which would otherwise run together (刘旭王舒).  Other bracketed text (（以下简称 规上企 / 业）)
+    has no such space to keep: a space at a wrap there is the export's."""
     spaced = _TRAILING_SPACE.search(raw) or any(_LEADING_SPACES.match(nxt) for nxt in after)
     if not spaced or " " not in line:
         return line
     opened = max(line.rfind("（"), line.rfind("("))
     if opened < 0 or opened < max(line.rfind("）"), line.rfind(")")) or " " not in line[opened:]:
         return line
-    return line + " "
+    return line + " " if credit.search(line, opened) else line
 
 
 def _indented(line: str) -> bool:
