@@ -27,6 +27,8 @@ _CLOSERS = "”’」』）)》〉】\"'"
 # which open and close alike, nor ’, which is also an apostrophe).
 _OPENERS = "“「『（("
 _CLOSERS_OF_OPENERS = "”」』）)"  # either bracket closes either: pages close （ with )
+# Either kind, found in C: a sentence is mostly other characters, a Python step each to skip.
+_QUOTE_MARKS = re.compile(f"[{re.escape(_OPENERS + _CLOSERS_OF_OPENERS)}]")
 # One sentence: text up to a run of terminators plus any closing quotes and the spaces
 # after them; or the unterminated rest of a paragraph.  Both branches consume at least
 # one character and the first cannot match without a terminator, so matching is linear.
@@ -208,10 +210,10 @@ def _still_open(sentence: str, depth: int) -> int:
     A 。 or ？ inside “…” ends a sentence of the quotation, not of the text around it: a summary
     stopping there would end on an open quote (``李军说：“坐什么车？``).
     """
-    for char in sentence:
+    for char in _QUOTE_MARKS.findall(sentence):
         if char in _OPENERS:
             depth += 1
-        elif char in _CLOSERS_OF_OPENERS and depth:
+        elif depth:
             depth -= 1
     return depth
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Collection
+from itertools import chain
 
 # A token worth indexing holds a letter or a digit; punctuation and spaces are separators.
 _WORDY = re.compile(r"\w")
@@ -57,10 +58,8 @@ def index_words(text: str) -> list[str]:
     """The words of ``text`` for the index: each word, then the dictionary words inside it."""
     import rjieba
 
-    found: list[str] = []
-    for token in rjieba.cut(normalize(text), True):
-        found.extend(_known_forms(token))
-    return found
+    # Looked up and chained in C: a body is hundreds of tokens, nearly all of them met before.
+    return list(chain.from_iterable(map(_FORMS.__getitem__, rjieba.cut(normalize(text), True))))
 
 
 def locate(folded: str, wanted: Collection[str]) -> list[tuple[int, int]]:
@@ -85,7 +84,7 @@ def locate(folded: str, wanted: Collection[str]) -> list[tuple[int, int]]:
             if token in wanted:
                 spans.append((at, at + len(token)))
             elif len(token) > 2:
-                inner = [form for form in _known_forms(token)[1:] if form in wanted]
+                inner = [form for form in _FORMS[token][1:] if form in wanted]
                 if inner:
                     spans.extend(_inside(token, at, inner))
             at += len(token)
@@ -109,18 +108,20 @@ def _inside(token: str, at: int, inner: list[str]) -> list[tuple[int, int]]:
 # What each token adds to the index, by token: text repeats its words, so a full rebuild looks each
 # one up once instead of asking the dictionary again for every piece of every occurrence.  The
 # dictionary never changes while the process runs; the bound only caps memory in a long-lived service.
-_FORMS: dict[str, tuple[str, ...]] = {}
 _FORMS_KEPT = 200_000
 
 
-def _known_forms(token: str) -> tuple[str, ...]:
-    """``_forms`` of ``token``, from ``_FORMS`` when it was looked up before."""
-    forms = _FORMS.get(token)
-    if forms is None:
-        if len(_FORMS) >= _FORMS_KEPT:
-            _FORMS.clear()
-        forms = _FORMS[token] = _forms(token)
-    return forms
+class _Forms(dict[str, tuple[str, ...]]):
+    """``_forms`` by token: a token met before is a plain dict lookup, one never met is looked up."""
+
+    def __missing__(self, token: str) -> tuple[str, ...]:
+        if len(self) >= _FORMS_KEPT:
+            self.clear()
+        forms = self[token] = _forms(token)
+        return forms
+
+
+_FORMS = _Forms()
 
 
 def _forms(token: str) -> tuple[str, ...]:
