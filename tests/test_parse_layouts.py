@@ -183,3 +183,47 @@ def test_the_page_editor_under_a_story_closed_by_its_credit_is_no_headline(edito
     )
     assert [(a.title, a.authors) for a in page.articles] == [("新桥通车", ("甲乙", "丙丁"))]
     assert "林小河" not in page.articles[0].body
+
+
+@pytest.mark.parametrize("prompt", ["", "扫码看视频\n\n"])
+def test_a_list_of_captions_set_apart_under_a_headline_is_no_part_of_it(prompt: str) -> None:
+    # Photo captions listed a line each in a block of their own under the headline (a picture
+    # spread): the story's captions, never a subtitle; the headline stays as printed.
+    page = parse_page(
+        "古桥修缮完工\n\n本报讯(记者 周远)古桥修缮工程日前完工。\n\n\n"
+        f"青石镇处处春色满园\n\n{prompt}东岭村的油菜花海\n白沙乡果农修剪梨树\n老街口新开的花市\n\n"
+        "记者 甲乙 林雨\n\n春分过后，青石镇处处花开，各村忙着迎接赏花的游客。\n"
+    )
+    second = page.articles[1]
+    assert (second.title, second.subtitle, second.kicker) == ("青石镇处处春色满园", None, None)
+    assert second.authors == ("甲乙", "林雨")
+    assert "春分过后" in second.body
+
+
+@pytest.mark.parametrize("lead", ["", "古桥修缮完工\n\n本报讯(记者 周远)古桥修缮工程日前完工。\n\n\n"])
+@pytest.mark.parametrize("marked", [False, True])
+def test_a_bare_section_name_over_an_untitled_photo_is_its_section(lead: str, marked: bool) -> None:
+    # A page's name printed bare over a photo and its caption (closed by the photographer's
+    # credit): the section, never the photo's headline, nor a line of the text.
+    mark = "## " if marked else ""
+    page = parse_page(
+        f"{mark if lead else ''}{lead}视点\n\n春分过后，青石镇处处花开，各村忙着迎接赏花的游客。"
+        f"图为东岭村的油菜花海。本报记者 甲乙 摄\n\n\n{mark}新桥通车\n\n"
+        "本报讯(记者 林雨)新桥今天正式通车。\n"
+    )
+    titled = [(a.section, a.title, a.authors) for a in page.articles]
+    assert titled[-2:] == [("视点", None, ("甲乙",)), ("视点", "新桥通车", ("林雨",))]
+    assert "视点" not in page.articles[-2].body
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a short headline over a story that is no photo
+        "街头\n\n本报讯(记者 林雨)青石镇老街口新开了一家花店，市民纷纷前来选购。\n",
+        # a box label inside a story, under its text
+        "新桥通车\n\n本报讯(记者 林雨)新桥今天正式通车。\n\n链接\n\n新桥全长三百米，历时两年建成。\n",
+    ],
+)
+def test_a_short_line_over_text_that_is_no_photo_is_no_section(text: str) -> None:
+    assert all(a.section is None for a in parse_page(text).articles)

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import re
 
+from digest.paper.apart import (
+    _COLUMN_LEN,
+    _FIELD,
+    _SECTION_LEN,
+    _caption_list,
+    _field_list,
+    _is_section_name,
+    _section_over_photo,
+    _section_over_text,
+)
 from digest.paper.bylines import find_jumps, photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
 from digest.paper.textnorm import CJK, cjk_bigrams, ends_sentence, join_wrapped, squeeze_spaces
-
-_FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
-
 
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
 
@@ -27,12 +34,6 @@ _CAPTION_START = re.compile(r"^(?:[上下左右组]?图[为：:]|图片为|[上�
 
 
 _CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break leaves longer stubs)
-
-
-_COLUMN_LEN = 8  # a column name set apart above a headline (聚焦防汛抗洪) is this short
-
-
-_SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 
 
 _STACKED_LINES = 4  # lines of a column name set vertically, a word or two characters to a line
@@ -100,13 +101,21 @@ def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
+        if _section_over_photo(run, prev, lines[j:], conv):
+            out.append(_Line(line.text, T.SECTION))
+            i = j
+            continue
         fields = _field_list(run)
-        if fields:
-            # Labelled fields listed under a headline (时间：… / 地点：…) are the story's text.
-            text = [_Line(r.text, T.PARA, apart=True, indent=r.indent) for r in run[-fields:]]
+        captions = 0 if fields else _caption_list(run, prev)
+        if fields or captions:
+            # Labelled fields listed under a headline (时间：… / 地点：…) are the story's text; a
+            # list of photo captions under it is proof of the headline above.
+            apart = fields or captions
+            text = [_Line(r.text, T.PARA, apart=True, indent=r.indent) for r in run[-apart:]]
+            head_next = None if captions else text[0]
             out.extend(
-                _resolve_run(run[:-fields], prev, text[0], markdown, lead, [], conv, wide)
-                if run[:-fields]
+                _resolve_run(run[:-apart], prev, head_next, markdown, lead, [], conv, wide)
+                if run[:-apart]
                 else []
             )
             out.extend(text)
@@ -126,43 +135,6 @@ def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_
         out.extend(resolved)
         i = j
     return out, dropped
-
-
-def _section_over_text(
-    run: list[_Line], prev: _Line | None, nxt: _Line | None, conv: Conventions
-) -> int | None:
-    """On a page printing headlines under their stories, where in ``run`` a section's name
-    stands: a bare word alone in its block with no story open above it (the top of the page, or
-    the headline that closed the story before) and text under it.  A headline there would have
-    no story to close; what follows it is the next story's text (a line of it may look short)."""
-    for k, line in enumerate(run):
-        if (
-            line.alone
-            and not line.md
-            and re.fullmatch(f"[{CJK}]{{2,{_SECTION_LEN}}}", line.text) is not None
-            and _is_section_name(line.text, conv)
-            and (k > 0 or prev is None or prev.kind in (T.HEADING, T.SECTION))
-            and (
-                (k < len(run) - 1 and not run[k + 1].alone)
-                or (nxt is not None and nxt.kind in (T.PARA, T.BYLINE))
-            )
-        ):
-            return k
-    return None
-
-
-def _field_list(run: list[_Line]) -> int:
-    """How many lines at the end of ``run`` list labelled fields, one a line in one block
-    (时间：3月6日上午 / 地点：…): two or more, or none.  One line of that shape may be a headline
-    (水利部：长江和黄河可能发生秋汛); a headline's lines are never all labelled."""
-    n = 0
-    for line in reversed(run):
-        if not _FIELD.match(line.text):
-            break
-        n += 1
-        if line.gap:
-            break
-    return n if n >= 2 else 0
 
 
 def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
@@ -370,10 +342,6 @@ def _column_name(run: list[_Line], conv: Conventions) -> bool:
         and not conv.place.match(first.text)
         and re.fullmatch(f"[{CJK}·]+", first.text) is not None
     )
-
-
-def _is_section_name(text: str, conv: Conventions) -> bool:
-    return len(text) <= _SECTION_LEN and not conv.place.match(text) and not re.search(r"\d", text)
 
 
 def _headlines_follow_bodies(lines: list[_Line]) -> bool:
