@@ -227,3 +227,40 @@ def test_a_bare_section_name_over_an_untitled_photo_is_its_section(lead: str, ma
 )
 def test_a_short_line_over_text_that_is_no_photo_is_no_section(text: str) -> None:
     assert all(a.section is None for a in parse_page(text).articles)
+
+
+@pytest.mark.parametrize(
+    ("head", "credit"),
+    [
+        ("外地游客“点赞”青石", "王星海 耿志清"),
+        ("三十余家外地商户参加青石镇花市开幕式", "（本报记者 王星海）"),
+    ],
+)
+def test_a_story_signed_at_its_end_after_one_signed_at_its_top_is_another_story(
+    head: str, credit: str
+) -> None:
+    # The story above names its reporter in its dateline; the text under the lone line closes
+    # with someone else's credit: the line is that text's headline, not a crosshead of the story.
+    page = parse_page(
+        "古桥修缮完工\n\n本报讯（记者 周远 通讯员 林雨）古桥修缮工程日前完工，将于下月开放。\n\n"
+        f"据了解，修缮工程历时半年。\n\n{head}\n\n"
+        f"昨天上午，记者在青石镇花市遇到了来自外地的游客甲乙。他说这里的花又多又便宜。 {credit}\n\n\n"
+        "新桥通车\n\n本报讯 新桥今天正式通车。\n"
+    )
+    assert [(a.title, a.authors) for a in page.articles][:2] == [
+        ("古桥修缮完工", ("周远", "林雨")),
+        (head, ("王星海", "耿志清") if "耿" in credit else ("王星海",)),
+    ]
+
+
+@pytest.mark.parametrize("closing", ["丙丁 文/图", "本报记者 丙丁 摄", "（记者 周远）"])
+def test_a_crosshead_in_a_story_signed_at_both_ends_stays_in_it(closing: str) -> None:
+    # A photographer's or writer-photographer's credit at the end, or the dateline's own
+    # reporter again, signs the same story: the short line between is its crosshead.
+    page = parse_page(
+        "古桥修缮完工\n\n本报讯（记者 周远）古桥修缮工程日前完工，将于下月开放。\n\n"
+        "精心施工\n\n修缮工程历时半年，工人们按照原样修补了桥面。\n\n"
+        f"古桥两侧的石栏也换上了从山里运来的青石。\n\n{closing}\n"
+    )
+    assert [a.title for a in page.articles] == ["古桥修缮完工"]
+    assert "精心施工" in page.articles[0].body

@@ -27,7 +27,7 @@ _CAPTION_LINES = 3  # a list of captions a line each has this many lines at leas
 _STACK_MARKS = re.compile(r"\s|——|[|｜：:]")  # how headline lines read: phrases side by side, a dash
 
 
-_PHOTO_REACH = 4  # lines under a section name searched for the photographer's credit
+_PHOTO_REACH = 3  # lines under a section's name that may hold its photo's caption and credit
 
 
 def _is_section_name(text: str, conv: Conventions) -> bool:
@@ -66,20 +66,27 @@ def _section_over_text(
 
 def _section_over_photo(run: list[_Line], prev: _Line | None, below: list[_Line], conv: Conventions) -> bool:
     """A section's bare name over an untitled photo: the word alone in its block where no story
-    is open (the top of the page, or after a finished paragraph or a credit), and under it text
-    closed by the photographer's credit before anything else.  A short headline stands over a
-    story (街头 over 本报讯…); a box label (链接) over a paragraph of background, signed by no one."""
+    is open (the top of the page, or after a wide gap under a finished paragraph or a credit),
+    and under it a caption closed by the photographer's credit, at its end or on the line after
+    it (a column break may cut the caption in two).  A short headline stands over a story (街头
+    over 本报讯…); a box label (链接) over background signed by no one; a crosshead inside a
+    story after a single blank."""
     if len(run) != 1 or not _bare_word(run[0], conv):
         return False
     if prev is not None and not (
-        prev.kind in (T.CREDIT, T.PAREN)
-        or (prev.kind is T.PARA and (ends_sentence(prev.text) or trailing_credit(prev.text, conv)))
+        run[0].gap >= 2
+        and (
+            prev.kind in (T.CREDIT, T.PAREN)
+            or (prev.kind is T.PARA and (ends_sentence(prev.text) or trailing_credit(prev.text, conv)))
+        )
     ):
+        return False
+    if not below or below[0].dateline is not None:
         return False
     for line in below[:_PHOTO_REACH]:
         if line.kind is T.CREDIT:
-            return any(photographed(c) for c in line.credits) or "摄" in line.text
-        if line.kind is not T.PARA or line.dateline is not None:
+            return any(photographed(c) for c in line.credits)
+        if line.kind is not T.PARA:
             return False
         credit = trailing_credit(line.text, conv)
         if credit is not None:

@@ -21,6 +21,7 @@ from digest.paper.apart import (
 from digest.paper.bylines import find_jumps, photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
+from digest.paper.signing import _signed_by_others
 from digest.paper.textnorm import CJK, cjk_bigrams, ends_sentence, join_wrapped, squeeze_spaces
 
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
@@ -129,7 +130,8 @@ def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_
             text = [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run[k + 1 :]]
             resolved = [*head, _Line(run[k].text, T.SECTION), *text]
         else:
-            resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide)
+            signed = _signed_by_others(out, lines[j:], conv) if _is_plain_para(nxt) else False
+            resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed)
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
@@ -172,6 +174,7 @@ def _resolve_run(
     following: list[_Line],
     conv: Conventions,
     wide: bool,
+    signed_apart: bool = False,
 ) -> list[_Line]:
     texts = [r.text for r in run]
     lone = len(run) == 1 and not run[0].md
@@ -190,7 +193,7 @@ def _resolve_run(
         return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     # Between two paragraphs a short line is a paragraph's first line cut off by a column
     # break, unless the evidence says headline.
-    if lone and between_paras and wide and _crosshead(run[0], prev):
+    if lone and between_paras and wide and not signed_apart and _crosshead(run[0], prev):
         return [_Line(texts[0], T.CROSSHEAD)]
     # Short lines set apart in one block between two paragraphs (a kicker over a headline, or a
     # few lines of verse quoted in the text) are weighed together, as one line would be.
@@ -200,6 +203,8 @@ def _resolve_run(
     if (lone or one_block) and between_paras:
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
         evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
+        if signed_apart:
+            evidence += 2  # the text below is signed by others than the story above: another story
         if evidence < _HEADLINE_EVIDENCE:
             if lone and _box_label(run[0], prev):
                 return [_Line(texts[0], T.CROSSHEAD)]
