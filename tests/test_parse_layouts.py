@@ -210,3 +210,84 @@ def test_a_space_at_a_wrap_inside_other_brackets_is_not_kept() -> None:
         "青石镇经济平稳\n\n本报讯 全镇规模以上企业（以下简称 规上企 \n业）利润增长百分之八。 \n"
     )
     assert "规上企业" in page.articles[0].body
+
+
+@pytest.mark.parametrize("prompt", ["", "扫码看视频\n\n"])
+def test_a_list_of_captions_set_apart_under_a_headline_is_no_part_of_it(prompt: str) -> None:
+    # Photo captions listed a line each in a block of their own under the headline (a picture
+    # spread): the story's captions, never a subtitle; the headline stays as printed.
+    page = parse_page(
+        "古桥修缮完工\n\n本报讯(记者 周远)古桥修缮工程日前完工。\n\n\n"
+        f"青石镇处处春色满园\n\n{prompt}东岭村的油菜花海\n白沙乡果农修剪梨树\n老街口新开的花市\n\n"
+        "记者 甲乙 林雨\n\n春分过后，青石镇处处花开，各村忙着迎接赏花的游客。\n"
+    )
+    second = page.articles[1]
+    assert (second.title, second.subtitle, second.kicker) == ("青石镇处处春色满园", None, None)
+    assert second.authors == ("甲乙", "林雨")
+    assert "春分过后" in second.body
+
+
+@pytest.mark.parametrize("lead", ["", "古桥修缮完工\n\n本报讯(记者 周远)古桥修缮工程日前完工。\n\n\n"])
+@pytest.mark.parametrize("marked", [False, True])
+def test_a_bare_section_name_over_an_untitled_photo_is_its_section(lead: str, marked: bool) -> None:
+    # A page's name printed bare over a photo and its caption (closed by the photographer's
+    # credit): the section, never the photo's headline, nor a line of the text.
+    mark = "## " if marked else ""
+    page = parse_page(
+        f"{mark if lead else ''}{lead}视点\n\n春分过后，青石镇处处花开，各村忙着迎接赏花的游客。"
+        f"图为东岭村的油菜花海。本报记者 甲乙 摄\n\n\n{mark}新桥通车\n\n"
+        "本报讯(记者 林雨)新桥今天正式通车。\n"
+    )
+    titled = [(a.section, a.title, a.authors) for a in page.articles]
+    assert titled[-2:] == [("视点", None, ("甲乙",)), ("视点", "新桥通车", ("林雨",))]
+    assert "视点" not in page.articles[-2].body
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a short headline over a story that is no photo
+        "街头\n\n本报讯(记者 林雨)青石镇老街口新开了一家花店，市民纷纷前来选购。\n",
+        # a box label inside a story, under its text
+        "新桥通车\n\n本报讯(记者 林雨)新桥今天正式通车。\n\n链接\n\n新桥全长三百米，历时两年建成。\n",
+    ],
+)
+def test_a_short_line_over_text_that_is_no_photo_is_no_section(text: str) -> None:
+    assert all(a.section is None for a in parse_page(text).articles)
+
+
+@pytest.mark.parametrize(
+    ("head", "credit"),
+    [
+        ("外地游客“点赞”青石", "王星海 耿志清"),
+        ("三十余家外地商户参加青石镇花市开幕式", "（本报记者 王星海）"),
+    ],
+)
+def test_a_story_signed_at_its_end_after_one_signed_at_its_top_is_another_story(
+    head: str, credit: str
+) -> None:
+    # The story above names its reporter in its dateline; the text under the lone line closes
+    # with someone else's credit: the line is that text's headline, not a crosshead of the story.
+    page = parse_page(
+        "古桥修缮完工\n\n本报讯（记者 周远 通讯员 林雨）古桥修缮工程日前完工，将于下月开放。\n\n"
+        f"据了解，修缮工程历时半年。\n\n{head}\n\n"
+        f"昨天上午，记者在青石镇花市遇到了来自外地的游客甲乙。他说这里的花又多又便宜。 {credit}\n\n\n"
+        "新桥通车\n\n本报讯 新桥今天正式通车。\n"
+    )
+    assert [(a.title, a.authors) for a in page.articles][:2] == [
+        ("古桥修缮完工", ("周远", "林雨")),
+        (head, ("王星海", "耿志清") if "耿" in credit else ("王星海",)),
+    ]
+
+
+@pytest.mark.parametrize("closing", ["丙丁 文/图", "本报记者 丙丁 摄", "（记者 周远）"])
+def test_a_crosshead_in_a_story_signed_at_both_ends_stays_in_it(closing: str) -> None:
+    # A photographer's or writer-photographer's credit at the end, or the dateline's own
+    # reporter again, signs the same story: the short line between is its crosshead.
+    page = parse_page(
+        "古桥修缮完工\n\n本报讯（记者 周远）古桥修缮工程日前完工，将于下月开放。\n\n"
+        "精心施工\n\n修缮工程历时半年，工人们按照原样修补了桥面。\n\n"
+        f"古桥两侧的石栏也换上了从山里运来的青石。\n\n{closing}\n"
+    )
+    assert [a.title for a in page.articles] == ["古桥修缮完工"]
+    assert "精心施工" in page.articles[0].body

@@ -49,7 +49,9 @@ from digest.types import Article, Page
 # tip acknowledged under a story (感谢…提供线索，奖励50元) is its note, a bare section name over a
 # story's text on a page printing headlines under their stories is no headline, a space at a wrap
 # inside a bracketed credit parts two names, labelled fields under a headline (时间：… / 地点：…) are text,
-# bidi controls dropped from page text
+# bidi controls dropped from page text, a list of photo captions under a headline is no part of it, a
+# bare section name over an untitled photo is the section, a line between two stories signed by
+# different people (dateline above, closing credit below) is the second one's headline
 PARSER_VERSION = "7"
 
 

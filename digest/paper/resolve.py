@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import re
 
+from digest.paper.apart import (
+    _COLUMN_LEN,
+    _FIELD,
+    _SECTION_LEN,
+    _caption_list,
+    _field_list,
+    _is_section_name,
+    _section_over_photo,
+    _section_over_text,
+)
 from digest.paper.bylines import find_jumps, photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
+from digest.paper.signing import _signed_by_others
 from digest.paper.textnorm import CJK, cjk_bigrams, ends_sentence, join_wrapped, squeeze_spaces
-
-_FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
-# What the fields of a listing under a headline are called (街拍: 时间：… / 地点：… / 拍摄者：…).
-_FIELD_LABELS = frozenset(
-    ("时间", "日期", "地点", "地址", "人物", "事件", "拍摄", "拍摄者", "摄影", "主办", "承办", "电话")
-)
-
 
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
 
@@ -31,12 +35,6 @@ _CAPTION_START = re.compile(r"^(?:[上下左右组]?图[为：:]|图片为|[上�
 
 
 _CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break leaves longer stubs)
-
-
-_COLUMN_LEN = 8  # a column name set apart above a headline (聚焦防汛抗洪) is this short
-
-
-_SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 
 
 _STACKED_LINES = 4  # lines of a column name set vertically, a word or two characters to a line
@@ -104,13 +102,21 @@ def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
+        if _section_over_photo(run, prev, lines[j:], conv):
+            out.append(_Line(line.text, T.SECTION))
+            i = j
+            continue
         fields = _field_list(run)
-        if fields:
-            # Labelled fields listed under a headline (时间：… / 地点：…) are the story's text.
-            text = [_Line(r.text, T.PARA, apart=True, indent=r.indent) for r in run[-fields:]]
+        captions = 0 if fields else _caption_list(run, prev)
+        if fields or captions:
+            # Labelled fields listed under a headline (时间：… / 地点：…) are the story's text; a
+            # list of photo captions under it is proof of the headline above.
+            apart = fields or captions
+            text = [_Line(r.text, T.PARA, apart=True, indent=r.indent) for r in run[-apart:]]
+            head_next = None if captions else text[0]
             out.extend(
-                _resolve_run(run[:-fields], prev, text[0], markdown, lead, [], conv, wide)
-                if run[:-fields]
+                _resolve_run(run[:-apart], prev, head_next, markdown, lead, [], conv, wide)
+                if run[:-apart]
                 else []
             )
             out.extend(text)
@@ -124,55 +130,13 @@ def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_
             text = [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run[k + 1 :]]
             resolved = [*head, _Line(run[k].text, T.SECTION), *text]
         else:
-            resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide)
+            signed = _signed_by_others(out, lines[j:], conv) if _is_plain_para(nxt) else False
+            resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed)
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
         i = j
     return out, dropped
-
-
-def _section_over_text(
-    run: list[_Line], prev: _Line | None, nxt: _Line | None, conv: Conventions
-) -> int | None:
-    """On a page printing headlines under their stories, where in ``run`` a section's name
-    stands: a bare word alone in its block with no story open above it (the top of the page, or
-    the headline that closed the story before) and text under it.  A headline there would have
-    no story to close; what follows it is the next story's text (a line of it may look short)."""
-    for k, line in enumerate(run):
-        if (
-            line.alone
-            and not line.md
-            and re.fullmatch(f"[{CJK}]{{2,{_SECTION_LEN}}}", line.text) is not None
-            and _is_section_name(line.text, conv)
-            and (k > 0 or prev is None or prev.kind in (T.HEADING, T.SECTION))
-            and (
-                (k < len(run) - 1 and not run[k + 1].alone)
-                or (nxt is not None and nxt.kind in (T.PARA, T.BYLINE))
-            )
-        ):
-            return k
-    return None
-
-
-def _field_list(run: list[_Line]) -> int:
-    """How many lines at the end of ``run`` list labelled fields, one a line in one block
-    (时间：3月6日上午 / 地点：…), under a headline of their own (街拍): two or more, or none.
-
-    A headline and its subtitle often take that shape too, each naming who says what
-    (卫健委：呼吸道疾病进入高发期 / 专家：勤洗手戴口罩): two labelled lines are fields only
-    when the labels are what such listings name (``_FIELD_LABELS``); three or more are."""
-    n = 0
-    for line in reversed(run):
-        if line.md or not _FIELD.match(line.text):
-            break
-        n += 1
-        if line.gap:
-            break
-    if n < 2 or len(run) == n:
-        return 0
-    labels = {re.split("[：:]", line.text, maxsplit=1)[0] for line in run[-n:]}
-    return n if n >= 3 or labels <= _FIELD_LABELS else 0
 
 
 def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
@@ -210,6 +174,7 @@ def _resolve_run(
     following: list[_Line],
     conv: Conventions,
     wide: bool,
+    signed_apart: bool = False,
 ) -> list[_Line]:
     texts = [r.text for r in run]
     lone = len(run) == 1 and not run[0].md
@@ -228,7 +193,7 @@ def _resolve_run(
         return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     # Between two paragraphs a short line is a paragraph's first line cut off by a column
     # break, unless the evidence says headline.
-    if lone and between_paras and wide and _crosshead(run[0], prev):
+    if lone and between_paras and wide and not signed_apart and _crosshead(run[0], prev):
         return [_Line(texts[0], T.CROSSHEAD)]
     # Short lines set apart in one block between two paragraphs (a kicker over a headline, or a
     # few lines of verse quoted in the text) are weighed together, as one line would be.
@@ -238,6 +203,8 @@ def _resolve_run(
     if (lone or one_block) and between_paras:
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
         evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
+        if signed_apart:
+            evidence += 2  # the text below is signed by others than the story above: another story
         if evidence < _HEADLINE_EVIDENCE:
             if lone and _box_label(run[0], prev):
                 return [_Line(texts[0], T.CROSSHEAD)]
@@ -380,10 +347,6 @@ def _column_name(run: list[_Line], conv: Conventions) -> bool:
         and not conv.place.match(first.text)
         and re.fullmatch(f"[{CJK}·]+", first.text) is not None
     )
-
-
-def _is_section_name(text: str, conv: Conventions) -> bool:
-    return len(text) <= _SECTION_LEN and not conv.place.match(text) and not re.search(r"\d", text)
 
 
 def _headlines_follow_bodies(lines: list[_Line]) -> bool:

@@ -1,0 +1,142 @@
+"""Short lines the page sets apart that are no headline, though they stand where one would: a list
+of labelled fields or of photo captions under a headline, a section's bare name over text.
+
+Package-internal (names with a leading underscore are shared within digest.paper only)."""
+
+from __future__ import annotations
+
+import re
+
+from digest.paper.bylines import photographed, trailing_credit
+from digest.paper.classify import T, _Line
+from digest.paper.conventions import Conventions
+from digest.paper.textnorm import CJK, ends_sentence
+
+_FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
+# What the fields of a listing under a headline are called (街拍: 时间：… / 地点：… / 拍摄者：…).
+_FIELD_LABELS = frozenset(
+    ("时间", "日期", "地点", "地址", "人物", "事件", "拍摄", "拍摄者", "摄影", "主办", "承办", "电话")
+)
+
+
+_SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
+
+
+_COLUMN_LEN = 8  # a column name set apart above a headline (聚焦防汛抗洪) is this short
+
+
+_CAPTION_LINES = 3  # a list of captions a line each has this many lines at least
+
+
+_STACK_MARKS = re.compile(r"\s|——|[|｜：:]")  # how headline lines read: phrases side by side, a dash
+
+
+_PHOTO_REACH = 3  # lines under a section's name that may hold its photo's caption and credit
+
+
+def _is_section_name(text: str, conv: Conventions) -> bool:
+    return len(text) <= _SECTION_LEN and not conv.place.match(text) and not re.search(r"\d", text)
+
+
+def _bare_word(line: _Line, conv: Conventions) -> bool:
+    """A bare word of a few characters alone in its block: how a section's name is printed."""
+    return (
+        line.alone
+        and not line.md
+        and re.fullmatch(f"[{CJK}]{{2,{_SECTION_LEN}}}", line.text) is not None
+        and _is_section_name(line.text, conv)
+    )
+
+
+def _section_over_text(
+    run: list[_Line], prev: _Line | None, nxt: _Line | None, conv: Conventions
+) -> int | None:
+    """On a page printing headlines under their stories, where in ``run`` a section's name
+    stands: a bare word alone in its block with no story open above it (the top of the page, or
+    the headline that closed the story before) and text under it.  A headline there would have
+    no story to close; what follows it is the next story's text (a line of it may look short)."""
+    for k, line in enumerate(run):
+        if (
+            _bare_word(line, conv)
+            and (k > 0 or prev is None or prev.kind in (T.HEADING, T.SECTION))
+            and (
+                (k < len(run) - 1 and not run[k + 1].alone)
+                or (nxt is not None and nxt.kind in (T.PARA, T.BYLINE))
+            )
+        ):
+            return k
+    return None
+
+
+def _section_over_photo(run: list[_Line], prev: _Line | None, below: list[_Line], conv: Conventions) -> bool:
+    """A section's bare name over an untitled photo: the word alone in its block where no story
+    is open (the top of the page, or after a wide gap under a finished paragraph or a credit),
+    and under it a caption closed by the photographer's credit, at its end or on the line after
+    it (a column break may cut the caption in two).  A short headline stands over a story (街头
+    over 本报讯…); a box label (链接) over background signed by no one; a crosshead inside a
+    story after a single blank."""
+    if len(run) != 1 or not _bare_word(run[0], conv):
+        return False
+    if prev is not None and not (
+        run[0].gap >= 2
+        and (
+            prev.kind in (T.CREDIT, T.PAREN)
+            or (prev.kind is T.PARA and (ends_sentence(prev.text) or trailing_credit(prev.text, conv)))
+        )
+    ):
+        return False
+    if not below or below[0].dateline is not None:
+        return False
+    for line in below[:_PHOTO_REACH]:
+        if line.kind is T.CREDIT:
+            return any(photographed(c) for c in line.credits)
+        if line.kind is not T.PARA:
+            return False
+        credit = trailing_credit(line.text, conv)
+        if credit is not None:
+            return any(photographed(c) for c in credit[1])
+    return False
+
+
+def _field_list(run: list[_Line]) -> int:
+    """How many lines at the end of ``run`` list labelled fields, one a line in one block
+    (时间：3月6日上午 / 地点：…), under a headline of their own (街拍): two or more, or none.
+
+    A headline and its subtitle often take that shape too, each naming who says what
+    (卫健委：呼吸道疾病进入高发期 / 专家：勤洗手戴口罩): two labelled lines are fields only
+    when the labels are what such listings name (``_FIELD_LABELS``); three or more are."""
+    n = 0
+    for line in reversed(run):
+        if line.md or not _FIELD.match(line.text):
+            break
+        n += 1
+        if line.gap:
+            break
+    if n < 2 or len(run) == n:
+        return 0
+    labels = {re.split("[：:]", line.text, maxsplit=1)[0] for line in run[-n:]}
+    return n if n >= 3 or labels <= _FIELD_LABELS else 0
+
+
+def _caption_list(run: list[_Line], prev: _Line | None) -> int:
+    """How many lines at the end of ``run`` list photo captions a line each, in a block of their
+    own under the headline's block (a picture spread: 东岭村的油菜花海 / 白沙乡果农修剪梨树 / …):
+    three or more, or none.  A headline stack (kicker, title, subtitle) under a column's short
+    name is the same shape, so the block above must be more than such a name; a headline's lines
+    print phrases side by side or a dash, captions one plain phrase each.  The headline may
+    be ``prev``, when a line of layout noise (扫码看视频) stood between."""
+    n = 0
+    for line in reversed(run):
+        n += 1
+        if line.gap:
+            break
+    block, above = run[-n:], run[:-n]
+    if not above and prev is not None and prev.kind is T.HEADING:
+        above = [prev]
+    if n < _CAPTION_LINES or not above:
+        return 0
+    if len(above) == 1 and len(above[0].text) <= _COLUMN_LEN:
+        return 0  # a column's name over a headline stack
+    if any(r.md or _STACK_MARKS.search(r.text) for r in block):
+        return 0
+    return n
