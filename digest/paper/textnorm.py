@@ -84,12 +84,15 @@ def clean_lines(text: str, credit: re.Pattern[str]) -> list[tuple[str, bool]]:
     """
     visible = PAGE_JUNK.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = _clean_visible(visible).split("\n")
-    if _TRAILING_SPACE.search(visible) or _LEADING_SPACES_ANYWHERE.search(visible):
+    leading = _LEADING_SPACES_ANYWHERE.search(visible) is not None
+    # Substring tests, not a pattern over the page: most pages have no bracket or no space at a wrap.
+    bracketed = "（" in visible or "(" in visible
+    if bracketed and (leading or any(space + "\n" in visible for space in _SPACE_CHARS)):
         raw = visible.split("\n")
         lines = [
             _keep_parting_space(line, raw[i], raw[i + 1 : i + 2], credit) for i, line in enumerate(lines)
         ]
-    if not _LEADING_SPACES_ANYWHERE.search(visible):
+    if not leading:
         return [(line, False) for line in lines]  # most pages: nothing indented, nothing to look at
     return list(zip(lines, map(_indented, visible.split("\n")), strict=True))
 
