@@ -56,6 +56,22 @@ class RetractionRepository(Repository):
             search_index.refresh(conn, uids)
         return count
 
+    def withdraw_merged(self, uid: str, at: datetime) -> bool:
+        """Withdraw by hand an article a re-read merged into another (``retract`` with
+        ``successors``): its successor is forgotten, so its URL answers the withdrawal notice
+        (410) instead of leading to the article that holds its text, which stays as it is.
+        True when ``uid`` was such an article."""
+        with self._begin() as conn:
+            conn.execute(sa.update(counters).where(ARTICLES_SEQ).values(value=counters.c.value + 1))
+            seq = conn.execute(sa.select(counters.c.value).where(ARTICLES_SEQ)).scalar_one()
+            result = conn.execute(
+                sa.update(articles)
+                .where(articles.c.uid == uid, articles.c.retracted.is_not(None))
+                .where(articles.c.successor.is_not(None))
+                .values(retracted=Retraction.BY_HAND.value, retracted_at=at, successor=None, seq=seq)
+            )
+        return result.rowcount == 1
+
     def restore(self, uid: str) -> bool:
         """Undo the retraction of one article; True when it was withdrawn."""
         with self._begin() as conn:
