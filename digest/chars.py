@@ -13,8 +13,9 @@ _DEL = "\x7f"
 _C1 = "\x80-\x9f"  # HTML parse errors; never newspaper text
 _SURROGATES = "\ud800-\udfff"  # lone ones: a decoder's leftovers, unencodable as UTF-8
 _NONCHARACTERS = "\ufffe\uffff"
-# Invisible marks that OCR and editors leave in page text: zero-width space, LRM/RLM, BOM.
-_INVISIBLE = "\u200b\u200e\u200f\ufeff"
+# Invisible marks that OCR and editors leave in page text: zero-width space, the implicit bidi
+# marks (LRM, RLM, and ALM, the Arabic letter mark, which sets a direction the same way), BOM.
+_INVISIBLE = "\u200b\u200e\u200f\u061c\ufeff"
 # Bidi embeddings, overrides and isolates (LRE, RLE, PDF, LRO, RLO; LRI, RLI, FSI, PDI): Chinese
 # text never needs them, and one left open in a headline turns round what follows it on the line, a
 # listing's date or an email's subject ("Trojan Source", CVE-2021-42574).

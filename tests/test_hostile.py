@@ -132,14 +132,16 @@ def test_markup_in_a_page_file_is_text_in_the_site_the_feeds_and_the_email(publi
     assert HOSTILE_TITLE in text_part.get_content()
 
 
-BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# The embeddings, overrides and isolates, and the implicit marks (LRM, RLM, ALM) beside them.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
 
 
 def test_bidi_controls_in_a_page_reach_no_reader(tmp_path: Path) -> None:
     """An override left open in a headline would turn round what follows it on the line (a listing's
     date, the email's subject): the site, the feeds and the email carry none."""
     page = (
-        "● 要闻\u202e反转\n\n# 标题\u202e抗议\u2066二〇二四\n\n本报讯 正文\u202d内容\u2067。第二句\u202a。\n"
+        "● 要闻\u202e反转\u061c\n\n# 标题\u202e抗议\u2066二〇二四\u061c\n\n"
+        "本报讯 正文\u202d内容\u2067。第二句\u202a\u200e。第三句\u061c\u200f。\n"
     )
     config, outbox = _publish_and_mail(tmp_path, page)
     published = [p for p in config.paths.output.rglob("*") if p.suffix in (".html", ".atom", ".json")]

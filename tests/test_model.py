@@ -333,6 +333,53 @@ def test_a_parser_upgrade_re_reads_stored_pages_keeping_ids_first_seen_and_retra
     assert {r.parser_version for r in store.sources(list(store.source_paths())).values()} == {"next"}
 
 
+def _upgrade_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    lines = [r.getMessage() for r in caplog.records if "parser upgraded" in r.getMessage()]
+    caplog.clear()
+    return lines
+
+
+def _upgrade(monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    monkeypatch.setattr("digest.ingest.pipeline.PARSER_VERSION", version)
+    monkeypatch.setattr("digest.ingest.read.PARSER_VERSION", version)  # both modules compare it
+
+
+def test_the_upgrade_line_counts_the_pages_the_run_reads_again_and_is_said_once(
+    config: Config,
+    store: Store,
+    now: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="digest.ingest.pipeline")
+    pages = [config.paths.source / f"2024-11-27_0{n}.txt" for n in (1, 2, 3)]
+    for n, page in enumerate(pages, 1):
+        page.write_text(f"● 要闻\n\n# 第{n}篇\n\n第{n}篇的正文，够长的一段话。\n", encoding="utf-8")
+    ingest(config, store, now)
+    pages[2].unlink()  # deleted (or its share unmounted): never read again
+    _upgrade(monkeypatch, "next")
+    assert ingest(config, store, now + timedelta(hours=1)).read == 2
+    assert _upgrade_lines(caplog) == [
+        "parser upgraded to version next: reading again, once, the 2 stored page files an older "
+        f"version read (version {PARSER_VERSION}: 2); articles keep their ids and first-seen times, "
+        "and only those whose text changes are republished"
+    ]
+    assert ingest(config, store, now + timedelta(hours=2)).read == 0
+    assert _upgrade_lines(caplog) == []  # the deleted page's row counts for nothing
+
+    # ``digest serve`` reads the files that changed: the line counts those it reads, not every page.
+    _upgrade(monkeypatch, "after")
+    said = "reading again, once, the 1 stored page files an older version read (version next: 1)"
+    assert ingest(config, store, now + timedelta(hours=3), [pages[0]]).read == 1
+    assert [said in line for line in _upgrade_lines(caplog)] == [True]
+    assert ingest(config, store, now + timedelta(hours=4), [pages[0]]).read == 0
+    assert _upgrade_lines(caplog) == []
+    assert ingest(config, store, now + timedelta(hours=5)).read == 1  # the other page, once
+    assert [said in line for line in _upgrade_lines(caplog)] == [True]
+    assert ingest(config, store, now + timedelta(hours=6)).read == 0
+    assert _upgrade_lines(caplog) == []
+
+
 def test_status_names_pages_dated_by_their_file_time(config: Config, store: Store, now: datetime) -> None:
     (config.paths.source / "undated.txt").write_text("● 要闻\n\n# 无日期\n\n正文。\n", encoding="utf-8")
     ingest(config, store, now)

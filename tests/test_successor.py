@@ -24,6 +24,7 @@ import pytest
 from atomcheck import ATOM, check_atom
 from playwright.sync_api import Browser
 from test_browser import browser  # noqa: F401  (the fixture: Chromium under Playwright)
+from test_model import _cli
 from test_server import serving
 
 from digest.config import Config
@@ -191,3 +192,35 @@ def test_an_article_read_again_on_its_page_is_back_at_its_url(
     with serving(create_app(config.paths.output)) as base:
         answer = httpx.get(base + _path(gone))
         assert answer.status_code == 200 and f"<h1>{MERGED}</h1>" in answer.text
+
+
+def test_retract_by_hand_of_a_merged_article_ends_its_redirect(
+    merged: tuple[Entry, Entry, Entry], config: Config, store: Store
+) -> None:
+    """``digest retract`` of a merged article: its URL stops leading to the text, with the notice
+    (410), and the command names the article that still holds the text and how to withdraw it."""
+    successor, gone, _ = merged
+    done = _cli(config, "retract", f"{config.site.base_url}{_path(gone)}")
+    assert done.returncode == 0, done.stderr
+    assert (
+        f"retracted {gone.tag} ({MERGED}): a re-read had merged it into {successor.tag} ({FIRST})"
+        in done.stdout
+    )
+    assert f"`digest retract {successor.tag}` withdraws that too" in done.stdout
+    withdrawn = store.find_entry(gone.uid)
+    assert withdrawn is not None and (withdrawn.retracted, withdrawn.successor) == (Retraction.BY_HAND, None)
+    with serving(create_app(config.paths.output)) as base:
+        answer = httpx.get(base + _path(gone))
+        assert answer.status_code == 410 and "此文已撤回" in answer.text
+        assert httpx.get(base + _path(successor)).status_code == 200
+        # The feeds' tombstone says withdrawn now, and a re-read of the page (an upgrade) keeps it so.
+        root = check_atom((config.paths.output / "feeds" / "all.atom").read_bytes())
+        comments = {m.get("ref"): m.findtext(f"{AT}comment") for m in root.findall(f"{AT}deleted-entry")}
+        assert comments[gone.tag] == "此文已撤回"
+        assert _cli(config, "ingest", "--reparse").returncode == 0
+        assert httpx.get(base + _path(gone)).status_code == 410
+        again = _cli(config, "retract", gone.tag)
+        assert again.returncode == 0 and f"{gone.tag} ({MERGED}) was already retracted" in again.stdout
+        # Withdrawing the successor is what takes the text away.
+        assert _cli(config, "retract", successor.tag).returncode == 0
+        assert httpx.get(base + _path(successor)).status_code == 410

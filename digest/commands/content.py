@@ -83,12 +83,14 @@ def article_key(text: str) -> str:
 
 def cmd_retract(args: argparse.Namespace) -> int:
     from digest.errors import UnknownArticleError
+    from digest.publish.moved import successors
     from digest.service.publish_job import run_publish
     from digest.store.database import Store
     from digest.types import Retraction
 
     config = command_config(args)
     key = article_key(args.article)
+    heir = None
     with Store.open(config.database_url) as store:
         entry = store.find_entry(key)
         if entry is None:
@@ -98,6 +100,10 @@ def cmd_retract(args: argparse.Namespace) -> int:
             )
         if args.restore:
             done = store.restore(entry.uid)
+        elif entry.retracted is not None and entry.successor:
+            # Merged into another by a re-read, its URL leads there: withdrawn by hand, it stops.
+            heir = successors(store, [entry]).get(entry.uid)
+            done = store.withdraw_merged(entry.uid, utc_now())
         else:
             done = store.retract([entry.uid], Retraction.BY_HAND, utc_now()) == 1
         if done:
@@ -105,6 +111,12 @@ def cmd_retract(args: argparse.Namespace) -> int:
     title = entry.article.title or entry.uid
     if args.restore:
         print(f"restored {entry.tag} ({title})" if done else f"{entry.tag} ({title}) was not retracted")
+    elif heir is not None:
+        print(
+            f"retracted {entry.tag} ({title}): a re-read had merged it into {heir.tag} "
+            f"({heir.article.title or heir.uid}), where its URL led; it now answers the withdrawal "
+            f"notice. Its text stays in {heir.tag}: `digest retract {heir.tag}` withdraws that too"
+        )
     else:
         print(f"retracted {entry.tag} ({title})" if done else f"{entry.tag} ({title}) was already retracted")
     return 0

@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time as clock
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -190,21 +191,30 @@ def _reclaim(
         ingest(config, store, now, [config.paths.source / path for path in siblings], reparse=True)
 
 
-def _announce_upgrade(store: Store, reparse: bool) -> None:
-    """Say in one line why a run after an upgrade reads every stored page again, before it does:
-    on a big archive that run (the service's start-up) takes minutes, and its summary line alone
-    would not tell an operator why nothing was skipped."""
+def _announce_upgrade(store: Store, files: Sequence[Path], folder: Path, reparse: bool) -> None:
+    """Say in one line why a run after an upgrade reads stored pages again, before it does: on a
+    big archive that run (the service's start-up) takes minutes, and its summary line alone
+    would not tell an operator why nothing was skipped.
+
+    Counted among the ``files`` this run picks: a stored page whose file is gone (deleted, its
+    share unmounted) is never read again, so it is neither counted nor, run after run, announced;
+    and a run on the few files ``digest serve`` saw change names those, not the whole archive.
+    Once read, a page carries the new version, so the same pages are never announced twice.
+    """
     if reparse:
         return
     older = store.older_parser_versions(PARSER_VERSION)
-    if older:
+    if not older:
+        return
+    picked = Counter(older[name] for name in {_source_name(f, folder) for f in files} if name in older)
+    if picked:
         log.info(
             "parser upgraded to version %s: reading again, once, the %d stored page files an older "
             "version read (%s); articles keep their ids and first-seen times, and only those whose "
             "text changes are republished",
             PARSER_VERSION,
-            sum(older.values()),
-            ", ".join(f"version {name}: {count}" for name, count in sorted(older.items())),
+            picked.total(),
+            ", ".join(f"version {name}: {count}" for name, count in sorted(picked.items())),
         )
 
 
@@ -232,7 +242,7 @@ def ingest(
         files.extend(scan(target) if target.is_dir() else [target])
     errors: list[tuple[str, str]] = []
     read = articles = new = changed = retracted = 0
-    _announce_upgrade(store, reparse)
+    _announce_upgrade(store, files, folder, reparse)
 
     def store_batch(todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | str]) -> None:
         nonlocal read, articles, new, changed, retracted

@@ -246,6 +246,9 @@ def render_all(
     """Render every document from ``catalog`` into ``put(path, bytes)``, streaming the entries;
     returns the sections, in the navigation's order, and the archive pages it froze.
 
+    A section no article is filed under any more (``Catalog.emptied_sections``) keeps its feeds
+    and its page, for those who follow it, but is not among the sections returned and listed.
+
     ``parallel``: a big archive's article pages and issue pages are drawn
     in worker processes, one per free core (``workers.pool``; ``put`` still runs in this process),
     which stage the article pages into ``stager`` themselves when it is given (``Stager.staging``).
@@ -254,6 +257,7 @@ def render_all(
     again without it.  ``progress`` hears how many articles are drawn.
     """
     sections = catalog.feed_sections()
+    emptied = catalog.emptied_sections()
     site = Site(config, sections)
     for path, data in site.static().items():
         put(path, data)
@@ -264,13 +268,13 @@ def render_all(
     put(*site.not_found())
     counts = catalog.issues()
     put(*site.issues(counts))
-    for section in sections:
+    for section in (*sections, *emptied):
         put(
             *site.section(
                 section, _stories(catalog.section_latest(section.slug, SECTION_PAGE_SIZE + 1), config)
             )
         )
-    specs = _feed_specs(config, sections)
+    specs = _feed_specs(config, [*sections, *emptied])
     pool = None
     total = catalog.feed_count()
     if progress is not None:
@@ -328,7 +332,7 @@ def render_all(
             progress.close()
     put(OPML, opml([all_spec(config), digests_spec(config)], config))
     # Apart from the all-articles feed: subscribing to both would bring every article twice.
-    put(OPML_SECTIONS, opml([spec for spec, slug in specs if slug is not None], config, "版块"))
+    put(OPML_SECTIONS, opml([section_spec(config, s) for s in sections], config, "版块"))
     articles = {writer.spec.name: writer.new_pages for writer in writers.values()}
     return sections, {DIGESTS_FEED: frozen, **articles}
 

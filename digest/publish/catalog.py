@@ -23,7 +23,11 @@ class Catalog(Protocol):
     """The queries a full publish needs (``digest.store.database.Store`` answers them in SQL)."""
 
     def feed_sections(self) -> list[Section]:
-        """Each section once, in order of its first entry in feed order."""
+        """Each section once, in order of its first entry in feed order: those the navigation lists."""
+        ...
+
+    def emptied_sections(self) -> list[Section]:
+        """Sections no article is filed under any more: their feeds and page stay, listed nowhere."""
         ...
 
     def feed_count(self, section: str | None = None) -> int:
@@ -115,6 +119,9 @@ class MemoryCatalog:
         for entry in feed_order([*self._entries, *self._gone]):
             seen.setdefault(entry.section.slug, entry.section)
         return list(seen.values())
+
+    def emptied_sections(self) -> list[Section]:
+        return []  # entries at hand know no section they left
 
     def feed_count(self, section: str | None = None) -> int:
         return len(self._feed(section))

@@ -109,17 +109,18 @@ class ArticleRepository(Repository):
         with self._begin() as conn:
             return {path: stamp for path, stamp in conn.execute(query)}
 
-    def older_parser_versions(self, parser_version: str) -> dict[str, int]:
-        """How many stored page files each parser version other than ``parser_version`` read
-        (``"none"`` for rows from before versions were kept): the pages an upgrade re-reads."""
+    def older_parser_versions(self, parser_version: str) -> dict[str, str]:
+        """The stored page files another parser version than ``parser_version`` read, each with
+        that version's name (``"none"`` for rows from before versions were kept): the pages an
+        upgrade reads again once they are found in the folder.  A file that could not be read
+        (``last_error``) was read by no version, and is left out."""
         version = sa.func.coalesce(sources.c.parser_version, "none")
-        query = (
-            sa.select(version, sa.func.count())
-            .where(sa.or_(sources.c.parser_version.is_(None), sources.c.parser_version != parser_version))
-            .group_by(version)
+        query = sa.select(sources.c.path, version).where(
+            sa.or_(sources.c.parser_version.is_(None), sources.c.parser_version != parser_version),
+            sources.c.last_error.is_(None),
         )
         with self._begin() as conn:
-            return {str(name): int(count) for name, count in conn.execute(query)}
+            return {str(path): str(name) for path, name in conn.execute(query)}
 
     def set_source_stamps(self, stamps: dict[str, str | None]) -> None:
         """Remember the stat of files whose bytes were found unchanged (touched, or copied over)."""

@@ -80,9 +80,9 @@ class PublishRepository(Repository):
             return [entry_from_row(row) for row in conn.execute(query)]
 
     def feed_sections(self) -> list[Section]:
-        """Each section once, in order of its first entry in feed order (stable between publishes)."""
-        # Withdrawn articles count: a section whose every article went keeps its feed, of tombstones;
-        # so does one whose articles all moved to other sections (after them, in slug order).
+        """Each section once, in order of its first entry in feed order (stable between publishes):
+        the sections the navigation lists."""
+        # Withdrawn articles count: a section whose every article went keeps its feed, of tombstones.
         slugs = sa.select(articles.c.section_slug).distinct()
         with self._begin() as conn:
             firsts = []
@@ -95,13 +95,20 @@ class PublishRepository(Repository):
                     .limit(1)
                 ).one()
                 firsts.append((tuple(row)[1:], Section(row.section_name, slug)))
-            # A section whose articles a re-read filed elsewhere (a parser upgrade, a new
-            # ``[parser]`` word) keeps its feed too: its address stays good, and its articles
-            # may come back; readers subscribed to it would otherwise meet a 404 at every fetch.
-            filed = {section.slug for _, section in firsts}
-            emptied = conn.execute(sa.select(sections.c.name, sections.c.slug).order_by(sections.c.slug))
-            left = [Section(name, slug) for name, slug in emptied if slug not in filed]
-        return [section for _, section in sorted(firsts)] + left
+        return [section for _, section in sorted(firsts)]
+
+    def emptied_sections(self) -> list[Section]:
+        """The sections no article is filed under any more, in slug order: a re-read (a parser
+        upgrade, a new ``parser.non_sections`` word, a corrected page) filed them all elsewhere.
+
+        The ``sections`` table keeps every name given a slug, for good; such a section keeps its
+        feeds and page at their addresses, so readers subscribed to it meet no 404, but nothing
+        lists it (a wrong name an older parser read stays out of the navigation).
+        """
+        filed = sa.select(articles.c.uid).where(articles.c.section_slug == sections.c.slug)
+        query = sa.select(sections.c.name, sections.c.slug).where(~filed.exists()).order_by(sections.c.slug)
+        with self._begin() as conn:
+            return [Section(name, slug) for name, slug in conn.execute(query)]
 
     def feed_count(self, section: str | None = None) -> int:
         """How many entries the feed of ``section`` (None: every article) holds."""

@@ -32,8 +32,7 @@ class RetractionRepository(Repository):
         """
         count = 0
         with self._begin() as conn:
-            conn.execute(sa.update(counters).where(ARTICLES_SEQ).values(value=counters.c.value + 1))
-            seq = conn.execute(sa.select(counters.c.value).where(ARTICLES_SEQ)).scalar_one()
+            seq = _next_seq(conn)
             for start in range(0, len(uids), IN_BATCH):
                 result = conn.execute(
                     sa.update(articles)
@@ -56,11 +55,25 @@ class RetractionRepository(Repository):
             search_index.refresh(conn, uids)
         return count
 
+    def withdraw_merged(self, uid: str, at: datetime) -> bool:
+        """Withdraw by hand an article a re-read merged into another (``retract`` with
+        ``successors``): its successor is forgotten, so its URL answers the withdrawal notice
+        (410) instead of leading to the article that holds its text, which stays as it is.
+        True when ``uid`` was such an article."""
+        with self._begin() as conn:
+            seq = _next_seq(conn)
+            result = conn.execute(
+                sa.update(articles)
+                .where(articles.c.uid == uid, articles.c.retracted.is_not(None))
+                .where(articles.c.successor.is_not(None))
+                .values(retracted=Retraction.BY_HAND.value, retracted_at=at, successor=None, seq=seq)
+            )
+        return result.rowcount == 1
+
     def restore(self, uid: str) -> bool:
         """Undo the retraction of one article; True when it was withdrawn."""
         with self._begin() as conn:
-            conn.execute(sa.update(counters).where(ARTICLES_SEQ).values(value=counters.c.value + 1))
-            seq = conn.execute(sa.select(counters.c.value).where(ARTICLES_SEQ)).scalar_one()
+            seq = _next_seq(conn)
             result = conn.execute(
                 sa.update(articles)
                 .where(articles.c.uid == uid, articles.c.retracted.is_not(None))
@@ -78,3 +91,10 @@ class RetractionRepository(Repository):
                 query = sa.select(articles).where(articles.c.uid.in_(uids[at : at + IN_BATCH]))
                 found.update((row.uid, entry_from_row(row)) for row in conn.execute(query))
         return found
+
+
+def _next_seq(conn: sa.Connection) -> int:
+    """Take the next step of the articles' change sequence: the rows a withdrawal or a restore
+    writes with it are what the next publish renders again."""
+    conn.execute(sa.update(counters).where(ARTICLES_SEQ).values(value=counters.c.value + 1))
+    return int(conn.execute(sa.select(counters.c.value).where(ARTICLES_SEQ)).scalar_one())
