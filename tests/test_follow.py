@@ -12,7 +12,11 @@ with a red banner announcing XSLT's removal, which is why the stylesheet is CSS.
 
 from __future__ import annotations
 
+import functools
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -77,28 +81,46 @@ def test_feeds_answer_any_origin_and_atom_is_xml_only_for_browsers(url: str) -> 
         assert "订阅地址" in http.get("/feeds/").text
 
 
+@contextmanager
+def _reader_page(folder: Path) -> Iterator[str]:
+    """A reader's own page, on its own loopback server (Chromium lets only a page served from a
+    loopback address reach one)."""
+    (folder / "reader.html").write_text("<!doctype html><title>reader</title>", encoding="utf-8")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://localhost:{server.server_address[1]}/reader.html"
+        finally:
+            server.shutdown()
+
+
 def test_a_reader_on_another_origin_polls_a_feed_conditionally_in_chromium(
     url: str,
     browser: Browser,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
-    """A browser-based reader on its own origin (here localhost, not 127.0.0.1) fetches a feed, then
+    """A browser-based reader on its own origin (here another loopback server's) fetches a feed, then
     asks again with its ETag or date, which Chromium preflights (neither header is CORS-safelisted):
-    the answers are 304s, and the ETag is readable."""
+    the answers are 304s, and the ETag is readable.  The reader's page is its own (our pages'
+    Content-Security-Policy lets them fetch nothing, and a reader's page is not ours)."""
     context = browser.new_context()
     try:
         page = context.new_page()
-        page.goto(url.replace("127.0.0.1", "localhost") + "/index.html")
-        first, etag, again, since = page.evaluate(
-            """async (feed) => {
-                const first = await fetch(feed);
-                const etag = first.headers.get("ETag");
-                const again = await fetch(feed, {headers: {"If-None-Match": etag}});
-                const modified = first.headers.get("Last-Modified");
-                const since = await fetch(feed, {headers: {"If-Modified-Since": modified}});
-                return [first.status, etag, again.status, since.status];
-            }""",
-            url + "/feeds/all.atom",
-        )
+        with _reader_page(tmp_path) as reader:
+            page.goto(reader)
+            first, etag, again, since = page.evaluate(
+                """async (feed) => {
+                    const first = await fetch(feed);
+                    const etag = first.headers.get("ETag");
+                    const again = await fetch(feed, {headers: {"If-None-Match": etag}});
+                    const modified = first.headers.get("Last-Modified");
+                    const since = await fetch(feed, {headers: {"If-Modified-Since": modified}});
+                    return [first.status, etag, again.status, since.status];
+                }""",
+                url + "/feeds/all.atom",
+            )
     finally:
         context.close()
     assert (first, again, since) == (200, 304, 304) and etag.startswith('"')
