@@ -215,11 +215,12 @@ def test_a_space_at_a_wrap_inside_other_brackets_is_not_kept() -> None:
 @pytest.mark.parametrize("prompt", ["", "扫码看视频\n\n"])
 def test_a_list_of_captions_set_apart_under_a_headline_is_no_part_of_it(prompt: str) -> None:
     # Photo captions listed a line each in a block of their own under the headline (a picture
-    # spread): the story's captions, never a subtitle; the headline stays as printed.
+    # spread, its photographer credited): the story's captions, never a subtitle; the headline
+    # stays as printed.
     page = parse_page(
         "古桥修缮完工\n\n本报讯(记者 周远)古桥修缮工程日前完工。\n\n\n"
         f"青石镇处处春色满园\n\n{prompt}东岭村的油菜花海\n白沙乡果农修剪梨树\n老街口新开的花市\n\n"
-        "记者 甲乙 林雨\n\n春分过后，青石镇处处花开，各村忙着迎接赏花的游客。\n"
+        "记者 甲乙 林雨\n\n春分过后，青石镇处处花开，各村忙着迎接赏花的游客。\n\n林雨 摄\n"
     )
     second = page.articles[1]
     assert (second.title, second.subtitle, second.kicker) == ("青石镇处处春色满园", None, None)
@@ -227,14 +228,17 @@ def test_a_list_of_captions_set_apart_under_a_headline_is_no_part_of_it(prompt: 
     assert "春分过后" in second.body
 
 
-@pytest.mark.parametrize("lead", ["", "古桥修缮完工\n\n本报讯(记者 周远)古桥修缮工程日前完工。\n\n\n"])
+@pytest.mark.parametrize(
+    "lead", ["", "第3版 视点\n\n古桥修缮完工\n\n本报讯(记者 周远)古桥修缮工程日前完工。\n\n\n"]
+)
 @pytest.mark.parametrize("marked", [False, True])
 def test_a_bare_section_name_over_an_untitled_photo_is_its_section(lead: str, marked: bool) -> None:
     # A page's name printed bare over a photo and its caption (closed by the photographer's
-    # credit): the section, never the photo's headline, nor a line of the text.
+    # credit), at the top of the page or where the folio names the page so: the section, never
+    # the photo's headline, nor a line of the text.
     mark = "## " if marked else ""
     page = parse_page(
-        f"{mark if lead else ''}{lead}视点\n\n春分过后，青石镇处处花开，各村忙着迎接赏花的游客。"
+        f"{lead.replace('古桥', mark + '古桥', 1)}视点\n\n春分过后，青石镇处处花开，各村忙着迎接赏花的游客。"
         f"图为东岭村的油菜花海。本报记者 甲乙 摄\n\n\n{mark}新桥通车\n\n"
         "本报讯(记者 林雨)新桥今天正式通车。\n"
     )
@@ -291,3 +295,145 @@ def test_a_crosshead_in_a_story_signed_at_both_ends_stays_in_it(closing: str) ->
     )
     assert [a.title for a in page.articles] == ["古桥修缮完工"]
     assert "精心施工" in page.articles[0].body
+
+
+# -- ordinary pages the layout rules above must leave alone (review findings) ------------------
+
+_STORY_A = (
+    "全市春季植树活动启动\n\n本报讯（记者 周远）3月12日上午，全市春季义务植树活动在城东生态公园启动。\n\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # A row of titled photos at the top of the page: each word is its photo's title.
+        "春耕忙\n\n3月18日，农民驾驶农机在田间翻耕土地，为春播做准备。本报记者 林小河 摄\n\n\n"
+        "赏花去\n\n3月17日，市民在人民公园赏樱花。通讯员 王青 摄\n\n\n"
+        "城东夜市开张迎客\n\n本报讯（记者 林雨）城东夜市昨晚开张，200多个摊位吸引市民前来消费。\n",
+        # Mid-page, after a story: the photo's title.
+        f"{_STORY_A}雪后初晴\n\n3月6日，雪后的古城墙银装素裹，分外美丽。本报记者 周远 摄\n\n\n"
+        "城东夜市开张迎客\n\n本报讯（记者 林雨）城东夜市昨晚开张，200多个摊位吸引市民前来消费。\n",
+        # Under the page's own section name.
+        "● 图片新闻\n\n春耕忙\n\n3月18日，农民驾驶农机在田间翻耕土地。本报记者 林小河 摄\n\n\n"
+        "赏花去\n\n3月17日，市民在人民公园赏樱花。通讯员 王青 摄\n",
+    ],
+)
+def test_a_short_title_over_a_photo_is_no_section(text: str) -> None:
+    page = parse_page(text)
+    assert all(a.title for a in page.articles)
+    assert {a.section for a in page.articles} <= {None, "图片新闻"}
+
+
+@pytest.mark.parametrize(
+    "closing",
+    [
+        "（实习生 王小川）",
+        "（通讯员 赵刚）",
+        "（设计：王小川）",
+        "（有删节）",
+        "（节选）",
+        "（作者单位：市委党校）",
+    ],
+)
+def test_a_note_or_a_helpers_credit_closing_a_story_does_not_split_it(closing: str) -> None:
+    # Who helps (实习生, 通讯员, 设计), where the author works, or a note on the text: none of
+    # them signs another story, so the crosshead above stays in the story.
+    page = parse_page(
+        "全市春季植树活动启动\n\n本报讯（记者 张明远）3月12日上午，全市春季义务植树活动启动。\n\n"
+        "大家分工协作，挖坑、扶苗、培土、浇水，一派热火朝天的景象。\n\n志愿者热情高\n\n"
+        "“能为城市添一抹绿，很有意义。”来自市一中的志愿者王小梅说。"
+        f"据了解，今年全市计划新增造林面积3万亩。{closing}\n\n\n"
+        "老旧小区改造惠及万户居民\n\n\n本报记者 李红梅\n\n今年我市将改造老旧小区46个。\n"
+    )
+    assert [a.title for a in page.articles] == ["全市春季植树活动启动", "老旧小区改造惠及万户居民"]
+    assert "志愿者热情高" in page.articles[0].body
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "● 体育\n\n加油加油\n\n本报讯（记者 林雨）昨晚，市体育馆座无虚席，近万名球迷为主队呐喊助威。\n",
+        f"{_STORY_A}点赞点赞\n\n本报讯（记者 林雨）市民张先生在公交车上捡到钱包，交给司机。\n",
+    ],
+)
+def test_a_headline_of_a_word_said_twice_is_no_running_head(text: str) -> None:
+    title = text.split("\n\n")[-2].strip()
+    page = parse_page(text)
+    assert page.articles[-1].title == title
+    assert page.articles[-1].section in (None, "体育")
+
+
+def test_a_poems_repeated_words_are_no_running_heads() -> None:
+    page = parse_page(
+        "● 副刊\n\n春夜\n\n窗外的雨\n下呀下呀\n打湿了谁的梦\n远方远方\n有我的故乡\n\n□ 李红梅\n"
+    )
+    assert len(page.articles) == 1
+    assert "下呀下呀" not in page.dropped and "远方远方" not in page.dropped
+
+
+def test_who_says_what_under_a_kicker_is_a_headline_stack_not_fields() -> None:
+    page = parse_page(
+        f"{_STORY_A}聚焦全国两会\n\n代表：稳就业是头等大事\n委员：加大民生投入力度\n专家：经济长期向好\n\n"
+        "本报讯（记者 林雨）全国两会期间，代表委员围绕就业、民生等话题建言献策。\n"
+    )
+    assert "代表：" not in page.articles[-1].body
+    assert "代表：稳就业是头等大事" in (page.articles[-1].title or "")
+
+
+@pytest.mark.parametrize(
+    "stack",
+    ["坚持人民至上\n坚持守正创新\n坚持问题导向", "张建国家庭\n李秀英家庭\n王大山家庭\n赵春梅家庭"],
+)
+def test_a_stack_of_subtitles_with_no_photo_is_no_caption_list(stack: str) -> None:
+    page = parse_page(
+        f"{_STORY_A}学习贯彻党的二十大精神\n以“三个坚持”指引新征程\n\n{stack}\n\n□ 张明远\n\n"
+        "党的二十大报告深刻阐述了新时代坚持和发展中国特色社会主义的重大问题。\n"
+    )
+    assert page.articles[-1].captions == ()
+    assert stack.split("\n")[0] in (page.articles[-1].subtitle or "")
+
+
+def test_a_captions_last_words_over_a_photo_credit_are_no_name() -> None:
+    page = parse_page(
+        "城南梅园迎来赏梅高峰\n\n本报讯（记者 周远）近日，城南梅园\n的梅花竞相开放，吸引了大批市民前\n"
+        "来观赏。据介绍，今年梅花花期比往\n年提前了一周左右。\n\n3月5日，市民在梅园赏梅。梅开正艳\n李四 摄\n"
+    )
+    assert "梅开正艳李四" not in page.articles[0].authors
+
+
+def test_a_photo_inside_a_story_does_not_end_it() -> None:
+    page = parse_page(
+        "全市春季植树活动启动\n\n本报讯（记者 周远）3月12日上午，全市春季义务植树活动在城东生态公园启动，"
+        "机关干部、志愿者和市民共500余人参加。\n\n"
+        "志愿者在城东生态公园种植树苗，大家分工协作，挖坑、扶苗、培土、浇水，一派热火朝天的景象。"
+        " 本报记者 林小河 摄\n\n\n"
+        "据了解，今年全市计划新增造林面积3万亩，完成村庄绿化50个，新建城市公园12个，全市森林覆盖率将提高到45%以上。\n\n"
+        "市林业局负责人表示，将加强苗木管护，确保栽一棵、活一棵。\n"
+    )
+    assert len(page.articles) == 1
+    assert "据了解" in page.articles[0].body
+
+
+def test_a_sentence_thanking_tipsters_is_the_storys_text() -> None:
+    page = parse_page(
+        "走失老人当晚平安回家\n\n本报讯（记者 林雨）12日晚，78岁的张大爷在城东走失，家人焦急万分。\n\n"
+        "感谢热心市民提供线索，派出所为其颁发奖金500元。\n\n家属专程送来锦旗，向民警表示感谢。\n"
+    )
+    assert page.articles[0].notes == ()
+    assert "颁发奖金500元" in page.articles[0].body
+
+
+def test_a_headline_naming_a_qr_prompt_over_a_dateline_stays_a_headline() -> None:
+    page = parse_page(
+        f"{_STORY_A}扫码看直播\n\n本报讯（记者 林雨）昨天，我市首个“扫码看直播”农产品展销平台上线。\n"
+    )
+    assert [a.title for a in page.articles] == ["全市春季植树活动启动", "扫码看直播"]
+
+
+def test_a_space_before_the_et_cetera_closing_a_bracket_is_the_wraps() -> None:
+    page = parse_page(
+        "城东新区规划公示\n\n本报讯（记者 林雨）昨天，城东新区规划方案公示，"
+        "市民（读者 王先生 \n等）提出了意见。\n"
+    )
+    assert "王先生等" in page.articles[0].body

@@ -28,10 +28,16 @@ _COLUMN_LEN = 8  # a column name set apart above a headline (聚焦防汛抗洪)
 _CAPTION_LINES = 3  # a list of captions a line each has this many lines at least
 
 
+_CAPTION_REACH = 40  # lines of the story under a list of captions searched for its photo
+
+
 _STACK_MARKS = re.compile(r"\s|——|[|｜：:]")  # how headline lines read: phrases side by side, a dash
 
 
 _PHOTO_REACH = 3  # lines under a section's name that may hold its photo's caption and credit
+
+
+_SECTION_REACH = 2 * _PHOTO_REACH + 1  # lines _section_over_photo reads: a photo, a word, a photo
 
 
 def _is_section_name(text: str, conv: Conventions) -> bool:
@@ -68,34 +74,47 @@ def _section_over_text(
     return None
 
 
-def _section_over_photo(run: list[_Line], prev: _Line | None, below: list[_Line], conv: Conventions) -> bool:
-    """A section's bare name over an untitled photo: the word alone in its block where no story
-    is open (the top of the page, or after a wide gap under a finished paragraph or a credit),
-    and under it a caption closed by the photographer's credit, at its end or on the line after
-    it (a column break may cut the caption in two).  A short headline stands over a story (街头
-    over 本报讯…); a box label (链接) over background signed by no one; a crosshead inside a
-    story after a single blank."""
+def _section_over_photo(
+    run: list[_Line], prev: _Line | None, below: list[_Line], conv: Conventions, page_name: str | None
+) -> bool:
+    """A section's bare name over an untitled photo at the very top of the page (or the name the
+    folio gives the page, where nothing above named a section yet), and under it a caption closed
+    by the photographer's credit, at its end or on the line after it (a column break may cut the
+    caption in two).  Lower down, a short word over a photo is the photo's title (雪后初晴, 植绿),
+    and so is each of a row of them (春耕忙 / 赏花去 / 防汛演练): the page's top may open such a
+    row too.  ``below`` holds the lines after ``run`` (``_SECTION_REACH`` of them are read)."""
     if len(run) != 1 or not _bare_word(run[0], conv):
         return False
     if prev is not None and not (
-        run[0].gap >= 2
+        run[0].text == page_name
+        and run[0].gap >= 2
         and (
             prev.kind in (T.CREDIT, T.PAREN)
             or (prev.kind is T.PARA and (ends_sentence(prev.text) or trailing_credit(prev.text, conv)))
         )
     ):
         return False
-    if not below or below[0].dateline is not None:
+    photo = _photo(below, conv)
+    if photo is None:
         return False
-    for line in below[:_PHOTO_REACH]:
+    rest = below[photo + 1 :]
+    # Another bare word over another photo: a row of titled photos, the first word one of them.
+    return not (rest and _bare_word(rest[0], conv) and _photo(rest[1:], conv) is not None)
+
+
+def _photo(below: list[_Line], conv: Conventions) -> int | None:
+    """Where the untitled photo's caption opening ``below`` ends with the photographer's credit."""
+    if not below or below[0].dateline is not None:
+        return None
+    for k, line in enumerate(below[:_PHOTO_REACH]):
         if line.kind is T.CREDIT:
-            return any(photographed(c) for c in line.credits)
+            return k if any(photographed(c) for c in line.credits) else None
         if line.kind is not T.PARA:
-            return False
+            return None
         credit = trailing_credit(line.text, conv)
         if credit is not None:
-            return any(photographed(c) for c in credit[1])
-    return False
+            return k if any(photographed(c) for c in credit[1]) else None
+    return None
 
 
 def _field_list(run: list[_Line]) -> int:
@@ -104,7 +123,8 @@ def _field_list(run: list[_Line]) -> int:
 
     A headline and its subtitle often take that shape too, each naming who says what
     (卫健委：呼吸道疾病进入高发期 / 专家：勤洗手戴口罩): two labelled lines are fields only
-    when the labels are what such listings name (``_FIELD_LABELS``); three or more are."""
+    when the labels are what such listings name (``_FIELD_LABELS``), and three or more when most
+    of them are (代表：… / 委员：… / 专家：… under a kicker is a headline stack)."""
     n = 0
     for line in reversed(run):
         if line.md or not _FIELD.match(line.text):
@@ -114,17 +134,22 @@ def _field_list(run: list[_Line]) -> int:
             break
     if n < 2 or len(run) == n:
         return 0
-    labels = {re.split("[：:]", line.text, maxsplit=1)[0] for line in run[-n:]}
-    return n if n >= 3 or labels <= _FIELD_LABELS else 0
+    labels = [re.split("[：:]", line.text, maxsplit=1)[0] for line in run[-n:]]
+    listed = sum(label in _FIELD_LABELS for label in labels)
+    return n if listed == n or (n >= 3 and 2 * listed > n) else 0
 
 
-def _caption_list(run: list[_Line], prev: _Line | None) -> int:
+def _caption_list(run: list[_Line], prev: _Line | None, below: list[_Line], conv: Conventions) -> int:
     """How many lines at the end of ``run`` list photo captions a line each, in a block of their
     own under the headline's block (a picture spread: 东岭村的油菜花海 / 白沙乡果农修剪梨树 / …):
     three or more, or none.  A headline stack (kicker, title, subtitle) under a column's short
     name is the same shape, so the block above must be more than such a name; a headline's lines
     print phrases side by side or a dash, captions one plain phrase each.  The headline may
-    be ``prev``, when a line of layout noise (扫码看视频) stood between."""
+    be ``prev``, when a line of layout noise (扫码看视频) stood between.
+
+    A stack of subtitles (坚持人民至上 / 坚持守正创新 / …) or a list of names is that shape too:
+    captions need a photo to caption, a photographer's credit or a 图为 in the story ``below``
+    (``_CAPTION_REACH`` lines of it are read), or captions written as sentences."""
     n = 0
     for line in reversed(run):
         n += 1
@@ -139,4 +164,20 @@ def _caption_list(run: list[_Line], prev: _Line | None) -> int:
         return 0  # a column's name over a headline stack
     if any(r.md or _STACK_MARKS.search(r.text) for r in block):
         return 0
-    return n
+    return n if any(ends_sentence(r.text) for r in block) or _photo_in(below, conv) else 0
+
+
+def _photo_in(below: list[_Line], conv: Conventions) -> bool:
+    """Does the story opening ``below`` print a photo: a photographer's credit or a 图为 caption
+    before the next headline?"""
+    for line in below[:_CAPTION_REACH]:
+        if line.kind in (T.HEADING, T.SECTION, T.CANDIDATE):
+            return False
+        if line.kind is T.CREDIT and any(photographed(c) for c in line.credits):
+            return True
+        if line.kind is T.PARA and line.text.startswith(("图为", "图片为")):
+            return True
+        credit = trailing_credit(line.text, conv) if line.kind is T.PARA else None
+        if credit is not None and any(photographed(c) for c in credit[1]):
+            return True
+    return False

@@ -57,7 +57,11 @@ _NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[
 # 读者王女士提供，获报料奖100元): a note of that story, never the next one's headline.  It opens
 # with its thanks or "this tip" and names the reward: a headline may offer a reward for tips
 # (警方悬赏征集线索 最高奖励5万元) or thank the tipsters (感谢热心群众提供线索 走失老人当晚回家).
-_TIP_NOTE = re.compile(r"^(?=.{4,40}$)(?:感谢|谢谢|本条|此条).*(?:奖|\d+元)")  # on a line naming 线索 or 报料
+# The note is set without a full stop: a sentence ending in 。 (感谢热心市民提供线索，派出所为其
+# 颁发奖金500元。) is the story's text.
+_TIP_NOTE = re.compile(
+    r"^(?=.{4,40}$)(?:感谢|谢谢|本条|此条).*(?:奖|\d+元).*(?<!。)$"
+)  # on a line naming 线索 or 报料
 
 
 # A page header's lines with the folio: at most this many, and each names a paper (…晚报), a page
@@ -140,7 +144,9 @@ def _classify(
             out.append(_Line(text, T.PARA, gap=blanks, row=True))
             blanks = 0
             continue
-        line = _classify_one(text, conv, issue, alone or i - 1 in apart)
+        # The page's header: its first lines, with nothing but folio furniture above.
+        top = len(out) < _HEADER_LINES and all(x.kind is T.NOISE for x in out)
+        line = _classify_one(text, conv, issue, alone or i - 1 in apart, top)
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         line.indent = i - 1 in opened
         if line.kind is T.BYLINE and not line.credits:
@@ -158,6 +164,17 @@ def _classify(
     for mark, under in itertools.pairwise(out):
         if under.kind in (T.CANDIDATE, T.HEADING) and _long_section_mark(mark, conv):
             mark.kind, mark.text = T.SECTION, _LONG_SECTION_MARK.sub(r"\1", mark.text).strip()
+    for before, prompt, below in zip(out, out[1:], out[2:], strict=False):
+        # A QR prompt's words set apart after a finished story, alone over the next one's
+        # dateline, are that story's headline (扫码看直播 over a story about the platform).
+        if (
+            prompt.kind is T.NOISE
+            and prompt.gap >= 2
+            and before.kind is T.PARA
+            and below.dateline is not None
+            and _QR_PROMPT.match(prompt.text)
+        ):
+            prompt.kind, prompt.lines = T.CANDIDATE, [prompt.text]
     for before, byline in itertools.pairwise(out):
         # Whatever stands right above a byline is a headline if it can be one at all.
         if (
@@ -231,7 +248,9 @@ def _ends_statement(text: str) -> bool:
     return ends_sentence(text) and not _EXCLAIMED.search(text)
 
 
-def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool = False) -> _Line:
+def _classify_one(
+    text: str, conv: Conventions, issue: date | None, alone: bool = False, top: bool = False
+) -> _Line:
     label = bool(_BOLD_LABEL.match(text)) or bool(_QA_LABEL.match(text))
     note = _NOTE.match(text.replace("**", ""))
     text = text.replace("**", "").strip()
@@ -246,7 +265,7 @@ def _classify_one(text: str, conv: Conventions, issue: date | None, alone: bool 
     mark = _SECTION_MARK.match(text)
     if mark and not ends_sentence(text) and not find_jumps(text)[1] and not is_byline(text, conv):
         return _Line(mark.group(1).strip(), T.SECTION)
-    head = _running_head(text)
+    head = _running_head(text, short=top)
     if head:
         return _Line(head, T.SECTION, lines=[text])
     furniture = len(text) <= _MAX_HEADING and (

@@ -4,6 +4,7 @@ Package-internal (names with a leading underscore are shared within digest.paper
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterator
@@ -125,7 +126,7 @@ def _starts_new_line(line: str, conv: Conventions) -> bool:
         BULLET.match(line)
         or _MD_HEADING.match(line)
         or parse_dateline(line.replace("**", ""), conv)
-        or _running_head(line)
+        or _running_head(line, short=False)
     )
 
 
@@ -305,11 +306,22 @@ def _cut_credit(before: str, line: str, conv: Conventions) -> bool:
     return bool(
         tail
         and len(whole) <= _CREDIT_LINE
+        # The tail holds a credit's word (记者 周) or is the start of one the wrap cut (通讯, 本报记):
+        # a caption's last words (…赏梅。梅开正艳 / 李四 摄) are no part of the credit under them.
+        and (conv.credit_hint.search(tail) or _cut_role(conv).fullmatch(tail.replace(" ", "")))
         and conv.credit_hint.search(whole)
         and not conv.role_end.search(tail)
         and not (is_byline(tail, conv) and is_byline(line, conv))
         and is_byline(whole, conv)
     )
+
+
+@functools.cache
+def _cut_role(conv: Conventions) -> re.Pattern[str]:
+    """The start of a role word, after its ranks if any, that a wrap cut off (通讯, 本报记)."""
+    starts = {role[:k] for role in conv.roles for k in range(1, len(role))}
+    ranks = "|".join(map(re.escape, conv.ranks))
+    return re.compile(f"(?:{ranks})*(?:{'|'.join(map(re.escape, sorted(starts, key=len, reverse=True)))})")
 
 
 def _signed_dateline(pieces: list[str], line: str, conv: Conventions) -> bool:
@@ -332,12 +344,19 @@ def _ends_line(pieces: list[str], block: list[str]) -> bool:
     """
     heading = _MD_HEADING.match(pieces[0])
     wrapped = heading and display_width(pieces[-1]) >= _FULL_LINE * max(map(display_width, block))
-    return bool((heading and not wrapped) or _running_head(pieces[-1]))
+    return bool((heading and not wrapped) or _running_head(pieces[-1], short=False))
 
 
-def _running_head(line: str) -> str | None:
-    """The section named by a running head printed twice (…新篇章…新篇章··特别报道特别报道, 视点视点)."""
-    if not 4 <= len(line) <= _MAX_RUNNING_HEAD or re.search("[，。！？]", line) or not _DOUBLED.search(line):
+def _running_head(line: str, short: bool) -> str | None:
+    """The section named by a running head printed twice (…新篇章…新篇章··特别报道特别报道, 视点视点).
+
+    A short one (要闻要闻) only where ``short`` says the line stands in the page's header: lower
+    down a word printed twice is a headline's or a poem's (加油加油, 下呀下呀)."""
+    if (
+        not (4 if short else _SHORT_RUNNING_HEAD) <= len(line) <= _MAX_RUNNING_HEAD
+        or re.search("[，。！？]", line)
+        or not _DOUBLED.search(line)
+    ):
         return None
     single, share = undouble(line.replace(" ", ""))
     # A short line counts only when all of it is one name of Chinese words printed twice (要闻要闻),

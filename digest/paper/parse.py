@@ -50,8 +50,8 @@ from digest.types import Article, Page
 # story's text on a page printing headlines under their stories is no headline, a space at a wrap
 # inside a bracketed credit parts two names, labelled fields under a headline (时间：… / 地点：…) are text,
 # bidi controls dropped from page text, a list of photo captions under a headline is no part of it, a
-# bare section name over an untitled photo is the section, a line between two stories signed by
-# different people (dateline above, closing credit below) is the second one's headline
+# bare section name over an untitled photo at the page's top is the section, a line between two stories
+# signed by different reporters (dateline above, closing credit below) is the second one's headline
 PARSER_VERSION = "7"
 
 
@@ -68,13 +68,14 @@ def parse_page(
     """
     conv = conventions
     classified = _classify(*_logical_lines(text, conv), conv, issue)
-    lines, dropped = _resolve(classified, False, conv)
+    page_name = _page_name(classified, conv)
+    lines, dropped = _resolve(classified, False, conv, page_name)
     after = _headlines_follow_bodies(lines)
     if after:
         # Headline-last pages put a headline between two bodies; look again at short lines
         # there that the first reading took for paragraph fragments.
-        lines, dropped = _resolve(classified, True, conv)
-    builders, unused = _assemble(lines, after, conv, _page_name(classified, conv))
+        lines, dropped = _resolve(classified, True, conv, page_name)
+    builders, unused = _assemble(lines, after, conv, page_name)
     articles = tuple(b.build() for b in builders)
     return Page(name=name, articles=articles, dropped=(*dropped, *unused))
 

@@ -9,18 +9,21 @@ from __future__ import annotations
 import re
 
 from digest.paper.apart import (
+    _CAPTION_REACH,
     _COLUMN_LEN,
     _FIELD,
     _SECTION_LEN,
+    _SECTION_REACH,
     _caption_list,
     _field_list,
     _is_section_name,
     _section_over_photo,
     _section_over_text,
 )
-from digest.paper.bylines import find_jumps, photographed, trailing_credit
+from digest.paper.bylines import find_jumps, parse_dateline, photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
+from digest.paper.signing import _REACH as _SIGNED_REACH
 from digest.paper.signing import _signed_by_others
 from digest.paper.textnorm import CJK, cjk_bigrams, ends_sentence, join_wrapped, squeeze_spaces
 
@@ -74,8 +77,12 @@ _LEAD_START = re.compile(r"^(?:“|\d{1,2}月\d{1,2}日|近日|日前|近年来|
 _NO_PHRASE_END = set("的和与及在为了是把被对从向将等并或而但以于之其")
 
 
-def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_Line], list[str]]:
-    """Decide every candidate line; returns the lines kept and the layout noise dropped."""
+def _resolve(
+    lines: list[_Line], after: bool, conv: Conventions, page_name: str | None = None
+) -> tuple[list[_Line], list[str]]:
+    """Decide every candidate line; returns the lines kept and the layout noise dropped.
+
+    ``page_name`` is the name the folio gives the page (第3版 经济), if any."""
     markdown = any(line.md for line in lines)
     if markdown:
         _adopt_unmarked_heading_lines(lines)
@@ -102,12 +109,12 @@ def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
-        if _section_over_photo(run, prev, lines[j:], conv):
+        if _section_over_photo(run, prev, lines[j : j + _SECTION_REACH], conv, page_name):
             out.append(_Line(line.text, T.SECTION))
             i = j
             continue
         fields = _field_list(run)
-        captions = 0 if fields else _caption_list(run, prev)
+        captions = 0 if fields else _caption_list(run, prev, lines[j : j + _CAPTION_REACH], conv)
         if fields or captions:
             # Labelled fields listed under a headline (时间：… / 地点：…) are the story's text; a
             # list of photo captions under it is proof of the headline above.
@@ -130,7 +137,11 @@ def _resolve(lines: list[_Line], after: bool, conv: Conventions) -> tuple[list[_
             text = [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run[k + 1 :]]
             resolved = [*head, _Line(run[k].text, T.SECTION), *text]
         else:
-            signed = _signed_by_others(out, lines[j:], conv) if _is_plain_para(nxt) else False
+            signed = (
+                _signed_by_others(out, lines[j : j + _SIGNED_REACH + 1], conv)
+                if _is_plain_para(nxt)
+                else False
+            )
             resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed)
         if not resolved:
             dropped.extend(r.text for r in run)
@@ -272,10 +283,20 @@ def _finished(last: list[str], text: str, conv: Conventions) -> bool:
     """After a wide gap, does a new article start with ``text``?  Yes after a finished paragraph,
     where both are paragraphs of prose; a photo story's short captions stand apart by wide gaps
     too (农户开心地笑了。 / 蓝莓熟了。).  A paragraph closed by its credit after the last sentence
-    (…育苗。本报记者 林小河 摄) is finished: untitled photos printed one after another."""
+    (…育苗。本报记者 林小河 摄) is finished where untitled photos are printed one after another:
+    the text after the gap closes with a photographer's credit too, or opens a story with its
+    dateline.  Else it is a photo printed inside the story, whose text goes on under it."""
     whole = join_wrapped(last)
-    closed = ends_sentence(last[-1]) or trailing_credit(whole, conv) is not None
-    return closed and min(len(whole), len(text)) > _CAPTION_PROSE
+    if min(len(whole), len(text)) <= _CAPTION_PROSE:
+        return False
+    if ends_sentence(last[-1]):
+        return True
+    if trailing_credit(whole, conv) is None:
+        return False
+    credit = trailing_credit(text, conv)
+    return (credit is not None and any(photographed(c) for c in credit[1])) or parse_dateline(
+        text, conv
+    ) is not None
 
 
 def _is_caption(text: str, conv: Conventions) -> bool:

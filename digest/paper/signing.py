@@ -28,16 +28,35 @@ def _names_above(out: list[_Line], conv: Conventions) -> set[str]:
 
 def _closing_credit(below: list[_Line], conv: Conventions) -> tuple[Credit, ...] | None:
     """The credit that closes the text from the top of ``below``: at the end of a paragraph or
-    on a line of its own, before any headline, section, short line or other story's opening."""
-    for line in below[:_REACH]:
+    on a line of its own, before any headline, section, short line or other story's opening,
+    and itself right before a wide gap, a dateline or the page's end (a story's end).  Only
+    ``_REACH`` lines are read; ``below`` may hold one more, to see what follows the last."""
+    for k, line in enumerate(below[:_REACH]):
         if line.kind in (T.CREDIT, T.PAREN):
-            return line.credits or None
-        if line.kind is not T.PARA or line.dateline is not None:
+            credits = line.credits
+        elif line.kind is not T.PARA or line.dateline is not None:
             return None
-        credit = trailing_credit(line.text, conv)
-        if credit is not None:
-            return credit[1]
+        else:
+            credit = trailing_credit(line.text, conv)
+            if credit is None:
+                continue
+            credits = credit[1]
+        after = below[k + 1] if k + 1 < len(below) else None
+        ends = after is None or after.gap >= 2 or after.dateline is not None
+        return credits or None if ends else None
     return None
+
+
+def _writers(credits: tuple[Credit, ...]) -> set[str]:
+    """The writers a closing credit names: its reporters (记者, 本报记者, 首席记者 …), or two or
+    more bare names.  Who else a credit names (实习生, 通讯员, 整理, 设计 …) may join the story's
+    own reporters; a bracketed word with no role is a note (有删节, 节选), not a name."""
+    reporters = {c.name for c in credits if "记者" in c.role}
+    if reporters:
+        return reporters
+    if len(credits) >= 2 and not any(c.role for c in credits):
+        return {c.name for c in credits}
+    return set()
 
 
 def _signed_by_others(out: list[_Line], below: list[_Line], conv: Conventions) -> bool:
@@ -45,10 +64,9 @@ def _signed_by_others(out: list[_Line], below: list[_Line], conv: Conventions) -
     above named at its top?  Then the line opens another story.  A photographer's or a
     writer-photographer's credit (丙丁 摄, 丙丁 文/图) may close the same story, as may its own
     reporter named again."""
-    above = _names_above(out, conv)
-    closing = _closing_credit(below, conv)
-    if not above or not closing:
+    closing = _closing_credit(below, conv)  # first: most text closes with no credit, a cheap no
+    if not closing or any("摄" in c.role or "图" in c.role for c in closing):
         return False
-    if any("摄" in c.role or "图" in c.role for c in closing):
-        return False
-    return not above & {c.name for c in closing}
+    writers = _writers(closing)
+    above = _names_above(out, conv) if writers else set()
+    return bool(above) and not above & writers

@@ -101,14 +101,22 @@ def _keep_parting_space(line: str, raw: str, after: list[str], credit: re.Patter
     """A line wrapped inside a bracketed credit (（记者 刘旭 / 王舒）) keeps the space that ends it
     or starts the next line: it parts the last name on this line from the first on the next,
     which would otherwise run together (刘旭王舒).  Other bracketed text (（以下简称 规上企 / 业）)
-    has no such space to keep: a space at a wrap there is the export's."""
+    has no such space to keep: a space at a wrap there is the export's, and so is one before
+    the 等 that closes a list of names (（读者 王先生 / 等）)."""
     spaced = _TRAILING_SPACE.search(raw) or any(_LEADING_SPACES.match(nxt) for nxt in after)
     if not spaced or " " not in line:
         return line
     opened = max(line.rfind("（"), line.rfind("("))
     if opened < 0 or opened < max(line.rfind("）"), line.rfind(")")) or " " not in line[opened:]:
         return line
+    # The next line opens with a name (two characters at least), not 等 closing the list.
+    nxt = after[0].strip() if after else ""
+    if not _NAME_START.match(nxt):
+        return line
     return line + " " if credit.search(line, opened) else line
+
+
+_NAME_START = re.compile(f"(?!等)[{CJK}]{{2}}")
 
 
 def _indented(line: str) -> bool:
