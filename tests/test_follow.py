@@ -12,11 +12,7 @@ with a red banner announcing XSLT's removal, which is why the stylesheet is CSS.
 
 from __future__ import annotations
 
-import functools
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -24,6 +20,7 @@ import pytest
 from playwright.sync_api import Browser
 from test_browser import ARTIFACTS, _published, browser  # noqa: F401 (browser is a fixture)
 from test_server import serving
+from test_successor import _static
 
 from digest.web.server import create_app
 
@@ -81,21 +78,6 @@ def test_feeds_answer_any_origin_and_atom_is_xml_only_for_browsers(url: str) -> 
         assert "订阅地址" in http.get("/feeds/").text
 
 
-@contextmanager
-def _reader_page(folder: Path) -> Iterator[str]:
-    """A reader's own page, on its own loopback server (Chromium lets only a page served from a
-    loopback address reach one)."""
-    (folder / "reader.html").write_text("<!doctype html><title>reader</title>", encoding="utf-8")
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(folder))
-    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://localhost:{server.server_address[1]}/reader.html"
-        finally:
-            server.shutdown()
-
-
 def test_a_reader_on_another_origin_polls_a_feed_conditionally_in_chromium(
     url: str,
     browser: Browser,  # noqa: F811
@@ -108,8 +90,11 @@ def test_a_reader_on_another_origin_polls_a_feed_conditionally_in_chromium(
     context = browser.new_context()
     try:
         page = context.new_page()
-        with _reader_page(tmp_path) as reader:
-            page.goto(reader)
+        # The reader's own page, from a loopback server of its own (Chromium lets only a page
+        # served from a loopback address reach one).
+        (tmp_path / "reader.html").write_text("<!doctype html><title>reader</title>", encoding="utf-8")
+        with _static(tmp_path) as reader:
+            page.goto(reader.replace("127.0.0.1", "localhost") + "/reader.html")
             first, etag, again, since = page.evaluate(
                 """async (feed) => {
                     const first = await fetch(feed);
