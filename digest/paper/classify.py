@@ -79,9 +79,6 @@ _SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speak
 _FURNITURE = re.compile(
     r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版|^[A-Za-z]\d{1,2}\s*版(?:\s|[：:]|$)"
 )
-# The page editor's line with a bare 编辑 (本版编辑：林小河, 编辑：甲乙 丙丁): only names follow
-# the label; elsewhere 编辑 is a word of a headline (AI当编辑, 编辑：我们为什么做这期专题).
-_EDITOR_LINE = re.compile(f"^(?:本版|本期)?编辑\\s*[:：]\\s*[{CJK}]{{2,4}}(?:[\\s、，,]+[{CJK}]{{2,4}})*$")
 
 
 # A prompt to scan the QR code printed by a story (扫码看视频): neither headline nor text.  It
@@ -268,9 +265,7 @@ def _classify_one(
     head = _running_head(text, short=top)
     if head:
         return _Line(head, T.SECTION, lines=[text])
-    furniture = len(text) <= _MAX_HEADING and (
-        (_FURNITURE.search(text) and not ends_sentence(text)) or _EDITOR_LINE.match(text)
-    )
+    furniture = len(text) <= _MAX_HEADING and _FURNITURE.search(text) and not ends_sentence(text)
     if furniture or _QR_PROMPT.match(text):
         return _Line(text, T.NOISE)
     # Most lines of a page are prose: the byline grammar is tried only on short lines that

@@ -42,7 +42,17 @@ class Conventions:
     # Credits printed after a name: X 摄, X 文/图, X/摄, X 摄影报道.
     marks: tuple[str, ...] = ("摄影报道", "文/图", "图/文", "文图", "摄影", "摄", "报道", "/文", "/图", "/摄")
     # People credited for the page, not the story (editors are never authors).
-    editors: tuple[str, ...] = ("责任编辑", "编辑", "责编", "美编", "校对", "检校", "版式设计")
+    editors: tuple[str, ...] = (
+        "责任编辑",
+        "本版编辑",
+        "本期编辑",
+        "编辑",
+        "责编",
+        "美编",
+        "校对",
+        "检校",
+        "版式设计",
+    )
     # How an outlet's name ends, to tell 城市快报 in 城市快报记者 X from a reporter's name.
     outlet_endings: tuple[str, ...] = (
         "报", "网", "社", "台", "客户端", "中心", "新闻", "频道", "传媒", "杂志",
