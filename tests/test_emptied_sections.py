@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
+from test_browser import browser  # noqa: F401 (a fixture)
 from test_server import serving
 
 from digest.config import Config
@@ -121,3 +123,28 @@ def test_a_section_emptied_by_a_corrected_page_keeps_answering_but_is_listed_now
     assert f'value="{old.slug}"' in form and f'value="{new.slug}"' in form
     rebuilt = publish_store(store, config, output, full=True)
     assert (rebuilt.written_count, rebuilt.removed) == (0, ())
+
+
+def test_a_reader_with_a_bookmark_of_an_emptied_section_sees_why_and_can_still_follow_it(
+    config: Config,
+    store: Store,
+    site: str,
+    now: datetime,
+    browser: Browser,  # noqa: F811
+) -> None:
+    old = _read(config, store, "城市生活", now)
+    _read(config, store, "城市", now + timedelta(hours=1))
+    context = browser.new_context(locale="zh-CN")
+    try:
+        page = context.new_page()
+        answer = page.goto(f"{site}/{section_path(old)}")
+        assert answer is not None and answer.status == 200
+        assert page.get_by_text("本版块眼下没有文章").is_visible()
+        # Its follow button still leads to a feed that answers, with no entry for now.
+        with page.expect_navigation():
+            page.get_by_role("link", name="订阅本版").click()
+        assert page.url == f"{site}/{feed_path(old.slug)}"
+        assert page.evaluate("document.documentElement.localName") == "feed"
+        assert page.evaluate("document.getElementsByTagName('entry').length") == 0
+    finally:
+        context.close()
