@@ -91,19 +91,26 @@ def _target(output_dir: str, path: str) -> str:
     return os.path.join(output_dir, *parts)
 
 
-def _same_bytes(where: str, data: bytes) -> bool:
-    """Whether the file at ``where`` holds ``data``; a folder in the way is an error, found now
-    rather than at rename time so the failure comes before any file is replaced."""
+def _in_place(where: str, data: bytes) -> tuple[bool, bool]:
+    """Whether a file (or link) stands at ``where``, and whether it holds ``data``; a folder in the
+    way is an error, found now rather than at rename time so the failure comes before any file is
+    replaced.  One ``lstat`` answers both for the common cases (a full build finds no file at any
+    path); only a symbolic link is followed, to compare what it points at."""
     try:
-        found = os.stat(where)
+        found = os.lstat(where)
     except (FileNotFoundError, NotADirectoryError):
-        return False
+        return False, False
+    if stat.S_ISLNK(found.st_mode):
+        try:
+            found = os.stat(where)
+        except (FileNotFoundError, NotADirectoryError):
+            return True, False  # a dangling link: the path is taken, its bytes are not ours
     if stat.S_ISDIR(found.st_mode):
         raise IsADirectoryError(errno.EISDIR, "a folder is in the way", where)
     if found.st_size != len(data):
-        return False
+        return True, False
     with open(where, "rb") as handle:
-        return handle.read() == data
+        return True, handle.read() == data
 
 
 @dataclass(frozen=True)
@@ -132,7 +139,8 @@ def stage(staging: Staging, path: str, data: bytes, folders: set[str]) -> Staged
     """Write ``data`` to ``path``'s temporary file unless the file in place holds exactly these
     bytes; ``folders`` are the folders known to exist (the caller's, grown here)."""
     where = _target(staging.root, path)
-    if _same_bytes(where, data):
+    exists, same = _in_place(where, data)
+    if same:
         return Staged(staged=False)
     folder = os.path.dirname(where)
     if folder not in folders:
@@ -145,7 +153,7 @@ def stage(staging: Staging, path: str, data: bytes, folders: set[str]) -> Staged
     except BaseException:
         Path(temp).unlink(missing_ok=True)  # half written (a full disk): not staged, so delete it here
         raise
-    return Staged(staged=True, new=not os.path.lexists(where))
+    return Staged(staged=True, new=not exists)
 
 
 @dataclass(frozen=True)
