@@ -58,12 +58,14 @@ from digest.web.http import (
     SECURITY_HEADERS,
     Answer,
     ASGIApp,
+    BodyTooLarge,
     Headers,
     Receive,
     Scope,
     Send,
     lifespan,
     query_fields,
+    read_body,
     respond,
 )
 from digest.web.ratelimit import RateLimiter, client_address
@@ -145,15 +147,16 @@ class _SubscriptionApp:
         try:
             request = await self._request(scope, receive)
             body, headers = await self._route(request)
-            status = HTTPStatus.OK
+            status, drain = HTTPStatus.OK, False
         except Answer as answer:
-            status, body, headers = answer.status, answer.body, answer.headers
+            status, body, headers, drain = answer.status, answer.body, answer.headers, answer.drain
         except DigestError as exc:
             log.error("subscription request failed: %s", exc)
-            status, headers = HTTPStatus.SERVICE_UNAVAILABLE, [(b"retry-after", b"60")]
+            status, headers, drain = HTTPStatus.SERVICE_UNAVAILABLE, [(b"retry-after", b"60")], False
             body = self._pages.message(scope["path"], "暂时无法处理", "服务暂时出了问题，请稍后再试。")
         page = [(b"content-type", b"text/html; charset=utf-8"), *SECURITY_HEADERS, *headers]
-        await respond(send, status, page, body, head=scope["method"] == "HEAD")
+        head = scope["method"] == "HEAD"
+        await respond(send, status, page, body, head=head, drain=receive if drain else None)
 
     # -- request plumbing ----------------------------------------------------------------------
 
@@ -165,7 +168,13 @@ class _SubscriptionApp:
         self._check_rate(path, client)
         raw = b""
         if scope["method"] == "POST":
-            raw = await _read_body(receive)
+            try:
+                raw = await read_body(receive, headers, MAX_BODY)
+            except BodyTooLarge as exc:
+                # Closed once the rest is read away: the next request gets a fresh connection.
+                body = self._pages.too_large(path, MAX_BODY)
+                close = [(b"connection", b"close")]
+                raise Answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, body, close, drain=exc.unread) from None
         fields: dict[str, list[str]] = {}
         if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             try:
@@ -423,19 +432,3 @@ def _origin(url: str) -> str:
     if default and netloc.endswith(default):
         netloc = netloc.removesuffix(default)
     return f"{scheme}://{netloc}"
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise Answer(HTTPStatus.BAD_REQUEST, b"")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise Answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"request body too large\n")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
