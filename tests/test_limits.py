@@ -31,7 +31,7 @@ from test_subscriptions import make_config
 
 from digest.mail.transports import OutboxMailer
 from digest.store.database import Store
-from digest.web.http import ASGIApp, Receive, Scope, Send, respond
+from digest.web.http import DRAIN_BYTES, ASGIApp, Receive, Scope, Send, respond
 from digest.web.limits import (
     KEEP_ALIVE_SECONDS,
     MAX_HEAD_BYTES,
@@ -256,6 +256,40 @@ def test_a_connection_answered_before_its_body_was_in_is_still_timed_out(tmp_pat
             assert time.monotonic() - started < 2.5
         finally:
             client.close()
+
+
+def test_a_body_answered_early_is_read_away_only_up_to_the_bound(tmp_path: Path) -> None:
+    """A 405 to a POST promising 64 MiB: uvicorn drops the body as it comes, and stops past the bound."""
+    promised = 64 * 2**20
+    head = f"POST /feeds/all.atom HTTP/1.1\r\nHost: x\r\nContent-Length: {promised}\r\n\r\n".encode()
+    with limited_site(tmp_path, limit=16, seconds=30) as port:
+        (client,) = _half_requests(port, 1, head)
+        client.settimeout(10)
+        sent = 0
+        try:
+            assert client.recv(100).startswith(b"HTTP/1.1 405 ")
+            while sent < promised:
+                client.sendall(b"x" * 2**16)
+                sent += 2**16
+        except OSError:
+            pass  # closed by the server: a reset or a broken pipe
+        finally:
+            client.close()
+    # The bound, plus what the kernel's buffers on both sides took in: far below what was promised.
+    assert DRAIN_BYTES <= sent < promised // 4, f"{sent} bytes sent"
+
+
+def test_a_head_and_a_whole_big_body_in_one_read_are_not_a_head_past_the_cap(tmp_path: Path) -> None:
+    body = b"email=" + b"a" * (2 * MAX_HEAD_BYTES)
+    head = b"POST /subscribe HTTP/1.1\r\nHost: x\r\nOrigin: https://news.example\r\n"
+    head += b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n" % len(body)
+    with limited_site(tmp_path, limit=16, seconds=5) as port:
+        (client,) = _half_requests(port, 1, head + body)  # one send: the server reads it in one go
+        client.settimeout(5)
+        answer = client.makefile("rb").read()
+        client.close()
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert b"431" not in answer
 
 
 def test_a_request_head_past_the_cap_is_refused_with_431_and_holds_nobody_up(tmp_path: Path) -> None:

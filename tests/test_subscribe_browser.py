@@ -23,7 +23,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 from test_browser import ARTIFACTS, ROOT, browser  # noqa: F401  (the fixture)
 from test_server import serving
-from test_subscriptions import Clock, outbox_emails
+from test_subscriptions import Clock, outbox_emails, settled
 
 from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
@@ -45,6 +45,11 @@ class Service:
     store: Store
     outbox: Path
     clock: Clock
+
+    def emails(self) -> list[EmailMessage]:
+        """The outbox once every sign-up's email has been tried (they go out after the page)."""
+        settled(self.store)
+        return outbox_emails(self.outbox)
 
     def link(self, message: EmailMessage) -> str:
         """The confirmation link of ``message``, on the server the browser talks to."""
@@ -108,7 +113,7 @@ def test_the_whole_journey_by_pressing_buttons(service: Service, browser: Browse
         pending = service.store.subscriber(READER)
         assert pending is not None and not pending.confirmed and pending.sections == ("yao-wen",)
 
-        (confirmation,) = outbox_emails(service.outbox)
+        (confirmation,) = service.emails()
         page.goto(service.link(confirmation))
         assert not service.store.subscriber(READER).confirmed  # type: ignore[union-attr]  # GET: nothing
         _press(page, "确认订阅")
@@ -137,7 +142,7 @@ def test_the_whole_journey_by_pressing_buttons(service: Service, browser: Browse
         page.get_by_role("link", name="重新订阅").click()
         page.get_by_label("电子邮箱").fill(READER)
         _press(page, "订阅")
-        again = outbox_emails(service.outbox)
+        again = service.emails()
         assert len(again) == 2
         page.goto(service.link(again[-1]))
         _press(page, "确认订阅")
@@ -174,11 +179,11 @@ def test_a_form_left_open_overnight_is_shown_again_and_sent_with_one_more_press(
         assert page.get_by_role("alert").inner_text() == again("订阅")
         assert page.get_by_label("电子邮箱").input_value() == READER
         assert page.get_by_label("要闻").is_checked()
-        assert service.store.subscriber(READER) is None and outbox_emails(service.outbox) == []
+        assert service.store.subscriber(READER) is None and service.emails() == []
         _press(page, "订阅")
         assert page.get_by_role("heading", name="请查收确认邮件").is_visible()
 
-        (confirmation,) = outbox_emails(service.outbox)
+        (confirmation,) = service.emails()
         page.goto(service.link(confirmation))
         service.clock.now += overnight  # the link itself still works (digest.confirm_hours)
         _press(page, "确认订阅")

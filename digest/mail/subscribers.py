@@ -5,6 +5,7 @@ The digest job and the CLI use these without importing the web app."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -73,6 +74,33 @@ def personal_links(config: Config, now: datetime, store: Store | None = None) ->
         )
 
     return links
+
+
+def queue_confirmation(
+    store: Store, email: str, sections: tuple[str, ...], now: datetime, resend_after: timedelta
+) -> bool:
+    """Queue the email a sign-up of ``email`` calls for (``send_notices`` sends it); False when none.
+
+    An address that bounced or complained is never mailed again (anyone can type an
+    address into the form), and one mailed less than ``resend_after`` ago waits.  A
+    confirmed subscriber gets a "manage" email instead of a confirmation; a sign-up
+    still unconfirmed takes the sections asked for now.
+    """
+    known = store.subscriber(email)
+    if known is not None and known.state.refuses_mail:
+        log.info("no email to %s: the address is %s", email, known.state.value)
+        return False
+    # An unsubscribed address keeps its status until its owner confirms again (fresh consent).
+    asked = Subscriber(email, sections, False, now, source="web")
+    claimed = store.claim_confirmation(asked, now, resend_after)
+    if claimed is None:
+        log.info("no email to %s: the last one went out less than %s ago", email, resend_after)
+        return False
+    kind = NoticeKind.MANAGE if claimed.confirmed else NoticeKind.CONFIRM
+    if kind is NoticeKind.CONFIRM and claimed.sections != sections:
+        store.add_subscriber(dataclasses.replace(claimed, sections=sections))
+    store.queue_notice(email, kind, now)
+    return True
 
 
 def send_notices(

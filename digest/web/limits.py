@@ -15,7 +15,11 @@ open files".  The HTTP protocol here adds:
   headers or, with a ``Content-Length`` it never fills, its body;
 - a cap on the request head: past ``MAX_HEAD_BYTES`` of request line and
   headers, the answer is 431 (RFC 6585 §5) and the connection is closed,
-  before the rest is read;
+  before the rest is read (only the head's bytes count: a read that also
+  holds a whole body, a big form say, is not a head past the cap);
+- a cap on what is read away after an early answer (a 405 to a POST, a 429
+  before the form is read): uvicorn drops the rest of such a body as it comes,
+  and past ``DRAIN_BYTES`` of it the connection is closed;
 - a connection limit, half the descriptors the process may open (the
   other half stays for the database, page files and worker pipes): past it,
   the connection that has waited longest without a whole request is closed
@@ -35,6 +39,8 @@ from http import HTTPStatus
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from digest.web.http import DRAIN_BYTES
 
 REQUEST_SECONDS = 10.0  # from a request's first byte (or the connection) to the last byte of its body
 MAX_HEAD_BYTES = 32 * 1024  # request line and headers; nginx's default buffers hold as much
@@ -62,6 +68,8 @@ def limited_protocol(
         _timer: asyncio.TimerHandle | None = None
         _in_head = True  # between two requests, or reading one's request line and headers
         _head_bytes = 0  # bytes received while reading the head under way
+        _requests_read = 0  # whole requests parsed on this connection
+        _dropped = 0  # body bytes of the request under way dropped after its answer
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -84,15 +92,19 @@ def limited_protocol(
             super().connection_lost(exc)
 
         def data_received(self, data: bytes) -> None:
+            requests_read = self._requests_read
             super().data_received(data)
-            if self._in_head and not self.transport.is_closing():
+            if self._in_head and self._requests_read == requests_read and not self.transport.is_closing():
                 # Counted after parsing, so a head and a body arriving in one read never count as
-                # head; a head still unfinished is refused at most one read past the cap.
+                # head, nor does a read that ended a request, body and all (the next head's start
+                # in it goes uncounted): a head still unfinished is refused at most one read past
+                # the cap.
                 self._head_bytes += len(data)
                 if self._head_bytes > max_head:
                     self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
 
         def on_message_begin(self) -> None:
+            self._dropped = 0
             super().on_message_begin()
             if self._timer is None:
                 self._await_request()
@@ -102,7 +114,17 @@ def limited_protocol(
             self._head_bytes = 0
             super().on_headers_complete()
 
+        def on_body(self, body: bytes) -> None:
+            if self.cycle.response_complete and not self.transport.is_closing():
+                # Answered already: uvicorn drops these bytes as they come; past the bound the client is
+                # cut off rather than read for ever.
+                self._dropped += len(body)
+                if self._dropped > DRAIN_BYTES:
+                    self.transport.close()
+            super().on_body(body)
+
         def on_message_complete(self) -> None:
+            self._requests_read += 1
             self._stop_timer()
             waiting.pop(self, None)
             self._in_head = True

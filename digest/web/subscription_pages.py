@@ -125,6 +125,14 @@ class Pages:
             ),
         )
 
+    def too_large(self, path: str, limit: int) -> bytes:
+        """Why the form posted to ``path`` was refused: longer than ``limit`` bytes."""
+        text = (
+            f"提交的内容超过了 {limit // 1024} KB 的上限，这次提交没有生效。"
+            "请返回表单，检查填写的内容（例如是否误粘贴了大段文字）后重新提交。"
+        )
+        return self.message(path, "提交的内容太长", text, (Link("返回表单", leaf_of(path)),))
+
     def action(self, path: str, verb: str, question: str, note: str = "") -> bytes:
         """A page asking ``question`` with one button, ``verb``, that POSTs back to this page;
         ``note`` says why it is shown again."""

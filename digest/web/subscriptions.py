@@ -19,6 +19,10 @@ form back as it was sent, with a fresh token, to be sent once more.
 ``/subscribe`` and ``/confirm`` are rate-limited per client address (429
 with ``Retry-After``), and a confirmation email goes to one address at most
 every ``RESEND_AFTER``, so the form cannot be used to flood someone's mailbox.
+That email is queued before the answer and sent after it, so the answer takes
+as long whoever the address is (one that bounced gets no email, and a slow mail
+server would tell them apart); one that cannot be sent waits in the queue for
+the service's retry job, as every subscription email does.
 
 The client is the TCP peer, or, when that is one of ``server.trusted_proxies``,
 the address it names in ``X-Forwarded-For`` (``client_address``).
@@ -40,7 +44,7 @@ from urllib.parse import parse_qs, urlsplit
 from digest.config import Config
 from digest.errors import AddressError, DigestError, TokenError
 from digest.mail.signing import signing_secret
-from digest.mail.subscribers import normalize_address, send_notices
+from digest.mail.subscribers import normalize_address, queue_confirmation, send_notices
 from digest.mail.tokens import Purpose, sign, verify
 from digest.mail.transports import Mailer
 from digest.paper.slugs import SLUG_SHAPE
@@ -52,18 +56,20 @@ from digest.publish.layout import (
     UNSUBSCRIBE_PATH,
 )
 from digest.store.database import Store
-from digest.store.records import NoticeKind, Subscriber, SubscriberStatus
+from digest.store.records import Subscriber, SubscriberStatus
 from digest.types import Section
 from digest.web.http import (
     SECURITY_HEADERS,
     Answer,
     ASGIApp,
+    BodyTooLarge,
     Headers,
     Receive,
     Scope,
     Send,
     lifespan,
     query_fields,
+    read_body,
     respond,
 )
 from digest.web.ratelimit import RateLimiter, client_address
@@ -92,6 +98,8 @@ class _Request:
     fields: Mapping[str, list[str]]
     query: Mapping[str, list[str]]
     client: str
+    # Work for once the answer is out (``_SubscriptionApp.__call__``).
+    after: list[Callable[[], None]] = dataclasses.field(default_factory=list)
 
 
 def create_subscription_app(
@@ -142,18 +150,22 @@ class _SubscriptionApp:
         if scope["type"] == "lifespan":  # served alone (tests); mounted, the site app answers these
             await lifespan(receive, send)
             return
+        request: _Request | None = None
         try:
             request = await self._request(scope, receive)
             body, headers = await self._route(request)
-            status = HTTPStatus.OK
+            status, drain = HTTPStatus.OK, False
         except Answer as answer:
-            status, body, headers = answer.status, answer.body, answer.headers
+            status, body, headers, drain = answer.status, answer.body, answer.headers, answer.drain
         except DigestError as exc:
             log.error("subscription request failed: %s", exc)
-            status, headers = HTTPStatus.SERVICE_UNAVAILABLE, [(b"retry-after", b"60")]
+            status, headers, drain = HTTPStatus.SERVICE_UNAVAILABLE, [(b"retry-after", b"60")], False
             body = self._pages.message(scope["path"], "暂时无法处理", "服务暂时出了问题，请稍后再试。")
         page = [(b"content-type", b"text/html; charset=utf-8"), *SECURITY_HEADERS, *headers]
-        await respond(send, status, page, body, head=scope["method"] == "HEAD")
+        head = scope["method"] == "HEAD"
+        await respond(send, status, page, body, head=head, drain=receive if drain else None)
+        for job in request.after if request is not None else ():
+            await asyncio.to_thread(job)
 
     # -- request plumbing ----------------------------------------------------------------------
 
@@ -165,7 +177,13 @@ class _SubscriptionApp:
         self._check_rate(path, client)
         raw = b""
         if scope["method"] == "POST":
-            raw = await _read_body(receive)
+            try:
+                raw = await read_body(receive, headers, MAX_BODY)
+            except BodyTooLarge as exc:
+                # Closed once the rest is read away: the next request gets a fresh connection.
+                body = self._pages.too_large(path, MAX_BODY)
+                close = [(b"connection", b"close")]
+                raise Answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, body, close, drain=exc.unread) from None
         fields: dict[str, list[str]] = {}
         if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             try:
@@ -291,36 +309,25 @@ class _SubscriptionApp:
                 request.path, text, sections, "这个邮箱地址看起来不对，请检查后重试。"
             )
             raise Answer(HTTPStatus.UNPROCESSABLE_ENTITY, body) from None
-        await asyncio.to_thread(self._request_confirmation, email, sections)
-        # The same answer whether the address was new, pending or confirmed: it reveals nobody.
+        now = self._clock()
+        if await asyncio.to_thread(queue_confirmation, self._store, email, sections, now, RESEND_AFTER):
+            request.after.append(functools.partial(self._send_notices, email))
+        # The same answer, as soon, whether the address was new, pending, confirmed or refusing mail:
+        # the email goes out after it (``_Request.after``): neither its words nor its time reveal anybody.
         return self._pages.message(
             request.path,
             "请查收确认邮件",
             f"如果 {email} 可以收信，几分钟内会收到一封确认邮件；点击其中的链接后订阅才会生效。",
         ), []
 
-    def _request_confirmation(self, email: str, sections: tuple[str, ...]) -> None:
-        """Queue the email this sign-up calls for and try it now; when the server is down, the retry job."""
-        now = self._clock()
-        known = self._store.subscriber(email)
-        if known is not None and known.state.refuses_mail:
-            # Anyone can type an address into the form: one that bounced or complained is never
-            # mailed again (the page says the same as for any address, so it reveals nothing).
-            log.info("no email to %s: the address is %s", email, known.state.value)
-            return
-        # An unsubscribed address keeps its status until its owner confirms again (fresh consent).
-        asked = Subscriber(email, sections, False, now, source="web")
-        claimed = self._store.claim_confirmation(asked, now, RESEND_AFTER)
-        if claimed is None:
-            log.info("no email to %s: the last one went out less than %s ago", email, RESEND_AFTER)
-            return
-        kind = NoticeKind.MANAGE if claimed.confirmed else NoticeKind.CONFIRM
-        if kind is NoticeKind.CONFIRM and claimed.sections != sections:
-            self._store.add_subscriber(dataclasses.replace(claimed, sections=sections))
-        self._store.queue_notice(email, kind, now)
+    def _send_notices(self, email: str) -> None:
+        """Send what a sign-up of ``email`` queued: called once its answer is out, so the answer's
+        time says nothing about the address.  What fails waits in the queue for the retry job."""
         mailer = self._mailer()
         try:
-            send_notices(self._config, self._store, mailer, now, email)
+            send_notices(self._config, self._store, mailer, self._clock(), email)
+        except DigestError as exc:
+            log.error("email to %s not sent now, the retry job will: %s", email, exc)
         finally:
             mailer.close()
 
@@ -423,19 +430,3 @@ def _origin(url: str) -> str:
     if default and netloc.endswith(default):
         netloc = netloc.removesuffix(default)
     return f"{scheme}://{netloc}"
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise Answer(HTTPStatus.BAD_REQUEST, b"")
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise Answer(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, b"request body too large\n")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
