@@ -11,7 +11,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import psycopg
@@ -29,6 +29,7 @@ from digest.store import versioning as schema
 from digest.store.database import Store, database_file
 from digest.store.schema import metadata
 from digest.store.urls import normalize_url
+from digest.types import Section
 
 ROOT = Path(__file__).resolve().parent.parent
 # Release 0.1.0's DDL, as its ``metadata.create_all`` emitted it (``git show 26954e5:digest/store.py``;
@@ -190,6 +191,25 @@ def test_a_database_at_each_step_upgrades(url: str, revision: str) -> None:
     with Store.open(url) as store:
         assert store.schema is not None and store.schema.current == schema.head_revision()
         assert store.status().articles == 0
+    assert _diff(url) == []
+
+
+def test_revision_0008_tells_the_subscribers_of_a_section_emptied_before_it(url: str) -> None:
+    """``section_notices`` starts empty: whoever chose a section no article is filed under any more
+    is told at the next digest run, once."""
+    _to(url, "0007")
+    _execute(
+        url,
+        "INSERT INTO sections (name, slug) VALUES ('城市生活', 'cheng-shi-sheng-huo');"
+        "INSERT INTO subscribers (email, sections, confirmed, created, key, status) VALUES"
+        " ('reader@example.org', '[\"cheng-shi-sheng-huo\"]', TRUE, '2024-01-01 00:00:00',"
+        " 'k1', 'confirmed');",
+    )
+    with Store.open(url) as store:
+        city = Section("城市生活", "cheng-shi-sheng-huo")
+        assert store.emptied_to_tell() == {"reader@example.org": (city,)}
+        store.record_told("reader@example.org", [city.slug], datetime(2024, 1, 2, tzinfo=UTC))
+        assert store.emptied_to_tell() == {}
     assert _diff(url) == []
 
 

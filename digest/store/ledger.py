@@ -21,6 +21,7 @@ from digest.store.records import (
     SendLease,
 )
 from digest.store.schema import UTCDateTime, deliveries, delivery_counts, digests, send_leases
+from digest.store.sections import note_told
 
 # The send loop's writes, built once (a statement built per call costs more than SQLite's
 # work); bound names must differ from the column names in an UPDATE.  Each one names the state it
@@ -138,10 +139,19 @@ class LedgerRepository(Repository):
             result = conn.execute(_CLAIM, {"b_day": day, "b_email": email, "b_claim": holder})
         return result.rowcount == 1
 
-    def commit_delivery(self, day: date, email: str, holder: str) -> bool:
-        """``claimed`` → ``sending`` just before the final "."; False when the row is no longer ours."""
+    def commit_delivery(
+        self, day: date, email: str, holder: str, told: Sequence[str] = (), at: datetime | None = None
+    ) -> bool:
+        """``claimed`` → ``sending`` just before the final "."; False when the row is no longer ours.
+
+        ``told``: the emptied sections the copy tells of, noted as told at ``at`` in the same
+        transaction, so a crash from here on (the copy then ``unknown``) never tells them twice.
+        """
         with self._begin() as conn:
             result = conn.execute(_COMMIT, {"b_day": day, "b_email": email, "b_claim": holder})
+            if result.rowcount == 1 and told:
+                assert at is not None
+                note_told(conn, email, told, at)
         return result.rowcount == 1
 
     def recover_deliveries(self, day: date, holder: str, reason: str) -> tuple[int, int]:

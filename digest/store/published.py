@@ -33,7 +33,6 @@ from digest.store.schema import (
     publish_state,
     published_digests,
     published_entries,
-    sections,
 )
 from digest.types import Entry, FeedKey, Head, Listed, Section, feed_key
 
@@ -96,19 +95,6 @@ class PublishRepository(Repository):
                 ).one()
                 firsts.append((tuple(row)[1:], Section(row.section_name, slug)))
         return [section for _, section in sorted(firsts)]
-
-    def emptied_sections(self) -> list[Section]:
-        """The sections no article is filed under any more, in slug order: a re-read (a parser
-        upgrade, a new ``parser.non_sections`` word, a corrected page) filed them all elsewhere.
-
-        The ``sections`` table keeps every name given a slug, for good; such a section keeps its
-        feeds and page at their addresses, so readers subscribed to it meet no 404, but nothing
-        lists it (a wrong name an older parser read stays out of the navigation).
-        """
-        filed = sa.select(articles.c.uid).where(articles.c.section_slug == sections.c.slug)
-        query = sa.select(sections.c.name, sections.c.slug).where(~filed.exists()).order_by(sections.c.slug)
-        with self._begin() as conn:
-            return [Section(name, slug) for name, slug in conn.execute(query)]
 
     def feed_count(self, section: str | None = None) -> int:
         """How many entries the feed of ``section`` (None: every article) holds."""

@@ -40,6 +40,10 @@ SETTLED = (
 )
 
 
+# Outcomes after which an email may be in its recipient's mailbox: what it told counts as told.
+MAY_HAVE_ARRIVED = (DeliveryState.SENT, DeliveryState.UNKNOWN)
+
+
 # Subscription emails done with (sent, or given up on).
 NOTICES_DONE = (DeliveryState.SENT, DeliveryState.REFUSED, DeliveryState.EXPIRED)
 
@@ -144,6 +148,7 @@ class NoticeKind(Enum):
 
     CONFIRM = "confirm"  # double opt-in: the link that confirms a sign-up
     MANAGE = "manage"  # a sign-up of an address already confirmed: its preferences and unsubscribe links
+    EMPTIED = "emptied"  # a section the subscriber chose has no articles any more (digest.mail.emptied)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Tables: ``sources`` (page files seen), ``articles``, ``digests``, ``subscribers`` and ``deliveries``
 (one row per digest and recipient, so a recipient is never sent the same digest twice), ``notices``
-(subscription emails waiting or sent), ``send_leases``, ``counters`` and the publishing state.
+(subscription emails waiting or sent), ``section_notices`` (who was told a chosen section emptied),
+``send_leases``, ``counters`` and the publishing state.
 Datetimes are stored as UTC without an offset (the same on both databases) and returned aware."""
 
 from __future__ import annotations
@@ -189,6 +190,18 @@ notices = sa.Table(
     sa.Column("last_error", sa.Text),
     sa.Column("sent_at", UTCDateTime),
     sa.Column("next_attempt_at", UTCDateTime),
+)
+
+
+# Who was told that a section they chose has no articles any more (``digest.mail.emptied``): one row per
+# address and section slug, so the notice goes once.  A section that has articles again loses its rows
+# (``SectionRepository.forget_refilled_notices``): emptied again, it is told again.
+section_notices = sa.Table(
+    "section_notices",
+    metadata,
+    sa.Column("email", sa.Text, sa.ForeignKey("subscribers.email", ondelete="CASCADE"), primary_key=True),
+    sa.Column("slug", sa.Text, primary_key=True),
+    sa.Column("told_at", UTCDateTime, nullable=False),
 )
 
 

@@ -1,17 +1,44 @@
-"""Section slugs: the one each section name was given, kept for good."""
+"""Section slugs: the one each section name was given, kept for good; the sections a re-read emptied,
+and which subscribers who chose one were told so."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from digest.store.base import Repository, dialect_of
-from digest.store.schema import sections
+from digest.store.schema import UTCDateTime, articles, section_notices, sections, subscribers
+from digest.types import Section
+
+# A section some article is filed under (withdrawn ones too: a section of tombstones is not empty).
+_FILED = sa.select(articles.c.uid).where(articles.c.section_slug == sections.c.slug).exists()
+_EMPTIED = sa.select(sections.c.name, sections.c.slug).where(~_FILED).order_by(sections.c.slug)
+
+
+def note_told(conn: Connection, email: str, slugs: Sequence[str], at: datetime) -> None:
+    """Note in ``conn``'s transaction that ``email`` was told the sections ``slugs`` have no articles.
+
+    Read from the tables, so an address removed meanwhile (or a slug never given) adds no row
+    instead of failing the sender's transaction on the foreign key.
+    """
+    if not slugs:
+        return
+    told = (
+        sa.select(subscribers.c.email, sections.c.slug, sa.literal(at, UTCDateTime))
+        .select_from(subscribers.join(sections, sa.true()))  # each slug, for the one address
+        .where(subscribers.c.email == email, sections.c.slug.in_(slugs))
+    )
+    insert = dialect_of(conn.dialect.name).insert(section_notices)
+    conn.execute(insert.from_select(["email", "slug", "told_at"], told).on_conflict_do_nothing())
 
 
 class SectionRepository(Repository):
-    """The ``sections`` table: each section name and its slug."""
+    """The ``sections`` table (each section name and its slug), the sections it holds that no article
+    is filed under any more, and ``section_notices``: who was told of those."""
 
     def section_slugs(self, names: Sequence[str], make: Callable[[str], str]) -> dict[str, str]:
         """The slug of each of ``names``: the one it was given before, else ``make(name)``, made
@@ -46,3 +73,57 @@ class SectionRepository(Repository):
                     for name, slug in conn.execute(sa.select(sections.c.name, sections.c.slug).where(named))
                 }
         return {name: given[name] for name in names}
+
+    def emptied_sections(self) -> list[Section]:
+        """The sections no article is filed under any more, in slug order: a re-read (a parser
+        upgrade, a new ``parser.non_sections`` word, a corrected page) filed them all elsewhere.
+
+        The ``sections`` table keeps every name given a slug, for good; such a section keeps its
+        feeds and page at their addresses, so readers subscribed to it meet no 404, but nothing
+        lists it (a wrong name an older parser read stays out of the navigation).
+        """
+        with self._begin() as conn:
+            return [Section(name, slug) for name, slug in conn.execute(_EMPTIED)]
+
+    def emptied_to_tell(self, emails: Sequence[str] | None = None) -> dict[str, tuple[Section, ...]]:
+        """Each confirmed subscriber (of ``emails``, or every one) who chose sections, with the chosen
+        ones no article is filed under any more that it was not told of yet (``note_told``), in
+        slug order; a subscriber with none is left out.  Reading only: nothing is changed."""
+        with self._begin() as conn:
+            emptied = {slug: Section(name, slug) for name, slug in conn.execute(_EMPTIED)}
+            if not emptied:
+                return {}
+            chosen = sa.select(subscribers.c.email, subscribers.c.sections).where(
+                subscribers.c.confirmed.is_(True),
+                *(() if emails is None else (subscribers.c.email.in_(emails),)),
+            )
+            people = conn.execute(chosen).all()
+            told = sa.select(section_notices.c.email, section_notices.c.slug).where(
+                section_notices.c.slug.in_(emptied)
+            )
+            done = {(email, slug) for email, slug in conn.execute(told)}
+        untold: dict[str, tuple[Section, ...]] = {}
+        for email, slugs in people:
+            picked = set(json.loads(slugs))
+            mine = tuple(s for slug, s in emptied.items() if slug in picked and (email, slug) not in done)
+            if mine:
+                untold[email] = mine
+        return untold
+
+    def record_told(self, email: str, slugs: Sequence[str], at: datetime) -> None:
+        """Note that ``email`` was told the sections ``slugs`` have no articles (``note_told``)."""
+        with self._begin() as conn:
+            note_told(conn, email, slugs, at)
+
+    def forget_told(self, email: str, slugs: Sequence[str]) -> None:
+        """Undo ``record_told``: the email that told it did not arrive after all, so the next one tells."""
+        where = sa.and_(section_notices.c.email == email, section_notices.c.slug.in_(slugs))
+        with self._begin() as conn:
+            conn.execute(sa.delete(section_notices).where(where))
+
+    def forget_refilled_notices(self) -> int:
+        """Forget who was told about sections that have articles again, so that a section emptied
+        once more is told again; how many notes were forgotten."""
+        filed = sa.select(articles.c.uid).where(articles.c.section_slug == section_notices.c.slug).exists()
+        with self._begin() as conn:
+            return int(conn.execute(sa.delete(section_notices).where(filed)).rowcount)

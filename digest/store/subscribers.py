@@ -154,8 +154,14 @@ class SubscriberRepository(Repository):
             row = conn.execute(sa.select(subscribers).where(where)).first()
         return _subscriber(row) if row else None
 
-    def queue_notice(self, email: str, kind: NoticeKind, now: datetime) -> None:
-        """A subscription email to send now (a new request replaces an older row of the same kind)."""
+    def queue_notice(
+        self, email: str, kind: NoticeKind, now: datetime, *, keep_waiting: bool = False
+    ) -> None:
+        """A subscription email to send now (a new request replaces an older row of the same kind).
+
+        ``keep_waiting``: a row of that kind still waiting (pending, or failed and waiting for its
+        retry) is left as it is, its retry time and attempts too.
+        """
         dialect = dialect_of(self._engine.dialect.name)
         values = {
             "status": DeliveryState.PENDING,
@@ -164,11 +170,12 @@ class SubscriberRepository(Repository):
             "last_error": None,
             "next_attempt_at": None,
         }
+        done = notices.c.status.not_in(WAITING) if keep_waiting else None
         with self._begin() as conn:
             conn.execute(
                 dialect.insert(notices)
                 .values(email=email, kind=kind.value, **values)
-                .on_conflict_do_update(index_elements=["email", "kind"], set_=values)
+                .on_conflict_do_update(index_elements=["email", "kind"], set_=values, where=done)
             )
 
     def due_notices(self, now: datetime, email: str | None = None) -> list[Notice]:
