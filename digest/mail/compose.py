@@ -38,7 +38,15 @@ from digest.mail.message import (
     list_unsubscribe,
     wire,
 )
-from digest.mail.pages import ConfirmEmail, DigestEmail, EmailItem, EmailSection, ManageEmail
+from digest.mail.pages import (
+    ConfirmEmail,
+    DigestEmail,
+    EmailItem,
+    EmailSection,
+    EmptiedEmail,
+    ManageEmail,
+    emptied_note,
+)
 from digest.paper.columns import wrap_text
 from digest.publish.digests import select_sections
 from digest.publish.layout import absolute_url, caption_line, digest_path, one_line, present
@@ -130,7 +138,7 @@ class DigestEmailMaker:
         self._now = now
         self._date = format_datetime(now)
         self._max_items = config.digest.max_items
-        self._templates: dict[tuple[frozenset[str] | None, bool], _Template] = {}
+        self._templates: dict[tuple[frozenset[str] | None, bool, tuple[str, ...]], _Template] = {}
         self._headers: dict[tuple[int, str], list[tuple[str, str]]] = {}
 
     def outgoing(
@@ -141,14 +149,16 @@ class DigestEmailMaker:
         unsubscribe_mailto: str,
         preferences_url: str | None = None,
         sections: frozenset[str] | None = None,
+        emptied: tuple[str, ...] = (),
     ) -> Outgoing:
         """The email to ``recipient``, narrowed to the section slugs they chose (None: all).
 
-        Its bytes come without the email package when both bodies are 8bit;
-        ``Outgoing.message`` builds the same email with it.
+        ``emptied`` names chosen sections that have no articles any more: the email says so at
+        the top (``pages.emptied_note``).  Its bytes come without the email package when both
+        bodies are 8bit; ``Outgoing.message`` builds the same email with it.
         """
         personal = self._personal(recipient, unsubscribe_url, unsubscribe_mailto, preferences_url)
-        template = self._template(sections, preferences_url is not None)
+        template = self._template(sections, preferences_url is not None, emptied)
         if template.wire is None:
             data = self._message(template, personal).as_bytes(policy=WIRE_8BIT)
         else:
@@ -202,8 +212,10 @@ class DigestEmailMaker:
         message.add_alternative(html, subtype="html", cte=template.html_cte)
         return message
 
-    def _template(self, sections: frozenset[str] | None, preferences: bool) -> _Template:
-        key = (sections, preferences)
+    def _template(
+        self, sections: frozenset[str] | None, preferences: bool, emptied: tuple[str, ...]
+    ) -> _Template:
+        key = (sections, preferences, emptied)
         if key not in self._templates:
             chosen = select_sections(self._digest, sections)
             shown = _capped(chosen.groups, self._max_items)
@@ -231,6 +243,7 @@ class DigestEmailMaker:
                 unsubscribe_url=_UNSUBSCRIBE,
                 preferences_url=_PREFERENCES if preferences else "",
                 recipient=_RECIPIENT,
+                emptied=emptied_note([one_line(name) for name in emptied]) if emptied else "",
             )
             text, html = _render("digest", page)
             lead = headlines[0] if headlines else ""
@@ -262,13 +275,12 @@ class DigestEmailMaker:
             subject = f"{self._title} · {cn_date(self._digest.day)} · {count} 篇"
             if lead:
                 subject += f"：{_shorten(lead, _SUBJECT_HEADLINE)}"
-            list_id = f"{self._title} <daily.{self._sender.domain}>"
             self._headers[(count, lead)] = folded(
                 [
                     ("Subject", subject),
                     ("From", self._sender),
                     ("Date", self._date),
-                    ("List-Id", list_id),
+                    ("List-Id", _list_id(self._title, self._sender)),
                     ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
                 ]
             )
@@ -362,10 +374,42 @@ def compose_manage_email(
     return _notice(config, to, f"您已订阅{title}", "manage", page, now)
 
 
-def _notice(
-    config: Config, to: Address, subject: str, name: str, page: ConfirmEmail | ManageEmail, now: datetime
+def compose_emptied_email(
+    *,
+    config: Config,
+    recipient: str,
+    sections: tuple[str, ...],
+    preferences_url: str,
+    unsubscribe_url: str,
+    unsubscribe_mailto: str,
+    site_url: str,
+    now: datetime,
 ) -> EmailMessage:
-    """A one-recipient email about the subscription, from the ``email/<name>`` templates."""
+    """The email that tells a subscriber, once, that the chosen ``sections`` (names) have no articles
+    any more, on a day no digest goes to them; with the digest's list headers, one-click unsubscribe too."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    to = recipient_address(recipient)
+    title = _subject_text(config.site.title)
+    names = tuple(one_line(name) for name in sections)  # one line each: a name goes into the subject
+    subject = f"{title}：您订阅的{'、'.join(f'“{name}”' for name in names)}版面没有文章了"
+    page = EmptiedEmail(
+        title, subject, to.addr_spec, emptied_note(names), preferences_url, unsubscribe_url, site_url
+    )
+    return _notice(config, to, subject, "emptied", page, now, (unsubscribe_url, unsubscribe_mailto))
+
+
+def _notice(
+    config: Config,
+    to: Address,
+    subject: str,
+    name: str,
+    page: ConfirmEmail | ManageEmail | EmptiedEmail,
+    now: datetime,
+    unsubscribe: tuple[str, str] | None = None,
+) -> EmailMessage:
+    """A one-recipient email about the subscription, from the ``email/<name>`` templates; with
+    ``unsubscribe`` (https, mailto URIs) the digest's list headers and one-click unsubscribe too."""
     sender = sender_address(config.smtp.sender)
     text, html = _render(name, page)
     message = EmailMessage(policy=POLICY)
@@ -375,12 +419,22 @@ def _notice(
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(name, domain=sender.domain)
     message["Auto-Submitted"] = "auto-generated"
+    if unsubscribe is not None:
+        message["List-Id"] = _list_id(_subject_text(config.site.title), sender)
+        # Raw and pre-folded: the email package would RFC 2047-encode a long URI (docs: PITFALLS).
+        message.set_raw("List-Unsubscribe", list_unsubscribe(*unsubscribe))
+        message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message
 
 
-def _render(name: str, page: DigestEmail | ConfirmEmail | ManageEmail) -> tuple[str, str]:
+def _list_id(title: str, sender: Address) -> str:
+    """The RFC 2919 List-Id of the daily digest, which its notices carry too."""
+    return f"{title} <daily.{sender.domain}>"
+
+
+def _render(name: str, page: DigestEmail | ConfirmEmail | ManageEmail | EmptiedEmail) -> tuple[str, str]:
     """Plain text wrapped at 72 display columns; HTML with the CSS inlined (mail clients drop <style>)."""
     env = environment()
     text = wrap_text(env.get_template(f"email/{name}.txt").render(page=page), _TEXT_COLUMNS)

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,7 +52,8 @@ from digest.mail.compose import DigestEmailMaker
 from digest.mail.transports import Mailer
 from digest.store.database import Store
 from digest.store.lease import Lease, describe, wall_clock
-from digest.store.records import DeliveryState, DigestRecord, Subscriber
+from digest.store.records import MAY_HAVE_ARRIVED, DeliveryState, DigestRecord, Subscriber
+from digest.types import Section
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,7 @@ def deliver(
     stopping: Callable[[], bool] = lambda: False,
     on_hard_bounce: Callable[[str, str], None] | None = None,
     retry_now: bool = False,
+    emptied: Mapping[str, tuple[Section, ...]] | None = None,
 ) -> DeliveryReport:
     """Send every row of ``record``'s digest that is due at ``now``; record each outcome as it happens.
 
@@ -123,6 +125,8 @@ def deliver(
     ``links`` gives a subscriber's personal links; ``skip_empty`` skips a
     subscriber whose sections hold nothing (the digest itself had articles);
     ``on_hard_bounce(email, error)`` hears of each address refused at RCPT for good.
+    ``emptied`` (``Store.emptied_to_tell``): by address, chosen sections that have no articles any
+    more; the copy says so, and they are noted as told when it is committed (``digest.mail.emptied``).
     The run holds the digest's send lease (``digest.store.lease``, timed by ``clock``);
     while another run holds it, nothing is sent and ``busy`` says who.  The run
     stops between two messages once ``stopping()`` is true (SIGTERM) or the
@@ -149,6 +153,7 @@ def deliver(
             stopping,
             on_hard_bounce,
             retry_now,
+            emptied or {},
         )
     finally:
         lease.release()
@@ -167,6 +172,7 @@ def _deliver(
     stopping: Callable[[], bool],
     on_hard_bounce: Callable[[str, str], None] | None,
     retry_now: bool,
+    emptied: Mapping[str, tuple[Section, ...]],
 ) -> DeliveryReport:
     """The send loop of ``deliver``, under the lease."""
     day = record.day
@@ -210,6 +216,8 @@ def _deliver(
             links,
             skip_empty,
             lease.holder,
+            emptied.get(row.email, ()),
+            now,
             on_hard_bounce,
         )
         if outcome is None:  # another run took the row first
@@ -272,9 +280,15 @@ def _send_one(
     links: Callable[[str], Links],
     skip_empty: bool,
     holder: str,
+    told: tuple[Section, ...],
+    now: datetime,
     on_hard_bounce: Callable[[str, str], None] | None = None,
 ) -> tuple[DeliveryState | None, str | None]:
-    """Claim, compose and hand over one copy: its ledger state (None: another run took it) and the error."""
+    """Claim, compose and hand over one copy: its ledger state (None: another run took it) and the error.
+
+    ``told``: the emptied sections the copy tells of, noted as told at ``now`` in the commit's
+    transaction, and forgotten again when the copy then did not arrive, so the next one tells.
+    """
     skipped = skip_reason(maker, subscriber, skip_empty)
     if skipped is not None:
         return DeliveryState.SKIPPED, skipped
@@ -284,12 +298,17 @@ def _send_one(
     if not store.claim_delivery(record.day, email, holder):
         return None, None
     personal = links(email)
+    slugs = [section.slug for section in told]
+    committed = False
 
     def commit() -> None:
-        if not store.commit_delivery(record.day, email, holder):
+        nonlocal committed
+        if not store.commit_delivery(record.day, email, holder, slugs, now):
             raise _Taken
+        committed = True
         crash_point("delivery.after_claim")
 
+    outcome, error = DeliveryState.SENT, None
     try:
         message = maker.outgoing(
             email,
@@ -297,19 +316,22 @@ def _send_one(
             unsubscribe_mailto=personal.mailto,
             preferences_url=personal.preferences,
             sections=sections,
+            emptied=tuple(section.name for section in told),
         )
         mailer.send(message, commit=commit)
     except _Taken:
         return None, None
     except UncertainDeliveryError as exc:
-        return DeliveryState.UNKNOWN, str(exc)
+        outcome, error = DeliveryState.UNKNOWN, str(exc)
     except HardBounceError as exc:
         if on_hard_bounce is not None:
             on_hard_bounce(email, str(exc))
-        return DeliveryState.REFUSED, str(exc)
+        outcome, error = DeliveryState.REFUSED, str(exc)
     except PermanentDeliveryError as exc:
-        return DeliveryState.REFUSED, str(exc)
+        outcome, error = DeliveryState.REFUSED, str(exc)
     except DeliveryError as exc:
         log.warning("digest day=%s to=%s not delivered, will retry: %s", record.day, email, exc)
-        return DeliveryState.FAILED, str(exc)
-    return DeliveryState.SENT, None
+        outcome, error = DeliveryState.FAILED, str(exc)
+    if committed and slugs and outcome not in MAY_HAVE_ARRIVED:
+        store.forget_told(email, slugs)
+    return outcome, error

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -45,6 +46,7 @@ class DigestEmail:
     unsubscribe_url: str
     preferences_url: str  # empty: no preferences link
     recipient: str
+    emptied: str = ""  # ``emptied_note`` of chosen sections with no articles any more; empty: none
 
 
 @dataclass(frozen=True)
@@ -67,3 +69,28 @@ class ManageEmail:
     preferences_url: str
     unsubscribe_url: str
     site_url: str
+
+
+@dataclass(frozen=True)
+class EmptiedEmail:
+    """The context of the "a section you chose has no articles any more" templates, sent on its own
+    when the subscriber's other sections have nothing that day (``digest.mail.emptied``)."""
+
+    title: str
+    subject: str
+    recipient: str
+    note: str  # ``emptied_note``
+    preferences_url: str
+    unsubscribe_url: str
+    site_url: str  # the front page: its navigation lists the sections there are
+
+
+def emptied_note(names: Sequence[str]) -> str:
+    """What a subscriber is told, once, of the chosen sections ``names`` no article is filed under
+    any more: which, why, and that the subscription did not change."""
+    quoted = "、".join(f"“{name}”" for name in names)
+    it, these = ("它", "这个") if len(names) == 1 else ("它们", "这些")
+    return (
+        f"您订阅的{quoted}版面现在没有文章了：{it}原有的文章已归入别的版面（也许只是版面改了名字）。"
+        f"您的订阅没有改动，但在{it}重新有文章之前，{these}版面不会有文章寄给您。"
+    )

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -23,14 +24,28 @@ from digest.errors import (
     UncertainDeliveryError,
 )
 from digest.mail.bounces import process_bounce_mailbox
-from digest.mail.compose import compose_confirmation_email, compose_manage_email, prepared
+from digest.mail.compose import (
+    compose_confirmation_email,
+    compose_emptied_email,
+    compose_manage_email,
+    prepared,
+)
 from digest.mail.delivery import Links, Retry
 from digest.mail.signing import signing_secret
 from digest.mail.tokens import Purpose, sign
 from digest.mail.transports import Mailer
 from digest.publish.layout import CONFIRM_PATH, PREFERENCES_PATH, UNSUBSCRIBE_PATH
 from digest.store.database import Store
-from digest.store.records import DeliveryState, NoticeKind, Subscriber, SubscriberStatus, new_key
+from digest.store.records import (
+    MAY_HAVE_ARRIVED,
+    DeliveryState,
+    Notice,
+    NoticeKind,
+    Subscriber,
+    SubscriberStatus,
+    new_key,
+)
+from digest.types import Section
 
 log = logging.getLogger(__name__)
 
@@ -59,21 +74,26 @@ def personal_links(config: Config, now: datetime, store: Store | None = None) ->
     The links carry the subscriber's opaque key from ``store``, never the
     address; an address the store does not know (a test copy) gets a key nobody has.
     """
-    base = config.site.base_url.rstrip("/")
     secret = signing_secret(config)
-    # A mailto only when a mailbox reads what it receives (the bounce mailbox): else https alone.
-    mailto = f"mailto:{config.smtp.return_path}?subject=unsubscribe" if config.bounces.host else ""
     keys = store.subscriber_keys() if store is not None else {}
 
     def links(email: str) -> Links:
-        token = sign(secret, Purpose.MANAGE, keys.get(email) or new_key(), now)
-        return Links(
-            unsubscribe=f"{base}{UNSUBSCRIBE_PATH}/{token}",
-            mailto=mailto,
-            preferences=f"{base}{PREFERENCES_PATH}/{token}",
-        )
+        return _links(config, secret, keys.get(email) or new_key(), now)
 
     return links
+
+
+def _links(config: Config, secret: str, key: str, now: datetime) -> Links:
+    """The personal links of the subscriber whose key is ``key``, signed at ``now``."""
+    base = config.site.base_url.rstrip("/")
+    token = sign(secret, Purpose.MANAGE, key, now)
+    # A mailto only when a mailbox reads what it receives (the bounce mailbox): else https alone.
+    mailto = f"mailto:{config.smtp.return_path}?subject=unsubscribe" if config.bounces.host else ""
+    return Links(
+        unsubscribe=f"{base}{UNSUBSCRIBE_PATH}/{token}",
+        mailto=mailto,
+        preferences=f"{base}{PREFERENCES_PATH}/{token}",
+    )
 
 
 def queue_confirmation(
@@ -111,7 +131,9 @@ def send_notices(
     The same rules as digests: a transient failure waits ``digest.retry_seconds``,
     doubling, and is retried by the service's retry job; a refusal for good is
     not retried (a hard bounce is counted); a confirmation still unsent after
-    ``digest.confirm_hours`` expires, as its sign-up does.
+    ``digest.confirm_hours`` expires, as its sign-up does.  The email about emptied sections
+    (``digest.mail.emptied``) tells of those not told yet when it goes, and notes them told at
+    its point of no return; it is no longer needed once none is left.
     """
     secret = signing_secret(config)
     base = config.site.base_url.rstrip("/")
@@ -122,10 +144,12 @@ def send_notices(
     counts: Counter[str] = Counter()
     for notice in store.due_notices(now, email):
         subscriber = store.subscriber(notice.email)
+        told = _untold(store, notice)
         stale = (
             subscriber is None
             or subscriber.state.refuses_mail  # queued before the address bounced or complained
             or (notice.kind is NoticeKind.CONFIRM and subscriber.confirmed)
+            or (notice.kind is NoticeKind.EMPTIED and not told)  # told meanwhile, or refilled
         )
         if stale or now >= notice.created + retry.give_up_after:
             why = notice.last_error or "no longer needed"
@@ -134,8 +158,11 @@ def send_notices(
             continue
         assert subscriber is not None
         status, error, wait = DeliveryState.SENT, None, None
+        slugs = [section.slug for section in told]
         try:
-            mailer.send(prepared(_notice_email(config, secret, base, subscriber, notice.kind, now), config))
+            message = _notice_email(config, secret, base, subscriber, notice.kind, now, told)
+            noted = partial(store.record_told, notice.email, slugs, now) if slugs else None
+            mailer.send(prepared(message, config), commit=noted)
         except UncertainDeliveryError as exc:
             status, error = DeliveryState.UNKNOWN, str(exc)
         except HardBounceError as exc:
@@ -146,13 +173,28 @@ def send_notices(
         except DeliveryError as exc:
             status, error, wait = DeliveryState.FAILED, str(exc), now + retry.wait(notice.attempts + 1)
             log.warning("%s email to %s not delivered, will retry: %s", notice.kind.value, notice.email, exc)
+        if slugs and status not in MAY_HAVE_ARRIVED:
+            store.forget_told(notice.email, slugs)  # noted if it reached its commit, but it did not arrive
         store.mark_notice(notice, status, error, now, wait)
         counts[status] += 1
     return counts
 
 
+def _untold(store: Store, notice: Notice) -> tuple[Section, ...]:
+    """The emptied sections an email about them (``NoticeKind.EMPTIED``) would tell of now."""
+    if notice.kind is not NoticeKind.EMPTIED:
+        return ()
+    return store.emptied_to_tell([notice.email]).get(notice.email, ())
+
+
 def _notice_email(
-    config: Config, secret: str, base: str, subscriber: Subscriber, kind: NoticeKind, now: datetime
+    config: Config,
+    secret: str,
+    base: str,
+    subscriber: Subscriber,
+    kind: NoticeKind,
+    now: datetime,
+    told: tuple[Section, ...],
 ) -> EmailMessage:
     if kind is NoticeKind.CONFIRM:
         token = sign(secret, Purpose.CONFIRM, subscriber.key, now)
@@ -164,12 +206,23 @@ def _notice_email(
             site_url=base + "/",
             now=now,
         )
-    manage = sign(secret, Purpose.MANAGE, subscriber.key, now)
+    links = _links(config, secret, subscriber.key, now)
+    if kind is NoticeKind.EMPTIED:
+        return compose_emptied_email(
+            config=config,
+            recipient=subscriber.email,
+            sections=tuple(section.name for section in told),
+            preferences_url=links.preferences,
+            unsubscribe_url=links.unsubscribe,
+            unsubscribe_mailto=links.mailto,
+            site_url=base + "/",
+            now=now,
+        )
     return compose_manage_email(
         config=config,
         recipient=subscriber.email,
-        preferences_url=f"{base}{PREFERENCES_PATH}/{manage}",
-        unsubscribe_url=f"{base}{UNSUBSCRIBE_PATH}/{manage}",
+        preferences_url=links.preferences,
+        unsubscribe_url=links.unsubscribe,
         site_url=base + "/",
         now=now,
     )

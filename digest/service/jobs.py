@@ -20,6 +20,7 @@ from digest.errors import DeliveryError, NotDueError
 from digest.faults import crash_point
 from digest.mail.compose import DigestEmailMaker
 from digest.mail.delivery import DeliveryReport, Retry, deliver, skip_reason
+from digest.mail.emptied import tell_the_unmailed
 from digest.mail.subscribers import bounce_recorder, personal_links, subscription_upkeep
 from digest.mail.transports import Mailer, OutboxMailer
 from digest.publish.digests import back_issues, build_digest, digest_window
@@ -144,10 +145,12 @@ def run_digest(
             raced = True
     record = store.digest(day)
     assert record is not None  # saved above or before
+    store.forget_refilled_notices()  # told of a section that has articles again: told again if it empties
+    maker = _maker(config, digest, now)
     report = deliver(
         store,
         mailer,
-        _maker(config, digest, now),
+        maker,
         record,
         links=personal_links(config, now, store),
         on_hard_bounce=bounce_recorder(config, store, now),
@@ -159,7 +162,10 @@ def run_digest(
         now=now,
         stopping=stopping,
         retry_now=retry_now,
+        emptied=store.emptied_to_tell(),
     )
+    if new and not stopping():  # once a day: whom the digest does not go to hears of emptied sections apart
+        tell_the_unmailed(config, store, mailer, maker, now)
     log.info(
         "digest day=%s entries=%d %s ms=%d",
         day,
@@ -190,6 +196,7 @@ def _preview(
     maker = _maker(config, digest, now)
     links = personal_links(config, now, store)
     skip_empty = config.digest.empty_days == "skip"
+    emptied = store.emptied_to_tell() if dry_run else {}  # what the copies would tell; a real run tells
     sent = skipped = 0
     for subscriber in recipients:
         if dry_run and skip_reason(maker, subscriber, skip_empty) is not None:
@@ -203,6 +210,7 @@ def _preview(
                 unsubscribe_mailto=personal.mailto,
                 preferences_url=personal.preferences,
                 sections=frozenset(subscriber.sections) or None,
+                emptied=tuple(section.name for section in emptied.get(subscriber.email, ())),
             )
         )
         sent += 1
