@@ -10,14 +10,8 @@ import re
 from digest.paper.bylines import photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
+from digest.paper.lines import _FIELD, _FIELD_LABELS
 from digest.paper.textnorm import CJK, ends_sentence
-
-_FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
-# What the fields of a listing under a headline are called (街拍: 时间：… / 地点：… / 拍摄者：…).
-_FIELD_LABELS = frozenset(
-    ("时间", "日期", "地点", "地址", "人物", "事件", "拍摄", "拍摄者", "摄影", "主办", "承办", "电话")
-)
-
 
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 

@@ -9,10 +9,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from digest.paper.apart import _FIELD
 from digest.paper.bylines import BULLET, continues_elsewhere, find_jumps, photographed, trailing_credit
 from digest.paper.classify import T, _headline_shaped, _Line
 from digest.paper.conventions import Conventions
+from digest.paper.lines import _FIELD
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _finished, _is_caption
 from digest.paper.textnorm import (
     ends_sentence,

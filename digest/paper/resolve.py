@@ -11,7 +11,6 @@ import re
 from digest.paper.apart import (
     _CAPTION_REACH,
     _COLUMN_LEN,
-    _FIELD,
     _SECTION_LEN,
     _SECTION_REACH,
     _caption_list,
@@ -23,6 +22,7 @@ from digest.paper.apart import (
 from digest.paper.bylines import find_jumps, parse_dateline, photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
+from digest.paper.lines import _FIELD
 from digest.paper.signing import _REACH as _SIGNED_REACH
 from digest.paper.signing import _signed_by_others
 from digest.paper.textnorm import CJK, cjk_bigrams, ends_sentence, join_wrapped, squeeze_spaces
