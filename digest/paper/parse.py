@@ -25,12 +25,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from digest.paper.after import _headlines_follow_bodies
 from digest.paper.assemble import _assemble
 from digest.paper.classify import _classify
 from digest.paper.conventions import MAINLAND, Conventions
 from digest.paper.lines import _logical_lines
 from digest.paper.pagename import _page_name
-from digest.paper.resolve import _headlines_follow_bodies, _resolve
+from digest.paper.resolve import _resolve
 from digest.types import Article, Page
 
 # Recorded with every page read; bump it when a change to the parser changes what pages yield,

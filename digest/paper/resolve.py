@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from digest.paper.after import _body_between, _lead, _overlap
 from digest.paper.apart import (
     _CAPTION_REACH,
     _COLUMN_LEN,
@@ -25,7 +26,7 @@ from digest.paper.conventions import Conventions
 from digest.paper.lines import _FIELD
 from digest.paper.signing import _REACH as _SIGNED_REACH
 from digest.paper.signing import _signed_by_others
-from digest.paper.textnorm import CJK, cjk_bigrams, ends_sentence, join_wrapped, squeeze_spaces
+from digest.paper.textnorm import CJK, ends_sentence, join_wrapped, squeeze_spaces
 
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
 
@@ -50,15 +51,6 @@ _CAPTION = 120  # characters; a photo caption is never longer
 
 
 _LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
-
-
-_LEAD = 300  # characters of a body compared with a headline
-
-
-_END_VOTE = 0.5  # a page ending on a headline votes this much for headline-last
-
-
-_AFTER_MARGIN = 0.2  # mean vote above which a page is headline-last (seeds: ≤ 0 or ≥ 0.5)
 
 
 _HEADLINE_OVERLAP = 0.3  # share of a headline's two-character words its article's lead repeats
@@ -368,48 +360,3 @@ def _column_name(run: list[_Line], conv: Conventions) -> bool:
         and not conv.place.match(first.text)
         and re.fullmatch(f"[{CJK}·]+", first.text) is not None
     )
-
-
-def _headlines_follow_bodies(lines: list[_Line]) -> bool:
-    """Decide whether this page prints headlines below their articles.
-
-    Evidence: a headline shares words with the lead of the article it belongs
-    to, so compare each headline with the body before and after it; a page
-    that ends on a headline is printed headline-last.
-    """
-    votes: list[float] = []
-    for index, line in enumerate(lines):
-        if line.kind is not T.HEADING:
-            continue
-        heading = "".join(line.lines)
-        before = _lead(_body_between(lines, index, -1))
-        after_text = _lead(_body_between(lines, index, 1))
-        if before and after_text:
-            votes.append(_overlap(heading, before) - _overlap(heading, after_text))
-        elif before and index == len(lines) - 1:
-            votes.append(_END_VOTE)
-    # The mean, not the sum: on a long page small chance overlaps must not add up to a verdict.
-    return bool(votes) and sum(votes) / len(votes) > _AFTER_MARGIN
-
-
-def _body_between(lines: list[_Line], index: int, step: int) -> str:
-    """The body text from ``index`` (exclusive) to the nearest heading or section, either way."""
-    parts: list[str] = []
-    i = index + step
-    while 0 <= i < len(lines) and lines[i].kind not in (T.HEADING, T.SECTION):
-        if lines[i].kind is T.PARA:
-            parts.append(lines[i].text)
-        i += step
-    if step < 0:
-        parts.reverse()
-    return "".join(parts)
-
-
-def _lead(text: str) -> str:
-    return text[:_LEAD]
-
-
-def _overlap(heading: str, text: str) -> float:
-    """Share of a heading's two-character words found in a text."""
-    words = cjk_bigrams(heading)
-    return sum(w in text for w in words) / len(words) if words else 0.0
