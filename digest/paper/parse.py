@@ -16,7 +16,8 @@ The parser works in four passes, each in its own module:
    the middle of a sentence, or a wrapped fragment of a paragraph.
 4. ``assemble._assemble``: group lines into articles.  Whether headlines stand above
    or below their bodies is decided per page by evidence (which body each
-   headline's words come from, and whether the page ends on a headline);
+   headline's words come from, which side of the wide gaps between stories
+   it stands on, whether the page ends on a headline: ``after.py``);
    captions, credits, bylines and datelines gather under their headline.
 """
 

@@ -218,7 +218,8 @@ def _resolve_run(
         texts = texts[1:]
     elif len(texts) == 1 and _is_section_name(texts[0], conv) and nxt is not None and nxt.kind is T.HEADING:
         return [_Line(texts[0], T.SECTION)]
-    out.append(_Line(" ".join(texts), T.HEADING, lines=texts))
+    # The gap before a headline tells which story it stands by (``_headlines_follow_bodies``).
+    out.append(_Line(" ".join(texts), T.HEADING, lines=texts, gap=run[len(run) - len(texts)].gap))
     return out
 
 
