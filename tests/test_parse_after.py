@@ -22,3 +22,52 @@ def test_the_gaps_around_headlines_tell_a_page_printing_them_under_their_stories
     )
     assert [a.title for a in page.articles] == ["邻里守望暖人心", "枝头春意闹", "田野好时节"]
     assert page.articles[0].body.startswith("昨天上午")
+
+
+_LIBRARY = (
+    "本报讯（记者 周远）青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+    "馆长说，今后还将定期举办读书分享会，欢迎市民常来看看。\n\n青石镇新建的图书馆对外开放\n\n\n"
+)
+_ORCHARD = (
+    "本报讯（记者 林雨）白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+    "果农说，今年的梨花开得比往年早，修剪要赶在花期之前。\n\n白沙乡果农修剪果树\n\n\n"
+)
+_PLOUGH = "本报讯（记者 吴一）东岭村的村民们趁着晴好天气，忙着翻耕土地，准备春播。\n\n东岭村春耕忙\n"
+
+
+def test_a_section_name_at_the_top_of_the_page_heads_no_story() -> None:
+    # The name has no story above it to close: it is the section of the stories under it, and
+    # each headline still closes the story above it.
+    page = parse_page(f"青石新闻·文教\n\n{_LIBRARY}{_ORCHARD}{_PLOUGH}")
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("青石新闻·文教", "青石镇新建的图书馆对外开放"),
+        ("青石新闻·文教", "白沙乡果农修剪果树"),
+        ("青石新闻·文教", "东岭村春耕忙"),
+    ]
+
+
+def test_a_story_opening_under_a_headline_with_captions_or_a_cut_line_has_no_headline_there() -> None:
+    # Under the headline that closed the story above, short lines open the next story: a list of
+    # its photos' captions, or its first line cut off by a column break.
+    page = parse_page(
+        f"{_LIBRARY}"
+        "东岭村的油菜花海\n白沙乡果农修剪梨树\n青石镇的古桥\n\n"
+        "本报讯（记者 林雨）春天到了，各地春色宜人，游客纷纷前来踏青赏花，乡村旅游迎来旺季。\n\n"
+        "各地春色宜人\n\n\n"
+        "东岭村的村民们趁着晴好天\n\n气，忙着春耕，翻耕土地，准备春播。\n\n东岭村春耕忙\n"
+    )
+    assert [a.title for a in page.articles] == ["青石镇新建的图书馆对外开放", "各地春色宜人", "东岭村春耕忙"]
+    spring, plough = page.articles[1:]
+    assert [c.text for c in spring.captions] == ["东岭村的油菜花海", "白沙乡果农修剪梨树", "青石镇的古桥"]
+    assert plough.body == "东岭村的村民们趁着晴好天气，忙着春耕，翻耕土地，准备春播。"
+
+
+def test_labelled_fields_at_the_top_of_the_page_open_the_story_under_them() -> None:
+    page = parse_page(
+        "时间：3月6日上午\n地点：青石镇南路天桥\n拍摄者：本报记者 甲乙\n\n"
+        "有市民反映，青石镇南路天桥下的早餐棚长期无人打理，变得灰头土脸，影响了街区面貌。\n\n街拍\n\n\n"
+        f"{_PLOUGH}"
+    )
+    photo = page.articles[0]
+    assert (photo.title, photo.authors) == ("街拍", ("甲乙",))
+    assert photo.body.startswith("时间：3月6日上午\n\n地点：青石镇南路天桥\n\n有市民反映")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from digest.paper.after import _body_between, _lead, _overlap
+from digest.paper.after import _body_between, _lead, _over_no_story, _overlap, _text_above
 from digest.paper.apart import (
     _CAPTION_REACH,
     _COLUMN_LEN,
@@ -95,7 +95,13 @@ def _resolve(
             continue
         j = i
         kind = T.HEADING if line.md else T.CANDIDATE
-        while j < len(lines) and (lines[j].kind is kind) and (lines[j].md == line.md):
+        # Headline-last, a wide gap parts a story's headline from the next story's first lines.
+        while (
+            j < len(lines)
+            and lines[j].kind is kind
+            and lines[j].md == line.md
+            and not (after and j > i and lines[j].gap >= 2)
+        ):
             j += 1
         run = lines[i:j]
         prev = out[-1] if out else None
@@ -103,6 +109,11 @@ def _resolve(
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
         if _section_over_photo(run, prev, lines[j : j + _SECTION_REACH], conv, page_name):
             out.append(_Line(line.text, T.SECTION))
+            i = j
+            continue
+        top = _over_no_story(run, out, nxt, conv) if after and not _text_above(out) else None
+        if top is not None:
+            out.extend(top)
             i = j
             continue
         fields = _field_list(run)
