@@ -71,3 +71,35 @@ def test_labelled_fields_at_the_top_of_the_page_open_the_story_under_them() -> N
     photo = page.articles[0]
     assert (photo.title, photo.authors) == ("街拍", ("甲乙",))
     assert photo.body.startswith("时间：3月6日上午\n\n地点：青石镇南路天桥\n\n有市民反映")
+
+
+def test_a_short_headline_over_a_wide_gap_closes_its_story_and_crossheads_stay() -> None:
+    # Set off by a single blank line after a finished paragraph, as a crosshead is; the wide gap
+    # under it shows the story has ended.  A crosshead inside a story has single gaps both sides.
+    page = parse_page(
+        f"{_LIBRARY}"
+        "昨天上午，白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+        "技术指导\n\n农技员在田间手把手教果农修剪枝条，讲解修剪的要领。\n\n"
+        "果农说，今年的梨花开得比往年早。\n\n果农忙修剪\n\n\n"
+        "东岭村的村民们趁着晴好天气，忙着翻耕土地，准备春播。\n\n东岭村春耕忙\n"
+    )
+    assert [a.title for a in page.articles] == ["青石镇新建的图书馆对外开放", "果农忙修剪", "东岭村春耕忙"]
+    assert "技术指导" in page.articles[1].body
+
+
+def test_a_line_a_column_break_cut_off_inside_a_story_is_no_headline() -> None:
+    # It repeats the words of its story's lead, as that story's headline would; but the story's
+    # text goes on under it after a single blank line, where a headline would close the story.
+    page = parse_page(
+        f"{_LIBRARY}"
+        "本报讯（记者 林雨）白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+        "果农说，今年的梨花开得比往年早。\n\n白沙乡的果农们陆续开展春季\n\n"
+        "修剪，农技员在田间指导。\n\n白沙乡果农修剪果树\n\n\n"
+        f"{_PLOUGH}"
+    )
+    assert [a.title for a in page.articles] == [
+        "青石镇新建的图书馆对外开放",
+        "白沙乡果农修剪果树",
+        "东岭村春耕忙",
+    ]
+    assert page.articles[1].body.endswith("白沙乡的果农们陆续开展春季修剪，农技员在田间指导。")

@@ -71,6 +71,12 @@ def _as_text(run: list[_Line]) -> list[_Line]:
     return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
 
 
+def _closes_story(nxt: _Line | None) -> bool:
+    """A wide gap under a line: on a page printing headlines under their stories, the story the
+    line closes has ended there (a crosshead inside a story is set off by single blank lines)."""
+    return nxt is not None and nxt.gap >= 2
+
+
 def _headlines_follow_bodies(lines: list[_Line]) -> bool:
     """Decide whether this page prints headlines below their articles.
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from digest.paper.after import _body_between, _lead, _over_no_story, _overlap, _text_above
+from digest.paper.after import _body_between, _closes_story, _lead, _over_no_story, _overlap, _text_above
 from digest.paper.apart import (
     _CAPTION_REACH,
     _COLUMN_LEN,
@@ -145,7 +145,9 @@ def _resolve(
                 if _is_plain_para(nxt)
                 else False
             )
-            resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed)
+            resolved = _resolve_run(
+                run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed, after
+            )
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
@@ -189,16 +191,17 @@ def _resolve_run(
     conv: Conventions,
     wide: bool,
     signed_apart: bool = False,
+    after: bool = False,
 ) -> list[_Line]:
     texts = [r.text for r in run]
     lone = len(run) == 1 and not run[0].md
     # Below a paragraph or a byline and above a paragraph: where a column break leaves a
     # paragraph's first line on its own.
     between_paras = prev is not None and prev.kind in (T.PARA, T.BYLINE) and _is_plain_para(nxt)
+    # A credit closing the paragraph (…50个。（记者 X）) finishes it as a full stop does.
+    finished = between_paras and _finishes(prev, conv)
     if lone and between_paras:
         assert prev is not None
-        # A credit closing the paragraph (…50个。（记者 X）) finishes it as a full stop does.
-        finished = ends_sentence(prev.text) or trailing_credit(prev.text, conv) is not None
         mid_sentence = prev.kind is T.PARA and not finished
         if mid_sentence and len(squeeze_spaces(texts[0])) <= _LOGO_LEN:
             return []  # a column logo printed inside a sentence: layout noise
@@ -207,7 +210,12 @@ def _resolve_run(
         return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     # Between two paragraphs a short line is a paragraph's first line cut off by a column
     # break, unless the evidence says headline.
-    if lone and between_paras and wide and not signed_apart and _crosshead(run[0], prev):
+    closes = after and _closes_story(nxt)
+    if after and wide and between_paras and not closes:
+        # Headline-last, a headline closes its story and a wide gap parts it from the next one:
+        # lines with the story's text going on under them are its own (crossheads, cut-off lines).
+        return _story_lines(run, prev)
+    if lone and between_paras and wide and not signed_apart and not closes and _crosshead(run[0], prev):
         return [_Line(texts[0], T.CROSSHEAD)]
     # Short lines set apart in one block between two paragraphs (a kicker over a headline, or a
     # few lines of verse quoted in the text) are weighed together, as one line would be.
@@ -219,6 +227,8 @@ def _resolve_run(
         evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
         if signed_apart:
             evidence += 2  # the text below is signed by others than the story above: another story
+        if closes and finished:
+            evidence += 2  # headline-last, a wide gap under a finished story: its headline closes it
         if evidence < _HEADLINE_EVIDENCE:
             if lone and _box_label(run[0], prev):
                 return [_Line(texts[0], T.CROSSHEAD)]
@@ -232,6 +242,10 @@ def _resolve_run(
     # The gap before a headline tells which story it stands by (``_headlines_follow_bodies``).
     out.append(_Line(" ".join(texts), T.HEADING, lines=texts, gap=run[len(run) - len(texts)].gap))
     return out
+
+
+def _finishes(line: _Line | None, conv: Conventions) -> bool:
+    return line is not None and (ends_sentence(line.text) or trailing_credit(line.text, conv) is not None)
 
 
 def _headline_evidence(
@@ -325,6 +339,19 @@ def _crosshead(line: _Line, prev: _Line | None) -> bool:
         and ends_sentence(prev.text)
         and len(squeeze_spaces(line.text)) <= _CROSSHEAD_LEN
     )
+
+
+def _story_lines(run: list[_Line], prev: _Line | None) -> list[_Line]:
+    """Short lines inside a story's text: crossheads and box labels where set off after a
+    finished paragraph, else the text's own lines."""
+    out: list[_Line] = []
+    for line in run:
+        if _crosshead(line, prev) or _box_label(line, prev):
+            out.append(_Line(line.text, T.CROSSHEAD))
+        else:
+            out.append(_Line(line.text, T.PARA, apart=line.apart, indent=line.indent))
+        prev = line
+    return out
 
 
 def _stacked_name(run: list[_Line], prev: _Line | None, nxt: _Line | None) -> bool:
