@@ -234,7 +234,10 @@ def _resolve_run(
                 return [_Line(texts[0], T.CROSSHEAD)]
             return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     out: list[_Line] = []
-    if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
+    # Headline-last, a short name over a headline that closes a story is its column's tag: the
+    # section of the stories under it would stand after that headline.
+    tagged = after and bool(lead_above)
+    if len(texts) >= 2 and not tagged and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
         out.append(_Line(texts[0], T.SECTION))
         texts = texts[1:]
     elif len(texts) == 1 and _is_section_name(texts[0], conv) and nxt is not None and nxt.kind is T.HEADING:
