@@ -6,6 +6,8 @@ wide gaps (two blank lines), as such pages part them; a headline closes the text
 
 from __future__ import annotations
 
+import pytest
+
 from digest.paper.parse import parse_page
 
 
@@ -117,3 +119,27 @@ def test_a_column_tag_over_a_headline_closing_a_story_is_its_kicker() -> None:
     assert (article.section, article.kicker, article.title) == (None, "街谈", "莫让车位被地锁占去")
     assert article.authors == ("梁正",)
     assert page.articles[2].section is None
+
+
+@pytest.mark.parametrize(
+    ("opening", "above", "below"),
+    [
+        # A byline or a credit line at the top of a story's text: that story's.
+        ("城市快报记者 甲乙 通讯员 丙丁\n\n东岭村的村民们趁着晴好天气，忙着翻耕土地。", (), ("甲乙", "丙丁")),
+        ("甲乙/文 丙丁/摄\n\n东岭村的村民们趁着晴好天气，忙着翻耕土地。", (), ("甲乙", "丙丁")),
+        # Over a story whose dateline names its own writer: the signature of the story above.
+        ("□本报记者 甲乙\n\n本报讯（记者 吴一）东岭村的村民们忙着翻耕土地。", ("甲乙",), ("吴一",)),
+    ],
+)
+def test_a_credit_between_two_stories_signs_the_one_under_it_unless_that_signs_itself(
+    opening: str, above: tuple[str, ...], below: tuple[str, ...]
+) -> None:
+    page = parse_page(
+        "青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+        "馆长说，今后还将定期举办读书分享会，欢迎市民常来看看。\n\n青石镇新建的图书馆对外开放\n\n\n"
+        f"{opening}\n\n东岭村春耕忙\n"
+    )
+    assert [(a.title, a.authors) for a in page.articles] == [
+        ("青石镇新建的图书馆对外开放", above),
+        ("东岭村春耕忙", below),
+    ]
