@@ -143,3 +143,15 @@ def test_a_credit_between_two_stories_signs_the_one_under_it_unless_that_signs_i
         ("青石镇新建的图书馆对外开放", above),
         ("东岭村春耕忙", below),
     ]
+
+
+def test_a_byline_printed_a_role_to_a_line_under_finished_text_signs_it() -> None:
+    page = parse_page(
+        "本报讯 青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册。\n\n"
+        "馆长说，今后还将定期举办读书分享会。\n\n记者 甲乙 丙丁\n通讯员 戊己\n\n"
+        "青石镇新建的图书馆对外开放\n\n\n"
+        f"{_PLOUGH}"
+    )
+    library, plough = page.articles
+    assert (library.title, library.authors) == ("青石镇新建的图书馆对外开放", ("甲乙", "丙丁", "戊己"))
+    assert (plough.title, plough.authors) == ("东岭村春耕忙", ("吴一",))
