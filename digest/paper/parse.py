@@ -53,7 +53,11 @@ from digest.types import Article, Page
 # inside a bracketed credit parts two names, labelled fields under a headline (时间：… / 地点：…) are text,
 # bidi controls dropped from page text, a list of photo captions under a headline is no part of it, a
 # bare section name over an untitled photo at the page's top is the section, a line between two stories
-# signed by different reporters (dateline above, closing credit below) is the second one's headline
+# signed by different reporters (dateline above, closing credit below) is the second one's headline,
+# headline-last: a section name or captions with no story above them are no headline, a short line over
+# a wide gap closes its story, a column tag over it is its kicker, a byline under it opens the next
+# story, and the wide gaps around headlines help tell such a page; listed fields a line each, a byline a
+# role to a line under finished text signs it, a role glued to the words after it (记者追问) is no credit
 PARSER_VERSION = "7"
 
 
