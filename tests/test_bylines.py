@@ -104,6 +104,19 @@ def test_trailing_credits_close_a_paragraph() -> None:
 
 
 @pytest.mark.parametrize(
+    "text", ["多得不得了！”记者追问", "生活的开始。记者昨日从市", "大学老师。记者在南京站"]
+)
+def test_a_role_glued_to_the_sentence_and_the_words_after_it_is_no_credit(text: str) -> None:
+    # The start of a sentence about the reporter, cut off where a column ends.
+    assert trailing_credit(text) is None
+
+
+@pytest.mark.parametrize("text", ["他来了。记者 甲乙", "他来了。（记者甲乙）", "田里一片金黄。记者甲乙摄"])
+def test_a_credit_set_apart_or_closed_by_its_mark_stays_a_credit(text: str) -> None:
+    assert trailing_credit(text) is not None
+
+
+@pytest.mark.parametrize(
     ("text", "date_", "who"),
     [
         ("本报讯 (记者 甲乙)今天", None, ["甲乙"]),

@@ -168,6 +168,17 @@ def test_labelled_fields_under_a_plain_headline_are_the_story_text() -> None:
     assert second.body.startswith("时间：3月6日上午\n\n地点：青石镇老街\n\n有市民反映")
 
 
+def test_labelled_fields_a_line_each_stay_apart_in_a_column_they_fill() -> None:
+    # A narrow column: each field fills most of it, as a wrapped line would.
+    page = parse_page(
+        "街拍\n\n时间：3月6日上午\n地点：青石镇南路天桥\n拍摄者：本报记者 甲乙\n\n"
+        "有市民反映，青石镇南路天\n桥下的早餐棚长期无人打理，\n变得灰头土脸，影响了街区\n面貌。\n"
+    )
+    photo = page.articles[0]
+    assert (photo.title, photo.authors) == ("街拍", ("甲乙",))
+    assert photo.body.startswith("时间：3月6日上午\n\n地点：青石镇南路天桥\n\n有市民反映")
+
+
 def test_a_headline_offering_a_reward_for_tips_stays_a_headline() -> None:
     page = parse_page(
         "警方悬赏征集线索 最高奖励5万元\n\n"

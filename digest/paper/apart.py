@@ -10,14 +10,8 @@ import re
 from digest.paper.bylines import photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
+from digest.paper.lines import _FIELD, _FIELD_LABELS
 from digest.paper.textnorm import CJK, ends_sentence
-
-_FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
-# What the fields of a listing under a headline are called (街拍: 时间：… / 地点：… / 拍摄者：…).
-_FIELD_LABELS = frozenset(
-    ("时间", "日期", "地点", "地址", "人物", "事件", "拍摄", "拍摄者", "摄影", "主办", "承办", "电话")
-)
-
 
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 
@@ -125,6 +119,13 @@ def _field_list(run: list[_Line]) -> int:
     (卫健委：呼吸道疾病进入高发期 / 专家：勤洗手戴口罩): two labelled lines are fields only
     when the labels are what such listings name (``_FIELD_LABELS``), and three or more when most
     of them are (代表：… / 委员：… / 专家：… under a kicker is a headline stack)."""
+    n = _fields(run)
+    return n if n < len(run) else 0
+
+
+def _fields(run: list[_Line]) -> int:
+    """How many lines at the end of ``run`` list labelled fields in one block, as ``_field_list``
+    reads them, whether or not a headline stands over them."""
     n = 0
     for line in reversed(run):
         if line.md or not _FIELD.match(line.text):
@@ -132,11 +133,24 @@ def _field_list(run: list[_Line]) -> int:
         n += 1
         if line.gap:
             break
-    if n < 2 or len(run) == n:
+    if n < 2:
         return 0
     labels = [re.split("[：:]", line.text, maxsplit=1)[0] for line in run[-n:]]
     listed = sum(label in _FIELD_LABELS for label in labels)
     return n if listed == n or (n >= 3 and 2 * listed > n) else 0
+
+
+def _listing(run: list[_Line]) -> bool:
+    """Is all of ``run`` one block listing labelled fields (时间：… / 地点：…) or photo captions,
+    a plain phrase to a line (东岭村的油菜花海 / 白沙乡果农修剪梨树 / …), with no headline over
+    them?  A headline stack prints phrases side by side or a dash, and has fewer lines."""
+    if _fields(run) == len(run):
+        return True
+    return (
+        len(run) >= _CAPTION_LINES
+        and all(r.gap == 0 and r.apart for r in run[1:])
+        and not any(r.md or _STACK_MARKS.search(r.text) for r in run)
+    )
 
 
 def _caption_list(run: list[_Line], prev: _Line | None, below: list[_Line], conv: Conventions) -> int:

@@ -9,10 +9,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from digest.paper.apart import _FIELD
 from digest.paper.bylines import BULLET, continues_elsewhere, find_jumps, photographed, trailing_credit
 from digest.paper.classify import T, _headline_shaped, _Line
 from digest.paper.conventions import Conventions
+from digest.paper.lines import _FIELD
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _finished, _is_caption
 from digest.paper.textnorm import (
     ends_sentence,
@@ -300,14 +300,19 @@ def _assemble(
                 start().title_lines = list(line.lines)
         elif line.kind is T.BYLINE:
             # A byline belongs to the article whose headline it stands under: the open one
-            # before its body starts or, headline-last, the one just closed by its headline.
+            # before its body starts or, headline-last, the one just closed by its headline when
+            # the story under the byline names its own writers (else the byline opens that one).
             opening = cur is not None and not cur.closed and (not cur.has_body() or cur.only_captions())
-            closing = after and cur is not None and cur.closed and not cur.credits
+            closing = after and cur is not None and cur.closed and not cur.credits and _signed_below(nxt)
             if cur is not None and opening:
                 cur.text_opens()
             (cur if cur is not None and (opening or closing) else start()).credits.extend(line.credits)
         elif line.kind in (T.CREDIT, T.PAREN):
-            credited = cur or start()
+            # Headline-last, a credit line under a headline opens the next story, as a byline does.
+            opens = (
+                after and line.kind is T.CREDIT and cur is not None and cur.closed and not _signed_below(nxt)
+            )
+            credited = start() if cur is None or opens else cur
             credited.credits.extend(line.credits)
             if any(photographed(c) for c in line.credits):
                 credited.credit_last_caption(line.text)
@@ -386,6 +391,13 @@ def _assemble(
     used = {b.section for b in kept}
     repeated = [title for title in (b.repeated_title() for b in kept) if title]
     return kept, [*(name for name in dict.fromkeys(seen) if name not in used), *repeated]
+
+
+def _signed_below(nxt: _Line | None) -> bool:
+    """Does the story under a credit printed between two stories open with a dateline naming its
+    own writers?  Headline-last, such a credit signs the story its headline closed (a signature
+    printed under the headline); else it stands at the top of the story below, as a byline does."""
+    return nxt is not None and nxt.dateline is not None and bool(nxt.dateline.credits)
 
 
 def _fold_orphans(built: list[_Builder]) -> list[_Builder]:

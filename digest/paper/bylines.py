@@ -311,12 +311,21 @@ def trailing_credit(text: str, conv: Conventions = MAINLAND) -> tuple[str, tuple
     plain = _TAIL_PLAIN.search(tail)
     if not plain or (plain.start() == 0 and cut):
         return None  # the lookbehind needs the character before the tail
+    if not plain.group(1) and _glued_role(plain.group(2), conv):
+        return None
     reading = _read(plain.group(2), conv)
     if not reading or not reading.credits:
         return None
     if reading.roles or _BARE_NAMES.match(plain.group(2)):
         return text[: cut + plain.start()].rstrip(), reading.credits
     return None
+
+
+def _glued_role(tail: str, conv: Conventions) -> bool:
+    """A role glued to the sentence before it and to the words after it, and no mark closing them
+    (…不得了！”记者追问, …。记者昨日从市): the start of a sentence about the reporter that a column
+    break cut off, not a credit, which stands apart from the text (…。 记者 甲乙, …。（记者甲乙）)."""
+    return conv.glued_role.fullmatch(tail) is not None and not conv.mark_suffix.search(tail)
 
 
 def continues_elsewhere(jumps: list[str]) -> bool:

@@ -182,16 +182,25 @@ def _classify(
             and _headline_shaped(before.text)
         ):
             before.kind, before.lines = T.CANDIDATE, [before.text]
-    for before, byline, after in zip(out, out[1:], [*out[2:], None], strict=False):
-        # A byline under finished text and over a headline (or the page's end) signs the text.
-        if (
-            byline.kind is T.BYLINE
-            and before.kind is T.PARA
-            and ends_sentence(before.text)
-            and (after is None or after.kind in (T.CANDIDATE, T.HEADING, T.SECTION))
-        ):
-            byline.kind = T.CREDIT
+    _sign_finished_text(out)
     return out
+
+
+def _sign_finished_text(lines: list[_Line]) -> None:
+    """A byline under finished text and over a headline (or the page's end) signs the text; so do
+    the lines of one printed a role to a line (记者 甲乙 / 通讯员 丙丁)."""
+    for start, line in enumerate(lines):
+        if line.kind is not T.BYLINE or start == 0:
+            continue
+        before = lines[start - 1]
+        if before.kind is not T.PARA or not ends_sentence(before.text):
+            continue
+        end = start
+        while end < len(lines) and lines[end].kind is T.BYLINE:
+            end += 1
+        if end == len(lines) or lines[end].kind in (T.CANDIDATE, T.HEADING, T.SECTION):
+            for byline in lines[start:end]:
+                byline.kind = T.CREDIT
 
 
 def _long_section_mark(line: _Line, conv: Conventions) -> bool:

@@ -107,6 +107,11 @@ class Conventions:
         return re.compile(f"{words}|^[（(□■]|^[{CJK}] [{CJK}]$")
 
     @cached_property
+    def glued_role(self) -> re.Pattern[str]:
+        """A role glued to the Chinese words after it, no space between (记者追问, 记者甲乙)."""
+        return re.compile(f"(?:{self.role_pattern})[{CJK}]+")
+
+    @cached_property
     def role_end(self) -> re.Pattern[str]:
         """Text ending in a role, whose name the next line carries (…本报记者 / 黄兴能 摄)."""
         return re.compile(f"(?:{self.role_pattern})$")

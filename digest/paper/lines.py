@@ -73,6 +73,13 @@ _MAX_CELL = 16  # characters in one cell (本周均价（元/公斤）)
 _FIGURE = re.compile(r"^[+\-−±]?\d[\d,，.]*(?:%|‰|[万亿千百]?[元吨人个件户]?)$")  # 26.40, -1.2%, 1,200
 
 
+_FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
+# What the fields of a listing under a headline are called (街拍: 时间：… / 地点：… / 拍摄者：…).
+_FIELD_LABELS = frozenset(
+    ("时间", "日期", "地点", "地址", "人物", "事件", "拍摄", "拍摄者", "摄影", "主办", "承办", "电话")
+)
+
+
 _TABLE_NOTE = re.compile(r"^(?:[（(].*[）)]|注\s*[：:].*|(?:数据|资料)?来源\s*[：:].*)$")  # under a table
 
 
@@ -198,12 +205,19 @@ def _lay_out(
             or _credit_apart(pieces[-1], line, conv)
             or _signed_dateline(pieces, line, conv)
             or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
+            or (len(pieces) == 1 and _listed_field(pieces[0]) and _listed_field(line))
         ):
             out.append(join_wrapped(pieces))
             pieces = []
         pieces.append(line)
     out.append(join_wrapped(pieces))
     out.append("")
+
+
+def _listed_field(line: str) -> bool:
+    """A labelled field of a listing (时间：3月6日上午): a line of its own when another follows it,
+    however much of the column it fills."""
+    return _FIELD.match(line) is not None and re.split("[：:]", line, maxsplit=1)[0] in _FIELD_LABELS
 
 
 def _tables(block: list[str]) -> Iterator[tuple[int, int]]:

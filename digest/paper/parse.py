@@ -16,7 +16,8 @@ The parser works in four passes, each in its own module:
    the middle of a sentence, or a wrapped fragment of a paragraph.
 4. ``assemble._assemble``: group lines into articles.  Whether headlines stand above
    or below their bodies is decided per page by evidence (which body each
-   headline's words come from, and whether the page ends on a headline);
+   headline's words come from, which side of the wide gaps between stories
+   it stands on, whether the page ends on a headline: ``after.py``);
    captions, credits, bylines and datelines gather under their headline.
 """
 
@@ -25,12 +26,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
+from digest.paper.after import _headlines_follow_bodies
 from digest.paper.assemble import _assemble
 from digest.paper.classify import _classify
 from digest.paper.conventions import MAINLAND, Conventions
 from digest.paper.lines import _logical_lines
 from digest.paper.pagename import _page_name
-from digest.paper.resolve import _headlines_follow_bodies, _resolve
+from digest.paper.resolve import _resolve
 from digest.types import Article, Page
 
 # Recorded with every page read; bump it when a change to the parser changes what pages yield,
@@ -51,7 +53,11 @@ from digest.types import Article, Page
 # inside a bracketed credit parts two names, labelled fields under a headline (时间：… / 地点：…) are text,
 # bidi controls dropped from page text, a list of photo captions under a headline is no part of it, a
 # bare section name over an untitled photo at the page's top is the section, a line between two stories
-# signed by different reporters (dateline above, closing credit below) is the second one's headline
+# signed by different reporters (dateline above, closing credit below) is the second one's headline,
+# headline-last: a section name or captions with no story above them are no headline, a short line over
+# a wide gap closes its story, a column tag over it is its kicker, a byline under it opens the next
+# story, and the wide gaps around headlines help tell such a page; listed fields a line each, a byline a
+# role to a line under finished text signs it, a role glued to the words after it (记者追问) is no credit
 PARSER_VERSION = "7"
 
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 
+from digest.paper.after import _body_between, _closes_story, _lead, _over_no_story, _overlap, _text_above
 from digest.paper.apart import (
     _CAPTION_REACH,
     _COLUMN_LEN,
-    _FIELD,
     _SECTION_LEN,
     _SECTION_REACH,
     _caption_list,
@@ -23,9 +23,10 @@ from digest.paper.apart import (
 from digest.paper.bylines import find_jumps, parse_dateline, photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
+from digest.paper.lines import _FIELD
 from digest.paper.signing import _REACH as _SIGNED_REACH
 from digest.paper.signing import _signed_by_others
-from digest.paper.textnorm import CJK, cjk_bigrams, ends_sentence, join_wrapped, squeeze_spaces
+from digest.paper.textnorm import CJK, ends_sentence, join_wrapped, squeeze_spaces
 
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
 
@@ -50,15 +51,6 @@ _CAPTION = 120  # characters; a photo caption is never longer
 
 
 _LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
-
-
-_LEAD = 300  # characters of a body compared with a headline
-
-
-_END_VOTE = 0.5  # a page ending on a headline votes this much for headline-last
-
-
-_AFTER_MARGIN = 0.2  # mean vote above which a page is headline-last (seeds: ≤ 0 or ≥ 0.5)
 
 
 _HEADLINE_OVERLAP = 0.3  # share of a headline's two-character words its article's lead repeats
@@ -103,7 +95,13 @@ def _resolve(
             continue
         j = i
         kind = T.HEADING if line.md else T.CANDIDATE
-        while j < len(lines) and (lines[j].kind is kind) and (lines[j].md == line.md):
+        # Headline-last, a wide gap parts a story's headline from the next story's first lines.
+        while (
+            j < len(lines)
+            and lines[j].kind is kind
+            and lines[j].md == line.md
+            and not (after and j > i and lines[j].gap >= 2)
+        ):
             j += 1
         run = lines[i:j]
         prev = out[-1] if out else None
@@ -111,6 +109,11 @@ def _resolve(
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
         if _section_over_photo(run, prev, lines[j : j + _SECTION_REACH], conv, page_name):
             out.append(_Line(line.text, T.SECTION))
+            i = j
+            continue
+        top = _over_no_story(run, out, nxt, conv) if after and not _text_above(out) else None
+        if top is not None:
+            out.extend(top)
             i = j
             continue
         fields = _field_list(run)
@@ -142,7 +145,9 @@ def _resolve(
                 if _is_plain_para(nxt)
                 else False
             )
-            resolved = _resolve_run(run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed)
+            resolved = _resolve_run(
+                run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed, after
+            )
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
@@ -186,16 +191,17 @@ def _resolve_run(
     conv: Conventions,
     wide: bool,
     signed_apart: bool = False,
+    after: bool = False,
 ) -> list[_Line]:
     texts = [r.text for r in run]
     lone = len(run) == 1 and not run[0].md
     # Below a paragraph or a byline and above a paragraph: where a column break leaves a
     # paragraph's first line on its own.
     between_paras = prev is not None and prev.kind in (T.PARA, T.BYLINE) and _is_plain_para(nxt)
+    # A credit closing the paragraph (…50个。（记者 X）) finishes it as a full stop does.
+    finished = between_paras and _finishes(prev, conv)
     if lone and between_paras:
         assert prev is not None
-        # A credit closing the paragraph (…50个。（记者 X）) finishes it as a full stop does.
-        finished = ends_sentence(prev.text) or trailing_credit(prev.text, conv) is not None
         mid_sentence = prev.kind is T.PARA and not finished
         if mid_sentence and len(squeeze_spaces(texts[0])) <= _LOGO_LEN:
             return []  # a column logo printed inside a sentence: layout noise
@@ -204,7 +210,12 @@ def _resolve_run(
         return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     # Between two paragraphs a short line is a paragraph's first line cut off by a column
     # break, unless the evidence says headline.
-    if lone and between_paras and wide and not signed_apart and _crosshead(run[0], prev):
+    closes = after and _closes_story(nxt)
+    if after and wide and between_paras and not closes:
+        # Headline-last, a headline closes its story and a wide gap parts it from the next one:
+        # lines with the story's text going on under them are its own (crossheads, cut-off lines).
+        return _story_lines(run, prev)
+    if lone and between_paras and wide and not signed_apart and not closes and _crosshead(run[0], prev):
         return [_Line(texts[0], T.CROSSHEAD)]
     # Short lines set apart in one block between two paragraphs (a kicker over a headline, or a
     # few lines of verse quoted in the text) are weighed together, as one line would be.
@@ -216,18 +227,28 @@ def _resolve_run(
         evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
         if signed_apart:
             evidence += 2  # the text below is signed by others than the story above: another story
+        if closes and finished:
+            evidence += 2  # headline-last, a wide gap under a finished story: its headline closes it
         if evidence < _HEADLINE_EVIDENCE:
             if lone and _box_label(run[0], prev):
                 return [_Line(texts[0], T.CROSSHEAD)]
             return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     out: list[_Line] = []
-    if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
+    # Headline-last, a short name over a headline that closes a story is its column's tag: the
+    # section of the stories under it would stand after that headline.
+    tagged = after and bool(lead_above)
+    if len(texts) >= 2 and not tagged and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
         out.append(_Line(texts[0], T.SECTION))
         texts = texts[1:]
     elif len(texts) == 1 and _is_section_name(texts[0], conv) and nxt is not None and nxt.kind is T.HEADING:
         return [_Line(texts[0], T.SECTION)]
-    out.append(_Line(" ".join(texts), T.HEADING, lines=texts))
+    # The gap before a headline tells which story it stands by (``_headlines_follow_bodies``).
+    out.append(_Line(" ".join(texts), T.HEADING, lines=texts, gap=run[len(run) - len(texts)].gap))
     return out
+
+
+def _finishes(line: _Line | None, conv: Conventions) -> bool:
+    return line is not None and (ends_sentence(line.text) or trailing_credit(line.text, conv) is not None)
 
 
 def _headline_evidence(
@@ -323,6 +344,19 @@ def _crosshead(line: _Line, prev: _Line | None) -> bool:
     )
 
 
+def _story_lines(run: list[_Line], prev: _Line | None) -> list[_Line]:
+    """Short lines inside a story's text: crossheads and box labels where set off after a
+    finished paragraph, else the text's own lines."""
+    out: list[_Line] = []
+    for line in run:
+        if _crosshead(line, prev) or _box_label(line, prev):
+            out.append(_Line(line.text, T.CROSSHEAD))
+        else:
+            out.append(_Line(line.text, T.PARA, apart=line.apart, indent=line.indent))
+        prev = line
+    return out
+
+
 def _stacked_name(run: list[_Line], prev: _Line | None, nxt: _Line | None) -> bool:
     """A column's name set vertically a word to a line (市场 / 动态) in a block of its own over
     the text: one name, never captions or a headline.
@@ -368,48 +402,3 @@ def _column_name(run: list[_Line], conv: Conventions) -> bool:
         and not conv.place.match(first.text)
         and re.fullmatch(f"[{CJK}·]+", first.text) is not None
     )
-
-
-def _headlines_follow_bodies(lines: list[_Line]) -> bool:
-    """Decide whether this page prints headlines below their articles.
-
-    Evidence: a headline shares words with the lead of the article it belongs
-    to, so compare each headline with the body before and after it; a page
-    that ends on a headline is printed headline-last.
-    """
-    votes: list[float] = []
-    for index, line in enumerate(lines):
-        if line.kind is not T.HEADING:
-            continue
-        heading = "".join(line.lines)
-        before = _lead(_body_between(lines, index, -1))
-        after_text = _lead(_body_between(lines, index, 1))
-        if before and after_text:
-            votes.append(_overlap(heading, before) - _overlap(heading, after_text))
-        elif before and index == len(lines) - 1:
-            votes.append(_END_VOTE)
-    # The mean, not the sum: on a long page small chance overlaps must not add up to a verdict.
-    return bool(votes) and sum(votes) / len(votes) > _AFTER_MARGIN
-
-
-def _body_between(lines: list[_Line], index: int, step: int) -> str:
-    """The body text from ``index`` (exclusive) to the nearest heading or section, either way."""
-    parts: list[str] = []
-    i = index + step
-    while 0 <= i < len(lines) and lines[i].kind not in (T.HEADING, T.SECTION):
-        if lines[i].kind is T.PARA:
-            parts.append(lines[i].text)
-        i += step
-    if step < 0:
-        parts.reverse()
-    return "".join(parts)
-
-
-def _lead(text: str) -> str:
-    return text[:_LEAD]
-
-
-def _overlap(heading: str, text: str) -> float:
-    """Share of a heading's two-character words found in a text."""
-    words = cjk_bigrams(heading)
-    return sum(w in text for w in words) / len(words) if words else 0.0

@@ -1,0 +1,157 @@
+"""The parser on pages that print each headline under its story, one convention at a time.
+
+Every page here is made up for the test (fictional places and people).  Stories are parted by
+wide gaps (two blank lines), as such pages part them; a headline closes the text above it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.paper.parse import parse_page
+
+
+def test_the_gaps_around_headlines_tell_a_page_printing_them_under_their_stories() -> None:
+    # The headlines share no words with the text on either side; the wide gaps under them, none
+    # over them, say which story each one closes.
+    page = parse_page(
+        "本报讯 昨天上午，城东社区组织志愿者为独居老人打扫房间、送去米面。\n\n"
+        "志愿者说，这样的活动每月都会举办一次。\n\n邻里守望暖人心\n\n\n"
+        "本报讯 近日，白沙乡果农陆续开展春季修剪工作，农技员在田间指导。\n\n"
+        "果农说，今年的梨花开得比往年早。\n\n枝头春意闹\n\n\n"
+        "本报讯 东岭村的村民们趁着晴好天气，忙着翻耕土地，准备春播。\n\n"
+        "村干部说，今年全村计划种植玉米三百亩。\n\n田野好时节\n"
+    )
+    assert [a.title for a in page.articles] == ["邻里守望暖人心", "枝头春意闹", "田野好时节"]
+    assert page.articles[0].body.startswith("昨天上午")
+
+
+_LIBRARY = (
+    "本报讯（记者 周远）青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+    "馆长说，今后还将定期举办读书分享会，欢迎市民常来看看。\n\n青石镇新建的图书馆对外开放\n\n\n"
+)
+_ORCHARD = (
+    "本报讯（记者 林雨）白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+    "果农说，今年的梨花开得比往年早，修剪要赶在花期之前。\n\n白沙乡果农修剪果树\n\n\n"
+)
+_PLOUGH = "本报讯（记者 吴一）东岭村的村民们趁着晴好天气，忙着翻耕土地，准备春播。\n\n东岭村春耕忙\n"
+
+
+def test_a_section_name_at_the_top_of_the_page_heads_no_story() -> None:
+    # The name has no story above it to close: it is the section of the stories under it, and
+    # each headline still closes the story above it.
+    page = parse_page(f"青石新闻·文教\n\n{_LIBRARY}{_ORCHARD}{_PLOUGH}")
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("青石新闻·文教", "青石镇新建的图书馆对外开放"),
+        ("青石新闻·文教", "白沙乡果农修剪果树"),
+        ("青石新闻·文教", "东岭村春耕忙"),
+    ]
+
+
+def test_a_story_opening_under_a_headline_with_captions_or_a_cut_line_has_no_headline_there() -> None:
+    # Under the headline that closed the story above, short lines open the next story: a list of
+    # its photos' captions, or its first line cut off by a column break.
+    page = parse_page(
+        f"{_LIBRARY}"
+        "东岭村的油菜花海\n白沙乡果农修剪梨树\n青石镇的古桥\n\n"
+        "本报讯（记者 林雨）春天到了，各地春色宜人，游客纷纷前来踏青赏花，乡村旅游迎来旺季。\n\n"
+        "各地春色宜人\n\n\n"
+        "东岭村的村民们趁着晴好天\n\n气，忙着春耕，翻耕土地，准备春播。\n\n东岭村春耕忙\n"
+    )
+    assert [a.title for a in page.articles] == ["青石镇新建的图书馆对外开放", "各地春色宜人", "东岭村春耕忙"]
+    spring, plough = page.articles[1:]
+    assert [c.text for c in spring.captions] == ["东岭村的油菜花海", "白沙乡果农修剪梨树", "青石镇的古桥"]
+    assert plough.body == "东岭村的村民们趁着晴好天气，忙着春耕，翻耕土地，准备春播。"
+
+
+def test_labelled_fields_at_the_top_of_the_page_open_the_story_under_them() -> None:
+    page = parse_page(
+        "时间：3月6日上午\n地点：青石镇南路天桥\n拍摄者：本报记者 甲乙\n\n"
+        "有市民反映，青石镇南路天桥下的早餐棚长期无人打理，变得灰头土脸，影响了街区面貌。\n\n街拍\n\n\n"
+        f"{_PLOUGH}"
+    )
+    photo = page.articles[0]
+    assert (photo.title, photo.authors) == ("街拍", ("甲乙",))
+    assert photo.body.startswith("时间：3月6日上午\n\n地点：青石镇南路天桥\n\n有市民反映")
+
+
+def test_a_short_headline_over_a_wide_gap_closes_its_story_and_crossheads_stay() -> None:
+    # Set off by a single blank line after a finished paragraph, as a crosshead is; the wide gap
+    # under it shows the story has ended.  A crosshead inside a story has single gaps both sides.
+    page = parse_page(
+        f"{_LIBRARY}"
+        "昨天上午，白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+        "技术指导\n\n农技员在田间手把手教果农修剪枝条，讲解修剪的要领。\n\n"
+        "果农说，今年的梨花开得比往年早。\n\n果农忙修剪\n\n\n"
+        "东岭村的村民们趁着晴好天气，忙着翻耕土地，准备春播。\n\n东岭村春耕忙\n"
+    )
+    assert [a.title for a in page.articles] == ["青石镇新建的图书馆对外开放", "果农忙修剪", "东岭村春耕忙"]
+    assert "技术指导" in page.articles[1].body
+
+
+def test_a_line_a_column_break_cut_off_inside_a_story_is_no_headline() -> None:
+    # It repeats the words of its story's lead, as that story's headline would; but the story's
+    # text goes on under it after a single blank line, where a headline would close the story.
+    page = parse_page(
+        f"{_LIBRARY}"
+        "本报讯（记者 林雨）白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+        "果农说，今年的梨花开得比往年早。\n\n白沙乡的果农们陆续开展春季\n\n"
+        "修剪，农技员在田间指导。\n\n白沙乡果农修剪果树\n\n\n"
+        f"{_PLOUGH}"
+    )
+    assert [a.title for a in page.articles] == [
+        "青石镇新建的图书馆对外开放",
+        "白沙乡果农修剪果树",
+        "东岭村春耕忙",
+    ]
+    assert page.articles[1].body.endswith("白沙乡的果农们陆续开展春季修剪，农技员在田间指导。")
+
+
+def test_a_column_tag_over_a_headline_closing_a_story_is_its_kicker() -> None:
+    # A section would stand under the headline, over the stories it names.
+    page = parse_page(
+        f"{_LIBRARY}"
+        "梁 正\n\n随着私家车越来越多，停车难的问题日益突出，一些人私设地锁占用公共车位。\n\n"
+        "治理私设地锁，必须常态化，不能留死角。\n\n街谈\n莫让车位被地锁占去\n\n\n"
+        f"{_PLOUGH}"
+    )
+    article = page.articles[1]
+    assert (article.section, article.kicker, article.title) == (None, "街谈", "莫让车位被地锁占去")
+    assert article.authors == ("梁正",)
+    assert page.articles[2].section is None
+
+
+@pytest.mark.parametrize(
+    ("opening", "above", "below"),
+    [
+        # A byline or a credit line at the top of a story's text: that story's.
+        ("城市快报记者 甲乙 通讯员 丙丁\n\n东岭村的村民们趁着晴好天气，忙着翻耕土地。", (), ("甲乙", "丙丁")),
+        ("甲乙/文 丙丁/摄\n\n东岭村的村民们趁着晴好天气，忙着翻耕土地。", (), ("甲乙", "丙丁")),
+        # Over a story whose dateline names its own writer: the signature of the story above.
+        ("□本报记者 甲乙\n\n本报讯（记者 吴一）东岭村的村民们忙着翻耕土地。", ("甲乙",), ("吴一",)),
+    ],
+)
+def test_a_credit_between_two_stories_signs_the_one_under_it_unless_that_signs_itself(
+    opening: str, above: tuple[str, ...], below: tuple[str, ...]
+) -> None:
+    page = parse_page(
+        "青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+        "馆长说，今后还将定期举办读书分享会，欢迎市民常来看看。\n\n青石镇新建的图书馆对外开放\n\n\n"
+        f"{opening}\n\n东岭村春耕忙\n"
+    )
+    assert [(a.title, a.authors) for a in page.articles] == [
+        ("青石镇新建的图书馆对外开放", above),
+        ("东岭村春耕忙", below),
+    ]
+
+
+def test_a_byline_printed_a_role_to_a_line_under_finished_text_signs_it() -> None:
+    page = parse_page(
+        "本报讯 青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册。\n\n"
+        "馆长说，今后还将定期举办读书分享会。\n\n记者 甲乙 丙丁\n通讯员 戊己\n\n"
+        "青石镇新建的图书馆对外开放\n\n\n"
+        f"{_PLOUGH}"
+    )
+    library, plough = page.articles
+    assert (library.title, library.authors) == ("青石镇新建的图书馆对外开放", ("甲乙", "丙丁", "戊己"))
+    assert (plough.title, plough.authors) == ("东岭村春耕忙", ("吴一",))
