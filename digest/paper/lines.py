@@ -9,7 +9,7 @@ import itertools
 import re
 from collections.abc import Iterator
 
-from digest.paper.bylines import BULLET, is_byline, parse_dateline, trailing_credit
+from digest.paper.bylines import BULLET, find_jumps, is_byline, parse_dateline, trailing_credit
 from digest.paper.conventions import Conventions
 from digest.paper.textnorm import (
     CJK,
@@ -127,7 +127,15 @@ def _starts_new_line(line: str, conv: Conventions) -> bool:
         or _MD_HEADING.match(line)
         or parse_dateline(line.replace("**", ""), conv)
         or _running_head(line, short=False)
+        or ("版" in line and _jump_note(line))
     )
+
+
+def _jump_note(line: str) -> bool:
+    """A line that is a page-jump note and nothing else (（上接第1版）): never the wrap of the
+    headline it is printed under, whatever the headline's width."""
+    rest, jumps = find_jumps(line)
+    return bool(jumps) and not rest
 
 
 def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], set[int], set[int]]:
