@@ -126,3 +126,33 @@ def test_a_dateline_on_a_justified_line_is_read() -> None:
     assert page.articles[0].authors == ("周远", "林雨")
     assert page.articles[0].date == "03-12"
     assert page.articles[0].body == "新桥今天正式通车，市民纷纷前来参观。"
+
+
+_TAGGED_PAGE = (
+    "【城事】\n\n{mark}青石镇开通夜班公交\n\n本报讯（记者 甲乙）近日，青石镇开通两条夜班公交线路。\n\n\n"
+    "街谈\n{mark}路边停车要守规矩\n\n本报讯（记者 周远）近来，老街两旁乱停车的现象屡见不鲜。\n\n\n"
+    "{mark}古桥修缮完工\n\n本报讯（记者 林雨）古桥修缮工程日前完工，将于下月开放。\n"
+)
+
+
+@pytest.mark.parametrize("mark", ["", "## "])
+def test_a_column_tag_over_a_headline_is_that_storys_section_only(mark: str) -> None:
+    page = parse_page(_TAGGED_PAGE.format(mark=mark))
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("城事", "青石镇开通夜班公交"),
+        ("街谈", "路边停车要守规矩"),
+        ("城事", "古桥修缮完工"),
+    ]
+
+
+def test_a_column_tag_over_a_headline_printed_under_its_story_is_that_storys_section() -> None:
+    page = parse_page(
+        "【城事】\n\n本报讯（记者 甲乙）近日，青石镇开通两条夜班公交线路。\n\n青石镇开通夜班公交\n\n\n"
+        "本报讯（记者 周远）近来，老街两旁乱停车的现象屡见不鲜。\n\n街谈\n老街停车乱象何时休\n\n\n"
+        "本报讯（记者 林雨）古桥修缮工程日前完工，将于下月开放。\n\n古桥修缮完工\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("城事", "青石镇开通夜班公交"),
+        ("街谈", "老街停车乱象何时休"),
+        ("城事", "古桥修缮完工"),
+    ]

@@ -126,6 +126,7 @@ class _Line:
     apart: bool = False  # one of a few short lines set apart in a block (a list of captions, fields)
     row: bool = False  # a row of a table of figures, or the note under it: text, never a headline
     indent: bool = False  # opens with a paragraph indent: never the end of the paragraph above
+    tag: str = ""  # a column's tag printed over this headline (话外音): the section of its story alone
 
 
 def _classify(

@@ -222,6 +222,10 @@ def _resolve_run(
             return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     out: list[_Line] = []
     if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
+        if run[1].gap == 0 and wide:
+            # A column's tag set right over the headline, in its block (话外音), on a page that
+            # parts its stories by blank lines: that story's own, not the page's from here on.
+            return [_Line(" ".join(texts[1:]), T.HEADING, lines=texts[1:], tag=texts[0])]
         out.append(_Line(texts[0], T.SECTION))
         texts = texts[1:]
     elif len(texts) == 1 and _is_section_name(texts[0], conv) and nxt is not None and nxt.kind is T.HEADING:
