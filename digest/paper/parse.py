@@ -51,7 +51,11 @@ from digest.types import Article, Page
 # inside a bracketed credit parts two names, labelled fields under a headline (时间：… / 地点：…) are text,
 # bidi controls dropped from page text, a list of photo captions under a headline is no part of it, a
 # bare section name over an untitled photo at the page's top is the section, a line between two stories
-# signed by different reporters (dateline above, closing credit below) is the second one's headline
+# signed by different reporters (dateline above, closing credit below) is the second one's headline,
+# a column break inside a credit or a dateline (本报讯（记者 周 / 远）, 记者 郭炳 / 中 摄) parts it no
+# more, nor a wrap at the space between two names of a closing credit, a dateline on a justified line
+# is read, a jump note under a headline (上接第1版) is no part of it, a column's tag over a headline
+# (话外音) is that story's section alone
 PARSER_VERSION = "7"
 
 
