@@ -107,8 +107,9 @@ def test_a_line_a_column_break_cut_off_inside_a_story_is_no_headline() -> None:
     assert page.articles[1].body.endswith("白沙乡的果农们陆续开展春季修剪，农技员在田间指导。")
 
 
-def test_a_column_tag_over_a_headline_closing_a_story_is_its_kicker() -> None:
-    # A section would stand under the headline, over the stories it names.
+def test_a_column_tag_over_a_headline_closing_a_story_is_that_storys_own() -> None:
+    # A section would stand under the headline, over the stories it names: the tag names this
+    # story's column, and the story under it goes on without one.
     page = parse_page(
         f"{_LIBRARY}"
         "梁 正\n\n随着私家车越来越多，停车难的问题日益突出，一些人私设地锁占用公共车位。\n\n"
@@ -116,7 +117,7 @@ def test_a_column_tag_over_a_headline_closing_a_story_is_its_kicker() -> None:
         f"{_PLOUGH}"
     )
     article = page.articles[1]
-    assert (article.section, article.kicker, article.title) == (None, "街谈", "莫让车位被地锁占去")
+    assert (article.section, article.kicker, article.title) == ("街谈", None, "莫让车位被地锁占去")
     assert article.authors == ("梁正",)
     assert page.articles[2].section is None
 

@@ -82,6 +82,11 @@ class _Builder:
                 return False
         return True
 
+    def headed(self, heading: _Line) -> None:
+        """The story's headline; a column's tag over it names the story's section, not the page's."""
+        self.title_lines = list(heading.lines)
+        self.section = heading.tag or self.section
+
     def add_crosshead(self, text: str) -> None:
         """A crosshead (小标题) is a paragraph of its own, never the start of the next one."""
         self.crossheads.add(len(self.paras))
@@ -290,14 +295,14 @@ def _assemble(
                     else:
                         cur.paras.append([text])
             elif after and cur is not None and cur.has_body() and not cur.title_lines and not cur.closed:
-                cur.title_lines = list(line.lines)
+                cur.headed(line)
                 cur.closed = True
             elif cur is not None and cur.title_lines and cur.jumps and not cur.has_body():
                 # A continuation (上接第1版) repeats its headline; a heading under the jump is
                 # the continuation's crosshead.
                 cur.add_crosshead(" ".join(line.lines))
             else:
-                start().title_lines = list(line.lines)
+                start().headed(line)
         elif line.kind is T.BYLINE:
             # A byline belongs to the article whose headline it stands under: the open one
             # before its body starts or, headline-last, the one just closed by its headline when

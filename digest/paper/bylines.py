@@ -33,12 +33,13 @@ _SINGLE = re.compile(f"^[{CJK}]$")
 _TAIL_BRACKETED = re.compile(r"\s*[（(]([^（）()]{2,60})[）)]\s*$")
 _TAIL_PLAIN = re.compile(r"(?<=[。！？!?…”’」』）)])(\s*)([^。！？!?…“”（）()，,]{2,40})$")
 _BARE_NAMES = re.compile(f"^[{CJK}]{{2,3}}(?: [{CJK}]{{2,3}})+$")  # 王星海 耿志清: two names or more
-_REPORTED = re.compile(r"^([^。！？：:]{2,40}?)报道\s*[:：]\s*")
+_REPORTED = re.compile(r"^([^。！？：:]{2,40}?)\s*报\s?道\s*[:：]\s*")  # 报 道 ： on a justified line too
 _JUMP = re.compile(
     r"[（(]?\s*(?:上接|下接|下转|转|接)\s*第\s*[0-9一二三四五六七八九十]+\s*版\s*[）)]?"
     r"|^[■□◆]?\s*本报第\s*[0-9一二三四五六七八九十]+\s*版$"
 )
 
+_CLAUSE_COMMA = re.compile("[，,]")  # a clause break: a sentence, never a credit, puts one before a role
 _MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts with
 _SENTENCE_MARKS = frozenset("。！？!?…”’，,、；;：:")
 _DATELINE_REACH = 40  # characters: outlet, place and date come before the dateline's word
@@ -271,8 +272,11 @@ def parse_dateline(text: str, conv: Conventions = MAINLAND, issue: date | None =
 def _credit_rest(rest: str, conv: Conventions) -> bool:
     """Is what follows a dateline on its line nothing but a credit naming a role (``记者：X``)?"""
     rest = rest.strip()
+    role = conv.role_split.search(rest)
     return (
         0 < len(rest) <= _DATELINE_CREDIT
+        # A clause before the first role is the text's first words (近日，记者走进 / 位于…).
+        and not (role and _CLAUSE_COMMA.search(rest, 0, role.start()))
         and not re.search(r"[（()）]", rest)  # a bracket the wrap cut (讯(记者 X / Y 文/图)…)
         and conv.credit_hint.search(rest) is not None
         and not is_editor_line(rest, conv)

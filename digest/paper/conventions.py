@@ -161,6 +161,11 @@ class Conventions:
         )
 
     @cached_property
+    def dateline_word(self) -> re.Pattern[str]:
+        """Any word that closes a dateline (a fast test before the dateline's pattern is tried)."""
+        return re.compile(_alternation(self.dateline_words))
+
+    @cached_property
     def known_outlet(self) -> re.Pattern[str]:
         """One of the outlets that may open a dateline with nothing but its word (本报讯近日…)."""
         return re.compile(f"^(?:{_alternation(self.outlets)})$")

@@ -4,13 +4,13 @@ Package-internal (names with a leading underscore are shared within digest.paper
 
 from __future__ import annotations
 
-import functools
 import itertools
 import re
 from collections.abc import Iterator
 
-from digest.paper.bylines import BULLET, is_byline, parse_dateline, trailing_credit
+from digest.paper.bylines import BULLET, find_jumps, is_byline, parse_dateline, trailing_credit
 from digest.paper.conventions import Conventions
+from digest.paper.cuts import _CREDIT_LINE, _TEXT_END, _cut_by_column_break, _cut_credit, _open_credit
 from digest.paper.textnorm import (
     CJK,
     clean_lines,
@@ -58,7 +58,7 @@ _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a par
 _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
 
 
-_CREDIT_LINE = 40  # characters; a credit line is never longer
+_CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
 
 
 _TABLE_ROWS = 3  # rows with figures in them: fewer make no table
@@ -134,7 +134,15 @@ def _starts_new_line(line: str, conv: Conventions) -> bool:
         or _MD_HEADING.match(line)
         or parse_dateline(line.replace("**", ""), conv)
         or _running_head(line, short=False)
+        or ("版" in line and _jump_note(line))
     )
+
+
+def _jump_note(line: str) -> bool:
+    """A line that is a page-jump note and nothing else (（上接第1版）): never the wrap of the
+    headline it is printed under, whatever the headline's width."""
+    rest, jumps = find_jumps(line)
+    return bool(jumps) and not rest
 
 
 def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], set[int], set[int]]:
@@ -153,6 +161,7 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], s
             indents = [False] * len(block)  # vertical text was rejoined: no line is indented
         if gap >= 2 and out:
             out.append("")
+        opening = len(out)
         start = 0
         for first, end in _tables(block):
             # A table's rows are never a headline, its kicker or a paragraph's wraps: the text
@@ -165,7 +174,27 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], s
             start = end
         if start < len(block):
             _lay_out(block[start:], indents[start:], width, conv, out, (apart, opened))
+        # A column break after a full stop (most blocks) cuts no credit.
+        if (
+            gap == 1
+            and opening >= 2
+            and out[opening - 2][-1:] != "。"
+            and not rows & {opening - 2, opening}
+            and _cut_by_column_break(out[opening - 2], out[opening], conv)
+        ):
+            _mend_column_break(out, opening, (apart, opened, rows))
     return out, apart, rows, opened
+
+
+def _mend_column_break(out: list[str], first: int, marks: tuple[set[int], ...]) -> None:
+    """The line a block opens with (``out[first]``) goes on with the line that ended the block
+    above, where the column break between them cut a credit or a dateline: one line, and
+    ``marks`` (indices into ``out``) move up with the lines after it."""
+    out[first - 2 : first + 1] = [join_wrapped([out[first - 2], out[first]])]
+    for mark in marks:
+        moved = {i - 2 if i > first else i for i in mark if i not in (first - 1, first)}
+        mark.clear()
+        mark.update(moved)
 
 
 def _lay_out(
@@ -188,9 +217,10 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
-    if len(block) >= 2 and max(map(len, block)) > _WRAP_WIDTH:
+    if len(block) >= 2 and max(map(_glyphs, block)) > _WRAP_WIDTH:
         # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
-        # line.  Unfinished ones are joined later, with the paragraphs around them.
+        # line (a justified line counts as wide as it is set, not twice).  Unfinished ones are
+        # joined later, with the paragraphs around them.
         out.extend(block)
         out.append("")
         return
@@ -202,7 +232,7 @@ def _lay_out(
             indent
             or _starts_new_line(line, conv)
             or _ends_line(pieces, block)
-            or _credit_apart(pieces[-1], line, conv)
+            or _credit_apart(pieces, line, conv)
             or _signed_dateline(pieces, line, conv)
             or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
             or (len(pieces) == 1 and _listed_field(pieces[0]) and _listed_field(line))
@@ -285,14 +315,18 @@ def _unwrapped_lines(block: list[str], width: int) -> bool:
     return not width or any(len(line) < _SHORT_LINE * width for line in block[:-1])
 
 
-def _credit_apart(before: str, line: str, conv: Conventions) -> bool:
+def _credit_apart(pieces: list[str], line: str, conv: Conventions) -> bool:
     """A credit shares a block with text but is no part of it: a byline over the text
     (``城市快报记者 X`` then the first line), under a headline, or a caption's credit above it.
 
     A credit cut by the wrap (``…本报记者`` / ``黄兴能 摄``) is one line, though, also where the
-    wrap cut a name or a role word of the credit closing the text (``… 记者 周`` / ``小川 摄``).
+    wrap cut a name or a role word of the credit closing the text (``… 记者 周`` / ``小川 摄``),
+    or its bracket opened lines above (``（青石晚报·青`` / ``石新闻记者 周`` / ``远）``).
     """
-    if _cut_credit(before, line, conv):
+    # The credit's start: on the last line when a sentence ends there (most lines), else above.
+    before = pieces[-1]
+    recent = before if _TEXT_END.search(before) else join_wrapped(pieces[-_CREDIT_WRAPS:])
+    if _cut_credit(recent, line, conv) or _open_credit(recent, line, conv):
         return False
     for text in (before, line):
         if (
@@ -305,37 +339,6 @@ def _credit_apart(before: str, line: str, conv: Conventions) -> bool:
             # A byline wrapped across two lines (…鄂尔多斯市融 / 媒体中心记者 X) stays whole.
             return not is_byline(before + line, conv)
     return False
-
-
-# Where the text before a closing credit ends: a full stop, or a space after the last sentence.
-_TEXT_END = re.compile("[。！？；”」]")
-
-
-def _cut_credit(before: str, line: str, conv: Conventions) -> bool:
-    """The end of ``before`` is a credit the wrap cut inside a word (``记者 周`` / ``小川 摄``,
-    ``记者 周小`` / ``川 摄``, ``通讯`` / ``员周小川摄影报道``): one side is no credit on its own,
-    both together are.  Two whole credits (``记者 甲乙`` / ``丙丁 摄``) stay two lines."""
-    tail = _TEXT_END.split(before)[-1].strip()
-    whole = tail + line
-    return bool(
-        tail
-        and len(whole) <= _CREDIT_LINE
-        # The tail holds a credit's word (记者 周) or is the start of one the wrap cut (通讯, 本报记):
-        # a caption's last words (…赏梅。梅开正艳 / 李四 摄) are no part of the credit under them.
-        and (conv.credit_hint.search(tail) or _cut_role(conv).fullmatch(tail.replace(" ", "")))
-        and conv.credit_hint.search(whole)
-        and not conv.role_end.search(tail)
-        and not (is_byline(tail, conv) and is_byline(line, conv))
-        and is_byline(whole, conv)
-    )
-
-
-@functools.cache
-def _cut_role(conv: Conventions) -> re.Pattern[str]:
-    """The start of a role word, after its ranks if any, that a wrap cut off (通讯, 本报记)."""
-    starts = {role[:k] for role in conv.roles for k in range(1, len(role))}
-    ranks = "|".join(map(re.escape, conv.ranks))
-    return re.compile(f"(?:{ranks})*(?:{'|'.join(map(re.escape, sorted(starts, key=len, reverse=True)))})")
 
 
 def _signed_dateline(pieces: list[str], line: str, conv: Conventions) -> bool:

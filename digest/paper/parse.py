@@ -55,9 +55,13 @@ from digest.types import Article, Page
 # bare section name over an untitled photo at the page's top is the section, a line between two stories
 # signed by different reporters (dateline above, closing credit below) is the second one's headline,
 # headline-last: a section name or captions with no story above them are no headline, a short line over
-# a wide gap closes its story, a column tag over it is its kicker, a byline under it opens the next
+# a wide gap closes its story, a byline under it opens the next
 # story, and the wide gaps around headlines help tell such a page; listed fields a line each, a byline a
-# role to a line under finished text signs it, a role glued to the words after it (记者追问) is no credit
+# role to a line under finished text signs it, a role glued to the words after it (记者追问) is no credit,
+# a column break inside a credit or a dateline (本报讯（记者 周 / 远）, 记者 郭炳 / 中 摄) parts it no
+# more, nor a wrap at the space between two names of a closing credit, a dateline on a justified line
+# is read, a jump note under a headline (上接第1版) is no part of it, a column's tag over a headline
+# (话外音) is that story's section alone
 PARSER_VERSION = "7"
 
 

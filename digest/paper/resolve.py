@@ -237,9 +237,14 @@ def _resolve_run(
     # Headline-last, a short name over a headline that closes a story is its column's tag: the
     # section of the stories under it would stand after that headline.
     tagged = after and bool(lead_above)
-    if len(texts) >= 2 and not tagged and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
-        out.append(_Line(texts[0], T.SECTION))
-        texts = texts[1:]
+    if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
+        if run[1].gap == 0 and wide:
+            # A column's tag set right over the headline, in its block (话外音), on a page that
+            # parts its stories by blank lines: that story's own, not the page's from here on.
+            return [_Line(" ".join(texts[1:]), T.HEADING, lines=texts[1:], tag=texts[0])]
+        if not tagged:
+            out.append(_Line(texts[0], T.SECTION))
+            texts = texts[1:]
     elif len(texts) == 1 and _is_section_name(texts[0], conv) and nxt is not None and nxt.kind is T.HEADING:
         return [_Line(texts[0], T.SECTION)]
     # The gap before a headline tells which story it stands by (``_headlines_follow_bodies``).

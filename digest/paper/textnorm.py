@@ -79,44 +79,74 @@ def clean_lines(text: str, credit: re.Pattern[str]) -> list[tuple[str, bool]]:
 
     Chinese typesetting indents a paragraph's first line by two characters (``　　``); cleaning
     removes the indent, so it is noted here first, while a line break still tells where it was.
-    ``credit`` finds the words of a credit (记者, 摄): a line wrapped inside a bracketed credit
-    keeps the space that parts two names (``_keep_parting_space``).
+    ``credit`` finds the words of a credit (记者, 摄): a line wrapped inside a credit keeps the
+    space that parts two names (``_keep_parting_space``).
     """
     visible = PAGE_JUNK.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     lines = _clean_visible(visible).split("\n")
     leading = _LEADING_SPACES_ANYWHERE.search(visible) is not None
-    # Substring tests, not a pattern over the page: most pages have no bracket or no space at a wrap.
-    bracketed = "（" in visible or "(" in visible
-    if bracketed and (leading or any(space + "\n" in visible for space in _SPACE_CHARS)):
+    # A substring test, not a pattern over the page: most pages have no space at a wrap.
+    if leading or any(space + "\n" in visible for space in _SPACE_CHARS):
         raw = visible.split("\n")
         lines = [
-            _keep_parting_space(line, raw[i], raw[i + 1 : i + 2], credit) for i, line in enumerate(lines)
+            _keep_parting_space(lines[i - 1] if i else "", line, raw[i], _next_text(raw, i), credit)
+            for i, line in enumerate(lines)
         ]
     if not leading:
         return [(line, False) for line in lines]  # most pages: nothing indented, nothing to look at
     return list(zip(lines, map(_indented, visible.split("\n")), strict=True))
 
 
-def _keep_parting_space(line: str, raw: str, after: list[str], credit: re.Pattern[str]) -> str:
-    """A line wrapped inside a bracketed credit (（记者 刘旭 / 王舒）) keeps the space that ends it
-    or starts the next line: it parts the last name on this line from the first on the next,
-    which would otherwise run together (刘旭王舒).  Other bracketed text (（以下简称 规上企 / 业）)
-    has no such space to keep: a space at a wrap there is the export's, and so is one before
-    the 等 that closes a list of names (（读者 王先生 / 等）)."""
-    spaced = _TRAILING_SPACE.search(raw) or any(_LEADING_SPACES.match(nxt) for nxt in after)
-    if not spaced or " " not in line:
+def _next_text(raw: list[str], i: int) -> str:
+    """The line a line goes on with: the next one, or the one after a blank line (a column break)."""
+    for nxt in raw[i + 1 : i + 3]:
+        if nxt.strip():
+            return nxt
+    return ""
+
+
+def _keep_parting_space(above: str, line: str, raw: str, nxt: str, credit: re.Pattern[str]) -> str:
+    """A line wrapped inside a credit keeps the space that ends it or starts the next line: it
+    parts the last name on this line from the first on the next, which would otherwise run
+    together (刘旭王舒).  The credit is a bracketed one (（记者 刘旭 / 王舒）, its bracket opened on
+    this line or the one ``above``), or one set apart after the text by a space (…报告。 本报记者刘旭
+    / 王舒).  Other bracketed text (（以下简称 规上企 / 业）) has no such space to keep: a space at a
+    wrap there is the export's, and so is one before the 等 that closes a list of names
+    (（读者 王先生 / 等）)."""
+    spaced = _TRAILING_SPACE.search(raw) or _LEADING_SPACES.match(nxt)
+    if not spaced:
         return line
-    opened = max(line.rfind("（"), line.rfind("("))
-    if opened < 0 or opened < max(line.rfind("）"), line.rfind(")")) or " " not in line[opened:]:
-        return line
-    # The next line opens with a name (two characters at least), not 等 closing the list.
-    nxt = after[0].strip() if after else ""
-    if not _NAME_START.match(nxt):
-        return line
-    return line + " " if credit.search(line, opened) else line
+    nxt = nxt.strip()
+    if _NAME_START.match(nxt) and _in_open_credit(f"{above}{line}", credit):
+        return line + " "
+    if _SHORT_NAME_START.match(nxt) and _closing_credit(line, credit):
+        return line + " "
+    return line
+
+
+def _in_open_credit(text: str, credit: re.Pattern[str]) -> bool:
+    """Does ``text`` end inside a bracket that holds a credit and a space?"""
+    opened = max(text.rfind("（"), text.rfind("("))
+    if opened < 0 or opened < max(text.rfind("）"), text.rfind(")")) or " " not in text[opened:]:
+        return False
+    return credit.search(text, opened) is not None
+
+
+def _closing_credit(line: str, credit: re.Pattern[str]) -> bool:
+    """Does ``line`` end with a credit unbracketed: the whole line, or set apart by a space after
+    the text's last sentence (…报告。 本报记者刘旭)?"""
+    tail = _AFTER_TEXT.split(line)[-1]
+    if tail != line and not tail.startswith(" "):
+        return False
+    tail = tail.strip()
+    return 0 < len(tail) <= _CLOSING_CREDIT and not _CLAUSE.search(tail) and credit.search(tail) is not None
 
 
 _NAME_START = re.compile(f"(?!等)[{CJK}]{{2}}")
+_SHORT_NAME_START = re.compile(f"[{CJK}]{{2,4}}(?:\\s|$|[摄/）)])")  # a name, then a space, a mark or the end
+_AFTER_TEXT = re.compile("[。！？]")
+_CLAUSE = re.compile("[，。、；：,;:“”]")
+_CLOSING_CREDIT = 20  # characters; an unbracketed credit after the text is never longer
 
 
 def _indented(line: str) -> bool:

@@ -1,0 +1,158 @@
+"""Credits, jump notes and column tags the layout cuts or sets against a headline.
+
+Every page here is made up for the test (fictional places and people).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.paper.parse import parse_page
+
+# A story in a narrow column: its lines wrapped at about fourteen characters.
+_NARROW = (
+    "本报讯 青石镇老街改造工程日前全\n部完工，沿街的三十多家店铺陆续\n重新开张，居民们纷纷回到老街。\n\n"
+    "镇里还在老街两头修建了停车场，\n方便外地游客前来参观游览。\n"
+)
+
+
+@pytest.mark.parametrize(
+    "headline",
+    ["## 青石镇老街改造完成 三十多家店铺重新开张", "青石镇老街改造完成店铺开张"],
+)
+def test_a_jump_note_under_a_headline_is_no_part_of_it(headline: str) -> None:
+    page = parse_page(f"{headline}\n（上接第1版）\n\n{_NARROW}")
+    article = page.articles[0]
+    assert "上接" not in (article.title or "")
+    assert article.title == headline.removeprefix("## ")
+    assert article.jumps == ("上接第1版",)
+    assert article.body.startswith("青石镇老街改造工程")
+
+
+_NEXT = "\n\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n"
+
+
+@pytest.mark.parametrize(
+    ("dateline", "authors", "date"),
+    [
+        ("青石日报客户端讯（青\n\n石日报见习记者 周远）", ("周远",), None),
+        ("据新华社青石3月12\n\n日电（记者周远）", ("周远",), "03-12"),
+        ("本报讯 记者周远、通讯员\n\n林雨报道：", ("周远", "林雨"), None),
+    ],
+)
+def test_a_column_break_inside_a_dateline_keeps_its_credit(
+    dateline: str, authors: tuple[str, ...], date: str | None
+) -> None:
+    page = parse_page(f"新桥通车\n\n{dateline}新桥今天正式通车，市民纷纷前来参观。{_NEXT}")
+    first, second = page.articles
+    assert first.authors == authors
+    assert first.date == date
+    assert first.body == "新桥今天正式通车，市民纷纷前来参观。"
+    assert second.title == "古桥修缮"
+
+
+@pytest.mark.parametrize(
+    ("credit", "authors"),
+    [
+        ("（记者 周远 \n\n林雨）", ("周远", "林雨")),  # a bracket opened before the break, closed after
+        (" 记者 周小\n\n川 摄", ("周小川",)),  # a name the break cut
+        (" 本报记者周小川\n 林雨", ("周小川", "林雨")),  # the wrap at the space between two names
+        (" 通讯员周小川摄影\n报道", ("周小川",)),  # the wrap inside the credit's mark
+        ("（青石晚报·青\n石新闻记者 周远 林雨\n 王华）", ("周远", "林雨", "王华")),  # three lines
+    ],
+)
+def test_a_closing_credit_cut_by_a_wrap_or_a_column_break_stays_whole(
+    credit: str, authors: tuple[str, ...]
+) -> None:
+    page = parse_page(
+        f"新桥通车\n\n本报讯 新桥今天正式通车，市民纷纷前来参观，\n大家都说通行更方便了。{credit}{_NEXT}"
+    )
+    first, second = page.articles
+    assert first.authors == authors
+    assert first.body == "新桥今天正式通车，市民纷纷前来参观，大家都说通行更方便了。"
+    assert (second.section, second.title) == (None, "古桥修缮")
+
+
+def test_a_bracketed_credit_in_a_dateline_wrapped_inside_a_name_stays_whole() -> None:
+    page = parse_page(
+        "新桥通车\n\n青石日报客户端讯（青\n石日报见习记者 周小\n川）新桥今天正式通车，市民\n纷纷前来参观。\n"
+    )
+    assert page.articles[0].authors == ("周小川",)
+    assert page.articles[0].body == "新桥今天正式通车，市民纷纷前来参观。"
+
+
+def test_a_dateline_credit_wrapped_onto_a_justified_line_stays_whole() -> None:
+    page = parse_page(
+        "新桥通车\n\n本报讯 记者周远、通讯员林小\n"
+        "雨 报 道 ： 新 桥 今 天 正 式 通 车 ，\n市民纷纷前来参观。\n"
+    )
+    assert page.articles[0].authors == ("周远", "林小雨")
+    assert page.articles[0].body == "新桥今天正式通车，市民纷纷前来参观。"
+
+
+@pytest.mark.parametrize("cut", ["\n", "\n\n"])
+def test_a_reporter_named_in_the_first_sentence_is_no_credit_of_the_dateline(cut: str) -> None:
+    page = parse_page(f"新厂投产\n\n本报讯 近日，记者走进{cut}位于青石镇的新厂看到，\n工人们正忙着装车。\n")
+    assert page.articles[0].authors == ()
+    assert page.articles[0].body == "近日，记者走进位于青石镇的新厂看到，工人们正忙着装车。"
+
+
+def test_a_bare_name_in_brackets_cut_by_a_column_break_closes_the_text() -> None:
+    page = parse_page(f"新桥通车\n\n本报讯 新桥今天正式通车，市民纷纷前来参观。      （周\n\n小川）{_NEXT}")
+    first, second = page.articles
+    assert first.authors == ("周小川",)
+    assert first.body == "新桥今天正式通车，市民纷纷前来参观。"
+    assert (second.section, second.title) == (None, "古桥修缮")
+
+
+def test_a_justified_line_in_a_block_does_not_keep_its_wraps_apart() -> None:
+    # Spaced out, the line is wider than any column; set, it is as wide as the others.
+    page = parse_page(
+        "新桥通车\n\n本报讯 新桥今天正式通车，全镇三十多个村的\n"
+        "2 0 0 0 多 户 村 民 从 此 出 行 更 加 方 便 快 捷 了 许 多 ，\n"
+        "市民纷纷前来参观，都说通行方便了。 通\n"
+        f"讯员周小川摄影报道{_NEXT}"
+    )
+    first, second = page.articles
+    assert first.authors == ("周小川",)
+    assert (second.section, second.title) == (None, "古桥修缮")
+
+
+def test_a_dateline_on_a_justified_line_is_read() -> None:
+    page = parse_page(
+        "新桥通车\n\n青 石 网 3 月 1 2 日 讯 （ 本\n网记者 周远 林雨 文/\n"
+        "图） 新桥今天正式通车，\n市民纷纷前来参观。\n"
+    )
+    assert page.articles[0].authors == ("周远", "林雨")
+    assert page.articles[0].date == "03-12"
+    assert page.articles[0].body == "新桥今天正式通车，市民纷纷前来参观。"
+
+
+_TAGGED_PAGE = (
+    "【城事】\n\n{mark}青石镇开通夜班公交\n\n本报讯（记者 甲乙）近日，青石镇开通两条夜班公交线路。\n\n\n"
+    "街谈\n{mark}路边停车要守规矩\n\n本报讯（记者 周远）近来，老街两旁乱停车的现象屡见不鲜。\n\n\n"
+    "{mark}古桥修缮完工\n\n本报讯（记者 林雨）古桥修缮工程日前完工，将于下月开放。\n"
+)
+
+
+@pytest.mark.parametrize("mark", ["", "## "])
+def test_a_column_tag_over_a_headline_is_that_storys_section_only(mark: str) -> None:
+    page = parse_page(_TAGGED_PAGE.format(mark=mark))
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("城事", "青石镇开通夜班公交"),
+        ("街谈", "路边停车要守规矩"),
+        ("城事", "古桥修缮完工"),
+    ]
+
+
+def test_a_column_tag_over_a_headline_printed_under_its_story_is_that_storys_section() -> None:
+    page = parse_page(
+        "【城事】\n\n本报讯（记者 甲乙）近日，青石镇开通两条夜班公交线路。\n\n青石镇开通夜班公交\n\n\n"
+        "本报讯（记者 周远）近来，老街两旁乱停车的现象屡见不鲜。\n\n街谈\n老街停车乱象何时休\n\n\n"
+        "本报讯（记者 林雨）古桥修缮工程日前完工，将于下月开放。\n\n古桥修缮完工\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("城事", "青石镇开通夜班公交"),
+        ("街谈", "老街停车乱象何时休"),
+        ("城事", "古桥修缮完工"),
+    ]
