@@ -448,3 +448,19 @@ def test_a_space_before_the_et_cetera_closing_a_bracket_is_the_wraps() -> None:
         "市民（读者 王先生 \n等）提出了意见。\n"
     )
     assert "王先生等" in page.articles[0].body
+
+
+def test_a_narrow_page_printed_without_blank_lines_keeps_its_section_and_headlines() -> None:
+    # One block as long as a page is no narrow column's paragraph: its lines are read one by one.
+    def story(title: str, place: str) -> list[str]:
+        opening = [title, f"本报讯（记者 周小川）{place}的居民今天迎来了", "新建成的社区服务中心，"]
+        return opening + ["各个服务窗口同时开放，居民可以在", "这里办理社保、医保和户籍等事项。"] * 12
+
+    page = parse_page(
+        "\n".join(["城事", *story("青石镇社区服务中心开门", "青石镇"), *story("白沙乡便民站启用", "白沙乡")])
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("城事", "青石镇社区服务中心开门"),
+        ("城事", "白沙乡便民站启用"),
+    ]
+    assert page.articles[1].body.startswith("白沙乡的居民今天迎来了新建成的社区服务中心，各个服务窗口")

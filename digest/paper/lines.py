@@ -58,6 +58,7 @@ _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a par
 _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
 
 
+_PAGE_BLOCK = 40  # lines; a block longer than this is a page printed without blank lines
 _CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
 
 
@@ -217,10 +218,11 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
-    if len(block) >= 2 and max(map(_glyphs, block)) > _WRAP_WIDTH:
+    if len(block) >= 2 and (max(map(_glyphs, block)) > _WRAP_WIDTH or len(block) > _PAGE_BLOCK):
         # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
-        # line (a justified line counts as wide as it is set, not twice).  Unfinished ones are
-        # joined later, with the paragraphs around them.
+        # line (a justified line counts as wide as it is set, not twice).  Nor is a block as
+        # long as a page: one printed without blank lines, its stories and headlines run
+        # together.  Unfinished lines are joined later, with the paragraphs around them.
         out.extend(block)
         out.append("")
         return
