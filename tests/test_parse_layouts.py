@@ -464,3 +464,21 @@ def test_a_narrow_page_printed_without_blank_lines_keeps_its_section_and_headlin
         ("城事", "白沙乡便民站启用"),
     ]
     assert page.articles[1].body.startswith("白沙乡的居民今天迎来了新建成的社区服务中心，各个服务窗口")
+
+
+@pytest.mark.parametrize("folio", ["", "青石日报 2026年5月6日 星期三\n第3版\n\n"])
+def test_a_name_over_the_first_headline_in_its_block_is_the_pages_section(folio: str) -> None:
+    # Over the page's first story (only its folio above) a name is the section of every story
+    # after it; over a later headline it is a column's tag, that story's alone.
+    page = parse_page(
+        f"{folio}要闻\n青石镇开通夜班公交\n\n本报讯（记者 甲乙）近日，青石镇开通两条夜班公交线路。\n\n\n"
+        "路边停车要守规矩\n\n本报讯（记者 周远）近来，老街两旁乱停车的现象屡见不鲜。\n\n\n"
+        "话外音\n古桥修缮完工\n\n本报讯（记者 林雨）古桥修缮工程日前完工，将于下月开放。\n\n\n"
+        "新桥今日通车\n\n本报讯（记者 王五）新桥今天正式通车，市民纷纷前来参观。\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("要闻", "青石镇开通夜班公交"),
+        ("要闻", "路边停车要守规矩"),
+        ("话外音", "古桥修缮完工"),
+        ("要闻", "新桥今日通车"),
+    ]
