@@ -482,3 +482,22 @@ def test_a_name_over_the_first_headline_in_its_block_is_the_pages_section(folio:
         ("话外音", "古桥修缮完工"),
         ("要闻", "新桥今日通车"),
     ]
+
+
+def test_a_headline_over_a_justified_dateline_stays_the_title() -> None:
+    # A paragraph to a line, each spread to the column's width: the dateline's line opens a
+    # paragraph, so the unspread headline over it is no wrap of it.
+    page = parse_page(
+        "青石镇开通夜班公交\n"
+        "本 报 讯 （记 者 张 三）  昨 天 ， 青 石 镇 开 通 两 条 夜 班 公 交 线 路 。\n"
+        "新 线 路 从 镇 政 府 出 发 ， 经 过 老 街 和 火 车 站 。\n"
+        "夜 班 公 交 每 半 小 时 一 班 ， 票 价 两 元 。\n\n\n"
+        "古桥修缮完工\n"
+        "本 报 讯 （记 者 李 四）  古 桥 修 缮 工 程 日 前 完 工 。\n"
+        "工 人 们 按 照 原 样 更 换 了 破 损 的 石 板 。\n"
+    )
+    assert [(a.title, a.authors) for a in page.articles] == [
+        ("青石镇开通夜班公交", ("张三",)),
+        ("古桥修缮完工", ("李四",)),
+    ]
+    assert page.articles[0].body.startswith("昨天，青石镇开通两条夜班公交线路。")

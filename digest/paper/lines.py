@@ -7,8 +7,9 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from datetime import date
 
-from digest.paper.bylines import BULLET, find_jumps, is_byline, parse_dateline, trailing_credit
+from digest.paper.bylines import BULLET, Dateline, find_jumps, is_byline, parse_dateline, trailing_credit
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE, _TEXT_END, _cut_by_column_break, _cut_credit, _open_credit
 from digest.paper.textnorm import (
@@ -24,6 +25,11 @@ from digest.paper.textnorm import (
 )
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
+
+
+# A line opening with justification spaces, a bracket or a quotation mark set close to the
+# character it opens (本 报 讯 （记 者).
+_JUSTIFIED_START = re.compile(r"^(?:[（(“]?\S ){4}")
 
 
 _QA_LABEL = re.compile(r"^(?:问|答|记者|主持人|[QAＱＡ])\s*[:：]")  # an interview's turn
@@ -133,10 +139,24 @@ def _starts_new_line(line: str, conv: Conventions) -> bool:
     return bool(
         BULLET.match(line)
         or _MD_HEADING.match(line)
-        or parse_dateline(line.replace("**", ""), conv)
+        or _read_dateline(line.replace("**", ""), conv)[1]
         or _running_head(line, short=False)
         or ("版" in line and _jump_note(line))
     )
+
+
+def _read_dateline(text: str, conv: Conventions, issue: date | None = None) -> tuple[str, Dateline | None]:
+    """A line's dateline, if any, and the text it is read in: a line spread to the column's width
+    (台 海 网 5 月 1 2 日 讯, 本 报 讯 （记 者 张 三）) is read as set, its spaces squeezed out.
+    Telling lines apart and naming them use this one reading, so a justified dateline both
+    opens a line of its own and is read as the dateline it is."""
+    dateline = parse_dateline(text, conv, issue)
+    if dateline is None and _JUSTIFIED_START.match(text):
+        squeezed = squeeze_spaces(text)
+        dateline = parse_dateline(squeezed, conv, issue)
+        if dateline is not None:
+            return squeezed, dateline
+    return text, dateline
 
 
 def _jump_note(line: str) -> bool:
