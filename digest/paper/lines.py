@@ -65,6 +65,7 @@ _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not
 
 
 _PAGE_BLOCK = 40  # lines; a block longer than this is a page printed without blank lines
+_WRAP_SLACK = 1  # characters a wrapped line of such a block stops short of its column at most
 _CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
 
 
@@ -238,11 +239,15 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
-    if len(block) >= 2 and (max(map(_glyphs, block)) > _WRAP_WIDTH or len(block) > _PAGE_BLOCK):
+    # A block as long as a page is a page printed without blank lines, its stories and headlines
+    # run together: only a line filling the column it sets, mid-sentence, goes on into the next.
+    page = _column_width([block]) if len(block) > _PAGE_BLOCK else 0
+    if len(block) >= 2 and (
+        max(map(_glyphs, block)) > _WRAP_WIDTH or (len(block) > _PAGE_BLOCK and not page)
+    ):
         # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
-        # line (a justified line counts as wide as it is set, not twice).  Nor is a block as
-        # long as a page: one printed without blank lines, its stories and headlines run
-        # together.  Unfinished lines are joined later, with the paragraphs around them.
+        # line (a justified line counts as wide as it is set, not twice); nor are a page's lines
+        # that set no column.  Unfinished ones are joined later, with the paragraphs around them.
         out.extend(block)
         out.append("")
         return
@@ -252,6 +257,7 @@ def _lay_out(
     for line, indent in zip(block, indents, strict=True):
         if pieces and (
             indent
+            or (page and not _wraps(pieces[-1], page))
             or _starts_new_line(line, conv)
             or _ends_line(pieces, block)
             or _credit_apart(pieces, line, conv)
@@ -264,6 +270,13 @@ def _lay_out(
         pieces.append(line)
     out.append(join_wrapped(pieces))
     out.append("")
+
+
+def _wraps(line: str, width: int) -> bool:
+    """Does ``line`` go on into the next, in a column ``width`` characters wide?  It fills the
+    column, within a character (a mark or a figure that did not fit), and stops mid-sentence; a
+    paragraph's last line stops short, and so do most headlines, often by only two characters."""
+    return _glyphs(line) >= width - _WRAP_SLACK and not ends_sentence(line)
 
 
 def _listed_field(line: str) -> bool:
