@@ -464,3 +464,99 @@ def test_a_narrow_page_printed_without_blank_lines_keeps_its_section_and_headlin
         ("城事", "白沙乡便民站启用"),
     ]
     assert page.articles[1].body.startswith("白沙乡的居民今天迎来了新建成的社区服务中心，各个服务窗口")
+
+
+@pytest.mark.parametrize("folio", ["", "青石日报 2026年5月6日 星期三\n第3版\n\n"])
+def test_a_name_over_the_first_headline_in_its_block_is_the_pages_section(folio: str) -> None:
+    # Over the page's first story (only its folio above) a name is the section of every story
+    # after it; over a later headline it is a column's tag, that story's alone.
+    page = parse_page(
+        f"{folio}要闻\n青石镇开通夜班公交\n\n本报讯（记者 甲乙）近日，青石镇开通两条夜班公交线路。\n\n\n"
+        "路边停车要守规矩\n\n本报讯（记者 周远）近来，老街两旁乱停车的现象屡见不鲜。\n\n\n"
+        "话外音\n古桥修缮完工\n\n本报讯（记者 林雨）古桥修缮工程日前完工，将于下月开放。\n\n\n"
+        "新桥今日通车\n\n本报讯（记者 王五）新桥今天正式通车，市民纷纷前来参观。\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("要闻", "青石镇开通夜班公交"),
+        ("要闻", "路边停车要守规矩"),
+        ("话外音", "古桥修缮完工"),
+        ("要闻", "新桥今日通车"),
+    ]
+
+
+def test_a_headline_over_a_justified_dateline_stays_the_title() -> None:
+    # A paragraph to a line, each spread to the column's width: the dateline's line opens a
+    # paragraph, so the unspread headline over it is no wrap of it.
+    page = parse_page(
+        "青石镇开通夜班公交\n"
+        "本 报 讯 （记 者 张 三）  昨 天 ， 青 石 镇 开 通 两 条 夜 班 公 交 线 路 。\n"
+        "新 线 路 从 镇 政 府 出 发 ， 经 过 老 街 和 火 车 站 。\n"
+        "夜 班 公 交 每 半 小 时 一 班 ， 票 价 两 元 。\n\n\n"
+        "古桥修缮完工\n"
+        "本 报 讯 （记 者 李 四）  古 桥 修 缮 工 程 日 前 完 工 。\n"
+        "工 人 们 按 照 原 样 更 换 了 破 损 的 石 板 。\n"
+    )
+    assert [(a.title, a.authors) for a in page.articles] == [
+        ("青石镇开通夜班公交", ("张三",)),
+        ("古桥修缮完工", ("李四",)),
+    ]
+    assert page.articles[0].body.startswith("昨天，青石镇开通两条夜班公交线路。")
+
+
+def _column(text: str, width: int = 15) -> list[str]:
+    """``text`` wrapped at ``width`` characters; a mark that cannot open a line hangs at the end
+    of the line above."""
+    lines: list[str] = []
+    start = 0
+    while start < len(text):
+        end = start + width
+        while end < len(text) and text[end] in "，。、；：！？”）":
+            end += 1
+        lines.append(text[start:end])
+        start = end
+    return lines
+
+
+def test_a_narrow_page_printed_without_blank_lines_keeps_its_wraps_joined() -> None:
+    # A page-long block of a wrapped column: a line filling the column mid-sentence goes on into
+    # the next, so a credit the wrap cut stays whole and no wrap is read as a headline.
+    stories = [
+        (
+            "青石镇开通夜班公交",
+            "本报讯（记者 周小川）昨天晚上，青石镇开通了两条夜班公交线路，方便在工业园区上夜班的职工回家。",
+            "新线路从镇政府出发，经过老街和火车站，终点设在工业园区的东门，全程大约十五公里。",
+            "据镇交通办负责人介绍，夜班公交每半小时发一班车，票价两元，乘客可以刷卡或者扫码乘车。",
+        ),
+        (
+            "古桥修缮工程完工",
+            "本报讯（记者 林雨）经过一年多的施工，青石镇的明代古桥修缮工程日前完工，将于下月起向游客开放。",
+            "修缮期间，工人们按照原样更换了部分破损的石板和栏杆，桥面也重新做了防水处理。",
+            "修好以后镇里还将在桥头立一块石碑介绍古桥的历史和这次修缮的经过。",
+        ),
+        (
+            "白沙乡举办农民丰收节",
+            "本报讯（记者 王五 通讯员 赵六）金秋时节，白沙乡在村文化广场举办农民丰收节，"
+            "吸引了周边上千名群众参加。",
+            "活动现场，农户们摆出了自家种的大米、红薯和柑橘，来往的游客边品尝边选购，十分热闹。",
+            "乡里还组织了插秧比赛和农具展览，让孩子们了解农耕文化，体验劳动的乐趣。",
+        ),
+        (
+            "老街菜市场完成改造",
+            "本报讯（记者 孙七）近日，老街菜市场完成了为期三个月的改造，重新向市民开放。",
+            "改造后的市场增加了停车位，摊位也按照蔬菜、肉类和水产分区摆放，地面干净整洁。",
+            "市场管理处表示，今后将每天抽检蔬菜的农药残留，让市民买得放心、吃得安心。",
+        ),
+    ]
+    lines = ["城事"]
+    for title, *paragraphs in stories:
+        lines.append(title)
+        for paragraph in paragraphs:
+            lines.extend(_column(paragraph))
+        if title == "古桥修缮工程完工":
+            lines.append("本报记者 林雨 摄")
+    assert len(lines) > 40
+    page = parse_page("\n".join(lines))
+    assert [(a.section, a.title) for a in page.articles] == [("城事", title) for title, *_ in stories]
+    assert page.articles[1].body.endswith("修好以后镇里还将在桥头立一块石碑介绍古桥的历史和这次修缮的经过。")
+    assert page.articles[2].authors == ("王五", "赵六")
+    assert page.articles[2].body.startswith("金秋时节，白沙乡在村文化广场举办农民丰收节，")

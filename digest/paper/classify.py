@@ -20,13 +20,12 @@ from digest.paper.bylines import (
     is_editor_line,
     paren_names,
     parse_credits,
-    parse_dateline,
     photographed,
     split_mark,
 )
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE
-from digest.paper.lines import _MAX_HEADING, _MD_HEADING, _QA_LABEL, _running_head
+from digest.paper.lines import _MAX_HEADING, _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
 from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, squeeze_spaces
 from digest.types import Credit
 
@@ -71,9 +70,6 @@ _HEADER_LINES = 3
 _HEADER_WORDS = re.compile(
     r"[日晚早时商]报(?:\s|$)|第?[A-Za-z]?\d{1,3}版|星期[一二三四五六日天]|\d{4}年\d{1,2}月\d{1,2}日"
 )
-
-
-_JUSTIFIED_START = re.compile(r"^(?:\S ){4}")  # a line opening with justification spaces
 
 
 _SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speaker when the name recurs
@@ -287,11 +283,7 @@ def _classify_one(
     credit_like = len(text) <= _CREDIT_LINE * 2 and conv.credit_hint.search(text) is not None
     if credit_like and is_editor_line(text, conv):
         return _Line(text, T.NOISE)
-    dateline = parse_dateline(text, conv, issue)
-    if dateline is None and _JUSTIFIED_START.match(text):
-        # A dateline on a line spread to the column's width (台 海 网 5 月 1 2 日 讯): read set.
-        dateline = parse_dateline(squeeze_spaces(text), conv, issue)
-        text = squeeze_spaces(text) if dateline else text
+    text, dateline = _read_dateline(text, conv, issue)
     if dateline:
         return _Line(text, T.PARA, dateline=dateline, credits=dateline.credits)
     rest, jumps = find_jumps(text)

@@ -7,8 +7,9 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator
+from datetime import date
 
-from digest.paper.bylines import BULLET, find_jumps, is_byline, parse_dateline, trailing_credit
+from digest.paper.bylines import BULLET, Dateline, find_jumps, is_byline, parse_dateline, trailing_credit
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE, _TEXT_END, _cut_by_column_break, _cut_credit, _open_credit
 from digest.paper.textnorm import (
@@ -24,6 +25,11 @@ from digest.paper.textnorm import (
 )
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
+
+
+# A line opening with justification spaces, a bracket or a quotation mark set close to the
+# character it opens (本 报 讯 （记 者).
+_JUSTIFIED_START = re.compile(r"^(?:[（(“]?\S ){4}")
 
 
 _QA_LABEL = re.compile(r"^(?:问|答|记者|主持人|[QAＱＡ])\s*[:：]")  # an interview's turn
@@ -59,6 +65,7 @@ _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not
 
 
 _PAGE_BLOCK = 40  # lines; a block longer than this is a page printed without blank lines
+_WRAP_SLACK = 1  # characters a wrapped line of such a block stops short of its column at most
 _CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
 
 
@@ -133,10 +140,24 @@ def _starts_new_line(line: str, conv: Conventions) -> bool:
     return bool(
         BULLET.match(line)
         or _MD_HEADING.match(line)
-        or parse_dateline(line.replace("**", ""), conv)
+        or _read_dateline(line.replace("**", ""), conv)[1]
         or _running_head(line, short=False)
         or ("版" in line and _jump_note(line))
     )
+
+
+def _read_dateline(text: str, conv: Conventions, issue: date | None = None) -> tuple[str, Dateline | None]:
+    """A line's dateline, if any, and the text it is read in: a line spread to the column's width
+    (台 海 网 5 月 1 2 日 讯, 本 报 讯 （记 者 张 三）) is read as set, its spaces squeezed out.
+    Telling lines apart and naming them use this one reading, so a justified dateline both
+    opens a line of its own and is read as the dateline it is."""
+    dateline = parse_dateline(text, conv, issue)
+    if dateline is None and _JUSTIFIED_START.match(text):
+        squeezed = squeeze_spaces(text)
+        dateline = parse_dateline(squeezed, conv, issue)
+        if dateline is not None:
+            return squeezed, dateline
+    return text, dateline
 
 
 def _jump_note(line: str) -> bool:
@@ -218,11 +239,15 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
-    if len(block) >= 2 and (max(map(_glyphs, block)) > _WRAP_WIDTH or len(block) > _PAGE_BLOCK):
+    # A block as long as a page is a page printed without blank lines, its stories and headlines
+    # run together: only a line filling the column it sets, mid-sentence, goes on into the next.
+    page = _column_width([block]) if len(block) > _PAGE_BLOCK else 0
+    if len(block) >= 2 and (
+        max(map(_glyphs, block)) > _WRAP_WIDTH or (len(block) > _PAGE_BLOCK and not page)
+    ):
         # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
-        # line (a justified line counts as wide as it is set, not twice).  Nor is a block as
-        # long as a page: one printed without blank lines, its stories and headlines run
-        # together.  Unfinished lines are joined later, with the paragraphs around them.
+        # line (a justified line counts as wide as it is set, not twice); nor are a page's lines
+        # that set no column.  Unfinished ones are joined later, with the paragraphs around them.
         out.extend(block)
         out.append("")
         return
@@ -232,6 +257,7 @@ def _lay_out(
     for line, indent in zip(block, indents, strict=True):
         if pieces and (
             indent
+            or (page and not _wraps(pieces[-1], page))
             or _starts_new_line(line, conv)
             or _ends_line(pieces, block)
             or _credit_apart(pieces, line, conv)
@@ -244,6 +270,13 @@ def _lay_out(
         pieces.append(line)
     out.append(join_wrapped(pieces))
     out.append("")
+
+
+def _wraps(line: str, width: int) -> bool:
+    """Does ``line`` go on into the next, in a column ``width`` characters wide?  It fills the
+    column, within a character (a mark or a figure that did not fit), and stops mid-sentence; a
+    paragraph's last line stops short, and so do most headlines, often by only two characters."""
+    return _glyphs(line) >= width - _WRAP_SLACK and not ends_sentence(line)
 
 
 def _listed_field(line: str) -> bool:

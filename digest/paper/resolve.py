@@ -107,6 +107,8 @@ def _resolve(
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
+        # Nothing but section names above: no story yet on the page (its folio lines are dropped).
+        page_top = all(x.kind is T.SECTION for x in out)
         if _section_over_photo(run, prev, lines[j : j + _SECTION_REACH], conv, page_name):
             out.append(_Line(line.text, T.SECTION))
             i = j
@@ -125,7 +127,7 @@ def _resolve(
             text = [_Line(r.text, T.PARA, apart=True, indent=r.indent) for r in run[-apart:]]
             head_next = None if captions else text[0]
             out.extend(
-                _resolve_run(run[:-apart], prev, head_next, markdown, lead, [], conv, wide)
+                _resolve_run(run[:-apart], prev, head_next, markdown, lead, [], conv, wide, page_top=page_top)
                 if run[:-apart]
                 else []
             )
@@ -146,7 +148,7 @@ def _resolve(
                 else False
             )
             resolved = _resolve_run(
-                run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed, after
+                run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed, after, page_top
             )
         if not resolved:
             dropped.extend(r.text for r in run)
@@ -192,7 +194,10 @@ def _resolve_run(
     wide: bool,
     signed_apart: bool = False,
     after: bool = False,
+    page_top: bool = False,
 ) -> list[_Line]:
+    """What a run of candidate lines is: headlines, a section or column name over one, crossheads
+    or text.  ``page_top`` says no story stands above the run on the page."""
     texts = [r.text for r in run]
     lone = len(run) == 1 and not run[0].md
     # Below a paragraph or a byline and above a paragraph: where a column break leaves a
@@ -238,9 +243,10 @@ def _resolve_run(
     # section of the stories under it would stand after that headline.
     tagged = after and bool(lead_above)
     if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
-        if run[1].gap == 0 and wide:
+        if run[1].gap == 0 and wide and not page_top:
             # A column's tag set right over the headline, in its block (话外音), on a page that
             # parts its stories by blank lines: that story's own, not the page's from here on.
+            # Over the page's first story it is the page's section (要闻), as a marker would be.
             return [_Line(" ".join(texts[1:]), T.HEADING, lines=texts[1:], tag=texts[0])]
         if not tagged:
             out.append(_Line(texts[0], T.SECTION))
