@@ -156,3 +156,56 @@ def test_a_column_tag_over_a_headline_printed_under_its_story_is_that_storys_sec
         ("街谈", "老街停车乱象何时休"),
         ("城事", "古桥修缮完工"),
     ]
+
+
+_CLOSED = (
+    "新桥通车\n\n本报讯 新桥今天正式通车，市民纷纷前来参观。\n\n"
+    "住在桥边的老街坊们都笑着说：“有了这座又宽又结实的新桥，日子一定会越来越好。”{credit}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n",  # the next story's headline
+        "\n\n本报记者 林雨\n\n古桥修缮工程日前完工，将于下月开放。\n",  # the next story's byline
+        "\n\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n",  # the next story's dateline
+        # an untitled photo after a wide gap
+        "\n\n\n修缮一新的古桥在晨光中格外好看，古桥修缮工程日前完工，将于下月开放。记者 林雨 摄\n",
+        "",  # the page's end
+    ],
+)
+@pytest.mark.parametrize(("credit", "authors"), [("记者周远", ("周远",)), ("实习生陈晨", ("陈晨",))])
+def test_a_credit_glued_to_the_last_sentence_of_a_story_closes_it(
+    after: str, credit: str, authors: tuple[str, ...]
+) -> None:
+    first, *rest = parse_page(_CLOSED.format(credit=credit) + after).articles
+    assert first.authors == authors
+    assert first.body.endswith("日子一定会越来越好。”")
+    assert [a.body.endswith("将于下月开放。") for a in rest] == ([True] if after else [])
+
+
+@pytest.mark.parametrize("credit", ["记者追问", "记者了解到", "记者昨日从市"])
+def test_a_role_glued_to_a_sentence_about_the_reporter_closes_no_story(credit: str) -> None:
+    page = parse_page(
+        _CLOSED.format(credit=credit) + "\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n"
+    )
+    assert page.articles[0].authors == ()
+    assert page.articles[0].body.endswith(f"日子一定会越来越好。”{credit}")
+
+
+@pytest.mark.parametrize(
+    ("after", "end"),
+    [
+        # a column break cut the sentence about the reporter: the text goes on in the next block
+        ("\n来到桥头，看到车辆往来不断。\n", "越来越好。”记者周远来到桥头，看到车辆往来不断。"),
+        # the story goes on on another page
+        ("（下转第2版）\n\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工。\n", "越来越好。”记者周远"),
+    ],
+)
+def test_a_role_and_a_name_glued_to_a_sentence_the_story_goes_on_from_are_no_credit(
+    after: str, end: str
+) -> None:
+    page = parse_page(_CLOSED.format(credit="记者周远") + after)
+    assert page.articles[0].authors == ()
+    assert page.articles[0].body.endswith(end)
