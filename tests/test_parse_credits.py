@@ -73,6 +73,31 @@ def test_a_closing_credit_cut_by_a_wrap_or_a_column_break_stays_whole(
     assert (second.section, second.title) == (None, "古桥修缮")
 
 
+@pytest.mark.parametrize("piece", ["家", "家园"])
+@pytest.mark.parametrize("cut", ["\n", "\n\n"])  # a wrap, a column break
+@pytest.mark.parametrize(
+    ("credit", "authors"),
+    [
+        (" 记者 王明", ("王明",)),
+        ("\n记者 王明", ("王明",)),  # on a line of its own
+        (" 本报记者 周远 王明", ("周远", "王明")),
+        ("（记者 王明）", ("王明",)),
+    ],
+)
+def test_a_whole_name_closing_a_story_is_not_lengthened_by_the_line_after_it(
+    credit: str, authors: tuple[str, ...], cut: str, piece: str
+) -> None:
+    # Only a mark after it (川 摄) would make the short line the rest of a name the cut split.
+    page = parse_page(
+        f"新桥通车\n\n本报讯 新桥今天正式通车，市民纷纷前来参观，\n大家都说通行更方便了。{credit}{cut}{piece}"
+        "\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n"
+    )
+    first, second = page.articles
+    assert first.authors == authors
+    assert first.body == "新桥今天正式通车，市民纷纷前来参观，大家都说通行更方便了。"
+    assert (second.title, second.body) == (piece, "古桥修缮工程日前完工，将于下月开放。")
+
+
 def test_a_bracketed_credit_in_a_dateline_wrapped_inside_a_name_stays_whole() -> None:
     page = parse_page(
         "新桥通车\n\n青石日报客户端讯（青\n石日报见习记者 周小\n川）新桥今天正式通车，市民\n纷纷前来参观。\n"
