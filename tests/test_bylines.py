@@ -111,6 +111,39 @@ def test_a_role_glued_to_the_sentence_and_the_words_after_it_is_no_credit(text: 
     assert trailing_credit(text) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "credit"),
+    [
+        ("日子一定会越来越好。”", "记者周远"),
+        ("新馆下月投入使用。", "实习生陈晨"),
+        ("新馆下月投入使用。", "本报记者周远通讯员林雨"),
+    ],
+)
+def test_a_role_glued_to_the_last_sentence_and_a_name_closes_the_story(text: str, credit: str) -> None:
+    # Where the story goes on after the paragraph, the same words may be a sentence a column
+    # break cut; where it ends there, they are its credit.
+    assert trailing_credit(text + credit) is None
+    assert trailing_credit(text + credit, closing=True) == (text, parse_credits(credit))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "他们都说不得了！”记者追问",
+        "事情还没有结束。记者了解到",
+        "场馆里人来人往。记者注意到",
+        "工地已经停工。记者看到",
+        "新馆的开放时间。记者昨日从市",
+        "一名退休教师。记者在青石站",
+        "新馆的开放时间。记者从市",
+        "新馆已经开放。记者周远来到现场",
+    ],
+)
+def test_a_role_glued_to_the_words_of_a_sentence_is_no_credit_even_where_the_story_ends(text: str) -> None:
+    # Verbs and times follow the reporter in a sentence about them, as do more words than a name has.
+    assert trailing_credit(text, closing=True) is None
+
+
 @pytest.mark.parametrize("text", ["他来了。记者 甲乙", "他来了。（记者甲乙）", "田里一片金黄。记者甲乙摄"])
 def test_a_credit_set_apart_or_closed_by_its_mark_stays_a_credit(text: str) -> None:
     assert trailing_credit(text) is not None

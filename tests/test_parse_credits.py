@@ -73,6 +73,31 @@ def test_a_closing_credit_cut_by_a_wrap_or_a_column_break_stays_whole(
     assert (second.section, second.title) == (None, "古桥修缮")
 
 
+@pytest.mark.parametrize("piece", ["家", "家园"])
+@pytest.mark.parametrize("cut", ["\n", "\n\n"])  # a wrap, a column break
+@pytest.mark.parametrize(
+    ("credit", "authors"),
+    [
+        (" 记者 王明", ("王明",)),
+        ("\n记者 王明", ("王明",)),  # on a line of its own
+        (" 本报记者 周远 王明", ("周远", "王明")),
+        ("（记者 王明）", ("王明",)),
+    ],
+)
+def test_a_whole_name_closing_a_story_is_not_lengthened_by_the_line_after_it(
+    credit: str, authors: tuple[str, ...], cut: str, piece: str
+) -> None:
+    # Only a mark after it (川 摄) would make the short line the rest of a name the cut split.
+    page = parse_page(
+        f"新桥通车\n\n本报讯 新桥今天正式通车，市民纷纷前来参观，\n大家都说通行更方便了。{credit}{cut}{piece}"
+        "\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n"
+    )
+    first, second = page.articles
+    assert first.authors == authors
+    assert first.body == "新桥今天正式通车，市民纷纷前来参观，大家都说通行更方便了。"
+    assert (second.title, second.body) == (piece, "古桥修缮工程日前完工，将于下月开放。")
+
+
 def test_a_bracketed_credit_in_a_dateline_wrapped_inside_a_name_stays_whole() -> None:
     page = parse_page(
         "新桥通车\n\n青石日报客户端讯（青\n石日报见习记者 周小\n川）新桥今天正式通车，市民\n纷纷前来参观。\n"
@@ -156,3 +181,56 @@ def test_a_column_tag_over_a_headline_printed_under_its_story_is_that_storys_sec
         ("街谈", "老街停车乱象何时休"),
         ("城事", "古桥修缮完工"),
     ]
+
+
+_CLOSED = (
+    "新桥通车\n\n本报讯 新桥今天正式通车，市民纷纷前来参观。\n\n"
+    "住在桥边的老街坊们都笑着说：“有了这座又宽又结实的新桥，日子一定会越来越好。”{credit}\n"
+)
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n",  # the next story's headline
+        "\n\n本报记者 林雨\n\n古桥修缮工程日前完工，将于下月开放。\n",  # the next story's byline
+        "\n\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n",  # the next story's dateline
+        # an untitled photo after a wide gap
+        "\n\n\n修缮一新的古桥在晨光中格外好看，古桥修缮工程日前完工，将于下月开放。记者 林雨 摄\n",
+        "",  # the page's end
+    ],
+)
+@pytest.mark.parametrize(("credit", "authors"), [("记者周远", ("周远",)), ("实习生陈晨", ("陈晨",))])
+def test_a_credit_glued_to_the_last_sentence_of_a_story_closes_it(
+    after: str, credit: str, authors: tuple[str, ...]
+) -> None:
+    first, *rest = parse_page(_CLOSED.format(credit=credit) + after).articles
+    assert first.authors == authors
+    assert first.body.endswith("日子一定会越来越好。”")
+    assert [a.body.endswith("将于下月开放。") for a in rest] == ([True] if after else [])
+
+
+@pytest.mark.parametrize("credit", ["记者追问", "记者了解到", "记者昨日从市"])
+def test_a_role_glued_to_a_sentence_about_the_reporter_closes_no_story(credit: str) -> None:
+    page = parse_page(
+        _CLOSED.format(credit=credit) + "\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n"
+    )
+    assert page.articles[0].authors == ()
+    assert page.articles[0].body.endswith(f"日子一定会越来越好。”{credit}")
+
+
+@pytest.mark.parametrize(
+    ("after", "end"),
+    [
+        # a column break cut the sentence about the reporter: the text goes on in the next block
+        ("\n来到桥头，看到车辆往来不断。\n", "越来越好。”记者周远来到桥头，看到车辆往来不断。"),
+        # the story goes on on another page
+        ("（下转第2版）\n\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工。\n", "越来越好。”记者周远"),
+    ],
+)
+def test_a_role_and_a_name_glued_to_a_sentence_the_story_goes_on_from_are_no_credit(
+    after: str, end: str
+) -> None:
+    page = parse_page(_CLOSED.format(credit="记者周远") + after)
+    assert page.articles[0].authors == ()
+    assert page.articles[0].body.endswith(end)

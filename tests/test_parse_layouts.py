@@ -274,8 +274,9 @@ def test_a_short_line_over_text_that_is_no_photo_is_no_section(text: str) -> Non
 @pytest.mark.parametrize(
     ("head", "credit"),
     [
-        ("外地游客“点赞”青石", "王星海 耿志清"),
-        ("三十余家外地商户参加青石镇花市开幕式", "（本报记者 王星海）"),
+        ("外地游客“点赞”青石", " 王星海 耿志清"),
+        ("三十余家外地商户参加青石镇花市开幕式", " （本报记者 王星海）"),
+        ("外地游客“点赞”青石", "记者王星海"),  # glued to the last sentence
     ],
 )
 def test_a_story_signed_at_its_end_after_one_signed_at_its_top_is_another_story(
@@ -286,7 +287,7 @@ def test_a_story_signed_at_its_end_after_one_signed_at_its_top_is_another_story(
     page = parse_page(
         "古桥修缮完工\n\n本报讯（记者 周远 通讯员 林雨）古桥修缮工程日前完工，将于下月开放。\n\n"
         f"据了解，修缮工程历时半年。\n\n{head}\n\n"
-        f"昨天上午，记者在青石镇花市遇到了来自外地的游客甲乙。他说这里的花又多又便宜。 {credit}\n\n\n"
+        f"昨天上午，记者在青石镇花市遇到了来自外地的游客甲乙。他说这里的花又多又便宜。{credit}\n\n\n"
         "新桥通车\n\n本报讯 新桥今天正式通车。\n"
     )
     assert [(a.title, a.authors) for a in page.articles][:2] == [

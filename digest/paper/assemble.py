@@ -180,11 +180,14 @@ class _Builder:
     def build(self) -> Article:
         kicker, title, subtitle = _headline(self.headline_lines(), self.conv)
         paras: list[tuple[str, str, bool]] = []  # text, the credit printed after it, a caption?
+        # The last paragraph closes the story unless the story goes on on another page: a credit
+        # glued to its last sentence (…好。”记者周远) is one there and only there.
+        last = -1 if continues_elsewhere(self.jumps) else len(self.paras) - 1
         for index, pieces in enumerate(self.paras):
             para = join_wrapped(pieces)
             caption = self._caption_at(index, para)
             printed = self.caption_credits.get(index, "")
-            credit = trailing_credit(para, self.conv)
+            credit = trailing_credit(para, self.conv, closing=index == last)
             if credit:
                 # A credit closing a paragraph (…特点。(吕劲), a caption's …摄) names people, not text.
                 printed = _clean_para(para[len(credit[0]) :].strip().strip("()（）"))

@@ -20,6 +20,8 @@ from digest.types import Credit
 # (巴依斯古楞) and may carry a middle dot.  A name glued to a role is a Han name.
 _NAME = re.compile(f"^(?:[{CJK}]{{2,6}}|[{CJK}]{{1,8}}(?:[·•][{CJK}]{{1,8}})+)$")
 _GLUED_NAME = re.compile(f"^[{CJK}]{{2,4}}$")
+# A name glued to a role glued to the text (…好。”记者周远): two or three characters, as most are.
+_GLUED_TO_TEXT = re.compile(f"^[{CJK}]{{2,3}}$")
 # One name padded to the width of three characters: 梁 正, 李 涛.
 _PADDED = re.compile(f"^[{CJK}] [{CJK}]$")
 # The marks that lead a byline, a list item or a brief (□ 本报记者 X, ■ 市图书馆…).
@@ -292,13 +294,18 @@ def paren_names(text: str, conv: Conventions = MAINLAND) -> tuple[Credit, ...] |
     return parse_credits(stripped, conv)
 
 
-def trailing_credit(text: str, conv: Conventions = MAINLAND) -> tuple[str, tuple[Credit, ...]] | None:
+def trailing_credit(
+    text: str, conv: Conventions = MAINLAND, closing: bool = False
+) -> tuple[str, tuple[Credit, ...]] | None:
     """A credit closing a paragraph: ``…特点。 (吕劲)``, ``…花海。 记者 郭炳中 摄``, ``…。”王星海 耿志清``.
 
     Returns the paragraph without it and the credits, or None.  Without
     brackets the credit must print a role or a mark, or be two names or more
     set apart by single spaces: one bare word after a sentence is more likely
-    the sentence's own.
+    the sentence's own.  A role glued both to the sentence and to a name
+    (``…越来越好。”记者周远``) credits only where the caller knows the paragraph
+    closes its story (``closing``): elsewhere it may be a sentence about the
+    reporter a column break cut (``…不得了！”记者追问`` / ``“是什么…”``).
     """
     if not text or text[-1] in _SENTENCE_MARKS:
         return None  # most paragraphs end on their own words
@@ -315,10 +322,13 @@ def trailing_credit(text: str, conv: Conventions = MAINLAND) -> tuple[str, tuple
     plain = _TAIL_PLAIN.search(tail)
     if not plain or (plain.start() == 0 and cut):
         return None  # the lookbehind needs the character before the tail
-    if not plain.group(1) and _glued_role(plain.group(2), conv):
+    glued = not plain.group(1) and _glued_role(plain.group(2), conv)
+    if glued and not closing:
         return None
     reading = _read(plain.group(2), conv)
     if not reading or not reading.credits:
+        return None
+    if glued and not _people(reading.credits, conv):
         return None
     if reading.roles or _BARE_NAMES.match(plain.group(2)):
         return text[: cut + plain.start()].rstrip(), reading.credits
@@ -327,9 +337,16 @@ def trailing_credit(text: str, conv: Conventions = MAINLAND) -> tuple[str, tuple
 
 def _glued_role(tail: str, conv: Conventions) -> bool:
     """A role glued to the sentence before it and to the words after it, and no mark closing them
-    (…不得了！”记者追问, …。记者昨日从市): the start of a sentence about the reporter that a column
-    break cut off, not a credit, which stands apart from the text (…。 记者 甲乙, …。（记者甲乙）)."""
+    (…不得了！”记者追问, …。记者昨日从市, …好。”记者周远): the start of a sentence about the reporter
+    that a column break cut off, or a credit closing the story; a credit that stands apart from the
+    text (…。 记者 甲乙, …。（记者甲乙）) or ends with its mark (…。记者甲乙摄) is one anywhere."""
     return conv.glued_role.fullmatch(tail) is not None and not conv.mark_suffix.search(tail)
+
+
+def _people(credits: tuple[Credit, ...], conv: Conventions) -> bool:
+    """Do the words glued to a role glued to the text name people (…好。”记者周远), not go on with
+    a sentence about the reporter (…”记者追问, …。记者了解到, …。记者昨日从市)?"""
+    return all(_GLUED_TO_TEXT.match(c.name) and not conv.reporting_start.match(c.name) for c in credits)
 
 
 def continues_elsewhere(jumps: list[str]) -> bool:

@@ -71,6 +71,13 @@ class Conventions:
     roundups: tuple[str, ...] = ("简讯", "短讯", "快讯", "短波", "简报", "速览", "集锦")
     # Page names in a folio that are no section (第1版 is a number, not a name).
     non_sections: tuple[str, ...] = ("头版", "一版", "封面", "广告", "专版", "特刊")
+    # How a sentence about the reporter goes on after 记者 (记者了解到, 记者昨日从市…获悉): words
+    # no name starts with, so a role glued to them closes no story.
+    reporting: tuple[str, ...] = (
+        "了解", "获悉", "得知", "注意", "看到", "见到", "发现", "追问", "询问", "问", "采访", "走访",
+        "探访", "来到", "赶到", "前往", "随机", "实地", "调查", "观察", "联系", "致电", "拨打", "跟随",
+        "一行", "昨日", "今日", "近日", "日前", "昨天", "今天", "当天", "在", "从", "对",
+    )  # fmt: skip
 
     def extended(self, **more: tuple[str, ...]) -> Conventions:
         """These conventions with more words added to the named fields (duplicates kept once)."""
@@ -110,6 +117,11 @@ class Conventions:
     def glued_role(self) -> re.Pattern[str]:
         """A role glued to the Chinese words after it, no space between (记者追问, 记者甲乙)."""
         return re.compile(f"(?:{self.role_pattern})[{CJK}]+")
+
+    @cached_property
+    def reporting_start(self) -> re.Pattern[str]:
+        """Words after a role that go on with a sentence about the reporter (追问, 了解到, 昨日从市)."""
+        return re.compile(f"^(?:{_alternation(self.reporting)})")
 
     @cached_property
     def role_end(self) -> re.Pattern[str]:

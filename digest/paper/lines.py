@@ -11,7 +11,14 @@ from datetime import date
 
 from digest.paper.bylines import BULLET, Dateline, find_jumps, is_byline, parse_dateline, trailing_credit
 from digest.paper.conventions import Conventions
-from digest.paper.cuts import _CREDIT_LINE, _TEXT_END, _cut_by_column_break, _cut_credit, _open_credit
+from digest.paper.cuts import (
+    _CREDIT_LINE,
+    _TEXT_END,
+    _cut_by_column_break,
+    _cut_credit,
+    _lengthens_whole_name,
+    _open_credit,
+)
 from digest.paper.textnorm import (
     CJK,
     clean_lines,
@@ -371,8 +378,9 @@ def _credit_apart(pieces: list[str], line: str, conv: Conventions) -> bool:
             and (is_byline(text, conv) or (text is before and trailing_credit(text, conv)))
             and not parse_dateline(text, conv)  # 本报讯 记者X、通讯员Y / Z报道： is one line
         ):
-            # A byline wrapped across two lines (…鄂尔多斯市融 / 媒体中心记者 X) stays whole.
-            return not is_byline(before + line, conv)
+            # A byline wrapped across two lines (…鄂尔多斯市融 / 媒体中心记者 X) stays whole; a
+            # line that would only lengthen its whole last name (记者 王明 / 家) is none of it.
+            return not is_byline(before + line, conv) or _lengthens_whole_name(before, before + line, conv)
     return False
 
 

@@ -57,9 +57,11 @@ from digest.types import Article, Page
 # headline-last: a section name or captions with no story above them are no headline, a short line over
 # a wide gap closes its story, a byline under it opens the next
 # story, and the wide gaps around headlines help tell such a page; listed fields a line each, a byline a
-# role to a line under finished text signs it, a role glued to the words after it (记者追问) is no credit,
+# role to a line under finished text signs it, a role glued to the words after it (记者追问) is no credit
+# unless they are a name closing the story (…好。”记者周远),
 # a column break inside a credit or a dateline (本报讯（记者 周 / 远）, 记者 郭炳 / 中 摄) parts it no
-# more, nor a wrap at the space between two names of a closing credit, a dateline on a justified line
+# more (but a line after a whole name with no mark is no part of it: 记者 王明 / 家), nor a wrap at the
+# space between two names of a closing credit, a dateline on a justified line
 # is read and opens a line of its own, a jump note under a headline (上接第1版) is no part of it, a
 # column's tag over a later headline (话外音) is that story's section alone (over the page's first one it
 # is the page's), a page printed without blank lines joins only the lines filling its column mid-sentence

@@ -323,7 +323,8 @@ def _finished(last: list[str], text: str, conv: Conventions) -> bool:
         return False
     if ends_sentence(last[-1]):
         return True
-    if trailing_credit(whole, conv) is None:
+    # Only a new story after the gap finishes it, so a credit glued to the last sentence may too.
+    if trailing_credit(whole, conv, closing=True) is None:
         return False
     credit = trailing_credit(text, conv)
     return (credit is not None and any(photographed(c) for c in credit[1])) or parse_dateline(

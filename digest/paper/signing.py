@@ -32,17 +32,18 @@ def _closing_credit(below: list[_Line], conv: Conventions) -> tuple[Credit, ...]
     and itself right before a wide gap, a dateline or the page's end (a story's end).  Only
     ``_REACH`` lines are read; ``below`` may hold one more, to see what follows the last."""
     for k, line in enumerate(below[:_REACH]):
+        after = below[k + 1] if k + 1 < len(below) else None
+        ends = after is None or after.gap >= 2 or after.dateline is not None
         if line.kind in (T.CREDIT, T.PAREN):
             credits = line.credits
         elif line.kind is not T.PARA or line.dateline is not None:
             return None
         else:
-            credit = trailing_credit(line.text, conv)
+            # Where the story ends, a credit glued to its last sentence (…好。”记者周远) is one too.
+            credit = trailing_credit(line.text, conv, closing=ends)
             if credit is None:
                 continue
             credits = credit[1]
-        after = below[k + 1] if k + 1 < len(below) else None
-        ends = after is None or after.gap >= 2 or after.dateline is not None
         return credits or None if ends else None
     return None
 
