@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
@@ -295,3 +296,32 @@ def test_whoever_leaves_takes_the_record_of_what_they_were_told_along(
     assert store.remove_subscriber(ONLY)  # its told row goes with it (the foreign key's cascade)
     store.add_subscriber(Subscriber(ONLY, (city.slug,), True, _morning(28)))
     assert store.emptied_to_tell() == {ONLY: (city,)}
+
+
+def test_two_retry_jobs_at_once_send_the_notice_once(mailing: Config, store: Store, sink: SmtpSink) -> None:
+    """Two instances' retry jobs (or the daily run and a retry) at once, while the server takes half a
+    second a message: before, both read the waiting notice and sent it, and its reader got two."""
+    config = mailing
+    _emptied_and_mailed(config, store, sink)
+    sink.refuse(ONLY, 421, times=1)
+    assert ONLY not in _run(config, store, sink, 28)  # its email of its own waits for a retry
+    sink.delay = 0.5
+    before = len(sink.messages)
+    barrier = threading.Barrier(2)
+
+    def retry_job() -> None:
+        with Store.open(config.database_url) as own:
+            mailer = SmtpMailer(config.smtp, timeout=10)
+            try:
+                barrier.wait()
+                retry_deliveries(config, own, mailer, _digest_time(28) + timedelta(minutes=2))
+            finally:
+                mailer.close()
+
+    jobs = [threading.Thread(target=retry_job) for _ in range(2)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(timeout=60)
+    assert [received.recipients for received in sink.messages[before:]] == [(ONLY,)]
+    assert store.emptied_to_tell() == {}
