@@ -10,17 +10,14 @@ day, in a short email of its own; never again the day after.  Their choice of se
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import threading
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
-import pytest
 from smtp_sink import Received, SmtpSink
 from test_server import serving
 
@@ -53,21 +50,7 @@ NEWS = {
 }
 WEEKDAYS = {26: "星期二", 27: "星期三", 28: "星期四", 29: "星期五", 30: "星期六"}
 BOTH, ONLY, EVERYTHING = "both@example.org", "only@example.org", "everything@example.org"
-SECRET = "s" * 32
 TOLD = "没有文章了"  # what every notice says, in the digest and in an email of its own
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
-
-
-@pytest.fixture
-def mailing(config: Config, sink: SmtpSink) -> Config:
-    """``config`` sending through the sink, its links signed with a known secret."""
-    smtp = dataclasses.replace(config.smtp, host=sink.host, port=sink.port, security="none")
-    return dataclasses.replace(config, smtp=smtp, server=dataclasses.replace(config.server, secret=SECRET))
 
 
 def _morning(day: int) -> datetime:

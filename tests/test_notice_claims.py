@@ -6,18 +6,15 @@ is never sent again.  SQLite and PostgreSQL, a real SMTP server on loopback, the
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
-import pytest
 from smtp_sink import SmtpSink
 from test_server import serving
-from test_subscriptions import NOW, OURS, SECRET, Clock, make_config, settled
+from test_subscriptions import NOW, OURS, Clock, make_config, settled
 
 from digest.config import Config
 from digest.mail.subscribers import CLAIM_SECONDS, send_notices
@@ -29,19 +26,6 @@ from digest.store.records import DeliveryState, Notice, NoticeKind, Subscriber
 from digest.web.subscriptions import create_subscription_app
 
 READER = "reader@example.org"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
-
-
-@pytest.fixture
-def mailing(config: Config, sink: SmtpSink) -> Config:
-    """``config`` sending through the sink, its links signed with a known secret."""
-    smtp = dataclasses.replace(config.smtp, host=sink.host, port=sink.port, security="none")
-    return dataclasses.replace(config, smtp=smtp, server=dataclasses.replace(config.server, secret=SECRET))
 
 
 def _signed_up(store: Store, *emails: str) -> None:
