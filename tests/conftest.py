@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from golden import Golden
+from smtp_sink import SmtpSink
 
 from digest.config import Config
 from digest.config_checks import load_config
@@ -20,6 +22,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 # Pages the tests write in place settle this fast (the default, 5 s, would slow every test down).
 SETTLE_SECONDS = 0.5
 PG_URLS = ("postgresql://postgres@127.0.0.1:5432/test", "postgresql://root@127.0.0.1:5432/test")
+
+# The signing secret of ``mailing``: links in its emails can be checked against it.
+MAIL_SECRET = "s" * 32
 
 # 2024-11-27 09:30 in Asia/Shanghai: after that day's 07:00 digest.
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
@@ -131,3 +136,19 @@ def store(config: Config) -> Iterator[Store]:
     """The store of ``config``: the same tests on a SQLite file and on PostgreSQL."""
     with Store.open(config.database_url) as opened:
         yield opened
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """A real SMTP server on loopback (``tests/smtp_sink.py``) for the test's length."""
+    with SmtpSink() as server:
+        yield server
+
+
+@pytest.fixture
+def mailing(config: Config, sink: SmtpSink) -> Config:
+    """``config`` sending through ``sink``, its links signed with ``MAIL_SECRET``."""
+    smtp = dataclasses.replace(config.smtp, host=sink.host, port=sink.port, security="none")
+    return dataclasses.replace(
+        config, smtp=smtp, server=dataclasses.replace(config.server, secret=MAIL_SECRET)
+    )

@@ -16,10 +16,15 @@ that recipient's attempt number, not by a shared random stream, so a run
 is repeatable however the clients' connections interleave.  ``delivered``
 lists the recipient of every message whose final "." it read and answered
 with 250.
+
+``SilentSmtp`` is the other kind of broken relay: it takes every TCP
+connection and never says a word (a hung server, a firewall that lets the
+handshake through); ``connections`` counts those it took.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import socket
 import socketserver
@@ -178,3 +183,39 @@ class _Session(socketserver.StreamRequestHandler):
 
     def _reply(self, *lines: str) -> None:
         self.wfile.write("".join(f"{line}\r\n" for line in lines).encode("ascii"))
+
+
+class SilentSmtp:
+    """A "mail server" on 127.0.0.1 that accepts connections, holds them open and never answers."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.host, self.port = self._listener.getsockname()[:2]
+        self._held: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._accept, name="silent-smtp", daemon=True)
+
+    @property
+    def connections(self) -> int:
+        """Connections taken so far."""
+        return len(self._held)
+
+    def __enter__(self) -> SilentSmtp:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept() under way
+        self._listener.close()
+        for held in self._held:
+            held.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # closed by __exit__
+                return
+            self._held.append(connection)

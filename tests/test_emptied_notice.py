@@ -10,16 +10,14 @@ day, in a short email of its own; never again the day after.  Their choice of se
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from collections.abc import Iterator
+import threading
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
-import pytest
 from smtp_sink import Received, SmtpSink
 from test_server import serving
 
@@ -52,21 +50,7 @@ NEWS = {
 }
 WEEKDAYS = {26: "星期二", 27: "星期三", 28: "星期四", 29: "星期五", 30: "星期六"}
 BOTH, ONLY, EVERYTHING = "both@example.org", "only@example.org", "everything@example.org"
-SECRET = "s" * 32
 TOLD = "没有文章了"  # what every notice says, in the digest and in an email of its own
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
-
-
-@pytest.fixture
-def mailing(config: Config, sink: SmtpSink) -> Config:
-    """``config`` sending through the sink, its links signed with a known secret."""
-    smtp = dataclasses.replace(config.smtp, host=sink.host, port=sink.port, security="none")
-    return dataclasses.replace(config, smtp=smtp, server=dataclasses.replace(config.server, secret=SECRET))
 
 
 def _morning(day: int) -> datetime:
@@ -295,3 +279,32 @@ def test_whoever_leaves_takes_the_record_of_what_they_were_told_along(
     assert store.remove_subscriber(ONLY)  # its told row goes with it (the foreign key's cascade)
     store.add_subscriber(Subscriber(ONLY, (city.slug,), True, _morning(28)))
     assert store.emptied_to_tell() == {ONLY: (city,)}
+
+
+def test_two_retry_jobs_at_once_send_the_notice_once(mailing: Config, store: Store, sink: SmtpSink) -> None:
+    """Two instances' retry jobs (or the daily run and a retry) at once, while the server takes half a
+    second a message: before, both read the waiting notice and sent it, and its reader got two."""
+    config = mailing
+    _emptied_and_mailed(config, store, sink)
+    sink.refuse(ONLY, 421, times=1)
+    assert ONLY not in _run(config, store, sink, 28)  # its email of its own waits for a retry
+    sink.delay = 0.5
+    before = len(sink.messages)
+    barrier = threading.Barrier(2)
+
+    def retry_job() -> None:
+        with Store.open(config.database_url) as own:
+            mailer = SmtpMailer(config.smtp, timeout=10)
+            try:
+                barrier.wait()
+                retry_deliveries(config, own, mailer, _digest_time(28) + timedelta(minutes=2))
+            finally:
+                mailer.close()
+
+    jobs = [threading.Thread(target=retry_job) for _ in range(2)]
+    for job in jobs:
+        job.start()
+    for job in jobs:
+        job.join(timeout=60)
+    assert [received.recipients for received in sink.messages[before:]] == [(ONLY,)]
+    assert store.emptied_to_tell() == {}

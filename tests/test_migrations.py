@@ -213,6 +213,24 @@ def test_revision_0008_tells_the_subscribers_of_a_section_emptied_before_it(url:
     assert _diff(url) == []
 
 
+def test_revision_0009_lets_a_notice_waiting_from_before_it_be_claimed_once(url: str) -> None:
+    """A subscription email queued by the older version is claimed by one sender after the upgrade."""
+    _to(url, "0008")
+    _execute(
+        url,
+        "INSERT INTO notices (email, kind, status, attempts, created) VALUES"
+        " ('reader@example.org', 'confirm', 'failed', 1, '2024-01-01 00:00:00');",
+    )
+    with Store.open(url) as store:
+        (notice,) = store.due_notices(datetime(2024, 1, 2, tzinfo=UTC))
+        assert (notice.claim, notice.claimed_at) == (None, None)
+        at = datetime(2024, 1, 2, tzinfo=UTC)
+        assert store.claim_notice(notice, "one", at) and not store.claim_notice(notice, "two", at)
+        (claimed,) = store.notices()
+        assert (claimed.status, claimed.claim, claimed.claimed_at) == ("claimed", "one", at)
+    assert _diff(url) == []
+
+
 def test_the_models_and_the_migrations_agree(url: str) -> None:
     Store.open(url).close()
     assert _diff(url) == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import os
 import re
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from faulty_smtp import SilentSmtp
 from smtp_sink import SmtpSink
 from test_server import serving
 
@@ -79,7 +82,8 @@ def settled(store: Store, timeout: float = 10) -> None:
     """Wait until no subscription email queued by a sign-up is still untried: each is sent after its
     answer, so a client can read the page before the email is out."""
     deadline = time.monotonic() + timeout
-    while any(n.status == DeliveryState.PENDING for n in store.due_notices(NOW + timedelta(days=3650))):
+    under_way = (DeliveryState.PENDING, DeliveryState.CLAIMED, DeliveryState.SENDING)
+    while any(n.status in under_way for n in store.notices()):
         assert time.monotonic() < deadline, "a sign-up's email was never tried"
         time.sleep(0.02)
 
@@ -944,6 +948,42 @@ def test_client_address_trusts_only_the_configured_proxies() -> None:
     assert client_address("127.0.0.1", None, proxies) == "127.0.0.1"
 
 
+@contextmanager
+def digest_serve(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
+    """``digest serve`` as a process on a free loopback port with ``env`` (``DIGEST_*`` settings),
+    its folders under ``tmp_path``; its base URL once ``/healthz`` says it is up.  Stopped with
+    SIGTERM after, which it must obey within 30 s, exiting 0."""
+    (tmp_path / "pages").mkdir(exist_ok=True)
+    port = _free_port()
+    service = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "digest.cli", "serve", "--port", str(port)),
+            *("--source", str(tmp_path / "pages"), "--data", str(tmp_path / "data")),
+            *("--output", str(tmp_path / "output")),
+        ],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=10).status_code == 200:  # 503 while it starts
+                    break
+            except httpx.TransportError:
+                pass
+            assert service.poll() is None and time.monotonic() < deadline, "digest serve did not start"
+            time.sleep(0.1)
+        yield base
+    finally:
+        service.terminate()
+        code = service.wait(timeout=30)
+    assert code == 0
+
+
 @pytest.mark.parametrize(
     ("trusted", "forwarded"),
     [
@@ -957,49 +997,22 @@ def test_a_varied_forwarded_for_cannot_dodge_the_rate_limit_of_digest_serve(
     tmp_path: Path, trusted: str | None, forwarded: str
 ) -> None:
     """The real service, as nginx reaches it on loopback: 12 POSTs with 12 made-up X-Forwarded-For."""
-    (tmp_path / "pages").mkdir()
-    port = _free_port()
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "DIGEST_SERVER_RATE_LIMIT": "10"}
+    env = {"DIGEST_SERVER_RATE_LIMIT": "10"}
     if trusted:
         env["DIGEST_SERVER_TRUSTED_PROXIES"] = trusted
-    service = subprocess.Popen(
-        [
-            *(sys.executable, "-m", "digest.cli", "serve", "--port", str(port)),
-            *("--source", str(tmp_path / "pages"), "--data", str(tmp_path / "data")),
-            *("--output", str(tmp_path / "output")),
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, timeout=10) as client:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if client.get("/healthz").status_code == 200:  # 503 while it starts
-                        break
-                except httpx.TransportError:
-                    pass
-                assert service.poll() is None and time.monotonic() < deadline, "digest serve did not start"
-                time.sleep(0.1)
-            answers = [
-                client.post(
-                    "/subscribe",
-                    data={"email": f"r{n}@example.org"},
-                    headers={
-                        # serve --port moves the default base_url to the port it listens on.
-                        "Origin": base,
-                        "X-Forwarded-For": forwarded.format(n=n),
-                    },
-                ).status_code
-                for n in range(12)
-            ]
-    finally:
-        service.terminate()
-        service.wait(timeout=30)
+    with digest_serve(tmp_path, env) as base, httpx.Client(base_url=base, timeout=10) as client:
+        answers = [
+            client.post(
+                "/subscribe",
+                data={"email": f"r{n}@example.org"},
+                headers={
+                    # serve --port moves the default base_url to the port it listens on.
+                    "Origin": base,
+                    "X-Forwarded-For": forwarded.format(n=n),
+                },
+            ).status_code
+            for n in range(12)
+        ]
     # Nobody trusted: the header is ignored (uvicorn's default trusted it from 127.0.0.1). Trusted:
     # only the entry the proxy appended counts. Either way one client, one bucket of 10.
     assert answers[:10] == [200] * 10 and answers[10:] == [429, 429]
@@ -1070,6 +1083,44 @@ def test_the_answer_does_not_wait_for_the_smtp_server(tmp_path: Path) -> None:
             assert store.due_notices(NOW + timedelta(days=1)) == []  # sent, not waiting for a retry
     (sent,) = sink.messages
     assert sent.recipients == ("new@example.org",) and sent.message()["Subject"] == "请确认订阅报纸摘要"
+
+
+def test_a_mail_server_that_never_answers_holds_up_no_page_search_or_form(tmp_path: Path) -> None:
+    """Sign-ups while the relay takes connections and never answers, more than asyncio's default
+    executor has threads: before, each sign-up's email held one of the threads requests read the
+    store and files on for the 30 s SMTP timeout, so the next page, search or form hung.  Now they
+    wait on threads of their own, each giving up after a few seconds, and stay queued."""
+    signups = min(32, (os.cpu_count() or 1) + 4) + 2
+    with SilentSmtp() as relay:
+        env = {
+            "DIGEST_SMTP_HOST": relay.host,
+            "DIGEST_SMTP_PORT": str(relay.port),
+            "DIGEST_SMTP_SECURITY": "none",
+            "DIGEST_SERVER_RATE_LIMIT": str(signups * 2),
+        }
+        with digest_serve(tmp_path, env) as base, httpx.Client(base_url=base, timeout=5) as client:
+            seconds: dict[str, float] = {}
+            for n in range(signups):
+                started = time.monotonic()
+                answer = client.post(
+                    "/subscribe", data={"email": f"r{n}@example.org"}, headers={"Origin": base}
+                )
+                seconds[f"sign-up {n}"] = time.monotonic() - started
+                assert answer.status_code == 200 and "请查收确认邮件" in answer.text
+            deadline = time.monotonic() + 10
+            while relay.connections < 2:  # the sign-ups' emails are waiting on the silent relay
+                assert time.monotonic() < deadline, "no sign-up email was tried"
+                time.sleep(0.05)
+            for path in ("/", "/healthz", "/search?q=公园", "/subscribe"):
+                started = time.monotonic()
+                assert client.get(path).status_code == 200, path
+                seconds[path] = time.monotonic() - started
+        assert max(seconds.values()) < 2.0, seconds
+    with Store.open(f"sqlite:///{tmp_path / 'data' / 'digest.sqlite3'}") as store:
+        waiting = store.notices()
+    # Nothing lost: every confirmation waits for the retry job (the ones tried, after their error).
+    assert len(waiting) == signups
+    assert {n.status for n in waiting} <= {DeliveryState.PENDING, DeliveryState.FAILED}
 
 
 def test_unconfirmed_sign_ups_expire_and_are_removed(site: Site) -> None:

@@ -45,10 +45,11 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
-from digest.errors import DeliveryError, HardBounceError, PermanentDeliveryError, UncertainDeliveryError
 from digest.faults import crash_point
 from digest.mail.compose import DigestEmailMaker
+from digest.mail.handover import hand_over
 from digest.mail.transports import Mailer
 from digest.store.database import Store
 from digest.store.lease import Lease, describe, wall_clock
@@ -95,10 +96,6 @@ class DeliveryReport:
     unknown: int = 0
     expired: int = 0
     busy: str | None = None  # another run holds the send lease: who, and until when
-
-
-class _Taken(Exception):
-    """The row is no longer this run's: abandon this copy before its final "."."""
 
 
 def deliver(
@@ -299,39 +296,28 @@ def _send_one(
         return None, None
     personal = links(email)
     slugs = [section.slug for section in told]
-    committed = False
 
-    def commit() -> None:
-        nonlocal committed
+    def commit() -> bool:
         if not store.commit_delivery(record.day, email, holder, slugs, now):
-            raise _Taken
-        committed = True
+            return False
         crash_point("delivery.after_claim")
+        return True
 
-    outcome, error = DeliveryState.SENT, None
-    try:
-        message = maker.outgoing(
+    handed = hand_over(
+        mailer,
+        lambda: maker.outgoing(
             email,
             unsubscribe_url=personal.unsubscribe,
             unsubscribe_mailto=personal.mailto,
             preferences_url=personal.preferences,
             sections=sections,
             emptied=tuple(section.name for section in told),
-        )
-        mailer.send(message, commit=commit)
-    except _Taken:
-        return None, None
-    except UncertainDeliveryError as exc:
-        outcome, error = DeliveryState.UNKNOWN, str(exc)
-    except HardBounceError as exc:
-        if on_hard_bounce is not None:
-            on_hard_bounce(email, str(exc))
-        outcome, error = DeliveryState.REFUSED, str(exc)
-    except PermanentDeliveryError as exc:
-        outcome, error = DeliveryState.REFUSED, str(exc)
-    except DeliveryError as exc:
-        log.warning("digest day=%s to=%s not delivered, will retry: %s", record.day, email, exc)
-        outcome, error = DeliveryState.FAILED, str(exc)
-    if committed and slugs and outcome not in MAY_HAVE_ARRIVED:
+        ),
+        commit,
+        None if on_hard_bounce is None else partial(on_hard_bounce, email),
+    )
+    if handed.outcome is DeliveryState.FAILED:
+        log.warning("digest day=%s to=%s not delivered, will retry: %s", record.day, email, handed.error)
+    if handed.committed and slugs and handed.outcome not in MAY_HAVE_ARRIVED:
         store.forget_told(email, slugs)
-    return outcome, error
+    return handed.outcome, handed.error

@@ -16,13 +16,7 @@ from functools import partial
 from email_validator import EmailNotValidError, validate_email
 
 from digest.config import Config
-from digest.errors import (
-    AddressError,
-    DeliveryError,
-    HardBounceError,
-    PermanentDeliveryError,
-    UncertainDeliveryError,
-)
+from digest.errors import AddressError, DeliveryError
 from digest.mail.bounces import process_bounce_mailbox
 from digest.mail.compose import (
     compose_confirmation_email,
@@ -31,11 +25,13 @@ from digest.mail.compose import (
     prepared,
 )
 from digest.mail.delivery import Links, Retry
+from digest.mail.handover import hand_over
 from digest.mail.signing import signing_secret
 from digest.mail.tokens import Purpose, sign
 from digest.mail.transports import Mailer
 from digest.publish.layout import CONFIRM_PATH, PREFERENCES_PATH, UNSUBSCRIBE_PATH
 from digest.store.database import Store
+from digest.store.lease import new_holder, wall_clock
 from digest.store.records import (
     MAY_HAVE_ARRIVED,
     DeliveryState,
@@ -48,6 +44,12 @@ from digest.store.records import (
 from digest.types import Section
 
 log = logging.getLogger(__name__)
+
+# A subscription email claimed this long ago (by the wall clock) whose sender has not finished is a
+# dead sender's: one email takes far less (the sign-up's own send gives up on a silent server after
+# ``digest.web.subscriptions.AFTER_SMTP_SECONDS`` a step, the service's mailer after 30 s), and a
+# live sender that is slower still sends nothing twice: its commit fails once it lost the claim.
+CLAIM_SECONDS = 120
 
 
 def normalize_address(text: str) -> str:
@@ -128,21 +130,67 @@ def send_notices(
 ) -> Counter[str]:
     """Send the subscription emails due at ``now`` (every address's, or ``email``'s); count the outcomes.
 
-    The same rules as digests: a transient failure waits ``digest.retry_seconds``,
-    doubling, and is retried by the service's retry job; a refusal for good is
-    not retried (a hard bounce is counted); a confirmation still unsent after
-    ``digest.confirm_hours`` expires, as its sign-up does.  The email about emptied sections
+    The same rules as digests: each email is claimed before it is composed, so of
+    several senders at once (a sign-up's own send, the retry job, the daily run, another
+    instance) exactly one sends it, and one whose final "." went is never sent again; a
+    transient failure waits ``digest.retry_seconds``, doubling, and is retried by the
+    service's retry job; a refusal for good is not retried (a hard bounce is counted);
+    a confirmation still unsent after ``digest.confirm_hours`` expires, as its sign-up
+    does.  A claim older than ``CLAIM_SECONDS`` is a dead sender's: sent again, or
+    ``unknown`` if it was past its point of no return.  The email about emptied sections
     (``digest.mail.emptied``) tells of those not told yet when it goes, and notes them told at
     its point of no return; it is no longer needed once none is left.
     """
-    secret = signing_secret(config)
-    base = config.site.base_url.rstrip("/")
-    retry = Retry(
-        first=timedelta(seconds=config.digest.retry_seconds),
-        give_up_after=timedelta(hours=config.digest.confirm_hours),
+    resent, interrupted = store.recover_notices(
+        wall_clock() - timedelta(seconds=CLAIM_SECONDS),
+        "interrupted after the message was handed over; not sent again, to never send it twice",
     )
+    if resent or interrupted:
+        log.warning(
+            "subscription emails: a sender stopped half way; %d it had not finished are sent again, "
+            "%d that may have arrived are marked unknown",
+            resent,
+            interrupted,
+        )
+    holder = new_holder()
+    sender = _NoticeSender(config, store, mailer, now, holder)
     counts: Counter[str] = Counter()
     for notice in store.due_notices(now, email):
+        # Claimed before anything is read or composed: a sender that lost the race does nothing.
+        if not store.claim_notice(notice, holder, wall_clock()):
+            continue
+        status, error, wait = sender.send(notice)
+        if status is None:
+            continue  # taken over at the point of no return: the new claimant sends it
+        if not store.mark_notice(notice, status, now, error, wait, claim=holder):
+            log.warning(
+                "%s email to %s changed under this sender; left as it is", notice.kind.value, notice.email
+            )
+            continue
+        counts[status] += 1
+    return counts
+
+
+class _NoticeSender:
+    """Composes and sends the subscription emails one sender claimed."""
+
+    def __init__(self, config: Config, store: Store, mailer: Mailer, now: datetime, holder: str) -> None:
+        self._config = config
+        self._store = store
+        self._mailer = mailer
+        self._now = now
+        self._holder = holder
+        self._secret = signing_secret(config)
+        self._base = config.site.base_url.rstrip("/")
+        self._retry = Retry(
+            first=timedelta(seconds=config.digest.retry_seconds),
+            give_up_after=timedelta(hours=config.digest.confirm_hours),
+        )
+
+    def send(self, notice: Notice) -> tuple[DeliveryState | None, str | None, datetime | None]:
+        """Send one claimed ``notice``, or find it no longer needed: its state (None: no longer
+        ours), the error and the time of its retry."""
+        store, now = self._store, self._now
         subscriber = store.subscriber(notice.email)
         told = _untold(store, notice)
         stale = (
@@ -151,33 +199,27 @@ def send_notices(
             or (notice.kind is NoticeKind.CONFIRM and subscriber.confirmed)
             or (notice.kind is NoticeKind.EMPTIED and not told)  # told meanwhile, or refilled
         )
-        if stale or now >= notice.created + retry.give_up_after:
-            why = notice.last_error or "no longer needed"
-            store.mark_notice(notice, DeliveryState.EXPIRED, why, now, None)
-            counts[DeliveryState.EXPIRED] += 1
-            continue
+        if stale or now >= notice.created + self._retry.give_up_after:
+            return DeliveryState.EXPIRED, notice.last_error or "no longer needed", None
         assert subscriber is not None
-        status, error, wait = DeliveryState.SENT, None, None
         slugs = [section.slug for section in told]
-        try:
-            message = _notice_email(config, secret, base, subscriber, notice.kind, now, told)
-            noted = partial(store.record_told, notice.email, slugs, now) if slugs else None
-            mailer.send(prepared(message, config), commit=noted)
-        except UncertainDeliveryError as exc:
-            status, error = DeliveryState.UNKNOWN, str(exc)
-        except HardBounceError as exc:
-            status, error = DeliveryState.REFUSED, str(exc)
-            bounce_recorder(config, store, now)(notice.email, error)
-        except PermanentDeliveryError as exc:
-            status, error = DeliveryState.REFUSED, str(exc)
-        except DeliveryError as exc:
-            status, error, wait = DeliveryState.FAILED, str(exc), now + retry.wait(notice.attempts + 1)
-            log.warning("%s email to %s not delivered, will retry: %s", notice.kind.value, notice.email, exc)
-        if slugs and status not in MAY_HAVE_ARRIVED:
-            store.forget_told(notice.email, slugs)  # noted if it reached its commit, but it did not arrive
-        store.mark_notice(notice, status, error, now, wait)
-        counts[status] += 1
-    return counts
+        handed = hand_over(
+            self._mailer,
+            lambda: prepared(
+                _notice_email(self._config, self._secret, self._base, subscriber, notice.kind, now, told),
+                self._config,
+            ),
+            partial(store.commit_notice, notice, self._holder, slugs, now),
+            partial(bounce_recorder(self._config, store, now), notice.email),
+        )
+        if handed.committed and slugs and handed.outcome not in MAY_HAVE_ARRIVED:
+            store.forget_told(notice.email, slugs)  # noted at its commit, but it did not arrive
+        if handed.outcome is not DeliveryState.FAILED:
+            return handed.outcome, handed.error, None
+        log.warning(
+            "%s email to %s not delivered, will retry: %s", notice.kind.value, notice.email, handed.error
+        )
+        return handed.outcome, handed.error, now + self._retry.wait(notice.attempts + 1)
 
 
 def _untold(store: Store, notice: Notice) -> tuple[Section, ...]:

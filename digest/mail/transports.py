@@ -31,6 +31,7 @@ from digest.errors import (
 from digest.mail.message import Outgoing, wire
 
 _SECURITIES = ("starttls", "tls", "none")
+SMTP_TIMEOUT = 30.0  # seconds a step of the SMTP session (connect, each reply) may take
 _SECURITY_HINT = '"starttls" for port 587, "tls" for port 465, "none" for a local relay'
 
 
@@ -115,7 +116,7 @@ class SmtpMailer:
     """
 
     def __init__(
-        self, smtp: SmtpConfig, *, timeout: float = 30.0, ssl_context: ssl.SSLContext | None = None
+        self, smtp: SmtpConfig, *, timeout: float = SMTP_TIMEOUT, ssl_context: ssl.SSLContext | None = None
     ) -> None:
         if smtp.security not in _SECURITIES:
             raise ConfigError(
@@ -446,8 +447,9 @@ def smtp_problem(smtp: SmtpConfig, timeout: float = 10.0) -> str | None:
     return None
 
 
-def make_mailer(config: Config, data_dir: Path) -> Mailer:
-    """SMTP when ``smtp.host`` is set, else the outbox folder ``<data_dir>/outbox``."""
+def make_mailer(config: Config, data_dir: Path, *, timeout: float = SMTP_TIMEOUT) -> Mailer:
+    """SMTP when ``smtp.host`` is set (``timeout`` seconds a step), else the outbox folder
+    ``<data_dir>/outbox``."""
     if config.smtp.host:
-        return SmtpMailer(config.smtp)
+        return SmtpMailer(config.smtp, timeout=timeout)
     return OutboxMailer(data_dir / "outbox")

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from digest.store.base import Repository, dialect_of
+from digest.store.claims import Claims
 from digest.store.records import (
     CLAIMED,
     SETTLED,
@@ -20,52 +21,10 @@ from digest.store.records import (
     DigestRecord,
     SendLease,
 )
-from digest.store.schema import UTCDateTime, deliveries, delivery_counts, digests, send_leases
+from digest.store.schema import deliveries, delivery_counts, digests, send_leases
 from digest.store.sections import note_told
 
-# The send loop's writes, built once (a statement built per call costs more than SQLite's
-# work); bound names must differ from the column names in an UPDATE.  Each one names the state it
-# expects, so a write that lost a race changes nothing and says so (rowcount 0).
-_ROW = (deliveries.c.day == sa.bindparam("b_day"), deliveries.c.email == sa.bindparam("b_email"))
-
-
-_MINE = deliveries.c.claim == sa.bindparam("b_claim")
-
-
-_CLAIM = (
-    sa.update(deliveries)
-    .where(*_ROW, deliveries.c.status.in_(WAITING))
-    .values(status=DeliveryState.CLAIMED, claim=sa.bindparam("b_claim"))
-)
-
-
-_COMMIT = (
-    sa.update(deliveries)
-    .where(*_ROW, _MINE, deliveries.c.status == DeliveryState.CLAIMED)
-    .values(status=DeliveryState.SENDING)
-)
-
-
-_OUTCOME = dict(
-    status=sa.bindparam("b_status"),
-    attempts=deliveries.c.attempts + 1,
-    last_error=sa.bindparam("b_error"),
-    next_attempt_at=sa.bindparam("b_next", type_=UTCDateTime),
-    sent_at=sa.func.coalesce(sa.bindparam("b_sent", type_=UTCDateTime), deliveries.c.sent_at),
-)
-
-
-# The outcome of a claimed row, by the run that claimed it; ``unknown`` too, which a newer run
-# made of a row this run still had in flight when its lease lapsed: the answer it got is truer.
-_MARK = (
-    sa.update(deliveries)
-    .where(*_ROW, _MINE, deliveries.c.status.in_((*CLAIMED, DeliveryState.UNKNOWN)))
-    .values(**_OUTCOME)
-)
-
-
-# The outcome of a waiting row never claimed: skipped or expired without a try.
-_MARK_WAITING = sa.update(deliveries).where(*_ROW, deliveries.c.status.in_(WAITING)).values(**_OUTCOME)
+_CLAIMS = Claims(deliveries, (deliveries.c.day, deliveries.c.email))
 
 
 def _due(now: datetime) -> sa.ColumnElement[bool]:
@@ -136,8 +95,7 @@ class LedgerRepository(Repository):
         """Mark a waiting row ``claimed`` by ``holder``; False when another sender took it first
         (compare-and-set).  Done before the message is composed, so a lost race costs no body."""
         with self._begin() as conn:
-            result = conn.execute(_CLAIM, {"b_day": day, "b_email": email, "b_claim": holder})
-        return result.rowcount == 1
+            return _CLAIMS.claim(conn, (day, email), holder)
 
     def commit_delivery(
         self, day: date, email: str, holder: str, told: Sequence[str] = (), at: datetime | None = None
@@ -148,33 +106,19 @@ class LedgerRepository(Repository):
         transaction, so a crash from here on (the copy then ``unknown``) never tells them twice.
         """
         with self._begin() as conn:
-            result = conn.execute(_COMMIT, {"b_day": day, "b_email": email, "b_claim": holder})
-            if result.rowcount == 1 and told:
+            committed = _CLAIMS.commit(conn, (day, email), holder)
+            if committed and told:
                 assert at is not None
                 note_told(conn, email, told, at)
-        return result.rowcount == 1
+        return committed
 
     def recover_deliveries(self, day: date, holder: str, reason: str) -> tuple[int, int]:
         """Rows of ``day`` claimed by a run other than ``holder`` (which must hold the send lease, so
         those runs are over): ``claimed`` ones wait again, since their server never got the ".";
         ``sending`` ones (a crash at the point of no return) become ``unknown``.  The two counts."""
-        others = (deliveries.c.day == day, sa.or_(deliveries.c.claim.is_(None), deliveries.c.claim != holder))
+        others = sa.or_(deliveries.c.claim.is_(None), deliveries.c.claim != holder)
         with self._begin() as conn:
-            retried = conn.execute(
-                sa.update(deliveries)
-                .where(*others, deliveries.c.status == DeliveryState.CLAIMED)
-                .values(
-                    status=DeliveryState.FAILED,
-                    next_attempt_at=None,
-                    last_error="interrupted before the message was complete; sent again",
-                )
-            )
-            unknown = conn.execute(
-                sa.update(deliveries)
-                .where(*others, deliveries.c.status == DeliveryState.SENDING)
-                .values(status=DeliveryState.UNKNOWN, attempts=deliveries.c.attempts + 1, last_error=reason)
-            )
-        return int(retried.rowcount), int(unknown.rowcount)
+            return _CLAIMS.recover(conn, sa.and_(deliveries.c.day == day, others), reason)
 
     def defer_deliveries(self, day: date, emails: Sequence[str], until: datetime, reason: str) -> None:
         """Leave waiting rows untried until ``until`` (the server is down: trying each is pointless)."""
@@ -211,22 +155,8 @@ class LedgerRepository(Repository):
         With ``claim``, only a row that run claimed changes; without, only a waiting row (one
         skipped or expired untried).  False when the row was not in that state: nothing written.
         """
-        # other states keep the time of an earlier send
-        sent_at = at if status == DeliveryState.SENT else None
-        values = {
-            "b_day": day,
-            "b_email": email,
-            "b_status": status,
-            "b_error": error,
-            "b_next": next_attempt,
-            "b_sent": sent_at,
-        }
         with self._begin() as conn:
-            if claim is None:
-                result = conn.execute(_MARK_WAITING, values)
-            else:
-                result = conn.execute(_MARK, {**values, "b_claim": claim})
-        return result.rowcount == 1
+            return _CLAIMS.mark(conn, (day, email), status, at, error, next_attempt, claim)
 
     def take_send_lease(self, day: date, holder: str, now: datetime, until: datetime) -> SendLease | None:
         """Hold the send lease of ``day`` until ``until``: None when taken, else the lease in force.

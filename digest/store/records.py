@@ -44,8 +44,8 @@ SETTLED = (
 MAY_HAVE_ARRIVED = (DeliveryState.SENT, DeliveryState.UNKNOWN)
 
 
-# Subscription emails done with (sent, or given up on).
-NOTICES_DONE = (DeliveryState.SENT, DeliveryState.REFUSED, DeliveryState.EXPIRED)
+# Subscription emails done with (sent, maybe sent, or given up on).
+NOTICES_DONE = (DeliveryState.SENT, DeliveryState.REFUSED, DeliveryState.UNKNOWN, DeliveryState.EXPIRED)
 
 
 # A claimed row is one run's until that run ends it: ``claimed`` while the message is being
@@ -157,11 +157,13 @@ class Notice:
 
     email: str
     kind: NoticeKind
-    status: str  # pending, sent, failed (retried), refused, expired
+    status: str  # a ``DeliveryState``: pending, claimed, sending, sent, failed (retried), refused, ...
     attempts: int
     created: datetime
     last_error: str | None = None
     next_attempt_at: datetime | None = None
+    claim: str | None = None  # the sender that claimed it last (``claimed_at``, by the wall clock)
+    claimed_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -176,20 +176,26 @@ send_leases = sa.Table(
 )
 
 
-# Emails about a subscription (a confirmation, a "manage your subscription" note): one row per address
-# and kind, sent and retried like digests (``digest.web.subscriptions.send_notices``), so a sign-up made while
-# the mail server is down is not lost.
+# Emails about a subscription (a confirmation, a "manage your subscription" note, a chosen section that
+# emptied): one row per address and kind, claimed, sent and retried like digests
+# (``digest.mail.subscribers.send_notices``), so a sign-up made while the mail server is down is not
+# lost and no such email goes twice.
 notices = sa.Table(
     "notices",
     metadata,
     sa.Column("email", sa.Text, primary_key=True),
     sa.Column("kind", sa.String(10), primary_key=True),  # NoticeKind
-    sa.Column("status", sa.String(10), nullable=False),  # pending, sent, failed, refused, expired
+    # pending, claimed, sending, sent, failed, refused, unknown, expired (as ``deliveries``)
+    sa.Column("status", sa.String(10), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False),
     sa.Column("created", UTCDateTime, nullable=False),
     sa.Column("last_error", sa.Text),
     sa.Column("sent_at", UTCDateTime),
     sa.Column("next_attempt_at", UTCDateTime),
+    # The sender (``lease.new_holder``) that claimed the row last, and when by the wall clock: a
+    # claim older than ``digest.mail.subscribers.CLAIM_SECONDS`` is a dead sender's (revision 0009).
+    sa.Column("claim", sa.Text),
+    sa.Column("claimed_at", UTCDateTime),
 )
 
 

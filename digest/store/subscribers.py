@@ -10,7 +10,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from digest.store.base import Repository, dialect_of
+from digest.store.claims import Claims
 from digest.store.records import (
+    CLAIMED,
     NOTICES_DONE,
     WAITING,
     DeliveryState,
@@ -21,6 +23,9 @@ from digest.store.records import (
     new_key,
 )
 from digest.store.schema import notices, subscribers
+from digest.store.sections import note_told
+
+_CLAIMS = Claims(notices, (notices.c.email, notices.c.kind), stamp=notices.c.claimed_at)
 
 
 def _subscriber(row: sa.Row[Any]) -> Subscriber:
@@ -159,8 +164,9 @@ class SubscriberRepository(Repository):
     ) -> None:
         """A subscription email to send now (a new request replaces an older row of the same kind).
 
-        ``keep_waiting``: a row of that kind still waiting (pending, or failed and waiting for its
-        retry) is left as it is, its retry time and attempts too.
+        A row some sender has claimed is left to it: that email is on its way.  ``keep_waiting``:
+        a row of that kind still waiting (pending, or failed and waiting for its retry) is left as
+        it is too, its retry time and attempts included.
         """
         dialect = dialect_of(self._engine.dialect.name)
         values = {
@@ -169,13 +175,16 @@ class SubscriberRepository(Repository):
             "created": now,
             "last_error": None,
             "next_attempt_at": None,
+            "sent_at": None,
         }
-        done = notices.c.status.not_in(WAITING) if keep_waiting else None
+        kept = (*CLAIMED, *WAITING) if keep_waiting else CLAIMED
         with self._begin() as conn:
             conn.execute(
                 dialect.insert(notices)
                 .values(email=email, kind=kind.value, **values)
-                .on_conflict_do_update(index_elements=["email", "kind"], set_=values, where=done)
+                .on_conflict_do_update(
+                    index_elements=["email", "kind"], set_=values, where=notices.c.status.not_in(kept)
+                )
             )
 
     def due_notices(self, now: datetime, email: str | None = None) -> list[Notice]:
@@ -184,38 +193,74 @@ class SubscriberRepository(Repository):
             notices.c.status.in_(WAITING),
             sa.or_(notices.c.next_attempt_at.is_(None), notices.c.next_attempt_at <= now),
         )
+        return self._notices(query, email)
+
+    def notices(self, email: str | None = None) -> list[Notice]:
+        """Every subscription email on record (or ``email``'s), whatever its status, oldest first."""
+        return self._notices(sa.select(notices), email)
+
+    def _notices(self, query: sa.Select[Any], email: str | None) -> list[Notice]:
         if email is not None:
             query = query.where(notices.c.email == email)
         with self._begin() as conn:
-            rows = conn.execute(query.order_by(notices.c.created)).all()
+            rows = conn.execute(query.order_by(notices.c.created, notices.c.email)).all()
         return [
             Notice(
-                r.email, NoticeKind(r.kind), r.status, r.attempts, r.created, r.last_error, r.next_attempt_at
+                email=r.email,
+                kind=NoticeKind(r.kind),
+                status=r.status,
+                attempts=r.attempts,
+                created=r.created,
+                last_error=r.last_error,
+                next_attempt_at=r.next_attempt_at,
+                claim=r.claim,
+                claimed_at=r.claimed_at,
             )
             for r in rows
         ]
+
+    def claim_notice(self, notice: Notice, holder: str, at: datetime) -> bool:
+        """Mark a waiting ``notice`` ``claimed`` by ``holder`` at ``at`` (the wall clock); False when
+        another sender took it first (compare-and-set).  Done before the email is composed."""
+        with self._begin() as conn:
+            return _CLAIMS.claim(conn, (notice.email, notice.kind.value), holder, at)
+
+    def commit_notice(
+        self, notice: Notice, holder: str, told: Sequence[str] = (), at: datetime | None = None
+    ) -> bool:
+        """``claimed`` → ``sending`` just before the final "."; False when the row is no longer ours.
+
+        ``told``: the emptied sections the email tells of, noted as told at ``at`` in the same
+        transaction, so a crash from here on (the email then ``unknown``) never tells them twice.
+        """
+        with self._begin() as conn:
+            committed = _CLAIMS.commit(conn, (notice.email, notice.kind.value), holder)
+            if committed and told:
+                assert at is not None
+                note_told(conn, notice.email, told, at)
+        return committed
 
     def mark_notice(
         self,
         notice: Notice,
         status: DeliveryState,
-        error: str | None,
-        now: datetime,
-        next_attempt: datetime | None,
-    ) -> None:
-        """Record the outcome of one attempt at ``notice``."""
+        at: datetime,
+        error: str | None = None,
+        next_attempt: datetime | None = None,
+        claim: str | None = None,
+    ) -> bool:
+        """Record the outcome of one attempt at ``notice``: with ``claim``, only while that sender's
+        claim holds; without, only while it waits.  False when not: nothing written."""
         with self._begin() as conn:
-            conn.execute(
-                sa.update(notices)
-                .where(notices.c.email == notice.email, notices.c.kind == notice.kind.value)
-                .values(
-                    status=status,
-                    attempts=notices.c.attempts + 1,
-                    last_error=error,
-                    next_attempt_at=next_attempt,
-                    sent_at=now if status == DeliveryState.SENT else None,
-                )
+            return _CLAIMS.mark(
+                conn, (notice.email, notice.kind.value), status, at, error, next_attempt, claim
             )
+
+    def recover_notices(self, claimed_before: datetime, reason: str) -> tuple[int, int]:
+        """Notices whose claim was taken before ``claimed_before`` (the wall clock), by senders that
+        must be dead by now: ``claimed`` ones wait again, ``sending`` ones become ``unknown``."""
+        with self._begin() as conn:
+            return _CLAIMS.recover(conn, notices.c.claimed_at < claimed_before, reason)
 
     def remove_expired_signups(self, before: datetime) -> list[str]:
         """Forget web sign-ups never confirmed and last asked for before ``before``; their addresses."""

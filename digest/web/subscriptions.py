@@ -21,8 +21,13 @@ with ``Retry-After``), and a confirmation email goes to one address at most
 every ``RESEND_AFTER``, so the form cannot be used to flood someone's mailbox.
 That email is queued before the answer and sent after it, so the answer takes
 as long whoever the address is (one that bounced gets no email, and a slow mail
-server would tell them apart); one that cannot be sent waits in the queue for
-the service's retry job, as every subscription email does.
+server would tell them apart).  It is sent on the app's own ``AFTER_THREADS``
+threads, never the ones requests read the store on, and the mailer given
+should wait at most ``AFTER_SMTP_SECONDS`` a step: a mail server that takes
+connections and never answers then holds up later sign-up emails, not pages,
+search or other forms.  One that cannot be sent then waits in the queue for
+the service's retry job, as every subscription email does (claimed first, so
+the two never both send it: ``digest.mail.subscribers.send_notices``).
 
 The client is the TCP peer, or, when that is one of ``server.trusted_proxies``,
 the address it names in ``X-Forwarded-For`` (``client_address``).
@@ -35,6 +40,7 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -85,6 +91,10 @@ RATE_LIMITED = (SUBSCRIBE_PATH, CONFIRM_PATH)
 RESEND_AFTER = timedelta(minutes=10)  # at most one confirmation email per address this often
 FORM_MAX_AGE = timedelta(hours=12)
 MAX_BODY = 16 * 1024
+# The sign-up emails sent after their answers: two threads of their own, and a mailer bounded to a
+# few seconds a step (``digest serve`` gives one); a silent mail server ties up only these.
+AFTER_THREADS = 2
+AFTER_SMTP_SECONDS = 5.0
 
 
 # --- page contexts (each template receives one of these as ``page``) ------------------------------
@@ -98,7 +108,7 @@ class _Request:
     fields: Mapping[str, list[str]]
     query: Mapping[str, list[str]]
     client: str
-    # Work for once the answer is out (``_SubscriptionApp.__call__``).
+    # Work for once the answer is out (``SubscriptionApp.__call__``), on its own threads.
     after: list[Callable[[], None]] = dataclasses.field(default_factory=list)
 
 
@@ -109,13 +119,15 @@ def create_subscription_app(
     *,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     limiter: RateLimiter | None = None,
-) -> ASGIApp:
-    """The ASGI app for ``PATHS``; mount it with ``server.create_app(routes=...)``.
+) -> SubscriptionApp:
+    """The ASGI app for ``PATHS``; mount it with ``server.create_app(routes=...)``, ``close`` it once
+    the server stopped.
 
     ``mailer`` makes a mailer for one confirmation email (opened and closed
-    around it, so this app shares no connection with the digest job).
+    around it, so this app shares no connection with the digest job); give it a
+    timeout of ``AFTER_SMTP_SECONDS``, as ``digest serve`` does.
     """
-    return _SubscriptionApp(config, store, mailer, clock, limiter or RateLimiter(config.server.rate_limit))
+    return SubscriptionApp(config, store, mailer, clock, limiter or RateLimiter(config.server.rate_limit))
 
 
 def subscription_routes(app: ASGIApp) -> dict[str, ASGIApp]:
@@ -124,7 +136,9 @@ def subscription_routes(app: ASGIApp) -> dict[str, ASGIApp]:
     return {SUBSCRIBE_PATH: app, **{path + "/": app for path in PATHS if path != SUBSCRIBE_PATH}}
 
 
-class _SubscriptionApp:
+class SubscriptionApp:
+    """The subscription endpoints, and the threads that send what a sign-up queued."""
+
     def __init__(
         self,
         config: Config,
@@ -145,6 +159,7 @@ class _SubscriptionApp:
         # lists them like every published page, and an error page still draws with the last ones.
         self._sections: tuple[Section, ...] = ()
         self._pages = Pages(config, self._secret, clock, lambda: self._sections)
+        self._after = ThreadPoolExecutor(AFTER_THREADS, thread_name_prefix="digest-signup-mail")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # served alone (tests); mounted, the site app answers these
@@ -165,7 +180,12 @@ class _SubscriptionApp:
         head = scope["method"] == "HEAD"
         await respond(send, status, page, body, head=head, drain=receive if drain else None)
         for job in request.after if request is not None else ():
-            await asyncio.to_thread(job)
+            await asyncio.get_running_loop().run_in_executor(self._after, job)
+
+    def close(self) -> None:
+        """Finish the sign-up email being sent (``AFTER_SMTP_SECONDS`` a step at most) and drop the
+        ones not started: they stay queued for the retry job."""
+        self._after.shutdown(wait=True, cancel_futures=True)
 
     # -- request plumbing ----------------------------------------------------------------------
 
