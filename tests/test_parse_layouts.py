@@ -504,6 +504,55 @@ def test_a_headline_over_a_justified_dateline_stays_the_title() -> None:
     assert page.articles[0].body.startswith("昨天，青石镇开通两条夜班公交线路。")
 
 
+@pytest.mark.parametrize(("gap", "apart"), [("\n\n", "\n\n\n"), ("\n", "\n\n\n"), ("\n", "\n")])
+def test_a_page_spreading_a_paragraph_to_each_line_keeps_its_paragraphs(gap: str, apart: str) -> None:
+    # Every line spread to the column's width, each a paragraph ending a sentence: the lines are
+    # paragraphs, not a narrow column's wraps (counted as set, each is no wider than a column's
+    # line), and the unspread headline under the last one is no part of it.  A spread line stopping
+    # mid-sentence still goes on into the next.
+    page = parse_page(
+        gap.join(
+            [
+                "青石镇开通夜班公交",
+                "本 报 讯 （记 者 张 三） 昨 天 ， 青 石 镇 开 通 两 条 夜 班 公 交 线 路 。",
+                "新 线 路 从 镇 政 府 出 发 ， 经 过 老 街 和 火 车 站 ， 终 点\n设 在 工 业 园 区 东 门 。",
+                "夜 班 公 交 每 半 小 时 一 班 ， 票 价 两 元 。",
+                "镇 里 的 职 工 说 ， 以 后 下 夜 班 回 家 方 便 多 了 ！",
+                "“ 这 是 我 们 盼 了 很 久 的 好 事 。 ”",
+            ]
+        )
+        + f"{apart}古桥修缮完工\n本 报 讯 （记 者 李 四） 古 桥 修 缮 工 程 日 前 完 工 。\n"
+        "工 人 们 按 照 原 样 更 换 了 破 损 的 石 板 。\n"
+    )
+    first, second = page.articles
+    assert (first.title, first.authors) == ("青石镇开通夜班公交", ("张三",))
+    assert first.body.split("\n\n") == [
+        "昨天，青石镇开通两条夜班公交线路。",
+        "新线路从镇政府出发，经过老街和火车站，终点设在工业园区东门。",
+        "夜班公交每半小时一班，票价两元。",
+        "镇里的职工说，以后下夜班回家方便多了！",
+        "“这是我们盼了很久的好事。”",
+    ]
+    assert (second.title, second.body.split("\n\n")) == (
+        "古桥修缮完工",
+        ["古桥修缮工程日前完工。", "工人们按照原样更换了破损的石板。"],
+    )
+
+
+def test_a_spread_line_ending_a_sentence_in_a_column_of_wraps_is_one_of_them() -> None:
+    # A typesetter spreads a wrap, never a paragraph's last line: one spread line among unspread
+    # ones goes on into the next, whatever it ends with.
+    page = parse_page(
+        "青石镇新建图书馆开放\n\n本报讯 青石镇新建的图书馆昨天正式对外开放，\n"
+        "馆内藏书三万余册，设有少儿阅览区和自\n习 区 ， 开 放 首 日 来 了 很 多 市 民 。\n"
+        "馆长说，今后还将定期举办读书分享会，\n欢迎大家常来看看。\n"
+    )
+    assert page.articles[0].body == (
+        "青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区和自习区，"
+        "开放首日来了很多市民。馆长说，今后还将定期举办读书分享会，欢迎大家常来看看。"
+    )
+
+
 def _column(text: str, width: int = 15) -> list[str]:
     """``text`` wrapped at ``width`` characters; a mark that cannot open a line hangs at the end
     of the line above."""

@@ -260,6 +260,12 @@ def _lay_out(
         return
     # In an interview each turn (记者：… / 站长：…) is a paragraph, even when it fills no line.
     interview = any(_QA_LABEL.match(line) for line in block)
+    # A typesetter spreads a paragraph's wraps, never its last line: spread lines here and there
+    # in a column are wraps, whatever they end with.  Where most of a block's lines are spread,
+    # the export spread every line, as pages printing a paragraph to a line (each spread to the
+    # same width) do: a spread line ending a sentence ends its paragraph there, one stopping
+    # mid-sentence goes on into the next.
+    spread = 2 * sum(map(_spread, block)) > len(block)
     pieces: list[str] = []
     for line, indent in zip(block, indents, strict=True):
         if pieces and (
@@ -271,12 +277,20 @@ def _lay_out(
             or _signed_dateline(pieces, line, conv)
             or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
             or (len(pieces) == 1 and _listed_field(pieces[0]) and _listed_field(line))
+            or (spread and _spread(pieces[-1]) and ends_sentence(pieces[-1].replace(" ", "")))
         ):
             out.append(join_wrapped(pieces))
             pieces = []
         pieces.append(line)
     out.append(join_wrapped(pieces))
     out.append("")
+
+
+def _spread(line: str) -> bool:
+    """Is ``line`` spread to its column's width (本 期 读 书 会 。 ”)?  A space follows every
+    other glyph at least, as a bracket set close to its word leaves (（记 者 张 三）); prose has few."""
+    spaces = line.count(" ")
+    return spaces > 0 and 3 * spaces >= len(line)
 
 
 def _wraps(line: str, width: int) -> bool:
