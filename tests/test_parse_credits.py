@@ -73,19 +73,22 @@ def test_a_closing_credit_cut_by_a_wrap_or_a_column_break_stays_whole(
     assert (second.section, second.title) == (None, "古桥修缮")
 
 
-@pytest.mark.parametrize("piece", ["家", "家园"])
 @pytest.mark.parametrize("cut", ["\n", "\n\n"])  # a wrap, a column break
 @pytest.mark.parametrize(
-    ("credit", "authors"),
+    ("credit", "piece", "authors"),
     [
-        (" 记者 王明", ("王明",)),
-        ("\n记者 王明", ("王明",)),  # on a line of its own
-        (" 本报记者 周远 王明", ("周远", "王明")),
-        ("（记者 王明）", ("王明",)),
+        (" 记者 王明", "家园", ("王明",)),
+        ("\n记者 王明", "家园", ("王明",)),  # on a line of its own
+        (" 本报记者 周远 王明", "家园", ("周远", "王明")),
+        (" 记者 王明", "新家园", ("王明",)),
+        (" 记者 周小川", "家", ("周小川",)),  # one character after a name of three
+        ("\n记者 周小川", "家", ("周小川",)),
+        ("（记者 王明）", "家", ("王明",)),  # the bracket closed the credit
+        ("（记者 王明）", "家园", ("王明",)),
     ],
 )
 def test_a_whole_name_closing_a_story_is_not_lengthened_by_the_line_after_it(
-    credit: str, authors: tuple[str, ...], cut: str, piece: str
+    credit: str, piece: str, authors: tuple[str, ...], cut: str
 ) -> None:
     # Only a mark after it (川 摄) would make the short line the rest of a name the cut split.
     page = parse_page(
@@ -96,6 +99,41 @@ def test_a_whole_name_closing_a_story_is_not_lengthened_by_the_line_after_it(
     assert first.authors == authors
     assert first.body == "新桥今天正式通车，市民纷纷前来参观，大家都说通行更方便了。"
     assert (second.title, second.body) == (piece, "古桥修缮工程日前完工，将于下月开放。")
+
+
+@pytest.mark.parametrize("cut", ["\n", "\n\n"])  # a wrap, a column break
+@pytest.mark.parametrize(
+    ("credit", "authors"),
+    [
+        (" 记者 周小", ("周小川",)),
+        ("\n记者 周小", ("周小川",)),  # on a line of its own
+        (" 本报记者 周远 林小", ("周远", "林小川")),
+        ("\n本报记者 周远 通讯员 林小", ("周远", "林小川")),
+        (" 记者 欧阳晓", ("欧阳晓川",)),  # a compound surname's name of four
+    ],
+)
+def test_one_character_after_a_name_closing_a_story_is_the_end_of_the_name(
+    credit: str, authors: tuple[str, ...], cut: str
+) -> None:
+    # Most names have three characters; a story or a headline of one character is far rarer.
+    text = "本报讯 新桥今天正式通车，市民纷纷前来参观，\n大家都说通行更方便了。"
+    page = parse_page(f"新桥通车\n\n{text}{credit}{cut}川{_NEXT}")
+    first, second = page.articles
+    assert first.authors == authors
+    assert first.body == "新桥今天正式通车，市民纷纷前来参观，大家都说通行更方便了。"
+    assert (second.section, second.title) == (None, "古桥修缮")
+
+
+@pytest.mark.parametrize(
+    ("byline", "authors"),
+    [("本报记者 周小\n川", ("周小川",)), ("本报记者 周小川 通讯员 林小\n川", ("周小川", "林小川"))],
+)
+def test_a_byline_over_the_text_wrapped_before_the_last_character_of_a_name_stays_whole(
+    byline: str, authors: tuple[str, ...]
+) -> None:
+    page = parse_page(f"新桥通车\n\n{byline}\n\n新桥今天正式通车，市民纷纷前来参观。\n")
+    assert page.articles[0].authors == authors
+    assert page.articles[0].body == "新桥今天正式通车，市民纷纷前来参观。"
 
 
 def test_a_bracketed_credit_in_a_dateline_wrapped_inside_a_name_stays_whole() -> None:

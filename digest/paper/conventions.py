@@ -78,6 +78,11 @@ class Conventions:
         "探访", "来到", "赶到", "前往", "随机", "实地", "调查", "观察", "联系", "致电", "拨打", "跟随",
         "一行", "昨日", "今日", "近日", "日前", "昨天", "今天", "当天", "在", "从", "对",
     )  # fmt: skip
+    # Surnames of two characters (欧阳晓东, 司马南): a name glued to a role may then have four.
+    compound_surnames: tuple[str, ...] = (
+        "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙", "宇文",
+        "司徒", "夏侯", "端木", "独孤", "南宫", "西门", "轩辕", "呼延", "澹台", "申屠", "万俟", "钟离",
+    )  # fmt: skip
 
     def extended(self, **more: tuple[str, ...]) -> Conventions:
         """These conventions with more words added to the named fields (duplicates kept once)."""
