@@ -17,6 +17,7 @@ from digest.paper.bylines import (
     paren_names,
     parse_credits,
     parse_dateline,
+    reporting_goes_on,
     trailing_credit,
 )
 from digest.paper.conventions import MAINLAND, conventions_for
@@ -142,6 +143,21 @@ def test_a_role_glued_to_the_last_sentence_and_a_name_closes_the_story(text: str
 def test_a_role_glued_to_the_words_of_a_sentence_is_no_credit_even_where_the_story_ends(text: str) -> None:
     # Verbs and times follow the reporter in a sentence about them, as do more words than a name has.
     assert trailing_credit(text, closing=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "goes_on"),
+    [
+        ("到城北，看到菜价平稳。", True),  # 来到 across the break
+        ("了解到，菜价平稳。", True),
+        ("随机采访了几位市民。", True),
+        ("城北的菜价也很平稳。", False),
+        ("在城北，菜价也很平稳。", False),  # a word of one character opens sentences as often
+        ("近日，城北的菜价也很平稳。", False),  # so does a time set off by a comma
+    ],
+)
+def test_what_goes_on_with_a_sentence_about_the_reporter_after_a_break(text: str, goes_on: bool) -> None:
+    assert reporting_goes_on("菜价总体平稳。记者随后来", text) is goes_on
 
 
 @pytest.mark.parametrize("text", ["他来了。记者 甲乙", "他来了。（记者甲乙）", "田里一片金黄。记者甲乙摄"])

@@ -272,3 +272,45 @@ def test_a_role_and_a_name_glued_to_a_sentence_the_story_goes_on_from_are_no_cre
     page = parse_page(_CLOSED.format(credit="记者周远") + after)
     assert page.articles[0].authors == ()
     assert page.articles[0].body.endswith(end)
+
+
+@pytest.mark.parametrize(
+    ("brief", "authors"),
+    [
+        ("古桥修缮工程日前完工，将于下月开放，市民都说好。记者林雨", ("林雨",)),  # closed the same way
+        ("古桥修缮工程日前完工，将于下月开放，市民都说好。", ()),
+        ("近日，古桥修缮工程完工，将于下月开放。", ()),  # a time word set off by a comma opens it
+    ],
+)
+def test_a_credit_glued_to_the_last_sentence_closes_the_story_before_an_untitled_paragraph(
+    brief: str, authors: tuple[str, ...]
+) -> None:
+    first, second = parse_page(_CLOSED.format(credit="记者周远") + f"\n{brief}\n").articles
+    assert first.authors == ("周远",)
+    assert first.body.endswith("日子一定会越来越好。”")
+    assert second.authors == authors
+    assert second.body == brief.removesuffix("记者林雨")
+
+
+@pytest.mark.parametrize(
+    ("credit", "after"),
+    [
+        ("记者随后来", "到桥头，看到车辆往来不断。"),  # a reporting word across the break (来到)
+        ("记者周远", "了解到，新桥每天通行车辆上万辆。"),  # opening the next block
+    ],
+)
+def test_a_sentence_about_the_reporter_a_column_break_cut_goes_on_in_the_next_block(
+    credit: str, after: str
+) -> None:
+    page = parse_page(_CLOSED.format(credit=credit) + f"\n{after}\n")
+    (article,) = page.articles
+    assert article.authors == ()
+    assert article.body.endswith(f"越来越好。”{credit}{after}")
+
+
+def test_a_credit_glued_to_the_last_sentence_before_a_caption_closes_the_text_of_the_same_story() -> None:
+    page = parse_page(_CLOSED.format(credit="记者周远") + "\n市民在新桥上合影留念。 本报记者 林雨 摄\n")
+    (article,) = page.articles
+    assert article.authors == ("周远", "林雨")
+    assert article.body.endswith("日子一定会越来越好。”")
+    assert [c.text for c in article.captions] == ["市民在新桥上合影留念。"]

@@ -349,6 +349,22 @@ def _people(credits: tuple[Credit, ...], conv: Conventions) -> bool:
     return all(_GLUED_TO_TEXT.match(c.name) and not conv.reporting_start.match(c.name) for c in credits)
 
 
+def reporting_goes_on(para: str, text: str, conv: Conventions = MAINLAND) -> bool:
+    """Does ``text``, the next block's, go on with the sentence about the reporter that ``para``
+    ends in (…。记者随后来 / 到城北…, …。记者周远 / 了解到…), which a column break cut where a credit
+    glued to the last sentence would close the story (…借阅。记者林雨 / 青石湖…)?  A reporting word
+    runs across the cut or opens ``text``; a word of one character (在, 从) or one set off by a
+    comma (近日，) opens a sentence of its own as often."""
+    for word in conv.reporting:
+        if len(word) < 2:
+            continue
+        if text.startswith(word) and text[len(word) : len(word) + 1] not in ("，", ",", "、"):
+            return True
+        if any(para.endswith(word[:k]) and text.startswith(word[k:]) for k in range(1, len(word))):
+            return True
+    return False
+
+
 def continues_elsewhere(jumps: list[str]) -> bool:
     """Does one of these jump notes send the reader on to another page (``下转第6版``)?  What
     follows it on this page is then another story."""
