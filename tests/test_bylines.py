@@ -118,6 +118,9 @@ def test_a_role_glued_to_the_sentence_and_the_words_after_it_is_no_credit(text: 
         ("日子一定会越来越好。”", "记者周远"),
         ("新馆下月投入使用。", "实习生陈晨"),
         ("新馆下月投入使用。", "本报记者周远通讯员林雨"),
+        ("新馆下月投入使用。", "记者欧阳晓东"),  # a compound surname's name of four
+        ("新馆下月投入使用。", "记者从飞"),  # surnames that are reporting words of one character
+        ("新馆下月投入使用。", "记者问静"),
     ],
 )
 def test_a_role_glued_to_the_last_sentence_and_a_name_closes_the_story(text: str, credit: str) -> None:
@@ -136,7 +139,8 @@ def test_a_role_glued_to_the_last_sentence_and_a_name_closes_the_story(text: str
         "工地已经停工。记者看到",
         "新馆的开放时间。记者昨日从市",
         "一名退休教师。记者在青石站",
-        "新馆的开放时间。记者从市",
+        "新馆的开放时间。记者从市里",  # a reporting word of one character before more than a name
+        "新馆的开放时间。记者问市民",
         "新馆已经开放。记者周远来到现场",
     ],
 )
@@ -158,6 +162,12 @@ def test_a_role_glued_to_the_words_of_a_sentence_is_no_credit_even_where_the_sto
 )
 def test_what_goes_on_with_a_sentence_about_the_reporter_after_a_break(text: str, goes_on: bool) -> None:
     assert reporting_goes_on("菜价总体平稳。记者随后来", text) is goes_on
+
+
+def test_words_glued_to_the_role_that_a_reporting_word_starts_go_on_after_a_break() -> None:
+    # 从飞 names the reporter at a story's end; with text after the break, 从市 starts a sentence.
+    assert reporting_goes_on("菜价总体平稳。记者从市", "统计局获悉，菜价平稳。")
+    assert not reporting_goes_on("菜价总体平稳。记者周远", "统计局获悉，菜价平稳。")
 
 
 @pytest.mark.parametrize("text", ["他来了。记者 甲乙", "他来了。（记者甲乙）", "田里一片金黄。记者甲乙摄"])

@@ -314,3 +314,23 @@ def test_a_credit_glued_to_the_last_sentence_before_a_caption_closes_the_text_of
     assert article.authors == ("周远", "林雨")
     assert article.body.endswith("日子一定会越来越好。”")
     assert [c.text for c in article.captions] == ["市民在新桥上合影留念。"]
+
+
+@pytest.mark.parametrize(("credit", "authors"), [("记者从飞", ("从飞",)), ("记者欧阳晓东", ("欧阳晓东",))])
+def test_a_glued_name_of_a_surname_like_a_reporting_word_or_of_four_characters_closes_the_story(
+    credit: str, authors: tuple[str, ...]
+) -> None:
+    first, second = parse_page(
+        _CLOSED.format(credit=credit) + "\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n"
+    ).articles
+    assert first.authors == authors
+    assert first.body.endswith("日子一定会越来越好。”")
+    assert second.title == "古桥修缮"
+
+
+def test_a_reporting_word_of_one_character_glued_to_the_role_goes_on_after_a_column_break() -> None:
+    (article,) = parse_page(
+        _CLOSED.format(credit="记者从市") + "\n统计局获悉，新桥每天通行车辆上万辆。\n"
+    ).articles
+    assert article.authors == ()
+    assert article.body.endswith("越来越好。”记者从市统计局获悉，新桥每天通行车辆上万辆。")

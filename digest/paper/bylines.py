@@ -346,7 +346,18 @@ def _glued_role(tail: str, conv: Conventions) -> bool:
 def _people(credits: tuple[Credit, ...], conv: Conventions) -> bool:
     """Do the words glued to a role glued to the text name people (…好。”记者周远), not go on with
     a sentence about the reporter (…”记者追问, …。记者了解到, …。记者昨日从市)?"""
-    return all(_GLUED_TO_TEXT.match(c.name) and not conv.reporting_start.match(c.name) for c in credits)
+    return all(_glued_name(c.name, conv) for c in credits)
+
+
+def _glued_name(words: str, conv: Conventions) -> bool:
+    """Are the words glued to a role glued to the text a name: two or three characters, as most
+    names have, or four after a compound surname (欧阳晓东), and no reporting word first?  A
+    reporting word of one character (从, 问, 在) is a surname too where a name of two follows it
+    (…。记者从飞, …。记者问静); before more words it starts a sentence (…。记者从市里)."""
+    if not (_GLUED_TO_TEXT.match(words) or (len(words) == 4 and words.startswith(conv.compound_surnames))):
+        return False
+    word = conv.reporting_start.match(words)
+    return word is None or (len(word.group(0)) == 1 and len(words) == 2)
 
 
 def reporting_goes_on(para: str, text: str, conv: Conventions = MAINLAND) -> bool:
@@ -354,7 +365,12 @@ def reporting_goes_on(para: str, text: str, conv: Conventions = MAINLAND) -> boo
     ends in (…。记者随后来 / 到城北…, …。记者周远 / 了解到…), which a column break cut where a credit
     glued to the last sentence would close the story (…借阅。记者林雨 / 青石湖…)?  A reporting word
     runs across the cut or opens ``text``; a word of one character (在, 从) or one set off by a
-    comma (近日，) opens a sentence of its own as often."""
+    comma (近日，) opens a sentence of its own as often.  So do the words glued to the role when a
+    reporting word starts them (…。记者从市 / 统计局获悉…): a surname at a story's end (记者从飞), and
+    the start of a sentence where more text follows."""
+    glued = conv.role_words_end.search(para)
+    if glued and conv.reporting_start.match(glued.group(1)):
+        return True
     for word in conv.reporting:
         if len(word) < 2:
             continue

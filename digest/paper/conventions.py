@@ -129,6 +129,11 @@ class Conventions:
         return re.compile(f"^(?:{_alternation(self.reporting)})")
 
     @cached_property
+    def role_words_end(self) -> re.Pattern[str]:
+        """Text ending in a role and the few words glued after it (…。记者从市 → 从市)."""
+        return re.compile(f"(?:{self.role_pattern})([{CJK}]{{1,4}})$")
+
+    @cached_property
     def role_end(self) -> re.Pattern[str]:
         """Text ending in a role, whose name the next line carries (…本报记者 / 黄兴能 摄)."""
         return re.compile(f"(?:{self.role_pattern})$")
