@@ -57,6 +57,11 @@ def names(text: str) -> list[str] | None:
         ("某某报·某某网见习记者 甲乙", ["甲乙"]),
         ("拍摄者：本报记者 甲乙", ["甲乙"]),
         ("本报记者 甲乙 本报通讯员 丙丁 摄", ["甲乙", "丙丁"]),
+        ("文/甲乙", ["甲乙"]),  # a mark before the name it credits, as a role
+        ("文／甲乙", ["甲乙"]),
+        ("文 / 甲乙 图 / 丙丁", ["甲乙", "丙丁"]),
+        ("文/本报记者 甲乙", ["甲乙"]),
+        ("图/本报记者 甲乙 文/丙丁", ["甲乙", "丙丁"]),
     ],
 )
 def test_the_forms_of_a_byline(text: str, expected: list[str]) -> None:

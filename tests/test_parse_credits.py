@@ -334,3 +334,17 @@ def test_a_reporting_word_of_one_character_glued_to_the_role_goes_on_after_a_col
     ).articles
     assert article.authors == ()
     assert article.body.endswith("越来越好。”记者从市统计局获悉，新桥每天通行车辆上万辆。")
+
+
+@pytest.mark.parametrize(
+    "byline", ["\n\n文/李华", "\n文/李华", "\n\n文／李华", "\n\n文 / 李华  图 / 王明", "\n\n文/本报记者 李华"]
+)
+@pytest.mark.parametrize("title", ["乡愁", "故乡的那棵老枣树"])
+def test_a_byline_crediting_the_text_with_a_mark_before_the_name_is_read(byline: str, title: str) -> None:
+    page = parse_page(
+        f"副刊\n\n{title}{byline}\n\n家是母亲灶台上升起的炊烟，是父亲院子里那棵老枣树。\n\n每次回家，母亲总要送我到村口。\n"
+    )
+    (article,) = page.articles
+    assert (article.section, article.kicker, article.title, article.subtitle) == ("副刊", None, title, None)
+    assert article.authors == (("李华", "王明") if "王明" in byline else ("李华",))
+    assert article.body.startswith("家是母亲")

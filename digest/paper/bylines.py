@@ -30,6 +30,7 @@ _BRACKETED = re.compile(r"^[（(](.*)[）)]$")
 # A credit holds names, roles and marks: never digits, sentence ends or quotation marks.
 _NOT_CREDIT = re.compile(r"[0-9０-９。！？!?“”\"《》…%]")
 _SEPARATORS = re.compile(r"[\s、，,；;:：|｜]+")
+_SLASH = re.compile(r"\s*[/／]\s*")  # 文 / 李华, 文／李华: the slash of a mark, as 文/李华 prints it
 _SINGLE = re.compile(f"^[{CJK}]$")
 # A credit closing a paragraph: in brackets, or after the last sentence end.
 _TAIL_BRACKETED = re.compile(r"\s*[（(]([^（）()]{2,60})[）)]\s*$")
@@ -92,7 +93,7 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
     """
     if len(text) > _MAX_BYLINE + 8:
         return None  # prose: the cheap test first, most lines of a page end here
-    text = BULLET.sub("", text.strip())
+    text = _SLASH.sub("/", BULLET.sub("", text.strip()))
     bracketed = _BRACKETED.match(text)
     if bracketed:
         text = bracketed.group(1).strip()
@@ -117,7 +118,7 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
                 items.append(("text", piece, glued))
     for index, (kind, piece, glued) in enumerate(items):
         nxt = items[index + 1] if index + 1 < len(items) else None
-        if kind == "text" and glued and nxt is not None and nxt[0] != "text":
+        if kind == "text" and glued and nxt is not None and nxt[0] != "text" and not conv.mark_only.match(piece):
             if conv.outlet_end.search(piece):
                 # An outlet glued to the role after it: 城市快报记者, 中青报·中青网见习记者.
                 items[index + 1] = (nxt[0], piece + nxt[1], nxt[2])

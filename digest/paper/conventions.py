@@ -105,7 +105,8 @@ class Conventions:
         """Splits a credit token at role words and at editor words, keeping them."""
         # Long marks first: 摄影报道 is one mark, not the role 摄影 and a word 报道.
         long_marks = _alternation(tuple(m for m in self.marks if len(m) >= 3 and not m.startswith("/")))
-        return re.compile(f"({long_marks}|{self.role_pattern}|{_alternation(self.editors)})")
+        # 文/ and 图/ glued to the name or role after them (文/李华, 图/本报记者 王明) credit as roles do.
+        return re.compile(f"({long_marks}|{_LEAD_MARK}|{self.role_pattern}|{_alternation(self.editors)})")
 
     @cached_property
     def role_only(self) -> re.Pattern[str]:
@@ -116,7 +117,7 @@ class Conventions:
     def credit_hint(self) -> re.Pattern[str]:
         """Any word a credit line carries (a fast test before the grammar is tried)."""
         words = _alternation((*self.roles, *self.ranks, *self.marks, *self.editors))
-        return re.compile(f"{words}|^[（(□■]|^[{CJK}] [{CJK}]$")
+        return re.compile(f"{words}|{_LEAD_MARK}|^[（(□■]|^[{CJK}] [{CJK}]$")
 
     @cached_property
     def glued_role(self) -> re.Pattern[str]:
@@ -153,7 +154,7 @@ class Conventions:
     def mark_only(self) -> re.Pattern[str]:
         """A whole token that is a credit mark."""
         # 图/ before a role (图/记者：X) is the mark for what follows.
-        return re.compile(f"^(?:/?(?:{_alternation(self.marks)})|[文图摄]/)$")
+        return re.compile(f"^(?:/?(?:{_alternation(self.marks)})|{_LEAD_MARK})$")
 
     @cached_property
     def not_a_name(self) -> re.Pattern[str]:
@@ -196,6 +197,10 @@ class Conventions:
     def place(self) -> re.Pattern[str]:
         """A place name standing alone (海南区, 达拉特旗)."""
         return re.compile(f"^[{CJK}]{{2,12}}(?:{_alternation(self.place_endings)})$")
+
+
+# A mark printed before the names it credits: 文/李华, 图／王明, 摄 / 周远.
+_LEAD_MARK = r"[文图摄]\s*[/／]"
 
 
 def _alternation(words: tuple[str, ...]) -> str:
