@@ -19,6 +19,7 @@ from digest.paper.bylines import (
     parse_dateline,
     reporting_goes_on,
     trailing_credit,
+    unsigned_byline,
 )
 from digest.paper.conventions import MAINLAND, conventions_for
 from digest.types import Credit
@@ -67,6 +68,22 @@ def names(text: str) -> list[str] | None:
 def test_the_forms_of_a_byline(text: str, expected: list[str]) -> None:
     assert names(text) == expected
     assert is_byline(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "unsigned"),
+    [
+        ("本报评论员", True),
+        ("本报特约评论员", True),
+        ("新华社评论员", True),
+        ("■ 青石日报评论员", True),
+        ("本报评论员 甲乙", False),  # a name: a byline as any other
+        ("本报记者", False),  # a reporter's name follows, if only in the next block
+        ("评论员文章", False),
+    ],
+)
+def test_a_byline_of_the_outlets_commentator_signs_with_no_name(text: str, unsigned: bool) -> None:
+    assert unsigned_byline(text) is unsigned
 
 
 @pytest.mark.parametrize(

@@ -348,3 +348,19 @@ def test_a_byline_crediting_the_text_with_a_mark_before_the_name_is_read(byline:
     assert (article.section, article.kicker, article.title, article.subtitle) == ("副刊", None, title, None)
     assert article.authors == (("李华", "王明") if "王明" in byline else ("李华",))
     assert article.body.startswith("家是母亲")
+
+
+@pytest.mark.parametrize("byline", ["\n\n本报评论员", "\n本报特约评论员", "\n\n新华社评论员"])
+def test_an_editorial_signed_by_the_outlets_commentator_keeps_the_signature_out_of_its_text(
+    byline: str,
+) -> None:
+    page = parse_page(
+        f"评论\n\n守护好城市的烟火气{byline}\n\n城市的烟火气，是老百姓最真实的生活味道。\n\n"
+        "烟火气与好秩序并不矛盾，关键在于精细管理。\n"
+    )
+    (article,) = page.articles
+    assert (article.title, article.authors, article.captions) == ("守护好城市的烟火气", (), ())
+    assert (
+        article.body
+        == "城市的烟火气，是老百姓最真实的生活味道。\n\n烟火气与好秩序并不矛盾，关键在于精细管理。"
+    )

@@ -44,6 +44,7 @@ _JUMP = re.compile(
 
 _CLAUSE_COMMA = re.compile("[，,]")  # a clause break: a sentence, never a credit, puts one before a role
 _MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts with
+_MAX_UNSIGNED = 24  # characters; an outlet and a role signing an editorial are never longer
 _SENTENCE_MARKS = frozenset("。！？!?…”’，,、；;：:")
 _DATELINE_REACH = 40  # characters: outlet, place and date come before the dateline's word
 _DATELINE_CREDIT = 40  # characters; a credit after a dateline on a line of their own is never longer
@@ -118,7 +119,13 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
                 items.append(("text", piece, glued))
     for index, (kind, piece, glued) in enumerate(items):
         nxt = items[index + 1] if index + 1 < len(items) else None
-        if kind == "text" and glued and nxt is not None and nxt[0] != "text" and not conv.mark_only.match(piece):
+        if (
+            kind == "text"
+            and glued
+            and nxt is not None
+            and nxt[0] != "text"
+            and not conv.mark_only.match(piece)
+        ):
             if conv.outlet_end.search(piece):
                 # An outlet glued to the role after it: 城市快报记者, 中青报·中青网见习记者.
                 items[index + 1] = (nxt[0], piece + nxt[1], nxt[2])
@@ -208,6 +215,12 @@ def credit_roles_only(text: str, conv: Conventions = MAINLAND) -> bool:
         return False
     text = BULLET.sub("", text.strip())
     return bool(text) and all(conv.role_only.match(t) for t in text.split())
+
+
+def unsigned_byline(text: str, conv: Conventions = MAINLAND) -> bool:
+    """True for a byline that credits the outlet's voice and no one (``本报评论员``, ``本报特约评论员``,
+    ``新华社评论员``): an editorial's, no author's, and no part of its text either."""
+    return len(text) <= _MAX_UNSIGNED and conv.unsigned.match(BULLET.sub("", text.strip())) is not None
 
 
 def is_byline(text: str, conv: Conventions = MAINLAND) -> bool:

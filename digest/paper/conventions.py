@@ -78,6 +78,8 @@ class Conventions:
         "探访", "来到", "赶到", "前往", "随机", "实地", "调查", "观察", "联系", "致电", "拨打", "跟随",
         "一行", "昨日", "今日", "近日", "日前", "昨天", "今天", "当天", "在", "从", "对",
     )  # fmt: skip
+    # Roles an outlet signs with and no name (本报评论员, 新华社评论员): its editorials' voice.
+    unsigned_roles: tuple[str, ...] = ("评论员",)
     # Surnames of two characters (欧阳晓东, 司马南): a name glued to a role may then have four.
     compound_surnames: tuple[str, ...] = (
         "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙", "宇文",
@@ -128,6 +130,13 @@ class Conventions:
     def reporting_start(self) -> re.Pattern[str]:
         """Words after a role that go on with a sentence about the reporter (追问, 了解到, 昨日从市)."""
         return re.compile(f"^(?:{_alternation(self.reporting)})")
+
+    @cached_property
+    def unsigned(self) -> re.Pattern[str]:
+        """A whole byline of an unsigned role, after its outlet or ranks: 本报特约评论员, 新华社评论员."""
+        outlet = f"[{CJK}·]{{1,12}}?(?:{_alternation(self.outlet_endings)})"
+        ranks = _alternation(self.ranks)
+        return re.compile(f"^(?:{outlet})?(?:{ranks})*(?:{_alternation(self.unsigned_roles)})$")
 
     @cached_property
     def role_words_end(self) -> re.Pattern[str]:
