@@ -176,10 +176,12 @@ def test_a_role_glued_to_the_words_of_a_sentence_is_no_credit_even_where_the_sto
     [
         ("到城北，看到菜价平稳。", True),  # 来到 across the break
         ("了解到，菜价平稳。", True),
+        ("看到，菜价平稳。", True),
         ("随机采访了几位市民。", True),
         ("城北的菜价也很平稳。", False),
         ("在城北，菜价也很平稳。", False),  # a word of one character opens sentences as often
-        ("近日，城北的菜价也很平稳。", False),  # so does a time set off by a comma
+        ("近日，城北的菜价也很平稳。", False),  # so does a time
+        ("今天上午，城北的菜价也很平稳。", False),
     ],
 )
 def test_what_goes_on_with_a_sentence_about_the_reporter_after_a_break(text: str, goes_on: bool) -> None:

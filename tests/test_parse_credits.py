@@ -279,7 +279,7 @@ def test_a_role_and_a_name_glued_to_a_sentence_the_story_goes_on_from_are_no_cre
     [
         ("古桥修缮工程日前完工，将于下月开放，市民都说好。记者林雨", ("林雨",)),  # closed the same way
         ("古桥修缮工程日前完工，将于下月开放，市民都说好。", ()),
-        ("近日，古桥修缮工程完工，将于下月开放。", ()),  # a time word set off by a comma opens it
+        ("近日，古桥修缮工程完工，将于下月开放。", ()),  # a time opens sentences of its own
     ],
 )
 def test_a_credit_glued_to_the_last_sentence_closes_the_story_before_an_untitled_paragraph(
@@ -297,6 +297,7 @@ def test_a_credit_glued_to_the_last_sentence_closes_the_story_before_an_untitled
     [
         ("记者随后来", "到桥头，看到车辆往来不断。"),  # a reporting word across the break (来到)
         ("记者周远", "了解到，新桥每天通行车辆上万辆。"),  # opening the next block
+        ("记者周远", "看到，桥上车辆往来不断。"),
     ],
 )
 def test_a_sentence_about_the_reporter_a_column_break_cut_goes_on_in_the_next_block(

@@ -376,23 +376,22 @@ def _glued_name(words: str, conv: Conventions) -> bool:
 
 def reporting_goes_on(para: str, text: str, conv: Conventions = MAINLAND) -> bool:
     """Does ``text``, the next block's, go on with the sentence about the reporter that ``para``
-    ends in (…。记者随后来 / 到城北…, …。记者周远 / 了解到…), which a column break cut where a credit
+    ends in (…。记者随后来 / 到城北…, …。记者周远 / 看到，…), which a column break cut where a credit
     glued to the last sentence would close the story (…借阅。记者林雨 / 青石湖…)?  A reporting word
-    runs across the cut or opens ``text``; a word of one character (在, 从) or one set off by a
-    comma (近日，) opens a sentence of its own as often.  So do the words glued to the role when a
-    reporting word starts them (…。记者从市 / 统计局获悉…): a surname at a story's end (记者从飞), and
+    runs across the cut or opens ``text``, though not one of one character (在, 从) nor a time
+    (近日，…): those open sentences of their own as often.  So do the words glued to the role when
+    a reporting word starts them (…。记者从市 / 统计局获悉…): a surname at a story's end (记者从飞),
     the start of a sentence where more text follows."""
     glued = conv.role_words_end.search(para)
     if glued and conv.reporting_start.match(glued.group(1)):
         return True
-    for word in conv.reporting:
-        if len(word) < 2:
-            continue
-        if text.startswith(word) and text[len(word) : len(word) + 1] not in ("，", ",", "、"):
-            return True
-        if any(para.endswith(word[:k]) and text.startswith(word[k:]) for k in range(1, len(word))):
-            return True
-    return False
+    if any(len(word) >= 2 and text.startswith(word) for word in conv.reporting):
+        return True
+    return any(
+        para.endswith(word[:k]) and text.startswith(word[k:])
+        for word in (*conv.reporting, *conv.reporting_times)
+        for k in range(1, len(word))
+    )
 
 
 def continues_elsewhere(jumps: list[str]) -> bool:

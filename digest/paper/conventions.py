@@ -76,8 +76,11 @@ class Conventions:
     reporting: tuple[str, ...] = (
         "了解", "获悉", "得知", "注意", "看到", "见到", "发现", "追问", "询问", "问", "采访", "走访",
         "探访", "来到", "赶到", "前往", "随机", "实地", "调查", "观察", "联系", "致电", "拨打", "跟随",
-        "一行", "昨日", "今日", "近日", "日前", "昨天", "今天", "当天", "在", "从", "对",
+        "一行", "在", "从", "对",
     )  # fmt: skip
+    # Times that go on after 记者 as reporting words do (记者昨日从市…获悉), but open sentences of
+    # their own as often (近日，…): no sign that a block after a break goes on with the one above.
+    reporting_times: tuple[str, ...] = ("昨日", "今日", "近日", "日前", "昨天", "今天", "当天")
     # Roles an outlet signs with and no name (本报评论员, 新华社评论员): its editorials' voice.
     unsigned_roles: tuple[str, ...] = ("评论员",)
     # Surnames of two characters (欧阳晓东, 司马南): a name glued to a role may then have four.
@@ -129,7 +132,7 @@ class Conventions:
     @cached_property
     def reporting_start(self) -> re.Pattern[str]:
         """Words after a role that go on with a sentence about the reporter (追问, 了解到, 昨日从市)."""
-        return re.compile(f"^(?:{_alternation(self.reporting)})")
+        return re.compile(f"^(?:{_alternation((*self.reporting, *self.reporting_times))})")
 
     @cached_property
     def unsigned(self) -> re.Pattern[str]:
