@@ -17,7 +17,9 @@ from digest.paper.bylines import (
     paren_names,
     parse_credits,
     parse_dateline,
+    reporting_goes_on,
     trailing_credit,
+    unsigned_byline,
 )
 from digest.paper.conventions import MAINLAND, conventions_for
 from digest.types import Credit
@@ -56,11 +58,32 @@ def names(text: str) -> list[str] | None:
         ("某某报·某某网见习记者 甲乙", ["甲乙"]),
         ("拍摄者：本报记者 甲乙", ["甲乙"]),
         ("本报记者 甲乙 本报通讯员 丙丁 摄", ["甲乙", "丙丁"]),
+        ("文/甲乙", ["甲乙"]),  # a mark before the name it credits, as a role
+        ("文／甲乙", ["甲乙"]),
+        ("文 / 甲乙 图 / 丙丁", ["甲乙", "丙丁"]),
+        ("文/本报记者 甲乙", ["甲乙"]),
+        ("图/本报记者 甲乙 文/丙丁", ["甲乙", "丙丁"]),
     ],
 )
 def test_the_forms_of_a_byline(text: str, expected: list[str]) -> None:
     assert names(text) == expected
     assert is_byline(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "unsigned"),
+    [
+        ("本报评论员", True),
+        ("本报特约评论员", True),
+        ("新华社评论员", True),
+        ("■ 青石日报评论员", True),
+        ("本报评论员 甲乙", False),  # a name: a byline as any other
+        ("本报记者", False),  # a reporter's name follows, if only in the next block
+        ("评论员文章", False),
+    ],
+)
+def test_a_byline_of_the_outlets_commentator_signs_with_no_name(text: str, unsigned: bool) -> None:
+    assert unsigned_byline(text) is unsigned
 
 
 @pytest.mark.parametrize(
@@ -117,6 +140,9 @@ def test_a_role_glued_to_the_sentence_and_the_words_after_it_is_no_credit(text: 
         ("日子一定会越来越好。”", "记者周远"),
         ("新馆下月投入使用。", "实习生陈晨"),
         ("新馆下月投入使用。", "本报记者周远通讯员林雨"),
+        ("新馆下月投入使用。", "记者欧阳晓东"),  # a compound surname's name of four
+        ("新馆下月投入使用。", "记者从飞"),  # surnames that are reporting words of one character
+        ("新馆下月投入使用。", "记者问静"),
     ],
 )
 def test_a_role_glued_to_the_last_sentence_and_a_name_closes_the_story(text: str, credit: str) -> None:
@@ -135,13 +161,37 @@ def test_a_role_glued_to_the_last_sentence_and_a_name_closes_the_story(text: str
         "工地已经停工。记者看到",
         "新馆的开放时间。记者昨日从市",
         "一名退休教师。记者在青石站",
-        "新馆的开放时间。记者从市",
+        "新馆的开放时间。记者从市里",  # a reporting word of one character before more than a name
+        "新馆的开放时间。记者问市民",
         "新馆已经开放。记者周远来到现场",
     ],
 )
 def test_a_role_glued_to_the_words_of_a_sentence_is_no_credit_even_where_the_story_ends(text: str) -> None:
     # Verbs and times follow the reporter in a sentence about them, as do more words than a name has.
     assert trailing_credit(text, closing=True) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "goes_on"),
+    [
+        ("到城北，看到菜价平稳。", True),  # 来到 across the break
+        ("了解到，菜价平稳。", True),
+        ("看到，菜价平稳。", True),
+        ("随机采访了几位市民。", True),
+        ("城北的菜价也很平稳。", False),
+        ("在城北，菜价也很平稳。", False),  # a word of one character opens sentences as often
+        ("近日，城北的菜价也很平稳。", False),  # so does a time
+        ("今天上午，城北的菜价也很平稳。", False),
+    ],
+)
+def test_what_goes_on_with_a_sentence_about_the_reporter_after_a_break(text: str, goes_on: bool) -> None:
+    assert reporting_goes_on("菜价总体平稳。记者随后来", text) is goes_on
+
+
+def test_words_glued_to_the_role_that_a_reporting_word_starts_go_on_after_a_break() -> None:
+    # 从飞 names the reporter at a story's end; with text after the break, 从市 starts a sentence.
+    assert reporting_goes_on("菜价总体平稳。记者从市", "统计局获悉，菜价平稳。")
+    assert not reporting_goes_on("菜价总体平稳。记者周远", "统计局获悉，菜价平稳。")
 
 
 @pytest.mark.parametrize("text", ["他来了。记者 甲乙", "他来了。（记者甲乙）", "田里一片金黄。记者甲乙摄"])

@@ -257,6 +257,19 @@ def test_unmarked_section_and_place_beside_a_marked_headline() -> None:
     assert (second.section, second.kicker, second.title) == ("速递", "北岭区", "樱桃采摘季开启")
 
 
+def test_a_lone_character_beside_a_marked_headline_names_no_section() -> None:
+    # A character a cut left over would otherwise be the section of every later story.
+    page = parse_page(
+        "# 新桥通车\n\n新桥今天正式通车。（记者 王明）\n\n川\n\n## 古桥修缮\n\n古桥修缮工程日前完工。\n\n"
+        "## 老街开张\n\n老街今天重新开张。\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        (None, "新桥通车"),
+        (None, "古桥修缮"),
+        (None, "老街开张"),
+    ]
+
+
 def test_lone_line_between_paragraphs_fragment_or_headline() -> None:
     page = parse_page(
         "新桥通车\n\n本报讯(记者 甲乙)新桥今天通车。\n\n全市道路建设持续推进各项工程\n\n"

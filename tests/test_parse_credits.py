@@ -73,19 +73,22 @@ def test_a_closing_credit_cut_by_a_wrap_or_a_column_break_stays_whole(
     assert (second.section, second.title) == (None, "古桥修缮")
 
 
-@pytest.mark.parametrize("piece", ["家", "家园"])
 @pytest.mark.parametrize("cut", ["\n", "\n\n"])  # a wrap, a column break
 @pytest.mark.parametrize(
-    ("credit", "authors"),
+    ("credit", "piece", "authors"),
     [
-        (" 记者 王明", ("王明",)),
-        ("\n记者 王明", ("王明",)),  # on a line of its own
-        (" 本报记者 周远 王明", ("周远", "王明")),
-        ("（记者 王明）", ("王明",)),
+        (" 记者 王明", "家园", ("王明",)),
+        ("\n记者 王明", "家园", ("王明",)),  # on a line of its own
+        (" 本报记者 周远 王明", "家园", ("周远", "王明")),
+        (" 记者 王明", "新家园", ("王明",)),
+        (" 记者 周小川", "家", ("周小川",)),  # one character after a name of three
+        ("\n记者 周小川", "家", ("周小川",)),
+        ("（记者 王明）", "家", ("王明",)),  # the bracket closed the credit
+        ("（记者 王明）", "家园", ("王明",)),
     ],
 )
 def test_a_whole_name_closing_a_story_is_not_lengthened_by_the_line_after_it(
-    credit: str, authors: tuple[str, ...], cut: str, piece: str
+    credit: str, piece: str, authors: tuple[str, ...], cut: str
 ) -> None:
     # Only a mark after it (川 摄) would make the short line the rest of a name the cut split.
     page = parse_page(
@@ -96,6 +99,41 @@ def test_a_whole_name_closing_a_story_is_not_lengthened_by_the_line_after_it(
     assert first.authors == authors
     assert first.body == "新桥今天正式通车，市民纷纷前来参观，大家都说通行更方便了。"
     assert (second.title, second.body) == (piece, "古桥修缮工程日前完工，将于下月开放。")
+
+
+@pytest.mark.parametrize("cut", ["\n", "\n\n"])  # a wrap, a column break
+@pytest.mark.parametrize(
+    ("credit", "authors"),
+    [
+        (" 记者 周小", ("周小川",)),
+        ("\n记者 周小", ("周小川",)),  # on a line of its own
+        (" 本报记者 周远 林小", ("周远", "林小川")),
+        ("\n本报记者 周远 通讯员 林小", ("周远", "林小川")),
+        (" 记者 欧阳晓", ("欧阳晓川",)),  # a compound surname's name of four
+    ],
+)
+def test_one_character_after_a_name_closing_a_story_is_the_end_of_the_name(
+    credit: str, authors: tuple[str, ...], cut: str
+) -> None:
+    # Most names have three characters; a story or a headline of one character is far rarer.
+    text = "本报讯 新桥今天正式通车，市民纷纷前来参观，\n大家都说通行更方便了。"
+    page = parse_page(f"新桥通车\n\n{text}{credit}{cut}川{_NEXT}")
+    first, second = page.articles
+    assert first.authors == authors
+    assert first.body == "新桥今天正式通车，市民纷纷前来参观，大家都说通行更方便了。"
+    assert (second.section, second.title) == (None, "古桥修缮")
+
+
+@pytest.mark.parametrize(
+    ("byline", "authors"),
+    [("本报记者 周小\n川", ("周小川",)), ("本报记者 周小川 通讯员 林小\n川", ("周小川", "林小川"))],
+)
+def test_a_byline_over_the_text_wrapped_before_the_last_character_of_a_name_stays_whole(
+    byline: str, authors: tuple[str, ...]
+) -> None:
+    page = parse_page(f"新桥通车\n\n{byline}\n\n新桥今天正式通车，市民纷纷前来参观。\n")
+    assert page.articles[0].authors == authors
+    assert page.articles[0].body == "新桥今天正式通车，市民纷纷前来参观。"
 
 
 def test_a_bracketed_credit_in_a_dateline_wrapped_inside_a_name_stays_whole() -> None:
@@ -234,3 +272,96 @@ def test_a_role_and_a_name_glued_to_a_sentence_the_story_goes_on_from_are_no_cre
     page = parse_page(_CLOSED.format(credit="记者周远") + after)
     assert page.articles[0].authors == ()
     assert page.articles[0].body.endswith(end)
+
+
+@pytest.mark.parametrize(
+    ("brief", "authors"),
+    [
+        ("古桥修缮工程日前完工，将于下月开放，市民都说好。记者林雨", ("林雨",)),  # closed the same way
+        ("古桥修缮工程日前完工，将于下月开放，市民都说好。", ()),
+        ("近日，古桥修缮工程完工，将于下月开放。", ()),  # a time opens sentences of its own
+    ],
+)
+def test_a_credit_glued_to_the_last_sentence_closes_the_story_before_an_untitled_paragraph(
+    brief: str, authors: tuple[str, ...]
+) -> None:
+    first, second = parse_page(_CLOSED.format(credit="记者周远") + f"\n{brief}\n").articles
+    assert first.authors == ("周远",)
+    assert first.body.endswith("日子一定会越来越好。”")
+    assert second.authors == authors
+    assert second.body == brief.removesuffix("记者林雨")
+
+
+@pytest.mark.parametrize(
+    ("credit", "after"),
+    [
+        ("记者随后来", "到桥头，看到车辆往来不断。"),  # a reporting word across the break (来到)
+        ("记者周远", "了解到，新桥每天通行车辆上万辆。"),  # opening the next block
+        ("记者周远", "看到，桥上车辆往来不断。"),
+    ],
+)
+def test_a_sentence_about_the_reporter_a_column_break_cut_goes_on_in_the_next_block(
+    credit: str, after: str
+) -> None:
+    page = parse_page(_CLOSED.format(credit=credit) + f"\n{after}\n")
+    (article,) = page.articles
+    assert article.authors == ()
+    assert article.body.endswith(f"越来越好。”{credit}{after}")
+
+
+def test_a_credit_glued_to_the_last_sentence_before_a_caption_closes_the_text_of_the_same_story() -> None:
+    page = parse_page(_CLOSED.format(credit="记者周远") + "\n市民在新桥上合影留念。 本报记者 林雨 摄\n")
+    (article,) = page.articles
+    assert article.authors == ("周远", "林雨")
+    assert article.body.endswith("日子一定会越来越好。”")
+    assert [c.text for c in article.captions] == ["市民在新桥上合影留念。"]
+
+
+@pytest.mark.parametrize(("credit", "authors"), [("记者从飞", ("从飞",)), ("记者欧阳晓东", ("欧阳晓东",))])
+def test_a_glued_name_of_a_surname_like_a_reporting_word_or_of_four_characters_closes_the_story(
+    credit: str, authors: tuple[str, ...]
+) -> None:
+    first, second = parse_page(
+        _CLOSED.format(credit=credit) + "\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n"
+    ).articles
+    assert first.authors == authors
+    assert first.body.endswith("日子一定会越来越好。”")
+    assert second.title == "古桥修缮"
+
+
+def test_a_reporting_word_of_one_character_glued_to_the_role_goes_on_after_a_column_break() -> None:
+    (article,) = parse_page(
+        _CLOSED.format(credit="记者从市") + "\n统计局获悉，新桥每天通行车辆上万辆。\n"
+    ).articles
+    assert article.authors == ()
+    assert article.body.endswith("越来越好。”记者从市统计局获悉，新桥每天通行车辆上万辆。")
+
+
+@pytest.mark.parametrize(
+    "byline", ["\n\n文/李华", "\n文/李华", "\n\n文／李华", "\n\n文 / 李华  图 / 王明", "\n\n文/本报记者 李华"]
+)
+@pytest.mark.parametrize("title", ["乡愁", "故乡的那棵老枣树"])
+def test_a_byline_crediting_the_text_with_a_mark_before_the_name_is_read(byline: str, title: str) -> None:
+    page = parse_page(
+        f"副刊\n\n{title}{byline}\n\n家是母亲灶台上升起的炊烟，是父亲院子里那棵老枣树。\n\n每次回家，母亲总要送我到村口。\n"
+    )
+    (article,) = page.articles
+    assert (article.section, article.kicker, article.title, article.subtitle) == ("副刊", None, title, None)
+    assert article.authors == (("李华", "王明") if "王明" in byline else ("李华",))
+    assert article.body.startswith("家是母亲")
+
+
+@pytest.mark.parametrize("byline", ["\n\n本报评论员", "\n本报特约评论员", "\n\n新华社评论员"])
+def test_an_editorial_signed_by_the_outlets_commentator_keeps_the_signature_out_of_its_text(
+    byline: str,
+) -> None:
+    page = parse_page(
+        f"评论\n\n守护好城市的烟火气{byline}\n\n城市的烟火气，是老百姓最真实的生活味道。\n\n"
+        "烟火气与好秩序并不矛盾，关键在于精细管理。\n"
+    )
+    (article,) = page.articles
+    assert (article.title, article.authors, article.captions) == ("守护好城市的烟火气", (), ())
+    assert (
+        article.body
+        == "城市的烟火气，是老百姓最真实的生活味道。\n\n烟火气与好秩序并不矛盾，关键在于精细管理。"
+    )

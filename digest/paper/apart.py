@@ -35,7 +35,9 @@ _SECTION_REACH = 2 * _PHOTO_REACH + 1  # lines _section_over_photo reads: a phot
 
 
 def _is_section_name(text: str, conv: Conventions) -> bool:
-    return len(text) <= _SECTION_LEN and not conv.place.match(text) and not re.search(r"\d", text)
+    """Could a short bare line be a section's name?  Never one character: that is a word or a
+    name's end a cut left over (记者 周小 / 川), not a section every later story would carry."""
+    return 2 <= len(text) <= _SECTION_LEN and not conv.place.match(text) and not re.search(r"\d", text)
 
 
 def _bare_word(line: _Line, conv: Conventions) -> bool:

@@ -9,7 +9,14 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from digest.paper.bylines import BULLET, continues_elsewhere, find_jumps, photographed, trailing_credit
+from digest.paper.bylines import (
+    BULLET,
+    continues_elsewhere,
+    find_jumps,
+    photographed,
+    reporting_goes_on,
+    trailing_credit,
+)
 from digest.paper.classify import T, _headline_shaped, _Line
 from digest.paper.conventions import Conventions
 from digest.paper.lines import _FIELD
@@ -66,6 +73,7 @@ class _Builder:
     listed: set[int] = field(default_factory=set)  # lines set apart (captions, fields): never joined
     before_text: int = 0  # paragraphs printed before the dateline or byline: captions
     caption_credits: dict[int, str] = field(default_factory=dict)  # credits printed under captions
+    signed: set[int] = field(default_factory=set)  # paragraphs a credit glued to their end closes
 
     def empty(self) -> bool:
         return not (self.title_lines or self.paras or self.notes)
@@ -116,6 +124,9 @@ class _Builder:
             return
         self.labels += label
         last = len(self.paras) - 1
+        signed = self.signed_off(text)
+        if signed:
+            self.signed.add(last)
         if (
             self.paras
             and not ends_sentence(self.paras[-1][-1])
@@ -128,6 +139,7 @@ class _Builder:
             and last not in self.listed
             and not _CAPTION_START.match(self.paras[-1][0])  # a caption is a paragraph of its own
             and not trailing_credit(self.paras[-1][-1], self.conv)
+            and not signed
         ):
             self.paras[-1].append(text)
         else:
@@ -138,6 +150,20 @@ class _Builder:
             self.paras.append([text])
         if trailing_credit(text, self.conv) and not _is_caption(text, self.conv):
             self.ended = True
+
+    def signed_off(self, text: str) -> bool:
+        """Does a credit glued to the last paragraph's last sentence close it (…借阅。记者林雨), with
+        ``text`` not going on with a sentence about the reporter there (…。记者随后来 / 到城北…)?
+        Then ``text`` opens a paragraph of its own, and another story unless it is a caption."""
+        if not self.paras:
+            return False
+        last = self.paras[-1][-1]
+        # A credit set apart (…。 记者 林雨, a caption's …摄) reads anywhere: add_para ends the story.
+        return (
+            trailing_credit(last, self.conv) is None
+            and trailing_credit(last, self.conv, closing=True) is not None
+            and not reporting_goes_on(last, text, self.conv)
+        )
 
     def add_dateline(self, line: _Line) -> None:
         assert line.dateline is not None
@@ -187,7 +213,7 @@ class _Builder:
             para = join_wrapped(pieces)
             caption = self._caption_at(index, para)
             printed = self.caption_credits.get(index, "")
-            credit = trailing_credit(para, self.conv, closing=index == last)
+            credit = trailing_credit(para, self.conv, closing=index == last or index in self.signed)
             if credit:
                 # A credit closing a paragraph (…特点。(吕劲), a caption's …摄) names people, not text.
                 printed = _clean_para(para[len(credit[0]) :].strip().strip("()（）"))
@@ -380,6 +406,7 @@ def _assemble(
                 cur is None
                 or cur.closed
                 or cur.ended
+                or (cur.signed_off(line.text) and not _is_caption(line.text, conv))
                 or (brief and cur.has_body())
                 or (
                     wide_gaps

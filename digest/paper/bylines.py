@@ -30,6 +30,7 @@ _BRACKETED = re.compile(r"^[（(](.*)[）)]$")
 # A credit holds names, roles and marks: never digits, sentence ends or quotation marks.
 _NOT_CREDIT = re.compile(r"[0-9０-９。！？!?“”\"《》…%]")
 _SEPARATORS = re.compile(r"[\s、，,；;:：|｜]+")
+_SLASH = re.compile(r"\s*[/／]\s*")  # 文 / 李华, 文／李华: the slash of a mark, as 文/李华 prints it
 _SINGLE = re.compile(f"^[{CJK}]$")
 # A credit closing a paragraph: in brackets, or after the last sentence end.
 _TAIL_BRACKETED = re.compile(r"\s*[（(]([^（）()]{2,60})[）)]\s*$")
@@ -43,6 +44,7 @@ _JUMP = re.compile(
 
 _CLAUSE_COMMA = re.compile("[，,]")  # a clause break: a sentence, never a credit, puts one before a role
 _MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts with
+_MAX_UNSIGNED = 24  # characters; an outlet and a role signing an editorial are never longer
 _SENTENCE_MARKS = frozenset("。！？!?…”’，,、；;：:")
 _DATELINE_REACH = 40  # characters: outlet, place and date come before the dateline's word
 _DATELINE_CREDIT = 40  # characters; a credit after a dateline on a line of their own is never longer
@@ -92,7 +94,7 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
     """
     if len(text) > _MAX_BYLINE + 8:
         return None  # prose: the cheap test first, most lines of a page end here
-    text = BULLET.sub("", text.strip())
+    text = _SLASH.sub("/", BULLET.sub("", text.strip()))
     bracketed = _BRACKETED.match(text)
     if bracketed:
         text = bracketed.group(1).strip()
@@ -117,7 +119,13 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
                 items.append(("text", piece, glued))
     for index, (kind, piece, glued) in enumerate(items):
         nxt = items[index + 1] if index + 1 < len(items) else None
-        if kind == "text" and glued and nxt is not None and nxt[0] != "text":
+        if (
+            kind == "text"
+            and glued
+            and nxt is not None
+            and nxt[0] != "text"
+            and not conv.mark_only.match(piece)
+        ):
             if conv.outlet_end.search(piece):
                 # An outlet glued to the role after it: 城市快报记者, 中青报·中青网见习记者.
                 items[index + 1] = (nxt[0], piece + nxt[1], nxt[2])
@@ -207,6 +215,12 @@ def credit_roles_only(text: str, conv: Conventions = MAINLAND) -> bool:
         return False
     text = BULLET.sub("", text.strip())
     return bool(text) and all(conv.role_only.match(t) for t in text.split())
+
+
+def unsigned_byline(text: str, conv: Conventions = MAINLAND) -> bool:
+    """True for a byline that credits the outlet's voice and no one (``本报评论员``, ``本报特约评论员``,
+    ``新华社评论员``): an editorial's, no author's, and no part of its text either."""
+    return len(text) <= _MAX_UNSIGNED and conv.unsigned.match(BULLET.sub("", text.strip())) is not None
 
 
 def is_byline(text: str, conv: Conventions = MAINLAND) -> bool:
@@ -346,7 +360,38 @@ def _glued_role(tail: str, conv: Conventions) -> bool:
 def _people(credits: tuple[Credit, ...], conv: Conventions) -> bool:
     """Do the words glued to a role glued to the text name people (…好。”记者周远), not go on with
     a sentence about the reporter (…”记者追问, …。记者了解到, …。记者昨日从市)?"""
-    return all(_GLUED_TO_TEXT.match(c.name) and not conv.reporting_start.match(c.name) for c in credits)
+    return all(_glued_name(c.name, conv) for c in credits)
+
+
+def _glued_name(words: str, conv: Conventions) -> bool:
+    """Are the words glued to a role glued to the text a name: two or three characters, as most
+    names have, or four after a compound surname (欧阳晓东), and no reporting word first?  A
+    reporting word of one character (从, 问, 在) is a surname too where a name of two follows it
+    (…。记者从飞, …。记者问静); before more words it starts a sentence (…。记者从市里)."""
+    if not (_GLUED_TO_TEXT.match(words) or (len(words) == 4 and words.startswith(conv.compound_surnames))):
+        return False
+    word = conv.reporting_start.match(words)
+    return word is None or (len(word.group(0)) == 1 and len(words) == 2)
+
+
+def reporting_goes_on(para: str, text: str, conv: Conventions = MAINLAND) -> bool:
+    """Does ``text``, the next block's, go on with the sentence about the reporter that ``para``
+    ends in (…。记者随后来 / 到城北…, …。记者周远 / 看到，…), which a column break cut where a credit
+    glued to the last sentence would close the story (…借阅。记者林雨 / 青石湖…)?  A reporting word
+    runs across the cut or opens ``text``, though not one of one character (在, 从) nor a time
+    (近日，…): those open sentences of their own as often.  So do the words glued to the role when
+    a reporting word starts them (…。记者从市 / 统计局获悉…): a surname at a story's end (记者从飞),
+    the start of a sentence where more text follows."""
+    glued = conv.role_words_end.search(para)
+    if glued and conv.reporting_start.match(glued.group(1)):
+        return True
+    if any(len(word) >= 2 and text.startswith(word) for word in conv.reporting):
+        return True
+    return any(
+        para.endswith(word[:k]) and text.startswith(word[k:])
+        for word in (*conv.reporting, *conv.reporting_times)
+        for k in range(1, len(word))
+    )
 
 
 def continues_elsewhere(jumps: list[str]) -> bool:

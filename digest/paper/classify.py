@@ -22,6 +22,7 @@ from digest.paper.bylines import (
     parse_credits,
     photographed,
     split_mark,
+    unsigned_byline,
 )
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE
@@ -155,7 +156,7 @@ def _classify(
                 i += 2 if raw[i] == "" else 1
                 line.credits = parse_credits(f"{text} {nxt}", conv) or names
                 line.text = f"{text} {nxt}"
-            else:
+            elif not unsigned_byline(text, conv):
                 line.kind = T.PARA
         out.append(line)
     _header_block(out)
@@ -292,7 +293,7 @@ def _classify_one(
     paren = paren_names(text, conv)
     if paren:
         return _Line(text, T.PAREN, credits=paren)
-    if credit_like and credit_roles_only(text, conv):
+    if credit_like and (credit_roles_only(text, conv) or unsigned_byline(text, conv)):
         return _Line(text, T.BYLINE)
     if credit_like and is_byline(text, conv):
         credits = parse_credits(text, conv) or ()

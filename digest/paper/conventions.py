@@ -76,7 +76,17 @@ class Conventions:
     reporting: tuple[str, ...] = (
         "了解", "获悉", "得知", "注意", "看到", "见到", "发现", "追问", "询问", "问", "采访", "走访",
         "探访", "来到", "赶到", "前往", "随机", "实地", "调查", "观察", "联系", "致电", "拨打", "跟随",
-        "一行", "昨日", "今日", "近日", "日前", "昨天", "今天", "当天", "在", "从", "对",
+        "一行", "在", "从", "对",
+    )  # fmt: skip
+    # Times that go on after 记者 as reporting words do (记者昨日从市…获悉), but open sentences of
+    # their own as often (近日，…): no sign that a block after a break goes on with the one above.
+    reporting_times: tuple[str, ...] = ("昨日", "今日", "近日", "日前", "昨天", "今天", "当天")
+    # Roles an outlet signs with and no name (本报评论员, 新华社评论员): its editorials' voice.
+    unsigned_roles: tuple[str, ...] = ("评论员",)
+    # Surnames of two characters (欧阳晓东, 司马南): a name glued to a role may then have four.
+    compound_surnames: tuple[str, ...] = (
+        "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐", "长孙", "宇文",
+        "司徒", "夏侯", "端木", "独孤", "南宫", "西门", "轩辕", "呼延", "澹台", "申屠", "万俟", "钟离",
     )  # fmt: skip
 
     def extended(self, **more: tuple[str, ...]) -> Conventions:
@@ -100,7 +110,8 @@ class Conventions:
         """Splits a credit token at role words and at editor words, keeping them."""
         # Long marks first: 摄影报道 is one mark, not the role 摄影 and a word 报道.
         long_marks = _alternation(tuple(m for m in self.marks if len(m) >= 3 and not m.startswith("/")))
-        return re.compile(f"({long_marks}|{self.role_pattern}|{_alternation(self.editors)})")
+        # 文/ and 图/ glued to the name or role after them (文/李华, 图/本报记者 王明) credit as roles do.
+        return re.compile(f"({long_marks}|{_LEAD_MARK}|{self.role_pattern}|{_alternation(self.editors)})")
 
     @cached_property
     def role_only(self) -> re.Pattern[str]:
@@ -111,7 +122,7 @@ class Conventions:
     def credit_hint(self) -> re.Pattern[str]:
         """Any word a credit line carries (a fast test before the grammar is tried)."""
         words = _alternation((*self.roles, *self.ranks, *self.marks, *self.editors))
-        return re.compile(f"{words}|^[（(□■]|^[{CJK}] [{CJK}]$")
+        return re.compile(f"{words}|{_LEAD_MARK}|^[（(□■]|^[{CJK}] [{CJK}]$")
 
     @cached_property
     def glued_role(self) -> re.Pattern[str]:
@@ -121,7 +132,19 @@ class Conventions:
     @cached_property
     def reporting_start(self) -> re.Pattern[str]:
         """Words after a role that go on with a sentence about the reporter (追问, 了解到, 昨日从市)."""
-        return re.compile(f"^(?:{_alternation(self.reporting)})")
+        return re.compile(f"^(?:{_alternation((*self.reporting, *self.reporting_times))})")
+
+    @cached_property
+    def unsigned(self) -> re.Pattern[str]:
+        """A whole byline of an unsigned role, after its outlet or ranks: 本报特约评论员, 新华社评论员."""
+        outlet = f"[{CJK}·]{{1,12}}?(?:{_alternation(self.outlet_endings)})"
+        ranks = _alternation(self.ranks)
+        return re.compile(f"^(?:{outlet})?(?:{ranks})*(?:{_alternation(self.unsigned_roles)})$")
+
+    @cached_property
+    def role_words_end(self) -> re.Pattern[str]:
+        """Text ending in a role and the few words glued after it (…。记者从市 → 从市)."""
+        return re.compile(f"(?:{self.role_pattern})([{CJK}]{{1,4}})$")
 
     @cached_property
     def role_end(self) -> re.Pattern[str]:
@@ -143,7 +166,7 @@ class Conventions:
     def mark_only(self) -> re.Pattern[str]:
         """A whole token that is a credit mark."""
         # 图/ before a role (图/记者：X) is the mark for what follows.
-        return re.compile(f"^(?:/?(?:{_alternation(self.marks)})|[文图摄]/)$")
+        return re.compile(f"^(?:/?(?:{_alternation(self.marks)})|{_LEAD_MARK})$")
 
     @cached_property
     def not_a_name(self) -> re.Pattern[str]:
@@ -186,6 +209,10 @@ class Conventions:
     def place(self) -> re.Pattern[str]:
         """A place name standing alone (海南区, 达拉特旗)."""
         return re.compile(f"^[{CJK}]{{2,12}}(?:{_alternation(self.place_endings)})$")
+
+
+# A mark printed before the names it credits: 文/李华, 图／王明, 摄 / 周远.
+_LEAD_MARK = r"[文图摄]\s*[/／]"
 
 
 def _alternation(words: tuple[str, ...]) -> str:

@@ -68,8 +68,7 @@ def _cut_name(before: str, after: str, conv: Conventions) -> bool:
     block after the break is the name's last characters, a credit's mark at most after them.
 
     A name of more than four characters is no name cut but a short headline after a credit
-    (``记者 周远`` / ``街拍``), and so are two characters after a whole name of two, and a
-    character with no mark after a whole name (``记者 王明`` / ``家``)."""
+    (``记者 周远`` / ``街拍``), and so are two characters after a whole name of two."""
     rest = _NAME_REST.match(after)
     tail = _TEXT_END.split(before)[-1].strip()
     if rest is None or not conv.credit_hint.search(tail) or (rest[2] and not conv.mark_only.match(rest[2])):
@@ -90,16 +89,31 @@ def _cut_name(before: str, after: str, conv: Conventions) -> bool:
 
 def _lengthens_whole_name(tail: str, whole: str, conv: Conventions) -> bool:
     """Would the piece after a cut (``whole`` is ``tail`` and the piece) only lengthen the whole
-    name the credit ``tail`` ends in (``记者 王明`` / ``家`` → 王明家), with no mark after it to
-    close the credit?  Then the piece opens what comes next (a headline of a word, a paragraph); a
-    mark (``记者 周小`` / ``川 摄``) or a credit that is none without the piece (``记者 周`` / ``小川``)
-    tells a cut name."""
+    name the credit ``tail`` ends in (``记者 王明`` / ``家园`` → 王明家园), with no mark after it to
+    close the credit?  Then the piece opens what comes next (a headline, a paragraph); a mark
+    (``记者 周远`` / ``山 摄``), a credit that is none without the piece (``记者 周`` / ``小川``) or
+    one character making a name of three (``记者 周小`` / ``川``) tells a cut name."""
     own = parse_credits(tail, conv)
     joined = parse_credits(whole, conv) if own else None
     if not own or not joined or len(joined) < len(own):
         return False
     name, same = own[-1].name, joined[len(own) - 1]
-    return same.name != name and same.name.startswith(name) and not split_mark(same.role, conv)[1]
+    return (
+        same.name != name
+        and same.name.startswith(name)
+        and not split_mark(same.role, conv)[1]
+        and not _name_end(name, same.name[len(name) :], conv)
+    )
+
+
+def _name_end(name: str, piece: str, conv: Conventions) -> bool:
+    """Is one character after a name that reads whole (``记者 周小`` / ``川``) that name's last, cut off
+    by the wrap?  Most Han names have three characters (a compound surname's four: 欧阳晓 / 东), and a
+    headline or a paragraph of one character is far rarer than such a cut; two characters or more
+    after a whole name (``记者 王明`` / ``家园``) are what follows."""
+    return len(piece) == 1 and (
+        len(name) == 2 or (len(name) == 3 and name.startswith(conv.compound_surnames))
+    )
 
 
 def _cut_dateline(before: str, after: str, conv: Conventions) -> bool:

@@ -58,9 +58,12 @@ from digest.types import Article, Page
 # a wide gap closes its story, a byline under it opens the next
 # story, and the wide gaps around headlines help tell such a page; listed fields a line each, a byline a
 # role to a line under finished text signs it, a role glued to the words after it (记者追问) is no credit
-# unless they are a name closing the story (…好。”记者周远),
+# unless they are a name (…好。”记者周远, 记者欧阳晓东, 记者从飞) closing the story or a paragraph whose next
+# block opens no sentence about the reporter (…借阅。记者林雨 / 青石湖…), 文/李华 is a byline and 本报评论员
+# one crediting no one,
 # a column break inside a credit or a dateline (本报讯（记者 周 / 远）, 记者 郭炳 / 中 摄) parts it no
-# more (but a line after a whole name with no mark is no part of it: 记者 王明 / 家), nor a wrap at the
+# more (one character after a name of two is its end, 记者 周小 / 川, but two or more after a whole name
+# with no mark are no part of it: 记者 王明 / 家园; a lone character is no section), nor a wrap at the
 # space between two names of a closing credit, a dateline on a justified line
 # is read and opens a line of its own, a spread line ending a sentence ends its paragraph where most
 # lines are spread, a jump note under a headline (上接第1版) is no part of it, a
