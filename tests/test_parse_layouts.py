@@ -610,3 +610,30 @@ def test_a_narrow_page_printed_without_blank_lines_keeps_its_wraps_joined() -> N
     assert page.articles[1].body.endswith("修好以后镇里还将在桥头立一块石碑介绍古桥的历史和这次修缮的经过。")
     assert page.articles[2].authors == ("王五", "赵六")
     assert page.articles[2].body.startswith("金秋时节，白沙乡在村文化广场举办农民丰收节，")
+
+
+def test_a_page_long_roll_of_names_is_the_text_under_its_headline() -> None:
+    # A block of over 40 lines with no full stop sets no column: a listing, an entry to a line,
+    # never a run of headlines (the first line the title, the rest its subtitle, no text).
+    surnames, given = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许", "建国秀英志强海燕德明"
+    names = [s + given[2 * (k % 5) : 2 * (k % 5) + 2] for k, s in enumerate(surnames * 2)]
+    roll = [f"{name}　青石镇第{k % 6 + 1}小学" for k, name in enumerate(names)]
+    roll.append("白沙乡中心小学")
+    page = parse_page(
+        "教育\n\n青石镇表彰优秀乡村教师名单\n\n"
+        + "\n".join(roll)
+        + "\n\n\n白沙乡新建两所幼儿园\n\n"
+        + "本报讯（记者 林雨）今年白沙乡将新建两所公办幼儿园，可提供学位四百个。\n"
+    )
+    first, second = page.articles
+    assert (first.section, first.title, first.subtitle) == ("教育", "青石镇表彰优秀乡村教师名单", None)
+    assert first.body.split("\n\n") == [line.replace("　", " ") for line in roll]
+    assert (second.title, second.authors) == ("白沙乡新建两所幼儿园", ("林雨",))
+
+
+def test_a_page_long_poem_without_full_stops_is_its_text() -> None:
+    verses = ["江水向东流", "山花映日红", "村口老槐树", "年年等人归"] * 11
+    page = parse_page("副刊\n\n故乡的河\n\n" + "\n".join(verses) + "\n")
+    (poem,) = page.articles
+    assert (poem.title, poem.subtitle) == ("故乡的河", None)
+    assert poem.body.split("\n\n") == verses

@@ -127,7 +127,13 @@ class _Line:
 
 
 def _classify(
-    raw: list[str], apart: set[int], rows: set[int], opened: set[int], conv: Conventions, issue: date | None
+    raw: list[str],
+    apart: set[int],
+    rows: set[int],
+    opened: set[int],
+    listed: set[int],
+    conv: Conventions,
+    issue: date | None,
 ) -> list[_Line]:
     out: list[_Line] = []
     i = 0
@@ -148,6 +154,8 @@ def _classify(
         line = _classify_one(text, conv, issue, alone or i - 1 in apart, top)
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         line.indent = i - 1 in opened
+        if i - 1 in listed:
+            _list_entry(line)
         if line.kind is T.BYLINE and not line.credits:
             # A byline printed vertically: the roles in one block, the names in the next.
             nxt = raw[i + 1] if i + 1 < len(raw) and raw[i] == "" else (raw[i] if i < len(raw) else "")
@@ -186,6 +194,14 @@ def _classify(
             before.kind, before.lines = T.CANDIDATE, [before.text]
     _sign_finished_text(out)
     return out
+
+
+def _list_entry(line: _Line) -> None:
+    """A line of a page-long listing (a roll of names, a long poem) is text of its own, as a
+    table's row is: never a headline, never joined with the lines around it.  A credit or a
+    dateline in it stays what it is."""
+    if line.kind in (T.CANDIDATE, T.PARA) and line.dateline is None:
+        line.kind, line.lines, line.row = T.PARA, [], True
 
 
 def _sign_finished_text(lines: list[_Line]) -> None:

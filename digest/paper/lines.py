@@ -174,15 +174,17 @@ def _jump_note(line: str) -> bool:
     return bool(jumps) and not rest
 
 
-def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], set[int], set[int]]:
+def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], set[int], set[int], set[int]]:
     """Blocks → lines, with wraps inside a block joined; blank lines separate blocks ("", and
     two for a wider gap).  Also returns where the lines set apart in a block of their own stand,
-    where the rows of a table (each a line of its own, its cells two spaces apart) stand, and
-    which lines open with a paragraph indent (a paragraph of their own, whatever ends above)."""
+    where the rows of a table (each a line of its own, its cells two spaces apart) stand,
+    which lines open with a paragraph indent (a paragraph of their own, whatever ends above),
+    and where the entries of a page-long listing stand (text a line each, never headlines)."""
     out: list[str] = []
     apart: set[int] = set()
     rows: set[int] = set()
     opened: set[int] = set()
+    listed: set[int] = set()
     blocks = [(gap, join_vertical(block), indents) for gap, block, indents in _blocks(text, conv.credit_hint)]
     width = _column_width([block for _, block, _ in blocks])
     for gap, block, indents in blocks:
@@ -196,13 +198,13 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], s
             # A table's rows are never a headline, its kicker or a paragraph's wraps: the text
             # around it is laid out as blocks of their own.
             if first > start:
-                _lay_out(block[start:first], indents[start:first], width, conv, out, (apart, opened))
+                _lay_out(block[start:first], indents[start:first], width, conv, out, (apart, opened, listed))
             rows.update(range(len(out), len(out) + end - first))
             out.extend("  ".join(row.split(" ")) for row in block[first:end])
             out.append("")
             start = end
         if start < len(block):
-            _lay_out(block[start:], indents[start:], width, conv, out, (apart, opened))
+            _lay_out(block[start:], indents[start:], width, conv, out, (apart, opened, listed))
         # A column break after a full stop (most blocks) cuts no credit.
         if (
             gap == 1
@@ -211,8 +213,8 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], s
             and not rows & {opening - 2, opening}
             and _cut_by_column_break(out[opening - 2], out[opening], conv)
         ):
-            _mend_column_break(out, opening, (apart, opened, rows))
-    return out, apart, rows, opened
+            _mend_column_break(out, opening, (apart, opened, rows, listed))
+    return out, apart, rows, opened, listed
 
 
 def _mend_column_break(out: list[str], first: int, marks: tuple[set[int], ...]) -> None:
@@ -232,11 +234,11 @@ def _lay_out(
     width: int,
     conv: Conventions,
     out: list[str],
-    marks: tuple[set[int], set[int]],
+    marks: tuple[set[int], set[int], set[int]],
 ) -> None:
     """One block's logical lines, added to ``out`` and followed by a blank line; ``marks`` gathers
-    where lines set apart stand and which lines open with an indent."""
-    apart, opened = marks
+    where lines set apart stand, which lines open with an indent and which are a listing's."""
+    apart, opened, listed = marks
     if indents and indents[0]:
         opened.add(len(out))
     if _unwrapped_lines(block, width):
@@ -249,12 +251,17 @@ def _lay_out(
     # A block as long as a page is a page printed without blank lines, its stories and headlines
     # run together: only a line filling the column it sets, mid-sentence, goes on into the next.
     page = _column_width([block]) if len(block) > _PAGE_BLOCK else 0
-    if len(block) >= 2 and (
-        max(map(_glyphs, block)) > _WRAP_WIDTH or (len(block) > _PAGE_BLOCK and not page)
-    ):
+    if _listing(block):
+        # A page's worth of lines without a sentence in them is a listing (a roll of names, a
+        # programme, a long poem), an entry to a line: its lines are text, none a headline.
+        listed.update(range(len(out), len(out) + len(block)))
+        out.extend(block)
+        out.append("")
+        return
+    if len(block) >= 2 and max(map(_glyphs, block)) > _WRAP_WIDTH:
         # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
-        # line (a justified line counts as wide as it is set, not twice); nor are a page's lines
-        # that set no column.  Unfinished ones are joined later, with the paragraphs around them.
+        # line (a justified line counts as wide as it is set, not twice).  Unfinished ones are
+        # joined later, with the paragraphs around them.
         out.extend(block)
         out.append("")
         return
@@ -284,6 +291,13 @@ def _lay_out(
         pieces.append(line)
     out.append(join_wrapped(pieces))
     out.append("")
+
+
+def _listing(block: list[str]) -> bool:
+    """Is ``block`` as long as a page with no full stop in it, so it sets no column
+    (``_column_width``)?  Headlines come a few at a time between stories; a page's worth of lines
+    without a sentence is a list, an entry to a line."""
+    return len(block) > _PAGE_BLOCK and not any("。" in line for line in block)
 
 
 def _spread(line: str) -> bool:
