@@ -637,3 +637,18 @@ def test_a_page_long_poem_without_full_stops_is_its_text() -> None:
     (poem,) = page.articles
     assert (poem.title, poem.subtitle) == ("故乡的河", None)
     assert poem.body.split("\n\n") == verses
+
+
+def test_a_spread_line_opening_with_a_closing_quote_goes_on_with_the_line_above() -> None:
+    # Every line spread, and the export wraps without hanging punctuation: the closing quote of a
+    # sentence ending a line opens the next one, which is no paragraph of its own.
+    page = parse_page(
+        "青 石 镇 图 书 馆 开 放\n\n"
+        "本 报 讯 （记 者 林 雨） 近 日 ， 青 石 镇\n"
+        "图 书 馆 正 式 开 放 ， 馆 长 说 ： “ 欢 迎\n"
+        "大 家 常 来 看 书 。\n"
+        "” 开 馆 首 日 来 了 三 百 多 位 读 者 。\n"
+    )
+    assert page.articles[0].body == (
+        "近日，青石镇图书馆正式开放，馆长说：“欢迎大家常来看书。”开馆首日来了三百多位读者。"
+    )

@@ -71,6 +71,12 @@ _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a par
 _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
 
 
+# A line opening with one of these goes on with the line above: a mark closing a quotation, a
+# bracket or a clause never opens a paragraph (an export wrapping without hanging punctuation
+# leaves it at a line's start: 更充实。 / ” 他说。).
+_NO_LINE_START = frozenset("”’）》」』】〕，。、；：？！,;:?!)")
+
+
 _PAGE_BLOCK = 40  # lines; a block longer than this is a page printed without blank lines
 _WRAP_SLACK = 1  # characters a wrapped line of such a block stops short of its column at most
 _CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
@@ -275,16 +281,20 @@ def _lay_out(
     spread = 2 * sum(map(_spread, block)) > len(block)
     pieces: list[str] = []
     for line, indent in zip(block, indents, strict=True):
-        if pieces and (
-            indent
-            or (page and not _wraps(pieces[-1], page))
-            or _starts_new_line(line, conv)
-            or _ends_line(pieces, block)
-            or _credit_apart(pieces, line, conv)
-            or _signed_dateline(pieces, line, conv)
-            or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
-            or (len(pieces) == 1 and _listed_field(pieces[0]) and _listed_field(line))
-            or (spread and _spread(pieces[-1]) and ends_sentence(pieces[-1].replace(" ", "")))
+        if (
+            pieces
+            and line[0] not in _NO_LINE_START
+            and (
+                indent
+                or (page and not _wraps(pieces[-1], page))
+                or _starts_new_line(line, conv)
+                or _ends_line(pieces, block)
+                or _credit_apart(pieces, line, conv)
+                or _signed_dateline(pieces, line, conv)
+                or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
+                or (len(pieces) == 1 and _listed_field(pieces[0]) and _listed_field(line))
+                or (spread and _spread(pieces[-1]) and ends_sentence(pieces[-1].replace(" ", "")))
+            )
         ):
             out.append(join_wrapped(pieces))
             pieces = []
