@@ -652,3 +652,17 @@ def test_a_spread_line_opening_with_a_closing_quote_goes_on_with_the_line_above(
     assert page.articles[0].body == (
         "近日，青石镇图书馆正式开放，馆长说：“欢迎大家常来看书。”开馆首日来了三百多位读者。"
     )
+
+
+@pytest.mark.parametrize("top", ["城 事\n\n", "城　事\n\n", "城 事\n"])
+def test_a_spaced_section_name_over_the_first_headline_is_the_section(top: str) -> None:
+    # A two-character section name padded to the width of three is shaped as a padded personal
+    # name (李 涛), but over the page's first headline it names the page's section.
+    page = parse_page(
+        top + "青石镇开通夜班公交\n\n本报讯（记者 周远）昨天，青石镇开通两条夜班公交线路。\n\n\n"
+        "古桥修缮完工\n\n本报讯（记者 林雨）青石镇的明代古桥修缮工程日前完工。\n"
+    )
+    assert [(a.section, a.title, a.authors) for a in page.articles] == [
+        ("城事", "青石镇开通夜班公交", ("周远",)),
+        ("城事", "古桥修缮完工", ("林雨",)),
+    ]

@@ -39,6 +39,9 @@ _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
 _LONG_SECTION_MARK = re.compile(r"^[●◆■]\s*(\S.{1,23})$")
 
 
+_PADDED_WORD = re.compile(f"^[{CJK}] [{CJK}]$")  # a word of two padded to the width of three: 要 闻
+
+
 _CLAUSE_MARKS = re.compile("[，。；！？,;!?]")
 
 
@@ -168,6 +171,7 @@ def _classify(
                 line.kind = T.PARA
         out.append(line)
     _header_block(out)
+    _padded_section(out)
     for mark, under in itertools.pairwise(out):
         if under.kind in (T.CANDIDATE, T.HEADING) and _long_section_mark(mark, conv):
             mark.kind, mark.text = T.SECTION, _LONG_SECTION_MARK.sub(r"\1", mark.text).strip()
@@ -219,6 +223,18 @@ def _sign_finished_text(lines: list[_Line]) -> None:
         if end == len(lines) or lines[end].kind in (T.CANDIDATE, T.HEADING, T.SECTION):
             for byline in lines[start:end]:
                 byline.kind = T.CREDIT
+
+
+def _padded_section(lines: list[_Line]) -> None:
+    """A two-character word padded to the width of three (要 闻, 文　化) over the page's first
+    headline, nothing but page furniture above it, is the page's section, set as section names
+    are: a byline stands under its headline, never over the page's first one."""
+    top = next((k for k, line in enumerate(lines) if line.kind not in (T.NOISE, T.SECTION)), None)
+    if top is None or top + 1 == len(lines):
+        return
+    line, under = lines[top], lines[top + 1]
+    if line.kind is T.BYLINE and _PADDED_WORD.match(line.text) and under.kind in (T.CANDIDATE, T.HEADING):
+        line.kind, line.text, line.credits = T.SECTION, line.text.replace(" ", ""), ()
 
 
 def _long_section_mark(line: _Line, conv: Conventions) -> bool:
