@@ -666,3 +666,33 @@ def test_a_spaced_section_name_over_the_first_headline_is_the_section(top: str) 
         ("城事", "青石镇开通夜班公交", ("周远",)),
         ("城事", "古桥修缮完工", ("林雨",)),
     ]
+
+
+def test_a_short_narrow_page_printed_without_blank_lines_keeps_its_headlines_and_paragraphs() -> None:
+    # Under 40 lines, yet a headline between finished text and a dateline tells stories run
+    # together: the section, the headlines and the paragraphs' ends stay lines of their own.
+    stories = [
+        (
+            "青石镇开通夜班公交",
+            "本报讯（记者 周小川）昨天晚上，青石镇开通了两条夜班公交线路。",
+            "据镇交通办介绍，夜班公交每半小时发一班车，票价两元。",
+        ),
+        (
+            "古桥修缮工程完工",
+            "本报讯（记者 林雨）青石镇的明代古桥修缮工程日前完工，下月开放。",
+            "修缮期间，工人们按照原样更换了部分破损的石板和栏杆。",
+        ),
+    ]
+    lines = ["城事"]
+    for title, *paragraphs in stories:
+        lines.append(title)
+        for paragraph in paragraphs:
+            lines.extend(_column(paragraph))
+    assert len(lines) < 20
+    page = parse_page("\n".join(lines))
+    assert [(a.section, a.title) for a in page.articles] == [("城事", title) for title, *_ in stories]
+    assert page.articles[0].body.split("\n\n") == [
+        "昨天晚上，青石镇开通了两条夜班公交线路。",
+        "据镇交通办介绍，夜班公交每半小时发一班车，票价两元。",
+    ]
+    assert page.articles[1].body.split("\n\n")[1] == "修缮期间，工人们按照原样更换了部分破损的石板和栏杆。"

@@ -63,6 +63,8 @@ _WRAP_WIDTH = 40  # characters; a narrow column's wrapped lines are never longer
 
 
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
+_STOPS = re.compile("[。；;]")  # a line with a full stop or semicolon in it holds a sentence
+_SECTION_WORD = re.compile(f"[{CJK}]{{2,4}}")  # a section's bare name over a headline: 要闻, 城市新闻
 
 
 _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a paragraph's lines fill it)
@@ -254,9 +256,6 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
-    # A block as long as a page is a page printed without blank lines, its stories and headlines
-    # run together: only a line filling the column it sets, mid-sentence, goes on into the next.
-    page = _column_width([block]) if len(block) > _PAGE_BLOCK else 0
     if _listing(block):
         # A page's worth of lines without a sentence in them is a listing (a roll of names, a
         # programme, a long poem), an entry to a line: its lines are text, none a headline.
@@ -271,6 +270,16 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
+    # A block as long as a page is a page printed without blank lines, its stories and headlines
+    # run together; so is a shorter one where a story's headline stands between the text above
+    # and its dateline.  Only a line filling the column the block sets, mid-sentence, goes on
+    # into the next there.
+    starts = [False] + [_starts_new_line(line, conv) for line in block[1:]]  # a block's first line starts one
+    together = any(
+        starts[k + 1] and ends_sentence(block[k - 1]) and _heads_story(block[k - 1], block[k])
+        for k in range(1, len(block) - 1)
+    )
+    page = _column_width([block]) if len(block) > _PAGE_BLOCK or together else 0
     # In an interview each turn (记者：… / 站长：…) is a paragraph, even when it fills no line.
     interview = any(_QA_LABEL.match(line) for line in block)
     # A typesetter spreads a paragraph's wraps, never its last line: spread lines here and there
@@ -280,14 +289,15 @@ def _lay_out(
     # mid-sentence goes on into the next.
     spread = 2 * sum(map(_spread, block)) > len(block)
     pieces: list[str] = []
-    for line, indent in zip(block, indents, strict=True):
+    for k, (line, indent) in enumerate(zip(block, indents, strict=True)):
         if (
             pieces
             and line[0] not in _NO_LINE_START
             and (
                 indent
                 or (page and not _wraps(pieces[-1], page))
-                or _starts_new_line(line, conv)
+                or starts[k]
+                or (k + 1 < len(block) and starts[k + 1] and _heads_story(pieces[-1], line))
                 or _ends_line(pieces, block)
                 or _credit_apart(pieces, line, conv)
                 or _signed_dateline(pieces, line, conv)
@@ -301,6 +311,19 @@ def _lay_out(
         pieces.append(line)
     out.append(join_wrapped(pieces))
     out.append("")
+
+
+def _heads_story(above: str, line: str) -> bool:
+    """Is ``line``, right over a line opening a story (a dateline, a bullet), that story's headline
+    run together with what is above it: text ending a sentence, or a section's bare name?  It
+    is no sentence itself.  (A headline's first line over its second goes on into it.)"""
+    return (
+        not ends_sentence(line)
+        and not ends_open(line)
+        and not _STOPS.search(line)
+        and _glyphs(line) <= _MAX_HEADING
+        and (ends_sentence(above) or _SECTION_WORD.fullmatch(above) is not None)
+    )
 
 
 def _listing(block: list[str]) -> bool:
