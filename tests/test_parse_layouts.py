@@ -567,6 +567,18 @@ def _column(text: str, width: int = 15) -> list[str]:
     return lines
 
 
+def _run_together(stories: list[tuple[str, ...]], under: dict[str, str] | None = None) -> list[str]:
+    """A narrow page printed without blank lines: the section 城事, then each story's headline and
+    its paragraphs wrapped in a column; ``under`` gives a line printed under a story (its credit)."""
+    lines = ["城事"]
+    for title, *paragraphs in stories:
+        lines.append(title)
+        for paragraph in paragraphs:
+            lines.extend(_column(paragraph))
+        lines.extend([under[title]] if under and title in under else [])
+    return lines
+
+
 def test_a_narrow_page_printed_without_blank_lines_keeps_its_wraps_joined() -> None:
     # A page-long block of a wrapped column: a line filling the column mid-sentence goes on into
     # the next, so a credit the wrap cut stays whole and no wrap is read as a headline.
@@ -597,13 +609,7 @@ def test_a_narrow_page_printed_without_blank_lines_keeps_its_wraps_joined() -> N
             "市场管理处表示，今后将每天抽检蔬菜的农药残留，让市民买得放心、吃得安心。",
         ),
     ]
-    lines = ["城事"]
-    for title, *paragraphs in stories:
-        lines.append(title)
-        for paragraph in paragraphs:
-            lines.extend(_column(paragraph))
-        if title == "古桥修缮工程完工":
-            lines.append("本报记者 林雨 摄")
+    lines = _run_together(stories, {"古桥修缮工程完工": "本报记者 林雨 摄"})
     assert len(lines) > 40
     page = parse_page("\n".join(lines))
     assert [(a.section, a.title) for a in page.articles] == [("城事", title) for title, *_ in stories]
@@ -683,11 +689,7 @@ def test_a_short_narrow_page_printed_without_blank_lines_keeps_its_headlines_and
             "修缮期间，工人们按照原样更换了部分破损的石板和栏杆。",
         ),
     ]
-    lines = ["城事"]
-    for title, *paragraphs in stories:
-        lines.append(title)
-        for paragraph in paragraphs:
-            lines.extend(_column(paragraph))
+    lines = _run_together(stories)
     assert len(lines) < 20
     page = parse_page("\n".join(lines))
     assert [(a.section, a.title) for a in page.articles] == [("城事", title) for title, *_ in stories]
