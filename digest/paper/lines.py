@@ -275,9 +275,13 @@ def _lay_out(
     # and its dateline.  Only a line filling the column the block sets, mid-sentence, goes on
     # into the next there.
     starts = [False] + [_starts_new_line(line, conv) for line in block[1:]]  # a block's first line starts one
-    together = any(
-        starts[k + 1] and ends_sentence(block[k - 1]) and _heads_story(block[k - 1], block[k])
-        for k in range(1, len(block) - 1)
+    together = (
+        len(block) <= _PAGE_BLOCK
+        and any(starts)  # most blocks: nothing opens a line under their first
+        and any(
+            starts[k + 1] and ends_sentence(block[k - 1]) and _heads_story(block[k - 1], block[k])
+            for k in range(1, len(block) - 1)
+        )
     )
     page = _column_width([block]) if len(block) > _PAGE_BLOCK or together else 0
     # In an interview each turn (记者：… / 站长：…) is a paragraph, even when it fills no line.
