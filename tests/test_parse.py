@@ -766,3 +766,11 @@ def test_an_indent_behind_an_invisible_character_still_opens_a_paragraph() -> No
     )
     (article,) = page.articles
     assert article.body.count("\n\n") == 1 and article.body.split("\n\n")[1].startswith("据介绍")
+
+
+def test_a_number_cut_by_the_wrap_is_joined_without_a_space() -> None:
+    article = only(
+        "青石镇外贸稳中有升\n\n本报讯 3月1\n2日，海关发布数据，一季度青石镇外贸进出口总值20\n"
+        "24亿元，其中出口13\n56亿元。\n"
+    )
+    assert article.body == "3月12日，海关发布数据，一季度青石镇外贸进出口总值2024亿元，其中出口1356亿元。"

@@ -567,6 +567,18 @@ def _column(text: str, width: int = 15) -> list[str]:
     return lines
 
 
+def _run_together(stories: list[tuple[str, ...]], under: dict[str, str] | None = None) -> list[str]:
+    """A narrow page printed without blank lines: the section 城事, then each story's headline and
+    its paragraphs wrapped in a column; ``under`` gives a line printed under a story (its credit)."""
+    lines = ["城事"]
+    for title, *paragraphs in stories:
+        lines.append(title)
+        for paragraph in paragraphs:
+            lines.extend(_column(paragraph))
+        lines.extend([under[title]] if under and title in under else [])
+    return lines
+
+
 def test_a_narrow_page_printed_without_blank_lines_keeps_its_wraps_joined() -> None:
     # A page-long block of a wrapped column: a line filling the column mid-sentence goes on into
     # the next, so a credit the wrap cut stays whole and no wrap is read as a headline.
@@ -597,16 +609,92 @@ def test_a_narrow_page_printed_without_blank_lines_keeps_its_wraps_joined() -> N
             "市场管理处表示，今后将每天抽检蔬菜的农药残留，让市民买得放心、吃得安心。",
         ),
     ]
-    lines = ["城事"]
-    for title, *paragraphs in stories:
-        lines.append(title)
-        for paragraph in paragraphs:
-            lines.extend(_column(paragraph))
-        if title == "古桥修缮工程完工":
-            lines.append("本报记者 林雨 摄")
+    lines = _run_together(stories, {"古桥修缮工程完工": "本报记者 林雨 摄"})
     assert len(lines) > 40
     page = parse_page("\n".join(lines))
     assert [(a.section, a.title) for a in page.articles] == [("城事", title) for title, *_ in stories]
     assert page.articles[1].body.endswith("修好以后镇里还将在桥头立一块石碑介绍古桥的历史和这次修缮的经过。")
     assert page.articles[2].authors == ("王五", "赵六")
     assert page.articles[2].body.startswith("金秋时节，白沙乡在村文化广场举办农民丰收节，")
+
+
+def test_a_page_long_roll_of_names_is_the_text_under_its_headline() -> None:
+    # A block of over 40 lines with no full stop sets no column: a listing, an entry to a line,
+    # never a run of headlines (the first line the title, the rest its subtitle, no text).
+    surnames, given = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许", "建国秀英志强海燕德明"
+    names = [s + given[2 * (k % 5) : 2 * (k % 5) + 2] for k, s in enumerate(surnames * 2)]
+    roll = [f"{name}　青石镇第{k % 6 + 1}小学" for k, name in enumerate(names)]
+    roll.append("白沙乡中心小学")
+    page = parse_page(
+        "教育\n\n青石镇表彰优秀乡村教师名单\n\n"
+        + "\n".join(roll)
+        + "\n\n\n白沙乡新建两所幼儿园\n\n"
+        + "本报讯（记者 林雨）今年白沙乡将新建两所公办幼儿园，可提供学位四百个。\n"
+    )
+    first, second = page.articles
+    assert (first.section, first.title, first.subtitle) == ("教育", "青石镇表彰优秀乡村教师名单", None)
+    assert first.body.split("\n\n") == [line.replace("　", " ") for line in roll]
+    assert (second.title, second.authors) == ("白沙乡新建两所幼儿园", ("林雨",))
+
+
+def test_a_page_long_poem_without_full_stops_is_its_text() -> None:
+    verses = ["江水向东流", "山花映日红", "村口老槐树", "年年等人归"] * 11
+    page = parse_page("副刊\n\n故乡的河\n\n" + "\n".join(verses) + "\n")
+    (poem,) = page.articles
+    assert (poem.title, poem.subtitle) == ("故乡的河", None)
+    assert poem.body.split("\n\n") == verses
+
+
+def test_a_spread_line_opening_with_a_closing_quote_goes_on_with_the_line_above() -> None:
+    # Every line spread, and the export wraps without hanging punctuation: the closing quote of a
+    # sentence ending a line opens the next one, which is no paragraph of its own.
+    page = parse_page(
+        "青 石 镇 图 书 馆 开 放\n\n"
+        "本 报 讯 （记 者 林 雨） 近 日 ， 青 石 镇\n"
+        "图 书 馆 正 式 开 放 ， 馆 长 说 ： “ 欢 迎\n"
+        "大 家 常 来 看 书 。\n"
+        "” 开 馆 首 日 来 了 三 百 多 位 读 者 。\n"
+    )
+    assert page.articles[0].body == (
+        "近日，青石镇图书馆正式开放，馆长说：“欢迎大家常来看书。”开馆首日来了三百多位读者。"
+    )
+
+
+@pytest.mark.parametrize("top", ["城 事\n\n", "城　事\n\n", "城 事\n"])
+def test_a_spaced_section_name_over_the_first_headline_is_the_section(top: str) -> None:
+    # A two-character section name padded to the width of three is shaped as a padded personal
+    # name (李 涛), but over the page's first headline it names the page's section.
+    page = parse_page(
+        top + "青石镇开通夜班公交\n\n本报讯（记者 周远）昨天，青石镇开通两条夜班公交线路。\n\n\n"
+        "古桥修缮完工\n\n本报讯（记者 林雨）青石镇的明代古桥修缮工程日前完工。\n"
+    )
+    assert [(a.section, a.title, a.authors) for a in page.articles] == [
+        ("城事", "青石镇开通夜班公交", ("周远",)),
+        ("城事", "古桥修缮完工", ("林雨",)),
+    ]
+
+
+def test_a_short_narrow_page_printed_without_blank_lines_keeps_its_headlines_and_paragraphs() -> None:
+    # Under 40 lines, yet a headline between finished text and a dateline tells stories run
+    # together: the section, the headlines and the paragraphs' ends stay lines of their own.
+    stories = [
+        (
+            "青石镇开通夜班公交",
+            "本报讯（记者 周小川）昨天晚上，青石镇开通了两条夜班公交线路。",
+            "据镇交通办介绍，夜班公交每半小时发一班车，票价两元。",
+        ),
+        (
+            "古桥修缮工程完工",
+            "本报讯（记者 林雨）青石镇的明代古桥修缮工程日前完工，下月开放。",
+            "修缮期间，工人们按照原样更换了部分破损的石板和栏杆。",
+        ),
+    ]
+    lines = _run_together(stories)
+    assert len(lines) < 20
+    page = parse_page("\n".join(lines))
+    assert [(a.section, a.title) for a in page.articles] == [("城事", title) for title, *_ in stories]
+    assert page.articles[0].body.split("\n\n") == [
+        "昨天晚上，青石镇开通了两条夜班公交线路。",
+        "据镇交通办介绍，夜班公交每半小时发一班车，票价两元。",
+    ]
+    assert page.articles[1].body.split("\n\n")[1] == "修缮期间，工人们按照原样更换了部分破损的石板和栏杆。"

@@ -39,6 +39,9 @@ _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
 _LONG_SECTION_MARK = re.compile(r"^[●◆■]\s*(\S.{1,23})$")
 
 
+_PADDED_WORD = re.compile(f"^[{CJK}] [{CJK}]$")  # a word of two padded to the width of three: 要 闻
+
+
 _CLAUSE_MARKS = re.compile("[，。；！？,;!?]")
 
 
@@ -127,7 +130,13 @@ class _Line:
 
 
 def _classify(
-    raw: list[str], apart: set[int], rows: set[int], opened: set[int], conv: Conventions, issue: date | None
+    raw: list[str],
+    apart: set[int],
+    rows: set[int],
+    opened: set[int],
+    listed: set[int],
+    conv: Conventions,
+    issue: date | None,
 ) -> list[_Line]:
     out: list[_Line] = []
     i = 0
@@ -148,6 +157,8 @@ def _classify(
         line = _classify_one(text, conv, issue, alone or i - 1 in apart, top)
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         line.indent = i - 1 in opened
+        if i - 1 in listed:
+            _list_entry(line)
         if line.kind is T.BYLINE and not line.credits:
             # A byline printed vertically: the roles in one block, the names in the next.
             nxt = raw[i + 1] if i + 1 < len(raw) and raw[i] == "" else (raw[i] if i < len(raw) else "")
@@ -160,6 +171,7 @@ def _classify(
                 line.kind = T.PARA
         out.append(line)
     _header_block(out)
+    _padded_section(out)
     for mark, under in itertools.pairwise(out):
         if under.kind in (T.CANDIDATE, T.HEADING) and _long_section_mark(mark, conv):
             mark.kind, mark.text = T.SECTION, _LONG_SECTION_MARK.sub(r"\1", mark.text).strip()
@@ -188,6 +200,14 @@ def _classify(
     return out
 
 
+def _list_entry(line: _Line) -> None:
+    """A line of a page-long listing (a roll of names, a long poem) is text of its own, as a
+    table's row is: never a headline, never joined with the lines around it.  A credit or a
+    dateline in it stays what it is."""
+    if line.kind in (T.CANDIDATE, T.PARA) and line.dateline is None:
+        line.kind, line.lines, line.row = T.PARA, [], True
+
+
 def _sign_finished_text(lines: list[_Line]) -> None:
     """A byline under finished text and over a headline (or the page's end) signs the text; so do
     the lines of one printed a role to a line (记者 甲乙 / 通讯员 丙丁)."""
@@ -203,6 +223,18 @@ def _sign_finished_text(lines: list[_Line]) -> None:
         if end == len(lines) or lines[end].kind in (T.CANDIDATE, T.HEADING, T.SECTION):
             for byline in lines[start:end]:
                 byline.kind = T.CREDIT
+
+
+def _padded_section(lines: list[_Line]) -> None:
+    """A two-character word padded to the width of three (要 闻, 文　化) over the page's first
+    headline, nothing but page furniture above it, is the page's section, set as section names
+    are: a byline stands under its headline, never over the page's first one."""
+    top = next((k for k, line in enumerate(lines) if line.kind not in (T.NOISE, T.SECTION)), None)
+    if top is None or top + 1 == len(lines):
+        return
+    line, under = lines[top], lines[top + 1]
+    if line.kind is T.BYLINE and _PADDED_WORD.match(line.text) and under.kind in (T.CANDIDATE, T.HEADING):
+        line.kind, line.text, line.credits = T.SECTION, line.text.replace(" ", ""), ()
 
 
 def _long_section_mark(line: _Line, conv: Conventions) -> bool:

@@ -63,12 +63,20 @@ _WRAP_WIDTH = 40  # characters; a narrow column's wrapped lines are never longer
 
 
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
+_STOPS = re.compile("[。；;]")  # a line with a full stop or semicolon in it holds a sentence
+_SECTION_WORD = re.compile(f"[{CJK}]{{2,4}}")  # a section's bare name over a headline: 要闻, 城市新闻
 
 
 _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a paragraph's lines fill it)
 
 
 _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
+
+
+# A line opening with one of these goes on with the line above: a mark closing a quotation, a
+# bracket or a clause never opens a paragraph (an export wrapping without hanging punctuation
+# leaves it at a line's start: 更充实。 / ” 他说。).
+_NO_LINE_START = frozenset("”’）》」』】〕，。、；：？！,;:?!)")
 
 
 _PAGE_BLOCK = 40  # lines; a block longer than this is a page printed without blank lines
@@ -174,15 +182,17 @@ def _jump_note(line: str) -> bool:
     return bool(jumps) and not rest
 
 
-def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], set[int], set[int]]:
+def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], set[int], set[int], set[int]]:
     """Blocks → lines, with wraps inside a block joined; blank lines separate blocks ("", and
     two for a wider gap).  Also returns where the lines set apart in a block of their own stand,
-    where the rows of a table (each a line of its own, its cells two spaces apart) stand, and
-    which lines open with a paragraph indent (a paragraph of their own, whatever ends above)."""
+    where the rows of a table (each a line of its own, its cells two spaces apart) stand,
+    which lines open with a paragraph indent (a paragraph of their own, whatever ends above),
+    and where the entries of a page-long listing stand (text a line each, never headlines)."""
     out: list[str] = []
     apart: set[int] = set()
     rows: set[int] = set()
     opened: set[int] = set()
+    listed: set[int] = set()
     blocks = [(gap, join_vertical(block), indents) for gap, block, indents in _blocks(text, conv.credit_hint)]
     width = _column_width([block for _, block, _ in blocks])
     for gap, block, indents in blocks:
@@ -196,13 +206,13 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], s
             # A table's rows are never a headline, its kicker or a paragraph's wraps: the text
             # around it is laid out as blocks of their own.
             if first > start:
-                _lay_out(block[start:first], indents[start:first], width, conv, out, (apart, opened))
+                _lay_out(block[start:first], indents[start:first], width, conv, out, (apart, opened, listed))
             rows.update(range(len(out), len(out) + end - first))
             out.extend("  ".join(row.split(" ")) for row in block[first:end])
             out.append("")
             start = end
         if start < len(block):
-            _lay_out(block[start:], indents[start:], width, conv, out, (apart, opened))
+            _lay_out(block[start:], indents[start:], width, conv, out, (apart, opened, listed))
         # A column break after a full stop (most blocks) cuts no credit.
         if (
             gap == 1
@@ -211,8 +221,8 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], s
             and not rows & {opening - 2, opening}
             and _cut_by_column_break(out[opening - 2], out[opening], conv)
         ):
-            _mend_column_break(out, opening, (apart, opened, rows))
-    return out, apart, rows, opened
+            _mend_column_break(out, opening, (apart, opened, rows, listed))
+    return out, apart, rows, opened, listed
 
 
 def _mend_column_break(out: list[str], first: int, marks: tuple[set[int], ...]) -> None:
@@ -232,11 +242,11 @@ def _lay_out(
     width: int,
     conv: Conventions,
     out: list[str],
-    marks: tuple[set[int], set[int]],
+    marks: tuple[set[int], set[int], set[int]],
 ) -> None:
     """One block's logical lines, added to ``out`` and followed by a blank line; ``marks`` gathers
-    where lines set apart stand and which lines open with an indent."""
-    apart, opened = marks
+    where lines set apart stand, which lines open with an indent and which are a listing's."""
+    apart, opened, listed = marks
     if indents and indents[0]:
         opened.add(len(out))
     if _unwrapped_lines(block, width):
@@ -246,18 +256,34 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
-    # A block as long as a page is a page printed without blank lines, its stories and headlines
-    # run together: only a line filling the column it sets, mid-sentence, goes on into the next.
-    page = _column_width([block]) if len(block) > _PAGE_BLOCK else 0
-    if len(block) >= 2 and (
-        max(map(_glyphs, block)) > _WRAP_WIDTH or (len(block) > _PAGE_BLOCK and not page)
-    ):
-        # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
-        # line (a justified line counts as wide as it is set, not twice); nor are a page's lines
-        # that set no column.  Unfinished ones are joined later, with the paragraphs around them.
+    if _listing(block):
+        # A page's worth of lines without a sentence in them is a listing (a roll of names, a
+        # programme, a long poem), an entry to a line: its lines are text, none a headline.
+        listed.update(range(len(out), len(out) + len(block)))
         out.extend(block)
         out.append("")
         return
+    if len(block) >= 2 and max(map(_glyphs, block)) > _WRAP_WIDTH:
+        # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
+        # line (a justified line counts as wide as it is set, not twice).  Unfinished ones are
+        # joined later, with the paragraphs around them.
+        out.extend(block)
+        out.append("")
+        return
+    # A block as long as a page is a page printed without blank lines, its stories and headlines
+    # run together; so is a shorter one where a story's headline stands between the text above
+    # and its dateline.  Only a line filling the column the block sets, mid-sentence, goes on
+    # into the next there.
+    starts = [False] + [_starts_new_line(line, conv) for line in block[1:]]  # a block's first line starts one
+    together = (
+        len(block) <= _PAGE_BLOCK
+        and any(starts)  # most blocks: nothing opens a line under their first
+        and any(
+            starts[k + 1] and ends_sentence(block[k - 1]) and _heads_story(block[k - 1], block[k])
+            for k in range(1, len(block) - 1)
+        )
+    )
+    page = _column_width([block]) if len(block) > _PAGE_BLOCK or together else 0
     # In an interview each turn (记者：… / 站长：…) is a paragraph, even when it fills no line.
     interview = any(_QA_LABEL.match(line) for line in block)
     # A typesetter spreads a paragraph's wraps, never its last line: spread lines here and there
@@ -267,23 +293,48 @@ def _lay_out(
     # mid-sentence goes on into the next.
     spread = 2 * sum(map(_spread, block)) > len(block)
     pieces: list[str] = []
-    for line, indent in zip(block, indents, strict=True):
-        if pieces and (
-            indent
-            or (page and not _wraps(pieces[-1], page))
-            or _starts_new_line(line, conv)
-            or _ends_line(pieces, block)
-            or _credit_apart(pieces, line, conv)
-            or _signed_dateline(pieces, line, conv)
-            or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
-            or (len(pieces) == 1 and _listed_field(pieces[0]) and _listed_field(line))
-            or (spread and _spread(pieces[-1]) and ends_sentence(pieces[-1].replace(" ", "")))
+    for k, (line, indent) in enumerate(zip(block, indents, strict=True)):
+        if (
+            pieces
+            and line[0] not in _NO_LINE_START
+            and (
+                indent
+                or (page and not _wraps(pieces[-1], page))
+                or starts[k]
+                or (k + 1 < len(block) and starts[k + 1] and _heads_story(pieces[-1], line))
+                or _ends_line(pieces, block)
+                or _credit_apart(pieces, line, conv)
+                or _signed_dateline(pieces, line, conv)
+                or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
+                or (len(pieces) == 1 and _listed_field(pieces[0]) and _listed_field(line))
+                or (spread and _spread(pieces[-1]) and ends_sentence(pieces[-1].replace(" ", "")))
+            )
         ):
             out.append(join_wrapped(pieces))
             pieces = []
         pieces.append(line)
     out.append(join_wrapped(pieces))
     out.append("")
+
+
+def _heads_story(above: str, line: str) -> bool:
+    """Is ``line``, right over a line opening a story (a dateline, a bullet), that story's headline
+    run together with what is above it: text ending a sentence, or a section's bare name?  It
+    is no sentence itself.  (A headline's first line over its second goes on into it.)"""
+    return (
+        not ends_sentence(line)
+        and not ends_open(line)
+        and not _STOPS.search(line)
+        and _glyphs(line) <= _MAX_HEADING
+        and (ends_sentence(above) or _SECTION_WORD.fullmatch(above) is not None)
+    )
+
+
+def _listing(block: list[str]) -> bool:
+    """Is ``block`` as long as a page with no full stop in it, so it sets no column
+    (``_column_width``)?  Headlines come a few at a time between stories; a page's worth of lines
+    without a sentence is a list, an entry to a line."""
+    return len(block) > _PAGE_BLOCK and not any("。" in line for line in block)
 
 
 def _spread(line: str) -> bool:

@@ -69,6 +69,10 @@ from digest.types import Article, Page
 # lines are spread, a jump note under a headline (上接第1版) is no part of it, a
 # column's tag over a later headline (话外音) is that story's section alone (over the page's first one it
 # is the page's), a page printed without blank lines joins only the lines filling its column mid-sentence
+# and a page-long block with no full stop is a listing, its lines text; a number cut by a wrap gets no space,
+# a line opening with a closing mark (” ，) goes on with the line above, a word padded to width over the
+# page's first headline (要 闻) is its section, a headline between finished text and a dateline is a line
+# of its own and a shorter block holding one is read as a page without blank lines is
 PARSER_VERSION = "7"
 
 

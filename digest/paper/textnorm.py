@@ -177,13 +177,20 @@ def ends_open(text: str) -> bool:
 def join_wrapped(pieces: list[str]) -> str:
     """Join the pieces of one paragraph that line wraps or column breaks cut apart.
 
-    Chinese needs no space at the joint; two Latin words or numbers do.
+    Chinese needs no space at the joint; two Latin words do.  Digits on both sides are one
+    number the wrap cut (``13`` / ``56亿元``, ``3月1`` / ``2日``): numbers set side by side in
+    Chinese text are parted by a mark, never by a space alone.
     """
     out: list[str] = []
     for piece in pieces:
         if not piece:
             continue
-        if out and _latin(out[-1][-1]) and _latin(piece[0]):
+        if (
+            out
+            and _latin(out[-1][-1])
+            and _latin(piece[0])
+            and not (out[-1][-1].isdigit() and piece[0].isdigit())
+        ):
             out.append(" ")
         out.append(piece)
     return "".join(out)
