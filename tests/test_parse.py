@@ -270,6 +270,21 @@ def test_a_lone_character_beside_a_marked_headline_names_no_section() -> None:
     ]
 
 
+def test_a_lone_character_alone_over_a_headline_names_no_section() -> None:
+    # Set apart over a headline like a column's name, one character is a cut's leftover (or the
+    # story's own), never the section of the stories after it.
+    page = parse_page(
+        "要闻\n\n新桥通车\n本报讯（记者 王明）新桥今天正式通车，市民可步行过河。\n\n川\n\n古桥修缮完工\n"
+        "本报讯（记者 李华）古桥修缮工程日前完工，桥面恢复原貌。\n\n老街重新开张\n"
+        "本报讯（记者 赵敏）老街今天重新开张，二十家老字号回归。\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("要闻", "新桥通车"),
+        ("要闻", "古桥修缮完工"),
+        ("要闻", "老街重新开张"),
+    ]
+
+
 def test_lone_line_between_paragraphs_fragment_or_headline() -> None:
     page = parse_page(
         "新桥通车\n\n本报讯(记者 甲乙)新桥今天通车。\n\n全市道路建设持续推进各项工程\n\n"

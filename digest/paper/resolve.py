@@ -412,5 +412,5 @@ def _column_name(run: list[_Line], conv: Conventions) -> bool:
         and second.gap > 0
         and len(first.text) <= _COLUMN_LEN
         and not conv.place.match(first.text)
-        and re.fullmatch(f"[{CJK}·]+", first.text) is not None
+        and re.fullmatch(f"[{CJK}·]{{2,}}", first.text) is not None
     )
