@@ -258,6 +258,23 @@ def test_a_bare_section_name_over_an_untitled_photo_is_its_section(lead: str, ma
     assert "视点" not in page.articles[-2].body
 
 
+@pytest.mark.parametrize("gap", ["\n\n", "\n\n\n"])
+def test_a_roundups_label_over_an_untitled_photo_at_the_page_top_is_its_section(gap: str) -> None:
+    # The label (a roundup's word, 新闻速览) over the photo, its caption closed by the credit, and
+    # the next section's bare name under it: neither is glued to the caption or to the credit.
+    page = parse_page(
+        "青石日报　2021年3月5日　星期五　第3版：综合新闻\n\n新闻速览\n\n"
+        "春分过后，青石镇处处花开，各村忙着迎接赏花的游客。图为东岭村的油菜\n"
+        f"花海，游客在花田里拍照留念。本报记者 甲乙 摄{gap}区县\n\n### 新桥通车\n\n"
+        "本报讯（记者 林雨）新桥今天正式通车。\n"
+    )
+    assert [(a.section, a.title, a.authors) for a in page.articles] == [
+        ("新闻速览", None, ("甲乙",)),
+        ("区县", "新桥通车", ("林雨",)),
+    ]
+    assert page.articles[0].body.startswith("春分过后")
+
+
 @pytest.mark.parametrize(
     "text",
     [
