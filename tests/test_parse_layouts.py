@@ -81,6 +81,27 @@ def test_untitled_photos_apart_by_wide_gaps_each_closed_by_its_credit() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("gap", "cut"),
+    [("\n", ""), ("\n\n", ""), ("\n\n", "\n\n")],  # no blank lines on the page, one between paragraphs
+)
+def test_untitled_photos_in_a_row_each_closed_by_its_credit_without_wide_gaps(gap: str, cut: str) -> None:
+    # The second photo's text opens under the first one's credit (at the end of the caption or
+    # on a line of its own); its second caption (图为…) is the same photo story's.
+    page = parse_page(
+        f"春分过后，青石镇处处花开，各村忙着迎接赏花\n的游客，乡间小路上车来车往，十分热闹。{gap}"
+        f"图为东岭村的油菜花海，游客在花田里拍照留念，\n孩子们在田埂上追逐嬉戏。{cut}本报记者 林小河 摄"
+        f"{gap}近日，白沙乡的果农陆续开展春季修剪工作，\n田间地头一派繁忙景象。图为果农在果园里修剪\n"
+        f"果树。{cut}本报记者 周远 摄{gap}图为果农在果园里搬运枝条。本报记者 周远 摄{gap}## 新桥通车{gap}"
+        "本报讯（记者 甲乙）新桥今天正式通车，市民纷纷\n前来参观，大家都说新桥很漂亮，通行更方便了。\n"
+    )
+    assert [(a.title, a.authors, a.body[:4]) for a in page.articles] == [
+        (None, ("林小河",), "春分过后"),
+        (None, ("周远",), "近日，白"),
+        ("新桥通车", ("甲乙",), "新桥今天"),
+    ]
+
+
 def test_captions_closed_by_credits_stay_with_their_photo_story() -> None:
     page = parse_page(
         "## 山乡秋色\n\n\n村民晾晒稻谷。 记者 林小河 摄\n\n\n果农采摘秋梨。 记者 周远 摄\n\n\n"
