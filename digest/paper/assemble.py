@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from digest.paper.apart import _PHOTO_REACH, _photo
 from digest.paper.bylines import BULLET, continues_elsewhere, find_jumps, photographed, trailing_credit
-from digest.paper.classify import T, _headline_shaped, _Line
+from digest.paper.classify import T, _headline_shaped, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.lines import _FIELD
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _finished, _is_caption
@@ -270,7 +270,7 @@ def _assemble(
     in_roundup = False
     pending_notes: list[str] = []
     cur: _Builder | None = None
-    wide_gaps = any(line.gap >= 2 for line in lines[1:])
+    wide_gaps = _wide_gaps(lines)
 
     def start() -> _Builder:
         nonlocal cur
