@@ -60,12 +60,15 @@ from digest.types import Article, Page
 # role to a line under finished text signs it, a role glued to the words after it (记者追问) is no credit
 # unless they are a name closing the story (…好。”记者周远),
 # a column break inside a credit or a dateline (本报讯（记者 周 / 远）, 记者 郭炳 / 中 摄) parts it no
-# more (but a line after a whole name with no mark is no part of it: 记者 王明 / 家), nor a wrap at the
+# more (but a line after a whole name with no mark is no part of it: 记者 王明 / 家, nor a word after a
+# credit its mark closed: 记者 王明 摄 / 民生), nor a wrap at the
 # space between two names of a closing credit, a dateline on a justified line
 # is read and opens a line of its own, a spread line ending a sentence ends its paragraph where most
 # lines are spread, a jump note under a headline (上接第1版) is no part of it, a
 # column's tag over a later headline (话外音) is that story's section alone (over the page's first one it
-# is the page's), a page printed without blank lines joins only the lines filling its column mid-sentence
+# is the page's), a page printed without blank lines joins only the lines filling its column mid-sentence,
+# untitled photos in a row each closed by its credit are apart without wide gaps too, and a wide gap in
+# the page's header parts no stories
 PARSER_VERSION = "7"
 
 
