@@ -156,3 +156,23 @@ def test_a_byline_printed_a_role_to_a_line_under_finished_text_signs_it() -> Non
     library, plough = page.articles
     assert (library.title, library.authors) == ("青石镇新建的图书馆对外开放", ("甲乙", "丙丁", "戊己"))
     assert (plough.title, plough.authors) == ("东岭村春耕忙", ("吴一",))
+
+
+def test_a_wide_gap_under_the_folio_is_no_gap_between_stories() -> None:
+    # The stories are parted by single blank lines, as their paragraphs are; the one wide gap is
+    # the header's, under the folio: it parts no stories, so a headline between two paragraphs
+    # (sharing words with the lead above it) still closes its story.
+    page = parse_page(
+        "\n青石日报　2021年3月5日　星期五　第3版：城乡\n\n\n城乡城乡\n\n"
+        "本报讯 青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+        "馆长说，今后还将定期举办读书分享会，欢迎市民常来看看。\n\n青石镇新建的图书馆对外开放\n\n"
+        "近日，白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+        "果农说，今年的梨花开得比往年早，修剪要赶在花期之前。\n\n记者 林雨\n\n白沙乡果农修剪果树\n\n"
+        "东岭村的村民们趁着晴好天气，忙着翻耕土地，准备春播。\n\n"
+        "村干部说，今年全村计划种植玉米三百亩。\n\n东岭村春耕忙\n"
+    )
+    assert [(a.title, a.authors, a.body[:4]) for a in page.articles] == [
+        ("青石镇新建的图书馆对外开放", (), "青石镇新"),
+        ("白沙乡果农修剪果树", ("林雨",), "近日，白"),
+        ("东岭村春耕忙", (), "东岭村的"),
+    ]

@@ -365,3 +365,19 @@ def test_an_editorial_signed_by_the_outlets_commentator_keeps_the_signature_out_
         article.body
         == "城市的烟火气，是老百姓最真实的生活味道。\n\n烟火气与好秩序并不矛盾，关键在于精细管理。"
     )
+
+
+@pytest.mark.parametrize("cut", ["\n", "\n\n"])  # the credit on the caption's last line, on its own
+@pytest.mark.parametrize("gap", ["\n", "\n\n"])  # the section word in the credit's block, after a blank line
+def test_a_section_word_after_a_credit_closed_by_its_mark_names_the_next_section(cut: str, gap: str) -> None:
+    # 摄民生 would read as a second name: a credit closed by its mark takes no name after the mark.
+    page = parse_page(
+        "城事\n\n新桥通车\n\n本报讯 新桥今天正式通车，市民纷纷前来参观。\n\n菜农采摘忙\n\n"
+        f"青石镇的菜农们正忙着采摘蔬菜，供应节日市场。图为菜农在大棚里采摘黄瓜。{cut}本报见习记者 林小河 摄"
+        f"{gap}民生\n\n古桥修缮\n\n本报讯 古桥修缮工程日前完工，将于下月开放。\n"
+    )
+    assert [(a.section, a.title, a.authors) for a in page.articles] == [
+        ("城事", "新桥通车", ()),
+        ("城事", "菜农采摘忙", ("林小河",)),
+        ("民生", "古桥修缮", ()),
+    ]

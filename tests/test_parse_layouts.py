@@ -81,6 +81,27 @@ def test_untitled_photos_apart_by_wide_gaps_each_closed_by_its_credit() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("gap", "cut"),
+    [("\n", ""), ("\n\n", ""), ("\n\n", "\n\n")],  # no blank lines on the page, one between paragraphs
+)
+def test_untitled_photos_in_a_row_each_closed_by_its_credit_without_wide_gaps(gap: str, cut: str) -> None:
+    # The second photo's text opens under the first one's credit (at the end of the caption or
+    # on a line of its own); its second caption (图为…) is the same photo story's.
+    page = parse_page(
+        f"春分过后，青石镇处处花开，各村忙着迎接赏花\n的游客，乡间小路上车来车往，十分热闹。{gap}"
+        f"图为东岭村的油菜花海，游客在花田里拍照留念，\n孩子们在田埂上追逐嬉戏。{cut}本报记者 林小河 摄"
+        f"{gap}近日，白沙乡的果农陆续开展春季修剪工作，\n田间地头一派繁忙景象。图为果农在果园里修剪\n"
+        f"果树。{cut}本报记者 周远 摄{gap}图为果农在果园里搬运枝条。本报记者 周远 摄{gap}## 新桥通车{gap}"
+        "本报讯（记者 甲乙）新桥今天正式通车，市民纷纷\n前来参观，大家都说新桥很漂亮，通行更方便了。\n"
+    )
+    assert [(a.title, a.authors, a.body[:4]) for a in page.articles] == [
+        (None, ("林小河",), "春分过后"),
+        (None, ("周远",), "近日，白"),
+        ("新桥通车", ("甲乙",), "新桥今天"),
+    ]
+
+
 def test_captions_closed_by_credits_stay_with_their_photo_story() -> None:
     page = parse_page(
         "## 山乡秋色\n\n\n村民晾晒稻谷。 记者 林小河 摄\n\n\n果农采摘秋梨。 记者 周远 摄\n\n\n"
@@ -256,6 +277,23 @@ def test_a_bare_section_name_over_an_untitled_photo_is_its_section(lead: str, ma
     titled = [(a.section, a.title, a.authors) for a in page.articles]
     assert titled[-2:] == [("视点", None, ("甲乙",)), ("视点", "新桥通车", ("林雨",))]
     assert "视点" not in page.articles[-2].body
+
+
+@pytest.mark.parametrize("gap", ["\n\n", "\n\n\n"])
+def test_a_roundups_label_over_an_untitled_photo_at_the_page_top_is_its_section(gap: str) -> None:
+    # The label (a roundup's word, 新闻速览) over the photo, its caption closed by the credit, and
+    # the next section's bare name under it: neither is glued to the caption or to the credit.
+    page = parse_page(
+        "青石日报　2021年3月5日　星期五　第3版：综合新闻\n\n新闻速览\n\n"
+        "春分过后，青石镇处处花开，各村忙着迎接赏花的游客。图为东岭村的油菜\n"
+        f"花海，游客在花田里拍照留念。本报记者 甲乙 摄{gap}区县\n\n### 新桥通车\n\n"
+        "本报讯（记者 林雨）新桥今天正式通车。\n"
+    )
+    assert [(a.section, a.title, a.authors) for a in page.articles] == [
+        ("新闻速览", None, ("甲乙",)),
+        ("区县", "新桥通车", ("林雨",)),
+    ]
+    assert page.articles[0].body.startswith("春分过后")
 
 
 @pytest.mark.parametrize(

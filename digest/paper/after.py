@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 
 from digest.paper.apart import _COLUMN_LEN, _listing
-from digest.paper.classify import T, _Line
+from digest.paper.classify import T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.textnorm import CJK, cjk_bigrams
 
@@ -86,7 +86,7 @@ def _headlines_follow_bodies(lines: list[_Line]) -> bool:
     stories by wide gaps, the side of the gap a headline stands on.
     """
     votes: list[float] = []
-    wide = any(line.gap >= 2 for line in lines[1:])
+    wide = _wide_gaps(lines)
     for index, line in enumerate(lines):
         if line.kind is not T.HEADING:
             continue

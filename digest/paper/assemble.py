@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from digest.paper.apart import _PHOTO_REACH, _photo
 from digest.paper.bylines import (
     BULLET,
     continues_elsewhere,
@@ -17,7 +18,7 @@ from digest.paper.bylines import (
     reporting_goes_on,
     trailing_credit,
 )
-from digest.paper.classify import T, _headline_shaped, _Line
+from digest.paper.classify import T, _headline_shaped, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.lines import _FIELD
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _finished, _is_caption
@@ -295,7 +296,7 @@ def _assemble(
     in_roundup = False
     pending_notes: list[str] = []
     cur: _Builder | None = None
-    wide_gaps = any(line.gap >= 2 for line in lines[1:])
+    wide_gaps = _wide_gaps(lines)
 
     def start() -> _Builder:
         nonlocal cur
@@ -414,6 +415,7 @@ def _assemble(
                     and cur.has_body()
                     and _finished(cur.paras[-1], line.text, conv)
                 )
+                or (not after and _next_photo(cur, lines, index, conv))
             ):
                 start()
             assert cur is not None
@@ -426,6 +428,29 @@ def _assemble(
     used = {b.section for b in kept}
     repeated = [title for title in (b.repeated_title() for b in kept) if title]
     return kept, [*(name for name in dict.fromkeys(seen) if name not in used), *repeated]
+
+
+def _next_photo(cur: _Builder, lines: list[_Line], index: int, conv: Conventions) -> bool:
+    """Untitled photos printed one after another with no wide gap between them: the untitled
+    story the photographer's credit just closed (…育苗。本报记者 林小河 摄) is finished where the
+    text under the credit is another photo's, its caption closed by a photographer's credit
+    within a few lines (近日，白沙乡… / …修剪果树。本报记者 周远 摄).  A line opening 图为 there is
+    another caption of the same pictures; under a headline, captions each closed by a credit
+    are one photo story's.  ``lines[index]`` is the text under the credit."""
+    if cur.title_lines or not cur.has_body() or _CAPTION_START.match(lines[index].text):
+        return False
+    prev = lines[index - 1]
+    credits = prev.credits if prev.kind is T.CREDIT else _closing_credits(prev, conv)
+    return (
+        any(photographed(c) for c in credits)
+        and _photo(lines[index : index + _PHOTO_REACH], conv) is not None
+    )
+
+
+def _closing_credits(line: _Line, conv: Conventions) -> tuple[Credit, ...]:
+    """The credits closing a paragraph of text (…育苗。本报记者 林小河 摄), if any."""
+    credit = trailing_credit(line.text, conv) if line.kind is T.PARA else None
+    return credit[1] if credit is not None else ()
 
 
 def _signed_below(nxt: _Line | None) -> bool:

@@ -129,6 +129,15 @@ class _Line:
     tag: str = ""  # a column's tag printed over this headline (话外音): the section of its story alone
 
 
+def _wide_gaps(lines: list[_Line]) -> bool:
+    """Does the page part its stories by wide gaps (two blank lines or more)?  Only gaps under the
+    page's first line of a story count: those in its header, around the folio, a running head or
+    the page's section name, part no stories."""
+    header = (T.NOISE, T.SECTION)
+    first = next((i for i, line in enumerate(lines) if line.kind not in header), len(lines))
+    return any(line.gap >= 2 for line in lines[first + 1 :])
+
+
 def _classify(
     raw: list[str],
     apart: set[int],

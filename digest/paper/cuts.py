@@ -68,13 +68,14 @@ def _cut_name(before: str, after: str, conv: Conventions) -> bool:
     block after the break is the name's last characters, a credit's mark at most after them.
 
     A name of more than four characters is no name cut but a short headline after a credit
-    (``记者 周远`` / ``街拍``), and so are two characters after a whole name of two."""
+    (``记者 周远`` / ``街拍``), and so are two characters after a whole name of two, and a
+    word after a credit its mark closed (``记者 王明 摄`` / ``民生``)."""
     rest = _NAME_REST.match(after)
     tail = _TEXT_END.split(before)[-1].strip()
     if rest is None or not conv.credit_hint.search(tail) or (rest[2] and not conv.mark_only.match(rest[2])):
         return False
     credits = parse_credits(tail + after, conv)
-    if not credits or _lengthens_whole_name(tail, tail + after, conv):
+    if not credits or _lengthens_whole_credit(tail, tail + after, conv):
         return False
     name = credits[-1].name
     cut = len(name) - len(rest[1])
@@ -87,16 +88,20 @@ def _cut_name(before: str, after: str, conv: Conventions) -> bool:
     )
 
 
-def _lengthens_whole_name(tail: str, whole: str, conv: Conventions) -> bool:
+def _lengthens_whole_credit(tail: str, whole: str, conv: Conventions) -> bool:
     """Would the piece after a cut (``whole`` is ``tail`` and the piece) only lengthen the whole
-    name the credit ``tail`` ends in (``记者 王明`` / ``家园`` → 王明家园), with no mark after it to
-    close the credit?  Then the piece opens what comes next (a headline, a paragraph); a mark
-    (``记者 周远`` / ``山 摄``), a credit that is none without the piece (``记者 周`` / ``小川``) or
-    one character making a name of three (``记者 周小`` / ``川``) tells a cut name."""
+    credit ``tail`` ends in: its whole last name (``记者 王明`` / ``家园`` → 王明家园), with no mark
+    after it to close the credit, or the mark that closed it with a name (``记者 王明 摄`` /
+    ``民生`` → 摄民生)?  Then the piece opens what comes next (a headline, a section's name, a
+    paragraph); a mark (``记者 周远`` / ``山 摄``), the rest of a mark (``记者 王明 摄`` / ``影``), a
+    credit that is none without the piece (``记者 周`` / ``小川``) or one character making a name of
+    three (``记者 周小`` / ``川``) tells a cut credit."""
     own = parse_credits(tail, conv)
     joined = parse_credits(whole, conv) if own else None
     if not own or not joined or len(joined) < len(own):
         return False
+    if split_mark(own[-1].role, conv)[1]:
+        return len(joined) > len(own)
     name, same = own[-1].name, joined[len(own) - 1]
     return (
         same.name != name
@@ -146,7 +151,7 @@ def _cut_credit(before: str, line: str, conv: Conventions) -> bool:
         and conv.credit_hint.search(whole)
         and not (is_byline(tail, conv) and is_byline(line, conv))
         and is_byline(whole, conv)
-        and not _lengthens_whole_name(tail, whole, conv)
+        and not _lengthens_whole_credit(tail, whole, conv)
     )
 
 

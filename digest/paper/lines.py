@@ -16,7 +16,7 @@ from digest.paper.cuts import (
     _TEXT_END,
     _cut_by_column_break,
     _cut_credit,
-    _lengthens_whole_name,
+    _lengthens_whole_credit,
     _open_credit,
 )
 from digest.paper.textnorm import (
@@ -444,8 +444,9 @@ def _credit_apart(pieces: list[str], line: str, conv: Conventions) -> bool:
             and not parse_dateline(text, conv)  # 本报讯 记者X、通讯员Y / Z报道： is one line
         ):
             # A byline wrapped across two lines (…鄂尔多斯市融 / 媒体中心记者 X) stays whole; a
-            # line that would only lengthen its whole last name (记者 王明 / 家) is none of it.
-            return not is_byline(before + line, conv) or _lengthens_whole_name(before, before + line, conv)
+            # line that would only lengthen its whole last name (记者 王明 / 家) or glue a word to
+            # the mark that closed it (记者 王明 摄 / 民生) is none of it.
+            return not is_byline(before + line, conv) or _lengthens_whole_credit(before, before + line, conv)
     return False
 
 

@@ -63,7 +63,8 @@ from digest.types import Article, Page
 # one crediting no one,
 # a column break inside a credit or a dateline (本报讯（记者 周 / 远）, 记者 郭炳 / 中 摄) parts it no
 # more (one character after a name of two is its end, 记者 周小 / 川, but two or more after a whole name
-# with no mark are no part of it: 记者 王明 / 家园; a lone character is no section), nor a wrap at the
+# with no mark are no part of it: 记者 王明 / 家园, nor a word after a credit its mark closed: 记者 王明 摄
+# / 民生; a lone character is no section), nor a wrap at the
 # space between two names of a closing credit, a dateline on a justified line
 # is read and opens a line of its own, a spread line ending a sentence ends its paragraph where most
 # lines are spread, a jump note under a headline (上接第1版) is no part of it, a
@@ -72,7 +73,9 @@ from digest.types import Article, Page
 # and a page-long block with no full stop is a listing, its lines text; a number cut by a wrap gets no space,
 # a line opening with a closing mark (” ，) goes on with the line above, a word padded to width over the
 # page's first headline (要 闻) is its section, a headline between finished text and a dateline is a line
-# of its own and a shorter block holding one is read as a page without blank lines is
+# of its own and a shorter block holding one is read as a page without blank lines is, untitled photos
+# in a row each closed by its credit are apart without wide gaps too, and a wide gap in the page's
+# header parts no stories
 PARSER_VERSION = "7"
 
 

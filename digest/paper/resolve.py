@@ -21,7 +21,7 @@ from digest.paper.apart import (
     _section_over_text,
 )
 from digest.paper.bylines import find_jumps, parse_dateline, photographed, trailing_credit
-from digest.paper.classify import T, _Line
+from digest.paper.classify import T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.lines import _FIELD
 from digest.paper.signing import _REACH as _SIGNED_REACH
@@ -78,7 +78,7 @@ def _resolve(
     markdown = any(line.md for line in lines)
     if markdown:
         _adopt_unmarked_heading_lines(lines)
-    wide = any(line.gap >= 2 for line in lines[1:])
+    wide = _wide_gaps(lines)
     out: list[_Line] = []
     dropped: list[str] = []
     i = 0
