@@ -10,6 +10,7 @@ day, in a short email of its own; never again the day after.  Their choice of se
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from datetime import datetime, timedelta
@@ -18,15 +19,17 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
+from faulty_smtp import SilentSmtp
 from smtp_sink import Received, SmtpSink
 from test_server import serving
 
 from digest.config import Config
 from digest.ingest.pipeline import ingest
+from digest.mail.sendrun import SERVER_DOWN_AFTER
 from digest.mail.transports import OutboxMailer, SmtpMailer
 from digest.service.jobs import retry_deliveries, run_digest
 from digest.store.database import Store
-from digest.store.records import Subscriber
+from digest.store.records import DeliveryState, Subscriber
 from digest.types import Section
 from digest.web.server import create_app
 from digest.web.subscriptions import create_subscription_app, subscription_routes
@@ -308,3 +311,76 @@ def test_two_retry_jobs_at_once_send_the_notice_once(mailing: Config, store: Sto
         job.join(timeout=60)
     assert [received.recipients for received in sink.messages[before:]] == [(ONLY,)]
     assert store.emptied_to_tell() == {}
+
+
+# --- the run heeds a request to stop and a server that seems down --------------------------------------
+
+# More subscribers of the emptied section alone: each gets an email of its own about it.
+ALONE = tuple(f"city{n}@example.org" for n in range(4))
+
+
+def _more_who_chose_it_alone(store: Store, city: Section) -> None:
+    for email in ALONE:
+        store.add_subscriber(Subscriber(email, (city.slug,), True, _morning(27)))
+
+
+def test_stopping_ends_the_emails_about_emptied_sections_between_two(
+    mailing: Config, store: Store, sink: SmtpSink
+) -> None:
+    """SIGTERM while the daily run sends the emails about emptied sections.  Before, those went on to
+    every subscriber concerned whatever ``stopping()`` said (each costing the mailer's 30 s with a
+    silent server), and ``digest serve`` waited for them to stop; now the run stops between two, as the
+    digest's copies do, and the rest wait for the retry job, which tells each of them once."""
+    config = mailing
+    city = _emptied_and_mailed(config, store, sink)
+    _more_who_chose_it_alone(store, city)
+    before = len(sink.messages)
+
+    def stopping() -> bool:  # SIGTERM comes once the first email about the emptied section alone is out
+        return any(received.recipients[0] in ALONE for received in sink.messages[before:])
+
+    mailer = SmtpMailer(config.smtp, timeout=5)
+    try:
+        run_digest(config, store, mailer, _digest_time(28), stopping=stopping)
+    finally:
+        mailer.close()
+    assert [received.recipients[0] for received in sink.messages[before:]] == [BOTH, EVERYTHING, ALONE[0]]
+    assert {notice.email for notice in store.due_notices(_digest_time(28))} == {*ALONE[1:], ONLY}
+
+    retried = _run(config, store, sink, 28, retry=True)
+    assert set(retried) == _told(retried) == {*ALONE[1:], ONLY}
+    assert store.emptied_to_tell() == {}
+
+
+def test_a_silent_server_is_tried_only_until_it_seems_down(
+    mailing: Config, store: Store, sink: SmtpSink
+) -> None:
+    """A mail server that takes connections and never answers.  Before, the digest's copies stopped
+    after three failures in a row but the emails about emptied sections tried it once per subscriber,
+    each for the mailer's whole timeout, holding the job lock; now the run's three failures put the rest
+    off to the same retry, and the retry job tells each subscriber once when the server is back."""
+    config = mailing
+    city = _emptied_and_mailed(config, store, sink)
+    _more_who_chose_it_alone(store, city)
+    with SilentSmtp() as silent:
+        down = dataclasses.replace(
+            config, smtp=dataclasses.replace(config.smtp, host=silent.host, port=silent.port)
+        )
+        mailer = SmtpMailer(down.smtp, timeout=1)
+        try:
+            run_digest(down, store, mailer, _digest_time(28))
+        finally:
+            mailer.close()
+        tried = silent.connections
+    assert tried == SERVER_DOWN_AFTER  # the two copies and one email of its own; before, all seven
+    waiting = store.notices()
+    assert {notice.email for notice in waiting} == {*ALONE, ONLY}
+    retry_at = _digest_time(28) + timedelta(seconds=config.digest.retry_seconds)
+    assert {(notice.status, notice.next_attempt_at) for notice in waiting} <= {
+        (DeliveryState.FAILED, retry_at),
+        (DeliveryState.PENDING, retry_at),
+    }
+
+    retried = _run(config, store, sink, 28, retry=True)  # the server is back
+    assert set(retried) == {BOTH, EVERYTHING, ONLY, *ALONE}
+    assert _told(retried) == {BOTH, ONLY, *ALONE}

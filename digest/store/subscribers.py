@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from digest.store.base import Repository, dialect_of
+from digest.store.base import IN_BATCH, Repository, dialect_of
 from digest.store.claims import Claims
 from digest.store.records import (
     CLAIMED,
@@ -187,13 +187,31 @@ class SubscriberRepository(Repository):
                 )
             )
 
-    def due_notices(self, now: datetime, email: str | None = None) -> list[Notice]:
-        """Subscription emails to send at ``now`` (pending, or failed with their wait over)."""
+    def due_notices(
+        self, now: datetime, email: str | None = None, kind: NoticeKind | None = None
+    ) -> list[Notice]:
+        """Subscription emails to send at ``now`` (pending, or failed with their wait over): every
+        address's or ``email``'s, of every kind or of ``kind``."""
         query = sa.select(notices).where(
             notices.c.status.in_(WAITING),
             sa.or_(notices.c.next_attempt_at.is_(None), notices.c.next_attempt_at <= now),
         )
+        if kind is not None:
+            query = query.where(notices.c.kind == kind.value)
         return self._notices(query, email)
+
+    def defer_notices(self, waiting: Sequence[Notice], until: datetime, reason: str) -> None:
+        """Leave ``waiting`` emails untried until ``until`` (the server is down: trying each is pointless);
+        one claimed or sent meanwhile is left as it is."""
+        keys = [(notice.email, notice.kind.value) for notice in waiting]
+        key = sa.tuple_(notices.c.email, notices.c.kind)
+        with self._begin() as conn:
+            for at in range(0, len(keys), IN_BATCH):
+                conn.execute(
+                    sa.update(notices)
+                    .where(key.in_(keys[at : at + IN_BATCH]), notices.c.status.in_(WAITING))
+                    .values(next_attempt_at=until, last_error=reason)
+                )
 
     def notices(self, email: str | None = None) -> list[Notice]:
         """Every subscription email on record (or ``email``'s), whatever its status, oldest first."""
