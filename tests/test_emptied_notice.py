@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -22,6 +22,7 @@ import httpx
 from faulty_smtp import SilentSmtp
 from smtp_sink import Received, SmtpSink
 from test_server import serving
+from test_service import wait_for
 
 from digest.config import Config
 from digest.ingest.pipeline import ingest
@@ -29,7 +30,8 @@ from digest.mail.sendrun import SERVER_DOWN_AFTER
 from digest.mail.transports import OutboxMailer, SmtpMailer
 from digest.service.jobs import retry_deliveries, run_digest
 from digest.store.database import Store
-from digest.store.records import DeliveryState, Subscriber
+from digest.store.records import DeliveryState, DigestRecord, Notice, NoticeKind, Subscriber
+from digest.store.sections import TOLD_MEANWHILE
 from digest.types import Section
 from digest.web.server import create_app
 from digest.web.subscriptions import create_subscription_app, subscription_routes
@@ -384,3 +386,105 @@ def test_a_silent_server_is_tried_only_until_it_seems_down(
     retried = _run(config, store, sink, 28, retry=True)  # the server is back
     assert set(retried) == {BOTH, EVERYTHING, ONLY, *ALONE}
     assert _told(retried) == {BOTH, ONLY, *ALONE}
+
+
+# --- two runs at once ---------------------------------------------------------------------------------
+
+
+def test_two_digest_runs_at_once_tell_a_subscriber_once(
+    mailing: Config, store: Store, sink: SmtpSink
+) -> None:
+    """The service's 07:00 run and an operator's ``digest send-digest --day`` of the day before (or two
+    instances at a leader hand-over), both with a copy for a subscriber not told yet of an emptied
+    section.  Before, each run read whom to tell before sending, so both copies told it; now the copy's
+    commit claims the note: the second is abandoned before its final "." and waits to go again, and
+    the retry job sends it without the note."""
+    config = mailing
+    _emptied_and_mailed(config, store, sink)
+    # Addresses each run sends to before BOTH (refused once on the 28th, so that day's re-run has them
+    # too), and one in between that takes its copy, so that three failures in a row defer nothing.
+    early = ("a0@example.org", "a1@example.org")
+    for email in (*early, "b0@example.org"):
+        store.add_subscriber(Subscriber(email, (), True, _morning(27)))
+    for email in (*early, BOTH):
+        sink.refuse(email, 451, times=1)
+    _run(config, store, sink, 28)
+    assert BOTH in store.emptied_to_tell()  # its copy of the 28th, which told it, did not go
+    _front_page(config, 28)
+    ingest(config, store, _morning(28))
+    seven = datetime.fromisoformat("2024-11-28T23:05:00+00:00")  # 07:05 in Shanghai on the 29th
+    sink.delay = 0.5
+    before = len(sink.messages)
+
+    def send(**which: object) -> None:
+        with Store.open(config.database_url) as own:
+            mailer = SmtpMailer(config.smtp, timeout=10)
+            try:
+                run_digest(config, own, mailer, seven, **which)  # type: ignore[arg-type]
+            finally:
+                mailer.close()
+
+    daily = threading.Thread(target=send)
+    daily.start()
+    # Once the daily run sends, it has read whom to tell; the one by hand reads it before either reaches BOTH.
+    wait_for(lambda: len(sink.messages) > before, 20, "the daily run to send")
+    by_hand = threading.Thread(target=send, kwargs={"day": date(2024, 11, 28), "retry_now": True})
+    by_hand.start()
+    for run in (daily, by_hand):
+        run.join(60)
+    (told,) = [m for m in sink.messages[before:] if m.recipients[0] == BOTH]
+    assert TOLD in _unwrapped(_parts(told.message())[0])
+    (released,) = [
+        row
+        for day in (date(2024, 11, 28), date(2024, 11, 29))
+        for row in store.deliveries(day)
+        if row.email == BOTH and row.status != DeliveryState.SENT
+    ]
+    assert (released.status, released.last_error) == (DeliveryState.FAILED, TOLD_MEANWHILE)
+
+    again = len(sink.messages)
+    mailer = SmtpMailer(config.smtp, timeout=10)
+    try:
+        retry_deliveries(config, store, mailer, seven + timedelta(minutes=1))
+    finally:
+        mailer.close()
+    (second,) = [m for m in sink.messages[again:] if m.recipients[0] == BOTH]
+    assert TOLD not in _unwrapped(_parts(second.message())[0])
+    assert store.emptied_to_tell() == {}
+
+
+def _only_notice(store: Store, email: str) -> Notice:
+    (notice,) = store.notices(email)
+    return notice
+
+
+def test_a_commit_telling_of_a_section_another_email_told_first_is_released(store: Store) -> None:
+    """Two emails to one address both telling of an emptied section (two digest runs at once, or a
+    copy and the email of its own): the first commit notes it told; the second is refused, notes
+    nothing, and its row waits again, due at once, to be composed without that section."""
+    at = _morning(27)
+    (slug,) = store.section_slugs(["城市生活"], lambda _name: "cheng-shi-sheng-huo").values()
+    other = store.section_slugs(["文体"], lambda _name: "wen-ti")["文体"]
+    store.add_subscriber(Subscriber(BOTH, (slug, other), True, at))
+    days = (date(2024, 11, 27), date(2024, 11, 28))
+    for day in days:
+        made = datetime.combine(day, datetime.min.time(), UTC)
+        assert store.save_digest(DigestRecord(day, made - timedelta(days=1), made, made, 1), [BOTH])
+    assert store.claim_delivery(days[0], BOTH, "run:1") and store.claim_delivery(days[1], BOTH, "run:2")
+    store.queue_notice(BOTH, NoticeKind.EMPTIED, at)
+    assert store.claim_notice(_only_notice(store, BOTH), "run:3", datetime.now(UTC))
+
+    assert store.commit_delivery(days[0], BOTH, "run:1", [slug], at)
+    # The other two told of it too, one with a section not told yet: neither notes anything.
+    assert not store.commit_delivery(days[1], BOTH, "run:2", [other, slug], at)
+    assert not store.commit_notice(_only_notice(store, BOTH), "run:3", [slug], at)
+    (row,) = store.deliveries(days[1])
+    notice = _only_notice(store, BOTH)
+    for waiting in (row, notice):
+        assert (waiting.status, waiting.last_error) == (DeliveryState.FAILED, TOLD_MEANWHILE)
+        assert waiting.next_attempt_at is None
+    assert [s.slug for s in store.emptied_to_tell()[BOTH]] == [other]
+    # Sent again without it, they commit.
+    assert store.claim_delivery(days[1], BOTH, "run:4")
+    assert store.commit_delivery(days[1], BOTH, "run:4", [other], at)
+    assert store.emptied_to_tell() == {}

@@ -179,7 +179,7 @@ def send_notices(
             continue
         status, error, wait = sender.send(notice)
         if status is None:
-            continue  # taken over at the point of no return: the new claimant sends it
+            continue  # no longer ours at its point of no return: taken over, or released (commit_telling)
         if not store.mark_notice(notice, status, now, error, wait, claim=holder):
             log.warning(
                 "%s email to %s changed under this sender; left as it is", notice.kind.value, notice.email

@@ -52,6 +52,11 @@ class Claims:
             .where(*row, mine, status == DeliveryState.CLAIMED)
             .values(status=DeliveryState.SENDING)
         )
+        self._release = (
+            sa.update(table)
+            .where(*row, mine, status == DeliveryState.CLAIMED)
+            .values(status=DeliveryState.FAILED, next_attempt_at=None, last_error=sa.bindparam("b_error"))
+        )
         outcome = dict(
             status=sa.bindparam("b_status"),
             attempts=table.c.attempts + 1,
@@ -80,6 +85,12 @@ class Claims:
     def commit(self, conn: Connection, key: Sequence[Any], holder: str) -> bool:
         """``claimed`` → ``sending`` just before the final "."; False when the row is no longer ours."""
         return conn.execute(self._commit, {**self._row(key), "b_claim": holder}).rowcount == 1
+
+    def release(self, conn: Connection, key: Sequence[Any], holder: str, reason: str) -> bool:
+        """``claimed`` → ``failed`` and due at once, by ``holder``, which abandoned the email before
+        its final "." (``reason`` says why); False when the row is no longer ``holder``'s."""
+        values = {**self._row(key), "b_claim": holder, "b_error": reason}
+        return conn.execute(self._release, values).rowcount == 1
 
     def mark(
         self,

@@ -22,7 +22,7 @@ from digest.store.records import (
     SendLease,
 )
 from digest.store.schema import deliveries, delivery_counts, digests, send_leases
-from digest.store.sections import note_told
+from digest.store.sections import commit_telling
 
 _CLAIMS = Claims(deliveries, (deliveries.c.day, deliveries.c.email))
 
@@ -103,14 +103,10 @@ class LedgerRepository(Repository):
         """``claimed`` → ``sending`` just before the final "."; False when the row is no longer ours.
 
         ``told``: the emptied sections the copy tells of, noted as told at ``at`` in the same
-        transaction, so a crash from here on (the copy then ``unknown``) never tells them twice.
+        transaction, so a crash from here on (the copy then ``unknown``) never tells them twice;
+        False, and the row waits again, when another email told of one first (``commit_telling``).
         """
-        with self._begin() as conn:
-            committed = _CLAIMS.commit(conn, (day, email), holder)
-            if committed and told:
-                assert at is not None
-                note_told(conn, email, told, at)
-        return committed
+        return commit_telling(self._begin, _CLAIMS, (day, email), holder, email, told, at)
 
     def recover_deliveries(self, day: date, holder: str, reason: str) -> tuple[int, int]:
         """Rows of ``day`` claimed by a run other than ``holder`` (which must hold the send lease, so

@@ -23,7 +23,7 @@ from digest.store.records import (
     new_key,
 )
 from digest.store.schema import notices, subscribers
-from digest.store.sections import note_told
+from digest.store.sections import commit_telling
 
 _CLAIMS = Claims(notices, (notices.c.email, notices.c.kind), stamp=notices.c.claimed_at)
 
@@ -249,14 +249,11 @@ class SubscriberRepository(Repository):
         """``claimed`` → ``sending`` just before the final "."; False when the row is no longer ours.
 
         ``told``: the emptied sections the email tells of, noted as told at ``at`` in the same
-        transaction, so a crash from here on (the email then ``unknown``) never tells them twice.
+        transaction, so a crash from here on (the email then ``unknown``) never tells them twice;
+        False, and the row waits again, when another email told of one first (``commit_telling``).
         """
-        with self._begin() as conn:
-            committed = _CLAIMS.commit(conn, (notice.email, notice.kind.value), holder)
-            if committed and told:
-                assert at is not None
-                note_told(conn, notice.email, told, at)
-        return committed
+        key = (notice.email, notice.kind.value)
+        return commit_telling(self._begin, _CLAIMS, key, holder, notice.email, told, at)
 
     def mark_notice(
         self,
