@@ -119,6 +119,23 @@ class Claims:
             return conn.execute(self._mark_waiting, values).rowcount == 1
         return conn.execute(self._mark, {**values, "b_claim": claim}).rowcount == 1
 
+    def outlook(
+        self, conn: Connection, newest_first: Sequence[sa.ColumnElement[Any]]
+    ) -> tuple[datetime | None, str | None]:
+        """The earliest retry of a waiting row, and the error of the newest row not sent (the rows in
+        ``newest_first`` order), for ``digest status``."""
+        table = self._table
+        next_attempt = conn.execute(
+            sa.select(sa.func.min(table.c.next_attempt_at)).where(table.c.status.in_(WAITING))
+        ).scalar_one()
+        error = conn.execute(
+            sa.select(table.c.last_error)
+            .where(table.c.last_error.is_not(None), table.c.status != DeliveryState.SENT)
+            .order_by(*newest_first)
+            .limit(1)
+        ).scalar_one_or_none()
+        return next_attempt, error
+
     def recover(self, conn: Connection, dead: sa.ColumnElement[bool], reason: str) -> tuple[int, int]:
         """Rows matching ``dead`` (claims of senders known to be over): ``claimed`` ones wait again,
         since their server never got the "."; ``sending`` ones (a crash at the point of no return)

@@ -210,16 +210,8 @@ class LedgerRepository(Repository):
         """Rows by status, the earliest retry waiting and the error of the latest failed row."""
         with self._begin() as conn:
             counts = self._delivery_counts(conn)
-            waiting = deliveries.c.status.in_(WAITING)
-            next_attempt = conn.execute(
-                sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(waiting)
-            ).scalar_one()
-            error = conn.execute(
-                sa.select(deliveries.c.last_error)
-                .where(deliveries.c.last_error.is_not(None), deliveries.c.status != "sent")
-                .order_by(deliveries.c.day.desc(), deliveries.c.next_attempt_at.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+            newest = (deliveries.c.day.desc(), deliveries.c.next_attempt_at.desc())
+            next_attempt, error = _CLAIMS.outlook(conn, newest)
         return DeliverySummary(
             counts=tuple(counts.items()),
             next_attempt_at=next_attempt,

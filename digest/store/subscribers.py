@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from digest.store.base import IN_BATCH, Repository, dialect_of
 from digest.store.claims import Claims
@@ -16,6 +17,7 @@ from digest.store.records import (
     NOTICES_DONE,
     WAITING,
     DeliveryState,
+    DeliverySummary,
     Notice,
     NoticeKind,
     Subscriber,
@@ -236,6 +238,20 @@ class SubscriberRepository(Repository):
             )
             for r in rows
         ]
+
+    def notice_summary(self) -> DeliverySummary:
+        """Subscription emails by status, the earliest retry waiting and the error of the latest one
+        not sent (for ``digest status``)."""
+        with self._begin() as conn:
+            counts = self._notice_counts(conn)
+            newest = (notices.c.created.desc(), notices.c.next_attempt_at.desc().nulls_last())
+            next_attempt, error = _CLAIMS.outlook(conn, newest)
+        return DeliverySummary(counts=tuple(counts.items()), next_attempt_at=next_attempt, last_error=error)
+
+    def _notice_counts(self, conn: Connection) -> dict[str, int]:
+        """Subscription emails by status (every status that has rows), in status order."""
+        rows = conn.execute(sa.select(notices.c.status, sa.func.count()).group_by(notices.c.status))
+        return {str(status): int(n) for status, n in sorted(rows)}
 
     def claim_notice(self, notice: Notice, holder: str, at: datetime) -> bool:
         """Mark a waiting ``notice`` ``claimed`` by ``holder`` at ``at`` (the wall clock); False when
