@@ -9,7 +9,13 @@ the faults real relays add:
   full queue);
 - ``drop_body``: the share of DATA bodies in whose middle the server closes
   the connection (a relay restarting, a dropped link): it reads part of the
-  body, then hangs up without a reply; the message is not delivered.
+  body, then hangs up without a reply; the message is not delivered;
+- ``dot_pause``: seconds between the final "." and its reply (a relay scanning
+  the message before it queues it); a message whose client hung up meanwhile
+  is dropped, as a before-queue filter does (counted in ``gone``);
+- ``reply_pause``: seconds before every reply, the greeting included (a slow
+  relay that works: each step well within a client's timeout, the whole
+  session not).
 
 Whether a fault hits is decided by a hash of the seed, the recipient and
 that recipient's attempt number, not by a shared random stream, so a run
@@ -26,10 +32,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import select
 import socket
 import socketserver
 import struct
 import threading
+import time
 from collections import Counter
 from types import TracebackType
 
@@ -43,15 +51,20 @@ class FaultySmtp:
         seed: int,
         rcpt_busy: float = 0.0,
         drop_body: float = 0.0,
+        dot_pause: float = 0.0,
+        reply_pause: float = 0.0,
         greeting: str = "220 faulty.test ESMTP",
     ) -> None:
         self.seed = seed
         self.greeting = greeting
         self.rcpt_busy = rcpt_busy
         self.drop_body = drop_body
+        self.dot_pause = dot_pause
+        self.reply_pause = reply_pause
         self.delivered: list[str] = []
         self.busy_answers = 0  # 451s given
         self.drops = 0  # bodies cut short
+        self.gone = 0  # messages dropped because their client left before the reply to the "."
         self._tries: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), _Session)
@@ -148,7 +161,7 @@ class _Session(socketserver.StreamRequestHandler):
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.server.aborted.add(self.connection)
                     return
-                if not self._body():
+                if not self._body() or not self._still_there(owner.dot_pause):
                     return
                 owner.record(recipient)
                 recipient = None
@@ -172,6 +185,21 @@ class _Session(socketserver.StreamRequestHandler):
                 return
             self._reply("503 5.5.1 no service")
 
+    def _still_there(self, pause: float) -> bool:
+        """Whether the client is still connected after ``pause`` seconds of work on its message."""
+        if pause <= 0:
+            return True
+        time.sleep(pause)
+        readable, _, _ = select.select([self.connection], [], [], 0)
+        try:
+            left = bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:  # reset
+            left = True
+        if left:
+            with self.server.owner._lock:
+                self.server.owner.gone += 1
+        return not left
+
     def _body(self) -> bool:
         """Read up to the final "."; False when the client went away first."""
         while True:
@@ -182,6 +210,7 @@ class _Session(socketserver.StreamRequestHandler):
                 return True
 
     def _reply(self, *lines: str) -> None:
+        time.sleep(self.server.owner.reply_pause)
         self.wfile.write("".join(f"{line}\r\n" for line in lines).encode("ascii"))
 
 

@@ -10,23 +10,28 @@ day, in a short email of its own; never again the day after.  Their choice of se
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
+from faulty_smtp import SilentSmtp
 from smtp_sink import Received, SmtpSink
 from test_server import serving
+from test_service import wait_for
 
 from digest.config import Config
 from digest.ingest.pipeline import ingest
+from digest.mail.sendrun import SERVER_DOWN_AFTER
 from digest.mail.transports import OutboxMailer, SmtpMailer
 from digest.service.jobs import retry_deliveries, run_digest
 from digest.store.database import Store
-from digest.store.records import Subscriber
+from digest.store.records import DeliveryState, DigestRecord, Notice, NoticeKind, Subscriber
+from digest.store.sections import TOLD_MEANWHILE
 from digest.types import Section
 from digest.web.server import create_app
 from digest.web.subscriptions import create_subscription_app, subscription_routes
@@ -307,4 +312,179 @@ def test_two_retry_jobs_at_once_send_the_notice_once(mailing: Config, store: Sto
     for job in jobs:
         job.join(timeout=60)
     assert [received.recipients for received in sink.messages[before:]] == [(ONLY,)]
+    assert store.emptied_to_tell() == {}
+
+
+# --- the run heeds a request to stop and a server that seems down --------------------------------------
+
+# More subscribers of the emptied section alone: each gets an email of its own about it.
+ALONE = tuple(f"city{n}@example.org" for n in range(4))
+
+
+def _more_who_chose_it_alone(store: Store, city: Section) -> None:
+    for email in ALONE:
+        store.add_subscriber(Subscriber(email, (city.slug,), True, _morning(27)))
+
+
+def test_stopping_ends_the_emails_about_emptied_sections_between_two(
+    mailing: Config, store: Store, sink: SmtpSink
+) -> None:
+    """SIGTERM while the daily run sends the emails about emptied sections.  Before, those went on to
+    every subscriber concerned whatever ``stopping()`` said (each costing the mailer's 30 s with a
+    silent server), and ``digest serve`` waited for them to stop; now the run stops between two, as the
+    digest's copies do, and the rest wait for the retry job, which tells each of them once."""
+    config = mailing
+    city = _emptied_and_mailed(config, store, sink)
+    _more_who_chose_it_alone(store, city)
+    before = len(sink.messages)
+
+    def stopping() -> bool:  # SIGTERM comes once the first email about the emptied section alone is out
+        return any(received.recipients[0] in ALONE for received in sink.messages[before:])
+
+    mailer = SmtpMailer(config.smtp, timeout=5)
+    try:
+        run_digest(config, store, mailer, _digest_time(28), stopping=stopping)
+    finally:
+        mailer.close()
+    assert [received.recipients[0] for received in sink.messages[before:]] == [BOTH, EVERYTHING, ALONE[0]]
+    assert {notice.email for notice in store.due_notices(_digest_time(28))} == {*ALONE[1:], ONLY}
+
+    retried = _run(config, store, sink, 28, retry=True)
+    assert set(retried) == _told(retried) == {*ALONE[1:], ONLY}
+    assert store.emptied_to_tell() == {}
+
+
+def test_a_silent_server_is_tried_only_until_it_seems_down(
+    mailing: Config, store: Store, sink: SmtpSink
+) -> None:
+    """A mail server that takes connections and never answers.  Before, the digest's copies stopped
+    after three failures in a row but the emails about emptied sections tried it once per subscriber,
+    each for the mailer's whole timeout, holding the job lock; now the run's three failures put the rest
+    off to the same retry, and the retry job tells each subscriber once when the server is back."""
+    config = mailing
+    city = _emptied_and_mailed(config, store, sink)
+    _more_who_chose_it_alone(store, city)
+    with SilentSmtp() as silent:
+        down = dataclasses.replace(
+            config, smtp=dataclasses.replace(config.smtp, host=silent.host, port=silent.port)
+        )
+        mailer = SmtpMailer(down.smtp, timeout=1)
+        try:
+            run_digest(down, store, mailer, _digest_time(28))
+        finally:
+            mailer.close()
+        tried = silent.connections
+    assert tried == SERVER_DOWN_AFTER  # the two copies and one email of its own; before, all seven
+    waiting = store.notices()
+    assert {notice.email for notice in waiting} == {*ALONE, ONLY}
+    retry_at = _digest_time(28) + timedelta(seconds=config.digest.retry_seconds)
+    assert {(notice.status, notice.next_attempt_at) for notice in waiting} <= {
+        (DeliveryState.FAILED, retry_at),
+        (DeliveryState.PENDING, retry_at),
+    }
+
+    retried = _run(config, store, sink, 28, retry=True)  # the server is back
+    assert set(retried) == {BOTH, EVERYTHING, ONLY, *ALONE}
+    assert _told(retried) == {BOTH, ONLY, *ALONE}
+
+
+# --- two runs at once ---------------------------------------------------------------------------------
+
+
+def test_two_digest_runs_at_once_tell_a_subscriber_once(
+    mailing: Config, store: Store, sink: SmtpSink
+) -> None:
+    """The service's 07:00 run and an operator's ``digest send-digest --day`` of the day before (or two
+    instances at a leader hand-over), both with a copy for a subscriber not told yet of an emptied
+    section.  Before, each run read whom to tell before sending, so both copies told it; now the copy's
+    commit claims the note: the second is abandoned before its final "." and waits to go again, and
+    the retry job sends it without the note."""
+    config = mailing
+    _emptied_and_mailed(config, store, sink)
+    # Addresses each run sends to before BOTH (refused once on the 28th, so that day's re-run has them
+    # too), and one in between that takes its copy, so that three failures in a row defer nothing.
+    early = ("a0@example.org", "a1@example.org")
+    for email in (*early, "b0@example.org"):
+        store.add_subscriber(Subscriber(email, (), True, _morning(27)))
+    for email in (*early, BOTH):
+        sink.refuse(email, 451, times=1)
+    _run(config, store, sink, 28)
+    assert BOTH in store.emptied_to_tell()  # its copy of the 28th, which told it, did not go
+    _front_page(config, 28)
+    ingest(config, store, _morning(28))
+    seven = datetime.fromisoformat("2024-11-28T23:05:00+00:00")  # 07:05 in Shanghai on the 29th
+    sink.delay = 0.5
+    before = len(sink.messages)
+
+    def send(**which: object) -> None:
+        with Store.open(config.database_url) as own:
+            mailer = SmtpMailer(config.smtp, timeout=10)
+            try:
+                run_digest(config, own, mailer, seven, **which)  # type: ignore[arg-type]
+            finally:
+                mailer.close()
+
+    daily = threading.Thread(target=send)
+    daily.start()
+    # Once the daily run sends, it has read whom to tell; the one by hand reads it before either reaches BOTH.
+    wait_for(lambda: len(sink.messages) > before, 20, "the daily run to send")
+    by_hand = threading.Thread(target=send, kwargs={"day": date(2024, 11, 28), "retry_now": True})
+    by_hand.start()
+    for run in (daily, by_hand):
+        run.join(60)
+    (told,) = [m for m in sink.messages[before:] if m.recipients[0] == BOTH]
+    assert TOLD in _unwrapped(_parts(told.message())[0])
+    (released,) = [
+        row
+        for day in (date(2024, 11, 28), date(2024, 11, 29))
+        for row in store.deliveries(day)
+        if row.email == BOTH and row.status != DeliveryState.SENT
+    ]
+    assert (released.status, released.last_error) == (DeliveryState.FAILED, TOLD_MEANWHILE)
+
+    again = len(sink.messages)
+    mailer = SmtpMailer(config.smtp, timeout=10)
+    try:
+        retry_deliveries(config, store, mailer, seven + timedelta(minutes=1))
+    finally:
+        mailer.close()
+    (second,) = [m for m in sink.messages[again:] if m.recipients[0] == BOTH]
+    assert TOLD not in _unwrapped(_parts(second.message())[0])
+    assert store.emptied_to_tell() == {}
+
+
+def _only_notice(store: Store, email: str) -> Notice:
+    (notice,) = store.notices(email)
+    return notice
+
+
+def test_a_commit_telling_of_a_section_another_email_told_first_is_released(store: Store) -> None:
+    """Two emails to one address both telling of an emptied section (two digest runs at once, or a
+    copy and the email of its own): the first commit notes it told; the second is refused, notes
+    nothing, and its row waits again, due at once, to be composed without that section."""
+    at = _morning(27)
+    (slug,) = store.section_slugs(["城市生活"], lambda _name: "cheng-shi-sheng-huo").values()
+    other = store.section_slugs(["文体"], lambda _name: "wen-ti")["文体"]
+    store.add_subscriber(Subscriber(BOTH, (slug, other), True, at))
+    days = (date(2024, 11, 27), date(2024, 11, 28))
+    for day in days:
+        made = datetime.combine(day, datetime.min.time(), UTC)
+        assert store.save_digest(DigestRecord(day, made - timedelta(days=1), made, made, 1), [BOTH])
+    assert store.claim_delivery(days[0], BOTH, "run:1") and store.claim_delivery(days[1], BOTH, "run:2")
+    store.queue_notice(BOTH, NoticeKind.EMPTIED, at)
+    assert store.claim_notice(_only_notice(store, BOTH), "run:3", datetime.now(UTC))
+
+    assert store.commit_delivery(days[0], BOTH, "run:1", [slug], at)
+    # The other two told of it too, one with a section not told yet: neither notes anything.
+    assert not store.commit_delivery(days[1], BOTH, "run:2", [other, slug], at)
+    assert not store.commit_notice(_only_notice(store, BOTH), "run:3", [slug], at)
+    (row,) = store.deliveries(days[1])
+    notice = _only_notice(store, BOTH)
+    for waiting in (row, notice):
+        assert (waiting.status, waiting.last_error) == (DeliveryState.FAILED, TOLD_MEANWHILE)
+        assert waiting.next_attempt_at is None
+    assert [s.slug for s in store.emptied_to_tell()[BOTH]] == [other]
+    # Sent again without it, they commit.
+    assert store.claim_delivery(days[1], BOTH, "run:4")
+    assert store.commit_delivery(days[1], BOTH, "run:4", [other], at)
     assert store.emptied_to_tell() == {}

@@ -292,6 +292,26 @@ def test_a_head_and_a_whole_big_body_in_one_read_are_not_a_head_past_the_cap(tmp
     assert b"431" not in answer
 
 
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_head_past_the_cap_that_arrives_whole_in_one_read_is_refused_with_431(
+    tmp_path: Path, method: str
+) -> None:
+    """A head of 40 KB, request and all in one send, so the server reads it in one go.  Before, a read
+    that ended a request was never counted as head (only its body should not be), so such a head was
+    served: 200 to a GET, the form handled for a POST."""
+    body = b"email=reader%40example.org" if method == "POST" else b""
+    head = f"{method} /subscribe HTTP/1.1\r\nHost: x\r\nOrigin: https://news.example\r\n".encode()
+    head += b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n" % len(body)
+    head += b"X-Big: " + b"a" * (MAX_HEAD_BYTES + 8000) + b"\r\nConnection: close\r\n\r\n"
+    with limited_site(tmp_path, limit=16, seconds=5) as port:
+        (client,) = _half_requests(port, 1, head + body)
+        client.settimeout(5)
+        answer = client.makefile("rb").read()
+        client.close()
+    assert answer.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n"), answer[:200]
+    assert answer.count(b"HTTP/1.1 ") == 1  # the app never answered it
+
+
 def test_a_request_head_past_the_cap_is_refused_with_431_and_holds_nobody_up(tmp_path: Path) -> None:
     with (
         limited_site(tmp_path, limit=16, seconds=30) as port,

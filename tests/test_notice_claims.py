@@ -6,17 +6,20 @@ is never sent again.  SQLite and PostgreSQL, a real SMTP server on loopback, the
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from faulty_smtp import SilentSmtp
 from smtp_sink import SmtpSink
 from test_server import serving
 from test_subscriptions import NOW, OURS, Clock, make_config, settled
 
 from digest.config import Config
+from digest.mail.sendrun import SERVER_DOWN_AFTER
 from digest.mail.subscribers import CLAIM_SECONDS, send_notices
 from digest.mail.transports import SmtpMailer, make_mailer
 from digest.service.jobs import retry_deliveries
@@ -165,3 +168,57 @@ def test_a_sender_that_lost_its_claim_changes_nothing(store: Store) -> None:
     assert store.claim_notice(_notice(store, READER), slow, wall_clock())
     store.queue_notice(READER, NoticeKind.CONFIRM, NOW + timedelta(minutes=40))
     assert _notice(store, READER).status == DeliveryState.CLAIMED
+
+
+# --- the retry job's loop heeds a request to stop and a server that seems down --------------------------
+
+
+def test_the_retry_job_stops_between_two_subscription_emails(
+    mailing: Config, store: Store, sink: SmtpSink
+) -> None:
+    """SIGTERM while the retry job sends waiting confirmations: before, it went on through all of them
+    whatever ``stopping()`` said; now it stops between two, and the rest wait for its next run."""
+    waiting = [f"r{n}@example.org" for n in range(5)]
+    _signed_up(store, *waiting)
+    mailer = SmtpMailer(mailing.smtp, timeout=10)
+    try:
+        retry_deliveries(mailing, store, mailer, NOW, stopping=lambda: len(sink.messages) >= 2)
+        assert _to(sink) == {waiting[0]: 1, waiting[1]: 1}
+        assert [_notice(store, email).status for email in waiting[2:]] == [DeliveryState.PENDING] * 3
+        retry_deliveries(mailing, store, mailer, NOW + timedelta(minutes=1))
+    finally:
+        mailer.close()
+    assert _to(sink) == dict.fromkeys(waiting, 1)
+
+
+def test_the_retry_job_puts_subscription_emails_off_once_the_server_seems_down(
+    mailing: Config, store: Store, sink: SmtpSink
+) -> None:
+    """A mail server that takes connections and never answers: before, the retry job tried it once per
+    waiting email, each for the mailer's whole timeout (30 s in ``digest serve``), holding the job lock
+    over ingest and publish; now three failures in a row put the rest off to the same retry."""
+    waiting = [f"r{n}@example.org" for n in range(6)]
+    _signed_up(store, *waiting)
+    with SilentSmtp() as silent:
+        down = dataclasses.replace(
+            mailing, smtp=dataclasses.replace(mailing.smtp, host=silent.host, port=silent.port)
+        )
+        mailer = SmtpMailer(down.smtp, timeout=1)
+        try:
+            retry_deliveries(down, store, mailer, NOW)
+        finally:
+            mailer.close()
+        tried = silent.connections
+    assert tried == SERVER_DOWN_AFTER
+    retry_at = NOW + timedelta(seconds=mailing.digest.retry_seconds)
+    notices = [_notice(store, email) for email in waiting]
+    assert [n.status for n in notices] == [DeliveryState.FAILED] * 3 + [DeliveryState.PENDING] * 3
+    assert {n.next_attempt_at for n in notices} == {retry_at}
+    assert all("seemed down" in (n.last_error or "") for n in notices[3:])
+    assert store.due_notices(NOW) == []
+    mailer = SmtpMailer(mailing.smtp, timeout=10)
+    try:
+        retry_deliveries(mailing, store, mailer, retry_at)  # the server is back
+    finally:
+        mailer.close()
+    assert _to(sink) == dict.fromkeys(waiting, 1)

@@ -18,6 +18,7 @@ from digest.commands.common import (
 )
 from digest.commands.mail import (
     _delivery_lines,
+    _notice_lines,
 )
 from digest.errors import ConfigError, DigestError, SchemaError, StoreError
 
@@ -140,6 +141,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 raise SchemaError(f"{store.schema.describe()} (take a backup first: digest backup FILE)")
             status = store.status()
             summary = store.delivery_summary()
+            notices = store.notice_summary()
     except SchemaError:
         raise
     except StoreError as exc:
@@ -161,9 +163,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         for path, day in status.unsure_dates:
             print(f"  {path}: {day} 日期待核")
     print(f"latest digest: {status.latest_digest or '-'}")
-    print(f"subscribers: {status.subscribers}, emails waiting: {status.pending_deliveries}")
+    print(f"subscribers: {status.subscribers}, digest emails waiting: {status.pending_deliveries}")
     print(store.schema.describe())
-    for line in _delivery_lines(summary, config):
+    for line in [*_delivery_lines(summary, config), *_notice_lines(notices, config)]:
         print(line)
     return 0
 

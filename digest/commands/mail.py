@@ -106,11 +106,24 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
 
 
 def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
+    """``digest status``'s lines on the digest copies."""
+    return _ledger_lines("deliveries", summary, config, "digest send-digest --to ADDRESS")
+
+
+def _notice_lines(summary: DeliverySummary, config: Config) -> list[str]:
+    """``digest status``'s lines on the subscription emails (confirmations, "manage" notes, emptied
+    sections)."""
+    return _ledger_lines("subscription emails", summary, config, "a new sign-up on the form sends one")
+
+
+def _ledger_lines(title: str, summary: DeliverySummary, config: Config, by_hand: str) -> list[str]:
+    """``title``'s rows by status, the next retry, the latest error, what to do about ``unknown`` ones
+    (``by_hand`` says how another is sent) and the send leases held."""
     from digest.store.lease import describe as describe_lease
 
     if not summary.counts:
         return []
-    lines = ["deliveries: " + ", ".join(f"{n} {status}" for status, n in summary.counts)]
+    lines = [f"{title}: " + ", ".join(f"{n} {status}" for status, n in summary.counts)]
     if summary.next_attempt_at is not None:
         lines.append(f"  next retry: {summary.next_attempt_at.astimezone(config.tz):%Y-%m-%d %H:%M %Z}")
     if summary.last_error:
@@ -120,7 +133,7 @@ def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
         lines.append(
             f"  {unknown} unknown: the connection ended after the whole email went out, so each has likely"
             " arrived; look the address up in the mail server's log before sending a copy by hand"
-            " (digest send-digest --to ADDRESS), or the reader gets two"
+            f" ({by_hand}), or the reader gets two"
         )
     for lease in summary.leases:
         lines.append(f"  sending the digest of {lease.day}: {describe_lease(lease)}")

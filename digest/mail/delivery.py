@@ -34,15 +34,16 @@ One run sends a digest at a time (``digest.store.lease``); every write of a clai
 row names the run that claimed it, so a late run never overwrites a newer
 outcome (a ``sent`` never becomes ``failed`` and is sent again).
 
-Three transient failures in a row mean the server is down: the rest of the
-run is deferred to the same retry time instead of failing one by one.
+Between two copies the run heeds a request to stop and a server that seems down
+(``digest.mail.sendrun``: three transient failures in a row defer the rest to the
+same retry time instead of failing them one by one).
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -50,15 +51,15 @@ from functools import partial
 from digest.faults import crash_point
 from digest.mail.compose import DigestEmailMaker
 from digest.mail.handover import hand_over
+from digest.mail.sendrun import Outage, SendRun
 from digest.mail.transports import Mailer
 from digest.store.database import Store
 from digest.store.lease import Lease, describe, wall_clock
-from digest.store.records import MAY_HAVE_ARRIVED, DeliveryState, DigestRecord, Subscriber
+from digest.store.records import MAY_HAVE_ARRIVED, Delivery, DeliveryState, DigestRecord, Subscriber
 from digest.types import Section
 
 log = logging.getLogger(__name__)
 
-SERVER_DOWN_AFTER = 3  # transient failures in a row that stop a run
 _LONGEST_WAIT = timedelta(hours=1)
 
 
@@ -109,7 +110,7 @@ def deliver(
     skip_empty: bool,
     now: datetime,
     clock: Callable[[], datetime] = wall_clock,
-    stopping: Callable[[], bool] = lambda: False,
+    run: SendRun | None = None,
     on_hard_bounce: Callable[[str, str], None] | None = None,
     retry_now: bool = False,
     emptied: Mapping[str, tuple[Section, ...]] | None = None,
@@ -125,11 +126,12 @@ def deliver(
     ``emptied`` (``Store.emptied_to_tell``): by address, chosen sections that have no articles any
     more; the copy says so, and they are noted as told when it is committed (``digest.mail.emptied``).
     The run holds the digest's send lease (``digest.store.lease``, timed by ``clock``);
-    while another run holds it, nothing is sent and ``busy`` says who.  The run
-    stops between two messages once ``stopping()`` is true (SIGTERM) or the
-    lease is lost.  A ``StoreError`` stops the run: the row in hand stays
-    claimed, and the next run sends it again or, past the point of no return,
-    makes it ``unknown``; nothing is ever sent twice.
+    while another run holds it, nothing is sent and ``busy`` says who.  The run stops
+    between two messages once ``run`` (``digest.mail.sendrun``; default: one never asked to
+    stop) is asked to stop (SIGTERM) or the lease is lost, and defers the rest once ``run``
+    finds the server down.  A ``StoreError`` stops the run: the row in hand stays claimed,
+    and the next run sends it again or, past the point of no return, makes it ``unknown``;
+    nothing is ever sent twice.
     """
     lease = Lease(store, record.day, clock)
     other = lease.take()
@@ -147,7 +149,7 @@ def deliver(
             retry,
             skip_empty,
             now,
-            stopping,
+            run or SendRun(),
             on_hard_bounce,
             retry_now,
             emptied or {},
@@ -166,7 +168,7 @@ def _deliver(
     retry: Retry,
     skip_empty: bool,
     now: datetime,
-    stopping: Callable[[], bool],
+    run: SendRun,
     on_hard_bounce: Callable[[str, str], None] | None,
     retry_now: bool,
     emptied: Mapping[str, tuple[Section, ...]],
@@ -192,12 +194,16 @@ def _deliver(
     subscribers = {s.email: s for s in store.subscribers()}
     rows = store.due_deliveries(day, now, retry_now)
     give_up = record.made_at + retry.give_up_after
-    streak = 0
-    for index, row in enumerate(rows):
-        if stopping() or not lease.keep():
-            why = "asked to stop" if stopping() else "the send lease went to another run"
-            log.warning("digest day=%s: %s; %d emails wait for the next run", day, why, len(rows) - index)
-            break
+
+    def put_off(rest: Sequence[Delivery], outage: Outage) -> None:
+        emails = [r.email for r in rest]
+        store.defer_deliveries(day, emails, outage.retry_at, outage.reason)
+        counts["deferred"] += len(emails)
+
+    def holds() -> str | None:
+        return None if lease.keep() else "the send lease went to another run"
+
+    for row in run.each(rows, f"digest day={day}", put_off, holds):
         if now >= give_up:
             store.mark_delivery(day, row.email, DeliveryState.EXPIRED, now, row.last_error or "never tried")
             counts[DeliveryState.EXPIRED] += 1
@@ -228,19 +234,7 @@ def _deliver(
             continue
         crash_point("delivery.after_mark")
         counts[outcome] += 1
-        streak = streak + 1 if outcome is DeliveryState.FAILED else 0
-        if streak >= SERVER_DOWN_AFTER and next_attempt is not None:
-            rest = [r.email for r in rows[index + 1 :]]
-            store.defer_deliveries(day, rest, next_attempt, f"not tried, the server seemed down: {error}")
-            counts["deferred"] += len(rest)
-            log.warning(
-                "digest day=%s: server down (%s); %d emails wait until %s",
-                day,
-                error,
-                len(rest),
-                next_attempt,
-            )
-            break
+        run.record(outcome, error, next_attempt)
     return DeliveryReport(
         sent=counts[DeliveryState.SENT],
         failed=counts[DeliveryState.FAILED],

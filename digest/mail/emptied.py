@@ -17,12 +17,12 @@ more, it is told again.  The subscription itself is never changed.
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import datetime
 
 from digest.config import Config
 from digest.mail.compose import DigestEmailMaker
 from digest.mail.delivery import skip_reason
+from digest.mail.sendrun import SendRun
 from digest.mail.subscribers import send_notices
 from digest.mail.transports import Mailer
 from digest.store.database import Store
@@ -32,13 +32,15 @@ log = logging.getLogger(__name__)
 
 
 def tell_the_unmailed(
-    config: Config, store: Store, mailer: Mailer, maker: DigestEmailMaker, now: datetime
+    config: Config, store: Store, mailer: Mailer, maker: DigestEmailMaker, now: datetime, run: SendRun
 ) -> list[str]:
     """Send the email of its own to each subscriber not told yet of an emptied section whom
     ``maker``'s digest does not go to (``skip_reason``); their addresses.
 
-    Called once the day's copies went: those who got one were told in it.  A row of the
-    kind still waiting for a retry keeps waiting; it tells what is untold when it goes.
+    Called once the day's copies went, with their ``run``: those who got one were told in it, and a
+    server the copies found down, or a request to stop, leaves these emails queued for the retry
+    job (``send_notices``).  A row of the kind still waiting for a retry keeps waiting; it tells
+    what is untold when it goes.
     """
     untold = store.emptied_to_tell()
     skip_empty = config.digest.empty_days == "skip"
@@ -47,15 +49,15 @@ def tell_the_unmailed(
         for subscriber in store.subscribers()
         if subscriber.email in untold and skip_reason(maker, subscriber, skip_empty) is not None
     ]
-    sent: Counter[str] = Counter()
+    if not unmailed:
+        return []
     for email in unmailed:
         store.queue_notice(email, NoticeKind.EMPTIED, now, keep_waiting=True)
-        sent += send_notices(config, store, mailer, now, email)
-    if unmailed:
-        log.info(
-            "%d subscribers get no digest today but chose sections with no articles any more: told so "
-            "in an email of their own (%s)",
-            len(unmailed),
-            ", ".join(f"{n} {status}" for status, n in sorted(sent.items())),
-        )
+    sent = send_notices(config, store, mailer, now, kind=NoticeKind.EMPTIED, run=run)
+    log.info(
+        "%d subscribers get no digest today but chose sections with no articles any more: told so "
+        "in an email of their own (%s)",
+        len(unmailed),
+        ", ".join(f"{n} {status}" for status, n in sorted(sent.items())) or "none sent yet",
+    )
     return unmailed

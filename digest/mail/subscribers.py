@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from functools import partial
@@ -26,6 +26,7 @@ from digest.mail.compose import (
 )
 from digest.mail.delivery import Links, Retry
 from digest.mail.handover import hand_over
+from digest.mail.sendrun import Outage, SendRun
 from digest.mail.signing import signing_secret
 from digest.mail.tokens import Purpose, sign
 from digest.mail.transports import Mailer
@@ -48,7 +49,9 @@ log = logging.getLogger(__name__)
 # A subscription email claimed this long ago (by the wall clock) whose sender has not finished is a
 # dead sender's: one email takes far less (the sign-up's own send gives up on a silent server after
 # ``digest.web.subscriptions.AFTER_SMTP_SECONDS`` a step, the service's mailer after 30 s), and a
-# live sender that is slower still sends nothing twice: its commit fails once it lost the claim.
+# live sender that is slower still sends nothing twice: its commit fails once it lost the claim, and
+# one past its commit (waiting for the reply to its final ".") writes the answer it gets over the
+# ``unknown`` the recovery made of its email.
 CLAIM_SECONDS = 120
 
 
@@ -126,9 +129,16 @@ def queue_confirmation(
 
 
 def send_notices(
-    config: Config, store: Store, mailer: Mailer, now: datetime, email: str | None = None
+    config: Config,
+    store: Store,
+    mailer: Mailer,
+    now: datetime,
+    email: str | None = None,
+    kind: NoticeKind | None = None,
+    run: SendRun | None = None,
 ) -> Counter[str]:
-    """Send the subscription emails due at ``now`` (every address's, or ``email``'s); count the outcomes.
+    """Send the subscription emails due at ``now`` (every address's or ``email``'s, of every kind or of
+    ``kind``); count the outcomes (``deferred``: not tried, the server seemed down).
 
     The same rules as digests: each email is claimed before it is composed, so of
     several senders at once (a sign-up's own send, the retry job, the daily run, another
@@ -139,7 +149,9 @@ def send_notices(
     does.  A claim older than ``CLAIM_SECONDS`` is a dead sender's: sent again, or
     ``unknown`` if it was past its point of no return.  The email about emptied sections
     (``digest.mail.emptied``) tells of those not told yet when it goes, and notes them told at
-    its point of no return; it is no longer needed once none is left.
+    its point of no return; it is no longer needed once none is left.  Between two emails the
+    sender heeds ``run`` as the digest's send loop does (``digest.mail.sendrun``): asked to stop,
+    it leaves the rest waiting; once the server seems down, the rest wait for the retry.
     """
     resent, interrupted = store.recover_notices(
         wall_clock() - timedelta(seconds=CLAIM_SECONDS),
@@ -155,19 +167,26 @@ def send_notices(
     holder = new_holder()
     sender = _NoticeSender(config, store, mailer, now, holder)
     counts: Counter[str] = Counter()
-    for notice in store.due_notices(now, email):
+
+    def put_off(rest: Sequence[Notice], outage: Outage) -> None:
+        store.defer_notices(rest, outage.retry_at, outage.reason)
+        counts["deferred"] += len(rest)
+
+    run = run or SendRun()
+    for notice in run.each(store.due_notices(now, email, kind), "subscription emails", put_off):
         # Claimed before anything is read or composed: a sender that lost the race does nothing.
         if not store.claim_notice(notice, holder, wall_clock()):
             continue
         status, error, wait = sender.send(notice)
         if status is None:
-            continue  # taken over at the point of no return: the new claimant sends it
+            continue  # no longer ours at its point of no return: taken over, or released (commit_telling)
         if not store.mark_notice(notice, status, now, error, wait, claim=holder):
             log.warning(
                 "%s email to %s changed under this sender; left as it is", notice.kind.value, notice.email
             )
             continue
         counts[status] += 1
+        run.record(status, error, wait)
     return counts
 
 
@@ -270,10 +289,12 @@ def _notice_email(
     )
 
 
-def subscription_upkeep(config: Config, store: Store, mailer: Mailer, now: datetime) -> None:
-    """The retry job's part: send subscription emails whose wait is over, forget expired sign-ups,
-    and read the bounce mailbox when there is one."""
-    send_notices(config, store, mailer, now)
+def subscription_upkeep(
+    config: Config, store: Store, mailer: Mailer, now: datetime, stopping: Callable[[], bool] = lambda: False
+) -> None:
+    """The retry job's part: send subscription emails whose wait is over (until ``stopping()``),
+    forget expired sign-ups, and read the bounce mailbox when there is one."""
+    send_notices(config, store, mailer, now, run=SendRun(stopping))
     if config.bounces.host:
         try:
             read = process_bounce_mailbox(config, store, now)

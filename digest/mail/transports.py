@@ -113,10 +113,19 @@ class SmtpMailer:
     so a reused connection found dead is replaced and the message tried once
     more; after the ``.`` a broken connection leaves it unknown whether the
     message arrived, and it is never retried.
+
+    ``timeout`` bounds each step (connect, each reply); ``dot_timeout``, when longer, the wait for
+    the reply to the final ``.`` alone: a relay scanning the message answers it last, and giving up
+    on it there leaves the message ``unknown`` (RFC 5321 §4.5.3.2.6 allows ten minutes).
     """
 
     def __init__(
-        self, smtp: SmtpConfig, *, timeout: float = SMTP_TIMEOUT, ssl_context: ssl.SSLContext | None = None
+        self,
+        smtp: SmtpConfig,
+        *,
+        timeout: float = SMTP_TIMEOUT,
+        dot_timeout: float | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if smtp.security not in _SECURITIES:
             raise ConfigError(
@@ -129,6 +138,7 @@ class SmtpMailer:
         self._config = smtp
         self._where = f"{smtp.host}:{smtp.port}"
         self._timeout = timeout
+        self._dot_timeout = max(timeout, dot_timeout or timeout)
         self._ssl_context = ssl_context or ssl.create_default_context()
         self._connection: smtplib.SMTP | None = None
 
@@ -176,7 +186,7 @@ class SmtpMailer:
                 f"{self._where} closed the connection before the message to {recipient} ended; will retry"
             ) from exc
         try:
-            code, reply = connection.getreply()
+            code, reply = self._final_reply(connection)
         except (smtplib.SMTPException, OSError) as exc:
             self._drop()
             if _reset(exc):
@@ -193,6 +203,16 @@ class SmtpMailer:
         if code != 250:
             self._drop() if code == 421 else self._reset()
             raise _by_code(code, f"{self._where} rejected the message to {recipient}: {code} {_text(reply)}")
+
+    def _final_reply(self, connection: smtplib.SMTP) -> tuple[int, bytes]:
+        """The reply to the final ".", waited for ``dot_timeout``; the next steps wait ``timeout`` again."""
+        sock = connection.sock
+        if sock is None:
+            raise smtplib.SMTPServerDisconnected("connection closed")
+        sock.settimeout(self._dot_timeout)
+        reply = connection.getreply()  # smtplib closes the connection when this fails
+        sock.settimeout(self._timeout)
+        return reply
 
     def close(self) -> None:
         """Say QUIT and close the connection, if one is open."""
@@ -447,9 +467,11 @@ def smtp_problem(smtp: SmtpConfig, timeout: float = 10.0) -> str | None:
     return None
 
 
-def make_mailer(config: Config, data_dir: Path, *, timeout: float = SMTP_TIMEOUT) -> Mailer:
-    """SMTP when ``smtp.host`` is set (``timeout`` seconds a step), else the outbox folder
-    ``<data_dir>/outbox``."""
+def make_mailer(
+    config: Config, data_dir: Path, *, timeout: float = SMTP_TIMEOUT, dot_timeout: float | None = None
+) -> Mailer:
+    """SMTP when ``smtp.host`` is set (``timeout`` seconds a step, ``dot_timeout`` for the reply to
+    the final "." when longer), else the outbox folder ``<data_dir>/outbox``."""
     if config.smtp.host:
-        return SmtpMailer(config.smtp, timeout=timeout)
+        return SmtpMailer(config.smtp, timeout=timeout, dot_timeout=dot_timeout)
     return OutboxMailer(data_dir / "outbox")

@@ -76,6 +76,7 @@ def health_report(
         "unsure_dates": len(status.unsure_dates),
         "subscribers": status.subscribers,
         "emails_waiting": status.pending_deliveries,
+        "subscription_emails": dict(status.notices),
     }
 
 

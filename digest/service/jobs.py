@@ -21,6 +21,7 @@ from digest.faults import crash_point
 from digest.mail.compose import DigestEmailMaker
 from digest.mail.delivery import DeliveryReport, Retry, deliver, skip_reason
 from digest.mail.emptied import tell_the_unmailed
+from digest.mail.sendrun import SendRun
 from digest.mail.subscribers import bounce_recorder, personal_links, subscription_upkeep
 from digest.mail.transports import Mailer, OutboxMailer
 from digest.publish.digests import back_issues, build_digest, digest_window
@@ -147,6 +148,7 @@ def run_digest(
     assert record is not None  # saved above or before
     store.forget_refilled_notices()  # told of a section that has articles again: told again if it empties
     maker = _maker(config, digest, now)
+    run = SendRun(stopping)  # one run for the copies and the emails about emptied sections after them
     report = deliver(
         store,
         mailer,
@@ -160,12 +162,12 @@ def run_digest(
         ),
         skip_empty=skip_empty,
         now=now,
-        stopping=stopping,
+        run=run,
         retry_now=retry_now,
         emptied=store.emptied_to_tell(),
     )
-    if new and not stopping():  # once a day: whom the digest does not go to hears of emptied sections apart
-        tell_the_unmailed(config, store, mailer, maker, now)
+    if new:  # once a day: whom the digest does not go to hears of emptied sections apart
+        tell_the_unmailed(config, store, mailer, maker, now, run)
     log.info(
         "digest day=%s entries=%d %s ms=%d",
         day,
@@ -289,7 +291,7 @@ def retry_deliveries(
 
     Subscription emails waiting for a retry go too, and expired sign-ups are removed.
     """
-    subscription_upkeep(config, store, mailer, now)
+    subscription_upkeep(config, store, mailer, now, stopping)
     retried = [run_digest(config, store, mailer, now, day, stopping=stopping) for day in store.days_due(now)]
     # After the retries, so a digest that cannot be made holds none of them up; last in the list, so
     # the service's health reports it rather than an older one retried.

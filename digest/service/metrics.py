@@ -3,7 +3,7 @@
 One registry per service (not the library's global one), so tests and
 several runners in one process never share counts.  The jobs report what
 they did after each run; nothing is measured inside the stages themselves.
-Gauges of what the database holds (subscribers and ledger rows by status)
+Gauges of what the database holds (subscribers, ledger rows and subscription emails by status)
 and of leadership are read when Prometheus scrapes, so they are never stale.
 Names follow Prometheus' conventions (base units, ``_total`` counters, an
 ``_info`` metric for the build) and pass ``promtool check metrics``.
@@ -117,7 +117,8 @@ class Metrics:
         )
 
     def track(self, store: Store, leader: Leadership) -> None:
-        """Read subscribers and ledger rows by status, and leadership, from ``store`` at each scrape."""
+        """Read subscribers, ledger rows and subscription emails by status, and leadership, from
+        ``store`` at each scrape."""
         self.registry.register(_StoreCollector(store, leader))
 
     def count_requests(self, app: ASGIApp) -> ASGIApp:
@@ -190,7 +191,11 @@ class _StoreCollector(Collector):
         leading.add_metric([], 1.0 if self._leader.held else 0.0)
         yield leading
         counts = self._store.status_counts()
-        for name, what in (("subscribers", "Subscribers"), ("deliveries", "Digest ledger rows")):
+        for name, what in (
+            ("subscribers", "Subscribers"),
+            ("deliveries", "Digest ledger rows"),
+            ("subscription_emails", "Subscription emails (confirmations, notes)"),
+        ):
             family = GaugeMetricFamily(f"digest_{name}", f"{what} by status.", labels=["status"])
             for status, count in sorted(counts[name].items()):
                 family.add_metric([status], count)

@@ -47,7 +47,7 @@ from digest.web.limits import server_options
 from digest.web.search import PATH as SEARCH_PATH
 from digest.web.search import create_search_app
 from digest.web.server import create_app
-from digest.web.subscriptions import AFTER_SMTP_SECONDS, create_subscription_app, subscription_routes
+from digest.web.subscriptions import create_subscription_app, signup_mailer, subscription_routes
 
 log = logging.getLogger(__name__)
 
@@ -275,10 +275,8 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
         watch_thread.start()
         metrics.track(store, leader)
 
-    # Sign-up emails on the app's own threads with a short SMTP timeout; the retry job waits longer.
-    subscriptions = create_subscription_app(
-        config, store, lambda: make_mailer(config, config.paths.data, timeout=AFTER_SMTP_SECONDS)
-    )
+    # Sign-up emails on the app's own threads, with a short SMTP timeout but for the reply to the ".".
+    subscriptions = create_subscription_app(config, store, lambda: signup_mailer(config))
     site = create_app(
         config.paths.output,
         health=startup.health(runner.health),
@@ -330,7 +328,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
         sdnotify.notify(sdnotify.STOPPING)
         log.info("stopping: letting the job under way finish")
         runner.close()
-        subscriptions.close()  # the sign-up email under way ends within its timeout; the rest wait queued
+        subscriptions.close()  # the sign-up emails under way end within their timeouts; the rest wait queued
         if starter.is_alive():
             starter.join()  # it sees ``stopping`` after the job under way and starts nothing more
         if watch_thread.is_alive():

@@ -52,6 +52,11 @@ class Claims:
             .where(*row, mine, status == DeliveryState.CLAIMED)
             .values(status=DeliveryState.SENDING)
         )
+        self._release = (
+            sa.update(table)
+            .where(*row, mine, status == DeliveryState.CLAIMED)
+            .values(status=DeliveryState.FAILED, next_attempt_at=None, last_error=sa.bindparam("b_error"))
+        )
         outcome = dict(
             status=sa.bindparam("b_status"),
             attempts=table.c.attempts + 1,
@@ -81,6 +86,12 @@ class Claims:
         """``claimed`` → ``sending`` just before the final "."; False when the row is no longer ours."""
         return conn.execute(self._commit, {**self._row(key), "b_claim": holder}).rowcount == 1
 
+    def release(self, conn: Connection, key: Sequence[Any], holder: str, reason: str) -> bool:
+        """``claimed`` → ``failed`` and due at once, by ``holder``, which abandoned the email before
+        its final "." (``reason`` says why); False when the row is no longer ``holder``'s."""
+        values = {**self._row(key), "b_claim": holder, "b_error": reason}
+        return conn.execute(self._release, values).rowcount == 1
+
     def mark(
         self,
         conn: Connection,
@@ -107,6 +118,23 @@ class Claims:
         if claim is None:
             return conn.execute(self._mark_waiting, values).rowcount == 1
         return conn.execute(self._mark, {**values, "b_claim": claim}).rowcount == 1
+
+    def outlook(
+        self, conn: Connection, newest_first: Sequence[sa.ColumnElement[Any]]
+    ) -> tuple[datetime | None, str | None]:
+        """The earliest retry of a waiting row, and the error of the newest row not sent (the rows in
+        ``newest_first`` order), for ``digest status``."""
+        table = self._table
+        next_attempt = conn.execute(
+            sa.select(sa.func.min(table.c.next_attempt_at)).where(table.c.status.in_(WAITING))
+        ).scalar_one()
+        error = conn.execute(
+            sa.select(table.c.last_error)
+            .where(table.c.last_error.is_not(None), table.c.status != DeliveryState.SENT)
+            .order_by(*newest_first)
+            .limit(1)
+        ).scalar_one_or_none()
+        return next_attempt, error
 
     def recover(self, conn: Connection, dead: sa.ColumnElement[bool], reason: str) -> tuple[int, int]:
         """Rows matching ``dead`` (claims of senders known to be over): ``claimed`` ones wait again,

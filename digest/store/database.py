@@ -206,16 +206,23 @@ class Store(
                     .where(deliveries.c.status.in_(("pending", "failed")))
                 ).scalar_one(),
                 latest_arrival=conn.execute(sa.select(sa.func.max(articles.c.first_seen))).scalar_one(),
+                notices=tuple(self._notice_counts(conn).items()),
             )
 
     def status_counts(self) -> dict[str, dict[str, int]]:
-        """Subscribers and ledger rows by status, for the metrics gauges (every status that has rows)."""
+        """Subscribers, ledger rows and subscription emails by status, for the metrics gauges (every
+        status that has rows)."""
         with self._begin() as conn:
             people = conn.execute(
                 sa.select(subscribers.c.status, sa.func.count()).group_by(subscribers.c.status)
             ).all()
             rows = self._delivery_counts(conn)
-        return {"subscribers": {str(status): int(n) for status, n in people}, "deliveries": rows}
+            emails = self._notice_counts(conn)
+        return {
+            "subscribers": {str(status): int(n) for status, n in people},
+            "deliveries": rows,
+            "subscription_emails": emails,
+        }
 
 
 def database_file(url: str) -> Path | None:

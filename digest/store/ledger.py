@@ -22,7 +22,7 @@ from digest.store.records import (
     SendLease,
 )
 from digest.store.schema import deliveries, delivery_counts, digests, send_leases
-from digest.store.sections import note_told
+from digest.store.sections import commit_telling
 
 _CLAIMS = Claims(deliveries, (deliveries.c.day, deliveries.c.email))
 
@@ -103,14 +103,10 @@ class LedgerRepository(Repository):
         """``claimed`` → ``sending`` just before the final "."; False when the row is no longer ours.
 
         ``told``: the emptied sections the copy tells of, noted as told at ``at`` in the same
-        transaction, so a crash from here on (the copy then ``unknown``) never tells them twice.
+        transaction, so a crash from here on (the copy then ``unknown``) never tells them twice;
+        False, and the row waits again, when another email told of one first (``commit_telling``).
         """
-        with self._begin() as conn:
-            committed = _CLAIMS.commit(conn, (day, email), holder)
-            if committed and told:
-                assert at is not None
-                note_told(conn, email, told, at)
-        return committed
+        return commit_telling(self._begin, _CLAIMS, (day, email), holder, email, told, at)
 
     def recover_deliveries(self, day: date, holder: str, reason: str) -> tuple[int, int]:
         """Rows of ``day`` claimed by a run other than ``holder`` (which must hold the send lease, so
@@ -214,16 +210,8 @@ class LedgerRepository(Repository):
         """Rows by status, the earliest retry waiting and the error of the latest failed row."""
         with self._begin() as conn:
             counts = self._delivery_counts(conn)
-            waiting = deliveries.c.status.in_(WAITING)
-            next_attempt = conn.execute(
-                sa.select(sa.func.min(deliveries.c.next_attempt_at)).where(waiting)
-            ).scalar_one()
-            error = conn.execute(
-                sa.select(deliveries.c.last_error)
-                .where(deliveries.c.last_error.is_not(None), deliveries.c.status != "sent")
-                .order_by(deliveries.c.day.desc(), deliveries.c.next_attempt_at.desc())
-                .limit(1)
-            ).scalar_one_or_none()
+            newest = (deliveries.c.day.desc(), deliveries.c.next_attempt_at.desc())
+            next_attempt, error = _CLAIMS.outlook(conn, newest)
         return DeliverySummary(
             counts=tuple(counts.items()),
             next_attempt_at=next_attempt,

@@ -192,7 +192,8 @@ class SendLease:
 
 @dataclass(frozen=True)
 class DeliverySummary:
-    """Delivery rows by status across every digest, the next retry and the latest error."""
+    """The rows of a ledger (every digest's copies, or the subscription emails) by status, the next
+    retry and the latest error."""
 
     counts: tuple[tuple[str, int], ...]
     next_attempt_at: datetime | None
@@ -223,6 +224,7 @@ class StoreStatus:
     latest_arrival: datetime | None = None  # when the newest article was first seen
     unsure_dates: tuple[tuple[str, date], ...] = ()  # pages dated by their file time: 日期待核
     retracted: int = 0  # articles withdrawn
+    notices: tuple[tuple[str, int], ...] = ()  # subscription emails by status
 
 
 def new_key() -> str:

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from digest.store.base import Repository, dialect_of
+from digest.store.claims import Claims
 from digest.store.schema import UTCDateTime, articles, section_notices, sections, subscribers
 from digest.types import Section
 
@@ -19,21 +22,72 @@ _FILED = sa.select(articles.c.uid).where(articles.c.section_slug == sections.c.s
 _EMPTIED = sa.select(sections.c.name, sections.c.slug).where(~_FILED).order_by(sections.c.slug)
 
 
-def note_told(conn: Connection, email: str, slugs: Sequence[str], at: datetime) -> None:
+# What a row says when its email was abandoned at its commit because a section it told of was told
+# in another email first (``commit_telling``): it waits to be composed again, without that section.
+TOLD_MEANWHILE = "a section it told of was told in another email meanwhile; to be sent again without it"
+
+
+class _ToldMeanwhile(Exception):
+    """Another email noted a section as told first: the commit's transaction is rolled back."""
+
+
+def note_told(conn: Connection, email: str, slugs: Sequence[str], at: datetime) -> bool:
     """Note in ``conn``'s transaction that ``email`` was told the sections ``slugs`` have no articles.
+
+    False when another email noted one of them first (it told of it); the others are noted all the
+    same, so the caller then rolls the transaction back (``commit_telling``).
 
     Read from the tables, so an address removed meanwhile (or a slug never given) adds no row
     instead of failing the sender's transaction on the foreign key.
     """
     if not slugs:
-        return
+        return True
     told = (
         sa.select(subscribers.c.email, sections.c.slug, sa.literal(at, UTCDateTime))
         .select_from(subscribers.join(sections, sa.true()))  # each slug, for the one address
         .where(subscribers.c.email == email, sections.c.slug.in_(slugs))
     )
+    wanted = conn.execute(sa.select(sa.func.count()).select_from(told.subquery())).scalar_one()
     insert = dialect_of(conn.dialect.name).insert(section_notices)
-    conn.execute(insert.from_select(["email", "slug", "told_at"], told).on_conflict_do_nothing())
+    # On PostgreSQL an insert of the same note by another transaction under way waits for it, then
+    # does nothing if that one committed: only the rows this statement wrote come back.
+    noted = conn.execute(
+        insert.from_select(["email", "slug", "told_at"], told)
+        .on_conflict_do_nothing()
+        .returning(section_notices.c.slug)
+    ).all()
+    return len(noted) == wanted
+
+
+def commit_telling(
+    begin: Callable[[], AbstractContextManager[Connection]],
+    claims: Claims,
+    key: Sequence[Any],
+    holder: str,
+    email: str,
+    told: Sequence[str],
+    at: datetime | None,
+) -> bool:
+    """``claimed`` → ``sending`` for the row ``key`` of ``claims`` that ``holder`` claimed, its email to
+    ``email`` telling of the emptied sections ``told``, noted as told at ``at`` in the same transaction
+    (``begin`` opens one).  False when the row is no longer ours; False too when another email noted one
+    of those sections first (two digest runs at once): then nothing is noted, the claim goes back to
+    waiting (``TOLD_MEANWHILE``) and the email, abandoned before its final ".", is composed again
+    without that section by its next sender.  The note is the claim: no address is told twice.
+    """
+    try:
+        with begin() as conn:
+            if not claims.commit(conn, key, holder):
+                return False
+            if told:
+                assert at is not None
+                if not note_told(conn, email, told, at):
+                    raise _ToldMeanwhile
+    except _ToldMeanwhile:
+        with begin() as conn:
+            claims.release(conn, key, holder, TOLD_MEANWHILE)
+        return False
+    return True
 
 
 class SectionRepository(Repository):

@@ -8,14 +8,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
-from digest.store.base import Repository, dialect_of
+from digest.store.base import IN_BATCH, Repository, dialect_of
 from digest.store.claims import Claims
 from digest.store.records import (
     CLAIMED,
     NOTICES_DONE,
     WAITING,
     DeliveryState,
+    DeliverySummary,
     Notice,
     NoticeKind,
     Subscriber,
@@ -23,7 +25,7 @@ from digest.store.records import (
     new_key,
 )
 from digest.store.schema import notices, subscribers
-from digest.store.sections import note_told
+from digest.store.sections import commit_telling
 
 _CLAIMS = Claims(notices, (notices.c.email, notices.c.kind), stamp=notices.c.claimed_at)
 
@@ -187,13 +189,31 @@ class SubscriberRepository(Repository):
                 )
             )
 
-    def due_notices(self, now: datetime, email: str | None = None) -> list[Notice]:
-        """Subscription emails to send at ``now`` (pending, or failed with their wait over)."""
+    def due_notices(
+        self, now: datetime, email: str | None = None, kind: NoticeKind | None = None
+    ) -> list[Notice]:
+        """Subscription emails to send at ``now`` (pending, or failed with their wait over): every
+        address's or ``email``'s, of every kind or of ``kind``."""
         query = sa.select(notices).where(
             notices.c.status.in_(WAITING),
             sa.or_(notices.c.next_attempt_at.is_(None), notices.c.next_attempt_at <= now),
         )
+        if kind is not None:
+            query = query.where(notices.c.kind == kind.value)
         return self._notices(query, email)
+
+    def defer_notices(self, waiting: Sequence[Notice], until: datetime, reason: str) -> None:
+        """Leave ``waiting`` emails untried until ``until`` (the server is down: trying each is pointless);
+        one claimed or sent meanwhile is left as it is."""
+        keys = [(notice.email, notice.kind.value) for notice in waiting]
+        key = sa.tuple_(notices.c.email, notices.c.kind)
+        with self._begin() as conn:
+            for at in range(0, len(keys), IN_BATCH):
+                conn.execute(
+                    sa.update(notices)
+                    .where(key.in_(keys[at : at + IN_BATCH]), notices.c.status.in_(WAITING))
+                    .values(next_attempt_at=until, last_error=reason)
+                )
 
     def notices(self, email: str | None = None) -> list[Notice]:
         """Every subscription email on record (or ``email``'s), whatever its status, oldest first."""
@@ -219,6 +239,20 @@ class SubscriberRepository(Repository):
             for r in rows
         ]
 
+    def notice_summary(self) -> DeliverySummary:
+        """Subscription emails by status, the earliest retry waiting and the error of the latest one
+        not sent (for ``digest status``)."""
+        with self._begin() as conn:
+            counts = self._notice_counts(conn)
+            newest = (notices.c.created.desc(), notices.c.next_attempt_at.desc().nulls_last())
+            next_attempt, error = _CLAIMS.outlook(conn, newest)
+        return DeliverySummary(counts=tuple(counts.items()), next_attempt_at=next_attempt, last_error=error)
+
+    def _notice_counts(self, conn: Connection) -> dict[str, int]:
+        """Subscription emails by status (every status that has rows), in status order."""
+        rows = conn.execute(sa.select(notices.c.status, sa.func.count()).group_by(notices.c.status))
+        return {str(status): int(n) for status, n in sorted(rows)}
+
     def claim_notice(self, notice: Notice, holder: str, at: datetime) -> bool:
         """Mark a waiting ``notice`` ``claimed`` by ``holder`` at ``at`` (the wall clock); False when
         another sender took it first (compare-and-set).  Done before the email is composed."""
@@ -231,14 +265,11 @@ class SubscriberRepository(Repository):
         """``claimed`` → ``sending`` just before the final "."; False when the row is no longer ours.
 
         ``told``: the emptied sections the email tells of, noted as told at ``at`` in the same
-        transaction, so a crash from here on (the email then ``unknown``) never tells them twice.
+        transaction, so a crash from here on (the email then ``unknown``) never tells them twice;
+        False, and the row waits again, when another email told of one first (``commit_telling``).
         """
-        with self._begin() as conn:
-            committed = _CLAIMS.commit(conn, (notice.email, notice.kind.value), holder)
-            if committed and told:
-                assert at is not None
-                note_told(conn, notice.email, told, at)
-        return committed
+        key = (notice.email, notice.kind.value)
+        return commit_telling(self._begin, _CLAIMS, key, holder, notice.email, told, at)
 
     def mark_notice(
         self,

@@ -15,8 +15,12 @@ open files".  The HTTP protocol here adds:
   headers or, with a ``Content-Length`` it never fills, its body;
 - a cap on the request head: past ``MAX_HEAD_BYTES`` of request line and
   headers, the answer is 431 (RFC 6585 §5) and the connection is closed,
-  before the rest is read (only the head's bytes count: a read that also
-  holds a whole body, a big form say, is not a head past the cap);
+  the request never reaching the app.  Only the head's bytes count (a read
+  that also holds a whole body, a big form say, is not a head past the cap):
+  a head still coming is counted by the bytes read while it is unfinished, so
+  it is refused at most one read past the cap, before the rest is read; a
+  head whose end came is counted by what the parser made of it (the URL and
+  each header), whether it came in many reads or in one;
 - a cap on what is read away after an early answer (a 405 to a POST, a 429
   before the form is read): uvicorn drops the rest of such a body as it comes,
   and past ``DRAIN_BYTES`` of it the connection is closed;
@@ -68,8 +72,10 @@ def limited_protocol(
         _timer: asyncio.TimerHandle | None = None
         _in_head = True  # between two requests, or reading one's request line and headers
         _head_bytes = 0  # bytes received while reading the head under way
+        _head_parsed = 0  # the URL and headers of the head under way, as the parser gave them
         _requests_read = 0  # whole requests parsed on this connection
         _dropped = 0  # body bytes of the request under way dropped after its answer
+        _refused = False  # answered 431 and closing: what the parser still finds is not served
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -98,23 +104,41 @@ def limited_protocol(
                 # Counted after parsing, so a head and a body arriving in one read never count as
                 # head, nor does a read that ended a request, body and all (the next head's start
                 # in it goes uncounted): a head still unfinished is refused at most one read past
-                # the cap.
+                # the cap.  A head that ended is measured by the parser (``on_headers_complete``).
                 self._head_bytes += len(data)
                 if self._head_bytes > max_head:
                     self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
 
         def on_message_begin(self) -> None:
             self._dropped = 0
+            self._head_parsed = 0
             super().on_message_begin()
             if self._timer is None:
                 self._await_request()
 
+        def on_url(self, url: bytes) -> None:
+            self._head_parsed += len(url)
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._head_parsed += len(name) + len(value) + 4  # ": " and CRLF
+            super().on_header(name, value)
+
         def on_headers_complete(self) -> None:
             self._in_head = False
             self._head_bytes = 0
+            if self._refused:
+                return
+            if self._head_parsed > max_head:
+                # A head past the cap whose end came in the read that brought the rest of it: refused
+                # before uvicorn hands it to the app.
+                self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE)
+                return
             super().on_headers_complete()
 
         def on_body(self, body: bytes) -> None:
+            if self._refused:
+                return
             if self.cycle.response_complete and not self.transport.is_closing():
                 # Answered already: uvicorn drops these bytes as they come; past the bound the client is
                 # cut off rather than read for ever.
@@ -124,6 +148,8 @@ def limited_protocol(
             super().on_body(body)
 
         def on_message_complete(self) -> None:
+            if self._refused:
+                return  # the parser goes on through the read it was given; nobody is served
             self._requests_read += 1
             self._stop_timer()
             waiting.pop(self, None)
@@ -155,6 +181,7 @@ def limited_protocol(
 
         def _refuse(self, status: HTTPStatus) -> None:
             """Answer ``status`` with a one-line body and close, unless a response is under way."""
+            self._refused = True
             if self.cycle is None or self.cycle.response_complete:
                 body = f"{status.phrase.lower()}\n".encode()
                 self.transport.write(

@@ -21,13 +21,17 @@ with ``Retry-After``), and a confirmation email goes to one address at most
 every ``RESEND_AFTER``, so the form cannot be used to flood someone's mailbox.
 That email is queued before the answer and sent after it, so the answer takes
 as long whoever the address is (one that bounced gets no email, and a slow mail
-server would tell them apart).  It is sent on the app's own ``AFTER_THREADS``
-threads, never the ones requests read the store on, and the mailer given
-should wait at most ``AFTER_SMTP_SECONDS`` a step: a mail server that takes
-connections and never answers then holds up later sign-up emails, not pages,
-search or other forms.  One that cannot be sent then waits in the queue for
-the service's retry job, as every subscription email does (claimed first, so
-the two never both send it: ``digest.mail.subscribers.send_notices``).
+server would tell them apart).  It is handed to the app's own ``AFTER_THREADS``
+threads, never the ones requests read the store on, and the request ends
+without waiting for it (a server stopping meanwhile has no request to cancel;
+``close`` waits for the email under way).  The mailer (``signup_mailer``) waits
+at most ``AFTER_SMTP_SECONDS`` a step, so a mail server that takes connections
+and never answers holds up later sign-up emails, not pages, search or other
+forms; but ``AFTER_DOT_SECONDS`` for the reply to the final ".", which a relay
+scanning the message gives last, since giving up there would leave the email
+``unknown`` and never sent again.  One that cannot be sent waits in the queue
+for the service's retry job, as every subscription email does (claimed first,
+so the two never both send it: ``digest.mail.subscribers.send_notices``).
 
 The client is the TCP peer, or, when that is one of ``server.trusted_proxies``,
 the address it names in ``X-Forwarded-For`` (``client_address``).
@@ -40,7 +44,7 @@ import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
@@ -52,7 +56,7 @@ from digest.errors import AddressError, DigestError, TokenError
 from digest.mail.signing import signing_secret
 from digest.mail.subscribers import normalize_address, queue_confirmation, send_notices
 from digest.mail.tokens import Purpose, sign, verify
-from digest.mail.transports import Mailer
+from digest.mail.transports import Mailer, make_mailer
 from digest.paper.slugs import SLUG_SHAPE
 from digest.publish.chrome import Link
 from digest.publish.layout import (
@@ -92,9 +96,13 @@ RESEND_AFTER = timedelta(minutes=10)  # at most one confirmation email per addre
 FORM_MAX_AGE = timedelta(hours=12)
 MAX_BODY = 16 * 1024
 # The sign-up emails sent after their answers: two threads of their own, and a mailer bounded to a
-# few seconds a step (``digest serve`` gives one); a silent mail server ties up only these.
+# few seconds a step (``signup_mailer``); a silent mail server ties up only these.
 AFTER_THREADS = 2
 AFTER_SMTP_SECONDS = 5.0
+# The reply to the final ".": a relay scanning the message (spam, viruses) answers only once done, and
+# one that finds its client gone may drop the message.  RFC 5321 §4.5.3.2.6 allows ten minutes; a
+# minute keeps ``digest serve``'s stop, which waits for the email under way, within systemd's 120 s.
+AFTER_DOT_SECONDS = 60.0
 
 
 # --- page contexts (each template receives one of these as ``page``) ------------------------------
@@ -124,10 +132,16 @@ def create_subscription_app(
     the server stopped.
 
     ``mailer`` makes a mailer for one confirmation email (opened and closed
-    around it, so this app shares no connection with the digest job); give it a
-    timeout of ``AFTER_SMTP_SECONDS``, as ``digest serve`` does.
+    around it, so this app shares no connection with the digest job); ``digest serve``
+    gives ``signup_mailer``.
     """
     return SubscriptionApp(config, store, mailer, clock, limiter or RateLimiter(config.server.rate_limit))
+
+
+def signup_mailer(config: Config) -> Mailer:
+    """The mailer of one sign-up's email: ``AFTER_SMTP_SECONDS`` a step, ``AFTER_DOT_SECONDS`` for the
+    reply to the final "."."""
+    return make_mailer(config, config.paths.data, timeout=AFTER_SMTP_SECONDS, dot_timeout=AFTER_DOT_SECONDS)
 
 
 def subscription_routes(app: ASGIApp) -> dict[str, ASGIApp]:
@@ -180,11 +194,14 @@ class SubscriptionApp:
         head = scope["method"] == "HEAD"
         await respond(send, status, page, body, head=head, drain=receive if drain else None)
         for job in request.after if request is not None else ():
-            await asyncio.get_running_loop().run_in_executor(self._after, job)
+            # Not awaited: the request is over once answered, so a server stopping meanwhile has
+            # nothing to cancel, and ``close`` waits for the email under way.
+            self._after.submit(job).add_done_callback(_log_failure)
 
     def close(self) -> None:
-        """Finish the sign-up email being sent (``AFTER_SMTP_SECONDS`` a step at most) and drop the
-        ones not started: they stay queued for the retry job."""
+        """Finish the sign-up emails being sent (``AFTER_SMTP_SECONDS`` a step, ``AFTER_DOT_SECONDS``
+        for the reply to the "." at most) and drop the ones not started: they stay queued for the
+        retry job."""
         self._after.shutdown(wait=True, cancel_futures=True)
 
     # -- request plumbing ----------------------------------------------------------------------
@@ -430,6 +447,13 @@ class SubscriptionApp:
         known = {s.slug for s in self._sections}
         ticked = request.fields.get("section", [])
         return tuple(dict.fromkeys(s for s in ticked if SLUG_SHAPE.match(s) and s in known))
+
+
+def _log_failure(job: Future[None]) -> None:
+    """A sign-up email's job that raised: a bug (``_send_notices`` handles the expected failures)."""
+    error = None if job.cancelled() else job.exception()
+    if error is not None:
+        log.error("a sign-up's email failed: %s", error, exc_info=error)
 
 
 def again(button: str) -> str:

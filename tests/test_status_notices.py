@@ -1,0 +1,73 @@
+"""``digest status``, its ``--json`` and ``/metrics`` show the subscription emails (the ``notices``
+ledger: confirmations, "manage" notes, emails about emptied sections) beside the digest copies: how
+many wait, failed or are ``unknown``, with the advice an ``unknown`` one needs.  SQLite and PostgreSQL,
+``digest status`` run as the operator runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from prometheus_client import generate_latest
+from test_notice_claims import _notice, _signed_up
+from test_subscriptions import NOW
+
+from digest.config import Config
+from digest.mail.subscribers import CLAIM_SECONDS
+from digest.service.leader import SoleLeader
+from digest.service.metrics import Metrics
+from digest.store.database import Store
+from digest.store.lease import wall_clock
+from digest.store.records import DeliveryState
+
+
+def _status(config: Config, *options: str) -> str:
+    """``digest status`` as the operator runs it on ``config``'s folders and database."""
+    folders = [f"--{name}={getattr(config.paths, name)}" for name in ("source", "data", "output")]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "digest.cli", "status", *folders, *options],
+        env={**environ, "DIGEST_DATABASE_URL": config.database_url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_status_and_metrics_count_subscription_emails_and_explain_unknown_ones(
+    config: Config, store: Store
+) -> None:
+    """A confirmation waiting for a retry, one never tried and one whose sender died past its final
+    ".": before, ``digest status`` and the metrics counted digest copies only, so none of them showed."""
+    retrying, never, dead = "retrying@example.org", "never@example.org", "dead@example.org"
+    _signed_up(store, retrying, never, dead)
+    assert store.claim_notice(_notice(store, retrying), "run:1", wall_clock())
+    store.mark_notice(
+        _notice(store, retrying), DeliveryState.FAILED, NOW, "421 busy", NOW + timedelta(minutes=1), "run:1"
+    )
+    assert store.claim_notice(_notice(store, dead), "run:2", wall_clock() - timedelta(minutes=5))
+    assert store.commit_notice(_notice(store, dead), "run:2")  # then killed before the server's answer
+    assert store.recover_notices(wall_clock() - timedelta(seconds=CLAIM_SECONDS), "interrupted") == (0, 1)
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+
+    text = _status(config)
+    assert "\nsubscription emails: 1 failed, 1 pending, 1 unknown\n" in text
+    assert "  last error: 421 busy\n" in text
+    assert "  1 unknown: the connection ended after the whole email went out" in text
+    assert "look the address up in the mail server's log before sending a copy by hand" in text
+    assert json.loads(_status(config, "--json"))["subscription_emails"] == {
+        "failed": 1,
+        "pending": 1,
+        "unknown": 1,
+    }
+    metrics = Metrics()
+    metrics.track(store, SoleLeader())
+    scraped = generate_latest(metrics.registry).decode()
+    for status in ("failed", "pending", "unknown"):
+        assert f'digest_subscription_emails{{status="{status}"}} 1.0\n' in scraped
