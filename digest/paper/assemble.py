@@ -20,36 +20,22 @@ from digest.paper.bylines import (
 )
 from digest.paper.classify import T, _headline_shaped, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
+from digest.paper.heading import _clean_para, _headline
+from digest.paper.kinds import _with_kind
 from digest.paper.lines import _FIELD
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _finished, _is_caption
 from digest.paper.textnorm import (
     ends_sentence,
-    fix_vertical_quotes,
-    full_width_punctuation,
     join_wrapped,
     squeeze_spaces,
-    tighten_punctuation,
 )
-from digest.types import Article, Caption, Credit, Kind
-
-_SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
-
+from digest.types import Article, Caption, Credit
 
 # Agency copy names the story after its dateline (新华社沈阳5月2日电 题：…): a headline, not text.
 _DISPATCH_TITLE = re.compile(r"^题\s*[：:]\s*(?P<title>\S.*)$")
 
 
 _DISPATCH_SUBTITLE = re.compile(r"(?=——|──)")  # where a 题： title's subtitle starts
-
-
-_SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
-
-
-# Columns that carry opinion, not news (a "速评" column of news briefs is not one of them).
-_OPINION = ("评论", "短评", "时评", "社论", "言论", "评论员文章", "观点")
-
-
-_PHOTO_BODY = 600  # a photo story's caption is short; a news story with a photo is not a photo
 
 
 @dataclass
@@ -470,68 +456,3 @@ def _fold_orphans(built: list[_Builder]) -> list[_Builder]:
         elif not b.empty() or b.credits or b.jumps or b.dateline:
             kept.append(b)
     return kept
-
-
-def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | None, str | None]:
-    """Kicker, headline and subtitle from the lines of one heading group."""
-    lines = [_clean_title(t) for t in lines if _clean_title(t)]
-    subtitle = None
-    marked = [t for t in lines if _SUBTITLE.match(t)]
-    if marked:
-        subtitle = marked[0]
-        lines = [t for t in lines if t is not marked[0]]
-    if not lines:
-        return None, subtitle, None
-    kicker = None
-    if len(lines) >= 2 and conv.place.match(lines[0]):
-        kicker, lines = lines[0], lines[1:]
-    if len(lines) == 1:
-        return kicker, lines[0], subtitle
-    first, second, rest = lines[0], lines[1], lines[2:]
-    # No line is dropped: what is neither kicker nor headline joins the subtitle.
-    extra = " ".join(x for x in (subtitle, *rest) if x) or None
-    if len(first) <= _SHORT_LABEL and len(first) * 2 <= len(second):
-        return " ".join(x for x in (kicker, first) if x), second, extra
-    if len(second) <= _SHORT_LABEL and len(second) * 2 <= len(first) and subtitle is None:
-        return kicker, first, " ".join([second, *rest])
-    if subtitle is not None and kicker is None:
-        return first, second, extra
-    # Two lines of like size and nothing to tell the main line from the other: the printed
-    # headline is both, read in order.
-    return kicker, f"{first} {second}", extra
-
-
-def _clean_title(text: str) -> str:
-    # Headlines are set in display type, where a space beside a full-width mark is an artefact of
-    # layout or OCR; body text keeps its spaces as printed.
-    title = full_width_punctuation(fix_vertical_quotes(squeeze_spaces(BULLET.sub("", text))))
-    return tighten_punctuation(title).strip()
-
-
-def _clean_para(text: str) -> str:
-    return full_width_punctuation(fix_vertical_quotes(squeeze_spaces(text))).strip()
-
-
-def _with_kind(article: Article, labels: int) -> Article:
-    from dataclasses import replace
-
-    return replace(article, kind=_kind(article, labels))
-
-
-def _kind(article: Article, labels: int) -> Kind:
-    heads = " ".join(x for x in (article.kicker, article.title) if x)
-    roles = {c.role for c in article.credits}
-    if heads.startswith(("图解", "图表")) or roles & {"制图", "设计"}:
-        return Kind.INFOGRAPHIC
-    if any(photographed(c) for c in article.credits) and len(article.printed_body()) <= _PHOTO_BODY:
-        return Kind.PHOTO
-    subtitle = article.subtitle or ""
-    if subtitle.lstrip("—-─ ").startswith("访") or "专访" in heads or labels >= 2:
-        return Kind.INTERVIEW
-    if (
-        re.match(r"^[—\-─\s]*[一二三四五六七八九十]?(?:谈|论|评)", subtitle)
-        or heads.startswith(_OPINION)
-        or article.section in _OPINION
-    ):
-        return Kind.COMMENTARY
-    return Kind.NEWS
