@@ -292,6 +292,13 @@ def _coerce(key: str, kind: type, value: object, base: Path) -> object:
     return value
 
 
+def _listening_url(server: ServerConfig) -> str:
+    """``http://host:port/`` of ``digest serve``, a wildcard address read as this machine's loopback."""
+    host = server.host if server.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{server.port}"
+
+
 def _read_file(path: Path) -> dict[str, object]:
     try:
         with path.open("rb") as handle:
@@ -393,6 +400,10 @@ def read_config(
             keys = [f"{t}.{k}" for t in schema for k in schema[t]]
             note(ConfigError(dotted, "unknown key", _suggest(dotted, keys)))
     hints = typing.get_type_hints(Config)
+    if "base_url" not in values["site"]:
+        # Left unset, the site is where this service listens: a port moved in the file, the
+        # environment or on the command line moves every link, in serve and in every other command.
+        values["site"]["base_url"] = _listening_url(hints["server"](**values["server"]))
     parts = {table: hints[table](**values[table]) for table in schema}
     config = Config(**parts)
     defaults = config.paths

@@ -259,3 +259,20 @@ def test_status_with_postgresql_away_still_shows_the_last_runs(tmp_path: Path, p
     assert shown.stderr.startswith("error: database ") and len(shown.stderr.strip().splitlines()) == 1
     report = json.loads(digest("status", "--json", *options, cwd=tmp_path, env=away).stdout)
     assert report["status"] == "error" and report["last_ingest"]["new"] == 7 and "articles" not in report
+
+
+def test_a_port_set_in_the_file_or_environment_moves_the_links_of_every_command(tmp_path: Path) -> None:
+    """``[server] port`` with ``site.base_url`` unset: pages and emails link where ``serve`` listens,
+    whoever renders them; before, only ``serve --port`` did, so a CLI publish linked to port 8080."""
+    options = ["--source", EXAMPLES, "--data", tmp_path / "data", "--output", tmp_path / "out"]
+    (tmp_path / "config.toml").write_text("[server]\nport = 18123\n", encoding="utf-8")
+    assert digest("build", *options, cwd=tmp_path).returncode == 0
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert '<link rel="canonical" href="http://127.0.0.1:18123/">' in index
+    env = {"DIGEST_SERVER_HOST": "::", "DIGEST_SERVER_PORT": "18124"}
+    assert digest("publish", "--full", *options, cwd=tmp_path, env=env).returncode == 0
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert '<link rel="canonical" href="http://127.0.0.1:18124/">' in index
+    chosen = env | {"DIGEST_SITE_BASE_URL": "https://news.example/"}
+    assert digest("publish", "--full", *options, cwd=tmp_path, env=chosen).returncode == 0
+    assert "https://news.example/" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
