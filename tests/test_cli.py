@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -276,3 +277,43 @@ def test_a_port_set_in_the_file_or_environment_moves_the_links_of_every_command(
     chosen = env | {"DIGEST_SITE_BASE_URL": "https://news.example/"}
     assert digest("publish", "--full", *options, cwd=tmp_path, env=chosen).returncode == 0
     assert "https://news.example/" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("host", "says", "fix"),
+    [
+        ("127.0.0.1", "Address already in use", "stop the program using it or choose another --port"),
+        # TEST-NET-1 (RFC 5737): an address no interface of this machine holds, as after a typo.
+        ("192.0.2.1", "Cannot assign requested address", "use --host 127.0.0.1, or 0.0.0.0"),
+    ],
+)
+def test_serve_names_why_it_cannot_listen_and_the_fix_that_fits(
+    tmp_path: Path, folders: list[str], host: str, says: str, fix: str
+) -> None:
+    """A taken port and an address this machine does not have call for different fixes; before,
+    both were told to stop the program using the port."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = digest("serve", *folders, "--host", host, "--port", str(port), cwd=tmp_path)
+    assert_config_error(result, "server.port" if host == "127.0.0.1" else "server.host")
+    assert says in result.stderr and fix in result.stderr
+
+
+def _unprivileged_port_start() -> int:
+    path = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+    return int(path.read_text()) if path.exists() else 1024
+
+
+@pytest.mark.skipif(_unprivileged_port_start() <= 80, reason="this kernel lets anyone bind port 80")
+@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="root needs setpriv to drop it")
+def test_serve_says_a_low_port_needs_privileges(tmp_path: Path, folders: list[str]) -> None:
+    """Port 80 refused (no CAP_NET_BIND_SERVICE): the fix is another port, not stopping a program."""
+    bounding = ["--inh-caps=-net_bind_service", "--bounding-set=-net_bind_service"]
+    drop = ["setpriv", *bounding, "--"] if os.geteuid() == 0 else []
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    argv = [*drop, sys.executable, "-m", "digest.cli", "serve", *folders, "--port", "80"]
+    result = subprocess.run(argv, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60)
+    assert_config_error(result, "server.port")
+    assert "Permission denied" in result.stderr and "a port above 1023" in result.stderr
