@@ -8,7 +8,7 @@ import shutil
 import socket
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -317,3 +317,17 @@ def test_serve_says_a_low_port_needs_privileges(tmp_path: Path, folders: list[st
     result = subprocess.run(argv, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60)
     assert_config_error(result, "server.port")
     assert "Permission denied" in result.stderr and "a port above 1023" in result.stderr
+
+
+def test_send_digest_says_which_back_issues_it_kept_out_of_the_email(tmp_path: Path) -> None:
+    """The example pages are of 2024: read today, they are back issues, on the site but in no email.
+    The command says so; before, it printed "0 articles" and the reason only at --log-level info."""
+    options = ["--source", EXAMPLES, "--data", tmp_path / "data", "--output", tmp_path / "out"]
+    env = {"DIGEST_SCHEDULE_TIMEZONE": "UTC", "DIGEST_SCHEDULE_DIGEST_TIME": "00:00"}
+    assert digest("ingest", *options, cwd=tmp_path, env=env).returncode == 0
+    day = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()  # the window now falls into
+    preview = digest("send-digest", "--dry-run", "--date", day, *options, cwd=tmp_path, env=env)
+    assert preview.returncode == 0, preview.stderr
+    assert "0 articles" in preview.stdout
+    assert "kept out of the email: 2 back issues (7 articles) dated more than 2 days before" in preview.stdout
+    assert "digest.backfill_days" in preview.stdout
