@@ -285,11 +285,22 @@ def _coerce(key: str, kind: type, value: object, base: Path) -> object:
             key, f"expected a list of strings, got {_shown(value)}", 'write e.g. ["https://hub.example"]'
         )
     if not isinstance(value, str):
-        example = value.strftime("%H:%M") if isinstance(value, time) else _shown(value).strip("'")
+        example = _quoted_example(key, value)
         raise ConfigError(
             key, f"expected a string, got {_shown(value)}", f'put the value in quotes: {name} = "{example}"'
         )
     return value
+
+
+def _quoted_example(key: str, value: object) -> str:
+    """What ``value``, written without quotes, reads as in quotes: a time of day (TOML's ``07:30:00``, or
+    the hour ``7``) as HH:MM when the key takes one, since ``"7"`` would only be refused next."""
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    hour = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24
+    if hour and re.fullmatch(r"\d\d:\d\d", str(_default(key))):
+        return f"{value:02d}:00"
+    return _shown(value).strip("'")
 
 
 def _listening_url(server: ServerConfig) -> str:
