@@ -331,3 +331,15 @@ def test_send_digest_says_which_back_issues_it_kept_out_of_the_email(tmp_path: P
     assert "0 articles" in preview.stdout
     assert "kept out of the email: 2 back issues (7 articles) dated more than 2 days before" in preview.stdout
     assert "digest.backfill_days" in preview.stdout
+
+
+def test_the_shared_options_may_come_before_the_command(tmp_path: Path) -> None:
+    """``digest --config /etc/digest/config.toml status``, as many tools take it; before, argparse
+    answered "invalid choice: '/etc/digest/config.toml'" as if the path were a command."""
+    args = build_parser().parse_args(["--config", "c", "--data", "d", "serve", "--port", "1", "--data", "e"])
+    assert (args.config, args.data, args.port) == ("c", "e", 1)  # the later one wins, as after it
+    (tmp_path / "pages").mkdir()
+    result = digest("--source", tmp_path / "pages", "--data", tmp_path / "data", "check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"ok: pages from {tmp_path / 'pages'}" in result.stdout
+    assert f"emails to outbox {tmp_path / 'data' / 'outbox'}" in result.stdout
