@@ -44,7 +44,7 @@ Handler = Callable[[argparse.Namespace], int]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser: every command takes the shared options after its name.
+    """The argument parser: every command takes the shared options before or after its name.
 
     The shared options default to "not given" (``SUPPRESS``) rather than None,
     so ``subscribers --data X add`` keeps ``X``: a sub-command's parser would
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="digest",
         description="Newspaper pages in; Atom feeds, an HTML site and a daily email digest out.",
         epilog="Every config key can also be set as DIGEST_<TABLE>_<KEY> in the environment.",
+        parents=[common],
     )
     parser.add_argument("--version", action="version", version=f"digest {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")

@@ -285,11 +285,29 @@ def _coerce(key: str, kind: type, value: object, base: Path) -> object:
             key, f"expected a list of strings, got {_shown(value)}", 'write e.g. ["https://hub.example"]'
         )
     if not isinstance(value, str):
-        example = value.strftime("%H:%M") if isinstance(value, time) else _shown(value).strip("'")
+        example = _quoted_example(key, value)
         raise ConfigError(
             key, f"expected a string, got {_shown(value)}", f'put the value in quotes: {name} = "{example}"'
         )
     return value
+
+
+def _quoted_example(key: str, value: object) -> str:
+    """What ``value``, written without quotes, reads as in quotes: a time of day (TOML's ``07:30:00``, or
+    the hour ``7``) as HH:MM when the key takes one, since ``"7"`` would only be refused next."""
+    if isinstance(value, time):
+        return value.strftime("%H:%M")
+    hour = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24
+    if hour and re.fullmatch(r"\d\d:\d\d", str(_default(key))):
+        return f"{value:02d}:00"
+    return _shown(value).strip("'")
+
+
+def _listening_url(server: ServerConfig) -> str:
+    """``http://host:port/`` of ``digest serve``, a wildcard address read as this machine's loopback."""
+    host = server.host if server.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{server.port}"
 
 
 def _read_file(path: Path) -> dict[str, object]:
@@ -393,6 +411,10 @@ def read_config(
             keys = [f"{t}.{k}" for t in schema for k in schema[t]]
             note(ConfigError(dotted, "unknown key", _suggest(dotted, keys)))
     hints = typing.get_type_hints(Config)
+    if "base_url" not in values["site"]:
+        # Left unset, the site is where this service listens: a port moved in the file, the
+        # environment or on the command line moves every link, in serve and in every other command.
+        values["site"]["base_url"] = _listening_url(hints["server"](**values["server"]))
     parts = {table: hints[table](**values[table]) for table in schema}
     config = Config(**parts)
     defaults = config.paths

@@ -145,3 +145,23 @@ def test_a_file_without_read_permission_is_reported_once_and_read_once_allowed(t
     third = _ingest_cli(tmp_path)
     assert third.returncode == 0, third.stderr
     assert "1 read" in third.stdout and "1 new" in third.stdout
+
+
+def test_an_unreadable_file_deleted_is_forgotten_and_logged_as_never_read(
+    config: Config, store: Store, now: datetime, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The operator's fix for a binary file in the folder is to delete it: it then leaves the list of
+    unreadable files, and the log says it held nothing; before, it said its articles "live on in another
+    file", which sent the operator looking for a copy that never existed."""
+    source = config.paths.source
+    for name in GOOD:
+        (source / name).write_text(good_page(f"好页面{name[-6:-4]}"), encoding="utf-8")
+    (source / "2024-11-27_22.txt").write_bytes(b"")
+    assert ingest(config, store, now).failed == 1
+    (source / "2024-11-27_22.txt").unlink()
+    caplog.set_level(logging.INFO, logger="digest.ingest.pipeline")
+    for minutes in (1, 2):  # the first scan notes it missing, one past ingest.settle_seconds forgets it
+        ingest(config, store, now + timedelta(minutes=minutes))
+    assert store.status().failed_sources == ()
+    (line,) = [r.getMessage() for r in caplog.records if "2024-11-27_22.txt is gone" in r.getMessage()]
+    assert "could not be read" in line and "another file" not in line, line

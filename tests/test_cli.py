@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,86 @@ def test_status_with_postgresql_away_still_shows_the_last_runs(tmp_path: Path, p
     assert shown.stderr.startswith("error: database ") and len(shown.stderr.strip().splitlines()) == 1
     report = json.loads(digest("status", "--json", *options, cwd=tmp_path, env=away).stdout)
     assert report["status"] == "error" and report["last_ingest"]["new"] == 7 and "articles" not in report
+
+
+def test_a_port_set_in_the_file_or_environment_moves_the_links_of_every_command(tmp_path: Path) -> None:
+    """``[server] port`` with ``site.base_url`` unset: pages and emails link where ``serve`` listens,
+    whoever renders them; before, only ``serve --port`` did, so a CLI publish linked to port 8080."""
+    options = ["--source", EXAMPLES, "--data", tmp_path / "data", "--output", tmp_path / "out"]
+    (tmp_path / "config.toml").write_text("[server]\nport = 18123\n", encoding="utf-8")
+    assert digest("build", *options, cwd=tmp_path).returncode == 0
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert '<link rel="canonical" href="http://127.0.0.1:18123/">' in index
+    env = {"DIGEST_SERVER_HOST": "::", "DIGEST_SERVER_PORT": "18124"}
+    assert digest("publish", "--full", *options, cwd=tmp_path, env=env).returncode == 0
+    index = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert '<link rel="canonical" href="http://127.0.0.1:18124/">' in index
+    chosen = env | {"DIGEST_SITE_BASE_URL": "https://news.example/"}
+    assert digest("publish", "--full", *options, cwd=tmp_path, env=chosen).returncode == 0
+    assert "https://news.example/" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("host", "says", "fix"),
+    [
+        ("127.0.0.1", "Address already in use", "stop the program using it or choose another --port"),
+        # TEST-NET-1 (RFC 5737): an address no interface of this machine holds, as after a typo.
+        ("192.0.2.1", "Cannot assign requested address", "use --host 127.0.0.1, or 0.0.0.0"),
+    ],
+)
+def test_serve_names_why_it_cannot_listen_and_the_fix_that_fits(
+    tmp_path: Path, folders: list[str], host: str, says: str, fix: str
+) -> None:
+    """A taken port and an address this machine does not have call for different fixes; before,
+    both were told to stop the program using the port."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = digest("serve", *folders, "--host", host, "--port", str(port), cwd=tmp_path)
+    assert_config_error(result, "server.port" if host == "127.0.0.1" else "server.host")
+    assert says in result.stderr and fix in result.stderr
+
+
+def _unprivileged_port_start() -> int:
+    path = Path("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+    return int(path.read_text()) if path.exists() else 1024
+
+
+@pytest.mark.skipif(_unprivileged_port_start() <= 80, reason="this kernel lets anyone bind port 80")
+@pytest.mark.skipif(os.geteuid() == 0 and not shutil.which("setpriv"), reason="root needs setpriv to drop it")
+def test_serve_says_a_low_port_needs_privileges(tmp_path: Path, folders: list[str]) -> None:
+    """Port 80 refused (no CAP_NET_BIND_SERVICE): the fix is another port, not stopping a program."""
+    bounding = ["--inh-caps=-net_bind_service", "--bounding-set=-net_bind_service"]
+    drop = ["setpriv", *bounding, "--"] if os.geteuid() == 0 else []
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    argv = [*drop, sys.executable, "-m", "digest.cli", "serve", *folders, "--port", "80"]
+    result = subprocess.run(argv, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60)
+    assert_config_error(result, "server.port")
+    assert "Permission denied" in result.stderr and "a port above 1023" in result.stderr
+
+
+def test_send_digest_says_which_back_issues_it_kept_out_of_the_email(tmp_path: Path) -> None:
+    """The example pages are of 2024: read today, they are back issues, on the site but in no email.
+    The command says so; before, it printed "0 articles" and the reason only at --log-level info."""
+    options = ["--source", EXAMPLES, "--data", tmp_path / "data", "--output", tmp_path / "out"]
+    env = {"DIGEST_SCHEDULE_TIMEZONE": "UTC", "DIGEST_SCHEDULE_DIGEST_TIME": "00:00"}
+    assert digest("ingest", *options, cwd=tmp_path, env=env).returncode == 0
+    day = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()  # the window now falls into
+    preview = digest("send-digest", "--dry-run", "--date", day, *options, cwd=tmp_path, env=env)
+    assert preview.returncode == 0, preview.stderr
+    assert "0 articles" in preview.stdout
+    assert "kept out of the email: 2 back issues (7 articles) dated more than 2 days before" in preview.stdout
+    assert "digest.backfill_days" in preview.stdout
+
+
+def test_the_shared_options_may_come_before_the_command(tmp_path: Path) -> None:
+    """``digest --config /etc/digest/config.toml status``, as many tools take it; before, argparse
+    answered "invalid choice: '/etc/digest/config.toml'" as if the path were a command."""
+    args = build_parser().parse_args(["--config", "c", "--data", "d", "serve", "--port", "1", "--data", "e"])
+    assert (args.config, args.data, args.port) == ("c", "e", 1)  # the later one wins, as after it
+    (tmp_path / "pages").mkdir()
+    result = digest("--source", tmp_path / "pages", "--data", tmp_path / "data", "check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"ok: pages from {tmp_path / 'pages'}" in result.stdout
+    assert f"emails to outbox {tmp_path / 'data' / 'outbox'}" in result.stdout

@@ -95,6 +95,10 @@ def test_names_and_types_are_checked(folder: Path, text: str, key: str, hint: st
             "schedule.digest_time: expected a string, got 07:30:00;"
             ' put the value in quotes: digest_time = "07:30"',
         ),
+        (
+            "[schedule]\ndigest_time = 7\n",
+            'schedule.digest_time: expected a string, got 7; put the value in quotes: digest_time = "07:00"',
+        ),
         ("[dkim]\nkey_file = 5\n", "dkim.key_file: expected a file path, got 5; write a path in quotes"),
         ("title = 'x'\n[site]\n", "title: is a key outside its table; write it below the line [site]"),
         (
@@ -102,7 +106,15 @@ def test_names_and_types_are_checked(folder: Path, text: str, key: str, hint: st
             "port: is a key outside its table; write it below the line [smtp] or [server] or [bounces]",
         ),
     ],
-    ids=["port-word", "port-bool", "toml-time", "key-file", "title-above-tables", "port-above-tables"],
+    ids=[
+        "port-word",
+        "port-bool",
+        "toml-time",
+        "hour-number",
+        "key-file",
+        "title-above-tables",
+        "port-above-tables",
+    ],
 )
 def test_a_wrong_type_is_told_in_the_words_of_the_file(folder: Path, text: str, message: str) -> None:
     # As the operator wrote it (true, 07:30:00), not as Python spells it, with a fix that fits the key.

@@ -195,15 +195,24 @@ def cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+# Why a generated signing secret travels with the database it signed links for.
+SECRET_LOST = "a new one makes the links in every email already sent invalid"
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
+    from digest.mail.signing import SECRET_FILE
     from digest.service.backup import backup
 
     config = command_config(args, writes=False)
     print(f"backed up to {backup(config.database_url, Path(args.file)).describe()}")
+    secret = config.paths.data / SECRET_FILE
+    if config.server.secret is None and secret.is_file():
+        print(f"the signing secret is not in it: keep {secret} with this backup ({SECRET_LOST})")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from digest.mail.signing import SECRET_FILE
     from digest.service.backup import restore
 
     config = command_config(args)
@@ -211,4 +220,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
     print(f"restored {report.describe()}")
     if report.kept is not None:
         print(f"the database it replaced is kept as {report.kept}")
+    if config.server.secret is None:
+        print(
+            f"before starting digest serve, copy the server.secret kept with the backup to "
+            f"{config.paths.data / SECRET_FILE} unless it is there already ({SECRET_LOST})"
+        )
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import functools
 import os
 from datetime import UTC, date, datetime
@@ -37,7 +36,7 @@ def command_config(args: argparse.Namespace, writes: bool = True) -> Config:
     if getattr(args, "log_format", None) is None and config.logging.format != LogFormat.AUTO:
         configure(log_level(args), LogFormat(config.logging.format))
     _settle_once()
-    return serving_url(args, config)
+    return config
 
 
 @functools.cache
@@ -61,19 +60,6 @@ def option_overrides(args: argparse.Namespace) -> dict[str, object]:
         "port": "server.port",
     }
     return {key: getattr(args, name) for name, key in names.items() if getattr(args, name, None) is not None}
-
-
-def serving_url(args: argparse.Namespace, config: Config) -> Config:
-    """``serve --port 8081`` with ``site.base_url`` left at its default links to port 8081, not 8080."""
-    from digest.config import SiteConfig
-
-    moved = getattr(args, "port", None) is not None or getattr(args, "host", None) is not None
-    if not moved or config.site.base_url != SiteConfig.base_url:
-        return config
-    host = config.server.host if config.server.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
-    host = f"[{host}]" if ":" in host else host
-    site = dataclasses.replace(config.site, base_url=f"http://{host}:{config.server.port}")
-    return dataclasses.replace(config, site=site)
 
 
 def log_level(args: argparse.Namespace) -> str:

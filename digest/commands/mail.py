@@ -71,6 +71,13 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
         f"digest {digest.day}: {digest.count} articles in {len(digest.groups)} sections, "
         f"first seen {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M}"
     )
+    issues, articles = result.back_issues
+    if issues:
+        print(
+            f"kept out of the email: {issues} back issues ({articles} articles) dated more than "
+            f"{config.digest.backfill_days} days before {digest.day} (digest.backfill_days); "
+            "they are on the site and in the feeds"
+        )
     if args.dry_run:
         for section, entries in digest.groups:
             print(f"  {section.name} ({len(entries)})")

@@ -161,6 +161,8 @@ def retract_vanished(config: Config, store: Store, present: set[str], now: datet
     for path in expired:
         if held.get(path):
             log.info("page file %s is gone: retracted %d of its articles", path, len(held[path]))
+        elif records[path].last_error is not None:
+            log.info("page file %s is gone; it could not be read, so it held no articles", path)
         else:
             # A file moved or renamed was read at its new place first, which took its articles over.
             log.info("page file %s is gone; nothing retracted: its articles live on in another file", path)

@@ -11,7 +11,7 @@ import logging
 import shutil
 import time as clock
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -45,6 +45,7 @@ class DigestResult:
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
     written_to: Path | None = None  # the folder a dry run wrote its emails into
     made_elsewhere: bool = False  # another run made this digest at the same moment; this one only sent
+    back_issues: tuple[int, int] = (0, 0)  # issues, articles of the window kept out of a new digest's email
 
     @property
     def sent(self) -> int:
@@ -69,8 +70,9 @@ def due_day(config: Config, now: datetime) -> date:
     return today if until <= now else date.fromordinal(today.toordinal() - 1)
 
 
-def _digest_for(config: Config, store: Store, day: date) -> tuple[Digest, bool]:
-    """The digest of ``day``: the stored window when it was made, else the window after the previous one."""
+def _digest_for(config: Config, store: Store, day: date) -> tuple[Digest, bool, tuple[int, int]]:
+    """The digest of ``day``: the stored window when it was made, else the window after the previous one
+    (with the back issues and articles of that window it keeps out of the email)."""
     record = store.digest(day)
     if record is not None:
         since, until = record.since, record.until
@@ -81,6 +83,7 @@ def _digest_for(config: Config, store: Store, day: date) -> tuple[Digest, bool]:
         )
     entries = store.entries_first_seen(since, until)
     backfill = config.digest.backfill_days
+    issues = articles = 0
     if record is None:
         issues, articles = back_issues(entries, day, since, until, backfill)
         if issues:
@@ -92,7 +95,7 @@ def _digest_for(config: Config, store: Store, day: date) -> tuple[Digest, bool]:
                 articles,
                 backfill,
             )
-    return build_digest(entries, day, since, until, backfill), record is None
+    return build_digest(entries, day, since, until, backfill), record is None, (issues, articles)
 
 
 def run_digest(
@@ -123,9 +126,9 @@ def run_digest(
     """
     started = clock.monotonic()
     day = day or due_day(config, now)
-    digest, new = _digest_for(config, store, day)
+    digest, new, back = _digest_for(config, store, day)
     if dry_run or to is not None:
-        return _preview(config, store, mailer, digest, now, dry_run, to)
+        return replace(_preview(config, store, mailer, digest, now, dry_run, to), back_issues=back)
     if digest.until > now:
         raise NotDueError(
             f"the digest of {day} is due at {digest.until.isoformat(timespec='minutes')}; "
@@ -175,7 +178,7 @@ def run_digest(
         " ".join(f"{k}={v}" for k, v in report.__dict__.items()),
         (clock.monotonic() - started) * 1000,
     )
-    return DigestResult(digest, made=new, delivery=report, made_elsewhere=raced)
+    return DigestResult(digest, made=new, delivery=report, made_elsewhere=raced, back_issues=back)
 
 
 def _maker(config: Config, digest: Digest, now: datetime) -> DigestEmailMaker:

@@ -14,6 +14,7 @@ outbox.
 
 from __future__ import annotations
 
+import errno
 import logging
 import signal
 import socket
@@ -63,17 +64,30 @@ DATABASE_RETRY_SECONDS = 5.0
 PRUNE_AT = (3, 40)
 
 
+# Why a bind fails, as the key to change and what to do.
+LISTEN_FIXES = {
+    errno.EADDRINUSE: ("server.port", "stop the program using it or choose another --port / --host"),
+    errno.EADDRNOTAVAIL: (
+        "server.host",
+        "no interface of this machine has that address; use --host 127.0.0.1, or 0.0.0.0 for every one",
+    ),
+    errno.EACCES: (
+        "server.port",
+        "ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port above 1023 "
+        "(nginx in front takes 80 and 443)",
+    ),
+}
+OTHER_LISTEN_FIX = ("server.port", "check server.host and server.port (--host, --port)")
+
+
 def listen(host: str, port: int) -> socket.socket:
-    """Bind the listening socket ourselves, so a busy port is a clear ``ConfigError``."""
+    """Bind the listening socket ourselves, so a port or address it cannot have is a clear ``ConfigError``."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         return socket.create_server((host, port), family=family)
     except OSError as exc:
-        raise ConfigError(
-            "server.port",
-            f"cannot listen on {host}:{port} ({exc.strerror or exc})",
-            "stop the program using it or choose another --port / --host",
-        ) from exc
+        key, fix = LISTEN_FIXES.get(exc.errno or 0, OTHER_LISTEN_FIX)
+        raise ConfigError(key, f"cannot listen on {host}:{port} ({exc.strerror or exc})", fix) from exc
 
 
 def serve(config: Config) -> None:
