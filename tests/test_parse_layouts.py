@@ -736,3 +736,37 @@ def test_a_short_narrow_page_printed_without_blank_lines_keeps_its_headlines_and
         "据镇交通办介绍，夜班公交每半小时发一班车，票价两元。",
     ]
     assert page.articles[1].body.split("\n\n")[1] == "修缮期间，工人们按照原样更换了部分破损的石板和栏杆。"
+
+
+def _wrapped(text: str, width: int = 24) -> str:
+    return "\n".join(text[i : i + width] for i in range(0, len(text), width))
+
+
+_FIRST_STORY = _wrapped(
+    "本报讯（记者 甲乙）青石镇今年新建了三座口袋公园，周边居民散步休闲有了好去处。"
+    "公园里种满了月季和海棠，每到傍晚都有不少老人带着孩子来这里玩耍，热闹非凡。"
+)
+_SECOND_LEAD = _wrapped(
+    "这几天，东岭村的红薯迎来丰收，村民们忙着采挖、分拣和装车，一派繁忙景象。"
+    "今年全村种植红薯三百多亩，预计总产量可达一千余吨，产值比去年明显提高。"
+)
+
+
+def test_a_headline_stopping_short_of_the_column_opens_a_story_without_a_dateline() -> None:
+    # Single blank lines part paragraphs and stories alike, lines wrap at 24 characters; the
+    # second story prints no dateline and no byline.  A line of 13 characters after a finished
+    # paragraph is no paragraph's first line a column break cut off (that would fill the
+    # column): it is a headline.
+    for title in ("东岭村红薯喜获丰收销路更畅", "秋收时节东岭村的红薯堆成山"):
+        page = parse_page(f"青石镇建成三座口袋公园\n\n{_FIRST_STORY}\n\n{title}\n\n{_SECOND_LEAD}\n")
+        assert [a.title for a in page.articles] == ["青石镇建成三座口袋公园", title]
+        assert page.articles[0].body.endswith("热闹非凡。")
+        assert page.articles[1].body.startswith("这几天，东岭村")
+    # A line filling the column, running on mid-sentence into the block under it, is a
+    # paragraph's first line a column break parted from the rest; a line as short as a
+    # crosshead (居民点赞新公园) stays in its story.
+    lead = "这几天，东岭村的红薯迎来丰收，村民们忙着采挖分拣和装车，一派繁忙景象。"
+    for middle in (f"{lead[:22]}\n\n{lead[22:]}", f"居民点赞新公园\n\n{lead}"):
+        page = parse_page(f"青石镇建成三座口袋公园\n\n{_FIRST_STORY}\n\n{middle}\n")
+        assert [a.title for a in page.articles] == ["青石镇建成三座口袋公园"]
+        assert page.articles[0].body.endswith("一派繁忙景象。")

@@ -182,12 +182,15 @@ def _jump_note(line: str) -> bool:
     return bool(jumps) and not rest
 
 
-def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], set[int], set[int], set[int]]:
+def _logical_lines(
+    text: str, conv: Conventions
+) -> tuple[list[str], set[int], set[int], set[int], set[int], int]:
     """Blocks → lines, with wraps inside a block joined; blank lines separate blocks ("", and
     two for a wider gap).  Also returns where the lines set apart in a block of their own stand,
     where the rows of a table (each a line of its own, its cells two spaces apart) stand,
     which lines open with a paragraph indent (a paragraph of their own, whatever ends above),
-    and where the entries of a page-long listing stand (text a line each, never headlines)."""
+    where the entries of a page-long listing stand (text a line each, never headlines), and the
+    width of the page's wrapped column (0 where it prints a paragraph to a line)."""
     out: list[str] = []
     apart: set[int] = set()
     rows: set[int] = set()
@@ -222,7 +225,7 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], s
             and _cut_by_column_break(out[opening - 2], out[opening], conv)
         ):
             _mend_column_break(out, opening, (apart, opened, rows, listed))
-    return out, apart, rows, opened, listed
+    return out, apart, rows, opened, listed, width
 
 
 def _mend_column_break(out: list[str], first: int, marks: tuple[set[int], ...]) -> None:

@@ -227,6 +227,7 @@ def _resolve_run(
     one_block = len(run) > 1 and not run[0].md and all(r.gap == 0 for r in run[1:])
     if one_block and _stacked_name(run, prev, nxt):
         return [_Line("".join(texts), T.SECTION)]
+    measured = False  # a headline by its width alone (``_short_after_text``)
     if (lone or one_block) and between_paras:
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
         evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
@@ -234,6 +235,9 @@ def _resolve_run(
             evidence += 2  # the text below is signed by others than the story above: another story
         if closes and finished:
             evidence += 2  # headline-last, a wide gap under a finished story: its headline closes it
+        measured = evidence < _HEADLINE_EVIDENCE and lone and _short_after_text(run[0], prev, wide, after)
+        if measured:
+            evidence += 2
         if evidence < _HEADLINE_EVIDENCE:
             if lone and _box_label(run[0], prev):
                 return [_Line(texts[0], T.CROSSHEAD)]
@@ -254,8 +258,26 @@ def _resolve_run(
     elif len(texts) == 1 and _is_section_name(texts[0], conv) and nxt is not None and nxt.kind is T.HEADING:
         return [_Line(texts[0], T.SECTION)]
     # The gap before a headline tells which story it stands by (``_headlines_follow_bodies``).
-    out.append(_Line(" ".join(texts), T.HEADING, lines=texts, gap=run[len(run) - len(texts)].gap))
+    gap = run[len(run) - len(texts)].gap
+    out.append(_Line(" ".join(texts), T.HEADING, lines=texts, gap=gap, measured=measured))
     return out
+
+
+def _short_after_text(line: _Line, prev: _Line | None, wide: bool, after: bool) -> bool:
+    """A line longer than a crosshead, set alone after a finished paragraph and stopping well
+    short of the page's wrapped column, is no paragraph's first line a column break cut off (that
+    fills the column): it is the headline of the story under it.  Not where a wide gap parts the
+    stories (a line after a single blank is a crosshead there) nor on a page printing headlines
+    under their stories, whose crossheads stand in the same place."""
+    return (
+        line.short
+        and not wide
+        and not after
+        and prev is not None
+        and prev.kind is T.PARA
+        and ends_sentence(prev.text)
+        and len(squeeze_spaces(line.text)) > _CROSSHEAD_LEN
+    )
 
 
 def _finishes(line: _Line | None, conv: Conventions) -> bool:
