@@ -770,3 +770,39 @@ def test_a_headline_stopping_short_of_the_column_opens_a_story_without_a_datelin
         page = parse_page(f"青石镇建成三座口袋公园\n\n{_FIRST_STORY}\n\n{middle}\n")
         assert [a.title for a in page.articles] == ["青石镇建成三座口袋公园"]
         assert page.articles[0].body.endswith("一派繁忙景象。")
+
+
+_NARROW_STORY = "\n".join(
+    (
+        "近年来，青石县坚持农业优先发展，以一",
+        "村一品为抓手，做优做强茶叶、板栗等",
+        "特色农产品，强化龙头企业带动，发展",
+        "农产品深加工和观光农业，全力推进农",
+        "民增收致富。 记者 甲乙 摄",
+    )
+)
+
+
+def test_three_full_lines_with_no_mark_under_a_headline_are_captions_not_a_wrapped_paragraph() -> None:
+    # In a column of 18 characters, captions of 15 fill their lines as wraps would; prose puts a
+    # comma in every line or two, so three lines with no mark at all are a list.
+    captions = ["东岭村茶园里茶农忙碌采茶的身影", "白沙乡板栗基地迎来丰收好年景"]
+    captions.append("风景如画的青石湖万亩油菜花海")
+    page = parse_page("青石县特色农业结硕果\n\n" + "\n".join(captions) + f"\n\n{_NARROW_STORY}\n")
+    article = page.articles[-1]
+    assert article.title == "青石县特色农业结硕果"
+    paras = article.body.split("\n\n")
+    assert paras[:3] == captions and paras[3].startswith("近年来")
+
+
+def test_a_list_longer_than_a_subtitle_stack_under_a_headline_is_captions_without_a_credit() -> None:
+    # Six places a line each under the headline, the story printing no photographer: a stack of
+    # subtitles never runs this long, so they caption the page's pictures.
+    places = ["东岭村油菜花田", "白沙乡梨园", "青石湖畔", "城南梅园长廊", "老街灯笼巷", "北山茶园"]
+    page = parse_page(
+        f"{_STORY_A}春到青石 处处如画\n\n" + "\n".join(places) + "\n\n□ 张明远\n\n"
+        "春分过后，青石县各地花开正盛，吸引了大批游客前来踏青赏花。\n"
+    )
+    article = page.articles[-1]
+    assert article.title == "春到青石 处处如画"
+    assert article.body.split("\n\n")[: len(places)] == places

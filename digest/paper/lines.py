@@ -71,6 +71,8 @@ _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a par
 
 
 _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
+_LISTED_LINES = 3  # lines with no mark at all in them, as a list of captions prints them
+_CLAUSE_MARK = re.compile("[，,、！!？?]")
 
 
 # A line opening with one of these goes on with the line above: a mark closing a quotation, a
@@ -85,11 +87,7 @@ _CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
 
 
 _TABLE_ROWS = 3  # rows with figures in them: fewer make no table
-
-
 _MAX_CELLS = 8  # cells in a table's row
-
-
 _MAX_CELL = 16  # characters in one cell (本周均价（元/公斤）)
 
 
@@ -422,7 +420,9 @@ def _unwrapped_lines(block: list[str], width: int) -> bool:
         return False
     if any(re.search(r"[。；;]", line) or ends_open(line) for line in block):
         return False
-    return not width or any(len(line) < _SHORT_LINE * width for line in block[:-1])
+    # Prose puts a mark in every line or two: three full lines with none are a list (captions).
+    listed = len(block) >= _LISTED_LINES and not any(_CLAUSE_MARK.search(line) for line in block)
+    return listed or not width or any(len(line) < _SHORT_LINE * width for line in block[:-1])
 
 
 def _credit_apart(pieces: list[str], line: str, conv: Conventions) -> bool:
