@@ -806,3 +806,19 @@ def test_a_list_longer_than_a_subtitle_stack_under_a_headline_is_captions_withou
     article = page.articles[-1]
     assert article.title == "春到青石 处处如画"
     assert article.body.split("\n\n")[: len(places)] == places
+
+
+def test_a_roundups_name_over_an_untitled_item_mid_page_is_the_section() -> None:
+    # 快讯 alone between a finished story and an untitled item: the column the item and the
+    # stories after it stand in, neither the item's headline nor a line of its text.
+    page = parse_page(
+        "教育\n\n青石小学开展读书月活动\n\n本报讯（记者 甲乙）青石小学近日开展读书月活动，师生共读经典。\n\n"
+        "快讯\n\n城东新桥昨日正式通车，市民出行更加便捷，沿线交通压力明显缓解。（周远）\n\n"
+        "古桥修缮完工\n\n本报讯（记者 林雨）古桥修缮工程日前完工，将于下月开放。\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("教育", "青石小学开展读书月活动"),
+        ("快讯", None),
+        ("快讯", "古桥修缮完工"),
+    ]
+    assert page.articles[1].body.startswith("城东新桥") and page.articles[1].authors == ("周远",)

@@ -210,6 +210,10 @@ def _resolve_run(
         mid_sentence = prev.kind is T.PARA and not finished
         if mid_sentence and len(squeeze_spaces(texts[0])) <= _LOGO_LEN:
             return []  # a column logo printed inside a sentence: layout noise
+    if lone and _roundup_name(texts[0], conv):
+        # A column of briefs or photos named alone (快讯, 新闻速览): the section of the items under
+        # it, never one item's headline nor a line of its text.
+        return [_Line(texts[0], T.SECTION)]
     if markdown and not run[0].md:
         # A page marked up with # headings marks all of them; other short lines are body text.
         return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
@@ -277,6 +281,16 @@ def _short_after_text(line: _Line, prev: _Line | None, wide: bool, after: bool) 
         and prev.kind is T.PARA
         and ends_sentence(prev.text)
         and len(squeeze_spaces(line.text)) > _CROSSHEAD_LEN
+    )
+
+
+def _roundup_name(text: str, conv: Conventions) -> bool:
+    """A short bare name ending in a roundup's word (简讯, 图片集锦): a column's, not a headline's."""
+    bare = squeeze_spaces(text)
+    return (
+        len(bare) <= _COLUMN_LEN
+        and bare.endswith(conv.roundups)
+        and re.fullmatch(f"[{CJK}]+", bare) is not None
     )
 
 
