@@ -822,3 +822,18 @@ def test_a_roundups_name_over_an_untitled_item_mid_page_is_the_section() -> None
         ("快讯", "古桥修缮完工"),
     ]
     assert page.articles[1].body.startswith("城东新桥") and page.articles[1].authors == ("周远",)
+
+
+def test_a_line_over_fields_signed_by_a_credit_is_their_headline_after_a_finished_story() -> None:
+    # Single blank lines part everything; the line over 时间：/地点： with the photographer's
+    # field under them heads an item of its own, not a line of the story above.
+    page = parse_page(
+        "青石小学开展读书月活动\n\n本报讯（记者 甲乙）青石小学近日开展读书月活动，师生共读经典。\n\n"
+        "随手拍\n\n时间：3月6日上午\n地点：城东广场\n拍摄者：本报记者 周远\n\n"
+        "城东广场的花坛里，几位志愿者正在清理垃圾，引得路人纷纷点赞。\n"
+    )
+    assert [(a.title, a.authors) for a in page.articles] == [
+        ("青石小学开展读书月活动", ("甲乙",)),
+        ("随手拍", ("周远",)),
+    ]
+    assert page.articles[0].body.endswith("共读经典。")

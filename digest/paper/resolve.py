@@ -122,10 +122,12 @@ def _resolve(
         captions = 0 if fields else _caption_list(run, prev, lines[j : j + _CAPTION_REACH], conv)
         if fields or captions:
             # Labelled fields listed under a headline (时间：… / 地点：…) are the story's text; a
-            # list of photo captions under it is proof of the headline above.
+            # list of photo captions under it is proof of the headline above, and so are fields
+            # signed by a credit under them (拍摄者：本报记者 X): an item of its own.
             apart = fields or captions
             text = [_Line(r.text, T.PARA, apart=True, indent=r.indent) for r in run[-apart:]]
-            head_next = None if captions else text[0]
+            signed = nxt is not None and nxt.kind in (T.CREDIT, T.BYLINE) and nxt.gap == 0
+            head_next = None if captions or signed else text[0]
             out.extend(
                 _resolve_run(run[:-apart], prev, head_next, markdown, lead, [], conv, wide, page_top=page_top)
                 if run[:-apart]
