@@ -837,3 +837,14 @@ def test_a_line_over_fields_signed_by_a_credit_is_their_headline_after_a_finishe
         ("随手拍", ("周远",)),
     ]
     assert page.articles[0].body.endswith("共读经典。")
+
+
+def test_a_headline_stack_set_apart_after_a_finished_paragraph_opens_a_story() -> None:
+    # A kicker, a headline and a subtitle in a block of their own between paragraphs, single
+    # blank lines throughout and no dateline under them: a new story, not lines of the one above.
+    stack = "老街叫什么名？\n东岭村这条老街有故事\n街名到底该怎么写？"
+    page = parse_page(f"青石镇建成三座口袋公园\n\n{_FIRST_STORY}\n\n{stack}\n\n{_SECOND_LEAD}\n")
+    assert len(page.articles) == 2
+    assert "东岭村这条老街有故事" in (page.articles[1].title or "")
+    assert page.articles[0].body.endswith("热闹非凡。")
+    assert page.articles[1].body.startswith("这几天，东岭村")

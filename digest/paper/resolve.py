@@ -44,6 +44,9 @@ _CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break
 _STACKED_LINES = 4  # lines of a column name set vertically, a word or two characters to a line
 
 
+_STACK_LINES = 3  # lines of a headline with its kicker and subtitle
+
+
 _CAPTION_PROSE = 40  # characters; a paragraph this short after a wide gap may be a photo's caption
 
 
@@ -241,7 +244,7 @@ def _resolve_run(
             evidence += 2  # the text below is signed by others than the story above: another story
         if closes and finished:
             evidence += 2  # headline-last, a wide gap under a finished story: its headline closes it
-        measured = evidence < _HEADLINE_EVIDENCE and lone and _short_after_text(run[0], prev, wide, after)
+        measured = evidence < _HEADLINE_EVIDENCE and _short_after_text(run, prev, wide, after)
         if measured:
             evidence += 2
         if evidence < _HEADLINE_EVIDENCE:
@@ -269,20 +272,24 @@ def _resolve_run(
     return out
 
 
-def _short_after_text(line: _Line, prev: _Line | None, wide: bool, after: bool) -> bool:
+def _short_after_text(run: list[_Line], prev: _Line | None, wide: bool, after: bool) -> bool:
     """A line longer than a crosshead, set alone after a finished paragraph and stopping well
     short of the page's wrapped column, is no paragraph's first line a column break cut off (that
-    fills the column): it is the headline of the story under it.  Not where a wide gap parts the
+    fills the column): it is the headline of the story under it.  So is a block of two or three
+    lines set apart there, a headline with its kicker or subtitle.  Not where a wide gap parts the
     stories (a line after a single blank is a crosshead there) nor on a page printing headlines
     under their stories, whose crossheads stand in the same place."""
+    if len(run) == 1:
+        shaped = run[0].short and len(squeeze_spaces(run[0].text)) > _CROSSHEAD_LEN
+    else:
+        shaped = len(run) <= _STACK_LINES and all(r.apart for r in run)
     return (
-        line.short
+        shaped
         and not wide
         and not after
         and prev is not None
         and prev.kind is T.PARA
         and ends_sentence(prev.text)
-        and len(squeeze_spaces(line.text)) > _CROSSHEAD_LEN
     )
 
 
