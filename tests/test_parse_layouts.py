@@ -841,10 +841,11 @@ def test_a_line_over_fields_signed_by_a_credit_is_their_headline_after_a_finishe
 
 def test_a_headline_stack_set_apart_after_a_finished_paragraph_opens_a_story() -> None:
     # A kicker, a headline and a subtitle in a block of their own between paragraphs, single
-    # blank lines throughout and no dateline under them: a new story, not lines of the one above.
-    stack = "老街叫什么名？\n东岭村这条老街有故事\n街名到底该怎么写？"
+    # blank lines throughout and no dateline under them, sharing words with the lead below: a
+    # new story, not lines of the one above.
+    stack = "红薯熟了吗？\n东岭村迎来红薯丰收年\n村民采挖装车忙？"
     page = parse_page(f"青石镇建成三座口袋公园\n\n{_FIRST_STORY}\n\n{stack}\n\n{_SECOND_LEAD}\n")
     assert len(page.articles) == 2
-    assert "东岭村这条老街有故事" in (page.articles[1].title or "")
+    assert "东岭村迎来红薯丰收年" in (page.articles[1].title or "")
     assert page.articles[0].body.endswith("热闹非凡。")
     assert page.articles[1].body.startswith("这几天，东岭村")

@@ -126,7 +126,7 @@ class _Line:
     apart: bool = False  # one of a few short lines set apart in a block (a list of captions, fields)
     row: bool = False  # a row of a table of figures, or the note under it: text, never a headline
     indent: bool = False  # opens with a paragraph indent: never the end of the paragraph above
-    short: bool = False  # alone, and stops short of the page's wrapped column: no wrap broke it there
+    short: bool = False  # alone or apart, and short of the page's wrapped column: no wrap broke it there
     measured: bool = False  # a headline by its width alone: no vote on which side of its story it stands
     tag: str = ""  # a column's tag printed over this headline (话外音): the section of its story alone
 
@@ -172,7 +172,7 @@ def _classify(
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         line.indent = i - 1 in opened
         next_text = raw[i + 1] if i + 1 < len(raw) else ""  # a wide gap's second blank: no run
-        line.short = alone and _short_of_column(text, next_text, width)
+        line.short = (alone or i - 1 in apart) and _short_of_column(text, next_text, width)
         if i - 1 in listed:
             _list_entry(line)
         if line.kind is T.BYLINE and not line.credits:

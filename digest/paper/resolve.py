@@ -244,7 +244,7 @@ def _resolve_run(
             evidence += 2  # the text below is signed by others than the story above: another story
         if closes and finished:
             evidence += 2  # headline-last, a wide gap under a finished story: its headline closes it
-        measured = evidence < _HEADLINE_EVIDENCE and _short_after_text(run, prev, wide, after)
+        measured = evidence < _HEADLINE_EVIDENCE and _short_after_text(run, prev, nxt, wide, after)
         if measured:
             evidence += 2
         if evidence < _HEADLINE_EVIDENCE:
@@ -272,17 +272,25 @@ def _resolve_run(
     return out
 
 
-def _short_after_text(run: list[_Line], prev: _Line | None, wide: bool, after: bool) -> bool:
+def _short_after_text(
+    run: list[_Line], prev: _Line | None, nxt: _Line | None, wide: bool, after: bool
+) -> bool:
     """A line longer than a crosshead, set alone after a finished paragraph and stopping well
     short of the page's wrapped column, is no paragraph's first line a column break cut off (that
     fills the column): it is the headline of the story under it.  So is a block of two or three
-    lines set apart there, a headline with its kicker or subtitle.  Not where a wide gap parts the
+    such lines, a headline with its kicker or subtitle, where one of them shares words with the
+    lead below (lines of verse quoted in the text do not).  Not where a wide gap parts the
     stories (a line after a single blank is a crosshead there) nor on a page printing headlines
     under their stories, whose crossheads stand in the same place."""
     if len(run) == 1:
-        shaped = run[0].short and len(squeeze_spaces(run[0].text)) > _CROSSHEAD_LEN
+        shaped = run[0].alone and run[0].short and len(squeeze_spaces(run[0].text)) > _CROSSHEAD_LEN
     else:
-        shaped = len(run) <= _STACK_LINES and all(r.apart for r in run)
+        lead = _lead(nxt.text) if nxt is not None else ""
+        shaped = (
+            len(run) <= _STACK_LINES
+            and all(r.short for r in run)
+            and max(_overlap(r.text, lead) for r in run) >= _HEADLINE_OVERLAP
+        )
     return (
         shaped
         and not wide
