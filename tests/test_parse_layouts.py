@@ -849,3 +849,12 @@ def test_a_headline_stack_set_apart_after_a_finished_paragraph_opens_a_story() -
     assert "东岭村迎来红薯丰收年" in (page.articles[1].title or "")
     assert page.articles[0].body.endswith("热闹非凡。")
     assert page.articles[1].body.startswith("这几天，东岭村")
+
+
+def test_a_column_of_42_characters_is_a_wrapped_column_too() -> None:
+    # Lines wrapped at 42 characters are still a column's wraps, not a paragraph to a line: the
+    # headline of 14 characters under a finished paragraph stops well short of it.
+    first = _wrapped(_FIRST_STORY.replace("\n", "") * 2, 42)
+    lead = _wrapped(_SECOND_LEAD.replace("\n", "") * 2, 42)
+    page = parse_page(f"青石镇建成三座口袋公园\n\n{first}\n\n东岭村：红薯喜获丰收采挖正忙\n\n{lead}\n")
+    assert [a.title for a in page.articles] == ["青石镇建成三座口袋公园", "东岭村：红薯喜获丰收采挖正忙"]

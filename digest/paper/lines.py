@@ -59,7 +59,7 @@ _MAX_RUNNING_HEAD = 120  # characters; running heads are one short line, never a
 _FULL_LINE = 0.85  # share of a column's width a line fills when the text wrapped, not ended, there
 
 
-_WRAP_WIDTH = 40  # characters; a narrow column's wrapped lines are never longer than this
+_WRAP_WIDTH = 44  # characters; a narrow column's wrapped lines are never longer than this
 
 
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
