@@ -858,3 +858,16 @@ def test_a_column_of_42_characters_is_a_wrapped_column_too() -> None:
     lead = _wrapped(_SECOND_LEAD.replace("\n", "") * 2, 42)
     page = parse_page(f"青石镇建成三座口袋公园\n\n{first}\n\n东岭村：红薯喜获丰收采挖正忙\n\n{lead}\n")
     assert [a.title for a in page.articles] == ["青石镇建成三座口袋公园", "东岭村：红薯喜获丰收采挖正忙"]
+
+
+def test_a_roundups_name_under_a_story_that_jumps_to_another_page_is_the_section() -> None:
+    # The story above ends on its jump note, not a full stop: 快讯 under it is no column logo
+    # dropped from a sentence but the column of the item under it.
+    page = parse_page(
+        "教育\n\n青石小学开展读书月活动\n\n本报讯（记者 甲乙）青石小学近日开展读书月活动，师生共读经典。"
+        "（下转第4版）\n\n快讯\n\n城东新桥昨日正式通车，市民出行更加便捷，沿线交通压力明显缓解。（周远）\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("教育", "青石小学开展读书月活动"),
+        ("快讯", None),
+    ]

@@ -78,7 +78,8 @@ from digest.types import Article, Page
 # header parts no stories; a headline (or a headline stack) alone after a finished paragraph and well short
 # of the page's wrapped column opens a story on pages of single blank lines, a column may wrap at up to 44
 # characters, three lines with no mark in them are set apart, five listed lines under a headline are
-# captions, a roundup's name alone is a section marker and stays in force after its briefs, and a line over
+# captions, a roundup's name alone is a section marker (also under a story ending on its jump note) and stays
+# in force after its briefs, and a line over
 # labelled fields signed by a credit is their headline
 PARSER_VERSION = "7"
 

@@ -20,7 +20,13 @@ from digest.paper.apart import (
     _section_over_photo,
     _section_over_text,
 )
-from digest.paper.bylines import find_jumps, parse_dateline, photographed, trailing_credit
+from digest.paper.bylines import (
+    continues_elsewhere,
+    find_jumps,
+    parse_dateline,
+    photographed,
+    trailing_credit,
+)
 from digest.paper.classify import T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.lines import _FIELD
@@ -210,15 +216,15 @@ def _resolve_run(
     between_paras = prev is not None and prev.kind in (T.PARA, T.BYLINE) and _is_plain_para(nxt)
     # A credit closing the paragraph (…50个。（记者 X）) finishes it as a full stop does.
     finished = between_paras and _finishes(prev, conv)
+    if lone and _roundup_name(texts[0], conv):
+        # A column of briefs or photos named alone (快讯, 新闻速览): the section of the items under
+        # it, never one item's headline nor a line of its text.
+        return [_Line(texts[0], T.SECTION)]
     if lone and between_paras:
         assert prev is not None
         mid_sentence = prev.kind is T.PARA and not finished
         if mid_sentence and len(squeeze_spaces(texts[0])) <= _LOGO_LEN:
             return []  # a column logo printed inside a sentence: layout noise
-    if lone and _roundup_name(texts[0], conv):
-        # A column of briefs or photos named alone (快讯, 新闻速览): the section of the items under
-        # it, never one item's headline nor a line of its text.
-        return [_Line(texts[0], T.SECTION)]
     if markdown and not run[0].md:
         # A page marked up with # headings marks all of them; other short lines are body text.
         return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
@@ -312,7 +318,12 @@ def _roundup_name(text: str, conv: Conventions) -> bool:
 
 
 def _finishes(line: _Line | None, conv: Conventions) -> bool:
-    return line is not None and (ends_sentence(line.text) or trailing_credit(line.text, conv) is not None)
+    """Does a paragraph end its story's text: a sentence's end, a closing credit, a jump note?"""
+    return line is not None and (
+        ends_sentence(line.text)
+        or trailing_credit(line.text, conv) is not None
+        or continues_elsewhere(find_jumps(line.text)[1])
+    )
 
 
 def _headline_evidence(
