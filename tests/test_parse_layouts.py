@@ -871,3 +871,16 @@ def test_a_roundups_name_under_a_story_that_jumps_to_another_page_is_the_section
         ("教育", "青石小学开展读书月活动"),
         ("快讯", None),
     ]
+
+
+def test_a_short_line_with_a_comma_on_a_page_of_wide_gaps_is_a_cut_paragraph_not_a_crosshead() -> None:
+    # Stories two blank lines apart, paragraphs one: a column break left 在城东公园、青石 on its
+    # own after a finished paragraph.  A crosshead is a phrase; the enumeration comma says the
+    # sentence runs on into the block under it.
+    page = parse_page(
+        "青石镇建成口袋公园\n\n本报讯（记者 甲乙）青石镇今年新建了三座口袋公园。\n\n"
+        "在城东公园、青石\n\n湖公园和南山公园，周边居民散步休闲有了好去处。\n\n\n"
+        "古桥修缮完工\n\n本报讯（记者 林雨）古桥修缮工程日前完工，将于下月开放。\n"
+    )
+    assert [a.title for a in page.articles] == ["青石镇建成口袋公园", "古桥修缮完工"]
+    assert "在城东公园、青石湖公园和南山公园" in page.articles[0].body

@@ -80,7 +80,7 @@ from digest.types import Article, Page
 # characters, three lines with no mark in them are set apart, five listed lines under a headline are
 # captions, a roundup's name alone is a section marker (also under a story ending on its jump note) and stays
 # in force after its briefs, and a line over
-# labelled fields signed by a credit is their headline
+# labelled fields signed by a credit is their headline; a short line with a comma is no crosshead
 PARSER_VERSION = "7"
 
 

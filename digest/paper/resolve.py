@@ -410,13 +410,15 @@ def _is_caption(text: str, conv: Conventions) -> bool:
 
 def _crosshead(line: _Line, prev: _Line | None) -> bool:
     """On a page that parts articles by wide gaps, a short line set off by single blank lines
-    after a finished paragraph is a crosshead (小标题) of the article it stands in."""
+    after a finished paragraph is a crosshead (小标题) of the article it stands in.  A comma in it
+    says a sentence runs on (在城区迎宾大道、白云 / 大道、…): a paragraph a column break cut."""
     return (
         line.gap == 1
         and prev is not None
         and prev.kind is T.PARA
         and ends_sentence(prev.text)
         and len(squeeze_spaces(line.text)) <= _CROSSHEAD_LEN
+        and not re.search("[，,、]", line.text)
     )
 
 
