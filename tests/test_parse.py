@@ -368,10 +368,11 @@ def test_a_page_of_another_paper_splits_by_its_own_conventions() -> None:
     # A crosshead inside an article is a paragraph of its own; X 文/图 after the text is a credit.
     assert loans.body.split("\n\n")[1] == "降费让利"
     assert loans.authors == ("辛壬", "癸子")
-    # A roundup of briefs: one article per item, the column as their section, then back.
+    # A roundup of briefs: one article per item, the column as their section; a label in force
+    # until the next, like any bare section word, so the story after the briefs stands under it.
     assert library.section == bridge.section == "简讯"
     assert library.body.startswith("市图书馆") and bridge.body.startswith("城东新桥")
-    assert last.section == "经济"
+    assert last.section == "简讯"
 
 
 def test_a_day_only_dateline_has_no_date_without_the_issue() -> None:

@@ -736,3 +736,151 @@ def test_a_short_narrow_page_printed_without_blank_lines_keeps_its_headlines_and
         "据镇交通办介绍，夜班公交每半小时发一班车，票价两元。",
     ]
     assert page.articles[1].body.split("\n\n")[1] == "修缮期间，工人们按照原样更换了部分破损的石板和栏杆。"
+
+
+def _wrapped(text: str, width: int = 24) -> str:
+    return "\n".join(text[i : i + width] for i in range(0, len(text), width))
+
+
+_FIRST_STORY = _wrapped(
+    "本报讯（记者 甲乙）青石镇今年新建了三座口袋公园，周边居民散步休闲有了好去处。"
+    "公园里种满了月季和海棠，每到傍晚都有不少老人带着孩子来这里玩耍，热闹非凡。"
+)
+_SECOND_LEAD = _wrapped(
+    "这几天，东岭村的红薯迎来丰收，村民们忙着采挖、分拣和装车，一派繁忙景象。"
+    "今年全村种植红薯三百多亩，预计总产量可达一千余吨，产值比去年明显提高。"
+)
+
+
+def test_a_headline_stopping_short_of_the_column_opens_a_story_without_a_dateline() -> None:
+    # Single blank lines part paragraphs and stories alike, lines wrap at 24 characters; the
+    # second story prints no dateline and no byline.  A line of 13 characters after a finished
+    # paragraph is no paragraph's first line a column break cut off (that would fill the
+    # column): it is a headline.
+    for title in ("东岭村红薯喜获丰收销路更畅", "秋收时节东岭村的红薯堆成山"):
+        page = parse_page(f"青石镇建成三座口袋公园\n\n{_FIRST_STORY}\n\n{title}\n\n{_SECOND_LEAD}\n")
+        assert [a.title for a in page.articles] == ["青石镇建成三座口袋公园", title]
+        assert page.articles[0].body.endswith("热闹非凡。")
+        assert page.articles[1].body.startswith("这几天，东岭村")
+    # A line filling the column, running on mid-sentence into the block under it, is a
+    # paragraph's first line a column break parted from the rest; a line as short as a
+    # crosshead (居民点赞新公园) stays in its story.
+    lead = "这几天，东岭村的红薯迎来丰收，村民们忙着采挖分拣和装车，一派繁忙景象。"
+    for middle in (f"{lead[:22]}\n\n{lead[22:]}", f"居民点赞新公园\n\n{lead}"):
+        page = parse_page(f"青石镇建成三座口袋公园\n\n{_FIRST_STORY}\n\n{middle}\n")
+        assert [a.title for a in page.articles] == ["青石镇建成三座口袋公园"]
+        assert page.articles[0].body.endswith("一派繁忙景象。")
+
+
+_NARROW_STORY = "\n".join(
+    (
+        "近年来，青石县坚持农业优先发展，以一",
+        "村一品为抓手，做优做强茶叶、板栗等",
+        "特色农产品，强化龙头企业带动，发展",
+        "农产品深加工和观光农业，全力推进农",
+        "民增收致富。 记者 甲乙 摄",
+    )
+)
+
+
+def test_three_full_lines_with_no_mark_under_a_headline_are_captions_not_a_wrapped_paragraph() -> None:
+    # In a column of 18 characters, captions of 15 fill their lines as wraps would; prose puts a
+    # comma in every line or two, so three lines with no mark at all are a list.
+    captions = ["东岭村茶园里茶农忙碌采茶的身影", "白沙乡板栗基地迎来丰收好年景"]
+    captions.append("风景如画的青石湖万亩油菜花海")
+    page = parse_page("青石县特色农业结硕果\n\n" + "\n".join(captions) + f"\n\n{_NARROW_STORY}\n")
+    article = page.articles[-1]
+    assert article.title == "青石县特色农业结硕果"
+    paras = article.body.split("\n\n")
+    assert paras[:3] == captions and paras[3].startswith("近年来")
+
+
+def test_a_list_longer_than_a_subtitle_stack_under_a_headline_is_captions_without_a_credit() -> None:
+    # Six places a line each under the headline, the story printing no photographer: a stack of
+    # subtitles never runs this long, so they caption the page's pictures.
+    places = ["东岭村油菜花田", "白沙乡梨园", "青石湖畔", "城南梅园长廊", "老街灯笼巷", "北山茶园"]
+    page = parse_page(
+        f"{_STORY_A}春到青石 处处如画\n\n" + "\n".join(places) + "\n\n□ 张明远\n\n"
+        "春分过后，青石县各地花开正盛，吸引了大批游客前来踏青赏花。\n"
+    )
+    article = page.articles[-1]
+    assert article.title == "春到青石 处处如画"
+    assert article.body.split("\n\n")[: len(places)] == places
+
+
+def test_a_roundups_name_over_an_untitled_item_mid_page_is_the_section() -> None:
+    # 快讯 alone between a finished story and an untitled item: the column the item and the
+    # stories after it stand in, neither the item's headline nor a line of its text.
+    page = parse_page(
+        "教育\n\n青石小学开展读书月活动\n\n本报讯（记者 甲乙）青石小学近日开展读书月活动，师生共读经典。\n\n"
+        "快讯\n\n城东新桥昨日正式通车，市民出行更加便捷，沿线交通压力明显缓解。（周远）\n\n"
+        "古桥修缮完工\n\n本报讯（记者 林雨）古桥修缮工程日前完工，将于下月开放。\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("教育", "青石小学开展读书月活动"),
+        ("快讯", None),
+        ("快讯", "古桥修缮完工"),
+    ]
+    assert page.articles[1].body.startswith("城东新桥") and page.articles[1].authors == ("周远",)
+
+
+def test_a_line_over_fields_signed_by_a_credit_is_their_headline_after_a_finished_story() -> None:
+    # Single blank lines part everything; the line over 时间：/地点： with the photographer's
+    # field under them heads an item of its own, not a line of the story above.
+    page = parse_page(
+        "青石小学开展读书月活动\n\n本报讯（记者 甲乙）青石小学近日开展读书月活动，师生共读经典。\n\n"
+        "随手拍\n\n时间：3月6日上午\n地点：城东广场\n拍摄者：本报记者 周远\n\n"
+        "城东广场的花坛里，几位志愿者正在清理垃圾，引得路人纷纷点赞。\n"
+    )
+    assert [(a.title, a.authors) for a in page.articles] == [
+        ("青石小学开展读书月活动", ("甲乙",)),
+        ("随手拍", ("周远",)),
+    ]
+    assert page.articles[0].body.endswith("共读经典。")
+
+
+def test_a_headline_stack_set_apart_after_a_finished_paragraph_opens_a_story() -> None:
+    # A kicker, a headline and a subtitle in a block of their own between paragraphs, single
+    # blank lines throughout and no dateline under them, sharing words with the lead below: a
+    # new story, not lines of the one above.
+    stack = "红薯熟了吗？\n东岭村迎来红薯丰收年\n村民采挖装车忙？"
+    page = parse_page(f"青石镇建成三座口袋公园\n\n{_FIRST_STORY}\n\n{stack}\n\n{_SECOND_LEAD}\n")
+    assert len(page.articles) == 2
+    assert "东岭村迎来红薯丰收年" in (page.articles[1].title or "")
+    assert page.articles[0].body.endswith("热闹非凡。")
+    assert page.articles[1].body.startswith("这几天，东岭村")
+
+
+def test_a_column_of_42_characters_is_a_wrapped_column_too() -> None:
+    # Lines wrapped at 42 characters are still a column's wraps, not a paragraph to a line: the
+    # headline of 14 characters under a finished paragraph stops well short of it.
+    first = _wrapped(_FIRST_STORY.replace("\n", "") * 2, 42)
+    lead = _wrapped(_SECOND_LEAD.replace("\n", "") * 2, 42)
+    page = parse_page(f"青石镇建成三座口袋公园\n\n{first}\n\n东岭村：红薯喜获丰收采挖正忙\n\n{lead}\n")
+    assert [a.title for a in page.articles] == ["青石镇建成三座口袋公园", "东岭村：红薯喜获丰收采挖正忙"]
+
+
+def test_a_roundups_name_under_a_story_that_jumps_to_another_page_is_the_section() -> None:
+    # The story above ends on its jump note, not a full stop: 快讯 under it is no column logo
+    # dropped from a sentence but the column of the item under it.
+    page = parse_page(
+        "教育\n\n青石小学开展读书月活动\n\n本报讯（记者 甲乙）青石小学近日开展读书月活动，师生共读经典。"
+        "（下转第4版）\n\n快讯\n\n城东新桥昨日正式通车，市民出行更加便捷，沿线交通压力明显缓解。（周远）\n"
+    )
+    assert [(a.section, a.title) for a in page.articles] == [
+        ("教育", "青石小学开展读书月活动"),
+        ("快讯", None),
+    ]
+
+
+def test_a_short_line_with_a_comma_on_a_page_of_wide_gaps_is_a_cut_paragraph_not_a_crosshead() -> None:
+    # Stories two blank lines apart, paragraphs one: a column break left 在城东公园、青石 on its
+    # own after a finished paragraph.  A crosshead is a phrase; the enumeration comma says the
+    # sentence runs on into the block under it.
+    page = parse_page(
+        "青石镇建成口袋公园\n\n本报讯（记者 甲乙）青石镇今年新建了三座口袋公园。\n\n"
+        "在城东公园、青石\n\n湖公园和南山公园，周边居民散步休闲有了好去处。\n\n\n"
+        "古桥修缮完工\n\n本报讯（记者 林雨）古桥修缮工程日前完工，将于下月开放。\n"
+    )
+    assert [a.title for a in page.articles] == ["青石镇建成口袋公园", "古桥修缮完工"]
+    assert "在城东公园、青石湖公园和南山公园" in page.articles[0].body

@@ -88,7 +88,7 @@ def _headlines_follow_bodies(lines: list[_Line]) -> bool:
     votes: list[float] = []
     wide = _wide_gaps(lines)
     for index, line in enumerate(lines):
-        if line.kind is not T.HEADING:
+        if line.kind is not T.HEADING or line.measured:
             continue
         heading = "".join(line.lines)
         before = _lead(_body_between(lines, index, -1))

@@ -22,6 +22,9 @@ _COLUMN_LEN = 8  # a column name set apart above a headline (聚焦防汛抗洪)
 _CAPTION_LINES = 3  # a list of captions a line each has this many lines at least
 
 
+_STACK_LINES = 4  # lines of subtitles stacked under a headline at most; a longer list is captions
+
+
 _CAPTION_REACH = 40  # lines of the story under a list of captions searched for its photo
 
 
@@ -165,7 +168,8 @@ def _caption_list(run: list[_Line], prev: _Line | None, below: list[_Line], conv
 
     A stack of subtitles (坚持人民至上 / 坚持守正创新 / …) or a list of names is that shape too:
     captions need a photo to caption, a photographer's credit or a 图为 in the story ``below``
-    (``_CAPTION_REACH`` lines of it are read), or captions written as sentences."""
+    (``_CAPTION_REACH`` lines of it are read), or captions written as sentences, or more lines
+    than a stack of subtitles takes (the story may keep its photographers' names off the page)."""
     n = 0
     for line in reversed(run):
         n += 1
@@ -180,7 +184,8 @@ def _caption_list(run: list[_Line], prev: _Line | None, below: list[_Line], conv
         return 0  # a column's name over a headline stack
     if any(r.md or _STACK_MARKS.search(r.text) for r in block):
         return 0
-    return n if any(ends_sentence(r.text) for r in block) or _photo_in(below, conv) else 0
+    listed = n > _STACK_LINES or any(ends_sentence(r.text) for r in block)
+    return n if listed or _photo_in(below, conv) else 0
 
 
 def _photo_in(below: list[_Line], conv: Conventions) -> bool:

@@ -278,8 +278,6 @@ def _assemble(
     built: list[_Builder] = []
     seen: list[str] = []  # section markers, in order
     section: str | None = page_name
-    outer: str | None = None  # the section around a roundup of briefs, back after its items
-    in_roundup = False
     pending_notes: list[str] = []
     cur: _Builder | None = None
     wide_gaps = _wide_gaps(lines)
@@ -296,12 +294,10 @@ def _assemble(
         nxt = lines[index + 1] if index + 1 < len(lines) else None
         if line.kind is T.SECTION:
             seen.append(line.text)
-            section, in_roundup = line.text, False
+            section = line.text
             if cur is not None:
                 cur.closed = True
         elif line.kind is T.HEADING:
-            if in_roundup:
-                section, in_roundup = outer, False
             if cur is not None and cur.title_lines and (nxt is None or nxt.kind is T.SECTION):
                 # Headings with no article of their own (an infographic's sub-heads, a page-end
                 # title for the next page): keep them with the article they stand under.
@@ -379,9 +375,9 @@ def _assemble(
             )
             roundup = brief and cur is not None and not cur.has_body() and len(cur.title_lines) == 1
             if roundup:
-                # A roundup of briefs (△ item (X), △ item (Y)): its heading is their column.
+                # A roundup of briefs (△ item (X), △ item (Y)): its heading is their column, a
+                # section label in force until the next, as any bare section word is.
                 assert cur is not None
-                outer, in_roundup = section, True
                 section = cur.section = cur.title_lines.pop()
             if titled:
                 if cur is None or cur.title_lines or cur.paras:

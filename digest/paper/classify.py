@@ -26,7 +26,7 @@ from digest.paper.bylines import (
 )
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE
-from digest.paper.lines import _MAX_HEADING, _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
+from digest.paper.lines import _FULL_LINE, _MAX_HEADING, _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
 from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, squeeze_spaces
 from digest.types import Credit
 
@@ -126,6 +126,8 @@ class _Line:
     apart: bool = False  # one of a few short lines set apart in a block (a list of captions, fields)
     row: bool = False  # a row of a table of figures, or the note under it: text, never a headline
     indent: bool = False  # opens with a paragraph indent: never the end of the paragraph above
+    short: bool = False  # alone or apart, and short of the page's wrapped column: no wrap broke it there
+    measured: bool = False  # a headline by its width alone: no vote on which side of its story it stands
     tag: str = ""  # a column's tag printed over this headline (话外音): the section of its story alone
 
 
@@ -144,9 +146,12 @@ def _classify(
     rows: set[int],
     opened: set[int],
     listed: set[int],
+    width: int,
     conv: Conventions,
     issue: date | None,
 ) -> list[_Line]:
+    """Name each logical line (``lines._logical_lines`` gives them with their marks and the
+    page's ``width``) by newspaper convention."""
     out: list[_Line] = []
     i = 0
     blanks = 1
@@ -166,6 +171,8 @@ def _classify(
         line = _classify_one(text, conv, issue, alone or i - 1 in apart, top)
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         line.indent = i - 1 in opened
+        next_text = raw[i + 1] if i + 1 < len(raw) else ""  # a wide gap's second blank: no run
+        line.short = (alone or i - 1 in apart) and _short_of_column(text, next_text, width)
         if i - 1 in listed:
             _list_entry(line)
         if line.kind is T.BYLINE and not line.credits:
@@ -207,6 +214,18 @@ def _classify(
             before.kind, before.lines = T.CANDIDATE, [before.text]
     _sign_finished_text(out)
     return out
+
+
+_RUN_KEPT_WHOLE = re.compile(r"^[A-Za-z0-9.%]+")  # a wrap never cuts a run of Latin letters or figures
+
+
+def _short_of_column(text: str, below: str, width: int) -> bool:
+    """Does a line stop well short of the page's wrapped column, so that no wrap ended it there?
+    A paragraph's first line a column break parted from the rest fills the column, unless the
+    wrap put a run of figures it would cut (2020年) on the next line."""
+    run = _RUN_KEPT_WHOLE.match(below)
+    kept = len(run.group()) if run else 0
+    return width > 0 and len(squeeze_spaces(text)) + kept < _FULL_LINE * width
 
 
 def _list_entry(line: _Line) -> None:

@@ -59,7 +59,7 @@ _MAX_RUNNING_HEAD = 120  # characters; running heads are one short line, never a
 _FULL_LINE = 0.85  # share of a column's width a line fills when the text wrapped, not ended, there
 
 
-_WRAP_WIDTH = 40  # characters; a narrow column's wrapped lines are never longer than this
+_WRAP_WIDTH = 44  # characters; a narrow column's wrapped lines are never longer than this
 
 
 _MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
@@ -71,6 +71,8 @@ _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a par
 
 
 _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
+_LISTED_LINES = 3  # lines with no mark at all in them, as a list of captions prints them
+_CLAUSE_MARK = re.compile("[，,、！!？?]")
 
 
 # A line opening with one of these goes on with the line above: a mark closing a quotation, a
@@ -85,11 +87,7 @@ _CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
 
 
 _TABLE_ROWS = 3  # rows with figures in them: fewer make no table
-
-
 _MAX_CELLS = 8  # cells in a table's row
-
-
 _MAX_CELL = 16  # characters in one cell (本周均价（元/公斤）)
 
 
@@ -182,12 +180,15 @@ def _jump_note(line: str) -> bool:
     return bool(jumps) and not rest
 
 
-def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], set[int], set[int], set[int]]:
+def _logical_lines(
+    text: str, conv: Conventions
+) -> tuple[list[str], set[int], set[int], set[int], set[int], int]:
     """Blocks → lines, with wraps inside a block joined; blank lines separate blocks ("", and
     two for a wider gap).  Also returns where the lines set apart in a block of their own stand,
     where the rows of a table (each a line of its own, its cells two spaces apart) stand,
     which lines open with a paragraph indent (a paragraph of their own, whatever ends above),
-    and where the entries of a page-long listing stand (text a line each, never headlines)."""
+    where the entries of a page-long listing stand (text a line each, never headlines), and the
+    width of the page's wrapped column (0 where it prints a paragraph to a line)."""
     out: list[str] = []
     apart: set[int] = set()
     rows: set[int] = set()
@@ -222,7 +223,7 @@ def _logical_lines(text: str, conv: Conventions) -> tuple[list[str], set[int], s
             and _cut_by_column_break(out[opening - 2], out[opening], conv)
         ):
             _mend_column_break(out, opening, (apart, opened, rows, listed))
-    return out, apart, rows, opened, listed
+    return out, apart, rows, opened, listed, width
 
 
 def _mend_column_break(out: list[str], first: int, marks: tuple[set[int], ...]) -> None:
@@ -419,7 +420,9 @@ def _unwrapped_lines(block: list[str], width: int) -> bool:
         return False
     if any(re.search(r"[。；;]", line) or ends_open(line) for line in block):
         return False
-    return not width or any(len(line) < _SHORT_LINE * width for line in block[:-1])
+    # Prose puts a mark in every line or two: three full lines with none are a list (captions).
+    listed = len(block) >= _LISTED_LINES and not any(_CLAUSE_MARK.search(line) for line in block)
+    return listed or not width or any(len(line) < _SHORT_LINE * width for line in block[:-1])
 
 
 def _credit_apart(pieces: list[str], line: str, conv: Conventions) -> bool:

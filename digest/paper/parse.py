@@ -75,7 +75,12 @@ from digest.types import Article, Page
 # page's first headline (要 闻) is its section, a headline between finished text and a dateline is a line
 # of its own and a shorter block holding one is read as a page without blank lines is, untitled photos
 # in a row each closed by its credit are apart without wide gaps too, and a wide gap in the page's
-# header parts no stories
+# header parts no stories; a headline (or a headline stack) alone after a finished paragraph and well short
+# of the page's wrapped column opens a story on pages of single blank lines, a column may wrap at up to 44
+# characters, three lines with no mark in them are set apart, five listed lines under a headline are
+# captions, a roundup's name alone is a section marker (also under a story ending on its jump note) and stays
+# in force after its briefs, and a line over
+# labelled fields signed by a credit is their headline; a short line with a comma is no crosshead
 PARSER_VERSION = "7"
 
 

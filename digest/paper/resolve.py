@@ -20,7 +20,13 @@ from digest.paper.apart import (
     _section_over_photo,
     _section_over_text,
 )
-from digest.paper.bylines import find_jumps, parse_dateline, photographed, trailing_credit
+from digest.paper.bylines import (
+    continues_elsewhere,
+    find_jumps,
+    parse_dateline,
+    photographed,
+    trailing_credit,
+)
 from digest.paper.classify import T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.lines import _FIELD
@@ -42,6 +48,9 @@ _CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break
 
 
 _STACKED_LINES = 4  # lines of a column name set vertically, a word or two characters to a line
+
+
+_STACK_LINES = 3  # lines of a headline with its kicker and subtitle
 
 
 _CAPTION_PROSE = 40  # characters; a paragraph this short after a wide gap may be a photo's caption
@@ -122,10 +131,12 @@ def _resolve(
         captions = 0 if fields else _caption_list(run, prev, lines[j : j + _CAPTION_REACH], conv)
         if fields or captions:
             # Labelled fields listed under a headline (时间：… / 地点：…) are the story's text; a
-            # list of photo captions under it is proof of the headline above.
+            # list of photo captions under it is proof of the headline above, and so are fields
+            # signed by a credit under them (拍摄者：本报记者 X): an item of its own.
             apart = fields or captions
             text = [_Line(r.text, T.PARA, apart=True, indent=r.indent) for r in run[-apart:]]
-            head_next = None if captions else text[0]
+            signed = nxt is not None and nxt.kind in (T.CREDIT, T.BYLINE) and nxt.gap == 0
+            head_next = None if captions or signed else text[0]
             out.extend(
                 _resolve_run(run[:-apart], prev, head_next, markdown, lead, [], conv, wide, page_top=page_top)
                 if run[:-apart]
@@ -205,6 +216,10 @@ def _resolve_run(
     between_paras = prev is not None and prev.kind in (T.PARA, T.BYLINE) and _is_plain_para(nxt)
     # A credit closing the paragraph (…50个。（记者 X）) finishes it as a full stop does.
     finished = between_paras and _finishes(prev, conv)
+    if lone and _roundup_name(texts[0], conv):
+        # A column of briefs or photos named alone (快讯, 新闻速览): the section of the items under
+        # it, never one item's headline nor a line of its text.
+        return [_Line(texts[0], T.SECTION)]
     if lone and between_paras:
         assert prev is not None
         mid_sentence = prev.kind is T.PARA and not finished
@@ -227,6 +242,7 @@ def _resolve_run(
     one_block = len(run) > 1 and not run[0].md and all(r.gap == 0 for r in run[1:])
     if one_block and _stacked_name(run, prev, nxt):
         return [_Line("".join(texts), T.SECTION)]
+    measured = False  # a headline by its width alone (``_short_after_text``)
     if (lone or one_block) and between_paras:
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
         evidence = _headline_evidence(whole, prev, nxt, following, lead_above, conv)
@@ -234,6 +250,9 @@ def _resolve_run(
             evidence += 2  # the text below is signed by others than the story above: another story
         if closes and finished:
             evidence += 2  # headline-last, a wide gap under a finished story: its headline closes it
+        measured = evidence < _HEADLINE_EVIDENCE and _short_after_text(run, prev, nxt, wide, after)
+        if measured:
+            evidence += 2
         if evidence < _HEADLINE_EVIDENCE:
             if lone and _box_label(run[0], prev):
                 return [_Line(texts[0], T.CROSSHEAD)]
@@ -254,12 +273,57 @@ def _resolve_run(
     elif len(texts) == 1 and _is_section_name(texts[0], conv) and nxt is not None and nxt.kind is T.HEADING:
         return [_Line(texts[0], T.SECTION)]
     # The gap before a headline tells which story it stands by (``_headlines_follow_bodies``).
-    out.append(_Line(" ".join(texts), T.HEADING, lines=texts, gap=run[len(run) - len(texts)].gap))
+    gap = run[len(run) - len(texts)].gap
+    out.append(_Line(" ".join(texts), T.HEADING, lines=texts, gap=gap, measured=measured))
     return out
 
 
+def _short_after_text(
+    run: list[_Line], prev: _Line | None, nxt: _Line | None, wide: bool, after: bool
+) -> bool:
+    """A line longer than a crosshead, set alone after a finished paragraph and stopping well
+    short of the page's wrapped column, is no paragraph's first line a column break cut off (that
+    fills the column): it is the headline of the story under it.  So is a block of two or three
+    such lines, a headline with its kicker or subtitle, where one of them shares words with the
+    lead below (lines of verse quoted in the text do not).  Not where a wide gap parts the
+    stories (a line after a single blank is a crosshead there) nor on a page printing headlines
+    under their stories, whose crossheads stand in the same place."""
+    if len(run) == 1:
+        shaped = run[0].alone and run[0].short and len(squeeze_spaces(run[0].text)) > _CROSSHEAD_LEN
+    else:
+        lead = _lead(nxt.text) if nxt is not None else ""
+        shaped = (
+            len(run) <= _STACK_LINES
+            and all(r.short for r in run)
+            and max(_overlap(r.text, lead) for r in run) >= _HEADLINE_OVERLAP
+        )
+    return (
+        shaped
+        and not wide
+        and not after
+        and prev is not None
+        and prev.kind is T.PARA
+        and ends_sentence(prev.text)
+    )
+
+
+def _roundup_name(text: str, conv: Conventions) -> bool:
+    """A short bare name ending in a roundup's word (简讯, 图片集锦): a column's, not a headline's."""
+    bare = squeeze_spaces(text)
+    return (
+        len(bare) <= _COLUMN_LEN
+        and bare.endswith(conv.roundups)
+        and re.fullmatch(f"[{CJK}]+", bare) is not None
+    )
+
+
 def _finishes(line: _Line | None, conv: Conventions) -> bool:
-    return line is not None and (ends_sentence(line.text) or trailing_credit(line.text, conv) is not None)
+    """Does a paragraph end its story's text: a sentence's end, a closing credit, a jump note?"""
+    return line is not None and (
+        ends_sentence(line.text)
+        or trailing_credit(line.text, conv) is not None
+        or continues_elsewhere(find_jumps(line.text)[1])
+    )
 
 
 def _headline_evidence(
@@ -346,13 +410,15 @@ def _is_caption(text: str, conv: Conventions) -> bool:
 
 def _crosshead(line: _Line, prev: _Line | None) -> bool:
     """On a page that parts articles by wide gaps, a short line set off by single blank lines
-    after a finished paragraph is a crosshead (小标题) of the article it stands in."""
+    after a finished paragraph is a crosshead (小标题) of the article it stands in.  A comma in it
+    says a sentence runs on (在城区迎宾大道、白云 / 大道、…): a paragraph a column break cut."""
     return (
         line.gap == 1
         and prev is not None
         and prev.kind is T.PARA
         and ends_sentence(prev.text)
         and len(squeeze_spaces(line.text)) <= _CROSSHEAD_LEN
+        and not re.search("[，,、]", line.text)
     )
 
 
