@@ -6,7 +6,7 @@ import dataclasses
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -28,6 +28,14 @@ MAIL_SECRET = "s" * 32
 
 # 2024-11-27 09:30 in Asia/Shanghai: after that day's 07:00 digest.
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
+
+
+def digest_time_long_past() -> str:
+    """A ``schedule.digest_time`` six hours before the real clock, for tests whose ``digest`` commands
+    run on it: every run makes or finishes the digest the test seeded, whenever the test runs.  With
+    the default (07:00 in Shanghai, 23:00 UTC) a run crossing it made the next day's digest instead."""
+    local = datetime.now(UTC).astimezone(Config().tz) - timedelta(hours=6)
+    return local.strftime("%H:%M")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

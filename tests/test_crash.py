@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 from atomcheck import ATOM, check_atom
 from badfiles import CORPUS
+from conftest import digest_time_long_past
 from smtp_sink import SmtpSink
 
 from digest import faults
@@ -150,9 +151,7 @@ def _start_up(config: Config) -> None:
 @pytest.fixture(scope="module")
 def start(tmp_path_factory: pytest.TempPathFactory) -> Start:
     folder = tmp_path_factory.mktemp("start")
-    # The digest is due six hours ago, so a run never crosses the digest time.
-    local = datetime.now(UTC).astimezone(Config().tz) - timedelta(hours=6)
-    digest_time = local.strftime("%H:%M")
+    digest_time = digest_time_long_past()  # so no run crosses the digest time
     _write_config(folder, digest_time, None)
     (folder / "pages").mkdir()
     config = _config(folder)

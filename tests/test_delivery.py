@@ -19,6 +19,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from conftest import digest_time_long_past
 from smtp_sink import HANG_UP, SmtpSink
 
 from digest.config import Config
@@ -126,6 +127,7 @@ def test_kill_9_halfway_through_200_subscribers_then_restart_sends_each_exactly_
         (tmp_path / "pages").mkdir()
         config_file.write_text(
             '[paths]\nsource = "pages"\ndata = "data"\noutput = "output"\n'
+            f'[schedule]\ndigest_time = "{digest_time_long_past()}"\n'
             f'[smtp]\nhost = "{sink.host}"\nport = {sink.port}\nsecurity = "none"\n',
             encoding="utf-8",
         )

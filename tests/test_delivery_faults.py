@@ -18,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import digest_time_long_past
 from faulty_smtp import FaultySmtp
 from smtp_sink import SmtpSink
 from test_delivery import NOW, _send_digest, everyone, made, make_config, seed
@@ -37,12 +38,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _write_config(tmp_path: Path, host: str, port: int, database_url: str = "") -> Path:
-    """A config file for the ``digest`` commands: SMTP at ``host:port``, retries after 1 s."""
+    """A config file for the ``digest`` commands: SMTP at ``host:port``, retries after 1 s, the digest
+    due long before the real clock they run on (``digest_time_long_past``)."""
     (tmp_path / "pages").mkdir(exist_ok=True)
     config_file = tmp_path / "config.toml"
     config_file.write_text(
         '[paths]\nsource = "pages"\ndata = "data"\noutput = "output"\n'
         f'[database]\nurl = "{database_url}"\n'
+        f'[schedule]\ndigest_time = "{digest_time_long_past()}"\n'
         "[digest]\nretry_seconds = 1\n"
         f'[smtp]\nhost = "{host}"\nport = {port}\nsecurity = "none"\n',
         encoding="utf-8",

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from conftest import digest_time_long_past
 from smtp_sink import SmtpSink
 from test_pipeline import ROOT, free_port, wait_for
 
@@ -153,11 +154,14 @@ def test_two_serves_share_one_database_and_the_standby_takes_over_after_sigkill(
     tmp_path: Path, pg_url: str
 ) -> None:
     shutil.copytree(ROOT / "examples" / "pages", tmp_path / "pages")
+    # The digest the first leader sends, and the one the second finds sent, is the one seeded here.
+    digest_time = digest_time_long_past()
     overrides = {
         "paths.source": tmp_path / "pages",
         "paths.data": tmp_path / "seed",
         "paths.output": tmp_path / "output",
         "database.url": pg_url,
+        "schedule.digest_time": digest_time,
     }
     config = load_config(None, overrides, {})
     now = datetime.now(UTC)
@@ -173,6 +177,7 @@ def test_two_serves_share_one_database_and_the_standby_takes_over_after_sigkill(
         environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
         environ |= {"DIGEST_DATABASE_URL": pg_url, "DIGEST_SMTP_HOST": sink.host}
         environ |= {"DIGEST_SMTP_PORT": str(sink.port), "DIGEST_SMTP_SECURITY": "none"}
+        environ |= {"DIGEST_SCHEDULE_DIGEST_TIME": digest_time}
         # The example issues are of 2024 and the clock is real: every issue is mailed, however old.
         environ |= {"DIGEST_DIGEST_BACKFILL_DAYS": "36500"}
         first = Instance(tmp_path, "first", environ)

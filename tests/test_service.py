@@ -148,7 +148,7 @@ def watching(tmp_path: Path) -> Iterator[tuple[Path, Calls, threading.Thread]]:
     watcher = Watcher(source, stop, calls.on_settled, calls.on_rescan, Settler(quiet=0.5))
     thread = threading.Thread(target=watcher.run, daemon=True)
     thread.start()
-    time.sleep(0.3)  # inotify watches are in place
+    wait_for(lambda: calls.rescans == 1, 5, "the watch to be in place (the folder is read once it is)")
     yield source, calls, thread
     stop.set()
     thread.join(5)
@@ -175,19 +175,48 @@ def test_the_watcher_survives_its_folder_vanishing_and_being_replaced(
     wait_for(lambda: "is missing" in caplog.text, 5, "the missing folder to be reported")
     source.mkdir()
     (source / "a.txt").write_text(page("乙"))  # written before the new watch exists: the rescan finds it
-    wait_for(lambda: calls.rescans == 1, 5, "a rescan once the folder is back")
+    wait_for(lambda: calls.rescans == 2, 5, "a rescan once the folder is back")
     (source / "b.txt").write_text(page("丙"))
     wait_for(lambda: "b.txt" in calls.settled, 5, "events from the new folder")
 
     source.rename(source.with_name("old"))
     source.mkdir()
-    wait_for(lambda: calls.rescans == 2, 5, "a rescan of the replacement")
+    wait_for(lambda: calls.rescans == 3, 5, "a rescan of the replacement")
     (source / "c.txt").write_text(page("丁"))
     wait_for(lambda: "c.txt" in calls.settled, 5, "events from the replacement")
     assert thread.is_alive()
     messages = [r.getMessage() for r in caplog.records]
     assert any(m.endswith("is missing; waiting for it to come back") for m in messages)
     assert any(m.endswith("was replaced; watching the new one") for m in messages)
+
+
+def test_a_page_dropped_just_after_the_folder_was_read_is_still_handed_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The folder is read again only once a watch is in place, at start and when it comes back: a page
+    dropped just after that read raises an event.  Before, the watcher read it before watching (and
+    not at all at start), so such a page waited for the next periodic rescan, a minute later."""
+    source = tmp_path / "pages"
+    source.mkdir()
+    calls, stop = Calls(), threading.Event()
+
+    def read_then_a_page_lands() -> None:
+        calls.on_rescan()
+        (source / f"2024-11-2{calls.rescans}_01.txt").write_text(page("甲"))
+
+    watcher = Watcher(source, stop, calls.on_settled, read_then_a_page_lands, Settler(quiet=0.5))
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    caplog.set_level("WARNING", logger="digest.ingest.watch")
+    thread.start()
+    try:
+        wait_for(lambda: "2024-11-21_01.txt" in calls.settled, 5, "the page dropped after the first read")
+        shutil.rmtree(source)
+        wait_for(lambda: "is missing" in caplog.text, 5, "the missing folder to be reported")
+        source.mkdir()
+        wait_for(lambda: "2024-11-22_01.txt" in calls.settled, 5, "the page dropped once the folder is back")
+    finally:
+        stop.set()
+        thread.join(5)
 
 
 # --- the runner: jobs, health, metrics ------------------------------------------------------------
@@ -682,7 +711,9 @@ def test_sigterm_lets_the_publish_under_way_finish_and_leaves_no_partial_file(tm
         (pages / "2024-12-05_01.txt").write_text(
             f"● 新设版块\n\n# 关机前最后一篇\n\n{paragraph}\n", encoding="utf-8"
         )
-        wait_for(lambda: "ingested files=1 read=1" in service.log(), 10, "the new page to be ingested")
+        # Read by the watcher, or by the rescan once its watch is in place if it came after the page.
+        ingested = re.compile(r"ingested files=\d+ read=1 ")
+        wait_for(lambda: ingested.search(service.log()), 10, "the new page to be ingested")
         code = service.stop()
     finally:
         if service.process.poll() is None:

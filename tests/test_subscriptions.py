@@ -1077,8 +1077,11 @@ def test_the_answer_does_not_wait_for_the_smtp_server(tmp_path: Path) -> None:
                     seconds[address] = time.monotonic() - started
                     assert answer.status_code == 200 and "请查收确认邮件" in answer.text
                 assert seconds["new@example.org"] < 1.0, seconds  # well before the server's 2 s
-                # The answer came while the SMTP server still held the email: not marked sent yet.
-                assert [n.status for n in store.due_notices(NOW)] == [DeliveryState.PENDING]
+                # The answer came while the SMTP server still held the email: not marked sent yet.  It
+                # may wait still or be under way, as far as the email's own thread got meanwhile.
+                (notice,) = store.notices()  # none for the address that bounced
+                assert notice.email == "new@example.org"
+                assert notice.status in (DeliveryState.PENDING, DeliveryState.CLAIMED, DeliveryState.SENDING)
                 settled(store)
             assert store.due_notices(NOW + timedelta(days=1)) == []  # sent, not waiting for a retry
     (sent,) = sink.messages

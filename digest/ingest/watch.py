@@ -17,6 +17,12 @@ The folder itself may disappear (an unmounted share) or be replaced (a
 without an error, so the watcher compares the folder's identity (device and
 inode) on every tick, says in one line what happened, waits for the folder
 to come back and watches the new one.
+
+Files written while no watch was in place raise no event: before the first
+one (``digest serve`` starts watching after its start-up publish), and
+between a folder coming back or being replaced and its new watch.  So each
+watch, once in place, has the folder read again (``on_rescan``); a file
+written after that read raises an event.
 """
 
 from __future__ import annotations
@@ -148,8 +154,9 @@ def _pages(changes: Iterable[tuple[Change, str]]) -> list[Path]:
 
 
 class Watcher:
-    """Feeds settled page files under ``source`` to ``on_settled``; calls ``on_rescan`` when the folder
-    comes back, since files dropped into it while nobody watched raised no events.
+    """Feeds settled page files under ``source`` to ``on_settled``; calls ``on_rescan`` once each watch
+    of the folder is in place (at start, when the folder comes back or was replaced), since files
+    dropped into it while nobody watched raised no events.
 
     ``run`` blocks until ``stop`` is set; a job the callbacks run finishes first.
     """
@@ -177,7 +184,6 @@ class Watcher:
                 identity = self._wait_for_folder()
                 if identity is None:
                     return
-                self._on_rescan()
             try:
                 self._watch(identity)
             except (OSError, WatchfilesRustInternalError) as exc:
@@ -191,7 +197,6 @@ class Watcher:
             now = folder_identity(self._source)
             if now is not None and now != identity:
                 log.warning("source folder %s was replaced; watching the new one", self._source)
-                self._on_rescan()
             identity = now
 
     def _wait_for_folder(self) -> tuple[int, int] | None:
@@ -204,7 +209,9 @@ class Watcher:
         return None
 
     def _watch(self, identity: tuple[int, int]) -> None:
-        """One inotify session on the folder ``identity`` names; returns when it is gone or replaced."""
+        """One inotify session on the folder ``identity`` names, the folder read again once it watches
+        (at its first batch, within ``DEBOUNCE_MS``); returns when the folder is gone or replaced."""
+        watching = False
         for changes in watchfiles.watch(
             self._source,
             watch_filter=_page_change,
@@ -215,6 +222,10 @@ class Watcher:
             stop_event=self._stop,
             raise_interrupt=False,
         ):
+            if not watching:
+                # Before this, a file written after the rescan read the folder could raise no event.
+                watching = True
+                self._on_rescan()
             self.settler.note(_pages(changes))
             ready = self.settler.take()
             if ready:
