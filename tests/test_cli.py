@@ -116,6 +116,22 @@ def test_check_lists_every_problem(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_check_creates_no_folder_it_is_given_and_names_those_missing(tmp_path: Path) -> None:
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    result = digest("check", "--source", "pages", "--data", "d", "--output", "o", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for key, name in (("paths.data", "d"), ("paths.output", "o")):
+        assert f"warning: {key}: folder {tmp_path / name} does not exist yet" in result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["blocker", "pages"]
+    # What could not be made is still a problem, found without trying to make it.
+    blocked = digest("check", "--source", "pages", "--data", "d", "--output", "blocker/o", cwd=tmp_path)
+    assert blocked.returncode == 2
+    assert f"error: paths.output: folder {tmp_path / 'blocker' / 'o'} is not writable" in blocked.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["blocker", "pages"]
+
+
+@pytest.mark.slow
 def test_check_lists_misspelt_names_and_wrong_types_with_every_other_problem(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text(
         "[feeds]\nsize = 'abc'\nsizes = 5\n[bogus]\nx = 1\n[schedule]\ntimezone = 'X/Y'\n"

@@ -37,7 +37,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from digest.config import read_config
-    from digest.config_checks import deliverability_warnings, path_problems, value_problems
+    from digest.config_checks import deliverability_warnings, folders_to_create, path_problems, value_problems
 
     found: list[ConfigError] = []
     try:
@@ -45,7 +45,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    problems = [str(p) for p in found + value_problems(config) + path_problems(config)]
+    # Read-only like status: a folder that would be made is named, not made.
+    problems = [str(p) for p in found + value_problems(config) + path_problems(config, create=False)]
     schema_note = ""
     if not any(p.startswith("database.url") for p in problems):
         try:
@@ -78,7 +79,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 2
-    for warning in [*deliverability_warnings(config), *([schema_note] if schema_note else [])]:
+    notes = [
+        *deliverability_warnings(config),
+        *folders_to_create(config),
+        *([schema_note] if schema_note else []),
+    ]
+    for warning in notes:
         print(f"warning: {warning}", file=sys.stderr)
     if config.dkim.key_file is not None:
         print(f"DKIM: emails are signed for {config.dkim.domain}; publish this DNS record:\n  {record}")
