@@ -134,15 +134,15 @@ class DigestEmailMaker:
         config: Config,
         site_url: str,
         now: datetime,
-        page: bool = True,
+        web_page: bool = True,
         test_copy: bool = False,
     ) -> None:
-        """``page`` False: the day's web page is not there to link (``web_url`` empty); ``test_copy``: the
-        footer says so, rather than that the reader subscribed."""
+        """``web_page`` False: the day's web page is not there to link (``web_url`` empty);
+        ``test_copy``: the footer says so, rather than that the reader subscribed."""
         if now.utcoffset() is None:
             raise ValueError("now must be timezone-aware")
         self._digest = digest
-        self._page = page
+        self._web_page = web_page
         self._test_copy = test_copy
         self._sender = sender_address(config.smtp.sender)
         self._envelope = envelope_sender(config)
@@ -253,7 +253,7 @@ class DigestEmailMaker:
                 preheader=_shorten("；".join(headlines[1:4]) or "今天的新文章", _PREHEADER),
                 sections=email_sections,
                 site_url=self._site_url,
-                web_url=absolute_url(self._site_url, digest_path(chosen.day)) if self._page else "",
+                web_url=absolute_url(self._site_url, digest_path(chosen.day)) if self._web_page else "",
                 unsubscribe_url=_UNSUBSCRIBE,
                 preferences_url=_PREFERENCES if preferences else "",
                 recipient=_RECIPIENT,

@@ -183,10 +183,12 @@ def run_digest(
 
 
 def _maker(
-    config: Config, digest: Digest, now: datetime, page: bool = True, test_copy: bool = False
+    config: Config, digest: Digest, now: datetime, web_page: bool = True, test_copy: bool = False
 ) -> DigestEmailMaker:
     site_url = config.site.base_url.rstrip("/") + "/"
-    return DigestEmailMaker(digest, config=config, site_url=site_url, now=now, page=page, test_copy=test_copy)
+    return DigestEmailMaker(
+        digest, config=config, site_url=site_url, now=now, web_page=web_page, test_copy=test_copy
+    )
 
 
 def _page_there(config: Config, store: Store, digest: Digest, dry_run: bool) -> bool:
