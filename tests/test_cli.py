@@ -123,7 +123,7 @@ def test_check_creates_no_folder_it_is_given_and_names_those_missing(tmp_path: P
     result = digest("check", "--source", "pages", "--data", "d", "--output", "o", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for key, name in (("paths.data", "d"), ("paths.output", "o")):
-        assert f"warning: {key}: folder {tmp_path / name} does not exist yet" in result.stderr
+        assert f"note: {key}: folder {tmp_path / name} does not exist yet" in result.stderr
     assert sorted(path.name for path in tmp_path.iterdir()) == ["blocker", "pages"]
     # What could not be made is still a problem, found without trying to make it.
     blocked = digest("check", "--source", "pages", "--data", "d", "--output", "blocker/o", cwd=tmp_path)

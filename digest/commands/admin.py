@@ -82,13 +82,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 2
-    notes = [
-        *deliverability_warnings(config),
-        *folders_to_create(config),
-        *([schema_note] if schema_note else []),
-    ]
-    for warning in notes:
+    for warning in [*deliverability_warnings(config), *([schema_note] if schema_note else [])]:
         print(f"warning: {warning}", file=sys.stderr)
+    for note in folders_to_create(config):  # right on a first run, so no warning; a typo shows here
+        print(f"note: {note}", file=sys.stderr)
     if config.dkim.key_file is not None:
         print(f"DKIM: emails are signed for {config.dkim.domain}; publish this DNS record:\n  {record}")
     mail = (
