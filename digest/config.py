@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import re
 import tomllib
 import typing
@@ -277,12 +278,15 @@ def _coerce(key: str, kind: type, value: object, base: Path) -> object:
         path = Path(value).expanduser()
         return path if path.is_absolute() else (base / path).absolute()
     if kind == tuple[str, ...]:
-        if isinstance(value, str):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
         if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
             return tuple(value)
+        # Only the environment splits at commas (``_from_environ``): a comma in the file may be a
+        # pattern's own, as in \d{1,3}, and a list says where each item ends.
+        fix = f"write a list: {name} = [{_toml_string(value)}]" if isinstance(value, str) else ""
         raise ConfigError(
-            key, f"expected a list of strings, got {_shown(value)}", 'write e.g. ["https://hub.example"]'
+            key,
+            f"expected a list of strings, got {_shown(value)}",
+            fix or 'write e.g. ["https://hub.example"]',
         )
     if not isinstance(value, str):
         example = _quoted_example(key, value)
@@ -290,6 +294,11 @@ def _coerce(key: str, kind: type, value: object, base: Path) -> object:
             key, f"expected a string, got {_shown(value)}", f'put the value in quotes: {name} = "{example}"'
         )
     return value
+
+
+def _toml_string(text: str) -> str:
+    """``text`` as a TOML string: a literal one (backslashes as they are) unless it holds a quote."""
+    return f"'{text}'" if "'" not in text and "\n" not in text else json.dumps(text, ensure_ascii=False)
 
 
 def _quoted_example(key: str, value: object) -> str:
@@ -349,7 +358,9 @@ def _from_environ(
                     fix = fix or f"keys of [{table}]: {', '.join(keys)}"
                     note(ConfigError(name, f"no key {table}.{key}", fix))
                     continue
-                found[f"{table}.{key}"] = value
+                # A variable holds one string: a list's items are split at commas there only.
+                items = [item.strip() for item in value.split(",") if item.strip()]
+                found[f"{table}.{key}"] = items if keys[key] == tuple[str, ...] else value
     return found
 
 

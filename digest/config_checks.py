@@ -7,6 +7,7 @@ one they accept."""
 from __future__ import annotations
 
 import dataclasses
+import errno
 import ipaddress
 import os
 import re
@@ -47,12 +48,17 @@ _ADDR_SPEC = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.-]+$")
 _GUESSABLE_SECRETS = ("change-me", "changeme", "secret", "password")
 
 
-def _writable_folder(key: str, folder: Path) -> ConfigError | None:
+def _writable_folder(key: str, folder: Path, create: bool) -> ConfigError | None:
+    """``folder`` made when missing (``create``) and written to; else, for ``digest check``, judged
+    without writing: the folder, or the nearest folder above that exists, must be writable."""
     option = "--" + key.split(".")[1]
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        else:
+            _could_write(folder)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         return ConfigError(
@@ -61,6 +67,28 @@ def _writable_folder(key: str, folder: Path) -> ConfigError | None:
             f"fix its permissions or point {key} (or {option}) at a writable folder",
         )
     return None
+
+
+def _could_write(folder: Path) -> None:
+    """``OSError`` when ``folder`` could not be written to, or made where missing, by this user; nothing
+    is made (a mistyped ``--data`` checked is not left behind as an empty folder)."""
+    nearest = next(path for path in (folder, *folder.parents) if path.exists())
+    if not nearest.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(nearest))
+    # access(2) also answers EROFS for a read-only mount, which a mode bit does not show.
+    if not os.access(nearest, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(nearest))
+
+
+def folders_to_create(config: Config) -> list[str]:
+    """``digest check``'s notes on the data and output folders not there yet: the first command that
+    writes makes them, which is right for a first run and wrong for a typo."""
+    return [
+        f"{key}: folder {folder} does not exist yet; the first command that writes creates it"
+        " (check the spelling if it should be there)"
+        for key, folder in (("paths.data", config.paths.data), ("paths.output", config.paths.output))
+        if not folder.exists()
+    ]
 
 
 def _readable_folder(key: str, folder: Path) -> ConfigError | None:
@@ -348,12 +376,13 @@ def deliverability_warnings(config: Config) -> list[str]:
     return warnings
 
 
-def path_problems(config: Config, writes: bool = True) -> list[ConfigError]:
+def path_problems(config: Config, writes: bool = True, create: bool = True) -> list[ConfigError]:
     """The source folder must exist; the data and output folders must be creatable and writable.
 
     ``writes`` False (a command that only reads: ``status``, ``backup``): the data folder, when
     there, must be readable, and neither folder is created or written to, so they still work on a
-    disk gone read-only and a mistyped ``--data`` creates nothing.
+    disk gone read-only and a mistyped ``--data`` creates nothing.  ``create`` False (``digest
+    check``): writability is judged without creating or writing anything (``_could_write``).
     """
     problems: list[ConfigError] = []
     source = config.paths.source
@@ -373,7 +402,7 @@ def path_problems(config: Config, writes: bool = True) -> list[ConfigError]:
     if not writes:
         problems.extend(p for p in [_readable_folder("paths.data", config.paths.data)] if p)
     for key in ("paths.data", "paths.output") if writes else ():
-        problem = _writable_folder(key, getattr(config.paths, key.split(".")[1]))
+        problem = _writable_folder(key, getattr(config.paths, key.split(".")[1]), create)
         if problem:
             problems.append(problem)
     key_file = config.dkim.key_file

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -113,6 +114,22 @@ def test_check_lists_every_problem(tmp_path: Path) -> None:
     assert result.returncode == 2
     keys = [line.split(":")[1].strip() for line in result.stderr.strip().splitlines()]
     assert keys == ["schedule.digest_time", "schedule.timezone", "paths.source"]
+
+
+@pytest.mark.slow
+def test_check_creates_no_folder_it_is_given_and_names_those_missing(tmp_path: Path) -> None:
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "blocker").write_text("a file where a folder should be")
+    result = digest("check", "--source", "pages", "--data", "d", "--output", "o", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for key, name in (("paths.data", "d"), ("paths.output", "o")):
+        assert f"note: {key}: folder {tmp_path / name} does not exist yet" in result.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["blocker", "pages"]
+    # What could not be made is still a problem, found without trying to make it.
+    blocked = digest("check", "--source", "pages", "--data", "d", "--output", "blocker/o", cwd=tmp_path)
+    assert blocked.returncode == 2
+    assert f"error: paths.output: folder {tmp_path / 'blocker' / 'o'} is not writable" in blocked.stderr
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["blocker", "pages"]
 
 
 @pytest.mark.slow
@@ -240,6 +257,50 @@ def test_send_digest_says_an_empty_day_is_skipped(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "digests" / "2024-11-28.html").exists()
 
 
+@pytest.mark.slow
+def test_status_tells_the_last_ingest_and_digest_whether_run_by_the_service_or_by_hand(
+    tmp_path: Path, folders: list[str]
+) -> None:
+    """Before, ``digest status`` said ``last ingest: -`` and ``last digest: -`` after ``digest ingest`` and
+    ``send-digest``: only the service kept its runs."""
+    pages, data = Path(folders[1]), Path(folders[3])
+    (pages / "2024-11-27_01.txt").write_bytes((EXAMPLES / "2024-11-27_01.txt").read_bytes())
+    assert digest("ingest", *folders, cwd=tmp_path).returncode == 0
+    sent = digest("send-digest", "--date", "2024-11-27", *folders, cwd=tmp_path)
+    assert sent.returncode == 0, sent.stderr
+    # Previews store nothing: no run of the digest job.
+    assert digest("send-digest", "--date", "2024-11-28", "--dry-run", *folders, cwd=tmp_path).returncode == 0
+    shown = digest("status", *folders, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert "service: has never run with this data folder" in lines
+    (ingest,) = [line for line in lines if line.startswith("last ingest: ")]
+    assert re.fullmatch(
+        r"last ingest: .* files 1, read 1, failed 0, new \d+, changed 0 \(by digest ingest\)", ingest
+    )
+    (made,) = [line for line in lines if line.startswith("last digest: ")]
+    pattern = (
+        r"last digest: .* day 2024-11-27, articles \d+, sent 0, failed 0, refused 0 \(by digest send-digest\)"
+    )
+    assert re.fullmatch(pattern, made)
+    assert "last publish: -" in lines  # send-digest published, but as part of the digest job
+    report = json.loads(digest("status", "--json", *folders, cwd=tmp_path).stdout)
+    assert (
+        report["last_digest"]["by"] == "digest send-digest" and report["last_digest"]["day"] == "2024-11-27"
+    )
+    # A later run of the service's is the last one; an earlier one is not.
+    later, earlier = datetime.now(UTC) + timedelta(hours=1), datetime(2024, 11, 28, 7, 0, tzinfo=UTC)
+    failed = JobRun(earlier, 5, {}, "cannot reach the SMTP server")
+    save_state(
+        data,
+        ServiceState(4242, earlier, {"ingest": JobRun(later, 12, {"files": 0}), "digest": failed}, 0, ()),
+    )
+    lines = digest("status", *folders, cwd=tmp_path).stdout.splitlines()
+    assert [line.endswith("(12 ms) files 0") for line in lines if line.startswith("last ingest: ")] == [True]
+    # The digest sent by hand since the service's failed: the job works, the failure is past.
+    assert [line for line in lines if line.startswith("last digest: ")] == [made] and "errors: none" in lines
+
+
 def test_status_with_postgresql_away_still_shows_the_last_runs(tmp_path: Path, pg_url: str) -> None:
     """PostgreSQL gone (its port refuses) is when an operator asks ``digest status``: the runs the
     service last saved are still shown, with the database's error, exit 1 and no traceback."""
@@ -247,7 +308,8 @@ def test_status_with_postgresql_away_still_shows_the_last_runs(tmp_path: Path, p
     options = ["--source", str(EXAMPLES), "--data", str(data), "--output", str(tmp_path / "out")]
     assert digest("ingest", *options, cwd=tmp_path, env={"DIGEST_DATABASE_URL": pg_url}).returncode == 0
     at = datetime(2024, 11, 28, 7, 0, tzinfo=UTC)
-    save_state(data, ServiceState(4242, at, {"ingest": JobRun(at, 12, {"files": 3, "new": 7}, None)}, 0, ()))
+    runs = {"publish": JobRun(at, 12, {"written": 3, "new": 7}, None)}
+    save_state(data, ServiceState(4242, at, runs, 0, ()))
     with socket.socket() as probe:  # a loopback port nothing listens on, as when PostgreSQL went away
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -255,11 +317,13 @@ def test_status_with_postgresql_away_still_shows_the_last_runs(tmp_path: Path, p
 
     shown = digest("status", *options, cwd=tmp_path, env=away)
     assert shown.returncode == 1 and "Traceback" not in shown.stderr
-    assert "last ingest: 2024-11-28 15:00:00 CST (12 ms) files 3, new 7" in shown.stdout
+    assert "last publish: 2024-11-28 15:00:00 CST (12 ms) written 3, new 7" in shown.stdout
+    assert "new 7, changed 0 (by digest ingest)" in shown.stdout  # the command's own run, before it
     assert "errors: database " in shown.stdout and "Connection refused" in shown.stdout
     assert shown.stderr.startswith("error: database ") and len(shown.stderr.strip().splitlines()) == 1
     report = json.loads(digest("status", "--json", *options, cwd=tmp_path, env=away).stdout)
-    assert report["status"] == "error" and report["last_ingest"]["new"] == 7 and "articles" not in report
+    assert report["status"] == "error" and report["last_publish"]["new"] == 7 and "articles" not in report
+    assert report["last_ingest"]["by"] == "digest ingest"
 
 
 def test_a_port_set_in_the_file_or_environment_moves_the_links_of_every_command(tmp_path: Path) -> None:

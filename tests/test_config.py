@@ -123,6 +123,41 @@ def test_a_wrong_type_is_told_in_the_words_of_the_file(folder: Path, text: str, 
     assert str(caught.value) == message
 
 
+LIST_KEYS = [
+    f"{table}.{key}"
+    for table, keys in tables().items()
+    for key, kind in keys.items()
+    if kind == tuple[str, ...]
+]
+
+
+def test_a_pattern_with_a_comma_written_as_one_string_is_refused_with_its_list_form(folder: Path) -> None:
+    # Split at commas like an environment value, it became two broken regexes: (?P<p>\d{1 and 3}).
+    pattern = r"(?P<y>20\d\d)-(?P<m>\d\d)-(?P<d>\d\d)_(?P<p>\d{1,3})"
+    with pytest.raises(ConfigError) as caught:
+        read_config(write(folder / "c.toml", f"[ingest]\ndate_patterns = '{pattern}'\n"), {}, {})
+    fix = f"date_patterns = ['{pattern}']"
+    assert str(caught.value).endswith(f"; write a list: {fix}")
+    # The fix as given, pasted into the file, is the one pattern.
+    config = read_config(write(folder / "c.toml", f"[ingest]\n{fix}\n"), {}, {})
+    assert config.ingest.date_patterns == (pattern,)
+
+
+@pytest.mark.parametrize("key", LIST_KEYS)
+def test_every_list_key_takes_a_string_from_the_environment_only(folder: Path, key: str) -> None:
+    table, _, name = key.partition(".")
+    with pytest.raises(ConfigError, match=f"^{re.escape(key)}: expected a list of strings.*write a list"):
+        read_config(write(folder / "c.toml", f"[{table}]\n{name} = 'a,b'\n"), {}, {})
+    config = read_config(None, {}, {f"DIGEST_{table}_{name}".upper(): " a, b,"})
+    assert getattr(getattr(config, table), name) == ("a", "b")
+
+
+def test_a_string_with_a_quote_is_shown_as_a_toml_basic_string(folder: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        read_config(write(folder / "c.toml", '[parser]\nroles = "it\'s"\n'), {}, {})
+    assert str(caught.value).endswith("""write a list: roles = ["it's"]""")
+
+
 def test_unknown_option_key_is_named() -> None:
     with pytest.raises(ConfigError, match=r"did you mean 'paths\.source'"):
         read_config(None, {"paths.sorce": "x"}, {})
@@ -147,7 +182,7 @@ def test_missing_config_file_is_named(folder: Path) -> None:
         ({"database.url": "mysql://x/y"}, "database.url"),
         ({"feeds.size": 0}, "feeds.size"),
         ({"site.base_url": "example.com"}, "site.base_url"),
-        ({"feeds.hubs": "ftp://hub"}, "feeds.hubs"),
+        ({"feeds.hubs": ["ftp://hub"]}, "feeds.hubs"),
         ({"site.tag_authority": "example.com"}, "site.tag_authority"),
         ({"server.secret": ""}, "server.secret"),
         ({"server.secret": "change-me"}, "server.secret"),

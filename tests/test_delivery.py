@@ -380,6 +380,55 @@ def test_dry_run_writes_every_email_and_a_test_copy_skips_the_ledger(tmp_path: P
     assert copies(sink) == Counter({"editor@example.org": 2})
 
 
+def _parts(sink: SmtpSink) -> tuple[str, str]:
+    """The plain and HTML text of the last message the sink took."""
+    message = sink.messages[-1].message()
+    plain, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert plain is not None and html is not None
+    return plain.get_content(), html.get_content()
+
+
+def test_a_test_copy_links_no_page_that_is_not_there_and_says_it_is_a_test(
+    tmp_path: Path, sink: SmtpSink
+) -> None:
+    """Before, a test copy of a day with nothing new (digest.empty_days = "skip": no page, ever) linked
+    its page, a 404, and told the address it got it "because you subscribed"."""
+    config = make_config(tmp_path, sink, **{"digest.empty_days": "skip"})
+    day = due_day(config, NOW)
+    page = f"digests/{day.isoformat()}.html"
+    mailer = SmtpMailer(config.smtp, timeout=5)
+    try:
+        with Store.open(config.database_url) as store:
+            assert run_digest(config, store, mailer, NOW, to="editor@example.org").sent == 1
+            empty = _parts(sink)
+            run_digest(config, store, mailer, NOW)  # made: an empty day, skipped, published nowhere
+            assert run_digest(config, store, mailer, NOW, to="editor@example.org").sent == 1
+            skipped = _parts(sink)
+            assert not (config.paths.output / page).exists()
+            # A day with articles: its page once made, and the test copy links it then.
+            later = NOW + timedelta(days=1)
+            seed(store, config, later, 0)
+            assert run_digest(config, store, mailer, later, to="editor@example.org").sent == 1
+            before_made = _parts(sink)
+            dry = run_digest(config, store, mailer, later, dry_run=True, to="editor@example.org")
+            run_digest(config, store, mailer, later)
+            assert run_digest(config, store, mailer, later, to="editor@example.org").sent == 1
+            after_made = _parts(sink)
+    finally:
+        mailer.close()
+    for text in (*empty, *skipped, *before_made, *after_made):
+        assert "测试邮件" in text and "因为您订阅了" not in text
+    for text in (*empty, *skipped, *before_made):
+        assert "/digests/" not in text and "网页版" not in text and "在网页上阅读" not in text
+    later_page = f"{config.site.base_url.rstrip('/')}/digests/{due_day(config, later).isoformat()}.html"
+    assert (config.paths.output / later_page.split("/", 3)[3]).is_file()
+    assert f"网页版：{later_page}" in after_made[0] and f'href="{later_page}"' in after_made[1]
+    # A dry run shows what the real run sends, which publishes the page first: linked.
+    assert dry.written_to is not None
+    (eml,) = dry.written_to.glob("*.eml")
+    assert f"网页版：{later_page}" in eml.read_text(encoding="utf-8")
+
+
 def recipients_in(folder: Path) -> list[str]:
     """The To address of every .eml file in ``folder``, sorted."""
     return sorted(

@@ -642,6 +642,15 @@ def test_healthz_metrics_and_status_agree(served: Serve) -> None:
 
 
 @pytest.mark.slow
+def test_a_job_run_by_hand_beside_the_service_is_its_last_run_in_healthz_and_status(served: Serve) -> None:
+    """Before, /healthz?details and ``digest status`` knew the service's runs only."""
+    assert served.run("prune").returncode == 0
+    health = served.http.get("/healthz?details").json()
+    assert health["last_prune"]["by"] == "digest prune" and "removed" in health["last_prune"]
+    assert json.loads(served.run("status", "--json").stdout)["last_prune"] == health["last_prune"]
+
+
+@pytest.mark.slow
 def test_metrics_follow_prometheus_conventions_and_cover_the_operator_questions(served: Serve) -> None:
     assert served.run("subscribers", "add", "metrics@example.org").returncode == 0
     assert served.http.get("/feeds/all.atom").status_code == 200

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,9 @@ from typing import TYPE_CHECKING, Any
 from digest.commands.common import (
     command_config,
     config_path,
+    elapsed_ms,
     option_overrides,
+    record_run,
     utc_now,
 )
 from digest.commands.mail import (
@@ -37,7 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from digest.config import read_config
-    from digest.config_checks import deliverability_warnings, path_problems, value_problems
+    from digest.config_checks import deliverability_warnings, folders_to_create, path_problems, value_problems
 
     found: list[ConfigError] = []
     try:
@@ -45,7 +48,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    problems = [str(p) for p in found + value_problems(config) + path_problems(config)]
+    # Read-only like status: a folder that would be made is named, not made.
+    problems = [str(p) for p in found + value_problems(config) + path_problems(config, create=False)]
     schema_note = ""
     if not any(p.startswith("database.url") for p in problems):
         try:
@@ -80,6 +84,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     for warning in [*deliverability_warnings(config), *([schema_note] if schema_note else [])]:
         print(f"warning: {warning}", file=sys.stderr)
+    for note in folders_to_create(config):  # right on a first run, so no warning; a typo shows here
+        print(f"note: {note}", file=sys.stderr)
     if config.dkim.key_file is not None:
         print(f"DKIM: emails are signed for {config.dkim.domain}; publish this DNS record:\n  {record}")
     mail = (
@@ -130,10 +136,18 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from digest.service.health import health_report, load_state, max_issue_age, unreachable_report
+    from digest.service.health import (
+        health_report,
+        load_cli_runs,
+        load_state,
+        max_issue_age,
+        unreachable_report,
+    )
     from digest.store.database import Store
 
     config = command_config(args, writes=False)
+    # The service's last runs, and those of commands run by hand (digest ingest, send-digest...).
+    state, by_hand = load_state(config.paths.data), load_cli_runs(config.paths.data)
     try:
         with Store.open(config.database_url, readonly=True) as store:
             assert store.schema is not None
@@ -145,11 +159,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     except SchemaError:
         raise
     except StoreError as exc:
-        # The database away is when an operator asks: still show the last runs the service saved.
-        _print_health(unreachable_report(load_state(config.paths.data), str(exc)), args.json, config)
+        # The database away is when an operator asks: still show the last runs saved.
+        _print_health(unreachable_report(state, str(exc), by_hand), args.json, config)
         raise
     age = max_issue_age(config.health.max_issue_age)
-    _print_health(health_report(status, load_state(config.paths.data), utc_now(), age), args.json, config)
+    _print_health(health_report(status, state, utc_now(), age, by_hand), args.json, config)
     if args.json:
         return 0
     print(f"source files: {status.sources} ({len(status.failed_sources)} unreadable)")
@@ -183,12 +197,16 @@ def _print_health(report: Mapping[str, Any], as_json: bool, config: Config) -> N
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
+    from digest.service.health import prune_counts
     from digest.service.retention import prune
     from digest.store.database import Store
 
     config = command_config(args)
+    started = time.monotonic()
     with Store.open(config.database_url) as store:
         report = prune(config, store, utc_now(), dry_run=args.dry_run)
+    if not args.dry_run:
+        record_run(config, "prune", "prune", elapsed_ms(started), prune_counts(report))
     for path in (*report.outbox, *report.dry_runs):
         print(f"{'would remove' if args.dry_run else 'removed'} {path}")
     print(report.describe())

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import logging
 import os
+import time
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +18,8 @@ from digest.logs import LogFormat, configure
 if TYPE_CHECKING:
     from digest.config import Config
 
+
+log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path("config.toml")
 
@@ -37,6 +42,28 @@ def command_config(args: argparse.Namespace, writes: bool = True) -> Config:
         configure(log_level(args), LogFormat(config.logging.format))
     _settle_once()
     return config
+
+
+def record_run(config: Config, command: str, job: str, ms: int, counts: Mapping[str, int | str]) -> None:
+    """Note that ``digest command`` ran ``job`` (``health.save_cli_run``), so ``digest status`` and
+    ``/healthz`` tell it as the last run when it is; a data folder that cannot take the note costs a
+    warning, not the work done."""
+    from digest.service.health import CLI_RUNS_NAME, JobRun, save_cli_run
+
+    try:
+        save_cli_run(config.paths.data, job, JobRun(utc_now(), ms, dict(counts), by=f"digest {command}"))
+    except OSError as exc:
+        log.warning(
+            "%s ran, but digest status will not say so: cannot write %s (%s)",
+            job,
+            config.paths.data / CLI_RUNS_NAME,
+            exc.strerror or exc,
+        )
+
+
+def elapsed_ms(started: float) -> int:
+    """Milliseconds since ``started`` (``time.monotonic()``)."""
+    return round((time.monotonic() - started) * 1000)
 
 
 @functools.cache

@@ -6,10 +6,13 @@ import argparse
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from digest.commands.common import (
     command_config,
+    elapsed_ms,
+    record_run,
     utc_now,
 )
 from digest.errors import SourceError
@@ -18,6 +21,7 @@ from digest.errors import SourceError
 def cmd_ingest(args: argparse.Namespace) -> int:
     from digest.ingest.pipeline import ingest
     from digest.progress import reporter
+    from digest.service.health import ingest_counts
     from digest.store.database import Store
 
     config = command_config(args)
@@ -29,6 +33,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         report = ingest(
             config, store, utc_now(), paths, reparse=args.reparse, progress=reporter("ingest", "files")
         )
+    record_run(config, "ingest", "ingest", report.ms, ingest_counts(report))
     print(
         f"ingested {report.files} files: {report.read} read, {report.unchanged} unchanged, "
         f"{report.failed} failed; {report.articles} articles ({report.new} new, {report.changed} changed)"
@@ -39,12 +44,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     from digest.progress import reporter
+    from digest.service.health import publish_counts
     from digest.service.publish_job import run_publish
     from digest.store.database import Store
 
     config = command_config(args)
+    started = time.monotonic()
     with Store.open(config.database_url) as store:
         report = run_publish(config, store, full=args.full, progress=reporter("publish", "articles"))
+    record_run(config, "publish", "publish", elapsed_ms(started), publish_counts(report))
     mode = "full rebuild" if report.full else "changes only"
     print(
         f"published to {config.paths.output} ({mode}): {report.written_count} written, "
@@ -57,13 +65,17 @@ def cmd_build(args: argparse.Namespace) -> int:
     """``ingest`` then ``publish --full`` in one process: the operator's full rebuild."""
     from digest.ingest.pipeline import ingest
     from digest.progress import reporter
+    from digest.service.health import ingest_counts, publish_counts
     from digest.service.publish_job import run_publish
     from digest.store.database import Store
 
     config = command_config(args)
     with Store.open(config.database_url) as store:
         read = ingest(config, store, utc_now(), progress=reporter("ingest", "files"))
+        record_run(config, "build", "ingest", read.ms, ingest_counts(read))
+        started = time.monotonic()
         published = run_publish(config, store, full=True, progress=reporter("publish", "articles"))
+        record_run(config, "build", "publish", elapsed_ms(started), publish_counts(published))
     print(
         f"built {config.paths.output}: {read.files} files ({read.failed} failed), {read.articles} articles "
         f"({read.new} new, {read.changed} changed); {published.written_count} files written, "

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from types import FrameType
@@ -14,6 +15,8 @@ from typing import TYPE_CHECKING
 
 from digest.commands.common import (
     command_config,
+    elapsed_ms,
+    record_run,
     utc_now,
 )
 from digest.errors import ConfigError
@@ -27,10 +30,12 @@ if TYPE_CHECKING:
 
 def cmd_send_digest(args: argparse.Namespace) -> int:
     from digest.mail.transports import make_mailer
+    from digest.service.health import digest_counts
     from digest.service.jobs import run_digest
     from digest.store.database import Store
 
     config = command_config(args)
+    started = time.monotonic()
     to = _email(args.to) if args.to else None
     stopping = threading.Event()
     stopped_by: list[str] = []
@@ -65,6 +70,8 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if not args.dry_run and to is None:  # a preview stores nothing, and is no run of the job
+        record_run(config, "send-digest", "digest", elapsed_ms(started), digest_counts(result))
     digest = result.digest
     since, until = digest.since.astimezone(config.tz), digest.until.astimezone(config.tz)
     print(

@@ -45,13 +45,14 @@ from digest.mail.pages import (
     EmailSection,
     EmptiedEmail,
     ManageEmail,
+    capped,
     emptied_note,
 )
 from digest.paper.columns import wrap_text
 from digest.publish.digests import select_sections
 from digest.publish.layout import absolute_url, caption_line, digest_path, one_line, present
 from digest.publish.templates import cn_date, environment
-from digest.types import Digest, Entry, Section
+from digest.types import Digest, Entry
 
 _MAX_BODY_LINE = 990  # the same limit, with room for CRLF and dot-stuffing
 _TEXT_COLUMNS = 72  # the plain-text part, in display columns (CJK counts two: digest.paper.columns)
@@ -126,10 +127,23 @@ class DigestEmailMaker:
     unusable); in an unsubscribe URI ``ValueError`` (our own code built it).
     """
 
-    def __init__(self, digest: Digest, *, config: Config, site_url: str, now: datetime) -> None:
+    def __init__(
+        self,
+        digest: Digest,
+        *,
+        config: Config,
+        site_url: str,
+        now: datetime,
+        web_page: bool = True,
+        test_copy: bool = False,
+    ) -> None:
+        """``web_page`` False: the day's web page is not there to link (``web_url`` empty);
+        ``test_copy``: the footer says so, rather than that the reader subscribed."""
         if now.utcoffset() is None:
             raise ValueError("now must be timezone-aware")
         self._digest = digest
+        self._web_page = web_page
+        self._test_copy = test_copy
         self._sender = sender_address(config.smtp.sender)
         self._envelope = envelope_sender(config)
         self._signer = dkim_signer(config)
@@ -218,7 +232,7 @@ class DigestEmailMaker:
         key = (sections, preferences, emptied)
         if key not in self._templates:
             chosen = select_sections(self._digest, sections)
-            shown = _capped(chosen.groups, self._max_items)
+            shown = capped(chosen.groups, self._max_items)
             email_sections = tuple(
                 EmailSection(
                     name=one_line(section.name),
@@ -239,11 +253,12 @@ class DigestEmailMaker:
                 preheader=_shorten("；".join(headlines[1:4]) or "今天的新文章", _PREHEADER),
                 sections=email_sections,
                 site_url=self._site_url,
-                web_url=absolute_url(self._site_url, digest_path(chosen.day)),
+                web_url=absolute_url(self._site_url, digest_path(chosen.day)) if self._web_page else "",
                 unsubscribe_url=_UNSUBSCRIBE,
                 preferences_url=_PREFERENCES if preferences else "",
                 recipient=_RECIPIENT,
                 emptied=emptied_note([one_line(name) for name in emptied]) if emptied else "",
+                test_copy=self._test_copy,
             )
             text, html = _render("digest", page)
             lead = headlines[0] if headlines else ""
@@ -285,24 +300,6 @@ class DigestEmailMaker:
                 ]
             )
         return self._headers[(count, lead)]
-
-
-def _capped(groups: tuple[tuple[Section, tuple[Entry, ...]], ...], limit: int) -> list[tuple[Entry, ...]]:
-    """Each section's entries the email shows: at most ``limit`` in all, taken round the sections.
-
-    Round by round every section gives its next article, so a long first
-    section cannot push the others out; within a section page order stays.
-    """
-    taken = [0] * len(groups)
-    left = limit
-    rank = 0
-    while left > 0 and any(rank < len(entries) for _, entries in groups):
-        for index, (_, entries) in enumerate(groups):
-            if left > 0 and rank < len(entries):
-                taken[index] += 1
-                left -= 1
-        rank += 1
-    return [entries[:count] for (_, entries), count in zip(groups, taken, strict=True)]
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from digest.types import Entry, Section
+
 
 @dataclass(frozen=True)
 class EmailItem:
@@ -42,11 +44,12 @@ class DigestEmail:
     preheader: str  # the inbox preview line after the subject
     sections: tuple[EmailSection, ...]
     site_url: str
-    web_url: str
+    web_url: str  # the day's web page; empty: it is not published (a test copy of a day not made)
     unsubscribe_url: str
     preferences_url: str  # empty: no preferences link
     recipient: str
     emptied: str = ""  # ``emptied_note`` of chosen sections with no articles any more; empty: none
+    test_copy: bool = False  # sent by ``send-digest --to`` to an address that need not be subscribed
 
 
 @dataclass(frozen=True)
@@ -94,3 +97,21 @@ def emptied_note(names: Sequence[str]) -> str:
         f"您订阅的{quoted}版面现在没有文章了：{it}原有的文章已归入别的版面（也许只是版面改了名字）。"
         f"您的订阅没有改动，但在{it}重新有文章之前，{these}版面不会有文章寄给您。"
     )
+
+
+def capped(groups: tuple[tuple[Section, tuple[Entry, ...]], ...], limit: int) -> list[tuple[Entry, ...]]:
+    """Each section's entries the email shows: at most ``limit`` in all, taken round the sections.
+
+    Round by round every section gives its next article, so a long first
+    section cannot push the others out; within a section page order stays.
+    """
+    taken = [0] * len(groups)
+    left = limit
+    rank = 0
+    while left > 0 and any(rank < len(entries) for _, entries in groups):
+        for index, (_, entries) in enumerate(groups):
+            if left > 0 and rank < len(entries):
+                taken[index] += 1
+                left -= 1
+        rank += 1
+    return [entries[:count] for (_, entries), count in zip(groups, taken, strict=True)]

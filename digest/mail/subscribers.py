@@ -173,6 +173,7 @@ def send_notices(
         counts["deferred"] += len(rest)
 
     run = run or SendRun()
+    recovered: list[Notice] = []  # sent now after a try that failed or was put off (it has an error)
     for notice in run.each(store.due_notices(now, email, kind), "subscription emails", put_off):
         # Claimed before anything is read or composed: a sender that lost the race does nothing.
         if not store.claim_notice(notice, holder, wall_clock()):
@@ -187,6 +188,18 @@ def send_notices(
             continue
         counts[status] += 1
         run.record(status, error, wait)
+        if status == DeliveryState.SENT and notice.last_error is not None:
+            recovered.append(notice)
+    if recovered:
+        # Its failure was logged ("not delivered, will retry"); its success is too, so the log
+        # does not leave an operator thinking a sign-up is still stuck.
+        log.info(
+            "subscription emails: %d that waited for a retry sent, after %d attempts in all"
+            " (the last error before: %s)",
+            len(recovered),
+            sum(notice.attempts + 1 for notice in recovered),
+            recovered[-1].last_error,
+        )
     return counts
 
 

@@ -5,10 +5,14 @@ the error) and keeps it in ``<data>/health.json``, rewritten atomically after
 every job.  ``/healthz`` answers from memory, ``digest status`` from that
 file; both add live counts from the store, so the two always agree, and the
 command still tells what the service last did after it stopped or crashed.
+The commands that run a job by hand (``digest ingest``, ``publish``, ``build``,
+``send-digest``, ``prune``) note it in ``<data>/cli-runs.json``: a job's last
+run is the later of the two, whoever ran it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
@@ -16,12 +20,20 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from digest.store.records import StoreStatus
 
+if TYPE_CHECKING:
+    from digest.ingest.pipeline import IngestReport
+    from digest.publish.build import PublishReport
+    from digest.service.jobs import DigestResult
+    from digest.service.retention import PruneReport
+
 STATE_NAME = "health.json"
+CLI_RUNS_NAME = "cli-runs.json"
 JOBS = ("ingest", "publish", "digest", "prune")
+Counts = dict[str, int | str]
 
 
 @dataclass(frozen=True)
@@ -32,6 +44,28 @@ class JobRun:
     ms: int
     counts: Mapping[str, int | str] = field(default_factory=dict)
     error: str | None = None
+    by: str | None = None  # the command that ran it (``digest ingest``); None: the service
+
+
+def ingest_counts(report: IngestReport) -> Counts:
+    """What a run of the ingest job reports, by the service or ``digest ingest``."""
+    return {key: getattr(report, key) for key in ("files", "read", "failed", "new", "changed")}
+
+
+def publish_counts(report: PublishReport) -> Counts:
+    """What a run of the publish job reports."""
+    return {"written": report.written_count, "unchanged": report.unchanged}
+
+
+def digest_counts(result: DigestResult) -> Counts:
+    """What a run of the digest job reports: the day and its emails."""
+    counts: Counts = {"day": result.digest.day.isoformat(), "articles": result.digest.count}
+    return counts | {"sent": result.sent, "failed": result.failed, "refused": result.refused}
+
+
+def prune_counts(report: PruneReport) -> Counts:
+    """What a run of the prune job reports."""
+    return {"removed": report.removed, "deliveries": report.deliveries}
 
 
 @dataclass(frozen=True)
@@ -46,17 +80,23 @@ class ServiceState:
 
 
 def health_report(
-    status: StoreStatus, state: ServiceState | None, now: datetime, max_issue_age: timedelta | None = None
+    status: StoreStatus,
+    state: ServiceState | None,
+    now: datetime,
+    max_issue_age: timedelta | None = None,
+    by_hand: Mapping[str, JobRun] | None = None,
 ) -> dict[str, Any]:
-    """The health report: store counts plus the service's last runs (``None`` when it never ran).
+    """The health report: store counts plus each job's last run, the service's (``state``, ``None``
+    when it never ran) or a command's (``by_hand``, ``load_cli_runs``), whichever came later.
 
     ``errors`` lists what is wrong now: a job whose last run failed, a
     standing problem, page files that cannot be read (a reader would miss
     their articles), or nothing new for longer than ``max_issue_age`` (the
     paper stopped arriving); ``status`` is ``degraded`` while that list is not
-    empty.
+    empty.  Only the service's runs carry an error (a command that failed said so where it ran), so a
+    job run by hand since its failure in the service is no longer listed.
     """
-    service = _service_report(state)
+    service = _service_report(state, by_hand or {})
     errors: list[str] = service.pop("errors")
     if status.failed_sources:
         errors.append(f"{len(status.failed_sources)} page files cannot be read (digest status lists them)")
@@ -80,25 +120,29 @@ def health_report(
     }
 
 
-def unreachable_report(state: ServiceState | None, error: str) -> dict[str, Any]:
-    """The health report when the database cannot be read: the service's last runs and the reason.
+def unreachable_report(
+    state: ServiceState | None, error: str, by_hand: Mapping[str, JobRun] | None = None
+) -> dict[str, Any]:
+    """The health report when the database cannot be read: the last runs and the reason.
 
     ``digest status`` needs it most then, with PostgreSQL away; the counts, which only the
     database knows, are left out rather than shown as zero.
     """
-    service = _service_report(state)
+    service = _service_report(state, by_hand or {})
     return {"status": "error", "error": error, **service, "errors": [*service["errors"], error]}
 
 
-def _service_report(state: ServiceState | None) -> dict[str, Any]:
-    """What ``<data>/health.json`` says: pid, start, each job's last run, files waiting, errors."""
+def _service_report(state: ServiceState | None, by_hand: Mapping[str, JobRun]) -> dict[str, Any]:
+    """What ``<data>/health.json`` says (pid, start, files waiting, errors), with each job's last run
+    taken from it or from ``by_hand``, whichever is later."""
     errors: list[str] = []
     runs: dict[str, object] = {}
     for job in JOBS:
         run = state.runs.get(job) if state else None
-        runs[f"last_{job}"] = None if run is None else _run_json(run)
-        if run is not None and run.error is not None:
-            errors.append(f"{job}: {run.error}")
+        last = max((r for r in (run, by_hand.get(job)) if r is not None), key=lambda r: r.at, default=None)
+        runs[f"last_{job}"] = None if last is None else _run_json(last)
+        if last is not None and last.error is not None:
+            errors.append(f"{job}: {last.error}")
     if state is not None:
         errors.extend(state.problems)
     return {
@@ -114,31 +158,60 @@ def _run_json(run: JobRun) -> dict[str, object]:
     result: dict[str, object] = {"at": run.at.isoformat(), "ms": run.ms, **run.counts}
     if run.error is not None:
         result["error"] = run.error
+    if run.by is not None:
+        result["by"] = run.by
     return result
 
 
 def save_state(data: Path, state: ServiceState) -> None:
     """Write ``<data>/health.json`` whole (temporary file, then rename): a reader never sees half."""
-    payload = asdict(state)
+    _write_whole(data / STATE_NAME, asdict(state))
+
+
+def _write_whole(path: Path, payload: object) -> None:
     text = json.dumps(payload, ensure_ascii=False, default=_iso, indent=1)
-    fd, name = tempfile.mkstemp(dir=data, prefix=f".{STATE_NAME}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
-        os.replace(name, data / STATE_NAME)
+        os.replace(name, path)
     except BaseException:
         Path(name).unlink(missing_ok=True)
         raise
+
+
+def save_cli_run(data: Path, job: str, run: JobRun) -> None:
+    """Note in ``<data>/cli-runs.json`` the run of ``job`` a command made; the other jobs' stay."""
+    folder = os.open(data, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # One command at a time reads and rewrites it, or two ending at once would each keep only
+        # its own job.  The folder is locked, as the file is replaced and a lock on it would not hold.
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        runs = {**load_cli_runs(data), job: run}
+        _write_whole(data / CLI_RUNS_NAME, {name: asdict(each) for name, each in runs.items()})
+    finally:
+        os.close(folder)
+
+
+def load_cli_runs(data: Path) -> dict[str, JobRun]:
+    """Each job's last run by a command (``save_cli_run``); none when no command ran one here."""
+    try:
+        raw = json.loads((data / CLI_RUNS_NAME).read_text(encoding="utf-8"))
+        return {job: _job_run(run) for job, run in raw.items() if job in JOBS}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _job_run(raw: Mapping[str, Any]) -> JobRun:
+    at = datetime.fromisoformat(raw["at"])
+    return JobRun(at, int(raw["ms"]), dict(raw["counts"]), raw["error"], raw.get("by"))
 
 
 def load_state(data: Path) -> ServiceState | None:
     """The state the service last saved, or ``None`` when it never ran here or the file is unreadable."""
     try:
         raw = json.loads((data / STATE_NAME).read_text(encoding="utf-8"))
-        runs = {
-            job: JobRun(datetime.fromisoformat(run["at"]), int(run["ms"]), dict(run["counts"]), run["error"])
-            for job, run in raw["runs"].items()
-        }
+        runs = {job: _job_run(run) for job, run in raw["runs"].items()}
         return ServiceState(
             int(raw["pid"]),
             datetime.fromisoformat(raw["started"]),
@@ -169,9 +242,10 @@ def describe(health: Mapping[str, Any], running: int | None, tz: tzinfo) -> list
         if run is None:
             lines.append(f"last {job}: -")
             continue
-        counts = ", ".join(f"{k} {v}" for k, v in run.items() if k not in ("at", "ms", "error"))
+        counts = ", ".join(f"{k} {v}" for k, v in run.items() if k not in ("at", "ms", "error", "by"))
         outcome = f"FAILED: {run['error']}" if "error" in run else counts
-        lines.append(f"last {job}: {_local(run['at'], tz)} ({run['ms']} ms) {outcome}")
+        by = f" (by {run['by']})" if "by" in run else ""
+        lines.append(f"last {job}: {_local(run['at'], tz)} ({run['ms']} ms) {outcome}{by}")
     lines.append(f"files waiting: {health['files_waiting']}")
     lines.append("errors: " + ("none" if not health["errors"] else "; ".join(health["errors"])))
     return lines

@@ -24,6 +24,7 @@ from digest.mail.emptied import tell_the_unmailed
 from digest.mail.sendrun import SendRun
 from digest.mail.subscribers import bounce_recorder, personal_links, subscription_upkeep
 from digest.mail.transports import Mailer, OutboxMailer
+from digest.publish.digestlog import shown_digests
 from digest.publish.digests import back_issues, build_digest, digest_window
 from digest.service.publish_job import (
     run_publish as run_publish,  # re-exported: the service and tests import it here
@@ -181,8 +182,24 @@ def run_digest(
     return DigestResult(digest, made=new, delivery=report, made_elsewhere=raced, back_issues=back)
 
 
-def _maker(config: Config, digest: Digest, now: datetime) -> DigestEmailMaker:
-    return DigestEmailMaker(digest, config=config, site_url=config.site.base_url.rstrip("/") + "/", now=now)
+def _maker(
+    config: Config, digest: Digest, now: datetime, web_page: bool = True, test_copy: bool = False
+) -> DigestEmailMaker:
+    site_url = config.site.base_url.rstrip("/") + "/"
+    return DigestEmailMaker(
+        digest, config=config, site_url=site_url, now=now, web_page=web_page, test_copy=test_copy
+    )
+
+
+def _page_there(config: Config, store: Store, digest: Digest, dry_run: bool) -> bool:
+    """Whether a preview links the day's web page.  A test copy is read now, so only a page published
+    now: none before the digest is made, none for a day it leaves out (``shown_digests``: an empty
+    one with ``digest.empty_days = "skip"``).  A dry run shows what the real run sends, which
+    publishes the page first: linked when that run would publish one."""
+    record = store.digest(digest.day)
+    if record is not None:
+        return bool(shown_digests(store, [record], config))
+    return dry_run and (digest.count > 0 or config.digest.empty_days == "notice")
 
 
 def _preview(
@@ -198,7 +215,8 @@ def _preview(
         _empty_folder(folder)
     target: Mailer = OutboxMailer(folder) if dry_run else mailer
     recipients = [Subscriber(to, (), True, now)] if to is not None else store.subscribers()
-    maker = _maker(config, digest, now)
+    # A preview publishes nothing, so it links no page that is not there rather than make one.
+    maker = _maker(config, digest, now, _page_there(config, store, digest, dry_run), test_copy=to is not None)
     links = personal_links(config, now, store)
     skip_empty = config.digest.empty_days == "skip"
     emptied = store.emptied_to_tell() if dry_run else {}  # what the copies would tell; a real run tells

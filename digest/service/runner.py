@@ -21,7 +21,19 @@ from digest.ingest.pipeline import ingest, retract_vanished
 from digest.ingest.scan import changed_files
 from digest.ingest.watch import Settler, quiet_for
 from digest.mail.transports import Mailer
-from digest.service.health import STATE_NAME, JobRun, ServiceState, health_report, max_issue_age, save_state
+from digest.service.health import (
+    STATE_NAME,
+    JobRun,
+    ServiceState,
+    digest_counts,
+    health_report,
+    ingest_counts,
+    load_cli_runs,
+    max_issue_age,
+    prune_counts,
+    publish_counts,
+    save_state,
+)
 from digest.service.jobs import DigestResult, catch_up_digest, retry_deliveries, run_publish
 from digest.service.leader import Leadership, SoleLeader
 from digest.service.metrics import Metrics
@@ -163,8 +175,8 @@ class Runner:
             except DigestError as exc:
                 self._failed("prune", started, str(exc))
                 return
-            counts: dict[str, int | str] = {"removed": report.removed, "deliveries": report.deliveries}
-            self._done("prune", JobRun(self._clock(), round((time.monotonic() - started) * 1000), counts))
+            ms = round((time.monotonic() - started) * 1000)
+            self._done("prune", JobRun(self._clock(), ms, prune_counts(report)))
 
     def take_over(self) -> None:
         """At start-up and whenever this instance gains the lead: ingest what was missed, publish, and
@@ -194,7 +206,8 @@ class Runner:
         state = self.state()
         self._metrics.files_waiting.set(state.files_waiting)
         age = max_issue_age(self._config.health.max_issue_age)
-        return health_report(self._store.status(), state, self._clock(), age)
+        by_hand = load_cli_runs(self._config.paths.data)  # a digest ingest or send-digest beside it
+        return health_report(self._store.status(), state, self._clock(), age, by_hand)
 
     @contextmanager
     def _job(self) -> Iterator[bool]:
@@ -228,9 +241,7 @@ class Runner:
                 self._failed("ingest", started, str(exc))
                 return False
             self._metrics.ingested(result)
-            keys = ("files", "read", "failed", "new", "changed")
-            counts: dict[str, int | str] = {key: getattr(result, key) for key in keys}
-            self._done("ingest", JobRun(self._clock(), result.ms, counts))
+            self._done("ingest", JobRun(self._clock(), result.ms, ingest_counts(result)))
             crash_point("service.after_ingest")
             touched = result.touched
         if present is not None:
@@ -253,8 +264,7 @@ class Runner:
             return False
         seconds = time.monotonic() - started
         self._metrics.published(result, seconds, articles)
-        counts: dict[str, int | str] = {"written": result.written_count, "unchanged": result.unchanged}
-        self._done("publish", JobRun(self._clock(), round(seconds * 1000), counts))
+        self._done("publish", JobRun(self._clock(), round(seconds * 1000), publish_counts(result)))
         return True
 
     def _digest(self, job: Callable[[datetime], DigestResult | None]) -> None:
@@ -267,10 +277,7 @@ class Runner:
         seconds = time.monotonic() - started
         self._metrics.digested(result, seconds)
         if result is not None:
-            counts: dict[str, int | str] = {"day": result.digest.day.isoformat()}
-            counts |= {"articles": result.digest.count, "sent": result.sent}
-            counts |= {"failed": result.failed, "refused": result.refused}
-            self._done("digest", JobRun(self._clock(), round(seconds * 1000), counts))
+            self._done("digest", JobRun(self._clock(), round(seconds * 1000), digest_counts(result)))
 
     def _done(self, job: str, run: JobRun) -> None:
         self._repeats.ended(job, f"{job} works again")
