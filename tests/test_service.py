@@ -24,14 +24,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import generate_latest
 from test_server import serving
 
 import digest as package
 from digest.config import Config
+from digest.ingest.pipeline import ingest
 from digest.ingest.watch import Settler, Watcher, quiet_for
 from digest.mail.transports import OutboxMailer
 from digest.publish import staging
 from digest.service.health import JobRun, ServiceState, describe, health_report, load_state, save_state
+from digest.service.leader import SoleLeader
 from digest.service.metrics import METRICS_PATH, Metrics
 from digest.service.runner import Runner
 from digest.store.database import Store
@@ -252,6 +255,20 @@ def test_health_reports_each_job_and_is_saved_for_digest_status(runner: Runner, 
         # What `digest status` prints, at the runner's fixed clock.
         at = datetime(2024, 11, 29, 1, 0, tzinfo=UTC)
         assert health_report(store.status(), saved, at, timedelta(hours=36)) == health
+
+
+def test_the_articles_gauge_counts_the_store_when_scraped(
+    config: Config, store: Store, metrics: Metrics
+) -> None:
+    """Before, ``digest_articles`` was set after the service's own publish: articles stored by a command
+    run beside it were missing until the next one, and a scrape just after a publish had written the
+    feeds could lag ``/healthz``, which counts the store live."""
+    metrics.track(store, SoleLeader())
+    (config.paths.source / "2024-11-29_01.txt").write_text(page("示例水库完成冬季检修"))
+    ingest(config, store, datetime(2024, 11, 29, 1, 0, tzinfo=UTC))  # as `digest ingest` beside it
+    scraped = generate_latest(metrics.registry).decode()
+    assert "\ndigest_articles 1.0\n" in scraped
+    assert store.article_count() == store.status().articles == 1
 
 
 def test_a_digest_whose_cron_run_was_missed_while_running_is_made_once_by_the_retry_job(

@@ -3,8 +3,8 @@
 One registry per service (not the library's global one), so tests and
 several runners in one process never share counts.  The jobs report what
 they did after each run; nothing is measured inside the stages themselves.
-Gauges of what the database holds (subscribers, ledger rows and subscription emails by status)
-and of leadership are read when Prometheus scrapes, so they are never stale.
+Gauges of what the database holds (articles; subscribers, ledger rows and subscription emails by
+status) and of leadership are read when Prometheus scrapes, so they are never stale.
 Names follow Prometheus' conventions (base units, ``_total`` counters, an
 ``_info`` metric for the build) and pass ``promtool check metrics``.
 """
@@ -111,7 +111,6 @@ class Metrics:
             buckets=_BUCKETS,
             registry=r,
         )
-        self.articles = Gauge("digest_articles", "Articles in the store.", registry=r)
         self.files_waiting = Gauge(
             "digest_files_waiting", "Page files changed but not yet settled.", registry=r
         )
@@ -144,13 +143,12 @@ class Metrics:
             self.stored.labels(change).inc(getattr(report, change))
         self.seconds.labels("ingest").observe(report.ms / 1000)
 
-    def published(self, report: PublishReport, seconds: float, articles: int) -> None:
-        """Count one successful publish run of a store holding ``articles``."""
+    def published(self, report: PublishReport, seconds: float) -> None:
+        """Count one successful publish run."""
         self.runs.labels("publish", "ok").inc()
         self.succeeded.labels("publish").set(time.time())
         self.written.inc(report.written_count)
         self.seconds.labels("publish").observe(seconds)
-        self.articles.set(articles)
 
     def digested(self, result: DigestResult | None, seconds: float) -> None:
         """Count one successful digest run (``None``: nothing was due)."""
@@ -190,6 +188,10 @@ class _StoreCollector(Collector):
         leading = GaugeMetricFamily("digest_leader", "1 while this instance runs the jobs, else 0.")
         leading.add_metric([], 1.0 if self._leader.held else 0.0)
         yield leading
+        # Read here, not set after each publish: /healthz counts the store live, and a gauge set
+        # after the run lagged the feeds it had just written.
+        stored = self._store.article_count()
+        yield GaugeMetricFamily("digest_articles", "Articles in the store.", value=stored)
         counts = self._store.status_counts()
         for name, what in (
             ("subscribers", "Subscribers"),

@@ -258,12 +258,11 @@ class Runner:
         started = time.monotonic()
         try:
             result = run_publish(self._config, self._store, self._notifier)
-            articles = self._store.status().articles
         except DigestError as exc:
             self._failed("publish", started, str(exc))
             return False
         seconds = time.monotonic() - started
-        self._metrics.published(result, seconds, articles)
+        self._metrics.published(result, seconds)
         self._done("publish", JobRun(self._clock(), round(seconds * 1000), publish_counts(result)))
         return True
 

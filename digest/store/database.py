@@ -209,6 +209,11 @@ class Store(
                 notices=tuple(self._notice_counts(conn).items()),
             )
 
+    def article_count(self) -> int:
+        """How many articles the store holds, withdrawn ones included (as ``status().articles``)."""
+        with self._begin() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(articles)).scalar_one())
+
     def status_counts(self) -> dict[str, dict[str, int]]:
         """Subscribers, ledger rows and subscription emails by status, for the metrics gauges (every
         status that has rows)."""
