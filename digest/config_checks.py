@@ -401,6 +401,8 @@ def path_problems(config: Config, writes: bool = True, create: bool = True) -> l
         )
     if not writes:
         problems.extend(p for p in [_readable_folder("paths.data", config.paths.data)] if p)
+    # A command refused for its source folder leaves no new folders behind (a mistyped --source).
+    create = create and not problems
     for key in ("paths.data", "paths.output") if writes else ():
         problem = _writable_folder(key, getattr(config.paths, key.split(".")[1]), create)
         if problem:

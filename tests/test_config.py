@@ -211,10 +211,13 @@ def test_good_values_have_no_problems() -> None:
 
 
 def test_missing_source_folder(tmp_path: Path) -> None:
+    """A command refused for its source folder creates no data or output folder (before, both)."""
+    folders = {"paths.data": tmp_path / "d", "paths.output": tmp_path / "o"}
     with pytest.raises(ConfigError) as caught:
-        load_config(None, {"paths.source": tmp_path / "missing", "paths.data": tmp_path / "d"}, {})
+        load_config(None, {"paths.source": tmp_path / "missing", **folders}, {})
     assert caught.value.key == "paths.source"
     assert "does not exist" in str(caught.value)
+    assert not any(folder.exists() for folder in folders.values())
 
 
 def test_unwritable_output_folder(folder: Path) -> None:
