@@ -216,7 +216,8 @@ def test_no_field_can_add_an_email_header(
     )
     digest = build_digest([entry], NOW.date(), NOW - timedelta(days=1), NOW)
     try:
-        config = load_config(None, {"site.title": site_title, "smtp.sender": sender}, {})
+        # writes=False: only the values are wanted, and no data or output folder made in the checkout.
+        config = load_config(None, {"site.title": site_title, "smtp.sender": sender}, {}, writes=False)
         maker = DigestEmailMaker(digest, config=config, site_url="https://news.example/", now=NOW)
         message = maker.outgoing(
             recipient,

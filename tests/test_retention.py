@@ -199,7 +199,8 @@ def test_prune_keeps_rows_still_being_sent_and_the_suppression_list(config: Conf
 def test_retention_settings_are_checked(tmp_path: Path) -> None:
     def load(values: dict[str, object]) -> Config:
         (tmp_path / "pages").mkdir(exist_ok=True)
-        return load_config(None, {"paths.source": tmp_path / "pages", "paths.data": tmp_path / "d", **values})
+        folders = {name: tmp_path / name for name in ("paths.data", "paths.output")}
+        return load_config(None, {"paths.source": tmp_path / "pages", **folders, **values})
 
     with pytest.raises(ConfigError, match=r"retention.deliveries_days: 1 days would delete emails still"):
         load({"retention.deliveries_days": 1})
@@ -219,7 +220,7 @@ def test_digest_prune_dry_run_prints_what_would_go(tmp_path: Path) -> None:
     fresh = old.with_name("fresh.eml")
     fresh.write_text("new")
     folders = ["--source", str(tmp_path / "pages"), "--data", str(tmp_path / "data")]
-    command = [sys.executable, "-m", "digest.cli", "prune", *folders]
+    command = [sys.executable, "-m", "digest.cli", "prune", *folders, "--output", str(tmp_path / "out")]
     shown = subprocess.run([*command, "--dry-run"], capture_output=True, text=True, check=True, timeout=60)
     assert f"would remove {old}" in shown.stdout and "would remove 0 delivery rows" in shown.stdout
     assert old.exists()
