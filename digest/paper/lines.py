@@ -19,6 +19,7 @@ from digest.paper.cuts import (
     _lengthens_whole_credit,
     _open_credit,
 )
+from digest.paper.tables import _tables
 from digest.paper.textnorm import (
     CJK,
     clean_lines,
@@ -86,22 +87,11 @@ _WRAP_SLACK = 1  # characters a wrapped line of such a block stops short of its 
 _CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
 
 
-_TABLE_ROWS = 3  # rows with figures in them: fewer make no table
-_MAX_CELLS = 8  # cells in a table's row
-_MAX_CELL = 16  # characters in one cell (本周均价（元/公斤）)
-
-
-_FIGURE = re.compile(r"^[+\-−±]?\d[\d,，.]*(?:%|‰|[万亿千百]?[元吨人个件户]?)$")  # 26.40, -1.2%, 1,200
-
-
 _FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
 # What the fields of a listing under a headline are called (街拍: 时间：… / 地点：… / 拍摄者：…).
 _FIELD_LABELS = frozenset(
     ("时间", "日期", "地点", "地址", "人物", "事件", "拍摄", "拍摄者", "摄影", "主办", "承办", "电话")
 )
-
-
-_TABLE_NOTE = re.compile(r"^(?:[（(].*[）)]|注\s*[：:].*|(?:数据|资料)?来源\s*[：:].*)$")  # under a table
 
 
 def _blocks(text: str, credit: re.Pattern[str]) -> Iterator[tuple[int, list[str], list[bool]]]:
@@ -149,9 +139,14 @@ def _runs_on_unindented(lines: list[tuple[str, bool]]) -> bool:
     )
 
 
+# A section's name in brackets (【区县】): a line of its own, whatever the line above fills.
+_BRACKETED_NAME = re.compile(r"^【[^【】]{1,12}】$")
+
+
 def _starts_new_line(line: str, conv: Conventions) -> bool:
     return bool(
         BULLET.match(line)
+        or _BRACKETED_NAME.match(line)
         or _MD_HEADING.match(line)
         or _read_dateline(line.replace("**", ""), conv)[1]
         or _running_head(line, short=False)
@@ -356,43 +351,6 @@ def _listed_field(line: str) -> bool:
     """A labelled field of a listing (时间：3月6日上午): a line of its own when another follows it,
     however much of the column it fills."""
     return _FIELD.match(line) is not None and re.split("[：:]", line, maxsplit=1)[0] in _FIELD_LABELS
-
-
-def _tables(block: list[str]) -> Iterator[tuple[int, int]]:
-    """Where tables of figures stand in a block, as (first, end) line indices: at least
-    ``_TABLE_ROWS`` lines in a row with the same number of space-parted short cells, mostly
-    numbers (``猪肉 26.40 -1.2%``), with the header row over them and a bracketed note under them.
-
-    A line of prose has no such cells; nor do justification spaces (本 期 读 书 会), whose
-    cells are not numbers."""
-    if len(block) < _TABLE_ROWS:
-        return  # most blocks: a paragraph, a headline
-    rows = [_cells(line) for line in block]
-    i = 0
-    while i < len(block):
-        cells = rows[i]
-        end = i + 1
-        while cells and end < len(block) and len(rows[end]) == len(cells):
-            end += 1
-        run = [row[1:] for row in rows[i:end]]
-        figures = [sum(map(_is_figure, row)) for row in run]
-        if sum(n > 0 for n in figures) >= _TABLE_ROWS and 2 * sum(figures) >= sum(map(len, run)):
-            if end < len(block) and _TABLE_NOTE.match(block[end]):
-                end += 1
-            yield i, end
-        i = end
-
-
-def _cells(line: str) -> list[str]:
-    """A table row's cells, or [] when the line cannot be one."""
-    cells = line.split(" ")
-    if not 2 <= len(cells) <= _MAX_CELLS or any(len(cell) > _MAX_CELL for cell in cells):
-        return []
-    return [] if ends_sentence(line) else cells
-
-
-def _is_figure(cell: str) -> bool:
-    return _FIGURE.match(cell) is not None
 
 
 def _column_width(blocks: list[list[str]]) -> int:

@@ -59,6 +59,10 @@ _CAPTION_PROSE = 40  # characters; a paragraph this short after a wide gap may b
 _CAPTION = 120  # characters; a photo caption is never longer
 
 
+_KICKER_LEN = 30  # characters; a kicker over a headline is no longer
+_STOPS = re.compile("[。；;]")  # a line with a full stop or semicolon in it holds a sentence
+
+
 _LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
 
 
@@ -88,6 +92,9 @@ def _resolve(
     if markdown:
         _adopt_unmarked_heading_lines(lines)
     wide = _wide_gaps(lines)
+    # A running head printed twice (要闻要闻) names the page's one section: a short name over a
+    # headline under it is that story's column tag, blank lines or none.
+    running = any(line.kind is T.SECTION and line.lines for line in lines)
     out: list[_Line] = []
     dropped: list[str] = []
     i = 0
@@ -116,8 +123,10 @@ def _resolve(
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
-        # Nothing but section names above: no story yet on the page (its folio lines are dropped).
-        page_top = all(x.kind is T.SECTION for x in out)
+        # A short name over a headline is its column's tag where the page parts its stories by
+        # wide gaps and a story stands above (over the page's first one it is the page's section,
+        # as a marker would be: 要闻), or where a running head names the page's section.
+        tags = running or (wide and not all(x.kind is T.SECTION for x in out))
         if _section_over_photo(run, prev, lines[j : j + _SECTION_REACH], conv, page_name):
             out.append(_Line(line.text, T.SECTION))
             i = j
@@ -138,7 +147,7 @@ def _resolve(
             signed = nxt is not None and nxt.kind in (T.CREDIT, T.BYLINE) and nxt.gap == 0
             head_next = None if captions or signed else text[0]
             out.extend(
-                _resolve_run(run[:-apart], prev, head_next, markdown, lead, [], conv, wide, page_top=page_top)
+                _resolve_run(run[:-apart], prev, head_next, markdown, lead, [], conv, wide, tags=tags)
                 if run[:-apart]
                 else []
             )
@@ -159,7 +168,7 @@ def _resolve(
                 else False
             )
             resolved = _resolve_run(
-                run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed, after, page_top
+                run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed, after, tags
             )
         if not resolved:
             dropped.extend(r.text for r in run)
@@ -180,6 +189,9 @@ def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
         for step in (-1, 1):
             run: list[_Line] = []
             i = index + step
+            if step < 0 and i > 0 and _kicker_over(lines[i], lines[i - 1]):
+                lines[i].kind, lines[i].md = T.HEADING, True
+                i -= 1
             while 0 <= i < len(lines) and lines[i].kind is T.CANDIDATE:
                 run.append(lines[i])
                 i += step
@@ -188,6 +200,19 @@ def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
             if len(run) <= 2 and not (len(run) == 2 and all(_FIELD.match(r.text) for r in run)):
                 for r in run:
                     r.kind, r.md = T.HEADING, True
+
+
+def _kicker_over(line: _Line, above: _Line) -> bool:
+    """A kicker ending in a dash right over a marked headline (市民来信—— / ## “…”), opening its line
+    (a blank line or a finished sentence above it): the headline's, not the text's above."""
+    return (
+        line.kind is T.PARA
+        and line.dateline is None
+        and line.text.endswith("——")
+        and len(line.text) <= _KICKER_LEN
+        and not _STOPS.search(line.text)
+        and (line.gap > 0 or ends_sentence(above.text))
+    )
 
 
 def _is_plain_para(line: _Line | None) -> bool:
@@ -205,10 +230,10 @@ def _resolve_run(
     wide: bool,
     signed_apart: bool = False,
     after: bool = False,
-    page_top: bool = False,
+    tags: bool = False,
 ) -> list[_Line]:
     """What a run of candidate lines is: headlines, a section or column name over one, crossheads
-    or text.  ``page_top`` says no story stands above the run on the page."""
+    or text.  ``tags`` says a short name right over a headline is that story's column tag."""
     texts = [r.text for r in run]
     lone = len(run) == 1 and not run[0].md
     # Below a paragraph or a byline and above a paragraph: where a column break leaves a
@@ -262,10 +287,9 @@ def _resolve_run(
     # section of the stories under it would stand after that headline.
     tagged = after and bool(lead_above)
     if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
-        if run[1].gap == 0 and wide and not page_top:
-            # A column's tag set right over the headline, in its block (话外音), on a page that
-            # parts its stories by blank lines: that story's own, not the page's from here on.
-            # Over the page's first story it is the page's section (要闻), as a marker would be.
+        if run[1].gap == 0 and tags:
+            # A column's tag set right over the headline, in its block (话外音): that story's own,
+            # not the page's from here on.
             return [_Line(" ".join(texts[1:]), T.HEADING, lines=texts[1:], tag=texts[0])]
         if not tagged:
             out.append(_Line(texts[0], T.SECTION))
