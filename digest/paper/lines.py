@@ -271,6 +271,12 @@ def _lay_out(
     # and its dateline.  Only a line filling the column the block sets, mid-sentence, goes on
     # into the next there.
     starts = [False] + [_starts_new_line(line, conv) for line in block[1:]]  # a block's first line starts one
+    if not out:
+        # A short page name printed twice in the page's first lines (体育体育, under the folio or
+        # over the text) is its running head, a line of its own.
+        for k, line in enumerate(block[:2]):
+            if _running_head(line, short=True):
+                starts[k : k + 2] = [True] * len(starts[k : k + 2])
     together = (
         len(block) <= _PAGE_BLOCK
         and any(starts)  # most blocks: nothing opens a line under their first

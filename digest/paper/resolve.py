@@ -14,6 +14,7 @@ from digest.paper.apart import (
     _COLUMN_LEN,
     _SECTION_LEN,
     _SECTION_REACH,
+    _bare_word,
     _caption_list,
     _field_list,
     _is_section_name,
@@ -95,6 +96,11 @@ def _resolve(
     # A running head printed twice (要闻要闻) names the page's one section: a short name over a
     # headline under it is that story's column tag, blank lines or none.
     running = any(line.kind is T.SECTION and line.lines for line in lines)
+    # A page that sets its section names apart (marked ● 【】, or a bare word alone in its block)
+    # prints a name in a headline's own block as that story's column tag.
+    names_apart = any(
+        line.kind is T.SECTION or (line.kind is T.CANDIDATE and _bare_word(line, conv)) for line in lines
+    )
     out: list[_Line] = []
     dropped: list[str] = []
     i = 0
@@ -124,9 +130,10 @@ def _resolve(
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
         # A short name over a headline is its column's tag where the page parts its stories by
-        # wide gaps and a story stands above (over the page's first one it is the page's section,
-        # as a marker would be: 要闻), or where a running head names the page's section.
-        tags = running or (wide and not all(x.kind is T.SECTION for x in out))
+        # wide gaps or sets its section names apart, and a story stands above (over the page's
+        # first one it is the page's section, as a marker would be: 要闻), or where a running
+        # head names the page's section.
+        tags = running or ((wide or names_apart) and not all(x.kind is T.SECTION for x in out))
         if _section_over_photo(run, prev, lines[j : j + _SECTION_REACH], conv, page_name):
             out.append(_Line(line.text, T.SECTION))
             i = j
