@@ -11,7 +11,7 @@ from digest.paper.bylines import photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
 from digest.paper.lines import _FIELD, _FIELD_LABELS
-from digest.paper.textnorm import CJK, ends_sentence
+from digest.paper.textnorm import CJK, ends_open, ends_sentence
 
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 
@@ -40,7 +40,12 @@ _SECTION_REACH = 2 * _PHOTO_REACH + 1  # lines _section_over_photo reads: a phot
 def _is_section_name(text: str, conv: Conventions) -> bool:
     """Could a short bare line be a section's name?  Never one character: that is a word or a
     name's end a cut left over (记者 周小 / 川), not a section every later story would carry."""
-    return 2 <= len(text) <= _SECTION_LEN and not conv.place.match(text) and not re.search(r"\d", text)
+    return (
+        2 <= len(text) <= _SECTION_LEN
+        and not conv.place.match(text)
+        and not re.search(r"\d", text)
+        and not ends_open(text)  # a kicker (水利部：) runs on into its headline
+    )
 
 
 def _bare_word(line: _Line, conv: Conventions) -> bool:

@@ -22,6 +22,7 @@ from digest.paper.apart import (
     _section_over_text,
 )
 from digest.paper.bylines import (
+    BULLET,
     continues_elsewhere,
     find_jumps,
     parse_dateline,
@@ -209,13 +210,19 @@ def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
                     r.kind, r.md = T.HEADING, True
 
 
+def _brief(line: _Line | None) -> bool:
+    """A bulleted item of a roundup: a bullet, then a sentence (△联席会议制度已在我省全面实行。…)."""
+    return line is not None and BULLET.match(line.text) is not None and "。" in line.text
+
+
 def _kicker_over(line: _Line, above: _Line) -> bool:
-    """A kicker ending in a dash right over a marked headline (市民来信—— / ## “…”), opening its line
+    """A kicker ending in a dash or a colon right over a marked headline (市民来信—— / ## “…”, 水利部：),
+    opening its line
     (a blank line or a finished sentence above it): the headline's, not the text's above."""
     return (
         line.kind is T.PARA
         and line.dateline is None
-        and line.text.endswith("——")
+        and line.text.endswith(("——", "：", ":"))
         and len(line.text) <= _KICKER_LEN
         and not _STOPS.search(line.text)
         and (line.gap > 0 or ends_sentence(above.text))
@@ -257,6 +264,10 @@ def _resolve_run(
         mid_sentence = prev.kind is T.PARA and not finished
         if mid_sentence and len(squeeze_spaces(texts[0])) <= _LOGO_LEN:
             return []  # a column logo printed inside a sentence: layout noise
+    if lone and _bare_word(run[0], conv) and _is_plain_para(nxt) and _brief(nxt):
+        # A bare word alone in its block over a bulleted brief (△…。) names the roundup the
+        # briefs stand in: their section, never the first one's headline nor a line of text.
+        return [_Line(texts[0], T.SECTION)]
     if markdown and not run[0].md:
         # A page marked up with # headings marks all of them; other short lines are body text.
         return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
