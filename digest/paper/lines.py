@@ -74,6 +74,7 @@ _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a par
 _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
 _LISTED_LINES = 3  # lines with no mark at all in them, as a list of captions prints them
 _CLAUSE_MARK = re.compile("[，,、！!？?]")
+_CAPTION_LINE = 16  # characters of a caption listed a line each over its story's credit
 
 
 # A line opening with one of these goes on with the line above: a mark closing a quotation, a
@@ -252,6 +253,13 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
+    listed = _captions_over_credit(block, conv)
+    if listed:
+        # Captions listed a line each over the story's credit, all in one block with its text:
+        # lines of their own, set apart as a block of them would be.
+        apart.update(range(len(out), len(out) + listed))
+        out.extend(block[:listed])
+        block, indents = block[listed:], indents[listed:]
     if _listing(block):
         # A page's worth of lines without a sentence in them is a listing (a roll of names, a
         # programme, a long poem), an entry to a line: its lines are text, none a headline.
@@ -387,6 +395,14 @@ def _unwrapped_lines(block: list[str], width: int) -> bool:
     # Prose puts a mark in every line or two: three full lines with none are a list (captions).
     listed = len(block) >= _LISTED_LINES and not any(_CLAUSE_MARK.search(line) for line in block)
     return listed or not width or any(len(line) < _SHORT_LINE * width for line in block[:-1])
+
+
+def _captions_over_credit(block: list[str], conv: Conventions) -> int:
+    """How many lines open ``block`` as a list of captions over a credit: three or more short
+    lines with no mark in them (市政府北坡花坛 / 丰收的喜悦 / …), then a byline."""
+    n = next((k for k, line in enumerate(block) if len(line) > _CAPTION_LINE or _CLAUSE_MARK.search(line)), 0)
+    listed = n >= _LISTED_LINES and not any(map(ends_sentence, block[:n]))
+    return n if listed and is_byline(block[n], conv) else 0
 
 
 def _credit_apart(pieces: list[str], line: str, conv: Conventions) -> bool:
