@@ -183,6 +183,9 @@ def _caption_list(run: list[_Line], prev: _Line | None, below: list[_Line], conv
     block, above = run[-n:], run[:-n]
     if not above and prev is not None and prev.kind is T.HEADING:
         above = [prev]
+    if not above and n > _CAPTION_LINES and not run[0].gap:
+        # A page without blank lines prints the captions right under their headline's one line.
+        block, above, n = run[1:], run[:1], n - 1
     if n < _CAPTION_LINES or not above:
         return 0
     if len(above) == 1 and len(above[0].text) <= _COLUMN_LEN:

@@ -68,6 +68,10 @@ _STOPS = re.compile("[。；;]")  # a line with a full stop or semicolon in it h
 _SECTION_WORD = re.compile(f"[{CJK}]{{2,4}}")  # a section's bare name over a headline: 要闻, 城市新闻
 
 
+# The words of a folio line: its weekday, page number or date.
+_FOLIO = re.compile(r"星期[一二三四五六日天]|第\s*\d{1,3}\s*版|\d{4}年\d{1,2}月\d{1,2}日")
+
+
 _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a paragraph's lines fill it)
 
 
@@ -267,7 +271,7 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
-    if len(block) >= 2 and max(map(_glyphs, block)) > _WRAP_WIDTH:
+    if len(block) >= 2 and _wide(sorted(map(_glyphs, block))):
         # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
         # line (a justified line counts as wide as it is set, not twice).  Unfinished ones are
         # joined later, with the paragraphs around them.
@@ -280,10 +284,10 @@ def _lay_out(
     # into the next there.
     starts = [False] + [_starts_new_line(line, conv) for line in block[1:]]  # a block's first line starts one
     if not out:
-        # A short page name printed twice in the page's first lines (体育体育, under the folio or
-        # over the text) is its running head, a line of its own.
+        # The page's folio line (… 星期日 第11版：综合新闻) is a line of its own, and so is a short
+        # page name printed twice in its first lines (体育体育, under the folio or over the text).
         for k, line in enumerate(block[:2]):
-            if _running_head(line, short=True):
+            if _running_head(line, short=True) or (k == 0 and _FOLIO.search(line)):
                 starts[k : k + 2] = [True] * len(starts[k : k + 2])
     together = (
         len(block) <= _PAGE_BLOCK
@@ -375,7 +379,13 @@ def _column_width(blocks: list[list[str]]) -> int:
         if len(block) >= 3 and any("。" in line for line in block)
         for line in block[:-1]
     )
-    return widths[len(widths) // 2] if widths and widths[-1] <= _WRAP_WIDTH else 0
+    return widths[len(widths) // 2] if widths and not _wide(widths) else 0
+
+
+def _wide(widths: list[int]) -> bool:
+    """Are these line widths (sorted) too wide for a column's wraps?  A line or two in ten
+    printed whole (a long caption, a wide headline) leave a column a column."""
+    return widths[len(widths) * 9 // 10] > _WRAP_WIDTH
 
 
 def _glyphs(line: str) -> int:
