@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from digest.paper.bylines import photographed, trailing_credit
+from digest.paper.bylines import BULLET, photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
 from digest.paper.lines import _FIELD, _FIELD_LABELS
@@ -210,3 +210,8 @@ def _photo_in(below: list[_Line], conv: Conventions) -> bool:
         if credit is not None and any(photographed(c) for c in credit[1]):
             return True
     return False
+
+
+def _brief(line: _Line | None) -> bool:
+    """A bulleted item of a roundup: a bullet, then a sentence (△联席会议制度已在我省全面实行。…)."""
+    return line is not None and BULLET.match(line.text) is not None and "。" in line.text

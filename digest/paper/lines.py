@@ -257,13 +257,13 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
-    listed = _captions_over_credit(block, conv)
-    if listed:
+    captions = _captions_over_credit(block, conv)
+    if captions:
         # Captions listed a line each over the story's credit, all in one block with its text:
         # lines of their own, set apart as a block of them would be.
-        apart.update(range(len(out), len(out) + listed))
-        out.extend(block[:listed])
-        block, indents = block[listed:], indents[listed:]
+        apart.update(range(len(out), len(out) + captions))
+        out.extend(block[:captions])
+        block, indents = block[captions:], indents[captions:]
     if _listing(block):
         # A page's worth of lines without a sentence in them is a listing (a roll of names, a
         # programme, a long poem), an entry to a line: its lines are text, none a headline.

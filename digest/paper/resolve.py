@@ -15,6 +15,7 @@ from digest.paper.apart import (
     _SECTION_LEN,
     _SECTION_REACH,
     _bare_word,
+    _brief,
     _caption_list,
     _field_list,
     _is_section_name,
@@ -22,7 +23,6 @@ from digest.paper.apart import (
     _section_over_text,
 )
 from digest.paper.bylines import (
-    BULLET,
     continues_elsewhere,
     find_jumps,
     parse_dateline,
@@ -31,7 +31,7 @@ from digest.paper.bylines import (
 )
 from digest.paper.classify import T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
-from digest.paper.lines import _FIELD
+from digest.paper.marked import _adopt_unmarked_heading_lines
 from digest.paper.signing import _REACH as _SIGNED_REACH
 from digest.paper.signing import _signed_by_others
 from digest.paper.textnorm import CJK, ends_sentence, join_wrapped, squeeze_spaces
@@ -59,10 +59,6 @@ _CAPTION_PROSE = 40  # characters; a paragraph this short after a wide gap may b
 
 
 _CAPTION = 120  # characters; a photo caption is never longer
-
-
-_KICKER_LEN = 30  # characters; a kicker over a headline is no longer
-_STOPS = re.compile("[。；;]")  # a line with a full stop or semicolon in it holds a sentence
 
 
 _LOGO_LEN = 10  # column logos stranded inside a sentence (回眸2023) are this short
@@ -183,50 +179,6 @@ def _resolve(
         out.extend(resolved)
         i = j
     return out, dropped
-
-
-def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
-    """On a page that marks headlines with #, short lines touching a marked one belong to it.
-
-    A section name or a place above a headline, or a subtitle under it, is often left
-    unmarked; without this they would be read as body text of the article before.
-    """
-    for index, line in enumerate(lines):
-        if not line.md:
-            continue
-        for step in (-1, 1):
-            run: list[_Line] = []
-            i = index + step
-            if step < 0 and i > 0 and _kicker_over(lines[i], lines[i - 1]):
-                lines[i].kind, lines[i].md = T.HEADING, True
-                i -= 1
-            while 0 <= i < len(lines) and lines[i].kind is T.CANDIDATE:
-                run.append(lines[i])
-                i += step
-            # One or two lines: a list of captions or of labelled fields (时间：… 地点：…) under a
-            # headline is the story's text, not its headline.
-            if len(run) <= 2 and not (len(run) == 2 and all(_FIELD.match(r.text) for r in run)):
-                for r in run:
-                    r.kind, r.md = T.HEADING, True
-
-
-def _brief(line: _Line | None) -> bool:
-    """A bulleted item of a roundup: a bullet, then a sentence (△联席会议制度已在我省全面实行。…)."""
-    return line is not None and BULLET.match(line.text) is not None and "。" in line.text
-
-
-def _kicker_over(line: _Line, above: _Line) -> bool:
-    """A kicker ending in a dash or a colon right over a marked headline (市民来信—— / ## “…”, 水利部：),
-    opening its line
-    (a blank line or a finished sentence above it): the headline's, not the text's above."""
-    return (
-        line.kind is T.PARA
-        and line.dateline is None
-        and line.text.endswith(("——", "：", ":"))
-        and len(line.text) <= _KICKER_LEN
-        and not _STOPS.search(line.text)
-        and (line.gap > 0 or ends_sentence(above.text))
-    )
 
 
 def _is_plain_para(line: _Line | None) -> bool:
