@@ -457,13 +457,18 @@ def _signed_dateline(pieces: list[str], line: str, conv: Conventions) -> bool:
 
 
 def _ends_line(pieces: list[str], block: list[str]) -> bool:
-    """A heading or a running head is a line of its own even without a blank line after it.
+    """A heading, a running head or a bracketed section name is a line of its own even without a
+    blank line after it.
 
     A # heading as wide as the column was wrapped, though: its next line goes on with it.
     """
     heading = _MD_HEADING.match(pieces[0])
     wrapped = heading and display_width(pieces[-1]) >= _FULL_LINE * max(map(display_width, block))
-    return bool((heading and not wrapped) or _running_head(pieces[-1], short=False))
+    return bool(
+        (heading and not wrapped)
+        or _running_head(pieces[-1], short=False)
+        or _BRACKETED_NAME.match(pieces[-1])
+    )
 
 
 def _running_head(line: str, short: bool) -> str | None:
