@@ -164,3 +164,14 @@ def test_a_long_line_in_a_page_long_narrow_column_leaves_it_a_column() -> None:
     lines, *_, width = _logical_lines(page, MAINLAND)
     assert width == 16
     assert text in lines
+
+
+def test_a_layout_code_after_the_last_sentence_leaves_the_headline_under_it_alone() -> None:
+    # Headlines printed under their stories; a code the layout left after the last sentence (②9)
+    # ends no sentence of its own: the story is finished, and the line under it is its headline.
+    page = parse_page(
+        "本报讯（记者 甲乙）青石镇今年新建了三座口袋公园。\n\n居民说：“散步有了好去处，真的很开心！”②9\n\n"
+        "青石镇建成口袋公园\n\n\n"
+        "本报讯（记者 周远）古桥修缮工程日前完工，将于下月向市民开放。\n\n古桥修缮完工\n"
+    )
+    assert [a.title for a in page.articles] == ["青石镇建成口袋公园", "古桥修缮完工"]

@@ -17,7 +17,8 @@ _CJK_CHAR = re.compile(f"[{CJK}]")
 _CJK_RUN = re.compile(f"[{CJK}]{{2,}}")
 
 # Characters that end a sentence; closing quotes and brackets may follow them.
-_SENTENCE_END = re.compile(r"[。！？!?…][”’」』）)》〉\]】\"']*$")
+# A layout code printed after the last sentence (…伟大！”②9: a circled number, digits after it) ends it too.
+_SENTENCE_END = re.compile(r"[。！？!?…][”’」』）)》〉\]】\"']*(?:[\u2460-\u2473]\d{0,3})?$")
 # Wrapped lines carry no punctuation of their own at the break.
 _OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
 
