@@ -175,3 +175,15 @@ def test_a_layout_code_after_the_last_sentence_leaves_the_headline_under_it_alon
         "本报讯（记者 周远）古桥修缮工程日前完工，将于下月向市民开放。\n\n古桥修缮完工\n"
     )
     assert [a.title for a in page.articles] == ["青石镇建成口袋公园", "古桥修缮完工"]
+
+
+def test_a_headline_stack_on_a_page_printing_a_paragraph_to_a_line() -> None:
+    # No column to measure: three short lines set apart in one block after a finished paragraph,
+    # sharing words with the lead under them, are a headline with its kicker and subtitle.
+    first = "本报讯（记者 甲乙）青石镇今年新建了三座口袋公园，周边居民散步休闲有了好去处，老人孩子常来。"
+    lead = "市民周先生向本报反映：城东有块路牌写错了，青石巷的“石子巷”实际上应该叫“石板巷”，希望能改过来。"
+    page = parse_page(
+        f"青石镇建成三座口袋公园\n\n{first}\n\n石子巷？石板巷？\n青石巷这条有故事的小巷\n路名到底该叫什么？\n\n{lead}\n"
+    )
+    assert len(page.articles) == 2
+    assert "青石巷这条有故事的小巷" in (page.articles[1].title or "")

@@ -86,7 +86,8 @@ from digest.types import Article, Page
 # dash or colon joins a # headline, a bare word over a bulleted brief is the section, names closing a
 # paragraph over a short line close the story, an outlet glued to a role is short, captions listed over
 # a byline are set apart (under a one-line headline on a page without blank lines too), and a line or
-# two printed whole leave a column a column, and a layout code after the last sentence (②9) ends none
+# two printed whole leave a column a column, a layout code after the last sentence (②9) ends none, and
+# a stack set apart on a page printing a paragraph to a line is as short as one short of a column
 PARSER_VERSION = "7"
 
 
