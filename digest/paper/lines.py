@@ -271,7 +271,7 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
-    if len(block) >= 2 and _wide(sorted(map(_glyphs, block))):
+    if len(block) >= 2 and _wide(list(map(_glyphs, block))):
         # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
         # line (a justified line counts as wide as it is set, not twice).  Unfinished ones are
         # joined later, with the paragraphs around them.
@@ -383,9 +383,11 @@ def _column_width(blocks: list[list[str]]) -> int:
 
 
 def _wide(widths: list[int]) -> bool:
-    """Are these line widths (sorted) too wide for a column's wraps?  A line or two in ten
-    printed whole (a long caption, a wide headline) leave a column a column."""
-    return widths[len(widths) * 9 // 10] > _WRAP_WIDTH
+    """Are these line widths too wide for a column's wraps?  A line or two in ten printed whole
+    (a long caption, a wide headline) leave a column a column."""
+    if max(widths) <= _WRAP_WIDTH:
+        return False  # most blocks: the cheap answer
+    return sorted(widths)[len(widths) * 9 // 10] > _WRAP_WIDTH
 
 
 def _glyphs(line: str) -> int:
@@ -410,6 +412,8 @@ def _unwrapped_lines(block: list[str], width: int) -> bool:
 def _captions_over_credit(block: list[str], conv: Conventions) -> int:
     """How many lines open ``block`` as a list of captions over a credit: three or more short
     lines with no mark in them (市政府北坡花坛 / 丰收的喜悦 / …), then a byline."""
+    if len(block) <= _LISTED_LINES or len(block[0]) > _CAPTION_LINE:
+        return 0  # most blocks open with a line of text
     n = next((k for k, line in enumerate(block) if len(line) > _CAPTION_LINE or _CLAUSE_MARK.search(line)), 0)
     listed = n >= _LISTED_LINES and not any(map(ends_sentence, block[:n]))
     return n if listed and is_byline(block[n], conv) else 0
