@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 
-from digest.paper.bylines import photographed, trailing_credit
+from digest.paper.bylines import BULLET, photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
 from digest.paper.lines import _FIELD, _FIELD_LABELS
-from digest.paper.textnorm import CJK, ends_sentence
+from digest.paper.textnorm import CJK, ends_open, ends_sentence
 
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
 
@@ -40,7 +40,12 @@ _SECTION_REACH = 2 * _PHOTO_REACH + 1  # lines _section_over_photo reads: a phot
 def _is_section_name(text: str, conv: Conventions) -> bool:
     """Could a short bare line be a section's name?  Never one character: that is a word or a
     name's end a cut left over (记者 周小 / 川), not a section every later story would carry."""
-    return 2 <= len(text) <= _SECTION_LEN and not conv.place.match(text) and not re.search(r"\d", text)
+    return (
+        2 <= len(text) <= _SECTION_LEN
+        and not conv.place.match(text)
+        and not re.search(r"\d", text)
+        and not ends_open(text)  # a kicker (水利部：) runs on into its headline
+    )
 
 
 def _bare_word(line: _Line, conv: Conventions) -> bool:
@@ -178,6 +183,9 @@ def _caption_list(run: list[_Line], prev: _Line | None, below: list[_Line], conv
     block, above = run[-n:], run[:-n]
     if not above and prev is not None and prev.kind is T.HEADING:
         above = [prev]
+    if not above and n > _CAPTION_LINES and not run[0].gap:
+        # A page without blank lines prints the captions right under their headline's one line.
+        block, above, n = run[1:], run[:1], n - 1
     if n < _CAPTION_LINES or not above:
         return 0
     if len(above) == 1 and len(above[0].text) <= _COLUMN_LEN:
@@ -202,3 +210,8 @@ def _photo_in(below: list[_Line], conv: Conventions) -> bool:
         if credit is not None and any(photographed(c) for c in credit[1]):
             return True
     return False
+
+
+def _brief(line: _Line | None) -> bool:
+    """A bulleted item of a roundup: a bullet, then a sentence (△联席会议制度已在我省全面实行。…)."""
+    return line is not None and BULLET.match(line.text) is not None and "。" in line.text

@@ -44,6 +44,9 @@ _JUMP = re.compile(
 
 _CLAUSE_COMMA = re.compile("[，,]")  # a clause break: a sentence, never a credit, puts one before a role
 _MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts with
+# characters of an outlet glued to a role (齐鲁晚报·齐鲁壹点记者, 鄂尔多斯市融媒体中心记者): a longer
+# run before 记者 is a sentence about the reporter (…告诉中青报·中青网记者，这是…)
+_MAX_OUTLET = 14
 _MAX_UNSIGNED = 24  # characters; an outlet and a role signing an editorial are never longer
 _SENTENCE_MARKS = frozenset("。！？!?…”’，,、；;：:")
 _DATELINE_REACH = 40  # characters: outlet, place and date come before the dateline's word
@@ -126,7 +129,7 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
             and nxt[0] != "text"
             and not conv.mark_only.match(piece)
         ):
-            if conv.outlet_end.search(piece):
+            if conv.outlet_end.search(piece) and len(piece) <= _MAX_OUTLET:
                 # An outlet glued to the role after it: 城市快报记者, 中青报·中青网见习记者.
                 items[index + 1] = (nxt[0], piece + nxt[1], nxt[2])
                 continue

@@ -172,7 +172,11 @@ def _classify(
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         line.indent = i - 1 in opened
         next_text = raw[i + 1] if i + 1 < len(raw) else ""  # a wide gap's second blank: no run
-        line.short = (alone or i - 1 in apart) and _short_of_column(text, next_text, width)
+        # Where the page prints a paragraph to a line (no column), a line set apart with others in
+        # its block (a headline's stack) stopped where it was set, no wrap cut it.
+        line.short = ((alone or i - 1 in apart) and _short_of_column(text, next_text, width)) or (
+            not width and not alone and i - 1 in apart
+        )
         if i - 1 in listed:
             _list_entry(line)
         if line.kind is T.BYLINE and not line.credits:

@@ -19,6 +19,7 @@ from digest.paper.cuts import (
     _lengthens_whole_credit,
     _open_credit,
 )
+from digest.paper.tables import _tables
 from digest.paper.textnorm import (
     CJK,
     clean_lines,
@@ -67,12 +68,17 @@ _STOPS = re.compile("[。；;]")  # a line with a full stop or semicolon in it h
 _SECTION_WORD = re.compile(f"[{CJK}]{{2,4}}")  # a section's bare name over a headline: 要闻, 城市新闻
 
 
+# The words of a folio line: its weekday, page number or date.
+_FOLIO = re.compile(r"星期[一二三四五六日天]|第\s*\d{1,3}\s*版|\d{4}年\d{1,2}月\d{1,2}日")
+
+
 _SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a paragraph's lines fill it)
 
 
 _LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
 _LISTED_LINES = 3  # lines with no mark at all in them, as a list of captions prints them
 _CLAUSE_MARK = re.compile("[，,、！!？?]")
+_CAPTION_LINE = 16  # characters of a caption listed a line each over its story's credit
 
 
 # A line opening with one of these goes on with the line above: a mark closing a quotation, a
@@ -86,22 +92,11 @@ _WRAP_SLACK = 1  # characters a wrapped line of such a block stops short of its 
 _CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
 
 
-_TABLE_ROWS = 3  # rows with figures in them: fewer make no table
-_MAX_CELLS = 8  # cells in a table's row
-_MAX_CELL = 16  # characters in one cell (本周均价（元/公斤）)
-
-
-_FIGURE = re.compile(r"^[+\-−±]?\d[\d,，.]*(?:%|‰|[万亿千百]?[元吨人个件户]?)$")  # 26.40, -1.2%, 1,200
-
-
 _FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
 # What the fields of a listing under a headline are called (街拍: 时间：… / 地点：… / 拍摄者：…).
 _FIELD_LABELS = frozenset(
     ("时间", "日期", "地点", "地址", "人物", "事件", "拍摄", "拍摄者", "摄影", "主办", "承办", "电话")
 )
-
-
-_TABLE_NOTE = re.compile(r"^(?:[（(].*[）)]|注\s*[：:].*|(?:数据|资料)?来源\s*[：:].*)$")  # under a table
 
 
 def _blocks(text: str, credit: re.Pattern[str]) -> Iterator[tuple[int, list[str], list[bool]]]:
@@ -149,9 +144,14 @@ def _runs_on_unindented(lines: list[tuple[str, bool]]) -> bool:
     )
 
 
+# A section's name in brackets (【区县】): a line of its own, whatever the line above fills.
+_BRACKETED_NAME = re.compile(r"^【[^【】]{1,12}】$")
+
+
 def _starts_new_line(line: str, conv: Conventions) -> bool:
     return bool(
         BULLET.match(line)
+        or _BRACKETED_NAME.match(line)
         or _MD_HEADING.match(line)
         or _read_dateline(line.replace("**", ""), conv)[1]
         or _running_head(line, short=False)
@@ -257,6 +257,13 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
+    captions = _captions_over_credit(block, conv)
+    if captions:
+        # Captions listed a line each over the story's credit, all in one block with its text:
+        # lines of their own, set apart as a block of them would be.
+        apart.update(range(len(out), len(out) + captions))
+        out.extend(block[:captions])
+        block, indents = block[captions:], indents[captions:]
     if _listing(block):
         # A page's worth of lines without a sentence in them is a listing (a roll of names, a
         # programme, a long poem), an entry to a line: its lines are text, none a headline.
@@ -264,7 +271,7 @@ def _lay_out(
         out.extend(block)
         out.append("")
         return
-    if len(block) >= 2 and max(map(_glyphs, block)) > _WRAP_WIDTH:
+    if len(block) >= 2 and _wide(list(map(_glyphs, block))):
         # Lines this long are not a narrow column's wraps: the page puts one paragraph on a
         # line (a justified line counts as wide as it is set, not twice).  Unfinished ones are
         # joined later, with the paragraphs around them.
@@ -276,6 +283,12 @@ def _lay_out(
     # and its dateline.  Only a line filling the column the block sets, mid-sentence, goes on
     # into the next there.
     starts = [False] + [_starts_new_line(line, conv) for line in block[1:]]  # a block's first line starts one
+    if not out:
+        # The page's folio line (… 星期日 第11版：综合新闻) is a line of its own, and so is a short
+        # page name printed twice in its first lines (体育体育, under the folio or over the text).
+        for k, line in enumerate(block[:2]):
+            if _running_head(line, short=True) or (k == 0 and _FOLIO.search(line)):
+                starts[k : k + 2] = [True] * len(starts[k : k + 2])
     together = (
         len(block) <= _PAGE_BLOCK
         and any(starts)  # most blocks: nothing opens a line under their first
@@ -358,43 +371,6 @@ def _listed_field(line: str) -> bool:
     return _FIELD.match(line) is not None and re.split("[：:]", line, maxsplit=1)[0] in _FIELD_LABELS
 
 
-def _tables(block: list[str]) -> Iterator[tuple[int, int]]:
-    """Where tables of figures stand in a block, as (first, end) line indices: at least
-    ``_TABLE_ROWS`` lines in a row with the same number of space-parted short cells, mostly
-    numbers (``猪肉 26.40 -1.2%``), with the header row over them and a bracketed note under them.
-
-    A line of prose has no such cells; nor do justification spaces (本 期 读 书 会), whose
-    cells are not numbers."""
-    if len(block) < _TABLE_ROWS:
-        return  # most blocks: a paragraph, a headline
-    rows = [_cells(line) for line in block]
-    i = 0
-    while i < len(block):
-        cells = rows[i]
-        end = i + 1
-        while cells and end < len(block) and len(rows[end]) == len(cells):
-            end += 1
-        run = [row[1:] for row in rows[i:end]]
-        figures = [sum(map(_is_figure, row)) for row in run]
-        if sum(n > 0 for n in figures) >= _TABLE_ROWS and 2 * sum(figures) >= sum(map(len, run)):
-            if end < len(block) and _TABLE_NOTE.match(block[end]):
-                end += 1
-            yield i, end
-        i = end
-
-
-def _cells(line: str) -> list[str]:
-    """A table row's cells, or [] when the line cannot be one."""
-    cells = line.split(" ")
-    if not 2 <= len(cells) <= _MAX_CELLS or any(len(cell) > _MAX_CELL for cell in cells):
-        return []
-    return [] if ends_sentence(line) else cells
-
-
-def _is_figure(cell: str) -> bool:
-    return _FIGURE.match(cell) is not None
-
-
 def _column_width(blocks: list[list[str]]) -> int:
     """The page's column width in characters: the usual length of a wrapped line (0 if none)."""
     widths = sorted(
@@ -403,7 +379,15 @@ def _column_width(blocks: list[list[str]]) -> int:
         if len(block) >= 3 and any("。" in line for line in block)
         for line in block[:-1]
     )
-    return widths[len(widths) // 2] if widths and widths[-1] <= _WRAP_WIDTH else 0
+    return widths[len(widths) // 2] if widths and not _wide(widths) else 0
+
+
+def _wide(widths: list[int]) -> bool:
+    """Are these line widths too wide for a column's wraps?  A line or two in ten printed whole
+    (a long caption, a wide headline) leave a column a column."""
+    if max(widths) <= _WRAP_WIDTH:
+        return False  # most blocks: the cheap answer
+    return sorted(widths)[len(widths) * 9 // 10] > _WRAP_WIDTH
 
 
 def _glyphs(line: str) -> int:
@@ -423,6 +407,16 @@ def _unwrapped_lines(block: list[str], width: int) -> bool:
     # Prose puts a mark in every line or two: three full lines with none are a list (captions).
     listed = len(block) >= _LISTED_LINES and not any(_CLAUSE_MARK.search(line) for line in block)
     return listed or not width or any(len(line) < _SHORT_LINE * width for line in block[:-1])
+
+
+def _captions_over_credit(block: list[str], conv: Conventions) -> int:
+    """How many lines open ``block`` as a list of captions over a credit: three or more short
+    lines with no mark in them (市政府北坡花坛 / 丰收的喜悦 / …), then a byline."""
+    if len(block) <= _LISTED_LINES or len(block[0]) > _CAPTION_LINE:
+        return 0  # most blocks open with a line of text
+    n = next((k for k, line in enumerate(block) if len(line) > _CAPTION_LINE or _CLAUSE_MARK.search(line)), 0)
+    listed = n >= _LISTED_LINES and not any(map(ends_sentence, block[:n]))
+    return n if listed and is_byline(block[n], conv) else 0
 
 
 def _credit_apart(pieces: list[str], line: str, conv: Conventions) -> bool:
@@ -467,13 +461,18 @@ def _signed_dateline(pieces: list[str], line: str, conv: Conventions) -> bool:
 
 
 def _ends_line(pieces: list[str], block: list[str]) -> bool:
-    """A heading or a running head is a line of its own even without a blank line after it.
+    """A heading, a running head or a bracketed section name is a line of its own even without a
+    blank line after it.
 
     A # heading as wide as the column was wrapped, though: its next line goes on with it.
     """
     heading = _MD_HEADING.match(pieces[0])
     wrapped = heading and display_width(pieces[-1]) >= _FULL_LINE * max(map(display_width, block))
-    return bool((heading and not wrapped) or _running_head(pieces[-1], short=False))
+    return bool(
+        (heading and not wrapped)
+        or _running_head(pieces[-1], short=False)
+        or _BRACKETED_NAME.match(pieces[-1])
+    )
 
 
 def _running_head(line: str, short: bool) -> str | None:

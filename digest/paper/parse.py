@@ -80,7 +80,14 @@ from digest.types import Article, Page
 # characters, three lines with no mark in them are set apart, five listed lines under a headline are
 # captions, a roundup's name alone is a section marker (also under a story ending on its jump note) and stays
 # in force after its briefs, and a line over
-# labelled fields signed by a credit is their headline; a short line with a comma is no crosshead
+# labelled fields signed by a credit is their headline; a short line with a comma is no crosshead;
+# a column tag is its story's own under a running head or where section names stand apart, a bracketed
+# name, the folio line and a short running head under it are lines of their own, a kicker ending in a
+# dash or colon joins a # headline, a bare word over a bulleted brief is the section, names closing a
+# paragraph over a short line close the story, an outlet glued to a role is short, captions listed over
+# a byline are set apart (under a one-line headline on a page without blank lines too), and a line or
+# two printed whole leave a column a column, a layout code after the last sentence (②9) ends none, and
+# a stack set apart on a page printing a paragraph to a line is as short as one short of a column
 PARSER_VERSION = "7"
 
 

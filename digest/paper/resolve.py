@@ -14,6 +14,8 @@ from digest.paper.apart import (
     _COLUMN_LEN,
     _SECTION_LEN,
     _SECTION_REACH,
+    _bare_word,
+    _brief,
     _caption_list,
     _field_list,
     _is_section_name,
@@ -29,7 +31,7 @@ from digest.paper.bylines import (
 )
 from digest.paper.classify import T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
-from digest.paper.lines import _FIELD
+from digest.paper.marked import _adopt_unmarked_heading_lines
 from digest.paper.signing import _REACH as _SIGNED_REACH
 from digest.paper.signing import _signed_by_others
 from digest.paper.textnorm import CJK, ends_sentence, join_wrapped, squeeze_spaces
@@ -88,6 +90,14 @@ def _resolve(
     if markdown:
         _adopt_unmarked_heading_lines(lines)
     wide = _wide_gaps(lines)
+    # A running head printed twice (要闻要闻) names the page's one section: a short name over a
+    # headline under it is that story's column tag, blank lines or none.
+    running = any(line.kind is T.SECTION and line.lines for line in lines)
+    # A page that sets its section names apart (marked ● 【】, or a bare word alone in its block)
+    # prints a name in a headline's own block as that story's column tag.
+    names_apart = any(
+        line.kind is T.SECTION or (line.kind is T.CANDIDATE and _bare_word(line, conv)) for line in lines
+    )
     out: list[_Line] = []
     dropped: list[str] = []
     i = 0
@@ -116,8 +126,11 @@ def _resolve(
         prev = out[-1] if out else None
         nxt = lines[j] if j < len(lines) else None
         lead = _lead(_body_between(out, len(out), -1)) if after else ""
-        # Nothing but section names above: no story yet on the page (its folio lines are dropped).
-        page_top = all(x.kind is T.SECTION for x in out)
+        # A short name over a headline is its column's tag where the page parts its stories by
+        # wide gaps or sets its section names apart, and a story stands above (over the page's
+        # first one it is the page's section, as a marker would be: 要闻), or where a running
+        # head names the page's section.
+        tags = running or ((wide or names_apart) and not all(x.kind is T.SECTION for x in out))
         if _section_over_photo(run, prev, lines[j : j + _SECTION_REACH], conv, page_name):
             out.append(_Line(line.text, T.SECTION))
             i = j
@@ -138,7 +151,7 @@ def _resolve(
             signed = nxt is not None and nxt.kind in (T.CREDIT, T.BYLINE) and nxt.gap == 0
             head_next = None if captions or signed else text[0]
             out.extend(
-                _resolve_run(run[:-apart], prev, head_next, markdown, lead, [], conv, wide, page_top=page_top)
+                _resolve_run(run[:-apart], prev, head_next, markdown, lead, [], conv, wide, tags=tags)
                 if run[:-apart]
                 else []
             )
@@ -159,35 +172,13 @@ def _resolve(
                 else False
             )
             resolved = _resolve_run(
-                run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed, after, page_top
+                run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed, after, tags
             )
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
         i = j
     return out, dropped
-
-
-def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
-    """On a page that marks headlines with #, short lines touching a marked one belong to it.
-
-    A section name or a place above a headline, or a subtitle under it, is often left
-    unmarked; without this they would be read as body text of the article before.
-    """
-    for index, line in enumerate(lines):
-        if not line.md:
-            continue
-        for step in (-1, 1):
-            run: list[_Line] = []
-            i = index + step
-            while 0 <= i < len(lines) and lines[i].kind is T.CANDIDATE:
-                run.append(lines[i])
-                i += step
-            # One or two lines: a list of captions or of labelled fields (时间：… 地点：…) under a
-            # headline is the story's text, not its headline.
-            if len(run) <= 2 and not (len(run) == 2 and all(_FIELD.match(r.text) for r in run)):
-                for r in run:
-                    r.kind, r.md = T.HEADING, True
 
 
 def _is_plain_para(line: _Line | None) -> bool:
@@ -205,10 +196,10 @@ def _resolve_run(
     wide: bool,
     signed_apart: bool = False,
     after: bool = False,
-    page_top: bool = False,
+    tags: bool = False,
 ) -> list[_Line]:
     """What a run of candidate lines is: headlines, a section or column name over one, crossheads
-    or text.  ``page_top`` says no story stands above the run on the page."""
+    or text.  ``tags`` says a short name right over a headline is that story's column tag."""
     texts = [r.text for r in run]
     lone = len(run) == 1 and not run[0].md
     # Below a paragraph or a byline and above a paragraph: where a column break leaves a
@@ -225,6 +216,10 @@ def _resolve_run(
         mid_sentence = prev.kind is T.PARA and not finished
         if mid_sentence and len(squeeze_spaces(texts[0])) <= _LOGO_LEN:
             return []  # a column logo printed inside a sentence: layout noise
+    if lone and _bare_word(run[0], conv) and _is_plain_para(nxt) and _brief(nxt):
+        # A bare word alone in its block over a bulleted brief (△…。) names the roundup the
+        # briefs stand in: their section, never the first one's headline nor a line of text.
+        return [_Line(texts[0], T.SECTION)]
     if markdown and not run[0].md:
         # A page marked up with # headings marks all of them; other short lines are body text.
         return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
@@ -262,10 +257,9 @@ def _resolve_run(
     # section of the stories under it would stand after that headline.
     tagged = after and bool(lead_above)
     if len(texts) >= 2 and (_is_section_name(texts[0], conv) or _column_name(run, conv)):
-        if run[1].gap == 0 and wide and not page_top:
-            # A column's tag set right over the headline, in its block (话外音), on a page that
-            # parts its stories by blank lines: that story's own, not the page's from here on.
-            # Over the page's first story it is the page's section (要闻), as a marker would be.
+        if run[1].gap == 0 and tags:
+            # A column's tag set right over the headline, in its block (话外音): that story's own,
+            # not the page's from here on.
             return [_Line(" ".join(texts[1:]), T.HEADING, lines=texts[1:], tag=texts[0])]
         if not tagged:
             out.append(_Line(texts[0], T.SECTION))

@@ -29,11 +29,18 @@ def _names_above(out: list[_Line], conv: Conventions) -> set[str]:
 def _closing_credit(below: list[_Line], conv: Conventions) -> tuple[Credit, ...] | None:
     """The credit that closes the text from the top of ``below``: at the end of a paragraph or
     on a line of its own, before any headline, section, short line or other story's opening,
-    and itself right before a wide gap, a dateline or the page's end (a story's end).  Only
+    and itself right before a wide gap, a dateline, a short line set apart or the page's end (a
+    story's end).  Only
     ``_REACH`` lines are read; ``below`` may hold one more, to see what follows the last."""
     for k, line in enumerate(below[:_REACH]):
         after = below[k + 1] if k + 1 < len(below) else None
-        ends = after is None or after.gap >= 2 or after.dateline is not None
+        # A short line set apart under it (the next story's headline) ends the story as a wide gap does.
+        ends = (
+            after is None
+            or after.gap >= 2
+            or after.dateline is not None
+            or (after.kind is T.CANDIDATE and after.gap >= 1)
+        )
         if line.kind in (T.CREDIT, T.PAREN):
             credits = line.credits
         elif line.kind is not T.PARA or line.dateline is not None:

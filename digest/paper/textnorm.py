@@ -16,10 +16,15 @@ CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_CHAR = re.compile(f"[{CJK}]")
 _CJK_RUN = re.compile(f"[{CJK}]{{2,}}")
 
-# Characters that end a sentence; closing quotes and brackets may follow them.
-_SENTENCE_END = re.compile(r"[。！？!?…][”’」』）)》〉\]】\"']*$")
+# Characters that end a sentence; closing quotes and brackets may follow them.  Read from the
+# line's end back (a search anchored at the end would try every position of a long line).
+_SENTENCE_MARKS = frozenset("。！？!?…")
+_CLOSERS = "”’」』）)》〉]】\"'"
+# A layout code printed after the last sentence (…伟大！”②9: a circled number, digits after it) ends it too.
+_CODE_MARKS = frozenset(chr(c) for c in range(0x2460, 0x2474))
+_CODE_DIGITS = 3
 # Wrapped lines carry no punctuation of their own at the break.
-_OPEN_END = re.compile(r"[，、；：,;:（(“‘「『《〈【—]$")
+_OPEN_ENDS = frozenset("，、；：,;:（(“‘「『《〈【—")
 
 _SPACES = re.compile("[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
 _EDGE_SPACES = re.compile("^ | $", re.MULTILINE)
@@ -166,12 +171,20 @@ def has_cjk(text: str) -> bool:
 
 def ends_sentence(text: str) -> bool:
     """True when the text ends a sentence (。！？… possibly followed by closing quotes)."""
-    return _SENTENCE_END.search(text.rstrip()) is not None
+    text = text.rstrip()
+    end = len(text)
+    digits = end
+    while digits > 0 and end - digits < _CODE_DIGITS and text[digits - 1].isdecimal():
+        digits -= 1
+    if digits > 0 and text[digits - 1] in _CODE_MARKS:
+        end = digits - 1
+    end = len(text[:end].rstrip(_CLOSERS))
+    return end > 0 and text[end - 1] in _SENTENCE_MARKS
 
 
 def ends_open(text: str) -> bool:
     """True when the text visibly stops mid-clause (comma, colon, opening quote...)."""
-    return _OPEN_END.search(text.rstrip()) is not None
+    return text.rstrip()[-1:] in _OPEN_ENDS
 
 
 def join_wrapped(pieces: list[str]) -> str:
