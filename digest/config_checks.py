@@ -104,6 +104,15 @@ def _readable_folder(key: str, folder: Path) -> ConfigError | None:
     return None
 
 
+def _parses(url: str) -> bool:
+    """Whether ``url``'s host and port read as the site's publish and the mailer will read them."""
+    try:
+        urlsplit(url).port  # noqa: B018 - raises on a bad port or bracketed host
+    except ValueError:
+        return False
+    return True
+
+
 def value_problems(config: Config) -> list[ConfigError]:
     """Every value that cannot work, each with its fix; no filesystem access."""
     problems: list[ConfigError] = []
@@ -135,6 +144,16 @@ def value_problems(config: Config) -> list[ConfigError]:
     ):
         if not 1 <= port <= 65535:
             problems.append(ConfigError(key, f"port {port} is out of range", "use a number from 1 to 65535"))
+    host = config.server.host
+    if host.startswith("[") or host.endswith("]"):
+        # Brackets belong to a URL; here they made every link http://[[::1]]:8080 and publish crash.
+        problems.append(
+            ConfigError(
+                "server.host",
+                f"{host!r} is written as in a URL",
+                f'drop the brackets: host = "{host.strip("[]")}"',
+            )
+        )
     if config.smtp.security not in ("starttls", "tls", "none"):
         problems.append(
             ConfigError(
@@ -214,10 +233,11 @@ def value_problems(config: Config) -> list[ConfigError]:
                     "ingest.date_patterns", problem, r'write e.g. "(?P<y>\d{4})-(?P<m>\d\d)-(?P<d>\d\d)"'
                 )
             )
-    for key, url in [("site.base_url", config.site.base_url)] + [
-        ("feeds.hubs", hub) for hub in config.feeds.hubs
-    ]:
-        if not re.match(r"^https?://[^/\s]+", url):
+    # Left unset, the base URL is made of server.host and server.port: told once, under their keys.
+    listening = any(p.key in ("server.host", "server.port") for p in problems)
+    urls = [] if listening else [("site.base_url", config.site.base_url)]
+    for key, url in urls + [("feeds.hubs", hub) for hub in config.feeds.hubs]:
+        if not re.match(r"^https?://[^/\s]+", url) or not _parses(url):
             problems.append(
                 ConfigError(key, f"{url!r} is not an absolute http(s) URL", "write e.g. https://news.example")
             )

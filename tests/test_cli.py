@@ -343,6 +343,22 @@ def test_a_port_set_in_the_file_or_environment_moves_the_links_of_every_command(
     assert "https://news.example/" in (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
 
 
+def test_a_host_written_as_in_a_url_is_refused_before_it_reaches_the_links(tmp_path: Path) -> None:
+    """``server.host = "[::1]"`` with ``site.base_url`` unset made every link ``http://[[::1]]:8080``:
+    ``check`` said ok and ``publish`` stopped with a traceback. A base URL whose port cannot be read
+    was taken by ``check`` the same way."""
+    options = ["--source", EXAMPLES, "--data", tmp_path / "data", "--output", tmp_path / "out"]
+    for command in (["check"], ["publish", "--full"]):
+        done = digest(*command, *options, cwd=tmp_path, env={"DIGEST_SERVER_HOST": "[::1]"})
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+        assert "server.host: '[::1]' is written as in a URL; drop the brackets: host = \"::1\"" in done.stderr
+    done = digest("check", *options, cwd=tmp_path, env={"DIGEST_SITE_BASE_URL": "https://news.example:80a/"})
+    assert (
+        done.returncode == 2
+        and "site.base_url: 'https://news.example:80a/' is not an absolute" in done.stderr
+    )
+
+
 @pytest.mark.parametrize(
     ("host", "says", "fix"),
     [
