@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from digest.cli import build_parser
-from digest.service.health import JobRun, ServiceState, save_state
+from digest.service.health import CLI_RUNS_NAME, JobRun, ServiceState, save_state
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "pages"
@@ -324,6 +324,23 @@ def test_status_with_postgresql_away_still_shows_the_last_runs(tmp_path: Path, p
     report = json.loads(digest("status", "--json", *options, cwd=tmp_path, env=away).stdout)
     assert report["status"] == "error" and report["last_publish"]["new"] == 7 and "articles" not in report
     assert report["last_ingest"]["by"] == "digest ingest"
+
+
+def test_a_record_of_runs_edited_by_hand_costs_status_nothing(tmp_path: Path, folders: list[str]) -> None:
+    """A time without a UTC offset, or a count named like a field of the run, in ``cli-runs.json``:
+    before, ``digest status`` (and ``/healthz``, which reads the same file) stopped with a traceback
+    when the service had a run of the same job."""
+    data = Path(folders[3])
+    assert digest("ingest", *folders, cwd=tmp_path).returncode == 0
+    record = data / CLI_RUNS_NAME
+    service = JobRun(datetime(2024, 11, 27, 1, 0, tzinfo=UTC), 5, {"files": 1})
+    save_state(data, ServiceState(1, datetime(2024, 11, 27, tzinfo=UTC), {"ingest": service}, 0, ()))
+    runs = json.loads(record.read_text(encoding="utf-8"))
+    for edit in ({"at": "2099-01-01T00:00:00"}, {"counts": {"at": "x", "files": 1}}):
+        record.write_text(json.dumps({"ingest": runs["ingest"] | edit}), encoding="utf-8")
+        shown = digest("status", *folders, cwd=tmp_path)
+        assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
+        assert "last ingest: " in shown.stdout
 
 
 def test_a_port_set_in_the_file_or_environment_moves_the_links_of_every_command(tmp_path: Path) -> None:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 STATE_NAME = "health.json"
 CLI_RUNS_NAME = "cli-runs.json"
 JOBS = ("ingest", "publish", "digest", "prune")
+_RUN_FIELDS = frozenset({"at", "ms", "error", "by"})
 Counts = dict[str, int | str]
 
 
@@ -204,7 +205,12 @@ def load_cli_runs(data: Path) -> dict[str, JobRun]:
 
 def _job_run(raw: Mapping[str, Any]) -> JobRun:
     at = datetime.fromisoformat(raw["at"])
-    return JobRun(at, int(raw["ms"]), dict(raw["counts"]), raw["error"], raw.get("by"))
+    if at.tzinfo is None:
+        # We always write an offset; a file edited by hand without one could not be compared.
+        raise ValueError(f"{raw['at']!r} has no UTC offset")
+    # A count named like a field of the run would overwrite it when the run is shown.
+    counts = {name: value for name, value in dict(raw["counts"]).items() if name not in _RUN_FIELDS}
+    return JobRun(at, int(raw["ms"]), counts, raw["error"], raw.get("by"))
 
 
 def load_state(data: Path) -> ServiceState | None:
