@@ -236,7 +236,12 @@ def test_two_runs_making_one_digest_at_once_both_succeed_and_one_says_the_other_
 
         # A run that looked before the other saved, and saved after: it says so and sends what is due.
         looked_too_early = jobs._digest_for
-        monkeypatch.setattr(jobs, "_digest_for", lambda *args: (looked_too_early(*args)[0], True))
+
+        def looked_before_it_was_saved(*args: object) -> tuple[object, bool, tuple[int, int]]:
+            digest, _, back = looked_too_early(*args)
+            return digest, True, back
+
+        monkeypatch.setattr(jobs, "_digest_for", looked_before_it_was_saved)
         result = run_digest(config, store, OutboxMailer(tmp_path / "outbox"), NOW)
     assert result.made_elsewhere and not result.made and result.sent == 2
 
