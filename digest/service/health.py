@@ -248,7 +248,7 @@ def describe(health: Mapping[str, Any], running: int | None, tz: tzinfo) -> list
         if run is None:
             lines.append(f"last {job}: -")
             continue
-        counts = ", ".join(f"{k} {v}" for k, v in run.items() if k not in ("at", "ms", "error", "by"))
+        counts = ", ".join(f"{k} {v}" for k, v in run.items() if k not in _RUN_FIELDS)
         outcome = f"FAILED: {run['error']}" if "error" in run else counts
         by = f" (by {run['by']})" if "by" in run else ""
         lines.append(f"last {job}: {_local(run['at'], tz)} ({run['ms']} ms) {outcome}{by}")
