@@ -125,6 +125,7 @@ def test_a_confirmation_refused_for_good_counts_and_answers_the_same(tmp_path: P
         with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
             origin = {"Origin": config.site.base_url.rstrip("/")}
             answer = client.post("/subscribe", data={"email": "nobody@example.org"}, headers=origin)
+        app.close()  # the email goes out after the answer: wait for it
         assert answer.status_code == 200 and "请查收确认邮件" in answer.text
         pending = store.subscriber("nobody@example.org")
         assert pending is not None and pending.bounces == 1 and pending.status is SubscriberStatus.PENDING
