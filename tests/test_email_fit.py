@@ -150,13 +150,20 @@ def test_a_day_of_many_sections_stays_8bit_with_every_line_within_smtps_limit() 
     assert [p["Content-Transfer-Encoding"] for p in message.iter_parts()] == ["8bit", "8bit"]
     assert max(len(line) for line in data.splitlines()) <= 998
     assert len(data) < 100_000, f"{len(data)} bytes: Gmail clips past ~102 KB"
-    _, html = bodies(message)
+    text, html = bodies(message)
     index = re.search(r'<p class="index"[^>]*>(.*?)</p>', html, re.S)
     assert index
     # It reads as it did: in HTML a line break is a space, like the one it stands for.
     shown = " ".join(re.sub(r"<[^>]+>", "", index.group(1)).split())
-    # (The 40 articles of digest.max_items, one from each of the first 40 sections.)
-    assert shown == " · ".join(f"城乡社区第{n}版 2 篇" for n in range(40))
+    # Every section is named and counted, also the 20 that digest.max_items's 40 articles (one from
+    # each of the first 40 sections) leave out: those link to their page on the site.
+    assert shown == " · ".join(f"城乡社区第{n}版 2 篇" for n in range(60))
+    links = re.findall(r'<a href="([^"]+)"[^>]*>城乡社区第(\d+)版</a>', index.group(1))
+    assert [int(n) for _, n in links] == list(range(60))
+    assert all(href.startswith("#section-") for href, _ in links[:40])
+    assert all(href.startswith(SITE + "sections/") for href, _ in links[40:])
+    assert "共 120 篇，60 个版面" in html and "共 120 篇，60 个版面" in text
+    assert "城乡社区第59版 2 篇" in text and "【城乡社区第59版】" not in text
 
 
 def test_manage_links_and_the_index_come_before_the_first_article() -> None:

@@ -50,7 +50,14 @@ from digest.mail.pages import (
 )
 from digest.paper.columns import wrap_text
 from digest.publish.digests import select_sections
-from digest.publish.layout import absolute_url, caption_line, digest_path, one_line, present
+from digest.publish.layout import (
+    absolute_url,
+    caption_line,
+    digest_path,
+    one_line,
+    present,
+    section_path,
+)
 from digest.publish.templates import cn_date, environment
 from digest.types import Digest, Entry
 
@@ -239,9 +246,9 @@ class DigestEmailMaker:
                     items=tuple(_item(entry, self._site_url) for entry in kept),
                     total=len(entries),
                     anchor=f"section-{number}",
+                    url="" if kept else absolute_url(self._site_url, section_path(section)),
                 )
                 for number, ((section, entries), kept) in enumerate(zip(chosen.groups, shown, strict=True), 1)
-                if kept
             )
             headlines = [item.headline for section in email_sections for item in section.items]
             page = DigestEmail(

@@ -30,6 +30,9 @@ class EmailSection:
     items: tuple[EmailItem, ...]
     total: int  # articles of the section in the digest, shown or not
     anchor: str  # the id the index at the top links to
+    # Where the index links when ``items`` is empty (``digest.max_items`` left the whole section
+    # out): its page on the site; the section is still named and counted, not silently dropped.
+    url: str = ""
 
 
 @dataclass(frozen=True)
