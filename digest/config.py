@@ -43,8 +43,13 @@ class SiteConfig:
     title: str = "报纸摘要"
     subtitle: str = ""
     base_url: str = "http://127.0.0.1:8080"  # absolute URL the site is reached at; feeds link with it
-    author: str = "Newspaper Digest"  # feed-level author (RFC 4287 needs one)
+    author: str = ""  # feed-level author (RFC 4287 needs one); empty: the site's title
     tag_authority: str = "digest.localhost,2024"  # authority of the tag: URIs (RFC 4151); never change
+
+    @property
+    def feed_author(self) -> str:
+        """The name feeds are signed with: ``author``, or else the title readers know the site by."""
+        return self.author.strip() or self.title
 
 
 @dataclass(frozen=True)

@@ -131,6 +131,19 @@ def test_entries_without_authors_carry_the_feed_author() -> None:
     assert root.findtext(f"{ATOM}entry/{ATOM}author/{ATOM}name") == "编辑部"
 
 
+def test_without_an_author_set_feeds_are_signed_with_the_sites_title() -> None:
+    # The default was an English "Newspaper Digest", shown as the sender of every r2e mail of a
+    # Chinese site; an empty author made an Atom <name/>, which RFC 4287 forbids.
+    for author in ("", "  "):
+        base = make_config()
+        config = dataclasses.replace(base, site=dataclasses.replace(base.site, author=author))
+        plan = build_plan([make_entry("无署名的短讯")], [], config)
+        root = parse(plan["feeds/all.atom"])
+        assert root.findtext(f"{ATOM}author/{ATOM}name") == "晨光日报摘要"
+        assert root.findtext(f"{ATOM}entry/{ATOM}author/{ATOM}name") == "晨光日报摘要"
+        assert json.loads(plan["feeds/all.json"])["authors"] == [{"name": "晨光日报摘要"}]
+
+
 def test_hubs_are_announced_in_subscription_documents_only() -> None:
     config = make_config(size=2, hubs=("http://hub.test/a", "http://hub.test/b"))
     feeds = _feeds(build_plan(_story_entries(4, ("要闻",)), [], config))

@@ -161,7 +161,7 @@ def render_document(document: FeedDocument, config: Config) -> bytes:
     fg.title(clean(spec.title))
     fg.subtitle(clean(spec.subtitle))
     fg.language("zh-CN")
-    fg.author({"name": one_line(config.site.author)})
+    fg.author({"name": one_line(config.site.feed_author)})
     fg.icon(absolute_url(base, ICON))
     # No version: an archive page must not change when the software does.
     fg.generator("digest")

@@ -44,7 +44,7 @@ def render_json(document: FeedDocument, config: Config) -> bytes:
         "description": clean(spec.subtitle),
         "icon": absolute_url(base, TOUCH_ICON),
         "favicon": absolute_url(base, FAVICON),
-        "authors": [{"name": one_line(config.site.author)}],
+        "authors": [{"name": one_line(config.site.feed_author)}],
         "language": "zh-CN",
     }
     if history.prev:
