@@ -105,6 +105,7 @@ def test_the_return_path_is_the_envelope_sender_of_digests_and_confirmations(
                 client.post("/subscribe", data={"email": "new@example.org"}, headers=origin).status_code
                 == 200
             )
+        app.close()  # the confirmation goes out after the answer: wait for it
     digest, confirmation = sink.messages
     for received in (digest, confirmation):
         assert received.sender == "bounces@news.example"

@@ -132,6 +132,7 @@ def _run(tmp_path: Path, pages: Path, database_url: str, **settings: object) -> 
             assert form.status_code == 200 and token, form.text
             sent = client.post("/subscribe", data={"email": "new@example.org", "form_token": token.group(1)})
             assert sent.status_code == 200, sent.text
+    app.close()  # the confirmation goes out after the answer: wait for it
     return {
         **_site(config.paths.output),
         **_emails(outbox / "digest", "digest"),
