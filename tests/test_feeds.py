@@ -14,6 +14,7 @@ from digest.config import Config, DigestConfig
 from digest.paper.parse import parse_page
 from digest.publish.atom import render_document, with_atom
 from digest.publish.build import build_plan
+from digest.publish.digests import build_digest
 from digest.publish.feeds import ARCHIVE_PAGE_SIZE
 from digest.publish.items import FeedDocument, History, all_spec, story_item
 from digest.publish.jsonfeed import render_json, with_json
@@ -288,6 +289,24 @@ def test_digest_feed_lists_each_day_once_with_links_to_articles() -> None:
     content = element.findtext(f"{ATOM}content")
     assert content.index("要闻") < content.index("经济")
     assert f'href="{BASE}articles/2024-11-27/{entries[2].uid}.html"' in content
+
+
+def test_a_digest_entry_is_filed_under_its_sections_own_names() -> None:
+    # A page of the day before arriving late: the digest heads its group 要闻（11月26日）, but a
+    # reader's tag (r2e's X-RSS-TAGS, a reader's category filter) is the section, not one per day.
+    late = make_entry("迟到的一版", section="要闻", day=date(2024, 11, 26), seen=CLOCK - timedelta(hours=3))
+    today = [
+        make_entry("今天的要闻", section="要闻", position=1, seen=CLOCK - timedelta(hours=2)),
+        make_entry("今天的经济", section="经济", position=2, seen=CLOCK - timedelta(hours=2)),
+    ]
+    digest = build_digest([late, *today], date(2024, 11, 27), CLOCK - timedelta(days=1), CLOCK)
+    assert "要闻（11月26日）" in [section.name for section, _ in digest.groups]
+    plan = build_plan([late, *today], [digest], make_config())
+    (entry,) = feedparser.parse(plan["feeds/digests.atom"]).entries
+    assert [tag.term for tag in entry.tags] == ["要闻", "经济"]
+    assert "要闻（11月26日）" in entry.content[0].value  # the group's heading still says which issue
+    (item,) = json.loads(plan["feeds/digests.json"])["items"]
+    assert item["tags"] == ["要闻", "经济"]
 
 
 def test_a_section_named_like_a_site_feed_gets_its_own_file() -> None:

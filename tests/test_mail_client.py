@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -33,7 +33,8 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 INGESTED = datetime(2024, 11, 27, 4, 0, tzinfo=UTC)
-DIGESTED = datetime(2024, 11, 28, 1, 30, tzinfo=UTC)
+# The digest cron's moment: 07:00 in Shanghai on the 28th, still the evening of the 27th in UTC.
+DIGESTED = datetime(2024, 11, 27, 23, 0, tzinfo=UTC)
 READER = "reader@example.org"
 # Tall enough for the whole example email on one screen, as wide as a laptop terminal.
 COLUMNS, ROWS = 100, 400
@@ -48,6 +49,7 @@ class Delivered:
     subject: str
     sender_name: str
     headlines: list[str]
+    day: date
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +79,11 @@ def delivered(tmp_path_factory: pytest.TempPathFactory) -> Delivered:
     headlines = [e.article.title for _, entries in result.digest.groups for e in entries if e.article.title]
     assert len(headlines) >= 3
     return Delivered(
-        home / "Maildir", str(message["Subject"]), message["From"].addresses[0].display_name, headlines
+        home / "Maildir",
+        str(message["Subject"]),
+        message["From"].addresses[0].display_name,
+        headlines,
+        result.digest.day,
     )
 
 
@@ -161,6 +167,18 @@ def test_the_inbox_line_shows_the_sender_and_the_chinese_subject(delivered: Deli
     # The index line cuts the subject at the terminal's width; its start is what the reader reads.
     assert delivered.subject[:8] in screen
     assert "=?" not in screen and "\ufffd" not in screen
+
+
+def test_the_inbox_and_the_date_header_give_the_day_of_the_digest(delivered: Delivered, mutt: Mutt) -> None:
+    # mutt dates the index line, and shows the Date header, in the sender's zone: a header in UTC
+    # files the 28 November digest, made at 07:00 in Shanghai, under 27 November.
+    assert delivered.day == date(2024, 11, 28)
+    screen = mutt.wait_for(delivered.sender_name)
+    index_line = next(line for line in screen.splitlines() if delivered.sender_name in line)
+    assert "Nov 28" in index_line, index_line
+    mutt.keys("Enter")
+    screen = mutt.wait_for("-- (all)")
+    assert "Date: Thu, 28 Nov 2024 07:00:00 +0800" in screen, screen
 
 
 def test_the_opened_email_reads_as_text_with_every_headline_and_the_way_out(

@@ -157,7 +157,7 @@ class DigestEmailMaker:
         self._title = _subject_text(config.site.title)
         self._site_url = site_url
         self._now = now
-        self._date = format_datetime(now)
+        self._date = _date_header(now, config)
         self._max_items = config.digest.max_items
         self._templates: dict[tuple[frozenset[str] | None, bool, tuple[str, ...]], _Template] = {}
         self._headers: dict[tuple[int, str], list[tuple[str, str]]] = {}
@@ -403,6 +403,15 @@ def compose_emptied_email(
     return _notice(config, to, subject, "emptied", page, now, (unsubscribe_url, unsubscribe_mailto))
 
 
+def _date_header(now: datetime, config: Config) -> str:
+    """The ``Date`` header of an email sent at ``now``: the newsroom's local time (``schedule.timezone``).
+
+    RFC 5322 dates a message in its sender's zone, and mail clients such as mutt show it there: in
+    UTC, a digest made at 07:00 in Shanghai would be filed under the evening before its own day.
+    """
+    return format_datetime(now.astimezone(config.tz))
+
+
 def _notice(
     config: Config,
     to: Address,
@@ -420,7 +429,7 @@ def _notice(
     message["Subject"] = subject
     message["From"] = sender
     message["To"] = to
-    message["Date"] = format_datetime(now)
+    message["Date"] = _date_header(now, config)
     message["Message-ID"] = make_msgid(name, domain=sender.domain)
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe is not None:

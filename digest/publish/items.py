@@ -157,6 +157,11 @@ def digest_item(digest: Digest, config: Config) -> FeedItem:
         # reader shows an entry without content as an empty message.
         parts.append(Markup("<p>{}</p>").format(NO_ARTICLES))
     sections = tuple(dict.fromkeys(one_line(s.name) for s, _ in digest.groups))
+    # A back issue's group is headed 要闻（11月26日）; a category is the section itself, one tag a reader
+    # can filter on, not a new one each day.
+    categories = tuple(
+        dict.fromkeys(one_line(e.section.name) for _, entries in digest.groups for e in entries)
+    )
     day = f"{digest.day.month}月{digest.day.day}日"
     return FeedItem(
         id=f"tag:{config.site.tag_authority}:digest/{digest.day.isoformat()}",
@@ -165,7 +170,7 @@ def digest_item(digest: Digest, config: Config) -> FeedItem:
         published=digest.until.astimezone(config.tz),
         updated=digest.until.astimezone(config.tz),
         authors=(one_line(config.site.feed_author),),
-        categories=sections,
+        categories=categories,
         content=str(Markup("\n").join(parts)),
         summary=f"{day}共{digest.count}篇新文章：{'、'.join(sections)}" if sections else f"{day}没有新文章。",
     )
