@@ -50,6 +50,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     # Read-only like status: a folder that would be made is named, not made.
     problems = [str(p) for p in found + value_problems(config) + path_problems(config, create=False)]
+    if not any(p.startswith(("server.host", "server.port")) for p in problems):
+        from digest.service.listening import host_problem
+
+        # A host that does not resolve (a typo) or that no interface holds stops serve at start.
+        listening = host_problem(config.server.host)
+        if listening is not None:
+            problems.append(str(listening))
     schema_note = ""
     if not any(p.startswith("database.url") for p in problems):
         try:
