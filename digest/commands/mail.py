@@ -24,6 +24,7 @@ from digest.service import stop_signals
 
 if TYPE_CHECKING:
     from digest.config import Config
+    from digest.service.jobs import CopySent
     from digest.store.database import Store
     from digest.store.records import DeliverySummary
 
@@ -99,8 +100,8 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
             "nothing stored, nothing sent"
         )
         return 0
-    if to is not None:
-        print(f"test copy sent to {to} (outside the delivery ledger)")
+    if result.test_copy is not None:
+        _tell_test_copy(result.test_copy, digest.day.isoformat(), config)
         return 0
     if digest.count == 0 and config.digest.empty_days == "skip":
         print("no new articles: no email, web page or feed entry (digest.empty_days = skip)")
@@ -117,6 +118,16 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
         f"{report.skipped} skipped, {report.unknown} unknown, {report.expired} expired"
     )
     return 1 if result.failed else 0
+
+
+def _tell_test_copy(copy: CopySent, day: str, config: Config) -> None:
+    """Which digest went to whom, and where to look for it: the SMTP server's log, or the outbox file."""
+    print(f"test copy of the digest of {day} sent to {copy.to}, outside the delivery ledger")
+    print(f"  subject: {copy.subject}")
+    if copy.file is not None:
+        print(f"  written to {copy.file} (smtp.host is not set: emails go to the outbox, none is mailed)")
+    else:
+        print(f"  handed to the SMTP server {config.smtp.host}:{config.smtp.port}")
 
 
 def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:
