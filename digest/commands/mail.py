@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 from types import FrameType
@@ -15,8 +14,7 @@ from typing import TYPE_CHECKING
 
 from digest.commands.common import (
     command_config,
-    elapsed_ms,
-    record_run,
+    recorded,
     utc_now,
 )
 from digest.errors import ConfigError
@@ -36,7 +34,6 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
     from digest.store.database import Store
 
     config = command_config(args)
-    started = time.monotonic()
     to = _email(args.to) if args.to else None
     stopping = threading.Event()
     stopped_by: list[str] = []
@@ -50,8 +47,10 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
     # SIGTERM (systemd, a timeout), Ctrl-C or a closed terminal stops the send between two
     # messages, neither after the whole run nor in the middle of one.
     previous = {sig: signal.signal(sig, stop) for sig in stop_signals()}
+    # A preview (a dry run, a test copy) stores nothing, and is no run of the job.
+    keep = not args.dry_run and to is None
     try:
-        with Store.open(config.database_url) as store:
+        with recorded(config, "send-digest", "digest", keep) as run, Store.open(config.database_url) as store:
             mailer = make_mailer(config, config.paths.data)
             try:
                 # Run by hand, a re-run is the retry: what waits for one is sent now, not at its time.
@@ -68,11 +67,10 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
                 )
             finally:
                 mailer.close()
+            run.done(digest_counts(result))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if not args.dry_run and to is None:  # a preview stores nothing, and is no run of the job
-        record_run(config, "send-digest", "digest", elapsed_ms(started), digest_counts(result))
     digest = result.digest
     since, until = digest.since.astimezone(config.tz), digest.until.astimezone(config.tz)
     print(
