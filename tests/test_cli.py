@@ -382,6 +382,8 @@ def test_a_host_written_as_in_a_url_is_refused_before_it_reaches_the_links(tmp_p
         ("127.0.0.1", "Address already in use", "stop the program using it or choose another --port"),
         # TEST-NET-1 (RFC 5737): an address no interface of this machine holds, as after a typo.
         ("192.0.2.1", "Cannot assign requested address", "use --host 127.0.0.1, or 0.0.0.0"),
+        # A name that does not resolve (RFC 6761's .invalid never does) was blamed on server.port.
+        ("no-such-host.invalid", "'no-such-host.invalid' does not resolve", "give an IP address instead"),
     ],
 )
 def test_serve_names_why_it_cannot_listen_and_the_fix_that_fits(
@@ -396,6 +398,24 @@ def test_serve_names_why_it_cannot_listen_and_the_fix_that_fits(
         result = digest("serve", *folders, "--host", host, "--port", str(port), cwd=tmp_path)
     assert_config_error(result, "server.port" if host == "127.0.0.1" else "server.host")
     assert says in result.stderr and fix in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "says"),
+    [
+        ("no-such-host.invalid", "'no-such-host.invalid' does not resolve to an address"),
+        ("192.0.2.1", "cannot listen on 192.0.2.1 ("),
+    ],
+)
+def test_check_finds_the_host_serve_could_not_listen_on(
+    tmp_path: Path, folders: list[str], host: str, says: str
+) -> None:
+    """Before, ``check`` said ok of a ``server.host`` that does not resolve or that no interface holds,
+    and ``serve`` then stopped at start."""
+    result = digest("check", *folders, cwd=tmp_path, env={"DIGEST_SERVER_HOST": host})
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert result.returncode == 2 and error.startswith(f"error: server.host: {says}"), result.stderr
+    assert "127.0.0.1" in error and "Traceback" not in result.stderr
 
 
 def _unprivileged_port_start() -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import re
 import shutil
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,41 @@ def test_the_readme_lists_each_command_once_and_every_command_it_lists_exists() 
     parser = build_parser()
     (commands,) = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
     assert sorted(listed) == sorted(commands.choices), "README's command table and `digest --help` differ"
+
+
+def test_a_test_copy_says_which_digest_went_to_whom_and_where_to_find_it(tmp_path: Path) -> None:
+    """Before, ``send-digest --to`` printed only "test copy sent to ADDRESS": not which digest, nor
+    whether it went to an SMTP server or into the outbox, nor which file there."""
+    options = [
+        "--source",
+        ROOT / "examples" / "pages",
+        "--data",
+        tmp_path / "data",
+        "--output",
+        tmp_path / "out",
+    ]
+    assert digest("ingest", *options, cwd=tmp_path).returncode == 0
+    copy = ["send-digest", "--date", "2024-11-27", "--to", "editor@example.org", *options]
+    into_outbox = digest(*copy, cwd=tmp_path)
+    assert into_outbox.returncode == 0, into_outbox.stderr
+    (written,) = (tmp_path / "data" / "outbox").glob("*.eml")
+    subject = message_from_bytes(written.read_bytes(), policy=policy.default)["Subject"]
+    assert "2024年11月27日" in subject  # the day, as the inbox shows it
+    lines = into_outbox.stdout.splitlines()
+    told = "test copy of the digest of 2024-11-27 sent to editor@example.org, outside the delivery ledger"
+    assert told in lines and f"  subject: {subject}" in lines
+    assert f"  written to {written} (smtp.host is not set: emails go to the outbox, none is mailed)" in lines
+
+    with SmtpSink() as sink:
+        at = {
+            "DIGEST_SMTP_HOST": sink.host,
+            "DIGEST_SMTP_PORT": str(sink.port),
+            "DIGEST_SMTP_SECURITY": "none",
+        }
+        mailed = digest(*copy, cwd=tmp_path, env=at)
+    assert mailed.returncode == 0, mailed.stderr
+    (received,) = sink.messages
+    lines = mailed.stdout.splitlines()
+    assert told in lines and f"  subject: {received.message()['Subject']}" in lines
+    assert f"  handed to the SMTP server {sink.host}:{sink.port}" in lines
+    assert list((tmp_path / "data" / "outbox").glob("*.eml")) == [written]

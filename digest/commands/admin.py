@@ -6,7 +6,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 from digest.commands.common import (
     command_config,
     config_path,
-    elapsed_ms,
     option_overrides,
-    record_run,
+    recorded,
     utc_now,
 )
 from digest.commands.mail import (
@@ -50,6 +48,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     # Read-only like status: a folder that would be made is named, not made.
     problems = [str(p) for p in found + value_problems(config) + path_problems(config, create=False)]
+    if not any(p.startswith(("server.host", "server.port")) for p in problems):
+        from digest.service.listening import host_problem
+
+        # A host that does not resolve (a typo) or that no interface holds stops serve at start.
+        listening = host_problem(config.server.host)
+        if listening is not None:
+            problems.append(str(listening))
     schema_note = ""
     if not any(p.startswith("database.url") for p in problems):
         try:
@@ -202,11 +207,13 @@ def cmd_prune(args: argparse.Namespace) -> int:
     from digest.store.database import Store
 
     config = command_config(args)
-    started = time.monotonic()
-    with Store.open(config.database_url) as store:
+    # A dry run removes nothing: no run of the job.
+    with (
+        recorded(config, "prune", "prune", keep=not args.dry_run) as run,
+        Store.open(config.database_url) as store,
+    ):
         report = prune(config, store, utc_now(), dry_run=args.dry_run)
-    if not args.dry_run:
-        record_run(config, "prune", "prune", elapsed_ms(started), prune_counts(report))
+        run.done(prune_counts(report))
     for path in (*report.outbox, *report.dry_runs):
         print(f"{'would remove' if args.dry_run else 'removed'} {path}")
     print(report.describe())

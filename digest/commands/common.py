@@ -7,7 +7,8 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -44,21 +45,64 @@ def command_config(args: argparse.Namespace, writes: bool = True) -> Config:
     return config
 
 
-def record_run(config: Config, command: str, job: str, ms: int, counts: Mapping[str, int | str]) -> None:
-    """Note that ``digest command`` ran ``job`` (``health.save_cli_run``), so ``digest status`` and
-    ``/healthz`` tell it as the last run when it is; a data folder that cannot take the note costs a
-    warning, not the work done."""
-    from digest.service.health import CLI_RUNS_NAME, JobRun, save_cli_run
+class JobRecord:
+    """A job a command runs, to be noted in ``<data>/cli-runs.json`` (``health.save_cli_run``) so
+    ``digest status`` and ``/healthz`` tell it as the job's last run when it is: ``recorded``."""
 
+    def __init__(self, config: Config, command: str, job: str, keep: bool) -> None:
+        self._config, self._command, self._job, self._keep = config, command, job, keep
+        self._started = time.monotonic()
+        self.ended = False
+
+    def done(self, counts: Mapping[str, int | str], ms: int | None = None) -> None:
+        """The job ended well with ``counts``, taking ``ms`` (default: since the record began)."""
+        self._save(counts, None, ms)
+
+    def failed(self, error: str) -> None:
+        """The job stopped with ``error``, in plain words."""
+        self._save({}, error, None)
+
+    def _save(self, counts: Mapping[str, int | str], error: str | None, ms: int | None) -> None:
+        from digest.service.health import CLI_RUNS_NAME, JobRun, save_cli_run
+
+        self.ended = True
+        if not self._keep:
+            return
+        took = elapsed_ms(self._started) if ms is None else ms
+        run = JobRun(utc_now(), took, dict(counts), error, by=f"digest {self._command}")
+        try:
+            save_cli_run(self._config.paths.data, self._job, run)
+        except OSError as exc:
+            # A data folder that cannot take the note costs a warning, not the work done.
+            log.warning(
+                "%s %s, but digest status will not say so: cannot write %s (%s)",
+                self._job,
+                "failed" if error is not None else "ran",
+                self._config.paths.data / CLI_RUNS_NAME,
+                exc.strerror or exc,
+            )
+
+
+@contextmanager
+def recorded(config: Config, command: str, job: str, keep: bool = True) -> Iterator[JobRecord]:
+    """Run ``job`` for ``digest command`` inside: ``JobRecord.done`` notes its success, and an error
+    escaping before that is noted as its failure, then raised on.  ``keep`` False (a preview, a dry
+    run): neither is noted, as such a run changes nothing.
+
+    A digest asked for before its day ended (``NotDueError``) is a request refused, not a run.
+    """
+    from digest.errors import DigestError, NotDueError
+
+    record = JobRecord(config, command, job, keep)
     try:
-        save_cli_run(config.paths.data, job, JobRun(utc_now(), ms, dict(counts), by=f"digest {command}"))
-    except OSError as exc:
-        log.warning(
-            "%s ran, but digest status will not say so: cannot write %s (%s)",
-            job,
-            config.paths.data / CLI_RUNS_NAME,
-            exc.strerror or exc,
-        )
+        yield record
+    except NotDueError:
+        raise
+    except Exception as exc:
+        if not record.ended:  # a later job of the same command failed, not this one
+            expected = isinstance(exc, DigestError)
+            record.failed(str(exc) if expected else f"stopped by an unexpected {type(exc).__name__}: {exc}")
+        raise
 
 
 def elapsed_ms(started: float) -> int:

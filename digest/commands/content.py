@@ -6,13 +6,11 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 from digest.commands.common import (
     command_config,
-    elapsed_ms,
-    record_run,
+    recorded,
     utc_now,
 )
 from digest.errors import SourceError
@@ -29,11 +27,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for path in paths or []:
         if not path.exists():
             raise SourceError(str(path), "no such file or folder")
-    with Store.open(config.database_url) as store:
+    with recorded(config, "ingest", "ingest") as run, Store.open(config.database_url) as store:
         report = ingest(
             config, store, utc_now(), paths, reparse=args.reparse, progress=reporter("ingest", "files")
         )
-    record_run(config, "ingest", "ingest", report.ms, ingest_counts(report))
+        run.done(ingest_counts(report), report.ms)
     print(
         f"ingested {report.files} files: {report.read} read, {report.unchanged} unchanged, "
         f"{report.failed} failed; {report.articles} articles ({report.new} new, {report.changed} changed)"
@@ -49,10 +47,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
     from digest.store.database import Store
 
     config = command_config(args)
-    started = time.monotonic()
-    with Store.open(config.database_url) as store:
+    with recorded(config, "publish", "publish") as run, Store.open(config.database_url) as store:
         report = run_publish(config, store, full=args.full, progress=reporter("publish", "articles"))
-    record_run(config, "publish", "publish", elapsed_ms(started), publish_counts(report))
+        run.done(publish_counts(report))
     mode = "full rebuild" if report.full else "changes only"
     print(
         f"published to {config.paths.output} ({mode}): {report.written_count} written, "
@@ -70,12 +67,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     from digest.store.database import Store
 
     config = command_config(args)
-    with Store.open(config.database_url) as store:
+    # The database out of reach fails the first job, the ingest.
+    with recorded(config, "build", "ingest") as reading, Store.open(config.database_url) as store:
         read = ingest(config, store, utc_now(), progress=reporter("ingest", "files"))
-        record_run(config, "build", "ingest", read.ms, ingest_counts(read))
-        started = time.monotonic()
-        published = run_publish(config, store, full=True, progress=reporter("publish", "articles"))
-        record_run(config, "build", "publish", elapsed_ms(started), publish_counts(published))
+        reading.done(ingest_counts(read), read.ms)
+        with recorded(config, "build", "publish") as publishing:
+            published = run_publish(config, store, full=True, progress=reporter("publish", "articles"))
+            publishing.done(publish_counts(published))
     print(
         f"built {config.paths.output}: {read.files} files ({read.failed} failed), {read.articles} articles "
         f"({read.new} new, {read.changed} changed); {published.written_count} files written, "

@@ -7,7 +7,6 @@ import os
 import signal
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 from types import FrameType
@@ -15,8 +14,7 @@ from typing import TYPE_CHECKING
 
 from digest.commands.common import (
     command_config,
-    elapsed_ms,
-    record_run,
+    recorded,
     utc_now,
 )
 from digest.errors import ConfigError
@@ -24,6 +22,7 @@ from digest.service import stop_signals
 
 if TYPE_CHECKING:
     from digest.config import Config
+    from digest.service.jobs import CopySent
     from digest.store.database import Store
     from digest.store.records import DeliverySummary
 
@@ -35,7 +34,6 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
     from digest.store.database import Store
 
     config = command_config(args)
-    started = time.monotonic()
     to = _email(args.to) if args.to else None
     stopping = threading.Event()
     stopped_by: list[str] = []
@@ -49,8 +47,10 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
     # SIGTERM (systemd, a timeout), Ctrl-C or a closed terminal stops the send between two
     # messages, neither after the whole run nor in the middle of one.
     previous = {sig: signal.signal(sig, stop) for sig in stop_signals()}
+    # A preview (a dry run, a test copy) stores nothing, and is no run of the job.
+    keep = not args.dry_run and to is None
     try:
-        with Store.open(config.database_url) as store:
+        with recorded(config, "send-digest", "digest", keep) as run, Store.open(config.database_url) as store:
             mailer = make_mailer(config, config.paths.data)
             try:
                 # Run by hand, a re-run is the retry: what waits for one is sent now, not at its time.
@@ -67,11 +67,10 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
                 )
             finally:
                 mailer.close()
+            run.done(digest_counts(result))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if not args.dry_run and to is None:  # a preview stores nothing, and is no run of the job
-        record_run(config, "send-digest", "digest", elapsed_ms(started), digest_counts(result))
     digest = result.digest
     since, until = digest.since.astimezone(config.tz), digest.until.astimezone(config.tz)
     print(
@@ -99,8 +98,8 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
             "nothing stored, nothing sent"
         )
         return 0
-    if to is not None:
-        print(f"test copy sent to {to} (outside the delivery ledger)")
+    if result.test_copy is not None:
+        _tell_test_copy(result.test_copy, digest.day.isoformat(), config)
         return 0
     if digest.count == 0 and config.digest.empty_days == "skip":
         print("no new articles: no email, web page or feed entry (digest.empty_days = skip)")
@@ -117,6 +116,16 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
         f"{report.skipped} skipped, {report.unknown} unknown, {report.expired} expired"
     )
     return 1 if result.failed else 0
+
+
+def _tell_test_copy(copy: CopySent, day: str, config: Config) -> None:
+    """Which digest went to whom, and where to look for it: the SMTP server's log, or the outbox file."""
+    print(f"test copy of the digest of {day} sent to {copy.to}, outside the delivery ledger")
+    print(f"  subject: {copy.subject}")
+    if copy.file is not None:
+        print(f"  written to {copy.file} (smtp.host is not set: emails go to the outbox, none is mailed)")
+    else:
+        print(f"  handed to the SMTP server {config.smtp.host}:{config.smtp.port}")
 
 
 def _delivery_lines(summary: DeliverySummary, config: Config) -> list[str]:

@@ -64,6 +64,7 @@ class OutboxMailer:
 
     def __init__(self, folder: Path) -> None:
         self._folder = folder
+        self.last_written: Path | None = None  # the file the last ``send`` wrote
 
     def send(self, message: EmailMessage | Outgoing, commit: Callable[[], None] | None = None) -> None:
         """Write ``message`` atomically (temporary file, fsync, ``commit``, rename)."""
@@ -83,6 +84,7 @@ class OutboxMailer:
             if commit is not None:
                 commit()
             os.replace(temp, target)
+            self.last_written = target
         except OSError as exc:
             raise DeliveryError(
                 f"cannot write {target}: {exc.strerror or exc}; check {self._folder} is a writable folder"

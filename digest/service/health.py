@@ -6,8 +6,8 @@ every job.  ``/healthz`` answers from memory, ``digest status`` from that
 file; both add live counts from the store, so the two always agree, and the
 command still tells what the service last did after it stopped or crashed.
 The commands that run a job by hand (``digest ingest``, ``publish``, ``build``,
-``send-digest``, ``prune``) note it in ``<data>/cli-runs.json``: a job's last
-run is the later of the two, whoever ran it.
+``send-digest``, ``prune``) note it in ``<data>/cli-runs.json``, whether it ended
+well or failed: a job's last run is the later of the two, whoever ran it.
 """
 
 from __future__ import annotations
@@ -94,8 +94,8 @@ def health_report(
     standing problem, page files that cannot be read (a reader would miss
     their articles), or nothing new for longer than ``max_issue_age`` (the
     paper stopped arriving); ``status`` is ``degraded`` while that list is not
-    empty.  Only the service's runs carry an error (a command that failed said so where it ran), so a
-    job run by hand since its failure in the service is no longer listed.
+    empty.  A failed run by hand is listed as the service's is, until a later run of the job, the
+    service's or a command's, ends well.
     """
     service = _service_report(state, by_hand or {})
     errors: list[str] = service.pop("errors")
@@ -210,7 +210,10 @@ def _job_run(raw: Mapping[str, Any]) -> JobRun:
         raise ValueError(f"{raw['at']!r} has no UTC offset")
     # A count named like a field of the run would overwrite it when the run is shown.
     counts = {name: value for name, value in dict(raw["counts"]).items() if name not in _RUN_FIELDS}
-    return JobRun(at, int(raw["ms"]), counts, raw["error"], raw.get("by"))
+    error, by = raw.get("error"), raw.get("by")
+    if not all(value is None or isinstance(value, str) for value in (error, by)):
+        raise TypeError("a run's error and by are text")  # shown as they are: nothing else is ours
+    return JobRun(at, int(raw["ms"]), counts, error, by)
 
 
 def load_state(data: Path) -> ServiceState | None:

@@ -38,6 +38,15 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class CopySent:
+    """A test copy (``send-digest --to``), told so the operator can find it."""
+
+    to: str
+    subject: str
+    file: Path | None  # the outbox file it was written to; None: handed to the SMTP server
+
+
+@dataclass(frozen=True)
 class DigestResult:
     """One run of the digest job."""
 
@@ -47,6 +56,7 @@ class DigestResult:
     written_to: Path | None = None  # the folder a dry run wrote its emails into
     made_elsewhere: bool = False  # another run made this digest at the same moment; this one only sent
     back_issues: tuple[int, int] = (0, 0)  # issues, articles of the window kept out of a new digest's email
+    test_copy: CopySent | None = None  # the copy ``to`` got (not in a dry run)
 
     @property
     def sent(self) -> int:
@@ -221,25 +231,28 @@ def _preview(
     skip_empty = config.digest.empty_days == "skip"
     emptied = store.emptied_to_tell() if dry_run else {}  # what the copies would tell; a real run tells
     sent = skipped = 0
+    copy = None
     for subscriber in recipients:
         if dry_run and skip_reason(maker, subscriber, skip_empty) is not None:
             skipped += 1
             continue
         personal = links(subscriber.email)
-        target.send(
-            maker.outgoing(
-                subscriber.email,
-                unsubscribe_url=personal.unsubscribe,
-                unsubscribe_mailto=personal.mailto,
-                preferences_url=personal.preferences,
-                sections=frozenset(subscriber.sections) or None,
-                emptied=tuple(section.name for section in emptied.get(subscriber.email, ())),
-            )
+        outgoing = maker.outgoing(
+            subscriber.email,
+            unsubscribe_url=personal.unsubscribe,
+            unsubscribe_mailto=personal.mailto,
+            preferences_url=personal.preferences,
+            sections=frozenset(subscriber.sections) or None,
+            emptied=tuple(section.name for section in emptied.get(subscriber.email, ())),
         )
+        target.send(outgoing)
         sent += 1
+        if to is not None and not dry_run:
+            outbox = target.last_written if isinstance(target, OutboxMailer) else None
+            copy = CopySent(to, str(outgoing.message()["Subject"]), outbox)
     written = folder if dry_run else None
     report = DeliveryReport(sent=sent, skipped=skipped)
-    return DigestResult(digest, made=False, delivery=report, written_to=written)
+    return DigestResult(digest, made=False, delivery=report, written_to=written, test_copy=copy)
 
 
 def _empty_folder(folder: Path) -> None:

@@ -14,10 +14,8 @@ outbox.
 
 from __future__ import annotations
 
-import errno
 import logging
 import signal
-import socket
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -30,13 +28,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.config import Config
-from digest.errors import ConfigError, SchemaError, StoreError
+from digest.errors import SchemaError, StoreError
 from digest.faults import crash_point
 from digest.ingest.watch import Watcher
 from digest.mail.transports import Mailer, make_mailer, smtp_problem
 from digest.service import sdnotify, stop_signals
 from digest.service.datalock import data_lock
 from digest.service.leader import leadership
+from digest.service.listening import listen
 from digest.service.metrics import METRICS_PATH, Metrics
 from digest.service.runner import Runner
 from digest.service.startup import Startup
@@ -62,32 +61,6 @@ RETRY_SECONDS = 60
 DATABASE_RETRY_SECONDS = 5.0
 # Local time of the daily retention run (``digest.service.retention``): a quiet hour for most papers.
 PRUNE_AT = (3, 40)
-
-
-# Why a bind fails, as the key to change and what to do.
-LISTEN_FIXES = {
-    errno.EADDRINUSE: ("server.port", "stop the program using it or choose another --port / --host"),
-    errno.EADDRNOTAVAIL: (
-        "server.host",
-        "no interface of this machine has that address; use --host 127.0.0.1, or 0.0.0.0 for every one",
-    ),
-    errno.EACCES: (
-        "server.port",
-        "ports below 1024 need root or CAP_NET_BIND_SERVICE; choose a port above 1023 "
-        "(nginx in front takes 80 and 443)",
-    ),
-}
-OTHER_LISTEN_FIX = ("server.port", "check server.host and server.port (--host, --port)")
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """Bind the listening socket ourselves, so a port or address it cannot have is a clear ``ConfigError``."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        return socket.create_server((host, port), family=family)
-    except OSError as exc:
-        key, fix = LISTEN_FIXES.get(exc.errno or 0, OTHER_LISTEN_FIX)
-        raise ConfigError(key, f"cannot listen on {host}:{port} ({exc.strerror or exc})", fix) from exc
 
 
 def serve(config: Config) -> None:

@@ -1,0 +1,100 @@
+"""Runs of a job by hand (``digest ingest``, ``publish``, ``build``, ``send-digest``, ``prune``) as
+``digest status`` tells them from ``<data>/cli-runs.json``: those that failed as well as those that
+ended well, the commands run as the operator runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_cli import EXAMPLES, digest
+
+from digest.service.health import CLI_RUNS_NAME
+
+# Nothing listens on port 1: the PostgreSQL server is down, or the URL is stale.
+GONE = {"DIGEST_DATABASE_URL": "postgresql://digest:secret@127.0.0.1:1/news"}
+
+
+@pytest.fixture
+def options(tmp_path: Path) -> list[str | Path]:
+    return ["--source", EXAMPLES, "--data", tmp_path / "data", "--output", tmp_path / "out"]
+
+
+def _last(lines: list[str], job: str) -> str:
+    (line,) = [line for line in lines if line.startswith(f"last {job}: ")]
+    return line
+
+
+def test_a_failed_run_by_hand_is_shown_until_a_later_run_ends_well(
+    tmp_path: Path, options: list[str | Path]
+) -> None:
+    """Before, only a run that ended well was noted: after ``digest publish`` failed, ``status`` showed
+    the last publish that had worked, and ``errors: none``."""
+    assert digest("build", *options, cwd=tmp_path).returncode == 0
+    failed = digest("publish", *options, cwd=tmp_path, env=GONE)
+    assert failed.returncode == 1 and failed.stderr.startswith("error: database "), failed.stderr
+    said = failed.stderr.strip().removeprefix("error: ")
+
+    shown = digest("status", *options, cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    # As a failure of the service's is shown: the error in place of the counts, and under errors.
+    assert _last(lines, "publish").endswith(f" ms) FAILED: {said} (by digest publish)")
+    assert f"errors: publish: {said}" in lines
+    assert _last(lines, "ingest").endswith("(by digest build)")  # the other job's run stays
+    report = json.loads(digest("status", "--json", *options, cwd=tmp_path).stdout)
+    assert report["status"] == "degraded" and report["last_publish"]["error"] == said
+    assert report["last_publish"]["by"] == "digest publish"
+    assert "secret" not in (tmp_path / "data" / CLI_RUNS_NAME).read_text(encoding="utf-8")
+
+    # Asked for a day not over yet, send-digest refuses to start: no run of the digest job.
+    early = digest("send-digest", "--date", "2099-01-01", *options, cwd=tmp_path)
+    assert early.returncode == 1 and "is due at" in early.stderr
+    assert "last digest: -" in digest("status", *options, cwd=tmp_path).stdout.splitlines()
+
+    assert digest("publish", *options, cwd=tmp_path).returncode == 0
+    lines = digest("status", *options, cwd=tmp_path).stdout.splitlines()
+    assert "FAILED" not in _last(lines, "publish") and "errors: none" in lines
+
+
+def test_build_notes_the_job_that_failed(tmp_path: Path, options: list[str | Path]) -> None:
+    """The database gone, ``build`` fails at its first job, the ingest; its publish never ran."""
+    assert digest("build", *options, cwd=tmp_path, env=GONE).returncode == 1
+    lines = digest("status", *options, cwd=tmp_path).stdout.splitlines()
+    assert " FAILED: database " in _last(lines, "ingest") and _last(lines, "ingest").endswith(
+        "(by digest build)"
+    )
+    assert "last publish: -" in lines
+
+
+def test_a_record_an_older_version_wrote_still_reads(tmp_path: Path, options: list[str | Path]) -> None:
+    """The file keeps its shape: one written before failures were noted reads as it did, its runs
+    stay beside a failure noted later, and one edited by hand into another shape is read as none."""
+    data = tmp_path / "data"
+    assert digest("migrate", *options, cwd=tmp_path).returncode == 0  # a database for status to read
+    older = {
+        "ingest": {
+            "at": "2024-11-27T01:00:00+00:00",
+            "ms": 40,
+            "counts": {"files": 3, "read": 3, "failed": 0, "new": 7, "changed": 0},
+            "error": None,
+            "by": "digest ingest",
+        }
+    }
+    record = data / CLI_RUNS_NAME
+    record.write_text(json.dumps(older), encoding="utf-8")
+    lines = digest("status", *options, cwd=tmp_path).stdout.splitlines()
+    assert _last(lines, "ingest").endswith(
+        "(40 ms) files 3, read 3, failed 0, new 7, changed 0 (by digest ingest)"
+    )
+
+    assert digest("publish", *options, cwd=tmp_path, env=GONE).returncode == 1
+    runs = json.loads(record.read_text(encoding="utf-8"))
+    assert runs["ingest"] == older["ingest"] and runs["publish"]["error"].startswith("database ")
+    assert runs["publish"]["counts"] == {} and runs["publish"]["by"] == "digest publish"
+
+    record.write_text(json.dumps({"publish": runs["publish"] | {"error": {"text": "x"}}}), encoding="utf-8")
+    shown = digest("status", *options, cwd=tmp_path)
+    assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
+    assert "last publish: -" in shown.stdout.splitlines()
