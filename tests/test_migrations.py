@@ -430,6 +430,25 @@ def test_status_and_check_never_write_on_postgresql(pg_url: str, tmp_path: Path)
     assert "alembic_version" not in {str(row[0]) for row in before}
 
 
+def test_a_search_path_naming_no_schema_says_how_to_make_it(
+    pg_base: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deployment sharing a database in its own schema (docs/scaling.md) before the schema is made:
+    check and migrate --check called the database fine and empty, then migrate, serve, backup and
+    restore failed with PostgreSQL's "no schema has been selected to create in"."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    config = _config(tmp_path, f"{pg_base}?options=-csearch_path%3D{name}")
+    fix = f"CREATE SCHEMA {name} AUTHORIZATION "
+    assert main(["check", "--config", config]) == 2
+    assert fix in capsys.readouterr().err
+    for command in (["migrate", "--check"], ["migrate"], ["backup", str(tmp_path / "x.bak")]):
+        assert main([*command, "--config", config]) == 1, command
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and fix in err and "search_path" in err, (command, err)
+    with psycopg.connect(pg_base) as conn:
+        assert conn.execute("SELECT to_regnamespace(%s)", (name,)).fetchone() == (None,)
+
+
 @pytest.fixture
 def empty_database(pg_base: str) -> Iterator[str]:
     """A PostgreSQL database of its own, created for the test and dropped after it."""

@@ -46,6 +46,7 @@ from digest.errors import AlreadyRunningError, BackupError, ConfigError, StoreEr
 from digest.service.leader import leader_running
 from digest.store.schema import metadata
 from digest.store.urls import libpq_url, mask_url, normalize_url
+from digest.store.versioning import missing_schema
 
 _COUNTED = ("articles", "sources", "digests", "subscribers", "deliveries")
 _WAL_FILES = ("-wal", "-shm", "-journal")
@@ -249,21 +250,21 @@ def _pg_schema(url: str, holding_tables: bool = False) -> str:
         with psycopg.connect(libpq_url(url), connect_timeout=10) as conn:
             row = conn.execute(
                 "SELECT current_schema(),"
-                " to_regclass(quote_ident(current_schema()) || '.articles') IS NOT NULL"
+                " to_regclass(quote_ident(current_schema()) || '.articles') IS NOT NULL,"
+                " current_setting('search_path'), current_user, current_database()"
             ).fetchone()
     except psycopg.Error as exc:
         raise _unreachable(url, exc) from exc
-    if row is None or row[0] is None:
-        raise BackupError(
-            f"database {mask_url(url)}: no schema of its search_path exists; create it or fix database.url"
-        )
-    if holding_tables and not row[1]:
+    schema, holding, search_path, user, database = row if row is not None else (None, False, "", "", "")
+    if schema is None:
+        raise BackupError(missing_schema(str(search_path), str(user), str(database)))
+    if holding_tables and not holding:
         # A new deployment's tables are made by `digest migrate` or the first `serve`; pg_dump would
         # write an empty archive, and counting its rows would fail on the missing tables.
         raise BackupError(
-            f"database {mask_url(url)} has no digest tables in schema {row[0]} yet; nothing to back up"
+            f"database {mask_url(url)} has no digest tables in schema {schema} yet; nothing to back up"
         )
-    return str(row[0])
+    return str(schema)
 
 
 def _pattern(schema: str) -> str:
