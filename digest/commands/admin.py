@@ -126,6 +126,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         version = _schema_version(config)
         print(version.describe())
         return 1 if version.behind else 0
+    if _schema_version(config).behind:
+        from digest.service.backup import refuse_while_serving
+
+        # A serve running while the schema is behind runs the older code: it would go on (a standby
+        # would even take the lead) on tables it does not know, and send without the new safeguards.
+        refuse_while_serving(config.database_url, config.paths.data, "upgrading the database schema")
     with Store.open(config.database_url, migrate=False) as store:
         before, after = store.migrate()
     if before.behind:
