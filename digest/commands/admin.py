@@ -93,7 +93,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         if config.smtp.host
         else f"outbox {config.paths.data / 'outbox'}"
     )
-    print(f"ok: pages from {config.paths.source}, output to {config.paths.output}, emails to {mail}")
+    from digest.store.urls import mask_url
+
+    # The database too: after moving to PostgreSQL, which one was checked is the first question.
+    database = mask_url(config.database_url)
+    where = f"pages from {config.paths.source}, database {database}, output to {config.paths.output}"
+    print(f"ok: {where}, emails to {mail}")
     return 0
 
 
