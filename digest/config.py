@@ -85,8 +85,8 @@ class DigestConfig:
 class IngestConfig:
     # Regular expressions with groups (?P<y>)(?P<m>)(?P<d>) [and (?P<p>) the page] for dates in file paths.
     date_patterns: tuple[str, ...] = DEFAULT_NAME_PATTERNS
-    # Seconds a page written in place must stay unchanged before it is read (a page renamed into the
-    # folder whole is read at once, digest.ingest.watch), and a page file gone this long is retracted.
+    # Seconds a page file must stay unchanged before it is read (renamed into the folder whole, it waits
+    # as long but is never half-written, digest.ingest.watch), and a page file gone this long is retracted.
     settle_seconds: float = 5.0
 
 

@@ -459,4 +459,6 @@ def test_the_shared_options_may_come_before_the_command(tmp_path: Path) -> None:
     result = digest("--source", tmp_path / "pages", "--data", tmp_path / "data", "check", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"ok: pages from {tmp_path / 'pages'}" in result.stdout
+    # Which database was checked: after a move to PostgreSQL, the line said nothing of it.
+    assert f"database sqlite:///{tmp_path / 'data' / 'digest.sqlite3'}" in result.stdout
     assert f"emails to outbox {tmp_path / 'data' / 'outbox'}" in result.stdout

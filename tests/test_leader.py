@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -24,7 +25,7 @@ from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.publish.digests import digest_window
 from digest.service.jobs import due_day
-from digest.service.leader import LOCK_CLASS, AdvisoryLeader, SoleLeader, leadership
+from digest.service.leader import LOCK_CLASS, AdvisoryLeader, SoleLeader, leadership, schema_key
 from digest.store.database import Store
 from digest.store.records import Subscriber
 from digest.store.urls import libpq_url
@@ -43,10 +44,15 @@ def leaders(pg_url: str) -> Iterator[list[AdvisoryLeader]]:
 
 
 def lock_sessions(url: str) -> list[int]:
-    """Backend pids holding one of our advisory locks."""
+    """Backend pids holding our advisory lock for the database and schema of ``url``: pg_locks is the
+    whole server's, where other deployments (and other test runs) hold theirs."""
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        schema = conn.execute("SELECT current_schema()").fetchone()
+        assert schema is not None
         rows = conn.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s", (LOCK_CLASS,)
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s AND objid = %s"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (LOCK_CLASS, schema_key(str(schema[0]))),
         ).fetchall()
     return [row[0] for row in rows]
 
@@ -223,3 +229,44 @@ def test_two_serves_share_one_database_and_the_standby_takes_over_after_sigkill(
             first.stop()
             if second is not None:
                 second.stop()
+
+
+def _status(tmp_path: Path, name: str, environ: dict[str, str], *options: str) -> str:
+    """``digest status`` run beside the instance ``name`` (its data folder), as an operator would."""
+    argv = [sys.executable, "-m", "digest.cli", "status", "--data", str(tmp_path / name), *options]
+    argv += ["--source", str(tmp_path / "pages"), "--output", str(tmp_path / "output")]
+    done = subprocess.run(argv, cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.slow
+def test_status_beside_a_standby_says_it_runs_as_one(tmp_path: Path, pg_url: str) -> None:
+    """A standby saved no state until it led, so its machine's ``digest status`` said the service
+    "has never run with this data folder" while it served, and ``/healthz?details`` had no role."""
+    shutil.copytree(ROOT / "examples" / "pages", tmp_path / "pages")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    environ |= {"DIGEST_DATABASE_URL": pg_url, "DIGEST_INGEST_SETTLE_SECONDS": "0.5"}
+    first = Instance(tmp_path, "first", environ)
+    second: Instance | None = None
+    try:
+        wait_for(first.up)
+        second = Instance(tmp_path, "second", environ)
+        wait_for(second.up)
+        wait_for(lambda: (tmp_path / "second" / "health.json").exists())
+        text = _status(tmp_path, "second", environ)
+        assert f"service: running (pid {second.process.pid})" in text and "role: standby" in text, text
+        assert json.loads(_status(tmp_path, "second", environ, "--json"))["leading"] is False
+        assert "role:" not in _status(tmp_path, "first", environ)
+        assert second.http.get("/healthz?details").json()["leading"] is False
+        assert first.http.get("/healthz?details").json()["leading"] is True
+
+        first.process.send_signal(signal.SIGKILL)
+        first.process.wait()
+        wait_for(lambda: second.http.get("/healthz?details").json()["leading"], timeout=30)
+        wait_for(lambda: json.loads(_status(tmp_path, "second", environ, "--json"))["leading"], timeout=30)
+        assert "role:" not in _status(tmp_path, "second", environ)
+    finally:
+        first.stop()
+        if second is not None:
+            second.stop()

@@ -3,6 +3,7 @@ read-only commands write nothing, several instances starting at once on an empty
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import os
@@ -24,6 +25,8 @@ from alembic.migration import MigrationContext
 from digest.cli import main
 from digest.errors import SchemaError, StoreError
 from digest.paper.slugs import slugify
+from digest.service.datalock import data_lock
+from digest.service.leader import AdvisoryLeader
 from digest.store import search_index
 from digest.store import versioning as schema
 from digest.store.database import Store, database_file
@@ -386,6 +389,29 @@ def test_migrate_says_from_and_to(url: str, tmp_path: Path, capsys: pytest.Captu
     assert "already" in capsys.readouterr().out
 
 
+def test_migrate_waits_for_the_older_serve_to_stop(
+    url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's upgrade let `digest migrate` run beside a `digest serve` of the older version:
+    the tables changed under it, and on PostgreSQL it (or an older standby taking the lead) went on
+    running jobs, and sending without the new version's safeguards, against a schema it did not know."""
+    _execute(url, V010_TABLES + V010_ROWS)
+    config = _config(tmp_path, url)
+    with contextlib.ExitStack() as running:
+        if url.startswith("sqlite"):
+            running.enter_context(data_lock(tmp_path))  # what a serve on this data folder holds
+        else:
+            leader = running.enter_context(AdvisoryLeader(url))  # a serve leading on the database
+            leader.start(lambda: None)
+            assert leader.held
+        assert main(["migrate", "--config", config]) == 2
+        err = capsys.readouterr().err
+        assert "before upgrading the database schema" in err and err.count("\n") == 1, err
+        assert main(["migrate", "--check", "--config", config]) == 1  # nothing was upgraded
+    assert main(["migrate", "--config", config]) == 0
+    assert f"0001 → {schema.head_revision()}" in capsys.readouterr().out
+
+
 def _fingerprint(path: Path) -> tuple[int, str]:
     return path.stat().st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -428,6 +454,25 @@ def test_status_and_check_never_write_on_postgresql(pg_url: str, tmp_path: Path)
         assert main(["check", "--config", config]) == 0
         assert _catalog(conn) == before
     assert "alembic_version" not in {str(row[0]) for row in before}
+
+
+def test_a_search_path_naming_no_schema_says_how_to_make_it(
+    pg_base: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A deployment sharing a database in its own schema (docs/scaling.md) before the schema is made:
+    check and migrate --check called the database fine and empty, then migrate, serve, backup and
+    restore failed with PostgreSQL's "no schema has been selected to create in"."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    config = _config(tmp_path, f"{pg_base}?options=-csearch_path%3D{name}")
+    fix = f"CREATE SCHEMA {name} AUTHORIZATION "
+    assert main(["check", "--config", config]) == 2
+    assert fix in capsys.readouterr().err
+    for argv in (["migrate", "--check"], ["migrate"], ["backup", str(tmp_path / "x.bak")]):
+        assert main([*argv, "--config", config]) == 1, argv
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and fix in err and "search_path" in err, (argv, err)
+    with psycopg.connect(pg_base) as conn:
+        assert conn.execute("SELECT to_regnamespace(%s)", (name,)).fetchone() == (None,)
 
 
 @pytest.fixture

@@ -98,7 +98,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         if config.smtp.host
         else f"outbox {config.paths.data / 'outbox'}"
     )
-    print(f"ok: pages from {config.paths.source}, output to {config.paths.output}, emails to {mail}")
+    from digest.store.urls import mask_url
+
+    # The database too: after moving to PostgreSQL, which one was checked is the first question.
+    database = mask_url(config.database_url)
+    where = f"pages from {config.paths.source}, database {database}, output to {config.paths.output}"
+    print(f"ok: {where}, emails to {mail}")
     return 0
 
 
@@ -131,6 +136,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         version = _schema_version(config)
         print(version.describe())
         return 1 if version.behind else 0
+    if _schema_version(config).behind:
+        from digest.service.backup import refuse_while_serving
+
+        # A serve running while the schema is behind runs the older code: it would go on (a standby
+        # would even take the lead) on tables it does not know, and send without the new safeguards.
+        refuse_while_serving(config.database_url, config.paths.data, "upgrading the database schema")
     with Store.open(config.database_url, migrate=False) as store:
         before, after = store.migrate()
     if before.behind:

@@ -46,6 +46,7 @@ from digest.errors import AlreadyRunningError, BackupError, ConfigError, StoreEr
 from digest.service.leader import leader_running
 from digest.store.schema import metadata
 from digest.store.urls import libpq_url, mask_url, normalize_url
+from digest.store.versioning import missing_schema
 
 _COUNTED = ("articles", "sources", "digests", "subscribers", "deliveries")
 _WAL_FILES = ("-wal", "-shm", "-journal")
@@ -95,20 +96,12 @@ def backup(url: str, target: Path) -> BackupReport:
 
 def restore(url: str, source: Path, data: Path, now: datetime) -> BackupReport:
     """Replace the database at ``url`` with the backup ``source`` (see the module docstring)."""
-    from digest.service.datalock import lock_holder  # the serve module is heavy; only restore needs it
-
     source = source.absolute()
     if not source.is_file():
         raise BackupError(f"backup {source} does not exist or is not a file")
-    holder = lock_holder(data)
-    if holder is not None:  # the exit status of a second serve: 2, "already running"
-        raise AlreadyRunningError(
-            f"digest serve (pid {holder or 'unknown'}) is using {data}; stop it before restoring, "
-            "then start it again"
-        )
+    refuse_while_serving(url, data, "restoring")
     database = _sqlite_path(url)
     if database is None:
-        _refuse_while_leading(url)
         if _is_sqlite_file(source):
             _sqlite_into_postgresql(source, url)
             return _report(url, source)
@@ -225,14 +218,27 @@ def _check_sqlite_backup(path: Path) -> None:
         raise BackupError(f"{path} holds no digest database (no articles table); check the file name")
 
 
-def _refuse_while_leading(url: str) -> None:
+def refuse_while_serving(url: str, data: Path, doing: str) -> None:
+    """``AlreadyRunningError`` (exit 2, as for a second serve) while a ``digest serve`` uses ``data``
+    or, on PostgreSQL, leads on the database of ``url``: the database must not change under it.
+    ``doing``: what waits for it to stop, e.g. "restoring"."""
+    from digest.service.datalock import lock_holder  # the serve module is heavy; only these need it
+
+    holder = lock_holder(data)
+    if holder is not None:
+        raise AlreadyRunningError(
+            f"digest serve (pid {holder or 'unknown'}) is using {data}; stop it before {doing}, "
+            "then start it again"
+        )
+    if _sqlite_path(url) is not None:
+        return
     try:
         running = leader_running(url)
     except psycopg.Error as exc:
         raise _unreachable(url, exc) from exc
     if running:
         raise AlreadyRunningError(
-            "a digest serve is running on this database; stop every instance before restoring"
+            f"a digest serve is running on this database; stop every instance before {doing}"
         )
 
 
@@ -249,21 +255,21 @@ def _pg_schema(url: str, holding_tables: bool = False) -> str:
         with psycopg.connect(libpq_url(url), connect_timeout=10) as conn:
             row = conn.execute(
                 "SELECT current_schema(),"
-                " to_regclass(quote_ident(current_schema()) || '.articles') IS NOT NULL"
+                " to_regclass(quote_ident(current_schema()) || '.articles') IS NOT NULL,"
+                " current_setting('search_path'), current_user, current_database()"
             ).fetchone()
     except psycopg.Error as exc:
         raise _unreachable(url, exc) from exc
-    if row is None or row[0] is None:
-        raise BackupError(
-            f"database {mask_url(url)}: no schema of its search_path exists; create it or fix database.url"
-        )
-    if holding_tables and not row[1]:
+    schema, holding, search_path, user, database = row if row is not None else (None, False, "", "", "")
+    if schema is None:
+        raise BackupError(missing_schema(str(search_path), str(user), str(database)))
+    if holding_tables and not holding:
         # A new deployment's tables are made by `digest migrate` or the first `serve`; pg_dump would
         # write an empty archive, and counting its rows would fail on the missing tables.
         raise BackupError(
-            f"database {mask_url(url)} has no digest tables in schema {row[0]} yet; nothing to back up"
+            f"database {mask_url(url)} has no digest tables in schema {schema} yet; nothing to back up"
         )
-    return str(row[0])
+    return str(schema)
 
 
 def _pattern(schema: str) -> str:

@@ -78,6 +78,8 @@ class ServiceState:
     runs: Mapping[str, JobRun]  # by job name, see ``JOBS``
     files_waiting: int
     problems: tuple[str, ...]  # standing problems outside any one job (a missing source folder)
+    # False on a standby: another instance on the PostgreSQL database runs the jobs (docs/scaling.md).
+    leading: bool = True
 
 
 def health_report(
@@ -149,6 +151,7 @@ def _service_report(state: ServiceState | None, by_hand: Mapping[str, JobRun]) -
     return {
         "pid": state.pid if state else None,
         "started": state.started.isoformat() if state else None,
+        "leading": state.leading if state else None,
         **runs,
         "files_waiting": state.files_waiting if state else 0,
         "errors": errors,
@@ -227,6 +230,7 @@ def load_state(data: Path) -> ServiceState | None:
             runs,
             int(raw["files_waiting"]),
             tuple(raw["problems"]),
+            bool(raw.get("leading", True)),  # absent from the files of a version before it: always led
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -240,10 +244,15 @@ def _iso(value: object) -> str:
 
 def describe(health: Mapping[str, Any], running: int | None, tz: tzinfo) -> list[str]:
     """``digest status`` lines for a ``health_report``; ``running``: the serving pid (0: unknown) or None."""
-    if health["pid"] is None:
+    if health["pid"] is None and running is not None:
+        lines = [f"service: starting (pid {running or '?'}); it has run no job yet"]
+    elif health["pid"] is None:
         lines = ["service: has never run with this data folder"]
     elif running is not None:
         lines = [f"service: running (pid {running or health['pid']}) since {_local(health['started'], tz)}"]
+        if health.get("leading") is False:
+            # Its own runs below stay empty: say why, and where the jobs' runs are to be seen.
+            lines.append("role: standby (another instance leads and runs the jobs; its status shows them)")
     else:
         lines = [f"service: not running (pid {health['pid']} started {_local(health['started'], tz)})"]
     for job in JOBS:

@@ -98,6 +98,7 @@ class Runner:
         self._started = clock()
         self.settler = Settler(config.ingest.settle_seconds)
         self._said: str | None = None  # the source folder problem last logged
+        self._saved_leading: bool | None = None  # the role health.json last said
         self._repeats = Repeats()
 
     def rescan(self, publish: bool = False) -> None:
@@ -199,6 +200,7 @@ class Runner:
             runs=dict(self._runs),
             files_waiting=self.settler.waiting,
             problems=tuple(problem for problem in (source_problem(source),) if problem is not None),
+            leading=self._leader.held,
         )
 
     def health(self) -> Mapping[str, object]:
@@ -212,7 +214,8 @@ class Runner:
     @contextmanager
     def _job(self) -> Iterator[bool]:
         """Hold the job lock; yields False once closing or while another instance leads (the job must
-        not start), saves the state after."""
+        not start), saves the state after, and on a standby whenever its role changed, so that
+        ``digest status`` beside it says it runs (as a standby) rather than that it never ran."""
         with self._lock:
             go = not self._closed and self._leader.held
             if go:
@@ -220,6 +223,8 @@ class Runner:
             yield go
             if go:
                 crash_point("service.before_save_state")
+                self._save()
+            elif not self._closed and self._saved_leading is not self._leader.held:
                 self._save()
 
     def _refresh(self, paths: Sequence[Path], publish: bool, present: set[str] | None = None) -> bool:
@@ -288,8 +293,10 @@ class Runner:
         self._runs[job] = JobRun(self._clock(), round((time.monotonic() - started) * 1000), {}, error)
 
     def _save(self) -> None:
+        state = self.state()
+        self._saved_leading = state.leading
         try:
-            save_state(self._config.paths.data, self.state())
+            save_state(self._config.paths.data, state)
         except OSError as exc:
             message = f"cannot write {STATE_NAME} in {self._config.paths.data}: {exc.strerror}"
             self._repeats.say(STATE_NAME, logging.WARNING, message)

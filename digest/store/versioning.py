@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from digest import __version__
-from digest.errors import SchemaError
+from digest.errors import SchemaError, StoreError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -102,9 +102,36 @@ def head_revision() -> str:
     return known[-1]
 
 
+def current_schema(conn: Connection) -> str:
+    """The PostgreSQL schema ``conn`` makes and reads tables in: the first of its ``search_path`` that
+    exists.  ``StoreError`` saying how to make it when none does, which PostgreSQL would only say
+    when a table is created ("no schema has been selected to create in"), and read as empty before."""
+    row = conn.execute(
+        sa.text("SELECT current_schema(), current_setting('search_path'), current_user, current_database()")
+    ).one()
+    if row[0] is None:
+        raise StoreError(missing_schema(str(row[1]), str(row[2]), str(row[3])))
+    return str(row[0])
+
+
+def missing_schema(search_path: str, user: str, database: str) -> str:
+    """The message for a ``search_path`` naming no schema that exists, with the statement that makes it."""
+    names = [name.strip() for name in search_path.split(",")]
+    wanted = next((name for name in names if name and name != '"$user"'), "digest")
+    owner = user if user.isidentifier() and user == user.lower() else '"' + user.replace('"', '""') + '"'
+    return (
+        f"database {database}: no schema of its search_path ({search_path}) exists; create it first "
+        f"(in psql, as the database's owner: CREATE SCHEMA {wanted} AUTHORIZATION {owner};) "
+        "or correct the search_path in database.url"
+    )
+
+
 def read_version(conn: Connection) -> SchemaVersion:
-    """Where the database on ``conn`` stands, without writing; ``SchemaError`` when it is newer."""
+    """Where the database on ``conn`` stands, without writing; ``SchemaError`` when it is newer,
+    ``StoreError`` when a PostgreSQL ``search_path`` names no schema that exists."""
     head = head_revision()
+    if conn.dialect.name == "postgresql":
+        current_schema(conn)
     tables = set(sa.inspect(conn).get_table_names())
     if "alembic_version" in tables:
         current = conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
@@ -194,7 +221,7 @@ def _locked(engine: Engine) -> Iterator[Connection]:
     """A connection holding the migration lock until the block ends."""
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
-            schema = str(conn.execute(sa.text("SELECT current_schema()")).scalar_one())
+            schema = current_schema(conn)
             key = {"class": LOCK_CLASS, "key": zlib.crc32(schema.encode()) & 0x7FFFFFFF}
             conn.execute(sa.text("SELECT pg_advisory_lock(:class, :key)"), key)
             conn.commit()
