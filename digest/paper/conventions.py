@@ -190,6 +190,8 @@ class Conventions:
         return re.compile(
             rf"^(?P<from>据)?(?P<outlet>{outlet})"
             rf"(?P<place>[{CJK}]{{0,8}}?)\s*"
+            # a year before the month (新华社北京2026年12月2日电) is printed by some papers
+            r"(?:20\d\d\s*年\s*(?=\d{1,2}\s*月))?"
             r"(?:(?P<month>\d{1,2})\s*月\s*)?(?:(?P<day>\d{1,2})\s*日\s*)?"
             rf"(?P<word>{words})(?![员话视影力脑子商网站池动息费器])\s*"
             r"(?:[（(](?P<credits>[^（）()]{1,60})[）)])?\s*"

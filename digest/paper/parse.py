@@ -88,6 +88,7 @@ from digest.types import Article, Page
 # a byline are set apart (under a one-line headline on a page without blank lines too), and a line or
 # two printed whole leave a column a column, a layout code after the last sentence (②9) ends none, and
 # a stack set apart on a page printing a paragraph to a line is as short as one short of a column
+# a dateline may print the year (新华社北京2026年12月2日电)
 PARSER_VERSION = "7"
 
 
