@@ -5,6 +5,8 @@ Every page here is made up for the test (fictional places and people).
 
 from __future__ import annotations
 
+import pytest
+
 from digest.paper.parse import parse_page
 
 
@@ -19,3 +21,29 @@ def test_a_dateline_printing_the_year_is_read() -> None:
     assert article.place == "青州"
     assert [c.name for c in article.credits] == ["马晓东", "刘建平"]
     assert article.body.startswith("随着气温")
+
+
+@pytest.mark.parametrize("note", ["（紧接第一版）", "（续第一版）", "（上接A1版）", "（接第A1版）"])
+def test_a_continuation_note_is_no_credit_and_no_text(note: str) -> None:
+    page = parse_page(
+        f"青石湖畔建起智慧农场\n\n{note}合作社还与县职业学校合作，开设了智能农机操作培训班，"
+        "已有六十多名年轻人学成返乡。\n\n小区消防通道不再“卡脖子”\n\n本报讯（记者 林雨晴）连日来，城南街道"
+        f"对辖区小区消防通道开展集中整治，清理占道车辆四十余处。\n\n{note}\n"
+    )
+    first, second = page.articles
+    assert first.body.startswith("合作社还与")
+    assert first.jumps == (note.strip("（）"),)
+    assert [c.name for c in second.credits] == ["林雨晴"]
+    assert "接" not in second.body and "续" not in second.body
+
+
+@pytest.mark.parametrize("note", ["（下转A3版）", "（转第三版）", "（下转3版）"])
+def test_a_jump_on_to_another_page_ends_the_story(note: str) -> None:
+    page = parse_page(
+        "青石湖畔建起智慧农场\n\n本报讯（记者 周远山）合作社今年引入温室传感系统后，蔬菜亩产提高了两成，"
+        f"用工减少三分之一。{note}\n\n城东新桥昨日正式通车，市民出行更加便捷，沿线交通压力明显缓解。（林雨晴）\n"
+    )
+    first, second = page.articles
+    assert first.body.endswith("三分之一。")
+    assert first.jumps == (note.strip("（）"),)
+    assert second.body.startswith("城东新桥")

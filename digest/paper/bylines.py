@@ -37,9 +37,12 @@ _TAIL_BRACKETED = re.compile(r"\s*[（(]([^（）()]{2,60})[）)]\s*$")
 _TAIL_PLAIN = re.compile(r"(?<=[。！？!?…”’」』）)])(\s*)([^。！？!?…“”（）()，,]{2,40})$")
 _BARE_NAMES = re.compile(f"^[{CJK}]{{2,3}}(?: [{CJK}]{{2,3}})+$")  # 王星海 耿志清: two names or more
 _REPORTED = re.compile(r"^([^。！？：:]{2,40}?)\s*报\s?道\s*[:：]\s*")  # 报 道 ： on a justified line too
+_PAGE_NO = r"[A-Za-z]?\s*[0-9一二三四五六七八九十]+"  # 第3版, 第三版, 第A3版
 _JUMP = re.compile(
-    r"[（(]?\s*(?:上接|下接|下转|转|接)\s*第\s*[0-9一二三四五六七八九十]+\s*版\s*[）)]?"
-    r"|^[■□◆]?\s*本报第\s*[0-9一二三四五六七八九十]+\s*版$"
+    rf"[（(]?\s*(?:上接|下接|紧接|下转|转|接)\s*第\s*{_PAGE_NO}\s*版\s*[）)]?"
+    # in brackets the 第 may be left out (（下转A3版）), and 续 says 上接 (（续第一版）)
+    rf"|[（(]\s*(?:上接|下接|紧接|下转|转|接|续)\s*第?\s*{_PAGE_NO}\s*版\s*[）)]"
+    rf"|^[■□◆]?\s*本报第\s*{_PAGE_NO}\s*版$"
 )
 
 _CLAUSE_COMMA = re.compile("[，,]")  # a clause break: a sentence, never a credit, puts one before a role

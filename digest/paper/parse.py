@@ -88,7 +88,8 @@ from digest.types import Article, Page
 # a byline are set apart (under a one-line headline on a page without blank lines too), and a line or
 # two printed whole leave a column a column, a layout code after the last sentence (②9) ends none, and
 # a stack set apart on a page printing a paragraph to a line is as short as one short of a column
-# a dateline may print the year (新华社北京2026年12月2日电)
+# a dateline may print the year (新华社北京2026年12月2日电), jump notes 紧接第一版, 续第一版 and
+# 下转A3版 are read (紧接第一版 was a credit)
 PARSER_VERSION = "7"
 
 
