@@ -47,3 +47,36 @@ def test_a_jump_on_to_another_page_ends_the_story(note: str) -> None:
     assert first.body.endswith("三分之一。")
     assert first.jumps == (note.strip("（）"),)
     assert second.body.startswith("城东新桥")
+
+
+@pytest.mark.parametrize(
+    ("dateline", "authors"),
+    [
+        ("本报青石12月2日电　记者周远山　通讯员林雨晴　", ["周远山", "林雨晴"]),
+        ("本报讯 记者钱明亮 实习生孙小雨 报道　", ["钱明亮", "孙小雨"]),
+        ("本报讯　本报记者 周远山 林雨晴　", ["周远山", "林雨晴"]),
+    ],
+)
+def test_a_credit_after_a_dateline_parted_from_the_text_by_a_space(dateline: str, authors: list[str]) -> None:
+    page = parse_page(
+        "老城区供水管网改造完工\n\n"
+        f"{dateline}历时八个月，老城区供水管网改造工程日前全面完工，一万两千多户居民告别了水压不足的烦恼。\n"
+    )
+    (article,) = page.articles
+    assert [c.name for c in article.credits] == authors
+    assert article.body.startswith("历时八个月")
+
+
+@pytest.mark.parametrize(
+    "opening",
+    [
+        "本报讯 记者从市统计局获悉",
+        "新华社北京12月2日电 记者 12月2日从市统计局获悉",
+        "本报讯 记者周远山近日从市统计局获悉",
+    ],
+)
+def test_a_sentence_about_the_reporter_after_a_dateline_stays_text(opening: str) -> None:
+    page = parse_page(f"前三季度工业增长\n\n{opening}，前三季度全市规模以上工业增加值同比增长百分之六。\n")
+    (article,) = page.articles
+    assert article.credits == ()
+    assert article.body.startswith("记者")

@@ -287,6 +287,8 @@ def parse_dateline(text: str, conv: Conventions = MAINLAND, issue: date | None =
         elif _credit_rest(rest, conv):
             # 本报西坝12月3日电 记者：X, the text on the next line: the line's rest is its credit.
             credits, length = parse_credits(rest.strip(), conv) or (), len(text)
+        elif lead := _lead_credit(rest, conv):
+            credits, length = lead[0], length + lead[1]
     place = match.group("place") if known and match.group("place") else None
     return Dateline(place=place, date=date, credits=credits, length=length)
 
@@ -304,6 +306,23 @@ def _credit_rest(rest: str, conv: Conventions) -> bool:
         and not is_editor_line(rest, conv)
         and is_byline(rest, conv)
     )
+
+
+def _lead_credit(rest: str, conv: Conventions) -> tuple[tuple[Credit, ...], int] | None:
+    """A credit after a dateline, unbracketed and parted from the text by a space
+    (``本报青石12月2日电　记者X　通讯员Y　历时…``, ``本报讯 记者X 实习生Y 报道　市…``): the credits
+    and the characters they take with the space after them.  It opens with a role or a mark
+    (names alone may be the text's first words), and the longest such run is the credit."""
+    if not conv.role_split.match(rest.lstrip()):
+        return None
+    found = None
+    for gap in re.finditer(r"\s+", rest):
+        head = rest[: gap.start()].strip()
+        if len(head) > _DATELINE_CREDIT:
+            break
+        if head and gap.end() < len(rest) and is_byline(head, conv) and not is_editor_line(head, conv):
+            found = (parse_credits(head, conv) or (), gap.end())
+    return found
 
 
 def paren_names(text: str, conv: Conventions = MAINLAND) -> tuple[Credit, ...] | None:
