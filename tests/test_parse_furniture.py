@@ -80,3 +80,25 @@ def test_a_sentence_about_the_reporter_after_a_dateline_stays_text(opening: str)
     (article,) = page.articles
     assert article.credits == ()
     assert article.body.startswith("记者")
+
+
+@pytest.mark.parametrize(
+    "folio", ["东岭日报 | 2026.12.03 | 05", "05｜2026-12-03｜东岭日报", "东岭日报  2026/12/03  05"]
+)
+def test_a_folio_dated_with_dots_or_dashes_is_furniture(folio: str) -> None:
+    page = parse_page(
+        f"{folio}\n经济\n\n牧区冬储饲草充足\n\n□ 本报记者 巴特尔 文/图\n"
+        "入冬以来，草原各嘎查陆续完成冬储饲草收购，牧民家家户户的草棚都堆得满满当当。\n"
+    )
+    (article,) = page.articles
+    assert article.title == "牧区冬储饲草充足"
+    assert article.section == "经济"
+    assert "2026" in page.dropped[0]
+
+
+def test_a_dotted_date_inside_the_text_stays_text() -> None:
+    page = parse_page(
+        "新规实施\n\n本报讯 新规自\n2026.12.03 起施行\n，市民办理业务可以全程网上提交材料，不用再跑窗口。\n"
+    )
+    (article,) = page.articles
+    assert "2026.12.03" in article.body

@@ -79,9 +79,11 @@ _HEADER_WORDS = re.compile(
 _SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speaker when the name recurs
 
 
-# Folio and page-credit lines printed in the margins of every page.
+# Folio and page-credit lines printed in the margins of every page.  A date written with dots or
+# dashes standing apart (内蒙古日报 | 2026.12.03 | 05) is a folio's: prose writes 12月3日.
 _FURNITURE = re.compile(
     r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版|^[A-Za-z]\d{1,2}\s*版(?:\s|[：:]|$)"
+    r"|(?:^|[\s|｜])20\d\d([.\-/])\d{1,2}\1\d{1,2}(?:$|[\s|｜])"
 )
 
 
