@@ -102,3 +102,26 @@ def test_a_dotted_date_inside_the_text_stays_text() -> None:
     )
     (article,) = page.articles
     assert "2026.12.03" in article.body
+
+
+@pytest.mark.parametrize(
+    "editors", ["责任编辑：孙晓梅　版式：陈晨", "执行编辑 孙晓梅 审校 王磊", "排版：陈晨", "美术编辑 陈晨"]
+)
+def test_an_editors_line_under_the_last_sentence_is_no_part_of_the_text(editors: str) -> None:
+    page = parse_page(
+        "社区食堂开进老街巷\n\n本报讯（记者 钱明亮）家住老城区的王奶奶今年七十八岁，以前最发愁的就\n"
+        "是一日三餐，儿女都在外地工作，自己做饭又怕忘了关火。\n街道负责人表示，年底前还将在另外三个社\n"
+        f"区开设同类食堂。\n{editors}\n"
+    )
+    (article,) = page.articles
+    assert article.body.endswith("同类食堂。")
+    assert [c.name for c in article.credits] == ["钱明亮"]
+
+
+def test_a_wrapped_line_opening_with_an_editors_title_stays_text() -> None:
+    page = parse_page(
+        "新书首发\n\n本报讯 这部小说的责任\n编辑 周远山 林雨晴\n"
+        "介绍，书稿前后修改了七遍，历时三年才最终定稿。\n"
+    )
+    (article,) = page.articles
+    assert article.body.startswith("这部小说的责任编辑 周远山 林雨晴介绍，")

@@ -51,7 +51,13 @@ class Conventions:
         "美编",
         "校对",
         "检校",
+        "审校",
         "版式设计",
+        "版式",
+        "排版",
+        "组版",
+        "美术编辑",
+        "执行编辑",
     )
     # How an outlet's name ends, to tell 城市快报 in 城市快报记者 X from a reporter's name.
     outlet_endings: tuple[str, ...] = (
