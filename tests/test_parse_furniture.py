@@ -125,3 +125,25 @@ def test_a_wrapped_line_opening_with_an_editors_title_stays_text() -> None:
     )
     (article,) = page.articles
     assert article.body.startswith("这部小说的责任编辑 周远山 林雨晴介绍，")
+
+
+_COMMENTARY = (
+    "夜市的热闹，是一座城市活力的写照。但烟火气不能以牺牲环境和秩序为代价，管理部门既要放得开，也要管得住。\n"
+    "统一配备油烟净化设备、规范摊位摆放，这些细节做好了，夜市才能红火得更久、走得更远。\n"
+)
+
+
+def test_a_name_alone_under_a_commentary_headline_signs_it() -> None:
+    page = parse_page(f"短评\n\n让夜市烟火气更持久\n\n林雨晴\n\n{_COMMENTARY}")
+    (article,) = page.articles
+    assert article.title == "让夜市烟火气更持久"
+    assert article.subtitle is None
+    assert [c.name for c in article.credits] == ["林雨晴"]
+
+
+def test_a_column_named_commentators_article_is_no_byline() -> None:
+    page = parse_page(f"评论员文章\n\n以实干担当书写发展新篇\n\n本报评论员\n\n{_COMMENTARY}")
+    (article,) = page.articles
+    assert article.section == "评论员文章"
+    assert article.title == "以实干担当书写发展新篇"
+    assert article.credits == ()

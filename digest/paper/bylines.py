@@ -172,6 +172,8 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
         shape = _GLUED_NAME if glued or glued_to_role else _NAME
         if not shape.match(piece) or conv.not_a_name.search(piece):
             return None
+        if glued_to_role and items[index - 1][1].endswith(conv.unsigned_roles):
+            return None  # a commentator signs apart from a name (评论员 X): 评论员文章 names a column
         waiting = False
         if editing:
             continue

@@ -92,7 +92,8 @@ from digest.types import Article, Page
 # 下转A3版 are read (紧接第一版 was a credit), a credit after a dateline parted from the text by a
 # space (本报讯 记者X 实习生Y 报道　…) is read, a folio dated with dots (东岭日报 | 2026.12.03 | 05) is
 # furniture, an editors' line right under the text's last sentence is no part of it (版式, 排版, 组版,
-# 审校, 美术编辑 and 执行编辑 are editors)
+# 审校, 美术编辑 and 执行编辑 are editors), 评论员文章 is no byline, and a name of three characters alone
+# between a headline and the text signs the story
 PARSER_VERSION = "7"
 
 
