@@ -147,3 +147,15 @@ def test_a_column_named_commentators_article_is_no_byline() -> None:
     assert article.section == "评论员文章"
     assert article.title == "以实干担当书写发展新篇"
     assert article.credits == ()
+
+
+@pytest.mark.parametrize("number", ["（一）", "一、", "1."])
+def test_a_numbered_part_heading_stays_a_paragraph_of_its_story(number: str) -> None:
+    page = parse_page(
+        "全市部署冬季安全生产工作\n\n本报讯（记者 周远山）12月2日，全市冬季安全生产工作会议召开。"
+        f"会议对下一阶段重点工作作出部署，要求各地各部门切实扛起责任。\n\n{number}压实安全生产责任\n\n"
+        "安全生产责任要压实到岗到人，主要负责人要亲自研究部署，做到守土有责、守土尽责，层层传导压力。\n"
+    )
+    (article,) = page.articles
+    assert article.title == "全市部署冬季安全生产工作"
+    assert article.body.split("\n\n")[1] == f"{number}压实安全生产责任"

@@ -93,7 +93,8 @@ from digest.types import Article, Page
 # space (本报讯 记者X 实习生Y 报道　…) is read, a folio dated with dots (东岭日报 | 2026.12.03 | 05) is
 # furniture, an editors' line right under the text's last sentence is no part of it (版式, 排版, 组版,
 # 审校, 美术编辑 and 执行编辑 are editors), 评论员文章 is no byline, and a name of three characters alone
-# between a headline and the text signs the story
+# between a headline and the text signs the story, a numbered part's heading alone after a finished
+# paragraph ((一)…, 二、…) is a crosshead
 PARSER_VERSION = "7"
 
 
