@@ -37,9 +37,12 @@ _TAIL_BRACKETED = re.compile(r"\s*[（(]([^（）()]{2,60})[）)]\s*$")
 _TAIL_PLAIN = re.compile(r"(?<=[。！？!?…”’」』）)])(\s*)([^。！？!?…“”（）()，,]{2,40})$")
 _BARE_NAMES = re.compile(f"^[{CJK}]{{2,3}}(?: [{CJK}]{{2,3}})+$")  # 王星海 耿志清: two names or more
 _REPORTED = re.compile(r"^([^。！？：:]{2,40}?)\s*报\s?道\s*[:：]\s*")  # 报 道 ： on a justified line too
+_PAGE_NO = r"[A-Za-z]?\s*[0-9一二三四五六七八九十]+"  # 第3版, 第三版, 第A3版
 _JUMP = re.compile(
-    r"[（(]?\s*(?:上接|下接|下转|转|接)\s*第\s*[0-9一二三四五六七八九十]+\s*版\s*[）)]?"
-    r"|^[■□◆]?\s*本报第\s*[0-9一二三四五六七八九十]+\s*版$"
+    rf"[（(]?\s*(?:上接|下接|紧接|下转|转|接)\s*第\s*{_PAGE_NO}\s*版\s*[）)]?"
+    # in brackets the 第 may be left out (（下转A3版）), and 续 says 上接 (（续第一版）)
+    rf"|[（(]\s*(?:上接|下接|紧接|下转|转|接|续)\s*第?\s*{_PAGE_NO}\s*版\s*[）)]"
+    rf"|^[■□◆]?\s*本报第\s*{_PAGE_NO}\s*版$"
 )
 
 _CLAUSE_COMMA = re.compile("[，,]")  # a clause break: a sentence, never a credit, puts one before a role
@@ -169,6 +172,8 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
         shape = _GLUED_NAME if glued or glued_to_role else _NAME
         if not shape.match(piece) or conv.not_a_name.search(piece):
             return None
+        if glued_to_role and items[index - 1][1].endswith(conv.unsigned_roles):
+            return None  # a commentator signs apart from a name (评论员 X): 评论员文章 names a column
         waiting = False
         if editing:
             continue
@@ -284,6 +289,8 @@ def parse_dateline(text: str, conv: Conventions = MAINLAND, issue: date | None =
         elif _credit_rest(rest, conv):
             # 本报西坝12月3日电 记者：X, the text on the next line: the line's rest is its credit.
             credits, length = parse_credits(rest.strip(), conv) or (), len(text)
+        elif lead := _lead_credit(rest, conv):
+            credits, length = lead[0], length + lead[1]
     place = match.group("place") if known and match.group("place") else None
     return Dateline(place=place, date=date, credits=credits, length=length)
 
@@ -301,6 +308,23 @@ def _credit_rest(rest: str, conv: Conventions) -> bool:
         and not is_editor_line(rest, conv)
         and is_byline(rest, conv)
     )
+
+
+def _lead_credit(rest: str, conv: Conventions) -> tuple[tuple[Credit, ...], int] | None:
+    """A credit after a dateline, unbracketed and parted from the text by a space
+    (``本报青石12月2日电　记者X　通讯员Y　历时…``, ``本报讯 记者X 实习生Y 报道　市…``): the credits
+    and the characters they take with the space after them.  It opens with a role or a mark
+    (names alone may be the text's first words), and the longest such run is the credit."""
+    if not conv.role_split.match(rest.lstrip()):
+        return None
+    found = None
+    for gap in re.finditer(r"\s+", rest):
+        head = rest[: gap.start()].strip()
+        if len(head) > _DATELINE_CREDIT:
+            break
+        if head and gap.end() < len(rest) and is_byline(head, conv) and not is_editor_line(head, conv):
+            found = (parse_credits(head, conv) or (), gap.end())
+    return found
 
 
 def paren_names(text: str, conv: Conventions = MAINLAND) -> tuple[Credit, ...] | None:

@@ -45,6 +45,9 @@ _PADDED_WORD = re.compile(f"^[{CJK}] [{CJK}]$")  # a word of two padded to the w
 _CLAUSE_MARKS = re.compile("[，。；！？,;!?]")
 
 
+_SIGNATURE = re.compile(f"^[{CJK}]{{3}}$")  # a name signing a story under its headline: 林雨晴
+
+
 _BRACKET_SECTION = re.compile(r"^【\s*([^【】\s]{1,12})\s*】$")
 
 
@@ -79,9 +82,11 @@ _HEADER_WORDS = re.compile(
 _SPEAKER = re.compile(f"^([{CJK}]{{2,4}})[:：]")  # 王惠贞：… — a speaker when the name recurs
 
 
-# Folio and page-credit lines printed in the margins of every page.
+# Folio and page-credit lines printed in the margins of every page.  A date written with dots or
+# dashes standing apart (内蒙古日报 | 2026.12.03 | 05) is a folio's: prose writes 12月3日.
 _FURNITURE = re.compile(
     r"星期[一二三四五六日天]|责任编辑|责编|版式设计|美编|校对|检校|^第\s*\d+\s*版|^[A-Za-z]\d{1,2}\s*版(?:\s|[：:]|$)"
+    r"|(?:^|[\s|｜])20\d\d([.\-/])\d{1,2}\1\d{1,2}(?:$|[\s|｜])"
 )
 
 
@@ -192,6 +197,9 @@ def _classify(
         out.append(line)
     _header_block(out)
     _padded_section(out)
+    for headline, name, below in zip(out, out[1:], out[2:], strict=False):
+        if _signs_under_headline(headline, name, below):
+            name.kind, name.credits = T.BYLINE, (Credit(name=name.text, role=""),)
     for mark, under in itertools.pairwise(out):
         if under.kind in (T.CANDIDATE, T.HEADING) and _long_section_mark(mark, conv):
             mark.kind, mark.text = T.SECTION, _LONG_SECTION_MARK.sub(r"\1", mark.text).strip()
@@ -267,6 +275,18 @@ def _padded_section(lines: list[_Line]) -> None:
     line, under = lines[top], lines[top + 1]
     if line.kind is T.BYLINE and _PADDED_WORD.match(line.text) and under.kind in (T.CANDIDATE, T.HEADING):
         line.kind, line.text, line.credits = T.SECTION, line.text.replace(" ", ""), ()
+
+
+def _signs_under_headline(headline: _Line, name: _Line, text: _Line) -> bool:
+    """A name of three characters alone in its block between a headline and the text signs the
+    story (a commentary's 林雨晴): a subtitle is never so short, a section's name seldom three."""
+    return (
+        headline.kind is T.CANDIDATE
+        and name.kind is T.CANDIDATE
+        and name.alone
+        and _SIGNATURE.match(name.text) is not None
+        and text.kind is T.PARA
+    )
 
 
 def _long_section_mark(line: _Line, conv: Conventions) -> bool:

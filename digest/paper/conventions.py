@@ -51,7 +51,13 @@ class Conventions:
         "美编",
         "校对",
         "检校",
+        "审校",
         "版式设计",
+        "版式",
+        "排版",
+        "组版",
+        "美术编辑",
+        "执行编辑",
     )
     # How an outlet's name ends, to tell 城市快报 in 城市快报记者 X from a reporter's name.
     outlet_endings: tuple[str, ...] = (
@@ -190,6 +196,8 @@ class Conventions:
         return re.compile(
             rf"^(?P<from>据)?(?P<outlet>{outlet})"
             rf"(?P<place>[{CJK}]{{0,8}}?)\s*"
+            # a year before the month (新华社北京2026年12月2日电) is printed by some papers
+            r"(?:20\d\d\s*年\s*(?=\d{1,2}\s*月))?"
             r"(?:(?P<month>\d{1,2})\s*月\s*)?(?:(?P<day>\d{1,2})\s*日\s*)?"
             rf"(?P<word>{words})(?![员话视影力脑子商网站池动息费器])\s*"
             r"(?:[（(](?P<credits>[^（）()]{1,60})[）)])?\s*"

@@ -11,7 +11,14 @@ from __future__ import annotations
 import functools
 import re
 
-from digest.paper.bylines import is_byline, paren_names, parse_credits, parse_dateline, split_mark
+from digest.paper.bylines import (
+    is_byline,
+    is_editor_line,
+    paren_names,
+    parse_credits,
+    parse_dateline,
+    split_mark,
+)
 from digest.paper.conventions import Conventions
 from digest.paper.textnorm import CJK, ends_sentence, join_wrapped
 
@@ -30,6 +37,17 @@ _WORD_REACH = 12  # characters after a break that cut a dateline its word (讯, 
 
 _NAME_REST = re.compile(f"^([{CJK}]{{1,2}})(?:\\s*(\\S{{1,4}}))?$")  # 中 摄, 小川: a name's end, its mark
 _NAME_REST_LEN = 7  # characters: the longest line _NAME_REST takes
+
+
+def _editors_line(before: str, line: str, conv: Conventions) -> bool:
+    """A line crediting only the page's editors (``责任编辑：X 版式：Y``) under the text's last
+    sentence (``before``): the page's credit, never a wrap of that sentence."""
+    return (
+        _TEXT_END.search(before[-1:]) is not None
+        and len(line) <= _CREDIT_LINE
+        and conv.credit_hint.search(line) is not None
+        and is_editor_line(line, conv)
+    )
 
 
 def _cut_by_column_break(before: str, after: str, conv: Conventions) -> bool:

@@ -16,6 +16,7 @@ from digest.paper.cuts import (
     _TEXT_END,
     _cut_by_column_break,
     _cut_credit,
+    _editors_line,
     _lengthens_whole_credit,
     _open_credit,
 )
@@ -317,7 +318,7 @@ def _lay_out(
                 or starts[k]
                 or (k + 1 < len(block) and starts[k + 1] and _heads_story(pieces[-1], line))
                 or _ends_line(pieces, block)
-                or _credit_apart(pieces, line, conv)
+                or (_credit_apart(pieces, line, conv) or _editors_line(pieces[-1], line, conv))
                 or _signed_dateline(pieces, line, conv)
                 or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
                 or (len(pieces) == 1 and _listed_field(pieces[0]) and _listed_field(line))

@@ -88,6 +88,13 @@ from digest.types import Article, Page
 # a byline are set apart (under a one-line headline on a page without blank lines too), and a line or
 # two printed whole leave a column a column, a layout code after the last sentence (②9) ends none, and
 # a stack set apart on a page printing a paragraph to a line is as short as one short of a column
+# a dateline may print the year (新华社北京2026年12月2日电), jump notes 紧接第一版, 续第一版 and
+# 下转A3版 are read (紧接第一版 was a credit), a credit after a dateline parted from the text by a
+# space (本报讯 记者X 实习生Y 报道　…) is read, a folio dated with dots (东岭日报 | 2026.12.03 | 05) is
+# furniture, an editors' line right under the text's last sentence is no part of it (版式, 排版, 组版,
+# 审校, 美术编辑 and 执行编辑 are editors), 评论员文章 is no byline, and a name of three characters alone
+# between a headline and the text signs the story, a numbered part's heading alone after a finished
+# paragraph ((一)…, 二、…) is a crosshead
 PARSER_VERSION = "7"
 
 

@@ -46,6 +46,10 @@ _PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
 _CAPTION_START = re.compile(r"^(?:[上下左右组]?图[为：:]|图片为|[上下左右]图中)")
 
 
+# A numbered part of a story: （一）, 一、, 1. or 1、 opening its heading (never 1.5亿).
+_NUMBERED = re.compile(
+    r"^(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|[一二三四五六七八九十]{1,3}、|\d{1,2}[.．、](?!\d))\s*\S"
+)
 _CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break leaves longer stubs)
 
 
@@ -232,6 +236,8 @@ def _resolve_run(
         return _story_lines(run, prev)
     if lone and between_paras and wide and not signed_apart and not closes and _crosshead(run[0], prev):
         return [_Line(texts[0], T.CROSSHEAD)]
+    if lone and between_paras and not signed_apart and _NUMBERED.match(texts[0]) and _box_label(run[0], prev):
+        return [_Line(texts[0], T.CROSSHEAD)]  # a numbered part of the story, never a headline
     # Short lines set apart in one block between two paragraphs (a kicker over a headline, or a
     # few lines of verse quoted in the text) are weighed together, as one line would be.
     one_block = len(run) > 1 and not run[0].md and all(r.gap == 0 for r in run[1:])
@@ -451,13 +457,16 @@ def _stacked_name(run: list[_Line], prev: _Line | None, nxt: _Line | None) -> bo
 def _box_label(line: _Line, prev: _Line | None) -> bool:
     """A bare word of a few characters alone between blank lines after a finished paragraph
     (链接, 背景, 相关新闻) labels a box or a part of the story: a paragraph of its own, never the
-    start of the text under it."""
+    start of the text under it.  So does a numbered part's heading (（一）压实责任, 二、…, 3.…)."""
     return (
         line.alone
         and prev is not None
         and prev.kind is T.PARA
         and ends_sentence(prev.text)
-        and re.fullmatch(f"[{CJK}]{{2,{_SECTION_LEN}}}", line.text) is not None
+        and (
+            re.fullmatch(f"[{CJK}]{{2,{_SECTION_LEN}}}", line.text) is not None
+            or _NUMBERED.match(line.text) is not None
+        )
     )
 
 
