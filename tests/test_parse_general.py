@@ -1,0 +1,46 @@
+"""General rules the layout remix (``benchmarks/parse_remix.py``) showed missing: how headlines,
+credits and text are told apart whatever the page's layout.
+
+Every page here is made up for the test (fictional places and people).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.paper.bylines import parse_credits
+from digest.paper.parse import parse_page
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这几天，晚报摄影记者林小河每",  # a paragraph's first line, wrapped inside a word
+        "城南小区 杂物堆满楼道T晚报记者 周远",  # a headline run into the byline under it
+    ],
+)
+def test_words_before_the_first_role_that_no_mark_credits_are_no_names(text: str) -> None:
+    assert parse_credits(text) is None
+
+
+def test_a_headline_over_its_byline_in_one_block_stays_the_headline() -> None:
+    page = parse_page(
+        "第3版 城市\n\n城南小区 杂物堆满楼道\nT晚报记者 周远\n"
+        "晚报讯 昨日上午，记者来到城南小区，看到楼道里堆满了旧家具和纸箱，居民进出十分不便。\n\n"
+        "物业表示，将在本周内组织清理，并在每栋楼前张贴告示，提醒业主不要乱堆乱放。\n"
+    )
+    (article,) = page.articles
+    assert article.title == "城南小区 杂物堆满楼道"
+    assert [c.name for c in article.credits] == ["周远"]
+
+
+def test_a_wrapped_line_about_a_reporter_is_text_not_a_credit() -> None:
+    page = parse_page(
+        "第3版 城市\n\n河边步道重新开放\n\n"
+        "晚报讯 经过三个月的整修，城东河边\n步道昨日重新开放，沿途新增了路灯和\n座椅，市民纷纷前来散步。\n\n"
+        "这几天，晚报摄影记者林小河每\n天都在步道上拍摄。据他观察，傍晚\n时分游人最多，不少市民带着孩子来\n"
+        "这里放风筝。\n"
+    )
+    (article,) = page.articles
+    assert not article.credits
+    assert "林小河每天都在步道上拍摄" in article.body
