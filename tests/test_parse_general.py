@@ -44,3 +44,30 @@ def test_a_wrapped_line_about_a_reporter_is_text_not_a_credit() -> None:
     (article,) = page.articles
     assert not article.credits
     assert "林小河每天都在步道上拍摄" in article.body
+
+
+_CHERRY = (
+    "本报讯（周远）昨天，青石湖公园的樱花迎来盛花期，湖边游人如织，不少市民带着家人前来赏花拍照。\n\n"
+    "公园管理处表示，樱花花期预计持续到下周末，请游客文明赏花，不要攀折花枝。\n\n"
+    "樱花盛开，游人如织\n\n"
+)
+_SORTING = (
+    "8月4日上午，城北社区在文化广场举办垃圾分类宣传活动，居民踊跃参加。\n\n"
+    "活动现场，志愿者为居民讲解分类知识，并发放了宣传手册和分类垃圾袋。\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "credit",
+    [
+        "记者 林雨 吴一\n通讯员 陈晨\n",  # a role to a line: the credit ends with its last line
+        "本报记者 林雨 本报通讯员 陈晨 摄\n",  # a reporter beside the photographer is a writer
+    ],
+)
+def test_a_headline_between_stories_signed_by_different_reporters_closes_the_first(credit: str) -> None:
+    # Headline-last, single blank lines: the comma in the first headline says little, the credit
+    # under the second story's text says another reporter wrote it.
+    page = parse_page(_CHERRY + _SORTING + credit + "\n城北社区 垃圾分类进万家\n")
+    assert [a.title for a in page.articles] == ["樱花盛开，游人如织", "城北社区 垃圾分类进万家"]
+    assert [c.name for c in page.articles[0].credits] == ["周远"]
+    assert "周远" not in [c.name for c in page.articles[1].credits]
