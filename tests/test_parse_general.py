@@ -71,3 +71,15 @@ def test_a_headline_between_stories_signed_by_different_reporters_closes_the_fir
     assert [a.title for a in page.articles] == ["樱花盛开，游人如织", "城北社区 垃圾分类进万家"]
     assert [c.name for c in page.articles[0].credits] == ["周远"]
     assert "周远" not in [c.name for c in page.articles[1].credits]
+
+
+def test_a_lead_opening_with_a_full_date_tells_the_headline_over_it() -> None:
+    # A quotation in a line between two paragraphs is weak evidence of a headline; a paragraph
+    # opening with a date, the year too (2023年5月6日，…), as leads do, adds to it.
+    page = parse_page(
+        "本报讯（记者 周远）青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+        "馆长说，今后还将定期举办读书分享会，欢迎市民常来看看。\n\n别让“僵尸车”挡了路\n\n"
+        "2023年5月6日，城西一小区内停放多年的废旧车辆被集中拖走，居民出行方便了不少。\n\n"
+        "社区工作人员介绍，这些车辆长期无人认领，占用了公共车位。\n"
+    )
+    assert [a.title for a in page.articles] == [None, "别让“僵尸车”挡了路"]

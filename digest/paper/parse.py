@@ -89,7 +89,8 @@ from digest.types import Article, Page
 # two printed whole leave a column a column, a layout code after the last sentence (②9) ends none, and
 # a stack set apart on a page printing a paragraph to a line is as short as one short of a column;
 # words before a credit's first role that no mark credits are no names (这几天，晚报记者X每), and
-# a text closed by a credit a role to a line, or by a reporter beside a photographer, is signed by them
+# a text closed by a credit a role to a line, or by a reporter beside a photographer, is signed by them;
+# a lead opening with a date and its year (2023年5月6日，…) opens as leads do
 PARSER_VERSION = "7"
 
 
