@@ -83,3 +83,16 @@ def test_a_lead_opening_with_a_full_date_tells_the_headline_over_it() -> None:
         "社区工作人员介绍，这些车辆长期无人认领，占用了公共车位。\n"
     )
     assert [a.title for a in page.articles] == [None, "别让“僵尸车”挡了路"]
+
+
+def test_a_column_break_under_a_marked_headline_leaves_the_first_line_in_the_text() -> None:
+    # The line under the second headline fills the column and runs on at a comma: the text's
+    # first line, parted from the rest by a column break, never the headline's subtitle.
+    page = parse_page(
+        "## 青石湖畔樱花开\n\n本报讯 昨天，青石湖公园的樱花迎来\n盛花期，湖边游人如织，不少市民带着\n"
+        "家人前来赏花拍照。公园管理处表示，\n樱花花期预计持续到下周末。\n\n"
+        "## 城北社区垃圾分类进万家\n\n2023年5月6日，城北社区在文化广\n\n场举办垃圾分类宣传活动，居民踊跃参\n"
+        "加。志愿者为居民讲解分类知识，并发\n放了宣传手册和分类垃圾袋。\n"
+    )
+    assert [a.title for a in page.articles] == ["青石湖畔樱花开", "城北社区垃圾分类进万家"]
+    assert page.articles[1].body.startswith("2023年5月6日，城北社区在文化广场举办")
