@@ -96,3 +96,17 @@ def test_a_column_break_under_a_marked_headline_leaves_the_first_line_in_the_tex
     )
     assert [a.title for a in page.articles] == ["青石湖畔樱花开", "城北社区垃圾分类进万家"]
     assert page.articles[1].body.startswith("2023年5月6日，城北社区在文化广场举办")
+
+
+def test_a_long_line_with_clauses_cut_off_by_a_column_break_is_no_headline() -> None:
+    # The block under the crosshead is a paragraph's first lines, a column break after them:
+    # over 30 characters with two commas, prose, whether or not it stands alone.
+    page = parse_page(
+        "青石镇图书馆开放\n\n本报讯（记者 周远）青石镇新建的图书\n馆昨天正式对外开放，馆内藏书三万余\n"
+        "册，设有少儿阅览区和自习室。\n\n少儿天地\n\n走进少儿阅览区，书架上摆满了绘本，\n"
+        "不少家长正陪着孩子在这里读书，也有\n\n孩子趴在软垫上安静地翻看图画书。馆\n员说，周末的人还要更多一些。\n"
+    )
+    (article,) = page.articles
+    assert article.title == "青石镇图书馆开放"
+    assert article.section is None
+    assert "在这里读书，也有孩子趴在软垫上" in article.body

@@ -394,7 +394,7 @@ def _is_candidate(text: str, alone: bool = False) -> bool:
     return (
         len(bare) <= _MAX_HEADING
         and (alone or commas <= 1)
-        and not (commas and len(bare) > _MAX_COMMA_HEADING and not alone)
+        and not (commas and len(bare) > _MAX_COMMA_HEADING and (commas > 1 or not alone))
         and has_cjk(bare)
         and not (_ends_statement(bare) if alone else ends_sentence(bare))
         and not ends_open(bare)

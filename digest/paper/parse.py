@@ -91,7 +91,8 @@ from digest.types import Article, Page
 # words before a credit's first role that no mark credits are no names (这几天，晚报记者X每), and
 # a text closed by a credit a role to a line, or by a reporter beside a photographer, is signed by them;
 # a lead opening with a date and its year (2023年5月6日，…) opens as leads do, a line under a # headline
-# filling the column with a comma in it is the text's first line a column break cut, no subtitle
+# filling the column with a comma in it is the text's first line a column break cut, no subtitle, and
+# a line alone of over 30 characters with two commas or more is prose, never a headline
 PARSER_VERSION = "7"
 
 
