@@ -149,6 +149,10 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
                     credits[at] = _marked(credits[at], piece)
                 group = []
                 continue
+            if group and not role:
+                # Names before the first role that no mark credits (这几天，快报记者X, 标题 某某记者 X):
+                # words of a sentence or a headline, not names.
+                return None
             role = f"{role} {piece}" if waiting and role else piece
             editing, waiting, group = False, True, []
             continue

@@ -132,6 +132,7 @@ class _Line:
     row: bool = False  # a row of a table of figures, or the note under it: text, never a headline
     indent: bool = False  # opens with a paragraph indent: never the end of the paragraph above
     short: bool = False  # alone or apart, and short of the page's wrapped column: no wrap broke it there
+    filled: bool = False  # as wide as the page's wrapped column: a wrap or a column break may have cut it
     measured: bool = False  # a headline by its width alone: no vote on which side of its story it stands
     tag: str = ""  # a column's tag printed over this headline (话外音): the section of its story alone
 
@@ -182,6 +183,7 @@ def _classify(
         line.short = ((alone or i - 1 in apart) and _short_of_column(text, next_text, width)) or (
             not width and not alone and i - 1 in apart
         )
+        line.filled = not line.short and _fills_column(text, width)
         if i - 1 in listed:
             _list_entry(line)
         if line.kind is T.BYLINE and not line.credits:
@@ -228,6 +230,7 @@ def _classify(
     return out
 
 
+_PAST_COLUMN = 2  # characters a wrapped line may run past its column's usual width
 _RUN_KEPT_WHOLE = re.compile(r"^[A-Za-z0-9.%]+")  # a wrap never cuts a run of Latin letters or figures
 
 
@@ -238,6 +241,13 @@ def _short_of_column(text: str, below: str, width: int) -> bool:
     run = _RUN_KEPT_WHOLE.match(below)
     kept = len(run.group()) if run else 0
     return width > 0 and len(squeeze_spaces(text)) + kept < _FULL_LINE * width
+
+
+def _fills_column(text: str, width: int) -> bool:
+    """Is a line as wide as the page's wrapped column, as a paragraph's wrapped lines are (a mark
+    or a figure the wrap kept may take it a character or two past)?  A wider line was set whole."""
+    glyphs = len(squeeze_spaces(text))
+    return width > 0 and _FULL_LINE * width <= glyphs <= width + _PAST_COLUMN
 
 
 def _list_entry(line: _Line) -> None:
@@ -404,7 +414,7 @@ def _is_candidate(text: str, alone: bool = False) -> bool:
     return (
         len(bare) <= _MAX_HEADING
         and (alone or commas <= 1)
-        and not (commas and len(bare) > _MAX_COMMA_HEADING and not alone)
+        and not (commas and len(bare) > _MAX_COMMA_HEADING and (commas > 1 or not alone))
         and has_cjk(bare)
         and not (_ends_statement(bare) if alone else ends_sentence(bare))
         and not ends_open(bare)

@@ -13,6 +13,7 @@ from digest.paper.textnorm import ends_sentence
 
 _KICKER_LEN = 30  # characters; a kicker over a headline is no longer
 _STOPS = re.compile("[。；;]")  # a line with a full stop or semicolon in it holds a sentence
+_COMMA = re.compile("[，,]")  # a clause break: a sentence runs on
 
 
 def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
@@ -30,7 +31,11 @@ def _adopt_unmarked_heading_lines(lines: list[_Line]) -> None:
             if step < 0 and i > 0 and _kicker_over(lines[i], lines[i - 1]):
                 lines[i].kind, lines[i].md = T.HEADING, True
                 i -= 1
-            while 0 <= i < len(lines) and lines[i].kind is T.CANDIDATE:
+            while (
+                0 <= i < len(lines)
+                and lines[i].kind is T.CANDIDATE
+                and not (step > 0 and _cut_text(lines[i]))
+            ):
                 run.append(lines[i])
                 i += step
             # One or two lines: a list of captions or of labelled fields (时间：… 地点：…) under a
@@ -52,3 +57,9 @@ def _kicker_over(line: _Line, above: _Line) -> bool:
         and not _STOPS.search(line.text)
         and (line.gap > 0 or ends_sentence(above.text))
     )
+
+
+def _cut_text(line: _Line) -> bool:
+    """A line under a marked headline that fills the page's column with a comma in it (2020年4月
+    18日，河北省某某 / 市…): the text's first line a column break cut off, not a subtitle."""
+    return line.filled and _COMMA.search(line.text) is not None

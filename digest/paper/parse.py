@@ -87,14 +87,19 @@ from digest.types import Article, Page
 # paragraph over a short line close the story, an outlet glued to a role is short, captions listed over
 # a byline are set apart (under a one-line headline on a page without blank lines too), and a line or
 # two printed whole leave a column a column, a layout code after the last sentence (②9) ends none, and
-# a stack set apart on a page printing a paragraph to a line is as short as one short of a column
+# a stack set apart on a page printing a paragraph to a line is as short as one short of a column;
 # a dateline may print the year (新华社北京2026年12月2日电), jump notes 紧接第一版, 续第一版 and
 # 下转A3版 are read (紧接第一版 was a credit), a credit after a dateline parted from the text by a
 # space (本报讯 记者X 实习生Y 报道　…) is read, a folio dated with dots (东岭日报 | 2026.12.03 | 05) is
 # furniture, an editors' line right under the text's last sentence is no part of it (版式, 排版, 组版,
 # 审校, 美术编辑 and 执行编辑 are editors), 评论员文章 is no byline, and a name of three characters alone
 # between a headline and the text signs the story, a numbered part's heading alone after a finished
-# paragraph ((一)…, 二、…) is a crosshead
+# paragraph ((一)…, 二、…) is a crosshead;
+# words before a credit's first role that no mark credits are no names (这几天，晚报记者X每), and
+# a text closed by a credit a role to a line, or by a reporter beside a photographer, is signed by them;
+# a lead opening with a date and its year (2023年5月6日，…) opens as leads do, a line under a # headline
+# filling the column with a comma in it is the text's first line a column break cut, no subtitle, and
+# a line alone of over 30 characters with two commas or more is prose, never a headline
 PARSER_VERSION = "7"
 
 

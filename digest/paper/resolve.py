@@ -78,7 +78,7 @@ _HEADLINE_EVIDENCE = 2  # points _headline_evidence needs to call a lone line a 
 
 
 # How leads open: a quotation, a date, a time word.  A paragraph's continuation rarely does.
-_LEAD_START = re.compile(r"^(?:“|\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期)")
+_LEAD_START = re.compile(r"^(?:“|(?:\d{4}年)?\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期)")
 
 
 _NO_PHRASE_END = set("的和与及在为了是把被对从向将等并或而但以于之其")

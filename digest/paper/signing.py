@@ -33,7 +33,12 @@ def _closing_credit(below: list[_Line], conv: Conventions) -> tuple[Credit, ...]
     story's end).  Only
     ``_REACH`` lines are read; ``below`` may hold one more, to see what follows the last."""
     for k, line in enumerate(below[:_REACH]):
-        after = below[k + 1] if k + 1 < len(below) else None
+        credited, last = line.credits, k
+        while line.kind in (T.CREDIT, T.PAREN) and last + 1 < len(below) and _goes_on(below[last + 1]):
+            # A credit printed a role to a line (记者 甲乙 / 通讯员 丙丁) ends with its last line.
+            last += 1
+            credited += below[last].credits
+        after = below[last + 1] if last + 1 < len(below) else None
         # A short line set apart under it (the next story's headline) ends the story as a wide gap does.
         ends = (
             after is None
@@ -42,7 +47,7 @@ def _closing_credit(below: list[_Line], conv: Conventions) -> tuple[Credit, ...]
             or (after.kind is T.CANDIDATE and after.gap >= 1)
         )
         if line.kind in (T.CREDIT, T.PAREN):
-            credits = line.credits
+            credits = credited
         elif line.kind is not T.PARA or line.dateline is not None:
             return None
         else:
@@ -53,6 +58,10 @@ def _closing_credit(below: list[_Line], conv: Conventions) -> tuple[Credit, ...]
             credits = credit[1]
         return credits or None if ends else None
     return None
+
+
+def _goes_on(line: _Line) -> bool:
+    return line.kind in (T.CREDIT, T.PAREN) and line.gap == 0
 
 
 def _writers(credits: tuple[Credit, ...]) -> set[str]:
@@ -71,10 +80,11 @@ def _signed_by_others(out: list[_Line], below: list[_Line], conv: Conventions) -
     """Does the text under a line close with the credit of writers other than those the story
     above named at its top?  Then the line opens another story.  A photographer's or a
     writer-photographer's credit (丙丁 摄, 丙丁 文/图) may close the same story, as may its own
-    reporter named again."""
+    reporter named again; a reporter credited beside the photographer (记者 甲乙 通讯员 丙丁 摄)
+    is a writer still."""
     closing = _closing_credit(below, conv)  # first: most text closes with no credit, a cheap no
-    if not closing or any("摄" in c.role or "图" in c.role for c in closing):
+    if not closing:
         return False
-    writers = _writers(closing)
+    writers = _writers(tuple(c for c in closing if "摄" not in c.role and "图" not in c.role))
     above = _names_above(out, conv) if writers else set()
     return bool(above) and not above & writers

@@ -1,0 +1,112 @@
+"""General rules the layout remix (``benchmarks/parse_remix.py``) showed missing: how headlines,
+credits and text are told apart whatever the page's layout.
+
+Every page here is made up for the test (fictional places and people).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.paper.bylines import parse_credits
+from digest.paper.parse import parse_page
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "这几天，晚报摄影记者林小河每",  # a paragraph's first line, wrapped inside a word
+        "城南小区 杂物堆满楼道T晚报记者 周远",  # a headline run into the byline under it
+    ],
+)
+def test_words_before_the_first_role_that_no_mark_credits_are_no_names(text: str) -> None:
+    assert parse_credits(text) is None
+
+
+def test_a_headline_over_its_byline_in_one_block_stays_the_headline() -> None:
+    page = parse_page(
+        "第3版 城市\n\n城南小区 杂物堆满楼道\nT晚报记者 周远\n"
+        "晚报讯 昨日上午，记者来到城南小区，看到楼道里堆满了旧家具和纸箱，居民进出十分不便。\n\n"
+        "物业表示，将在本周内组织清理，并在每栋楼前张贴告示，提醒业主不要乱堆乱放。\n"
+    )
+    (article,) = page.articles
+    assert article.title == "城南小区 杂物堆满楼道"
+    assert [c.name for c in article.credits] == ["周远"]
+
+
+def test_a_wrapped_line_about_a_reporter_is_text_not_a_credit() -> None:
+    page = parse_page(
+        "第3版 城市\n\n河边步道重新开放\n\n"
+        "晚报讯 经过三个月的整修，城东河边\n步道昨日重新开放，沿途新增了路灯和\n座椅，市民纷纷前来散步。\n\n"
+        "这几天，晚报摄影记者林小河每\n天都在步道上拍摄。据他观察，傍晚\n时分游人最多，不少市民带着孩子来\n"
+        "这里放风筝。\n"
+    )
+    (article,) = page.articles
+    assert not article.credits
+    assert "林小河每天都在步道上拍摄" in article.body
+
+
+_CHERRY = (
+    "本报讯（周远）昨天，青石湖公园的樱花迎来盛花期，湖边游人如织，不少市民带着家人前来赏花拍照。\n\n"
+    "公园管理处表示，樱花花期预计持续到下周末，请游客文明赏花，不要攀折花枝。\n\n"
+    "樱花盛开，游人如织\n\n"
+)
+_SORTING = (
+    "8月4日上午，城北社区在文化广场举办垃圾分类宣传活动，居民踊跃参加。\n\n"
+    "活动现场，志愿者为居民讲解分类知识，并发放了宣传手册和分类垃圾袋。\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "credit",
+    [
+        "记者 林雨 吴一\n通讯员 陈晨\n",  # a role to a line: the credit ends with its last line
+        "本报记者 林雨 本报通讯员 陈晨 摄\n",  # a reporter beside the photographer is a writer
+    ],
+)
+def test_a_headline_between_stories_signed_by_different_reporters_closes_the_first(credit: str) -> None:
+    # Headline-last, single blank lines: the comma in the first headline says little, the credit
+    # under the second story's text says another reporter wrote it.
+    page = parse_page(_CHERRY + _SORTING + credit + "\n城北社区 垃圾分类进万家\n")
+    assert [a.title for a in page.articles] == ["樱花盛开，游人如织", "城北社区 垃圾分类进万家"]
+    assert [c.name for c in page.articles[0].credits] == ["周远"]
+    assert "周远" not in [c.name for c in page.articles[1].credits]
+
+
+def test_a_lead_opening_with_a_full_date_tells_the_headline_over_it() -> None:
+    # A quotation in a line between two paragraphs is weak evidence of a headline; a paragraph
+    # opening with a date, the year too (2023年5月6日，…), as leads do, adds to it.
+    page = parse_page(
+        "本报讯（记者 周远）青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+        "馆长说，今后还将定期举办读书分享会，欢迎市民常来看看。\n\n别让“僵尸车”挡了路\n\n"
+        "2023年5月6日，城西一小区内停放多年的废旧车辆被集中拖走，居民出行方便了不少。\n\n"
+        "社区工作人员介绍，这些车辆长期无人认领，占用了公共车位。\n"
+    )
+    assert [a.title for a in page.articles] == [None, "别让“僵尸车”挡了路"]
+
+
+def test_a_column_break_under_a_marked_headline_leaves_the_first_line_in_the_text() -> None:
+    # The line under the second headline fills the column and runs on at a comma: the text's
+    # first line, parted from the rest by a column break, never the headline's subtitle.
+    page = parse_page(
+        "## 青石湖畔樱花开\n\n本报讯 昨天，青石湖公园的樱花迎来\n盛花期，湖边游人如织，不少市民带着\n"
+        "家人前来赏花拍照。公园管理处表示，\n樱花花期预计持续到下周末。\n\n"
+        "## 城北社区垃圾分类进万家\n\n2023年5月6日，城北社区在文化广\n\n场举办垃圾分类宣传活动，居民踊跃参\n"
+        "加。志愿者为居民讲解分类知识，并发\n放了宣传手册和分类垃圾袋。\n"
+    )
+    assert [a.title for a in page.articles] == ["青石湖畔樱花开", "城北社区垃圾分类进万家"]
+    assert page.articles[1].body.startswith("2023年5月6日，城北社区在文化广场举办")
+
+
+def test_a_long_line_with_clauses_cut_off_by_a_column_break_is_no_headline() -> None:
+    # The block under the crosshead is a paragraph's first lines, a column break after them:
+    # over 30 characters with two commas, prose, whether or not it stands alone.
+    page = parse_page(
+        "青石镇图书馆开放\n\n本报讯（记者 周远）青石镇新建的图书\n馆昨天正式对外开放，馆内藏书三万余\n"
+        "册，设有少儿阅览区和自习室。\n\n少儿天地\n\n走进少儿阅览区，书架上摆满了绘本，\n"
+        "不少家长正陪着孩子在这里读书，也有\n\n孩子趴在软垫上安静地翻看图画书。馆\n员说，周末的人还要更多一些。\n"
+    )
+    (article,) = page.articles
+    assert article.title == "青石镇图书馆开放"
+    assert article.section is None
+    assert "在这里读书，也有孩子趴在软垫上" in article.body
