@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import make_msgid
 
 import css_inline
 import markupsafe
@@ -34,6 +34,7 @@ from digest.mail.message import (
     WIRE_8BIT,
     Outgoing,
     checked_headers,
+    date_header,
     folded,
     list_unsubscribe,
     wire,
@@ -50,14 +51,7 @@ from digest.mail.pages import (
 )
 from digest.paper.columns import wrap_text
 from digest.publish.digests import select_sections
-from digest.publish.layout import (
-    absolute_url,
-    caption_line,
-    digest_path,
-    one_line,
-    present,
-    section_path,
-)
+from digest.publish.layout import absolute_url, caption_line, digest_path, one_line, present, section_path
 from digest.publish.templates import cn_date, environment
 from digest.types import Digest, Entry
 
@@ -157,7 +151,7 @@ class DigestEmailMaker:
         self._title = _subject_text(config.site.title)
         self._site_url = site_url
         self._now = now
-        self._date = _date_header(now, config)
+        self._date = date_header(now, config.tz)
         self._max_items = config.digest.max_items
         self._templates: dict[tuple[frozenset[str] | None, bool, tuple[str, ...]], _Template] = {}
         self._headers: dict[tuple[int, str], list[tuple[str, str]]] = {}
@@ -403,15 +397,6 @@ def compose_emptied_email(
     return _notice(config, to, subject, "emptied", page, now, (unsubscribe_url, unsubscribe_mailto))
 
 
-def _date_header(now: datetime, config: Config) -> str:
-    """The ``Date`` header of an email sent at ``now``: the newsroom's local time (``schedule.timezone``).
-
-    RFC 5322 dates a message in its sender's zone, and mail clients such as mutt show it there: in
-    UTC, a digest made at 07:00 in Shanghai would be filed under the evening before its own day.
-    """
-    return format_datetime(now.astimezone(config.tz))
-
-
 def _notice(
     config: Config,
     to: Address,
@@ -429,7 +414,7 @@ def _notice(
     message["Subject"] = subject
     message["From"] = sender
     message["To"] = to
-    message["Date"] = _date_header(now, config)
+    message["Date"] = date_header(now, config.tz)
     message["Message-ID"] = make_msgid(name, domain=sender.domain)
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe is not None:

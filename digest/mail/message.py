@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from email import policy
 from email.message import EmailMessage
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import format_datetime, getaddresses, parseaddr, parsedate_to_datetime
 
 from digest.errors import PermanentDeliveryError
 
@@ -134,3 +134,13 @@ def list_unsubscribe(https_url: str, mailto: str) -> str:
     if len("List-Unsubscribe: ") + len(one_line_value) <= _FOLD_AT:
         return one_line_value
     return f"<{https_url}>,\n <{mailto}>"
+
+
+def date_header(now: datetime, tz: tzinfo) -> str:
+    """The ``Date`` header of an email sent at ``now``: the newsroom's local time (``tz``,
+    ``schedule.timezone``).
+
+    RFC 5322 dates a message in its sender's zone, and mail clients such as mutt show it there: in
+    UTC, a digest made at 07:00 in Shanghai would be filed under the evening before its own day.
+    """
+    return format_datetime(now.astimezone(tz))
