@@ -248,6 +248,44 @@ def test_every_key_is_documented_in_config_toml_and_readme() -> None:
             assert f"`{table}.{key}`" in readme, f"{table}.{key} missing from README.md"
 
 
+# Shown in config.toml as examples of a value to set, not as defaults: both are unset by default.
+EXAMPLE_VALUES = {"server.secret", "dkim.key_file"}
+
+
+def test_config_toml_uncommented_is_the_defaults(tmp_path: Path) -> None:
+    """config.toml says it shows every key with its default: uncommenting every line must change nothing."""
+    toml = (ROOT / "config.toml").read_text(encoding="utf-8")
+    uncommented = re.sub(r"^# (?=[a-z_]+ = )", "", toml, flags=re.MULTILINE)
+    shown = read_config(write(tmp_path / "config.toml", uncommented), {}, {})
+    defaults = read_config(write(tmp_path / "empty.toml", ""), {}, {})
+    for table, keys in tables().items():
+        for key in keys:
+            if f"{table}.{key}" not in EXAMPLE_VALUES:
+                got, want = getattr(getattr(shown, table), key), getattr(getattr(defaults, table), key)
+                assert got == want, f"config.toml shows {table}.{key} = {got!r}, the default is {want!r}"
+
+
+def test_the_readme_table_gives_each_keys_default() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"^\| `([a-z_]+\.[a-z_]+)` \| (.*?) \|", readme, re.MULTILINE))
+    defaults = Config()
+    for table, keys in tables().items():
+        for key in keys:
+            dotted = f"{table}.{key}"
+            if dotted != "ingest.date_patterns":  # described by the dates they match, not spelt out
+                _check_shown_default(dotted, rows[dotted], getattr(getattr(defaults, table), key))
+
+
+def _check_shown_default(dotted: str, shown: str, value: object) -> None:
+    if value is None:
+        assert shown == "unset", dotted
+    elif isinstance(value, tuple):
+        assert shown == f"`{list(value)}`", dotted
+    else:
+        spelt = '`""`' if value == "" else f"`{value}`"
+        assert shown == spelt, f"{dotted}: README says {shown}, the default is {value!r}"
+
+
 def test_a_misspelt_environment_variable_of_a_known_table_stops_the_load() -> None:
     with pytest.raises(ConfigError, match="did you mean DIGEST_SMTP_PASSWORD") as caught:
         read_config(None, {}, {"DIGEST_SMTP_PASWORD": "secret"})

@@ -118,6 +118,24 @@ def test_serve_tells_systemd_it_is_ready_pings_the_watchdog_and_says_it_stops(tm
         listener.close()
 
 
+# The PostgreSQL client each Debian release of the image's base ships (pg_dump refuses a newer server).
+DEBIAN_POSTGRESQL = {"bookworm": 15, "trixie": 17}
+
+
+def test_the_image_can_back_up_the_postgresql_database_compose_runs_it_with() -> None:
+    """deploy/docker-compose.yml says to back up with `digest backup` inside the container, which for
+    PostgreSQL runs pg_dump (and `restore` pg_restore): before, the image had neither."""
+    dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
+    compose = (ROOT / "deploy" / "docker-compose.yml").read_text()
+    assert "exec digest digest backup" in compose
+    (install,) = re.findall(r"apt-get install -y --no-install-recommends ([^\\&\n]+)", dockerfile)
+    assert "postgresql-client" in install.split()
+    base = re.search(r"^FROM python:[\d.]+-slim-(\w+)", dockerfile, re.MULTILINE)
+    server = re.search(r"image: postgres:(\d+)", compose)
+    assert base and server
+    assert int(server.group(1)) <= DEBIAN_POSTGRESQL[base.group(1)], "pg_dump older than the server"
+
+
 def test_the_lock_file_pins_every_dependency_with_hashes() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     lock = (ROOT / "deploy" / "requirements.lock").read_text()

@@ -154,3 +154,25 @@ def test_a_test_copy_says_which_digest_went_to_whom_and_where_to_find_it(tmp_pat
     assert told in lines and f"  subject: {received.message()['Subject']}" in lines
     assert f"  handed to the SMTP server {sink.host}:{sink.port}" in lines
     assert list((tmp_path / "data" / "outbox").glob("*.eml")) == [written]
+
+
+def _heading_anchors(markdown: str) -> set[str]:
+    """The anchors GitHub gives a document's headings: lower case, punctuation dropped, spaces as ``-``."""
+    headings = re.findall(r"^#+ (.+)$", markdown, re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-") for heading in headings}
+
+
+def test_links_between_the_docs_reach_a_file_and_a_heading_of_it() -> None:
+    documents = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = []
+    for document in documents:
+        for link in re.findall(r"\]\(([^)\s]+)\)", document.read_text(encoding="utf-8")):
+            if re.match(r"[a-z]+:", link):
+                continue  # https:, mailto:: not ours to check
+            path, _, anchor = link.partition("#")
+            target = (document.parent / path).resolve() if path else document
+            if not target.exists():
+                broken.append(f"{document.name}: {link} (no such file)")
+            elif anchor and anchor not in _heading_anchors(target.read_text(encoding="utf-8")):
+                broken.append(f"{document.name}: {link} (no such heading)")
+    assert not broken, broken
