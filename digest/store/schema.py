@@ -89,7 +89,7 @@ articles = sa.Table(
     sa.Column("retracted", sa.String(20)),
     sa.Column("retracted_at", UTCDateTime),
     # The change sequence of its first version or its latest change of content: its place in the
-    # feeds (``output.feed_order``).  Older rows get 0 from migration 0002 (``digest/migrations``).
+    # feeds (``output.feed_order``).  Older rows get 0 from migration 0002 (``digest/store/migrations``).
     sa.Column("feed_seq", sa.BigInteger),
     # Photo captions kept apart from the body: JSON [[text, credit, at], ...] (``types.Caption``);
     # NULL when it has none (and in rows from before captions were kept apart).
