@@ -38,7 +38,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from digest.config import read_config
-    from digest.config_checks import deliverability_warnings, folders_to_create, path_problems, value_problems
+    from digest.config_checks import deliverability_warnings, value_problems
+    from digest.config_paths import folders_to_create, path_problems
 
     found: list[ConfigError] = []
     try:
