@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.chars import HEADER_UNSAFE, URL_UNSAFE
-from digest.config import MIN_SECRET_LENGTH, Config, ParserConfig, SiteConfig, read_config
+from digest.config import MIN_SECRET_LENGTH, Config, ParserConfig, SiteConfig, listening_url, read_config
 from digest.config_paths import path_problems
 from digest.errors import ConfigError
 from digest.logs import LogFormat
 from digest.mail.address import parse_address
 from digest.paper.dating import pattern_problem
-from digest.store.urls import SCHEMES
+from digest.store.urls import SCHEMES, is_postgresql
 from digest.store.urls import scheme as url_scheme
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -337,6 +337,21 @@ def deliverability_warnings(config: Config) -> list[str]:
             ' (e.g. "news.example,2024") before the feeds are first published: it can never change after'
         )
     return warnings
+
+
+def sharing_warnings(config: Config) -> list[str]:
+    """Settings that work for one instance but not for several sharing a PostgreSQL database
+    (docs/scaling.md), each with its fix (``digest check``)."""
+    if not is_postgresql(config.database_url) or config.site.base_url != listening_url(config.server):
+        return []
+    # Unset, the base URL is the address this instance listens on: each instance links with its
+    # own, and the leader publishes, so every failover rewrites the pages with the new leader's.
+    return [
+        f"site.base_url: links go to this instance's own address ({config.site.base_url}, as when unset);"
+        " instances sharing the PostgreSQL database each link with theirs, and every change of leader"
+        " rewrites the published pages with the new leader's: set site.base_url to the public address,"
+        " the same on every instance"
+    ]
 
 
 def load_config(
