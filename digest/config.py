@@ -317,7 +317,7 @@ def _quoted_example(key: str, value: object) -> str:
     return _shown(value).strip("'")
 
 
-def _listening_url(server: ServerConfig) -> str:
+def listening_url(server: ServerConfig) -> str:
     """``http://host:port/`` of ``digest serve``, a wildcard address read as this machine's loopback."""
     host = server.host if server.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
@@ -430,7 +430,7 @@ def read_config(
     if "base_url" not in values["site"]:
         # Left unset, the site is where this service listens: a port moved in the file, the
         # environment or on the command line moves every link, in serve and in every other command.
-        values["site"]["base_url"] = _listening_url(hints["server"](**values["server"]))
+        values["site"]["base_url"] = listening_url(hints["server"](**values["server"]))
     parts = {table: hints[table](**values[table]) for table in schema}
     config = Config(**parts)
     defaults = config.paths

@@ -2,28 +2,27 @@
 
 ``digest check`` lists them all; ``load_config`` (what every command uses) stops at the first.  The
 mailer and the server rely on these checks instead of repeating them, so a value ``check`` passes is
-one they accept."""
+one they accept.  The folders' and files' checks are in ``config_paths``; this module judges the
+values."""
 
 from __future__ import annotations
 
 import dataclasses
-import errno
 import ipaddress
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.chars import HEADER_UNSAFE, URL_UNSAFE
-from digest.config import MIN_SECRET_LENGTH, Config, ParserConfig, SiteConfig, read_config
+from digest.config import MIN_SECRET_LENGTH, Config, ParserConfig, SiteConfig, listening_url, read_config
+from digest.config_paths import path_problems
 from digest.errors import ConfigError
 from digest.logs import LogFormat
 from digest.mail.address import parse_address
 from digest.paper.dating import pattern_problem
-from digest.store.urls import SCHEMES
+from digest.store.urls import SCHEMES, is_postgresql
 from digest.store.urls import scheme as url_scheme
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -46,62 +45,6 @@ _ADDR_SPEC = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.-]+$")
 
 # Secrets that appear in documentation and examples: a signature made with one proves nothing.
 _GUESSABLE_SECRETS = ("change-me", "changeme", "secret", "password")
-
-
-def _writable_folder(key: str, folder: Path, create: bool) -> ConfigError | None:
-    """``folder`` made when missing (``create``) and written to; else, for ``digest check``, judged
-    without writing: the folder, or the nearest folder above that exists, must be writable."""
-    option = "--" + key.split(".")[1]
-    try:
-        if create:
-            folder.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        else:
-            _could_write(folder)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
-        return ConfigError(
-            key,
-            f"folder {folder} is not writable ({reason})",
-            f"fix its permissions or point {key} (or {option}) at a writable folder",
-        )
-    return None
-
-
-def _could_write(folder: Path) -> None:
-    """``OSError`` when ``folder`` could not be written to, or made where missing, by this user; nothing
-    is made (a mistyped ``--data`` checked is not left behind as an empty folder)."""
-    nearest = next(path for path in (folder, *folder.parents) if path.exists())
-    if not nearest.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(nearest))
-    # access(2) also answers EROFS for a read-only mount, which a mode bit does not show.
-    if not os.access(nearest, os.W_OK | os.X_OK):
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(nearest))
-
-
-def folders_to_create(config: Config) -> list[str]:
-    """``digest check``'s notes on the data and output folders not there yet: the first command that
-    writes makes them, which is right for a first run and wrong for a typo."""
-    return [
-        f"{key}: folder {folder} does not exist yet; the first command that writes creates it"
-        " (check the spelling if it should be there)"
-        for key, folder in (("paths.data", config.paths.data), ("paths.output", config.paths.output))
-        if not folder.exists()
-    ]
-
-
-def _readable_folder(key: str, folder: Path) -> ConfigError | None:
-    # A folder not there holds nothing to read: the database (PostgreSQL, or a SQLite file not
-    # found) says what there is.
-    if not folder.exists():
-        return None
-    if not folder.is_dir():
-        option = "--" + key.split(".")[1]
-        return ConfigError(key, f"{folder} is not a folder", f"point {key} (or {option}) at the data folder")
-    if not os.access(folder, os.R_OK | os.X_OK):
-        return ConfigError(key, f"folder {folder} is not readable", "fix its permissions")
-    return None
 
 
 def _parses(url: str) -> bool:
@@ -396,47 +339,19 @@ def deliverability_warnings(config: Config) -> list[str]:
     return warnings
 
 
-def path_problems(config: Config, writes: bool = True, create: bool = True) -> list[ConfigError]:
-    """The source folder must exist; the data and output folders must be creatable and writable.
-
-    ``writes`` False (a command that only reads: ``status``, ``backup``): the data folder, when
-    there, must be readable, and neither folder is created or written to, so they still work on a
-    disk gone read-only and a mistyped ``--data`` creates nothing.  ``create`` False (``digest
-    check``): writability is judged without creating or writing anything (``_could_write``).
-    """
-    problems: list[ConfigError] = []
-    source = config.paths.source
-    if not source.is_dir():
-        what = "is not a folder" if source.exists() else "does not exist"
-        problems.append(
-            ConfigError(
-                "paths.source",
-                f"folder {source} {what}",
-                "create it or point paths.source (or --source) at the folder the pages are dropped into",
-            )
-        )
-    elif not os.access(source, os.R_OK | os.X_OK):
-        problems.append(
-            ConfigError("paths.source", f"folder {source} is not readable", "fix its permissions")
-        )
-    if not writes:
-        problems.extend(p for p in [_readable_folder("paths.data", config.paths.data)] if p)
-    # A command refused for its source folder leaves no new folders behind (a mistyped --source).
-    create = create and not problems
-    for key in ("paths.data", "paths.output") if writes else ():
-        problem = _writable_folder(key, getattr(config.paths, key.split(".")[1]), create)
-        if problem:
-            problems.append(problem)
-    key_file = config.dkim.key_file
-    if key_file is not None and not (key_file.is_file() and os.access(key_file, os.R_OK)):
-        problems.append(
-            ConfigError(
-                "dkim.key_file",
-                f"{key_file} is not a readable file",
-                "point it at the PEM private key (openssl genpkey -algorithm RSA -out dkim.pem)",
-            )
-        )
-    return problems
+def sharing_warnings(config: Config) -> list[str]:
+    """Settings that work for one instance but not for several sharing a PostgreSQL database
+    (docs/scaling.md), each with its fix (``digest check``)."""
+    if not is_postgresql(config.database_url) or config.site.base_url != listening_url(config.server):
+        return []
+    # Unset, the base URL is the address this instance listens on: each instance links with its
+    # own, and the leader publishes, so every failover rewrites the pages with the new leader's.
+    return [
+        f"site.base_url: links go to this instance's own address ({config.site.base_url}, as when unset);"
+        " instances sharing the PostgreSQL database each link with theirs, and every change of leader"
+        " rewrites the published pages with the new leader's: set site.base_url to the public address,"
+        " the same on every instance"
+    ]
 
 
 def load_config(

@@ -9,6 +9,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -462,3 +463,22 @@ def test_the_shared_options_may_come_before_the_command(tmp_path: Path) -> None:
     # Which database was checked: after a move to PostgreSQL, the line said nothing of it.
     assert f"database sqlite:///{tmp_path / 'data' / 'digest.sqlite3'}" in result.stdout
     assert f"emails to outbox {tmp_path / 'data' / 'outbox'}" in result.stdout
+
+
+def test_check_warns_when_instances_sharing_postgresql_would_each_link_with_their_own_address(
+    tmp_path: Path, folders: list[str], pg_schema: Callable[[], str]
+) -> None:
+    """Before, ``check`` said ok of a PostgreSQL database (several instances may share it,
+    docs/scaling.md) with ``site.base_url`` unset: each instance then links with its own host and
+    port, and every change of leader rewrites the published pages with the new leader's."""
+    shared = {"DIGEST_DATABASE_URL": pg_schema(), "DIGEST_SERVER_PORT": "8099"}
+    assert digest("migrate", *folders, cwd=tmp_path, env=shared).returncode == 0
+    unset = digest("check", *folders, cwd=tmp_path, env=shared)
+    warnings = [line for line in unset.stderr.splitlines() if line.startswith("warning: site.base_url: ")]
+    assert unset.returncode == 0 and len(warnings) == 1, unset.stderr
+    assert "http://127.0.0.1:8099" in warnings[0] and "the same on every instance" in warnings[0]
+    public = shared | {"DIGEST_SITE_BASE_URL": "https://news.example"}
+    sqlite = {"DIGEST_SERVER_PORT": "8099"}  # one instance per data folder
+    for env in (public, sqlite):
+        done = digest("check", *folders, cwd=tmp_path, env=env)
+        assert done.returncode == 0 and "site.base_url" not in done.stderr, done.stderr

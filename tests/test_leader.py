@@ -24,6 +24,7 @@ from test_pipeline import ROOT, free_port, wait_for
 from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.publish.digests import digest_window
+from digest.service.health import JobRun, ServiceState, save_state
 from digest.service.jobs import due_day
 from digest.service.leader import LOCK_CLASS, AdvisoryLeader, SoleLeader, leadership, schema_key
 from digest.store.database import Store
@@ -270,3 +271,44 @@ def test_status_beside_a_standby_says_it_runs_as_one(tmp_path: Path, pg_url: str
         first.stop()
         if second is not None:
             second.stop()
+
+
+@pytest.mark.slow
+def test_a_standby_keeps_the_runs_it_made_when_it_led_but_none_of_their_failures(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """``first`` led before its restart (its health.json, as the service saves it): its ingest ended
+    well, its prune failed.  Restarted as a standby, it shows that ingest, as after any restart;
+    but it runs no job, so the prune failure would never be replaced and would keep it degraded for
+    as long as it stands by, and again once it leads until its nightly prune: it is dropped."""
+    shutil.copytree(ROOT / "examples" / "pages", tmp_path / "pages")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    environ |= {"DIGEST_DATABASE_URL": pg_url, "DIGEST_INGEST_SETTLE_SECONDS": "0.5"}
+    ended = datetime.now(UTC) - timedelta(hours=2)
+    ingested = JobRun(ended, 30, {"files": 3, "read": 3, "failed": 0, "new": 7, "changed": 0})
+    refused = JobRun(ended, 5, {}, "cannot remove dry-runs/2024-01-01 (Read-only file system)")
+    runs = {"ingest": ingested, "prune": refused}
+    (tmp_path / "first").mkdir()
+    save_state(tmp_path / "first", ServiceState(4242, ended - timedelta(days=1), runs, 0, ()))
+    second = Instance(tmp_path, "second", environ)
+    first: Instance | None = None
+    try:
+        wait_for(second.up)
+        first = Instance(tmp_path, "first", environ)
+        wait_for(first.up)
+        wait_for(
+            lambda: json.loads(_status(tmp_path, "first", environ, "--json"))["pid"] == first.process.pid
+        )
+        health = json.loads(_status(tmp_path, "first", environ, "--json"))
+        assert health["leading"] is False and health["status"] == "ok", health
+        assert health["last_ingest"]["at"] == ended.isoformat() and health["last_prune"] is None, health
+        assert first.http.get("/healthz").json() == {"status": "ok"}
+
+        second.process.send_signal(signal.SIGKILL)
+        second.process.wait()
+        wait_for(lambda: first.http.get("/healthz?details").json()["leading"], timeout=30)
+        assert first.http.get("/healthz?details").json()["errors"] == []
+    finally:
+        second.stop()
+        if first is not None:
+            first.stop()

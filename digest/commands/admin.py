@@ -38,7 +38,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from digest.config import read_config
-    from digest.config_checks import deliverability_warnings, folders_to_create, path_problems, value_problems
+    from digest.config_checks import deliverability_warnings, sharing_warnings, value_problems
+    from digest.config_paths import folders_to_create, path_problems
 
     found: list[ConfigError] = []
     try:
@@ -87,7 +88,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 2
-    for warning in [*deliverability_warnings(config), *([schema_note] if schema_note else [])]:
+    warnings = [*deliverability_warnings(config), *sharing_warnings(config)]
+    for warning in [*warnings, *([schema_note] if schema_note else [])]:
         print(f"warning: {warning}", file=sys.stderr)
     for note in folders_to_create(config):  # right on a first run, so no warning; a typo shows here
         print(f"note: {note}", file=sys.stderr)

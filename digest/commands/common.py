@@ -30,7 +30,7 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def command_config(args: argparse.Namespace, writes: bool = True) -> Config:
     """Load the configuration the options name, with the options applied on top (``writes``
-    False: for a command that only reads, ``config_checks.path_problems``).
+    False: for a command that only reads, ``config_paths.path_problems``).
 
     Logging follows the file's ``logging.format`` unless ``--log-format`` chose.  A command
     asks for its configuration once its modules are loaded: what is alive then stays for the

@@ -5,6 +5,8 @@ the error) and keeps it in ``<data>/health.json``, rewritten atomically after
 every job.  ``/healthz`` answers from memory, ``digest status`` from that
 file; both add live counts from the store, so the two always agree, and the
 command still tells what the service last did after it stopped or crashed.
+The service starts from the runs that file kept (``carried_runs``), so a restart
+does not blank them.
 The commands that run a job by hand (``digest ingest``, ``publish``, ``build``,
 ``send-digest``, ``prune``) note it in ``<data>/cli-runs.json``, whether it ended
 well or failed: a job's last run is the later of the two, whoever ran it.
@@ -236,6 +238,19 @@ def load_state(data: Path) -> ServiceState | None:
         return None
 
 
+def carried_runs(data: Path) -> dict[str, JobRun]:
+    """Each job's last run as the service saved it before this start (``load_state``), for the
+    service to carry on from; none when it never ran here or the file is unreadable.
+
+    Without them a restart (an upgrade, a reboot, systemd after a crash) showed ``last ingest: -``
+    until each job ran again, just when an operator looks.  A failure is carried too: a restart that
+    did not fix it must not hide it.  It stays only until the job's next run replaces it, which the
+    start-up's catch-up makes at once for ingest, publish and a digest not made (``Runner``).
+    """
+    state = load_state(data)
+    return {job: run for job, run in state.runs.items() if job in JOBS} if state else {}
+
+
 def _iso(value: object) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -251,7 +266,7 @@ def describe(health: Mapping[str, Any], running: int | None, tz: tzinfo) -> list
     elif running is not None:
         lines = [f"service: running (pid {running or health['pid']}) since {_local(health['started'], tz)}"]
         if health.get("leading") is False:
-            # Its own runs below stay empty: say why, and where the jobs' runs are to be seen.
+            # Its own runs below are none, or those from when it led: say where the jobs' runs are seen.
             lines.append("role: standby (another instance leads and runs the jobs; its status shows them)")
     else:
         lines = [f"service: not running (pid {health['pid']} started {_local(health['started'], tz)})"]

@@ -25,6 +25,7 @@ from digest.service.health import (
     STATE_NAME,
     JobRun,
     ServiceState,
+    carried_runs,
     digest_counts,
     health_report,
     ingest_counts,
@@ -94,7 +95,7 @@ class Runner:
         self._closed = False
         # Set by SIGTERM (``serve``) or ``close``: a send under way stops between two emails.
         self._stopping = stopping or threading.Event()
-        self._runs: dict[str, JobRun] = {}
+        self._runs = carried_runs(config.paths.data)  # what it did before this start
         self._started = clock()
         self.settler = Settler(config.ingest.settle_seconds)
         self._said: str | None = None  # the source folder problem last logged
@@ -225,7 +226,17 @@ class Runner:
                 crash_point("service.before_save_state")
                 self._save()
             elif not self._closed and self._saved_leading is not self._leader.held:
-                self._save()
+                self._stand_by()
+
+    def _stand_by(self) -> None:
+        """This instance became a standby: forget its failed runs, then save the role.
+
+        A standby runs no job, so a failure from when it led (before a restart, or before it lost
+        the lead) would never be replaced, and would keep it degraded for as long as it stands by;
+        how the job runs now is the leader's to tell.  Its runs that ended well stay: what it did.
+        """
+        self._runs = {job: run for job, run in self._runs.items() if run.error is None}
+        self._save()
 
     def _refresh(self, paths: Sequence[Path], publish: bool, present: set[str] | None = None) -> bool:
         """Ingest ``paths``; with ``present``, the names of every page file a rescan listed, also
