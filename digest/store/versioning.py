@@ -1,4 +1,5 @@
-"""The database schema under version control: Alembic migrations in ``digest/store/migrations``, run in-process.
+"""The database schema under version control: Alembic migrations in ``digest/store/migrations``, run
+in-process.
 
 ``upgrade`` brings a database to the newest revision this code knows, under a
 lock (a PostgreSQL advisory lock, or a lock file beside a SQLite database), so
