@@ -1102,6 +1102,10 @@ def test_a_mail_server_that_never_answers_holds_up_no_page_search_or_form(tmp_pa
             "DIGEST_SERVER_RATE_LIMIT": str(signups * 2),
         }
         with digest_serve(tmp_path, env) as base, httpx.Client(base_url=base, timeout=5) as client:
+            # The first search loads the word dictionary (0.4-0.8 s measured on a busy 2-core machine,
+            # against under 0.1 s after): done here, untimed, what the bound measures is the wait for a
+            # thread, not a one-off load that a busier machine can stretch past it.
+            assert client.get("/search?q=公园").status_code == 200
             seconds: dict[str, float] = {}
             for n in range(signups):
                 started = time.monotonic()
