@@ -19,6 +19,7 @@ import pytest
 from smtp_sink import SmtpSink
 from test_delivery import copies, make_config, seed
 from test_server import serving
+from test_subscriptions import settled
 
 from digest.errors import ConfigError
 from digest.mail.transports import SmtpMailer, make_mailer
@@ -105,7 +106,10 @@ def test_the_return_path_is_the_envelope_sender_of_digests_and_confirmations(
                 client.post("/subscribe", data={"email": "new@example.org"}, headers=origin).status_code
                 == 200
             )
-        app.close()  # the confirmation goes out after the answer: wait for it
+        # The confirmation goes out after the answer, on a thread of its own: tried before it is read.
+        # (``app.close`` alone drops an email whose thread has not taken it yet.)
+        settled(store)
+        app.close()
     digest, confirmation = sink.messages
     for received in (digest, confirmation):
         assert received.sender == "bounces@news.example"
@@ -126,7 +130,8 @@ def test_a_confirmation_refused_for_good_counts_and_answers_the_same(tmp_path: P
         with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
             origin = {"Origin": config.site.base_url.rstrip("/")}
             answer = client.post("/subscribe", data={"email": "nobody@example.org"}, headers=origin)
-        app.close()  # the email goes out after the answer: wait for it
+        settled(store)  # the email is tried after the answer, on a thread of its own
+        app.close()
         assert answer.status_code == 200 and "请查收确认邮件" in answer.text
         pending = store.subscriber("nobody@example.org")
         assert pending is not None and pending.bounces == 1 and pending.status is SubscriberStatus.PENDING

@@ -441,9 +441,13 @@ def test_send_digest_says_which_back_issues_it_kept_out_of_the_email(tmp_path: P
     """The example pages are of 2024: read today, they are back issues, on the site but in no email.
     The command says so; before, it printed "0 articles" and the reason only at --log-level info."""
     options = ["--source", EXAMPLES, "--data", tmp_path / "data", "--output", tmp_path / "out"]
-    env = {"DIGEST_SCHEDULE_TIMEZONE": "UTC", "DIGEST_SCHEDULE_DIGEST_TIME": "00:00"}
+    # The digest time six hours back: the next digest's window, from then to 18 hours on, holds the
+    # ingest below whatever the hour.  With 00:00 and the day taken after the ingest, a midnight
+    # passing in between named the day after, whose window starts after the ingest.
+    since = datetime.now(UTC) - timedelta(hours=6)
+    env = {"DIGEST_SCHEDULE_TIMEZONE": "UTC", "DIGEST_SCHEDULE_DIGEST_TIME": since.strftime("%H:%M")}
     assert digest("ingest", *options, cwd=tmp_path, env=env).returncode == 0
-    day = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()  # the window now falls into
+    day = (since + timedelta(days=1)).date().isoformat()
     preview = digest("send-digest", "--dry-run", "--date", day, *options, cwd=tmp_path, env=env)
     assert preview.returncode == 0, preview.stderr
     assert "0 articles" in preview.stdout

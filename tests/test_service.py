@@ -6,7 +6,9 @@ and talk to it over HTTP, as a reader and an operator would.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import errno
 import fcntl
 import json
 import os
@@ -54,6 +56,29 @@ def wait_for(check: Callable[[], object], timeout: float = 20, what: str = "cond
     while not check():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2  # <fcntl.h>, <linux/fs.h>
+
+
+def rotate(folder: Path, old: Path) -> None:
+    """``mv folder old && mkdir folder`` with no moment between when ``folder`` is missing: an empty
+    folder made at ``old`` is swapped with it in one ``renameat2(RENAME_EXCHANGE)``.
+
+    In two steps, a watcher looking between them rightly says the folder is missing and then back,
+    not replaced; the tests asserting "was replaced" failed when its tick fell in that moment.  On a
+    file system without the exchange (EINVAL), the two steps.
+    """
+    old.mkdir()
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.renameat2(_AT_FDCWD, os.fsencode(old), _AT_FDCWD, os.fsencode(folder), _RENAME_EXCHANGE) == 0:
+        return
+    code = ctypes.get_errno()
+    if code not in (errno.EINVAL, errno.ENOSYS):
+        raise OSError(code, os.strerror(code), str(folder))
+    old.rmdir()
+    folder.rename(old)
+    folder.mkdir()
 
 
 # --- settling -------------------------------------------------------------------------------------
@@ -182,8 +207,7 @@ def test_the_watcher_survives_its_folder_vanishing_and_being_replaced(
     (source / "b.txt").write_text(page("丙"))
     wait_for(lambda: "b.txt" in calls.settled, 5, "events from the new folder")
 
-    source.rename(source.with_name("old"))
-    source.mkdir()
+    rotate(source, source.with_name("old"))
     wait_for(lambda: calls.rescans == 3, 5, "a rescan of the replacement")
     (source / "c.txt").write_text(page("丁"))
     wait_for(lambda: "c.txt" in calls.settled, 5, "events from the replacement")
@@ -714,8 +738,7 @@ def test_the_source_folder_vanishing_is_reported_and_survived(served: Serve) -> 
     wait_for(lambda: "回来的文件夹里的新文章" in served.feed(), 10, "a page in the folder that came back")
     assert served.http.get("/healthz?details").json()["errors"] == []
 
-    pages.rename(pages.with_name("pages.rotated"))
-    pages.mkdir()
+    rotate(pages, pages.with_name("pages.rotated"))
     (pages / "2024-12-03_01.txt").write_text(page("替换后的文件夹里的文章"), encoding="utf-8")
     wait_for(lambda: "替换后的文件夹里的文章" in served.feed(), 10, "a page in the replacement folder")
     assert "was replaced; watching the new one" in served.log()

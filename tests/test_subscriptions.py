@@ -779,6 +779,7 @@ def test_mounted_beside_the_published_site(tmp_path: Path) -> None:
             static = client.get("/subscribe.html")
             dynamic = client.get("/subscribe")
             posted = client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
+        settled(store)  # the confirmation is written after the answer, on a thread of its own
     assert static.text == "<p>static form</p>" and 'name="form_token"' in dynamic.text
     assert posted.status_code == 200 and len(list((tmp_path / "outbox").glob("*.eml"))) == 1
 
@@ -930,6 +931,7 @@ def test_ten_sign_ups_at_once_send_one_confirmation(tmp_path: Path, database_url
             with ThreadPoolExecutor(10) as pool:
                 answers = list(pool.map(sign_up, range(10)))
         assert answers == [200] * 10
+        settled(store)  # the confirmation is written after the answer, on a thread of its own
         assert len(list(outbox.glob("*.eml"))) == 1
         assert len(store.subscribers(confirmed_only=False)) == 1
 
@@ -1041,6 +1043,7 @@ def test_a_sign_up_while_smtp_is_down_is_sent_by_the_retry_job(tmp_path: Path) -
             with serving(app) as base, httpx.Client(base_url=base, timeout=10) as client:
                 answer = client.post("/subscribe", data={"email": "a@example.org"}, headers=OURS)
             assert answer.status_code == 200 and "请查收确认邮件" in answer.text  # no 503, nothing lost
+            settled(store)  # the email's one attempt is made after the answer, on a thread of its own
             assert sink.messages == []
             (waiting,) = store.due_notices(NOW + timedelta(hours=1))
             assert waiting.status == "failed" and "421" in (waiting.last_error or "")
@@ -1102,6 +1105,10 @@ def test_a_mail_server_that_never_answers_holds_up_no_page_search_or_form(tmp_pa
             "DIGEST_SERVER_RATE_LIMIT": str(signups * 2),
         }
         with digest_serve(tmp_path, env) as base, httpx.Client(base_url=base, timeout=5) as client:
+            # The first search loads the word dictionary (0.4-0.8 s measured on a busy 2-core machine,
+            # against under 0.1 s after): done here, untimed, what the bound measures is the wait for a
+            # thread, not a one-off load that a busier machine can stretch past it.
+            assert client.get("/search?q=公园").status_code == 200
             seconds: dict[str, float] = {}
             for n in range(signups):
                 started = time.monotonic()
