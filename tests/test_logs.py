@@ -149,32 +149,53 @@ def test_a_shared_option_counts_at_either_level_of_a_command(tmp_path: Path) -> 
     assert not (tmp_path / "var" / "data").exists()  # nothing went to the default data folder
 
 
-def test_serve_on_another_port_links_to_that_port(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
+def _serve_until_published(tmp_path: Path, host: str) -> tuple[str, str]:
+    """``digest serve --host host`` on a free port of the examples until its feed answers; the feed
+    and what it logged."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.bind((host, 0))
         port = probe.getsockname()[1]
+    url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    argv = ["serve", "--port", str(port), "--source", str(EXAMPLES), "--data", str(tmp_path / "data")]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "digest.cli", *argv, "--output", str(tmp_path / "out")],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                feed = httpx.get(f"http://127.0.0.1:{port}/feeds/all.atom", timeout=5)
-                if feed.status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "serve did not come up"
-            time.sleep(0.2)
-        assert f'href="http://127.0.0.1:{port}/feeds/all.atom"' in feed.text
-        assert "127.0.0.1:8080" not in feed.text
-    finally:
-        process.terminate()
-        process.wait(30)
+    argv = ["serve", "--host", host, "--port", str(port), "--source", str(EXAMPLES)]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "digest.cli", *argv, "--data", str(tmp_path / "data")],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    feed = httpx.get(f"{url}/feeds/all.atom", timeout=5)
+                    if feed.status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert process.poll() is None and time.monotonic() < deadline, "serve did not come up"
+                time.sleep(0.2)
+        finally:
+            process.terminate()
+            process.wait(30)
+    return feed.text, log.read_text(encoding="utf-8")
+
+
+def test_serve_on_another_port_links_to_that_port(tmp_path: Path) -> None:
+    feed, logged = _serve_until_published(tmp_path, "127.0.0.1")
+    port = re.search(r"on http://127\.0\.0\.1:(\d+)/", logged)
+    assert port, logged
+    assert f'href="http://127.0.0.1:{port.group(1)}/feeds/all.atom"' in feed
+    assert "127.0.0.1:8080" not in feed
+
+
+def test_serve_on_an_ipv6_address_says_and_links_it_in_brackets(tmp_path: Path) -> None:
+    # The log said http://::1:8080/, which no browser or curl takes.
+    feed, logged = _serve_until_published(tmp_path, "::1")
+    port = re.search(r"on http://\[::1\]:(\d+)/ \(starting\)", logged)
+    assert port, logged
+    assert f'href="http://[::1]:{port.group(1)}/feeds/all.atom"' in feed

@@ -299,10 +299,11 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
                 threading.Thread(
                     target=_probe_smtp, args=(config,), name="digest-smtp-probe", daemon=True
                 ).start()
+            host = config.server.host
             log.info(
                 "serving %s on http://%s:%d/ (starting)",
                 config.paths.output,
-                config.server.host,
+                f"[{host}]" if ":" in host else host,  # an IPv6 address, as a URL writes it
                 config.server.port,
             )
             _tell_systemd(scheduler, server, stopping, startup)
