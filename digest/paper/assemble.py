@@ -22,8 +22,8 @@ from digest.paper.classify import T, _headline_shaped, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.heading import _clean_para, _headline
 from digest.paper.kinds import _with_kind
-from digest.paper.lines import _FIELD
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _finished, _is_caption
+from digest.paper.shapes import _FIELD
 from digest.paper.textnorm import (
     ends_sentence,
     join_wrapped,

@@ -26,7 +26,8 @@ from digest.paper.bylines import (
 )
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE
-from digest.paper.lines import _FULL_LINE, _MAX_HEADING, _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
+from digest.paper.lines import _FULL_LINE, _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
+from digest.paper.shapes import _MAX_HEADING
 from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, squeeze_spaces
 from digest.types import Credit
 
