@@ -110,3 +110,39 @@ def test_a_long_line_with_clauses_cut_off_by_a_column_break_is_no_headline() -> 
     assert article.title == "青石镇图书馆开放"
     assert article.section is None
     assert "在这里读书，也有孩子趴在软垫上" in article.body
+
+
+_LIBRARY = "城东新开一座图书馆\n\n本报讯 城东图书馆昨日开馆，市民排队入馆借书。馆内设有少儿阅览区。\n\n\n"
+_OLD_STREET = "青石板路修补一新\n\n本报讯 经过半年改造，城西老街日前重新开放。沿街的老字号也陆续开门迎客。\n"
+_NOTE_TEXT = "老街是一座城市的记忆。从今天起，本报推出栏目，讲述老街改造中的故事。"
+
+
+@pytest.mark.parametrize("label", ["编者按 ", "编者按　", "编者按："])
+def test_an_editors_note_is_read_after_a_space_as_after_a_colon(label: str) -> None:
+    page = parse_page(_LIBRARY + label + _NOTE_TEXT + "\n\n" + _OLD_STREET)
+    assert [a.title for a in page.articles] == ["城东新开一座图书馆", "青石板路修补一新"]
+    (note,) = page.articles[1].notes
+    assert note.endswith(_NOTE_TEXT)
+    assert _NOTE_TEXT not in page.articles[1].body
+
+
+@pytest.mark.parametrize("label", ["编者按 ", "编者按："])
+def test_an_editors_note_over_a_column_name_over_a_headline_is_the_story_unders(label: str) -> None:
+    page = parse_page(_LIBRARY + label + _NOTE_TEXT + "\n\n老街新事\n\n" + _OLD_STREET)
+    library, street = page.articles
+    assert not library.notes
+    assert street.title == "青石板路修补一新"
+    assert [n[-len(_NOTE_TEXT) :] for n in street.notes] == [_NOTE_TEXT]
+
+
+@pytest.mark.parametrize("label", ["编者按 ", "编者按："])
+def test_an_editors_note_over_a_photo_storys_captions_is_its_text(label: str) -> None:
+    page = parse_page(
+        "河谷秋色\n\n" + label + "秋风起，河谷里的庄稼熟了。本报记者走进河谷各村，记录下农家收获的\n\n"
+        "忙碌与喜悦。\n\n稻田里，收割机来回穿梭。 本报记者 林小河 摄\n\n"
+        "果园里，果农忙着采摘苹果。 本报记者 丙丁 摄\n"
+    )
+    (story,) = page.articles
+    assert story.body.endswith("记录下农家收获的忙碌与喜悦。")  # one note, the column break mended
+    assert not story.notes
+    assert [c.text for c in story.captions] == ["稻田里，收割机来回穿梭。", "果园里，果农忙着采摘苹果。"]

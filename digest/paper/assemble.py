@@ -18,7 +18,7 @@ from digest.paper.bylines import (
     reporting_goes_on,
     trailing_credit,
 )
-from digest.paper.classify import T, _headline_shaped, _Line, _wide_gaps
+from digest.paper.classify import _NOTE, T, _headline_shaped, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.heading import _clean_para, _headline
 from digest.paper.kinds import _with_kind
@@ -209,6 +209,12 @@ class _Builder:
             para = _clean_para(para)
             if para:
                 paras.append((para, printed, caption))
+        notes = [_clean_para(n) for n in self.notes]
+        if paras and all(caption for _, _, caption in paras) and any(_NOTE.match(n) for n in notes):
+            # A photo story whose only text is its editor's note over the pictures' captions (编者按
+            # 秋风起…): the note is the story's text, as the captions would be without it.
+            paras = [(n, "", False) for n in notes if _NOTE.match(n)] + paras
+            notes = [n for n in notes if not _NOTE.match(n)]
         captions = _captions(paras)
         body = "\n\n".join(text for text, _, caption in paras if not (caption and captions))
         article = Article(
@@ -223,7 +229,7 @@ class _Builder:
             date=self.date,
             place=self.place,
             dateline=self.dateline,
-            notes=tuple(_clean_para(n) for n in self.notes),
+            notes=tuple(notes),
             jumps=tuple(dict.fromkeys(self.jumps)),
             captions=captions,
         )
@@ -349,8 +355,9 @@ def _assemble(
             jumped.jumps.extend(jumps)
             jumped.ended = jumped.ended or (jumped.has_body() and continues_elsewhere(jumps))
         elif line.kind is T.NOTE:
-            # An editor's note (编者按) printed over a headline introduces the story under it.
-            ahead = line.text.startswith("编者按") and nxt is not None and nxt.kind is T.HEADING
+            # An editor's note (编者按) printed over a headline introduces the story under it, also
+            # where the story's column name stands between them (编者按 / 老街新事 / 标题).
+            ahead = line.text.startswith("编者按") and _headline_ahead(lines[index + 1 :])
             if cur is None or cur.closed or (ahead and not after):
                 pending_notes.append(line.text)
             else:
@@ -433,6 +440,12 @@ def _closing_credits(line: _Line, conv: Conventions) -> tuple[Credit, ...]:
     """The credits closing a paragraph of text (…育苗。本报记者 林小河 摄), if any."""
     credit = trailing_credit(line.text, conv) if line.kind is T.PARA else None
     return credit[1] if credit is not None else ()
+
+
+def _headline_ahead(below: list[_Line]) -> bool:
+    """Is the next thing printed a headline, past the section or column names over it?"""
+    nxt = next((line for line in below if line.kind is not T.SECTION), None)
+    return nxt is not None and nxt.kind is T.HEADING
 
 
 def _signed_below(nxt: _Line | None) -> bool:

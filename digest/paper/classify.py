@@ -28,7 +28,7 @@ from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE
 from digest.paper.lines import _FULL_LINE, _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
 from digest.paper.shapes import _MAX_HEADING
-from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, squeeze_spaces
+from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, join_wrapped, squeeze_spaces
 from digest.types import Credit
 
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
@@ -58,7 +58,8 @@ _EXCLAIMED = re.compile(r"[！？!?][”’」』\"']*$")
 _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 
 
-_NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
+# An editor's note opens with its label and a colon, or a space (编者按 大地流金…) before its text.
+_NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)(?:\s*[:：]\s*|\s+(?=\S))")
 
 
 # A reader's tip acknowledged under the story it led to (感谢李先生提供线索，奖励50元; 本条线索由
@@ -228,7 +229,7 @@ def _classify(
         ):
             before.kind, before.lines = T.CANDIDATE, [before.text]
     _sign_finished_text(out)
-    return out
+    return _notes_run_on(out)
 
 
 _PAST_COLUMN = 2  # characters a wrapped line may run past its column's usual width
@@ -274,6 +275,26 @@ def _sign_finished_text(lines: list[_Line]) -> None:
         if end == len(lines) or lines[end].kind in (T.CANDIDATE, T.HEADING, T.SECTION):
             for byline in lines[start:end]:
                 byline.kind = T.CREDIT
+
+
+def _notes_run_on(lines: list[_Line]) -> list[_Line]:
+    """An editor's note cut off mid-sentence (by a column break) goes on in the paragraph under
+    it, as any paragraph does: one note, never a note and the start of the story's text."""
+    out: list[_Line] = []
+    for line in lines:
+        note = out[-1] if out else None
+        if (
+            note is not None
+            and note.kind is T.NOTE
+            and not ends_sentence(note.text)
+            and line.kind is T.PARA
+            and line.dateline is None
+            and not (line.indent or line.row or line.label)
+        ):
+            note.text = join_wrapped([note.text, line.text])
+            continue
+        out.append(line)
+    return out
 
 
 def _padded_section(lines: list[_Line]) -> None:
