@@ -146,3 +146,37 @@ def test_an_editors_note_over_a_photo_storys_captions_is_its_text(label: str) ->
     assert story.body.endswith("记录下农家收获的忙碌与喜悦。")  # one note, the column break mended
     assert not story.notes
     assert [c.text for c in story.captions] == ["稻田里，收割机来回穿梭。", "果园里，果农忙着采摘苹果。"]
+
+
+def test_numbered_items_in_a_wrapped_column_are_paragraphs_of_their_own() -> None:
+    # Short items under their lead-in look like wraps; a number opening a line after a colon, a
+    # semicolon or a full stop starts an item.
+    page = parse_page(
+        "城东社区部署防汛工作\n\n本报讯 昨日，城东社区召开防汛工作会议，要求各\n小区做好以下工作：\n"
+        "一、加强对低洼地段的巡查；\n二、备足沙袋和抽水设备。\n\n社区提醒居民注意：\n1.雨天尽量减少外出。\n"
+        "2.不要在河边逗留。\n"
+    )
+    (article,) = page.articles
+    assert article.body.split("\n\n") == [
+        "昨日，城东社区召开防汛工作会议，要求各小区做好以下工作：",
+        "一、加强对低洼地段的巡查；",
+        "二、备足沙袋和抽水设备。",
+        "社区提醒居民注意：",
+        "1.雨天尽量减少外出。",
+        "2.不要在河边逗留。",
+    ]
+
+
+def test_a_numbered_item_under_its_lead_in_is_a_paragraph_where_each_prints_on_a_line() -> None:
+    lead = "昨日，城东社区召开防汛工作会议，社区主任通报了近期的天气形势，要求各小区物业和楼长做好以下工作："
+    item = "一、加强对低洼地段、地下车库和老旧房屋的巡查，发现险情第一时间上报社区值班室。"
+    page = parse_page(f"城东社区部署防汛工作\n\n本报讯 {lead}\n{item}\n")
+    (article,) = page.articles
+    assert article.body.split("\n\n") == [lead, item]
+
+
+@pytest.mark.parametrize("line", ["1.5亿元资金已拨付到位。", "二、三产业融合发展。"])
+def test_a_number_that_opens_no_item_goes_on_with_the_wrap(line: str) -> None:
+    page = parse_page(f"城东新区建设提速\n\n本报讯 今年以来，城东新区各项工程进展顺利。\n{line}\n")
+    (article,) = page.articles
+    assert "\n" not in article.body

@@ -23,7 +23,7 @@ from digest.paper.conventions import Conventions
 from digest.paper.heading import _clean_para, _headline
 from digest.paper.kinds import _with_kind
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _finished, _is_caption
-from digest.paper.shapes import _FIELD
+from digest.paper.shapes import _FIELD, _opens_item
 from digest.paper.textnorm import (
     ends_sentence,
     join_wrapped,
@@ -127,6 +127,7 @@ class _Builder:
             and not _CAPTION_START.match(self.paras[-1][0])  # a caption is a paragraph of its own
             and not trailing_credit(self.paras[-1][-1], self.conv)
             and not signed
+            and not _opens_item(self.paras[-1][-1], text)  # a list's lead-in (…如下：) over its item
         ):
             self.paras[-1].append(text)
         else:

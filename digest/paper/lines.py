@@ -28,6 +28,7 @@ from digest.paper.shapes import (
     _glyphs,
     _listed_field,
     _listing,
+    _opens_item,
     _spread,
     _unwrapped_lines,
     _wide,
@@ -314,6 +315,7 @@ def _lay_out(
                 or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
                 or (len(pieces) == 1 and _listed_field(pieces[0]) and _listed_field(line))
                 or (spread and _spread(pieces[-1]) and ends_sentence(pieces[-1].replace(" ", "")))
+                or _opens_item(pieces[-1], line)
             )
         ):
             out.append(join_wrapped(pieces))

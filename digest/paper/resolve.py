@@ -32,6 +32,7 @@ from digest.paper.bylines import (
 from digest.paper.classify import T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.marked import _adopt_unmarked_heading_lines
+from digest.paper.shapes import _NUMBERED
 from digest.paper.signing import _REACH as _SIGNED_REACH
 from digest.paper.signing import _signed_by_others
 from digest.paper.textnorm import CJK, ends_sentence, join_wrapped, squeeze_spaces
@@ -46,10 +47,6 @@ _PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
 _CAPTION_START = re.compile(r"^(?:[上下左右组]?图[为：:]|图片为|[上下左右]图中)")
 
 
-# A numbered part of a story: （一）, 一、, 1. or 1、 opening its heading (never 1.5亿).
-_NUMBERED = re.compile(
-    r"^(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|[一二三四五六七八九十]{1,3}、|\d{1,2}[.．、](?!\d))\s*\S"
-)
 _CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break leaves longer stubs)
 
 

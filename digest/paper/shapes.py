@@ -31,6 +31,12 @@ _PAGE_BLOCK = 40  # lines; a block longer than this is a page printed without bl
 _WRAP_SLACK = 1  # characters a wrapped line of such a block stops short of its column at most
 
 
+# A numbered item or part opening its line: （一）, 一、, 1. or 1、 (never 1.5亿, nor 二、三产业).
+_NUMBERED = re.compile(
+    r"^(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|[一二三四五六七八九十]{1,3}、(?![一二三四五六七八九十])|\d{1,2}[.．、](?!\d))\s*\S"
+)
+
+
 _FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
 # What the fields of a listing under a headline are called (街拍: 时间：… / 地点：… / 拍摄者：…).
 _FIELD_LABELS = frozenset(
@@ -111,3 +117,11 @@ def _captions_over_credit(block: list[str], conv: Conventions) -> int:
     n = next((k for k, line in enumerate(block) if len(line) > _CAPTION_LINE or _CLAUSE_MARK.search(line)), 0)
     listed = n >= _LISTED_LINES and not any(map(ends_sentence, block[:n]))
     return n if listed and is_byline(block[n], conv) else 0
+
+
+def _opens_item(above: str, line: str) -> bool:
+    """Does ``line`` open a numbered item (一、…, 1.…, （二）…) after a line ending a sentence, a
+    list's clause (；) or its lead-in (做好以下工作：)?  The item is a paragraph of its own, even
+    where the line above stops short enough to look like a wrap."""
+    end = above.rstrip()[-1:]
+    return _NUMBERED.match(line) is not None and (end in "：:；;" or ends_sentence(above))
