@@ -180,3 +180,65 @@ def test_a_number_that_opens_no_item_goes_on_with_the_wrap(line: str) -> None:
     page = parse_page(f"城东新区建设提速\n\n本报讯 今年以来，城东新区各项工程进展顺利。\n{line}\n")
     (article,) = page.articles
     assert "\n" not in article.body
+
+
+_ONE_PER_LINE = (
+    "城北老街完成改造\n\n本报讯 经过半年施工，城北老街日前完成改造，青石板路修补一新，"
+    "沿街的二十多家老字号也陆续开门迎客。\n\n"
+    "家住老街的张大爷说，路平了，灯亮了，晚上出来走走也放心，孙子周末也愿意回来看看了。\n\n"
+)
+
+
+def test_a_headline_over_undated_text_where_each_paragraph_prints_on_a_line_opens_a_story() -> None:
+    # No column to fall short of: a line alone after a finished paragraph, longer than a crosshead
+    # and with no clause mark in it, was set there, never cut off the text under it.
+    page = parse_page(
+        _ONE_PER_LINE + "社区食堂开进老城区的小巷深处\n\n"
+        "家住老城区的王阿姨每天中午都到社区食堂吃饭，三菜一汤只要十二元，味道也合老人的口味。\n"
+    )
+    assert [a.title for a in page.articles] == ["城北老街完成改造", "社区食堂开进老城区的小巷深处"]
+    assert page.articles[1].body.startswith("家住老城区的王阿姨")
+
+
+def test_a_line_a_column_break_cut_off_where_each_paragraph_prints_on_a_line_goes_on() -> None:
+    page = parse_page(
+        _ONE_PER_LINE + "社区工作人员介绍，老街改造\n\n后还将引进几家特色小店，让老街热闹起来。\n\n"
+        "改造中发现的古井王家的旧宅位于\n\n老街东头，将作为街区的展示馆对外开放。\n"
+    )
+    (article,) = page.articles
+    assert "老街改造后还将引进" in article.body
+    assert "王家的旧宅位于老街东头" in article.body
+
+
+_INDENTED = (
+    "青石镇图书馆开放\n\n　　本报讯（记者 周远）青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，\n\n"
+    "设有少儿阅览区和自习室，开馆第一天就迎来了上千名读者，不少人排队办理借书证。\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a column of 18 characters: the crosshead stops well short of it
+        "青石镇图书馆开放\n\n本报讯（记者 周远）青石镇新建的图书\n馆昨天正式对外开放，馆内藏书三万余\n"
+        "册，设有少儿阅览区和自习室。\n\n少儿阅览区\n\n走进少儿阅览区，书架上摆满了绘本，\n"
+        "不少家长正陪着孩子在这里读书。\n",
+        # (a guard) a paragraph to a line, indented (a column break leaves one's rest unindented): the
+        # crosshead is not indented, the paragraph under it is
+        _INDENTED + "少儿阅览区\n\n　　走进少儿阅览区，书架上摆满了绘本，不少家长正陪着孩子在这里读书。\n",
+    ],
+)
+def test_a_short_crosshead_after_a_finished_paragraph_on_a_page_of_single_blanks_stays_apart(
+    text: str,
+) -> None:
+    (article,) = parse_page(text).articles
+    assert article.title == "青石镇图书馆开放"
+    assert "\n\n少儿阅览区\n\n走进少儿阅览区" in article.body
+
+
+def test_a_short_stub_a_column_break_cut_off_an_indented_paragraph_goes_on() -> None:
+    page = parse_page(
+        _INDENTED + "　　馆长介绍说今后还将\n\n定期举办读书分享会，欢迎市民常来看看，也欢迎捐赠图书。\n"
+    )
+    (article,) = page.articles
+    assert "今后还将定期举办" in article.body

@@ -191,6 +191,15 @@ class _Builder:
         leading = all(i in self.listed and _listed(join_wrapped(self.paras[i])) for i in range(index + 1))
         return index < self.before_text or leading
 
+    def _pictures_only(self, paras: list[tuple[str, str, bool]]) -> bool:
+        """Are these paragraphs (text, credit, caption?) a photo story's captions and nothing else:
+        each a caption or as short as one, under a photographer's credit?"""
+        return (
+            bool(paras)
+            and any(photographed(c) for c in self.credits)
+            and all(caption or len(text) <= _CAPTION for text, _, caption in paras)
+        )
+
     def build(self) -> Article:
         kicker, title, subtitle = _headline(self.headline_lines(), self.conv)
         paras: list[tuple[str, str, bool]] = []  # text, the credit printed after it, a caption?
@@ -211,7 +220,7 @@ class _Builder:
             if para:
                 paras.append((para, printed, caption))
         notes = [_clean_para(n) for n in self.notes]
-        if paras and all(caption for _, _, caption in paras) and any(_NOTE.match(n) for n in notes):
+        if any(_NOTE.match(n) for n in notes) and self._pictures_only(paras):
             # A photo story whose only text is its editor's note over the pictures' captions (编者按
             # 秋风起…): the note is the story's text, as the captions would be without it.
             paras = [(n, "", False) for n in notes if _NOTE.match(n)] + paras

@@ -27,7 +27,7 @@ from digest.paper.bylines import (
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE
 from digest.paper.lines import _FULL_LINE, _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
-from digest.paper.shapes import _MAX_HEADING
+from digest.paper.shapes import _MAX_HEADING, _WRAP_WIDTH
 from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, join_wrapped, squeeze_spaces
 from digest.types import Credit
 
@@ -99,6 +99,15 @@ _QR_PROMPT = re.compile(
 )
 
 
+_CLAUSE_BREAK = re.compile("[，,、；;]")  # where prose parts its clauses
+
+
+_NO_PHRASE_END = frozenset("的和与及在为了是把被对从向将等并或而但以于之其")  # a phrase never ends on these
+
+
+_CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break leaves longer stubs)
+
+
 _MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
 
 
@@ -161,6 +170,9 @@ def _classify(
     """Name each logical line (``lines._logical_lines`` gives them with their marks and the
     page's ``width``) by newspaper convention."""
     out: list[_Line] = []
+    # A page with no column that prints a paragraph too wide for one prints a paragraph to a line
+    # (a few short lines tell nothing of the page's layout).
+    whole = not width and any(len(squeeze_spaces(text)) > _WRAP_WIDTH for text in raw)
     i = 0
     blanks = 1
     while i < len(raw):
@@ -181,9 +193,12 @@ def _classify(
         line.indent = i - 1 in opened
         next_text = raw[i + 1] if i + 1 < len(raw) else ""  # a wide gap's second blank: no run
         # Where the page prints a paragraph to a line (no column), a line set apart with others in
-        # its block (a headline's stack) stopped where it was set, no wrap cut it.
+        # its block (a headline's stack) stopped where it was set, no wrap cut it; a line alone may too.
         line.short = ((alone or i - 1 in apart) and _short_of_column(text, next_text, width)) or (
-            not width and not alone and i - 1 in apart
+            not width
+            and (
+                i - 1 in apart if not alone else whole and _set_whole(text, i - 1 in opened, i + 1 in opened)
+            )
         )
         line.filled = not line.short and _fills_column(text, width)
         if i - 1 in listed:
@@ -243,6 +258,17 @@ def _short_of_column(text: str, below: str, width: int) -> bool:
     run = _RUN_KEPT_WHOLE.match(below)
     kept = len(run.group()) if run else 0
     return width > 0 and len(squeeze_spaces(text)) + kept < _FULL_LINE * width
+
+
+def _set_whole(text: str, indented: bool, opens_below: bool) -> bool:
+    """On a page printing a paragraph to a line, did a line alone stop where it was set, not where
+    a column break cut a paragraph's first words off?  Prose a break cuts has a clause mark every
+    clause or so, or stops where no phrase ends (…位于); and a break leaves stubs of a few characters
+    as often as it leaves a phrase: a crosshead's length counts only unindented over an indented
+    paragraph on a page indenting them."""
+    if _CLAUSE_BREAK.search(text) or text[-1] in _NO_PHRASE_END:
+        return False
+    return len(squeeze_spaces(text)) > _CROSSHEAD_LEN or (opens_below and not indented)
 
 
 def _fills_column(text: str, width: int) -> bool:

@@ -72,14 +72,15 @@ def _listed_field(line: str) -> bool:
 
 
 def _column_width(blocks: list[list[str]]) -> int:
-    """The page's column width in characters: the usual length of a wrapped line (0 if none)."""
-    widths = sorted(
-        _glyphs(line)
-        for block in blocks
-        if len(block) >= 3 and any("。" in line for line in block)
-        for line in block[:-1]
-    )
-    return widths[len(widths) // 2] if widths and not _wide(widths) else 0
+    """The page's column width in characters: the usual length of a wrapped line (0 if none).
+
+    A paragraph's last line is no wrap, but it is never wider than the column: where the blocks'
+    last lines are as wide as a page printing a paragraph to a line, their short lines above (a
+    headline and its byline in the block of the text) set no column."""
+    wrapped = [block for block in blocks if len(block) >= 3 and any("。" in line for line in block)]
+    widths = sorted(_glyphs(line) for block in wrapped for line in block[:-1])
+    ends = [_glyphs(block[-1]) for block in wrapped]
+    return widths[len(widths) // 2] if widths and not _wide(widths + ends) else 0
 
 
 def _wide(widths: list[int]) -> bool:
