@@ -242,3 +242,15 @@ def test_a_short_stub_a_column_break_cut_off_an_indented_paragraph_goes_on() -> 
     )
     (article,) = page.articles
     assert "今后还将定期举办" in article.body
+
+
+def test_a_headline_and_byline_in_a_paragraphs_block_set_no_column() -> None:
+    # The paragraph under them is printed whole, far wider than their lines: no column.
+    page = parse_page(
+        "小长假景区客流大增 交警全员上路\n城市晚报记者 周远 通讯员 林雨\n"
+        "昨日是小长假第一天，前往城南景区的市民大幅增多，上午十一时左右，景区周边道路人流和车流均达到峰值。\n\n"
+        + _ONE_PER_LINE
+        + "社区食堂开进老城区的小巷深处\n\n"
+        "家住老城区的王阿姨每天中午都到社区食堂吃饭，三菜一汤只要十二元，味道也合老人的口味。\n"
+    )
+    assert [a.title for a in page.articles][-1] == "社区食堂开进老城区的小巷深处"
