@@ -273,3 +273,31 @@ def test_every_parser_key_adds_to_its_conventions_field() -> None:
     for key in keys:
         assert getattr(conv, key)[-1] == "甲乙", key
     assert conventions_for(ParserConfig()) is MAINLAND
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("视觉 林雨晴", ["林雨晴"]),  # a photo designer's credit, set apart from the name
+        ("视觉：陈晨", ["陈晨"]),
+        ("文字 周远 视觉：陈晨", ["周远", "陈晨"]),
+        ("视觉/陈晨", ["陈晨"]),
+        ("视觉盛宴点亮夜空", None),  # glued to the words after it, 视觉 opens a phrase
+        ("视觉冲击", None),
+    ],
+)
+def test_a_spaced_role_credits_only_set_apart(text: str, expected: list[str] | None) -> None:
+    assert is_byline(text) is (expected is not None)
+    if expected is not None:
+        assert names(text) == expected
+
+
+def test_a_headline_opening_with_a_spaced_role_stays_a_headline() -> None:
+    from digest.paper.parse import parse_page
+
+    page = parse_page(
+        "视觉盛宴点亮夜空\n\n本报讯 昨晚，城南广场举行灯光秀，吸引数千市民观看。\n\n文字 周远 视觉：陈晨\n"
+    )
+    (article,) = page.articles
+    assert article.title == "视觉盛宴点亮夜空"
+    assert [c.name for c in article.credits] == ["周远", "陈晨"]

@@ -122,7 +122,7 @@ def _body_between(lines: list[_Line], index: int, step: int) -> str:
     parts: list[str] = []
     i = index + step
     while 0 <= i < len(lines) and lines[i].kind not in (T.HEADING, T.SECTION):
-        if lines[i].kind is T.PARA:
+        if lines[i].kind in (T.PARA, T.NOTE):  # an editor's note speaks of its story too
             parts.append(lines[i].text)
         i += step
     if step < 0:

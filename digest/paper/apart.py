@@ -10,7 +10,7 @@ import re
 from digest.paper.bylines import BULLET, photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
-from digest.paper.lines import _FIELD, _FIELD_LABELS
+from digest.paper.shapes import _FIELD, _FIELD_LABELS
 from digest.paper.textnorm import CJK, ends_open, ends_sentence
 
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short

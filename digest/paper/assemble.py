@@ -18,12 +18,12 @@ from digest.paper.bylines import (
     reporting_goes_on,
     trailing_credit,
 )
-from digest.paper.classify import T, _headline_shaped, _Line, _wide_gaps
+from digest.paper.classify import _NOTE, T, _headline_shaped, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.heading import _clean_para, _headline
 from digest.paper.kinds import _with_kind
-from digest.paper.lines import _FIELD
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _finished, _is_caption
+from digest.paper.shapes import _FIELD, _opens_item
 from digest.paper.textnorm import (
     ends_sentence,
     join_wrapped,
@@ -127,6 +127,7 @@ class _Builder:
             and not _CAPTION_START.match(self.paras[-1][0])  # a caption is a paragraph of its own
             and not trailing_credit(self.paras[-1][-1], self.conv)
             and not signed
+            and not _opens_item(self.paras[-1][-1], text)  # a list's lead-in (…如下：) over its item
         ):
             self.paras[-1].append(text)
         else:
@@ -190,6 +191,15 @@ class _Builder:
         leading = all(i in self.listed and _listed(join_wrapped(self.paras[i])) for i in range(index + 1))
         return index < self.before_text or leading
 
+    def _pictures_only(self, paras: list[tuple[str, str, bool]]) -> bool:
+        """Are these paragraphs (text, credit, caption?) a photo story's captions and nothing else:
+        each a caption or as short as one, under a photographer's credit?"""
+        return (
+            bool(paras)
+            and any(photographed(c) for c in self.credits)
+            and all(caption or len(text) <= _CAPTION for text, _, caption in paras)
+        )
+
     def build(self) -> Article:
         kicker, title, subtitle = _headline(self.headline_lines(), self.conv)
         paras: list[tuple[str, str, bool]] = []  # text, the credit printed after it, a caption?
@@ -209,6 +219,12 @@ class _Builder:
             para = _clean_para(para)
             if para:
                 paras.append((para, printed, caption))
+        notes = [_clean_para(n) for n in self.notes]
+        if any(_NOTE.match(n) for n in notes) and self._pictures_only(paras):
+            # A photo story whose only text is its editor's note over the pictures' captions (编者按
+            # 秋风起…): the note is the story's text, as the captions would be without it.
+            paras = [(n, "", False) for n in notes if _NOTE.match(n)] + paras
+            notes = [n for n in notes if not _NOTE.match(n)]
         captions = _captions(paras)
         body = "\n\n".join(text for text, _, caption in paras if not (caption and captions))
         article = Article(
@@ -223,7 +239,7 @@ class _Builder:
             date=self.date,
             place=self.place,
             dateline=self.dateline,
-            notes=tuple(_clean_para(n) for n in self.notes),
+            notes=tuple(notes),
             jumps=tuple(dict.fromkeys(self.jumps)),
             captions=captions,
         )
@@ -349,8 +365,9 @@ def _assemble(
             jumped.jumps.extend(jumps)
             jumped.ended = jumped.ended or (jumped.has_body() and continues_elsewhere(jumps))
         elif line.kind is T.NOTE:
-            # An editor's note (编者按) printed over a headline introduces the story under it.
-            ahead = line.text.startswith("编者按") and nxt is not None and nxt.kind is T.HEADING
+            # An editor's note (编者按) printed over a headline introduces the story under it, also
+            # where the story's column name stands between them (编者按 / 老街新事 / 标题).
+            ahead = line.text.startswith("编者按") and _headline_ahead(lines[index + 1 :])
             if cur is None or cur.closed or (ahead and not after):
                 pending_notes.append(line.text)
             else:
@@ -433,6 +450,12 @@ def _closing_credits(line: _Line, conv: Conventions) -> tuple[Credit, ...]:
     """The credits closing a paragraph of text (…育苗。本报记者 林小河 摄), if any."""
     credit = trailing_credit(line.text, conv) if line.kind is T.PARA else None
     return credit[1] if credit is not None else ()
+
+
+def _headline_ahead(below: list[_Line]) -> bool:
+    """Is the next thing printed a headline, past the section or column names over it?"""
+    nxt = next((line for line in below if line.kind is not T.SECTION), None)
+    return nxt is not None and nxt.kind is T.HEADING
 
 
 def _signed_below(nxt: _Line | None) -> bool:

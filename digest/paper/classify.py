@@ -26,8 +26,9 @@ from digest.paper.bylines import (
 )
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE
-from digest.paper.lines import _FULL_LINE, _MAX_HEADING, _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
-from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, squeeze_spaces
+from digest.paper.lines import _FULL_LINE, _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
+from digest.paper.shapes import _MAX_HEADING, _WRAP_WIDTH
+from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, join_wrapped, squeeze_spaces
 from digest.types import Credit
 
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
@@ -57,7 +58,8 @@ _EXCLAIMED = re.compile(r"[！？!?][”’」』\"']*$")
 _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
 
 
-_NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)\s*[:：]\s*")
+# An editor's note opens with its label and a colon, or a space (编者按 大地流金…) before its text.
+_NOTE = re.compile(r"^(编辑有话说|编者按|编后语|编后记|编后)(?:\s*[:：]\s*|\s+(?=\S))")
 
 
 # A reader's tip acknowledged under the story it led to (感谢李先生提供线索，奖励50元; 本条线索由
@@ -95,6 +97,15 @@ _FURNITURE = re.compile(
 _QR_PROMPT = re.compile(
     r"^(?:扫码|扫描二维码|扫一扫|扫描下方二维码)[^，。；,;]{0,6}(?:视频|全文|原文|详情|直播|更多|报道)$"
 )
+
+
+_CLAUSE_BREAK = re.compile("[，,、；;]")  # where prose parts its clauses
+
+
+_NO_PHRASE_END = frozenset("的和与及在为了是把被对从向将等并或而但以于之其")  # a phrase never ends on these
+
+
+_CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break leaves longer stubs)
 
 
 _MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
@@ -159,6 +170,9 @@ def _classify(
     """Name each logical line (``lines._logical_lines`` gives them with their marks and the
     page's ``width``) by newspaper convention."""
     out: list[_Line] = []
+    # A page with no column that prints a paragraph too wide for one prints a paragraph to a line
+    # (a few short lines tell nothing of the page's layout).
+    whole = not width and any(len(squeeze_spaces(text)) > _WRAP_WIDTH for text in raw)
     i = 0
     blanks = 1
     while i < len(raw):
@@ -179,9 +193,12 @@ def _classify(
         line.indent = i - 1 in opened
         next_text = raw[i + 1] if i + 1 < len(raw) else ""  # a wide gap's second blank: no run
         # Where the page prints a paragraph to a line (no column), a line set apart with others in
-        # its block (a headline's stack) stopped where it was set, no wrap cut it.
+        # its block (a headline's stack) stopped where it was set, no wrap cut it; a line alone may too.
         line.short = ((alone or i - 1 in apart) and _short_of_column(text, next_text, width)) or (
-            not width and not alone and i - 1 in apart
+            not width
+            and (
+                i - 1 in apart if not alone else whole and _set_whole(text, i - 1 in opened, i + 1 in opened)
+            )
         )
         line.filled = not line.short and _fills_column(text, width)
         if i - 1 in listed:
@@ -227,7 +244,7 @@ def _classify(
         ):
             before.kind, before.lines = T.CANDIDATE, [before.text]
     _sign_finished_text(out)
-    return out
+    return _notes_run_on(out)
 
 
 _PAST_COLUMN = 2  # characters a wrapped line may run past its column's usual width
@@ -241,6 +258,17 @@ def _short_of_column(text: str, below: str, width: int) -> bool:
     run = _RUN_KEPT_WHOLE.match(below)
     kept = len(run.group()) if run else 0
     return width > 0 and len(squeeze_spaces(text)) + kept < _FULL_LINE * width
+
+
+def _set_whole(text: str, indented: bool, opens_below: bool) -> bool:
+    """On a page printing a paragraph to a line, did a line alone stop where it was set, not where
+    a column break cut a paragraph's first words off?  Prose a break cuts has a clause mark every
+    clause or so, or stops where no phrase ends (…位于); and a break leaves stubs of a few characters
+    as often as it leaves a phrase: a crosshead's length counts only unindented over an indented
+    paragraph on a page indenting them."""
+    if _CLAUSE_BREAK.search(text) or text[-1] in _NO_PHRASE_END:
+        return False
+    return len(squeeze_spaces(text)) > _CROSSHEAD_LEN or (opens_below and not indented)
 
 
 def _fills_column(text: str, width: int) -> bool:
@@ -273,6 +301,26 @@ def _sign_finished_text(lines: list[_Line]) -> None:
         if end == len(lines) or lines[end].kind in (T.CANDIDATE, T.HEADING, T.SECTION):
             for byline in lines[start:end]:
                 byline.kind = T.CREDIT
+
+
+def _notes_run_on(lines: list[_Line]) -> list[_Line]:
+    """An editor's note cut off mid-sentence (by a column break) goes on in the paragraph under
+    it, as any paragraph does: one note, never a note and the start of the story's text."""
+    out: list[_Line] = []
+    for line in lines:
+        note = out[-1] if out else None
+        if (
+            note is not None
+            and note.kind is T.NOTE
+            and not ends_sentence(note.text)
+            and line.kind is T.PARA
+            and line.dateline is None
+            and not (line.indent or line.row or line.label)
+        ):
+            note.text = join_wrapped([note.text, line.text])
+            continue
+        out.append(line)
+    return out
 
 
 def _padded_section(lines: list[_Line]) -> None:

@@ -34,6 +34,9 @@ class Conventions:
         # An infographic's makers are credited like its authors.
         "文案", "设计", "监制", "制图", "统筹", "策划",
     )  # fmt: skip
+    # Roles that credit only when set apart from what follows them (视觉 林雨晴, 视觉：陈晨, a photo
+    # designer's credit): glued to the next words they open a phrase (视觉盛宴, 视觉冲击).
+    spaced_roles: tuple[str, ...] = ("视觉",)
     # Words before a role that say which kind of reporter: 特约记者, 全媒体记者, 本报见习记者.
     ranks: tuple[str, ...] = (
         "本报", "本台", "本网", "本刊", "特约", "见习", "实习", "首席", "全媒体", "融媒体", "全媒",
@@ -109,7 +112,11 @@ class Conventions:
     def role_pattern(self) -> str:
         """A role with its optional ranks: 记者, 本报记者, 本报见习记者, 全媒体记者, 实习生."""
         ranks = _alternation(self.ranks)
-        return f"(?:(?:{ranks})*(?:{_alternation(self.roles)})|(?:{ranks})+(?=[:：/ ]|$))"
+        # Ranks alone (本报：X) and the spaced roles (视觉 X) are roles only where a separator follows.
+        apart = [f"(?:{ranks})+"]
+        if self.spaced_roles:
+            apart.append(f"(?:{ranks})*(?:{_alternation(self.spaced_roles)})")
+        return f"(?:(?:{ranks})*(?:{_alternation(self.roles)})|(?:{'|'.join(apart)})(?=[:：/ ]|$))"
 
     @cached_property
     def role_split(self) -> re.Pattern[str]:
@@ -127,7 +134,7 @@ class Conventions:
     @cached_property
     def credit_hint(self) -> re.Pattern[str]:
         """Any word a credit line carries (a fast test before the grammar is tried)."""
-        words = _alternation((*self.roles, *self.ranks, *self.marks, *self.editors))
+        words = _alternation((*self.roles, *self.spaced_roles, *self.ranks, *self.marks, *self.editors))
         return re.compile(f"{words}|{_LEAD_MARK}|^[（(□■]|^[{CJK}] [{CJK}]$")
 
     @cached_property

@@ -20,6 +20,20 @@ from digest.paper.cuts import (
     _lengthens_whole_credit,
     _open_credit,
 )
+from digest.paper.shapes import (
+    _MAX_HEADING,
+    _PAGE_BLOCK,
+    _captions_over_credit,
+    _column_width,
+    _glyphs,
+    _listed_field,
+    _listing,
+    _opens_item,
+    _spread,
+    _unwrapped_lines,
+    _wide,
+    _wraps,
+)
 from digest.paper.tables import _tables
 from digest.paper.textnorm import (
     CJK,
@@ -61,10 +75,6 @@ _MAX_RUNNING_HEAD = 120  # characters; running heads are one short line, never a
 _FULL_LINE = 0.85  # share of a column's width a line fills when the text wrapped, not ended, there
 
 
-_WRAP_WIDTH = 44  # characters; a narrow column's wrapped lines are never longer than this
-
-
-_MAX_HEADING = 50  # characters; longer unpunctuated lines are wrapped body text
 _STOPS = re.compile("[。；;]")  # a line with a full stop or semicolon in it holds a sentence
 _SECTION_WORD = re.compile(f"[{CJK}]{{2,4}}")  # a section's bare name over a headline: 要闻, 城市新闻
 
@@ -73,31 +83,13 @@ _SECTION_WORD = re.compile(f"[{CJK}]{{2,4}}")  # a section's bare name over a he
 _FOLIO = re.compile(r"星期[一二三四五六日天]|第\s*\d{1,3}\s*版|\d{4}年\d{1,2}月\d{1,2}日")
 
 
-_SHORT_LINE = 0.75  # share of the column a line set apart stops short of (a paragraph's lines fill it)
-
-
-_LIST_LINES = 8  # a block of more short lines than this is a narrow column, not a list
-_LISTED_LINES = 3  # lines with no mark at all in them, as a list of captions prints them
-_CLAUSE_MARK = re.compile("[，,、！!？?]")
-_CAPTION_LINE = 16  # characters of a caption listed a line each over its story's credit
-
-
 # A line opening with one of these goes on with the line above: a mark closing a quotation, a
 # bracket or a clause never opens a paragraph (an export wrapping without hanging punctuation
 # leaves it at a line's start: 更充实。 / ” 他说。).
 _NO_LINE_START = frozenset("”’）》」』】〕，。、；：？！,;:?!)")
 
 
-_PAGE_BLOCK = 40  # lines; a block longer than this is a page printed without blank lines
-_WRAP_SLACK = 1  # characters a wrapped line of such a block stops short of its column at most
 _CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
-
-
-_FIELD = re.compile(f"^[{CJK}]{{2,4}}[：:]\\S")  # a labelled field: 时间：3月6日上午
-# What the fields of a listing under a headline are called (街拍: 时间：… / 地点：… / 拍摄者：…).
-_FIELD_LABELS = frozenset(
-    ("时间", "日期", "地点", "地址", "人物", "事件", "拍摄", "拍摄者", "摄影", "主办", "承办", "电话")
-)
 
 
 def _blocks(text: str, credit: re.Pattern[str]) -> Iterator[tuple[int, list[str], list[bool]]]:
@@ -323,6 +315,7 @@ def _lay_out(
                 or (interview and _TURN.match(line) is not None and ends_sentence(pieces[-1]))
                 or (len(pieces) == 1 and _listed_field(pieces[0]) and _listed_field(line))
                 or (spread and _spread(pieces[-1]) and ends_sentence(pieces[-1].replace(" ", "")))
+                or _opens_item(pieces[-1], line)
             )
         ):
             out.append(join_wrapped(pieces))
@@ -343,81 +336,6 @@ def _heads_story(above: str, line: str) -> bool:
         and _glyphs(line) <= _MAX_HEADING
         and (ends_sentence(above) or _SECTION_WORD.fullmatch(above) is not None)
     )
-
-
-def _listing(block: list[str]) -> bool:
-    """Is ``block`` as long as a page with no full stop in it, so it sets no column
-    (``_column_width``)?  Headlines come a few at a time between stories; a page's worth of lines
-    without a sentence is a list, an entry to a line."""
-    return len(block) > _PAGE_BLOCK and not any("。" in line for line in block)
-
-
-def _spread(line: str) -> bool:
-    """Is ``line`` spread to its column's width (本 期 读 书 会 。 ”)?  A space follows every
-    other glyph at least, as a bracket set close to its word leaves (（记 者 张 三）); prose has few."""
-    spaces = line.count(" ")
-    return spaces > 0 and 3 * spaces >= len(line)
-
-
-def _wraps(line: str, width: int) -> bool:
-    """Does ``line`` go on into the next, in a column ``width`` characters wide?  It fills the
-    column, within a character (a mark or a figure that did not fit), and stops mid-sentence; a
-    paragraph's last line stops short, and so do most headlines, often by only two characters."""
-    return _glyphs(line) >= width - _WRAP_SLACK and not ends_sentence(line)
-
-
-def _listed_field(line: str) -> bool:
-    """A labelled field of a listing (时间：3月6日上午): a line of its own when another follows it,
-    however much of the column it fills."""
-    return _FIELD.match(line) is not None and re.split("[：:]", line, maxsplit=1)[0] in _FIELD_LABELS
-
-
-def _column_width(blocks: list[list[str]]) -> int:
-    """The page's column width in characters: the usual length of a wrapped line (0 if none)."""
-    widths = sorted(
-        _glyphs(line)
-        for block in blocks
-        if len(block) >= 3 and any("。" in line for line in block)
-        for line in block[:-1]
-    )
-    return widths[len(widths) // 2] if widths and not _wide(widths) else 0
-
-
-def _wide(widths: list[int]) -> bool:
-    """Are these line widths too wide for a column's wraps?  A line or two in ten printed whole
-    (a long caption, a wide headline) leave a column a column."""
-    if max(widths) <= _WRAP_WIDTH:
-        return False  # most blocks: the cheap answer
-    return sorted(widths)[len(widths) * 9 // 10] > _WRAP_WIDTH
-
-
-def _glyphs(line: str) -> int:
-    """How many characters wide a line is set: a justified line (本 期 读 书 会) is as wide as its
-    column, not twice, so its justification spaces are left out."""
-    return len(squeeze_spaces(line))
-
-
-def _unwrapped_lines(block: list[str], width: int) -> bool:
-    """A block of a few short lines, none ending a sentence, where some line stops well short
-    of the column: the lines were set apart, not wrapped.  A line ending mid-clause (水利部：)
-    runs on into the next, as a wrap would."""
-    if not 2 <= len(block) <= _LIST_LINES or any(not 2 <= len(line) <= _MAX_HEADING for line in block):
-        return False
-    if any(re.search(r"[。；;]", line) or ends_open(line) for line in block):
-        return False
-    # Prose puts a mark in every line or two: three full lines with none are a list (captions).
-    listed = len(block) >= _LISTED_LINES and not any(_CLAUSE_MARK.search(line) for line in block)
-    return listed or not width or any(len(line) < _SHORT_LINE * width for line in block[:-1])
-
-
-def _captions_over_credit(block: list[str], conv: Conventions) -> int:
-    """How many lines open ``block`` as a list of captions over a credit: three or more short
-    lines with no mark in them (市政府北坡花坛 / 丰收的喜悦 / …), then a byline."""
-    if len(block) <= _LISTED_LINES or len(block[0]) > _CAPTION_LINE:
-        return 0  # most blocks open with a line of text
-    n = next((k for k, line in enumerate(block) if len(line) > _CAPTION_LINE or _CLAUSE_MARK.search(line)), 0)
-    listed = n >= _LISTED_LINES and not any(map(ends_sentence, block[:n]))
-    return n if listed and is_byline(block[n], conv) else 0
 
 
 def _credit_apart(pieces: list[str], line: str, conv: Conventions) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from digest.paper.classify import T, _Line
-from digest.paper.lines import _FIELD
+from digest.paper.shapes import _FIELD
 from digest.paper.textnorm import ends_sentence
 
 _KICKER_LEN = 30  # characters; a kicker over a headline is no longer

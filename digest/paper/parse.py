@@ -99,7 +99,14 @@ from digest.types import Article, Page
 # a text closed by a credit a role to a line, or by a reporter beside a photographer, is signed by them;
 # a lead opening with a date and its year (2023年5月6日，…) opens as leads do, a line under a # headline
 # filling the column with a comma in it is the text's first line a column break cut, no subtitle, and
-# a line alone of over 30 characters with two commas or more is prose, never a headline
+# a line alone of over 30 characters with two commas or more is prose, never a headline;
+# 编者按 before a space is an editor's note (one across a column break, over a column name over a
+# headline the story's, over a photo story's captions alone its text), 视觉 credits only set apart
+# (视觉 X, 视觉：X), a list number opening a line under ：, ； or a sentence's end starts a paragraph,
+# a crosshead of 5–12 characters alone after a finished paragraph stays apart on pages of single blanks
+# (short of the column, or unindented over an indented paragraph where a paragraph prints to a line),
+# a headline alone with no clause mark opens a story where a paragraph prints to a line, and a block's
+# last line counts when the page's column is measured
 PARSER_VERSION = "7"
 
 

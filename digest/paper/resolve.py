@@ -29,9 +29,10 @@ from digest.paper.bylines import (
     photographed,
     trailing_credit,
 )
-from digest.paper.classify import T, _Line, _wide_gaps
+from digest.paper.classify import _CROSSHEAD_LEN, _NO_PHRASE_END, _NOTE, T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.marked import _adopt_unmarked_heading_lines
+from digest.paper.shapes import _NUMBERED
 from digest.paper.signing import _REACH as _SIGNED_REACH
 from digest.paper.signing import _signed_by_others
 from digest.paper.textnorm import CJK, ends_sentence, join_wrapped, squeeze_spaces
@@ -44,13 +45,6 @@ _PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
 
 # How a caption opens when it says so: 图为…, 图：…, 上图：…, 图片为…, 右图中….
 _CAPTION_START = re.compile(r"^(?:[上下左右组]?图[为：:]|图片为|[上下左右]图中)")
-
-
-# A numbered part of a story: （一）, 一、, 1. or 1、 opening its heading (never 1.5亿).
-_NUMBERED = re.compile(
-    r"^(?:[（(][一二三四五六七八九十\d]{1,3}[）)]|[一二三四五六七八九十]{1,3}、|\d{1,2}[.．、](?!\d))\s*\S"
-)
-_CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break leaves longer stubs)
 
 
 _STACKED_LINES = 4  # lines of a column name set vertically, a word or two characters to a line
@@ -79,9 +73,6 @@ _HEADLINE_EVIDENCE = 2  # points _headline_evidence needs to call a lone line a 
 
 # How leads open: a quotation, a date, a time word.  A paragraph's continuation rarely does.
 _LEAD_START = re.compile(r"^(?:“|(?:\d{4}年)?\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期)")
-
-
-_NO_PHRASE_END = set("的和与及在为了是把被对从向将等并或而但以于之其")
 
 
 def _resolve(
@@ -185,6 +176,13 @@ def _resolve(
     return out, dropped
 
 
+def _text_or_byline(line: _Line | None) -> bool:
+    """A paragraph or a byline, or an editor's note (编者按…): text the story under it goes on from."""
+    return line is not None and (
+        line.kind in (T.PARA, T.BYLINE) or (line.kind is T.NOTE and _NOTE.match(line.text) is not None)
+    )
+
+
 def _is_plain_para(line: _Line | None) -> bool:
     return line is not None and line.kind is T.PARA and line.dateline is None
 
@@ -208,7 +206,7 @@ def _resolve_run(
     lone = len(run) == 1 and not run[0].md
     # Below a paragraph or a byline and above a paragraph: where a column break leaves a
     # paragraph's first line on its own.
-    between_paras = prev is not None and prev.kind in (T.PARA, T.BYLINE) and _is_plain_para(nxt)
+    between_paras = _is_plain_para(nxt) and _text_or_byline(prev)
     # A credit closing the paragraph (…50个。（记者 X）) finishes it as a full stop does.
     finished = between_paras and _finishes(prev, conv)
     if lone and _roundup_name(texts[0], conv):
@@ -255,7 +253,10 @@ def _resolve_run(
         if measured:
             evidence += 2
         if evidence < _HEADLINE_EVIDENCE:
-            if lone and _box_label(run[0], prev):
+            # A short phrase set alone after a finished paragraph, well short of the column (or
+            # of clause marks, where a paragraph prints to a line), is no line a column break cut
+            # off: a crosshead, never glued onto the paragraph under it.
+            if lone and (_box_label(run[0], prev) or (run[0].short and _crosshead(run[0], prev))):
                 return [_Line(texts[0], T.CROSSHEAD)]
             return [_Line(r.text, T.PARA, apart=r.apart, indent=r.indent) for r in run]
     out: list[_Line] = []
