@@ -254,7 +254,8 @@ def test_status_beside_a_standby_says_it_runs_as_one(tmp_path: Path, pg_url: str
         wait_for(first.up)
         second = Instance(tmp_path, "second", environ)
         wait_for(second.up)
-        wait_for(lambda: (tmp_path / "second" / "health.json").exists())
+        # Saved at start with no role (``leading`` null) until start-up tried for the lead.
+        wait_for(lambda: json.loads(_status(tmp_path, "second", environ, "--json"))["leading"] is False)
         text = _status(tmp_path, "second", environ)
         assert f"service: running (pid {second.process.pid})" in text and "role: standby" in text, text
         assert json.loads(_status(tmp_path, "second", environ, "--json"))["leading"] is False
@@ -296,12 +297,12 @@ def test_a_standby_keeps_the_runs_it_made_when_it_led_but_none_of_their_failures
         wait_for(second.up)
         first = Instance(tmp_path, "first", environ)
         wait_for(first.up)
-        wait_for(
-            lambda: json.loads(_status(tmp_path, "first", environ, "--json"))["pid"] == first.process.pid
-        )
+        # Saved at start with its pid and no role yet; saved as a standby once start-up tried to lead.
+        wait_for(lambda: json.loads(_status(tmp_path, "first", environ, "--json"))["leading"] is False)
         health = json.loads(_status(tmp_path, "first", environ, "--json"))
-        assert health["leading"] is False and health["status"] == "ok", health
+        assert health["pid"] == first.process.pid and health["status"] == "ok", health
         assert health["last_ingest"]["at"] == ended.isoformat() and health["last_prune"] is None, health
+        assert health["last_ingest"]["carried"] is True, health
         assert first.http.get("/healthz").json() == {"status": "ok"}
 
         second.process.send_signal(signal.SIGKILL)

@@ -6,7 +6,8 @@ every job.  ``/healthz`` answers from memory, ``digest status`` from that
 file; both add live counts from the store, so the two always agree, and the
 command still tells what the service last did after it stopped or crashed.
 The service starts from the runs that file kept (``carried_runs``), so a restart
-does not blank them.
+does not blank them; it marks them ``carried`` until each job runs again, and saves the file
+once at start, so that it names this process from the first second.
 The commands that run a job by hand (``digest ingest``, ``publish``, ``build``,
 ``send-digest``, ``prune``) note it in ``<data>/cli-runs.json``, whether it ended
 well or failed: a job's last run is the later of the two, whoever ran it.
@@ -19,7 +20,7 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 STATE_NAME = "health.json"
 CLI_RUNS_NAME = "cli-runs.json"
 JOBS = ("ingest", "publish", "digest", "prune")
-_RUN_FIELDS = frozenset({"at", "ms", "error", "by"})
+_RUN_FIELDS = frozenset({"at", "ms", "error", "by", "carried"})
 Counts = dict[str, int | str]
 
 
@@ -48,6 +49,7 @@ class JobRun:
     counts: Mapping[str, int | str] = field(default_factory=dict)
     error: str | None = None
     by: str | None = None  # the command that ran it (``digest ingest``); None: the service
+    carried: bool = False  # the service's run from before its last start (``carried_runs``)
 
 
 def ingest_counts(report: IngestReport) -> Counts:
@@ -80,8 +82,9 @@ class ServiceState:
     runs: Mapping[str, JobRun]  # by job name, see ``JOBS``
     files_waiting: int
     problems: tuple[str, ...]  # standing problems outside any one job (a missing source folder)
-    # False on a standby: another instance on the PostgreSQL database runs the jobs (docs/scaling.md).
-    leading: bool = True
+    # False on a standby: another instance on the PostgreSQL database runs the jobs (docs/scaling.md);
+    # None when saved at start, before start-up tried for the lead (``Runner.save_start``).
+    leading: bool | None = True
 
 
 def health_report(
@@ -166,6 +169,8 @@ def _run_json(run: JobRun) -> dict[str, object]:
         result["error"] = run.error
     if run.by is not None:
         result["by"] = run.by
+    if run.carried:
+        result["carried"] = True  # only when so: a reader of an older report sees what it knew
     return result
 
 
@@ -218,7 +223,8 @@ def _job_run(raw: Mapping[str, Any]) -> JobRun:
     error, by = raw.get("error"), raw.get("by")
     if not all(value is None or isinstance(value, str) for value in (error, by)):
         raise TypeError("a run's error and by are text")  # shown as they are: nothing else is ours
-    return JobRun(at, int(raw["ms"]), counts, error, by)
+    # Absent from the files of a version before it; a run by hand is never carried.
+    return JobRun(at, int(raw["ms"]), counts, error, by, raw.get("carried") is True)
 
 
 def load_state(data: Path) -> ServiceState | None:
@@ -226,13 +232,14 @@ def load_state(data: Path) -> ServiceState | None:
     try:
         raw = json.loads((data / STATE_NAME).read_text(encoding="utf-8"))
         runs = {job: _job_run(run) for job, run in raw["runs"].items()}
+        leading = raw.get("leading", True)  # absent from the files of a version before it: always led
         return ServiceState(
             int(raw["pid"]),
             datetime.fromisoformat(raw["started"]),
             runs,
             int(raw["files_waiting"]),
             tuple(raw["problems"]),
-            bool(raw.get("leading", True)),  # absent from the files of a version before it: always led
+            None if leading is None else bool(leading),
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None
@@ -246,9 +253,11 @@ def carried_runs(data: Path) -> dict[str, JobRun]:
     until each job ran again, just when an operator looks.  A failure is carried too: a restart that
     did not fix it must not hide it.  It stays only until the job's next run replaces it, which the
     start-up's catch-up makes at once for ingest, publish and a digest not made (``Runner``).
+    Each is marked ``carried``: a status that showed it as this start's would tell of work not done.
     """
     state = load_state(data)
-    return {job: run for job, run in state.runs.items() if job in JOBS} if state else {}
+    runs = state.runs if state else {}
+    return {job: replace(run, carried=True) for job, run in runs.items() if job in JOBS}
 
 
 def _iso(value: object) -> str:
@@ -268,6 +277,8 @@ def describe(health: Mapping[str, Any], running: int | None, tz: tzinfo) -> list
         if health.get("leading") is False:
             # Its own runs below are none, or those from when it led: say where the jobs' runs are seen.
             lines.append("role: standby (another instance leads and runs the jobs; its status shows them)")
+        elif health.get("leading") is None:
+            lines.append("role: not known yet (start-up tries for the lead once the database answers)")
     else:
         lines = [f"service: not running (pid {health['pid']} started {_local(health['started'], tz)})"]
     for job in JOBS:
@@ -278,6 +289,8 @@ def describe(health: Mapping[str, Any], running: int | None, tz: tzinfo) -> list
         counts = ", ".join(f"{k} {v}" for k, v in run.items() if k not in _RUN_FIELDS)
         outcome = f"FAILED: {run['error']}" if "error" in run else counts
         by = f" (by {run['by']})" if "by" in run else ""
+        if run.get("carried") and health["started"] is not None:
+            by += f" (before the restart at {datetime.fromisoformat(health['started']).astimezone(tz):%H:%M})"
         lines.append(f"last {job}: {_local(run['at'], tz)} ({run['ms']} ms) {outcome}{by}")
     lines.append(f"files waiting: {health['files_waiting']}")
     lines.append("errors: " + ("none" if not health["errors"] else "; ".join(health["errors"])))

@@ -4,6 +4,7 @@ with their health and metrics."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import threading
@@ -99,7 +100,7 @@ class Runner:
         self._started = clock()
         self.settler = Settler(config.ingest.settle_seconds)
         self._said: str | None = None  # the source folder problem last logged
-        self._saved_leading: bool | None = None  # the role health.json last said
+        self._saved_leading: bool | None = None  # the role health.json last said (None: not known)
         self._repeats = Repeats()
 
     def rescan(self, publish: bool = False) -> None:
@@ -185,6 +186,20 @@ class Runner:
         make (or finish) a missed digest."""
         self.rescan(publish=True)
         self.digest()
+
+    def save_start(self) -> None:
+        """Save the state once as the service starts, before any job: this process's pid and start,
+        the runs carried from before, and no role yet (``leading`` None) unless it always leads.
+
+        Until the first job ended, ``health.json`` named the previous process, and ``digest status``
+        said this one ran since that one's start: for as long as start-up waited for PostgreSQL or
+        read a big folder.  Before start-up tries for the lead, ``held`` is False on any instance of a
+        shared database, which is no standby yet: saved as such, a standby's first job would find its
+        role already saved and never drop its failed runs (``_job``).  No crash point: a kill leaves
+        the previous file or this one, whole (``save_state``), and the next start carries either's runs.
+        """
+        with self._lock:
+            self._save(dataclasses.replace(self.state(), leading=self._leader.held or None))
 
     def close(self) -> None:
         """Wait for the job under way, then refuse new ones; a send stops between two emails."""
@@ -303,8 +318,9 @@ class Runner:
         self._metrics.failed(job)
         self._runs[job] = JobRun(self._clock(), round((time.monotonic() - started) * 1000), {}, error)
 
-    def _save(self) -> None:
-        state = self.state()
+    def _save(self, state: ServiceState | None = None) -> None:
+        """Write ``state`` (by default the current one) to ``health.json``; a failure is logged."""
+        state = state or self.state()
         self._saved_leading = state.leading
         try:
             save_state(self._config.paths.data, state)

@@ -294,6 +294,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
     )
     try:
         if not stopping.is_set():
+            runner.save_start()  # health.json names this process at once, not after its first job
             starter.start()
             if config.smtp.host:
                 threading.Thread(
