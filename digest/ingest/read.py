@@ -25,6 +25,8 @@ from digest.ingest import identity
 from digest.ingest.scan import (
     _stamp_of,
     file_stamp,
+    name_problem,
+    source_key,
 )
 from digest.paper import dating
 from digest.paper.conventions import conventions_for
@@ -146,11 +148,16 @@ def section_names(parsed: Parsed) -> list[str]:
     return [article.section or DEFAULT_SECTION for article in parsed.page.articles]
 
 
-def _source_name(path: Path, folder: Path) -> str:
+def _relative(path: Path, folder: Path) -> str:
     try:
         return path.relative_to(folder).as_posix()
     except ValueError:
         return path.as_posix()
+
+
+def _source_name(path: Path, folder: Path) -> str:
+    """The name ``path`` is known by: its path below ``folder`` (``scan.source_key``)."""
+    return source_key(_relative(path, folder))
 
 
 def _why(exc: OSError) -> str:
@@ -309,6 +316,9 @@ def _read_batches(
             if stamped is not None and stamped == _stamp_of(str(path)):
                 continue
             try:
+                misnamed = name_problem(_relative(path, folder))
+                if misnamed is not None:
+                    raise SourceError(name, misnamed)
                 read_at = clock.time_ns()
                 data, info = _read(path, name)
             except SourceError as exc:

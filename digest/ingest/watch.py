@@ -54,6 +54,9 @@ TICK_MS = 100
 DEBOUNCE_MS = 300
 # How long (s) to wait before looking again for a source folder that is gone.
 RETRY_SECONDS = 1.0
+# How long (s) to wait before watching again after a job the watcher ran failed: each new watch reads
+# the folder again, which a bug could fail every time.
+JOB_RETRY_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -114,7 +117,9 @@ class Settler:
         with self._lock:
             for path, (seen, since) in list(self._pending.items()):
                 current = stamp(path)
-                if current is None and not path.exists():
+                # lexists: a symbolic link loop or a broken link is still an entry, which ingest names
+                # as such; only an entry gone from the folder is dropped.
+                if current is None and not os.path.lexists(path):
                     del self._pending[path]
                 elif current != seen:
                     self._pending[path] = (current, now)
@@ -192,6 +197,13 @@ class Watcher:
                     log.warning("watching %s failed (%s); the rescan still runs, retrying", self._source, exc)
                 failure = str(exc)
                 self._stop.wait(RETRY_SECONDS)
+            except Exception as exc:
+                # A bug in the job a callback ran: this thread must not die of it, leaving pages to wait
+                # for the next rescan for the rest of the process's life with nothing saying why.
+                if repr(exc) != failure:
+                    log.exception("a job the watcher ran failed; watching again, the folder read again")
+                failure = repr(exc)
+                self._stop.wait(JOB_RETRY_SECONDS)
             if self._stop.is_set():
                 return
             now = folder_identity(self._source)

@@ -1,0 +1,123 @@
+"""A messy export folder under a running service: files the walkthrough of an operator's folder met
+that the bad-file corpus (tests/badfiles.py) does not hold, each named plainly, none in the way of the
+pages beside it, and ``digest status`` clearing once the operator fixed it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from test_service import Serve, page, wait_for
+
+from digest.ingest.watch import Settler, Watcher
+
+# 要闻 in GBK: what a Chinese file name becomes on a share mounted without UTF-8, or out of a Windows zip.
+GBK_NAME = "2024-11-29_要闻.txt".encode("gb18030")
+
+
+@pytest.mark.slow
+def test_a_page_file_whose_name_is_not_utf8_is_named_and_the_pages_dropped_after_it_are_read(
+    tmp_path: Path,
+) -> None:
+    """Before, such a name stopped ingest: the database cannot hold it, so the rescan failed with a
+    traceback every minute and the watcher thread died, and no page dropped after it was read."""
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "2024-11-28_01.txt").write_text(page("示例渡口恢复通航"), encoding="utf-8")
+    served = Serve(tmp_path, pages, settings={"DIGEST_SCHEDULE_SCAN_INTERVAL": "2"})
+    try:
+        with open(os.fsencode(pages) + b"/" + GBK_NAME, "wb") as handle:
+            handle.write(page("文件名不是统一码的页面").encode("utf-8"))
+        wait_for(lambda: "its name is not UTF-8" in served.log(), 10, "the file to be named")
+        (pages / "2024-11-29_02.txt").write_text(page("示例果园迎来丰收"), encoding="utf-8")
+        wait_for(lambda: "示例果园迎来丰收" in served.feed(), 10, "the page dropped after it in the feed")
+
+        status = served.run("status")
+        (line,) = [line for line in status.stdout.splitlines() if "not UTF-8" in line]
+        assert "2024-11-29_" in line and "as GBK it reads 2024-11-29_要闻.txt" in line and "rename" in line
+        details = json.loads(served.run("status", "--json").stdout)
+        assert details["unreadable_files"] == 1
+
+        os.rename(os.fsencode(pages) + b"/" + GBK_NAME, pages / "2024-11-29_要闻.txt")
+        wait_for(lambda: "文件名不是统一码的页面" in served.feed(), 10, "the renamed page in the feed")
+        wait_for(
+            lambda: json.loads(served.run("status", "--json").stdout)["unreadable_files"] == 0,
+            20,
+            "the file to leave the unreadable ones",
+        )
+    finally:
+        assert served.stop() == 0, served.log()
+    assert "Traceback" not in served.log(), served.log()
+
+
+class Handed:
+    """What a watcher handed on; the first hand-over fails when ``fail_once``, as a bug in a job would."""
+
+    def __init__(self, fail_once: bool = False) -> None:
+        self.settled: list[str] = []
+        self.rescans = 0
+        self._fail = fail_once
+        self._lock = threading.Lock()
+
+    def on_settled(self, paths: Sequence[Path]) -> None:
+        with self._lock:
+            if self._fail:
+                self._fail = False
+                raise RuntimeError("a bug in the ingest job")
+            self.settled.extend(p.name for p in paths)
+
+    def on_rescan(self) -> None:
+        with self._lock:
+            self.rescans += 1
+
+
+def _watch(source: Path, handed: Handed) -> tuple[threading.Thread, threading.Event]:
+    stop = threading.Event()
+    watcher = Watcher(source, stop, handed.on_settled, handed.on_rescan, Settler(quiet=0.3))
+    thread = threading.Thread(target=watcher.run, daemon=True)
+    thread.start()
+    return thread, stop
+
+
+def test_a_symbolic_link_loop_dropped_in_is_handed_on_to_be_named(tmp_path: Path) -> None:
+    """Before, the watcher dropped it as gone (``exists`` follows the link), so the operator heard of it
+    only at the next rescan, a minute later."""
+    source = tmp_path / "pages"
+    source.mkdir()
+    handed = Handed()
+    thread, stop = _watch(source, handed)
+    try:
+        wait_for(lambda: handed.rescans == 1, 5, "the watch to be in place")
+        os.symlink("2024-11-29_02.txt", source / "2024-11-29_02.txt")
+        wait_for(lambda: "2024-11-29_02.txt" in handed.settled, 5, "the link loop")
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_a_job_that_fails_leaves_the_watcher_watching(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before, an exception other than ``DigestError`` in the job a watcher ran ended its thread: pages
+    then waited for the rescan for the rest of the process's life, and nothing said why."""
+    source = tmp_path / "pages"
+    source.mkdir()
+    handed = Handed(fail_once=True)
+    caplog.set_level(logging.WARNING, logger="digest.ingest.watch")
+    thread, stop = _watch(source, handed)
+    try:
+        wait_for(lambda: handed.rescans == 1, 5, "the watch to be in place")
+        (source / "2024-11-29_01.txt").write_text(page("甲"), encoding="utf-8")
+        wait_for(lambda: "a job the watcher ran failed" in caplog.text, 5, "the failure to be logged")
+        wait_for(lambda: handed.rescans == 2, 20, "a new watch, the folder read again")
+        (source / "2024-11-29_02.txt").write_text(page("乙"), encoding="utf-8")
+        wait_for(lambda: "2024-11-29_02.txt" in handed.settled, 20, "a page dropped after the failure")
+        assert thread.is_alive()
+    finally:
+        stop.set()
+        thread.join(5)
