@@ -9,12 +9,17 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from test_service import Serve, page, wait_for
 
+from digest.config import Config
+from digest.ingest.pipeline import ingest
+from digest.ingest.read import MAX_PAGE_BYTES
 from digest.ingest.watch import Settler, Watcher
+from digest.store.database import Store
 
 # 要闻 in GBK: what a Chinese file name becomes on a share mounted without UTF-8, or out of a Windows zip.
 GBK_NAME = "2024-11-29_要闻.txt".encode("gb18030")
@@ -121,3 +126,13 @@ def test_a_job_that_fails_leaves_the_watcher_watching(
     finally:
         stop.set()
         thread.join(5)
+
+
+def test_a_page_just_over_the_size_limit_says_by_how_much(
+    config: Config, store: Store, now: datetime
+) -> None:
+    """Before, a file of 5,000,036 bytes was "5.0 MB, more than a page can be (5 MB)"."""
+    path = config.paths.source / "2024-11-29_01.txt"
+    path.write_bytes(b"\xe5\xad\x97" * (MAX_PAGE_BYTES // 3) + b"\n" * 38)
+    (_, reason), *_ = ingest(config, store, now).errors
+    assert reason == "is 5,000,036 bytes, more than a page can be (5 MB); split it"

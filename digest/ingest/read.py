@@ -70,6 +70,12 @@ MAX_PAGE_BYTES = 5_000_000
 MAX_PAGE_LINES = 100_000
 
 
+# A paragraph is a line: the longest in the seed pages is under 500 characters, a whole page about
+# 10,000.  A line far longer is no paragraph (a dump, an export that lost its line breaks), and as the
+# first sentence of an article it would be its summary, whole, in every feed and on the front page.
+MAX_LINE_CHARS = 20_000
+
+
 @dataclass(frozen=True)
 class Parsed:
     """A page file read: its articles and the issue date its own evidence gives, and (from a worker
@@ -185,9 +191,13 @@ def _read(path: Path, name: str) -> tuple[bytes, os.stat_result]:
     except OSError as exc:
         raise SourceError(name, _why(exc)) from exc
     if max(info.st_size, len(data)) > MAX_PAGE_BYTES:
-        size = max(info.st_size, len(data)) / 1e6
+        size = f"{max(info.st_size, len(data)) / 1e6:.1f}"
         limit = MAX_PAGE_BYTES / 1e6
-        raise SourceError(name, f"is {size:.1f} MB, more than a page can be ({limit:g} MB); split it")
+        if float(size) <= limit:  # "5.0 MB, more than 5 MB" would read as a bug
+            size = f"{max(info.st_size, len(data)):,} bytes"
+        else:
+            size += " MB"
+        raise SourceError(name, f"is {size}, more than a page can be ({limit:g} MB); split it")
     crash_point("ingest.after_read")
     return data, info
 
@@ -213,9 +223,15 @@ def _decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) -
         text = decode_page(data, name)
     except SourceError as exc:
         return exc.reason
-    lines = text.count("\n")
-    if lines > MAX_PAGE_LINES:
-        return f"has {lines:,} lines, more than a page can have ({MAX_PAGE_LINES:,})"
+    lines = text.split("\n")
+    if len(lines) - 1 > MAX_PAGE_LINES:
+        return f"has {len(lines) - 1:,} lines, more than a page can have ({MAX_PAGE_LINES:,})"
+    longest = max(range(len(lines)), key=lambda at: len(lines[at]))
+    if len(lines[longest]) > MAX_LINE_CHARS:
+        return (
+            f"has a line of {len(lines[longest]):,} characters (line {longest + 1}), more than a paragraph "
+            f"can be ({MAX_LINE_CHARS:,}): were its line breaks lost? re-export it"
+        )
     page = parse_page(text, name, conventions_for(config.parser))
     return Parsed(page, dating.date_page(name, text, page.articles, mtime, config.tz, config.dating))
 
