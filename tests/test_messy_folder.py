@@ -136,3 +136,16 @@ def test_a_page_just_over_the_size_limit_says_by_how_much(
     path.write_bytes(b"\xe5\xad\x97" * (MAX_PAGE_BYTES // 3) + b"\n" * 38)
     (_, reason), *_ = ingest(config, store, now).errors
     assert reason == "is 5,000,036 bytes, more than a page can be (5 MB); split it"
+
+
+def test_a_page_in_a_folder_whose_name_is_not_utf8_says_it_is_the_folder(
+    config: Config, store: Store, now: datetime
+) -> None:
+    folder = os.fsencode(config.paths.source) + b"/" + "版面".encode("gb18030")
+    os.mkdir(folder)
+    with open(folder + b"/2024-11-29_01.txt", "wb") as handle:
+        handle.write(page("文件夹名不是统一码").encode("utf-8"))
+    ((name, reason),) = ingest(config, store, now).errors
+    assert name == "\\xb0\\xe6\\xc3\\xe6/2024-11-29_01.txt"
+    assert reason.startswith("its folder's name is not UTF-8 (as GBK it reads 版面/2024-11-29_01.txt")
+    assert store.status().failed_sources == ((name, reason),)

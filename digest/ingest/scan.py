@@ -32,7 +32,9 @@ def name_problem(relative: str) -> str | None:
         guess = f" (as GBK it reads {raw.decode('gb18030')}: a name from a Windows share or zip?)"
     except UnicodeDecodeError:
         guess = ""
-    return f"its name is not UTF-8{guess}; rename it in UTF-8, e.g. `convmv -f gbk -t utf-8 --notest FILE`"
+    name = os.path.basename(relative)
+    what = "its folder's name" if name == source_key(name) else "its name"
+    return f"{what} is not UTF-8{guess}; rename it in UTF-8, e.g. `convmv -f gbk -t utf-8 --notest -r PATH`"
 
 
 def is_page_file(path: Path) -> bool:
