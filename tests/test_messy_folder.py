@@ -58,6 +58,7 @@ def test_a_page_file_whose_name_is_not_utf8_is_named_and_the_pages_dropped_after
     finally:
         assert served.stop() == 0, served.log()
     assert "Traceback" not in served.log(), served.log()
+    assert "watching" not in served.log() and "is not UTF-8 (Unable to decode path" in served.log()
 
 
 class Handed:

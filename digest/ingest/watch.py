@@ -52,6 +52,8 @@ SETTLE_SECONDS = IngestConfig().settle_seconds
 TICK_MS = 100
 # While events keep coming, hand them on at least this often (ms).
 DEBOUNCE_MS = 300
+# What watchfiles says of a file name that is not UTF-8 (``scan.name_problem``).
+UNDECODABLE = "Unable to decode path"
 # How long (s) to wait before looking again for a source folder that is gone.
 RETRY_SECONDS = 1.0
 # How long (s) to wait before watching again after a job the watcher ran failed: each new watch reads
@@ -193,7 +195,14 @@ class Watcher:
                 self._watch(identity)
             except (OSError, WatchfilesRustInternalError) as exc:
                 # Said once per distinct cause (say, the inotify watch limit), not once a second.
-                if str(exc) != failure:
+                if str(exc) != failure and UNDECODABLE in str(exc):
+                    # watchfiles drops the batch of events naming such a file; the new watch reads the folder.
+                    log.warning(
+                        "a file name in %s is not UTF-8 (%s); ingest lists it as unreadable",
+                        self._source,
+                        exc,
+                    )
+                elif str(exc) != failure:
                     log.warning("watching %s failed (%s); the rescan still runs, retrying", self._source, exc)
                 failure = str(exc)
                 self._stop.wait(RETRY_SECONDS)
