@@ -150,3 +150,13 @@ def test_a_page_in_a_folder_whose_name_is_not_utf8_says_it_is_the_folder(
     assert name == "\\xb0\\xe6\\xc3\\xe6/2024-11-29_01.txt"
     assert reason.startswith("its folder's name is not UTF-8 (as GBK it reads 版面/2024-11-29_01.txt")
     assert store.status().failed_sources == ((name, reason),)
+
+
+def test_a_symbolic_link_whose_target_is_gone_says_so(config: Config, store: Store, now: datetime) -> None:
+    """Before, it was "vanished before it could be read", though the link stays where it was."""
+    os.symlink("/nowhere/2024-11-29_01.txt", config.paths.source / "2024-11-29_01.txt")
+    ((_, reason),) = ingest(config, store, now).errors
+    assert (
+        reason
+        == "is a symbolic link to /nowhere/2024-11-29_01.txt, which is not there; mend or remove the link"
+    )

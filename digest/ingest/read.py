@@ -166,10 +166,13 @@ def _source_name(path: Path, folder: Path) -> str:
     return source_key(_relative(path, folder))
 
 
-def _why(exc: OSError) -> str:
+def _why(exc: OSError, path: Path) -> str:
     """Why a page-named entry could not be opened, in words an operator can act on."""
     if exc.errno == errno.ELOOP:
         return "is a symbolic link loop"
+    if exc.errno == errno.ENOENT and path.is_symlink():
+        # A link whose target went (the export elsewhere was moved) stays; "vanished" would mislead.
+        return f"is a symbolic link to {os.readlink(path)}, which is not there; mend or remove the link"
     if exc.errno == errno.ENOENT:
         return "vanished before it could be read (deleted, or a broken symbolic link)"
     if exc.errno in (errno.EACCES, errno.EPERM):
@@ -189,7 +192,7 @@ def _read(path: Path, name: str) -> tuple[bytes, os.stat_result]:
         with path.open("rb") as handle:
             data = handle.read(MAX_PAGE_BYTES + 1)  # bounded: a file may grow after the stat
     except OSError as exc:
-        raise SourceError(name, _why(exc)) from exc
+        raise SourceError(name, _why(exc, path)) from exc
     if max(info.st_size, len(data)) > MAX_PAGE_BYTES:
         size = f"{max(info.st_size, len(data)) / 1e6:.1f}"
         limit = MAX_PAGE_BYTES / 1e6
