@@ -160,3 +160,41 @@ def test_a_symbolic_link_whose_target_is_gone_says_so(config: Config, store: Sto
         reason
         == "is a symbolic link to /nowhere/2024-11-29_01.txt, which is not there; mend or remove the link"
     )
+
+
+# Two pages of one issue, no page number in their names or text: each has a story of its own and a
+# box of a recurring column, the boxes alike but for a few words.
+FRONT = (
+    "● 要闻\n\n# 示例大桥今天合龙\n\n本报11月29日讯（记者 方小晴）横跨示例河的大桥今天合龙，明年通车。\n\n"
+    "● 便民\n\n# 今日菜价\n\n白菜每斤一元二角，萝卜每斤八角，土豆每斤一元五角，鸡蛋每斤四元。\n"
+)
+INSIDE = (
+    "● 教育\n\n# 示例中学新校区启用\n\n"
+    "本报11月29日讯（记者 陈知远）示例中学新校区今天启用，可容纳两千名学生。\n\n"
+    "● 便民\n\n# 今日菜价\n\n白菜每斤一元一角，萝卜每斤九角，土豆每斤一元五角，鸡蛋每斤四元二角。\n"
+)
+
+
+def test_alike_stories_of_two_page_files_both_stay_published(
+    config: Config, store: Store, now: datetime
+) -> None:
+    """Before, the page read second took the other page's box over, as a re-read of that page would:
+    the first box was off the site while its file was still there, and each re-read of the issue
+    swapped which box was on."""
+    source = config.paths.source
+    (source / "frontpage.txt").write_text(FRONT, encoding="utf-8")
+    ingest(config, store, now)
+    (source / "inside.txt").write_text(INSIDE, encoding="utf-8")
+    assert ingest(config, store, now).new == 2
+
+    def live() -> set[tuple[str, str]]:
+        return {(e.article.body[:8], e.source) for e in store.entries() if e.retracted is None}
+
+    four = live()
+    assert {body for body, _ in four} >= {"白菜每斤一元二角", "白菜每斤一元一角"} and len(four) == 4
+    assert ingest(config, store, now, reparse=True).changed == 0
+    assert live() == four
+    # A copy of a page is the same page: it adds nothing, and takes that page's articles over.
+    (source / "inside (copy).txt").write_text(INSIDE, encoding="utf-8")
+    assert ingest(config, store, now).new == 0
+    assert {body for body, _ in live()} == {body for body, _ in four}

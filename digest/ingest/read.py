@@ -11,7 +11,7 @@ import logging
 import os
 import stat as filemode
 import time as clock
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -36,7 +36,7 @@ from digest.store import search_index
 from digest.store.database import Store
 from digest.store.records import SourceRecord
 from digest.store.segment import index_text
-from digest.types import DEFAULT_SECTION, PAGE_SPAN, Entry, Page, Section
+from digest.types import DEFAULT_SECTION, PAGE_SPAN, Article, Entry, Page, Section
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +94,12 @@ def build_entries(
     slugs: Mapping[str, str],
     config: Config,
     now: datetime,
+    elsewhere: Set[str] = frozenset(),
 ) -> tuple[list[Entry], dict[str, str | None]]:
     """Entries for one page's articles, and the uids of ``previous`` articles of this file it
     dropped, each with the uid of the entry its text now lives in, if any (``identity.successor``).
+    ``elsewhere``: the page files still in the folder (or those of them ``previous`` names);
+    articles one of them holds are matched only by a copy of its page (``_held_elsewhere``).
 
     Each article that ``identity.match`` finds among the page's ``previous``
     articles keeps that one's uid and tag; another gets a new uid, made
@@ -107,11 +110,8 @@ def build_entries(
     """
     day, page_number = parsed.dating.day, parsed.dating.page
     published = datetime.combine(day, PUBLISHED_AT, tzinfo=config.tz)
-    known = [
-        identity.Known(e.uid, e.article.title, e.article.printed_body(), e.position % PAGE_SPAN)
-        for e in previous
-    ]
-    matched = identity.match(known, parsed.page.articles)
+    held = _held_elsewhere(previous, parsed.page.articles, name, elsewhere)
+    matched = identity.match([_known(e) for e in previous if e.uid not in held], parsed.page.articles)
     tags = {entry.uid: entry.tag for entry in previous}
     used = set(taken) | {entry.uid for entry in previous}
     entries = []
@@ -147,6 +147,36 @@ def build_entries(
             heir = identity.successor(e.article.printed_body(), parsed.page.articles)
             dropped[e.uid] = entries[heir].uid if heir is not None else None
     return entries, dropped
+
+
+def _known(entry: Entry) -> identity.Known:
+    return identity.Known(
+        entry.uid, entry.article.title, entry.article.printed_body(), entry.position % PAGE_SPAN
+    )
+
+
+def _held_elsewhere(
+    previous: Sequence[Entry], articles: Sequence[Article], name: str, elsewhere: Set[str]
+) -> set[str]:
+    """The uids of ``previous`` articles that another page file still in the folder holds, when the
+    page read (``articles``, of file ``name``) is no copy of that file's page: it holds no more than
+    half of that file's articles.
+
+    A copy of a page (a duplicate export, a corrected copy) takes its articles over, as a re-read
+    of the page would.  But one story of a page resembling one of another page of the same number
+    (or of no number), say two boxes of a recurring column, is two stories: matched, the page read
+    last took the other's id, and the other was off the site while its file was still there.
+    """
+    by_file: dict[str, list[Entry]] = {}
+    for entry in previous:
+        if entry.source != name and entry.source in elsewhere:
+            by_file.setdefault(entry.source, []).append(entry)
+    held: set[str] = set()
+    for theirs in by_file.values():
+        found = identity.match([_known(e) for e in theirs], articles)
+        if 2 * sum(uid is not None for uid in found) <= len(theirs):
+            held.update(e.uid for e in theirs)
+    return held
 
 
 def section_names(parsed: Parsed) -> list[str]:
