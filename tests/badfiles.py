@@ -4,7 +4,8 @@
 seen to hold, or could: empty, binary, a UTF-8 file cut in the middle of a
 character, GBK, UTF-16 without a byte-order mark, 50 MB of text, a million
 lines, NUL bytes in text, a folder named like a page, a symbolic link loop,
-a named pipe.  Each ``BadFile`` says what ingest must do with it: read it
+a named pipe, a PDF all in ASCII, UTF-8 with bad bytes inside, one line of
+4.5 MB.  Each ``BadFile`` says what ingest must do with it: read it
 (``reason`` None: the encodings the service supports), or refuse it with a
 reason containing ``reason``; and ``fix`` turns it into a good page, the way
 an operator would, to check that a changed file is retried.
@@ -79,6 +80,24 @@ def _pipe(path: Path) -> None:
 _TEXT = good_page("截断的页面").encode("utf-8")
 
 
+# A PDF with nothing compressed and no binary comment: every byte ASCII, so valid UTF-8 text.
+_ASCII_PDF = (
+    b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+)
+
+
+def _bad_bytes_inside(path: Path) -> None:
+    text = good_page("中间坏了几个字节的页面").encode("utf-8")
+    middle = text.index("第二句话".encode())
+    path.write_bytes(text[:middle] + b"\xff\xfe" + text[middle:])
+
+
+def _one_long_line(path: Path) -> None:
+    # Under the size limit: 4.5 MB of text with no line break.
+    path.write_text("● 要闻\n\n# 没有换行的页面\n\n" + "没有换行的文字，" * 190_000 + "\n", encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class BadFile:
     """One entry of the corpus and what ingest must make of it."""
@@ -96,7 +115,7 @@ CORPUS = (
         "2024-11-27_02.txt",
         "binary",
         _write(b"\x89PNG\r\n\x1a\n" + random.Random(7).randbytes(4096)),
-        "a binary file?",
+        "is a PNG image, not a page's text",
     ),
     BadFile("2024-11-27_03.txt", "truncated UTF-8", _write(_TEXT[:-2]), "re-export it"),
     BadFile("2024-11-27_04.txt", "GBK", _write(good_page("国标编码的页面").encode("gbk")), None),
@@ -117,6 +136,9 @@ CORPUS = (
     BadFile("2024-11-27_09.txt", "a folder named like a page", _folder, "is a folder"),
     BadFile("2024-11-27_10.txt", "a symbolic link loop", _loop, "symbolic link loop"),
     BadFile("2024-11-27_11.txt", "a named pipe", _pipe, "not a regular file"),
+    BadFile("2024-11-27_12.txt", "an all-ASCII PDF", _write(_ASCII_PDF), "is a PDF document"),
+    BadFile("2024-11-27_13.txt", "UTF-8 with bad bytes inside", _bad_bytes_inside, "invalid byte sequences"),
+    BadFile("2024-11-27_14.txt", "one 4.5 MB line", _one_long_line, "more than a paragraph can be"),
 )
 
 

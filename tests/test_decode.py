@@ -56,13 +56,36 @@ def test_seed_pages_decode(seeds: object) -> None:
     [
         (b"", "empty file"),
         (b" \n\r\n", "empty file"),
-        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01", "NUL bytes"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01", "is a PNG image"),
+        (b"\xff\xd8\xff\xe0\x00\x10JFIF\x00", "is a JPEG image"),
+        (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n", "is a PDF document"),
+        (rb"{\rtf1\ansi\ansicpg936 \'d2\'aa\'ce\'c5\par}", "is an RTF document"),
+        (b"\n<!DOCTYPE html><html><body>\xe6\x96\x87</body></html>", "is an HTML page"),
+        (
+            TEXT.encode().replace("读者".encode(), b"\xff" + "读者".encode(), 1),
+            "an invalid byte sequence on line 5",
+        ),
+        (TEXT.encode().replace(b"\n", b"\r")[:-2], "cut short in the middle of a character"),
         ("正文".encode() + b"\x00\x00\x00" + "正文".encode(), "NUL bytes"),
         (codecs.BOM_UTF8 + b"\xff\xfe\xfd", "UTF-8 byte-order mark"),
         (bytes(range(0x81, 0xFF)) * 3, "neither UTF-8, UTF-16 nor GB18030"),
         (b"\x01\x02\x03\x04" * 50, "control characters"),
     ],
-    ids=["empty", "blank", "png", "nul-in-utf8", "bad-bom", "noise", "controls"],
+    ids=[
+        "empty",
+        "blank",
+        "png",
+        "jpeg",
+        "pdf",
+        "rtf",
+        "html",
+        "bad-bytes",
+        "cut",
+        "nul-in-utf8",
+        "bad-bom",
+        "noise",
+        "controls",
+    ],
 )
 def test_unreadable_files_are_refused_with_the_name_and_reason(data: bytes, reason: str) -> None:
     with pytest.raises(SourceError) as caught:

@@ -382,10 +382,16 @@ def test_the_upgrade_line_counts_the_pages_the_run_reads_again_and_is_said_once(
 
 def test_status_names_pages_dated_by_their_file_time(config: Config, store: Store, now: datetime) -> None:
     (config.paths.source / "undated.txt").write_text("● 要闻\n\n# 无日期\n\n正文。\n", encoding="utf-8")
+    # Month and day from its dateline, the year from the file time: "dated by the file time" was half true.
+    (config.paths.source / "no-year.txt").write_text(
+        "● 要闻\n\n# 无年份\n\n本报3月2日讯 正文。\n", encoding="utf-8"
+    )
     ingest(config, store, now)
     status = _cli(config, "status")
     assert status.returncode == 0, status.stderr
-    assert "undated.txt" in status.stdout and "日期待核" in status.stdout
+    assert "undated.txt" in status.stdout and "no-year.txt" in status.stdout and "日期待核" in status.stdout
+    assert "pages whose date, or its year, is their file time's (日期待核): 2" in status.stdout
+    assert "a date in the file name" in status.stdout
 
 
 def test_a_source_folder_emptied_at_once_retracts_nothing(

@@ -449,6 +449,10 @@ def test_health_is_degraded_when_the_paper_stops_arriving_or_pages_cannot_be_rea
     assert health_report(unreadable, None, now, timedelta(hours=36))["errors"] == [
         "2 page files cannot be read (digest status lists them)"
     ]
+    one = dataclasses.replace(fresh, failed_sources=(("a.txt", "not UTF-8"),))
+    assert health_report(one, None, now, timedelta(hours=36))["errors"] == [
+        "1 page file cannot be read (digest status names it)"
+    ]
 
 
 # --- digest serve as a process --------------------------------------------------------------------

@@ -191,7 +191,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if status.retracted:
         print(f"  retracted: {status.retracted}")
     if status.unsure_dates:
-        print(f"pages dated by their file time (日期待核): {len(status.unsure_dates)}; check them")
+        count = len(status.unsure_dates)
+        print(f"pages whose date, or its year, is their file time's (日期待核): {count}; check them")
+        print("  (a date in the file name, such as 2024-11-27_01.txt, settles it)")
         for path, day in status.unsure_dates:
             print(f"  {path}: {day} 日期待核")
     print(f"latest digest: {status.latest_digest or '-'}")

@@ -105,8 +105,13 @@ def _pages(
     entries: list[Entry] = []
     dropped: dict[str, str | None] = {}
     records: list[SourceRecord] = []
+    # Which of the files the pages' previous articles were last read from are still in the folder.
+    sources = {entry.source for before in previous for entry in before}
+    elsewhere = {source for source in sources if (config.paths.source / source).exists()}
     for (record, parsed), before in zip(dated, previous, strict=True):
-        page_entries, page_dropped = build_entries(parsed, record.path, before, taken, slugs, config, now)
+        page_entries, page_dropped = build_entries(
+            parsed, record.path, before, taken, slugs, config, now, elsewhere
+        )
         entries.extend(page_entries)
         dropped.update(page_dropped)
         records.append(

@@ -11,7 +11,7 @@ import logging
 import os
 import stat as filemode
 import time as clock
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence, Set
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
@@ -25,6 +25,8 @@ from digest.ingest import identity
 from digest.ingest.scan import (
     _stamp_of,
     file_stamp,
+    name_problem,
+    source_key,
 )
 from digest.paper import dating
 from digest.paper.conventions import conventions_for
@@ -34,7 +36,7 @@ from digest.store import search_index
 from digest.store.database import Store
 from digest.store.records import SourceRecord
 from digest.store.segment import index_text
-from digest.types import DEFAULT_SECTION, PAGE_SPAN, Entry, Page, Section
+from digest.types import DEFAULT_SECTION, PAGE_SPAN, Article, Entry, Page, Section
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,12 @@ MAX_PAGE_BYTES = 5_000_000
 MAX_PAGE_LINES = 100_000
 
 
+# A paragraph is a line: the longest in the seed pages is under 500 characters, a whole page about
+# 10,000.  A line far longer is no paragraph (a dump, an export that lost its line breaks), and as the
+# first sentence of an article it would be its summary, whole, in every feed and on the front page.
+MAX_LINE_CHARS = 20_000
+
+
 @dataclass(frozen=True)
 class Parsed:
     """A page file read: its articles and the issue date its own evidence gives, and (from a worker
@@ -86,9 +94,12 @@ def build_entries(
     slugs: Mapping[str, str],
     config: Config,
     now: datetime,
+    elsewhere: Set[str] = frozenset(),
 ) -> tuple[list[Entry], dict[str, str | None]]:
     """Entries for one page's articles, and the uids of ``previous`` articles of this file it
     dropped, each with the uid of the entry its text now lives in, if any (``identity.successor``).
+    ``elsewhere``: the page files still in the folder (or those of them ``previous`` names);
+    articles one of them holds are matched only by a copy of its page (``_held_elsewhere``).
 
     Each article that ``identity.match`` finds among the page's ``previous``
     articles keeps that one's uid and tag; another gets a new uid, made
@@ -99,11 +110,8 @@ def build_entries(
     """
     day, page_number = parsed.dating.day, parsed.dating.page
     published = datetime.combine(day, PUBLISHED_AT, tzinfo=config.tz)
-    known = [
-        identity.Known(e.uid, e.article.title, e.article.printed_body(), e.position % PAGE_SPAN)
-        for e in previous
-    ]
-    matched = identity.match(known, parsed.page.articles)
+    held = _held_elsewhere(previous, parsed.page.articles, name, elsewhere)
+    matched = identity.match([_known(e) for e in previous if e.uid not in held], parsed.page.articles)
     tags = {entry.uid: entry.tag for entry in previous}
     used = set(taken) | {entry.uid for entry in previous}
     entries = []
@@ -141,22 +149,60 @@ def build_entries(
     return entries, dropped
 
 
+def _known(entry: Entry) -> identity.Known:
+    return identity.Known(
+        entry.uid, entry.article.title, entry.article.printed_body(), entry.position % PAGE_SPAN
+    )
+
+
+def _held_elsewhere(
+    previous: Sequence[Entry], articles: Sequence[Article], name: str, elsewhere: Set[str]
+) -> set[str]:
+    """The uids of ``previous`` articles that another page file still in the folder holds, when the
+    page read (``articles``, of file ``name``) is no copy of that file's page: it holds no more than
+    half of that file's articles.
+
+    A copy of a page (a duplicate export, a corrected copy) takes its articles over, as a re-read
+    of the page would.  But one story of a page resembling one of another page of the same number
+    (or of no number), say two boxes of a recurring column, is two stories: matched, the page read
+    last took the other's id, and the other was off the site while its file was still there.
+    """
+    by_file: dict[str, list[Entry]] = {}
+    for entry in previous:
+        if entry.source != name and entry.source in elsewhere:
+            by_file.setdefault(entry.source, []).append(entry)
+    held: set[str] = set()
+    for theirs in by_file.values():
+        found = identity.match([_known(e) for e in theirs], articles)
+        if 2 * sum(uid is not None for uid in found) <= len(theirs):
+            held.update(e.uid for e in theirs)
+    return held
+
+
 def section_names(parsed: Parsed) -> list[str]:
     """The section name each of the page's articles is filed under."""
     return [article.section or DEFAULT_SECTION for article in parsed.page.articles]
 
 
-def _source_name(path: Path, folder: Path) -> str:
+def _relative(path: Path, folder: Path) -> str:
     try:
         return path.relative_to(folder).as_posix()
     except ValueError:
         return path.as_posix()
 
 
-def _why(exc: OSError) -> str:
+def _source_name(path: Path, folder: Path) -> str:
+    """The name ``path`` is known by: its path below ``folder`` (``scan.source_key``)."""
+    return source_key(_relative(path, folder))
+
+
+def _why(exc: OSError, path: Path) -> str:
     """Why a page-named entry could not be opened, in words an operator can act on."""
     if exc.errno == errno.ELOOP:
         return "is a symbolic link loop"
+    if exc.errno == errno.ENOENT and path.is_symlink():
+        # A link whose target went (the export elsewhere was moved) stays; "vanished" would mislead.
+        return f"is a symbolic link to {os.readlink(path)}, which is not there; mend or remove the link"
     if exc.errno == errno.ENOENT:
         return "vanished before it could be read (deleted, or a broken symbolic link)"
     if exc.errno in (errno.EACCES, errno.EPERM):
@@ -176,11 +222,15 @@ def _read(path: Path, name: str) -> tuple[bytes, os.stat_result]:
         with path.open("rb") as handle:
             data = handle.read(MAX_PAGE_BYTES + 1)  # bounded: a file may grow after the stat
     except OSError as exc:
-        raise SourceError(name, _why(exc)) from exc
+        raise SourceError(name, _why(exc, path)) from exc
     if max(info.st_size, len(data)) > MAX_PAGE_BYTES:
-        size = max(info.st_size, len(data)) / 1e6
+        size = f"{max(info.st_size, len(data)) / 1e6:.1f}"
         limit = MAX_PAGE_BYTES / 1e6
-        raise SourceError(name, f"is {size:.1f} MB, more than a page can be ({limit:g} MB); split it")
+        if float(size) <= limit:  # "5.0 MB, more than 5 MB" would read as a bug
+            size = f"{max(info.st_size, len(data)):,} bytes"
+        else:
+            size += " MB"
+        raise SourceError(name, f"is {size}, more than a page can be ({limit:g} MB); split it")
     crash_point("ingest.after_read")
     return data, info
 
@@ -206,9 +256,15 @@ def _decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) -
         text = decode_page(data, name)
     except SourceError as exc:
         return exc.reason
-    lines = text.count("\n")
-    if lines > MAX_PAGE_LINES:
-        return f"has {lines:,} lines, more than a page can have ({MAX_PAGE_LINES:,})"
+    lines = text.split("\n")
+    if len(lines) - 1 > MAX_PAGE_LINES:
+        return f"has {len(lines) - 1:,} lines, more than a page can have ({MAX_PAGE_LINES:,})"
+    longest = max(range(len(lines)), key=lambda at: len(lines[at]))
+    if len(lines[longest]) > MAX_LINE_CHARS:
+        return (
+            f"has a line of {len(lines[longest]):,} characters (line {longest + 1}), more than a paragraph "
+            f"can be ({MAX_LINE_CHARS:,}): were its line breaks lost? re-export it"
+        )
     page = parse_page(text, name, conventions_for(config.parser))
     return Parsed(page, dating.date_page(name, text, page.articles, mtime, config.tz, config.dating))
 
@@ -309,6 +365,9 @@ def _read_batches(
             if stamped is not None and stamped == _stamp_of(str(path)):
                 continue
             try:
+                misnamed = name_problem(_relative(path, folder))
+                if misnamed is not None:
+                    raise SourceError(name, misnamed)
                 read_at = clock.time_ns()
                 data, info = _read(path, name)
             except SourceError as exc:

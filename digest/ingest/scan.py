@@ -15,6 +15,28 @@ from digest.store.database import Store
 RACY_NS = 3_000_000_000
 
 
+def source_key(relative: str) -> str:
+    """The name a page file is known by in the store, the log and ``digest status``: its path below
+    the source folder.  The bytes of a name that is not UTF-8 (GBK, from a Windows share or zip) are
+    written as ``\\xNN``: Python hands them over as lone surrogates, which no database, log line or
+    JSON answer can hold."""
+    return relative.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def name_problem(relative: str) -> str | None:
+    """Why a page file's path below the source folder cannot be its name, or None."""
+    if relative == source_key(relative):
+        return None
+    raw = relative.encode("utf-8", "surrogateescape")
+    try:
+        guess = f" (as GBK it reads {raw.decode('gb18030')}: a name from a Windows share or zip?)"
+    except UnicodeDecodeError:
+        guess = ""
+    name = os.path.basename(relative)
+    what = "its folder's name" if name == source_key(name) else "its name"
+    return f"{what} is not UTF-8{guess}; rename it in UTF-8, e.g. `convmv -f gbk -t utf-8 --notest -r PATH`"
+
+
 def is_page_file(path: Path) -> bool:
     """``*.txt`` files, leaving out hidden files and editors' temporary copies."""
     return _is_page_name(path.name)
@@ -56,7 +78,7 @@ def walk(folder: Path) -> list[tuple[str, str]]:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append((entry.path, f"{prefix}{entry.name}/"))
                 if _is_page_name(entry.name):
-                    found.append((prefix + entry.name, entry.path))
+                    found.append((source_key(prefix + entry.name), entry.path))
     return found
 
 

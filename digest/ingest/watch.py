@@ -52,8 +52,13 @@ SETTLE_SECONDS = IngestConfig().settle_seconds
 TICK_MS = 100
 # While events keep coming, hand them on at least this often (ms).
 DEBOUNCE_MS = 300
+# What watchfiles says of a file name that is not UTF-8 (``scan.name_problem``).
+UNDECODABLE = "Unable to decode path"
 # How long (s) to wait before looking again for a source folder that is gone.
 RETRY_SECONDS = 1.0
+# How long (s) to wait before watching again after a job the watcher ran failed: each new watch reads
+# the folder again, which a bug could fail every time.
+JOB_RETRY_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,9 @@ class Settler:
         with self._lock:
             for path, (seen, since) in list(self._pending.items()):
                 current = stamp(path)
-                if current is None and not path.exists():
+                # lexists: a symbolic link loop or a broken link is still an entry, which ingest names
+                # as such; only an entry gone from the folder is dropped.
+                if current is None and not os.path.lexists(path):
                     del self._pending[path]
                 elif current != seen:
                     self._pending[path] = (current, now)
@@ -188,10 +195,24 @@ class Watcher:
                 self._watch(identity)
             except (OSError, WatchfilesRustInternalError) as exc:
                 # Said once per distinct cause (say, the inotify watch limit), not once a second.
-                if str(exc) != failure:
+                if str(exc) != failure and UNDECODABLE in str(exc):
+                    # watchfiles drops the batch of events naming such a file; the new watch reads the folder.
+                    log.warning(
+                        "a file name in %s is not UTF-8 (%s); ingest lists it as unreadable",
+                        self._source,
+                        exc,
+                    )
+                elif str(exc) != failure:
                     log.warning("watching %s failed (%s); the rescan still runs, retrying", self._source, exc)
                 failure = str(exc)
                 self._stop.wait(RETRY_SECONDS)
+            except Exception as exc:
+                # A bug in the job a callback ran: this thread must not die of it, leaving pages to wait
+                # for the next rescan for the rest of the process's life with nothing saying why.
+                if repr(exc) != failure:
+                    log.exception("a job the watcher ran failed; watching again, the folder read again")
+                failure = repr(exc)
+                self._stop.wait(JOB_RETRY_SECONDS)
             if self._stop.is_set():
                 return
             now = folder_identity(self._source)

@@ -46,6 +46,53 @@ def _utf16_without_bom(data: bytes) -> str | None:
         return None
 
 
+# What a file named ``.txt`` turns out to be when an export went wrong: its first bytes name the format.
+# Checked first: a PDF or RTF can be all ASCII, and would otherwise be read as a page of gibberish.
+_FORMATS = (
+    (b"%PDF-", "a PDF document"),
+    (b"{\\rtf", "an RTF document"),
+    (b"%!PS", "a PostScript file"),
+    (b"PK\x03\x04", "a ZIP archive (a .docx or .wps document?)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "a Word (.doc) or other Office document"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF8", "a GIF image"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"<?xml", "an XML document"),
+    (b"<!doctype html", "an HTML page"),
+    (b"<html", "an HTML page"),
+)
+# A file that fails to decode as UTF-8 is damaged UTF-8 (not GBK) when this many of its non-ASCII
+# characters decode for each invalid sequence: GBK bytes read as UTF-8 give almost nothing but
+# invalid sequences.
+_UTF8_SHARE = 20
+
+
+def _format_of(data: bytes) -> str | None:
+    """The file format ``data`` opens with, when it is one no page is written in."""
+    head = data.removeprefix(codecs.BOM_UTF8)[:16].lstrip().lower()
+    return next((what for magic, what in _FORMATS if head.startswith(magic.lower())), None)
+
+
+def _damaged_utf8(data: bytes, error: UnicodeDecodeError) -> str | None:
+    """Why ``data``, UTF-8 text but for a few bytes, is refused (naming where), or None when it is no
+    UTF-8 text at all."""
+    text = data.decode("utf-8", "replace")
+    bad = text.count("\ufffd") - data.count("\ufffd".encode())
+    good = sum(1 for char in text if char > "\x7f" and char != "\ufffd")
+    if good < _UTF8_SHARE * bad:
+        return None
+    if error.end == len(data) and bad == 1:
+        return "is UTF-8 text cut short in the middle of a character (a copy that stopped?); re-export it"
+    line = len((data[: error.start] + b".").splitlines())  # CR-only line breaks count too
+    many = f"{bad} invalid byte sequences, the first" if bad > 1 else "an invalid byte sequence"
+    return f"is UTF-8 text but for {many} on line {line} (byte {error.start}); re-export it, or mend the line"
+
+
 def _valid_utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
@@ -62,6 +109,9 @@ def _strict(data: bytes, codec: str, name: str, what: str) -> str:
 
 
 def _decode(data: bytes, name: str) -> str:
+    kind = _format_of(data)
+    if kind is not None:
+        raise SourceError(name, f"is {kind}, not a page's text; export the page as plain text")
     if data.startswith(codecs.BOM_UTF8):
         return _strict(data[len(codecs.BOM_UTF8) :], "utf-8", name, "starts with a UTF-8 byte-order mark")
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -76,8 +126,10 @@ def _decode(data: bytes, name: str) -> str:
         return text
     try:
         return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        damaged = _damaged_utf8(data, exc)
+        if damaged is not None:
+            raise SourceError(name, damaged) from exc
     # GB18030 decodes many byte strings; charset-normalizer judges whether the
     # result reads like text rather than noise.
     match = charset_normalizer.from_bytes(data, cp_isolation=["gb18030"]).best()

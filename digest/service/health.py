@@ -107,7 +107,9 @@ def health_report(
     service = _service_report(state, by_hand or {})
     errors: list[str] = service.pop("errors")
     if status.failed_sources:
-        errors.append(f"{len(status.failed_sources)} page files cannot be read (digest status lists them)")
+        count = len(status.failed_sources)
+        files = "1 page file cannot be read (digest status names it)" if count == 1 else None
+        errors.append(files or f"{count} page files cannot be read (digest status lists them)")
     arrived = status.latest_arrival
     if max_issue_age is not None and arrived is not None and now - arrived > max_issue_age:
         hours = int((now - arrived).total_seconds() // 3600)
