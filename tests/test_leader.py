@@ -241,13 +241,18 @@ def _status(tmp_path: Path, name: str, environ: dict[str, str], *options: str) -
     return done.stdout
 
 
+def _two_instances_setting(tmp_path: Path, pg_url: str) -> dict[str, str]:
+    """The example pages in ``tmp_path/pages``, and the environment of instances sharing ``pg_url``."""
+    shutil.copytree(ROOT / "examples" / "pages", tmp_path / "pages")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    return environ | {"DIGEST_DATABASE_URL": pg_url, "DIGEST_INGEST_SETTLE_SECONDS": "0.5"}
+
+
 @pytest.mark.slow
 def test_status_beside_a_standby_says_it_runs_as_one(tmp_path: Path, pg_url: str) -> None:
     """A standby saved no state until it led, so its machine's ``digest status`` said the service
     "has never run with this data folder" while it served, and ``/healthz?details`` had no role."""
-    shutil.copytree(ROOT / "examples" / "pages", tmp_path / "pages")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    environ |= {"DIGEST_DATABASE_URL": pg_url, "DIGEST_INGEST_SETTLE_SECONDS": "0.5"}
+    environ = _two_instances_setting(tmp_path, pg_url)
     first = Instance(tmp_path, "first", environ)
     second: Instance | None = None
     try:
@@ -282,9 +287,7 @@ def test_a_standby_keeps_the_runs_it_made_when_it_led_but_none_of_their_failures
     well, its prune failed.  Restarted as a standby, it shows that ingest, as after any restart;
     but it runs no job, so the prune failure would never be replaced and would keep it degraded for
     as long as it stands by, and again once it leads until its nightly prune: it is dropped."""
-    shutil.copytree(ROOT / "examples" / "pages", tmp_path / "pages")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    environ |= {"DIGEST_DATABASE_URL": pg_url, "DIGEST_INGEST_SETTLE_SECONDS": "0.5"}
+    environ = _two_instances_setting(tmp_path, pg_url)
     ended = datetime.now(UTC) - timedelta(hours=2)
     ingested = JobRun(ended, 30, {"files": 3, "read": 3, "failed": 0, "new": 7, "changed": 0})
     refused = JobRun(ended, 5, {}, "cannot remove dry-runs/2024-01-01 (Read-only file system)")
