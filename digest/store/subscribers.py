@@ -124,7 +124,13 @@ class SubscriberRepository(Repository):
             return {email: key for email, key in rows}
 
     def set_subscriber_status(self, email: str, status: SubscriberStatus, reason: str, at: datetime) -> bool:
-        """Move an address to ``status`` (keeping its row: the suppression list); True when it exists."""
+        """Move an address to ``status`` (keeping its row: the suppression list); True when it exists.
+
+        An address that leaves (``suppressed``) gets a new link key: every link sent before,
+        a confirmation link still in its time included, stops working, so none undoes the
+        unsubscribe; only a fresh sign-up (fresh consent) brings it back.
+        """
+        rekey = {"key": new_key()} if status.suppressed else {}
         with self._begin() as conn:
             result = conn.execute(
                 sa.update(subscribers)
@@ -134,6 +140,7 @@ class SubscriberRepository(Repository):
                     confirmed=status is SubscriberStatus.CONFIRMED,
                     reason=reason,
                     status_at=at,
+                    **rekey,
                 )
             )
         return bool(result.rowcount)
@@ -154,8 +161,12 @@ class SubscriberRepository(Repository):
                         (SubscriberStatus.PENDING.value, SubscriberStatus.CONFIRMED.value)
                     ),
                 )
-                .values(
-                    status=SubscriberStatus.BOUNCED.value, confirmed=False, reason=error[:500], status_at=at
+                .values(  # a new link key, as ``set_subscriber_status`` gives one leaving
+                    status=SubscriberStatus.BOUNCED.value,
+                    confirmed=False,
+                    reason=error[:500],
+                    status_at=at,
+                    key=new_key(),
                 )
             )
             row = conn.execute(sa.select(subscribers).where(where)).first()
