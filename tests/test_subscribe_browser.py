@@ -154,6 +154,7 @@ def test_the_whole_journey_by_pressing_buttons(service: Service, browser: Browse
         _press(page, "确认订阅")
         assert service.store.subscriber(READER).status is SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
         page.screenshot(path=ARTIFACTS / f"subscription-confirmed-again-{size}.png", full_page=True)
+        preferences = page.url  # the links of before the unsubscribe work no more
     finally:
         context.close()
     # Referrer-Policy: strict-origin keeps the site's own Origin on every POST (no-referrer nulled it).

@@ -11,12 +11,17 @@ unseen messages of ``bounces.folder``:
 - an abuse report (RFC 5965 ``feedback-report``) marks the address complained;
 - a message whose subject is "unsubscribe" (or 退订) unsubscribes its sender;
 
-and marks each one seen, so nothing is acted on twice.  Reading a message is
-pure (``read_report``); the IMAP session is the edge.
+and marks each one seen, so nothing is acted on twice.  Anybody can mail the
+bounce address (it is every email's envelope sender), so a delivery report or an
+abuse report counts only when the message it returns carries a Message-ID we
+signed for that very address (``tokens.sent_to``; MTAs and feedback loops return
+at least the headers): a forged one would cut a subscriber off for good.
+Reading a message is pure (``read_report``); the IMAP session is the edge.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import imaplib
 import logging
 import ssl
@@ -30,6 +35,8 @@ from enum import Enum
 
 from digest.config import BouncesConfig, Config
 from digest.errors import DeliveryError
+from digest.mail.signing import signing_secret
+from digest.mail.tokens import sent_to
 from digest.store.database import Store
 from digest.store.records import SubscriberStatus
 
@@ -53,6 +60,7 @@ class Report:
     kind: ReportKind
     email: str
     detail: str
+    quoted: tuple[str, ...] = ()  # the Message-IDs of the messages a report returns
 
 
 def read_report(data: bytes) -> list[Report]:
@@ -61,11 +69,9 @@ def read_report(data: bytes) -> list[Report]:
     assert isinstance(message, EmailMessage)
     if message.get_content_type() == "multipart/report":
         kind = message.get_param("report-type", "")
-        if kind == "delivery-status":
-            return _delivery_status(message)
-        if kind == "feedback-report":
-            return _feedback(message)
-        return []
+        found = {"delivery-status": _delivery_status, "feedback-report": _feedback}.get(str(kind))
+        quoted = _returned_ids(message)
+        return [dataclasses.replace(report, quoted=quoted) for report in found(message)] if found else []
     subject = str(message.get("Subject", "")).strip().lower()
     sender = parseaddr(str(message.get("From", "")))[1].lower()
     if sender and subject in _UNSUBSCRIBE_SUBJECTS:
@@ -104,6 +110,25 @@ def _feedback(message: EmailMessage) -> list[Report]:
     return []
 
 
+def _returned_ids(message: EmailMessage) -> tuple[str, ...]:
+    """The Message-IDs of the messages (or their headers) a report returns."""
+    found: list[str] = []
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/rfc822" and part.is_multipart():
+            returned = part.get_payload(0)
+            found += (
+                [str(v) for v in returned.get_all("Message-ID", [])] if isinstance(returned, Message) else []
+            )
+        elif kind == "text/rfc822-headers":
+            text = part.get_payload(decode=True)
+            raw = text if isinstance(text, bytes) else str(part.get_payload()).encode()
+            found += [
+                str(v) for v in message_from_bytes(raw, policy=policy.default).get_all("Message-ID", [])
+            ]
+    return tuple(found)
+
+
 def _field_groups(part: Message) -> list[dict[str, str]]:
     """The header-like field groups of a report part, names in lower case."""
     payload = part.get_payload()
@@ -128,6 +153,7 @@ def process_bounce_mailbox(config: Config, store: Store, now: datetime) -> Count
     """
     settings = config.bounces
     counts: Counter[str] = Counter()
+    secret = signing_secret(config)
     try:
         with _session(settings) as imap:
             _select(imap, settings)
@@ -136,7 +162,7 @@ def process_bounce_mailbox(config: Config, store: Store, now: datetime) -> Count
                 _, fetched = imap.fetch(number, "(BODY.PEEK[])")
                 data = next((item[1] for item in fetched if isinstance(item, tuple)), b"")
                 for report in read_report(data):
-                    counts[_act(config, store, report, now)] += 1
+                    counts[_act(config, store, report, now, secret)] += 1
                 imap.store(number, "+FLAGS", "\\Seen")
     except (imaplib.IMAP4.error, OSError) as exc:
         raise _unreachable(settings, exc) from exc
@@ -170,10 +196,18 @@ def _unreachable(settings: BouncesConfig, exc: BaseException) -> DeliveryError:
     )
 
 
-def _act(config: Config, store: Store, report: Report, now: datetime) -> str:
+def _act(config: Config, store: Store, report: Report, now: datetime, secret: str) -> str:
     known = store.subscriber(report.email)
     if known is None:
         return "unknown address"
+    signed = any(sent_to(secret, value, report.email) for value in report.quoted)
+    if report.kind is not ReportKind.UNSUBSCRIBE and not signed:
+        log.warning(
+            "ignored a %s of %s: it returns no message we sent to that address (forged?)",
+            report.kind.value,
+            report.email,
+        )
+        return "not ours"
     if report.kind is ReportKind.HARD_BOUNCE:
         after = store.record_hard_bounce(report.email, report.detail, now, config.digest.bounce_limit)
         log.info("hard bounce of %s: %s", report.email, report.detail)

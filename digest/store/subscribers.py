@@ -65,6 +65,21 @@ def _subscriber_values(subscriber: Subscriber) -> dict[str, Any]:
     return values
 
 
+def _moved(status: SubscriberStatus, reason: str, at: datetime) -> dict[str, object]:
+    """The columns of an address moved to ``status``.  One that leaves (``suppressed``) gets a new
+    link key: no link sent before, a confirmation link still in its time included, works after it,
+    so only a fresh sign-up (fresh consent) brings it back."""
+    values: dict[str, object] = {
+        "status": status.value,
+        "confirmed": status is SubscriberStatus.CONFIRMED,
+        "reason": reason,
+        "status_at": at,
+    }
+    if status.suppressed:
+        values["key"] = new_key()
+    return values
+
+
 class SubscriberRepository(Repository):
     """Subscribers and their notices."""
 
@@ -124,24 +139,12 @@ class SubscriberRepository(Repository):
             return {email: key for email, key in rows}
 
     def set_subscriber_status(self, email: str, status: SubscriberStatus, reason: str, at: datetime) -> bool:
-        """Move an address to ``status`` (keeping its row: the suppression list); True when it exists.
-
-        An address that leaves (``suppressed``) gets a new link key: every link sent before,
-        a confirmation link still in its time included, stops working, so none undoes the
-        unsubscribe; only a fresh sign-up (fresh consent) brings it back.
-        """
-        rekey = {"key": new_key()} if status.suppressed else {}
+        """Move an address to ``status`` (keeping its row: the suppression list); True when it exists."""
         with self._begin() as conn:
             result = conn.execute(
                 sa.update(subscribers)
                 .where(subscribers.c.email == email)
-                .values(
-                    status=status.value,
-                    confirmed=status is SubscriberStatus.CONFIRMED,
-                    reason=reason,
-                    status_at=at,
-                    **rekey,
-                )
+                .values(**_moved(status, reason, at))
             )
         return bool(result.rowcount)
 
@@ -161,13 +164,7 @@ class SubscriberRepository(Repository):
                         (SubscriberStatus.PENDING.value, SubscriberStatus.CONFIRMED.value)
                     ),
                 )
-                .values(  # a new link key, as ``set_subscriber_status`` gives one leaving
-                    status=SubscriberStatus.BOUNCED.value,
-                    confirmed=False,
-                    reason=error[:500],
-                    status_at=at,
-                    key=new_key(),
-                )
+                .values(**_moved(SubscriberStatus.BOUNCED, error[:500], at))
             )
             row = conn.execute(sa.select(subscribers).where(where)).first()
         return _subscriber(row) if row else None

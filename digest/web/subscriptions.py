@@ -273,26 +273,20 @@ class SubscriptionApp:
     def _check_form(self, request: _Request, again: Callable[[], bytes], *, one_click: bool = False) -> None:
         """CSRF: a valid signed form token for this path, posted from a page of this site.
 
-        The form token alone proves nothing about who posts: anyone may fetch the form
-        and copy its token into a page of their own.  What a browser does prove is
-        ``Origin``, the origin of the page that posted (Fetch standard), which no page can
-        choose: our pages send ``Referrer-Policy: strict-origin``, under which it is
-        ours, where ``no-referrer`` made it ``null``, as another site can make its own.
-        So with a valid token the ``Origin`` must be ``site.base_url``'s origin or
-        name the host the request was sent to (the site reached at another address
-        than ``site.base_url``), or be absent (no browser, so no visitor to ride on).
-        Without a valid token, the ``Origin`` (or, when absent, the ``Referer``) must be
-        ``site.base_url``'s origin, never judged by the request's own ``Host``.  (A
-        DNS-rebinding page, whose host name leads to this server, reads our forms as its
-        own, tokens and all: only a proxy answering our own name alone keeps it out.)
-        An RFC 8058 one-click POST comes from the mail provider without ``Origin``; its
-        URL token is the proof.
+        Anyone may fetch the form and copy its token into a page of their own, so with a
+        valid token the ``Origin`` (the origin of the page that posted, which no page can
+        choose) must still be ``site.base_url``'s or name the host the request was sent to,
+        or be absent (no browser, nobody to ride on).  ``null`` is refused: another site can
+        make a browser send it; our pages send ``Referrer-Policy: strict-origin``, which keeps
+        ours (``no-referrer`` made it ``null``).  Without a valid token, the ``Origin`` (else the
+        ``Referer``) must be ``site.base_url``'s origin, never judged by the request's ``Host``.
+        (A DNS-rebinding page reads our forms as its own, tokens and all: only a proxy that
+        answers our own name alone keeps it out.)  An RFC 8058 one-click POST comes from the
+        mail provider without ``Origin``; its URL token is the proof.
 
-        A token we signed for this form but longer ago than ``FORM_MAX_AGE`` comes from our
-        own page left open (overnight, say), not from another site: nothing is done, and
-        the person gets ``again()``, the form as they sent it with a fresh token, to press
-        the button once more.
-        """
+        A token of ours for this form older than ``FORM_MAX_AGE`` comes from our own page left
+        open (overnight, say): nothing is done, and ``again()`` gives the form back as sent, with
+        a fresh token, to press once more."""
         token = _field(request, "form_token")
         origin = request.headers.get("origin")
         stale = False
