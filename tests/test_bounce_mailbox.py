@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -260,20 +261,25 @@ def test_the_mailbox_turns_reports_into_bounces_complaints_and_unsubscribes(
 ) -> None:
     config = make_config(tmp_path, mailbox.port)
     with Store.open(config.database_url) as store:
-        for name in ("gone", "angry", "leaving", "stays"):
+        for name in ("gone", "angry", "leaving", "clicked", "stays"):
             store.add_subscriber(Subscriber(f"{name}@example.org", (), True, NOW))
         mailbox.append(dsn("gone@example.org", "5.1.1", quoted=sent(config, "gone@example.org")))
         mailbox.append(dsn("gone@example.org", "5.1.1", quoted=sent(config, "Gone@Example.org")))
         mailbox.append(dsn("stays@example.org", "4.4.1", action="delayed"))
         mailbox.append(complaint("angry@example.org", quoted=sent(config, "angry@example.org")))
-        mailbox.append(b"From: leaving@example.org\nSubject: Unsubscribe\n\n\n")
+        # A reply to one of our emails, and what List-Unsubscribe's mailto sends (from any address).
+        reply = f"From: leaving@example.org\nIn-Reply-To: {sent(config, 'leaving@example.org')}\n"
+        mailbox.append(f"{reply}Subject: Unsubscribe\n\n\n".encode())
+        mailto = personal_links(config, NOW, store)("clicked@example.org").mailto
+        subject = unquote(mailto.partition("?subject=")[2])
+        mailbox.append(f"From: relay@provider.example\nSubject: {subject}\n\n\n".encode())
         mailbox.append(b"From: stranger@example.org\nSubject: unsubscribe\n\n\n")
         counts = process_bounce_mailbox(config, store, NOW)
         assert counts == {
             "counted": 1,
             "suppressed": 1,
             "complained": 1,
-            "unsubscribed": 1,
+            "unsubscribed": 2,
             "unknown address": 1,
         }
         states = {s.email: s.state for s in store.subscribers(confirmed_only=False)}
@@ -281,6 +287,7 @@ def test_the_mailbox_turns_reports_into_bounces_complaints_and_unsubscribes(
             "gone@example.org": SubscriberStatus.BOUNCED,
             "angry@example.org": SubscriberStatus.COMPLAINED,
             "leaving@example.org": SubscriberStatus.UNSUBSCRIBED,
+            "clicked@example.org": SubscriberStatus.UNSUBSCRIBED,
             "stays@example.org": SubscriberStatus.CONFIRMED,
         }
         assert "5.1.1" in store.subscriber("gone@example.org").reason  # type: ignore[union-attr]
@@ -288,14 +295,18 @@ def test_the_mailbox_turns_reports_into_bounces_complaints_and_unsubscribes(
         assert mailbox.unseen() == 0 and process_bounce_mailbox(config, store, NOW) == {}
         # With the mailbox read, List-Unsubscribe offers its address as well as the https link.
         links = personal_links(config, NOW, store)("stays@example.org")
-        assert links.mailto == "mailto:bounces@news.example?subject=unsubscribe"
+        assert (
+            links.mailto
+            == "mailto:bounces@news.example?subject=unsubscribe%20" + links.unsubscribe.rsplit("/")[-1]
+        )
 
 
 def test_reports_about_messages_we_never_sent_to_the_address_change_nothing(
     tmp_path: Path, mailbox: Mailbox
 ) -> None:
-    """The bounce address is in every email's envelope: anybody can mail it a delivery report or an
-    abuse report about any subscriber.  Only one returning a message we sent to that address counts."""
+    """The bounce address is in every email's envelope: anybody can mail it a delivery report, an
+    abuse report or an "unsubscribe" about any subscriber.  Only one returning (or replying to) a
+    message we sent to that address counts, or an unsubscribe carrying the address's link token."""
     config = make_config(tmp_path, mailbox.port)
     with Store.open(config.database_url) as store:
         store.add_subscriber(Subscriber("victim@example.org", (), True, NOW))
@@ -310,7 +321,11 @@ def test_reports_about_messages_we_never_sent_to_the_address_change_nothing(
         ):
             mailbox.append(dsn("victim@example.org", "5.1.1", quoted=quoted))
             mailbox.append(complaint("victim@example.org", quoted=quoted))
-        assert process_bounce_mailbox(config, store, NOW) == {"not ours": 8}
+            # "From" the victim, or replying to the attacker's own email, with no token: anybody's.
+            mailbox.append(
+                f"From: victim@example.org\nIn-Reply-To: {quoted}\nSubject: unsubscribe\n\n".encode()
+            )
+        assert process_bounce_mailbox(config, store, NOW) == {"not ours": 12}
         victim = store.subscriber("victim@example.org")
         assert victim is not None and victim.status is SubscriberStatus.CONFIRMED and victim.bounces == 0
 

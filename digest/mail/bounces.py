@@ -9,7 +9,9 @@ unseen messages of ``bounces.folder``:
 - a DSN whose recipient ``Action: failed`` with a 5.x.x ``Status`` is a hard
   bounce of that recipient (counted; suppressed at ``digest.bounce_limit``);
 - an abuse report (RFC 5965 ``feedback-report``) marks the address complained;
-- a message whose subject is "unsubscribe" (or 退订) unsubscribes its sender;
+- a message whose subject is "unsubscribe" (or 退订) unsubscribes: the subscriber
+  whose link token follows that word (what ``List-Unsubscribe``'s mailto sends),
+  or its sender when it replies to an email we sent to that address;
 
 and marks each one seen, so nothing is acted on twice.  Anybody can mail the
 bounce address (it is every email's envelope sender), so a delivery report or an
@@ -24,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import imaplib
 import logging
+import re
 import ssl
 from collections import Counter
 from dataclasses import dataclass
@@ -34,9 +37,9 @@ from email.utils import parseaddr
 from enum import Enum
 
 from digest.config import BouncesConfig, Config
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, TokenError
 from digest.mail.signing import signing_secret
-from digest.mail.tokens import sent_to
+from digest.mail.tokens import Purpose, sent_to, verify
 from digest.store.database import Store
 from digest.store.records import SubscriberStatus
 
@@ -60,7 +63,8 @@ class Report:
     kind: ReportKind
     email: str
     detail: str
-    quoted: tuple[str, ...] = ()  # the Message-IDs of the messages a report returns
+    quoted: tuple[str, ...] = ()  # the Message-IDs of the messages a report returns or replies to
+    token: str = ""  # an unsubscribe mail's link token (``List-Unsubscribe``'s mailto subject)
 
 
 def read_report(data: bytes) -> list[Report]:
@@ -72,10 +76,13 @@ def read_report(data: bytes) -> list[Report]:
         found = {"delivery-status": _delivery_status, "feedback-report": _feedback}.get(str(kind))
         quoted = _returned_ids(message)
         return [dataclasses.replace(report, quoted=quoted) for report in found(message)] if found else []
-    subject = str(message.get("Subject", "")).strip().lower()
+    word, _, token = str(message.get("Subject", "")).strip().partition(" ")
     sender = parseaddr(str(message.get("From", "")))[1].lower()
-    if sender and subject in _UNSUBSCRIBE_SUBJECTS:
-        return [Report(ReportKind.UNSUBSCRIBE, sender, f"an email with the subject {subject!r}")]
+    if sender and word.lower() in _UNSUBSCRIBE_SUBJECTS:
+        replied = " ".join(str(message.get(name, "")) for name in ("In-Reply-To", "References"))
+        quoted = tuple(f"<{found}>" for found in re.findall(r"<([^<>\s]+)>", replied))
+        detail = f"an email with the subject {word.lower()!r}"
+        return [Report(ReportKind.UNSUBSCRIBE, sender, detail, quoted, token.strip())]
     return []
 
 
@@ -197,13 +204,15 @@ def _unreachable(settings: BouncesConfig, exc: BaseException) -> DeliveryError:
 
 
 def _act(config: Config, store: Store, report: Report, now: datetime, secret: str) -> str:
+    holder = _token_holder(store, secret, report.token, now) if report.token else None
+    if holder is not None:  # the mailto's token names whom it unsubscribes, whoever sent it
+        report = dataclasses.replace(report, email=holder)
     known = store.subscriber(report.email)
     if known is None:
         return "unknown address"
-    signed = any(sent_to(secret, value, report.email) for value in report.quoted)
-    if report.kind is not ReportKind.UNSUBSCRIBE and not signed:
+    if holder is None and not any(sent_to(secret, value, report.email) for value in report.quoted):
         log.warning(
-            "ignored a %s of %s: it returns no message we sent to that address (forged?)",
+            "ignored a %s of %s: it names no link or message we sent to that address (forged?)",
             report.kind.value,
             report.email,
         )
@@ -220,6 +229,16 @@ def _act(config: Config, store: Store, report: Report, now: datetime, secret: st
     store.set_subscriber_status(report.email, status, f"{report.kind.value}: {report.detail}", now)
     log.info("%s: %s (%s)", report.email, status.value, report.detail)
     return status.value
+
+
+def _token_holder(store: Store, secret: str, token: str, now: datetime) -> str | None:
+    """The address whose link token ``token`` is, if it is a valid one (of any age)."""
+    try:
+        key = verify(secret, token, Purpose.MANAGE, now, None)
+    except TokenError:
+        return None
+    holder = store.subscriber_by_key(key)
+    return holder.email if holder is not None else None
 
 
 def _session(settings: BouncesConfig) -> imaplib.IMAP4:
