@@ -16,7 +16,9 @@ Three formats (``logging.format`` or ``--log-format``):
 systemd named in ``JOURNAL_STREAM`` (its ``device:inode``), else ``text``.
 
 Subscriber addresses are personal data: unless the level is ``debug``, every
-address in a message is shown as ``r***@example.org``.
+address in a message is shown as ``r***@example.org``.  A subscription link's
+token is a key to its subscription (it never expires): at every level, the
+access log's ``debug`` lines included, it is shown as ``/preferences/…``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,10 @@ from enum import StrEnum
 from typing import TextIO
 
 _ADDRESS = re.compile(r"\b([A-Za-z0-9])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)\b")
+# A link token after its path (``digest.mail.tokens``; ``digest.publish.layout``'s paths).
+_TOKEN = re.compile(
+    r"(/(?:confirm|preferences|unsubscribe)/)[A-Za-z0-9_-]{1,64}\.[0-9a-f]{1,12}\.[A-Za-z0-9_-]{22}"
+)
 # syslog(3) priorities for Python's levels, as sd-daemon(3) prefixes expect them.
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 # Libraries that narrate every step at INFO; our own jobs log one line per unit of work.
@@ -67,9 +73,14 @@ def _time(record: logging.LogRecord) -> str:
 
 
 class _Redacting(logging.Filter):
+    def __init__(self, addresses: bool) -> None:
+        super().__init__()
+        self._addresses = addresses
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = _TOKEN.sub(r"\1…", message)
+        cleaned = redact(cleaned) if self._addresses else cleaned
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return True
@@ -122,8 +133,7 @@ def configure(
     else:
         handler.setFormatter(_TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     numeric = logging.getLevelName(level.upper())
-    if numeric > logging.DEBUG:
-        handler.addFilter(_Redacting())
+    handler.addFilter(_Redacting(addresses=numeric > logging.DEBUG))
     root = logging.getLogger()
     for old in root.handlers[:]:
         root.removeHandler(old)

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import unquote
 
 import pytest
 
@@ -28,7 +29,9 @@ from digest.config import Config
 from digest.config_checks import load_config
 from digest.errors import DeliveryError
 from digest.mail.bounces import ReportKind, process_bounce_mailbox, read_report
+from digest.mail.signing import signing_secret
 from digest.mail.subscribers import personal_links, subscription_upkeep
+from digest.mail.tokens import message_id
 from digest.mail.transports import OutboxMailer
 from digest.store.database import Store
 from digest.store.records import Subscriber, SubscriberStatus
@@ -162,8 +165,9 @@ def make_config(tmp_path: Path, port: int, **extra: object) -> Config:
     return load_config(None, overrides, {})
 
 
-def dsn(recipient: str, status: str, action: str = "failed") -> bytes:
-    """A delivery status notification as an MTA writes it (RFC 3464)."""
+def dsn(recipient: str, status: str, action: str = "failed", quoted: str = "") -> bytes:
+    """A delivery status notification as an MTA writes it (RFC 3464), returning the headers of the
+    message whose Message-ID is ``quoted``."""
     return f"""From: Mail Delivery System <MAILER-DAEMON@mx.example>
 To: bounces@news.example
 Subject: Undelivered Mail Returned to Sender
@@ -193,13 +197,15 @@ Content-Type: text/rfc822-headers
 From: digest@news.example
 To: {recipient}
 Subject: digest
+Message-ID: {quoted or "<forged@elsewhere.example>"}
 
 --b1--
 """.encode()
 
 
-def complaint(recipient: str) -> bytes:
-    """An abuse report (RFC 5965) a mailbox provider sends when a reader clicks "spam"."""
+def complaint(recipient: str, quoted: str = "") -> bytes:
+    """An abuse report (RFC 5965) a mailbox provider sends when a reader clicks "spam", returning the
+    headers of the message whose Message-ID is ``quoted``."""
     return f"""From: feedback@provider.example
 To: bounces@news.example
 Subject: Abuse report
@@ -224,6 +230,7 @@ Content-Type: text/rfc822-headers
 
 From: digest@news.example
 To: {recipient}
+Message-ID: {quoted or "<forged@elsewhere.example>"}
 
 --b2--
 """.encode()
@@ -244,25 +251,35 @@ def test_reports_are_read_as_their_rfcs_say() -> None:
     assert read_report(b"From: someone@example.org\nSubject: thanks for the paper\n\nhi\n") == []
 
 
+def sent(config: Config, recipient: str) -> str:
+    """The Message-ID of an email we sent to ``recipient``."""
+    return message_id(signing_secret(config), "digest", recipient, "news.example")
+
+
 def test_the_mailbox_turns_reports_into_bounces_complaints_and_unsubscribes(
     tmp_path: Path, mailbox: Mailbox
 ) -> None:
     config = make_config(tmp_path, mailbox.port)
     with Store.open(config.database_url) as store:
-        for name in ("gone", "angry", "leaving", "stays"):
+        for name in ("gone", "angry", "leaving", "clicked", "stays"):
             store.add_subscriber(Subscriber(f"{name}@example.org", (), True, NOW))
-        mailbox.append(dsn("gone@example.org", "5.1.1"))
-        mailbox.append(dsn("gone@example.org", "5.1.1"))
+        mailbox.append(dsn("gone@example.org", "5.1.1", quoted=sent(config, "gone@example.org")))
+        mailbox.append(dsn("gone@example.org", "5.1.1", quoted=sent(config, "Gone@Example.org")))
         mailbox.append(dsn("stays@example.org", "4.4.1", action="delayed"))
-        mailbox.append(complaint("angry@example.org"))
-        mailbox.append(b"From: leaving@example.org\nSubject: Unsubscribe\n\n\n")
+        mailbox.append(complaint("angry@example.org", quoted=sent(config, "angry@example.org")))
+        # A reply to one of our emails, and what List-Unsubscribe's mailto sends (from any address).
+        reply = f"From: leaving@example.org\nIn-Reply-To: {sent(config, 'leaving@example.org')}\n"
+        mailbox.append(f"{reply}Subject: Unsubscribe\n\n\n".encode())
+        mailto = personal_links(config, NOW, store)("clicked@example.org").mailto
+        subject = unquote(mailto.partition("?subject=")[2])
+        mailbox.append(f"From: relay@provider.example\nSubject: {subject}\n\n\n".encode())
         mailbox.append(b"From: stranger@example.org\nSubject: unsubscribe\n\n\n")
         counts = process_bounce_mailbox(config, store, NOW)
         assert counts == {
             "counted": 1,
             "suppressed": 1,
             "complained": 1,
-            "unsubscribed": 1,
+            "unsubscribed": 2,
             "unknown address": 1,
         }
         states = {s.email: s.state for s in store.subscribers(confirmed_only=False)}
@@ -270,6 +287,7 @@ def test_the_mailbox_turns_reports_into_bounces_complaints_and_unsubscribes(
             "gone@example.org": SubscriberStatus.BOUNCED,
             "angry@example.org": SubscriberStatus.COMPLAINED,
             "leaving@example.org": SubscriberStatus.UNSUBSCRIBED,
+            "clicked@example.org": SubscriberStatus.UNSUBSCRIBED,
             "stays@example.org": SubscriberStatus.CONFIRMED,
         }
         assert "5.1.1" in store.subscriber("gone@example.org").reason  # type: ignore[union-attr]
@@ -277,7 +295,39 @@ def test_the_mailbox_turns_reports_into_bounces_complaints_and_unsubscribes(
         assert mailbox.unseen() == 0 and process_bounce_mailbox(config, store, NOW) == {}
         # With the mailbox read, List-Unsubscribe offers its address as well as the https link.
         links = personal_links(config, NOW, store)("stays@example.org")
-        assert links.mailto == "mailto:bounces@news.example?subject=unsubscribe"
+        assert (
+            links.mailto
+            == "mailto:bounces@news.example?subject=unsubscribe%20" + links.unsubscribe.rsplit("/")[-1]
+        )
+
+
+def test_reports_about_messages_we_never_sent_to_the_address_change_nothing(
+    tmp_path: Path, mailbox: Mailbox
+) -> None:
+    """The bounce address is in every email's envelope: anybody can mail it a delivery report, an
+    abuse report or an "unsubscribe" about any subscriber.  Only one returning (or replying to) a
+    message we sent to that address counts, or an unsubscribe carrying the address's link token."""
+    config = make_config(tmp_path, mailbox.port)
+    with Store.open(config.database_url) as store:
+        store.add_subscriber(Subscriber("victim@example.org", (), True, NOW))
+        store.add_subscriber(Subscriber("attacker@example.org", (), True, NOW))
+        theirs = sent(config, "attacker@example.org")  # the attacker's own digest's Message-ID
+        stranger = message_id("another-secret-entirely-of-forty-chars!", "digest", "victim@example.org", "x")
+        for quoted in (
+            "",
+            theirs,
+            stranger,
+            sent(config, "victim@example.org").replace("<digest.", "<digest.0"),
+        ):
+            mailbox.append(dsn("victim@example.org", "5.1.1", quoted=quoted))
+            mailbox.append(complaint("victim@example.org", quoted=quoted))
+            # "From" the victim, or replying to the attacker's own email, with no token: anybody's.
+            mailbox.append(
+                f"From: victim@example.org\nIn-Reply-To: {quoted}\nSubject: unsubscribe\n\n".encode()
+            )
+        assert process_bounce_mailbox(config, store, NOW) == {"not ours": 12}
+        victim = store.subscriber("victim@example.org")
+        assert victim is not None and victim.status is SubscriberStatus.CONFIRMED and victim.bounces == 0
 
 
 def test_an_unreachable_or_refusing_mailbox_is_reported_and_the_job_goes_on(

@@ -60,6 +60,7 @@ def test_two_hard_bounces_suppress_an_address(tmp_path: Path, sink: SmtpSink, da
         second = store.subscriber(GONE)
         assert second is not None and second.status is SubscriberStatus.BOUNCED and second.bounces == 2
         assert "550" in second.reason and not second.confirmed
+        assert second.key != first.key  # the links already sent to it no longer work
         assert GONE not in [s.email for s in store.subscribers()]
         # The third day nobody tries the address again: the sink would have refused it once more.
         refusals_before = sink.count

@@ -16,7 +16,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -24,6 +25,7 @@ import pytest
 from test_cli import EXAMPLES, digest
 
 from digest.logs import LogFormat, configure, redact
+from digest.mail.tokens import Purpose, sign
 
 
 @pytest.fixture
@@ -149,16 +151,18 @@ def test_a_shared_option_counts_at_either_level_of_a_command(tmp_path: Path) -> 
     assert not (tmp_path / "var" / "data").exists()  # nothing went to the default data folder
 
 
-def _serve_until_published(tmp_path: Path, host: str) -> tuple[str, str]:
-    """``digest serve --host host`` on a free port of the examples until its feed answers; the feed
-    and what it logged."""
+def _serve_until_published(
+    tmp_path: Path, host: str, options: Sequence[str] = (), paths: Sequence[str] = ()
+) -> tuple[str, str]:
+    """``digest serve --host host`` (with ``options``) on a free port of the examples until its feed
+    answers, then a GET of each of ``paths``; the feed and what it logged."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family) as probe:
         probe.bind((host, 0))
         port = probe.getsockname()[1]
     url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    argv = ["serve", "--host", host, "--port", str(port), "--source", str(EXAMPLES)]
+    argv = ["serve", "--host", host, "--port", str(port), "--source", str(EXAMPLES), *options]
     log = tmp_path / "serve.log"
     with log.open("wb") as stderr:
         process = subprocess.Popen(
@@ -179,6 +183,8 @@ def _serve_until_published(tmp_path: Path, host: str) -> tuple[str, str]:
                     pass
                 assert process.poll() is None and time.monotonic() < deadline, "serve did not come up"
                 time.sleep(0.2)
+            for path in paths:
+                httpx.get(url + path, timeout=5)
         finally:
             process.terminate()
             process.wait(30)
@@ -199,3 +205,13 @@ def test_serve_on_an_ipv6_address_says_and_links_it_in_brackets(tmp_path: Path) 
     port = re.search(r"on http://\[::1\]:(\d+)/ \(starting\)", logged)
     assert port, logged
     assert f'href="http://[::1]:{port.group(1)}/feeds/all.atom"' in feed
+
+
+def test_no_link_token_reaches_the_log_even_at_debug_level(tmp_path: Path) -> None:
+    """A link's token lets its bearer unsubscribe or change sections, for ever: the access log that
+    ``--log-level debug`` turns on names the page, never the token."""
+    token = sign("a-long-random-secret-for-a-token-in-the-log", Purpose.MANAGE, "k" * 16, datetime.now(UTC))
+    paths = [f"/preferences/{token}", f"/unsubscribe/{token}?from=mail", f"/confirm/{token}"]
+    _, logged = _serve_until_published(tmp_path, "127.0.0.1", ("--log-level", "debug"), paths)
+    assert '"GET /preferences/… HTTP/1.1" 400' in logged and '"GET /unsubscribe/…?from=mail' in logged
+    assert token.rsplit(".", 1)[1] not in logged and "k" * 16 not in logged

@@ -3,8 +3,10 @@
 Subscribe form → confirmation email in the outbox → open its link → confirm →
 preferences → change sections → save → unsubscribe from the page → subscribe
 again; then the RFC 8058 one-click POST a mail provider sends.  At desktop and
-phone size.  The pages send ``Referrer-Policy: no-referrer``, so Chromium
-posts every form with ``Origin: null``: the signed form token must carry it.
+phone size.  The pages send ``Referrer-Policy: strict-origin``, so Chromium
+posts every form with the site's ``Origin``, which, with the signed form token,
+carries it; and another site's page that copied the token, posting from a
+visitor's Chromium, is refused.
 The emails link to ``site.base_url``; the test opens them on the server it runs.
 """
 
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from http import HTTPStatus
 from pathlib import Path
 
 import httpx
@@ -31,6 +34,7 @@ from digest.mail.transports import OutboxMailer
 from digest.service.jobs import run_publish
 from digest.store.database import Store
 from digest.store.records import SubscriberStatus
+from digest.web.http import ASGIApp, Receive, Scope, Send, lifespan, respond
 from digest.web.server import create_app
 from digest.web.subscriptions import FORM_MAX_AGE, again, create_subscription_app, subscription_routes
 
@@ -103,6 +107,8 @@ def test_the_whole_journey_by_pressing_buttons(service: Service, browser: Browse
     try:
         page = context.new_page()
         page.on("request", lambda r: origins.append(r.headers.get("origin")) if r.method == "POST" else None)
+        referers: list[str] = []
+        page.on("request", lambda r: referers.append(r.headers.get("referer", "")))
 
         page.goto(service.url + "/subscribe")
         page.get_by_label("电子邮箱").fill(READER)
@@ -148,10 +154,13 @@ def test_the_whole_journey_by_pressing_buttons(service: Service, browser: Browse
         _press(page, "确认订阅")
         assert service.store.subscriber(READER).status is SubscriberStatus.CONFIRMED  # type: ignore[union-attr]
         page.screenshot(path=ARTIFACTS / f"subscription-confirmed-again-{size}.png", full_page=True)
+        preferences = page.url  # the links of before the unsubscribe work no more
     finally:
         context.close()
-    # Referrer-Policy: no-referrer makes Chromium send Origin: null; the form token carried every POST.
-    assert origins and set(origins) == {"null"}
+    # Referrer-Policy: strict-origin keeps the site's own Origin on every POST (no-referrer nulled it).
+    assert origins and set(origins) == {service.url}
+    # No link's token in any Referer, the stylesheet's from the preferences page included.
+    assert referers and set(referers) <= {"", service.url + "/"}
 
     # RFC 8058: what a mail provider sends to the List-Unsubscribe URL, server to server.
     unsubscribe = preferences.split("?")[0].replace("/preferences/", "/unsubscribe/")
@@ -210,3 +219,47 @@ def test_a_form_left_open_overnight_is_shown_again_and_sent_with_one_more_press(
         assert page.get_by_role("heading", name="已退订").is_visible()
     finally:
         context.close()
+
+
+def _attacker(page: bytes) -> ASGIApp:
+    """Another site: ``page`` at every path."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
+        await respond(send, HTTPStatus.OK, [(b"content-type", b"text/html; charset=utf-8")], page)
+
+    return app
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("referrer", ["", "no-referrer"])
+def test_another_sites_page_cannot_post_our_form_from_a_visitors_browser(
+    service: Service,
+    browser: Browser,  # noqa: F811
+    referrer: str,
+) -> None:
+    """A page elsewhere that fetched our form (its server can) posts it, token and all, from each
+    visitor's Chromium, so sign-ups come from the visitors' addresses, past the rate limit.  With
+    ``no-referrer`` of its own it makes Chromium send ``Origin: null``, as ours once did."""
+    token = re.search(r'name="form_token" value="([^"]+)"', httpx.get(service.url + "/subscribe").text)
+    assert token is not None
+    meta = f'<meta name="referrer" content="{referrer}">' if referrer else ""
+    form = (
+        f'<!doctype html><html><head>{meta}</head><body><form method="post" action="{service.url}/subscribe">'
+        f'<input name="email" value="{READER}"><input name="form_token" value="{token[1]}"></form>'
+        "<script>document.forms[0].submit()</script></body></html>"
+    )
+    context = browser.new_context()
+    try:
+        with serving(_attacker(form.encode())) as elsewhere:
+            page = context.new_page()
+            with page.expect_response(lambda r: r.request.method == "POST") as posted:
+                page.goto(elsewhere + "/offer.html")
+            origin = posted.value.request.headers.get("origin")
+            assert origin == ("null" if referrer else elsewhere)
+            assert posted.value.status == 403
+    finally:
+        context.close()
+    assert service.store.subscriber(READER) is None and service.emails() == []

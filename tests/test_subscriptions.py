@@ -224,6 +224,41 @@ def test_double_opt_in_then_preferences_then_one_click_unsubscribe(site: Site) -
     assert "RFC 8058" in left.reason and site.store.subscribers() == []  # kept, on the suppression list
 
 
+def _signed_up(site: Site, email: str) -> tuple[str, str]:
+    """Sign ``email`` up and confirm it by its email's link: that link's path and the preferences path."""
+    assert site.client.post("/subscribe", data={"email": email}, headers=OURS).status_code == 200
+    text = site.emails()[-1].get_body(("plain",))
+    assert text is not None
+    (confirm,) = re.findall(r"https://\S+/confirm/\S+", text.get_content())
+    confirm = path_of(confirm)
+    done = site.client.post(confirm, data={"form_token": form_token(site.client.get(confirm).text)})
+    assert done.status_code == 303
+    return confirm, "/" + done.headers["location"].lstrip("./").split("?")[0]
+
+
+def test_no_link_sent_before_an_unsubscribe_works_after_it(site: Site) -> None:
+    """An unsubscribe is undone only by a fresh sign-up: not by the confirmation link still in its
+    48 hours, nor by an old email's links (a forwarded digest) once the address has come back."""
+    confirm, preferences = _signed_up(site, "reader@example.org")
+    unsubscribe = preferences.replace("/preferences/", "/unsubscribe/")
+    gone = site.client.post(unsubscribe, data={"form_token": form_token(site.client.get(unsubscribe).text)})
+    assert gone.status_code == 200 and "已退订" in gone.text
+
+    again_page = site.client.get(confirm)
+    assert "已经失效" in again_page.text and 'name="form_token"' not in again_page.text
+    site.client.post(confirm, headers=OURS)
+    left = site.store.subscriber("reader@example.org")
+    assert left is not None and left.status is SubscriberStatus.UNSUBSCRIBED
+
+    site.clock.now += timedelta(minutes=11)  # past the one-confirmation-per-ten-minutes spacing
+    _signed_up(site, "reader@example.org")
+    old = site.client.post(preferences, data={"section": "yao-wen"}, headers=OURS)
+    assert old.status_code == 200 and "没有订阅" in old.text
+    site.client.post(unsubscribe, headers=OURS)
+    back = site.store.subscriber("reader@example.org")
+    assert back is not None and back.status is SubscriberStatus.CONFIRMED and back.sections == ()
+
+
 def test_the_digest_email_one_click_link_unsubscribes(site: Site, tmp_path: Path) -> None:
     site.store.add_subscriber(Subscriber("reader@example.org", (), True, NOW))
     outbox = tmp_path / "digests"
@@ -277,6 +312,11 @@ def test_cross_site_posts_are_refused(site: Site) -> None:
         # DNS rebinding: the attacker's name points at us, so its Origin matches the Host header.
         ({"Origin": here}, {"email": "a@example.org"}),
         ({"Origin": "http://rebound.example", "Host": "rebound.example"}, {"email": "a@example.org"}),
+        # The form's token is anybody's (GET /subscribe): another site's page posting it is refused,
+        # whether it lets the browser name it or makes it send null (its own no-referrer).
+        ({"Origin": "https://evil.example"}, {"email": "a@example.org", "form_token": token}),
+        ({"Origin": "null"}, {"email": "a@example.org", "form_token": token}),
+        ({"Origin": "https://evil.example", "Host": ""}, {"email": "a@example.org", "form_token": token}),
     ]
     for headers, data in attempts:
         answer = site.client.post("/subscribe", data=data, headers=headers)
@@ -284,11 +324,10 @@ def test_cross_site_posts_are_refused(site: Site) -> None:
         assert "不是从本站提交的" in answer.text
     assert site.emails() == []
     for headers, data in [
-        ({}, {"email": "a@example.org", "form_token": token}),
-        # Referrer-Policy: no-referrer makes browsers send Origin: null on our own forms.
-        ({"Origin": "null"}, {"email": "b@example.org", "form_token": token}),
-        # A valid token is enough whatever Origin says.
-        ({"Origin": "https://evil.example"}, {"email": "c@example.org", "form_token": token}),
+        ({}, {"email": "a@example.org", "form_token": token}),  # no browser: nobody to ride on
+        # Our page at the address it was reached at, other than site.base_url's (a LAN address).
+        ({"Origin": here}, {"email": "b@example.org", "form_token": token}),
+        ({"Origin": BASE}, {"email": "c@example.org", "form_token": token}),
         ({"Referer": f"{BASE}/subscribe.html"}, {"email": "d@example.org"}),
         ({"Origin": BASE.upper()}, {"email": "e@example.org"}),
         ({"Origin": BASE}, {"email": "f@example.org"}),

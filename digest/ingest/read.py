@@ -210,8 +210,13 @@ def _why(exc: OSError, path: Path) -> str:
     return f"cannot read ({exc.strerror})"
 
 
-def _read(path: Path, name: str) -> tuple[bytes, os.stat_result]:
-    """The bytes and stat of a page file; ``SourceError`` when the entry cannot be one."""
+def _read(path: Path, name: str, root: str | None = None) -> tuple[bytes, os.stat_result]:
+    """The bytes and stat of a page file; ``SourceError`` when the entry cannot be one.
+
+    ``root``: the real path of the source folder ``path`` is in; a file there that is a symbolic
+    link to one outside it (the service's secret, its database, ``/etc``) is refused, as
+    whoever may drop pages into the folder may not read what the service can and publish it.
+    """
     try:
         info = path.stat()
         if filemode.S_ISDIR(info.st_mode):
@@ -220,6 +225,9 @@ def _read(path: Path, name: str) -> tuple[bytes, os.stat_result]:
             # Never opened: reading a named pipe would block ingest for good.
             raise SourceError(name, "is not a regular file (a pipe or a device?)")
         with path.open("rb") as handle:
+            # Checked on the open file, so a link swapped in after a check of the path gains nothing.
+            if root is not None and not _inside(_opened_path(handle.fileno(), path), root):
+                raise SourceError(name, "is a symbolic link to a file outside the source folder; not read")
             data = handle.read(MAX_PAGE_BYTES + 1)  # bounded: a file may grow after the stat
     except OSError as exc:
         raise SourceError(name, _why(exc, path)) from exc
@@ -233,6 +241,18 @@ def _read(path: Path, name: str) -> tuple[bytes, os.stat_result]:
         raise SourceError(name, f"is {size}, more than a page can be ({limit:g} MB); split it")
     crash_point("ingest.after_read")
     return data, info
+
+
+def _opened_path(descriptor: int, path: Path) -> str:
+    """The real path of the file open at ``descriptor`` (Linux's ``/proc``), else of ``path``."""
+    try:
+        return os.readlink(f"/proc/self/fd/{descriptor}")
+    except OSError:
+        return os.path.realpath(path)
+
+
+def _inside(real: str, root: str) -> bool:
+    return real.startswith(root.rstrip("/") + "/")
 
 
 def _failure_record(path: Path, name: str, reason: str, now: datetime) -> SourceRecord | None:
@@ -352,6 +372,7 @@ def _read_batches(
     its ``lstat``, unless that same failure was recorded before (it was
     reported when it first happened).
     """
+    root = os.path.realpath(folder)
     for at in range(0, len(files), BATCH_FILES):
         chunk = [(path, _source_name(path, folder)) for path in files[at : at + BATCH_FILES]]
         seen = store.sources([name for _, name in chunk])
@@ -369,7 +390,10 @@ def _read_batches(
                 if misnamed is not None:
                     raise SourceError(name, misnamed)
                 read_at = clock.time_ns()
-                data, info = _read(path, name)
+                # A file named from outside the folder (``digest ingest PATH``) is the operator's choice.
+                where = os.path.abspath(path)
+                inside = _inside(where, os.path.abspath(folder)) or _inside(where, root)
+                data, info = _read(path, name, root if inside else None)
             except SourceError as exc:
                 failure = _failure_record(path, name, exc.reason, now)
                 if failure is None or before is None or before.content_hash != failure.content_hash:

@@ -9,16 +9,24 @@ unseen messages of ``bounces.folder``:
 - a DSN whose recipient ``Action: failed`` with a 5.x.x ``Status`` is a hard
   bounce of that recipient (counted; suppressed at ``digest.bounce_limit``);
 - an abuse report (RFC 5965 ``feedback-report``) marks the address complained;
-- a message whose subject is "unsubscribe" (or 退订) unsubscribes its sender;
+- a message whose subject is "unsubscribe" (or 退订) unsubscribes: the subscriber
+  whose link token follows that word (what ``List-Unsubscribe``'s mailto sends),
+  or its sender when it replies to an email we sent to that address;
 
-and marks each one seen, so nothing is acted on twice.  Reading a message is
-pure (``read_report``); the IMAP session is the edge.
+and marks each one seen, so nothing is acted on twice.  Anybody can mail the
+bounce address (it is every email's envelope sender), so a delivery report or an
+abuse report counts only when the message it returns carries a Message-ID we
+signed for that very address (``tokens.sent_to``; MTAs and feedback loops return
+at least the headers): a forged one would cut a subscriber off for good.
+Reading a message is pure (``read_report``); the IMAP session is the edge.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import imaplib
 import logging
+import re
 import ssl
 from collections import Counter
 from dataclasses import dataclass
@@ -29,7 +37,9 @@ from email.utils import parseaddr
 from enum import Enum
 
 from digest.config import BouncesConfig, Config
-from digest.errors import DeliveryError
+from digest.errors import DeliveryError, TokenError
+from digest.mail.signing import signing_secret
+from digest.mail.tokens import Purpose, sent_to, verify
 from digest.store.database import Store
 from digest.store.records import SubscriberStatus
 
@@ -53,6 +63,8 @@ class Report:
     kind: ReportKind
     email: str
     detail: str
+    quoted: tuple[str, ...] = ()  # the Message-IDs of the messages a report returns or replies to
+    token: str = ""  # an unsubscribe mail's link token (``List-Unsubscribe``'s mailto subject)
 
 
 def read_report(data: bytes) -> list[Report]:
@@ -61,15 +73,16 @@ def read_report(data: bytes) -> list[Report]:
     assert isinstance(message, EmailMessage)
     if message.get_content_type() == "multipart/report":
         kind = message.get_param("report-type", "")
-        if kind == "delivery-status":
-            return _delivery_status(message)
-        if kind == "feedback-report":
-            return _feedback(message)
-        return []
-    subject = str(message.get("Subject", "")).strip().lower()
+        found = {"delivery-status": _delivery_status, "feedback-report": _feedback}.get(str(kind))
+        quoted = _returned_ids(message)
+        return [dataclasses.replace(report, quoted=quoted) for report in found(message)] if found else []
+    word, _, token = str(message.get("Subject", "")).strip().partition(" ")
     sender = parseaddr(str(message.get("From", "")))[1].lower()
-    if sender and subject in _UNSUBSCRIBE_SUBJECTS:
-        return [Report(ReportKind.UNSUBSCRIBE, sender, f"an email with the subject {subject!r}")]
+    if sender and word.lower() in _UNSUBSCRIBE_SUBJECTS:
+        replied = " ".join(str(message.get(name, "")) for name in ("In-Reply-To", "References"))
+        quoted = tuple(f"<{found}>" for found in re.findall(r"<([^<>\s]+)>", replied))
+        detail = f"an email with the subject {word.lower()!r}"
+        return [Report(ReportKind.UNSUBSCRIBE, sender, detail, quoted, token.strip())]
     return []
 
 
@@ -104,6 +117,25 @@ def _feedback(message: EmailMessage) -> list[Report]:
     return []
 
 
+def _returned_ids(message: EmailMessage) -> tuple[str, ...]:
+    """The Message-IDs of the messages (or their headers) a report returns."""
+    found: list[str] = []
+    for part in message.walk():
+        kind = part.get_content_type()
+        if kind == "message/rfc822" and part.is_multipart():
+            returned = part.get_payload(0)
+            found += (
+                [str(v) for v in returned.get_all("Message-ID", [])] if isinstance(returned, Message) else []
+            )
+        elif kind == "text/rfc822-headers":
+            text = part.get_payload(decode=True)
+            raw = text if isinstance(text, bytes) else str(part.get_payload()).encode()
+            found += [
+                str(v) for v in message_from_bytes(raw, policy=policy.default).get_all("Message-ID", [])
+            ]
+    return tuple(found)
+
+
 def _field_groups(part: Message) -> list[dict[str, str]]:
     """The header-like field groups of a report part, names in lower case."""
     payload = part.get_payload()
@@ -128,6 +160,7 @@ def process_bounce_mailbox(config: Config, store: Store, now: datetime) -> Count
     """
     settings = config.bounces
     counts: Counter[str] = Counter()
+    secret = signing_secret(config)
     try:
         with _session(settings) as imap:
             _select(imap, settings)
@@ -136,7 +169,7 @@ def process_bounce_mailbox(config: Config, store: Store, now: datetime) -> Count
                 _, fetched = imap.fetch(number, "(BODY.PEEK[])")
                 data = next((item[1] for item in fetched if isinstance(item, tuple)), b"")
                 for report in read_report(data):
-                    counts[_act(config, store, report, now)] += 1
+                    counts[_act(config, store, report, now, secret)] += 1
                 imap.store(number, "+FLAGS", "\\Seen")
     except (imaplib.IMAP4.error, OSError) as exc:
         raise _unreachable(settings, exc) from exc
@@ -170,10 +203,20 @@ def _unreachable(settings: BouncesConfig, exc: BaseException) -> DeliveryError:
     )
 
 
-def _act(config: Config, store: Store, report: Report, now: datetime) -> str:
+def _act(config: Config, store: Store, report: Report, now: datetime, secret: str) -> str:
+    holder = _token_holder(store, secret, report.token, now) if report.token else None
+    if holder is not None:  # the mailto's token names whom it unsubscribes, whoever sent it
+        report = dataclasses.replace(report, email=holder)
     known = store.subscriber(report.email)
     if known is None:
         return "unknown address"
+    if holder is None and not any(sent_to(secret, value, report.email) for value in report.quoted):
+        log.warning(
+            "ignored a %s of %s: it names no link or message we sent to that address (forged?)",
+            report.kind.value,
+            report.email,
+        )
+        return "not ours"
     if report.kind is ReportKind.HARD_BOUNCE:
         after = store.record_hard_bounce(report.email, report.detail, now, config.digest.bounce_limit)
         log.info("hard bounce of %s: %s", report.email, report.detail)
@@ -186,6 +229,16 @@ def _act(config: Config, store: Store, report: Report, now: datetime) -> str:
     store.set_subscriber_status(report.email, status, f"{report.kind.value}: {report.detail}", now)
     log.info("%s: %s (%s)", report.email, status.value, report.detail)
     return status.value
+
+
+def _token_holder(store: Store, secret: str, token: str, now: datetime) -> str | None:
+    """The address whose link token ``token`` is, if it is a valid one (of any age)."""
+    try:
+        key = verify(secret, token, Purpose.MANAGE, now, None)
+    except TokenError:
+        return None
+    holder = store.subscriber_by_key(key)
+    return holder.email if holder is not None else None
 
 
 def _session(settings: BouncesConfig) -> imaplib.IMAP4:

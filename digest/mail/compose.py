@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import make_msgid
 
 import css_inline
 import markupsafe
@@ -49,6 +48,8 @@ from digest.mail.pages import (
     capped,
     emptied_note,
 )
+from digest.mail.signing import signing_secret
+from digest.mail.tokens import message_id
 from digest.paper.columns import wrap_text
 from digest.publish.digests import select_sections
 from digest.publish.layout import absolute_url, caption_line, digest_path, one_line, present, section_path
@@ -148,6 +149,7 @@ class DigestEmailMaker:
         self._sender = sender_address(config.smtp.sender)
         self._envelope = envelope_sender(config)
         self._signer = dkim_signer(config)
+        self._secret = signing_secret(config)  # signs Message-IDs: reports quoting one are checked
         self._title = _subject_text(config.site.title)
         self._site_url = site_url
         self._now = now
@@ -208,7 +210,7 @@ class DigestEmailMaker:
         to = recipient_address(recipient)
         headers = {
             _TO: folded([("To", to)])[0][1],
-            _MESSAGE_ID: make_msgid("digest", domain=self._sender.domain),
+            _MESSAGE_ID: message_id(self._secret, "digest", to.addr_spec, self._sender.domain),
             _LIST_UNSUBSCRIBE: list_unsubscribe(unsubscribe_url, unsubscribe_mailto),
         }
         slots = {_RECIPIENT: to.addr_spec, _UNSUBSCRIBE: unsubscribe_url, _PREFERENCES: preferences_url or ""}
@@ -415,7 +417,7 @@ def _notice(
     message["From"] = sender
     message["To"] = to
     message["Date"] = date_header(now, config.tz)
-    message["Message-ID"] = make_msgid(name, domain=sender.domain)
+    message["Message-ID"] = message_id(signing_secret(config), name, to.addr_spec, sender.domain)
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe is not None:
         message["List-Id"] = _list_id(_subject_text(config.site.title), sender)

@@ -92,8 +92,9 @@ def _links(config: Config, secret: str, key: str, now: datetime) -> Links:
     """The personal links of the subscriber whose key is ``key``, signed at ``now``."""
     base = config.site.base_url.rstrip("/")
     token = sign(secret, Purpose.MANAGE, key, now)
-    # A mailto only when a mailbox reads what it receives (the bounce mailbox): else https alone.
-    mailto = f"mailto:{config.smtp.return_path}?subject=unsubscribe" if config.bounces.host else ""
+    # A mailto only when a mailbox reads what it receives (the bounce mailbox): else https alone.  Its
+    # subject carries the token, as anybody can send that mailbox a mail "from" any address.
+    mailto = f"mailto:{config.smtp.return_path}?subject=unsubscribe%20{token}" if config.bounces.host else ""
     return Links(
         unsubscribe=f"{base}{UNSUBSCRIBE_PATH}/{token}",
         mailto=mailto,

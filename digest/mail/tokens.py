@@ -14,7 +14,11 @@ to vary), so no edit of a valid token is valid too.  Tokens are short
 enough for ``List-Unsubscribe`` to stay one plain header line (see
 PITFALLS: a long URI gets RFC 2047-encoded and one-click breaks).
 
-Pure: the secret and the clock come in as arguments.
+Message-IDs are signed the same way (``message_id``): a bounce or a complaint
+quoting one is about an email we sent to that very address (``sent_to``), not
+one anybody could mail to the bounce address.
+
+Pure but for a Message-ID's random part: the secret and the clock come in as arguments.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import base64
 import hashlib
 import hmac
 import re
+import secrets
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -34,7 +39,10 @@ _KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SHAPE = re.compile(r"([A-Za-z0-9_-]{1,64})\.([1-9a-f][0-9a-f]{0,11})\.([A-Za-z0-9_-]{22})")
 # A token issued this far in the future came from a clock that was wrong; refuse it.
 _SKEW = timedelta(minutes=5)
-FORM_KEY = "form"  # the key of a form token: what it is for is its binding, the form's path
+FORM_KEY = "form"
+_MESSAGE_ID = re.compile(
+    r"<[a-z]+\.([0-9a-f]{16})\.([A-Za-z0-9_-]{22})@[^<>@\s]+>"
+)  # the key of a form token: what it is for is its binding, the form's path
 
 
 class Purpose(Enum):
@@ -43,6 +51,7 @@ class Purpose(Enum):
     CONFIRM = "confirm"  # turn an unconfirmed subscription into a confirmed one
     MANAGE = "manage"  # see and change preferences, unsubscribe
     FORM = "form"  # submit one form (CSRF protection); bound to the form's path
+    MESSAGE = "message"  # a Message-ID of an email to one address (``message_id``)
 
 
 def sign(secret: str, purpose: Purpose, key: str, now: datetime, binding: str = "") -> str:
@@ -89,3 +98,19 @@ def _mac(secret: str, purpose: Purpose, issued: int, key: str, binding: str) -> 
     message = f"{purpose.value}\n{issued}\n{key}\n{binding}".encode()
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()[:_MAC_BYTES]
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def message_id(secret: str, name: str, recipient: str, domain: str) -> str:
+    """An RFC 5322 Message-ID (``<name.nonce.mac@domain>``) for an email to ``recipient``, which
+    ``sent_to`` tells from any other: only this secret makes one, for that address alone."""
+    nonce = secrets.token_hex(8)
+    return f"<{name}.{nonce}.{_mac(secret, Purpose.MESSAGE, 0, nonce, recipient.lower())}@{domain}>"
+
+
+def sent_to(secret: str, value: str, recipient: str) -> bool:
+    """Whether ``value`` (a quoted Message-ID header) is one ``message_id`` made for ``recipient``."""
+    match = _MESSAGE_ID.fullmatch(value.strip())
+    if match is None:
+        return False
+    nonce, mac = match.groups()
+    return hmac.compare_digest(mac, _mac(secret, Purpose.MESSAGE, 0, nonce, recipient.lower()))

@@ -59,12 +59,28 @@ def _unmarked(text: str) -> str:
 
 
 def _title(text: str) -> str | None:
+    # A text opening with a long quotation or bracket is titled by its own words, one opening mark
+    # fewer each time: at most ``LIMIT`` times, since a line of nothing but opening brackets made
+    # the recursion this once was overflow the stack (and fail every publish after it).
+    for _ in range(LIMIT):
+        title, inner = _cut(text)
+        if inner is None:
+            return title
+        if not inner.strip():
+            return None
+        text = inner
+    return None
+
+
+def _cut(text: str) -> tuple[str | None, str | None]:
+    """``(title, None)``, or ``(None, inner)`` when ``text`` opens with a quotation or bracket too
+    long to cut, whose words (``inner``) make the title instead."""
     cuts: list[int] = []  # where the text may be cut: no quotation or bracket left open before
     stack: list[str] = []
     for index, char in enumerate(text[: LIMIT + 1]):
         if not stack and char in _CLAUSE_END and (index >= _MIN or char in _SENTENCE_END) and index:
             # A clause of its own, short enough; 近日， alone says nothing, a short sentence does.
-            return text[:index].strip()
+            return text[:index].strip(), None
         if stack and char == stack[-1]:
             stack.pop()
         elif char in _PAIRS:
@@ -75,7 +91,7 @@ def _title(text: str) -> str | None:
         if not stack:
             cuts.append(index + 1)
     if len(text) <= LIMIT and not stack:
-        return text
+        return text, None
     # Where a word may end: not inside a Latin word or a number.  A phrase's visible end (after
     # a closing quote, 、 or a space) near the limit is better than the limit itself.
     fits = [
@@ -87,14 +103,13 @@ def _title(text: str) -> str | None:
     if fits:
         at = (ends or fits)[-1]
         title = text[:at].rstrip("、，,；; ")
-        return title + _ELLIPSIS if at < len(text) else title
+        return (title + _ELLIPSIS if at < len(text) else title), None
     if text[0] in _PAIRS:
         # The text opens with a long quotation or bracket: its own words make the title.
         inner = text[1:]
         closer = inner.find(_PAIRS[text[0]])
-        inner = inner[:closer] if closer > 0 else inner
-        return _title(inner) if inner.strip() else None
-    return _unmarked(text[:LIMIT]) + _ELLIPSIS if len(text) > LIMIT else text
+        return None, inner[:closer] if closer > 0 else inner
+    return (_unmarked(text[:LIMIT]) + _ELLIPSIS if len(text) > LIMIT else text), None
 
 
 def _latin(char: str) -> bool:

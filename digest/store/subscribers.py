@@ -65,6 +65,21 @@ def _subscriber_values(subscriber: Subscriber) -> dict[str, Any]:
     return values
 
 
+def _moved(status: SubscriberStatus, reason: str, at: datetime) -> dict[str, object]:
+    """The columns of an address moved to ``status``.  One that leaves (``suppressed``) gets a new
+    link key: no link sent before, a confirmation link still in its time included, works after it,
+    so only a fresh sign-up (fresh consent) brings it back."""
+    values: dict[str, object] = {
+        "status": status.value,
+        "confirmed": status is SubscriberStatus.CONFIRMED,
+        "reason": reason,
+        "status_at": at,
+    }
+    if status.suppressed:
+        values["key"] = new_key()
+    return values
+
+
 class SubscriberRepository(Repository):
     """Subscribers and their notices."""
 
@@ -129,12 +144,7 @@ class SubscriberRepository(Repository):
             result = conn.execute(
                 sa.update(subscribers)
                 .where(subscribers.c.email == email)
-                .values(
-                    status=status.value,
-                    confirmed=status is SubscriberStatus.CONFIRMED,
-                    reason=reason,
-                    status_at=at,
-                )
+                .values(**_moved(status, reason, at))
             )
         return bool(result.rowcount)
 
@@ -154,9 +164,7 @@ class SubscriberRepository(Repository):
                         (SubscriberStatus.PENDING.value, SubscriberStatus.CONFIRMED.value)
                     ),
                 )
-                .values(
-                    status=SubscriberStatus.BOUNCED.value, confirmed=False, reason=error[:500], status_at=at
-                )
+                .values(**_moved(SubscriberStatus.BOUNCED, error[:500], at))
             )
             row = conn.execute(sa.select(subscribers).where(where)).first()
         return _subscriber(row) if row else None

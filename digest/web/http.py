@@ -175,10 +175,12 @@ PAGE_POLICY = [
     (b"x-frame-options", b"DENY"),
 ]
 # What every page made per request carries (forms, search results) besides: never cached, and
-# never a Referer.
+# never a Referer with a path.
 SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
-    # Tokens live in the URL: never leak them to another site through Referer.
-    (b"referrer-policy", b"no-referrer"),
+    # Tokens live in the URL: a Referer names only our origin, to any site, ours too.  Not
+    # no-referrer: under it a browser posts our forms with ``Origin: null``, which any other site
+    # can send too (``subscriptions._check_form``).
+    (b"referrer-policy", b"strict-origin"),
     *PAGE_POLICY,
 ]

@@ -9,10 +9,12 @@
 No cookies and no logins: a link's token (``digest.mail.tokens``, HMAC with
 ``server.secret``) is the only authority, so a GET never changes anything
 (mail scanners prefetch links) and there is no session for a forged form
-to ride on.  Forms are still CSRF-checked: a POST needs the page's
-signed form token, or an ``Origin`` (else ``Referer``) equal to
-``site.base_url``'s origin.  The one exception is the RFC 8058
-unsubscribe POST, which mail providers send server to server with no
+to ride on.  Forms are still CSRF-checked (``_check_form``), since a
+visitor's browser can still be made to post a form for another site
+(sign-ups from many addresses, past the rate limit): a POST needs the
+page's signed form token and an ``Origin`` of this site, or an ``Origin``
+(else ``Referer``) equal to ``site.base_url``'s origin.  The one
+exception is the RFC 8058 unsubscribe POST, which mail providers send server to server with no
 ``Origin``; its URL token is the proof.  A form token of ours past
 ``FORM_MAX_AGE`` (a page left open overnight) changes nothing but gets the
 form back as it was sent, with a fresh token, to be sent once more.
@@ -269,30 +271,32 @@ class SubscriptionApp:
         return result
 
     def _check_form(self, request: _Request, again: Callable[[], bytes], *, one_click: bool = False) -> None:
-        """CSRF: a valid signed form token for this path is enough, whatever ``Origin`` says.
+        """CSRF: a valid signed form token for this path, posted from a page of this site.
 
-        Our pages send ``Referrer-Policy: no-referrer``, under which browsers send
-        ``Origin: null`` on a same-site POST (Fetch standard, "serializing a request
-        origin"), so ``null`` proves nothing either way: the token decides.  Without a
-        valid token, the ``Origin`` (or, when absent, the ``Referer``) must be
-        ``site.base_url``'s origin; the request's own ``Host`` is never trusted, since a
-        DNS-rebinding page would make it match.  An RFC 8058 one-click POST comes from the
+        Anyone may fetch the form and copy its token into a page of their own, so with a
+        valid token the ``Origin`` (the origin of the page that posted, which no page can
+        choose) must still be ``site.base_url``'s or name the host the request was sent to,
+        or be absent (no browser, nobody to ride on).  ``null`` is refused: another site can
+        make a browser send it; our pages send ``Referrer-Policy: strict-origin``, which keeps
+        ours (``no-referrer`` made it ``null``).  Without a valid token, the ``Origin`` (else the
+        ``Referer``) must be ``site.base_url``'s origin, never judged by the request's ``Host``.
+        (A DNS-rebinding page reads our forms as its own, tokens and all: only a proxy that
+        answers our own name alone keeps it out.)  An RFC 8058 one-click POST comes from the
         mail provider without ``Origin``; its URL token is the proof.
 
-        A token we signed for this form but longer ago than ``FORM_MAX_AGE`` comes from our
-        own page left open (overnight, say), not from another site: nothing is done, and
-        the person gets ``again()``, the form as they sent it with a fresh token, to press
-        the button once more.
-        """
+        A token of ours for this form older than ``FORM_MAX_AGE`` comes from our own page left
+        open (overnight, say): nothing is done, and ``again()`` gives the form back as sent, with
+        a fresh token, to press once more."""
         token = _field(request, "form_token")
+        origin = request.headers.get("origin")
         stale = False
         if token:
             try:
                 verify(self._secret, token, Purpose.FORM, self._clock(), FORM_MAX_AGE, request.path)
-                return
+                if origin is None or _addressed(origin, request.headers.get("host", "")):
+                    return
             except TokenError as exc:
                 stale = exc.expired  # set only once the MAC has proved the token ours, for this form
-        origin = request.headers.get("origin")
         if origin is not None:
             if origin.lower() in self._origins:
                 return
@@ -464,6 +468,12 @@ def again(button: str) -> str:
 def _field(request: _Request, name: str) -> str:
     values = request.fields.get(name)
     return values[0] if values else ""
+
+
+def _addressed(origin: str, host: str) -> bool:
+    """Whether ``origin`` (an ``Origin`` header) names ``host`` (the ``Host`` header), ports and all."""
+    authority = _origin(origin).partition("://")[2]
+    return bool(host) and authority == host.lower().removesuffix(":80").removesuffix(":443")
 
 
 def _origin(url: str) -> str:
