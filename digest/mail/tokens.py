@@ -39,10 +39,9 @@ _KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SHAPE = re.compile(r"([A-Za-z0-9_-]{1,64})\.([1-9a-f][0-9a-f]{0,11})\.([A-Za-z0-9_-]{22})")
 # A token issued this far in the future came from a clock that was wrong; refuse it.
 _SKEW = timedelta(minutes=5)
-FORM_KEY = "form"
-_MESSAGE_ID = re.compile(
-    r"<[a-z]+\.([0-9a-f]{16})\.([A-Za-z0-9_-]{22})@[^<>@\s]+>"
-)  # the key of a form token: what it is for is its binding, the form's path
+FORM_KEY = "form"  # the key of a form token: what it is for is its binding, the form's path
+# A Message-ID ``message_id`` made: the name, a nonce and the MAC of nonce and recipient.
+_MESSAGE_ID = re.compile(r"<[a-z]+\.([0-9a-f]{16})\.([A-Za-z0-9_-]{22})@[^<>@\s]+>")
 
 
 class Purpose(Enum):
