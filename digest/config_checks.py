@@ -22,7 +22,7 @@ from digest.errors import ConfigError
 from digest.logs import LogFormat
 from digest.mail.address import parse_address
 from digest.paper.dating import pattern_problem
-from digest.store.urls import SCHEMES, is_postgresql
+from digest.store.urls import SCHEMES, is_postgresql, mask_url
 from digest.store.urls import scheme as url_scheme
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -137,6 +137,17 @@ def value_problems(config: Config) -> list[ConfigError]:
                 "leave it empty for SQLite or write postgresql://user@host/dbname",
             )
         )
+    elif config.database.url:
+        try:
+            urlsplit(config.database.url).port  # noqa: B018 (raises on a port that is no port)
+        except ValueError as exc:
+            problems.append(
+                ConfigError(
+                    "database.url",
+                    f"{mask_url(config.database.url)!r} has no valid port ({exc})",
+                    "write postgresql://user@host:5432/dbname, the port a number up to 65535 (or none: 5432)",
+                )
+            )
     if not 0 <= config.build.workers <= 256:
         problems.append(
             ConfigError(

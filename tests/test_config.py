@@ -180,6 +180,9 @@ def test_missing_config_file_is_named(folder: Path) -> None:
         ({"smtp.security": "ssl"}, "smtp.security"),
         ({"digest.empty_days": "always"}, "digest.empty_days"),
         ({"database.url": "mysql://x/y"}, "database.url"),
+        # a port that is no number stopped `digest check` and every command with a traceback
+        ({"database.url": "postgresql://u:secretpw@127.0.0.1:notaport/test"}, "database.url"),
+        ({"database.url": "postgresql://u@127.0.0.1:99999/test"}, "database.url"),
         ({"feeds.size": 0}, "feeds.size"),
         ({"site.base_url": "example.com"}, "site.base_url"),
         ({"feeds.hubs": ["ftp://hub"]}, "feeds.hubs"),
@@ -199,6 +202,11 @@ def test_bad_values_name_their_key_and_fix(overrides: dict[str, object], key: st
     problems = value_problems(read_config(None, overrides, {}))
     assert [problem.key for problem in problems] == [key]
     assert ";" in str(problems[0])  # every message carries a fix
+
+
+def test_a_database_url_with_a_bad_port_is_named_without_its_password() -> None:
+    (problem,) = value_problems(read_config(None, {"database.url": "postgresql://u:secretpw@h:x/db"}, {}))
+    assert "secretpw" not in str(problem) and "'postgresql://u:***@h:x/db'" in str(problem)
 
 
 def test_good_values_have_no_problems() -> None:
