@@ -201,7 +201,12 @@ def save_cli_run(data: Path, job: str, run: JobRun) -> None:
         # its own job.  The folder is locked, as the file is replaced and a lock on it would not hold.
         fcntl.flock(folder, fcntl.LOCK_EX)
         runs = {**load_cli_runs(data), job: run}
-        _write_whole(data / CLI_RUNS_NAME, {name: asdict(each) for name, each in runs.items()})
+        # A run by hand is never carried: the file keeps the fields it had before ``carried`` was.
+        kept = {
+            name: {key: value for key, value in asdict(each).items() if key != "carried"}
+            for name, each in runs.items()
+        }
+        _write_whole(data / CLI_RUNS_NAME, kept)
     finally:
         os.close(folder)
 
