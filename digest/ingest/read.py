@@ -372,7 +372,7 @@ def _read_batches(
     its ``lstat``, unless that same failure was recorded before (it was
     reported when it first happened).
     """
-    root = os.path.realpath(folder)
+    root, named = os.path.realpath(folder), os.path.abspath(folder)  # as links resolve, as given
     for at in range(0, len(files), BATCH_FILES):
         chunk = [(path, _source_name(path, folder)) for path in files[at : at + BATCH_FILES]]
         seen = store.sources([name for _, name in chunk])
@@ -392,7 +392,7 @@ def _read_batches(
                 read_at = clock.time_ns()
                 # A file named from outside the folder (``digest ingest PATH``) is the operator's choice.
                 where = os.path.abspath(path)
-                inside = _inside(where, os.path.abspath(folder)) or _inside(where, root)
+                inside = _inside(where, named) or _inside(where, root)
                 data, info = _read(path, name, root if inside else None)
             except SourceError as exc:
                 failure = _failure_record(path, name, exc.reason, now)
