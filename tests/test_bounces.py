@@ -10,7 +10,6 @@ replies.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,12 +29,6 @@ from digest.web.subscriptions import create_subscription_app
 
 DAY1 = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, after the 07:00 digest
 GONE = "reader001@example.org"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
 
 
 def _digest_day(tmp_path: Path, sink: SmtpSink, store: Store, now: datetime, **extra: object) -> None:

@@ -12,7 +12,6 @@ import dataclasses
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -66,12 +65,6 @@ def verifies(data: bytes, config: Config) -> bool:
         return txt_value(record)
 
     return bool(dkim.verify(data, dnsfunc=lookup))
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
 
 
 def test_digests_sent_over_smtp_verify_and_cover_the_unsubscribe_headers(
