@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from conftest import digest_time_long_past
 from faulty_smtp import FaultySmtp
+from loopback import free_port
 from smtp_sink import SmtpSink
 from test_delivery import NOW, _send_digest, everyone, made, make_config, seed
-from test_service import free_port
 
 from digest.config import Config
 from digest.config_checks import load_config

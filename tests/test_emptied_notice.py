@@ -20,9 +20,9 @@ from pathlib import Path
 
 import httpx
 from faulty_smtp import SilentSmtp
+from loopback import wait_for
 from smtp_sink import Received, SmtpSink
 from test_server import serving
-from test_service import wait_for
 
 from digest.config import Config
 from digest.ingest.pipeline import ingest

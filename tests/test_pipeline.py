@@ -6,10 +6,8 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
@@ -19,6 +17,7 @@ import feedparser
 import httpx
 import lxml.html
 import pytest
+from loopback import free_port, wait_for
 from smtp_sink import SmtpSink
 from test_server import serving
 
@@ -240,21 +239,6 @@ def test_dry_run_and_a_digest_not_yet_due(seeded: tuple[Config, Store], now: dat
 
 
 # --- digest serve as a process --------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(check: object, timeout: float = 20) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 @pytest.mark.slow

@@ -10,7 +10,6 @@ import base64
 import dataclasses
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from pathlib import Path
 import httpx
 import pytest
 from faulty_smtp import SilentSmtp
+from loopback import free_port
 from smtp_sink import SmtpSink
 from test_server import serving
 
@@ -995,7 +995,7 @@ def digest_serve(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
     its folders under ``tmp_path``; its base URL once ``/healthz`` says it is up.  Stopped with
     SIGTERM after, which it must obey within 30 s, exiting 0."""
     (tmp_path / "pages").mkdir(exist_ok=True)
-    port = _free_port()
+    port = free_port()
     service = subprocess.Popen(
         [
             *(sys.executable, "-m", "digest.cli", "serve", "--port", str(port)),
@@ -1057,12 +1057,6 @@ def test_a_varied_forwarded_for_cannot_dodge_the_rate_limit_of_digest_serve(
     # Nobody trusted: the header is ignored (uvicorn's default trusted it from 127.0.0.1). Trusted:
     # only the entry the proxy appended counts. Either way one client, one bucket of 10.
     assert answers[:10] == [200] * 10 and answers[10:] == [429, 429]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- sign-ups never lost; unconfirmed ones expire -------------------------------------------------
