@@ -377,7 +377,7 @@ def read_config(
 ) -> Config:
     """Merge defaults, the TOML file, ``DIGEST_*`` variables and ``overrides`` (``"table.key"`` → value).
 
-    Checks names and types only; ``config_problems`` checks the values.  The first
+    Checks names and types only; ``config_checks.value_problems`` checks the values.  The first
     problem is raised; with ``problems``, every one is added there instead and the
     key keeps its default, so ``digest check`` can list them all.  A file that cannot
     be read or parsed is always raised: nothing in it can be checked.
