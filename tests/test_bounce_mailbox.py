@@ -24,10 +24,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from conftest import folders_config
 from loopback import free_port
 
 from digest.config import Config
-from digest.config_checks import load_config
 from digest.errors import DeliveryError
 from digest.mail.bounces import ReportKind, process_bounce_mailbox, read_report
 from digest.mail.signing import signing_secret
@@ -143,11 +143,7 @@ service imap-login {{
 
 
 def make_config(tmp_path: Path, port: int, **extra: object) -> Config:
-    (tmp_path / "pages").mkdir(exist_ok=True)
     overrides = {
-        "paths.source": tmp_path / "pages",
-        "paths.data": tmp_path / "data",
-        "paths.output": tmp_path / "output",
         "site.base_url": "https://news.example",
         "smtp.return_path": "bounces@news.example",
         "bounces.host": "127.0.0.1",
@@ -157,7 +153,7 @@ def make_config(tmp_path: Path, port: int, **extra: object) -> Config:
         "bounces.password": PASSWORD,
         **extra,
     }
-    return load_config(None, overrides, {})
+    return folders_config(tmp_path, overrides)
 
 
 def dsn(recipient: str, status: str, action: str = "failed", quoted: str = "") -> bytes:

@@ -18,7 +18,7 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from conftest import digest_time_long_past
+from conftest import digest_time_long_past, folders_config
 from smtp_sink import HANG_UP, SmtpSink
 
 from digest.config import Config
@@ -39,17 +39,10 @@ VIEWS = Section("众观", "zhong-guan")
 
 
 def make_config(tmp_path: Path, sink: SmtpSink | None = None, **extra: object) -> Config:
-    source = tmp_path / "pages"
-    source.mkdir(parents=True, exist_ok=True)
-    overrides: dict[str, object] = {
-        "paths.source": source,
-        "paths.data": tmp_path / "data",
-        "paths.output": tmp_path / "output",
-        **extra,
-    }
+    overrides = dict(extra)
     if sink is not None:
         overrides.update({"smtp.host": sink.host, "smtp.port": sink.port, "smtp.security": "none"})
-    return load_config(None, overrides, {})
+    return folders_config(tmp_path, overrides)
 
 
 def seed(store: Store, config: Config, now: datetime, subscribers: int) -> date:

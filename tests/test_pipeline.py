@@ -17,12 +17,12 @@ import feedparser
 import httpx
 import lxml.html
 import pytest
+from conftest import folders_config
 from loopback import free_port, wait_for
 from smtp_sink import SmtpSink
 from test_server import serving
 
 from digest.config import Config
-from digest.config_checks import load_config
 from digest.errors import NotDueError
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer, SmtpMailer
@@ -40,16 +40,8 @@ DAY = date(2024, 11, 27)
 
 
 def make_config(tmp_path: Path, **extra: object) -> Config:
-    source = tmp_path / "pages"
-    source.mkdir(parents=True, exist_ok=True)
-    overrides = {
-        "paths.source": source,
-        "paths.data": tmp_path / "data",
-        "paths.output": tmp_path / "output",
-        "feeds.size": 500,  # every seed article in the subscription document, none in archives
-        **extra,
-    }
-    return load_config(None, overrides, {})
+    # feeds.size: every seed article in the subscription document, none in archives.
+    return folders_config(tmp_path, {"feeds.size": 500, **extra})
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import folders_config
 from faulty_smtp import SilentSmtp
 from loopback import free_port
 from smtp_sink import SmtpSink
@@ -99,16 +100,7 @@ def outbox_emails(outbox: Path) -> list[EmailMessage]:
 
 
 def make_config(tmp_path: Path, **extra: object) -> Config:
-    (tmp_path / "pages").mkdir(exist_ok=True)
-    overrides = {
-        "paths.source": tmp_path / "pages",
-        "paths.data": tmp_path / "data",
-        "paths.output": tmp_path / "output",
-        "site.base_url": BASE,
-        "server.secret": SECRET,
-        **extra,
-    }
-    return load_config(None, overrides, {})
+    return folders_config(tmp_path, {"site.base_url": BASE, "server.secret": SECRET, **extra})
 
 
 def article_in(uid: str, section: Section, position: int) -> Entry:
