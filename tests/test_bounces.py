@@ -10,6 +10,7 @@ replies.
 
 from __future__ import annotations
 
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -36,11 +37,8 @@ def _digest_day(tmp_path: Path, sink: SmtpSink, store: Store, now: datetime, **e
     # "notice": every day mails everyone (the seeded articles are the same ones each day).
     config = make_config(tmp_path, sink, **{"digest.empty_days": "notice", **extra})
     seed(store, config, now, 0 if store.subscribers(confirmed_only=False) else 3)
-    mailer = SmtpMailer(config.smtp)
-    try:
+    with closing(SmtpMailer(config.smtp)) as mailer:
         run_digest(config, store, mailer, now)
-    finally:
-        mailer.close()
 
 
 def test_two_hard_bounces_suppress_an_address(tmp_path: Path, sink: SmtpSink, database_url: str) -> None:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -128,16 +129,13 @@ def test_a_recipient_never_gets_a_digest_twice_and_failures_are_retried(
         sink.refuse("gone@example.org", 550)
         sink.refuse("later@example.org", 421, times=1)
         smtp = config.smtp.__class__(host=sink.host, port=sink.port, security="none")
-        mailer = SmtpMailer(smtp, timeout=5)
-        try:
+        with closing(SmtpMailer(smtp, timeout=5)) as mailer:
             first = run_digest(config, store, mailer, now)
             assert (first.sent, first.failed, first.refused) == (1, 1, 1)
             second = run_digest(config, store, mailer, now + timedelta(minutes=5))
             assert (second.made, second.sent, second.failed, second.refused) == (False, 1, 0, 0)
             third = run_digest(config, store, mailer, now + timedelta(minutes=10))
             assert (third.sent, third.failed, third.refused) == (0, 0, 0)
-        finally:
-            mailer.close()
     delivered = sorted(m.recipients[0] for m in sink.messages)
     assert delivered == ["later@example.org", "ok@example.org"]
     statuses = {d.email: (d.status, d.attempts) for d in store.deliveries(DAY)}
