@@ -33,6 +33,8 @@ from digest.store.urls import default_url, resolve_sqlite
 
 @dataclass(frozen=True)
 class PathsConfig:
+    """``[paths]``: the folders the service reads pages from and writes to."""
+
     source: Path = Path("examples/pages")  # folder the editorial system drops page files into
     data: Path = Path("var/data")  # database, outbox, state
     output: Path = Path("var/output")  # published files
@@ -40,6 +42,8 @@ class PathsConfig:
 
 @dataclass(frozen=True)
 class SiteConfig:
+    """``[site]``: what the published site, its feeds and emails call themselves, and where they are."""
+
     title: str = "报纸摘要"
     subtitle: str = ""
     base_url: str = "http://127.0.0.1:8080"  # absolute URL the site is reached at; feeds link with it
@@ -54,17 +58,23 @@ class SiteConfig:
 
 @dataclass(frozen=True)
 class FeedsConfig:
+    """``[feeds]``: how long the subscription documents are, and whom to tell of a new one."""
+
     size: int = 50  # entries in each subscription document
     hubs: tuple[str, ...] = ()  # WebSub hubs to ping after a publish
 
 
 @dataclass(frozen=True)
 class DatabaseConfig:
+    """``[database]``: where the articles, digests and subscribers are kept."""
+
     url: str = ""  # empty: SQLite at <data>/digest.sqlite3; or postgresql://...
 
 
 @dataclass(frozen=True)
 class ScheduleConfig:
+    """``[schedule]``: when the digest is made, in which time zone, and how often the folder is rescanned."""
+
     timezone: str = "Asia/Shanghai"
     digest_time: str = "07:00"  # local time the daily digest is made and sent
     scan_interval: int = 60  # seconds between safety-net rescans of the source folder
@@ -72,6 +82,8 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class DigestConfig:
+    """``[digest]``: what the daily email holds and how its delivery is retried."""
+
     empty_days: str = "skip"  # "skip" or "notice"
     retry_seconds: int = 60  # wait before the first retry of an undelivered email; doubles, at most 1 h
     retry_hours: int = 24  # stop retrying an email this long after its digest was made
@@ -83,6 +95,8 @@ class DigestConfig:
 
 @dataclass(frozen=True)
 class IngestConfig:
+    """``[ingest]``: how page files are dated and when one is settled enough to read."""
+
     # Regular expressions with groups (?P<y>)(?P<m>)(?P<d>) [and (?P<p>) the page] for dates in file paths.
     date_patterns: tuple[str, ...] = DEFAULT_NAME_PATTERNS
     # Seconds a page file must stay unchanged before it is read (renamed into the folder whole, it waits
@@ -92,6 +106,8 @@ class IngestConfig:
 
 @dataclass(frozen=True)
 class BuildConfig:
+    """``[build]``: the worker processes of a big ingest or full publish."""
+
     # Worker processes for a big ingest or full publish: 0 measures the free cores each time and uses
     # none unless two or more are free (a pool on a busy machine is slower than one process); 1 never
     # starts one; N starts N whatever the load.
@@ -100,6 +116,8 @@ class BuildConfig:
 
 @dataclass(frozen=True)
 class SmtpConfig:
+    """``[smtp]``: the mail server the emails go through, and who they come from."""
+
     host: str = ""  # empty: write emails to <data>/outbox as .eml files
     port: int = 587
     security: str = "starttls"  # "starttls", "tls" or "none"
@@ -111,6 +129,8 @@ class SmtpConfig:
 
 @dataclass(frozen=True)
 class ServerConfig:
+    """``[server]``: where the HTTP server listens, and what it trusts."""
+
     host: str = "127.0.0.1"
     port: int = 8080
     # Signs subscription links and forms.  None: generated once into <data>/server.secret
@@ -122,6 +142,8 @@ class ServerConfig:
 
 @dataclass(frozen=True)
 class BouncesConfig:
+    """``[bounces]``: the IMAP mailbox the bounce reports arrive in."""
+
     host: str = ""  # IMAP server of the mailbox smtp.return_path delivers to; empty: not read
     port: int = 993
     security: str = "tls"  # "tls" (implicit), "starttls" or "none"
@@ -132,6 +154,8 @@ class BouncesConfig:
 
 @dataclass(frozen=True)
 class DkimConfig:
+    """``[dkim]``: the DKIM signature of every email (all three keys, or none)."""
+
     domain: str = ""  # d= of the signature: the sender's domain (or a parent of it)
     selector: str = ""  # s=: the public key lives at <selector>._domainkey.<domain> in DNS
     key_file: Path | None = None  # PEM RSA private key; unset: no signature
@@ -139,6 +163,8 @@ class DkimConfig:
 
 @dataclass(frozen=True)
 class HealthConfig:
+    """``[health]``: when ``/healthz`` says degraded, and who may read its details."""
+
     max_issue_age: int = 36  # hours without a new article before /healthz says degraded; 0: never
     token: str = ""  # bearer token for /healthz?details from afar; empty: details on loopback only
 
@@ -155,6 +181,8 @@ class RetentionConfig:
 
 @dataclass(frozen=True)
 class LoggingConfig:
+    """``[logging]``: the format of log lines."""
+
     format: str = "auto"  # "auto" (journal under systemd, else text), "text", "journal", "json"
 
 
@@ -377,7 +405,7 @@ def read_config(
 ) -> Config:
     """Merge defaults, the TOML file, ``DIGEST_*`` variables and ``overrides`` (``"table.key"`` → value).
 
-    Checks names and types only; ``config_problems`` checks the values.  The first
+    Checks names and types only; ``config_checks.value_problems`` checks the values.  The first
     problem is raised; with ``problems``, every one is added there instead and the
     key keeps its default, so ``digest check`` can list them all.  A file that cannot
     be read or parsed is always raised: nothing in it can be checked.

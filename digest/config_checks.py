@@ -58,6 +58,27 @@ def _parses(url: str) -> bool:
 
 def value_problems(config: Config) -> list[ConfigError]:
     """Every value that cannot work, each with its fix; no filesystem access."""
+    problems = [
+        *_schedule_problems(config),
+        *_port_and_host_problems(config),
+        *_option_problems(config),
+        *_database_problems(config),
+        *_number_problems(config),
+        *_date_pattern_problems(config),
+    ]
+    # Left unset, the base URL is made of server.host and server.port: told once, under their keys.
+    listening = any(p.key in ("server.host", "server.port") for p in problems)
+    problems += _url_problems(config, listening)
+    # The same rules the mailer applies, so ``digest check`` fails where ``send-digest`` would.
+    problems += _mail_problems(config)
+    problems += _identity_problems(config)
+    problems.extend(retention_problems(config))
+    problems.extend(parser_problems(config.parser))
+    return problems
+
+
+def _schedule_problems(config: Config) -> list[ConfigError]:
+    """The digest time, the time zone and the scan interval."""
     problems: list[ConfigError] = []
     schedule = config.schedule
     if not _TIME.match(schedule.digest_time):
@@ -80,6 +101,12 @@ def value_problems(config: Config) -> list[ConfigError]:
         )
     if schedule.scan_interval < 1:
         problems.append(ConfigError("schedule.scan_interval", "must be at least 1 second", "e.g. 60"))
+    return problems
+
+
+def _port_and_host_problems(config: Config) -> list[ConfigError]:
+    """Ports out of range, and a ``server.host`` written with a URL's brackets."""
+    problems: list[ConfigError] = []
     for key, port in (
         ("server.port", config.server.port),
         ("smtp.port", config.smtp.port),
@@ -97,6 +124,13 @@ def value_problems(config: Config) -> list[ConfigError]:
                 f'drop the brackets: host = "{host.strip("[]")}"',
             )
         )
+    return problems
+
+
+def _option_problems(config: Config) -> list[ConfigError]:
+    """Settings that take one of a few words (``smtp.security``, ``logging.format``,
+    ``digest.empty_days``), and the health endpoint's."""
+    problems: list[ConfigError] = []
     if config.smtp.security not in ("starttls", "tls", "none"):
         problems.append(
             ConfigError(
@@ -129,6 +163,12 @@ def value_problems(config: Config) -> list[ConfigError]:
                 "digest.empty_days", f"{config.digest.empty_days!r} is not a choice", 'use "skip" or "notice"'
             )
         )
+    return problems
+
+
+def _database_problems(config: Config) -> list[ConfigError]:
+    """A ``database.url`` of a database we do not support, or with a port that is no number."""
+    problems: list[ConfigError] = []
     if config.database.url and url_scheme(config.database.url) not in SCHEMES:
         problems.append(
             ConfigError(
@@ -148,6 +188,12 @@ def value_problems(config: Config) -> list[ConfigError]:
                     "write postgresql://user@host:5432/dbname, the port a number up to 65535 (or none: 5432)",
                 )
             )
+    return problems
+
+
+def _number_problems(config: Config) -> list[ConfigError]:
+    """Counts, sizes and durations out of range."""
+    problems: list[ConfigError] = []
     if not 0 <= config.build.workers <= 256:
         problems.append(
             ConfigError(
@@ -179,6 +225,12 @@ def value_problems(config: Config) -> list[ConfigError]:
             problems.append(ConfigError(key, "must be at least 1", f"e.g. {example}"))
     if config.digest.backfill_days < 0:
         problems.append(ConfigError("digest.backfill_days", "must be 0 or more", "e.g. 2"))
+    return problems
+
+
+def _date_pattern_problems(config: Config) -> list[ConfigError]:
+    """Each ``ingest.date_patterns`` pattern that cannot date a page (``pattern_problem``)."""
+    problems: list[ConfigError] = []
     for pattern in config.ingest.date_patterns:
         problem = pattern_problem(pattern)
         if problem:
@@ -187,8 +239,13 @@ def value_problems(config: Config) -> list[ConfigError]:
                     "ingest.date_patterns", problem, r'write e.g. "(?P<y>\d{4})-(?P<m>\d\d)-(?P<d>\d\d)"'
                 )
             )
-    # Left unset, the base URL is made of server.host and server.port: told once, under their keys.
-    listening = any(p.key in ("server.host", "server.port") for p in problems)
+    return problems
+
+
+def _url_problems(config: Config, listening: bool) -> list[ConfigError]:
+    """The base URL and the hubs: absolute http(s) URLs, plain; the base URL only when not made of
+    ``server.host`` and ``server.port`` that are already refused (``listening``)."""
+    problems: list[ConfigError] = []
     urls = [] if listening else [("site.base_url", config.site.base_url)]
     for key, url in urls + [("feeds.hubs", hub) for hub in config.feeds.hubs]:
         if not re.match(r"^https?://[^/\s]+", url) or not _parses(url):
@@ -199,7 +256,12 @@ def value_problems(config: Config) -> list[ConfigError]:
             problems.append(
                 ConfigError(key, f"{url!r} is not a plain URL", "remove spaces, line breaks and <>")
             )
-    # The same rules the mailer applies, so ``digest check`` fails where ``send-digest`` would.
+    return problems
+
+
+def _mail_problems(config: Config) -> list[ConfigError]:
+    """What the mailer would refuse: sender, subject, DKIM and the bounce mailbox."""
+    problems: list[ConfigError] = []
     try:
         parse_address(config.smtp.sender)
     except ValueError as exc:
@@ -249,6 +311,13 @@ def value_problems(config: Config) -> list[ConfigError]:
                 "bounces.security", f"{bounces.security!r} is not a choice", 'use "tls", "starttls" or "none"'
             )
         )
+    return problems
+
+
+def _identity_problems(config: Config) -> list[ConfigError]:
+    """Whom the service trusts and what it signs with: the reverse proxies, the return path, the
+    feeds' tag authority and the signing secret."""
+    problems: list[ConfigError] = []
     for proxy in config.server.trusted_proxies:
         try:
             ipaddress.ip_network(proxy, strict=False)
@@ -289,8 +358,6 @@ def value_problems(config: Config) -> list[ConfigError]:
                 f" {MIN_SECRET_LENGTH}+ random characters (openssl rand -hex 32)",
             )
         )
-    problems.extend(retention_problems(config))
-    problems.extend(parser_problems(config.parser))
     return problems
 
 

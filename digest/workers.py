@@ -203,6 +203,7 @@ class Workers(ProcessPoolExecutor):
             future.result()
 
     def submit(self, fn: Callable[..., R], /, *args: Any, **kwargs: Any) -> Future[R]:
+        """``ProcessPoolExecutor.submit``; a refused process or thread kills the pool: BrokenProcessPool."""
         try:
             return super().submit(fn, *args, **kwargs)
         except BrokenProcessPool:
@@ -212,6 +213,7 @@ class Workers(ProcessPoolExecutor):
             raise BrokenProcessPool(f"{_REFUSED}: {exc}") from exc
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """``ProcessPoolExecutor.shutdown``, killing the workers when the pool's manager never started."""
         try:
             super().shutdown(wait, cancel_futures=cancel_futures)
         except RuntimeError:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -121,22 +121,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url
 
 
+def folders_config(root: Path, overrides: Mapping[str, object] | None = None) -> Config:
+    """A valid configuration whose source (made here when missing), data and output folders are
+    ``pages``, ``data`` and ``output`` under ``root``; ``overrides`` ("table.key" → value) go on top."""
+    source = root / "pages"
+    source.mkdir(parents=True, exist_ok=True)
+    folders = {"paths.source": source, "paths.data": root / "data", "paths.output": root / "output"}
+    return load_config(None, {**folders, **(overrides or {})}, {})
+
+
 @pytest.fixture
 def config(tmp_path: Path, database_url: str) -> Config:
     """A valid configuration with source, data and output folders under ``tmp_path``, on ``database_url``."""
-    source = tmp_path / "pages"
-    source.mkdir()
-    return load_config(
-        None,
-        {
-            "paths.source": source,
-            "paths.data": tmp_path / "data",
-            "paths.output": tmp_path / "output",
-            "database.url": database_url,
-            "ingest.settle_seconds": SETTLE_SECONDS,
-        },
-        {},
-    )
+    return folders_config(tmp_path, {"database.url": database_url, "ingest.settle_seconds": SETTLE_SECONDS})
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ then says, per MAIL, whether the client had already sent the RCPT and DATA behin
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import threading
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from typing import Any, Literal
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from loopback import free_port
 
 Stage = Literal["rcpt", "data"]
 HANG_UP = 0  # a "code" for stage="data": take the message, then close without a reply
@@ -77,7 +77,8 @@ class SmtpSink:
         keep: bool = True,
     ) -> None:
         self.host = "127.0.0.1"
-        self.port = _free_port()
+        # aiosmtpd needs a number up front.
+        self.port = free_port()
         self.delay = delay
         self.keep = keep
         self.eight_bit = True  # announce 8BITMIME (RFC 6152); False: a server that takes 7-bit only
@@ -220,11 +221,3 @@ _TEXT = {
     552: "5.3.4 Message too big",
     554: "5.7.1 Message rejected",
 }
-
-
-def _free_port() -> int:
-    # aiosmtpd needs a number up front; the port is free at this instant, which is enough on loopback.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port

@@ -24,9 +24,10 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from conftest import folders_config
+from loopback import free_port
 
 from digest.config import Config
-from digest.config_checks import load_config
 from digest.errors import DeliveryError
 from digest.mail.bounces import ReportKind, process_bounce_mailbox, read_report
 from digest.mail.signing import signing_secret
@@ -65,12 +66,6 @@ class Mailbox:
             imap.logout()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
     if not Path(DOVECOT).is_file():
@@ -94,7 +89,7 @@ def _dovecot(home: Path) -> Iterator[Mailbox]:
     owner = pwd.getpwnam("dovecot")
     os.chown(mail, owner.pw_uid, owner.pw_gid)
     (home / "passwd").write_text(f"{USER}:{{PLAIN}}{PASSWORD}\n")
-    port = _free_port()
+    port = free_port()
     conf = home / "dovecot.conf"
     conf.write_text(
         f"""base_dir = {home}/run
@@ -148,11 +143,7 @@ service imap-login {{
 
 
 def make_config(tmp_path: Path, port: int, **extra: object) -> Config:
-    (tmp_path / "pages").mkdir(exist_ok=True)
     overrides = {
-        "paths.source": tmp_path / "pages",
-        "paths.data": tmp_path / "data",
-        "paths.output": tmp_path / "output",
         "site.base_url": "https://news.example",
         "smtp.return_path": "bounces@news.example",
         "bounces.host": "127.0.0.1",
@@ -162,7 +153,7 @@ def make_config(tmp_path: Path, port: int, **extra: object) -> Config:
         "bounces.password": PASSWORD,
         **extra,
     }
-    return load_config(None, overrides, {})
+    return folders_config(tmp_path, overrides)
 
 
 def dsn(recipient: str, status: str, action: str = "failed", quoted: str = "") -> bytes:
@@ -365,7 +356,7 @@ def test_check_logs_in_to_the_mailbox_reports_what_is_wrong_and_leaves_reports_u
 
     for wrong, key, says in [
         ({"DIGEST_BOUNCES_PASSWORD": "wrong"}, "bounces.host", "check [bounces]"),
-        ({"DIGEST_BOUNCES_PORT": str(_free_port())}, "bounces.host", "check [bounces]"),
+        ({"DIGEST_BOUNCES_PORT": str(free_port())}, "bounces.host", "check [bounces]"),
         ({"DIGEST_BOUNCES_FOLDER": "Bounces"}, "bounces.folder", "no folder 'Bounces'"),
     ]:
         result = digest("check", cwd=tmp_path, env=env | wrong)

@@ -10,7 +10,7 @@ replies.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,22 +32,13 @@ DAY1 = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, after the
 GONE = "reader001@example.org"
 
 
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
-
-
 def _digest_day(tmp_path: Path, sink: SmtpSink, store: Store, now: datetime, **extra: object) -> None:
     """The digest due at ``now`` sent over SMTP; three subscribers, added on the first day only."""
     # "notice": every day mails everyone (the seeded articles are the same ones each day).
     config = make_config(tmp_path, sink, **{"digest.empty_days": "notice", **extra})
     seed(store, config, now, 0 if store.subscribers(confirmed_only=False) else 3)
-    mailer = SmtpMailer(config.smtp)
-    try:
+    with closing(SmtpMailer(config.smtp)) as mailer:
         run_digest(config, store, mailer, now)
-    finally:
-        mailer.close()
 
 
 def test_two_hard_bounces_suppress_an_address(tmp_path: Path, sink: SmtpSink, database_url: str) -> None:

@@ -204,6 +204,44 @@ def test_bad_values_name_their_key_and_fix(overrides: dict[str, object], key: st
     assert ";" in str(problems[0])  # every message carries a fix
 
 
+def test_check_lists_every_bad_value_at_once_in_a_fixed_order() -> None:
+    """``digest check`` lists them all, and ``load_config`` stops at the first: the order is part of
+    what both show, whichever helper each check lives in."""
+    overrides: dict[str, object] = {
+        "schedule.digest_time": "25:00",
+        "server.port": 0,
+        "smtp.security": "ssl",
+        "logging.format": "xml",
+        "database.url": "mysql://h/db",
+        "feeds.size": 0,
+        "ingest.date_patterns": ["(?P<y>"],
+        "feeds.hubs": ["not a url"],
+        "site.title": "报纸\n摘要",
+        "bounces.security": "x",
+        "server.trusted_proxies": ["nowhere"],
+        "server.secret": "secret",
+        "retention.outbox_days": -1,
+        "parser.roles": ["两个 词"],
+    }
+    keys = [problem.key for problem in value_problems(read_config(None, overrides, {}))]
+    assert keys == [
+        "schedule.digest_time",
+        "server.port",
+        "smtp.security",
+        "logging.format",
+        "database.url",
+        "feeds.size",
+        "ingest.date_patterns",
+        "feeds.hubs",
+        "site.title",
+        "bounces.security",
+        "server.trusted_proxies",
+        "server.secret",
+        "retention.outbox_days",
+        "parser.roles",
+    ]
+
+
 def test_a_database_url_with_a_bad_port_is_named_without_its_password() -> None:
     (problem,) = value_problems(read_config(None, {"database.url": "postgresql://u:secretpw@h:x/db"}, {}))
     assert "secretpw" not in str(problem) and "'postgresql://u:***@h:x/db'" in str(problem)

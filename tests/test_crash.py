@@ -22,7 +22,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ import pytest
 from atomcheck import ATOM, check_atom
 from badfiles import CORPUS
 from conftest import digest_time_long_past
+from loopback import free_port
 from smtp_sink import SmtpSink
 
 from digest import faults
@@ -209,13 +209,6 @@ def _files(output: Path) -> list[str]:
     return sorted(p.relative_to(output).as_posix() for p in output.rglob("*") if p.is_file())
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 def _crash(config_file: Path, command: tuple[str, ...], point: str, hit: int, log: Path) -> None:
     """Run ``digest <command>`` armed to crash; assert it died by SIGKILL at that point."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
@@ -272,7 +265,7 @@ def test_killed_at_a_crash_point_then_restarted_loses_and_repeats_nothing(
     command, _ = PLAN[point]
     with SmtpSink() as sink:
         folder = tmp_path / "run"
-        port = _free_port()
+        port = free_port()
         config = _copy(start, folder, sink, port)
         _crash(folder / "config.toml", command, point, hit, tmp_path / "crash.log")
         _check_feeds_whole(config.paths.output)

@@ -13,13 +13,13 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
-from conftest import digest_time_long_past
+from conftest import digest_time_long_past, folders_config
 from smtp_sink import HANG_UP, SmtpSink
 
 from digest.config import Config
@@ -40,17 +40,10 @@ VIEWS = Section("众观", "zhong-guan")
 
 
 def make_config(tmp_path: Path, sink: SmtpSink | None = None, **extra: object) -> Config:
-    source = tmp_path / "pages"
-    source.mkdir(parents=True, exist_ok=True)
-    overrides: dict[str, object] = {
-        "paths.source": source,
-        "paths.data": tmp_path / "data",
-        "paths.output": tmp_path / "output",
-        **extra,
-    }
+    overrides = dict(extra)
     if sink is not None:
         overrides.update({"smtp.host": sink.host, "smtp.port": sink.port, "smtp.security": "none"})
-    return load_config(None, overrides, {})
+    return folders_config(tmp_path, overrides)
 
 
 def seed(store: Store, config: Config, now: datetime, subscribers: int) -> date:
@@ -88,12 +81,6 @@ def everyone(n: int) -> Counter[str]:
 
 
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai, after the 07:00 digest
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
 
 
 # --- the crash test ----------------------------------------------------------------------------
@@ -160,8 +147,7 @@ def test_a_server_answering_421_then_recovering_gives_everyone_one_copy(
     sink.refuse("*", 421, times=5)
     with Store.open(config.database_url) as store:
         day = seed(store, config, NOW, 20)
-        mailer = SmtpMailer(config.smtp, timeout=5)
-        try:
+        with closing(SmtpMailer(config.smtp, timeout=5)) as mailer:
             first = run_digest(config, store, mailer, NOW)
             # Three 421s in a row: the server is down, the other 17 wait for the same retry time.
             assert (first.delivery.failed, first.delivery.deferred, first.sent) == (3, 17, 0)
@@ -174,8 +160,6 @@ def test_a_server_answering_421_then_recovering_gives_everyone_one_copy(
             third = retry_deliveries(config, store, mailer, NOW + timedelta(seconds=61 + 121))
             assert [r.sent for r in third] == [2]
             assert retry_deliveries(config, store, mailer, NOW + timedelta(hours=3)) == []
-        finally:
-            mailer.close()
         rows = store.deliveries(day)
     assert copies(sink) == everyone(20)
     assert {r.status for r in rows} == {"sent"}
@@ -187,8 +171,7 @@ def test_an_unreachable_server_is_retried_with_backoff_until_it_returns(tmp_path
     config = make_config(tmp_path, sink)
     with Store.open(config.database_url) as store:
         seed(store, config, NOW, 5)
-        mailer = SmtpMailer(config.smtp, timeout=5)
-        try:
+        with closing(SmtpMailer(config.smtp, timeout=5)) as mailer:
             down = run_digest(config, store, mailer, NOW)
             assert (down.sent, down.failed) == (0, 5)
             summary = store.delivery_summary()
@@ -200,8 +183,6 @@ def test_an_unreachable_server_is_retried_with_backoff_until_it_returns(tmp_path
             assert store.delivery_summary().next_attempt_at == NOW + timedelta(minutes=3)
             with sink:
                 back = retry_deliveries(config, store, mailer, NOW + timedelta(minutes=3))
-        finally:
-            mailer.close()
     assert [r.sent for r in back] == [5]
     assert copies(sink) == everyone(5)
 
@@ -212,12 +193,9 @@ def test_a_permanent_refusal_is_recorded_and_the_others_go_on(tmp_path: Path, si
     sink.refuse("reader003@example.org", 554, stage="data")
     with Store.open(config.database_url) as store:
         day = seed(store, config, NOW, 5)
-        mailer = SmtpMailer(config.smtp, timeout=5)
-        try:
+        with closing(SmtpMailer(config.smtp, timeout=5)) as mailer:
             result = run_digest(config, store, mailer, NOW)
             again = run_digest(config, store, mailer, NOW + timedelta(hours=2))
-        finally:
-            mailer.close()
         rows = {r.email: r for r in store.deliveries(day)}
     assert (result.sent, result.refused, result.failed) == (3, 2, 0)
     assert (again.sent, again.refused) == (0, 0)
@@ -232,12 +210,9 @@ def test_a_reply_lost_after_the_final_dot_is_unknown_and_never_resent(tmp_path: 
     sink.refuse("reader002@example.org", HANG_UP, stage="data", times=1)
     with Store.open(config.database_url) as store:
         day = seed(store, config, NOW, 4)
-        mailer = SmtpMailer(config.smtp, timeout=5)
-        try:
+        with closing(SmtpMailer(config.smtp, timeout=5)) as mailer:
             result = run_digest(config, store, mailer, NOW)
             retry_deliveries(config, store, mailer, NOW + timedelta(hours=1))
-        finally:
-            mailer.close()
         rows = {r.email: r.status for r in store.deliveries(day)}
     assert (result.sent, result.delivery.unknown) == (3, 1)
     assert rows["reader002@example.org"] == "unknown"
@@ -248,12 +223,9 @@ def test_rows_still_failing_after_retry_hours_expire(tmp_path: Path) -> None:
     config = make_config(tmp_path, SmtpSink(), **{"digest.retry_hours": 2})  # never started: unreachable
     with Store.open(config.database_url) as store:
         day = seed(store, config, NOW, 2)
-        mailer = SmtpMailer(config.smtp, timeout=5)
-        try:
+        with closing(SmtpMailer(config.smtp, timeout=5)) as mailer:
             run_digest(config, store, mailer, NOW)
             late = retry_deliveries(config, store, mailer, NOW + timedelta(hours=2))
-        finally:
-            mailer.close()
         rows = store.deliveries(day)
     assert late[0].delivery == DeliveryReport(expired=2)
     assert {r.status for r in rows} == {"expired"}
@@ -277,8 +249,7 @@ def test_two_senders_at_once_never_send_one_copy_twice(tmp_path: Path, sink: Smt
         digest, record = made(store, config, seed(store, config, NOW, 60))
 
         def one_sender() -> None:
-            mailer = SmtpMailer(config.smtp, timeout=5)
-            try:
+            with closing(SmtpMailer(config.smtp, timeout=5)) as mailer:
                 reports.append(
                     deliver(
                         store,
@@ -291,8 +262,6 @@ def test_two_senders_at_once_never_send_one_copy_twice(tmp_path: Path, sink: Smt
                         now=NOW,
                     )
                 )
-            finally:
-                mailer.close()
 
         senders = [threading.Thread(target=one_sender) for _ in range(3)]
         for thread in senders:
@@ -365,16 +334,13 @@ def test_dry_run_writes_every_email_and_a_test_copy_skips_the_ledger(tmp_path: P
     config = make_config(tmp_path, sink)
     with Store.open(config.database_url) as store:
         day = seed(store, config, NOW, 3)
-        mailer = SmtpMailer(config.smtp, timeout=5)
-        try:
+        with closing(SmtpMailer(config.smtp, timeout=5)) as mailer:
             dry = run_digest(config, store, mailer, NOW, dry_run=True)
             assert dry.written_to == config.paths.data / "dry-run" / day.isoformat()
             assert len(list(dry.written_to.glob("*.eml"))) == 3 and sink.messages == []
             assert store.digest(day) is None
             test = run_digest(config, store, mailer, NOW, to="editor@example.org")
             test_again = run_digest(config, store, mailer, NOW, to="editor@example.org")
-        finally:
-            mailer.close()
         assert store.digest(day) is None and store.deliveries(day) == []
     assert (test.sent, test_again.sent) == (1, 1)
     assert copies(sink) == Counter({"editor@example.org": 2})
@@ -396,26 +362,22 @@ def test_a_test_copy_links_no_page_that_is_not_there_and_says_it_is_a_test(
     config = make_config(tmp_path, sink, **{"digest.empty_days": "skip"})
     day = due_day(config, NOW)
     page = f"digests/{day.isoformat()}.html"
-    mailer = SmtpMailer(config.smtp, timeout=5)
-    try:
-        with Store.open(config.database_url) as store:
-            assert run_digest(config, store, mailer, NOW, to="editor@example.org").sent == 1
-            empty = _parts(sink)
-            run_digest(config, store, mailer, NOW)  # made: an empty day, skipped, published nowhere
-            assert run_digest(config, store, mailer, NOW, to="editor@example.org").sent == 1
-            skipped = _parts(sink)
-            assert not (config.paths.output / page).exists()
-            # A day with articles: its page once made, and the test copy links it then.
-            later = NOW + timedelta(days=1)
-            seed(store, config, later, 0)
-            assert run_digest(config, store, mailer, later, to="editor@example.org").sent == 1
-            before_made = _parts(sink)
-            dry = run_digest(config, store, mailer, later, dry_run=True, to="editor@example.org")
-            run_digest(config, store, mailer, later)
-            assert run_digest(config, store, mailer, later, to="editor@example.org").sent == 1
-            after_made = _parts(sink)
-    finally:
-        mailer.close()
+    with closing(SmtpMailer(config.smtp, timeout=5)) as mailer, Store.open(config.database_url) as store:
+        assert run_digest(config, store, mailer, NOW, to="editor@example.org").sent == 1
+        empty = _parts(sink)
+        run_digest(config, store, mailer, NOW)  # made: an empty day, skipped, published nowhere
+        assert run_digest(config, store, mailer, NOW, to="editor@example.org").sent == 1
+        skipped = _parts(sink)
+        assert not (config.paths.output / page).exists()
+        # A day with articles: its page once made, and the test copy links it then.
+        later = NOW + timedelta(days=1)
+        seed(store, config, later, 0)
+        assert run_digest(config, store, mailer, later, to="editor@example.org").sent == 1
+        before_made = _parts(sink)
+        dry = run_digest(config, store, mailer, later, dry_run=True, to="editor@example.org")
+        run_digest(config, store, mailer, later)
+        assert run_digest(config, store, mailer, later, to="editor@example.org").sent == 1
+        after_made = _parts(sink)
     for text in (*empty, *skipped, *before_made, *after_made):
         assert "测试邮件" in text and "因为您订阅了" not in text
     for text in (*empty, *skipped, *before_made):

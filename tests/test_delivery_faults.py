@@ -14,15 +14,16 @@ import sys
 import threading
 import time
 from collections import Counter
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import digest_time_long_past
 from faulty_smtp import FaultySmtp
+from loopback import free_port
 from smtp_sink import SmtpSink
 from test_delivery import NOW, _send_digest, everyone, made, make_config, seed
-from test_service import free_port
 
 from digest.config import Config
 from digest.config_checks import load_config
@@ -125,13 +126,10 @@ def test_a_relay_that_resets_mid_body_is_retried_not_unknown(tmp_path: Path) -> 
         config = _config_for(tmp_path, server)
         with Store.open(config.database_url) as store:
             day = seed(store, config, NOW, 3)
-            mailer = SmtpMailer(config.smtp, timeout=5)
-            try:
+            with closing(SmtpMailer(config.smtp, timeout=5)) as mailer:
                 dropped = run_digest(config, store, mailer, NOW)
                 server.drop_body = 0.0
                 later = retry_deliveries(config, store, mailer, NOW + timedelta(hours=1))
-            finally:
-                mailer.close()
             rows = store.deliveries(day)
     # Found either before the "." (the hang-up is seen) or after it (a reset, not an orderly close).
     assert (dropped.delivery.failed, dropped.delivery.unknown, dropped.sent) == (3, 0, 0)
@@ -147,8 +145,7 @@ def test_one_sender_per_digest_a_live_lease_blocks_a_dead_or_lapsed_one_does_not
             day = seed(store, config, NOW, 3)
             made(store, config, day)
             now = datetime.now(UTC)
-            mailer = SmtpMailer(config.smtp, timeout=5)
-            try:
+            with closing(SmtpMailer(config.smtp, timeout=5)) as mailer:
                 # A run on another machine holds the lease: nothing is sent, and both say who.
                 assert store.take_send_lease(day, "elsewhere:42:ab", now, now + timedelta(minutes=2)) is None
                 busy = run_digest(config, store, mailer, NOW)
@@ -164,8 +161,6 @@ def test_one_sender_per_digest_a_live_lease_blocks_a_dead_or_lapsed_one_does_not
                 assert store.take_send_lease(day, "elsewhere:43:ef", now, now) is None
                 lapsed = run_digest(config, store, mailer, NOW)
                 leases = store.send_leases()
-            finally:
-                mailer.close()
     assert busy.sent == 0 and busy.delivery.busy is not None and "pid 42 on elsewhere" in busy.delivery.busy
     assert f"sending the digest of {day}: pid 42 on elsewhere, lease until" in status
     assert after_death.sent == 3 and after_death.delivery.busy is None

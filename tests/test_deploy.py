@@ -20,8 +20,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from loopback import free_port, wait_for
 from test_cli import EXAMPLES, digest
-from test_service import Serve, free_port, page, wait_for
+from test_service import Serve, page
 
 import digest as package
 from digest.config import read_config

@@ -12,7 +12,7 @@ import dataclasses
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -68,30 +68,17 @@ def verifies(data: bytes, config: Config) -> bool:
     return bool(dkim.verify(data, dnsfunc=lookup))
 
 
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
-
-
 def test_digests_sent_over_smtp_verify_and_cover_the_unsubscribe_headers(
     tmp_path: Path, key: Path, sink: SmtpSink
 ) -> None:
     config = signed(make_config(tmp_path, sink), key)
     with Store.open(config.database_url) as store:
         seed(store, config, NOW, 2)
-        mailer = SmtpMailer(config.smtp)
-        try:
+        with closing(SmtpMailer(config.smtp)) as mailer:
             assert run_digest(config, store, mailer, NOW).delivery.sent == 2
-        finally:
-            mailer.close()
     sink.eight_bit = False  # a server without 8BITMIME gets the base64 form, signed on its own
-    mailer = SmtpMailer(config.smtp)
-    try:
-        with Store.open(config.database_url) as store:
-            assert run_digest(config, store, mailer, NOW, to="copy@example.org").delivery.sent == 1
-    finally:
-        mailer.close()
+    with closing(SmtpMailer(config.smtp)) as mailer, Store.open(config.database_url) as store:
+        assert run_digest(config, store, mailer, NOW, to="copy@example.org").delivery.sent == 1
     assert all(byte < 128 for byte in sink.messages[-1].data)
     for received in sink.messages:
         assert received.data.startswith(b"DKIM-Signature:")

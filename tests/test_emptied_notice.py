@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -20,9 +21,9 @@ from pathlib import Path
 
 import httpx
 from faulty_smtp import SilentSmtp
+from loopback import wait_for
 from smtp_sink import Received, SmtpSink
 from test_server import serving
-from test_service import wait_for
 
 from digest.config import Config
 from digest.ingest.pipeline import ingest
@@ -91,14 +92,11 @@ def _run(config: Config, store: Store, sink: SmtpSink, day: int, retry: bool = F
     """The digest job of November ``day`` (``retry``: the retry job, two minutes later); what each
     address received from it."""
     before = len(sink.messages)
-    mailer = SmtpMailer(config.smtp, timeout=5)
-    try:
+    with closing(SmtpMailer(config.smtp, timeout=5)) as mailer:
         if retry:
             retry_deliveries(config, store, mailer, _digest_time(day) + timedelta(minutes=2))
         else:
             run_digest(config, store, mailer, _digest_time(day))
-    finally:
-        mailer.close()
     got: dict[str, Received] = {}
     for received in sink.messages[before:]:
         assert received.recipients[0] not in got, f"two emails to {received.recipients[0]}"
@@ -298,13 +296,9 @@ def test_two_retry_jobs_at_once_send_the_notice_once(mailing: Config, store: Sto
     barrier = threading.Barrier(2)
 
     def retry_job() -> None:
-        with Store.open(config.database_url) as own:
-            mailer = SmtpMailer(config.smtp, timeout=10)
-            try:
-                barrier.wait()
-                retry_deliveries(config, own, mailer, _digest_time(28) + timedelta(minutes=2))
-            finally:
-                mailer.close()
+        with Store.open(config.database_url) as own, closing(SmtpMailer(config.smtp, timeout=10)) as mailer:
+            barrier.wait()
+            retry_deliveries(config, own, mailer, _digest_time(28) + timedelta(minutes=2))
 
     jobs = [threading.Thread(target=retry_job) for _ in range(2)]
     for job in jobs:
@@ -341,11 +335,8 @@ def test_stopping_ends_the_emails_about_emptied_sections_between_two(
     def stopping() -> bool:  # SIGTERM comes once the first email about the emptied section alone is out
         return any(received.recipients[0] in ALONE for received in sink.messages[before:])
 
-    mailer = SmtpMailer(config.smtp, timeout=5)
-    try:
+    with closing(SmtpMailer(config.smtp, timeout=5)) as mailer:
         run_digest(config, store, mailer, _digest_time(28), stopping=stopping)
-    finally:
-        mailer.close()
     assert [received.recipients[0] for received in sink.messages[before:]] == [BOTH, EVERYTHING, ALONE[0]]
     assert {notice.email for notice in store.due_notices(_digest_time(28))} == {*ALONE[1:], ONLY}
 
@@ -368,11 +359,8 @@ def test_a_silent_server_is_tried_only_until_it_seems_down(
         down = dataclasses.replace(
             config, smtp=dataclasses.replace(config.smtp, host=silent.host, port=silent.port)
         )
-        mailer = SmtpMailer(down.smtp, timeout=1)
-        try:
+        with closing(SmtpMailer(down.smtp, timeout=1)) as mailer:
             run_digest(down, store, mailer, _digest_time(28))
-        finally:
-            mailer.close()
         tried = silent.connections
     assert tried == SERVER_DOWN_AFTER  # the two copies and one email of its own; before, all seven
     waiting = store.notices()
@@ -417,12 +405,8 @@ def test_two_digest_runs_at_once_tell_a_subscriber_once(
     before = len(sink.messages)
 
     def send(**which: object) -> None:
-        with Store.open(config.database_url) as own:
-            mailer = SmtpMailer(config.smtp, timeout=10)
-            try:
-                run_digest(config, own, mailer, seven, **which)  # type: ignore[arg-type]
-            finally:
-                mailer.close()
+        with Store.open(config.database_url) as own, closing(SmtpMailer(config.smtp, timeout=10)) as mailer:
+            run_digest(config, own, mailer, seven, **which)  # type: ignore[arg-type]
 
     daily = threading.Thread(target=send)
     daily.start()
@@ -443,11 +427,8 @@ def test_two_digest_runs_at_once_tell_a_subscriber_once(
     assert (released.status, released.last_error) == (DeliveryState.FAILED, TOLD_MEANWHILE)
 
     again = len(sink.messages)
-    mailer = SmtpMailer(config.smtp, timeout=10)
-    try:
+    with closing(SmtpMailer(config.smtp, timeout=10)) as mailer:
         retry_deliveries(config, store, mailer, seven + timedelta(minutes=1))
-    finally:
-        mailer.close()
     (second,) = [m for m in sink.messages[again:] if m.recipients[0] == BOTH]
     assert TOLD not in _unwrapped(_parts(second.message())[0])
     assert store.emptied_to_tell() == {}

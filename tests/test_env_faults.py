@@ -24,8 +24,9 @@ from typing import Any
 import httpx
 import pytest
 from badfiles import good_page
+from loopback import wait_for
 from test_server import serving
-from test_service import Serve, wait_for
+from test_service import Serve
 
 from digest.config import Config
 from digest.config_checks import load_config

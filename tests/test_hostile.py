@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from atomcheck import ATOM, check_atom, make_entry
+from conftest import folders_config
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lxml import html as lxml_html
@@ -85,14 +86,8 @@ def _publish_and_mail(root: Path, page: str) -> tuple[Config, Path]:
     """``page`` ingested, published, and mailed to one subscriber; the config and the outbox."""
     (root / "pages").mkdir()
     (root / "pages" / "2024-11-27_01.txt").write_text(page, encoding="utf-8")
-    overrides = {
-        "paths.source": root / "pages",
-        "paths.data": root / "data",
-        "paths.output": root / "output",
-        "server.secret": "a-long-random-test-secret-for-hostile-pages",
-        "server.rate_limit": 100000,
-    }
-    config = load_config(None, overrides, {})
+    overrides = {"server.secret": "a-long-random-test-secret-for-hostile-pages", "server.rate_limit": 100000}
+    config = folders_config(root, overrides)
     outbox = root / "outbox"
     with Store.open(config.database_url) as store:
         assert ingest(config, store, SEEN).new >= 1

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_service import ROOT, Serve, page, wait_for
+from loopback import wait_for
+from test_service import ROOT, Serve, page
 
 from digest.paper.titles import LIMIT, short_title
 

@@ -18,8 +18,9 @@ import httpx
 import psycopg
 import pytest
 from conftest import digest_time_long_past
+from loopback import free_port, wait_for
 from smtp_sink import SmtpSink
-from test_pipeline import ROOT, free_port, wait_for
+from test_pipeline import ROOT
 
 from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest

@@ -25,8 +25,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from loopback import free_port, wait_for
 from test_server import serving
-from test_service import free_port, page, wait_for
+from test_service import page
 from test_subscriptions import make_config
 
 from digest.mail.transports import OutboxMailer

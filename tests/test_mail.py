@@ -309,12 +309,6 @@ def test_make_mailer_picks_the_outbox_until_smtp_is_configured(tmp_path: Path) -
 
 
 @pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    with SmtpSink() as server:
-        yield server
-
-
-@pytest.fixture
 def mailer(sink: SmtpSink) -> Iterator[SmtpMailer]:
     smtp = SmtpMailer(SmtpConfig(host=sink.host, port=sink.port, security="none"), timeout=5)
     yield smtp

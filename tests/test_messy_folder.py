@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from test_service import Serve, page, wait_for
+from loopback import wait_for
+from test_service import Serve, page
 
 from digest.config import Config
 from digest.ingest.pipeline import ingest

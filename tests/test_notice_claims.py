@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import Counter
+from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 
@@ -56,13 +57,9 @@ def test_senders_at_once_send_a_due_notice_once(mailing: Config, store: Store, s
     counts: list[Counter[str]] = []
 
     def sender() -> None:
-        with Store.open(mailing.database_url) as own:
-            mailer = SmtpMailer(mailing.smtp, timeout=10)
-            try:
-                barrier.wait()
-                counts.append(send_notices(mailing, own, mailer, NOW))
-            finally:
-                mailer.close()
+        with Store.open(mailing.database_url) as own, closing(SmtpMailer(mailing.smtp, timeout=10)) as mailer:
+            barrier.wait()
+            counts.append(send_notices(mailing, own, mailer, NOW))
 
     threads = [threading.Thread(target=sender) for _ in range(4)]
     for thread in threads:
@@ -118,15 +115,12 @@ def test_a_dead_senders_claim_is_sent_again_once_it_is_old_and_a_live_one_is_lef
     assert store.claim_notice(
         _notice(store, dead), "elsewhere:102:b", now - timedelta(seconds=CLAIM_SECONDS + 1)
     )
-    mailer = SmtpMailer(mailing.smtp, timeout=10)
-    try:
+    with closing(SmtpMailer(mailing.smtp, timeout=10)) as mailer:
         assert send_notices(mailing, store, mailer, NOW) == {DeliveryState.SENT: 1}
         assert _to(sink) == {dead: 1}
         assert _notice(store, fresh).status == DeliveryState.CLAIMED  # its sender may be at work
         assert _notice(store, dead).status == DeliveryState.SENT
         assert send_notices(mailing, store, mailer, NOW) == {}  # nothing twice
-    finally:
-        mailer.close()
     assert _to(sink) == {dead: 1}
 
 
@@ -137,12 +131,9 @@ def test_a_notice_left_past_its_point_of_no_return_is_unknown_and_never_sent_aga
     gone = "elsewhere:103:c"
     assert store.claim_notice(_notice(store, READER), gone, wall_clock() - timedelta(minutes=10))
     assert store.commit_notice(_notice(store, READER), gone)  # killed between its commit and the "."
-    mailer = SmtpMailer(mailing.smtp, timeout=10)
-    try:
+    with closing(SmtpMailer(mailing.smtp, timeout=10)) as mailer:
         assert send_notices(mailing, store, mailer, NOW) == {}
         assert send_notices(mailing, store, mailer, NOW + timedelta(days=1)) == {}
-    finally:
-        mailer.close()
     notice = _notice(store, READER)
     assert notice.status == DeliveryState.UNKNOWN and "never send it twice" in (notice.last_error or "")
     assert sink.messages == []
@@ -180,14 +171,11 @@ def test_the_retry_job_stops_between_two_subscription_emails(
     whatever ``stopping()`` said; now it stops between two, and the rest wait for its next run."""
     waiting = [f"r{n}@example.org" for n in range(5)]
     _signed_up(store, *waiting)
-    mailer = SmtpMailer(mailing.smtp, timeout=10)
-    try:
+    with closing(SmtpMailer(mailing.smtp, timeout=10)) as mailer:
         retry_deliveries(mailing, store, mailer, NOW, stopping=lambda: len(sink.messages) >= 2)
         assert _to(sink) == {waiting[0]: 1, waiting[1]: 1}
         assert [_notice(store, email).status for email in waiting[2:]] == [DeliveryState.PENDING] * 3
         retry_deliveries(mailing, store, mailer, NOW + timedelta(minutes=1))
-    finally:
-        mailer.close()
     assert _to(sink) == dict.fromkeys(waiting, 1)
 
 
@@ -203,11 +191,8 @@ def test_the_retry_job_puts_subscription_emails_off_once_the_server_seems_down(
         down = dataclasses.replace(
             mailing, smtp=dataclasses.replace(mailing.smtp, host=silent.host, port=silent.port)
         )
-        mailer = SmtpMailer(down.smtp, timeout=1)
-        try:
+        with closing(SmtpMailer(down.smtp, timeout=1)) as mailer:
             retry_deliveries(down, store, mailer, NOW)
-        finally:
-            mailer.close()
         tried = silent.connections
     assert tried == SERVER_DOWN_AFTER
     retry_at = NOW + timedelta(seconds=mailing.digest.retry_seconds)
@@ -216,9 +201,6 @@ def test_the_retry_job_puts_subscription_emails_off_once_the_server_seems_down(
     assert {n.next_attempt_at for n in notices} == {retry_at}
     assert all("seemed down" in (n.last_error or "") for n in notices[3:])
     assert store.due_notices(NOW) == []
-    mailer = SmtpMailer(mailing.smtp, timeout=10)
-    try:
+    with closing(SmtpMailer(mailing.smtp, timeout=10)) as mailer:
         retry_deliveries(mailing, store, mailer, retry_at)  # the server is back
-    finally:
-        mailer.close()
     assert _to(sink) == dict.fromkeys(waiting, 1)

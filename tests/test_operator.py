@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 from faulty_smtp import FaultySmtp
+from loopback import free_port, wait_for
 from smtp_sink import SmtpSink
 from test_cli import digest
-from test_service import Serve, free_port, wait_for
+from test_service import Serve
 
 ROOT = Path(__file__).resolve().parents[1]
 

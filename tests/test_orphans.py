@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_service import Serve, free_port
+from loopback import free_port
+from test_service import Serve
 
 from digest.errors import PublishError
 from digest.publish import staging

@@ -6,11 +6,10 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -19,11 +18,12 @@ import feedparser
 import httpx
 import lxml.html
 import pytest
+from conftest import folders_config
+from loopback import free_port, wait_for
 from smtp_sink import SmtpSink
 from test_server import serving
 
 from digest.config import Config
-from digest.config_checks import load_config
 from digest.errors import NotDueError
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer, SmtpMailer
@@ -41,16 +41,8 @@ DAY = date(2024, 11, 27)
 
 
 def make_config(tmp_path: Path, **extra: object) -> Config:
-    source = tmp_path / "pages"
-    source.mkdir(parents=True, exist_ok=True)
-    overrides = {
-        "paths.source": source,
-        "paths.data": tmp_path / "data",
-        "paths.output": tmp_path / "output",
-        "feeds.size": 500,  # every seed article in the subscription document, none in archives
-        **extra,
-    }
-    return load_config(None, overrides, {})
+    # feeds.size: every seed article in the subscription document, none in archives.
+    return folders_config(tmp_path, {"feeds.size": 500, **extra})
 
 
 @pytest.fixture
@@ -137,16 +129,13 @@ def test_a_recipient_never_gets_a_digest_twice_and_failures_are_retried(
         sink.refuse("gone@example.org", 550)
         sink.refuse("later@example.org", 421, times=1)
         smtp = config.smtp.__class__(host=sink.host, port=sink.port, security="none")
-        mailer = SmtpMailer(smtp, timeout=5)
-        try:
+        with closing(SmtpMailer(smtp, timeout=5)) as mailer:
             first = run_digest(config, store, mailer, now)
             assert (first.sent, first.failed, first.refused) == (1, 1, 1)
             second = run_digest(config, store, mailer, now + timedelta(minutes=5))
             assert (second.made, second.sent, second.failed, second.refused) == (False, 1, 0, 0)
             third = run_digest(config, store, mailer, now + timedelta(minutes=10))
             assert (third.sent, third.failed, third.refused) == (0, 0, 0)
-        finally:
-            mailer.close()
     delivered = sorted(m.recipients[0] for m in sink.messages)
     assert delivered == ["later@example.org", "ok@example.org"]
     statuses = {d.email: (d.status, d.attempts) for d in store.deliveries(DAY)}
@@ -240,21 +229,6 @@ def test_dry_run_and_a_digest_not_yet_due(seeded: tuple[Config, Store], now: dat
 
 
 # --- digest serve as a process --------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for(check: object, timeout: float = 20) -> None:
-    assert callable(check)
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 @pytest.mark.slow

@@ -19,7 +19,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from test_service import ROOT, Serve, free_port, wait_for
+from loopback import free_port, wait_for
+from test_service import ROOT, Serve
 
 from digest.ingest.scan import RACY_NS
 from digest.service.health import (

@@ -20,8 +20,9 @@ import pytest
 import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from loopback import wait_for
 from test_server import serving
-from test_service import ROOT, Serve, page, wait_for
+from test_service import ROOT, Serve, page
 
 from digest.config import Config
 from digest.ingest.pipeline import ingest

@@ -15,17 +15,17 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
+from loopback import free_port, wait_for
 from prometheus_client import generate_latest
 from test_server import serving
 
@@ -49,13 +49,6 @@ PAGE = "● 要闻\n\n# {title}\n\n□ 本报记者 林小河\n\n{body}\n"
 
 def page(title: str, body: str = "示例正文。") -> str:
     return PAGE.format(title=title, body=body)
-
-
-def wait_for(check: Callable[[], object], timeout: float = 20, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2  # <fcntl.h>, <linux/fs.h>
@@ -456,13 +449,6 @@ def test_health_is_degraded_when_the_paper_stops_arriving_or_pages_cannot_be_rea
 
 
 # --- digest serve as a process --------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 class Serve:

@@ -13,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 from faulty_smtp import FaultySmtp
+from loopback import wait_for
 from smtp_sink import SmtpSink
 from test_server import serving
-from test_service import ROOT, Serve, wait_for
+from test_service import ROOT, Serve
 from test_subscriptions import NOW, OURS, Clock, make_config, settled
 
 from digest.mail.transports import make_mailer

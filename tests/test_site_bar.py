@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from loopback import wait_for
 from playwright.sync_api import Browser, Page
 from test_browser import browser  # noqa: F401 (the fixture: Debian's Chromium, skipped when missing)
-from test_service import Serve, wait_for
+from test_service import Serve
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT.parent / "shared" / "seeds"

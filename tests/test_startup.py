@@ -23,8 +23,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from loopback import free_port
 from test_migrations import empty_database  # noqa: F401 - a fixture
-from test_service import ROOT, Serve, free_port
+from test_service import ROOT, Serve
 
 from digest.service.serve import DATABASE_RETRY_SECONDS
 from digest.store.database import Store

@@ -10,7 +10,6 @@ import base64
 import dataclasses
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -26,7 +25,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from conftest import folders_config
 from faulty_smtp import SilentSmtp
+from loopback import free_port
 from smtp_sink import SmtpSink
 from test_server import serving
 
@@ -99,16 +100,7 @@ def outbox_emails(outbox: Path) -> list[EmailMessage]:
 
 
 def make_config(tmp_path: Path, **extra: object) -> Config:
-    (tmp_path / "pages").mkdir(exist_ok=True)
-    overrides = {
-        "paths.source": tmp_path / "pages",
-        "paths.data": tmp_path / "data",
-        "paths.output": tmp_path / "output",
-        "site.base_url": BASE,
-        "server.secret": SECRET,
-        **extra,
-    }
-    return load_config(None, overrides, {})
+    return folders_config(tmp_path, {"site.base_url": BASE, "server.secret": SECRET, **extra})
 
 
 def article_in(uid: str, section: Section, position: int) -> Entry:
@@ -995,7 +987,7 @@ def digest_serve(tmp_path: Path, env: dict[str, str]) -> Iterator[str]:
     its folders under ``tmp_path``; its base URL once ``/healthz`` says it is up.  Stopped with
     SIGTERM after, which it must obey within 30 s, exiting 0."""
     (tmp_path / "pages").mkdir(exist_ok=True)
-    port = _free_port()
+    port = free_port()
     service = subprocess.Popen(
         [
             *(sys.executable, "-m", "digest.cli", "serve", "--port", str(port)),
@@ -1057,12 +1049,6 @@ def test_a_varied_forwarded_for_cannot_dodge_the_rate_limit_of_digest_serve(
     # Nobody trusted: the header is ignored (uvicorn's default trusted it from 127.0.0.1). Trusted:
     # only the entry the proxy appended counts. Either way one client, one bucket of 10.
     assert answers[:10] == [200] * 10 and answers[10:] == [429, 429]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --- sign-ups never lost; unconfirmed ones expire -------------------------------------------------

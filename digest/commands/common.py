@@ -117,12 +117,14 @@ def _settle_once() -> None:
 
 
 def config_path(args: argparse.Namespace) -> Path | None:
+    """The file ``--config`` names, else ``./config.toml`` when there is one, else None (defaults only)."""
     if getattr(args, "config", None) is not None:
         return Path(args.config)
     return DEFAULT_CONFIG if DEFAULT_CONFIG.is_file() else None
 
 
 def option_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The folder and listening options given on the command line, as ``"table.key"`` overrides."""
     names = {
         "source": "paths.source",
         "data": "paths.data",
@@ -134,15 +136,18 @@ def option_overrides(args: argparse.Namespace) -> dict[str, object]:
 
 
 def log_level(args: argparse.Namespace) -> str:
+    """``--log-level``, else ``info`` for ``serve`` and ``warning`` for every other command."""
     level: str | None = getattr(args, "log_level", None)
     return level or ("info" if args.command == "serve" else "warning")
 
 
 def utc_now() -> datetime:
+    """The wall clock in UTC, which the commands pass down as ``now``."""
     return datetime.now(UTC)
 
 
 def parse_day(text: str) -> date:
+    """An argparse type: ``YYYY-MM-DD`` as a date, else the message argparse shows."""
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -341,12 +341,7 @@ def compose_confirmation_email(
     *, config: Config, recipient: str, confirm_url: str, hours: int, site_url: str, now: datetime
 ) -> EmailMessage:
     """The double opt-in email: one link that confirms the subscription within ``hours``."""
-    if now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
-    to = recipient_address(recipient)
-    title = _subject_text(config.site.title)
-    if not URI.fullmatch(confirm_url):
-        raise ValueError(f"confirmation URI {confirm_url!r} must be plain ASCII")
+    to, title = _addressed(config, recipient, now, (confirm_url,))
     page = ConfirmEmail(
         title=title, recipient=to.addr_spec, confirm_url=confirm_url, hours=hours, site_url=site_url
     )
@@ -363,13 +358,7 @@ def compose_manage_email(
     now: datetime,
 ) -> EmailMessage:
     """The answer to a sign-up of an address already confirmed: its links, instead of silence."""
-    if now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
-    to = recipient_address(recipient)
-    title = _subject_text(config.site.title)
-    for url in (preferences_url, unsubscribe_url):
-        if not URI.fullmatch(url):
-            raise ValueError(f"URI {url!r} must be plain ASCII")
+    to, title = _addressed(config, recipient, now, (preferences_url, unsubscribe_url))
     page = ManageEmail(title, to.addr_spec, preferences_url, unsubscribe_url, site_url)
     return _notice(config, to, f"您已订阅{title}", "manage", page, now)
 
@@ -387,16 +376,29 @@ def compose_emptied_email(
 ) -> EmailMessage:
     """The email that tells a subscriber, once, that the chosen ``sections`` (names) have no articles
     any more, on a day no digest goes to them; with the digest's list headers, one-click unsubscribe too."""
-    if now.utcoffset() is None:
-        raise ValueError("now must be timezone-aware")
-    to = recipient_address(recipient)
-    title = _subject_text(config.site.title)
+    to, title = _addressed(config, recipient, now)
     names = tuple(one_line(name) for name in sections)  # one line each: a name goes into the subject
     subject = f"{title}：您订阅的{'、'.join(f'“{name}”' for name in names)}版面没有文章了"
     page = EmptiedEmail(
         title, subject, to.addr_spec, emptied_note(names), preferences_url, unsubscribe_url, site_url
     )
     return _notice(config, to, subject, "emptied", page, now, (unsubscribe_url, unsubscribe_mailto))
+
+
+def _addressed(
+    config: Config, recipient: str, now: datetime, urls: tuple[str, ...] = ()
+) -> tuple[Address, str]:
+    """What a subscription email checks before it is drawn: ``now`` is timezone-aware, ``recipient``
+    one address, the site title one line (``_subject_text``) and each of ``urls`` plain ASCII;
+    returns the recipient's address and the title."""
+    if now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    to = recipient_address(recipient)
+    title = _subject_text(config.site.title)
+    for url in urls:
+        if not URI.fullmatch(url):
+            raise ValueError(f"URI {url!r} must be plain ASCII")
+    return to, title
 
 
 def _notice(

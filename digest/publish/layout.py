@@ -313,11 +313,3 @@ def feed_order(entries: Iterable[Entry]) -> list[Entry]:
     The sequence only grows, so an entry that arrives or changes never lands in a full archive page.
     """
     return sorted(entries, key=lambda e: e.feed_key)
-
-
-def sections_of(stories: Iterable[Story]) -> tuple[Section, ...]:
-    """Each section once (by slug), in order of first appearance: stable from one publish to the next."""
-    seen: dict[str, Section] = {}
-    for story in stories:
-        seen.setdefault(story.section.slug, story.section)
-    return tuple(seen.values())

@@ -117,6 +117,8 @@ class Pages:
         return make_chrome(self._config.site.title, title, root, nav, feeds)
 
     def message(self, path: str, heading: str, text: str, links: tuple[Link, ...] = ()) -> bytes:
+        """The page at ``path`` telling the outcome of a request (or why it failed), with ``links``
+        onward; without them, one back to the site's front page."""
         root = root_of(path)
         return render_page(
             "subscription/message.html",
