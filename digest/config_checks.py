@@ -16,7 +16,15 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.chars import HEADER_UNSAFE, URL_UNSAFE
-from digest.config import MIN_SECRET_LENGTH, Config, ParserConfig, SiteConfig, listening_url, read_config
+from digest.config import (
+    MIN_SECRET_LENGTH,
+    Config,
+    IngestConfig,
+    ParserConfig,
+    SiteConfig,
+    listening_url,
+    read_config,
+)
 from digest.config_paths import path_problems
 from digest.errors import ConfigError
 from digest.logs import LogFormat
@@ -179,6 +187,7 @@ def value_problems(config: Config) -> list[ConfigError]:
             problems.append(ConfigError(key, "must be at least 1", f"e.g. {example}"))
     if config.digest.backfill_days < 0:
         problems.append(ConfigError("digest.backfill_days", "must be 0 or more", "e.g. 2"))
+    problems.extend(encoding_problems(config.ingest))
     for pattern in config.ingest.date_patterns:
         problem = pattern_problem(pattern)
         if problem:
@@ -295,6 +304,28 @@ def value_problems(config: Config) -> list[ConfigError]:
 
 
 _WORD = re.compile(r"^[^\s,，、;；:：()（）]{1,12}$")
+
+
+def encoding_problems(ingest: IngestConfig) -> list[ConfigError]:
+    """``ingest.encoding`` when it names no text encoding page files could be decoded from."""
+    if not ingest.encoding:
+        return []
+    try:
+        b"\n".decode(ingest.encoding)
+    except LookupError:
+        pass  # unknown, or no text encoding (base64, rot13)
+    except UnicodeDecodeError:
+        return []  # a text encoding of two or four bytes a character (UTF-16, UTF-32)
+    else:
+        return []
+    return [
+        ConfigError(
+            "ingest.encoding",
+            f"{ingest.encoding!r} is no text encoding Python knows",
+            'write a codec name, e.g. "big5hkscs" (Hong Kong), "cp950" (Big5 from Windows, Taiwan) or'
+            ' "gb18030"; or "" to tell GB18030/GBK from Big5 by the bytes',
+        )
+    ]
 
 
 def parser_problems(parser: ParserConfig) -> list[ConfigError]:
