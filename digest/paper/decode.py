@@ -132,10 +132,11 @@ _MIN_BIG5_CHARS = 32
 # worst: a Big5 reading with fewer than one in ten is no text.
 _COMMON_SHARE = 10
 # Characters Chinese text hardly prints, which a misread puts in: GB18030 reads the lead bytes of
-# Big5's commonest characters (0xA4-0xA8) as kana, Greek, Cyrillic and bopomofo, and Big5 reads GBK's
-# as symbols, small and vertical forms, kana and radicals (0xA1-0xA3, 0xC6-0xC8).
+# Big5's commonest characters (0xA4-0xA8) as kana, Greek, Cyrillic, pinyin's accented letters and
+# bopomofo, and Big5 reads GBK's as symbols, small and vertical forms, kana and radicals (0xA1-0xA3,
+# 0xC6-0xC8).
 _ODD = re.compile(
-    "[\u00a7\u0370-\u04ff\u2150-\u218f\u2500-\u257f\u2e80-\u2fdf\u3040-\u312f\ue000-\uf8ff"
+    "[\u00a7\u00c0-\u024f\u0370-\u04ff\u2150-\u218f\u2500-\u257f\u2e80-\u2fdf\u3040-\u312f\ue000-\uf8ff"
     "\uf900-\ufaff\ufe10-\ufe1f\ufe30-\ufe6f]"
 )
 # Big5 as Windows writes it (code page 950, whose mapping of ～ ‧ ￥ and a few marks is the one Taiwanese
@@ -194,13 +195,11 @@ def _legacy(data: bytes, name: str) -> str:
     prefers_gb = match is not None and match.encoding == "gb18030"
     common, chars = _common(text, COMMON_TRADITIONAL)
     if gb is not None:
-        # Read as GB18030 before Big5 was known, and still, unless the Big5 reading looks as likely:
-        # a few characters, none of them common in either reading, say nothing.
+        # Read as GB18030 before Big5 was known, and still, unless the Big5 reading looks likelier: more
+        # common characters, fewer odd ones (in a few words, charset-normalizer's choice says little).
         gb_text = str(gb)
-        gb_common = _common(gb_text, COMMON_SIMPLIFIED)[0]
-        odd, big5_odd = len(_ODD.findall(gb_text)), len(_ODD.findall(text))
-        tie = gb_common == common and (odd < big5_odd or (odd == big5_odd and chars >= _MIN_BIG5_CHARS))
-        if prefers_gb and (gb_common > common or tie):
+        gb_score = _common(gb_text, COMMON_SIMPLIFIED)[0] - len(_ODD.findall(gb_text))
+        if prefers_gb and gb_score >= common - len(_ODD.findall(text)):
             return gb_text
         raise _undecided(name, "reads as GB18030/GBK and as Big5 text alike (too short to tell?)")
     if match is None or prefers_gb or common * _COMMON_SHARE < chars:
