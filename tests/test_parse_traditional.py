@@ -124,3 +124,19 @@ def test_a_parser_word_written_in_traditional_characters_is_known_on_both_kinds_
             text.replace("通訊員" if text is HONG_KONG else "通讯员", role), "p.txt", conventions
         )
         assert [c.role for c in page.articles[0].credits] == ["記者" if text is HONG_KONG else "记者", role]
+
+
+def test_an_agency_dateline_in_traditional_characters_gives_its_place_date_and_reporter() -> None:
+    page = parse_page(
+        "# 海港邊的舊倉庫改成社區圖書館\n\n新華社香港3月2日電（記者 林曉嵐）閒置多年的三號倉庫昨日起"
+        "作為社區圖書館開放。附近居民說，孩子放學後終於有了安靜讀書的地方。\n",
+        "p.txt",
+    )
+    (article,) = page.articles
+    assert (article.dateline, article.place, article.date) == (
+        "新華社香港3月2日電（記者 林曉嵐）",
+        "香港",
+        "03-02",
+    )
+    assert [(c.name, c.role) for c in article.credits] == [("林曉嵐", "記者")]
+    assert article.body.startswith("閒置多年")
