@@ -102,6 +102,9 @@ class IngestConfig:
     # Seconds a page file must stay unchanged before it is read (renamed into the folder whole, it waits
     # as long but is never half-written, digest.ingest.watch), and a page file gone this long is retracted.
     settle_seconds: float = 5.0
+    # The encoding of page files that are neither UTF-8 nor marked by a byte-order mark (a Python codec
+    # name: "big5hkscs", "cp950", "gb18030"); empty: GB18030/GBK or Big5, told apart by their bytes.
+    encoding: str = ""
 
 
 @dataclass(frozen=True)

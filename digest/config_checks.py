@@ -16,7 +16,15 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.chars import HEADER_UNSAFE, URL_UNSAFE
-from digest.config import MIN_SECRET_LENGTH, Config, ParserConfig, SiteConfig, listening_url, read_config
+from digest.config import (
+    MIN_SECRET_LENGTH,
+    Config,
+    IngestConfig,
+    ParserConfig,
+    SiteConfig,
+    listening_url,
+    read_config,
+)
 from digest.config_paths import path_problems
 from digest.errors import ConfigError
 from digest.logs import LogFormat
@@ -64,7 +72,7 @@ def value_problems(config: Config) -> list[ConfigError]:
         *_option_problems(config),
         *_database_problems(config),
         *_number_problems(config),
-        *_date_pattern_problems(config),
+        *_ingest_problems(config),
     ]
     # Left unset, the base URL is made of server.host and server.port: told once, under their keys.
     listening = any(p.key in ("server.host", "server.port") for p in problems)
@@ -228,9 +236,10 @@ def _number_problems(config: Config) -> list[ConfigError]:
     return problems
 
 
-def _date_pattern_problems(config: Config) -> list[ConfigError]:
-    """Each ``ingest.date_patterns`` pattern that cannot date a page (``pattern_problem``)."""
-    problems: list[ConfigError] = []
+def _ingest_problems(config: Config) -> list[ConfigError]:
+    """``ingest.encoding`` that names no text codec, and each ``ingest.date_patterns`` pattern that
+    cannot date a page (``pattern_problem``)."""
+    problems = encoding_problems(config.ingest)
     for pattern in config.ingest.date_patterns:
         problem = pattern_problem(pattern)
         if problem:
@@ -362,6 +371,28 @@ def _identity_problems(config: Config) -> list[ConfigError]:
 
 
 _WORD = re.compile(r"^[^\s,，、;；:：()（）]{1,12}$")
+
+
+def encoding_problems(ingest: IngestConfig) -> list[ConfigError]:
+    """``ingest.encoding`` when it names no text encoding page files could be decoded from."""
+    if not ingest.encoding:
+        return []
+    try:
+        b"\n".decode(ingest.encoding)
+    except LookupError:
+        pass  # unknown, or no text encoding (base64, rot13)
+    except UnicodeDecodeError:
+        return []  # a text encoding of two or four bytes a character (UTF-16, UTF-32)
+    else:
+        return []
+    return [
+        ConfigError(
+            "ingest.encoding",
+            f"{ingest.encoding!r} is no text encoding Python knows",
+            'write a codec name, e.g. "big5hkscs" (Hong Kong), "cp950" (Big5 from Windows, Taiwan) or'
+            ' "gb18030"; or "" to tell GB18030/GBK from Big5 by the bytes',
+        )
+    ]
 
 
 def parser_problems(parser: ParserConfig) -> list[ConfigError]:

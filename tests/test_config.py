@@ -196,6 +196,8 @@ def test_missing_config_file_is_named(folder: Path) -> None:
         ({"smtp.sender": "=?utf-8?b?eA==?= <a@b.c>, d@e.f"}, "smtp.sender"),
         ({"site.title": "报纸\n摘要"}, "site.title"),
         ({"site.base_url": "https://news.example/a b"}, "site.base_url"),
+        ({"ingest.encoding": "big-5"}, "ingest.encoding"),
+        ({"ingest.encoding": "base64"}, "ingest.encoding"),  # a codec, but of no text
     ],
 )
 def test_bad_values_name_their_key_and_fix(overrides: dict[str, object], key: str) -> None:
@@ -254,6 +256,19 @@ def test_good_values_have_no_problems() -> None:
         "server.secret": "s3cret" * 6,
     }
     assert value_problems(read_config(None, overrides, {})) == []
+
+
+@pytest.mark.parametrize("name", ["", "big5hkscs", "Big5-HKSCS", "cp950", "big5", "gb18030", "utf-16"])
+def test_an_encoding_python_can_decode_is_accepted(name: str) -> None:
+    assert value_problems(read_config(None, {"ingest.encoding": name}, {})) == []
+
+
+def test_an_unknown_encoding_is_refused_with_examples_of_good_ones(folder: Path) -> None:
+    path = write(folder / "c.toml", 'paths.source = "pages"\n[ingest]\nencoding = "big-5"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, {}, {})
+    assert str(caught.value).startswith("ingest.encoding: 'big-5' is no text encoding Python knows; ")
+    assert '"big5hkscs"' in str(caught.value) and '"gb18030"' in str(caught.value)
 
 
 def test_missing_source_folder(tmp_path: Path) -> None:

@@ -317,3 +317,37 @@ def test_a_deleted_copy_of_a_page_leaves_the_articles_the_original_still_holds(
     for minutes in (11, 20):
         ingest(config, store, now + timedelta(minutes=minutes))
     assert [e.article.title for e in store.entries() if e.retracted is None] == ["另一版的标题"]
+
+
+# An invented page of a Hong Kong paper, in traditional characters; and a few words of one.
+BIG5_PAGE = (
+    "● 本埠新聞\n\n# 海港邊的舊倉庫改成社區圖書館\n\n本報訊（記者 林曉嵐）閒置多年的三號倉庫昨日起"
+    "作為社區圖書館開放，首批藏書兩萬冊，週末開放到晚上九點。附近居民說，孩子放學後終於有了安靜讀書的地方。\n"
+)
+BIG5_SCRAP = "本報訊 海港邊"
+
+
+def test_big5_pages_are_read_and_one_too_short_to_tell_is_refused_with_the_fix_while_the_rest_go_on(
+    config: Config, store: Store, now: datetime
+) -> None:
+    source = config.paths.source
+    put(source, "2024-11-27_01.txt", BIG5_PAGE.encode("big5hkscs"))
+    scrap = put(source, "2024-11-27_02.txt", BIG5_SCRAP.encode("big5"))
+    put(source, "2024-11-27_03.txt", PAGE.encode("gbk"))
+    report = ingest(config, store, now)
+    ((name, reason),) = report.errors
+    assert name == "2024-11-27_02.txt"
+    assert "iconv -f BIG5-HKSCS -t UTF-8 2024-11-27_02.txt > 2024-11-27_02.txt.utf8" in reason
+    assert "ingest.encoding" in reason
+    articles = {entry.article.title: entry.article for entry in store.entries()}
+    assert set(articles) == {"海港邊的舊倉庫改成社區圖書館", "示例标题一", "示例标题二"}
+    hong_kong = articles["海港邊的舊倉庫改成社區圖書館"]
+    assert hong_kong.section == "本埠新聞" and hong_kong.body.startswith("閒置多年的三號倉庫")
+    assert [(c.name, c.role) for c in hong_kong.credits] == [("林曉嵐", "記者")]
+
+    # Named in the configuration, the encoding reads the scrap: `digest ingest --reparse FILE`.
+    named = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, encoding="big5"))
+    again = ingest(named, store, now + timedelta(minutes=1), [scrap], reparse=True)
+    assert (again.failed, again.read, again.new) == (0, 1, 1)
+    assert store.status().failed_sources == ()
+    assert any("海港邊" in entry.article.body for entry in store.entries())

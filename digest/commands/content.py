@@ -134,17 +134,18 @@ def cmd_retract(args: argparse.Namespace) -> int:
 
 def cmd_parse(args: argparse.Namespace) -> int:
     from digest.config import read_config
-    from digest.config_checks import parser_problems
+    from digest.config_checks import encoding_problems, parser_problems
     from digest.paper.conventions import conventions_for
     from digest.paper.decode import decode_page
     from digest.paper.parse import parse_page
     from digest.paper.report import page_json, render_page
 
-    # Only the [parser] table of a config named with --config matters here (else the built-in
-    # conventions): a config whose folders do not exist still reads pages.
+    # Only the [parser] table and ingest.encoding of a config named with --config matter here (else the
+    # built-in conventions and detection): a config whose folders do not exist still reads pages.
     named = getattr(args, "config", None)
-    parser_config = read_config(Path(named) if named else None, None, os.environ).parser
-    problems = parser_problems(parser_config)
+    config = read_config(Path(named) if named else None, None, os.environ)
+    parser_config, encoding = config.parser, config.ingest.encoding
+    problems = encoding_problems(config.ingest) + parser_problems(parser_config)
     if problems:
         raise problems[0]
     conventions = conventions_for(parser_config)
@@ -152,7 +153,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
     for name in args.files:
         path = Path(name)
         try:
-            text = decode_page(path.read_bytes(), name)
+            text = decode_page(path.read_bytes(), name, encoding)
         except OSError as exc:
             print(f"error: {name}: cannot read ({exc.strerror})", file=sys.stderr)
             failed += 1

@@ -273,7 +273,7 @@ def _decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) -
     rather than a raised ``SourceError``.
     """
     try:
-        text = decode_page(data, name)
+        text = decode_page(data, name, config.ingest.encoding)
     except SourceError as exc:
         return exc.reason
     lines = text.split("\n")

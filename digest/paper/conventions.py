@@ -21,6 +21,7 @@ from functools import cache, cached_property
 
 from digest.config import ParserConfig
 from digest.paper.textnorm import CJK
+from digest.paper.variants import fold_word
 
 
 @dataclass(frozen=True)
@@ -243,5 +244,13 @@ MAINLAND = Conventions()
 def conventions_for(parser: ParserConfig) -> Conventions:
     """The built-in conventions with the words of a ``[parser]`` table added (one value per table,
     so its compiled patterns are built once)."""
-    more = {f.name: getattr(parser, f.name) for f in dataclasses.fields(parser) if getattr(parser, f.name)}
+    # A word written in traditional characters (播報員) is also known in the simplified form a page in
+    # traditional characters is read in (``digest.paper.variants``).
+    more = {
+        f.name: tuple(
+            form for word in getattr(parser, f.name) for form in dict.fromkeys((word, fold_word(word)))
+        )
+        for f in dataclasses.fields(parser)
+        if getattr(parser, f.name)
+    }
     return MAINLAND.extended(**more) if more else MAINLAND

@@ -33,6 +33,7 @@ from digest.paper.conventions import MAINLAND, Conventions
 from digest.paper.lines import _logical_lines
 from digest.paper.pagename import _page_name
 from digest.paper.resolve import _resolve
+from digest.paper.variants import Folding
 from digest.types import Article, Page
 
 # Recorded with every page read; bump it when a change to the parser changes what pages yield,
@@ -106,7 +107,9 @@ from digest.types import Article, Page
 # a crosshead of 5–12 characters alone after a finished paragraph stays apart on pages of single blanks
 # (short of the column, or unindented over an indented paragraph where a paragraph prints to a line),
 # a headline alone with no clause mark opens a story where a paragraph prints to a line, and a block's
-# last line counts when the page's column is measured
+# last line counts when the page's column is measured; (still 7: no page read before reads otherwise)
+# a page printed in traditional characters (本報訊, 記者, 編者按, 責任編輯, 下轉第6版) is read by the same
+# words through a folding to simplified ones (``variants``), its articles keeping what it printed
 PARSER_VERSION = "7"
 
 
@@ -121,6 +124,16 @@ def parse_page(
     any string; a page with no recognisable structure becomes one article
     holding all its text.
     """
+    folding = Folding.of(text)
+    if folding is None:
+        return _parse(text, name, conventions, issue)
+    # A page in traditional characters is read by the same words as any other (本報訊 as 本报讯),
+    # and its articles get back the characters it printed.
+    page = _parse(folding.fold(text), name, conventions, issue)
+    return Page(name=name, articles=folding.unfold(page.articles), dropped=folding.unfold(page.dropped))
+
+
+def _parse(text: str, name: str, conventions: Conventions, issue: date | None) -> Page:
     conv = conventions
     classified = _classify(*_logical_lines(text, conv), conv, issue)
     page_name = _page_name(classified, conv)
