@@ -95,6 +95,7 @@ def test_the_names_a_configuration_answers_for(
 def test_host_name_reads_a_host_header_as_compared() -> None:
     assert host_name(" News.Example.:8080 ") == "news.example"
     assert host_name("[2001:DB8::1]:80") == "2001:db8::1"
+    assert not HostNames.of(read_config(None, {}, {})).admit("[::1]rebind.example")  # no browser's
     assert host_name("例子.example") == "xn--fsqu00a.example"
 
 

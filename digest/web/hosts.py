@@ -43,7 +43,8 @@ def host_name(header: str) -> str:
     lower case, and an international name in its ASCII (IDNA) form, as browsers send it."""
     value = header.strip()
     if value.startswith("["):  # [::1]:8080
-        return value[1:].partition("]")[0].lower()
+        address, _, port = value[1:].partition("]")
+        return address.lower() if not port or port.startswith(":") else value.lower()
     name = value.rpartition(":")[0] if value.count(":") == 1 else value
     name = name.rstrip(".").lower()
     if name.isascii():
