@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import sync_playwright
+from test_browser import CHROMIUM, FLAGS
 from test_cli import EXAMPLES
 from test_service import Serve
 
@@ -67,6 +69,47 @@ def test_digest_serve_answers_a_rebound_name_with_421_and_its_own_names_as_ever(
     # One warning per name, saying what to do if the name is the operator's own.
     assert len([line for line in refusals if f"'{FOREIGN}'" in line]) == 1, refusals
     assert "WARNING" in refusals[0] and "server.allowed_hosts" in refusals[0]
+
+
+# What the rebound page's script does, in its own origin: read the operator's health report, and
+# sign an address up with a form token it read from the form.
+ATTACK = """async () => {
+    const details = await fetch("/healthz?details");
+    const form = await (await fetch("/subscribe")).text();
+    const token = (form.match(/name="form_token" value="([^"]+)"/) || [])[1] || "";
+    const body = new URLSearchParams({email: "victim@example.com", form_token: token});
+    const signup = await fetch("/subscribe", {method: "POST", body});
+    return [details.status, await details.text(), signup.status];
+}"""
+
+
+@pytest.mark.slow
+def test_a_page_of_a_rebound_name_reads_nothing_in_chromium(tmp_path: Path) -> None:
+    """Chromium resolving the attacker's name to 127.0.0.1, as a rebinding DNS server makes it do; the
+    attacker's page is played by a document of that name's origin with no CSP of ours (the bare
+    ``/healthz``, which any name gets), its script by ``evaluate``."""
+    if not CHROMIUM.is_file():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    pages = tmp_path / "pages"
+    shutil.copytree(EXAMPLES, pages)
+    service = Serve(tmp_path, pages)
+    rules = f"--host-resolver-rules=MAP {FOREIGN} 127.0.0.1"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*FLAGS, rules])
+            page = browser.new_page()
+            stand_in = page.goto(f"http://{FOREIGN}:{service.port}/healthz")
+            assert stand_in is not None and stand_in.status == 200
+            details_status, details, signup_status = page.evaluate(ATTACK)
+            assert (details_status, signup_status) == (421, 421), details
+            rebound = page.goto(f"http://{FOREIGN}:{service.port}/")  # an intranet site's pages
+            assert rebound is not None and rebound.status == 421
+            own = page.goto(f"http://localhost:{service.port}/")  # the operator's own name still works
+            assert own is not None and own.status == 200
+            browser.close()
+        assert "victim@example.com" not in service.run("subscribers", "list").stdout
+    finally:
+        assert service.stop() == 0
 
 
 @pytest.mark.parametrize(
