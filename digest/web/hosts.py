@@ -26,6 +26,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from digest.config import Config
@@ -83,10 +84,13 @@ class HostNames:
 
     def admit(self, host: str | None) -> bool:
         """Whether a request with this ``Host`` header value (None: none sent) is one to answer."""
-        if host is None or self.anything:
-            return True
-        name = host_name(host)
-        return name in self.names or _is_address(name)
+        return host is None or self.anything or _admitted(self, host)
+
+
+@lru_cache(maxsize=256)  # clients send a handful of distinct values, over and over
+def _admitted(hosts: HostNames, host: str) -> bool:
+    name = host_name(host)
+    return name in hosts.names or _is_address(name)
 
 
 class Refusals:
