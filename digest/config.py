@@ -141,6 +141,9 @@ class ServerConfig:
     secret: str | None = None
     rate_limit: int = 10  # subscribe/confirm requests per client per minute
     trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For names the client
+    # Host names answered besides site.base_url's, server.host's, localhost and IP addresses
+    # (digest.web.hosts: DNS rebinding); "*": any.
+    allowed_hosts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

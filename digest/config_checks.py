@@ -49,6 +49,8 @@ _LOCAL_HOSTS = ("localhost", "::1", "[::1]", "0.0.0.0")
 
 
 _ADDR_SPEC = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.-]+$")
+# A name of server.allowed_hosts: DNS labels (underscores too, as in Docker's service names).
+_HOST_NAME = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\.?")
 
 
 # Secrets that appear in documentation and examples: a signature made with one proves nothing.
@@ -336,6 +338,15 @@ def _identity_problems(config: Config) -> list[ConfigError]:
                     "server.trusted_proxies",
                     f"{proxy!r} is not an IP address or network",
                     'list the reverse proxy\'s addresses, e.g. ["127.0.0.1", "::1"] or ["10.0.0.0/8"]',
+                )
+            )
+    for name in config.server.allowed_hosts:
+        if name != "*" and not _HOST_NAME.fullmatch(name):
+            problems.append(
+                ConfigError(
+                    "server.allowed_hosts",
+                    f"{name!r} is not a host name",
+                    'write the name alone, no scheme, port or path: ["news.example.org"] (or "*" for any)',
                 )
             )
     return_path = config.smtp.return_path

@@ -179,7 +179,7 @@ error_log {tmp}/error.log warn;
 events {{ worker_connections 256; }}
 http {{
     include /etc/nginx/mime.types;
-    access_log off;
+    access_log {tmp}/access.log;  # as Debian's nginx.conf has it: the "combined" format
     client_body_temp_path {tmp}/body;
     proxy_temp_path {tmp}/proxy;
     fastcgi_temp_path {tmp}/fastcgi;
@@ -190,11 +190,13 @@ http {{
 """
 
 
-def shipped_nginx_site(upstream: int, port: int, cache: Path) -> str:
-    """deploy/nginx.conf as shipped, with only what a test machine must change: ports, cache, no TLS."""
+def shipped_nginx_site(upstream: int, port: int, tmp: Path) -> str:
+    """deploy/nginx.conf as shipped, with only what a test machine must change: ports, the cache and
+    log folders (into ``tmp``), no TLS."""
     site = (ROOT / "deploy" / "nginx.conf").read_text()
     site = site.replace("server 127.0.0.1:8080;", f"server 127.0.0.1:{upstream};")
-    site = site.replace("/var/cache/nginx/digest", str(cache))
+    site = site.replace("/var/cache/nginx/digest", str(tmp / "c"))
+    site = site.replace("/var/log/nginx/", f"{tmp}/")
     site = re.sub(
         r"server \{\s*listen 80;.*?\n\}\n", "", site, count=1, flags=re.DOTALL
     )  # the https redirect
@@ -202,23 +204,33 @@ def shipped_nginx_site(upstream: int, port: int, cache: Path) -> str:
     return "\n".join(line for line in site.splitlines() if not re.match(r"\s*(listen \[::\]|ssl_)", line))
 
 
-@pytest.mark.slow
-def test_the_shipped_nginx_config_never_serves_a_stale_feed_nor_caches_metrics(tmp_path: Path) -> None:
+def start_shipped_nginx(tmp_path: Path, service: Serve) -> tuple[subprocess.Popen[bytes], httpx.Client]:
+    """The real nginx with the shipped config in front of ``service``, started, and a client of it."""
     if shutil.which("nginx") is None:
+        service.stop()
         pytest.skip("nginx is not installed (apt-get install nginx)")
-    pages = tmp_path / "pages"
-    shutil.copytree(EXAMPLES, pages)
-    service = Serve(tmp_path, pages)
     port = free_port()
     conf = tmp_path / "nginx.conf"
-    conf.write_text(
-        NGINX_MAIN.format(tmp=tmp_path, site=shipped_nginx_site(service.port, port, tmp_path / "c"))
-    )
+    conf.write_text(NGINX_MAIN.format(tmp=tmp_path, site=shipped_nginx_site(service.port, port, tmp_path)))
     log = tmp_path / "error.log"
     proxy = subprocess.Popen(["nginx", "-c", str(conf), "-e", str(log)], stderr=subprocess.DEVNULL)
     front = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
     try:
         wait_for(lambda: _answers(front, proxy, log), 20, "nginx to start")
+    except BaseException:
+        proxy.terminate()
+        service.stop()
+        raise
+    return proxy, front
+
+
+@pytest.mark.slow
+def test_the_shipped_nginx_config_never_serves_a_stale_feed_nor_caches_metrics(tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    shutil.copytree(EXAMPLES, pages)
+    service = Serve(tmp_path, pages)
+    proxy, front = start_shipped_nginx(tmp_path, service)
+    try:
         assert "青松县首座社区图书馆开馆" in front.get("/feeds/all.atom").text
         for path in ("/feeds/all.atom", "/feeds/all.json", "/feeds.opml", "/feeds.opml"):  # cached too
             cors = front.get(path).headers.get_list("access-control-allow-origin")
@@ -240,6 +252,11 @@ def test_the_shipped_nginx_config_never_serves_a_stale_feed_nor_caches_metrics(t
             assert "x-cache" not in scraped.headers, f"{path} went through the cached location"
         details = front.get("/healthz?details")
         assert details.status_code == 401 and front.get("/healthz").json()["status"] in ("ok", "degraded")
+        # nginx forwards the client's Host, so digest refuses a name not its own (DNS rebinding),
+        # and its 421 (no-store) is not cached for the readers who come by the site's own name.
+        for path in ("/subscribe", "/digests/index.html"):
+            assert front.get(path, headers={"Host": "rebind.example"}).status_code == 421, path
+            assert front.get(path).status_code == 200, path
         for near, page_path in (
             ("/sections/yao-wen", "/sections/yao-wen.html"),
             ("/sections/yao-wen/", "/sections/yao-wen.html"),
@@ -267,3 +284,42 @@ def _answers(client: httpx.Client, process: subprocess.Popen[bytes], log: Path) 
         return client.get("/healthz").status_code == 200
     except httpx.TransportError:
         return False
+
+
+@pytest.mark.slow
+def test_the_shipped_nginx_config_logs_no_subscription_token(tmp_path: Path) -> None:
+    """A link's token is the key to its subscription: neither nginx's access log nor its error log
+    may hold one, however the link is asked for, and a rejection by the rate limit is no exception."""
+    pages = tmp_path / "pages"
+    shutil.copytree(EXAMPLES, pages)
+    service = Serve(tmp_path, pages)
+    proxy, front = start_shipped_nginx(tmp_path, service)
+    tokens = [f"linkKey{n}.675a1b2{n}.{'Q' * 21}{n}" for n in range(5)]
+    try:
+        assert front.get(f"/confirm/{tokens[0]}").status_code == 400  # no such link: digest says so
+        one_click = front.post(
+            f"/unsubscribe/{tokens[1]}?via=mail",
+            content=b"List-Unsubscribe=One-Click",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Referer": f"https://news.example.org/preferences/{tokens[2]}",
+            },
+        )
+        assert one_click.status_code == 400
+        assert front.get(f"/CONFIRM/{tokens[3]}").status_code == 404  # a mangled link is masked too
+        limited = [front.get(f"/confirm/{tokens[4]}").status_code for _ in range(10)]
+        assert 429 in limited  # nginx's limit_req, which would write the request into the error log
+    finally:
+        front.close()
+        proxy.terminate()
+        proxy.wait(10)
+        assert service.stop() == 0
+    logs = {path.name: path.read_text() for path in tmp_path.glob("*.log")}
+    assert [(name, t) for name, text in logs.items() for t in tokens if t in text] == [], logs
+    masked = logs["digest.access.log"]
+    assert '"GET /confirm/[token] HTTP/1.1" 400 ' in masked
+    assert '"POST /unsubscribe/[token]?via=mail HTTP/1.1" 400 ' in masked
+    assert '"https://news.example.org/preferences/[token]"' in masked
+    assert '"GET /CONFIRM/[token] HTTP/1.1" 404 ' in masked
+    assert '"GET /confirm/[token] HTTP/1.1" 429 ' in masked
+    assert re.search(r'"GET /healthz HTTP/1\.1" 200 \d+ "-" "python-httpx/', masked)  # as "combined" has it

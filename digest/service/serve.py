@@ -43,6 +43,7 @@ from digest.service.websub import HUB_TIMEOUT, Notifier
 from digest.store.database import Store
 from digest.store.urls import is_postgresql
 from digest.store.versioning import SchemaVersion
+from digest.web.hosts import HostNames
 from digest.web.limits import server_options
 from digest.web.search import PATH as SEARCH_PATH
 from digest.web.search import create_search_app
@@ -276,6 +277,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
             **subscription_routes(subscriptions),
         },
         starting=lambda: startup.starting,
+        hosts=HostNames.of(config),
     )
     server = uvicorn.Server(
         uvicorn.Config(

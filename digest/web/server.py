@@ -33,6 +33,7 @@ from digest.errors import ConfigError, DigestError
 from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE, NOT_FOUND
 from digest.publish.moved import moved_location
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
+from digest.web.hosts import HostNames, Refusals
 from digest.web.http import (
     PAGE_POLICY,
     ASGIApp,
@@ -118,6 +119,7 @@ def create_app(
     routes: Mapping[str, ASGIApp] | None = None,
     health_token: str = "",
     starting: Callable[[], bool] | None = None,
+    hosts: HostNames | None = None,
 ) -> ASGIApp:
     """An ASGI app serving ``output_dir``, ``/healthz``, and any extra ``routes``.
 
@@ -132,11 +134,14 @@ def create_app(
     the exact path cannot be walked around.  While
     ``starting()`` is true (``digest.service.startup``) the routes and files not
     published yet answer 503 with a "starting" page and ``Retry-After``.
+    With ``hosts``, a request naming another host in ``Host`` gets 421, but for the bare
+    ``/healthz`` (``digest.web.hosts``: DNS rebinding); None answers any.
     """
     for value, key in [*((hub, "feeds.hubs") for hub in hubs), (base_url, "site.base_url")]:
         if URL_UNSAFE.search(value):
             raise ConfigError(key, f"{value!r} is not a plain URL", "remove spaces, line breaks and <>")
-    app = _App(output_dir, health, tuple(hubs), base_url.rstrip("/"), dict(routes or {}), health_token)
+    hosts = hosts or HostNames(frozenset(), anything=True)
+    app = _App(output_dir, health, tuple(hubs), base_url.rstrip("/"), dict(routes or {}), health_token, hosts)
     if starting is not None:
         app.starting = starting
     return app
@@ -151,6 +156,7 @@ class _App:
         base_url: str,
         routes: dict[str, ASGIApp],
         health_token: str,
+        hosts: HostNames,
     ) -> None:
         self._root = output_dir
         self._health_token = health_token
@@ -161,6 +167,8 @@ class _App:
         self._below = [(prefix, app) for prefix, app in routes.items() if prefix.endswith("/")]
         self._files = FileCache(output_dir)
         self.starting: Callable[[], bool] = lambda: False
+        self._hosts = hosts
+        self._refusals = Refusals(hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -168,12 +176,16 @@ class _App:
             return
         if scope["type"] != "http":
             raise RuntimeError(f"unsupported ASGI scope type {scope['type']!r}")
-        hosts = sum(1 for name, _ in scope["headers"] if name == b"host")
-        if hosts > 1 or (hosts == 0 and scope["http_version"] == "1.1"):
+        named = [value for name, value in scope["headers"] if name == b"host"]
+        if len(named) > 1 or (not named and scope["http_version"] == "1.1"):
             # RFC 9112 §3.2: an HTTP/1.1 request names exactly one host (servers MUST answer 400).
             await respond(send, HTTPStatus.BAD_REQUEST, [], b"bad request: send exactly one Host header\n")
             return
         path: str = scope["path"]
+        host = named[0].decode("latin-1") if named else None
+        if not self._hosts.admit(host) and not (path == HEALTH_PATH and not _asks_details(scope)):
+            await self._misdirected(scope, send, host or "")
+            return
         route = self._exact.get(path) or next(
             (app for prefix, app in self._below if path.startswith(prefix)), None
         )
@@ -194,9 +206,17 @@ class _App:
         else:
             await self._serve_file(scope, send, path, head=method == "HEAD")
 
+    async def _misdirected(self, scope: Scope, send: Send, host: str) -> None:
+        """421 for a request naming a host not ours (RFC 9110 §15.5.20), logged once per name."""
+        query = scope.get("query_string", b"").decode("latin-1")
+        target = scope["path"] + ("?" + query if query else "")
+        self._refusals.note(host, target, (scope.get("client") or ("unknown", 0))[0])
+        body = b"misdirected request: this server does not answer for that host name\n"
+        await respond(send, HTTPStatus.MISDIRECTED_REQUEST, [(b"cache-control", b"no-store")], body)
+
     async def _serve_health(self, scope: Scope, send: Send, *, head: bool) -> None:
         headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]
-        details = "details" in query_fields(scope.get("query_string", b""), keep_blank_values=True)
+        details = _asks_details(scope)
         if details and not self._may_see_details(scope):
             body = b'{"error": "details need a direct loopback request or the health.token bearer token"}'
             challenge = [(b"www-authenticate", b'Bearer realm="healthz"')]
@@ -391,6 +411,11 @@ def _request_headers(scope: Scope) -> dict[str, str]:
 def _request_origin(scope: Scope, request: Mapping[str, str]) -> str:
     host = request.get("host") or "{}:{}".format(*scope["server"])
     return f"{scope.get('scheme', 'http')}://{host}{scope.get('root_path', '')}"
+
+
+def _asks_details(scope: Scope) -> bool:
+    """Whether a ``/healthz`` request asks for the whole report (``?details``)."""
+    return "details" in query_fields(scope.get("query_string", b""), keep_blank_values=True)
 
 
 @lru_cache(maxsize=256)

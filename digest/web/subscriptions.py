@@ -280,8 +280,9 @@ class SubscriptionApp:
         make a browser send it; our pages send ``Referrer-Policy: strict-origin``, which keeps
         ours (``no-referrer`` made it ``null``).  Without a valid token, the ``Origin`` (else the
         ``Referer``) must be ``site.base_url``'s origin, never judged by the request's ``Host``.
-        (A DNS-rebinding page reads our forms as its own, tokens and all: only a proxy that
-        answers our own name alone keeps it out.)  An RFC 8058 one-click POST comes from the
+        (A DNS-rebinding page would read our forms as its own, tokens and all, its ``Origin``
+        naming the ``Host`` it sent: the site app refuses any ``Host`` not ours before a form
+        sees it, ``digest.web.hosts``.)  An RFC 8058 one-click POST comes from the
         mail provider without ``Origin``; its URL token is the proof.
 
         A token of ours for this form older than ``FORM_MAX_AGE`` comes from our own page left
