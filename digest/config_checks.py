@@ -21,8 +21,6 @@ from digest.config import (
     Config,
     IngestConfig,
     ParserConfig,
-    SiteConfig,
-    listening_url,
     read_config,
 )
 from digest.config_paths import path_problems
@@ -30,7 +28,7 @@ from digest.errors import ConfigError
 from digest.logs import LogFormat
 from digest.mail.address import parse_address
 from digest.paper.dating import pattern_problem
-from digest.store.urls import SCHEMES, is_postgresql, mask_url
+from digest.store.urls import SCHEMES, mask_url
 from digest.store.urls import scheme as url_scheme
 
 _TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -43,9 +41,6 @@ _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
 _LOG_FORMATS = tuple(LogFormat)
-
-
-_LOCAL_HOSTS = ("localhost", "::1", "[::1]", "0.0.0.0")
 
 
 _ADDR_SPEC = re.compile(r"^[!#-'*+\-/-9=?A-Z^-~.]+@[A-Za-z0-9.-]+$")
@@ -420,58 +415,6 @@ def parser_problems(parser: ParserConfig) -> list[ConfigError]:
                     )
                 )
     return problems
-
-
-def deliverability_warnings(config: Config) -> list[str]:
-    """Settings that work but get mail lost, junked or unreachable, each with its fix (``digest check``)."""
-    warnings: list[str] = []
-    sender_domain = config.smtp.sender.rpartition("@")[2].rstrip(">").strip().lower()
-    if (
-        sender_domain in ("localhost", "")
-        or sender_domain.endswith((".localhost", ".local"))
-        or "." not in sender_domain
-    ):
-        warnings.append(
-            f"smtp.sender: {config.smtp.sender!r} is a local address: receivers refuse or junk it and replies"
-            " go nowhere; set an address at your own domain"
-        )
-    if config.smtp.host:
-        base = urlsplit(config.site.base_url)
-        if (
-            base.scheme != "https"
-            or (base.hostname or "") in _LOCAL_HOSTS
-            or (base.hostname or "").startswith("127.")
-        ):
-            warnings.append(
-                f"site.base_url: emails link to {config.site.base_url}, which readers cannot open"
-                " (or not over https); set the public https address of the site"
-            )
-        if config.dkim.key_file is None:
-            warnings.append(
-                "dkim: SMTP is set but emails are not signed; Gmail and Yahoo require DKIM of bulk senders:"
-                " set dkim.domain, dkim.selector and dkim.key_file, then publish the DNS record it prints"
-            )
-    if config.site.tag_authority == SiteConfig.tag_authority:
-        warnings.append(
-            f"site.tag_authority: still the default {SiteConfig.tag_authority!r}; set your domain and year"
-            ' (e.g. "news.example,2024") before the feeds are first published: it can never change after'
-        )
-    return warnings
-
-
-def sharing_warnings(config: Config) -> list[str]:
-    """Settings that work for one instance but not for several sharing a PostgreSQL database
-    (docs/scaling.md), each with its fix (``digest check``)."""
-    if not is_postgresql(config.database_url) or config.site.base_url != listening_url(config.server):
-        return []
-    # Unset, the base URL is the address this instance listens on: each instance links with its
-    # own, and the leader publishes, so every failover rewrites the pages with the new leader's.
-    return [
-        f"site.base_url: links go to this instance's own address ({config.site.base_url}, as when unset);"
-        " instances sharing the PostgreSQL database each link with theirs, and every change of leader"
-        " rewrites the published pages with the new leader's: set site.base_url to the public address,"
-        " the same on every instance"
-    ]
 
 
 def load_config(

@@ -38,8 +38,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from digest.config import read_config
-    from digest.config_checks import deliverability_warnings, sharing_warnings, value_problems
+    from digest.config_checks import value_problems
     from digest.config_paths import folders_to_create, path_problems
+    from digest.config_warnings import deliverability_warnings, sharing_warnings
 
     found: list[ConfigError] = []
     try:

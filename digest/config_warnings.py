@@ -1,0 +1,66 @@
+"""Settings that work but that an operator should change: ``digest check`` prints these as warnings.
+
+Unlike ``config_checks.value_problems`` nothing here stops the service; each names its fix.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from digest.config import Config, SiteConfig, listening_url
+from digest.store.urls import is_postgresql
+
+# Hosts a reader's mail client can never reach: links to them in an email are dead.
+_LOCAL_HOSTS = ("localhost", "::1", "[::1]", "0.0.0.0")
+
+
+def deliverability_warnings(config: Config) -> list[str]:
+    """Settings that work but get mail lost, junked or unreachable, each with its fix (``digest check``)."""
+    warnings: list[str] = []
+    sender_domain = config.smtp.sender.rpartition("@")[2].rstrip(">").strip().lower()
+    if (
+        sender_domain in ("localhost", "")
+        or sender_domain.endswith((".localhost", ".local"))
+        or "." not in sender_domain
+    ):
+        warnings.append(
+            f"smtp.sender: {config.smtp.sender!r} is a local address: receivers refuse or junk it and replies"
+            " go nowhere; set an address at your own domain"
+        )
+    if config.smtp.host:
+        base = urlsplit(config.site.base_url)
+        if (
+            base.scheme != "https"
+            or (base.hostname or "") in _LOCAL_HOSTS
+            or (base.hostname or "").startswith("127.")
+        ):
+            warnings.append(
+                f"site.base_url: emails link to {config.site.base_url}, which readers cannot open"
+                " (or not over https); set the public https address of the site"
+            )
+        if config.dkim.key_file is None:
+            warnings.append(
+                "dkim: SMTP is set but emails are not signed; Gmail and Yahoo require DKIM of bulk senders:"
+                " set dkim.domain, dkim.selector and dkim.key_file, then publish the DNS record it prints"
+            )
+    if config.site.tag_authority == SiteConfig.tag_authority:
+        warnings.append(
+            f"site.tag_authority: still the default {SiteConfig.tag_authority!r}; set your domain and year"
+            ' (e.g. "news.example,2024") before the feeds are first published: it can never change after'
+        )
+    return warnings
+
+
+def sharing_warnings(config: Config) -> list[str]:
+    """Settings that work for one instance but not for several sharing a PostgreSQL database
+    (docs/scaling.md), each with its fix (``digest check``)."""
+    if not is_postgresql(config.database_url) or config.site.base_url != listening_url(config.server):
+        return []
+    # Unset, the base URL is the address this instance listens on: each instance links with its
+    # own, and the leader publishes, so every failover rewrites the pages with the new leader's.
+    return [
+        f"site.base_url: links go to this instance's own address ({config.site.base_url}, as when unset);"
+        " instances sharing the PostgreSQL database each link with theirs, and every change of leader"
+        " rewrites the published pages with the new leader's: set site.base_url to the public address,"
+        " the same on every instance"
+    ]
