@@ -4,7 +4,14 @@ ended well, the commands run as the operator runs them."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -98,3 +105,45 @@ def test_a_record_an_older_version_wrote_still_reads(tmp_path: Path, options: li
     shown = digest("status", *options, cwd=tmp_path)
     assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
     assert "last publish: -" in shown.stdout.splitlines()
+
+
+def test_a_run_by_hand_stopped_by_ctrl_c_is_noted_as_interrupted(
+    tmp_path: Path, options: list[str | Path]
+) -> None:
+    """Before, Ctrl-C (``KeyboardInterrupt``) passed the note by, as it is no ``Exception``: status went
+    on showing the publish before it as the last, and nothing told that this one stopped half way."""
+    assert digest("build", *options, cwd=tmp_path).returncode == 0
+    output = tmp_path / "out"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    folder = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # Held here, the output folder keeps the publish waiting for it: a run under way, for sure.
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        command = [sys.executable, "-m", "digest.cli", "publish", *map(str, options)]
+        with subprocess.Popen(command, cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True) as run:
+            _wait_until_it_opens(run.pid, output)
+            run.send_signal(signal.SIGINT)
+            _, stderr = run.communicate(timeout=30)
+    finally:
+        os.close(folder)
+    assert run.returncode == 130 and "Traceback" not in stderr, stderr
+
+    lines = digest("status", *options, cwd=tmp_path).stdout.splitlines()
+    assert " FAILED: interrupted (SIGINT, Ctrl-C) before it ended" in _last(lines, "publish")
+    assert _last(lines, "publish").endswith("(by digest publish)")
+    assert "errors: publish: interrupted (SIGINT, Ctrl-C) before it ended; run it again" in lines
+    assert digest("publish", *options, cwd=tmp_path).returncode == 0
+    assert "errors: none" in digest("status", *options, cwd=tmp_path).stdout.splitlines()
+
+
+def _wait_until_it_opens(pid: int, folder: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        opened = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                opened.add(os.readlink(fd))
+        if str(folder) in opened:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} never opened {folder}")
