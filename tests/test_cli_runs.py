@@ -8,6 +8,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,13 @@ from pathlib import Path
 import pytest
 from test_cli import EXAMPLES, digest
 
+from digest.config import Config
+from digest.mail.transports import OutboxMailer
+from digest.publish import staging
 from digest.service.health import CLI_RUNS_NAME
+from digest.service.metrics import Metrics
+from digest.service.runner import Runner
+from digest.store.database import Store
 
 # Nothing listens on port 1: the PostgreSQL server is down, or the URL is stale.
 GONE = {"DIGEST_DATABASE_URL": "postgresql://digest:secret@127.0.0.1:1/news"}
@@ -147,3 +154,69 @@ def _wait_until_it_opens(pid: int, folder: Path) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"process {pid} never opened {folder}")
+
+
+# --- beside the service: whose failure stands ---------------------------------------------------
+
+
+def _runner(config: Config, store: Store) -> Runner:
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+    for example in EXAMPLES.glob("*.txt"):
+        shutil.copy(example, config.paths.source / example.name)
+    time.sleep(config.ingest.settle_seconds + 0.1)  # the rescan leaves files written in the last moments
+    runner = Runner(config, store, OutboxMailer(config.paths.data / "outbox"), Metrics())
+    runner.rescan()
+    assert runner.health()["errors"] == []
+    return runner
+
+
+def _by_hand(
+    config: Config, *args: str, env: dict[str, str] | None = None, output: Path | None = None
+) -> int:
+    output = output or config.paths.output
+    folders = ["--source", config.paths.source, "--data", config.paths.data, "--output", output]
+    environ = {"DIGEST_DATABASE_URL": config.database_url} | (env or {})
+    return digest(*args, *folders, cwd=config.paths.data.parent, env=environ).returncode
+
+
+def test_a_publish_by_hand_that_failed_is_cleared_by_the_services_next_rescan(
+    config: Config, store: Store
+) -> None:
+    """Before, the service published only when a page changed: a ``digest publish`` run by hand with a
+    stale database URL kept ``/healthz`` degraded until the next page arrived, a day later, though
+    the service published well all along."""
+    runner = _runner(config, store)
+    assert _by_hand(config, "publish", env=GONE) == 1
+    (error,) = runner.health()["errors"]
+    assert isinstance(error, str) and error.startswith("publish: database ")
+
+    runner.rescan()  # nothing changed in the folder: the service publishes to find out
+    health = runner.health()
+    assert health["status"] == "ok" and health["errors"] == []
+    last = health["last_publish"]
+    assert isinstance(last, dict) and "by" not in last and "error" not in last
+
+
+def test_a_run_by_hand_that_worked_does_not_hide_the_services_failure(
+    config: Config, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the later run was the only one judged: a publish by hand into another folder that
+    worked made ``/healthz`` say ok while the service's publish failed at every rescan."""
+    runner = _runner(config, store)
+    monkeypatch.setattr(staging, "LOCK_WAIT_SECONDS", 0.3)
+    holder = os.open(config.paths.output, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # a leftover process holds the service's output folder
+        runner.rescan(publish=True)
+        assert _by_hand(config, "publish", output=config.paths.data.parent / "elsewhere") == 0
+        health = runner.health()
+        last = health["last_publish"]
+        assert isinstance(last, dict) and last["by"] == "digest publish" and "error" not in last
+        assert health["status"] == "degraded"
+        (error,) = health["errors"]
+        assert isinstance(error, str) and error.startswith("publish: another publish has held the output")
+        assert error.endswith(" (by the service)")
+    finally:
+        os.close(holder)
+    runner.rescan()  # the folder free again, the service's own publish clears it
+    assert runner.health()["errors"] == []

@@ -28,6 +28,7 @@ from digest.service.health import (
     ServiceState,
     carried_runs,
     digest_counts,
+    hand_failed_since,
     health_report,
     ingest_counts,
     load_cli_runs,
@@ -260,11 +261,17 @@ class Runner:
         ``publish``).  True when published.
 
         No path (a rescan that found nothing changed) runs no ingest, and the last one stays
-        reported, unless it failed: then an empty one clears the error.
+        reported, unless it failed, or a run by hand failed since: then an empty one tells whether
+        the work itself fails, and clears the error when it does not (``health.failing``).
         """
         touched = False
+        by_hand = load_cli_runs(self._config.paths.data)
         failed = self._runs.get("ingest")
-        if paths or (failed is not None and failed.error is not None):
+        if (
+            paths
+            or (failed is not None and failed.error is not None)
+            or hand_failed_since(failed, by_hand.get("ingest"))
+        ):
             started = time.monotonic()
             try:
                 result = ingest(self._config, self._store, self._clock(), paths)
@@ -280,9 +287,12 @@ class Runner:
                 touched = retract_vanished(self._config, self._store, present, self._clock()) > 0 or touched
             except DigestError as exc:
                 self._failed("ingest", time.monotonic(), str(exc))
-        # A publish that failed (a full disk, a read-only folder) is tried again at every rescan.
+        # A publish that failed (a full disk, a read-only folder) is tried again at every rescan, and
+        # one after a publish by hand failed: else that failure stood until the next page arrived.
         last = self._runs.get("publish")
-        retry = last is not None and last.error is not None
+        retry = (last is not None and last.error is not None) or hand_failed_since(
+            last, by_hand.get("publish")
+        )
         return (touched or publish or retry) and self._publish()
 
     def _publish(self) -> bool:
