@@ -18,7 +18,7 @@ import dataclasses
 import logging
 import time as clock
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -80,6 +80,49 @@ def _previous_dating(record: SourceRecord) -> dating.Dating | None:
     return dating.Dating(record.issue_date, DatedBy(record.dated_by), record.page or 0)
 
 
+def _alike_datings(store: Store, new: Sequence[SourceRecord]) -> dict[str, dating.Dating]:
+    """The page each of the ``new`` files holds by its bytes alone: that of the other files read with
+    the same bytes, by hash, where they all hold one page (``_kept_dating``).
+
+    A page file renamed so that its name lost its date (``2024-11-27_03.txt`` → ``yaowen.txt``) was
+    dated again from its text and file time: another day, page 0, so its articles were new ones and
+    the old ones were retracted, every story twice in a feed reader.  Its bytes are the old file's,
+    so it is that page.  Files of one content that hold different pages (one page saved under two
+    days' names) leave it undecided: the new file is dated by its own evidence, as before.
+    """
+    found = store.sources_alike(sorted({record.content_hash for record in new})) if new else {}
+    pages: dict[str, dating.Dating] = {}
+    for content, records in found.items():
+        held = {dated for record in records if (dated := _previous_dating(record)) is not None}
+        if len(held) == 1:
+            pages[content] = held.pop()
+    return pages
+
+
+def _kept_dating(
+    record: SourceRecord, fresh: dating.Dating, alike: Mapping[str, dating.Dating]
+) -> dating.Dating:
+    """The page a file read holds: what it held before (``dating.keep_or_replace``); for a file never
+    read, the page its bytes held under another name (``_alike_datings``) unless its own name dates it."""
+    previous = _previous_dating(record)
+    if previous is not None:
+        return dating.keep_or_replace(previous, fresh)
+    before = alike.get(record.content_hash)
+    if before is None or fresh.by is DatedBy.NAME:
+        return fresh  # a new name that dates the page is the operator's word on it
+    if (before.day, before.page) != (fresh.day, fresh.page):
+        log.info(
+            "page file %s has the bytes of a page read before: read as that page (%s, page %d), not as "
+            "its own name and text would date it (%s, page %d)",
+            record.path,
+            before.day,
+            before.page,
+            fresh.day,
+            fresh.page,
+        )
+    return before
+
+
 def _pages(
     store: Store, config: Config, read: Sequence[tuple[SourceRecord, Parsed]], now: datetime
 ) -> tuple[list[Entry], dict[str, str | None], list[SourceRecord]]:
@@ -90,9 +133,9 @@ def _pages(
     its sections' slugs) are read for the whole batch at once: a few queries
     per batch, not per page.
     """
+    alike = _alike_datings(store, [record for record, _ in read if _previous_dating(record) is None])
     dated = [
-        (record, Parsed(parsed.page, dating.keep_or_replace(_previous_dating(record), parsed.dating)))
-        for record, parsed in read
+        (record, Parsed(parsed.page, _kept_dating(record, parsed.dating, alike))) for record, parsed in read
     ]
     previous = store.page_entries([(p.dating.day, p.dating.page, record.path) for record, p in dated])
     fresh = [
