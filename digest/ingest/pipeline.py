@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time as clock
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from digest.config import Config
+from digest.errors import SourceError
 from digest.faults import crash_point
 from digest.ingest import identity
 from digest.ingest.read import (
     Parsed,
+    _decode_and_parse,
+    _known,
     _Parsers,
+    _read,
     _read_batches,
     _source_name,
     build_entries,
@@ -151,10 +156,17 @@ def _pages(
     # Which of the files the pages' previous articles were last read from are still in the folder.
     sources = {entry.source for before in previous for entry in before}
     elsewhere = {source for source in sources if (config.paths.source / source).exists()}
+    reading = {record.path for record, _ in dated}
     for (record, parsed), before in zip(dated, previous, strict=True):
         page_entries, page_dropped = build_entries(
             parsed, record.path, before, taken, slugs, config, now, elsewhere
         )
+        if page_dropped:
+            kept = _held_by_a_copy(store, config, parsed.dating, record.path, before, page_dropped, reading)
+            page_entries.extend(kept)
+            page_dropped = {
+                uid: heir for uid, heir in page_dropped.items() if uid not in {e.uid for e in kept}
+            }
         entries.extend(page_entries)
         dropped.update(page_dropped)
         records.append(
@@ -168,6 +180,53 @@ def _pages(
             )
         )
     return entries, dropped, records
+
+
+def _held_by_a_copy(
+    store: Store,
+    config: Config,
+    page: dating.Dating,
+    name: str,
+    before: Sequence[Entry],
+    dropped: Mapping[str, str | None],
+    reading: Set[str],
+) -> list[Entry]:
+    """The articles of ``dropped`` (uids a re-read of file ``name`` no longer holds) that another file
+    of the same page still in the folder holds: kept, under that file, rather than withdrawn.
+
+    Two files alike in every story are one page's two copies (a duplicate export, a corrected
+    copy): the one read last took the stories over (``read._held_elsewhere``), so the other held
+    none.  Edited to drop a story, the copy read last withdrew it, though the other file still
+    held it: a story went from the feeds while a page in the folder printed it.  Other files of
+    the batch (``reading``) are being read now and take back what they hold themselves.
+    """
+    gone = [entry for entry in before if entry.uid in dropped and entry.source == name]
+    if not gone:
+        return []
+    root = os.path.realpath(config.paths.source)
+    kept: list[Entry] = []
+    for sibling in store.page_sources(page.day, page.page):
+        if sibling.path == name or sibling.path in reading or not gone:
+            continue
+        try:
+            data, _ = _read(config.paths.source / sibling.path, sibling.path, root)
+        except SourceError:
+            continue  # gone or unreadable now: the next scan says so, and it holds nothing here
+        parsed = _decode_and_parse(sibling.path, data, sibling.mtime, config)
+        if isinstance(parsed, str):
+            continue
+        found = identity.match([_known(entry) for entry in gone], parsed.page.articles)
+        held = [entry for entry in gone if entry.uid in {uid for uid in found if uid is not None}]
+        if held:
+            log.info(
+                "%s still holds %d stories a re-read of %s dropped: kept, under it",
+                sibling.path,
+                len(held),
+                name,
+            )
+        kept.extend(dataclasses.replace(entry, source=sibling.path) for entry in held)
+        gone = [entry for entry in gone if entry not in held]
+    return kept
 
 
 def retract_vanished(config: Config, store: Store, present: set[str], now: datetime) -> int:
