@@ -13,10 +13,12 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from test_cli import EXAMPLES, digest
+from test_service import page
 
 from digest.config import Config
 from digest.mail.transports import OutboxMailer
@@ -219,4 +221,37 @@ def test_a_run_by_hand_that_worked_does_not_hide_the_services_failure(
     finally:
         os.close(holder)
     runner.rescan()  # the folder free again, the service's own publish clears it
+    assert runner.health()["errors"] == []
+
+
+def test_a_digest_by_hand_after_the_services_failed_clears_it_once_the_service_runs_well(
+    config: Config, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's digest failed (its page could not be published); the operator freed the folder and
+    sent it by hand.  That run does not hide the service's failure, and the service's next retry, with
+    nothing left to do and nothing failing, clears it; before, kept, it stood until the next day's digest."""
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+    (config.paths.source / "2024-11-27_01.txt").write_text(page("示例水库完成冬季检修"), encoding="utf-8")
+    time.sleep(config.ingest.settle_seconds + 0.1)
+    at = datetime(2024, 11, 27, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai: the 07:00 digest is due
+    runner = Runner(config, store, OutboxMailer(config.paths.data / "outbox"), Metrics(), clock=lambda: at)
+    monkeypatch.setattr(staging, "LOCK_WAIT_SECONDS", 0.3)
+    config.paths.output.mkdir(parents=True, exist_ok=True)
+    holder = os.open(config.paths.output, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        runner.take_over()
+    finally:
+        os.close(holder)
+    assert [e for e in runner.health()["errors"] if str(e).startswith("digest: ")], runner.health()
+    runner.rescan()  # the folder free again: the publish works
+    assert _by_hand(config, "send-digest", "--date", "2024-11-27") == 0
+
+    health = runner.health()
+    last = health["last_digest"]
+    assert isinstance(last, dict) and last["by"] == "digest send-digest" and "error" not in last
+    (error,) = health["errors"]
+    assert isinstance(error, str) and error.startswith("digest: ") and error.endswith(" (by the service)")
+
+    runner.retry()  # the service's own digest job: nothing due, nothing failing
     assert runner.health()["errors"] == []

@@ -164,9 +164,8 @@ def _pages(
         if page_dropped:
             kept = _held_by_a_copy(store, config, parsed.dating, record.path, before, page_dropped, reading)
             page_entries.extend(kept)
-            page_dropped = {
-                uid: heir for uid, heir in page_dropped.items() if uid not in {e.uid for e in kept}
-            }
+            stays = {entry.uid for entry in kept}
+            page_dropped = {uid: heir for uid, heir in page_dropped.items() if uid not in stays}
         entries.extend(page_entries)
         dropped.update(page_dropped)
         records.append(

@@ -176,16 +176,18 @@ def failing(service: JobRun | None, hand: JobRun | None) -> list[str]:
     or a command's (which replaces it in ``cli-runs.json``); the service tries that job again at its
     next rescan for ingest and publish (``Runner``), so a mistake by hand is not reported for a day.
     """
+    mine = None if service is None else service.error
+    theirs = None if hand is None else hand.error
     errors: list[str] = []
-    if service is not None and service.error is not None:
-        # Shown beside a later run by hand as the job's last, it says whose it is.
-        later = hand is not None and hand.at > service.at
-        errors.append(service.error + (" (by the service)" if later else ""))
-    if hand is None or hand.error is None or hand.error == (service and service.error):
+    if mine is not None:
+        # Beside a later run by hand that did not fail so, which is shown as the job's last: whose it is.
+        beside = hand is not None and service is not None and hand.at > service.at and theirs != mine
+        errors.append(mine + (" (by the service)" if beside else ""))
+    if hand is None or theirs is None or theirs == mine:
         return errors
-    if service is not None and service.error is None and service.at > hand.at:
+    if service is not None and mine is None and service.at > hand.at:
         return errors  # the service did the work since, and it worked
-    return [*errors, hand.error + (f" (by {hand.by})" if errors and hand.by else "")]
+    return [*errors, theirs + (f" (by {hand.by})" if errors and hand.by else "")]
 
 
 def hand_failed_since(service: JobRun | None, hand: JobRun | None) -> bool:

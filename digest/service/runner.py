@@ -133,6 +133,11 @@ class Runner:
             # Files still being written wait in the settler; the watcher hands them on once whole.
             self.settler.note(path for path in files if path not in settled)
             self._refresh([path for path in files if path in settled], publish, present)
+            pruned = self._runs.get("prune")
+            if pruned is not None and pruned.error is not None:
+                # Tried again at every rescan, as a publish is: its failure stands until the service's
+                # own prune works (``health.failing``), and the nightly run would keep it for a day.
+                self._prune()
 
     def ingest(self, paths: Sequence[Path]) -> None:
         """Ingest page files the watcher found settled, and publish what they changed."""
@@ -171,16 +176,18 @@ class Runner:
     def prune(self) -> None:
         """The daily retention job: old ledger rows, sign-ups, outbox files and dry runs go."""
         with self._job() as go:
-            if not go:
-                return
-            started = time.monotonic()
-            try:
-                report = prune(self._config, self._store, self._clock())
-            except DigestError as exc:
-                self._failed("prune", started, str(exc))
-                return
-            ms = round((time.monotonic() - started) * 1000)
-            self._done("prune", JobRun(self._clock(), ms, prune_counts(report)))
+            if go:
+                self._prune()
+
+    def _prune(self) -> None:
+        started = time.monotonic()
+        try:
+            report = prune(self._config, self._store, self._clock())
+        except DigestError as exc:
+            self._failed("prune", started, str(exc))
+            return
+        ms = round((time.monotonic() - started) * 1000)
+        self._done("prune", JobRun(self._clock(), ms, prune_counts(report)))
 
     def take_over(self) -> None:
         """At start-up and whenever this instance gains the lead: ingest what was missed, publish, and
@@ -318,6 +325,12 @@ class Runner:
         self._metrics.digested(result, seconds)
         if result is not None:
             self._done("digest", JobRun(self._clock(), round(seconds * 1000), digest_counts(result)))
+            return
+        last = self._runs.get("digest")
+        if last is not None and last.error is not None:
+            # Nothing was due, and nothing failed: the job works again.  Kept, the failure stood until
+            # the next digest, though a run by hand may have done the work (``health.failing``).
+            self._done("digest", JobRun(self._clock(), round(seconds * 1000), {"sent": 0}))
 
     def _done(self, job: str, run: JobRun) -> None:
         self._repeats.ended(job, f"{job} works again")
