@@ -4,13 +4,29 @@ ended well, the commands run as the operator runs them."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from test_cli import EXAMPLES, digest
+from test_service import page
 
+from digest.config import Config
+from digest.mail.transports import OutboxMailer
+from digest.publish import staging
 from digest.service.health import CLI_RUNS_NAME
+from digest.service.metrics import Metrics
+from digest.service.runner import Runner
+from digest.store.database import Store
 
 # Nothing listens on port 1: the PostgreSQL server is down, or the URL is stale.
 GONE = {"DIGEST_DATABASE_URL": "postgresql://digest:secret@127.0.0.1:1/news"}
@@ -98,3 +114,144 @@ def test_a_record_an_older_version_wrote_still_reads(tmp_path: Path, options: li
     shown = digest("status", *options, cwd=tmp_path)
     assert shown.returncode == 0 and "Traceback" not in shown.stderr, shown.stderr
     assert "last publish: -" in shown.stdout.splitlines()
+
+
+def test_a_run_by_hand_stopped_by_ctrl_c_is_noted_as_interrupted(
+    tmp_path: Path, options: list[str | Path]
+) -> None:
+    """Before, Ctrl-C (``KeyboardInterrupt``) passed the note by, as it is no ``Exception``: status went
+    on showing the publish before it as the last, and nothing told that this one stopped half way."""
+    assert digest("build", *options, cwd=tmp_path).returncode == 0
+    output = tmp_path / "out"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    folder = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # Held here, the output folder keeps the publish waiting for it: a run under way, for sure.
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        command = [sys.executable, "-m", "digest.cli", "publish", *map(str, options)]
+        with subprocess.Popen(command, cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True) as run:
+            _wait_until_it_opens(run.pid, output)
+            run.send_signal(signal.SIGINT)
+            _, stderr = run.communicate(timeout=30)
+    finally:
+        os.close(folder)
+    assert run.returncode == 130 and "Traceback" not in stderr, stderr
+
+    lines = digest("status", *options, cwd=tmp_path).stdout.splitlines()
+    assert " FAILED: interrupted (SIGINT, Ctrl-C) before it ended" in _last(lines, "publish")
+    assert _last(lines, "publish").endswith("(by digest publish)")
+    assert "errors: publish: interrupted (SIGINT, Ctrl-C) before it ended; run it again" in lines
+    assert digest("publish", *options, cwd=tmp_path).returncode == 0
+    assert "errors: none" in digest("status", *options, cwd=tmp_path).stdout.splitlines()
+
+
+def _wait_until_it_opens(pid: int, folder: Path) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        opened = set()
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                opened.add(os.readlink(fd))
+        if str(folder) in opened:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"process {pid} never opened {folder}")
+
+
+# --- beside the service: whose failure stands ---------------------------------------------------
+
+
+def _runner(config: Config, store: Store) -> Runner:
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+    for example in EXAMPLES.glob("*.txt"):
+        shutil.copy(example, config.paths.source / example.name)
+    time.sleep(config.ingest.settle_seconds + 0.1)  # the rescan leaves files written in the last moments
+    runner = Runner(config, store, OutboxMailer(config.paths.data / "outbox"), Metrics())
+    runner.rescan()
+    assert runner.health()["errors"] == []
+    return runner
+
+
+def _by_hand(
+    config: Config, *args: str, env: dict[str, str] | None = None, output: Path | None = None
+) -> int:
+    output = output or config.paths.output
+    folders = ["--source", config.paths.source, "--data", config.paths.data, "--output", output]
+    environ = {"DIGEST_DATABASE_URL": config.database_url} | (env or {})
+    return digest(*args, *folders, cwd=config.paths.data.parent, env=environ).returncode
+
+
+def test_a_publish_by_hand_that_failed_is_cleared_by_the_services_next_rescan(
+    config: Config, store: Store
+) -> None:
+    """Before, the service published only when a page changed: a ``digest publish`` run by hand with a
+    stale database URL kept ``/healthz`` degraded until the next page arrived, a day later, though
+    the service published well all along."""
+    runner = _runner(config, store)
+    assert _by_hand(config, "publish", env=GONE) == 1
+    (error,) = runner.health()["errors"]
+    assert isinstance(error, str) and error.startswith("publish: database ")
+
+    runner.rescan()  # nothing changed in the folder: the service publishes to find out
+    health = runner.health()
+    assert health["status"] == "ok" and health["errors"] == []
+    last = health["last_publish"]
+    assert isinstance(last, dict) and "by" not in last and "error" not in last
+
+
+def test_a_run_by_hand_that_worked_does_not_hide_the_services_failure(
+    config: Config, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before, the later run was the only one judged: a publish by hand into another folder that
+    worked made ``/healthz`` say ok while the service's publish failed at every rescan."""
+    runner = _runner(config, store)
+    monkeypatch.setattr(staging, "LOCK_WAIT_SECONDS", 0.3)
+    holder = os.open(config.paths.output, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)  # a leftover process holds the service's output folder
+        runner.rescan(publish=True)
+        assert _by_hand(config, "publish", output=config.paths.data.parent / "elsewhere") == 0
+        health = runner.health()
+        last = health["last_publish"]
+        assert isinstance(last, dict) and last["by"] == "digest publish" and "error" not in last
+        assert health["status"] == "degraded"
+        (error,) = health["errors"]
+        assert isinstance(error, str) and error.startswith("publish: another publish has held the output")
+        assert error.endswith(" (by the service)")
+    finally:
+        os.close(holder)
+    runner.rescan()  # the folder free again, the service's own publish clears it
+    assert runner.health()["errors"] == []
+
+
+def test_a_digest_by_hand_after_the_services_failed_clears_it_once_the_service_runs_well(
+    config: Config, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's digest failed (its page could not be published); the operator freed the folder and
+    sent it by hand.  That run does not hide the service's failure, and the service's next retry, with
+    nothing left to do and nothing failing, clears it; before, kept, it stood until the next day's digest."""
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+    (config.paths.source / "2024-11-27_01.txt").write_text(page("示例水库完成冬季检修"), encoding="utf-8")
+    time.sleep(config.ingest.settle_seconds + 0.1)
+    at = datetime(2024, 11, 27, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai: the 07:00 digest is due
+    runner = Runner(config, store, OutboxMailer(config.paths.data / "outbox"), Metrics(), clock=lambda: at)
+    monkeypatch.setattr(staging, "LOCK_WAIT_SECONDS", 0.3)
+    config.paths.output.mkdir(parents=True, exist_ok=True)
+    holder = os.open(config.paths.output, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        runner.take_over()
+    finally:
+        os.close(holder)
+    assert [e for e in runner.health()["errors"] if str(e).startswith("digest: ")], runner.health()
+    runner.rescan()  # the folder free again: the publish works
+    assert _by_hand(config, "send-digest", "--date", "2024-11-27") == 0
+
+    health = runner.health()
+    last = health["last_digest"]
+    assert isinstance(last, dict) and last["by"] == "digest send-digest" and "error" not in last
+    (error,) = health["errors"]
+    assert isinstance(error, str) and error.startswith("digest: ") and error.endswith(" (by the service)")
+
+    runner.retry()  # the service's own digest job: nothing due, nothing failing
+    assert runner.health()["errors"] == []

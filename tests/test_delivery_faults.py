@@ -28,7 +28,7 @@ from test_delivery import NOW, _send_digest, everyone, made, make_config, seed
 from digest.config import Config
 from digest.config_checks import load_config
 from digest.errors import StoreError
-from digest.mail.transports import OutboxMailer, SmtpMailer
+from digest.mail.transports import SMTP_TIMEOUT, OutboxMailer, SmtpMailer, make_mailer
 from digest.publish.digests import digest_window
 from digest.service import jobs
 from digest.service.jobs import retry_deliveries, run_digest
@@ -136,6 +136,26 @@ def test_a_relay_that_resets_mid_body_is_retried_not_unknown(tmp_path: Path) -> 
     assert [r.sent for r in later] == [3]
     assert server.copies() == everyone(3) and {r.status for r in rows} == {"sent"}
     assert server.drops >= 1
+
+
+@pytest.mark.slow
+def test_a_relay_slow_to_answer_the_final_dot_gets_the_digest_once(tmp_path: Path) -> None:
+    """A relay scanning each message (a before-queue filter) answers the final "." after more than the
+    30 s every other step may take, and drops a message whose client hung up meanwhile.  Before, the
+    mailer of ``digest serve`` and ``send-digest`` gave up there: the copy was ``unknown``, so never
+    sent again, and the relay dropped it, where a sign-up's confirmation, smaller, waited a minute."""
+    with FaultySmtp(seed=4, dot_pause=SMTP_TIMEOUT + 1) as server:
+        config = _config_for(tmp_path, server)
+        with Store.open(config.database_url) as store:
+            day = seed(store, config, NOW, 1)
+            mailer = make_mailer(config, config.paths.data)  # as serve and send-digest make it
+            try:
+                result = run_digest(config, store, mailer, NOW)
+            finally:
+                mailer.close()
+            rows = store.deliveries(day)
+    assert (result.sent, result.delivery.unknown, server.gone) == (1, 0, 0)
+    assert server.copies() == everyone(1) and [r.status for r in rows] == ["sent"]
 
 
 def test_one_sender_per_digest_a_live_lease_blocks_a_dead_or_lapsed_one_does_not(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -199,3 +199,31 @@ def test_alike_stories_of_two_page_files_both_stay_published(
     (source / "inside (copy).txt").write_text(INSIDE, encoding="utf-8")
     assert ingest(config, store, now).new == 0
     assert {body for body, _ in live()} == {body for body, _ in four}
+
+
+def test_a_story_one_copy_of_a_page_drops_stays_while_the_other_copy_holds_it(
+    config: Config, store: Store, now: datetime
+) -> None:
+    """Two files alike in every story are one page twice: each story is stored once, under the copy read
+    last.  Before, that copy edited to drop a story withdrew it (a tombstone in the feeds), though the
+    other file, still in the folder, printed it; it is withdrawn once no file holds it."""
+    source = config.paths.source
+    (source / "frontpage.txt").write_text(FRONT, encoding="utf-8")
+    ingest(config, store, now)
+    copy = source / "frontpage (copy).txt"
+    copy.write_text(FRONT.replace("明年通车", "明年五月通车"), encoding="utf-8")
+    report = ingest(config, store, now)
+    assert (report.new, report.changed) == (0, 1)
+
+    def live() -> dict[str, str]:
+        return {e.article.title or "": e.source for e in store.entries() if e.retracted is None}
+
+    assert live() == {"示例大桥今天合龙": copy.name, "今日菜价": copy.name}
+    copy.write_text(FRONT.replace("明年通车", "明年五月通车").split("● 便民")[0], encoding="utf-8")
+    assert ingest(config, store, now).retracted == 0
+    assert live() == {"示例大桥今天合龙": copy.name, "今日菜价": "frontpage.txt"}
+
+    (source / "frontpage.txt").unlink()
+    ingest(config, store, now)
+    assert ingest(config, store, now + timedelta(seconds=1)).retracted == 1  # gone for good: no file holds it
+    assert live() == {"示例大桥今天合龙": copy.name}

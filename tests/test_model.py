@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -121,6 +121,46 @@ def test_a_resave_on_another_day_and_a_rename_change_no_byte_of_any_feed(
     _step(config, store, now + timedelta(days=3))  # the old name is gone for good now: nothing retracted
     assert _feeds(config) == first
     assert not any(e.retracted for e in store.entries())
+
+
+def _examples(config: Config, store: Store, now: datetime) -> dict[str, bytes]:
+    """The invented example pages, dated by their names (``2024-11-27_01.txt``), read and published."""
+    for page in sorted((ROOT / "examples" / "pages").glob("*.txt")):
+        shutil.copyfile(page, config.paths.source / page.name)
+    _step(config, store, now)
+    return _feeds(config)
+
+
+def test_a_rename_that_drops_the_date_from_the_name_keeps_the_page(
+    config: Config, store: Store, now: datetime
+) -> None:
+    """Before, ``2024-11-27_01.txt`` renamed ``yaowen.txt`` was dated again by its text's 11月27日 and
+    the year of its file time, page 0: three new articles on another day, and once the old name stayed
+    gone, the first three withdrawn; a feed reader showed each story twice."""
+    first = _examples(config, store, now)
+    page = config.paths.source / "2024-11-27_01.txt"
+    a_year_on = (now + timedelta(days=400)).timestamp()  # a copy tool gave it a new file time too
+    os.utime(page, (a_year_on, a_year_on))
+    page.rename(config.paths.source / "yaowen.txt")
+    _step(config, store, now + timedelta(days=1))
+    _step(config, store, now + timedelta(days=2))  # the old name is gone for good now: nothing retracted
+    assert _feeds(config) == first
+    assert not any(e.retracted for e in store.entries())
+    record = store.source("yaowen.txt")
+    assert record is not None and (record.issue_date, record.page) == (date(2024, 11, 27), 1)
+
+
+def test_a_new_file_with_the_bytes_of_two_pages_is_dated_by_its_own_evidence(
+    config: Config, store: Store, now: datetime
+) -> None:
+    """One text saved under two days' names holds two pages: a third copy named without a date cannot
+    be told to be either, so it is dated as any new file is, by its text (and file time)."""
+    page = ROOT / "examples" / "pages" / "2024-11-27_01.txt"
+    for name in ("2024-11-27_01.txt", "2024-11-28_05.txt", "undated.txt"):
+        shutil.copyfile(page, config.paths.source / name)
+        ingest(config, store, now)
+    record = store.source("undated.txt")
+    assert record is not None and record.page == 0 and record.dated_by != DatedBy.NAME
 
 
 def test_a_rebuilt_database_gives_byte_identical_feeds(

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path("config.toml")
+# The error a run by hand stopped by Ctrl-C is noted with: a failure until the job next ends well.
+INTERRUPTED = "interrupted (SIGINT, Ctrl-C) before it ended; run it again"
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -86,8 +88,9 @@ class JobRecord:
 @contextmanager
 def recorded(config: Config, command: str, job: str, keep: bool = True) -> Iterator[JobRecord]:
     """Run ``job`` for ``digest command`` inside: ``JobRecord.done`` notes its success, and an error
-    escaping before that is noted as its failure, then raised on.  ``keep`` False (a preview, a dry
-    run): neither is noted, as such a run changes nothing.
+    escaping before that is noted as its failure, then raised on; Ctrl-C (``KeyboardInterrupt``) is
+    noted as ``INTERRUPTED``.  ``keep`` False (a preview, a dry run): neither is noted, as such a run
+    changes nothing.
 
     A digest asked for before its day ended (``NotDueError``) is a request refused, not a run.
     """
@@ -97,6 +100,12 @@ def recorded(config: Config, command: str, job: str, keep: bool = True) -> Itera
     try:
         yield record
     except NotDueError:
+        raise
+    except KeyboardInterrupt:
+        # No ``Exception``, so it passed the note by: status went on telling the run before as the
+        # last, though this one may have done half its work (some pages read, some files written).
+        if not record.ended:
+            record.failed(INTERRUPTED)
         raise
     except Exception as exc:
         if not record.ended:  # a later job of the same command failed, not this one

@@ -16,19 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time as clock
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from digest.config import Config
+from digest.errors import SourceError
 from digest.faults import crash_point
 from digest.ingest import identity
 from digest.ingest.read import (
     Parsed,
+    _decode_and_parse,
+    _known,
     _Parsers,
+    _read,
     _read_batches,
     _source_name,
     build_entries,
@@ -80,6 +85,49 @@ def _previous_dating(record: SourceRecord) -> dating.Dating | None:
     return dating.Dating(record.issue_date, DatedBy(record.dated_by), record.page or 0)
 
 
+def _alike_datings(store: Store, new: Sequence[SourceRecord]) -> dict[str, dating.Dating]:
+    """The page each of the ``new`` files holds by its bytes alone: that of the other files read with
+    the same bytes, by hash, where they all hold one page (``_kept_dating``).
+
+    A page file renamed so that its name lost its date (``2024-11-27_03.txt`` → ``yaowen.txt``) was
+    dated again from its text and file time: another day, page 0, so its articles were new ones and
+    the old ones were retracted, every story twice in a feed reader.  Its bytes are the old file's,
+    so it is that page.  Files of one content that hold different pages (one page saved under two
+    days' names) leave it undecided: the new file is dated by its own evidence, as before.
+    """
+    found = store.sources_alike(sorted({record.content_hash for record in new})) if new else {}
+    pages: dict[str, dating.Dating] = {}
+    for content, records in found.items():
+        held = {dated for record in records if (dated := _previous_dating(record)) is not None}
+        if len(held) == 1:
+            pages[content] = held.pop()
+    return pages
+
+
+def _kept_dating(
+    record: SourceRecord, fresh: dating.Dating, alike: Mapping[str, dating.Dating]
+) -> dating.Dating:
+    """The page a file read holds: what it held before (``dating.keep_or_replace``); for a file never
+    read, the page its bytes held under another name (``_alike_datings``) unless its own name dates it."""
+    previous = _previous_dating(record)
+    if previous is not None:
+        return dating.keep_or_replace(previous, fresh)
+    before = alike.get(record.content_hash)
+    if before is None or fresh.by is DatedBy.NAME:
+        return fresh  # a new name that dates the page is the operator's word on it
+    if (before.day, before.page) != (fresh.day, fresh.page):
+        log.info(
+            "page file %s has the bytes of a page read before: read as that page (%s, page %d), not as "
+            "its own name and text would date it (%s, page %d)",
+            record.path,
+            before.day,
+            before.page,
+            fresh.day,
+            fresh.page,
+        )
+    return before
+
+
 def _pages(
     store: Store, config: Config, read: Sequence[tuple[SourceRecord, Parsed]], now: datetime
 ) -> tuple[list[Entry], dict[str, str | None], list[SourceRecord]]:
@@ -90,9 +138,9 @@ def _pages(
     its sections' slugs) are read for the whole batch at once: a few queries
     per batch, not per page.
     """
+    alike = _alike_datings(store, [record for record, _ in read if _previous_dating(record) is None])
     dated = [
-        (record, Parsed(parsed.page, dating.keep_or_replace(_previous_dating(record), parsed.dating)))
-        for record, parsed in read
+        (record, Parsed(parsed.page, _kept_dating(record, parsed.dating, alike))) for record, parsed in read
     ]
     previous = store.page_entries([(p.dating.day, p.dating.page, record.path) for record, p in dated])
     fresh = [
@@ -108,10 +156,16 @@ def _pages(
     # Which of the files the pages' previous articles were last read from are still in the folder.
     sources = {entry.source for before in previous for entry in before}
     elsewhere = {source for source in sources if (config.paths.source / source).exists()}
+    reading = {record.path for record, _ in dated}
     for (record, parsed), before in zip(dated, previous, strict=True):
         page_entries, page_dropped = build_entries(
             parsed, record.path, before, taken, slugs, config, now, elsewhere
         )
+        if page_dropped:
+            kept = _held_by_a_copy(store, config, parsed.dating, record.path, before, page_dropped, reading)
+            page_entries.extend(kept)
+            stays = {entry.uid for entry in kept}
+            page_dropped = {uid: heir for uid, heir in page_dropped.items() if uid not in stays}
         entries.extend(page_entries)
         dropped.update(page_dropped)
         records.append(
@@ -125,6 +179,53 @@ def _pages(
             )
         )
     return entries, dropped, records
+
+
+def _held_by_a_copy(
+    store: Store,
+    config: Config,
+    page: dating.Dating,
+    name: str,
+    before: Sequence[Entry],
+    dropped: Mapping[str, str | None],
+    reading: Set[str],
+) -> list[Entry]:
+    """The articles of ``dropped`` (uids a re-read of file ``name`` no longer holds) that another file
+    of the same page still in the folder holds: kept, under that file, rather than withdrawn.
+
+    Two files alike in every story are one page's two copies (a duplicate export, a corrected
+    copy): the one read last took the stories over (``read._held_elsewhere``), so the other held
+    none.  Edited to drop a story, the copy read last withdrew it, though the other file still
+    held it: a story went from the feeds while a page in the folder printed it.  Other files of
+    the batch (``reading``) are being read now and take back what they hold themselves.
+    """
+    gone = [entry for entry in before if entry.uid in dropped and entry.source == name]
+    if not gone:
+        return []
+    root = os.path.realpath(config.paths.source)
+    kept: list[Entry] = []
+    for sibling in store.page_sources(page.day, page.page):
+        if sibling.path == name or sibling.path in reading or not gone:
+            continue
+        try:
+            data, _ = _read(config.paths.source / sibling.path, sibling.path, root)
+        except SourceError:
+            continue  # gone or unreadable now: the next scan says so, and it holds nothing here
+        parsed = _decode_and_parse(sibling.path, data, sibling.mtime, config)
+        if isinstance(parsed, str):
+            continue
+        found = identity.match([_known(entry) for entry in gone], parsed.page.articles)
+        held = [entry for entry in gone if entry.uid in {uid for uid in found if uid is not None}]
+        if held:
+            log.info(
+                "%s still holds %d stories a re-read of %s dropped: kept, under it",
+                sibling.path,
+                len(held),
+                name,
+            )
+        kept.extend(dataclasses.replace(entry, source=sibling.path) for entry in held)
+        gone = [entry for entry in gone if entry not in held]
+    return kept
 
 
 def retract_vanished(config: Config, store: Store, present: set[str], now: datetime) -> int:

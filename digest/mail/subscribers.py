@@ -48,7 +48,8 @@ log = logging.getLogger(__name__)
 
 # A subscription email claimed this long ago (by the wall clock) whose sender has not finished is a
 # dead sender's: one email takes far less (the sign-up's own send gives up on a silent server after
-# ``digest.web.subscriptions.AFTER_SMTP_SECONDS`` a step, the service's mailer after 30 s), and a
+# ``digest.web.subscriptions.AFTER_SMTP_SECONDS`` a step, the service's mailer after 30 s; the reply
+# to the final "." is waited for a minute, ``transports.DOT_TIMEOUT``), and a
 # live sender that is slower still sends nothing twice: its commit fails once it lost the claim, and
 # one past its commit (waiting for the reply to its final ".") writes the answer it gets over the
 # ``unknown`` the recovery made of its email.

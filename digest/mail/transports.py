@@ -32,6 +32,12 @@ from digest.mail.message import Outgoing, wire
 
 _SECURITIES = ("starttls", "tls", "none")
 SMTP_TIMEOUT = 30.0  # seconds a step of the SMTP session (connect, each reply) may take
+# The reply to the final ".": a relay scanning the message (spam, viruses) answers only once done, and
+# one that finds its client gone may drop the message, while our copy is then ``unknown``, never sent
+# again.  RFC 5321 §4.5.3.2.6 allows ten minutes; a minute keeps ``digest serve``'s stop, which waits
+# for the email under way, within systemd's 120 s (``TimeoutStopSec``).  Every email waits as long: a
+# digest copy, bigger than a confirmation, takes a scanning relay longer, not less.
+DOT_TIMEOUT = 60.0
 _SECURITY_HINT = '"starttls" for port 587, "tls" for port 465, "none" for a local relay'
 
 
@@ -470,10 +476,11 @@ def smtp_problem(smtp: SmtpConfig, timeout: float = 10.0) -> str | None:
 
 
 def make_mailer(
-    config: Config, data_dir: Path, *, timeout: float = SMTP_TIMEOUT, dot_timeout: float | None = None
+    config: Config, data_dir: Path, *, timeout: float = SMTP_TIMEOUT, dot_timeout: float = DOT_TIMEOUT
 ) -> Mailer:
     """SMTP when ``smtp.host`` is set (``timeout`` seconds a step, ``dot_timeout`` for the reply to
-    the final "." when longer), else the outbox folder ``<data_dir>/outbox``."""
+    the final "." when longer: ``DOT_TIMEOUT`` for every email), else the outbox folder
+    ``<data_dir>/outbox``."""
     if config.smtp.host:
         return SmtpMailer(config.smtp, timeout=timeout, dot_timeout=dot_timeout)
     return OutboxMailer(data_dir / "outbox")

@@ -102,7 +102,8 @@ def health_report(
     their articles), or nothing new for longer than ``max_issue_age`` (the
     paper stopped arriving); ``status`` is ``degraded`` while that list is not
     empty.  A failed run by hand is listed as the service's is, until a later run of the job, the
-    service's or a command's, ends well.
+    service's or a command's, ends well; one by hand that ended well never hides a failure of the
+    service's (``failing``).
     """
     service = _service_report(state, by_hand or {})
     errors: list[str] = service.pop("errors")
@@ -149,10 +150,10 @@ def _service_report(state: ServiceState | None, by_hand: Mapping[str, JobRun]) -
     runs: dict[str, object] = {}
     for job in JOBS:
         run = state.runs.get(job) if state else None
-        last = max((r for r in (run, by_hand.get(job)) if r is not None), key=lambda r: r.at, default=None)
+        hand = by_hand.get(job)
+        last = max((r for r in (run, hand) if r is not None), key=lambda r: r.at, default=None)
         runs[f"last_{job}"] = None if last is None else _run_json(last)
-        if last is not None and last.error is not None:
-            errors.append(f"{job}: {last.error}")
+        errors.extend(f"{job}: {error}" for error in failing(run, hand))
     if state is not None:
         errors.extend(state.problems)
     return {
@@ -163,6 +164,36 @@ def _service_report(state: ServiceState | None, by_hand: Mapping[str, JobRun]) -
         "files_waiting": state.files_waiting if state else 0,
         "errors": errors,
     }
+
+
+def failing(service: JobRun | None, hand: JobRun | None) -> list[str]:
+    """The errors of a job's last runs that still stand: ``service``'s and ``hand``'s (``by_hand``).
+
+    The service's failure stands until the service's own run of the job ends well: a run by hand
+    that worked may have had another environment (a shell's variables, another user, another
+    ``--output``), so it proves nothing of the service's, which tries ingest and publish again at
+    every rescan.  A failure by hand stands until any later run of the job ends well, the service's
+    or a command's (which replaces it in ``cli-runs.json``); the service tries that job again at its
+    next rescan for ingest and publish (``Runner``), so a mistake by hand is not reported for a day.
+    """
+    mine = None if service is None else service.error
+    theirs = None if hand is None else hand.error
+    errors: list[str] = []
+    if mine is not None:
+        # Beside a later run by hand that did not fail so, which is shown as the job's last: whose it is.
+        beside = hand is not None and service is not None and hand.at > service.at and theirs != mine
+        errors.append(mine + (" (by the service)" if beside else ""))
+    if hand is None or theirs is None or theirs == mine:
+        return errors
+    if service is not None and mine is None and service.at > hand.at:
+        return errors  # the service did the work since, and it worked
+    return [*errors, theirs + (f" (by {hand.by})" if errors and hand.by else "")]
+
+
+def hand_failed_since(service: JobRun | None, hand: JobRun | None) -> bool:
+    """True when ``hand``, a run by hand, failed after ``service``'s last run of the same job (or
+    it never ran): the service runs the job again to find whether the work itself fails."""
+    return hand is not None and hand.error is not None and (service is None or service.at < hand.at)
 
 
 def _run_json(run: JobRun) -> dict[str, object]:

@@ -28,6 +28,7 @@ from digest.service.health import (
     ServiceState,
     carried_runs,
     digest_counts,
+    hand_failed_since,
     health_report,
     ingest_counts,
     load_cli_runs,
@@ -132,6 +133,11 @@ class Runner:
             # Files still being written wait in the settler; the watcher hands them on once whole.
             self.settler.note(path for path in files if path not in settled)
             self._refresh([path for path in files if path in settled], publish, present)
+            pruned = self._runs.get("prune")
+            if pruned is not None and pruned.error is not None:
+                # Tried again at every rescan, as a publish is: its failure stands until the service's
+                # own prune works (``health.failing``), and the nightly run would keep it for a day.
+                self._prune()
 
     def ingest(self, paths: Sequence[Path]) -> None:
         """Ingest page files the watcher found settled, and publish what they changed."""
@@ -170,16 +176,18 @@ class Runner:
     def prune(self) -> None:
         """The daily retention job: old ledger rows, sign-ups, outbox files and dry runs go."""
         with self._job() as go:
-            if not go:
-                return
-            started = time.monotonic()
-            try:
-                report = prune(self._config, self._store, self._clock())
-            except DigestError as exc:
-                self._failed("prune", started, str(exc))
-                return
-            ms = round((time.monotonic() - started) * 1000)
-            self._done("prune", JobRun(self._clock(), ms, prune_counts(report)))
+            if go:
+                self._prune()
+
+    def _prune(self) -> None:
+        started = time.monotonic()
+        try:
+            report = prune(self._config, self._store, self._clock())
+        except DigestError as exc:
+            self._failed("prune", started, str(exc))
+            return
+        ms = round((time.monotonic() - started) * 1000)
+        self._done("prune", JobRun(self._clock(), ms, prune_counts(report)))
 
     def take_over(self) -> None:
         """At start-up and whenever this instance gains the lead: ingest what was missed, publish, and
@@ -260,11 +268,17 @@ class Runner:
         ``publish``).  True when published.
 
         No path (a rescan that found nothing changed) runs no ingest, and the last one stays
-        reported, unless it failed: then an empty one clears the error.
+        reported, unless it failed, or a run by hand failed since: then an empty one tells whether
+        the work itself fails, and clears the error when it does not (``health.failing``).
         """
         touched = False
+        by_hand = load_cli_runs(self._config.paths.data)
         failed = self._runs.get("ingest")
-        if paths or (failed is not None and failed.error is not None):
+        if (
+            paths
+            or (failed is not None and failed.error is not None)
+            or hand_failed_since(failed, by_hand.get("ingest"))
+        ):
             started = time.monotonic()
             try:
                 result = ingest(self._config, self._store, self._clock(), paths)
@@ -280,9 +294,12 @@ class Runner:
                 touched = retract_vanished(self._config, self._store, present, self._clock()) > 0 or touched
             except DigestError as exc:
                 self._failed("ingest", time.monotonic(), str(exc))
-        # A publish that failed (a full disk, a read-only folder) is tried again at every rescan.
+        # A publish that failed (a full disk, a read-only folder) is tried again at every rescan, and
+        # one after a publish by hand failed: else that failure stood until the next page arrived.
         last = self._runs.get("publish")
-        retry = last is not None and last.error is not None
+        retry = (last is not None and last.error is not None) or hand_failed_since(
+            last, by_hand.get("publish")
+        )
         return (touched or publish or retry) and self._publish()
 
     def _publish(self) -> bool:
@@ -308,6 +325,12 @@ class Runner:
         self._metrics.digested(result, seconds)
         if result is not None:
             self._done("digest", JobRun(self._clock(), round(seconds * 1000), digest_counts(result)))
+            return
+        last = self._runs.get("digest")
+        if last is not None and last.error is not None:
+            # Nothing was due, and nothing failed: the job works again.  Kept, the failure stood until
+            # the next digest, though a run by hand may have done the work (``health.failing``).
+            self._done("digest", JobRun(self._clock(), round(seconds * 1000), {"sent": 0}))
 
     def _done(self, job: str, run: JobRun) -> None:
         self._repeats.ended(job, f"{job} works again")

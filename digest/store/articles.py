@@ -88,6 +88,22 @@ class ArticleRepository(Repository):
                     found[row.path] = SourceRecord(**row._asdict())
         return found
 
+    def sources_alike(self, hashes: Sequence[str]) -> dict[str, list[SourceRecord]]:
+        """The files read whose bytes hash to one of ``hashes`` (``sources.content_hash``), by hash."""
+        found: dict[str, list[SourceRecord]] = {}
+        with self._begin() as conn:
+            for at in range(0, len(hashes), IN_BATCH):
+                alike = sources.c.content_hash.in_(hashes[at : at + IN_BATCH])
+                for row in conn.execute(sa.select(sources).where(alike, sources.c.last_error.is_(None))):
+                    found.setdefault(row.content_hash, []).append(SourceRecord(**row._asdict()))
+        return found
+
+    def page_sources(self, day: date, page: int) -> list[SourceRecord]:
+        """The files read fine whose page is ``page`` (0: unknown number) of the issue of ``day``."""
+        on_page = (sources.c.issue_date == day, sources.c.page == page, sources.c.last_error.is_(None))
+        with self._begin() as conn:
+            return [SourceRecord(**row._asdict()) for row in conn.execute(sa.select(sources).where(*on_page))]
+
     def record_source(self, record: SourceRecord) -> None:
         """Remember a page file's hash and outcome (``last_error`` None when it was read fine)."""
         self.record_sources([record])

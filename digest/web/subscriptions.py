@@ -29,7 +29,7 @@ without waiting for it (a server stopping meanwhile has no request to cancel;
 ``close`` waits for the email under way).  The mailer (``signup_mailer``) waits
 at most ``AFTER_SMTP_SECONDS`` a step, so a mail server that takes connections
 and never answers holds up later sign-up emails, not pages, search or other
-forms; but ``AFTER_DOT_SECONDS`` for the reply to the final ".", which a relay
+forms; but ``transports.DOT_TIMEOUT`` for the reply to the final ".", which a relay
 scanning the message gives last, since giving up there would leave the email
 ``unknown`` and never sent again.  One that cannot be sent waits in the queue
 for the service's retry job, as every subscription email does (claimed first,
@@ -101,10 +101,6 @@ MAX_BODY = 16 * 1024
 # few seconds a step (``signup_mailer``); a silent mail server ties up only these.
 AFTER_THREADS = 2
 AFTER_SMTP_SECONDS = 5.0
-# The reply to the final ".": a relay scanning the message (spam, viruses) answers only once done, and
-# one that finds its client gone may drop the message.  RFC 5321 §4.5.3.2.6 allows ten minutes; a
-# minute keeps ``digest serve``'s stop, which waits for the email under way, within systemd's 120 s.
-AFTER_DOT_SECONDS = 60.0
 
 
 # --- page contexts (each template receives one of these as ``page``) ------------------------------
@@ -141,9 +137,9 @@ def create_subscription_app(
 
 
 def signup_mailer(config: Config) -> Mailer:
-    """The mailer of one sign-up's email: ``AFTER_SMTP_SECONDS`` a step, ``AFTER_DOT_SECONDS`` for the
+    """The mailer of one sign-up's email: ``AFTER_SMTP_SECONDS`` a step, ``transports.DOT_TIMEOUT`` for the
     reply to the final "."."""
-    return make_mailer(config, config.paths.data, timeout=AFTER_SMTP_SECONDS, dot_timeout=AFTER_DOT_SECONDS)
+    return make_mailer(config, config.paths.data, timeout=AFTER_SMTP_SECONDS)
 
 
 def subscription_routes(app: ASGIApp) -> dict[str, ASGIApp]:
@@ -201,7 +197,7 @@ class SubscriptionApp:
             self._after.submit(job).add_done_callback(_log_failure)
 
     def close(self) -> None:
-        """Finish the sign-up emails being sent (``AFTER_SMTP_SECONDS`` a step, ``AFTER_DOT_SECONDS``
+        """Finish the sign-up emails being sent (``AFTER_SMTP_SECONDS`` a step, ``transports.DOT_TIMEOUT``
         for the reply to the "." at most) and drop the ones not started: they stay queued for the
         retry job."""
         self._after.shutdown(wait=True, cancel_futures=True)
