@@ -306,7 +306,7 @@ def _lay_out(
             and line[0] not in _NO_LINE_START
             and (
                 indent
-                or (page and not _wraps(pieces[-1], page))
+                or (page and (not _wraps(pieces[-1], page) or _phrases_set(pieces, out)))
                 or starts[k]
                 or (k + 1 < len(block) and starts[k + 1] and _heads_story(pieces[-1], line))
                 or _ends_line(pieces, block)
@@ -323,6 +323,21 @@ def _lay_out(
         pieces.append(line)
     out.append(join_wrapped(pieces))
     out.append("")
+
+
+# Two phrases set side by side, one space apart (长江和黄河 可能发生秋汛): a headline's, never prose's.
+_PHRASES_SET = re.compile(f"^[^ ，,、；;。！？!?：:]*[{CJK}”》] [“《{CJK}][^ ，,、；;。！？!?]*$")
+
+
+def _phrases_set(pieces: list[str], out: list[str]) -> bool:
+    """In a block with stories run together, is the line begun a headline of two phrases set side
+    by side, under finished text (or a kicker ending in a colon)?  It fills the column by chance."""
+    above = out[-1] if out else ""
+    return (
+        len(pieces) == 1
+        and _PHRASES_SET.match(pieces[0]) is not None
+        and (ends_sentence(above) or above.endswith(("：", ":")))
+    )
 
 
 def _heads_story(above: str, line: str) -> bool:

@@ -106,7 +106,9 @@ from digest.types import Article, Page
 # a crosshead of 5–12 characters alone after a finished paragraph stays apart on pages of single blanks
 # (short of the column, or unindented over an indented paragraph where a paragraph prints to a line),
 # a headline alone with no clause mark opens a story where a paragraph prints to a line, and a block's
-# last line counts when the page's column is measured
+# last line counts when the page's column is measured; on a page without blank lines a line under a
+# finished sentence may be a headline ending in ！ or holding a comma, a headline of two phrases side by
+# side is no wrap under finished text, and a lead naming its day first (昨天上午，…) opens as leads do
 PARSER_VERSION = "7"
 
 

@@ -72,7 +72,11 @@ _HEADLINE_EVIDENCE = 2  # points _headline_evidence needs to call a lone line a 
 
 
 # How leads open: a quotation, a date, a time word.  A paragraph's continuation rarely does.
-_LEAD_START = re.compile(r"^(?:“|(?:\d{4}年)?\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期)")
+_LEAD_START = re.compile(
+    r"^(?:“|(?:\d{4}年)?\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期"
+    # the day a news lead names first: 昨天上午，… 昨夜10点… (never 今天的…, a noun's)
+    r"|[昨今前][日天夜晚](?=[，,\d上中下早晚凌]))"
+)
 
 
 def _resolve(
