@@ -5,6 +5,8 @@ Every page here is made up for the test (fictional places and people).
 
 from __future__ import annotations
 
+from digest.paper.conventions import MAINLAND
+from digest.paper.lines import _logical_lines
 from digest.paper.parse import parse_page
 
 _FIRST = (
@@ -82,3 +84,14 @@ def test_a_headline_of_two_phrases_filling_the_column_is_no_wrap() -> None:
     assert len(titles) == 2
     assert titles[1].endswith("白沙乡蓝莓提前上市 果农喜获丰收")
     assert page.articles[1].body.startswith("昨天上午")
+
+
+def test_a_narrower_column_further_down_keeps_its_wraps() -> None:
+    # The first stories wrap at 15 characters, a box further down at 11: its full lines are wraps,
+    # each paragraph one line once read.
+    box = ("本报讯（记者 林雨）" + _SECOND[0][5:], _SECOND[1])
+    lines = [*_column(*_OPENING[:6], *_FIRST[1:], *_THIRD), "白沙乡蓝莓提前上市", *_column(*box, width=11)]
+    read = _logical_lines("\n".join(lines) + "\n", MAINLAND)[0]
+    assert all(paragraph in read for paragraph in box)
+    page = parse_page("\n".join(lines) + "\n")
+    assert [a.title for a in page.articles] == ["古桥修缮完工", "白沙乡蓝莓提前上市"]
