@@ -34,7 +34,7 @@ from digest.paper.conventions import Conventions
 from digest.paper.marked import _adopt_unmarked_heading_lines
 from digest.paper.shapes import _NUMBERED
 from digest.paper.signing import _REACH as _SIGNED_REACH
-from digest.paper.signing import _signed_by_others
+from digest.paper.signing import _signed_by_others, _signs_story_above
 from digest.paper.textnorm import CJK, ends_sentence, join_wrapped, squeeze_spaces
 
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
@@ -170,9 +170,8 @@ def _resolve(
                 if _is_plain_para(nxt)
                 else False
             )
-            resolved = _resolve_run(
-                run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed, after, tags
-            )
+            below = lines[j + 2 if _signs_story_above(run, lines[j:], out, conv) else j + 1 : j + 3]
+            resolved = _resolve_run(run, prev, nxt, markdown, lead, below, conv, wide, signed, after, tags)
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
