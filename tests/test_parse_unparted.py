@@ -95,3 +95,12 @@ def test_a_narrower_column_further_down_keeps_its_wraps() -> None:
     assert all(paragraph in read for paragraph in box)
     page = parse_page("\n".join(lines) + "\n")
     assert [a.title for a in page.articles] == ["古桥修缮完工", "白沙乡蓝莓提前上市"]
+
+
+def test_a_crosshead_where_a_paragraph_prints_to_a_line_is_a_paragraph_of_its_own() -> None:
+    # No blank lines, so no column break shows: a short phrase after a finished paragraph was set
+    # apart, not cut off the paragraph under it.
+    text = "\n".join((*_OPENING[:4], "流动书车进村", *_OPENING[4:6], *_THIRD, _OPENING[6], *_FIRST)) + "\n"
+    page = parse_page(text)
+    assert [a.title for a in page.articles] == ["古桥修缮完工", "环湖绿道全面完工"]
+    assert "\n\n流动书车进村\n\n附近的居民说" in page.articles[0].body

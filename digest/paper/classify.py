@@ -206,6 +206,13 @@ def _classify(
                 i - 1 in apart if not alone else whole and _set_whole(text, i - 1 in opened, i + 1 in opened)
             )
         )
+        if loose and line.kind is T.CANDIDATE:
+            # With no blank lines no column break shows: a line set whole after a finished sentence
+            # (short of the column, or with no clause mark where a paragraph prints to a line) is
+            # short as one set apart by blank lines is (a crosshead, a headline).
+            lower = raw[i] if i < len(raw) else ""
+            if _short_of_column(text, lower, width) if width else whole and _set_whole(text, False, True):
+                line.short = True
         line.filled = not line.short and _fills_column(text, width)
         if i - 1 in listed:
             _list_entry(line)

@@ -417,7 +417,7 @@ def _crosshead(line: _Line, prev: _Line | None) -> bool:
     after a finished paragraph is a crosshead (小标题) of the article it stands in.  A comma in it
     says a sentence runs on (在城区迎宾大道、白云 / 大道、…): a paragraph a column break cut."""
     return (
-        line.gap == 1
+        (line.gap == 1 or (line.gap == 0 and line.short))  # or on a page without blank lines
         and prev is not None
         and prev.kind is T.PARA
         and ends_sentence(prev.text)
