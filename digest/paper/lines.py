@@ -92,6 +92,10 @@ _NO_LINE_START = frozenset("”’）》」』】〕，。、；：？！,;:?!)"
 _CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
 
 
+# A cut line: a row of one rule mark (─ — = * ※ ~ _ -), spaced or not, four or more.
+_CUT_LINE = re.compile(r"^\s*([─━═—=*＊※~～_＿\-－])(?:\s*\1){3,}\s*$")
+
+
 def _blocks(text: str, credit: re.Pattern[str]) -> Iterator[tuple[int, list[str], list[bool]]]:
     """Blocks of lines, each with the number of blank lines before it (two or more part articles
     on many pages; one parts paragraphs) and which of its lines open a paragraph by their indent.
@@ -108,6 +112,13 @@ def _blocks(text: str, credit: re.Pattern[str]) -> Iterator[tuple[int, list[str]
     indents: list[bool] = []
     gap = blanks = 0
     for line, indent in lines:
+        if _CUT_LINE.match(line):
+            # A rule across the column (──── / ==== / ****) parts two stories, as a wide gap does.
+            if block:
+                yield gap, block, indents
+                block, indents = [], []
+            blanks = max(blanks + 1, 2)
+            continue
         if line:
             if not block:
                 gap, blanks = blanks, 0

@@ -111,7 +111,8 @@ from digest.types import Article, Page
 # side is no wrap under finished text, a lead naming its day first (昨天上午，…) opens as leads do, and
 # a line there wraps in the column the lines around it set, where narrower than the page's; a writer's
 # credit closing the paragraph under a crosshead of a story unsigned at its top makes it no headline,
-# and a crosshead on a page without blank lines is a paragraph of its own
+# and a crosshead on a page without blank lines is a paragraph of its own; a cut line (────, ****) is a
+# wide gap
 PARSER_VERSION = "7"
 
 
