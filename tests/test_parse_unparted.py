@@ -104,3 +104,23 @@ def test_a_crosshead_where_a_paragraph_prints_to_a_line_is_a_paragraph_of_its_ow
     page = parse_page(text)
     assert [a.title for a in page.articles] == ["古桥修缮完工", "环湖绿道全面完工"]
     assert "\n\n流动书车进村\n\n附近的居民说" in page.articles[0].body
+
+
+def test_an_editors_note_over_a_photo_story_stays_its_text_where_a_story_follows() -> None:
+    # The last caption closes with its photographer's credit: the quoted headline under it opens
+    # the next story, so the photo story's text is the note and its captions.
+    text = "\n".join(
+        (
+            *_OPENING[:6],
+            "山乡秋收忙",
+            "编者按 金秋时节，青石镇的山乡处处是丰收的景象，稻谷、蓝莓、红薯陆续成熟，一起来看看。",
+            "白沙村的稻谷即将成熟。 记者 林小河 摄",
+            "东岭村村民忙着采挖红薯。记者 周远 摄",
+            "“这才是大家的书房！”",
+            *_THIRD,
+        )
+    )
+    page = parse_page(text + "\n")
+    assert [a.title for a in page.articles] == ["古桥修缮完工", "山乡秋收忙", "“这才是大家的书房！”"]
+    assert page.articles[1].body.startswith("编者按 金秋时节")
+    assert page.articles[2].body.startswith("短短三天时间")

@@ -22,6 +22,7 @@ from digest.paper.bylines import (
     parse_credits,
     photographed,
     split_mark,
+    trailing_credit,
     unsigned_byline,
 )
 from digest.paper.conventions import Conventions
@@ -193,7 +194,7 @@ def _classify(
             continue
         # The page's header: its first lines, with nothing but folio furniture above.
         top = len(out) < _HEADER_LINES and all(x.kind is T.NOISE for x in out)
-        loose = unparted and bool(out) and out[-1].kind is T.PARA and ends_sentence(out[-1].text)
+        loose = unparted and bool(out) and _finished_line(out[-1], conv)
         line = _classify_one(text, conv, issue, alone or loose or i - 1 in apart, top)
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         line.indent = i - 1 in opened
@@ -262,6 +263,14 @@ def _classify(
 
 _PAST_COLUMN = 2  # characters a wrapped line may run past its column's usual width
 _RUN_KEPT_WHOLE = re.compile(r"^[A-Za-z0-9.%]+")  # a wrap never cuts a run of Latin letters or figures
+
+
+def _finished_line(line: _Line, conv: Conventions) -> bool:
+    """Does a line finish its text: a paragraph ending a sentence or closed by its credit (…上市。
+    记者 X 摄), or a credit of its own?"""
+    if line.kind in (T.CREDIT, T.PAREN):
+        return True
+    return line.kind is T.PARA and (ends_sentence(line.text) or trailing_credit(line.text, conv) is not None)
 
 
 def _short_of_column(text: str, below: str, width: int) -> bool:

@@ -112,7 +112,7 @@ from digest.types import Article, Page
 # a line there wraps in the column the lines around it set, where narrower than the page's; a writer's
 # credit closing the paragraph under a crosshead of a story unsigned at its top makes it no headline,
 # and a crosshead on a page without blank lines is a paragraph of its own; a cut line (────, ****) is a
-# wide gap
+# wide gap; on a page without blank lines a credit closing the text finishes it as a full stop does
 PARSER_VERSION = "7"
 
 
