@@ -194,3 +194,4 @@ def test_a_cut_line_under_a_headline_closing_its_story_parts_the_stories(rule: s
     page = parse_page("\n\n".join(f"{text}\n\n{title}{under}{rule}" for text, title in stories) + "\n")
     assert [a.title for a in page.articles] == [title for _, title in stories]
     assert [a.body[:6] for a in page.articles] == ["城南古桥修缮", "青石湖环湖绿", "白沙乡的蓝莓"]
+    assert page.dropped == (rule, rule, rule)

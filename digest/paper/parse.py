@@ -30,7 +30,7 @@ from digest.paper.after import _headlines_follow_bodies
 from digest.paper.assemble import _assemble
 from digest.paper.classify import _classify
 from digest.paper.conventions import MAINLAND, Conventions
-from digest.paper.lines import _logical_lines
+from digest.paper.lines import _CUT_LINE, _logical_lines
 from digest.paper.pagename import _page_name
 from digest.paper.resolve import _resolve
 from digest.types import Article, Page
@@ -112,7 +112,8 @@ from digest.types import Article, Page
 # a line there wraps in the column the lines around it set, where narrower than the page's; a writer's
 # credit closing the paragraph under a crosshead of a story unsigned at its top makes it no headline,
 # and a crosshead on a page without blank lines is a paragraph of its own; a cut line (────, ****) is a
-# wide gap; on a page without blank lines a credit closing the text finishes it as a full stop does
+# wide gap (reported dropped); on a page without blank lines a credit closing the text finishes it as
+# a full stop does
 PARSER_VERSION = "7"
 
 
@@ -138,7 +139,9 @@ def parse_page(
         lines, dropped = _resolve(classified, True, conv, page_name)
     builders, unused = _assemble(lines, after, conv, page_name)
     articles = tuple(b.build() for b in builders)
-    return Page(name=name, articles=articles, dropped=(*dropped, *unused))
+    # Cut lines (────) part stories as wide gaps do (``lines._blocks``); they are reported as dropped.
+    cuts = [line.strip() for line in text.splitlines() if _CUT_LINE.match(line)]
+    return Page(name=name, articles=articles, dropped=(*cuts, *dropped, *unused))
 
 
 # -- article fields --------------------------------------------------------------------------
