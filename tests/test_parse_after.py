@@ -176,3 +176,22 @@ def test_a_wide_gap_under_the_folio_is_no_gap_between_stories() -> None:
         ("白沙乡果农修剪果树", ("林雨",), "近日，白"),
         ("东岭村春耕忙", (), "东岭村的"),
     ]
+
+
+_CUT_LINES = ["────────────────", "================", "* * * * * * * *", "＊＊＊＊＊＊＊＊", "※※※※※※"]
+
+
+@pytest.mark.parametrize("rule", _CUT_LINES)
+@pytest.mark.parametrize("under", ["\n", "\n\n"])
+def test_a_cut_line_under_a_headline_closing_its_story_parts_the_stories(rule: str, under: str) -> None:
+    # Headlines under their stories, a rule across the column under each: the rule parts two
+    # stories as a wide gap does, and is neither a headline nor text.
+    stories = [
+        ("城南古桥修缮工程日前完工，这座建于清代的石拱桥将\n于下月重新向游人开放。", "古桥修缮完工"),
+        ("青石湖环湖绿道修缮工程日前全面完工，新铺设的透水\n步道总长十二公里。", "环湖绿道全面完工"),
+        ("白沙乡的蓝莓陆续成熟，果农们正忙着采摘装箱，发往\n各地。", "白沙乡蓝莓上市"),
+    ]
+    page = parse_page("\n\n".join(f"{text}\n\n{title}{under}{rule}" for text, title in stories) + "\n")
+    assert [a.title for a in page.articles] == [title for _, title in stories]
+    assert [a.body[:6] for a in page.articles] == ["城南古桥修缮", "青石湖环湖绿", "白沙乡的蓝莓"]
+    assert page.dropped == (rule, rule, rule)

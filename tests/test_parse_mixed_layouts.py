@@ -187,3 +187,22 @@ def test_a_headline_stack_on_a_page_printing_a_paragraph_to_a_line() -> None:
     )
     assert len(page.articles) == 2
     assert "青石巷这条有故事的小巷" in (page.articles[1].title or "")
+
+
+def test_a_crosshead_over_the_text_its_story_closes_with_a_writers_credit_stays_in_the_story() -> None:
+    # The story names no writers at its top and signs at its end: the credit under the paragraph
+    # below the crosshead closes the story the crosshead stands in, no new one.
+    blocks = [
+        "青石镇流动书车开进村",
+        _wrapped("上午九时，一辆装满图书的流动书车驶进了白沙村的文化广场，早早等候的村民们围了上来。", 22),
+        _wrapped("镇文化站站长介绍，流动书车每周进村两次，每次带去五百多册图书，还有一批绘本。", 22),
+        "少儿读物最抢手",
+        _wrapped("记者看到，书车旁的孩子们捧着绘本读得津津有味，不少家长也跟着一起翻看。", 22),
+        "本报记者 周远 林雨",
+        "古桥修缮完工",
+        _wrapped("本报讯 城南古桥修缮工程日前完工，这座建于清代的石拱桥将于下月重新向游人开放。", 22),
+    ]
+    page = parse_page("\n\n".join(blocks) + "\n")
+    assert [a.title for a in page.articles] == ["青石镇流动书车开进村", "古桥修缮完工"]
+    assert page.articles[0].authors == ("周远", "林雨")
+    assert "少儿读物最抢手" in page.articles[0].body

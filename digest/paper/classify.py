@@ -22,6 +22,7 @@ from digest.paper.bylines import (
     parse_credits,
     photographed,
     split_mark,
+    trailing_credit,
     unsigned_byline,
 )
 from digest.paper.conventions import Conventions
@@ -76,6 +77,7 @@ _TIP_NOTE = re.compile(
 # A page header's lines with the folio: at most this many, and each names a paper (…晚报), a page
 # (第2版, A2版) or a day (星期一, 2023年12月4日).
 _HEADER_LINES = 3
+_UNPARTED_LINES = 12  # lines of a page printed without blank lines (one block: stories run together)
 _HEADER_WORDS = re.compile(
     r"[日晚早时商]报(?:\s|$)|第?[A-Za-z]?\d{1,3}版|星期[一二三四五六日天]|\d{4}年\d{1,2}月\d{1,2}日"
 )
@@ -173,6 +175,10 @@ def _classify(
     # A page with no column that prints a paragraph too wide for one prints a paragraph to a line
     # (a few short lines tell nothing of the page's layout).
     whole = not width and any(len(squeeze_spaces(text)) > _WRAP_WIDTH for text in raw)
+    # A page printed without blank lines sets nothing apart by them: a line after a finished
+    # sentence stands as much alone as any line there can (a headline ending in ！, one with commas).
+    printed = [k for k, text in enumerate(raw) if text]
+    unparted = len(printed) > _UNPARTED_LINES and "" not in raw[printed[0] : printed[-1]]
     i = 0
     blanks = 1
     while i < len(raw):
@@ -188,7 +194,8 @@ def _classify(
             continue
         # The page's header: its first lines, with nothing but folio furniture above.
         top = len(out) < _HEADER_LINES and all(x.kind is T.NOISE for x in out)
-        line = _classify_one(text, conv, issue, alone or i - 1 in apart, top)
+        loose = unparted and bool(out) and _finished_line(out[-1], conv)
+        line = _classify_one(text, conv, issue, alone or loose or i - 1 in apart, top)
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         line.indent = i - 1 in opened
         next_text = raw[i + 1] if i + 1 < len(raw) else ""  # a wide gap's second blank: no run
@@ -200,6 +207,13 @@ def _classify(
                 i - 1 in apart if not alone else whole and _set_whole(text, i - 1 in opened, i + 1 in opened)
             )
         )
+        if loose and line.kind is T.CANDIDATE:
+            # With no blank lines no column break shows: a line set whole after a finished sentence
+            # (short of the column, or with no clause mark where a paragraph prints to a line) is
+            # short as one set apart by blank lines is (a crosshead, a headline).
+            lower = raw[i] if i < len(raw) else ""
+            if _short_of_column(text, lower, width) if width else whole and _set_whole(text, False, True):
+                line.short = True
         line.filled = not line.short and _fills_column(text, width)
         if i - 1 in listed:
             _list_entry(line)
@@ -249,6 +263,14 @@ def _classify(
 
 _PAST_COLUMN = 2  # characters a wrapped line may run past its column's usual width
 _RUN_KEPT_WHOLE = re.compile(r"^[A-Za-z0-9.%]+")  # a wrap never cuts a run of Latin letters or figures
+
+
+def _finished_line(line: _Line, conv: Conventions) -> bool:
+    """Does a line finish its text: a paragraph ending a sentence or closed by its credit (…上市。
+    记者 X 摄), or a credit of its own?"""
+    if line.kind in (T.CREDIT, T.PAREN):
+        return True
+    return line.kind is T.PARA and (ends_sentence(line.text) or trailing_credit(line.text, conv) is not None)
 
 
 def _short_of_column(text: str, below: str, width: int) -> bool:

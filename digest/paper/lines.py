@@ -92,6 +92,10 @@ _NO_LINE_START = frozenset("”’）》」』】〕，。、；：？！,;:?!)"
 _CREDIT_WRAPS = 4  # lines of a narrow column a credit the wrap cut may take
 
 
+# A cut line: a row of one rule mark (─ — = * ※ ~ _ -), spaced or not, four or more.
+_CUT_LINE = re.compile(r"^\s*([─━═—=*＊※~～_＿\-－])(?:\s*\1){3,}\s*$")
+
+
 def _blocks(text: str, credit: re.Pattern[str]) -> Iterator[tuple[int, list[str], list[bool]]]:
     """Blocks of lines, each with the number of blank lines before it (two or more part articles
     on many pages; one parts paragraphs) and which of its lines open a paragraph by their indent.
@@ -108,6 +112,13 @@ def _blocks(text: str, credit: re.Pattern[str]) -> Iterator[tuple[int, list[str]
     indents: list[bool] = []
     gap = blanks = 0
     for line, indent in lines:
+        if _CUT_LINE.match(line):
+            # A rule across the column (──── / ==== / ****) parts two stories, as a wide gap does.
+            if block:
+                yield gap, block, indents
+                block, indents = [], []
+            blanks = max(blanks + 1, 2)
+            continue
         if line:
             if not block:
                 gap, blanks = blanks, 0
@@ -291,6 +302,9 @@ def _lay_out(
         )
     )
     page = _column_width([block]) if len(block) > _PAGE_BLOCK or together else 0
+    # A page's columns may differ in width (a box set narrower): each line is measured against
+    # the column the lines around it set.
+    columns = _local_columns(block, page) if page else []
     # In an interview each turn (记者：… / 站长：…) is a paragraph, even when it fills no line.
     interview = any(_QA_LABEL.match(line) for line in block)
     # A typesetter spreads a paragraph's wraps, never its last line: spread lines here and there
@@ -306,7 +320,7 @@ def _lay_out(
             and line[0] not in _NO_LINE_START
             and (
                 indent
-                or (page and not _wraps(pieces[-1], page))
+                or (page and (not _wraps(pieces[-1], columns[k - 1]) or _phrases_set(pieces, out)))
                 or starts[k]
                 or (k + 1 < len(block) and starts[k + 1] and _heads_story(pieces[-1], line))
                 or _ends_line(pieces, block)
@@ -323,6 +337,36 @@ def _lay_out(
         pieces.append(line)
     out.append(join_wrapped(pieces))
     out.append("")
+
+
+_NEAR_LINES = 8  # lines either side of a line that set the column it stands in
+
+
+def _local_columns(block: list[str], page: int) -> list[int]:
+    """The width of the column each line of a page-long block stands in: the usual width of the
+    wrapped lines around it (a line ending a sentence is a paragraph's last, no wrap), where that
+    is narrower than the page's usual one (wider, it is a few lines' squeezed punctuation)."""
+    widths = [0 if ends_sentence(line) else _glyphs(line) for line in block]
+    out: list[int] = []
+    for k in range(len(block)):
+        near = sorted(w for w in widths[max(0, k - _NEAR_LINES) : k + _NEAR_LINES + 1] if w)
+        out.append(min(near[len(near) // 2], page) if near else page)
+    return out
+
+
+# Two phrases set side by side, one space apart (长江和黄河 可能发生秋汛): a headline's, never prose's.
+_PHRASES_SET = re.compile(f"^[^ ，,、；;。！？!?：:]*[{CJK}”》] [“《{CJK}][^ ，,、；;。！？!?]*$")
+
+
+def _phrases_set(pieces: list[str], out: list[str]) -> bool:
+    """In a block with stories run together, is the line begun a headline of two phrases set side
+    by side, under finished text (or a kicker ending in a colon)?  It fills the column by chance."""
+    above = out[-1] if out else ""
+    return (
+        len(pieces) == 1
+        and _PHRASES_SET.match(pieces[0]) is not None
+        and (ends_sentence(above) or above.endswith(("：", ":")))
+    )
 
 
 def _heads_story(above: str, line: str) -> bool:

@@ -30,7 +30,7 @@ from digest.paper.after import _headlines_follow_bodies
 from digest.paper.assemble import _assemble
 from digest.paper.classify import _classify
 from digest.paper.conventions import MAINLAND, Conventions
-from digest.paper.lines import _logical_lines
+from digest.paper.lines import _CUT_LINE, _logical_lines
 from digest.paper.pagename import _page_name
 from digest.paper.resolve import _resolve
 from digest.paper.variants import Folding
@@ -109,7 +109,15 @@ from digest.types import Article, Page
 # a headline alone with no clause mark opens a story where a paragraph prints to a line, and a block's
 # last line counts when the page's column is measured; (still 7: no page read before reads otherwise)
 # a page printed in traditional characters (本報訊, 記者, 編者按, 責任編輯, 下轉第6版) is read by the same
-# words through a folding to simplified ones (``variants``), its articles keeping what it printed
+# words through a folding to simplified ones (``variants``), its articles keeping what it printed;
+# on a page without blank lines a line under a
+# finished sentence may be a headline ending in ！ or holding a comma, a headline of two phrases side by
+# side is no wrap under finished text, a lead naming its day first (昨天上午，…) opens as leads do, and
+# a line there wraps in the column the lines around it set, where narrower than the page's; a writer's
+# credit closing the paragraph under a crosshead of a story unsigned at its top makes it no headline,
+# and a crosshead on a page without blank lines is a paragraph of its own; a cut line (────, ****) is a
+# wide gap (reported dropped); on a page without blank lines a credit closing the text finishes it as
+# a full stop does
 PARSER_VERSION = "7"
 
 
@@ -145,7 +153,9 @@ def _parse(text: str, name: str, conventions: Conventions, issue: date | None) -
         lines, dropped = _resolve(classified, True, conv, page_name)
     builders, unused = _assemble(lines, after, conv, page_name)
     articles = tuple(b.build() for b in builders)
-    return Page(name=name, articles=articles, dropped=(*dropped, *unused))
+    # Cut lines (────) part stories as wide gaps do (``lines._blocks``); they are reported as dropped.
+    cuts = [line.strip() for line in text.splitlines() if _CUT_LINE.match(line)]
+    return Page(name=name, articles=articles, dropped=(*cuts, *dropped, *unused))
 
 
 # -- article fields --------------------------------------------------------------------------

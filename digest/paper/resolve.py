@@ -34,7 +34,7 @@ from digest.paper.conventions import Conventions
 from digest.paper.marked import _adopt_unmarked_heading_lines
 from digest.paper.shapes import _NUMBERED
 from digest.paper.signing import _REACH as _SIGNED_REACH
-from digest.paper.signing import _signed_by_others
+from digest.paper.signing import _signed_by_others, _signs_story_above
 from digest.paper.textnorm import CJK, ends_sentence, join_wrapped, squeeze_spaces
 
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
@@ -72,7 +72,11 @@ _HEADLINE_EVIDENCE = 2  # points _headline_evidence needs to call a lone line a 
 
 
 # How leads open: a quotation, a date, a time word.  A paragraph's continuation rarely does.
-_LEAD_START = re.compile(r"^(?:“|(?:\d{4}年)?\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期)")
+_LEAD_START = re.compile(
+    r"^(?:“|(?:\d{4}年)?\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期"
+    # the day a news lead names first: 昨天上午，… 昨夜10点… (never 今天的…, a noun's)
+    r"|[昨今前][日天夜晚](?=[，,\d上中下早晚凌]))"
+)
 
 
 def _resolve(
@@ -166,9 +170,8 @@ def _resolve(
                 if _is_plain_para(nxt)
                 else False
             )
-            resolved = _resolve_run(
-                run, prev, nxt, markdown, lead, lines[j + 1 : j + 3], conv, wide, signed, after, tags
-            )
+            below = lines[j + 2 if _signs_story_above(run, lines[j:], out, conv) else j + 1 : j + 3]
+            resolved = _resolve_run(run, prev, nxt, markdown, lead, below, conv, wide, signed, after, tags)
         if not resolved:
             dropped.extend(r.text for r in run)
         out.extend(resolved)
@@ -414,7 +417,7 @@ def _crosshead(line: _Line, prev: _Line | None) -> bool:
     after a finished paragraph is a crosshead (小标题) of the article it stands in.  A comma in it
     says a sentence runs on (在城区迎宾大道、白云 / 大道、…): a paragraph a column break cut."""
     return (
-        line.gap == 1
+        (line.gap == 1 or (line.gap == 0 and line.short))  # or on a page without blank lines
         and prev is not None
         and prev.kind is T.PARA
         and ends_sentence(prev.text)

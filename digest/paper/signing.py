@@ -5,8 +5,8 @@ Package-internal (names with a leading underscore are shared within digest.paper
 
 from __future__ import annotations
 
-from digest.paper.bylines import trailing_credit
-from digest.paper.classify import T, _Line
+from digest.paper.bylines import photographed, trailing_credit
+from digest.paper.classify import _CROSSHEAD_LEN, T, _Line
 from digest.paper.conventions import Conventions
 from digest.types import Credit
 
@@ -88,3 +88,19 @@ def _signed_by_others(out: list[_Line], below: list[_Line], conv: Conventions) -
     writers = _writers(tuple(c for c in closing if "摄" not in c.role and "图" not in c.role))
     above = _names_above(out, conv) if writers else set()
     return bool(above) and not above & writers
+
+
+def _signs_story_above(run: list[_Line], below: list[_Line], out: list[_Line], conv: Conventions) -> bool:
+    """Is the credit under the paragraph below a short line (``below`` from that paragraph on)
+    the closing credit of the story the line stands in: a writer's (记者 X, not X 摄), under a
+    line no longer than a crosshead, where the story above named no writers at its top?  It then
+    says nothing of a headline there (a photo's caption closed by its photographer's does)."""
+    credit = below[1] if len(below) > 1 else None
+    return (
+        len(run) == 1
+        and len(run[0].text) <= _CROSSHEAD_LEN
+        and credit is not None
+        and credit.kind is T.CREDIT
+        and not any(photographed(c) for c in credit.credits)
+        and not _names_above(out, conv)
+    )
