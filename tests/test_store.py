@@ -294,7 +294,12 @@ def test_articles_written_straight_to_sqlite_are_stored_as_sqlalchemy_writes_the
         "feed_seq": 7,
         "captions": None,
     }  # successor left out: NULL
-    other = {**row, "uid": "u2", "tag": "tag:x,2024:article/u2", "retracted_at": datetime(2025, 3, 4, tzinfo=UTC)}
+    other = {
+        **row,
+        "uid": "u2",
+        "tag": "tag:x,2024:article/u2",
+        "retracted_at": datetime(2025, 3, 4, tzinfo=UTC),
+    }
     stored = []
     for way in ("sqlalchemy", "driver"):
         path = tmp_path / f"{way}.sqlite3"
