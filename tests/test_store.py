@@ -320,3 +320,31 @@ def test_articles_written_straight_to_sqlite_are_stored_as_sqlalchemy_writes_the
     assert len(stored[1]) == 2
     with sa.create_engine("sqlite://").connect() as conn, pytest.raises(ValueError, match="naive"):
         insert_rows(conn, [{**row, "updated": datetime(2024, 1, 1)}])
+
+
+def test_an_articles_content_hash_does_not_move_between_versions() -> None:
+    # Stored rows keep the hash they were written with: a hash computed differently for the same
+    # text would count every stored article as changed, and move its ``updated``, on the next read.
+    from digest.store.articles import content_hash
+    from digest.types import Caption
+
+    article = Article(
+        title='标题 "引号" \\ 斜线',
+        body="正文\n第二段：\u2028 <b>&amp;</b>",
+        section="要闻",
+        subtitle="副题",
+        credits=(Credit("某某", "本报记者"), Credit('X "Y"', "摄")),
+        date="11-27",
+        place="呼和浩特",
+        kind=Kind.INTERVIEW,
+        notes=("编辑有话说",),
+        jumps=("下转第2版",),
+        captions=(Caption("图说", "某摄", 3),),
+    )
+    assert content_hash(article, Section("要闻", "yao-wen")) == (
+        "02eec2efcc7cbc77e1218b30bdccf84e3511cd0afcfef9d360f10403d2dcae8f"
+    )
+    bare = Article(title="t", body="b", section="s")
+    assert content_hash(bare, Section("其他", "qi-ta")) == (
+        "5801ef5df4355eedcaf01f2728d6c29bbb44f5e0083555533c6c87a3bbe18a39"
+    )

@@ -16,6 +16,11 @@ from digest.store.records import SourceRecord, UpsertReport
 from digest.store.schema import ARTICLES_SEQ, UTCDateTime, articles, counters, sources
 from digest.types import PAGE_SPAN, Article, Entry, Retraction, Section
 
+# ``json.dumps`` with options makes a new encoder on every call, which cost as much as encoding these
+# short lists; an ingest encodes five values an article.  The same options, so the same text.
+_json = json.JSONEncoder(ensure_ascii=False).encode
+_sorted_json = json.JSONEncoder(ensure_ascii=False, sort_keys=True).encode
+
 
 def content_hash(article: Article, section: Section) -> str:
     """A fingerprint of everything a reader sees of an article; ``updated`` moves when it changes."""
@@ -28,7 +33,7 @@ def _columns_hash(columns: dict[str, Any], section: Section) -> str:
         # An article without captions keeps the hash it had before the column existed, so an
         # upgrade moves no ``updated``.
         fields.pop("captions", None)
-    return hashlib.sha256(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return hashlib.sha256(_sorted_json(fields).encode()).hexdigest()
 
 
 def _article_columns(article: Article) -> dict[str, Any]:
@@ -36,17 +41,15 @@ def _article_columns(article: Article) -> dict[str, Any]:
         "title": article.title,
         "kicker": article.kicker,
         "subtitle": article.subtitle,
-        "credits": json.dumps([[c.name, c.role] for c in article.credits], ensure_ascii=False),
+        "credits": _json([[c.name, c.role] for c in article.credits]),
         "date": article.date,
         "place": article.place,
         "kind": article.kind.value,
         "body": article.body,
-        "notes": json.dumps(list(article.notes), ensure_ascii=False),
-        "jumps": json.dumps(list(article.jumps), ensure_ascii=False),
+        "notes": _json(list(article.notes)),
+        "jumps": _json(list(article.jumps)),
         "captions": (
-            json.dumps([[c.text, c.credit, c.at] for c in article.captions], ensure_ascii=False)
-            if article.captions
-            else None
+            _json([[c.text, c.credit, c.at] for c in article.captions]) if article.captions else None
         ),
     }
 
