@@ -11,9 +11,9 @@ later inherit it, so their pages of it stay shared.
 
 It also makes the young generation larger.  A build allocates millions of
 containers that die within an article (lines, matches, entries, rows); at
-CPython's threshold of 700 the collector started 840 young collections and 6
-full ones over a 10k-article build, 0.31 s of CPU, and at 5,000 72 and none,
-0.11 s, with the same peak memory (docs/performance.md).
+CPython's threshold of 700 the collector ran 858 young collections and 6 full
+ones over a 10k-article build, 0.28 s of CPU, and from ``settle`` on at 5,000
+180 and 1, 0.10 s, with the same peak memory (docs/performance.md).
 """
 
 from __future__ import annotations
