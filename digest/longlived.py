@@ -8,11 +8,20 @@ walking objects that can never become garbage (docs/performance.md).
 ``settle`` moves what is alive now into the permanent generation
 (``gc.freeze``), which the collector never scans; worker processes forked
 later inherit it, so their pages of it stay shared.
+
+It also makes the young generation larger.  A build allocates millions of
+containers that die within an article (lines, matches, entries, rows); at
+CPython's threshold of 700 the collector ran 858 young collections and 6 full
+ones over a 10k-article build, 0.28 s of CPU, and from ``settle`` on at 5,000
+180 and 1, 0.10 s, with the same peak memory (docs/performance.md).
 """
 
 from __future__ import annotations
 
 import gc
+
+# Net container allocations between young collections (CPython's default: 700).
+YOUNG_THRESHOLD = 5000
 
 
 def settle() -> None:
@@ -24,6 +33,9 @@ def settle() -> None:
     never collected.  Only the young generations are collected first: that is
     where garbage made since the last collection is, and a full collection
     cost 40 ms at a command's start (none found anything to free there).
+    The young generation's threshold is raised to ``YOUNG_THRESHOLD`` (never lowered).
     """
     gc.collect(1)
     gc.freeze()
+    young, *older = gc.get_threshold()
+    gc.set_threshold(max(young, YOUNG_THRESHOLD), *older)

@@ -73,3 +73,16 @@ def test_a_command_settles_its_modules_once_it_has_its_configuration(tmp_path: P
     assert once > 10_000  # the command's modules
     # A second command in the same process settles nothing more (a settle would freeze thousands).
     assert twice - once < 100
+
+
+def test_a_command_collects_its_young_generation_less_often() -> None:
+    thresholds = _fresh(
+        "import gc\n"
+        "from digest import longlived\n"
+        "before = gc.get_threshold()\n"
+        "longlived.settle()\n"
+        "print(*before, *gc.get_threshold())\n"
+    )
+    young, middle, old, now_young, now_middle, now_old = map(int, thresholds.split())
+    assert young < longlived.YOUNG_THRESHOLD == now_young
+    assert (now_middle, now_old) == (middle, old)

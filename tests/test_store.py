@@ -256,3 +256,95 @@ def test_url_helpers() -> None:
     assert normalize_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalize_url("sqlite:///x") == "sqlite:///x"
     assert mask_url("postgresql://u:secret@h/db") == "postgresql://u:***@h/db"
+
+
+def test_articles_written_straight_to_sqlite_are_stored_as_sqlalchemy_writes_them(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from digest.store.articles import insert_rows
+    from digest.store.schema import articles
+
+    east = ZoneInfo("Asia/Shanghai")
+    row = {
+        "uid": "u1",
+        "tag": "tag:x,2024:article/u1",
+        "issue_date": date(987, 1, 2),
+        "section_name": "要闻",
+        "section_slug": "yao-wen",
+        "position": 101,
+        "title": "标题",
+        "kicker": None,
+        "subtitle": "",
+        "credits": '[["某某", "记者"]]',
+        "date": "01-02",
+        "place": None,
+        "kind": "news",
+        "body": "正文\n第二段。",
+        "notes": "[]",
+        "jumps": "[]",
+        "content_hash": "0" * 64,
+        "source": "a/b.txt",
+        "published": datetime(2024, 11, 27, 6, 0, tzinfo=east),  # not UTC, no microseconds
+        "updated": datetime(2024, 11, 26, 23, 59, 59, 5, tzinfo=UTC),
+        "first_seen": datetime(2024, 1, 1, tzinfo=east),  # the day before in UTC
+        "seq": 2**40,
+        "dated_by": "path",
+        "retracted": None,
+        "retracted_at": None,
+        "feed_seq": 7,
+        "captions": None,
+    }  # successor left out: NULL
+    other = {
+        **row,
+        "uid": "u2",
+        "tag": "tag:x,2024:article/u2",
+        "retracted_at": datetime(2025, 3, 4, tzinfo=UTC),
+    }
+    stored = []
+    for way in ("sqlalchemy", "driver"):
+        path = tmp_path / f"{way}.sqlite3"
+        engine = sa.create_engine(f"sqlite:///{path}")
+        with engine.begin() as conn:
+            articles.create(conn)
+            if way == "driver":
+                insert_rows(conn, [row, other])
+            else:
+                conn.execute(sa.insert(articles), [row, other])
+        engine.dispose()
+        with sqlite3.connect(path) as raw:
+            names = [column.name for column in articles.c]
+            typed = ", ".join(f"{name}, typeof({name})" for name in names)
+            stored.append(raw.execute(f"SELECT rowid, {typed} FROM articles ORDER BY rowid").fetchall())
+        raw.close()
+    assert stored[0] == stored[1]
+    assert len(stored[1]) == 2
+    with sa.create_engine("sqlite://").connect() as conn, pytest.raises(ValueError, match="naive"):
+        insert_rows(conn, [{**row, "updated": datetime(2024, 1, 1)}])
+
+
+def test_an_articles_content_hash_does_not_move_between_versions() -> None:
+    # Stored rows keep the hash they were written with: a hash computed differently for the same
+    # text would count every stored article as changed, and move its ``updated``, on the next read.
+    from digest.store.articles import content_hash
+    from digest.types import Caption
+
+    article = Article(
+        title='标题 "引号" \\ 斜线',
+        body="正文\n第二段：\u2028 <b>&amp;</b>",
+        section="要闻",
+        subtitle="副题",
+        credits=(Credit("某某", "本报记者"), Credit('X "Y"', "摄")),
+        date="11-27",
+        place="呼和浩特",
+        kind=Kind.INTERVIEW,
+        notes=("编辑有话说",),
+        jumps=("下转第2版",),
+        captions=(Caption("图说", "某摄", 3),),
+    )
+    assert content_hash(article, Section("要闻", "yao-wen")) == (
+        "02eec2efcc7cbc77e1218b30bdccf84e3511cd0afcfef9d360f10403d2dcae8f"
+    )
+    bare = Article(title="t", body="b", section="s")
+    assert content_hash(bare, Section("其他", "qi-ta")) == (
+        "5801ef5df4355eedcaf01f2728d6c29bbb44f5e0083555533c6c87a3bbe18a39"
+    )
