@@ -103,6 +103,8 @@ _SQLITE_INSERT = (
     f"VALUES ({', '.join('?' for _ in articles.c)})"
 )
 _SQLITE_WRITERS = [(column.name, _sqlite_writer(column)) for column in articles.c]
+# A column given a default would get NULL from the tuple insert: such a table goes through SQLAlchemy.
+_SQLITE_TUPLES = all(column.default is None and column.server_default is None for column in articles.c)
 
 
 def insert_rows(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -112,7 +114,7 @@ def insert_rows(conn: sa.Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     handling of each row's parameters cost a full build's ingest more than SQLite's own insert."""
     if not rows:
         return
-    if conn.dialect.name != "sqlite":
+    if conn.dialect.name != "sqlite" or not _SQLITE_TUPLES:
         conn.execute(sa.insert(articles), list(rows))
         return
     writers = _SQLITE_WRITERS
