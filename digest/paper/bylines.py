@@ -8,10 +8,11 @@ the words of a ``Conventions`` value.  Pure functions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 
+from digest.paper import leadtags
 from digest.paper.conventions import MAINLAND, Conventions
 from digest.paper.textnorm import CJK, ends_sentence, has_cjk
 from digest.types import Credit
@@ -254,7 +255,45 @@ def is_editor_line(text: str, conv: Conventions = MAINLAND) -> bool:
 
 
 def parse_dateline(text: str, conv: Conventions = MAINLAND, issue: date | None = None) -> Dateline | None:
-    """Read a dateline at the start of a paragraph (``本报乌海4月12日电(记者郝飏)``, ``海都讯``).
+    """Read a dateline at the start of a paragraph (``本报乌海4月12日电(记者郝飏)``, ``海都讯``), or the
+    tag Taiwan's and Hong Kong's papers print there (``【记者王明／台北报导】``, ``【本报讯】``, see
+    ``digest.paper.leadtags``)."""
+    if text[:1] in "【〔［[（(" or "报导" in text[:_DATELINE_REACH] or "报道" in text[:_DATELINE_REACH]:
+        tagged = _lead_tag(text, conv, issue)
+        if tagged:
+            return tagged
+    return _dateline(text, conv, issue)
+
+
+def _lead_tag(text: str, conv: Conventions, issue: date | None) -> Dateline | None:
+    """The tag before a lead, bracketed (``【记者王明／台北报导】``, ``（中央社记者王明台北5日电）``,
+    ``【港湾专讯】``) or not (``记者王明／台北报导``), read as the dateline it stands for."""
+    tag = leadtags.bracketed(text)
+    words, length = tag or leadtags.unbracketed(text) or ("", 0)
+    if not words or (tag and length >= len(text.rstrip())):
+        return None  # a bracketed source alone ((新华社电), (综合外电报导)) closes the story above
+    if tag:
+        agency = conv.agency_role.match(words)
+        found = leadtags.agency_reporters(words[agency.end() :]) if agency else None
+        if agency and found:
+            names, place, dated = found
+            when = _dateline(f"{agency.group('outlet')}{place}{dated}", conv, issue)
+            credits = parse_credits(f"{agency.group('role')} {names}", conv) or ()
+            return Dateline(place=place, date=when.date if when else None, credits=credits, length=length)
+        inside = _dateline(words, conv, issue)
+        if inside and inside.length >= len(words):
+            return replace(inside, length=length)
+    reported = leadtags.filed(words)
+    if reported is None:
+        return None
+    named = parse_credits(reported[0], conv) if reported[0] else ()
+    if named is None and not conv.outlet_end.search(reported[0]):
+        return None  # a desk (国际新闻中心) files as a reporter does; any other words are text
+    return Dateline(place=reported[1], date=None, credits=named or (), length=length)
+
+
+def _dateline(text: str, conv: Conventions, issue: date | None) -> Dateline | None:
+    """A mainland dateline at the start of a paragraph: outlet, place, date and 电 or 讯.
 
     Any outlet may open one; an outlet not among the conventions' known ones
     must be followed by a date, a space or a bracket, so that a sentence that
