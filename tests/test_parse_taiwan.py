@@ -98,3 +98,14 @@ def test_a_hong_kong_outlet_tag_opens_the_lead(tag: str, names: list[tuple[str, 
     article = only(f"{TITLE}{tag}{LEAD}{MORE}")
     assert (article.dateline, credits(article)) == (tag, names)
     assert article.body.startswith("沿著溪岸")
+
+
+@pytest.mark.parametrize(("opening", "closing"), [("“", "”"), ("「", "」"), ("『", "』")])
+def test_a_quotation_alone_between_two_stories_is_the_second_ones_headline(
+    opening: str, closing: str
+) -> None:
+    second = "老街的糕餅店傳到第三代，店主每天清晨四點起床蒸年糕，街坊一早就來排隊。"
+    text = f"河濱步道夜間照明完工\n\n{LEAD}{MORE}\n{opening}年糕要用心蒸{closing}\n\n{second}{MORE}"
+    titles = [article.title for article in parse_page(text, "p.txt").articles]
+    assert titles == ["河濱步道夜間照明完工", f"{opening}年糕要用心蒸{closing}"]
+

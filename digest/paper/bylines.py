@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from digest.paper import leadtags
 from digest.paper.conventions import MAINLAND, Conventions
-from digest.paper.textnorm import CJK, ends_sentence, has_cjk
+from digest.paper.textnorm import CJK, CLOSING_QUOTES, OPENING_QUOTES, ends_sentence, has_cjk
 from digest.types import Credit
 
 # Han names are two to four characters; Mongolian and other transliterated names run longer
@@ -29,13 +29,13 @@ _PADDED = re.compile(f"^[{CJK}] [{CJK}]$")
 BULLET = re.compile(r"^[■□●○◆◇▲△★☆•]\s*")
 _BRACKETED = re.compile(r"^[（(](.*)[）)]$")
 # A credit holds names, roles and marks: never digits, sentence ends or quotation marks.
-_NOT_CREDIT = re.compile(r"[0-9０-９。！？!?“”\"《》…%]")
+_NOT_CREDIT = re.compile(f'[0-9０-９。！？!?{OPENING_QUOTES}{CLOSING_QUOTES}"《》…%]')
 _SEPARATORS = re.compile(r"[\s、，,；;:：|｜]+")
 _SLASH = re.compile(r"\s*[/／]\s*")  # 文 / 李华, 文／李华: the slash of a mark, as 文/李华 prints it
 _SINGLE = re.compile(f"^[{CJK}]$")
 # A credit closing a paragraph: in brackets, or after the last sentence end.
 _TAIL_BRACKETED = re.compile(r"\s*[（(]([^（）()]{2,60})[）)]\s*$")
-_TAIL_PLAIN = re.compile(r"(?<=[。！？!?…”’」』）)])(\s*)([^。！？!?…“”（）()，,]{2,40})$")
+_TAIL_PLAIN = re.compile(r"(?<=[。！？!?…”’」』）)])(\s*)([^。！？!?…“”「」『』（）()，,]{2,40})$")
 _BARE_NAMES = re.compile(f"^[{CJK}]{{2,3}}(?: [{CJK}]{{2,3}})+$")  # 王星海 耿志清: two names or more
 _REPORTED = re.compile(r"^([^。！？：:]{2,40}?)\s*报\s?道\s*[:：]\s*")  # 报 道 ： on a justified line too
 _PAGE_NO = r"[A-Za-z]?\s*[0-9一二三四五六七八九十]+"  # 第3版, 第三版, 第A3版
@@ -52,7 +52,7 @@ _MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts
 # run before 记者 is a sentence about the reporter (…告诉中青报·中青网记者，这是…)
 _MAX_OUTLET = 14
 _MAX_UNSIGNED = 24  # characters; an outlet and a role signing an editorial are never longer
-_SENTENCE_MARKS = frozenset("。！？!?…”’，,、；;：:")
+_SENTENCE_MARKS = frozenset("。！？!?…”’」』，,、；;：:")
 _DATELINE_REACH = 40  # characters: outlet, place and date come before the dateline's word
 _DATELINE_CREDIT = 40  # characters; a credit after a dateline on a line of their own is never longer
 _TAIL = 72  # characters at the end of a paragraph a closing credit may take, with its brackets
