@@ -109,3 +109,9 @@ def test_a_quotation_alone_between_two_stories_is_the_second_ones_headline(
     titles = [article.title for article in parse_page(text, "p.txt").articles]
     assert titles == ["河濱步道夜間照明完工", f"{opening}年糕要用心蒸{closing}"]
 
+
+def test_a_photo_credited_to_an_agency_signs_the_story_beside_its_writer() -> None:
+    article = only(f"{TITLE}文／鄭雅琳　圖／中央社\n\n{LEAD}{MORE}")
+    assert article.title == "河濱步道夜間照明完工"
+    assert [c.name for c in article.credits] == ["鄭雅琳", "中央社"]
+    assert article.body.startswith("沿著溪岸")

@@ -175,7 +175,9 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
         glued_to_role = index > 0 and items[index - 1][2] and items[index - 1][0] != "text"
         piece = piece.strip("/")
         shape = _GLUED_NAME if glued or glued_to_role else _NAME
-        if not shape.match(piece) or conv.not_a_name.search(piece):
+        # A photo credited to an agency (图/中央社, 图／新华社) names it where a photographer's name stands.
+        agency = role.endswith("/") and conv.known_outlet.match(piece) is not None
+        if not agency and (not shape.match(piece) or conv.not_a_name.search(piece)):
             return None
         if glued_to_role and items[index - 1][1].endswith(conv.unsigned_roles):
             return None  # a commentator signs apart from a name (评论员 X): 评论员文章 names a column

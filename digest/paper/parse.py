@@ -121,7 +121,8 @@ from digest.types import Article, Page
 # dateline and credit (【记者X／台北报导】, 〔记者X／台北报导〕, 记者X／台北报导 alone or before a
 # space, （中央社记者X台北5日电）, （综合外电报导）, 【港湾专讯】, ``leadtags``), news agencies (中央社,
 # 法新社, 路透社, 美联社…) are known outlets naming a dateline's place, and 专电 closes a dateline as 电
-# does
+# does; 「」 and 『』 are quotation marks wherever “” are, and a photo credited to an agency (图／中央社)
+# is a credit
 PARSER_VERSION = "7"
 
 
