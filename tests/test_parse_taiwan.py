@@ -115,3 +115,12 @@ def test_a_photo_credited_to_an_agency_signs_the_story_beside_its_writer() -> No
     assert article.title == "河濱步道夜間照明完工"
     assert [c.name for c in article.credits] == ["鄭雅琳", "中央社"]
     assert article.body.startswith("沿著溪岸")
+
+
+def test_a_translator_filing_from_the_wires_is_credited() -> None:
+    article = only(f"{TITLE}〔編譯許文／綜合報導〕{LEAD}{MORE}")
+    assert (article.dateline, credits(article)) == ("〔編譯許文／綜合報導〕", [("許文", "編譯")])
+    assert article.body.startswith("沿著溪岸")
+    # a source note naming no one is still no credit
+    closed = only(f"{TITLE}{LEAD}（綜合編譯）{MORE}")
+    assert closed.credits == () and "（綜合編譯）" in closed.body

@@ -31,7 +31,7 @@ class Conventions:
     # Who wrote or shot a story (本报 and a rank may stand before them: 本报见习记者, 首席记者).
     roles: tuple[str, ...] = (
         "记者", "通讯员", "实习生", "见习生", "摄影记者", "摄影", "拍友", "读者", "作者", "拍摄者",
-        "撰稿", "撰文", "文字", "主笔", "供图", "整理", "评论员",
+        "撰稿", "撰文", "文字", "主笔", "供图", "整理", "评论员", "编译",
         # An infographic's makers are credited like its authors.
         "文案", "设计", "监制", "制图", "统筹", "策划",
     )  # fmt: skip
