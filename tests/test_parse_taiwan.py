@@ -37,6 +37,7 @@ def credits(article: Article) -> list[tuple[str, str]]:
         ("【記者鄭雅琳／宜蘭報導】", [("鄭雅琳", "記者")]),
         ("〔記者鄭雅琳／宜蘭報導〕", [("鄭雅琳", "記者")]),
         ("〔記者鄭雅琳、許文／宜蘭報導〕", [("鄭雅琳", "記者"), ("許文", "記者")]),
+        ("(記者鄭雅琳／宜蘭報導）", [("鄭雅琳", "記者")]),
     ],
 )
 def test_a_bracketed_taiwanese_byline_credits_its_reporters_and_names_the_place(

@@ -48,7 +48,8 @@ class LeadTag:
 def bracketed(text: str) -> tuple[str, int] | None:
     """The words inside a tag opening ``text`` and the characters the tag takes with the space after it."""
     match = _TAG.match(text)
-    if not match or _CLOSING[match.group(1)] not in (match.group(3), match.group(3).translate(_WIDE)):
+    # a half-width bracket may close a full-width one, as typed text mixes them: (記者王明／台北報導）
+    if not match or _CLOSING[match.group(1)].translate(_WIDE) != match.group(3).translate(_WIDE):
         return None
     return match.group(2).strip(), match.end()
 
