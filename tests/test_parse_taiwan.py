@@ -125,3 +125,15 @@ def test_a_translator_filing_from_the_wires_is_credited() -> None:
     # a source note naming no one is still no credit
     closed = only(f"{TITLE}{LEAD}（綜合編譯）{MORE}")
     assert closed.credits == () and "（綜合編譯）" in closed.body
+
+
+@pytest.mark.parametrize(
+    ("after", "names"),
+    [("記者許文報道：", [("許文", "記者")]), ("記者許文、周遠報道：", [("許文", "記者"), ("周遠", "記者")])],
+)
+def test_a_credit_after_an_outlet_tag_is_read_as_after_a_dateline(
+    after: str, names: list[tuple[str, str]]
+) -> None:
+    article = only(f"{TITLE}【河港專訊】{after}{LEAD}{MORE}")
+    assert (article.dateline, credits(article)) == (f"【河港專訊】{after}", names)
+    assert article.body.startswith("沿著溪岸")

@@ -284,6 +284,10 @@ def _lead_tag(text: str, conv: Conventions, issue: date | None) -> Dateline | No
             return Dateline(place=place, date=when.date if when else None, credits=credits, length=length)
         inside = _dateline(words, conv, issue)
         if inside and inside.length >= len(words):
+            # the credit may follow the tag as it follows a dateline (【本报讯】记者X报道：…)
+            after = _dateline(f"{words} {text[length:]}", conv, issue)
+            if after and after.credits and not inside.credits:
+                return replace(after, length=after.length - len(words) - 1 + length)
             return replace(inside, length=length)
     reported = leadtags.filed(words)
     if reported is None:
