@@ -3,8 +3,8 @@
 Mainland dailies open a story with ``本报讯（记者 X）`` or ``新华社北京3月5日电``; Taiwan's papers put
 the reporter and the place where the story was filed in brackets, parted by a slash and closed by
 报导 (``【记者王明／台北报导】``, ``〔记者王明／台北报导〕``, or the same unbracketed on a line of its
-own), a news desk or the wires in place of a reporter (``〔国际新闻中心／综合报导〕``, ``（综合外电报导）``),
-and the Central News Agency glues the reporter between its name and the place
+own or before a space), a news desk or the wires in place of a reporter (``〔国际新闻中心／综合报导〕``,
+``（综合外电报导）``), and the Central News Agency glues the reporter between its name and the place
 (``（中央社记者王明台北5日电）``).  Hong Kong's papers tag a lead with their outlet in brackets
 (``【本报讯】``, ``【港湾专讯】``).  The text is read folded to simplified characters
 (``digest.paper.variants``).  Pure functions over text: ``digest.paper.bylines`` reads the credits.
@@ -13,7 +13,6 @@ and the Central News Agency glues the reporter between its name and the place
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from digest.paper.textnorm import CJK
 
@@ -33,16 +32,6 @@ _WIDE = str.maketrans(")]", "）］")
 _UNBRACKETED = re.compile(r"^([^\s/／，。；：:]{2,30}\s*[/／]\s*[^\s/／，。；：:]{0,8}报[导道])(?:\s+|$)")
 _MIN_PLACE = 2  # characters of a place name (台北, 华盛顿)
 _NAME = 3  # characters of most Han names: a name glued to the place is read as three when it can be
-
-
-@dataclass(frozen=True)
-class LeadTag:
-    """What a tag before a lead says: who (as printed, for the byline grammar) and where from."""
-
-    who: str  # the credit, "" for a desk or the wires
-    place: str | None
-    length: int  # characters of the paragraph the tag takes, with the space after it
-    inner: str  # the tag without its brackets ("" when unbracketed), for a dateline inside them
 
 
 def bracketed(text: str) -> tuple[str, int] | None:
