@@ -8,12 +8,13 @@ the words of a ``Conventions`` value.  Pure functions.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import lru_cache
 
+from digest.paper import leadtags
 from digest.paper.conventions import MAINLAND, Conventions
-from digest.paper.textnorm import CJK, ends_sentence, has_cjk
+from digest.paper.textnorm import CJK, CLOSING_QUOTES, OPENING_QUOTES, ends_sentence, has_cjk
 from digest.types import Credit
 
 # Han names are two to four characters; Mongolian and other transliterated names run longer
@@ -28,13 +29,13 @@ _PADDED = re.compile(f"^[{CJK}] [{CJK}]$")
 BULLET = re.compile(r"^[■□●○◆◇▲△★☆•]\s*")
 _BRACKETED = re.compile(r"^[（(](.*)[）)]$")
 # A credit holds names, roles and marks: never digits, sentence ends or quotation marks.
-_NOT_CREDIT = re.compile(r"[0-9０-９。！？!?“”\"《》…%]")
+_NOT_CREDIT = re.compile(f'[0-9０-９。！？!?{OPENING_QUOTES}{CLOSING_QUOTES}"《》…%]')
 _SEPARATORS = re.compile(r"[\s、，,；;:：|｜]+")
 _SLASH = re.compile(r"\s*[/／]\s*")  # 文 / 李华, 文／李华: the slash of a mark, as 文/李华 prints it
 _SINGLE = re.compile(f"^[{CJK}]$")
 # A credit closing a paragraph: in brackets, or after the last sentence end.
 _TAIL_BRACKETED = re.compile(r"\s*[（(]([^（）()]{2,60})[）)]\s*$")
-_TAIL_PLAIN = re.compile(r"(?<=[。！？!?…”’」』）)])(\s*)([^。！？!?…“”（）()，,]{2,40})$")
+_TAIL_PLAIN = re.compile(r"(?<=[。！？!?…”’」』）)])(\s*)([^。！？!?…“”「」『』（）()，,]{2,40})$")
 _BARE_NAMES = re.compile(f"^[{CJK}]{{2,3}}(?: [{CJK}]{{2,3}})+$")  # 王星海 耿志清: two names or more
 _REPORTED = re.compile(r"^([^。！？：:]{2,40}?)\s*报\s?道\s*[:：]\s*")  # 报 道 ： on a justified line too
 _PAGE_NO = r"[A-Za-z]?\s*[0-9一二三四五六七八九十]+"  # 第3版, 第三版, 第A3版
@@ -51,7 +52,7 @@ _MAX_BYLINE = 80  # characters; a longer line is prose, whatever words it starts
 # run before 记者 is a sentence about the reporter (…告诉中青报·中青网记者，这是…)
 _MAX_OUTLET = 14
 _MAX_UNSIGNED = 24  # characters; an outlet and a role signing an editorial are never longer
-_SENTENCE_MARKS = frozenset("。！？!?…”’，,、；;：:")
+_SENTENCE_MARKS = frozenset("。！？!?…”’」』，,、；;：:")
 _DATELINE_REACH = 40  # characters: outlet, place and date come before the dateline's word
 _DATELINE_CREDIT = 40  # characters; a credit after a dateline on a line of their own is never longer
 _TAIL = 72  # characters at the end of a paragraph a closing credit may take, with its brackets
@@ -174,7 +175,9 @@ def _read(text: str, conv: Conventions) -> _Reading | None:
         glued_to_role = index > 0 and items[index - 1][2] and items[index - 1][0] != "text"
         piece = piece.strip("/")
         shape = _GLUED_NAME if glued or glued_to_role else _NAME
-        if not shape.match(piece) or conv.not_a_name.search(piece):
+        # A photo credited to an agency (图/中央社, 图／新华社) names it where a photographer's name stands.
+        agency = role.endswith("/") and conv.known_outlet.match(piece) is not None
+        if not agency and (not shape.match(piece) or conv.not_a_name.search(piece)):
             return None
         if glued_to_role and items[index - 1][1].endswith(conv.unsigned_roles):
             return None  # a commentator signs apart from a name (评论员 X): 评论员文章 names a column
@@ -254,7 +257,49 @@ def is_editor_line(text: str, conv: Conventions = MAINLAND) -> bool:
 
 
 def parse_dateline(text: str, conv: Conventions = MAINLAND, issue: date | None = None) -> Dateline | None:
-    """Read a dateline at the start of a paragraph (``本报乌海4月12日电(记者郝飏)``, ``海都讯``).
+    """Read a dateline at the start of a paragraph (``本报乌海4月12日电(记者郝飏)``, ``海都讯``), or the
+    tag Taiwan's and Hong Kong's papers print there (``【记者王明／台北报导】``, ``【本报讯】``, see
+    ``digest.paper.leadtags``)."""
+    if text[:1] in "【〔［[（(" or "报导" in text[:_DATELINE_REACH] or "报道" in text[:_DATELINE_REACH]:
+        tagged = _lead_tag(text, conv, issue)
+        if tagged:
+            return tagged
+    return _dateline(text, conv, issue)
+
+
+def _lead_tag(text: str, conv: Conventions, issue: date | None) -> Dateline | None:
+    """The tag before a lead, bracketed (``【记者王明／台北报导】``, ``（中央社记者王明台北5日电）``,
+    ``【港湾专讯】``) or not (``记者王明／台北报导``), read as the dateline it stands for."""
+    tag = leadtags.bracketed(text)
+    words, length = tag or leadtags.unbracketed(text) or ("", 0)
+    if not words or (tag and length >= len(text.rstrip())):
+        return None  # a bracketed source alone ((新华社电), (综合外电报导)) closes the story above
+    if tag:
+        agency = conv.agency_role.match(words)
+        found = leadtags.agency_reporters(words[agency.end() :]) if agency else None
+        if agency and found:
+            names, place, dated = found
+            when = _dateline(f"{agency.group('outlet')}{place}{dated}", conv, issue)
+            credits = parse_credits(f"{agency.group('role')} {names}", conv) or ()
+            return Dateline(place=place, date=when.date if when else None, credits=credits, length=length)
+        inside = _dateline(words, conv, issue)
+        if inside and inside.length >= len(words):
+            # the credit may follow the tag as it follows a dateline (【本报讯】记者X报道：…)
+            after = _dateline(f"{words} {text[length:]}", conv, issue)
+            if after and after.credits and not inside.credits:
+                return replace(after, length=after.length - len(words) - 1 + length)
+            return replace(inside, length=length)
+    reported = leadtags.filed(words)
+    if reported is None:
+        return None
+    named = parse_credits(reported[0], conv) if reported[0] else ()
+    if named is None and not conv.outlet_end.search(reported[0]):
+        return None  # a desk (国际新闻中心) files as a reporter does; any other words are text
+    return Dateline(place=reported[1], date=None, credits=named or (), length=length)
+
+
+def _dateline(text: str, conv: Conventions, issue: date | None) -> Dateline | None:
+    """A mainland dateline at the start of a paragraph: outlet, place, date and 电 or 讯.
 
     Any outlet may open one; an outlet not among the conventions' known ones
     must be followed by a date, a space or a bracket, so that a sentence that

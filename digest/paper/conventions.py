@@ -31,7 +31,7 @@ class Conventions:
     # Who wrote or shot a story (本报 and a rank may stand before them: 本报见习记者, 首席记者).
     roles: tuple[str, ...] = (
         "记者", "通讯员", "实习生", "见习生", "摄影记者", "摄影", "拍友", "读者", "作者", "拍摄者",
-        "撰稿", "撰文", "文字", "主笔", "供图", "整理", "评论员",
+        "撰稿", "撰文", "文字", "主笔", "供图", "整理", "评论员", "编译",
         # An infographic's makers are credited like its authors.
         "文案", "设计", "监制", "制图", "统筹", "策划",
     )  # fmt: skip
@@ -68,7 +68,11 @@ class Conventions:
         "报", "网", "社", "台", "客户端", "中心", "新闻", "频道", "传媒", "杂志",
     )  # fmt: skip
     # Outlets that open a dateline without a date or a space after them (本报讯近日…).
-    outlets: tuple[str, ...] = ("本报", "本台", "本网", "本刊", "新华社", "中新社", "中新网", "人民日报")
+    outlets: tuple[str, ...] = (
+        "本报", "本台", "本网", "本刊", "新华社", "中新社", "中新网", "人民日报",
+        # The news agencies of Taiwan and abroad, as Chinese papers name them.
+        "中央社", "法新社", "路透社", "美联社", "共同社", "韩联社", "塔斯社", "德新社", "安莎社",
+    )  # fmt: skip
     # The word that closes a dateline: 本报讯, 新华社北京3月5日电, 汉网消息.
     dateline_words: tuple[str, ...] = ("讯", "电", "消息")
     # How the names of places end (海南区, 达拉特旗): a short line of this shape is a kicker.
@@ -207,9 +211,15 @@ class Conventions:
             # a year before the month (新华社北京2026年12月2日电) is printed by some papers
             r"(?:20\d\d\s*年\s*(?=\d{1,2}\s*月))?"
             r"(?:(?P<month>\d{1,2})\s*月\s*)?(?:(?P<day>\d{1,2})\s*日\s*)?"
-            rf"(?P<word>{words})(?![员话视影力脑子商网站池动息费器])\s*"
+            rf"专?(?P<word>{words})(?![员话视影力脑子商网站池动息费器])\s*"
             r"(?:[（(](?P<credits>[^（）()]{1,60})[）)])?\s*"
         )
+
+    @cached_property
+    def agency_role(self) -> re.Pattern[str]:
+        """A known outlet and a role glued after it, as a news agency credits its reporter before the
+        place (中央社记者王明台北5日电)."""
+        return re.compile(f"^(?P<outlet>{_alternation(self.outlets)})(?P<role>{self.role_pattern})")
 
     @cached_property
     def dateline_word(self) -> re.Pattern[str]:

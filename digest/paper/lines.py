@@ -52,7 +52,7 @@ _MD_HEADING = re.compile(r"^(#{1,6})\s*(.+?)\s*#*$")
 
 # A line opening with justification spaces, a bracket or a quotation mark set close to the
 # character it opens (本 报 讯 （记 者).
-_JUSTIFIED_START = re.compile(r"^(?:[（(“]?\S ){4}")
+_JUSTIFIED_START = re.compile(r"^(?:[（(“「『]?\S ){4}")
 
 
 _QA_LABEL = re.compile(r"^(?:问|答|记者|主持人|[QAＱＡ])\s*[:：]")  # an interview's turn
@@ -355,7 +355,7 @@ def _local_columns(block: list[str], page: int) -> list[int]:
 
 
 # Two phrases set side by side, one space apart (长江和黄河 可能发生秋汛): a headline's, never prose's.
-_PHRASES_SET = re.compile(f"^[^ ，,、；;。！？!?：:]*[{CJK}”》] [“《{CJK}][^ ，,、；;。！？!?]*$")
+_PHRASES_SET = re.compile(f"^[^ ，,、；;。！？!?：:]*[{CJK}”」』》] [“「『《{CJK}][^ ，,、；;。！？!?]*$")
 
 
 def _phrases_set(pieces: list[str], out: list[str]) -> bool:

@@ -117,7 +117,12 @@ from digest.types import Article, Page
 # credit closing the paragraph under a crosshead of a story unsigned at its top makes it no headline,
 # and a crosshead on a page without blank lines is a paragraph of its own; a cut line (────, ****) is a
 # wide gap (reported dropped); on a page without blank lines a credit closing the text finishes it as
-# a full stop does
+# a full stop does; the tags Taiwan's and Hong Kong's papers print before a lead are its
+# dateline and credit (【记者X／台北报导】, 〔记者X／台北报导〕, 记者X／台北报导 alone or before a
+# space, （中央社记者X台北5日电）, （综合外电报导）, 【港湾专讯】, ``leadtags``), news agencies (中央社,
+# 法新社, 路透社, 美联社…) are known outlets naming a dateline's place, and 专电 closes a dateline as 电
+# does; 「」 and 『』 are quotation marks wherever “” are, and a photo credited to an agency (图／中央社)
+# is a credit, as is a translator (编译)
 PARSER_VERSION = "7"
 
 

@@ -35,12 +35,19 @@ from digest.paper.marked import _adopt_unmarked_heading_lines
 from digest.paper.shapes import _NUMBERED
 from digest.paper.signing import _REACH as _SIGNED_REACH
 from digest.paper.signing import _signed_by_others, _signs_story_above
-from digest.paper.textnorm import CJK, ends_sentence, join_wrapped, squeeze_spaces
+from digest.paper.textnorm import (
+    CJK,
+    CLOSING_QUOTES,
+    OPENING_QUOTES,
+    ends_sentence,
+    join_wrapped,
+    squeeze_spaces,
+)
 
 _TAGGED = re.compile(f"^[{CJK}]{{2,6}}[|｜]")  # a column or video tag before a headline: 视频|…
 
 
-_PHRASES = re.compile(f"[{CJK}”》] [“《{CJK}]")
+_PHRASES = re.compile(f"[{CJK}”」』》] [“「『《{CJK}]")
 
 
 # How a caption opens when it says so: 图为…, 图：…, 上图：…, 图片为…, 右图中….
@@ -73,7 +80,7 @@ _HEADLINE_EVIDENCE = 2  # points _headline_evidence needs to call a lone line a 
 
 # How leads open: a quotation, a date, a time word.  A paragraph's continuation rarely does.
 _LEAD_START = re.compile(
-    r"^(?:“|(?:\d{4}年)?\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期"
+    r"^(?:[“「『]|(?:\d{4}年)?\d{1,2}月\d{1,2}日|近日|日前|近年来|今年|目前|记者|连日来|近期"
     # the day a news lead names first: 昨天上午，… 昨夜10点… (never 今天的…, a noun's)
     r"|[昨今前][日天夜晚](?=[，,\d上中下早晚凌]))"
 )
@@ -361,8 +368,9 @@ def _headline_evidence(
         score += 2
     if _PHRASES.search(bare):
         score += 2
-    if "“" in bare and "”" in bare:
-        score += 2 if bare.startswith("“") and bare.endswith("”") else 1  # a quotation as headline
+    if any(o in bare and c in bare for o, c in zip(OPENING_QUOTES, CLOSING_QUOTES, strict=True)):
+        quoted = bare[0] in OPENING_QUOTES and bare[-1] in CLOSING_QUOTES
+        score += 2 if quoted else 1  # a quotation as headline
     if nxt is not None and (nxt.text.startswith(("图为", "图片为", "图中")) or _LEAD_START.match(nxt.text)):
         score += 1
     if any(x.kind is T.CREDIT for x in following[:1]):

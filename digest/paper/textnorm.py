@@ -13,6 +13,9 @@ import unicodedata
 from digest.chars import PAGE_JUNK
 
 CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# Quotation marks: the mainland's “”, and the 「」 (『』 inside them) of Taiwan, Hong Kong and Macau.
+OPENING_QUOTES = "“「『"
+CLOSING_QUOTES = "”」』"
 _CJK_CHAR = re.compile(f"[{CJK}]")
 _CJK_RUN = re.compile(f"[{CJK}]{{2,}}")
 
@@ -43,8 +46,12 @@ _SPACED_TOKEN = (
 )
 _LATIN_LETTER = re.compile("[A-Za-z]")
 _SPACED_RUN = re.compile(f"(?:{_SPACED_TOKEN} ){{3,}}{_SPACED_TOKEN}")
-_SPACE_BEFORE_LATIN = re.compile(f"(?<=[{CJK}，。、；：（）“”]) (?=[0-9A-Za-z])")
-_SPACE_AFTER_LATIN = re.compile(f"(?<=[0-9A-Za-z%]) (?=[{CJK}，。、；：（）“”])")
+_SPACE_BEFORE_LATIN = re.compile(
+    f"(?<=[{CJK}，。、；：（）{OPENING_QUOTES}{CLOSING_QUOTES}]) (?=[0-9A-Za-z])"
+)
+_SPACE_AFTER_LATIN = re.compile(
+    f"(?<=[0-9A-Za-z%]) (?=[{CJK}，。、；：（）{OPENING_QUOTES}{CLOSING_QUOTES}])"
+)
 
 # Half-width punctuation touching Chinese text (three of five dumps use it): the full-width
 # forms take a character's width, as typesetting in Chinese does (GB/T 15834-2011).
@@ -150,7 +157,7 @@ def _closing_credit(line: str, credit: re.Pattern[str]) -> bool:
 _NAME_START = re.compile(f"(?!等)[{CJK}]{{2}}")
 _SHORT_NAME_START = re.compile(f"[{CJK}]{{2,4}}(?:\\s|$|[摄/）)])")  # a name, then a space, a mark or the end
 _AFTER_TEXT = re.compile("[。！？]")
-_CLAUSE = re.compile("[，。、；：,;:“”]")
+_CLAUSE = re.compile(f"[，。、；：,;:{OPENING_QUOTES}{CLOSING_QUOTES}]")
 _CLOSING_CREDIT = 20  # characters; an unbracketed credit after the text is never longer
 
 

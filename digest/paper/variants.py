@@ -32,7 +32,7 @@ _PAIRS = (
     "統统續续維维綜综編编網网聯联腦脑蘇苏獲获見见觀观視视覽览覺觉計计訊讯記记論论設设訪访評评譯译話话"
     "詢询詳详語语說说説说諸诸讀读調调談谈謝谢責责費费資资趕赶軒轩轉转載载輯辑轅辕連连遲迟採采鍾钟錦锦"
     "鎮镇長长門门問问間间聞闻陽阳隨随頻频題题馬马駐驻這这們们國国會会過过裏里裡里種种經经麼么學学沒没"
-    "還还進进樣样開开"
+    "還还進进樣样開开導导"
 )
 TO_SIMPLIFIED: dict[str, str] = {_PAIRS[at]: _PAIRS[at + 1] for at in range(0, len(_PAIRS), 2)}
 _SIMPLIFIED = frozenset(TO_SIMPLIFIED.values())
