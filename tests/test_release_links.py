@@ -44,8 +44,9 @@ def client(tmp_path: Path) -> Iterator[httpx.Client]:
 
 def test_a_link_from_a_release_010_email_says_it_is_from_before_the_upgrade(client: httpx.Client) -> None:
     token = release_010_token("reader@example.org", "manage", 1_764_633_600)
-    for path in ("/unsubscribe/", "/preferences/"):
-        answer = client.get(path + token)
+    confirm = release_010_token("reader@example.org", "confirm", 1_764_633_600)
+    for path, link in (("/unsubscribe/", token), ("/preferences/", token), ("/confirm/", confirm)):
+        answer = client.get(path + link)
         assert answer.status_code == 410, (path, answer.status_code)
         assert "升级之前发出的邮件" in answer.text and "可能复制得不完整" not in answer.text
     damaged = client.get("/unsubscribe/" + token[:-3])

@@ -99,8 +99,8 @@ FORM_MAX_AGE = timedelta(hours=12)
 MAX_BODY = 16 * 1024
 # A link of an email sent before the upgrade from 0.1.0, whose links had another form.
 _BEFORE_UPGRADE = (
-    "这个链接来自本站升级之前发出的邮件，已经不能使用。要退订或选择版面，请使用最近一封摘要邮件里的链接；"
-    "升级之后发出的每封邮件都带有可用的链接。"
+    "这个链接来自本站升级之前发出的邮件，已经不能使用。要退订或选择版面，请使用最近一封摘要邮件里的链接"
+    "（升级之后发出的每封邮件都带有可用的链接）；尚未确认的订阅请重新订阅。"
 )
 # The sign-up emails sent after their answers: two threads of their own, and a mailer bounded to a
 # few seconds a step (``signup_mailer``); a silent mail server ties up only these.
