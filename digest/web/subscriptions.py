@@ -325,12 +325,8 @@ class SubscriptionApp:
         try:
             key = verify(self._secret, token, purpose, self._clock(), max_age)
         except TokenError as exc:
-            text = "这个链接已经过期。" if exc.expired else "这个链接无效，可能复制得不完整。"
+            status, text = _link_refused(exc, token, request.path)
             links = (Link("重新订阅", root_of(request.path) + SUBSCRIBE_PATH[1:]),)
-            status = HTTPStatus.GONE if exc.expired else HTTPStatus.BAD_REQUEST
-            if not exc.expired and from_release_010(token):  # the upgrade changed every link's form
-                log.info("a link from an email of release 0.1.0 for %s: no longer valid", request.path)
-                text, status = _BEFORE_UPGRADE, HTTPStatus.GONE
             raise Answer(status, self._pages.message(request.path, "链接无效", text, links)) from None
         return await asyncio.to_thread(self._store.subscriber_by_key, key)
 
@@ -468,6 +464,16 @@ def _log_failure(job: Future[None]) -> None:
 def again(button: str) -> str:
     """The note on a form shown again because its page was open longer than ``FORM_MAX_AGE``."""
     return f"这个页面打开太久，刚才的提交没有生效，请再按一次“{button}”。"
+
+
+def _link_refused(exc: TokenError, token: str, path: str) -> tuple[HTTPStatus, str]:
+    """The status and the words for a link token ``verify`` refused."""
+    if exc.expired:
+        return HTTPStatus.GONE, "这个链接已经过期。"
+    if from_release_010(token):  # the upgrade changed every link's form
+        log.info("a link from an email of release 0.1.0 for %s: no longer valid", path)
+        return HTTPStatus.GONE, _BEFORE_UPGRADE
+    return HTTPStatus.BAD_REQUEST, "这个链接无效，可能复制得不完整。"
 
 
 def _field(request: _Request, name: str) -> str:
