@@ -51,6 +51,8 @@ def test_a_laptop_opening_the_server_by_its_lan_name_is_told_what_to_set_then_re
             assert f'base_url = "{lan}"' in text and f'allowed_hosts = ["{NAME}"]' in text, text
         finally:
             assert service.stop() == 0
+        # The service said so at start, where an operator who never runs `digest check` looks.
+        assert any("WARNING" in line and "server.host: '0.0.0.0'" in line for line in service.lines)
         # Then as the page says: site.base_url set to the LAN name. The site reads, and the
         # sign-up form posts (Origin: the LAN name), its confirmation link pointing there too.
         named = {"DIGEST_SERVER_HOST": "0.0.0.0", "DIGEST_SITE_BASE_URL": lan}
