@@ -5,6 +5,9 @@ Unlike ``config_checks.value_problems`` nothing here stops the service; each nam
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import socket
 from urllib.parse import urlsplit
 
 from digest.config import Config, SiteConfig, listening_url
@@ -64,3 +67,37 @@ def sharing_warnings(config: Config) -> list[str]:
         " rewrites the published pages with the new leader's: set site.base_url to the public address,"
         " the same on every instance"
     ]
+
+
+def lan_warnings(config: Config) -> list[str]:
+    """A wildcard ``server.host`` whose visitors by name would get 421: ``site.base_url`` on loopback
+    and no ``server.allowed_hosts`` (``digest check``).  Quiet in a container, where the wildcard is
+    how any published port reaches the service at all, whoever may connect: one whose manager says so
+    in the ``container`` variable (systemd's container interface; Podman sets it, the shipped
+    ``deploy/Dockerfile`` too).  Docker's ``/.dockerenv`` is not taken as the sign: CI and development
+    shells run in containers too, where a wildcard host is the operator's choice like anywhere else."""
+    if config.server.host not in ("0.0.0.0", "::", "") or config.server.allowed_hosts or _in_container():
+        return []
+    if not _is_loopback(urlsplit(config.site.base_url).hostname or ""):
+        return []
+    name = socket.gethostname().partition(".")[0] or "homeserver"
+    return [
+        f"server.host: {config.server.host!r} takes connections from other machines, but site.base_url is"
+        f" {config.site.base_url} (loopback): a visitor opening http://{name}.local:{config.server.port}/ or"
+        " any other name of this machine gets 421 (the DNS rebinding guard), and feeds and emails link to"
+        f' loopback; set site.base_url to the address readers use, e.g. base_url = "http://{name}.local:'
+        f'{config.server.port}" under [site], or add the names to server.allowed_hosts'
+    ]
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _in_container() -> bool:
+    return bool(os.environ.get("container"))  # noqa: SIM112 (systemd names it in lower case)

@@ -257,6 +257,10 @@ def test_the_shipped_nginx_config_never_serves_a_stale_feed_nor_caches_metrics(t
         for path in ("/subscribe", "/digests/index.html"):
             assert front.get(path, headers={"Host": "rebind.example"}).status_code == 421, path
             assert front.get(path).status_code == 200, path
+        # Nor is a page cached for the site's own name served to another (a second server_name
+        # that digest refuses): the key holds the Host, so the name gets digest's own answer.
+        assert front.get("/digests/index.html").headers["x-cache"] == "HIT"
+        assert front.get("/digests/index.html", headers={"Host": "www.news.example"}).status_code == 421
         for near, page_path in (
             ("/sections/yao-wen", "/sections/yao-wen.html"),
             ("/sections/yao-wen/", "/sections/yao-wen.html"),

@@ -20,7 +20,7 @@ from test_service import Serve
 
 from digest.config import read_config
 from digest.config_checks import value_problems
-from digest.web.hosts import HostNames, host_name
+from digest.web.hosts import HostNames, host_name, misdirected_page
 
 FOREIGN = "rebind.example"
 FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
@@ -147,3 +147,11 @@ def test_allowed_hosts_take_bare_names(name: str) -> None:
     problems = value_problems(read_config(None, {"server.allowed_hosts": [name]}, {}))
     assert [problem.key for problem in problems] == ["server.allowed_hosts"], problems
     assert value_problems(read_config(None, {"server.allowed_hosts": ["nas", "*", "digest_web"]}, {})) == []
+
+
+def test_the_421_page_suggests_only_a_plain_name_and_escapes_what_it_shows() -> None:
+    page = misdirected_page("NAS.lan:8080", "http").decode()
+    assert 'base_url = "http://nas.lan:8080"' in page and 'allowed_hosts = ["nas.lan"]' in page
+    hostile = misdirected_page('<script>alert(1)</script>"', "http").decode()
+    assert "<script>" not in hostile and "&lt;script&gt;" in hostile
+    assert "base_url" not in hostile  # nothing to copy that would not be read as TOML

@@ -463,14 +463,16 @@ class Serve:
         started: bool = True,
         settings: Mapping[str, str] | None = None,
         output: Path | None = None,
+        port: int | None = None,
     ) -> None:
         """``settle_seconds`` for ``ingest.settle_seconds``: None keeps the default (5 s); ``prefix``
         runs the service under another program (``setpriv``); ``started`` waits for the end of
         start-up (``/healthz`` 200), else only for HTTP to answer; ``settings``: more ``DIGEST_``
         variables, for the service and every command run beside it alike; ``output``: the output
-        folder, by default ``out`` in ``home``."""
+        folder, by default ``out`` in ``home``; ``port``: one chosen beforehand (a ``site.base_url``
+        naming it), else a free one."""
         self.home = home
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         output = output or home / "out"
         self.folders = ["--source", str(pages), "--data", str(home / "data"), "--output", str(output)]

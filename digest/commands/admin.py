@@ -40,7 +40,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from digest.config import read_config
     from digest.config_checks import value_problems
     from digest.config_paths import folders_to_create, path_problems
-    from digest.config_warnings import deliverability_warnings, sharing_warnings
+    from digest.config_warnings import deliverability_warnings, lan_warnings, sharing_warnings
 
     found: list[ConfigError] = []
     try:
@@ -89,7 +89,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
     if problems:
         return 2
-    warnings = [*deliverability_warnings(config), *sharing_warnings(config)]
+    warnings = [*deliverability_warnings(config), *sharing_warnings(config), *lan_warnings(config)]
     for warning in [*warnings, *([schema_note] if schema_note else [])]:
         print(f"warning: {warning}", file=sys.stderr)
     for note in folders_to_create(config):  # right on a first run, so no warning; a typo shows here

@@ -36,6 +36,9 @@ from digest.errors import TokenError
 _MAC_BYTES = 16
 # Matched with ``fullmatch``: ``$`` would also match before a final line break, a second spelling.
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# 0.1.0's link tokens: <base64 of the address>.<issued>.<mac> (``from_release_010``).
+_RELEASE_010 = re.compile(r"([A-Za-z0-9_-]{4,400})\.[1-9a-f][0-9a-f]{0,11}\.[A-Za-z0-9_-]{22}")
+_ADDRESS_LIKE = re.compile(r"[!-~]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _SHAPE = re.compile(r"([A-Za-z0-9_-]{1,64})\.([1-9a-f][0-9a-f]{0,11})\.([A-Za-z0-9_-]{22})")
 # A token issued this far in the future came from a clock that was wrong; refuse it.
 _SKEW = timedelta(minutes=5)
@@ -91,6 +94,21 @@ def verify(
     if max_age is not None and age > max_age:
         raise TokenError("the link has expired", expired=True)
     return key
+
+
+def from_release_010(token: str) -> bool:
+    """Whether ``token`` has the shape of a link 0.1.0 put in its emails: the subscriber's address in
+    base64 where a key is now (never valid today: no key is an address).  Its reader is told the link
+    is from before an upgrade, not that they copied it wrong.  Twelve random bytes (a key) decoding
+    to an address-like text is a chance of far below one in 2**64."""
+    match = _RELEASE_010.fullmatch(token)
+    if match is None:
+        return False
+    try:
+        subject = base64.urlsafe_b64decode(match.group(1) + "=" * (-len(match.group(1)) % 4)).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return _ADDRESS_LIKE.fullmatch(subject) is not None
 
 
 def _mac(secret: str, purpose: Purpose, issued: int, key: str, binding: str) -> str:

@@ -28,6 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.config import Config
+from digest.config_warnings import lan_warnings
 from digest.errors import SchemaError, StoreError
 from digest.faults import crash_point
 from digest.ingest.watch import Watcher
@@ -73,6 +74,9 @@ def serve(config: Config) -> None:
         stopping.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in stop_signals()}
+    # A home server's operator runs serve, rarely check: say it where they look (journal, terminal).
+    for warning in lan_warnings(config):
+        log.warning("%s", warning)
     try:
         # The schema is migrated by ``_start``, while HTTP already answers.
         with data_lock(config.paths.data), Store.open(config.database_url, migrate=False) as store:

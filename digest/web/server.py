@@ -33,7 +33,7 @@ from digest.errors import ConfigError, DigestError
 from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE, NOT_FOUND
 from digest.publish.moved import moved_location
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
-from digest.web.hosts import HostNames, Refusals
+from digest.web.hosts import HostNames, Refusals, misdirected_page
 from digest.web.http import (
     PAGE_POLICY,
     ASGIApp,
@@ -211,8 +211,9 @@ class _App:
         query = scope.get("query_string", b"").decode("latin-1")
         target = scope["path"] + ("?" + query if query else "")
         self._refusals.note(host, target, (scope.get("client") or ("unknown", 0))[0])
-        body = b"misdirected request: this server does not answer for that host name\n"
-        await respond(send, HTTPStatus.MISDIRECTED_REQUEST, [(b"cache-control", b"no-store")], body)
+        body = misdirected_page(host, scope.get("scheme", "http"))
+        headers = [(b"cache-control", b"no-store"), (b"content-type", b"text/html; charset=utf-8")]
+        await respond(send, HTTPStatus.MISDIRECTED_REQUEST, headers, body)
 
     async def _serve_health(self, scope: Scope, send: Send, *, head: bool) -> None:
         headers = [(b"content-type", b"application/json"), (b"cache-control", b"no-store")]

@@ -57,7 +57,7 @@ from digest.config import Config
 from digest.errors import AddressError, DigestError, TokenError
 from digest.mail.signing import signing_secret
 from digest.mail.subscribers import normalize_address, queue_confirmation, send_notices
-from digest.mail.tokens import Purpose, sign, verify
+from digest.mail.tokens import Purpose, from_release_010, sign, verify
 from digest.mail.transports import Mailer, make_mailer
 from digest.paper.slugs import SLUG_SHAPE
 from digest.publish.chrome import Link
@@ -97,6 +97,11 @@ RATE_LIMITED = (SUBSCRIBE_PATH, CONFIRM_PATH)
 RESEND_AFTER = timedelta(minutes=10)  # at most one confirmation email per address this often
 FORM_MAX_AGE = timedelta(hours=12)
 MAX_BODY = 16 * 1024
+# A link of an email sent before the upgrade from 0.1.0, whose links had another form.
+_BEFORE_UPGRADE = (
+    "这个链接来自本站升级之前发出的邮件，已经不能使用。要退订或选择版面，请使用最近一封摘要邮件里的链接"
+    "（升级之后发出的每封邮件都带有可用的链接）；尚未确认的订阅请重新订阅。"
+)
 # The sign-up emails sent after their answers: two threads of their own, and a mailer bounded to a
 # few seconds a step (``signup_mailer``); a silent mail server ties up only these.
 AFTER_THREADS = 2
@@ -320,9 +325,8 @@ class SubscriptionApp:
         try:
             key = verify(self._secret, token, purpose, self._clock(), max_age)
         except TokenError as exc:
-            text = "这个链接已经过期。" if exc.expired else "这个链接无效，可能复制得不完整。"
+            status, text = _link_refused(exc, token, request.path)
             links = (Link("重新订阅", root_of(request.path) + SUBSCRIBE_PATH[1:]),)
-            status = HTTPStatus.GONE if exc.expired else HTTPStatus.BAD_REQUEST
             raise Answer(status, self._pages.message(request.path, "链接无效", text, links)) from None
         return await asyncio.to_thread(self._store.subscriber_by_key, key)
 
@@ -460,6 +464,16 @@ def _log_failure(job: Future[None]) -> None:
 def again(button: str) -> str:
     """The note on a form shown again because its page was open longer than ``FORM_MAX_AGE``."""
     return f"这个页面打开太久，刚才的提交没有生效，请再按一次“{button}”。"
+
+
+def _link_refused(exc: TokenError, token: str, path: str) -> tuple[HTTPStatus, str]:
+    """The status and the words for a link token ``verify`` refused."""
+    if exc.expired:
+        return HTTPStatus.GONE, "这个链接已经过期。"
+    if from_release_010(token):  # the upgrade changed every link's form
+        log.info("a link from an email of release 0.1.0 for %s: no longer valid", path)
+        return HTTPStatus.GONE, _BEFORE_UPGRADE
+    return HTTPStatus.BAD_REQUEST, "这个链接无效，可能复制得不完整。"
 
 
 def _field(request: _Request, name: str) -> str:
