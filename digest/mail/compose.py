@@ -17,14 +17,12 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-import css_inline
 import markupsafe
 
 from digest.chars import HEADER_UNSAFE
 from digest.config import Config
-from digest.errors import (
-    ConfigError,
-)
+from digest.errors import ConfigError
+from digest.language import fixed_words
 from digest.mail.address import recipient_address, sender_address
 from digest.mail.dkim import dkim_signer
 from digest.mail.message import (
@@ -33,6 +31,7 @@ from digest.mail.message import (
     WIRE_8BIT,
     Outgoing,
     checked_headers,
+    content_language,
     date_header,
     folded,
     list_unsubscribe,
@@ -47,24 +46,19 @@ from digest.mail.pages import (
     ManageEmail,
     capped,
     emptied_note,
+    render_email,
 )
 from digest.mail.signing import signing_secret
 from digest.mail.tokens import message_id
-from digest.paper.columns import wrap_text
 from digest.publish.digests import select_sections
 from digest.publish.layout import absolute_url, caption_line, digest_path, one_line, present, section_path
-from digest.publish.templates import cn_date, environment
+from digest.publish.templates import cn_date
 from digest.types import Digest, Entry
 
 _MAX_BODY_LINE = 990  # the same limit, with room for CRLF and dot-stuffing
-_TEXT_COLUMNS = 72  # the plain-text part, in display columns (CJK counts two: digest.paper.columns)
 _SUBJECT_HEADLINE = 28  # characters of the lead headline in the subject; more is cut with …
 _PREHEADER = 90  # characters of the inbox preview
 _WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
-# Styles live in the template's <style>; most mail clients ignore <style>, so they are
-# inlined.  @media rules cannot be inlined and are kept (they are dropped without
-# keep_at_rules).  Nothing is fetched: the email has no remote stylesheets.
-_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 # Stand-ins rendered into the cached bodies and replaced per recipient (plain ASCII, so neither
@@ -155,6 +149,7 @@ class DigestEmailMaker:
         self._now = now
         self._date = date_header(now, config.tz)
         self._max_items = config.digest.max_items
+        self._language = config.site.language
         self._templates: dict[tuple[frozenset[str] | None, bool, tuple[str, ...]], _Template] = {}
         self._headers: dict[tuple[int, str], list[tuple[str, str]]] = {}
 
@@ -253,7 +248,9 @@ class DigestEmailMaker:
                 weekday=_WEEKDAYS[chosen.day.weekday()],
                 count=chosen.count,
                 more=chosen.count - len(headlines),
-                preheader=_shorten("；".join(headlines[1:4]) or "今天的新文章", _PREHEADER),
+                preheader=_shorten(
+                    "；".join(headlines[1:4]) or fixed_words("今天的新文章", self._language), _PREHEADER
+                ),
                 sections=email_sections,
                 site_url=self._site_url,
                 web_url=absolute_url(self._site_url, digest_path(chosen.day)) if self._web_page else "",
@@ -263,7 +260,7 @@ class DigestEmailMaker:
                 emptied=emptied_note([one_line(name) for name in emptied]) if emptied else "",
                 test_copy=self._test_copy,
             )
-            text, html = _render("digest", page)
+            text, html = render_email("digest", page, self._language)
             lead = headlines[0] if headlines else ""
             template = _Template(
                 chosen.count, lead, text, html, _transfer_encoding(text), _transfer_encoding(html), None
@@ -290,7 +287,9 @@ class DigestEmailMaker:
         The subject names the day, the count and the lead headline, so the inbox line says what is inside.
         """
         if (count, lead) not in self._headers:
-            subject = f"{self._title} · {cn_date(self._digest.day)} · {count} 篇"
+            subject = f"{self._title} · {cn_date(self._digest.day)} · {count} " + fixed_words(
+                "篇", self._language
+            )
             if lead:
                 subject += f"：{_shorten(lead, _SUBJECT_HEADLINE)}"
             self._headers[(count, lead)] = folded(
@@ -300,6 +299,7 @@ class DigestEmailMaker:
                     ("Date", self._date),
                     ("List-Id", _list_id(self._title, self._sender)),
                     ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
+                    *content_language(self._language),
                 ]
             )
         return self._headers[(count, lead)]
@@ -345,7 +345,7 @@ def compose_confirmation_email(
     page = ConfirmEmail(
         title=title, recipient=to.addr_spec, confirm_url=confirm_url, hours=hours, site_url=site_url
     )
-    return _notice(config, to, f"请确认订阅{title}", "confirm", page, now)
+    return _notice(config, to, fixed_words("请确认订阅", config.site.language) + title, "confirm", page, now)
 
 
 def compose_manage_email(
@@ -360,7 +360,7 @@ def compose_manage_email(
     """The answer to a sign-up of an address already confirmed: its links, instead of silence."""
     to, title = _addressed(config, recipient, now, (preferences_url, unsubscribe_url))
     page = ManageEmail(title, to.addr_spec, preferences_url, unsubscribe_url, site_url)
-    return _notice(config, to, f"您已订阅{title}", "manage", page, now)
+    return _notice(config, to, fixed_words("您已订阅", config.site.language) + title, "manage", page, now)
 
 
 def compose_emptied_email(
@@ -378,7 +378,13 @@ def compose_emptied_email(
     any more, on a day no digest goes to them; with the digest's list headers, one-click unsubscribe too."""
     to, title = _addressed(config, recipient, now)
     names = tuple(one_line(name) for name in sections)  # one line each: a name goes into the subject
-    subject = f"{title}：您订阅的{'、'.join(f'“{name}”' for name in names)}版面没有文章了"
+    quoted, words = "、".join(f"“{name}”" for name in names), ("：您订阅的", "版面没有文章了")
+    subject = (
+        title
+        + fixed_words(words[0], config.site.language)
+        + quoted
+        + fixed_words(words[1], config.site.language)
+    )
     page = EmptiedEmail(
         title, subject, to.addr_spec, emptied_note(names), preferences_url, unsubscribe_url, site_url
     )
@@ -413,7 +419,7 @@ def _notice(
     """A one-recipient email about the subscription, from the ``email/<name>`` templates; with
     ``unsubscribe`` (https, mailto URIs) the digest's list headers and one-click unsubscribe too."""
     sender = sender_address(config.smtp.sender)
-    text, html = _render(name, page)
+    text, html = render_email(name, page, config.site.language)
     message = EmailMessage(policy=POLICY)
     message["Subject"] = subject
     message["From"] = sender
@@ -421,6 +427,8 @@ def _notice(
     message["Date"] = date_header(now, config.tz)
     message["Message-ID"] = message_id(signing_secret(config), name, to.addr_spec, sender.domain)
     message["Auto-Submitted"] = "auto-generated"
+    for header, value in content_language(config.site.language):
+        message[header] = value
     if unsubscribe is not None:
         message["List-Id"] = _list_id(_subject_text(config.site.title), sender)
         # Raw and pre-folded: the email package would RFC 2047-encode a long URI (docs: PITFALLS).
@@ -434,14 +442,6 @@ def _notice(
 def _list_id(title: str, sender: Address) -> str:
     """The RFC 2919 List-Id of the daily digest, which its notices carry too."""
     return f"{title} <daily.{sender.domain}>"
-
-
-def _render(name: str, page: DigestEmail | ConfirmEmail | ManageEmail | EmptiedEmail) -> tuple[str, str]:
-    """Plain text wrapped at 72 display columns; HTML with the CSS inlined (mail clients drop <style>)."""
-    env = environment()
-    text = wrap_text(env.get_template(f"email/{name}.txt").render(page=page), _TEXT_COLUMNS)
-    html = _INLINER.inline(env.get_template(f"email/{name}.html").render(page=page))
-    return text, html
 
 
 def _transfer_encoding(body: str) -> str:

@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import css_inline
+
+from digest.language import DEFAULT_LANGUAGE
+from digest.paper.columns import wrap_text
+from digest.publish.templates import environment
 from digest.types import Entry, Section
+
+_TEXT_COLUMNS = 72  # the plain-text part, in display columns (CJK counts two: digest.paper.columns)
+# Styles live in the template's <style>; most mail clients ignore <style>, so they are
+# inlined.  @media rules cannot be inlined and are kept (they are dropped without
+# keep_at_rules).  Nothing is fetched: the email has no remote stylesheets.
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 @dataclass(frozen=True)
@@ -118,3 +129,14 @@ def capped(groups: tuple[tuple[Section, tuple[Entry, ...]], ...], limit: int) ->
                 left -= 1
         rank += 1
     return [entries[:count] for (_, entries), count in zip(groups, taken, strict=True)]
+
+
+def render_email(
+    name: str, page: DigestEmail | ConfirmEmail | ManageEmail | EmptiedEmail, language: str = DEFAULT_LANGUAGE
+) -> tuple[str, str]:
+    """The ``email/<name>`` templates for ``site.language``: plain text wrapped at 72 display columns,
+    HTML with the CSS inlined (mail clients drop <style>)."""
+    env = environment(language)
+    text = wrap_text(env.get_template(f"email/{name}.txt").render(page=page), _TEXT_COLUMNS)
+    html = _INLINER.inline(env.get_template(f"email/{name}.html").render(page=page))
+    return text, html

@@ -214,7 +214,8 @@ class _SearchApp:
         """The page at ``path`` (links relative to it) for the query ``text``."""
         pages = _pages(total)
         root = root_prefix(path)
-        chrome = site.chrome(path, f"搜索：{text}" if text else "搜索", ())
+        # The reader's own words are shown as typed; only the page's own word is converted.
+        chrome = site.chrome(path, site.words("搜索：") + text if text else site.words("搜索"), ())
         return render(
             "search.html",
             SearchPage(
