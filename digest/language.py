@@ -30,7 +30,7 @@ _TAG = re.compile(
 
 # Regions whose Chinese is written in traditional characters, and the OpenCC conversion that
 # follows each one's usage (Taiwan's phrases too: 软件 → 軟體; Hong Kong's glyph forms: 訂閲).
-_TRADITIONAL_REGIONS = {"TW": "s2twp", "HK": "s2hk", "MO": "s2hk"}
+_TRADITIONAL_REGIONS = {"TW": "s2twp.json", "HK": "s2hk.json", "MO": "s2hk.json"}
 
 
 def tag_problem(tag: str) -> str | None:
@@ -60,7 +60,7 @@ def conversion(tag: str) -> str | None:
     region = next((_TRADITIONAL_REGIONS[r] for r in regions if r in _TRADITIONAL_REGIONS), None)
     if region is not None:
         return region
-    return "s2t" if "hant" in scripts else None
+    return "s2t.json" if "hant" in scripts else None
 
 
 @cache
@@ -78,6 +78,36 @@ def fixed_words(text: str, tag: str) -> str:
         return text
     converted: str = _converter(config).convert(text)  # type: ignore[attr-defined]
     return converted
+
+
+# The fonts the stylesheets name, written for simplified Chinese, and the same faces cut for Taiwan's
+# (TC) and Hong Kong's (HK) glyph shapes: a browser given zh-TW text and an SC font draws mainland
+# shapes.  Listed longest first, so "Noto Sans CJK SC" is replaced before any shorter name in it.
+_SC_FONTS = (
+    ("Noto Serif CJK SC", "Noto Serif CJK TC", "Noto Serif CJK HK"),
+    ("Source Han Serif SC", "Source Han Serif TC", "Source Han Serif HK"),
+    ("Source Han Sans SC", "Source Han Sans TC", "Source Han Sans HK"),
+    ("Noto Sans CJK SC", "Noto Sans CJK TC", "Noto Sans CJK HK"),
+    ("Hiragino Sans GB", "Hiragino Sans CNS", "Hiragino Sans CNS"),
+    ("Microsoft YaHei", "Microsoft JhengHei", "Microsoft JhengHei"),
+    ("PingFang SC", "PingFang TC", "PingFang HK"),
+    ("Songti SC", "Songti TC", "Songti TC"),
+    ("STSong", "PMingLiU", "PMingLiU_HKSCS"),
+    ("SimSun", "MingLiU", "MingLiU_HKSCS"),
+)
+
+
+def fixed_fonts(text: str, tag: str) -> str:
+    """``text``, a stylesheet or template, with its simplified-Chinese fonts replaced by the same
+    faces for ``tag``'s traditional characters (TC, or HK for Hong Kong and Macau); unchanged for
+    any other tag."""
+    config = conversion(tag)
+    if config is None:
+        return text
+    column = 2 if config == "s2hk.json" else 1
+    for names in _SC_FONTS:
+        text = text.replace(f'"{names[0]}"', f'"{names[column]}"')
+    return text
 
 
 def og_locale(tag: str) -> str:

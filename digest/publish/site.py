@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup
 
 from digest.config import Config
-from digest.language import fixed_words
+from digest.language import fixed_fonts, fixed_words
 from digest.publish.chrome import ICON_SVG, Chrome, Link, make_chrome, share_tags, site_nav
 from digest.publish.feeds import ATOM, JSON_FEED
 from digest.publish.issues import Place, months, neighbours, paper_pages
@@ -84,6 +84,7 @@ from digest.types import Digest, Section
 
 # Articles listed on a section page; the section feed's archive holds the rest.
 SECTION_PAGE_SIZE = 100
+CSS = ("style.css", "feed.css")  # templates/static's stylesheets: they name fonts
 
 
 def _folder_url(path: str) -> str:
@@ -152,11 +153,12 @@ class Site:
         return SectionGroup(clean, root_prefix(path) + section_path(section), tuple(stories))
 
     def static(self) -> dict[str, bytes]:
-        """The stylesheets (pages, feeds) and the icons."""
+        """The stylesheets (pages, feeds), naming the fonts of ``site.language``, and the icons."""
         static = TEMPLATES / "static"
+        css = {name: fixed_fonts((static / name).read_text("utf-8"), self.language).encode() for name in CSS}
         return {
-            STYLESHEET: (static / "style.css").read_bytes(),
-            STYLESHEET_FEED: (static / "feed.css").read_bytes(),
+            STYLESHEET: css["style.css"],
+            STYLESHEET_FEED: css["feed.css"],
             ICON: ICON_SVG,
             # PNG drawings of ICON_SVG, made once and committed (tests/icons.py draws and checks them).
             FAVICON: (static / "favicon.ico").read_bytes(),

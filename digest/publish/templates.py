@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from digest.language import DEFAULT_LANGUAGE, fixed_words, og_locale
+from digest.language import DEFAULT_LANGUAGE, fixed_fonts, fixed_words, og_locale
 from digest.publish.layout import (
     ATOM_TYPE,
     JSON_FEED_TYPE,
@@ -36,7 +36,7 @@ def cn_date(day: date) -> str:
 
 
 class _FixedWordsLoader(FileSystemLoader):
-    """The templates with their fixed words written as ``language`` writes them.
+    """The templates with their fixed words written as ``language`` writes them, and its fonts.
 
     The source is converted before Jinja compiles it, so only what the template itself says is
     converted; the values it inserts (the articles' text) are untouched."""
@@ -47,7 +47,7 @@ class _FixedWordsLoader(FileSystemLoader):
 
     def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
-        return fixed_words(source, self.language), filename, uptodate
+        return fixed_fonts(fixed_words(source, self.language), self.language), filename, uptodate
 
 
 @cache
