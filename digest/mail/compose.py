@@ -222,6 +222,8 @@ class DigestEmailMaker:
         message.set_content(_fill(template.text, personal.slots, escape=False), cte=template.text_cte)
         html = _fill(template.html, personal.slots, escape=True)
         message.add_alternative(html, subtype="html", cte=template.html_cte)
+        for header, value in content_language(self._language):  # after the content, which clears it
+            message[header] = value
         return message
 
     def _template(
@@ -299,7 +301,6 @@ class DigestEmailMaker:
                     ("Date", self._date),
                     ("List-Id", _list_id(self._title, self._sender)),
                     ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies
-                    *content_language(self._language),
                 ]
             )
         return self._headers[(count, lead)]
@@ -427,8 +428,6 @@ def _notice(
     message["Date"] = date_header(now, config.tz)
     message["Message-ID"] = message_id(signing_secret(config), name, to.addr_spec, sender.domain)
     message["Auto-Submitted"] = "auto-generated"
-    for header, value in content_language(config.site.language):
-        message[header] = value
     if unsubscribe is not None:
         message["List-Id"] = _list_id(_subject_text(config.site.title), sender)
         # Raw and pre-folded: the email package would RFC 2047-encode a long URI (docs: PITFALLS).
@@ -436,6 +435,8 @@ def _notice(
         message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    for header, value in content_language(config.site.language):  # after the content, which clears it
+        message[header] = value
     return message
 
 

@@ -42,6 +42,7 @@ _OUR_HEADERS = frozenset(
         "mime-version",
         "content-type",
         "content-transfer-encoding",
+        "content-language",
     }
 )
 
