@@ -110,6 +110,11 @@ def fixed_fonts(text: str, tag: str) -> str:
     return text
 
 
+def fixed_source(text: str, tag: str) -> str:
+    """A template's or stylesheet's source with its words and its fonts written for ``tag``."""
+    return fixed_fonts(fixed_words(text, tag), tag)
+
+
 def og_locale(tag: str) -> str:
     """The Open Graph locale (``zh_TW``) of ``tag``: language and region, underscored."""
     parts = tag.split("-")

@@ -250,3 +250,23 @@ def test_which_tags_write_the_fixed_words_in_traditional_characters(
             "s2t.json": "訂閱軟件",
         }[config]
     )
+
+
+def test_no_word_of_the_site_itself_is_left_in_simplified_characters(tmp_path: Path) -> None:
+    """Every published file of a zh-TW site reads the same once converted to traditional characters,
+    but for the article, which is as printed (信息科技: OpenCC would make it 資訊科技)."""
+    import opencc
+
+    to_traditional = opencc.OpenCC("s2t.json")
+    config = _config(tmp_path, "zh-TW")
+    with Store.open(config.database_url) as store:
+        ingest(config, store, INGESTED)
+        run_publish(config, store)
+    left = [
+        f"{path.name}: {line.strip()[:60]}"
+        for path in sorted(config.paths.output.rglob("*"))
+        if path.suffix in (".html", ".atom", ".json", ".css", ".opml")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if to_traditional.convert(line) != line and "信息科技" not in line
+    ]
+    assert left == []

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from markupsafe import Markup
 
 from digest.config import Config
-from digest.language import fixed_fonts, fixed_words
+from digest.language import fixed_source, fixed_words
 from digest.publish.chrome import ICON_SVG, Chrome, Link, make_chrome, share_tags, site_nav
 from digest.publish.feeds import ATOM, JSON_FEED
 from digest.publish.issues import Place, months, neighbours, paper_pages
@@ -153,9 +153,9 @@ class Site:
         return SectionGroup(clean, root_prefix(path) + section_path(section), tuple(stories))
 
     def static(self) -> dict[str, bytes]:
-        """The stylesheets (pages, feeds), naming the fonts of ``site.language``, and the icons."""
+        """The stylesheets (pages, feeds), their fonts and words those of ``site.language``, and the icons."""
         static = TEMPLATES / "static"
-        css = {name: fixed_fonts((static / name).read_text("utf-8"), self.language).encode() for name in CSS}
+        css = {name: fixed_source((static / name).read_text("utf-8"), self.language).encode() for name in CSS}
         return {
             STYLESHEET: css["style.css"],
             STYLESHEET_FEED: css["feed.css"],

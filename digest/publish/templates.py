@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from digest.language import DEFAULT_LANGUAGE, fixed_fonts, fixed_words, og_locale
+from digest.language import DEFAULT_LANGUAGE, fixed_source, fixed_words, og_locale
 from digest.publish.layout import (
     ATOM_TYPE,
     JSON_FEED_TYPE,
@@ -47,7 +47,7 @@ class _FixedWordsLoader(FileSystemLoader):
 
     def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
-        return fixed_fonts(fixed_words(source, self.language), self.language), filename, uptodate
+        return fixed_source(source, self.language), filename, uptodate
 
 
 @cache
