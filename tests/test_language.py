@@ -28,11 +28,15 @@ from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.language import conversion, fixed_words, og_locale
 from digest.mail.compose import DigestEmailMaker, compose_confirmation_email, compose_digest_email
+from digest.mail.pages import emptied_note
 from digest.publish.digests import build_digest
 from digest.publish.layout import ALL_FEED, feed_path
+from digest.publish.templates import environment
 from digest.service.jobs import run_publish
 from digest.store.database import Store
 from digest.types import Article, Digest, Entry, Section
+from digest.web.search import PATH as SEARCH
+from digest.web.search import create_search_app
 from digest.web.server import create_app
 
 INGESTED = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
@@ -270,3 +274,31 @@ def test_no_word_of_the_site_itself_is_left_in_simplified_characters(tmp_path: P
         if to_traditional.convert(line) != line and "信息科技" not in line
     ]
     assert left == []
+
+
+def test_search_speaks_the_sites_language_and_shows_the_query_as_typed(
+    tmp_path: Path,
+    browser: Browser,  # noqa: F811
+) -> None:
+    config = _config(tmp_path, "zh-TW")
+    with Store.open(config.database_url) as store:
+        ingest(config, store, INGESTED)
+        run_publish(config, store)
+        app = create_app(config.paths.output, routes={SEARCH: create_search_app(config, store)})
+        with serving(app) as url:
+            page = browser.new_page(locale="zh-TW")
+            page.goto(url + "/")
+            page.get_by_role("searchbox").first.fill("软件")  # typed in simplified characters
+            page.get_by_role("button", name="搜尋").first.click()
+            page.wait_for_load_state()
+            assert page.evaluate("document.documentElement.lang") == "zh-TW"
+            notice = page.locator("main").inner_text()
+            assert "沒有找到含“软件”的文章" in notice, notice
+            page.close()
+
+
+def test_fixed_words_that_reach_the_templates_as_values_are_converted_too() -> None:
+    assert environment("zh-TW").filters["words"]("图片新闻") == "圖片新聞"
+    assert environment().filters["words"]("图片新闻") == "图片新闻"
+    note = emptied_note(["體育", "國際"], "zh-TW")
+    assert note.startswith("您訂閱的“體育”、“國際”版面") and "这" not in note

@@ -259,7 +259,7 @@ class DigestEmailMaker:
                 unsubscribe_url=_UNSUBSCRIBE,
                 preferences_url=_PREFERENCES if preferences else "",
                 recipient=_RECIPIENT,
-                emptied=emptied_note([one_line(name) for name in emptied]) if emptied else "",
+                emptied=emptied_note([one_line(name) for name in emptied], self._language) if emptied else "",
                 test_copy=self._test_copy,
             )
             text, html = render_email("digest", page, self._language)
@@ -379,16 +379,12 @@ def compose_emptied_email(
     any more, on a day no digest goes to them; with the digest's list headers, one-click unsubscribe too."""
     to, title = _addressed(config, recipient, now)
     names = tuple(one_line(name) for name in sections)  # one line each: a name goes into the subject
-    quoted, words = "、".join(f"“{name}”" for name in names), ("：您订阅的", "版面没有文章了")
-    subject = (
-        title
-        + fixed_words(words[0], config.site.language)
-        + quoted
-        + fixed_words(words[1], config.site.language)
+    language = config.site.language
+    subject = fixed_words("{}：您订阅的{}版面没有文章了", language).format(
+        title, "、".join(f"“{n}”" for n in names)
     )
-    page = EmptiedEmail(
-        title, subject, to.addr_spec, emptied_note(names), preferences_url, unsubscribe_url, site_url
-    )
+    note = emptied_note(names, language)
+    page = EmptiedEmail(title, subject, to.addr_spec, note, preferences_url, unsubscribe_url, site_url)
     return _notice(config, to, subject, "emptied", page, now, (unsubscribe_url, unsubscribe_mailto))
 
 

@@ -8,7 +8,7 @@ from datetime import date
 
 import css_inline
 
-from digest.language import DEFAULT_LANGUAGE
+from digest.language import DEFAULT_LANGUAGE, fixed_words
 from digest.paper.columns import wrap_text
 from digest.publish.templates import environment
 from digest.types import Entry, Section
@@ -102,15 +102,17 @@ class EmptiedEmail:
     site_url: str  # the front page: its navigation lists the sections there are
 
 
-def emptied_note(names: Sequence[str]) -> str:
+def emptied_note(names: Sequence[str], language: str = DEFAULT_LANGUAGE) -> str:
     """What a subscriber is told, once, of the chosen sections ``names`` no article is filed under
-    any more: which, why, and that the subscription did not change."""
-    quoted = "、".join(f"“{name}”" for name in names)
+    any more: which, why, and that the subscription did not change; in ``site.language``'s
+    characters but for the names, as printed."""
     it, these = ("它", "这个") if len(names) == 1 else ("它们", "这些")
-    return (
-        f"您订阅的{quoted}版面现在没有文章了：{it}原有的文章已归入别的版面（也许只是版面改了名字）。"
-        f"您的订阅没有改动，但在{it}重新有文章之前，{these}版面不会有文章寄给您。"
+    note = fixed_words(
+        f"您订阅的{{}}版面现在没有文章了：{it}原有的文章已归入别的版面（也许只是版面改了名字）。"
+        f"您的订阅没有改动，但在{it}重新有文章之前，{these}版面不会有文章寄给您。",
+        language,
     )
+    return note.format("、".join(f"“{name}”" for name in names))
 
 
 def capped(groups: tuple[tuple[Section, tuple[Entry, ...]], ...], limit: int) -> list[tuple[Entry, ...]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,8 @@ def environment(language: str = DEFAULT_LANGUAGE) -> Environment:
         auto_reload=False,
     )
     env.filters["cn_date"] = cn_date
+    # A fixed word that reaches the template as a value (an article kind's name): converted like its own.
+    env.filters["words"] = partial(fixed_words, tag=language)
     # The feeds' media types, from the one place that knows them (``<link rel="alternate">``), and the
     # notice of an empty digest, which its feed entry repeats.
     env.globals.update(
