@@ -49,6 +49,9 @@ class SiteConfig:
     base_url: str = "http://127.0.0.1:8080"  # absolute URL the site is reached at; feeds link with it
     author: str = ""  # feed-level author (RFC 4287 needs one); empty: the site's title
     tag_authority: str = "digest.localhost,2024"  # authority of the tag: URIs (RFC 4151); never change
+    # BCP 47 tag the pages, feeds and emails declare (fonts follow it): "zh-TW", "zh-HK" for a paper
+    # in traditional characters, whose fixed words (buttons, headings) are then written so too.
+    language: str = "zh-CN"
 
     @property
     def feed_author(self) -> str:

@@ -25,6 +25,7 @@ from digest.config import (
 )
 from digest.config_paths import path_problems
 from digest.errors import ConfigError
+from digest.language import tag_problem
 from digest.logs import LogFormat
 from digest.mail.address import parse_address
 from digest.paper.dating import pattern_problem
@@ -79,6 +80,10 @@ def value_problems(config: Config) -> list[ConfigError]:
     problems += _identity_problems(config)
     problems.extend(retention_problems(config))
     problems.extend(parser_problems(config.parser))
+    problem = tag_problem(config.site.language)
+    if problem:
+        fix = 'write a language tag, e.g. "zh-CN" (mainland), "zh-TW" (Taiwan) or "zh-HK" (Hong Kong)'
+        problems.append(ConfigError("site.language", problem, fix))
     return problems
 
 

@@ -198,6 +198,9 @@ def test_missing_config_file_is_named(folder: Path) -> None:
         ({"site.base_url": "https://news.example/a b"}, "site.base_url"),
         ({"ingest.encoding": "big-5"}, "ingest.encoding"),
         ({"ingest.encoding": "base64"}, "ingest.encoding"),  # a codec, but of no text
+        ({"site.language": "zh_TW"}, "site.language"),
+        ({"site.language": "traditional"}, "site.language"),
+        ({"site.language": ""}, "site.language"),
     ],
 )
 def test_bad_values_name_their_key_and_fix(overrides: dict[str, object], key: str) -> None:
@@ -353,3 +356,14 @@ def test_a_misspelt_environment_variable_of_a_known_table_stops_the_load() -> No
     assert caught.value.key == "DIGEST_SMTP_PASWORD"
     # Variables outside our tables belong to someone else.
     assert read_config(None, {}, {"DIGEST_CONFIG": "x", "DIGEST_HOME": "y"}) == read_config(None, {}, {})
+
+
+@pytest.mark.parametrize("tag", ["zh-CN", "zh-TW", "zh-HK", "zh-Hant", "zh-Hant-TW", "zh-yue-HK", "en"])
+def test_language_takes_bcp47_tags(tag: str) -> None:
+    assert value_problems(read_config(None, {"site.language": tag}, {})) == []
+
+
+def test_a_malformed_language_says_which_tags_to_write() -> None:
+    (problem,) = value_problems(read_config(None, {}, {"DIGEST_SITE_LANGUAGE": "zh_TW"}))
+    assert problem.key == "site.language"
+    assert all(tag in str(problem) for tag in ('"zh-CN"', '"zh-TW"', '"zh-HK"')), problem

@@ -17,14 +17,12 @@ from datetime import datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
 
-import css_inline
 import markupsafe
 
 from digest.chars import HEADER_UNSAFE
 from digest.config import Config
-from digest.errors import (
-    ConfigError,
-)
+from digest.errors import ConfigError
+from digest.language import fixed_words
 from digest.mail.address import recipient_address, sender_address
 from digest.mail.dkim import dkim_signer
 from digest.mail.message import (
@@ -33,6 +31,7 @@ from digest.mail.message import (
     WIRE_8BIT,
     Outgoing,
     checked_headers,
+    content_language,
     date_header,
     folded,
     list_unsubscribe,
@@ -47,24 +46,19 @@ from digest.mail.pages import (
     ManageEmail,
     capped,
     emptied_note,
+    render_email,
 )
 from digest.mail.signing import signing_secret
 from digest.mail.tokens import message_id
-from digest.paper.columns import wrap_text
 from digest.publish.digests import select_sections
 from digest.publish.layout import absolute_url, caption_line, digest_path, one_line, present, section_path
-from digest.publish.templates import cn_date, environment
+from digest.publish.templates import cn_date
 from digest.types import Digest, Entry
 
 _MAX_BODY_LINE = 990  # the same limit, with room for CRLF and dot-stuffing
-_TEXT_COLUMNS = 72  # the plain-text part, in display columns (CJK counts two: digest.paper.columns)
 _SUBJECT_HEADLINE = 28  # characters of the lead headline in the subject; more is cut with …
 _PREHEADER = 90  # characters of the inbox preview
 _WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
-# Styles live in the template's <style>; most mail clients ignore <style>, so they are
-# inlined.  @media rules cannot be inlined and are kept (they are dropped without
-# keep_at_rules).  Nothing is fetched: the email has no remote stylesheets.
-_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 # Stand-ins rendered into the cached bodies and replaced per recipient (plain ASCII, so neither
@@ -155,6 +149,7 @@ class DigestEmailMaker:
         self._now = now
         self._date = date_header(now, config.tz)
         self._max_items = config.digest.max_items
+        self._language = config.site.language
         self._templates: dict[tuple[frozenset[str] | None, bool, tuple[str, ...]], _Template] = {}
         self._headers: dict[tuple[int, str], list[tuple[str, str]]] = {}
 
@@ -227,6 +222,8 @@ class DigestEmailMaker:
         message.set_content(_fill(template.text, personal.slots, escape=False), cte=template.text_cte)
         html = _fill(template.html, personal.slots, escape=True)
         message.add_alternative(html, subtype="html", cte=template.html_cte)
+        for header, value in content_language(self._language):  # after the content, which clears it
+            message[header] = value
         return message
 
     def _template(
@@ -253,17 +250,19 @@ class DigestEmailMaker:
                 weekday=_WEEKDAYS[chosen.day.weekday()],
                 count=chosen.count,
                 more=chosen.count - len(headlines),
-                preheader=_shorten("；".join(headlines[1:4]) or "今天的新文章", _PREHEADER),
+                preheader=_shorten(
+                    "；".join(headlines[1:4]) or fixed_words("今天的新文章", self._language), _PREHEADER
+                ),
                 sections=email_sections,
                 site_url=self._site_url,
                 web_url=absolute_url(self._site_url, digest_path(chosen.day)) if self._web_page else "",
                 unsubscribe_url=_UNSUBSCRIBE,
                 preferences_url=_PREFERENCES if preferences else "",
                 recipient=_RECIPIENT,
-                emptied=emptied_note([one_line(name) for name in emptied]) if emptied else "",
+                emptied=emptied_note([one_line(name) for name in emptied], self._language) if emptied else "",
                 test_copy=self._test_copy,
             )
-            text, html = _render("digest", page)
+            text, html = render_email("digest", page, self._language)
             lead = headlines[0] if headlines else ""
             template = _Template(
                 chosen.count, lead, text, html, _transfer_encoding(text), _transfer_encoding(html), None
@@ -290,7 +289,9 @@ class DigestEmailMaker:
         The subject names the day, the count and the lead headline, so the inbox line says what is inside.
         """
         if (count, lead) not in self._headers:
-            subject = f"{self._title} · {cn_date(self._digest.day)} · {count} 篇"
+            subject = f"{self._title} · {cn_date(self._digest.day)} · {count} " + fixed_words(
+                "篇", self._language
+            )
             if lead:
                 subject += f"：{_shorten(lead, _SUBJECT_HEADLINE)}"
             self._headers[(count, lead)] = folded(
@@ -345,7 +346,7 @@ def compose_confirmation_email(
     page = ConfirmEmail(
         title=title, recipient=to.addr_spec, confirm_url=confirm_url, hours=hours, site_url=site_url
     )
-    return _notice(config, to, f"请确认订阅{title}", "confirm", page, now)
+    return _notice(config, to, fixed_words("请确认订阅", config.site.language) + title, "confirm", page, now)
 
 
 def compose_manage_email(
@@ -360,7 +361,7 @@ def compose_manage_email(
     """The answer to a sign-up of an address already confirmed: its links, instead of silence."""
     to, title = _addressed(config, recipient, now, (preferences_url, unsubscribe_url))
     page = ManageEmail(title, to.addr_spec, preferences_url, unsubscribe_url, site_url)
-    return _notice(config, to, f"您已订阅{title}", "manage", page, now)
+    return _notice(config, to, fixed_words("您已订阅", config.site.language) + title, "manage", page, now)
 
 
 def compose_emptied_email(
@@ -378,10 +379,12 @@ def compose_emptied_email(
     any more, on a day no digest goes to them; with the digest's list headers, one-click unsubscribe too."""
     to, title = _addressed(config, recipient, now)
     names = tuple(one_line(name) for name in sections)  # one line each: a name goes into the subject
-    subject = f"{title}：您订阅的{'、'.join(f'“{name}”' for name in names)}版面没有文章了"
-    page = EmptiedEmail(
-        title, subject, to.addr_spec, emptied_note(names), preferences_url, unsubscribe_url, site_url
+    language = config.site.language
+    subject = fixed_words("{}：您订阅的{}版面没有文章了", language).format(
+        title, "、".join(f"“{n}”" for n in names)
     )
+    note = emptied_note(names, language)
+    page = EmptiedEmail(title, subject, to.addr_spec, note, preferences_url, unsubscribe_url, site_url)
     return _notice(config, to, subject, "emptied", page, now, (unsubscribe_url, unsubscribe_mailto))
 
 
@@ -413,7 +416,7 @@ def _notice(
     """A one-recipient email about the subscription, from the ``email/<name>`` templates; with
     ``unsubscribe`` (https, mailto URIs) the digest's list headers and one-click unsubscribe too."""
     sender = sender_address(config.smtp.sender)
-    text, html = _render(name, page)
+    text, html = render_email(name, page, config.site.language)
     message = EmailMessage(policy=POLICY)
     message["Subject"] = subject
     message["From"] = sender
@@ -428,20 +431,14 @@ def _notice(
         message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    for header, value in content_language(config.site.language):  # after the content, which clears it
+        message[header] = value
     return message
 
 
 def _list_id(title: str, sender: Address) -> str:
     """The RFC 2919 List-Id of the daily digest, which its notices carry too."""
     return f"{title} <daily.{sender.domain}>"
-
-
-def _render(name: str, page: DigestEmail | ConfirmEmail | ManageEmail | EmptiedEmail) -> tuple[str, str]:
-    """Plain text wrapped at 72 display columns; HTML with the CSS inlined (mail clients drop <style>)."""
-    env = environment()
-    text = wrap_text(env.get_template(f"email/{name}.txt").render(page=page), _TEXT_COLUMNS)
-    html = _INLINER.inline(env.get_template(f"email/{name}.html").render(page=page))
-    return text, html
 
 
 def _transfer_encoding(body: str) -> str:

@@ -15,6 +15,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr, parsedate_to_datetime
 
 from digest.errors import PermanentDeliveryError
+from digest.language import DEFAULT_LANGUAGE
 
 # Headers set through the registry are folded by the email package; List-Unsubscribe is set
 # raw and pre-folded by us, and refold_source="none" keeps the package from re-encoding it
@@ -41,6 +42,7 @@ _OUR_HEADERS = frozenset(
         "mime-version",
         "content-type",
         "content-transfer-encoding",
+        "content-language",
     }
 )
 
@@ -144,3 +146,10 @@ def date_header(now: datetime, tz: tzinfo) -> str:
     UTC, a digest made at 07:00 in Shanghai would be filed under the evening before its own day.
     """
     return format_datetime(now.astimezone(tz))
+
+
+def content_language(tag: str) -> list[tuple[str, str]]:
+    """The ``Content-Language`` header (RFC 3282) of an email in ``site.language``: mail clients pick
+    glyph shapes and fonts by it.  None for the default zh-CN, whose emails stay as they always were
+    (their HTML part says ``lang`` anyway)."""
+    return [] if tag == DEFAULT_LANGUAGE else [("Content-Language", tag)]

@@ -6,7 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+import css_inline
+
+from digest.language import DEFAULT_LANGUAGE, fixed_words
+from digest.paper.columns import wrap_text
+from digest.publish.templates import environment
 from digest.types import Entry, Section
+
+_TEXT_COLUMNS = 72  # the plain-text part, in display columns (CJK counts two: digest.paper.columns)
+# Styles live in the template's <style>; most mail clients ignore <style>, so they are
+# inlined.  @media rules cannot be inlined and are kept (they are dropped without
+# keep_at_rules).  Nothing is fetched: the email has no remote stylesheets.
+_INLINER = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
 
 
 @dataclass(frozen=True)
@@ -91,15 +102,17 @@ class EmptiedEmail:
     site_url: str  # the front page: its navigation lists the sections there are
 
 
-def emptied_note(names: Sequence[str]) -> str:
+def emptied_note(names: Sequence[str], language: str = DEFAULT_LANGUAGE) -> str:
     """What a subscriber is told, once, of the chosen sections ``names`` no article is filed under
-    any more: which, why, and that the subscription did not change."""
-    quoted = "、".join(f"“{name}”" for name in names)
+    any more: which, why, and that the subscription did not change; in ``site.language``'s
+    characters but for the names, as printed."""
     it, these = ("它", "这个") if len(names) == 1 else ("它们", "这些")
-    return (
-        f"您订阅的{quoted}版面现在没有文章了：{it}原有的文章已归入别的版面（也许只是版面改了名字）。"
-        f"您的订阅没有改动，但在{it}重新有文章之前，{these}版面不会有文章寄给您。"
+    note = fixed_words(
+        f"您订阅的{{}}版面现在没有文章了：{it}原有的文章已归入别的版面（也许只是版面改了名字）。"
+        f"您的订阅没有改动，但在{it}重新有文章之前，{these}版面不会有文章寄给您。",
+        language,
     )
+    return note.format("、".join(f"“{name}”" for name in names))
 
 
 def capped(groups: tuple[tuple[Section, tuple[Entry, ...]], ...], limit: int) -> list[tuple[Entry, ...]]:
@@ -118,3 +131,14 @@ def capped(groups: tuple[tuple[Section, tuple[Entry, ...]], ...], limit: int) ->
                 left -= 1
         rank += 1
     return [entries[:count] for (_, entries), count in zip(groups, taken, strict=True)]
+
+
+def render_email(
+    name: str, page: DigestEmail | ConfirmEmail | ManageEmail | EmptiedEmail, language: str = DEFAULT_LANGUAGE
+) -> tuple[str, str]:
+    """The ``email/<name>`` templates for ``site.language``: plain text wrapped at 72 display columns,
+    HTML with the CSS inlined (mail clients drop <style>)."""
+    env = environment(language)
+    text = wrap_text(env.get_template(f"email/{name}.txt").render(page=page), _TEXT_COLUMNS)
+    html = _INLINER.inline(env.get_template(f"email/{name}.html").render(page=page))
+    return text, html

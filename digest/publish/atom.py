@@ -160,7 +160,7 @@ def render_document(document: FeedDocument, config: Config) -> bytes:
     fg.id(f"tag:{config.site.tag_authority}:feed/{spec.name}")
     fg.title(clean(spec.title))
     fg.subtitle(clean(spec.subtitle))
-    fg.language("zh-CN")
+    fg.language(config.site.language)
     fg.author({"name": one_line(config.site.feed_author)})
     fg.icon(absolute_url(base, ICON))
     # No version: an archive page must not change when the software does.

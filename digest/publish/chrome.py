@@ -9,6 +9,7 @@ from functools import lru_cache
 
 from markupsafe import Markup, escape
 
+from digest.language import DEFAULT_LANGUAGE, fixed_words, og_locale
 from digest.publish.layout import DIGESTS_INDEX, FEEDS_PAGE, INDEX, ISSUES_INDEX, one_line, section_path
 from digest.publish.templates import environment
 from digest.types import Section
@@ -44,22 +45,26 @@ class Frame:
     current: int  # the page's own entry in ``nav`` (marked aria-current), -1 for none
     feeds: tuple[Link, ...]  # <link rel="alternate" type="application/atom+xml">
     json_feeds: tuple[Link, ...] = ()  # the same feeds as JSON Feed (application/feed+json)
+    language: str = DEFAULT_LANGUAGE  # site.language: the macros' own words are written its way
 
 
-def site_nav(root: str, sections: Sequence[Section] = ()) -> tuple[Link, ...]:
+def site_nav(
+    root: str, sections: Sequence[Section] = (), language: str = DEFAULT_LANGUAGE
+) -> tuple[Link, ...]:
     """The navigation of every page, ``root`` being the way back to the site root: the front page,
-    each section, back issues, the digests, and how to follow the site.
+    each section, back issues, the digests, and how to follow the site; the fixed labels written as
+    ``language`` writes them, the sections' names as printed.
 
     Every page, the subscription forms included, draws its masthead from here, so a label or a
     target changes for all of them at once; 订阅 leads to ``FEEDS_PAGE``, which offers the email
     sign-up beside the feeds.
     """
     return (
-        Link("首页", root + INDEX),
+        Link(fixed_words("首页", language), root + INDEX),
         *(Link(one_line(s.name), root + section_path(s)) for s in sections),
-        Link("往期", root + ISSUES_INDEX),
-        Link("每日摘要", root + DIGESTS_INDEX),
-        Link("订阅", root + FEEDS_PAGE),
+        Link(fixed_words("往期", language), root + ISSUES_INDEX),
+        Link(fixed_words("每日摘要", language), root + DIGESTS_INDEX),
+        Link(fixed_words("订阅", language), root + FEEDS_PAGE),
     )
 
 
@@ -83,6 +88,7 @@ class Chrome:
     masthead: Markup
     colophon: Markup
     share: Markup = NO_TAGS
+    language: str = DEFAULT_LANGUAGE  # site.language: what the page declares and its words are written in
 
 
 def make_chrome(
@@ -93,6 +99,7 @@ def make_chrome(
     feeds: tuple[Link, ...],
     json_feeds: tuple[Link, ...] = (),
     share: Markup = NO_TAGS,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Chrome:
     """The chrome of a page titled ``title`` ("" for the front page) at ``root`` from the site root.
 
@@ -103,11 +110,18 @@ def make_chrome(
     page_title = f"{title} · {site_title}" if title else site_title
     # The front page's own entry is the first; any other page's is the one its title names.
     current = next((i for i, link in enumerate(nav) if link.label == title), -1) if title else 0
-    head, masthead, colophon = _draw(Frame(site_title, root, nav, current, feeds, json_feeds))
-    return Chrome(site_title, page_title, root, head, masthead, colophon, share)
+    head, masthead, colophon = _draw(Frame(site_title, root, nav, current, feeds, json_feeds, language))
+    return Chrome(site_title, page_title, root, head, masthead, colophon, share, language)
 
 
-def share_tags(site_title: str, page_title: str, description: str, canonical: str, og_type: str) -> Markup:
+def share_tags(
+    site_title: str,
+    page_title: str,
+    description: str,
+    canonical: str,
+    og_type: str,
+    language: str = DEFAULT_LANGUAGE,
+) -> Markup:
     """The meta description, canonical link and Open Graph / Twitter card of a page ("" leaves the
     description or the URL out).  Drawn here, each value escaped once, rather than by the template:
     every article page has them, and escaping each twice there was a tenth of a full build."""
@@ -124,11 +138,14 @@ def share_tags(site_title: str, page_title: str, description: str, canonical: st
     )
     if description:
         tags.append(f'<meta property="og:description" content="{text}">')
-    tags.append('<meta property="og:locale" content="zh_CN">\n<meta name="twitter:card" content="summary">')
+    locale = og_locale(language)
+    tags.append(
+        f'<meta property="og:locale" content="{locale}">\n<meta name="twitter:card" content="summary">'
+    )
     return Markup("\n".join(tags))
 
 
 @lru_cache(maxsize=1024)
 def _draw(frame: Frame) -> tuple[Markup, Markup, Markup]:
-    macros = environment().get_template("_chrome.html").module
+    macros = environment(frame.language).get_template("_chrome.html").module
     return Markup(macros.head(frame)), Markup(macros.masthead(frame)), Markup(macros.colophon(frame))  # type: ignore[attr-defined]

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from xml.etree import ElementTree
 
 from digest.config import Config
+from digest.language import fixed_words
 from digest.publish.atom import render_document, with_atom
 from digest.publish.items import (
     FeedDocument,
@@ -261,6 +262,7 @@ def opml(specs: Sequence[FeedSpec], config: Config, folder: str = "") -> bytes:
     ElementTree.SubElement(head, "title").text = clean(config.site.title)
     body = ElementTree.SubElement(root, "body")
     if folder:
+        folder = fixed_words(folder, config.site.language)  # one of the site's own words
         body = ElementTree.SubElement(body, "outline", text=clean(folder), title=clean(folder))
     for spec in specs:
         ElementTree.SubElement(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from markupsafe import Markup
 
 from digest.config import Config
+from digest.language import fixed_words
 from digest.publish.layout import (
     ALL_FEED,
     DIGESTS_FEED,
@@ -102,7 +103,8 @@ class FeedDocument:
 def all_spec(config: Config) -> FeedSpec:
     """The feed of every article."""
     title = one_line(config.site.title)
-    return FeedSpec(ALL_FEED, title, one_line(config.site.subtitle) or f"{title}：全部文章", INDEX)
+    words = fixed_words("：全部文章", config.site.language)
+    return FeedSpec(ALL_FEED, title, one_line(config.site.subtitle) or title + words, INDEX)
 
 
 def section_spec(config: Config, section: Section) -> FeedSpec:
@@ -111,13 +113,17 @@ def section_spec(config: Config, section: Section) -> FeedSpec:
     name = one_line(section.name)
     # A section slugged "all" or "digests" must not overwrite those feeds.
     file = f"section-{section.slug}" if section.slug in (ALL_FEED, DIGESTS_FEED) else section.slug
-    return FeedSpec(file, f"{site} · {name}", f"{site}「{name}」版块的文章", section_path(section))
+    words = fixed_words("版块的文章", config.site.language)
+    return FeedSpec(file, f"{site} · {name}", f"{site}「{name}」{words}", section_path(section))
 
 
 def digests_spec(config: Config) -> FeedSpec:
     """The feed of daily digests."""
     site = one_line(config.site.title)
-    return FeedSpec(DIGESTS_FEED, f"{site} · 每日摘要", f"{site}每天的新文章，按版块汇总", DIGESTS_INDEX)
+    title, subtitle = (
+        fixed_words(words, config.site.language) for words in ("每日摘要", "每天的新文章，按版块汇总")
+    )
+    return FeedSpec(DIGESTS_FEED, f"{site} · {title}", site + subtitle, DIGESTS_INDEX)
 
 
 def story_item(story: Story, config: Config) -> FeedItem:
@@ -155,7 +161,7 @@ def digest_item(digest: Digest, config: Config) -> FeedItem:
     if not parts:
         # A day without articles (shown with digest.empty_days = "notice"): what the email said, since a
         # reader shows an entry without content as an empty message.
-        parts.append(Markup("<p>{}</p>").format(NO_ARTICLES))
+        parts.append(Markup("<p>{}</p>").format(fixed_words(NO_ARTICLES, config.site.language)))
     sections = tuple(dict.fromkeys(one_line(s.name) for s, _ in digest.groups))
     # A back issue's group is headed 要闻（11月26日）; a category is the section itself, one tag a reader
     # can filter on, not a new one each day.
@@ -163,14 +169,19 @@ def digest_item(digest: Digest, config: Config) -> FeedItem:
         dict.fromkeys(one_line(e.section.name) for _, entries in digest.groups for e in entries)
     )
     day = f"{digest.day.month}月{digest.day.day}日"
+    language = config.site.language
+    if sections:
+        summary = fixed_words(f"{day}共{digest.count}篇新文章：", language) + "、".join(sections)
+    else:
+        summary = fixed_words(f"{day}没有新文章。", language)
     return FeedItem(
         id=f"tag:{config.site.tag_authority}:digest/{digest.day.isoformat()}",
-        title=f"{one_line(config.site.title)} {day}摘要（{digest.count}篇）",
+        title=f"{one_line(config.site.title)} " + fixed_words(f"{day}摘要（{digest.count}篇）", language),
         link=absolute_url(base, digest_path(digest.day)),
         published=digest.until.astimezone(config.tz),
         updated=digest.until.astimezone(config.tz),
         authors=(one_line(config.site.feed_author),),
         categories=categories,
         content=str(Markup("\n").join(parts)),
-        summary=f"{day}共{digest.count}篇新文章：{'、'.join(sections)}" if sections else f"{day}没有新文章。",
+        summary=summary,
     )

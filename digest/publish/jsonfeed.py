@@ -45,7 +45,7 @@ def render_json(document: FeedDocument, config: Config) -> bytes:
         "icon": absolute_url(base, TOUCH_ICON),
         "favicon": absolute_url(base, FAVICON),
         "authors": [{"name": one_line(config.site.feed_author)}],
-        "language": "zh-CN",
+        "language": config.site.language,
     }
     if history.prev:
         feed["next_url"] = history.prev

@@ -17,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import date
+from functools import partial
 from itertools import groupby
 from urllib.parse import urlsplit
 
 from markupsafe import Markup
 
 from digest.config import Config
+from digest.language import fixed_source, fixed_words
 from digest.publish.chrome import ICON_SVG, Chrome, Link, make_chrome, share_tags, site_nav
 from digest.publish.feeds import ATOM, JSON_FEED
 from digest.publish.issues import Place, months, neighbours, paper_pages
@@ -82,6 +84,7 @@ from digest.types import Digest, Section
 
 # Articles listed on a section page; the section feed's archive holds the rest.
 SECTION_PAGE_SIZE = 100
+CSS = ("style.css", "feed.css")  # templates/static's stylesheets: they name fonts
 
 
 def _folder_url(path: str) -> str:
@@ -103,6 +106,9 @@ class Site:
     def __init__(self, config: Config, sections: Sequence[Section]) -> None:
         self.config = config
         self.site_title = one_line(config.site.title)
+        self.language = config.site.language
+        # The site's own fixed words (never a paper's text) as site.language writes them.
+        self.words = partial(fixed_words, tag=self.language)
         self.sections = tuple(sections)
         # Every article page of a folder shares its navigation and nearly its feed links: built once.
         self._navs: dict[str, tuple[Link, ...]] = {}
@@ -126,7 +132,7 @@ class Site:
         root = absolute_root or root_prefix(path)
         nav = self._navs.get(root)
         if nav is None:
-            nav = self._navs[root] = site_nav(root, self.sections)
+            nav = self._navs[root] = site_nav(root, self.sections, self.language)
         key = (root, tuple(feeds))
         links = self._feeds.get(key)
         if links is None:
@@ -138,8 +144,8 @@ class Site:
         atom, json_feed = links
         canonical = "" if absolute_root else absolute_url(self.config.site.base_url, _folder_url(path))
         page_title = f"{title} · {self.site_title}" if title else self.site_title
-        share = share_tags(self.site_title, page_title, description, canonical, og_type)
-        return make_chrome(self.site_title, title, root, nav, atom, json_feed, share)
+        share = share_tags(self.site_title, page_title, description, canonical, og_type, self.language)
+        return make_chrome(self.site_title, title, root, nav, atom, json_feed, share, self.language)
 
     def group(self, path: str, section: Section, stories: Sequence[Story]) -> SectionGroup:
         """One section's stories as shown on the page at ``path``."""
@@ -147,11 +153,12 @@ class Site:
         return SectionGroup(clean, root_prefix(path) + section_path(section), tuple(stories))
 
     def static(self) -> dict[str, bytes]:
-        """The stylesheets (pages, feeds) and the icons."""
+        """The stylesheets (pages, feeds), their fonts and words those of ``site.language``, and the icons."""
         static = TEMPLATES / "static"
+        css = {name: fixed_source((static / name).read_text("utf-8"), self.language).encode() for name in CSS}
         return {
-            STYLESHEET: (static / "style.css").read_bytes(),
-            STYLESHEET_FEED: (static / "feed.css").read_bytes(),
+            STYLESHEET: css["style.css"],
+            STYLESHEET_FEED: css["feed.css"],
             ICON: ICON_SVG,
             # PNG drawings of ICON_SVG, made once and committed (tests/icons.py draws and checks them).
             FAVICON: (static / "favicon.ico").read_bytes(),
@@ -195,7 +202,9 @@ class Site:
         )
         description = "；".join(p.label for p in pages)
         page = IssuePage(
-            chrome=self.chrome(path, cn_date(day), [], f"{cn_date(day)}，共 {len(lines)} 篇：{description}"),
+            chrome=self.chrome(
+                path, cn_date(day), [], self.words(f"{cn_date(day)}，共 {len(lines)} 篇：") + description
+            ),
             day=day,
             count=len(lines),
             pages=pages,
@@ -231,7 +240,9 @@ class Site:
             )
             for month in months(list(count_of))
         )
-        chrome = self.chrome(ISSUES_INDEX, "往期", [], f"{len(count_of)} 期报纸，按月份排列。")
+        chrome = self.chrome(
+            ISSUES_INDEX, self.words("往期"), [], self.words(f"{len(count_of)} 期报纸，按月份排列。")
+        )
         return ISSUES_INDEX, render("issues.html", IssuesPage(chrome, shown, len(count_of)))
 
     def section(self, section: Section, newest: Sequence[Story]) -> tuple[str, bytes]:
@@ -248,7 +259,10 @@ class Site:
         feed = root_prefix(path) + feed_path(spec.name)
         older_feed = feed if more else ""
         chrome = self.chrome(
-            path, one_line(section.name), [spec], f"{self.site_title}「{section.name}」版块的文章。"
+            path,
+            one_line(section.name),
+            [spec],
+            self.words("{}「{}」版块的文章。").format(self.site_title, section.name),
         )
         page = SectionPage(chrome, section, days, older, older_feed, feed)
         return path, render("section.html", page)
@@ -270,7 +284,7 @@ class Site:
             section_href=root + section_path(story.section),
             issue_href=issue_href,
             page_href=f"{issue_href}#{page_anchor(number)}",
-            page_label=f"第{number}版" if number else "",
+            page_label=self.words(f"第{number}版") if number else "",
             previous=_line_link(root, place.previous) if place else None,
             next=_line_link(root, place.next) if place else None,
         )
@@ -287,7 +301,7 @@ class Site:
         chrome = self.chrome(story.path, story.headline, [section_spec(self.config, story.section)])
         # Shared or indexed, the page stands for the article that holds its text now.
         canonical = absolute_url(self.config.site.base_url, successor.path)
-        share = share_tags(self.site_title, chrome.page_title, "", canonical, "website")
+        share = share_tags(self.site_title, chrome.page_title, "", canonical, "website", self.language)
         page = MovedPage(
             dataclasses.replace(chrome, share=share),
             story,
@@ -307,9 +321,9 @@ class Site:
         )
         chrome = self.chrome(
             path,
-            f"{cn_date(digest.day)}摘要",
+            self.words(f"{cn_date(digest.day)}摘要"),
             [digests_spec(self.config)],
-            f"{cn_date(digest.day)}摘要：共 {digest.count} 篇新文章。",
+            self.words(f"{cn_date(digest.day)}摘要：共 {digest.count} 篇新文章。"),
         )
         return path, render("digest.html", DigestPage(chrome, digest.day, digest.count, groups))
 
@@ -320,7 +334,10 @@ class Site:
             DigestLink(day, count, root + digest_path(day)) for day, count in sorted(made, reverse=True)
         )
         chrome = self.chrome(
-            DIGESTS_INDEX, "每日摘要", [digests_spec(self.config)], "每天的新文章，按版块汇总。"
+            DIGESTS_INDEX,
+            self.words("每日摘要"),
+            [digests_spec(self.config)],
+            self.words("每天的新文章，按版块汇总。"),
         )
         return DIGESTS_INDEX, render("digests.html", DigestsPage(chrome, links))
 
@@ -328,26 +345,14 @@ class Site:
         """An article page's context without its place in the issue (the withdrawal notice)."""
         root = root_prefix(story.path)
         issue_href = root + issue_path(story.issue_date)
-        section_href = root + section_path(story.section)
-        nothing = Markup()  # the notice shows none of the text
-        return ArticlePage(
-            chrome,
-            story,
-            nothing,
-            nothing,
-            nothing,
-            section_href,
-            issue_href,
-            issue_href,
-            story.section.name,
-            None,
-            None,
-        )
+        links = (root + section_path(story.section), issue_href, issue_href)  # section, issue, page in it
+        blank = Markup()  # the notice shows none of the text
+        return ArticlePage(chrome, story, blank, blank, blank, *links, story.section.name, None, None)
 
     def not_found(self) -> tuple[str, bytes]:
         """The 404 page, served for any path: its links start at the base URL's path."""
         root = urlsplit(self.config.site.base_url).path.rstrip("/") + "/"
-        chrome = self.chrome(NOT_FOUND, "找不到这个页面", [], absolute_root=root)
+        chrome = self.chrome(NOT_FOUND, self.words("找不到这个页面"), [], absolute_root=root)
         page = NotFoundPage(chrome, root + INDEX, root + ISSUES_INDEX)
         return NOT_FOUND, render("404.html", page)
 
@@ -357,7 +362,10 @@ class Site:
         specs = [all_spec(config), *(section_spec(config, s) for s in self.sections), digests_spec(config)]
         feed_links = tuple(Link(spec.title, feed_path(spec.name)) for spec in specs)
         chrome = self.chrome(
-            SUBSCRIBE, "订阅", [digests_spec(config)], "每天早上用邮件收到摘要，或用阅读器订阅各版块。"
+            SUBSCRIBE,
+            self.words("订阅"),
+            [digests_spec(config)],
+            self.words("每天早上用邮件收到摘要，或用阅读器订阅各版块。"),
         )
         return SUBSCRIBE, render("subscribe.html", SubscribePage(chrome, "subscribe", feed_links))
 
@@ -377,8 +385,11 @@ class Site:
             )
 
         page = FeedsPage(
-            chrome=self.chrome(FEEDS_PAGE, "订阅", [digests_spec(config)]),
-            main=(choice(all_spec(config), "全部文章"), choice(digests_spec(config), "每日摘要")),
+            chrome=self.chrome(FEEDS_PAGE, self.words("订阅"), [digests_spec(config)]),
+            main=(
+                choice(all_spec(config), self.words("全部文章")),
+                choice(digests_spec(config), self.words("每日摘要")),
+            ),
             sections=tuple(choice(section_spec(config, s), one_line(s.name)) for s in self.sections),
             opml=root + OPML,
             opml_sections=root + OPML_SECTIONS,

@@ -3,13 +3,15 @@ environment over them, and rendering a page's context to bytes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import BaseLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from digest.language import DEFAULT_LANGUAGE, fixed_source, fixed_words, og_locale
 from digest.publish.layout import (
     ATOM_TYPE,
     JSON_FEED_TYPE,
@@ -33,11 +35,30 @@ def cn_date(day: date) -> str:
     return f"{day.year}年{day.month}月{day.day}日"
 
 
+class _FixedWordsLoader(FileSystemLoader):
+    """The templates with their fixed words written as ``language`` writes them, and its fonts.
+
+    The source is converted before Jinja compiles it, so only what the template itself says is
+    converted; the values it inserts (the articles' text) are untouched."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__(TEMPLATES)
+        self.language = language
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str, Callable[[], bool]]:
+        source, filename, uptodate = super().get_source(environment, template)
+        return fixed_source(source, self.language), filename, uptodate
+
+
 @cache
-def environment() -> Environment:
-    """The Jinja2 environment over the repository's ``templates/`` folder."""
+def environment(language: str = DEFAULT_LANGUAGE) -> Environment:
+    """The Jinja2 environment over the repository's ``templates/`` folder, for pages declaring
+    ``language`` (``site.language``): ``lang`` in the templates, their fixed words written its way."""
+    loader: BaseLoader = (
+        FileSystemLoader(TEMPLATES) if language == DEFAULT_LANGUAGE else _FixedWordsLoader(language)
+    )
     env = Environment(
-        loader=FileSystemLoader(TEMPLATES),
+        loader=loader,
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -48,12 +69,20 @@ def environment() -> Environment:
         auto_reload=False,
     )
     env.filters["cn_date"] = cn_date
+    # A fixed word that reaches the template as a value (an article kind's name): converted like its own.
+    env.filters["words"] = partial(fixed_words, tag=language)
     # The feeds' media types, from the one place that knows them (``<link rel="alternate">``), and the
     # notice of an empty digest, which its feed entry repeats.
-    env.globals.update(atom_type=ATOM_TYPE, json_feed_type=JSON_FEED_TYPE, no_articles=NO_ARTICLES)
+    env.globals.update(
+        atom_type=ATOM_TYPE, json_feed_type=JSON_FEED_TYPE, no_articles=fixed_words(NO_ARTICLES, language)
+    )
+    env.globals.update(lang=language, og_locale=og_locale(language))
     return env
 
 
 def render(template: str, page: Any) -> bytes:
-    """One page's HTML as UTF-8 bytes; ``page`` is the template's context dataclass."""
-    return environment().get_template(template).render(page=page).encode("utf-8")
+    """One page's HTML as UTF-8 bytes; ``page`` is the template's context dataclass, written in the
+    language of its chrome (``site.language``)."""
+    # A context without chrome is no page: the default environment lets StrictUndefined name what is missing.
+    language = getattr(getattr(page, "chrome", None), "language", DEFAULT_LANGUAGE)
+    return environment(language).get_template(template).render(page=page).encode("utf-8")

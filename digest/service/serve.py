@@ -282,6 +282,7 @@ def _run(config: Config, store: Store, mailer: Mailer, stopping: threading.Event
         },
         starting=lambda: startup.starting,
         hosts=HostNames.of(config),
+        language=config.site.language,
     )
     server = uvicorn.Server(
         uvicorn.Config(

@@ -15,11 +15,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from http import HTTPStatus
 from urllib.parse import urlencode
 
 from digest.config import Config
 from digest.errors import DigestError
+from digest.language import DEFAULT_LANGUAGE, fixed_words
 from digest.publish.chrome import Chrome
 from digest.publish.layout import one_line, present, root_prefix, section_path
 from digest.publish.site import Site
@@ -100,23 +102,25 @@ class Query:
     notice: str
 
 
-def read_query(raw: bytes) -> Query | str:
-    """The query of a query string, or why it cannot be answered (a bad page number)."""
+def read_query(raw: bytes, language: str = DEFAULT_LANGUAGE) -> Query | str:
+    """The query of a query string, or why it cannot be answered (a bad page number); what it says
+    in ``site.language``'s characters, the reader's own words as typed."""
+    words = partial(fixed_words, tag=language)
     fields = query_fields(raw)
     text = one_line((fields.get("q") or [""])[0])  # no control characters, one space between words
     notice = ""
     if len(text) > MAX_QUERY_CHARS:
         text = text[:MAX_QUERY_CHARS]
-        notice = f"搜索词太长，只按前 {MAX_QUERY_CHARS} 个字搜索。"
+        notice = words(f"搜索词太长，只按前 {MAX_QUERY_CHARS} 个字搜索。")
     page_text = (fields.get("page") or ["1"])[0].strip()
     if not page_text.isascii() or not page_text.isdigit() or not 1 <= int(page_text) <= MAX_PAGE:
-        return f"页码“{page_text[:20]}”无效：请用 1 到 {MAX_PAGE} 之间的数字。"
+        return words(f"页码“{{}}”无效：请用 1 到 {MAX_PAGE} 之间的数字。").format(page_text[:20])
     found = tuple(dict.fromkeys(query_words(text)))
     if len(found) > MAX_WORDS:
         found = found[:MAX_WORDS]
-        notice = f"搜索词太多，只按前 {MAX_WORDS} 个词搜索。"
+        notice = words(f"搜索词太多，只按前 {MAX_WORDS} 个词搜索。")
     if text and not found:
-        notice = f"“{text}”里没有可以搜索的字词：请输入中文词语、人名、地名或数字。"
+        notice = words("“{}”里没有可以搜索的字词：请输入中文词语、人名、地名或数字。").format(text)
     return Query(text, found, int(page_text), notice)
 
 
@@ -157,22 +161,23 @@ class _SearchApp:
             if status == HTTPStatus.OK:
                 status, body = await self._answer(site, path, scope.get("query_string", b""))
             else:
-                body = self._page(site, path, "", "请用搜索框搜索。", 0, 1, ())
+                body = self._page(site, path, "", site.words("请用搜索框搜索。"), 0, 1, ())
         except DigestError as exc:
             log.error("search failed: %s", exc)
             status = HTTPStatus.SERVICE_UNAVAILABLE
             # Without the database there are no sections for the navigation; the page says what to do.
-            body = self._page(Site(self._config, ()), path, "", "搜索暂时不可用，请稍后再试。", 0, 1, ())
+            site = Site(self._config, ())
+            body = self._page(site, path, "", site.words("搜索暂时不可用，请稍后再试。"), 0, 1, ())
             headers.append((b"retry-after", b"60"))
         page = [(b"content-type", b"text/html; charset=utf-8"), *headers]
         await respond(send, status, page, body, head=scope["method"] == "HEAD")
 
     async def _answer(self, site: Site, path: str, raw: bytes) -> tuple[HTTPStatus, bytes]:
-        query = read_query(raw)
+        query = read_query(raw, self._config.site.language)
         if isinstance(query, str):
             return HTTPStatus.BAD_REQUEST, self._page(site, path, "", query, 0, 1, ())
         if not query.words:
-            notice = query.notice or "请输入要搜索的词语，例如人名、地名或事件。"
+            notice = query.notice or site.words("请输入要搜索的词语，例如人名、地名或事件。")
             return HTTPStatus.OK, self._page(site, path, query.text, notice, 0, 1, ())
         offset = (query.page - 1) * PAGE_SIZE
         total, found = await asyncio.to_thread(self._store.search, query.words, PAGE_SIZE, offset)
@@ -181,10 +186,13 @@ class _SearchApp:
         notice = query.notice
         status = HTTPStatus.OK
         if total and not results:
-            status, notice = HTTPStatus.NOT_FOUND, f"没有第 {query.page} 页：结果只有 {_pages(total)} 页。"
+            status, notice = (
+                HTTPStatus.NOT_FOUND,
+                site.words(f"没有第 {query.page} 页：结果只有 {_pages(total)} 页。"),
+            )
         elif not total:
             # A query cut for length still says it found nothing, or the page would seem to have failed.
-            missing = f"没有找到含“{query.text}”的文章。试试更短的词，或换一个说法。"
+            missing = site.words("没有找到含“{}”的文章。试试更短的词，或换一个说法。").format(query.text)
             notice = f"{notice}{missing}" if notice else missing
         return status, self._page(site, path, query.text, notice, total, query.page, results)
 
@@ -214,7 +222,8 @@ class _SearchApp:
         """The page at ``path`` (links relative to it) for the query ``text``."""
         pages = _pages(total)
         root = root_prefix(path)
-        chrome = site.chrome(path, f"搜索：{text}" if text else "搜索", ())
+        # The reader's own words are shown as typed; only the page's own word is converted.
+        chrome = site.chrome(path, site.words("搜索：") + text if text else site.words("搜索"), ())
         return render(
             "search.html",
             SearchPage(

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from digest.chars import URL_UNSAFE
 from digest.errors import ConfigError, DigestError
+from digest.language import DEFAULT_LANGUAGE, fixed_words
 from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE, NOT_FOUND
 from digest.publish.moved import moved_location
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
@@ -101,12 +102,13 @@ _ETAG = re.compile(r'(?:W/)?"([^"]*)"')
 _WANTED = frozenset((b"accept", b"accept-encoding", b"if-none-match", b"if-modified-since", b"host"))
 # What a page not published yet (or a form) answers while ``digest serve`` starts
 # (``digest.service.startup``).
+# ``{lang}`` is site.language, a tag ``digest check`` allows only letters, digits and hyphens in.
 _STARTING_PAGE = (
-    '<!doctype html>\n<html lang="zh-CN"><head><meta charset="utf-8">'
+    '<!doctype html>\n<html lang="{lang}"><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width, initial-scale=1">'
     f'<meta http-equiv="refresh" content="{RETRY_AFTER_SECONDS}"><title>正在启动</title></head>\n'
     "<body><h1>正在启动</h1><p>服务正在启动，正在整理报纸内容，请稍候片刻再刷新本页。</p></body></html>\n"
-).encode()
+)
 _RETRY_AFTER = (b"retry-after", str(RETRY_AFTER_SECONDS).encode())
 
 
@@ -120,6 +122,7 @@ def create_app(
     health_token: str = "",
     starting: Callable[[], bool] | None = None,
     hosts: HostNames | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> ASGIApp:
     """An ASGI app serving ``output_dir``, ``/healthz``, and any extra ``routes``.
 
@@ -144,6 +147,8 @@ def create_app(
     app = _App(output_dir, health, tuple(hubs), base_url.rstrip("/"), dict(routes or {}), health_token, hosts)
     if starting is not None:
         app.starting = starting
+    # The "starting" page speaks site.language, its words too.
+    app.starting_page = fixed_words(_STARTING_PAGE, language).replace("{lang}", language).encode()
     return app
 
 
@@ -167,6 +172,7 @@ class _App:
         self._below = [(prefix, app) for prefix, app in routes.items() if prefix.endswith("/")]
         self._files = FileCache(output_dir)
         self.starting: Callable[[], bool] = lambda: False
+        self.starting_page = _STARTING_PAGE.replace("{lang}", DEFAULT_LANGUAGE).encode()
         self._hosts = hosts
         self._refusals = Refusals(hosts)
 
@@ -191,7 +197,7 @@ class _App:
         )
         if route is not None:
             # Forms, search and metrics need the store, which may not be migrated yet.
-            await (_starting(send) if self.starting() else route(scope, receive, send))
+            await (_starting(send, self.starting_page) if self.starting() else route(scope, receive, send))
             return
         method: str = scope["method"]
         if method not in _READ_METHODS:
@@ -272,7 +278,7 @@ class _App:
                 await respond(send, HTTPStatus.GONE, notice, gone.body, head=head)
                 return
             if self.starting():
-                await _starting(send, head=head)
+                await _starting(send, self.starting_page, head=head)
                 return
             moved = await self._page_for(path)
             if moved:
@@ -480,7 +486,7 @@ def _not_modified(request: Mapping[str, str], etag: str, mtime: float) -> bool:
     return False
 
 
-async def _starting(send: Send, *, head: bool = False) -> None:
+async def _starting(send: Send, page: bytes, *, head: bool = False) -> None:
     """503 with the "starting" page: the previous output has no such file, or the store is not ready."""
     headers = [(b"content-type", b"text/html; charset=utf-8"), (b"cache-control", b"no-store"), _RETRY_AFTER]
-    await respond(send, HTTPStatus.SERVICE_UNAVAILABLE, headers, _STARTING_PAGE, head=head)
+    await respond(send, HTTPStatus.SERVICE_UNAVAILABLE, headers, page, head=head)

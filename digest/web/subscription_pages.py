@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from digest.config import Config
+from digest.language import fixed_words
 from digest.mail.tokens import FORM_KEY, Purpose, sign
 from digest.publish.chrome import Chrome, Link, make_chrome, site_nav
 from digest.publish.items import all_spec
 from digest.publish.layout import ALL_FEED, INDEX, UNSUBSCRIBE_PATH, feed_path, root_prefix
-from digest.publish.templates import environment
+from digest.publish.templates import render
 from digest.types import Section
 
 
@@ -77,7 +78,7 @@ class MessagePage:
 
 def render_page(template: str, page: object) -> bytes:
     """One subscription template drawn with its page context, as UTF-8."""
-    return environment().get_template(template).render(page=page).encode("utf-8")
+    return render(template, page)
 
 
 def root_of(path: str) -> str:
@@ -112,18 +113,28 @@ class Pages:
         """The site's chrome around the subscription page at ``path``: the same navigation as
         every published page, with the sections last read from the store."""
         root = root_of(path)
-        nav = site_nav(root, self._sections())
+        language = self._config.site.language
+        nav = site_nav(root, self._sections(), language)
         feeds = (Link(all_spec(self._config).title, root + feed_path(ALL_FEED)),)
-        return make_chrome(self._config.site.title, title, root, nav, feeds)
+        return make_chrome(self._config.site.title, self.words(title), root, nav, feeds, language=language)
+
+    def words(self, text: str) -> str:
+        """The pages' own words (headings, messages; never a reader's or a paper's text) as
+        ``site.language`` writes them."""
+        return fixed_words(text, self._config.site.language)
 
     def message(self, path: str, heading: str, text: str, links: tuple[Link, ...] = ()) -> bytes:
         """The page at ``path`` telling the outcome of a request (or why it failed), with ``links``
         onward; without them, one back to the site's front page."""
         root = root_of(path)
+        links = tuple(Link(self.words(link.label), link.href) for link in links)
         return render_page(
             "subscription/message.html",
             MessagePage(
-                self.chrome(path, heading), heading, text, links or (Link("返回首页", root + INDEX),)
+                self.chrome(path, heading),
+                self.words(heading),
+                self.words(text),
+                links or (Link(self.words("返回首页"), root + INDEX),),
             ),
         )
 
@@ -140,12 +151,12 @@ class Pages:
         ``note`` says why it is shown again."""
         page = ActionPage(
             chrome=self.chrome(path, verb),
-            heading=verb,
-            text=question,
-            button=verb,
+            heading=self.words(verb),
+            text=self.words(question),
+            button=self.words(verb),
             action=leaf_of(path),
             form_token=self.form_token(path),
-            note=note,
+            note=self.words(note),
         )
         return render_page("subscription/action.html", page)
 
@@ -162,7 +173,7 @@ class Pages:
             form_token=self.form_token(path),
             email=email,
             sections=self.choices(chosen),
-            error=error,
+            error=self.words(error),
         )
         return render_page("subscription/form.html", page)
 
@@ -190,7 +201,7 @@ class Pages:
             sections=self.choices(chosen),
             saved=saved,
             welcome=welcome,
-            note=note,
+            note=self.words(note),
         )
         return render_page("subscription/preferences.html", page)
 
