@@ -238,6 +238,9 @@ def test_the_starting_page_says_the_sites_language(tmp_path: Path) -> None:
         ("zh-Hant", "s2t.json", "zh"),
         ("zh-Hans-HK", None, "zh_HK"),  # the script decides over the region
         ("en", None, "en"),
+        # Subtags after a singleton (an extension, private use) are no region, however short.
+        ("zh-Hant-u-nu-hanidec", "s2t.json", "zh"),
+        ("zh-Hant-x-hk", "s2t.json", "zh"),
     ],
 )
 def test_which_tags_write_the_fixed_words_in_traditional_characters(
