@@ -144,11 +144,13 @@ def create_app(
         if URL_UNSAFE.search(value):
             raise ConfigError(key, f"{value!r} is not a plain URL", "remove spaces, line breaks and <>")
     hosts = hosts or HostNames(frozenset(), anything=True)
-    app = _App(output_dir, health, tuple(hubs), base_url.rstrip("/"), dict(routes or {}), health_token, hosts)
+    # The "starting" page speaks site.language, its words too.
+    page = fixed_words(_STARTING_PAGE, language).replace("{lang}", language).encode()
+    app = _App(
+        output_dir, health, tuple(hubs), base_url.rstrip("/"), dict(routes or {}), health_token, hosts, page
+    )
     if starting is not None:
         app.starting = starting
-    # The "starting" page speaks site.language, its words too.
-    app.starting_page = fixed_words(_STARTING_PAGE, language).replace("{lang}", language).encode()
     return app
 
 
@@ -162,6 +164,7 @@ class _App:
         routes: dict[str, ASGIApp],
         health_token: str,
         hosts: HostNames,
+        starting_page: bytes,
     ) -> None:
         self._root = output_dir
         self._health_token = health_token
@@ -172,7 +175,7 @@ class _App:
         self._below = [(prefix, app) for prefix, app in routes.items() if prefix.endswith("/")]
         self._files = FileCache(output_dir)
         self.starting: Callable[[], bool] = lambda: False
-        self.starting_page = _STARTING_PAGE.replace("{lang}", DEFAULT_LANGUAGE).encode()
+        self._starting_page = starting_page
         self._hosts = hosts
         self._refusals = Refusals(hosts)
 
@@ -197,7 +200,7 @@ class _App:
         )
         if route is not None:
             # Forms, search and metrics need the store, which may not be migrated yet.
-            await (_starting(send, self.starting_page) if self.starting() else route(scope, receive, send))
+            await (_starting(send, self._starting_page) if self.starting() else route(scope, receive, send))
             return
         method: str = scope["method"]
         if method not in _READ_METHODS:
@@ -278,7 +281,7 @@ class _App:
                 await respond(send, HTTPStatus.GONE, notice, gone.body, head=head)
                 return
             if self.starting():
-                await _starting(send, self.starting_page, head=head)
+                await _starting(send, self._starting_page, head=head)
                 return
             moved = await self._page_for(path)
             if moved:
