@@ -157,6 +157,18 @@ def _parts(message: EmailMessage) -> tuple[str, str]:
     return text, html
 
 
+def _confirmation(config: Config, now: datetime) -> EmailMessage:
+    """The confirmation email of a sign-up to the site ``config`` describes."""
+    return compose_confirmation_email(
+        config=config,
+        recipient="new@example.org",
+        confirm_url="https://news.example/confirm/k",
+        hours=48,
+        site_url="https://news.example/",
+        now=now,
+    )
+
+
 @pytest.mark.parametrize("language", ["zh-TW", "zh-HK"])
 def test_the_emails_say_the_sites_language(
     tmp_path: Path,
@@ -174,14 +186,7 @@ def test_the_emails_say_the_sites_language(
         unsubscribe_mailto="mailto:u@news.example",
         now=now,
     )
-    confirm = compose_confirmation_email(
-        config=config,
-        recipient="new@example.org",
-        confirm_url="https://news.example/confirm/k",
-        hours=48,
-        site_url="https://news.example/",
-        now=now,
-    )
+    confirm = _confirmation(config, now)
     assert str(confirm["Subject"]).startswith(("請確認訂閱", "請確認訂閲"))
     for message in (digest, confirm):
         assert message["Content-Language"] == language
@@ -207,14 +212,7 @@ def test_the_emails_say_the_sites_language(
 def test_the_default_emails_are_as_before() -> None:
     """zh-CN (the default) adds no Content-Language: its emails stay byte for byte as they were."""
     config = Config()
-    message = compose_confirmation_email(
-        config=config,
-        recipient="new@example.org",
-        confirm_url="https://news.example/confirm/k",
-        hours=48,
-        site_url="https://news.example/",
-        now=datetime(2026, 3, 2, 7, 0, tzinfo=UTC),
-    )
+    message = _confirmation(config, datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
     assert message["Content-Language"] is None
     assert 'lang="zh-CN"' in _parts(message)[1]
 
