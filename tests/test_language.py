@@ -36,6 +36,7 @@ from digest.service.jobs import run_publish
 from digest.store.database import Store
 from digest.types import Article, Digest, Entry, Section
 from digest.web.search import PATH as SEARCH
+from digest.web.hosts import HostNames
 from digest.web.search import create_search_app
 from digest.web.server import create_app
 
@@ -215,6 +216,17 @@ def test_the_default_emails_are_as_before() -> None:
     message = _confirmation(config, datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
     assert message["Content-Language"] is None
     assert 'lang="zh-CN"' in _parts(message)[1]
+
+
+def test_the_misdirected_page_says_the_sites_language(tmp_path: Path) -> None:
+    """The 421 page a visitor by an unknown name gets is the site's too; before, always zh-CN."""
+    hosts = HostNames(frozenset({"news.example"}))
+    app = create_app(tmp_path, hosts=hosts, language="zh-TW")
+    with serving(app) as url:
+        answer = httpx.get(url + "/", headers={"Host": "nas.lan:8080"})
+    assert answer.status_code == 421
+    assert '<html lang="zh-TW">' in answer.text and "主機名" in answer.text and "主机名" not in answer.text
+    assert 'allowed_hosts = ["nas.lan"]' in answer.text  # the setting to copy, as the visitor sent it
 
 
 def test_the_starting_page_says_the_sites_language(tmp_path: Path) -> None:
