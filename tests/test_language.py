@@ -35,8 +35,8 @@ from digest.publish.templates import environment
 from digest.service.jobs import run_publish
 from digest.store.database import Store
 from digest.types import Article, Digest, Entry, Section
-from digest.web.search import PATH as SEARCH
 from digest.web.hosts import HostNames
+from digest.web.search import PATH as SEARCH
 from digest.web.search import create_search_app
 from digest.web.server import create_app
 
