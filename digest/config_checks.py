@@ -78,13 +78,19 @@ def value_problems(config: Config) -> list[ConfigError]:
     # The same rules the mailer applies, so ``digest check`` fails where ``send-digest`` would.
     problems += _mail_problems(config)
     problems += _identity_problems(config)
-    problems.extend(retention_problems(config))
-    problems.extend(parser_problems(config.parser))
-    problem = tag_problem(config.site.language)
-    if problem:
-        fix = 'write a language tag, e.g. "zh-CN" (mainland), "zh-TW" (Taiwan) or "zh-HK" (Hong Kong)'
-        problems.append(ConfigError("site.language", problem, fix))
+    problems += retention_problems(config)
+    problems += parser_problems(config.parser)
+    problems += _language_problems(config)
     return problems
+
+
+def _language_problems(config: Config) -> list[ConfigError]:
+    """A ``site.language`` that is no BCP 47 tag."""
+    problem = tag_problem(config.site.language)
+    if problem is None:
+        return []
+    fix = 'write a language tag, e.g. "zh-CN" (mainland), "zh-TW" (Taiwan) or "zh-HK" (Hong Kong)'
+    return [ConfigError("site.language", problem, fix)]
 
 
 def _schedule_problems(config: Config) -> list[ConfigError]:
@@ -326,8 +332,8 @@ def _mail_problems(config: Config) -> list[ConfigError]:
 
 
 def _identity_problems(config: Config) -> list[ConfigError]:
-    """Whom the service trusts and what it signs with: the reverse proxies, the return path, the
-    feeds' tag authority and the signing secret."""
+    """Whom the service trusts and what it signs with: the reverse proxies, the host names it answers
+    for, the return path, the feeds' tag authority and the signing secret."""
     problems: list[ConfigError] = []
     for proxy in config.server.trusted_proxies:
         try:
@@ -390,20 +396,18 @@ def encoding_problems(ingest: IngestConfig) -> list[ConfigError]:
         return []
     try:
         b"\n".decode(ingest.encoding)
-    except LookupError:
-        pass  # unknown, or no text encoding (base64, rot13)
     except UnicodeDecodeError:
-        return []  # a text encoding of two or four bytes a character (UTF-16, UTF-32)
-    else:
-        return []
-    return [
-        ConfigError(
-            "ingest.encoding",
-            f"{ingest.encoding!r} is no text encoding Python knows",
-            'write a codec name, e.g. "big5hkscs" (Hong Kong), "cp950" (Big5 from Windows, Taiwan) or'
-            ' "gb18030"; or "" to tell GB18030/GBK from Big5 by the bytes',
-        )
-    ]
+        pass  # a text encoding of two or four bytes a character (UTF-16, UTF-32)
+    except LookupError:  # unknown, or no text encoding (base64, rot13)
+        return [
+            ConfigError(
+                "ingest.encoding",
+                f"{ingest.encoding!r} is no text encoding Python knows",
+                'write a codec name, e.g. "big5hkscs" (Hong Kong), "cp950" (Big5 from Windows, Taiwan) or'
+                ' "gb18030"; or "" to tell GB18030/GBK from Big5 by the bytes',
+            )
+        ]
+    return []
 
 
 def parser_problems(parser: ParserConfig) -> list[ConfigError]:

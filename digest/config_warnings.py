@@ -13,9 +13,6 @@ from urllib.parse import urlsplit
 from digest.config import Config, SiteConfig, listening_url
 from digest.store.urls import is_postgresql
 
-# Hosts a reader's mail client can never reach: links to them in an email are dead.
-_LOCAL_HOSTS = ("localhost", "::1", "[::1]", "0.0.0.0")
-
 
 def deliverability_warnings(config: Config) -> list[str]:
     """Settings that work but get mail lost, junked or unreachable, each with its fix (``digest check``)."""
@@ -32,11 +29,8 @@ def deliverability_warnings(config: Config) -> list[str]:
         )
     if config.smtp.host:
         base = urlsplit(config.site.base_url)
-        if (
-            base.scheme != "https"
-            or (base.hostname or "") in _LOCAL_HOSTS
-            or (base.hostname or "").startswith("127.")
-        ):
+        # A reader's mail client can never reach this machine's loopback or wildcard address.
+        if base.scheme != "https" or _is_loopback(base.hostname or "") or base.hostname == "0.0.0.0":
             warnings.append(
                 f"site.base_url: emails link to {config.site.base_url}, which readers cannot open"
                 " (or not over https); set the public https address of the site"
@@ -91,6 +85,8 @@ def lan_warnings(config: Config) -> list[str]:
 
 
 def _is_loopback(host: str) -> bool:
+    """Whether ``host`` (no brackets) names this machine alone: ``localhost``, ``*.localhost``
+    (RFC 6761), or a loopback address."""
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:

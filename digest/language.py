@@ -40,8 +40,20 @@ def tag_problem(tag: str) -> str | None:
     return None
 
 
-def _subtags(tag: str) -> list[str]:
-    return [part.lower() for part in tag.split("-")]
+def _script_and_region(tag: str) -> tuple[str, str]:
+    """``tag``'s script subtag (lower case) and region subtag (upper case), each "" when absent.
+
+    Only the subtags before the first singleton count: after it come an extension's or private use's
+    (``zh-Hant-u-nu-hanidec``, ``zh-x-hk``), which may be as short as a region and are none."""
+    script = region = ""
+    for part in tag.split("-")[1:]:
+        if len(part) == 1:
+            break
+        if len(part) == 4 and part.isalpha() and not script:
+            script = part.lower()
+        elif (len(part) == 2 and part.isalpha()) or (len(part) == 3 and part.isdigit()):
+            region = region or part.upper()
+    return script, region
 
 
 def conversion(tag: str) -> str | None:
@@ -50,17 +62,14 @@ def conversion(tag: str) -> str | None:
 
     ``zh-Hant`` alone is converted to plain traditional characters; a script subtag decides over a
     region (``zh-Hans-HK`` stays simplified)."""
-    parts = _subtags(tag)
-    if parts[0] != "zh":
+    if tag.split("-")[0].lower() != "zh":
         return None
-    scripts = [part for part in parts[1:] if len(part) == 4 and part.isalpha()]
-    regions = [part.upper() for part in parts[1:] if len(part) == 2 and part.isalpha()]
-    if "hans" in scripts:
+    script, region = _script_and_region(tag)
+    if script == "hans":
         return None
-    region = next((_TRADITIONAL_REGIONS[r] for r in regions if r in _TRADITIONAL_REGIONS), None)
-    if region is not None:
-        return region
-    return "s2t.json" if "hant" in scripts else None
+    if region in _TRADITIONAL_REGIONS:
+        return _TRADITIONAL_REGIONS[region]
+    return "s2t.json" if script == "hant" else None
 
 
 @cache
@@ -117,6 +126,6 @@ def fixed_source(text: str, tag: str) -> str:
 
 def og_locale(tag: str) -> str:
     """The Open Graph locale (``zh_TW``) of ``tag``: language and region, underscored."""
-    parts = tag.split("-")
-    region = next((part for part in parts[1:] if len(part) == 2 and part.isalpha()), "")
-    return f"{parts[0].lower()}_{region.upper()}" if region else parts[0].lower()
+    language = tag.split("-")[0].lower()
+    region = _script_and_region(tag)[1]
+    return f"{language}_{region}" if region and region.isalpha() else language

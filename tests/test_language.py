@@ -35,6 +35,7 @@ from digest.publish.templates import environment
 from digest.service.jobs import run_publish
 from digest.store.database import Store
 from digest.types import Article, Digest, Entry, Section
+from digest.web.hosts import HostNames
 from digest.web.search import PATH as SEARCH
 from digest.web.search import create_search_app
 from digest.web.server import create_app
@@ -157,6 +158,18 @@ def _parts(message: EmailMessage) -> tuple[str, str]:
     return text, html
 
 
+def _confirmation(config: Config, now: datetime) -> EmailMessage:
+    """The confirmation email of a sign-up to the site ``config`` describes."""
+    return compose_confirmation_email(
+        config=config,
+        recipient="new@example.org",
+        confirm_url="https://news.example/confirm/k",
+        hours=48,
+        site_url="https://news.example/",
+        now=now,
+    )
+
+
 @pytest.mark.parametrize("language", ["zh-TW", "zh-HK"])
 def test_the_emails_say_the_sites_language(
     tmp_path: Path,
@@ -174,14 +187,7 @@ def test_the_emails_say_the_sites_language(
         unsubscribe_mailto="mailto:u@news.example",
         now=now,
     )
-    confirm = compose_confirmation_email(
-        config=config,
-        recipient="new@example.org",
-        confirm_url="https://news.example/confirm/k",
-        hours=48,
-        site_url="https://news.example/",
-        now=now,
-    )
+    confirm = _confirmation(config, now)
     assert str(confirm["Subject"]).startswith(("請確認訂閱", "請確認訂閲"))
     for message in (digest, confirm):
         assert message["Content-Language"] == language
@@ -207,16 +213,20 @@ def test_the_emails_say_the_sites_language(
 def test_the_default_emails_are_as_before() -> None:
     """zh-CN (the default) adds no Content-Language: its emails stay byte for byte as they were."""
     config = Config()
-    message = compose_confirmation_email(
-        config=config,
-        recipient="new@example.org",
-        confirm_url="https://news.example/confirm/k",
-        hours=48,
-        site_url="https://news.example/",
-        now=datetime(2026, 3, 2, 7, 0, tzinfo=UTC),
-    )
+    message = _confirmation(config, datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
     assert message["Content-Language"] is None
     assert 'lang="zh-CN"' in _parts(message)[1]
+
+
+def test_the_misdirected_page_says_the_sites_language(tmp_path: Path) -> None:
+    """The 421 page a visitor by an unknown name gets is the site's too; before, always zh-CN."""
+    hosts = HostNames(frozenset({"news.example"}))
+    app = create_app(tmp_path, hosts=hosts, language="zh-TW")
+    with serving(app) as url:
+        answer = httpx.get(url + "/", headers={"Host": "nas.lan:8080"})
+    assert answer.status_code == 421
+    assert '<html lang="zh-TW">' in answer.text and "主機名" in answer.text and "主机名" not in answer.text
+    assert 'allowed_hosts = ["nas.lan"]' in answer.text  # the setting to copy, as the visitor sent it
 
 
 def test_the_starting_page_says_the_sites_language(tmp_path: Path) -> None:
@@ -238,6 +248,9 @@ def test_the_starting_page_says_the_sites_language(tmp_path: Path) -> None:
         ("zh-Hant", "s2t.json", "zh"),
         ("zh-Hans-HK", None, "zh_HK"),  # the script decides over the region
         ("en", None, "en"),
+        # Subtags after a singleton (an extension, private use) are no region, however short.
+        ("zh-Hant-u-nu-hanidec", "s2t.json", "zh"),
+        ("zh-Hant-x-hk", "s2t.json", "zh"),
     ],
 )
 def test_which_tags_write_the_fixed_words_in_traditional_characters(

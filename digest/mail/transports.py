@@ -475,12 +475,9 @@ def smtp_problem(smtp: SmtpConfig, timeout: float = 10.0) -> str | None:
     return None
 
 
-def make_mailer(
-    config: Config, data_dir: Path, *, timeout: float = SMTP_TIMEOUT, dot_timeout: float = DOT_TIMEOUT
-) -> Mailer:
-    """SMTP when ``smtp.host`` is set (``timeout`` seconds a step, ``dot_timeout`` for the reply to
-    the final "." when longer: ``DOT_TIMEOUT`` for every email), else the outbox folder
-    ``<data_dir>/outbox``."""
+def make_mailer(config: Config, data_dir: Path, *, timeout: float = SMTP_TIMEOUT) -> Mailer:
+    """SMTP when ``smtp.host`` is set (``timeout`` seconds a step, ``DOT_TIMEOUT`` for the reply to
+    the final "." when longer), else the outbox folder ``<data_dir>/outbox``."""
     if config.smtp.host:
-        return SmtpMailer(config.smtp, timeout=timeout, dot_timeout=dot_timeout)
+        return SmtpMailer(config.smtp, timeout=timeout, dot_timeout=DOT_TIMEOUT)
     return OutboxMailer(data_dir / "outbox")

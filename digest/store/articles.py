@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from digest.store import search_index
 from digest.store.base import IN_BATCH, Repository, entry_from_row
 from digest.store.records import SourceRecord, UpsertReport
-from digest.store.schema import ARTICLES_SEQ, UTCDateTime, articles, counters, sources
+from digest.store.schema import ARTICLES_SEQ, UTCDateTime, articles, counters, naive_utc, sources
 from digest.types import PAGE_SPAN, Article, Entry, Retraction, Section
 
 # ``json.dumps`` with options makes a new encoder on every call, which cost as much as encoding these
@@ -76,11 +76,8 @@ def _update_rows(conn: sa.Connection, updates: dict[str, dict[str, Any]]) -> Non
 
 def _sqlite_instant(value: datetime | None) -> str | None:
     """What SQLAlchemy writes for a ``UTCDateTime`` on SQLite: naive UTC, microseconds always."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError(f"naive datetime {value!r} given to the store")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    naive = naive_utc(value)
+    return None if naive is None else naive.isoformat(" ", "microseconds")
 
 
 def _sqlite_day(value: date | None) -> str | None:

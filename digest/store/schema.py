@@ -13,6 +13,15 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 
+def naive_utc(value: datetime | None) -> datetime | None:
+    """``value`` as the database keeps it: naive UTC.  A naive ``value`` is a bug, refused."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r} given to the store")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out; naive UTC in the database."""
 
@@ -20,11 +29,7 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r} given to the store")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return naive_utc(value)
 
     def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
         return None if value is None else value.replace(tzinfo=UTC)

@@ -28,10 +28,11 @@ import ipaddress
 import logging
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from urllib.parse import urlsplit
 
 from digest.config import Config
+from digest.language import DEFAULT_LANGUAGE, fixed_words
 
 log = logging.getLogger(__name__)
 
@@ -123,34 +124,43 @@ class Refusals:
         )
 
 
-def misdirected_page(host: str, scheme: str) -> bytes:
+def misdirected_page(host: str, scheme: str, language: str = DEFAULT_LANGUAGE) -> bytes:
     """The body of a 421: what the visitor sees when a name of this server is not yet one of its own.
 
     Those most likely to see it are the operator and their household, opening the site by the
     machine's LAN name (``http://homeserver.local:8080``) after setting ``server.host = "0.0.0.0"``:
-    so it says in the site's language what to set, and the exact settings in TOML, to copy.  The
-    name is the visitor's own ``Host``, escaped; a name with anything to quote gets no suggestion."""
+    so it says in the site's language (``site.language``) what to set, and the exact settings in
+    TOML, to copy.  The name is the visitor's own ``Host``, escaped and never converted; a name with
+    anything to quote gets no suggestion."""
+    words = partial(fixed_words, tag=language)
     name = host_name(host)
     authority = host.strip().lower().rstrip(".") if host.strip() else name
     lines = [
         "<!DOCTYPE html>",
-        '<html lang="zh-CN"><head><meta charset="utf-8">',
+        f'<html lang="{html.escape(language)}"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>421 此服务器不响应这个主机名</title></head><body><main>",
-        f"<h1>此服务器不响应主机名 <code>{html.escape(name)}</code></h1>",
-        "<p>为防止 DNS 重绑定攻击，本服务只响应它自己的主机名和 IP 地址。"
-        "如果你是通过 IP 地址访问，请直接使用该地址。</p>",
+        f"<title>421 {words('此服务器不响应这个主机名')}</title></head><body><main>",
+        f"<h1>{words('此服务器不响应主机名')} <code>{html.escape(name)}</code></h1>",
+        words(
+            "<p>为防止 DNS 重绑定攻击，本服务只响应它自己的主机名和 IP 地址。"
+            "如果你是通过 IP 地址访问，请直接使用该地址。</p>"
+        ),
         '<p lang="en">misdirected request: this server does not answer for that host name</p>',
     ]
     if _PLAIN_NAME.fullmatch(authority) and name:
+        # Only ASCII past _PLAIN_NAME: the whole suggestion may go through the conversion.
         lines += [
-            "<p>如果这是本机的名称，请管理员在 <code>config.toml</code> 中把它设为网站地址"
-            "（订阅源和邮件里的链接也会指向它），然后重启 <code>digest serve</code>：</p>",
+            words(
+                "<p>如果这是本机的名称，请管理员在 <code>config.toml</code> 中把它设为网站地址"
+                "（订阅源和邮件里的链接也会指向它），然后重启 <code>digest serve</code>：</p>"
+            ),
             f'<pre lang="en">[site]\nbase_url = "{scheme}://{authority}"</pre>',
-            "<p>或者，若网站另有正式地址，把这个名称加入允许的主机名：</p>",
+            words("<p>或者，若网站另有正式地址，把这个名称加入允许的主机名：</p>"),
             f'<pre lang="en">[server]\nallowed_hosts = ["{name}"]</pre>',
-            f'<p>环境变量写法：<code lang="en">DIGEST_SITE_BASE_URL={scheme}://{authority}</code> 或'
-            f' <code lang="en">DIGEST_SERVER_ALLOWED_HOSTS={name}</code>。</p>',
+            words(
+                f'<p>环境变量写法：<code lang="en">DIGEST_SITE_BASE_URL={scheme}://{authority}</code> 或'
+                f' <code lang="en">DIGEST_SERVER_ALLOWED_HOSTS={name}</code>。</p>'
+            ),
         ]
     lines.append("</main></body></html>\n")
     return "\n".join(lines).encode()

@@ -138,17 +138,17 @@ def create_app(
     ``starting()`` is true (``digest.service.startup``) the routes and files not
     published yet answer 503 with a "starting" page and ``Retry-After``.
     With ``hosts``, a request naming another host in ``Host`` gets 421, but for the bare
-    ``/healthz`` (``digest.web.hosts``: DNS rebinding); None answers any.
+    ``/healthz`` (``digest.web.hosts``: DNS rebinding); None answers any.  The pages the app
+    draws itself (the "starting" page, the 421) are in ``language`` (``site.language``).
     """
     for value, key in [*((hub, "feeds.hubs") for hub in hubs), (base_url, "site.base_url")]:
         if URL_UNSAFE.search(value):
             raise ConfigError(key, f"{value!r} is not a plain URL", "remove spaces, line breaks and <>")
     hosts = hosts or HostNames(frozenset(), anything=True)
-    app = _App(output_dir, health, tuple(hubs), base_url.rstrip("/"), dict(routes or {}), health_token, hosts)
+    base = base_url.rstrip("/")
+    app = _App(output_dir, health, tuple(hubs), base, dict(routes or {}), health_token, hosts, language)
     if starting is not None:
         app.starting = starting
-    # The "starting" page speaks site.language, its words too.
-    app.starting_page = fixed_words(_STARTING_PAGE, language).replace("{lang}", language).encode()
     return app
 
 
@@ -162,6 +162,7 @@ class _App:
         routes: dict[str, ASGIApp],
         health_token: str,
         hosts: HostNames,
+        language: str,
     ) -> None:
         self._root = output_dir
         self._health_token = health_token
@@ -172,7 +173,9 @@ class _App:
         self._below = [(prefix, app) for prefix, app in routes.items() if prefix.endswith("/")]
         self._files = FileCache(output_dir)
         self.starting: Callable[[], bool] = lambda: False
-        self.starting_page = _STARTING_PAGE.replace("{lang}", DEFAULT_LANGUAGE).encode()
+        # The pages this app draws itself ("starting", 421) speak site.language, their words too.
+        self._language = language
+        self._starting_page = fixed_words(_STARTING_PAGE, language).replace("{lang}", language).encode()
         self._hosts = hosts
         self._refusals = Refusals(hosts)
 
@@ -197,7 +200,7 @@ class _App:
         )
         if route is not None:
             # Forms, search and metrics need the store, which may not be migrated yet.
-            await (_starting(send, self.starting_page) if self.starting() else route(scope, receive, send))
+            await (_starting(send, self._starting_page) if self.starting() else route(scope, receive, send))
             return
         method: str = scope["method"]
         if method not in _READ_METHODS:
@@ -217,7 +220,7 @@ class _App:
         query = scope.get("query_string", b"").decode("latin-1")
         target = scope["path"] + ("?" + query if query else "")
         self._refusals.note(host, target, (scope.get("client") or ("unknown", 0))[0])
-        body = misdirected_page(host, scope.get("scheme", "http"))
+        body = misdirected_page(host, scope.get("scheme", "http"), self._language)
         headers = [(b"cache-control", b"no-store"), (b"content-type", b"text/html; charset=utf-8")]
         await respond(send, HTTPStatus.MISDIRECTED_REQUEST, headers, body)
 
@@ -278,7 +281,7 @@ class _App:
                 await respond(send, HTTPStatus.GONE, notice, gone.body, head=head)
                 return
             if self.starting():
-                await _starting(send, self.starting_page, head=head)
+                await _starting(send, self._starting_page, head=head)
                 return
             moved = await self._page_for(path)
             if moved:

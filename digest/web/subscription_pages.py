@@ -76,11 +76,6 @@ class MessagePage:
     links: tuple[Link, ...]
 
 
-def render_page(template: str, page: object) -> bytes:
-    """One subscription template drawn with its page context, as UTF-8."""
-    return render(template, page)
-
-
 def root_of(path: str) -> str:
     """The relative prefix from a subscription page back to the site's root."""
     return root_prefix(path.lstrip("/"))
@@ -128,7 +123,7 @@ class Pages:
         onward; without them, one back to the site's front page."""
         root = root_of(path)
         links = tuple(Link(self.words(link.label), link.href) for link in links)
-        return render_page(
+        return render(
             "subscription/message.html",
             MessagePage(
                 self.chrome(path, heading),
@@ -158,7 +153,7 @@ class Pages:
             form_token=self.form_token(path),
             note=self.words(note),
         )
-        return render_page("subscription/action.html", page)
+        return render("subscription/action.html", page)
 
     def form_token(self, path: str) -> str:
         """A fresh signed token for the form that posts to ``path`` (CSRF, ``digest.mail.tokens``)."""
@@ -175,7 +170,7 @@ class Pages:
             sections=self.choices(chosen),
             error=self.words(error),
         )
-        return render_page("subscription/form.html", page)
+        return render("subscription/form.html", page)
 
     def preferences_form(
         self,
@@ -203,7 +198,7 @@ class Pages:
             welcome=welcome,
             note=self.words(note),
         )
-        return render_page("subscription/preferences.html", page)
+        return render("subscription/preferences.html", page)
 
     def choices(self, chosen: Iterable[str]) -> tuple[SectionChoice, ...]:
         """A checkbox for each section, ticked for the ``chosen`` ones."""

@@ -1,0 +1,35 @@
+"""``digest check``'s warnings, from the configuration alone (``digest.config_warnings``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.config import read_config
+from digest.config_warnings import deliverability_warnings
+
+
+def _link_warnings(base_url: str) -> list[str]:
+    config = read_config(None, {"smtp.host": "mail.example", "site.base_url": base_url}, {})
+    return [w for w in deliverability_warnings(config) if w.startswith("site.base_url:")]
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "http://news.example",  # not https
+        "https://localhost:8443",
+        "https://127.0.0.2",
+        "https://[::1]:8443",
+        "https://0.0.0.0",
+        # RFC 6761: every *.localhost name is loopback, as lan_warnings already held; before, emails
+        # linking there passed without a word.
+        "https://digest.localhost",
+    ],
+)
+def test_emails_linking_where_readers_cannot_go_are_warned_of(base_url: str) -> None:
+    (warning,) = _link_warnings(base_url)
+    assert base_url in warning and "set the public https address" in warning
+
+
+def test_emails_linking_to_a_public_https_address_are_not() -> None:
+    assert _link_warnings("https://news.example") == []
