@@ -31,6 +31,7 @@ from digest.paper.bylines import (
 )
 from digest.paper.classify import _CROSSHEAD_LEN, _NO_PHRASE_END, _NOTE, T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
+from digest.paper.leadtags import source_alone
 from digest.paper.marked import _adopt_unmarked_heading_lines
 from digest.paper.shapes import _NUMBERED
 from digest.paper.signing import _REACH as _SIGNED_REACH
@@ -329,11 +330,13 @@ def _roundup_name(text: str, conv: Conventions) -> bool:
 
 
 def _finishes(line: _Line | None, conv: Conventions) -> bool:
-    """Does a paragraph end its story's text: a sentence's end, a closing credit, a jump note?"""
+    """Does a paragraph end its story's text: a sentence's end, a closing credit, a jump note, a
+    bracketed source alone (（新华社电）)?"""
     return line is not None and (
         ends_sentence(line.text)
         or trailing_credit(line.text, conv) is not None
         or continues_elsewhere(find_jumps(line.text)[1])
+        or source_alone(line.text, conv.not_a_name)
     )
 
 
@@ -359,7 +362,7 @@ def _headline_evidence(
     if prev is not None and prev.kind is T.PARA:
         if line.gap >= 2 and ends_sentence(prev.text):
             score += 2
-        if trailing_credit(prev.text, conv):
+        if trailing_credit(prev.text, conv) or source_alone(prev.text, conv.not_a_name):
             score += 2
     if nxt is not None and _is_caption(nxt.text, conv):
         score += 2
