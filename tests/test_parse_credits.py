@@ -399,3 +399,11 @@ def test_a_bracketed_source_alone_after_a_story_closes_it_not_the_next_headline(
     printed = source.replace("(", "（").replace(")", "）")  # half-width brackets are printed full-width
     assert first.body.endswith(f"散步了。\n\n{printed}") and first.credits == ()
     assert second.body.startswith("老街的糕饼店") and printed not in second.body
+
+
+@pytest.mark.parametrize("source", ["（新华社电）", "（综合外电报导）"])
+def test_a_bracketed_source_alone_under_a_headline_is_a_paragraph_of_its_own(source: str) -> None:
+    first = _FIRST.replace("\n\n", f"\n\n{source}\n\n", 1)
+    page = parse_page(f"{first}\n\n\n{_SECOND}")
+    assert [a.title for a in page.articles] == ["河滨步道夜间照明完工", "老街糕饼店传到第三代"]
+    assert page.articles[0].body.startswith(f"{source}\n\n沿着溪岸")
