@@ -124,6 +124,8 @@ from digest.types import Article, Page
 # does; 「」 and 『』 are quotation marks wherever “” are, and a photo credited to an agency (图／中央社)
 # is a credit, as is a translator (编译); a bracketed source alone in its paragraph ((新华社电), (本报综合),
 # (綜合外電報導)) closes the story above, the last words of its text, never the next headline's
+# (a paragraph of its own under a headline), and an editor's credit after the last sentence (…。(X编辑))
+# finishes a story as a closing credit does, so the line under it may be a headline
 PARSER_VERSION = "7"
 
 

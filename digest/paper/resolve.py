@@ -31,11 +31,10 @@ from digest.paper.bylines import (
 )
 from digest.paper.classify import _CROSSHEAD_LEN, _NO_PHRASE_END, _NOTE, T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
-from digest.paper.leadtags import source_alone
 from digest.paper.marked import _adopt_unmarked_heading_lines
 from digest.paper.shapes import _NUMBERED
 from digest.paper.signing import _REACH as _SIGNED_REACH
-from digest.paper.signing import _signed_by_others, _signs_story_above
+from digest.paper.signing import _signed_by_others, _signs_story_above, closing_note
 from digest.paper.textnorm import (
     CJK,
     CLOSING_QUOTES,
@@ -331,12 +330,12 @@ def _roundup_name(text: str, conv: Conventions) -> bool:
 
 def _finishes(line: _Line | None, conv: Conventions) -> bool:
     """Does a paragraph end its story's text: a sentence's end, a closing credit, a jump note, a
-    bracketed source alone (（新华社电）)?"""
+    bracketed source or editor's credit (``closing_note``)?"""
     return line is not None and (
         ends_sentence(line.text)
         or trailing_credit(line.text, conv) is not None
         or continues_elsewhere(find_jumps(line.text)[1])
-        or source_alone(line.text, conv.not_a_name)
+        or closing_note(line.text, conv)
     )
 
 
@@ -362,7 +361,7 @@ def _headline_evidence(
     if prev is not None and prev.kind is T.PARA:
         if line.gap >= 2 and ends_sentence(prev.text):
             score += 2
-        if trailing_credit(prev.text, conv) or source_alone(prev.text, conv.not_a_name):
+        if trailing_credit(prev.text, conv) or closing_note(prev.text, conv):
             score += 2
     if nxt is not None and _is_caption(nxt.text, conv):
         score += 2
