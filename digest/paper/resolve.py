@@ -12,11 +12,12 @@ from digest.paper.after import _body_between, _closes_story, _lead, _over_no_sto
 from digest.paper.apart import (
     _CAPTION_REACH,
     _COLUMN_LEN,
-    _SECTION_LEN,
     _SECTION_REACH,
     _bare_word,
+    _box_label,
     _brief,
     _caption_list,
+    _column_name,
     _field_list,
     _is_section_name,
     _section_over_photo,
@@ -465,35 +466,4 @@ def _stacked_name(run: list[_Line], prev: _Line | None, nxt: _Line | None) -> bo
         and nxt is not None
         and nxt.gap > 0
         and all(re.fullmatch(f"[{CJK}]{{1,2}}", r.text) for r in run)
-    )
-
-
-def _box_label(line: _Line, prev: _Line | None) -> bool:
-    """A bare word of a few characters alone between blank lines after a finished paragraph
-    (链接, 背景, 相关新闻) labels a box or a part of the story: a paragraph of its own, never the
-    start of the text under it.  So does a numbered part's heading (（一）压实责任, 二、…, 3.…)."""
-    return (
-        line.alone
-        and prev is not None
-        and prev.kind is T.PARA
-        and ends_sentence(prev.text)
-        and (
-            re.fullmatch(f"[{CJK}]{{2,{_SECTION_LEN}}}", line.text) is not None
-            or _NUMBERED.match(line.text) is not None
-        )
-    )
-
-
-def _column_name(run: list[_Line], conv: Conventions) -> bool:
-    """A column's name set apart above a headline (聚焦防汛抗洪): a short bare line alone in its
-    block, the headline in a block of its own below it.  (Two # headings one above the other
-    are a kicker and its headline: the page marked both as headline text.)"""
-    first, second = run[0], run[1]
-    return (
-        first.alone
-        and not first.md
-        and second.gap > 0
-        and len(first.text) <= _COLUMN_LEN
-        and not conv.place.match(first.text)
-        and re.fullmatch(f"[{CJK}·]{{2,}}", first.text) is not None
     )
