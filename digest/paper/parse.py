@@ -125,7 +125,8 @@ from digest.types import Article, Page
 # is a credit, as is a translator (编译); a bracketed source alone in its paragraph ((新华社电), (本报综合),
 # (綜合外電報導)) closes the story above, the last words of its text, never the next headline's
 # (a paragraph of its own under a headline), and an editor's credit after the last sentence (…。(X编辑))
-# finishes a story as a closing credit does, so the line under it may be a headline
+# finishes a story as a closing credit does, so the line under it may be a headline; headline-last, a
+# crosshead alone over a line alone that is text by itself is no column's name over a headline
 PARSER_VERSION = "7"
 
 

@@ -252,6 +252,21 @@ def _resolve_run(
     one_block = len(run) > 1 and not run[0].md and all(r.gap == 0 for r in run[1:])
     if one_block and _stacked_name(run, prev, nxt):
         return [_Line("".join(texts), T.SECTION)]
+    above = bool(lead_above) and _overlap(texts[0], lead_above) >= _HEADLINE_OVERLAP
+    if (
+        after
+        and len(run) == 2
+        and run[1].gap > 0
+        and between_paras
+        and not above
+        and _crosshead(run[0], prev)
+    ):
+        # Headline-last, a crosshead over a line its story goes on from, each alone: weighed alone,
+        # the line is text (a paragraph's first line a column break cut), so the crosshead is no
+        # column's name over a headline; one repeating the story's lead above is its headline.
+        rest = _resolve_run(run[1:], prev, nxt, markdown, lead_above, following, conv, wide, after=after)
+        if all(r.kind is T.PARA for r in rest):
+            return [_Line(texts[0], T.CROSSHEAD), *rest]
     measured = False  # a headline by its width alone (``_short_after_text``)
     if (lone or one_block) and between_paras:
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
