@@ -195,3 +195,73 @@ def test_a_cut_line_under_a_headline_closing_its_story_parts_the_stories(rule: s
     assert [a.title for a in page.articles] == [title for _, title in stories]
     assert [a.body[:6] for a in page.articles] == ["城南古桥修缮", "青石湖环湖绿", "白沙乡的蓝莓"]
     assert page.dropped == (rule, rule, rule)
+
+
+def test_an_editors_credit_closing_a_story_under_its_headline_lets_the_page_read_headline_last() -> None:
+    # Single blank lines throughout; the first headline, under a text its editor's credit closes, is
+    # the one sharing words with its lead. Read as that text's rest, the crosshead below decided
+    # the page (its words are the paragraph's under it) and every headline opened the next story.
+    page = parse_page(
+        "本报讯（记者 周远）青石镇新建的图书馆昨天对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+        "馆长说，今后还将定期举办读书分享会，欢迎市民常来看看。（青石融媒体中心编辑）\n\n"
+        "青石镇新建图书馆对外开放\n\n"
+        "白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+        "果园智能滴灌\n\n"
+        "今天的果园里，新装的智能滴灌管道沿着果树铺开，果农用手机就能给果园浇水。\n\n"
+        "果农说，今年的梨花开得比往年早。 记者 林雨\n\n"
+        "春风吹绿千亩山岗\n\n"
+        "东岭村的村民们趁着晴好天气，忙着翻耕土地，准备春播。\n\n"
+        "村干部说，今年全村计划种植玉米三百亩。\n\n"
+        "一年之计在于春\n\n"
+        "责任编辑：吴一\n"
+    )
+    assert [a.title for a in page.articles] == [
+        "青石镇新建图书馆对外开放",
+        "春风吹绿千亩山岗",
+        "一年之计在于春",
+    ]
+    assert page.articles[0].body.endswith("常来看看。（青石融媒体中心编辑）")
+    assert "果园智能滴灌" in page.articles[1].body  # the crosshead splits no story
+
+
+def test_a_crosshead_over_a_paragraphs_first_line_a_column_break_cut_splits_no_story() -> None:
+    # Single blank lines throughout, a paragraph to a line: the crosshead and the cut line under it,
+    # each alone, are no column's name over a headline closing the story above.
+    page = parse_page(
+        "本报讯（记者 周远）青石镇新建的图书馆昨天对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+        "馆长说，今后还将定期举办读书分享会，欢迎市民常来看看。\n\n"
+        "青石镇新建图书馆对外开放\n\n"
+        "本报讯（记者 林雨）白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+        "果农说，今年的梨花开得比往年早，修剪要赶在花期之前。\n\n"
+        "果园用上智能滴灌\n\n"
+        "走进果园，新装的智能滴灌管道沿着\n\n"
+        "果树一排排铺开，果农用手机就能给果园浇水，省时又省力。\n\n"
+        "白沙乡果农忙修剪果树\n\n"
+        "本报讯（记者 吴一）东岭村的村民们趁着晴好天气，忙着翻耕土地，准备春播。\n\n"
+        "东岭村村民忙春耕\n"
+    )
+    assert [a.title for a in page.articles] == [
+        "青石镇新建图书馆对外开放",
+        "白沙乡果农忙修剪果树",
+        "东岭村村民忙春耕",
+    ]
+    assert page.articles[1].body.endswith(
+        "果园用上智能滴灌\n\n走进果园，新装的智能滴灌管道沿着果树一排排铺开，果农用手机就能给果园浇水，省时又省力。"
+    )
+
+
+def test_a_short_headline_repeating_its_lead_over_the_next_storys_cut_line_still_closes_its_story() -> None:
+    page = parse_page(
+        "本报讯（记者 周远）青石镇新建的图书馆昨天对外开放，馆内藏书三万余册，设有少儿阅览区。\n\n"
+        "馆长说，今后还将定期举办读书分享会，欢迎市民常来看看。\n\n"
+        "青石镇新建图书馆对外开放\n\n"
+        "本报讯（记者 林雨）白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。\n\n"
+        "果农说，今年的梨花开得比往年早，修剪要赶在花期之前。\n\n"
+        "白沙乡果农忙修剪\n\n"
+        "东岭村的村民们趁着晴好的\n\n"
+        "天气，忙着翻耕土地，准备春播。\n\n"
+        "东岭村村民忙春耕\n"
+    )
+    titles = [a.title or "" for a in page.articles]
+    assert len(titles) == 3 and titles[1].startswith("白沙乡果农忙修剪")
+    assert page.articles[1].body.endswith("修剪要赶在花期之前。")

@@ -381,3 +381,29 @@ def test_a_section_word_after_a_credit_closed_by_its_mark_names_the_next_section
         ("城事", "菜农采摘忙", ("林小河",)),
         ("民生", "古桥修缮", ()),
     ]
+
+
+_FIRST = "河滨步道夜间照明完工\n\n沿着溪岸的三公里步道昨晚起点亮新路灯，附近居民说，终于可以放心散步了。"
+_SECOND = "老街糕饼店传到第三代\n\n老街的糕饼店传到第三代，店主每天清晨四点起床蒸年糕，街坊一早就来排队。\n"
+
+
+@pytest.mark.parametrize("source", ["（新华社电）", "（据新华社）", "（本报综合）", "(据新华社电)"])
+@pytest.mark.parametrize("gap", ["\n\n", "\n\n\n"])
+def test_a_bracketed_source_alone_after_a_story_closes_it_not_the_next_headline(
+    source: str, gap: str
+) -> None:
+    page = parse_page(f"{_FIRST}\n\n{source}{gap}{_SECOND}")
+    assert [a.title for a in page.articles] == ["河滨步道夜间照明完工", "老街糕饼店传到第三代"]
+    first, second = page.articles
+    # a source note credits no one: it stays the last words of the story it closes
+    printed = source.replace("(", "（").replace(")", "）")  # half-width brackets are printed full-width
+    assert first.body.endswith(f"散步了。\n\n{printed}") and first.credits == ()
+    assert second.body.startswith("老街的糕饼店") and printed not in second.body
+
+
+@pytest.mark.parametrize("source", ["（新华社电）", "（综合外电报导）"])
+def test_a_bracketed_source_alone_under_a_headline_is_a_paragraph_of_its_own(source: str) -> None:
+    first = _FIRST.replace("\n\n", f"\n\n{source}\n\n", 1)
+    page = parse_page(f"{first}\n\n\n{_SECOND}")
+    assert [a.title for a in page.articles] == ["河滨步道夜间照明完工", "老街糕饼店传到第三代"]
+    assert page.articles[0].body.startswith(f"{source}\n\n沿着溪岸")

@@ -137,3 +137,13 @@ def test_a_credit_after_an_outlet_tag_is_read_as_after_a_dateline(
     article = only(f"{TITLE}【河港專訊】{after}{LEAD}{MORE}")
     assert (article.dateline, credits(article)) == (f"【河港專訊】{after}", names)
     assert article.body.startswith("沿著溪岸")
+
+
+@pytest.mark.parametrize("source", ["（綜合外電報導）", "（新華社電）", "（據新華社）"])
+def test_a_bracketed_source_alone_after_a_story_closes_it_never_the_next_headline(source: str) -> None:
+    second = "老街糕餅店傳到第三代\n\n老街的糕餅店傳到第三代，店主每天清晨四點起床蒸年糕，街坊一早來排隊。\n"
+    page = parse_page(f"河濱步道夜間照明完工\n\n{LEAD}{MORE}\n{source}\n\n{second}", "p.txt")
+    assert [a.title for a in page.articles] == ["河濱步道夜間照明完工", "老街糕餅店傳到第三代"]
+    first, after = page.articles
+    assert first.body.endswith(f"一公里。\n\n{source}") and first.credits == ()
+    assert after.body.startswith("老街的糕餅店")

@@ -1,5 +1,6 @@
 """Short lines the page sets apart that are no headline, though they stand where one would: a list
-of labelled fields or of photo captions under a headline, a section's bare name over text.
+of labelled fields or of photo captions under a headline, a section's bare name over text, a
+column's name over a headline, a box's label inside a story.
 
 Package-internal (names with a leading underscore are shared within digest.paper only)."""
 
@@ -10,7 +11,7 @@ import re
 from digest.paper.bylines import BULLET, photographed, trailing_credit
 from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
-from digest.paper.shapes import _FIELD, _FIELD_LABELS
+from digest.paper.shapes import _FIELD, _FIELD_LABELS, _NUMBERED
 from digest.paper.textnorm import CJK, ends_open, ends_sentence
 
 _SECTION_LEN = 4  # bare section names (速递, 一线, 图见) are this short
@@ -215,3 +216,34 @@ def _photo_in(below: list[_Line], conv: Conventions) -> bool:
 def _brief(line: _Line | None) -> bool:
     """A bulleted item of a roundup: a bullet, then a sentence (△联席会议制度已在我省全面实行。…)."""
     return line is not None and BULLET.match(line.text) is not None and "。" in line.text
+
+
+def _box_label(line: _Line, prev: _Line | None) -> bool:
+    """A bare word of a few characters alone between blank lines after a finished paragraph
+    (链接, 背景, 相关新闻) labels a box or a part of the story: a paragraph of its own, never the
+    start of the text under it.  So does a numbered part's heading (（一）压实责任, 二、…, 3.…)."""
+    return (
+        line.alone
+        and prev is not None
+        and prev.kind is T.PARA
+        and ends_sentence(prev.text)
+        and (
+            re.fullmatch(f"[{CJK}]{{2,{_SECTION_LEN}}}", line.text) is not None
+            or _NUMBERED.match(line.text) is not None
+        )
+    )
+
+
+def _column_name(run: list[_Line], conv: Conventions) -> bool:
+    """A column's name set apart above a headline (聚焦防汛抗洪): a short bare line alone in its
+    block, the headline in a block of its own below it.  (Two # headings one above the other
+    are a kicker and its headline: the page marked both as headline text.)"""
+    first, second = run[0], run[1]
+    return (
+        first.alone
+        and not first.md
+        and second.gap > 0
+        and len(first.text) <= _COLUMN_LEN
+        and not conv.place.match(first.text)
+        and re.fullmatch(f"[{CJK}·]{{2,}}", first.text) is not None
+    )

@@ -22,6 +22,7 @@ from digest.paper.classify import _NOTE, T, _headline_shaped, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.heading import _clean_para, _headline
 from digest.paper.kinds import _with_kind
+from digest.paper.leadtags import source_alone
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _finished, _is_caption
 from digest.paper.shapes import _FIELD, _opens_item
 from digest.paper.textnorm import (
@@ -126,6 +127,7 @@ class _Builder:
             and last not in self.listed
             and not _CAPTION_START.match(self.paras[-1][0])  # a caption is a paragraph of its own
             and not trailing_credit(self.paras[-1][-1], self.conv)
+            and not source_alone(self.paras[-1][-1], self.conv.not_a_name)  # （新华社电） is whole
             and not signed
             and not _opens_item(self.paras[-1][-1], text)  # a list's lead-in (…如下：) over its item
         ):

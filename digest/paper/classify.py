@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum, auto
 
+from digest.paper import leadtags
 from digest.paper.bylines import (
     BULLET,
     Dateline,
@@ -465,6 +466,8 @@ def _classify_one(
         # printed after the names it marks (X 文/图, X 报道).
         trailing = any(photographed(c) or split_mark(c.role, conv)[1] for c in credits)
         return _Line(text, T.CREDIT if trailing else T.BYLINE, credits=credits)
+    if leadtags.source_alone(text, conv.not_a_name):
+        return _Line(text, T.PARA)  # closes the story above, never opens the next one's headline
     if _is_candidate(text, alone and not label):
         return _Line(text, T.CANDIDATE, lines=[text])
     speaker = _SPEAKER.match(text)

@@ -80,3 +80,10 @@ def agency_reporters(words: str) -> tuple[str, str, str] | None:
     if len(last) - cut < _MIN_PLACE or any(len(name) < _NAME - 1 for name in names):
         return None
     return "、".join([*names, last[:cut]]), last[cut:], match.group("date")
+
+
+def source_alone(text: str, not_a_name: re.Pattern[str]) -> bool:
+    """A line that is only a bracketed source or desk (``（新华社电）``, ``（据新华社）``, ``（本报综合）``,
+    ``（综合外电报导）``): ``not_a_name`` is the conventions' pattern of words that name no one."""
+    tag = bracketed(text)
+    return tag is not None and tag[1] >= len(text.rstrip()) and bool(not_a_name.search(tag[0]))

@@ -122,7 +122,11 @@ from digest.types import Article, Page
 # space, （中央社记者X台北5日电）, （综合外电报导）, 【港湾专讯】, ``leadtags``), news agencies (中央社,
 # 法新社, 路透社, 美联社…) are known outlets naming a dateline's place, and 专电 closes a dateline as 电
 # does; 「」 and 『』 are quotation marks wherever “” are, and a photo credited to an agency (图／中央社)
-# is a credit, as is a translator (编译)
+# is a credit, as is a translator (编译); a bracketed source alone in its paragraph ((新华社电), (本报综合),
+# (綜合外電報導)) closes the story above, the last words of its text, never the next headline's
+# (a paragraph of its own under a headline), and an editor's credit after the last sentence (…。(X编辑))
+# finishes a story as a closing credit does, so the line under it may be a headline; headline-last, a
+# crosshead alone over a line alone that is text by itself is no column's name over a headline
 PARSER_VERSION = "7"
 
 

@@ -12,11 +12,12 @@ from digest.paper.after import _body_between, _closes_story, _lead, _over_no_sto
 from digest.paper.apart import (
     _CAPTION_REACH,
     _COLUMN_LEN,
-    _SECTION_LEN,
     _SECTION_REACH,
     _bare_word,
+    _box_label,
     _brief,
     _caption_list,
+    _column_name,
     _field_list,
     _is_section_name,
     _section_over_photo,
@@ -34,7 +35,7 @@ from digest.paper.conventions import Conventions
 from digest.paper.marked import _adopt_unmarked_heading_lines
 from digest.paper.shapes import _NUMBERED
 from digest.paper.signing import _REACH as _SIGNED_REACH
-from digest.paper.signing import _signed_by_others, _signs_story_above
+from digest.paper.signing import _signed_by_others, _signs_story_above, closing_note
 from digest.paper.textnorm import (
     CJK,
     CLOSING_QUOTES,
@@ -251,6 +252,21 @@ def _resolve_run(
     one_block = len(run) > 1 and not run[0].md and all(r.gap == 0 for r in run[1:])
     if one_block and _stacked_name(run, prev, nxt):
         return [_Line("".join(texts), T.SECTION)]
+    above = bool(lead_above) and _overlap(texts[0], lead_above) >= _HEADLINE_OVERLAP
+    if (
+        after
+        and len(run) == 2
+        and run[1].gap > 0
+        and between_paras
+        and not above
+        and _crosshead(run[0], prev)
+    ):
+        # Headline-last, a crosshead over a line its story goes on from, each alone: weighed alone,
+        # the line is text (a paragraph's first line a column break cut), so the crosshead is no
+        # column's name over a headline; one repeating the story's lead above is its headline.
+        rest = _resolve_run(run[1:], prev, nxt, markdown, lead_above, following, conv, wide, after=after)
+        if all(r.kind is T.PARA for r in rest):
+            return [_Line(texts[0], T.CROSSHEAD), *rest]
     measured = False  # a headline by its width alone (``_short_after_text``)
     if (lone or one_block) and between_paras:
         whole = _Line("".join(texts), run[0].kind, gap=run[0].gap) if one_block else run[0]
@@ -329,11 +345,13 @@ def _roundup_name(text: str, conv: Conventions) -> bool:
 
 
 def _finishes(line: _Line | None, conv: Conventions) -> bool:
-    """Does a paragraph end its story's text: a sentence's end, a closing credit, a jump note?"""
+    """Does a paragraph end its story's text: a sentence's end, a closing credit, a jump note, a
+    bracketed source or editor's credit (``closing_note``)?"""
     return line is not None and (
         ends_sentence(line.text)
         or trailing_credit(line.text, conv) is not None
         or continues_elsewhere(find_jumps(line.text)[1])
+        or closing_note(line.text, conv)
     )
 
 
@@ -359,7 +377,7 @@ def _headline_evidence(
     if prev is not None and prev.kind is T.PARA:
         if line.gap >= 2 and ends_sentence(prev.text):
             score += 2
-        if trailing_credit(prev.text, conv):
+        if trailing_credit(prev.text, conv) or closing_note(prev.text, conv):
             score += 2
     if nxt is not None and _is_caption(nxt.text, conv):
         score += 2
@@ -463,35 +481,4 @@ def _stacked_name(run: list[_Line], prev: _Line | None, nxt: _Line | None) -> bo
         and nxt is not None
         and nxt.gap > 0
         and all(re.fullmatch(f"[{CJK}]{{1,2}}", r.text) for r in run)
-    )
-
-
-def _box_label(line: _Line, prev: _Line | None) -> bool:
-    """A bare word of a few characters alone between blank lines after a finished paragraph
-    (链接, 背景, 相关新闻) labels a box or a part of the story: a paragraph of its own, never the
-    start of the text under it.  So does a numbered part's heading (（一）压实责任, 二、…, 3.…)."""
-    return (
-        line.alone
-        and prev is not None
-        and prev.kind is T.PARA
-        and ends_sentence(prev.text)
-        and (
-            re.fullmatch(f"[{CJK}]{{2,{_SECTION_LEN}}}", line.text) is not None
-            or _NUMBERED.match(line.text) is not None
-        )
-    )
-
-
-def _column_name(run: list[_Line], conv: Conventions) -> bool:
-    """A column's name set apart above a headline (聚焦防汛抗洪): a short bare line alone in its
-    block, the headline in a block of its own below it.  (Two # headings one above the other
-    are a kicker and its headline: the page marked both as headline text.)"""
-    first, second = run[0], run[1]
-    return (
-        first.alone
-        and not first.md
-        and second.gap > 0
-        and len(first.text) <= _COLUMN_LEN
-        and not conv.place.match(first.text)
-        and re.fullmatch(f"[{CJK}·]{{2,}}", first.text) is not None
     )

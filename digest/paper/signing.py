@@ -5,12 +5,18 @@ Package-internal (names with a leading underscore are shared within digest.paper
 
 from __future__ import annotations
 
-from digest.paper.bylines import photographed, trailing_credit
+import re
+
+from digest.paper.bylines import is_editor_line, photographed, trailing_credit
 from digest.paper.classify import _CROSSHEAD_LEN, T, _Line
 from digest.paper.conventions import Conventions
+from digest.paper.leadtags import source_alone
+from digest.paper.textnorm import ends_sentence
 from digest.types import Credit
 
 _REACH = 40  # lines searched either way
+# Words in brackets closing a paragraph: an editor's credit after the last sentence (…。（X编辑）).
+_BRACKETED_END = re.compile(r"[（(][^（）()]{2,30}[）)]$")
 
 
 def _names_above(out: list[_Line], conv: Conventions) -> set[str]:
@@ -104,3 +110,12 @@ def _signs_story_above(run: list[_Line], below: list[_Line], out: list[_Line], c
         and not any(photographed(c) for c in credit.credits)
         and not _names_above(out, conv)
     )
+
+
+def closing_note(text: str, conv: Conventions) -> bool:
+    """Bracketed words that close a story's text and credit no writer: a source alone in its
+    paragraph (``（新华社电）``) or an editor's credit after the last sentence (``…。（X中心编辑）``)."""
+    if source_alone(text, conv.not_a_name):
+        return True
+    end = _BRACKETED_END.search(text.rstrip())
+    return end is not None and ends_sentence(text[: end.start()]) and is_editor_line(end.group(), conv)
