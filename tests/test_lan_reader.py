@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from loopback import free_port
+from loopback import free_port, wait_for
 from playwright.sync_api import sync_playwright
 from test_browser import CHROMIUM, FLAGS
 from test_cli import EXAMPLES
@@ -67,7 +67,10 @@ def test_a_laptop_opening_the_server_by_its_lan_name_is_told_what_to_set_then_re
                 page.locator("form.subscribe button[type=submit]").click()
             assert page.url.startswith(lan), page.url
             assert page.locator("body").inner_text().count("reader@example.com") >= 1
-            (email,) = outbox_emails(tmp_path / "data" / "outbox")
+            # The confirmation goes out after the page is answered: read the outbox once it is there.
+            outbox = tmp_path / "data" / "outbox"
+            wait_for(lambda: outbox_emails(outbox), what="the confirmation email in the outbox")
+            (email,) = outbox_emails(outbox)
             body = email.get_body(("plain",))
             assert body is not None
             (link,) = set(LINK.findall(body.get_content()))
