@@ -32,13 +32,14 @@ def test_a_laptop_opening_the_server_by_its_lan_name_is_told_what_to_set_then_re
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
     pages = tmp_path / "pages"
     shutil.copytree(EXAMPLES, pages)
-    port = free_port()
-    wildcard = {"DIGEST_SERVER_HOST": "0.0.0.0", "DIGEST_SITE_BASE_URL": f"http://127.0.0.1:{port}"}
     rules = f"--host-resolver-rules=MAP {NAME} 127.0.0.1"
-    lan = f"http://{NAME}:{port}"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*FLAGS, rules])
         page = browser.new_page()
+        # Picked once Chromium is up: free at this instant, not seconds of a browser's start ago.
+        port = free_port()
+        wildcard = {"DIGEST_SERVER_HOST": "0.0.0.0", "DIGEST_SITE_BASE_URL": f"http://127.0.0.1:{port}"}
+        lan = f"http://{NAME}:{port}"
         # First, server.host alone, site.base_url left as it was: the guard refuses the name, and
         # the page says, in the site's language, the exact setting that lets it in.
         service = Serve(tmp_path, pages, settings=wildcard, port=port)
