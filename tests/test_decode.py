@@ -6,7 +6,7 @@ import codecs
 import os
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from digest.errors import SourceError
@@ -100,11 +100,22 @@ def test_random_bytes_are_refused() -> None:
         decode_page(data, "random.txt")
 
 
+# Hypothesis also draws the string constants of the code under test, so it now and then tries one of
+# the document openings the decoder refuses (``<!DOCTYPE HTML``): pinned here, that case runs every time.
+@example("<!DOCTYPE HTML")
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cc", "Cs"]), min_size=1))
 def test_any_utf8_text_round_trips(text: str) -> None:
     if not text.strip() or text.startswith("\ufeff"):
         return
-    assert decode_page(text.encode("utf-8"), "p.txt") == text
+    data = text.encode("utf-8")
+    try:
+        decoded = decode_page(data, "p.txt")
+    except SourceError as refused:
+        # Text opening as a document no page is written in is refused whole, for its opening alone.
+        assert "export the page as plain text" in str(refused), refused
+        assert decode_page(b"page\n" + data, "p.txt") == "page\n" + text
+    else:
+        assert decoded == text
 
 
 # The same invented story in simplified and in traditional characters (a Hong Kong or Taiwanese paper

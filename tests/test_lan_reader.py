@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from loopback import free_port
+from loopback import free_port, wait_for
 from playwright.sync_api import sync_playwright
 from test_browser import CHROMIUM, FLAGS
 from test_cli import EXAMPLES
@@ -32,13 +32,14 @@ def test_a_laptop_opening_the_server_by_its_lan_name_is_told_what_to_set_then_re
         pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
     pages = tmp_path / "pages"
     shutil.copytree(EXAMPLES, pages)
-    port = free_port()
-    wildcard = {"DIGEST_SERVER_HOST": "0.0.0.0", "DIGEST_SITE_BASE_URL": f"http://127.0.0.1:{port}"}
     rules = f"--host-resolver-rules=MAP {NAME} 127.0.0.1"
-    lan = f"http://{NAME}:{port}"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*FLAGS, rules])
         page = browser.new_page()
+        # Picked once Chromium is up: free at this instant, not seconds of a browser's start ago.
+        port = free_port()
+        wildcard = {"DIGEST_SERVER_HOST": "0.0.0.0", "DIGEST_SITE_BASE_URL": f"http://127.0.0.1:{port}"}
+        lan = f"http://{NAME}:{port}"
         # First, server.host alone, site.base_url left as it was: the guard refuses the name, and
         # the page says, in the site's language, the exact setting that lets it in.
         service = Serve(tmp_path, pages, settings=wildcard, port=port)
@@ -67,7 +68,10 @@ def test_a_laptop_opening_the_server_by_its_lan_name_is_told_what_to_set_then_re
                 page.locator("form.subscribe button[type=submit]").click()
             assert page.url.startswith(lan), page.url
             assert page.locator("body").inner_text().count("reader@example.com") >= 1
-            (email,) = outbox_emails(tmp_path / "data" / "outbox")
+            # The confirmation goes out after the page is answered: read the outbox once it is there.
+            outbox = tmp_path / "data" / "outbox"
+            wait_for(lambda: outbox_emails(outbox), what="the confirmation email in the outbox")
+            (email,) = outbox_emails(outbox)
             body = email.get_body(("plain",))
             assert body is not None
             (link,) = set(LINK.findall(body.get_content()))

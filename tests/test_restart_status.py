@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from conftest import digest_time_long_past
 from loopback import free_port, wait_for
 from test_service import ROOT, Serve
 
@@ -55,14 +56,18 @@ def test_status_still_shows_the_last_runs_after_a_restart(tmp_path: Path) -> Non
     time.sleep(RACY_NS / 1e9 + 0.2)
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "health.json").write_text('{"pid": 12, "runs": {', encoding="utf-8")
-    first = Serve(tmp_path, pages)  # a broken file is read as none: it starts as on a fresh folder
+    # Both starts on one digest time far from the clock: with the default (23:00 UTC) passing between
+    # them, the second start would make that day's digest, and carry no last digest from the first.
+    schedule = {"DIGEST_SCHEDULE_DIGEST_TIME": digest_time_long_past()}
+    first = Serve(tmp_path, pages, settings=schedule)  # a broken file is read as none: as a fresh folder
     try:
         before, _ = _status(first)
     finally:
         assert first.stop() == 0, first.log()
     assert before["last_ingest"]["files"] > 0 and before["last_digest"] is not None, before
 
-    again = Serve(tmp_path, pages)  # nothing changed in the folder: no ingest and no digest to make
+    # Nothing changed in the folder: no ingest and no digest to make.
+    again = Serve(tmp_path, pages, settings=schedule)
     try:
         after, text = _status(again)
     finally:
