@@ -26,6 +26,7 @@ from test_service import Serve, page
 
 import digest as package
 from digest.config import read_config
+from digest.web.limits import KEEP_ALIVE_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "deploy" / "digest.service"
@@ -222,6 +223,16 @@ def start_shipped_nginx(tmp_path: Path, service: Serve) -> tuple[subprocess.Pope
         service.stop()
         raise
     return proxy, front
+
+
+def test_nginx_lets_go_of_an_idle_upstream_connection_before_digest_closes_it() -> None:
+    # Else a request nginx sends on a connection digest is closing fails with 502 (a POST is not retried).
+    shipped = (ROOT / "deploy" / "nginx.conf").read_text()
+    upstream = re.search(r"upstream digest \{(.*?)\}", shipped, re.DOTALL)
+    assert upstream is not None
+    idle = re.search(r"keepalive_timeout (\d+)s;", upstream.group(1))
+    assert idle is not None, "the upstream block keeps nginx's default of 60 s"
+    assert int(idle.group(1)) < KEEP_ALIVE_SECONDS
 
 
 @pytest.mark.slow
