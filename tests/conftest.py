@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import hypothesis
 import psycopg
 import pytest
+import repeatable
 from golden import Golden
 from smtp_sink import SmtpSink
 
@@ -29,6 +31,9 @@ MAIL_SECRET = "s" * 32
 # 2024-11-27 09:30 in Asia/Shanghai: after that day's 07:00 digest.
 NOW = datetime(2024, 11, 27, 1, 30, tzinfo=UTC)
 
+# Before any test module is imported: their @settings build on the profile loaded now.
+repeatable.load()
+
 
 def digest_time_long_past() -> str:
     """A ``schedule.digest_time`` six hours before the real clock, for tests whose ``digest`` commands
@@ -36,6 +41,11 @@ def digest_time_long_past() -> str:
     the default (07:00 in Shanghai, 23:00 UTC) a run crossing it made the next day's digest instead."""
     local = datetime.now(UTC).astimezone(Config().tz) - timedelta(hours=6)
     return local.strftime("%H:%M")
+
+
+def pytest_report_header() -> str:
+    """The Hypothesis version and profile: the examples a run drew follow from them and the commit."""
+    return f"hypothesis {hypothesis.__version__}, profile {hypothesis.settings.get_current_profile_name()!r}"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

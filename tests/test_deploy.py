@@ -207,20 +207,30 @@ def shipped_nginx_site(upstream: int, port: int, tmp: Path) -> str:
 
 def start_shipped_nginx(tmp_path: Path, service: Serve) -> tuple[subprocess.Popen[bytes], httpx.Client]:
     """The real nginx with the shipped config in front of ``service``, started, and a client of it."""
-    if shutil.which("nginx") is None:
+    try:
+        return run_shipped_nginx(tmp_path, service.port, ready=200)
+    except BaseException:
         service.stop()
+        raise
+
+
+def run_shipped_nginx(
+    tmp_path: Path, upstream: int, ready: int
+) -> tuple[subprocess.Popen[bytes], httpx.Client]:
+    """The real nginx with the shipped config in front of port ``upstream``, started (its /healthz
+    answers ``ready``: 502 while nothing listens there), and a client of it."""
+    if shutil.which("nginx") is None:
         pytest.skip("nginx is not installed (apt-get install nginx)")
     port = free_port()
     conf = tmp_path / "nginx.conf"
-    conf.write_text(NGINX_MAIN.format(tmp=tmp_path, site=shipped_nginx_site(service.port, port, tmp_path)))
+    conf.write_text(NGINX_MAIN.format(tmp=tmp_path, site=shipped_nginx_site(upstream, port, tmp_path)))
     log = tmp_path / "error.log"
     proxy = subprocess.Popen(["nginx", "-c", str(conf), "-e", str(log)], stderr=subprocess.DEVNULL)
     front = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=5)
     try:
-        wait_for(lambda: _answers(front, proxy, log), 20, "nginx to start")
+        wait_for(lambda: _answers(front, proxy, log, ready), 20, "nginx to start")
     except BaseException:
         proxy.terminate()
-        service.stop()
         raise
     return proxy, front
 
@@ -293,10 +303,10 @@ def test_the_shipped_nginx_config_never_serves_a_stale_feed_nor_caches_metrics(t
         assert service.stop() == 0
 
 
-def _answers(client: httpx.Client, process: subprocess.Popen[bytes], log: Path) -> bool:
+def _answers(client: httpx.Client, process: subprocess.Popen[bytes], log: Path, status: int) -> bool:
     assert process.poll() is None, log.read_text()
     try:
-        return client.get("/healthz").status_code == 200
+        return client.get("/healthz").status_code == status
     except httpx.TransportError:
         return False
 
@@ -338,3 +348,35 @@ def test_the_shipped_nginx_config_logs_no_subscription_token(tmp_path: Path) -> 
     assert '"GET /CONFIRM/[token] HTTP/1.1" 404 ' in masked
     assert '"GET /confirm/[token] HTTP/1.1" 429 ' in masked
     assert re.search(r'"GET /healthz HTTP/1\.1" 200 \d+ "-" "python-httpx/', masked)  # as "combined" has it
+
+
+@pytest.mark.slow
+def test_the_shipped_nginx_config_logs_no_token_while_digest_is_down(tmp_path: Path) -> None:
+    """While digest is down, every request nginx cannot pass on is an error-log line, in a format no
+    configuration changes, quoting the request line and the upstream URL: a link's token with them."""
+    proxy, front = run_shipped_nginx(tmp_path, free_port(), ready=502)  # nothing listens upstream
+    tokens = [f"downKey{n}.675a1b2{n}.{'R' * 21}{n}" for n in range(4)]
+    try:
+        asked = [
+            front.get(f"/confirm/{tokens[0]}"),
+            front.post(
+                f"/unsubscribe/{tokens[1]}?via=mail", content=b"List-Unsubscribe=One-Click", headers=FORM
+            ),
+            front.get(f"/preferences/{tokens[2]}"),
+            front.get(f"/Unsubscribe/{tokens[3]}"),  # a link a mail client changed the case of
+        ]
+        assert [answer.status_code for answer in asked] == [502] * 4
+    finally:
+        front.close()
+        proxy.terminate()
+        proxy.wait(10)
+    logs = {path.name: path.read_text() for path in tmp_path.glob("*.log")}
+    assert [(name, t) for name, text in logs.items() for t in tokens if t in text] == [], logs
+    # The outage is still in the error log (the readiness checks of /healthz), and each link's 502
+    # in the access log.
+    assert re.search(
+        r"\[error\].* while connecting to upstream.*\"GET /healthz HTTP/1\.1\"", logs["error.log"]
+    )
+    masked = logs["digest.access.log"]
+    assert '"GET /confirm/[token] HTTP/1.1" 502 ' in masked
+    assert '"POST /unsubscribe/[token]?via=mail HTTP/1.1" 502 ' in masked

@@ -188,6 +188,7 @@ HEADERS = {
     "List-Id",
     "List-Unsubscribe",
     "List-Unsubscribe-Post",
+    "Content-Language",
     "Auto-Submitted",
     "Precedence",
 }

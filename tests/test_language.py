@@ -210,12 +210,21 @@ def test_the_emails_say_the_sites_language(
     page.close()
 
 
-def test_the_default_emails_are_as_before() -> None:
-    """zh-CN (the default) adds no Content-Language: its emails stay byte for byte as they were."""
+def test_the_default_emails_say_their_language_too() -> None:
+    """zh-CN (the default) is declared like any other tag: mail clients and screen readers read the
+    header, and the plain-text part has no ``lang`` of its own.  Before, only other tags had it."""
     config = Config()
-    message = _confirmation(config, datetime(2026, 3, 2, 7, 0, tzinfo=UTC))
-    assert message["Content-Language"] is None
+    now = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
+    message = _confirmation(config, now)
+    assert message["Content-Language"] == "zh-CN"
     assert 'lang="zh-CN"' in _parts(message)[1]
+    maker = DigestEmailMaker(_digest(), config=config, site_url="https://news.example/", now=now)
+    sent = maker.outgoing(
+        "reader@example.org", unsubscribe_url="https://x.example/u", unsubscribe_mailto="mailto:u@x.example"
+    )
+    for data in (sent.data, sent.seven_bit()):
+        head = data.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+        assert head.count(b"\r\nContent-Language: zh-CN\r\n") == 1
 
 
 def test_the_misdirected_page_says_the_sites_language(tmp_path: Path) -> None:

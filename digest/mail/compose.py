@@ -31,8 +31,8 @@ from digest.mail.message import (
     WIRE_8BIT,
     Outgoing,
     checked_headers,
-    content_language,
     date_header,
+    declare_language,
     folded,
     list_unsubscribe,
     wire,
@@ -222,8 +222,7 @@ class DigestEmailMaker:
         message.set_content(_fill(template.text, personal.slots, escape=False), cte=template.text_cte)
         html = _fill(template.html, personal.slots, escape=True)
         message.add_alternative(html, subtype="html", cte=template.html_cte)
-        for header, value in content_language(self._language):  # after the content, which clears it
-            message[header] = value
+        declare_language(message, self._language)
         return message
 
     def _template(
@@ -431,8 +430,7 @@ def _notice(
         message.set_raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")
     message.set_content(text)
     message.add_alternative(html, subtype="html")
-    for header, value in content_language(config.site.language):  # after the content, which clears it
-        message[header] = value
+    declare_language(message, config.site.language)
     return message
 
 

@@ -15,7 +15,6 @@ from email.message import EmailMessage
 from email.utils import format_datetime, getaddresses, parseaddr, parsedate_to_datetime
 
 from digest.errors import PermanentDeliveryError
-from digest.language import DEFAULT_LANGUAGE
 
 # Headers set through the registry are folded by the email package; List-Unsubscribe is set
 # raw and pre-folded by us, and refold_source="none" keeps the package from re-encoding it
@@ -148,8 +147,8 @@ def date_header(now: datetime, tz: tzinfo) -> str:
     return format_datetime(now.astimezone(tz))
 
 
-def content_language(tag: str) -> list[tuple[str, str]]:
-    """The ``Content-Language`` header (RFC 3282) of an email in ``site.language``: mail clients pick
-    glyph shapes and fonts by it.  None for the default zh-CN, whose emails stay as they always were
-    (their HTML part says ``lang`` anyway)."""
-    return [] if tag == DEFAULT_LANGUAGE else [("Content-Language", tag)]
+def declare_language(message: EmailMessage, tag: str) -> None:
+    """Give ``message`` the ``Content-Language`` header (RFC 3282) of ``site.language``, whatever the
+    tag: mail clients pick glyph shapes and fonts by it, and screen readers the voice that reads the
+    plain-text part, which has no ``lang`` of its own.  Set after the content, which clears it."""
+    message["Content-Language"] = tag
