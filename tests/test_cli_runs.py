@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -255,3 +255,73 @@ def test_a_digest_by_hand_after_the_services_failed_clears_it_once_the_service_r
 
     runner.retry()  # the service's own digest job: nothing due, nothing failing
     assert runner.health()["errors"] == []
+
+
+# --- beside the service: a run by hand that failed is run again ----------------------------------
+
+
+def test_a_prune_by_hand_that_failed_is_run_again_at_the_services_next_rescan(
+    config: Config, store: Store
+) -> None:
+    """Before, only the service's own failed prune was tried again at a rescan: one by hand with a stale
+    database URL kept ``/healthz`` degraded until the nightly prune, though nothing was wrong."""
+    runner = _runner(config, store)
+    assert _by_hand(config, "prune", env=GONE) == 1
+    (error,) = runner.health()["errors"]
+    assert isinstance(error, str) and error.startswith("prune: database ")
+
+    runner.rescan()
+    health = runner.health()
+    assert health["errors"] == []
+    last = health["last_prune"]
+    assert isinstance(last, dict) and "by" not in last and "error" not in last
+
+
+def test_a_digest_by_hand_that_failed_is_cleared_by_the_services_next_retry(
+    config: Config, store: Store
+) -> None:
+    """The service made the day's digest; a ``send-digest`` by hand then failed.  Before, the service's
+    minutely retry, with nothing due, left that failure standing until the next day's digest."""
+    runner = _runner(config, store)
+    runner.digest()  # the latest due digest, made by the service
+    assert _by_hand(config, "send-digest", env=GONE) == 1
+    (error,) = runner.health()["errors"]
+    assert isinstance(error, str) and error.startswith("digest: database ")
+
+    runner.retry()  # nothing due, nothing failing: the job works
+    health = runner.health()
+    assert health["errors"] == []
+    last = health["last_digest"]
+    assert isinstance(last, dict) and "by" not in last and "error" not in last
+
+
+def test_a_digest_made_by_hand_before_its_publish_failed_is_published_before_its_emails_go(
+    config: Config, store: Store
+) -> None:
+    """``send-digest`` by hand made the digest (its ledger rows with it), then could not publish its page
+    (another output folder, where a file stands in the way).  Before, the service's next retry sent the
+    emails at once, each linking a web page that was not there until the next page arrived."""
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+    (config.paths.source / "2024-11-27_01.txt").write_text(page("示例水库完成冬季检修"), encoding="utf-8")
+    time.sleep(config.ingest.settle_seconds + 0.1)
+    clock = [datetime(2024, 11, 26, 22, 0, tzinfo=UTC)]  # 06:00 in Shanghai: in the 07:00 digest
+    runner = Runner(
+        config, store, OutboxMailer(config.paths.data / "outbox"), Metrics(), clock=lambda: clock[0]
+    )
+    runner.rescan()
+    assert _by_hand(config, "subscribers", "add", "reader@example.com") == 0
+    elsewhere = config.paths.data.parent / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "digests").write_text("in the way", encoding="utf-8")
+
+    assert _by_hand(config, "send-digest", "--date", "2024-11-27", output=elsewhere) == 1
+    assert store.digest(date(2024, 11, 27)) is not None  # made, and its email waits
+    (error,) = runner.health()["errors"]
+    assert isinstance(error, str) and error.startswith("digest: cannot write "), error
+    web_page = config.paths.output / "digests" / "2024-11-27.html"
+    assert not web_page.exists()
+
+    clock[0] = datetime(2024, 11, 27, 1, 0, tzinfo=UTC)  # the digest of that day made: none is missed
+    runner.retry()
+    (email,) = (config.paths.data / "outbox").glob("*.eml")
+    assert web_page.is_file() and web_page.stat().st_mtime_ns <= email.stat().st_mtime_ns
