@@ -260,38 +260,26 @@ def test_a_digest_by_hand_after_the_services_failed_clears_it_once_the_service_r
 # --- beside the service: a run by hand that failed is run again ----------------------------------
 
 
-def test_a_prune_by_hand_that_failed_is_run_again_at_the_services_next_rescan(
-    config: Config, store: Store
+@pytest.mark.parametrize(
+    ("job", "command", "chance"), [("prune", "prune", "rescan"), ("digest", "send-digest", "retry")]
+)
+def test_a_prune_or_digest_by_hand_that_failed_is_run_again_at_the_services_next_chance(
+    config: Config, store: Store, job: str, command: str, chance: str
 ) -> None:
-    """Before, only the service's own failed prune was tried again at a rescan: one by hand with a stale
-    database URL kept ``/healthz`` degraded until the nightly prune, though nothing was wrong."""
+    """Before, the service ran these jobs again only after a failure of its own: a ``digest prune`` or
+    ``send-digest`` by hand with a stale database URL kept ``/healthz`` degraded until the nightly
+    prune or the next day's digest, though nothing was wrong.  The next chance is a rescan for the
+    prune, the minutely retry for the digest: with nothing due, as the service made the day's digest."""
     runner = _runner(config, store)
-    assert _by_hand(config, "prune", env=GONE) == 1
+    runner.digest()
+    assert _by_hand(config, command, env=GONE) == 1
     (error,) = runner.health()["errors"]
-    assert isinstance(error, str) and error.startswith("prune: database ")
+    assert isinstance(error, str) and error.startswith(f"{job}: database ")
 
-    runner.rescan()
+    getattr(runner, chance)()
     health = runner.health()
     assert health["errors"] == []
-    last = health["last_prune"]
-    assert isinstance(last, dict) and "by" not in last and "error" not in last
-
-
-def test_a_digest_by_hand_that_failed_is_cleared_by_the_services_next_retry(
-    config: Config, store: Store
-) -> None:
-    """The service made the day's digest; a ``send-digest`` by hand then failed.  Before, the service's
-    minutely retry, with nothing due, left that failure standing until the next day's digest."""
-    runner = _runner(config, store)
-    runner.digest()  # the latest due digest, made by the service
-    assert _by_hand(config, "send-digest", env=GONE) == 1
-    (error,) = runner.health()["errors"]
-    assert isinstance(error, str) and error.startswith("digest: database ")
-
-    runner.retry()  # nothing due, nothing failing: the job works
-    health = runner.health()
-    assert health["errors"] == []
-    last = health["last_digest"]
+    last = health[f"last_{job}"]
     assert isinstance(last, dict) and "by" not in last and "error" not in last
 
 
