@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from test_cli import EXAMPLES, digest
+from test_delivery_faults import HANG_UP_DEFAULT
 from test_service import page
 
 from digest.config import Config
@@ -122,20 +123,8 @@ def test_a_run_by_hand_stopped_by_ctrl_c_is_noted_as_interrupted(
     """Before, Ctrl-C (``KeyboardInterrupt``) passed the note by, as it is no ``Exception``: status went
     on showing the publish before it as the last, and nothing told that this one stopped half way."""
     assert digest("build", *options, cwd=tmp_path).returncode == 0
-    output = tmp_path / "out"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    folder = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        # Held here, the output folder keeps the publish waiting for it: a run under way, for sure.
-        fcntl.flock(folder, fcntl.LOCK_EX)
-        command = [sys.executable, "-m", "digest.cli", "publish", *map(str, options)]
-        with subprocess.Popen(command, cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True) as run:
-            _wait_until_it_opens(run.pid, output)
-            run.send_signal(signal.SIGINT)
-            _, stderr = run.communicate(timeout=30)
-    finally:
-        os.close(folder)
-    assert run.returncode == 130 and "Traceback" not in stderr, stderr
+    returncode, stderr = _stop_while_publishing(tmp_path, ["publish", *map(str, options)], signal.SIGINT)
+    assert returncode == 130 and "Traceback" not in stderr, stderr
 
     lines = digest("status", *options, cwd=tmp_path).stdout.splitlines()
     assert " FAILED: interrupted (SIGINT, Ctrl-C) before it ended" in _last(lines, "publish")
@@ -143,6 +132,48 @@ def test_a_run_by_hand_stopped_by_ctrl_c_is_noted_as_interrupted(
     assert "errors: publish: interrupted (SIGINT, Ctrl-C) before it ended; run it again" in lines
     assert digest("publish", *options, cwd=tmp_path).returncode == 0
     assert "errors: none" in digest("status", *options, cwd=tmp_path).stdout.splitlines()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda sig: sig.name)
+def test_a_run_by_hand_stopped_by_sigterm_or_sighup_is_noted_and_exits_as_a_shell_reports_it(
+    tmp_path: Path, options: list[str | Path], sig: signal.Signals
+) -> None:
+    """Before, SIGTERM (systemd stopping a unit, ``timeout``) and SIGHUP (a closed terminal) ended the
+    command where it stood: no note of the run, so status went on showing the publish before it as
+    the last, and ``errors: none``.  ``build`` here: its ingest ended well, its publish was stopped."""
+    assert digest("build", *options, cwd=tmp_path).returncode == 0
+    returncode, stderr = _stop_while_publishing(tmp_path, ["build", *map(str, options)], sig)
+    why = " (its terminal closed)" if sig == signal.SIGHUP else ""
+    said = f"stopped by {sig.name}{why} before it ended; run it again"
+    assert returncode == 128 + sig and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == said
+
+    lines = digest("status", *options, cwd=tmp_path).stdout.splitlines()
+    assert _last(lines, "publish").endswith(f" ms) FAILED: {said} (by digest build)")
+    assert "FAILED" not in _last(lines, "ingest") and _last(lines, "ingest").endswith("(by digest build)")
+    assert f"errors: publish: {said}" in lines
+    # Nothing half done is left: no staged file, and the folder's lock went with the process.
+    assert not [path for path in (tmp_path / "out").rglob("*") if ".tmp" in path.name]
+    assert digest("publish", *options, cwd=tmp_path).returncode == 0
+    assert "errors: none" in digest("status", *options, cwd=tmp_path).stdout.splitlines()
+
+
+def _stop_while_publishing(tmp_path: Path, args: list[str], sig: signal.Signals) -> tuple[int, str]:
+    """Run ``digest *args`` until its publish waits for the output folder (``tmp_path/out``), held
+    here: a run under way, for sure; then send it ``sig``.  Its exit status and stderr."""
+    output = tmp_path / "out"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    folder = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        command = [sys.executable, "-c", HANG_UP_DEFAULT, "-m", "digest.cli", *args]
+        with subprocess.Popen(command, cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True) as run:
+            _wait_until_it_opens(run.pid, output)
+            run.send_signal(sig)
+            _, stderr = run.communicate(timeout=30)
+    finally:
+        os.close(folder)
+    return run.returncode, stderr
 
 
 def _wait_until_it_opens(pid: int, folder: Path) -> None:
