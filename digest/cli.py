@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 
@@ -32,6 +33,7 @@ from digest.commands.mail import (
     cmd_send_digest,
     cmd_subscribers,
 )
+from digest.commands.stops import Stopped, exit_status
 from digest.errors import AlreadyRunningError, ConfigError, DigestError, SchemaError
 from digest.logs import LogFormat, configure
 
@@ -192,7 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        return 130
+        return exit_status(signal.SIGINT)
+    except Stopped as exc:
+        print(exc, file=sys.stderr)  # a signal from elsewhere (systemd, timeout): say why it ended here
+        return exit_status(exc.signal)
 
 
 if __name__ == "__main__":

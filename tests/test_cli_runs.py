@@ -13,11 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from test_cli import EXAMPLES, digest
+from test_delivery_faults import HANG_UP_DEFAULT
 from test_service import page
 
 from digest.config import Config
@@ -122,20 +123,8 @@ def test_a_run_by_hand_stopped_by_ctrl_c_is_noted_as_interrupted(
     """Before, Ctrl-C (``KeyboardInterrupt``) passed the note by, as it is no ``Exception``: status went
     on showing the publish before it as the last, and nothing told that this one stopped half way."""
     assert digest("build", *options, cwd=tmp_path).returncode == 0
-    output = tmp_path / "out"
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    folder = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        # Held here, the output folder keeps the publish waiting for it: a run under way, for sure.
-        fcntl.flock(folder, fcntl.LOCK_EX)
-        command = [sys.executable, "-m", "digest.cli", "publish", *map(str, options)]
-        with subprocess.Popen(command, cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True) as run:
-            _wait_until_it_opens(run.pid, output)
-            run.send_signal(signal.SIGINT)
-            _, stderr = run.communicate(timeout=30)
-    finally:
-        os.close(folder)
-    assert run.returncode == 130 and "Traceback" not in stderr, stderr
+    returncode, stderr = _stop_while_publishing(tmp_path, ["publish", *map(str, options)], signal.SIGINT)
+    assert returncode == 130 and "Traceback" not in stderr, stderr
 
     lines = digest("status", *options, cwd=tmp_path).stdout.splitlines()
     assert " FAILED: interrupted (SIGINT, Ctrl-C) before it ended" in _last(lines, "publish")
@@ -143,6 +132,48 @@ def test_a_run_by_hand_stopped_by_ctrl_c_is_noted_as_interrupted(
     assert "errors: publish: interrupted (SIGINT, Ctrl-C) before it ended; run it again" in lines
     assert digest("publish", *options, cwd=tmp_path).returncode == 0
     assert "errors: none" in digest("status", *options, cwd=tmp_path).stdout.splitlines()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda sig: sig.name)
+def test_a_run_by_hand_stopped_by_sigterm_or_sighup_is_noted_and_exits_as_a_shell_reports_it(
+    tmp_path: Path, options: list[str | Path], sig: signal.Signals
+) -> None:
+    """Before, SIGTERM (systemd stopping a unit, ``timeout``) and SIGHUP (a closed terminal) ended the
+    command where it stood: no note of the run, so status went on showing the publish before it as
+    the last, and ``errors: none``.  ``build`` here: its ingest ended well, its publish was stopped."""
+    assert digest("build", *options, cwd=tmp_path).returncode == 0
+    returncode, stderr = _stop_while_publishing(tmp_path, ["build", *map(str, options)], sig)
+    why = " (its terminal closed)" if sig == signal.SIGHUP else ""
+    said = f"stopped by {sig.name}{why} before it ended; run it again"
+    assert returncode == 128 + sig and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == said
+
+    lines = digest("status", *options, cwd=tmp_path).stdout.splitlines()
+    assert _last(lines, "publish").endswith(f" ms) FAILED: {said} (by digest build)")
+    assert "FAILED" not in _last(lines, "ingest") and _last(lines, "ingest").endswith("(by digest build)")
+    assert f"errors: publish: {said}" in lines
+    # Nothing half done is left: no staged file, and the folder's lock went with the process.
+    assert not [path for path in (tmp_path / "out").rglob("*") if ".tmp" in path.name]
+    assert digest("publish", *options, cwd=tmp_path).returncode == 0
+    assert "errors: none" in digest("status", *options, cwd=tmp_path).stdout.splitlines()
+
+
+def _stop_while_publishing(tmp_path: Path, args: list[str], sig: signal.Signals) -> tuple[int, str]:
+    """Run ``digest *args`` until its publish waits for the output folder (``tmp_path/out``), held
+    here: a run under way, for sure; then send it ``sig``.  Its exit status and stderr."""
+    output = tmp_path / "out"
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    folder = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        command = [sys.executable, "-c", HANG_UP_DEFAULT, "-m", "digest.cli", *args]
+        with subprocess.Popen(command, cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True) as run:
+            _wait_until_it_opens(run.pid, output)
+            run.send_signal(sig)
+            _, stderr = run.communicate(timeout=30)
+    finally:
+        os.close(folder)
+    return run.returncode, stderr
 
 
 def _wait_until_it_opens(pid: int, folder: Path) -> None:
@@ -255,3 +286,61 @@ def test_a_digest_by_hand_after_the_services_failed_clears_it_once_the_service_r
 
     runner.retry()  # the service's own digest job: nothing due, nothing failing
     assert runner.health()["errors"] == []
+
+
+# --- beside the service: a run by hand that failed is run again ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("job", "command", "chance"), [("prune", "prune", "rescan"), ("digest", "send-digest", "retry")]
+)
+def test_a_prune_or_digest_by_hand_that_failed_is_run_again_at_the_services_next_chance(
+    config: Config, store: Store, job: str, command: str, chance: str
+) -> None:
+    """Before, the service ran these jobs again only after a failure of its own: a ``digest prune`` or
+    ``send-digest`` by hand with a stale database URL kept ``/healthz`` degraded until the nightly
+    prune or the next day's digest, though nothing was wrong.  The next chance is a rescan for the
+    prune, the minutely retry for the digest: with nothing due, as the service made the day's digest."""
+    runner = _runner(config, store)
+    runner.digest()
+    assert _by_hand(config, command, env=GONE) == 1
+    (error,) = runner.health()["errors"]
+    assert isinstance(error, str) and error.startswith(f"{job}: database ")
+
+    getattr(runner, chance)()
+    health = runner.health()
+    assert health["errors"] == []
+    last = health[f"last_{job}"]
+    assert isinstance(last, dict) and "by" not in last and "error" not in last
+
+
+def test_a_digest_made_by_hand_before_its_publish_failed_is_published_before_its_emails_go(
+    config: Config, store: Store
+) -> None:
+    """``send-digest`` by hand made the digest (its ledger rows with it), then could not publish its page
+    (another output folder, where a file stands in the way).  Before, the service's next retry sent the
+    emails at once, each linking a web page that was not there until the next page arrived."""
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+    (config.paths.source / "2024-11-27_01.txt").write_text(page("示例水库完成冬季检修"), encoding="utf-8")
+    time.sleep(config.ingest.settle_seconds + 0.1)
+    clock = [datetime(2024, 11, 26, 22, 0, tzinfo=UTC)]  # 06:00 in Shanghai: in the 07:00 digest
+    runner = Runner(
+        config, store, OutboxMailer(config.paths.data / "outbox"), Metrics(), clock=lambda: clock[0]
+    )
+    runner.rescan()
+    assert _by_hand(config, "subscribers", "add", "reader@example.com") == 0
+    elsewhere = config.paths.data.parent / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "digests").write_text("in the way", encoding="utf-8")
+
+    assert _by_hand(config, "send-digest", "--date", "2024-11-27", output=elsewhere) == 1
+    assert store.digest(date(2024, 11, 27)) is not None  # made, and its email waits
+    (error,) = runner.health()["errors"]
+    assert isinstance(error, str) and error.startswith("digest: cannot write "), error
+    web_page = config.paths.output / "digests" / "2024-11-27.html"
+    assert not web_page.exists()
+
+    clock[0] = datetime(2024, 11, 27, 1, 0, tzinfo=UTC)  # the digest of that day made: none is missed
+    runner.retry()
+    (email,) = (config.paths.data / "outbox").glob("*.eml")
+    assert web_page.is_file() and web_page.stat().st_mtime_ns <= email.stat().st_mtime_ns

@@ -7,6 +7,7 @@ faults are seeded so a failure can be replayed.
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -31,6 +32,7 @@ from digest.errors import StoreError
 from digest.mail.transports import SMTP_TIMEOUT, OutboxMailer, SmtpMailer, make_mailer
 from digest.publish.digests import digest_window
 from digest.service import jobs
+from digest.service.health import CLI_RUNS_NAME
 from digest.service.jobs import retry_deliveries, run_digest
 from digest.store.database import Store
 from digest.store.records import WAITING, DigestRecord
@@ -195,7 +197,9 @@ def test_sigterm_stops_a_send_between_two_emails(tmp_path: Path, command: str, s
     """``send-digest``, and ``serve`` catching up a missed digest at start-up (before: SIGTERM waited
     for the whole run); SIGHUP (a closed terminal, a log rotation's ``kill -HUP``) and SIGINT (Ctrl-C)
     alike (before: SIGHUP killed either where it stood, no line in the log, and SIGINT stopped
-    ``send-digest`` with a traceback, whatever email was under way)."""
+    ``send-digest`` with a traceback, whatever email was under way).  ``send-digest`` stopped so is
+    noted as a failed run, and exits as a shell reports a command the signal ended (before: noted as
+    a run that ended well, exit 0, and ``digest status`` said nothing of the emails left)."""
     log = tmp_path / f"{command}.log"
     with SmtpSink(delay=0.05) as sink:
         config_file = _write_config(tmp_path, sink.host, sink.port)
@@ -213,7 +217,7 @@ def test_sigterm_stops_a_send_between_two_emails(tmp_path: Path, command: str, s
             time.sleep(0.01)
         process.send_signal(sig)
         asked = time.monotonic()
-        assert process.wait(timeout=60) == 0, log.read_text()
+        assert process.wait(timeout=60) == (128 + sig if command == "send-digest" else 0), log.read_text()
         stopped_in = time.monotonic() - asked
         with Store.open(config.database_url) as store:
             statuses = Counter(row.status for row in store.deliveries(day))
@@ -224,6 +228,9 @@ def test_sigterm_stops_a_send_between_two_emails(tmp_path: Path, command: str, s
     assert leases == []
     if command == "send-digest":
         assert f"stopped by {sig.name} between two emails" in log.read_text()
+        noted = json.loads((config.paths.data / CLI_RUNS_NAME).read_text(encoding="utf-8"))["digest"]
+        assert noted["error"].endswith(" between two emails; the rest wait for the next run"), noted
+        assert noted["by"] == "digest send-digest" and noted["counts"] == {}
     else:
         assert "Traceback" not in log.read_text()
 

@@ -6,6 +6,7 @@ import argparse
 import functools
 import logging
 import os
+import signal
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from digest import longlived
+from digest.commands.stops import Stopped, stopped_reason, stops_raise
 from digest.logs import LogFormat, configure
 
 if TYPE_CHECKING:
@@ -23,8 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_CONFIG = Path("config.toml")
-# The error a run by hand stopped by Ctrl-C is noted with: a failure until the job next ends well.
-INTERRUPTED = "interrupted (SIGINT, Ctrl-C) before it ended; run it again"
 
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -88,9 +88,9 @@ class JobRecord:
 @contextmanager
 def recorded(config: Config, command: str, job: str, keep: bool = True) -> Iterator[JobRecord]:
     """Run ``job`` for ``digest command`` inside: ``JobRecord.done`` notes its success, and an error
-    escaping before that is noted as its failure, then raised on; Ctrl-C (``KeyboardInterrupt``) is
-    noted as ``INTERRUPTED``.  ``keep`` False (a preview, a dry run): neither is noted, as such a run
-    changes nothing.
+    escaping before that is noted as its failure, then raised on; Ctrl-C (``KeyboardInterrupt``),
+    SIGTERM and SIGHUP (``Stopped``, see ``digest.commands.stops``) are noted as a stop before it
+    ended.  ``keep`` False (a preview, a dry run): neither is noted, as such a run changes nothing.
 
     A digest asked for before its day ended (``NotDueError``) is a request refused, not a run.
     """
@@ -98,14 +98,15 @@ def recorded(config: Config, command: str, job: str, keep: bool = True) -> Itera
 
     record = JobRecord(config, command, job, keep)
     try:
-        yield record
+        with stops_raise():
+            yield record
     except NotDueError:
         raise
-    except KeyboardInterrupt:
-        # No ``Exception``, so it passed the note by: status went on telling the run before as the
+    except (KeyboardInterrupt, Stopped) as exc:
+        # No ``Exception``, so they passed the note by: status went on telling the run before as the
         # last, though this one may have done half its work (some pages read, some files written).
         if not record.ended:
-            record.failed(INTERRUPTED)
+            record.failed(str(exc) if isinstance(exc, Stopped) else stopped_reason(signal.SIGINT))
         raise
     except Exception as exc:
         if not record.ended:  # a later job of the same command failed, not this one

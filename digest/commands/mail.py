@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from digest.commands.common import (
@@ -17,8 +14,10 @@ from digest.commands.common import (
     recorded,
     utc_now,
 )
+from digest.commands.stops import BetweenEmails, exit_status, stopped_reason
 from digest.errors import ConfigError
-from digest.service import stop_signals
+
+LEFT_WAITING = "the rest wait for the next run"
 
 if TYPE_CHECKING:
     from digest.config import Config
@@ -35,42 +34,36 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
 
     config = command_config(args)
     to = _email(args.to) if args.to else None
-    stopping = threading.Event()
-    stopped_by: list[str] = []
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        stopped_by.append(signal.Signals(signum).name)
-        stopping.set()
-        for sig, handler in previous.items():  # a second one stops at once, a hung connection too
-            signal.signal(sig, handler)
-
-    # SIGTERM (systemd, a timeout), Ctrl-C or a closed terminal stops the send between two
-    # messages, neither after the whole run nor in the middle of one.
-    previous = {sig: signal.signal(sig, stop) for sig in stop_signals()}
     # A preview (a dry run, a test copy) stores nothing, and is no run of the job.
     keep = not args.dry_run and to is None
-    try:
-        with recorded(config, "send-digest", "digest", keep) as run, Store.open(config.database_url) as store:
-            mailer = make_mailer(config, config.paths.data)
-            try:
-                # Run by hand, a re-run is the retry: what waits for one is sent now, not at its time.
-                result = run_digest(
-                    config,
-                    store,
-                    mailer,
-                    utc_now(),
-                    args.date,
-                    args.dry_run,
-                    to,
-                    stopping=stopping.is_set,
-                    retry_now=True,
-                )
-            finally:
-                mailer.close()
+    with (
+        recorded(config, "send-digest", "digest", keep) as run,
+        Store.open(config.database_url) as store,
+        # SIGTERM (systemd, a timeout), Ctrl-C or a closed terminal stops the send between two
+        # messages, neither after the whole run nor in the middle of one.
+        BetweenEmails() as stop,
+    ):
+        mailer = make_mailer(config, config.paths.data)
+        try:
+            # Run by hand, a re-run is the retry: what waits for one is sent now, not at its time.
+            result = run_digest(
+                config,
+                store,
+                mailer,
+                utc_now(),
+                args.date,
+                args.dry_run,
+                to,
+                stopping=stop.asked.is_set,
+                retry_now=True,
+            )
+        finally:
+            mailer.close()
+        if stop.by is None:
             run.done(digest_counts(result))
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        else:
+            # Not its end: what is left waits for the next run (the service's retry, within a minute).
+            run.failed(stopped_reason(stop.by, f"between two emails; {LEFT_WAITING}"))
     digest = result.digest
     since, until = digest.since.astimezone(config.tz), digest.until.astimezone(config.tz)
     print(
@@ -109,12 +102,14 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
     if report.busy is not None:
         print(f"another run is sending the digest of {digest.day} ({report.busy}); this run sent nothing")
         return 0
-    if stopped_by:
-        print(f"stopped by {stopped_by[0]} between two emails; the rest wait for the next run")
+    if stop.by is not None:
+        print(f"stopped by {stop.by.name} between two emails; {LEFT_WAITING}")
     print(
         f"emails: {report.sent} sent, {result.failed} waiting for a retry, {report.refused} refused, "
         f"{report.skipped} skipped, {report.unknown} unknown, {report.expired} expired"
     )
+    if stop.by is not None:
+        return exit_status(stop.by)
     return 1 if result.failed else 0
 
 

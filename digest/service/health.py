@@ -174,7 +174,8 @@ def failing(service: JobRun | None, hand: JobRun | None) -> list[str]:
     ``--output``), so it proves nothing of the service's, which tries ingest and publish again at
     every rescan.  A failure by hand stands until any later run of the job ends well, the service's
     or a command's (which replaces it in ``cli-runs.json``); the service tries that job again at its
-    next rescan for ingest and publish (``Runner``), so a mistake by hand is not reported for a day.
+    next chance, as after a failure of its own (``Runner``): a rescan for ingest, publish and prune,
+    its minutely retry for the digest, so a mistake by hand is not reported for a day.
     """
     mine = None if service is None else service.error
     theirs = None if hand is None else hand.error

@@ -133,10 +133,10 @@ class Runner:
             # Files still being written wait in the settler; the watcher hands them on once whole.
             self.settler.note(path for path in files if path not in settled)
             self._refresh([path for path in files if path in settled], publish, present)
-            pruned = self._runs.get("prune")
-            if pruned is not None and pruned.error is not None:
-                # Tried again at every rescan, as a publish is: its failure stands until the service's
-                # own prune works (``health.failing``), and the nightly run would keep it for a day.
+            if self._failing("prune"):
+                # Tried again at every rescan, as a publish is: its failure (the service's, or one by
+                # hand since) stands until a prune works (``health.failing``), and the nightly run
+                # would keep it for a day.
                 self._prune()
 
     def ingest(self, paths: Sequence[Path]) -> None:
@@ -272,13 +272,7 @@ class Runner:
         the work itself fails, and clears the error when it does not (``health.failing``).
         """
         touched = False
-        by_hand = load_cli_runs(self._config.paths.data)
-        failed = self._runs.get("ingest")
-        if (
-            paths
-            or (failed is not None and failed.error is not None)
-            or hand_failed_since(failed, by_hand.get("ingest"))
-        ):
+        if paths or self._failing("ingest"):
             started = time.monotonic()
             try:
                 result = ingest(self._config, self._store, self._clock(), paths)
@@ -296,11 +290,7 @@ class Runner:
                 self._failed("ingest", time.monotonic(), str(exc))
         # A publish that failed (a full disk, a read-only folder) is tried again at every rescan, and
         # one after a publish by hand failed: else that failure stood until the next page arrived.
-        last = self._runs.get("publish")
-        retry = (last is not None and last.error is not None) or hand_failed_since(
-            last, by_hand.get("publish")
-        )
-        return (touched or publish or retry) and self._publish()
+        return (touched or publish or self._failing("publish")) and self._publish()
 
     def _publish(self) -> bool:
         started = time.monotonic()
@@ -316,7 +306,12 @@ class Runner:
 
     def _digest(self, job: Callable[[datetime], DigestResult | None]) -> None:
         started = time.monotonic()
+        failing = self._failing("digest")
         try:
+            if failing:
+                # A failed run (the service's, or one by hand since) may have made the digest and
+                # stopped before publishing its page: the emails sent now would link a page not there.
+                run_publish(self._config, self._store, self._notifier)
             result = job(self._clock())
         except DigestError as exc:
             self._failed("digest", started, str(exc))
@@ -326,11 +321,21 @@ class Runner:
         if result is not None:
             self._done("digest", JobRun(self._clock(), round(seconds * 1000), digest_counts(result)))
             return
-        last = self._runs.get("digest")
-        if last is not None and last.error is not None:
-            # Nothing was due, and nothing failed: the job works again.  Kept, the failure stood until
-            # the next digest, though a run by hand may have done the work (``health.failing``).
+        if failing:
+            # Nothing was due, and nothing failed: the job works again.  Kept, the failure (the
+            # service's, or one by hand since) stood until the next day's digest (``health.failing``).
             self._done("digest", JobRun(self._clock(), round(seconds * 1000), {"sent": 0}))
+
+    def _failing(self, job: str) -> bool:
+        """Whether ``job``'s last run failed: the service's own, or one by hand since (``cli-runs.json``).
+
+        Either way the service runs the job again at its next chance (a rescan for ingest, publish and
+        prune, the minutely retry for the digest), to find whether the work itself fails; its run that
+        works clears the failure.  A run by hand is often the operator's own shell, user or folders.
+        """
+        last = self._runs.get(job)
+        by_hand = load_cli_runs(self._config.paths.data).get(job)
+        return (last is not None and last.error is not None) or hand_failed_since(last, by_hand)
 
     def _done(self, job: str, run: JobRun) -> None:
         self._repeats.ended(job, f"{job} works again")
