@@ -17,7 +17,7 @@ from digest import workers
 from digest.config import Config
 from digest.ingest import read as read_module
 from digest.ingest.pipeline import ingest
-from digest.ingest.read import Parsed, _decode_and_parse
+from digest.ingest.read import Parsed, decode_and_parse
 from digest.ingest.scan import scan
 from digest.store import search_index
 from digest.store.database import Store
@@ -171,13 +171,13 @@ def test_seed_pages_ingest(config: Config, store: Store, now: datetime, seeds: P
 # process can find them by name.  They learn where to report through the environment it inherits.
 def _parse_noting_the_process(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | str:
     Path(os.environ["DIGEST_TEST_PIDS"], str(os.getpid())).touch()
-    return _decode_and_parse(name, data, mtime, config)
+    return decode_and_parse(name, data, mtime, config)
 
 
 def _parse_dying_in_a_worker(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | str:
     if os.getpid() != int(os.environ["DIGEST_TEST_PARENT"]):
         os._exit(1)  # as if the kernel killed it for memory
-    return _decode_and_parse(name, data, mtime, config)
+    return decode_and_parse(name, data, mtime, config)
 
 
 def _pages_of_many_files(config: Config, seeds: Path) -> None:
@@ -229,7 +229,7 @@ def test_worker_processes_parse_a_large_ingest_as_this_process_would(
     pids = tmp_path / "pids"
     pids.mkdir()
     monkeypatch.setenv("DIGEST_TEST_PIDS", str(pids))
-    monkeypatch.setattr(read_module, "_decode_and_parse", _parse_noting_the_process)
+    monkeypatch.setattr(read_module, "decode_and_parse", _parse_noting_the_process)
     monkeypatch.setattr(read_module, "POOL_MIN_FILES", 2)
     monkeypatch.setattr(read_module, "BATCH_FILES", 8)  # several batches: one parses while one is stored
     monkeypatch.setattr(workers, "cpu_count", lambda: 2)
@@ -260,7 +260,7 @@ def test_a_worker_that_dies_leaves_its_pages_to_this_process(
 ) -> None:
     _pages_of_many_files(config, seeds)
     monkeypatch.setenv("DIGEST_TEST_PARENT", str(os.getpid()))
-    monkeypatch.setattr(read_module, "_decode_and_parse", _parse_dying_in_a_worker)
+    monkeypatch.setattr(read_module, "decode_and_parse", _parse_dying_in_a_worker)
     monkeypatch.setattr(read_module, "POOL_MIN_FILES", 2)
     monkeypatch.setattr(workers, "cpu_count", lambda: 2)
     monkeypatch.setattr(workers, "free_cores", lambda: 2.0)  # however busy the machine running tests is

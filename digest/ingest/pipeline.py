@@ -30,14 +30,14 @@ from digest.faults import crash_point
 from digest.ingest import identity
 from digest.ingest.read import (
     Parsed,
-    _decode_and_parse,
-    _known,
-    _Parsers,
-    _read,
-    _read_batches,
-    _source_name,
+    Parsers,
+    as_known,
     build_entries,
+    decode_and_parse,
+    read_batches,
+    read_file,
     section_names,
+    source_name,
 )
 from digest.ingest.scan import (
     scan,
@@ -208,13 +208,13 @@ def _held_by_a_copy(
         if sibling.path == name or sibling.path in reading or not gone:
             continue
         try:
-            data, _ = _read(config.paths.source / sibling.path, sibling.path, root)
+            data, _ = read_file(config.paths.source / sibling.path, sibling.path, root)
         except SourceError:
             continue  # gone or unreadable now: the next scan says so, and it holds nothing here
-        parsed = _decode_and_parse(sibling.path, data, sibling.mtime, config)
+        parsed = decode_and_parse(sibling.path, data, sibling.mtime, config)
         if isinstance(parsed, str):
             continue
-        found = identity.match([_known(entry) for entry in gone], parsed.page.articles)
+        found = identity.match([as_known(entry) for entry in gone], parsed.page.articles)
         held = [entry for entry in gone if entry.uid in {uid for uid in found if uid is not None}]
         if held:
             log.info(
@@ -314,7 +314,7 @@ def _announce_upgrade(store: Store, files: Sequence[Path], folder: Path, reparse
     older = store.older_parser_versions(PARSER_VERSION)
     if not older:
         return
-    picked = Counter(older[name] for name in {_source_name(f, folder) for f in files} if name in older)
+    picked = Counter(older[name] for name in {source_name(f, folder) for f in files} if name in older)
     if picked:
         log.info(
             "parser upgraded to version %s: reading again, once, the %d stored page files an older "
@@ -382,13 +382,13 @@ def ingest(
 
     # A batch at a time: memory stays flat on any archive, and the store gets one transaction per
     # batch instead of one per article.  While one batch is stored the next one is being parsed.
-    parsers = _Parsers(config)
+    parsers = Parsers(config)
     meter = progress or LogProgress("ingest", "files")
     meter.start(len(files))
     try:
         pending: tuple[list[tuple[SourceRecord, bytes]], Iterator[Parsed | str]] | None = None
         stored_upto = upto = 0
-        for todo, upto in _read_batches(files, folder, store, now, errors, reparse):
+        for todo, upto in read_batches(files, folder, store, now, errors, reparse):
             parsed = parsers.map(todo)
             if pending is not None:
                 store_batch(*pending)
@@ -401,7 +401,7 @@ def ingest(
         parsers.close()
         meter.close()
     if paths is None:
-        retracted += retract_vanished(config, store, {_source_name(f, folder) for f in files}, now)
+        retracted += retract_vanished(config, store, {source_name(f, folder) for f in files}, now)
     report = IngestReport(
         files=len(files),
         read=read,

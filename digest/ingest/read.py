@@ -23,10 +23,10 @@ from digest.errors import SourceError
 from digest.faults import crash_point
 from digest.ingest import identity
 from digest.ingest.scan import (
-    _stamp_of,
     file_stamp,
     name_problem,
     source_key,
+    stamp_of,
 )
 from digest.paper import dating
 from digest.paper.conventions import conventions_for
@@ -111,7 +111,7 @@ def build_entries(
     day, page_number = parsed.dating.day, parsed.dating.page
     published = datetime.combine(day, PUBLISHED_AT, tzinfo=config.tz)
     held = _held_elsewhere(previous, parsed.page.articles, name, elsewhere)
-    matched = identity.match([_known(e) for e in previous if e.uid not in held], parsed.page.articles)
+    matched = identity.match([as_known(e) for e in previous if e.uid not in held], parsed.page.articles)
     tags = {entry.uid: entry.tag for entry in previous}
     used = set(taken) | {entry.uid for entry in previous}
     entries = []
@@ -149,7 +149,8 @@ def build_entries(
     return entries, dropped
 
 
-def _known(entry: Entry) -> identity.Known:
+def as_known(entry: Entry) -> identity.Known:
+    """A stored article as ``identity.match`` compares it: its text and its place on its page."""
     return identity.Known(
         entry.uid, entry.article.title, entry.article.printed_body(), entry.position % PAGE_SPAN
     )
@@ -173,7 +174,7 @@ def _held_elsewhere(
             by_file.setdefault(entry.source, []).append(entry)
     held: set[str] = set()
     for theirs in by_file.values():
-        found = identity.match([_known(e) for e in theirs], articles)
+        found = identity.match([as_known(e) for e in theirs], articles)
         if 2 * sum(uid is not None for uid in found) <= len(theirs):
             held.update(e.uid for e in theirs)
     return held
@@ -191,7 +192,7 @@ def _relative(path: Path, folder: Path) -> str:
         return path.as_posix()
 
 
-def _source_name(path: Path, folder: Path) -> str:
+def source_name(path: Path, folder: Path) -> str:
     """The name ``path`` is known by: its path below ``folder`` (``scan.source_key``)."""
     return source_key(_relative(path, folder))
 
@@ -210,7 +211,7 @@ def _why(exc: OSError, path: Path) -> str:
     return f"cannot read ({exc.strerror})"
 
 
-def _read(path: Path, name: str, root: str | None = None) -> tuple[bytes, os.stat_result]:
+def read_file(path: Path, name: str, root: str | None = None) -> tuple[bytes, os.stat_result]:
     """The bytes and stat of a page file; ``SourceError`` when the entry cannot be one.
 
     ``root``: the real path of the source folder ``path`` is in; a file there that is a symbolic
@@ -266,7 +267,7 @@ def _failure_record(path: Path, name: str, reason: str, now: datetime) -> Source
     return SourceRecord(name, hashlib.sha256(stamp.encode()).hexdigest(), info.st_size, mtime, reason, now)
 
 
-def _decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | str:
+def decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | str:
     """One page file's bytes → its articles and issue date, or why it cannot be read.
 
     Pure, so a worker process can run it: the reason comes back as a string
@@ -297,14 +298,14 @@ def _page_entries(record: SourceRecord, data: bytes, config: Config, cut: bool =
     which would otherwise spend a fifth of an archive's ingest cutting words
     while the workers wait for it.  Done here, the store cuts what it stores.
     """
-    parsed = _decode_and_parse(record.path, data, record.mtime, config)
+    parsed = decode_and_parse(record.path, data, record.mtime, config)
     if not cut or isinstance(parsed, str):
         return parsed
     texts = {text for article in parsed.page.articles for text in search_index.article_fields(article)}
     return dataclasses.replace(parsed, cut={text: index_text(text) for text in texts})
 
 
-class _Parsers:
+class Parsers:
     """Parses pages in this process, or on every core once a batch is big enough to repay starting them.
 
     Parsing is most of an ingest's time and each page is independent, so a
@@ -348,12 +349,13 @@ class _Parsers:
         self.close()
 
     def close(self) -> None:
+        """Stop the worker processes, if any were started."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
 
-def _read_batches(
+def read_batches(
     files: Sequence[Path],
     folder: Path,
     store: Store,
@@ -374,7 +376,7 @@ def _read_batches(
     """
     root, named = os.path.realpath(folder), os.path.abspath(folder)  # as links resolve, as given
     for at in range(0, len(files), BATCH_FILES):
-        chunk = [(path, _source_name(path, folder)) for path in files[at : at + BATCH_FILES]]
+        chunk = [(path, source_name(path, folder)) for path in files[at : at + BATCH_FILES]]
         seen = store.sources([name for _, name in chunk])
         todo: list[tuple[SourceRecord, bytes]] = []
         restamped: dict[str, str | None] = {}
@@ -383,7 +385,7 @@ def _read_batches(
             before = seen.get(name)
             current = before is not None and before.parser_version == PARSER_VERSION and not reparse
             stamped = before.stamp if current and before is not None else None
-            if stamped is not None and stamped == _stamp_of(str(path)):
+            if stamped is not None and stamped == stamp_of(str(path)):
                 continue
             try:
                 misnamed = name_problem(_relative(path, folder))
@@ -393,7 +395,7 @@ def _read_batches(
                 # A file named from outside the folder (``digest ingest PATH``) is the operator's choice.
                 where = os.path.abspath(path)
                 inside = _inside(where, named) or _inside(where, root)
-                data, info = _read(path, name, root if inside else None)
+                data, info = read_file(path, name, root if inside else None)
             except SourceError as exc:
                 failure = _failure_record(path, name, exc.reason, now)
                 if failure is None or before is None or before.content_hash != failure.content_hash:

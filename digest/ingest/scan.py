@@ -94,7 +94,8 @@ def file_stamp(info: os.stat_result, wall_ns: int | None = None) -> str | None:
     return f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
 
 
-def _stamp_of(path: str) -> str | None:
+def stamp_of(path: str) -> str | None:
+    """The ``file_stamp`` of the file at ``path`` now; None when it cannot be stat'ed."""
     try:
         return file_stamp(os.stat(path))
     except OSError:
@@ -111,5 +112,5 @@ def changed_files(store: Store, folder: Path) -> tuple[list[Path], set[str]]:
     """
     stamps = store.source_stamps(PARSER_VERSION)
     listed = walk(folder)
-    changed = sorted(Path(path) for name, path in listed if (stamps.get(name) or "?") != _stamp_of(path))
+    changed = sorted(Path(path) for name, path in listed if (stamps.get(name) or "?") != stamp_of(path))
     return changed, {name for name, _ in listed}
