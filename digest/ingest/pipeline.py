@@ -31,6 +31,7 @@ from digest.ingest import identity
 from digest.ingest.read import (
     Parsed,
     Parsers,
+    Refused,
     as_known,
     build_entries,
     decode_and_parse,
@@ -212,7 +213,7 @@ def _held_by_a_copy(
         except SourceError:
             continue  # gone or unreadable now: the next scan says so, and it holds nothing here
         parsed = decode_and_parse(sibling.path, data, sibling.mtime, config)
-        if isinstance(parsed, str):
+        if isinstance(parsed, Refused):
             continue
         found = identity.match([as_known(entry) for entry in gone], parsed.page.articles)
         held = [entry for entry in gone if entry.uid in {uid for uid in found if uid is not None}]
@@ -352,16 +353,21 @@ def ingest(
     read = articles = new = changed = retracted = 0
     _announce_upgrade(store, files, folder, reparse)
 
-    def store_batch(todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | str]) -> None:
+    def store_batch(todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | Refused]) -> None:
         nonlocal read, articles, new, changed, retracted
         good: list[tuple[SourceRecord, Parsed]] = []
         for (record, _), found in zip(todo, parsers.results(todo, parsed), strict=True):
-            if isinstance(found, str):
+            if isinstance(found, Refused):
                 store.record_source(
-                    dataclasses.replace(record, last_error=found, parser_version=PARSER_VERSION)
+                    dataclasses.replace(
+                        record,
+                        last_error=found.reason,
+                        refused_encoding=found.encoding,
+                        parser_version=PARSER_VERSION,
+                    )
                 )
-                log.warning("skipped page %s: %s", record.path, found)
-                errors.append((record.path, found))
+                log.warning("skipped page %s: %s", record.path, found.reason)
+                errors.append((record.path, found.reason))
                 continue
             good.append((record, found))
         entries, dropped, records = _pages(store, config, good, now)
@@ -386,9 +392,9 @@ def ingest(
     meter = progress or LogProgress("ingest", "files")
     meter.start(len(files))
     try:
-        pending: tuple[list[tuple[SourceRecord, bytes]], Iterator[Parsed | str]] | None = None
+        pending: tuple[list[tuple[SourceRecord, bytes]], Iterator[Parsed | Refused]] | None = None
         stored_upto = upto = 0
-        for todo, upto in read_batches(files, folder, store, now, errors, reparse):
+        for todo, upto in read_batches(files, folder, store, now, errors, config.ingest.encoding, reparse):
             parsed = parsers.map(todo)
             if pending is not None:
                 store_batch(*pending)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from digest import workers
 from digest.config import Config
-from digest.errors import SourceError
+from digest.errors import EncodingError, SourceError
 from digest.faults import crash_point
 from digest.ingest import identity
 from digest.ingest.scan import (
@@ -84,6 +84,15 @@ class Parsed:
     page: Page
     dating: dating.Dating
     cut: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a page file's bytes cannot be read as a page; ``encoding``: for a file refused for its
+    encoding, the ``ingest.encoding`` setting it was refused under (another setting may read it)."""
+
+    reason: str
+    encoding: str | None = None
 
 
 def build_entries(
@@ -267,22 +276,24 @@ def _failure_record(path: Path, name: str, reason: str, now: datetime) -> Source
     return SourceRecord(name, hashlib.sha256(stamp.encode()).hexdigest(), info.st_size, mtime, reason, now)
 
 
-def decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | str:
+def decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | Refused:
     """One page file's bytes → its articles and issue date, or why it cannot be read.
 
-    Pure, so a worker process can run it: the reason comes back as a string
+    Pure, so a worker process can run it: the reason comes back as a ``Refused``
     rather than a raised ``SourceError``.
     """
     try:
         text = decode_page(data, name, config.ingest.encoding)
+    except EncodingError as exc:
+        return Refused(exc.reason, config.ingest.encoding)
     except SourceError as exc:
-        return exc.reason
+        return Refused(exc.reason)
     lines = text.split("\n")
     if len(lines) - 1 > MAX_PAGE_LINES:
-        return f"has {len(lines) - 1:,} lines, more than a page can have ({MAX_PAGE_LINES:,})"
+        return Refused(f"has {len(lines) - 1:,} lines, more than a page can have ({MAX_PAGE_LINES:,})")
     longest = max(range(len(lines)), key=lambda at: len(lines[at]))
     if len(lines[longest]) > MAX_LINE_CHARS:
-        return (
+        return Refused(
             f"has a line of {len(lines[longest]):,} characters (line {longest + 1}), more than a paragraph "
             f"can be ({MAX_LINE_CHARS:,}): were its line breaks lost? re-export it"
         )
@@ -290,7 +301,7 @@ def decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) ->
     return Parsed(page, dating.date_page(name, text, page.articles, mtime, config.tz, config.dating))
 
 
-def _page_entries(record: SourceRecord, data: bytes, config: Config, cut: bool = False) -> Parsed | str:
+def _page_entries(record: SourceRecord, data: bytes, config: Config, cut: bool = False) -> Parsed | Refused:
     """One page file read (pure: a worker process may run it).
 
     ``cut``: also cut the articles' texts into search index words.  A worker
@@ -299,7 +310,7 @@ def _page_entries(record: SourceRecord, data: bytes, config: Config, cut: bool =
     while the workers wait for it.  Done here, the store cuts what it stores.
     """
     parsed = decode_and_parse(record.path, data, record.mtime, config)
-    if not cut or isinstance(parsed, str):
+    if not cut or isinstance(parsed, Refused):
         return parsed
     texts = {text for article in parsed.page.articles for text in search_index.article_fields(article)}
     return dataclasses.replace(parsed, cut={text: index_text(text) for text in texts})
@@ -320,7 +331,7 @@ class Parsers:
         self._in_worker = functools.partial(_page_entries, config=config, cut=True)
         self._asked = config.build.workers
 
-    def map(self, todo: Sequence[tuple[SourceRecord, bytes]]) -> Iterator[Parsed | str]:
+    def map(self, todo: Sequence[tuple[SourceRecord, bytes]]) -> Iterator[Parsed | Refused]:
         """Each page's entries, in order; the work starts now, results arrive as they are taken."""
         records, blobs = [record for record, _ in todo], [data for _, data in todo]
         wanted = not self._broken and len(todo) >= POOL_MIN_FILES
@@ -334,8 +345,8 @@ class Parsers:
         return map(self._work, records, blobs)
 
     def results(
-        self, todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | str]
-    ) -> list[Parsed | str]:
+        self, todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | Refused]
+    ) -> list[Parsed | Refused]:
         """All of ``parsed``; if a worker died (killed, out of memory), the batch parsed here instead."""
         try:
             return list(parsed)
@@ -361,9 +372,11 @@ def read_batches(
     store: Store,
     now: datetime,
     errors: list[tuple[str, str]],
+    encoding: str,
     reparse: bool = False,
 ) -> Iterator[tuple[list[tuple[SourceRecord, bytes]], int]]:
-    """The files whose bytes were not seen before or that another parser version read (every
+    """The files whose bytes were not seen before, that another parser version read, or that were
+    refused for their encoding under another setting than ``encoding`` (``ingest.encoding``; every
     file with ``reparse``), in batches bounded by count and size, each with how many of
     ``files`` were looked at by then.  Each record carries the page facts (issue date,
     evidence, number) of the file's previous read, if any.
@@ -383,7 +396,12 @@ def read_batches(
         size = 0
         for index, (path, name) in enumerate(chunk):
             before = seen.get(name)
-            current = before is not None and before.parser_version == PARSER_VERSION and not reparse
+            current = (
+                before is not None
+                and before.parser_version == PARSER_VERSION
+                and before.refused_encoding in (None, encoding)
+                and not reparse
+            )
             stamped = before.stamp if current and before is not None else None
             if stamped is not None and stamped == stamp_of(str(path)):
                 continue

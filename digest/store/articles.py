@@ -166,10 +166,14 @@ class ArticleRepository(Repository):
             if records:
                 conn.execute(sa.insert(sources), [record.__dict__ for record in records])
 
-    def source_stamps(self, parser_version: str) -> dict[str, str]:
-        """The stamp of every file ``parser_version`` read, by path: one query, for cheap rescans."""
+    def source_stamps(self, parser_version: str, encoding: str) -> dict[str, str]:
+        """The stamp of every file ``parser_version`` read, by path, but those refused for their
+        encoding under another setting than ``encoding``: one query, for cheap rescans."""
+        refused = sources.c.refused_encoding
         query = sa.select(sources.c.path, sources.c.stamp).where(
-            sources.c.stamp.is_not(None), sources.c.parser_version == parser_version
+            sources.c.stamp.is_not(None),
+            sources.c.parser_version == parser_version,
+            sa.or_(refused.is_(None), refused == encoding),
         )
         with self._begin() as conn:
             return {path: stamp for path, stamp in conn.execute(query)}
