@@ -27,7 +27,7 @@ from pathlib import Path
 from digest.config import Config
 from digest.errors import SourceError
 from digest.faults import crash_point
-from digest.ingest import identity
+from digest.ingest import identity, renamed
 from digest.ingest.read import (
     Parsed,
     Parsers,
@@ -131,17 +131,28 @@ def _kept_dating(
 
 def _pages(
     store: Store, config: Config, read: Sequence[tuple[SourceRecord, Parsed]], now: datetime
-) -> tuple[list[Entry], dict[str, str | None], list[SourceRecord]]:
+) -> tuple[list[Entry], dict[str, str | None], list[SourceRecord], set[str]]:
     """The entries of a batch of read pages, the uids they dropped (each with its successor's, if
-    any: ``build_entries``), and the file records to keep.
+    any: ``build_entries``), the file records to keep, and those to forget: of gone files a new one
+    was renamed from (``renamed.find``), whose articles it took over.
 
     The stored facts every page needs (its previous articles, the uids taken,
     its sections' slugs) are read for the whole batch at once: a few queries
     per batch, not per page.
     """
     alike = _alike_datings(store, [record for record, _ in read if _previous_dating(record) is None])
+    reading = {record.path for record, _ in read}
+    unplaced = [
+        (record, parsed)
+        for record, parsed in read
+        if _previous_dating(record) is None and record.content_hash not in alike
+    ]
+    moved = renamed.find(store, config, unplaced, reading)
     dated = [
-        (record, Parsed(parsed.page, _kept_dating(record, parsed.dating, alike))) for record, parsed in read
+        (record, Parsed(parsed.page, moved[record.path].dating))
+        if record.path in moved
+        else (record, Parsed(parsed.page, _kept_dating(record, parsed.dating, alike)))
+        for record, parsed in read
     ]
     previous = store.page_entries([(p.dating.day, p.dating.page, record.path) for record, p in dated])
     fresh = [
@@ -157,13 +168,18 @@ def _pages(
     # Which of the files the pages' previous articles were last read from are still in the folder.
     sources = {entry.source for before in previous for entry in before}
     elsewhere = {source for source in sources if (config.paths.source / source).exists()}
-    reading = {record.path for record, _ in dated}
     for (record, parsed), before in zip(dated, previous, strict=True):
+        former: frozenset[str] = frozenset()
+        if (move := moved.get(record.path)) is not None:
+            former = move.paths
+            mine = {entry.uid for entry in before}
+            before = [*before, *(entry for entry in move.entries if entry.uid not in mine)]
         page_entries, page_dropped = build_entries(
-            parsed, record.path, before, taken, slugs, config, now, elsewhere
+            parsed, record.path, before, taken, slugs, config, now, elsewhere, former
         )
         if page_dropped:
-            kept = _held_by_a_copy(store, config, parsed.dating, record.path, before, page_dropped, reading)
+            own = {record.path, *former}
+            kept = _held_by_a_copy(store, config, parsed.dating, own, before, page_dropped, reading)
             page_entries.extend(kept)
             stays = {entry.uid for entry in kept}
             page_dropped = {uid: heir for uid, heir in page_dropped.items() if uid not in stays}
@@ -179,20 +195,21 @@ def _pages(
                 missing_since=None,
             )
         )
-    return entries, dropped, records
+    return entries, dropped, records, {path for move in moved.values() for path in move.paths}
 
 
 def _held_by_a_copy(
     store: Store,
     config: Config,
     page: dating.Dating,
-    name: str,
+    names: Set[str],
     before: Sequence[Entry],
     dropped: Mapping[str, str | None],
     reading: Set[str],
 ) -> list[Entry]:
-    """The articles of ``dropped`` (uids a re-read of file ``name`` no longer holds) that another file
-    of the same page still in the folder holds: kept, under that file, rather than withdrawn.
+    """The articles of ``dropped`` (uids a re-read of the file of ``names`` no longer holds; its
+    former names too, when it was renamed) that another file of the same page still in the folder
+    holds: kept, under that file, rather than withdrawn.
 
     Two files alike in every story are one page's two copies (a duplicate export, a corrected
     copy): the one read last took the stories over (``read._held_elsewhere``), so the other held
@@ -200,13 +217,13 @@ def _held_by_a_copy(
     held it: a story went from the feeds while a page in the folder printed it.  Other files of
     the batch (``reading``) are being read now and take back what they hold themselves.
     """
-    gone = [entry for entry in before if entry.uid in dropped and entry.source == name]
+    gone = [entry for entry in before if entry.uid in dropped and entry.source in names]
     if not gone:
         return []
     root = os.path.realpath(config.paths.source)
     kept: list[Entry] = []
     for sibling in store.page_sources(page.day, page.page):
-        if sibling.path == name or sibling.path in reading or not gone:
+        if sibling.path in names or sibling.path in reading or not gone:
             continue
         try:
             data, _ = read_file(config.paths.source / sibling.path, sibling.path, root)
@@ -222,7 +239,7 @@ def _held_by_a_copy(
                 "%s still holds %d stories a re-read of %s dropped: kept, under it",
                 sibling.path,
                 len(held),
-                name,
+                " / ".join(sorted(names)),
             )
         kept.extend(dataclasses.replace(entry, source=sibling.path) for entry in held)
         gone = [entry for entry in gone if entry not in held]
@@ -370,7 +387,7 @@ def ingest(
                 errors.append((record.path, found.reason))
                 continue
             good.append((record, found))
-        entries, dropped, records = _pages(store, config, good, now)
+        entries, dropped, records, forgotten = _pages(store, config, good, now)
         crash_point("ingest.before_upsert")
         cut: dict[str, str] = {}
         for _, parsed_page in good:
@@ -382,6 +399,7 @@ def ingest(
         crash_point("ingest.after_upsert")
         # Only once the articles are stored is a file "seen": a failed upsert leaves it to be read again.
         store.record_sources(records)
+        store.forget_sources(sorted(forgotten))
         crash_point("ingest.after_record_sources")
         read, articles = read + len(records), articles + len(entries)
         new, changed = new + upserted.new, changed + upserted.changed

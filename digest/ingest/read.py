@@ -104,11 +104,14 @@ def build_entries(
     config: Config,
     now: datetime,
     elsewhere: Set[str] = frozenset(),
+    former: Set[str] = frozenset(),
 ) -> tuple[list[Entry], dict[str, str | None]]:
     """Entries for one page's articles, and the uids of ``previous`` articles of this file it
     dropped, each with the uid of the entry its text now lives in, if any (``identity.successor``).
     ``elsewhere``: the page files still in the folder (or those of them ``previous`` names);
     articles one of them holds are matched only by a copy of its page (``_held_elsewhere``).
+    ``former``: the gone files this one was renamed from (``renamed.find``), whose articles it
+    drops as it drops its own.
 
     Each article that ``identity.match`` finds among the page's ``previous``
     articles keeps that one's uid and tag; another gets a new uid, made
@@ -152,7 +155,7 @@ def build_entries(
     kept = {entry.uid for entry in entries}
     dropped: dict[str, str | None] = {}
     for e in previous:
-        if e.source == name and e.uid not in kept and e.retracted is None:
+        if (e.source == name or e.source in former) and e.uid not in kept and e.retracted is None:
             heir = identity.successor(e.article.printed_body(), parsed.page.articles)
             dropped[e.uid] = entries[heir].uid if heir is not None else None
     return entries, dropped

@@ -153,6 +153,21 @@ class ArticleRepository(Repository):
         with self._begin() as conn:
             return [SourceRecord(**row._asdict()) for row in conn.execute(sa.select(sources).where(*on_page))]
 
+    def dated_sources(
+        self, days: Sequence[date], month_days: Sequence[tuple[int, int]] = (), every: bool = False
+    ) -> list[SourceRecord]:
+        """The files read fine that hold a page of an issue of ``days``, or of a (month, day) of
+        ``month_days`` in any year; with ``every``, every file read fine."""
+        issue = sources.c.issue_date
+        on_day = [
+            sa.and_(sa.extract("month", issue) == m, sa.extract("day", issue) == d) for m, d in month_days
+        ]
+        query = sa.select(sources).where(sources.c.last_error.is_(None))
+        if not every:
+            query = query.where(sa.or_(issue.in_(sorted(set(days))), *on_day))
+        with self._begin() as conn:
+            return [SourceRecord(**row._asdict()) for row in conn.execute(query)]
+
     def record_source(self, record: SourceRecord) -> None:
         """Remember a page file's hash and outcome (``last_error`` None when it was read fine)."""
         self.record_sources([record])
