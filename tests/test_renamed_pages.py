@@ -108,3 +108,28 @@ def test_a_new_page_never_takes_the_place_of_a_gone_one_it_is_not(
     live = _live(store)
     assert not old & set(live) and len(live) == 7
     assert all(e.retracted is Retraction.FILE_GONE for e in store.entries() if e.uid in old)
+
+
+def test_a_new_page_that_could_be_either_of_two_gone_pages_is_neither(
+    config: Config, store: Store, now: datetime
+) -> None:
+    """The same stories printed on two pages, both files gone: which one the new file is cannot be told,
+    so it is a page of its own, and each gone page's articles go once it stays gone."""
+    stories = [("新桥通车", FIRST), ("社区食堂开张", SECOND)]
+    for name in (OLD, "2024-11-28_05.txt"):
+        _put(config, name, _page("", "本报讯", stories), now)
+        ingest(config, store, now)
+    old = set(_live(store))
+    assert len(old) == 4
+    for name in (OLD, "2024-11-28_05.txt"):
+        (config.paths.source / name).unlink()
+    _put(
+        config,
+        "chengshi.txt",
+        _page("", "本报讯", [("新桥通车", FIRST), ("社区食堂开张", SECOND_EDITED)]),
+        now,
+    )
+    later = now + timedelta(minutes=1)
+    assert ingest(config, store, later).new == 2
+    ingest(config, store, later + timedelta(minutes=5))
+    assert not old & set(_live(store)) and len(_live(store)) == 2

@@ -16,11 +16,11 @@ A new file is taken for the page of a gone file when all of these hold:
   new file's are the gone file's (``identity.match``): the same stories, a few edited, added or dropped;
 - every gone file that passes holds that one page (two pages passing leave it undecided).
 
-It is then read as an in-place edit of the gone file is: it keeps the page (its date, the stronger
-evidence of the two, and its page number unless the new file gives one), its articles are matched
-against the gone file's and keep their ids, and one the edit dropped is withdrawn at once.  A new
-page never takes over a page whose file is still there (that is a copy: ``read._held_elsewhere``),
-nor one whose stories it mostly does not hold.
+It is then read as an in-place edit of the gone file is: it keeps the page (its date, with the
+stronger evidence of the two when both give that date, and its page number unless the new file
+prints one), its articles are matched against the gone file's and keep their ids, and one the edit
+dropped is withdrawn at once.  A new page never takes over a page whose file is still there (that
+is a copy: ``read._held_elsewhere``), nor one whose stories it mostly does not hold.
 """
 
 from __future__ import annotations
