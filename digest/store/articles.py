@@ -153,18 +153,13 @@ class ArticleRepository(Repository):
         with self._begin() as conn:
             return [SourceRecord(**row._asdict()) for row in conn.execute(sa.select(sources).where(*on_page))]
 
-    def dated_sources(
-        self, days: Sequence[date], month_days: Sequence[tuple[int, int]] = (), every: bool = False
-    ) -> list[SourceRecord]:
+    def dated_sources(self, days: Sequence[date], on: Sequence[tuple[int, int]]) -> list[SourceRecord]:
         """The files read fine that hold a page of an issue of ``days``, or of a (month, day) of
-        ``month_days`` in any year; with ``every``, every file read fine."""
+        ``on`` in any year."""
         issue = sources.c.issue_date
-        on_day = [
-            sa.and_(sa.extract("month", issue) == m, sa.extract("day", issue) == d) for m, d in month_days
-        ]
-        query = sa.select(sources).where(sources.c.last_error.is_(None))
-        if not every:
-            query = query.where(sa.or_(issue.in_(sorted(set(days))), *on_day))
+        month, day = sa.extract("month", issue), sa.extract("day", issue)
+        dated = sa.or_(issue.in_(sorted(set(days))), *(sa.and_(month == m, day == d) for m, d in on))
+        query = sa.select(sources).where(sources.c.last_error.is_(None), dated)
         with self._begin() as conn:
             return [SourceRecord(**row._asdict()) for row in conn.execute(query)]
 
