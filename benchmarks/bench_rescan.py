@@ -96,7 +96,7 @@ def main() -> None:
                 runner.rescan()
                 idle.append(time.perf_counter() - started)
                 cpu.append(time.process_time() - used)
-            changed, listed = scan.changed_files(store, config.paths.source)
+            changed, listed = scan.changed_files(store, config.paths.source, config.ingest.encoding)
     database = config.database_url.split(":")[0]
     print(f"files: {len(listed):,} page files, {articles:,} articles; database {database}")
     print(f"first scan (read, parse, store everything): {first:.2f} s")

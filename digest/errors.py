@@ -3,6 +3,7 @@
     DigestError
     ├── ConfigError          a config value or command-line option is wrong
     ├── SourceError          a page file cannot be read or decoded
+    │   └── EncodingError    its encoding is not the one ``ingest.encoding`` names, or cannot be told
     ├── StoreError           the database cannot be reached or written
     │   └── SchemaError      its schema does not fit this version (newer, or not upgraded yet)
     ├── BackupError          a backup cannot be made or restored (nothing was replaced)
@@ -52,6 +53,11 @@ class SourceError(DigestError):
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class EncodingError(SourceError):
+    """A page file is neither UTF-8 nor marked by a byte-order mark, and ``ingest.encoding`` does not
+    read it: a file a change of that setting may make readable."""
 
 
 class StoreError(DigestError):

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from digest import workers
 from digest.config import Config
 from digest.ingest import read as read_module
+from digest.ingest import scan as scan_module
 from digest.ingest.pipeline import ingest
-from digest.ingest.read import Parsed, _decode_and_parse
-from digest.ingest.scan import scan
+from digest.ingest.read import Parsed, Refused, decode_and_parse
+from digest.ingest.scan import changed_files, scan
 from digest.store import search_index
 from digest.store.database import Store
 from digest.store.segment import index_text
@@ -169,15 +170,15 @@ def test_seed_pages_ingest(config: Config, store: Store, now: datetime, seeds: P
 
 # Worker processes of a large ingest: module-level stand-ins for the parse function, so a worker
 # process can find them by name.  They learn where to report through the environment it inherits.
-def _parse_noting_the_process(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | str:
+def _parse_noting_the_process(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | Refused:
     Path(os.environ["DIGEST_TEST_PIDS"], str(os.getpid())).touch()
-    return _decode_and_parse(name, data, mtime, config)
+    return decode_and_parse(name, data, mtime, config)
 
 
-def _parse_dying_in_a_worker(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | str:
+def _parse_dying_in_a_worker(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | Refused:
     if os.getpid() != int(os.environ["DIGEST_TEST_PARENT"]):
         os._exit(1)  # as if the kernel killed it for memory
-    return _decode_and_parse(name, data, mtime, config)
+    return decode_and_parse(name, data, mtime, config)
 
 
 def _pages_of_many_files(config: Config, seeds: Path) -> None:
@@ -229,7 +230,7 @@ def test_worker_processes_parse_a_large_ingest_as_this_process_would(
     pids = tmp_path / "pids"
     pids.mkdir()
     monkeypatch.setenv("DIGEST_TEST_PIDS", str(pids))
-    monkeypatch.setattr(read_module, "_decode_and_parse", _parse_noting_the_process)
+    monkeypatch.setattr(read_module, "decode_and_parse", _parse_noting_the_process)
     monkeypatch.setattr(read_module, "POOL_MIN_FILES", 2)
     monkeypatch.setattr(read_module, "BATCH_FILES", 8)  # several batches: one parses while one is stored
     monkeypatch.setattr(workers, "cpu_count", lambda: 2)
@@ -260,7 +261,7 @@ def test_a_worker_that_dies_leaves_its_pages_to_this_process(
 ) -> None:
     _pages_of_many_files(config, seeds)
     monkeypatch.setenv("DIGEST_TEST_PARENT", str(os.getpid()))
-    monkeypatch.setattr(read_module, "_decode_and_parse", _parse_dying_in_a_worker)
+    monkeypatch.setattr(read_module, "decode_and_parse", _parse_dying_in_a_worker)
     monkeypatch.setattr(read_module, "POOL_MIN_FILES", 2)
     monkeypatch.setattr(workers, "cpu_count", lambda: 2)
     monkeypatch.setattr(workers, "free_cores", lambda: 2.0)  # however busy the machine running tests is
@@ -328,8 +329,9 @@ BIG5_SCRAP = "本報訊 海港邊"
 
 
 def test_big5_pages_are_read_and_one_too_short_to_tell_is_refused_with_the_fix_while_the_rest_go_on(
-    config: Config, store: Store, now: datetime
+    config: Config, store: Store, now: datetime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(scan_module, "RACY_NS", 0)  # the files just written keep their stamps
     source = config.paths.source
     put(source, "2024-11-27_01.txt", BIG5_PAGE.encode("big5hkscs"))
     scrap = put(source, "2024-11-27_02.txt", BIG5_SCRAP.encode("big5"))
@@ -345,9 +347,19 @@ def test_big5_pages_are_read_and_one_too_short_to_tell_is_refused_with_the_fix_w
     assert hong_kong.section == "本埠新聞" and hong_kong.body.startswith("閒置多年的三號倉庫")
     assert [(c.name, c.role) for c in hong_kong.credits] == [("林曉嵐", "記者")]
 
-    # Named in the configuration, the encoding reads the scrap: `digest ingest --reparse FILE`.
+    # Under the same setting it stays refused, and is not read (nor reported) again.
+    assert ingest(config, store, now + timedelta(minutes=1)).read == 0
+    assert changed_files(store, source, "") == (
+        [],
+        {"2024-11-27_01.txt", "2024-11-27_02.txt", "2024-11-27_03.txt"},
+    )
+
+    # Named in the configuration, the encoding reads the scrap at the next scan, by `digest ingest` or
+    # the service's rescan, and only the scrap: the pages read before are not read again.
+    assert changed_files(store, source, "big5")[0] == [scrap]
     named = dataclasses.replace(config, ingest=dataclasses.replace(config.ingest, encoding="big5"))
-    again = ingest(named, store, now + timedelta(minutes=1), [scrap], reparse=True)
+    again = ingest(named, store, now + timedelta(minutes=2))
     assert (again.failed, again.read, again.new) == (0, 1, 1)
+    assert changed_files(store, source, "big5")[0] == []
     assert store.status().failed_sources == ()
     assert any("海港邊" in entry.article.body for entry in store.entries())

@@ -234,6 +234,23 @@ def test_revision_0009_lets_a_notice_waiting_from_before_it_be_claimed_once(url:
     assert _diff(url) == []
 
 
+def test_revision_0010_has_a_file_refused_for_its_encoding_before_it_read_again_once(url: str) -> None:
+    """The setting a refusal from before it was made under is not known: a refusal for the encoding is
+    taken for one made under another setting, so the next scan reads it again; any other stays."""
+    _to(url, "0009")
+    _execute(
+        url,
+        "INSERT INTO sources (path, content_hash, size, mtime, last_error, seen_at, parser_version, stamp)"
+        " VALUES ('big5.txt', 'a', 1, '2024-01-01 00:00:00', 'may be Big5 text, or name its encoding in"
+        " ingest.encoding', '2024-01-01 00:00:00', 'v', 's1'), ('empty.txt', 'b', 1, '2024-01-01 00:00:00',"
+        " 'empty file', '2024-01-01 00:00:00', 'v', 's2');",
+    )
+    with Store.open(url) as store:
+        assert store.source_stamps("v", "") == {"empty.txt": "s2"}
+        assert store.source_stamps("v", "big5") == {"empty.txt": "s2"}
+    assert _diff(url) == []
+
+
 def test_the_models_and_the_migrations_agree(url: str) -> None:
     Store.open(url).close()
     assert _diff(url) == []

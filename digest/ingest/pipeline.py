@@ -27,17 +27,18 @@ from pathlib import Path
 from digest.config import Config
 from digest.errors import SourceError
 from digest.faults import crash_point
-from digest.ingest import identity
+from digest.ingest import identity, renamed
 from digest.ingest.read import (
     Parsed,
-    _decode_and_parse,
-    _known,
-    _Parsers,
-    _read,
-    _read_batches,
-    _source_name,
+    Parsers,
+    Refused,
+    as_known,
     build_entries,
+    decode_and_parse,
+    read_batches,
+    read_file,
     section_names,
+    source_name,
 )
 from digest.ingest.scan import (
     scan,
@@ -130,17 +131,28 @@ def _kept_dating(
 
 def _pages(
     store: Store, config: Config, read: Sequence[tuple[SourceRecord, Parsed]], now: datetime
-) -> tuple[list[Entry], dict[str, str | None], list[SourceRecord]]:
+) -> tuple[list[Entry], dict[str, str | None], list[SourceRecord], set[str]]:
     """The entries of a batch of read pages, the uids they dropped (each with its successor's, if
-    any: ``build_entries``), and the file records to keep.
+    any: ``build_entries``), the file records to keep, and those to forget: of gone files a new one
+    was renamed from (``renamed.find``), whose articles it took over.
 
     The stored facts every page needs (its previous articles, the uids taken,
     its sections' slugs) are read for the whole batch at once: a few queries
     per batch, not per page.
     """
     alike = _alike_datings(store, [record for record, _ in read if _previous_dating(record) is None])
+    reading = {record.path for record, _ in read}
+    unplaced = [
+        (record, parsed)
+        for record, parsed in read
+        if _previous_dating(record) is None and record.content_hash not in alike
+    ]
+    moved = renamed.find(store, config, unplaced, reading)
     dated = [
-        (record, Parsed(parsed.page, _kept_dating(record, parsed.dating, alike))) for record, parsed in read
+        (record, Parsed(parsed.page, moved[record.path].dating))
+        if record.path in moved
+        else (record, Parsed(parsed.page, _kept_dating(record, parsed.dating, alike)))
+        for record, parsed in read
     ]
     previous = store.page_entries([(p.dating.day, p.dating.page, record.path) for record, p in dated])
     fresh = [
@@ -156,13 +168,18 @@ def _pages(
     # Which of the files the pages' previous articles were last read from are still in the folder.
     sources = {entry.source for before in previous for entry in before}
     elsewhere = {source for source in sources if (config.paths.source / source).exists()}
-    reading = {record.path for record, _ in dated}
     for (record, parsed), before in zip(dated, previous, strict=True):
+        former: frozenset[str] = frozenset()
+        if (move := moved.get(record.path)) is not None:
+            former = move.paths
+            mine = {entry.uid for entry in before}
+            before = [*before, *(entry for entry in move.entries if entry.uid not in mine)]
         page_entries, page_dropped = build_entries(
-            parsed, record.path, before, taken, slugs, config, now, elsewhere
+            parsed, record.path, before, taken, slugs, config, now, elsewhere, former
         )
         if page_dropped:
-            kept = _held_by_a_copy(store, config, parsed.dating, record.path, before, page_dropped, reading)
+            own = {record.path, *former}
+            kept = _held_by_a_copy(store, config, parsed.dating, own, before, page_dropped, reading)
             page_entries.extend(kept)
             stays = {entry.uid for entry in kept}
             page_dropped = {uid: heir for uid, heir in page_dropped.items() if uid not in stays}
@@ -178,20 +195,21 @@ def _pages(
                 missing_since=None,
             )
         )
-    return entries, dropped, records
+    return entries, dropped, records, {path for move in moved.values() for path in move.paths}
 
 
 def _held_by_a_copy(
     store: Store,
     config: Config,
     page: dating.Dating,
-    name: str,
+    names: Set[str],
     before: Sequence[Entry],
     dropped: Mapping[str, str | None],
     reading: Set[str],
 ) -> list[Entry]:
-    """The articles of ``dropped`` (uids a re-read of file ``name`` no longer holds) that another file
-    of the same page still in the folder holds: kept, under that file, rather than withdrawn.
+    """The articles of ``dropped`` (uids a re-read of the file of ``names`` no longer holds; its
+    former names too, when it was renamed) that another file of the same page still in the folder
+    holds: kept, under that file, rather than withdrawn.
 
     Two files alike in every story are one page's two copies (a duplicate export, a corrected
     copy): the one read last took the stories over (``read._held_elsewhere``), so the other held
@@ -199,29 +217,29 @@ def _held_by_a_copy(
     held it: a story went from the feeds while a page in the folder printed it.  Other files of
     the batch (``reading``) are being read now and take back what they hold themselves.
     """
-    gone = [entry for entry in before if entry.uid in dropped and entry.source == name]
+    gone = [entry for entry in before if entry.uid in dropped and entry.source in names]
     if not gone:
         return []
     root = os.path.realpath(config.paths.source)
     kept: list[Entry] = []
     for sibling in store.page_sources(page.day, page.page):
-        if sibling.path == name or sibling.path in reading or not gone:
+        if sibling.path in names or sibling.path in reading or not gone:
             continue
         try:
-            data, _ = _read(config.paths.source / sibling.path, sibling.path, root)
+            data, _ = read_file(config.paths.source / sibling.path, sibling.path, root)
         except SourceError:
             continue  # gone or unreadable now: the next scan says so, and it holds nothing here
-        parsed = _decode_and_parse(sibling.path, data, sibling.mtime, config)
-        if isinstance(parsed, str):
+        parsed = decode_and_parse(sibling.path, data, sibling.mtime, config)
+        if isinstance(parsed, Refused):
             continue
-        found = identity.match([_known(entry) for entry in gone], parsed.page.articles)
+        found = identity.match([as_known(entry) for entry in gone], parsed.page.articles)
         held = [entry for entry in gone if entry.uid in {uid for uid in found if uid is not None}]
         if held:
             log.info(
                 "%s still holds %d stories a re-read of %s dropped: kept, under it",
                 sibling.path,
                 len(held),
-                name,
+                " / ".join(sorted(names)),
             )
         kept.extend(dataclasses.replace(entry, source=sibling.path) for entry in held)
         gone = [entry for entry in gone if entry not in held]
@@ -314,7 +332,7 @@ def _announce_upgrade(store: Store, files: Sequence[Path], folder: Path, reparse
     older = store.older_parser_versions(PARSER_VERSION)
     if not older:
         return
-    picked = Counter(older[name] for name in {_source_name(f, folder) for f in files} if name in older)
+    picked = Counter(older[name] for name in {source_name(f, folder) for f in files} if name in older)
     if picked:
         log.info(
             "parser upgraded to version %s: reading again, once, the %d stored page files an older "
@@ -352,19 +370,24 @@ def ingest(
     read = articles = new = changed = retracted = 0
     _announce_upgrade(store, files, folder, reparse)
 
-    def store_batch(todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | str]) -> None:
+    def store_batch(todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | Refused]) -> None:
         nonlocal read, articles, new, changed, retracted
         good: list[tuple[SourceRecord, Parsed]] = []
         for (record, _), found in zip(todo, parsers.results(todo, parsed), strict=True):
-            if isinstance(found, str):
+            if isinstance(found, Refused):
                 store.record_source(
-                    dataclasses.replace(record, last_error=found, parser_version=PARSER_VERSION)
+                    dataclasses.replace(
+                        record,
+                        last_error=found.reason,
+                        refused_encoding=found.encoding,
+                        parser_version=PARSER_VERSION,
+                    )
                 )
-                log.warning("skipped page %s: %s", record.path, found)
-                errors.append((record.path, found))
+                log.warning("skipped page %s: %s", record.path, found.reason)
+                errors.append((record.path, found.reason))
                 continue
             good.append((record, found))
-        entries, dropped, records = _pages(store, config, good, now)
+        entries, dropped, records, forgotten = _pages(store, config, good, now)
         crash_point("ingest.before_upsert")
         cut: dict[str, str] = {}
         for _, parsed_page in good:
@@ -376,19 +399,20 @@ def ingest(
         crash_point("ingest.after_upsert")
         # Only once the articles are stored is a file "seen": a failed upsert leaves it to be read again.
         store.record_sources(records)
+        store.forget_sources(sorted(forgotten))
         crash_point("ingest.after_record_sources")
         read, articles = read + len(records), articles + len(entries)
         new, changed = new + upserted.new, changed + upserted.changed
 
     # A batch at a time: memory stays flat on any archive, and the store gets one transaction per
     # batch instead of one per article.  While one batch is stored the next one is being parsed.
-    parsers = _Parsers(config)
+    parsers = Parsers(config)
     meter = progress or LogProgress("ingest", "files")
     meter.start(len(files))
     try:
-        pending: tuple[list[tuple[SourceRecord, bytes]], Iterator[Parsed | str]] | None = None
+        pending: tuple[list[tuple[SourceRecord, bytes]], Iterator[Parsed | Refused]] | None = None
         stored_upto = upto = 0
-        for todo, upto in _read_batches(files, folder, store, now, errors, reparse):
+        for todo, upto in read_batches(files, folder, store, now, errors, config.ingest.encoding, reparse):
             parsed = parsers.map(todo)
             if pending is not None:
                 store_batch(*pending)
@@ -401,7 +425,7 @@ def ingest(
         parsers.close()
         meter.close()
     if paths is None:
-        retracted += retract_vanished(config, store, {_source_name(f, folder) for f in files}, now)
+        retracted += retract_vanished(config, store, {source_name(f, folder) for f in files}, now)
     report = IngestReport(
         files=len(files),
         read=read,

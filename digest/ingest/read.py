@@ -19,14 +19,14 @@ from pathlib import Path
 
 from digest import workers
 from digest.config import Config
-from digest.errors import SourceError
+from digest.errors import EncodingError, SourceError
 from digest.faults import crash_point
 from digest.ingest import identity
 from digest.ingest.scan import (
-    _stamp_of,
     file_stamp,
     name_problem,
     source_key,
+    stamp_of,
 )
 from digest.paper import dating
 from digest.paper.conventions import conventions_for
@@ -86,6 +86,15 @@ class Parsed:
     cut: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Refused:
+    """Why a page file's bytes cannot be read as a page; ``encoding``: for a file refused for its
+    encoding, the ``ingest.encoding`` setting it was refused under (another setting may read it)."""
+
+    reason: str
+    encoding: str | None = None
+
+
 def build_entries(
     parsed: Parsed,
     name: str,
@@ -95,11 +104,14 @@ def build_entries(
     config: Config,
     now: datetime,
     elsewhere: Set[str] = frozenset(),
+    former: Set[str] = frozenset(),
 ) -> tuple[list[Entry], dict[str, str | None]]:
     """Entries for one page's articles, and the uids of ``previous`` articles of this file it
     dropped, each with the uid of the entry its text now lives in, if any (``identity.successor``).
     ``elsewhere``: the page files still in the folder (or those of them ``previous`` names);
     articles one of them holds are matched only by a copy of its page (``_held_elsewhere``).
+    ``former``: the gone files this one was renamed from (``renamed.find``), whose articles it
+    drops as it drops its own.
 
     Each article that ``identity.match`` finds among the page's ``previous``
     articles keeps that one's uid and tag; another gets a new uid, made
@@ -111,7 +123,7 @@ def build_entries(
     day, page_number = parsed.dating.day, parsed.dating.page
     published = datetime.combine(day, PUBLISHED_AT, tzinfo=config.tz)
     held = _held_elsewhere(previous, parsed.page.articles, name, elsewhere)
-    matched = identity.match([_known(e) for e in previous if e.uid not in held], parsed.page.articles)
+    matched = identity.match([as_known(e) for e in previous if e.uid not in held], parsed.page.articles)
     tags = {entry.uid: entry.tag for entry in previous}
     used = set(taken) | {entry.uid for entry in previous}
     entries = []
@@ -143,13 +155,14 @@ def build_entries(
     kept = {entry.uid for entry in entries}
     dropped: dict[str, str | None] = {}
     for e in previous:
-        if e.source == name and e.uid not in kept and e.retracted is None:
+        if (e.source == name or e.source in former) and e.uid not in kept and e.retracted is None:
             heir = identity.successor(e.article.printed_body(), parsed.page.articles)
             dropped[e.uid] = entries[heir].uid if heir is not None else None
     return entries, dropped
 
 
-def _known(entry: Entry) -> identity.Known:
+def as_known(entry: Entry) -> identity.Known:
+    """A stored article as ``identity.match`` compares it: its text and its place on its page."""
     return identity.Known(
         entry.uid, entry.article.title, entry.article.printed_body(), entry.position % PAGE_SPAN
     )
@@ -173,7 +186,7 @@ def _held_elsewhere(
             by_file.setdefault(entry.source, []).append(entry)
     held: set[str] = set()
     for theirs in by_file.values():
-        found = identity.match([_known(e) for e in theirs], articles)
+        found = identity.match([as_known(e) for e in theirs], articles)
         if 2 * sum(uid is not None for uid in found) <= len(theirs):
             held.update(e.uid for e in theirs)
     return held
@@ -191,7 +204,7 @@ def _relative(path: Path, folder: Path) -> str:
         return path.as_posix()
 
 
-def _source_name(path: Path, folder: Path) -> str:
+def source_name(path: Path, folder: Path) -> str:
     """The name ``path`` is known by: its path below ``folder`` (``scan.source_key``)."""
     return source_key(_relative(path, folder))
 
@@ -210,7 +223,7 @@ def _why(exc: OSError, path: Path) -> str:
     return f"cannot read ({exc.strerror})"
 
 
-def _read(path: Path, name: str, root: str | None = None) -> tuple[bytes, os.stat_result]:
+def read_file(path: Path, name: str, root: str | None = None) -> tuple[bytes, os.stat_result]:
     """The bytes and stat of a page file; ``SourceError`` when the entry cannot be one.
 
     ``root``: the real path of the source folder ``path`` is in; a file there that is a symbolic
@@ -266,22 +279,24 @@ def _failure_record(path: Path, name: str, reason: str, now: datetime) -> Source
     return SourceRecord(name, hashlib.sha256(stamp.encode()).hexdigest(), info.st_size, mtime, reason, now)
 
 
-def _decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | str:
+def decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) -> Parsed | Refused:
     """One page file's bytes → its articles and issue date, or why it cannot be read.
 
-    Pure, so a worker process can run it: the reason comes back as a string
+    Pure, so a worker process can run it: the reason comes back as a ``Refused``
     rather than a raised ``SourceError``.
     """
     try:
         text = decode_page(data, name, config.ingest.encoding)
+    except EncodingError as exc:
+        return Refused(exc.reason, config.ingest.encoding)
     except SourceError as exc:
-        return exc.reason
+        return Refused(exc.reason)
     lines = text.split("\n")
     if len(lines) - 1 > MAX_PAGE_LINES:
-        return f"has {len(lines) - 1:,} lines, more than a page can have ({MAX_PAGE_LINES:,})"
+        return Refused(f"has {len(lines) - 1:,} lines, more than a page can have ({MAX_PAGE_LINES:,})")
     longest = max(range(len(lines)), key=lambda at: len(lines[at]))
     if len(lines[longest]) > MAX_LINE_CHARS:
-        return (
+        return Refused(
             f"has a line of {len(lines[longest]):,} characters (line {longest + 1}), more than a paragraph "
             f"can be ({MAX_LINE_CHARS:,}): were its line breaks lost? re-export it"
         )
@@ -289,7 +304,7 @@ def _decode_and_parse(name: str, data: bytes, mtime: datetime, config: Config) -
     return Parsed(page, dating.date_page(name, text, page.articles, mtime, config.tz, config.dating))
 
 
-def _page_entries(record: SourceRecord, data: bytes, config: Config, cut: bool = False) -> Parsed | str:
+def _page_entries(record: SourceRecord, data: bytes, config: Config, cut: bool = False) -> Parsed | Refused:
     """One page file read (pure: a worker process may run it).
 
     ``cut``: also cut the articles' texts into search index words.  A worker
@@ -297,14 +312,14 @@ def _page_entries(record: SourceRecord, data: bytes, config: Config, cut: bool =
     which would otherwise spend a fifth of an archive's ingest cutting words
     while the workers wait for it.  Done here, the store cuts what it stores.
     """
-    parsed = _decode_and_parse(record.path, data, record.mtime, config)
-    if not cut or isinstance(parsed, str):
+    parsed = decode_and_parse(record.path, data, record.mtime, config)
+    if not cut or isinstance(parsed, Refused):
         return parsed
     texts = {text for article in parsed.page.articles for text in search_index.article_fields(article)}
     return dataclasses.replace(parsed, cut={text: index_text(text) for text in texts})
 
 
-class _Parsers:
+class Parsers:
     """Parses pages in this process, or on every core once a batch is big enough to repay starting them.
 
     Parsing is most of an ingest's time and each page is independent, so a
@@ -319,7 +334,7 @@ class _Parsers:
         self._in_worker = functools.partial(_page_entries, config=config, cut=True)
         self._asked = config.build.workers
 
-    def map(self, todo: Sequence[tuple[SourceRecord, bytes]]) -> Iterator[Parsed | str]:
+    def map(self, todo: Sequence[tuple[SourceRecord, bytes]]) -> Iterator[Parsed | Refused]:
         """Each page's entries, in order; the work starts now, results arrive as they are taken."""
         records, blobs = [record for record, _ in todo], [data for _, data in todo]
         wanted = not self._broken and len(todo) >= POOL_MIN_FILES
@@ -333,8 +348,8 @@ class _Parsers:
         return map(self._work, records, blobs)
 
     def results(
-        self, todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | str]
-    ) -> list[Parsed | str]:
+        self, todo: Sequence[tuple[SourceRecord, bytes]], parsed: Iterator[Parsed | Refused]
+    ) -> list[Parsed | Refused]:
         """All of ``parsed``; if a worker died (killed, out of memory), the batch parsed here instead."""
         try:
             return list(parsed)
@@ -348,20 +363,23 @@ class _Parsers:
         self.close()
 
     def close(self) -> None:
+        """Stop the worker processes, if any were started."""
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
 
-def _read_batches(
+def read_batches(
     files: Sequence[Path],
     folder: Path,
     store: Store,
     now: datetime,
     errors: list[tuple[str, str]],
+    encoding: str,
     reparse: bool = False,
 ) -> Iterator[tuple[list[tuple[SourceRecord, bytes]], int]]:
-    """The files whose bytes were not seen before or that another parser version read (every
+    """The files whose bytes were not seen before, that another parser version read, or that were
+    refused for their encoding under another setting than ``encoding`` (``ingest.encoding``; every
     file with ``reparse``), in batches bounded by count and size, each with how many of
     ``files`` were looked at by then.  Each record carries the page facts (issue date,
     evidence, number) of the file's previous read, if any.
@@ -374,16 +392,21 @@ def _read_batches(
     """
     root, named = os.path.realpath(folder), os.path.abspath(folder)  # as links resolve, as given
     for at in range(0, len(files), BATCH_FILES):
-        chunk = [(path, _source_name(path, folder)) for path in files[at : at + BATCH_FILES]]
+        chunk = [(path, source_name(path, folder)) for path in files[at : at + BATCH_FILES]]
         seen = store.sources([name for _, name in chunk])
         todo: list[tuple[SourceRecord, bytes]] = []
         restamped: dict[str, str | None] = {}
         size = 0
         for index, (path, name) in enumerate(chunk):
             before = seen.get(name)
-            current = before is not None and before.parser_version == PARSER_VERSION and not reparse
+            current = (
+                before is not None
+                and before.parser_version == PARSER_VERSION
+                and before.refused_encoding in (None, encoding)
+                and not reparse
+            )
             stamped = before.stamp if current and before is not None else None
-            if stamped is not None and stamped == _stamp_of(str(path)):
+            if stamped is not None and stamped == stamp_of(str(path)):
                 continue
             try:
                 misnamed = name_problem(_relative(path, folder))
@@ -393,7 +416,7 @@ def _read_batches(
                 # A file named from outside the folder (``digest ingest PATH``) is the operator's choice.
                 where = os.path.abspath(path)
                 inside = _inside(where, named) or _inside(where, root)
-                data, info = _read(path, name, root if inside else None)
+                data, info = read_file(path, name, root if inside else None)
             except SourceError as exc:
                 failure = _failure_record(path, name, exc.reason, now)
                 if failure is None or before is None or before.content_hash != failure.content_hash:

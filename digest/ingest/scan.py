@@ -94,22 +94,24 @@ def file_stamp(info: os.stat_result, wall_ns: int | None = None) -> str | None:
     return f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
 
 
-def _stamp_of(path: str) -> str | None:
+def stamp_of(path: str) -> str | None:
+    """The ``file_stamp`` of the file at ``path`` now; None when it cannot be stat'ed."""
     try:
         return file_stamp(os.stat(path))
     except OSError:
         return None  # ingest meets the error and reports it
 
 
-def changed_files(store: Store, folder: Path) -> tuple[list[Path], set[str]]:
+def changed_files(store: Store, folder: Path, encoding: str) -> tuple[list[Path], set[str]]:
     """The page files below ``folder`` that may have changed since they were read, and the names
     (relative to ``folder``) of every page file there: one listing, one ``stat`` per file and one
     query, no file opened.
 
-    New files, files another parser version read, files whose stamp differs or
-    was not kept, and entries that cannot be stat'ed are "changed".
+    New files, files another parser version read, files refused for their
+    encoding under another ``ingest.encoding`` than ``encoding``, files whose
+    stamp differs or was not kept, and entries that cannot be stat'ed are "changed".
     """
-    stamps = store.source_stamps(PARSER_VERSION)
+    stamps = store.source_stamps(PARSER_VERSION, encoding)
     listed = walk(folder)
-    changed = sorted(Path(path) for name, path in listed if (stamps.get(name) or "?") != _stamp_of(path))
+    changed = sorted(Path(path) for name, path in listed if (stamps.get(name) or "?") != stamp_of(path))
     return changed, {name for name, _ in listed}

@@ -28,7 +28,7 @@ import shlex
 import charset_normalizer
 
 from digest.chars import BINARY_CONTROLS
-from digest.errors import SourceError
+from digest.errors import EncodingError, SourceError
 from digest.paper.variants import COMMON_SIMPLIFIED, COMMON_TRADITIONAL
 
 # Stray C0 controls (page-break marks, a DOS end-of-file byte) carry no text
@@ -165,10 +165,10 @@ def _big5(data: bytes) -> tuple[str, str] | None:
     return None
 
 
-def _undecided(name: str, what: str) -> SourceError:
+def _undecided(name: str, what: str) -> EncodingError:
     """The refusal of a file whose encoding cannot be told with confidence, with the commands that fix it."""
     quoted = shlex.quote(name.rsplit("/", 1)[-1])
-    return SourceError(
+    return EncodingError(
         name,
         f"{what}; convert it to UTF-8 in its folder (iconv -f BIG5-HKSCS -t UTF-8 {quoted} > {quoted}.utf8 "
         f"&& mv {quoted}.utf8 {quoted}; -f GB18030 for simplified Chinese), or name its encoding in "
@@ -215,7 +215,7 @@ def _named(data: bytes, name: str, encoding: str) -> str:
         return data.decode(encoding)
     except UnicodeDecodeError as exc:
         line = len((data[: exc.start] + b".").splitlines())
-        raise SourceError(
+        raise EncodingError(
             name,
             f"is not {encoding} text, which ingest.encoding says it is: byte {exc.start} (line {line}) is "
             "invalid; re-export it, or set ingest.encoding to its encoding (empty: detect it)",

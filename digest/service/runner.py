@@ -122,7 +122,8 @@ class Runner:
             self._said = problem
             present: set[str] | None = None
             try:
-                files, present = ([], None) if problem else changed_files(self._store, source)
+                encoding = self._config.ingest.encoding
+                files, present = ([], None) if problem else changed_files(self._store, source, encoding)
             except OSError as exc:
                 self._failed("ingest", time.monotonic(), f"cannot read the source folder {source} ({exc})")
                 return

@@ -153,6 +153,16 @@ class ArticleRepository(Repository):
         with self._begin() as conn:
             return [SourceRecord(**row._asdict()) for row in conn.execute(sa.select(sources).where(*on_page))]
 
+    def dated_sources(self, days: Sequence[date], on: Sequence[tuple[int, int]]) -> list[SourceRecord]:
+        """The files read fine that hold a page of an issue of ``days``, or of a (month, day) of
+        ``on`` in any year."""
+        issue = sources.c.issue_date
+        month, day = sa.extract("month", issue), sa.extract("day", issue)
+        dated = sa.or_(issue.in_(sorted(set(days))), *(sa.and_(month == m, day == d) for m, d in on))
+        query = sa.select(sources).where(sources.c.last_error.is_(None), dated)
+        with self._begin() as conn:
+            return [SourceRecord(**row._asdict()) for row in conn.execute(query)]
+
     def record_source(self, record: SourceRecord) -> None:
         """Remember a page file's hash and outcome (``last_error`` None when it was read fine)."""
         self.record_sources([record])
@@ -166,10 +176,14 @@ class ArticleRepository(Repository):
             if records:
                 conn.execute(sa.insert(sources), [record.__dict__ for record in records])
 
-    def source_stamps(self, parser_version: str) -> dict[str, str]:
-        """The stamp of every file ``parser_version`` read, by path: one query, for cheap rescans."""
+    def source_stamps(self, parser_version: str, encoding: str) -> dict[str, str]:
+        """The stamp of every file ``parser_version`` read, by path, but those refused for their
+        encoding under another setting than ``encoding``: one query, for cheap rescans."""
+        refused = sources.c.refused_encoding
         query = sa.select(sources.c.path, sources.c.stamp).where(
-            sources.c.stamp.is_not(None), sources.c.parser_version == parser_version
+            sources.c.stamp.is_not(None),
+            sources.c.parser_version == parser_version,
+            sa.or_(refused.is_(None), refused == encoding),
         )
         with self._begin() as conn:
             return {path: stamp for path, stamp in conn.execute(query)}

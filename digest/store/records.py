@@ -69,6 +69,8 @@ class SourceRecord:
     parser_version: str | None = None
     missing_since: datetime | None = None
     stamp: str | None = None  # the file's stat when read (``ingest.file_stamp``); None: not trusted
+    # Of a file refused for its encoding: the ``ingest.encoding`` setting it was refused under.
+    refused_encoding: str | None = None
 
 
 @dataclass(frozen=True)

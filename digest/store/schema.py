@@ -58,6 +58,9 @@ sources = sa.Table(
     # "inode:size:mtime_ns:ctime_ns" of the file when its bytes were last read (``ingest.file_stamp``):
     # a rescan that finds the same stat skips the file without opening it.  NULL: read it again.
     sa.Column("stamp", sa.String(80)),
+    # Of a file refused for its encoding, the ``ingest.encoding`` setting it was refused under ("": detect
+    # it): under another setting it is read again.  NULL for a file read, or refused for anything else.
+    sa.Column("refused_encoding", sa.String(64)),
 )
 
 
