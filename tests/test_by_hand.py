@@ -1,4 +1,4 @@
-"""Commands run by hand beside a ``digest serve`` started on another port link where it serves.
+"""Commands an operator runs by hand, as the README shows them, and what they say.
 
 ``./run.sh --port 8081`` is the README's way to pick a port; the commands an operator then runs in
 another shell read no ``--port``, so with ``site.base_url`` unset they linked to 8080: a ``publish
@@ -12,8 +12,10 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from email import policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 
@@ -27,11 +29,11 @@ def _command(home: Path, *args: str) -> list[str]:
     return [sys.executable, "-m", "digest.cli", *(f"{o}={home / n}" for o, n in folders.items()), *args]
 
 
-def _run(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _run(home: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         _command(home, *args),
         cwd=home,
-        env=_environ(),
+        env=_environ() | (env or {}),
         capture_output=True,
         text=True,
         timeout=120,
@@ -81,3 +83,20 @@ def test_commands_beside_a_serve_on_another_port_link_where_it_serves(tmp_path: 
     _run(tmp_path, "publish", "--full")
     feed = (tmp_path / "out" / "feeds" / "all.atom").read_text(encoding="utf-8")
     assert _ports_linked(feed) == {"8080"}
+
+
+def test_a_preview_with_nobody_subscribed_says_why_no_email_was_written(tmp_path: Path) -> None:
+    # The README's preview, run before its `subscribers add` line: "0 emails written" and an empty
+    # folder, with nothing to say what was missing.
+    shutil.copytree(ROOT / "examples" / "pages", tmp_path / "pages")
+    _run(tmp_path, "ingest")
+    # The digest whose window holds now: the README's `date -d '+17 hours'` for a 07:00 digest.
+    day = (datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(hours=17)).date().isoformat()
+    preview = ["send-digest", "--dry-run", "--date", day]
+    wide = {"DIGEST_DIGEST_BACKFILL_DAYS": "100000"}
+    alone = _run(tmp_path, *preview, env=wide).stdout
+    assert "dry run: 0 emails written" in alone
+    assert "no confirmed subscribers, so no email: `digest subscribers add EMAIL` adds one" in alone
+    _run(tmp_path, "subscribers", "add", "you@example.com")
+    shown = _run(tmp_path, *preview, env=wide).stdout
+    assert "dry run: 1 emails written" in shown and "no confirmed subscribers" not in shown
