@@ -30,10 +30,12 @@ def _writable_folder(key: str, folder: Path, create: bool) -> ConfigError | None
             _could_write(folder)
     except OSError as exc:
         reason = exc.strerror or str(exc)
+        # No chmod makes a read-only mount writable: its permissions were never the problem.
+        fix = "remount it read-write" if exc.errno == errno.EROFS else "fix its permissions"
         return ConfigError(
             key,
             f"folder {folder} is not writable ({reason})",
-            f"fix its permissions or point {key} (or {option}) at a writable folder",
+            f"{fix} or point {key} (or {option}) at a writable folder",
         )
     return None
 
@@ -44,9 +46,11 @@ def _could_write(folder: Path) -> None:
     nearest = next(path for path in (folder, *folder.parents) if path.exists())
     if not nearest.is_dir():
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(nearest))
-    # access(2) also answers EROFS for a read-only mount, which a mode bit does not show.
+    # access(2) also refuses on a read-only mount, which a mode bit does not show; it answers only
+    # yes or no, so the mount's flags tell that case from a permission (root writes past modes).
     if not os.access(nearest, os.W_OK | os.X_OK):
-        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(nearest))
+        code = errno.EROFS if os.statvfs(nearest).f_flag & os.ST_RDONLY else errno.EACCES
+        raise OSError(code, os.strerror(code), str(nearest))
 
 
 def folders_to_create(config: Config) -> list[str]:

@@ -40,12 +40,28 @@ def deliverability_warnings(config: Config) -> list[str]:
                 "dkim: SMTP is set but emails are not signed; Gmail and Yahoo require DKIM of bulk senders:"
                 " set dkim.domain, dkim.selector and dkim.key_file, then publish the DNS record it prints"
             )
+    signer = config.dkim.domain.strip(".").lower()
+    if config.dkim.key_file is not None and signer and not _aligned(signer, sender_domain):
+        warnings.append(
+            f"dkim.domain: emails are signed for {signer}, but come from {sender_domain} (smtp.sender): DMARC"
+            " counts only a signature of the From domain or a domain it shares, so receivers see these as"
+            f" unsigned; sign for {sender_domain} (or its parent domain), or send from an address there"
+        )
     if config.site.tag_authority == SiteConfig.tag_authority:
         warnings.append(
             f"site.tag_authority: still the default {SiteConfig.tag_authority!r}; set your domain and year"
             ' (e.g. "news.example,2024") before the feeds are first published: it can never change after'
         )
     return warnings
+
+
+def _aligned(signer: str, sender: str) -> bool:
+    """Whether a DKIM signature for ``signer`` can align with a From at ``sender`` (RFC 7489 §3.1.1,
+    relaxed): one a subdomain of the other, or both below one parent.  Without the public suffix list
+    two names ending in the same two labels are taken as sharing it, so no alignment is warned of wrongly."""
+    if signer == sender or sender.endswith("." + signer) or signer.endswith("." + sender):
+        return True
+    return signer.split(".")[-2:] == sender.split(".")[-2:]
 
 
 def sharing_warnings(config: Config) -> list[str]:

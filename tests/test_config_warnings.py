@@ -33,3 +33,35 @@ def test_emails_linking_where_readers_cannot_go_are_warned_of(base_url: str) -> 
 
 def test_emails_linking_to_a_public_https_address_are_not() -> None:
     assert _link_warnings("https://news.example") == []
+
+
+def _signing_warnings(sender: str, domain: str) -> list[str]:
+    settings = {
+        "smtp.sender": sender,
+        "dkim.domain": domain,
+        "dkim.selector": "s1",
+        "dkim.key_file": "dkim.pem",
+    }
+    config = read_config(None, settings, {})
+    return [w for w in deliverability_warnings(config) if w.startswith("dkim.domain:")]
+
+
+def test_a_signature_for_another_domain_than_the_senders_is_warned_of() -> None:
+    # Signed for news.example, sent from other.example: DMARC fails as if unsigned, and nothing said so.
+    (warning,) = _signing_warnings("报纸 <digest@mail.other.example>", "news.example")
+    assert "signed for news.example, but come from mail.other.example" in warning
+    assert "sign for mail.other.example (or its parent domain)" in warning
+
+
+@pytest.mark.parametrize(
+    ("sender", "domain"),
+    [
+        ("digest@news.example", "news.example"),
+        ("digest@mail.news.example", "news.example"),  # the sender below the signer
+        ("digest@news.example", "mail.news.example"),  # the signer below the sender
+        ("digest@a.news.example", "b.news.example"),  # both below one organisational domain
+        ("Digest <digest@News.Example>", "news.example."),
+    ],
+)
+def test_a_signature_that_can_align_with_the_sender_is_not(sender: str, domain: str) -> None:
+    assert _signing_warnings(sender, domain) == []

@@ -345,3 +345,49 @@ def test_a_database_that_is_gone_is_one_clear_line(tmp_path: Path, command: list
     assert (
         line.startswith("error: database postgresql://digest:***@127.0.0.1:1/news") and "secret" not in line
     )
+
+
+@pytest.mark.parametrize("command", [["check"], ["publish"]])
+def test_a_read_only_output_disk_is_named_as_one_not_as_a_permission_to_fix(
+    tmp_path: Path, disk: tuple[Path, bool], monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    # `digest check` judges without writing (access(2)), which says only "no": it told a read-only
+    # mount as "Permission denied; fix its permissions", which no chmod fixes.
+    output, mounted = disk
+    if not mounted:
+        pytest.skip("needs a real read-only mount: access(2) cannot be made to refuse otherwise")
+    undo = read_only(output, mounted, monkeypatch)
+    try:
+        folders = [*_folders(tmp_path)[:4], "--output", str(output / "site")]
+        result = _cli(*command, *folders)
+    finally:
+        undo()
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        f"error: paths.output: folder {output / 'site'} is not writable (Read-only file system)"
+    )
+    assert "; remount it read-write or point paths.output (or --output) at a writable folder" in line
+
+
+def test_status_and_backup_read_a_data_folder_on_a_disk_gone_read_only(
+    tmp_path: Path, data_disk: tuple[Path, bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The two commands that write nothing, there to rescue such a folder, failed on it: SQLite opens a
+    # WAL database's -shm file even to read, and the mount refused it ("unable to open database file").
+    data, mounted = data_disk
+    if not mounted:
+        pytest.skip("needs a real read-only mount: SQLite opens its files itself")
+    folders = [*_folders(tmp_path)[:2], "--data", str(data), "--output", str(tmp_path / "out")]
+    (tmp_path / "pages" / "2024-11-27_01.txt").write_text(good_page("第一版"), encoding="utf-8")
+    assert _cli("ingest", *folders).returncode == 0
+    undo = read_only(data, mounted, monkeypatch)
+    try:
+        status = _cli("status", *folders)
+        backup = _cli("backup", *folders, str(tmp_path / "rescued.sqlite3"))
+    finally:
+        undo()
+    assert status.returncode == 0 and "Traceback" not in status.stderr, status.stderr + status.stdout
+    assert "articles: 1," in status.stdout
+    assert backup.returncode == 0, backup.stderr
+    assert "1 articles" in backup.stdout

@@ -32,7 +32,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn, watchfiles and APScheduler load only when serving: the other commands start faster.
     from digest.service.serve import serve
 
-    serve(command_config(args))
+    serve(command_config(args, follow=False))  # it is what the others follow
     return 0
 
 

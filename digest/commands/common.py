@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import logging
 import os
@@ -30,21 +31,48 @@ DEFAULT_CONFIG = Path("config.toml")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
-def command_config(args: argparse.Namespace, writes: bool = True) -> Config:
+def command_config(args: argparse.Namespace, writes: bool = True, follow: bool = True) -> Config:
     """Load the configuration the options name, with the options applied on top (``writes``
     False: for a command that only reads, ``config_paths.path_problems``).
 
-    Logging follows the file's ``logging.format`` unless ``--log-format`` chose.  A command
-    asks for its configuration once its modules are loaded: what is alive then stays for the
-    process's life, and is settled out of the garbage collector's scans (``longlived``).
+    ``follow`` (every command but ``serve``): with ``site.base_url`` unset, links go where the
+    ``digest serve`` using the data folder links (``follow_serve``).  Logging follows the file's
+    ``logging.format`` unless ``--log-format`` chose.  A command asks for its configuration once
+    its modules are loaded: what is alive then stays for the process's life, and is settled out
+    of the garbage collector's scans (``longlived``).
     """
     from digest.config_checks import load_config
 
     config = load_config(config_path(args), option_overrides(args), os.environ, writes)
     if getattr(args, "log_format", None) is None and config.logging.format != LogFormat.AUTO:
         configure(log_level(args), LogFormat(config.logging.format))
+    if follow:
+        config = follow_serve(config)
     _settle_once()
     return config
+
+
+def follow_serve(config: Config) -> Config:
+    """``config`` linking where the running ``digest serve`` of its data folder links, when
+    ``site.base_url`` is unset (the address this configuration listens at) and that serve's differs.
+
+    A serve started with ``--port`` (``./run.sh --port 8081``), or with ``DIGEST_SITE_BASE_URL`` in
+    an environment this shell lacks, links elsewhere than the file says: a ``publish --full`` by hand
+    rewrote the site it serves with links to nothing, and ``send-digest`` mailed them.
+    """
+    from digest.config import listening_url
+    from digest.service.datalock import lock_holder
+    from digest.service.health import load_state
+
+    if config.site.base_url != listening_url(config.server):
+        return config  # set on purpose: the serve beside it was given the same
+    holder = lock_holder(config.paths.data)
+    state = load_state(config.paths.data) if holder else None
+    url = state.base_url if state is not None and state.pid == holder else None
+    if url is None or url == config.site.base_url:
+        return config
+    log.info("links follow the digest serve (pid %s) using %s: %s", holder, config.paths.data, url)
+    return dataclasses.replace(config, site=dataclasses.replace(config.site, base_url=url))
 
 
 class JobRecord:

@@ -59,6 +59,8 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
             )
         finally:
             mailer.close()
+        # A digest with articles that went to nobody: say why, or a first try looks broken.
+        nobody = result.digest.count > 0 and to is None and not store.subscribers()
         if stop.by is None:
             run.done(digest_counts(result))
         else:
@@ -90,6 +92,7 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
             f"dry run: {result.sent} emails written to {result.written_to}{kept_back}; "
             "nothing stored, nothing sent"
         )
+        _tell_nobody(nobody)
         return 0
     if result.test_copy is not None:
         _tell_test_copy(result.test_copy, digest.day.isoformat(), config)
@@ -108,9 +111,18 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
         f"emails: {report.sent} sent, {result.failed} waiting for a retry, {report.refused} refused, "
         f"{report.skipped} skipped, {report.unknown} unknown, {report.expired} expired"
     )
+    _tell_nobody(nobody)
     if stop.by is not None:
         return exit_status(stop.by)
     return 1 if result.failed else 0
+
+
+def _tell_nobody(nobody: bool) -> None:
+    if nobody:
+        print(
+            "no confirmed subscribers, so no email: `digest subscribers add EMAIL` adds one "
+            "(a sign-up counts once its link is opened); `--to ADDRESS` sends one test copy"
+        )
 
 
 def _tell_test_copy(copy: CopySent, day: str, config: Config) -> None:

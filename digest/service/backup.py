@@ -195,7 +195,11 @@ def _sqlite_copy(source: Path, target: Path) -> None:
     except OSError as exc:
         raise BackupError(f"cannot create {target}: {exc.strerror or exc}") from exc
     try:
-        with closing(sqlite3.connect(source, timeout=30)) as src, closing(sqlite3.connect(target)) as dst:
+        from digest.store.database import frozen_sqlite_uri  # the store module is heavy; only this needs it
+
+        frozen = frozen_sqlite_uri(source)
+        reading = sqlite3.connect(frozen, uri=True) if frozen else sqlite3.connect(source, timeout=30)
+        with closing(reading) as src, closing(sqlite3.connect(target)) as dst:
             src.backup(dst)
             dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
     except sqlite3.Error as exc:

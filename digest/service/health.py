@@ -85,6 +85,9 @@ class ServiceState:
     # False on a standby: another instance on the PostgreSQL database runs the jobs (docs/scaling.md);
     # None when saved at start, before start-up tried for the lead (``Runner.save_start``).
     leading: bool | None = True
+    # The site.base_url it links with, which commands run beside it follow (``serving_base_url``);
+    # None in a file from a version before it.
+    base_url: str | None = None
 
 
 def health_report(
@@ -272,6 +275,7 @@ def load_state(data: Path) -> ServiceState | None:
         raw = json.loads((data / STATE_NAME).read_text(encoding="utf-8"))
         runs = {job: _job_run(run) for job, run in raw["runs"].items()}
         leading = raw.get("leading", True)  # absent from the files of a version before it: always led
+        base_url = raw.get("base_url")
         return ServiceState(
             int(raw["pid"]),
             datetime.fromisoformat(raw["started"]),
@@ -279,6 +283,7 @@ def load_state(data: Path) -> ServiceState | None:
             int(raw["files_waiting"]),
             tuple(raw["problems"]),
             None if leading is None else bool(leading),
+            base_url if isinstance(base_url, str) else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

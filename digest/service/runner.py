@@ -226,6 +226,7 @@ class Runner:
             files_waiting=self.settler.waiting,
             problems=tuple(problem for problem in (source_problem(source),) if problem is not None),
             leading=self._leader.held,
+            base_url=self._config.site.base_url,
         )
 
     def health(self) -> Mapping[str, object]:

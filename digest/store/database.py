@@ -250,7 +250,9 @@ def _sqlite_engine(target: str, readonly: bool) -> Engine:
             raise StoreError(
                 f"database {database} does not exist yet; `digest migrate` (or serve, ingest) creates it"
             )
-        uri = "sqlite:///file:" + quote(str(Path(database).resolve())) + "?mode=ro&uri=true"
+        path = Path(database).resolve()
+        file = frozen_sqlite_uri(path) or "file:" + quote(str(path)) + "?mode=ro"
+        uri = "sqlite:///" + file + "&uri=true"
         engine = sa.create_engine(uri, connect_args=args)
         sa.event.listen(engine, "connect", _sqlite_read_pragmas)
         return engine
@@ -261,6 +263,25 @@ def _sqlite_engine(target: str, readonly: bool) -> Engine:
     engine = sa.create_engine(target, connect_args=args)
     sa.event.listen(engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def frozen_sqlite_uri(path: Path) -> str | None:
+    """The URI that opens the SQLite file ``path`` as immutable when it sits on a read-only mount
+    with no ``-wal`` beside it (closed cleanly: all of it is in the file); else ``None``.
+
+    A WAL database opened even read-only makes its ``-shm`` file, which a read-only mount refuses
+    ("unable to open database file"): ``digest status`` and ``backup``, which write nothing, failed
+    on the data folder of a disk gone read-only, which they are there to rescue.  Nothing can
+    change the file there, so nothing is lost by SQLite taking it as it is.
+    """
+    resolved = path.resolve()
+    try:
+        frozen = os.statvfs(resolved.parent).f_flag & os.ST_RDONLY
+    except OSError:
+        return None
+    if not frozen or Path(f"{resolved}-wal").exists():
+        return None
+    return "file:" + quote(str(resolved)) + "?mode=ro&immutable=1"
 
 
 def _create_private(path: Path) -> None:
