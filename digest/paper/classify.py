@@ -14,7 +14,6 @@ from enum import Enum, auto
 from digest.paper import leadtags
 from digest.paper.bylines import (
     BULLET,
-    Dateline,
     credit_roles_only,
     find_jumps,
     is_byline,
@@ -28,6 +27,7 @@ from digest.paper.bylines import (
 )
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE
+from digest.paper.datelines import Dateline
 from digest.paper.lines import _FULL_LINE, _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
 from digest.paper.shapes import _MAX_HEADING, _WRAP_WIDTH
 from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, join_wrapped, squeeze_spaces

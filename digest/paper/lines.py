@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 
-from digest.paper.bylines import BULLET, Dateline, find_jumps, is_byline, parse_dateline, trailing_credit
+from digest.paper.bylines import BULLET, find_jumps, is_byline, trailing_credit
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import (
     _CREDIT_LINE,
@@ -20,6 +20,7 @@ from digest.paper.cuts import (
     _lengthens_whole_credit,
     _open_credit,
 )
+from digest.paper.datelines import Dateline, parse_dateline
 from digest.paper.shapes import (
     _MAX_HEADING,
     _PAGE_BLOCK,
