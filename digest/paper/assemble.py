@@ -18,9 +18,10 @@ from digest.paper.bylines import (
     reporting_goes_on,
     trailing_credit,
 )
-from digest.paper.classify import _NOTE, T, _headline_shaped, _Line, _wide_gaps
+from digest.paper.classify import _NOTE, T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.heading import _clean_para, _headline
+from digest.paper.headlike import _headline_shaped
 from digest.paper.kinds import _with_kind
 from digest.paper.leadtags import source_alone
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _finished, _is_caption
