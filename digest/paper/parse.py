@@ -126,7 +126,9 @@ from digest.types import Article, Page
 # (綜合外電報導)) closes the story above, the last words of its text, never the next headline's
 # (a paragraph of its own under a headline), and an editor's credit after the last sentence (…。(X编辑))
 # finishes a story as a closing credit does, so the line under it may be a headline; headline-last, a
-# crosshead alone over a line alone that is text by itself is no column's name over a headline
+# crosshead alone over a line alone that is text by itself is no column's name over a headline; in the
+# Central News Agency's dateline the reporter's name ends where a place it files from begins (李華華盛頓,
+# 歐陽曉東臺北), names of two and four characters too
 PARSER_VERSION = "7"
 
 
