@@ -124,3 +124,42 @@ def test_an_editors_note_over_a_photo_story_stays_its_text_where_a_story_follows
     assert [a.title for a in page.articles] == ["古桥修缮完工", "山乡秋收忙", "“这才是大家的书房！”"]
     assert page.articles[1].body.startswith("编者按 金秋时节")
     assert page.articles[2].body.startswith("短短三天时间")
+
+
+# A titled photo story credited to its photographer over its text.
+_STREET = (
+    "街头一景",
+    "拍摄者：本报记者 林小河",
+    "城东菜市场门口的遮阳棚年久失修，棚顶破了几个大洞，一下雨就漏水，过往的市民只能绕道而行。",
+    "“希望有关部门早日把棚子修好，方便大家买菜。”一位摊主说。",
+)
+_BRIDGE = (
+    "新桥通车",
+    "本报讯（记者 丙丁）新桥今天正式通车，市民纷纷前来参观，大家都说新桥很漂亮，通行更方便了。",
+)
+
+
+def test_untitled_photos_under_a_titled_photo_story_credited_to_others_are_stories_of_their_own() -> None:
+    page = parse_page(
+        _page(
+            *_FIRST,
+            *_STREET,
+            "近日，白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。图为果农在果园里修剪果树。",
+            "本报记者 周远 摄",
+            "春分过后，青石镇处处花开，各村忙着迎接赏花的游客。图为东岭村的油菜花海。本报记者 甲乙 摄",
+            *_BRIDGE,
+        )
+    )
+    assert [(a.title, a.authors, a.body[:4]) for a in page.articles[2:]] == [
+        ("街头一景", ("林小河",), "城东菜市"),
+        (None, ("周远",), "近日，白"),
+        (None, ("甲乙",), "春分过后"),
+        ("新桥通车", ("丙丁",), "新桥今天"),
+    ]
+
+
+def test_another_picture_by_the_photo_storys_own_photographer_stays_in_it() -> None:
+    more = "午后雨停，摊主们合力把积水扫出了棚外，又在破洞下放了几只水桶。"
+    page = parse_page(_page(*_FIRST, *_STREET, more, "本报记者 林小河 摄", *_BRIDGE))
+    assert [a.title for a in page.articles[2:]] == ["街头一景", "新桥通车"]
+    assert page.articles[2].authors == ("林小河",)
