@@ -196,7 +196,9 @@ def _classify(
         line.short = ((alone or i - 1 in apart) and _short_of_column(text, next_text, width)) or (
             not width
             and (
-                i - 1 in apart if not alone else whole and _set_whole(text, i - 1 in opened, i + 1 in opened)
+                i - 1 in apart
+                if not alone
+                else whole and _set_whole(text, i - 1 in opened, i + 1 in opened, next_text)
             )
         )
         if loose and line.kind is T.CANDIDATE:

@@ -42,15 +42,30 @@ def _short_of_column(text: str, below: str, width: int) -> bool:
     return width > 0 and len(squeeze_spaces(text)) + kept < _FULL_LINE * width
 
 
-def _set_whole(text: str, indented: bool, opens_below: bool) -> bool:
+def _set_whole(text: str, indented: bool, opens_below: bool, below: str = "") -> bool:
     """On a page printing a paragraph to a line, did a line alone stop where it was set, not where
     a column break cut a paragraph's first words off?  Prose a break cuts has a clause mark every
     clause or so, or stops where no phrase ends (…位于); and a break leaves stubs of a few characters
     as often as it leaves a phrase: a crosshead's length counts only unindented over an indented
-    paragraph on a page indenting them."""
+    paragraph on a page indenting them, or where the first sentence ``below`` repeats it."""
     if _CLAUSE_BREAK.search(text) or text[-1] in _NO_PHRASE_END:
         return False
-    return len(squeeze_spaces(text)) > _CROSSHEAD_LEN or (opens_below and not indented)
+    bare = squeeze_spaces(text)
+    return len(bare) > _CROSSHEAD_LEN or (opens_below and not indented) or _repeated_below(bare, below)
+
+
+_SENTENCE_END = re.compile("[。！？!?]")
+_REPEATED = 4  # characters of a crosshead the sentence under it repeats at least (绿水青山)
+
+
+def _repeated_below(text: str, below: str) -> bool:
+    """Does the first sentence under a short line repeat most of it, a run of four characters or
+    more and at least half the line (少儿阅览区 / 走进少儿阅览区，…)?  A crosshead names what the
+    paragraph under it is about, in its words; the rest of a sentence a column break cut goes on
+    from its first words and seldom says them again."""
+    first = _SENTENCE_END.split(below, maxsplit=1)[0]
+    need = max(_REPEATED, (len(text) + 1) // 2)
+    return any(text[at : at + need] in first for at in range(len(text) - need + 1))
 
 
 def _fills_column(text: str, width: int) -> bool:

@@ -129,7 +129,8 @@ from digest.types import Article, Page
 # crosshead alone over a line alone that is text by itself is no column's name over a headline; in the
 # Central News Agency's dateline the reporter's name ends where a place it files from begins (李華華盛頓,
 # 歐陽曉東臺北), names of two and four characters too; a titled photo story credited to its photographers
-# alone ends where a caption closed by another photographer's credit follows its finished text
+# alone ends where a caption closed by another photographer's credit follows its finished text; where a
+# paragraph prints to a line, a crosshead of 5–12 characters the sentence under it repeats stays apart
 PARSER_VERSION = "7"
 
 
