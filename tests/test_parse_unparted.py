@@ -163,3 +163,12 @@ def test_another_picture_by_the_photo_storys_own_photographer_stays_in_it() -> N
     page = parse_page(_page(*_FIRST, *_STREET, more, "本报记者 林小河 摄", *_BRIDGE))
     assert [a.title for a in page.articles[2:]] == ["街头一景", "新桥通车"]
     assert page.articles[2].authors == ("林小河",)
+
+
+def test_a_kicker_headline_and_question_subtitle_under_finished_text_open_a_story() -> None:
+    stack = ("蓝莓红了？杨梅红了？", "白沙乡蓝莓基地迎来丰收", "今年为何早熟半个月？")
+    page = parse_page(_page(*_FIRST, *stack, *_SECOND))
+    assert len(page.articles) == 3
+    article = page.articles[2]
+    assert (article.title, article.subtitle) == (f"{stack[0]} {stack[1]}", stack[2])
+    assert article.body.startswith("昨天上午")

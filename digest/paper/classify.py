@@ -28,6 +28,8 @@ from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE
 from digest.paper.datelines import Dateline
 from digest.paper.headlike import (
+    _CLAUSE_BREAK,
+    _EXCLAIMED,
     _fills_column,
     _headline_shaped,
     _is_candidate,
@@ -186,7 +188,7 @@ def _classify(
             continue
         # The page's header: its first lines, with nothing but folio furniture above.
         top = len(out) < _HEADER_LINES and all(x.kind is T.NOISE for x in out)
-        loose = unparted and bool(out) and _finished_line(out[-1], conv)
+        loose = unparted and bool(out) and (_finished_line(out[-1], conv) or _asks_under(out[-1], text))
         line = _classify_one(text, conv, issue, alone or loose or i - 1 in apart, top)
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         line.indent = i - 1 in opened
@@ -201,10 +203,12 @@ def _classify(
                 else whole and _set_whole(text, i - 1 in opened, i + 1 in opened, next_text)
             )
         )
-        if loose and line.kind is T.CANDIDATE:
+        stacked = unparted and bool(out) and out[-1].kind is T.CANDIDATE and out[-1].short
+        if (loose or stacked) and line.kind is T.CANDIDATE:
             # With no blank lines no column break shows: a line set whole after a finished sentence
             # (short of the column, or with no clause mark where a paragraph prints to a line) is
-            # short as one set apart by blank lines is (a crosshead, a headline).
+            # short as one set apart by blank lines is (a crosshead, a headline); so is one under
+            # such a line (a headline under its kicker, a subtitle under its headline).
             lower = raw[i] if i < len(raw) else ""
             if _short_of_column(text, lower, width) if width else whole and _set_whole(text, False, True):
                 line.short = True
@@ -261,6 +265,15 @@ def _finished_line(line: _Line, conv: Conventions) -> bool:
     if line.kind in (T.CREDIT, T.PAREN):
         return True
     return line.kind is T.PARA and (ends_sentence(line.text) or trailing_credit(line.text, conv) is not None)
+
+
+def _asks_under(above: _Line, text: str) -> bool:
+    """Is ``text`` a question or exclamation of one phrase right under a line that may be a headline
+    (新华坊这条有故事的小弄 / 路名到底该叫什么？), on a page without blank lines: a subtitle that stands as
+    much alone as the headline over it, never a paragraph's first line (prose runs on past one phrase)."""
+    return (
+        above.kind is T.CANDIDATE and _EXCLAIMED.search(text) is not None and not _CLAUSE_BREAK.search(text)
+    )
 
 
 def _list_entry(line: _Line) -> None:

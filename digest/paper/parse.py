@@ -130,7 +130,9 @@ from digest.types import Article, Page
 # Central News Agency's dateline the reporter's name ends where a place it files from begins (李華華盛頓,
 # 歐陽曉東臺北), names of two and four characters too; a titled photo story credited to its photographers
 # alone ends where a caption closed by another photographer's credit follows its finished text; where a
-# paragraph prints to a line, a crosshead of 5–12 characters the sentence under it repeats stays apart
+# paragraph prints to a line, a crosshead of 5–12 characters the sentence under it repeats stays apart;
+# on a page without blank lines a one-phrase question under a headline is its subtitle, and a line
+# under a candidate set short is set short too (a kicker, headline and subtitle weighed as one stack)
 PARSER_VERSION = "7"
 
 
