@@ -172,3 +172,29 @@ def test_a_kicker_headline_and_question_subtitle_under_finished_text_open_a_stor
     article = page.articles[2]
     assert (article.title, article.subtitle) == (f"{stack[0]} {stack[1]}", stack[2])
     assert article.body.startswith("昨天上午")
+
+
+# Wrapped in a column of 19 characters, the story above cut mid-sentence by a column break.
+_CUT_ABOVE = (
+    "古桥修缮完工\n本报讯（记者 周远）城南古桥修缮工程日前完\n工，这座建于清代的石拱桥将于下月重新向\n"
+    "游人开放。修缮期间，施工人员按照原有工\n艺补砌了桥面石板，更换了松动的栏杆，并\n"
+    "对桥墩进行了加固处理。文物部门的专家介\n绍，这次修缮坚持修旧如旧，尽量保留了古\n"
+)
+_BLUEBERRIES = (
+    "本报讯（记者 林雨）昨天上午，记者在白沙\n乡的蓝莓种植基地看到，一排排大棚整齐排\n"
+    "列，果农们正忙着采摘成熟的蓝莓，装箱发\n往各地。\n"
+)
+
+
+def test_a_headline_over_a_dateline_under_a_paragraph_a_column_break_cut_opens_a_story() -> None:
+    page = parse_page(_CUT_ABOVE + "蓝莓抢鲜上市\n" + _BLUEBERRIES)
+    assert [a.title for a in page.articles] == ["古桥修缮完工", "蓝莓抢鲜上市"]
+    assert page.articles[0].body.endswith("尽量保留了古")
+
+
+def test_a_closing_credit_the_wrap_cut_over_a_dateline_is_no_headline() -> None:
+    page = parse_page(
+        _CUT_ABOVE.replace("保留了古\n", "保留了古桥原貌。”王\n") + "星海 耿志清\n" + _BLUEBERRIES
+    )
+    assert [a.title for a in page.articles] == ["古桥修缮完工", None]
+    assert page.articles[0].authors == ("周远", "王星海", "耿志清")

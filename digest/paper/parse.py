@@ -132,7 +132,8 @@ from digest.types import Article, Page
 # alone ends where a caption closed by another photographer's credit follows its finished text; where a
 # paragraph prints to a line, a crosshead of 5–12 characters the sentence under it repeats stays apart;
 # on a page without blank lines a one-phrase question under a headline is its subtitle, and a line
-# under a candidate set short is set short too (a kicker, headline and subtitle weighed as one stack)
+# under a candidate set short is set short too (a kicker, headline and subtitle weighed as one stack);
+# a line short of the column over a dateline is its headline also under text a column break cut
 PARSER_VERSION = "7"
 
 
