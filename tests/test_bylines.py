@@ -16,12 +16,12 @@ from digest.paper.bylines import (
     is_editor_line,
     paren_names,
     parse_credits,
-    parse_dateline,
     reporting_goes_on,
     trailing_credit,
     unsigned_byline,
 )
 from digest.paper.conventions import MAINLAND, conventions_for
+from digest.paper.datelines import parse_dateline
 from digest.types import Credit
 
 

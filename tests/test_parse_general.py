@@ -226,6 +226,10 @@ _INDENTED = (
         # (a guard) a paragraph to a line, indented (a column break leaves one's rest unindented): the
         # crosshead is not indented, the paragraph under it is
         _INDENTED + "少儿阅览区\n\n　　走进少儿阅览区，书架上摆满了绘本，不少家长正陪着孩子在这里读书。\n",
+        # a paragraph to a line, nothing indented: the sentence under the crosshead repeats it
+        "青石镇图书馆开放\n\n本报讯（记者 周远）青石镇新建的图书馆昨天正式对外开放，馆内藏书三万余册，"
+        "设有少儿阅览区和自习室，开馆第一天就迎来了上千名读者。\n\n少儿阅览区\n\n"
+        "走进少儿阅览区，书架上摆满了绘本，不少家长正陪着孩子在这里读书。\n",
     ],
 )
 def test_a_short_crosshead_after_a_finished_paragraph_on_a_page_of_single_blanks_stays_apart(
@@ -234,6 +238,17 @@ def test_a_short_crosshead_after_a_finished_paragraph_on_a_page_of_single_blanks
     (article,) = parse_page(text).articles
     assert article.title == "青石镇图书馆开放"
     assert "\n\n少儿阅览区\n\n走进少儿阅览区" in article.body
+
+
+def test_a_short_stub_the_sentence_under_it_names_in_part_goes_on_where_each_paragraph_prints_on_a_line() -> (
+    None
+):
+    # The rest of the sentence says 王先生 again, but not most of the stub: no crosshead's repeat.
+    page = parse_page(
+        _ONE_PER_LINE + "王先生说自己从小在这里\n\n长大，看着老街一天天变样，王先生心里特别高兴。\n"
+    )
+    (article,) = page.articles
+    assert "从小在这里长大" in article.body
 
 
 def test_a_short_stub_a_column_break_cut_off_an_indented_paragraph_goes_on() -> None:

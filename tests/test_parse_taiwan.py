@@ -75,6 +75,24 @@ def test_the_central_news_agency_dateline_gives_reporters_place_and_day(
     assert article.body.startswith("沿著溪岸")
 
 
+@pytest.mark.parametrize(
+    ("tag", "names", "place"),
+    [
+        ("（中央社記者李華華盛頓6日電）", [("李華", "記者")], "華盛頓"),
+        ("（中央社記者歐陽曉東臺北6日電）", [("歐陽曉東", "記者")], "臺北"),
+        ("（中央社記者鄭雅琳、李華溫哥華6日專電）", [("鄭雅琳", "記者"), ("李華", "記者")], "溫哥華"),
+        ("（中央社記者許文新加坡6日專電）", [("許文", "記者")], "新加坡"),
+        ("（中央社记者欧阳晓东台北6日电）", [("欧阳晓东", "记者")], "台北"),
+    ],
+)
+def test_a_known_place_tells_where_the_reporters_name_ends_in_the_agency_dateline(
+    tag: str, names: list[tuple[str, str]], place: str
+) -> None:
+    article = only(f"{TITLE}{tag}{LEAD}{MORE}")
+    assert credits(article) == names
+    assert (article.place, article.date) == (place, "03-06")
+
+
 @pytest.mark.parametrize("tag", ["（綜合外電報導）", "【綜合外電報導】", "〔國際新聞中心／綜合報導〕"])
 def test_the_wires_or_a_desk_before_the_lead_are_its_dateline_and_credit_no_one(tag: str) -> None:
     article = only(f"{TITLE}{tag}{LEAD}{MORE}")

@@ -124,3 +124,77 @@ def test_an_editors_note_over_a_photo_story_stays_its_text_where_a_story_follows
     assert [a.title for a in page.articles] == ["古桥修缮完工", "山乡秋收忙", "“这才是大家的书房！”"]
     assert page.articles[1].body.startswith("编者按 金秋时节")
     assert page.articles[2].body.startswith("短短三天时间")
+
+
+# A titled photo story credited to its photographer over its text.
+_STREET = (
+    "街头一景",
+    "拍摄者：本报记者 林小河",
+    "城东菜市场门口的遮阳棚年久失修，棚顶破了几个大洞，一下雨就漏水，过往的市民只能绕道而行。",
+    "“希望有关部门早日把棚子修好，方便大家买菜。”一位摊主说。",
+)
+_BRIDGE = (
+    "新桥通车",
+    "本报讯（记者 丙丁）新桥今天正式通车，市民纷纷前来参观，大家都说新桥很漂亮，通行更方便了。",
+)
+
+
+def test_untitled_photos_under_a_titled_photo_story_credited_to_others_are_stories_of_their_own() -> None:
+    page = parse_page(
+        _page(
+            *_FIRST,
+            *_STREET,
+            "近日，白沙乡的果农陆续开展春季修剪工作，田间地头一派繁忙景象。图为果农在果园里修剪果树。",
+            "本报记者 周远 摄",
+            "春分过后，青石镇处处花开，各村忙着迎接赏花的游客。图为东岭村的油菜花海。本报记者 甲乙 摄",
+            *_BRIDGE,
+        )
+    )
+    assert [(a.title, a.authors, a.body[:4]) for a in page.articles[2:]] == [
+        ("街头一景", ("林小河",), "城东菜市"),
+        (None, ("周远",), "近日，白"),
+        (None, ("甲乙",), "春分过后"),
+        ("新桥通车", ("丙丁",), "新桥今天"),
+    ]
+
+
+def test_another_picture_by_the_photo_storys_own_photographer_stays_in_it() -> None:
+    more = "午后雨停，摊主们合力把积水扫出了棚外，又在破洞下放了几只水桶。"
+    page = parse_page(_page(*_FIRST, *_STREET, more, "本报记者 林小河 摄", *_BRIDGE))
+    assert [a.title for a in page.articles[2:]] == ["街头一景", "新桥通车"]
+    assert page.articles[2].authors == ("林小河",)
+
+
+def test_a_kicker_headline_and_question_subtitle_under_finished_text_open_a_story() -> None:
+    stack = ("蓝莓红了？杨梅红了？", "白沙乡蓝莓基地迎来丰收", "今年为何早熟半个月？")
+    page = parse_page(_page(*_FIRST, *stack, *_SECOND))
+    assert len(page.articles) == 3
+    article = page.articles[2]
+    assert (article.title, article.subtitle) == (f"{stack[0]} {stack[1]}", stack[2])
+    assert article.body.startswith("昨天上午")
+
+
+# Wrapped in a column of 19 characters, the story above cut mid-sentence by a column break.
+_CUT_ABOVE = (
+    "古桥修缮完工\n本报讯（记者 周远）城南古桥修缮工程日前完\n工，这座建于清代的石拱桥将于下月重新向\n"
+    "游人开放。修缮期间，施工人员按照原有工\n艺补砌了桥面石板，更换了松动的栏杆，并\n"
+    "对桥墩进行了加固处理。文物部门的专家介\n绍，这次修缮坚持修旧如旧，尽量保留了古\n"
+)
+_BLUEBERRIES = (
+    "本报讯（记者 林雨）昨天上午，记者在白沙\n乡的蓝莓种植基地看到，一排排大棚整齐排\n"
+    "列，果农们正忙着采摘成熟的蓝莓，装箱发\n往各地。\n"
+)
+
+
+def test_a_headline_over_a_dateline_under_a_paragraph_a_column_break_cut_opens_a_story() -> None:
+    page = parse_page(_CUT_ABOVE + "蓝莓抢鲜上市\n" + _BLUEBERRIES)
+    assert [a.title for a in page.articles] == ["古桥修缮完工", "蓝莓抢鲜上市"]
+    assert page.articles[0].body.endswith("尽量保留了古")
+
+
+def test_a_closing_credit_the_wrap_cut_over_a_dateline_is_no_headline() -> None:
+    page = parse_page(
+        _CUT_ABOVE.replace("保留了古\n", "保留了古桥原貌。”王\n") + "星海 耿志清\n" + _BLUEBERRIES
+    )
+    assert [a.title for a in page.articles] == ["古桥修缮完工", None]
+    assert page.articles[0].authors == ("周远", "王星海", "耿志清")

@@ -18,9 +18,10 @@ from digest.paper.bylines import (
     reporting_goes_on,
     trailing_credit,
 )
-from digest.paper.classify import _NOTE, T, _headline_shaped, _Line, _wide_gaps
+from digest.paper.classify import _NOTE, T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
 from digest.paper.heading import _clean_para, _headline
+from digest.paper.headlike import _headline_shaped
 from digest.paper.kinds import _with_kind
 from digest.paper.leadtags import source_alone
 from digest.paper.resolve import _CAPTION, _CAPTION_START, _finished, _is_caption
@@ -437,15 +438,35 @@ def _next_photo(cur: _Builder, lines: list[_Line], index: int, conv: Conventions
     text under the credit is another photo's, its caption closed by a photographer's credit
     within a few lines (近日，白沙乡… / …修剪果树。本报记者 周远 摄).  A line opening 图为 there is
     another caption of the same pictures; under a headline, captions each closed by a credit
-    are one photo story's.  ``lines[index]`` is the text under the credit."""
-    if cur.title_lines or not cur.has_body() or _CAPTION_START.match(lines[index].text):
+    are one photo story's, but see ``_another_photo``.  ``lines[index]`` is the text under the credit."""
+    if not cur.has_body() or _CAPTION_START.match(lines[index].text):
         return False
+    if cur.title_lines:
+        return _another_photo(cur, lines, index, conv)
     prev = lines[index - 1]
     credits = prev.credits if prev.kind is T.CREDIT else _closing_credits(prev, conv)
     return (
         any(photographed(c) for c in credits)
         and _photo(lines[index : index + _PHOTO_REACH], conv) is not None
     )
+
+
+def _another_photo(cur: _Builder, lines: list[_Line], index: int, conv: Conventions) -> bool:
+    """Is ``lines[index]``, under the finished text (no caption's credit) of a titled photo story
+    credited to its photographers alone (街拍 / 拍摄者：本报记者 X / …。), an untitled photo's caption:
+    closed, or with the line under it, by the credit of a photographer the story does not name?
+    A photo story's pictures are its own photographers'; one credited to someone else is another
+    story, printed under it where the page has no blank line to part them."""
+    names = {c.name for c in cur.credits}
+    prev, below = lines[index - 1], lines[index : index + 2]
+    end = _photo(below, conv)
+    if end is None or (end and below[end].kind is not T.CREDIT) or prev.kind is not T.PARA:
+        return False  # under a caption's credit, a caption of the same photo story
+    finished = ends_sentence(prev.text) and not _closing_credits(prev, conv) and not cur.only_captions()
+    if not finished or not names or not all(photographed(c) for c in cur.credits):
+        return False
+    credits = below[end].credits if below[end].kind is T.CREDIT else _closing_credits(below[end], conv)
+    return not names & {c.name for c in credits}
 
 
 def _closing_credits(line: _Line, conv: Conventions) -> tuple[Credit, ...]:

@@ -13,8 +13,6 @@ from enum import Enum, auto
 
 from digest.paper import leadtags
 from digest.paper.bylines import (
-    BULLET,
-    Dateline,
     credit_roles_only,
     find_jumps,
     is_byline,
@@ -28,9 +26,19 @@ from digest.paper.bylines import (
 )
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import _CREDIT_LINE
-from digest.paper.lines import _FULL_LINE, _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
+from digest.paper.datelines import Dateline
+from digest.paper.headlike import (
+    _CLAUSE_BREAK,
+    _EXCLAIMED,
+    _fills_column,
+    _headline_shaped,
+    _is_candidate,
+    _set_whole,
+    _short_of_column,
+)
+from digest.paper.lines import _MD_HEADING, _QA_LABEL, _read_dateline, _running_head
 from digest.paper.shapes import _MAX_HEADING, _WRAP_WIDTH
-from digest.paper.textnorm import CJK, ends_open, ends_sentence, has_cjk, join_wrapped, squeeze_spaces
+from digest.paper.textnorm import CJK, ends_sentence, join_wrapped, squeeze_spaces
 from digest.types import Credit
 
 _SECTION_MARK = re.compile(r"^[●◆]\s*(\S.{0,11})$")
@@ -52,9 +60,6 @@ _SIGNATURE = re.compile(f"^[{CJK}]{{3}}$")  # a name signing a story under its h
 
 
 _BRACKET_SECTION = re.compile(r"^【\s*([^【】\s]{1,12})\s*】$")
-
-
-_EXCLAIMED = re.compile(r"[！？!?][”’」』\"']*$")
 
 
 _BOLD_LABEL = re.compile(r"^\*\*([^*\n]{1,16}?)[:：]\s*\*\*\s*")
@@ -100,18 +105,6 @@ _FURNITURE = re.compile(
 _QR_PROMPT = re.compile(
     r"^(?:扫码|扫描二维码|扫一扫|扫描下方二维码)[^，。；,;]{0,6}(?:视频|全文|原文|详情|直播|更多|报道)$"
 )
-
-
-_CLAUSE_BREAK = re.compile("[，,、；;]")  # where prose parts its clauses
-
-
-_NO_PHRASE_END = frozenset("的和与及在为了是把被对从向将等并或而但以于之其")  # a phrase never ends on these
-
-
-_CROSSHEAD_LEN = 12  # characters; a crosshead is a short phrase (a column break leaves longer stubs)
-
-
-_MAX_COMMA_HEADING = 30  # a headline with a comma is short: 科技支撑,内蒙古“双碳”之路行稳致远
 
 
 class T(Enum):
@@ -195,7 +188,7 @@ def _classify(
             continue
         # The page's header: its first lines, with nothing but folio furniture above.
         top = len(out) < _HEADER_LINES and all(x.kind is T.NOISE for x in out)
-        loose = unparted and bool(out) and _finished_line(out[-1], conv)
+        loose = unparted and bool(out) and (_finished_line(out[-1], conv) or _asks_under(out[-1], text))
         line = _classify_one(text, conv, issue, alone or loose or i - 1 in apart, top)
         line.gap, line.alone, line.apart, blanks = blanks, alone, i - 1 in apart, 0
         line.indent = i - 1 in opened
@@ -205,13 +198,17 @@ def _classify(
         line.short = ((alone or i - 1 in apart) and _short_of_column(text, next_text, width)) or (
             not width
             and (
-                i - 1 in apart if not alone else whole and _set_whole(text, i - 1 in opened, i + 1 in opened)
+                i - 1 in apart
+                if not alone
+                else whole and _set_whole(text, i - 1 in opened, i + 1 in opened, next_text)
             )
         )
-        if loose and line.kind is T.CANDIDATE:
+        stacked = unparted and bool(out) and out[-1].kind is T.CANDIDATE and out[-1].short
+        if (loose or stacked) and line.kind is T.CANDIDATE:
             # With no blank lines no column break shows: a line set whole after a finished sentence
             # (short of the column, or with no clause mark where a paragraph prints to a line) is
-            # short as one set apart by blank lines is (a crosshead, a headline).
+            # short as one set apart by blank lines is (a crosshead, a headline); so is one under
+            # such a line (a headline under its kicker, a subtitle under its headline).
             lower = raw[i] if i < len(raw) else ""
             if _short_of_column(text, lower, width) if width else whole and _set_whole(text, False, True):
                 line.short = True
@@ -262,10 +259,6 @@ def _classify(
     return _notes_run_on(out)
 
 
-_PAST_COLUMN = 2  # characters a wrapped line may run past its column's usual width
-_RUN_KEPT_WHOLE = re.compile(r"^[A-Za-z0-9.%]+")  # a wrap never cuts a run of Latin letters or figures
-
-
 def _finished_line(line: _Line, conv: Conventions) -> bool:
     """Does a line finish its text: a paragraph ending a sentence or closed by its credit (…上市。
     记者 X 摄), or a credit of its own?"""
@@ -274,31 +267,13 @@ def _finished_line(line: _Line, conv: Conventions) -> bool:
     return line.kind is T.PARA and (ends_sentence(line.text) or trailing_credit(line.text, conv) is not None)
 
 
-def _short_of_column(text: str, below: str, width: int) -> bool:
-    """Does a line stop well short of the page's wrapped column, so that no wrap ended it there?
-    A paragraph's first line a column break parted from the rest fills the column, unless the
-    wrap put a run of figures it would cut (2020年) on the next line."""
-    run = _RUN_KEPT_WHOLE.match(below)
-    kept = len(run.group()) if run else 0
-    return width > 0 and len(squeeze_spaces(text)) + kept < _FULL_LINE * width
-
-
-def _set_whole(text: str, indented: bool, opens_below: bool) -> bool:
-    """On a page printing a paragraph to a line, did a line alone stop where it was set, not where
-    a column break cut a paragraph's first words off?  Prose a break cuts has a clause mark every
-    clause or so, or stops where no phrase ends (…位于); and a break leaves stubs of a few characters
-    as often as it leaves a phrase: a crosshead's length counts only unindented over an indented
-    paragraph on a page indenting them."""
-    if _CLAUSE_BREAK.search(text) or text[-1] in _NO_PHRASE_END:
-        return False
-    return len(squeeze_spaces(text)) > _CROSSHEAD_LEN or (opens_below and not indented)
-
-
-def _fills_column(text: str, width: int) -> bool:
-    """Is a line as wide as the page's wrapped column, as a paragraph's wrapped lines are (a mark
-    or a figure the wrap kept may take it a character or two past)?  A wider line was set whole."""
-    glyphs = len(squeeze_spaces(text))
-    return width > 0 and _FULL_LINE * width <= glyphs <= width + _PAST_COLUMN
+def _asks_under(above: _Line, text: str) -> bool:
+    """Is ``text`` a question or exclamation of one phrase right under a line that may be a headline
+    (新华坊这条有故事的小弄 / 路名到底该叫什么？), on a page without blank lines: a subtitle that stands as
+    much alone as the headline over it, never a paragraph's first line (prose runs on past one phrase)."""
+    return (
+        above.kind is T.CANDIDATE and _EXCLAIMED.search(text) is not None and not _CLAUSE_BREAK.search(text)
+    )
 
 
 def _list_entry(line: _Line) -> None:
@@ -399,28 +374,6 @@ def _header_block(lines: list[_Line]) -> None:
                 line.kind = T.NOISE
 
 
-def _headline_shaped(text: str) -> bool:
-    if _too_long(text):
-        return False
-    bare = squeeze_spaces(text)
-    return len(bare) <= _MAX_HEADING and not _ends_statement(bare) and not _STOPS.search(bare)
-
-
-# A full stop or semicolon inside a line: a sentence, not a headline.
-_STOPS = re.compile("[。；;]")
-_COMMAS = re.compile("[，,]")
-
-
-def _too_long(text: str) -> bool:
-    """Longer than a headline even with every space squeezed out (most lines are prose: a cheap no)."""
-    return len(text) - text.count(" ") > _MAX_HEADING
-
-
-def _ends_statement(text: str) -> bool:
-    """Ends a sentence with 。 or …; a headline may end in ！ or ？ (“这才是真正的河南!”)."""
-    return ends_sentence(text) and not _EXCLAIMED.search(text)
-
-
 def _classify_one(
     text: str, conv: Conventions, issue: date | None, alone: bool = False, top: bool = False
 ) -> _Line:
@@ -472,25 +425,3 @@ def _classify_one(
         return _Line(text, T.CANDIDATE, lines=[text])
     speaker = _SPEAKER.match(text)
     return _Line(text, T.PARA, label=label, speaker=speaker.group(1) if speaker else "")
-
-
-def _is_candidate(text: str, alone: bool = False) -> bool:
-    """Could this line be a headline?  Short, Chinese, no sentence end, no clause break at its end.
-
-    A line standing alone in its block may end in ！ or ？ and hold commas, as headlines do on
-    some pages; the evidence around it decides (``_headline_evidence``).
-    """
-    if _too_long(text):
-        return False
-    bare = squeeze_spaces(text)
-    commas = len(_COMMAS.findall(bare))
-    return (
-        len(bare) <= _MAX_HEADING
-        and (alone or commas <= 1)
-        and not (commas and len(bare) > _MAX_COMMA_HEADING and (commas > 1 or not alone))
-        and has_cjk(bare)
-        and not (_ends_statement(bare) if alone else ends_sentence(bare))
-        and not ends_open(bare)
-        and not _STOPS.search(bare)
-        and not BULLET.match(bare)
-    )

@@ -16,10 +16,10 @@ from digest.paper.bylines import (
     is_editor_line,
     paren_names,
     parse_credits,
-    parse_dateline,
     split_mark,
 )
 from digest.paper.conventions import Conventions
+from digest.paper.datelines import parse_dateline
 from digest.paper.textnorm import CJK, ends_sentence, join_wrapped
 
 _CREDIT_LINE = 40  # characters; a credit line is never longer

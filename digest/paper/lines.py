@@ -9,7 +9,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 
-from digest.paper.bylines import BULLET, Dateline, find_jumps, is_byline, parse_dateline, trailing_credit
+from digest.paper.bylines import BULLET, find_jumps, is_byline, trailing_credit
 from digest.paper.conventions import Conventions
 from digest.paper.cuts import (
     _CREDIT_LINE,
@@ -20,6 +20,7 @@ from digest.paper.cuts import (
     _lengthens_whole_credit,
     _open_credit,
 )
+from digest.paper.datelines import Dateline, parse_dateline
 from digest.paper.shapes import (
     _MAX_HEADING,
     _PAGE_BLOCK,
@@ -293,15 +294,12 @@ def _lay_out(
         for k, line in enumerate(block[:2]):
             if _running_head(line, short=True) or (k == 0 and _FOLIO.search(line)):
                 starts[k : k + 2] = [True] * len(starts[k : k + 2])
-    together = (
-        len(block) <= _PAGE_BLOCK
-        and any(starts)  # most blocks: nothing opens a line under their first
-        and any(
-            starts[k + 1] and ends_sentence(block[k - 1]) and _heads_story(block[k - 1], block[k])
-            for k in range(1, len(block) - 1)
-        )
+    # most blocks: nothing opens a line under their first, and no column need be measured
+    column = _column_width([block]) if any(starts) or len(block) > _PAGE_BLOCK else 0
+    together = len(block) <= _PAGE_BLOCK and any(
+        starts[k + 1] and _heads_story(block[k - 1], block[k], conv, column) for k in range(1, len(block) - 1)
     )
-    page = _column_width([block]) if len(block) > _PAGE_BLOCK or together else 0
+    page = column if len(block) > _PAGE_BLOCK or together else 0
     # A page's columns may differ in width (a box set narrower): each line is measured against
     # the column the lines around it set.
     columns = _local_columns(block, page) if page else []
@@ -322,7 +320,11 @@ def _lay_out(
                 indent
                 or (page and (not _wraps(pieces[-1], columns[k - 1]) or _phrases_set(pieces, out)))
                 or starts[k]
-                or (k + 1 < len(block) and starts[k + 1] and _heads_story(pieces[-1], line))
+                or (
+                    k + 1 < len(block)
+                    and starts[k + 1]
+                    and _heads_story(pieces[-1], line, conv, columns[k - 1] if columns else 0)
+                )
                 or _ends_line(pieces, block)
                 or (_credit_apart(pieces, line, conv) or _editors_line(pieces[-1], line, conv))
                 or _signed_dateline(pieces, line, conv)
@@ -369,16 +371,21 @@ def _phrases_set(pieces: list[str], out: list[str]) -> bool:
     )
 
 
-def _heads_story(above: str, line: str) -> bool:
+def _heads_story(above: str, line: str, conv: Conventions, column: int = 0) -> bool:
     """Is ``line``, right over a line opening a story (a dateline, a bullet), that story's headline
-    run together with what is above it: text ending a sentence, or a section's bare name?  It
-    is no sentence itself.  (A headline's first line over its second goes on into it.)"""
+    run together with what is above it: text ending a sentence, a section's bare name, or a line
+    filling the ``column`` a column break cut mid-sentence (…尽量保留了古 / 标题 / 本报讯…: a
+    paragraph's last line short of the column ends its sentence, or its credit closes it)?  It is
+    no sentence itself.  (A headline's first line over its second goes on into it.)"""
+    cut = column > 0 and _glyphs(above) >= column - 1 and _glyphs(line) < _FULL_LINE * column
     return (
         not ends_sentence(line)
         and not ends_open(line)
         and not _STOPS.search(line)
         and _glyphs(line) <= _MAX_HEADING
-        and (ends_sentence(above) or _SECTION_WORD.fullmatch(above) is not None)
+        and (ends_sentence(above) or _SECTION_WORD.fullmatch(above) is not None or cut)
+        # a closing credit the wrap cut (…”王 / 星海 耿志清) is no headline
+        and not (cut and (is_byline(line, conv) or trailing_credit(join_wrapped([above, line]), conv)))
     )
 
 

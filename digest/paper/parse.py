@@ -126,7 +126,14 @@ from digest.types import Article, Page
 # (綜合外電報導)) closes the story above, the last words of its text, never the next headline's
 # (a paragraph of its own under a headline), and an editor's credit after the last sentence (…。(X编辑))
 # finishes a story as a closing credit does, so the line under it may be a headline; headline-last, a
-# crosshead alone over a line alone that is text by itself is no column's name over a headline
+# crosshead alone over a line alone that is text by itself is no column's name over a headline; in the
+# Central News Agency's dateline the reporter's name ends where a place it files from begins (李華華盛頓,
+# 歐陽曉東臺北), names of two and four characters too; a titled photo story credited to its photographers
+# alone ends where a caption closed by another photographer's credit follows its finished text; where a
+# paragraph prints to a line, a crosshead of 5–12 characters the sentence under it repeats stays apart;
+# on a page without blank lines a one-phrase question under a headline is its subtitle, and a line
+# under a candidate set short is set short too (a kicker, headline and subtitle weighed as one stack);
+# a line short of the column over a dateline is its headline also under text a column break cut
 PARSER_VERSION = "7"
 
 

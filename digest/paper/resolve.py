@@ -26,12 +26,13 @@ from digest.paper.apart import (
 from digest.paper.bylines import (
     continues_elsewhere,
     find_jumps,
-    parse_dateline,
     photographed,
     trailing_credit,
 )
-from digest.paper.classify import _CROSSHEAD_LEN, _NO_PHRASE_END, _NOTE, T, _Line, _wide_gaps
+from digest.paper.classify import _NOTE, T, _Line, _wide_gaps
 from digest.paper.conventions import Conventions
+from digest.paper.datelines import parse_dateline
+from digest.paper.headlike import _CROSSHEAD_LEN, _NO_PHRASE_END
 from digest.paper.marked import _adopt_unmarked_heading_lines
 from digest.paper.shapes import _NUMBERED
 from digest.paper.signing import _REACH as _SIGNED_REACH

@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 
 from digest.paper.bylines import is_editor_line, photographed, trailing_credit
-from digest.paper.classify import _CROSSHEAD_LEN, T, _Line
+from digest.paper.classify import T, _Line
 from digest.paper.conventions import Conventions
+from digest.paper.headlike import _CROSSHEAD_LEN
 from digest.paper.leadtags import source_alone
 from digest.paper.textnorm import ends_sentence
 from digest.types import Credit
