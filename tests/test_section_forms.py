@@ -20,6 +20,7 @@ from test_emptied_sections import site  # noqa: F401 (a fixture)
 from digest.config import Config
 from digest.ingest.pipeline import ingest
 from digest.paper.slugs import slugify
+from digest.paper.variants import simplified
 from digest.publish.layout import feed_path, section_path
 from digest.service.jobs import run_publish
 from digest.store.database import Store
@@ -117,3 +118,17 @@ def test_forms_a_database_gave_sections_of_their_own_keep_them_until_merged_by_h
     assert ingest(config, store, now + timedelta(hours=1), reparse=True).changed == 1
     assert set(_filed(store).values()) == {Section("经济", "jing-ji")}
     assert store.emptied_sections() == [Section("經濟（已併入经济）", "jing-ji-2")]
+
+
+def test_a_form_follows_its_section_to_the_slug_another_process_gave_first(database_url: str) -> None:
+    """Two processes storing pages at once: the slug stored first is the one both forms use."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite refuses the second writer outright: no conflict to settle")
+    with Store.open(database_url) as mine, Store.open(database_url) as other:
+
+        def make(name: str) -> str:
+            other.filed_sections([name], lambda _: "given-elsewhere", simplified)  # the other is first
+            return "made-here"
+
+        economy = Section("经济", "given-elsewhere")
+        assert mine.filed_sections(["经济", "經濟"], make, simplified) == {"经济": economy, "經濟": economy}

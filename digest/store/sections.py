@@ -142,6 +142,8 @@ class SectionRepository(Repository):
                     name: Section(name, slug)
                     for name, slug in conn.execute(sa.select(sections.c.name, sections.c.slug).where(named))
                 }
+                # A form filed under one of those new names follows it to the slug stored.
+                filed |= {name: filed[filed[name].name] for name in unknown}
         return {name: filed[name] for name in names}
 
     def emptied_sections(self) -> list[Section]:
