@@ -74,10 +74,21 @@ def conversion(tag: str) -> str | None:
 
 @cache
 def _converter(config: str) -> object:
-    # Imported here: a simplified-Chinese site never loads the dictionaries.
+    # Imported here: a simplified-Chinese site loads the dictionaries only when it reads section names.
     import opencc
 
     return opencc.OpenCC(config)
+
+
+def opencc_convert(text: str, config: str) -> str:
+    """``text`` converted by OpenCC's configuration ``config`` (``s2twp.json``, ``t2s.json``...)."""
+    converted: str = _converter(config).convert(text)  # type: ignore[attr-defined]
+    return converted
+
+
+def traditional(tag: str) -> bool:
+    """Whether ``tag`` declares Chinese written in traditional characters (its fixed words are)."""
+    return conversion(tag) is not None
 
 
 def fixed_words(text: str, tag: str) -> str:
@@ -85,8 +96,7 @@ def fixed_words(text: str, tag: str) -> str:
     config = conversion(tag)
     if config is None:
         return text
-    converted: str = _converter(config).convert(text)  # type: ignore[attr-defined]
-    return converted
+    return opencc_convert(text, config)
 
 
 # The fonts the stylesheets name, written for simplified Chinese, and the same faces cut for Taiwan's

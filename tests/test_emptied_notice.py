@@ -444,8 +444,8 @@ def test_a_commit_telling_of_a_section_another_email_told_first_is_released(stor
     copy and the email of its own): the first commit notes it told; the second is refused, notes
     nothing, and its row waits again, due at once, to be composed without that section."""
     at = _morning(27)
-    (slug,) = store.section_slugs(["城市生活"], lambda _name: "cheng-shi-sheng-huo").values()
-    other = store.section_slugs(["文体"], lambda _name: "wen-ti")["文体"]
+    slug = store.filed_sections(["城市生活"], lambda _name: "cheng-shi-sheng-huo", str)["城市生活"].slug
+    other = store.filed_sections(["文体"], lambda _name: "wen-ti", str)["文体"].slug
     store.add_subscriber(Subscriber(BOTH, (slug, other), True, at))
     days = (date(2024, 11, 27), date(2024, 11, 28))
     for day in days:

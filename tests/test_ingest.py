@@ -94,9 +94,9 @@ def test_sections_whose_names_read_alike_keep_slugs_of_their_own(
         "标题三": Section("时事", "shi-shi"),
     }
     assert store.sections() == [Section("时事", "shi-shi"), Section("实事", "shi-shi-2")]
-    assert store.section_slugs(["实事", "时事", "实事"], lambda name: "read-differently") == {
-        "实事": "shi-shi-2",
-        "时事": "shi-shi",
+    assert store.filed_sections(["实事", "时事", "实事"], lambda name: "read-differently", str) == {
+        "实事": Section("实事", "shi-shi-2"),
+        "时事": Section("时事", "shi-shi"),
     }
 
 
@@ -108,11 +108,12 @@ def test_a_section_name_another_process_gave_first_keeps_its_slug(database_url: 
     with Store.open(database_url) as mine, Store.open(database_url) as other:
 
         def make(name: str) -> str:
-            other.section_slugs([name], lambda _: "given-elsewhere")  # the other process is first
+            other.filed_sections([name], lambda _: "given-elsewhere", str)  # the other process is first
             return "made-here"
 
-        assert mine.section_slugs(["时事"], make) == {"时事": "given-elsewhere"}
-        assert other.section_slugs(["时事"], make) == {"时事": "given-elsewhere"}
+        given = {"时事": Section("时事", "given-elsewhere")}
+        assert mine.filed_sections(["时事"], make, str) == given
+        assert other.filed_sections(["时事"], make, str) == given
 
 
 def test_same_headline_twice_on_a_page_gives_two_entries(config: Config, store: Store, now: datetime) -> None:

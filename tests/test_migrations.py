@@ -25,6 +25,7 @@ from alembic.migration import MigrationContext
 from digest.cli import main
 from digest.errors import SchemaError, StoreError
 from digest.paper.slugs import slugify
+from digest.paper.variants import simplified
 from digest.service.datalock import data_lock
 from digest.service.leader import AdvisoryLeader
 from digest.store import search_index
@@ -148,7 +149,7 @@ def test_a_010_database_upgrades_and_keeps_its_rows(url: str) -> None:
         assert all(person.key for person in people.values())
         assert [row.status for row in store.deliveries(date(2024, 1, 2))] == ["sent"]
         # 0.1.0 made slugs without hyphens: a new page's 要闻 joins the section it has, at its URLs.
-        assert store.section_slugs(["要闻"], slugify) == {"要闻": "yaowen"}
+        assert store.filed_sections(["要闻"], slugify, simplified) == {"要闻": Section("要闻", "yaowen")}
     assert (
         _counts(url)
         == before

@@ -43,9 +43,11 @@ from digest.ingest.read import (
 from digest.ingest.scan import (
     scan,
 )
+from digest.language import traditional
 from digest.paper import dating
 from digest.paper.parse import PARSER_VERSION
 from digest.paper.slugs import slugify
+from digest.paper.variants import script_first, simplified
 from digest.progress import LogProgress, Progress
 from digest.store.database import Store
 from digest.store.records import SourceRecord
@@ -161,7 +163,10 @@ def _pages(
         for article in p.page.articles
     ]
     taken = store.taken_uids(fresh)
-    slugs = store.section_slugs([name for _, p in dated for name in section_names(p)], slugify)
+    names = [name for _, p in dated for name in section_names(p)]
+    # Of two forms of a new section's name met at once, the site's script names the section.
+    names = script_first(names, traditional(config.site.language))
+    filed = store.filed_sections(names, slugify, simplified)
     entries: list[Entry] = []
     dropped: dict[str, str | None] = {}
     records: list[SourceRecord] = []
@@ -175,7 +180,7 @@ def _pages(
             mine = {entry.uid for entry in before}
             before = [*before, *(entry for entry in move.entries if entry.uid not in mine)]
         page_entries, page_dropped = build_entries(
-            parsed, record.path, before, taken, slugs, config, now, elsewhere, former
+            parsed, record.path, before, taken, filed, config, now, elsewhere, former
         )
         if page_dropped:
             own = {record.path, *former}

@@ -100,7 +100,7 @@ def build_entries(
     name: str,
     previous: Sequence[Entry],
     taken: set[str],
-    slugs: Mapping[str, str],
+    filed: Mapping[str, Section],
     config: Config,
     now: datetime,
     elsewhere: Set[str] = frozenset(),
@@ -116,7 +116,8 @@ def build_entries(
     Each article that ``identity.match`` finds among the page's ``previous``
     articles keeps that one's uid and tag; another gets a new uid, made
     distinct from ``taken`` (uids stored already) and from its page mates.
-    ``slugs`` holds the slug of each section name (``section_names``).
+    ``filed`` holds the section each section name is filed under (``section_names``): an
+    article printed under another form of a section's name (經濟 for 经济) carries that section's.
     A first version's ``updated`` is its ``published``: the output then
     follows from the page files alone.
     """
@@ -127,8 +128,8 @@ def build_entries(
     tags = {entry.uid: entry.tag for entry in previous}
     used = set(taken) | {entry.uid for entry in previous}
     entries = []
-    filed = zip(parsed.page.articles, matched, section_names(parsed), strict=True)
-    for index, (article, uid, section_name) in enumerate(filed):
+    filing = zip(parsed.page.articles, matched, section_names(parsed), strict=True)
+    for index, (article, uid, section_name) in enumerate(filing):
         if uid is None:
             uid = identity.article_uid(day, article, page_number)
             first, copy = uid, 1
@@ -141,8 +142,8 @@ def build_entries(
             Entry(
                 uid=uid,
                 tag=tags.get(uid) or identity.tag_uri(config.site.tag_authority, day, uid),
-                article=dataclasses.replace(article, section=section_name),
-                section=Section(section_name, slugs[section_name]),
+                article=dataclasses.replace(article, section=filed[section_name].name),
+                section=filed[section_name],
                 issue_date=day,
                 published=published,
                 updated=published,

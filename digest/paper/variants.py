@@ -9,6 +9,9 @@ pair is left alone where the page holds both forms, or two traditional forms of 
 character), so unfolding gives back exactly what was printed.  A simplified page, or one with a few
 traditional characters in names or quotations, is read as it is.
 
+A section's name is compared in simplified characters too (``simplified``): 經濟 printed on a Big5 page
+and 经济 on the others are one section, with one feed and one page (``SectionRepository.filed_sections``).
+
 ``TO_SIMPLIFIED`` lists the characters of the parser's own words (``digest.paper.conventions`` and
 the patterns of the other modules) and the commonest characters of news text, each with a
 traditional form that simplified text never uses; characters written alike in both scripts (的, 版,
@@ -20,9 +23,13 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 from typing import TypeVar, cast
+
+from digest.language import opencc_convert
 
 # Pairs of a traditional character and its simplified form (說 and Hong Kong's 説 both fold to 说).
 _PAIRS = (
@@ -102,3 +109,18 @@ class Folding:
 def fold_word(word: str) -> str:
     """A word of the ``[parser]`` table in the simplified form a folded page shows it in."""
     return "".join(TO_SIMPLIFIED.get(char, char) for char in word)
+
+
+# A paper has a few dozen section names, met on every article of every page read.
+@lru_cache(maxsize=4096)
+def simplified(text: str) -> str:
+    """``text`` in simplified characters, by OpenCC's full table (``TO_SIMPLIFIED`` holds only the
+    parser's words and the commonest characters: 濟 of 經濟 is not among them)."""
+    return opencc_convert(text, "t2s.json")
+
+
+def script_first(names: Sequence[str], traditional: bool) -> list[str]:
+    """``names`` with those written in traditional characters first (``traditional``), else those
+    written in simplified ones, each kept in its order: of two forms of one section name met at once,
+    the one first in the list names the section."""
+    return sorted(names, key=lambda name: (simplified(name) == name) is traditional)

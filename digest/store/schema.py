@@ -219,9 +219,10 @@ section_notices = sa.Table(
 )
 
 
-# The slug each section name was given, once (``SectionRepository.section_slugs``): a name keeps its
+# The slug each section name was given, once (``SectionRepository.filed_sections``): a name keeps its
 # URLs whatever a later pypinyin reads it as, and names that read alike (时事 and 实事, both
-# ``shi-shi``) get slugs of their own instead of sharing one section and its feed.
+# ``shi-shi``) get slugs of their own instead of sharing one section and its feed.  Another character
+# form of a stored name (經濟 of 经济) adds no row: it is filed under that name's section.
 sections = sa.Table(
     "sections",
     metadata,

@@ -1,5 +1,5 @@
-"""Section slugs: the one each section name was given, kept for good; the sections a re-read emptied,
-and which subscribers who chose one were told so."""
+"""Sections: the slug each was given, kept for good, and the forms of its name filed under it; the
+sections a re-read emptied, and which subscribers who chose one were told so."""
 
 from __future__ import annotations
 
@@ -94,39 +94,57 @@ class SectionRepository(Repository):
     """The ``sections`` table (each section name and its slug), the sections it holds that no article
     is filed under any more, and ``section_notices``: who was told of those."""
 
-    def section_slugs(self, names: Sequence[str], make: Callable[[str], str]) -> dict[str, str]:
-        """The slug of each of ``names``: the one it was given before, else ``make(name)``, made
-        distinct from every slug given already (``-2``, ``-3``...) and recorded for good.
+    def filed_sections(
+        self, names: Sequence[str], make: Callable[[str], str], fold: Callable[[str], str]
+    ) -> dict[str, Section]:
+        """The section each of ``names`` is filed under: the one of that name; else one whose name
+        ``fold`` makes the same (two character forms of one name: 經濟 and 经济), under that one's
+        name and slug; else a new section, its slug ``make(name)`` made distinct from every slug
+        given already (``-2``, ``-3``...) and recorded for good.  Of two forms met for the first time
+        together, the first in ``names`` names the section.
 
         A section's slug is in its URLs and its feeds' addresses, which readers
         subscribe to: it must not change when a name reads differently later, and
-        two names must not share one.  A paper has a few dozen sections, so the
-        whole table is read.
+        two names must not share one.  A form filed under another's section adds
+        no row: the table holds one name a slug, the name the section is shown by.
+        Two forms that had sections of their own before keep them (their URLs are
+        published); a third goes to the first of them by slug.  A paper has a few
+        dozen sections, so the whole table is read.
         """
         with self._begin() as conn:
-            rows = conn.execute(sa.select(sections.c.name, sections.c.slug))
-            given: dict[str, str] = {name: slug for name, slug in rows}
-            taken = set(given.values())
+            rows = conn.execute(sa.select(sections.c.name, sections.c.slug).order_by(sections.c.slug))
+            filed: dict[str, Section] = {name: Section(name, slug) for name, slug in rows}
+            taken = {section.slug for section in filed.values()}
+            unknown = list(dict.fromkeys(name for name in names if name not in filed))
+            forms: dict[str, Section] = {}
+            if unknown:
+                for section in filed.values():
+                    forms.setdefault(fold(section.name), section)
             fresh = []
-            for name in dict.fromkeys(name for name in names if name not in given):
+            for name in unknown:
+                if (same := forms.get(fold(name))) is not None:
+                    filed[name] = same
+                    continue
                 slug = first = make(name)
                 copy = 1
                 while slug in taken:
                     copy += 1
                     slug = f"{first}-{copy}"
                 taken.add(slug)
-                given[name] = slug
+                filed[name] = forms[fold(name)] = Section(name, slug)
                 fresh.append({"name": name, "slug": slug})
             if fresh:
                 conn.execute(dialect_of(conn.dialect.name).insert(sections).on_conflict_do_nothing(), fresh)
                 # Another process storing pages at the same moment may have given a name first: its
                 # slug is the one stored, and the one this process uses too.
                 named = sections.c.name.in_([row["name"] for row in fresh])
-                given |= {
-                    name: slug
+                filed |= {
+                    name: Section(name, slug)
                     for name, slug in conn.execute(sa.select(sections.c.name, sections.c.slug).where(named))
                 }
-        return {name: given[name] for name in names}
+                # A form filed under one of those new names follows it to the slug stored.
+                filed |= {name: filed[filed[name].name] for name in unknown}
+        return {name: filed[name] for name in names}
 
     def emptied_sections(self) -> list[Section]:
         """The sections no article is filed under any more, in slug order: a re-read (a parser
