@@ -10,7 +10,10 @@ URLs are published.
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -132,3 +135,30 @@ def test_a_form_follows_its_section_to_the_slug_another_process_gave_first(datab
 
         economy = Section("经济", "given-elsewhere")
         assert mine.filed_sections(["经济", "經濟"], make, simplified) == {"经济": economy, "經濟": economy}
+
+
+def test_the_gb2312_exceptions_are_exactly_the_characters_t2s_rewrites() -> None:
+    """A name GB2312 encodes skips OpenCC unless it holds one of ``T2S_IN_GB2312``: checked over every
+    character of GB2312 against OpenCC's own table, so a newer table that rewrites one more fails here."""
+    from digest.language import opencc_convert
+    from digest.paper.variants import T2S_IN_GB2312
+
+    rewritten = set()
+    for first in range(0xB0, 0xF8):
+        for second in range(0xA1, 0xFF):
+            try:
+                char = bytes((first, second)).decode("gb2312")
+            except UnicodeDecodeError:
+                continue
+            if opencc_convert(char, "t2s.json") != char:
+                rewritten.add(char)
+    assert rewritten == T2S_IN_GB2312
+
+
+def test_a_simplified_name_never_loads_opencc() -> None:
+    probe = (
+        "import sys; from digest.paper.variants import simplified; "
+        "assert simplified('经济') == '经济' and 'opencc' not in sys.modules; "
+        "assert simplified('經濟') == '经济' and 'opencc' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, cwd=Path(__file__).parent.parent)

@@ -111,12 +111,28 @@ def fold_word(word: str) -> str:
     return "".join(TO_SIMPLIFIED.get(char, char) for char in word)
 
 
+# The characters of GB2312 (the simplified character set) that OpenCC's t2s still rewrites: rare
+# traditional or variant forms GB2312 also holds (後, 於, 徵...).  tests/test_section_forms.py checks the
+# list against OpenCC's table, character by character.
+T2S_IN_GB2312 = frozenset("乾菸薹拚捱摺吒後徵夥榘於袷麴醣麽")
+
+
 # A paper has a few dozen section names, met on every article of every page read.
 @lru_cache(maxsize=4096)
 def simplified(text: str) -> str:
     """``text`` in simplified characters, by OpenCC's full table (``TO_SIMPLIFIED`` holds only the
     parser's words and the commonest characters: 濟 of 經濟 is not among them)."""
+    if _simplified_already(text):
+        return text  # a simplified paper's build never loads OpenCC's tables (about 20 ms a process)
     return opencc_convert(text, "t2s.json")
+
+
+def _simplified_already(text: str) -> bool:
+    try:
+        text.encode("gb2312")
+    except UnicodeEncodeError:
+        return False
+    return T2S_IN_GB2312.isdisjoint(text)
 
 
 def script_first(names: Sequence[str], traditional: bool) -> list[str]:
