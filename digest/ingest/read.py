@@ -141,7 +141,9 @@ def build_entries(
             Entry(
                 uid=uid,
                 tag=tags.get(uid) or identity.tag_uri(config.site.tag_authority, day, uid),
-                article=dataclasses.replace(article, section=section_name),
+                article=article
+                if article.section == section_name
+                else dataclasses.replace(article, section=section_name),
                 section=Section(section_name, slugs[section_name]),
                 issue_date=day,
                 published=published,
