@@ -25,7 +25,8 @@ one-minute load average when the run began, and the CPU seconds the
 hypervisor stole from this VM during the run (``steal`` in /proc/stat);
 the summary is the median of the rounds.  ``--hog N`` keeps N more
 processes spinning on the CPU meanwhile: the pool must then stay off, so
-the build is never slower than in one process.
+the build is never slower than in one process.  Our package's bytecode is
+compiled first, as installing it does, whatever ``PYTHONDONTWRITEBYTECODE`` says.
 """
 
 from __future__ import annotations
