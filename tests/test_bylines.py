@@ -6,6 +6,10 @@ Names here are invented; the forms are the ones Chinese dailies print.
 from __future__ import annotations
 
 import dataclasses
+import os
+import pickle
+import subprocess
+import sys
 from datetime import date
 
 import pytest
@@ -301,3 +305,25 @@ def test_a_headline_opening_with_a_spaced_role_stays_a_headline() -> None:
     (article,) = page.articles
     assert article.title == "视觉盛宴点亮夜空"
     assert [c.name for c in article.credits] == ["周远", "陈晨"]
+
+
+def test_conventions_hash_once_and_never_carry_a_hash_into_another_process() -> None:
+    # The hash is kept on the value (the byline cache hashes it for every line); string hashes are
+    # salted per process, so a value pickled in one process (a worker's) hashes afresh in another.
+    conv = conventions_for(ParserConfig(roles=("播报员",)))
+    again = MAINLAND.extended(roles=("播报员",))
+    assert conv is not again and conv == again and hash(conv) == hash(again)
+    assert hash(conv) != hash(MAINLAND)
+    code = (
+        "import pickle, sys; from digest.paper.conventions import MAINLAND; "
+        "sys.stdout.buffer.write(pickle.dumps((MAINLAND, hash(MAINLAND))))"
+    )
+    seed = "2" if os.environ.get("PYTHONHASHSEED") == "1" else "1"
+    salted = {**os.environ, "PYTHONHASHSEED": seed}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=salted, capture_output=True, check=True, timeout=60
+    )
+    there, hash_there = pickle.loads(out.stdout)
+    assert hash_there != hash(MAINLAND)  # another salt
+    assert there == MAINLAND and hash(there) == hash(MAINLAND)
+    assert there.credit_hint.search("本报记者 甲乙")  # the compiled patterns travel as before

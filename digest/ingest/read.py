@@ -142,7 +142,9 @@ def build_entries(
             Entry(
                 uid=uid,
                 tag=tags.get(uid) or identity.tag_uri(config.site.tag_authority, day, uid),
-                article=dataclasses.replace(article, section=filed[section_name].name),
+                article=article
+                if article.section == filed[section_name].name
+                else dataclasses.replace(article, section=filed[section_name].name),
                 section=filed[section_name],
                 issue_date=day,
                 published=published,

@@ -111,6 +111,20 @@ class Conventions:
             changes[name] = tuple(dict.fromkeys((*current, *words)))
         return replace(self, **changes)
 
+    def __hash__(self) -> int:
+        """The hash of every field, computed once: ``bylines._read``'s cache hashes this value for
+        every line it is asked about, and the generated hash walked every word each time."""
+        return self._hash
+
+    @cached_property
+    def _hash(self) -> int:
+        return hash(tuple(getattr(self, f.name) for f in dataclasses.fields(self)))
+
+    def __getstate__(self) -> dict[str, object]:
+        """The state a worker process receives, without the hash: string hashes differ between
+        processes (a forkserver's workers), so each one computes its own."""
+        return {name: value for name, value in self.__dict__.items() if name != "_hash"}
+
     # Compiled forms, built once per value (a frozen dataclass still has a __dict__ for these).
 
     @cached_property

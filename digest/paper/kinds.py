@@ -20,7 +20,10 @@ _PHOTO_BODY = 600  # a photo story's caption is short; a news story with a photo
 
 def _with_kind(article: Article, labels: int) -> Article:
     """``article`` with its kind told; ``labels``: the interview turns its text prints."""
-    return replace(article, kind=_kind(article, labels))
+    kind = _kind(article, labels)
+    # Most articles keep the kind they were made with: a copy of a frozen article costs as much
+    # as telling its kind.
+    return article if kind == article.kind else replace(article, kind=kind)
 
 
 def _kind(article: Article, labels: int) -> Kind:
