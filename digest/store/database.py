@@ -207,6 +207,7 @@ class Store(
                 ).scalar_one(),
                 latest_arrival=conn.execute(sa.select(sa.func.max(articles.c.first_seen))).scalar_one(),
                 notices=tuple(self._notice_counts(conn).items()),
+                failing_notices=self._failing_notices(conn),
             )
 
     def article_count(self) -> int:
