@@ -57,7 +57,7 @@ class JobRun:
 
 def ingest_counts(report: IngestReport) -> Counts:
     """What a run of the ingest job reports, by the service or ``digest ingest``."""
-    return {key: getattr(report, key) for key in ("files", "read", "failed", "new", "changed")}
+    return {key: getattr(report, key) for key in ("files", "read", "failed", "new", "changed", "retracted")}
 
 
 def publish_counts(report: PublishReport) -> Counts:
