@@ -215,7 +215,7 @@ class UpsertReport:
 @dataclass(frozen=True)
 class FailingEmails:
     """Subscription emails waiting for a retry whose last try came after the last one that went: the
-    mail server (or the outbox folder) fails now, not one address (``SubscriberRepository``)."""
+    mail server (or the outbox folder) fails now, not one address (``subscribers.failing_notices``)."""
 
     count: int
     since: datetime  # when the oldest of them was queued
