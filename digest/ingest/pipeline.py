@@ -368,8 +368,8 @@ def ingest(
     The summary line is logged at INFO when anything was read, failed or
     changed, else at DEBUG: an idle rescan leaves the log alone.  ``inner``: a
     run inside a retraction (``_reclaim``), whose summary goes to DEBUG as
-    ``reread``: at INFO its ``retracted=0`` came just before the line saying
-    what the retraction withdrew, and the run it is part of counts that.
+    ``reread``: at INFO its ``retracted=0``, just before the line saying what
+    the retraction withdrew, read as a contradiction of it.
     """
     started = clock.monotonic()
     folder = config.paths.source
