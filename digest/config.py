@@ -294,29 +294,32 @@ def _shown(value: object) -> str:
     return repr(value)
 
 
-def _coerce(key: str, kind: type, value: object, base: Path) -> object:
-    """Turn a raw TOML/env/CLI value into the declared type, or say what was expected."""
+def _coerce(key: str, kind: type, value: object, base: Path, variable: str | None = None) -> object:
+    """Turn a raw TOML/env/CLI value into the declared type, or say what was expected.
+
+    ``variable``: the environment variable the value came from, which the error names and tells how
+    to set, since the file's spelling (``port = 8080``) would send the operator to the wrong place.
+    """
     name = key.split(".")[1]
+    where = variable or key
+    example = f"set e.g. {variable}={_default(key)}" if variable else f"write e.g. {name} = {_default(key)}"
     if kind is int:
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
             return int(value)
         if isinstance(value, int) and not isinstance(value, bool):
             return value
-        raise ConfigError(
-            key, f"expected a whole number, got {_shown(value)}", f"write e.g. {name} = {_default(key)}"
-        )
+        raise ConfigError(where, f"expected a whole number, got {_shown(value)}", example)
     if kind is float:
         if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d*)?\s*", value):
             return float(value)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
-        raise ConfigError(
-            key, f"expected a number, got {_shown(value)}", f"write e.g. {name} = {_default(key)}"
-        )
+        raise ConfigError(where, f"expected a number, got {_shown(value)}", example)
     if kind is Path or kind == Path | None:
         if not isinstance(value, str | Path) or not str(value).strip():
             what = "folder" if kind is Path else "file"
-            raise ConfigError(key, f"expected a {what} path, got {_shown(value)}", "write a path in quotes")
+            fix = f"set {variable} to a path" if variable else "write a path in quotes"
+            raise ConfigError(where, f"expected a {what} path, got {_shown(value)}", fix)
         path = Path(value).expanduser()
         return path if path.is_absolute() else (base / path).absolute()
     if kind == tuple[str, ...]:
@@ -379,14 +382,14 @@ def _read_file(path: Path) -> dict[str, object]:
 
 def _from_environ(
     environ: Mapping[str, str], schema: dict[str, dict[str, type]], note: Callable[[ConfigError], None]
-) -> dict[str, object]:
-    """``DIGEST_SMTP_PASSWORD`` → ``{"smtp.password": ...}``.
+) -> dict[str, tuple[str, object]]:
+    """``DIGEST_SMTP_PASSWORD`` → ``{"smtp.password": ("DIGEST_SMTP_PASSWORD", ...)}``.
 
     A variable naming a known table but no key of it (``DIGEST_SMTP_PASWORD``)
     is a ``ConfigError`` given to ``note``: a silently ignored secret is worse
     than a stop.  Other ``DIGEST_`` variables are not ours and are left alone.
     """
-    found: dict[str, object] = {}
+    found: dict[str, tuple[str, object]] = {}
     for name, value in environ.items():
         if not name.startswith(ENV_PREFIX):
             continue
@@ -402,7 +405,7 @@ def _from_environ(
                     continue
                 # A variable holds one string: a list's items are split at commas there only.
                 items = [item.strip() for item in value.split(",") if item.strip()]
-                found[f"{table}.{key}"] = items if keys[key] == tuple[str, ...] else value
+                found[f"{table}.{key}"] = (name, items if keys[key] == tuple[str, ...] else value)
     return found
 
 
@@ -425,10 +428,10 @@ def read_config(
             raise error
         problems.append(error)
 
-    def coerce(dotted: str, value: object, where: Path) -> None:
+    def coerce(dotted: str, value: object, where: Path, variable: str | None = None) -> None:
         table, _, key = dotted.partition(".")
         try:
-            values[table][key] = _coerce(dotted, schema[table][key], value, where)
+            values[table][key] = _coerce(dotted, schema[table][key], value, where, variable)
         except ConfigError as exc:
             note(exc)
 
@@ -455,11 +458,14 @@ def read_config(
                     else:
                         fix = _suggest(key, schema[table]) or f"remove it from {path}"
                         note(ConfigError(f"{table}.{key}", "unknown key", fix))
-    later = {**_from_environ(environ or {}, schema, note), **(overrides or {})}
+    variables = _from_environ(environ or {}, schema, note)
+    later = {**{dotted: value for dotted, (_, value) in variables.items()}, **(overrides or {})}
     for dotted, value in later.items():
         table, _, key = dotted.partition(".")
         if key in schema.get(table, {}):
-            coerce(dotted, value, cwd)
+            # An option given on the command line wins over the variable: then it is the option's value.
+            named = variables.get(dotted) if dotted not in (overrides or {}) else None
+            coerce(dotted, value, cwd, named[0] if named else None)
         else:
             keys = [f"{t}.{k}" for t in schema for k in schema[t]]
             note(ConfigError(dotted, "unknown key", _suggest(dotted, keys)))

@@ -18,11 +18,13 @@ def deliverability_warnings(config: Config) -> list[str]:
     """Settings that work but get mail lost, junked or unreachable, each with its fix (``digest check``)."""
     warnings: list[str] = []
     sender_domain = config.smtp.sender.rpartition("@")[2].rstrip(">").strip().lower()
-    if (
+    local = (
         sender_domain in ("localhost", "")
         or sender_domain.endswith((".localhost", ".local"))
         or "." not in sender_domain
-    ):
+    )
+    # Emails written to the outbox folder (no smtp.host) reach no receiver that could refuse them.
+    if local and config.smtp.host:
         warnings.append(
             f"smtp.sender: {config.smtp.sender!r} is a local address: receivers refuse or junk it and replies"
             " go nowhere; set an address at your own domain"

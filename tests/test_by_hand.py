@@ -99,4 +99,4 @@ def test_a_preview_with_nobody_subscribed_says_why_no_email_was_written(tmp_path
     assert "no confirmed subscribers, so no email: `digest subscribers add EMAIL` adds one" in alone
     _run(tmp_path, "subscribers", "add", "you@example.com")
     shown = _run(tmp_path, *preview, env=wide).stdout
-    assert "dry run: 1 emails written" in shown and "no confirmed subscribers" not in shown
+    assert "dry run: 1 email written" in shown and "no confirmed subscribers" not in shown

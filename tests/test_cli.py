@@ -277,7 +277,8 @@ def test_status_tells_the_last_ingest_and_digest_whether_run_by_the_service_or_b
     assert "service: has never run with this data folder" in lines
     (ingest,) = [line for line in lines if line.startswith("last ingest: ")]
     assert re.fullmatch(
-        r"last ingest: .* files 1, read 1, failed 0, new \d+, changed 0 \(by digest ingest\)", ingest
+        r"last ingest: .* files 1, read 1, failed 0, new \d+, changed 0, retracted 0 \(by digest ingest\)",
+        ingest,
     )
     (made,) = [line for line in lines if line.startswith("last digest: ")]
     pattern = (
@@ -322,7 +323,9 @@ def test_status_with_postgresql_away_still_shows_the_last_runs(tmp_path: Path, p
     shown = digest("status", *options, cwd=tmp_path, env=away)
     assert shown.returncode == 1 and "Traceback" not in shown.stderr
     assert "last publish: 2024-11-28 15:00:00 CST (12 ms) written 3, new 7" in shown.stdout
-    assert "new 7, changed 0 (by digest ingest)" in shown.stdout  # the command's own run, before it
+    assert (
+        "new 7, changed 0, retracted 0 (by digest ingest)" in shown.stdout
+    )  # the command's own run, before it
     assert "errors: database " in shown.stdout and "Connection refused" in shown.stdout
     assert shown.stderr.startswith("error: database ") and len(shown.stderr.strip().splitlines()) == 1
     report = json.loads(digest("status", "--json", *options, cwd=tmp_path, env=away).stdout)

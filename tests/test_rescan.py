@@ -217,6 +217,58 @@ def test_the_service_retracts_the_articles_of_a_page_file_gone_for_good(
     assert store.status().retracted == 1
 
 
+def test_a_rescan_that_retracts_reports_it_as_an_ingest_and_logs_its_count_once(
+    config: Config, store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: a rescan that only retracted a deleted page's article left ``last ingest`` (health,
+    ``digest status``) at the run before; and one that read a changed page too logged
+    ``ingested ... retracted=0`` just before ``retracted 1 of its articles``."""
+    monkeypatch.setattr(scan_module, "RACY_NS", 300_000_000)
+    config.paths.data.mkdir(parents=True, exist_ok=True)
+    now = [datetime(2024, 11, 29, 1, 0, tzinfo=UTC)]
+    runner = Runner(
+        config, store, OutboxMailer(config.paths.data / "outbox"), Metrics(), clock=lambda: now[0]
+    )
+    settle = timedelta(seconds=config.ingest.settle_seconds + 1)
+    paths = _write_pages(config.paths.source)
+    time.sleep(config.ingest.settle_seconds + 0.1)
+    runner.rescan()
+    time.sleep(0.4)  # out of the (shortened) racy window: the next rescans read no page again
+    runner.rescan()
+
+    paths[2].unlink()
+    runner.rescan()  # missed once: not yet gone for good
+    now[0] += settle
+    with caplog.at_level(logging.INFO, logger="digest"):
+        runner.rescan()
+    last = runner.health()["last_ingest"]
+    assert isinstance(last, dict) and last["at"] == now[0].isoformat()
+    assert (last["files"], last["read"], last["new"], last["retracted"]) == (0, 0, 0, 1)
+    said = [line for line in _digest_records(caplog, logging.INFO) if "retracted" in line]
+    assert said[0] == f"page file {paths[2].name} is gone: retracted 1 of its articles"
+    assert said[1].startswith(
+        "ingested files=0 read=0 unchanged=0 failed=0 articles=0 new=0 changed=0 retracted=1"
+    )
+
+    # A changed page and a deleted one in one rescan: its one summary line counts both.
+    paths[5].unlink()
+    runner.rescan()
+    paths[4].write_text(PAGE.format(title="改过的标题", n=5), encoding="utf-8")
+    time.sleep(config.ingest.settle_seconds + 0.1)
+    now[0] += settle
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="digest"):
+        runner.rescan()
+    said = [line for line in _digest_records(caplog, logging.INFO) if "retracted" in line]
+    assert said[0] == f"page file {paths[5].name} is gone: retracted 1 of its articles"
+    assert said[1].startswith(
+        "ingested files=1 read=1 unchanged=0 failed=0 articles=1 new=0 changed=1 retracted=1"
+    )
+    assert len(said) == 2
+    last = runner.health()["last_ingest"]
+    assert isinstance(last, dict) and (last["read"], last["changed"], last["retracted"]) == (1, 1, 1)
+
+
 def test_a_page_file_moved_to_another_folder_is_not_logged_as_retracted(
     config: Config, store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:

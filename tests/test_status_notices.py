@@ -10,19 +10,22 @@ import json
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from contextlib import closing
+from datetime import UTC, datetime, timedelta
 
 from prometheus_client import generate_latest
+from smtp_sink import SmtpSink
 from test_notice_claims import _notice, _signed_up
 from test_subscriptions import NOW
 
 from digest.config import Config
-from digest.mail.subscribers import CLAIM_SECONDS
+from digest.mail.subscribers import CLAIM_SECONDS, send_notices
+from digest.mail.transports import SmtpMailer
 from digest.service.leader import SoleLeader
 from digest.service.metrics import Metrics
 from digest.store.database import Store
 from digest.store.lease import wall_clock
-from digest.store.records import DeliveryState
+from digest.store.records import DeliveryState, NoticeKind, Subscriber
 
 
 def _status(config: Config, *options: str) -> str:
@@ -71,3 +74,42 @@ def test_status_and_metrics_count_subscription_emails_and_explain_unknown_ones(
     scraped = generate_latest(metrics.registry).decode()
     for status in ("failed", "pending", "unknown"):
         assert f'digest_subscription_emails{{status="{status}"}} 1.0\n' in scraped
+
+
+def test_subscription_emails_failing_for_minutes_make_health_degraded_until_one_goes(
+    mailing: Config, store: Store, sink: SmtpSink
+) -> None:
+    """The mail server answers every sign-up's email 451 for a quarter of an hour: before, ``digest
+    status`` and ``/healthz`` said ``errors: none`` all along, while no confirmation went out."""
+    with closing(SmtpMailer(mailing.smtp)) as mailer:
+        mailing.paths.data.mkdir(parents=True, exist_ok=True)
+        sink.refuse("*", 451, times=2)  # the two tries below; then it takes mail again
+        early, late, fresh = "early@example.org", "late@example.org", "fresh@example.org"
+        _queued(store, early, datetime.now(UTC) - timedelta(minutes=2))
+        assert send_notices(mailing, store, mailer, datetime.now(UTC) - timedelta(minutes=2))["failed"] == 1
+        shown = json.loads(_status(mailing, "--json"))
+        assert (shown["status"], shown["errors"]) == ("ok", [])  # one failure minutes old: a retry may do
+
+        _queued(store, late, datetime.now(UTC) - timedelta(minutes=15))
+        assert send_notices(mailing, store, mailer, datetime.now(UTC), email=late)["failed"] == 1
+        shown = json.loads(_status(mailing, "--json"))
+        assert shown["status"] == "degraded"
+        (error,) = shown["errors"]
+        assert error.startswith(
+            "mail failing: 2 subscription emails not sent for 15 minutes, every try since"
+        )
+        assert "451" in error and "check the mail server and the [smtp] settings" in error
+        assert f"\nerrors: {error}\n" in _status(mailing)
+
+        # The server is back: the next email that goes clears it, before the two waiting are retried.
+        _queued(store, fresh, datetime.now(UTC))
+        assert send_notices(mailing, store, mailer, datetime.now(UTC), email=fresh)["sent"] == 1
+        shown = json.loads(_status(mailing, "--json"))
+        assert (shown["status"], shown["errors"]) == ("ok", [])
+        assert shown["subscription_emails"] == {"failed": 2, "sent": 1}  # they still wait for their retry
+
+
+def _queued(store: Store, email: str, at: datetime) -> None:
+    """A web sign-up of ``email`` at ``at`` whose confirmation waits to be sent."""
+    store.add_subscriber(Subscriber(email, (), False, at, source="web"))
+    store.queue_notice(email, NoticeKind.CONFIRM, at)

@@ -88,10 +88,8 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
         kept_back = (
             f" ({skipped} skipped, as the real run would: nothing new in their sections)" if skipped else ""
         )
-        print(
-            f"dry run: {result.sent} emails written to {result.written_to}{kept_back}; "
-            "nothing stored, nothing sent"
-        )
+        emails = "1 email" if result.sent == 1 else f"{result.sent} emails"
+        print(f"dry run: {emails} written to {result.written_to}{kept_back}; nothing stored, nothing sent")
         _tell_nobody(nobody)
         return 0
     if result.test_copy is not None:

@@ -319,7 +319,9 @@ def _reclaim(
     records = store.sources([path for path in known if path in present])
     siblings = sorted(path for path, record in records.items() if record.issue_date in issues)
     if siblings:
-        ingest(config, store, now, [config.paths.source / path for path in siblings], reparse=True)
+        ingest(
+            config, store, now, [config.paths.source / path for path in siblings], reparse=True, inner=True
+        )
 
 
 def _announce_upgrade(store: Store, files: Sequence[Path], folder: Path, reparse: bool) -> None:
@@ -356,15 +358,23 @@ def ingest(
     paths: Sequence[Path] | None = None,
     reparse: bool = False,
     progress: Progress | None = None,
+    present: set[str] | None = None,
+    inner: bool = False,
 ) -> IngestReport:
     """Ingest the source folder (or just ``paths``, files or folders) into the store.
 
     ``reparse``: read every file again, even those whose bytes and parser
     version were seen before.  A scan of the whole folder also retracts the
-    articles of files gone for good (``retract_vanished``).  ``progress`` hears
+    articles of files gone for good (``retract_vanished``), and so does a run
+    given ``present``, the names of every page file a listing of the folder
+    found (the service's rescan reads only the files that changed), counted
+    in the report and its summary line.  ``progress`` hears
     how many files are done (default: a log line every ten seconds of a long run).
     The summary line is logged at INFO when anything was read, failed or
-    changed, else at DEBUG: an idle rescan leaves the log alone.
+    changed, else at DEBUG: an idle rescan leaves the log alone.  ``inner``: a
+    run inside a retraction (``_reclaim``), whose summary goes to DEBUG as
+    ``reread``: at INFO its ``retracted=0``, just before the line saying what
+    the retraction withdrew, read as a contradiction of it.
     """
     started = clock.monotonic()
     folder = config.paths.source
@@ -430,7 +440,9 @@ def ingest(
         parsers.close()
         meter.close()
     if paths is None:
-        retracted += retract_vanished(config, store, {source_name(f, folder) for f in files}, now)
+        present = {source_name(f, folder) for f in files}
+    if present is not None:
+        retracted += retract_vanished(config, store, present, now)
     report = IngestReport(
         files=len(files),
         read=read,
@@ -443,10 +455,11 @@ def ingest(
         errors=tuple(errors),
         ms=round((clock.monotonic() - started) * 1000),
     )
-    busy = report.read or report.failed or report.touched
+    busy = (report.read or report.failed or report.touched) and not inner
     log.log(
         logging.INFO if busy else logging.DEBUG,
-        "ingested files=%d read=%d unchanged=%d failed=%d articles=%d new=%d changed=%d retracted=%d ms=%d",
+        "%s files=%d read=%d unchanged=%d failed=%d articles=%d new=%d changed=%d retracted=%d ms=%d",
+        "reread" if inner else "ingested",
         report.files,
         report.read,
         report.unchanged,

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from digest.store.records import StoreStatus
+from digest.store.records import FailingEmails, StoreStatus
 
 if TYPE_CHECKING:
     from digest.ingest.pipeline import IngestReport
@@ -38,6 +38,9 @@ CLI_RUNS_NAME = "cli-runs.json"
 JOBS = ("ingest", "publish", "digest", "prune")
 _RUN_FIELDS = frozenset({"at", "ms", "error", "by", "carried"})
 Counts = dict[str, int | str]
+# How long subscription emails may fail before the report says so: with ``digest.retry_seconds`` at its
+# default that is four tries, so a server's one busy answer, which the next retry gets past, never shows.
+MAIL_FAILING_AFTER = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class JobRun:
 
 def ingest_counts(report: IngestReport) -> Counts:
     """What a run of the ingest job reports, by the service or ``digest ingest``."""
-    return {key: getattr(report, key) for key in ("files", "read", "failed", "new", "changed")}
+    return {key: getattr(report, key) for key in ("files", "read", "failed", "new", "changed", "retracted")}
 
 
 def publish_counts(report: PublishReport) -> Counts:
@@ -103,7 +106,8 @@ def health_report(
     ``errors`` lists what is wrong now: a job whose last run failed, a
     standing problem, page files that cannot be read (a reader would miss
     their articles), or nothing new for longer than ``max_issue_age`` (the
-    paper stopped arriving); ``status`` is ``degraded`` while that list is not
+    paper stopped arriving), or subscription emails failing to go for ``MAIL_FAILING_AFTER`` with
+    no email sent since (``FailingEmails``); ``status`` is ``degraded`` while that list is not
     empty.  A failed run by hand is listed as the service's is, until a later run of the job, the
     service's or a command's, ends well; one by hand that ended well never hides a failure of the
     service's (``failing``).
@@ -118,6 +122,9 @@ def health_report(
     if max_issue_age is not None and arrived is not None and now - arrived > max_issue_age:
         hours = int((now - arrived).total_seconds() // 3600)
         errors.append(f"no new article for {hours} hours (last at {arrived.isoformat(timespec='minutes')})")
+    failing = status.failing_notices
+    if failing is not None and now - failing.since >= MAIL_FAILING_AFTER:
+        errors.append(_mail_failing(failing, now))
     return {
         "status": "degraded" if errors else "ok",
         **service,
@@ -132,6 +139,17 @@ def health_report(
         "emails_waiting": status.pending_deliveries,
         "subscription_emails": dict(status.notices),
     }
+
+
+def _mail_failing(failing: FailingEmails, now: datetime) -> str:
+    """What the report says of subscription emails that keep failing, and what to do."""
+    minutes = int((now - failing.since).total_seconds() // 60)
+    emails = "1 subscription email" if failing.count == 1 else f"{failing.count} subscription emails"
+    return (
+        f"mail failing: {emails} not sent for {minutes} minutes, every try since the last email that went"
+        f" failed (last error: {failing.last_error}); the service retries them: check the mail server and"
+        " the [smtp] settings (`digest check` tries them), or the outbox folder without smtp.host"
+    )
 
 
 def unreachable_report(

@@ -18,7 +18,7 @@ from pathlib import Path
 from digest.config import Config
 from digest.errors import DigestError
 from digest.faults import crash_point
-from digest.ingest.pipeline import ingest, retract_vanished
+from digest.ingest.pipeline import ingest
 from digest.ingest.scan import changed_files
 from digest.ingest.watch import Settler, quiet_for
 from digest.mail.transports import Mailer
@@ -269,27 +269,27 @@ class Runner:
         whole folder by ``digest ingest`` does); publish when that changed the store (or
         ``publish``).  True when published.
 
-        No path (a rescan that found nothing changed) runs no ingest, and the last one stays
-        reported, unless it failed, or a run by hand failed since: then an empty one tells whether
-        the work itself fails, and clears the error when it does not (``health.failing``).
+        A rescan that found nothing changed and nothing gone is no run: the last one stays
+        reported, unless it failed, or a run by hand failed since: then this one tells whether the
+        work itself fails, and clears the error when it does not (``health.failing``).  One that
+        only retracted is a run, reported with its count.
         """
         touched = False
-        if paths or self._failing("ingest"):
+        failing = self._failing("ingest")
+        if paths or failing or present is not None:
             started = time.monotonic()
             try:
-                result = ingest(self._config, self._store, self._clock(), paths)
+                result = ingest(self._config, self._store, self._clock(), paths, present=present)
             except DigestError as exc:
                 self._failed("ingest", started, str(exc))
                 return False
-            self._metrics.ingested(result)
-            self._done("ingest", JobRun(self._clock(), result.ms, ingest_counts(result)))
-            crash_point("service.after_ingest")
-            touched = result.touched
-        if present is not None:
-            try:
-                touched = retract_vanished(self._config, self._store, present, self._clock()) > 0 or touched
-            except DigestError as exc:
-                self._failed("ingest", time.monotonic(), str(exc))
+            if paths or failing or result.touched:
+                self._metrics.ingested(result)
+                self._done("ingest", JobRun(self._clock(), result.ms, ingest_counts(result)))
+                crash_point("service.after_ingest")
+            # A run that failed may have stored part of its work before it stopped: the one that
+            # works publishes it, or it waited for the next page to change.
+            touched = result.touched or failing
         # A publish that failed (a full disk, a read-only folder) is tried again at every rescan, and
         # one after a publish by hand failed: else that failure stood until the next page arrived.
         return (touched or publish or self._failing("publish")) and self._publish()

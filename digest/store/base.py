@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from digest.errors import StoreError
 from digest.store import versioning
 from digest.store.schema import FEED_ORDER, articles
-from digest.store.urls import mask_url
+from digest.store.urls import is_postgresql, mask_url
 from digest.types import (
     Article,
     Caption,
@@ -160,6 +160,12 @@ class Repository:
         if "disk is full" in reason or "No space left" in reason:
             # SQLite's SQLITE_FULL and PostgreSQL's ENOSPC: a server or URL to check would mislead.
             fix = "free space on the disk that holds it; what arrives meanwhile is read once there is room"
+        elif is_postgresql(self.url):
+            fix = "check that the server is running, the URL is right and the database is writable"
         else:
-            fix = "check that the server is running, the URL is right and the file or database is writable"
+            # A SQLite file has no server: what fails is its path, its permissions or the file itself.
+            fix = (
+                "check the URL's path, that the file is a SQLite database and that this user can write"
+                " it and its folder"
+            )
         return StoreError(f"database {mask_url(self.url)}: {reason}; {fix}")

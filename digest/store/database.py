@@ -38,7 +38,7 @@ from digest.store.schema import (
     subscribers,
 )
 from digest.store.sections import SectionRepository
-from digest.store.subscribers import SubscriberRepository
+from digest.store.subscribers import SubscriberRepository, failing_notices
 from digest.store.urls import mask_url, normalize_url
 from digest.types import DatedBy
 
@@ -207,6 +207,7 @@ class Store(
                 ).scalar_one(),
                 latest_arrival=conn.execute(sa.select(sa.func.max(articles.c.first_seen))).scalar_one(),
                 notices=tuple(self._notice_counts(conn).items()),
+                failing_notices=failing_notices(conn),
             )
 
     def article_count(self) -> int:

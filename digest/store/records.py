@@ -213,6 +213,16 @@ class UpsertReport:
 
 
 @dataclass(frozen=True)
+class FailingEmails:
+    """Subscription emails waiting for a retry whose last try came after the last one that went: the
+    mail server (or the outbox folder) fails now, not one address (``subscribers.failing_notices``)."""
+
+    count: int
+    since: datetime  # when the oldest of them was queued
+    last_error: str  # the newest one's
+
+
+@dataclass(frozen=True)
 class StoreStatus:
     """Counts for ``digest status`` and the health check."""
 
@@ -227,6 +237,7 @@ class StoreStatus:
     unsure_dates: tuple[tuple[str, date], ...] = ()  # pages dated by their file time: 日期待核
     retracted: int = 0  # articles withdrawn
     notices: tuple[tuple[str, int], ...] = ()  # subscription emails by status
+    failing_notices: FailingEmails | None = None
 
 
 def new_key() -> str:

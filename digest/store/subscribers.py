@@ -18,6 +18,7 @@ from digest.store.records import (
     WAITING,
     DeliveryState,
     DeliverySummary,
+    FailingEmails,
     Notice,
     NoticeKind,
     Subscriber,
@@ -368,3 +369,32 @@ class SubscriberRepository(Repository):
                 conn.execute(sa.delete(notices).where(mails))
                 conn.execute(sa.delete(subscribers).where(pending))
         return len(gone), int(count)
+
+
+def failing_notices(conn: Connection) -> FailingEmails | None:
+    """The subscription emails waiting after a failed try (or put off, the server seeming down)
+    begun after the last one that was sent began, or None: a send that works clears them.
+
+    Tries are compared by ``claimed_at``, the wall clock each try's claim took; one never tried
+    (put off in its first run) by when it was queued.
+    """
+    tried = sa.func.coalesce(notices.c.claimed_at, notices.c.created)
+    worked = (
+        sa.select(sa.func.max(notices.c.claimed_at))
+        .where(notices.c.status == DeliveryState.SENT)
+        .scalar_subquery()
+    )
+    failing = sa.and_(
+        notices.c.status.in_(WAITING),
+        notices.c.last_error.is_not(None),
+        sa.or_(worked.is_(None), tried > worked),
+    )
+    count, since = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(notices.c.created)).where(failing)
+    ).one()
+    if not count:
+        return None
+    error = conn.execute(
+        sa.select(notices.c.last_error).where(failing).order_by(tried.desc()).limit(1)
+    ).scalar_one()
+    return FailingEmails(int(count), since, str(error))
