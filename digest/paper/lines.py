@@ -31,6 +31,7 @@ from digest.paper.shapes import (
     _listing,
     _opens_item,
     _spread,
+    _unindented_wrap,
     _unwrapped_lines,
     _wide,
     _wraps,
@@ -318,7 +319,13 @@ def _lay_out(
             and line[0] not in _NO_LINE_START
             and (
                 indent
-                or (page and (not _wraps(pieces[-1], columns[k - 1]) or _phrases_set(pieces, out)))
+                or (
+                    page
+                    and (
+                        not _runs_on(pieces, line, columns[k - 1], out, starts[k - 1])
+                        or _phrases_set(pieces, out)
+                    )
+                )
                 or starts[k]
                 or (
                     k + 1 < len(block)
@@ -339,6 +346,15 @@ def _lay_out(
         pieces.append(line)
     out.append(join_wrapped(pieces))
     out.append("")
+
+
+def _runs_on(pieces: list[str], line: str, column: int, out: list[str], opens: bool) -> bool:
+    """In a page-long block, does the last line begun go on into ``line``: it fills the column
+    mid-sentence, or it is a paragraph's first line exported without its indent (under finished
+    text, or a line that ``opens`` a paragraph itself, a dateline; the paragraph going on in
+    ``line``)?"""
+    first = len(pieces) == 1 and (opens or (bool(out) and ends_sentence(out[-1])))
+    return _wraps(pieces[-1], column) or (first and _unindented_wrap(pieces[-1], line, column))
 
 
 _NEAR_LINES = 8  # lines either side of a line that set the column it stands in

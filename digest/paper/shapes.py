@@ -65,6 +65,21 @@ def _wraps(line: str, width: int) -> bool:
     return _glyphs(line) >= width - _WRAP_SLACK and not ends_sentence(line)
 
 
+_INDENT = 2  # characters a paragraph's first line is indented by (an export may drop the indent)
+_PROSE_MARK = re.compile("[，,、；;：:。！!？?]")
+
+
+def _unindented_wrap(line: str, nxt: str, width: int) -> bool:
+    """Does ``line``, stopping short of the column by the paragraph indent the export dropped, go
+    on into ``nxt`` as a paragraph's first line does on a page without blank lines?  It stops
+    mid-sentence with no mark in it, as a headline does, but the line under it goes on as prose:
+    it fills the column, or ends the sentence, with a clause mark in it.  A headline's next line
+    is a story's opening, short of the column by the indent itself, or another headline line."""
+    short = width - _WRAP_SLACK - _INDENT <= _glyphs(line) < width - _WRAP_SLACK
+    prose = _PROSE_MARK.search(nxt) is not None and (_wraps(nxt, width) or ends_sentence(nxt))
+    return short and prose and not ends_sentence(line) and _PROSE_MARK.search(line) is None
+
+
 def _listed_field(line: str) -> bool:
     """A labelled field of a listing (时间：3月6日上午): a line of its own when another follows it,
     however much of the column it fills."""
