@@ -246,3 +246,22 @@ def test_a_paragraphs_first_line_short_by_the_dropped_indent_goes_on_under_headl
     ]
     assert [a.authors for a in page.articles] == [("周远",), ("林雨",), ("甲乙",)]
     assert [len(a.body.split("\n\n")) for a in page.articles] == [3, 2, 3]
+
+
+def test_a_datelines_bracketed_credit_the_wrap_cut_goes_on_into_the_next_line() -> None:
+    # The dateline's line stops well short of the column inside its credit's bracket, and the
+    # line under it, closing the bracket, has no mark in it: still one credit.
+    lines = [
+        *_unindented(*_OPENING[1:6], *_FIRST, *_THIRD, *_SECOND),
+        "环湖绿道全面完工",
+        "本报白沙 3月 2日电 （记者",
+        "甲乙）昨天上午记者在白沙乡的蓝莓种植",
+        "基地看到，果农们正忙着采摘成熟的蓝莓",
+        "。",
+        "白沙乡蓝莓提前上市",
+    ]
+    assert len(lines) > 40  # as long as a page printed without blank lines
+    page = parse_page("\n".join(lines) + "\n")
+    assert page.articles[-1].title == "白沙乡蓝莓提前上市"
+    assert page.articles[-1].authors == ("甲乙",)
+    assert page.articles[-1].body.startswith("昨天上午记者在白沙乡")

@@ -26,15 +26,15 @@ from digest.paper.shapes import (
     _PAGE_BLOCK,
     _captions_over_credit,
     _column_width,
+    _finished,
     _glyphs,
     _listed_field,
     _listing,
     _opens_item,
+    _runs_on,
     _spread,
-    _unindented_wrap,
     _unwrapped_lines,
     _wide,
-    _wraps,
 )
 from digest.paper.tables import _tables
 from digest.paper.textnorm import (
@@ -322,7 +322,7 @@ def _lay_out(
                 or (
                     page
                     and (
-                        not _runs_on(pieces, line, columns[k - 1], out, starts[k - 1])
+                        not _runs_on(pieces, line, columns[k - 1], starts[k - 1] or _finished(out), conv)
                         or _phrases_set(pieces, out)
                     )
                 )
@@ -346,15 +346,6 @@ def _lay_out(
         pieces.append(line)
     out.append(join_wrapped(pieces))
     out.append("")
-
-
-def _runs_on(pieces: list[str], line: str, column: int, out: list[str], opens: bool) -> bool:
-    """In a page-long block, does the last line begun go on into ``line``: it fills the column
-    mid-sentence, or it is a paragraph's first line exported without its indent (under finished
-    text, or a line that ``opens`` a paragraph itself, a dateline; the paragraph going on in
-    ``line``)?"""
-    first = len(pieces) == 1 and (opens or (bool(out) and ends_sentence(out[-1])))
-    return _wraps(pieces[-1], column) or (first and _unindented_wrap(pieces[-1], line, column))
 
 
 _NEAR_LINES = 8  # lines either side of a line that set the column it stands in

@@ -135,7 +135,8 @@ from digest.types import Article, Page
 # under a candidate set short is set short too (a kicker, headline and subtitle weighed as one stack);
 # a line short of the column over a dateline is its headline also under text a column break cut;
 # on a page without blank lines a paragraph's first line short of the column by its dropped indent, no
-# mark in it, goes on into a line reading as prose (filling the column, or ending the sentence, marked)
+# mark in it, goes on into a line reading as prose (filling the column, or ending the sentence, marked),
+# and a line leaving a bracketed credit open goes on into the line closing it
 PARSER_VERSION = "7"
 
 
