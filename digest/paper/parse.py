@@ -136,7 +136,8 @@ from digest.types import Article, Page
 # a line short of the column over a dateline is its headline also under text a column break cut;
 # on a page without blank lines a paragraph's first line short of the column by its dropped indent, no
 # mark in it, goes on into a line reading as prose (filling the column, or ending the sentence, marked),
-# and a line leaving a bracketed credit open goes on into the line closing it
+# and a line leaving a bracketed credit open goes on into the line closing it; a line opening a
+# quotation the paragraph under it closes in a sentence is a quoted lead's first line, no headline
 PARSER_VERSION = "7"
 
 
