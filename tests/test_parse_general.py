@@ -269,3 +269,22 @@ def test_a_headline_and_byline_in_a_paragraphs_block_set_no_column() -> None:
         "家住老城区的王阿姨每天中午都到社区食堂吃饭，三菜一汤只要十二元，味道也合老人的口味。\n"
     )
     assert [a.title for a in page.articles][-1] == "社区食堂开进老城区的小巷深处"
+
+
+def test_a_quoted_leads_first_line_a_column_break_left_alone_is_no_headline() -> None:
+    # Stories parted by wide gaps; a column break leaves the lead's first line, which opens a
+    # quotation with commas in it, alone under the headline.  The sentence under it closes the
+    # quotation: no headline prints a quotation another line's sentence closes.
+    page = parse_page(
+        "第3版 城市\n\n\n古桥修缮完工\n\n"
+        "本报讯（记者 周远）城南古桥修缮工程日前完工，这座建于清代的石\n"
+        "拱桥将于下月重新向游人开放，市民纷纷前来参观。\n\n\n"
+        "冬日里的暖心事\n\n"
+        "“天冷了骑车手特别凉，社区给我们送来了手套，真\n\n"
+        "是太贴心了。”日前，青石社区为辖区的外卖骑手送去了\n"
+        "两百副手套和一批热饮，让他们在寒冬里感受到温暖。\n\n"
+        "社区负责人说，今后还将为骑手们设立爱心驿站。\n"
+    )
+    assert [a.title for a in page.articles] == ["古桥修缮完工", "冬日里的暖心事"]
+    assert page.articles[1].section == "城市"
+    assert page.articles[1].body.startswith("“天冷了骑车手特别凉，社区给我们送来了手套，真是太贴心了。”")

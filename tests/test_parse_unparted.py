@@ -198,3 +198,70 @@ def test_a_closing_credit_the_wrap_cut_over_a_dateline_is_no_headline() -> None:
     )
     assert [a.title for a in page.articles] == ["古桥修缮完工", None]
     assert page.articles[0].authors == ("周远", "王星海", "耿志清")
+
+
+def _unindented(*paragraphs: str, width: int = 17) -> list[str]:
+    """Paragraphs wrapped in a column ``width`` characters wide, each first line short of it by the
+    indent the export dropped."""
+    lines: list[str] = []
+    for p in paragraphs:
+        first = width - 2
+        lines.append(p[:first])
+        lines.extend(p[k : k + width] for k in range(first, len(p), width))
+    return lines
+
+
+def test_a_paragraphs_first_line_short_by_the_dropped_indent_goes_on_under_headlines_printed_last() -> None:
+    # Headlines under their stories, no blank lines; every paragraph's first line stops two
+    # characters short of the column, as a headline may, and repeats words of the lead above, as
+    # a headline closing its story does.  Its paragraph goes on under it, as prose.
+    bridge = (
+        "本报青石3月2日电（记者 周远）" + _OPENING[1][10:] + _OPENING[2],
+        "文物部门的专家介绍这次修缮坚持修旧如旧，尽量保留了古桥原有的构件。" + _OPENING[4],
+        _OPENING[5] + _THIRD[1],
+    )
+    greenway = (
+        "本报讯（记者 林雨）" + _FIRST[0][10:] + _FIRST[1],
+        "环湖绿道修缮工程完工以后区园林部门表示，还将在“绿道沿线”补种乡土树种，让绿道四季有景。",
+    )
+    berries = (
+        "本报讯（记者 甲乙）" + _SECOND[0],
+        "蓝莓种植基地负责人林雨晴介绍今年的蓝莓比往年早熟半个月，每亩产量也提高了两成，不少客商上门订货。",
+        "据了解，基地的蓝莓主要销往省内各大超市，也有不少通过网络直播卖到了外省，很受欢迎，基地打算明年再扩建二十个大棚。",
+    )
+    lines = [
+        *_unindented(*bridge),
+        "城南古桥修缮完工",
+        *_unindented(*greenway),
+        "青石湖环湖绿道修缮工程全面完工",  # as short of the column as a first line
+        *_unindented(*berries),
+        "白沙乡蓝莓提前上市",
+    ]
+    assert len(lines) > 40  # as long as a page printed without blank lines
+    page = parse_page("\n".join(lines) + "\n")
+    assert [a.title for a in page.articles] == [
+        "城南古桥修缮完工",
+        "青石湖环湖绿道修缮工程全面完工",
+        "白沙乡蓝莓提前上市",
+    ]
+    assert [a.authors for a in page.articles] == [("周远",), ("林雨",), ("甲乙",)]
+    assert [len(a.body.split("\n\n")) for a in page.articles] == [3, 2, 3]
+
+
+def test_a_datelines_bracketed_credit_the_wrap_cut_goes_on_into_the_next_line() -> None:
+    # The dateline's line stops well short of the column inside its credit's bracket, and the
+    # line under it, closing the bracket, has no mark in it: still one credit.
+    lines = [
+        *_unindented(*_OPENING[1:6], *_FIRST, *_THIRD, *_SECOND),
+        "环湖绿道全面完工",
+        "本报白沙 3月 2日电 （记者",
+        "甲乙）昨天上午记者在白沙乡的蓝莓种植",
+        "基地看到，果农们正忙着采摘成熟的蓝莓",
+        "。",
+        "白沙乡蓝莓提前上市",
+    ]
+    assert len(lines) > 40  # as long as a page printed without blank lines
+    page = parse_page("\n".join(lines) + "\n")
+    assert page.articles[-1].title == "白沙乡蓝莓提前上市"
+    assert page.articles[-1].authors == ("甲乙",)
+    assert page.articles[-1].body.startswith("昨天上午记者在白沙乡")

@@ -33,6 +33,7 @@ from digest.paper.headlike import (
     _fills_column,
     _headline_shaped,
     _is_candidate,
+    _quote_cut,
     _set_whole,
     _short_of_column,
 )
@@ -255,6 +256,9 @@ def _classify(
             and _headline_shaped(before.text)
         ):
             before.kind, before.lines = T.CANDIDATE, [before.text]
+    for line, below in itertools.pairwise(out):
+        if line.kind is T.CANDIDATE and below.kind is T.PARA and _quote_cut(line.text, below.text):
+            line.kind = T.PARA  # a quoted lead's first line a column break left alone
     _sign_finished_text(out)
     return _notes_run_on(out)
 

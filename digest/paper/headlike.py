@@ -12,7 +12,14 @@ import re
 from digest.paper.bylines import BULLET
 from digest.paper.lines import _FULL_LINE
 from digest.paper.shapes import _MAX_HEADING
-from digest.paper.textnorm import ends_open, ends_sentence, has_cjk, squeeze_spaces
+from digest.paper.textnorm import (
+    CLOSING_QUOTES,
+    OPENING_QUOTES,
+    ends_open,
+    ends_sentence,
+    has_cjk,
+    squeeze_spaces,
+)
 
 _EXCLAIMED = re.compile(r"[！？!?][”’」』\"']*$")
 
@@ -117,3 +124,16 @@ def _is_candidate(text: str, alone: bool = False) -> bool:
         and not _STOPS.search(bare)
         and not BULLET.match(bare)
     )
+
+
+def _quote_cut(line: str, below: str) -> bool:
+    """Does ``line`` open a quotation it leaves open for ``below`` to close in a sentence (“现在骑车
+    时腿特别冷，… / …太实用了。”日前，…)?  A quotation a headline prints closes on its line or in
+    the headline's own next line, never in a sentence: ``line`` is a quoted lead's first line."""
+    opened = max(line.rfind(q) for q in OPENING_QUOTES)
+    if opened < 0 or opened < max(line.rfind(q) for q in CLOSING_QUOTES):
+        return False
+    closed = min((k for k in (below.find(q) for q in CLOSING_QUOTES) if k >= 0), default=-1)
+    if closed < 0 or any(0 <= below.find(q) < closed for q in OPENING_QUOTES):
+        return False
+    return re.search("[。！？!?]", below[: closed + 2]) is not None

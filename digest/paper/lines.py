@@ -26,14 +26,15 @@ from digest.paper.shapes import (
     _PAGE_BLOCK,
     _captions_over_credit,
     _column_width,
+    _finished,
     _glyphs,
     _listed_field,
     _listing,
     _opens_item,
+    _runs_on,
     _spread,
     _unwrapped_lines,
     _wide,
-    _wraps,
 )
 from digest.paper.tables import _tables
 from digest.paper.textnorm import (
@@ -318,7 +319,13 @@ def _lay_out(
             and line[0] not in _NO_LINE_START
             and (
                 indent
-                or (page and (not _wraps(pieces[-1], columns[k - 1]) or _phrases_set(pieces, out)))
+                or (
+                    page
+                    and (
+                        not _runs_on(pieces, line, columns[k - 1], starts[k - 1] or _finished(out), conv)
+                        or _phrases_set(pieces, out)
+                    )
+                )
                 or starts[k]
                 or (
                     k + 1 < len(block)

@@ -133,7 +133,11 @@ from digest.types import Article, Page
 # paragraph prints to a line, a crosshead of 5–12 characters the sentence under it repeats stays apart;
 # on a page without blank lines a one-phrase question under a headline is its subtitle, and a line
 # under a candidate set short is set short too (a kicker, headline and subtitle weighed as one stack);
-# a line short of the column over a dateline is its headline also under text a column break cut
+# a line short of the column over a dateline is its headline also under text a column break cut;
+# on a page without blank lines a paragraph's first line short of the column by its dropped indent, no
+# mark in it, goes on into a line reading as prose (filling the column, or ending the sentence, marked),
+# and a line leaving a bracketed credit open goes on into the line closing it; a line opening a
+# quotation the paragraph under it closes in a sentence is a quoted lead's first line, no headline
 PARSER_VERSION = "7"
 
 

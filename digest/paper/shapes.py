@@ -10,6 +10,7 @@ import re
 
 from digest.paper.bylines import is_byline
 from digest.paper.conventions import Conventions
+from digest.paper.cuts import _open_credit
 from digest.paper.textnorm import CJK, ends_open, ends_sentence, squeeze_spaces
 
 _WRAP_WIDTH = 44  # characters; a narrow column's wrapped lines are never longer than this
@@ -63,6 +64,39 @@ def _wraps(line: str, width: int) -> bool:
     column, within a character (a mark or a figure that did not fit), and stops mid-sentence; a
     paragraph's last line stops short, and so do most headlines, often by only two characters."""
     return _glyphs(line) >= width - _WRAP_SLACK and not ends_sentence(line)
+
+
+_INDENT = 2  # characters a paragraph's first line is indented by (an export may drop the indent)
+_PROSE_MARK = re.compile("[，,、；;：:。！!？?]")
+
+
+def _unindented_wrap(line: str, nxt: str, width: int) -> bool:
+    """Does ``line``, stopping short of the column by the paragraph indent the export dropped, go
+    on into ``nxt`` as a paragraph's first line does on a page without blank lines?  It stops
+    mid-sentence with no mark in it, as a headline does, but the line under it goes on as prose:
+    it fills the column, or ends the sentence, with a clause mark in it.  A headline's next line
+    is a story's opening, short of the column by the indent itself, or another headline line."""
+    short = width - _WRAP_SLACK - _INDENT <= _glyphs(line) < width - _WRAP_SLACK
+    prose = _PROSE_MARK.search(nxt) is not None and (_wraps(nxt, width) or ends_sentence(nxt))
+    return short and prose and not ends_sentence(line) and _PROSE_MARK.search(line) is None
+
+
+def _finished(out: list[str]) -> bool:
+    """Does the text laid out so far end a sentence (so the next line opens a paragraph)?"""
+    return bool(out) and ends_sentence(out[-1])
+
+
+def _runs_on(pieces: list[str], line: str, column: int, opens: bool, conv: Conventions) -> bool:
+    """In a page-long block, does the last line begun go on into ``line``: it fills the column
+    mid-sentence, it leaves a bracketed credit open that ``line`` closes (``本报某地 5月 6日电 （记者`` /
+    ``周远）…``), or it is a paragraph's first line exported without its indent (one that ``opens`` a
+    paragraph, under finished text or a dateline, the paragraph going on in ``line``)?"""
+    last = pieces[-1]
+    return (
+        _wraps(last, column)
+        or _open_credit(last, line, conv)
+        or (len(pieces) == 1 and opens and _unindented_wrap(last, line, column))
+    )
 
 
 def _listed_field(line: str) -> bool:
