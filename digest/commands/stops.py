@@ -13,6 +13,7 @@ two emails instead (``BetweenEmails``): one cut in the middle would be in doubt.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -61,7 +62,17 @@ def stops_raise() -> Iterator[None]:
         if main and sig != signal.SIGINT and signal.getsignal(sig) == signal.SIG_DFL
     ]
 
+    owner = os.getpid()
+
     def stop(signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            # A worker forked inside (an ingest's or a build's pool) inherits this handler, and gets the
+            # signal too when it goes to the whole group (systemd, a closed terminal).  Raised there,
+            # ``Stopped`` would come out of the pool's task loop with a traceback, or back to the
+            # parent as a result that cannot be unpickled: the worker ends by the signal, as before.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         _default(taken)
         raise Stopped(signum)
 
