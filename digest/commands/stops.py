@@ -51,9 +51,10 @@ class Stopped(BaseException):
 def stops_raise() -> Iterator[None]:
     """Inside, SIGTERM and SIGHUP raise ``Stopped`` in the job under way.
 
-    Only a signal left to its default action is taken: one another handler took stays with it
-    (``send-digest``'s ``BetweenEmails``), and a SIGHUP ``nohup`` ignores stays ignored.  A second
-    signal ends the process at once, as before, should the way out itself hang.
+    Only a signal left to its default action is taken: one another handler took before stays with
+    it, and a SIGHUP ``nohup`` ignores stays ignored.  A handler set inside takes over until it hands
+    back (``send-digest``'s ``BetweenEmails``: its second signal raises here).  A second signal ends
+    the process at once, as before, should the way out itself hang.
     """
     main = threading.current_thread() is threading.main_thread()  # only it may set handlers
     taken: list[signal.Signals] = [
