@@ -314,12 +314,17 @@ def test_a_prune_or_digest_by_hand_that_failed_is_run_again_at_the_services_next
     assert isinstance(last, dict) and "by" not in last and "error" not in last
 
 
+@pytest.mark.parametrize("publishes", [True, False], ids=["publishes", "publish-fails-too"])
 def test_a_digest_made_by_hand_before_its_publish_failed_is_published_before_its_emails_go(
-    config: Config, store: Store
+    config: Config, store: Store, publishes: bool
 ) -> None:
     """``send-digest`` by hand made the digest (its ledger rows with it), then could not publish its page
     (another output folder, where a file stands in the way).  Before, the service's next retry sent the
-    emails at once, each linking a web page that was not there until the next page arrived."""
+    emails at once, each linking a web page that was not there until the next page arrived.
+
+    Where the service cannot publish either (its own output folder blocked too), the emails still go,
+    and the publish is what is reported failing: before, each retry failed at the publish and sent
+    nothing, so every copy would expire (``digest.retry_hours``) over a blocked output folder."""
     config.paths.data.mkdir(parents=True, exist_ok=True)
     (config.paths.source / "2024-11-27_01.txt").write_text(page("示例水库完成冬季检修"), encoding="utf-8")
     time.sleep(config.ingest.settle_seconds + 0.1)
@@ -340,7 +345,15 @@ def test_a_digest_made_by_hand_before_its_publish_failed_is_published_before_its
     web_page = config.paths.output / "digests" / "2024-11-27.html"
     assert not web_page.exists()
 
+    if not publishes:
+        (config.paths.output / "digests").rename(config.paths.output / "digests.moved")
+        (config.paths.output / "digests").write_text("in the way", encoding="utf-8")
+
     clock[0] = datetime(2024, 11, 27, 1, 0, tzinfo=UTC)  # the digest of that day made: none is missed
     runner.retry()
     (email,) = (config.paths.data / "outbox").glob("*.eml")
-    assert web_page.is_file() and web_page.stat().st_mtime_ns <= email.stat().st_mtime_ns
+    if publishes:
+        assert web_page.is_file() and web_page.stat().st_mtime_ns <= email.stat().st_mtime_ns
+        return
+    errors = runner.health()["errors"]
+    assert isinstance(errors, list) and any(e.startswith("publish: cannot write ") for e in errors), errors

@@ -13,6 +13,7 @@ two emails instead (``BetweenEmails``): one cut in the middle would be in doubt.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -50,9 +51,10 @@ class Stopped(BaseException):
 def stops_raise() -> Iterator[None]:
     """Inside, SIGTERM and SIGHUP raise ``Stopped`` in the job under way.
 
-    Only a signal left to its default action is taken: one another handler took stays with it
-    (``send-digest``'s ``BetweenEmails``), and a SIGHUP ``nohup`` ignores stays ignored.  A second
-    signal ends the process at once, as before, should the way out itself hang.
+    Only a signal left to its default action is taken: one another handler took before stays with
+    it, and a SIGHUP ``nohup`` ignores stays ignored.  A handler set inside takes over until it hands
+    back (``send-digest``'s ``BetweenEmails``: its second signal raises here).  A second signal ends
+    the process at once, as before, should the way out itself hang.
     """
     main = threading.current_thread() is threading.main_thread()  # only it may set handlers
     taken: list[signal.Signals] = [
@@ -61,7 +63,17 @@ def stops_raise() -> Iterator[None]:
         if main and sig != signal.SIGINT and signal.getsignal(sig) == signal.SIG_DFL
     ]
 
+    owner = os.getpid()
+
     def stop(signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            # A worker forked inside (an ingest's or a build's pool) inherits this handler, and gets the
+            # signal too when it goes to the whole group (systemd, a closed terminal).  Raised there,
+            # ``Stopped`` would come out of the pool's task loop with a traceback, or back to the
+            # parent as a result that cannot be unpickled: the worker ends by the signal, as before.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         _default(taken)
         raise Stopped(signum)
 

@@ -88,7 +88,7 @@ class ServiceState:
     # False on a standby: another instance on the PostgreSQL database runs the jobs (docs/scaling.md);
     # None when saved at start, before start-up tried for the lead (``Runner.save_start``).
     leading: bool | None = True
-    # The site.base_url it links with, which commands run beside it follow (``serving_base_url``);
+    # The site.base_url it links with, which commands run beside it follow (``commands.common.follow_serve``);
     # None in a file from a version before it.
     base_url: str | None = None
 

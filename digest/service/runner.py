@@ -307,13 +307,16 @@ class Runner:
         return True
 
     def _digest(self, job: Callable[[datetime], DigestResult | None]) -> None:
-        started = time.monotonic()
         failing = self._failing("digest")
+        if failing:
+            # A failed run (the service's, or one by hand since) may have made the digest and stopped
+            # before publishing its page: the emails sent now would link a page not there.  A publish
+            # that fails holds no email back, though (its failure is the publish job's to report):
+            # else a blocked output folder kept every copy waiting until it expired, and the sign-ups'
+            # confirmations, which this job sends too.
+            self._publish()
+        started = time.monotonic()
         try:
-            if failing:
-                # A failed run (the service's, or one by hand since) may have made the digest and
-                # stopped before publishing its page: the emails sent now would link a page not there.
-                run_publish(self._config, self._store, self._notifier)
             result = job(self._clock())
         except DigestError as exc:
             self._failed("digest", started, str(exc))

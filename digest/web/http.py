@@ -180,7 +180,7 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
     # Tokens live in the URL: a Referer names only our origin, to any site, ours too.  Not
     # no-referrer: under it a browser posts our forms with ``Origin: null``, which any other site
-    # can send too (``subscriptions._check_form``).
+    # can send too (``forms.FormGuard``).
     (b"referrer-policy", b"strict-origin"),
     *PAGE_POLICY,
 ]

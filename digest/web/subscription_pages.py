@@ -50,7 +50,7 @@ class PreferencesForm:
     sections: tuple[SectionChoice, ...]
     saved: bool
     welcome: bool  # just confirmed
-    note: str = ""  # why the form is shown again unsaved (``subscriptions.again``)
+    note: str = ""  # why the form is shown again unsaved (``forms.again``)
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class ActionPage:
     button: str
     action: str
     form_token: str
-    note: str = ""  # why the page is shown again (``subscriptions.again``)
+    note: str = ""  # why the page is shown again (``forms.again``)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@
 No cookies and no logins: a link's token (``digest.mail.tokens``, HMAC with
 ``server.secret``) is the only authority, so a GET never changes anything
 (mail scanners prefetch links) and there is no session for a forged form
-to ride on.  Forms are still CSRF-checked (``_check_form``), since a
+to ride on.  Forms are still CSRF-checked (``digest.web.forms``), since a
 visitor's browser can still be made to post a form for another site
 (sign-ups from many addresses, past the rate limit): a POST needs the
 page's signed form token and an ``Origin`` of this site, or an ``Origin``
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from digest.config import Config
 from digest.errors import AddressError, DigestError, TokenError
@@ -70,6 +70,7 @@ from digest.publish.layout import (
 from digest.store.database import Store
 from digest.store.records import Subscriber, SubscriberStatus
 from digest.types import Section
+from digest.web.forms import FORM_MAX_AGE, FormGuard, Verdict, again
 from digest.web.http import (
     SECURITY_HEADERS,
     Answer,
@@ -95,7 +96,6 @@ log = logging.getLogger(__name__)
 PATHS = (SUBSCRIBE_PATH, CONFIRM_PATH, PREFERENCES_PATH, UNSUBSCRIBE_PATH)
 RATE_LIMITED = (SUBSCRIBE_PATH, CONFIRM_PATH)
 RESEND_AFTER = timedelta(minutes=10)  # at most one confirmation email per address this often
-FORM_MAX_AGE = timedelta(hours=12)
 MAX_BODY = 16 * 1024
 # A link of an email sent before the upgrade from 0.1.0, whose links had another form.
 _BEFORE_UPGRADE = (
@@ -171,7 +171,7 @@ class SubscriptionApp:
         self._limiter = limiter
         self._secret = signing_secret(config)
         self._site = config.site.title
-        self._origins = {_origin(config.site.base_url)}
+        self._forms = FormGuard(self._secret, config.site.base_url, clock)
         # The sections as last read (each request reads them again; see ``_route``): the masthead
         # lists them like every published page, and an error page still draws with the last ones.
         self._sections: tuple[Section, ...] = ()
@@ -272,47 +272,18 @@ class SubscriptionApp:
         return result
 
     def _check_form(self, request: _Request, again: Callable[[], bytes], *, one_click: bool = False) -> None:
-        """CSRF: a valid signed form token for this path, posted from a page of this site.
-
-        Anyone may fetch the form and copy its token into a page of their own, so with a
-        valid token the ``Origin`` (the origin of the page that posted, which no page can
-        choose) must still be ``site.base_url``'s or name the host the request was sent to,
-        or be absent (no browser, nobody to ride on).  ``null`` is refused: another site can
-        make a browser send it; our pages send ``Referrer-Policy: strict-origin``, which keeps
-        ours (``no-referrer`` made it ``null``).  Without a valid token, the ``Origin`` (else the
-        ``Referer``) must be ``site.base_url``'s origin, never judged by the request's ``Host``.
-        (A DNS-rebinding page would read our forms as its own, tokens and all, its ``Origin``
-        naming the ``Host`` it sent: the site app refuses any ``Host`` not ours before a form
-        sees it, ``digest.web.hosts``.)  An RFC 8058 one-click POST comes from the
-        mail provider without ``Origin``; its URL token is the proof.
-
-        A token of ours for this form older than ``FORM_MAX_AGE`` comes from our own page left
-        open (overnight, say): nothing is done, and ``again()`` gives the form back as sent, with
-        a fresh token, to press once more."""
+        """CSRF: go on only with a POST from a page of this site (``forms.FormGuard``); ``again()`` is
+        the form as sent, given back when it came from our page left open past ``FORM_MAX_AGE``."""
         token = _field(request, "form_token")
-        origin = request.headers.get("origin")
-        stale = False
-        if token:
-            try:
-                verify(self._secret, token, Purpose.FORM, self._clock(), FORM_MAX_AGE, request.path)
-                if origin is None or _addressed(origin, request.headers.get("host", "")):
-                    return
-            except TokenError as exc:
-                stale = exc.expired  # set only once the MAC has proved the token ours, for this form
-        if origin is not None:
-            if origin.lower() in self._origins:
-                return
-        elif one_click:
+        verdict = self._forms.verdict(request.path, token, request.headers, one_click=one_click)
+        if verdict is Verdict.OURS:
             return
-        else:
-            referer = request.headers.get("referer")
-            if referer is not None and _origin(referer) in self._origins:
-                return
-        if stale:
+        if verdict is Verdict.STALE:
             log.info(
                 "a form of %s opened over %s ago: shown again to send once more", request.path, FORM_MAX_AGE
             )
             raise Answer(HTTPStatus.UNPROCESSABLE_ENTITY, again())
+        origin = request.headers.get("origin")
         log.warning("refused a cross-site POST to %s from origin %r", request.path, origin)
         text = "这个表单不是从本站提交的。请回到本站页面重新提交。"
         body = self._pages.message(request.path, "请求被拒绝", text)
@@ -461,11 +432,6 @@ def _log_failure(job: Future[None]) -> None:
         log.error("a sign-up's email failed: %s", error, exc_info=error)
 
 
-def again(button: str) -> str:
-    """The note on a form shown again because its page was open longer than ``FORM_MAX_AGE``."""
-    return f"这个页面打开太久，刚才的提交没有生效，请再按一次“{button}”。"
-
-
 def _link_refused(exc: TokenError, token: str, path: str) -> tuple[HTTPStatus, str]:
     """The status and the words for a link token ``verify`` refused."""
     if exc.expired:
@@ -479,19 +445,3 @@ def _link_refused(exc: TokenError, token: str, path: str) -> tuple[HTTPStatus, s
 def _field(request: _Request, name: str) -> str:
     values = request.fields.get(name)
     return values[0] if values else ""
-
-
-def _addressed(origin: str, host: str) -> bool:
-    """Whether ``origin`` (an ``Origin`` header) names ``host`` (the ``Host`` header), ports and all."""
-    authority = _origin(origin).partition("://")[2]
-    return bool(host) and authority == host.lower().removesuffix(":80").removesuffix(":443")
-
-
-def _origin(url: str) -> str:
-    """``scheme://host[:port]`` as a browser serialises it: lower case, no default port (RFC 6454 §6.2)."""
-    parts = urlsplit(url)
-    scheme, netloc = parts.scheme.lower(), parts.netloc.lower().rpartition("@")[2]
-    default = {"http": ":80", "https": ":443"}.get(scheme)
-    if default and netloc.endswith(default):
-        netloc = netloc.removesuffix(default)
-    return f"{scheme}://{netloc}"
