@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from test_cli import EXAMPLES, digest
-from test_delivery_faults import HANG_UP_DEFAULT
+from test_delivery_faults import STOPS_DEFAULT
 from test_service import page
 
 from digest.config import Config
@@ -166,11 +166,16 @@ def _stop_while_publishing(tmp_path: Path, args: list[str], sig: signal.Signals)
     folder = os.open(output, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(folder, fcntl.LOCK_EX)
-        command = [sys.executable, "-c", HANG_UP_DEFAULT, "-m", "digest.cli", *args]
+        command = [sys.executable, "-c", STOPS_DEFAULT, "-m", "digest.cli", *args]
         with subprocess.Popen(command, cwd=tmp_path, env=environ, stderr=subprocess.PIPE, text=True) as run:
-            _wait_until_it_opens(run.pid, output)
-            run.send_signal(sig)
-            _, stderr = run.communicate(timeout=30)
+            try:
+                _wait_until_it_opens(run.pid, output)
+                run.send_signal(sig)
+                _, stderr = run.communicate(timeout=30)
+            finally:
+                # A run the signal did not stop waits for the lock held here, and leaving the block
+                # waits for it: the test failed, it must not hang the whole suite.
+                run.kill()
     finally:
         os.close(folder)
     return run.returncode, stderr

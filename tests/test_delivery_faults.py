@@ -38,11 +38,14 @@ from digest.store.database import Store
 from digest.store.records import WAITING, DigestRecord
 
 ROOT = Path(__file__).resolve().parents[1]
-# Runs ``python`` with SIGHUP's default action whatever this process was given: the sends below are
-# what a terminal's hang-up stops, but under ``nohup`` (or a runner that ignores SIGHUP) the children
-# inherited it ignored, which send-digest and serve keep, and the SIGHUP cases failed every time.
-HANG_UP_DEFAULT = (
+# Runs ``python`` with the default actions of SIGHUP and SIGINT whatever this process was given: the
+# runs below are what a terminal's hang-up or Ctrl-C stops, but under ``nohup`` (or a runner that
+# ignores SIGHUP) the children inherited SIGHUP ignored, which send-digest and serve keep, and a shell
+# without job control starts ``pytest &`` with SIGINT ignored, for which Python installs no
+# KeyboardInterrupt: the SIGHUP cases failed every time, and a Ctrl-C sent to ``publish`` did nothing.
+STOPS_DEFAULT = (
     "import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_DFL); "
+    "signal.signal(signal.SIGINT, signal.SIG_DFL); "
     "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])"
 )
 
@@ -206,7 +209,7 @@ def test_sigterm_stops_a_send_between_two_emails(tmp_path: Path, command: str, s
         config = load_config(config_file, {}, {})
         with Store.open(config.database_url) as store:
             day = seed(store, config, datetime.now(UTC), 200)
-        argv = [sys.executable, "-c", HANG_UP_DEFAULT, "-m", "digest.cli", command]
+        argv = [sys.executable, "-c", STOPS_DEFAULT, "-m", "digest.cli", command]
         argv += ["--config", str(config_file)]
         argv += ["--port", str(free_port())] if command == "serve" else []
         with log.open("ab") as output:

@@ -354,22 +354,27 @@ def test_the_shipped_nginx_config_logs_no_subscription_token(tmp_path: Path) -> 
 def test_the_shipped_nginx_config_logs_no_token_while_digest_is_down(tmp_path: Path) -> None:
     """While digest is down, every request nginx cannot pass on is an error-log line, in a format no
     configuration changes, quoting the request line and the upstream URL: a link's token with them."""
-    proxy, front = run_shipped_nginx(tmp_path, free_port(), ready=502)  # nothing listens upstream
-    tokens = [f"downKey{n}.675a1b2{n}.{'R' * 21}{n}" for n in range(4)]
-    try:
-        asked = [
-            front.get(f"/confirm/{tokens[0]}"),
-            front.post(
-                f"/unsubscribe/{tokens[1]}?via=mail", content=b"List-Unsubscribe=One-Click", headers=FORM
-            ),
-            front.get(f"/preferences/{tokens[2]}"),
-            front.get(f"/Unsubscribe/{tokens[3]}"),  # a link a mail client changed the case of
-        ]
-        assert [answer.status_code for answer in asked] == [502] * 4
-    finally:
-        front.close()
-        proxy.terminate()
-        proxy.wait(10)
+    # Upstream, a port bound here and never listening: every connection is refused.  A port merely free
+    # a moment ago could be taken by a server of a test running beside, or drawn by nginx as the source
+    # port of its own connection, which then connects to itself.
+    with socket.socket() as upstream:
+        upstream.bind(("127.0.0.1", 0))
+        proxy, front = run_shipped_nginx(tmp_path, upstream.getsockname()[1], ready=502)
+        tokens = [f"downKey{n}.675a1b2{n}.{'R' * 21}{n}" for n in range(4)]
+        try:
+            asked = [
+                front.get(f"/confirm/{tokens[0]}"),
+                front.post(
+                    f"/unsubscribe/{tokens[1]}?via=mail", content=b"List-Unsubscribe=One-Click", headers=FORM
+                ),
+                front.get(f"/preferences/{tokens[2]}"),
+                front.get(f"/Unsubscribe/{tokens[3]}"),  # a link a mail client changed the case of
+            ]
+            assert [answer.status_code for answer in asked] == [502] * 4
+        finally:
+            front.close()
+            proxy.terminate()
+            proxy.wait(10)
     logs = {path.name: path.read_text() for path in tmp_path.glob("*.log")}
     assert [(name, t) for name, text in logs.items() for t in tokens if t in text] == [], logs
     # The outage is still in the error log (the readiness checks of /healthz), and each link's 502
