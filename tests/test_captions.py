@@ -25,7 +25,7 @@ from digest.config import Config
 from digest.config_checks import load_config
 from digest.ingest.pipeline import ingest
 from digest.mail.transports import OutboxMailer
-from digest.paper import assemble
+from digest.paper import builder
 from digest.paper.parse import parse_page
 from digest.paper.report import article_json
 from digest.publish.layout import article_path
@@ -227,7 +227,7 @@ def test_an_upgrade_from_captions_in_the_body_keeps_ids_and_urls(
     (config.paths.source / NAME).write_text(PAGE, encoding="utf-8")
     with monkeypatch.context() as old, Store.open(config.database_url) as store:
         # The release before: captions stayed in the body, and the table had no captions column.
-        old.setattr(assemble, "_captions", lambda paras: ())
+        old.setattr(builder, "_captions", lambda paras: ())
         old.setattr("digest.ingest.pipeline.PARSER_VERSION", "1")
         old.setattr("digest.ingest.read.PARSER_VERSION", "1")  # both modules compare it
         _publish(config, store, FIRST)
@@ -254,7 +254,7 @@ def test_a_database_rebuilt_with_the_new_parser_gives_the_old_ids(
 ) -> None:
     (config.paths.source / NAME).write_text(PAGE, encoding="utf-8")
     with monkeypatch.context() as old, Store.open(config.database_url) as store:
-        old.setattr(assemble, "_captions", lambda paras: ())
+        old.setattr(builder, "_captions", lambda paras: ())
         _publish(config, store, FIRST)
         before = set(_entries(store))
     fresh = config.paths.data / "fresh.sqlite3"

@@ -100,6 +100,23 @@ def test_a_bare_word_over_a_bulleted_brief_names_its_roundup() -> None:
     assert all("图片新闻" not in a.body for a in page.articles)
 
 
+def test_a_bare_word_over_an_untitled_photo_on_a_marked_page_names_its_section() -> None:
+    # The page marks its headlines with #, so the unmarked word over the caption is no photo title.
+    caption = "11月30日，青石湖畔的银杏叶一片金黄，不少市民前来拍照留念。本报记者 林雨 摄\n\n"
+    page = parse_page(
+        f"## 青石镇建成口袋公园\n\n{_STORY_A}\n\n图片新闻\n\n{caption}## 东岭村红薯丰收\n\n{_STORY_C}\n"
+    )
+    photo = page.articles[1]
+    assert (photo.section, photo.title, photo.authors) == ("图片新闻", None, ("林雨",))
+    assert all(
+        "图片新闻" not in a.body and "图片新闻" not in "".join(c.text for c in a.captions)
+        for a in page.articles
+    )
+    # A photo's own title is marked there (## 街拍): it stays the title.
+    titled = parse_page(f"## 青石镇建成口袋公园\n\n{_STORY_A}\n\n## 街拍\n\n{caption}")
+    assert [(a.section, a.title) for a in titled.articles[1:]] == [(None, "街拍")]
+
+
 def test_names_closing_a_paragraph_over_a_short_line_close_the_story() -> None:
     # Single blank lines only: the names glued to the last sentence sign the story above, so the
     # short line under them opens another story, signed by others.

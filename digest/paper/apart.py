@@ -80,16 +80,25 @@ def _section_over_text(
 
 
 def _section_over_photo(
-    run: list[_Line], prev: _Line | None, below: list[_Line], conv: Conventions, page_name: str | None
+    run: list[_Line],
+    prev: _Line | None,
+    below: list[_Line],
+    conv: Conventions,
+    page_name: str | None,
+    markdown: bool = False,
 ) -> bool:
     """A section's bare name over an untitled photo at the very top of the page (or the name the
     folio gives the page, where nothing above named a section yet), and under it a caption closed
     by the photographer's credit, at its end or on the line after it (a column break may cut the
     caption in two).  Lower down, a short word over a photo is the photo's title (雪后初晴, 植绿),
     and so is each of a row of them (春耕忙 / 赏花去 / 防汛演练): the page's top may open such a
-    row too.  ``below`` holds the lines after ``run`` (``_SECTION_REACH`` of them are read)."""
+    row too.  On a page marking its headlines with # (``markdown``), a photo's title is marked, so
+    an unmarked bare word over an untitled photo names the section anywhere on the page (图片新闻).
+    ``below`` holds the lines after ``run`` (``_SECTION_REACH`` of them are read)."""
     if len(run) != 1 or not _bare_word(run[0], conv):
         return False
+    if markdown:
+        return _photo(below, conv) is not None
     if prev is not None and not (
         run[0].text == page_name
         and run[0].gap >= 2

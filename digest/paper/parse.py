@@ -137,7 +137,8 @@ from digest.types import Article, Page
 # on a page without blank lines a paragraph's first line short of the column by its dropped indent, no
 # mark in it, goes on into a line reading as prose (filling the column, or ending the sentence, marked),
 # and a line leaving a bracketed credit open goes on into the line closing it; a line opening a
-# quotation the paragraph under it closes in a sentence is a quoted lead's first line, no headline
+# quotation the paragraph under it closes in a sentence is a quoted lead's first line, no headline;
+# on a page marking headlines with #, an unmarked bare word over an untitled photo is its section anywhere
 PARSER_VERSION = "7"
 
 

@@ -139,7 +139,7 @@ def _resolve(
         # first one it is the page's section, as a marker would be: 要闻), or where a running
         # head names the page's section.
         tags = running or ((wide or names_apart) and not all(x.kind is T.SECTION for x in out))
-        if _section_over_photo(run, prev, lines[j : j + _SECTION_REACH], conv, page_name):
+        if _section_over_photo(run, prev, lines[j : j + _SECTION_REACH], conv, page_name, markdown):
             out.append(_Line(line.text, T.SECTION))
             i = j
             continue
