@@ -183,10 +183,10 @@ def test_sigkill_of_serve_during_its_start_up_ingest_leaves_nothing_holding_serv
 
 FORK_SERVER_USER = """
 import sys, threading, time
-from digest import workers
+from digest import workerpool
 
 threading.Thread(target=threading.Event().wait, daemon=True).start()  # a second thread: a fork server
-context = workers.start_method(["digest.publish.build"])
+context = workerpool.start_method(["digest.publish.build"])
 assert context.get_start_method() == "forkserver"
 child = context.Process(target=time.sleep, args=(600,))
 child.start()

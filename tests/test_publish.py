@@ -17,7 +17,7 @@ import pytest
 from atomcheck import ATOM, CLOCK, check_atom, make_config, make_entry, parse
 from test_server import serving
 
-from digest import workers
+from digest import workerpool, workers
 from digest.config import Config, DigestConfig
 from digest.errors import PublishError
 from digest.publish import build as publish_module
@@ -701,14 +701,14 @@ def test_a_process_running_threads_draws_with_workers_from_a_fork_server(
     other = threading.Thread(target=stop.wait)
     other.start()
     try:
-        assert workers.start_method(["digest.publish.build"]).get_start_method() == "forkserver"
+        assert workerpool.start_method(["digest.publish.build"]).get_start_method() == "forkserver"
         report = publish_store(store, config, tmp_path / "output", full=True)
     finally:
         stop.set()
         other.join()
     assert made and made[0] is not None
     assert report.full and _on_disk(tmp_path / "output") == _expected(store, config)
-    assert workers.start_method(["digest.publish.build"]).get_start_method() == "fork"
+    assert workerpool.start_method(["digest.publish.build"]).get_start_method() == "fork"
 
 
 def test_the_staging_ledger_keeps_the_last_word_on_a_path_within_and_across_its_batches() -> None:

@@ -227,3 +227,37 @@ def test_the_pool_is_as_big_as_the_free_cores_or_as_asked(monkeypatch: pytest.Mo
     assert workers.useful_workers(asked=1) == 0  # build.workers = 1: never a pool
     assert workers.useful_workers(asked=3) == 3  # whatever the load
     assert 0.0 <= workers.free_cores(0.01) <= len(os.sched_getaffinity(0))
+
+
+# Runs the commands in one interpreter, then names the pool's modules it loaded.
+POOL_MODULES = """
+import sys
+from digest.cli import main
+
+folders = sys.argv[1:]
+assert main(["ingest", *folders]) == 0
+assert main(["publish", "--full", *folders]) == 0
+assert "digest.workers" in sys.modules  # the decision was made: no pool paid for these few pages
+pool = ("multiprocessing", "concurrent.futures.process", "digest.workerpool")
+print(sorted(name for name in sys.modules if name.startswith(pool)))
+"""
+
+
+def test_a_command_that_starts_no_pool_never_imports_the_pool(tmp_path: Path, seeds: Path) -> None:
+    config = _folders(tmp_path)
+    for page in sorted(seeds.glob("*.txt"))[:2]:
+        shutil.copy(page, config.paths.source / f"2023-01-02_{page.stem[-2:]}.txt")
+    folders = ["--source", config.paths.source, "--data", config.paths.data, "--output", config.paths.output]
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    environ["DIGEST_BUILD_WORKERS"] = "2"  # a pool whenever one is wanted: too few pages want none
+    done = subprocess.run(
+        [sys.executable, "-c", POOL_MODULES, *map(str, folders)],
+        cwd=config.paths.source,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "[]"  # after what the commands say

@@ -12,10 +12,14 @@ import os
 import stat as filemode
 import time as clock
 from collections.abc import Iterator, Mapping, Sequence, Set
-from concurrent.futures.process import BrokenProcessPool
+
+# The base of BrokenProcessPool: catching that needs concurrent.futures.process (with multiprocessing)
+# loaded in every command, where only a started pool can break.
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest import workers
 from digest.config import Config
@@ -37,6 +41,9 @@ from digest.store.database import Store
 from digest.store.records import SourceRecord
 from digest.store.segment import index_text
 from digest.types import DEFAULT_SECTION, PAGE_SPAN, Article, Entry, Page, Section
+
+if TYPE_CHECKING:
+    from digest.workerpool import Workers
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +338,7 @@ class Parsers:
     """
 
     def __init__(self, config: Config) -> None:
-        self._pool: workers.Workers | None = None
+        self._pool: Workers | None = None
         self._broken = False
         self._work = functools.partial(_page_entries, config=config)
         self._in_worker = functools.partial(_page_entries, config=config, cut=True)
@@ -346,7 +353,7 @@ class Parsers:
         if self._pool is not None:
             try:
                 return self._pool.map(self._in_worker, records, blobs, chunksize=POOL_CHUNK)
-            except BrokenProcessPool as exc:
+            except BrokenExecutor as exc:
                 self._give_up(exc)
         return map(self._work, records, blobs)
 
@@ -356,11 +363,11 @@ class Parsers:
         """All of ``parsed``; if a worker died (killed, out of memory), the batch parsed here instead."""
         try:
             return list(parsed)
-        except BrokenProcessPool as exc:
+        except BrokenExecutor as exc:
             self._give_up(exc)
             return [self._work(record, data) for record, data in todo]
 
-    def _give_up(self, why: BrokenProcessPool) -> None:
+    def _give_up(self, why: BrokenExecutor) -> None:
         log.warning("page parser processes failed (%s); parsing in this process from now on", why)
         self._broken = True
         self.close()

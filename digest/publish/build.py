@@ -33,7 +33,10 @@ import logging
 import secrets
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures.process import BrokenProcessPool
+
+# The base of BrokenProcessPool: catching that needs concurrent.futures.process (with multiprocessing)
+# loaded in every command, where only a started pool can break.
+from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -170,7 +173,7 @@ def publish_store(
             with store.snapshot():
                 try:
                     sections, frozen = render_all(store, config, stager.put, True, stager.keep, meter, stager)
-                except BrokenProcessPool as exc:
+                except BrokenExecutor as exc:
                     # A worker killed (out of memory?) or never started: the build starts again, here.
                     log.warning("page render processes failed (%s); rendering the full build here", exc)
                     stager.restart()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future
 from datetime import date
 from itertools import islice
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from digest import workers
 from digest.config import Config
@@ -33,6 +33,9 @@ from digest.publish.layout import (
 from digest.publish.site import Site
 from digest.publish.staging import Staged, Staging, stage
 from digest.types import Entry, Listed, Section, page_number
+
+if TYPE_CHECKING:
+    from digest.workerpool import Workers
 
 Put = Callable[[str, bytes], None]
 Record = Callable[[str, Staged], None]
@@ -158,7 +161,7 @@ class _Drawing:
     """
 
     def __init__(
-        self, site: Site, config: Config, put: Put, pool: workers.Workers | None, record: Record | None = None
+        self, site: Site, config: Config, put: Put, pool: Workers | None, record: Record | None = None
     ) -> None:
         self._site = site
         self._config = config
@@ -185,7 +188,7 @@ class _Drawing:
         if self._pool is None:
             drawn = (_articles(self._site, self._config, batch) for batch in batches())
         else:
-            drawn = workers.ordered(self._pool, _articles_in_worker, batches(), 2 * workers.cpu_count())
+            drawn = self._pool.ordered(_articles_in_worker, batches(), 2 * workers.cpu_count())
         for pages in drawn:
             for entry, (path, page, item) in zip(sent.popleft(), pages, strict=True):
                 if isinstance(page, bytes):
