@@ -18,8 +18,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import httpx
-
-from tests.loopback import free_port, wait_for
+from loopback import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
