@@ -147,6 +147,19 @@ def test_commentary_and_infographic_kinds() -> None:
     assert chart.body == "建成三座新桥。\n\n新增一条地铁。"
 
 
+@pytest.mark.parametrize("blank", ["\n", ""])
+def test_an_infographic_label_set_one_character_a_line_is_one_word(blank: str) -> None:
+    # 图 / 解 山城…: the label's last character shares the headline's line.  On a long page of
+    # narrow bullets without blank lines, the lone 图 was taken for a kicker.
+    item = "■ 支持青石湖申请创建国家\n级湿地公园，修复湖岸，建成\n三座新桥、两条绿道。\n"
+    chart = only(
+        f"图\n解 关于推动山城高质量发展奋力书写现代化新篇章的若干意见\n{blank}"
+        f"文案：甲乙 丙丁 设计：戊己 监制：庚辛\n{blank}" + item * 16
+    )
+    assert (chart.kicker, chart.title) == (None, "图解 关于推动山城高质量发展奋力书写现代化新篇章的若干意见")
+    assert chart.kind is Kind.INFOGRAPHIC
+
+
 def test_page_jumps_are_metadata_not_body() -> None:
     page = parse_page("# 续篇\n\n(上接第1版)故事接着讲。\n\n故事讲完了。\n\n■本报第4版\n")
     article = page.articles[0]

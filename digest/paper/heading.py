@@ -19,12 +19,13 @@ from digest.paper.textnorm import (
 _SUBTITLE = re.compile(r"^(?:——|──|--|—)\s*")
 
 
+_LABEL_END = re.compile(r"^\S\s+\S")  # 解 国务院…: a vertical label's last character, then the headline
 _SHORT_LABEL = 8  # a heading line this short beside a long one is a kicker or subtitle
 
 
 def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | None, str | None]:
     """Kicker, headline and subtitle from the lines of one heading group."""
-    lines = [_clean_title(t) for t in lines if _clean_title(t)]
+    lines = _vertical_words([_clean_title(t) for t in lines if _clean_title(t)])
     subtitle = None
     marked = [t for t in lines if _SUBTITLE.match(t)]
     if marked:
@@ -49,6 +50,20 @@ def _headline(lines: list[str], conv: Conventions) -> tuple[str | None, str | No
     # Two lines of like size and nothing to tell the main line from the other: the printed
     # headline is both, read in order.
     return kicker, f"{first} {second}", extra
+
+
+def _vertical_words(lines: list[str]) -> list[str]:
+    """Heading lines with a line of one character joined to the line under it when that line opens
+    with one character set apart by a space: a label set one character a line for display, its last
+    character on the headline's line (an infographic's 图 / 解 国务院…), is one word, never a kicker.
+    A lone character over a plain headline stays a line of its own (a cut's leftover)."""
+    out: list[str] = []
+    for line in lines:
+        if out and len(out[-1]) == 1 and _LABEL_END.match(line):
+            out[-1] += line
+        else:
+            out.append(line)
+    return out
 
 
 def _clean_title(text: str) -> str:

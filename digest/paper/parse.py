@@ -139,6 +139,8 @@ from digest.types import Article, Page
 # and a line leaving a bracketed credit open goes on into the line closing it; a line opening a
 # quotation the paragraph under it closes in a sentence is a quoted lead's first line, no headline;
 # on a page marking headlines with #, an unmarked bare word over an untitled photo is its section anywhere
+# a heading line of one character over one opening with a character and a space (图 / 解 关于…) is a
+# vertically set label, the headline's first word, never a one-character kicker
 PARSER_VERSION = "7"
 
 
