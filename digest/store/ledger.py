@@ -19,6 +19,7 @@ from digest.store.records import (
     DeliveryState,
     DeliverySummary,
     DigestRecord,
+    FailingEmails,
     SendLease,
 )
 from digest.store.schema import deliveries, delivery_counts, digests, send_leases
@@ -255,3 +256,36 @@ class LedgerRepository(Repository):
             for status, n in conn.execute(query):
                 counts[str(status)] = counts.get(str(status), 0) + int(n)
         return dict(sorted(counts.items()))
+
+
+def failing_copies(conn: Connection) -> FailingEmails | None:
+    """The digest copies waiting after a failed try (or put off, the server seeming down) of digests
+    made after the last copy that went, or None: a copy sent clears them.
+
+    The ledger keeps no time of each try (``notices.claimed_at``'s like), so a copy's tries are
+    dated by its digest's ``made_at``: every try of a digest made after the last ``sent_at`` came
+    after it, and failed.  Copies of a digest some of whose copies went are never counted, even
+    when the server went down after them: without a migration the ledger cannot tell those tries
+    from earlier ones (the next day's digest shows it then).
+    """
+    worked = (
+        sa.select(sa.func.max(deliveries.c.sent_at))
+        .where(deliveries.c.status == DeliveryState.SENT)
+        .scalar_subquery()
+    )
+    failing = sa.and_(
+        deliveries.c.status.in_(WAITING),
+        deliveries.c.last_error.is_not(None),
+        sa.or_(worked.is_(None), digests.c.made_at > worked),
+    )
+    rows = deliveries.join(digests, deliveries.c.day == digests.c.day)
+    count, since = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(digests.c.made_at)).select_from(rows).where(failing)
+    ).one()
+    if not count:
+        return None
+    newest = (digests.c.made_at.desc(), deliveries.c.next_attempt_at.desc())
+    error = conn.execute(
+        sa.select(deliveries.c.last_error).select_from(rows).where(failing).order_by(*newest).limit(1)
+    ).scalar_one()
+    return FailingEmails(int(count), since, str(error))
