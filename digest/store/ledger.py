@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from digest.store.base import Repository, dialect_of
-from digest.store.claims import Claims
+from digest.store.claims import Claims, failing_emails
 from digest.store.records import (
     CLAIMED,
     SETTLED,
@@ -268,24 +268,6 @@ def failing_copies(conn: Connection) -> FailingEmails | None:
     when the server went down after them: without a migration the ledger cannot tell those tries
     from earlier ones (the next day's digest shows it then).
     """
-    worked = (
-        sa.select(sa.func.max(deliveries.c.sent_at))
-        .where(deliveries.c.status == DeliveryState.SENT)
-        .scalar_subquery()
-    )
-    failing = sa.and_(
-        deliveries.c.status.in_(WAITING),
-        deliveries.c.last_error.is_not(None),
-        sa.or_(worked.is_(None), digests.c.made_at > worked),
-    )
     rows = deliveries.join(digests, deliveries.c.day == digests.c.day)
-    count, since = conn.execute(
-        sa.select(sa.func.count(), sa.func.min(digests.c.made_at)).select_from(rows).where(failing)
-    ).one()
-    if not count:
-        return None
-    newest = (digests.c.made_at.desc(), deliveries.c.next_attempt_at.desc())
-    error = conn.execute(
-        sa.select(deliveries.c.last_error).select_from(rows).where(failing).order_by(*newest).limit(1)
-    ).scalar_one()
-    return FailingEmails(int(count), since, str(error))
+    made = digests.c.made_at
+    return failing_emails(conn, deliveries, made, deliveries.c.sent_at, made, rows)
