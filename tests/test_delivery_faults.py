@@ -238,6 +238,35 @@ def test_sigterm_stops_a_send_between_two_emails(tmp_path: Path, command: str, s
         assert "Traceback" not in log.read_text()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda sig: sig.name)
+def test_a_signal_stops_a_dry_run_between_two_emails_and_its_status_says_so(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """``send-digest --dry-run`` heard the stop and went on writing every email, then exited 0, as if
+    the preview had ended; it now stops between two emails, as a send does, and exits 128 + N."""
+    config_file = _write_config(tmp_path, "127.0.0.1", free_port())  # a dry run mails nobody
+    config = load_config(config_file, {}, {})
+    with Store.open(config.database_url) as store:
+        day = seed(store, config, datetime.now(UTC), 300)
+    folder = config.paths.data / "dry-run" / day.isoformat()
+    log = tmp_path / "dry-run.log"
+    argv = [sys.executable, "-c", STOPS_DEFAULT, "-m", "digest.cli", "send-digest", "--dry-run"]
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [*argv, "--config", str(config_file)], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 60
+    while not folder.is_dir() or len(list(folder.iterdir())) < 3:
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.002)
+    process.send_signal(sig)
+    assert process.wait(timeout=60) == 128 + sig, log.read_text()
+    written = len(list(folder.glob("*.eml")))
+    assert 3 <= written < 300
+    assert f"dry run: {written} emails written to {folder}" in log.read_text()
+    assert f"stopped by {sig.name}; no more emails written" in log.read_text()
+
+
 def test_two_runs_making_one_digest_at_once_both_succeed_and_one_says_the_other_made_it(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
