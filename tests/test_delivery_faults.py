@@ -267,6 +267,30 @@ def test_a_signal_stops_a_dry_run_between_two_emails_and_its_status_says_so(
     assert f"stopped by {sig.name}; no more emails written" in log.read_text()
 
 
+def test_a_signal_while_the_test_copy_goes_lets_it_go_and_exits_as_stopped(tmp_path: Path) -> None:
+    """SIGTERM while the server takes ``send-digest --to``'s copy: the copy goes (a stop never cuts an
+    email in the middle), and the command says so and exits 143, as a stopped send; before, exit 0."""
+    log = tmp_path / "test-copy.log"
+    with SmtpSink(delay=1.0) as sink:
+        config_file = _write_config(tmp_path, sink.host, sink.port)
+        config = load_config(config_file, {}, {})
+        with Store.open(config.database_url) as store:
+            seed(store, config, datetime.now(UTC), 1)
+        argv = [sys.executable, "-m", "digest.cli", "send-digest", "--to", "editor@example.org"]
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                [*argv, "--config", str(config_file)], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 60
+        while sink.count < 1:  # the server holds the copy, its 250 a second away
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.002)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM, log.read_text()
+    assert "sent to editor@example.org, outside the delivery ledger" in log.read_text()
+    assert "stopped by SIGTERM; after the test copy went" in log.read_text()
+
+
 def test_two_runs_making_one_digest_at_once_both_succeed_and_one_says_the_other_made_it(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
