@@ -238,6 +238,59 @@ def test_sigterm_stops_a_send_between_two_emails(tmp_path: Path, command: str, s
         assert "Traceback" not in log.read_text()
 
 
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda sig: sig.name)
+def test_a_signal_stops_a_dry_run_between_two_emails_and_its_status_says_so(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
+    """``send-digest --dry-run`` heard the stop and went on writing every email, then exited 0, as if
+    the preview had ended; it now stops between two emails, as a send does, and exits 128 + N."""
+    config_file = _write_config(tmp_path, "127.0.0.1", free_port())  # a dry run mails nobody
+    config = load_config(config_file, {}, {})
+    with Store.open(config.database_url) as store:
+        day = seed(store, config, datetime.now(UTC), 300)
+    folder = config.paths.data / "dry-run" / day.isoformat()
+    log = tmp_path / "dry-run.log"
+    argv = [sys.executable, "-c", STOPS_DEFAULT, "-m", "digest.cli", "send-digest", "--dry-run"]
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            [*argv, "--config", str(config_file)], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + 60
+    while not folder.is_dir() or len(list(folder.iterdir())) < 3:
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+        time.sleep(0.002)
+    process.send_signal(sig)
+    assert process.wait(timeout=60) == 128 + sig, log.read_text()
+    written = len(list(folder.glob("*.eml")))
+    assert 3 <= written < 300
+    assert f"dry run: {written} emails written to {folder}" in log.read_text()
+    assert f"stopped by {sig.name}; no more emails written" in log.read_text()
+
+
+def test_a_signal_while_the_test_copy_goes_lets_it_go_and_exits_as_stopped(tmp_path: Path) -> None:
+    """SIGTERM while the server takes ``send-digest --to``'s copy: the copy goes (a stop never cuts an
+    email in the middle), and the command says so and exits 143, as a stopped send; before, exit 0."""
+    log = tmp_path / "test-copy.log"
+    with SmtpSink(delay=1.0) as sink:
+        config_file = _write_config(tmp_path, sink.host, sink.port)
+        config = load_config(config_file, {}, {})
+        with Store.open(config.database_url) as store:
+            seed(store, config, datetime.now(UTC), 1)
+        argv = [sys.executable, "-m", "digest.cli", "send-digest", "--to", "editor@example.org"]
+        with log.open("ab") as output:
+            process = subprocess.Popen(
+                [*argv, "--config", str(config_file)], cwd=ROOT, stdout=output, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 60
+        while sink.count < 1:  # the server holds the copy, its 250 a second away
+            assert process.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.002)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 128 + signal.SIGTERM, log.read_text()
+    assert "sent to editor@example.org, outside the delivery ledger" in log.read_text()
+    assert "stopped by SIGTERM; after the test copy went" in log.read_text()
+
+
 def test_two_runs_making_one_digest_at_once_both_succeed_and_one_says_the_other_made_it(
     tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,12 +15,14 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client import generate_latest
 from smtp_sink import SmtpSink
+from test_delivery import seed
 from test_notice_claims import _notice, _signed_up
 from test_subscriptions import NOW
 
 from digest.config import Config
 from digest.mail.subscribers import CLAIM_SECONDS, send_notices
 from digest.mail.transports import SmtpMailer
+from digest.service.jobs import run_digest
 from digest.service.leader import SoleLeader
 from digest.service.metrics import Metrics
 from digest.store.database import Store
@@ -107,6 +109,30 @@ def test_subscription_emails_failing_for_minutes_make_health_degraded_until_one_
         shown = json.loads(_status(mailing, "--json"))
         assert (shown["status"], shown["errors"]) == ("ok", [])
         assert shown["subscription_emails"] == {"failed": 2, "sent": 1}  # they still wait for their retry
+
+
+def test_digest_copies_failing_for_minutes_make_health_degraded_until_one_goes(
+    mailing: Config, store: Store, sink: SmtpSink
+) -> None:
+    """The mail server answers every copy of the day's digest 451: before, only subscription emails
+    failing so made ``digest status`` and ``/healthz`` say so; the digest copies left them ``ok``."""
+    with closing(SmtpMailer(mailing.smtp)) as mailer:
+        mailing.paths.data.mkdir(parents=True, exist_ok=True)
+        made = datetime.now(UTC) - timedelta(minutes=15)
+        day = seed(store, mailing, made, 2)
+        sink.refuse("*", 451, times=2)  # the digest's first try of each copy; then it takes mail again
+        assert run_digest(mailing, store, mailer, made).failed == 2
+        shown = json.loads(_status(mailing, "--json"))
+        assert shown["status"] == "degraded"
+        (error,) = shown["errors"]
+        assert error.startswith("mail failing: 2 digest copies not sent for 15 minutes, every try since")
+        assert "451" in error and "check the mail server and the [smtp] settings" in error
+        assert f"\nerrors: {error}\n" in _status(mailing)
+
+        # The server is back: the retry sends both, and the report is ``ok`` again.
+        assert run_digest(mailing, store, mailer, datetime.now(UTC), day).sent == 2
+        shown = json.loads(_status(mailing, "--json"))
+        assert (shown["status"], shown["errors"]) == ("ok", [])
 
 
 def _queued(store: Store, email: str, at: datetime) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections import Counter
 from pathlib import Path
@@ -91,10 +92,12 @@ def cmd_send_digest(args: argparse.Namespace) -> int:
         emails = "1 email" if result.sent == 1 else f"{result.sent} emails"
         print(f"dry run: {emails} written to {result.written_to}{kept_back}; nothing stored, nothing sent")
         _tell_nobody(nobody)
-        return 0
-    if result.test_copy is not None:
+        return _preview_status(stop.by, "no more emails written")
+    if to is not None:
+        if result.test_copy is None:
+            return _preview_status(stop.by, "before the test copy went; none sent")
         _tell_test_copy(result.test_copy, digest.day.isoformat(), config)
-        return 0
+        return _preview_status(stop.by, "after the test copy went")
     if digest.count == 0 and config.digest.empty_days == "skip":
         print("no new articles: no email, web page or feed entry (digest.empty_days = skip)")
     report = result.delivery
@@ -121,6 +124,15 @@ def _tell_nobody(nobody: bool) -> None:
             "no confirmed subscribers, so no email: `digest subscribers add EMAIL` adds one "
             "(a sign-up counts once its link is opened); `--to ADDRESS` sends one test copy"
         )
+
+
+def _preview_status(by: signal.Signals | None, where: str) -> int:
+    """How a preview (a dry run, a test copy) exits: 0, or as a send that ``by`` stopped, saying so
+    (``where``: what it did after the signal)."""
+    if by is None:
+        return 0
+    print(f"stopped by {by.name}; {where}")
+    return exit_status(by)
 
 
 def _tell_test_copy(copy: CopySent, day: str, config: Config) -> None:

@@ -38,8 +38,9 @@ CLI_RUNS_NAME = "cli-runs.json"
 JOBS = ("ingest", "publish", "digest", "prune")
 _RUN_FIELDS = frozenset({"at", "ms", "error", "by", "carried"})
 Counts = dict[str, int | str]
-# How long subscription emails may fail before the report says so: with ``digest.retry_seconds`` at its
-# default that is four tries, so a server's one busy answer, which the next retry gets past, never shows.
+# How long subscription emails or digest copies may fail before the report says so: with
+# ``digest.retry_seconds`` at its default that is four tries, so a server's one busy answer, which
+# the next retry gets past, never shows.
 MAIL_FAILING_AFTER = timedelta(minutes=10)
 
 
@@ -106,8 +107,9 @@ def health_report(
     ``errors`` lists what is wrong now: a job whose last run failed, a
     standing problem, page files that cannot be read (a reader would miss
     their articles), or nothing new for longer than ``max_issue_age`` (the
-    paper stopped arriving), or subscription emails failing to go for ``MAIL_FAILING_AFTER`` with
-    no email sent since (``FailingEmails``); ``status`` is ``degraded`` while that list is not
+    paper stopped arriving), or subscription emails or digest copies failing to go for
+    ``MAIL_FAILING_AFTER`` with no email of their kind sent since (``FailingEmails``); ``status`` is
+    ``degraded`` while that list is not
     empty.  A failed run by hand is listed as the service's is, until a later run of the job, the
     service's or a command's, ends well; one by hand that ended well never hides a failure of the
     service's (``failing``).
@@ -122,9 +124,10 @@ def health_report(
     if max_issue_age is not None and arrived is not None and now - arrived > max_issue_age:
         hours = int((now - arrived).total_seconds() // 3600)
         errors.append(f"no new article for {hours} hours (last at {arrived.isoformat(timespec='minutes')})")
-    failing = status.failing_notices
-    if failing is not None and now - failing.since >= MAIL_FAILING_AFTER:
-        errors.append(_mail_failing(failing, now))
+    kinds = ((status.failing_notices, "subscription email"), (status.failing_copies, "digest copy"))
+    for failing, what in kinds:
+        if failing is not None and now - failing.since >= MAIL_FAILING_AFTER:
+            errors.append(_mail_failing(failing, what, now))
     return {
         "status": "degraded" if errors else "ok",
         **service,
@@ -141,10 +144,11 @@ def health_report(
     }
 
 
-def _mail_failing(failing: FailingEmails, now: datetime) -> str:
-    """What the report says of subscription emails that keep failing, and what to do."""
+def _mail_failing(failing: FailingEmails, what: str, now: datetime) -> str:
+    """What the report says of emails (``what``: one of them) that keep failing, and what to do."""
     minutes = int((now - failing.since).total_seconds() // 60)
-    emails = "1 subscription email" if failing.count == 1 else f"{failing.count} subscription emails"
+    plural = what.removesuffix("y") + "ies" if what.endswith("y") else what + "s"
+    emails = f"1 {what}" if failing.count == 1 else f"{failing.count} {plural}"
     return (
         f"mail failing: {emails} not sent for {minutes} minutes, every try since the last email that went"
         f" failed (last error: {failing.last_error}); the service retries them: check the mail server and"

@@ -139,7 +139,8 @@ def run_digest(
     day = day or due_day(config, now)
     digest, new, back = _digest_for(config, store, day)
     if dry_run or to is not None:
-        return replace(_preview(config, store, mailer, digest, now, dry_run, to), back_issues=back)
+        preview = _preview(config, store, mailer, digest, now, dry_run, to, stopping)
+        return replace(preview, back_issues=back)
     if digest.until > now:
         raise NotDueError(
             f"the digest of {day} is due at {digest.until.isoformat(timespec='minutes')}; "
@@ -213,12 +214,20 @@ def _page_there(config: Config, store: Store, digest: Digest, dry_run: bool) -> 
 
 
 def _preview(
-    config: Config, store: Store, mailer: Mailer, digest: Digest, now: datetime, dry_run: bool, to: str | None
+    config: Config,
+    store: Store,
+    mailer: Mailer,
+    digest: Digest,
+    now: datetime,
+    dry_run: bool,
+    to: str | None,
+    stopping: Callable[[], bool],
 ) -> DigestResult:
     """A test copy to ``to``, or a dry run into a folder: no ledger, nothing stored.
 
     A dry run skips whom ``deliver`` would skip (``skip_reason``), and empties the day's folder
-    first, so the folder holds exactly the emails this run reports.  A test copy is always sent.
+    first, so the folder holds exactly the emails this run reports.  A test copy is sent unless
+    ``stopping()`` is true before it; a dry run writes no more emails once it is, as a send stops.
     """
     folder = config.paths.data / "dry-run" / digest.day.isoformat()
     if dry_run:
@@ -233,6 +242,8 @@ def _preview(
     sent = skipped = 0
     copy = None
     for subscriber in recipients:
+        if stopping():
+            break
         if dry_run and skip_reason(maker, subscriber, skip_empty) is not None:
             skipped += 1
             continue

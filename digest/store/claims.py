@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from digest.store.records import CLAIMED, WAITING, DeliveryState
+from digest.store.records import CLAIMED, WAITING, DeliveryState, FailingEmails
 from digest.store.schema import UTCDateTime
 
 # What a row left ``claimed`` by a dead sender says when it waits again.
@@ -152,3 +152,32 @@ class Claims:
             .values(status=DeliveryState.UNKNOWN, attempts=table.c.attempts + 1, last_error=reason)
         )
         return int(retried.rowcount), int(unknown.rowcount)
+
+
+def failing_emails(
+    conn: Connection,
+    table: sa.Table,
+    tried: sa.ColumnElement[Any],
+    went: sa.Column[Any],
+    since: sa.ColumnElement[Any],
+    rows: sa.FromClause | None = None,
+) -> FailingEmails | None:
+    """The rows of ``table`` waiting after a failed try (or put off) whose try, dated by ``tried``,
+    came after the last that was sent (its ``went``), or None: how many, the earliest ``since`` and
+    the latest tried one's error.  ``rows``: ``table`` joined to what ``tried`` and ``since`` read."""
+    worked = sa.select(sa.func.max(went)).where(table.c.status == DeliveryState.SENT).scalar_subquery()
+    failing = sa.and_(
+        table.c.status.in_(WAITING),
+        table.c.last_error.is_not(None),
+        sa.or_(worked.is_(None), tried > worked),
+    )
+    source = table if rows is None else rows
+    count, first = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(since)).select_from(source).where(failing)
+    ).one()
+    if not count:
+        return None
+    error = conn.execute(
+        sa.select(table.c.last_error).select_from(source).where(failing).order_by(tried.desc()).limit(1)
+    ).scalar_one()
+    return FailingEmails(int(count), first, str(error))

@@ -24,7 +24,7 @@ from digest.errors import StoreError
 from digest.store import search_index, transfer, versioning
 from digest.store.articles import ArticleRepository
 from digest.store.base import Repository
-from digest.store.ledger import LedgerRepository
+from digest.store.ledger import LedgerRepository, failing_copies
 from digest.store.published import PublishRepository
 from digest.store.records import StoreStatus
 from digest.store.retraction import RetractionRepository
@@ -208,6 +208,7 @@ class Store(
                 latest_arrival=conn.execute(sa.select(sa.func.max(articles.c.first_seen))).scalar_one(),
                 notices=tuple(self._notice_counts(conn).items()),
                 failing_notices=failing_notices(conn),
+                failing_copies=failing_copies(conn),
             )
 
     def article_count(self) -> int:

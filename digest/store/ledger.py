@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from digest.store.base import Repository, dialect_of
-from digest.store.claims import Claims
+from digest.store.claims import Claims, failing_emails
 from digest.store.records import (
     CLAIMED,
     SETTLED,
@@ -19,6 +19,7 @@ from digest.store.records import (
     DeliveryState,
     DeliverySummary,
     DigestRecord,
+    FailingEmails,
     SendLease,
 )
 from digest.store.schema import deliveries, delivery_counts, digests, send_leases
@@ -255,3 +256,18 @@ class LedgerRepository(Repository):
             for status, n in conn.execute(query):
                 counts[str(status)] = counts.get(str(status), 0) + int(n)
         return dict(sorted(counts.items()))
+
+
+def failing_copies(conn: Connection) -> FailingEmails | None:
+    """The digest copies waiting after a failed try (or put off, the server seeming down) of digests
+    made after the last copy that went, or None: a copy sent clears them.
+
+    The ledger keeps no time of each try (``notices.claimed_at``'s like), so a copy's tries are
+    dated by its digest's ``made_at``: every try of a digest made after the last ``sent_at`` came
+    after it, and failed.  Copies of a digest some of whose copies went are never counted, even
+    when the server went down after them: without a migration the ledger cannot tell those tries
+    from earlier ones (the next day's digest shows it then).
+    """
+    rows = deliveries.join(digests, deliveries.c.day == digests.c.day)
+    made = digests.c.made_at
+    return failing_emails(conn, deliveries, made, deliveries.c.sent_at, made, rows)

@@ -214,11 +214,12 @@ class UpsertReport:
 
 @dataclass(frozen=True)
 class FailingEmails:
-    """Subscription emails waiting for a retry whose last try came after the last one that went: the
-    mail server (or the outbox folder) fails now, not one address (``subscribers.failing_notices``)."""
+    """Emails waiting for a retry that were tried only after the last one that went: the mail server
+    (or the outbox folder) fails now, not one address.  Subscription emails
+    (``subscribers.failing_notices``) or digest copies (``ledger.failing_copies``)."""
 
     count: int
-    since: datetime  # when the oldest of them was queued
+    since: datetime  # when the oldest of them was queued (a copy: when its digest was made)
     last_error: str  # the newest one's
 
 
@@ -238,6 +239,7 @@ class StoreStatus:
     retracted: int = 0  # articles withdrawn
     notices: tuple[tuple[str, int], ...] = ()  # subscription emails by status
     failing_notices: FailingEmails | None = None
+    failing_copies: FailingEmails | None = None  # digest copies
 
 
 def new_key() -> str:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from digest.store.base import IN_BATCH, Repository, dialect_of
-from digest.store.claims import Claims
+from digest.store.claims import Claims, failing_emails
 from digest.store.records import (
     CLAIMED,
     NOTICES_DONE,
@@ -379,22 +379,4 @@ def failing_notices(conn: Connection) -> FailingEmails | None:
     (put off in its first run) by when it was queued.
     """
     tried = sa.func.coalesce(notices.c.claimed_at, notices.c.created)
-    worked = (
-        sa.select(sa.func.max(notices.c.claimed_at))
-        .where(notices.c.status == DeliveryState.SENT)
-        .scalar_subquery()
-    )
-    failing = sa.and_(
-        notices.c.status.in_(WAITING),
-        notices.c.last_error.is_not(None),
-        sa.or_(worked.is_(None), tried > worked),
-    )
-    count, since = conn.execute(
-        sa.select(sa.func.count(), sa.func.min(notices.c.created)).where(failing)
-    ).one()
-    if not count:
-        return None
-    error = conn.execute(
-        sa.select(notices.c.last_error).where(failing).order_by(tried.desc()).limit(1)
-    ).scalar_one()
-    return FailingEmails(int(count), since, str(error))
+    return failing_emails(conn, notices, tried, notices.c.claimed_at, notices.c.created)
