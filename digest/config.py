@@ -15,17 +15,15 @@ command line against the current directory, as a shell user expects.
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import json
-import re
-import tomllib
+import functools
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from digest.config_values import coerce, from_environ, read_file, suggest
 from digest.errors import ConfigError
 from digest.paper.dating import DEFAULT_NAME_PATTERNS, DatingRules
 from digest.store.urls import default_url, resolve_sqlite
@@ -255,7 +253,6 @@ class Config:
         return self.database.url or default_url(self.paths.data)
 
 
-ENV_PREFIX = "DIGEST_"
 MIN_SECRET_LENGTH = 32
 
 
@@ -269,92 +266,10 @@ def tables() -> dict[str, dict[str, type]]:
     return result
 
 
-def _closest(name: str, choices: typing.Iterable[str]) -> str | None:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return close[0] if close else None
-
-
-def _suggest(name: str, choices: typing.Iterable[str]) -> str:
-    close = _closest(name, choices)
-    return f"did you mean '{close}'?" if close else ""
-
-
 def _default(key: str) -> object:
     """The default of ``key`` (``"table.key"``), as the example a type error's fix shows."""
     table, _, name = key.partition(".")
     return getattr(typing.get_type_hints(Config)[table](), name)
-
-
-def _shown(value: object) -> str:
-    """``value`` as the operator wrote it in TOML, not as Python spells it (``true``, ``07:00:00``)."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, date | time):
-        return value.isoformat()
-    return repr(value)
-
-
-def _coerce(key: str, kind: type, value: object, base: Path, variable: str | None = None) -> object:
-    """Turn a raw TOML/env/CLI value into the declared type, or say what was expected.
-
-    ``variable``: the environment variable the value came from, which the error names and tells how
-    to set, since the file's spelling (``port = 8080``) would send the operator to the wrong place.
-    """
-    name = key.split(".")[1]
-    where = variable or key
-    example = f"set e.g. {variable}={_default(key)}" if variable else f"write e.g. {name} = {_default(key)}"
-    if kind is int:
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
-            return int(value)
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(where, f"expected a whole number, got {_shown(value)}", example)
-    if kind is float:
-        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+(\.\d*)?\s*", value):
-            return float(value)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        raise ConfigError(where, f"expected a number, got {_shown(value)}", example)
-    if kind is Path or kind == Path | None:
-        if not isinstance(value, str | Path) or not str(value).strip():
-            what = "folder" if kind is Path else "file"
-            fix = f"set {variable} to a path" if variable else "write a path in quotes"
-            raise ConfigError(where, f"expected a {what} path, got {_shown(value)}", fix)
-        path = Path(value).expanduser()
-        return path if path.is_absolute() else (base / path).absolute()
-    if kind == tuple[str, ...]:
-        if isinstance(value, list | tuple) and all(isinstance(item, str) for item in value):
-            return tuple(value)
-        # Only the environment splits at commas (``_from_environ``): a comma in the file may be a
-        # pattern's own, as in \d{1,3}, and a list says where each item ends.
-        fix = f"write a list: {name} = [{_toml_string(value)}]" if isinstance(value, str) else ""
-        raise ConfigError(
-            key,
-            f"expected a list of strings, got {_shown(value)}",
-            fix or 'write e.g. ["https://hub.example"]',
-        )
-    if not isinstance(value, str):
-        example = _quoted_example(key, value)
-        raise ConfigError(
-            key, f"expected a string, got {_shown(value)}", f'put the value in quotes: {name} = "{example}"'
-        )
-    return value
-
-
-def _toml_string(text: str) -> str:
-    """``text`` as a TOML string: a literal one (backslashes as they are) unless it holds a quote."""
-    return f"'{text}'" if "'" not in text and "\n" not in text else json.dumps(text, ensure_ascii=False)
-
-
-def _quoted_example(key: str, value: object) -> str:
-    """What ``value``, written without quotes, reads as in quotes: a time of day (TOML's ``07:30:00``, or
-    the hour ``7``) as HH:MM when the key takes one, since ``"7"`` would only be refused next."""
-    if isinstance(value, time):
-        return value.strftime("%H:%M")
-    hour = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24
-    if hour and re.fullmatch(r"\d\d:\d\d", str(_default(key))):
-        return f"{value:02d}:00"
-    return _shown(value).strip("'")
 
 
 def listening_url(server: ServerConfig) -> str:
@@ -362,51 +277,6 @@ def listening_url(server: ServerConfig) -> str:
     host = server.host if server.host not in ("0.0.0.0", "::", "") else "127.0.0.1"
     host = f"[{host}]" if ":" in host else host
     return f"http://{host}:{server.port}"
-
-
-def _read_file(path: Path) -> dict[str, object]:
-    try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
-    except FileNotFoundError:
-        raise ConfigError(
-            "--config", f"file {path} does not exist", "check the path or omit --config"
-        ) from None
-    except OSError as exc:
-        raise ConfigError(
-            "--config", f"cannot read {path} ({exc.strerror})", "check its permissions"
-        ) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), f"not valid TOML ({exc})", "fix the syntax at that line") from exc
-
-
-def _from_environ(
-    environ: Mapping[str, str], schema: dict[str, dict[str, type]], note: Callable[[ConfigError], None]
-) -> dict[str, tuple[str, object]]:
-    """``DIGEST_SMTP_PASSWORD`` → ``{"smtp.password": ("DIGEST_SMTP_PASSWORD", ...)}``.
-
-    A variable naming a known table but no key of it (``DIGEST_SMTP_PASWORD``)
-    is a ``ConfigError`` given to ``note``: a silently ignored secret is worse
-    than a stop.  Other ``DIGEST_`` variables are not ours and are left alone.
-    """
-    found: dict[str, tuple[str, object]] = {}
-    for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX):
-            continue
-        rest = name.removeprefix(ENV_PREFIX).lower()
-        for table, keys in schema.items():
-            if rest.startswith(table + "_"):
-                key = rest.removeprefix(table + "_")
-                if key not in keys:
-                    close = _closest(key, keys)
-                    fix = f"did you mean {f'{ENV_PREFIX}{table}_{close}'.upper()}?" if close else ""
-                    fix = fix or f"keys of [{table}]: {', '.join(keys)}"
-                    note(ConfigError(name, f"no key {table}.{key}", fix))
-                    continue
-                # A variable holds one string: a list's items are split at commas there only.
-                items = [item.strip() for item in value.split(",") if item.strip()]
-                found[f"{table}.{key}"] = (name, items if keys[key] == tuple[str, ...] else value)
-    return found
 
 
 def read_config(
@@ -428,10 +298,11 @@ def read_config(
             raise error
         problems.append(error)
 
-    def coerce(dotted: str, value: object, where: Path, variable: str | None = None) -> None:
+    def coerce_into(dotted: str, value: object, where: Path, variable: str | None = None) -> None:
         table, _, key = dotted.partition(".")
         try:
-            values[table][key] = _coerce(dotted, schema[table][key], value, where, variable)
+            default = functools.partial(_default, dotted)
+            values[table][key] = coerce(dotted, schema[table][key], value, where, default, variable)
         except ConfigError as exc:
             note(exc)
 
@@ -440,35 +311,35 @@ def read_config(
     base = path.parent.absolute() if path is not None else cwd
     values: dict[str, dict[str, object]] = {table: {} for table in schema}
     if path is not None:
-        for table, content in _read_file(path).items():
+        for table, content in read_file(path).items():
             owners = [name for name, keys in schema.items() if table in keys]
             if table not in schema and not isinstance(content, dict) and owners:
                 # ``port = 8081`` above every [table]: a key of one, not a table of its own.
                 where = " or ".join(f"[{owner}]" for owner in owners)
                 note(ConfigError(table, "is a key outside its table", f"write it below the line {where}"))
             elif table not in schema:
-                fix = _suggest(table, schema) or f"use one of {', '.join(schema)}"
+                fix = suggest(table, schema) or f"use one of {', '.join(schema)}"
                 note(ConfigError(table, "unknown table", fix))
             elif not isinstance(content, dict):
                 note(ConfigError(table, "expected a table", f"write it as [{table}]"))
             else:
                 for key, value in content.items():
                     if key in schema[table]:
-                        coerce(f"{table}.{key}", value, base)
+                        coerce_into(f"{table}.{key}", value, base)
                     else:
-                        fix = _suggest(key, schema[table]) or f"remove it from {path}"
+                        fix = suggest(key, schema[table]) or f"remove it from {path}"
                         note(ConfigError(f"{table}.{key}", "unknown key", fix))
-    variables = _from_environ(environ or {}, schema, note)
+    variables = from_environ(environ or {}, schema, note)
     later = {**{dotted: value for dotted, (_, value) in variables.items()}, **(overrides or {})}
     for dotted, value in later.items():
         table, _, key = dotted.partition(".")
         if key in schema.get(table, {}):
             # An option given on the command line wins over the variable: then it is the option's value.
             named = variables.get(dotted) if dotted not in (overrides or {}) else None
-            coerce(dotted, value, cwd, named[0] if named else None)
+            coerce_into(dotted, value, cwd, named[0] if named else None)
         else:
             keys = [f"{t}.{k}" for t in schema for k in schema[t]]
-            note(ConfigError(dotted, "unknown key", _suggest(dotted, keys)))
+            note(ConfigError(dotted, "unknown key", suggest(dotted, keys)))
     hints = typing.get_type_hints(Config)
     if "base_url" not in values["site"]:
         # Left unset, the site is where this service listens: a port moved in the file, the

@@ -40,14 +40,14 @@ from concurrent.futures import BrokenExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from digest import workers
 from digest.config import Config
 from digest.faults import crash_point
 from digest.progress import LogProgress, Progress
+from digest.publish.articlefeeds import Frozen, feed_plan, feed_specs, render_into, tombstones
 from digest.publish.catalog import Catalog, MemoryCatalog
-from digest.publish.digestlog import _digest, _digest_feed, _dirty_digests, _kept, _latest, shown_digests
+from digest.publish.digestlog import _digest, _digest_feed, _latest, shown_digests
 from digest.publish.drawing import (
     Put,
     _Drawing,
@@ -55,42 +55,32 @@ from digest.publish.drawing import (
     _stories,
     start_worker,
 )
-from digest.publish.feeds import FeedPlan, LogWriter, opml, plan_feed
-from digest.publish.issues import neighbours, places
+from digest.publish.feeds import LogWriter, opml
+from digest.publish.incremental import INCREMENTAL_LIMIT, fits_incremental, render_changes
 from digest.publish.items import (
     FeedItem,
-    FeedSpec,
-    Tombstone,
     all_spec,
     digest_item,
     digests_spec,
     section_spec,
-    tombstone,
 )
-from digest.publish.kept import feed_items, story
 from digest.publish.layout import (
     DIGESTS_FEED,
     OPML,
     OPML_SECTIONS,
     absolute_url,
-    article_path,
-    gone_path,
-    line,
     present,
 )
-from digest.publish.moved import moved_location, successors
+from digest.publish.moved import successors
 from digest.publish.site import SECTION_PAGE_SIZE, Site
 from digest.publish.staging import Committed, Stager
 from digest.publish.stamp import _read_marker, _stamp, _write_marker
 from digest.store.database import Store
-from digest.store.records import DigestRecord
-from digest.types import Digest, Entry, FeedKey, Head, Section
+from digest.types import Digest, Entry, Section
 
 log = logging.getLogger(__name__)
 
 
-# Past this many changed articles one streaming rebuild is cheaper than per-article rank queries.
-INCREMENTAL_LIMIT = 2000
 # A full build of this many articles draws on every core: it repays starting the workers.  Once the
 # main process no longer made the entries it sends, one process was as fast at 1,000 articles (a
 # pool 1.02 times as long) and a pool paid from 2,000 (0.92 times; docs/performance.md).
@@ -154,10 +144,10 @@ def publish_store(
             with store.snapshot() as seq:
                 # One more than the limit tells that it is over the limit.
                 changes = store.unpublished(int(state["seq"]), INCREMENTAL_LIMIT + 1)
-                full = not _incremental(changes, known, output_dir)
+                full = not fits_incremental(changes, known, output_dir)
                 if not full:
                     made = store.unpublished_digests()
-                    entries, dirty, frozen = _render_changes(store, config, known, changes, made, stager)
+                    entries, dirty, frozen = render_changes(store, config, known, changes, made, stager)
             if not full:
                 crash_point("publish.after_stage")
                 committed, removed = stager.commit()
@@ -197,44 +187,6 @@ def _known_sections(state: dict[str, str]) -> list[Section] | None:
     if "seq" not in state or "sections" not in state:
         return None
     return [Section(name, slug) for name, slug in json.loads(state["sections"])]
-
-
-def _incremental(
-    changes: Sequence[tuple[Entry, str | None]], known: Sequence[Section], output_dir: Path
-) -> bool:
-    """Whether ``changes`` can be published by themselves: few enough, none moved to another
-    section or issue, none in a section (or under a section name) the navigation does not list
-    yet, none withdrawn or restored (rare, and they reshape every feed they were in)."""
-    listed = set(known)
-    return len(changes) <= INCREMENTAL_LIMIT and all(
-        old in (None, entry.section.slug)
-        and entry.section in listed
-        and entry.retracted is None
-        and not (output_dir / gone_path(entry)).exists()
-        and not _moved_away(output_dir / article_path(entry))
-        # A published article's page is foldered by issue date: not there, its issue date moved (a
-        # page dropped again with its dateline corrected), and its old issue still lists it.
-        and (old is None or (output_dir / article_path(entry)).exists())
-        for entry, old in changes
-    )
-
-
-def _moved_away(page: Path) -> bool:
-    """Whether the published page at ``page`` leads to another article (``publish.moved``): its
-    article is back (a re-read found it again), which reshapes its feeds like a restore."""
-    try:
-        with page.open("rb") as handle:
-            return moved_location(handle.read(_HEAD_BYTES)) is not None
-    except OSError:
-        return False
-
-
-# A moved page's head, and its refresh, lie well within this many bytes.
-_HEAD_BYTES = 4096
-
-
-# Full archive pages each feed froze in one publish: (number, last feed key), by feed name.
-Frozen = dict[str, list[tuple[int, FeedKey]]]
 
 
 def render_all(
@@ -277,7 +229,7 @@ def render_all(
                 section, _stories(catalog.section_latest(section.slug, SECTION_PAGE_SIZE + 1), config)
             )
         )
-    specs = _feed_specs(config, [*sections, *emptied])
+    specs = feed_specs(config, [*sections, *emptied])
     pool = None
     total = catalog.feed_count()
     if progress is not None:
@@ -289,7 +241,7 @@ def render_all(
         )
     try:
         days = [day for day, _ in counts]
-        render = _into(put)
+        render = render_into(put)
         draw = _Drawing(site, config, put, pool, stager.record if stager is not None else None)
         book = _IssueBook(catalog, days, lambda day, lines: draw.issue(day, lines, days))
         draw.place = book.place
@@ -297,10 +249,10 @@ def render_all(
         writers = {
             slug: LogWriter(
                 spec,
-                _plan(catalog, spec.name, slug, config, keep, gone),
+                feed_plan(catalog, spec.name, slug, config, keep, gone),
                 config,
                 render,
-                _tombstones(catalog, slug, config),
+                tombstones(catalog, slug, config),
             )
             for spec, slug in specs
         }
@@ -340,145 +292,10 @@ def render_all(
     return sections, {DIGESTS_FEED: frozen, **articles}
 
 
-def _plan(
-    catalog: Catalog,
-    name: str,
-    slug: str | None,
-    config: Config,
-    keep: Callable[[str], bool] | None,
-    gone: Sequence[Entry] = (),
-) -> FeedPlan:
-    """Where the entries of feed ``name`` go in this publish (``feeds.plan_feed``)."""
-    frozen = catalog.feed_archives(name)
-    live, before_newest = catalog.feed_live(slug, frozen[-1] if frozen else None)
-    plan = FeedPlan(name, tuple(frozen))
-    # Withdrawn text must leave the archive too: the one exception to a frozen page's bytes.
-    withdrawn = {plan.page_of(e.feed_key) for e in gone if slug is None or e.section.slug == slug}
-    kept = frozenset(
-        number
-        for number in range(1, len(frozen) + 1)
-        if number not in withdrawn and keep is not None and _kept(keep, name, number)
-    )
-    return plan_feed(name, frozen, kept, live, before_newest, config.feeds.size)
-
-
 def _freeze(store: Store, frozen: Frozen) -> None:
     """Record the archive pages a publish froze, once they are in the output folder."""
     for name, pages in frozen.items():
         store.add_feed_archives(name, pages)
-
-
-def _tombstones(catalog: Catalog, slug: str | None, config: Config) -> list[Tombstone]:
-    """Tombstones of a feed's latest withdrawn entries, as many as its subscription document holds;
-    one merged into another article names it rather than saying it was withdrawn."""
-    gone = catalog.retracted_entries(slug, config.feeds.size)
-    heirs = successors(catalog, gone)
-    return [
-        tombstone(
-            present(e, config.tz),
-            e.retracted_at or e.updated,
-            config,
-            present(heirs[e.uid], config.tz) if e.uid in heirs else None,
-        )
-        for e in gone
-    ]
-
-
-def _into(put: Put) -> Callable[..., None]:
-    """How feed writers hand a document over: ``draw(*args)`` (its path and bytes) put by ``put``.
-
-    Drawn here even when workers draw the article pages: a feed document is mostly its entries,
-    drawn already, and shipping them to a worker and back cost more than splicing them here.
-    """
-
-    def render(draw: Callable[..., tuple[str, bytes]], *args: Any) -> None:
-        put(*draw(*args))
-
-    return render
-
-
-def _render_changes(
-    store: Store,
-    config: Config,
-    sections: Sequence[Section],
-    changes: Sequence[tuple[Entry, str | None]],
-    made: Sequence[DigestRecord],
-    stager: Stager,
-) -> tuple[list[Entry], list[DigestRecord], Frozen]:
-    """Render what ``changes`` (new or changed entries, in feed order) and ``made`` touch.
-
-    Returns the entries and digests brought up to date (a digest the site
-    leaves out too), for the store to mark published, and the archive pages
-    frozen, for the store to record.
-    """
-    site = Site(config, sections)
-    entries = [entry for entry, _ in changes]
-    render = _into(stager.put)
-
-    made_ever = store.digests()
-    # Every digest made or touched is marked published, one the site leaves out (``shown_digests``) too.
-    dirty = _dirty_digests(made_ever, made, entries)
-    records = shown_digests(store, made_ever, config)
-    shown = {record.day for record in records}
-    drawn = [record for record in dirty if record.day in shown]
-    if entries or drawn:
-        stager.put(*site.index([story(e, config.tz) for e in store.latest_issue()], _latest(records)))
-    if entries:
-        _render_issues(store, config, site, {entry.issue_date for entry in entries}, stager.put)
-    touched = {entry.section.slug for entry in entries}
-    for section in sections:
-        if section.slug in touched:
-            latest = store.section_latest(section.slug, SECTION_PAGE_SIZE + 1)
-            stager.put(*site.section(section, [story(e, config.tz) for e in latest]))
-    frozen: Frozen = {}
-    for spec, slug in _feed_specs(config, sections):
-        if not any(slug is None or entry.section.slug == slug for entry in entries):
-            continue
-        # Only what follows the full archive pages is drawn: a few pages' worth however long the feed.
-        plan = _plan(store, spec.name, slug, config, lambda path: True)
-        after = plan.frozen[-1] if plan.frozen else None
-        writer = LogWriter(spec, plan, config, render, _tombstones(store, slug, config))
-        # A few pages' worth at most: what follows the full archive pages.
-        logged = list(store.feed_stream(slug, after=after))
-        for entry, item in zip(logged, feed_items(logged, config), strict=True):
-            writer.add(entry.feed_key, item)
-        writer.close()
-        frozen[spec.name] = writer.new_pages
-
-    if drawn:
-        stager.put(*site.digests([(r.day, r.count) for r in records]))
-        for digest in (_digest(store, r, config) for r in drawn):
-            stager.put(*site.digest(digest))
-
-        def item_of(record: DigestRecord) -> FeedItem:
-            return digest_item(_digest(store, record, config), config)
-
-        # The digests after the feed's full archive pages, and any page they fill now.
-        frozen[DIGESTS_FEED] = _digest_feed(store, records, config, render, lambda path: True, item_of)
-    return entries, dirty, frozen
-
-
-def _render_issues(store: Store, config: Config, site: Site, touched: set[date], put: Put) -> None:
-    """The issue list, the pages of the ``touched`` issues and of the issues on either side (whose
-    next or previous issue may be new), and every article page of a touched issue: a new or changed
-    article changes its neighbours' links.  Unchanged bytes are not rewritten (``staging``)."""
-    counts = store.issues()
-    days = [day for day, _ in counts]
-    put(*site.issues(counts))
-    beside = {found for day in touched for found in neighbours(days, day) if found is not None}
-    for day in sorted((touched | beside) & set(days)):
-        entries = store.issue_entries(day)
-        lines = [line(Head.of(entry)) for entry in entries]
-        put(*site.issue(day, lines, days))
-        if day in touched:
-            where = places(lines)
-            for entry in entries:
-                put(*site.article(story(entry, config.tz), where[entry.uid]))
-
-
-def _feed_specs(config: Config, sections: Sequence[Section]) -> list[tuple[FeedSpec, str | None]]:
-    """The article feeds with the section each filters on (None: every article)."""
-    return [(all_spec(config), None), *((section_spec(config, s), s.slug) for s in sections)]
 
 
 def _report(

@@ -5,7 +5,8 @@ Feed readers poll, so every file answers conditional requests (RFC 9110
 publisher rewrites nothing, whatever the mtime does), Last-Modified, and 304
 with ETag and Cache-Control but no body.  Bodies are gzipped when the client
 allows it; the gzip variant gets its own ETag (``"<hash>-gz"``) because its
-bytes differ (RFC 9110 §8.8.3).
+bytes differ (RFC 9110 §8.8.3).  What a path's response is and what a request's headers ask for
+are worked out in ``digest.web.negotiation``.
 
 Files are read once and kept in memory (``digest.web.filecache``) while a
 ``stat`` shows they are unchanged, so answering a poll costs a ``stat``; a
@@ -19,24 +20,18 @@ import asyncio
 import hmac
 import json
 import os
-import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC
-from email.utils import formatdate, parsedate_to_datetime
-from functools import lru_cache
 from http import HTTPStatus
 from pathlib import Path
 
 from digest.chars import URL_UNSAFE
 from digest.errors import ConfigError, DigestError
 from digest.language import DEFAULT_LANGUAGE, fixed_words
-from digest.publish.layout import ATOM_TYPE, GONE_SUFFIX, JSON_FEED_TYPE, NOT_FOUND
+from digest.publish.layout import GONE_SUFFIX, NOT_FOUND
 from digest.publish.moved import moved_location
 from digest.web.filecache import DIRECTORY, Directory, FileCache, FileVersion
 from digest.web.hosts import HostNames, Refusals, misdirected_page
 from digest.web.http import (
-    PAGE_POLICY,
     ASGIApp,
     Headers,
     Receive,
@@ -46,6 +41,15 @@ from digest.web.http import (
     query_fields,
     refuse_method,
     respond,
+)
+from digest.web.negotiation import (
+    ATOM_FOR_BROWSERS,
+    FRESH,
+    accepts_gzip,
+    http_date,
+    kind_of,
+    not_modified,
+    prefers_html,
 )
 
 # While ``digest serve`` starts (``digest.service.startup``), /healthz says this, and a client asking for
@@ -69,35 +73,6 @@ _PREFLIGHT = [
 ]
 # So such a reader can see the validators it sends back (ETag is not CORS-safelisted).
 _EXPOSE = (b"access-control-expose-headers", b"ETag, Last-Modified")
-# Content types we publish, with whether gzip pays off for them.
-_TYPES: dict[str, tuple[str, bool]] = {
-    ".atom": (f"{ATOM_TYPE}; charset=utf-8", True),
-    ".opml": ("text/x-opml; charset=utf-8", True),
-    ".html": ("text/html; charset=utf-8", True),
-    ".css": ("text/css; charset=utf-8", True),
-    ".js": ("text/javascript; charset=utf-8", True),
-    ".json": ("application/json", True),
-    ".xml": ("application/xml; charset=utf-8", True),
-    ".txt": ("text/plain; charset=utf-8", True),
-    ".svg": ("image/svg+xml", True),
-    ".png": ("image/png", False),
-    ".jpg": ("image/jpeg", False),
-    ".ico": ("image/x-icon", False),
-    ".woff2": ("font/woff2", False),
-}
-_DEFAULT_TYPE = ("application/octet-stream", False)
-# JSON Feed's own media type (jsonfeed.org/version/1.1), for the feeds beside the Atom ones.
-_JSON_FEED_TYPE = JSON_FEED_TYPE.encode()
-# What a browser gets for an Atom document when it asks for a page (``_prefers_html``): Chromium
-# shows application/atom+xml as plain text, raw XML, but renders XML with its xml-stylesheet.
-_ATOM_FOR_BROWSERS = b"application/xml; charset=utf-8"
-_ATOM_MEDIA_TYPES = (ATOM_TYPE, "application/xml", "text/xml")
-_FRESH = b"public, max-age=300"
-# RFC 5005 archive documents are written once full and never change (``feeds.FeedPlan``).
-_IMMUTABLE = b"public, max-age=31536000, immutable"
-_ARCHIVE_PREFIX = "/feeds/archive/"
-_ARTICLES_PREFIX = "/articles/"
-_ETAG = re.compile(r'(?:W/)?"([^"]*)"')
 # Only these request headers matter here; the rest are not even decoded.
 _WANTED = frozenset((b"accept", b"accept-encoding", b"if-none-match", b"if-modified-since", b"host"))
 # What a page not published yet (or a form) answers while ``digest serve`` starts
@@ -204,7 +179,7 @@ class _App:
             return
         method: str = scope["method"]
         if method not in _READ_METHODS:
-            feed = _kind(path).feed
+            feed = kind_of(path).feed
             if method == "OPTIONS" and feed:
                 # RFC 9110 §15.3.5: no Content-Length on a 204.
                 await respond(send, HTTPStatus.NO_CONTENT, list(_PREFLIGHT), b"", length=False)
@@ -276,8 +251,8 @@ class _App:
             gone = None if path.endswith(GONE_SUFFIX) else await self._find(path + GONE_SUFFIX)
             if isinstance(gone, FileVersion):
                 # RFC 9110 §15.5.11: withdrawn on purpose and for good; readers should drop the link.
-                kind = _kind(path)
-                notice = [(b"content-type", kind.content_type), (b"cache-control", _FRESH), *kind.policy]
+                kind = kind_of(path)
+                notice = [(b"content-type", kind.content_type), (b"cache-control", FRESH), *kind.policy]
                 await respond(send, HTTPStatus.GONE, notice, gone.body, head=head)
                 return
             if self.starting():
@@ -292,21 +267,21 @@ class _App:
                 return
             await self._not_found(send, head=head)
             return
-        kind = _kind(path)
+        kind = kind_of(path)
         heir = moved_location(found.body) if kind.article else None
         if heir is not None:
             # A re-read merged this article into another (``publish.moved``): RFC 9110 §15.4.2, so
             # browsers, crawlers and shared links go on to it.  Not cached for good: a later re-read
             # may bring the article back.
-            onward = [(b"location", heir.encode()), (b"cache-control", _FRESH)]
+            onward = [(b"location", heir.encode()), (b"cache-control", FRESH)]
             await respond(send, HTTPStatus.MOVED_PERMANENTLY, onward, b"", head=head)
             return
         request = _request_headers(scope)
-        zipped = kind.compressible and _accepts_gzip(request.get("accept-encoding", ""))
+        zipped = kind.compressible and accepts_gzip(request.get("accept-encoding", ""))
         etag = found.digest + "-gz" if zipped else found.digest
         content_type = kind.content_type
-        if kind.atom and _prefers_html(request.get("accept", "")):
-            content_type = _ATOM_FOR_BROWSERS
+        if kind.atom and prefers_html(request.get("accept", "")):
+            content_type = ATOM_FOR_BROWSERS
         headers: Headers = [(b"content-type", content_type), *kind.policy]
         if kind.atom:
             headers.append((b"vary", b"Accept, Accept-Encoding"))
@@ -319,12 +294,12 @@ class _App:
             headers.append((b"content-encoding", b"gzip"))
         headers += [
             (b"etag", f'"{etag}"'.encode()),
-            (b"last-modified", _http_date(found.mtime)),
+            (b"last-modified", http_date(found.mtime)),
             (b"cache-control", kind.cache_control),
         ]
         if kind.live_feed and self._hubs:
             headers += self._websub_links(scope, request, path)
-        if _not_modified(request, etag, found.mtime):
+        if not_modified(request, etag, found.mtime):
             # RFC 9110 §15.4.5: a 304 repeats the validators and caching headers, without a body.
             kept = [(k, v) for k, v in headers if k not in (b"content-type", b"content-encoding")]
             await respond(send, HTTPStatus.NOT_MODIFIED, kept, b"", head=True, length=False)
@@ -358,8 +333,8 @@ class _App:
         """404 with the site's own page (``404.html``, in Chinese, with its navigation) when published."""
         page = await self._find("/" + NOT_FOUND)
         if isinstance(page, FileVersion):
-            kind = _kind("/" + NOT_FOUND)
-            headers = [(b"content-type", kind.content_type), (b"cache-control", _FRESH), *kind.policy]
+            kind = kind_of("/" + NOT_FOUND)
+            headers = [(b"content-type", kind.content_type), (b"cache-control", FRESH), *kind.policy]
             await respond(send, HTTPStatus.NOT_FOUND, headers, page.body, head=head)
         else:
             await respond(send, HTTPStatus.NOT_FOUND, [], "找不到这个页面 (not found)\n".encode(), head=head)
@@ -368,43 +343,6 @@ class _App:
         base = self._base_url or _request_origin(scope, request)
         links = [f'<{hub}>; rel="hub"' for hub in self._hubs] + [f'<{base}{path}>; rel="self"']
         return [(b"link", link.encode()) for link in links]
-
-
-@dataclass(frozen=True)
-class _Kind:
-    """What a URL path's name says about its responses."""
-
-    content_type: bytes
-    compressible: bool  # whether gzip pays off
-    cache_control: bytes
-    live_feed: bool  # a feed that changes, so it announces WebSub hubs (archive pages do not)
-    feed: bool = False  # a feed (Atom, JSON Feed) or feed list (OPML): any origin may read it (CORS)
-    atom: bool = False  # an Atom document, shown to browsers as XML (``_prefers_html``)
-    article: bool = False  # an article's page, which a merge may have made a moved page
-    # An HTML page's ``PAGE_POLICY``.  Not its Referrer-Policy: a published form (subscribe.html)
-    # is checked by its Origin, which ``no-referrer`` would make ``null``.
-    policy: tuple[tuple[bytes, bytes], ...] = ()
-
-
-@lru_cache(maxsize=4096)  # worked out once per path, not per request
-def _kind(path: str) -> _Kind:
-    name = path + "index.html" if path.endswith("/") else path
-    suffix = os.path.splitext(name)[1].lower()
-    content_type, compressible = _TYPES.get(suffix, _DEFAULT_TYPE)
-    # A full RFC 5005 archive page never changes and can be cached forever (``feeds.FeedPlan``).
-    full_archive = path.startswith(_ARCHIVE_PREFIX)
-    json_feed = suffix == ".json" and path.startswith("/feeds/")
-    feed = suffix in (".atom", ".opml") or json_feed
-    return _Kind(
-        content_type=_JSON_FEED_TYPE if json_feed else content_type.encode(),
-        compressible=compressible,
-        cache_control=_IMMUTABLE if full_archive else _FRESH,
-        live_feed=suffix in (".atom", ".json") and path.startswith("/feeds/") and not full_archive,
-        feed=feed,
-        atom=suffix == ".atom",
-        article=suffix == ".html" and path.startswith(_ARTICLES_PREFIX),
-        policy=tuple(PAGE_POLICY) if suffix == ".html" else (),
-    )
 
 
 def _request_headers(scope: Scope) -> dict[str, str]:
@@ -426,67 +364,6 @@ def _request_origin(scope: Scope, request: Mapping[str, str]) -> str:
 def _asks_details(scope: Scope) -> bool:
     """Whether a ``/healthz`` request asks for the whole report (``?details``)."""
     return "details" in query_fields(scope.get("query_string", b""), keep_blank_values=True)
-
-
-@lru_cache(maxsize=256)
-def _http_date(mtime: float) -> bytes:
-    return formatdate(mtime, usegmt=True).encode()
-
-
-def _weights(header: str) -> dict[str, float]:
-    """The quality of each name in an ``Accept``-style header (RFC 9110 §12.4.2), 1 when unsaid."""
-    weights: dict[str, float] = {}
-    for item in header.split(","):
-        name, _, params = item.partition(";")
-        quality = 1.0
-        match = re.search(r"q\s*=\s*([^\s;,]*)", params)
-        if match:
-            try:
-                quality = float(match[1])
-            except ValueError:
-                quality = 0.0
-        weights[name.strip().lower()] = quality
-    return weights
-
-
-@lru_cache(maxsize=256)  # clients send a handful of distinct values, over and over
-def _accepts_gzip(accept_encoding: str) -> bool:
-    """Whether ``Accept-Encoding`` allows gzip (RFC 9110 §12.5.3), ``q=0`` meaning "not this"."""
-    weights = _weights(accept_encoding)
-    return weights.get("gzip", weights.get("*", 0.0)) > 0
-
-
-@lru_cache(maxsize=256)
-def _prefers_html(accept: str) -> bool:
-    """Whether ``Accept`` rates ``text/html`` above every XML type an Atom document could be sent as.
-
-    A browser opening a feed sends ``text/html,...,application/xml;q=0.9``; feed readers name
-    ``application/atom+xml`` (feedparser) or send ``*/*`` or nothing, and keep the Atom type.
-    """
-    weights = _weights(accept)
-    html = weights.get("text/html", 0.0)
-    return html > 0 and all(weights.get(kind, 0.0) < html for kind in _ATOM_MEDIA_TYPES)
-
-
-def _not_modified(request: Mapping[str, str], etag: str, mtime: float) -> bool:
-    """RFC 9110 §13.2.2: If-None-Match decides when present; If-Modified-Since only otherwise."""
-    if_none_match = request.get("if-none-match")
-    if if_none_match is not None:
-        # Weak comparison, as §13.1.2 asks for If-None-Match; the usual single tag needs no regex.
-        if if_none_match == f'"{etag}"':
-            return True
-        return if_none_match.strip() == "*" or etag in _ETAG.findall(if_none_match)
-    if_modified_since = request.get("if-modified-since")
-    if if_modified_since:
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
-            return False
-        if since.tzinfo is None:  # "-0000": HTTP dates are UTC anyway (RFC 9110 §5.6.7)
-            since = since.replace(tzinfo=UTC)
-        # HTTP dates have whole seconds, so the file's own time is truncated to match.
-        return int(mtime) <= since.timestamp()
-    return False
 
 
 async def _starting(send: Send, page: bytes, *, head: bool = False) -> None:
